@@ -1,0 +1,31 @@
+"""Device selection: ``"auto"`` means CUDA when present, else CPU. Nothing assumes a GPU."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Map ``"auto"`` to ``cuda`` if available (else ``cpu``); pass anything else through."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}"
+        ) from err
+
+
+def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``seed`` (random seed if None)."""
+    g = torch.Generator(device=torch.device(device))
+    if seed is None:
+        g.seed()
+    else:
+        g.manual_seed(int(seed))
+    return g

@@ -1,0 +1,373 @@
+"""The latent engine: one optimisation loop behind every solver.
+
+For images i = 1..B and restarts r = 1..R it minimises, independently per latent,
+
+    L(z_ir, v_ir) = data_i(x_ir) + prior_i(G(z_ir), v_ir) + λ_z ||z_ir||²,   x_ir = compose(G(z_ir), v_ir)
+
+where ``v`` are optional extra variables of the objective (e.g. the sparse deviation of
+Dhar et al.). All B·R latents form one batch, so one forward/backward of G serves them all; G's
+weights are frozen. Restarts can be pruned by successive halving and latents stop early on
+relative change; pruned or stopped latents leave the batch, so later steps cost less. The best
+iterate of every latent is kept, and the best restart per image is chosen by the data term
+(``select="data"``) or the whole objective (``select="total"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ._validation import check_choice, check_int, check_positive
+from .device import make_generator
+
+OPTIMIZERS = ("adam", "sgd", "lbfgs")
+SCHEDULES = ("constant", "cosine", "step")
+PROJECTIONS = ("none", "box", "sphere")
+INITS = ("normal", "uniform")
+SELECTIONS = ("data", "total")
+
+
+class LatentObjective:
+    """What a solver optimises. Subclasses implement ``data_loss``; the rest is optional.
+
+    All methods act on N active latents at once; ``rows`` (N,) says which image each belongs to.
+    """
+
+    #: Modules (besides G) the objective evaluates, e.g. a discriminator; frozen during the run.
+    modules: tuple[nn.Module, ...] = ()
+
+    def init_variables(self, rows: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        """Extra variables optimised with z, one slice per latent (first dimension N)."""
+        return {}
+
+    def compose(self, g: Tensor, variables: dict[str, Tensor]) -> Tensor:
+        """The image a latent explains; G(z) unless the objective adds something."""
+        return g
+
+    def data_loss(self, x: Tensor, rows: Tensor) -> Tensor:
+        """Measurement misfit per latent, shape (N,)."""
+        raise NotImplementedError
+
+    def prior_loss(self, g: Tensor, variables: dict[str, Tensor], rows: Tensor) -> Tensor | None:
+        """Extra penalty per latent, shape (N,), or None."""
+        return None
+
+
+@dataclass(frozen=True)
+class LatentConfig:
+    """Settings of the engine. Every solver takes these as keyword overrides."""
+
+    restarts: int = 10
+    steps: int = 1000
+    lr: float = 0.01
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    lambda_z: float = 0.0
+    schedule: str = "constant"
+    #: For ``schedule="step"``: multiply the lr by ``step_gamma`` after this fraction of steps.
+    step_at: float = 0.8
+    step_gamma: float = 0.1
+    projection: str = "none"
+    #: Half-width of the box for ``projection="box"`` and of the uniform init.
+    box: float = 1.0
+    init: str = "normal"
+    #: Fractions of ``steps`` at which each image keeps only the better half of its restarts.
+    prune_at: tuple[float, ...] = ()
+    #: Stop a latent once its loss improved by less than ``tol`` (relative) over ``patience`` steps.
+    tol: float | None = None
+    patience: int = 50
+    select: str = "data"
+    log_every: int = 10
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_int(self.restarts, "restarts", low=1)
+        check_int(self.steps, "steps", low=0)
+        check_positive(self.lr, "lr")
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_choice(self.projection, "projection", PROJECTIONS)
+        check_choice(self.init, "init", INITS)
+        check_choice(self.select, "select", SELECTIONS)
+        check_positive(self.lambda_z, "lambda_z", strict=False)
+        check_positive(self.box, "box")
+        check_int(self.patience, "patience", low=1)
+        check_int(self.log_every, "log_every", low=1)
+        if self.tol is not None:
+            check_positive(self.tol, "tol", strict=False)
+        if not all(0 < f < 1 for f in self.prune_at):
+            raise ValueError(f"prune_at must hold fractions in (0, 1), got {self.prune_at}")
+        if self.optimizer == "lbfgs" and (self.prune_at or self.tol is not None):
+            raise ValueError(
+                "optimizer='lbfgs' couples the latents: use it without prune_at and tol"
+            )
+
+    def updated(self, **overrides: object) -> LatentConfig:
+        """A copy with some fields replaced (validated again)."""
+        unknown = set(overrides) - set(self.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"unknown latent-engine option(s): {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
+
+
+@dataclass
+class LatentResult:
+    """Outcome of ``optimize_latent`` for B images and R restarts."""
+
+    x_hat: Tensor  #: (B, C, H, W) image of the best restart per image
+    z: Tensor  #: (B, latent_dim) its latent
+    variables: dict[str, Tensor]  #: its extra variables, each (B, ...)
+    loss: Tensor  #: (B,) selection loss of the best restart
+    data_loss: Tensor  #: (B,) data term of the best restart
+    restart_losses: Tensor  #: (B, R) selection loss of every restart's best iterate
+    best_restart: Tensor  #: (B,) index of the chosen restart
+    steps_run: Tensor  #: (B, R) steps each latent ran before it finished, was pruned or stopped
+    history: Tensor  #: (T, B, R) total loss every ``log_every`` steps; NaN once a latent left
+    selected_by: str  #: "data" or "total"
+    seconds: float
+    latent_steps: int  #: Σ over latents of steps run: the work done, in G forward/backwards
+    config: LatentConfig = field(repr=False)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Eval mode and ``requires_grad=False`` for the modules' parameters; restored afterwards."""
+    saved = [(m.training, [p.requires_grad for p in m.parameters()]) for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+            m.requires_grad_(False)
+        yield
+    finally:
+        for m, (training, flags) in zip(modules, saved, strict=True):
+            m.train(training)
+            for p, flag in zip(m.parameters(), flags, strict=True):
+                p.requires_grad_(flag)
+
+
+def generator_device(G: nn.Module) -> torch.device:
+    """Where G's parameters live: the engine runs there."""
+    param = next(G.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _lr_factor(config: LatentConfig, step: int) -> float:
+    if config.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * step / max(config.steps, 1)))
+    if config.schedule == "step":
+        return config.step_gamma if step >= config.step_at * config.steps else 1.0
+    return 1.0
+
+
+def _init_latents(G: nn.Module, n: int, config: LatentConfig) -> Tensor:
+    gen = make_generator(config.seed)
+    if config.init == "uniform":
+        return (torch.rand(n, G.latent_dim, generator=gen) * 2 - 1) * config.box
+    return torch.randn(n, G.latent_dim, generator=gen)
+
+
+def _project(z: Tensor, config: LatentConfig) -> None:
+    if config.projection == "box":
+        z.clamp_(-config.box, config.box)
+    elif config.projection == "sphere":
+        z.mul_(math.sqrt(z.shape[1]) / z.norm(dim=1, keepdim=True).clamp_min(1e-12))
+
+
+def _make_optimizer(params: list[Tensor], config: LatentConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
+    # one L-BFGS iteration per step, with a strong-Wolfe line search of up to 25 evaluations
+    return torch.optim.LBFGS(
+        params, lr=config.lr, max_iter=1, max_eval=25, line_search_fn="strong_wolfe"
+    )
+
+
+class _Batch:
+    """The active latents: leaf tensors being optimised plus bookkeeping to shrink them."""
+
+    def __init__(self, tensors: dict[str, Tensor], ids: Tensor, config: LatentConfig) -> None:
+        self.config = config
+        self.ids = ids  # (N,) positions in the full B*R table
+        self.tensors = {k: v.detach().clone().requires_grad_(True) for k, v in tensors.items()}
+        self.optimizer = _make_optimizer(list(self.tensors.values()), config)
+
+    def keep(self, mask: Tensor) -> None:
+        """Drop the latents where ``mask`` is False, carrying optimiser state over."""
+        old = self.tensors
+        self.tensors = {k: v.detach()[mask].clone().requires_grad_(True) for k, v in old.items()}
+        self.ids = self.ids[mask]
+        state = self.optimizer.state
+        new_opt = _make_optimizer(list(self.tensors.values()), self.config)
+        for key, p in old.items():
+            if p in state:
+                new_opt.state[self.tensors[key]] = {
+                    name: (
+                        s[mask] if torch.is_tensor(s) and s.ndim and s.shape[0] == len(mask) else s
+                    )
+                    for name, s in state[p].items()
+                }
+        new_opt.param_groups[0]["lr"] = self.optimizer.param_groups[0]["lr"]
+        self.optimizer = new_opt
+
+
+def optimize_latent(
+    G: nn.Module,
+    objective: LatentObjective,
+    n_images: int,
+    config: LatentConfig | None = None,
+    *,
+    desc: str = "latent",
+    **overrides: object,
+) -> LatentResult:
+    """Minimise the objective over z for ``n_images`` images × ``config.restarts`` restarts.
+
+    G must have ``latent_dim``; it runs on its own device and is frozen during the call.
+    """
+    config = (config or LatentConfig()).updated(**overrides)
+    check_int(n_images, "n_images", low=1)
+    device = generator_device(G)
+    B, R, T = n_images, config.restarts, config.steps
+    total = B * R
+    rows_all = torch.arange(B, device=device).repeat_interleave(R)
+
+    gen = make_generator(config.seed + 1)
+    init = {"z": _init_latents(G, total, config).to(device)}
+    init.update(objective.init_variables(rows_all, gen))
+    best = {k: v.detach().clone() for k, v in init.items()}
+    best_total = torch.full((total,), math.inf, device=device)
+    best_select = torch.full((total,), math.inf, device=device)
+    steps_run = torch.full((total,), T, dtype=torch.long, device=device)
+    history: list[Tensor] = []
+
+    batch = _Batch(init, torch.arange(total, device=device), config)
+    prune_steps = sorted({max(1, round(f * T)) for f in config.prune_at})
+    ref_loss = torch.full((total,), math.inf, device=device)
+
+    def evaluate() -> tuple[Tensor, Tensor]:
+        z = batch.tensors["z"]
+        rows = rows_all[batch.ids]
+        g = G(z)
+        variables = {k: v for k, v in batch.tensors.items() if k != "z"}
+        x = objective.compose(g, variables)
+        data = objective.data_loss(x, rows)
+        tot = data
+        prior = objective.prior_loss(g, variables, rows)
+        if prior is not None:
+            tot = tot + prior
+        if config.lambda_z:
+            tot = tot + config.lambda_z * z.pow(2).sum(1)
+        return tot, data
+
+    def record(tot: Tensor, data: Tensor) -> None:
+        """Keep each latent's best iterate so far (the iterate the losses were computed at)."""
+        sel = data if config.select == "data" else tot
+        ids = batch.ids
+        better = tot.detach() < best_total[ids]
+        idx = ids[better]
+        best_total[idx] = tot.detach()[better]
+        best_select[idx] = sel.detach()[better]
+        for k, v in batch.tensors.items():
+            best[k][idx] = v.detach()[better]
+
+    start = time.perf_counter()
+    latent_steps = 0
+    with (
+        frozen(G, *objective.modules),
+        tqdm(total=T, desc=desc, disable=not config.progress) as bar,
+    ):
+        for step in range(T):
+            lr = config.lr * _lr_factor(config, step)
+            for group in batch.optimizer.param_groups:
+                group["lr"] = lr
+            last: dict[str, Tensor] = {}
+
+            def closure() -> Tensor:
+                batch.optimizer.zero_grad(set_to_none=True)
+                tot, data = evaluate()
+                if not last:  # the first evaluation is at the current iterate
+                    last["tot"], last["data"] = tot.detach(), data.detach()
+                    record(tot, data)
+                tot.sum().backward()
+                return tot.sum()
+
+            batch.optimizer.step(closure)
+            latent_steps += len(batch.ids)
+            with torch.no_grad():
+                _project(batch.tensors["z"], config)
+
+            if step % config.log_every == 0:
+                row = torch.full((total,), math.nan, device=device)
+                row[batch.ids] = last["tot"]
+                history.append(row.view(B, R).cpu())
+            bar.update(1)
+            if config.progress and step % 10 == 0:
+                bar.set_postfix(active=len(batch.ids), loss=f"{float(last['data'].mean()):.4g}")
+
+            keep = torch.ones(len(batch.ids), dtype=torch.bool, device=device)
+            if step + 1 in prune_steps:
+                keep &= _halving_mask(best_select, batch.ids, rows_all, B)
+            if config.tol is not None and (step + 1) % config.patience == 0:
+                current = best_total[batch.ids]
+                rel = (ref_loss[batch.ids] - current) / current.abs().clamp_min(1e-12)
+                keep &= ~(rel < config.tol)
+                ref_loss[batch.ids] = current
+            if not bool(keep.all()):
+                steps_run[batch.ids[~keep]] = step + 1
+                batch.keep(keep)
+                if len(batch.ids) == 0:
+                    break
+
+        # the last step's update has not been evaluated yet
+        if len(batch.ids):
+            with torch.no_grad():
+                record(*evaluate())
+
+        with torch.no_grad():
+            restart_losses = best_select.view(B, R)
+            best_restart = restart_losses.argmin(1)
+            pick = torch.arange(B, device=device) * R + best_restart
+            z = best["z"][pick]
+            variables = {k: v[pick] for k, v in best.items() if k != "z"}
+            x_hat = objective.compose(G(z), variables)
+            data_loss = objective.data_loss(x_hat, torch.arange(B, device=device))
+
+    return LatentResult(
+        x_hat=x_hat,
+        z=z,
+        variables=variables,
+        loss=restart_losses.gather(1, best_restart[:, None]).squeeze(1),
+        data_loss=data_loss,
+        restart_losses=restart_losses,
+        best_restart=best_restart,
+        steps_run=steps_run.view(B, R),
+        history=torch.stack(history) if history else torch.empty(0, B, R),
+        selected_by=config.select,
+        seconds=time.perf_counter() - start,
+        latent_steps=latent_steps,
+        config=config,
+    )
+
+
+def _halving_mask(scores: Tensor, ids: Tensor, rows_all: Tensor, n_images: int) -> Tensor:
+    """For each image keep the better ceil(k/2) of its k active latents (by ``scores``)."""
+    rows = rows_all[ids]
+    s = scores[ids]
+    keep = torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
+    # rank within image: sort by (row, score) and count position inside each row group
+    order = torch.argsort(s, stable=True)
+    order = order[torch.argsort(rows[order], stable=True)]
+    counts = torch.bincount(rows, minlength=n_images)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(len(ids), device=ids.device) - starts[rows[order]]
+    keep[order] = rank < (counts[rows[order]] + 1) // 2
+    return keep

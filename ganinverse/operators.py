@@ -1,0 +1,264 @@
+"""Forward models y = A x + η for images x of shape (B, C, H, W).
+
+Every operator is an ``nn.Module`` (so ``.to(device)`` moves its buffers) with
+``A(x)`` (= A x, also ``forward``/``op(x)``), ``A_adjoint(y)`` (= Aᵀ y), ``in_shape`` (C, H, W),
+``out_shape`` and ``m`` (measurements per image). Noise is composed in: ``measure(x)``
+returns A x + η with η ~ N(0, σ² I) drawn from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._validation import check_images, check_int, check_positive, check_tensor
+from .device import make_generator
+
+#: Largest dense sensing matrix GaussianCS builds by default (bytes). 64x64x3 with m = 10000
+#: in float32 is 0.49 GB and fits; m = n = 12288 is 0.60 GB; 128x128x3 with m = n is 9.7 GB and does not.
+DEFAULT_MAX_MATRIX_BYTES = 4 * 1024**3
+
+
+def _image_shape(shape: Sequence[int], name: str = "image_shape") -> tuple[int, int, int]:
+    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+        raise ValueError(f"{name} must be (C, H, W), got {shape!r}")
+    for s in shape:
+        check_int(s, name, low=1)
+    return tuple(int(s) for s in shape)  # type: ignore[return-value]
+
+
+class GaussianNoise(nn.Module):
+    """η ~ N(0, σ² I) added to every measurement; σ = 0 means noiseless."""
+
+    def __init__(self, std: float = 0.0) -> None:
+        super().__init__()
+        self.std = check_positive(std, "noise_std", strict=False)
+
+    def forward(self, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if self.std == 0:
+            return y
+        noise = torch.randn(y.shape, generator=generator, dtype=y.dtype, device="cpu")
+        return y + self.std * noise.to(y.device)
+
+
+class LinearOperator(nn.Module):
+    """Base class: subclasses implement ``A`` and ``A_adjoint`` and set ``out_shape``."""
+
+    def __init__(self, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
+        super().__init__()
+        self.in_shape = _image_shape(image_shape)
+        self.out_shape: tuple[int, ...] = self.in_shape
+        self.noise = GaussianNoise(noise_std)
+
+    @property
+    def n(self) -> int:
+        """Number of unknowns per image, C·H·W."""
+        return math.prod(self.in_shape)
+
+    @property
+    def m(self) -> int:
+        """Number of measurements per image."""
+        return math.prod(self.out_shape)
+
+    def A(self, x: Tensor) -> Tensor:  # noqa: N802 (the maths' name)
+        raise NotImplementedError
+
+    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+        raise NotImplementedError
+
+    def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:  # noqa: N802
+        """A x for candidates of the images ``rows`` (differs from ``A`` for per-image operators)."""
+        return self.A(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.A(x)
+
+    def adjoint(self, y: Tensor) -> Tensor:
+        """Aᵀ y (alias of ``A_adjoint``)."""
+        return self.A_adjoint(y)
+
+    def measure(self, x: Tensor, seed: int | None = 0) -> Tensor:
+        """y = A x + η, with η drawn from a generator seeded by ``seed``."""
+        x = self.check_images(x)
+        return self.noise(self.A(x), make_generator(seed))
+
+    def check_images(self, x: object, name: str = "x") -> Tensor:
+        """Validate a (B, C, H, W) batch against ``in_shape``."""
+        return check_images(x, name, self.in_shape)
+
+    def check_measurements(self, y: object, name: str = "y") -> Tensor:
+        """Validate a (B, *out_shape) batch of finite measurements."""
+        return check_tensor(y, name, shape=(None, *self.out_shape))
+
+    def extra_repr(self) -> str:
+        return f"in_shape={self.in_shape}, m={self.m}, noise_std={self.noise.std}"
+
+
+class GaussianCS(LinearOperator):
+    """Compressed sensing: A ∈ R^{m×n} with i.i.d. N(0, 1/m) entries, y = A vec(x) + η.
+
+    The matrix is dense: m·n·4 bytes. It is drawn on the CPU from ``seed`` (the same A on any
+    device). Above ``max_bytes`` construction fails up front instead of exhausting memory.
+    """
+
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        m: int,
+        seed: int = 0,
+        noise_std: float = 0.0,
+        max_bytes: int = DEFAULT_MAX_MATRIX_BYTES,
+    ) -> None:
+        super().__init__(image_shape, noise_std)
+        n = self.n
+        check_int(m, "m", low=1)
+        if m > n:
+            raise ValueError(
+                f"m must be at most n = C*H*W = {n} for image_shape {self.in_shape}, got {m}"
+            )
+        size = m * n * 4
+        if size > max_bytes:
+            raise ValueError(
+                f"a dense {m}x{n} float32 sensing matrix needs {size / 1024**3:.2f} GiB, above "
+                f"max_bytes={max_bytes / 1024**3:.2f} GiB; lower m, raise max_bytes, or use Subsample"
+            )
+        self.out_shape = (m,)
+        gen = make_generator(seed)
+        self.register_buffer("matrix", torch.randn(m, n, generator=gen) / math.sqrt(m))
+
+    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+        return x.flatten(1) @ self.matrix.T
+
+    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+        return (y @ self.matrix).view(-1, *self.in_shape)
+
+
+class Subsample(LinearOperator):
+    """Keep m of the n entries of vec(x), chosen uniformly at random from ``seed``: y = x[Ω]."""
+
+    def __init__(self, image_shape: Sequence[int], m: int, seed: int = 0, noise_std: float = 0.0):
+        super().__init__(image_shape, noise_std)
+        check_int(m, "m", low=1, high=self.n)
+        self.out_shape = (m,)
+        keep = torch.randperm(self.n, generator=make_generator(seed))[:m].sort().values
+        self.register_buffer("indices", keep)
+
+    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+        return x.flatten(1)[:, self.indices]
+
+    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+        out = y.new_zeros(y.shape[0], self.n)
+        out[:, self.indices] = y
+        return out.view(-1, *self.in_shape)
+
+
+class Inpainting(LinearOperator):
+    """y = M ⊙ x with a binary mask M (1 = known pixel); A is self-adjoint.
+
+    ``mask`` is (H, W), (1|C, H, W) shared by the batch, or (B, 1|C, H, W) one per image. ``m``
+    counts the known entries of one image (the first, for per-image masks).
+    """
+
+    def __init__(self, mask: Tensor, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
+        super().__init__(image_shape, noise_std)
+        check_tensor(mask, "mask", ndim=(2, 3, 4), floating=False)
+        c, h, w = self.in_shape
+        mask = mask.float()
+        if mask.ndim == 2:
+            mask = mask[None]
+        if mask.ndim == 3:
+            mask = mask[None]
+        if mask.shape[-2:] != (h, w) or mask.shape[1] not in (1, c):
+            raise ValueError(
+                f"mask must be (H, W), (1|C, H, W) or (B, 1|C, H, W) with H, W = {h}, {w} and C = {c};"
+                f" got {tuple(mask.shape)}"
+            )
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("mask must be binary (0 = missing, 1 = known)")
+        if not bool(mask.flatten(1).any(1).all()):
+            raise ValueError("mask has no known pixel for at least one image")
+        self.register_buffer("mask", mask.expand(-1, c, h, w).contiguous())
+
+    @property
+    def m(self) -> int:
+        return int(self.mask[0].sum())
+
+    def _mask_for(self, x: Tensor) -> Tensor:
+        if self.mask.shape[0] not in (1, x.shape[0]):
+            raise ValueError(
+                f"the operator holds {self.mask.shape[0]} masks but the batch has {x.shape[0]} images"
+            )
+        return self.mask
+
+    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+        return self._mask_for(x) * x
+
+    def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:  # noqa: N802
+        return (self.mask if self.mask.shape[0] == 1 else self.mask[rows]) * x
+
+    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+        return self._mask_for(y) * y
+
+
+class SuperResolution(LinearOperator):
+    """Average pooling by ``factor``: y = (1/f²) Σ over each f×f block; Aᵀ spreads y/f² back."""
+
+    def __init__(self, image_shape: Sequence[int], factor: int, noise_std: float = 0.0) -> None:
+        super().__init__(image_shape, noise_std)
+        c, h, w = self.in_shape
+        check_int(factor, "factor", low=1)
+        if h % factor or w % factor:
+            raise ValueError(f"factor must divide H and W = {h}, {w}; got {factor}")
+        self.factor = factor
+        self.out_shape = (c, h // factor, w // factor)
+
+    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+        return F.avg_pool2d(x, self.factor)
+
+    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+        f = self.factor
+        return y.repeat_interleave(f, -2).repeat_interleave(f, -1) / (f * f)
+
+
+class Identity(LinearOperator):
+    """A = I: denoising, y = x + η."""
+
+    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+        return x
+
+    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+        return y
+
+
+OPERATORS = ("gaussian", "subsample", "superres", "identity")
+
+
+def make_operator(
+    name: str,
+    image_shape: Sequence[int],
+    m: int | None = None,
+    *,
+    seed: int = 0,
+    noise_std: float = 0.0,
+    factor: int = 2,
+) -> LinearOperator:
+    """Build an operator by name: ``gaussian`` and ``subsample`` take ``m``, ``superres`` a factor."""
+    if name == "gaussian":
+        return GaussianCS(image_shape, _need_m(m, name), seed=seed, noise_std=noise_std)
+    if name == "subsample":
+        return Subsample(image_shape, _need_m(m, name), seed=seed, noise_std=noise_std)
+    if name == "superres":
+        return SuperResolution(image_shape, factor, noise_std=noise_std)
+    if name == "identity":
+        return Identity(image_shape, noise_std=noise_std)
+    raise ValueError(f"operator must be one of {', '.join(OPERATORS)}; got {name!r}")
+
+
+def _need_m(m: int | None, name: str) -> int:
+    if m is None:
+        raise ValueError(f"operator {name!r} needs m (the number of measurements)")
+    return m

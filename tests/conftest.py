@@ -1,0 +1,32 @@
+"""Shared fixtures: tiny generators whose range we know, so solvers can be checked exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+
+class ToyGenerator(nn.Module):
+    """G(z) = tanh(W2 relu(W1 z)): a small smooth generator with a known range."""
+
+    def __init__(self, latent_dim: int = 4, image_shape: tuple[int, int, int] = (1, 8, 8), seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.latent_dim = latent_dim
+        self.image_shape = image_shape
+        n = image_shape[0] * image_shape[1] * image_shape[2]
+        self.net = nn.Sequential(nn.Linear(latent_dim, 32), nn.Tanh(), nn.Linear(32, n), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, *self.image_shape)
+
+
+@pytest.fixture
+def toy_generator() -> ToyGenerator:
+    return ToyGenerator()
+
+
+@pytest.fixture
+def toy_rgb_generator() -> ToyGenerator:
+    return ToyGenerator(latent_dim=3, image_shape=(3, 8, 8), seed=1)

@@ -1,0 +1,188 @@
+import math
+
+import pytest
+import torch
+
+from ganinverse.latent import LatentConfig, LatentObjective, frozen, optimize_latent
+
+
+class Fit(LatentObjective):
+    """data(x) = mean((x - target_i)²): projection of targets onto the range of G."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def data_loss(self, x, rows):
+        return (x - self.target[rows]).pow(2).flatten(1).mean(1)
+
+
+def truth(G, n=3, seed=7):
+    z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return G(z)
+
+
+def test_recovers_a_point_in_the_range(toy_generator):
+    x = truth(toy_generator)
+    res = optimize_latent(toy_generator, Fit(x), 3, restarts=4, steps=600, lr=0.05, progress=False)
+    assert res.x_hat.shape == x.shape and res.x_hat.dtype == torch.float32
+    assert res.z.shape == (3, toy_generator.latent_dim)
+    assert float((res.x_hat - x).pow(2).mean()) < 1e-5
+    assert torch.allclose(res.data_loss, res.loss, atol=1e-7)
+
+
+def test_best_restart_is_the_argmin_and_its_image_is_returned(toy_generator):
+    x = truth(toy_generator, n=2)
+    res = optimize_latent(toy_generator, Fit(x), 2, restarts=5, steps=20, lr=0.05, progress=False)
+    assert torch.equal(res.best_restart, res.restart_losses.argmin(1))
+    assert torch.equal(res.loss, res.restart_losses.min(1).values)
+    with torch.no_grad():
+        assert torch.allclose(res.x_hat, toy_generator(res.z))
+    assert res.restart_losses.shape == (2, 5) and res.history.shape == (2, 2, 5)
+
+
+def test_more_restarts_are_never_worse(toy_generator):
+    x = truth(toy_generator, n=1, seed=3)
+    kw = dict(steps=60, lr=0.05, progress=False, seed=11)
+    one = optimize_latent(toy_generator, Fit(x), 1, restarts=1, **kw)
+    many = optimize_latent(toy_generator, Fit(x), 1, restarts=8, **kw)
+    # restart 0 of the 8 starts where the single run starts, so the best of 8 is at most as bad
+    # (batched matmuls round differently from single ones: compare to 1e-3)
+    assert torch.allclose(many.restart_losses[0, 0], one.loss[0], rtol=1e-3)
+    assert many.loss[0] <= one.loss[0] * (1 + 1e-3)
+
+
+def test_same_seed_same_numbers(toy_generator):
+    x = truth(toy_generator)
+    kw = dict(restarts=3, steps=30, lr=0.05, progress=False, seed=4)
+    a = optimize_latent(toy_generator, Fit(x), 3, **kw)
+    b = optimize_latent(toy_generator, Fit(x), 3, **kw)
+    assert torch.equal(a.z, b.z)
+    assert torch.equal(a.history.nan_to_num(-1), b.history.nan_to_num(-1))
+
+
+def test_successive_halving_prunes_restarts(toy_generator):
+    x = truth(toy_generator, n=2)
+    res = optimize_latent(
+        toy_generator,
+        Fit(x),
+        2,
+        restarts=8,
+        steps=40,
+        lr=0.05,
+        prune_at=(0.25, 0.5),
+        progress=False,
+    )
+    # 8 -> 4 after step 10 -> 2 after step 20, per image
+    for row in res.steps_run:
+        assert sorted(row.tolist()) == [10] * 4 + [20] * 2 + [40] * 2
+    assert res.latent_steps == 2 * (8 * 10 + 4 * 10 + 2 * 20)
+    # pruned latents show NaN in the history once they left
+    assert math.isnan(res.history[-1][res.steps_run == 10][0])
+    # the survivors were the best at pruning time, and one of them is chosen
+    chosen = res.steps_run.gather(1, res.best_restart[:, None])
+    assert (chosen == 40).all()
+
+
+def test_early_stopping_stops_converged_latents(toy_generator):
+    x = truth(toy_generator, n=2)
+    res = optimize_latent(
+        toy_generator,
+        Fit(x),
+        2,
+        restarts=2,
+        steps=2000,
+        lr=0.05,
+        tol=1e-2,
+        patience=20,
+        progress=False,
+    )
+    assert (res.steps_run < 2000).all()
+    assert res.latent_steps == int(res.steps_run.sum())
+
+
+@pytest.mark.parametrize(
+    "projection, check",
+    [
+        ("box", lambda z: z.abs().max() <= 0.5 + 1e-6),
+        (
+            "sphere",
+            lambda z: torch.allclose(z.norm(dim=1), torch.full((z.shape[0],), 2.0), atol=1e-4),
+        ),
+    ],
+)
+def test_projection_keeps_z_on_its_set(toy_generator, projection, check):
+    x = truth(toy_generator, n=2)
+    res = optimize_latent(
+        toy_generator,
+        Fit(x),
+        2,
+        restarts=2,
+        steps=15,
+        lr=0.5,
+        projection=projection,
+        box=0.5,
+        init="uniform",
+        progress=False,
+    )
+    assert check(res.z)
+
+
+@pytest.mark.parametrize(
+    "optimizer, schedule", [("sgd", "step"), ("lbfgs", "constant"), ("adam", "cosine")]
+)
+def test_other_optimizers_reduce_the_loss(toy_generator, optimizer, schedule):
+    x = truth(toy_generator, n=2)
+    lr = {"sgd": 5.0, "lbfgs": 0.5, "adam": 0.05}[optimizer]
+    kw = dict(restarts=2, lr=lr, optimizer=optimizer, schedule=schedule, progress=False)
+    start = optimize_latent(toy_generator, Fit(x), 2, steps=0, **kw)
+    end = optimize_latent(toy_generator, Fit(x), 2, steps=40, **kw)
+    assert (end.loss < 0.5 * start.loss).all()
+
+
+def test_lambda_z_shrinks_the_latent(toy_generator):
+    x = truth(toy_generator, n=2)
+    kw = dict(restarts=2, steps=200, lr=0.05, progress=False, select="total")
+    free = optimize_latent(toy_generator, Fit(x), 2, **kw)
+    shrunk = optimize_latent(toy_generator, Fit(x), 2, lambda_z=1.0, **kw)
+    assert (shrunk.z.norm(dim=1) < free.z.norm(dim=1)).all()
+
+
+def test_generator_is_frozen_during_and_restored_after(toy_generator):
+    toy_generator.train()
+    seen = {}
+
+    class Spy(Fit):
+        def data_loss(self, x, rows):
+            seen["grad"] = any(p.requires_grad for p in toy_generator.parameters())
+            seen["training"] = toy_generator.training
+            return super().data_loss(x, rows)
+
+    optimize_latent(
+        toy_generator, Spy(truth(toy_generator)), 3, restarts=1, steps=2, progress=False
+    )
+    assert seen == {"grad": False, "training": False}
+    assert toy_generator.training and all(p.requires_grad for p in toy_generator.parameters())
+    with frozen(toy_generator):
+        assert not toy_generator.training
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"restarts": 0}, "restarts must be >= 1"),
+        ({"lr": -1.0}, "lr must be > 0"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+        ({"prune_at": (1.5,)}, "prune_at"),
+        ({"optimizer": "lbfgs", "tol": 0.1}, "lbfgs"),
+        ({"lambda_z": -0.1}, "lambda_z must be >= 0"),
+    ],
+)
+def test_bad_config_raises(kw, match):
+    with pytest.raises(ValueError, match=match):
+        LatentConfig(**kw)
+
+
+def test_unknown_option_raises(toy_generator):
+    with pytest.raises(TypeError, match="unknown latent-engine option"):
+        optimize_latent(toy_generator, Fit(truth(toy_generator)), 3, stepz=3)
