@@ -279,27 +279,26 @@ def optimize_latent(
         for k, v in batch.tensors.items():
             best[k][idx] = v.detach()[better]
 
+    last: dict[str, Tensor] = {}  # losses at the iterate a step starts from
+
+    def closure() -> Tensor:
+        batch.optimizer.zero_grad(set_to_none=True)
+        tot, data = evaluate()
+        if not last:  # the first evaluation of a step is at the current iterate
+            last["tot"], last["data"] = tot.detach(), data.detach()
+            record(tot, data)
+        tot.sum().backward()
+        return tot.sum()
+
     start = time.perf_counter()
     latent_steps = 0
-    with (
-        frozen(G, *objective.modules),
-        tqdm(total=T, desc=desc, disable=not config.progress) as bar,
-    ):
+    bar = tqdm(total=T, desc=desc, disable=not config.progress)
+    with frozen(G, *objective.modules), bar:
         for step in range(T):
             lr = config.lr * _lr_factor(config, step)
             for group in batch.optimizer.param_groups:
                 group["lr"] = lr
-            last: dict[str, Tensor] = {}
-
-            def closure() -> Tensor:
-                batch.optimizer.zero_grad(set_to_none=True)
-                tot, data = evaluate()
-                if not last:  # the first evaluation is at the current iterate
-                    last["tot"], last["data"] = tot.detach(), data.detach()
-                    record(tot, data)
-                tot.sum().backward()
-                return tot.sum()
-
+            last.clear()
             batch.optimizer.step(closure)
             latent_steps += len(batch.ids)
             with torch.no_grad():
