@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from ganinverse.bases import make_basis
+from ganinverse.operators import GaussianCS, Inpainting
+from ganinverse.solvers.csgm import MeasurementObjective, csgm, csgm_sparse
+
+FAST = dict(restarts=4, steps=500, lr=0.05, lambda_z=0.0, progress=False)
+
+
+def in_range(G, n, seed=0):
+    z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return G(z)
+
+
+def test_recovers_truth_in_the_range_from_few_measurements(toy_generator):
+    x = in_range(toy_generator, 3)
+    op = GaussianCS(toy_generator.image_shape, 12, seed=1)  # m = 12 << n = 64
+    res = csgm(toy_generator, op, op.measure(x), **FAST)
+    assert res.x_hat.shape == x.shape and res.z.shape == (3, 4)
+    assert float((res.x_hat - x).pow(2).mean()) < 1e-6
+    assert res.data_loss.max() < 1e-8
+
+
+def test_rgb_and_per_image_masks(toy_rgb_generator):
+    G = toy_rgb_generator
+    x = in_range(G, 2, seed=3)
+    masks = (torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.7).float()
+    op = Inpainting(masks, G.image_shape)
+    res = csgm(G, op, op.measure(x), **FAST)
+    assert float((res.x_hat - x).pow(2).mean()) < 1e-5
+
+
+def test_data_term_gradient_matches_the_analytic_one():
+    op = GaussianCS((1, 4, 4), 6, seed=0).double()
+    y = torch.randn(2, 6, dtype=torch.float64)
+    objective = MeasurementObjective(op, y)
+    x = torch.randn(2, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    rows = torch.arange(2)
+    assert torch.autograd.gradcheck(lambda v: objective.data_loss(v, rows), (x,))
+    objective.data_loss(x, rows).sum().backward()
+    analytic = -2 / 6 * op.A_adjoint(y - op.A(x.detach()))
+    assert torch.allclose(x.grad, analytic)
+
+
+def test_sparse_deviations_recover_images_outside_the_range(toy_generator):
+    G = toy_generator
+    basis = make_basis("dct", G.image_shape)
+    nu = torch.zeros(2, *G.image_shape)
+    nu[:, 0, 1, 2], nu[:, 0, 3, 0], nu[:, 0, 5, 5] = 0.8, -0.6, 0.5
+    x = in_range(G, 2, seed=5) + basis.synthesis(nu)
+    op = GaussianCS(G.image_shape, 48, seed=2)
+    y = op.measure(x)
+    plain = csgm(G, op, y, **FAST)
+    sparse = csgm_sparse(G, op, y, basis=basis, l1=1e-4, **{**FAST, "steps": 1500})
+    err_plain = float((plain.x_hat - x).pow(2).mean())
+    err_sparse = float((sparse.x_hat - x).pow(2).mean())
+    assert err_sparse < 0.1 * err_plain
+    assert sparse.variables["nu"].shape == (2, *G.image_shape)
+    assert sparse.selected_by == "total"
+
+
+@pytest.mark.parametrize(
+    "make_y, match",
+    [
+        (lambda: torch.full((2, 12), float("nan")), "NaN"),
+        (lambda: torch.zeros(2, 13), "y must have shape"),
+        (lambda: torch.zeros(2, 12, dtype=torch.int64), "floating-point"),
+    ],
+)
+def test_bad_measurements_raise(toy_generator, make_y, match):
+    op = GaussianCS(toy_generator.image_shape, 12)
+    with pytest.raises((ValueError, TypeError), match=match):
+        csgm(toy_generator, op, make_y(), **FAST)
+
+
+def test_mismatched_generator_and_operator_raise(toy_generator):
+    with pytest.raises(ValueError, match="generator makes images of shape"):
+        csgm(toy_generator, GaussianCS((1, 4, 4), 4), torch.zeros(1, 4), **FAST)
+    with pytest.raises(TypeError, match="LinearOperator"):
+        csgm(toy_generator, lambda x: x, torch.zeros(1, 4), **FAST)
+    with pytest.raises(ValueError, match="l1 must be >= 0"):
+        csgm_sparse(toy_generator, GaussianCS((1, 8, 8), 4), torch.zeros(1, 4), l1=-1.0)
