@@ -6,6 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+# The tests use tiny tensors, for which thread start-up costs more than it saves (and on a loaded
+# 2-core machine several threads per process thrash). One thread keeps the suite fast.
+torch.set_num_threads(1)
+
 
 class ToyGenerator(nn.Module):
     """G(z) = tanh(W2 relu(W1 z)): a small smooth generator with a known range."""

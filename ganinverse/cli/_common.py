@@ -1,0 +1,49 @@
+"""Argument helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``"10,25,50"`` -> (10, 25, 50)."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from err
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def str_list(text: str) -> tuple[str, ...]:
+    """``"a,b"`` -> ("a", "b")."""
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one name")
+    return values
+
+
+def add_engine_args(parser: argparse.ArgumentParser) -> None:
+    """Latent-engine knobs shared by the GAN-based commands (None = the method's default)."""
+    group = parser.add_argument_group("latent optimisation")
+    group.add_argument("--steps", type=int, help="optimisation steps per restart")
+    group.add_argument("--restarts", type=int, help="random restarts per image")
+    group.add_argument("--lr", type=float, help="learning rate")
+    group.add_argument("--lambda-z", type=float, dest="lambda_z", help="weight of ||z||^2")
+    group.add_argument(
+        "--prune-at",
+        type=lambda t: tuple(float(v) for v in t.split(",")),
+        dest="prune_at",
+        help="fractions of the steps at which each image keeps the better half of its restarts",
+    )
+    group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def engine_overrides(args: argparse.Namespace) -> dict:
+    """The engine options the user set on the command line."""
+    keys = ("steps", "restarts", "lr", "lambda_z", "prune_at")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}

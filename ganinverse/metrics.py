@@ -1,0 +1,83 @@
+"""Per-image reconstruction metrics. Inputs are (B, C, H, W) in [-1, 1]; errors on the [0, 1] scale.
+
+The per-pixel MSE is ``mean(((x_hat - x) / 2)^2)``, i.e. measured after mapping both images to
+[0, 1]. CSGM's code reported it on [-1, 1], which is 4x larger. Values are not clipped: a
+reconstruction outside [-1, 1] is charged for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skimage.metrics import structural_similarity
+from torch import Tensor
+
+from ganinverse._validation import check_images, check_tensor
+
+
+def _check_pair(x_hat: Tensor, x: Tensor) -> None:
+    check_images(x_hat, "x_hat")
+    check_images(x, "x")
+    if x_hat.shape != x.shape:
+        raise ValueError(
+            f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}"
+        )
+
+
+def mse(x_hat: Tensor, x: Tensor) -> Tensor:
+    """Per-image per-pixel MSE on the [0, 1] scale: mean over (C, H, W) of ((x_hat - x) / 2)^2 -> (B,)."""
+    _check_pair(x_hat, x)
+    return ((x_hat - x) / 2).pow(2).flatten(1).mean(1)
+
+
+def psnr(x_hat: Tensor, x: Tensor) -> Tensor:
+    """Per-image PSNR in dB on the [0, 1] scale (data range 1): 10 log10(1 / mse) -> (B,)."""
+    return -10 * torch.log10(mse(x_hat, x))
+
+
+def _ssim_window(h: int, w: int) -> int:
+    """skimage's default window (7), shrunk to the largest odd size that fits small images."""
+    size = min(7, h, w)
+    size -= 1 - size % 2
+    if size < 3:
+        raise ValueError(f"SSIM needs images of at least 3x3 pixels, got {h}x{w}")
+    return size
+
+
+def ssim(x_hat: Tensor, x: Tensor) -> Tensor:
+    """Per-image SSIM (skimage, uniform 7x7 window or smaller; data range 1 on [0, 1]) -> (B,).
+
+    Colour images use ``channel_axis`` (mean SSIM over channels). The window shrinks to the largest
+    odd size <= min(H, W) for images smaller than 7x7.
+    """
+    _check_pair(x_hat, x)
+    win = _ssim_window(*x.shape[-2:])
+    a = ((x_hat.detach().double().cpu() + 1) / 2).permute(0, 2, 3, 1).numpy()
+    b = ((x.detach().double().cpu() + 1) / 2).permute(0, 2, 3, 1).numpy()
+    color = x.shape[1] > 1
+    values = [
+        structural_similarity(
+            a[i] if color else a[i, ..., 0],
+            b[i] if color else b[i, ..., 0],
+            data_range=1.0,
+            win_size=win,
+            channel_axis=-1 if color else None,
+        )
+        for i in range(len(a))
+    ]
+    return torch.tensor(np.asarray(values), dtype=torch.float32)
+
+
+def measurement_error(ax_hat: Tensor, y: Tensor) -> Tensor:
+    """Per-image measurement error ||y - A x_hat||^2 / m; ``ax_hat`` = A x_hat and y are (B, m)."""
+    check_tensor(ax_hat, "ax_hat", ndim=2)
+    check_tensor(y, "y", ndim=2)
+    if ax_hat.shape != y.shape:
+        raise ValueError(
+            f"ax_hat and y must have the same shape (B, m), got {tuple(ax_hat.shape)} and "
+            f"{tuple(y.shape)}"
+        )
+    return (y - ax_hat).pow(2).mean(1)
+
+
+__all__ = ["measurement_error", "mse", "psnr", "ssim"]

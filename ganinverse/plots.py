@@ -1,0 +1,100 @@
+"""Figures: error-vs-m curves with 95% CI bars (CSGM's Figure 1) and image grids (its Figure 3)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
+
+from .io import atomic_write  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png", dpi=120))
+    plt.close(fig)
+    return path
+
+
+def error_vs_m(table: Sequence[dict], path: str | os.PathLike, title: str = "") -> Path:
+    """Per-pixel MSE ([0, 1] scale) against m on a log x axis, one line per method, 95% CI bars."""
+    by_method: dict[str, list[dict]] = defaultdict(list)
+    for row in table:
+        by_method[row["method"]].append(row)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, rows in sorted(by_method.items()):
+        rows = sorted(rows, key=lambda r: r["m"])
+        ax.errorbar(
+            [r["m"] for r in rows],
+            [r["mse"] for r in rows],
+            yerr=[0 if r["mse_ci95"] != r["mse_ci95"] else r["mse_ci95"] for r in rows],
+            marker="o",
+            capsize=3,
+            label=method,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("number of measurements m")
+    ax.set_ylabel("per-pixel MSE ([0, 1] scale)")
+    ax.set_title(title or "reconstruction error vs measurements (95% CI)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def image_grid(
+    rows: Sequence[torch.Tensor], labels: Sequence[str], path: str | os.PathLike, title: str = ""
+) -> Path:
+    """One labelled row per tensor (N, C, H, W) in [-1, 1], e.g. original / each method."""
+    if len(rows) != len(labels):
+        raise ValueError(f"rows ({len(rows)}) and labels ({len(labels)}) must have the same length")
+    n = max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        len(rows), 1, figsize=(1.0 * n + 1.5, 1.1 * len(rows) + 0.4), squeeze=False
+    )
+    for ax, images, label in zip(axes[:, 0], rows, labels, strict=True):
+        grid = make_grid(((images.detach().cpu().float() + 1) / 2).clamp(0, 1), nrow=n, padding=1)
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def sweep_grids(out: str | os.PathLike) -> list[Path]:
+    """For each m of a sweep folder, a grid: the originals, then each method's reconstructions."""
+    folder = Path(out) / "images"
+    original = folder / "original.safetensors"
+    if not original.is_file():
+        return []
+    by_m: dict[int, dict[str, torch.Tensor]] = defaultdict(dict)
+    for path in folder.glob("*_m*.safetensors"):
+        match = re.fullmatch(r"(.+)_m(\d+)", path.stem)
+        if match:
+            by_m[int(match.group(2))][match.group(1)] = load_file(str(path))["images"]
+    truth = load_file(str(original))["images"]
+    written = []
+    for m, recons in sorted(by_m.items()):
+        methods = sorted(recons)
+        written.append(
+            image_grid(
+                [truth, *(recons[k] for k in methods)],
+                ["original", *methods],
+                Path(out) / f"grid_m{m}.png",
+                title=f"m = {m}",
+            )
+        )
+    return written

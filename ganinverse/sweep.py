@@ -1,0 +1,380 @@
+"""Measurement-count sweeps: one CSV row per (image, m, method), written as it goes.
+
+The work is split into fixed units (m, method, batch of images). Every random choice of a unit
+(A for m, the noise of each image, the latent starts) derives from the sweep seed and the unit,
+never from what ran before, so a resumed, sharded or merged sweep gives the same rows as one
+straight run. Rerunning skips finished units; a killed run loses at most the unit in flight.
+
+Noise: ``noise_std`` is σ per measurement on the [0, 1] image scale, as in CSGM's experiments.
+The library works on [-1, 1] images (x₋ = 2x₀ − 1, so A x₋ = 2 A x₀ − A1), hence the operator
+adds noise of std 2σ there; per-pixel errors are reported on the [0, 1] scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from scipy import stats
+from tqdm.auto import tqdm
+
+from . import metrics
+from ._validation import check_int, check_positive
+from .data import load_images
+from .io import atomic_write, atomic_write_json, atomic_write_text, read_json
+from .latent import LatentConfig
+from .methods import (
+    GAN_METHODS,
+    LASSO_BASES,
+    LASSO_LAMBDAS,
+    MethodSettings,
+    check_method,
+    choose_lasso_lambda,
+)
+from .methods import reconstruct as run_method
+from .operators import GaussianCS
+
+FIELDS = ("image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds")
+ROWS = "rows.csv"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep measures. Saved as ``sweep.json``; a resumed run must match it."""
+
+    dataset: str
+    m_values: tuple[int, ...]
+    methods: tuple[str, ...]
+    generator: str | None = None
+    data_root: str | None = None
+    split: str = "test"
+    start: int = 0
+    n_images: int = 300
+    noise_std: float = 0.1
+    batch_size: int = 25
+    n_val: int = 10
+    seed: int = 0
+    grid_images: int = 8
+    engine: dict = field(default_factory=dict)  #: LatentConfig overrides for GAN methods
+    sparse_basis: str = "dct"
+    sparse_l1: float = 0.01
+    lasso_lambdas: tuple[float, ...] = LASSO_LAMBDAS  #: λ grid searched on validation images
+
+    def __post_init__(self) -> None:
+        if not self.m_values:
+            raise ValueError("m_values must hold at least one measurement count")
+        for m in self.m_values:
+            check_int(m, "m", low=1)
+        if not self.methods:
+            raise ValueError("methods must hold at least one method")
+        for method in self.methods:
+            check_method(method)
+        if any(m in GAN_METHODS for m in self.methods) and not self.generator:
+            raise ValueError("methods csgm/csgm-sparse need a generator")
+        check_int(self.n_images, "n_images", low=1)
+        check_int(self.batch_size, "batch_size", low=1)
+        check_int(self.n_val, "n_val", low=1)
+        check_positive(self.noise_std, "noise_std", strict=False)
+        LatentConfig().updated(**self.engine)  # validates the overrides early
+
+    def settings(self) -> MethodSettings:
+        return MethodSettings(
+            config=MethodSettings().config.updated(**{"progress": False, **self.engine}),
+            sparse_basis=self.sparse_basis,
+            sparse_l1=self.sparse_l1,
+        )
+
+    def units(self) -> list[tuple[int, str, int]]:
+        """All (m, method, first image) work units, in a fixed order."""
+        return [
+            (m, method, b)
+            for m in self.m_values
+            for method in self.methods
+            for b in range(0, self.n_images, self.batch_size)
+        ]
+
+    def to_json(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples -> lists, as read back
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 0 <= K < N."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError as err:
+        raise ValueError(f"shard must look like K/N (e.g. 0/2), got {text!r}") from err
+    if not 0 <= k < n:
+        raise ValueError(f"shard K/N needs 0 <= K < N, got {text!r}")
+    return k, n
+
+
+def rows_path(out: Path, shard: tuple[int, int]) -> Path:
+    return out / (ROWS if shard[1] == 1 else f"rows.shard-{shard[0]}-of-{shard[1]}.csv")
+
+
+def read_rows(paths: Iterable[Path]) -> list[dict]:
+    """Complete rows of the given CSV files (a torn last line from a kill is ignored)."""
+    rows = []
+    for path in paths:
+        if not path.is_file():
+            continue
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if None in row.values() or len(row) != len(FIELDS):
+                    continue
+                rows.append(row)
+    return rows
+
+
+def _repair(path: Path) -> None:
+    """Cut a torn last line (no trailing newline) so appends start on a fresh line."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        atomic_write(path, lambda p: p.write_bytes(data[: data.rfind(b"\n") + 1]))
+
+
+def _unit_seed(seed: int, m: int, first: int) -> int:
+    return seed * 1_000_003 + m * 7919 + first
+
+
+def _measure(op: GaussianCS, x: torch.Tensor, seed: int, m: int, first: int) -> torch.Tensor:
+    """y_i = A x_i + η_i with η_i seeded by (seed, m, image index): independent of batching."""
+    return torch.cat(
+        [op.measure(x[i : i + 1], seed=_unit_seed(seed, m, first + i) + 1) for i in range(len(x))]
+    )
+
+
+class Sweep:
+    """A sweep bound to an output folder; ``run`` does (its shard of) the work."""
+
+    def __init__(self, spec: SweepSpec, out: str | os.PathLike, device: str = "auto") -> None:
+        self.spec = spec
+        self.out = Path(out)
+        self.device = device
+        saved = self.out / "sweep.json"
+        if saved.is_file():
+            if read_json(saved, "sweep spec") != spec.to_json():
+                raise ValueError(
+                    f"{self.out} holds results of a different sweep (see {saved}); "
+                    "use another --out or the same settings to resume"
+                )
+        else:
+            atomic_write_json(saved, spec.to_json())
+        self._images: torch.Tensor | None = None
+        self._G = None
+
+    # -- data and models, loaded once -------------------------------------------------------
+    def images(self) -> torch.Tensor:
+        if self._images is None:
+            s = self.spec
+            self._images, _ = load_images(
+                s.dataset, s.data_root, s.split, n=s.n_images, start=s.start
+            )
+        return self._images
+
+    def generator(self):
+        if self._G is None and self.spec.generator:
+            from .models import load_generator
+
+            self._G = load_generator(self.spec.generator, device=self.device)
+        return self._G
+
+    def operator(self, m: int) -> GaussianCS:
+        x = self.images()
+        return GaussianCS(
+            tuple(x.shape[1:]), m, seed=self.spec.seed + m, noise_std=2 * self.spec.noise_std
+        )
+
+    def lasso_lambda(self, method: str, m: int) -> float:
+        """λ for (method, m), chosen on validation images from the train split and cached."""
+        path = self.out / "lambdas.json"
+        table = read_json(path, "lambda table") if path.is_file() else {}
+        key = f"{method}@{m}"
+        if key not in table:
+            s = self.spec
+            x_val, _ = load_images(s.dataset, s.data_root, "train", n=s.n_val)
+            op = self.operator(m)
+            y_val = _measure(op, x_val, s.seed + 1, m, 0)
+            lam, scores = choose_lasso_lambda(method, op, x_val, y_val, s.lasso_lambdas)
+            table = read_json(path, "lambda table") if path.is_file() else {}
+            table[key] = {"lambda": lam, "validation_mse": scores, "n_val": s.n_val}
+            atomic_write_json(path, table)
+        return float(table[key]["lambda"])
+
+    # -- the work ---------------------------------------------------------------------------
+    def done_units(self) -> set[tuple[int, str, int]]:
+        """Units whose every image has a row in any rows file of this folder."""
+        seen = defaultdict(set)
+        for row in read_rows(self.out.glob("rows*.csv")):
+            seen[(int(row["m"]), row["method"])].add(int(row["image"]))
+        done = set()
+        for m, method, b in self.spec.units():
+            want = range(
+                self.spec.start + b,
+                self.spec.start + min(b + self.spec.batch_size, self.spec.n_images),
+            )
+            if all(i in seen[(m, method)] for i in want):
+                done.add((m, method, b))
+        return done
+
+    def run(self, shard: tuple[int, int] = (0, 1), progress: bool = True) -> Path:
+        """Run the unfinished units of this shard; returns its rows file."""
+        k, n = shard
+        path = rows_path(self.out, shard)
+        if path.is_file():
+            _repair(path)
+        done = self.done_units()
+        todo = [u for i, u in enumerate(self.spec.units()) if i % n == k and u not in done]
+        new_file = not path.is_file()
+        with (
+            path.open("a", newline="") as f,
+            tqdm(total=len(todo), desc="sweep", disable=not progress) as bar,
+        ):
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            if new_file:
+                writer.writeheader()
+            for m, method, b in todo:
+                bar.set_postfix(m=m, method=method, image=b)
+                writer.writerows(self._run_unit(m, method, b))
+                f.flush()
+                os.fsync(f.fileno())
+                bar.update(1)
+        return path
+
+    def _run_unit(self, m: int, method: str, first: int) -> list[dict]:
+        s = self.spec
+        x = self.images()[first : first + s.batch_size]
+        op = self.operator(m)
+        y = _measure(op, x, s.seed, m, first)
+        lam = self.lasso_lambda(method, m) if method in LASSO_BASES else None
+        G = self.generator() if method in GAN_METHODS else None
+        seed = _unit_seed(s.seed, m, first)
+        start = time.perf_counter()
+        x_hat = run_method(method, G, op, y, s.settings(), lam=lam, seed=seed).detach().cpu()
+        seconds = (time.perf_counter() - start) / len(x)
+        if first == 0 and s.grid_images:
+            self._save_grid_images(f"{method}_m{m}", x_hat[: s.grid_images])
+            self._save_grid_images("original", x[: s.grid_images])
+        scores = {
+            "mse": metrics.mse(x_hat, x),
+            "psnr": metrics.psnr(x_hat, x),
+            "ssim": metrics.ssim(x_hat, x),
+            "meas_error": metrics.measurement_error(op.A(x_hat), y),
+        }
+        return [
+            {
+                "image": s.start + first + i,
+                "m": m,
+                "method": method,
+                **{key: f"{float(v[i]):.6g}" for key, v in scores.items()},
+                "seconds": f"{seconds:.4g}",
+            }
+            for i in range(len(x))
+        ]
+
+    def _save_grid_images(self, name: str, images: torch.Tensor) -> None:
+        """Keep the first unit's images for the figure grids."""
+        path = self.out / "images" / f"{name}.safetensors"
+        atomic_write(path, lambda p: save_file({"images": images.contiguous()}, str(p)))
+
+
+# -- summaries ------------------------------------------------------------------------------
+def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% Student-t confidence interval."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per (method, m): count, mean and 95% CI of MSE and PSNR, mean SSIM, seconds per image."""
+    groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["method"], int(row["m"]))].append(row)
+    table = []
+    for (method, m), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        mse_mean, mse_ci = mean_ci95([float(r["mse"]) for r in group])
+        psnr_mean, psnr_ci = mean_ci95([float(r["psnr"]) for r in group])
+        table.append(
+            {
+                "method": method,
+                "m": m,
+                "n": len(group),
+                "mse": mse_mean,
+                "mse_ci95": mse_ci,
+                "psnr": psnr_mean,
+                "psnr_ci95": psnr_ci,
+                "ssim": sum(float(r["ssim"]) for r in group) / len(group),
+                "seconds_per_image": sum(float(r["seconds"]) for r in group) / len(group),
+            }
+        )
+    return table
+
+
+def format_table(table: list[dict]) -> str:
+    """Markdown table of a summary (MSE per pixel on the [0, 1] scale)."""
+    lines = [
+        "| method | m | n | MSE/pixel [0,1] (±95% CI) | PSNR dB (±95% CI) | SSIM | s/image |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in table:
+        lines.append(
+            f"| {r['method']} | {r['m']} | {r['n']} | {r['mse']:.4f} ± {r['mse_ci95']:.4f} | "
+            f"{r['psnr']:.2f} ± {r['psnr_ci95']:.2f} | {r['ssim']:.3f} | {r['seconds_per_image']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def merge(out: str | os.PathLike) -> list[dict]:
+    """Combine every rows file of a folder into ``rows.csv`` (deduplicated, sorted); returns rows."""
+    out = Path(out)
+    unique = {}
+    for row in read_rows(sorted(out.glob("rows*.csv"))):
+        unique[(int(row["m"]), row["method"], int(row["image"]))] = row
+    rows = [unique[k] for k in sorted(unique)]
+
+    def write(p: Path) -> None:
+        with p.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(out / ROWS, write)
+    return rows
+
+
+def report(out: str | os.PathLike, title: str = "") -> str:
+    """Merge, then write summary.csv, summary.md, error_vs_m.png and image grids; returns the table."""
+    from . import plots
+
+    out = Path(out)
+    rows = merge(out)
+    if not rows:
+        raise ValueError(f"no result rows in {out}")
+    table = summarize(rows)
+    text = format_table(table)
+
+    def write_csv(p: Path) -> None:
+        with p.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+
+    atomic_write(out / "summary.csv", write_csv)
+    atomic_write_text(out / "summary.md", (f"# {title}\n\n" if title else "") + text)
+    plots.error_vs_m(table, out / "error_vs_m.png", title=title)
+    plots.sweep_grids(out)
+    return text

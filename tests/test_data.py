@@ -1,0 +1,240 @@
+"""Tests for ganinverse.data: every source on tiny generated files; no /work/shared, no network."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from ganinverse import data
+
+
+def _idx_bytes(arr: np.ndarray) -> bytes:
+    header = bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.astype(np.uint8).tobytes()
+
+
+def _fake_mnist(root, folder="MNIST", n_train=7, n_test=5, gz=True, seed=0):
+    """Write tiny IDX files in torchvision's layout; return the uint8 images/labels written."""
+    rng = np.random.default_rng(seed)
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    written = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+        for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
+            name = raw / f"{prefix}-{kind}-ubyte"
+            if gz:
+                with gzip.open(name.with_name(name.name + ".gz"), "wb") as f:
+                    f.write(_idx_bytes(arr))
+            else:
+                name.write_bytes(_idx_bytes(arr))
+        written[prefix] = (images, labels)
+    return written
+
+
+# ----------------------------------------------------------------------------- conversions
+def test_unit_conversions_are_inverse():
+    x = torch.linspace(-1, 1, 11)
+    assert torch.allclose(data.to_unit(x), torch.linspace(0, 1, 11))
+    assert torch.allclose(data.from_unit(data.to_unit(x)), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_save_then_load_image_file_roundtrips(tmp_path, channels):
+    levels = torch.randint(0, 256, (1, channels, 6, 5), generator=torch.Generator().manual_seed(0))
+    x = levels.float() / 127.5 - 1
+    path = data.save_image_file(x, tmp_path / "sub" / "img.png")
+    assert path.is_file() and not list(path.parent.glob("*.tmp"))
+    back = data.load_image_file(path)
+    assert back.shape == (1, channels, 6, 5) and back.dtype == torch.float32
+    assert torch.allclose(back, x, atol=1e-6)
+    assert data.load_image_file(path, channels=3).shape == (1, 3, 6, 5)
+    assert data.load_image_file(path, image_size=4).shape == (1, channels, 4, 4)
+
+
+def test_save_image_file_rejects_batches_and_load_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="one image"):
+        data.save_image_file(torch.zeros(2, 1, 4, 4), tmp_path / "a.png")
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        data.load_image_file(tmp_path / "nope.png")
+    with pytest.raises(ValueError, match="channels"):
+        data.load_image_file(
+            data.save_image_file(torch.zeros(1, 4, 4), tmp_path / "b.png"), channels=2
+        )
+
+
+# ----------------------------------------------------------------------------- digits
+def test_digits_splits_are_fixed_disjoint_and_scaled():
+    from sklearn.datasets import load_digits
+
+    xtr, ytr = data.load_images("digits", split="train", image_size=8)
+    xte, yte = data.load_images("digits", split="test", image_size=8)
+    assert xtr.shape == (1500, 1, 8, 8) and xte.shape == (297, 1, 8, 8)
+    assert ytr.dtype == torch.int64 and yte.shape == (297,)
+    ref = load_digits()
+    order = np.random.default_rng(0).permutation(1797)
+    expect = torch.from_numpy(ref.images[order[:1500]]).float()[:, None] / 8 - 1
+    assert torch.allclose(xtr, expect)
+    assert torch.equal(yte, torch.from_numpy(ref.target[order[1500:]]))
+    # every original image lands in exactly one split
+    both = torch.cat([xtr, xte]).flatten(1)
+    assert (
+        torch.unique(both, dim=0).shape[0]
+        == torch.unique(torch.from_numpy(ref.images).flatten(1), dim=0).shape[0]
+    )
+
+
+def test_digits_default_size_slice_and_range():
+    x, y = data.load_images("digits", split="test", n=4, start=10)
+    assert x.shape == (4, 1, 28, 28) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    full, labels = data.load_images("digits", split="test")
+    assert torch.equal(x, full[10:14]) and torch.equal(y, labels[10:14])
+
+
+# ----------------------------------------------------------------------------- errors
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="'digits'.*'mnist'.*'folder'"):
+        data.load_images("imagenet")
+    with pytest.raises(ValueError, match="split.*'train', 'test'"):
+        data.load_images("digits", split="valid")
+    with pytest.raises(ValueError, match="n out of range"):
+        data.load_images("digits", split="test", n=10, start=290)
+    with pytest.raises(ValueError, match="start"):
+        data.load_images("digits", split="test", start=297)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        data.load_images("digits", n=0)
+    with pytest.raises(ValueError, match="root is required"):
+        data.load_images("mnist")
+    for name, expected in [
+        ("mnist", "MNIST/raw"),
+        ("fashion-mnist", "FashionMNIST/raw"),
+        ("cifar10", "cifar-10-batches-py"),
+        ("celeba", "img_align_celeba"),
+        ("celeba64", "celeba64.npz"),
+        ("folder", str(tmp_path / "x")),
+    ]:
+        root = tmp_path / "x" if name == "folder" else tmp_path
+        with pytest.raises(FileNotFoundError, match=expected):
+            data.load_images(name, root)
+
+
+# ----------------------------------------------------------------------------- MNIST layout
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_mnist_reads_gz_only_layout(tmp_path, name, folder):
+    written = _fake_mnist(tmp_path, folder)
+    x, y = data.load_images(name, tmp_path, split="test", n=3, start=1)
+    images, labels = written["t10k"]
+    assert x.shape == (3, 1, 28, 28) and y.dtype == torch.int64
+    assert torch.allclose(x, torch.from_numpy(images[1:4]).float()[:, None] / 127.5 - 1)
+    assert torch.equal(y, torch.from_numpy(labels[1:4]).long())
+    assert len(data.image_dataset(name, tmp_path)) == 7
+    assert not (tmp_path / folder / "raw" / "t10k-images-idx3-ubyte").exists()  # nothing written
+
+
+def test_mnist_uncompressed_goes_through_torchvision_and_matches_gz(tmp_path):
+    _fake_mnist(tmp_path / "gz", gz=True, seed=3)
+    _fake_mnist(tmp_path / "raw", gz=False, seed=3)
+    a = data.load_images("mnist", tmp_path / "gz", image_size=14)
+    b = data.load_images("mnist", tmp_path / "raw", image_size=14)
+    assert a[0].shape == (7, 1, 14, 14)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_mnist_corrupt_idx_raises(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for kind in ("images-idx3", "labels-idx1"):
+        with gzip.open(raw / f"train-{kind}-ubyte.gz", "wb") as f:
+            f.write(b"\x00\x00\x08\x01" + struct.pack(">I", 50) + b"\x01\x02")
+    with pytest.raises(ValueError, match="truncated"):
+        data.load_images("mnist", tmp_path)
+
+
+# ----------------------------------------------------------------------------- celeba
+def _fake_npz(root, n, name):
+    images = np.random.default_rng(n).integers(0, 256, size=(n, 8, 8, 3), dtype=np.uint8)
+    np.savez(root / name, images=images, names=np.array([f"{i:06d}.jpg" for i in range(n)]))
+    return images
+
+
+def test_celeba64_npz_train_and_test(tmp_path):
+    train = _fake_npz(tmp_path, 6, "celeba64.npz")
+    test = _fake_npz(tmp_path, 3, "celeba64_csgm_test.npz")
+    x, y = data.load_images("celeba64", tmp_path)
+    assert y is None and x.shape == (6, 3, 8, 8)
+    assert torch.allclose(x, torch.from_numpy(train).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    xt, _ = data.load_images("celeba64", tmp_path, split="test", image_size=4)
+    assert xt.shape == (3, 3, 4, 4)
+    pil = np.stack([np.asarray(Image.fromarray(im).resize((4, 4), Image.BILINEAR)) for im in test])
+    ref = torch.from_numpy(pil).permute(0, 3, 1, 2).float() / 127.5 - 1
+    assert (xt - ref).abs().max() <= 1.01 / 127.5  # antialiased bilinear, as PIL, within 1 level
+    assert data.image_dataset("celeba64", tmp_path)[2][1] == -1
+
+
+def test_celeba64_bad_npz_raises(tmp_path):
+    np.savez(tmp_path / "celeba64.npz", pictures=np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="no 'images'"):
+        data.load_images("celeba64", tmp_path)
+
+
+def test_celeba_crop_takes_csgm_centre():
+    arr = np.random.default_rng(0).integers(0, 256, size=(218, 178, 3), dtype=np.uint8)
+    crop = data.celeba_crop(Image.fromarray(arr), image_size=108)
+    expect = torch.from_numpy(arr[55:163, 35:143]).permute(2, 0, 1).float() / 127.5 - 1
+    assert torch.allclose(crop, expect)
+    assert data.celeba_crop(Image.fromarray(arr)).shape == (3, 64, 64)
+    with pytest.raises(ValueError, match="178x218"):
+        data.celeba_crop(Image.fromarray(arr[:100]))
+
+
+# ----------------------------------------------------------------------------- folder
+def test_folder_sorted_channels_and_sizes(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "b").mkdir()
+    grey = [rng.integers(0, 256, size=(6, 6), dtype=np.uint8) for _ in range(3)]
+    Image.fromarray(grey[0]).save(tmp_path / "b" / "z.png")
+    Image.fromarray(grey[1]).save(tmp_path / "a.png")
+    Image.fromarray(grey[2]).save(tmp_path / "c.bmp")
+    (tmp_path / "notes.txt").write_text("not an image")
+    x, y = data.load_images("folder", tmp_path)
+    assert y is None and x.shape == (3, 1, 6, 6)
+    order = [grey[1], grey[0], grey[2]]  # a.png, b/z.png, c.bmp
+    assert torch.allclose(x[:, 0], torch.from_numpy(np.stack(order)).float() / 127.5 - 1)
+    rgb, _ = data.load_images("folder", tmp_path, channels=3, image_size=4, n=2, start=1)
+    assert rgb.shape == (2, 3, 4, 4)
+    Image.fromarray(rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)).save(tmp_path / "d.jpg")
+    with pytest.raises(ValueError, match="differ in size.*image_size"):
+        data.load_images("folder", tmp_path)
+    assert data.load_images("folder", tmp_path, image_size=5)[0].shape == (4, 1, 5, 5)
+    with pytest.raises(ValueError, match="split for 'folder'"):
+        data.load_images("folder", tmp_path, split="train")
+    with pytest.raises(ValueError, match="channels only applies"):
+        data.load_images("digits", channels=1)
+
+
+def test_empty_folder_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no .png"):
+        data.load_images("folder", tmp_path)
+
+
+# ----------------------------------------------------------------------------- Dataset
+def test_image_dataset_works_with_dataloader(tmp_path):
+    ds = data.image_dataset("digits", split="test", image_size=16)
+    x, y = next(iter(DataLoader(ds, batch_size=8, shuffle=False)))
+    ref_x, ref_y = data.load_images("digits", split="test", n=8, image_size=16)
+    assert x.shape == (8, 1, 16, 16) and torch.equal(x, ref_x) and torch.equal(y, ref_y)
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.full((4, 4), 255, np.uint8)).save(tmp_path / "b.png")
+    x, y = next(iter(DataLoader(data.image_dataset("folder", tmp_path), batch_size=2)))
+    assert torch.equal(y, torch.tensor([-1, -1]))
+    assert torch.equal(x.flatten(1).mean(1), torch.tensor([-1.0, 1.0]))
+    with pytest.raises(IndexError):
+        data.image_dataset("folder", tmp_path)[2]

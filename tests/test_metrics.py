@@ -1,0 +1,62 @@
+"""Tests for ganinverse.metrics against hand-computed values and skimage."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from ganinverse.metrics import measurement_error, mse, psnr, ssim
+
+
+def test_mse_and_psnr_hand_values():
+    x = torch.zeros(2, 1, 2, 2)
+    x_hat = torch.zeros(2, 1, 2, 2)
+    x_hat[0] = 1.0  # off by 1 on [-1, 1] -> 0.5 on [0, 1] -> squared 0.25
+    x_hat[1, 0, 0, 0] = -2.0  # one pixel off by 1 on [0, 1] of four
+    assert torch.allclose(mse(x_hat, x), torch.tensor([0.25, 0.25]))
+    assert torch.allclose(psnr(x_hat, x), torch.full((2,), 10 * math.log10(4)))
+    assert torch.isinf(psnr(x, x)).all()
+    assert mse(x_hat, x).shape == (2,) and mse(x_hat, x).dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "shape,win", [((1, 28, 28), 7), ((3, 8, 8), 7), ((1, 5, 6), 5), ((1, 4, 9), 3)]
+)
+def test_ssim_matches_skimage(shape, win):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, *shape, generator=g) * 2 - 1
+    x_hat = (x + 0.3 * torch.randn(3, *shape, generator=g)).clamp(-1, 1)
+    got = ssim(x_hat, x)
+    for i in range(3):
+        a = ((x_hat[i] + 1) / 2).permute(1, 2, 0).double().numpy()
+        b = ((x[i] + 1) / 2).permute(1, 2, 0).double().numpy()
+        if shape[0] == 1:
+            ref = structural_similarity(a[..., 0], b[..., 0], data_range=1.0, win_size=win)
+        else:
+            ref = structural_similarity(a, b, data_range=1.0, win_size=win, channel_axis=-1)
+        assert got[i].item() == pytest.approx(ref, abs=1e-6)
+    assert got.shape == (3,) and got.dtype == torch.float32
+    assert torch.allclose(ssim(x, x), torch.ones(3))
+
+
+def test_measurement_error():
+    y = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    assert torch.allclose(
+        measurement_error(y + torch.tensor([[1.0, -1.0, 0, 0]]), y), torch.tensor([0.5])
+    )
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="same shape"):
+        mse(torch.zeros(2, 1, 4, 4), torch.zeros(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="x_hat must have 4 dimensions"):
+        psnr(torch.zeros(4, 4), torch.zeros(4, 4))
+    with pytest.raises(ValueError, match="at least 3x3"):
+        ssim(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="same shape"):
+        measurement_error(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="NaN"):
+        mse(torch.full((1, 1, 2, 2), float("nan")), torch.zeros(1, 1, 2, 2))
