@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_int, check_positive
+from ._validation import check_choice, check_int, check_positive, check_tensor
 from .device import make_generator
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
@@ -226,12 +226,14 @@ def optimize_latent(
     n_images: int,
     config: LatentConfig | None = None,
     *,
+    z_init: Tensor | None = None,
     desc: str = "latent",
     **overrides: object,
 ) -> LatentResult:
     """Minimise the objective over z for ``n_images`` images × ``config.restarts`` restarts.
 
     G must have ``latent_dim``; it runs on its own device and is frozen during the call.
+    ``z_init`` (B·R, latent_dim), image-major, replaces the random starts (e.g. warm starts).
     """
     config = (config or LatentConfig()).updated(**overrides)
     check_int(n_images, "n_images", low=1)
@@ -241,7 +243,11 @@ def optimize_latent(
     rows_all = torch.arange(B, device=device).repeat_interleave(R)
 
     gen = make_generator(config.seed + 1)
-    init = {"z": _init_latents(G, total, config).to(device)}
+    if z_init is None:
+        z_init = _init_latents(G, total, config)
+    else:
+        check_tensor(z_init, "z_init", shape=(total, G.latent_dim))
+    init = {"z": z_init.detach().to(device, torch.float32)}
     init.update(objective.init_variables(rows_all, gen))
     best = {k: v.detach().clone() for k, v in init.items()}
     best_total = torch.full((total,), math.inf, device=device)

@@ -186,3 +186,12 @@ def test_bad_config_raises(kw, match):
 def test_unknown_option_raises(toy_generator):
     with pytest.raises(TypeError, match="unknown latent-engine option"):
         optimize_latent(toy_generator, Fit(truth(toy_generator)), 3, stepz=3)
+
+
+def test_z_init_sets_the_starts_and_is_validated(toy_generator):
+    x = truth(toy_generator, n=1)
+    z0 = torch.zeros(2, toy_generator.latent_dim)
+    res = optimize_latent(toy_generator, Fit(x), 1, restarts=2, steps=0, z_init=z0, progress=False)
+    assert torch.equal(res.z, z0[:1])
+    with pytest.raises(ValueError, match="z_init must have shape"):
+        optimize_latent(toy_generator, Fit(x), 1, restarts=3, steps=1, z_init=z0, progress=False)
