@@ -2,7 +2,11 @@
 
 The sweep, the ``reconstruct`` command and the demo go through this table, so a method is
 added in one place. GAN methods run on the latent engine; Lasso methods solve
-min_c ½||y − A Ψᵀc||² + λ||c||₁ with λ chosen on validation images (``choose_lasso_lambda``).
+min_c ½||y₀ − A Ψᵀc||² + λ||c||₁ with λ chosen on validation images (``choose_lasso_lambda``).
+
+Lasso works on the [0, 1] image scale, as in CSGM's experiments, where the background of a digit
+is 0 and so sparse in the pixel basis. With x = 2x₀ − 1 the library's measurements
+y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1 maps back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from . import baselines
+from . import baselines, metrics
 from .bases import make_basis
 from .latent import LatentConfig
 from .operators import GaussianCS, LinearOperator
@@ -23,8 +27,8 @@ from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
 LASSO_BASES = {"lasso": "pixel", "lasso-dct": "dct", "lasso-wavelet": "wavelet"}
 GAN_METHODS = ("csgm", "csgm-sparse")
 METHODS = (*GAN_METHODS, *LASSO_BASES)
-#: Default λ grid searched on validation images (the data live on the [-1, 1] scale).
-LASSO_LAMBDAS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+#: Default λ grid searched on validation images ([0, 1] image scale).
+LASSO_LAMBDAS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)
 
 
 @dataclass
@@ -77,9 +81,17 @@ def reconstruct(
     if lam is None:
         raise ValueError(f"method {method!r} needs lam (choose it with choose_lasso_lambda)")
     basis = make_basis(LASSO_BASES[method], operator.in_shape)
-    y = operator.check_measurements(y)
+    A, y0 = _unit_scale_problem(operator, y)
     solver = baselines.SOLVERS[settings.lasso_solver]
-    return solver(dense_matrix(operator), y, basis, operator.in_shape, lam).x_hat.float()
+    x0 = solver(A, y0, basis, operator.in_shape, lam).x_hat.float()
+    return 2 * x0.to(y.device) - 1
+
+
+def _unit_scale_problem(operator: LinearOperator, y: Tensor) -> tuple[Tensor, Tensor]:
+    """(A, y₀) with y₀ = (y + A1)/2: the same measurements of the [0, 1]-scale image."""
+    y = operator.check_measurements(y)
+    A = dense_matrix(operator)
+    return A, ((y.flatten(1) + A.sum(1)) / 2).view_as(y)
 
 
 def choose_lasso_lambda(
@@ -88,11 +100,21 @@ def choose_lasso_lambda(
     x_val: Tensor,
     y_val: Tensor,
     lams: Sequence[float] = LASSO_LAMBDAS,
-    solver: str = "fista",
+    settings: MethodSettings | None = None,
 ) -> tuple[float, list[tuple[float, float]]]:
-    """λ with the lowest MSE on validation images (never test images) -> (λ, [(λ, mse)])."""
+    """λ with the lowest per-pixel MSE on validation images (never test images) -> (λ, [(λ, mse)])."""
     check_method(method)
     if method not in LASSO_BASES:
         raise ValueError(f"method {method!r} has no λ to choose")
-    basis = make_basis(LASSO_BASES[method], operator.in_shape)
-    return baselines.choose_lambda(dense_matrix(operator), y_val, x_val, basis, lams, solver=solver)
+    if not lams:
+        raise ValueError("lams must hold at least one value")
+    scores = [
+        (
+            float(lam),
+            float(
+                metrics.mse(reconstruct(method, None, operator, y_val, settings, lam), x_val).mean()
+            ),
+        )
+        for lam in lams
+    ]
+    return min(scores, key=lambda s: s[1])[0], scores
