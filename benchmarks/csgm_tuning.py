@@ -87,7 +87,11 @@ def main() -> None:
         x_hat = csgm(G, op, y, config).x_hat
         seconds = (time.perf_counter() - start) / len(x)
         row = dict(
-            zip(FIELDS, (*key, f"{seconds:.4g}", f"{float(metrics.mse(x_hat, x).mean()):.6g}"))
+            zip(
+                FIELDS,
+                (*key, f"{seconds:.4g}", f"{float(metrics.mse(x_hat, x).mean()):.6g}"),
+                strict=True,
+            )
         )
         rows.append(row)
         print(row, flush=True)
