@@ -25,12 +25,14 @@ from torch import Tensor
 
 from ganinverse._validation import check_int, check_positive, check_tensor
 from ganinverse.bases import Basis
-from ganinverse.device import resolve_device
+from ganinverse.device import cpu_threads, resolve_device
 from ganinverse.metrics import mse
 
 # Power iteration approaches ||A Psi^T||^2 from below; the margin keeps the step at or under 1/L
 # (and gradient steps stay stable up to 2/L; the adaptive restart guards the momentum).
 LIPSCHITZ_MARGIN = 1.02
+#: On the CPU, FISTA on an m x n matrix with m*n at most this runs on one thread (see cpu_threads).
+SMALL_PROBLEM = 1 << 20
 
 
 @dataclass
@@ -271,7 +273,8 @@ def lasso_fista(
     check_int(max_iter, "max_iter", low=1)
     check_positive(tol, "tol")
     dev = resolve_device(device)
-    with torch.no_grad():
+    small = dev.type == "cpu" and A.shape[-2] * A.shape[-1] <= SMALL_PROBLEM
+    with torch.no_grad(), cpu_threads(1 if small else None):
         M = effective_matrix(A.detach().to(dev, torch.float32), basis, image_shape)
         yd = y.detach().to(dev, torch.float32)
         c, iters = _fista(M, yd, lam, lipschitz_constant(M), max_iter, tol)
