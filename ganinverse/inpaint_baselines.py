@@ -1,0 +1,119 @@
+"""Inpainting baselines without a generative prior. All take y (B, C, H, W) in [-1, 1] and a mask
+(B|1, 1, H, W) with 1 = known, read only y's known pixels, and return (B, C, H, W) with the known
+pixels unchanged.
+
+- ``tv_inpaint``: min_x TV(x) subject to x = y on the known pixels; isotropic TV per channel,
+  TV(x) = Σ_p ||∇x_p||₂ with forward differences (zero across the last row / column), solved with
+  the primal-dual algorithm of Chambolle & Pock (2011), batched in torch.
+- ``biharmonic_inpaint``: ``skimage.restoration.inpaint_biharmonic`` (Δ²x = 0 on the missing pixels).
+- ``nearest_neighbor_inpaint``: the training image closest on the known pixels (masked L2 distance
+  Σ_i M_i (y_i - t_i)²) supplies the missing pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from skimage.restoration import inpaint_biharmonic
+from torch import Tensor
+
+from ._validation import check_images, check_int, check_tensor
+from .masks import check_mask
+
+
+def _prepare(y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    y = check_tensor(y, "y", ndim=4, finite=False)
+    mask = check_mask(mask, len(y), y.shape[-2:]).to(y.device)
+    y = torch.where(mask.bool(), y, 0.0)  # the missing pixels are never read (NaN allowed there)
+    return check_tensor(y, "y (known pixels)"), mask
+
+
+def _grad(x: Tensor) -> Tensor:
+    """Forward differences (B, C, H, W) -> (B, C, 2, H, W); zero across the last row / column."""
+    dy = torch.zeros_like(x)
+    dx = torch.zeros_like(x)
+    dy[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
+    dx[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    return torch.stack((dy, dx), dim=2)
+
+
+def _div(p: Tensor) -> Tensor:
+    """The negative adjoint of ``_grad``: <grad x, p> = -<x, div p>."""
+    py, px = p[:, :, 0], p[:, :, 1]
+    d = torch.zeros_like(py)
+    d[..., :-1, :] += py[..., :-1, :]
+    d[..., 1:, :] -= py[..., :-1, :]
+    d[..., :, :-1] += px[..., :, :-1]
+    d[..., :, 1:] -= px[..., :, :-1]
+    return d
+
+
+def tv_inpaint(y: Tensor, mask: Tensor, iters: int = 500) -> Tensor:
+    """min_x Σ_p ||∇x_p||₂ s.t. x = y on known pixels (Chambolle–Pock, τ = σ = 0.99/√8).
+
+    Iterates p ← proj_{||·||₂≤1}(p + σ∇x̄), x⁺ ← P(x + τ div p), x̄ ← 2x⁺ - x, where P resets the
+    known pixels; x starts from the mean of each image's known pixels. -> (B, C, H, W).
+    """
+    check_int(iters, "iters", low=1)
+    y, mask = _prepare(y, mask)
+    known = mask.bool().expand_as(y)
+    mean = (y.sum((2, 3), keepdim=True) / mask.sum((2, 3), keepdim=True)).expand_as(y)
+    x = torch.where(known, y, mean)
+    x_bar = x.clone()
+    p = torch.zeros(*x.shape[:2], 2, *x.shape[2:], dtype=x.dtype, device=x.device)
+    step = 0.99 / math.sqrt(8)  # ||∇||² ≤ 8, so τσ||∇||² < 1
+    for _ in range(iters):
+        p = p + step * _grad(x_bar)
+        p = p / p.norm(dim=2, keepdim=True).clamp_min(1.0)
+        x_new = torch.where(known, y, x + step * _div(p))
+        x_bar = 2 * x_new - x
+        x = x_new
+    return x
+
+
+def biharmonic_inpaint(y: Tensor, mask: Tensor) -> Tensor:
+    """skimage's biharmonic inpainting of each image (channels jointly) -> (B, C, H, W)."""
+    y, mask = _prepare(y, mask)
+    arr = y.detach().cpu().double().permute(0, 2, 3, 1).numpy()
+    missing = mask[:, 0].cpu().numpy() == 0
+    out = np.stack(
+        [inpaint_biharmonic(arr[i], missing[i], channel_axis=-1) for i in range(len(arr))]
+    )
+    x = torch.from_numpy(out).permute(0, 3, 1, 2).to(y)
+    return torch.where(mask.bool(), y, x)
+
+
+def nearest_neighbors(y: Tensor, mask: Tensor, train: Tensor, chunk: int = 8192) -> Tensor:
+    """Index of the training image minimising Σ_i M_i (y_i - t_i)² for each image -> (B,) long.
+
+    ||M⊙(y - t)||² = Σ M y² - 2 <M y, t> + <M, t²>, computed as matrix products over chunks of
+    ``chunk`` training images (ties go to the smaller index).
+    """
+    y, mask = _prepare(y, mask)
+    check_images(train, "train", tuple(y.shape[1:]))
+    check_int(chunk, "chunk", low=1)
+    m = mask.expand_as(y).flatten(1)
+    my = (m * y.flatten(1)).to(train.device)
+    m = m.to(train.device)
+    best = torch.full((len(y),), math.inf, device=train.device)
+    index = torch.zeros(len(y), dtype=torch.long, device=train.device)
+    for start in range(0, len(train), chunk):
+        t = train[start : start + chunk].flatten(1)
+        dist = m @ t.pow(2).T - 2 * my @ t.T  # Σ M y² is the same for every t: left out
+        value, arg = dist.min(1)
+        better = value < best
+        best[better] = value[better]
+        index[better] = arg[better] + start
+    return index.to(y.device)
+
+
+def nearest_neighbor_inpaint(y: Tensor, mask: Tensor, train: Tensor, chunk: int = 8192) -> Tensor:
+    """Known pixels of y, missing ones from the nearest training image (``nearest_neighbors``)."""
+    index = nearest_neighbors(y, mask, train, chunk)
+    y, mask = _prepare(y, mask)
+    return torch.where(mask.bool(), y, train[index.to(train.device)].to(y))
+
+
+__all__ = ["biharmonic_inpaint", "nearest_neighbor_inpaint", "nearest_neighbors", "tv_inpaint"]

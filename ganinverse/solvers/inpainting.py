@@ -1,0 +1,168 @@
+"""Semantic inpainting with a GAN prior (Yeh, Chen, Lim, Schwing, Hasegawa-Johnson, Do, CVPR 2017).
+
+For an image y with known pixels M (1 = known) it searches the closest image in G's range,
+
+    ẑ = argmin_z  ||W ⊙ (G(z) - y)||₁  +  λ · prior(D(G(z))),   z projected to the box [-1, 1],
+
+where the importance weights W favour known pixels next to the hole (window N(i), default 7x7):
+
+    W_i = Σ_{j∈N(i)} (1 - M_j) / |N(i)|  for known i,   W_i = 0 for missing i,
+
+and the prior term, from the discriminator's logit l = D(G(z)), is one of
+
+    "log1m":  log(1 - σ(l)) = -softplus(l)   (the paper's, λ = 0.003)
+    "nonsat": -log σ(l)     =  softplus(-l)  (non-saturating)
+    "wgan":   -l                             (a WGAN critic's score).
+
+The completion G(ẑ) is finally Poisson-blended into the known pixels (``ganinverse.blending``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._validation import check_choice, check_int, check_positive, check_range, check_tensor
+from ..blending import poisson_blend
+from ..latent import LatentConfig, LatentObjective, LatentResult, generator_device, optimize_latent
+from ..masks import check_mask
+from ..operators import Inpainting
+
+PRIORS = ("log1m", "nonsat", "wgan")
+
+#: The paper's settings: Adam, 1500 steps, z clipped to [-1, 1]; restarts batched, best by total loss.
+#: The paper's generator drew z uniformly from [-1, 1]. The bundled generators were trained on
+#: z ~ N(0, I); on training images box=1 suited ``mnist-dcgan`` and box=2 ``digits``
+#: (benchmarks/results/inpainting/README.md).
+INPAINT_CONFIG = LatentConfig(
+    restarts=4,
+    steps=1500,
+    lr=0.03,
+    projection="box",
+    box=1.0,
+    init="uniform",
+    select="total",
+)
+
+
+def importance_weights(mask: Tensor, window: int = 7) -> Tensor:
+    """W_i = Σ_{j∈N(i)} (1 - M_j) / |N(i)| for known pixels i, 0 for missing ones -> (B, 1, H, W).
+
+    N(i) is the ``window`` x ``window`` square centred on i (i included), cut to the image: at the
+    border only in-image neighbours count, in the sum and in |N(i)| (average pooling without the
+    padding). ``mask``: (B, 1, H, W) with 1 = known.
+    """
+    check_int(window, "window", low=1)
+    if window % 2 == 0:
+        raise ValueError(f"window must be odd (a window centred on the pixel), got {window}")
+    check_tensor(mask, "mask", ndim=4)
+    missing = F.avg_pool2d(1 - mask, window, stride=1, padding=window // 2, count_include_pad=False)
+    return mask * missing
+
+
+def prior_from_logits(logits: Tensor, prior: str = "log1m") -> Tensor:
+    """The prior term per image from discriminator logits l (N,): see the module docstring."""
+    check_choice(prior, "prior", PRIORS)
+    if prior == "log1m":
+        return -F.softplus(logits)
+    if prior == "nonsat":
+        return F.softplus(-logits)
+    return -logits
+
+
+class InpaintingObjective(LatentObjective):
+    """Context loss ||W ⊙ (x - y)||₁ plus λ · prior(D(G(z))) for N latents of B images."""
+
+    def __init__(
+        self,
+        y: Tensor,
+        weights: Tensor,
+        D: nn.Module | None = None,  # noqa: N803 (the paper's name)
+        prior_weight: float = 0.003,
+        prior: str = "log1m",
+    ) -> None:
+        self.y = y
+        self.weights = weights
+        self.D = D
+        self.prior_weight = check_positive(prior_weight, "prior_weight", strict=False)
+        self.prior = check_choice(prior, "prior", PRIORS)
+        self.modules = (D,) if D is not None else ()
+
+    def data_loss(self, x: Tensor, rows: Tensor) -> Tensor:
+        return (self.weights[rows] * (x - self.y[rows])).abs().flatten(1).sum(1)
+
+    def prior_loss(self, g: Tensor, variables: dict[str, Tensor], rows: Tensor) -> Tensor | None:
+        if self.D is None or self.prior_weight == 0:
+            return None
+        logits = self.D(g).reshape(len(g))
+        return self.prior_weight * prior_from_logits(logits, self.prior)
+
+
+@dataclass
+class InpaintingResult:
+    """Outcome of ``inpaint`` for B images (all (B, C, H, W) in [-1, 1] unless noted)."""
+
+    x_blended: Tensor | None  #: Poisson blend of G(ẑ) into the known pixels (None if blend=False)
+    x_raw: Tensor  #: the completion G(ẑ) itself
+    y_masked: Tensor  #: the input with its missing pixels set to 0 (grey on the [0, 1] scale)
+    mask: Tensor  #: (B, 1, H, W), 1 = known
+    weights: Tensor  #: (B, 1, H, W) importance weights W of the context loss
+    latent: LatentResult  #: the engine's result (ẑ, losses, restarts, history)
+
+
+def inpaint(
+    G: nn.Module,  # noqa: N803
+    y: Tensor,
+    mask: Tensor,
+    D: nn.Module | None = None,  # noqa: N803
+    prior_weight: float = 0.003,
+    prior: str = "log1m",
+    window: int = 7,
+    blend: bool = True,
+    config: LatentConfig | None = None,
+    **overrides: object,
+) -> InpaintingResult:
+    """Fill the missing pixels of y (B, C, H, W) in [-1, 1] with G's range (Yeh et al. 2017).
+
+    ``mask``: (H, W), (1, 1, H, W) or (B, 1, H, W), 1 = known; y's missing pixels are ignored (they
+    may be anything, NaN included). ``D`` returns one logit per image; without it the prior term is
+    dropped (context loss only). ``config`` defaults to ``INPAINT_CONFIG``; ``overrides`` replace
+    its fields (steps, restarts, lr, seed, progress, ...).
+    """
+    if not isinstance(G, nn.Module) or not hasattr(G, "image_shape"):
+        raise TypeError("G must be a generator nn.Module with latent_dim and image_shape")
+    shape = tuple(G.image_shape)
+    y = check_tensor(y, "y", shape=(None, *shape), finite=False)
+    mask = check_mask(mask, len(y), shape)
+    if D is not None and not isinstance(D, nn.Module):
+        raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
+    check_choice(prior, "prior", PRIORS)
+    check_positive(prior_weight, "prior_weight", strict=False)
+    device = generator_device(G)
+    if D is not None and generator_device(D) != device:
+        raise ValueError(f"D is on {generator_device(D)} but G on {device}; move D with D.to(...)")
+    y, mask = y.to(device), mask.to(device)
+    y_masked = Inpainting(mask, shape).to(device).A(torch.where(mask.bool(), y, 0.0))
+    check_tensor(y_masked, "y (known pixels)")
+    check_range(y_masked, "y (known pixels)", -1.0, 1.0)
+    weights = importance_weights(mask, window)
+    objective = InpaintingObjective(y_masked, weights, D, prior_weight, prior)
+    config = (config or INPAINT_CONFIG).updated(**overrides)
+    latent = optimize_latent(G, objective, len(y), config, desc="inpaint")
+    x_raw = latent.x_hat.detach()
+    x_blended = poisson_blend(x_raw, y_masked, mask) if blend else None
+    return InpaintingResult(x_blended, x_raw, y_masked, mask, weights, latent)
+
+
+__all__ = [
+    "INPAINT_CONFIG",
+    "PRIORS",
+    "InpaintingObjective",
+    "InpaintingResult",
+    "importance_weights",
+    "inpaint",
+    "prior_from_logits",
+]

@@ -1,0 +1,156 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ganinverse.masks import center_mask, random_mask
+from ganinverse.solvers.inpainting import (
+    InpaintingObjective,
+    importance_weights,
+    inpaint,
+    prior_from_logits,
+)
+
+FAST = dict(restarts=4, steps=300, lr=0.05, progress=False)
+
+
+class ToyDiscriminator(nn.Module):
+    """A linear critic on the flattened image, l = w·x + b: it prefers bright images."""
+
+    def __init__(self, image_shape=(1, 8, 8)):
+        super().__init__()
+        self.net = nn.Linear(math.prod(image_shape), 1)
+        nn.init.constant_(self.net.weight, 0.5)
+        nn.init.constant_(self.net.bias, -1.0)
+
+    def forward(self, x):
+        return self.net(x.flatten(1)).view(-1)
+
+
+def in_range(G, n, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return G(torch.rand(n, G.latent_dim, generator=gen) * 1.6 - 0.8)
+
+
+def brute_force_weights(mask, window):
+    b, _, h, w = mask.shape
+    r = window // 2
+    out = torch.zeros_like(mask)
+    for n in range(b):
+        for i in range(h):
+            for j in range(w):
+                if mask[n, 0, i, j] == 0:
+                    continue
+                block = mask[n, 0, max(0, i - r) : i + r + 1, max(0, j - r) : j + r + 1]
+                out[n, 0, i, j] = (1 - block).sum() / block.numel()
+    return out
+
+
+@pytest.mark.parametrize("window", [1, 3, 7])
+def test_importance_weights_match_brute_force(window):
+    mask = random_mask(2, (9, 7), missing=0.4, seed=1)
+    mask[1] = center_mask(1, (9, 7), fraction=0.4)[0]
+    W = importance_weights(mask, window)
+    assert torch.allclose(W, brute_force_weights(mask, window), atol=1e-6)
+    assert float(W[mask == 0].abs().max()) == 0
+    if window == 1:
+        assert float(W.abs().max()) == 0  # a 1x1 window sees no missing neighbour
+
+
+def test_importance_weights_reject_even_windows():
+    with pytest.raises(ValueError, match="window must be odd"):
+        importance_weights(torch.ones(1, 1, 4, 4), 4)
+
+
+@pytest.mark.parametrize("spec", ["center", "random"])
+def test_recovers_truth_in_the_range(toy_generator, spec):
+    G = toy_generator
+    x = in_range(G, 3)
+    if spec == "center":
+        mask = center_mask(3, G.image_shape, fraction=0.5)
+    else:
+        mask = random_mask(3, G.image_shape, missing=0.7, seed=2)
+    y = torch.where(mask.bool(), x, torch.nan)  # the missing pixels are never read
+    res = inpaint(G, y, mask, prior_weight=0.0, **FAST)
+    assert res.x_raw.shape == x.shape and res.latent.z.shape == (3, G.latent_dim)
+    assert float((res.x_raw - x).abs().max()) < 5e-3
+    assert float((res.x_blended - x).abs().max()) < 5e-3
+    known = mask.bool().expand_as(x)
+    assert torch.equal(res.x_blended[known], x[known])
+    assert torch.equal(res.y_masked, torch.where(known, x, 0.0))
+    assert float(res.latent.z.abs().max()) <= 1.0  # projected to the box
+
+
+def test_rgb_generator_and_shared_mask(toy_rgb_generator):
+    G = toy_rgb_generator
+    x = in_range(G, 2, seed=4)
+    res = inpaint(G, x, center_mask(1, (8, 8))[0, 0], prior_weight=0.0, **FAST)
+    assert res.mask.shape == (2, 1, 8, 8)
+    assert float((res.x_blended - x).abs().max()) < 1e-2
+
+
+def test_prior_terms_equal_their_formulas():
+    logits = torch.tensor([-8.0, -2.0, 0.0, 1.5, 8.0], dtype=torch.float64)
+    s = torch.sigmoid(logits)
+    assert torch.allclose(prior_from_logits(logits, "log1m"), torch.log(1 - s))
+    assert torch.allclose(prior_from_logits(logits, "nonsat"), -torch.log(s))
+    assert torch.equal(prior_from_logits(logits, "wgan"), -logits)
+    # stable where the naive formulas overflow: log(1 - σ(l)) -> -l and -log σ(-l) -> l
+    extreme = torch.tensor([200.0, -200.0])
+    assert torch.allclose(prior_from_logits(extreme, "log1m"), torch.tensor([-200.0, 0.0]))
+    assert torch.allclose(prior_from_logits(-extreme, "nonsat"), torch.tensor([200.0, 0.0]))
+    with pytest.raises(ValueError, match="prior must be one of"):
+        prior_from_logits(logits, "hinge")
+
+
+def test_objective_adds_the_weighted_prior(toy_generator):
+    D = ToyDiscriminator()
+    y = torch.zeros(2, 1, 8, 8)
+    W = importance_weights(center_mask(2, (8, 8)))
+    objective = InpaintingObjective(y, W, D, prior_weight=0.5, prior="log1m")
+    g = in_range(toy_generator, 4)
+    rows = torch.tensor([0, 0, 1, 1])
+    with torch.no_grad():
+        expected_prior = 0.5 * torch.log1p(-torch.sigmoid(D(g)))
+        assert torch.allclose(objective.prior_loss(g, {}, rows), expected_prior, atol=1e-6)
+        assert torch.allclose(objective.data_loss(g, rows), (W[rows] * g).abs().sum((1, 2, 3)))
+    assert objective.modules == (D,)
+    assert InpaintingObjective(y, W, None).prior_loss(g, {}, rows) is None
+
+
+def test_discriminator_prior_raises_the_score_and_stays_frozen(toy_generator):
+    G, D = toy_generator, ToyDiscriminator()
+    x = in_range(G, 2, seed=6)
+    mask = center_mask(2, G.image_shape, fraction=0.75)
+    before = [p.clone() for p in D.parameters()]
+    plain = inpaint(G, x, mask, D=D, prior_weight=0.0, blend=False, **FAST)
+    strong = inpaint(G, x, mask, D=D, prior_weight=10.0, blend=False, **FAST)
+    assert strong.x_blended is None
+    with torch.no_grad():
+        assert bool((D(strong.x_raw) > D(plain.x_raw)).all())
+    assert all(torch.equal(a, b) for a, b in zip(before, D.parameters(), strict=True))
+    assert all(p.requires_grad for p in D.parameters()) and D.training
+
+
+def test_bad_inputs_name_the_argument(toy_generator):
+    G = toy_generator
+    x = in_range(G, 2)
+    mask = center_mask(2, G.image_shape)
+    with pytest.raises(ValueError, match="y must have shape"):
+        inpaint(G, torch.zeros(2, 1, 7, 7), mask, **FAST)
+    with pytest.raises(ValueError, match="mask must be"):
+        inpaint(G, x, torch.ones(2, 1, 7, 7), **FAST)
+    with pytest.raises(ValueError, match="mask must be binary"):
+        inpaint(G, x, mask * 0.5 + 0.25, **FAST)
+    with pytest.raises(ValueError, match="no known pixel"):
+        inpaint(G, x, torch.zeros(8, 8), **FAST)
+    with pytest.raises(ValueError, match=r"y \(known pixels\) must lie in \[-1.0, 1.0\]"):
+        inpaint(G, x * 3, mask, **FAST)
+    with pytest.raises(ValueError, match="prior must be one of"):
+        inpaint(G, x, mask, prior="hinge", **FAST)
+    with pytest.raises(ValueError, match="prior_weight must be >= 0"):
+        inpaint(G, x, mask, prior_weight=-1.0, **FAST)
+    with pytest.raises(TypeError, match="unknown latent-engine option"):
+        inpaint(G, x, mask, stepz=3)
