@@ -26,10 +26,26 @@ def test_every_subcommand_has_help(capsys):
 
 def test_reconstruct_end_to_end(tiny_generator, tmp_path, capsys):
     out = tmp_path / "rec"
-    code = main([
-        "reconstruct", "--generator", tiny_generator, "--dataset", "digits", "--index", "2",
-        "--m", "50", "--steps", "5", "--restarts", "2", "--out", str(out), "--no-progress",
-    ])
+    code = main(
+        [
+            "reconstruct",
+            "--generator",
+            tiny_generator,
+            "--dataset",
+            "digits",
+            "--index",
+            "2",
+            "--m",
+            "50",
+            "--steps",
+            "5",
+            "--restarts",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     for name in ("original.png", "reconstruction.png", "comparison.png"):
         assert (out / name).stat().st_size > 100
@@ -39,9 +55,28 @@ def test_reconstruct_end_to_end(tiny_generator, tmp_path, capsys):
 def test_sweep_and_merge_end_to_end(tiny_generator, tmp_path, capsys):
     out = tmp_path / "sweep"
     args = [
-        "sweep", "--generator", tiny_generator, "--dataset", "digits", "--m", "20,40",
-        "--methods", "csgm,lasso-dct", "--n-images", "3", "--batch-size", "3", "--n-val", "2",
-        "--steps", "3", "--restarts", "2", "--out", str(out), "--no-progress",
+        "sweep",
+        "--generator",
+        tiny_generator,
+        "--dataset",
+        "digits",
+        "--m",
+        "20,40",
+        "--methods",
+        "csgm,lasso-dct",
+        "--n-images",
+        "3",
+        "--batch-size",
+        "3",
+        "--n-val",
+        "2",
+        "--steps",
+        "3",
+        "--restarts",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
     ]
     assert main([*args, "--shard", "0/2"]) == 0
     assert main([*args, "--shard", "1/2"]) == 0
@@ -52,11 +87,46 @@ def test_sweep_and_merge_end_to_end(tiny_generator, tmp_path, capsys):
 
 
 def test_bad_input_is_a_clear_error_not_a_traceback(tiny_generator, tmp_path, capsys):
-    code = main([
-        "reconstruct", "--generator", tiny_generator, "--dataset", "digits", "--m", "5000",
-        "--out", str(tmp_path), "--no-progress",
-    ])
+    code = main(
+        [
+            "reconstruct",
+            "--generator",
+            tiny_generator,
+            "--dataset",
+            "digits",
+            "--m",
+            "5000",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 2
     assert "m must be at most n" in capsys.readouterr().err
     assert main(["sweep", "--dataset", "digits", "--m", "10", "--out", str(tmp_path / "s")]) == 2
     assert "need a generator" in capsys.readouterr().err
+
+
+def test_torchrun_environment_selects_the_shard(tiny_generator, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "sweep"
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    args = [
+        "sweep",
+        "--dataset",
+        "digits",
+        "--m",
+        "20,40",
+        "--methods",
+        "lasso-dct",
+        "--n-images",
+        "2",
+        "--n-val",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    assert (out / "rows.shard-1-of-2.csv").is_file() and not (out / "rows.csv").exists()
+    assert "sweep-merge" in capsys.readouterr().out
