@@ -45,8 +45,17 @@ def main() -> None:
     p.add_argument("--steps", default="100,300,1000")
     p.add_argument("--lambda-z", default="0.001")
     p.add_argument("--restarts", type=int, default=10)
+    p.add_argument(
+        "--prune",
+        choices=("yes", "no", "both"),
+        default="both",
+        help="successive halving of restarts at 10%% and 30%% of the steps",
+    )
     p.add_argument("--noise-std", type=float, default=0.1, help="[0, 1] scale")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--report-only", action="store_true", help="plot and choose from the rows so far"
+    )
     p.add_argument("--out", default="benchmarks/results/csgm_tuning")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -66,10 +75,10 @@ def main() -> None:
         [float(v) for v in args.lr.split(",")],
         [int(v) for v in args.steps.split(",")],
         [float(v) for v in args.lambda_z.split(",")],
-        [False, True],
+        {"yes": [True], "no": [False], "both": [False, True]}[args.prune],
     )
     rows = list(done.values())
-    for m, lr, steps, lam, prune in grid:
+    for m, lr, steps, lam, prune in [] if args.report_only else grid:
         key = (str(m), str(lr), str(steps), str(lam), str(prune))
         if key in done:
             continue
@@ -120,7 +129,10 @@ def _choose(rows: list[dict], slack: float = 0.05) -> dict:
     for r in rows:
         settings.setdefault((r["lr"], r["steps"], r["lambda_z"], r["prune"]), []).append(r)
     scored = []
+    n_m = len(by_m)
     for key, group in settings.items():
+        if len(group) < n_m:  # not measured at every m (an interrupted run): not comparable
+            continue
         ratio = max(float(r["mse"]) / by_m[r["m"]] for r in group)
         cost = sum(float(r["seconds"]) for r in group)
         scored.append(
@@ -133,10 +145,14 @@ def _choose(rows: list[dict], slack: float = 0.05) -> dict:
                 "seconds_per_image_all_m": cost,
             }
         )
-    good = [s for s in scored if s["worst_mse_ratio_to_best"] <= 1 + slack] or scored
+    good = [s for s in scored if s["worst_mse_ratio_to_best"] <= 1 + slack]
+    if good:  # the cheapest setting within the slack of the best at every m
+        chosen = min(good, key=lambda s: s["seconds_per_image_all_m"])
+    else:  # no single setting is near the best everywhere: the most uniform one
+        chosen = min(scored, key=lambda s: s["worst_mse_ratio_to_best"], default=None)
     return {
         "slack": slack,
-        "chosen": min(good, key=lambda s: s["seconds_per_image_all_m"]),
+        "chosen": chosen,
         "all": sorted(scored, key=lambda s: s["worst_mse_ratio_to_best"]),
     }
 
