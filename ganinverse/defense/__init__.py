@@ -1,0 +1,38 @@
+"""The robust-manifold defense: project onto the range of G, classify; attacks that know it."""
+
+from .adaptive import (
+    BPDA,
+    LATENT_ATTACK,
+    LatentAttack,
+    OverpoweredAttack,
+    OverpoweredResult,
+    bpda_pgd,
+)
+from .attacks import FGSM, PGD, Attack, CarliniWagnerL2, margin_loss
+from .evaluate import AttackSpec, EvalSettings, Row, evaluate_defense, parse_attacks
+from .projection import DEFENSE_GAN, ProjectionDefense
+from .training import AdversarialAugment, adversarial_training, project_images
+
+__all__ = [
+    "BPDA",
+    "DEFENSE_GAN",
+    "FGSM",
+    "LATENT_ATTACK",
+    "PGD",
+    "AdversarialAugment",
+    "Attack",
+    "AttackSpec",
+    "CarliniWagnerL2",
+    "EvalSettings",
+    "LatentAttack",
+    "OverpoweredAttack",
+    "OverpoweredResult",
+    "ProjectionDefense",
+    "Row",
+    "adversarial_training",
+    "bpda_pgd",
+    "evaluate_defense",
+    "margin_loss",
+    "parse_attacks",
+    "project_images",
+]

@@ -1,0 +1,257 @@
+"""Attacks that know the projection defense (Athalye, Carlini, Wagner 2018; Ilyas et al. 2017).
+
+BPDA:        forward x ↦ D(x) = G(ẑ(x)); backward ∂D/∂x ≈ I, so ∇_x ℓ(f(D(x))) ≈ ∇ℓ(f)|_{G(ẑ)}.
+             PGD on ``nn.Sequential(BPDA(defense), f)`` is BPDA-PGD; with a resampling defense
+             and ``eot_samples > 1`` it is BPDA + EOT.
+Latent:      x'(z) = clip(x + Π_ε(G(z) − x)),
+             min_z  μ ||x'(z) − G(z)||² + c [m(f(G(z)), y) + m(f(x'(z)), y)]
+             with the CW margin m(Z, y) = max(Z_y − max_{j≠y} Z_j, −κ): x' is within ε of x,
+             close to the misclassified G(z*), so the projection maps it near G(z*); returns x'.
+Overpowered: min_{z1,z2} ||G(z2) − x||² + μ (||G(z1) − G(z2)||₂ − ε)₊²
+                           + c [m(G(z1), y) + m_target(G(z2), y)]
+             a pair inside the range, ε apart in L2, that f labels differently (m = CW margins);
+             ε is then enforced exactly by bisection on the segment z2 + t (z1 − z2).
+All images are on the [0, 1] scale; the latent searches run on the shared engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .._validation import check_choice, check_int, check_positive
+from ..data import to_unit
+from ..latent import LatentConfig, LatentObjective, LatentResult, frozen, optimize_latent
+from .attacks import NORMS, PGD, Attack, check_attack_inputs, margin_loss, project_ball
+
+#: Engine settings of the latent-space attacks (Adam; a few restarts).
+LATENT_ATTACK = LatentConfig(restarts=4, steps=200, lr=0.1, optimizer="adam", progress=False)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """y = defense(x) forward; dL/dx = dL/dy backward (the identity approximation of BPDA)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, defense: nn.Module) -> Tensor:  # noqa: ARG004
+        return defense(x.detach())
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # noqa: ARG004
+        return grad_output, None
+
+
+class BPDA(nn.Module):
+    """Backward Pass Differentiable Approximation of a (non-differentiable) defense.
+
+    ``BPDA(defense)(x)`` equals ``defense(x)``; its gradient with respect to x is the identity, so
+    the gradient of ``classifier(BPDA(defense)(x))`` is the classifier's gradient at D(x).
+    """
+
+    def __init__(self, defense: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(defense, nn.Module):
+            raise TypeError(f"defense must be an nn.Module, got {type(defense).__name__}")
+        self.defense = defense
+        self.image_shape = getattr(defense, "image_shape", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _StraightThrough.apply(x, self.defense)
+        return self.defense(x)
+
+
+def bpda_pgd(
+    defense: nn.Module,
+    classifier: nn.Module,
+    eps: float = 0.3,
+    *,
+    eot_samples: int = 1,
+    **pgd_kwargs: object,
+) -> PGD:
+    """PGD on ``Sequential(BPDA(defense), classifier)``: BPDA (+ EOT when ``eot_samples > 1``)."""
+    model = nn.Sequential(BPDA(defense), classifier)
+    return PGD(model, eps, eot_samples=eot_samples, **pgd_kwargs)
+
+
+def _excess(d: Tensor, eps: float, norm: str) -> Tensor:
+    """Squared distance of a perturbation d (N, C, H, W) outside the ε-ball, shape (N,)."""
+    if norm == "inf":
+        return (d.abs() - eps).clamp_min(0).pow(2).flatten(1).sum(1)
+    return (d.flatten(1).norm(dim=1) - eps).clamp_min(0).pow(2)
+
+
+class _LatentAttackObjective(LatentObjective):
+    def __init__(self, attack: LatentAttack, x: Tensor, labels: Tensor) -> None:
+        self.attack, self.x, self.labels = attack, x, labels
+        self.modules = (attack.model,)
+
+    def data_loss(self, g: Tensor, rows: Tensor) -> Tensor:
+        a = self.attack
+        u = to_unit(g).clamp(0, 1)
+        x, y = self.x[rows], self.labels[rows]
+        x_adv = (x + project_ball(u - x, a.eps, a.norm)).clamp(0, 1)
+        off_range = (x_adv - u).pow(2).flatten(1).sum(1)
+        fooled = margin_loss(a.model(u), y, a.kappa) + margin_loss(a.model(x_adv), y, a.kappa)
+        return a.penalty * off_range + a.c * fooled
+
+
+class LatentAttack(Attack):
+    """Search the range of G for a misclassified G(z*) near x; return x' = x + Π_ε(G(z*) − x).
+
+    ``penalty`` (μ) weighs ||x' − G(z)||² (the part of G(z) − x the ε-ball cuts off), ``c`` the
+    CW margins of G(z) and x' with confidence ``kappa``. Engine overrides (steps, restarts, lr, seed, ...) default to
+    :data:`LATENT_ATTACK`; the last engine result is kept in ``last_result``.
+    """
+
+    def __init__(
+        self,
+        G: nn.Module,
+        classifier: nn.Module,
+        eps: float = 0.3,
+        *,
+        norm: str = "inf",
+        penalty: float = 1.0,
+        c: float = 1.0,
+        kappa: float = 1.0,
+        config: LatentConfig | None = None,
+        **overrides: object,
+    ) -> None:
+        super().__init__(classifier, eps)
+        self.G = G
+        self.norm = check_choice(str(norm), "norm", NORMS)
+        self.penalty = check_positive(penalty, "penalty")
+        self.c = check_positive(c, "c")
+        self.kappa = check_positive(kappa, "kappa", strict=False)
+        self.config = (config or LATENT_ATTACK).updated(**overrides)
+        self.last_result: LatentResult | None = None
+
+    def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
+        objective = _LatentAttackObjective(self, images, labels)
+        result = optimize_latent(self.G, objective, len(images), self.config, desc="latent-attack")
+        self.last_result = result
+        delta = project_ball(to_unit(result.x_hat) - images, self.eps, self.norm)
+        return (images + delta).clamp(0, 1)
+
+    def __repr__(self) -> str:
+        return f"LatentAttack(eps={self.eps:g}, norm={self.norm}, steps={self.config.steps})"
+
+
+@dataclass
+class OverpoweredResult:
+    """Pairs found by :class:`OverpoweredAttack`; images (B, C, H, W) in [0, 1]."""
+
+    x1: Tensor  #: G(z1): the image pushed off the label
+    x2: Tensor  #: G(z2): the anchor, close to the input image
+    z1: Tensor  #: (B, latent_dim)
+    z2: Tensor  #: (B, latent_dim)
+    distance: Tensor  #: (B,) ||x1 − x2||₂, always ≤ ε
+    success: Tensor  #: (B,) bool: the classifier labels x1 and x2 differently
+    pred1: Tensor  #: (B,) predicted class of x1
+    pred2: Tensor  #: (B,) predicted class of x2
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.success.float().mean())
+
+
+class _OverpoweredObjective(LatentObjective):
+    """The pair (G(z1), G(z2)) is composed along channels: x = [G(z1), G(z2)] (N, 2C, H, W)."""
+
+    def __init__(self, attack: OverpoweredAttack, x: Tensor, labels: Tensor) -> None:
+        self.attack, self.x, self.labels = attack, x, labels
+        self.modules = (attack.model,)
+
+    def init_variables(self, rows: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        z2 = torch.randn(len(rows), self.attack.G.latent_dim, generator=generator)
+        return {"z2": z2.to(rows.device)}
+
+    def compose(self, g: Tensor, variables: dict[str, Tensor]) -> Tensor:
+        return torch.cat([g, self.attack.G(variables["z2"])], 1)
+
+    def data_loss(self, pair: Tensor, rows: Tensor) -> Tensor:
+        a = self.attack
+        u1, u2 = to_unit(pair).clamp(0, 1).chunk(2, dim=1)
+        y = self.labels[rows]
+        anchor = (u2 - self.x[rows]).pow(2).flatten(1).sum(1)
+        apart = a.penalty * _excess(u1 - u2, a.eps, "2")
+        off_label = margin_loss(a.model(u1), y, a.kappa)  # G(z1) not labelled y
+        on_label = margin_loss(a.model(u2), y, a.kappa, targeted=True)  # G(z2) labelled y
+        return anchor + apart + a.c * (off_label + on_label)
+
+
+class OverpoweredAttack(Attack):
+    """Ilyas et al.'s overpowered attack: z1, z2 with ||G(z1) − G(z2)||₂ ≤ ε labelled differently.
+
+    ``attack(images, labels)`` anchors G(z2) at each image (label y) and pushes G(z1) off y.
+    Returns an :class:`OverpoweredResult`; ε is in L2 on the [0, 1] scale and always respected
+    (pairs further apart are pulled in by ``bisection_steps`` of bisection along z2 → z1).
+    """
+
+    def __init__(
+        self,
+        G: nn.Module,
+        classifier: nn.Module,
+        eps: float = 2.0,
+        *,
+        penalty: float = 100.0,
+        c: float = 1.0,
+        kappa: float = 1.0,
+        bisection_steps: int = 20,
+        config: LatentConfig | None = None,
+        **overrides: object,
+    ) -> None:
+        super().__init__(classifier, eps)
+        self.G = G
+        self.penalty = check_positive(penalty, "penalty")
+        self.c = check_positive(c, "c")
+        self.kappa = check_positive(kappa, "kappa", strict=False)
+        self.bisection_steps = check_int(bisection_steps, "bisection_steps", low=0)
+        self.config = (config or LATENT_ATTACK).updated(**overrides)
+        self.last_result: LatentResult | None = None
+
+    def __call__(self, images: Tensor, labels: Tensor) -> OverpoweredResult:  # type: ignore[override]
+        images, labels = check_attack_inputs(images, labels, tuple(self.G.image_shape))
+        device = next(self.G.parameters()).device
+        images, labels = images.to(device), labels.to(device)
+        objective = _OverpoweredObjective(self, images, labels)
+        result = optimize_latent(self.G, objective, len(images), self.config, desc="overpowered")
+        self.last_result = result
+        with torch.no_grad(), frozen(self.G, self.model):
+            z1, z2 = self._within_budget(result.z, result.variables["z2"])
+            x1, x2 = to_unit(self.G(z1)).clamp(0, 1), to_unit(self.G(z2)).clamp(0, 1)
+            pred1, pred2 = self.model(x1).argmax(1), self.model(x2).argmax(1)
+        return OverpoweredResult(
+            x1=x1,
+            x2=x2,
+            z1=z1,
+            z2=z2,
+            distance=(x1 - x2).flatten(1).norm(dim=1),
+            success=pred1 != pred2,
+            pred1=pred1,
+            pred2=pred2,
+        )
+
+    def _distance(self, z1: Tensor, z2: Tensor) -> Tensor:
+        diff = to_unit(self.G(z1)).clamp(0, 1) - to_unit(self.G(z2)).clamp(0, 1)
+        return diff.flatten(1).norm(dim=1)
+
+    def _within_budget(self, z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
+        """Move z1 towards z2 (largest t found by bisection) until ||G(z1) − G(z2)|| ≤ ε."""
+        over = self._distance(z1, z2) > self.eps
+        if not bool(over.any()):
+            return z1, z2
+        lo = torch.zeros(int(over.sum()), 1, device=z1.device)  # t = 0 is always feasible
+        hi = torch.ones_like(lo)
+        a, b = z2[over], z1[over]
+        for _ in range(self.bisection_steps):
+            mid = (lo + hi) / 2
+            ok = (self._distance(a + mid * (b - a), a) <= self.eps)[:, None]
+            lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
+        z1 = z1.clone()
+        z1[over] = a + lo * (b - a)
+        return z1, z2
+
+    def __repr__(self) -> str:
+        return f"OverpoweredAttack(eps={self.eps:g}, steps={self.config.steps})"

@@ -1,0 +1,109 @@
+import json
+
+import pytest
+import torch
+
+from ganinverse.cli import build_parser, main
+from ganinverse.models import MLPGenerator, list_generators, load_classifier, save_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: avoid OpenMP contention on a shared machine
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture
+def generator_ckpt(tmp_path):
+    torch.manual_seed(0)
+    G = MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
+    return str(save_model(G, tmp_path / "gen" / "generator"))
+
+
+@pytest.mark.parametrize(
+    "argv, options",
+    [
+        (["defend", "eval", "--help"], ["--classifier-adv", "--classifier-rm", "--attacks"]),
+        (["train-classifier", "--help"], ["--on-reconstructions", "--adversarial", "--model"]),
+    ],
+)
+def test_help(capsys, argv, options):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in options:
+        assert option in text
+
+
+def train(tmp_path, name, *extra):
+    out = tmp_path / name
+    argv = ["train-classifier", "--dataset", "digits", "--n", "64", "--n-test", "50"]
+    argv += ["--epochs", "1", "--batch-size", "32", "--out", str(out), "--no-progress", *extra]
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main([*argv, "--device", "cpu"]) == 0
+    finally:
+        torch.set_num_threads(saved)
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    return train(tmp_path_factory.mktemp("clf"), "plain")
+
+
+def test_train_classifier_then_defend_eval(tmp_path, capsys, generator_ckpt, plain):
+    meta = json.loads((plain / "classifier.json").read_text())
+    assert meta["architecture"] == "ClassifierA" and 0 <= meta["test_accuracy"] <= 1
+    assert load_classifier(plain, device="cpu").image_shape == (1, 28, 28)
+    rm = train(
+        tmp_path,
+        "rm",
+        "--adversarial",
+        "manifold",
+        "--generator",
+        generator_ckpt,
+        "--pgd-steps",
+        "1",
+        "--manifold-steps",
+        "2",
+    )
+    assert json.loads((rm / "classifier.json").read_text())["adversarial"] == "manifold"
+    capsys.readouterr()
+    out = tmp_path / "eval"
+    argv = ["defend", "eval", "--classifier", str(plain), "--classifier-rm", str(rm)]
+    argv += ["--generator", generator_ckpt, "--dataset", "digits", "--n", "4", "--out", str(out)]
+    argv += ["--attacks", "fgsm:0.3,pgd:0.3,bpda:0.3,latent:0.3", "--steps", "3"]
+    argv += ["--restarts", "1", "--pgd-steps", "2", "--bpda-steps", "1", "--latent-steps", "2"]
+    argv += ["--latent-restarts", "1", "--device", "cpu", "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| projection + robust-manifold training |" in printed
+    assert (out / "results.csv").is_file() and (out / "cells.json").is_file()
+    rows = (out / "results.md").read_text().splitlines()
+    assert len(rows) == 2 + 3 and "BPDA ε=0.3" in rows[0]
+
+
+def test_defend_eval_with_the_bundled_digits_generator(tmp_path, capsys, plain):
+    if "digits" not in list_generators():
+        pytest.skip("the bundled 'digits' generator is not trained yet (ganinverse/weights/)")
+    out = tmp_path / "eval"
+    argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
+    argv += ["--dataset", "digits", "--n", "2", "--out", str(out), "--attacks", "bpda:0.3"]
+    argv += ["--steps", "3", "--restarts", "1", "--bpda-steps", "1", "--no-progress"]
+    assert main([*argv, "--device", "cpu"]) == 0
+    assert "| projection defense |" in capsys.readouterr().out
+
+
+def test_bad_arguments_give_clear_errors(tmp_path, capsys, generator_ckpt):
+    argv = ["defend", "eval", "--classifier", str(tmp_path / "none"), "--generator", generator_ckpt]
+    argv += ["--dataset", "digits", "--out", str(tmp_path / "o"), "--attacks", "pgd:-1"]
+    assert main(argv) == 2
+    assert "eps" in capsys.readouterr().err
+    argv = ["train-classifier", "--dataset", "digits", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--adversarial", "manifold"]) == 2
+    assert "--generator" in capsys.readouterr().err

@@ -1,0 +1,95 @@
+import pytest
+import torch
+from torch import nn
+
+from ganinverse.defense import FGSM, PGD, CarliniWagnerL2, ProjectionDefense, margin_loss
+from ganinverse.models import accuracy
+
+
+@pytest.mark.parametrize(
+    "make, norm",
+    [
+        (lambda m: FGSM(m, eps=0.2), "inf"),
+        (lambda m: PGD(m, eps=0.2, steps=10), "inf"),
+        (lambda m: PGD(m, eps=1.0, steps=10, norm="2"), "2"),
+    ],
+)
+def test_attacks_stay_in_the_ball_and_range_and_fool_the_classifier(
+    toy_classifier, toy_test_set, make, norm
+):
+    x, y = toy_test_set
+    attack = make(toy_classifier)
+    adv = attack(x, y)
+    assert adv.shape == x.shape and not adv.requires_grad
+    assert adv.min() >= 0 and adv.max() <= 1
+    d = (adv - x).flatten(1)
+    size = d.abs().amax(1) if norm == "inf" else d.norm(dim=1)
+    assert float(size.max()) <= attack.eps + 1e-5
+    assert accuracy(toy_classifier, x, y) >= 0.95
+    assert accuracy(toy_classifier, adv, y) <= 0.3
+
+
+def test_pgd_is_at_least_as_strong_as_fgsm_and_seeded(toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    fgsm = accuracy(toy_classifier, FGSM(toy_classifier, 0.1)(x, y), y)
+    a = PGD(toy_classifier, 0.1, steps=20, seed=3)(x, y)
+    assert accuracy(toy_classifier, a, y) <= fgsm
+    assert torch.equal(a, PGD(toy_classifier, 0.1, steps=20, seed=3)(x, y))
+
+
+def test_zero_eps_changes_nothing(toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    assert torch.equal(FGSM(toy_classifier, 0.0)(x, y), x)
+
+
+def test_eot_averages_identical_gradients_for_a_deterministic_model(toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    g1 = PGD(toy_classifier, 0.1).gradient(x, y)
+    g3 = PGD(toy_classifier, 0.1, eot_samples=3).gradient(x, y)
+    assert torch.allclose(g1, g3, atol=1e-6) and g1.abs().sum() > 0
+
+
+def test_carlini_wagner_finds_small_adversarials(toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    cw = CarliniWagnerL2(toy_classifier, c=10.0, steps=100, lr=0.05)
+    adv = cw(x, y)
+    fooled = torch.isfinite(cw.last_distance)
+    assert fooled.float().mean() > 0.8
+    assert (toy_classifier(adv).argmax(1)[fooled] != y[fooled]).all()
+    d = (adv - x).flatten(1).norm(dim=1)
+    assert torch.allclose(d[fooled], cw.last_distance[fooled], atol=1e-4)
+
+
+def test_margin_loss():
+    logits = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 5.0]])
+    labels = torch.tensor([0, 1])
+    assert torch.allclose(margin_loss(logits, labels), torch.tensor([2.0, 0.0]))
+    assert torch.allclose(margin_loss(logits, labels, kappa=10), torch.tensor([2.0, -3.0]))
+    assert torch.allclose(margin_loss(logits, labels, targeted=True), torch.tensor([0.0, 3.0]))
+
+
+def test_bad_inputs_raise_named_errors(toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    with pytest.raises(ValueError, match="eps"):
+        FGSM(toy_classifier, eps=-0.1)
+    with pytest.raises(ValueError, match=r"images must lie in \[0.0, 1.0\]"):
+        PGD(toy_classifier, 0.1)(x * 2 - 1, y)
+    with pytest.raises(ValueError, match="images must have 4 dimensions"):
+        FGSM(toy_classifier, 0.1)(x[:, 0], y)
+    with pytest.raises(ValueError, match=r"images must have shape \('\*', 1, 8, 8\)"):
+        FGSM(toy_classifier, 0.1)(torch.rand(3, 1, 6, 6), y[:3])
+    with pytest.raises(ValueError, match="labels must have shape"):
+        FGSM(toy_classifier, 0.1)(x, y[:5])
+    with pytest.raises(TypeError, match="labels must be an integer"):
+        FGSM(toy_classifier, 0.1)(x, y.float())
+    with pytest.raises(ValueError, match="norm"):
+        PGD(toy_classifier, 0.1, norm="1")
+    with pytest.raises(TypeError, match="model"):
+        FGSM(lambda v: v, 0.1)
+
+
+def test_a_non_differentiable_defense_points_to_bpda(toy_generator, toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    defended = nn.Sequential(ProjectionDefense(toy_generator, steps=2, restarts=1), toy_classifier)
+    with pytest.raises(TypeError, match="BPDA"):
+        FGSM(defended, 0.1)(x[:4], y[:4])

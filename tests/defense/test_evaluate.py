@@ -1,0 +1,84 @@
+import csv
+
+import pytest
+
+from ganinverse.defense import ProjectionDefense
+from ganinverse.defense import evaluate as ev
+from ganinverse.defense.evaluate import (
+    AttackSpec,
+    EvalSettings,
+    Row,
+    evaluate_defense,
+    format_markdown,
+    parse_attacks,
+)
+
+FAST = EvalSettings(
+    pgd_steps=5,
+    bpda_steps=3,
+    eot_samples=2,
+    latent_steps=30,
+    latent_restarts=1,
+    bpda_projection=(20, 1),
+)
+
+
+def test_parse_attacks():
+    specs = parse_attacks("fgsm:0.3, pgd:0.1,bpda2:4,latent:0.3")
+    assert specs == [
+        AttackSpec("fgsm", 0.3),
+        AttackSpec("pgd", 0.1),
+        AttackSpec("bpda", 4.0, "2"),
+        AttackSpec("latent", 0.3),
+    ]
+    assert specs[2].column == "BPDA L2 ε=4"
+    for bad, match in [
+        ("pgd", "name:eps"),
+        ("foo:0.1", "attack must be one of"),
+        ("pgd:-1", "eps"),
+        ("pgd:x", "number"),
+        ("fgsm2:1", "L2"),
+        ("", "at least one"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            parse_attacks(bad)
+
+
+def test_table_and_resume(tmp_path, monkeypatch, toy_generator, range_classifier, range_test_set):
+    clf, _, _ = range_classifier
+    x, y = range_test_set
+    defense = ProjectionDefense(toy_generator, steps=30, restarts=2)
+    rows = [Row("no defense", clf, False), Row("projection defense", clf, True)]
+    attacks = parse_attacks("fgsm:0.15,pgd:0.15,bpda:0.15,eot:0.15,latent:0.15")
+    table = evaluate_defense(rows, x, y, attacks, defense=defense, settings=FAST, out=tmp_path)
+    assert [r["model"] for r in table] == ["no defense", "projection defense"]
+    plain, defended = table
+    assert plain["n"] == 40 and plain["clean"] >= 0.8
+    assert plain["BPDA ε=0.15"] == plain["PGD ε=0.15"]  # without a defense BPDA is PGD
+    assert plain["PGD ε=0.15"] < plain["clean"]
+    assert defended["BPDA ε=0.15"] < defended["clean"]
+    assert all(0 <= r[c] <= 1 for r in table for c in ["clean", *(a.column for a in attacks)])
+    assert plain["s/image"] > 0
+    with open(tmp_path / "results.csv") as f:
+        assert len(list(csv.DictReader(f))) == 2
+    assert "| projection defense |" in (tmp_path / "results.md").read_text()
+
+    def no_attacks(*args, **kwargs):
+        raise AssertionError("a finished cell was recomputed")
+
+    monkeypatch.setattr(ev, "_make_attack", no_attacks)
+    again = evaluate_defense(rows, x, y, attacks, defense=defense, settings=FAST, out=tmp_path)
+    assert again == table
+
+
+def test_defended_rows_need_a_defense(toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    with pytest.raises(ValueError, match="defense"):
+        evaluate_defense([Row("d", toy_classifier, True)], x, y, parse_attacks("fgsm:0.1"))
+
+
+def test_markdown_marks_missing_cells():
+    text = format_markdown(
+        [{"model": "m", "n": 3, "clean": 1.0, "PGD ε=0.3": None, "s/image": 0.5}]
+    )
+    assert "| m | 3 | 1.000 | — | 0.50 |" in text
