@@ -1,0 +1,70 @@
+"""Networks (DCGAN / MLP generators, discriminators, classifiers), checkpoints, bundled weights."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from ..device import resolve_device
+from .checkpoint import load_model, read_config, save_model
+from .classifier import ClassifierA, ClassifierB, accuracy, build_classifier, train_classifier
+from .cost import generator_cost
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .mlp import MLPGenerator
+from .registry import list_classifiers, list_generators, resolve
+
+
+def _load(name_or_path: str | os.PathLike, kind: str, device: str | torch.device, ema: bool):
+    module = load_model(resolve(name_or_path, kind), ema=ema, kind=kind)
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.to(resolve_device(device)).eval()
+
+
+def load_generator(
+    name_or_path: str | os.PathLike, device: str | torch.device = "auto", ema: bool = True
+) -> nn.Module:
+    """A pretrained generator in eval mode with frozen weights (``G.latent_dim``, ``G.image_shape``).
+
+    ``name_or_path``: a bundled name (see ``list_generators()``), a checkpoint directory, or a
+    ``<stem>`` / ``<stem>.safetensors`` / ``<stem>.json`` path. ``ema`` picks the EMA weights
+    when the checkpoint has them. ``G.checkpoint_config`` holds the JSON (quality, cost, ...).
+    """
+    return _load(name_or_path, "generator", device, ema)
+
+
+def load_discriminator(
+    name_or_path: str | os.PathLike, device: str | torch.device = "auto"
+) -> nn.Module:
+    """A pretrained discriminator / critic (logits (B,)) in eval mode with frozen weights."""
+    return _load(name_or_path, "discriminator", device, False)
+
+
+def load_classifier(
+    name_or_path: str | os.PathLike, device: str | torch.device = "auto"
+) -> nn.Module:
+    """A pretrained classifier (inputs in [0, 1], logits (B, classes)) in eval mode, frozen."""
+    return _load(name_or_path, "classifier", device, False)
+
+
+__all__ = [
+    "ClassifierA",
+    "ClassifierB",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPGenerator",
+    "accuracy",
+    "build_classifier",
+    "generator_cost",
+    "list_classifiers",
+    "list_generators",
+    "load_classifier",
+    "load_discriminator",
+    "load_generator",
+    "load_model",
+    "read_config",
+    "save_model",
+    "train_classifier",
+]

@@ -1,0 +1,1 @@
+"""Pretraining of GAN priors: losses, optimisers, the (distributed) trainer, sample quality."""

@@ -1,0 +1,122 @@
+"""``python -m pretrain`` / ``ganinverse-pretrain``: train a GAN prior and write a loadable checkpoint.
+
+Single process:  python -m pretrain --dataset digits --steps 2000 --out runs/digits
+Many GPUs:       torchrun --nproc_per_node=4 -m pretrain --dataset mnist --data-root DATA ...
+Resume:          python -m pretrain --out runs/digits --resume [--steps 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import torch
+
+from ganinverse.io import read_json
+
+from .losses import LOSSES
+from .trainer import ARCHS, OPTIMIZERS, TrainConfig, train
+
+HELP = {
+    "dataset": "ganinverse.data source: digits, mnist, fashion-mnist, cifar10, celeba, celeba64, folder",
+    "data_root": "folder holding the dataset (not needed for digits)",
+    "image_size": "resize images to this square size (28, 32 or 64 for the DCGAN)",
+    "n_train": "use only the first N training images",
+    "arch": f"generator architecture: {', '.join(ARCHS)}",
+    "latent_dim": "size of z",
+    "ngf": "DCGAN generator width",
+    "ndf": "discriminator width",
+    "hidden": "MLP generator hidden widths",
+    "d_norm": "discriminator normalisation: batch, layer, none (default: layer for wgan-gp, else batch)",
+    "loss": f"GAN loss: {', '.join(LOSSES)}",
+    "optimizer": f"{', '.join(OPTIMIZERS)} (default: the loss's: adam; rmsprop for wgan)",
+    "lr": "learning rate (default: 2e-4 gan/lsgan, 5e-5 wgan, 1e-4 wgan-gp)",
+    "lr_d": "discriminator learning rate (default: --lr)",
+    "betas": "Adam betas (default: 0.5 0.999; 0.5 0.9 for wgan-gp)",
+    "n_critic": "D steps per G step (default: 1; 5 for wgan / wgan-gp)",
+    "clip": "WGAN weight clipping c",
+    "gp_lambda": "WGAN-GP penalty weight",
+    "batch_size": "global batch size (split across torchrun ranks)",
+    "steps": "generator steps to train to (total, also when resuming)",
+    "seed": "seed of weights, data order and noise",
+    "ema_decay": "decay of the EMA of generator weights",
+    "out": "output folder: checkpoint, generator.*, losses.csv/png, samples/",
+    "save_every": "checkpoint every N steps",
+    "sample_every": "sample grid every N steps",
+    "log_every": "loss row every N steps",
+    "device": "auto, cpu, cuda, cuda:N",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganinverse-pretrain",
+        description="Train a DCGAN / MLP generator prior (GAN, LSGAN, WGAN, WGAN-GP).",
+        argument_default=argparse.SUPPRESS,
+        epilog=__doc__.split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("amp", "compile", "progress"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if f.name == "hidden":
+            extra = {"nargs": "+", "type": int}
+        elif f.name == "betas":
+            extra = {"nargs": 2, "type": float}
+        else:  # annotations are strings here: "int | None", "float", "str", ...
+            extra = {"type": int if "int" in f.type else float if "float" in f.type else str}
+        shown = "" if default is None else f" (default: {default})"
+        parser.add_argument(flag, dest=f.name, help=HELP.get(f.name, "") + shown, **extra)
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile G and D (CUDA only)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm bar")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (use 1 on a shared machine: oversubscribed cores are slow)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=False,
+        help="continue the run in --out from its checkpoint (same config; --steps may grow)",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Explicit options over (on --resume) the saved config over the defaults."""
+    explicit = {k: v for k, v in vars(args).items() if k not in ("resume", "threads")}
+    base: dict = {}
+    if args.resume:
+        out = explicit.get("out", TrainConfig.out)
+        saved = read_json(f"{out}/checkpoint.json", "training checkpoint")["config"]
+        base = {
+            k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}
+        }
+    return TrainConfig(**{**base, **explicit})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(max(1, args.threads))
+    try:
+        cfg = config_from_args(args)
+        trainer = train(cfg, resume=args.resume)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"ganinverse-pretrain: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        print(f"ganinverse-pretrain: {err or 'interrupted'}", file=sys.stderr)
+        return 130
+    if trainer.dist.main:
+        print(f"trained to step {trainer.step}; generator: {trainer.out / 'generator'}.safetensors")
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return 0

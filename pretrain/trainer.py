@@ -1,0 +1,475 @@
+"""The GAN training loop: n_critic discriminator steps per generator step, EMA of G, checkpoints.
+
+Reproducibility contract: every random number of step ``s`` (which images, which z, which GP
+interpolation weights) is a pure function of ``(seed, s)``. Data order is a per-epoch permutation
+drawn from a generator seeded by ``(seed, epoch)``; the noise of step ``s`` comes from a generator
+seeded by ``(seed, s)``. Hence training to step k, stopping and resuming to N gives the same weights
+as training to N in one go. Under torchrun each rank takes a disjoint slice of every global batch
+(and of its noise), gradients are averaged by DistributedDataParallel, and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from ganinverse._validation import check_choice, check_int, check_positive
+from ganinverse.device import resolve_device
+from ganinverse.models import DCGANDiscriminator, DCGANGenerator, MLPGenerator, save_model
+from ganinverse.models.cost import generator_cost
+
+from .logs import LossLog, sample_grid
+from .losses import LOSSES, GANLoss, make_loss
+from .optim import OptimisticAdam
+from .state import load_state, save_state
+
+OPTIMIZERS = ("adam", "rmsprop", "oadam")
+ARCHS = ("dcgan", "mlp")
+#: Fields that define the experiment; a resumed run must not change them.
+#: (steps, output and logging cadence, device, progress may change on resume.)
+MUTABLE_ON_RESUME = (
+    "steps",
+    "out",
+    "save_every",
+    "sample_every",
+    "log_every",
+    "device",
+    "progress",
+    "amp",
+    "compile",
+    "data_root",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in every checkpoint's JSON)."""
+
+    dataset: str = "digits"
+    data_root: str | None = None
+    image_size: int | None = None
+    n_train: int | None = None
+    arch: str = "dcgan"
+    latent_dim: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    hidden: list[int] = field(default_factory=lambda: [500, 500])
+    d_norm: str | None = None
+    loss: str = "gan"
+    optimizer: str | None = None
+    lr: float | None = None
+    lr_d: float | None = None
+    betas: list[float] | None = None
+    n_critic: int | None = None
+    clip: float = 0.01
+    gp_lambda: float = 10.0
+    batch_size: int = 64
+    steps: int = 1000
+    seed: int = 0
+    ema_decay: float = 0.999
+    out: str = "runs/pretrain"
+    save_every: int = 500
+    sample_every: int = 200
+    log_every: int = 10
+    device: str = "auto"
+    amp: bool = False
+    compile: bool = False
+    progress: bool = True
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the loss defaults filled in (optimizer, lr, betas, n_critic, d_norm)."""
+        check_choice(self.loss, "loss", tuple(LOSSES))
+        check_choice(self.arch, "arch", ARCHS)
+        d = LOSSES[self.loss].defaults
+        cfg = dataclasses.replace(
+            self,
+            optimizer=self.optimizer or d.optimizer,
+            lr=self.lr if self.lr is not None else d.lr,
+            betas=list(self.betas) if self.betas is not None else list(d.betas),
+            n_critic=self.n_critic if self.n_critic is not None else d.n_critic,
+            d_norm=self.d_norm or ("layer" if self.loss == "wgan-gp" else "batch"),
+            hidden=list(self.hidden),
+        )
+        cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
+        check_choice(cfg.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(cfg.d_norm, "d_norm", ("batch", "layer", "none"))
+        if cfg.loss == "wgan-gp" and cfg.d_norm == "batch":
+            raise ValueError(
+                "d_norm='batch' is invalid with loss='wgan-gp': the gradient penalty is per sample; "
+                "use d_norm='layer' or 'none'"
+            )
+        for name in (
+            "latent_dim",
+            "ngf",
+            "ndf",
+            "batch_size",
+            "n_critic",
+            "save_every",
+            "sample_every",
+            "log_every",
+        ):
+            check_int(getattr(cfg, name), name, low=1)
+        check_int(cfg.steps, "steps", low=0)
+        check_positive(cfg.lr, "lr")
+        check_positive(cfg.lr_d, "lr_d")
+        if not 0.0 <= cfg.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {cfg.ema_decay}")
+        return cfg
+
+
+# ----------------------------------------------------------------------------- randomness
+def _rng(seed: int, stream: int, index: int) -> torch.Generator:
+    """A CPU generator that is a pure function of (seed, stream, index).
+
+    The CPU generator keeps only 32 bits of its seed, so the triple is hashed into 32 bits with
+    numpy's SeedSequence instead of being packed arithmetically (which would drop the seed).
+    """
+    state = np.random.SeedSequence([seed, stream, index]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+class BatchSampler:
+    """Global batch b (drop-last epochs): a slice of randperm(N) seeded by (seed, epoch)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        if n < batch_size:
+            raise ValueError(f"batch_size={batch_size} exceeds the {n} training images")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.per_epoch = n // batch_size
+        self._epoch, self._perm = -1, None
+
+    def indices(self, b: int) -> Tensor:
+        epoch, pos = divmod(b, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._perm = (
+                epoch,
+                torch.randperm(self.n, generator=_rng(self.seed, 1, epoch)),
+            )
+        return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
+
+
+def _take(data: Tensor | Dataset, idx: Tensor) -> Tensor:
+    if isinstance(data, Tensor):
+        return data[idx]
+    return torch.stack([data[int(i)][0] for i in idx])
+
+
+# ----------------------------------------------------------------------------- models
+def build_models(
+    cfg: TrainConfig, image_shape: tuple[int, int, int]
+) -> tuple[nn.Module, nn.Module]:
+    """Fresh (G, D) for a resolved config; weights depend only on cfg.seed."""
+    torch.manual_seed(cfg.seed)
+    if cfg.arch == "mlp":
+        G = MLPGenerator(cfg.latent_dim, image_shape, tuple(cfg.hidden))
+    else:
+        G = DCGANGenerator(cfg.latent_dim, image_shape, cfg.ngf)
+    D = DCGANDiscriminator(image_shape, cfg.ndf, cfg.d_norm)
+    return G, D
+
+
+def build_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if cfg.optimizer == "oadam":
+        return OptimisticAdam(params, lr=lr, betas=tuple(cfg.betas))
+    return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas))
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema ← decay·ema + (1 - decay)·model for parameters; buffers are copied."""
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p, 1.0 - decay)
+    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(b)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    G: nn.Module, seed: int, n_batches: int = 16, batch: int = 256
+) -> nn.Module:
+    """A copy of G whose BatchNorm running statistics are the exact averages over fresh z.
+
+    The EMA weights never ran forward during training, so their running stats would be stale.
+    """
+    G = copy.deepcopy(G)
+    norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return G.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    G.train()
+    gen = _rng(seed, 3, 0)
+    dev = next(G.parameters()).device
+    for _ in range(n_batches):
+        G(torch.randn(batch, G.latent_dim, generator=gen).to(dev))
+    for m in norms:
+        m.momentum = 0.1
+    return G.eval()
+
+
+# ----------------------------------------------------------------------------- distributed
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size())
+
+
+@contextmanager
+def _deferred_interrupt():
+    """Turn the first Ctrl-C (SIGINT) or SIGTERM into a flag checked between steps, so the
+    checkpoint written on interrupt is a consistent step boundary; a second signal acts at once."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum, frame):
+        flag.set()
+        signal.signal(signum, previous[signum])
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# ----------------------------------------------------------------------------- trainer
+class Trainer:
+    """Holds G, D, their EMA and optimizers; ``run()`` trains to ``cfg.steps``."""
+
+    def __init__(self, cfg: TrainConfig, data: Tensor | Dataset, *, resume: bool = False) -> None:
+        self.cfg = cfg.resolved()
+        self.out = Path(self.cfg.out)
+        self.device = resolve_device(self.cfg.device)
+        if (self.cfg.amp or self.cfg.compile) and self.device.type != "cuda":
+            raise ValueError("amp and compile are CUDA-only options; drop them on CPU")
+        self.dist = _init_distributed(self.device)
+        if self.device.type == "cuda" and self.dist.world > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        if self.cfg.batch_size % self.dist.world:
+            raise ValueError(
+                f"batch_size={self.cfg.batch_size} must be divisible by the {self.dist.world} ranks"
+            )
+        self.data = data
+        first = _take(data, torch.tensor([0]))
+        self.image_shape = tuple(first.shape[1:])
+        self.loss: GANLoss = make_loss(
+            self.cfg.loss, clip=self.cfg.clip, gp_lambda=self.cfg.gp_lambda
+        )
+        self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
+        G, D = build_models(self.cfg, self.image_shape)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.ema = copy.deepcopy(self.G).requires_grad_(False)
+        self.opt_g = build_optimizer(self.cfg, self.G.parameters(), self.cfg.lr)
+        self.opt_d = build_optimizer(self.cfg, self.D.parameters(), self.cfg.lr_d)
+        self.step = 0
+        self.fixed_z = torch.randn(64, self.cfg.latent_dim, generator=_rng(self.cfg.seed, 4, 0))
+        if (self.out / "checkpoint.json").is_file():
+            if not resume:
+                raise ValueError(
+                    f"{self.out} already holds a training checkpoint: pass resume=True "
+                    "(--resume) to continue it, or choose another out folder"
+                )
+            self._resume()
+        self.log = LossLog(self.out / "losses.csv", resume_step=self.step if resume else None)
+        # Wrappers used for the forward passes; the raw modules are what gets saved.
+        self.G_run: nn.Module = self.G
+        self.D_run: nn.Module = self.D
+        if self.dist.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_run = DistributedDataParallel(self.G, device_ids=ids)
+            self.D_run = DistributedDataParallel(self.D, device_ids=ids)
+        if self.cfg.compile:
+            self.G_run, self.D_run = torch.compile(self.G_run), torch.compile(self.D_run)
+
+    # -- state -------------------------------------------------------------------------
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D, "ema": self.ema}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def _resume(self) -> None:
+        info = load_state(self.out / "checkpoint", self._modules(), self._optimizers())
+        saved = info["config"]
+        changed = [
+            k
+            for k, v in dataclasses.asdict(self.cfg).items()
+            if k not in MUTABLE_ON_RESUME and saved.get(k) != v
+        ]
+        if changed:
+            raise ValueError(
+                f"cannot resume {self.out} with a different {', '.join(changed)} "
+                f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)})"
+            )
+        self.step = int(info["step"])
+
+    def export_generator(self) -> nn.Module:
+        """The EMA generator with recalibrated BatchNorm statistics, in eval mode."""
+        return recalibrate_batchnorm(self.ema, self.cfg.seed)
+
+    def save(self, final: bool = False) -> None:
+        """Training state + loadable generator/discriminator + losses + samples (rank 0 only)."""
+        if not self.dist.main:
+            return
+        meta = {"config": dataclasses.asdict(self.cfg), "image_shape": list(self.image_shape)}
+        save_state(self.out / "checkpoint", self.step, self._modules(), self._optimizers(), meta)
+        G_out = self.export_generator()
+        raw = copy.deepcopy(self.G).eval()
+        info = {
+            "loss": self.cfg.loss,
+            "dataset": self.cfg.dataset,
+            "steps": self.step,
+            "seed": self.cfg.seed,
+            "batch_size": self.cfg.batch_size,
+            "train": {k: v for k, v in meta["config"].items() if k not in ("out", "progress")},
+        }
+        if final:
+            info["cost"] = generator_cost(G_out)
+        save_model(raw, self.out / "generator", info, ema=G_out)
+        save_model(self.D, self.out / "discriminator", info)
+        self.log.write()
+        self.log.plot(self.out / "losses.png", f"{self.cfg.loss} on {self.cfg.dataset}")
+        sample_grid(G_out, self.fixed_z.to(self.device), self.out / "samples" / "latest.png")
+
+    # -- one step ----------------------------------------------------------------------
+    def _local(self, t: Tensor) -> Tensor:
+        """This rank's slice of a global batch."""
+        per = self.cfg.batch_size // self.dist.world
+        return t[self.dist.rank * per : (self.dist.rank + 1) * per].to(self.device)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cfg.amp)
+
+    def train_step(self, s: int) -> tuple[float, float]:
+        """n_critic D updates then one G update; all randomness from (seed, s)."""
+        cfg, B = self.cfg, self.cfg.batch_size
+        gen = _rng(cfg.seed, 2, s)
+        self.G.train()
+        self.D.train()
+        self.D.requires_grad_(True)
+        for k in range(cfg.n_critic):
+            real = self._local(_take(self.data, self.sampler.indices(s * cfg.n_critic + k)))
+            z = self._local(torch.randn(B, cfg.latent_dim, generator=gen))
+            eps = self._local(torch.rand(B, generator=gen))
+            with self._autocast():
+                with torch.no_grad():
+                    fake = self.G_run(z)
+                d_loss = self.loss.d_loss(self.D_run, real, fake.float(), eps)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            self.loss.after_d_step(self.D)
+        z = self._local(torch.randn(B, cfg.latent_dim, generator=gen))
+        # D is frozen and called unwrapped in the G step: no gradient for D, no DDP sync for D.
+        self.D.requires_grad_(False)
+        with self._autocast():
+            g_loss = self.loss.g_loss(self.D, self.G_run(z).float())
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        update_ema(self.ema, self.G, min(cfg.ema_decay, (1 + s) / (10 + s)))
+        return d_loss.item(), g_loss.item()
+
+    # -- loop --------------------------------------------------------------------------
+    def run(self) -> int:
+        """Train from the current step to cfg.steps; Ctrl-C saves a checkpoint. Returns the step."""
+        cfg = self.cfg
+        if self.dist.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            disable=not (cfg.progress and self.dist.main),
+            desc=f"{cfg.loss} {cfg.dataset}",
+            dynamic_ncols=True,
+        )
+        start = time.perf_counter()
+        with _deferred_interrupt() as interrupted:
+            while self.step < cfg.steps:
+                d_loss, g_loss = self.train_step(self.step)
+                self.step += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+                        raise FloatingPointError(f"losses diverged at step {self.step}")
+                    self.log.append(self.step, d_loss, g_loss, time.perf_counter() - start)
+                    bar.set_postfix(d=f"{d_loss:.3f}", g=f"{g_loss:.3f}")
+                if self.dist.main and self.step % cfg.sample_every == 0:
+                    sample_grid(
+                        self.export_generator(),
+                        self.fixed_z.to(self.device),
+                        self.out / "samples" / f"step_{self.step:07d}.png",
+                    )
+                if interrupted.is_set():
+                    bar.close()
+                    self.save()
+                    raise KeyboardInterrupt(f"interrupted at step {self.step}; checkpoint saved")
+                if self.step % cfg.save_every == 0 and self.step < cfg.steps:
+                    self.save()
+        bar.close()
+        self.save(final=True)
+        return self.step
+
+
+def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
+    """The training split of cfg.dataset in [-1, 1]: a tensor when it fits in memory."""
+    from ganinverse.data import image_dataset, load_images
+
+    if cfg.dataset in ("celeba", "folder"):
+        ds = image_dataset(cfg.dataset, cfg.data_root, image_size=cfg.image_size)
+        if cfg.n_train is not None:
+            ds = torch.utils.data.Subset(ds, range(min(cfg.n_train, len(ds))))
+        return ds
+    images, _ = load_images(
+        cfg.dataset, cfg.data_root, "train", n=cfg.n_train, image_size=cfg.image_size
+    )
+    return images
+
+
+def train(
+    cfg: TrainConfig, data: Tensor | Dataset | None = None, *, resume: bool = False
+) -> Trainer:
+    """Train (or resume) a GAN as configured; returns the trainer (G, D, ema, step, ...)."""
+    if data is None:
+        data = load_training_data(cfg)
+    trainer = Trainer(cfg, data, resume=resume)
+    trainer.run()
+    return trainer

@@ -1,0 +1,35 @@
+import pytest
+import torch
+
+from ganinverse.models import ClassifierA, ClassifierB, accuracy, build_classifier, train_classifier
+
+
+@pytest.mark.parametrize("cls", [ClassifierA, ClassifierB])
+def test_classifier_shapes(cls):
+    model = cls((1, 28, 28), 10).eval()
+    x = torch.rand(4, 1, 28, 28)
+    assert model(x).shape == (4, 10)
+    feats = model.features(x)
+    assert feats.ndim == 2 and feats.shape[0] == 4
+    assert torch.allclose(model.head(feats), model(x))
+
+
+def test_defense_gan_model_a_sizes():
+    model = ClassifierA()
+    assert model.features(torch.rand(1, 1, 28, 28)).shape == (1, 128)
+    assert model.body[0].kernel_size == (5, 5) and model.body[2].stride == (2, 2)
+
+
+def test_train_classifier_learns_a_separable_problem():
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (256,), generator=gen)
+    images = torch.rand(256, 1, 28, 28, generator=gen) * 0.3
+    images[labels == 1, :, :14] += 0.7  # class 1: bright top half
+    model = build_classifier("A", (1, 28, 28), 2)
+    model = train_classifier(model, images, labels, epochs=3, batch_size=32, seed=0, device="cpu")
+    assert accuracy(model, images, labels) > 0.95
+
+
+def test_train_classifier_rejects_signed_images():
+    with pytest.raises(ValueError, match="images"):
+        train_classifier(ClassifierA(), torch.rand(4, 1, 28, 28) * 2 - 1, torch.zeros(4).long())
