@@ -1,9 +1,9 @@
 """ganinverse: a pretrained GAN as the prior for inverse problems in imaging.
 
-    import ganinverse as gi
-    G = gi.load_generator("digits")
-    A = gi.GaussianCS(G.image_shape, m=100, seed=0)
-    result = gi.csgm(G, A, A.measure(x))
+import ganinverse as gi
+G = gi.load_generator("digits")
+A = gi.GaussianCS(G.image_shape, m=100, seed=0)
+result = gi.csgm(G, A, A.measure(x))
 """
 
 from . import baselines, bases, data, metrics
