@@ -171,6 +171,8 @@ class Sweep:
         else:
             atomic_write_json(saved, spec.to_json())
         self._images: torch.Tensor | None = None
+        self._val_images: torch.Tensor | None = None
+        self._operator: GaussianCS | None = None  # units run grouped by m: keep the last A
         self._G = None
 
     # -- data and models, loaded once -------------------------------------------------------
@@ -189,11 +191,21 @@ class Sweep:
             self._G = load_generator(self.spec.generator, device=self.device)
         return self._G
 
+    def validation_images(self) -> torch.Tensor:
+        """The first ``n_val`` images of the train split (for Lasso's λ), loaded once."""
+        if self._val_images is None:
+            s = self.spec
+            self._val_images, _ = load_images(s.dataset, s.data_root, "train", n=s.n_val)
+        return self._val_images
+
     def operator(self, m: int) -> GaussianCS:
-        x = self.images()
-        return GaussianCS(
-            tuple(x.shape[1:]), m, seed=self.spec.seed + m, noise_std=2 * self.spec.noise_std
-        )
+        """A for m (seeded by the sweep seed and m); the last one is reused, not redrawn."""
+        if self._operator is None or self._operator.m != m:
+            shape = tuple(self.images().shape[1:])
+            noise_std = 2 * self.spec.noise_std
+            self._operator = GaussianCS(shape, m, seed=self.spec.seed + m, noise_std=noise_std)
+        # solvers move the operator to G's device in place; measurements are taken on the CPU
+        return self._operator.cpu()
 
     def lasso_lambda(self, method: str, m: int) -> float:
         """λ for (method, m), chosen on validation images from the train split and cached."""
@@ -202,10 +214,11 @@ class Sweep:
         key = f"{method}@{m}"
         if key not in table:
             s = self.spec
-            x_val, _ = load_images(s.dataset, s.data_root, "train", n=s.n_val)
+            x_val = self.validation_images()
             op = self.operator(m)
             y_val = _measure(op, x_val, s.seed + 1, m, 0)
             lam, scores = choose_lasso_lambda(method, op, x_val, y_val, s.lasso_lambdas)
+            # read again: another shard may have written its entries while this one searched
             table = read_json(path, "lambda table") if path.is_file() else {}
             table[key] = {"lambda": lam, "validation_mse": scores, "n_val": s.n_val}
             atomic_write_json(path, table)

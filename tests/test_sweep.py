@@ -131,3 +131,13 @@ def test_lasso_wins_over_noise_floor_and_csv_is_well_formed(tiny_generator, tmp_
         rows = list(csv.DictReader(f))
     err = {m: sum(float(r["mse"]) for r in rows if r["m"] == m) for m in ("20", "400")}
     assert err["400"] < err["20"]  # more measurements, lower error
+
+
+def test_operator_is_drawn_once_per_m_and_matches_a_fresh_draw(tiny_generator, tmp_path):
+    sweep = Sweep(spec(tiny_generator), tmp_path / "run")
+    a = sweep.operator(20)
+    assert sweep.operator(20) is a
+    b = sweep.operator(60)
+    assert b is not a and b.m == 60
+    fresh = Sweep(spec(tiny_generator), tmp_path / "run").operator(60)
+    assert torch.equal(b.matrix, fresh.matrix)
