@@ -346,7 +346,9 @@ def _open(
     channels: int | None,
 ):
     if name not in SOURCES:
-        raise ValueError(f"name must be one of {', '.join(map(repr, SOURCES))}; got {name!r}")
+        raise ValueError(
+            f"dataset name must be one of {', '.join(map(repr, SOURCES))}; got {name!r}"
+        )
     split = SOURCES[name][0] if split is None else split
     if split not in SOURCES[name]:
         raise ValueError(

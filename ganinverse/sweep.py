@@ -161,6 +161,10 @@ class Sweep:
         self.spec = spec
         self.out = Path(out)
         self.device = device
+        if spec.generator:  # fail before any work (and before sweep.json) on a bad name or path
+            from .models.registry import resolve
+
+            resolve(spec.generator, "generator")
         saved = self.out / "sweep.json"
         if saved.is_file():
             if read_json(saved, "sweep spec") != spec.to_json():

@@ -141,3 +141,9 @@ def test_operator_is_drawn_once_per_m_and_matches_a_fresh_draw(tiny_generator, t
     assert b is not a and b.m == 60
     fresh = Sweep(spec(tiny_generator), tmp_path / "run").operator(60)
     assert torch.equal(b.matrix, fresh.matrix)
+
+
+def test_a_missing_generator_fails_before_any_work(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no generator named 'nosuch'"):
+        Sweep(spec("nosuch"), tmp_path / "run")
+    assert not (tmp_path / "run" / "sweep.json").exists()
