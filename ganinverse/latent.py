@@ -216,8 +216,7 @@ class _Batch:
                     )
                     for name, s in state[p].items()
                 }
-        new_opt.param_groups[0]["lr"] = self.optimizer.param_groups[0]["lr"]
-        self.optimizer = new_opt
+        self.optimizer = new_opt  # its lr is set at the start of every step
 
 
 def optimize_latent(
@@ -293,8 +292,9 @@ def optimize_latent(
         if not last:  # the first evaluation of a step is at the current iterate
             last["tot"], last["data"] = tot.detach(), data.detach()
             record(tot, data)
-        tot.sum().backward()
-        return tot.sum()
+        loss = tot.sum()
+        loss.backward()
+        return loss
 
     start = time.perf_counter()
     latent_steps = 0
