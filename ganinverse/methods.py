@@ -2,7 +2,7 @@
 
 The sweep, the ``reconstruct`` command and the demo go through this table, so a method is
 added in one place. GAN methods run on the latent engine; Lasso methods solve
-min_c ½||y₀ − A Ψᵀc||² + λ||c||₁ with λ chosen on validation images (``choose_lasso_lambda``).
+min_c ½||y₀ − A Ψᵀc||² + λ||c||₁ with λ chosen on validation images (``choose_weight``).
 
 Lasso works on the [0, 1] image scale, as in CSGM's experiments, where the background of a digit
 is 0 and so sparse in the pixel basis. With x = 2x₀ − 1 the library's measurements
@@ -12,7 +12,7 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +27,8 @@ from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
 LASSO_BASES = {"lasso": "pixel", "lasso-dct": "dct", "lasso-wavelet": "wavelet"}
 GAN_METHODS = ("csgm", "csgm-sparse")
 METHODS = (*GAN_METHODS, *LASSO_BASES)
+#: The weight each method tunes on validation images (``choose_weight``).
+TUNED_WEIGHT = {"csgm": "lambda_z", "csgm-sparse": "sparse_l1", **dict.fromkeys(LASSO_BASES, "lam")}
 #: Default λ grid searched on validation images ([0, 1] image scale).
 LASSO_LAMBDAS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)
 
@@ -79,7 +81,7 @@ def reconstruct(
             G, operator, y, settings.sparse_basis, settings.sparse_l1, sparse_config
         ).x_hat
     if lam is None:
-        raise ValueError(f"method {method!r} needs lam (choose it with choose_lasso_lambda)")
+        raise ValueError(f"method {method!r} needs lam (choose it with choose_weight)")
     basis = make_basis(LASSO_BASES[method], operator.in_shape)
     A, y0 = _unit_scale_problem(operator, y)
     solver = baselines.SOLVERS[settings.lasso_solver]
@@ -94,27 +96,40 @@ def _unit_scale_problem(operator: LinearOperator, y: Tensor) -> tuple[Tensor, Te
     return A, ((y.flatten(1) + A.sum(1)) / 2).view_as(y)
 
 
-def choose_lasso_lambda(
+def with_weight(
+    method: str, settings: MethodSettings, value: float
+) -> tuple[MethodSettings, float | None]:
+    """(settings, lam) with the method's tuned weight (``TUNED_WEIGHT[method]``) set to ``value``."""
+    weight = TUNED_WEIGHT[check_method(method)]
+    if weight == "lambda_z":
+        return replace(settings, config=settings.config.updated(lambda_z=value)), None
+    if weight == "sparse_l1":
+        return replace(settings, sparse_l1=value), None
+    return settings, value
+
+
+def choose_weight(
     method: str,
+    G: nn.Module | None,
     operator: LinearOperator,
     x_val: Tensor,
     y_val: Tensor,
-    lams: Sequence[float] = LASSO_LAMBDAS,
+    values: Sequence[float],
     settings: MethodSettings | None = None,
+    seed: int = 0,
 ) -> tuple[float, list[tuple[float, float]]]:
-    """λ with the lowest per-pixel MSE on validation images (never test images) -> (λ, [(λ, mse)])."""
+    """The weight with the lowest per-pixel MSE on validation images (never test images).
+
+    The weight is ``TUNED_WEIGHT[method]``: λ_z of csgm, the ℓ1 weight of csgm-sparse's
+    deviation, or Lasso's λ. Returns (best value, [(value, validation MSE on [0, 1])]).
+    """
     check_method(method)
-    if method not in LASSO_BASES:
-        raise ValueError(f"method {method!r} has no λ to choose")
-    if not lams:
-        raise ValueError("lams must hold at least one value")
-    scores = [
-        (
-            float(lam),
-            float(
-                metrics.mse(reconstruct(method, None, operator, y_val, settings, lam), x_val).mean()
-            ),
-        )
-        for lam in lams
-    ]
+    if not values:
+        raise ValueError("values must hold at least one candidate weight")
+    settings = settings or MethodSettings()
+    scores = []
+    for value in values:
+        tuned, lam = with_weight(method, settings, float(value))
+        x_hat = reconstruct(method, G, operator, y_val, tuned, lam, seed=seed)
+        scores.append((float(value), float(metrics.mse(x_hat, x_val).mean())))
     return min(scores, key=lambda s: s[1])[0], scores

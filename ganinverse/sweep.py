@@ -37,9 +37,11 @@ from .methods import (
     GAN_METHODS,
     LASSO_BASES,
     LASSO_LAMBDAS,
+    TUNED_WEIGHT,
     MethodSettings,
     check_method,
-    choose_lasso_lambda,
+    choose_weight,
+    with_weight,
 )
 from .methods import reconstruct as run_method
 from .operators import GaussianCS
@@ -69,6 +71,9 @@ class SweepSpec:
     sparse_basis: str = "dct"
     sparse_l1: float = 0.01
     lasso_lambdas: tuple[float, ...] = LASSO_LAMBDAS  #: λ grid searched on validation images
+    #: λ_z (csgm, csgm-sparse) and ℓ1 (csgm-sparse) grids searched per m; empty = fixed value.
+    lambda_z_grid: tuple[float, ...] = ()
+    sparse_l1_grid: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.m_values:
@@ -85,6 +90,11 @@ class SweepSpec:
         check_int(self.batch_size, "batch_size", low=1)
         check_int(self.n_val, "n_val", low=1)
         check_positive(self.noise_std, "noise_std", strict=False)
+        for name in ("lasso_lambdas", "lambda_z_grid", "sparse_l1_grid"):
+            for value in getattr(self, name):
+                check_positive(value, name, strict=name == "lasso_lambdas")
+        if not self.lasso_lambdas:
+            raise ValueError("lasso_lambdas must hold at least one λ")
         LatentConfig().updated(**self.engine)  # validates the overrides early
 
     def settings(self) -> MethodSettings:
@@ -105,6 +115,22 @@ class SweepSpec:
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples -> lists, as read back
+
+    def matches(self, saved: dict) -> bool:
+        """Whether a saved ``sweep.json`` is this spec (fields it predates must be defaults)."""
+        now = self.to_json()
+        defaults = json.loads(
+            json.dumps(
+                {
+                    f.name: f.default
+                    for f in dataclasses.fields(self)
+                    if f.default is not dataclasses.MISSING
+                }
+            )
+        )
+        return set(saved) <= set(now) and all(
+            saved.get(k, defaults.get(k, object())) == v for k, v in now.items()
+        )
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -167,7 +193,7 @@ class Sweep:
             resolve(spec.generator, "generator")
         saved = self.out / "sweep.json"
         if saved.is_file():
-            if read_json(saved, "sweep spec") != spec.to_json():
+            if not spec.matches(read_json(saved, "sweep spec")):
                 raise ValueError(
                     f"{self.out} holds results of a different sweep (see {saved}); "
                     "use another --out or the same settings to resume"
@@ -211,8 +237,27 @@ class Sweep:
         # solvers move the operator to G's device in place; measurements are taken on the CPU
         return self._operator.cpu()
 
-    def lasso_lambda(self, method: str, m: int) -> float:
-        """λ for (method, m), chosen on validation images from the train split and cached."""
+    def unit_settings(self, method: str, m: int) -> tuple[MethodSettings, float | None]:
+        """(settings, Lasso λ) for m: each grid's weight is chosen per m on validation images."""
+        s = self.spec
+        settings, lam = s.settings(), None
+        if method in GAN_METHODS and s.lambda_z_grid:
+            best = self.chosen_weight("csgm", m, s.lambda_z_grid, settings)
+            settings, _ = with_weight("csgm", settings, best)
+        grid = {"csgm-sparse": s.sparse_l1_grid, **dict.fromkeys(LASSO_BASES, s.lasso_lambdas)}
+        if grid.get(method):
+            best = self.chosen_weight(method, m, grid[method], settings)
+            settings, lam = with_weight(method, settings, best)
+        return settings, lam
+
+    def chosen_weight(
+        self, method: str, m: int, values: Sequence[float], settings: MethodSettings
+    ) -> float:
+        """The method's weight for m with the lowest validation MSE, searched once and cached.
+
+        Validation images are the first ``n_val`` of the train split, never test images. The
+        search is recorded in ``lambdas.json`` (weight name, value, MSE of every candidate).
+        """
         path = self.out / "lambdas.json"
         table = read_json(path, "lambda table") if path.is_file() else {}
         key = f"{method}@{m}"
@@ -221,10 +266,20 @@ class Sweep:
             x_val = self.validation_images()
             op = self.operator(m)
             y_val = _measure(op, x_val, s.seed + 1, m, 0)
-            lam, scores = choose_lasso_lambda(method, op, x_val, y_val, s.lasso_lambdas)
+            G = self.generator() if method in GAN_METHODS else None
+            start = time.perf_counter()
+            best, scores = choose_weight(
+                method, G, op, x_val, y_val, values, settings, seed=_unit_seed(s.seed + 1, m, 0)
+            )
             # read again: another shard may have written its entries while this one searched
             table = read_json(path, "lambda table") if path.is_file() else {}
-            table[key] = {"lambda": lam, "validation_mse": scores, "n_val": s.n_val}
+            table[key] = {
+                "weight": TUNED_WEIGHT[method],
+                "lambda": best,
+                "validation_mse": scores,
+                "n_val": s.n_val,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
             atomic_write_json(path, table)
         return float(table[key]["lambda"])
 
@@ -273,11 +328,11 @@ class Sweep:
         x = self.images()[first : first + s.batch_size]
         op = self.operator(m)
         y = _measure(op, x, s.seed, m, first)
-        lam = self.lasso_lambda(method, m) if method in LASSO_BASES else None
+        settings, lam = self.unit_settings(method, m)
         G = self.generator() if method in GAN_METHODS else None
         seed = _unit_seed(s.seed, m, first)
         start = time.perf_counter()
-        x_hat = run_method(method, G, op, y, s.settings(), lam=lam, seed=seed).detach().cpu()
+        x_hat = run_method(method, G, op, y, settings, lam=lam, seed=seed).detach().cpu()
         seconds = (time.perf_counter() - start) / len(x)
         if first == 0 and s.grid_images:
             self._save_grid_images(f"{method}_m{m}", x_hat[: s.grid_images])

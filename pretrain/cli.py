@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
-        if f.name in ("amp", "compile", "progress"):
+        if f.name in ("amp", "compile", "channels_last", "progress"):
             continue
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(flag, dest=f.name, help=HELP.get(f.name, "") + shown, **extra)
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--compile", action="store_true", help="torch.compile G and D (CUDA only)")
+    parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="channels_last (NHWC) memory format for G, D and batches",
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm bar")
     parser.add_argument(
         "--threads",

@@ -53,6 +53,7 @@ MUTABLE_ON_RESUME = (
     "progress",
     "amp",
     "compile",
+    "channels_last",
     "data_root",
 )
 
@@ -90,6 +91,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     compile: bool = False
+    channels_last: bool = False
     progress: bool = True
 
     def resolved(self) -> TrainConfig:
@@ -296,6 +298,9 @@ class Trainer:
         self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
         G, D = build_models(self.cfg, self.image_shape)
         self.G, self.D = G.to(self.device), D.to(self.device)
+        if self.cfg.channels_last:  # NHWC convolutions: see benchmarks/pretrain/train_speed.py
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.G).requires_grad_(False)
         self.opt_g = build_optimizer(self.cfg, self.G.parameters(), self.cfg.lr)
         self.opt_d = build_optimizer(self.cfg, self.D.parameters(), self.cfg.lr_d)
@@ -373,7 +378,10 @@ class Trainer:
     def _local(self, t: Tensor) -> Tensor:
         """This rank's slice of a global batch."""
         per = self.cfg.batch_size // self.dist.world
-        return t[self.dist.rank * per : (self.dist.rank + 1) * per].to(self.device)
+        t = t[self.dist.rank * per : (self.dist.rank + 1) * per].to(self.device)
+        if self.cfg.channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cfg.amp)

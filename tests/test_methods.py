@@ -2,7 +2,14 @@ import pytest
 import torch
 
 from ganinverse.bases import make_basis
-from ganinverse.methods import LASSO_BASES, choose_lasso_lambda, dense_matrix, reconstruct
+from ganinverse.methods import (
+    LASSO_BASES,
+    MethodSettings,
+    choose_weight,
+    dense_matrix,
+    reconstruct,
+    with_weight,
+)
 from ganinverse.operators import GaussianCS, Subsample
 
 
@@ -31,11 +38,40 @@ def test_lambda_is_chosen_on_the_given_images_and_reported_on_the_unit_scale():
     x0[:, 0, 1, 1] = 1.0
     op = GaussianCS((1, 8, 8), 30, seed=1, noise_std=0.05)
     x = 2 * x0 - 1
-    lam, scores = choose_lasso_lambda("lasso", op, x, op.measure(x), lams=(1e-3, 0.1, 100.0))
+    lam, scores = choose_weight("lasso", None, op, x, op.measure(x), (1e-3, 0.1, 100.0))
     assert [s[0] for s in scores] == [1e-3, 0.1, 100.0]
     assert lam == min(scores, key=lambda s: s[1])[0]
     # a huge λ gives x̂₀ = 0: the error is the truth's own energy (1/64 on the [0, 1] scale)
     assert abs(scores[2][1] - 1 / 64) < 1e-4
+
+
+def test_with_weight_sets_the_weight_each_method_tunes():
+    base = MethodSettings()
+    csgm, lam = with_weight("csgm", base, 0.5)
+    assert csgm.config.lambda_z == 0.5 and lam is None and base.config.lambda_z != 0.5
+    sparse, lam = with_weight("csgm-sparse", base, 0.2)
+    assert sparse.sparse_l1 == 0.2 and lam is None and base.sparse_l1 != 0.2
+    assert with_weight("lasso-dct", base, 0.3) == (base, 0.3)
+
+
+def test_lambda_z_is_chosen_by_validation_error(toy_generator):
+    # truth in the range of G at ||z|| ≈ 3: a huge λ_z pulls ẑ to 0 and must lose
+    G = toy_generator
+    z = torch.randn(2, G.latent_dim, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        x = G(z)
+    op = GaussianCS(G.image_shape, 30, seed=2)
+    settings = MethodSettings(config=MethodSettings().config.updated(restarts=2, steps=60, lr=0.05))
+    best, scores = choose_weight("csgm", G, op, x, op.measure(x), (0.0, 1e3), settings)
+    assert [s[0] for s in scores] == [0.0, 1e3]
+    assert best == 0.0 and scores[0][1] < scores[1][1]
+
+
+def test_choose_weight_needs_candidates():
+    with pytest.raises(ValueError, match="at least one"):
+        choose_weight(
+            "lasso", None, GaussianCS((1, 4, 4), 5), torch.zeros(1, 1, 4, 4), torch.zeros(1, 5), ()
+        )
 
 
 def test_missing_lambda_or_generator_raise():

@@ -1,4 +1,5 @@
 import csv
+import json
 
 import pytest
 import torch
@@ -85,6 +86,43 @@ def test_shards_merge_to_the_single_process_result(tiny_generator, tmp_path):
     assert drop(a) == drop(b)
 
 
+def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generator, tmp_path):
+    grids = {"lambda_z_grid": (0.0, 100.0), "sparse_l1_grid": (1e-3, 1.0)}
+    s = spec(tiny_generator, methods=("csgm", "csgm-sparse", "lasso-dct"), n_images=2, **grids)
+    out = tmp_path / "run"
+    Sweep(s, out).run(progress=False)
+    table = json.loads((out / "lambdas.json").read_text())
+    assert set(table) == {f"{a}@{m}" for a in s.methods for m in s.m_values}
+    for key, entry in table.items():
+        method = key.split("@")[0]
+        want = {"csgm": "lambda_z", "csgm-sparse": "sparse_l1", "lasso-dct": "lam"}[method]
+        assert entry["weight"] == want and entry["n_val"] == s.n_val
+        assert entry["lambda"] == min(entry["validation_mse"], key=lambda v: v[1])[0]
+        assert [v[0] for v in entry["validation_mse"]] == list(
+            {"csgm": grids["lambda_z_grid"], "csgm-sparse": grids["sparse_l1_grid"]}.get(
+                method, s.lasso_lambdas
+            )
+        )
+    # the chosen weights are the ones the units ran with
+    sweep = Sweep(s, out)
+    settings, lam = sweep.unit_settings("csgm-sparse", 20)
+    assert settings.config.lambda_z == table["csgm@20"]["lambda"]
+    assert settings.sparse_l1 == table["csgm-sparse@20"]["lambda"] and lam is None
+    assert sweep.unit_settings("lasso-dct", 60)[1] == table["lasso-dct@60"]["lambda"]
+
+
+def test_a_sweep_json_from_before_the_weight_grids_still_resumes(tiny_generator, tmp_path):
+    s = spec(tiny_generator)
+    out = tmp_path / "run"
+    Sweep(s, out)
+    old = json.loads((out / "sweep.json").read_text())
+    del old["lambda_z_grid"], old["sparse_l1_grid"]
+    (out / "sweep.json").write_text(json.dumps(old))
+    Sweep(s, out)  # accepted: the missing fields hold their defaults
+    with pytest.raises(ValueError, match="different sweep"):
+        Sweep(spec(tiny_generator, lambda_z_grid=(0.1,)), out)
+
+
 def test_a_different_sweep_in_the_same_folder_is_refused(tiny_generator, tmp_path):
     Sweep(spec(tiny_generator), tmp_path / "run")
     with pytest.raises(ValueError, match="different sweep"):
@@ -110,6 +148,8 @@ def test_summary_statistics():
         ({"generator": None}, "need a generator"),
         ({"engine": {"stepz": 1}}, "unknown latent-engine option"),
         ({"noise_std": -1.0}, "noise_std"),
+        ({"lambda_z_grid": (-0.1,)}, "lambda_z_grid"),
+        ({"lasso_lambdas": ()}, "lasso_lambdas"),
     ],
 )
 def test_bad_specs_raise(tiny_generator, kw, match):

@@ -5,17 +5,26 @@ from __future__ import annotations
 import argparse
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    """``"10,25,50"`` -> (10, 25, 50)."""
+def _number_list(text: str, kind: type) -> tuple:
     try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
     except ValueError as err:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
+            f"expected comma-separated {kind.__name__}s, got {text!r}"
         ) from err
     if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
+        raise argparse.ArgumentTypeError(f"expected at least one {kind.__name__}")
     return values
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``"10,25,50"`` -> (10, 25, 50)."""
+    return _number_list(text, int)
+
+
+def float_list(text: str) -> tuple[float, ...]:
+    """``"0.1,1e-3"`` -> (0.1, 0.001)."""
+    return _number_list(text, float)
 
 
 def str_list(text: str) -> tuple[str, ...]:
@@ -34,8 +43,13 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lr", type=float, help="learning rate")
     group.add_argument("--lambda-z", type=float, dest="lambda_z", help="weight of ||z||^2")
     group.add_argument(
+        "--tol",
+        type=float,
+        help="stop a latent once its loss improves by less than this (relative) over 50 steps",
+    )
+    group.add_argument(
         "--prune-at",
-        type=lambda t: tuple(float(v) for v in t.split(",")),
+        type=float_list,
         dest="prune_at",
         help="fractions of the steps at which each image keeps the better half of its restarts",
     )
@@ -45,5 +59,5 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
 
 def engine_overrides(args: argparse.Namespace) -> dict:
     """The engine options the user set on the command line."""
-    keys = ("steps", "restarts", "lr", "lambda_z", "prune_at")
+    keys = ("steps", "restarts", "lr", "lambda_z", "tol", "prune_at")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..methods import METHODS
+from ..methods import LASSO_LAMBDAS, METHODS
 from ..sweep import Sweep, SweepSpec, parse_shard, report
-from ._common import add_engine_args, engine_overrides, int_list, str_list
+from ._common import add_engine_args, engine_overrides, float_list, int_list, str_list
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +49,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sparse-l1", type=float, default=0.01, help="ℓ1 weight of the sparse deviation"
     )
+    tune = p.add_argument_group(
+        "weights chosen per m on the validation images (lowest MSE; recorded in lambdas.json)"
+    )
+    tune.add_argument(
+        "--lambda-z-grid",
+        type=float_list,
+        default=(),
+        help="λ_z candidates for csgm and csgm-sparse, e.g. 0.1,0.01,0.001 (default: --lambda-z)",
+    )
+    tune.add_argument(
+        "--sparse-l1-grid",
+        type=float_list,
+        default=(),
+        help="ℓ1 candidates for csgm-sparse's deviation (default: --sparse-l1)",
+    )
+    tune.add_argument(
+        "--lasso-lambdas",
+        type=float_list,
+        default=LASSO_LAMBDAS,
+        help=f"λ candidates for Lasso (default: {','.join(map(str, LASSO_LAMBDAS))})",
+    )
     p.add_argument("--shard", help="K/N: run only every N-th work unit starting at K")
     p.add_argument("--out", required=True, help="output folder (resumes if it exists)")
     add_engine_args(p)
@@ -83,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         engine=engine_overrides(args),
         sparse_basis=args.sparse_basis,
         sparse_l1=args.sparse_l1,
+        lambda_z_grid=args.lambda_z_grid,
+        sparse_l1_grid=args.sparse_l1_grid,
+        lasso_lambdas=args.lasso_lambdas,
     )
     shard = _shard(args)
     path = Sweep(spec, args.out, device=args.device).run(shard, progress=not args.no_progress)

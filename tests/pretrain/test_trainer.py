@@ -67,6 +67,20 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path, loss, optimizer, arc
     assert [r.split(",")[0] for r in rows] == ["step", "1", "2", "3", "4"]
 
 
+def test_channels_last_trains_the_same_model_and_may_change_on_resume(tmp_path):
+    data = _data()
+    nchw = train(_cfg(tmp_path / "a", steps=3), data)
+    train(_cfg(tmp_path / "b", steps=2, channels_last=True), data)
+    nhwc = train(_cfg(tmp_path / "b", steps=3), data, resume=True)  # switched back: allowed
+    a, b = _states(nchw), _states(nhwc)
+    for k in a:  # same maths, other kernels: equal up to float rounding
+        assert torch.allclose(a[k].float(), b[k].float(), rtol=1e-3, atol=1e-4), k
+    fresh = Trainer(_cfg(tmp_path / "c", channels_last=True), data)
+    conv = next(p for p in fresh.G.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert fresh._local(data[:16]).is_contiguous(memory_format=torch.channels_last)
+
+
 def test_outputs_and_loadable_generator(tmp_path):
     trainer = train(_cfg(tmp_path, steps=2, sample_every=1), _data())
     for name in (
