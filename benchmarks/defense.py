@@ -1,4 +1,4 @@
-"""Robust-manifold defense benchmark on MNIST: Defense-GAN model A with and without the projection
+"""Robust-manifold defense benchmark on MNIST or Fashion-MNIST: Defense-GAN model A with and without the projection
 defense, PGD adversarial training and robust-manifold training, under FGSM, PGD, BPDA and the
 latent-space attack; plus the overpowered attack's success on the plain and RM classifiers.
 
@@ -38,6 +38,7 @@ from ganinverse.models import (
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dataset", default="mnist", help="mnist or fashion-mnist")
     p.add_argument("--generator", default="mnist-dcgan")
     p.add_argument("--data-root", default="/tmp/data")
     p.add_argument("--out", default="benchmarks/results/defense")
@@ -99,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     out, models = Path(args.out), Path(args.models)
-    x, y = load_images("mnist", args.data_root, "train", n=args.train_n)
+    x, y = load_images(args.dataset, args.data_root, "train", n=args.train_n)
     x = to_unit(x).clamp(0, 1)
-    xt, yt = load_images("mnist", args.data_root, "test", n=args.n_test_clean)
+    xt, yt = load_images(args.dataset, args.data_root, "test", n=args.n_test_clean)
     xt = to_unit(xt).clamp(0, 1)
     train = dict(batch_size=128, lr=1e-3, seed=args.seed, device="cpu", progress=True)
     info: dict = {}
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         G=G,
         settings=settings,
         out=out,
-        tag={"generator": args.generator, "models": str(models), "data": "mnist test"},
+        tag={"generator": args.generator, "models": str(models), "data": f"{args.dataset} test"},
     )
     eval_seconds = time.perf_counter() - start
 

@@ -1,9 +1,12 @@
 """Bundle a finished training run as ``ganinverse/weights/<name>/`` and record its results.
 
     python benchmarks/pretrain/bundle.py --run runs/digits --name digits --dataset digits
+    python benchmarks/pretrain/bundle.py --run runs/celeba64-dcgan --name celeba64-dcgan \
+        --dataset celeba64 --data-root ../shared/data/celeba64
 
 Copies generator.* and discriminator.* (safetensors + JSON), re-measures the cost on this CPU,
-scores sample quality with the dataset's bundled reference classifier (pretrain.quality), stores
+scores sample quality (pretrain.quality: FD in the features of the dataset's bundled classifier,
+or in a 64-d pixel PCA for datasets without one such as celeba64; no label entropy then), stores
 cost and quality in the generator's JSON, and writes benchmarks/results/pretrain/<name>/:
 quality.json, losses.csv, losses.png, samples.png (64 EMA samples from a fixed z).
 """
@@ -22,7 +25,7 @@ from ganinverse.io import atomic_write_json, read_json
 from ganinverse.models import generator_cost, load_generator
 from ganinverse.models.registry import WEIGHTS_DIR
 from pretrain.logs import save_grid
-from pretrain.quality import score_generator
+from pretrain.quality import FEATURES, score_generator
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "pretrain"
 
@@ -34,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--n-samples", type=int, default=2000)
+    parser.add_argument(
+        "--features", choices=FEATURES, default=None, help="default: see pretrain.quality"
+    )
     parser.add_argument(
         "--note", default=None, help="free text stored in the config (e.g. 'stopped early')"
     )
@@ -47,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     G = load_generator(args.name, device="cpu")
     cost = generator_cost(G, batch=640, repeats=5)
     cost["load_average_1min"] = round(os.getloadavg()[0], 2)
-    quality = score_generator(args.name, args.dataset, args.data_root, n_samples=args.n_samples)
+    quality = score_generator(
+        args.name,
+        args.dataset,
+        args.data_root,
+        features=args.features,
+        n_samples=args.n_samples,
+    )
     config = read_json(dest / "generator.json")
     config.update(cost=cost, quality=quality)
     if args.note:
