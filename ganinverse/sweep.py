@@ -428,6 +428,28 @@ def merge(out: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def format_weights(path: Path) -> str:
+    """Markdown table of the weights chosen per (method, m) on validation images, if any."""
+    if not path.is_file():
+        return ""
+    chosen = defaultdict(dict)
+    for key, entry in read_json(path, "lambda table").items():
+        method, m = key.rsplit("@", 1)
+        chosen[(method, entry.get("weight", "lam"))][int(m)] = entry["lambda"]
+    ms = sorted({m for by_m in chosen.values() for m in by_m})
+    lines = [
+        "",
+        "Weights chosen per m on validation images (lowest MSE; lambdas.json):",
+        "",
+        "| method | weight | " + " | ".join(f"m={m}" for m in ms) + " |",
+        "|---|---|" + "---:|" * len(ms),
+    ]
+    for (method, weight), by_m in sorted(chosen.items()):
+        cells = " | ".join(f"{by_m[m]:g}" if m in by_m else "" for m in ms)
+        lines.append(f"| {method} | {weight} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 def report(out: str | os.PathLike, title: str = "") -> str:
     """Merge, then write summary.csv, summary.md, error_vs_m.png and image grids; returns the table."""
     from . import plots
@@ -437,7 +459,7 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     if not rows:
         raise ValueError(f"no result rows in {out}")
     table = summarize(rows)
-    text = format_table(table)
+    text = format_table(table) + format_weights(out / "lambdas.json")
 
     def write_csv(p: Path) -> None:
         with p.open("w", newline="") as f:

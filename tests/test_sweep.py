@@ -103,6 +103,9 @@ def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generat
                 method, s.lasso_lambdas
             )
         )
+    text = report(out)
+    assert "| csgm | lambda_z |" in text and "| csgm-sparse | sparse_l1 |" in text
+    assert f"{table['lasso-dct@60']['lambda']:g}" in text.split("| lasso-dct | lam |")[1]
     # the chosen weights are the ones the units ran with
     sweep = Sweep(s, out)
     settings, lam = sweep.unit_settings("csgm-sparse", 20)
