@@ -11,8 +11,9 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +29,10 @@ LASSO_BASES = {"lasso": "pixel", "lasso-dct": "dct", "lasso-wavelet": "wavelet"}
 GAN_METHODS = ("csgm", "csgm-sparse")
 METHODS = (*GAN_METHODS, *LASSO_BASES)
 #: The weight each method tunes on validation images (``choose_weight``).
-TUNED_WEIGHT = {"csgm": "lambda_z", "csgm-sparse": "sparse_l1", **dict.fromkeys(LASSO_BASES, "lam")}
+#: csgm tunes the latent engine: λ_z, or any set of LatentConfig overrides (e.g. λ_z with steps).
+TUNED_WEIGHT = {"csgm": "engine", "csgm-sparse": "sparse_l1", **dict.fromkeys(LASSO_BASES, "lam")}
+#: A tuned weight: a number, or (csgm) a dict of latent-engine overrides.
+Weight = float | Mapping[str, Any]
 #: Default λ grid searched on validation images ([0, 1] image scale).
 LASSO_LAMBDAS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)
 
@@ -97,12 +101,18 @@ def _unit_scale_problem(operator: LinearOperator, y: Tensor) -> tuple[Tensor, Te
 
 
 def with_weight(
-    method: str, settings: MethodSettings, value: float
+    method: str, settings: MethodSettings, value: Weight
 ) -> tuple[MethodSettings, float | None]:
-    """(settings, lam) with the method's tuned weight (``TUNED_WEIGHT[method]``) set to ``value``."""
+    """(settings, lam) with the method's tuned weight (``TUNED_WEIGHT[method]``) set to ``value``.
+
+    For csgm ``value`` is λ_z (a number) or a dict of latent-engine overrides.
+    """
     weight = TUNED_WEIGHT[check_method(method)]
-    if weight == "lambda_z":
-        return replace(settings, config=settings.config.updated(lambda_z=value)), None
+    if weight == "engine":
+        overrides = dict(value) if isinstance(value, Mapping) else {"lambda_z": float(value)}
+        return replace(settings, config=settings.config.updated(**overrides)), None
+    if isinstance(value, Mapping):
+        raise TypeError(f"method {method!r} tunes a number ({weight}), got {value!r}")
     if weight == "sparse_l1":
         return replace(settings, sparse_l1=value), None
     return settings, value
@@ -114,14 +124,14 @@ def choose_weight(
     operator: LinearOperator,
     x_val: Tensor,
     y_val: Tensor,
-    values: Sequence[float],
+    values: Sequence[Weight],
     settings: MethodSettings | None = None,
     seed: int = 0,
-) -> tuple[float, list[tuple[float, float]]]:
+) -> tuple[Weight, list[tuple[Weight, float]]]:
     """The weight with the lowest per-pixel MSE on validation images (never test images).
 
-    The weight is ``TUNED_WEIGHT[method]``: λ_z of csgm, the ℓ1 weight of csgm-sparse's
-    deviation, or Lasso's λ. Returns (best value, [(value, validation MSE on [0, 1])]).
+    The weight is ``TUNED_WEIGHT[method]``: csgm's λ_z (or engine overrides), the ℓ1 weight of
+    csgm-sparse's deviation, or Lasso's λ. Returns (best value, [(value, validation MSE on [0, 1])]).
     """
     check_method(method)
     if not values:
@@ -129,7 +139,7 @@ def choose_weight(
     settings = settings or MethodSettings()
     scores = []
     for value in values:
-        tuned, lam = with_weight(method, settings, float(value))
+        tuned, lam = with_weight(method, settings, value)
         x_hat = reconstruct(method, G, operator, y_val, tuned, lam, seed=seed)
-        scores.append((float(value), float(metrics.mse(x_hat, x_val).mean())))
+        scores.append((value, float(metrics.mse(x_hat, x_val).mean())))
     return min(scores, key=lambda s: s[1])[0], scores

@@ -39,6 +39,7 @@ from .methods import (
     LASSO_LAMBDAS,
     TUNED_WEIGHT,
     MethodSettings,
+    Weight,
     check_method,
     choose_weight,
     with_weight,
@@ -71,8 +72,10 @@ class SweepSpec:
     sparse_basis: str = "dct"
     sparse_l1: float = 0.01
     lasso_lambdas: tuple[float, ...] = LASSO_LAMBDAS  #: λ grid searched on validation images
-    #: λ_z (csgm, csgm-sparse) and ℓ1 (csgm-sparse) grids searched per m; empty = fixed value.
-    lambda_z_grid: tuple[float, ...] = ()
+    #: Engine candidates for csgm and csgm-sparse (each a dict of LatentConfig overrides on top
+    #: of ``engine``, e.g. {"lambda_z": 0.3, "steps": 300}) and ℓ1 candidates for csgm-sparse,
+    #: searched per m on validation images; empty = the fixed setting.
+    engine_grid: tuple[dict, ...] = ()
     sparse_l1_grid: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
@@ -90,9 +93,13 @@ class SweepSpec:
         check_int(self.batch_size, "batch_size", low=1)
         check_int(self.n_val, "n_val", low=1)
         check_positive(self.noise_std, "noise_std", strict=False)
-        for name in ("lasso_lambdas", "lambda_z_grid", "sparse_l1_grid"):
+        for name in ("lasso_lambdas", "sparse_l1_grid"):
             for value in getattr(self, name):
                 check_positive(value, name, strict=name == "lasso_lambdas")
+        for candidate in self.engine_grid:
+            if not isinstance(candidate, dict) or not candidate:
+                raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
+            LatentConfig().updated(**{**self.engine, **candidate})
         if not self.lasso_lambdas:
             raise ValueError("lasso_lambdas must hold at least one λ")
         LatentConfig().updated(**self.engine)  # validates the overrides early
@@ -241,8 +248,8 @@ class Sweep:
         """(settings, Lasso λ) for m: each grid's weight is chosen per m on validation images."""
         s = self.spec
         settings, lam = s.settings(), None
-        if method in GAN_METHODS and s.lambda_z_grid:
-            best = self.chosen_weight("csgm", m, s.lambda_z_grid, settings)
+        if method in GAN_METHODS and s.engine_grid:
+            best = self.chosen_weight("csgm", m, s.engine_grid, settings)
             settings, _ = with_weight("csgm", settings, best)
         grid = {"csgm-sparse": s.sparse_l1_grid, **dict.fromkeys(LASSO_BASES, s.lasso_lambdas)}
         if grid.get(method):
@@ -251,8 +258,8 @@ class Sweep:
         return settings, lam
 
     def chosen_weight(
-        self, method: str, m: int, values: Sequence[float], settings: MethodSettings
-    ) -> float:
+        self, method: str, m: int, values: Sequence[Weight], settings: MethodSettings
+    ) -> Weight:
         """The method's weight for m with the lowest validation MSE, searched once and cached.
 
         Validation images are the first ``n_val`` of the train split, never test images. The
@@ -281,7 +288,7 @@ class Sweep:
                 "seconds": round(time.perf_counter() - start, 2),
             }
             atomic_write_json(path, table)
-        return float(table[key]["lambda"])
+        return table[key]["lambda"]
 
     # -- the work ---------------------------------------------------------------------------
     def done_units(self) -> set[tuple[int, str, int]]:
@@ -428,6 +435,14 @@ def merge(out: str | os.PathLike) -> list[dict]:
     return rows
 
 
+def _format_weight(value: Weight) -> str:
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
+    return f"{value:g}"
+
+
 def format_weights(path: Path) -> str:
     """Markdown table of the weights chosen per (method, m) on validation images, if any."""
     if not path.is_file():
@@ -445,7 +460,7 @@ def format_weights(path: Path) -> str:
         "|---|---|" + "---:|" * len(ms),
     ]
     for (method, weight), by_m in sorted(chosen.items()):
-        cells = " | ".join(f"{by_m[m]:g}" if m in by_m else "" for m in ms)
+        cells = " | ".join(_format_weight(by_m[m]) if m in by_m else "" for m in ms)
         lines.append(f"| {method} | {weight} | {cells} |")
     return "\n".join(lines) + "\n"
 

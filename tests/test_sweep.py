@@ -87,7 +87,8 @@ def test_shards_merge_to_the_single_process_result(tiny_generator, tmp_path):
 
 
 def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generator, tmp_path):
-    grids = {"lambda_z_grid": (0.0, 100.0), "sparse_l1_grid": (1e-3, 1.0)}
+    engines = ({"lambda_z": 0.0}, {"lambda_z": 100.0, "steps": 3})
+    grids = {"engine_grid": engines, "sparse_l1_grid": (1e-3, 1.0)}
     s = spec(tiny_generator, methods=("csgm", "csgm-sparse", "lasso-dct"), n_images=2, **grids)
     out = tmp_path / "run"
     Sweep(s, out).run(progress=False)
@@ -95,21 +96,21 @@ def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generat
     assert set(table) == {f"{a}@{m}" for a in s.methods for m in s.m_values}
     for key, entry in table.items():
         method = key.split("@")[0]
-        want = {"csgm": "lambda_z", "csgm-sparse": "sparse_l1", "lasso-dct": "lam"}[method]
+        want = {"csgm": "engine", "csgm-sparse": "sparse_l1", "lasso-dct": "lam"}[method]
         assert entry["weight"] == want and entry["n_val"] == s.n_val
         assert entry["lambda"] == min(entry["validation_mse"], key=lambda v: v[1])[0]
         assert [v[0] for v in entry["validation_mse"]] == list(
-            {"csgm": grids["lambda_z_grid"], "csgm-sparse": grids["sparse_l1_grid"]}.get(
-                method, s.lasso_lambdas
-            )
+            {"csgm": engines, "csgm-sparse": grids["sparse_l1_grid"]}.get(method, s.lasso_lambdas)
         )
     text = report(out)
-    assert "| csgm | lambda_z |" in text and "| csgm-sparse | sparse_l1 |" in text
+    assert "| csgm | engine |" in text and "| csgm-sparse | sparse_l1 |" in text
     assert f"{table['lasso-dct@60']['lambda']:g}" in text.split("| lasso-dct | lam |")[1]
     # the chosen weights are the ones the units ran with
     sweep = Sweep(s, out)
     settings, lam = sweep.unit_settings("csgm-sparse", 20)
-    assert settings.config.lambda_z == table["csgm@20"]["lambda"]
+    chosen = table["csgm@20"]["lambda"]
+    assert settings.config.lambda_z == chosen["lambda_z"]
+    assert settings.config.steps == chosen.get("steps", ENGINE["steps"])
     assert settings.sparse_l1 == table["csgm-sparse@20"]["lambda"] and lam is None
     assert sweep.unit_settings("lasso-dct", 60)[1] == table["lasso-dct@60"]["lambda"]
 
@@ -119,11 +120,11 @@ def test_a_sweep_json_from_before_the_weight_grids_still_resumes(tiny_generator,
     out = tmp_path / "run"
     Sweep(s, out)
     old = json.loads((out / "sweep.json").read_text())
-    del old["lambda_z_grid"], old["sparse_l1_grid"]
+    del old["engine_grid"], old["sparse_l1_grid"]
     (out / "sweep.json").write_text(json.dumps(old))
     Sweep(s, out)  # accepted: the missing fields hold their defaults
     with pytest.raises(ValueError, match="different sweep"):
-        Sweep(spec(tiny_generator, lambda_z_grid=(0.1,)), out)
+        Sweep(spec(tiny_generator, engine_grid=({"lambda_z": 0.1},)), out)
 
 
 def test_a_different_sweep_in_the_same_folder_is_refused(tiny_generator, tmp_path):
@@ -151,7 +152,9 @@ def test_summary_statistics():
         ({"generator": None}, "need a generator"),
         ({"engine": {"stepz": 1}}, "unknown latent-engine option"),
         ({"noise_std": -1.0}, "noise_std"),
-        ({"lambda_z_grid": (-0.1,)}, "lambda_z_grid"),
+        ({"sparse_l1_grid": (-0.1,)}, "sparse_l1_grid"),
+        ({"engine_grid": ({"stepz": 3},)}, "unknown latent-engine option"),
+        ({"engine_grid": (0.1,)}, "engine_grid entries"),
         ({"lasso_lambdas": ()}, "lasso_lambdas"),
     ],
 )

@@ -1,11 +1,13 @@
 """Training speed of a 64x64x3 DCGAN on this CPU: memory format x threads x width, side by side.
 
-    python benchmarks/pretrain/train_speed.py [--steps 6] [--ngf 32 64] [--threads 1 2]
+    python benchmarks/pretrain/train_speed.py [--steps 6] [--ngf 32 64] [--threads 1 2] \
+        [--batch-size 64] [--formats nchw channels_last] [--json PATH]
 
 One training step = one D update on a real and a fake batch of 64 plus one G update (GAN loss),
 exactly ``pretrain.trainer.Trainer.train_step``. The data are random tensors of the CelebA 64x64
-shape (speed does not depend on the pixels). Prints ms per step and each setting's speed-up over
-contiguous NCHW with one thread; writes benchmarks/results/pretrain/train_speed.json.
+shape (speed does not depend on the pixels). Prints ms per step, ms per image and each setting's
+speed-up over the first setting of its width (per image); writes
+benchmarks/results/pretrain/train_speed.json (or ``--json``).
 """
 
 from __future__ import annotations
@@ -54,42 +56,50 @@ def ms_per_step(ngf: int, channels_last: bool, threads: int, steps: int, batch: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[64])
     parser.add_argument("--ngf", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--formats", nargs="+", choices=("nchw", "channels_last"), default=["nchw", "channels_last"]
+    )
+    parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args()
     rows = []
     for ngf in args.ngf:
         base = None
         for threads in args.threads:
-            for channels_last in (False, True):
-                ms = ms_per_step(ngf, channels_last, threads, args.steps, args.batch_size)
-                base = base or ms
-                rows.append(
-                    {
-                        "ngf": ngf,
-                        "threads": threads,
-                        "channels_last": channels_last,
-                        "ms_per_step": round(ms, 1),
-                        "speedup": round(base / ms, 2),
-                    }
-                )
-                r = rows[-1]
-                print(
-                    f"ngf={ngf} threads={threads} channels_last={channels_last}: "
-                    f"{r['ms_per_step']} ms/step, x{r['speedup']} vs NCHW 1 thread",
-                    flush=True,
-                )
+            for batch in args.batch_size:
+                for fmt in args.formats:
+                    channels_last = fmt == "channels_last"
+                    ms = ms_per_step(ngf, channels_last, threads, args.steps, batch)
+                    base = base or ms / batch
+                    rows.append(
+                        {
+                            "ngf": ngf,
+                            "threads": threads,
+                            "batch_size": batch,
+                            "channels_last": channels_last,
+                            "ms_per_step": round(ms, 1),
+                            "ms_per_image": round(ms / batch, 2),
+                            "speedup": round(base * batch / ms, 2),
+                        }
+                    )
+                    r = rows[-1]
+                    print(
+                        f"ngf={ngf} threads={threads} batch={batch} {fmt}: "
+                        f"{r['ms_per_step']} ms/step, {r['ms_per_image']} ms/image, "
+                        f"x{r['speedup']} vs the first setting",
+                        flush=True,
+                    )
     result = {
         "rows": rows,
-        "batch_size": args.batch_size,
         "steps_timed": args.steps,
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
     }
-    atomic_write_json(OUT, result)
-    print(f"load average {result['load_average_1min']}; wrote {OUT}")
+    atomic_write_json(args.json, result)
+    print(f"load average {result['load_average_1min']}; wrote {args.json}")
     return 0
 
 

@@ -35,6 +35,32 @@ def str_list(text: str) -> tuple[str, ...]:
     return values
 
 
+def _number(text: str, name: str) -> int | float:
+    """``"300"`` -> 300, ``"1e-3"`` -> 0.001."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}")
+
+
+def engine_list(text: str) -> tuple[dict, ...]:
+    """``"lambda_z=0.3,steps=300;lambda_z=0.001"`` -> ({"lambda_z": 0.3, "steps": 300}, ...)."""
+    candidates = []
+    for part in (p for p in text.split(";") if p.strip()):
+        candidate = {}
+        for item in part.split(","):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r} in {text!r}")
+            candidate[key.strip()] = _number(value.strip(), key.strip())
+        candidates.append(candidate)
+    if not candidates:
+        raise argparse.ArgumentTypeError("expected at least one candidate")
+    return tuple(candidates)
+
+
 def add_engine_args(parser: argparse.ArgumentParser) -> None:
     """Latent-engine knobs shared by the GAN-based commands (None = the method's default)."""
     group = parser.add_argument_group("latent optimisation")

@@ -7,7 +7,14 @@ import os
 
 from ..methods import LASSO_LAMBDAS, METHODS
 from ..sweep import Sweep, SweepSpec, parse_shard, report
-from ._common import add_engine_args, engine_overrides, float_list, int_list, str_list
+from ._common import (
+    add_engine_args,
+    engine_list,
+    engine_overrides,
+    float_list,
+    int_list,
+    str_list,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,11 +59,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tune = p.add_argument_group(
         "weights chosen per m on the validation images (lowest MSE; recorded in lambdas.json)"
     )
-    tune.add_argument(
+    grid = tune.add_mutually_exclusive_group()
+    grid.add_argument(
         "--lambda-z-grid",
         type=float_list,
-        default=(),
         help="λ_z candidates for csgm and csgm-sparse, e.g. 0.1,0.01,0.001 (default: --lambda-z)",
+    )
+    grid.add_argument(
+        "--engine-grid",
+        type=engine_list,
+        help="engine candidates for csgm and csgm-sparse, ';'-separated, each KEY=VALUE,...: "
+        "e.g. 'lambda_z=0.3,steps=300;lambda_z=0.001,steps=1000'",
     )
     tune.add_argument(
         "--sparse-l1-grid",
@@ -78,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q = subparsers.add_parser("sweep-merge", help="merge the shards of a sweep folder and report")
     q.add_argument("out", help="the sweep folder")
     q.set_defaults(func=run_merge)
+
+
+def _engine_grid(args: argparse.Namespace) -> tuple[dict, ...]:
+    if args.lambda_z_grid:
+        return tuple({"lambda_z": v} for v in args.lambda_z_grid)
+    return args.engine_grid or ()
 
 
 def _shard(args: argparse.Namespace) -> tuple[int, int]:
@@ -104,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         engine=engine_overrides(args),
         sparse_basis=args.sparse_basis,
         sparse_l1=args.sparse_l1,
-        lambda_z_grid=args.lambda_z_grid,
+        engine_grid=_engine_grid(args),
         sparse_l1_grid=args.sparse_l1_grid,
         lasso_lambdas=args.lasso_lambdas,
     )

@@ -1,7 +1,11 @@
+import argparse
+import json
+
 import pytest
 import torch
 
 from ganinverse.cli import build_parser, main
+from ganinverse.cli._common import engine_list
 from ganinverse.models import DCGANGenerator
 from ganinverse.models.checkpoint import save_model
 
@@ -74,6 +78,8 @@ def test_sweep_and_merge_end_to_end(tiny_generator, tmp_path, capsys):
         "3",
         "--restarts",
         "2",
+        "--engine-grid",
+        "lambda_z=0.1,steps=3;lambda_z=1e-3",
         "--out",
         str(out),
         "--no-progress",
@@ -84,6 +90,19 @@ def test_sweep_and_merge_end_to_end(tiny_generator, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| csgm | 20 | 3 |" in text and "| lasso-dct | 40 | 3 |" in text
     assert (out / "error_vs_m.png").is_file()
+    grid = json.loads((out / "sweep.json").read_text())["engine_grid"]
+    assert grid == [{"lambda_z": 0.1, "steps": 3}, {"lambda_z": 0.001}]
+    assert "| csgm | engine |" in text
+
+
+def test_engine_list_reads_numbers_and_rejects_garbage():
+    assert engine_list("lambda_z=0.3,steps=300; lambda_z=1e-3") == (
+        {"lambda_z": 0.3, "steps": 300},
+        {"lambda_z": 0.001},
+    )
+    for bad in ("lambda_z", "steps=many", ";", "=3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            engine_list(bad)
 
 
 def test_bad_input_is_a_clear_error_not_a_traceback(tiny_generator, tmp_path, capsys):
