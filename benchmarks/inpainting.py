@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from ganinverse.metrics import psnr, ssim
 from ganinverse.models import load_discriminator, load_generator
 from ganinverse.plots import image_grid
 from ganinverse.solvers.inpainting import INPAINT_CONFIG, inpaint
+from ganinverse.sweep import mean_ci95
 
 METHODS = ("tv", "biharmonic", "nearest", "ours-raw", "ours-blended")
 FIELDS = ("mask", "method", "image", "missing", "psnr", "ssim", "seconds")
@@ -140,18 +140,17 @@ def _summary(rows_path: Path, specs: list[str]) -> list[dict]:
                 continue
             entry = {"mask": spec, "method": method, "n": len(sel)}
             for key in ("psnr", "ssim"):
-                v = torch.tensor([float(r[key]) for r in sel], dtype=torch.float64)
-                half = 1.96 * float(v.std()) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
-                entry[key], entry[f"{key}_ci95"] = float(v.mean()), half
+                entry[key], entry[f"{key}_ci95"] = mean_ci95([float(r[key]) for r in sel])
             entry["missing"] = sum(float(r["missing"]) for r in sel) / len(sel)
             entry["seconds_per_image"] = sum(float(r["seconds"]) for r in sel) / len(sel)
             table.append(entry)
     return table
 
 
-def _markdown(table: list[dict], specs: list[str]) -> str:
+def _markdown(table: list[dict], specs: list[str], dataset: str) -> str:
+    paper_note = "" if dataset.startswith("celeba") else " (other data, not comparable)"
     lines = [
-        "| mask (missing) | " + " | ".join(METHODS) + " | Yeh et al. CelebA (not comparable) |",
+        "| mask (missing) | " + " | ".join(METHODS) + f" | Yeh et al. CelebA{paper_note} |",
         "|---" * (len(METHODS) + 2) + "|",
     ]
     for spec in specs:
@@ -216,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = _summary(rows_path, specs)
     atomic_write_json(out / "summary.json", table)
-    atomic_write_text(out / "table.md", _markdown(table, specs))
+    atomic_write_text(out / "table.md", _markdown(table, specs, args.dataset))
     k = min(args.grid_n, len(x))
     for spec in specs:
         store = cache / f"{_tag(spec)}.safetensors"
