@@ -52,6 +52,10 @@ def test_with_weight_sets_the_weight_each_method_tunes():
     sparse, lam = with_weight("csgm-sparse", base, 0.2)
     assert sparse.sparse_l1 == 0.2 and lam is None and base.sparse_l1 != 0.2
     assert with_weight("lasso-dct", base, 0.3) == (base, 0.3)
+    engine, _ = with_weight("csgm", base, {"lambda_z": 0.2, "steps": 7})
+    assert (engine.config.lambda_z, engine.config.steps) == (0.2, 7)
+    with pytest.raises(TypeError, match="tunes a number"):
+        with_weight("lasso-dct", base, {"lambda_z": 0.2})
 
 
 def test_lambda_z_is_chosen_by_validation_error(toy_generator):
