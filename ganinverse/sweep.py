@@ -418,10 +418,15 @@ def format_table(table: list[dict]) -> str:
 
 
 def merge(out: str | os.PathLike) -> list[dict]:
-    """Combine every rows file of a folder into ``rows.csv`` (deduplicated, sorted); returns rows."""
+    """Combine every rows file of a folder into ``rows.csv`` (deduplicated, sorted); returns rows.
+
+    A single-process sweep appends to ``rows.csv`` itself, so without shard files the file is
+    left in place: replacing it under a running sweep would send its next rows to a deleted file.
+    """
     out = Path(out)
+    files = sorted(out.glob("rows*.csv"))
     unique = {}
-    for row in read_rows(sorted(out.glob("rows*.csv"))):
+    for row in read_rows(files):
         unique[(int(row["m"]), row["method"], int(row["image"]))] = row
     rows = [unique[k] for k in sorted(unique)]
 
@@ -431,7 +436,8 @@ def merge(out: str | os.PathLike) -> list[dict]:
             writer.writeheader()
             writer.writerows(rows)
 
-    atomic_write(out / ROWS, write)
+    if any(p.name != ROWS for p in files):
+        atomic_write(out / ROWS, write)
     return rows
 
 

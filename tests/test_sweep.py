@@ -127,6 +127,19 @@ def test_a_sweep_json_from_before_the_weight_grids_still_resumes(tiny_generator,
         Sweep(spec(tiny_generator, engine_grid=({"lambda_z": 0.1},)), out)
 
 
+def test_a_report_never_replaces_the_rows_file_of_a_single_process_sweep(tiny_generator, tmp_path):
+    # sweep-merge while a one-process sweep still appends to rows.csv must not swap the file
+    out = tmp_path / "run"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",)), out).run(progress=False)
+    path = out / "rows.csv"
+    before = (path.stat().st_ino, path.read_text())
+    with path.open("a") as running:
+        report(out)
+        running.write("4,60,lasso-dct,1,1,1,1,1\n")
+    assert path.stat().st_ino == before[0]
+    assert path.read_text() == before[1] + "4,60,lasso-dct,1,1,1,1,1\n"
+
+
 def test_a_different_sweep_in_the_same_folder_is_refused(tiny_generator, tmp_path):
     Sweep(spec(tiny_generator), tmp_path / "run")
     with pytest.raises(ValueError, match="different sweep"):
