@@ -53,7 +53,8 @@ ROWS = "rows.csv"
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """What a sweep measures. Saved as ``sweep.json``; a resumed run must match it."""
+    """What a sweep measures. Saved as ``sweep.json``; a resumed run must match it or grow it
+    (``grows``: more m values, methods or images, finished rows kept)."""
 
     dataset: str
     m_values: tuple[int, ...]
@@ -139,6 +140,26 @@ class SweepSpec:
             saved.get(k, defaults.get(k, object())) == v for k, v in now.items()
         )
 
+    def grows(self, saved: dict) -> bool:
+        """Whether this spec is a saved one with more m values, methods or images (and nothing
+        else changed), so every finished row stays valid: a row depends only on its image, m,
+        method and the unchanged fields. Images are added in whole batches, so the saved
+        ``n_images`` must fill its last batch (the seeds of a unit depend on its first image).
+        """
+        grown = ("m_values", "methods", "n_images")
+        now = self.to_json()
+        if not all(k in saved for k in grown) or not self.matches(
+            {**saved, **{k: now[k] for k in grown}}
+        ):
+            return False
+        n_old = saved["n_images"]
+        return (
+            set(saved["m_values"]) <= set(self.m_values)
+            and set(saved["methods"]) <= set(self.methods)
+            and n_old <= self.n_images
+            and (n_old == self.n_images or n_old % self.batch_size == 0)
+        )
+
 
 def parse_shard(text: str) -> tuple[int, int]:
     """``"K/N"`` -> (K, N) with 0 <= K < N."""
@@ -199,13 +220,16 @@ class Sweep:
 
             resolve(spec.generator, "generator")
         saved = self.out / "sweep.json"
-        if saved.is_file():
-            if not spec.matches(read_json(saved, "sweep spec")):
+        before = read_json(saved, "sweep spec") if saved.is_file() else None
+        if before is not None and not spec.matches(before):
+            if not spec.grows(before):
                 raise ValueError(
-                    f"{self.out} holds results of a different sweep (see {saved}); "
-                    "use another --out or the same settings to resume"
+                    f"{self.out} holds results of a different sweep (see {saved}); use another "
+                    "--out, or the same settings to resume, or add m values, methods or whole "
+                    f"batches of {spec.batch_size} images to grow it"
                 )
-        else:
+            before = None
+        if before is None:
             atomic_write_json(saved, spec.to_json())
         self._images: torch.Tensor | None = None
         self._val_images: torch.Tensor | None = None

@@ -43,6 +43,10 @@ def spec(gen, **kw):
     return SweepSpec(**{**base, **kw})
 
 
+def without_seconds(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
 def test_sweep_writes_every_row_and_a_report(tiny_generator, tmp_path):
     out = tmp_path / "run"
     Sweep(spec(tiny_generator), out).run(progress=False)
@@ -81,9 +85,7 @@ def test_shards_merge_to_the_single_process_result(tiny_generator, tmp_path):
     Sweep(spec(tiny_generator), single).run(progress=False)
     for k in range(2):
         Sweep(spec(tiny_generator), sharded).run((k, 2), progress=False)
-    a, b = merge(single), merge(sharded)
-    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
-    assert drop(a) == drop(b)
+    assert without_seconds(merge(single)) == without_seconds(merge(sharded))
 
 
 def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generator, tmp_path):
@@ -144,6 +146,38 @@ def test_a_different_sweep_in_the_same_folder_is_refused(tiny_generator, tmp_pat
     Sweep(spec(tiny_generator), tmp_path / "run")
     with pytest.raises(ValueError, match="different sweep"):
         Sweep(spec(tiny_generator, n_images=6), tmp_path / "run")
+
+
+def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, tmp_path):
+    small = spec(tiny_generator, m_values=(60,), methods=("lasso-dct",), n_images=4)
+    big = spec(tiny_generator, m_values=(20, 60), methods=("csgm", "lasso-dct"), n_images=6)
+    grown, straight = tmp_path / "grown", tmp_path / "straight"
+    Sweep(small, grown).run(progress=False)
+    kept = (grown / "rows.csv").read_text()
+    sweep = Sweep(big, grown)
+    assert len(sweep.done_units()) == 2  # lasso-dct at m=60, images 0-1 and 2-3
+    sweep.run(progress=False)
+    assert (grown / "rows.csv").read_text().startswith(kept)
+    assert json.loads((grown / "sweep.json").read_text()) == big.to_json()
+    Sweep(big, straight).run(progress=False)
+    assert without_seconds(merge(grown)) == without_seconds(merge(straight))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"n_images": 6},  # the saved 5 images end in a half-full batch of 2
+        {"n_images": 4},  # fewer images
+        {"m_values": (20,)},  # an m dropped
+        {"m_values": (20, 60, 100), "noise_std": 0.2},  # grown, but the noise changed
+    ],
+)
+def test_a_sweep_grows_only_by_whole_batches_and_with_nothing_else_changed(
+    tiny_generator, tmp_path, kw
+):
+    Sweep(spec(tiny_generator), tmp_path / "run")
+    with pytest.raises(ValueError, match="different sweep.*grow it"):
+        Sweep(spec(tiny_generator, **kw), tmp_path / "run")
 
 
 def test_summary_statistics():
