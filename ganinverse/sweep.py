@@ -12,6 +12,7 @@ adds noise of std 2σ there; per-pixel errors are reported on the [0, 1] scale.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -19,7 +20,7 @@ import math
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from .operators import GaussianCS
 
 FIELDS = ("image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds")
 ROWS = "rows.csv"
+SEARCHING = "searching"  #: folder of marks for weight searches in progress
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,18 @@ class Sweep:
         # solvers move the operator to G's device in place; measurements are taken on the CPU
         return self._operator.cpu()
 
+    def _grid(self, method: str) -> Sequence[Weight]:
+        """The candidates ``method`` tunes itself (csgm's engine grid is shared, see searches)."""
+        s = self.spec
+        return {"csgm-sparse": s.sparse_l1_grid, **dict.fromkeys(LASSO_BASES, s.lasso_lambdas)}.get(
+            method, ()
+        )
+
+    def searches(self, method: str, m: int) -> list[str]:
+        """Keys (``method@m``) of the weight searches a unit of (m, method) needs, in order."""
+        keys = [f"csgm@{m}"] if method in GAN_METHODS and self.spec.engine_grid else []
+        return keys + ([f"{method}@{m}"] if self._grid(method) else [])
+
     def unit_settings(self, method: str, m: int) -> tuple[MethodSettings, float | None]:
         """(settings, Lasso λ) for m: each grid's weight is chosen per m on validation images."""
         s = self.spec
@@ -275,9 +289,8 @@ class Sweep:
         if method in GAN_METHODS and s.engine_grid:
             best = self.chosen_weight("csgm", m, s.engine_grid, settings)
             settings, _ = with_weight("csgm", settings, best)
-        grid = {"csgm-sparse": s.sparse_l1_grid, **dict.fromkeys(LASSO_BASES, s.lasso_lambdas)}
-        if grid.get(method):
-            best = self.chosen_weight(method, m, grid[method], settings)
+        if self._grid(method):
+            best = self.chosen_weight(method, m, self._grid(method), settings)
             settings, lam = with_weight(method, settings, best)
         return settings, lam
 
@@ -288,31 +301,56 @@ class Sweep:
 
         Validation images are the first ``n_val`` of the train split, never test images. The
         search is recorded in ``lambdas.json`` (weight name, value, MSE of every candidate).
+        While it runs, ``searching/<method@m>`` tells other shards to do other units first.
         """
         path = self.out / "lambdas.json"
         table = read_json(path, "lambda table") if path.is_file() else {}
         key = f"{method}@{m}"
         if key not in table:
-            s = self.spec
-            x_val = self.validation_images()
-            op = self.operator(m)
-            y_val = _measure(op, x_val, s.seed + 1, m, 0)
-            G = self.generator() if method in GAN_METHODS else None
-            start = time.perf_counter()
-            best, scores = choose_weight(
-                method, G, op, x_val, y_val, values, settings, seed=_unit_seed(s.seed + 1, m, 0)
-            )
-            # read again: another shard may have written its entries while this one searched
-            table = read_json(path, "lambda table") if path.is_file() else {}
-            table[key] = {
-                "weight": TUNED_WEIGHT[method],
-                "lambda": best,
-                "validation_mse": scores,
-                "n_val": s.n_val,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-            atomic_write_json(path, table)
+            with self._claim(key):
+                table = self._search(method, m, values, settings)
         return table[key]["lambda"]
+
+    @contextlib.contextmanager
+    def _claim(self, key: str) -> Iterator[None]:
+        """Mark a search as running (for ``run``'s ordering only: nothing ever waits on it)."""
+        lock = self.out / SEARCHING / f"{key}.lock"
+        lock.parent.mkdir(exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:  # another shard, or a killed run's leftover: search anyway
+            yield
+            return
+        os.close(fd)
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+    def _search(
+        self, method: str, m: int, values: Sequence[Weight], settings: MethodSettings
+    ) -> dict:
+        """Run the search for ``method@m``, record it in ``lambdas.json``; returns the table."""
+        path, key, s = self.out / "lambdas.json", f"{method}@{m}", self.spec
+        x_val = self.validation_images()
+        op = self.operator(m)
+        y_val = _measure(op, x_val, s.seed + 1, m, 0)
+        G = self.generator() if method in GAN_METHODS else None
+        start = time.perf_counter()
+        best, scores = choose_weight(
+            method, G, op, x_val, y_val, values, settings, seed=_unit_seed(s.seed + 1, m, 0)
+        )
+        # read again: another shard may have written its entries while this one searched
+        table = read_json(path, "lambda table") if path.is_file() else {}
+        table[key] = {
+            "weight": TUNED_WEIGHT[method],
+            "lambda": best,
+            "validation_mse": scores,
+            "n_val": s.n_val,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        atomic_write_json(path, table)
+        return table
 
     # -- the work ---------------------------------------------------------------------------
     def done_units(self) -> set[tuple[int, str, int]]:
@@ -346,13 +384,31 @@ class Sweep:
             writer = csv.DictWriter(f, fieldnames=FIELDS)
             if new_file:
                 writer.writeheader()
-            for m, method, b in todo:
+            while todo:
+                m, method, b = todo.pop(self._next_unit(todo))
                 bar.set_postfix(m=m, method=method, image=b)
                 writer.writerows(self._run_unit(m, method, b))
                 f.flush()
                 os.fsync(f.fileno())
                 bar.update(1)
         return path
+
+    def _next_unit(self, todo: list[tuple[int, str, int]]) -> int:
+        """Index of the first unit that waits on no search another shard is running.
+
+        Concurrent shards meet the same (m, method) when it has several image batches; without
+        this each would run the same validation search. If every unit waits, the first runs
+        (and searches itself): a killed shard's leftover mark never blocks the sweep.
+        """
+        path = self.out / "lambdas.json"
+        table = read_json(path, "lambda table") if path.is_file() else {}
+        for i, (m, method, _) in enumerate(todo):
+            if not any(
+                key not in table and (self.out / SEARCHING / f"{key}.lock").exists()
+                for key in self.searches(method, m)
+            ):
+                return i
+        return 0
 
     def _run_unit(self, m: int, method: str, first: int) -> list[dict]:
         s = self.spec
