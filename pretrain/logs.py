@@ -17,7 +17,7 @@ COLUMNS = ("step", "d_loss", "g_loss", "seconds")
 
 
 class LossLog:
-    """Rows (step, d_loss, g_loss, seconds) kept in memory and rewritten atomically to CSV."""
+    """Rows (step, d_loss, g_loss, seconds of training) kept in memory, rewritten atomically."""
 
     def __init__(self, path: str | os.PathLike, resume_step: int | None = None) -> None:
         self.path = Path(path)
@@ -29,9 +29,12 @@ class LossLog:
                     for row in csv.DictReader(f)
                     if int(float(row["step"])) <= resume_step
                 ]
+        #: a resumed run's clock starts at 0; its rows continue the saved run's seconds
+        self.offset = self.rows[-1]["seconds"] if self.rows else 0.0
 
     def append(self, step: int, d_loss: float, g_loss: float, seconds: float) -> None:
-        self.rows.append({"step": step, "d_loss": d_loss, "g_loss": g_loss, "seconds": seconds})
+        row = {"step": step, "d_loss": d_loss, "g_loss": g_loss, "seconds": self.offset + seconds}
+        self.rows.append(row)
 
     def write(self) -> None:
         buf = io.StringIO()

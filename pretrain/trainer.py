@@ -355,6 +355,9 @@ class Trainer:
         if not self.dist.main:
             return
         meta = {"config": dataclasses.asdict(self.cfg), "image_shape": list(self.image_shape)}
+        # losses first: a kill before the state is saved leaves rows past the saved step, which
+        # a resume drops; the other order would lose the rows since the last save
+        self.log.write()
         save_state(self.out / "checkpoint", self.step, self._modules(), self._optimizers(), meta)
         G_out = self.export_generator()
         raw = copy.deepcopy(self.G).eval()
@@ -370,7 +373,6 @@ class Trainer:
             info["cost"] = generator_cost(G_out)
         save_model(raw, self.out / "generator", info, ema=G_out)
         save_model(self.D, self.out / "discriminator", info)
-        self.log.write()
         self.log.plot(self.out / "losses.png", f"{self.cfg.loss} on {self.cfg.dataset}")
         sample_grid(G_out, self.fixed_z.to(self.device), self.out / "samples" / "latest.png")
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ganinverse.models import load_generator
+from pretrain.logs import LossLog
 from pretrain.trainer import BatchSampler, TrainConfig, Trainer, _rng, train
 
 
@@ -65,6 +66,20 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path, loss, optimizer, arc
         assert torch.equal(a[k], b[k]), k
     rows = (tmp_path / "b" / "losses.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows] == ["step", "1", "2", "3", "4"]
+    seconds = [float(r.split(",")[3]) for r in rows[1:]]
+    assert seconds == sorted(seconds)  # the resumed rows continue the first run's clock
+
+
+def test_loss_rows_past_the_saved_step_are_dropped_on_resume(tmp_path):
+    # a kill after the losses were written but before the state: rows 3-4 outlive step 2
+    log = LossLog(tmp_path / "losses.csv")
+    for step in range(1, 5):
+        log.append(step, 0.5, 1.0, seconds=10.0 * step)
+    log.write()
+    resumed = LossLog(tmp_path / "losses.csv", resume_step=2)
+    assert [r["step"] for r in resumed.rows] == [1, 2]
+    resumed.append(3, 0.5, 1.0, seconds=1.0)
+    assert resumed.rows[-1]["seconds"] == 21.0
 
 
 def test_channels_last_trains_the_same_model_and_may_change_on_resume(tmp_path):
