@@ -223,15 +223,13 @@ class Sweep:
             resolve(spec.generator, "generator")
         saved = self.out / "sweep.json"
         before = read_json(saved, "sweep spec") if saved.is_file() else None
-        if before is not None and not spec.matches(before):
-            if not spec.grows(before):
+        if before is None or not spec.matches(before):
+            if before is not None and not spec.grows(before):
                 raise ValueError(
                     f"{self.out} holds results of a different sweep (see {saved}); use another "
                     "--out, or the same settings to resume, or add m values, methods or whole "
                     f"batches of {spec.batch_size} images to grow it"
                 )
-            before = None
-        if before is None:
             atomic_write_json(saved, spec.to_json())
         self._images: torch.Tensor | None = None
         self._val_images: torch.Tensor | None = None
@@ -271,28 +269,34 @@ class Sweep:
         return self._operator.cpu()
 
     def _grid(self, method: str) -> Sequence[Weight]:
-        """The candidates ``method`` tunes itself (csgm's engine grid is shared, see searches)."""
+        """The candidates searched for ``method``'s weight (csgm's engine grid serves both GAN
+        methods); empty = a fixed setting."""
         s = self.spec
-        return {"csgm-sparse": s.sparse_l1_grid, **dict.fromkeys(LASSO_BASES, s.lasso_lambdas)}.get(
-            method, ()
-        )
+        grids = {"csgm": s.engine_grid, "csgm-sparse": s.sparse_l1_grid}
+        return grids.get(method, s.lasso_lambdas if method in LASSO_BASES else ())
 
     def searches(self, method: str, m: int) -> list[str]:
-        """Keys (``method@m``) of the weight searches a unit of (m, method) needs, in order."""
-        keys = [f"csgm@{m}"] if method in GAN_METHODS and self.spec.engine_grid else []
-        return keys + ([f"{method}@{m}"] if self._grid(method) else [])
+        """Keys (``method@m``) of the weight searches a unit of (m, method) needs, in order:
+        a GAN method first takes csgm's engine setting, csgm-sparse then its own ℓ1."""
+        tuned = (["csgm"] if method in GAN_METHODS else []) + ([method] if method != "csgm" else [])
+        return [f"{t}@{m}" for t in tuned if self._grid(t)]
 
     def unit_settings(self, method: str, m: int) -> tuple[MethodSettings, float | None]:
         """(settings, Lasso λ) for m: each grid's weight is chosen per m on validation images."""
-        s = self.spec
-        settings, lam = s.settings(), None
-        if method in GAN_METHODS and s.engine_grid:
-            best = self.chosen_weight("csgm", m, s.engine_grid, settings)
-            settings, _ = with_weight("csgm", settings, best)
-        if self._grid(method):
-            best = self.chosen_weight(method, m, self._grid(method), settings)
-            settings, lam = with_weight(method, settings, best)
+        settings, lam = self.spec.settings(), None
+        for key in self.searches(method, m):
+            tuned = key.split("@")[0]
+            best = self.chosen_weight(tuned, m, self._grid(tuned), settings)
+            settings, lam = with_weight(tuned, settings, best)
         return settings, lam
+
+    def _weights(self) -> dict:
+        """``lambdas.json``: every finished weight search, by ``method@m``."""
+        path = self.out / "lambdas.json"
+        return read_json(path, "lambda table") if path.is_file() else {}
+
+    def _mark(self, key: str) -> Path:
+        return self.out / SEARCHING / f"{key}.lock"
 
     def chosen_weight(
         self, method: str, m: int, values: Sequence[Weight], settings: MethodSettings
@@ -303,8 +307,7 @@ class Sweep:
         search is recorded in ``lambdas.json`` (weight name, value, MSE of every candidate).
         While it runs, ``searching/<method@m>`` tells other shards to do other units first.
         """
-        path = self.out / "lambdas.json"
-        table = read_json(path, "lambda table") if path.is_file() else {}
+        table = self._weights()
         key = f"{method}@{m}"
         if key not in table:
             with self._claim(key):
@@ -314,7 +317,7 @@ class Sweep:
     @contextlib.contextmanager
     def _claim(self, key: str) -> Iterator[None]:
         """Mark a search as running (for ``run``'s ordering only: nothing ever waits on it)."""
-        lock = self.out / SEARCHING / f"{key}.lock"
+        lock = self._mark(key)
         lock.parent.mkdir(exist_ok=True)
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -331,7 +334,7 @@ class Sweep:
         self, method: str, m: int, values: Sequence[Weight], settings: MethodSettings
     ) -> dict:
         """Run the search for ``method@m``, record it in ``lambdas.json``; returns the table."""
-        path, key, s = self.out / "lambdas.json", f"{method}@{m}", self.spec
+        key, s = f"{method}@{m}", self.spec
         x_val = self.validation_images()
         op = self.operator(m)
         y_val = _measure(op, x_val, s.seed + 1, m, 0)
@@ -341,7 +344,7 @@ class Sweep:
             method, G, op, x_val, y_val, values, settings, seed=_unit_seed(s.seed + 1, m, 0)
         )
         # read again: another shard may have written its entries while this one searched
-        table = read_json(path, "lambda table") if path.is_file() else {}
+        table = self._weights()
         table[key] = {
             "weight": TUNED_WEIGHT[method],
             "lambda": best,
@@ -349,7 +352,7 @@ class Sweep:
             "n_val": s.n_val,
             "seconds": round(time.perf_counter() - start, 2),
         }
-        atomic_write_json(path, table)
+        atomic_write_json(self.out / "lambdas.json", table)
         return table
 
     # -- the work ---------------------------------------------------------------------------
@@ -400,12 +403,10 @@ class Sweep:
         this each would run the same validation search. If every unit waits, the first runs
         (and searches itself): a killed shard's leftover mark never blocks the sweep.
         """
-        path = self.out / "lambdas.json"
-        table = read_json(path, "lambda table") if path.is_file() else {}
+        table = self._weights()
         for i, (m, method, _) in enumerate(todo):
             if not any(
-                key not in table and (self.out / SEARCHING / f"{key}.lock").exists()
-                for key in self.searches(method, m)
+                key not in table and self._mark(key).exists() for key in self.searches(method, m)
             ):
                 return i
         return 0
