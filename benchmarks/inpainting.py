@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from ganinverse.data import load_images
 from ganinverse.inpaint_baselines import biharmonic_inpaint, nearest_neighbor_inpaint, tv_inpaint
-from ganinverse.io import atomic_write, atomic_write_json, atomic_write_text
+from ganinverse.io import atomic_write, atomic_write_json, atomic_write_text, read_json
 from ganinverse.masks import missing_fraction, parse_mask
 from ganinverse.metrics import psnr, ssim
 from ganinverse.models import load_discriminator, load_generator
@@ -182,20 +182,27 @@ def main(argv: list[str] | None = None) -> int:
     x, _ = load_images(args.dataset, args.data_root, args.split, n=args.n, start=args.start)
     train, _ = load_images(args.dataset, args.data_root, "train", n=args.train_n)
     rows_path = out / "rows.csv"
-    atomic_write_json(
-        out / "protocol.json",
-        {
-            **{k: v for k, v in vars(args).items() if k not in ("out", "cache")},
-            "generator_config": {
-                k: G.checkpoint_config.get(k) for k in ("dataset", "loss", "steps", "latent_dim")
-            },
-            "latent_config": {
-                k: getattr(INPAINT_CONFIG, k) for k in ("projection", "init", "select")
-            },
-            "image_shape": list(G.image_shape),
-            "threads": torch.get_num_threads(),
+    protocol = {
+        **{k: v for k, v in vars(args).items() if k not in ("out", "cache")},
+        "generator_config": {
+            k: G.checkpoint_config.get(k) for k in ("dataset", "loss", "steps", "latent_dim")
         },
-    )
+        "latent_config": {k: getattr(INPAINT_CONFIG, k) for k in ("projection", "init", "select")},
+        "image_shape": list(G.image_shape),
+        "threads": torch.get_num_threads(),
+    }
+    saved = out / "protocol.json"
+    if rows_path.is_file() and saved.is_file():
+        before = read_json(saved, "protocol")
+        changed = sorted(
+            k for k in protocol if k not in ("masks", "threads") and before.get(k) != protocol[k]
+        )
+        if changed:  # resuming would mix rows of two protocols
+            raise SystemExit(
+                f"{out} holds results of another protocol (differs in {', '.join(changed)}); "
+                "use another --out or the same settings"
+            )
+    atomic_write_json(saved, protocol)
     done = _done(rows_path)
     for spec in specs:
         mask = parse_mask(spec, len(x), G.image_shape, seed=args.seed)

@@ -15,13 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from . import baselines, metrics
 from .bases import make_basis
-from .latent import LatentConfig
-from .operators import GaussianCS, LinearOperator
+from .latent import LatentConfig, LatentResult
+from .operators import LinearOperator
 from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
 
 #: Lasso method name -> sparsifying basis.
@@ -54,14 +53,6 @@ def check_method(method: str) -> str:
     return method
 
 
-def dense_matrix(operator: LinearOperator) -> Tensor:
-    """The (m, n) matrix of a linear operator (GaussianCS keeps it; others apply A to I)."""
-    if isinstance(operator, GaussianCS):
-        return operator.matrix
-    eye = torch.eye(operator.n, device=next(operator.buffers(), torch.empty(0)).device)
-    return operator.A(eye.view(-1, *operator.in_shape)).flatten(1).T
-
-
 def reconstruct(
     method: str,
     G: nn.Module | None,
@@ -70,8 +61,13 @@ def reconstruct(
     settings: MethodSettings | None = None,
     lam: float | None = None,
     seed: int = 0,
+    *,
+    start: LatentResult | None = None,
 ) -> Tensor:
-    """x̂ (B, C, H, W) in the library's [-1, 1] scale for measurements y of ``operator``."""
+    """x̂ (B, C, H, W) in the library's [-1, 1] scale for measurements y of ``operator``.
+
+    ``start``: for csgm-sparse, the csgm result of the same problem and seed (see ``csgm_sparse``).
+    """
     check_method(method)
     settings = settings or MethodSettings()
     if method in GAN_METHODS:
@@ -80,9 +76,8 @@ def reconstruct(
         config = settings.config.updated(seed=seed)
         if method == "csgm":
             return csgm(G, operator, y, config).x_hat
-        sparse_config = config.updated(select="total")
         return csgm_sparse(
-            G, operator, y, settings.sparse_basis, settings.sparse_l1, sparse_config
+            G, operator, y, settings.sparse_basis, settings.sparse_l1, config, start=start
         ).x_hat
     if lam is None:
         raise ValueError(f"method {method!r} needs lam (choose it with choose_weight)")
@@ -96,7 +91,7 @@ def reconstruct(
 def _unit_scale_problem(operator: LinearOperator, y: Tensor) -> tuple[Tensor, Tensor]:
     """(A, y₀) with y₀ = (y + A1)/2: the same measurements of the [0, 1]-scale image."""
     y = operator.check_measurements(y)
-    A = dense_matrix(operator)
+    A = operator.dense()
     return A, ((y.flatten(1) + A.sum(1)) / 2).view_as(y)
 
 
@@ -137,9 +132,12 @@ def choose_weight(
     if not values:
         raise ValueError("values must hold at least one candidate weight")
     settings = settings or MethodSettings()
+    start = None
+    if method == "csgm-sparse" and G is not None:  # μ changes only the ν-step: one csgm run
+        start = csgm(G, operator, y_val, settings.config.updated(seed=seed))
     scores = []
     for value in values:
         tuned, lam = with_weight(method, settings, value)
-        x_hat = reconstruct(method, G, operator, y_val, tuned, lam, seed=seed)
+        x_hat = reconstruct(method, G, operator, y_val, tuned, lam, seed=seed, start=start)
         scores.append((value, float(metrics.mse(x_hat, x_val).mean())))
     return min(scores, key=lambda s: s[1])[0], scores

@@ -77,6 +77,12 @@ class LinearOperator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.A(x)
 
+    def dense(self) -> Tensor:
+        """The matrix of A, (prod(out_shape), n): A applied to the n unit images."""
+        device = next(self.buffers(), torch.empty(0)).device
+        eye = torch.eye(self.n, device=device).view(-1, *self.in_shape)
+        return self.A(eye).flatten(1).T
+
     def adjoint(self, y: Tensor) -> Tensor:
         """Aᵀ y (alias of ``A_adjoint``)."""
         return self.A_adjoint(y)
@@ -135,6 +141,9 @@ class GaussianCS(LinearOperator):
 
     def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
         return (y @ self.matrix).view(-1, *self.in_shape)
+
+    def dense(self) -> Tensor:
+        return self.matrix
 
 
 class Subsample(LinearOperator):
@@ -202,6 +211,14 @@ class Inpainting(LinearOperator):
 
     def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
         return self._mask_for(y) * y
+
+    def dense(self) -> Tensor:
+        if self.mask.shape[0] != 1:
+            raise ValueError(
+                f"the operator holds {self.mask.shape[0]} per-image masks, so no single matrix: "
+                "use one Inpainting operator per image"
+            )
+        return torch.diag(self.mask.flatten())
 
 
 class SuperResolution(LinearOperator):

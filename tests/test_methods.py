@@ -6,17 +6,10 @@ from ganinverse.methods import (
     LASSO_BASES,
     MethodSettings,
     choose_weight,
-    dense_matrix,
     reconstruct,
     with_weight,
 )
-from ganinverse.operators import GaussianCS, Subsample
-
-
-def test_dense_matrix_matches_the_operator():
-    op = Subsample((1, 4, 4), 6, seed=0)
-    x = torch.randn(3, 1, 4, 4)
-    assert torch.allclose(x.flatten(1) @ dense_matrix(op).T, op.A(x))
+from ganinverse.operators import GaussianCS
 
 
 @pytest.mark.parametrize("method", sorted(LASSO_BASES))
@@ -86,3 +79,28 @@ def test_missing_lambda_or_generator_raise():
         reconstruct("csgm", None, op, torch.zeros(1, 10))
     with pytest.raises(ValueError, match="method must be one of"):
         reconstruct("magic", None, op, torch.zeros(1, 10))
+
+
+def test_the_sparse_weight_search_runs_the_latent_engine_once(toy_generator, monkeypatch):
+    import ganinverse.methods as methods
+    import ganinverse.solvers.csgm as solvers
+
+    calls = []
+    real = solvers.csgm
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(methods, "csgm", counted)
+    monkeypatch.setattr(solvers, "csgm", counted)
+    z = torch.randn(2, toy_generator.latent_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x = toy_generator(z) + 0.1
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0)
+    settings = MethodSettings(config=MethodSettings().config.updated(steps=50, progress=False))
+    best, scores = choose_weight(
+        "csgm-sparse", toy_generator, op, x, op.measure(x), (1e-4, 1e-2, 10.0), settings
+    )
+    assert len(calls) == 1 and len(scores) == 3
+    assert best == min(scores, key=lambda s: s[1])[0]

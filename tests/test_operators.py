@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -35,6 +37,20 @@ def test_adjoint_is_the_true_adjoint(op):
     assert op.A(x).shape == (4, *op.out_shape) and op.A(x).dtype == torch.float32
     assert op.A_adjoint(y).shape == (4, *SHAPE)
     assert torch.equal(op(x), op.A(x)) and torch.equal(op.adjoint(y), op.A_adjoint(y))
+
+
+@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
+def test_dense_is_the_matrix_of_the_operator(op):
+    x = torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(4))
+    M = op.dense()
+    assert M.shape == (math.prod(op.out_shape), op.n) and M.dtype == torch.float32
+    assert torch.allclose(x.flatten(1) @ M.T, op.A(x).flatten(1), atol=1e-5)
+
+
+def test_dense_of_per_image_masks_raises():
+    op = Inpainting(torch.ones(2, 1, 4, 4), (1, 4, 4))
+    with pytest.raises(ValueError, match="per-image masks"):
+        op.dense()
 
 
 def test_gaussian_matrix_statistics_and_seed():

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from ganinverse.baselines import lasso_objective, lasso_sklearn
 from ganinverse.bases import make_basis
 from ganinverse.operators import GaussianCS, Inpainting
 from ganinverse.solvers.csgm import MeasurementObjective, csgm, csgm_sparse
@@ -53,12 +54,53 @@ def test_sparse_deviations_recover_images_outside_the_range(toy_generator):
     op = GaussianCS(G.image_shape, 48, seed=2)
     y = op.measure(x)
     plain = csgm(G, op, y, **FAST)
-    sparse = csgm_sparse(G, op, y, basis=basis, l1=1e-4, **{**FAST, "steps": 1500})
+    sparse = csgm_sparse(G, op, y, basis=basis, l1=1e-4, **FAST)
     err_plain = float((plain.x_hat - x).pow(2).mean())
     err_sparse = float((sparse.x_hat - x).pow(2).mean())
     assert err_sparse < 0.1 * err_plain
     assert sparse.variables["nu"].shape == (2, *G.image_shape)
-    assert sparse.selected_by == "total"
+    assert sparse.x_hat.shape == x.shape and sparse.x_hat.dtype == torch.float32
+    # the z-block is CSGM's (same seed and config), restarts chosen by the data term
+    assert torch.equal(sparse.z, plain.z) and sparse.selected_by == "data"
+
+
+def test_deviation_step_is_the_exact_lasso_on_the_residual(toy_generator):
+    G = toy_generator
+    basis = make_basis("wavelet", G.image_shape)
+    x = in_range(G, 3, seed=7) + 0.3 * torch.randn(3, *G.image_shape)
+    op = GaussianCS(G.image_shape, 40, seed=4, noise_std=0.01)
+    y = op.measure(x)
+    start = csgm(G, op, y, **FAST)
+    mu = 1e-3
+    res = csgm_sparse(G, op, y, basis, l1=mu, start=start, tol=1e-9, max_iter=20000)
+    # ν̂ minimises ½||r - AΨᵀν||² + (mμ/2)||ν||₁ with r = y - A G(ẑ): scikit-learn's optimum
+    r = y - op.A(start.x_hat)
+    ref = lasso_sklearn(op.matrix, r, basis, G.image_shape, 40 * mu / 2, tol=1e-10)
+    got = lasso_objective(op.matrix, r, basis, res.variables["nu"], 40 * mu / 2)
+    assert torch.allclose(got, ref.objective, rtol=1e-4)
+    assert torch.allclose(res.x_hat, start.x_hat + basis.synthesis(res.variables["nu"]))
+    want = (y - op.A(res.x_hat)).pow(2).mean(1)
+    assert torch.allclose(res.data_loss, want, rtol=1e-5)
+    # reusing the csgm result is the same as letting csgm_sparse run it
+    again = csgm_sparse(G, op, y, basis, l1=mu, tol=1e-9, max_iter=20000, **FAST)
+    assert torch.allclose(again.x_hat, res.x_hat, atol=1e-6)
+
+
+def test_a_large_l1_weight_leaves_the_csgm_estimate(toy_generator):
+    x = in_range(toy_generator, 2, seed=1) + 0.2
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0)
+    y = op.measure(x)
+    start = csgm(toy_generator, op, y, **FAST)
+    res = csgm_sparse(toy_generator, op, y, "dct", l1=1e3, start=start)
+    assert not res.variables["nu"].any() and torch.equal(res.x_hat, start.x_hat)
+
+
+def test_a_start_for_other_measurements_raises(toy_generator):
+    op = GaussianCS(toy_generator.image_shape, 12)
+    y = op.measure(in_range(toy_generator, 2))
+    start = csgm(toy_generator, op, y[:1], **FAST)
+    with pytest.raises(ValueError, match="start must be the csgm result"):
+        csgm_sparse(toy_generator, op, y, start=start)
 
 
 @pytest.mark.parametrize(
