@@ -53,6 +53,34 @@ def check_method(method: str) -> str:
     return method
 
 
+def solve_gan(
+    method: str,
+    G: nn.Module | None,
+    operator: LinearOperator,
+    y: Tensor,
+    settings: MethodSettings | None = None,
+    seed: int = 0,
+    *,
+    start: LatentResult | None = None,
+) -> LatentResult:
+    """The whole result of a GAN method (csgm or csgm-sparse) under ``settings``.
+
+    ``start``: for csgm-sparse, the csgm result of the same problem, settings and seed (its ẑ is
+    reused; see ``csgm_sparse``).
+    """
+    if check_method(method) not in GAN_METHODS:
+        raise ValueError(f"method must be one of {', '.join(GAN_METHODS)}; got {method!r}")
+    if G is None:
+        raise ValueError(f"method {method!r} needs a generator")
+    settings = settings or MethodSettings()
+    config = settings.config.updated(seed=seed)
+    if method == "csgm":
+        return csgm(G, operator, y, config)
+    return csgm_sparse(
+        G, operator, y, settings.sparse_basis, settings.sparse_l1, config, start=start
+    )
+
+
 def reconstruct(
     method: str,
     G: nn.Module | None,
@@ -66,19 +94,12 @@ def reconstruct(
 ) -> Tensor:
     """x̂ (B, C, H, W) in the library's [-1, 1] scale for measurements y of ``operator``.
 
-    ``start``: for csgm-sparse, the csgm result of the same problem and seed (see ``csgm_sparse``).
+    GAN methods go through ``solve_gan`` (``start`` as there); Lasso methods need ``lam``.
     """
     check_method(method)
     settings = settings or MethodSettings()
     if method in GAN_METHODS:
-        if G is None:
-            raise ValueError(f"method {method!r} needs a generator")
-        config = settings.config.updated(seed=seed)
-        if method == "csgm":
-            return csgm(G, operator, y, config).x_hat
-        return csgm_sparse(
-            G, operator, y, settings.sparse_basis, settings.sparse_l1, config, start=start
-        ).x_hat
+        return solve_gan(method, G, operator, y, settings, seed, start=start).x_hat
     if lam is None:
         raise ValueError(f"method {method!r} needs lam (choose it with choose_weight)")
     basis = make_basis(LASSO_BASES[method], operator.in_shape)
@@ -133,8 +154,8 @@ def choose_weight(
         raise ValueError("values must hold at least one candidate weight")
     settings = settings or MethodSettings()
     start = None
-    if method == "csgm-sparse" and G is not None:  # μ changes only the ν-step: one csgm run
-        start = csgm(G, operator, y_val, settings.config.updated(seed=seed))
+    if method == "csgm-sparse":  # μ changes only the ν-step: one csgm run
+        start = solve_gan("csgm", G, operator, y_val, settings, seed)
     scores = []
     for value in values:
         tuned, lam = with_weight(method, settings, value)

@@ -33,7 +33,7 @@ from . import metrics
 from ._validation import check_int, check_positive
 from .data import load_images
 from .io import atomic_write, atomic_write_json, atomic_write_text, read_json
-from .latent import LatentConfig
+from .latent import LatentConfig, LatentResult
 from .methods import (
     GAN_METHODS,
     LASSO_BASES,
@@ -43,6 +43,7 @@ from .methods import (
     Weight,
     check_method,
     choose_weight,
+    solve_gan,
     with_weight,
 )
 from .methods import reconstruct as run_method
@@ -235,6 +236,7 @@ class Sweep:
         self._val_images: torch.Tensor | None = None
         self._operator: GaussianCS | None = None  # units run grouped by m: keep the last A
         self._G = None
+        self._csgm_results: dict[tuple, LatentResult] = {}  # see _solve_gan
 
     # -- data and models, loaded once -------------------------------------------------------
     def images(self) -> torch.Tensor:
@@ -417,11 +419,14 @@ class Sweep:
         op = self.operator(m)
         y = _measure(op, x, s.seed, m, first)
         settings, lam = self.unit_settings(method, m)
-        G = self.generator() if method in GAN_METHODS else None
         seed = _unit_seed(s.seed, m, first)
-        start = time.perf_counter()
-        x_hat = run_method(method, G, op, y, settings, lam=lam, seed=seed).detach().cpu()
-        seconds = (time.perf_counter() - start) / len(x)
+        if method in GAN_METHODS:
+            result = self._solve_gan(method, m, first, op, y, settings, seed)
+            x_hat, seconds = result.x_hat.detach().cpu(), result.seconds / len(x)
+        else:
+            start = time.perf_counter()
+            x_hat = run_method(method, None, op, y, settings, lam=lam, seed=seed).cpu()
+            seconds = (time.perf_counter() - start) / len(x)
         if first == 0 and s.grid_images:
             self._save_grid_images(f"{method}_m{m}", x_hat[: s.grid_images])
             self._save_grid_images("original", x[: s.grid_images])
@@ -441,6 +446,29 @@ class Sweep:
             }
             for i in range(len(x))
         ]
+
+    def _solve_gan(
+        self,
+        method: str,
+        m: int,
+        first: int,
+        op: GaussianCS,
+        y: torch.Tensor,
+        settings: MethodSettings,
+        seed: int,
+    ) -> LatentResult:
+        """A GAN method's result for a unit. csgm and csgm-sparse share ẑ when their engine
+        settings agree (same seed per unit), so the csgm results of the current m are kept (a
+        few MB) and a csgm-sparse unit of the same images reuses them; its ``seconds`` still
+        include CSGM's."""
+        if any(key[0] != m for key in self._csgm_results):  # units run grouped by m
+            self._csgm_results.clear()
+        key = (m, first, settings.config)
+        start = self._csgm_results.get(key)
+        result = solve_gan(method, self.generator(), op, y, settings, seed, start=start)
+        if method == "csgm":
+            self._csgm_results[key] = result
+        return result
 
     def _save_grid_images(self, name: str, images: torch.Tensor) -> None:
         """Keep the first unit's images for the figure grids."""
