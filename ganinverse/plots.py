@@ -26,8 +26,13 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     return path
 
 
+#: ``error_vs_m`` uses a log y axis when the errors span more than this factor.
+LOG_Y_SPAN = 20.0
+
+
 def error_vs_m(table: Sequence[dict], path: str | os.PathLike, title: str = "") -> Path:
-    """Per-pixel MSE ([0, 1] scale) against m on a log x axis, one line per method, 95% CI bars."""
+    """Per-pixel MSE ([0, 1] scale) against m on a log x axis (log y too when the errors span
+    more than ``LOG_Y_SPAN``x), one line per method, 95% CI bars."""
     by_method: dict[str, list[dict]] = defaultdict(list)
     for row in table:
         by_method[row["method"]].append(row)
@@ -43,6 +48,9 @@ def error_vs_m(table: Sequence[dict], path: str | os.PathLike, title: str = "") 
             label=method,
         )
     ax.set_xscale("log")
+    errors = [r["mse"] for r in table if r["mse"] > 0]
+    if errors and max(errors) > LOG_Y_SPAN * min(errors):  # keep large-m differences visible
+        ax.set_yscale("log")
     ax.set_xlabel("number of measurements m")
     ax.set_ylabel("per-pixel MSE ([0, 1] scale)")
     ax.set_title(title or "reconstruction error vs measurements (95% CI)")

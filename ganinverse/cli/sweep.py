@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
+from ..io import read_json
 from ..methods import LASSO_LAMBDAS, METHODS
 from ..sweep import Sweep, SweepSpec, parse_shard, report
 from ._common import (
@@ -132,15 +134,21 @@ def run(args: argparse.Namespace) -> int:
     if shard[1] > 1:
         print(f"shard {shard[0]}/{shard[1]} done: {path}; run `ganinverse sweep-merge {args.out}`")
         return 0
-    print(report(args.out, title=_title(spec)))
+    print(report(args.out, title=_title(spec.to_json())))
     print(f"results in {args.out}")
     return 0
 
 
-def _title(spec: SweepSpec) -> str:
-    return f"{spec.dataset}, generator {spec.generator}, noise σ = {spec.noise_std} ([0,1] scale)"
+def _title(spec: dict) -> str:
+    """The report's title from a sweep's settings (``SweepSpec.to_json()`` or its sweep.json)."""
+    return (
+        f"{spec['dataset']}, generator {spec['generator']}, noise σ = {spec['noise_std']} "
+        "([0,1] scale)"
+    )
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    print(report(args.out))
+    saved = Path(args.out) / "sweep.json"
+    title = _title(read_json(saved, "sweep spec")) if saved.is_file() else ""
+    print(report(args.out, title=title))
     return 0

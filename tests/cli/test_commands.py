@@ -90,6 +90,7 @@ def test_sweep_and_merge_end_to_end(tiny_generator, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| csgm | 20 | 3 |" in text and "| lasso-dct | 40 | 3 |" in text
     assert (out / "error_vs_m.png").is_file()
+    assert (out / "summary.md").read_text().startswith("# digits, generator ")
     grid = json.loads((out / "sweep.json").read_text())["engine_grid"]
     assert grid == [{"lambda_z": 0.1, "steps": 3}, {"lambda_z": 0.001}]
     assert "| csgm | engine |" in text
