@@ -4,8 +4,8 @@ For images i = 1..B and restarts r = 1..R it minimises, independently per latent
 
     L(z_ir, v_ir) = data_i(x_ir) + prior_i(G(z_ir), v_ir) + λ_z ||z_ir||²,   x_ir = compose(G(z_ir), v_ir)
 
-where ``v`` are optional extra variables of the objective (e.g. the sparse deviation of
-Dhar et al.). All B·R latents form one batch, so one forward/backward of G serves them all; G's
+where ``v`` are optional extra variables of the objective (e.g. the second latent of the
+overpowered attack). All B·R latents form one batch, so one forward/backward of G serves them all; G's
 weights are frozen. Restarts can be pruned by successive halving and latents stop early on
 relative change; pruned or stopped latents leave the batch, so later steps cost less. The best
 iterate of every latent is kept, and the best restart per image is chosen by the data term
