@@ -34,3 +34,21 @@ def toy_generator() -> ToyGenerator:
 @pytest.fixture
 def toy_rgb_generator() -> ToyGenerator:
     return ToyGenerator(latent_dim=3, image_shape=(3, 8, 8), seed=1)
+
+
+@pytest.fixture
+def csgm_calls(monkeypatch) -> list[int]:
+    """Counts runs of the CSGM latent engine (``csgm``), wherever it is called from."""
+    import ganinverse.methods
+    import ganinverse.solvers.csgm
+
+    calls: list[int] = []
+    real = ganinverse.solvers.csgm.csgm
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ganinverse.solvers.csgm, "csgm", counted)
+    monkeypatch.setattr(ganinverse.methods, "csgm", counted)
+    return calls

@@ -81,19 +81,7 @@ def test_missing_lambda_or_generator_raise():
         reconstruct("magic", None, op, torch.zeros(1, 10))
 
 
-def test_the_sparse_weight_search_runs_the_latent_engine_once(toy_generator, monkeypatch):
-    import ganinverse.methods as methods
-    import ganinverse.solvers.csgm as solvers
-
-    calls = []
-    real = solvers.csgm
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(methods, "csgm", counted)
-    monkeypatch.setattr(solvers, "csgm", counted)
+def test_the_sparse_weight_search_runs_the_latent_engine_once(toy_generator, csgm_calls):
     z = torch.randn(2, toy_generator.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         x = toy_generator(z) + 0.1
@@ -102,5 +90,5 @@ def test_the_sparse_weight_search_runs_the_latent_engine_once(toy_generator, mon
     best, scores = choose_weight(
         "csgm-sparse", toy_generator, op, x, op.measure(x), (1e-4, 1e-2, 10.0), settings
     )
-    assert len(calls) == 1 and len(scores) == 3
+    assert len(csgm_calls) == 1 and len(scores) == 3
     assert best == min(scores, key=lambda s: s[1])[0]

@@ -164,25 +164,14 @@ def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, 
 
 
 def test_csgm_sparse_reuses_the_csgm_unit_and_gives_the_same_rows(
-    tiny_generator, tmp_path, monkeypatch
+    tiny_generator, tmp_path, csgm_calls
 ):
-    import ganinverse.solvers.csgm as solvers
-
-    calls = []
-    real = solvers.csgm
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(solvers, "csgm", counted)
-    monkeypatch.setattr("ganinverse.methods.csgm", counted)
     kw = dict(m_values=(20,), n_images=4, sparse_basis="dct", sparse_l1=1e-3)
     both, alone = tmp_path / "both", tmp_path / "alone"
     Sweep(spec(tiny_generator, methods=("csgm", "csgm-sparse"), **kw), both).run(progress=False)
-    assert len(calls) == 2  # one csgm run per batch of 2 images, shared by both methods
+    assert len(csgm_calls) == 2  # one csgm run per batch of 2 images, shared by both methods
     Sweep(spec(tiny_generator, methods=("csgm-sparse",), **kw), alone).run(progress=False)
-    assert len(calls) == 4  # without csgm units, csgm-sparse runs the engine itself
+    assert len(csgm_calls) == 4  # without csgm units, csgm-sparse runs the engine itself
     sparse = [r for r in merge(both) if r["method"] == "csgm-sparse"]
     assert without_seconds(sparse) == without_seconds(merge(alone))
     assert all(float(r["seconds"]) > 0 for r in sparse)

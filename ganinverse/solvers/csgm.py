@@ -7,8 +7,9 @@ Sparse:  min_{z,ν} (1/m)||y - A (G(z) + Ψᵀν)||² + λ_z ||z||² + μ ||ν||
 The data term is averaged over the m measurements as in CSGM's code, so its λ values transfer.
 The sparse objective is minimised by blocks: ẑ by the latent engine with ν = 0 (CSGM), then ν̂
 exactly, by FISTA, on the residual r = y − A G(ẑ): min_ν ½||r − AΨᵀν||² + (mμ/2)||ν||₁, a Lasso.
-(Fitting ν jointly with z by Adam's subgradient steps did not reach this minimum: on CelebA at
-m = 10000 it gave 9-17 dB where the exact ν-step gives 33 dB; benchmarks/README.md.)
+(The first version fitted ν jointly with z by Adam's subgradient steps and did not reach this
+minimum: on CelebA at m = 5000-10000 it gained 0.6-1.3 dB over CSGM, the exact ν-step 5-12 dB;
+benchmarks/README.md.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import torch
 from torch import Tensor, nn
 
 from .._validation import check_positive
@@ -118,10 +120,9 @@ def csgm_sparse(
         device=y.device,
     ).coefficients
     x_hat = g + basis.synthesis(nu)
-    data = (y - operator.A(x_hat)).pow(2).flatten(1).mean(1)
-    prior = start.config.lambda_z * start.z.pow(2).sum(1).to(y.device) + l1 * nu.abs().flatten(
-        1
-    ).sum(1)
+    data = MeasurementObjective(operator, y).data_loss(x_hat, torch.arange(len(y), device=y.device))
+    z_prior = start.config.lambda_z * start.z.pow(2).sum(1).to(y.device)
+    prior = z_prior + l1 * nu.abs().flatten(1).sum(1)
     return replace(
         start,
         x_hat=x_hat,
