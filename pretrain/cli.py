@@ -1,4 +1,4 @@
-"""``python -m pretrain`` / ``ganinverse-pretrain``: train a GAN prior and write a loadable checkpoint.
+"""``python -m pretrain`` / ``ganinverse-pretrain``: train a GAN (or VAE) prior, write a checkpoint.
 
 Single process:  python -m pretrain --dataset digits --steps 2000 --out runs/digits
 Many GPUs:       torchrun --nproc_per_node=4 -m pretrain --dataset mnist --data-root DATA ...
@@ -29,9 +29,9 @@ HELP = {
     "ndf": "discriminator width",
     "hidden": "MLP generator hidden widths",
     "d_norm": "discriminator normalisation: batch, layer, none (default: layer for wgan-gp, else batch)",
-    "loss": f"GAN loss: {', '.join(LOSSES)}",
+    "loss": f"objective: {', '.join(LOSSES)} (vae: the CSGM paper's MNIST VAE; needs --arch mlp)",
     "optimizer": f"{', '.join(OPTIMIZERS)} (default: the loss's: adam; rmsprop for wgan)",
-    "lr": "learning rate (default: 2e-4 gan/lsgan, 5e-5 wgan, 1e-4 wgan-gp)",
+    "lr": "learning rate (default: 2e-4 gan/lsgan, 5e-5 wgan, 1e-4 wgan-gp, 1e-3 vae)",
     "lr_d": "discriminator learning rate (default: --lr)",
     "betas": "Adam betas (default: 0.5 0.999; 0.5 0.9 for wgan-gp)",
     "n_critic": "D steps per G step (default: 1; 5 for wgan / wgan-gp)",
@@ -52,7 +52,7 @@ HELP = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganinverse-pretrain",
-        description="Train a DCGAN / MLP generator prior (GAN, LSGAN, WGAN, WGAN-GP).",
+        description="Train a DCGAN / MLP generator prior (GAN, LSGAN, WGAN, WGAN-GP) or a VAE.",
         argument_default=argparse.SUPPRESS,
         epilog=__doc__.split("\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,

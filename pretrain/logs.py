@@ -13,14 +13,26 @@ from torchvision.utils import make_grid, save_image
 
 from ganinverse.io import atomic_write, atomic_write_text
 
-COLUMNS = ("step", "d_loss", "g_loss", "seconds")
+#: column name -> curve label; a GAN logs (d_loss, g_loss), the VAE (recon, kl)
+LABELS = {
+    "d_loss": "D / critic loss",
+    "g_loss": "G loss",
+    "recon": "reconstruction (nats)",
+    "kl": "KL (nats)",
+}
 
 
 class LossLog:
-    """Rows (step, d_loss, g_loss, seconds of training) kept in memory, rewritten atomically."""
+    """Rows (step, the two losses, seconds of training) kept in memory, rewritten atomically."""
 
-    def __init__(self, path: str | os.PathLike, resume_step: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        resume_step: int | None = None,
+        names: tuple[str, str] = ("d_loss", "g_loss"),
+    ) -> None:
         self.path = Path(path)
+        self.names = names
         self.rows: list[dict[str, float]] = []
         if resume_step is not None and self.path.is_file():
             with self.path.open() as f:
@@ -32,20 +44,22 @@ class LossLog:
         #: a resumed run's clock starts at 0; its rows continue the saved run's seconds
         self.offset = self.rows[-1]["seconds"] if self.rows else 0.0
 
-    def append(self, step: int, d_loss: float, g_loss: float, seconds: float) -> None:
-        row = {"step": step, "d_loss": d_loss, "g_loss": g_loss, "seconds": self.offset + seconds}
-        self.rows.append(row)
+    def append(self, step: int, first: float, second: float, seconds: float) -> None:
+        row = dict(zip(self.names, (first, second), strict=True))
+        self.rows.append({"step": step, **row, "seconds": self.offset + seconds})
 
     def write(self) -> None:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(
+            buf, fieldnames=("step", *self.names, "seconds"), lineterminator="\n"
+        )
         writer.writeheader()
         for row in self.rows:
             writer.writerow({**row, "step": int(row["step"])})
         atomic_write_text(self.path, buf.getvalue())
 
     def plot(self, path: str | os.PathLike, title: str = "") -> None:
-        """Both losses against the generator step (PNG)."""
+        """Both losses against the training step (PNG)."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -53,8 +67,8 @@ class LossLog:
 
         fig, ax = plt.subplots(figsize=(6, 3.5))
         steps = [r["step"] for r in self.rows]
-        ax.plot(steps, [r["d_loss"] for r in self.rows], label="D / critic loss", lw=1)
-        ax.plot(steps, [r["g_loss"] for r in self.rows], label="G loss", lw=1)
+        for name in self.names:
+            ax.plot(steps, [r[name] for r in self.rows], label=LABELS.get(name, name), lw=1)
         ax.set_xlabel("generator step")
         ax.set_ylabel("loss")
         ax.set_title(title)

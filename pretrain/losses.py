@@ -1,7 +1,8 @@
-"""GAN objectives. Each loss gives the discriminator / critic loss, the generator loss, and the
-training defaults its paper used (optimiser, learning rate, betas, critic steps per G step).
+"""Training objectives. Each GAN loss gives the discriminator / critic loss, the generator loss,
+and the training defaults its paper used (optimiser, learning rate, betas, critic steps per G
+step); the VAE's negative ELBO trains an encoder with the generator (the decoder) instead.
 
-D(x) are logits / critic scores of shape (B,); ``real`` and ``fake`` are (B, C, H, W).
+D(x) are logits / critic scores of shape (B,); ``real`` and ``fake`` are (B, C, H, W) in [-1, 1].
 """
 
 from __future__ import annotations
@@ -103,13 +104,37 @@ class WGANGPLoss(WGANLoss):
         pass
 
 
-LOSSES: dict[str, type[GANLoss]] = {
-    cls.name: cls for cls in (GANLoss, LSGANLoss, WGANLoss, WGANGPLoss)
+class VAELoss:
+    """Kingma & Welling 2014, Bernoulli likelihood on [0, 1] pixels, per image (nats):
+
+    −ELBO = E_q[−log p(x | z)] + KL(q(z | x) || N(0, I)),  z = μ + σ ε (one sample, ε ~ N(0, I)),
+    recon = Σ_pixels BCE(f(z), (x + 1) / 2),  KL = −½ Σ (1 + log σ² − μ² − σ²).
+    """
+
+    name = "vae"
+    defaults = LossDefaults("adam", 1e-3, (0.9, 0.999), 1)
+
+    def __call__(
+        self, encoder: nn.Module, decoder: nn.Module, real: Tensor, eps: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """(mean reconstruction term, mean KL term) over the batch."""
+        mu, logvar = encoder(real)
+        z = mu + eps.to(mu) * (0.5 * logvar).exp()
+        target = ((real + 1) / 2).flatten(1)
+        recon = F.binary_cross_entropy_with_logits(
+            decoder.logits(z).flatten(1), target, reduction="none"
+        ).sum(1)
+        kl = -0.5 * (1 + logvar - mu.square() - logvar.exp()).sum(1)
+        return recon.mean(), kl.mean()
+
+
+LOSSES: dict[str, type] = {
+    cls.name: cls for cls in (GANLoss, LSGANLoss, WGANLoss, WGANGPLoss, VAELoss)
 }
 
 
-def make_loss(name: str, *, clip: float = 0.01, gp_lambda: float = 10.0) -> GANLoss:
-    """The loss object called ``name`` in {"gan", "lsgan", "wgan", "wgan-gp"}."""
+def make_loss(name: str, *, clip: float = 0.01, gp_lambda: float = 10.0) -> GANLoss | VAELoss:
+    """The loss object called ``name`` in {"gan", "lsgan", "wgan", "wgan-gp", "vae"}."""
     if name not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {name!r}")
     if name == "wgan":

@@ -31,11 +31,18 @@ from tqdm.auto import tqdm
 
 from ganinverse._validation import check_choice, check_int, check_positive
 from ganinverse.device import resolve_device
-from ganinverse.models import DCGANDiscriminator, DCGANGenerator, MLPGenerator, save_model
+from ganinverse.models import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPGenerator,
+    VAEDecoder,
+    VAEEncoder,
+    save_model,
+)
 from ganinverse.models.cost import generator_cost
 
 from .logs import LossLog, sample_grid
-from .losses import LOSSES, GANLoss, make_loss
+from .losses import LOSSES, GANLoss, VAELoss, make_loss
 from .optim import OptimisticAdam
 from .state import load_state, save_state
 
@@ -111,6 +118,10 @@ class TrainConfig:
         cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
         check_choice(cfg.optimizer, "optimizer", OPTIMIZERS)
         check_choice(cfg.d_norm, "d_norm", ("batch", "layer", "none"))
+        if cfg.loss == "vae" and (cfg.arch != "mlp" or cfg.amp or cfg.compile):
+            raise ValueError(
+                "loss='vae' trains the fully connected VAE: it needs arch='mlp' and no amp/compile"
+            )
         if cfg.loss == "wgan-gp" and cfg.d_norm == "batch":
             raise ValueError(
                 "d_norm='batch' is invalid with loss='wgan-gp': the gradient penalty is per sample; "
@@ -292,18 +303,9 @@ class Trainer:
         self.data = data
         first = _take(data, torch.tensor([0]))
         self.image_shape = tuple(first.shape[1:])
-        self.loss: GANLoss = make_loss(
-            self.cfg.loss, clip=self.cfg.clip, gp_lambda=self.cfg.gp_lambda
-        )
         self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
-        G, D = build_models(self.cfg, self.image_shape)
-        self.G, self.D = G.to(self.device), D.to(self.device)
-        if self.cfg.channels_last:  # NHWC convolutions: see benchmarks/pretrain/train_speed.py
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
+        self._build()
         self.ema = copy.deepcopy(self.G).requires_grad_(False)
-        self.opt_g = build_optimizer(self.cfg, self.G.parameters(), self.cfg.lr)
-        self.opt_d = build_optimizer(self.cfg, self.D.parameters(), self.cfg.lr_d)
         self.step = 0
         self.fixed_z = torch.randn(64, self.cfg.latent_dim, generator=_rng(self.cfg.seed, 4, 0))
         if (self.out / "checkpoint.json").is_file():
@@ -313,8 +315,32 @@ class Trainer:
                     "(--resume) to continue it, or choose another out folder"
                 )
             self._resume()
-        self.log = LossLog(self.out / "losses.csv", resume_step=self.step if resume else None)
-        # Wrappers used for the forward passes; the raw modules are what gets saved.
+        self.log = LossLog(
+            self.out / "losses.csv",
+            resume_step=self.step if resume else None,
+            names=self.LOSS_NAMES,
+        )
+        self._wrap()
+
+    # -- networks (overridden by VAETrainer) -------------------------------------------
+    #: the two numbers train_step returns, as logged
+    LOSS_NAMES = ("d_loss", "g_loss")
+
+    def _build(self) -> None:
+        """Loss, G, D and their optimizers."""
+        self.loss: GANLoss = make_loss(
+            self.cfg.loss, clip=self.cfg.clip, gp_lambda=self.cfg.gp_lambda
+        )
+        G, D = build_models(self.cfg, self.image_shape)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        if self.cfg.channels_last:  # NHWC convolutions: see benchmarks/pretrain/train_speed.py
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.opt_g = build_optimizer(self.cfg, self.G.parameters(), self.cfg.lr)
+        self.opt_d = build_optimizer(self.cfg, self.D.parameters(), self.cfg.lr_d)
+
+    def _wrap(self) -> None:
+        """Wrappers used for the forward passes; the raw modules are what gets saved."""
         self.G_run: nn.Module = self.G
         self.D_run: nn.Module = self.D
         if self.dist.world > 1:
@@ -324,12 +350,17 @@ class Trainer:
         if self.cfg.compile:
             self.G_run, self.D_run = torch.compile(self.G_run), torch.compile(self.D_run)
 
-    # -- state -------------------------------------------------------------------------
     def _modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D, "ema": self.ema}
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def _companions(self) -> dict[str, nn.Module]:
+        """Checkpoints written next to generator.*: the discriminator."""
+        return {"discriminator": self.D}
+
+    # -- state -------------------------------------------------------------------------
 
     def _resume(self) -> None:
         info = load_state(self.out / "checkpoint", self._modules(), self._optimizers())
@@ -372,7 +403,8 @@ class Trainer:
         if final:
             info["cost"] = generator_cost(G_out)
         save_model(raw, self.out / "generator", info, ema=G_out)
-        save_model(self.D, self.out / "discriminator", info)
+        for name, module in self._companions().items():
+            save_model(module, self.out / name, info)
         self.log.plot(self.out / "losses.png", f"{self.cfg.loss} on {self.cfg.dataset}")
         sample_grid(G_out, self.fixed_z.to(self.device), self.out / "samples" / "latest.png")
 
@@ -434,14 +466,16 @@ class Trainer:
         start = time.perf_counter()
         with _deferred_interrupt() as interrupted:
             while self.step < cfg.steps:
-                d_loss, g_loss = self.train_step(self.step)
+                losses = self.train_step(self.step)
                 self.step += 1
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
+                    if not all(math.isfinite(v) for v in losses):
                         raise FloatingPointError(f"losses diverged at step {self.step}")
-                    self.log.append(self.step, d_loss, g_loss, time.perf_counter() - start)
-                    bar.set_postfix(d=f"{d_loss:.3f}", g=f"{g_loss:.3f}")
+                    self.log.append(self.step, *losses, time.perf_counter() - start)
+                    bar.set_postfix(
+                        {n: f"{v:.3f}" for n, v in zip(self.LOSS_NAMES, losses, strict=True)}
+                    )
                 if self.dist.main and self.step % cfg.sample_every == 0:
                     sample_grid(
                         self.export_generator(),
@@ -457,6 +491,50 @@ class Trainer:
         bar.close()
         self.save(final=True)
         return self.step
+
+
+class VAETrainer(Trainer):
+    """The same loop, checkpoints and reproducibility contract for a VAE: the decoder is G (with
+    its EMA), the encoder E replaces D, one Adam step per batch on the negative ELBO (VAELoss)."""
+
+    LOSS_NAMES = ("recon", "kl")
+
+    def _build(self) -> None:
+        cfg = self.cfg
+        self.loss = VAELoss()
+        torch.manual_seed(cfg.seed)
+        self.G = VAEDecoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden)).to(self.device)
+        self.E = VAEEncoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden)).to(self.device)
+        params = [*self.G.parameters(), *self.E.parameters()]
+        self.opt = build_optimizer(cfg, params, cfg.lr)
+
+    def _wrap(self) -> None:
+        if self.dist.world > 1:
+            raise ValueError("loss='vae' trains in one process (minutes on a CPU); drop torchrun")
+
+    def _modules(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "E": self.E, "ema": self.ema}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt": self.opt}
+
+    def _companions(self) -> dict[str, nn.Module]:
+        """Checkpoints written next to generator.*: the encoder q(z | x)."""
+        return {"encoder": self.E}
+
+    def train_step(self, s: int) -> tuple[float, float]:
+        """One Adam step on the mean negative ELBO of batch s; ε drawn from (seed, s)."""
+        cfg = self.cfg
+        self.G.train()
+        self.E.train()
+        real = _take(self.data, self.sampler.indices(s)).to(self.device)
+        eps = torch.randn(cfg.batch_size, cfg.latent_dim, generator=_rng(cfg.seed, 2, s))
+        recon, kl = self.loss(self.E, self.G, real, eps)
+        self.opt.zero_grad(set_to_none=True)
+        (recon + kl).backward()
+        self.opt.step()
+        update_ema(self.ema, self.G, min(cfg.ema_decay, (1 + s) / (10 + s)))
+        return recon.item(), kl.item()
 
 
 def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
@@ -477,9 +555,9 @@ def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
 def train(
     cfg: TrainConfig, data: Tensor | Dataset | None = None, *, resume: bool = False
 ) -> Trainer:
-    """Train (or resume) a GAN as configured; returns the trainer (G, D, ema, step, ...)."""
+    """Train (or resume) a GAN, or a VAE (loss="vae"), as configured; returns the trainer."""
     if data is None:
         data = load_training_data(cfg)
-    trainer = Trainer(cfg, data, resume=resume)
+    trainer = (VAETrainer if cfg.loss == "vae" else Trainer)(cfg, data, resume=resume)
     trainer.run()
     return trainer

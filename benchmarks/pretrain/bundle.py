@@ -4,7 +4,7 @@
     python benchmarks/pretrain/bundle.py --run runs/celeba64-dcgan --name celeba64-dcgan \
         --dataset celeba64 --data-root ../shared/data/celeba64
 
-Copies generator.* and discriminator.* (safetensors + JSON), re-measures the cost on this CPU,
+Copies generator.* and discriminator.* (a VAE run: encoder.*) (safetensors + JSON), re-measures the cost on this CPU,
 scores sample quality (pretrain.quality: FD in the features of the dataset's bundled classifier,
 or in a 64-d pixel PCA for datasets without one such as celeba64; no label entropy then), stores
 cost and quality in the generator's JSON, and writes benchmarks/results/pretrain/<name>/:
@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     run, dest, results = Path(args.run), WEIGHTS_DIR / args.name, RESULTS / args.name
     dest.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
-    for stem in ("generator", "discriminator"):
+    # a GAN run has a discriminator next to its generator, a VAE run an encoder
+    companions = [c for c in ("discriminator", "encoder") if (run / f"{c}.json").is_file()]
+    for stem in ("generator", *companions):
         for ext in (".safetensors", ".json"):
             shutil.copyfile(run / f"{stem}{ext}", dest / f"{stem}{ext}")
     G = load_generator(args.name, device="cpu")

@@ -1,4 +1,4 @@
-"""Networks (DCGAN / MLP generators, discriminators, classifiers), checkpoints, bundled weights."""
+"""Networks (DCGAN / MLP / VAE generators, discriminators, classifiers), checkpoints, weights."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .cost import generator_cost
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPGenerator
 from .registry import list_classifiers, list_generators, resolve
+from .vae import VAEDecoder, VAEEncoder
 
 
 def _load(name_or_path: str | os.PathLike, kind: str, device: str | torch.device, ema: bool):
@@ -55,6 +56,8 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPGenerator",
+    "VAEDecoder",
+    "VAEEncoder",
     "accuracy",
     "build_classifier",
     "generator_cost",

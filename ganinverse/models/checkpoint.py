@@ -19,6 +19,7 @@ from ..io import atomic_write, atomic_write_json, read_json
 from .classifier import ClassifierA, ClassifierB
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPGenerator
+from .vae import VAEDecoder, VAEEncoder
 
 FORMAT = "ganinverse-model"
 EMA_PREFIX = "ema/"
@@ -26,6 +27,8 @@ EMA_PREFIX = "ema/"
 ARCHITECTURES: dict[str, tuple[type[nn.Module], str]] = {
     "DCGANGenerator": (DCGANGenerator, "generator"),
     "MLPGenerator": (MLPGenerator, "generator"),
+    "VAEDecoder": (VAEDecoder, "generator"),
+    "VAEEncoder": (VAEEncoder, "encoder"),
     "DCGANDiscriminator": (DCGANDiscriminator, "discriminator"),
     "ClassifierA": (ClassifierA, "classifier"),
     "ClassifierB": (ClassifierB, "classifier"),
@@ -144,7 +147,7 @@ def load_model(
     """Build the architecture named in ``<stem>.json`` and load ``<stem>.safetensors`` strictly.
 
     ``ema=True`` loads the EMA weights when the checkpoint has them. ``kind`` ("generator",
-    "discriminator", "classifier") rejects checkpoints of another kind. Returns eval mode.
+    "discriminator", "encoder", "classifier") rejects checkpoints of another kind. Returns eval mode.
     """
     stem = checkpoint_stem(path_stem)
     meta = read_config(stem)

@@ -7,7 +7,7 @@ import torch
 
 from ganinverse.models import load_generator
 from pretrain.logs import LossLog
-from pretrain.trainer import BatchSampler, TrainConfig, Trainer, _rng, train
+from pretrain.trainer import BatchSampler, TrainConfig, Trainer, VAETrainer, _rng, train
 
 
 def _data(n=48, seed=0):
@@ -36,9 +36,9 @@ def _cfg(tmp_path, **kw):
 
 def _states(trainer):
     out = {}
-    for name, m in (("G", trainer.G), ("D", trainer.D), ("ema", trainer.ema)):
+    for name, m in trainer._modules().items():
         out.update({f"{name}.{k}": v.clone() for k, v in m.state_dict().items()})
-    for name, opt in (("g", trainer.opt_g), ("d", trainer.opt_d)):
+    for name, opt in trainer._optimizers().items():
         for i, st in opt.state_dict()["state"].items():
             out.update({f"{name}.{i}.{k}": v.clone() for k, v in st.items() if torch.is_tensor(v)})
     return out
@@ -51,6 +51,7 @@ def _states(trainer):
         ("wgan-gp", None, "dcgan"),
         ("wgan", "oadam", "dcgan"),
         ("lsgan", None, "mlp"),
+        ("vae", None, "mlp"),
     ],
 )
 def test_resume_gives_the_same_weights_as_one_run(tmp_path, loss, optimizer, arch):
@@ -165,3 +166,27 @@ def test_noise_streams_depend_on_seed_stream_and_index():
     }
     assert len({tuple(v) for v in draws.values()}) == len(draws)
     assert torch.equal(torch.randn(4, generator=_rng(0, 2, 0)), torch.tensor(draws[(0, 2, 0)]))
+
+
+def test_vae_trains_an_encoder_and_a_loadable_decoder(tmp_path):
+    from ganinverse.models import VAEDecoder, VAEEncoder, load_model
+
+    data = _data(n=64)
+    cfg = _cfg(tmp_path, loss="vae", arch="mlp", hidden=[32], batch_size=16, steps=60)
+    trainer = train(cfg, data)
+    assert isinstance(trainer, VAETrainer)
+    rows = (tmp_path / "losses.csv").read_text().splitlines()
+    assert rows[0] == "step,recon,kl,seconds"
+    elbo = [float(r.split(",")[1]) + float(r.split(",")[2]) for r in rows[1:]]
+    assert sum(elbo[-10:]) < sum(elbo[:10])  # the negative ELBO falls
+    G = load_generator(tmp_path, device="cpu")
+    assert isinstance(G, VAEDecoder) and G.checkpoint_config["loss"] == "vae"
+    x = G(torch.randn(5, 4))
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() < 1
+    assert isinstance(load_model(tmp_path / "encoder", kind="encoder"), VAEEncoder)
+    assert not (tmp_path / "discriminator.json").exists()
+
+
+def test_vae_needs_the_mlp_arch(tmp_path):
+    with pytest.raises(ValueError, match="arch='mlp'"):
+        train(_cfg(tmp_path, loss="vae", arch="dcgan"), _data())
