@@ -17,6 +17,7 @@ generator, m, restarts, λ_z, steps, selection, mean per-pixel MSE on [0, 1], se
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import torch
@@ -41,32 +42,30 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     x, _ = load_images("mnist", args.data_root, "train", n=args.n, start=100)
+    grid = list(itertools.product(args.restarts, args.lambda_z, args.steps, args.select))
     for name in args.generator:
         G = load_generator(name, device="cpu")
         for m in args.m:
             op = GaussianCS(x.shape[1:], m, seed=7, noise_std=0.2)
             y = op.measure(x, seed=3)
-            for restarts in args.restarts:
-                for lam in args.lambda_z:
-                    for steps in args.steps:
-                        for select in args.select:
-                            t = time.time()
-                            r = csgm(
-                                G,
-                                op,
-                                y,
-                                restarts=restarts,
-                                steps=steps,
-                                lr=0.1,
-                                lambda_z=lam,
-                                prune_at=(0.1, 0.3),
-                                select=select,
-                                progress=False,
-                                seed=1,
-                            )
-                            mse = float(metrics.mse(r.x_hat, x).mean())
-                            line = (name, m, restarts, lam, steps, select, round(mse, 4))
-                            print(*line, round(time.time() - t, 1), flush=True)
+            for restarts, lam, steps, select in grid:
+                t = time.time()
+                r = csgm(
+                    G,
+                    op,
+                    y,
+                    restarts=restarts,
+                    steps=steps,
+                    lr=0.1,
+                    lambda_z=lam,
+                    prune_at=(0.1, 0.3),
+                    select=select,
+                    progress=False,
+                    seed=1,
+                )
+                mse = float(metrics.mse(r.x_hat, x).mean())
+                line = (name, m, restarts, lam, steps, select, round(mse, 4))
+                print(*line, round(time.time() - t, 1), flush=True)
 
 
 if __name__ == "__main__":

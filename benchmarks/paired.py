@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> None:
         _values(args.out, args.metric),
         _values(args.b_from or args.out, args.metric),
     )
+    for method, values, out in ((args.a, a_values, args.out), (args.b, b_values, args.b_from)):
+        if not any(key[0] == method for key in values):
+            p.error(f"no rows of method {method!r} in {(out or args.out) / 'rows.csv'}")
     sign = -1 if args.metric == "mse" else 1
     print(f"{args.metric}: {args.a} - {args.b}" + (f" of {args.b_from}" if args.b_from else ""))
     print("m\tn\tmean ± 95% CI\tA better")

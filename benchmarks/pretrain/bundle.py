@@ -4,8 +4,8 @@
     python benchmarks/pretrain/bundle.py --run runs/celeba64-dcgan --name celeba64-dcgan \
         --dataset celeba64 --data-root ../shared/data/celeba64
 
-Copies generator.* and discriminator.* (a VAE run: encoder.*) (safetensors + JSON), re-measures the cost on this CPU,
-scores sample quality (pretrain.quality: FD in the features of the dataset's bundled classifier,
+Copies generator.* and discriminator.* (a VAE run: encoder.* instead; safetensors + JSON),
+re-measures the cost on this CPU, scores sample quality (pretrain.quality: FD in the features of the dataset's bundled classifier,
 or in a 64-d pixel PCA for datasets without one such as celeba64; no label entropy then), stores
 cost and quality in the generator's JSON, and writes benchmarks/results/pretrain/<name>/:
 quality.json, losses.csv, losses.png, samples.png (64 EMA samples from a fixed z).

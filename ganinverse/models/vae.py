@@ -13,13 +13,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_tensor
-
-
-def _check_shape(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    if len(image_shape) != 3 or min(int(s) for s in image_shape) < 1:
-        raise ValueError(f"image_shape must be (C, H, W) of positive ints, got {image_shape}")
-    return tuple(int(s) for s in image_shape)
+from .._validation import check_tensor
+from .mlp import FullyConnected
 
 
 def _softplus_mlp(widths: list[int]) -> nn.Sequential:
@@ -32,7 +27,7 @@ def _softplus_mlp(widths: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class VAEDecoder(nn.Module):
+class VAEDecoder(FullyConnected):
     """p(x | z) = Bernoulli(σ(f(z))) on [0, 1] pixels; ``forward`` returns the mean on [-1, 1]:
     2σ(f(z)) − 1 = tanh(f(z) / 2)."""
 
@@ -42,20 +37,8 @@ class VAEDecoder(nn.Module):
         image_shape: tuple[int, int, int] = (1, 28, 28),
         hidden: tuple[int, ...] = (500, 500),
     ) -> None:
-        super().__init__()
-        check_int(latent_dim, "latent_dim", low=1)
-        self.latent_dim = int(latent_dim)
-        self.image_shape = _check_shape(image_shape)
-        self.hidden = tuple(int(h) for h in hidden)
+        super().__init__(latent_dim, image_shape, hidden)
         self.main = _softplus_mlp([self.latent_dim, *self.hidden, math.prod(self.image_shape)])
-
-    def config(self) -> dict:
-        """Constructor kwargs (what a checkpoint needs to rebuild this module)."""
-        return {
-            "latent_dim": self.latent_dim,
-            "image_shape": list(self.image_shape),
-            "hidden": list(self.hidden),
-        }
 
     def logits(self, z: Tensor) -> Tensor:
         """f(z), the Bernoulli logits, shaped like images."""
@@ -66,7 +49,7 @@ class VAEDecoder(nn.Module):
         return torch.tanh(self.logits(z) / 2)
 
 
-class VAEEncoder(nn.Module):
+class VAEEncoder(FullyConnected):
     """q(z | x) = N(μ(x), diag exp(log σ²(x))) for x in [-1, 1]; ``forward`` returns (μ, log σ²)."""
 
     def __init__(
@@ -75,20 +58,8 @@ class VAEEncoder(nn.Module):
         image_shape: tuple[int, int, int] = (1, 28, 28),
         hidden: tuple[int, ...] = (500, 500),
     ) -> None:
-        super().__init__()
-        check_int(latent_dim, "latent_dim", low=1)
-        self.latent_dim = int(latent_dim)
-        self.image_shape = _check_shape(image_shape)
-        self.hidden = tuple(int(h) for h in hidden)
+        super().__init__(latent_dim, image_shape, hidden)
         self.main = _softplus_mlp([math.prod(self.image_shape), *self.hidden, 2 * self.latent_dim])
-
-    def config(self) -> dict:
-        """Constructor kwargs (what a checkpoint needs to rebuild this module)."""
-        return {
-            "latent_dim": self.latent_dim,
-            "image_shape": list(self.image_shape),
-            "hidden": list(self.hidden),
-        }
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         check_tensor(x, "x", shape=(None, *self.image_shape))
