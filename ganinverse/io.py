@@ -1,11 +1,14 @@
-"""Atomic file writes: a killed process never leaves a half-written checkpoint or result file."""
+"""Atomic file writes: a killed process never leaves a half-written checkpoint or result file,
+and a multi-file result appears as one unit (``staged_output``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     try:
         write(tmp_path)
         # mkstemp creates 0600; give the file the mode a plain open() would (0666 & ~umask)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -52,3 +53,56 @@ def read_json(path: str | os.PathLike, what: str = "file") -> dict:
     if not isinstance(obj, dict):
         raise ValueError(f"{what} {path} must hold a JSON object, got {type(obj).__name__}")
     return obj
+
+
+def check_output_dir(out: str | os.PathLike, name: str = "out") -> Path:
+    """``out`` as a Path if it is, or can be created as, a directory; else a ValueError naming
+    ``name``. Creates nothing: call it before any work starts."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"{name} {str(path)!r} is an existing file, expected a folder; pass a folder path"
+        )
+    parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise ValueError(f"{name} {str(path)!r} lies under {str(parent)!r}, which is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {str(path)!r} cannot be created: {str(parent)!r} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def staged_output(out: str | os.PathLike, *, last: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Write a multi-file result into a hidden staging folder beside ``out``; publish it on success.
+
+    A new or empty ``out`` is replaced by the staging folder in one rename, so a kill at any moment
+    leaves either nothing or the whole result. Into an existing, non-empty ``out`` the files are
+    moved one by one (each atomically), the names in ``last`` (e.g. the summary) at the end, so a
+    complete summary means a complete result. On an error the staging folder is removed and ``out``
+    is left as it was.
+    """
+    out = check_output_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        yield staging
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        if not out.exists():
+            os.chmod(staging, 0o777 & ~_umask())
+            os.replace(staging, out)
+            return
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        files.sort(key=lambda p: p.relative_to(staging).as_posix() in last)
+        for src in files:
+            dst = out / src.relative_to(staging)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
