@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -57,13 +58,53 @@ def check_range(x: Tensor, name: str, low: float, high: float, tol: float = 1e-4
     return x
 
 
-def check_positive(value: float, name: str, *, strict: bool = True) -> float:
-    """Raise unless ``value`` is a (strictly) positive real number."""
+def check_number(
+    value: object,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
+) -> float:
+    """``value`` as a float if it is a finite real number within the bounds, else a named error.
+
+    NaN and ±Inf are always refused (they would silently turn a result into its starting point
+    or into NaN). ``low_open``/``high_open`` exclude the bound itself. ``hint`` is appended to
+    the message (e.g. the likely fix).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if (value <= 0) if strict else (value < 0):
-        raise ValueError(f"{name} must be {'> 0' if strict else '>= 0'}, got {value}")
-    return float(value)
+        if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex():
+            value = value.item()
+        else:
+            try:
+                import numpy as np
+
+                if isinstance(value, (np.integer, np.floating)):
+                    value = value.item()
+            except ImportError:  # pragma: no cover
+                pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    suffix = f"; {hint}" if hint else ""
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}{suffix}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(
+            f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}{suffix}"
+        )
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(
+            f"{name} must be {'<' if high_open else '<='} {high:g}, got {value:g}{suffix}"
+        )
+    return value
+
+
+def check_positive(value: float, name: str, *, strict: bool = True) -> float:
+    """Raise unless ``value`` is a finite, (strictly) positive real number."""
+    return check_number(value, name, low=0.0, low_open=strict)
 
 
 def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:
