@@ -10,6 +10,17 @@ weights are frozen. Restarts can be pruned by successive halving and latents sto
 relative change; pruned or stopped latents leave the batch, so later steps cost less. The best
 iterate of every latent is kept, and the best restart per image is chosen by the data term
 (``select="data"``) or the whole objective (``select="total"``).
+
+Randomness: the start of restart r of image i is drawn from ``seeds.rng(seed, "restart", id_i, r)``
+where ``id_i`` is the image's identity (``image_ids``, e.g. its dataset index), or from
+``rng(seed, "restart", r)`` (the same starts for every image) when no identity is given. So an
+image's result never depends on its position in the batch or on the other images: with Adam or
+SGD every latent's trajectory is independent of the rest of the batch. L-BFGS is the exception:
+its line search acts on the summed loss of the batch, so its iterates are coupled.
+
+A latent whose best iterate is its start (``steps=0``, a diverging learning rate, NaN losses) is
+no reconstruction: ``LatentResult.improved`` says so per image, and a ``ConvergenceWarning`` is
+raised.
 """
 
 from __future__ import annotations
@@ -17,15 +28,17 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_int, check_positive, check_tensor
-from .device import make_generator
+from ._validation import check_choice, check_int, check_number, check_positive, check_tensor
+from .exceptions import ConvergenceWarning
+from .seeds import rng
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step")
@@ -98,7 +111,17 @@ class LatentConfig:
         check_choice(self.init, "init", INITS)
         check_choice(self.select, "select", SELECTIONS)
         check_positive(self.lambda_z, "lambda_z", strict=False)
+        check_number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        check_number(self.step_at, "step_at", low=0.0, high=1.0, low_open=True)
+        check_number(self.step_gamma, "step_gamma", low=0.0, high=1.0, low_open=True)
         check_positive(self.box, "box")
+        if not isinstance(self.progress, bool):
+            raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
+        check_int(self.seed, "seed", low=0)
+        if not isinstance(self.prune_at, tuple):
+            raise TypeError(f"prune_at must be a tuple of fractions, got {self.prune_at!r}")
+        for f in self.prune_at:
+            check_number(f, "prune_at", low=0.0, high=1.0, low_open=True, high_open=True)
         check_int(self.patience, "patience", low=1)
         check_int(self.log_every, "log_every", low=1)
         if self.tol is not None:
@@ -131,6 +154,9 @@ class LatentResult:
     best_restart: Tensor  #: (B,) index of the chosen restart
     steps_run: Tensor  #: (B, R) steps each latent ran before it finished, was pruned or stopped
     history: Tensor  #: (T, B, R) total loss every ``log_every`` steps; NaN once a latent left
+    #: (B,) False where the chosen restart's best iterate is its start: no step improved it
+    #: (steps=0, divergence or NaN losses); x_hat is then G(z_start), not a reconstruction
+    improved: Tensor
     selected_by: str  #: "data" or "total"
     seconds: float
     latent_steps: int  #: Σ over latents of steps run: the work done, in G forward/backwards
@@ -167,11 +193,59 @@ def _lr_factor(config: LatentConfig, step: int) -> float:
     return 1.0
 
 
-def _init_latents(G: nn.Module, n: int, config: LatentConfig) -> Tensor:
-    gen = make_generator(config.seed)
-    if config.init == "uniform":
-        return (torch.rand(n, G.latent_dim, generator=gen) * 2 - 1) * config.box
-    return torch.randn(n, G.latent_dim, generator=gen)
+def _init_latents(
+    latent_dim: int, n_images: int, image_ids: Sequence[int] | None, config: LatentConfig
+) -> Tensor:
+    """(B·R, latent_dim), image-major: restart r of image i from rng(seed, "restart", id_i, r)
+    (or rng(seed, "restart", r) for every image when there are no ids)."""
+
+    def draw(*key: int | str) -> Tensor:
+        gen = rng(config.seed, "restart", *key)
+        if config.init == "uniform":
+            return (torch.rand(latent_dim, generator=gen) * 2 - 1) * config.box
+        return torch.randn(latent_dim, generator=gen)
+
+    R = config.restarts
+    if image_ids is None:
+        return torch.stack([draw(r) for r in range(R)]).repeat(n_images, 1)
+    return torch.stack([draw(int(i), r) for i in image_ids for r in range(R)])
+
+
+def check_image_ids(image_ids: object, n_images: int) -> list[int] | None:
+    """``image_ids`` as a list of ``n_images`` distinct ints >= 0 (or None), else a named error."""
+    if image_ids is None:
+        return None
+    if isinstance(image_ids, Tensor):
+        image_ids = image_ids.tolist()
+    if isinstance(image_ids, (str, bytes)) or not isinstance(image_ids, Sequence | range):
+        raise TypeError(f"image_ids must be a sequence of ints, got {type(image_ids).__name__}")
+    ids = [check_int(i, "image_ids", low=0) for i in image_ids]
+    if len(ids) != n_images:
+        raise ValueError(f"image_ids must hold one id per image ({n_images}), got {len(ids)}")
+    if len(set(ids)) != len(ids):
+        raise ValueError("image_ids must be distinct (one identity per image)")
+    return ids
+
+
+def check_generator(G: object, name: str = "G") -> nn.Module:
+    """A generator: an nn.Module with an int ``latent_dim``, an ``image_shape`` (C, H, W) and
+    float32 parameters (the engine runs in float32), else a named error with the fix."""
+    if not isinstance(G, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module generator, got {type(G).__name__}")
+    latent_dim = getattr(G, "latent_dim", None)
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        raise TypeError(f"{name} must have an int attribute latent_dim >= 1, got {latent_dim!r}")
+    shape = getattr(G, "image_shape", None)
+    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+        raise TypeError(f"{name} must have an attribute image_shape = (C, H, W), got {shape!r}")
+    dtypes = {p.dtype for p in G.parameters()}
+    if dtypes - {torch.float32}:
+        found = ", ".join(sorted(str(d) for d in dtypes))
+        raise TypeError(
+            f"{name} has parameters of dtype {found}; the solvers run in float32: "
+            f"pass {name}.float()"
+        )
+    return G
 
 
 def _project(z: Tensor, config: LatentConfig) -> None:
@@ -226,6 +300,7 @@ def optimize_latent(
     config: LatentConfig | None = None,
     *,
     z_init: Tensor | None = None,
+    image_ids: Sequence[int] | None = None,
     desc: str = "latent",
     **overrides: object,
 ) -> LatentResult:
@@ -233,23 +308,29 @@ def optimize_latent(
 
     G must have ``latent_dim``; it runs on its own device and is frozen during the call.
     ``z_init`` (B·R, latent_dim), image-major, replaces the random starts (e.g. warm starts).
+    ``image_ids`` (B distinct ints, e.g. dataset indices) seed each image's restarts by its
+    identity; without them every image gets the same starts. Warns ``ConvergenceWarning`` when
+    no step improved the start of an image's chosen restart (``LatentResult.improved``).
     """
     config = (config or LatentConfig()).updated(**overrides)
+    check_generator(G)
     check_int(n_images, "n_images", low=1)
+    image_ids = check_image_ids(image_ids, n_images)
     device = generator_device(G)
     B, R, T = n_images, config.restarts, config.steps
     total = B * R
     rows_all = torch.arange(B, device=device).repeat_interleave(R)
 
-    gen = make_generator(config.seed + 1)
+    gen = rng(config.seed, "variables")
     if z_init is None:
-        z_init = _init_latents(G, total, config)
+        z_init = _init_latents(G.latent_dim, B, image_ids, config)
     else:
         check_tensor(z_init, "z_init", shape=(total, G.latent_dim))
     init = {"z": z_init.detach().to(device, torch.float32)}
     init.update(objective.init_variables(rows_all, gen))
     best = {k: v.detach().clone() for k, v in init.items()}
     best_total = torch.full((total,), math.inf, device=device)
+    improved = torch.zeros(total, dtype=torch.bool, device=device)  # best iterate after the start
     best_select = torch.full((total,), math.inf, device=device)
     steps_run = torch.full((total,), T, dtype=torch.long, device=device)
     history: list[Tensor] = []
@@ -273,12 +354,13 @@ def optimize_latent(
             tot = tot + config.lambda_z * z.pow(2).sum(1)
         return tot, data
 
-    def record(tot: Tensor, data: Tensor) -> None:
+    def record(tot: Tensor, data: Tensor, initial: bool = False) -> None:
         """Keep each latent's best iterate so far (the iterate the losses were computed at)."""
         sel = data if config.select == "data" else tot
         ids = batch.ids
         better = tot.detach() < best_total[ids]
         idx = ids[better]
+        improved[idx] = not initial
         best_total[idx] = tot.detach()[better]
         best_select[idx] = sel.detach()[better]
         for k, v in batch.tensors.items():
@@ -291,16 +373,18 @@ def optimize_latent(
         tot, data = evaluate()
         if not last:  # the first evaluation of a step is at the current iterate
             last["tot"], last["data"] = tot.detach(), data.detach()
-            record(tot, data)
+            record(tot, data, initial=step_now[0] == 0)
         loss = tot.sum()
         loss.backward()
         return loss
 
     start = time.perf_counter()
     latent_steps = 0
+    step_now = [0]  # the step the closure evaluates (step 0's first evaluation is the start)
     bar = tqdm(total=T, desc=desc, disable=not config.progress)
     with frozen(G, *objective.modules), bar:
         for step in range(T):
+            step_now[0] = step
             lr = config.lr * _lr_factor(config, step)
             for group in batch.optimizer.param_groups:
                 group["lr"] = lr
@@ -332,10 +416,10 @@ def optimize_latent(
                 if len(batch.ids) == 0:
                     break
 
-        # the last step's update has not been evaluated yet
+        # the last step's update has not been evaluated yet (with steps=0: the start itself)
         if len(batch.ids):
             with torch.no_grad():
-                record(*evaluate())
+                record(*evaluate(), initial=T == 0)
 
         with torch.no_grad():
             restart_losses = best_select.view(B, R)
@@ -345,7 +429,18 @@ def optimize_latent(
             variables = {k: v[pick] for k, v in best.items() if k != "z"}
             x_hat = objective.compose(G(z), variables)
             data_loss = objective.data_loss(x_hat, torch.arange(B, device=device))
+            improved_image = improved[pick].cpu()
 
+    if not bool(improved_image.all()):
+        bad = int((~improved_image).sum())
+        warnings.warn(
+            f"{desc}: for {bad} of {B} image(s) no step improved on the starting latent (steps="
+            f"{T}, lr={config.lr:g}{'' if bool(torch.isfinite(best_total).all()) else ', non-finite losses'}); "
+            "their x_hat is G(z_start), not a reconstruction (result.improved is False): "
+            "run more steps, lower lr, or check the inputs",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return LatentResult(
         x_hat=x_hat,
         z=z,
@@ -356,6 +451,7 @@ def optimize_latent(
         best_restart=best_restart,
         steps_run=steps_run.view(B, R),
         history=torch.stack(history) if history else torch.empty(0, B, R),
+        improved=improved_image,
         selected_by=config.select,
         seconds=time.perf_counter() - start,
         latent_steps=latent_steps,

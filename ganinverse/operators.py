@@ -1,9 +1,14 @@
-"""Forward models y = A x + η for images x of shape (B, C, H, W).
+"""Forward models y = A x + η for images x of shape (B, C, H, W) in [-1, 1].
 
 Every operator is an ``nn.Module`` (so ``.to(device)`` moves its buffers) with
 ``A(x)`` (= A x, also ``forward``/``op(x)``), ``A_adjoint(y)`` (= Aᵀ y), ``in_shape`` (C, H, W),
 ``out_shape`` and ``m`` (measurements per image). Noise is composed in: ``measure(x)``
 returns A x + η with η ~ N(0, σ² I) drawn from a seeded generator.
+
+Masked operators (``Inpainting``) keep y in the image layout: entries that are not measured are
+exactly zero, y = M ⊙ (x + η), and they are no measurements: ``measurement_mask`` marks the
+measured entries and ``measurement_counts`` gives m_i per image, so every data term
+(1/m_i)||M ⊙ (y − A x)||² averages over the m_i real measurements only (``data_misfit``).
 """
 
 from __future__ import annotations
@@ -16,11 +21,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._validation import check_images, check_int, check_positive, check_tensor
-from .device import make_generator
+from .seeds import rng
 
 #: Largest dense sensing matrix GaussianCS builds by default (bytes). 64x64x3 with m = 10000
 #: in float32 is 0.49 GB and fits; m = n = 12288 is 0.60 GB; 128x128x3 with m = n is 9.7 GB and does not.
 DEFAULT_MAX_MATRIX_BYTES = 4 * 1024**3
+
+
+def check_image_range(x: Tensor, name: str = "x") -> Tensor:
+    """Raise unless the images lie in [-1, 1] (the generator's range), with the likely fix."""
+    lo, hi = float(x.min()), float(x.max())
+    if lo >= -1 - 1e-4 and hi <= 1 + 1e-4:
+        return x
+    hint = (
+        "images in [0, 255]? pass x / 127.5 - 1"
+        if hi > 2
+        else "images in [0, 1] are mapped with ganinverse.data.from_unit (2x - 1)"
+    )
+    raise ValueError(
+        f"{name} must hold images on the library's [-1, 1] scale, got values in "
+        f"[{lo:.3g}, {hi:.3g}]; {hint}"
+    )
 
 
 def _image_shape(shape: Sequence[int], name: str = "image_shape") -> tuple[int, int, int]:
@@ -38,11 +59,16 @@ class GaussianNoise(nn.Module):
         super().__init__()
         self.std = check_positive(std, "noise_std", strict=False)
 
-    def forward(self, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(
+        self, y: Tensor, generator: torch.Generator | None = None, mask: Tensor | None = None
+    ) -> Tensor:
+        """y + σ η; with ``mask`` (1 = measured entry) y + σ M ⊙ η: nothing lands where nothing
+        is measured."""
         if self.std == 0:
             return y
         noise = torch.randn(y.shape, generator=generator, dtype=y.dtype, device="cpu")
-        return y + self.std * noise.to(y.device)
+        noise = self.std * noise.to(y.device)
+        return y + (noise if mask is None else mask * noise)
 
 
 class LinearOperator(nn.Module):
@@ -64,6 +90,36 @@ class LinearOperator(nn.Module):
         """Number of measurements per image."""
         return math.prod(self.out_shape)
 
+    def measurement_mask(self) -> Tensor | None:
+        """(K, *out_shape) with 1 where an entry of y is a measurement (K = 1 shared, or one per
+        image), or None when every entry of y is one (the default)."""
+        return None
+
+    def measurement_counts(self) -> Tensor:
+        """m_i, the measurements of each image, as a float tensor (K,): K = 1 when every image
+        has the same operator, else one per image."""
+        mask = self.measurement_mask()
+        if mask is None:
+            return torch.tensor([float(self.m)])
+        return mask.flatten(1).sum(1)
+
+    def data_misfit(self, y: Tensor, ax: Tensor, rows: Tensor | None = None) -> Tensor:
+        """Per-row (1/m_i)||M ⊙ (y − A x)||², shape (N,): the squared residual averaged over the
+        m_i measurements of each image (unmeasured entries of y are ignored).
+
+        ``y`` and ``ax`` are (N, *out_shape); ``rows`` (N,) says which image each row belongs to
+        (needed only for per-image operators; default: row i is image i).
+        """
+        residual = y - ax
+        mask = self.measurement_mask()
+        counts = self.measurement_counts().to(residual.device)
+        if mask is not None:
+            if mask.shape[0] > 1:
+                idx = torch.arange(len(y), device=mask.device) if rows is None else rows
+                mask, counts = mask[idx.to(mask.device)], counts[idx.to(counts.device)]
+            residual = residual * mask.to(residual.device)
+        return residual.pow(2).flatten(1).sum(1) / counts
+
     def A(self, x: Tensor) -> Tensor:  # noqa: N802 (the maths' name)
         raise NotImplementedError
 
@@ -74,8 +130,15 @@ class LinearOperator(nn.Module):
         """A x for candidates of the images ``rows`` (differs from ``A`` for per-image operators)."""
         return self.A(x)
 
+    def per_image(self, n_images: int) -> list[tuple[list[int], LinearOperator]]:
+        """[(image indices, operator)]: groups of images that share one matrix (one group,
+        ``self``, unless the operator holds one matrix per image)."""
+        return [(list(range(n_images)), self)]
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.A(x)
+        """A x for a (B, *in_shape) batch, validated (``A`` itself is the unchecked fast path
+        that solvers call in their loops)."""
+        return self.A(self.check_images(x, range_check=False))
 
     def dense(self) -> Tensor:
         """The matrix of A, (prod(out_shape), n): A applied to the n unit images."""
@@ -88,13 +151,22 @@ class LinearOperator(nn.Module):
         return self.A_adjoint(y)
 
     def measure(self, x: Tensor, seed: int | None = 0) -> Tensor:
-        """y = A x + η, with η drawn from a generator seeded by ``seed``."""
-        x = self.check_images(x)
-        return self.noise(self.A(x), make_generator(seed))
+        """y = A x + η, η ~ N(0, σ² I) drawn from ``seeds.rng(seed)``; for masked operators
+        y = M ⊙ (x + η) (zero where nothing is measured).
 
-    def check_images(self, x: object, name: str = "x") -> Tensor:
-        """Validate a (B, C, H, W) batch against ``in_shape``."""
-        return check_images(x, name, self.in_shape)
+        x is (B, *in_shape) in [-1, 1] (the generator's range); y is (B, *out_shape).
+        Raises TypeError/ValueError for a wrong type, shape or dtype, non-finite values, or
+        values outside [-1, 1] (e.g. images in [0, 255]: pass x / 127.5 − 1).
+        """
+        x = self.check_images(x)
+        mask = self.measurement_mask()
+        return self.noise(self.A(x), rng(seed), None if mask is None else mask.to(x.device))
+
+    def check_images(self, x: object, name: str = "x", *, range_check: bool = True) -> Tensor:
+        """Validate a (B, C, H, W) float batch against ``in_shape`` and, with ``range_check``,
+        the library's [-1, 1] value range."""
+        x = check_images(x, name, self.in_shape)
+        return check_image_range(x, name) if range_check else x
 
     def check_measurements(self, y: object, name: str = "y") -> Tensor:
         """Validate a (B, *out_shape) batch of finite measurements."""
@@ -102,6 +174,27 @@ class LinearOperator(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_shape={self.in_shape}, m={self.m}, noise_std={self.noise.std}"
+
+
+def check_gaussian_size(
+    image_shape: Sequence[int], m: int, max_bytes: int = DEFAULT_MAX_MATRIX_BYTES
+) -> None:
+    """Raise unless a dense m x n Gaussian matrix fits: 1 <= m <= n = C·H·W and m·n·4 bytes
+    <= ``max_bytes`` (callers check this before writing anything)."""
+    shape = _image_shape(image_shape)
+    n = math.prod(shape)
+    check_int(m, "m", low=1)
+    if m > n:
+        raise ValueError(
+            f"m must be at most n = C*H*W = {n} for image_shape {shape}, got {m}; "
+            "choose fewer measurements"
+        )
+    size = m * n * 4
+    if size > max_bytes:
+        raise ValueError(
+            f"a dense {m}x{n} float32 sensing matrix needs {size / 1024**3:.2f} GiB, above "
+            f"max_bytes={max_bytes / 1024**3:.2f} GiB; lower m, raise max_bytes, or use Subsample"
+        )
 
 
 class GaussianCS(LinearOperator):
@@ -120,21 +213,10 @@ class GaussianCS(LinearOperator):
         max_bytes: int = DEFAULT_MAX_MATRIX_BYTES,
     ) -> None:
         super().__init__(image_shape, noise_std)
-        n = self.n
-        check_int(m, "m", low=1)
-        if m > n:
-            raise ValueError(
-                f"m must be at most n = C*H*W = {n} for image_shape {self.in_shape}, got {m}"
-            )
-        size = m * n * 4
-        if size > max_bytes:
-            raise ValueError(
-                f"a dense {m}x{n} float32 sensing matrix needs {size / 1024**3:.2f} GiB, above "
-                f"max_bytes={max_bytes / 1024**3:.2f} GiB; lower m, raise max_bytes, or use Subsample"
-            )
+        check_gaussian_size(self.in_shape, m, max_bytes)
         self.out_shape = (m,)
-        gen = make_generator(seed)
-        self.register_buffer("matrix", torch.randn(m, n, generator=gen) / math.sqrt(m))
+        gen = rng(seed)
+        self.register_buffer("matrix", torch.randn(m, self.n, generator=gen) / math.sqrt(m))
 
     def A(self, x: Tensor) -> Tensor:  # noqa: N802
         return x.flatten(1) @ self.matrix.T
@@ -153,7 +235,7 @@ class Subsample(LinearOperator):
         super().__init__(image_shape, noise_std)
         check_int(m, "m", low=1, high=self.n)
         self.out_shape = (m,)
-        keep = torch.randperm(self.n, generator=make_generator(seed))[:m].sort().values
+        keep = torch.randperm(self.n, generator=rng(seed))[:m].sort().values
         self.register_buffer("indices", keep)
 
     def A(self, x: Tensor) -> Tensor:  # noqa: N802
@@ -166,10 +248,11 @@ class Subsample(LinearOperator):
 
 
 class Inpainting(LinearOperator):
-    """y = M ⊙ x with a binary mask M (1 = known pixel); A is self-adjoint.
+    """y = M ⊙ (x + η) with a binary mask M (1 = known pixel); A = M is self-adjoint.
 
     ``mask`` is (H, W), (1|C, H, W) shared by the batch, or (B, 1|C, H, W) one per image. ``m``
-    counts the known entries of one image (the first, for per-image masks).
+    counts the known entries of an image (m_i per image: ``measurement_counts``); y keeps the
+    image layout and is exactly zero at missing pixels, which are not measurements.
     """
 
     def __init__(self, mask: Tensor, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
@@ -194,7 +277,18 @@ class Inpainting(LinearOperator):
 
     @property
     def m(self) -> int:
-        return int(self.mask[0].sum())
+        """Known entries per image; per-image masks with different counts have no single m
+        (``measurement_counts`` gives m_i)."""
+        counts = self.measurement_counts()
+        if not bool((counts == counts[0]).all()):
+            raise ValueError(
+                f"the {len(counts)} per-image masks have from {int(counts.min())} to "
+                f"{int(counts.max())} known entries, so no single m: use measurement_counts()"
+            )
+        return int(counts[0])
+
+    def measurement_mask(self) -> Tensor:
+        return self.mask
 
     def _mask_for(self, x: Tensor) -> Tensor:
         if self.mask.shape[0] not in (1, x.shape[0]):
@@ -211,6 +305,14 @@ class Inpainting(LinearOperator):
 
     def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
         return self._mask_for(y) * y
+
+    def per_image(self, n_images: int) -> list[tuple[list[int], LinearOperator]]:
+        if self.mask.shape[0] == 1:
+            return super().per_image(n_images)
+        return [
+            ([i], Inpainting(self.mask[i], self.in_shape, self.noise.std).to(self.mask.device))
+            for i in range(n_images)
+        ]
 
     def dense(self) -> Tensor:
         if self.mask.shape[0] != 1:

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.latent import LatentConfig, LatentObjective, frozen, optimize_latent
 
 
@@ -135,9 +136,11 @@ def test_other_optimizers_reduce_the_loss(toy_generator, optimizer, schedule):
     x = truth(toy_generator, n=2)
     lr = {"sgd": 5.0, "lbfgs": 0.5, "adam": 0.05}[optimizer]
     kw = dict(restarts=2, lr=lr, optimizer=optimizer, schedule=schedule, progress=False)
-    start = optimize_latent(toy_generator, Fit(x), 2, steps=0, **kw)
+    with pytest.warns(ConvergenceWarning, match="no step improved"):
+        start = optimize_latent(toy_generator, Fit(x), 2, steps=0, **kw)
     end = optimize_latent(toy_generator, Fit(x), 2, steps=40, **kw)
     assert (end.loss < 0.5 * start.loss).all()
+    assert not start.improved.any() and end.improved.all()
 
 
 def test_lambda_z_shrinks_the_latent(toy_generator):
@@ -191,7 +194,105 @@ def test_unknown_option_raises(toy_generator):
 def test_z_init_sets_the_starts_and_is_validated(toy_generator):
     x = truth(toy_generator, n=1)
     z0 = torch.zeros(2, toy_generator.latent_dim)
-    res = optimize_latent(toy_generator, Fit(x), 1, restarts=2, steps=0, z_init=z0, progress=False)
+    with pytest.warns(ConvergenceWarning):
+        res = optimize_latent(
+            toy_generator, Fit(x), 1, restarts=2, steps=0, z_init=z0, progress=False
+        )
     assert torch.equal(res.z, z0[:1])
     with pytest.raises(ValueError, match="z_init must have shape"):
         optimize_latent(toy_generator, Fit(x), 1, restarts=3, steps=1, z_init=z0, progress=False)
+
+
+# -- kind 3: every float option finite and in its domain ------------------------------------
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("lr", math.inf),
+        ("lr", math.nan),
+        ("lr", 0.0),
+        ("lambda_z", math.nan),
+        ("lambda_z", -1.0),
+        ("momentum", math.nan),
+        ("momentum", 1.0),
+        ("step_at", 0.0),
+        ("step_gamma", math.inf),
+        ("box", math.nan),
+        ("tol", math.nan),
+        ("prune_at", (math.nan,)),
+        ("prune_at", (1.5,)),
+        ("restarts", 0),
+        ("steps", -1),
+        ("seed", -1),
+    ],
+)
+def test_non_finite_or_out_of_domain_options_are_refused_by_name(option, value):
+    with pytest.raises((ValueError, TypeError), match=option):
+        LatentConfig().updated(**{option: value})
+
+
+def test_a_generator_in_another_dtype_is_refused_with_the_fix(toy_generator):
+    x = truth(toy_generator, n=1)
+    G = toy_generator.double()
+    try:
+        with pytest.raises(TypeError, match=r"float64.*G\.float\(\)"):
+            optimize_latent(G, Fit(x), 1, steps=1, progress=False)
+    finally:
+        toy_generator.float()
+
+
+# -- kind 5: no silent fallback to the random start -----------------------------------------
+class NaNFit(Fit):
+    def data_loss(self, x, rows):
+        return super().data_loss(x, rows) * math.nan
+
+
+@pytest.mark.parametrize(
+    "objective, options",
+    [
+        ("fit", {"steps": 0}),
+        ("nan", {"steps": 20}),
+        ("fit", {"steps": 20, "lr": 1e6, "optimizer": "sgd"}),  # diverges at once
+    ],
+)
+def test_a_search_that_never_improves_the_start_warns_and_says_so(
+    toy_generator, objective, options
+):
+    x = truth(toy_generator, n=2)
+    obj = Fit(x) if objective == "fit" else NaNFit(x)
+    with pytest.warns(ConvergenceWarning, match="no step improved"):
+        res = optimize_latent(toy_generator, obj, 2, restarts=2, progress=False, **options)
+    assert res.improved.shape == (2,) and not res.improved.any()
+
+
+def test_an_improving_search_does_not_warn(toy_generator, recwarn):
+    res = optimize_latent(toy_generator, Fit(truth(toy_generator, 2)), 2, steps=5, progress=False)
+    assert res.improved.all()
+    assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
+
+
+# -- kind 8: a result depends on its own identity, never on its batch position --------------
+@pytest.mark.parametrize("init", ["normal", "uniform"])
+def test_an_image_alone_and_inside_a_batch_gives_the_same_result(toy_generator, init):
+    x = truth(toy_generator, n=3, seed=11)
+    kw = dict(restarts=4, steps=300, lr=0.05, init=init, seed=3, progress=False)
+    batch = optimize_latent(toy_generator, Fit(x), 3, image_ids=[10, 11, 12], **kw)
+    alone = optimize_latent(toy_generator, Fit(x[1:2]), 1, image_ids=[11], **kw)
+    assert int(alone.best_restart[0]) == int(batch.best_restart[1])
+    assert float((alone.x_hat[0] - batch.x_hat[1]).abs().max()) < 1e-4
+    # the id, not the position, sets the starts: another id gives other starts
+    other = optimize_latent(toy_generator, Fit(x[1:2]), 1, image_ids=[99], **{**kw, "steps": 0})
+    same = optimize_latent(toy_generator, Fit(x[1:2]), 1, image_ids=[11], **{**kw, "steps": 0})
+    assert not torch.equal(other.z, same.z)
+
+
+def test_without_ids_every_image_gets_the_same_starts(toy_generator):
+    x = truth(toy_generator, n=3)
+    with pytest.warns(ConvergenceWarning):
+        res = optimize_latent(toy_generator, Fit(x), 3, restarts=1, steps=0, progress=False)
+    assert torch.equal(res.z[0], res.z[1]) and torch.equal(res.z[1], res.z[2])
+
+
+@pytest.mark.parametrize("ids", [[1, 1], [0], [-1, 2], "ab", [0.5, 1]])
+def test_bad_image_ids_are_refused(toy_generator, ids):
+    with pytest.raises((ValueError, TypeError), match="image_ids"):
+        optimize_latent(toy_generator, Fit(truth(toy_generator, 2)), 2, image_ids=ids, steps=1)

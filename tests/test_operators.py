@@ -123,3 +123,114 @@ def test_bad_inputs_raise():
         op.check_measurements(torch.zeros(2, 9))
     with pytest.raises(TypeError, match="torch.Tensor"):
         op.check_measurements([[0.0] * 8])
+
+
+# -- issue 14, kind 1: the measurement model ------------------------------------------------
+def _per_image_inpainting():
+    masks = torch.zeros(2, 1, 8, 8)
+    masks[0, :, :2] = 1  # top quarter known: m_0 = 3 * 16
+    masks[1, :, :, :6] = 1  # left three quarters: m_1 = 3 * 48
+    return Inpainting(masks, SHAPE, noise_std=0.1)
+
+
+@pytest.mark.parametrize(
+    "op", [*operators(), _per_image_inpainting()], ids=lambda o: type(o).__name__
+)
+def test_the_data_term_averages_over_the_measurements_of_each_image(op):
+    """(1/m_i)||M ⊙ (y − A x)||² for a known residual: m_i = the measured entries of image i."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(2, *SHAPE, generator=gen) * 2 - 1
+    ax = op.A(x)
+    y = ax + 0.5  # residual 0.5 on every entry of y ...
+    mask = op.measurement_mask()
+    counts = torch.full((2,), float(math.prod(op.out_shape)))
+    if mask is not None:  # ... of which only the measured entries count
+        counts = mask.flatten(1).sum(1).expand(2)
+    got = op.data_misfit(y, ax)
+    assert torch.allclose(got, torch.full((2,), 0.25))  # mean of 0.5² over m_i entries
+    # the sum of squares over the measured entries, divided by m_i (not by prod(out_shape))
+    assert torch.allclose(got * counts, 0.25 * counts)
+    if mask is not None:
+        assert torch.equal(op.measurement_counts(), mask.flatten(1).sum(1))
+
+
+def test_masked_measurements_are_exactly_zero_where_nothing_is_measured():
+    mask = torch.zeros(8, 8)
+    mask[:2] = 1  # top quarter known
+    op = Inpainting(mask, SHAPE, noise_std=0.1)
+    x = torch.rand(3, *SHAPE) * 2 - 1
+    y = op.measure(x, seed=1)
+    unmeasured = op.mask.expand_as(y) == 0
+    assert int(unmeasured.sum()) == 3 * 3 * 48 and bool((y[unmeasured] == 0).all())
+    noise = (y - x)[~unmeasured]
+    assert 0.05 < float(noise.std()) < 0.15  # noise where measured
+    assert op.m == 3 * 16
+
+
+def test_per_image_masks_have_per_image_counts_and_no_single_m():
+    op = _per_image_inpainting()
+    assert op.measurement_counts().tolist() == [48.0, 144.0]
+    with pytest.raises(ValueError, match="measurement_counts"):
+        op.m
+
+
+def test_the_data_term_of_the_solvers_is_the_operators(toy_rgb_generator):
+    """csgm's objective is (1/m_i)||·||² too: its data_loss equals data_misfit at x̂."""
+    from ganinverse.solvers.csgm import csgm
+
+    G = toy_rgb_generator
+    masks = torch.zeros(2, 1, *G.image_shape[1:])
+    masks[0, :, :2] = 1
+    masks[1, :, :, :5] = 1
+    op = Inpainting(masks, G.image_shape, noise_std=0.05)
+    with torch.no_grad():
+        x = G(torch.randn(2, G.latent_dim, generator=torch.Generator().manual_seed(1)))
+    y = op.measure(x, seed=2)
+    res = csgm(G, op, y, restarts=2, steps=30, lr=0.05, progress=False)
+    want = ((y - op.mask * res.x_hat) * op.mask).pow(2).flatten(1).sum(1) / op.mask.flatten(1).sum(
+        1
+    )
+    assert torch.allclose(res.data_loss, want, rtol=1e-5)
+
+
+# -- kinds 3, 4, 7: inputs checked where they enter -----------------------------------------
+@pytest.mark.parametrize("noise_std", [math.nan, math.inf, -0.1])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: GaussianCS(SHAPE, 10, noise_std=s),
+        lambda s: Subsample(SHAPE, 10, noise_std=s),
+        lambda s: Inpainting(torch.ones(8, 8), SHAPE, noise_std=s),
+        lambda s: SuperResolution(SHAPE, 2, noise_std=s),
+        lambda s: Identity(SHAPE, noise_std=s),
+    ],
+)
+def test_noise_std_must_be_finite_and_non_negative(make, noise_std):
+    with pytest.raises(ValueError, match="noise_std"):
+        make(noise_std)
+
+
+@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize("scale", [255.0, 3.0])
+def test_images_on_the_wrong_scale_are_refused_by_measure(op, scale):
+    x = torch.rand(2, *SHAPE) * scale
+    with pytest.raises(ValueError, match=r"\[-1, 1\] scale.*(127\.5|from_unit)"):
+        op.measure(x)
+
+
+@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (torch.zeros(2, 1, 8, 8), ValueError),  # wrong channel count
+        (torch.zeros(2, 3, 4, 4), ValueError),  # wrong size
+        (torch.zeros(3, 8, 8), ValueError),  # no batch dimension
+        (torch.zeros(2, 3, 8, 8, dtype=torch.long), TypeError),
+        (torch.full((2, 3, 8, 8), math.nan), ValueError),
+    ],
+)
+def test_calling_an_operator_directly_validates_the_images(op, bad, error):
+    with pytest.raises(error, match="x"):
+        op(bad)
+    with pytest.raises(error, match="x"):
+        op.measure(bad)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -67,7 +69,7 @@ def test_sparse_deviations_recover_images_outside_the_range(toy_generator):
 def test_deviation_step_is_the_exact_lasso_on_the_residual(toy_generator):
     G = toy_generator
     basis = make_basis("wavelet", G.image_shape)
-    x = in_range(G, 3, seed=7) + 0.3 * torch.randn(3, *G.image_shape)
+    x = (in_range(G, 3, seed=7) + 0.3 * torch.randn(3, *G.image_shape)).clamp(-1, 1)
     op = GaussianCS(G.image_shape, 40, seed=4, noise_std=0.01)
     y = op.measure(x)
     start = csgm(G, op, y, **FAST)
@@ -87,7 +89,7 @@ def test_deviation_step_is_the_exact_lasso_on_the_residual(toy_generator):
 
 
 def test_a_large_l1_weight_leaves_the_csgm_estimate(toy_generator):
-    x = in_range(toy_generator, 2, seed=1) + 0.2
+    x = (in_range(toy_generator, 2, seed=1) + 0.2).clamp(-1, 1)
     op = GaussianCS(toy_generator.image_shape, 30, seed=0)
     y = op.measure(x)
     start = csgm(toy_generator, op, y, **FAST)
@@ -124,3 +126,32 @@ def test_mismatched_generator_and_operator_raise(toy_generator):
         csgm(toy_generator, lambda x: x, torch.zeros(1, 4), **FAST)
     with pytest.raises(ValueError, match="l1 must be >= 0"):
         csgm_sparse(toy_generator, GaussianCS((1, 8, 8), 4), torch.zeros(1, 4), l1=-1.0)
+
+
+def test_sparse_deviations_with_per_image_masks_use_each_images_m(toy_generator):
+    """λ = m_i μ/2 per image: the batch with one mask per image equals each image alone."""
+    from ganinverse.operators import Inpainting
+
+    G = toy_generator
+    masks = torch.zeros(2, 1, 8, 8)
+    masks[0, :, :3] = 1
+    masks[1, :, :, :7] = 1
+    x = (in_range(G, 2, seed=3) + 0.3 * torch.randn(2, *G.image_shape)).clamp(-1, 1)
+    op = Inpainting(masks, G.image_shape, noise_std=0.01)
+    y = op.measure(x, seed=1)
+    start = csgm(G, op, y, **FAST)
+    both = csgm_sparse(G, op, y, "dct", l1=1e-3, start=start, tol=1e-9, max_iter=20000)
+    for i in range(2):
+        alone_op = Inpainting(masks[i], G.image_shape, noise_std=0.01)
+        start_i = replace(start, x_hat=start.x_hat[i : i + 1], z=start.z[i : i + 1])
+        alone = csgm_sparse(
+            G, alone_op, y[i : i + 1], "dct", l1=1e-3, start=start_i, tol=1e-9, max_iter=20000
+        )
+        assert torch.allclose(alone.x_hat[0], both.x_hat[i], atol=1e-5)
+        # ν̂ minimises ½||r − MΨᵀν||² + (m_i μ/2)||ν||₁ with m_i = the known pixels of image i
+        m_i = float(masks[i].sum()) * G.image_shape[0]
+        r = (y[i : i + 1] - alone_op.A(start_i.x_hat)).flatten(1)
+        basis = make_basis("dct", G.image_shape)
+        ref = lasso_sklearn(alone_op.dense(), r, basis, G.image_shape, m_i * 1e-3 / 2, tol=1e-10)
+        got = lasso_objective(alone_op.dense(), r, basis, alone.variables["nu"], m_i * 1e-3 / 2)
+        assert torch.allclose(got, ref.objective, rtol=1e-4)
