@@ -50,6 +50,22 @@ def check_images(x: object, name: str, image_shape: Sequence[int] | None = None)
     return check_tensor(x, name, ndim=4, shape=shape)
 
 
+def check_image_range(x: Tensor, name: str = "x") -> Tensor:
+    """Raise unless the images lie in [-1, 1] (the generator's range), with the likely fix."""
+    lo, hi = float(x.min()), float(x.max())
+    if lo >= -1 - 1e-4 and hi <= 1 + 1e-4:
+        return x
+    hint = (
+        "images in [0, 255]? pass x / 127.5 - 1"
+        if hi > 2
+        else "images in [0, 1] are mapped with ganinverse.data.from_unit (2x - 1)"
+    )
+    raise ValueError(
+        f"{name} must hold images on the library's [-1, 1] scale, got values in "
+        f"[{lo:.3g}, {hi:.3g}]; {hint}"
+    )
+
+
 def check_range(x: Tensor, name: str, low: float, high: float, tol: float = 1e-4) -> Tensor:
     """Raise if any entry of ``x`` lies outside [low, high] (with a small tolerance)."""
     lo, hi = float(x.min()), float(x.max())

@@ -62,11 +62,13 @@ def solve_gan(
     seed: int = 0,
     *,
     start: LatentResult | None = None,
+    image_ids: Sequence[int] | None = None,
 ) -> LatentResult:
     """The whole result of a GAN method (csgm or csgm-sparse) under ``settings``.
 
     ``start``: for csgm-sparse, the csgm result of the same problem, settings and seed (its ẑ is
-    reused; see ``csgm_sparse``).
+    reused; see ``csgm_sparse``). ``image_ids``: the images' identities, which seed their
+    restarts (see ``optimize_latent``).
     """
     if check_method(method) not in GAN_METHODS:
         raise ValueError(f"method must be one of {', '.join(GAN_METHODS)}; got {method!r}")
@@ -75,9 +77,16 @@ def solve_gan(
     settings = settings or MethodSettings()
     config = settings.config.updated(seed=seed)
     if method == "csgm":
-        return csgm(G, operator, y, config)
+        return csgm(G, operator, y, config, image_ids=image_ids)
     return csgm_sparse(
-        G, operator, y, settings.sparse_basis, settings.sparse_l1, config, start=start
+        G,
+        operator,
+        y,
+        settings.sparse_basis,
+        settings.sparse_l1,
+        config,
+        start=start,
+        image_ids=image_ids,
     )
 
 
@@ -91,15 +100,19 @@ def reconstruct(
     seed: int = 0,
     *,
     start: LatentResult | None = None,
+    image_ids: Sequence[int] | None = None,
 ) -> Tensor:
     """x̂ (B, C, H, W) in the library's [-1, 1] scale for measurements y of ``operator``.
 
-    GAN methods go through ``solve_gan`` (``start`` as there); Lasso methods need ``lam``.
+    GAN methods go through ``solve_gan`` (``start`` and ``image_ids`` as there); Lasso methods
+    need ``lam``.
     """
     check_method(method)
     settings = settings or MethodSettings()
     if method in GAN_METHODS:
-        return solve_gan(method, G, operator, y, settings, seed, start=start).x_hat
+        return solve_gan(
+            method, G, operator, y, settings, seed, start=start, image_ids=image_ids
+        ).x_hat
     if lam is None:
         raise ValueError(f"method {method!r} needs lam (choose it with choose_weight)")
     basis = make_basis(LASSO_BASES[method], operator.in_shape)
@@ -143,6 +156,8 @@ def choose_weight(
     values: Sequence[Weight],
     settings: MethodSettings | None = None,
     seed: int = 0,
+    *,
+    image_ids: Sequence[int] | None = None,
 ) -> tuple[Weight, list[tuple[Weight, float]]]:
     """The weight with the lowest per-pixel MSE on validation images (never test images).
 
@@ -155,10 +170,12 @@ def choose_weight(
     settings = settings or MethodSettings()
     start = None
     if method == "csgm-sparse":  # μ changes only the ν-step: one csgm run
-        start = solve_gan("csgm", G, operator, y_val, settings, seed)
+        start = solve_gan("csgm", G, operator, y_val, settings, seed, image_ids=image_ids)
     scores = []
     for value in values:
         tuned, lam = with_weight(method, settings, value)
-        x_hat = reconstruct(method, G, operator, y_val, tuned, lam, seed=seed, start=start)
+        x_hat = reconstruct(
+            method, G, operator, y_val, tuned, lam, seed=seed, start=start, image_ids=image_ids
+        )
         scores.append((value, float(metrics.mse(x_hat, x_val).mean())))
     return min(scores, key=lambda s: s[1])[0], scores

@@ -1,5 +1,8 @@
 """Per-image reconstruction metrics. Inputs are (B, C, H, W) in [-1, 1]; errors on the [0, 1] scale.
 
+The reference ``x`` must lie in [-1, 1] (a ValueError with the fix otherwise: images in [0, 255]
+gave PSNRs of -35 dB); the reconstruction ``x_hat`` may be any finite values.
+
 The per-pixel MSE is ``mean(((x_hat - x) / 2)^2)``, i.e. measured after mapping both images to
 [0, 1]. CSGM's code reported it on [-1, 1], which is 4x larger. Values are not clipped: a
 reconstruction outside [-1, 1] is charged for it.
@@ -12,12 +15,12 @@ import torch
 from skimage.metrics import structural_similarity
 from torch import Tensor
 
-from ganinverse._validation import check_images, check_tensor
+from ganinverse._validation import check_image_range, check_images, check_tensor
 
 
 def _check_pair(x_hat: Tensor, x: Tensor) -> None:
     check_images(x_hat, "x_hat")
-    check_images(x, "x")
+    check_image_range(check_images(x, "x"), "x")
     if x_hat.shape != x.shape:
         raise ValueError(
             f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}"

@@ -20,28 +20,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._validation import check_images, check_int, check_positive, check_tensor
+from ._validation import (
+    check_image_range,
+    check_images,
+    check_int,
+    check_positive,
+    check_tensor,
+)
 from .seeds import rng
 
 #: Largest dense sensing matrix GaussianCS builds by default (bytes). 64x64x3 with m = 10000
 #: in float32 is 0.49 GB and fits; m = n = 12288 is 0.60 GB; 128x128x3 with m = n is 9.7 GB and does not.
 DEFAULT_MAX_MATRIX_BYTES = 4 * 1024**3
-
-
-def check_image_range(x: Tensor, name: str = "x") -> Tensor:
-    """Raise unless the images lie in [-1, 1] (the generator's range), with the likely fix."""
-    lo, hi = float(x.min()), float(x.max())
-    if lo >= -1 - 1e-4 and hi <= 1 + 1e-4:
-        return x
-    hint = (
-        "images in [0, 255]? pass x / 127.5 - 1"
-        if hi > 2
-        else "images in [0, 1] are mapped with ganinverse.data.from_unit (2x - 1)"
-    )
-    raise ValueError(
-        f"{name} must hold images on the library's [-1, 1] scale, got values in "
-        f"[{lo:.3g}, {hi:.3g}]; {hint}"
-    )
 
 
 def _image_shape(shape: Sequence[int], name: str = "image_shape") -> tuple[int, int, int]:

@@ -1,9 +1,16 @@
 """Measurement-count sweeps: one CSV row per (image, m, method), written as it goes.
 
-The work is split into fixed units (m, method, batch of images). Every random choice of a unit
-(A for m, the noise of each image, the latent starts) derives from the sweep seed and the unit,
-never from what ran before, so a resumed, sharded or merged sweep gives the same rows as one
-straight run. Rerunning skips finished units; a killed run loses at most the unit in flight.
+The work is split into fixed units (m, method, batch of images). Every random choice of a row
+(A for m, the noise of each image, the latent starts) derives from the sweep seed and the row's
+own identity (m, dataset index of the image) through ``seeds.derive_seed``, never from the batch
+it ran in or from what ran before, so a resumed, grown, sharded or merged sweep gives the same
+rows as one straight run (up to float rounding). Rerunning skips finished rows; a killed run loses
+at most the unit in flight.
+
+Everything is checked before the first byte is written: the settings, the output folder, the
+device, the generator, the data (test and validation images) and every m against the image size.
+``sweep.json`` records the settings and their fully resolved values (every engine option, solver
+defaults, the seeding protocol), so rows made under other defaults are never mixed into a folder.
 
 Noise: ``noise_std`` is σ per measurement on the [0, 1] image scale, as in CSGM's experiments.
 The library works on [-1, 1] images (x₋ = 2x₀ − 1, so A x₋ = 2 A x₀ − A1), hence the operator
@@ -32,7 +39,8 @@ from tqdm.auto import tqdm
 from . import metrics
 from ._validation import check_int, check_positive
 from .data import load_images
-from .io import atomic_write, atomic_write_json, atomic_write_text, read_json
+from .device import resolve_device
+from .io import atomic_write, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from .latent import LatentConfig, LatentResult
 from .methods import (
     GAN_METHODS,
@@ -47,7 +55,12 @@ from .methods import (
     with_weight,
 )
 from .methods import reconstruct as run_method
-from .operators import GaussianCS
+from .operators import GaussianCS, check_gaussian_size
+from .seeds import derive_seed
+
+#: Bumped whenever the meaning of a row changes for the same spec (seeding, data terms): a folder
+#: written under another protocol is not resumed or grown.
+PROTOCOL = 2
 
 FIELDS = ("image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds")
 ROWS = "rows.csv"
@@ -97,6 +110,10 @@ class SweepSpec:
         check_int(self.batch_size, "batch_size", low=1)
         check_int(self.n_val, "n_val", low=1)
         check_positive(self.noise_std, "noise_std", strict=False)
+        check_positive(self.sparse_l1, "sparse_l1", strict=False)
+        check_int(self.start, "start", low=0)
+        check_int(self.seed, "seed", low=0)
+        check_int(self.grid_images, "grid_images", low=0)
         for name in ("lasso_lambdas", "sparse_l1_grid"):
             for value in getattr(self, name):
                 check_positive(value, name, strict=name == "lasso_lambdas")
@@ -115,6 +132,36 @@ class SweepSpec:
             sparse_l1=self.sparse_l1,
         )
 
+    def resolved(self) -> dict:
+        """Every setting a row depends on, defaults included: the full engine configuration,
+        the method and solver defaults and the seeding protocol (recorded in ``sweep.json``)."""
+        import inspect
+
+        from .baselines import lasso_fista
+        from .solvers.csgm import csgm_sparse
+
+        settings = self.settings()
+        engine = dataclasses.asdict(settings.config)
+        engine.pop("progress")
+
+        def defaults(fn, *names: str) -> dict:
+            params = inspect.signature(fn).parameters
+            return {n: params[n].default for n in names}
+
+        return json.loads(
+            json.dumps(
+                {
+                    "protocol": PROTOCOL,
+                    "engine": engine,
+                    "sparse_basis": settings.sparse_basis,
+                    "sparse_l1": settings.sparse_l1,
+                    "lasso_solver": settings.lasso_solver,
+                    "lasso_fista": defaults(lasso_fista, "max_iter", "tol"),
+                    "csgm_sparse": defaults(csgm_sparse, "max_iter", "tol"),
+                }
+            )
+        )
+
     def units(self) -> list[tuple[int, str, int]]:
         """All (m, method, first image) work units, in a fixed order."""
         return [
@@ -125,7 +172,10 @@ class SweepSpec:
         ]
 
     def to_json(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples -> lists, as read back
+        """The spec as saved in ``sweep.json``, with its ``resolved`` settings."""
+        # json round trip: tuples -> lists, as read back; NaN cannot occur (checked finite)
+        spec = json.loads(json.dumps(dataclasses.asdict(self), allow_nan=False))
+        return {**spec, "resolved": self.resolved()}
 
     def matches(self, saved: dict) -> bool:
         """Whether a saved ``sweep.json`` is this spec (fields it predates must be defaults)."""
@@ -146,8 +196,8 @@ class SweepSpec:
     def grows(self, saved: dict) -> bool:
         """Whether this spec is a saved one with more m values, methods or images (and nothing
         else changed), so every finished row stays valid: a row depends only on its image, m,
-        method and the unchanged fields. Images are added in whole batches, so the saved
-        ``n_images`` must fill its last batch (the seeds of a unit depend on its first image).
+        method and the unchanged fields (its seeds derive from the image's identity, so any
+        number of images may be added).
         """
         grown = ("m_values", "methods", "n_images")
         now = self.to_json()
@@ -155,12 +205,10 @@ class SweepSpec:
             {**saved, **{k: now[k] for k in grown}}
         ):
             return False
-        n_old = saved["n_images"]
         return (
             set(saved["m_values"]) <= set(self.m_values)
             and set(saved["methods"]) <= set(self.methods)
-            and n_old <= self.n_images
-            and (n_old == self.n_images or n_old % self.batch_size == 0)
+            and saved["n_images"] <= self.n_images
         )
 
 
@@ -200,46 +248,78 @@ def _repair(path: Path) -> None:
         atomic_write(path, lambda p: p.write_bytes(data[: data.rfind(b"\n") + 1]))
 
 
-def _unit_seed(seed: int, m: int, first: int) -> int:
-    return seed * 1_000_003 + m * 7919 + first
-
-
-def _measure(op: GaussianCS, x: torch.Tensor, seed: int, m: int, first: int) -> torch.Tensor:
-    """y_i = A x_i + η_i with η_i seeded by (seed, m, image index): independent of batching."""
+def _measure(op: GaussianCS, x: torch.Tensor, seed: int, ids: Sequence[int]) -> torch.Tensor:
+    """y_i = A x_i + η_i with η_i seeded by (seed, m, image identity): independent of batching."""
     return torch.cat(
-        [op.measure(x[i : i + 1], seed=_unit_seed(seed, m, first + i) + 1) for i in range(len(x))]
+        [
+            op.measure(x[i : i + 1], seed=derive_seed(seed, "noise", op.m, image_id))
+            for i, image_id in enumerate(ids)
+        ]
     )
+
+
+#: Keys that keep the validation images' random choices apart from the test images'.
+TEST, VALIDATION = "test", "validation"
 
 
 class Sweep:
     """A sweep bound to an output folder; ``run`` does (its shard of) the work."""
 
     def __init__(self, spec: SweepSpec, out: str | os.PathLike, device: str = "auto") -> None:
-        self.spec = spec
-        self.out = Path(out)
-        self.device = device
-        if spec.generator:  # fail before any work (and before sweep.json) on a bad name or path
-            from .models.registry import resolve
+        """Check everything, then (and only then) record ``sweep.json`` in ``out``.
 
-            resolve(spec.generator, "generator")
+        Raises ValueError/TypeError/FileNotFoundError, leaving ``out`` as it was, for: an
+        ``out`` that cannot be a folder, a device that is not available, a generator that
+        cannot be loaded or whose image shape differs from the data, data that is missing or
+        too short for ``start + n_images`` (or ``n_val`` validation images), an m above the
+        number of pixels, or a folder that holds another sweep.
+        """
+        self.spec = spec
+        self.out = check_output_dir(out, "out")
+        self.device = resolve_device(device)
+        self._G = None
+        self._images: torch.Tensor | None = None
+        self._val_images: torch.Tensor | None = None
+        self._operator: GaussianCS | None = None  # units run grouped by m: keep the last A
+        self._csgm_results: dict[tuple, LatentResult] = {}  # see _solve_gan
+        self._validate()
         saved = self.out / "sweep.json"
         before = read_json(saved, "sweep spec") if saved.is_file() else None
+        if before is not None and "resolved" not in before:
+            raise ValueError(
+                f"{self.out} holds a sweep made by earlier code (its {saved.name} records no "
+                "resolved settings), whose rows were drawn under other seeds: report it with "
+                "`ganinverse sweep-merge`, but run new work into another --out"
+            )
         if before is None or not spec.matches(before):
             if before is not None and not spec.grows(before):
                 raise ValueError(
                     f"{self.out} holds results of a different sweep (see {saved}); use another "
-                    "--out, or the same settings to resume, or add m values, methods or whole "
-                    f"batches of {spec.batch_size} images to grow it"
+                    "--out, or the same settings to resume, or add m values, methods or images "
+                    "to grow it"
                 )
             atomic_write_json(saved, spec.to_json())
-        self._images: torch.Tensor | None = None
-        self._val_images: torch.Tensor | None = None
-        self._operator: GaussianCS | None = None  # units run grouped by m: keep the last A
-        self._G = None
-        self._csgm_results: dict[tuple, LatentResult] = {}  # see _solve_gan
+
+    def _validate(self) -> None:
+        """Load what the sweep needs and check it fits, before anything is written."""
+        images = self.images()
+        shape = tuple(images.shape[1:])
+        G = self.generator()
+        if G is not None and tuple(G.image_shape) != shape:
+            raise ValueError(
+                f"the generator {self.spec.generator!r} makes images of shape "
+                f"{tuple(G.image_shape)} but {self.spec.dataset!r} has {shape}: pick a "
+                "generator trained on this dataset"
+            )
+        for m in self.spec.m_values:
+            check_gaussian_size(shape, m)
+        m = self.spec.m_values[0]
+        if any(self.searches(method, m) for method in self.spec.methods):
+            self.validation_images()  # the weight searches need them
 
     # -- data and models, loaded once -------------------------------------------------------
     def images(self) -> torch.Tensor:
+        """The test images (B, C, H, W) in [-1, 1], loaded once."""
         if self._images is None:
             s = self.spec
             self._images, _ = load_images(
@@ -266,7 +346,8 @@ class Sweep:
         if self._operator is None or self._operator.m != m:
             shape = tuple(self.images().shape[1:])
             noise_std = 2 * self.spec.noise_std
-            self._operator = GaussianCS(shape, m, seed=self.spec.seed + m, noise_std=noise_std)
+            seed = derive_seed(self.spec.seed, "operator", m)
+            self._operator = GaussianCS(shape, m, seed=seed, noise_std=noise_std)
         # solvers move the operator to G's device in place; measurements are taken on the CPU
         return self._operator.cpu()
 
@@ -339,11 +420,13 @@ class Sweep:
         key, s = f"{method}@{m}", self.spec
         x_val = self.validation_images()
         op = self.operator(m)
-        y_val = _measure(op, x_val, s.seed + 1, m, 0)
+        ids = list(range(len(x_val)))  # indices in the train split
+        val_seed = derive_seed(s.seed, VALIDATION)
+        y_val = _measure(op, x_val, val_seed, ids)
         G = self.generator() if method in GAN_METHODS else None
         start = time.perf_counter()
         best, scores = choose_weight(
-            method, G, op, x_val, y_val, values, settings, seed=_unit_seed(s.seed + 1, m, 0)
+            method, G, op, x_val, y_val, values, settings, seed=val_seed, image_ids=ids
         )
         # read again: another shard may have written its entries while this one searched
         table = self._weights()
@@ -358,29 +441,40 @@ class Sweep:
         return table
 
     # -- the work ---------------------------------------------------------------------------
-    def done_units(self) -> set[tuple[int, str, int]]:
-        """Units whose every image has a row in any rows file of this folder."""
+    def _finished(self) -> dict[tuple[int, str], set[int]]:
+        """(m, method) -> the images with a row in any rows file of this folder."""
         seen = defaultdict(set)
         for row in read_rows(self.out.glob("rows*.csv")):
             seen[(int(row["m"]), row["method"])].add(int(row["image"]))
-        done = set()
-        for m, method, b in self.spec.units():
-            want = range(
-                self.spec.start + b,
-                self.spec.start + min(b + self.spec.batch_size, self.spec.n_images),
-            )
-            if all(i in seen[(m, method)] for i in want):
-                done.add((m, method, b))
-        return done
+        return seen
+
+    def unit_images(self, b: int) -> list[int]:
+        """Dataset indices of the images of the unit starting at image ``b`` of the sweep."""
+        s = self.spec
+        return list(range(s.start + b, s.start + min(b + s.batch_size, s.n_images)))
+
+    def done_units(self) -> set[tuple[int, str, int]]:
+        """Units whose every image has a row in any rows file of this folder."""
+        seen = self._finished()
+        return {
+            (m, method, b)
+            for m, method, b in self.spec.units()
+            if seen[(m, method)].issuperset(self.unit_images(b))
+        }
 
     def run(self, shard: tuple[int, int] = (0, 1), progress: bool = True) -> Path:
-        """Run the unfinished units of this shard; returns its rows file."""
+        """Run the unfinished units of this shard; returns its rows file. A unit that is
+        partly done (a sweep grown by images) runs only its images without rows."""
         k, n = shard
         path = rows_path(self.out, shard)
         if path.is_file():
             _repair(path)
-        done = self.done_units()
-        todo = [u for i, u in enumerate(self.spec.units()) if i % n == k and u not in done]
+        seen = self._finished()
+        todo = [
+            u
+            for i, u in enumerate(self.spec.units())
+            if i % n == k and not seen[u[:2]].issuperset(self.unit_images(u[2]))
+        ]
         new_file = not path.is_file()
         with (
             path.open("a", newline="") as f,
@@ -392,7 +486,8 @@ class Sweep:
             while todo:
                 m, method, b = todo.pop(self._next_unit(todo))
                 bar.set_postfix(m=m, method=method, image=b)
-                writer.writerows(self._run_unit(m, method, b))
+                ids = [i for i in self.unit_images(b) if i not in seen[(m, method)]]
+                writer.writerows(self._run_unit(m, method, b, ids))
                 f.flush()
                 os.fsync(f.fileno())
                 bar.update(1)
@@ -413,21 +508,22 @@ class Sweep:
                 return i
         return 0
 
-    def _run_unit(self, m: int, method: str, first: int) -> list[dict]:
+    def _run_unit(self, m: int, method: str, first: int, ids: list[int]) -> list[dict]:
+        """Rows of the images ``ids`` (dataset indices) of the unit starting at ``first``."""
         s = self.spec
-        x = self.images()[first : first + s.batch_size]
+        x = self.images()[[i - s.start for i in ids]]
         op = self.operator(m)
-        y = _measure(op, x, s.seed, m, first)
+        y = _measure(op, x, derive_seed(s.seed, TEST), ids)
         settings, lam = self.unit_settings(method, m)
-        seed = _unit_seed(s.seed, m, first)
+        seed = derive_seed(s.seed, TEST)
         if method in GAN_METHODS:
-            result = self._solve_gan(method, m, first, op, y, settings, seed)
+            result = self._solve_gan(method, m, ids, op, y, settings, seed)
             x_hat, seconds = result.x_hat.detach().cpu(), result.seconds / len(x)
         else:
             start = time.perf_counter()
             x_hat = run_method(method, None, op, y, settings, lam=lam, seed=seed).cpu()
             seconds = (time.perf_counter() - start) / len(x)
-        if first == 0 and s.grid_images:
+        if first == 0 and s.grid_images and ids == self.unit_images(0):
             self._save_grid_images(f"{method}_m{m}", x_hat[: s.grid_images])
             self._save_grid_images("original", x[: s.grid_images])
         scores = {
@@ -438,20 +534,20 @@ class Sweep:
         }
         return [
             {
-                "image": s.start + first + i,
+                "image": image_id,
                 "m": m,
                 "method": method,
                 **{key: f"{float(v[i]):.6g}" for key, v in scores.items()},
                 "seconds": f"{seconds:.4g}",
             }
-            for i in range(len(x))
+            for i, image_id in enumerate(ids)
         ]
 
     def _solve_gan(
         self,
         method: str,
         m: int,
-        first: int,
+        ids: list[int],
         op: GaussianCS,
         y: torch.Tensor,
         settings: MethodSettings,
@@ -463,9 +559,11 @@ class Sweep:
         include CSGM's."""
         if any(key[0] != m for key in self._csgm_results):  # units run grouped by m
             self._csgm_results.clear()
-        key = (m, first, settings.config)
+        key = (m, tuple(ids), settings.config)
         start = self._csgm_results.get(key)
-        result = solve_gan(method, self.generator(), op, y, settings, seed, start=start)
+        result = solve_gan(
+            method, self.generator(), op, y, settings, seed, start=start, image_ids=ids
+        )
         if method == "csgm":
             self._csgm_results[key] = result
         return result

@@ -60,3 +60,19 @@ def test_bad_input_raises():
         measurement_error(torch.zeros(2, 3), torch.zeros(2, 4))
     with pytest.raises(ValueError, match="NaN"):
         mse(torch.full((1, 1, 2, 2), float("nan")), torch.zeros(1, 1, 2, 2))
+
+
+@pytest.mark.parametrize("metric", [mse, psnr, ssim], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("scale, fix", [(255.0, "127.5"), (1.7, "from_unit")])
+def test_a_reference_on_the_wrong_scale_is_refused_with_the_fix(metric, scale, fix):
+    x = torch.rand(2, 1, 8, 8) * scale
+    with pytest.raises(ValueError, match=rf"x must hold images on the library's \[-1, 1\].*{fix}"):
+        metric(x, x)
+
+
+@pytest.mark.parametrize("metric", [mse, psnr, ssim], ids=lambda f: f.__name__)
+def test_a_reconstruction_may_overshoot_but_must_be_finite(metric):
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    assert torch.isfinite(metric(x * 1.2, x)).all()
+    with pytest.raises(ValueError, match="x_hat contains NaN"):
+        metric(torch.full_like(x, float("nan")), x)

@@ -145,7 +145,7 @@ def test_a_report_never_replaces_the_rows_file_of_a_single_process_sweep(tiny_ge
 def test_a_different_sweep_in_the_same_folder_is_refused(tiny_generator, tmp_path):
     Sweep(spec(tiny_generator), tmp_path / "run")
     with pytest.raises(ValueError, match="different sweep"):
-        Sweep(spec(tiny_generator, n_images=6), tmp_path / "run")
+        Sweep(spec(tiny_generator, seed=1), tmp_path / "run")
 
 
 def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, tmp_path):
@@ -180,15 +180,12 @@ def test_csgm_sparse_reuses_the_csgm_unit_and_gives_the_same_rows(
 @pytest.mark.parametrize(
     "kw",
     [
-        {"n_images": 6},  # the saved 5 images end in a half-full batch of 2
         {"n_images": 4},  # fewer images
         {"m_values": (20,)},  # an m dropped
         {"m_values": (20, 60, 100), "noise_std": 0.2},  # grown, but the noise changed
     ],
 )
-def test_a_sweep_grows_only_by_whole_batches_and_with_nothing_else_changed(
-    tiny_generator, tmp_path, kw
-):
+def test_a_sweep_grows_only_with_nothing_else_changed(tiny_generator, tmp_path, kw):
     Sweep(spec(tiny_generator), tmp_path / "run")
     with pytest.raises(ValueError, match="different sweep.*grow it"):
         Sweep(spec(tiny_generator, **kw), tmp_path / "run")
@@ -254,3 +251,88 @@ def test_a_missing_generator_fails_before_any_work(tmp_path):
     with pytest.raises(FileNotFoundError, match="no generator named 'nosuch'"):
         Sweep(spec("nosuch"), tmp_path / "run")
     assert not (tmp_path / "run" / "sweep.json").exists()
+
+
+def test_a_sweep_grows_by_any_number_of_images_and_equals_a_straight_run(tiny_generator, tmp_path):
+    """Issue 14 kind 8: seeds follow the image, so a half-full last batch can be grown."""
+    grown, straight = tmp_path / "grown", tmp_path / "straight"
+    Sweep(spec(tiny_generator, n_images=3), grown).run(progress=False)
+    Sweep(spec(tiny_generator, n_images=6), grown).run(progress=False)
+    Sweep(spec(tiny_generator, n_images=6), straight).run(progress=False)
+    a, b = merge(grown), merge(straight)
+    assert len(a) == len(b) == 2 * 2 * 6
+    assert len(read_rows([grown / "rows.csv"])) == len(a)  # no image ran twice
+    for ra, rb in zip(a, b, strict=True):
+        assert (ra["image"], ra["m"], ra["method"]) == (rb["image"], rb["m"], rb["method"])
+        assert abs(float(ra["mse"]) - float(rb["mse"])) < 1e-4
+
+
+def test_a_row_depends_on_its_image_not_on_its_batch(tiny_generator, tmp_path):
+    """The same images in batches of 2 and of 5 give the same rows."""
+    Sweep(spec(tiny_generator, batch_size=2), tmp_path / "a").run(progress=False)
+    Sweep(spec(tiny_generator, batch_size=5), tmp_path / "b").run(progress=False)
+    for ra, rb in zip(merge(tmp_path / "a"), merge(tmp_path / "b"), strict=True):
+        assert (ra["image"], ra["m"], ra["method"]) == (rb["image"], rb["m"], rb["method"])
+        assert abs(float(ra["mse"]) - float(rb["mse"])) < 1e-4
+
+
+def test_sweep_json_records_the_resolved_settings_and_old_folders_are_not_resumed(
+    tiny_generator, tmp_path
+):
+    out = tmp_path / "run"
+    Sweep(spec(tiny_generator), out)
+    saved = json.loads((out / "sweep.json").read_text())
+    assert saved["resolved"]["engine"]["optimizer"] == "adam"  # a default, recorded
+    assert saved["resolved"]["engine"]["steps"] == 5  # an override, resolved
+    assert saved["resolved"]["protocol"] >= 2
+    # a sweep.json written before the resolved settings existed: refused, the folder unchanged
+    del saved["resolved"]
+    (out / "sweep.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="earlier code"):
+        Sweep(spec(tiny_generator), out)
+    assert "resolved" not in json.loads((out / "sweep.json").read_text())
+    # a changed default is a different sweep
+    saved = spec(tiny_generator).to_json()
+    saved["resolved"]["engine"]["momentum"] = 0.5
+    (out / "sweep.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="different sweep"):
+        Sweep(spec(tiny_generator), out)
+
+
+# -- issue 14 kind 2: everything is checked before the first byte is written ----------------
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"m_values": (10, 1000)}, "m must be at most n"),  # digits are 8x8... resized to 28
+        ({"n_images": 100_000}, "n_images|n="),
+        ({"start": 100_000}, "start"),
+        ({"n_val": 100_000}, "n_val|n="),
+        ({"dataset": "mnist", "data_root": "/nonexistent"}, "not found|data"),
+        ({"dataset": "mnist"}, "data.root|data_root"),
+        ({"noise_std": float("nan")}, "noise_std"),
+        ({"noise_std": float("inf")}, "noise_std"),
+        ({"sparse_l1": float("nan"), "methods": ("csgm-sparse",)}, "sparse_l1"),
+        ({"lasso_lambdas": (float("nan"),)}, "lasso_lambdas"),
+        ({"engine": {"lr": float("nan")}}, "lr"),
+    ],
+)
+def test_a_failed_start_writes_nothing(tiny_generator, tmp_path, kw, match):
+    out = tmp_path / "run"
+    with pytest.raises((ValueError, TypeError, FileNotFoundError), match=match):
+        Sweep(spec(tiny_generator, **kw), out)
+    assert not out.exists()
+
+
+def test_a_generator_of_another_image_shape_is_refused_before_writing(tmp_path):
+    G = DCGANGenerator(latent_dim=8, image_shape=(3, 32, 32), ngf=4)
+    gen = str(save_model(G, tmp_path / "rgb" / "generator", {"dataset": "test"}))
+    with pytest.raises(ValueError, match=r"images of shape \(3, 32, 32\).*\(1, 28, 28\)"):
+        Sweep(spec(gen), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_out_that_is_a_file_is_refused(tiny_generator, tmp_path):
+    (tmp_path / "file").write_text("keep me")
+    with pytest.raises(ValueError, match="out .* is an existing file"):
+        Sweep(spec(tiny_generator), tmp_path / "file")
+    assert (tmp_path / "file").read_text() == "keep me"

@@ -19,15 +19,29 @@ The completion G(ẑ) is finally Poisson-blended into the known pixels (``ganinv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_positive, check_range, check_tensor
+from .._validation import (
+    check_choice,
+    check_image_range,
+    check_int,
+    check_positive,
+    check_tensor,
+)
 from ..blending import poisson_blend
-from ..latent import LatentConfig, LatentObjective, LatentResult, generator_device, optimize_latent
+from ..latent import (
+    LatentConfig,
+    LatentObjective,
+    LatentResult,
+    check_generator,
+    generator_device,
+    optimize_latent,
+)
 from ..masks import check_mask
 from ..operators import Inpainting
 
@@ -123,6 +137,8 @@ def inpaint(
     window: int = 7,
     blend: bool = True,
     config: LatentConfig | None = None,
+    *,
+    image_ids: Sequence[int] | None = None,
     **overrides: object,
 ) -> InpaintingResult:
     """Fill the missing pixels of y (B, C, H, W) in [-1, 1] with G's range (Yeh et al. 2017).
@@ -130,10 +146,12 @@ def inpaint(
     ``mask``: (H, W), (1, 1, H, W) or (B, 1, H, W), 1 = known; y's missing pixels are ignored (they
     may be anything, NaN included). ``D`` returns one logit per image; without it the prior term is
     dropped (context loss only). ``config`` defaults to ``INPAINT_CONFIG``; ``overrides`` replace
-    its fields (steps, restarts, lr, seed, progress, ...).
+    its fields (steps, restarts, lr, seed, progress, ...). ``image_ids`` (B distinct ints, e.g.
+    dataset indices) seed each image's restarts by its identity (see ``optimize_latent``), so an
+    image gives the same completion alone or in any batch. Raises ValueError when the known
+    pixels leave [-1, 1] (with the fix for [0, 255] or [0, 1] images).
     """
-    if not isinstance(G, nn.Module) or not hasattr(G, "image_shape"):
-        raise TypeError("G must be a generator nn.Module with latent_dim and image_shape")
+    check_generator(G)
     shape = tuple(G.image_shape)
     y = check_tensor(y, "y", shape=(None, *shape), finite=False)
     mask = check_mask(mask, len(y), shape)
@@ -147,11 +165,11 @@ def inpaint(
     y, mask = y.to(device), mask.to(device)
     y_masked = Inpainting(mask, shape).to(device).A(torch.where(mask.bool(), y, 0.0))
     check_tensor(y_masked, "y (known pixels)")
-    check_range(y_masked, "y (known pixels)", -1.0, 1.0)
+    check_image_range(y_masked, "y (known pixels)")
     weights = importance_weights(mask, window)
     objective = InpaintingObjective(y_masked, weights, D, prior_weight, prior)
     config = (config or INPAINT_CONFIG).updated(**overrides)
-    latent = optimize_latent(G, objective, len(y), config, desc="inpaint")
+    latent = optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="inpaint")
     x_raw = latent.x_hat.detach()
     x_blended = poisson_blend(x_raw, y_masked, mask) if blend else None
     return InpaintingResult(x_blended, x_raw, y_masked, mask, weights, latent)

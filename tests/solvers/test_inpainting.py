@@ -146,7 +146,9 @@ def test_bad_inputs_name_the_argument(toy_generator):
         inpaint(G, x, mask * 0.5 + 0.25, **FAST)
     with pytest.raises(ValueError, match="no known pixel"):
         inpaint(G, x, torch.zeros(8, 8), **FAST)
-    with pytest.raises(ValueError, match=r"y \(known pixels\) must lie in \[-1.0, 1.0\]"):
+    with pytest.raises(
+        ValueError, match=r"y \(known pixels\) must hold images on the library.s \[-1, 1\] scale"
+    ):
         inpaint(G, x * 3, mask, **FAST)
     with pytest.raises(ValueError, match="prior must be one of"):
         inpaint(G, x, mask, prior="hinge", **FAST)
@@ -154,3 +156,25 @@ def test_bad_inputs_name_the_argument(toy_generator):
         inpaint(G, x, mask, prior_weight=-1.0, **FAST)
     with pytest.raises(TypeError, match="unknown latent-engine option"):
         inpaint(G, x, mask, stepz=3)
+
+
+def test_an_image_alone_and_in_a_batch_gives_the_same_completion(toy_generator):
+    """Issue 14 kind 8: restarts seeded by the image's identity, not its batch position."""
+    G = toy_generator
+    z = torch.randn(3, G.latent_dim, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        x = G(z)
+    mask = torch.ones(3, 1, 8, 8)
+    mask[:, :, 2:6, 2:6] = 0
+    kw = dict(restarts=3, steps=300, lr=0.05, seed=2, progress=False, blend=False)
+    batch = inpaint(G, x, mask, image_ids=[5, 6, 7], **kw)
+    alone = inpaint(G, x[2:], mask[2:], image_ids=[7], **kw)
+    assert int(alone.latent.best_restart[0]) == int(batch.latent.best_restart[2])
+    assert float((alone.x_raw[0] - batch.x_raw[2]).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("scale, fix", [(255.0, "127.5"), (1.5, "from_unit")])
+def test_images_on_the_wrong_scale_are_refused(toy_generator, scale, fix):
+    x = torch.rand(2, *toy_generator.image_shape) * scale
+    with pytest.raises(ValueError, match=fix):
+        inpaint(toy_generator, x, torch.ones(2, 1, 8, 8), steps=1, progress=False)
