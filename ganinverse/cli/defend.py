@@ -4,6 +4,77 @@ under FGSM, PGD, BPDA(+EOT) and the latent-space attack."""
 from __future__ import annotations
 
 import argparse
+import math
+import os
+
+
+def _steps_restarts(text: str) -> tuple[int, int]:
+    """``"50,2"`` -> (50, 2) for --bpda-projection."""
+    parts = text.split(",")
+    try:
+        values = tuple(int(v) for v in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected STEPS,RESTARTS (two ints >= 1), got {text!r}")
+    return values
+
+
+def check_flags(args: argparse.Namespace, ints: dict[str, int], positive: tuple[str, ...] = ()):
+    """Each int option ``dest`` >= its lower bound (None = unset), each float in ``positive``
+    finite and > 0; errors name the flag (``--pgd-steps``)."""
+    from .._validation import check_int, check_number
+
+    for dest, low in ints.items():
+        if getattr(args, dest) is not None:
+            check_int(getattr(args, dest), _flag(dest), low=low)
+    for dest in positive:
+        check_number(getattr(args, dest), _flag(dest), low=0.0, low_open=True)
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def load_checked(kind: str, name_or_path: str, flag: str, device, image_shape=None):
+    """A generator or classifier, its loading errors and a wrong image shape naming ``flag``."""
+    from ..models import load_classifier, load_generator
+
+    load = load_generator if kind == "generator" else load_classifier
+    try:
+        model = load(name_or_path, device=device)
+    except (FileNotFoundError, ValueError, TypeError) as err:
+        raise type(err)(f"{flag} {name_or_path}: {err}") from err
+    shape = tuple(int(s) for s in model.image_shape)
+    if image_shape is not None and shape != tuple(image_shape):
+        raise ValueError(
+            f"{flag} {name_or_path} takes/makes images of shape {shape}, but the data are "
+            f"{tuple(image_shape)}; pass a {kind} trained on this dataset"
+        )
+    return model
+
+
+def labelled_images(
+    dataset: str, root: str | None, split: str, n: int | None, start: int, flag: str
+):
+    """Images ``start .. start+n-1`` of a labelled split in [0, 1] and their labels; a split too
+    small for ``n`` is an error naming ``flag`` (``n=None``: the rest of the split)."""
+    from .._validation import check_int
+    from ..data import image_dataset, to_unit
+
+    ds = image_dataset(dataset, root, split)
+    total = len(ds)
+    check_int(start, "--start", low=0)
+    available = total - start
+    if available < 1 or (n is not None and n > available):
+        raise ValueError(
+            f"{flag}={n} images from --start {start} exceed the {total} images of {dataset!r} "
+            f"split {split!r}; pass {flag} <= {max(available, 0)}"
+        )
+    x, labels = ds.batch(start, start + (available if n is None else n))
+    if labels is None:
+        raise ValueError(f"dataset {dataset!r} has no labels; a classifier needs them")
+    return to_unit(x).clamp(0, 1), labels
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fgsm/pgd on a defended row are computed on the classifier alone (defense-oblivious); "
         "bpda/eot attack through the projection; latent searches the generator's range. A '2' "
         "suffix (pgd2:4.0) means the L2 ball. Writes OUT/results.csv, OUT/results.md and "
-        "OUT/cells.json (rerun with the same settings to resume).",
+        "OUT/cells.json (rerun with the same settings to resume). Every argument, the models, the "
+        "data and --out are checked before the first attack; a failed start writes nothing.",
     )
     e.add_argument("--classifier", required=True, help="checkpoint of the plain classifier")
     e.add_argument("--classifier-adv", help="checkpoint of the PGD-trained classifier")
@@ -49,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--bpda-steps", type=int, default=40, help="each runs a full projection")
     a.add_argument(
         "--bpda-projection",
-        type=lambda t: tuple(int(v) for v in t.split(",")),
+        type=_steps_restarts,
         metavar="STEPS,RESTARTS",
         help="a cheaper projection for BPDA's forward passes (scored with the full defense)",
     )
@@ -64,7 +136,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from ..data import load_images, to_unit
+    """Check every argument, the models, the data and ``--out`` before the first attack."""
+    from ..defense.attacks import check_budget
     from ..defense.evaluate import (
         EvalSettings,
         Row,
@@ -73,37 +146,19 @@ def run_eval(args: argparse.Namespace) -> int:
         parse_attacks,
     )
     from ..defense.projection import ProjectionDefense
-    from ..models import load_classifier, load_generator
+    from ..device import resolve_device
+    from ..io import check_output_dir
+    from ..models.classifier import check_labels, num_classes_of
 
-    attacks = parse_attacks(args.attacks)
-    G = load_generator(args.generator, device=args.device)
-    device = next(G.parameters()).device
-    plain = load_classifier(args.classifier, device=device)
-    x, labels = load_images(args.dataset, args.data_root, args.split, n=args.n, start=args.start)
-    if labels is None:
-        raise ValueError(f"dataset {args.dataset!r} has no labels")
-    if tuple(x.shape[1:]) != tuple(G.image_shape):
-        raise ValueError(
-            f"the {args.dataset} images have shape {tuple(x.shape[1:])} but the generator makes "
-            f"{tuple(G.image_shape)}"
-        )
-    images = to_unit(x).clamp(0, 1)
-    rows = [Row("no defense", plain, False)]
-    if args.classifier_adv:
-        rows.append(
-            Row(
-                "adversarial training (PGD)",
-                load_classifier(args.classifier_adv, device=device),
-                False,
-            )
-        )
-    rows.append(Row("projection defense", plain, True))
-    if args.classifier_rm:
-        rm = load_classifier(args.classifier_rm, device=device)
-        rows.append(Row("projection + robust-manifold training", rm, True))
-    progress = not args.no_progress
-    defense = ProjectionDefense(
-        G, steps=args.steps, restarts=args.restarts, lr=args.lr, seed=args.seed, progress=False
+    try:
+        attacks = parse_attacks(args.attacks)
+    except ValueError as err:
+        raise ValueError(f"--attacks {args.attacks}: {err}") from err
+    ints = ("n", "steps", "restarts", "pgd_steps", "bpda_steps", "eot_samples", "latent_steps")
+    check_flags(
+        args,
+        {**dict.fromkeys(ints, 1), "latent_restarts": 1, "batch_size": 1, "start": 0, "seed": 0},
+        positive=("lr",),
     )
     settings = EvalSettings(
         pgd_steps=args.pgd_steps,
@@ -114,8 +169,39 @@ def run_eval(args: argparse.Namespace) -> int:
         bpda_projection=args.bpda_projection,
         batch_size=args.batch_size,
         seed=args.seed,
-        progress=progress,
+        progress=not args.no_progress,
     )
+    device = resolve_device(args.device)
+    out = check_output_dir(args.out, "--out")
+    images, labels = labelled_images(
+        args.dataset, args.data_root, args.split, args.n, args.start, "--n"
+    )
+    shape = tuple(images.shape[1:])
+    G = load_checked("generator", args.generator, "--generator", device, shape)
+    flags = {"--classifier": args.classifier, "--classifier-adv": args.classifier_adv}
+    flags["--classifier-rm"] = args.classifier_rm
+    classifiers = {
+        flag: load_checked("classifier", path, flag, device, shape)
+        for flag, path in flags.items()
+        if path
+    }
+    for flag, clf in classifiers.items():
+        k = num_classes_of(clf, images, f"{flag} {flags[flag]}")
+        check_labels(labels, k, f"the labels of --dataset {args.dataset}", f"{flag} {flags[flag]}")
+    n = math.prod(images.shape[1:])
+    for spec in attacks:
+        check_budget(spec.eps, f"--attacks {spec.token}: eps", spec.norm, n)
+    defense = ProjectionDefense(
+        G, steps=args.steps, restarts=args.restarts, lr=args.lr, seed=args.seed, progress=False
+    )
+    plain = classifiers["--classifier"]
+    rows = [Row("no defense", plain, False)]
+    if args.classifier_adv:
+        rows.append(Row("adversarial training (PGD)", classifiers["--classifier-adv"], False))
+    rows.append(Row("projection defense", plain, True))
+    if args.classifier_rm:
+        rm = classifiers["--classifier-rm"]
+        rows.append(Row("projection + robust-manifold training", rm, True))
     table = evaluate_defense(
         rows,
         images,
@@ -124,7 +210,7 @@ def run_eval(args: argparse.Namespace) -> int:
         defense=defense,
         G=G,
         settings=settings,
-        out=args.out,
+        out=out,
         tag={
             "generator": args.generator,
             "classifiers": [args.classifier, args.classifier_adv, args.classifier_rm],
@@ -132,5 +218,5 @@ def run_eval(args: argparse.Namespace) -> int:
         },
     )
     print(format_markdown(table), end="")
-    print(f"-> {args.out}/results.csv, results.md")
+    print(f"-> {os.path.join(args.out, 'results.csv')}, results.md")
     return 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train-classifier",
         help="train a classifier (Defense-GAN model A or B) and save it as safetensors + JSON",
         description="Trains on the train split (first --n images), reports the accuracy on the "
-        "test split and writes OUT/classifier.safetensors + OUT/classifier.json.",
+        "test split and writes OUT/classifier.safetensors + OUT/classifier.json. Every argument, "
+        "the data, the generators and --out are checked before training; a failed start writes "
+        "nothing.",
     )
     p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, digits, ...")
     p.add_argument("--data-root", help="folder holding the dataset (see ganinverse.data)")
@@ -22,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--n", type=int, help="train on the first N images (default: all)")
     p.add_argument(
-        "--n-test", type=int, default=10000, help="test images for the reported accuracy"
+        "--n-test",
+        type=int,
+        help="test images for the reported accuracy (default: the whole test split)",
     )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -55,35 +58,70 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _unit_images(dataset: str, root: str | None, split: str, n: int | None):
-    from ..data import load_images, to_unit
-
-    x, labels = load_images(dataset, root, split, n=n)
-    if labels is None:
-        raise ValueError(f"dataset {dataset!r} has no labels; a classifier needs them")
-    return to_unit(x).clamp(0, 1), labels
-
-
 def run(args: argparse.Namespace) -> int:
+    from .._validation import check_number
+    from ..defense.adaptive import check_generator
+    from ..defense.attacks import check_budget
     from ..defense.projection import ProjectionDefense
     from ..defense.training import adversarial_training, project_images
     from ..device import resolve_device
-    from ..models import accuracy, build_classifier, load_generator, save_model, train_classifier
+    from ..io import check_output_dir
+    from ..models import accuracy, build_classifier, save_model, train_classifier
+    from .defend import check_flags, labelled_images, load_checked
 
     if args.adversarial == "manifold" and not args.generator:
         raise ValueError("--adversarial manifold needs --generator (bundled name or checkpoint)")
+    if args.generator and args.adversarial != "manifold":
+        raise ValueError(
+            "--generator is only used by --adversarial manifold; to train on projections "
+            "pass --on-reconstructions GENERATOR"
+        )
+    check_flags(
+        args,
+        {
+            "epochs": 1,
+            "n": 1,
+            "n_test": 1,
+            "batch_size": 1,
+            "seed": 0,
+            "pgd_steps": 1,
+            "manifold_steps": 1,
+            "projection_steps": 1,
+            "projection_restarts": 1,
+        },
+        positive=("lr",),
+    )
+    check_budget(args.eps, "--eps", "inf")
+    check_number(args.manifold_fraction, "--manifold-fraction", low=0.0, high=1.0)
+    check_number(args.manifold_eps, "--manifold-eps", low=0.0, low_open=True)
     device = resolve_device(args.device)
-    progress = not args.no_progress
+    out = check_output_dir(args.out, "--out")
     start = time.perf_counter()
-    x, y = _unit_images(args.dataset, args.data_root, "train", args.n)
-    x_test, y_test = _unit_images(args.dataset, args.data_root, "test", None)
-    x_test, y_test = x_test[: args.n_test], y_test[: args.n_test]
+    x, y = labelled_images(args.dataset, args.data_root, "train", args.n, 0, "--n")
+    x_test, y_test = labelled_images(
+        args.dataset, args.data_root, "test", args.n_test, 0, "--n-test"
+    )
+    shape = tuple(x.shape[1:])
+    if tuple(x_test.shape[1:]) != shape:
+        raise ValueError(
+            f"the train images are {shape} but the test images {tuple(x_test.shape[1:])}"
+        )
     num_classes = int(max(y.max(), y_test.max())) + 1
-    model = build_classifier(args.model, tuple(x.shape[1:]), num_classes)
+    model = build_classifier(args.model, shape, num_classes)
+    G = None
+    if args.generator:
+        G = load_checked("generator", args.generator, "--generator", device, shape)
+        check_generator(G, model, "--generator")
+        check_budget(args.manifold_eps, "--manifold-eps", "2", x[0].numel())
+    G_rec = None
     if args.on_reconstructions:
-        G = load_generator(args.on_reconstructions, device=device)
+        G_rec = load_checked(
+            "generator", args.on_reconstructions, "--on-reconstructions", device, shape
+        )
+    progress = not args.no_progress
+    if G_rec is not None:
         defense = ProjectionDefense(
-            G, steps=args.projection_steps, restarts=args.projection_restarts, progress=False
+            G_rec, steps=args.projection_steps, restarts=args.projection_restarts, progress=False
         )
         x = project_images(defense, x, progress=progress)
     train = dict(
@@ -97,7 +135,6 @@ def run(args: argparse.Namespace) -> int:
     if args.adversarial == "none":
         model = train_classifier(model, x, y, **train)
     else:
-        G = load_generator(args.generator, device=device) if args.generator else None
         model = adversarial_training(
             model,
             x,
@@ -138,6 +175,6 @@ def run(args: argparse.Namespace) -> int:
             projection_steps=args.projection_steps,
             projection_restarts=args.projection_restarts,
         )
-    stem = save_model(model, Path(args.out) / "classifier", config)
+    stem = save_model(model, out / "classifier", config)  # the pair is written atomically
     print(json.dumps({"checkpoint": str(stem), "test_accuracy": acc}))
     return 0

@@ -21,13 +21,30 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_positive
+from .._validation import check_int, check_positive
 from ..data import to_unit
 from ..latent import LatentConfig, LatentObjective, LatentResult, frozen, optimize_latent
-from .attacks import NORMS, PGD, Attack, check_attack_inputs, margin_loss, project_ball
+from .attacks import PGD, Attack, margin_loss, model_image_shape, project_ball
 
 #: Engine settings of the latent-space attacks (Adam; a few restarts).
 LATENT_ATTACK = LatentConfig(restarts=4, steps=200, lr=0.1, optimizer="adam", progress=False)
+
+
+def check_generator(G: object, classifier: nn.Module, name: str = "G") -> nn.Module:
+    """A generator (``latent_dim``, ``image_shape``) whose images fit the classifier's input."""
+    if (
+        not isinstance(G, nn.Module)
+        or not hasattr(G, "latent_dim")
+        or not hasattr(G, "image_shape")
+    ):
+        raise TypeError(f"{name} must be a generator nn.Module with latent_dim and image_shape")
+    shape, expected = tuple(int(s) for s in G.image_shape), model_image_shape(classifier)
+    if expected is not None and shape != expected:
+        raise ValueError(
+            f"{name} makes images of shape {shape} but the classifier takes {expected}; "
+            "use a generator trained on the classifier's data"
+        )
+    return G
 
 
 class _StraightThrough(torch.autograd.Function):
@@ -101,9 +118,16 @@ class LatentAttack(Attack):
     """Search the range of G for a misclassified G(z*) near x; return x' = x + Π_ε(G(z*) − x).
 
     ``penalty`` (μ) weighs ||x' − G(z)||² (the part of G(z) − x the ε-ball cuts off), ``c`` the
-    CW margins of G(z) and x' with confidence ``kappa``. Engine overrides (steps, restarts, lr, seed, ...) default to
-    :data:`LATENT_ATTACK`; the last engine result is kept in ``last_result``.
+    CW margins of G(z) and x' with confidence ``kappa``. Engine overrides (steps, restarts, lr,
+    seed, ...) default to :data:`LATENT_ATTACK`; the last engine result is kept in
+    ``last_result``.
     """
+
+    probe_classes = True  # the model is the classifier itself: one forward pass is cheap
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.G.image_shape)
 
     def __init__(
         self,
@@ -118,9 +142,8 @@ class LatentAttack(Attack):
         config: LatentConfig | None = None,
         **overrides: object,
     ) -> None:
-        super().__init__(classifier, eps)
-        self.G = G
-        self.norm = check_choice(str(norm), "norm", NORMS)
+        self.G = check_generator(G, classifier)
+        super().__init__(classifier, eps, norm=norm)
         self.penalty = check_positive(penalty, "penalty")
         self.c = check_positive(c, "c")
         self.kappa = check_positive(kappa, "kappa", strict=False)
@@ -202,8 +225,8 @@ class OverpoweredAttack(Attack):
         config: LatentConfig | None = None,
         **overrides: object,
     ) -> None:
-        super().__init__(classifier, eps)
-        self.G = G
+        self.G = check_generator(G, classifier)
+        super().__init__(classifier, eps, norm="2")
         self.penalty = check_positive(penalty, "penalty")
         self.c = check_positive(c, "c")
         self.kappa = check_positive(kappa, "kappa", strict=False)
@@ -211,8 +234,14 @@ class OverpoweredAttack(Attack):
         self.config = (config or LATENT_ATTACK).updated(**overrides)
         self.last_result: LatentResult | None = None
 
+    probe_classes = True  # the model is the classifier itself: one forward pass is cheap
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.G.image_shape)
+
     def __call__(self, images: Tensor, labels: Tensor) -> OverpoweredResult:  # type: ignore[override]
-        images, labels = check_attack_inputs(images, labels, tuple(self.G.image_shape))
+        images, labels = self.prepare(images, labels)
         device = next(self.G.parameters()).device
         images, labels = images.to(device), labels.to(device)
         objective = _OverpoweredObjective(self, images, labels)

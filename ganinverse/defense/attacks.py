@@ -9,6 +9,13 @@ CW-L2 (Carlini, Wagner 2017):    min_w ||x' − x||² + c max(Z_y(x') − max_{j
 
 ℓ is the cross-entropy. Gradients are averaged over ``eot_samples`` forward passes (Expectation over
 Transformation), which matters only for a randomised model (e.g. a resampling projection defense).
+
+Contracts, checked before any attack step: every float argument is finite and in its domain (at
+construction); budgets ε and step sizes α are on the [0, 1] image scale, so an L∞ one is ≤ 1 and
+an L2 one ≤ √n, the diameter of [0, 1]^n (checked once n is known: at construction when the model
+has ``image_shape``, else at call time); images are in [0, 1] (float16/float64 are converted to
+float32 and the adversarial images come back as float32); labels are class indices in
+[0, classes) of the model (checked after the first forward when the model does not say).
 """
 
 from __future__ import annotations
@@ -19,9 +26,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_images, check_int, check_positive, check_range
+from .._validation import check_choice, check_int, check_number, check_positive
 from ..device import make_generator
 from ..latent import frozen, generator_device
+from ..models.classifier import (
+    check_float32_model,
+    check_label_tensor,
+    check_labels,
+    check_unit_images,
+    logits_classes,
+    model_num_classes,
+    num_classes_of,
+)
 
 NORMS = ("inf", "2")
 
@@ -34,17 +50,46 @@ def model_image_shape(model: nn.Module) -> tuple[int, int, int] | None:
     return None if shape is None else tuple(int(s) for s in shape)
 
 
+def check_budget(
+    value: object, name: str, norm: str, n: int | None = None, *, strict: bool = False
+) -> float:
+    """A radius or step size on the [0, 1] image scale: finite, ≥ 0 (> 0 if ``strict``), and
+    ≤ 1 for L∞ or ≤ √n (the diameter of [0, 1]^n) for L2 when the image size ``n`` is known.
+
+    A larger budget holds every image, so the attack always "succeeds": the commonest cause is
+    a budget in 0-255 units, and the message says so.
+    """
+    value = check_number(value, name, low=0.0, low_open=strict)
+    if norm == "inf":
+        high, ball = 1.0, "an L∞ budget on the [0, 1] image scale"
+    elif n is not None:
+        high = math.sqrt(n)
+        ball = f"an L2 budget on the [0, 1] image scale, at most the diameter √n = {high:.4g} of [0, 1]^{n}"
+    else:
+        return value
+    if value > high:
+        fix = "images are on the [0, 1] scale"
+        if value / 255 <= high:
+            fix += f"; did you mean {value:g}/255 = {value / 255:.3f}?"
+        raise ValueError(
+            f"{name} must be in [0, {high:.4g}] ({ball}: a larger one holds every image), "
+            f"got {value:g}; {fix}"
+        )
+    return value
+
+
 def check_attack_inputs(
-    images: object, labels: object, image_shape: tuple[int, int, int] | None = None
+    images: object,
+    labels: object,
+    image_shape: tuple[int, int, int] | None = None,
+    num_classes: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Images (B, C, H, W) float in [0, 1] and integer labels (B,), else a named error."""
-    check_images(images, "images", image_shape)
-    check_range(images, "images", 0.0, 1.0, tol=1e-6)
-    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.is_complex():
-        raise TypeError("labels must be an integer torch.Tensor of class indices")
-    if labels.shape != (images.shape[0],):
-        raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
-    return images, labels.long()
+    """Images (B, C, H, W) in [0, 1] as float32 and int64 labels (B,) in [0, num_classes)."""
+    images = check_unit_images(images, "images", image_shape)
+    labels = check_label_tensor(labels, images.shape[0])
+    if num_classes is not None:
+        check_labels(labels, num_classes)
+    return images, labels
 
 
 def margin_loss(
@@ -73,25 +118,68 @@ class Attack:
 
     The model maps [0, 1] images to logits; it is put in eval mode with frozen weights during the
     attack. Subclasses implement ``perturb(images, labels)`` on validated inputs on the model's
-    device; the result comes back detached, on the input's device.
+    device; the result comes back detached, float32, on the input's device. ``norm`` is the ball
+    ``eps`` is measured in ("inf" or "2").
     """
 
-    def __init__(self, model: nn.Module, eps: float, *, eot_samples: int = 1) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        self.model = model
-        self.eps = check_positive(eps, "eps", strict=False)
+    #: may ``__call__`` run the model once on one image to learn its class count? Yes for a
+    #: plain classifier; no where the model may be a costly or randomised defense (the labels
+    #: are then checked on the logits of the first gradient step, before any step is taken).
+    probe_classes = False
+
+    def __init__(
+        self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
+    ) -> None:
+        self.model = check_float32_model(model)
+        self.norm = check_choice(str(norm), "norm", NORMS)
+        self.eps = check_budget(eps, "eps", self.norm, self.image_size)
         self.eot_samples = check_int(eot_samples, "eot_samples", low=1)
+        self._classes_checked = False
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """The (C, H, W) the attacked model expects, when it says so."""
+        return model_image_shape(self.model)
+
+    @property
+    def image_size(self) -> int | None:
+        shape = self.image_shape
+        return None if shape is None else math.prod(shape)
+
+    def check_budgets(self, n: int) -> None:
+        """Budgets against the image size n (L2: ≤ √n); subclasses add their step sizes."""
+        check_budget(self.eps, "eps", self.norm, n)
+
+    def prepare(self, images: object, labels: object) -> tuple[Tensor, Tensor]:
+        """Validated float32 images and int64 labels on the model's device (see module doc)."""
+        images, labels = check_attack_inputs(images, labels, self.image_shape)
+        self.check_budgets(images[0].numel())
+        k = model_num_classes(self.model)
+        if k is None and self.probe_classes:
+            with frozen(self.model):
+                k = num_classes_of(self.model, images, "the classifier")
+        if k is not None:
+            check_labels(labels, k)
+        self._classes_checked = k is not None
+        device = generator_device(self.model)
+        return images.to(device), labels.to(device)
 
     def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
-        images, labels = check_attack_inputs(images, labels, model_image_shape(self.model))
-        device = generator_device(self.model)
+        x, y = self.prepare(images, labels)
         with frozen(self.model):
-            adv = self.perturb(images.to(device), labels.to(device))
+            adv = self.perturb(x, y)
         return adv.detach().to(images.device)
 
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def logits(self, x: Tensor, labels: Tensor) -> Tensor:
+        """``model(x)``; the first call checks ``labels`` against the class count it returns."""
+        out = self.model(x)
+        if not self._classes_checked:
+            check_labels(labels, logits_classes(out, len(x)))
+            self._classes_checked = True
+        return out
 
     def gradient(self, x: Tensor, labels: Tensor) -> Tensor:
         """∇_x Σ_i ℓ(f(x_i), y_i), averaged over ``eot_samples`` forward passes; shape of x."""
@@ -99,7 +187,7 @@ class Attack:
         total = torch.zeros_like(x)
         with torch.enable_grad():
             for _ in range(self.eot_samples):
-                loss = F.cross_entropy(self.model(x), labels, reduction="sum")
+                loss = F.cross_entropy(self.logits(x, labels), labels, reduction="sum")
                 if not loss.requires_grad:
                     raise TypeError(
                         "the model is not differentiable with respect to its input; wrap a "
@@ -138,12 +226,18 @@ class PGD(Attack):
         seed: int = 0,
         eot_samples: int = 1,
     ) -> None:
-        super().__init__(model, eps, eot_samples=eot_samples)
+        super().__init__(model, eps, eot_samples=eot_samples, norm=norm)
         self.steps = check_int(steps, "steps", low=1)
-        self.alpha = 2.5 * self.eps / steps if alpha is None else check_positive(alpha, "alpha")
-        self.norm = check_choice(str(norm), "norm", NORMS)
+        if alpha is None:
+            self.alpha = 2.5 * self.eps / steps
+        else:
+            self.alpha = check_budget(alpha, "alpha", self.norm, self.image_size, strict=True)
         self.random_start = bool(random_start)
-        self.seed = seed
+        self.seed = None if seed is None else check_int(seed, "seed", low=0)
+
+    def check_budgets(self, n: int) -> None:
+        super().check_budgets(n)
+        check_budget(self.alpha, "alpha", self.norm, n)
 
     def _start(self, images: Tensor) -> Tensor:
         gen = make_generator(self.seed)
@@ -207,7 +301,7 @@ class CarliniWagnerL2(Attack):
         with torch.enable_grad():
             for _ in range(self.steps):
                 x = (torch.tanh(w) + 1) / 2
-                logits = self.model(x)
+                logits = self.logits(x, labels)
                 dist = (x - images).pow(2).flatten(1).sum(1)
                 loss = dist + self.c * margin_loss(logits, labels, self.kappa)
                 opt.zero_grad(set_to_none=True)

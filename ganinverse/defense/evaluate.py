@@ -28,11 +28,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_choice, check_int, check_positive
-from ..io import atomic_write_json, atomic_write_text, read_json
+from .._validation import check_choice, check_int
+from ..io import atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import accuracy
-from .adaptive import LatentAttack, bpda_pgd
-from .attacks import FGSM, PGD, Attack
+from ..models.classifier import check_labels, num_classes_of
+from .adaptive import LatentAttack, bpda_pgd, check_generator
+from .attacks import FGSM, NORMS, PGD, Attack, check_attack_inputs, check_budget
 from .projection import ProjectionDefense
 
 ATTACKS = ("fgsm", "pgd", "bpda", "eot", "latent")
@@ -47,6 +48,22 @@ class AttackSpec:
     eps: float
     norm: str = "inf"
 
+    def __post_init__(self) -> None:
+        check_choice(self.name, "attack", ATTACKS)
+        check_choice(self.norm, "norm", NORMS)
+        if self.name == "fgsm" and self.norm == "2":
+            raise ValueError("fgsm is an L∞ attack; use pgd2 for L2")
+        object.__setattr__(self, "eps", check_budget(self.eps, f"eps of {self.token}", self.norm))
+
+    @property
+    def token(self) -> str:
+        """How the spec is written on the command line, e.g. ``pgd2:4``."""
+        return f"{self.name}{'2' if self.norm == '2' else ''}:{self.eps:g}"
+
+    def check_image_size(self, n: int) -> None:
+        """An L2 budget is at most √n, the diameter of [0, 1]^n (an L∞ one was checked)."""
+        check_budget(self.eps, f"eps of {self.token}", self.norm, n)
+
     @property
     def column(self) -> str:
         norm = "" if self.norm == "inf" else " L2"
@@ -54,7 +71,13 @@ class AttackSpec:
 
 
 def parse_attacks(spec: str) -> list[AttackSpec]:
-    """``"fgsm:0.3,pgd:0.3,bpda2:4"`` -> AttackSpecs (a trailing ``2`` selects the L2 ball)."""
+    """``"fgsm:0.3,pgd:0.3,bpda2:4"`` -> AttackSpecs (a trailing ``2`` selects the L2 ball).
+
+    Each eps is checked finite and in range (L∞: ≤ 1 on the [0, 1] scale; the L2 bound √n
+    needs the image size: :meth:`AttackSpec.check_image_size`).
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"attacks must be a str such as 'fgsm:0.3,pgd:0.3', got {spec!r}")
     out = []
     for item in (s.strip() for s in spec.split(",") if s.strip()):
         name, sep, eps = item.partition(":")
@@ -62,14 +85,11 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
             raise ValueError(f"attack {item!r} must be written name:eps, e.g. pgd:0.3")
         norm = "2" if name.endswith("2") else "inf"
         name = name[:-1] if norm == "2" else name
-        check_choice(name, "attack", ATTACKS)
-        if name == "fgsm" and norm == "2":
-            raise ValueError("fgsm is an L∞ attack; use pgd2 for L2")
         try:
             value = float(eps)
         except ValueError as err:
             raise ValueError(f"attack {item!r}: eps must be a number") from err
-        out.append(AttackSpec(name, check_positive(value, "eps", strict=False), norm))
+        out.append(AttackSpec(name, value, norm))
     if not out:
         raise ValueError("attacks must name at least one attack, e.g. fgsm:0.3,pgd:0.3")
     return out
@@ -131,8 +151,6 @@ def _make_attack(
         d = ProjectionDefense(defense.G, config, resample=name == "eot")
         eot = s.eot_samples if name == "eot" else 1
         return bpda_pgd(d, f, spec.eps, steps=s.bpda_steps, norm=spec.norm, eot_samples=eot)
-    if G is None:
-        raise ValueError("the latent attack needs a generator")
     return LatentAttack(
         G,
         f,
@@ -179,12 +197,18 @@ def evaluate_defense(
     images (n, C, H, W) in [0, 1], labels (n,). With ``out``, finished cells go to
     ``out/cells.json`` (reused on a rerun with the same settings) and the table to
     ``out/results.csv`` and ``out/results.md`` after every cell. ``tag`` (JSON-able, e.g. the
-    generator and classifier names) is part of what a rerun must match to reuse cells.
+    generator and classifier names) is part of what a rerun must match to reuse cells; a
+    ``cells.json`` of another evaluation in ``out`` is refused rather than overwritten.
+
+    Everything is checked before the first cell: rows, attacks and their budgets against the
+    image size, images in [0, 1] of the shape every model takes, labels in [0, classes) of every
+    classifier, and that ``out`` can be created.
     """
     s = settings or EvalSettings()
-    if any(r.defended for r in rows) and defense is None:
-        raise ValueError("a defended row needs defense=ProjectionDefense(G, ...)")
+    if not isinstance(s, EvalSettings):
+        raise TypeError(f"settings must be an EvalSettings, got {type(s).__name__}")
     G = G if G is not None else (defense.G if defense is not None else None)
+    images, labels = _check_evaluation(rows, images, labels, attacks, defense, G)
     n = len(images)
     meta = {  # what a rerun must match to reuse cells (JSON round trip: tuples become lists)
         "n": n,
@@ -195,11 +219,18 @@ def evaluate_defense(
     }
     meta = json.loads(json.dumps(meta))
     cells: dict[str, dict] = {}
-    cells_path = Path(out) / "cells.json" if out is not None else None
+    cells_path = check_output_dir(out, "out") / "cells.json" if out is not None else None
     if cells_path is not None and cells_path.is_file():
         saved = read_json(cells_path, "cells file")
-        if saved.get("meta") == meta:
-            cells = saved["cells"]
+        if saved.get("meta") != meta or not isinstance(saved.get("cells"), dict):
+            old = saved.get("meta") if isinstance(saved.get("meta"), dict) else {}
+            differ = sorted(k for k in meta if old.get(k) != meta[k]) or ["format"]
+            raise ValueError(
+                f"out {str(out)!r} holds the cells.json of a different evaluation (it differs "
+                f"in {', '.join(differ)}); pass another out folder, or delete {cells_path} to "
+                "start over"
+            )
+        cells = saved["cells"]
     cache: dict[tuple, tuple[Tensor, float]] = {}
     columns = ["clean", *(a.column for a in attacks)]
     todo = [(r, c) for r in rows for c in [None, *attacks]]
@@ -223,10 +254,53 @@ def evaluate_defense(
         acc = accuracy(model, adv, labels, batch_size=s.batch_size)
         seconds = time.perf_counter() - start + reused
         cells[key] = {"accuracy": acc, "seconds": seconds}
-        if out is not None:
+        if out is not None:  # cells.json is the state; the tables are views of it
             atomic_write_json(cells_path, {"meta": meta, "cells": cells})
             write_table(table_rows(rows, columns, cells, n), out)
-    return table_rows(rows, columns, cells, n)
+    table = table_rows(rows, columns, cells, n)
+    if out is not None:  # also when every cell was already done (a kill before the tables)
+        write_table(table, out)
+    return table
+
+
+def _check_evaluation(
+    rows: Sequence[Row],
+    images: object,
+    labels: object,
+    attacks: Sequence[AttackSpec],
+    defense: ProjectionDefense | None,
+    G: nn.Module | None,
+) -> tuple[Tensor, Tensor]:
+    """The checks of :func:`evaluate_defense`, in the order a user would fix them."""
+    if isinstance(rows, Row) or not all(isinstance(r, Row) for r in rows) or not rows:
+        raise TypeError("rows must be a non-empty list of Row(name, classifier, defended)")
+    names = [r.name for r in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"rows must have distinct names, got {names}")
+    if isinstance(attacks, (str, AttackSpec)) or not all(
+        isinstance(a, AttackSpec) for a in attacks
+    ):
+        raise TypeError("attacks must be a list of AttackSpec; parse_attacks('pgd:0.3') makes one")
+    if not attacks:
+        raise ValueError("attacks must name at least one attack, e.g. parse_attacks('pgd:0.3')")
+    if any(r.defended for r in rows) and not isinstance(defense, ProjectionDefense):
+        raise ValueError("a defended row needs defense=ProjectionDefense(G, ...)")
+    if G is None and any(a.name == "latent" for a in attacks):
+        raise ValueError("the latent attack needs a generator: pass G= or defense=")
+    shape = None if defense is None else defense.image_shape
+    images, labels = check_attack_inputs(images, labels, shape)
+    for spec in attacks:
+        spec.check_image_size(images[0].numel())
+    for row in rows:
+        f = row.classifier
+        if not isinstance(f, nn.Module):
+            raise TypeError(f"the classifier of row {row.name!r} must be an nn.Module")
+        if G is not None:
+            check_generator(G, f, "the generator")
+        check_attack_inputs(images[:1], labels[:1], getattr(f, "image_shape", None))
+        k = num_classes_of(f, images, f"the classifier of row {row.name!r}")
+        check_labels(labels, k, model=f"the classifier of row {row.name!r}")
+    return images, labels
 
 
 def table_rows(rows: Sequence[Row], columns: list[str], cells: dict, n: int) -> list[dict]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_images, check_range
+from .._validation import check_int
 from ..data import from_unit, to_unit
 from ..latent import LatentConfig, LatentResult, generator_device
+from ..models.classifier import check_unit_images
 from ..operators import Identity
 from ..solvers.csgm import csgm
 
@@ -51,19 +52,27 @@ class ProjectionDefense(nn.Module):
         **overrides: object,
     ) -> None:
         super().__init__()
-        if not isinstance(G, nn.Module) or not hasattr(G, "latent_dim"):
+        if not isinstance(G, nn.Module) or not all(
+            hasattr(G, a) for a in ("latent_dim", "image_shape")
+        ):
             raise TypeError("G must be a generator nn.Module with latent_dim and image_shape")
+        if config is not None and not isinstance(config, LatentConfig):
+            raise TypeError(f"config must be a LatentConfig, got {type(config).__name__}")
         self.G = G
         self.image_shape = tuple(int(s) for s in G.image_shape)
         self.config = (config or DEFENSE_GAN).updated(**overrides)
+        # 0 steps would return the random start as the "projection"
+        check_int(self.config.steps, "steps", low=1)
         self.resample = bool(resample)
         self.calls = 0
         self.last_result: LatentResult | None = None
 
     def project(self, images: Tensor) -> LatentResult:
-        """Run the engine on images in [0, 1]; x_hat of the result is in [-1, 1]."""
-        images = check_images(images, "images", self.image_shape).detach()
-        check_range(images, "images", 0.0, 1.0, tol=1e-6)
+        """Run the engine on images in [0, 1] (float16/64 converted to float32); x_hat of the
+        result is in [-1, 1]."""
+        if isinstance(images, Tensor):
+            images = images.detach()
+        images = check_unit_images(images, "images", self.image_shape)
         config = self.config
         if self.resample:
             config = config.updated(seed=config.seed + self.calls)
@@ -75,7 +84,8 @@ class ProjectionDefense(nn.Module):
         return result
 
     def forward(self, images: Tensor) -> Tensor:
-        """G(ẑ) (B, C, H, W) in [0, 1], on the input's device; no gradient flows to ``images``."""
+        """G(ẑ) (B, C, H, W) float32 in [0, 1], on the input's device; no gradient flows to
+        ``images``."""
         return to_unit(self.project(images).x_hat).clamp(0, 1).to(images.device)
 
     def extra_repr(self) -> str:

@@ -12,14 +12,17 @@ Training on reconstructions (Defense-GAN's variant) is ``train_classifier`` on
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_number
 from ..models import train_classifier
-from .adaptive import OverpoweredAttack
-from .attacks import PGD
+from ..models.classifier import check_float32_model, check_unit_images
+from .adaptive import OverpoweredAttack, check_generator
+from .attacks import PGD, check_budget, model_image_shape
 from .projection import ProjectionDefense
 
 
@@ -47,17 +50,17 @@ class AdversarialAugment:
         manifold_eps: float = 2.0,
         manifold_steps: int = 30,
     ) -> None:
-        self.model = model
-        self.eps = check_positive(eps, "eps", strict=False)
+        self.model = check_float32_model(model)
+        self.eps = check_budget(eps, "eps", "inf")
         self.steps = check_int(steps, "steps", low=1)
-        self.alpha = alpha
-        if not 0 <= manifold_fraction <= 1:
-            raise ValueError(f"manifold_fraction must be in [0, 1], got {manifold_fraction}")
-        if manifold_fraction > 0 and G is None:
+        self.alpha = None if alpha is None else check_budget(alpha, "alpha", "inf", strict=True)
+        self.manifold_fraction = check_number(manifold_fraction, "manifold_fraction", low=0, high=1)
+        if self.manifold_fraction > 0 and G is None:
             raise ValueError("manifold_fraction > 0 needs the generator G")
-        self.G = G
-        self.manifold_fraction = float(manifold_fraction)
-        self.manifold_eps = check_positive(manifold_eps, "manifold_eps")
+        self.G = None if G is None else check_generator(G, model)
+        shape = model_image_shape(model) if G is None else tuple(self.G.image_shape)
+        n = None if shape is None else math.prod(shape)
+        self.manifold_eps = check_budget(manifold_eps, "manifold_eps", "2", n, strict=True)
         self.manifold_steps = check_int(manifold_steps, "manifold_steps", low=1)
 
     def __call__(self, x: Tensor, labels: Tensor, generator: torch.Generator) -> Tensor:
@@ -97,7 +100,8 @@ def adversarial_training(
     """Madry PGD training (``manifold_fraction=0``) or robust-manifold training (> 0, needs G).
 
     ``train_kwargs`` go to :func:`ganinverse.models.train_classifier` (epochs, batch_size, lr,
-    seed, device, progress). Returns the trained model in eval mode.
+    seed, device, progress). Returns the trained model in eval mode. Every argument, the
+    images and the labels are checked before the first step (see ``train_classifier``).
     """
     augment = AdversarialAugment(
         model,
@@ -115,7 +119,12 @@ def adversarial_training(
 def project_images(
     defense: ProjectionDefense, images: Tensor, batch_size: int = 256, progress: bool = False
 ) -> Tensor:
-    """D(x) for images (N, C, H, W) in [0, 1], ``batch_size`` images per engine run."""
+    """D(x) for images (N, C, H, W) in [0, 1], ``batch_size`` images per engine run.
+
+    All images are checked before the first batch is projected."""
+    if not isinstance(defense, ProjectionDefense):
+        raise TypeError(f"defense must be a ProjectionDefense, got {type(defense).__name__}")
+    images = check_unit_images(images, "images", defense.image_shape)
     check_int(batch_size, "batch_size", low=1)
     out = []
     for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="project"):

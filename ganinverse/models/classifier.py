@@ -2,6 +2,12 @@
 
 Inputs are in [0, 1] (the attack convention of torchattacks / ART). ``features(x)`` returns the
 penultimate activations, used for Fréchet distances in ``pretrain.quality``.
+
+Every entry point that takes [0, 1] images and class labels (training here; the attacks, the
+projection defense and adversarial training in ``ganinverse.defense``) checks them with
+:func:`check_unit_images` and :func:`check_labels` before any work: float16 / float64 images are
+converted to float32 (documented), integer images are refused with the fix, labels must be
+class indices in [0, classes) of the model.
 """
 
 from __future__ import annotations
@@ -11,8 +17,105 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_choice, check_images, check_int, check_positive, check_range
+from .._validation import check_choice, check_images, check_int, check_number, check_range
 from ..device import make_generator, resolve_device
+
+
+def check_unit_images(
+    images: object, name: str = "images", image_shape: tuple[int, ...] | None = None
+) -> Tensor:
+    """``images`` (B, C, H, W) in [0, 1] as float32, else a TypeError / ValueError naming ``name``.
+
+    float16 and float64 batches are converted to float32 (what the models compute in); integer
+    batches (e.g. uint8 0..255) are refused with the fix, since their scale is not [0, 1].
+    """
+    if isinstance(images, Tensor) and not images.is_floating_point() and not images.is_complex():
+        raise TypeError(
+            f"{name} must be a float tensor in [0, 1], got dtype {images.dtype}; "
+            f"for uint8 images in 0..255 pass {name}.float() / 255"
+        )
+    check_images(images, name, image_shape)
+    check_range(images, name, 0.0, 1.0, tol=1e-6)
+    return images.float()
+
+
+def check_label_tensor(labels: object, n: int, name: str = "labels") -> Tensor:
+    """``labels`` as an int64 tensor (n,) of class indices, else a TypeError / ValueError."""
+    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.is_complex():
+        kind = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
+        raise TypeError(f"{name} must be an integer torch.Tensor of class indices, got {kind}")
+    if labels.shape != (n,):
+        raise ValueError(
+            f"{name} must have shape ({n},) (one per image), got {tuple(labels.shape)}"
+        )
+    return labels.long()
+
+
+def check_labels(
+    labels: Tensor, num_classes: int, name: str = "labels", model: str = "the model"
+) -> Tensor:
+    """Raise unless every label lies in [0, num_classes) (the classes ``model`` outputs).
+
+    cross_entropy would crash on such a label deep inside torch, or (label −100) silently ignore it.
+    """
+    if labels.numel() == 0:
+        return labels
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= num_classes:
+        hint = ""
+        if lo >= 1 and hi == num_classes:
+            hint = f"; 1-based labels? pass {name} - 1"
+        raise ValueError(
+            f"{name} must be class indices in [0, {num_classes}) since {model} outputs "
+            f"{num_classes} classes, got values in [{lo}, {hi}]{hint}"
+        )
+    return labels
+
+
+def model_num_classes(model: nn.Module) -> int | None:
+    """The number of classes a classifier outputs when it says so (``num_classes``, also as the
+    last module of an ``nn.Sequential``), else None (known only after a forward pass)."""
+    k = getattr(model, "num_classes", None)
+    if k is None and isinstance(model, nn.Sequential) and len(model):
+        k = getattr(model[-1], "num_classes", None)
+    return None if k is None else int(k)
+
+
+def logits_classes(logits: object, n: int, name: str = "the model") -> int:
+    """The class count of logits (n, classes), else a TypeError naming what returned them."""
+    if not isinstance(logits, Tensor) or logits.ndim != 2 or logits.shape[0] != n:
+        got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise TypeError(f"{name} must return logits of shape ({n}, classes), got {got}")
+    return int(logits.shape[1])
+
+
+def check_float32_model(model: nn.Module, name: str = "model") -> nn.Module:
+    """Raise unless ``model`` is an nn.Module whose floating parameters are float32."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
+    for p in model.parameters():
+        if p.is_floating_point() and p.dtype != torch.float32:
+            raise TypeError(
+                f"{name} has {p.dtype} parameters, expected float32; call {name}.float()"
+            )
+    return model
+
+
+def num_classes_of(model: nn.Module, images: Tensor, name: str = "the model") -> int:
+    """The classes ``model`` outputs: its ``num_classes``, else one forward pass on one image
+    (eval mode, no gradient; for classifiers, not for costly or randomised defenses)."""
+    k = model_num_classes(model)
+    if k is not None:
+        return k
+    training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            param = next(model.parameters(), None)
+            x = images[:1] if param is None else images[:1].to(param.device)
+            return logits_classes(model(x), 1, name)
+    finally:
+        model.train(training)
 
 
 class _Classifier(nn.Module):
@@ -112,15 +215,22 @@ def train_classifier(
 
     ``augment(x, labels, generator) -> x`` is applied per batch when given (the defense's
     adversarial training hooks in here). Returns the model in eval mode, on ``device``.
+    Everything is checked before the first step: images (float16/64 converted to float32),
+    labels in [0, classes) of the model (one forward pass finds the class count when the model
+    has no ``num_classes``), a finite lr > 0, the ints and the device.
     """
-    check_images(images, "images", getattr(model, "image_shape", None))
-    check_range(images, "images", 0.0, 1.0)
-    if not isinstance(labels, Tensor) or labels.shape != (images.shape[0],):
-        raise ValueError(f"labels must be a tensor of shape ({images.shape[0]},)")
+    check_float32_model(model)
+    images = check_unit_images(images, "images", getattr(model, "image_shape", None))
+    labels = check_label_tensor(labels, images.shape[0])
     check_int(epochs, "epochs", low=1)
     check_int(batch_size, "batch_size", low=1)
-    check_positive(lr, "lr")
+    lr = check_number(lr, "lr", low=0.0, low_open=True)
+    check_int(seed, "seed", low=0)
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be callable or None, got {type(augment).__name__}")
     dev = resolve_device(device)
+    model = model.to(dev)
+    check_labels(labels, num_classes_of(model, images))
     torch.manual_seed(seed)  # dropout masks
     gen = make_generator(seed)
     model = model.to(dev).train()
@@ -150,10 +260,16 @@ def train_classifier(
 @torch.no_grad()
 def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 500) -> float:
     """Fraction of images (N, C, H, W) in [0, 1] classified as ``labels``."""
+    images = check_unit_images(images, "images")
+    labels = check_label_tensor(labels, images.shape[0]).cpu()
+    check_int(batch_size, "batch_size", low=1)
     model.eval()
     dev = next(model.parameters()).device
     correct = 0
     for start in range(0, images.shape[0], batch_size):
         x = images[start : start + batch_size].to(dev)
-        correct += int((model(x).argmax(1).cpu() == labels[start : start + batch_size]).sum())
+        logits = model(x)
+        if start == 0:  # a label the model cannot output would silently count as an error
+            check_labels(labels, logits_classes(logits, len(x)))
+        correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size]).sum())
     return correct / images.shape[0]

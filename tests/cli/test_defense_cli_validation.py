@@ -1,0 +1,152 @@
+"""Issue 14, kind 2 for ``defend eval`` and ``train-classifier``: every argument, model, data set
+and --out is checked before a byte is written or work starts; errors are one line, exit code 2."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganinverse.cli import main
+from ganinverse.models import ClassifierA, MLPGenerator, save_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    paths = {}
+    for name, shape in [("gen", (1, 28, 28)), ("gen8", (1, 8, 8))]:
+        G = MLPGenerator(latent_dim=4, image_shape=shape, hidden=(16,)).eval()
+        paths[name] = str(save_model(G, root / name / "generator"))
+    for name, shape, k in [
+        ("clf", (1, 28, 28), 10),
+        ("clf2", (1, 28, 28), 2),
+        ("clf32", (1, 32, 32), 10),
+    ]:
+        paths[name] = str(save_model(ClassifierA(shape, k), root / name / "classifier"))
+    (root / "afile").write_text("keep")
+    paths["file"] = str(root / "afile")
+    return paths
+
+
+def defend_argv(c, out, *extra):
+    argv = ["defend", "eval", "--classifier", c["clf"], "--generator", c["gen"], "--dataset"]
+    argv += ["digits", "--n", "4", "--attacks", "fgsm:0.1", "--steps", "2", "--restarts", "1"]
+    return [*argv, "--device", "cpu", "--no-progress", "--out", str(out), *extra]
+
+
+def train_argv(c, out, *extra):
+    argv = ["train-classifier", "--dataset", "digits", "--n", "32", "--n-test", "16"]
+    return [*argv, "--epochs", "1", "--device", "cpu", "--no-progress", "--out", str(out), *extra]
+
+
+DEFEND_BAD = [
+    (["--attacks", "pgd:8"], "did you mean 8/255 = 0.031"),
+    (["--attacks", "fgsm:nan"], "finite"),
+    (["--attacks", "pgd2:40"], r"√n = 28"),
+    (["--attacks", "pgd:0.1,foo:1"], "attack must be one of"),
+    (["--lr", "nan"], "--lr must be a finite number"),
+    (["--lr", "0"], "--lr must be > 0"),
+    (["--steps", "0"], "--steps must be >= 1"),
+    (["--pgd-steps", "0"], "--pgd-steps must be >= 1"),
+    (["--batch-size", "0"], "--batch-size must be >= 1"),
+    (["--n", "0"], "--n must be >= 1"),
+    (["--n", "100000"], "--n=100000 images from --start 0 exceed"),
+    (["--start", "-1"], "--start must be >= 0"),
+    (["--classifier", "nowhere"], "--classifier nowhere"),
+    (["--classifier-adv", "{clf32}"], r"shape \(1, 32, 32\)"),
+    (["--classifier-rm", "{clf2}"], r"outputs 2 classes, got values in \[0, \d\]"),
+    (
+        ["--generator", "{gen8}"],
+        r"--generator .* shape \(1, 8, 8\), but the data are \(1, 28, 28\)",
+    ),
+    (["--device", "nonsense"], "device"),
+]
+TRAIN_BAD = [
+    (["--lr", "nan"], "--lr must be a finite number"),
+    (["--lr", "inf"], "--lr must be a finite number"),
+    (["--adversarial", "pgd", "--eps", "8"], "--eps must be in .*8/255 = 0.031"),
+    (["--adversarial", "pgd", "--eps", "nan"], "--eps must be a finite number"),
+    (["--manifold-fraction", "2"], "--manifold-fraction must be <= 1"),
+    (["--manifold-eps", "nan"], "--manifold-eps must be a finite number"),
+    (["--adversarial", "manifold", "--generator", "{gen}", "--manifold-eps", "40"], "√n = 28"),
+    (["--adversarial", "manifold", "--generator", "{gen8}"], r"shape \(1, 8, 8\)"),
+    (["--adversarial", "manifold"], "needs --generator"),
+    (["--generator", "{gen}"], "only used by --adversarial manifold"),
+    (["--on-reconstructions", "{gen8}"], r"shape \(1, 8, 8\)"),
+    (["--on-reconstructions", "nowhere"], "--on-reconstructions nowhere"),
+    (["--epochs", "0"], "--epochs must be >= 1"),
+    (["--batch-size", "0"], "--batch-size must be >= 1"),
+    (["--n", "100000"], "--n=100000 images"),
+    (["--n-test", "100000"], "--n-test=100000 images"),
+    (["--device", "nonsense"], "device"),
+]
+CASES = [("defend", a, m) for a, m in DEFEND_BAD] + [("train", a, m) for a, m in TRAIN_BAD]
+
+
+def _no_work(monkeypatch):
+    import ganinverse.defense.evaluate as ev
+    import ganinverse.defense.training as tr
+    import ganinverse.models as models
+
+    def fail(*args, **kwargs):
+        raise AssertionError("work started before the arguments were checked")
+
+    monkeypatch.setattr(ev, "_make_attack", fail)
+    monkeypatch.setattr(ev, "accuracy", fail)
+    monkeypatch.setattr(models, "train_classifier", fail)
+    monkeypatch.setattr(tr, "adversarial_training", fail)
+    monkeypatch.setattr(tr, "project_images", fail)
+
+
+@pytest.mark.parametrize(
+    "command, extra, match", CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
+def test_a_failed_start_writes_nothing(command, extra, match, tmp_path, capsys, monkeypatch, ckpts):
+    import re
+
+    _no_work(monkeypatch)
+    extra = [e.format(**ckpts) for e in extra]
+    out = tmp_path / "new" / "out"
+    argv = (defend_argv if command == "defend" else train_argv)(ckpts, out, *extra)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"ganinverse {argv[0]}: error:")
+    assert re.search(match, err), err
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", ["defend", "train"])
+def test_an_out_that_is_a_file_is_refused_and_kept(command, tmp_path, capsys, monkeypatch, ckpts):
+    _no_work(monkeypatch)
+    out = tmp_path / "file"
+    out.write_text("keep")
+    argv = (defend_argv if command == "defend" else train_argv)(ckpts, out)
+    assert main(argv) == 2
+    assert "--out" in capsys.readouterr().err and out.read_text() == "keep"
+
+
+def test_bpda_projection_is_parsed_by_argparse(tmp_path, capsys, ckpts):
+    with pytest.raises(SystemExit) as exit_info:
+        main(defend_argv(ckpts, tmp_path / "o", "--bpda-projection", "3"))
+    assert exit_info.value.code == 2
+    assert "STEPS,RESTARTS" in capsys.readouterr().err
+
+
+def test_defend_eval_resumes_and_refuses_another_evaluation(tmp_path, capsys, monkeypatch, ckpts):
+    out = tmp_path / "eval"
+    assert main(defend_argv(ckpts, out)) == 0
+    cells = (out / "cells.json").read_text()
+    _no_work(monkeypatch)
+    assert main(defend_argv(ckpts, out)) == 0  # every cell is reused: no work
+    assert main(defend_argv(ckpts, out, "--pgd-steps", "3")) == 2
+    assert "different evaluation" in capsys.readouterr().err
+    assert (out / "cells.json").read_text() == cells

@@ -1,0 +1,386 @@
+"""Issue 14, kinds 3, 4 and 7 for the defense: every float argument finite and in its domain,
+budgets and images on the [0, 1] scale, labels and dtypes checked at the boundary.
+
+The attack tests run over every subclass of ``Attack`` (found at run time), so an attack added
+later falls under them; float arguments are found from the constructor's annotations.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ganinverse.defense import (
+    Attack,
+    ProjectionDefense,
+    adversarial_training,
+    evaluate_defense,
+    parse_attacks,
+    project_images,
+)
+from ganinverse.defense.evaluate import EvalSettings, Row
+from ganinverse.defense.training import AdversarialAugment
+from ganinverse.models import accuracy, train_classifier
+
+BAD_NUMBERS = [math.nan, math.inf, -math.inf]
+
+
+def attack_classes() -> list[type[Attack]]:
+    found, todo = set(), [Attack]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.add(sub)
+            todo.append(sub)
+    return sorted(found, key=lambda c: c.__name__)
+
+
+ATTACKS = attack_classes()
+
+
+def params(cls) -> dict[str, inspect.Parameter]:
+    return dict(list(inspect.signature(cls.__init__).parameters.items())[1:])
+
+
+def float_params(cls) -> list[str]:
+    return [n for n, p in params(cls).items() if "float" in str(p.annotation)]
+
+
+def build(cls, classifier, G, **kwargs):
+    """``cls`` with its required models filled in by name and cheap settings."""
+    ps = params(cls)
+    models = {"model": classifier, "classifier": classifier, "G": G}
+    args = {n: models[n] for n, p in ps.items() if p.default is p.empty and n in models}
+    open_kwargs = any(p.kind is p.VAR_KEYWORD for p in ps.values())
+    for name, value in {"steps": 2, "restarts": 1}.items():
+        if name in ps or open_kwargs:
+            args[name] = value
+    args.update(kwargs)
+    return cls(**args)
+
+
+def run(attack, x, y):
+    out = attack(x, y)
+    return getattr(out, "x1", out)  # OverpoweredAttack returns pairs
+
+
+class Counting(nn.Module):
+    """Counts forward passes of a classifier that does not say its class count."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.calls = inner, 0
+        if hasattr(inner, "image_shape"):
+            self.image_shape = inner.image_shape
+
+    def forward(self, x):
+        self.calls += 1
+        return self.inner(x)
+
+
+class NoShape(nn.Module):
+    """A classifier that does not say its image shape (L2 bound known only at call time)."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def test_the_registry_is_found():
+    names = {c.__name__ for c in ATTACKS}
+    assert {"FGSM", "PGD", "CarliniWagnerL2", "LatentAttack", "OverpoweredAttack"} <= names
+    assert all(float_params(c) for c in ATTACKS)
+
+
+# ------------------------------------------------------------------ kind 3: finite, in domain
+@pytest.mark.parametrize("cls", ATTACKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("bad", BAD_NUMBERS, ids=str)
+def test_every_float_argument_of_every_attack_is_finite(cls, bad, toy_classifier, toy_generator):
+    for name in float_params(cls):
+        with pytest.raises(ValueError, match=rf"{name} must be a finite number, got {bad}"):
+            build(cls, toy_classifier, toy_generator, **{name: bad})
+
+
+@pytest.mark.parametrize("cls", ATTACKS, ids=lambda c: c.__name__)
+def test_every_float_argument_of_every_attack_is_in_its_domain(cls, toy_classifier, toy_generator):
+    for name in float_params(cls):
+        with pytest.raises(ValueError, match=rf"{name} must be >"):
+            build(cls, toy_classifier, toy_generator, **{name: -0.5})
+        with pytest.raises(TypeError, match=rf"{name} must be a real number"):
+            build(cls, toy_classifier, toy_generator, **{name: "0.1"})
+
+
+def test_fgsm_nan_is_refused_at_construction(toy_classifier):
+    from ganinverse.defense import FGSM
+
+    with pytest.raises(ValueError, match="eps must be a finite number, got nan"):
+        FGSM(toy_classifier, eps=float("nan"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(eps=math.nan), "eps"),
+        (dict(alpha=math.inf), "alpha"),
+        (dict(alpha=0.0), "alpha"),
+        (dict(manifold_fraction=math.nan), "manifold_fraction"),
+        (dict(manifold_fraction=1.5), "manifold_fraction"),
+        (dict(manifold_eps=math.nan), "manifold_eps"),
+        (dict(manifold_eps=0.0), "manifold_eps"),
+    ],
+)
+@pytest.mark.parametrize("entry", ["augment", "adversarial_training"])
+def test_adversarial_training_numbers(entry, kwargs, name, toy_classifier, toy_generator, toy_data):
+    x, y = toy_data
+    with pytest.raises(ValueError, match=name):
+        if entry == "augment":
+            AdversarialAugment(toy_classifier, G=toy_generator, **kwargs)
+        else:
+            adversarial_training(toy_classifier, x, y, G=toy_generator, device="cpu", **kwargs)
+
+
+@pytest.mark.parametrize("lr", [math.nan, math.inf, 0.0, -1e-3])
+def test_classifier_training_lr(lr, toy_classifier_class, toy_data):
+    x, y = toy_data
+    with pytest.raises(ValueError, match="lr must be"):
+        train_classifier(toy_classifier_class(), x, y, lr=lr, device="cpu")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(lr=math.nan), "lr"), (dict(steps=0), "steps"), (dict(lambda_z=math.inf), "lambda_z")],
+)
+def test_projection_defense_numbers(kwargs, match, toy_generator):
+    with pytest.raises(ValueError, match=match):
+        ProjectionDefense(toy_generator, **kwargs)
+
+
+# ------------------------------------------------------------------ kind 4: value ranges
+@pytest.mark.parametrize("cls", ATTACKS, ids=lambda c: c.__name__)
+def test_an_eps_in_255_units_is_refused_with_the_fix(cls, toy_classifier, toy_generator):
+    if "eps" not in params(cls):
+        pytest.skip(f"{cls.__name__} takes no budget")
+    # L∞ attacks refuse eps > 1; the L2 attacks refuse eps > √64 = 8 on 8x8 images
+    norm = "inf" if "norm" in params(cls) or cls.__name__ == "FGSM" else "2"
+    eps, fix = (8, "did you mean 8/255 = 0.031") if norm == "inf" else (200, "200/255 = 0.784")
+    with pytest.raises(ValueError, match=rf"eps must be in \[0, .*got {eps}; .*{fix}"):
+        build(cls, toy_classifier, toy_generator, eps=eps)
+    if "norm" in params(cls):  # the same attack in L2: 1.98 is a legitimate budget, 9 is not
+        build(cls, toy_classifier, toy_generator, eps=1.98, norm="2")
+        with pytest.raises(ValueError, match=r"eps must be in \[0, 8\].*√n = 8"):
+            build(cls, toy_classifier, toy_generator, eps=9, norm="2")
+
+
+@pytest.mark.parametrize("norm, alpha", [("inf", 2.0), ("2", 8.5)])
+def test_pgd_step_size_is_on_the_image_scale(norm, alpha, toy_classifier):
+    from ganinverse.defense import PGD
+
+    with pytest.raises(ValueError, match="alpha must be in"):
+        PGD(toy_classifier, 0.1, alpha=alpha, norm=norm)
+
+
+def test_l2_budget_is_checked_at_call_time_before_any_step(toy_classifier, toy_test_set):
+    from ganinverse.defense import PGD
+
+    x, y = toy_test_set
+    model = Counting(NoShape(toy_classifier))
+    attack = PGD(model, eps=9.0, steps=2, norm="2")  # n unknown: accepted here
+    with pytest.raises(ValueError, match=r"eps must be in \[0, 8\]"):
+        attack(x, y)
+    assert model.calls == 0
+    PGD(model, eps=1.98, steps=2, norm="2")(x, y)  # legitimate
+
+
+@pytest.mark.parametrize("cls", ATTACKS, ids=lambda c: c.__name__)
+def test_images_on_the_wrong_scale_are_refused(cls, toy_classifier, toy_generator, toy_test_set):
+    x, y = toy_test_set
+    attack = build(
+        cls, toy_classifier, toy_generator, **({"eps": 0.1} if "eps" in params(cls) else {})
+    )
+    with pytest.raises(ValueError, match=r"images must lie in \[0.0, 1.0\]"):
+        run(attack, x * 255, y)
+    with pytest.raises(TypeError, match=r"float\(\) / 255"):
+        run(attack, (x * 255).to(torch.uint8), y)
+
+
+def test_augment_budgets(toy_classifier, toy_generator):
+    with pytest.raises(ValueError, match="8/255 = 0.031"):
+        AdversarialAugment(toy_classifier, eps=8)
+    with pytest.raises(ValueError, match=r"manifold_eps must be in \[0, 8\]"):
+        AdversarialAugment(toy_classifier, G=toy_generator, manifold_fraction=0.5, manifold_eps=9)
+
+
+@pytest.mark.parametrize("entry", ["train_classifier", "projection", "project_images", "accuracy"])
+def test_other_entry_points_check_the_image_scale(entry, toy_classifier_class, toy_generator):
+    x = torch.rand(4, 1, 8, 8) * 255
+    y = torch.tensor([0, 1, 0, 1])
+    defense = ProjectionDefense(toy_generator, steps=1, restarts=1)
+    calls = {
+        "train_classifier": lambda: train_classifier(toy_classifier_class(), x, y, device="cpu"),
+        "projection": lambda: defense(x),
+        "project_images": lambda: project_images(defense, x),
+        "accuracy": lambda: accuracy(toy_classifier_class(), x, y),
+    }
+    with pytest.raises(ValueError, match=r"images must lie in \[0.0, 1.0\]"):
+        calls[entry]()
+
+
+def test_eval_specs_check_their_budget():
+    with pytest.raises(ValueError, match=r"eps of pgd:8 must be in \[0, 1\].*8/255 = 0.031"):
+        parse_attacks("pgd:8")
+    with pytest.raises(ValueError, match="eps of fgsm:nan must be a finite number"):
+        parse_attacks("fgsm:nan")
+    with pytest.raises(ValueError, match="eps of bpda:inf must be a finite number"):
+        parse_attacks("bpda:inf")
+    assert parse_attacks("pgd2:1.98")[0].eps == 1.98  # L2: checked against √n later
+
+
+# ------------------------------------------------------------------ kind 7: labels, dtypes
+@pytest.mark.parametrize("cls", ATTACKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("bad", [2, -1, -100])
+def test_labels_outside_the_classes_are_refused_before_any_step(
+    cls, bad, toy_classifier, toy_generator, toy_test_set
+):
+    x, y = toy_test_set
+    y = y.clone()
+    y[3] = bad
+    model = Counting(toy_classifier)
+    attack = build(cls, model, toy_generator, **({"eps": 0.1} if "eps" in params(cls) else {}))
+    lo, hi = min(0, bad), max(1, bad)
+    with pytest.raises(
+        ValueError,
+        match=rf"labels must be class indices in \[0, 2\).* 2 classes, got values in \[{lo}, {hi}\]",
+    ):
+        run(attack, x, y)
+    assert model.calls <= 1  # at most the forward pass that told the class count
+
+
+@pytest.mark.parametrize("cls", ATTACKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_float64_and_float16_images_are_converted(
+    cls, dtype, toy_classifier, toy_generator, toy_test_set
+):
+    x, y = toy_test_set
+    x, y = x[:6], y[:6]
+    kwargs = {"eps": 0.1} if "eps" in params(cls) else {}
+    ref = run(build(cls, toy_classifier, toy_generator, **kwargs), x.to(dtype).float(), y)
+    out = run(build(cls, toy_classifier, toy_generator, **kwargs), x.to(dtype), y)
+    assert out.dtype == torch.float32
+    assert torch.equal(out, ref)
+
+
+def test_label_tensor_types(toy_classifier, toy_test_set):
+    from ganinverse.defense import FGSM
+
+    x, y = toy_test_set
+    with pytest.raises(TypeError, match="labels must be an integer torch.Tensor"):
+        FGSM(toy_classifier, 0.1)(x, y.float())
+    with pytest.raises(TypeError, match="labels must be an integer torch.Tensor"):
+        FGSM(toy_classifier, 0.1)(x, y.tolist())
+
+
+def test_a_float64_model_is_a_clear_type_error(toy_classifier_class):
+    from ganinverse.defense import FGSM
+
+    with pytest.raises(TypeError, match=r"float32; call model.float\(\)"):
+        FGSM(toy_classifier_class().double(), 0.1)
+
+
+@pytest.mark.parametrize(
+    "entry", ["train_classifier", "adversarial_training", "accuracy", "evaluate"]
+)
+@pytest.mark.parametrize("bad", [2, -1])
+def test_labels_outside_the_classes_in_training_and_evaluation(
+    entry, bad, tmp_path, toy_classifier_class, toy_classifier, toy_generator, toy_data
+):
+    x, y = toy_data
+    x, y = x[:20], y[:20].clone()
+    y[5] = bad
+    model = toy_classifier_class()
+    before = [p.detach().clone() for p in model.parameters()]
+    out = tmp_path / "eval"
+    calls = {
+        "train_classifier": lambda: train_classifier(model, x, y, device="cpu"),
+        "adversarial_training": lambda: adversarial_training(model, x, y, steps=1, device="cpu"),
+        "accuracy": lambda: accuracy(toy_classifier, x, y),
+        "evaluate": lambda: evaluate_defense(
+            [Row("plain", toy_classifier, False)],
+            x,
+            y,
+            parse_attacks("fgsm:0.1"),
+            G=toy_generator,
+            out=out,
+        ),
+    }
+    with pytest.raises(ValueError, match=r"labels must be class indices in \[0, 2\)"):
+        calls[entry]()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert not out.exists()
+
+
+def test_training_converts_float64_images(toy_classifier_class, toy_data):
+    x, y = toy_data
+    torch.manual_seed(0)
+    a = train_classifier(toy_classifier_class(), x, y, epochs=1, device="cpu")
+    torch.manual_seed(0)
+    b = train_classifier(toy_classifier_class(), x.double(), y, epochs=1, device="cpu")
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_projection_converts_float64_images(toy_generator):
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    defense = ProjectionDefense(toy_generator, steps=3, restarts=1)
+    out = defense(x.double())
+    assert out.dtype == torch.float32 and torch.equal(out, defense(x))
+
+
+# ------------------------------------------------------------------ evaluation boundary
+def test_evaluation_checks_l2_budgets_against_the_image_size(
+    tmp_path, toy_classifier, toy_test_set
+):
+    x, y = toy_test_set
+    out = tmp_path / "eval"
+    with pytest.raises(ValueError, match=r"eps of pgd2:9 must be in \[0, 8\]"):
+        evaluate_defense([Row("p", toy_classifier, False)], x, y, parse_attacks("pgd2:9"), out=out)
+    assert not out.exists()
+
+
+def test_evaluation_refuses_the_cells_of_another_evaluation(tmp_path, toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    rows = [Row("p", toy_classifier, False)]
+    fast = EvalSettings(pgd_steps=2)
+    evaluate_defense(rows, x, y, parse_attacks("fgsm:0.1"), settings=fast, out=tmp_path)
+    before = (tmp_path / "cells.json").read_text()
+    with pytest.raises(ValueError, match="different evaluation .*settings"):
+        evaluate_defense(
+            rows, x, y, parse_attacks("fgsm:0.1"), settings=EvalSettings(), out=tmp_path
+        )
+    assert (tmp_path / "cells.json").read_text() == before
+
+
+def test_evaluation_rewrites_the_tables_when_every_cell_is_done(
+    tmp_path, toy_classifier, toy_test_set
+):
+    x, y = toy_test_set
+    rows = [Row("p", toy_classifier, False)]
+    table = evaluate_defense(rows, x, y, parse_attacks("fgsm:0.1"), out=tmp_path)
+    (tmp_path / "results.md").unlink()  # as after a kill between cells.json and the tables
+    assert evaluate_defense(rows, x, y, parse_attacks("fgsm:0.1"), out=tmp_path) == table
+    assert "| p |" in (tmp_path / "results.md").read_text()
+
+
+def test_evaluation_refuses_an_out_that_is_a_file(tmp_path, toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    out = tmp_path / "file"
+    out.write_text("x")
+    with pytest.raises(ValueError, match="existing file"):
+        evaluate_defense(
+            [Row("p", toy_classifier, False)], x, y, parse_attacks("fgsm:0.1"), out=out
+        )
+    assert out.read_text() == "x"
