@@ -23,6 +23,14 @@ Sources (``name``): where ``root`` must point, the splits, and how images are pr
   by default the first file decides.
 
 All in-memory sources resize with antialiased bilinear interpolation (as PIL does).
+Image files: 8-bit files map ``v -> v / 127.5 - 1``; 16-bit grey files (PIL mode ``I;16``/``I``)
+``v -> 2 v / 65535 - 1``; 32-bit float files (mode ``F``) must hold values in [0, 1]. Whatever the
+source or file type, images come out float32 in [-1, 1] (checked).
+
+Errors at the boundary: a file that PIL cannot read (not an image, truncated, corrupt) raises a
+ValueError naming the file; data that is not where it should be raises FileNotFoundError saying
+which files to put where (nothing is downloaded); ``n`` / ``start`` beyond the split raise a
+ValueError with the split's size.
 Sources with labels: digits, mnist, fashion-mnist, cifar10. The others give ``labels = None`` from
 :func:`load_images` and the label ``-1`` from :func:`image_dataset` (so DataLoader can collate it).
 """
@@ -30,8 +38,11 @@ Sources with labels: digits, mnist, fashion-mnist, cifar10. The others give ``la
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -97,16 +108,100 @@ def _pil_mode(channels: int | None) -> str | None:
     return "L" if channels == 1 else "RGB"
 
 
-def _prepare_pil(img: Image.Image, image_size: int | None, mode: str) -> Tensor:
-    """PIL image -> (C, H, W) float32 in [-1, 1], converted to ``mode`` and resized."""
+# What PIL raises on a file that is not an image, or a truncated / corrupt one.
+PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+PIL_ERRORS += (Image.DecompressionBombError,)
+HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def open_image(path: str | os.PathLike, what: str = "image file") -> Image.Image:
+    """Open and fully decode an image file; a file PIL cannot read raises a ValueError naming it.
+
+    ``what`` names the file's role in the message (e.g. "mask file"). The image is loaded into
+    memory, so a truncated file fails here and not later inside PIL.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.copy()
+    except PIL_ERRORS as err:
+        raise ValueError(
+            f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
+            "expected a PNG, JPEG or BMP file"
+        ) from err
+
+
+def _image_size_of(path: Path, what: str = "image file") -> tuple[tuple[int, int], str]:
+    """(size (W, H), mode) from a file's header only; unreadable files raise a named ValueError."""
+    try:
+        with Image.open(path) as img:
+            return img.size, img.mode
+    except PIL_ERRORS as err:
+        raise ValueError(
+            f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
+            "expected a PNG, JPEG or BMP file"
+        ) from err
+
+
+def _float_grey(img: Image.Image, where: str) -> Image.Image:
+    """A 16/32-bit integer or float grey image -> PIL mode ``F`` with values in [0, 1]."""
+    arr = np.asarray(img.convert("F"), dtype=np.float32)
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if img.mode == "F":
+        if not np.isfinite(arr).all() or lo < 0 or hi > 1:
+            raise ValueError(
+                f"{where}: a float (mode F) image must hold values in [0, 1], got [{lo:.3g}, {hi:.3g}]"
+            )
+        scale = 1.0
+    else:
+        if lo < 0 or hi > 65535:
+            raise ValueError(
+                f"{where}: a {img.mode} image must hold 16-bit values 0..65535, got {lo:g}..{hi:g}"
+            )
+        scale = 65535.0
+    return Image.fromarray(arr / scale, mode="F")
+
+
+def _prepare_pil(
+    img: Image.Image, image_size: int | None, mode: str, where: str = "image"
+) -> Tensor:
+    """PIL image -> (C, H, W) float32 in [-1, 1], converted to ``mode`` and resized.
+
+    8-bit images: ``v / 127.5 - 1``. 16-bit grey (``I;16``, ``I``): ``2 v / 65535 - 1`` (PIL's
+    own conversion to 8 bits would clip everything above 255 to white). Float (``F``): [0, 1].
+    """
+    if img.mode in (*HIGH_DEPTH_MODES, "F"):
+        grey = _float_grey(img, where)
+        if image_size is not None and grey.size != (image_size, image_size):
+            grey = grey.resize((image_size, image_size), Image.BILINEAR)
+        x = torch.from_numpy(np.array(grey, dtype=np.float32))[None].clamp(0, 1) * 2 - 1
+        return x.expand(3 if mode == "RGB" else 1, -1, -1).contiguous()
     img = img.convert(mode)
     if image_size is not None and img.size != (image_size, image_size):
         img = img.resize((image_size, image_size), Image.BILINEAR)
     return _uint8_to_signed(pil_to_tensor(img))
 
 
-def _default_mode(img: Image.Image) -> str:
-    return "L" if img.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
+def _as_signed_float32(x: Tensor, where: str) -> Tensor:
+    """The loaders' output contract: float32 in [-1, 1]; anything else is a bug or a bad file."""
+    if x.dtype == torch.uint8:
+        x = _uint8_to_signed(x)
+    elif x.dtype != torch.float32:
+        x = x.float()
+    if x.numel():
+        lo, hi = float(x.min()), float(x.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < -1 - 1e-4 or hi > 1 + 1e-4:
+            raise ValueError(
+                f"{where}: images must come out in [-1, 1], got values in [{lo:.3g}, {hi:.3g}]"
+            )
+    return x.clamp(-1, 1)
+
+
+def _default_mode(img_mode: str) -> str:
+    return "L" if img_mode in ("1", "L", "LA", "F", *HIGH_DEPTH_MODES) else "RGB"
 
 
 def load_image_file(
@@ -117,14 +212,20 @@ def load_image_file(
     ``channels``: 1 (grey) or 3 (RGB); None keeps grey files grey and makes everything else RGB.
     ``image_size`` resizes bilinearly to a square ``image_size`` x ``image_size``.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path, got {type(path).__name__}")
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
+    if path.is_dir():
+        raise ValueError(
+            f"image file {path} is a folder; pass one image file, or load a folder with "
+            "load_images('folder', root)"
+        )
     if image_size is not None:
         check_int(image_size, "image_size", low=1)
     mode = _pil_mode(channels)
-    with Image.open(path) as img:
-        return _prepare_pil(img, image_size, mode or _default_mode(img))[None]
+    img = open_image(path)
+    x = _prepare_pil(img, image_size, mode or _default_mode(img.mode), f"image file {path}")
+    return _as_signed_float32(x[None], f"image file {path}")
 
 
 def save_image_file(x: Tensor, path: str | os.PathLike) -> Path:
@@ -147,15 +248,14 @@ def save_image_file(x: Tensor, path: str | os.PathLike) -> Path:
 class _TensorImages(Dataset):
     """Images held in memory (uint8 0..255 or float in [-1, 1]), converted per batch on access."""
 
-    def __init__(self, images: Tensor, labels: Tensor | None, image_size: int | None):
-        self.images, self.labels, self.image_size = images, labels, image_size
+    def __init__(self, images: Tensor, labels: Tensor | None, image_size: int | None, where: str):
+        self.images, self.labels, self.image_size, self.where = images, labels, image_size, where
 
     def __len__(self) -> int:
         return len(self.images)
 
     def batch(self, start: int, stop: int) -> tuple[Tensor, Tensor | None]:
-        x = self.images[start:stop]
-        x = _uint8_to_signed(x) if x.dtype == torch.uint8 else x.float()
+        x = _as_signed_float32(self.images[start:stop], self.where)
         labels = None if self.labels is None else self.labels[start:stop].long()
         return _resize(x, self.image_size).contiguous(), labels
 
@@ -182,33 +282,79 @@ class _LazyImages(Dataset):
 
 
 class _FolderImages(_LazyImages):
-    def __init__(self, paths: list[Path], image_size: int | None, mode: str):
-        self.paths, self.image_size, self.mode = paths, image_size, mode
+    def __init__(self, root: Path, paths: list[Path], image_size: int | None, mode: str):
+        self.root, self.paths, self.image_size, self.mode = root, paths, image_size, mode
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def verify(self, start: int = 0, stop: int | None = None) -> None:
+        """Read the headers of files ``start .. stop-1``: each must be an image PIL can read and,
+        without ``image_size``, all must share one size (else the batch could not be stacked)."""
+        paths = self.paths[start:stop]
+        size0 = None
+        for p in paths:
+            size, _ = _image_size_of(p)
+            if self.image_size is None:
+                if size0 is None:
+                    size0, first = size, p
+                elif size != size0:
+                    raise ValueError(
+                        f"images under {self.root} differ in size ({first.name}: {size0}, "
+                        f"{p.name}: {size}, as (W, H)); pass image_size (CLI: the generator's "
+                        "size is passed for you) or resize the files"
+                    )
+
     def image(self, i: int) -> Tensor:
-        with Image.open(self.paths[i]) as img:
-            return _prepare_pil(img, self.image_size, self.mode)
+        path = self.paths[i]
+        x = _prepare_pil(open_image(path), self.image_size, self.mode, f"image file {path}")
+        return _as_signed_float32(x, f"image file {path}")
 
 
 class _CelebAImages(_LazyImages):
-    def __init__(self, ds: Dataset, image_size: int):
-        self.ds, self.image_size = ds, image_size
+    def __init__(self, ds: Dataset, image_size: int, folder: Path):
+        self.ds, self.image_size, self.folder = ds, image_size, folder
 
     def __len__(self) -> int:
         return len(self.ds)
 
     def image(self, i: int) -> Tensor:
-        return celeba_crop(self.ds[i][0], self.image_size)
+        try:
+            img = self.ds[i][0]
+        except PIL_ERRORS as err:
+            name = self.ds.filename[i] if hasattr(self.ds, "filename") else f"#{i}"
+            raise ValueError(
+                f"CelebA image {self.folder / str(name)} is not an image PIL can read "
+                f"({type(err).__name__}: {err}); expected an aligned 178x218 JPEG"
+            ) from err
+        return _as_signed_float32(celeba_crop(img, self.image_size), "celeba")
 
 
-def _missing(name: str, looked: Path, layout: str) -> FileNotFoundError:
+# Where each source's files must be (``<root>`` is root= / --data-root). Nothing is downloaded.
+LAYOUTS: dict[str, str] = {
+    "mnist": "the four files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (or the same files uncompressed) "
+    "in <root>/MNIST/raw/",
+    "fashion-mnist": "the four files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (or the same files uncompressed) "
+    "in <root>/FashionMNIST/raw/",
+    "cifar10": "data_batch_1 ... data_batch_5, test_batch and batches.meta (CIFAR-10's python "
+    "version, extracted from cifar-10-python.tar.gz) in <root>/cifar-10-batches-py/",
+    "celeba": "the aligned JPEGs in <root>/celeba/img_align_celeba/ and the list files "
+    "list_eval_partition.txt, identity_CelebA.txt, list_attr_celeba.txt, list_bbox_celeba.txt "
+    "and list_landmarks_align_celeba.txt in <root>/celeba/",
+    "celeba64": "<root>/celeba64.npz (split 'train') and <root>/celeba64_csgm_test.npz (split "
+    "'test'), each with an 'images' uint8 array N x H x W x 3",
+    "folder": "image files (.png, .jpg, .jpeg, .bmp) anywhere under <root> (root is the folder)",
+}
+
+
+def _missing(name: str, looked: Path, root: Path, why: str = "") -> FileNotFoundError:
+    where = LAYOUTS[name].replace("<root>", str(root))
+    gone = "" if root.is_dir() else f" (the folder {root} does not exist)"
     return FileNotFoundError(
-        f"data for {name!r} not found: looked for {looked}. Expected layout: {layout}. "
-        "Point --data-root (root=) at a copy"
-        + (", or pass --download (download=True) to fetch it." if name != "celeba64" else ".")
+        f"data for {name!r} not found: looked for {looked}{why}{gone}. Put {where} "
+        f"(<root> is root= / --data-root, here {root}). Nothing is downloaded."
     )
 
 
@@ -220,16 +366,23 @@ def _digits(split: str, image_size: int | None) -> _TensorImages:
     idx = order[:DIGITS_TRAIN] if split == "train" else order[DIGITS_TRAIN:]
     x = from_unit(torch.from_numpy(digits.images[idx]).float()[:, None] / 16.0)
     labels = torch.from_numpy(digits.target[idx]).long()
-    return _TensorImages(x, labels, 28 if image_size is None else image_size)
+    return _TensorImages(x, labels, 28 if image_size is None else image_size, f"digits {split}")
 
 
 def _read_idx(path: Path) -> Tensor:
     """Read a (gzipped) uint8 IDX file: bytes 0 0 8 ndim, ndim big-endian uint32 sizes, data."""
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
-        data = f.read()
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(
+            f"{path} is not a readable gzip file ({err}); expected an IDX file"
+        ) from err
     if len(data) < 4 or data[:3] != b"\x00\x00\x08":
         raise ValueError(f"{path} is not a uint8 IDX file (bad magic number)")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated: its header is incomplete")
     dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if arr.size != int(np.prod(dims)):
@@ -245,20 +398,36 @@ def _mnist_like(name: str, root: Path, split: str, image_size: int | None, downl
     prefix = "train" if split == "train" else "t10k"
     files = [raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"]
     if download or all(f.is_file() for f in files):
-        ds = cls(str(root), train=split == "train", download=download)
+        try:
+            ds = cls(str(root), train=split == "train", download=download)
+        except (RuntimeError, ValueError, OSError) as err:
+            raise ValueError(f"{name} files in {raw} could not be read ({err})") from err
         images, labels = ds.data, ds.targets
     elif all(f.with_name(f.name + ".gz").is_file() for f in files):
         images, labels = (_read_idx(f.with_name(f.name + ".gz")) for f in files)
     else:
-        raise _missing(
-            name,
-            raw,
-            f"{raw}/{prefix}-images-idx3-ubyte[.gz] and "
-            f"{prefix}-labels-idx1-ubyte[.gz] (torchvision's layout)",
+        absent = [f.name + ".gz" for f in files if not f.with_name(f.name + ".gz").is_file()]
+        raise _missing(name, raw, root, f" (split {split!r} needs {' and '.join(absent)})")
+    if images.ndim != 3 or labels.ndim != 1:
+        raise ValueError(
+            f"{name} {split} in {raw}: the images file must hold N x H x W and the labels file N "
+            f"values, got {tuple(images.shape)} and {tuple(labels.shape)} (files swapped?)"
         )
     if len(images) != len(labels):
         raise ValueError(f"{name} {split}: {len(images)} images but {len(labels)} labels")
-    return _TensorImages(images[:, None], labels.long(), image_size)
+    return _TensorImages(images[:, None], labels.long(), image_size, f"{name} {split}")
+
+
+def _torchvision(name: str, folder: Path, root: Path, make):
+    """Build a torchvision dataset; its 'not found or corrupted' becomes our FileNotFoundError."""
+    try:
+        return make()
+    except RuntimeError as err:
+        if "not found or corrupted" not in str(err):
+            raise
+        raise _missing(
+            name, folder, root, " (a file is missing or its MD5 checksum does not match)"
+        ) from err
 
 
 def _cifar10(root: Path, split: str, image_size: int | None, download: bool) -> _TensorImages:
@@ -266,10 +435,15 @@ def _cifar10(root: Path, split: str, image_size: int | None, download: bool) -> 
 
     folder = root / "cifar-10-batches-py"
     if not download and not folder.is_dir():
-        raise _missing("cifar10", folder, "root/cifar-10-batches-py/data_batch_1..5, test_batch")
-    ds = datasets.CIFAR10(str(root), train=split == "train", download=download)
+        raise _missing("cifar10", folder, root)
+    ds = _torchvision(
+        "cifar10",
+        folder,
+        root,
+        lambda: datasets.CIFAR10(str(root), train=split == "train", download=download),
+    )
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2)
-    return _TensorImages(images, torch.tensor(ds.targets), image_size)
+    return _TensorImages(images, torch.tensor(ds.targets), image_size, f"cifar10 {split}")
 
 
 def celeba_crop(img: Image.Image, image_size: int = 64) -> Tensor:
@@ -287,54 +461,72 @@ def _celeba(root: Path, split: str, image_size: int | None, download: bool) -> _
 
     folder = root / "celeba" / "img_align_celeba"
     if not download and not folder.is_dir():
-        raise _missing(
-            "celeba",
-            folder,
-            "root/celeba/img_align_celeba/*.jpg plus "
-            "list_eval_partition.txt and the other list files (torchvision's layout)",
-        )
-    ds = datasets.CelebA(str(root), split=split, target_type=[], download=download)
-    return _CelebAImages(ds, 64 if image_size is None else image_size)
+        raise _missing("celeba", folder, root)
+    ds = _torchvision(
+        "celeba",
+        root / "celeba",
+        root,
+        lambda: datasets.CelebA(str(root), split=split, target_type=[], download=download),
+    )
+    return _CelebAImages(ds, 64 if image_size is None else image_size, folder)
 
 
 def _celeba64(root: Path, split: str, image_size: int | None) -> _TensorImages:
     path = root / ("celeba64.npz" if split == "train" else "celeba64_csgm_test.npz")
     if not path.is_file():
-        raise _missing(
-            "celeba64",
-            path,
-            "root/celeba64.npz (train) and "
-            "root/celeba64_csgm_test.npz (test), each with an 'images' uint8 "
-            "array N x H x W x 3",
-        )
-    with np.load(path) as npz:
-        if "images" not in npz:
-            raise ValueError(f"{path} has no 'images' array (found {sorted(npz.files)})")
-        arr = npz["images"]
+        raise _missing("celeba64", path, root)
+    bad = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+    try:
+        npz = np.load(path)  # allow_pickle=False: never unpickles
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError(f"it holds a single {type(npz).__name__}, not an archive")
+        with npz:
+            names = sorted(npz.files)
+            arr = npz["images"] if "images" in names else None
+    except bad as err:
+        raise ValueError(
+            f"{path} is not a readable .npz file ({type(err).__name__}: {err}); expected "
+            "np.savez output with an 'images' uint8 array N x H x W x 3"
+        ) from err
+    if arr is None:
+        raise ValueError(f"{path} has no 'images' array (found {names})")
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
         raise ValueError(
             f"{path}: 'images' must be uint8 N x H x W x 3, got {arr.dtype} {arr.shape}"
         )
-    return _TensorImages(torch.from_numpy(arr).permute(0, 3, 1, 2), None, image_size)
+    return _TensorImages(
+        torch.from_numpy(arr).permute(0, 3, 1, 2), None, image_size, f"celeba64 {split}"
+    )
 
 
-def _folder(root: Path, image_size: int | None, channels: int | None) -> _LazyImages:
+def _folder(root: Path, image_size: int | None, channels: int | None) -> _FolderImages:
     if not root.is_dir():
-        raise _missing("folder", root, "a folder of .png/.jpg/.jpeg/.bmp files (any depth)")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        raise _missing("folder", root, root)
+    found = [p for p in root.rglob("*") if p.is_file()]
+    paths = sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
-        raise FileNotFoundError(f"no {'/'.join(IMAGE_SUFFIXES)} images found under {root}")
-    with Image.open(paths[0]) as first:
-        mode, size0 = _pil_mode(channels) or _default_mode(first), first.size
-    if image_size is None:
-        for p in paths:
-            with Image.open(p) as img:
-                if img.size != size0:
-                    raise ValueError(
-                        f"images under {root} differ in size ({paths[0].name}: "
-                        f"{size0}, {p.name}: {img.size}); pass image_size"
-                    )
-    return _FolderImages(paths, image_size, mode)
+        others = sorted({p.suffix.lower() or p.name for p in found})[:5]
+        what = f"only {len(found)} other file(s) ({', '.join(others)})" if found else "nothing"
+        raise FileNotFoundError(
+            f"no {'/'.join(IMAGE_SUFFIXES)} images found under {root}: it holds {what}. Put "
+            f"{LAYOUTS['folder'].replace('<root>', str(root))} (--data-root, or --image for a "
+            "folder of inputs)"
+        )
+    mode = _pil_mode(channels)
+    if mode is None:
+        mode = _default_mode(_image_size_of(paths[0])[1])
+    return _FolderImages(root, paths, image_size, mode)
+
+
+def _check_root(name: str, root: object) -> Path:
+    if root is None:
+        raise ValueError(
+            f"root (the data folder; CLI --data-root) is required for {name!r}: "
+            f"pass the folder that holds {LAYOUTS[name]}"
+        )
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a str or path, got {type(root).__name__}")
+    return Path(root)
 
 
 def _open(
@@ -344,10 +536,12 @@ def _open(
     image_size: int | None,
     download: bool,
     channels: int | None,
+    verify: bool = True,
 ):
-    if name not in SOURCES:
+    if not isinstance(name, str) or name not in SOURCES:
         raise ValueError(
-            f"dataset name must be one of {', '.join(map(repr, SOURCES))}; got {name!r}"
+            f"dataset name (CLI --dataset) must be one of {', '.join(map(repr, SOURCES))}; "
+            f"got {name!r}"
         )
     split = SOURCES[name][0] if split is None else split
     if split not in SOURCES[name]:
@@ -361,9 +555,7 @@ def _open(
         raise ValueError(f"channels only applies to name='folder', not {name!r}")
     if name == "digits":
         return _digits(split, image_size)
-    if root is None:
-        raise ValueError(f"root is required for {name!r}: pass the data folder (--data-root)")
-    root = Path(root)
+    root = _check_root(name, root)
     if name in ("mnist", "fashion-mnist"):
         return _mnist_like(name, root, split, image_size, download)
     if name == "cifar10":
@@ -372,7 +564,10 @@ def _open(
         return _celeba(root, split, image_size, download)
     if name == "celeba64":
         return _celeba64(root, split, image_size)
-    return _folder(root, image_size, channels)
+    ds = _folder(root, image_size, channels)
+    if verify:
+        ds.verify()
+    return ds
 
 
 def image_dataset(
@@ -387,10 +582,42 @@ def image_dataset(
     """A Dataset of ``(image, label)``: image (C, H, W) float32 in [-1, 1], label int (-1 if none).
 
     ``split=None`` is the source's first split ('train'; 'all' for a folder). Small sources are held
-    in memory as uint8 and converted per item; folders and CelebA are read lazily, file by file.
+    in memory as uint8 and converted per item; folders and CelebA are read lazily, file by file
+    (every folder file's header is checked here, so a non-image fails now, naming the file).
     ``download=True`` lets torchvision fetch (or, offline, md5-check and extract) its datasets.
     """
     return _open(name, root, split, image_size, download, channels)
+
+
+def dataset_size(
+    name: str,
+    root: str | os.PathLike | None = None,
+    split: str | None = None,
+    *,
+    channels: int | None = None,
+) -> int:
+    """Number of images in a split (cheap for folders: files are counted, not read).
+
+    Commands call it to check ``n`` / ``start`` before they load a generator or write anything.
+    """
+    return len(_open(name, root, split, None, False, channels, verify=False))
+
+
+def _check_selection(n: int, start: int, total: int, name: str, split: str) -> None:
+    """``start .. start+n-1`` must lie inside a split of ``total`` images; say the fix if not."""
+    what = f"{name!r} split {split!r}"
+    if total == 0:
+        raise ValueError(f"{what} holds no images")
+    if start >= total:
+        raise ValueError(
+            f"start={start} is beyond the {total} images of {what} (valid: 0..{total - 1}); "
+            "pass a smaller start (CLI --start / --index)"
+        )
+    if start + n > total:
+        raise ValueError(
+            f"n out of range: n={n} images from start={start} need {start + n}, but {what} holds "
+            f"{total}; pass n <= {total - start} (CLI --n / --n-images)"
+        )
 
 
 def load_images(
@@ -407,29 +634,34 @@ def load_images(
     """Images ``start .. start+n-1`` of a split -> (x, labels).
 
     x: (n, C, H, W) float32 in [-1, 1]; labels: (n,) int64, or None for unlabelled sources.
-    ``n=None`` takes everything from ``start`` on. See the module docstring for sources and layouts.
+    ``n=None`` takes everything from ``start`` on. ``n`` / ``start`` beyond the split raise a
+    ValueError with its size (for folders before any file is read; only the selected files are).
+    See the module docstring for sources and layouts.
     """
-    ds = _open(name, root, split, image_size, download, channels)
+    check_int(start, "start", low=0)
+    if n is not None:
+        check_int(n, "n", low=1)
+    ds = _open(name, root, split, image_size, download, channels, verify=False)
+    split = SOURCES[name][0] if split is None else split
     total = len(ds)
-    check_int(start, "start", low=0, high=max(total - 1, 0))
     if n is None:
-        n = total - start
-    check_int(n, "n", low=1)
-    if start + n > total:
-        raise ValueError(
-            f"n out of range: start={start} + n={n} exceeds the {total} images of "
-            f"{name!r} split {split or SOURCES[name][0]!r}"
-        )
-    return ds.batch(start, start + n)
+        n = max(total - start, 1)
+    _check_selection(n, start, total, name, split)
+    if isinstance(ds, _FolderImages):
+        ds.verify(start, start + n)
+    x, labels = ds.batch(start, start + n)
+    return _as_signed_float32(x, f"{name!r} split {split!r}"), labels
 
 
 __all__ = [
     "SOURCES",
     "celeba_crop",
+    "dataset_size",
     "from_unit",
     "image_dataset",
     "load_image_file",
     "load_images",
+    "open_image",
     "save_image_file",
     "to_unit",
 ]

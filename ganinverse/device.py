@@ -1,4 +1,9 @@
-"""Device selection: ``"auto"`` means CUDA when present, else CPU. Nothing assumes a GPU."""
+"""Device selection: ``"auto"`` means CUDA when present, else CPU. Nothing assumes a GPU.
+
+Every entry point that takes a device (``device=`` in the API, ``--device`` on the command line)
+goes through :func:`resolve_device`, which refuses a device this machine does not have at once,
+with the fix, instead of letting torch fail later deep inside a model ("Found no NVIDIA driver").
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,69 @@ from collections.abc import Iterator
 
 import torch
 
+FORMS = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+FIX = (
+    "use device='auto' (CUDA when present, else CPU) or 'cpu' (CLI: --device auto or --device cpu)"
+)
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def _check_available(dev: torch.device, asked: object) -> torch.device:
+    """Raise a ValueError naming ``asked`` unless ``dev`` exists on this machine."""
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {asked!r} was asked for, but torch.cuda.is_available() is False (no "
+                f"NVIDIA GPU or driver visible to this torch {torch.__version__}); {FIX}"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and not 0 <= dev.index < count:
+            raise ValueError(
+                f"device {asked!r} was asked for, but this machine has {count} CUDA device(s) "
+                f"(cuda:0 .. cuda:{count - 1}); pick one of those or {FIX}"
+            )
+        return dev
+    if dev.type == "mps":
+        if not _mps_available():
+            raise ValueError(
+                f"device {asked!r} was asked for, but torch.backends.mps.is_available() is False "
+                f"(Apple-silicon GPUs only); {FIX}"
+            )
+        return dev
+    raise ValueError(f"device must be {FORMS}; got {asked!r} (device type {dev.type!r})")
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Map ``"auto"`` to ``cuda`` if available (else ``cpu``); pass anything else through."""
+    """The ``torch.device`` for ``device``; a device this machine lacks raises a ValueError at once.
+
+    ``"auto"``: ``cuda`` if ``torch.cuda.is_available()``, else ``cpu``. ``"cuda"`` / ``"cuda:N"``
+    need CUDA (and N < ``torch.cuda.device_count()``), ``"mps"`` needs Apple's MPS backend.
+    A ``torch.device`` is checked the same way.
+    """
     if isinstance(device, torch.device):
-        return device
+        return _check_available(device, str(device))
     if not isinstance(device, str):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+        raise TypeError(
+            f"device must be a str or torch.device ({FORMS}), got {type(device).__name__}"
+        )
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}"
-        ) from err
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"device must be {FORMS}; got {device!r}") from err
+    return _check_available(dev, device)
 
 
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (random seed if None)."""
-    g = torch.Generator(device=torch.device(device))
+    g = torch.Generator(device=resolve_device(device))
     if seed is None:
         g.seed()
     else:

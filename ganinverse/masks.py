@@ -1,13 +1,16 @@
 """Inpainting masks: float tensors (B, 1, H, W) with M = 1 for known pixels and 0 for missing ones.
 
-Makers (one mask per image; every random choice comes from ``seed``):
+Makers (one mask per image). Random makers draw mask i from ``seeds.rng(seed, "mask", ids[i])``:
+it depends only on the seed and the image's identity ``ids[i]`` (default ``ids = range(n)``, the
+position in the batch; pass dataset indices to make a mask independent of the batch it is in).
 
 - ``center_mask``: a centred block missing, its side ``fraction`` of the image side.
 - ``random_mask``: exactly ``round(missing · H · W)`` pixels missing, chosen uniformly.
 - ``half_mask``: the left / right / top / bottom half missing (or one of them at random).
 - ``pattern_mask``: random disks ("blobs") missing until they cover at least ``missing``.
 - ``grid_mask``: only every ``step``-th pixel of every ``step``-th row known.
-- ``mask_from_file``: a PNG (white = known), ``check_mask``: any tensor validated and broadcast.
+- ``mask_from_file``: a PNG (white = known; grey values thresholded at 128), ``check_mask``: any
+  tensor validated and broadcast.
 
 ``parse_mask`` turns the CLI's specs ("center", "center:0.5", "random:0.8", "half", "half:left",
 "pattern:0.25", "grid:4", "path/to/mask.png") into masks.
@@ -21,14 +24,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 from ._validation import check_choice, check_int, check_positive, check_tensor
-from .device import make_generator
+from .seeds import Key, rng
 
 SIDES = ("left", "right", "top", "bottom")
 KINDS = ("center", "random", "half", "pattern", "grid")
+FORMS = (
+    "center[:side fraction in (0, 1), default 0.5], random[:missing fraction in (0, 1), default "
+    "0.8], half[:left|right|top|bottom|random], pattern[:missing fraction in (0, 1), default 0.25], "
+    "grid[:step, an int >= 1, default 4], or the path of a mask image (.png, .bmp, .gif, .tif)"
+)
+FILE_SUFFIXES = (".png", ".bmp", ".gif", ".tif", ".tiff")
+THRESHOLD = 128  # mask files: grey value >= 128 is known (white), below is missing (black)
+MAX_GREY = 0.1  # refuse a mask file with more than 10% of its pixels in GREY (not a mask)
+GREY = (64, 191)
 
 
 def _size(image_shape: Sequence[int]) -> tuple[int, int]:
@@ -37,6 +48,30 @@ def _size(image_shape: Sequence[int]) -> tuple[int, int]:
         raise ValueError(f"image_shape must be (C, H, W) or (H, W), got {image_shape!r}")
     h, w = (check_int(s, "image_shape", low=1) for s in image_shape[-2:])
     return h, w
+
+
+def _seed(seed: object) -> int | None:
+    """A mask seed: None (fresh randomness) or an int >= 0."""
+    if seed is None:
+        return None
+    if isinstance(seed, np.integer):
+        seed = int(seed)
+    return check_int(seed, "seed", low=0)
+
+
+def _ids(ids: Sequence[Key] | None, n: int) -> list[Key]:
+    """Image identities for per-image masks: ``range(n)`` by default, else n ints >= 0 / strs."""
+    if ids is None:
+        return list(range(n))
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray, torch.Tensor)):
+        raise TypeError(f"ids must be a sequence of n image identities, got {type(ids).__name__}")
+    ids = [i.item() if isinstance(i, (np.generic, torch.Tensor)) else i for i in ids]
+    if len(ids) != n:
+        raise ValueError(f"ids must hold one identity per image: n={n}, got {len(ids)}")
+    for i in ids:
+        if isinstance(i, bool) or not isinstance(i, (int, str)) or (isinstance(i, int) and i < 0):
+            raise TypeError(f"ids must be ints >= 0 or strs, got {i!r}")
+    return ids
 
 
 def _fraction(value: float, name: str) -> float:
@@ -58,30 +93,53 @@ def center_mask(n: int, image_shape: Sequence[int], fraction: float = 0.5) -> Te
     return mask
 
 
-def random_mask(n: int, image_shape: Sequence[int], missing: float = 0.8, seed: int = 0) -> Tensor:
-    """Exactly ``round(missing·H·W)`` pixels per image missing, uniformly at random -> (n, 1, H, W)."""
+def random_mask(
+    n: int,
+    image_shape: Sequence[int],
+    missing: float = 0.8,
+    seed: int | None = 0,
+    ids: Sequence[Key] | None = None,
+) -> Tensor:
+    """Exactly ``round(missing·H·W)`` pixels per image missing, uniformly at random -> (n, 1, H, W).
+
+    Mask i is drawn from ``rng(seed, "mask", ids[i])`` (default ``ids = range(n)``).
+    """
     check_int(n, "n", low=1)
     h, w = _size(image_shape)
     _fraction(missing, "missing")
+    seed, ids = _seed(seed), _ids(ids, n)
     k = min(round(missing * h * w), h * w - 1)  # at least one pixel stays known
-    gen = make_generator(seed)
-    order = torch.rand(n, h * w, generator=gen).argsort(1)
+    if k == 0:
+        raise ValueError(
+            f"missing={missing} of {h}x{w} pixels rounds to no missing pixel; "
+            f"use missing >= {0.5 / (h * w):.2g}"
+        )
     mask = torch.ones(n, h * w)
-    mask.scatter_(1, order[:, :k], 0.0)
+    for i, key in enumerate(ids):
+        order = torch.rand(h * w, generator=rng(seed, "mask", key)).argsort()
+        mask[i, order[:k]] = 0.0
     return mask.view(n, 1, h, w)
 
 
-def half_mask(n: int, image_shape: Sequence[int], side: str = "random", seed: int = 0) -> Tensor:
-    """The ``side`` half of each image missing (``"random"``: a seeded side per image).
+def half_mask(
+    n: int,
+    image_shape: Sequence[int],
+    side: str = "random",
+    seed: int | None = 0,
+    ids: Sequence[Key] | None = None,
+) -> Tensor:
+    """The ``side`` half of each image missing (``"random"``: a seeded side per image, image i's
+    from ``rng(seed, "mask", ids[i])``, default ``ids = range(n)``).
 
     For odd sizes the missing half is the smaller one, ``floor(W/2)`` columns or ``floor(H/2)`` rows.
     """
     check_int(n, "n", low=1)
     h, w = _size(image_shape)
     check_choice(side, "side", (*SIDES, "random"))
+    seed, ids = _seed(seed), _ids(ids, n)
     if side == "random":
-        picks = torch.randint(len(SIDES), (n,), generator=make_generator(seed)).tolist()
-        sides = [SIDES[i] for i in picks]
+        gens = (rng(seed, "mask", key) for key in ids)
+        sides = [SIDES[int(torch.randint(len(SIDES), (1,), generator=g))] for g in gens]
     else:
         sides = [side] * n
     mask = torch.ones(n, 1, h, w)
@@ -103,10 +161,13 @@ def pattern_mask(
     n: int,
     image_shape: Sequence[int],
     missing: float = 0.25,
-    seed: int = 0,
+    seed: int | None = 0,
     max_radius: float = 0.125,
+    ids: Sequence[Key] | None = None,
 ) -> Tensor:
     """Random blobs missing until they cover at least ``missing`` of each image -> (n, 1, H, W).
+
+    Image i's blobs are drawn from ``rng(seed, "mask", ids[i])`` (default ``ids = range(n)``).
 
     Blobs are disks (pixel centres within radius r of a random point), r uniform in
     [1, max(1, max_radius·min(H, W))]; they overlap and merge into irregular regions. The covered
@@ -116,11 +177,12 @@ def pattern_mask(
     h, w = _size(image_shape)
     _fraction(missing, "missing")
     check_positive(max_radius, "max_radius")
+    seed, ids = _seed(seed), _ids(ids, n)
     r_max = max(1.0, max_radius * min(h, w))
-    gen = make_generator(seed)
     yy, xx = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
     mask = torch.ones(n, 1, h, w)
-    for i in range(n):
+    for i, key in enumerate(ids):
+        gen = rng(seed, "mask", key)
         hole = torch.zeros(h, w, dtype=torch.bool)
         while float(hole.float().mean()) < missing:
             cy, cx, u = torch.rand(3, generator=gen).tolist()
@@ -148,22 +210,36 @@ def grid_mask(n: int, image_shape: Sequence[int], step: int = 4) -> Tensor:
 def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int = 1) -> Tensor:
     """Read a mask image: white (grey value >= 128) = known, black = missing -> (n, 1, H, W).
 
-    Colour files are converted to grey first. The file must have the image's size (H, W); it is
-    not resized, so a mask never changes silently.
+    Colour files are converted to grey first; grey values are thresholded at 128 (so a PNG saved
+    with anti-aliased edges works). A file with more than 10% of its pixels mid-grey (64..191) is
+    refused: it is most likely an image, not a mask. The file must have the image's size (H, W);
+    it is never resized, so a mask's boundary never moves silently. A file PIL cannot read raises
+    a ValueError naming it.
     """
+    from .data import open_image
+
     check_int(n, "n", low=1)
     h, w = _size(image_shape)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"mask path must be a str or path, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mask file not found: {path}")
-    with Image.open(path) as img:
-        grey = np.asarray(img.convert("L"))
+    img = open_image(path, "mask file")
+    grey = np.asarray(img.convert("L"))
     if grey.shape != (h, w):
         raise ValueError(
             f"mask file {path} is {grey.shape[1]}x{grey.shape[0]} (WxH) but the images are "
-            f"{w}x{h}; resize the mask to the generator's image size"
+            f"{w}x{h}; masks are not resized: resize the mask to {w}x{h}, the generator's size"
         )
-    mask = torch.from_numpy((grey >= 128).astype(np.float32))
+    mid = float(((grey >= GREY[0]) & (grey <= GREY[1])).mean())
+    if mid > MAX_GREY:
+        raise ValueError(
+            f"mask file {path} is not a binary mask: {mid:.0%} of its pixels are grey "
+            f"({GREY[0]}..{GREY[1]}); a mask is white (known) / black (missing), thresholded "
+            f"at {THRESHOLD}, with at most {MAX_GREY:.0%} grey pixels (anti-aliased edges)"
+        )
+    mask = torch.from_numpy((grey >= THRESHOLD).astype(np.float32))
     return check_mask(mask, n, (h, w), name=f"mask file {path}")
 
 
@@ -198,34 +274,57 @@ def _number(text: str, spec: str, kind: type) -> float:
     try:
         return kind(text)
     except ValueError as err:
-        raise ValueError(f"mask spec {spec!r}: {text!r} is not a valid {kind.__name__}") from err
+        raise ValueError(
+            f"mask spec {spec!r}: {text!r} is not a valid {kind.__name__}. Allowed forms: {FORMS}"
+        ) from err
 
 
-def parse_mask(spec: str, n: int, image_shape: Sequence[int], seed: int = 0) -> Tensor:
-    """Masks (n, 1, H, W) from a spec: ``kind[:arg]`` or a path to a mask PNG.
+def parse_mask(
+    spec: str | os.PathLike,
+    n: int,
+    image_shape: Sequence[int],
+    seed: int | None = 0,
+    ids: Sequence[Key] | None = None,
+) -> Tensor:
+    """Masks (n, 1, H, W) from a spec (CLI ``--mask``): ``kind[:arg]`` or a path to a mask image.
 
     ``center[:side_fraction=0.5]``, ``random[:missing=0.8]``, ``half[:left|right|top|bottom|random]``,
-    ``pattern[:missing=0.25]``, ``grid[:step=4]``; anything else is read as a file (white = known).
+    ``pattern[:missing=0.25]``, ``grid[:step=4]``; anything with an image suffix is read as a file
+    (white = known, threshold 128; see :func:`mask_from_file`). Fractions must be finite and in
+    (0, 1). Random kinds draw mask i from ``rng(seed, "mask", ids[i])`` (default ``range(n)``).
+    A bad spec raises a ValueError naming it and the allowed forms.
     """
-    if not isinstance(spec, str) or not spec:
-        raise ValueError(f"mask spec must be a non-empty string, got {spec!r}")
+    if isinstance(spec, os.PathLike):
+        return mask_from_file(spec, image_shape, n)
+    if not isinstance(spec, str):
+        raise TypeError(f"mask spec must be a str or path ({FORMS}), got {type(spec).__name__}")
+    if not spec:
+        raise ValueError(f"mask spec must be a non-empty string: {FORMS}")
+    # arguments that are not part of the spec are checked first, so errors blame the right one
+    check_int(n, "n", low=1)
+    _size(image_shape)
+    seed, ids = _seed(seed), _ids(ids, n)
     kind, _, arg = spec.partition(":")
     if kind not in KINDS:
-        if Path(spec).suffix.lower() in (".png", ".bmp", ".gif", ".tif", ".tiff"):
+        if Path(spec).suffix.lower() in FILE_SUFFIXES:
             return mask_from_file(spec, image_shape, n)
-        raise ValueError(
-            f"mask spec {spec!r} is neither one of {', '.join(KINDS)} (optionally with ':arg') nor "
-            "a .png file"
-        )
-    if kind == "center":
-        return center_mask(n, image_shape, _number(arg, spec, float) if arg else 0.5)
-    if kind == "random":
-        return random_mask(n, image_shape, _number(arg, spec, float) if arg else 0.8, seed)
-    if kind == "half":
-        return half_mask(n, image_shape, arg or "random", seed)
-    if kind == "pattern":
-        return pattern_mask(n, image_shape, _number(arg, spec, float) if arg else 0.25, seed)
-    return grid_mask(n, image_shape, _number(arg, spec, int) if arg else 4)
+        raise ValueError(f"mask spec {spec!r} is not one of the allowed forms: {FORMS}")
+    try:
+        if kind == "center":
+            return center_mask(n, image_shape, _number(arg, spec, float) if arg else 0.5)
+        if kind == "random":
+            missing = _number(arg, spec, float) if arg else 0.8
+            return random_mask(n, image_shape, missing, seed, ids)
+        if kind == "half":
+            return half_mask(n, image_shape, arg or "random", seed, ids)
+        if kind == "pattern":
+            missing = _number(arg, spec, float) if arg else 0.25
+            return pattern_mask(n, image_shape, missing, seed, ids=ids)
+        return grid_mask(n, image_shape, _number(arg, spec, int) if arg else 4)
+    except (ValueError, TypeError) as err:
+        if str(err).startswith("mask spec"):
+            raise
+        raise ValueError(f"mask spec {spec!r}: {err}. Allowed forms: {FORMS}") from err
 
 
 def missing_fraction(mask: Tensor) -> Tensor:

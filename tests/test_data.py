@@ -111,7 +111,7 @@ def test_errors_name_the_problem(tmp_path):
         data.load_images("digits", split="test", start=297)
     with pytest.raises(ValueError, match="n must be >= 1"):
         data.load_images("digits", n=0)
-    with pytest.raises(ValueError, match="root is required"):
+    with pytest.raises(ValueError, match="root .* is required"):
         data.load_images("mnist")
     for name, expected in [
         ("mnist", "MNIST/raw"),
@@ -221,7 +221,11 @@ def test_folder_sorted_channels_and_sizes(tmp_path):
 
 
 def test_empty_folder_raises(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no .png"):
+    with pytest.raises(FileNotFoundError, match="no .png.*holds nothing"):
+        data.load_images("folder", tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "dir.png").mkdir()  # a folder named like an image is not an image
+    with pytest.raises(FileNotFoundError, match=r"no .png.*1 other file\(s\) \(.txt\)"):
         data.load_images("folder", tmp_path)
 
 
@@ -238,3 +242,264 @@ def test_image_dataset_works_with_dataloader(tmp_path):
     assert torch.equal(x.flatten(1).mean(1), torch.tensor([-1.0, 1.0]))
     with pytest.raises(IndexError):
         data.image_dataset("folder", tmp_path)[2]
+
+
+# ----------------------------------------------------------------------------- errors at the boundary
+def _write_bad(path, kind):
+    """A file named like an image that is not one: text, empty, or a truncated PNG."""
+    if kind == "text":
+        path.write_text("this is not an image")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(path)
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    return path
+
+
+def _folder_with(tmp_path, bad):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
+    return tmp_path
+
+
+# Every entry point that reads an image file the user names (API and the CLI's --image, --mask,
+# --dataset folder) must name the file and say what was expected, never show a PIL traceback.
+FILE_ENTRY_POINTS = {
+    "load_image_file": lambda p: data.load_image_file(p),
+    "load_images(folder)": lambda p: data.load_images("folder", p.parent),
+    "load_images(folder, n=1, start=1)": lambda p: data.load_images(
+        "folder", p.parent, n=1, start=1
+    ),
+    "image_dataset(folder)": lambda p: data.image_dataset("folder", p.parent),
+    "image_dataset(folder)[i]": lambda p: data.image_dataset("folder", p.parent, image_size=8)[1],
+    "parse_mask": lambda p: __import__("ganinverse.masks").masks.parse_mask(str(p), 1, (1, 28, 28)),
+    "mask_from_file": lambda p: __import__("ganinverse.masks").masks.mask_from_file(p, (1, 28, 28)),
+}
+
+
+@pytest.mark.parametrize("entry", FILE_ENTRY_POINTS)
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated"])
+def test_files_that_are_not_images_are_named(tmp_path, entry, kind):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
+    bad = _write_bad(tmp_path / "b.png", kind)
+    if kind == "truncated" and entry == "image_dataset(folder)":
+        pytest.skip("the header of a truncated PNG is intact; its pixels fail when read ([i])")
+    with pytest.raises(ValueError) as err:
+        FILE_ENTRY_POINTS[entry](bad)
+    msg = str(err.value)
+    assert str(bad) in msg and "is not an image PIL can read" in msg and "expected a PNG" in msg
+
+
+def test_a_folder_passed_as_an_image_file(tmp_path):
+    with pytest.raises(ValueError, match="is a folder.*load_images\\('folder'"):
+        data.load_image_file(tmp_path)
+    with pytest.raises(TypeError, match="path must be a str or path"):
+        data.load_image_file(3)
+
+
+@pytest.mark.parametrize(
+    "name,files",
+    [
+        ("mnist", ["MNIST/raw", "train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]),
+        ("fashion-mnist", ["FashionMNIST/raw", "train-labels-idx1-ubyte.gz"]),
+        ("cifar10", ["cifar-10-batches-py", "data_batch_1", "test_batch", "batches.meta"]),
+        ("celeba", ["celeba/img_align_celeba", "list_eval_partition.txt"]),
+        ("celeba64", ["celeba64.npz", "celeba64_csgm_test.npz", "'images' uint8"]),
+        ("folder", ["image files (.png, .jpg, .jpeg, .bmp)"]),
+    ],
+)
+def test_data_not_found_says_where_to_put_the_files_and_never_to_download(tmp_path, name, files):
+    root = tmp_path / "data"
+    for where in (root, tmp_path):  # a root that does not exist, and one without the data
+        with pytest.raises(FileNotFoundError) as err:
+            data.load_images(name, where)
+        msg = str(err.value)
+        assert "download" not in msg.replace("Nothing is downloaded", "")
+        assert all(f in msg for f in files) and str(where) in msg
+    assert "does not exist" in str(
+        pytest.raises(FileNotFoundError, data.load_images, name, root).value
+    )
+    with pytest.raises(FileNotFoundError, match="Nothing is downloaded"):
+        data.dataset_size(name, root)
+
+
+def test_torchvision_integrity_failure_becomes_our_message(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"junk")
+    with pytest.raises(FileNotFoundError, match="MD5 checksum.*data_batch_1") as err:
+        data.load_images("cifar10", tmp_path)
+    assert "download=True" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["mnist", "fashion-mnist", "cifar10", "celeba", "celeba64", "folder"]
+)
+@pytest.mark.parametrize("entry", [data.load_images, data.image_dataset, data.dataset_size])
+def test_missing_root_names_data_root_and_the_flag(name, entry):
+    with pytest.raises(
+        ValueError, match=rf"root \(the data folder; CLI --data-root\) is required for '{name}'"
+    ):
+        entry(name)
+    with pytest.raises(TypeError, match="root must be a str or path"):
+        entry(name, 3)
+
+
+@pytest.mark.parametrize("entry", [data.load_images, data.image_dataset, data.dataset_size])
+@pytest.mark.parametrize("name", ["imagenet", "MNIST", "", None, 3])
+def test_unknown_dataset_names_list_the_known_ones(entry, name):
+    with pytest.raises(
+        ValueError,
+        match=r"dataset name \(CLI --dataset\) must be one of 'digits', 'mnist'.*'folder'",
+    ):
+        entry(name)
+
+
+def _tiny_folder(root, n=5, bad_last=True):
+    for i in range(n):
+        Image.fromarray(np.full((6, 6), 40 * i, np.uint8)).save(root / f"{i}.png")
+    if bad_last:
+        (root / "z.png").write_text("not an image, and never read when n/start are wrong")
+    return root
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["digits", "folder", "mnist", "celeba64"],
+)
+def test_n_and_start_beyond_the_split_name_the_size_and_the_fix(tmp_path, source):
+    if source == "digits":
+        args, total = ("digits", None, "test"), 297
+    elif source == "folder":
+        args, total = ("folder", _tiny_folder(tmp_path), None), 6
+    elif source == "mnist":
+        _fake_mnist(tmp_path)
+        args, total = ("mnist", tmp_path, "test"), 5
+    else:
+        _fake_npz(tmp_path, 4, "celeba64.npz")
+        args, total = ("celeba64", tmp_path, "train"), 4
+    assert data.dataset_size(*args) == total
+    with pytest.raises(
+        ValueError, match=rf"start={total} is beyond the {total} images .*0\.\.{total - 1}.*--start"
+    ):
+        data.load_images(*args, start=total)
+    with pytest.raises(
+        ValueError,
+        match=rf"n=3 images from start={total - 2} need {total + 1}.*holds {total}; pass n <= 2 .*--n",
+    ):
+        data.load_images(*args, n=3, start=total - 2)
+    with pytest.raises(TypeError, match="n must be an int"):
+        data.load_images(*args, n=2.0)
+    with pytest.raises(TypeError, match="start must be an int"):
+        data.load_images(*args, start="1")
+    with pytest.raises(ValueError, match="start must be >= 0"):
+        data.load_images(*args, start=-1)
+
+
+def test_folder_reads_only_the_selected_files(tmp_path):
+    _tiny_folder(tmp_path)  # z.png (last) is unreadable
+    x, _ = data.load_images("folder", tmp_path, n=2, start=3)
+    assert torch.allclose(x[:, 0, 0, 0], torch.tensor([120.0, 160.0]) / 127.5 - 1)
+    with pytest.raises(ValueError, match="z.png is not an image"):
+        data.load_images("folder", tmp_path, start=4)
+
+
+def test_corrupt_archives_are_named(tmp_path):
+    (tmp_path / "celeba64.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="celeba64.npz is not a readable .npz"):
+        data.load_images("celeba64", tmp_path)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for kind in ("images-idx3", "labels-idx1"):
+        (raw / f"train-{kind}-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="not a readable gzip file"):
+        data.load_images("mnist", tmp_path)
+
+
+def test_mnist_files_swapped_are_named(tmp_path):
+    _fake_mnist(tmp_path)
+    raw = tmp_path / "MNIST" / "raw"
+    a, b = raw / "t10k-images-idx3-ubyte.gz", raw / "t10k-labels-idx1-ubyte.gz"
+    tmp = raw / "swap"
+    a.rename(tmp), b.rename(a), tmp.rename(b)
+    with pytest.raises(ValueError, match="files swapped"):
+        data.load_images("mnist", tmp_path, split="test")
+
+
+# ----------------------------------------------------------------------------- dtypes
+def _check_float32_signed(x):
+    assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
+
+
+@pytest.mark.parametrize("kind", ["uint8", "uint16", "float32", "rgba", "palette", "1bit"])
+def test_image_files_of_every_depth_load_as_float32_in_range(tmp_path, kind):
+    ramp = np.linspace(0, 1, 36, dtype=np.float64).reshape(6, 6)
+    if kind == "uint8":
+        img, expect = Image.fromarray((ramp * 255).round().astype(np.uint8)), None
+    elif kind == "uint16":
+        arr = (ramp * 65535).round().astype(np.uint16)
+        img, expect = Image.fromarray(arr), arr / 65535 * 2 - 1
+    elif kind == "float32":
+        img, expect = Image.fromarray(ramp.astype(np.float32)), ramp * 2 - 1
+    elif kind == "rgba":
+        img, expect = Image.fromarray(np.full((6, 6, 4), 255, np.uint8)), np.ones((6, 6))
+    elif kind == "palette":
+        img, expect = Image.fromarray((ramp * 255).astype(np.uint8)).convert("P"), None
+    else:
+        img, expect = Image.fromarray(ramp > 0.5), np.where(ramp > 0.5, 1.0, -1.0)
+    path = tmp_path / ("x.tif" if kind == "float32" else "x.png")
+    img.save(path)
+    for x in (data.load_image_file(path), data.load_image_file(path, channels=3, image_size=4)):
+        _check_float32_signed(x)
+    x = data.load_image_file(path)
+    if expect is not None:
+        assert torch.allclose(x[0, 0].double(), torch.from_numpy(expect), atol=1e-5)
+    if kind == "uint16":  # PIL's own 8-bit conversion clips everything above 255 to white
+        assert float(x.mean()) < 0.1
+
+
+def test_float_image_outside_unit_range_is_refused(tmp_path):
+    Image.fromarray(np.full((4, 4), 7.0, np.float32)).save(tmp_path / "f.tif")
+    with pytest.raises(ValueError, match=r"f.tif.*must hold values in \[0, 1\], got \[7, 7\]"):
+        data.load_image_file(tmp_path / "f.tif")
+
+
+@pytest.mark.parametrize("source", ["digits", "mnist", "celeba64", "folder"])
+def test_every_loader_returns_float32_in_range(tmp_path, source):
+    if source == "mnist":
+        _fake_mnist(tmp_path)
+        args = ("mnist", tmp_path)
+    elif source == "celeba64":
+        _fake_npz(tmp_path, 3, "celeba64.npz")
+        args = ("celeba64", tmp_path)
+    elif source == "folder":
+        args = ("folder", _tiny_folder(tmp_path, bad_last=False))
+    else:
+        args = ("digits",)
+    for size in (None, 5):
+        _check_float32_signed(data.load_images(*args, n=2, image_size=size)[0])
+        _check_float32_signed(data.image_dataset(*args, image_size=size)[0][0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.uint8])
+def test_in_memory_images_of_any_dtype_come_out_float32(dtype):
+    raw = (
+        torch.tensor([[[[0.0, 255.0]]]])
+        if dtype == torch.uint8
+        else torch.tensor([[[[-1.0, 1.0]]]])
+    )
+    ds = data._TensorImages(raw.to(dtype), None, None, "test")
+    x, _ = ds.batch(0, 1)
+    assert x.dtype == torch.float32 and torch.equal(x, torch.tensor([[[[-1.0, 1.0]]]]))
+    bad = data._TensorImages(
+        torch.tensor([[[[0.0, 3.0]]]], dtype=torch.float64), None, None, "test"
+    )
+    with pytest.raises(ValueError, match=r"test: images must come out in \[-1, 1\]"):
+        bad.batch(0, 1)
+
+
+def test_npz_that_is_an_npy_is_named(tmp_path):
+    with open(tmp_path / "celeba64.npz", "wb") as f:
+        np.save(f, np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="celeba64.npz is not a readable .npz.*not an archive"):
+        data.load_images("celeba64", tmp_path)

@@ -85,9 +85,12 @@ def test_mask_file_round_trip(tmp_path):
     mask = mask_from_file(tmp_path / "m.png", SHAPE, n=2)
     assert is_binary_batch(mask, 2) and float(mask[0].sum()) == 28 * 10
     assert torch.equal(parse_mask(str(tmp_path / "m.png"), 2, SHAPE), mask)
+    assert torch.equal(parse_mask(tmp_path / "m.png", 2, SHAPE), mask)  # a Path is a file
     Image.fromarray(arr[:20]).save(tmp_path / "small.png")
-    with pytest.raises(ValueError, match="resize the mask"):
-        mask_from_file(tmp_path / "small.png", SHAPE)
+    with pytest.raises(
+        ValueError, match=r"small.png is 28x20 \(WxH\) .* 28x28; masks are not resized"
+    ):
+        parse_mask(str(tmp_path / "small.png"), 1, SHAPE)
     with pytest.raises(FileNotFoundError, match="mask file not found"):
         parse_mask(str(tmp_path / "nope.png"), 1, SHAPE)
 
@@ -119,17 +122,110 @@ def test_parse_pattern_spec():
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        ("blob", "neither one of"),
+        ("blob", "not one of the allowed forms"),
+        ("Center", "not one of the allowed forms"),
         ("random:lots", "not a valid float"),
-        ("random:1.5", "missing must be a fraction"),
+        ("random:1.5", "missing must be a fraction in \\(0, 1\\), got 1.5"),
+        ("random:1", "missing must be a fraction"),
+        ("random:nan", "missing must be a finite number, got nan"),
+        ("random:inf", "missing must be a finite number"),
+        ("random:-0.2", "missing must be > 0"),
+        ("random:0", "missing must be > 0"),
+        ("random:1e-9", "rounds to no missing pixel"),
+        ("pattern:nan", "missing must be a finite number"),
+        ("pattern:1.5", "missing must be a fraction"),
+        ("center:0", "fraction must be > 0"),
+        ("center:nan", "fraction must be a finite number"),
+        ("center:1", "fraction must be a fraction"),
+        ("center:-1", "fraction must be > 0"),
+        ("center:0.5:1", "not a valid float"),
         ("grid:0", "step must be >= 1"),
+        ("grid:-3", "step must be >= 1"),
+        ("grid:2.5", "not a valid int"),
+        ("grid:nan", "not a valid int"),
         ("half:diagonal", "side must be one of"),
-        ("", "non-empty"),
+        ("half:", None),
     ],
 )
-def test_bad_specs_raise_named_errors(spec, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_specs_name_the_spec_and_the_allowed_forms(spec, match):
+    if match is None:  # an empty argument means the default
+        assert is_binary_batch(parse_mask(spec, 1, SHAPE), 1)
+        return
+    with pytest.raises(ValueError, match=match) as err:
         parse_mask(spec, 1, SHAPE)
+    assert f"mask spec {spec!r}" in str(err.value)
+    assert "Allowed forms: center[:side fraction" in str(err.value) or "allowed forms" in str(
+        err.value
+    )
+
+
+@pytest.mark.parametrize("spec", ["", None, 3, 0.5, ["center"]])
+def test_spec_of_the_wrong_type_or_empty(spec):
+    err = TypeError if spec is not None and not isinstance(spec, str) else (TypeError, ValueError)
+    with pytest.raises(err, match="mask spec must be"):
+        parse_mask(spec, 1, SHAPE)
+
+
+@pytest.mark.parametrize("spec", ["center", "random", "half", "pattern", "grid:2"])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n": 2.0}, TypeError, "n must be an int"),
+        ({"n": 0}, ValueError, "n must be >= 1"),
+        ({"n": "2"}, TypeError, "n must be an int"),
+        ({"seed": "a"}, TypeError, "seed must be an int"),
+        ({"seed": 1.0}, TypeError, "seed must be an int"),
+        ({"seed": -1}, ValueError, "seed must be >= 0"),
+        ({"ids": [0]}, ValueError, "ids must hold one identity per image: n=2, got 1"),
+        ({"ids": "ab"}, TypeError, "ids must be a sequence"),
+        ({"ids": [0, -1]}, TypeError, "ids must be ints >= 0 or strs"),
+        ({"ids": [0, 1.5]}, TypeError, "ids must be ints >= 0 or strs"),
+    ],
+)
+def test_wrong_n_seed_ids_are_named_for_every_kind(spec, kwargs, error, match):
+    args = {"n": 2, "image_shape": SHAPE, "seed": 0, **kwargs}
+    with pytest.raises(error, match=match):
+        parse_mask(spec, **args)
+
+
+def test_seed_accepts_numpy_ints_and_none():
+    assert torch.equal(
+        parse_mask("random", 2, SHAPE, seed=np.int64(3)), parse_mask("random", 2, SHAPE, seed=3)
+    )
+    assert is_binary_batch(parse_mask("random", 2, SHAPE, seed=None), 2)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n, seed, ids: random_mask(n, SHAPE, 0.6, seed=seed, ids=ids),
+        lambda n, seed, ids: half_mask(n, SHAPE, "random", seed=seed, ids=ids),
+        lambda n, seed, ids: pattern_mask(n, SHAPE, 0.2, seed=seed, ids=ids),
+        lambda n, seed, ids: parse_mask("random:0.3", n, SHAPE, seed=seed, ids=ids),
+    ],
+)
+def test_random_masks_are_a_function_of_seed_and_image_identity(make):
+    from ganinverse.seeds import rng
+
+    batch = make(6, 4, [10, 11, 12, 13, 14, 15])
+    for i, key in enumerate([10, 11, 12, 13, 14, 15]):
+        assert torch.equal(make(1, 4, [key])[0], batch[i])  # image alone == image in a batch
+    assert torch.equal(make(6, 4, None), make(6, 4, list(range(6))))  # default ids = range(n)
+    assert torch.equal(make(2, 4, None), make(6, 4, None)[:2])
+    assert torch.equal(make(2, 4, ["a", "b"]), make(2, 4, ["a", "b"]))
+    first = [make(1, 4, [k])[0] for k in range(8)]
+    assert len({tuple(m.flatten().tolist()) for m in first}) > 1  # masks differ between images
+    assert not torch.equal(make(6, 4, None), make(6, 5, None))  # and between seeds
+    assert isinstance(rng(4, "mask", 10), torch.Generator)
+
+
+def test_random_mask_is_drawn_from_the_seed_function():
+    from ganinverse.seeds import rng
+
+    order = torch.rand(784, generator=rng(7, "mask", 3)).argsort()
+    expect = torch.ones(784)
+    expect[order[: round(0.5 * 784)]] = 0
+    assert torch.equal(random_mask(1, SHAPE, 0.5, seed=7, ids=[3]).flatten(), expect)
 
 
 def test_check_mask_broadcasts_and_validates():
@@ -147,3 +243,27 @@ def test_check_mask_broadcasts_and_validates():
         check_mask(torch.zeros(28, 28), 1, SHAPE)
     with pytest.raises(TypeError, match="mask must be a torch.Tensor"):
         check_mask(np.ones((28, 28)), 1, SHAPE)
+
+
+def test_mask_file_threshold_and_non_binary_files(tmp_path):
+    arr = np.zeros((28, 28), dtype=np.uint8)
+    arr[:, :10] = 255
+    arr[:, 10] = 128  # an anti-aliased edge: >= 128 is known
+    arr[:, 11] = 127  # < 128 is missing
+    Image.fromarray(arr).save(tmp_path / "edge.png")
+    mask = parse_mask(str(tmp_path / "edge.png"), 1, SHAPE)
+    assert float(mask[0, 0].sum()) == 28 * 11 and float(mask[0, 0, 0, 11]) == 0
+    rgb = np.stack([arr] * 3, -1)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    assert torch.equal(parse_mask(str(tmp_path / "rgb.png"), 1, SHAPE), mask)
+    photo = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    with pytest.raises(
+        ValueError, match=r"photo.png is not a binary mask: \d+% .*thresholded at 128"
+    ):
+        parse_mask(str(tmp_path / "photo.png"), 1, SHAPE)
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "black.png")
+    with pytest.raises(ValueError, match="black.png has no known pixel"):
+        parse_mask(str(tmp_path / "black.png"), 1, SHAPE)
+    with pytest.raises(TypeError, match="mask path must be a str or path"):
+        mask_from_file(3, SHAPE)

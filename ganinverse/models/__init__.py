@@ -13,21 +13,23 @@ from .classifier import ClassifierA, ClassifierB, accuracy, build_classifier, tr
 from .cost import generator_cost
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPGenerator
-from .registry import list_classifiers, list_generators, resolve
+from .registry import check_loaded, list_classifiers, list_generators, resolve
 from .vae import VAEDecoder, VAEEncoder
 
 
 def _load(name_or_path: str | os.PathLike, kind: str, device: str | torch.device, ema: bool):
-    module = load_model(resolve(name_or_path, kind), ema=ema, kind=kind)
+    dev = resolve_device(device)  # a device this machine lacks fails here, before any reading
+    stem = resolve(name_or_path, kind)
+    module = load_model(stem, ema=ema, kind=kind).float()
     for p in module.parameters():
         p.requires_grad_(False)
-    return module.to(resolve_device(device)).eval()
+    return check_loaded(module.to(dev).eval(), dev, f"{kind} {stem}")
 
 
 def load_generator(
     name_or_path: str | os.PathLike, device: str | torch.device = "auto", ema: bool = True
 ) -> nn.Module:
-    """A pretrained generator in eval mode with frozen weights (``G.latent_dim``, ``G.image_shape``).
+    """A pretrained generator in eval mode with frozen float32 weights on ``device``.
 
     ``name_or_path``: a bundled name (see ``list_generators()``), a checkpoint directory, or a
     ``<stem>`` / ``<stem>.safetensors`` / ``<stem>.json`` path. ``ema`` picks the EMA weights
@@ -60,6 +62,7 @@ __all__ = [
     "VAEEncoder",
     "accuracy",
     "build_classifier",
+    "check_loaded",
     "generator_cost",
     "list_classifiers",
     "list_generators",

@@ -30,6 +30,28 @@ def _plan(image_shape: tuple[int, int, int]) -> tuple[int, int]:
     return base, int(math.log2(h // base))
 
 
+def check_input(module: nn.Module, t: object, name: str, shape: tuple) -> Tensor:
+    """``t`` as a network's input: a float tensor of ``shape`` with the network's dtype and device.
+
+    A float64 / float16 input or one on another device would otherwise fail deep inside a layer
+    ("mat1 and mat2 must have the same dtype"); this names the argument and the fix instead.
+    """
+    t = check_tensor(t, name, shape=shape, finite=False)
+    param = next(module.parameters(), None)
+    if param is not None:
+        if t.dtype != param.dtype:
+            raise TypeError(
+                f"{name} must be {param.dtype} like the {type(module).__name__}'s weights, got "
+                f"{t.dtype}; convert it with {name}.float() (networks and images are float32 here)"
+            )
+        if t.device != param.device:
+            raise ValueError(
+                f"{name} is on {t.device} but the {type(module).__name__} is on {param.device}; "
+                f"move it with {name}.to({str(param.device)!r})"
+            )
+    return t
+
+
 def weights_init(module: nn.Module) -> None:
     """DCGAN init: conv weights ~ N(0, 0.02); norm weights ~ N(1, 0.02), biases 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -70,6 +92,7 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(ch, self.image_shape[0], 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.apply(weights_init)
+        self.float()  # float32 whatever torch's default dtype
 
     def config(self) -> dict:
         """Constructor kwargs (what a checkpoint needs to rebuild this module)."""
@@ -80,7 +103,7 @@ class DCGANGenerator(nn.Module):
         }
 
     def forward(self, z: Tensor) -> Tensor:
-        check_tensor(z, "z", shape=(None, self.latent_dim), finite=False)
+        check_input(self, z, "z", (None, self.latent_dim))
         return self.main(z[:, :, None, None])
 
 
@@ -123,13 +146,14 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(ch, 1, base, 1, 0, bias=False))
         self.main = nn.Sequential(*layers)
         self.apply(weights_init)
+        self.float()  # float32 whatever torch's default dtype
 
     def config(self) -> dict:
         """Constructor kwargs (what a checkpoint needs to rebuild this module)."""
         return {"image_shape": list(self.image_shape), "ndf": self.ndf, "norm": self.norm}
 
     def forward(self, x: Tensor) -> Tensor:
-        check_tensor(x, "x", shape=(None, *self.image_shape), finite=False)
+        check_input(self, x, "x", (None, *self.image_shape))
         return self.main(x).view(-1)
 
 
@@ -138,4 +162,10 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "count_parameters", "weights_init"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "check_input",
+    "count_parameters",
+    "weights_init",
+]

@@ -11,8 +11,8 @@ import math
 
 from torch import Tensor, nn
 
-from .._validation import check_int, check_tensor
-from .dcgan import weights_init
+from .._validation import check_int
+from .dcgan import check_input, weights_init
 
 
 class FullyConnected(nn.Module):
@@ -60,7 +60,8 @@ class MLPGenerator(FullyConnected):
         layers += [nn.Linear(width, math.prod(self.image_shape)), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.apply(weights_init)
+        self.float()  # float32 whatever torch's default dtype
 
     def forward(self, z: Tensor) -> Tensor:
-        check_tensor(z, "z", shape=(None, self.latent_dim), finite=False)
+        check_input(self, z, "z", (None, self.latent_dim))
         return self.main(z).view(-1, *self.image_shape)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+from torch import nn
+
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -41,3 +44,25 @@ def resolve(name_or_path: str | os.PathLike, kind: str) -> Path:
         f"no {kind} named {text!r}: not a bundled name ({', '.join(_names(kind)) or 'none'}) "
         f"and no checkpoint {stem}.json / .safetensors"
     )
+
+
+def check_loaded(module: nn.Module, device: torch.device, what: str) -> nn.Module:
+    """Raise unless every floating parameter / buffer of ``module`` is float32 on ``device``.
+
+    The package computes in float32 (images, latents, networks); a float64 or float16 network
+    would fail deep inside a layer on the first float32 input, or run on the wrong device.
+    """
+    for name, t in (*module.named_parameters(), *module.named_buffers()):
+        if not t.is_floating_point():
+            continue  # e.g. BatchNorm's num_batches_tracked counter
+        if t.dtype != torch.float32:
+            raise TypeError(
+                f"{what}: {name} is {t.dtype}, expected float32 (the checkpoint's weights are "
+                "converted on load; a network built elsewhere needs .float())"
+            )
+        same = t.device.type == device.type and (
+            device.index is None or t.device.index == device.index
+        )
+        if not same:
+            raise ValueError(f"{what}: {name} is on {t.device}, expected {device}")
+    return module

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_tensor
+from .dcgan import check_input
 from .mlp import FullyConnected
 
 
@@ -39,10 +40,11 @@ class VAEDecoder(FullyConnected):
     ) -> None:
         super().__init__(latent_dim, image_shape, hidden)
         self.main = _softplus_mlp([self.latent_dim, *self.hidden, math.prod(self.image_shape)])
+        self.float()  # float32 whatever torch's default dtype
 
     def logits(self, z: Tensor) -> Tensor:
         """f(z), the Bernoulli logits, shaped like images."""
-        check_tensor(z, "z", shape=(None, self.latent_dim), finite=False)
+        check_input(self, z, "z", (None, self.latent_dim))
         return self.main(z).view(-1, *self.image_shape)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -60,8 +62,10 @@ class VAEEncoder(FullyConnected):
     ) -> None:
         super().__init__(latent_dim, image_shape, hidden)
         self.main = _softplus_mlp([math.prod(self.image_shape), *self.hidden, 2 * self.latent_dim])
+        self.float()
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_tensor(x, "x", shape=(None, *self.image_shape))
+        check_input(self, x, "x", (None, *self.image_shape))
+        check_tensor(x, "x")  # finite: it is data, not a latent
         mu, logvar = self.main(((x + 1) / 2).flatten(1)).chunk(2, dim=1)
         return mu, logvar

@@ -57,3 +57,52 @@ def test_wrong_latent_shape_is_a_named_error():
 def test_bad_norm():
     with pytest.raises(ValueError, match="norm"):
         DCGANDiscriminator((1, 28, 28), norm="instance")
+
+
+# ----------------------------------------------------------------------------- dtypes / devices
+def _every_model():
+    from ganinverse.models import VAEDecoder, VAEEncoder
+
+    return {
+        "DCGANGenerator": (lambda: DCGANGenerator(8, (1, 28, 28), ngf=4), (2, 8)),
+        "DCGANDiscriminator": (lambda: DCGANDiscriminator((1, 28, 28), ndf=4), (2, 1, 28, 28)),
+        "MLPGenerator": (lambda: MLPGenerator(8, (1, 28, 28), hidden=(16,)), (2, 8)),
+        "VAEDecoder": (lambda: VAEDecoder(8, (1, 28, 28), hidden=(16,)), (2, 8)),
+        "VAEEncoder": (lambda: VAEEncoder(8, (1, 28, 28), hidden=(16,)), (2, 1, 28, 28)),
+    }
+
+
+MODELS = list(_every_model())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_models_are_float32_whatever_the_default_dtype(name):
+    build, _ = _every_model()[name]
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = build()
+    finally:
+        torch.set_default_dtype(before)
+    floats = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    assert floats and all(t.dtype == torch.float32 for t in floats)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_inputs_of_another_dtype_are_named_not_failed_inside_a_layer(name, dtype):
+    build, shape = _every_model()[name]
+    model = build().eval()
+    arg = "z" if len(shape) == 2 else "x"
+    with pytest.raises(TypeError, match=rf"{arg} must be torch.float32 .*got {dtype}.*\.float\(\)"):
+        model(torch.zeros(shape, dtype=dtype))
+    model(torch.zeros(shape))  # float32 passes
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_inputs_on_another_device_are_named(name):
+    build, shape = _every_model()[name]
+    model = build().eval()
+    arg = "z" if len(shape) == 2 else "x"
+    with pytest.raises(ValueError, match=rf"{arg} is on meta but the .* is on cpu"):
+        model(torch.zeros(shape, device="meta"))
