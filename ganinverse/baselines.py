@@ -65,8 +65,9 @@ class SparseResult:
     x_hat (B, C, H, W) float32 = Psi^T c; coefficients c (B, C, H, W) float32; objective (B,)
     float64 = P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1; iterations (B,) int64 (solver
     iterations per image); duality_gap (B,) float64 = P(c) - D(theta) >= P(c) - min P, computed
-    in float64 at the returned c (see the module docstring); converged (B,) bool: the solver's
-    stopping rule held before max_iter.
+    in float64 at the returned (float32) c (see the module docstring); converged (B,) bool: the
+    solver's stopping rule held for its own iterate before max_iter. Rounding c to float32 moves
+    the gap by ~1e-7 of P, so for tol below that, duality_gap can exceed tol P while converged.
     """
 
     x_hat: Tensor
@@ -406,13 +407,14 @@ def _gap(M: Tensor, y: Tensor, c: Tensor, lam: float) -> tuple[Tensor, Tensor, T
 
 
 def _fista(
-    M: Tensor, y: Tensor, lam: float, L: Tensor, max_iter: int, tol: float
+    M: Tensor, M64: Tensor, y: Tensor, y64: Tensor, lam: float, L: Tensor, max_iter: int, tol: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Batched FISTA with gradient-based adaptive restart -> (c (B, n), iterations (B,), converged
     (B,) bool). Each image stops on its own when its duality gap (``_gap``) at c_k is at most
     tol P(c_k) (lam > 0) or ||M^T r_k||_2 <= tol ||M^T y||_2 (lam = 0), tested at k = 0 and every
     GAP_CHECK_EVERY iterations (the test costs one M c and one M^T r) and confirmed in float64
-    before an image leaves the working set."""
+    (M64, y64: the problem in float64, M = M64 rounded to the working dtype) before an image
+    leaves the working set."""
     B, n = y.shape[0], M.shape[-1]
     c_out = torch.zeros(B, n, dtype=y.dtype, device=y.device)
     iters = torch.full((B,), max_iter, dtype=torch.long)
@@ -424,7 +426,6 @@ def _fista(
     grad0 = _rmatvec(M, y).double().norm(dim=1)  # ||M^T y||: the gradient at c = 0
     # the rule is confirmed in float64 before an image leaves: in float32, r = y - M c loses
     # digits when P(c) << ||y||^2 (small lam), enough to pass a gap a little above tol P
-    M64, y64 = M.double(), y.double()
 
     def holds(M: Tensor, y: Tensor, c: Tensor, grad0: Tensor) -> Tensor:
         gap, objective, grad_norm = _gap(M, y, c, lam)
@@ -501,10 +502,12 @@ def lasso_fista(
     dtype = torch.float32 if tol >= FLOAT32_MIN_TOL else torch.float64
     small = dev.type == "cpu" and A.shape[-2] * A.shape[-1] <= SMALL_PROBLEM
     with torch.no_grad(), cpu_threads(1 if small else None):
-        M = _effective(A.detach().to(dev, dtype), basis, image_shape)
-        yd = y.detach().to(dev, dtype)
-        c, iters, converged = _fista(M, yd, lam, _lipschitz(M), max_iter, tol)
-        res = _result(M, yd, c, lam, basis, image_shape, iters, converged)
+        # the problem in float64 (gaps and the reported objective) and rounded to dtype (iterations)
+        M64 = _effective(A.detach().to(dev, torch.float64), basis, image_shape)
+        y64 = y.detach().to(dev, torch.float64)
+        M, yd = M64.to(dtype), y64.to(dtype)
+        c, iters, converged = _fista(M, M64, yd, y64, lam, _lipschitz(M), max_iter, tol)
+        res = _result(M64, y64, c, lam, basis, image_shape, iters, converged)
     _warn_unconverged("lasso_fista", res.converged, res.duality_gap, res.objective, tol, max_iter)
     res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
     return res
