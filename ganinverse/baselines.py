@@ -251,6 +251,7 @@ def lasso_sklearn(
     tol_sk = tol P(c) / (2 ||y||^2), at most SKLEARN_ROUNDS times in all. A shared A is ONE
     multi-target fit for the first round, a per-image A one fit per image. ``max_iter`` bounds
     the coordinate-descent epochs of each image over all rounds; ``iterations`` is their sum.
+    lam = 0: ``converged`` uses FISTA's gradient rule ||M^T r||_2 <= tol ||M^T y||_2.
 
     Raises ValueError/TypeError on bad shapes, non-finite tensors, lam not finite >= 0, tol not
     in (0, 1), max_iter < 1. Warns :class:`~ganinverse.exceptions.ConvergenceWarning` (instead of
@@ -273,10 +274,13 @@ def lasso_sklearn(
     coef = np.zeros((B, X.shape[-1]))
     iters = np.zeros(B, dtype=np.int64)
 
-    def gap_objective(rows: np.ndarray) -> tuple[Tensor, Tensor]:
-        Mi = M if M.ndim == 2 else M[torch.from_numpy(rows)]
-        gap, objective, _ = _gap(Mi, y64[rows], torch.from_numpy(coef[rows]), lam)
-        return gap, objective
+    def rule_holds(rows: np.ndarray) -> Tensor:
+        """FISTA's rule: gap <= tol P(c); for lam = 0, ||M^T r||_2 <= tol ||M^T y||_2."""
+        Mi, yi = (M if M.ndim == 2 else M[torch.from_numpy(rows)]), y64[rows]
+        gap, objective, grad_norm = _gap(Mi, yi, torch.from_numpy(coef[rows]), lam)
+        if lam == 0:
+            return grad_norm <= tol * _rmatvec(Mi, yi).norm(dim=1)
+        return gap <= tol * objective
 
     def fit(i: int, tol_sk: float, budget: int) -> None:
         model = Lasso(
@@ -298,17 +302,16 @@ def lasso_sklearn(
                 fit(i, tol / 2, max_iter)
         for _ in range(SKLEARN_ROUNDS - 1):
             rows = np.arange(B)
-            gap, objective = gap_objective(rows)
-            todo = rows[((gap > tol * objective).numpy()) & (iters < max_iter)]
+            todo = rows[~rule_holds(rows).numpy() & (iters < max_iter)]
             if len(todo) == 0:
                 break
-            for i, p in zip(todo, objective[todo].numpy(), strict=True):
+            objective = _objective(M, y64, torch.from_numpy(coef), lam).numpy()
+            for i in todo:
+                p = objective[i]
                 fit(int(i), tol * p / (2 * yy[i]), int(max_iter - iters[i]))
-    gap, objective = gap_objective(np.arange(B))
+    converged = rule_holds(np.arange(B))
     c = torch.from_numpy(np.ascontiguousarray(coef))
-    res = _result(
-        M, y64, c, lam, basis, image_shape, torch.from_numpy(iters), gap <= tol * objective
-    )
+    res = _result(M, y64, c, lam, basis, image_shape, torch.from_numpy(iters), converged)
     _warn_unconverged("lasso_sklearn", res.converged, res.duality_gap, res.objective, tol, max_iter)
     res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
     return res
