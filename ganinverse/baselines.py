@@ -1,21 +1,34 @@
 """Sparse-recovery baselines: Lasso in a basis (scikit-learn reference and batched torch FISTA), OMP.
 
-Problem (per image, on the [-1, 1] scale of the data and the measurements y = A x + noise):
+Problem (per image, on the scale of the data and the measurements y = A x + noise):
 
-    min_c  1/2 ||y - A Psi^T c||^2 + lam ||c||_1,        x_hat = Psi^T c
+    min_c  P(c) = 1/2 ||y - M c||^2 + lam ||c||_1,    M = A Psi^T,    x_hat = Psi^T c
 
 A is an (m, n) matrix shared by all images or one (m, n) matrix per image, stacked (B, m, n), with
 n = C H W acting on images flattened row-major (``x.flatten(1) @ A.T``). Psi is a per-channel
 orthonormal :class:`~ganinverse.bases.Basis`; coefficients keep the image layout (B, C, H, W).
-x_hat is not clipped to [-1, 1].
+x_hat is not clipped.
+
+Stopping rule (both Lasso solvers): the duality gap. With r = y - M c and the dual-feasible point
+theta = r min(1, lam / ||M^T r||_inf), D(theta) = 1/2 ||y||^2 - 1/2 ||y - theta||^2 <= P(c*), so
+
+    gap(c) = P(c) - D(theta) >= P(c) - P(c*)
+
+and a solver stops when gap(c) <= tol P(c): the objective it returns is within a factor
+1/(1 - tol) of the minimum (relative excess at most tol / (1 - tol)). The default tol = 1e-4 keeps
+it within about 1e-4 of the minimum. Every result reports ``duality_gap`` and ``converged``; a
+solver that stops on max_iter first warns with :class:`ganinverse.exceptions.ConvergenceWarning`.
+lam = 0 (least squares) has no useful dual point (theta must satisfy M^T theta = 0; theta = 0 gives
+the trivial bound gap = P(c)); FISTA then stops on the gradient, ||M^T r||_2 <= tol ||M^T y||_2.
 
 scikit-learn's ``Lasso`` minimises 1/(2m) ||y - X w||^2 + alpha ||w||_1, i.e. our objective divided
-by m when ``alpha = lam / m``.
+by m when ``alpha = lam / m``; its ``tol`` bounds the same gap by tol_sk ||y||^2 (not tol P(c)).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,9 +36,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganinverse._validation import check_int, check_positive, check_tensor
+from ganinverse._validation import check_int, check_number, check_tensor
 from ganinverse.bases import Basis
 from ganinverse.device import cpu_threads, resolve_device
+from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.metrics import mse
 
 # Power iteration approaches ||A Psi^T||^2 from below; the margin keeps the step at or under 1/L
@@ -33,17 +47,53 @@ from ganinverse.metrics import mse
 LIPSCHITZ_MARGIN = 1.02
 #: On the CPU, FISTA on an m x n matrix with m*n at most this runs on one thread (see cpu_threads).
 SMALL_PROBLEM = 1 << 20
+#: Default relative duality-gap tolerance of the Lasso solvers: gap <= tol P(c).
+LASSO_TOL = 1e-4
+#: FISTA tests its stopping rule at k = 0 and every this many iterations (and at max_iter).
+GAP_CHECK_EVERY = 10
+#: Below this tol FISTA iterates in float64: float32 rounding of M c alone is ~1e-7 relative, and
+#: the gaps it leaves are of order 1e-7..1e-6 of P on 28x28 problems.
+FLOAT32_MIN_TOL = 1e-6
+#: scikit-learn is refit (warm-started, tighter tol) at most this many times until gap <= tol P.
+SKLEARN_ROUNDS = 4
 
 
 @dataclass
 class SparseResult:
-    """x_hat (B, C, H, W); coefficients c (B, C, H, W) with x_hat = Psi^T c; objective (B,) float64
-    = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1; iterations (B,) int64 (solver iterations per image)."""
+    """Result of a sparse-recovery baseline for B images.
+
+    x_hat (B, C, H, W) float32 = Psi^T c; coefficients c (B, C, H, W) float32; objective (B,)
+    float64 = P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1; iterations (B,) int64 (solver
+    iterations per image); duality_gap (B,) float64 = P(c) - D(theta) >= P(c) - min P, computed
+    in float64 at the returned (float32) c (see the module docstring); converged (B,) bool: the
+    solver's stopping rule held for its own iterate before max_iter. Rounding c to float32 moves
+    the gap by ~1e-7 of P, so for tol below that, duality_gap can exceed tol P while converged.
+    """
 
     x_hat: Tensor
     coefficients: Tensor
     objective: Tensor
     iterations: Tensor
+    duality_gap: Tensor
+    converged: Tensor
+
+
+def _check_lam(lam: object) -> float:
+    return check_number(
+        lam, "lam", low=0.0, hint="lam weighs ||c||_1: a finite number >= 0 (0 = least squares)"
+    )
+
+
+def _check_tol(tol: object) -> float:
+    return check_number(
+        tol,
+        "tol",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+        hint="tol is the relative duality gap gap/P(c) at which the solver stops, e.g. 1e-4",
+    )
 
 
 def _check_problem(
@@ -80,9 +130,13 @@ def _check_problem(
 
 
 def effective_matrix(A: Tensor, basis: Basis, image_shape: Sequence[int]) -> Tensor:
-    """A Psi^T, same leading shape as A: row i is Psi a_i (the basis analysis of A's row i)."""
-    rows = A.reshape(-1, *image_shape)
-    return basis.analysis(rows).reshape(A.shape)
+    """A Psi^T, same leading shape as A (m, n) | (B, m, n): row i is Psi a_i (the basis analysis
+    of A's row i). Raises like the solvers when A, basis and image_shape do not fit together."""
+    if not isinstance(basis, Basis):
+        raise TypeError(f"basis must be a ganinverse.bases.Basis, got {type(basis).__name__}")
+    check_tensor(A, "A", ndim=(2, 3))
+    rows = A.new_zeros(A.shape[0] if A.ndim == 3 else 1, A.shape[-2])  # a y that fits A
+    return _effective(A, basis, _check_problem(A, rows, basis, image_shape))
 
 
 def _matvec(M: Tensor, v: Tensor) -> Tensor:
@@ -101,11 +155,51 @@ def _objective(M: Tensor, y: Tensor, c: Tensor, lam: float) -> Tensor:
 
 
 def lasso_objective(A: Tensor, y: Tensor, basis: Basis, c: Tensor, lam: float) -> Tensor:
-    """Per-image 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 in float64 -> (B,); c is (B, C, H, W)."""
+    """Per-image P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 in float64 -> (B,).
+
+    A (m, n) | (B, m, n), y (B, m), c (B, C, H, W). Raises ValueError/TypeError on bad shapes,
+    non-finite tensors or a lam that is not a finite number >= 0.
+    """
     image_shape = _check_problem(A, y, basis, None)
     check_tensor(c, "c", shape=(y.shape[0], *image_shape))
-    lam = check_positive(lam, "lam", strict=False)
-    return _objective(effective_matrix(A.double(), basis, image_shape), y, c.flatten(1), lam)
+    lam = _check_lam(lam)
+    return _objective(_effective(A.double(), basis, image_shape), y, c.flatten(1), lam)
+
+
+def lasso_duality_gap(A: Tensor, y: Tensor, basis: Basis, c: Tensor, lam: float) -> Tensor:
+    """Per-image duality gap P(c) - D(theta) in float64 -> (B,), an upper bound on P(c) - min P.
+
+    theta = r min(1, lam / ||M^T r||_inf), r = y - M c, M = A Psi^T; for lam = 0, theta = 0 and
+    the bound is P(c) itself. Shapes and errors as :func:`lasso_objective`.
+    """
+    image_shape = _check_problem(A, y, basis, None)
+    check_tensor(c, "c", shape=(y.shape[0], *image_shape))
+    lam = _check_lam(lam)
+    M = _effective(A.double(), basis, image_shape)
+    return _gap(M, y.double(), c.flatten(1).double(), lam)[0]
+
+
+def _effective(A: Tensor, basis: Basis, image_shape: tuple[int, int, int]) -> Tensor:
+    """effective_matrix without the checks (A already validated)."""
+    return basis.analysis(A.reshape(-1, *image_shape)).reshape(A.shape)
+
+
+def _warn_unconverged(
+    solver: str, converged: Tensor, gap: Tensor, objective: Tensor, tol: float, max_iter: int
+) -> None:
+    """The ConvergenceWarning of a Lasso solver for the images whose stopping rule never held."""
+    bad = ~converged
+    if not bool(bad.any()):
+        return
+    rel = (gap[bad] / objective[bad].clamp_min(torch.finfo(torch.float64).tiny)).max()
+    warnings.warn(
+        f"{solver}: {int(bad.sum())} of {len(converged)} images stopped on max_iter={max_iter} "
+        f"before the duality gap fell to tol={tol:g} of the objective (largest gap / objective "
+        f"reached: {float(rel):.2e}); their objective may be that far above the minimum. Raise "
+        "max_iter, loosen tol (a larger value), or use a larger lam (small lam converges slowly)",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
 
 
 def _result(
@@ -116,19 +210,24 @@ def _result(
     basis: Basis,
     image_shape: tuple[int, int, int],
     iterations: Tensor,
+    converged: Tensor,
 ) -> SparseResult:
     coef = c.reshape(-1, *image_shape).to(dtype=torch.float32, device=y.device)
+    # objective and gap at the float32 coefficients that are returned, in float64
+    gap, objective, _ = _gap(M.double(), y.double(), coef.flatten(1).double(), lam)
     return SparseResult(
         x_hat=basis.synthesis(coef),
         coefficients=coef,
-        objective=_objective(M, y, c, lam).cpu(),
+        objective=objective.cpu(),
         iterations=iterations.long().cpu(),
+        duality_gap=gap.cpu(),
+        converged=converged.bool().cpu(),
     )
 
 
 def _numpy_problem(A: Tensor, basis: Basis, image_shape) -> tuple[np.ndarray, Tensor]:
     """A Psi^T in float64 on the CPU, as numpy (for scikit-learn) and as a tensor."""
-    M = effective_matrix(A.detach().double().cpu(), basis, image_shape)
+    M = _effective(A.detach().double().cpu(), basis, image_shape)
     return M.numpy(), M
 
 
@@ -139,35 +238,83 @@ def lasso_sklearn(
     image_shape: Sequence[int] | None = None,
     lam: float = 0.1,
     *,
-    tol: float = 1e-6,
+    tol: float = LASSO_TOL,
     max_iter: int = 100_000,
 ) -> SparseResult:
-    """Reference Lasso with scikit-learn (coordinate descent, float64, CPU).
+    """Reference Lasso with scikit-learn (coordinate descent, float64, CPU): min_c P(c) as in the
+    module docstring. A (m, n) | (B, m, n), y (B, m) -> :class:`SparseResult` on y's device.
 
-    ``alpha = lam / m``, ``fit_intercept=False``; a shared A is ONE multi-target fit for all images
-    (y as (m, B)), a per-image A one fit per image. ``tol`` is scikit-learn's duality-gap tolerance.
+    ``alpha = lam / m``, ``fit_intercept=False``. Stopping rule: the same relative duality gap as
+    :func:`lasso_fista`, gap <= tol P(c). scikit-learn's own rule is gap <= tol_sk ||y||^2, so it
+    is first run with tol_sk = tol / 2 (enough when c* = 0, where P = ||y||^2 / 2), then each
+    image whose gap (computed here, float64) is still above tol P(c) is refit, warm-started, with
+    tol_sk = tol P(c) / (2 ||y||^2), at most SKLEARN_ROUNDS times in all. A shared A is ONE
+    multi-target fit for the first round, a per-image A one fit per image. ``max_iter`` bounds
+    the coordinate-descent epochs of each image over all rounds; ``iterations`` is their sum.
+    lam = 0: ``converged`` uses FISTA's gradient rule ||M^T r||_2 <= tol ||M^T y||_2.
+
+    Raises ValueError/TypeError on bad shapes, non-finite tensors, lam not finite >= 0, tol not
+    in (0, 1), max_iter < 1. Warns :class:`~ganinverse.exceptions.ConvergenceWarning` (instead of
+    scikit-learn's, which is silenced here) when an image ends with gap > tol P(c);
+    ``converged`` is False for it.
     """
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
     from sklearn.linear_model import Lasso
 
     image_shape = _check_problem(A, y, basis, image_shape)
-    lam = check_positive(lam, "lam", strict=False)
+    lam = _check_lam(lam)
+    tol = _check_tol(tol)
+    check_int(max_iter, "max_iter", low=1)
     m = A.shape[-2]
-    model = Lasso(alpha=lam / m, fit_intercept=False, tol=tol, max_iter=max_iter)
     X, M = _numpy_problem(A, basis, image_shape)
-    Y = y.detach().double().cpu().numpy()
-    if A.ndim == 2:
-        model.fit(X, Y.T)
-        coef = model.coef_.reshape(len(Y), -1)
-        iters = np.broadcast_to(np.asarray(model.n_iter_), (len(Y),))
-    else:
-        coef, iters = np.empty((len(Y), X.shape[-1])), np.empty(len(Y), dtype=np.int64)
-        for i in range(len(Y)):
-            model.fit(X[i], Y[i])
-            coef[i], iters[i] = model.coef_, model.n_iter_
+    y64 = y.detach().double().cpu()
+    Y = y64.numpy()
+    B = len(Y)
+    yy = np.maximum((Y**2).sum(1), np.finfo(np.float64).tiny)
+    coef = np.zeros((B, X.shape[-1]))
+    iters = np.zeros(B, dtype=np.int64)
+
+    def rule_holds(rows: np.ndarray) -> Tensor:
+        """FISTA's rule: gap <= tol P(c); for lam = 0, ||M^T r||_2 <= tol ||M^T y||_2."""
+        Mi, yi = (M if M.ndim == 2 else M[torch.from_numpy(rows)]), y64[rows]
+        gap, objective, grad_norm = _gap(Mi, yi, torch.from_numpy(coef[rows]), lam)
+        if lam == 0:
+            return grad_norm <= tol * _rmatvec(Mi, yi).norm(dim=1)
+        return gap <= tol * objective
+
+    def fit(i: int, tol_sk: float, budget: int) -> None:
+        model = Lasso(
+            alpha=lam / m, fit_intercept=False, tol=tol_sk, max_iter=budget, warm_start=True
+        )
+        model.coef_ = coef[i].copy()
+        model.fit(X if X.ndim == 2 else X[i], Y[i])
+        coef[i], iters[i] = model.coef_, iters[i] + int(model.n_iter_)
+
+    with warnings.catch_warnings():  # non-convergence is judged (and warned about) below
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        if X.ndim == 2:
+            model = Lasso(alpha=lam / m, fit_intercept=False, tol=tol / 2, max_iter=max_iter)
+            model.fit(X, Y.T)
+            coef[:] = model.coef_.reshape(B, -1)
+            iters[:] = np.broadcast_to(np.asarray(model.n_iter_), (B,))
+        else:
+            for i in range(B):
+                fit(i, tol / 2, max_iter)
+        for _ in range(SKLEARN_ROUNDS - 1):
+            rows = np.arange(B)
+            todo = rows[~rule_holds(rows).numpy() & (iters < max_iter)]
+            if len(todo) == 0:
+                break
+            objective = _objective(M, y64, torch.from_numpy(coef), lam).numpy()
+            for i in todo:
+                p = objective[i]
+                fit(int(i), tol * p / (2 * yy[i]), int(max_iter - iters[i]))
+    converged = rule_holds(np.arange(B))
     c = torch.from_numpy(np.ascontiguousarray(coef))
-    return _result(
-        M, y.detach().double().cpu(), c, lam, basis, image_shape, torch.from_numpy(np.array(iters))
-    )
+    res = _result(M, y64, c, lam, basis, image_shape, torch.from_numpy(iters), converged)
+    _warn_unconverged("lasso_sklearn", res.converged, res.duality_gap, res.objective, tol, max_iter)
+    res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
+    return res
 
 
 def omp(
@@ -178,8 +325,12 @@ def omp(
     n_nonzero: int = 10,
 ) -> SparseResult:
     """Orthogonal matching pursuit (scikit-learn): at most ``n_nonzero`` coefficients per image.
+    A (m, n) | (B, m, n), y (B, m) -> :class:`SparseResult` on y's device.
 
-    The reported objective is 1/2 ||y - A Psi^T c||^2 (lam = 0).
+    The reported objective is 1/2 ||y - A Psi^T c||^2 (lam = 0). OMP solves no convex problem and
+    always ends after n_nonzero steps: ``converged`` is True, ``iterations`` = n_nonzero and
+    ``duality_gap`` is the trivial bound of least squares, P(c) - D(0) = P(c).
+    Raises ValueError/TypeError on bad shapes, non-finite tensors, n_nonzero not in [1, min(m, n)].
     """
     from sklearn.linear_model import OrthogonalMatchingPursuit
 
@@ -193,17 +344,35 @@ def omp(
     else:
         coef = np.stack([model.fit(X[i], Y[i]).coef_ for i in range(len(Y))])
     c = torch.from_numpy(np.ascontiguousarray(coef))
-    return _result(
-        M, y.detach().double().cpu(), c, 0.0, basis, image_shape, torch.full((len(Y),), n_nonzero)
+    n = len(Y)
+    res = _result(
+        M,
+        y.detach().double().cpu(),
+        c,
+        0.0,
+        basis,
+        image_shape,
+        torch.full((n,), n_nonzero),
+        torch.ones(n, dtype=torch.bool),
     )
+    res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
+    return res
 
 
 def lipschitz_constant(M: Tensor, n_iter: int = 100, seed: int = 0) -> Tensor:
     """||M||_2^2 by power iteration on M^T M, times LIPSCHITZ_MARGIN -> (1,) shared or (B,).
 
-    M is (m, n) or (B, m, n). The Rayleigh quotient approaches the top eigenvalue from below; the
-    small margin keeps the FISTA step 1/L safe.
+    M is (m, n) or (B, m, n), finite. The Rayleigh quotient approaches the top eigenvalue from
+    below; the small margin keeps the FISTA step 1/L safe. Raises on a bad M, n_iter < 1 or a
+    seed that is not an int >= 0.
     """
+    check_tensor(M, "M", ndim=(2, 3))
+    check_int(n_iter, "n_iter", low=1)
+    check_int(seed, "seed", low=0)
+    return _lipschitz(M, n_iter, seed)
+
+
+def _lipschitz(M: Tensor, n_iter: int = 100, seed: int = 0) -> Tensor:
     g = torch.Generator(device="cpu").manual_seed(seed)
     b = 1 if M.ndim == 2 else M.shape[0]
     v = torch.randn(b, M.shape[-1], generator=g, dtype=torch.float64).to(M)
@@ -218,36 +387,86 @@ def _soft(u: Tensor, thr: Tensor) -> Tensor:
     return u.sign() * (u.abs() - thr).clamp_min(0)
 
 
-def _fista(M: Tensor, y: Tensor, lam: float, L: Tensor, max_iter: int, tol: float):
-    """Batched FISTA with gradient-based adaptive restart; each image stops on its own when
-    ||c_k - c_{k-1}|| <= tol ||c_k||. Converged images leave the working set."""
+def _gap(M: Tensor, y: Tensor, c: Tensor, lam: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(gap, P(c), ||M^T r||_2) per image, reductions in float64; vectors in c's dtype.
+
+    With r = y - M c, g = M^T r and the dual-feasible point theta = s r, s = min(1, lam/||g||_inf):
+    P(c) - D(theta) = 1/2 (1 - s)^2 ||r||^2 + lam ||c||_1 - s <c, g>, the form of
+    1/2 ||r||^2 + lam ||c||_1 - (1/2 ||y||^2 - 1/2 ||y - theta||^2) with y = r + M c substituted,
+    which has no cancellation against ||y||^2 (P can be far below it). lam = 0: theta = 0.
+    """
+    r = y - _matvec(M, c)
+    g = _rmatvec(M, r)
+    r2 = r.double().pow(2).sum(1)
+    l1 = c.double().abs().sum(1)
+    g_inf = g.double().abs().amax(1)
+    s = (lam / g_inf.clamp_min(torch.finfo(torch.float64).tiny)).clamp(max=1.0)
+    if lam == 0:
+        s = torch.zeros_like(s)
+    cg = (c.double() * g.double()).sum(1)
+    objective = 0.5 * r2 + lam * l1
+    gap = 0.5 * (1 - s).pow(2) * r2 + lam * l1 - s * cg
+    return gap.clamp_min(0), objective, g.double().norm(dim=1)
+
+
+def _fista(
+    M: Tensor, M64: Tensor, y: Tensor, y64: Tensor, lam: float, L: Tensor, max_iter: int, tol: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Batched FISTA with gradient-based adaptive restart -> (c (B, n), iterations (B,), converged
+    (B,) bool). Each image stops on its own when its duality gap (``_gap``) at c_k is at most
+    tol P(c_k) (lam > 0) or ||M^T r_k||_2 <= tol ||M^T y||_2 (lam = 0), tested at k = 0 and every
+    GAP_CHECK_EVERY iterations (the test costs one M c and one M^T r) and confirmed in float64
+    (M64, y64: the problem in float64, M = M64 rounded to the working dtype) before an image
+    leaves the working set."""
     B, n = y.shape[0], M.shape[-1]
     c_out = torch.zeros(B, n, dtype=y.dtype, device=y.device)
     iters = torch.full((B,), max_iter, dtype=torch.long)
+    converged = torch.zeros(B, dtype=torch.bool)
     idx = torch.arange(B, device=y.device)
     c, z = c_out.clone(), c_out.clone()
     t = torch.ones(B, 1, dtype=y.dtype, device=y.device)
     step = (1.0 / L).reshape(-1, 1)
-    for k in range(1, max_iter + 1):
-        grad = _rmatvec(M, _matvec(M, z) - y)
-        c_new = _soft(z - step * grad, lam * step)
-        diff = c_new - c
-        restart = ((z - c_new) * diff).sum(1, keepdim=True) > 0  # momentum points uphill
-        t_new = torch.where(restart, torch.ones_like(t), (1 + torch.sqrt(1 + 4 * t * t)) / 2)
-        beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_new)
-        z, c, t = c_new + beta * diff, c_new, t_new
-        done = diff.norm(dim=1) <= tol * c.norm(dim=1)
+    grad0 = _rmatvec(M, y).double().norm(dim=1)  # ||M^T y||: the gradient at c = 0
+    # the rule is confirmed in float64 before an image leaves: in float32, r = y - M c loses
+    # digits when P(c) << ||y||^2 (small lam), enough to pass a gap a little above tol P
+
+    def holds(M: Tensor, y: Tensor, c: Tensor, grad0: Tensor) -> Tensor:
+        gap, objective, grad_norm = _gap(M, y, c, lam)
+        return gap <= tol * objective if lam > 0 else grad_norm <= tol * grad0
+
+    def stop(c: Tensor) -> Tensor:
+        done = holds(M, y, c, grad0)
+        if M.dtype != torch.float64 and bool(done.any()):
+            rows = done.nonzero()[:, 0]
+            sub = M64 if M64.ndim == 2 else M64[rows]
+            done[rows] = holds(sub, y64[rows], c[rows].double(), grad0[rows])
+        return done
+
+    for k in range(max_iter + 1):
+        if k > 0:
+            grad = _rmatvec(M, _matvec(M, z) - y)
+            c_new = _soft(z - step * grad, lam * step)
+            diff = c_new - c
+            restart = ((z - c_new) * diff).sum(1, keepdim=True) > 0  # momentum points uphill
+            t_new = torch.where(restart, torch.ones_like(t), (1 + torch.sqrt(1 + 4 * t * t)) / 2)
+            beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_new)
+            z, c, t = c_new + beta * diff, c_new, t_new
+        if k % GAP_CHECK_EVERY and k != max_iter:
+            continue
+        done = stop(c)
         if bool(done.any()):
             c_out[idx[done]] = c[done]
             iters[idx[done].cpu()] = k
+            converged[idx[done].cpu()] = True
             keep = ~done
-            idx, c, z, t, y = idx[keep], c[keep], z[keep], t[keep], y[keep]
+            idx, c, z, t, grad0 = idx[keep], c[keep], z[keep], t[keep], grad0[keep]
+            y, y64 = y[keep], y64[keep]
             if M.ndim == 3:  # per-image matrices and steps shrink with the working set
-                M, step = M[keep], step[keep]
+                M, M64, step = M[keep], M64[keep], step[keep]
             if idx.numel() == 0:
                 break
     c_out[idx] = c
-    return c_out, iters
+    return c_out, iters, converged
 
 
 def lasso_fista(
@@ -257,28 +476,42 @@ def lasso_fista(
     image_shape: Sequence[int] | None = None,
     lam: float = 0.1,
     *,
-    max_iter: int = 5000,
-    tol: float = 1e-5,
+    max_iter: int = 20_000,
+    tol: float = LASSO_TOL,
     device: str | torch.device = "auto",
 ) -> SparseResult:
-    """Batched Lasso by FISTA (step 1/L, L = ||A Psi^T||_2^2 by power iteration, per image when A
-    is per image), float32, on CPU or GPU.
+    """Batched Lasso by FISTA: min_c P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 per image.
 
-    Each image stops when the relative change of its coefficients ||c_k - c_{k-1}|| / ||c_k||
-    falls to ``tol`` (or after ``max_iter``); ``iterations`` records when. Results live on y's
-    device; objective and iterations on the CPU.
+    A (m, n) | (B, m, n), y (B, m) -> :class:`SparseResult` (x_hat, coefficients on y's device;
+    objective, duality_gap, iterations, converged on the CPU). Step 1/L, L = ||A Psi^T||_2^2 by
+    power iteration (per image when A is per image), gradient-based adaptive restart; float32 on
+    CPU or GPU, float64 when tol < FLOAT32_MIN_TOL (float32 cannot certify smaller gaps).
+
+    Stopping rule, per image: the duality gap (module docstring) gap(c_k) <= tol P(c_k), tested at
+    k = 0 and every GAP_CHECK_EVERY iterations, so the returned objective is at most a relative
+    tol / (1 - tol) above the minimum (default tol = 1e-4). lam = 0 (least squares): stop on the
+    gradient, ||M^T r||_2 <= tol ||M^T y||_2 (``duality_gap`` is then the trivial bound P(c)). ``iterations`` records when each image stopped.
+
+    Raises ValueError/TypeError on bad shapes, non-finite A or y, lam not finite >= 0, tol not in
+    (0, 1), max_iter < 1, an unknown device. Warns
+    :class:`~ganinverse.exceptions.ConvergenceWarning` when an image reaches max_iter with the
+    rule unmet (``converged`` False; ``duality_gap`` says how far it is).
     """
     image_shape = _check_problem(A, y, basis, image_shape)
-    lam = check_positive(lam, "lam", strict=False)
+    lam = _check_lam(lam)
     check_int(max_iter, "max_iter", low=1)
-    check_positive(tol, "tol")
+    tol = _check_tol(tol)
     dev = resolve_device(device)
+    dtype = torch.float32 if tol >= FLOAT32_MIN_TOL else torch.float64
     small = dev.type == "cpu" and A.shape[-2] * A.shape[-1] <= SMALL_PROBLEM
     with torch.no_grad(), cpu_threads(1 if small else None):
-        M = effective_matrix(A.detach().to(dev, torch.float32), basis, image_shape)
-        yd = y.detach().to(dev, torch.float32)
-        c, iters = _fista(M, yd, lam, lipschitz_constant(M), max_iter, tol)
-        res = _result(M, yd, c, lam, basis, image_shape, iters)
+        # the problem in float64 (gaps and the reported objective) and rounded to dtype (iterations)
+        M64 = _effective(A.detach().to(dev, torch.float64), basis, image_shape)
+        y64 = y.detach().to(dev, torch.float64)
+        M, yd = M64.to(dtype), y64.to(dtype)
+        c, iters, converged = _fista(M, M64, yd, y64, lam, _lipschitz(M), max_iter, tol)
+        res = _result(M64, y64, c, lam, basis, image_shape, iters, converged)
+    _warn_unconverged("lasso_fista", res.converged, res.duality_gap, res.objective, tol, max_iter)
     res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
     return res
 
@@ -299,13 +532,20 @@ def choose_lambda(
     """Pick lam on VALIDATION images: the one whose Lasso reconstructions of x_val from y_val have
     the lowest mean per-pixel MSE ([0, 1] scale). Never pass test images here.
 
-    Returns (best lam, [(lam, mean mse), ...] in the order of ``lams``).
+    A (m, n) | (B, m, n), y_val (B, m), x_val (B, C, H, W); ``solver_kwargs`` go to the solver
+    (e.g. tol, max_iter). Returns (best lam, [(lam, mean mse), ...] in the order of ``lams``).
+    Raises ValueError/TypeError on an unknown solver, an empty ``lams`` or one that is not a
+    finite number >= 0, bad tensors (as the solver); the solver's ConvergenceWarning passes on.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}; got {solver!r}")
-    if len(lams) == 0:
-        raise ValueError("lams must hold at least one value")
+    if isinstance(lams, (str, bytes)) or not hasattr(lams, "__iter__"):
+        raise TypeError(f"lams must be a sequence of numbers, got {type(lams).__name__}")
+    lams = [check_number(lam, f"lams[{i}]", low=0.0) for i, lam in enumerate(lams)]
+    if not lams:
+        raise ValueError("lams must hold at least one value of lam")
     check_tensor(x_val, "x_val", ndim=4)
+    check_tensor(y_val, "y_val", ndim=2)
     if x_val.shape[0] != y_val.shape[0]:
         raise ValueError(f"x_val has {x_val.shape[0]} images but y_val {y_val.shape[0]} rows")
     table = []
@@ -321,6 +561,8 @@ __all__ = [
     "SparseResult",
     "choose_lambda",
     "effective_matrix",
+    "LASSO_TOL",
+    "lasso_duality_gap",
     "lasso_fista",
     "lasso_objective",
     "lasso_sklearn",

@@ -13,13 +13,15 @@ pixels unchanged.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
-from ._validation import check_images, check_int, check_tensor
+from ._validation import check_images, check_int, check_number, check_tensor
+from .exceptions import ConvergenceWarning
 from .masks import check_mask
 
 
@@ -50,13 +52,24 @@ def _div(p: Tensor) -> Tensor:
     return d
 
 
-def tv_inpaint(y: Tensor, mask: Tensor, iters: int = 500) -> Tensor:
+def tv_inpaint(y: Tensor, mask: Tensor, iters: int = 500, *, tol: float = 1e-4) -> Tensor:
     """min_x Σ_p ||∇x_p||₂ s.t. x = y on known pixels (Chambolle–Pock, τ = σ = 0.99/√8).
 
     Iterates p ← proj_{||·||₂≤1}(p + σ∇x̄), x⁺ ← P(x + τ div p), x̄ ← 2x⁺ - x, where P resets the
-    known pixels; x starts from the mean of each image's known pixels. -> (B, C, H, W).
+    known pixels; x starts from the mean of each image's known pixels. y (B, C, H, W), mask
+    (B|1, 1, H, W) -> (B, C, H, W).
+
+    Stopping rule, per image: no pixel moved more than ``tol`` (on y's scale) in the last
+    iteration, max |x_k - x_{k-1}| <= tol; an image that stops is left as it is while the others
+    go on. ``iters`` is the maximum number of iterations. Raises ValueError/TypeError on a bad
+    mask or y, iters < 1, tol not a finite number > 0. Warns
+    :class:`~ganinverse.exceptions.ConvergenceWarning` when an image reaches ``iters`` with
+    the rule unmet.
     """
     check_int(iters, "iters", low=1)
+    tol = check_number(
+        tol, "tol", low=0.0, low_open=True, hint="the largest pixel change per iteration, e.g. 1e-4"
+    )
     y, mask = _prepare(y, mask)
     known = mask.bool().expand_as(y)
     mean = (y.sum((2, 3), keepdim=True) / mask.sum((2, 3), keepdim=True)).expand_as(y)
@@ -64,12 +77,27 @@ def tv_inpaint(y: Tensor, mask: Tensor, iters: int = 500) -> Tensor:
     x_bar = x.clone()
     p = torch.zeros(*x.shape[:2], 2, *x.shape[2:], dtype=x.dtype, device=x.device)
     step = 0.99 / math.sqrt(8)  # ||∇||² ≤ 8, so τσ||∇||² < 1
+    active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+    change = torch.full((len(x),), math.inf, device=x.device)
     for _ in range(iters):
-        p = p + step * _grad(x_bar)
-        p = p / p.norm(dim=2, keepdim=True).clamp_min(1.0)
-        x_new = torch.where(known, y, x + step * _div(p))
-        x_bar = 2 * x_new - x
+        run = active.view(-1, 1, 1, 1)
+        p_new = p + step * _grad(x_bar)
+        p = torch.where(run[..., None], p_new / p_new.norm(dim=2, keepdim=True).clamp_min(1.0), p)
+        x_new = torch.where(run & ~known, x + step * _div(p), x)
+        change = torch.where(active, (x_new - x).abs().flatten(1).amax(1), change)
+        x_bar = torch.where(run, 2 * x_new - x, x_bar)
         x = x_new
+        active &= change > tol
+        if not bool(active.any()):
+            break
+    if bool(active.any()):
+        warnings.warn(
+            f"tv_inpaint: {int(active.sum())} of {len(x)} images still changed by up to "
+            f"{float(change[active].max()):.2e} per iteration after iters={iters} (tol={tol:g}); "
+            "raise iters or loosen tol (a larger value)",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return x
 
 

@@ -87,3 +87,99 @@ def test_baselines_validate_inputs():
         nearest_neighbors(y, band_mask(), torch.zeros(3, 1, 8, 8))
     with pytest.raises(ValueError, match=r"y \(known pixels\) contains NaN"):
         tv_inpaint(torch.full_like(y, torch.nan), band_mask())
+
+
+# --- no silent fallbacks: TV stops on its rule or warns --------------------------------------
+
+
+def test_tv_warns_when_it_stops_on_iters():
+    from ganinverse.exceptions import ConvergenceWarning
+
+    x, mask = step_edge(), band_mask()
+    with pytest.warns(ConvergenceWarning, match=r"2 of 2 images.*iters=3.*raise iters"):
+        tv_inpaint(x, mask, iters=3)
+
+
+def test_tv_stops_early_per_image_once_no_pixel_moves_more_than_tol():
+    import warnings
+
+    from ganinverse.exceptions import ConvergenceWarning
+
+    x, mask = step_edge(), band_mask()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        loose = tv_inpaint(x, mask, iters=5000, tol=1e-3)
+        tight = tv_inpaint(x, mask, iters=5000, tol=1e-6)
+    # the tight run went on (different answer) and is closer to the straight edge
+    assert not torch.equal(loose, tight)
+    assert float((tight - x).abs().mean()) <= float((loose - x).abs().mean())
+    # an image's answer does not depend on the other images of its batch
+    one = tv_inpaint(x[:1], mask[:1], iters=5000, tol=1e-3)
+    assert torch.allclose(one, loose[:1], atol=1e-6)
+
+
+# --- kind 3: every number finite and in its domain, every tensor finite -------------------------
+
+BAD = [float("nan"), float("inf"), -float("inf")]
+
+
+def _calls():
+    train = torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    y, mask = step_edge(), band_mask()
+    base = {"y": y, "mask": mask}
+    return {
+        "tv_inpaint": lambda **k: tv_inpaint(**{**base, "iters": 5, **k}),
+        "biharmonic_inpaint": lambda **k: biharmonic_inpaint(**{**base, **k}),
+        "nearest_neighbors": lambda **k: nearest_neighbors(**{**base, "train": train, **k}),
+        "nearest_neighbor_inpaint": lambda **k: nearest_neighbor_inpaint(
+            **{**base, "train": train, **k}
+        ),
+    }
+
+
+@pytest.mark.parametrize("value", [*BAD, 0.0, -1e-4])
+def test_tv_tol_must_be_finite_and_positive(value):
+    with pytest.raises(ValueError, match="tol must be"):
+        _calls()["tv_inpaint"](tol=value)
+
+
+@pytest.mark.parametrize(
+    ("function", "arg"),
+    [
+        ("tv_inpaint", "iters"),
+        ("nearest_neighbors", "chunk"),
+        ("nearest_neighbor_inpaint", "chunk"),
+    ],
+)
+def test_int_arguments_at_least_one(function, arg):
+    with pytest.raises(ValueError, match=f"{arg} must be >= 1"):
+        _calls()[function](**{arg: 0})
+    with pytest.raises(TypeError, match=f"{arg} must be an int"):
+        _calls()[function](**{arg: 2.5})
+
+
+@pytest.mark.parametrize("bad", BAD)
+@pytest.mark.parametrize(
+    "function",
+    ["tv_inpaint", "biharmonic_inpaint", "nearest_neighbors", "nearest_neighbor_inpaint"],
+)
+def test_known_pixels_of_y_must_be_finite(function, bad):
+    y = step_edge()
+    y[0, 0, 0, 0] = bad  # a known pixel of band_mask
+    with pytest.raises(ValueError, match=r"y \(known pixels\) contains NaN or Inf"):
+        _calls()[function](y=y)
+
+
+@pytest.mark.parametrize("bad", BAD)
+@pytest.mark.parametrize("function", ["nearest_neighbors", "nearest_neighbor_inpaint"])
+def test_training_images_must_be_finite(function, bad):
+    train = torch.zeros(6, 1, 16, 16)
+    train[3, 0, 8, 8] = bad
+    with pytest.raises(ValueError, match="train contains NaN or Inf"):
+        _calls()[function](train=train)
+
+
+def test_every_public_function_is_covered():
+    import ganinverse.inpaint_baselines as mod
+
+    assert set(mod.__all__) == set(_calls())
