@@ -171,7 +171,7 @@ def test_per_image_masks_have_per_image_counts_and_no_single_m():
     op = _per_image_inpainting()
     assert op.measurement_counts().tolist() == [48.0, 144.0]
     with pytest.raises(ValueError, match="measurement_counts"):
-        op.m
+        _ = op.m
 
 
 def test_the_data_term_of_the_solvers_is_the_operators(toy_rgb_generator):

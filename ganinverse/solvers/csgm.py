@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_positive
-from ..baselines import lasso_fista
+from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
 from ..latent import (
     LatentConfig,
@@ -109,8 +109,8 @@ def csgm_sparse(
     config: LatentConfig | None = None,
     *,
     start: LatentResult | None = None,
-    max_iter: int = 5000,
-    tol: float = 1e-5,
+    max_iter: int = 20_000,
+    tol: float = LASSO_TOL,
     image_ids: Sequence[int] | None = None,
     **overrides: object,
 ) -> LatentResult:
@@ -118,7 +118,7 @@ def csgm_sparse(
 
     ẑ is CSGM's (same config; restarts chosen by the data term), or ``start``, a ``csgm`` result
     for the same G, operator and y (so a search over μ runs the latent engine once). ν̂ solves
-    min_ν ½||r − AΨᵀν||² + (m_i μ/2)||ν||₁ with r = y − A G(ẑ) by FISTA (``max_iter``, ``tol``);
+    min_ν ½||r − AΨᵀν||² + (m_i μ/2)||ν||₁ with r = y − A G(ẑ) by FISTA, to a relative duality gap ``tol`` (``baselines.lasso_fista``; ``max_iter``);
     per-image operators (one mask per image) solve one Lasso per image with its own m_i.
     ``loss`` and ``data_loss`` are those of x̂: (1/m)||y − A x̂||² (+ λ_z||ẑ||² + μ||ν̂||₁);
     ``seconds`` adds the ν-step to the engine's time.
