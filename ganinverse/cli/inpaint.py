@@ -8,8 +8,10 @@ from pathlib import Path
 import torch
 
 from .. import metrics
+from .._validation import check_int, check_positive
 from ..data import load_image_file, load_images, save_image_file
-from ..io import atomic_write_json
+from ..device import resolve_device
+from ..io import atomic_write_json, check_output_dir, staged_output
 from ..masks import parse_mask
 from ..plots import image_grid
 from ..solvers.inpainting import PRIORS, inpaint
@@ -57,21 +59,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _load_inputs(args: argparse.Namespace, image_shape: tuple[int, int, int]) -> torch.Tensor:
+def _load_inputs(
+    args: argparse.Namespace, image_shape: tuple[int, int, int]
+) -> tuple[torch.Tensor, list[int] | None]:
+    """(images, their identities): dataset indices (they seed masks and restarts), or None."""
     c, h, _ = image_shape
+    ids = None
     if args.dataset:
         x, _ = load_images(
             args.dataset, args.data_root, args.split, n=args.n, start=args.start, image_size=h
         )
+        ids = list(range(args.start, args.start + len(x)))
     elif Path(args.image).is_dir():
         x, _ = load_images("folder", args.image, image_size=h, channels=c)
     else:
         x = load_image_file(args.image, image_size=h, channels=c)
     if tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
-            f"the images have shape {tuple(x.shape[1:])}, the generator makes {image_shape}"
+            f"the images have shape {tuple(x.shape[1:])}, the generator makes {image_shape}: "
+            "pick a generator trained on this data (--generator)"
         )
-    return x
+    return x, ids
 
 
 def _load_discriminator(args: argparse.Namespace, device: torch.device):
@@ -92,14 +100,28 @@ def _load_discriminator(args: argparse.Namespace, device: torch.device):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every argument, the data, the mask and ``--out`` first; write the images and
+    summary.json as one unit (summary.json last)."""
     from ..latent import generator_device
     from ..models import load_generator
+    from ..solvers.inpainting import INPAINT_CONFIG
 
-    G = load_generator(args.generator, device=args.device)
+    out = check_output_dir(args.out, "--out")
+    device = resolve_device(args.device)
+    check_positive(args.prior_weight, "--prior-weight", strict=False)
+    check_int(args.seed, "--seed", low=0)
+    overrides = {
+        "progress": not args.no_progress,
+        "seed": args.seed,
+        **engine_overrides(args),
+        **({} if args.box is None else {"box": args.box}),
+    }
+    INPAINT_CONFIG.updated(**overrides)  # every engine flag checked before any work
+    G = load_generator(args.generator, device=device)
     device = generator_device(G)
     D = _load_discriminator(args, device)
-    x = _load_inputs(args, tuple(G.image_shape))
-    mask = parse_mask(args.mask, len(x), G.image_shape, seed=args.seed)
+    x, ids = _load_inputs(args, tuple(G.image_shape))
+    mask = parse_mask(args.mask, len(x), G.image_shape, seed=args.seed, ids=ids)
     res = inpaint(
         G,
         x.to(device),
@@ -108,45 +130,46 @@ def run(args: argparse.Namespace) -> int:
         prior_weight=args.prior_weight,
         prior=args.prior,
         window=args.window,
-        seed=args.seed,
-        progress=not args.no_progress,
-        **engine_overrides(args),
-        **({} if args.box is None else {"box": args.box}),
+        image_ids=ids,
+        **overrides,
     )
-    out = Path(args.out)
     images = {
         "masked": res.y_masked.cpu(),
         "raw": res.x_raw.cpu(),
         "blended": res.x_blended.cpu(),
     }
-    for i in range(len(x)):
-        for kind, batch in images.items():
-            save_image_file(batch[i], out / f"{i:03d}_{kind}.png")
-    image_grid(
-        [x, *images.values()],
-        ["original", "masked", "G(z) raw", "blended"],
-        out / "comparison.png",
-        title=f"inpaint --mask {args.mask}",
-    )
     rows = []
     for kind in ("raw", "blended"):
         psnr, ssim = metrics.psnr(images[kind], x), metrics.ssim(images[kind], x)
         rows.append({"output": kind, "psnr": psnr.tolist(), "ssim": ssim.tolist()})
         print(f"{kind:8s} PSNR {float(psnr.mean()):6.2f} dB  SSIM {float(ssim.mean()):.3f}")
-    atomic_write_json(
-        out / "summary.json",
-        {
-            "generator": args.generator,
-            "discriminator": "none" if D is None else (args.discriminator or args.generator),
-            "mask": args.mask,
-            "missing_fraction": float(1 - res.mask.mean()),
-            "prior": args.prior,
-            "prior_weight": args.prior_weight,
-            "config": {
-                k: getattr(res.latent.config, k) for k in ("steps", "restarts", "lr", "box", "seed")
+    with staged_output(out, last=("summary.json",)) as stage:
+        for i in range(len(x)):
+            for kind, batch in images.items():
+                save_image_file(batch[i], stage / f"{i:03d}_{kind}.png")
+        image_grid(
+            [x, *images.values()],
+            ["original", "masked", "G(z) raw", "blended"],
+            stage / "comparison.png",
+            title=f"inpaint --mask {args.mask}",
+        )
+        atomic_write_json(
+            stage / "summary.json",
+            {
+                "generator": args.generator,
+                "discriminator": "none" if D is None else (args.discriminator or args.generator),
+                "mask": args.mask,
+                "image_ids": ids,
+                "missing_fraction": float(1 - res.mask.mean()),
+                "prior": args.prior,
+                "prior_weight": args.prior_weight,
+                "config": {
+                    k: getattr(res.latent.config, k)
+                    for k in ("steps", "restarts", "lr", "box", "seed")
+                },
+                "improved": res.latent.improved.tolist(),
+                "metrics_vs_input": rows,
             },
-            "metrics_vs_input": rows,
-        },
-    )
+        )
     print(f"{len(x)} image(s) -> {out}")
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .. import metrics
+from .._validation import check_int, check_positive
 from ..data import load_image_file, load_images, save_image_file
+from ..device import resolve_device
+from ..io import check_output_dir, staged_output
 from ..methods import GAN_METHODS, METHODS, MethodSettings, reconstruct
 from ..operators import OPERATORS, make_operator
 from ..plots import image_grid
@@ -42,9 +44,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every argument, the data and ``--out`` first; write the three images as one unit."""
     from ..models import load_generator
 
-    G = load_generator(args.generator, device=args.device)
+    out = check_output_dir(args.out, "--out")
+    device = resolve_device(args.device)
+    check_positive(args.noise_std, "--noise-std", strict=False)
+    check_positive(args.lam, "--lam")
+    check_int(args.seed, "--seed", low=0)
+    check_int(args.index, "--index", low=0)
+    config = MethodSettings().config.updated(
+        progress=not args.no_progress, **engine_overrides(args)
+    )
+    G = load_generator(args.generator, device=device)
     c, h, _ = G.image_shape
     if args.image:
         x = load_image_file(args.image, image_size=h, channels=c)
@@ -52,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)
     if tuple(x.shape[1:]) != tuple(G.image_shape):
         raise ValueError(
-            f"the image has shape {tuple(x.shape[1:])}, the generator makes {G.image_shape}"
+            f"the image has shape {tuple(x.shape[1:])}, the generator makes {G.image_shape}: "
+            "pick a generator trained on this data (--generator)"
         )
     op = make_operator(
         args.operator,
@@ -63,28 +76,24 @@ def run(args: argparse.Namespace) -> int:
         factor=args.factor,
     )
     y = op.measure(x, seed=args.seed + 1)
-    settings = MethodSettings(
-        config=MethodSettings().config.updated(
-            progress=not args.no_progress, **engine_overrides(args)
-        )
-    )
     x_hat = (
         reconstruct(
             args.method,
             G if args.method in GAN_METHODS else None,
             op,
             y,
-            settings,
+            MethodSettings(config=config),
             lam=args.lam,
             seed=args.seed,
+            image_ids=None if args.image else [args.index],
         )
         .detach()
         .cpu()
     )
-    out = Path(args.out)
-    save_image_file(x, out / "original.png")
-    save_image_file(x_hat.clamp(-1, 1), out / "reconstruction.png")
-    image_grid([x, x_hat], ["original", args.method], out / "comparison.png")
+    with staged_output(out, last=("comparison.png",)) as stage:
+        save_image_file(x, stage / "original.png")
+        save_image_file(x_hat.clamp(-1, 1), stage / "reconstruction.png")
+        image_grid([x, x_hat], ["original", args.method], stage / "comparison.png")
     err = float(metrics.mse(x_hat, x)[0])
     psnr = float(metrics.psnr(x_hat, x)[0])
     print(
