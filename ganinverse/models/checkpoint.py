@@ -58,6 +58,10 @@ class InterruptedWriteWarning(UserWarning):
     previous complete pair (``<stem>.prev.*``) was loaded instead."""
 
 
+class _TornPair(ValueError):
+    """The two files of a pair carry different tokens (a save was interrupted between them)."""
+
+
 def pair_paths(stem: str | os.PathLike) -> tuple[Path, Path]:
     """``(<stem>.safetensors, <stem>.json)``."""
     stem = Path(stem)
@@ -108,9 +112,9 @@ def _keep_copy(src: Path, dst: Path) -> None:
             shutil.copyfile(src, tmp)
             _fsync(tmp)
         os.replace(tmp, dst)
-    except BaseException:
+    finally:
+        # rename() does nothing when tmp and dst are already links to one file: drop tmp then
         tmp.unlink(missing_ok=True)
-        raise
 
 
 def _remove_stale_temps(stem: Path) -> None:
@@ -169,10 +173,9 @@ def _read_one(stem: Path, what: str, with_tensors: bool) -> tuple[dict, dict[str
     meta = read_json(config, what)
     token, tensors = _read_weights(weights, with_tensors)
     if meta.get(PAIR_TOKEN) != token:
-        raise ValueError(
+        raise _TornPair(
             f"{weights} and {config} are not one pair (tokens {token!r} and "
-            f"{meta.get(PAIR_TOKEN)!r}): a write was interrupted and no complete previous pair "
-            f"{prev_stem(stem).name}.* was kept; retrain or restore the files from a backup"
+            f"{meta.get(PAIR_TOKEN)!r}): a save was interrupted between the two files"
         )
     return meta, tensors
 
@@ -210,9 +213,14 @@ def read_pair(
             meta, found = _read_one(stem, what, tensors)
             return meta, found, stem
         except (FileNotFoundError, ValueError):
+            if isinstance(error, _TornPair):
+                raise ValueError(
+                    f"{error}, and no complete previous pair {prev.name}.* was kept: "
+                    "rerun what wrote it, or restore the files from a backup"
+                ) from None
             raise error from None
     warnings.warn(
-        f"{stem}.safetensors / .json are not a complete pair ({error}); loaded the previous "
+        f"{stem}.safetensors / .json are not one complete pair ({error}); loaded the previous "
         f"complete pair {prev}.safetensors / .json instead",
         InterruptedWriteWarning,
         stacklevel=3,
@@ -287,6 +295,14 @@ def read_config(path_stem: str | os.PathLike) -> dict:
     stem = checkpoint_stem(path_stem)
     meta, _, used = read_pair(stem, "checkpoint config", tensors=False)
     return _check_model_config(meta, used)
+
+
+def copy_pair(src_stem: str | os.PathLike, dst_stem: str | os.PathLike) -> Path:
+    """Copy the complete pair at ``src_stem`` (see :func:`read_pair`) to ``dst_stem`` as one unit
+    (:func:`write_pair`, with a new token); return the destination stem."""
+    meta, tensors, _ = read_pair(src_stem, "checkpoint config")
+    meta.pop(PAIR_TOKEN, None)
+    return write_pair(dst_stem, tensors, meta)
 
 
 def update_config(path_stem: str | os.PathLike, fields: dict) -> dict:
