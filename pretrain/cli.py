@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 import torch
 
-from ganinverse.io import read_json
+from ganinverse._validation import check_int
+from ganinverse.io import check_output_dir
 
 from .losses import LOSSES
+from .state import read_state_info
 from .trainer import ARCHS, OPTIMIZERS, TrainConfig, train
 
 HELP = {
@@ -99,8 +102,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     explicit = {k: v for k, v in vars(args).items() if k not in ("resume", "threads")}
     base: dict = {}
     if args.resume:
-        out = explicit.get("out", TrainConfig.out)
-        saved = read_json(f"{out}/checkpoint.json", "training checkpoint")["config"]
+        out = check_output_dir(explicit.get("out", TrainConfig.out), "out")
+        saved = read_state_info(Path(out) / "checkpoint")["config"]
         base = {
             k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}
         }
@@ -108,14 +111,19 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, check every argument, the device and --out (nothing is written before), train.
+
+    A bad argument is one line on stderr and exit code 2, as in the ``ganinverse`` command."""
     args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(max(1, args.threads))
     try:
+        if args.threads is not None:
+            check_int(args.threads, "threads", low=1)
+            torch.set_num_threads(args.threads)
         cfg = config_from_args(args)
         trainer = train(cfg, resume=args.resume)
     except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"ganinverse-pretrain: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line, whatever the message holds
+        print(f"ganinverse-pretrain: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         print(f"ganinverse-pretrain: {err or 'interrupted'}", file=sys.stderr)

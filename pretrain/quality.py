@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from ganinverse._validation import check_choice, check_int
 from ganinverse.data import SOURCES, load_images, to_unit
 from ganinverse.device import make_generator, resolve_device
-from ganinverse.io import atomic_write_json, read_json
+from ganinverse.io import atomic_write_json
 from ganinverse.models import (
     accuracy,
     build_classifier,
@@ -45,6 +45,7 @@ from ganinverse.models import (
     save_model,
     train_classifier,
 )
+from ganinverse.models.checkpoint import update_config
 from ganinverse.models.registry import WEIGHTS_DIR, resolve
 
 FEATURES = ("classifier", "pca")
@@ -376,11 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         atomic_write_json(args.json, result)
     if args.update_config:
-        stem = resolve(args.generator, "generator")
-        path = stem.with_name(stem.name + ".json")
-        config = read_json(path, "generator config")
-        config["quality"] = result
-        atomic_write_json(path, config)
+        update_config(resolve(args.generator, "generator"), {"quality": result})
     return 0
 
 

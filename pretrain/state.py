@@ -3,6 +3,10 @@
 Module weights are stored under ``<prefix>/<name>``. An optimizer's ``state_dict()`` is flattened:
 its tensors go to ``<prefix>/<param index>/<key>``, its non-tensor entries and ``param_groups``
 go to the JSON. Restoring reverses this exactly, so a resumed run continues bit for bit.
+
+The two files are written as one unit (``ganinverse.models.checkpoint.write_pair``): a kill -9 at
+any moment, also between the two files, leaves either this state or the previous one loadable;
+:func:`load_state` then loads the previous one (with an ``InterruptedWriteWarning``).
 """
 
 from __future__ import annotations
@@ -11,11 +15,9 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from ganinverse.io import atomic_write, atomic_write_json, read_json
-from ganinverse.models.checkpoint import load_state_strict, read_tensors
+from ganinverse.models.checkpoint import load_state_strict, pair_exists, read_pair, write_pair
 
 FORMAT = "ganinverse-pretrain-state"
 
@@ -58,7 +60,10 @@ def save_state(
     optimizers: dict[str, torch.optim.Optimizer],
     meta: dict,
 ) -> None:
-    """Write ``<stem>.safetensors`` then ``<stem>.json`` atomically; both record ``step``."""
+    """Write ``<stem>.safetensors`` + ``<stem>.json`` as one unit; both record ``step``.
+
+    A kill -9 at any moment loses at most this save: the previous state stays loadable.
+    """
     stem = Path(stem)
     tensors: dict[str, Tensor] = {"meta/step": torch.tensor(step, dtype=torch.int64)}
     info = dict(meta, format=FORMAT, step=step, optimizers={})
@@ -69,8 +74,26 @@ def save_state(
         opt_tensors, opt_meta = flatten_optimizer(opt, name)
         tensors.update(opt_tensors)
         info["optimizers"][name] = opt_meta
-    atomic_write(stem.with_name(stem.name + ".safetensors"), lambda p: save_file(tensors, str(p)))
-    atomic_write_json(stem.with_name(stem.name + ".json"), info)
+    write_pair(stem, tensors, info)
+
+
+def has_state(stem: str | os.PathLike) -> bool:
+    """True when a training state (complete or half written) exists at ``stem``."""
+    return pair_exists(stem)
+
+
+def _check_info(info: dict, stem: Path) -> dict:
+    if info.get("format") != FORMAT:
+        raise ValueError(
+            f"{stem}.json is not a training checkpoint (format {info.get('format')!r})"
+        )
+    return info
+
+
+def read_state_info(stem: str | os.PathLike) -> dict:
+    """The JSON of the training state that :func:`load_state` would load (step, config, ...)."""
+    info, _, used = read_pair(stem, "training checkpoint", tensors=False)
+    return _check_info(info, used)
 
 
 def load_state(
@@ -78,14 +101,14 @@ def load_state(
     modules: dict[str, nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
 ) -> dict:
-    """Load weights and optimizer states saved by :func:`save_state`; return the JSON."""
-    stem = Path(stem)
-    info = read_json(stem.with_name(stem.name + ".json"), "training checkpoint")
-    if info.get("format") != FORMAT:
-        raise ValueError(
-            f"{stem}.json is not a training checkpoint (format {info.get('format')!r})"
-        )
-    tensors = read_tensors(stem.with_name(stem.name + ".safetensors"))
+    """Load weights and optimizer states saved by :func:`save_state`; return the JSON.
+
+    When the state at ``stem`` is half written (a kill during :func:`save_state`), the previous
+    complete one is loaded instead, with an ``InterruptedWriteWarning``; ``info["step"]`` says which.
+    """
+    info, tensors, stem = read_pair(stem, "training checkpoint")
+    _check_info(info, stem)
+    # the token already ties the two files; the step check also covers untokened, older states
     if "meta/step" not in tensors or int(tensors["meta/step"]) != info["step"]:
         raise ValueError(
             f"{stem}.safetensors and {stem}.json disagree on the step (interrupted write?)"

@@ -29,8 +29,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from ganinverse._validation import check_choice, check_int, check_positive
+from ganinverse._validation import (
+    check_choice,
+    check_int,
+    check_number,
+    check_positive,
+    check_range,
+    check_tensor,
+)
 from ganinverse.device import resolve_device
+from ganinverse.io import check_output_dir
 from ganinverse.models import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -40,11 +48,12 @@ from ganinverse.models import (
     save_model,
 )
 from ganinverse.models.cost import generator_cost
+from ganinverse.models.dcgan import RESOLUTIONS
 
 from .logs import LossLog, sample_grid
 from .losses import LOSSES, GANLoss, VAELoss, make_loss
 from .optim import OptimisticAdam
-from .state import load_state, save_state
+from .state import has_state, load_state, save_state
 
 OPTIMIZERS = ("adam", "rmsprop", "oadam")
 ARCHS = ("dcgan", "mlp")
@@ -139,11 +148,43 @@ class TrainConfig:
         ):
             check_int(getattr(cfg, name), name, low=1)
         check_int(cfg.steps, "steps", low=0)
+        check_int(cfg.seed, "seed", low=0)
+        for name in ("n_train", "image_size"):
+            if getattr(cfg, name) is not None:
+                check_int(getattr(cfg, name), name, low=1)
+        if cfg.arch == "dcgan" and cfg.image_size is not None and cfg.image_size not in RESOLUTIONS:
+            raise ValueError(
+                f"image_size must be one of {RESOLUTIONS} for arch='dcgan', got {cfg.image_size}; "
+                "pick one of those or use arch='mlp'"
+            )
+        if not cfg.hidden:
+            raise ValueError("hidden must list at least one layer width, e.g. [500, 500]")
+        for width in cfg.hidden:
+            check_int(width, "hidden", low=1)
         check_positive(cfg.lr, "lr")
         check_positive(cfg.lr_d, "lr_d")
-        if not 0.0 <= cfg.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must lie in [0, 1), got {cfg.ema_decay}")
+        if len(cfg.betas) != 2:
+            raise ValueError(f"betas must be two numbers (beta1, beta2), got {cfg.betas}")
+        for i, beta in enumerate(cfg.betas):
+            check_number(beta, f"betas[{i}]", low=0.0, high=1.0, high_open=True)
+        check_positive(cfg.clip, "clip")
+        check_number(cfg.gp_lambda, "gp_lambda", low=0.0)
+        check_number(
+            cfg.ema_decay, "ema_decay", low=0.0, high=1.0, high_open=True, hint="e.g. 0.999"
+        )
+        if not isinstance(cfg.out, (str, os.PathLike)) or not str(cfg.out):
+            raise TypeError(f"out must be a folder path, got {cfg.out!r}")
+        check_output_dir(cfg.out, "out")
         return cfg
+
+    def checked(self) -> tuple[TrainConfig, torch.device]:
+        """``(resolved(), device)``: every argument checked, the device resolved (a ValueError
+        for CUDA without a GPU) and ``out`` creatable. Touches no file: call before any work."""
+        cfg = self.resolved()
+        device = resolve_device(cfg.device)
+        if (cfg.amp or cfg.compile) and device.type != "cuda":
+            raise ValueError("amp and compile are CUDA-only options; drop them on CPU")
+        return cfg, device
 
 
 # ----------------------------------------------------------------------------- randomness
@@ -181,6 +222,43 @@ def _take(data: Tensor | Dataset, idx: Tensor) -> Tensor:
     if isinstance(data, Tensor):
         return data[idx]
     return torch.stack([data[int(i)][0] for i in idx])
+
+
+def _check_resume(out: Path, resume: bool) -> bool:
+    """``resume``, after checking that ``out`` holds a training checkpoint exactly when resuming."""
+    if has_state(out / "checkpoint") and not resume:
+        raise ValueError(
+            f"{out} already holds a training checkpoint: pass resume=True "
+            "(--resume) to continue it, or choose another out folder"
+        )
+    if resume and not has_state(out / "checkpoint"):
+        raise ValueError(
+            f"resume=True (--resume) but {out} holds no training checkpoint "
+            "(checkpoint.json): drop --resume to start a new run there"
+        )
+    return resume
+
+
+def _check_data(data: Tensor | Dataset, arch: str) -> tuple[int, int, int]:
+    """The (C, H, W) of the training images, after checking what the run needs of them."""
+    if isinstance(data, Tensor):
+        check_tensor(data, "data", ndim=4)
+        check_range(data, "data", -1.0, 1.0)  # the generator's range: from_unit(x) maps [0, 1]
+    elif not isinstance(data, Dataset):
+        raise TypeError(
+            f"data must be a (N, C, H, W) tensor or a Dataset, got {type(data).__name__}"
+        )
+    if len(data) == 0:
+        raise ValueError("data holds no images")
+    shape = tuple(int(s) for s in _take(data, torch.tensor([0])).shape[1:])
+    if len(shape) != 3:
+        raise ValueError(f"data images must be (C, H, W), got shape {shape}")
+    if arch == "dcgan" and (shape[1] != shape[2] or shape[1] not in RESOLUTIONS):
+        raise ValueError(
+            f"arch='dcgan' needs square images of {' / '.join(map(str, RESOLUTIONS))} pixels, "
+            f"the data has {shape[1]}x{shape[2]}: pass image_size (--image-size) or use arch='mlp'"
+        )
+    return shape
 
 
 # ----------------------------------------------------------------------------- models
@@ -287,11 +365,8 @@ class Trainer:
     """Holds G, D, their EMA and optimizers; ``run()`` trains to ``cfg.steps``."""
 
     def __init__(self, cfg: TrainConfig, data: Tensor | Dataset, *, resume: bool = False) -> None:
-        self.cfg = cfg.resolved()
+        self.cfg, self.device = cfg.checked()
         self.out = Path(self.cfg.out)
-        self.device = resolve_device(self.cfg.device)
-        if (self.cfg.amp or self.cfg.compile) and self.device.type != "cuda":
-            raise ValueError("amp and compile are CUDA-only options; drop them on CPU")
         self.dist = _init_distributed(self.device)
         if self.device.type == "cuda" and self.dist.world > 1:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -301,19 +376,13 @@ class Trainer:
                 f"batch_size={self.cfg.batch_size} must be divisible by the {self.dist.world} ranks"
             )
         self.data = data
-        first = _take(data, torch.tensor([0]))
-        self.image_shape = tuple(first.shape[1:])
+        self.image_shape = _check_data(data, self.cfg.arch)
         self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
         self._build()
         self.ema = copy.deepcopy(self.G).requires_grad_(False)
         self.step = 0
         self.fixed_z = torch.randn(64, self.cfg.latent_dim, generator=_rng(self.cfg.seed, 4, 0))
-        if (self.out / "checkpoint.json").is_file():
-            if not resume:
-                raise ValueError(
-                    f"{self.out} already holds a training checkpoint: pass resume=True "
-                    "(--resume) to continue it, or choose another out folder"
-                )
+        if _check_resume(self.out, resume):
             self._resume()
         self.log = LossLog(
             self.out / "losses.csv",
@@ -382,7 +451,16 @@ class Trainer:
         return recalibrate_batchnorm(self.ema, self.cfg.seed)
 
     def save(self, final: bool = False) -> None:
-        """Training state + loadable generator/discriminator + losses + samples (rank 0 only)."""
+        """Training state + loadable generator/discriminator + losses + samples (rank 0 only).
+
+        Written in this order, each file or weights + JSON pair as one unit: losses.csv, the
+        training state checkpoint.*, generator.* and discriminator.* (VAE: encoder.*),
+        losses.png, samples/latest.png. A kill -9 at any moment leaves a folder that --resume
+        accepts and that never loads a mixture of two saves within a pair: the state is this save
+        or the previous one, and the rows of losses.csv past the loaded step are dropped on
+        resume. The exports may then be one save behind the state (their JSON's ``steps`` says
+        which); a resume rewrites them at its next save, at once when no step is left to train.
+        """
         if not self.dist.main:
             return
         meta = {"config": dataclasses.asdict(self.cfg), "image_shape": list(self.image_shape)}
@@ -544,7 +622,12 @@ def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
     if cfg.dataset in ("celeba", "folder"):
         ds = image_dataset(cfg.dataset, cfg.data_root, image_size=cfg.image_size)
         if cfg.n_train is not None:
-            ds = torch.utils.data.Subset(ds, range(min(cfg.n_train, len(ds))))
+            if cfg.n_train > len(ds):
+                raise ValueError(
+                    f"n_train={cfg.n_train} exceeds the {len(ds)} images of {cfg.dataset!r} "
+                    f"under {cfg.data_root}; pass at most {len(ds)} or omit it"
+                )
+            ds = torch.utils.data.Subset(ds, range(cfg.n_train))
         return ds
     images, _ = load_images(
         cfg.dataset, cfg.data_root, "train", n=cfg.n_train, image_size=cfg.image_size
@@ -555,7 +638,12 @@ def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
 def train(
     cfg: TrainConfig, data: Tensor | Dataset | None = None, *, resume: bool = False
 ) -> Trainer:
-    """Train (or resume) a GAN, or a VAE (loss="vae"), as configured; returns the trainer."""
+    """Train (or resume) a GAN, or a VAE (loss="vae"), as configured; returns the trainer.
+
+    Every argument, the device, ``out`` and (for ``resume``) the checkpoint are checked before the
+    data are read or anything is written: a failed start leaves ``out`` as it was.
+    """
+    _check_resume(Path(cfg.checked()[0].out), resume)
     if data is None:
         data = load_training_data(cfg)
     trainer = (VAETrainer if cfg.loss == "vae" else Trainer)(cfg, data, resume=resume)

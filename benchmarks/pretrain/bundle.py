@@ -4,7 +4,8 @@
     python benchmarks/pretrain/bundle.py --run runs/celeba64-dcgan --name celeba64-dcgan \
         --dataset celeba64 --data-root ../shared/data/celeba64
 
-Copies generator.* and discriminator.* (a VAE run: encoder.* instead; safetensors + JSON),
+Copies generator.* and discriminator.* (a VAE run: encoder.* instead; safetensors + JSON; each pair
+as one unit, so a kill leaves the bundled pair old or new, never mixed),
 re-measures the cost on this CPU, scores sample quality (pretrain.quality: FD in the features of the dataset's bundled classifier,
 or in a 64-d pixel PCA for datasets without one such as celeba64; no label entropy then), stores
 cost and quality in the generator's JSON, and writes benchmarks/results/pretrain/<name>/:
@@ -21,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-from ganinverse.io import atomic_write_json, read_json
+from ganinverse.io import atomic_write, atomic_write_json
 from ganinverse.models import generator_cost, load_generator
+from ganinverse.models.checkpoint import copy_pair, pair_exists, read_config, update_config
 from ganinverse.models.registry import WEIGHTS_DIR
 from pretrain.logs import save_grid
 from pretrain.quality import FEATURES, score_generator
@@ -45,13 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     run, dest, results = Path(args.run), WEIGHTS_DIR / args.name, RESULTS / args.name
+    # everything checked before the first byte is written
+    if not args.name or Path(args.name).name != args.name or args.name.startswith("."):
+        parser.error(f"--name must be a plain folder name such as 'digits', got {args.name!r}")
+    if args.n_samples < 2:
+        parser.error(f"--n-samples must be >= 2, got {args.n_samples}")
+    try:
+        read_config(run / "generator")  # the run's generator pair exists and is complete
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(f"--run {args.run!r} holds no loadable generator: {err}")
     dest.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
     # a GAN run has a discriminator next to its generator, a VAE run an encoder
-    companions = [c for c in ("discriminator", "encoder") if (run / f"{c}.json").is_file()]
-    for stem in ("generator", *companions):
-        for ext in (".safetensors", ".json"):
-            shutil.copyfile(run / f"{stem}{ext}", dest / f"{stem}{ext}")
+    companions = [c for c in ("discriminator", "encoder") if pair_exists(run / c)]
+    for stem in ("generator", *companions):  # each pair copied as one unit (complete pairs only)
+        copy_pair(run / stem, dest / stem)
     G = load_generator(args.name, device="cpu")
     cost = generator_cost(G, batch=640, repeats=5)
     cost["load_average_1min"] = round(os.getloadavg()[0], 2)
@@ -62,11 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         features=args.features,
         n_samples=args.n_samples,
     )
-    config = read_json(dest / "generator.json")
-    config.update(cost=cost, quality=quality)
-    if args.note:
-        config["note"] = args.note
-    atomic_write_json(dest / "generator.json", config)
+    fields = {"cost": cost, "quality": quality, **({"note": args.note} if args.note else {})}
+    config = update_config(dest / "generator", fields)  # keeps the JSON tied to its weights
     summary = {
         "name": args.name,
         "steps": config["steps"],
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     atomic_write_json(results / "quality.json", summary)
     for f in ("losses.csv", "losses.png"):
-        shutil.copyfile(run / f, results / f)
+        atomic_write(results / f, lambda p, src=run / f: shutil.copyfile(src, p))
     z = torch.randn(64, G.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         save_grid(G(z), results / "samples.png")

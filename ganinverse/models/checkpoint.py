@@ -3,19 +3,34 @@
 The JSON names the architecture and its constructor kwargs, so loading builds the module first and
 then loads the weights strictly. Nothing is ever unpickled. An optional exponential moving average
 (EMA) of the weights is stored in the same file under the prefix ``ema/``.
+
+Crash safety (:func:`write_pair` / :func:`read_pair`, used for every weights + JSON pair, model
+checkpoints here and training states in ``pretrain.state``): each write stamps both files with one
+fresh token (the safetensors header's metadata and the JSON's ``"pair_token"``), and the previous
+complete pair is kept as ``<stem>.prev.safetensors`` / ``<stem>.prev.json`` until the new pair is
+complete. Readers accept a pair only when the tokens agree (a pair with no token at all, as written
+before tokens existed, is accepted as before) and otherwise fall back to the ``.prev`` pair with an
+:class:`InterruptedWriteWarning`. Hence a kill -9 at any moment loses at most the pair being
+written: afterwards either the new pair or the previous one loads, never a mixture of the two.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import json
 import os
+import shutil
+import uuid
+import warnings
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from ..io import atomic_write, atomic_write_json, read_json
+from ..io import atomic_write, read_json
 from .classifier import ClassifierA, ClassifierB
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPGenerator
@@ -23,6 +38,8 @@ from .vae import VAEDecoder, VAEEncoder
 
 FORMAT = "ganinverse-model"
 EMA_PREFIX = "ema/"
+#: key of the token shared by the two files of a pair (safetensors metadata and JSON field)
+PAIR_TOKEN = "pair_token"
 #: architecture name -> (class, kind); the JSON's "architecture" field indexes this table.
 ARCHITECTURES: dict[str, tuple[type[nn.Module], str]] = {
     "DCGANGenerator": (DCGANGenerator, "generator"),
@@ -33,6 +50,182 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], str]] = {
     "ClassifierA": (ClassifierA, "classifier"),
     "ClassifierB": (ClassifierB, "classifier"),
 }
+
+
+# ----------------------------------------------------------------------------- atomic pairs
+class InterruptedWriteWarning(UserWarning):
+    """A weights + JSON pair was found half written (a process was killed while saving it); the
+    previous complete pair (``<stem>.prev.*``) was loaded instead."""
+
+
+class _TornPair(ValueError):
+    """The two files of a pair carry different tokens (a save was interrupted between them)."""
+
+
+def pair_paths(stem: str | os.PathLike) -> tuple[Path, Path]:
+    """``(<stem>.safetensors, <stem>.json)``."""
+    stem = Path(stem)
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def prev_stem(stem: str | os.PathLike) -> Path:
+    """Where the previous complete pair of ``stem`` is kept while a new one is written."""
+    stem = Path(stem)
+    return stem.with_name(stem.name + ".prev")
+
+
+def pair_exists(stem: str | os.PathLike) -> bool:
+    """True when ``stem`` or its kept previous pair has a JSON file (complete or not)."""
+    return any(pair_paths(s)[1].is_file() for s in (Path(stem), prev_stem(stem)))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
+        _fsync(path)
+
+
+def _write_weights(path: Path, tensors: dict[str, Tensor], token: str) -> None:
+    save_file(tensors, str(path), metadata={PAIR_TOKEN: token})
+    _fsync(path)
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    _fsync(path)
+
+
+def _keep_copy(src: Path, dst: Path) -> None:
+    """Make ``dst`` a hard link to (or, where links fail, a copy of) ``src``, in one rename."""
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+            _fsync(tmp)
+        os.replace(tmp, dst)
+    finally:
+        # rename() does nothing when tmp and dst are already links to one file: drop tmp then
+        tmp.unlink(missing_ok=True)
+
+
+def _remove_stale_temps(stem: Path) -> None:
+    """Temp files of this pair left by a killed writer (``atomic_write`` and ``_keep_copy``)."""
+    for name in (stem.name, prev_stem(stem).name):
+        for ext in (".safetensors", ".json"):
+            for tmp in stem.parent.glob(f".{glob.escape(name + ext)}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
+def write_pair(stem: str | os.PathLike, tensors: dict[str, Tensor], meta: dict) -> Path:
+    """Write ``<stem>.safetensors`` and ``<stem>.json`` as one unit; return the stem.
+
+    Steps, each an atomic rename: (1) if the current pair is complete, keep it as
+    ``<stem>.prev.*`` (hard links); (2) write the weights, (3) then the JSON, both stamped with
+    one new token; (4) drop ``<stem>.prev.*``. A kill -9 at any moment leaves either the new
+    pair or the previous one loadable by :func:`read_pair` (at most this save is lost). Files
+    are fsynced before they are renamed into place. One writer per stem at a time.
+    """
+    stem = Path(stem)
+    weights, config = pair_paths(stem)
+    prev_weights, prev_config = pair_paths(prev_stem(stem))
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(stem)
+    if _complete(stem):
+        _keep_copy(weights, prev_weights)
+        _keep_copy(config, prev_config)
+    # else: the pair in place is half written (or absent); .prev, if any, is the last complete one
+    token = uuid.uuid4().hex
+    meta = {**meta, PAIR_TOKEN: token}
+    atomic_write(weights, lambda p: _write_weights(p, tensors, token))
+    atomic_write(config, lambda p: _write_json(p, meta))
+    _fsync_dir(stem.parent)
+    prev_config.unlink(missing_ok=True)
+    prev_weights.unlink(missing_ok=True)
+    return stem
+
+
+def _read_weights(path: Path, with_tensors: bool) -> tuple[str | None, dict[str, Tensor] | None]:
+    """(the pair token in the header or None, the tensors if asked); ValueError when corrupt."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            token = (f.metadata() or {}).get(PAIR_TOKEN)
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if with_tensors else None
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise ValueError(
+            f"checkpoint weights {path} are corrupt or not safetensors ({err})"
+        ) from err
+    return token, tensors
+
+
+def _read_one(stem: Path, what: str, with_tensors: bool) -> tuple[dict, dict[str, Tensor] | None]:
+    weights, config = pair_paths(stem)
+    meta = read_json(config, what)
+    token, tensors = _read_weights(weights, with_tensors)
+    if meta.get(PAIR_TOKEN) != token:
+        raise _TornPair(
+            f"{weights} and {config} are not one pair (tokens {token!r} and "
+            f"{meta.get(PAIR_TOKEN)!r}): a save was interrupted between the two files"
+        )
+    return meta, tensors
+
+
+def _complete(stem: Path) -> bool:
+    try:
+        _read_one(stem, "checkpoint", False)
+    except (FileNotFoundError, ValueError):
+        return False
+    return True
+
+
+def read_pair(
+    stem: str | os.PathLike, what: str = "checkpoint", *, tensors: bool = True
+) -> tuple[dict, dict[str, Tensor] | None, Path]:
+    """``(json, tensors or None, stem read)`` of the complete pair at ``stem``.
+
+    Falls back to ``<stem>.prev.*`` (with an :class:`InterruptedWriteWarning`) when the pair at
+    ``stem`` is half written, missing or corrupt; a pair with no token in either file (written
+    before tokens existed, e.g. bundled weights) is accepted as it is. Raises the error of the
+    pair at ``stem`` (FileNotFoundError / ValueError naming the file) when neither loads.
+    """
+    stem = Path(stem)
+    try:
+        meta, found = _read_one(stem, what, tensors)
+        return meta, found, stem
+    except (FileNotFoundError, ValueError) as err:
+        error = err
+    prev = prev_stem(stem)
+    try:
+        meta, found = _read_one(prev, what, tensors)
+    except (FileNotFoundError, ValueError):
+        # a writer may have completed the pair (and dropped .prev) while we read: look once more
+        try:
+            meta, found = _read_one(stem, what, tensors)
+            return meta, found, stem
+        except (FileNotFoundError, ValueError):
+            if isinstance(error, _TornPair):
+                raise ValueError(
+                    f"{error}, and no complete previous pair {prev.name}.* was kept: "
+                    "rerun what wrote it, or restore the files from a backup"
+                ) from None
+            raise error from None
+    warnings.warn(
+        f"{stem}.safetensors / .json are not one complete pair ({error}); loaded the previous "
+        f"complete pair {prev}.safetensors / .json instead",
+        InterruptedWriteWarning,
+        stacklevel=3,
+    )
+    return meta, found, prev
 
 
 def checkpoint_stem(path: str | os.PathLike, default_name: str = "generator") -> Path:
@@ -56,7 +249,8 @@ def save_model(
     *,
     ema: nn.Module | None = None,
 ) -> Path:
-    """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; return the stem.
+    """Write ``<stem>.safetensors`` and ``<stem>.json`` as one unit (:func:`write_pair`); return
+    the stem. A kill -9 at any moment leaves this pair or the previous one loadable.
 
     ``config`` (loss, dataset, steps, seed, cost, quality, ...) is stored next to the fields
     every checkpoint has: architecture, kwargs, kind, latent_dim, image_shape, value_range.
@@ -82,15 +276,11 @@ def save_model(
     if hasattr(module, "latent_dim"):
         meta["latent_dim"] = module.latent_dim
     meta.setdefault("value_range", [0.0, 1.0] if meta["kind"] == "classifier" else [-1.0, 1.0])
-    atomic_write(stem.with_name(stem.name + ".safetensors"), lambda p: save_file(tensors, str(p)))
-    atomic_write_json(stem.with_name(stem.name + ".json"), meta)
-    return stem
+    meta.pop(PAIR_TOKEN, None)
+    return write_pair(stem, tensors, meta)
 
 
-def read_config(path_stem: str | os.PathLike) -> dict:
-    """The JSON config of a checkpoint (FileNotFoundError / ValueError when missing / corrupt)."""
-    stem = checkpoint_stem(path_stem)
-    meta = read_json(stem.with_name(stem.name + ".json"), "checkpoint config")
+def _check_model_config(meta: dict, stem: Path) -> dict:
     if meta.get("format") != FORMAT or meta.get("architecture") not in ARCHITECTURES:
         raise ValueError(
             f"{stem}.json is not a ganinverse model config (format={meta.get('format')!r}, "
@@ -99,17 +289,38 @@ def read_config(path_stem: str | os.PathLike) -> dict:
     return meta
 
 
+def read_config(path_stem: str | os.PathLike) -> dict:
+    """The JSON config of a checkpoint's complete pair (see :func:`read_pair`; reads only the
+    weights' header). FileNotFoundError / ValueError when missing / corrupt."""
+    stem = checkpoint_stem(path_stem)
+    meta, _, used = read_pair(stem, "checkpoint config", tensors=False)
+    return _check_model_config(meta, used)
+
+
+def copy_pair(src_stem: str | os.PathLike, dst_stem: str | os.PathLike) -> Path:
+    """Copy the complete pair at ``src_stem`` (see :func:`read_pair`) to ``dst_stem`` as one unit
+    (:func:`write_pair`, with a new token); return the destination stem."""
+    meta, tensors, _ = read_pair(src_stem, "checkpoint config")
+    meta.pop(PAIR_TOKEN, None)
+    return write_pair(dst_stem, tensors, meta)
+
+
+def update_config(path_stem: str | os.PathLike, fields: dict) -> dict:
+    """Merge ``fields`` into the JSON of a checkpoint's complete pair (one atomic write that keeps
+    the pair's token, so the weights still match); return the new JSON. Use this, not a plain
+    JSON rewrite, to add results (cost, quality, notes) to a checkpoint."""
+    if PAIR_TOKEN in fields:
+        raise ValueError(f"fields must not set {PAIR_TOKEN!r}: it ties the JSON to its weights")
+    stem = checkpoint_stem(path_stem)
+    meta, _, used = read_pair(stem, "checkpoint config", tensors=False)
+    meta = {**meta, **fields}
+    atomic_write(pair_paths(used)[1], lambda p: _write_json(p, meta))
+    return meta
+
+
 def read_tensors(path: str | os.PathLike) -> dict[str, Tensor]:
     """All tensors of a safetensors file; corrupt files raise ValueError naming the path."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint weights not found: {path}")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
-        raise ValueError(
-            f"checkpoint weights {path} are corrupt or not safetensors ({err})"
-        ) from err
+    return _read_weights(Path(path), True)[1]
 
 
 def load_state_strict(module: nn.Module, state: dict[str, Tensor], where: str) -> None:
@@ -144,13 +355,15 @@ def load_model(
     device: str | torch.device = "cpu",
     kind: str | None = None,
 ) -> nn.Module:
-    """Build the architecture named in ``<stem>.json`` and load ``<stem>.safetensors`` strictly.
+    """Build the architecture named in ``<stem>.json`` and load ``<stem>.safetensors`` strictly
+    (the complete pair: see :func:`read_pair`).
 
     ``ema=True`` loads the EMA weights when the checkpoint has them. ``kind`` ("generator",
     "discriminator", "encoder", "classifier") rejects checkpoints of another kind. Returns eval mode.
     """
     stem = checkpoint_stem(path_stem)
-    meta = read_config(stem)
+    meta, tensors, stem = read_pair(stem, "checkpoint config")
+    _check_model_config(meta, stem)
     cls, found_kind = ARCHITECTURES[meta["architecture"]]
     if kind is not None and found_kind != kind:
         raise ValueError(f"{stem} holds a {found_kind}, expected a {kind}")
@@ -163,7 +376,6 @@ def load_model(
         module = cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{stem}.json has invalid kwargs for {cls.__name__}: {err}") from err
-    tensors = read_tensors(stem.with_name(stem.name + ".safetensors"))
     use_ema = ema and meta.get("has_ema", False)
     if use_ema:
         state = {k[len(EMA_PREFIX) :]: v for k, v in tensors.items() if k.startswith(EMA_PREFIX)}

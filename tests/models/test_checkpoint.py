@@ -1,7 +1,14 @@
+import contextlib
 import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 import ganinverse.models as gm
 from ganinverse.models import (
@@ -12,6 +19,15 @@ from ganinverse.models import (
     read_config,
     save_model,
 )
+from ganinverse.models.checkpoint import (
+    InterruptedWriteWarning,
+    copy_pair,
+    read_tensors,
+    update_config,
+)
+from ganinverse.models.registry import WEIGHTS_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _trained_like(module):
@@ -114,3 +130,160 @@ def test_cost_fields():
     macs = 8 * 8 * 49 + 8 * 4 * 16 * 49 + 4 * 1 * 16 * 196
     assert cost["mflops_per_image"] == pytest.approx(2 * macs / 1e6, abs=1e-3)
     assert cost["ms_per_latent_step"] > 0
+
+
+# ----------------------------------------------------------------------------- crash safety
+class _Killed(BaseException):
+    """Stands for kill -9: raised instead of a file operation, after which nothing else runs."""
+
+
+@contextlib.contextmanager
+def _killed_at(k):
+    """Let the first k renames/unlinks of visible files happen, then 'kill' the process: operation
+    k raises and every later file operation (also the writer's cleanup of its temp files) is
+    skipped, as after kill -9. Operations on temp files before the kill run normally."""
+    real = {"replace": os.replace, "unlink": os.unlink}
+    count, dead = [0], [False]
+
+    def make(name):
+        def op(*args, **kwargs):
+            if dead[0]:
+                return None
+            if os.fspath(args[-1 if name == "replace" else 0]).endswith(".tmp"):
+                return real[name](*args, **kwargs)
+            if count[0] == k:
+                dead[0] = True
+                raise _Killed(name)
+            count[0] += 1
+            return real[name](*args, **kwargs)
+
+        return op
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "replace", make("replace"))
+        mp.setattr(os, "unlink", make("unlink"))
+        try:
+            yield
+        except _Killed:
+            pass
+
+
+def _versioned(version):
+    G = DCGANGenerator(8, (1, 28, 28), 4)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.fill_(float(version))
+    return G
+
+
+def _loaded_version(stem):
+    """(version of the weights, version in the JSON, warned?) of what load_model returns."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        G = load_model(stem)
+        cfg = read_config(stem)
+    warned = any(issubclass(w.category, InterruptedWriteWarning) for w in caught)
+    return int(next(G.parameters()).flatten()[0]), G.checkpoint_config["version"], cfg, warned
+
+
+# a save over a complete pair: 0 keep weights as .prev, 1 keep JSON as .prev, 2 weights,
+# 3 JSON, 4 drop .prev JSON, 5 drop .prev weights; 6 = no kill
+@pytest.mark.parametrize("k", range(7))
+def test_a_kill_at_any_point_of_a_save_leaves_the_old_or_the_new_model(tmp_path, k):
+    save_model(_versioned(1), tmp_path / "g", {"version": 1})
+    with _killed_at(k):
+        save_model(_versioned(2), tmp_path / "g", {"version": 2})
+    weights, config, cfg, warned = _loaded_version(tmp_path / "g")
+    expected = 2 if k >= 4 else 1  # the new pair counts once its JSON is in place
+    assert weights == config == cfg["version"] == expected
+    assert warned == (k in (3,))  # only the weights replaced: the main pair is torn
+    # the next save completes and cleans up after the killed one
+    save_model(_versioned(3), tmp_path / "g", {"version": 3})
+    assert _loaded_version(tmp_path / "g")[:2] == (3, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.json", "g.safetensors"]
+
+
+# the save after a torn one must keep the last complete pair: 0 weights, 1 JSON, 2-3 drop .prev
+@pytest.mark.parametrize("k", range(5))
+def test_a_second_kill_still_keeps_the_last_complete_model(tmp_path, k):
+    save_model(_versioned(1), tmp_path / "g", {"version": 1})
+    with _killed_at(3):  # weights of version 2 in place, its JSON not
+        save_model(_versioned(2), tmp_path / "g", {"version": 2})
+    with _killed_at(k):
+        save_model(_versioned(3), tmp_path / "g", {"version": 3})
+    weights, config, _, warned = _loaded_version(tmp_path / "g")
+    assert weights == config == (3 if k >= 2 else 1)
+    assert warned == (k < 2)
+
+
+def test_a_real_kill_between_the_two_files_keeps_the_previous_model(tmp_path):
+    # a child process dies (os._exit: no cleanup, no finally) right after the weights of its
+    # second save were renamed into place, before the JSON
+    script = f"""
+import os, torch
+import ganinverse.models.checkpoint as ck
+from ganinverse.models import DCGANGenerator, save_model
+G = DCGANGenerator(8, (1, 28, 28), 4)
+save_model(G, {str(tmp_path / "g")!r}, {{"version": 1}})
+ck._write_json = lambda path, obj: os._exit(9)
+with torch.no_grad():
+    for p in G.parameters():
+        p.add_(1.0)
+save_model(G, {str(tmp_path / "g")!r}, {{"version": 2}})
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=300)
+    assert proc.returncode == 9
+    with pytest.warns(InterruptedWriteWarning, match="previous complete pair"):
+        G = load_model(tmp_path / "g")
+    assert G.checkpoint_config["version"] == 1
+    # the torn weights (version 2) differ from what was loaded by exactly the +1 of the child
+    torn = read_tensors(tmp_path / "g.safetensors")
+    name = next(k for k, v in G.state_dict().items() if v.is_floating_point() and v.numel() > 1)
+    assert torch.allclose(torn[name], G.state_dict()[name] + 1.0)
+
+
+def test_a_torn_pair_without_a_previous_one_is_a_clear_error(tmp_path):
+    with _killed_at(1):  # first save ever: weights in place, no JSON
+        save_model(_versioned(1), tmp_path / "g", {"version": 1})
+    with pytest.raises(FileNotFoundError, match="g.json"):
+        load_model(tmp_path / "g")
+    save_model(_versioned(1), tmp_path / "h", {"version": 1})
+    cfg = json.loads((tmp_path / "h.json").read_text())
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "h.safetensors"), metadata={"pair_token": "x"})
+    with pytest.raises(ValueError, match="not one pair.*interrupted"):
+        load_model(tmp_path / "h")
+    assert cfg["pair_token"] != "x"
+
+
+def test_pairs_without_a_token_load_as_before(tmp_path):
+    # as written before tokens existed (and as bundled): plain safetensors + JSON
+    G = _versioned(4)
+    save_model(G, tmp_path / "new", {"version": 4})
+    cfg = json.loads((tmp_path / "new.json").read_text())
+    del cfg["pair_token"]
+    (tmp_path / "old.json").write_text(json.dumps(cfg))
+    save_file(dict(G.state_dict()), str(tmp_path / "old.safetensors"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _loaded_version(tmp_path / "old")[:2] == (4, 4)
+        for name in gm.list_generators():  # every bundled generator still loads unchanged
+            assert read_config(WEIGHTS_DIR / name / "generator")["kind"] == "generator"
+    # an interrupted save over an old pair falls back to it
+    with _killed_at(3):
+        save_model(_versioned(5), tmp_path / "old", {"version": 5})
+    assert _loaded_version(tmp_path / "old")[:2] == (4, 4)
+
+
+def test_update_and_copy_keep_the_pair_whole(tmp_path):
+    save_model(_versioned(1), tmp_path / "g", {"version": 1})
+    update_config(tmp_path / "g", {"quality": {"fd": 1.5}})
+    assert read_config(tmp_path / "g")["quality"] == {"fd": 1.5}
+    assert _loaded_version(tmp_path / "g")[:2] == (1, 1)
+    with pytest.raises(ValueError, match="pair_token"):
+        update_config(tmp_path / "g", {"pair_token": "mine"})
+    with _killed_at(3):
+        save_model(_versioned(2), tmp_path / "g", {"version": 2})
+    with pytest.warns(InterruptedWriteWarning):  # copies the complete pair: version 1
+        copy_pair(tmp_path / "g", tmp_path / "bundle" / "generator")
+    weights, config, cfg, warned = _loaded_version(tmp_path / "bundle" / "generator")
+    assert weights == config == 1 and cfg["quality"] == {"fd": 1.5} and not warned

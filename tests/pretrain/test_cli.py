@@ -1,9 +1,15 @@
 import json
+import os
+import re
 import subprocess
 import sys
 
+import pytest
+import torch
+
 from ganinverse.models import load_generator
 from pretrain.cli import main
+from pretrain.trainer import TrainConfig, train
 
 
 def test_help_runs():
@@ -47,3 +53,130 @@ def test_tiny_end_to_end_run_on_digits_and_resume(tmp_path, capsys):
 def test_bad_option_is_a_clean_error(tmp_path, capsys):
     assert main(["--loss", "hinge", "--out", str(tmp_path), "--no-progress"]) == 2
     assert "loss must be one of" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- validation
+TINY = ["--dataset", "digits", "--n-train", "64", "--latent-dim", "4", "--ngf", "4",
+        "--ndf", "4", "--batch-size", "16", "--steps", "2", "--device", "cpu", "--no-progress"]  # fmt: skip
+
+BAD = {
+    "lr nan": (["--lr", "nan"], "lr must be a finite number"),
+    "lr inf": (["--lr", "inf"], "lr must be a finite number"),
+    "lr negative": (["--lr=-1e-4"], "lr must be > 0"),
+    "lr-d nan": (["--lr-d", "nan"], "lr_d must be a finite"),
+    "beta nan": (["--betas", "0.5", "nan"], r"betas\[1\] must be a finite"),
+    "beta one": (["--betas", "1.0", "0.9"], r"betas\[0\] must be < 1"),
+    "clip nan": (["--clip", "nan"], "clip must be a finite"),
+    "clip zero": (["--clip", "0"], "clip must be > 0"),
+    "gp-lambda inf": (["--gp-lambda", "inf"], "gp_lambda must be a finite"),
+    "gp-lambda negative": (["--gp-lambda", "-1"], "gp_lambda must be >= 0"),
+    "ema-decay nan": (["--ema-decay", "nan"], "ema_decay must be a finite"),
+    "ema-decay one": (["--ema-decay", "1"], "ema_decay must be < 1"),
+    "steps": (["--steps", "-1"], "steps must be >= 0"),
+    "batch-size": (["--batch-size", "0"], "batch_size must be >= 1"),
+    "seed": (["--seed", "-3"], "seed must be >= 0"),
+    "n-train zero": (["--n-train", "0"], "n_train must be >= 1"),
+    "n-train beyond the split": (["--n-train", "100000"], "out of range"),
+    "batch beyond the data": (["--batch-size", "128", "--n-train", "64"], "exceeds the 64"),
+    "dcgan image size": (["--image-size", "30"], "image_size must be one of"),
+    "hidden": (["--arch", "mlp", "--hidden", "0"], "hidden must be >= 1"),
+    "vae with dcgan": (["--loss", "vae"], "arch='mlp'"),
+    "wgan-gp with batch norm": (["--loss", "wgan-gp", "--d-norm", "batch"], "d_norm"),
+    "unknown loss": (["--loss", "hinge"], "loss must be one of"),
+    "unknown dataset": (["--dataset", "nosuch"], "dataset name must be one of"),
+    "missing data root": (["--dataset", "mnist"], "root is required"),
+    "amp on cpu": (["--amp"], "CUDA-only"),
+    "threads": (["--threads", "0"], "threads must be >= 1"),
+    "bad device": (["--device", "tpu:x"], "device must be"),
+}
+
+
+@pytest.mark.parametrize("extra,match", BAD.values(), ids=BAD.keys())
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra, match):
+    out = tmp_path / "run"
+    assert main([*TINY, *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganinverse-pretrain: error: ") and err.count("\n") == 1, err
+    assert re.search(match, err), err
+    assert not out.exists()
+
+
+def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, capsys):
+    afile = tmp_path / "taken.txt"
+    afile.write_text("keep me")
+    for out, match in [(afile, "existing file"), (afile / "run", "which is a file")]:
+        assert main([*TINY, "--out", str(out)]) == 2
+        assert match in capsys.readouterr().err
+    assert afile.read_text() == "keep me" and sorted(os.listdir(tmp_path)) == ["taken.txt"]
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert main([*TINY, "--out", str(locked / "run")]) == 2
+        assert "not writable" in capsys.readouterr().err
+
+
+def test_the_device_is_resolved_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    import pretrain.trainer
+
+    def no_gpu(device):
+        raise ValueError(f"device {device!r} asks for CUDA but torch sees no GPU; use --device cpu")
+
+    monkeypatch.setattr(pretrain.trainer, "resolve_device", no_gpu)
+    assert main([*TINY, "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
+    assert "no GPU" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
+    from ganinverse.device import resolve_device
+
+    try:
+        resolve_device("cuda")
+    except ValueError:
+        pass
+    else:
+        pytest.skip("ganinverse.device.resolve_device does not refuse CUDA without a GPU yet")
+    assert main([*TINY, "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
+    assert "cuda" in capsys.readouterr().err.lower() and not (tmp_path / "run").exists()
+
+
+def test_resume_needs_a_checkpoint_and_a_fresh_run_needs_none(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TINY, "--out", str(out), "--resume"]) == 2
+    assert "checkpoint" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(ValueError, match="no training checkpoint"):
+        train(TrainConfig(out=str(out), device="cpu", progress=False), resume=True)
+    assert not out.exists()
+    assert main([*TINY, "--out", str(out)]) == 0
+    before = (out / "checkpoint.safetensors").read_bytes()
+    assert main([*TINY, "--out", str(out)]) == 2  # would overwrite the run
+    assert "--resume" in capsys.readouterr().err
+    assert (out / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_a_torn_checkpoint_without_a_kept_one_is_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TINY, "--out", str(out)]) == 0
+    info = json.loads((out / "checkpoint.json").read_text())
+    info["pair_token"] = "from another save"
+    (out / "checkpoint.json").write_text(json.dumps(info))
+    assert main(["--out", str(out), "--resume", "--steps", "3", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "not one pair" in err and "backup" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (torch.rand(32, 1, 28, 28) * 255, r"data must lie in \[-1.0, 1.0\]"),
+        (torch.rand(32, 28, 28), "data must have 4 dimensions"),
+        (torch.full((32, 1, 28, 28), float("nan")), "NaN"),
+        (torch.rand(32, 1, 20, 20), "arch='dcgan' needs square images"),
+    ],
+    ids=["0-255", "no channel axis", "nan", "20 px for dcgan"],
+)
+def test_bad_training_data_is_refused_before_writing(tmp_path, data, match):
+    cfg = TrainConfig(out=str(tmp_path / "run"), device="cpu", progress=False, batch_size=16)
+    with pytest.raises(ValueError, match=match):
+        train(cfg, data)
+    assert not (tmp_path / "run").exists()
