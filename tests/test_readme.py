@@ -24,7 +24,10 @@ the test with what to add; nothing is skipped silently. Commands joined by ``&&`
 run one after the other in the README's order (``&`` included: the shards are independent).
 Each README line runs in a fresh folder, except the lines of :data:`CONTINUES`, which use what
 the line before wrote (``clf/``, ``runs/mnist``). After each line, the files the README (or the
-command's ``--help``) says it writes must exist (:data:`OUTPUTS`).
+command's ``--help``) says it writes must exist (:data:`OUTPUTS`). The torchrun sweep line is
+followed by ``ganinverse sweep-merge OUT``, as its comment says; torchrun runs as a subprocess
+(2 CPU processes, on a free port given through ``PET_MASTER_PORT``), everything else in-process
+through ``ganinverse.cli.main`` / ``pretrain.cli.main``.
 """
 
 from __future__ import annotations
