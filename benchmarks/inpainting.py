@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import inspect
 import time
 from pathlib import Path
 
@@ -62,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _defaults(fn, *names: str) -> dict:
+    params = inspect.signature(fn).parameters
+    return {n: params[n].default for n in names}
+
+
 def _tag(spec: str) -> str:
     return spec.replace(":", "-")
 
@@ -83,14 +90,17 @@ def _append(path: Path, rows: list[dict]) -> None:
         f.flush()
 
 
-def _rows(spec: str, method: str, x_hat: torch.Tensor, x: torch.Tensor, mask, seconds: float):
+def _rows(
+    spec: str, method: str, x_hat: torch.Tensor, x: torch.Tensor, mask, seconds: float, ids
+) -> list[dict]:
+    """One row per image; ``image`` is its dataset index (``ids``)."""
     p, s, miss = psnr(x_hat, x), ssim(x_hat, x), missing_fraction(mask)
     per = seconds / len(x)
     return [
         {
             "mask": spec,
             "method": method,
-            "image": i,
+            "image": ids[i],
             "missing": f"{float(miss[i]):.4f}",
             "psnr": f"{float(p[i]):.4f}",
             "ssim": f"{float(s[i]):.4f}",
@@ -100,8 +110,9 @@ def _rows(spec: str, method: str, x_hat: torch.Tensor, x: torch.Tensor, mask, se
     ]
 
 
-def _solve(args, spec, x, mask, G, D, train) -> dict[str, tuple[torch.Tensor, float]]:
-    """Every method's completions of x under ``mask`` -> {method: (x_hat, seconds)}."""
+def _solve(args, spec, x, mask, G, D, train, ids) -> dict[str, tuple[torch.Tensor, float]]:
+    """Every method's completions of x under ``mask`` -> {method: (x_hat, seconds)}; ``ids``
+    (dataset indices) seed the GAN's restarts, so an image's row does not depend on --n."""
     y = torch.where(mask.bool(), x, 0.0)
     out: dict[str, tuple[torch.Tensor, float]] = {}
     t = time.perf_counter()
@@ -122,6 +133,7 @@ def _solve(args, spec, x, mask, G, D, train) -> dict[str, tuple[torch.Tensor, fl
         lr=args.lr,
         box=args.box,
         seed=args.seed,
+        image_ids=ids,
         progress=False,
     )
     out["ours-raw"] = (res.x_raw, res.latent.seconds)
@@ -180,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         D = load_discriminator(args.discriminator or args.generator, device="cpu")
     x, _ = load_images(args.dataset, args.data_root, args.split, n=args.n, start=args.start)
+    ids = list(range(args.start, args.start + len(x)))  # masks and restarts follow the image
     train, _ = load_images(args.dataset, args.data_root, "train", n=args.train_n)
     rows_path = out / "rows.csv"
     protocol = {
@@ -188,6 +201,17 @@ def main(argv: list[str] | None = None) -> int:
             k: G.checkpoint_config.get(k) for k in ("dataset", "loss", "steps", "latent_dim")
         },
         "latent_config": {k: getattr(INPAINT_CONFIG, k) for k in ("projection", "init", "select")},
+        # protocol 2: masks and restarts seeded by (seed, dataset index) (ganinverse.seeds);
+        # every default a row depends on, resolved, so other defaults never mix into one folder
+        "seeding": 2,
+        "resolved": {
+            "latent": {
+                k: v
+                for k, v in dataclasses.asdict(INPAINT_CONFIG).items()
+                if k not in ("steps", "restarts", "lr", "box", "seed", "progress")
+            },
+            "tv_inpaint": _defaults(tv_inpaint, "tol"),
+        },
         "image_shape": list(G.image_shape),
         "threads": torch.get_num_threads(),
     }
@@ -205,16 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_json(saved, protocol)
     done = _done(rows_path)
     for spec in specs:
-        mask = parse_mask(spec, len(x), G.image_shape, seed=args.seed)
+        mask = parse_mask(spec, len(x), G.image_shape, seed=args.seed, ids=ids)
         store = cache / f"{_tag(spec)}.safetensors"
         if all((spec, m) in done for m in METHODS) and store.is_file():
             print(f"{spec}: done")
             continue
         start = time.perf_counter()
-        results = _solve(args, spec, x, mask, G, D, train)
+        results = _solve(args, spec, x, mask, G, D, train, ids)
         for method, (x_hat, seconds) in results.items():
             if (spec, method) not in done:
-                _append(rows_path, _rows(spec, method, x_hat, x, mask, seconds))
+                _append(rows_path, _rows(spec, method, x_hat, x, mask, seconds, ids))
         tensors = {m: v[0].contiguous() for m, v in results.items()}
         atomic_write(store, lambda p, t=tensors: save_file(t, str(p)))
         summary = ", ".join(f"{m} {float(psnr(v[0], x).mean()):.2f} dB" for m, v in results.items())
@@ -229,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         if not store.is_file():
             continue
         done_images = load_file(str(store))
-        mask = parse_mask(spec, len(x), G.image_shape, seed=args.seed)
+        mask = parse_mask(spec, len(x), G.image_shape, seed=args.seed, ids=ids)
         image_grid(
             [x[:k], torch.where(mask[:k].bool(), x[:k], 0.0)]
             + [done_images[m][:k] for m in METHODS],

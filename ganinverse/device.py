@@ -72,16 +72,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return _check_available(dev, device)
 
 
-def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` seeded with ``seed`` (random seed if None)."""
-    g = torch.Generator(device=resolve_device(device))
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(int(seed))
-    return g
-
-
 @contextlib.contextmanager
 def cpu_threads(n: int | None) -> Iterator[None]:
     """Temporarily use ``n`` intra-op CPU threads (``None`` leaves the setting alone).

@@ -1,6 +1,8 @@
 """Warning categories of ganinverse, so users can filter them (``warnings.simplefilter``).
 
 ``ConvergenceWarning`` subclasses scikit-learn's, so a filter set for either silences both.
+``InterruptedWriteWarning`` says a checkpoint was found torn by a kill and its previous complete
+version was loaded.
 """
 
 from __future__ import annotations
@@ -13,4 +15,9 @@ class ConvergenceWarning(_SklearnConvergenceWarning):
     start, non-finite losses). The result says so too (e.g. ``converged`` / ``improved`` fields)."""
 
 
-__all__ = ["ConvergenceWarning"]
+class InterruptedWriteWarning(UserWarning):
+    """A weights + JSON pair was found half written (a process was killed while saving it); the
+    previous complete pair (``<stem>.prev.*``) was loaded instead."""
+
+
+__all__ = ["ConvergenceWarning", "InterruptedWriteWarning"]

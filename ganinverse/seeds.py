@@ -39,14 +39,16 @@ def derive_seed(seed: int, *key: Key) -> int:
         raise ValueError(f"seed must be >= 0, got {seed}")
     if not key and seed < 2**32:
         return int(seed)
-    words = [int(seed) & 0xFFFFFFFF, int(seed) >> 32, *(_entropy(k) for k in key)]
+    words = [int(seed), *(_entropy(k) for k in key)]  # numpy splits big ints into 32-bit words
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
 def rng(seed: int | None, *key: Key, device: torch.device | str = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded by ``derive_seed(seed, *key)``
     (``seed=None``: a fresh random seed)."""
-    g = torch.Generator(device=torch.device(device))
+    from .device import resolve_device
+
+    g = torch.Generator(device=resolve_device(device))
     if seed is None:
         g.seed()
     else:

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ganinverse._validation import check_choice, check_int
 from ganinverse.data import SOURCES, load_images, to_unit
-from ganinverse.device import make_generator, resolve_device
+from ganinverse.device import resolve_device
 from ganinverse.io import atomic_write_json
 from ganinverse.models import (
     accuracy,
@@ -47,6 +47,7 @@ from ganinverse.models import (
 )
 from ganinverse.models.checkpoint import update_config
 from ganinverse.models.registry import WEIGHTS_DIR, resolve
+from ganinverse.seeds import rng
 
 FEATURES = ("classifier", "pca")
 
@@ -134,7 +135,7 @@ class PixelPCA:
 @torch.no_grad()
 def generate(G: nn.Module, n: int, seed: int = 0, batch: int = 500) -> Tensor:
     """n samples G(z), z ~ N(0, I) from ``seed``, mapped to [0, 1]: (n, C, H, W) on the CPU."""
-    z = torch.randn(n, G.latent_dim, generator=make_generator(seed))
+    z = torch.randn(n, G.latent_dim, generator=rng(seed))
     dev = next(G.parameters()).device
     out = []
     for start in range(0, n, batch):

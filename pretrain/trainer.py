@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -49,6 +48,7 @@ from ganinverse.models import (
 )
 from ganinverse.models.cost import generator_cost
 from ganinverse.models.dcgan import RESOLUTIONS
+from ganinverse.seeds import rng
 
 from .logs import LossLog, sample_grid
 from .losses import LOSSES, GANLoss, VAELoss, make_loss
@@ -189,13 +189,9 @@ class TrainConfig:
 
 # ----------------------------------------------------------------------------- randomness
 def _rng(seed: int, stream: int, index: int) -> torch.Generator:
-    """A CPU generator that is a pure function of (seed, stream, index).
-
-    The CPU generator keeps only 32 bits of its seed, so the triple is hashed into 32 bits with
-    numpy's SeedSequence instead of being packed arithmetically (which would drop the seed).
-    """
-    state = np.random.SeedSequence([seed, stream, index]).generate_state(1)[0]
-    return torch.Generator().manual_seed(int(state))
+    """A CPU generator that is a pure function of (seed, stream, index): ``seeds.rng``, the one
+    seed function of the package (SeedSequence-hashed into the 32 bits torch keeps)."""
+    return rng(seed, stream, index)
 
 
 class BatchSampler:

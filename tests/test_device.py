@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from ganinverse import models
-from ganinverse.device import cpu_threads, make_generator, resolve_device
+from ganinverse.device import cpu_threads, resolve_device
+from ganinverse.seeds import rng
 
 
 def test_resolve_device():
@@ -33,7 +34,7 @@ def two_gpus(monkeypatch):
 # words (torch would fail later with "Found no NVIDIA driver"), before reading any file.
 DEVICE_ENTRY_POINTS = {
     "resolve_device": lambda d: resolve_device(d),
-    "make_generator": lambda d: make_generator(0, d),
+    "seeds.rng": lambda d: rng(0, device=d),
     "load_generator": lambda d: models.load_generator("no-such-generator", device=d),
     "load_discriminator": lambda d: models.load_discriminator("no-such-model", device=d),
     "load_classifier": lambda d: models.load_classifier("no-such-model", device=d),
@@ -85,11 +86,6 @@ def test_cuda_index_beyond_the_gpus_names_the_count(two_gpus):
 def test_auto_falls_back_to_cpu_without_gpu(no_gpu):
     assert resolve_device("auto") == torch.device("cpu")
     assert models.load_generator("digits", device="auto").main[0].weight.device.type == "cpu"
-
-
-def test_seeded_generators_repeat():
-    a = torch.randn(3, generator=make_generator(5))
-    assert torch.equal(a, torch.randn(3, generator=make_generator(5)))
 
 
 def test_cpu_threads_restores_the_setting():

@@ -43,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mask",
         default="center",
         help="center[:side], random[:missing], half[:left|right|top|bottom], pattern[:missing], "
-        "grid[:step] or a PNG (white = known); default center (half the side)",
+        "grid[:step] or a PNG of the image size, never resized (white = known, threshold 128); "
+        "random masks are drawn per image from (--seed, dataset index); default center "
+        "(half the side)",
     )
     p.add_argument("--prior-weight", type=float, default=0.003, help="λ of the prior term")
     p.add_argument("--prior", default="log1m", choices=PRIORS, help="form of the prior term")
@@ -82,8 +84,10 @@ def _load_inputs(
     return x, ids
 
 
-def _load_discriminator(args: argparse.Namespace, device: torch.device):
-    """--discriminator, or by default the one stored beside a bundled / directory generator."""
+def _load_discriminator(args: argparse.Namespace, G: torch.nn.Module, device: torch.device):
+    """--discriminator, or by default the one stored beside a bundled / directory generator
+    (refused when the two were exported at different training steps: a run folder whose save
+    was interrupted between its two exports)."""
     from ..models import list_generators, load_discriminator
 
     if args.discriminator == "none":
@@ -92,9 +96,19 @@ def _load_discriminator(args: argparse.Namespace, device: torch.device):
         return load_discriminator(args.discriminator, device=device)
     if args.generator in list_generators() or Path(args.generator).is_dir():
         try:
-            return load_discriminator(args.generator, device=device)
+            D = load_discriminator(args.generator, device=device)
         except FileNotFoundError:
             pass
+        else:
+            g_step = getattr(G, "checkpoint_config", {}).get("steps")
+            d_step = getattr(D, "checkpoint_config", {}).get("steps")
+            if g_step != d_step:
+                raise ValueError(
+                    f"the generator and discriminator in {args.generator!r} come from different "
+                    f"training steps ({g_step} and {d_step}): an interrupted save; resume the run "
+                    "(ganinverse-pretrain --resume) to export both again, or pass --discriminator"
+                )
+            return D
     print(f"note: no discriminator found beside {args.generator!r}; context loss only")
     return None
 
@@ -119,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     INPAINT_CONFIG.updated(**overrides)  # every engine flag checked before any work
     G = load_generator(args.generator, device=device)
     device = generator_device(G)
-    D = _load_discriminator(args, device)
+    D = _load_discriminator(args, G, device)
     x, ids = _load_inputs(args, tuple(G.image_shape))
     mask = parse_mask(args.mask, len(x), G.image_shape, seed=args.seed, ids=ids)
     res = inpaint(

@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_number, check_positive
-from ..device import make_generator
 from ..latent import frozen, generator_device
 from ..models.classifier import (
     check_float32_model,
@@ -38,6 +37,7 @@ from ..models.classifier import (
     model_num_classes,
     num_classes_of,
 )
+from ..seeds import rng
 
 NORMS = ("inf", "2")
 
@@ -240,7 +240,7 @@ class PGD(Attack):
         check_budget(self.alpha, "alpha", self.norm, n)
 
     def _start(self, images: Tensor) -> Tensor:
-        gen = make_generator(self.seed)
+        gen = rng(self.seed)
         if self.norm == "inf":
             delta = (torch.rand(images.shape, generator=gen) * 2 - 1) * self.eps
         else:  # uniform in the L2 ball: a uniform direction and radius ε U^(1/n)

@@ -30,6 +30,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from ..exceptions import InterruptedWriteWarning
 from ..io import atomic_write, read_json
 from .classifier import ClassifierA, ClassifierB
 from .dcgan import DCGANDiscriminator, DCGANGenerator
@@ -53,11 +54,6 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], str]] = {
 
 
 # ----------------------------------------------------------------------------- atomic pairs
-class InterruptedWriteWarning(UserWarning):
-    """A weights + JSON pair was found half written (a process was killed while saving it); the
-    previous complete pair (``<stem>.prev.*``) was loaded instead."""
-
-
 class _TornPair(ValueError):
     """The two files of a pair carry different tokens (a save was interrupted between them)."""
 

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_images, check_int, check_number, check_range
-from ..device import make_generator, resolve_device
+from ..device import resolve_device
+from ..seeds import rng
 
 
 def check_unit_images(
@@ -232,7 +233,7 @@ def train_classifier(
     model = model.to(dev)
     check_labels(labels, num_classes_of(model, images))
     torch.manual_seed(seed)  # dropout masks
-    gen = make_generator(seed)
+    gen = rng(seed)
     model = model.to(dev).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = images.shape[0]
