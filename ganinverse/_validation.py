@@ -52,7 +52,7 @@ def check_images(x: object, name: str, image_shape: Sequence[int] | None = None)
 
 def check_image_range(x: Tensor, name: str = "x") -> Tensor:
     """Raise unless the images lie in [-1, 1] (the generator's range), with the likely fix."""
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = float(x.detach().min()), float(x.detach().max())
     if lo >= -1 - 1e-4 and hi <= 1 + 1e-4:
         return x
     hint = (
@@ -68,7 +68,7 @@ def check_image_range(x: Tensor, name: str = "x") -> Tensor:
 
 def check_range(x: Tensor, name: str, low: float, high: float, tol: float = 1e-4) -> Tensor:
     """Raise if any entry of ``x`` lies outside [low, high] (with a small tolerance)."""
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = float(x.detach().min()), float(x.detach().max())
     if lo < low - tol or hi > high + tol:
         raise ValueError(f"{name} must lie in [{low}, {high}], got values in [{lo:.3g}, {hi:.3g}]")
     return x

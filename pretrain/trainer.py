@@ -53,7 +53,7 @@ from ganinverse.seeds import rng
 from .logs import LossLog, sample_grid
 from .losses import LOSSES, GANLoss, VAELoss, make_loss
 from .optim import OptimisticAdam
-from .state import has_state, load_state, save_state
+from .state import has_state, load_state, read_state_info, save_state
 
 OPTIMIZERS = ("adam", "rmsprop", "oadam")
 ARCHS = ("dcgan", "mlp")
@@ -428,8 +428,9 @@ class Trainer:
     # -- state -------------------------------------------------------------------------
 
     def _resume(self) -> None:
-        info = load_state(self.out / "checkpoint", self._modules(), self._optimizers())
-        saved = info["config"]
+        # the settings first: a changed network size must be named as such, not surface as a
+        # shape mismatch of the weights
+        saved = read_state_info(self.out / "checkpoint")["config"]
         changed = [
             k
             for k, v in dataclasses.asdict(self.cfg).items()
@@ -438,8 +439,10 @@ class Trainer:
         if changed:
             raise ValueError(
                 f"cannot resume {self.out} with a different {', '.join(changed)} "
-                f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)})"
+                f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)}): "
+                "pass the run's own settings, or start a new run in another out folder"
             )
+        info = load_state(self.out / "checkpoint", self._modules(), self._optimizers())
         self.step = int(info["step"])
 
     def export_generator(self) -> nn.Module:

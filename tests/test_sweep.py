@@ -38,9 +38,20 @@ def spec(gen, **kw):
         n_val=3,
         engine=ENGINE,
         grid_images=3,
-        lasso_lambdas=(0.01, 0.1),
+        lasso_lambdas=(0.03, 0.3),
     )
     return SweepSpec(**{**base, **kw})
+
+
+def assert_same_rows(a: list[dict], b: list[dict]) -> None:
+    """Rows of the same images: GAN rows equal to float rounding; Lasso rows within the accuracy
+    its stopping rule certifies (objective within 1e-4 of the minimum: x̂ is not unique to
+    better than that, and FISTA's float32 batch arithmetic differs in the last bits)."""
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b, strict=True):
+        assert (ra["image"], ra["m"], ra["method"]) == (rb["image"], rb["m"], rb["method"])
+        tol = 1e-5 if ra["method"].startswith("csgm") else 2e-3 * float(rb["mse"])
+        assert abs(float(ra["mse"]) - float(rb["mse"])) <= tol, (ra, rb)
 
 
 def without_seconds(rows: list[dict]) -> list[dict]:
@@ -262,18 +273,14 @@ def test_a_sweep_grows_by_any_number_of_images_and_equals_a_straight_run(tiny_ge
     a, b = merge(grown), merge(straight)
     assert len(a) == len(b) == 2 * 2 * 6
     assert len(read_rows([grown / "rows.csv"])) == len(a)  # no image ran twice
-    for ra, rb in zip(a, b, strict=True):
-        assert (ra["image"], ra["m"], ra["method"]) == (rb["image"], rb["m"], rb["method"])
-        assert abs(float(ra["mse"]) - float(rb["mse"])) < 1e-4
+    assert_same_rows(a, b)
 
 
 def test_a_row_depends_on_its_image_not_on_its_batch(tiny_generator, tmp_path):
     """The same images in batches of 2 and of 5 give the same rows."""
     Sweep(spec(tiny_generator, batch_size=2), tmp_path / "a").run(progress=False)
     Sweep(spec(tiny_generator, batch_size=5), tmp_path / "b").run(progress=False)
-    for ra, rb in zip(merge(tmp_path / "a"), merge(tmp_path / "b"), strict=True):
-        assert (ra["image"], ra["m"], ra["method"]) == (rb["image"], rb["m"], rb["method"])
-        assert abs(float(ra["mse"]) - float(rb["mse"])) < 1e-4
+    assert_same_rows(merge(tmp_path / "a"), merge(tmp_path / "b"))
 
 
 def test_sweep_json_records_the_resolved_settings_and_old_folders_are_not_resumed(

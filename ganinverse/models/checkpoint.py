@@ -30,6 +30,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from ..device import resolve_device
 from ..exceptions import InterruptedWriteWarning
 from ..io import atomic_write, read_json
 from .classifier import ClassifierA, ClassifierB
@@ -379,4 +380,4 @@ def load_model(
         state = {k: v for k, v in tensors.items() if not k.startswith(EMA_PREFIX)}
     load_state_strict(module, state, f"{stem}.safetensors")
     module.checkpoint_config = meta
-    return module.to(torch.device(device)).eval()
+    return module.to(resolve_device(device)).eval()

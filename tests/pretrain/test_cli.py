@@ -83,8 +83,11 @@ BAD = {
     "vae with dcgan": (["--loss", "vae"], "arch='mlp'"),
     "wgan-gp with batch norm": (["--loss", "wgan-gp", "--d-norm", "batch"], "d_norm"),
     "unknown loss": (["--loss", "hinge"], "loss must be one of"),
-    "unknown dataset": (["--dataset", "nosuch"], "dataset name must be one of"),
-    "missing data root": (["--dataset", "mnist"], "root is required"),
+    "unknown dataset": (["--dataset", "nosuch"], r"dataset name \(CLI --dataset\) must be one of"),
+    "missing data root": (
+        ["--dataset", "mnist"],
+        r"root \(the data folder; CLI --data-root\) is required",
+    ),
     "amp on cpu": (["--amp"], "CUDA-only"),
     "threads": (["--threads", "0"], "threads must be >= 1"),
     "bad device": (["--device", "tpu:x"], "device must be"),

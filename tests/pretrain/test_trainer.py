@@ -142,6 +142,9 @@ def test_resume_refuses_a_changed_experiment(tmp_path):
         Trainer(_cfg(tmp_path, steps=2), _data())
     with pytest.raises(ValueError, match="loss"):
         Trainer(_cfg(tmp_path, steps=2, loss="lsgan"), _data(), resume=True)
+    # a changed network size is named as such, not as a shape mismatch of the weights
+    with pytest.raises(ValueError, match=r"cannot resume .* different latent_dim"):
+        Trainer(_cfg(tmp_path, steps=2, latent_dim=3), _data(), resume=True)
 
 
 def test_config_errors(tmp_path):
