@@ -11,6 +11,7 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 
 from . import baselines, metrics
 from .bases import make_basis
+from .exceptions import ConvergenceWarning
 from .latent import LatentConfig, LatentResult
 from .operators import LinearOperator
 from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
@@ -163,6 +165,10 @@ def choose_weight(
 
     The weight is ``TUNED_WEIGHT[method]``: csgm's λ_z (or engine overrides), the ℓ1 weight of
     csgm-sparse's deviation, or Lasso's λ. Returns (best value, [(value, validation MSE on [0, 1])]).
+
+    ``ConvergenceWarning``s of the candidates are collected, and those of the chosen one are
+    raised again once the search ends: a candidate that loses is not a result, but the chosen
+    weight's solves must be trusted (e.g. a tiny λ whose Lasso stopped on max_iter).
     """
     check_method(method)
     if not values:
@@ -171,11 +177,25 @@ def choose_weight(
     start = None
     if method == "csgm-sparse":  # μ changes only the ν-step: one csgm run
         start = solve_gan("csgm", G, operator, y_val, settings, seed, image_ids=image_ids)
-    scores = []
+    scores, caught = [], []
     for value in values:
         tuned, lam = with_weight(method, settings, value)
-        x_hat = reconstruct(
-            method, G, operator, y_val, tuned, lam, seed=seed, start=start, image_ids=image_ids
-        )
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", ConvergenceWarning)
+            x_hat = reconstruct(
+                method, G, operator, y_val, tuned, lam, seed=seed, start=start, image_ids=image_ids
+            )
+        for w in seen:  # other warnings pass through untouched
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        caught.append([w for w in seen if issubclass(w.category, ConvergenceWarning)])
         scores.append((value, float(metrics.mse(x_hat, x_val).mean())))
-    return min(scores, key=lambda s: s[1])[0], scores
+    best = min(range(len(scores)), key=lambda i: scores[i][1])
+    for w in caught[best]:
+        warnings.warn(
+            f"choose_weight({method}): the chosen weight {scores[best][0]!r} on the validation "
+            f"images: {w.message}",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return scores[best][0], scores

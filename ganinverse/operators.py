@@ -163,7 +163,13 @@ class LinearOperator(nn.Module):
         return check_tensor(y, name, shape=(None, *self.out_shape))
 
     def extra_repr(self) -> str:
-        return f"in_shape={self.in_shape}, m={self.m}, noise_std={self.noise.std}"
+        counts = self.measurement_counts()
+        m = (
+            int(counts[0])
+            if bool((counts == counts[0]).all())
+            else f"{int(counts.min())}..{int(counts.max())}"
+        )
+        return f"in_shape={self.in_shape}, m={m}, noise_std={self.noise.std}"
 
 
 def check_gaussian_size(

@@ -93,3 +93,27 @@ def test_the_sparse_weight_search_runs_the_latent_engine_once(toy_generator, csg
     )
     assert len(csgm_calls) == 1 and len(scores) == 3
     assert best == min(scores, key=lambda s: s[1])[0]
+
+
+def test_a_weight_search_warns_only_about_the_chosen_candidate(monkeypatch):
+    """Candidates that lose are no result: their ConvergenceWarnings are not passed on; the
+    chosen one's are (once, naming the weight)."""
+    import warnings
+
+    from ganinverse import methods
+    from ganinverse.exceptions import ConvergenceWarning
+
+    def fake(method, G, operator, y, settings=None, lam=None, seed=0, **kw):
+        if lam in (1e-3, 0.1):
+            warnings.warn(f"not converged at {lam}", ConvergenceWarning, stacklevel=2)
+        return torch.full((len(y), 1, 8, 8), -1.0 if lam == 0.1 else 1.0)
+
+    monkeypatch.setattr(methods, "reconstruct", fake)
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    x = -torch.ones(2, 1, 8, 8)  # lam = 0.1 reconstructs it exactly
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        best, _ = methods.choose_weight("lasso", None, op, x, op.A(x), [1e-3, 0.1, 1.0])
+    assert best == 0.1
+    messages = [str(w.message) for w in seen if issubclass(w.category, ConvergenceWarning)]
+    assert len(messages) == 1 and "chosen weight 0.1" in messages[0] and "at 0.1" in messages[0]

@@ -172,6 +172,7 @@ def test_per_image_masks_have_per_image_counts_and_no_single_m():
     assert op.measurement_counts().tolist() == [48.0, 144.0]
     with pytest.raises(ValueError, match="measurement_counts"):
         _ = op.m
+    assert "m=48..144" in repr(op)
 
 
 def test_the_data_term_of_the_solvers_is_the_operators(toy_rgb_generator):

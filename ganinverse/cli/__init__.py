@@ -7,6 +7,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    # warnings (e.g. ConvergenceWarning) as one line each, without the source line of the call
+    format_before = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *_, **__: (
+        f"ganinverse {args.command}: warning ({category.__name__}): {message}\n"
+    )
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError) as err:
@@ -40,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             f"ganinverse {args.command}: interrupted; finished results are saved", file=sys.stderr
         )
         return 130
+    finally:
+        warnings.formatwarning = format_before
 
 
 if __name__ == "__main__":
