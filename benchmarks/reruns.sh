@@ -4,7 +4,8 @@
 # Resumable: rerun this script after a kill and every sweep/benchmark continues where it stopped.
 # Cheapest first. Needs MNIST and celeba64 copied to /tmp/data (cp -r ../shared/data/{MNIST,celeba64} /tmp/data/).
 # Then compare with the recorded folder, e.g.
-#   python benchmarks/paired.py --a benchmarks/results/mnist_sweep_vae --b benchmarks/results/reruns/mnist_sweep_vae ...
+#   python benchmarks/paired.py benchmarks/results/reruns/mnist_sweep_vae csgm csgm --metric mse \
+#       --b-from benchmarks/results/mnist_sweep_vae
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
