@@ -17,6 +17,7 @@ import argparse
 import csv
 import dataclasses
 import inspect
+import json
 import time
 from pathlib import Path
 
@@ -215,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "image_shape": list(G.image_shape),
         "threads": torch.get_num_threads(),
     }
+    protocol = json.loads(json.dumps(protocol))  # tuples -> lists, as read back from the file
     saved = out / "protocol.json"
     if rows_path.is_file() and saved.is_file():
         before = read_json(saved, "protocol")

@@ -39,3 +39,14 @@ def test_an_image_alone_gives_its_row_of_a_larger_run(runner, tmp_path):
         other = batch[(mask, method, image)]
         assert row["missing"] == other["missing"]  # the same random mask for image 1
         assert abs(float(row["psnr"]) - float(other["psnr"])) < 0.01, (mask, method)
+
+
+def test_a_rerun_of_the_same_command_resumes(runner, tmp_path):
+    args = [
+        "--generator", "digits", "--dataset", "digits", "--data-root", "", "--train-n", "20",
+        "--masks", "center", "--steps", "5", "--restarts", "1", "--tv-iters", "20", "--n", "2",
+        "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    runner.main(args)
+    runner.main(args)  # the saved protocol (read back from JSON) is the same protocol
+    assert len(_rows(tmp_path / "run")) == 2 * len(runner.METHODS)
