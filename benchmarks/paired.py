@@ -1,9 +1,12 @@
-"""Paired differences between two methods of a sweep, per m, on the images both have.
+"""Paired differences between two methods of a sweep (per m) or of the inpainting benchmark
+(per mask), on the images both have.
 
     python benchmarks/paired.py benchmarks/results/celeba_sweep_full csgm-sparse csgm
     python benchmarks/paired.py benchmarks/results/mnist_sweep_tuned csgm lasso-dct --metric mse
     python benchmarks/paired.py benchmarks/results/mnist_sweep_vae csgm csgm --metric mse \
         --b-from benchmarks/results/mnist_sweep_tuned
+    python benchmarks/paired.py benchmarks/results/reruns/inpainting/mnist ours-blended \
+        ours-blended --b-from benchmarks/results/inpainting/mnist
 
 ``--b-from`` reads method B from another sweep; with the same dataset, seed, noise and m the two
 sweeps share A, the noise and the images (``ganinverse.sweep`` seeds them by seed, m and image).
@@ -16,17 +19,22 @@ images and the same measurements are far tighter than the two methods' own CIs.
 from __future__ import annotations
 
 import argparse
+import csv
 from collections import defaultdict
 from pathlib import Path
 
-from ganinverse.sweep import mean_ci95, read_rows
+from ganinverse.sweep import mean_ci95
 
 
-def _values(out: Path, metric: str) -> dict[tuple[str, int], dict[int, float]]:
-    """(method, m) -> {image: metric} from a sweep folder's rows.csv."""
-    values: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
-    for row in read_rows([out / "rows.csv"]):
-        values[(row["method"], int(row["m"]))][int(row["image"])] = float(row[metric])
+def _values(out: Path, metric: str) -> dict[tuple[str, str], dict[int, float]]:
+    """(method, m or mask) -> {image: metric} from a results folder's rows.csv (complete rows)."""
+    values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    with (out / "rows.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            if None in row.values() or not row.get(metric):
+                continue  # a torn last line
+            group = row["m"] if "m" in row else row["mask"]
+            values[(row["method"], group)][int(row["image"])] = float(row[metric])
     return values
 
 
@@ -47,8 +55,9 @@ def main(argv: list[str] | None = None) -> None:
             p.error(f"no rows of method {method!r} in {(out or args.out) / 'rows.csv'}")
     sign = -1 if args.metric == "mse" else 1
     print(f"{args.metric}: {args.a} - {args.b}" + (f" of {args.b_from}" if args.b_from else ""))
-    print("m\tn\tmean ± 95% CI\tA better")
-    for m in sorted({m for _, m in a_values}):
+    print("m/mask\tn\tmean ± 95% CI\tA better")
+    groups = {m for _, m in a_values}
+    for m in sorted(groups, key=lambda g: (not g.isdigit(), int(g) if g.isdigit() else g)):
         a, b = a_values.get((args.a, m), {}), b_values.get((args.b, m), {})
         shared = sorted(a.keys() & b.keys())
         if not shared:

@@ -37,8 +37,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Write ``obj`` as indented JSON to ``path`` atomically. NaN and ±Inf are refused
+    (ValueError): they are not JSON, and no reader of ours could load the file."""
+    return atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    )
 
 
 def read_json(path: str | os.PathLike, what: str = "file") -> dict:
@@ -55,9 +58,20 @@ def read_json(path: str | os.PathLike, what: str = "file") -> dict:
     return obj
 
 
-def check_output_dir(out: str | os.PathLike, name: str = "out") -> Path:
+#: The file that marks a folder as a result written by ``staged_output`` (holds the writer's name).
+OUTPUT_MARKER = ".ganinverse-output"
+
+
+def check_output_dir(
+    out: str | os.PathLike, name: str = "out", *, owner: str | None = None
+) -> Path:
     """``out`` as a Path if it is, or can be created as, a directory; else a ValueError naming
-    ``name``. Creates nothing: call it before any work starts."""
+    ``name``. Creates nothing: call it before any work starts.
+
+    With ``owner`` (the writer, e.g. ``"ganinverse inpaint"``) an existing folder must be empty or
+    an earlier result of that writer (``staged_output`` replaces it as a whole): other files are
+    never overwritten or mixed with the new result.
+    """
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise ValueError(
@@ -68,36 +82,43 @@ def check_output_dir(out: str | os.PathLike, name: str = "out") -> Path:
         raise ValueError(f"{name} {str(path)!r} lies under {str(parent)!r}, which is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {str(path)!r} cannot be created: {str(parent)!r} is not writable")
+    if owner is not None and path.is_dir() and any(path.iterdir()):
+        marker = path / OUTPUT_MARKER
+        if not marker.is_file() or marker.read_text().strip() != owner:
+            raise ValueError(
+                f"{name} {str(path)!r} holds other files; pass a new or empty folder (a folder "
+                f"written by an earlier `{owner}` is replaced as a whole)"
+            )
     return path
 
 
 @contextlib.contextmanager
-def staged_output(out: str | os.PathLike, *, last: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Write a multi-file result into a hidden staging folder beside ``out``; publish it on success.
+def staged_output(out: str | os.PathLike, owner: str) -> Iterator[Path]:
+    """Write a multi-file result into a hidden staging folder beside ``out``; publish it whole.
 
-    A new or empty ``out`` is replaced by the staging folder in one rename, so a kill at any moment
-    leaves either nothing or the whole result. Into an existing, non-empty ``out`` the files are
-    moved one by one (each atomically), the names in ``last`` (e.g. the summary) at the end, so a
-    complete summary means a complete result. On an error the staging folder is removed and ``out``
-    is left as it was.
+    ``out`` must be new, empty, or an earlier result of the same ``owner`` (checked first, see
+    ``check_output_dir``). A new or empty ``out`` is replaced by the staging folder in one rename;
+    an earlier result is moved aside, the new one renamed in, and the old one deleted, so ``out``
+    never mixes two results (a kill between the two renames leaves the earlier result in
+    ``.<out>.old-*`` and no ``out``). On an error the staging folder is removed and ``out`` is
+    left as it was.
     """
-    out = check_output_dir(out)
+    out = check_output_dir(out, owner=owner)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     try:
         yield staging
+        (staging / OUTPUT_MARKER).write_text(owner + "\n")
+        os.chmod(staging, 0o777 & ~_umask())
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
-        if not out.exists():
-            os.chmod(staging, 0o777 & ~_umask())
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, old)  # onto the empty folder just made
             os.replace(staging, out)
-            return
-        files = sorted(p for p in staging.rglob("*") if p.is_file())
-        files.sort(key=lambda p: p.relative_to(staging).as_posix() in last)
-        for src in files:
-            dst = out / src.relative_to(staging)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -34,6 +34,11 @@ from .seeds import rng
 DEFAULT_MAX_MATRIX_BYTES = 4 * 1024**3
 
 
+def _float32(x: Tensor) -> Tensor:
+    """Other floating dtypes converted to float32 (documented conversion at the boundary)."""
+    return x if x.dtype == torch.float32 else x.float()
+
+
 def _image_shape(shape: Sequence[int], name: str = "image_shape") -> tuple[int, int, int]:
     if not isinstance(shape, (tuple, list)) or len(shape) != 3:
         raise ValueError(f"{name} must be (C, H, W), got {shape!r}")
@@ -154,13 +159,31 @@ class LinearOperator(nn.Module):
 
     def check_images(self, x: object, name: str = "x", *, range_check: bool = True) -> Tensor:
         """Validate a (B, C, H, W) float batch against ``in_shape`` and, with ``range_check``,
-        the library's [-1, 1] value range."""
-        x = check_images(x, name, self.in_shape)
+        the library's [-1, 1] value range. float64 / float16 / bfloat16 are converted to
+        float32 (the operators' dtype)."""
+        x = _float32(check_images(x, name, self.in_shape))
         return check_image_range(x, name) if range_check else x
 
+    def measurement_bound(self) -> Tensor:
+        """max |(A x)_j| over images x in [-1, 1]: the ℓ1 norm of each row of A, (m,) or a
+        scalar; 1 for operators whose measurements are pixels or averages of pixels."""
+        return torch.tensor(1.0)
+
     def check_measurements(self, y: object, name: str = "y") -> Tensor:
-        """Validate a (B, *out_shape) batch of finite measurements."""
-        return check_tensor(y, name, shape=(None, *self.out_shape))
+        """Validate a (B, *out_shape) batch of finite measurements (float64 / float16 converted
+        to float32) whose size fits images in [-1, 1]: |y_j| at most twice the largest |(A x)_j|
+        plus 6σ of the noise, else a ValueError (y measured from images in [0, 255]?)."""
+        y = _float32(check_tensor(y, name, shape=(None, *self.out_shape)))
+        bound = self.measurement_bound().to(y.device)
+        excess = (y.flatten(1).abs() - (2 * bound.flatten() + 6 * self.noise.std)).max()
+        if float(excess) > 1e-4:
+            raise ValueError(
+                f"{name} has entries up to {float(y.abs().max()):.4g}, beyond what A x + noise "
+                f"reaches for images x in [-1, 1] (at most {float(bound.max()):.4g} per entry, "
+                f"noise σ = {self.noise.std:g}): were the images in [0, 255]? measure x / 127.5 "
+                "- 1 (or ganinverse.data.from_unit(x) for [0, 1] images)"
+            )
+        return y
 
     def extra_repr(self) -> str:
         counts = self.measurement_counts()
@@ -222,6 +245,9 @@ class GaussianCS(LinearOperator):
 
     def dense(self) -> Tensor:
         return self.matrix
+
+    def measurement_bound(self) -> Tensor:
+        return self.matrix.abs().sum(1)
 
 
 class Subsample(LinearOperator):

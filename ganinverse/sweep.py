@@ -313,6 +313,13 @@ class Sweep:
             )
         for m in self.spec.m_values:
             check_gaussian_size(shape, m)
+        if "csgm-sparse" in self.spec.methods:
+            from .bases import make_basis
+
+            try:
+                make_basis(self.spec.sparse_basis, shape)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"sparse_basis (--sparse-basis): {err}") from err
         m = self.spec.m_values[0]
         if any(self.searches(method, m) for method in self.spec.methods):
             self.validation_images()  # the weight searches need them
@@ -338,7 +345,12 @@ class Sweep:
         """The first ``n_val`` images of the train split (for Lasso's λ), loaded once."""
         if self._val_images is None:
             s = self.spec
-            self._val_images, _ = load_images(s.dataset, s.data_root, "train", n=s.n_val)
+            try:
+                self._val_images, _ = load_images(s.dataset, s.data_root, "train", n=s.n_val)
+            except ValueError as err:
+                raise ValueError(
+                    f"n_val (--n-val) = {s.n_val} validation images from the train split: {err}"
+                ) from err
         return self._val_images
 
     def operator(self, m: int) -> GaussianCS:

@@ -36,3 +36,50 @@ def test_read_json_errors(tmp_path):
     (tmp_path / "list.json").write_text("[1]")
     with pytest.raises(ValueError, match="JSON object"):
         read_json(tmp_path / "list.json")
+
+
+# -- issue 14 kind 6: a multi-file result is published as one unit --------------------------
+def test_a_staged_result_appears_whole_and_replaces_an_earlier_one(tmp_path):
+    from ganinverse.io import OUTPUT_MARKER, staged_output
+
+    out = tmp_path / "out"
+    with staged_output(out, "tool") as stage:
+        (stage / "a.png").write_text("1")
+        (stage / "b.png").write_text("1")
+        assert not out.exists()  # nothing visible before the end
+    assert sorted(p.name for p in out.iterdir()) == sorted([OUTPUT_MARKER, "a.png", "b.png"])
+    with staged_output(out, "tool") as stage:  # a rerun with fewer files
+        (stage / "a.png").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == sorted([OUTPUT_MARKER, "a.png"])
+    assert (out / "a.png").read_text() == "2"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging or old folder left
+
+
+def test_a_failed_result_leaves_out_as_it_was(tmp_path):
+    from ganinverse.io import staged_output
+
+    out = tmp_path / "out"
+    with staged_output(out, "tool") as stage:
+        (stage / "a.png").write_text("1")
+    with pytest.raises(RuntimeError), staged_output(out, "tool") as stage:
+        (stage / "a.png").write_text("2")
+        raise RuntimeError("killed")
+    assert (out / "a.png").read_text() == "1"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+@pytest.mark.parametrize("marker", [None, "another tool"])
+def test_a_folder_of_other_files_is_refused_before_any_work(tmp_path, marker):
+    from ganinverse.io import OUTPUT_MARKER, check_output_dir, staged_output
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep")
+    if marker:
+        (out / OUTPUT_MARKER).write_text(marker)
+    with pytest.raises(ValueError, match="holds other files; pass a new or empty folder"):
+        check_output_dir(out, "--out", owner="tool")
+    with pytest.raises(ValueError, match="holds other files"), staged_output(out, "tool"):
+        pytest.fail("the body must not run")
+    assert (out / "notes.txt").read_text() == "keep"
+    check_output_dir(tmp_path / "empty", "--out", owner="tool")  # new folders are fine

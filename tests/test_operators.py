@@ -235,3 +235,24 @@ def test_calling_an_operator_directly_validates_the_images(op, bad, error):
         op(bad)
     with pytest.raises(error, match="x"):
         op.measure(bad)
+
+
+@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
+def test_measurements_of_images_on_the_wrong_scale_are_refused(op):
+    """y measured from images in [0, 255] (e.g. a user's own y): refused with the fix."""
+    x = torch.rand(2, *SHAPE) * 255
+    with pytest.raises(ValueError, match=r"y has entries up to .*\[0, 255\]"):
+        op.check_measurements(op.A(x))
+    good = torch.rand(2, *SHAPE) * 2 - 1
+    noisy = op.A(good) + 0.2 * torch.randn(2, *op.out_shape)  # noise the operator did not declare
+    assert torch.equal(op.check_measurements(noisy), noisy)
+
+
+@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_other_float_dtypes_are_converted_to_float32(op, dtype):
+    x = torch.rand(2, *SHAPE) * 2 - 1
+    y = op.measure(x.to(dtype), seed=1)
+    assert y.dtype == torch.float32
+    assert torch.allclose(y, op.measure(x.to(dtype).float(), seed=1))
+    assert op.check_measurements(y.to(dtype)).dtype == torch.float32

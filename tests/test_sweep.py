@@ -321,6 +321,9 @@ def test_sweep_json_records_the_resolved_settings_and_old_folders_are_not_resume
         ({"sparse_l1": float("nan"), "methods": ("csgm-sparse",)}, "sparse_l1"),
         ({"lasso_lambdas": (float("nan"),)}, "lasso_lambdas"),
         ({"engine": {"lr": float("nan")}}, "lr"),
+        ({"methods": ("csgm-sparse",), "sparse_basis": "fourier"}, "sparse_basis"),
+        ({"methods": ("csgm-sparse",), "sparse_basis": "wavelet:bogus"}, "sparse_basis"),
+        ({"n_val": 100_000}, "n_val"),
     ],
 )
 def test_a_failed_start_writes_nothing(tiny_generator, tmp_path, kw, match):

@@ -17,6 +17,8 @@ from ..plots import image_grid
 from ..solvers.inpainting import PRIORS, inpaint
 from ._common import add_engine_args, engine_overrides
 
+OWNER = "ganinverse inpaint"  #: the writer named in --out's marker (io.staged_output)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models import load_generator
     from ..solvers.inpainting import INPAINT_CONFIG
 
-    out = check_output_dir(args.out, "--out")
+    out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
     check_positive(args.prior_weight, "--prior-weight", strict=False)
     check_int(args.seed, "--seed", low=0)
@@ -157,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         psnr, ssim = metrics.psnr(images[kind], x), metrics.ssim(images[kind], x)
         rows.append({"output": kind, "psnr": psnr.tolist(), "ssim": ssim.tolist()})
         print(f"{kind:8s} PSNR {float(psnr.mean()):6.2f} dB  SSIM {float(ssim.mean()):.3f}")
-    with staged_output(out, last=("summary.json",)) as stage:
+    with staged_output(out, OWNER) as stage:
         for i in range(len(x)):
             for kind, batch in images.items():
                 save_image_file(batch[i], stage / f"{i:03d}_{kind}.png")

@@ -14,6 +14,8 @@ from ..operators import OPERATORS, make_operator
 from ..plots import image_grid
 from ._common import add_engine_args, engine_overrides
 
+OWNER = "ganinverse reconstruct"  #: the writer named in --out's marker (io.staged_output)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     """Check every argument, the data and ``--out`` first; write the three images as one unit."""
     from ..models import load_generator
 
-    out = check_output_dir(args.out, "--out")
+    out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
     check_positive(args.noise_std, "--noise-std", strict=False)
     check_positive(args.lam, "--lam")
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         .detach()
         .cpu()
     )
-    with staged_output(out, last=("comparison.png",)) as stage:
+    with staged_output(out, OWNER) as stage:
         save_image_file(x, stage / "original.png")
         save_image_file(x_hat.clamp(-1, 1), stage / "reconstruction.png")
         image_grid([x, x_hat], ["original", args.method], stage / "comparison.png")

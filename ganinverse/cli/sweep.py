@@ -148,6 +148,8 @@ def _title(spec: dict) -> str:
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    if not Path(args.out).is_dir():
+        raise ValueError(f"sweep-merge: {args.out!r} is not a folder; pass a sweep's --out folder")
     saved = Path(args.out) / "sweep.json"
     title = _title(read_json(saved, "sweep spec")) if saved.is_file() else ""
     print(report(args.out, title=title))

@@ -210,8 +210,9 @@ class FGSM(Attack):
 class PGD(Attack):
     """Projected gradient ascent on the cross-entropy in the L∞ or L2 ball of radius ε.
 
-    ``alpha=None`` takes Madry et al.'s 2.5 ε / steps; ``random_start`` draws the start
-    uniformly in the ball (seeded by ``seed``).
+    ``alpha=None`` takes Madry et al.'s 2.5 ε / steps, capped at ε (a longer step only leaves the
+    ball, so few steps with a large ε stay valid); ``random_start`` draws the start uniformly in
+    the ball (seeded by ``seed``).
     """
 
     def __init__(
@@ -229,7 +230,7 @@ class PGD(Attack):
         super().__init__(model, eps, eot_samples=eot_samples, norm=norm)
         self.steps = check_int(steps, "steps", low=1)
         if alpha is None:
-            self.alpha = 2.5 * self.eps / steps
+            self.alpha = min(2.5 * self.eps / steps, self.eps)
         else:
             self.alpha = check_budget(alpha, "alpha", self.norm, self.image_size, strict=True)
         self.random_start = bool(random_start)

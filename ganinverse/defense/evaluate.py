@@ -234,6 +234,13 @@ def evaluate_defense(
     cache: dict[tuple, tuple[Tensor, float]] = {}
     columns = ["clean", *(a.column for a in attacks)]
     todo = [(r, c) for r in rows for c in [None, *attacks]]
+    # every attack still to run is built (and so validated: step sizes, budgets) before the
+    # first cell is written
+    built = {
+        _cache_key(c, r): _make_attack(c, r, defense, G, s)
+        for r, c in todo
+        if c is not None and f"{r.name}|{c.column}" not in cells
+    }
     bar = tqdm(todo, desc="defense eval", disable=not s.progress)
     for row, spec in bar:
         key = f"{row.name}|{'clean' if spec is None else spec.column}"
@@ -247,8 +254,7 @@ def evaluate_defense(
             if ck in cache:
                 adv, reused = cache[ck]
             else:
-                attack = _make_attack(spec, row, defense, G, s)
-                adv = _batched(attack, images, labels, s.batch_size)
+                adv = _batched(built[ck], images, labels, s.batch_size)
                 cache[ck] = (adv, time.perf_counter() - start)
         model = nn.Sequential(defense, row.classifier) if row.defended else row.classifier
         acc = accuracy(model, adv, labels, batch_size=s.batch_size)

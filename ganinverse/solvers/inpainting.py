@@ -154,7 +154,14 @@ def inpaint(
     check_generator(G)
     shape = tuple(G.image_shape)
     y = check_tensor(y, "y", shape=(None, *shape), finite=False)
+    y = y.float()  # float64 / float16 inputs: converted to the generator's float32
     mask = check_mask(mask, len(y), shape)
+    complete = (mask.flatten(1) == 1).all(1)
+    if bool(complete.any()):
+        raise ValueError(
+            f"mask has no missing pixel for image(s) {complete.nonzero().flatten().tolist()}: "
+            "nothing to inpaint (1 = known pixel; pass a mask with 0 where pixels are missing)"
+        )
     if D is not None and not isinstance(D, nn.Module):
         raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
     check_choice(prior, "prior", PRIORS)

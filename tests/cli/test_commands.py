@@ -117,7 +117,7 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tiny_generator, tmp_path, ca
             "--m",
             "5000",
             "--out",
-            str(tmp_path),
+            str(tmp_path / "rec"),
             "--no-progress",
         ]
     )

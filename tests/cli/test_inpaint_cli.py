@@ -151,3 +151,29 @@ def test_folder_and_dataset_inputs(tmp_path, checkpoints, capsys):
         == 2
     )
     assert "mask spec 'blob'" in capsys.readouterr().err
+
+
+def test_a_rerun_replaces_its_result_whole_and_other_folders_are_refused(
+    tmp_path, checkpoints, capsys
+):
+    """Issue 14 kinds 2 and 6: --out never mixes two results, and never overwrites files that
+    are not an earlier result of this command (checked before any work)."""
+    gen, _ = checkpoints
+    out = tmp_path / "out"
+    run = [
+        "inpaint", "--generator", str(gen), "--dataset", "digits", "--steps", "2",
+        "--restarts", "1", "--device", "cpu", "--no-progress", "--out", str(out),
+    ]  # fmt: skip
+    assert main([*run, "--n", "3"]) == 0
+    assert (out / "002_blended.png").is_file()
+    assert main([*run, "--n", "2", "--start", "10", "--mask", "random:0.5"]) == 0
+    assert not (out / "002_blended.png").exists()  # the earlier result is gone as a whole
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["image_ids"] == [10, 11]
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "summary.json").write_text("my own notes")
+    capsys.readouterr()
+    assert main([*run[:-1], str(foreign), "--n", "2"]) == 2
+    assert "holds other files" in capsys.readouterr().err
+    assert (foreign / "summary.json").read_text() == "my own notes"

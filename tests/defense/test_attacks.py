@@ -93,3 +93,14 @@ def test_a_non_differentiable_defense_points_to_bpda(toy_generator, toy_classifi
     defended = nn.Sequential(ProjectionDefense(toy_generator, steps=2, restarts=1), toy_classifier)
     with pytest.raises(TypeError, match="BPDA"):
         FGSM(defended, 0.1)(x[:4], y[:4])
+
+
+@pytest.mark.parametrize("eps, steps", [(1.0, 2), (0.9, 1), (0.3, 1)])
+def test_the_default_step_never_exceeds_the_budget(eps, steps):
+    """Few steps with a large ε: Madry's 2.5 ε / steps would exceed ε (and the L∞ bound 1)."""
+    from ganinverse.defense.attacks import PGD
+
+    attack = PGD(
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)), eps=eps, steps=steps
+    )
+    assert attack.alpha == min(2.5 * eps / steps, eps)

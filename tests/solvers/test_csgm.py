@@ -155,3 +155,23 @@ def test_sparse_deviations_with_per_image_masks_use_each_images_m(toy_generator)
         ref = lasso_sklearn(alone_op.dense(), r, basis, G.image_shape, m_i * 1e-3 / 2, tol=1e-10)
         got = lasso_objective(alone_op.dense(), r, basis, alone.variables["nu"], m_i * 1e-3 / 2)
         assert torch.allclose(got, ref.objective, rtol=1e-4)
+
+
+def test_measurements_of_images_on_the_wrong_scale_are_refused(toy_generator):
+    """Issue 14 kind 4: y that no image in [-1, 1] can produce (here y = x itself for A = I,
+    with x in [0, 255]) is refused before any work."""
+    from ganinverse.operators import Identity
+
+    x = (in_range(toy_generator, 2) + 1) * 127.5
+    for op in (Identity(toy_generator.image_shape), Inpainting(torch.ones(8, 8), (1, 8, 8))):
+        with pytest.raises(ValueError, match=r"\[0, 255\]"):
+            csgm(toy_generator, op, op.A(x), **FAST)
+
+
+def test_float64_measurements_are_converted(toy_generator):
+    x = in_range(toy_generator, 2)
+    op = GaussianCS(toy_generator.image_shape, 20, seed=1)
+    y = op.measure(x)
+    a = csgm(toy_generator, op, y.double(), **{**FAST, "steps": 20})
+    b = csgm(toy_generator, op, y, **{**FAST, "steps": 20})
+    assert a.x_hat.dtype == torch.float32 and torch.equal(a.x_hat, b.x_hat)

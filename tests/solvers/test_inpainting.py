@@ -176,5 +176,22 @@ def test_an_image_alone_and_in_a_batch_gives_the_same_completion(toy_generator):
 @pytest.mark.parametrize("scale, fix", [(255.0, "127.5"), (1.5, "from_unit")])
 def test_images_on_the_wrong_scale_are_refused(toy_generator, scale, fix):
     x = torch.rand(2, *toy_generator.image_shape) * scale
+    mask = torch.ones(2, 1, 8, 8)
+    mask[:, :, 3:5, 3:5] = 0
     with pytest.raises(ValueError, match=fix):
-        inpaint(toy_generator, x, torch.ones(2, 1, 8, 8), steps=1, progress=False)
+        inpaint(toy_generator, x, mask, steps=1, progress=False)
+
+
+def test_a_mask_with_nothing_missing_is_refused(toy_generator):
+    x = in_range(toy_generator, 2)
+    with pytest.raises(ValueError, match=r"no missing pixel for image\(s\) \[1\]"):
+        mask = center_mask(2, toy_generator.image_shape)
+        mask[1] = 1
+        inpaint(toy_generator, x, mask, **FAST)
+
+
+def test_float64_images_are_converted(toy_generator):
+    x = in_range(toy_generator, 1)
+    mask = center_mask(1, toy_generator.image_shape)
+    res = inpaint(toy_generator, x.double(), mask, **FAST)
+    assert res.x_raw.dtype == torch.float32
