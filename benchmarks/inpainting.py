@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import inspect
 import json
+import math
 import time
 from pathlib import Path
 
@@ -153,7 +154,9 @@ def _summary(rows_path: Path, specs: list[str]) -> list[dict]:
                 continue
             entry = {"mask": spec, "method": method, "n": len(sel)}
             for key in ("psnr", "ssim"):
-                entry[key], entry[f"{key}_ci95"] = mean_ci95([float(r[key]) for r in sel])
+                mean, ci = mean_ci95([float(r[key]) for r in sel])
+                # one image has no CI: null in the JSON (NaN is not JSON)
+                entry[key], entry[f"{key}_ci95"] = mean, ci if math.isfinite(ci) else None
             entry["missing"] = sum(float(r["missing"]) for r in sel) / len(sel)
             entry["seconds_per_image"] = sum(float(r["seconds"]) for r in sel) / len(sel)
             table.append(entry)
@@ -174,7 +177,8 @@ def _markdown(table: list[dict], specs: list[str], dataset: str) -> str:
         row = [f"{spec} ({miss:.0%})"]
         for method in METHODS:
             e = cells.get(method)
-            row.append(f"{e['psnr']:.2f} ± {e['psnr_ci95']:.2f} dB / {e['ssim']:.3f}" if e else "—")
+            ci = "" if not e or e["psnr_ci95"] is None else f" ± {e['psnr_ci95']:.2f}"
+            row.append(f"{e['psnr']:.2f}{ci} dB / {e['ssim']:.3f}" if e else "—")
         paper = PAPER_CELEBA_PSNR.get(spec.split(":")[0])
         row.append(f"{paper} dB" if paper is not None else "—")
         lines.append("| " + " | ".join(row) + " |")

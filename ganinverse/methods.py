@@ -11,6 +11,7 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -190,7 +191,8 @@ def choose_weight(
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         caught.append([w for w in seen if issubclass(w.category, ConvergenceWarning)])
         scores.append((value, float(metrics.mse(x_hat, x_val).mean())))
-    best = min(range(len(scores)), key=lambda i: scores[i][1])
+    # a candidate whose reconstruction is not finite (NaN MSE) never wins
+    best = min(range(len(scores)), key=lambda i: (not math.isfinite(scores[i][1]), scores[i][1]))
     for w in caught[best]:
         warnings.warn(
             f"choose_weight({method}): the chosen weight {scores[best][0]!r} on the validation "

@@ -445,7 +445,8 @@ class Sweep:
         table[key] = {
             "weight": TUNED_WEIGHT[method],
             "lambda": best,
-            "validation_mse": scores,
+            # a diverged candidate's MSE (NaN / Inf) is recorded as null: JSON has no NaN
+            "validation_mse": [(v, mse if math.isfinite(mse) else None) for v, mse in scores],
             "n_val": s.n_val,
             "seconds": round(time.perf_counter() - start, 2),
         }

@@ -442,6 +442,12 @@ class Trainer:
                 f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)}): "
                 "pass the run's own settings, or start a new run in another out folder"
             )
+        step = int(read_state_info(self.out / "checkpoint")["step"])
+        if self.cfg.steps < step:
+            raise ValueError(
+                f"steps (--steps) = {self.cfg.steps} is below the checkpoint's step {step}: pass "
+                f"--steps {step} or more to continue the run (a run never trains backwards)"
+            )
         info = load_state(self.out / "checkpoint", self._modules(), self._optimizers())
         self.step = int(info["step"])
 

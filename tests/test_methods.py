@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -117,3 +119,16 @@ def test_a_weight_search_warns_only_about_the_chosen_candidate(monkeypatch):
     assert best == 0.1
     messages = [str(w.message) for w in seen if issubclass(w.category, ConvergenceWarning)]
     assert len(messages) == 1 and "chosen weight 0.1" in messages[0] and "at 0.1" in messages[0]
+
+
+def test_a_candidate_with_a_non_finite_reconstruction_never_wins(monkeypatch):
+    from ganinverse import methods
+
+    def fake(method, G, operator, y, settings=None, lam=None, seed=0, **kw):
+        return torch.full((len(y), 1, 8, 8), float("nan") if lam == 0.1 else 0.5)
+
+    monkeypatch.setattr(methods, "reconstruct", fake)
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    x = -torch.ones(2, 1, 8, 8)
+    best, scores = methods.choose_weight("lasso", None, op, x, op.A(x), [0.1, 1.0])
+    assert best == 1.0 and math.isnan(scores[0][1])

@@ -145,6 +145,9 @@ def test_resume_refuses_a_changed_experiment(tmp_path):
     # a changed network size is named as such, not as a shape mismatch of the weights
     with pytest.raises(ValueError, match=r"cannot resume .* different latent_dim"):
         Trainer(_cfg(tmp_path, steps=2, latent_dim=3), _data(), resume=True)
+    train(_cfg(tmp_path, steps=3), _data(), resume=True)
+    with pytest.raises(ValueError, match=r"steps \(--steps\) = 2 is below the checkpoint's step 3"):
+        Trainer(_cfg(tmp_path, steps=2), _data(), resume=True)
 
 
 def test_config_errors(tmp_path):
