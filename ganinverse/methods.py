@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from . import baselines, metrics
@@ -190,7 +191,9 @@ def choose_weight(
             if not issubclass(w.category, ConvergenceWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         caught.append([w for w in seen if issubclass(w.category, ConvergenceWarning)])
-        scores.append((value, float(metrics.mse(x_hat, x_val).mean())))
+        finite = bool(torch.isfinite(x_hat).all())  # a diverged candidate scores NaN
+        score = float(metrics.mse(x_hat, x_val).mean()) if finite else math.nan
+        scores.append((value, score))
     # a candidate whose reconstruction is not finite (NaN MSE) never wins
     best = min(range(len(scores)), key=lambda i: (not math.isfinite(scores[i][1]), scores[i][1]))
     for w in caught[best]:
