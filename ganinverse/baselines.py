@@ -45,6 +45,7 @@ from ganinverse.bases import Basis
 from ganinverse.device import cpu_threads, resolve_device
 from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.metrics import mse
+from ganinverse.seeds import rng
 
 # Power iteration approaches ||A Psi^T||^2 from below; the margin keeps the step at or under 1/L
 # (and gradient steps stay stable up to 2/L; the adaptive restart guards the momentum).
@@ -400,7 +401,7 @@ def lipschitz_constant(M: Tensor, n_iter: int = 100, seed: int = 0) -> Tensor:
 
 
 def _lipschitz(M: Tensor, n_iter: int = 100, seed: int = 0) -> Tensor:
-    g = torch.Generator(device="cpu").manual_seed(seed)
+    g = rng(seed)
     b = 1 if M.ndim == 2 else M.shape[0]
     v = torch.randn(b, M.shape[-1], generator=g, dtype=torch.float64).to(M)
     for _ in range(n_iter):
