@@ -73,6 +73,8 @@ def check_output_dir(
     never overwritten or mixed with the new result.
     """
     path = Path(out)
+    if path.is_symlink():  # publish into the folder it points to (a rename would replace the link)
+        path = path.resolve()
     if path.exists() and not path.is_dir():
         raise ValueError(
             f"{name} {str(path)!r} is an existing file, expected a folder; pass a folder path"
@@ -83,32 +85,60 @@ def check_output_dir(
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {str(path)!r} cannot be created: {str(parent)!r} is not writable")
     if owner is not None and path.is_dir() and any(path.iterdir()):
-        marker = path / OUTPUT_MARKER
-        if not marker.is_file() or marker.read_text().strip() != owner:
+        if not _is_result_of(path, owner):
             raise ValueError(
                 f"{name} {str(path)!r} holds other files; pass a new or empty folder (a folder "
-                f"written by an earlier `{owner}` is replaced as a whole)"
+                f"written by an earlier `{owner}`, with nothing added to it, is replaced as a whole)"
             )
     return path
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
+
+
+def _is_result_of(folder: Path, owner: str) -> bool:
+    """Whether ``folder`` holds exactly an earlier result of ``owner`` (its marker names the
+    owner and lists every file in it: nothing was added since)."""
+    try:
+        marker = json.loads((folder / OUTPUT_MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(marker, dict) or marker.get("owner") != owner:
+        return False
+    return _files(folder) <= {*marker.get("files", []), OUTPUT_MARKER}
+
+
+def _leftovers(out: Path, kind: str) -> list[Path]:
+    return sorted(out.parent.glob(f".{out.name}.{kind}-*"), key=lambda p: p.stat().st_mtime)
 
 
 @contextlib.contextmanager
 def staged_output(out: str | os.PathLike, owner: str) -> Iterator[Path]:
     """Write a multi-file result into a hidden staging folder beside ``out``; publish it whole.
 
-    ``out`` must be new, empty, or an earlier result of the same ``owner`` (checked first, see
-    ``check_output_dir``). A new or empty ``out`` is replaced by the staging folder in one rename;
-    an earlier result is moved aside, the new one renamed in, and the old one deleted, so ``out``
-    never mixes two results (a kill between the two renames leaves the earlier result in
-    ``.<out>.old-*`` and no ``out``). On an error the staging folder is removed and ``out`` is
-    left as it was.
+    ``out`` must be new, empty, or exactly an earlier result of the same ``owner`` (checked first,
+    see ``check_output_dir``; a marker file lists the result's files, so a folder the user added
+    files to is refused, never deleted). A new or empty ``out`` is replaced by the staging folder
+    in one rename; an earlier result is moved aside, the new one renamed in, and the old one
+    deleted, so ``out`` never mixes two results. What a kill -9 leaves behind (a staging folder;
+    the earlier result moved aside between the two renames) is cleaned up, or restored as ``out``,
+    by the next call. On an error the staging folder is removed and ``out`` is left as it was.
     """
     out = check_output_dir(out, owner=owner)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in _leftovers(out, "staging"):  # a killed run's partial result
+        shutil.rmtree(leftover, ignore_errors=True)
+    olds = _leftovers(out, "old")
+    if olds and not out.exists():  # killed between the two renames: the result was moved aside
+        os.replace(olds.pop(), out)
+    for leftover in olds:
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     try:
         yield staging
-        (staging / OUTPUT_MARKER).write_text(owner + "\n")
+        files = sorted(_files(staging))
+        (staging / OUTPUT_MARKER).write_text(json.dumps({"owner": owner, "files": files}) + "\n")
         os.chmod(staging, 0o777 & ~_umask())
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()

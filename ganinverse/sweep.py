@@ -102,6 +102,9 @@ class SweepSpec:
             check_int(m, "m", low=1)
         if not self.methods:
             raise ValueError("methods must hold at least one method")
+        for name, values in (("m_values (--m)", self.m_values), ("methods", self.methods)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} must not repeat a value, got {list(values)}")
         for method in self.methods:
             check_method(method)
         if any(m in GAN_METHODS for m in self.methods) and not self.generator:
@@ -504,6 +507,8 @@ class Sweep:
                 f.flush()
                 os.fsync(f.fileno())
                 bar.update(1)
+        with contextlib.suppress(OSError):  # the search marks' folder, once no search runs
+            (self.out / SEARCHING).rmdir()
         return path
 
     def _next_unit(self, todo: list[tuple[int, str, int]]) -> int:

@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -76,10 +77,52 @@ def test_a_folder_of_other_files_is_refused_before_any_work(tmp_path, marker):
     out.mkdir()
     (out / "notes.txt").write_text("keep")
     if marker:
-        (out / OUTPUT_MARKER).write_text(marker)
+        (out / OUTPUT_MARKER).write_text(json.dumps({"owner": marker, "files": []}))
     with pytest.raises(ValueError, match="holds other files; pass a new or empty folder"):
         check_output_dir(out, "--out", owner="tool")
     with pytest.raises(ValueError, match="holds other files"), staged_output(out, "tool"):
         pytest.fail("the body must not run")
     assert (out / "notes.txt").read_text() == "keep"
     check_output_dir(tmp_path / "empty", "--out", owner="tool")  # new folders are fine
+
+
+def test_files_added_to_an_earlier_result_are_never_deleted(tmp_path):
+    from ganinverse.io import staged_output
+
+    out = tmp_path / "out"
+    with staged_output(out, "tool") as stage:
+        (stage / "a.png").write_text("1")
+    (out / "my_notes.txt").write_text("keep")
+    with pytest.raises(ValueError, match="holds other files"), staged_output(out, "tool"):
+        pytest.fail("the body must not run")
+    assert (out / "my_notes.txt").read_text() == "keep" and (out / "a.png").is_file()
+
+
+def test_a_symlinked_out_publishes_into_its_target(tmp_path):
+    from ganinverse.io import staged_output
+
+    target = tmp_path / "target"
+    with staged_output(target, "tool") as stage:
+        (stage / "a.png").write_text("1")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with staged_output(link, "tool") as stage:
+        (stage / "a.png").write_text("2")
+    assert link.is_symlink() and (link / "a.png").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "target"]
+
+
+def test_what_a_kill_left_behind_is_cleaned_or_restored(tmp_path):
+    from ganinverse.io import staged_output
+
+    out = tmp_path / "out"
+    with staged_output(out, "tool") as stage:
+        (stage / "a.png").write_text("1")
+    (tmp_path / ".out.staging-dead").mkdir()  # a killed run's partial result
+    (tmp_path / ".out.staging-dead" / "000.png").write_text("partial")
+    out.rename(tmp_path / ".out.old-dead")  # killed between the two renames of a replacement
+    with staged_output(out, "tool") as stage:
+        assert (out / "a.png").read_text() == "1"  # the earlier result is back before the new one
+        (stage / "a.png").write_text("2")
+    assert (out / "a.png").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

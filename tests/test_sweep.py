@@ -69,6 +69,7 @@ def test_sweep_writes_every_row_and_a_report(tiny_generator, tmp_path):
     assert all(float(r["mse"]) >= 0 for r in rows)
     text = report(out, title="t")
     assert "lasso-dct" in text and (out / "error_vs_m.png").stat().st_size > 1000
+    assert not (out / "searching").exists()  # no leftover folder of search marks
     assert (out / "grid_m20.png").is_file() and (out / "summary.csv").is_file()
     assert (out / "lambdas.json").is_file()
 
@@ -225,6 +226,8 @@ def test_summary_statistics():
         ({"engine_grid": ({"stepz": 3},)}, "unknown latent-engine option"),
         ({"engine_grid": (0.1,)}, "engine_grid entries"),
         ({"lasso_lambdas": ()}, "lasso_lambdas"),
+        ({"methods": ("csgm", "csgm")}, "methods must not repeat"),
+        ({"m_values": (20, 20)}, r"m_values \(--m\) must not repeat"),
     ],
 )
 def test_bad_specs_raise(tiny_generator, kw, match):
