@@ -24,6 +24,8 @@ def _rows(out: Path) -> dict[tuple[str, str, int], dict]:
         return {(r["mask"], r["method"], int(r["image"])): r for r in csv.DictReader(f)}
 
 
+# TV with 20-50 iterations stops on its cap: the warning is expected at these tiny sizes
+@pytest.mark.filterwarnings("ignore::ganinverse.exceptions.ConvergenceWarning")
 def test_an_image_alone_gives_its_row_of_a_larger_run(runner, tmp_path):
     common = [
         "--generator", "digits", "--dataset", "digits", "--data-root", "", "--train-n", "20",
@@ -41,6 +43,7 @@ def test_an_image_alone_gives_its_row_of_a_larger_run(runner, tmp_path):
         assert abs(float(row["psnr"]) - float(other["psnr"])) < 0.01, (mask, method)
 
 
+@pytest.mark.filterwarnings("ignore::ganinverse.exceptions.ConvergenceWarning")
 def test_a_rerun_of_the_same_command_resumes(runner, tmp_path):
     args = [
         "--generator", "digits", "--dataset", "digits", "--data-root", "", "--train-n", "20",

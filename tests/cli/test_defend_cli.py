@@ -56,6 +56,8 @@ def plain(tmp_path_factory):
     return train(tmp_path_factory.mktemp("clf"), "plain")
 
 
+# a 3-step projection at lr 10 may not improve every start: expected at this tiny size
+@pytest.mark.filterwarnings("ignore::ganinverse.exceptions.ConvergenceWarning")
 def test_train_classifier_then_defend_eval(tmp_path, capsys, generator_ckpt, plain):
     meta = json.loads((plain / "classifier.json").read_text())
     assert meta["architecture"] == "ClassifierA" and 0 <= meta["test_accuracy"] <= 1

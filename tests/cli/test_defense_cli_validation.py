@@ -141,6 +141,8 @@ def test_bpda_projection_is_parsed_by_argparse(tmp_path, capsys, ckpts):
     assert "STEPS,RESTARTS" in capsys.readouterr().err
 
 
+# a 3-step projection at lr 10 may not improve every start: expected at this tiny size
+@pytest.mark.filterwarnings("ignore::ganinverse.exceptions.ConvergenceWarning")
 def test_defend_eval_resumes_and_refuses_another_evaluation(tmp_path, capsys, monkeypatch, ckpts):
     out = tmp_path / "eval"
     assert main(defend_argv(ckpts, out)) == 0
