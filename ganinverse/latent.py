@@ -118,6 +118,8 @@ class LatentConfig:
         if not isinstance(self.progress, bool):
             raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
         check_int(self.seed, "seed", low=0)
+        if isinstance(self.prune_at, list):  # e.g. read back from JSON; kept hashable
+            object.__setattr__(self, "prune_at", tuple(self.prune_at))
         if not isinstance(self.prune_at, tuple):
             raise TypeError(f"prune_at must be a tuple of fractions, got {self.prune_at!r}")
         for f in self.prune_at:

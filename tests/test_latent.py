@@ -297,3 +297,8 @@ def test_without_ids_every_image_gets_the_same_starts(toy_generator):
 def test_bad_image_ids_are_refused(toy_generator, ids):
     with pytest.raises((ValueError, TypeError), match="image_ids"):
         optimize_latent(toy_generator, Fit(truth(toy_generator, 2)), 2, image_ids=ids, steps=1)
+
+
+def test_prune_at_as_a_list_is_kept_hashable():
+    config = LatentConfig(prune_at=[0.1, 0.3])  # e.g. read back from JSON
+    assert config.prune_at == (0.1, 0.3) and hash(config) == hash(LatentConfig(prune_at=(0.1, 0.3)))
