@@ -107,13 +107,12 @@ class LinearOperator(nn.Module):
         """
         residual = y - ax
         mask = self.measurement_mask()
-        counts = self.measurement_counts().to(residual.device)
-        if mask is not None:
-            if mask.shape[0] > 1:
-                idx = torch.arange(len(y), device=mask.device) if rows is None else rows
-                mask, counts = mask[idx.to(mask.device)], counts[idx.to(counts.device)]
-            residual = residual * mask.to(residual.device)
-        return residual.pow(2).flatten(1).sum(1) / counts
+        if mask is None:  # every entry is a measurement: m is a plain number (no tensor per step)
+            return residual.pow(2).flatten(1).sum(1) / self.m
+        if mask.shape[0] > 1:
+            mask = mask[torch.arange(len(y), device=mask.device) if rows is None else rows]
+        mask = mask.to(residual.device)
+        return (residual * mask).pow(2).flatten(1).sum(1) / mask.flatten(1).sum(1)
 
     def A(self, x: Tensor) -> Tensor:  # noqa: N802 (the maths' name)
         raise NotImplementedError
