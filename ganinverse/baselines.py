@@ -629,8 +629,12 @@ def lasso_fista(
     max_iter: int = 20_000,
     tol: float = LASSO_TOL,
     device: str | torch.device = "auto",
+    init: Tensor | None = None,
 ) -> SparseResult:
     """Batched Lasso by FISTA: min_c P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 per image.
+
+    ``init`` (B, C, H, W): starting coefficients, e.g. the solution at a larger lam (a warm-started
+    lam path converges several times faster; the stopping rule and its guarantee are unchanged).
 
     A (m, n) | (B, m, n), y (B, m) -> :class:`SparseResult` (x_hat, coefficients on y's device;
     objective, duality_gap, iterations, converged on the CPU). Step 1/L, L = ||A Psi^T||_2^2 by
@@ -653,6 +657,8 @@ def lasso_fista(
     lam = _check_lam(lam)
     check_int(max_iter, "max_iter", low=1)
     tol = _check_tol(tol)
+    if init is not None:
+        check_tensor(init, "init", shape=(y.shape[0], *image_shape))
     dev = resolve_device(device)
     dtype = torch.float32 if tol >= FLOAT32_MIN_TOL else torch.float64
     small = dev.type == "cpu" and A.shape[-2] * A.shape[-1] <= SMALL_PROBLEM
@@ -661,7 +667,10 @@ def lasso_fista(
         M64 = _effective(A.detach().to(dev, torch.float64), basis, image_shape)
         y64 = y.detach().to(dev, torch.float64)
         M, yd = M64.to(dtype), y64.to(dtype)
-        c, iters, converged, theta = _fista(M, M64, yd, y64, lam, _lipschitz(M), max_iter, tol)
+        c0 = None if init is None else init.detach().flatten(1).to(dev, dtype)
+        c, iters, converged, theta = _fista(
+            M, M64, yd, y64, lam, _lipschitz(M), max_iter, tol, c0=c0
+        )
         res = _result(M64, y64, c, lam, basis, image_shape, iters, converged, theta)
     _warn_unconverged("lasso_fista", res.converged, res.duality_gap, res.objective, tol, max_iter)
     res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)

@@ -119,11 +119,24 @@ def reconstruct(
         ).x_hat
     if lam is None:
         raise ValueError(f"method {method!r} needs lam (choose it with choose_weight)")
+    return _lasso(method, operator, y, settings, lam)[0]
+
+
+def _lasso(
+    method: str,
+    operator: LinearOperator,
+    y: Tensor,
+    settings: MethodSettings,
+    lam: float,
+    init: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """(x̂ on [-1, 1], coefficients) of a Lasso method; ``init`` warm-starts FISTA."""
     basis = make_basis(LASSO_BASES[method], operator.in_shape)
     A, y0 = _unit_scale_problem(operator, y)
     solver = baselines.SOLVERS[settings.lasso_solver]
-    x0 = solver(A, y0, basis, operator.in_shape, lam).x_hat.float()
-    return 2 * x0.to(y.device) - 1
+    extra = {} if init is None else {"init": init}
+    res = solver(A, y0, basis, operator.in_shape, lam, **extra)
+    return 2 * res.x_hat.float().to(y.device) - 1, res.coefficients
 
 
 def _unit_scale_problem(operator: LinearOperator, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -170,7 +183,9 @@ def choose_weight(
 
     ``ConvergenceWarning``s of the candidates are collected, and those of the chosen one are
     raised again once the search ends: a candidate that loses is not a result, but the chosen
-    weight's solves must be trusted (e.g. a tiny λ whose Lasso stopped on max_iter).
+    weight's solves must be trusted (e.g. a tiny λ whose Lasso stopped on max_iter). Lasso by
+    FISTA walks the λ path from the largest λ down, each solve warm-started at the previous
+    solution (several times faster; every solve is still certified by its duality gap).
     """
     check_method(method)
     if not values:
@@ -179,21 +194,30 @@ def choose_weight(
     start = None
     if method == "csgm-sparse":  # μ changes only the ν-step: one csgm run
         start = solve_gan("csgm", G, operator, y_val, settings, seed, image_ids=image_ids)
-    scores, caught = [], []
-    for value in values:
-        tuned, lam = with_weight(method, settings, value)
+    path = method in LASSO_BASES and settings.lasso_solver == "fista"
+    order = range(len(values))
+    if path:  # largest λ first: each solution warm-starts the next
+        order = sorted(order, key=lambda i: -float(values[i]))
+    scores: list = [None] * len(values)
+    caught: list = [[] for _ in values]
+    previous = None
+    for i in order:
+        tuned, lam = with_weight(method, settings, values[i])
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", ConvergenceWarning)
-            x_hat = reconstruct(
-                method, G, operator, y_val, tuned, lam, seed=seed, start=start, image_ids=image_ids
-            )
+            if path:
+                x_hat, previous = _lasso(method, operator, y_val, tuned, lam, init=previous)
+            else:
+                x_hat = reconstruct(
+                    method, G, operator, y_val, tuned, lam, seed=seed, start=start,
+                    image_ids=image_ids,
+                )  # fmt: skip
         for w in seen:  # other warnings pass through untouched
             if not issubclass(w.category, ConvergenceWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        caught.append([w for w in seen if issubclass(w.category, ConvergenceWarning)])
+        caught[i] = [w for w in seen if issubclass(w.category, ConvergenceWarning)]
         finite = bool(torch.isfinite(x_hat).all())  # a diverged candidate scores NaN
-        score = float(metrics.mse(x_hat, x_val).mean()) if finite else math.nan
-        scores.append((value, score))
+        scores[i] = (values[i], float(metrics.mse(x_hat, x_val).mean()) if finite else math.nan)
     # a candidate whose reconstruction is not finite (NaN MSE) never wins
     best = min(range(len(scores)), key=lambda i: (not math.isfinite(scores[i][1]), scores[i][1]))
     for w in caught[best]:

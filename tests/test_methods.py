@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from ganinverse import metrics
 from ganinverse.bases import make_basis
 from ganinverse.methods import (
     LASSO_BASES,
@@ -105,12 +106,13 @@ def test_a_weight_search_warns_only_about_the_chosen_candidate(monkeypatch):
     from ganinverse import methods
     from ganinverse.exceptions import ConvergenceWarning
 
-    def fake(method, G, operator, y, settings=None, lam=None, seed=0, **kw):
+    def fake(method, operator, y, settings, lam, init=None):
         if lam in (1e-3, 0.1):
             warnings.warn(f"not converged at {lam}", ConvergenceWarning, stacklevel=2)
-        return torch.full((len(y), 1, 8, 8), -1.0 if lam == 0.1 else 1.0)
+        x_hat = torch.full((len(y), 1, 8, 8), -1.0 if lam == 0.1 else 1.0)
+        return x_hat, x_hat
 
-    monkeypatch.setattr(methods, "reconstruct", fake)
+    monkeypatch.setattr(methods, "_lasso", fake)
     op = GaussianCS((1, 8, 8), 10, seed=0)
     x = -torch.ones(2, 1, 8, 8)  # lam = 0.1 reconstructs it exactly
     with warnings.catch_warnings(record=True) as seen:
@@ -124,11 +126,40 @@ def test_a_weight_search_warns_only_about_the_chosen_candidate(monkeypatch):
 def test_a_candidate_with_a_non_finite_reconstruction_never_wins(monkeypatch):
     from ganinverse import methods
 
-    def fake(method, G, operator, y, settings=None, lam=None, seed=0, **kw):
-        return torch.full((len(y), 1, 8, 8), float("nan") if lam == 0.1 else 0.5)
+    def fake(method, operator, y, settings, lam, init=None):
+        x_hat = torch.full((len(y), 1, 8, 8), float("nan") if lam == 0.1 else 0.5)
+        return x_hat, x_hat
 
-    monkeypatch.setattr(methods, "reconstruct", fake)
+    monkeypatch.setattr(methods, "_lasso", fake)
     op = GaussianCS((1, 8, 8), 10, seed=0)
     x = -torch.ones(2, 1, 8, 8)
     best, scores = methods.choose_weight("lasso", None, op, x, op.A(x), [0.1, 1.0])
     assert best == 1.0 and math.isnan(scores[0][1])
+
+
+def test_the_lasso_lambda_search_walks_the_path_with_warm_starts(monkeypatch):
+    """Largest λ first, each solve started at the previous solution; the scores keep the order
+    of the candidates and equal cold-started solves to the certified accuracy."""
+    from ganinverse import baselines, methods
+
+    starts = []
+    fista = baselines.lasso_fista
+
+    def spy(A, y, basis, image_shape, lam, **kw):
+        starts.append((lam, kw.get("init") is not None))
+        return fista(A, y, basis, image_shape, lam, **kw)
+
+    monkeypatch.setitem(baselines.SOLVERS, "fista", spy)
+    basis = make_basis("dct", (1, 8, 8))
+    c = torch.zeros(3, 1, 8, 8)
+    c[:, 0, 0, 1], c[:, 0, 2, 3] = 0.4, -0.3
+    x = (2 * basis.synthesis(c) - 1).clamp(-1, 1)
+    op = GaussianCS((1, 8, 8), 30, seed=3)
+    lams = [0.01, 1.0, 0.1]
+    best, scores = methods.choose_weight("lasso-dct", None, op, x, op.A(x), lams)
+    assert starts == [(1.0, False), (0.1, True), (0.01, True)]
+    assert [v for v, _ in scores] == lams
+    for lam, score in scores:  # a cold solve of each candidate scores the same
+        cold = metrics.mse(reconstruct("lasso-dct", None, op, op.A(x), lam=lam), x).mean()
+        assert abs(score - float(cold)) <= 1e-3 * float(cold) + 1e-7
+    assert best == min(scores, key=lambda s: s[1])[0]
