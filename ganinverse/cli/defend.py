@@ -1,5 +1,5 @@
 """``ganinverse defend eval``: accuracy of classifiers with and without the projection defense
-under FGSM, PGD, BPDA(+EOT) and the latent-space attack."""
+under the attacks of :mod:`ganinverse.defense.registry` (FGSM, PGD, BPDA(+EOT), latent, ...)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,27 @@ def labelled_images(
     return to_unit(x).clamp(0, 1), labels
 
 
+def attacks_help() -> tuple[str, str]:
+    """The ``--attacks`` help and the threat-model sentence of ``defend eval --help``, read
+    from the attack registry (:mod:`ganinverse.defense.registry`)."""
+    from ..defense.registry import registered_attacks
+
+    records = registered_attacks()
+    names = ", ".join(r.name if "2" in r.norms else f"{r.name} (L∞ only)" for r in records)
+    oblivious = "/".join(r.name for r in records if not r.adaptive)
+    adaptive = [r for r in records if r.adaptive]
+    threat = (
+        f"{oblivious} on a defended row are computed on the classifier alone (defense-oblivious)"
+    )
+    if adaptive:
+        threat += (
+            f"; {'/'.join(r.name for r in adaptive)} attack through the projection (on an "
+            f"undefended row: {', '.join(f'{r.name} = {r.undefended}' for r in adaptive)})"
+        )
+    threat += "."
+    return f"comma-separated name:eps with name in {names} (+ '2' for L2)", threat
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "defend",
@@ -85,17 +106,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(Ilyas et al. 2017; Defense-GAN) and evaluate it against adaptive attacks.",
     )
     sub = p.add_subparsers(dest="defend_command", metavar="ACTION", required=True)
+    attacks, threat = attacks_help()
     e = sub.add_parser(
         "eval",
         help="accuracy table: models x attacks",
         description="Rows: no defense (--classifier), adversarial training (--classifier-adv), "
         "projection defense (--classifier behind the projection), projection + robust-manifold "
         "training (--classifier-rm behind the projection). Columns: clean and each attack. "
-        "fgsm/pgd on a defended row are computed on the classifier alone (defense-oblivious); "
-        "bpda/eot attack through the projection; latent searches the generator's range. A '2' "
-        "suffix (pgd2:4.0) means the L2 ball. Writes OUT/results.csv, OUT/results.md and "
-        "OUT/cells.json (rerun with the same settings to resume). Every argument, the models, the "
-        "data and --out are checked before the first attack; a failed start writes nothing.",
+        f"{threat} A '2' suffix (pgd2:4.0) means the L2 ball. Writes OUT/results.csv, "
+        "OUT/results.md and OUT/cells.json (rerun with the same settings to resume). Every "
+        "argument, the models, the data and --out are checked before the first attack; a failed "
+        "start writes nothing.",
     )
     e.add_argument("--classifier", required=True, help="checkpoint of the plain classifier")
     e.add_argument("--classifier-adv", help="checkpoint of the PGD-trained classifier")
@@ -109,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--attacks",
         default="fgsm:0.3,pgd:0.3,bpda:0.3,latent:0.3",
-        help="comma-separated name:eps with name in fgsm, pgd, bpda, eot, latent (+ '2' for L2)",
+        help=attacks,
     )
     e.add_argument("--out", required=True, help="output folder")
     g = e.add_argument_group("projection defense (Defense-GAN defaults)")

@@ -8,9 +8,17 @@ from .adaptive import (
     OverpoweredResult,
     bpda_pgd,
 )
-from .attacks import FGSM, PGD, Attack, CarliniWagnerL2, margin_loss
+from .attacks import FGSM, PGD, Attack, AttackChecks, CarliniWagnerL2, margin_loss
 from .evaluate import AttackSpec, EvalSettings, Row, evaluate_defense, parse_attacks
 from .projection import DEFENSE_GAN, ProjectionDefense
+from .registry import (
+    AttackContext,
+    AttackRecord,
+    attack_record,
+    register_attack,
+    registered_attacks,
+    unregister_attack,
+)
 from .training import AdversarialAugment, adversarial_training, project_images
 
 __all__ = [
@@ -21,6 +29,9 @@ __all__ = [
     "PGD",
     "AdversarialAugment",
     "Attack",
+    "AttackChecks",
+    "AttackContext",
+    "AttackRecord",
     "AttackSpec",
     "CarliniWagnerL2",
     "EvalSettings",
@@ -30,9 +41,13 @@ __all__ = [
     "ProjectionDefense",
     "Row",
     "adversarial_training",
+    "attack_record",
     "bpda_pgd",
     "evaluate_defense",
     "margin_loss",
     "parse_attacks",
     "project_images",
+    "register_attack",
+    "registered_attacks",
+    "unregister_attack",
 ]

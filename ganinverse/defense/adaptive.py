@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from .._validation import check_int, check_positive
 from ..data import to_unit
 from ..latent import LatentConfig, LatentObjective, LatentResult, frozen, optimize_latent
-from .attacks import PGD, Attack, margin_loss, model_image_shape, project_ball
+from .attacks import PGD, Attack, AttackChecks, margin_loss, model_image_shape, project_ball
 
 #: Engine settings of the latent-space attacks (Adam; a few restarts).
 LATENT_ATTACK = LatentConfig(restarts=4, steps=200, lr=0.1, optimizer="adam", progress=False)
@@ -176,6 +176,7 @@ class OverpoweredResult:
 
     @property
     def success_rate(self) -> float:
+        """The fraction of pairs the classifier labels differently."""
         return float(self.success.float().mean())
 
 
@@ -204,13 +205,19 @@ class _OverpoweredObjective(LatentObjective):
         return anchor + apart + a.c * (off_label + on_label)
 
 
-class OverpoweredAttack(Attack):
+class OverpoweredAttack(AttackChecks):
     """Ilyas et al.'s overpowered attack: z1, z2 with ||G(z1) − G(z2)||₂ ≤ ε labelled differently.
 
     ``attack(images, labels)`` anchors G(z2) at each image (label y) and pushes G(z1) off y.
     Returns an :class:`OverpoweredResult`; ε is in L2 on the [0, 1] scale and always respected
     (pairs further apart are pulled in by ``bisection_steps`` of bisection along z2 → z1).
+
+    Not an :class:`Attack` (it returns pairs, not adversarial images): its metric is the
+    :meth:`success_rate` of the pairs, not an accuracy. It shares the input checks of attacks.
     """
+
+    #: what the attack reports (:meth:`success_rate`); higher means a weaker classifier
+    metric = "success rate"
 
     def __init__(
         self,
@@ -240,7 +247,8 @@ class OverpoweredAttack(Attack):
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(int(s) for s in self.G.image_shape)
 
-    def __call__(self, images: Tensor, labels: Tensor) -> OverpoweredResult:  # type: ignore[override]
+    def __call__(self, images: Tensor, labels: Tensor) -> OverpoweredResult:
+        """Pairs anchored at ``images`` (B, C, H, W) in [0, 1] with true ``labels`` (B,)."""
         images, labels = self.prepare(images, labels)
         device = next(self.G.parameters()).device
         images, labels = images.to(device), labels.to(device)
@@ -261,6 +269,11 @@ class OverpoweredAttack(Attack):
             pred1=pred1,
             pred2=pred2,
         )
+
+    def success_rate(self, images: Tensor, labels: Tensor) -> float:
+        """The attack's metric: the fraction of images whose pair the classifier labels
+        differently (``self(images, labels).success_rate``)."""
+        return self(images, labels).success_rate
 
     def _distance(self, z1: Tensor, z2: Tensor) -> Tensor:
         diff = to_unit(self.G(z1)).clamp(0, 1) - to_unit(self.G(z2)).clamp(0, 1)

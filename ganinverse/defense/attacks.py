@@ -113,27 +113,23 @@ def project_ball(delta: Tensor, eps: float, norm: str) -> Tensor:
     return delta * (eps / size).clamp(max=1.0).view(-1, *[1] * (delta.ndim - 1))
 
 
-class Attack:
-    """Base class: ``attack(images, labels)`` -> adversarial images (B, C, H, W) in [0, 1].
+class AttackChecks:
+    """What every attack validates: the attacked ``model``, the ball (``eps``, ``norm``) and the
+    images and labels of a call (see the module doc).
 
-    The model maps [0, 1] images to logits; it is put in eval mode with frozen weights during the
-    attack. Subclasses implement ``perturb(images, labels)`` on validated inputs on the model's
-    device; the result comes back detached, float32, on the input's device. ``norm`` is the ball
-    ``eps`` is measured in ("inf" or "2").
+    Shared by :class:`Attack` (images in, adversarial images out) and attacks that return
+    something else, such as :class:`ganinverse.defense.OverpoweredAttack` (pairs).
     """
 
-    #: may ``__call__`` run the model once on one image to learn its class count? Yes for a
+    #: may :meth:`prepare` run the model once on one image to learn its class count? Yes for a
     #: plain classifier; no where the model may be a costly or randomised defense (the labels
     #: are then checked on the logits of the first gradient step, before any step is taken).
     probe_classes = False
 
-    def __init__(
-        self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
-    ) -> None:
+    def __init__(self, model: nn.Module, eps: float, *, norm: str = "inf") -> None:
         self.model = check_float32_model(model)
         self.norm = check_choice(str(norm), "norm", NORMS)
         self.eps = check_budget(eps, "eps", self.norm, self.image_size)
-        self.eot_samples = check_int(eot_samples, "eot_samples", low=1)
         self._classes_checked = False
 
     @property
@@ -143,6 +139,7 @@ class Attack:
 
     @property
     def image_size(self) -> int | None:
+        """C·H·W of :attr:`image_shape`, or None when the model does not say."""
         shape = self.image_shape
         return None if shape is None else math.prod(shape)
 
@@ -164,14 +161,32 @@ class Attack:
         device = generator_device(self.model)
         return images.to(device), labels.to(device)
 
+
+class Attack(AttackChecks):
+    """Base class: ``attack(images, labels)`` -> adversarial images (B, C, H, W) in [0, 1].
+
+    The model maps [0, 1] images to logits; it is put in eval mode with frozen weights during the
+    attack. Subclasses implement ``perturb(images, labels)`` on validated inputs on the model's
+    device; the result comes back detached, float32, on the input's device. ``norm`` is the ball
+    ``eps`` is measured in ("inf" or "2").
+    """
+
+    def __init__(
+        self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
+    ) -> None:
+        super().__init__(model, eps, norm=norm)
+        self.eot_samples = check_int(eot_samples, "eot_samples", low=1)
+
     def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
+        """Adversarial images for ``images`` (B, C, H, W) in [0, 1] with true ``labels`` (B,)."""
         x, y = self.prepare(images, labels)
         with frozen(self.model):
             adv = self.perturb(x, y)
         return adv.detach().to(images.device)
 
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The attack itself, on validated inputs on the model's device (frozen model)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement perturb(images, labels)")
 
     def logits(self, x: Tensor, labels: Tensor) -> Tensor:
         """``model(x)``; the first call checks ``labels`` against the class count it returns."""

@@ -2,13 +2,10 @@
 
 Rows: a classifier f alone, or the projection defense in front of it (f ∘ D). Columns:
 ``clean`` and one per attack ``name:eps`` (eps on the [0, 1] scale; a ``2`` suffix, e.g.
-``pgd2:4.0``, means the L2 ball):
-
-- ``fgsm``, ``pgd``: white-box on f. For a defended row they are computed on f and then pass
-  through D (the defense-oblivious threat model of the Defense-GAN paper).
-- ``bpda``: BPDA-PGD through D (Athalye et al.); ``eot``: the same with a resampling D and
-  ``eot_samples`` projections per gradient. Without a defense both equal PGD on f.
-- ``latent``: :class:`LatentAttack` on f (an image near a misclassified G(z)).
+``pgd2:4.0``, means the L2 ball). The attacks are the records of
+:mod:`ganinverse.defense.registry` (fgsm, pgd, bpda, eot, latent, ...): a non-adaptive one is
+computed on f and its images pass through D on a defended row; an adaptive one (bpda, eot)
+attacks f ∘ D and is its ``undefended`` attack (pgd) on a row without D.
 
 Each cell is the accuracy on the same n test images; a cell's seconds include making the
 attack and classifying. Finished cells are kept in ``cells.json`` so a rerun resumes.
@@ -32,28 +29,39 @@ from .._validation import check_choice, check_int
 from ..io import atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import accuracy
 from ..models.classifier import check_labels, num_classes_of
-from .adaptive import LatentAttack, bpda_pgd, check_generator
-from .attacks import FGSM, NORMS, PGD, Attack, check_attack_inputs, check_budget
+from .adaptive import check_generator
+from .attacks import NORMS, Attack, check_attack_inputs, check_budget
 from .projection import ProjectionDefense
+from .registry import AttackContext, AttackRecord, attack_record, registered_attacks
 
-ATTACKS = ("fgsm", "pgd", "bpda", "eot", "latent")
-LABELS = {"fgsm": "FGSM", "pgd": "PGD", "bpda": "BPDA", "eot": "BPDA+EOT", "latent": "latent"}
+_BALLS = {"inf": "L∞", "2": "L2"}
 
 
 @dataclass(frozen=True)
 class AttackSpec:
-    """One column: attack ``name`` in :data:`ATTACKS`, radius ``eps``, ``norm`` "inf" or "2"."""
+    """One column: a registered attack ``name`` (:func:`registered_attacks`), radius ``eps``,
+    ``norm`` "inf" or "2" (one the attack supports)."""
 
     name: str
     eps: float
     norm: str = "inf"
 
     def __post_init__(self) -> None:
-        check_choice(self.name, "attack", ATTACKS)
+        record = self.record
         check_choice(self.norm, "norm", NORMS)
-        if self.name == "fgsm" and self.norm == "2":
-            raise ValueError("fgsm is an L∞ attack; use pgd2 for L2")
+        if self.norm not in record.norms:
+            suffix = "2" if self.norm == "2" else ""
+            others = [r.name + suffix for r in registered_attacks() if self.norm in r.norms]
+            raise ValueError(
+                f"{self.name} is an {'/'.join(_BALLS[n] for n in record.norms)} attack, not "
+                f"{_BALLS[self.norm]}; use one of {', '.join(others)}"
+            )
         object.__setattr__(self, "eps", check_budget(self.eps, f"eps of {self.token}", self.norm))
+
+    @property
+    def record(self) -> AttackRecord:
+        """The registry's record of this attack."""
+        return attack_record(self.name)
 
     @property
     def token(self) -> str:
@@ -66,8 +74,9 @@ class AttackSpec:
 
     @property
     def column(self) -> str:
+        """The column label, e.g. ``PGD L2 ε=4``."""
         norm = "" if self.norm == "inf" else " L2"
-        return f"{LABELS[self.name]}{norm} ε={self.eps:g}"
+        return f"{self.record.label}{norm} ε={self.eps:g}"
 
 
 def parse_attacks(spec: str) -> list[AttackSpec]:
@@ -138,37 +147,18 @@ def _make_attack(
     G: nn.Module | None,
     s: EvalSettings,
 ) -> Attack:
-    f = row.classifier
-    name = spec.name if row.defended else {"bpda": "pgd", "eot": "pgd"}.get(spec.name, spec.name)
-    if name == "fgsm":
-        return FGSM(f, spec.eps)
-    if name == "pgd":
-        return PGD(f, spec.eps, steps=s.pgd_steps, norm=spec.norm, seed=s.seed)
-    if name in ("bpda", "eot"):
-        config = defense.config
-        if s.bpda_projection is not None:
-            config = config.updated(steps=s.bpda_projection[0], restarts=s.bpda_projection[1])
-        d = ProjectionDefense(defense.G, config, resample=name == "eot")
-        eot = s.eot_samples if name == "eot" else 1
-        return bpda_pgd(d, f, spec.eps, steps=s.bpda_steps, norm=spec.norm, eot_samples=eot)
-    return LatentAttack(
-        G,
-        f,
-        spec.eps,
-        norm=spec.norm,
-        steps=s.latent_steps,
-        restarts=s.latent_restarts,
-        seed=s.seed,
-        progress=s.progress,
-    )
+    """The attack of one cell: the record that runs on this row (:meth:`AttackRecord.for_row`)
+    built for the row's classifier; only an adaptive record is given the defense."""
+    record = spec.record.for_row(row.defended)
+    defense = defense if record.adaptive else None
+    return record.build(AttackContext(row.classifier, defense, G, spec.eps, spec.norm, s))
 
 
 def _cache_key(spec: AttackSpec, row: Row) -> tuple:
-    """Attacks that do not depend on the defense give the same images for f and f ∘ D."""
-    name = spec.name if row.defended else {"bpda": "pgd", "eot": "pgd"}.get(spec.name, spec.name)
-    if name in ("bpda", "eot"):
-        return (id(row.classifier), row.defended, name, spec.eps, spec.norm)
-    return (id(row.classifier), name, spec.eps, spec.norm)
+    """Cells with the same key have the same adversarial images: a non-adaptive attack gives
+    the same images for f and f ∘ D; an adaptive one runs only on defended rows (one defense)."""
+    record = spec.record.for_row(row.defended)
+    return (id(row.classifier), record.name, spec.eps, spec.norm)
 
 
 def _batched(attack: Attack, images: Tensor, labels: Tensor, batch_size: int) -> Tensor:
@@ -291,8 +281,9 @@ def _check_evaluation(
         raise ValueError("attacks must name at least one attack, e.g. parse_attacks('pgd:0.3')")
     if any(r.defended for r in rows) and not isinstance(defense, ProjectionDefense):
         raise ValueError("a defended row needs defense=ProjectionDefense(G, ...)")
-    if G is None and any(a.name == "latent" for a in attacks):
-        raise ValueError("the latent attack needs a generator: pass G= or defense=")
+    for spec in attacks:
+        if G is None and any(spec.record.for_row(r.defended).needs_generator for r in rows):
+            raise ValueError(f"the {spec.name} attack needs a generator: pass G= or defense=")
     shape = None if defense is None else defense.image_shape
     images, labels = check_attack_inputs(images, labels, shape)
     for spec in attacks:

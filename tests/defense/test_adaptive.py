@@ -7,6 +7,7 @@ from ganinverse.data import to_unit
 from ganinverse.defense import (
     BPDA,
     PGD,
+    Attack,
     LatentAttack,
     OverpoweredAttack,
     ProjectionDefense,
@@ -86,6 +87,15 @@ def test_overpowered_pairs_respect_the_budget(toy_generator, range_classifier, e
     if eps == 1.0:  # a generous budget crosses the decision boundary for most anchors
         assert result.success_rate >= 0.7
         assert float((result.x2 - x).pow(2).mean()) < 0.02  # anchored at the images
+
+
+def test_overpowered_is_a_pair_attack_with_its_own_metric(toy_generator, range_classifier):
+    clf, x, y = range_classifier
+    x, y = x[:8], y[:8]
+    attack = OverpoweredAttack(toy_generator, clf, 1.0, steps=20, restarts=1)
+    assert not isinstance(attack, Attack)  # it returns pairs, not adversarial images
+    assert attack.metric == "success rate"
+    assert attack.success_rate(x, y) == attack(x, y).success_rate  # seeded: the same pairs
 
 
 def test_adaptive_attacks_validate(toy_generator, range_classifier):

@@ -1,8 +1,9 @@
 """Issue 14, kinds 3, 4 and 7 for the defense: every float argument finite and in its domain,
 budgets and images on the [0, 1] scale, labels and dtypes checked at the boundary.
 
-The attack tests run over every subclass of ``Attack`` (found at run time), so an attack added
-later falls under them; float arguments are found from the constructor's annotations.
+The attack tests run over every attack class of the package (the subclasses of ``AttackChecks``:
+``Attack`` and the pair attack ``OverpoweredAttack``, found at run time), so an attack added later
+falls under them; float arguments are found from the constructor's annotations.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 
 from ganinverse.defense import (
     Attack,
+    AttackChecks,
     ProjectionDefense,
     adversarial_training,
     evaluate_defense,
@@ -29,13 +31,15 @@ from ganinverse.models import accuracy, train_classifier
 BAD_NUMBERS = [math.nan, math.inf, -math.inf]
 
 
-def attack_classes() -> list[type[Attack]]:
-    found, todo = set(), [Attack]
+def attack_classes() -> list[type[AttackChecks]]:
+    """The package's attack classes (a test's own attacks and the Attack base left out)."""
+    found, todo = set(), [AttackChecks]
     while todo:
         for sub in todo.pop().__subclasses__():
             found.add(sub)
             todo.append(sub)
-    return sorted(found, key=lambda c: c.__name__)
+    ours = (c for c in found if c is not Attack and c.__module__.startswith("ganinverse."))
+    return sorted(ours, key=lambda c: c.__name__)
 
 
 ATTACKS = attack_classes()

@@ -1,0 +1,240 @@
+"""The attacks of ``ganinverse defend eval``: one :class:`AttackRecord` per column kind.
+
+A record says everything the evaluation and the command line need about an attack: its token
+(``pgd`` in ``--attacks pgd:0.3``), its column label, the balls it supports, whether it attacks
+the defense itself (adaptive), what it is on a row without a defense, and a factory that builds
+the :class:`~ganinverse.defense.attacks.Attack` for one row. Adding an attack is its class and
+one :func:`register_attack` call::
+
+    def _my_attack(c: AttackContext) -> Attack:
+        return MyAttack(c.classifier, c.eps, norm=c.norm, steps=c.settings.pgd_steps)
+
+    register_attack(AttackRecord("mine", "Mine", _my_attack))
+
+The built-in records are at the end of this module, in the order of the CLI help:
+
+- ``fgsm``, ``pgd``: white-box on the classifier f. For a defended row they are computed on f
+  and then pass through the defense D (the defense-oblivious threat model of Defense-GAN).
+- ``bpda``: BPDA-PGD through D (Athalye et al.); ``eot``: the same with a resampling D and
+  ``eot_samples`` projections per gradient. Adaptive; without a defense both are ``pgd``.
+- ``latent``: :class:`~ganinverse.defense.LatentAttack` on f (an image near a misclassified
+  G(z)).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from .adaptive import LatentAttack, bpda_pgd
+from .attacks import FGSM, NORMS, PGD, Attack
+from .projection import ProjectionDefense
+
+if TYPE_CHECKING:
+    from .evaluate import EvalSettings
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class AttackContext:
+    """What a factory builds one row's attack from.
+
+    ``defense`` is the row's projection defense for an adaptive record and None otherwise (a
+    non-adaptive attack must not depend on it: its images are shared by the rows with and
+    without the defense). ``G`` is the evaluation's generator (None if it has none).
+    """
+
+    classifier: nn.Module
+    defense: ProjectionDefense | None
+    G: nn.Module | None
+    eps: float
+    norm: str
+    settings: EvalSettings
+
+
+@dataclass(frozen=True)
+class AttackRecord:
+    """One attack of the evaluation.
+
+    - ``name``: the token of ``--attacks`` (lower case, not ending in ``2``: a trailing ``2``
+      selects the L2 ball, as in ``pgd2:4``).
+    - ``label``: the column label (``PGD`` -> column ``PGD L2 ε=4``); unique among records.
+    - ``factory``: :class:`AttackContext` -> :class:`Attack`.
+    - ``adaptive``: the attack differentiates through or queries the defense, so a defended row
+      gets its own adversarial images (a non-adaptive attack is computed on the classifier alone
+      and its images pass through the defense: the defense-oblivious threat model).
+    - ``undefended``: for an adaptive record, the registered non-adaptive attack it equals on a
+      row without a defense (BPDA through no defense is PGD); None for a non-adaptive record.
+    - ``norms``: the balls it supports, among "inf" and "2".
+    - ``needs_generator``: its factory uses ``context.G``.
+    """
+
+    name: str
+    label: str
+    factory: Callable[[AttackContext], Attack]
+    adaptive: bool = False
+    undefended: str | None = None
+    norms: tuple[str, ...] = NORMS
+    needs_generator: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a str (the --attacks token), got {self.name!r}")
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name must be lower-case letters, digits and '_', starting with a letter, got "
+                f"{self.name!r}; e.g. 'pgd'"
+            )
+        if self.name.endswith("2"):
+            raise ValueError(
+                f"name {self.name!r} must not end in '2' (pgd2:4 means pgd in the L2 ball); "
+                "drop or spell out the final 2"
+            )
+        if not isinstance(self.label, str):
+            raise TypeError(f"label must be a str (the column label), got {self.label!r}")
+        if not self.label.strip():
+            raise ValueError(f"label of attack {self.name!r} must not be blank, e.g. 'PGD'")
+        if not callable(self.factory):
+            raise TypeError(
+                f"factory of attack {self.name!r} must be callable (AttackContext -> Attack), "
+                f"got {type(self.factory).__name__}"
+            )
+        for flag in ("adaptive", "needs_generator"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{flag} of attack {self.name!r} must be a bool")
+        if self.adaptive != isinstance(self.undefended, str):
+            raise ValueError(
+                f"attack {self.name!r}: an adaptive record must name the attack it is without a "
+                "defense (undefended='pgd'), and a non-adaptive one must leave undefended=None; "
+                f"got adaptive={self.adaptive}, undefended={self.undefended!r}"
+            )
+        norms = tuple(self.norms) if isinstance(self.norms, (list, tuple)) else ()
+        if not norms or not set(norms) <= set(NORMS):
+            raise ValueError(
+                f"norms of attack {self.name!r} must be a non-empty tuple of {NORMS}, "
+                f"got {self.norms!r}"
+            )
+        object.__setattr__(self, "norms", norms)
+
+    def for_row(self, defended: bool) -> AttackRecord:
+        """The record that runs on a row with or without the defense (the one place of the rule
+        "an adaptive attack on an undefended row is its ``undefended`` attack")."""
+        return self if defended or not self.adaptive else attack_record(self.undefended)
+
+    def build(self, context: AttackContext) -> Attack:
+        """The factory's attack for one row; a factory that returns no Attack is a TypeError."""
+        attack = self.factory(context)
+        if not isinstance(attack, Attack):
+            raise TypeError(
+                f"the factory of attack {self.name!r} must return an Attack, got "
+                f"{type(attack).__name__}; subclass ganinverse.defense.Attack"
+            )
+        return attack
+
+
+_REGISTRY: dict[str, AttackRecord] = {}
+
+
+def register_attack(record: AttackRecord) -> AttackRecord:
+    """Add ``record`` as a column kind of :func:`~ganinverse.defense.evaluate_defense` and of
+    ``ganinverse defend eval --attacks``; returns it. Names and labels are unique; an adaptive
+    record's ``undefended`` must be registered first, non-adaptive, with its norms."""
+    if not isinstance(record, AttackRecord):
+        raise TypeError(f"record must be an AttackRecord, got {type(record).__name__}")
+    if record.name in _REGISTRY:
+        raise ValueError(
+            f"attack {record.name!r} is already registered; pick another name or call "
+            f"unregister_attack({record.name!r}) first"
+        )
+    clash = [r.name for r in _REGISTRY.values() if r.label == record.label]
+    if clash:
+        raise ValueError(
+            f"label {record.label!r} of attack {record.name!r} is already the label of "
+            f"{clash[0]!r}; columns must differ: pick another label"
+        )
+    if record.adaptive:
+        plain = _REGISTRY.get(record.undefended)
+        if plain is None or plain.adaptive or not set(record.norms) <= set(plain.norms):
+            raise ValueError(
+                f"undefended of attack {record.name!r} must be a registered non-adaptive attack "
+                f"with norms {record.norms}, got {record.undefended!r}; register it first "
+                f"(registered: {', '.join(_REGISTRY)})"
+            )
+    _REGISTRY[record.name] = record
+    return record
+
+
+def unregister_attack(name: str) -> AttackRecord:
+    """Remove the attack ``name`` (e.g. a test's); refused while an adaptive record uses it."""
+    attack_record(name)  # an unknown name lists the registered ones
+    users = [r.name for r in _REGISTRY.values() if r.undefended == name]
+    if users:
+        raise ValueError(
+            f"attack {name!r} is the undefended form of {', '.join(users)}; unregister those first"
+        )
+    return _REGISTRY.pop(name)
+
+
+def attack_record(name: object) -> AttackRecord:
+    """The record of a registered attack; an unknown name lists the registered ones."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(
+            f"attack must be one of {', '.join(map(repr, _REGISTRY))}; got {name!r} (a new one "
+            "is added with ganinverse.defense.register_attack)"
+        )
+    return _REGISTRY[name]
+
+
+def registered_attacks() -> tuple[AttackRecord, ...]:
+    """Every registered record, in registration order."""
+    return tuple(_REGISTRY.values())
+
+
+# ------------------------------------------------------------------ the built-in attacks
+def _fgsm(c: AttackContext) -> Attack:
+    return FGSM(c.classifier, c.eps)
+
+
+def _pgd(c: AttackContext) -> Attack:
+    return PGD(c.classifier, c.eps, steps=c.settings.pgd_steps, norm=c.norm, seed=c.settings.seed)
+
+
+def _bpda(c: AttackContext, *, eot: bool) -> Attack:
+    """BPDA-PGD through the attacker's copy of the defense (``settings.bpda_projection``, if
+    set, is a cheaper projection); with ``eot`` a resampling one and ``eot_samples`` per step."""
+    s, config = c.settings, c.defense.config
+    if s.bpda_projection is not None:
+        config = config.updated(steps=s.bpda_projection[0], restarts=s.bpda_projection[1])
+    d = ProjectionDefense(c.defense.G, config, resample=eot)
+    samples = s.eot_samples if eot else 1
+    return bpda_pgd(d, c.classifier, c.eps, steps=s.bpda_steps, norm=c.norm, eot_samples=samples)
+
+
+def _latent(c: AttackContext) -> Attack:
+    s = c.settings
+    return LatentAttack(
+        c.G,
+        c.classifier,
+        c.eps,
+        norm=c.norm,
+        steps=s.latent_steps,
+        restarts=s.latent_restarts,
+        seed=s.seed,
+        progress=s.progress,
+    )
+
+
+register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
+register_attack(AttackRecord("pgd", "PGD", _pgd))
+register_attack(
+    AttackRecord("bpda", "BPDA", lambda c: _bpda(c, eot=False), adaptive=True, undefended="pgd")
+)
+register_attack(
+    AttackRecord("eot", "BPDA+EOT", lambda c: _bpda(c, eot=True), adaptive=True, undefended="pgd")
+)
+register_attack(AttackRecord("latent", "latent", _latent, needs_generator=True))
