@@ -17,10 +17,11 @@ import torch
 from ganinverse._validation import check_int
 from ganinverse.io import check_output_dir
 
-from .losses import LOSSES
+from .losses import LOSSES, GANLoss, Loss
 from .state import read_state_info
-from .trainer import ARCHS, OPTIMIZERS, TrainConfig, train
+from .trainer import ARCHS, NORMS, OPTIMIZERS, TrainConfig, train
 
+#: Help of the options that do not depend on the loss; loss_help() writes the others.
 HELP = {
     "dataset": "ganinverse.data source: digits, mnist, fashion-mnist, cifar10, celeba, celeba64, folder",
     "data_root": "folder holding the dataset (not needed for digits)",
@@ -31,15 +32,7 @@ HELP = {
     "ngf": "DCGAN generator width",
     "ndf": "discriminator width",
     "hidden": "MLP generator hidden widths",
-    "d_norm": "discriminator normalisation: batch, layer, none (default: layer for wgan-gp, else batch)",
-    "loss": f"objective: {', '.join(LOSSES)} (vae: the CSGM paper's MNIST VAE; needs --arch mlp)",
-    "optimizer": f"{', '.join(OPTIMIZERS)} (default: the loss's: adam; rmsprop for wgan)",
-    "lr": "learning rate (default: 2e-4 gan/lsgan, 5e-5 wgan, 1e-4 wgan-gp, 1e-3 vae)",
     "lr_d": "discriminator learning rate (default: --lr)",
-    "betas": "Adam betas (default: 0.5 0.999; 0.5 0.9 for wgan-gp)",
-    "n_critic": "D steps per G step (default: 1; 5 for wgan / wgan-gp)",
-    "clip": "WGAN weight clipping c",
-    "gp_lambda": "WGAN-GP penalty weight",
     "batch_size": "global batch size (split across torchrun ranks)",
     "steps": "generator steps to train to (total, also when resuming)",
     "seed": "seed of weights, data order and noise",
@@ -52,15 +45,67 @@ HELP = {
 }
 
 
+def _per_loss(value, losses: dict[str, type[Loss]]) -> str:
+    """``value(cls)`` of each loss, grouped by value: "v1 for loss1, loss2; v2 for loss3"."""
+    groups: dict[str, list[str]] = {}
+    for name, cls in losses.items():
+        groups.setdefault(value(cls), []).append(name)
+    return "; ".join(f"{v} for {', '.join(names)}" for v, names in groups.items())
+
+
+def _needs(cls: type[Loss]) -> str:
+    """What a loss's ``arch`` / ``amp_compile`` rules ask of the command line ("" if nothing)."""
+    needs = [f"--arch {cls.arch}"] if cls.arch is not None else []
+    needs += [] if cls.amp_compile else ["no --amp/--compile"]
+    return f", needs {' and '.join(needs)}" if needs else ""
+
+
+def loss_help() -> dict[str, str]:
+    """Help of the options whose defaults and rules belong to the losses, read from the loss
+    classes registered in LOSSES now (their summary, defaults, options and refusals)."""
+    critics = {n: c for n, c in LOSSES.items() if issubclass(c, GANLoss)}  # losses with a D
+
+    def num(x: float) -> str:
+        return f"{x:g}"
+
+    refused = "".join(
+        f"; not {norm} with {name}: {why}"
+        for name, cls in critics.items()
+        for norm, why in cls.refused_d_norms.items()
+    )
+    text = {
+        "loss": "objective: "
+        + "; ".join(f"{n} = {c.summary}{_needs(c)}" for n, c in LOSSES.items()),
+        "optimizer": f"{', '.join(OPTIMIZERS)} "
+        f"(default: {_per_loss(lambda c: c.defaults.optimizer, LOSSES)})",
+        "lr": f"learning rate (default: {_per_loss(lambda c: num(c.defaults.lr), LOSSES)})",
+        "betas": "Adam betas (default: "
+        + _per_loss(lambda c: " ".join(map(num, c.defaults.betas)), LOSSES)
+        + ")",
+        "n_critic": "D steps per G step "
+        f"(default: {_per_loss(lambda c: str(c.defaults.n_critic), critics)})",
+        "d_norm": f"discriminator normalisation: {', '.join(NORMS)} "
+        f"(default: {_per_loss(lambda c: c.defaults.d_norm, critics)}{refused})",
+    }
+    for option in dict.fromkeys(key for c in LOSSES.values() for key in c.options):
+        takers = {n: c for n, c in LOSSES.items() if option in c.options}
+        lines = dict.fromkeys(c.options[option] for c in takers.values())
+        text[option] = f"{'; '.join(lines)} (used by {', '.join(takers)})"
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``ganinverse-pretrain`` parser; the loss-dependent help is read from LOSSES now."""
     parser = argparse.ArgumentParser(
         prog="ganinverse-pretrain",
-        description="Train a DCGAN / MLP generator prior (GAN, LSGAN, WGAN, WGAN-GP) or a VAE.",
+        description="Train a DCGAN / MLP generator prior (a GAN, or a VAE).\n"
+        f"Losses: {', '.join(LOSSES)} (see --loss).",
         argument_default=argparse.SUPPRESS,
         epilog=__doc__.split("\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     defaults = TrainConfig()
+    helps = {**HELP, **loss_help()}
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("amp", "compile", "channels_last", "progress"):
             continue
@@ -73,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         else:  # annotations are strings here: "int | None", "float", "str", ...
             extra = {"type": int if "int" in f.type else float if "float" in f.type else str}
         shown = "" if default is None else f" (default: {default})"
-        parser.add_argument(flag, dest=f.name, help=HELP.get(f.name, "") + shown, **extra)
+        parser.add_argument(flag, dest=f.name, help=helps.get(f.name, "") + shown, **extra)
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--compile", action="store_true", help="torch.compile G and D (CUDA only)")
     parser.add_argument(

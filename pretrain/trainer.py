@@ -47,11 +47,11 @@ from ganinverse.models import (
     save_model,
 )
 from ganinverse.models.cost import generator_cost
-from ganinverse.models.dcgan import RESOLUTIONS
+from ganinverse.models.dcgan import NORMS, RESOLUTIONS
 from ganinverse.seeds import rng
 
 from .logs import LossLog, sample_grid
-from .losses import LOSSES, GANLoss, VAELoss, make_loss
+from .losses import LOSSES, GANLoss, Loss, VAELoss, make_loss
 from .optim import OptimisticAdam
 from .state import has_state, load_state, read_state_info, save_state
 
@@ -88,7 +88,7 @@ class TrainConfig:
     ndf: int = 64
     hidden: list[int] = field(default_factory=lambda: [500, 500])
     d_norm: str | None = None
-    loss: str = "gan"
+    loss: str = GANLoss.name
     optimizer: str | None = None
     lr: float | None = None
     lr_d: float | None = None
@@ -111,31 +111,26 @@ class TrainConfig:
     progress: bool = True
 
     def resolved(self) -> TrainConfig:
-        """A copy with the loss defaults filled in (optimizer, lr, betas, n_critic, d_norm)."""
+        """A copy with the loss's defaults filled in (optimizer, lr, betas, n_critic, d_norm: its
+        ``defaults``), every argument checked, and the settings the loss refuses refused (its
+        ``check_config``): ValueErrors naming the argument and the fix."""
         check_choice(self.loss, "loss", tuple(LOSSES))
         check_choice(self.arch, "arch", ARCHS)
-        d = LOSSES[self.loss].defaults
+        rules = LOSSES[self.loss]
+        d = rules.defaults
         cfg = dataclasses.replace(
             self,
             optimizer=self.optimizer or d.optimizer,
             lr=self.lr if self.lr is not None else d.lr,
             betas=list(self.betas) if self.betas is not None else list(d.betas),
             n_critic=self.n_critic if self.n_critic is not None else d.n_critic,
-            d_norm=self.d_norm or ("layer" if self.loss == "wgan-gp" else "batch"),
+            d_norm=self.d_norm or d.d_norm,
             hidden=list(self.hidden),
         )
         cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
         check_choice(cfg.optimizer, "optimizer", OPTIMIZERS)
-        check_choice(cfg.d_norm, "d_norm", ("batch", "layer", "none"))
-        if cfg.loss == "vae" and (cfg.arch != "mlp" or cfg.amp or cfg.compile):
-            raise ValueError(
-                "loss='vae' trains the fully connected VAE: it needs arch='mlp' and no amp/compile"
-            )
-        if cfg.loss == "wgan-gp" and cfg.d_norm == "batch":
-            raise ValueError(
-                "d_norm='batch' is invalid with loss='wgan-gp': the gradient penalty is per sample; "
-                "use d_norm='layer' or 'none'"
-            )
+        check_choice(cfg.d_norm, "d_norm", NORMS)
+        rules.check_config(cfg)
         for name in (
             "latent_dim",
             "ngf",
@@ -258,6 +253,11 @@ def _check_data(data: Tensor | Dataset, arch: str) -> tuple[int, int, int]:
 
 
 # ----------------------------------------------------------------------------- models
+def build_loss(cfg: TrainConfig) -> Loss:
+    """cfg.loss's loss object, given the options it takes (its ``options``) from cfg."""
+    return make_loss(cfg.loss, **{key: getattr(cfg, key) for key in LOSSES[cfg.loss].options})
+
+
 def build_models(
     cfg: TrainConfig, image_shape: tuple[int, int, int]
 ) -> tuple[nn.Module, nn.Module]:
@@ -393,9 +393,7 @@ class Trainer:
 
     def _build(self) -> None:
         """Loss, G, D and their optimizers."""
-        self.loss: GANLoss = make_loss(
-            self.cfg.loss, clip=self.cfg.clip, gp_lambda=self.cfg.gp_lambda
-        )
+        self.loss: GANLoss = build_loss(self.cfg)
         G, D = build_models(self.cfg, self.image_shape)
         self.G, self.D = G.to(self.device), D.to(self.device)
         if self.cfg.channels_last:  # NHWC convolutions: see benchmarks/pretrain/train_speed.py
@@ -578,13 +576,14 @@ class Trainer:
 
 class VAETrainer(Trainer):
     """The same loop, checkpoints and reproducibility contract for a VAE: the decoder is G (with
-    its EMA), the encoder E replaces D, one Adam step per batch on the negative ELBO (VAELoss)."""
+    its EMA), the encoder E replaces D, one optimiser step per batch on the negative ELBO
+    (VAELoss)."""
 
     LOSS_NAMES = ("recon", "kl")
 
     def _build(self) -> None:
         cfg = self.cfg
-        self.loss = VAELoss()
+        self.loss: VAELoss = build_loss(cfg)
         torch.manual_seed(cfg.seed)
         self.G = VAEDecoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden)).to(self.device)
         self.E = VAEEncoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden)).to(self.device)
@@ -593,7 +592,9 @@ class VAETrainer(Trainer):
 
     def _wrap(self) -> None:
         if self.dist.world > 1:
-            raise ValueError("loss='vae' trains in one process (minutes on a CPU); drop torchrun")
+            raise ValueError(
+                f"loss={self.cfg.loss!r} trains in one process (minutes on a CPU); drop torchrun"
+            )
 
     def _modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "E": self.E, "ema": self.ema}
@@ -606,7 +607,7 @@ class VAETrainer(Trainer):
         return {"encoder": self.E}
 
     def train_step(self, s: int) -> tuple[float, float]:
-        """One Adam step on the mean negative ELBO of batch s; ε drawn from (seed, s)."""
+        """One optimiser step on the mean negative ELBO of batch s; ε drawn from (seed, s)."""
         cfg = self.cfg
         self.G.train()
         self.E.train()
@@ -618,6 +619,12 @@ class VAETrainer(Trainer):
         self.opt.step()
         update_ema(self.ema, self.G, min(cfg.ema_decay, (1 + s) / (10 + s)))
         return recon.item(), kl.item()
+
+
+def trainer_class(loss: type[Loss]) -> type[Trainer]:
+    """The loop that trains ``loss``: VAETrainer for a VAELoss (encoder + decoder on the
+    negative ELBO), Trainer for a GANLoss (n_critic D steps, then a G step)."""
+    return VAETrainer if issubclass(loss, VAELoss) else Trainer
 
 
 def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
@@ -643,7 +650,7 @@ def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
 def train(
     cfg: TrainConfig, data: Tensor | Dataset | None = None, *, resume: bool = False
 ) -> Trainer:
-    """Train (or resume) a GAN, or a VAE (loss="vae"), as configured; returns the trainer.
+    """Train (or resume) a GAN, or a VAE (a VAELoss loss), as configured; returns the trainer.
 
     Every argument, the device, ``out`` and (for ``resume``) the checkpoint are checked before the
     data are read or anything is written: a failed start leaves ``out`` as it was.
@@ -651,6 +658,6 @@ def train(
     _check_resume(Path(cfg.checked()[0].out), resume)
     if data is None:
         data = load_training_data(cfg)
-    trainer = (VAETrainer if cfg.loss == "vae" else Trainer)(cfg, data, resume=resume)
+    trainer = trainer_class(LOSSES[cfg.loss])(cfg, data, resume=resume)
     trainer.run()
     return trainer

@@ -63,7 +63,7 @@ def test_discriminator_loss_decreases_on_a_fixed_batch(name):
 
     torch.manual_seed(0)
     loss = make_loss(name)
-    D = DCGANDiscriminator((1, 28, 28), ndf=8, norm="layer" if name == "wgan-gp" else "batch")
+    D = DCGANDiscriminator((1, 28, 28), ndf=8, norm=LOSSES[name].defaults.d_norm)
     opt = torch.optim.Adam(D.parameters(), lr=1e-3 if name != "wgan" else 1e-4)
     real = torch.rand(16, 1, 28, 28) * 2 - 1
     fake = torch.zeros(16, 1, 28, 28).uniform_(-0.2, 0.2)
