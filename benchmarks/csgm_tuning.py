@@ -18,16 +18,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-from ganinverse import metrics  # noqa: E402
-from ganinverse.data import load_images  # noqa: E402
-from ganinverse.io import atomic_write, atomic_write_json  # noqa: E402
-from ganinverse.latent import LatentConfig  # noqa: E402
-from ganinverse.models import load_generator  # noqa: E402
-from ganinverse.operators import GaussianCS  # noqa: E402
-from ganinverse.solvers.csgm import csgm  # noqa: E402
+from ganinverse import metrics
+from ganinverse.data import load_images
+from ganinverse.io import atomic_write, atomic_write_json
+from ganinverse.latent import LatentConfig
+from ganinverse.models import load_generator
+from ganinverse.operators import GaussianCS
+from ganinverse.solvers.csgm import csgm
 
 FIELDS = ("m", "lr", "steps", "lambda_z", "prune", "seconds", "mse")
 

@@ -1,8 +1,15 @@
-"""Every reconstruction method under one call: ``reconstruct(method, G, operator, y) -> x̂``.
+"""THE registry of reconstruction methods: one ``Method`` record per method.
 
-The sweep, the ``reconstruct`` command and the demo go through this table, so a method is
-added in one place. GAN methods run on the latent engine; Lasso methods solve
-min_c ½||y₀ − A Ψᵀc||² + λ||c||₁ with λ chosen on validation images (``choose_weight``).
+``reconstruct(method, G, operator, y, **options)``, ``choose_weight``, the sweep, the CLI's
+``--method`` / ``--methods`` choices and flags, and the summary tables all read this table, so a
+method is added by writing its solver (a callable ``solver(G, operator, y, **options)`` whose
+result has ``x_hat``, (B, C, H, W) on the library's [-1, 1] scale) and one
+``register_method(Method(...))`` call — here for the bundled methods, or in the user's own code.
+
+A record says which weight is tuned per m on validation images (``Tuned``: the option it sets,
+its grid's CLI flag and default candidates), whether the method needs G or D, which operators it
+applies to, and which method's result it starts from (csgm-sparse refines CSGM's ẑ, so its
+sweep takes CSGM's engine setting and reuses CSGM's result of the same images).
 
 Lasso works on the [0, 1] image scale, as in CSGM's experiments, where the background of a digit
 is 0 and so sparse in the pixel basis. With x = 2x₀ − 1 the library's measurements
@@ -11,10 +18,12 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -23,145 +32,184 @@ from torch import Tensor, nn
 from . import baselines, metrics
 from .bases import make_basis
 from .exceptions import ConvergenceWarning
-from .latent import LatentConfig, LatentResult
-from .operators import LinearOperator
+from .operators import Inpainting, LinearOperator
 from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
+from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
 
-#: Lasso method name -> sparsifying basis.
-LASSO_BASES = {"lasso": "pixel", "lasso-dct": "dct", "lasso-wavelet": "wavelet"}
-GAN_METHODS = ("csgm", "csgm-sparse")
-METHODS = (*GAN_METHODS, *LASSO_BASES)
-#: The weight each method tunes on validation images (``choose_weight``).
-#: csgm tunes the latent engine: λ_z, or any set of LatentConfig overrides (e.g. λ_z with steps).
-TUNED_WEIGHT = {"csgm": "engine", "csgm-sparse": "sparse_l1", **dict.fromkeys(LASSO_BASES, "lam")}
-#: A tuned weight: a number, or (csgm) a dict of latent-engine overrides.
+#: A tuned weight: a number, or (the latent engine) a dict of LatentConfig overrides.
 Weight = float | Mapping[str, Any]
 #: Default λ grid searched on validation images ([0, 1] image scale).
 LASSO_LAMBDAS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)
 
 
-@dataclass
-class MethodSettings:
-    """Knobs of the methods: the engine config for GAN methods, λ for Lasso, the sparse basis."""
+@dataclass(frozen=True)
+class Flag:
+    """A command-line flag of a method option (``ganinverse reconstruct`` / ``sweep``)."""
 
-    config: LatentConfig = CSGM_PRESETS["mnist"]
-    sparse_basis: str = "dct"
-    sparse_l1: float = 0.01
-    lasso_solver: str = "fista"
+    flag: str
+    type: Callable[[str], Any]
+    help: str
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """The weight a method tunes per m on validation images (lowest MSE, never test images).
+
+    ``key`` names the grid (methods with the same key share one grid, e.g. the three Lasso
+    bases); ``option`` is the solver option it sets (``"config"``: the value is a dict of
+    latent-engine overrides, or a number meaning λ_z); ``flag`` is the sweep's grid flag;
+    ``grid`` the default candidates (empty: the option's fixed value, no search). ``warm_start``:
+    solve the candidates from the largest down, each started at the previous result's
+    ``coefficients`` (passed as ``init=``; Lasso's λ path).
+    """
+
+    key: str
+    option: str
+    flag: str
+    help: str
+    grid: tuple = ()
+    warm_start: bool = False
+
+    def apply(self, options: dict, value: Weight) -> dict:
+        """``options`` with this weight set to ``value``."""
+        if self.option == "config":
+            overrides = dict(value) if isinstance(value, Mapping) else {"lambda_z": float(value)}
+            return {**options, "config": options["config"].updated(**overrides)}
+        if isinstance(value, Mapping):
+            raise TypeError(f"the weight {self.key!r} is a number, got {value!r}")
+        return {**options, self.option: value}
+
+
+@dataclass(frozen=True)
+class Method:
+    """One reconstruction method.
+
+    ``solve(G, operator, y, **options)`` returns a result with ``x_hat`` (B, C, H, W) in
+    [-1, 1] (and ``seconds`` when it times itself). ``defaults`` are its options (a latent
+    method has ``config``, a ``LatentConfig``; ``reconstruct`` adds the seed and ``image_ids``).
+    ``flags``: option -> command-line flag. ``operators``: the operator classes it applies to
+    (None: every one). ``starts_from``: a method whose result is passed as ``start=`` (its tuned
+    weight is chosen first and its options are shared). ``resolved``: extra entries for a
+    sweep's ``resolved`` settings.
+    """
+
+    name: str
+    solve: Callable[..., Any]
+    summary: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    tuned: Tuned | None = None
+    needs_generator: bool = True
+    uses_discriminator: bool = False
+    operators: tuple[type, ...] | None = None
+    starts_from: str | None = None
+    flags: Mapping[str, Flag] = field(default_factory=dict)
+
+    @property
+    def latent(self) -> bool:
+        """Whether the method runs the latent engine (it has a ``config`` option)."""
+        return "config" in self.defaults
+
+    def options(self, given: Mapping[str, Any] | None = None) -> dict:
+        """The defaults with ``given`` on top; unknown options raise a TypeError."""
+        given = dict(given or {})
+        unknown = set(given) - set(self.defaults)
+        if unknown:
+            raise TypeError(
+                f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}; its "
+                f"options are {', '.join(sorted(self.defaults)) or 'none'}"
+            )
+        return {**self.defaults, **given}
+
+    def check_operator(self, operator: LinearOperator) -> None:
+        """Raise unless the method applies to ``operator``."""
+        if self.operators is not None and not isinstance(operator, self.operators):
+            names = ", ".join(c.__name__ for c in self.operators)
+            raise ValueError(
+                f"method {self.name!r} applies to {names} operators only, got "
+                f"{type(operator).__name__}; pick another method"
+            )
+
+
+#: name -> record, in the order registered (the CLI lists them in this order).
+METHODS: dict[str, Method] = {}
+
+
+def register_method(record: Method) -> Method:
+    """Add a method; returns the record. A name may be registered once."""
+    if not isinstance(record, Method):
+        raise TypeError(f"register_method needs a Method record, got {type(record).__name__}")
+    if record.name in METHODS:
+        raise ValueError(f"method {record.name!r} is already registered")
+    if record.starts_from is not None and record.starts_from not in METHODS:
+        raise ValueError(
+            f"method {record.name!r} starts from {record.starts_from!r}, which is not registered"
+        )
+    METHODS[record.name] = record
+    return record
+
+
+def get_method(name: str) -> Method:
+    """The record of ``name``, else a ValueError listing the registered methods."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {name!r}")
+    return METHODS[name]
 
 
 def check_method(method: str) -> str:
-    """Raise unless ``method`` is a known method name."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    return method
+    """Raise unless ``method`` is a registered method name."""
+    return get_method(method).name
 
 
-def solve_gan(
+def reconstruct_result(
     method: str,
     G: nn.Module | None,
     operator: LinearOperator,
     y: Tensor,
-    settings: MethodSettings | None = None,
-    seed: int = 0,
     *,
-    start: LatentResult | None = None,
+    D: nn.Module | None = None,
+    seed: int = 0,
     image_ids: Sequence[int] | None = None,
-) -> LatentResult:
-    """The whole result of a GAN method (csgm or csgm-sparse) under ``settings``.
+    start: Any = None,
+    **options: Any,
+) -> Any:
+    """The whole result of ``method`` (``x_hat`` on [-1, 1] and the solver's own fields).
 
-    ``start``: for csgm-sparse, the csgm result of the same problem, settings and seed (its ẑ is
-    reused; see ``csgm_sparse``). ``image_ids``: the images' identities, which seed their
-    restarts (see ``optimize_latent``).
+    ``options`` are the method's options (``get_method(method).defaults``); a latent method's
+    ``config`` is seeded with ``seed`` and its restarts with ``image_ids`` (the images'
+    identities, see ``optimize_latent``). ``start``: the result of ``starts_from`` for the
+    same problem (computed here when not given). ``D``: the discriminator, for methods that
+    use one. Raises ValueError for a method that needs G without one, or that does not apply
+    to ``operator``; TypeError for an unknown option.
     """
-    if check_method(method) not in GAN_METHODS:
-        raise ValueError(f"method must be one of {', '.join(GAN_METHODS)}; got {method!r}")
-    if G is None:
-        raise ValueError(f"method {method!r} needs a generator")
-    settings = settings or MethodSettings()
-    config = settings.config.updated(seed=seed)
-    if method == "csgm":
-        return csgm(G, operator, y, config, image_ids=image_ids)
-    return csgm_sparse(
-        G,
-        operator,
-        y,
-        settings.sparse_basis,
-        settings.sparse_l1,
-        config,
-        start=start,
-        image_ids=image_ids,
-    )
+    record = get_method(method)
+    options = record.options(options)
+    if record.needs_generator and G is None:
+        raise ValueError(f"method {method!r} needs a generator (G)")
+    record.check_operator(operator)
+    extra: dict[str, Any] = {}
+    if record.latent:
+        options["config"] = options["config"].updated(seed=seed)
+        extra["image_ids"] = image_ids
+    if record.uses_discriminator:
+        extra["D"] = D
+    if record.starts_from is not None:
+        if start is None:
+            parent = get_method(record.starts_from)
+            shared = {k: v for k, v in options.items() if k in parent.defaults}
+            start = reconstruct_result(
+                parent.name, G, operator, y, D=D, seed=seed, image_ids=image_ids, **shared
+            )
+        extra["start"] = start
+    elif start is not None:
+        raise ValueError(f"method {method!r} starts from nothing: start must be None")
+    return record.solve(G, operator, y, **options, **extra)
 
 
 def reconstruct(
-    method: str,
-    G: nn.Module | None,
-    operator: LinearOperator,
-    y: Tensor,
-    settings: MethodSettings | None = None,
-    lam: float | None = None,
-    seed: int = 0,
-    *,
-    start: LatentResult | None = None,
-    image_ids: Sequence[int] | None = None,
+    method: str, G: nn.Module | None, operator: LinearOperator, y: Tensor, **kwargs: Any
 ) -> Tensor:
-    """x̂ (B, C, H, W) in the library's [-1, 1] scale for measurements y of ``operator``.
-
-    GAN methods go through ``solve_gan`` (``start`` and ``image_ids`` as there); Lasso methods
-    need ``lam``.
-    """
-    check_method(method)
-    settings = settings or MethodSettings()
-    if method in GAN_METHODS:
-        return solve_gan(
-            method, G, operator, y, settings, seed, start=start, image_ids=image_ids
-        ).x_hat
-    if lam is None:
-        raise ValueError(f"method {method!r} needs lam (choose it with choose_weight)")
-    return _lasso(method, operator, y, settings, lam)[0]
-
-
-def _lasso(
-    method: str,
-    operator: LinearOperator,
-    y: Tensor,
-    settings: MethodSettings,
-    lam: float,
-    init: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """(x̂ on [-1, 1], coefficients) of a Lasso method; ``init`` warm-starts FISTA."""
-    basis = make_basis(LASSO_BASES[method], operator.in_shape)
-    A, y0 = _unit_scale_problem(operator, y)
-    solver = baselines.SOLVERS[settings.lasso_solver]
-    extra = {} if init is None else {"init": init}
-    res = solver(A, y0, basis, operator.in_shape, lam, **extra)
-    return 2 * res.x_hat.float().to(y.device) - 1, res.coefficients
-
-
-def _unit_scale_problem(operator: LinearOperator, y: Tensor) -> tuple[Tensor, Tensor]:
-    """(A, y₀) with y₀ = (y + A1)/2: the same measurements of the [0, 1]-scale image."""
-    y = operator.check_measurements(y)
-    A = operator.dense()
-    return A, ((y.flatten(1) + A.sum(1)) / 2).view_as(y)
-
-
-def with_weight(
-    method: str, settings: MethodSettings, value: Weight
-) -> tuple[MethodSettings, float | None]:
-    """(settings, lam) with the method's tuned weight (``TUNED_WEIGHT[method]``) set to ``value``.
-
-    For csgm ``value`` is λ_z (a number) or a dict of latent-engine overrides.
-    """
-    weight = TUNED_WEIGHT[check_method(method)]
-    if weight == "engine":
-        overrides = dict(value) if isinstance(value, Mapping) else {"lambda_z": float(value)}
-        return replace(settings, config=settings.config.updated(**overrides)), None
-    if isinstance(value, Mapping):
-        raise TypeError(f"method {method!r} tunes a number ({weight}), got {value!r}")
-    if weight == "sparse_l1":
-        return replace(settings, sparse_l1=value), None
-    return settings, value
+    """x̂ (B, C, H, W) on the library's [-1, 1] scale: ``reconstruct_result(...).x_hat``."""
+    return reconstruct_result(method, G, operator, y, **kwargs).x_hat
 
 
 def choose_weight(
@@ -171,54 +219,59 @@ def choose_weight(
     x_val: Tensor,
     y_val: Tensor,
     values: Sequence[Weight],
-    settings: MethodSettings | None = None,
+    options: Mapping[str, Any] | None = None,
     seed: int = 0,
     *,
     image_ids: Sequence[int] | None = None,
+    D: nn.Module | None = None,
 ) -> tuple[Weight, list[tuple[Weight, float]]]:
     """The weight with the lowest per-pixel MSE on validation images (never test images).
 
-    The weight is ``TUNED_WEIGHT[method]``: csgm's λ_z (or engine overrides), the ℓ1 weight of
-    csgm-sparse's deviation, or Lasso's λ. Returns (best value, [(value, validation MSE on [0, 1])]).
+    The weight is the method's ``Tuned`` option (csgm's λ_z or engine overrides, the ℓ1 weight
+    of csgm-sparse's deviation, Lasso's λ). Returns (best value, [(value, validation MSE on
+    [0, 1])]); a candidate whose reconstruction is not finite scores NaN and never wins.
 
     ``ConvergenceWarning``s of the candidates are collected, and those of the chosen one are
     raised again once the search ends: a candidate that loses is not a result, but the chosen
-    weight's solves must be trusted (e.g. a tiny λ whose Lasso stopped on max_iter). Lasso by
-    FISTA walks the λ path from the largest λ down, each solve warm-started at the previous
-    solution (several times faster; every solve is still certified by its duality gap).
+    weight's solves must be trusted (e.g. a tiny λ whose Lasso stopped on max_iter). A method
+    that starts from another (csgm-sparse) runs that one once for all candidates; Lasso walks
+    the λ path from the largest λ down, each solve warm-started at the previous solution
+    (several times faster; every solve is still certified by its duality gap).
     """
-    check_method(method)
+    record = get_method(method)
+    if record.tuned is None:
+        raise ValueError(f"method {method!r} tunes no weight")
     if not values:
         raise ValueError("values must hold at least one candidate weight")
-    settings = settings or MethodSettings()
+    options = record.options(options)
+    common = {"D": D, "seed": seed, "image_ids": image_ids}
     start = None
-    if method == "csgm-sparse":  # μ changes only the ν-step: one csgm run
-        start = solve_gan("csgm", G, operator, y_val, settings, seed, image_ids=image_ids)
-    path = method in LASSO_BASES and settings.lasso_solver == "fista"
-    order = range(len(values))
-    if path:  # largest λ first: each solution warm-starts the next
+    if record.starts_from is not None:  # the weight changes only the refinement: one start
+        parent = get_method(record.starts_from)
+        shared = {k: v for k, v in options.items() if k in parent.defaults}
+        start = reconstruct_result(parent.name, G, operator, y_val, **common, **shared)
+    order: Sequence[int] = range(len(values))
+    warm = record.tuned.warm_start
+    if warm:  # largest first: each solution warm-starts the next
         order = sorted(order, key=lambda i: -float(values[i]))
     scores: list = [None] * len(values)
     caught: list = [[] for _ in values]
     previous = None
     for i in order:
-        tuned, lam = with_weight(method, settings, values[i])
+        tuned = record.tuned.apply(options, values[i])
+        if warm and previous is not None:
+            tuned["init"] = previous.coefficients
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", ConvergenceWarning)
-            if path:
-                x_hat, previous = _lasso(method, operator, y_val, tuned, lam, init=previous)
-            else:
-                x_hat = reconstruct(
-                    method, G, operator, y_val, tuned, lam, seed=seed, start=start,
-                    image_ids=image_ids,
-                )  # fmt: skip
+            result = reconstruct_result(method, G, operator, y_val, start=start, **common, **tuned)
+        previous = result
         for w in seen:  # other warnings pass through untouched
             if not issubclass(w.category, ConvergenceWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         caught[i] = [w for w in seen if issubclass(w.category, ConvergenceWarning)]
+        x_hat = result.x_hat
         finite = bool(torch.isfinite(x_hat).all())  # a diverged candidate scores NaN
         scores[i] = (values[i], float(metrics.mse(x_hat, x_val).mean()) if finite else math.nan)
-    # a candidate whose reconstruction is not finite (NaN MSE) never wins
     best = min(range(len(scores)), key=lambda i: (not math.isfinite(scores[i][1]), scores[i][1]))
     for w in caught[best]:
         warnings.warn(
@@ -228,3 +281,150 @@ def choose_weight(
             stacklevel=2,
         )
     return scores[best][0], scores
+
+
+# -- the bundled methods ---------------------------------------------------------------------
+@dataclass
+class LassoResult:
+    """A Lasso method's result: x̂ (B, C, H, W) on [-1, 1], the coefficients c on the [0, 1]
+    scale (B, C, H, W), the solver's per-image fields (``baselines.SparseResult``) and
+    ``seconds`` (wall time of the whole batch)."""
+
+    x_hat: Tensor
+    coefficients: Tensor
+    solver: baselines.SparseResult
+    seconds: float
+
+
+def lasso(
+    G: nn.Module | None,
+    operator: LinearOperator,
+    y: Tensor,
+    *,
+    basis: str = "dct",
+    lam: float = 0.03,
+    solver: str = "fista",
+    init: Tensor | None = None,
+) -> LassoResult:
+    """min_c ½||y₀ − A Ψᵀc||² + λ||c||₁ on the [0, 1] image scale (y₀ = (y + A1)/2), x̂ = 2Ψᵀĉ − 1.
+
+    ``solver``: "fista" (``baselines.lasso_fista``, certified by its duality gap) or "sklearn";
+    ``init``: coefficients (B, C, H, W) that warm-start FISTA (the λ path of ``choose_weight``).
+    Shapes: y (B, *operator.out_shape) -> x̂ (B, C, H, W).
+    """
+    start = time.perf_counter()
+    b = make_basis(basis, operator.in_shape)
+    y = operator.check_measurements(y)
+    fn = baselines.SOLVERS[solver]
+    parts, order = [], []
+    for rows, op in operator.per_image(len(y)):  # one matrix per group of images
+        A = op.dense()
+        y0 = (y[rows].flatten(1) + A.sum(1)) / 2
+        warm = {} if init is None else {"init": init[rows]}
+        parts.append(fn(A, y0, b, operator.in_shape, lam, **warm))
+        order.extend(rows)
+    res = parts[0] if len(parts) == 1 else _stack(parts, order)
+    return LassoResult(
+        2 * res.x_hat.float().to(y.device) - 1,
+        res.coefficients,
+        res,
+        time.perf_counter() - start,
+    )
+
+
+def _stack(parts: list[baselines.SparseResult], order: list[int]) -> baselines.SparseResult:
+    """One result of the images in their original order from per-group results."""
+    index = torch.argsort(torch.tensor(order))
+    fields = {
+        f.name: torch.cat([getattr(p, f.name) for p in parts])[index]
+        for f in dataclasses.fields(baselines.SparseResult)
+    }
+    return baselines.SparseResult(**fields)
+
+
+def _csgm(G, operator, y, *, config, image_ids=None):
+    return csgm(G, operator, y, config, image_ids=image_ids)
+
+
+def _csgm_sparse(G, operator, y, *, config, basis, l1, start, image_ids=None):
+    return csgm_sparse(G, operator, y, basis, l1, config, start=start, image_ids=image_ids)
+
+
+ENGINE = Tuned(
+    key="engine",
+    option="config",
+    flag="--engine-grid",
+    help="engine candidates for every latent method, ';'-separated, each KEY=VALUE,...: e.g. "
+    "'lambda_z=0.3,steps=300;lambda_z=0.001,steps=1000' (default: the fixed engine options)",
+)
+SPARSE_BASIS = Flag("--sparse-basis", str, "basis of the sparse deviation ν (dct, wavelet, pixel)")
+
+register_method(
+    Method(
+        "csgm",
+        _csgm,
+        "CSGM: min_z (1/m)||y − A G(z)||² + λ_z||z||² over restarts (Bora et al. 2017)",
+        defaults={"config": CSGM_PRESETS["mnist"]},
+        tuned=ENGINE,
+    )
+)
+register_method(
+    Method(
+        "csgm-sparse",
+        _csgm_sparse,
+        "CSGM + a sparse deviation Ψᵀν solved exactly by FISTA on CSGM's ẑ (Dhar et al. 2018)",
+        defaults={"config": CSGM_PRESETS["mnist"], "basis": "dct", "l1": 0.01},
+        tuned=Tuned(
+            key="sparse_l1",
+            option="l1",
+            flag="--sparse-l1-grid",
+            help="ℓ1 candidates μ for csgm-sparse's deviation (default: --sparse-l1)",
+        ),
+        starts_from="csgm",
+        flags={
+            "basis": SPARSE_BASIS,
+            "l1": Flag("--sparse-l1", float, "ℓ1 weight μ of the sparse deviation"),
+        },
+    )
+)
+LASSO = Tuned(
+    key="lam",
+    option="lam",
+    flag="--lasso-lambdas",
+    help=f"λ candidates for Lasso ([0, 1] image scale; default: {','.join(map(str, LASSO_LAMBDAS))})",
+    grid=LASSO_LAMBDAS,
+    warm_start=True,
+)
+for _name, _basis in (("lasso", "pixel"), ("lasso-dct", "dct"), ("lasso-wavelet", "wavelet")):
+    register_method(
+        Method(
+            _name,
+            lasso,
+            f"Lasso in the {_basis} basis, min_c ½||y₀ − AΨᵀc||² + λ||c||₁ on [0, 1] images",
+            defaults={"basis": _basis, "lam": 0.03, "solver": "fista", "init": None},
+            tuned=LASSO,
+            needs_generator=False,
+            flags={"lam": Flag("--lam", float, "Lasso's λ ([0, 1] image scale)")},
+        )
+    )
+register_method(
+    Method(
+        "yeh",
+        inpaint_operator,
+        "semantic inpainting: weighted context loss + discriminator prior, Poisson-blended "
+        "(Yeh et al. 2017)",
+        defaults={
+            "config": INPAINT_CONFIG,
+            "prior_weight": 0.003,
+            "prior": "log1m",
+            "window": 7,
+            "blend": True,
+        },
+        uses_discriminator=True,
+        operators=(Inpainting,),
+        flags={
+            "prior_weight": Flag("--prior-weight", float, "λ of the discriminator prior (yeh)"),
+            "prior": Flag("--prior", str, f"prior term (yeh): {', '.join(PRIORS)}"),
+        },
+    )
+)

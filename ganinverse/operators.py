@@ -14,7 +14,9 @@ measured entries and ``measurement_counts`` gives m_i per image, so every data t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +29,7 @@ from ._validation import (
     check_positive,
     check_tensor,
 )
-from .seeds import rng
+from .seeds import Key, derive_seed, rng
 
 #: Largest dense sensing matrix GaussianCS builds by default (bytes). 64x64x3 with m = 10000
 #: in float32 is 0.49 GB and fits; m = n = 12288 is 0.60 GB; 128x128x3 with m = n is 9.7 GB and does not.
@@ -66,8 +68,75 @@ class GaussianNoise(nn.Module):
         return y + (noise if mask is None else mask * noise)
 
 
+@dataclass(frozen=True)
+class Axis:
+    """What a measurement sweep varies for an operator kind (``ganinverse sweep --operator``).
+
+    ``name``: the option (``m``, ``factor``, ``mask``), also the rows' x column's meaning;
+    ``flag``: the command-line flag taking a comma-separated list of values; ``parse``: one
+    value from its text; ``label``: the plots' x label; ``numeric``: a number axis (plotted on
+    a log scale), else categories (mask specs).
+    """
+
+    name: str
+    flag: str
+    parse: Callable[[str], Any]
+    label: str
+    numeric: bool = True
+
+
+def _positive_int(text: str) -> int:
+    return int(text)
+
+
+M_AXIS = Axis("m", "--m", _positive_int, "number of measurements m")
+
+#: name -> operator class: every LinearOperator subclass that sets ``name`` (``make_operator``,
+#: ``ganinverse reconstruct --operator`` and ``ganinverse sweep --operator`` read it).
+REGISTRY: dict[str, type[LinearOperator]] = {}
+
+
 class LinearOperator(nn.Module):
-    """Base class: subclasses implement ``A`` and ``A_adjoint`` and set ``out_shape``."""
+    """Base class: subclasses implement ``A`` and ``A_adjoint`` and set ``out_shape``.
+
+    A subclass that sets ``name`` is registered (``REGISTRY``); with an ``axis`` and
+    ``from_setting`` it can be swept (``ganinverse sweep --operator NAME``).
+    """
+
+    #: The name the CLI and ``make_operator`` know the operator by (None: not registered).
+    name: ClassVar[str | None] = None
+    #: What a sweep varies (None: the operator cannot be swept).
+    axis: ClassVar[Axis | None] = None
+    #: Whether ``from_setting`` draws something per image (masks), so it depends on ``ids``.
+    per_image_draws: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+                raise ValueError(f"an operator named {cls.name!r} is already registered")
+            REGISTRY[cls.name] = cls
+
+    @classmethod
+    def from_setting(
+        cls,
+        image_shape: Sequence[int],
+        value: Any = None,
+        *,
+        seed: int = 0,
+        ids: Sequence[Key] | None = None,
+        noise_std: float = 0.0,
+    ) -> LinearOperator:
+        """The operator at the axis value ``value`` for the images ``ids`` (their identities,
+        for operators drawn per image), with its random draws derived from ``seed``."""
+        raise NotImplementedError(f"{cls.__name__} has no sweep axis")
+
+    @classmethod
+    def check_setting(cls, image_shape: Sequence[int], value: Any) -> Any:
+        """``value`` parsed and checked against the image shape, before any work (raises
+        ValueError naming the axis); by default by building the operator once."""
+        cls.from_setting(image_shape, value, ids=[0])
+        return value
 
     def __init__(self, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
         super().__init__()
@@ -114,13 +183,13 @@ class LinearOperator(nn.Module):
         mask = mask.to(residual.device)
         return (residual * mask).pow(2).flatten(1).sum(1) / mask.flatten(1).sum(1)
 
-    def A(self, x: Tensor) -> Tensor:  # noqa: N802 (the maths' name)
+    def A(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+    def A_adjoint(self, y: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:  # noqa: N802
+    def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:
         """A x for candidates of the images ``rows`` (differs from ``A`` for per-image operators)."""
         return self.A(x)
 
@@ -222,6 +291,21 @@ class GaussianCS(LinearOperator):
     device). Above ``max_bytes`` construction fails up front instead of exhausting memory.
     """
 
+    name = "gaussian"
+    axis = M_AXIS
+
+    @classmethod
+    def from_setting(cls, image_shape, value=None, *, seed=0, ids=None, noise_std=0.0):
+        """A for m = ``value`` drawn from ``derive_seed(seed, "operator", m)`` (one A for all
+        images: the sweeps' seeding)."""
+        m = _need_m(value, cls.name)
+        return cls(image_shape, m, seed=derive_seed(seed, "operator", m), noise_std=noise_std)
+
+    @classmethod
+    def check_setting(cls, image_shape, value):
+        check_gaussian_size(image_shape, value)
+        return value
+
     def __init__(
         self,
         image_shape: Sequence[int],
@@ -236,10 +320,10 @@ class GaussianCS(LinearOperator):
         gen = rng(seed)
         self.register_buffer("matrix", torch.randn(m, self.n, generator=gen) / math.sqrt(m))
 
-    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+    def A(self, x: Tensor) -> Tensor:
         return x.flatten(1) @ self.matrix.T
 
-    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+    def A_adjoint(self, y: Tensor) -> Tensor:
         return (y @ self.matrix).view(-1, *self.in_shape)
 
     def dense(self) -> Tensor:
@@ -252,6 +336,16 @@ class GaussianCS(LinearOperator):
 class Subsample(LinearOperator):
     """Keep m of the n entries of vec(x), chosen uniformly at random from ``seed``: y = x[Ω]."""
 
+    name = "subsample"
+    axis = M_AXIS
+
+    @classmethod
+    def from_setting(cls, image_shape, value=None, *, seed=0, ids=None, noise_std=0.0):
+        """Ω of size m = ``value`` drawn from ``derive_seed(seed, "operator", m)`` (one Ω for
+        all images)."""
+        m = _need_m(value, cls.name)
+        return cls(image_shape, m, seed=derive_seed(seed, "operator", m), noise_std=noise_std)
+
     def __init__(self, image_shape: Sequence[int], m: int, seed: int = 0, noise_std: float = 0.0):
         super().__init__(image_shape, noise_std)
         check_int(m, "m", low=1, high=self.n)
@@ -259,10 +353,10 @@ class Subsample(LinearOperator):
         keep = torch.randperm(self.n, generator=rng(seed))[:m].sort().values
         self.register_buffer("indices", keep)
 
-    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+    def A(self, x: Tensor) -> Tensor:
         return x.flatten(1)[:, self.indices]
 
-    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+    def A_adjoint(self, y: Tensor) -> Tensor:
         out = y.new_zeros(y.shape[0], self.n)
         out[:, self.indices] = y
         return out.view(-1, *self.in_shape)
@@ -275,6 +369,22 @@ class Inpainting(LinearOperator):
     counts the known entries of an image (m_i per image: ``measurement_counts``); y keeps the
     image layout and is exactly zero at missing pixels, which are not measurements.
     """
+
+    name = "inpainting"
+    axis = Axis("mask", "--mask", str, "mask", numeric=False)
+    per_image_draws = True
+
+    @classmethod
+    def from_setting(cls, image_shape, value=None, *, seed=0, ids=None, noise_std=0.0):
+        """One mask per image from the spec ``value`` (``masks.parse_mask``: e.g.
+        ``random:0.8``, ``center``), mask i drawn from ``rng(seed, "mask", ids[i])``."""
+        from .masks import parse_mask
+
+        if value is None:
+            raise ValueError("operator 'inpainting' needs a mask spec (e.g. center, random:0.8)")
+        ids = [0] if ids is None else list(ids)
+        mask = parse_mask(value, len(ids), image_shape, seed=seed, ids=ids)
+        return cls(mask, image_shape, noise_std=noise_std)
 
     def __init__(self, mask: Tensor, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
         super().__init__(image_shape, noise_std)
@@ -318,13 +428,13 @@ class Inpainting(LinearOperator):
             )
         return self.mask
 
-    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+    def A(self, x: Tensor) -> Tensor:
         return self._mask_for(x) * x
 
-    def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:  # noqa: N802
+    def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:
         return (self.mask if self.mask.shape[0] == 1 else self.mask[rows]) * x
 
-    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+    def A_adjoint(self, y: Tensor) -> Tensor:
         return self._mask_for(y) * y
 
     def per_image(self, n_images: int) -> list[tuple[list[int], LinearOperator]]:
@@ -347,6 +457,14 @@ class Inpainting(LinearOperator):
 class SuperResolution(LinearOperator):
     """Average pooling by ``factor``: y = (1/f²) Σ over each f×f block; Aᵀ spreads y/f² back."""
 
+    name = "superres"
+    axis = Axis("factor", "--factor", _positive_int, "downsampling factor f (m = n / f²)")
+
+    @classmethod
+    def from_setting(cls, image_shape, value=None, *, seed=0, ids=None, noise_std=0.0):
+        """Average pooling by ``value`` (no randomness)."""
+        return cls(image_shape, 2 if value is None else value, noise_std=noise_std)
+
     def __init__(self, image_shape: Sequence[int], factor: int, noise_std: float = 0.0) -> None:
         super().__init__(image_shape, noise_std)
         c, h, w = self.in_shape
@@ -356,10 +474,10 @@ class SuperResolution(LinearOperator):
         self.factor = factor
         self.out_shape = (c, h // factor, w // factor)
 
-    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+    def A(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, self.factor)
 
-    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+    def A_adjoint(self, y: Tensor) -> Tensor:
         f = self.factor
         return y.repeat_interleave(f, -2).repeat_interleave(f, -1) / (f * f)
 
@@ -367,14 +485,17 @@ class SuperResolution(LinearOperator):
 class Identity(LinearOperator):
     """A = I: denoising, y = x + η."""
 
-    def A(self, x: Tensor) -> Tensor:  # noqa: N802
+    name = "identity"
+
+    @classmethod
+    def from_setting(cls, image_shape, value=None, *, seed=0, ids=None, noise_std=0.0):
+        return cls(image_shape, noise_std=noise_std)
+
+    def A(self, x: Tensor) -> Tensor:
         return x
 
-    def A_adjoint(self, y: Tensor) -> Tensor:  # noqa: N802
+    def A_adjoint(self, y: Tensor) -> Tensor:
         return y
-
-
-OPERATORS = ("gaussian", "subsample", "superres", "identity")
 
 
 def make_operator(
@@ -385,17 +506,21 @@ def make_operator(
     seed: int = 0,
     noise_std: float = 0.0,
     factor: int = 2,
+    mask: str | None = None,
+    ids: Sequence[Key] | None = None,
 ) -> LinearOperator:
-    """Build an operator by name: ``gaussian`` and ``subsample`` take ``m``, ``superres`` a factor."""
-    if name == "gaussian":
-        return GaussianCS(image_shape, _need_m(m, name), seed=seed, noise_std=noise_std)
-    if name == "subsample":
-        return Subsample(image_shape, _need_m(m, name), seed=seed, noise_std=noise_std)
-    if name == "superres":
-        return SuperResolution(image_shape, factor, noise_std=noise_std)
-    if name == "identity":
-        return Identity(image_shape, noise_std=noise_std)
-    raise ValueError(f"operator must be one of {', '.join(OPERATORS)}; got {name!r}")
+    """Build a registered operator by name (``REGISTRY``): ``gaussian`` and ``subsample`` take
+    ``m`` (A or Ω drawn from ``seed``), ``superres`` a ``factor``, ``inpainting`` a ``mask``
+    spec (one mask per id of ``ids``, drawn as ``masks.parse_mask``), ``identity`` nothing."""
+    if name not in REGISTRY:
+        raise ValueError(f"operator must be one of {', '.join(REGISTRY)}; got {name!r}")
+    cls = REGISTRY[name]
+    if cls.axis is None:
+        return cls.from_setting(image_shape, noise_std=noise_std)
+    if cls.axis is M_AXIS:  # make_operator's seed is the matrix's own seed
+        return cls(image_shape, _need_m(m, name), seed=seed, noise_std=noise_std)
+    value = {"factor": factor, "mask": mask}.get(cls.axis.name)
+    return cls.from_setting(image_shape, value, seed=seed, ids=ids, noise_std=noise_std)
 
 
 def _need_m(m: int | None, name: str) -> int:

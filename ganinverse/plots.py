@@ -11,12 +11,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from safetensors.torch import load_file
+from torchvision.utils import make_grid
 
-from .io import atomic_write  # noqa: E402
+from .io import atomic_write
+from .operators import M_AXIS, Axis
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
@@ -30,30 +31,44 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
 LOG_Y_SPAN = 20.0
 
 
-def error_vs_m(table: Sequence[dict], path: str | os.PathLike, title: str = "") -> Path:
-    """Per-pixel MSE ([0, 1] scale) against m on a log x axis (log y too when the errors span
-    more than ``LOG_Y_SPAN``x), one line per method, 95% CI bars."""
+def error_vs_m(
+    table: Sequence[dict], path: str | os.PathLike, title: str = "", axis: Axis | None = None
+) -> Path:
+    """Per-pixel MSE ([0, 1] scale) against the sweep axis (default: m), one line per method,
+    95% CI bars. A number axis is logarithmic (log y too when the errors span more than
+    ``LOG_Y_SPAN``x); a category axis (mask specs) places the values in their order."""
+    axis = axis or M_AXIS
     by_method: dict[str, list[dict]] = defaultdict(list)
     for row in table:
         by_method[row["method"]].append(row)
+    categories: list = []
+    for row in table:
+        if row[axis.name] not in categories:
+            categories.append(row[axis.name])
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, rows in sorted(by_method.items()):
-        rows = sorted(rows, key=lambda r: r["m"])
+        rows = sorted(rows, key=lambda r: categories.index(r[axis.name]))
+        if axis.numeric:
+            rows = sorted(rows, key=lambda r: r[axis.name])
+        xs = [r[axis.name] if axis.numeric else categories.index(r[axis.name]) for r in rows]
         ax.errorbar(
-            [r["m"] for r in rows],
+            xs,
             [r["mse"] for r in rows],
             yerr=[0 if r["mse_ci95"] != r["mse_ci95"] else r["mse_ci95"] for r in rows],
             marker="o",
             capsize=3,
             label=method,
         )
-    ax.set_xscale("log")
+    if axis.numeric:
+        ax.set_xscale("log")
+    else:
+        ax.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=20)
     errors = [r["mse"] for r in table if r["mse"] > 0]
     if errors and max(errors) > LOG_Y_SPAN * min(errors):  # keep large-m differences visible
         ax.set_yscale("log")
-    ax.set_xlabel("number of measurements m")
+    ax.set_xlabel(axis.label)
     ax.set_ylabel("per-pixel MSE ([0, 1] scale)")
-    ax.set_title(title or "reconstruction error vs measurements (95% CI)", fontsize="medium")
+    ax.set_title(title or f"reconstruction error vs {axis.name} (95% CI)", fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -82,27 +97,31 @@ def image_grid(
     return _save(fig, path)
 
 
-def sweep_grids(out: str | os.PathLike) -> list[Path]:
-    """For each m of a sweep folder, a grid: the originals, then each method's reconstructions."""
+def sweep_grids(out: str | os.PathLike, axis: Axis | None = None) -> list[Path]:
+    """For each x of a sweep folder, a grid: the originals, then each method's reconstructions
+    (``images/<method>_<axis><x>.safetensors`` -> ``grid_<axis><x>.png``)."""
+    axis = axis or M_AXIS
     folder = Path(out) / "images"
     original = folder / "original.safetensors"
     if not original.is_file():
         return []
-    by_m: dict[int, dict[str, torch.Tensor]] = defaultdict(dict)
-    for path in folder.glob("*_m*.safetensors"):
-        match = re.fullmatch(r"(.+)_m(\d+)", path.stem)
+    by_x: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
+    for path in folder.glob(f"*_{axis.name}*.safetensors"):
+        match = re.fullmatch(rf"(.+?)_{axis.name}(.+)", path.stem)
         if match:
-            by_m[int(match.group(2))][match.group(1)] = load_file(str(path))["images"]
+            by_x[match.group(2)][match.group(1)] = load_file(str(path))["images"]
     truth = load_file(str(original))["images"]
     written = []
-    for m, recons in sorted(by_m.items()):
+    order = sorted(by_x, key=lambda v: (0, int(v), "") if v.isdigit() else (1, 0, v))
+    for x in order:
+        recons = by_x[x]
         methods = sorted(recons)
         written.append(
             image_grid(
                 [truth, *(recons[k] for k in methods)],
                 ["original", *methods],
-                Path(out) / f"grid_m{m}.png",
-                title=f"m = {m}",
+                Path(out) / f"grid_{axis.name}{x}.png",
+                title=f"{axis.name} = {x}",
             )
         )
     return written

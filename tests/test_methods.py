@@ -1,18 +1,16 @@
 import math
+from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from ganinverse import metrics
 from ganinverse.bases import make_basis
-from ganinverse.methods import (
-    LASSO_BASES,
-    MethodSettings,
-    choose_weight,
-    reconstruct,
-    with_weight,
-)
+from ganinverse.methods import METHODS, choose_weight, get_method, reconstruct
 from ganinverse.operators import GaussianCS
+
+LASSO_BASES = {"lasso": "pixel", "lasso-dct": "dct", "lasso-wavelet": "wavelet"}
 
 
 @pytest.mark.parametrize("method", sorted(LASSO_BASES))
@@ -42,17 +40,35 @@ def test_lambda_is_chosen_on_the_given_images_and_reported_on_the_unit_scale():
     assert abs(scores[2][1] - 1 / 64) < 1e-4
 
 
-def test_with_weight_sets_the_weight_each_method_tunes():
-    base = MethodSettings()
-    csgm, lam = with_weight("csgm", base, 0.5)
-    assert csgm.config.lambda_z == 0.5 and lam is None and base.config.lambda_z != 0.5
-    sparse, lam = with_weight("csgm-sparse", base, 0.2)
-    assert sparse.sparse_l1 == 0.2 and lam is None and base.sparse_l1 != 0.2
-    assert with_weight("lasso-dct", base, 0.3) == (base, 0.3)
-    engine, _ = with_weight("csgm", base, {"lambda_z": 0.2, "steps": 7})
-    assert (engine.config.lambda_z, engine.config.steps) == (0.2, 7)
-    with pytest.raises(TypeError, match="tunes a number"):
-        with_weight("lasso-dct", base, {"lambda_z": 0.2})
+def test_each_record_sets_the_weight_it_tunes():
+    def tuned(method, value):
+        record = get_method(method)
+        base = record.options()
+        return base, record.tuned.apply(base, value)
+
+    base, csgm = tuned("csgm", 0.5)
+    assert csgm["config"].lambda_z == 0.5 and base["config"].lambda_z != 0.5
+    base, sparse = tuned("csgm-sparse", 0.2)
+    assert sparse["l1"] == 0.2 and base["l1"] != 0.2 and sparse["config"] == base["config"]
+    assert tuned("lasso-dct", 0.3)[1]["lam"] == 0.3
+    engine = tuned("csgm", {"lambda_z": 0.2, "steps": 7})[1]["config"]
+    assert (engine.lambda_z, engine.steps) == (0.2, 7)
+    with pytest.raises(TypeError, match="is a number"):
+        tuned("lasso-dct", {"lambda_z": 0.2})
+
+
+def test_every_record_is_complete():
+    """What reconstruct, the sweep and the CLI read from each record."""
+    for name, record in METHODS.items():
+        assert record.name == name and record.summary
+        assert callable(record.solve)
+        if record.tuned is not None:
+            assert record.tuned.flag.startswith("--")
+            assert record.tuned.option in record.defaults
+        if record.starts_from is not None:
+            assert record.starts_from in METHODS
+        for option, flag in record.flags.items():
+            assert option in record.defaults and flag.flag.startswith("--")
 
 
 def test_lambda_z_is_chosen_by_validation_error(toy_generator):
@@ -62,8 +78,8 @@ def test_lambda_z_is_chosen_by_validation_error(toy_generator):
     with torch.no_grad():
         x = G(z)
     op = GaussianCS(G.image_shape, 30, seed=2)
-    settings = MethodSettings(config=MethodSettings().config.updated(restarts=2, steps=60, lr=0.05))
-    best, scores = choose_weight("csgm", G, op, x, op.measure(x), (0.0, 1e3), settings)
+    config = get_method("csgm").defaults["config"].updated(restarts=2, steps=60, lr=0.05)
+    best, scores = choose_weight("csgm", G, op, x, op.measure(x), (0.0, 1e3), {"config": config})
     assert [s[0] for s in scores] == [0.0, 1e3]
     assert best == 0.0 and scores[0][1] < scores[1][1]
 
@@ -75,10 +91,10 @@ def test_choose_weight_needs_candidates():
         )
 
 
-def test_missing_lambda_or_generator_raise():
+def test_unknown_options_missing_generator_or_unknown_method_raise():
     op = GaussianCS((1, 8, 8), 10)
-    with pytest.raises(ValueError, match="needs lam"):
-        reconstruct("lasso-dct", None, op, torch.zeros(1, 10))
+    with pytest.raises(TypeError, match="no option.*lamda.*options are"):
+        reconstruct("lasso-dct", None, op, torch.zeros(1, 10), lamda=0.1)
     with pytest.raises(ValueError, match="needs a generator"):
         reconstruct("csgm", None, op, torch.zeros(1, 10))
     with pytest.raises(ValueError, match="method must be one of"):
@@ -90,9 +106,9 @@ def test_the_sparse_weight_search_runs_the_latent_engine_once(toy_generator, csg
     with torch.no_grad():
         x = toy_generator(z) + 0.1
     op = GaussianCS(toy_generator.image_shape, 30, seed=0)
-    settings = MethodSettings(config=MethodSettings().config.updated(steps=50, progress=False))
+    config = get_method("csgm").defaults["config"].updated(steps=50, progress=False)
     best, scores = choose_weight(
-        "csgm-sparse", toy_generator, op, x, op.measure(x), (1e-4, 1e-2, 10.0), settings
+        "csgm-sparse", toy_generator, op, x, op.measure(x), (1e-4, 1e-2, 10.0), {"config": config}
     )
     assert len(csgm_calls) == 1 and len(scores) == 3
     assert best == min(scores, key=lambda s: s[1])[0]
@@ -106,13 +122,13 @@ def test_a_weight_search_warns_only_about_the_chosen_candidate(monkeypatch):
     from ganinverse import methods
     from ganinverse.exceptions import ConvergenceWarning
 
-    def fake(method, operator, y, settings, lam, init=None):
+    def fake(G, operator, y, *, lam, init=None, **options):
         if lam in (1e-3, 0.1):
             warnings.warn(f"not converged at {lam}", ConvergenceWarning, stacklevel=2)
         x_hat = torch.full((len(y), 1, 8, 8), -1.0 if lam == 0.1 else 1.0)
-        return x_hat, x_hat
+        return SimpleNamespace(x_hat=x_hat, coefficients=x_hat)
 
-    monkeypatch.setattr(methods, "_lasso", fake)
+    monkeypatch.setitem(methods.METHODS, "lasso", replace(methods.METHODS["lasso"], solve=fake))
     op = GaussianCS((1, 8, 8), 10, seed=0)
     x = -torch.ones(2, 1, 8, 8)  # lam = 0.1 reconstructs it exactly
     with warnings.catch_warnings(record=True) as seen:
@@ -126,11 +142,11 @@ def test_a_weight_search_warns_only_about_the_chosen_candidate(monkeypatch):
 def test_a_candidate_with_a_non_finite_reconstruction_never_wins(monkeypatch):
     from ganinverse import methods
 
-    def fake(method, operator, y, settings, lam, init=None):
+    def fake(G, operator, y, *, lam, init=None, **options):
         x_hat = torch.full((len(y), 1, 8, 8), float("nan") if lam == 0.1 else 0.5)
-        return x_hat, x_hat
+        return SimpleNamespace(x_hat=x_hat, coefficients=x_hat)
 
-    monkeypatch.setattr(methods, "_lasso", fake)
+    monkeypatch.setitem(methods.METHODS, "lasso", replace(methods.METHODS["lasso"], solve=fake))
     op = GaussianCS((1, 8, 8), 10, seed=0)
     x = -torch.ones(2, 1, 8, 8)
     best, scores = methods.choose_weight("lasso", None, op, x, op.A(x), [0.1, 1.0])

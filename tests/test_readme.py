@@ -108,7 +108,7 @@ UNSET = {
 
 #: ``ganinverse demo`` runs its built-in settings (ganinverse.cli.demo.DEMO); these replace them.
 DEMO_TINY = {
-    "m_values": (10, 25),
+    "x_values": (10, 25),
     "n_val": 1,
     "lasso_lambdas": (0.1,),
     "engine": {"restarts": 1, "steps": 2},

@@ -87,3 +87,38 @@ def engine_overrides(args: argparse.Namespace) -> dict:
     """The engine options the user set on the command line."""
     keys = ("steps", "restarts", "lr", "lambda_z", "tol", "prune_at")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False) -> None:
+    """The option flags of every registered method (``Method.flags``), once per flag; with
+    ``searched`` an option whose weight is always searched (e.g. Lasso's λ) is left out."""
+    from ..methods import METHODS
+
+    group = parser.add_argument_group("method options (see each method's record)")
+    seen: set[str] = set()
+    for record in METHODS.values():
+        for option, flag in record.flags.items():
+            tuned = record.tuned
+            if searched and tuned is not None and tuned.option == option and tuned.grid:
+                continue
+            if flag.flag not in seen:
+                seen.add(flag.flag)
+                group.add_argument(flag.flag, type=flag.type, dest=_dest(flag.flag), help=flag.help)
+
+
+def _dest(flag: str) -> str:
+    return "method_" + flag.lstrip("-").replace("-", "_")
+
+
+def method_options(args: argparse.Namespace, methods: tuple[str, ...]) -> dict[str, dict]:
+    """{method: {option: value}} for the method flags the user set, for ``methods``."""
+    from ..methods import get_method
+
+    options: dict[str, dict] = {}
+    for name in methods:
+        record = get_method(name)
+        for option, flag in record.flags.items():
+            value = getattr(args, _dest(flag.flag), None)
+            if value is not None:
+                options.setdefault(name, {})[option] = value
+    return options

@@ -14,7 +14,7 @@ from ..sweep import Sweep, SweepSpec, report
 DEMO = dict(
     dataset="digits",
     generator="digits",
-    m_values=(10, 25, 50, 100, 200, 400),
+    x_values=(10, 25, 50, 100, 200, 400),
     methods=("csgm", "lasso-dct", "lasso-wavelet"),
     n_images=20,
     noise_std=0.01,
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     spec = SweepSpec(**{**DEMO, "n_images": args.n_images})
     print(
         f"CSGM (bundled 'digits' generator) vs Lasso on {spec.n_images} held-out digits, "
-        f"m = {', '.join(map(str, spec.m_values))} of n = 784, noise σ = {spec.noise_std} ([0,1] scale)"
+        f"m = {', '.join(map(str, spec.x_values))} of n = 784, noise σ = {spec.noise_std} ([0,1] scale)"
     )
     Sweep(spec, args.out, device=args.device).run(progress=not args.no_progress)
     print(report(args.out, title="demo: digits, CSGM vs Lasso"))

@@ -9,10 +9,10 @@ from .._validation import check_int, check_positive
 from ..data import load_image_file, load_images, save_image_file
 from ..device import resolve_device
 from ..io import check_output_dir, staged_output
-from ..methods import GAN_METHODS, METHODS, MethodSettings, reconstruct
-from ..operators import OPERATORS, make_operator
+from ..methods import METHODS, get_method, reconstruct
+from ..operators import REGISTRY, make_operator
 from ..plots import image_grid
-from ._common import add_engine_args, engine_overrides
+from ._common import add_engine_args, add_method_flags, engine_overrides, method_options
 
 OWNER = "ganinverse reconstruct"  #: the writer named in --out's marker (io.staged_output)
 
@@ -31,16 +31,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--index", type=int, default=0)
     p.add_argument("--generator", default="digits", help="bundled name or checkpoint path")
-    p.add_argument("--operator", default="gaussian", choices=OPERATORS)
+    p.add_argument("--discriminator", help="bundled name or checkpoint (methods that use D)")
+    p.add_argument("--operator", default="gaussian", choices=list(REGISTRY))
     p.add_argument("--m", type=int, help="measurements (gaussian, subsample)")
     p.add_argument("--factor", type=int, default=2, help="downsampling factor (superres)")
+    p.add_argument("--mask", help="mask spec (inpainting): center, random:0.8, half, ...")
     p.add_argument(
         "--noise-std", type=float, default=0.0, help="per measurement, [0, 1] image scale"
     )
-    p.add_argument("--method", default="csgm", choices=METHODS)
-    p.add_argument("--lam", type=float, default=0.03, help="Lasso's λ (Lasso methods)")
+    p.add_argument(
+        "--method",
+        default="csgm",
+        choices=list(METHODS),
+        help="; ".join(f"{r.name}: {r.summary}" for r in METHODS.values()),
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
+    add_method_flags(p)
     add_engine_args(p)
     p.set_defaults(func=run)
 
@@ -52,13 +59,22 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
     check_positive(args.noise_std, "--noise-std", strict=False)
-    check_positive(args.lam, "--lam")
     check_int(args.seed, "--seed", low=0)
     check_int(args.index, "--index", low=0)
-    config = MethodSettings().config.updated(
-        progress=not args.no_progress, **engine_overrides(args)
-    )
+    record = get_method(args.method)
+    options = record.options(method_options(args, (args.method,)).get(args.method))
+    if "lam" in options:
+        check_positive(options["lam"], "--lam")
+    if record.latent:
+        options["config"] = options["config"].updated(
+            progress=not args.no_progress, **engine_overrides(args)
+        )
     G = load_generator(args.generator, device=device)
+    D = None
+    if args.discriminator:
+        from ..models import load_discriminator
+
+        D = load_discriminator(args.discriminator, device=device)
     c, h, _ = G.image_shape
     if args.image:
         x = load_image_file(args.image, image_size=h, channels=c)
@@ -76,18 +92,23 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         noise_std=2 * args.noise_std,
         factor=args.factor,
+        mask=args.mask,
+        ids=[0 if args.image else args.index],
     )
+    record.check_operator(op)
     y = op.measure(x, seed=args.seed + 1)
+    shown = {k: (v if k != "config" else _engine(v)) for k, v in options.items() if v is not None}
+    print(f"{args.method} with " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     x_hat = (
         reconstruct(
             args.method,
-            G if args.method in GAN_METHODS else None,
+            G if record.needs_generator else None,
             op,
             y,
-            MethodSettings(config=config),
-            lam=args.lam,
+            D=D,
             seed=args.seed,
             image_ids=None if args.image else [args.index],
+            **options,
         )
         .detach()
         .cpu()
@@ -99,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
     err = float(metrics.mse(x_hat, x)[0])
     psnr = float(metrics.psnr(x_hat, x)[0])
     print(
-        f"{args.method}, {args.operator} m={op.m}: MSE/pixel ([0,1]) {err:.5f}, PSNR {psnr:.2f} dB -> {out}"
+        f"{args.method}, {args.operator} m={int(op.measurement_counts()[0])}: MSE/pixel ([0,1]) {err:.5f}, PSNR {psnr:.2f} dB -> {out}"
     )
     return 0
+
+
+def _engine(config) -> str:
+    """The engine settings a user tunes, in one line."""
+    keys = ("restarts", "steps", "lr", "lambda_z", "init", "prune_at")
+    return "(" + ", ".join(f"{k}={getattr(config, k)}" for k in keys) + ")"

@@ -1,43 +1,87 @@
-"""``ganinverse sweep`` and ``ganinverse sweep-merge``: measurement-count sweeps."""
+"""``ganinverse sweep`` and ``ganinverse sweep-merge``: error against the measurement setting of
+any registered operator, for any registered methods (both read from their registries)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from functools import partial
 from pathlib import Path
 
 from ..io import read_json
-from ..methods import LASSO_LAMBDAS, METHODS
-from ..sweep import Sweep, SweepSpec, parse_shard, report
+from ..methods import METHODS
+from ..operators import REGISTRY
+from ..sweep import Sweep, parse_shard, report
+from ..sweep.spec import make_spec, upgrade
 from ._common import (
     add_engine_args,
+    add_method_flags,
     engine_list,
     engine_overrides,
     float_list,
-    int_list,
+    method_options,
     str_list,
 )
 
+DEFAULT_METHODS = ("csgm", "lasso-dct", "lasso-wavelet")
+
+
+def _sweepable() -> dict:
+    return {name: cls for name, cls in REGISTRY.items() if cls.axis is not None}
+
+
+def _axes() -> dict:
+    """flag -> axis, once per axis (gaussian and subsample share --m)."""
+    return {cls.axis.flag: cls.axis for cls in _sweepable().values()}
+
+
+def _value_list(text: str, axis) -> tuple:
+    values = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            values.append(axis.parse(part))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(
+                f"{axis.flag}: expected comma-separated {axis.name} values, got {part!r}"
+            ) from err
+    if not values:
+        raise argparse.ArgumentTypeError(f"{axis.flag}: expected at least one value")
+    return tuple(values)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    operators = _sweepable()
     p = subparsers.add_parser(
         "sweep",
-        help="error vs number of measurements for several methods (resumable, shardable)",
-        description="One CSV row per (image, m, method) written as it goes; rerun to resume. "
-        "Writes rows.csv, summary.csv/.md (mean, 95%% CI, time per image), error_vs_m.png and "
-        "grid_m*.png. Under torchrun, or with --shard K/N, each process takes every N-th unit; "
-        "then run sweep-merge.",
+        help="error vs the measurement setting for several methods (resumable, shardable)",
+        description="One CSV row per (image, x, method) written as it goes; rerun to resume. "
+        "x is the operator's setting: "
+        + "; ".join(f"{n} {c.axis.flag} ({c.axis.label})" for n, c in operators.items())
+        + ". Writes rows.csv, summary.csv/.md (mean, 95%% CI, time per image), error_vs_m.png "
+        "and grid_*.png. Under torchrun, or with --shard K/N, each process takes every N-th "
+        "unit; then run sweep-merge.",
     )
-    p.add_argument("--generator", help="bundled name or checkpoint path (needed by csgm methods)")
+    p.add_argument("--generator", help="bundled name or checkpoint path (needed by GAN methods)")
+    p.add_argument("--discriminator", help="bundled name or checkpoint (methods that use D)")
     p.add_argument("--dataset", required=True, help="digits, mnist, fashion-mnist, celeba64, ...")
     p.add_argument("--data-root", help="dataset folder (torchvision layout / npz folder)")
     p.add_argument("--split", default="test")
     p.add_argument("--start", type=int, default=0, help="first image index of the split")
-    p.add_argument("--m", type=int_list, required=True, dest="m_values", help="e.g. 10,25,50,100")
+    p.add_argument(
+        "--operator", default="gaussian", choices=list(operators), help="forward operator"
+    )
+    for flag, axis in _axes().items():
+        users = ", ".join(n for n, c in operators.items() if c.axis is axis)
+        p.add_argument(
+            flag,
+            type=partial(_value_list, axis=axis),
+            dest=f"axis_{axis.name}",
+            help=f"{axis.label}, comma-separated (operator {users})",
+        )
     p.add_argument(
         "--methods",
         type=str_list,
-        default=("csgm", "lasso-dct", "lasso-wavelet"),
+        default=DEFAULT_METHODS,
         help=f"comma-separated, from: {', '.join(METHODS)}",
     )
     p.add_argument("--n-images", type=int, default=300)
@@ -49,42 +93,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int, default=25, help="images per work unit")
     p.add_argument(
-        "--n-val", type=int, default=10, help="validation images (train split) for Lasso's λ"
+        "--n-val", type=int, default=10, help="validation images (train split) for the weights"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--sparse-basis", default="dct", help="basis of the sparse deviation (csgm-sparse)"
-    )
-    p.add_argument(
-        "--sparse-l1", type=float, default=0.01, help="ℓ1 weight of the sparse deviation"
-    )
+    add_method_flags(p, searched=True)
     tune = p.add_argument_group(
-        "weights chosen per m on the validation images (lowest MSE; recorded in lambdas.json)"
+        "weights chosen per x on the validation images (lowest MSE; recorded in weights.json)"
     )
-    grid = tune.add_mutually_exclusive_group()
-    grid.add_argument(
-        "--lambda-z-grid",
-        type=float_list,
-        help="λ_z candidates for csgm and csgm-sparse, e.g. 0.1,0.01,0.001 (default: --lambda-z)",
-    )
-    grid.add_argument(
-        "--engine-grid",
-        type=engine_list,
-        help="engine candidates for csgm and csgm-sparse, ';'-separated, each KEY=VALUE,...: "
-        "e.g. 'lambda_z=0.3,steps=300;lambda_z=0.001,steps=1000'",
-    )
-    tune.add_argument(
-        "--sparse-l1-grid",
-        type=float_list,
-        default=(),
-        help="ℓ1 candidates for csgm-sparse's deviation (default: --sparse-l1)",
-    )
-    tune.add_argument(
-        "--lasso-lambdas",
-        type=float_list,
-        default=LASSO_LAMBDAS,
-        help=f"λ candidates for Lasso (default: {','.join(map(str, LASSO_LAMBDAS))})",
-    )
+    seen = set()
+    for record in METHODS.values():
+        tuned = record.tuned
+        if tuned is None or tuned.key in seen:
+            continue
+        seen.add(tuned.key)
+        if tuned.option == "config":
+            grid = tune.add_mutually_exclusive_group()
+            grid.add_argument(
+                "--lambda-z-grid",
+                type=float_list,
+                help="λ_z candidates for the latent methods, e.g. 0.1,0.01 (default: --lambda-z)",
+            )
+            grid.add_argument(tuned.flag, type=engine_list, dest="grid_engine", help=tuned.help)
+        else:
+            tune.add_argument(
+                tuned.flag, type=float_list, dest=f"grid_{tuned.key}", help=tuned.help
+            )
     p.add_argument("--shard", help="K/N: run only every N-th work unit starting at K")
     p.add_argument("--out", required=True, help="output folder (resumes if it exists)")
     add_engine_args(p)
@@ -95,10 +128,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.set_defaults(func=run_merge)
 
 
-def _engine_grid(args: argparse.Namespace) -> tuple[dict, ...]:
-    if args.lambda_z_grid:
-        return tuple({"lambda_z": v} for v in args.lambda_z_grid)
-    return args.engine_grid or ()
+def _grids(args: argparse.Namespace) -> dict:
+    grids = {}
+    for key, value in vars(args).items():
+        if key.startswith("grid_") and value is not None:
+            grids[key[len("grid_") :]] = value
+    if getattr(args, "lambda_z_grid", None):
+        grids["engine"] = tuple({"lambda_z": v} for v in args.lambda_z_grid)
+    return grids
+
+
+def _x_values(args: argparse.Namespace) -> tuple:
+    """The values of the chosen operator's axis flag; another axis's flag is refused."""
+    operator = args.operator
+    axis = _sweepable()[operator].axis
+    for flag, other in _axes().items():
+        given = getattr(args, f"axis_{other.name}")
+        if other is not axis and given is not None:
+            raise ValueError(
+                f"{flag} sets the {other.name} axis, but --operator {operator} varies "
+                f"{axis.name}: use {axis.flag}"
+            )
+    values = getattr(args, f"axis_{axis.name}")
+    if values is None:
+        raise ValueError(
+            f"--operator {operator} needs {axis.flag} ({axis.label}), e.g. {axis.flag} "
+            f"{'25,100' if axis.numeric else 'center,random:0.8'}"
+        )
+    return values
 
 
 def _shard(args: argparse.Namespace) -> tuple[int, int]:
@@ -109,11 +166,13 @@ def _shard(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = SweepSpec(
+    spec = make_spec(
         dataset=args.dataset,
-        m_values=args.m_values,
+        x_values=_x_values(args),
         methods=args.methods,
+        operator=args.operator,
         generator=args.generator,
+        discriminator=args.discriminator,
         data_root=args.data_root,
         split=args.split,
         start=args.start,
@@ -123,11 +182,8 @@ def run(args: argparse.Namespace) -> int:
         n_val=args.n_val,
         seed=args.seed,
         engine=engine_overrides(args),
-        sparse_basis=args.sparse_basis,
-        sparse_l1=args.sparse_l1,
-        engine_grid=_engine_grid(args),
-        sparse_l1_grid=args.sparse_l1_grid,
-        lasso_lambdas=args.lasso_lambdas,
+        grids=_grids(args),
+        options=method_options(args, args.methods),
     )
     shard = _shard(args)
     path = Sweep(spec, args.out, device=args.device).run(shard, progress=not args.no_progress)
@@ -141,8 +197,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _title(spec: dict) -> str:
     """The report's title from a sweep's settings (``SweepSpec.to_json()`` or its sweep.json)."""
+    operator = spec.get("operator", "gaussian")
+    op = "" if operator == "gaussian" else f"{operator} operator, "
     return (
-        f"{spec['dataset']}, generator {spec['generator']}, noise σ = {spec['noise_std']} "
+        f"{spec['dataset']}, {op}generator {spec['generator']}, noise σ = {spec['noise_std']} "
         "([0,1] scale)"
     )
 
@@ -151,6 +209,6 @@ def run_merge(args: argparse.Namespace) -> int:
     if not Path(args.out).is_dir():
         raise ValueError(f"sweep-merge: {args.out!r} is not a folder; pass a sweep's --out folder")
     saved = Path(args.out) / "sweep.json"
-    title = _title(read_json(saved, "sweep spec")) if saved.is_file() else ""
+    title = _title(upgrade(read_json(saved, "sweep spec"))) if saved.is_file() else ""
     print(report(args.out, title=title))
     return 0

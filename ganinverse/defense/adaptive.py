@@ -51,11 +51,11 @@ class _StraightThrough(torch.autograd.Function):
     """y = defense(x) forward; dL/dx = dL/dy backward (the identity approximation of BPDA)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, defense: nn.Module) -> Tensor:  # noqa: ARG004
+    def forward(ctx, x: Tensor, defense: nn.Module) -> Tensor:
         return defense(x.detach())
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # noqa: ARG004
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:
         return grad_output, None
 
 

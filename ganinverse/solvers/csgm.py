@@ -109,8 +109,8 @@ def csgm_sparse(
     config: LatentConfig | None = None,
     *,
     start: LatentResult | None = None,
-    max_iter: int = 20_000,
-    tol: float = LASSO_TOL,
+    lasso_max_iter: int = 20_000,
+    lasso_tol: float = LASSO_TOL,
     image_ids: Sequence[int] | None = None,
     **overrides: object,
 ) -> LatentResult:
@@ -118,8 +118,12 @@ def csgm_sparse(
 
     ẑ is CSGM's (same config; restarts chosen by the data term), or ``start``, a ``csgm`` result
     for the same G, operator and y (so a search over μ runs the latent engine once). ν̂ solves
-    min_ν ½||r − AΨᵀν||² + (m_i μ/2)||ν||₁ with r = y − A G(ẑ) by FISTA, to a relative duality gap ``tol`` (``baselines.lasso_fista``; ``max_iter``);
-    per-image operators (one mask per image) solve one Lasso per image with its own m_i.
+    min_ν ½||r − AΨᵀν||² + (m_i μ/2)||ν||₁ with r = y − A G(ẑ) by FISTA, to a relative duality
+    gap ``lasso_tol`` within ``lasso_max_iter`` iterations (``baselines.lasso_fista``); per-image
+    operators (one mask per image) solve one Lasso per image with its own m_i. ``config`` and
+    ``overrides`` (every ``LatentConfig`` field, ``tol`` included) set the engine as in
+    ``csgm``; with ``start`` the engine has run, so they must be absent or equal to
+    ``start.config`` (else a ValueError: they would be ignored).
     ``loss`` and ``data_loss`` are those of x̂: (1/m)||y − A x̂||² (+ λ_z||ẑ||² + μ||ν̂||₁);
     ``seconds`` adds the ν-step to the engine's time.
     """
@@ -127,6 +131,13 @@ def csgm_sparse(
     l1 = check_positive(l1, "l1", strict=False)
     if start is None:
         start = csgm(G, operator, y, config, image_ids=image_ids, **overrides)
+    elif overrides or (config is not None and config != getattr(start, "config", None)):
+        given = sorted(overrides) + (["config"] if config is not None else [])
+        raise ValueError(
+            f"csgm_sparse got start= (a finished csgm result) and engine option(s) "
+            f"{', '.join(given)} that differ from start.config: they would be ignored; drop "
+            "them, or drop start to run the engine with them"
+        )
     elif not isinstance(start, LatentResult) or start.x_hat.shape != (len(y), *operator.in_shape):
         raise ValueError(
             f"start must be the csgm result for these {len(y)} measurements "
@@ -146,8 +157,8 @@ def csgm_sparse(
             basis,
             operator.in_shape,
             lam=float(op.measurement_counts()[0]) * l1 / 2,  # (m/2)·[(1/m)||·||² + μ||ν||₁]
-            max_iter=max_iter,
-            tol=tol,
+            max_iter=lasso_max_iter,
+            tol=lasso_tol,
             device=y.device,
         ).coefficients
     x_hat = g + basis.synthesis(nu)

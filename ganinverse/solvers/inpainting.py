@@ -94,7 +94,7 @@ class InpaintingObjective(LatentObjective):
         self,
         y: Tensor,
         weights: Tensor,
-        D: nn.Module | None = None,  # noqa: N803 (the paper's name)
+        D: nn.Module | None = None,
         prior_weight: float = 0.003,
         prior: str = "log1m",
     ) -> None:
@@ -126,12 +126,22 @@ class InpaintingResult:
     weights: Tensor  #: (B, 1, H, W) importance weights W of the context loss
     latent: LatentResult  #: the engine's result (ẑ, losses, restarts, history)
 
+    @property
+    def x_hat(self) -> Tensor:
+        """The reconstruction: the blend when made, else the raw completion G(ẑ)."""
+        return self.x_raw if self.x_blended is None else self.x_blended
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the latent search."""
+        return self.latent.seconds
+
 
 def inpaint(
-    G: nn.Module,  # noqa: N803
+    G: nn.Module,
     y: Tensor,
     mask: Tensor,
-    D: nn.Module | None = None,  # noqa: N803
+    D: nn.Module | None = None,
     prior_weight: float = 0.003,
     prior: str = "log1m",
     window: int = 7,
@@ -143,19 +153,70 @@ def inpaint(
 ) -> InpaintingResult:
     """Fill the missing pixels of y (B, C, H, W) in [-1, 1] with G's range (Yeh et al. 2017).
 
-    ``mask``: (H, W), (1, 1, H, W) or (B, 1, H, W), 1 = known; y's missing pixels are ignored (they
-    may be anything, NaN included). ``D`` returns one logit per image; without it the prior term is
-    dropped (context loss only). ``config`` defaults to ``INPAINT_CONFIG``; ``overrides`` replace
-    its fields (steps, restarts, lr, seed, progress, ...). ``image_ids`` (B distinct ints, e.g.
-    dataset indices) seed each image's restarts by its identity (see ``optimize_latent``), so an
-    image gives the same completion alone or in any batch. Raises ValueError when the known
-    pixels leave [-1, 1] (with the fix for [0, 255] or [0, 1] images).
+    The mask form of ``inpaint_operator``: ``mask`` is (H, W), (1, 1, H, W) or (B, 1, H, W),
+    1 = known; y's missing pixels are ignored (they may be anything, NaN included). ``D``
+    returns one logit per image; without it the prior term is dropped (context loss only).
+    ``config`` defaults to ``INPAINT_CONFIG``; ``overrides`` replace its fields (steps,
+    restarts, lr, seed, progress, ...). ``image_ids`` (B distinct ints, e.g. dataset indices)
+    seed each image's restarts by its identity (see ``optimize_latent``), so an image gives the
+    same completion alone or in any batch. Raises ValueError when the known pixels leave
+    [-1, 1] (with the fix for [0, 255] or [0, 1] images).
     """
     check_generator(G)
     shape = tuple(G.image_shape)
     y = check_tensor(y, "y", shape=(None, *shape), finite=False)
     y = y.float()  # float64 / float16 inputs: converted to the generator's float32
     mask = check_mask(mask, len(y), shape)
+    y_masked = Inpainting(mask, shape).A(torch.where(mask.bool(), y, 0.0))
+    check_image_range(y_masked, "y (known pixels)")
+    return _inpaint(
+        G, y_masked, mask, D, prior_weight, prior, window, blend, config, image_ids, overrides
+    )
+
+
+def inpaint_operator(
+    G: nn.Module,
+    operator: Inpainting,
+    y: Tensor,
+    *,
+    D: nn.Module | None = None,
+    prior_weight: float = 0.003,
+    prior: str = "log1m",
+    window: int = 7,
+    blend: bool = True,
+    config: LatentConfig | None = None,
+    image_ids: Sequence[int] | None = None,
+    **overrides: object,
+) -> InpaintingResult:
+    """Yeh et al.'s inpainting as the solver of an ``Inpainting`` operator: y = M ⊙ (x + η)
+    (B, C, H, W), zero where M is 0; the mask is the operator's (shared or one per image).
+
+    The objective and options are ``inpaint``'s. Noisy known pixels may leave [-1, 1] by the
+    noise (``operator.check_measurements`` bounds them). Raises TypeError for another operator,
+    ValueError for a mask with no missing pixel or measurements beyond what the operator reaches.
+    """
+    check_generator(G)
+    if not isinstance(operator, Inpainting):
+        raise TypeError(
+            f"operator must be an Inpainting operator (Yeh et al. fill masked pixels), got "
+            f"{type(operator).__name__}"
+        )
+    y = operator.check_measurements(y)
+    mask = operator.measurement_mask()
+    if not bool((mask == mask[:, :1]).all()):
+        raise ValueError(
+            "the operator's mask differs between channels; Yeh et al.'s inpainting needs one "
+            "mask per pixel (build the Inpainting operator from an (H, W) or (B, 1, H, W) mask)"
+        )
+    mask = mask[:, :1]
+    mask = mask.expand(len(y), -1, -1, -1) if mask.shape[0] == 1 else mask
+    return _inpaint(G, y, mask, D, prior_weight, prior, window, blend, config, image_ids, overrides)
+
+
+def _inpaint(
+    G, y_masked, mask, D, prior_weight, prior, window, blend, config, image_ids, overrides
+):
+    """The shared body: checks, importance weights, the latent search and the blend."""
     complete = (mask.flatten(1) == 1).all(1)
     if bool(complete.any()):
         raise ValueError(
@@ -169,14 +230,14 @@ def inpaint(
     device = generator_device(G)
     if D is not None and generator_device(D) != device:
         raise ValueError(f"D is on {generator_device(D)} but G on {device}; move D with D.to(...)")
-    y, mask = y.to(device), mask.to(device)
-    y_masked = Inpainting(mask, shape).to(device).A(torch.where(mask.bool(), y, 0.0))
+    y_masked, mask = y_masked.to(device), mask.to(device)
     check_tensor(y_masked, "y (known pixels)")
-    check_image_range(y_masked, "y (known pixels)")
     weights = importance_weights(mask, window)
     objective = InpaintingObjective(y_masked, weights, D, prior_weight, prior)
     config = (config or INPAINT_CONFIG).updated(**overrides)
-    latent = optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="inpaint")
+    latent = optimize_latent(
+        G, objective, len(y_masked), config, image_ids=image_ids, desc="inpaint"
+    )
     x_raw = latent.x_hat.detach()
     x_blended = poisson_blend(x_raw, y_masked, mask) if blend else None
     return InpaintingResult(x_blended, x_raw, y_masked, mask, weights, latent)
@@ -189,5 +250,6 @@ __all__ = [
     "InpaintingResult",
     "importance_weights",
     "inpaint",
+    "inpaint_operator",
     "prior_from_logits",
 ]

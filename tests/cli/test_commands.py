@@ -124,7 +124,7 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tiny_generator, tmp_path, ca
     assert code == 2
     assert "m must be at most n" in capsys.readouterr().err
     assert main(["sweep", "--dataset", "digits", "--m", "10", "--out", str(tmp_path / "s")]) == 2
-    assert "need a generator" in capsys.readouterr().err
+    assert "needs a generator" in capsys.readouterr().err
 
 
 def test_torchrun_environment_selects_the_shard(tiny_generator, tmp_path, monkeypatch, capsys):

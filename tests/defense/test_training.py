@@ -9,7 +9,7 @@ TRAIN = dict(epochs=30, batch_size=50, lr=1e-2, device="cpu")
 
 
 def test_madry_training_makes_the_classifier_robust(toy_data, toy_test_set, toy_classifier_class):
-    ToyClassifier = toy_classifier_class  # noqa: N806
+    ToyClassifier = toy_classifier_class
     x, y = toy_data
     xt, yt = toy_test_set
     plain = train_classifier(ToyClassifier(), x, y, **TRAIN)

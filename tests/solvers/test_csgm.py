@@ -74,7 +74,7 @@ def test_deviation_step_is_the_exact_lasso_on_the_residual(toy_generator):
     y = op.measure(x)
     start = csgm(G, op, y, **FAST)
     mu = 1e-3
-    res = csgm_sparse(G, op, y, basis, l1=mu, start=start, tol=1e-9, max_iter=20000)
+    res = csgm_sparse(G, op, y, basis, l1=mu, start=start, lasso_tol=1e-9, lasso_max_iter=20000)
     # ν̂ minimises ½||r - AΨᵀν||² + (mμ/2)||ν||₁ with r = y - A G(ẑ): scikit-learn's optimum
     r = y - op.A(start.x_hat)
     ref = lasso_sklearn(op.matrix, r, basis, G.image_shape, 40 * mu / 2, tol=1e-10)
@@ -84,7 +84,7 @@ def test_deviation_step_is_the_exact_lasso_on_the_residual(toy_generator):
     want = (y - op.A(res.x_hat)).pow(2).mean(1)
     assert torch.allclose(res.data_loss, want, rtol=1e-5)
     # reusing the csgm result is the same as letting csgm_sparse run it
-    again = csgm_sparse(G, op, y, basis, l1=mu, tol=1e-9, max_iter=20000, **FAST)
+    again = csgm_sparse(G, op, y, basis, l1=mu, lasso_tol=1e-9, lasso_max_iter=20000, **FAST)
     assert torch.allclose(again.x_hat, res.x_hat, atol=1e-6)
 
 
@@ -140,12 +140,19 @@ def test_sparse_deviations_with_per_image_masks_use_each_images_m(toy_generator)
     op = Inpainting(masks, G.image_shape, noise_std=0.01)
     y = op.measure(x, seed=1)
     start = csgm(G, op, y, **FAST)
-    both = csgm_sparse(G, op, y, "dct", l1=1e-3, start=start, tol=1e-9, max_iter=20000)
+    both = csgm_sparse(G, op, y, "dct", l1=1e-3, start=start, lasso_tol=1e-9, lasso_max_iter=20000)
     for i in range(2):
         alone_op = Inpainting(masks[i], G.image_shape, noise_std=0.01)
         start_i = replace(start, x_hat=start.x_hat[i : i + 1], z=start.z[i : i + 1])
         alone = csgm_sparse(
-            G, alone_op, y[i : i + 1], "dct", l1=1e-3, start=start_i, tol=1e-9, max_iter=20000
+            G,
+            alone_op,
+            y[i : i + 1],
+            "dct",
+            l1=1e-3,
+            start=start_i,
+            lasso_tol=1e-9,
+            lasso_max_iter=20000,
         )
         assert torch.allclose(alone.x_hat[0], both.x_hat[i], atol=1e-5)
         # ν̂ minimises ½||r − MΨᵀν||² + (m_i μ/2)||ν||₁ with m_i = the known pixels of image i

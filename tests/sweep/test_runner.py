@@ -8,7 +8,6 @@ from ganinverse.models import DCGANGenerator
 from ganinverse.models.checkpoint import save_model
 from ganinverse.sweep import (
     Sweep,
-    SweepSpec,
     mean_ci95,
     merge,
     parse_shard,
@@ -17,30 +16,7 @@ from ganinverse.sweep import (
     summarize,
 )
 
-ENGINE = {"restarts": 2, "steps": 5, "lr": 0.05}
-
-
-@pytest.fixture
-def tiny_generator(tmp_path):
-    torch.manual_seed(0)
-    G = DCGANGenerator(latent_dim=8, image_shape=(1, 28, 28), ngf=4)
-    return str(save_model(G, tmp_path / "gen" / "generator", {"dataset": "test"}))
-
-
-def spec(gen, **kw):
-    base = dict(
-        dataset="digits",
-        generator=gen,
-        m_values=(20, 60),
-        methods=("csgm", "lasso-dct"),
-        n_images=5,
-        batch_size=2,
-        n_val=3,
-        engine=ENGINE,
-        grid_images=3,
-        lasso_lambdas=(0.03, 0.3),
-    )
-    return SweepSpec(**{**base, **kw})
+from .conftest import ENGINE, spec
 
 
 def assert_same_rows(a: list[dict], b: list[dict]) -> None:
@@ -71,7 +47,7 @@ def test_sweep_writes_every_row_and_a_report(tiny_generator, tmp_path):
     assert "lasso-dct" in text and (out / "error_vs_m.png").stat().st_size > 1000
     assert not (out / "searching").exists()  # no leftover folder of search marks
     assert (out / "grid_m20.png").is_file() and (out / "summary.csv").is_file()
-    assert (out / "lambdas.json").is_file()
+    assert (out / "weights.json").is_file()
 
 
 def test_resume_skips_finished_units_and_repairs_a_torn_line(tiny_generator, tmp_path):
@@ -85,11 +61,10 @@ def test_resume_skips_finished_units_and_repairs_a_torn_line(tiny_generator, tmp
     path.write_text("".join(lines[:-1]) + lines[-1][:7])
     assert len(sweep.done_units()) == len(sweep.spec.units()) - 1
     Sweep(spec(tiny_generator, methods=("lasso-dct",)), out).run(progress=False)
-    again = path.read_text().splitlines()
-    before = first.splitlines()
+    again = list(csv.DictReader(path.read_text().splitlines()))
+    before = list(csv.DictReader(first.splitlines()))
     # same rows (timings aside), the torn line gone, nothing duplicated
-    assert len(again) == len(before)
-    assert [r.rsplit(",", 1)[0] for r in again] == [r.rsplit(",", 1)[0] for r in before]
+    assert without_seconds(again) == without_seconds(before)
 
 
 def test_shards_merge_to_the_single_process_result(tiny_generator, tmp_path):
@@ -106,27 +81,27 @@ def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generat
     s = spec(tiny_generator, methods=("csgm", "csgm-sparse", "lasso-dct"), n_images=2, **grids)
     out = tmp_path / "run"
     Sweep(s, out).run(progress=False)
-    table = json.loads((out / "lambdas.json").read_text())
-    assert set(table) == {f"{a}@{m}" for a in s.methods for m in s.m_values}
+    table = json.loads((out / "weights.json").read_text())
+    assert set(table) == {f"{a}@{m}" for a in s.methods for m in s.x_values}
     for key, entry in table.items():
         method = key.split("@")[0]
         want = {"csgm": "engine", "csgm-sparse": "sparse_l1", "lasso-dct": "lam"}[method]
         assert entry["weight"] == want and entry["n_val"] == s.n_val
-        assert entry["lambda"] == min(entry["validation_mse"], key=lambda v: v[1])[0]
+        assert entry["value"] == min(entry["validation_mse"], key=lambda v: v[1])[0]
         assert [v[0] for v in entry["validation_mse"]] == list(
             {"csgm": engines, "csgm-sparse": grids["sparse_l1_grid"]}.get(method, s.lasso_lambdas)
         )
     text = report(out)
     assert "| csgm | engine |" in text and "| csgm-sparse | sparse_l1 |" in text
-    assert f"{table['lasso-dct@60']['lambda']:g}" in text.split("| lasso-dct | lam |")[1]
+    assert f"{table['lasso-dct@60']['value']:g}" in text.split("| lasso-dct | lam |")[1]
     # the chosen weights are the ones the units ran with
     sweep = Sweep(s, out)
-    settings, lam = sweep.unit_settings("csgm-sparse", 20)
-    chosen = table["csgm@20"]["lambda"]
-    assert settings.config.lambda_z == chosen["lambda_z"]
-    assert settings.config.steps == chosen.get("steps", ENGINE["steps"])
-    assert settings.sparse_l1 == table["csgm-sparse@20"]["lambda"] and lam is None
-    assert sweep.unit_settings("lasso-dct", 60)[1] == table["lasso-dct@60"]["lambda"]
+    options = sweep.unit_options("csgm-sparse", 20)
+    chosen = table["csgm@20"]["value"]
+    assert options["config"].lambda_z == chosen["lambda_z"]
+    assert options["config"].steps == chosen.get("steps", ENGINE["steps"])
+    assert options["l1"] == table["csgm-sparse@20"]["value"]
+    assert sweep.unit_options("lasso-dct", 60)["lam"] == table["lasso-dct@60"]["value"]
 
 
 def test_a_sweep_json_from_before_the_weight_grids_still_resumes(tiny_generator, tmp_path):
@@ -161,8 +136,8 @@ def test_a_different_sweep_in_the_same_folder_is_refused(tiny_generator, tmp_pat
 
 
 def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, tmp_path):
-    small = spec(tiny_generator, m_values=(60,), methods=("lasso-dct",), n_images=4)
-    big = spec(tiny_generator, m_values=(20, 60), methods=("csgm", "lasso-dct"), n_images=6)
+    small = spec(tiny_generator, x_values=(60,), methods=("lasso-dct",), n_images=4)
+    big = spec(tiny_generator, x_values=(20, 60), methods=("csgm", "lasso-dct"), n_images=6)
     grown, straight = tmp_path / "grown", tmp_path / "straight"
     Sweep(small, grown).run(progress=False)
     kept = (grown / "rows.csv").read_text()
@@ -178,7 +153,7 @@ def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, 
 def test_csgm_sparse_reuses_the_csgm_unit_and_gives_the_same_rows(
     tiny_generator, tmp_path, csgm_calls
 ):
-    kw = dict(m_values=(20,), n_images=4, sparse_basis="dct", sparse_l1=1e-3)
+    kw = dict(x_values=(20,), n_images=4, sparse_basis="dct", sparse_l1=1e-3)
     both, alone = tmp_path / "both", tmp_path / "alone"
     Sweep(spec(tiny_generator, methods=("csgm", "csgm-sparse"), **kw), both).run(progress=False)
     assert len(csgm_calls) == 2  # one csgm run per batch of 2 images, shared by both methods
@@ -193,8 +168,8 @@ def test_csgm_sparse_reuses_the_csgm_unit_and_gives_the_same_rows(
     "kw",
     [
         {"n_images": 4},  # fewer images
-        {"m_values": (20,)},  # an m dropped
-        {"m_values": (20, 60, 100), "noise_std": 0.2},  # grown, but the noise changed
+        {"x_values": (20,)},  # an m dropped
+        {"x_values": (20, 60, 100), "noise_std": 0.2},  # grown, but the noise changed
     ],
 )
 def test_a_sweep_grows_only_with_nothing_else_changed(tiny_generator, tmp_path, kw):
@@ -217,9 +192,9 @@ def test_summary_statistics():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"m_values": (0,)}, "m must be >= 1"),
+        ({"x_values": (0,)}, "m must be >= 1"),
         ({"methods": ("magic",)}, "method must be one of"),
-        ({"generator": None}, "need a generator"),
+        ({"generator": None}, "needs a generator"),
         ({"engine": {"stepz": 1}}, "unknown latent-engine option"),
         ({"noise_std": -1.0}, "noise_std"),
         ({"sparse_l1_grid": (-0.1,)}, "sparse_l1_grid"),
@@ -227,7 +202,7 @@ def test_summary_statistics():
         ({"engine_grid": (0.1,)}, "engine_grid entries"),
         ({"lasso_lambdas": ()}, "lasso_lambdas"),
         ({"methods": ("csgm", "csgm")}, "methods must not repeat"),
-        ({"m_values": (20, 20)}, r"m_values \(--m\) must not repeat"),
+        ({"x_values": (20, 20)}, r"x_values \(--m\) must not repeat"),
     ],
 )
 def test_bad_specs_raise(tiny_generator, kw, match):
@@ -244,7 +219,7 @@ def test_parse_shard():
 
 def test_lasso_wins_over_noise_floor_and_csv_is_well_formed(tiny_generator, tmp_path):
     out = tmp_path / "run"
-    Sweep(spec(tiny_generator, methods=("lasso-dct",), m_values=(20, 400)), out).run(progress=False)
+    Sweep(spec(tiny_generator, methods=("lasso-dct",), x_values=(20, 400)), out).run(progress=False)
     with (out / "rows.csv").open() as f:
         rows = list(csv.DictReader(f))
     err = {m: sum(float(r["mse"]) for r in rows if r["m"] == m) for m in ("20", "400")}
@@ -313,7 +288,7 @@ def test_sweep_json_records_the_resolved_settings_and_old_folders_are_not_resume
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"m_values": (10, 1000)}, "m must be at most n"),  # digits are 8x8... resized to 28
+        ({"x_values": (10, 1000)}, "m must be at most n"),  # digits are 8x8... resized to 28
         ({"n_images": 100_000}, "n_images|n="),
         ({"start": 100_000}, "start"),
         ({"n_val": 100_000}, "n_val|n="),

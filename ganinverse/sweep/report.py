@@ -1,0 +1,146 @@
+"""Summaries of a sweep folder: per (method, x) means with 95% CIs, the chosen weights, plots."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from scipy import stats
+
+from ..io import atomic_write, atomic_write_text
+from ..operators import M_AXIS, REGISTRY, Axis
+from .rows import merge, setting_order
+from .search import WeightSearches, value_of
+
+
+def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% Student-t confidence interval."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+
+
+def axis_of(rows: Sequence[dict]) -> Axis:
+    """The sweep axis of rows (all of one operator): m for Gaussian rows and older files."""
+    names = {r.get("operator", "gaussian") for r in rows}
+    if len(names) > 1:
+        raise ValueError(f"the rows mix operators {sorted(names)}; one sweep has one operator")
+    cls = REGISTRY.get(names.pop()) if names else None
+    return cls.axis if cls is not None and cls.axis is not None else M_AXIS
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per (method, x): count, mean and 95% CI of MSE and PSNR, mean SSIM, seconds per image.
+
+    The x column is named by the axis (``m``, ``factor``, ``mask``); other axes also report the
+    mean measurement count ``m``.
+    """
+    axis = axis_of(rows)
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["method"], row.get("setting", row["m"]))].append(row)
+    table = []
+    for (method, setting), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], setting_order(kv[0][1]))
+    ):
+        mse_mean, mse_ci = mean_ci95([float(r["mse"]) for r in group])
+        psnr_mean, psnr_ci = mean_ci95([float(r["psnr"]) for r in group])
+        x = {axis.name: axis.parse(setting)}
+        if axis.name != "m":
+            x["m"] = sum(float(r["m"]) for r in group) / len(group)
+        table.append(
+            {
+                "method": method,
+                **x,
+                "n": len(group),
+                "mse": mse_mean,
+                "mse_ci95": mse_ci,
+                "psnr": psnr_mean,
+                "psnr_ci95": psnr_ci,
+                "ssim": sum(float(r["ssim"]) for r in group) / len(group),
+                "seconds_per_image": sum(float(r["seconds"]) for r in group) / len(group),
+            }
+        )
+    return table
+
+
+def format_table(table: list[dict]) -> str:
+    """Markdown table of a summary (MSE per pixel on the [0, 1] scale)."""
+    axis = next((k for k in table[0] if k != "method"), "m") if table else "m"
+    extra = axis != "m"
+    lines = [
+        f"| method | {axis} | {'mean m | ' if extra else ''}n | MSE/pixel [0,1] (±95% CI) | "
+        "PSNR dB (±95% CI) | SSIM | s/image |",
+        "|---|---:|" + ("---:|" if extra else "") + "---:|---:|---:|---:|---:|",
+    ]
+    for r in table:
+        mean_m = f"{r['m']:.0f} | " if extra else ""
+        lines.append(
+            f"| {r['method']} | {r[axis]} | {mean_m}{r['n']} | {r['mse']:.4f} ± {r['mse_ci95']:.4f} | "
+            f"{r['psnr']:.2f} ± {r['psnr_ci95']:.2f} | {r['ssim']:.3f} | {r['seconds_per_image']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _format_weight(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
+    return f"{value:g}"
+
+
+def format_weights(out: Path) -> str:
+    """Markdown table of the weights chosen per (method, x) on validation images, if any."""
+    table = WeightSearches(Path(out)).table()
+    if not table:
+        return ""
+    chosen: dict = defaultdict(dict)
+    for key, entry in table.items():
+        method, x = key.rsplit("@", 1)
+        chosen[(method, entry.get("weight", "lam"))][x] = value_of(entry)
+    xs = sorted({x for by_x in chosen.values() for x in by_x}, key=setting_order)
+    name = "m" if all(x.isdigit() for x in xs) else "x"
+    lines = [
+        "",
+        "Weights chosen per x on validation images (lowest MSE; weights.json):",
+        "",
+        "| method | weight | " + " | ".join(f"{name}={x}" for x in xs) + " |",
+        "|---|---|" + "---:|" * len(xs),
+    ]
+    for (method, weight), by_x in sorted(chosen.items()):
+        cells = " | ".join(_format_weight(by_x[x]) if x in by_x else "" for x in xs)
+        lines.append(f"| {method} | {weight} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def report(out: str | os.PathLike, title: str = "") -> str:
+    """Merge, then write summary.csv, summary.md, error_vs_m.png and image grids; returns the table."""
+    from .. import plots
+
+    out = Path(out)
+    rows = merge(out)
+    if not rows:
+        raise ValueError(f"no result rows in {out}")
+    table = summarize(rows)
+    text = format_table(table) + format_weights(out)
+
+    def write_csv(p: Path) -> None:
+        with p.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+
+    atomic_write(out / "summary.csv", write_csv)
+    atomic_write_text(out / "summary.md", (f"# {title}\n\n" if title else "") + text)
+    axis = axis_of(rows)
+    plots.error_vs_m(table, out / "error_vs_m.png", title=title, axis=axis)
+    plots.sweep_grids(out, axis=axis)
+    return text

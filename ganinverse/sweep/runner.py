@@ -1,0 +1,378 @@
+"""Running a sweep: one CSV row per (image, x, method), written as it goes.
+
+The work is split into fixed units (x, method, batch of images). Every random choice of a row
+(the operator for x, each image's noise and mask, the latent starts) derives from the sweep seed
+and the row's own identity (x, dataset index of the image) through ``seeds.derive_seed``, never
+from the batch it ran in or from what ran before, so a resumed, grown, sharded or merged sweep
+gives the same rows as one straight run (up to float rounding). Rerunning skips finished rows; a
+killed run loses at most the unit in flight.
+
+Everything is checked before the first byte is written: the settings, the output folder, the
+device, the generator, the data (test and validation images) and every x against the image size.
+
+Noise: ``noise_std`` is σ per measurement on the [0, 1] image scale, as in CSGM's experiments.
+The library works on [-1, 1] images (x₋ = 2x₀ − 1, so A x₋ = 2 A x₀ − A1), hence the operator
+adds noise of std 2σ there; per-pixel errors are reported on the [0, 1] scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from .. import metrics
+from ..data import load_images
+from ..device import resolve_device
+from ..io import atomic_write, atomic_write_json, check_output_dir, read_json
+from ..methods import METHODS, choose_weight, get_method, reconstruct_result
+from ..operators import LinearOperator
+from ..seeds import derive_seed
+from .rows import FIELDS, prepare_for_append, read_rows, rows_path
+from .search import WeightSearches, entry, search_key
+from .spec import SweepSpec
+
+#: Keys that keep the validation images' random choices apart from the test images'.
+TEST, VALIDATION = "test", "validation"
+
+
+def measure(
+    op: LinearOperator, x: torch.Tensor, seed: int, value: Any, ids: Sequence[int]
+) -> torch.Tensor:
+    """y_i = A_i x_i + η_i with η_i seeded by (seed, x value, image identity): independent of
+    batching (A_i: image i's operator, for operators drawn per image)."""
+    ys: list = [None] * len(x)
+    for rows, sub in op.per_image(len(x)):
+        for i in rows:
+            ys[i] = sub.measure(x[i : i + 1], seed=derive_seed(seed, "noise", value, ids[i]))
+    return torch.cat(ys)
+
+
+def grid_name(axis: str, value: Any) -> str:
+    """File-name form of an axis value: ``m100``, ``factor4``, ``maskrandom-0.8``."""
+    return f"{axis}{value}".replace(":", "-").replace("/", "-")
+
+
+class Sweep:
+    """A sweep bound to an output folder; ``run`` does (its shard of) the work."""
+
+    def __init__(self, spec: SweepSpec, out: str | os.PathLike, device: str = "auto") -> None:
+        """Check everything, then (and only then) record ``sweep.json`` in ``out``.
+
+        Raises ValueError/TypeError/FileNotFoundError, leaving ``out`` as it was, for: an
+        ``out`` that cannot be a folder, a device that is not available, a generator that
+        cannot be loaded or whose image shape differs from the data, data that is missing or
+        too short for ``start + n_images`` (or ``n_val`` validation images), an x value that
+        does not fit the images, or a folder that holds another sweep.
+        """
+        self.spec = spec
+        self.out = check_output_dir(out, "out")
+        self.device = resolve_device(device)
+        self.cls = spec.operator_class()
+        self.searches = WeightSearches(self.out)
+        self._G = self._D = None
+        self._images: torch.Tensor | None = None
+        self._val_images: torch.Tensor | None = None
+        self._operator: tuple | None = None  # units run grouped by x: keep the last operator
+        self._starts: dict[tuple, Any] = {}  # see _solve
+        self._validate()
+        saved = self.out / "sweep.json"
+        before = read_json(saved, "sweep spec") if saved.is_file() else None
+        if before is not None and "resolved" not in before:
+            raise ValueError(
+                f"{self.out} holds a sweep made by earlier code (its {saved.name} records no "
+                "resolved settings), whose rows were drawn under other seeds: report it with "
+                "`ganinverse sweep-merge`, but run new work into another --out"
+            )
+        if before is None or not spec.matches(before):
+            if before is not None and not spec.grows(before):
+                raise ValueError(
+                    f"{self.out} holds results of a different sweep (see {saved}); use another "
+                    "--out, or the same settings to resume, or add x values, methods or images "
+                    "to grow it"
+                )
+            atomic_write_json(saved, spec.to_json())
+
+    def _validate(self) -> None:
+        """Load what the sweep needs and check it fits, before anything is written."""
+        images = self.images()
+        shape = tuple(images.shape[1:])
+        G = self.generator()
+        if G is not None and tuple(G.image_shape) != shape:
+            raise ValueError(
+                f"the generator {self.spec.generator!r} makes images of shape "
+                f"{tuple(G.image_shape)} but {self.spec.dataset!r} has {shape}: pick a "
+                "generator trained on this dataset"
+            )
+        self.discriminator()
+        for value in self.spec.x_values:
+            try:
+                self.cls.check_setting(shape, value)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"{self.cls.axis.flag} {value}: {err}") from err
+        if "csgm-sparse" in self.spec.methods:
+            from ..bases import make_basis
+
+            try:
+                make_basis(self.spec.sparse_basis, shape)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"sparse_basis (--sparse-basis): {err}") from err
+        if any(self.search_chain(method) for method in self.spec.methods):
+            self.validation_images()  # the weight searches need them
+
+    # -- data and models, loaded once -------------------------------------------------------
+    def images(self) -> torch.Tensor:
+        """The test images (B, C, H, W) in [-1, 1], loaded once."""
+        if self._images is None:
+            s = self.spec
+            self._images, _ = load_images(
+                s.dataset, s.data_root, s.split, n=s.n_images, start=s.start
+            )
+        return self._images
+
+    def generator(self):
+        if self._G is None and self.spec.generator:
+            from ..models import load_generator
+
+            self._G = load_generator(self.spec.generator, device=self.device)
+        return self._G
+
+    def discriminator(self):
+        if self._D is None and self.spec.discriminator:
+            from ..models import load_discriminator
+
+            self._D = load_discriminator(self.spec.discriminator, device=self.device)
+        return self._D
+
+    def validation_images(self) -> torch.Tensor:
+        """The first ``n_val`` images of the train split (for the weight searches), loaded once."""
+        if self._val_images is None:
+            s = self.spec
+            try:
+                self._val_images, _ = load_images(s.dataset, s.data_root, "train", n=s.n_val)
+            except ValueError as err:
+                raise ValueError(
+                    f"n_val (--n-val) = {s.n_val} validation images from the train split: {err}"
+                ) from err
+        return self._val_images
+
+    def operator(self, x: Any, ids: Sequence[Any] | None = None) -> LinearOperator:
+        """The operator for x (seeded by the sweep seed and x; per-image draws such as masks by
+        the images' identities ``ids``); the last one is reused, not redrawn."""
+        shape = tuple(self.images().shape[1:])
+        key = (x, None if ids is None else tuple(ids))
+        if self._operator is None or self._operator[0] != key:
+            op = self.cls.from_setting(
+                shape, x, seed=self.spec.seed, ids=ids, noise_std=2 * self.spec.noise_std
+            )
+            self._operator = (key, op)
+        # solvers move the operator to G's device in place; measurements are taken on the CPU
+        return self._operator[1].cpu()
+
+    def _operator_ids(self, ids: Sequence[int], stream: str) -> list | None:
+        """Identities for the operator's per-image draws: test images by dataset index,
+        validation images by ``train:<index>`` (so they never share a test image's mask)."""
+        if not self.cls.per_image_draws:
+            return None
+        return list(ids) if stream == TEST else [f"train:{i}" for i in ids]
+
+    # -- weights chosen per x on validation images --------------------------------------------
+    def search_chain(self, method: str) -> list[str]:
+        """The methods whose weight searches a unit of ``method`` needs, in order: the method
+        it starts from first (csgm-sparse takes csgm's engine setting), then its own."""
+        record = get_method(method)
+        chain = self.search_chain(record.starts_from) if record.starts_from else []
+        return chain + ([method] if self.spec.grid(method) else [])
+
+    def searches_for(self, method: str, x: Any) -> list[str]:
+        """Keys (``method@x``) of the searches a unit of (x, method) needs."""
+        return [search_key(t, x) for t in self.search_chain(method)]
+
+    def unit_options(self, method: str, x: Any) -> dict:
+        """The options of ``method`` at x: every searched weight chosen per x on validation
+        images (a method's parent first)."""
+        options = self.spec.method_options(method)
+        for tuned in self.search_chain(method):
+            best = self.searches.chosen(
+                search_key(tuned, x), lambda t=tuned, o=options: self._search(t, x, o)
+            )
+            options = get_method(tuned).tuned.apply(options, best)
+        return options
+
+    def _search(self, method: str, x: Any, options: dict) -> dict:
+        """Run the search of ``method``'s weight at x; returns its entry for weights.json."""
+        s = self.spec
+        record = get_method(method)
+        x_val = self.validation_images()
+        ids = list(range(len(x_val)))  # indices in the train split
+        op = self.operator(x, self._operator_ids(ids, VALIDATION))
+        val_seed = derive_seed(s.seed, VALIDATION)
+        y_val = measure(op, x_val, val_seed, x, ids)
+        parent_options = {k: v for k, v in options.items() if k in record.defaults}
+        start = time.perf_counter()
+        best, scores = choose_weight(
+            method,
+            self.generator() if record.needs_generator else None,
+            op,
+            x_val,
+            y_val,
+            s.grid(method),
+            parent_options,
+            seed=val_seed,
+            image_ids=ids,
+            D=self.discriminator() if record.uses_discriminator else None,
+        )
+        return entry(record.tuned.key, best, scores, s.n_val, time.perf_counter() - start)
+
+    # -- the work ---------------------------------------------------------------------------
+    def _finished(self) -> dict[tuple[str, str], set[int]]:
+        """(x as text, method) -> the images with a row in any rows file of this folder."""
+        seen = defaultdict(set)
+        for row in read_rows(self.out.glob("rows*.csv")):
+            seen[(row["setting"], row["method"])].add(int(row["image"]))
+        return seen
+
+    def unit_images(self, b: int) -> list[int]:
+        """Dataset indices of the images of the unit starting at image ``b`` of the sweep."""
+        s = self.spec
+        return list(range(s.start + b, s.start + min(b + s.batch_size, s.n_images)))
+
+    def done_units(self) -> set[tuple[Any, str, int]]:
+        """Units whose every image has a row in any rows file of this folder."""
+        seen = self._finished()
+        return {
+            (x, method, b)
+            for x, method, b in self.spec.units()
+            if seen[(str(x), method)].issuperset(self.unit_images(b))
+        }
+
+    def run(self, shard: tuple[int, int] = (0, 1), progress: bool = True) -> Path:
+        """Run the unfinished units of this shard; returns its rows file. A unit that is
+        partly done (a sweep grown by images) runs only its images without rows."""
+        k, n = shard
+        path = rows_path(self.out, shard)
+        prepare_for_append(path)
+        seen = self._finished()
+        todo = [
+            u
+            for i, u in enumerate(self.spec.units())
+            if i % n == k and not seen[(str(u[0]), u[1])].issuperset(self.unit_images(u[2]))
+        ]
+        new_file = not path.is_file()
+        axis = self.cls.axis.name
+        with (
+            path.open("a", newline="") as f,
+            tqdm(total=len(todo), desc="sweep", disable=not progress) as bar,
+        ):
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            if new_file:
+                writer.writeheader()
+            while todo:
+                x, method, b = todo.pop(self._next_unit(todo))
+                bar.set_postfix({axis: x, "method": method, "image": b})
+                ids = [i for i in self.unit_images(b) if i not in seen[(str(x), method)]]
+                writer.writerows(self._run_unit(x, method, b, ids))
+                f.flush()
+                os.fsync(f.fileno())
+                bar.update(1)
+        self.searches.cleanup()
+        return path
+
+    def _next_unit(self, todo: list[tuple[Any, str, int]]) -> int:
+        """Index of the first unit that waits on no search another shard is running.
+
+        Concurrent shards meet the same (x, method) when it has several image batches; without
+        this each would run the same validation search. If every unit waits, the first runs
+        (and searches itself): a killed shard's leftover mark never blocks the sweep.
+        """
+        for i, (x, method, _) in enumerate(todo):
+            if not self.searches.waits(self.searches_for(method, x)):
+                return i
+        return 0
+
+    def _run_unit(self, x: Any, method: str, first: int, ids: list[int]) -> list[dict]:
+        """Rows of the images ``ids`` (dataset indices) of the unit starting at ``first``."""
+        s = self.spec
+        images = self.images()[[i - s.start for i in ids]]
+        op = self.operator(x, self._operator_ids(ids, TEST))
+        seed = derive_seed(s.seed, TEST)
+        y = measure(op, images, seed, x, ids)
+        options = self.unit_options(method, x)
+        start = time.perf_counter()
+        result = self._solve(method, x, ids, op, y, options, seed)
+        seconds = getattr(result, "seconds", None)
+        seconds = (time.perf_counter() - start if seconds is None else seconds) / len(images)
+        x_hat = result.x_hat.detach().cpu()
+        if first == 0 and s.grid_images and ids == self.unit_images(0):
+            name = grid_name(self.cls.axis.name, x)
+            self._save_grid_images(f"{method}_{name}", x_hat[: s.grid_images])
+            self._save_grid_images("original", images[: s.grid_images])
+        op = op.cpu()
+        scores = {
+            "mse": metrics.mse(x_hat, images),
+            "psnr": metrics.psnr(x_hat, images),
+            "ssim": metrics.ssim(x_hat, images),
+            "meas_error": metrics.measurement_error(op.A(x_hat).flatten(1), y.flatten(1)),
+        }
+        counts = op.measurement_counts()
+        return [
+            {
+                "image": image_id,
+                "m": int(counts[i if len(counts) > 1 else 0]),
+                "method": method,
+                **{key: f"{float(v[i]):.6g}" for key, v in scores.items()},
+                "seconds": f"{seconds:.4g}",
+                "operator": s.operator,
+                "setting": str(x),
+            }
+            for i, image_id in enumerate(ids)
+        ]
+
+    def _solve(
+        self,
+        method: str,
+        x: Any,
+        ids: list[int],
+        op: LinearOperator,
+        y: torch.Tensor,
+        options: dict,
+        seed: int,
+    ) -> Any:
+        """A method's result for a unit. A method that starts from another (csgm-sparse from
+        csgm) reuses that one's result of the same images when their shared options agree
+        (same seed per unit), so the results of the current x are kept (a few MB); its
+        ``seconds`` still include the start's."""
+        if any(key[0] != x for key in self._starts):  # units run grouped by x
+            self._starts.clear()
+        record = get_method(method)
+        G = self.generator() if record.needs_generator else None
+        D = self.discriminator() if record.uses_discriminator else None
+        start = None
+        if record.starts_from is not None:
+            parent = get_method(record.starts_from)
+            shared = {k: v for k, v in options.items() if k in parent.defaults}
+            start = self._starts.get((x, tuple(ids), record.starts_from, _key(shared)))
+        result = reconstruct_result(
+            method, G, op, y, D=D, seed=seed, image_ids=ids, start=start, **options
+        )
+        if any(r.starts_from == method for r in METHODS.values()):  # a start of another method
+            self._starts[(x, tuple(ids), method, _key(options))] = result
+        return result
+
+    def _save_grid_images(self, name: str, images: torch.Tensor) -> None:
+        """Keep the first unit's images for the figure grids."""
+        path = self.out / "images" / f"{name}.safetensors"
+        atomic_write(path, lambda p: save_file({"images": images.contiguous()}, str(p)))
+
+
+def _key(options: dict) -> tuple:
+    """A hashable form of a method's options (for reusing its results)."""
+    return tuple(sorted((k, repr(v)) for k, v in options.items()))

@@ -1,0 +1,102 @@
+"""The per-x weight searches of a sweep: ``weights.json`` and the shard rule around it.
+
+Each search (key ``method@x``) picks a method's tuned weight on validation images once, records
+every candidate's validation MSE in ``weights.json`` (earlier code called the file
+``lambdas.json``; it is read, and replaced by ``weights.json`` on the next write), and is never
+repeated. While a search runs, ``searching/<key>.lock`` tells other shards to do other units
+first; nothing ever waits on a mark, so a killed shard's leftover never blocks the sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write_json, read_json
+
+WEIGHTS = "weights.json"
+LEGACY_WEIGHTS = "lambdas.json"  #: the name before it held engine settings and ℓ1 weights too
+SEARCHING = "searching"  #: folder of marks for searches in progress
+
+
+def search_key(method: str, x: Any) -> str:
+    return f"{method}@{x}"
+
+
+class WeightSearches:
+    """The finished searches of a sweep folder, and the marks of running ones."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def path(self) -> Path:
+        """The file holding the table (the legacy name while only that exists)."""
+        new, old = self.out / WEIGHTS, self.out / LEGACY_WEIGHTS
+        return old if old.is_file() and not new.is_file() else new
+
+    def table(self) -> dict:
+        """``{method@x: entry}`` of every finished search."""
+        path = self.path()
+        return read_json(path, "weight table") if path.is_file() else {}
+
+    def chosen(self, key: str, search: Callable[[], dict]) -> Any:
+        """The weight chosen for ``key``, running ``search`` (-> the entry) once if needed."""
+        table = self.table()
+        if key not in table:
+            with self._claim(key):
+                entry = search()
+            table = self.table()  # another shard may have written entries meanwhile
+            table[key] = entry
+            atomic_write_json(self.out / WEIGHTS, table)
+            (self.out / LEGACY_WEIGHTS).unlink(missing_ok=True)
+        return value_of(table[key])
+
+    def waits(self, keys: Sequence[str]) -> bool:
+        """Whether one of ``keys`` is being searched by another process right now."""
+        table = self.table()
+        return any(k not in table and self._mark(k).exists() for k in keys)
+
+    def cleanup(self) -> None:
+        """Remove the marks' folder once no search runs."""
+        with contextlib.suppress(OSError):
+            (self.out / SEARCHING).rmdir()
+
+    def _mark(self, key: str) -> Path:
+        return self.out / SEARCHING / f"{key}.lock"
+
+    @contextlib.contextmanager
+    def _claim(self, key: str) -> Iterator[None]:
+        """Mark a search as running (for ``next_unit``'s ordering only)."""
+        lock = self._mark(key)
+        lock.parent.mkdir(exist_ok=True)
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:  # another shard, or a killed run's leftover: search anyway
+            yield
+            return
+        os.close(fd)
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def value_of(entry: dict) -> Any:
+    """The chosen value of an entry (``lambda`` in files of earlier code)."""
+    return entry["value"] if "value" in entry else entry["lambda"]
+
+
+def entry(weight: str, best: Any, scores: list, n_val: int, seconds: float) -> dict:
+    """A table entry: the weight's key, the chosen value and every candidate's MSE
+    (a diverged candidate's NaN / Inf recorded as null: JSON has no NaN)."""
+    return {
+        "weight": weight,
+        "value": best,
+        "validation_mse": [(v, mse if math.isfinite(mse) else None) for v, mse in scores],
+        "n_val": n_val,
+        "seconds": round(seconds, 2),
+    }

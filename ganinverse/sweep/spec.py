@@ -1,0 +1,324 @@
+"""What a sweep measures (``SweepSpec``, saved as ``sweep.json``) and how two specs relate.
+
+A folder is defined by its resolved settings (``SweepSpec.resolved``), not by the options the
+user typed, so a change of defaults can never mix rows made under different settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._validation import check_int, check_positive
+from ..latent import LatentConfig
+from ..methods import LASSO_LAMBDAS, get_method
+from ..operators import REGISTRY, LinearOperator
+
+#: Bumped whenever the meaning of a row changes for the same spec (seeding, data terms): a folder
+#: written under another protocol is not resumed or grown.
+PROTOCOL = 2
+
+#: Grids and options of the first methods have fields of their own (the names sweep.json has
+#: used since before the registry); every other method's live in ``grids`` / ``options``.
+LEGACY_GRIDS = {"engine": "engine_grid", "sparse_l1": "sparse_l1_grid", "lam": "lasso_lambdas"}
+LEGACY_OPTIONS = {"csgm-sparse": {"basis": "sparse_basis", "l1": "sparse_l1"}}
+#: Methods whose resolved settings are the top-level entries of ``resolved`` (others: "methods").
+LEGACY_METHODS = ("csgm", "csgm-sparse", "lasso", "lasso-dct", "lasso-wavelet")
+#: The fields a sweep may grow by (every finished row stays valid).
+GROWN = ("x_values", "methods", "n_images")
+
+
+def _json(value: Any) -> Any:
+    """A JSON round trip (tuples -> lists, configs -> dicts), as read back from a file."""
+    return json.loads(json.dumps(value, allow_nan=False, default=_encode))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, LatentConfig):
+        return {k: v for k, v in dataclasses.asdict(value).items() if k != "progress"}
+    raise TypeError(f"cannot record {type(value).__name__} in sweep.json")
+
+
+def upgrade(saved: Mapping) -> dict:
+    """A ``sweep.json`` written by earlier code in today's layout (``m_values`` -> ``x_values``)."""
+    saved = dict(saved)
+    if "m_values" in saved and "x_values" not in saved:
+        saved["x_values"] = saved.pop("m_values")
+    return saved
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep measures. Saved as ``sweep.json``; a resumed run must match it or grow it
+    (``grows``: more x values, methods or images, finished rows kept).
+
+    ``operator``: a registered operator with a sweep axis (``operators.REGISTRY``: gaussian,
+    subsample, superres, inpainting); ``x_values`` its axis values (m for gaussian and
+    subsample, the factor for superres, mask specs for inpainting). ``methods``: registered
+    methods (``methods.METHODS``). ``engine``: LatentConfig overrides for every latent method.
+    ``grids``: candidates searched per x on validation images, by the tuned weight's key
+    (``Tuned.key``; csgm's engine, csgm-sparse's ℓ1 and Lasso's λ have the named fields
+    ``engine_grid``, ``sparse_l1_grid``, ``lasso_lambdas``); empty = the fixed option.
+    ``options``: fixed solver options per method (csgm-sparse's basis and μ: ``sparse_basis``,
+    ``sparse_l1``). ``noise_std`` is σ on the [0, 1] image scale.
+    """
+
+    dataset: str
+    x_values: tuple
+    methods: tuple[str, ...]
+    operator: str = "gaussian"
+    generator: str | None = None
+    discriminator: str | None = None
+    data_root: str | None = None
+    split: str = "test"
+    start: int = 0
+    n_images: int = 300
+    noise_std: float = 0.1
+    batch_size: int = 25
+    n_val: int = 10
+    seed: int = 0
+    grid_images: int = 8
+    engine: dict = field(default_factory=dict)  #: LatentConfig overrides for latent methods
+    sparse_basis: str = "dct"
+    sparse_l1: float = 0.01
+    lasso_lambdas: tuple[float, ...] = LASSO_LAMBDAS  #: λ grid searched on validation images
+    #: Engine candidates for the latent methods (each a dict of LatentConfig overrides on top
+    #: of ``engine``, e.g. {"lambda_z": 0.3, "steps": 300}) and ℓ1 candidates for csgm-sparse,
+    #: searched per x on validation images; empty = the fixed setting.
+    engine_grid: tuple[dict, ...] = ()
+    sparse_l1_grid: tuple[float, ...] = ()
+    grids: dict = field(default_factory=dict)  #: other methods' grids, by ``Tuned.key``
+    options: dict = field(default_factory=dict)  #: other fixed options, by method name
+
+    def __post_init__(self) -> None:
+        cls = self.operator_class()
+        if not self.x_values:
+            raise ValueError(f"x_values ({cls.axis.flag}) must hold at least one value")
+        for value in self.x_values:
+            self._check_value(cls, value)
+        if not self.methods:
+            raise ValueError("methods must hold at least one method")
+        for name, values in (
+            (f"x_values ({cls.axis.flag})", self.x_values),
+            ("methods", self.methods),
+        ):
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} must not repeat a value, got {list(values)}")
+        for method in self.methods:
+            record = get_method(method)
+            if record.needs_generator and not self.generator:
+                raise ValueError(f"method {method!r} needs a generator (--generator)")
+            if record.operators is not None and not issubclass(cls, record.operators):
+                names = ", ".join(c.name or c.__name__ for c in record.operators)
+                raise ValueError(
+                    f"method {method!r} applies to the {names} operator only, not "
+                    f"{self.operator!r}; drop it from --methods"
+                )
+        check_int(self.n_images, "n_images", low=1)
+        check_int(self.batch_size, "batch_size", low=1)
+        check_int(self.n_val, "n_val", low=1)
+        check_positive(self.noise_std, "noise_std", strict=False)
+        check_positive(self.sparse_l1, "sparse_l1", strict=False)
+        check_int(self.start, "start", low=0)
+        check_int(self.seed, "seed", low=0)
+        check_int(self.grid_images, "grid_images", low=0)
+        for name in ("lasso_lambdas", "sparse_l1_grid"):
+            for value in getattr(self, name):
+                check_positive(value, name, strict=name == "lasso_lambdas")
+        if not self.lasso_lambdas:
+            raise ValueError("lasso_lambdas must hold at least one λ")
+        LatentConfig().updated(**self.engine)  # validates the overrides early
+        for candidate in self.engine_grid:
+            if not isinstance(candidate, dict) or not candidate:
+                raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
+            LatentConfig().updated(**{**self.engine, **candidate})
+        self._check_generic()
+
+    def _check_value(self, cls: type[LinearOperator], value: Any) -> None:
+        axis = cls.axis
+        try:
+            ok = type(value) is type(axis.parse(str(value))) and axis.parse(str(value)) == value
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise TypeError(
+                f"x_values ({axis.flag}) of the {self.operator!r} operator must be {axis.name} "
+                f"values like {axis.flag} {'100' if axis.numeric else 'center'}, got {value!r}"
+            )
+        if axis.numeric:
+            check_int(value, axis.name, low=1)
+
+    def _check_generic(self) -> None:
+        keys = {r.tuned.key for r in map(get_method, self.methods) if r.tuned is not None}
+        for key, values in self.grids.items():
+            if key in LEGACY_GRIDS:
+                raise ValueError(f"grids: the {key!r} grid is the field {LEGACY_GRIDS[key]}")
+            if key not in keys:
+                raise ValueError(
+                    f"grids: no method of this sweep tunes {key!r} (tuned: {sorted(keys)})"
+                )
+            for value in values:
+                check_positive(value, f"grids[{key!r}]", strict=False)
+        for method, given in self.options.items():
+            if method not in self.methods:
+                raise ValueError(f"options: {method!r} is not one of the sweep's methods")
+            legacy = LEGACY_OPTIONS.get(method, {})
+            clash = set(given) & set(legacy)
+            if clash:
+                raise ValueError(f"options[{method!r}]: set {sorted(clash)} by their own fields")
+            get_method(method).options(given)
+
+    # -- what the runner reads ----------------------------------------------------------------
+    def operator_class(self) -> type[LinearOperator]:
+        """The operator class named ``operator`` (it must have a sweep axis)."""
+        cls = REGISTRY.get(self.operator)
+        sweepable = [n for n, c in REGISTRY.items() if c.axis is not None]
+        if cls is None or cls.axis is None:
+            raise ValueError(
+                f"operator must be one of {', '.join(sweepable)}; got {self.operator!r}"
+            )
+        return cls
+
+    def grid(self, method: str) -> tuple:
+        """The candidates searched for ``method``'s tuned weight (empty: no search)."""
+        tuned = get_method(method).tuned
+        if tuned is None:
+            return ()
+        if tuned.key in LEGACY_GRIDS:
+            return tuple(getattr(self, LEGACY_GRIDS[tuned.key]))
+        return tuple(self.grids.get(tuned.key, tuned.grid))
+
+    def method_options(self, method: str) -> dict:
+        """The fixed options of ``method`` in this sweep: its defaults, the engine overrides
+        on its ``config`` (no progress bars) and the sweep's options for it."""
+        record = get_method(method)
+        given = {k: getattr(self, f) for k, f in LEGACY_OPTIONS.get(method, {}).items()}
+        options = record.options({**given, **self.options.get(method, {})})
+        if record.latent:
+            options["config"] = options["config"].updated(**{"progress": False, **self.engine})
+        return options
+
+    def units(self) -> list[tuple[Any, str, int]]:
+        """All (x, method, first image) work units, in a fixed order."""
+        return [
+            (x, method, b)
+            for x in self.x_values
+            for method in self.methods
+            for b in range(0, self.n_images, self.batch_size)
+        ]
+
+    # -- recorded form ------------------------------------------------------------------------
+    def resolved(self) -> dict:
+        """Every setting a row depends on, defaults included: the full engine configuration,
+        the method and solver defaults and the seeding protocol (recorded in ``sweep.json``)."""
+        from ..baselines import lasso_fista
+        from ..solvers.csgm import csgm_sparse
+
+        def defaults(fn, **names: str) -> dict:
+            params = inspect.signature(fn).parameters
+            return {key: params[name].default for key, name in names.items()}
+
+        resolved = {
+            "protocol": PROTOCOL,
+            "engine": self.method_options("csgm")["config"],
+            "sparse_basis": self.sparse_basis,
+            "sparse_l1": self.sparse_l1,
+            "lasso_solver": get_method("lasso").defaults["solver"],
+            "lasso_fista": defaults(lasso_fista, max_iter="max_iter", tol="tol"),
+            "csgm_sparse": defaults(csgm_sparse, max_iter="lasso_max_iter", tol="lasso_tol"),
+        }
+        others = {m: self.method_options(m) for m in self.methods if m not in LEGACY_METHODS}
+        if others:
+            resolved["methods"] = others
+        return _json(resolved)
+
+    def to_json(self) -> dict:
+        """The spec as saved in ``sweep.json``, with its ``resolved`` settings."""
+        return {**_json(dataclasses.asdict(self)), "resolved": self.resolved()}
+
+    def matches(self, saved: Mapping) -> bool:
+        """Whether a saved ``sweep.json`` is this spec (fields it predates must be defaults)."""
+        saved = upgrade(saved)
+        now = self.to_json()
+        defaults = _json(
+            {
+                f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(self)
+                if f.default is not dataclasses.MISSING
+                or f.default_factory is not dataclasses.MISSING
+            }
+        )
+        return set(saved) <= set(now) and all(
+            saved.get(k, defaults.get(k, object())) == v for k, v in now.items()
+        )
+
+    def grows(self, saved: Mapping) -> bool:
+        """Whether this spec is a saved one with more x values, methods or images (and nothing
+        else changed), so every finished row stays valid: a row depends only on its image, x,
+        method and the unchanged fields (its seeds derive from the image's identity, so any
+        number of images may be added)."""
+        saved = upgrade(saved)
+        now = self.to_json()
+        if not all(k in saved for k in GROWN):
+            return False
+        grown = {**saved, **{k: now[k] for k in GROWN}}
+        # a method added brings its own resolved settings (and options / grids)
+        new = set(self.methods) - set(saved["methods"])
+        res = dict(saved.get("resolved", {}))
+        added = {m: v for m, v in now["resolved"].get("methods", {}).items() if m in new}
+        if added:
+            res["methods"] = {**res.get("methods", {}), **added}
+        grown["resolved"] = res
+        grown["options"] = {
+            **saved.get("options", {}),
+            **{m: v for m, v in now["options"].items() if m in new},
+        }
+        if not self.matches(grown):
+            return False
+        return (
+            set(saved["x_values"]) <= set(self.x_values)
+            and set(saved["methods"]) <= set(self.methods)
+            and saved["n_images"] <= self.n_images
+        )
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 0 <= K < N."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError as err:
+        raise ValueError(f"shard must look like K/N (e.g. 0/2), got {text!r}") from err
+    if not 0 <= k < n:
+        raise ValueError(f"shard K/N needs 0 <= K < N, got {text!r}")
+    return k, n
+
+
+__all__ = ["PROTOCOL", "SweepSpec", "make_spec", "parse_shard", "upgrade"]
+
+
+def make_spec(
+    *, grids: Mapping[str, tuple] | None = None, options: Mapping[str, dict] | None = None, **fields
+) -> SweepSpec:
+    """A ``SweepSpec`` from grids by tuned-weight key and options by method, each placed in its
+    field (the named fields for the first methods, ``grids`` / ``options`` for the rest)."""
+    generic_grids, generic_options = {}, {}
+    for key, values in (grids or {}).items():
+        if key in LEGACY_GRIDS:
+            fields[LEGACY_GRIDS[key]] = tuple(values)
+        else:
+            generic_grids[key] = tuple(values)
+    for method, given in (options or {}).items():
+        legacy = LEGACY_OPTIONS.get(method, {})
+        rest = {}
+        for option, value in given.items():
+            if option in legacy:
+                fields[legacy[option]] = value
+            else:
+                rest[option] = value
+        if rest:
+            generic_options[method] = rest
+    return SweepSpec(**fields, grids=generic_grids, options=generic_options)

@@ -1,0 +1,157 @@
+"""Sweeps over every registered operator: its axis, its rows, its seeding, its plots."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+from ganinverse.cli import main
+from ganinverse.operators import REGISTRY, Inpainting
+from ganinverse.sweep import LEGACY_FIELDS, Sweep, read_rows, report, summarize
+
+from .conftest import spec
+
+SWEEPABLE = {name: cls for name, cls in REGISTRY.items() if cls.axis is not None}
+#: Two small axis values per operator, for the 28x28 digits.
+VALUES = {
+    "gaussian": (20, 60),
+    "subsample": (50, 200),
+    "superres": (2, 4),
+    "inpainting": ("random:0.5", "center"),
+}
+
+
+def test_every_sweepable_operator_has_values_here():
+    assert set(SWEEPABLE) == set(VALUES), "add the new operator's axis values to VALUES"
+
+
+@pytest.mark.parametrize("operator", sorted(VALUES))
+def test_every_method_sweeps_every_operator(operator, tiny_generator, tmp_path):
+    methods = ("csgm", "csgm-sparse", "lasso-dct") + (("yeh",) if operator == "inpainting" else ())
+    s = spec(
+        tiny_generator,
+        operator=operator,
+        x_values=VALUES[operator],
+        methods=methods,
+        n_images=2,
+        n_val=2,
+        lasso_lambdas=(0.1,),
+    )
+    out = tmp_path / operator
+    Sweep(s, out).run(progress=False)
+    rows = read_rows([out / "rows.csv"])
+    assert len(rows) == 2 * len(methods) * 2
+    assert {r["operator"] for r in rows} == {operator}
+    assert {r["setting"] for r in rows} == {str(v) for v in VALUES[operator]}
+    for r in rows:
+        assert 0 < int(r["m"]) <= 784 and float(r["mse"]) >= 0
+    text = report(out, title=operator)
+    axis = SWEEPABLE[operator].axis
+    assert f"| method | {axis.name} |" in text
+    assert (out / "error_vs_m.png").stat().st_size > 1000
+    name = str(VALUES[operator][0]).replace(":", "-")
+    assert (out / f"grid_{axis.name}{name}.png").is_file()
+    saved = json.loads((out / "sweep.json").read_text())
+    assert saved["operator"] == operator and saved["x_values"] == list(VALUES[operator])
+
+
+def test_superres_rows_count_the_low_resolution_pixels(tiny_generator, tmp_path):
+    s = spec(
+        tiny_generator, operator="superres", x_values=(2, 4), methods=("lasso-dct",), n_images=2
+    )
+    out = tmp_path / "sr"
+    Sweep(s, out).run(progress=False)
+    assert {(r["setting"], r["m"]) for r in read_rows([out / "rows.csv"])} == {
+        ("2", "196"),
+        ("4", "49"),
+    }
+
+
+def test_two_masks_with_the_same_m_do_not_collide(tiny_generator, tmp_path):
+    # center and center:0.5 are the same mask (same m): still two settings, two sets of rows
+    s = spec(
+        tiny_generator,
+        operator="inpainting",
+        x_values=("center", "center:0.5"),
+        methods=("lasso-dct",),
+        n_images=2,
+    )
+    out = tmp_path / "masks"
+    Sweep(s, out).run(progress=False)
+    rows = read_rows([out / "rows.csv"])
+    assert len(rows) == 4 and len({r["m"] for r in rows}) == 1
+    table = summarize(rows)
+    assert sorted(r["mask"] for r in table) == ["center", "center:0.5"]
+    assert all(r["n"] == 2 for r in table)
+
+
+def test_masks_are_drawn_per_image_identity(tiny_generator, tmp_path):
+    s = spec(
+        tiny_generator, operator="inpainting", x_values=("random:0.5",), methods=("lasso-dct",)
+    )
+    sweep = Sweep(s, tmp_path / "m")
+    batch = sweep.operator("random:0.5", [1, 2, 3]).mask
+    alone = sweep.operator("random:0.5", [3]).mask
+    assert torch.equal(batch[2], alone[0]) and not torch.equal(batch[0], batch[1])
+    # validation images never share a test image's mask
+    val = sweep.operator("random:0.5", sweep._operator_ids([3], "validation")).mask
+    assert not torch.equal(val[0], alone[0])
+    assert isinstance(sweep.operator("random:0.5", [0]), Inpainting)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"operator": "identity"}, "operator must be one of"),
+        ({"operator": "warp"}, "operator must be one of"),
+        ({"operator": "superres", "x_values": (2.5,)}, "factor values"),
+        ({"operator": "inpainting", "x_values": (20,)}, "mask values"),
+        ({"operator": "gaussian", "methods": ("yeh",)}, "applies to the inpainting operator only"),
+    ],
+)
+def test_bad_operator_settings_raise(tiny_generator, kw, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        spec(tiny_generator, **kw)
+
+
+@pytest.mark.parametrize(
+    "operator, values, match",
+    [("superres", (3,), "factor must divide"), ("inpainting", ("blob",), "not one of the allowed")],
+)
+def test_values_that_do_not_fit_the_images_are_refused_before_writing(
+    operator, values, match, tiny_generator, tmp_path
+):
+    s = spec(tiny_generator, operator=operator, x_values=values, methods=("lasso-dct",))
+    with pytest.raises(ValueError, match=match):
+        Sweep(s, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_the_cli_takes_each_operators_axis_flag(tiny_generator, tmp_path, capsys):
+    base = ["sweep", "--dataset", "digits", "--generator", tiny_generator, "--n-images", "2"]
+    base += ["--methods", "lasso-dct", "--lasso-lambdas", "0.1", "--no-progress"]
+    out = tmp_path / "sr"
+    assert main([*base, "--operator", "superres", "--factor", "2,4", "--out", str(out)]) == 0
+    assert "| method | factor |" in capsys.readouterr().out
+    assert main([*base, "--operator", "superres", "--m", "20", "--out", str(tmp_path / "x")]) == 2
+    assert "--m sets the m axis, but --operator superres varies factor" in capsys.readouterr().err
+    assert main([*base, "--operator", "inpainting", "--out", str(tmp_path / "y")]) == 2
+    assert "--operator inpainting needs --mask" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_rows_file_from_before_the_operator_axis_is_read_and_upgraded(tiny_generator, tmp_path):
+    s = spec(tiny_generator, methods=("lasso-dct",), x_values=(20,), n_images=4)
+    out = tmp_path / "old"
+    Sweep(s, out).run(progress=False)
+    rows = read_rows([out / "rows.csv"])
+    with (out / "rows.csv").open("w", newline="") as f:  # as earlier code wrote it
+        writer = csv.DictWriter(f, fieldnames=LEGACY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows[:2])
+    old = read_rows([out / "rows.csv"])
+    assert [(r["operator"], r["setting"]) for r in old] == [("gaussian", "20")] * 2
+    Sweep(s, out).run(progress=False)  # resumes: upgrades the file, appends the rest
+    again = read_rows([out / "rows.csv"])
+    assert len(again) == 4 and [r["image"] for r in again[:2]] == [r["image"] for r in rows[:2]]
