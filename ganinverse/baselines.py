@@ -5,9 +5,15 @@ Problem (per image, on the scale of the data and the measurements y = A x + nois
     min_c  P(c) = 1/2 ||y - M c||^2 + lam ||c||_1,    M = A Psi^T,    x_hat = Psi^T c
 
 A is an (m, n) matrix shared by all images or one (m, n) matrix per image, stacked (B, m, n), with
-n = C H W acting on images flattened row-major (``x.flatten(1) @ A.T``). Psi is a per-channel
-orthonormal :class:`~ganinverse.bases.Basis`; coefficients keep the image layout (B, C, H, W).
-x_hat is not clipped.
+n = C H W acting on images flattened row-major (``x.flatten(1) @ A.T``), or (FISTA, the objective
+and the gap) a :class:`~ganinverse.operators.LinearOperator`, applied matrix-free: M c = A(Psi^T c),
+M^T r = Psi(A^T r), so subsampling, inpainting or super-resolution of 64x64x3 images never builds
+their 12288 x 12288 matrix. Psi is a per-channel orthonormal :class:`~ganinverse.bases.Basis`;
+coefficients keep the image layout (B, C, H, W). x_hat is not clipped.
+
+Images of the library lie in [-1, 1]; :func:`lasso` (and :func:`lasso_path`, :func:`choose_lambda`,
+the sweep) solves on the [0, 1] image scale instead, y0 = (y + A 1) / 2, x_hat = 2 x0_hat - 1
+(:func:`unit_scale_problem`, the one place of that convention).
 
 Stopping rule (both Lasso solvers): the duality gap. With r = y - M c and the dual-feasible point
 theta = r min(1, lam / ||M^T r||_inf), D(theta) = 1/2 ||y||^2 - 1/2 ||y - theta||^2 <= P(c*), so
@@ -31,20 +37,22 @@ by m when ``alpha = lam / m``; its ``tol`` bounds the same gap by tol_sk ||y||^2
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ganinverse._validation import check_int, check_number, check_tensor
-from ganinverse.bases import Basis
+from ganinverse.bases import Basis, make_basis
 from ganinverse.device import cpu_threads, resolve_device
 from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.metrics import mse
+from ganinverse.operators import LinearOperator, _power_iteration
 from ganinverse.seeds import rng
 
 # Power iteration approaches ||A Psi^T||^2 from below; the margin keeps the step at or under 1/L
@@ -110,12 +118,30 @@ def _check_tol(tol: object) -> float:
     )
 
 
+def _check_basis(basis: object) -> Basis:
+    if not isinstance(basis, Basis):
+        raise TypeError(
+            f"basis must be a ganinverse.bases.Basis, got {type(basis).__name__}; build one with "
+            "ganinverse.bases.make_basis('pixel' | 'dct' | 'wavelet', image_shape)"
+        )
+    return basis
+
+
+def _dense_only(A: object, function: str) -> None:
+    """Refuse a LinearOperator where a function needs the matrix itself, naming the fix."""
+    if isinstance(A, LinearOperator):
+        raise TypeError(
+            f"{function} needs the matrix of A (a tensor (m, n) or (B, m, n)), got a "
+            f"{type(A).__name__} operator; pass A.dense() (an m x n matrix: fine for small "
+            "images, 0.6 GB for 64x64x3) or use lasso_fista, which works matrix-free"
+        )
+
+
 def _check_problem(
     A: Tensor, y: Tensor, basis: Basis, image_shape: Sequence[int] | None
 ) -> tuple[int, int, int]:
     """Validate A (m, n) | (B, m, n), y (B, m) against the basis; return (C, H, W)."""
-    if not isinstance(basis, Basis):
-        raise TypeError(f"basis must be a ganinverse.bases.Basis, got {type(basis).__name__}")
+    _check_basis(basis)
     check_tensor(A, "A", ndim=(2, 3))
     check_tensor(y, "y", ndim=2)
     if A.shape[-2] != y.shape[1]:
@@ -143,11 +169,64 @@ def _check_problem(
     return image_shape
 
 
+def _check_operator_problem(
+    op: LinearOperator, y: object, basis: Basis, image_shape: Sequence[int] | None
+) -> tuple[tuple[int, int, int], Tensor]:
+    """Validate a LinearOperator A with y (B, *out_shape) | (B, prod(out_shape)); return
+    ((C, H, W), y as (B, m)) with y zeroed where a masked operator measures nothing."""
+    _check_basis(basis)
+    if image_shape is not None and tuple(image_shape) != op.in_shape:
+        raise ValueError(
+            f"image_shape must be the operator's in_shape {op.in_shape} (or None), "
+            f"got {tuple(image_shape)}"
+        )
+    if basis.shape != op.in_shape[1:]:
+        raise ValueError(
+            f"the basis is for {basis.shape[0]}x{basis.shape[1]} images but the operator acts on "
+            f"in_shape {op.in_shape}; build it with make_basis(name, operator.in_shape)"
+        )
+    y = check_tensor(y, "y")
+    m = math.prod(op.out_shape)
+    if y.ndim < 2 or tuple(y.shape[1:]) not in (op.out_shape, (m,)):
+        raise ValueError(
+            f"y must be (B, *out_shape) = (B, {', '.join(map(str, op.out_shape))}) or (B, {m}) "
+            f"for this {type(op).__name__}, got {tuple(y.shape)}"
+        )
+    k = op.n_matrices
+    if k > 1 and k != len(y):
+        raise ValueError(
+            f"the {type(op).__name__} operator holds {k} per-image matrices (one mask per image) "
+            f"but y has {len(y)} images; pass the measurements of its {k} images in order, or "
+            "solve each group of operator.per_image(B) on its own"
+        )
+    y = y.reshape(len(y), m)
+    mask = op.measurement_mask()
+    if mask is not None:  # entries that are no measurements are no data (y is 0 there)
+        y = y * mask.flatten(1).to(y)
+    return op.in_shape, y
+
+
+def _check_any(
+    A: object, y: object, basis: Basis, image_shape: Sequence[int] | None
+) -> tuple[tuple[int, int, int], Tensor]:
+    """Validate a Lasso problem given by a matrix or by a LinearOperator; return ((C, H, W), y
+    (B, m))."""
+    if isinstance(A, LinearOperator):
+        return _check_operator_problem(A, y, basis, image_shape)
+    if not isinstance(A, Tensor):
+        raise TypeError(
+            "A must be a torch.Tensor (the matrix, (m, n) or (B, m, n)) or a "
+            f"ganinverse.operators.LinearOperator, got {type(A).__name__}"
+        )
+    return _check_problem(A, y, basis, image_shape), y
+
+
 def effective_matrix(A: Tensor, basis: Basis, image_shape: Sequence[int]) -> Tensor:
     """A Psi^T, same leading shape as A (m, n) | (B, m, n): row i is Psi a_i (the basis analysis
-    of A's row i). Raises like the solvers when A, basis and image_shape do not fit together."""
-    if not isinstance(basis, Basis):
-        raise TypeError(f"basis must be a ganinverse.bases.Basis, got {type(basis).__name__}")
+    of A's row i). Raises like the solvers when A, basis and image_shape do not fit together
+    (TypeError for a LinearOperator: this is the matrix itself; pass ``A.dense()``)."""
+    _dense_only(A, "effective_matrix")
+    _check_basis(basis)
     check_tensor(A, "A", ndim=(2, 3))
     rows = A.new_zeros(A.shape[0] if A.ndim == 3 else 1, A.shape[-2])  # a y that fits A
     return _effective(A, basis, _check_problem(A, rows, basis, image_shape))
@@ -163,34 +242,143 @@ def _rmatvec(M: Tensor, r: Tensor) -> Tensor:
     return r @ M if M.ndim == 2 else torch.bmm(r[:, None, :], M)[:, 0, :]
 
 
-def _objective(M: Tensor, y: Tensor, c: Tensor, lam: float) -> Tensor:
-    M, y, c = M.double(), y.double(), c.double()
-    return 0.5 * (y - _matvec(M, c)).pow(2).sum(1) + lam * c.abs().sum(1)
+class _Matrix:
+    """The solvers' view of M = A Psi^T (b rows of coefficients c (b, n) -> M c (b, m)) when it
+    is a stored matrix: (m, n) shared by every image, or (B, m, n) one per image."""
+
+    def __init__(self, M: Tensor) -> None:
+        self.M = M
+        self.per_image = M.ndim == 3  # row i of a batch is acted on by its own M_i
+        self.batch = M.shape[0] if self.per_image else 1  # the matrices held
+        self.n, self.dtype, self.device = M.shape[-1], M.dtype, M.device
+
+    def matvec(self, c: Tensor) -> Tensor:
+        return _matvec(self.M, c)
+
+    def rmatvec(self, r: Tensor) -> Tensor:
+        return _rmatvec(self.M, r)
+
+    def select(self, rows: Tensor) -> _Matrix:
+        """The problem of the images ``rows`` (index or bool mask) of a per-image M."""
+        return _Matrix(self.M[rows]) if self.per_image else self
 
 
-def lasso_objective(A: Tensor, y: Tensor, basis: Basis, c: Tensor, lam: float) -> Tensor:
-    """Per-image P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 in float64 -> (B,).
+class _MatrixFree:
+    """M = A Psi^T applied matrix-free: M c = A(Psi^T c), M^T r = Psi(A^T r), with a
+    LinearOperator A and a basis Psi already on the iterations' device and dtype. ``rows`` (b,):
+    the image of each row for a per-image operator (its ``A_rows``), None for a shared one."""
 
-    A (m, n) | (B, m, n), y (B, m), c (B, C, H, W). Raises ValueError/TypeError on bad shapes,
-    non-finite tensors or a lam that is not a finite number >= 0.
-    """
-    image_shape = _check_problem(A, y, basis, None)
+    def __init__(
+        self,
+        operator: LinearOperator,
+        basis: Basis,
+        rows: Tensor | None,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        self.operator, self.basis, self.rows = operator, basis, rows
+        self.per_image = rows is not None
+        self.batch = len(rows) if rows is not None else 1
+        self.n, self.device, self.dtype = operator.n, device, dtype
+
+    def matvec(self, c: Tensor) -> Tensor:
+        op = self.operator
+        x = self.basis.synthesis(c.reshape(-1, *op.in_shape))
+        ax = op.A(x) if self.rows is None else op.A_rows(x, self.rows)
+        return ax.reshape(len(c), -1)
+
+    def rmatvec(self, r: Tensor) -> Tensor:
+        op = self.operator
+        r = r.reshape(-1, *op.out_shape)
+        aty = op.A_adjoint(r) if self.rows is None else op.A_adjoint_rows(r, self.rows)
+        return self.basis.analysis(aty).reshape(len(r), -1)
+
+    def select(self, rows: Tensor) -> _MatrixFree:
+        if self.rows is None:
+            return self
+        rows = self.rows[rows.to(self.rows.device)]
+        return _MatrixFree(self.operator, self.basis, rows, self.device, self.dtype)
+
+
+_Problem = _Matrix | _MatrixFree
+
+
+def _moved(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """``module`` with its buffers on ``device`` and its floating buffers in ``dtype``: itself
+    when they already are, else a copy (the caller's operator and basis are never changed)."""
+    if all(
+        b.device == device and (b.dtype == dtype or not b.is_floating_point())
+        for b in module.buffers()
+    ):
+        return module
+    return copy.deepcopy(module).to(device=device, dtype=dtype)
+
+
+def _problems(
+    A: Tensor | LinearOperator,
+    basis: Basis,
+    image_shape: tuple[int, int, int],
+    n_images: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[_Problem, _Problem]:
+    """(M in ``dtype``, M in float64) on ``device`` for a validated A (``_check_any``): a stored
+    matrix for a tensor A (M = M64 rounded), matrix-free for a LinearOperator."""
+    if isinstance(A, Tensor):
+        M64 = _effective(A.detach().to(device, torch.float64), basis, image_shape)
+        return _Matrix(M64.to(dtype)), _Matrix(M64)
+    rows = torch.arange(n_images, device=device) if A.n_matrices > 1 else None
+
+    def at(dt: torch.dtype) -> _MatrixFree:
+        return _MatrixFree(_moved(A, device, dt), _moved(basis, device, dt), rows, device, dt)
+
+    P64 = at(torch.float64)
+    return (P64 if dtype == torch.float64 else at(dtype)), P64
+
+
+def _objective(P: _Problem, y: Tensor, c: Tensor, lam: float) -> Tensor:
+    """P(c) per image in float64 (P a float64 problem)."""
+    y, c = y.double(), c.double()
+    return 0.5 * (y - P.matvec(c)).pow(2).sum(1) + lam * c.abs().sum(1)
+
+
+def _float64_problem(
+    A: object, y: object, basis: Basis, c: object, lam: object
+) -> tuple[_Problem, Tensor, Tensor, float]:
+    """Validated (M in float64 on A's device, y (B, m), c (B, n), lam) of the functions that
+    evaluate a Lasso problem at given coefficients."""
+    image_shape, y = _check_any(A, y, basis, None)
     check_tensor(c, "c", shape=(y.shape[0], *image_shape))
     lam = _check_lam(lam)
-    return _objective(_effective(A.double(), basis, image_shape), y, c.flatten(1), lam)
+    P64 = _problems(A, basis, image_shape, len(y), A.device, torch.float64)[1]
+    return P64, y.to(A.device), c.flatten(1).to(A.device), lam
 
 
-def lasso_duality_gap(A: Tensor, y: Tensor, basis: Basis, c: Tensor, lam: float) -> Tensor:
+def lasso_objective(
+    A: Tensor | LinearOperator, y: Tensor, basis: Basis, c: Tensor, lam: float
+) -> Tensor:
+    """Per-image P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 in float64 -> (B,).
+
+    A: the matrix (m, n) | (B, m, n) with y (B, m), or a LinearOperator (matrix-free) with
+    y (B, *out_shape) or (B, m) (entries of y a masked operator does not measure are ignored);
+    c (B, C, H, W). Raises ValueError/TypeError on bad shapes, non-finite tensors or a lam that
+    is not a finite number >= 0.
+    """
+    P64, y, c, lam = _float64_problem(A, y, basis, c, lam)
+    return _objective(P64, y, c, lam)
+
+
+def lasso_duality_gap(
+    A: Tensor | LinearOperator, y: Tensor, basis: Basis, c: Tensor, lam: float
+) -> Tensor:
     """Per-image duality gap P(c) - D(theta) in float64 -> (B,), an upper bound on P(c) - min P.
 
     theta = r min(1, lam / ||M^T r||_inf), r = y - M c, M = A Psi^T; for lam = 0, theta = 0 and
-    the bound is P(c) itself. Shapes and errors as :func:`lasso_objective`.
+    the bound is P(c) itself. A (matrix or LinearOperator), shapes and errors as
+    :func:`lasso_objective`.
     """
-    image_shape = _check_problem(A, y, basis, None)
-    check_tensor(c, "c", shape=(y.shape[0], *image_shape))
-    lam = _check_lam(lam)
-    M = _effective(A.double(), basis, image_shape)
-    return _gap(M, y.double(), c.flatten(1).double(), lam)[0]
+    P64, y, c, lam = _float64_problem(A, y, basis, c, lam)
+    return _gap(P64, y.double(), c.double(), lam)[0]
 
 
 def _effective(A: Tensor, basis: Basis, image_shape: tuple[int, int, int]) -> Tensor:
@@ -217,7 +405,7 @@ def _warn_unconverged(
 
 
 def _result(
-    M: Tensor,
+    P64: _Problem,
     y: Tensor,
     c: Tensor,
     lam: float,
@@ -231,7 +419,7 @@ def _result(
     # objective and gap at the float32 coefficients that are returned, in float64, with the
     # solver's best dual point theta (B, m) when it has one
     th = None if theta is None or lam == 0 else theta.to(y.device, torch.float64)
-    gap, objective, _ = _gap(M.double(), y.double(), coef.flatten(1).double(), lam, th)
+    gap, objective, _ = _gap(P64, y.double(), coef.flatten(1).double(), lam, th)
     return SparseResult(
         x_hat=basis.synthesis(coef),
         coefficients=coef,
@@ -278,12 +466,14 @@ def lasso_sklearn(
     from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
     from sklearn.linear_model import Lasso
 
+    _dense_only(A, "lasso_sklearn")
     image_shape = _check_problem(A, y, basis, image_shape)
     lam = _check_lam(lam)
     tol = _check_tol(tol)
     check_int(max_iter, "max_iter", low=1)
     m = A.shape[-2]
     X, M = _numpy_problem(A, basis, image_shape)
+    P = _Matrix(M)
     y64 = y.detach().double().cpu()
     Y = y64.numpy()
     B = len(Y)
@@ -296,18 +486,16 @@ def lasso_sklearn(
     def rule_holds(rows: np.ndarray) -> Tensor:
         """FISTA's rule: gap <= tol P(c); for lam = 0, ||M^T r||_2 <= tol ||M^T y||_2. The gap
         uses the better of the rescaled residual and the best dual point of earlier rounds."""
-        Mi, yi = (M if M.ndim == 2 else M[torch.from_numpy(rows)]), y64[rows]
+        Pi, yi = P.select(torch.from_numpy(rows)), y64[rows]
         ci = torch.from_numpy(coef[rows])
-        gap, objective, grad_norm = _gap(Mi, yi, ci, lam, theta[rows])
+        gap, objective, grad_norm = _gap(Pi, yi, ci, lam, theta[rows])
         if lam == 0:
-            return grad_norm <= tol * _rmatvec(Mi, yi).norm(dim=1)
-        gap_r = _gap(Mi, yi, ci, lam)[0]
+            return grad_norm <= tol * Pi.rmatvec(yi).norm(dim=1)
+        gap_r = _gap(Pi, yi, ci, lam)[0]
         newer = torch.from_numpy(rows)[gap_r <= gap]  # the residual's point is the best one
         if len(newer):
             sel = torch.isin(torch.from_numpy(rows), newer)
-            theta[newer] = _feasible(
-                Mi if Mi.ndim == 2 else Mi[sel], (yi - _matvec(Mi, ci))[sel], lam
-            )[0]
+            theta[newer] = _feasible(Pi.select(sel), (yi - Pi.matvec(ci))[sel], lam)[0]
         return gap <= tol * objective
 
     def fit(i: int, tol_sk: float, budget: int) -> None:
@@ -333,13 +521,13 @@ def lasso_sklearn(
             todo = rows[~rule_holds(rows).numpy() & (iters < max_iter)]
             if len(todo) == 0:
                 break
-            objective = _objective(M, y64, torch.from_numpy(coef), lam).numpy()
+            objective = _objective(P, y64, torch.from_numpy(coef), lam).numpy()
             for i in todo:
                 p = objective[i]
                 fit(int(i), tol * p / (2 * yy[i]), int(max_iter - iters[i]))
     converged = rule_holds(np.arange(B))
     c = torch.from_numpy(np.ascontiguousarray(coef))
-    res = _result(M, y64, c, lam, basis, image_shape, torch.from_numpy(iters), converged, theta)
+    res = _result(P, y64, c, lam, basis, image_shape, torch.from_numpy(iters), converged, theta)
     _warn_unconverged("lasso_sklearn", res.converged, res.duality_gap, res.objective, tol, max_iter)
     res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
     return res
@@ -362,6 +550,7 @@ def omp(
     """
     from sklearn.linear_model import OrthogonalMatchingPursuit
 
+    _dense_only(A, "omp")
     image_shape = _check_problem(A, y, basis, image_shape)
     check_int(n_nonzero, "n_nonzero", low=1, high=min(A.shape[-2], A.shape[-1]))
     model = OrthogonalMatchingPursuit(n_nonzero_coefs=n_nonzero, fit_intercept=False)
@@ -374,7 +563,7 @@ def omp(
     c = torch.from_numpy(np.ascontiguousarray(coef))
     n = len(Y)
     res = _result(
-        M,
+        _Matrix(M),
         y.detach().double().cpu(),
         c,
         0.0,
@@ -387,27 +576,27 @@ def omp(
     return res
 
 
-def lipschitz_constant(M: Tensor, n_iter: int = 100, seed: int = 0) -> Tensor:
+def lipschitz_constant(M: Tensor | LinearOperator, n_iter: int = 100, seed: int = 0) -> Tensor:
     """||M||_2^2 by power iteration on M^T M, times LIPSCHITZ_MARGIN -> (1,) shared or (B,).
 
-    M is (m, n) or (B, m, n), finite. The Rayleigh quotient approaches the top eigenvalue from
-    below; the small margin keeps the FISTA step 1/L safe. Raises on a bad M, n_iter < 1 or a
-    seed that is not an int >= 0.
+    M is a finite matrix (m, n) or (B, m, n) (FISTA's M = A Psi^T), or a LinearOperator A:
+    then ||A||_2^2 LIPSCHITZ_MARGIN from ``A.norm(n_iter, seed)`` (float32, CPU; (K,) for an
+    operator with K per-image matrices), which is L for A Psi^T with any orthonormal Psi. The
+    Rayleigh quotient approaches the top eigenvalue from below; the small margin keeps the FISTA
+    step 1/L safe. Raises on a bad M, n_iter < 1 or a seed that is not an int >= 0.
     """
+    if isinstance(M, LinearOperator):
+        return M.norm(n_iter, seed).pow(2) * LIPSCHITZ_MARGIN
     check_tensor(M, "M", ndim=(2, 3))
     check_int(n_iter, "n_iter", low=1)
     check_int(seed, "seed", low=0)
-    return _lipschitz(M, n_iter, seed)
+    return _lipschitz(_Matrix(M), n_iter, seed)
 
 
-def _lipschitz(M: Tensor, n_iter: int = 100, seed: int = 0) -> Tensor:
+def _lipschitz(P: _Problem, n_iter: int = 100, seed: int = 0) -> Tensor:
     g = rng(seed)
-    b = 1 if M.ndim == 2 else M.shape[0]
-    v = torch.randn(b, M.shape[-1], generator=g, dtype=torch.float64).to(M)
-    for _ in range(n_iter):
-        v = _rmatvec(M, _matvec(M, v))
-        v = v / v.norm(dim=1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
-    return _matvec(M, v).pow(2).sum(1) * LIPSCHITZ_MARGIN
+    v = torch.randn(P.batch, P.n, generator=g, dtype=torch.float64).to(P.device, P.dtype)
+    return _power_iteration(P.matvec, P.rmatvec, v, n_iter) * LIPSCHITZ_MARGIN
 
 
 def _soft(u: Tensor, thr: Tensor) -> Tensor:
@@ -415,10 +604,10 @@ def _soft(u: Tensor, thr: Tensor) -> Tensor:
     return u.sign() * (u.abs() - thr).clamp_min(0)
 
 
-def _feasible(M: Tensor, theta: Tensor, lam: float) -> tuple[Tensor, Tensor]:
+def _feasible(P: _Problem, theta: Tensor, lam: float) -> tuple[Tensor, Tensor]:
     """(s theta, s M^T theta) with s = min(1, lam / ||M^T theta||_inf): the dual-feasible point
     on theta's ray (||M^T (s theta)||_inf <= lam) and its correlations; s in float64."""
-    g = _rmatvec(M, theta)
+    g = P.rmatvec(theta)
     g_inf = g.double().abs().amax(1)
     s = (lam / g_inf.clamp_min(torch.finfo(torch.float64).tiny)).clamp(max=1.0)
     s = s.to(theta.dtype)[:, None]
@@ -438,15 +627,15 @@ def _gap_at(r: Tensor, c: Tensor, theta: Tensor, g: Tensor, lam: float) -> Tenso
 
 
 def _gap(
-    M: Tensor, y: Tensor, c: Tensor, lam: float, theta: Tensor | None = None
+    P: _Problem, y: Tensor, c: Tensor, lam: float, theta: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(gap, P(c), ||M^T r||_2) per image, reductions in float64; vectors in c's dtype.
 
     The dual point is the better of theta_r = r min(1, lam/||M^T r||_inf), r = y - M c, and, when
     given, ``theta`` (any (b, m) vector, made feasible the same way): gap = P(c) - max D. lam = 0:
     theta = 0 and gap = P(c) (see ``_gap_at``)."""
-    r = y - _matvec(M, c)
-    g = _rmatvec(M, r)
+    r = y - P.matvec(c)
+    g = P.rmatvec(r)
     objective = 0.5 * r.double().pow(2).sum(1) + lam * c.double().abs().sum(1)
     if lam == 0:
         return objective.clone(), objective, g.double().norm(dim=1)
@@ -454,7 +643,7 @@ def _gap(
     s = s.to(r.dtype)[:, None]
     gap = _gap_at(r, c, s * r, s * g, lam)
     if theta is not None:
-        gap = torch.minimum(gap, _gap_at(r, c, *_feasible(M, theta.to(r.dtype), lam), lam))
+        gap = torch.minimum(gap, _gap_at(r, c, *_feasible(P, theta.to(r.dtype), lam), lam))
     return gap.clamp_min(0), objective, g.double().norm(dim=1)
 
 
@@ -480,8 +669,8 @@ def _extrapolate(history: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _fista(
-    M: Tensor,
-    M64: Tensor,
+    P: _Problem,
+    P64: _Problem,
     y: Tensor,
     y64: Tensor,
     lam: float,
@@ -501,11 +690,11 @@ def _fista(
     EXTRAPOLATION_K + 1 tested residuals (``_extrapolate``), and the best point of the earlier
     tests; at small lam the rescaled residual alone stays far from the dual optimum long after
     P(c_k) is (its gap then overstates P(c_k) - P* by orders of magnitude). A test costs three
-    matrix-vector products in the working dtype; a pass is confirmed in float64 (M64, y64: the
-    problem in float64, M = M64 rounded to the working dtype) before an image leaves the
-    working set."""
-    B, n = y.shape[0], M.shape[-1]
-    M64_full, y64_full, L_full = M64, y64, L
+    matrix-vector products in the working dtype; a pass is confirmed in float64 (P64, y64: the
+    problem in float64, P = P64 rounded to the working dtype) before an image leaves the
+    working set. P applies M = A Psi^T, stored or matrix-free (``_Matrix``, ``_MatrixFree``)."""
+    B, n = y.shape[0], P.n
+    P64_full, y64_full, L_full = P64, y64, L
     c_out = torch.zeros(B, n, dtype=y.dtype, device=y.device)
     if c0 is not None:
         c_out = c0.to(y.dtype).clone()
@@ -516,13 +705,13 @@ def _fista(
     c, z = c_out.clone(), c_out.clone()
     t = torch.ones(B, 1, dtype=y.dtype, device=y.device)
     step = (1.0 / L).reshape(-1, 1)
-    grad0 = _rmatvec(M, y).double().norm(dim=1)  # ||M^T y||: the gradient at c = 0
+    grad0 = P.rmatvec(y).double().norm(dim=1)  # ||M^T y||: the gradient at c = 0
     # best dual point so far and its correlations M^T theta (theta = 0: D = 0, a valid start)
     theta, g_theta = torch.zeros_like(y), torch.zeros_like(c)
     if theta0 is not None and lam > 0:
-        theta, g_theta = _feasible(M, theta0.to(y.dtype), lam)
+        theta, g_theta = _feasible(P, theta0.to(y.dtype), lam)
     history: list[Tensor] = []  # residuals of the last tests, oldest first
-    watch = M.dtype != torch.float64 and lam > 0  # float32: detect the floor (STALL_TESTS)
+    watch = P.dtype != torch.float64 and lam > 0  # float32: detect the floor (STALL_TESTS)
     stalled = torch.zeros(B, dtype=torch.bool)
     rel_gaps: list[Tensor] = []  # best gap / P(c) of the last STALL_TESTS + 1 tests
     # the rule is confirmed in float64 before an image leaves: in float32, r = y - M c loses
@@ -530,8 +719,8 @@ def _fista(
 
     def test(c: Tensor) -> Tensor:
         nonlocal theta, g_theta
-        r = y - _matvec(M, c)
-        g = _rmatvec(M, r)
+        r = y - P.matvec(c)
+        g = P.rmatvec(r)
         objective = 0.5 * r.double().pow(2).sum(1) + lam * c.double().abs().sum(1)
         if lam == 0:
             done = g.double().norm(dim=1) <= tol * grad0
@@ -545,7 +734,7 @@ def _fista(
             s = s.to(r.dtype)[:, None]
             cands = [(theta, g_theta), (s * r, s * g)]
             if len(history) == EXTRAPOLATION_K + 1:
-                cands.append(_feasible(M, _extrapolate(torch.stack(history))[0], lam))
+                cands.append(_feasible(P, _extrapolate(torch.stack(history))[0], lam))
             gaps = torch.stack([_gap_at(r, c, th, gt, lam) for th, gt in cands])
             best = gaps.argmin(0)
             for i, (th, gt) in enumerate(cands[1:], 1):
@@ -556,9 +745,9 @@ def _fista(
                 rel_gaps.append(gaps.amin(0) / objective.clamp_min(torch.finfo(torch.float64).tiny))
                 if len(rel_gaps) > STALL_TESTS + 1:
                     rel_gaps.pop(0)
-        if M.dtype != torch.float64 and bool(done.any()):
+        if P.dtype != torch.float64 and bool(done.any()):
             rows = done.nonzero()[:, 0]
-            sub = M64 if M64.ndim == 2 else M64[rows]
+            sub = P64.select(rows)
             th = None if lam == 0 else theta[rows].double()
             gap, objective, grad_norm = _gap(sub, y64[rows], c[rows].double(), lam, th)
             done[rows] = gap <= tol * objective if lam > 0 else grad_norm <= tol * grad0[rows]
@@ -566,7 +755,7 @@ def _fista(
 
     for k in range(max_iter + 1):
         if k > 0:
-            grad = _rmatvec(M, _matvec(M, z) - y)
+            grad = P.rmatvec(P.matvec(z) - y)
             c_new = _soft(z - step * grad, lam * step)
             diff = c_new - c
             restart = ((z - c_new) * diff).sum(1, keepdim=True) > 0  # momentum points uphill
@@ -594,8 +783,8 @@ def _fista(
             y, y64, theta, g_theta = y[keep], y64[keep], theta[keep], g_theta[keep]
             history = [r[keep] for r in history]
             rel_gaps = [v[keep] for v in rel_gaps]
-            if M.ndim == 3:  # per-image matrices and steps shrink with the working set
-                M, M64, step = M[keep], M64[keep], step[keep]
+            if P.per_image:  # per-image matrices and steps shrink with the working set
+                P, P64, step = P.select(keep), P64.select(keep), step[keep]
             if idx.numel() == 0:
                 break
     c_out[idx] = c
@@ -605,7 +794,7 @@ def _fista(
         # stalled last, so that no image exceeds max_iter in all
         rows = stalled.nonzero()[:, 0]
         dev_rows = rows.to(c_out.device)
-        sub = M64_full if M64_full.ndim == 2 else M64_full[dev_rows]
+        sub = P64_full.select(dev_rows)
         L64 = (L_full if L_full.numel() == 1 else L_full[dev_rows]).double()
         y_sub = y64_full[dev_rows]
         left = max_iter - int(iters[rows].max())
@@ -620,7 +809,7 @@ def _fista(
 
 
 def lasso_fista(
-    A: Tensor,
+    A: Tensor | LinearOperator,
     y: Tensor,
     basis: Basis,
     image_shape: Sequence[int] | None = None,
@@ -636,10 +825,17 @@ def lasso_fista(
     ``init`` (B, C, H, W): starting coefficients, e.g. the solution at a larger lam (a warm-started
     lam path converges several times faster; the stopping rule and its guarantee are unchanged).
 
-    A (m, n) | (B, m, n), y (B, m) -> :class:`SparseResult` (x_hat, coefficients on y's device;
-    objective, duality_gap, iterations, converged on the CPU). Step 1/L, L = ||A Psi^T||_2^2 by
-    power iteration (per image when A is per image), gradient-based adaptive restart; float32 on
-    CPU or GPU, float64 when tol < FLOAT32_MIN_TOL (float32 cannot certify smaller gaps).
+    A is the matrix (m, n) | (B, m, n) with y (B, m), or a
+    :class:`~ganinverse.operators.LinearOperator` with y (B, *out_shape) or (B, m): then FISTA is
+    matrix-free, M c = A(Psi^T c) and M^T r = Psi(A^T r) (no n x n matrix: subsampling,
+    inpainting or super-resolution of 64x64x3 images cost O(n) per product, not 12288^2); an
+    operator with one mask per image (K = B) acts on each image with its own rows, and entries of
+    y that a masked operator does not measure are ignored (set to 0, as A x is there). The
+    operator and basis are copied (not changed) when they must move to ``device`` or float64.
+    -> :class:`SparseResult` (x_hat, coefficients on y's device; objective, duality_gap,
+    iterations, converged on the CPU). Step 1/L, L = ||A Psi^T||_2^2 by power iteration (per
+    image when A is per image), gradient-based adaptive restart; float32 on CPU or GPU, float64
+    when tol < FLOAT32_MIN_TOL (float32 cannot certify smaller gaps).
 
     Stopping rule, per image: the duality gap (module docstring) gap(c_k) <= tol P(c_k), with the
     best of the rescaled residual, its dual extrapolation and earlier dual points (``_fista``),
@@ -653,7 +849,7 @@ def lasso_fista(
     :class:`~ganinverse.exceptions.ConvergenceWarning` when an image reaches max_iter with the
     rule unmet (``converged`` False; ``duality_gap`` says how far it is).
     """
-    image_shape = _check_problem(A, y, basis, image_shape)
+    image_shape, y = _check_any(A, y, basis, image_shape)
     lam = _check_lam(lam)
     check_int(max_iter, "max_iter", low=1)
     tol = _check_tol(tol)
@@ -661,17 +857,17 @@ def lasso_fista(
         check_tensor(init, "init", shape=(y.shape[0], *image_shape))
     dev = resolve_device(device)
     dtype = torch.float32 if tol >= FLOAT32_MIN_TOL else torch.float64
-    small = dev.type == "cpu" and A.shape[-2] * A.shape[-1] <= SMALL_PROBLEM
+    small = dev.type == "cpu" and y.shape[1] * math.prod(image_shape) <= SMALL_PROBLEM
     with torch.no_grad(), cpu_threads(1 if small else None):
         # the problem in float64 (gaps and the reported objective) and rounded to dtype (iterations)
-        M64 = _effective(A.detach().to(dev, torch.float64), basis, image_shape)
+        P, P64 = _problems(A, basis, image_shape, len(y), dev, dtype)
         y64 = y.detach().to(dev, torch.float64)
-        M, yd = M64.to(dtype), y64.to(dtype)
+        yd = y64.to(dtype)
         c0 = None if init is None else init.detach().flatten(1).to(dev, dtype)
         c, iters, converged, theta = _fista(
-            M, M64, yd, y64, lam, _lipschitz(M), max_iter, tol, c0=c0
+            P, P64, yd, y64, lam, _lipschitz(P), max_iter, tol, c0=c0
         )
-        res = _result(M64, y64, c, lam, basis, image_shape, iters, converged, theta)
+        res = _result(P64, y64, c, lam, basis, image_shape, iters, converged, theta)
     _warn_unconverged("lasso_fista", res.converged, res.duality_gap, res.objective, tol, max_iter)
     res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
     return res
@@ -680,41 +876,193 @@ def lasso_fista(
 SOLVERS = {"fista": lasso_fista, "sklearn": lasso_sklearn}
 
 
-def choose_lambda(
-    A: Tensor,
-    y_val: Tensor,
-    x_val: Tensor,
-    basis: Basis,
+def _check_solver(solver: object) -> str:
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}; got {solver!r}")
+    return solver
+
+
+def unit_scale_problem(
+    A: Tensor | LinearOperator, y: Tensor, *, dense: bool | None = None
+) -> tuple[Tensor | LinearOperator, Tensor]:
+    """The Lasso problem of the [0, 1]-scale image: (A', y0) with y0 = (y + A 1) / 2.
+
+    The library's images x lie in [-1, 1]; with x = 2 x0 - 1 its measurements y = A x + eta are
+    exactly y0 = (y + A 1) / 2 = A x0 + eta / 2 of the [0, 1]-scale image x0 (CSGM's Lasso scale,
+    where a digit's background is 0 and so sparse in the pixel basis); x_hat = 2 x0_hat - 1 maps
+    a solution back. The one place this conversion is made (:func:`lasso`, the sweep).
+
+    A: a LinearOperator with y (B, *out_shape), checked by ``A.check_measurements`` (float64 /
+    float16 converted to float32, values that images in [-1, 1] cannot give refused); or the
+    matrix (m, n) | (B, m, n) with y (B, m). ``dense``: return the operator's matrix
+    ``A.dense()`` as A' (A 1 = its row sums) or the operator itself (A 1 = ``A.A(ones)``,
+    matrix-free); None (default): the matrix exactly when the operator stores one
+    (``A.stores_matrix``: GaussianCS), so every other operator stays matrix-free. For a matrix
+    A, A' is A. y0 has y's shape.
+
+    Raises TypeError for an A that is neither, ValueError/TypeError for a y that does not fit A
+    (shape, non-finite values, the wrong image scale), and ``A.dense()``'s ValueError for
+    ``dense=True`` on an operator with per-image masks (use ``dense=False``).
+    """
+    if isinstance(A, LinearOperator):
+        y = A.check_measurements(y)
+        if dense is None:
+            dense = A.stores_matrix
+        if not dense:
+            ones = torch.ones(A.n_matrices, *A.in_shape, device=A.device)
+            a1 = A.A(ones).flatten(1).to(y.device)
+            if a1.shape[0] not in (1, len(y)):
+                raise ValueError(
+                    f"the {type(A).__name__} operator holds {a1.shape[0]} per-image matrices "
+                    f"but y has {len(y)} images; pass the measurements of its {a1.shape[0]} images"
+                )
+            return A, ((y.flatten(1) + a1) / 2).view_as(y)
+        A = A.dense()
+    elif isinstance(A, Tensor):
+        check_tensor(A, "A", ndim=(2, 3))
+        check_tensor(y, "y", ndim=2)
+        if A.shape[-2] != y.shape[1] or (A.ndim == 3 and A.shape[0] != y.shape[0]):
+            raise ValueError(
+                f"y must be (B, m) for A of shape {tuple(A.shape)} ((m, n) or (B, m, n)), "
+                f"got {tuple(y.shape)}"
+            )
+    else:
+        raise TypeError(
+            "A must be a ganinverse.operators.LinearOperator or its matrix (a torch.Tensor "
+            f"(m, n) or (B, m, n)), got {type(A).__name__}"
+        )
+    return A, ((y.flatten(1) + A.sum(-1)) / 2).view_as(y)
+
+
+def lasso(
+    A: Tensor | LinearOperator,
+    y: Tensor,
+    basis: Basis | str,
+    lam: float,
+    *,
+    solver: str = "fista",
+    init: Tensor | None = None,
+    image_shape: Sequence[int] | None = None,
+    **solver_kwargs,
+) -> SparseResult:
+    """Lasso reconstruction of images in [-1, 1] from their measurements y, solved on the [0, 1]
+    image scale (the sweep's and CSGM's convention):
+
+        x0_hat = Psi^T c_hat,  c_hat = argmin_c 1/2 ||y0 - A Psi^T c||^2 + lam ||c||_1,
+        y0 = (y + A 1) / 2 (:func:`unit_scale_problem`),  x_hat = 2 x0_hat - 1.
+
+    A: a LinearOperator with y (B, *out_shape), or its matrix (m, n) | (B, m, n) with y (B, m)
+    (then ``image_shape`` (C, H, W), default inferred from A and the basis). ``basis``: a Basis or
+    a name for :func:`~ganinverse.bases.make_basis` ('pixel', 'dct', 'wavelet'). ``solver``:
+    'fista' (:func:`lasso_fista`: the operator's stored matrix if it has one (GaussianCS), else
+    matrix-free) or 'sklearn' (:func:`lasso_sklearn`: always ``A.dense()``). ``init``
+    (B, C, H, W): FISTA's starting coefficients (of the [0, 1]-scale image, e.g. the previous
+    result's ``coefficients`` on a lam path). ``solver_kwargs`` go to the solver (tol,
+    max_iter, device for FISTA).
+
+    Returns the solver's :class:`SparseResult` with ``x_hat`` (B, C, H, W) float32 on y's device
+    mapped back to [-1, 1]; ``coefficients``, ``objective`` and ``duality_gap`` are those of the
+    [0, 1]-scale problem. Raises ValueError for an unknown solver or ``init`` with 'sklearn',
+    TypeError for a basis that is neither a Basis nor a name, and the errors of
+    :func:`unit_scale_problem` and of the solver; the solver's ConvergenceWarning passes on.
+    """
+    solve = SOLVERS[_check_solver(solver)]
+    if init is not None and solver != "fista":
+        raise ValueError(f"init warm-starts FISTA only; solver={solver!r} takes no init")
+    if isinstance(A, LinearOperator) and image_shape is None:
+        image_shape = A.in_shape
+    if isinstance(basis, str):
+        if image_shape is None:
+            raise ValueError("a basis given by name needs image_shape (C, H, W) for a matrix A")
+        basis = make_basis(basis, image_shape)
+    M, y0 = unit_scale_problem(A, y, dense=None if solver == "fista" else True)
+    extra = {} if init is None else {"init": init}
+    res = solve(M, y0, basis, image_shape, lam, **extra, **solver_kwargs)
+    return replace(res, x_hat=2 * res.x_hat.float().to(y.device) - 1)
+
+
+def lasso_path(
+    A: Tensor | LinearOperator,
+    y: Tensor,
+    basis: Basis | str,
     lams: Sequence[float],
     *,
     solver: str = "fista",
+    image_shape: Sequence[int] | None = None,
     **solver_kwargs,
-) -> tuple[float, list[tuple[float, float]]]:
-    """Pick lam on VALIDATION images: the one whose Lasso reconstructions of x_val from y_val have
-    the lowest mean per-pixel MSE ([0, 1] scale). Never pass test images here.
+) -> Iterator[tuple[int, SparseResult]]:
+    """:func:`lasso` at every lam of ``lams``, yielding (index into lams, result) as each is
+    solved. FISTA walks the path from the largest lam down (ties in the given order), each solve
+    warm-started at the previous solution (several times faster; each is still certified by its
+    own duality gap); scikit-learn solves them cold, in the given order. The one lam path of the
+    library (``choose_lambda``, the sweep's weight search).
 
-    A (m, n) | (B, m, n), y_val (B, m), x_val (B, C, H, W); ``solver_kwargs`` go to the solver
-    (e.g. tol, max_iter). Returns (best lam, [(lam, mean mse), ...] in the order of ``lams``).
-    Raises ValueError/TypeError on an unknown solver, an empty ``lams`` or one that is not a
-    finite number >= 0, bad tensors (as the solver); the solver's ConvergenceWarning passes on.
+    Arguments as :func:`lasso`. Raises (at once, before any solve) ValueError for an unknown
+    solver, an empty ``lams`` or an entry that is not a finite number >= 0 (named ``lams[i]``),
+    TypeError for ``lams`` that is not a sequence; each solve raises as :func:`lasso`.
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {sorted(SOLVERS)}; got {solver!r}")
+    _check_solver(solver)
     if isinstance(lams, (str, bytes)) or not hasattr(lams, "__iter__"):
         raise TypeError(f"lams must be a sequence of numbers, got {type(lams).__name__}")
     lams = [check_number(lam, f"lams[{i}]", low=0.0) for i, lam in enumerate(lams)]
     if not lams:
         raise ValueError("lams must hold at least one value of lam")
+    warm = solver == "fista"
+    order = sorted(range(len(lams)), key=lambda i: -lams[i]) if warm else range(len(lams))
+
+    def walk() -> Iterator[tuple[int, SparseResult]]:
+        previous = None
+        for i in order:
+            kwargs = {"solver": solver, "init": previous, "image_shape": image_shape}
+            res = lasso(A, y, basis, lams[i], **kwargs, **solver_kwargs)
+            previous = res.coefficients if warm else None
+            yield i, res
+
+    return walk()
+
+
+def choose_lambda(
+    A: Tensor | LinearOperator,
+    y_val: Tensor,
+    x_val: Tensor,
+    basis: Basis | str,
+    lams: Sequence[float],
+    *,
+    solver: str = "fista",
+    **solver_kwargs,
+) -> tuple[float, list[tuple[float, float]]]:
+    """Pick lam on VALIDATION images: the one whose :func:`lasso` reconstructions of x_val from
+    y_val (solved on the [0, 1] image scale along :func:`lasso_path`, as the sweep's
+    ``methods.choose_weight``, so both pick the same lam for the same problem) have the lowest
+    mean per-pixel MSE ([0, 1] scale). A reconstruction that is not finite scores NaN and never
+    wins; ties go to the first lam in ``lams``. Never pass test images here.
+
+    A: a LinearOperator with y_val (B, *out_shape), or its matrix (m, n) | (B, m, n) with
+    y_val (B, m); x_val (B, C, H, W) in [-1, 1]; ``solver_kwargs`` go to the solver (e.g. tol,
+    max_iter). Returns (best lam, [(lam, mean mse), ...] in the order of ``lams``).
+    Raises ValueError/TypeError on an unknown solver, an empty ``lams`` or one that is not a
+    finite number >= 0, bad tensors (as :func:`lasso`); the solver's ConvergenceWarning passes on.
+    """
     check_tensor(x_val, "x_val", ndim=4)
-    check_tensor(y_val, "y_val", ndim=2)
+    check_tensor(y_val, "y_val")
     if x_val.shape[0] != y_val.shape[0]:
         raise ValueError(f"x_val has {x_val.shape[0]} images but y_val {y_val.shape[0]} rows")
-    table = []
-    for lam in lams:
-        res = SOLVERS[solver](A, y_val, basis, tuple(x_val.shape[1:]), lam, **solver_kwargs)
-        table.append((float(lam), float(mse(res.x_hat.to(x_val.device), x_val).mean())))
-    best = min(table, key=lambda row: row[1])[0]
-    return best, table
+    if isinstance(A, LinearOperator) and tuple(x_val.shape[1:]) != A.in_shape:
+        raise ValueError(
+            f"x_val must be (B, *in_shape) = (B, {', '.join(map(str, A.in_shape))}) for this "
+            f"operator, got {tuple(x_val.shape)}"
+        )
+    image_shape = None if isinstance(A, LinearOperator) else tuple(x_val.shape[1:])
+    path = lasso_path(
+        A, y_val, basis, lams, solver=solver, image_shape=image_shape, **solver_kwargs
+    )
+    table: list[tuple[float, float]] = [(float(lam), math.nan) for lam in lams]
+    for i, res in path:
+        x_hat = res.x_hat.to(x_val.device)
+        if bool(torch.isfinite(x_hat).all()):
+            table[i] = (table[i][0], float(mse(x_hat, x_val).mean()))
+    best = min(range(len(table)), key=lambda i: (not math.isfinite(table[i][1]), table[i][1]))
+    return table[best][0], table
 
 
 __all__ = [
@@ -723,10 +1071,13 @@ __all__ = [
     "choose_lambda",
     "effective_matrix",
     "LASSO_TOL",
+    "lasso",
     "lasso_duality_gap",
     "lasso_fista",
     "lasso_objective",
+    "lasso_path",
     "lasso_sklearn",
     "lipschitz_constant",
     "omp",
+    "unit_scale_problem",
 ]

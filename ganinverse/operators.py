@@ -9,6 +9,10 @@ Masked operators (``Inpainting``) keep y in the image layout: entries that are n
 exactly zero, y = M ⊙ (x + η), and they are no measurements: ``measurement_mask`` marks the
 measured entries and ``measurement_counts`` gives m_i per image, so every data term
 (1/m_i)||M ⊙ (y − A x)||² averages over the m_i real measurements only (``data_misfit``).
+
+Every operator checks itself: ``adjointness_error()`` / ``check_adjoint()`` test that ``A_adjoint``
+is the transpose of ``A`` on random images, and ``norm()`` estimates ||A||₂ by power iteration on
+AᵀA (both seeded, deterministic, matrix-free; per-image operators are checked image by image).
 """
 
 from __future__ import annotations
@@ -47,6 +51,22 @@ def _image_shape(shape: Sequence[int], name: str = "image_shape") -> tuple[int, 
     for s in shape:
         check_int(s, name, low=1)
     return tuple(int(s) for s in shape)  # type: ignore[return-value]
+
+
+def _power_iteration(
+    matvec: Callable[[Tensor], Tensor],
+    rmatvec: Callable[[Tensor], Tensor],
+    v: Tensor,
+    n_iter: int,
+) -> Tensor:
+    """||A v_k||² per row after ``n_iter`` steps v ← AᵀA v / ||AᵀA v|| from the rows of v (b, n):
+    the Rayleigh quotient of AᵀA, which approaches ||A||₂² from below. ``matvec`` maps (b, n) to
+    (b, m) and ``rmatvec`` back; row i of v may be acted on by its own matrix (per-image A).
+    The one power iteration of the library (operator norms and FISTA's Lipschitz constant)."""
+    for _ in range(n_iter):
+        v = rmatvec(matvec(v))
+        v = v / v.norm(dim=1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
+    return matvec(v).pow(2).sum(1)
 
 
 class GaussianNoise(nn.Module):
@@ -101,7 +121,14 @@ class LinearOperator(nn.Module):
 
     A subclass that sets ``name`` is registered (``REGISTRY``); with an ``axis`` and
     ``from_setting`` it can be swept (``ganinverse sweep --operator NAME``).
+
+    Operators that hold one matrix per image (per-image masks) also override ``A_rows`` and
+    ``A_adjoint_rows`` and report ``n_matrices`` > 1 (through ``measurement_mask``).
     """
+
+    #: True when ``dense()`` returns a matrix the operator already stores (no n-sized build), so
+    #: solvers that want a matrix may use it for free; False: only A and Aᵀ are cheap.
+    stores_matrix: bool = False
 
     #: The name the CLI and ``make_operator`` know the operator by (None: not registered).
     name: ClassVar[str | None] = None
@@ -193,6 +220,27 @@ class LinearOperator(nn.Module):
         """A x for candidates of the images ``rows`` (differs from ``A`` for per-image operators)."""
         return self.A(x)
 
+    def A_adjoint_rows(self, y: Tensor, rows: Tensor) -> Tensor:
+        """Aᵀ y for measurements of the images ``rows`` (row i of y is acted on by the matrix of
+        image ``rows[i]``; differs from ``A_adjoint`` for per-image operators)."""
+        return self.A_adjoint(y)
+
+    @property
+    def n_matrices(self) -> int:
+        """K, the matrices the operator holds: 1 (one A shared by every image, any batch) or one
+        per image (per-image masks), and then a batch given to ``A`` has exactly K images."""
+        mask = self.measurement_mask()
+        return 1 if mask is None else int(mask.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the operator's buffers (the CPU for an operator without buffers)."""
+        return next(self.buffers(), torch.empty(0)).device
+
+    def _dtype(self) -> torch.dtype:
+        """The dtype of the operator's floating buffers (float32 unless converted)."""
+        return next((b.dtype for b in self.buffers() if b.is_floating_point()), torch.float32)
+
     def per_image(self, n_images: int) -> list[tuple[list[int], LinearOperator]]:
         """[(image indices, operator)]: groups of images that share one matrix (one group,
         ``self``, unless the operator holds one matrix per image)."""
@@ -205,9 +253,76 @@ class LinearOperator(nn.Module):
 
     def dense(self) -> Tensor:
         """The matrix of A, (prod(out_shape), n): A applied to the n unit images."""
-        device = next(self.buffers(), torch.empty(0)).device
-        eye = torch.eye(self.n, device=device).view(-1, *self.in_shape)
+        eye = torch.eye(self.n, device=self.device).view(-1, *self.in_shape)
         return self.A(eye).flatten(1).T
+
+    def _random(self, k: int, shape: Sequence[int], gen: torch.Generator) -> Tensor:
+        """k standard normal arrays of ``shape`` drawn on the CPU from ``gen`` (the same numbers
+        on any device), in the operator's dtype, on its device."""
+        return torch.randn(k, *shape, generator=gen).to(self.device, self._dtype())
+
+    def adjointness_error(self, seed: int = 0) -> float:
+        """max over probe images i of |<A x_i, y_i> − <x_i, Aᵀ y_i>| / ||A x_i||, with x_i
+        (*in_shape) and y_i (*out_shape) standard normal, drawn from ``seeds.rng(seed)``.
+
+        For standard normal probes E (<A x, y> − <x, B y>)² = ||A − Bᵀ||_F² and E ||A x||² =
+        ||A||_F², so this estimates ||A − Bᵀ||_F / ||A||_F, the relative error of the matrix B
+        that ``A_adjoint`` applies: ~1e-7 (float32 rounding) for a true adjoint, O(1) for a wrong
+        scale (a forgotten 1/f²) or misplaced entries. (Dividing also by ||y_i|| would shrink a
+        wrong scale to ~1/sqrt(m).) 3 probe images for a shared operator, one per matrix for a
+        per-image operator (image i by its own A_i); inner products in float64; deterministic
+        for a seed. Raises TypeError/ValueError for a seed that is not an int >= 0.
+        """
+        check_int(seed, "seed", low=0)
+        k = self.n_matrices
+        gen = rng(seed)
+        x = self._random(k if k > 1 else 3, self.in_shape, gen)
+        y = self._random(len(x), self.out_shape, gen)
+        with torch.no_grad():
+            ax, aty = self.A(x).double().flatten(1), self.A_adjoint(y).double().flatten(1)
+        x, y = x.double().flatten(1), y.double().flatten(1)
+        diff = ((ax * y).sum(1) - (x * aty).sum(1)).abs()
+        return float((diff / ax.norm(dim=1).clamp_min(torch.finfo(torch.float64).tiny)).max())
+
+    def check_adjoint(self, tol: float = 1e-4, seed: int = 0) -> float:
+        """``adjointness_error(seed)`` if it is at most ``tol``, else a ValueError that says by
+        how much ``A_adjoint`` misses the transpose of ``A`` (a missing scale such as 1/f², or
+        entries scattered to the wrong place). Raises ValueError/TypeError for a tol that is
+        not a finite number > 0 or a bad seed."""
+        tol = check_positive(tol, "tol")
+        error = self.adjointness_error(seed)
+        if not error <= tol:
+            raise ValueError(
+                f"{type(self).__name__}.A_adjoint is not the adjoint of A: "
+                f"|<A x, y> - <x, A^T y>| / ||A x|| = {error:.3g} > tol = {tol:g} on random x, y "
+                "(about the relative error of A_adjoint's matrix); A_adjoint(y) must equal the "
+                "transpose of A's matrix times y (check its scaling and which entries it writes)"
+            )
+        return error
+
+    def norm(self, n_iter: int = 100, seed: int = 0) -> Tensor:
+        """||A||₂ (the largest singular value) by ``n_iter`` steps of power iteration on AᵀA,
+        matrix-free, started from a standard normal image drawn from ``seeds.rng(seed)``
+        (deterministic) -> float32 (K,) on the CPU: K = 1 for a shared operator (``float(op.norm())``),
+        one norm per image's A_i for a per-image operator (``norm().max()`` is the norm of A on the
+        whole batch). The estimate approaches ||A||₂ from below: the error shrinks like
+        (σ₂/σ₁)^(2 n_iter). Raises TypeError/ValueError for n_iter < 1 or a seed that is not an
+        int >= 0.
+        """
+        check_int(n_iter, "n_iter", low=1)
+        check_int(seed, "seed", low=0)
+        k = self.n_matrices
+        rows = torch.arange(k, device=self.device)
+
+        def matvec(v: Tensor) -> Tensor:
+            return self.A_rows(v.view(-1, *self.in_shape), rows).flatten(1)
+
+        def rmatvec(r: Tensor) -> Tensor:
+            return self.A_adjoint_rows(r.view(-1, *self.out_shape), rows).flatten(1)
+
+        with torch.no_grad():
+            v = self._random(k, (self.n,), rng(seed))
+            return _power_iteration(matvec, rmatvec, v, n_iter).sqrt().float().cpu()
 
     def adjoint(self, y: Tensor) -> Tensor:
         """Aᵀ y (alias of ``A_adjoint``)."""
@@ -291,6 +406,7 @@ class GaussianCS(LinearOperator):
     device). Above ``max_bytes`` construction fails up front instead of exhausting memory.
     """
 
+    stores_matrix = True
     name = "gaussian"
     axis = M_AXIS
 
@@ -431,11 +547,17 @@ class Inpainting(LinearOperator):
     def A(self, x: Tensor) -> Tensor:
         return self._mask_for(x) * x
 
+    def _mask_rows(self, rows: Tensor) -> Tensor:
+        return self.mask if self.mask.shape[0] == 1 else self.mask[rows]
+
     def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:
-        return (self.mask if self.mask.shape[0] == 1 else self.mask[rows]) * x
+        return self._mask_rows(rows) * x
 
     def A_adjoint(self, y: Tensor) -> Tensor:
         return self._mask_for(y) * y
+
+    def A_adjoint_rows(self, y: Tensor, rows: Tensor) -> Tensor:
+        return self._mask_rows(rows) * y
 
     def per_image(self, n_images: int) -> list[tuple[list[int], LinearOperator]]:
         if self.mask.shape[0] == 1:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from torch import nn
+
+from ganinverse.operators import (
+    GaussianCS,
+    Identity,
+    Inpainting,
+    LinearOperator,
+    Subsample,
+    SuperResolution,
+)
 
 # The tests use tiny tensors, for which thread start-up costs more than it saves (and on a loaded
 # 2-core machine several threads per process thrash). One thread keeps the suite fast.
@@ -52,3 +63,55 @@ def csgm_calls(monkeypatch) -> list[int]:
     monkeypatch.setattr(ganinverse.solvers.csgm, "csgm", counted)
     monkeypatch.setattr(ganinverse.methods, "csgm", counted)
     return calls
+
+
+# -- every operator, in one place ------------------------------------------------------------
+#: The image shape of the operators under test.
+OPERATOR_SHAPE = (3, 8, 8)
+
+
+def _shared_mask() -> torch.Tensor:
+    return (torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+
+
+def _per_image_masks() -> torch.Tensor:
+    masks = torch.zeros(2, 1, 8, 8)
+    masks[0, :, :2] = 1  # top quarter known: m_0 = 3 * 16
+    masks[1, :, :, :6] = 1  # left three quarters: m_1 = 3 * 48
+    return masks
+
+
+#: name -> factory(noise_std) of every operator, built small on OPERATOR_SHAPE. The operator tests
+#: (tests/test_operators.py: adjointness, norm, shapes, dtypes, noise, data term, devices) and the
+#: matrix-free Lasso tests (tests/test_baselines.py) run on each: a new operator is tested by
+#: adding it here. Per-image operators hold 2 matrices (batches of 2 images).
+OPERATORS: dict[str, Callable[..., LinearOperator]] = {
+    "gaussian": lambda noise_std=0.0: GaussianCS(OPERATOR_SHAPE, 50, seed=1, noise_std=noise_std),
+    "subsample": lambda noise_std=0.0: Subsample(OPERATOR_SHAPE, 40, seed=1, noise_std=noise_std),
+    "inpainting": lambda noise_std=0.0: Inpainting(
+        _shared_mask(), OPERATOR_SHAPE, noise_std=noise_std
+    ),
+    "inpainting-per-image": lambda noise_std=0.0: Inpainting(
+        _per_image_masks(), OPERATOR_SHAPE, noise_std=noise_std
+    ),
+    "superres": lambda noise_std=0.0: SuperResolution(OPERATOR_SHAPE, 2, noise_std=noise_std),
+    "identity": lambda noise_std=0.0: Identity(OPERATOR_SHAPE, noise_std=noise_std),
+}
+
+
+@pytest.fixture(params=list(OPERATORS))
+def operator_factory(request) -> Callable[..., LinearOperator]:
+    """Each factory of OPERATORS in turn (the test id is the operator's name)."""
+    return OPERATORS[request.param]
+
+
+@pytest.fixture
+def any_operator(operator_factory) -> LinearOperator:
+    """Each operator of OPERATORS in turn, noiseless."""
+    return operator_factory()
+
+
+@pytest.fixture
+def operators_by_name() -> dict[str, Callable[..., LinearOperator]]:
+    """OPERATORS itself, for tests of one named operator."""
+    return OPERATORS

@@ -13,16 +13,20 @@ from ganinverse.baselines import (
     SparseResult,
     choose_lambda,
     effective_matrix,
+    lasso,
     lasso_duality_gap,
     lasso_fista,
     lasso_objective,
+    lasso_path,
     lasso_sklearn,
     lipschitz_constant,
     omp,
+    unit_scale_problem,
 )
 from ganinverse.bases import make_basis
 from ganinverse.data import load_images
 from ganinverse.exceptions import ConvergenceWarning
+from ganinverse.operators import GaussianCS, Subsample
 
 SHAPE = (1, 8, 8)
 N = math.prod(SHAPE)
@@ -147,8 +151,10 @@ def test_choose_lambda_uses_validation_mse():
     assert [lam for lam, _ in table] == lams
     assert best == min(table, key=lambda r: r[1])[0]
     assert table[2][1] > table[0][1]  # lam = 100 zeroes everything
-    res = lasso_fista(A, y, basis, SHAPE, 1.0, device="cpu")
-    assert table[1][1] == pytest.approx(float(((res.x_hat - x) / 2).pow(2).mean()), rel=1e-5)
+    # solved on the [0, 1] image scale (the sweep's): y0 = (y + A 1) / 2, x_hat = 2 x0_hat - 1
+    res = lasso_fista(A, (y + A.sum(1)) / 2, basis, SHAPE, 1.0, device="cpu")
+    mse = float(((2 * res.x_hat - 1 - x) / 2).pow(2).mean())
+    assert table[1][1] == pytest.approx(mse, rel=1e-4)
     with pytest.raises(ValueError, match="solver"):
         choose_lambda(A, y, x, basis, lams, solver="cvx")
     with pytest.raises(ValueError, match="at least one"):
@@ -371,6 +377,11 @@ def _calls():
         "choose_lambda": lambda **k: choose_lambda(
             **{"A": A, "y_val": y, "x_val": x, "basis": basis, "lams": [0.1], **k}
         ),
+        "lasso": lambda **k: lasso(**{"A": A, "y": y, "basis": basis, "lam": 0.1, **k}),
+        "lasso_path": lambda **k: list(
+            lasso_path(**{"A": A, "y": y, "basis": basis, "lams": [0.1], **k})
+        ),
+        "unit_scale_problem": lambda **k: unit_scale_problem(**{"A": A, "y": y, **k}),
     }
 
 
@@ -382,6 +393,7 @@ FLOAT_ARGS = [
     ("lasso_sklearn", "tol", -1e-4),
     ("lasso_objective", "lam", -1.0),
     ("lasso_duality_gap", "lam", -1.0),
+    ("lasso", "lam", -1.0),
 ]
 
 
@@ -393,10 +405,11 @@ def test_float_arguments_must_be_finite_and_in_domain(function, arg, out_of_doma
         _calls()[function](**{arg: value})
 
 
+@pytest.mark.parametrize("function", ["choose_lambda", "lasso_path"])
 @pytest.mark.parametrize("bad", [*BAD_NUMBERS, -1.0])
-def test_choose_lambda_checks_every_lam(bad):
+def test_choose_lambda_checks_every_lam(bad, function):
     with pytest.raises(ValueError, match=r"lams\[1\]"):
-        _calls()["choose_lambda"](lams=[0.1, bad])
+        _calls()[function](lams=[0.1, bad])
 
 
 TENSOR_ARGS = [
@@ -412,6 +425,10 @@ TENSOR_ARGS = [
     ("lipschitz_constant", "M"),
     ("choose_lambda", "x_val"),
     ("choose_lambda", "y_val"),
+    ("lasso", "y"),
+    ("lasso_path", "y"),
+    ("unit_scale_problem", "y"),
+    ("unit_scale_problem", "A"),
 ]
 
 
@@ -470,3 +487,275 @@ def test_a_warm_start_reaches_the_same_certified_objective_in_fewer_iterations()
     assert warm_iters < cold_iters
     with pytest.raises(ValueError, match="init must have shape"):
         lasso_fista(A, y, basis, (1, 28, 28), 0.1, device="cpu", init=previous[:2])
+
+
+# --- the sweep's Lasso numbers are kept bit for bit ----------------------------------------------
+
+#: Recorded on the code before Lasso went matrix-free (commit 494fc75, methods.choose_weight /
+#: methods._lasso), x86_64, torch 2.14.1 CPU, one thread: GaussianCS((1, 28, 28), 100, seed=3,
+#: noise_std=0.01), 3 test digits measured with seed 1, lasso-dct. choose_weight's validation
+#: MSE per lam of LASSO_LAMBDAS, and the solve at lam = 0.01 (objective, iterations, sum of x_hat).
+RECORDED_PLATFORM = ("x86_64", "2.14.1")
+RECORDED_SCORES = [
+    "0x1.051b6e0000000p-5",
+    "0x1.04b40e0000000p-5",
+    "0x1.0543160000000p-5",
+    "0x1.06e7380000000p-5",
+    "0x1.06ce3c0000000p-5",
+    "0x1.191d9e0000000p-5",
+    "0x1.610ef00000000p-5",
+    "0x1.72ec260000000p-4",
+]
+RECORDED_OBJECTIVE = ["0x1.95d7d57a9fe1cp-2", "0x1.b483d1a33ab27p-2", "0x1.9ca31faf27b2fp-2"]
+RECORDED_ITERATIONS = [3190, 2480, 2750]
+RECORDED_X_HAT_SUM = "-0x1.fddefa3680000p+9"
+
+
+@pytest.fixture(scope="module")
+def sweep_problem():
+    op = GaussianCS((1, 28, 28), 100, seed=3, noise_std=0.01)
+    x, _ = load_images("digits", split="test", n=3, image_size=28)
+    return op, x, op.measure(x, seed=1)
+
+
+def _on_recording_platform() -> bool:
+    import platform
+
+    return (platform.machine(), torch.__version__.split("+")[0]) == RECORDED_PLATFORM
+
+
+def _same(got: list[float], recorded: list[str], rel: float) -> bool:
+    """Bit for bit on the recording platform; elsewhere a BLAS may round differently."""
+    want = [float.fromhex(v) for v in recorded]
+    if _on_recording_platform():
+        return got == want
+    return all(abs(g - w) <= rel * abs(w) for g, w in zip(got, want, strict=True))
+
+
+def test_the_sweeps_lasso_numbers_are_unchanged(sweep_problem):
+    """GaussianCS stores its matrix: lasso() solves the dense problem exactly as before."""
+    from ganinverse.methods import LASSO_LAMBDAS
+
+    op, x, y = sweep_problem
+    best, table = choose_lambda(op, y, x, "dct", LASSO_LAMBDAS)
+    assert [lam for lam, _ in table] == list(LASSO_LAMBDAS) and best == 0.003
+    assert _same([score for _, score in table], RECORDED_SCORES, rel=1e-4)
+    res = lasso(op, y, "dct", 0.01)
+    assert _same(res.objective.tolist(), RECORDED_OBJECTIVE, rel=1e-5)
+    assert _same([res.x_hat.double().sum().item()], [RECORDED_X_HAT_SUM], rel=1e-4)
+    if _on_recording_platform():
+        assert res.iterations.tolist() == RECORDED_ITERATIONS
+    else:
+        assert torch.allclose(
+            res.iterations.double(), torch.tensor(RECORDED_ITERATIONS).double(), rtol=0.05
+        )
+
+
+def test_choose_lambda_picks_the_sweeps_lambda(sweep_problem):
+    """baselines.choose_lambda and methods.choose_weight: the same lam, the same scores, the same
+    reconstructions (one convention: the [0, 1] image scale, one lam path)."""
+    from ganinverse import methods
+
+    op, x, y = sweep_problem
+    lams = (0.3, 0.003, 0.03)
+    for method in ("lasso", "lasso-dct"):
+        want_lam, want = methods.choose_weight(method, None, op, x, y, lams)
+        got_lam, got = choose_lambda(op, y, x, methods.LASSO_BASES[method], lams)
+        assert got_lam == want_lam and got == [(float(v), s) for v, s in want]
+    x_hat, coefficients = methods._lasso("lasso-dct", op, y, methods.MethodSettings(), 0.03)
+    res = lasso(op, y, make_basis("dct", (1, 28, 28)), 0.03)
+    assert torch.equal(res.x_hat, x_hat) and torch.equal(res.coefficients, coefficients)
+
+
+# --- matrix-free Lasso (A a LinearOperator) ------------------------------------------------------
+
+
+def _dense_of(op) -> torch.Tensor:
+    """The operator's matrix: (m, n) shared or (K, m, n) one per image."""
+    if op.n_matrices == 1:
+        return op.dense()
+    return torch.stack([alone.dense() for _, alone in op.per_image(op.n_matrices)])
+
+
+def _measured(op, seed: int = 0):
+    """Images in [-1, 1] (a batch the operator accepts) and their measurements with noise 0.01
+    (zero where a masked operator measures nothing)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(op.n_matrices if op.n_matrices > 1 else 3, *op.in_shape, generator=g) * 2 - 1
+    y = op.A(x) + 0.01 * torch.randn(len(x), *op.out_shape, generator=g)
+    mask = op.measurement_mask()
+    return x, y if mask is None else y * mask
+
+
+@pytest.mark.parametrize("basis_name", ["pixel", "dct", "wavelet"])
+def test_matrix_free_fista_matches_the_dense_path(any_operator, basis_name):
+    """Same minimiser and objective as FISTA on the operator's matrix, certified by the gap."""
+    op = any_operator
+    _, y = _measured(op)
+    basis = make_basis(basis_name, op.in_shape)
+    lam, tol = 0.05, 1e-7
+    free = lasso_fista(op, y, basis, None, lam, tol=tol, device="cpu")
+    dense = lasso_fista(_dense_of(op), y.flatten(1), basis, None, lam, tol=tol, device="cpu")
+    assert free.converged.all() and dense.converged.all()
+    assert torch.allclose(free.objective, dense.objective, rtol=1e-6)
+    assert torch.allclose(free.x_hat, dense.x_hat, atol=1e-4)
+    # the same objective and the certificate hold whichever way A is given
+    c = free.coefficients
+    assert torch.allclose(lasso_objective(op, y, basis, c, lam), free.objective, rtol=1e-10)
+    assert torch.allclose(
+        lasso_objective(_dense_of(op), y.flatten(1), basis, c, lam), free.objective, rtol=1e-10
+    )
+    assert (free.duality_gap <= tol * free.objective * 1.01 + 1e-12).all()
+    assert (free.duality_gap <= lasso_duality_gap(op, y, basis, c, lam) * (1 + 1e-9)).all()
+
+
+def test_matrix_free_solution_is_the_lasso_optimum(operators_by_name):
+    """KKT of min 1/2||y - A Psi^T c||^2 + lam||c||_1, with M^T r = Psi A^T r applied matrix-free:
+    |M^T r| <= lam everywhere and = lam sign(c) on the support (default float32 tol: 1e-4)."""
+    op = operators_by_name["subsample"]()
+    _, y = _measured(op)
+    basis = make_basis("dct", op.in_shape)
+    lam = 0.02
+    res = lasso_fista(op, y, basis, None, lam, tol=1e-9, device="cpu")
+    c = res.coefficients.double()
+    x = basis.synthesis(c)
+    r = y.double() - op.A(x)
+    corr = basis.analysis(op.A_adjoint(r)).flatten(1)
+    support = c.flatten(1).abs() > 1e-9
+    assert support.any() and (~support).any()
+    assert (corr.abs() <= lam * (1 + 1e-6)).all()
+    assert torch.allclose(corr[support], lam * c.flatten(1)[support].sign(), atol=lam * 1e-5)
+    assert (res.duality_gap <= 1e-8 * res.objective).all()
+
+
+def test_per_image_masks_use_each_images_own_rows(operators_by_name):
+    """One mask per image: the batch solves each image's own problem (as it would alone), and
+    unmeasured entries of y are no data."""
+    op = operators_by_name["inpainting-per-image"]()
+    x, y = _measured(op)
+    basis = make_basis("dct", op.in_shape)
+    batch = lasso_fista(op, y, basis, None, 0.05, tol=1e-7, device="cpu")
+    for (i,), alone in op.per_image(2):
+        one = lasso_fista(alone, y[i : i + 1], basis, None, 0.05, tol=1e-7, device="cpu")
+        assert torch.allclose(one.objective, batch.objective[i : i + 1], rtol=1e-9)
+        assert torch.allclose(one.x_hat, batch.x_hat[i : i + 1], atol=1e-6)
+    # garbage where nothing is measured changes nothing
+    junk = y + (1 - op.mask) * 5.0
+    again = lasso_fista(op, junk, basis, None, 0.05, tol=1e-7, device="cpu")
+    assert torch.equal(again.coefficients, batch.coefficients)
+    with pytest.raises(ValueError, match=r"holds 2 per-image matrices .* but y has 3 images"):
+        lasso_fista(op, torch.cat([y, y[:1]]), basis, None, 0.05)
+
+
+def test_matrix_free_fista_never_builds_the_matrix():
+    """A 64x64x3 subsampling problem (a 12288 x 12288 matrix densely) runs from A and A^T only,
+    and leaves the caller's operator and basis as they were (float64 runs on copies)."""
+    op = Subsample((3, 64, 64), 3000, seed=0)
+    op.dense = None  # any use of the matrix would fail
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    basis = make_basis("dct", (3, 64, 64))
+    with pytest.warns(ConvergenceWarning, match="max_iter=50"):
+        res = lasso_fista(op, op.measure(x), basis, None, 0.01, tol=1e-7, device="cpu", max_iter=50)
+    assert res.x_hat.shape == x.shape and res.objective.dtype == torch.float64
+    assert op.indices.dtype == torch.long and basis.d_h.dtype == torch.float32
+
+
+def test_the_unit_scale_problem_is_the_same_measurement(any_operator):
+    """y0 = (y + A 1)/2 measures x0 = (x + 1)/2: matrix-free and dense A 1 agree."""
+    op = any_operator
+    x, _ = _measured(op)
+    y = op.A(x)
+    A, y0 = unit_scale_problem(op, y, dense=False)
+    assert A is op and y0.shape == y.shape
+    assert torch.allclose(y0, op.A((x + 1) / 2), atol=1e-5)
+    if op.n_matrices == 1:
+        M, y0_dense = unit_scale_problem(op, y, dense=True)
+        assert torch.equal(M, op.dense()) and torch.allclose(y0_dense, y0, atol=1e-5)
+    # the default: the stored matrix of GaussianCS, the operator itself otherwise
+    assert isinstance(unit_scale_problem(op, y)[0], torch.Tensor) == op.stores_matrix
+
+
+def test_lasso_maps_back_to_the_library_scale(any_operator):
+    """lasso(): x_hat = 2 x0_hat - 1 of the [0, 1]-scale solve; matrix-free unless the operator
+    stores its matrix; a basis by name; init warm-starts FISTA."""
+    op = any_operator
+    _, y = _measured(op)
+    res = lasso(op, y, "dct", 0.02, device="cpu")
+    A, y0 = unit_scale_problem(op, y)
+    raw = lasso_fista(A, y0, make_basis("dct", op.in_shape), op.in_shape, 0.02, device="cpu")
+    assert torch.equal(res.x_hat, 2 * raw.x_hat - 1) and torch.equal(res.objective, raw.objective)
+    warm = lasso(op, y, "dct", 0.02, init=res.coefficients, device="cpu")
+    assert (warm.iterations <= res.iterations).all()
+
+
+def test_lasso_path_walks_from_the_largest_lam_with_warm_starts(monkeypatch):
+    import ganinverse.baselines as bl
+
+    seen = []
+    fista = bl.lasso_fista
+
+    def spy(A, y, basis, image_shape, lam, **kw):
+        seen.append((lam, kw.get("init") is not None))
+        return fista(A, y, basis, image_shape, lam, **kw)
+
+    monkeypatch.setitem(bl.SOLVERS, "fista", spy)
+    op = Subsample((1, 8, 8), 30, seed=0)
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    order = [i for i, _ in lasso_path(op, op.measure(x), "dct", [0.01, 1.0, 0.1], device="cpu")]
+    assert order == [1, 2, 0] and seen == [(1.0, False), (0.1, True), (0.01, True)]
+
+
+def test_dense_only_solvers_refuse_an_operator_with_the_fix():
+    op = Subsample(SHAPE, 30)
+    y = op.measure(torch.zeros(2, *SHAPE))
+    basis = make_basis("dct", SHAPE)
+    for call in (
+        lambda: lasso_sklearn(op, y, basis, None, 0.1),
+        lambda: omp(op, y, basis, None, 3),
+        lambda: effective_matrix(op, basis, SHAPE),
+    ):
+        with pytest.raises(TypeError, match=r"A\.dense\(\).*lasso_fista"):
+            call()
+    # lasso() hands scikit-learn the operator's matrix itself
+    sk = lasso(op, y, basis, 0.1, solver="sklearn")
+    fista = lasso(op, y, basis, 0.1, device="cpu")
+    assert torch.allclose(sk.x_hat, fista.x_hat, atol=1e-2)
+    with pytest.raises(ValueError, match="init warm-starts FISTA only"):
+        lasso(op, y, basis, 0.1, solver="sklearn", init=fista.coefficients)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        lasso(op, y, basis, 0.1, solver="cvx")
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda op, y, b: lasso_fista(op, y[:, :-1], b, None, 0.1), ValueError, "y must be"),
+        (lambda op, y, b: lasso_fista(op, y, b, (1, 4, 16), 0.1), ValueError, "in_shape"),
+        (
+            lambda op, y, b: lasso_fista(op, y, make_basis("dct", (4, 4)), None, 0.1),
+            ValueError,
+            r"make_basis\(name, operator.in_shape\)",
+        ),
+        (lambda op, y, b: lasso_fista([[1.0]], y, b, None, 0.1), TypeError, "LinearOperator"),
+        (lambda op, y, b: lasso_fista(op, y, "dct", None, 0.1), TypeError, "make_basis"),
+        (lambda op, y, b: unit_scale_problem("A", y), TypeError, "LinearOperator"),
+        (lambda op, y, b: unit_scale_problem(op, y + 300), ValueError, r"\[0, 255\]"),
+        (
+            lambda op, y, b: choose_lambda(op, y, torch.zeros(2, 3, 8, 8), b, [0.1]),
+            ValueError,
+            "x_val must be",
+        ),
+    ],
+)
+def test_bad_operator_problems_raise(call, error, match):
+    op = Subsample(SHAPE, 30)
+    y = op.measure(torch.zeros(2, *SHAPE))
+    with pytest.raises(error, match=match):
+        call(op, y, make_basis("dct", SHAPE))
+
+
+def test_lipschitz_constant_of_an_operator_is_its_squared_norm(any_operator):
+    op = any_operator
+    L = lipschitz_constant(op)
+    want = torch.linalg.matrix_norm(_dense_of(op).double(), ord=2) ** 2 * LIPSCHITZ_MARGIN
+    assert L.shape == (op.n_matrices,) and torch.allclose(L.double(), want.flatten(), rtol=1e-4)

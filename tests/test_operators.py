@@ -12,39 +12,150 @@ from ganinverse.operators import (
     make_operator,
 )
 
-SHAPE = (3, 8, 8)
+SHAPE = (3, 8, 8)  # conftest.OPERATOR_SHAPE: every operator of conftest.OPERATORS acts on it
 
 
-def operators():
-    mask = (torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.5).float()
-    return [
-        GaussianCS(SHAPE, 50, seed=1),
-        Subsample(SHAPE, 40, seed=1),
-        Inpainting(mask, SHAPE),
-        SuperResolution(SHAPE, 2),
-        Identity(SHAPE),
-    ]
+def _batch(op, shared: int = 3) -> int:
+    """A batch size the operator accepts: one image per matrix of a per-image operator."""
+    return op.n_matrices if op.n_matrices > 1 else shared
 
 
-@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
-def test_adjoint_is_the_true_adjoint(op):
+def _dense_matrices(op) -> torch.Tensor:
+    """(K, m, n): the matrix of each of the operator's K matrices (K = 1 when shared)."""
+    if op.n_matrices == 1:
+        return op.dense()[None]
+    return torch.stack([alone.dense() for _, alone in op.per_image(op.n_matrices)])
+
+
+# -- every operator (conftest.OPERATORS) --------------------------------------------------------
+def test_adjoint_is_the_true_adjoint(any_operator):
+    op = any_operator
+    b = _batch(op)
     gen = torch.Generator().manual_seed(3)
-    x = torch.randn(4, *SHAPE, generator=gen)
-    y = torch.randn(4, *op.out_shape, generator=gen)
+    x = torch.randn(b, *SHAPE, generator=gen)
+    y = torch.randn(b, *op.out_shape, generator=gen)
     lhs = (op.A(x) * y).sum()
     rhs = (x * op.A_adjoint(y)).sum()
     assert torch.allclose(lhs, rhs, rtol=1e-5, atol=1e-4)
-    assert op.A(x).shape == (4, *op.out_shape) and op.A(x).dtype == torch.float32
-    assert op.A_adjoint(y).shape == (4, *SHAPE)
+    assert op.A(x).shape == (b, *op.out_shape) and op.A(x).dtype == torch.float32
+    assert op.A_adjoint(y).shape == (b, *SHAPE) and op.A_adjoint(y).dtype == torch.float32
     assert torch.equal(op(x), op.A(x)) and torch.equal(op.adjoint(y), op.A_adjoint(y))
+    # the operator's own check says the same, deterministically
+    error = op.adjointness_error()
+    assert 0 <= error < 1e-6 and error == op.adjointness_error(seed=0)
+    assert op.check_adjoint() == error
 
 
-@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
-def test_dense_is_the_matrix_of_the_operator(op):
-    x = torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(4))
-    M = op.dense()
-    assert M.shape == (math.prod(op.out_shape), op.n) and M.dtype == torch.float32
-    assert torch.allclose(x.flatten(1) @ M.T, op.A(x).flatten(1), atol=1e-5)
+def test_a_wrong_adjoint_is_caught(any_operator):
+    """Aᵀ off by a scale (e.g. a forgotten 1/f²): an O(1) error, and check_adjoint says so."""
+    op = any_operator
+    right = op.A_adjoint
+    op.A_adjoint = lambda y: 2 * right(y)
+    assert op.adjointness_error() > 0.3
+    with pytest.raises(ValueError, match=r"A_adjoint is not the adjoint of A.*scaling"):
+        op.check_adjoint()
+
+
+def test_dense_is_the_matrix_of_the_operator(any_operator):
+    op = any_operator
+    b = _batch(op)
+    x = torch.randn(b, *SHAPE, generator=torch.Generator().manual_seed(4))
+    M = _dense_matrices(op)
+    assert M.shape == (op.n_matrices, math.prod(op.out_shape), op.n) and M.dtype == torch.float32
+    want = (M @ x.flatten(1)[:, :, None])[:, :, 0] if op.n_matrices > 1 else x.flatten(1) @ M[0].T
+    assert torch.allclose(want, op.A(x).flatten(1), atol=1e-5)
+    assert op.stores_matrix == isinstance(op, GaussianCS)
+
+
+def test_norm_is_the_largest_singular_value(any_operator):
+    """||A||₂ by power iteration (one per matrix) = the dense matrix's largest singular value,
+    approached from below; deterministic for a seed."""
+    op = any_operator
+    want = torch.linalg.matrix_norm(_dense_matrices(op).double(), ord=2)
+    got = op.norm()
+    assert got.shape == (op.n_matrices,) and got.dtype == torch.float32
+    assert torch.allclose(got.double(), want, rtol=1e-5)
+    assert (got.double() <= want * (1 + 1e-6)).all()
+    assert torch.equal(op.norm(seed=7), op.norm(seed=7))
+    assert torch.allclose(op.norm(n_iter=300, seed=7).double(), want, rtol=1e-5)
+
+
+def test_known_norms():
+    assert float(SuperResolution(SHAPE, 2).norm()) == pytest.approx(0.5)  # A Aᵀ = I / f²
+    for op in (Subsample(SHAPE, 10), Identity(SHAPE), Inpainting(torch.ones(8, 8), SHAPE)):
+        assert float(op.norm()) == pytest.approx(1.0)
+    # Gaussian m x n with N(0, 1/m) entries: ||A||₂ ≈ 1 + sqrt(n / m)
+    assert float(GaussianCS((1, 28, 28), 200).norm()) == pytest.approx(
+        1 + math.sqrt(784 / 200), rel=0.05
+    )
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda op: op.norm(n_iter=0), "n_iter must be >= 1"),
+        (lambda op: op.norm(seed=-1), "seed must be >= 0"),
+        (lambda op: op.norm(n_iter=2.5), "n_iter must be an int"),
+        (lambda op: op.adjointness_error(seed=-1), "seed must be >= 0"),
+        (lambda op: op.check_adjoint(tol=0.0), "tol must be > 0"),
+        (lambda op: op.check_adjoint(tol=math.nan), "tol must be a finite number"),
+    ],
+)
+def test_check_arguments_are_validated(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(Identity(SHAPE))
+
+
+def test_rows_apply_each_images_own_matrix(any_operator):
+    """A_rows / A_adjoint_rows: row i is acted on by the matrix of image rows[i] (per-image
+    operators), by the one matrix otherwise."""
+    op = any_operator
+    k = op.n_matrices
+    rows = torch.tensor([1, 0, 1]) if k > 1 else torch.tensor([0, 0, 0])
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(3, *SHAPE, generator=gen)
+    y = torch.randn(3, *op.out_shape, generator=gen)
+    alone = [o for _, o in op.per_image(k)] if k > 1 else [op]
+    for i, r in enumerate(rows.tolist()):  # (a batch of 1 may round a matmul differently)
+        assert torch.allclose(op.A_rows(x, rows)[i], alone[r].A(x[i : i + 1])[0], atol=1e-6)
+        aty = alone[r].A_adjoint(y[i : i + 1])[0]
+        assert torch.allclose(op.A_adjoint_rows(y, rows)[i], aty, atol=1e-6)
+    assert len(op.measurement_counts()) == k
+
+
+def test_noise_has_requested_std_and_is_seeded(operator_factory):
+    op = operator_factory(noise_std=0.1)
+    x = torch.zeros(_batch(op, shared=200), *SHAPE)
+    y = op.measure(x, seed=1)
+    mask = op.measurement_mask()
+    measured = y.flatten() if mask is None else y[mask.expand_as(y) == 1]
+    assert abs(measured.std().item() - 0.1) < 4 * 0.1 / math.sqrt(2 * measured.numel())
+    if mask is not None:  # nothing lands where nothing is measured
+        assert bool((y[mask.expand_as(y) == 0] == 0).all())
+    assert torch.equal(y, op.measure(x, seed=1))
+    assert not torch.equal(y, op.measure(x, seed=2))
+    assert torch.equal(operator_factory(noise_std=0.0).measure(x), op.A(x))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_an_operator_moved_to_the_gpu_gives_the_same_numbers(operator_factory):
+    cpu = operator_factory(noise_std=0.1)
+    gpu = operator_factory(noise_std=0.1).to("cuda")
+    assert all(b.device.type == "cuda" for b in gpu.buffers())
+    b = _batch(cpu)
+    x = torch.rand(b, *SHAPE, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    y = cpu.measure(x, seed=1)
+    assert torch.allclose(gpu.measure(x.cuda(), seed=1).cpu(), y, atol=1e-5)  # same noise
+    assert torch.allclose(gpu.A_adjoint(y.cuda()).cpu(), cpu.A_adjoint(y), atol=1e-5)
+    assert torch.allclose(gpu.norm(), cpu.norm(), rtol=1e-4) and gpu.norm().device.type == "cpu"
+    assert gpu.adjointness_error() < 1e-6
+    misfit = gpu.data_misfit(y.cuda(), gpu.A(x.cuda()))
+    assert torch.allclose(misfit.cpu(), cpu.data_misfit(y, cpu.A(x)), atol=1e-6)
+
+
+def test_operators_without_buffers_live_on_the_cpu():
+    assert SuperResolution(SHAPE, 2).device == torch.device("cpu")
+    assert GaussianCS(SHAPE, 5).device == torch.device("cpu")
 
 
 def test_dense_of_per_image_masks_raises():
@@ -60,15 +171,6 @@ def test_gaussian_matrix_statistics_and_seed():
     assert abs(op.matrix.var().item() * 200 - 1) < 0.02
     assert torch.equal(op.matrix, GaussianCS((1, 28, 28), 200, seed=5).matrix)
     assert not torch.equal(op.matrix, GaussianCS((1, 28, 28), 200, seed=6).matrix)
-
-
-def test_noise_has_requested_std_and_is_seeded():
-    op = GaussianCS((1, 8, 8), 64, seed=0, noise_std=0.1)
-    x = torch.zeros(200, 1, 8, 8)
-    y = op.measure(x, seed=1)
-    assert abs(y.std().item() - 0.1) < 0.005
-    assert torch.equal(y, op.measure(x, seed=1))
-    assert not torch.equal(y, op.measure(x, seed=2))
 
 
 def test_superres_and_subsample_values():
@@ -126,18 +228,9 @@ def test_bad_inputs_raise():
 
 
 # -- issue 14, kind 1: the measurement model ------------------------------------------------
-def _per_image_inpainting():
-    masks = torch.zeros(2, 1, 8, 8)
-    masks[0, :, :2] = 1  # top quarter known: m_0 = 3 * 16
-    masks[1, :, :, :6] = 1  # left three quarters: m_1 = 3 * 48
-    return Inpainting(masks, SHAPE, noise_std=0.1)
-
-
-@pytest.mark.parametrize(
-    "op", [*operators(), _per_image_inpainting()], ids=lambda o: type(o).__name__
-)
-def test_the_data_term_averages_over_the_measurements_of_each_image(op):
+def test_the_data_term_averages_over_the_measurements_of_each_image(any_operator):
     """(1/m_i)||M ⊙ (y − A x)||² for a known residual: m_i = the measured entries of image i."""
+    op = any_operator
     gen = torch.Generator().manual_seed(5)
     x = torch.rand(2, *SHAPE, generator=gen) * 2 - 1
     ax = op.A(x)
@@ -167,8 +260,8 @@ def test_masked_measurements_are_exactly_zero_where_nothing_is_measured():
     assert op.m == 3 * 16
 
 
-def test_per_image_masks_have_per_image_counts_and_no_single_m():
-    op = _per_image_inpainting()
+def test_per_image_masks_have_per_image_counts_and_no_single_m(operators_by_name):
+    op = operators_by_name["inpainting-per-image"](noise_std=0.1)
     assert op.measurement_counts().tolist() == [48.0, 144.0]
     with pytest.raises(ValueError, match="measurement_counts"):
         _ = op.m
@@ -196,30 +289,19 @@ def test_the_data_term_of_the_solvers_is_the_operators(toy_rgb_generator):
 
 # -- kinds 3, 4, 7: inputs checked where they enter -----------------------------------------
 @pytest.mark.parametrize("noise_std", [math.nan, math.inf, -0.1])
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda s: GaussianCS(SHAPE, 10, noise_std=s),
-        lambda s: Subsample(SHAPE, 10, noise_std=s),
-        lambda s: Inpainting(torch.ones(8, 8), SHAPE, noise_std=s),
-        lambda s: SuperResolution(SHAPE, 2, noise_std=s),
-        lambda s: Identity(SHAPE, noise_std=s),
-    ],
-)
-def test_noise_std_must_be_finite_and_non_negative(make, noise_std):
+def test_noise_std_must_be_finite_and_non_negative(operator_factory, noise_std):
     with pytest.raises(ValueError, match="noise_std"):
-        make(noise_std)
+        operator_factory(noise_std=noise_std)
 
 
-@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
 @pytest.mark.parametrize("scale", [255.0, 3.0])
-def test_images_on_the_wrong_scale_are_refused_by_measure(op, scale):
+def test_images_on_the_wrong_scale_are_refused_by_measure(any_operator, scale):
+    op = any_operator
     x = torch.rand(2, *SHAPE) * scale
     with pytest.raises(ValueError, match=r"\[-1, 1\] scale.*(127\.5|from_unit)"):
         op.measure(x)
 
 
-@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
 @pytest.mark.parametrize(
     "bad, error",
     [
@@ -230,16 +312,17 @@ def test_images_on_the_wrong_scale_are_refused_by_measure(op, scale):
         (torch.full((2, 3, 8, 8), math.nan), ValueError),
     ],
 )
-def test_calling_an_operator_directly_validates_the_images(op, bad, error):
+def test_calling_an_operator_directly_validates_the_images(any_operator, bad, error):
+    op = any_operator
     with pytest.raises(error, match="x"):
         op(bad)
     with pytest.raises(error, match="x"):
         op.measure(bad)
 
 
-@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
-def test_measurements_of_images_on_the_wrong_scale_are_refused(op):
+def test_measurements_of_images_on_the_wrong_scale_are_refused(any_operator):
     """y measured from images in [0, 255] (e.g. a user's own y): refused with the fix."""
+    op = any_operator
     x = torch.rand(2, *SHAPE) * 255
     with pytest.raises(ValueError, match=r"y has entries up to .*\[0, 255\]"):
         op.check_measurements(op.A(x))
@@ -248,9 +331,9 @@ def test_measurements_of_images_on_the_wrong_scale_are_refused(op):
     assert torch.equal(op.check_measurements(noisy), noisy)
 
 
-@pytest.mark.parametrize("op", operators(), ids=lambda o: type(o).__name__)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
-def test_other_float_dtypes_are_converted_to_float32(op, dtype):
+def test_other_float_dtypes_are_converted_to_float32(any_operator, dtype):
+    op = any_operator
     x = torch.rand(2, *SHAPE) * 2 - 1
     y = op.measure(x.to(dtype), seed=1)
     assert y.dtype == torch.float32
