@@ -18,7 +18,6 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 import warnings
@@ -30,7 +29,6 @@ import torch
 from torch import Tensor, nn
 
 from . import baselines, metrics
-from .bases import make_basis
 from .exceptions import ConvergenceWarning
 from .operators import Inpainting, LinearOperator
 from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
@@ -306,40 +304,19 @@ def lasso(
     solver: str = "fista",
     init: Tensor | None = None,
 ) -> LassoResult:
-    """min_c ½||y₀ − A Ψᵀc||² + λ||c||₁ on the [0, 1] image scale (y₀ = (y + A1)/2), x̂ = 2Ψᵀĉ − 1.
+    """min_c ½||y₀ − A Ψᵀc||² + λ||c||₁ on the [0, 1] image scale (y₀ = (y + A1)/2), x̂ = 2Ψᵀĉ − 1
+    (``baselines.lasso``: GaussianCS's stored matrix, matrix-free A and Aᵀ for other operators,
+    one mask per image for per-image masks).
 
-    ``solver``: "fista" (``baselines.lasso_fista``, certified by its duality gap) or "sklearn";
-    ``init``: coefficients (B, C, H, W) that warm-start FISTA (the λ path of ``choose_weight``).
+    ``solver``: "fista" (``baselines.lasso_fista``, certified by its duality gap) or "sklearn"
+    (coordinate descent on ``operator.dense()``); ``init``: coefficients (B, C, H, W) that
+    warm-start FISTA along a λ path (``choose_weight``; scikit-learn solves cold).
     Shapes: y (B, *operator.out_shape) -> x̂ (B, C, H, W).
     """
     start = time.perf_counter()
-    b = make_basis(basis, operator.in_shape)
-    y = operator.check_measurements(y)
-    fn = baselines.SOLVERS[solver]
-    parts, order = [], []
-    for rows, op in operator.per_image(len(y)):  # one matrix per group of images
-        A = op.dense()
-        y0 = (y[rows].flatten(1) + A.sum(1)) / 2
-        warm = {} if init is None else {"init": init[rows]}
-        parts.append(fn(A, y0, b, operator.in_shape, lam, **warm))
-        order.extend(rows)
-    res = parts[0] if len(parts) == 1 else _stack(parts, order)
-    return LassoResult(
-        2 * res.x_hat.float().to(y.device) - 1,
-        res.coefficients,
-        res,
-        time.perf_counter() - start,
-    )
-
-
-def _stack(parts: list[baselines.SparseResult], order: list[int]) -> baselines.SparseResult:
-    """One result of the images in their original order from per-group results."""
-    index = torch.argsort(torch.tensor(order))
-    fields = {
-        f.name: torch.cat([getattr(p, f.name) for p in parts])[index]
-        for f in dataclasses.fields(baselines.SparseResult)
-    }
-    return baselines.SparseResult(**fields)
+    warm = {"init": init} if init is not None and solver == "fista" else {}
+    res = baselines.lasso(operator, y, basis, lam, solver=solver, **warm)
+    return LassoResult(res.x_hat, res.coefficients, res, time.perf_counter() - start)
 
 
 def _csgm(G, operator, y, *, config, image_ids=None):

@@ -78,6 +78,10 @@ SHRINK = {
     ("--m", "100"): "100",  # reconstruct: one image, 100 of 784 measurements is already small
     ("--m", "10,25,50,100,200,300,400,500,750"): "10,25",
     ("--n-images", "300"): "1",
+    ("--n-images", "20"): "2",  # operator sweeps
+    ("--factor", "2,4"): "2,4",  # superres: two factors of 28 are already small
+    ("--mask", "random:0.5,random:0.8,center"): "random:0.5,center",
+    ("--mask", "random:0.8"): "random:0.8",  # inpaint: a mask is no size
     ("--engine-grid", "lambda_z=0.3,steps=300;lambda_z=0.001,steps=1000"): (
         "lambda_z=0.3,steps=2;lambda_z=0.001,steps=3"
     ),
@@ -135,12 +139,12 @@ OUTPUTS = {
     "ganinverse defend eval": ("results.csv", "results.md", "cells.json"),
     "ganinverse reconstruct": ("original.png", "reconstruction.png", "comparison.png"),
     "ganinverse sweep": (
-        "lambdas.json",
+        "weights.json",
         "rows.csv",
         "summary.csv",
         "summary.md",
         "error_vs_m.png",
-        "grid_m*.png",
+        "grid_*.png",
     ),
     "ganinverse sweep-merge": ("rows.csv", "summary.csv", "summary.md", "error_vs_m.png"),
     **{

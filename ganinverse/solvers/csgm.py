@@ -152,7 +152,7 @@ def csgm_sparse(
     for rows, op in operator.per_image(len(y)):
         residual = (y[rows] - op.A(g[rows])).flatten(1)
         nu[rows] = lasso_fista(
-            op.dense(),
+            op.dense() if op.stores_matrix else op,  # matrix-free unless A is stored anyway
             residual,
             basis,
             operator.in_shape,

@@ -45,6 +45,8 @@ def read_rows(paths: Iterable[Path]) -> list[dict]:
             reader = csv.DictReader(f)
             header = tuple(reader.fieldnames or ())
             if header not in (FIELDS, LEGACY_FIELDS):
+                if ",".join(FIELDS).startswith(",".join(header)) and not f.read(1):
+                    continue  # a file another shard has just opened (no complete header yet)
                 raise ValueError(
                     f"{path} has the columns {list(header)}, not a sweep's rows file; move it "
                     "out of the sweep folder"
