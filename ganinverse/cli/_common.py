@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 
 
-def _number_list(text: str, kind: type) -> tuple:
+def parsed_list(text: str, parse, what: str) -> tuple:
+    """``"a,b"`` -> (parse("a"), parse("b")); an empty list or a bad item is an argparse error
+    naming ``what`` (e.g. "ints", "factor values")."""
     try:
-        values = tuple(kind(v) for v in text.split(",") if v.strip())
+        values = tuple(parse(v.strip()) for v in text.split(",") if v.strip())
     except ValueError as err:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated {kind.__name__}s, got {text!r}"
-        ) from err
+        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from err
     if not values:
-        raise argparse.ArgumentTypeError(f"expected at least one {kind.__name__}")
+        raise argparse.ArgumentTypeError(f"expected at least one of the {what}")
     return values
+
+
+def _number_list(text: str, kind: type) -> tuple:
+    return parsed_list(text, kind, f"{kind.__name__}s")
 
 
 def int_list(text: str) -> tuple[int, ...]:

@@ -20,6 +20,7 @@ from ._common import (
     engine_overrides,
     float_list,
     method_options,
+    parsed_list,
     str_list,
 )
 
@@ -36,17 +37,7 @@ def _axes() -> dict:
 
 
 def _value_list(text: str, axis) -> tuple:
-    values = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        try:
-            values.append(axis.parse(part))
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(
-                f"{axis.flag}: expected comma-separated {axis.name} values, got {part!r}"
-            ) from err
-    if not values:
-        raise argparse.ArgumentTypeError(f"{axis.flag}: expected at least one value")
-    return tuple(values)
+    return parsed_list(text, axis.parse, f"{axis.name} values for {axis.flag}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

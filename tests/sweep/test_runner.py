@@ -324,3 +324,29 @@ def test_an_out_that_is_a_file_is_refused(tiny_generator, tmp_path):
     with pytest.raises(ValueError, match="out .* is an existing file"):
         Sweep(spec(tiny_generator), tmp_path / "file")
     assert (tmp_path / "file").read_text() == "keep me"
+
+
+def test_a_folder_with_the_old_weights_file_resumes_with_its_weights(tiny_generator, tmp_path):
+    """Earlier code kept the searches in lambdas.json with the value under "lambda": they are
+    read (not searched again) and moved to weights.json on the next write."""
+    s = spec(tiny_generator, methods=("lasso-dct",), x_values=(20, 60), n_images=2)
+    out = tmp_path / "old"
+    Sweep(s, out).run(progress=False)
+    table = json.loads((out / "weights.json").read_text())
+    old = {
+        k: {**{f: v for f, v in e.items() if f != "value"}, "lambda": 0.3} for k, e in table.items()
+    }
+    del old["lasso-dct@60"]
+    (out / "weights.json").unlink()
+    (out / "lambdas.json").write_text(json.dumps(old))
+    rows = [r for r in read_rows([out / "rows.csv"]) if r["setting"] == "20"]
+    with (out / "rows.csv").open("w", newline="") as f:  # drop m = 60's rows: resumed below
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    sweep = Sweep(s, out)
+    assert sweep.unit_options("lasso-dct", 20)["lam"] == 0.3  # read from the old file
+    sweep.run(progress=False)
+    assert not (out / "lambdas.json").exists()
+    new = json.loads((out / "weights.json").read_text())
+    assert new["lasso-dct@20"]["lambda"] == 0.3 and "lasso-dct@60" in new
