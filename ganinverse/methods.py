@@ -47,6 +47,7 @@ class Flag:
     flag: str
     type: Callable[[str], Any]
     help: str
+    choices: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -401,7 +402,8 @@ register_method(
         operators=(Inpainting,),
         flags={
             "prior_weight": Flag("--prior-weight", float, "λ of the discriminator prior (yeh)"),
-            "prior": Flag("--prior", str, f"prior term (yeh): {', '.join(PRIORS)}"),
+            "prior": Flag("--prior", str, "form of the prior term (yeh)", choices=PRIORS),
+            "window": Flag("--window", int, "window of the importance weights (yeh)"),
         },
     )
 )

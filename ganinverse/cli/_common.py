@@ -107,7 +107,13 @@ def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False)
                 continue
             if flag.flag not in seen:
                 seen.add(flag.flag)
-                group.add_argument(flag.flag, type=flag.type, dest=_dest(flag.flag), help=flag.help)
+                group.add_argument(
+                    flag.flag,
+                    type=flag.type,
+                    choices=flag.choices,
+                    dest=_dest(flag.flag),
+                    help=flag.help,
+                )
 
 
 def _dest(flag: str) -> str:

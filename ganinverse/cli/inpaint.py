@@ -1,4 +1,5 @@
-"""``ganinverse inpaint``: semantic inpainting with a GAN prior (Yeh et al. 2017)."""
+"""``ganinverse inpaint``: fill missing pixels with any registered method that applies to the
+Inpainting operator (default: Yeh et al. 2017's semantic inpainting), Poisson-blended."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import torch
 
 from .. import metrics
 from .._validation import check_int, check_positive
+from ..blending import poisson_blend
 from ..data import load_image_file, load_images, save_image_file
 from ..device import resolve_device
 from ..io import atomic_write_json, check_output_dir, staged_output
 from ..masks import parse_mask
+from ..methods import METHODS, get_method, reconstruct_result
+from ..operators import Inpainting
 from ..plots import image_grid
-from ..solvers.inpainting import PRIORS, inpaint
-from ._common import add_engine_args, engine_overrides
+from ._common import add_engine_args, add_method_flags, engine_overrides, method_options
 
 OWNER = "ganinverse inpaint"  #: the writer named in --out's marker (io.staged_output)
 
@@ -49,9 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "random masks are drawn per image from (--seed, dataset index); default center "
         "(half the side)",
     )
-    p.add_argument("--prior-weight", type=float, default=0.003, help="λ of the prior term")
-    p.add_argument("--prior", default="log1m", choices=PRIORS, help="form of the prior term")
-    p.add_argument("--window", type=int, default=7, help="window of the importance weights")
+    p.add_argument(
+        "--method",
+        default="yeh",
+        choices=_methods(),
+        help="; ".join(f"{n}: {METHODS[n].summary}" for n in _methods()),
+    )
     p.add_argument(
         "--box",
         type=float,
@@ -59,8 +65,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the masks and the latent inits")
     p.add_argument("--out", required=True, help="output folder")
+    add_method_flags(p)
     add_engine_args(p)
     p.set_defaults(func=run)
+
+
+def _methods() -> list[str]:
+    """The registered methods that apply to the Inpainting operator."""
+    return [
+        name
+        for name, record in METHODS.items()
+        if record.operators is None or issubclass(Inpainting, record.operators)
+    ]
 
 
 def _load_inputs(
@@ -120,70 +136,79 @@ def run(args: argparse.Namespace) -> int:
     summary.json as one unit (summary.json last)."""
     from ..latent import generator_device
     from ..models import load_generator
-    from ..solvers.inpainting import INPAINT_CONFIG
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
-    check_positive(args.prior_weight, "--prior-weight", strict=False)
     check_int(args.seed, "--seed", low=0)
-    overrides = {
-        "progress": not args.no_progress,
-        "seed": args.seed,
-        **engine_overrides(args),
-        **({} if args.box is None else {"box": args.box}),
-    }
-    INPAINT_CONFIG.updated(**overrides)  # every engine flag checked before any work
+    record = get_method(args.method)
+    options = record.options(method_options(args, (args.method,)).get(args.method))
+    if "prior_weight" in options:
+        check_positive(options["prior_weight"], "--prior-weight", strict=False)
+    if record.latent:  # every engine flag checked before any work
+        options["config"] = options["config"].updated(
+            progress=not args.no_progress,
+            **engine_overrides(args),
+            **({} if args.box is None else {"box": args.box}),
+        )
     G = load_generator(args.generator, device=device)
     device = generator_device(G)
-    D = _load_discriminator(args, G, device)
+    D = _load_discriminator(args, G, device) if record.uses_discriminator else None
     x, ids = _load_inputs(args, tuple(G.image_shape))
     mask = parse_mask(args.mask, len(x), G.image_shape, seed=args.seed, ids=ids)
-    res = inpaint(
-        G,
-        x.to(device),
-        mask,
+    operator = Inpainting(mask, G.image_shape)
+    y = operator.measure(x)
+    complete = mask.flatten(1).all(1)
+    if bool(complete.any()):
+        raise ValueError(
+            f"--mask {args.mask}: no missing pixel for image(s) "
+            f"{complete.nonzero().flatten().tolist()}: nothing to inpaint"
+        )
+    res = reconstruct_result(
+        args.method,
+        G if record.needs_generator else None,
+        operator,
+        y,
         D=D,
-        prior_weight=args.prior_weight,
-        prior=args.prior,
-        window=args.window,
+        seed=args.seed,
         image_ids=ids,
-        **overrides,
+        **options,
     )
-    images = {
-        "masked": res.y_masked.cpu(),
-        "raw": res.x_raw.cpu(),
-        "blended": res.x_blended.cpu(),
-    }
+    x_raw = getattr(res, "x_raw", res.x_hat).detach().cpu()
+    blended = getattr(res, "x_blended", None)
+    if blended is None:  # every method's completion is blended into the known pixels
+        blended = poisson_blend(x_raw, y, mask)
+    images = {"masked": y.cpu(), "raw": x_raw, "blended": blended.detach().cpu()}
     rows = []
     for kind in ("raw", "blended"):
         psnr, ssim = metrics.psnr(images[kind], x), metrics.ssim(images[kind], x)
         rows.append({"output": kind, "psnr": psnr.tolist(), "ssim": ssim.tolist()})
         print(f"{kind:8s} PSNR {float(psnr.mean()):6.2f} dB  SSIM {float(ssim.mean()):.3f}")
+    latent = getattr(res, "latent", res)
+    config = getattr(latent, "config", None)
     with staged_output(out, OWNER) as stage:
         for i in range(len(x)):
             for kind, batch in images.items():
                 save_image_file(batch[i], stage / f"{i:03d}_{kind}.png")
         image_grid(
             [x, *images.values()],
-            ["original", "masked", "G(z) raw", "blended"],
+            ["original", "masked", f"{args.method} raw", "blended"],
             stage / "comparison.png",
-            title=f"inpaint --mask {args.mask}",
+            title=f"inpaint --mask {args.mask} --method {args.method}",
         )
         atomic_write_json(
             stage / "summary.json",
             {
+                "method": args.method,
                 "generator": args.generator,
                 "discriminator": "none" if D is None else (args.discriminator or args.generator),
                 "mask": args.mask,
                 "image_ids": ids,
-                "missing_fraction": float(1 - res.mask.mean()),
-                "prior": args.prior,
-                "prior_weight": args.prior_weight,
-                "config": {
-                    k: getattr(res.latent.config, k)
-                    for k in ("steps", "restarts", "lr", "box", "seed")
-                },
-                "improved": res.latent.improved.tolist(),
+                "missing_fraction": float(1 - mask.float().mean()),
+                **{k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
+                "config": None
+                if config is None
+                else {k: getattr(config, k) for k in ("steps", "restarts", "lr", "box", "seed")},
+                "improved": None if not hasattr(latent, "improved") else latent.improved.tolist(),
                 "metrics_vs_input": rows,
             },
         )

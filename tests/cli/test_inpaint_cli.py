@@ -177,3 +177,31 @@ def test_a_rerun_replaces_its_result_whole_and_other_folders_are_refused(
     assert main([*run[:-1], str(foreign), "--n", "2"]) == 2
     assert "holds other files" in capsys.readouterr().err
     assert (foreign / "summary.json").read_text() == "my own notes"
+
+
+@pytest.mark.parametrize("method", ["csgm", "lasso-dct"])
+def test_any_registered_method_inpaints_and_is_blended(method, tmp_path, checkpoints):
+    """--method takes every registered method that applies to the Inpainting operator; its
+    completion is Poisson-blended into the known pixels like Yeh's."""
+    gen, _ = checkpoints
+    arr = digit_png(tmp_path / "in.png")
+    out = tmp_path / method
+    argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png")]
+    argv += ["--mask", "center", "--method", method, "--out", str(out), "--device", "cpu"]
+    argv += ["--steps", "3", "--restarts", "1", "--no-progress"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == method
+    blended = np.asarray(Image.open(out / "000_blended.png"))
+    known = np.asarray(Image.open(out / "000_masked.png")) != 128
+    assert np.array_equal(blended[known], arr[known])
+
+
+def test_an_unknown_method_is_refused_before_writing(tmp_path, checkpoints, capsys):
+    gen, _ = checkpoints
+    digit_png(tmp_path / "in.png")
+    argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png")]
+    with pytest.raises(SystemExit):
+        main([*argv, "--method", "magic", "--out", str(tmp_path / "o")])
+    assert "invalid choice: 'magic'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
