@@ -277,6 +277,12 @@ class SweepSpec:
             **saved.get("options", {}),
             **{m: v for m, v in now["options"].items() if m in new},
         }
+        # a grid only the added methods tune comes with them
+        kept = {r.tuned.key for r in map(get_method, saved["methods"]) if r.tuned is not None}
+        grown["grids"] = {
+            **saved.get("grids", {}),
+            **{k: v for k, v in now["grids"].items() if k not in kept},
+        }
         if not self.matches(grown):
             return False
         return (

@@ -124,3 +124,26 @@ def test_a_grid_for_a_weight_no_method_tunes_is_refused(toy_method, tiny_generat
             methods=("toy-backprojection",),
             options={"toy-backprojection": {"sacle": 2.0}},
         )
+
+
+def test_a_sweep_grows_by_a_registered_method_with_its_grid(toy_method, tiny_generator, tmp_path):
+    out = tmp_path / "grow"
+    base = dict(
+        dataset="digits",
+        generator=tiny_generator,
+        x_values=(20,),
+        n_images=2,
+        batch_size=2,
+        n_val=2,
+        engine=ENGINE,
+    )
+    Sweep(make_spec(methods=("csgm",), **base), out).run(progress=False)
+    before = read_rows([out / "rows.csv"])
+    grown = make_spec(methods=("csgm", "toy-backprojection"), grids={"toy_scale": (2.0,)}, **base)
+    Sweep(grown, out).run(progress=False)
+    rows = read_rows([out / "rows.csv"])
+    assert rows[: len(before)] == before and len(rows) == 4
+    # changing the added method's grid afterwards is another sweep
+    changed = make_spec(methods=("csgm", "toy-backprojection"), grids={"toy_scale": (3.0,)}, **base)
+    with pytest.raises(ValueError, match="different sweep"):
+        Sweep(changed, out)
