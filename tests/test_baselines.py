@@ -560,11 +560,13 @@ def test_choose_lambda_picks_the_sweeps_lambda(sweep_problem):
     lams = (0.3, 0.003, 0.03)
     for method in ("lasso", "lasso-dct"):
         want_lam, want = methods.choose_weight(method, None, op, x, y, lams)
-        got_lam, got = choose_lambda(op, y, x, methods.LASSO_BASES[method], lams)
+        basis = methods.get_method(method).defaults["basis"]
+        got_lam, got = choose_lambda(op, y, x, basis, lams)
         assert got_lam == want_lam and got == [(float(v), s) for v, s in want]
-    x_hat, coefficients = methods._lasso("lasso-dct", op, y, methods.MethodSettings(), 0.03)
+    via_method = methods.reconstruct_result("lasso-dct", None, op, y, lam=0.03)
     res = lasso(op, y, make_basis("dct", (1, 28, 28)), 0.03)
-    assert torch.equal(res.x_hat, x_hat) and torch.equal(res.coefficients, coefficients)
+    assert torch.equal(res.x_hat, via_method.x_hat)
+    assert torch.equal(res.coefficients, via_method.coefficients)
 
 
 # --- matrix-free Lasso (A a LinearOperator) ------------------------------------------------------
