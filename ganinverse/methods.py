@@ -407,3 +407,47 @@ register_method(
         },
     )
 )
+
+
+# -- ilo: intermediate layer optimisation (Daras et al. 2021) --------------------------------
+from .solvers.ilo import ILO_LAYERS, ilo  # noqa: E402  (appended block, like its record)
+
+
+def _ilo(G, operator, y, *, config, layer, radius, steps, lr, start, image_ids=None):
+    return ilo(
+        G, operator, y, layer, radius, config, start=start, steps=steps, lr=lr, image_ids=image_ids
+    )
+
+
+register_method(
+    Method(
+        "ilo",
+        _ilo,
+        "ILO: from CSGM's ẑ, min_h (1/m)||y − A G_after(h)||² over layer k's features h in an "
+        "ℓ1 ball around G_before(ẑ) (Daras et al. 2021)",
+        defaults={
+            "config": CSGM_PRESETS["mnist"],
+            "layer": 1,
+            "radius": 0.3,
+            "steps": 300,
+            "lr": 0.03,
+        },
+        tuned=Tuned(
+            key="ilo_layer",
+            option="layer",
+            flag="--ilo-layer-grid",
+            help="layers k (hidden block indices of G) searched for ilo's split "
+            f"(default: {','.join(map(str, ILO_LAYERS))})",
+            grid=ILO_LAYERS,
+        ),
+        starts_from="csgm",
+        flags={
+            "layer": Flag("--ilo-layer", int, "ilo's layer k: G is split after hidden block k"),
+            "radius": Flag(
+                "--ilo-radius", float, "ilo's ℓ1 radius per feature: ||h − h₀||₁ ≤ r·(entries)"
+            ),
+            "steps": Flag("--ilo-steps", int, "ilo's projected Adam steps on h"),
+            "lr": Flag("--ilo-lr", float, "ilo's Adam learning rate on h"),
+        },
+    )
+)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganinverse.models.layers import register_split, sequential_splits
 from ganinverse.operators import (
     GaussianCS,
     Identity,
@@ -35,6 +36,14 @@ class ToyGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, *self.image_shape)
+
+
+# Its layers, for intermediate-layer methods (ilo): G_after(G_before(z)) = G(z), split after
+# the hidden tanh (the way a user teaches the library a generator of their own).
+register_split(
+    ToyGenerator,
+    lambda G: sequential_splits(G.net, nn.Tanh, finish=lambda x: x.view(-1, *G.image_shape)),
+)
 
 
 @pytest.fixture
