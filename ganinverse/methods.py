@@ -32,6 +32,7 @@ from . import baselines, metrics
 from .exceptions import ConvergenceWarning
 from .operators import Inpainting, LinearOperator
 from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
+from .solvers.ilo import ILO_LAYERS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
 
 #: A tuned weight: a number, or (the latent engine) a dict of LatentConfig overrides.
@@ -410,7 +411,6 @@ register_method(
 
 
 # -- ilo: intermediate layer optimisation (Daras et al. 2021) --------------------------------
-from .solvers.ilo import ILO_LAYERS, ilo  # noqa: E402  (appended block, like its record)
 
 
 def _ilo(G, operator, y, *, config, layer, radius, steps, lr, start, image_ids=None):
