@@ -100,6 +100,37 @@ def csgm(
     return optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="csgm")
 
 
+def resolve_start(
+    G: nn.Module,
+    operator: LinearOperator,
+    y: Tensor,
+    config: LatentConfig | None,
+    start: LatentResult | None,
+    image_ids: Sequence[int] | None,
+    overrides: dict,
+    caller: str,
+) -> LatentResult:
+    """The CSGM start of a method that refines it (csgm-sparse, iagan): ``start`` checked
+    against y (a ``LatentResult`` with x_hat (B, *operator.in_shape)), or ``csgm`` run with
+    ``config``, ``overrides`` and ``image_ids`` when None. Engine options next to a start must
+    be absent or equal to ``start.config`` (else a ValueError: they would be ignored)."""
+    if start is None:
+        return csgm(G, operator, y, config, image_ids=image_ids, **overrides)
+    if overrides or (config is not None and config != getattr(start, "config", None)):
+        given = sorted(overrides) + (["config"] if config is not None else [])
+        raise ValueError(
+            f"{caller} got start= (a finished csgm result) and engine option(s) "
+            f"{', '.join(given)} that differ from start.config: they would be ignored; drop "
+            "them, or drop start to run the engine with them"
+        )
+    if not isinstance(start, LatentResult) or start.x_hat.shape != (len(y), *operator.in_shape):
+        raise ValueError(
+            f"start must be the csgm result for these {len(y)} measurements "
+            f"(x_hat of shape {(len(y), *operator.in_shape)})"
+        )
+    return start
+
+
 def csgm_sparse(
     G: nn.Module,
     operator: LinearOperator,
@@ -129,20 +160,7 @@ def csgm_sparse(
     """
     operator, y = _prepare(G, operator, y)
     l1 = check_positive(l1, "l1", strict=False)
-    if start is None:
-        start = csgm(G, operator, y, config, image_ids=image_ids, **overrides)
-    elif overrides or (config is not None and config != getattr(start, "config", None)):
-        given = sorted(overrides) + (["config"] if config is not None else [])
-        raise ValueError(
-            f"csgm_sparse got start= (a finished csgm result) and engine option(s) "
-            f"{', '.join(given)} that differ from start.config: they would be ignored; drop "
-            "them, or drop start to run the engine with them"
-        )
-    elif not isinstance(start, LatentResult) or start.x_hat.shape != (len(y), *operator.in_shape):
-        raise ValueError(
-            f"start must be the csgm result for these {len(y)} measurements "
-            f"(x_hat of shape {(len(y), *operator.in_shape)})"
-        )
+    start = resolve_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse")
     if isinstance(basis, str):
         basis = make_basis(basis, operator.in_shape)
     basis = basis.to(y.device)
