@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from . import baselines, metrics
 from .exceptions import ConvergenceWarning
 from .operators import Inpainting, LinearOperator
+from .solvers import adaptive as _adaptive
 from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
 from .solvers.ilo import ILO_LAYERS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
@@ -448,6 +449,60 @@ register_method(
             ),
             "steps": Flag("--ilo-steps", int, "ilo's projected Adam steps on h"),
             "lr": Flag("--ilo-lr", float, "ilo's Adam learning rate on h"),
+        },
+    )
+)
+
+# -- iagan: the image-adaptive GAN (appended block) -------------------------------------------
+
+
+def _boolean(text: str) -> bool:
+    """``true/yes/on/1`` -> True, ``false/no/off/0`` -> False (a command-line bool)."""
+    value = {"true": True, "yes": True, "on": True, "1": True}.get(text.strip().lower())
+    if value is None and text.strip().lower() not in ("false", "no", "off", "0"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return bool(value)
+
+
+register_method(
+    Method(
+        "iagan",
+        _adaptive.iagan,
+        "IAGAN: CSGM's ẑ, then z and a copy of G's weights θ fine-tuned per image, "
+        "min_{z,θ} (1/m)||y − A G_θ(z)||², early-stopped (Abu Hussein, Tirer, Giryes, AAAI 2020)",
+        defaults={
+            "config": CSGM_PRESETS["mnist"],
+            "lr_theta": _adaptive.LR_THETA,
+            "lr_z": _adaptive.LR_Z,
+            "adapt_steps": _adaptive.STEPS,
+            "discrepancy": _adaptive.DISCREPANCY,
+            "back_projection": False,
+            "chunk": _adaptive.CHUNK,
+        },
+        tuned=Tuned(
+            key="iagan_steps",
+            option="adapt_steps",
+            flag="--iagan-steps-grid",
+            help="fine-tuning step caps for iagan (default: "
+            f"{','.join(map(str, _adaptive.STEPS_GRID))})",
+            grid=_adaptive.STEPS_GRID,
+        ),
+        starts_from="csgm",
+        flags={
+            "lr_theta": Flag("--iagan-lr-theta", float, "Adam's lr for iagan's weights θ"),
+            "lr_z": Flag("--iagan-lr-z", float, "Adam's lr for iagan's latent z"),
+            "adapt_steps": Flag("--iagan-steps", int, "iagan's fine-tuning steps (at most)"),
+            "discrepancy": Flag(
+                "--iagan-discrepancy",
+                float,
+                "iagan stops an image once its data misfit <= this x noise variance "
+                "(0: the steps alone)",
+            ),
+            "back_projection": Flag(
+                "--iagan-back-projection",
+                _boolean,
+                "true: iagan's x̂ projected onto {x : Ax = y} (low noise)",
+            ),
         },
     )
 )

@@ -110,7 +110,7 @@ def csgm_start(
     overrides: dict,
     caller: str,
 ) -> LatentResult:
-    """The CSGM result a refinement (``csgm_sparse``, ``ilo``) starts from: ``csgm`` run now
+    """The CSGM result a refinement (``csgm_sparse``, ``ilo``, ``iagan``) starts from: ``csgm`` run now
     when ``start`` is None, else ``start`` checked to be a csgm result for these measurements.
 
     With ``start`` the engine has run, so ``config`` and ``overrides`` must be absent or equal

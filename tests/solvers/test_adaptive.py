@@ -1,0 +1,284 @@
+"""IAGAN (solvers/adaptive.py): the image-adaptive fine-tuning of z and a copy of G's weights."""
+
+import copy
+import warnings
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from ganinverse.exceptions import ConvergenceWarning
+from ganinverse.latent import LatentConfig
+from ganinverse.methods import METHODS, choose_weight, reconstruct_result
+from ganinverse.models import DCGANGenerator
+from ganinverse.operators import GaussianCS, Inpainting
+from ganinverse.solvers.adaptive import AdaptiveResult, _stacked, back_project, iagan, render
+from ganinverse.solvers.csgm import csgm
+
+FAST = dict(restarts=2, steps=150, lr=0.05, lambda_z=0.0, progress=False)
+#: CSGM's engine for iagan's start (``steps`` of iagan's own are ``adapt_steps``)
+CONFIG = LatentConfig(**FAST)
+#: The toy MLP's weights are O(0.1-1), so it adapts at a larger lr than a DCGAN's defaults.
+TOY = dict(lr_theta=1e-2, lr_z=1e-2)
+
+
+def digits(n: int) -> torch.Tensor:
+    """n of scikit-learn's 8x8 digits on [-0.9, 0.9]: images no toy generator was made for."""
+    d = torch.tensor(load_digits().images[:n], dtype=torch.float32)[:, None] / 16
+    return d * 1.8 - 0.9
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).pow(2).mean())
+
+
+def test_acceptance_adapting_beats_csgm_tenfold_outside_the_range(toy_generator):
+    """THE acceptance test: the truth is not G(z) for any z (a digit, G an untrained toy MLP),
+    noiseless GaussianCS with m = n, no back-projection: IAGAN's per-pixel MSE is at least 10x
+    below CSGM's on the same problem."""
+    G = toy_generator  # an untrained MLP, latent_dim 4, 1x8x8 images
+    x = digits(3)
+    op = GaussianCS(G.image_shape, 64, seed=1)  # m = n
+    y = op.measure(x)
+    start = csgm(G, op, y, **FAST, image_ids=[0, 1, 2])
+    res = iagan(G, op, y, start=start, adapt_steps=300, back_projection=False, **TOY)
+    assert mse(start.x_hat, x) > 0.1  # the truth is far from G's range
+    assert mse(res.x_hat, x) * 10 <= mse(start.x_hat, x)
+    assert isinstance(res, AdaptiveResult) and res.x_hat.shape == x.shape
+    assert bool((res.data_loss_adapted < res.data_loss_start).all()) and bool(res.adapted.all())
+    assert res.steps_run.tolist() == [300] * 3 and not bool(res.stopped.any())  # σ = 0
+    assert res.seconds > start.seconds and res.start is start
+    assert torch.equal(res.data_loss, res.data_loss_adapted)  # no back-projection
+
+
+def test_the_generator_is_never_modified():
+    torch.manual_seed(0)
+    G = DCGANGenerator(latent_dim=4, image_shape=(1, 28, 28), ngf=2).train()  # BatchNorm inside
+    before = copy.deepcopy(G.state_dict())
+    op = GaussianCS(G.image_shape, 100, seed=0)
+    y = op.measure(torch.rand(2, 1, 28, 28) * 1.6 - 0.8)
+    res = iagan(G, op, y, CONFIG.updated(restarts=1, steps=3), adapt_steps=3, **TOY)
+    assert res.steps_run.tolist() == [3, 3]
+    after = G.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and running stats
+    assert G.training and all(p.requires_grad for p in G.parameters())  # mode restored
+
+
+def test_works_on_every_operator(any_operator, toy_rgb_generator):
+    G = toy_rgb_generator
+    x = (torch.rand(2, *G.image_shape, generator=torch.Generator().manual_seed(3)) * 1.6) - 0.8
+    y = any_operator.measure(x)
+    res = iagan(G, any_operator, y, CONFIG, adapt_steps=40, **TOY)
+    assert res.x_hat.shape == x.shape and torch.isfinite(res.x_hat).all()
+    assert bool((res.data_loss_adapted < res.data_loss_start).all())
+    bp = iagan(G, any_operator, y, start=res.start, adapt_steps=40, back_projection=True, **TOY)
+    assert torch.allclose(bp.data_loss_adapted, res.data_loss_adapted)
+    assert float(bp.data_loss.max()) < 1e-8 and bool(bp.bp_converged.all())
+
+
+def test_an_image_alone_equals_its_result_in_a_batch(toy_generator):
+    G = toy_generator
+    x = digits(3)
+    op = GaussianCS(G.image_shape, 40, seed=2)
+    y = op.measure(x)
+    ids = [7, 11, 13]
+    batch = iagan(G, op, y, CONFIG, adapt_steps=50, image_ids=ids, **TOY)
+    alone = iagan(G, op, y[1:2], CONFIG, adapt_steps=50, image_ids=ids[1:2], **TOY)
+    torch.testing.assert_close(alone.x_hat[0], batch.x_hat[1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(alone.z[0], batch.z[1], atol=1e-5, rtol=0)
+    chunked = iagan(
+        G, op, y, start=batch.start, adapt_steps=50, chunk=1, **TOY
+    )  # one image at a time
+    torch.testing.assert_close(chunked.x_hat, batch.x_hat, atol=1e-5, rtol=0)
+
+
+def test_seeds_reproduce_and_differ(toy_generator):
+    G = toy_generator
+    x = digits(2)
+    op = GaussianCS(G.image_shape, 30, seed=0)
+    y = op.measure(x)
+    config = METHODS["iagan"].defaults["config"].updated(**FAST)
+
+    def run(seed):
+        return reconstruct_result(
+            "iagan", G, op, y, seed=seed, image_ids=[0, 1], config=config, adapt_steps=20, **TOY
+        )
+
+    a, b, c = run(0), run(0), run(1)
+    assert torch.equal(a.x_hat, b.x_hat) and torch.equal(a.z, b.z)
+    assert not torch.allclose(a.start.z, c.start.z)  # another seed: other CSGM restarts
+
+
+def test_the_vmap_path_has_the_per_image_loop_gradients(toy_generator):
+    """render (functional_call under vmap, θ stacked per image) differentiates like a loop over
+    images, each with its own copy of G."""
+    G = toy_generator.requires_grad_(False)
+    op = Inpainting(_masks(), (1, 8, 8))  # per-image operator: each image its own A_i
+    y = op.measure(digits(2))
+    params = _stacked(G, 2)
+    with torch.no_grad():  # make the two copies differ
+        for p in params.values():
+            p[1].add_(0.05 * torch.randn_like(p[1]))
+    z = torch.randn(2, G.latent_dim, requires_grad=True)
+    rows = torch.arange(2)
+    op.data_misfit(y, op.A_rows(render(G, params, z), rows), rows).sum().backward()
+    for i in range(2):
+        Gi = copy.deepcopy(G).requires_grad_(True)
+        with torch.no_grad():
+            for name, p in Gi.named_parameters():
+                p.copy_(params[name][i])
+        zi = z.detach()[i : i + 1].clone().requires_grad_(True)
+        row = torch.tensor([i])
+        op.data_misfit(y[i : i + 1], op.A_rows(Gi(zi), row), row).sum().backward()
+        for name, p in Gi.named_parameters():
+            torch.testing.assert_close(params[name].grad[i], p.grad, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(z.grad[i], zi.grad[0], atol=1e-6, rtol=1e-5)
+
+
+def _masks() -> torch.Tensor:
+    masks = torch.zeros(2, 1, 8, 8)
+    masks[0, :, :3] = 1
+    masks[1, :, :, 2:] = 1
+    return masks
+
+
+def test_back_projection_meets_the_measurements(operator_factory):
+    op = operator_factory(noise_std=0.05)
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(2, *op.in_shape, generator=gen) * 2 - 1
+    y = op.measure(x, seed=2)
+    guess = torch.rand(2, *op.in_shape, generator=gen) * 2 - 1
+    x_bp, converged = back_project(op, guess, y)
+    assert bool(converged.all())
+    rel = (op.A(x_bp) - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)
+    assert float(rel.max()) < 1e-4
+    # the nearest such point: the correction lies in the range of A^T (orthogonal to null(A))
+    twice, _ = back_project(op, x_bp, y)
+    torch.testing.assert_close(twice, x_bp, atol=1e-5, rtol=0)
+
+
+def test_back_projection_is_the_closed_form_pseudo_inverse():
+    op = GaussianCS((1, 4, 4), 10, seed=3)
+    x, guess = torch.rand(2, 1, 4, 4) - 0.5, torch.rand(2, 1, 4, 4) - 0.5
+    y = op.measure(x)
+    A = op.matrix.double()
+    r = y.double() - guess.flatten(1).double() @ A.T
+    want = guess.flatten(1).double() + r @ torch.linalg.pinv(A).T
+    x_bp, _ = back_project(op, guess, y)
+    torch.testing.assert_close(x_bp.flatten(1).double(), want, atol=1e-5, rtol=0)
+
+
+def test_back_projection_warns_when_cg_stalls():
+    op = GaussianCS((1, 8, 8), 64, seed=1)  # square Gaussian A: AA^T ill-conditioned
+    y = op.measure(digits(1))
+    with pytest.warns(ConvergenceWarning, match="conjugate gradients"):
+        _, converged = back_project(op, torch.zeros(1, 1, 8, 8), y, max_iter=3)
+    assert not bool(converged.any())
+
+
+def test_the_discrepancy_principle_stops_at_the_noise_level(toy_generator):
+    G = toy_generator
+    sigma = 0.1
+    op = GaussianCS(G.image_shape, 32, seed=5, noise_std=sigma)
+    y = op.measure(digits(3))
+    start = csgm(G, op, y, **FAST)
+    res = iagan(G, op, y, start=start, adapt_steps=400, discrepancy=1.0, **TOY)
+    assert bool(res.stopped.all()) and int(res.steps_run.max()) < 400
+    assert float(res.data_loss_adapted.max()) <= sigma**2
+    full = iagan(G, op, y, start=start, adapt_steps=400, discrepancy=0.0, **TOY)
+    assert full.steps_run.tolist() == [400] * 3 and not bool(full.stopped.any())
+    assert float(full.data_loss_adapted.max()) < sigma**2 / 2  # θ goes on to fit the noise
+
+
+def test_zero_steps_return_the_start(toy_generator):
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    res = iagan(G, op, y, CONFIG, adapt_steps=0)
+    torch.testing.assert_close(res.x_hat, res.start.x_hat, atol=1e-6, rtol=0)
+    assert res.steps_run.tolist() == [0, 0] and bool(res.adapted.all())
+
+
+def test_a_diverging_learning_rate_warns_and_keeps_the_start(toy_generator):
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    start = csgm(G, op, y, **FAST)
+    with pytest.warns(ConvergenceWarning, match="lower the learning rates"):
+        res = iagan(G, op, y, start=start, adapt_steps=5, lr_theta=50.0, lr_z=50.0)
+    assert not bool(res.adapted.any())
+    assert torch.equal(res.x_hat, start.x_hat) and torch.equal(res.z, start.z)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"lr_theta": -1e-4}, ValueError, "lr_theta must be > 0"),
+        ({"lr_z": 0.0}, ValueError, "lr_z must be > 0"),
+        ({"adapt_steps": -1}, ValueError, "adapt_steps must be >= 0"),
+        ({"adapt_steps": 2.5}, TypeError, "adapt_steps must be an int"),
+        ({"discrepancy": -1.0}, ValueError, "discrepancy must be >= 0"),
+        ({"back_projection": "yes"}, TypeError, "back_projection must be a bool"),
+        ({"chunk": 0}, ValueError, "chunk must be >= 1"),
+    ],
+)
+def test_bad_options_fail_before_any_work(toy_generator, csgm_calls, options, error, match):
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    with pytest.raises(error, match=match):
+        iagan(toy_generator, op, y, CONFIG, **options)
+    assert csgm_calls == []
+
+
+def test_a_wrong_start_is_refused(toy_generator):
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0)
+    y = op.measure(digits(3))
+    start = csgm(G, op, y[:2], **FAST)
+    with pytest.raises(ValueError, match="start must be the csgm result for these 3"):
+        iagan(G, op, y, start=start)
+    start = csgm(G, op, y, **FAST)
+    with pytest.raises(ValueError, match="differ from start.config"):
+        iagan(G, op, y, start=start, lr=0.5)
+    bad = copy.copy(start)
+    bad.z = start.z[:, :2]
+    with pytest.raises(ValueError, match=r"start.z must be \(3, 4\)"):
+        iagan(G, op, y, start=bad)
+    with pytest.raises(ValueError, match="y must have shape"):
+        iagan(G, op, y[:, :10], start=start)
+
+
+def test_the_record_tunes_the_steps_from_one_csgm_start(toy_generator, csgm_calls):
+    record = METHODS["iagan"]
+    assert record.starts_from == "csgm" and record.tuned.key == "iagan_steps"
+    assert record.tuned.option == "adapt_steps" and record.tuned.flag == "--iagan-steps-grid"
+    assert record.defaults["back_projection"] is False
+    G = toy_generator
+    x = digits(2)
+    op = GaussianCS(G.image_shape, 40, seed=0)
+    config = record.defaults["config"].updated(**FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        best, scores = choose_weight(
+            "iagan", G, op, x, op.measure(x), (0, 200.0), {"config": config, **TOY}
+        )
+    assert csgm_calls == [1]  # one CSGM start for every candidate
+    assert best == 200.0 and scores[1][1] < scores[0][1]  # adapting beats CSGM's start
+
+
+def test_render_with_unchanged_copies_is_g_for_every_architecture():
+    """functional_call under vmap runs the bundled architectures (BatchNorm 1d/2d on running
+    statistics) and, with θ copied unchanged, gives G(z) itself."""
+    from ganinverse.latent import frozen
+    from ganinverse.models import MLPGenerator, VAEDecoder
+
+    torch.manual_seed(0)
+    for G in (
+        MLPGenerator(4, (1, 28, 28), (16, 16)),
+        VAEDecoder(4, (1, 28, 28), (16,)),
+        DCGANGenerator(4, (3, 32, 32), ngf=2),
+    ):
+        z = torch.randn(3, 4)
+        with frozen(G), torch.no_grad():
+            torch.testing.assert_close(render(G, _stacked(G, 3), z), G(z), atol=1e-6, rtol=0)
