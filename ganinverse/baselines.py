@@ -31,6 +31,12 @@ solver that stops on max_iter first warns with :class:`ganinverse.exceptions.Con
 lam = 0 (least squares) has no useful dual point (theta must satisfy M^T theta = 0; theta = 0 gives
 the trivial bound gap = P(c)); FISTA then stops on the gradient, ||M^T r||_2 <= tol ||M^T y||_2.
 
+Weighted Lasso (FISTA, ``weights=``): lam ||c||_1 becomes lam sum_j w_j |c_j| with w >= 0; the
+coefficients with w_j = 0 (e.g. a wavelet approximation band) are unpenalised and eliminated
+exactly by least squares, and the dual points are kept orthogonal to their columns, which is the
+weighted problem's dual feasibility |M_j^T theta| <= lam w_j, so the same gap certifies it
+(``_Weighted``, :func:`lasso_fista`).
+
 scikit-learn's ``Lasso`` minimises 1/(2m) ||y - X w||^2 + alpha ||w||_1, i.e. our objective divided
 by m when ``alpha = lam / m``; its ``tol`` bounds the same gap by tol_sk ||y||^2 (not tol P(c)).
 """
@@ -84,7 +90,8 @@ class SparseResult:
     """Result of a sparse-recovery baseline for B images.
 
     x_hat (B, C, H, W) float32 = Psi^T c; coefficients c (B, C, H, W) float32; objective (B,)
-    float64 = P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1; iterations (B,) int64 (solver
+    float64 = P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 (lam sum_j w_j |c_j| for FISTA with
+    ``weights``); iterations (B,) int64 (solver
     iterations per image); duality_gap (B,) float64 = P(c) - D(theta) >= P(c) - min P, computed
     in float64 at the returned (float32) c with the best dual point theta the solver found (see
     the module docstring); converged (B,) bool: the
@@ -262,6 +269,14 @@ class _Matrix:
         """The problem of the images ``rows`` (index or bool mask) of a per-image M."""
         return _Matrix(self.M[rows]) if self.per_image else self
 
+    def columns(self, idx: Tensor) -> Tensor:
+        """The columns ``idx`` (k,) of M: (m, k), or (B, m, k) for a per-image M."""
+        return self.M[..., idx]
+
+    def measured(self) -> Tensor:
+        """The measurements of each image: M's nonzero rows, () shared or (B,) per image."""
+        return (self.M != 0).any(-1).sum(-1)
+
 
 class _MatrixFree:
     """M = A Psi^T applied matrix-free: M c = A(Psi^T c), M^T r = Psi(A^T r), with a
@@ -299,8 +314,149 @@ class _MatrixFree:
         rows = self.rows[rows.to(self.rows.device)]
         return _MatrixFree(self.operator, self.basis, rows, self.device, self.dtype)
 
+    def columns(self, idx: Tensor) -> Tensor:
+        """The columns ``idx`` (k,) of M, matrix-free (M applied to the unit coefficients
+        e_j): (m, k), or (b, m, k) for a per-image operator (one image at a time)."""
+        unit = torch.zeros(len(idx), self.n, dtype=self.dtype, device=self.device)
+        unit[torch.arange(len(idx), device=self.device), idx.to(self.device)] = 1
+        if self.rows is None:
+            return self.matvec(unit).T
+        return torch.stack(
+            [
+                _MatrixFree(
+                    self.operator, self.basis, row.repeat(len(idx)), self.device, self.dtype
+                )
+                .matvec(unit)
+                .T
+                for row in self.rows
+            ]
+        )
 
-_Problem = _Matrix | _MatrixFree
+    def measured(self) -> Tensor:
+        """The measurements of each image (``measurement_counts``): () shared or (b,)."""
+        counts = self.operator.measurement_counts().to(self.device)
+        return counts[0] if self.rows is None else counts[self.rows]
+
+
+class _Weighted:
+    """The weighted Lasso min_c 1/2 ||y - M c||^2 + lam sum_j w_j |c_j| (w >= 0, some w_j > 0) as
+    the unweighted Lasso that the solvers iterate on (the ``_Problem`` interface):
+
+        min_c' 1/2 ||Q_perp (y - M' c')||^2 + lam ||c'||_1,   M' = M W+,
+
+    with c'_j = w_j c_j, W+ = diag(1/w_j) on the penalised coefficients and 0 on the unpenalised
+    set U = {j : w_j = 0}, and Q_perp = I - Q Q^T the projector onto the orthogonal complement of
+    the unpenalised columns M_U (Q: an orthonormal basis of their range, from the SVD of M_U, so
+    rank-deficient M_U are fine). For any c_P the best c_U is least squares,
+    c_U = M_U^+ (y - M_P c_P) (``assemble``), and 1/2 ||y - M c||^2 = 1/2 ||Q_perp (y - M_P c_P)||^2:
+    both problems have the same minimum and P(assemble(c')) = P'(c'). A dual point of the reduced
+    problem lies in range(Q_perp), so M_U^T theta = 0 and |M_j^T theta| <= lam w_j: it is feasible
+    for the weighted problem, with the same dual value (``_weighted_gap``).
+
+    ``keep`` is 0 for an image whose M_U spans all its measurements (then Q_perp = 0 exactly:
+    min P = 0 at c_P = 0, c_U = M_U^+ y), else 1. Arrays are per image (leading b) when the
+    problem is.
+    """
+
+    def __init__(
+        self,
+        base: _Problem,
+        w: Tensor,
+        free: Tensor,
+        basis_u: Tensor,
+        s_inv: Tensor,
+        vh: Tensor,
+        keep: Tensor,
+    ) -> None:
+        self.base, self.w, self.free = base, w, free
+        self.w_inv = torch.where(w > 0, 1 / w.clamp_min(torch.finfo(w.dtype).tiny), 0)
+        self.basis_u, self.s_inv, self.vh, self.keep = basis_u, s_inv, vh, keep
+        self.per_image, self.batch = base.per_image, base.batch
+        self.n, self.dtype, self.device = base.n, base.dtype, base.device
+
+    def project(self, r: Tensor) -> Tensor:
+        """Q_perp r for r (b, m)."""
+        Q = self.basis_u
+        if Q.ndim == 2:
+            return (r - (r @ Q) @ Q.T) * self.keep
+        return (r - torch.bmm(Q, torch.bmm(Q.transpose(1, 2), r[:, :, None]))[:, :, 0]) * self.keep
+
+    def matvec(self, c: Tensor) -> Tensor:
+        return self.project(self.base.matvec(c * self.w_inv))
+
+    def rmatvec(self, r: Tensor) -> Tensor:
+        return self.base.rmatvec(self.project(r)) * self.w_inv
+
+    def select(self, rows: Tensor) -> _Weighted:
+        if not self.per_image:
+            return self
+        parts = (self.basis_u, self.s_inv, self.vh, self.keep)
+        return _Weighted(self.base.select(rows), self.w, self.free, *(a[rows] for a in parts))
+
+    def assemble(self, c_reduced: Tensor, y: Tensor) -> Tensor:
+        """The weighted problem's coefficients c (b, n) of reduced ones c' (b, n): c_P = c'_P /
+        w_P and the least-squares c_U = M_U^+ (y - M_P c_P) (minimum norm)."""
+        c = c_reduced * self.w_inv
+        r = y - self.base.matvec(c)
+        Q, vh = self.basis_u, self.vh
+        if Q.ndim == 2:
+            c_u = ((r @ Q) * self.s_inv) @ vh
+        else:
+            c_u = torch.bmm(Q.transpose(1, 2), r[:, :, None])[:, :, 0] * self.s_inv
+            c_u = torch.bmm(c_u[:, None, :], vh)[:, 0, :]
+        c[:, self.free] = c_u
+        return c
+
+
+_Problem = _Matrix | _MatrixFree | _Weighted
+
+
+def _check_weights(weights: object, image_shape: Sequence[int]) -> Tensor | None:
+    """``weights`` as a float64 (n,) CPU tensor: finite, >= 0, broadcast to (C, H, W)."""
+    if weights is None:
+        return None
+    w = check_tensor(weights, "weights")
+    try:
+        w = torch.broadcast_to(w, tuple(image_shape))
+    except RuntimeError as err:
+        raise ValueError(
+            f"weights must have the coefficients' shape (C, H, W) = {tuple(image_shape)} or "
+            f"broadcast to it (e.g. (1, H, W)), got {tuple(w.shape)}"
+        ) from err
+    if bool((w < 0).any()):
+        raise ValueError(
+            "weights must be >= 0 (w_j = 0 leaves coefficient j unpenalised), got a negative one"
+        )
+    return w.detach().reshape(-1).to("cpu", torch.float64)
+
+
+def _weighted_problems(P: _Problem, P64: _Problem, w: Tensor) -> tuple[_Weighted, _Weighted]:
+    """(the reduced problem in P's dtype, in float64) of weights w (n,) with some w_j > 0."""
+    device = P64.device
+    w64 = w.to(device)[None]
+    free = (w64[0] == 0).nonzero()[:, 0]
+    per = P64.per_image
+    lead = (P64.batch,) if per else ()
+    if len(free):
+        M_u = P64.columns(free)  # (m, k) or (b, m, k), float64
+        U, S, vh = torch.linalg.svd(M_u, full_matrices=False)
+        floor = S.amax(-1, keepdim=True) * max(M_u.shape[-2:]) * torch.finfo(torch.float64).eps
+        on = S > floor  # the rank: directions below it are M_u's numerical null space
+        Q, s_inv = U * on[..., None, :], torch.where(on, 1 / S.clamp_min(1e-300), 0)
+        rank = on.sum(-1)
+    else:
+        m = P64.matvec(torch.zeros(P64.batch, P64.n, dtype=torch.float64, device=device)).shape[1]
+        Q = torch.zeros(*lead, m, 0, dtype=torch.float64, device=device)
+        s_inv = torch.zeros(*lead, 0, dtype=torch.float64, device=device)
+        vh = torch.zeros(*lead, 0, 0, dtype=torch.float64, device=device)
+        rank = torch.zeros(lead, dtype=torch.long, device=device)
+    keep = (rank < P64.measured().to(device)).to(torch.float64)
+    keep = keep[:, None] if per else keep
+    W64 = _Weighted(P64, w64, free, Q, s_inv, vh, keep)
+    if P.dtype == torch.float64:
+        return (W64 if P is P64 else _Weighted(P, w64, free, Q, s_inv, vh, keep)), W64
+    cast = (a.to(P.dtype) for a in (Q, s_inv, vh, keep))
+    return _Weighted(P, w64.to(P.dtype), free, *cast), W64
 
 
 def _moved(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -336,49 +492,71 @@ def _problems(
     return (P64 if dtype == torch.float64 else at(dtype)), P64
 
 
-def _objective(P: _Problem, y: Tensor, c: Tensor, lam: float) -> Tensor:
-    """P(c) per image in float64 (P a float64 problem)."""
+def _objective(P: _Problem, y: Tensor, c: Tensor, lam: float, w: Tensor | None = None) -> Tensor:
+    """P(c) per image in float64 (P a float64 problem); weights w (n,): lam sum_j w_j |c_j|."""
     y, c = y.double(), c.double()
-    return 0.5 * (y - P.matvec(c)).pow(2).sum(1) + lam * c.abs().sum(1)
+    l1 = c.abs() if w is None else c.abs() * w.to(c)
+    return 0.5 * (y - P.matvec(c)).pow(2).sum(1) + lam * l1.sum(1)
 
 
 def _float64_problem(
-    A: object, y: object, basis: Basis, c: object, lam: object
-) -> tuple[_Problem, Tensor, Tensor, float]:
-    """Validated (M in float64 on A's device, y (B, m), c (B, n), lam) of the functions that
-    evaluate a Lasso problem at given coefficients."""
+    A: object, y: object, basis: Basis, c: object, lam: object, weights: object = None
+) -> tuple[_Problem, Tensor, Tensor, float, Tensor | None]:
+    """Validated (M in float64 on A's device, y (B, m), c (B, n), lam, weights (n,) or None) of
+    the functions that evaluate a Lasso problem at given coefficients."""
     image_shape, y = _check_any(A, y, basis, None)
     check_tensor(c, "c", shape=(y.shape[0], *image_shape))
     lam = _check_lam(lam)
+    w = _check_weights(weights, image_shape)
     P64 = _problems(A, basis, image_shape, len(y), A.device, torch.float64)[1]
-    return P64, y.to(A.device), c.flatten(1).to(A.device), lam
+    w = None if w is None else w.to(A.device)
+    return P64, y.to(A.device), c.flatten(1).to(A.device), lam, w
 
 
 def lasso_objective(
-    A: Tensor | LinearOperator, y: Tensor, basis: Basis, c: Tensor, lam: float
+    A: Tensor | LinearOperator,
+    y: Tensor,
+    basis: Basis,
+    c: Tensor,
+    lam: float,
+    *,
+    weights: Tensor | None = None,
 ) -> Tensor:
     """Per-image P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 in float64 -> (B,).
 
     A: the matrix (m, n) | (B, m, n) with y (B, m), or a LinearOperator (matrix-free) with
     y (B, *out_shape) or (B, m) (entries of y a masked operator does not measure are ignored);
-    c (B, C, H, W). Raises ValueError/TypeError on bad shapes, non-finite tensors or a lam that
-    is not a finite number >= 0.
+    c (B, C, H, W). ``weights`` (C, H, W) >= 0, or any shape that broadcasts to it: the weighted
+    norm sum_j w_j |c_j| instead of ||c||_1 (:func:`lasso_fista`). Raises ValueError/TypeError
+    on bad shapes, non-finite tensors, negative weights or a lam that is not a finite number
+    >= 0.
     """
-    P64, y, c, lam = _float64_problem(A, y, basis, c, lam)
-    return _objective(P64, y, c, lam)
+    P64, y, c, lam, w = _float64_problem(A, y, basis, c, lam, weights)
+    return _objective(P64, y, c, lam, w)
 
 
 def lasso_duality_gap(
-    A: Tensor | LinearOperator, y: Tensor, basis: Basis, c: Tensor, lam: float
+    A: Tensor | LinearOperator,
+    y: Tensor,
+    basis: Basis,
+    c: Tensor,
+    lam: float,
+    *,
+    weights: Tensor | None = None,
 ) -> Tensor:
     """Per-image duality gap P(c) - D(theta) in float64 -> (B,), an upper bound on P(c) - min P.
 
     theta = r min(1, lam / ||M^T r||_inf), r = y - M c, M = A Psi^T; for lam = 0, theta = 0 and
-    the bound is P(c) itself. A (matrix or LinearOperator), shapes and errors as
-    :func:`lasso_objective`.
+    the bound is P(c) itself. With ``weights`` (the weighted problem of :func:`lasso_fista`)
+    theta is r projected onto the orthogonal complement of the unpenalised columns
+    {M_j : w_j = 0}, scaled so that |M_j^T theta| <= lam w_j (``_Weighted``). A (matrix or
+    LinearOperator), shapes and errors as :func:`lasso_objective`.
     """
-    P64, y, c, lam = _float64_problem(A, y, basis, c, lam)
-    return _gap(P64, y.double(), c.double(), lam)[0]
+    P64, y, c, lam, w = _float64_problem(A, y, basis, c, lam, weights)
+    if w is None or lam == 0 or not bool((w > 0).any()):  # lam = 0 or all w = 0: least squares
+        return _gap(P64, y.double(), c.double(), 0.0 if w is not None else lam)[0]
+    W64 = _weighted_problems(P64, P64, w)[1]
+    return _weighted_gap(W64, y.double(), c.double(), lam)[0]
 
 
 def _effective(A: Tensor, basis: Basis, image_shape: tuple[int, int, int]) -> Tensor:
@@ -414,12 +592,16 @@ def _result(
     iterations: Tensor,
     converged: Tensor,
     theta: Tensor | None = None,
+    weighted: _Weighted | None = None,
 ) -> SparseResult:
     coef = c.reshape(-1, *image_shape).to(dtype=torch.float32, device=y.device)
     # objective and gap at the float32 coefficients that are returned, in float64, with the
     # solver's best dual point theta (B, m) when it has one
     th = None if theta is None or lam == 0 else theta.to(y.device, torch.float64)
-    gap, objective, _ = _gap(P64, y.double(), coef.flatten(1).double(), lam, th)
+    if weighted is None:
+        gap, objective, _ = _gap(P64, y.double(), coef.flatten(1).double(), lam, th)
+    else:  # the weighted problem (float64, on P64's device)
+        gap, objective, _ = _weighted_gap(weighted, y.double(), coef.flatten(1).double(), lam, th)
     return SparseResult(
         x_hat=basis.synthesis(coef),
         coefficients=coef,
@@ -614,16 +796,46 @@ def _feasible(P: _Problem, theta: Tensor, lam: float) -> tuple[Tensor, Tensor]:
     return s * theta, s * g
 
 
-def _gap_at(r: Tensor, c: Tensor, theta: Tensor, g: Tensor, lam: float) -> Tensor:
+def _gap_at(
+    r: Tensor, c: Tensor, theta: Tensor, g: Tensor, lam: float, w: Tensor | None = None
+) -> Tensor:
     """P(c) - D(theta) for a dual-feasible theta with g = M^T theta, r = y - M c, in the form
 
         1/2 ||r - theta||^2 + (lam ||c||_1 - <c, g>)
 
     (both terms >= 0), which is 1/2 ||r||^2 + lam ||c||_1 - (1/2 ||y||^2 - 1/2 ||y - theta||^2)
     with y = r + M c substituted: no cancellation against ||y||^2 (P can be far below it).
+    With weights ``w`` (1, n) the norm is sum_j w_j |c_j| (feasible: |g_j| <= lam w_j).
     Reductions in float64."""
     d = (r - theta).double().pow(2).sum(1)
-    return 0.5 * d + lam * c.double().abs().sum(1) - (c.double() * g.double()).sum(1)
+    l1 = c.double().abs() if w is None else c.double().abs() * w.double()
+    return 0.5 * d + lam * l1.sum(1) - (c.double() * g.double()).sum(1)
+
+
+def _weighted_gap(
+    W: _Weighted, y: Tensor, c: Tensor, lam: float, theta: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``_gap`` of the weighted problem (``_Weighted``, lam > 0) at full coefficients c (b, n):
+    (gap, P(c) = 1/2 ||y - M c||^2 + lam sum_j w_j |c_j|, ||M^T r||_2) per image, float64
+    reductions. Dual points: Q_perp r and, when given, ``theta``, each projected onto the
+    complement of the unpenalised columns (M_U^T theta = 0, to rounding) and scaled by
+    s = min(1, lam / max_j |M_j^T theta| / w_j) so that |M_j^T theta| <= lam w_j."""
+    P = W.base
+    r = y - P.matvec(c)
+    objective = 0.5 * r.double().pow(2).sum(1) + lam * (c.double().abs() * W.w.double()).sum(1)
+
+    def feasible(theta: Tensor) -> tuple[Tensor, Tensor]:
+        theta = W.project(theta)
+        g = P.rmatvec(theta)
+        top = (g * W.w_inv).double().abs().amax(1)
+        s = (lam / top.clamp_min(torch.finfo(torch.float64).tiny)).clamp(max=1.0)
+        s = s.to(theta.dtype)[:, None]
+        return s * theta, s * g
+
+    gap = _gap_at(r, c, *feasible(r), lam, W.w)
+    if theta is not None:
+        gap = torch.minimum(gap, _gap_at(r, c, *feasible(theta.to(r.dtype)), lam, W.w))
+    return gap.clamp_min(0), objective, P.rmatvec(r).double().norm(dim=1)
 
 
 def _gap(
@@ -819,11 +1031,26 @@ def lasso_fista(
     tol: float = LASSO_TOL,
     device: str | torch.device = "auto",
     init: Tensor | None = None,
+    weights: Tensor | None = None,
 ) -> SparseResult:
     """Batched Lasso by FISTA: min_c P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 per image.
 
     ``init`` (B, C, H, W): starting coefficients, e.g. the solution at a larger lam (a warm-started
     lam path converges several times faster; the stopping rule and its guarantee are unchanged).
+
+    ``weights`` (C, H, W) >= 0 (or a shape that broadcasts to it, shared by the images): the
+    weighted Lasso min_c 1/2 ||y - A Psi^T c||^2 + lam sum_j w_j |c_j|, e.g. w = 0 on a wavelet
+    basis's approximation band (``WaveletBasis.approximation_mask``) and 1 elsewhere. The
+    unpenalised coefficients U = {j : w_j = 0} are eliminated exactly: FISTA iterates on
+    c'_j = w_j c_j (j not in U) for min 1/2 ||Q_perp (y - M_P c_P)||^2 + lam ||c'||_1, Q_perp the
+    projector onto the orthogonal complement of the columns M_U (an SVD of the |U| columns, built
+    matrix-free from M applied to unit coefficients: cheap for the 1-49 coefficients per channel
+    of a wavelet approximation band), and c_U = M_U^+ (y - M_P c_P) by least squares (minimum
+    norm where M_U is rank-deficient). Its dual points are orthogonal to M_U and scaled so that
+    |M_j^T theta| <= lam w_j, so the duality gap below certifies the weighted problem in the
+    same way; an image whose M_U spans all its measurements has min P = 0 at c_P = 0 and
+    stops at once. lam = 0 or all w = 0: least squares (the lam = 0 rule). weights=None is
+    the plain Lasso, unchanged.
 
     A is the matrix (m, n) | (B, m, n) with y (B, m), or a
     :class:`~ganinverse.operators.LinearOperator` with y (B, *out_shape) or (B, m): then FISTA is
@@ -845,7 +1072,8 @@ def lasso_fista(
     gradient, ||M^T r||_2 <= tol ||M^T y||_2 (``duality_gap`` is then the trivial bound P(c)). ``iterations`` records when each image stopped.
 
     Raises ValueError/TypeError on bad shapes, non-finite A or y, lam not finite >= 0, tol not in
-    (0, 1), max_iter < 1, an unknown device. Warns
+    (0, 1), max_iter < 1, an unknown device, weights that are negative, not finite or do not
+    broadcast to (C, H, W). Warns
     :class:`~ganinverse.exceptions.ConvergenceWarning` when an image reaches max_iter with the
     rule unmet (``converged`` False; ``duality_gap`` says how far it is).
     """
@@ -855,6 +1083,9 @@ def lasso_fista(
     tol = _check_tol(tol)
     if init is not None:
         check_tensor(init, "init", shape=(y.shape[0], *image_shape))
+    w = _check_weights(weights, image_shape)
+    if w is not None and (lam == 0 or not bool((w > 0).any())):
+        lam, w = 0.0, None  # nothing penalised: least squares
     dev = resolve_device(device)
     dtype = torch.float32 if tol >= FLOAT32_MIN_TOL else torch.float64
     small = dev.type == "cpu" and y.shape[1] * math.prod(image_shape) <= SMALL_PROBLEM
@@ -862,12 +1093,26 @@ def lasso_fista(
         # the problem in float64 (gaps and the reported objective) and rounded to dtype (iterations)
         P, P64 = _problems(A, basis, image_shape, len(y), dev, dtype)
         y64 = y.detach().to(dev, torch.float64)
-        yd = y64.to(dtype)
-        c0 = None if init is None else init.detach().flatten(1).to(dev, dtype)
-        c, iters, converged, theta = _fista(
-            P, P64, yd, y64, lam, _lipschitz(P), max_iter, tol, c0=c0
-        )
-        res = _result(P64, y64, c, lam, basis, image_shape, iters, converged, theta)
+        if w is None:
+            yd = y64.to(dtype)
+            c0 = None if init is None else init.detach().flatten(1).to(dev, dtype)
+            c, iters, converged, theta = _fista(
+                P, P64, yd, y64, lam, _lipschitz(P), max_iter, tol, c0=c0
+            )
+            res = _result(P64, y64, c, lam, basis, image_shape, iters, converged, theta)
+        else:  # FISTA on the reduced problem (``_Weighted``), certified on the weighted one
+            W, W64 = _weighted_problems(P, P64, w)
+            y_red = W64.project(y64)
+            c0 = None
+            if init is not None:
+                c0 = (init.detach().flatten(1).to(dev, torch.float64) * W64.w).to(dtype)
+            L = _lipschitz(W)
+            L = torch.where(L > 0, L, torch.ones_like(L))  # M' = 0: min P = 0, reached at c' = 0
+            c_red, iters, converged, theta = _fista(
+                W, W64, y_red.to(dtype), y_red, lam, L, max_iter, tol, c0=c0
+            )
+            c = W64.assemble(c_red.double(), y64)
+            res = _result(P64, y64, c, lam, basis, image_shape, iters, converged, theta, W64)
     _warn_unconverged("lasso_fista", res.converged, res.duality_gap, res.objective, tol, max_iter)
     res.x_hat, res.coefficients = res.x_hat.to(y.device), res.coefficients.to(y.device)
     return res
@@ -958,7 +1203,8 @@ def lasso(
     matrix-free) or 'sklearn' (:func:`lasso_sklearn`: always ``A.dense()``). ``init``
     (B, C, H, W): FISTA's starting coefficients (of the [0, 1]-scale image, e.g. the previous
     result's ``coefficients`` on a lam path). ``solver_kwargs`` go to the solver (tol,
-    max_iter, device for FISTA).
+    max_iter, device, weights for FISTA: with ``weights`` w the penalty is
+    lam sum_j w_j |c_j|, see :func:`lasso_fista`).
 
     Returns the solver's :class:`SparseResult` with ``x_hat`` (B, C, H, W) float32 on y's device
     mapped back to [-1, 1]; ``coefficients``, ``objective`` and ``duality_gap`` are those of the
@@ -969,6 +1215,8 @@ def lasso(
     solve = SOLVERS[_check_solver(solver)]
     if init is not None and solver != "fista":
         raise ValueError(f"init warm-starts FISTA only; solver={solver!r} takes no init")
+    if solver_kwargs.get("weights") is not None and solver != "fista":
+        raise ValueError(f"weights (a weighted l1 norm) need solver='fista', got {solver!r}")
     if isinstance(A, LinearOperator) and image_shape is None:
         image_shape = A.in_shape
     if isinstance(basis, str):

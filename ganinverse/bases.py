@@ -203,6 +203,20 @@ class WaveletBasis(Basis):
     def matrix(self) -> Tensor:
         return self.psi.clone()
 
+    def approximation_mask(self) -> Tensor:
+        """(H, W) bool, True on the approximation (scaling) coefficients of the coarsest level:
+        the top-left (H / 2^level) x (W / 2^level) block of the layout (pywt's slice for
+        ``coeffs[0]``); every other coefficient is a detail (wavelet) coefficient."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Level value", UserWarning)
+            coeffs = pywt.wavedec2(
+                np.zeros(self.shape), self.wavelet, mode="periodization", level=self.level
+            )
+        _, slices = pywt.coeffs_to_array(coeffs)
+        mask = torch.zeros(self.shape, dtype=torch.bool)
+        mask[slices[0]] = True
+        return mask
+
     def extra_repr(self) -> str:
         return f"shape={self.shape}, wavelet={self.wavelet!r}, level={self.level}"
 

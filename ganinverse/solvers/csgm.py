@@ -1,8 +1,14 @@
 """Compressed sensing with a generative prior (Bora et al. 2017) and its sparse-deviation
 extension (Dhar, Grover, Ermon 2018), both on the shared latent engine.
 
-CSGM:    min_z  (1/m)||y - A G(z)||² + λ_z ||z||²
+CSGM:    min_z  (1/m)||y - A G(z)||² + λ_z ||z||²  [+ γ · (−log σ(D(G(z))))]
 Sparse:  min_{z,ν} (1/m)||y - A (G(z) + Ψᵀν)||² + λ_z ||z||² + μ ||ν||₁
+
+The bracketed term is CSGM's optional discriminator prior (Bora, Jalal, Price, Dimakis, ICML 2017,
+"Using the discriminator"): a trained GAN discriminator D (one logit l per image) scores how real
+G(z) looks, and γ > 0 (``d_weight``) pulls ẑ toward latents whose images D accepts. The term is
+``solvers.inpainting.prior_from_logits``: "nonsat" softplus(−l) = −log σ(l) (the paper's
+−log D(G(z))), "wgan" −l for a WGAN critic, "log1m" log(1 − σ(l)) (saturating).
 
 The data term is averaged over the m measurements as in CSGM's code, so its λ values transfer;
 for masked operators m is the number of measured entries of each image, m_i, and unmeasured
@@ -23,7 +29,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_positive
+from .._validation import check_choice, check_positive
 from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
 from ..latent import (
@@ -31,10 +37,12 @@ from ..latent import (
     LatentObjective,
     LatentResult,
     check_generator,
+    frozen,
     generator_device,
     optimize_latent,
 )
 from ..operators import LinearOperator
+from .inpainting import PRIORS, prior_from_logits
 
 #: Paper settings. MNIST: lr 0.01, 1000 steps, 10 restarts; CelebA: lr 0.1, 500 steps, λ = 0.001.
 CSGM_PRESETS: dict[str, LatentConfig] = {
@@ -53,6 +61,66 @@ class MeasurementObjective(LatentObjective):
 
     def data_loss(self, x: Tensor, rows: Tensor) -> Tensor:
         return self.operator.data_misfit(self.y[rows], self.operator.A_rows(x, rows), rows)
+
+
+class DiscriminatorPriorObjective(MeasurementObjective):
+    """CSGM's data term plus its discriminator prior: for each candidate x = G(z) of image i,
+
+        (1/m_i) ||M ⊙ (y_i − A x)||²  +  γ · prior(D(x)),   prior = ``prior_from_logits(·, d_prior)``
+
+    (γ = ``d_weight`` > 0; "nonsat": softplus(−l) = −log σ(l), Bora et al. 2017). ``D`` maps
+    (N, C, H, W) images on [-1, 1] to N logits; it is frozen (eval mode) during the search.
+    """
+
+    def __init__(
+        self, operator: LinearOperator, y: Tensor, D: nn.Module, d_weight: float, d_prior: str
+    ) -> None:
+        super().__init__(operator, y)
+        self.D = D
+        self.d_weight = check_positive(d_weight, "d_weight")
+        self.d_prior = check_choice(d_prior, "d_prior", PRIORS)
+        self.modules = (D,)
+
+    def logits(self, g: Tensor) -> Tensor:
+        """D's logits (N,) for N images g; a ValueError unless D gives one logit per image."""
+        logits = self.D(g)
+        if not isinstance(logits, Tensor) or logits.numel() != len(g):
+            got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+            raise ValueError(
+                f"D must return one logit per image ({len(g)} here), got {got}: pass a "
+                "discriminator or WGAN critic (ganinverse.load_discriminator)"
+            )
+        return logits.reshape(len(g))
+
+    def prior_loss(self, g: Tensor, variables: dict[str, Tensor], rows: Tensor) -> Tensor:
+        return self.d_weight * prior_from_logits(self.logits(g), self.d_prior)
+
+
+def check_discriminator_prior(
+    G: nn.Module, D: nn.Module | None, d_weight: float, d_prior: str
+) -> float:
+    """Validate CSGM's discriminator-prior options; returns γ = ``d_weight`` as a float.
+
+    Raises ValueError for γ < 0 or not finite, an unknown ``d_prior``, γ > 0 without D, or a D
+    whose parameters are on another device than G's; TypeError for a D that is not an nn.Module.
+    A D given with γ = 0 is checked and then unused.
+    """
+    d_weight = check_positive(d_weight, "d_weight", strict=False)
+    check_choice(d_prior, "d_prior", PRIORS)
+    if D is not None and not isinstance(D, nn.Module):
+        raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
+    if d_weight > 0 and D is None:
+        raise ValueError(
+            f"d_weight={d_weight:g} weighs a discriminator prior but no discriminator D was given: "
+            "pass D= (ganinverse.load_discriminator), on the command line --discriminator NAME, "
+            "or set d_weight=0 (--d-weight 0)"
+        )
+    if D is not None and generator_device(D) != generator_device(G):
+        raise ValueError(
+            f"D is on {generator_device(D)} but G on {generator_device(G)}; move D with "
+            f"D.to({str(generator_device(G))!r})"
+        )
+    return d_weight
 
 
 def _prepare(G: nn.Module, operator: LinearOperator, y: Tensor) -> tuple[LinearOperator, Tensor]:
@@ -82,21 +150,40 @@ def csgm(
     y: Tensor,
     config: LatentConfig | None = None,
     *,
+    D: nn.Module | None = None,
+    d_weight: float = 0.0,
+    d_prior: str = "nonsat",
     image_ids: Sequence[int] | None = None,
     **overrides: object,
 ) -> LatentResult:
     """Recover x̂ = G(ẑ) from y = A x + η (Bora et al. 2017):
-    min_z (1/m_i)||y_i − A G(z)||² + λ_z||z||², over ``restarts`` random starts per image.
+
+        min_z (1/m_i)||y_i − A G(z)||² + λ_z||z||² + γ · prior(D(G(z))),
+
+    over ``restarts`` random starts per image. The last term is the paper's discriminator prior
+    (ICML 2017, "Using the discriminator"), off by default: γ = ``d_weight`` >= 0, D a GAN
+    discriminator returning one logit l per image (``ganinverse.load_discriminator``), prior
+    = ``prior_from_logits(l, d_prior)``: "nonsat" softplus(−l) = −log σ(l) = −log D(G(z))
+    (default), "wgan" −l (a WGAN critic's score), "log1m" log(1 − σ(l)). With γ = 0 the
+    objective, and the result, are exactly CSGM's (D is then unused). The best restart is
+    chosen by ``config.select`` (the presets: the data term).
 
     y is (B, *operator.out_shape), finite; x̂ (B, C, H, W) in G's range [-1, 1]. ``image_ids``
     (B distinct ints, e.g. dataset indices) seed each image's starts by its identity, so a
     result does not depend on the batch it ran in (``optimize_latent``). Options: every
     ``LatentConfig`` field. Raises TypeError/ValueError for a wrong generator, operator, shape
-    or option; warns ``ConvergenceWarning`` when no step improved an image's start.
+    or option, γ > 0 without D, or D on another device than G (``check_discriminator_prior``);
+    ValueError when D does not give one logit per image; warns ``ConvergenceWarning`` when no
+    step improved an image's start.
     """
+    check_generator(G)
+    d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
     config = (config or CSGM_PRESETS["mnist"]).updated(**overrides)
-    objective = MeasurementObjective(operator, y)
+    if d_weight > 0:
+        objective = DiscriminatorPriorObjective(operator, y, D, d_weight, d_prior)
+    else:  # exactly CSGM's objective
+        objective = MeasurementObjective(operator, y)
     return optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="csgm")
 
 
@@ -109,15 +196,17 @@ def csgm_start(
     image_ids: Sequence[int] | None,
     overrides: dict,
     caller: str,
+    prior: dict | None = None,
 ) -> LatentResult:
-    """The CSGM result a refinement (``csgm_sparse``, ``ilo``, ``iagan``) starts from: ``csgm`` run now
-    when ``start`` is None, else ``start`` checked to be a csgm result for these measurements.
+    """The CSGM result a refinement (``csgm_sparse``, ``ilo``, ``iagan``) starts from: ``csgm``
+    run now when ``start`` is None (with ``prior``: its discriminator prior, D / d_weight /
+    d_prior), else ``start`` checked to be a csgm result for these measurements.
 
     With ``start`` the engine has run, so ``config`` and ``overrides`` must be absent or equal
     to ``start.config`` (else a ValueError: they would be ignored).
     """
     if start is None:
-        return csgm(G, operator, y, config, image_ids=image_ids, **overrides)
+        return csgm(G, operator, y, config, image_ids=image_ids, **(prior or {}), **overrides)
     if overrides or (config is not None and config != getattr(start, "config", None)):
         given = sorted(overrides) + (["config"] if config is not None else [])
         raise ValueError(
@@ -144,6 +233,9 @@ def csgm_sparse(
     start: LatentResult | None = None,
     lasso_max_iter: int = 20_000,
     lasso_tol: float = LASSO_TOL,
+    D: nn.Module | None = None,
+    d_weight: float = 0.0,
+    d_prior: str = "nonsat",
     image_ids: Sequence[int] | None = None,
     **overrides: object,
 ) -> LatentResult:
@@ -156,13 +248,19 @@ def csgm_sparse(
     operators (one mask per image) solve one Lasso per image with its own m_i. ``config`` and
     ``overrides`` (every ``LatentConfig`` field, ``tol`` included) set the engine as in
     ``csgm``; with ``start`` the engine has run, so they must be absent or equal to
-    ``start.config`` (else a ValueError: they would be ignored).
-    ``loss`` and ``data_loss`` are those of x̂: (1/m)||y − A x̂||² (+ λ_z||ẑ||² + μ||ν̂||₁);
-    ``seconds`` adds the ν-step to the engine's time.
+    ``start.config`` (else a ValueError: they would be ignored). ``D``, ``d_weight``,
+    ``d_prior``: CSGM's discriminator prior γ · prior(D(G(z))) (``csgm``), used by the engine
+    when it runs here; with ``start`` they must be those ``start`` was run with (they enter only
+    the reported loss: D scores G(ẑ), which the ν-step does not change).
+    ``loss`` and ``data_loss`` are those of x̂: (1/m)||y − A x̂||² (+ λ_z||ẑ||² + μ||ν̂||₁
+    [+ γ · prior(D(G(ẑ)))]); ``seconds`` adds the ν-step to the engine's time.
     """
+    check_generator(G)
+    d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
     l1 = check_positive(l1, "l1", strict=False)
-    start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse")
+    prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
+    start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse", prior)
     if isinstance(basis, str):
         basis = make_basis(basis, operator.in_shape)
     basis = basis.to(y.device)
@@ -185,6 +283,10 @@ def csgm_sparse(
     data = MeasurementObjective(operator, y).data_loss(x_hat, torch.arange(len(y), device=y.device))
     z_prior = start.config.lambda_z * start.z.pow(2).sum(1).to(y.device)
     prior = z_prior + l1 * nu.abs().flatten(1).sum(1)
+    if d_weight > 0:  # D scores G(ẑ) = start.x_hat, which the ν-step leaves unchanged
+        objective = DiscriminatorPriorObjective(operator, y, D, d_weight, d_prior)
+        with torch.no_grad(), frozen(D):
+            prior = prior + objective.prior_loss(g, {}, torch.arange(len(y), device=y.device))
     return replace(
         start,
         x_hat=x_hat,

@@ -359,7 +359,8 @@ class Sweep:
         if record.starts_from is not None:
             parent = get_method(record.starts_from)
             shared = {k: v for k, v in options.items() if k in parent.defaults}
-            start = self._starts.get((x, tuple(ids), record.starts_from, _key(shared)))
+            full = parent.options(shared)  # the parent's options as it ran them
+            start = self._starts.get((x, tuple(ids), record.starts_from, _key(full)))
         result = reconstruct_result(
             method, G, op, y, D=D, seed=seed, image_ids=ids, start=start, **options
         )

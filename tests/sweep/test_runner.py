@@ -350,3 +350,18 @@ def test_a_folder_with_the_old_weights_file_resumes_with_its_weights(tiny_genera
     assert not (out / "lambdas.json").exists()
     new = json.loads((out / "weights.json").read_text())
     assert new["lasso-dct@20"]["lambda"] == 0.3 and "lasso-dct@60" in new
+
+
+@pytest.mark.parametrize("method", ["csgm-sparse", "ilo", "iagan"])
+def test_a_refinement_reuses_csgms_result_of_the_same_images(
+    method, tiny_generator, tmp_path, csgm_calls
+):
+    """csgm's unit runs the engine once; the refinement's unit (same images, same engine
+    options) starts from that result instead of running CSGM again."""
+    s = spec(tiny_generator, methods=("csgm", method), x_values=(20,), n_images=2)
+    sweep = Sweep(s, tmp_path / method)
+    for name in ("csgm", method):  # the weight searches first: they run CSGM on validation images
+        sweep.unit_options(name, 20)
+    before = len(csgm_calls)
+    sweep.run(progress=False)
+    assert len(csgm_calls) - before == 1
