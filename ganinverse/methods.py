@@ -32,7 +32,7 @@ from . import baselines, metrics
 from .exceptions import ConvergenceWarning
 from .operators import Inpainting, LinearOperator
 from .solvers import adaptive as _adaptive
-from .solvers.csgm import CSGM_PRESETS, csgm, csgm_sparse
+from .solvers.csgm import CSGM_PRESETS, check_discriminator_prior, csgm, csgm_sparse
 from .solvers.ilo import ILO_LAYERS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
 
@@ -90,8 +90,8 @@ class Method:
     method has ``config``, a ``LatentConfig``; ``reconstruct`` adds the seed and ``image_ids``).
     ``flags``: option -> command-line flag. ``operators``: the operator classes it applies to
     (None: every one). ``starts_from``: a method whose result is passed as ``start=`` (its tuned
-    weight is chosen first and its options are shared). ``resolved``: extra entries for a
-    sweep's ``resolved`` settings.
+    weight is chosen first and its options are shared). ``check``: an early check of options
+    against G and D.
     """
 
     name: str
@@ -104,6 +104,9 @@ class Method:
     operators: tuple[type, ...] | None = None
     starts_from: str | None = None
     flags: Mapping[str, Flag] = field(default_factory=dict)
+    #: check(G, D, options): raise for options that cannot run with this G / D, before any work
+    #: (the sweep calls it when it validates; the solver checks again when it runs)
+    check: Callable[..., Any] | None = None
 
     @property
     def latent(self) -> bool:
@@ -336,6 +339,10 @@ def _csgm_sparse(
     return csgm_sparse(G, operator, y, basis, l1, config, start=start, **prior, image_ids=image_ids)
 
 
+def _check_d_prior(G, D, options):
+    check_discriminator_prior(G, D, options["d_weight"], options["d_prior"])
+
+
 ENGINE = Tuned(
     key="engine",
     option="config",
@@ -372,6 +379,7 @@ register_method(
         tuned=ENGINE,
         uses_discriminator=True,
         flags=D_PRIOR_FLAGS,
+        check=_check_d_prior,
     )
 )
 register_method(
@@ -388,6 +396,7 @@ register_method(
         ),
         uses_discriminator=True,
         starts_from="csgm",
+        check=_check_d_prior,
         flags={
             "basis": SPARSE_BASIS,
             "l1": Flag("--sparse-l1", float, "ℓ1 weight μ of the sparse deviation"),

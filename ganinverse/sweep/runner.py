@@ -112,7 +112,14 @@ class Sweep:
                 f"{tuple(G.image_shape)} but {self.spec.dataset!r} has {shape}: pick a "
                 "generator trained on this dataset"
             )
-        self.discriminator()
+        D = self.discriminator()
+        for method in self.spec.methods:
+            record = get_method(method)
+            if record.check is not None and G is not None:
+                try:
+                    record.check(G, D, self.spec.method_options(method))
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"method {method!r}: {err}") from err
         for value in self.spec.x_values:
             try:
                 self.cls.check_setting(shape, value)

@@ -365,3 +365,12 @@ def test_a_refinement_reuses_csgms_result_of_the_same_images(
     before = len(csgm_calls)
     sweep.run(progress=False)
     assert len(csgm_calls) - before == 1
+
+
+def test_a_discriminator_prior_without_a_discriminator_is_refused_before_writing(
+    tiny_generator, tmp_path
+):
+    s = spec(tiny_generator, methods=("csgm",), options={"csgm": {"d_weight": 0.1}})
+    with pytest.raises(ValueError, match="method 'csgm'.*discriminator"):
+        Sweep(s, tmp_path / "d")
+    assert not (tmp_path / "d").exists()
