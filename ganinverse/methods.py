@@ -451,9 +451,9 @@ register_method(
         "dip",
         deep_image_prior,
         "Deep Image Prior: an untrained skip encoder-decoder fitted like deep-decoder, about "
-        "15x its cost (Ulyanov et al. 2018; Van Veen et al. 2018)",
+        "15x its cost per step (Ulyanov et al. 2018; Van Veen et al. 2018)",
         defaults={
-            "steps": 200,
+            "steps": 100,
             "lr": 0.01,
             "channels": 32,
             "levels": None,

@@ -10,7 +10,9 @@ from a random θ⁰_i (the data term is ``operator.data_misfit``: averaged over 
 of image i, M_i marking them for masked operators). The architecture is the prior, and the
 number of steps T is the regulariser (early stopping): fitted long enough, the over-parameterised
 DIP reproduces the noise, and even the Deep Decoder fits more of it. T is the weight each
-method tunes per m on validation images (``Tuned`` key ``untrained_steps``).
+method tunes per m on validation images (``Tuned`` key ``untrained_steps``, one grid for both
+methods, each choosing its own T). On 28x28 digits with noise σ = 0.1 ([0, 1] scale) the
+search chose T = 2000 (m = 100) and 100 (m = 300) for the Deep Decoder, 50 for the DIP.
 
 Randomness: θ⁰_i and z_i are drawn from ``seeds.rng(seed, method, id_i)`` (``method`` is
 "deep-decoder" or "dip", ``id_i`` the image's identity, ``image_ids``), or from
@@ -251,7 +253,7 @@ def deep_image_prior(
     operator: LinearOperator,
     y: Tensor,
     *,
-    steps: int = 200,
+    steps: int = 100,
     lr: float = 0.01,
     channels: int = 32,
     levels: int | None = None,
