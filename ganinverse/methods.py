@@ -35,6 +35,7 @@ from .solvers import adaptive as _adaptive
 from .solvers.csgm import CSGM_PRESETS, check_discriminator_prior, csgm, csgm_sparse
 from .solvers.ilo import ILO_LAYERS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
+from .solvers.untrained import UNTRAINED_STEPS, deep_decoder, deep_image_prior
 
 #: A tuned weight: a number, or (the latent engine) a dict of LatentConfig overrides.
 Weight = float | Mapping[str, Any]
@@ -91,7 +92,9 @@ class Method:
     ``flags``: option -> command-line flag. ``operators``: the operator classes it applies to
     (None: every one). ``starts_from``: a method whose result is passed as ``start=`` (its tuned
     weight is chosen first and its options are shared). ``check``: an early check of options
-    against G and D.
+    against G and D. ``seeded``: a method that is not latent but draws random numbers (an
+    untrained network's weights and input) is passed ``seed`` and ``image_ids``, as the latent
+    engine is, to seed each image by its identity.
     """
 
     name: str
@@ -107,6 +110,7 @@ class Method:
     #: check(G, D, options): raise for options that cannot run with this G / D, before any work
     #: (the sweep calls it when it validates; the solver checks again when it runs)
     check: Callable[..., Any] | None = None
+    seeded: bool = False
 
     @property
     def latent(self) -> bool:
@@ -194,6 +198,8 @@ def reconstruct_result(
     if record.latent:
         options["config"] = options["config"].updated(seed=seed)
         extra["image_ids"] = image_ids
+    elif record.seeded:
+        extra.update(seed=seed, image_ids=image_ids)
     if record.uses_discriminator:
         extra["D"] = D
     if record.starts_from is not None:
@@ -602,5 +608,65 @@ register_method(
         tuned=LASSO,
         needs_generator=False,
         flags={"lam": Flag("--lam", float, "Lasso's λ ([0, 1] image scale)")},
+    )
+)
+
+
+# -- untrained-network priors (solvers/untrained.py) ------------------------------------------
+
+UNTRAINED = Tuned(
+    key="untrained_steps",
+    option="steps",
+    flag="--untrained-steps-grid",
+    help="candidates of the number of Adam steps T of the untrained-network priors (early "
+    f"stopping; each method picks its own; default: {','.join(map(str, UNTRAINED_STEPS))})",
+    grid=UNTRAINED_STEPS,
+)
+UNTRAINED_FLAGS = {
+    "steps": Flag("--untrained-steps", int, "Adam steps T of deep-decoder / dip (early stopping)"),
+    "lr": Flag("--untrained-lr", float, "Adam's learning rate of deep-decoder / dip"),
+}
+register_method(
+    Method(
+        "deep-decoder",
+        deep_decoder,
+        "Deep Decoder: an untrained 1x1-conv decoder f_θ(z) fitted to y by T Adam steps on "
+        "(1/m)||y − A f_θ(z)||², T chosen per m (Heckel & Hand 2019)",
+        defaults={"steps": 500, "lr": 0.01, "channels": 16, "depth": None, "device": None},
+        tuned=UNTRAINED,
+        needs_generator=False,
+        seeded=True,
+        flags={
+            **UNTRAINED_FLAGS,
+            "channels": Flag("--dd-channels", int, "channels k of every Deep Decoder layer"),
+            "depth": Flag(
+                "--dd-depth", int, "layers d of the Deep Decoder (d − 1 upsamplings; default 4)"
+            ),
+        },
+    )
+)
+register_method(
+    Method(
+        "dip",
+        deep_image_prior,
+        "Deep Image Prior: an untrained skip encoder-decoder fitted like deep-decoder, about "
+        "15x its cost per step (Ulyanov et al. 2018; Van Veen et al. 2018)",
+        defaults={
+            "steps": 100,
+            "lr": 0.01,
+            "channels": 32,
+            "levels": None,
+            "skip_channels": 4,
+            "input_channels": 32,
+            "device": None,
+        },
+        tuned=UNTRAINED,
+        needs_generator=False,
+        seeded=True,
+        flags={
+            **UNTRAINED_FLAGS,
+            "channels": Flag("--dip-channels", int, "channels of every DIP level"),
+            "levels": Flag("--dip-levels", int, "levels (halvings) of the DIP network (default 3)"),
+        },
     )
 )

@@ -368,6 +368,8 @@ class Sweep:
             shared = {k: v for k, v in options.items() if k in parent.defaults}
             full = parent.options(shared)  # the parent's options as it ran them
             start = self._starts.get((x, tuple(ids), record.starts_from, _key(full)))
+        if G is None:  # a method without G runs on the sweep's device (with G: on G's)
+            op, y = op.to(self.device), y.to(self.device)
         result = reconstruct_result(
             method, G, op, y, D=D, seed=seed, image_ids=ids, start=start, **options
         )
