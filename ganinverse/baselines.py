@@ -1224,6 +1224,8 @@ def lasso(
             raise ValueError("a basis given by name needs image_shape (C, H, W) for a matrix A")
         basis = make_basis(basis, image_shape)
     M, y0 = unit_scale_problem(A, y, dense=None if solver == "fista" else True)
+    if isinstance(M, Tensor):  # a matrix takes y as rows of measurements (image-shaped y too)
+        y0 = y0.flatten(1)
     extra = {} if init is None else {"init": init}
     res = solve(M, y0, basis, image_shape, lam, **extra, **solver_kwargs)
     return replace(res, x_hat=2 * res.x_hat.float().to(y.device) - 1)

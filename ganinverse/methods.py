@@ -18,7 +18,9 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +32,7 @@ from torch import Tensor, nn
 
 from . import baselines, metrics
 from .exceptions import ConvergenceWarning
+from .latent import LatentConfig
 from .operators import Inpainting, LinearOperator
 from .solvers import adaptive as _adaptive
 from .solvers.csgm import CSGM_PRESETS, check_discriminator_prior, csgm, csgm_sparse
@@ -37,6 +40,8 @@ from .solvers.ilo import ILO_LAYERS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
 from .solvers.untrained import UNTRAINED_STEPS, deep_decoder, deep_image_prior
 
+#: LatentConfig fields: engine options a latent method takes as keywords.
+LATENT_FIELDS = frozenset(f.name for f in dataclasses.fields(LatentConfig))
 #: A tuned weight: a number, or (the latent engine) a dict of LatentConfig overrides.
 Weight = float | Mapping[str, Any]
 #: Default λ grid searched on validation images ([0, 1] image scale).
@@ -120,6 +125,19 @@ class Method:
     def options(self, given: Mapping[str, Any] | None = None) -> dict:
         """The defaults with ``given`` on top; unknown options raise a TypeError."""
         given = dict(given or {})
+        if "config" in given and not isinstance(given["config"], LatentConfig):
+            raise TypeError(
+                f"method {self.name!r}: config must be a LatentConfig (e.g. "
+                f"get_method({self.name!r}).defaults['config'].updated(steps=...)), got "
+                f"{type(given['config']).__name__}; or pass engine options as keywords"
+            )
+        if self.latent:  # engine options as keywords (steps=..., restarts=...), as in csgm()
+            engine = {
+                k: given.pop(k) for k in list(given) if k in LATENT_FIELDS - set(self.defaults)
+            }
+            if engine:
+                base = given.get("config", self.defaults["config"])
+                given["config"] = base.updated(**engine)
         unknown = set(given) - set(self.defaults)
         if unknown:
             raise TypeError(
@@ -142,18 +160,79 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
+NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+FLAG = re.compile(r"--[a-z0-9][a-z0-9-]*")
+
+
 def register_method(record: Method) -> Method:
-    """Add a method; returns the record. A name may be registered once."""
+    """Add a method; returns the record. A name may be registered once.
+
+    Raises TypeError/ValueError, registering nothing, for a record that the CLI, the sweep or
+    ``reconstruct`` could not use: a name that is not lower-case letters, digits and '-'; a
+    ``solve`` or ``check`` that is not callable; ``defaults`` that is not a mapping; a ``tuned``
+    that is not a ``Tuned`` or whose option is not in ``defaults``; ``operators`` that are not
+    LinearOperator classes; a flag that is not ``--lower-case``, whose option is not in
+    ``defaults``, or that another method uses for another option (or another weight's grid).
+    """
     if not isinstance(record, Method):
         raise TypeError(f"register_method needs a Method record, got {type(record).__name__}")
-    if record.name in METHODS:
-        raise ValueError(f"method {record.name!r} is already registered")
+    name = record.name
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ValueError(
+            f"a method name is lower-case letters, digits and '-' (e.g. 'my-method'), got {name!r}"
+        )
+    if name in METHODS:
+        raise ValueError(f"method {name!r} is already registered")
+    if not callable(record.solve) or (record.check is not None and not callable(record.check)):
+        raise TypeError(f"method {name!r}: solve (and check) must be callables")
+    if not isinstance(record.defaults, Mapping):
+        raise TypeError(f"method {name!r}: defaults must be a mapping of option -> value")
     if record.starts_from is not None and record.starts_from not in METHODS:
         raise ValueError(
-            f"method {record.name!r} starts from {record.starts_from!r}, which is not registered"
+            f"method {name!r} starts from {record.starts_from!r}, which is not registered"
         )
-    METHODS[record.name] = record
+    if record.operators is not None and not (
+        isinstance(record.operators, tuple)
+        and all(isinstance(c, type) and issubclass(c, LinearOperator) for c in record.operators)
+    ):
+        raise TypeError(f"method {name!r}: operators must be a tuple of LinearOperator classes")
+    flags = {}  # flag -> (method, option) of the registered records
+    for other in METHODS.values():
+        flags.update({f.flag: (other.name, o) for o, f in other.flags.items()})
+        if other.tuned is not None:
+            flags[other.tuned.flag] = (other.name, f"grid {other.tuned.key}")
+    tuned = record.tuned
+    if tuned is not None:
+        if not isinstance(tuned, Tuned):
+            raise TypeError(f"method {name!r}: tuned must be a Tuned record or None")
+        if tuned.option not in record.defaults:
+            raise ValueError(
+                f"method {name!r}: its tuned option {tuned.option!r} is not in defaults"
+            )
+        _check_flag(name, tuned.flag, f"grid {tuned.key}", flags)
+    for option, flag in record.flags.items():
+        if not isinstance(flag, Flag) or not callable(flag.type):
+            raise TypeError(
+                f"method {name!r}: flags[{option!r}] must be a Flag with a type callable"
+            )
+        if option not in record.defaults:
+            raise ValueError(
+                f"method {name!r}: the flag {flag.flag} sets {option!r}, not an option"
+            )
+        _check_flag(name, flag.flag, option, flags)
+    METHODS[name] = record
     return record
+
+
+def _check_flag(name: str, flag: str, meaning: str, flags: dict) -> None:
+    if not isinstance(flag, str) or not FLAG.fullmatch(flag):
+        raise ValueError(f"method {name!r}: a flag looks like --lower-case, got {flag!r}")
+    if flag in flags and flags[flag][1] != meaning:
+        owner, other = flags[flag]
+        raise ValueError(
+            f"method {name!r}: the flag {flag} already sets {other!r} of method {owner!r}; "
+            "pick another flag"
+        )
 
 
 def get_method(name: str) -> Method:
@@ -194,6 +273,8 @@ def reconstruct_result(
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
     record.check_operator(operator)
+    if record.check is not None and G is not None:
+        record.check(G, D, options)
     extra: dict[str, Any] = {}
     if record.latent:
         options["config"] = options["config"].updated(seed=seed)
@@ -430,6 +511,18 @@ for _name, _basis in (("lasso", "pixel"), ("lasso-dct", "dct"), ("lasso-wavelet"
             flags={"lam": Flag("--lam", float, "Lasso's λ ([0, 1] image scale)")},
         )
     )
+
+
+def _check_yeh_prior(G, D, options):
+    """Yeh et al.'s prior term needs D: without one it would be dropped silently."""
+    if D is None and options["prior_weight"] > 0:
+        raise ValueError(
+            f"yeh's prior term (prior_weight={options['prior_weight']:g}) needs a discriminator: "
+            "pass D= (--discriminator, e.g. the generator's own), or prior_weight=0 "
+            "(--prior-weight 0) for the context loss only"
+        )
+
+
 register_method(
     Method(
         "yeh",
@@ -445,6 +538,7 @@ register_method(
         },
         uses_discriminator=True,
         operators=(Inpainting,),
+        check=_check_yeh_prior,
         flags={
             "prior_weight": Flag("--prior-weight", float, "λ of the discriminator prior (yeh)"),
             "prior": Flag("--prior", str, "form of the prior term (yeh)", choices=PRIORS),

@@ -107,13 +107,27 @@ def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False)
                 continue
             if flag.flag not in seen:
                 seen.add(flag.flag)
-                group.add_argument(
+                add_record_flag(
+                    group,
+                    record.name,
                     flag.flag,
                     type=flag.type,
                     choices=flag.choices,
                     dest=_dest(flag.flag),
                     help=flag.help,
                 )
+
+
+def add_record_flag(group, owner: str, flag: str, **kwargs) -> None:
+    """Add a flag a registered record declares; a clash with the command's own flags is a
+    ValueError naming the record (not an argparse traceback)."""
+    try:
+        group.add_argument(flag, **kwargs)
+    except argparse.ArgumentError as err:
+        raise ValueError(
+            f"method {owner!r} declares the flag {flag}, which this command already has; "
+            "rename it in the method's record"
+        ) from err
 
 
 def _dest(flag: str) -> str:

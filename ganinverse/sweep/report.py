@@ -97,7 +97,7 @@ def _format_weight(value) -> str:
     return f"{value:g}"
 
 
-def format_weights(out: Path) -> str:
+def format_weights(out: Path, axis: str = "m") -> str:
     """Markdown table of the weights chosen per (method, x) on validation images, if any."""
     table = WeightSearches(Path(out)).table()
     if not table:
@@ -107,10 +107,11 @@ def format_weights(out: Path) -> str:
         method, x = key.rsplit("@", 1)
         chosen[(method, entry.get("weight", "lam"))][x] = value_of(entry)
     xs = sorted({x for by_x in chosen.values() for x in by_x}, key=setting_order)
-    name = "m" if all(x.isdigit() for x in xs) else "x"
+    name = axis
     lines = [
         "",
-        "Weights chosen per x on validation images (lowest MSE; weights.json):",
+        f"Weights chosen per {axis} on validation images (lowest MSE; "
+        f"{WeightSearches(Path(out)).path().name}):",
         "",
         "| method | weight | " + " | ".join(f"{name}={x}" for x in xs) + " |",
         "|---|---|" + "---:|" * len(xs),
@@ -130,7 +131,8 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     if not rows:
         raise ValueError(f"no result rows in {out}")
     table = summarize(rows)
-    text = format_table(table) + format_weights(out)
+    axis = axis_of(rows)
+    text = format_table(table) + format_weights(out, axis.name)
 
     def write_csv(p: Path) -> None:
         with p.open("w", newline="") as f:
@@ -140,7 +142,6 @@ def report(out: str | os.PathLike, title: str = "") -> str:
 
     atomic_write(out / "summary.csv", write_csv)
     atomic_write_text(out / "summary.md", (f"# {title}\n\n" if title else "") + text)
-    axis = axis_of(rows)
     plots.error_vs_m(table, out / "error_vs_m.png", title=title, axis=axis)
     plots.sweep_grids(out, axis=axis)
     return text

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from .. import metrics
 from ..data import load_images
 from ..device import resolve_device
 from ..io import atomic_write, atomic_write_json, check_output_dir, read_json
+from ..masks import FILE_SUFFIXES
 from ..methods import METHODS, choose_weight, get_method, reconstruct_result
 from ..operators import LinearOperator
 from ..seeds import derive_seed
@@ -57,8 +59,12 @@ def measure(
 
 
 def grid_name(axis: str, value: Any) -> str:
-    """File-name form of an axis value: ``m100``, ``factor4``, ``maskrandom-0.8``."""
-    return f"{axis}{value}".replace(":", "-").replace("/", "-")
+    """File-name form of an axis value: ``m100``, ``factor4``, ``maskrandom-0.8``; a mask file
+    by its name without folders and suffix (``maskhole``)."""
+    text = str(value)
+    if Path(text).suffix.lower() in FILE_SUFFIXES:  # a mask file
+        text = Path(text).stem
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{axis}{text}")
 
 
 class Sweep:
@@ -94,10 +100,11 @@ class Sweep:
             )
         if before is None or not spec.matches(before):
             if before is not None and not spec.grows(before):
+                differs = ", ".join(spec.differences(before)) or "?"
                 raise ValueError(
-                    f"{self.out} holds results of a different sweep (see {saved}); use another "
-                    "--out, or the same settings to resume, or add x values, methods or images "
-                    "to grow it"
+                    f"{self.out} holds results of a different sweep (it differs in: {differs}; "
+                    f"see {saved}); use another --out, or the same settings to resume, or add "
+                    "x values, methods or images to grow it"
                 )
             atomic_write_json(saved, spec.to_json())
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,10 @@ class WeightSearches:
             (self.out / SEARCHING).rmdir()
 
     def _mark(self, key: str) -> Path:
-        return self.out / SEARCHING / f"{key}.lock"
+        """The mark's file: the key made a safe file name (a mask path has '/'), plus a hash of
+        the key so two keys never share a mark."""
+        safe = re.sub(r"[^A-Za-z0-9_.@:-]", "-", key)[:80]
+        return self.out / SEARCHING / f"{safe}-{zlib.crc32(key.encode()):08x}.lock"
 
     @contextlib.contextmanager
     def _claim(self, key: str) -> Iterator[None]:

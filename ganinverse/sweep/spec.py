@@ -240,10 +240,13 @@ class SweepSpec:
         """The spec as saved in ``sweep.json``, with its ``resolved`` settings."""
         return {**_json(dataclasses.asdict(self)), "resolved": self.resolved()}
 
-    def matches(self, saved: Mapping) -> bool:
-        """Whether a saved ``sweep.json`` is this spec (fields it predates must be defaults)."""
+    def differences(self, saved: Mapping) -> list[str]:
+        """The settings in which a saved ``sweep.json`` differs from this spec (fields it
+        predates count as defaults; settings of methods the sweep does not run are ignored)."""
         saved = upgrade(saved)
         now = self.to_json()
+        if not set(saved) <= set(now):
+            return sorted(set(saved) - set(now))
         defaults = _json(
             {
                 f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -252,44 +255,107 @@ class SweepSpec:
                 or f.default_factory is not dataclasses.MISSING
             }
         )
-        return set(saved) <= set(now) and all(
-            saved.get(k, defaults.get(k, object())) == v for k, v in now.items()
-        )
+        full = {k: saved.get(k, defaults.get(k)) for k in now}
+        a, b = _relevant(now, now["methods"]), _relevant(full, full.get("methods") or [])
+        diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]
+        ra, rb = a.get("resolved") or {}, b.get("resolved") or {}
+        diff += [f"resolved {k}" for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
+        return diff
+
+    def matches(self, saved: Mapping) -> bool:
+        """Whether a saved ``sweep.json`` is this spec (fields it predates must be defaults)."""
+        return not self.differences(saved)
 
     def grows(self, saved: Mapping) -> bool:
         """Whether this spec is a saved one with more x values, methods or images (and nothing
         else changed), so every finished row stays valid: a row depends only on its image, x,
         method and the unchanged fields (its seeds derive from the image's identity, so any
-        number of images may be added)."""
+        number of images may be added). A method added brings its own settings."""
         saved = upgrade(saved)
         now = self.to_json()
         if not all(k in saved for k in GROWN):
             return False
         grown = {**saved, **{k: now[k] for k in GROWN}}
-        # a method added brings its own resolved settings (and options / grids)
-        new = set(self.methods) - set(saved["methods"])
+        old = set(saved["methods"])
+        new = set(self.methods) - old
         res = dict(saved.get("resolved", {}))
         added = {m: v for m, v in now["resolved"].get("methods", {}).items() if m in new}
         if added:
             res["methods"] = {**res.get("methods", {}), **added}
-        grown["resolved"] = res
         grown["options"] = {
             **saved.get("options", {}),
             **{m: v for m, v in now["options"].items() if m in new},
         }
-        # a grid only the added methods tune comes with them
-        kept = {r.tuned.key for r in map(get_method, saved["methods"]) if r.tuned is not None}
+        kept = _tuned_keys(old)  # a grid only the added methods tune comes with them
         grown["grids"] = {
             **saved.get("grids", {}),
             **{k: v for k, v in now["grids"].items() if k not in kept},
         }
+        for name, used in _USED_BY.items():  # named fields only the added methods use
+            if used(self.methods) and not used(old):
+                if name in now:
+                    grown[name] = now[name]
+                if name in now["resolved"]:
+                    res[name] = now["resolved"][name]
+        grown["resolved"] = res
         if not self.matches(grown):
             return False
         return (
             set(saved["x_values"]) <= set(self.x_values)
-            and set(saved["methods"]) <= set(self.methods)
+            and old <= set(self.methods)
             and saved["n_images"] <= self.n_images
         )
+
+
+def _chain(method: str) -> list:
+    """A method's record and those it starts from."""
+    record = get_method(method)
+    return [record] + (_chain(record.starts_from) if record.starts_from else [])
+
+
+def _tuned_keys(methods) -> set[str]:
+    """The grids (tuned keys) the weight searches of ``methods`` read."""
+    return {r.tuned.key for m in methods for r in _chain(m) if r.tuned is not None}
+
+
+def _uses_key(key: str):
+    return lambda methods: key in _tuned_keys(methods)
+
+
+def _runs(*names: str):
+    return lambda methods: any(m in names for m in methods)
+
+
+#: The named fields (and ``resolved`` entries) that only some methods read, and which: a
+#: setting of a method the sweep does not run is no difference, and comes with the method.
+_USED_BY = {
+    **{field: _uses_key(key) for key, field in LEGACY_GRIDS.items() if key != "engine"},
+    **{f: _runs(m) for m, fields in LEGACY_OPTIONS.items() for f in fields.values()},
+    "csgm_sparse": _runs("csgm-sparse"),
+    "lasso_solver": _uses_key("lam"),
+    "lasso_fista": _uses_key("lam"),
+}
+
+
+def _relevant(spec: Mapping, methods) -> dict:
+    """``spec`` (a sweep.json) with the named fields its methods do not read set to None."""
+    methods = [m for m in methods if m in _known()]
+    out = dict(spec)
+    resolved = dict(out.get("resolved") or {})
+    for name, used in _USED_BY.items():
+        if not used(methods):
+            if name in out:
+                out[name] = None
+            if name in resolved:
+                resolved[name] = None
+    out["resolved"] = resolved
+    return out
+
+
+def _known() -> set[str]:
+    from ..methods import METHODS
+
+    return set(METHODS)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

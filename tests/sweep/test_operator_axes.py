@@ -37,6 +37,7 @@ def test_every_method_sweeps_every_operator(operator, tiny_generator, tmp_path):
         n_images=2,
         n_val=2,
         lasso_lambdas=(0.1,),
+        options={"yeh": {"prior_weight": 0.0}} if operator == "inpainting" else {},
     )
     out = tmp_path / operator
     Sweep(s, out).run(progress=False)
@@ -155,3 +156,11 @@ def test_a_rows_file_from_before_the_operator_axis_is_read_and_upgraded(tiny_gen
     Sweep(s, out).run(progress=False)  # resumes: upgrades the file, appends the rest
     again = read_rows([out / "rows.csv"])
     assert len(again) == 4 and [r["image"] for r in again[:2]] == [r["image"] for r in rows[:2]]
+
+
+def test_yeh_without_a_discriminator_is_refused_unless_its_prior_is_off(tiny_generator, tmp_path):
+    kw = dict(operator="inpainting", x_values=("center",), methods=("yeh",), n_images=1)
+    with pytest.raises(ValueError, match="yeh's prior term.*needs a discriminator"):
+        Sweep(spec(tiny_generator, **kw), tmp_path / "no")
+    assert not (tmp_path / "no").exists()
+    Sweep(spec(tiny_generator, **kw, options={"yeh": {"prior_weight": 0.0}}), tmp_path / "ok")

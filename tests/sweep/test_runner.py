@@ -374,3 +374,24 @@ def test_a_discriminator_prior_without_a_discriminator_is_refused_before_writing
     with pytest.raises(ValueError, match="method 'csgm'.*discriminator"):
         Sweep(s, tmp_path / "d")
     assert not (tmp_path / "d").exists()
+
+
+def test_a_sweep_grows_by_a_bundled_method_with_its_own_settings(tiny_generator, tmp_path):
+    """csgm-sparse's grid and basis, Lasso's λ grid come with the method; a grid of a method the
+    sweep does not run is no difference; a real difference is named."""
+    out = tmp_path / "g"
+    Sweep(spec(tiny_generator, methods=("csgm",), n_images=2), out).run(progress=False)
+    grown = spec(
+        tiny_generator,
+        methods=("csgm", "csgm-sparse", "lasso-dct"),
+        n_images=2,
+        sparse_l1_grid=(0.1, 0.01),
+        sparse_basis="wavelet",
+        lasso_lambdas=(0.1, 1.0),
+    )
+    Sweep(grown, out)  # accepted: the settings belong to the added methods
+    other = tmp_path / "o"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1), other).run(progress=False)
+    Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1, sparse_l1_grid=(0.5,)), other)
+    with pytest.raises(ValueError, match="differs in: noise_std"):
+        Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1, noise_std=0.5), other)
