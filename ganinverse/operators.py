@@ -140,8 +140,16 @@ class LinearOperator(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):
-            if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
-                raise ValueError(f"an operator named {cls.name!r} is already registered")
+            known = REGISTRY.get(cls.name)
+            same = known is not None and (known.__module__, known.__qualname__) == (
+                cls.__module__,
+                cls.__qualname__,
+            )  # the same class defined again (a notebook cell rerun) replaces it
+            if known is not None and not same:
+                raise ValueError(
+                    f"an operator named {cls.name!r} is already registered "
+                    f"({known.__module__}.{known.__qualname__}); pick another name"
+                )
             REGISTRY[cls.name] = cls
 
     @classmethod
@@ -497,10 +505,21 @@ class Inpainting(LinearOperator):
         from .masks import parse_mask
 
         if value is None:
-            raise ValueError("operator 'inpainting' needs a mask spec (e.g. center, random:0.8)")
+            raise ValueError(
+                "operator 'inpainting' needs a mask spec (--mask, e.g. center, random:0.8)"
+            )
         ids = [0] if ids is None else list(ids)
         mask = parse_mask(value, len(ids), image_shape, seed=seed, ids=ids)
         return cls(mask, image_shape, noise_std=noise_std)
+
+    @classmethod
+    def check_setting(cls, image_shape, value):
+        """A mask spec that parses and leaves pixels to fill (a mask file without a missing
+        pixel is nothing to inpaint)."""
+        mask = cls.from_setting(image_shape, value, ids=[0]).mask
+        if bool(mask.all()):
+            raise ValueError(f"mask {value!r} has no missing pixel: nothing to inpaint")
+        return value
 
     def __init__(self, mask: Tensor, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
         super().__init__(image_shape, noise_std)
@@ -623,29 +642,29 @@ class Identity(LinearOperator):
 def make_operator(
     name: str,
     image_shape: Sequence[int],
-    m: int | None = None,
+    value: Any = None,
     *,
     seed: int = 0,
     noise_std: float = 0.0,
-    factor: int = 2,
-    mask: str | None = None,
     ids: Sequence[Key] | None = None,
 ) -> LinearOperator:
-    """Build a registered operator by name (``REGISTRY``): ``gaussian`` and ``subsample`` take
-    ``m`` (A or Ω drawn from ``seed``), ``superres`` a ``factor``, ``inpainting`` a ``mask``
-    spec (one mask per id of ``ids``, drawn as ``masks.parse_mask``), ``identity`` nothing."""
+    """Build a registered operator by name (``REGISTRY``) at its axis value: ``gaussian`` and
+    ``subsample`` take m (A or Ω drawn from ``seed`` itself), ``superres`` a factor (default 2),
+    ``inpainting`` a mask spec (one mask per id of ``ids``, drawn as ``masks.parse_mask``),
+    ``identity`` nothing (a value is refused)."""
     if name not in REGISTRY:
         raise ValueError(f"operator must be one of {', '.join(REGISTRY)}; got {name!r}")
     cls = REGISTRY[name]
     if cls.axis is None:
+        if value is not None:
+            raise ValueError(f"operator {name!r} takes no setting, got {value!r}")
         return cls.from_setting(image_shape, noise_std=noise_std)
     if cls.axis is M_AXIS:  # make_operator's seed is the matrix's own seed
-        return cls(image_shape, _need_m(m, name), seed=seed, noise_std=noise_std)
-    value = {"factor": factor, "mask": mask}.get(cls.axis.name)
+        return cls(image_shape, _need_m(value, name), seed=seed, noise_std=noise_std)
     return cls.from_setting(image_shape, value, seed=seed, ids=ids, noise_std=noise_std)
 
 
 def _need_m(m: int | None, name: str) -> int:
     if m is None:
-        raise ValueError(f"operator {name!r} needs m (the number of measurements)")
+        raise ValueError(f"operator {name!r} needs m, the number of measurements (--m)")
     return m

@@ -339,3 +339,30 @@ def test_other_float_dtypes_are_converted_to_float32(any_operator, dtype):
     assert y.dtype == torch.float32
     assert torch.allclose(y, op.measure(x.to(dtype).float(), seed=1))
     assert op.check_measurements(y.to(dtype)).dtype == torch.float32
+
+
+def test_an_operator_class_defined_again_replaces_its_registration():
+    """A notebook cell run twice defines the class twice: the second replaces the first; another
+    class with a registered name is refused."""
+    from ganinverse.operators import REGISTRY, LinearOperator
+
+    def define():
+        class Twice(LinearOperator):
+            name = "twice-test"
+
+            def A(self, x):
+                return 2 * x
+
+            def A_adjoint(self, y):
+                return 2 * y
+
+        return Twice
+
+    first, second = define(), define()
+    assert REGISTRY["twice-test"] is second and first is not second
+    with pytest.raises(ValueError, match="already registered"):
+
+        class Other(LinearOperator):
+            name = "twice-test"
+
+    del REGISTRY["twice-test"]

@@ -127,7 +127,10 @@ def _load_discriminator(args: argparse.Namespace, G: torch.nn.Module, device: to
                     "(ganinverse-pretrain --resume) to export both again, or pass --discriminator"
                 )
             return D
-    print(f"note: no discriminator found beside {args.generator!r}; context loss only")
+    print(
+        f"note: no discriminator found beside {args.generator!r}; context loss only "
+        "(--prior-weight 0)"
+    )
     return None
 
 
@@ -153,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
     G = load_generator(args.generator, device=device)
     device = generator_device(G)
     D = _load_discriminator(args, G, device) if record.uses_discriminator else None
+    if D is None and options.get("prior_weight", 0) > 0:  # the note said: context loss only
+        options["prior_weight"] = 0.0
     x, ids = _load_inputs(args, tuple(G.image_shape))
     mask = parse_mask(args.mask, len(x), G.image_shape, seed=args.seed, ids=ids)
     operator = Inpainting(mask, G.image_shape)

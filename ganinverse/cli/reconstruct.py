@@ -33,9 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--generator", default="digits", help="bundled name or checkpoint path")
     p.add_argument("--discriminator", help="bundled name or checkpoint (methods that use D)")
     p.add_argument("--operator", default="gaussian", choices=list(REGISTRY))
-    p.add_argument("--m", type=int, help="measurements (gaussian, subsample)")
-    p.add_argument("--factor", type=int, default=2, help="downsampling factor (superres)")
-    p.add_argument("--mask", help="mask spec (inpainting): center, random:0.8, half, ...")
+    for flag, axis in _axes().items():
+        users = ", ".join(
+            n for n, c in REGISTRY.items() if c.axis is not None and c.axis.flag == flag
+        )
+        p.add_argument(
+            flag, type=axis.parse, dest=f"axis_{axis.name}", help=f"{axis.label} ({users})"
+        )
     p.add_argument(
         "--noise-std", type=float, default=0.0, help="per measurement, [0, 1] image scale"
     )
@@ -52,6 +56,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _axes() -> dict:
+    """flag -> axis of the registered operators (gaussian and subsample share --m)."""
+    return {c.axis.flag: c.axis for c in REGISTRY.values() if c.axis is not None}
+
+
+def _setting(args: argparse.Namespace):
+    """The chosen operator's axis value; another operator's flag is an error, not ignored."""
+    axis = REGISTRY[args.operator].axis
+    for flag, other in _axes().items():
+        if (axis is None or flag != axis.flag) and getattr(args, f"axis_{other.name}") is not None:
+            raise ValueError(
+                f"{flag} sets {other.label}, which --operator {args.operator} does not take"
+                + (f": use {axis.flag}" if axis is not None else "")
+            )
+    return None if axis is None else getattr(args, f"axis_{axis.name}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Check every argument, the data and ``--out`` first; write the three images as one unit."""
     from ..models import load_generator
@@ -61,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     check_positive(args.noise_std, "--noise-std", strict=False)
     check_int(args.seed, "--seed", low=0)
     check_int(args.index, "--index", low=0)
+    value = _setting(args)
     record = get_method(args.method)
     options = record.options(method_options(args, (args.method,)).get(args.method))
     if "lam" in options:
@@ -88,11 +110,9 @@ def run(args: argparse.Namespace) -> int:
     op = make_operator(
         args.operator,
         G.image_shape,
-        args.m,
+        value,
         seed=args.seed,
         noise_std=2 * args.noise_std,
-        factor=args.factor,
-        mask=args.mask,
         ids=[0 if args.image else args.index],
     )
     record.check_operator(op)

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="One CSV row per (image, x, method) written as it goes; rerun to resume. "
         "x is the operator's setting: "
         + "; ".join(f"{n} {c.axis.flag} ({c.axis.label})" for n, c in operators.items())
-        + ". Writes rows.csv, summary.csv/.md (mean, 95%% CI, time per image), error_vs_m.png "
+        + ". Writes rows.csv, summary.csv/.md (mean, 95% CI, time per image), error_vs_m.png "
         "and grid_*.png. Under torchrun, or with --shard K/N, each process takes every N-th "
         "unit; then run sweep-merge.",
     )
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--operator", default="gaussian", choices=list(operators), help="forward operator"
     )
     for flag, axis in _axes().items():
-        users = ", ".join(n for n, c in operators.items() if c.axis is axis)
+        users = ", ".join(n for n, c in operators.items() if c.axis.flag == flag)
         p.add_argument(
             flag,
             type=partial(_value_list, axis=axis),
@@ -135,7 +135,7 @@ def _x_values(args: argparse.Namespace) -> tuple:
     axis = _sweepable()[operator].axis
     for flag, other in _axes().items():
         given = getattr(args, f"axis_{other.name}")
-        if other is not axis and given is not None:
+        if flag != axis.flag and given is not None:
             raise ValueError(
                 f"{flag} sets the {other.name} axis, but --operator {operator} varies "
                 f"{axis.name}: use {axis.flag}"

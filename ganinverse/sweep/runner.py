@@ -81,6 +81,15 @@ class Sweep:
         """
         self.spec = spec
         self.out = check_output_dir(out, "out")
+        if (
+            self.out.is_dir()
+            and any(self.out.iterdir())
+            and not (self.out / "sweep.json").is_file()
+        ):
+            raise ValueError(
+                f"out (--out) {str(self.out)!r} holds other files and no sweep.json; pass a new "
+                "or empty folder, or the folder of the sweep to resume or grow"
+            )
         self.device = resolve_device(device)
         self.cls = spec.operator_class()
         self.searches = WeightSearches(self.out)

@@ -150,3 +150,21 @@ def test_torchrun_environment_selects_the_shard(tiny_generator, tmp_path, monkey
     assert main(args) == 0
     assert (out / "rows.shard-1-of-2.csv").is_file() and not (out / "rows.csv").exists()
     assert "sweep-merge" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--operator", "gaussian", "--m", "50", "--factor", "4"], "--factor sets"),
+        (["--operator", "superres", "--m", "50"], "--m sets"),
+        (["--operator", "gaussian", "--m", "50", "--mask", "center"], "--mask sets"),
+        (["--operator", "identity", "--m", "50"], "--m sets"),
+    ],
+)
+def test_reconstruct_refuses_another_operators_setting(
+    flags, match, tiny_generator, tmp_path, capsys
+):
+    out = tmp_path / "rec"
+    argv = ["reconstruct", "--generator", tiny_generator, "--dataset", "digits", *flags]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 2
+    assert match in capsys.readouterr().err and not out.exists()

@@ -164,3 +164,22 @@ def test_yeh_without_a_discriminator_is_refused_unless_its_prior_is_off(tiny_gen
         Sweep(spec(tiny_generator, **kw), tmp_path / "no")
     assert not (tmp_path / "no").exists()
     Sweep(spec(tiny_generator, **kw, options={"yeh": {"prior_weight": 0.0}}), tmp_path / "ok")
+
+
+def test_a_mask_file_without_a_missing_pixel_is_refused_before_writing(tiny_generator, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (28, 28), 255).save(tmp_path / "white.png")
+    s = spec(tiny_generator, operator="inpainting", x_values=(str(tmp_path / "white.png"),))
+    with pytest.raises(ValueError, match="no missing pixel"):
+        Sweep(s, tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_folder_with_other_files_is_not_a_sweep_folder(tiny_generator, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds other files and no sweep.json"):
+        Sweep(spec(tiny_generator, methods=("lasso-dct",)), out)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
