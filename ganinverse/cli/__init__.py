@@ -1,5 +1,10 @@
 """The ``ganinverse`` command. Each subcommand lives in its own module of this package and
-defines ``register(subparsers)``; they are discovered here, so adding one touches no other file."""
+defines ``register(subparsers)``; they are discovered here, so adding one touches no other file.
+
+Plugins: a package that declares an entry point in the group ``ganinverse.plugins`` (e.g. in its
+pyproject.toml: ``[project.entry-points."ganinverse.plugins"] mine = "mypkg.methods"``) is
+imported before the parser is built, so the methods, operators and attacks it registers are
+choices and flags of every command."""
 
 from __future__ import annotations
 
@@ -9,9 +14,29 @@ import pkgutil
 import sys
 import warnings
 
+PLUGINS = "ganinverse.plugins"  #: entry-point group of modules that register methods etc.
+
+
+def load_plugins() -> list[str]:
+    """Import every module of the ``ganinverse.plugins`` entry-point group (once); returns
+    their names. A plugin that fails to import is an error naming it."""
+    from importlib.metadata import entry_points
+
+    names = []
+    for ep in entry_points(group=PLUGINS):
+        try:
+            ep.load()
+        except Exception as err:  # a broken plugin must not look like a ganinverse bug
+            raise ImportError(
+                f"the ganinverse plugin {ep.name!r} ({ep.value}) failed: {err}"
+            ) from err
+        names.append(ep.name)
+    return names
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every subcommand module registered."""
+    """The top-level parser with every subcommand module registered (plugins loaded first)."""
+    load_plugins()
     parser = argparse.ArgumentParser(
         prog="ganinverse",
         description="Inverse problems in imaging with a pretrained GAN as the prior.",

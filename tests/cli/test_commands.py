@@ -168,3 +168,38 @@ def test_reconstruct_refuses_another_operators_setting(
     argv = ["reconstruct", "--generator", tiny_generator, "--dataset", "digits", *flags]
     assert main([*argv, "--out", str(out), "--no-progress"]) == 2
     assert match in capsys.readouterr().err and not out.exists()
+
+
+def test_plugins_registered_by_entry_point_reach_the_command_line(monkeypatch, capsys):
+    """A module named in the ganinverse.plugins entry-point group is imported before the parser
+    is built, so the method it registers is a choice of reconstruct."""
+    import importlib.metadata
+    import sys
+    import types
+
+    from ganinverse import methods
+
+    module = types.ModuleType("ganinverse_test_plugin")
+
+    def load():
+        record = methods.Method(
+            "plugin-method",
+            lambda G, operator, y, **o: types.SimpleNamespace(x_hat=operator.A_adjoint(y)),
+            "a plugin's method",
+            needs_generator=False,
+        )
+        if "plugin-method" not in methods.METHODS:
+            methods.register_method(record)
+        return module
+
+    ep = types.SimpleNamespace(name="test", value="ganinverse_test_plugin", load=load)
+    monkeypatch.setitem(sys.modules, "ganinverse_test_plugin", module)
+    monkeypatch.setattr(
+        importlib.metadata, "entry_points", lambda group=None: [ep] if group else []
+    )
+    try:
+        with pytest.raises(SystemExit):
+            main(["reconstruct", "--help"])
+        assert "plugin-method" in capsys.readouterr().out
+    finally:
+        methods.METHODS.pop("plugin-method", None)
