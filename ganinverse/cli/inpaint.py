@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--mask",
         default="center",
-        help="center[:side], random[:missing], half[:left|right|top|bottom], pattern[:missing], "
+        help="center[:side], random[:missing], half[:left|right|top|bottom|random], pattern[:missing], "
         "grid[:step] or a PNG of the image size, never resized (white = known, threshold 128); "
         "random masks are drawn per image from (--seed, dataset index); default center "
         "(half the side)",
