@@ -614,6 +614,7 @@ register_method(
             "adapt_steps": _adaptive.STEPS,
             "discrepancy": _adaptive.DISCREPANCY,
             "back_projection": False,
+            "blend": False,
             "chunk": _adaptive.CHUNK,
         },
         tuned=Tuned(
@@ -639,6 +640,11 @@ register_method(
                 "--iagan-back-projection",
                 _boolean,
                 "true: iagan's x̂ projected onto {x : Ax = y} (low noise)",
+            ),
+            "blend": Flag(
+                "--iagan-blend",
+                _boolean,
+                "true: iagan's x̂ Poisson-blended into the known pixels (inpainting)",
             ),
         },
     )

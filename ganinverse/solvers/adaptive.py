@@ -42,9 +42,10 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from .._validation import check_int, check_positive
+from ..blending import poisson_blend
 from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
-from ..operators import LinearOperator
+from ..operators import Inpainting, LinearOperator
 from .csgm import _prepare, csgm_start
 
 #: Adam's learning rates for the weights θ and the latent z, and the step cap. Chosen on the
@@ -285,6 +286,7 @@ def iagan(
     adapt_steps: int = STEPS,
     discrepancy: float = DISCREPANCY,
     back_projection: bool = False,
+    blend: bool = False,
     chunk: int = CHUNK,
     image_ids: Sequence[int] | None = None,
     **overrides: object,
@@ -300,7 +302,9 @@ def iagan(
     and stops earlier once its data misfit is at most ``discrepancy`` · σ² with σ =
     ``operator.noise.std`` (0, or σ = 0: the step count alone). G runs in eval
     mode (BatchNorm on its running statistics, which are never updated) and is not modified.
-    ``back_projection``: x̂ ← x̂ + A†(y − A x̂) afterwards (``back_project``). ``chunk``: images
+    ``back_projection``: x̂ ← x̂ + A†(y − A x̂) afterwards (``back_project``). ``blend`` (an
+    ``Inpainting`` operator only): x̂ Poisson-blended into the known pixels of y
+    (``blending.poisson_blend``, as Yeh et al.'s completion; Pérez et al. 2003). ``chunk``: images
     fine-tuned at once (memory: about 4·|θ|·chunk floats); results do not depend on it.
 
     Raises TypeError/ValueError, before any work, for a wrong generator, operator, shape, start,
@@ -312,6 +316,13 @@ def iagan(
     lr_theta, lr_z, steps, discrepancy, chunk = _check_options(
         lr_theta, lr_z, adapt_steps, discrepancy, back_projection, chunk
     )
+    if not isinstance(blend, bool):
+        raise TypeError(f"blend must be a bool (True or False), got {type(blend).__name__}")
+    if blend and not isinstance(operator, Inpainting):
+        raise ValueError(
+            f"blend=True blends into known pixels: it needs an Inpainting operator, got "
+            f"{type(operator).__name__}; drop blend"
+        )
     operator, y = _prepare(G, operator, y)
     start = csgm_start(G, operator, y, config, start, image_ids, overrides, "iagan")
     if tuple(start.z.shape) != (len(y), G.latent_dim):
@@ -350,6 +361,9 @@ def iagan(
     bp_converged = torch.ones(len(y), dtype=torch.bool)
     if back_projection:
         x_hat, bp_converged = back_project(operator, x_hat, y)
+    if blend:
+        mask = operator.measurement_mask()[:, :1].to(device)
+        x_hat = poisson_blend(x_hat.detach(), y, mask.expand(len(y), -1, -1, -1))
     with torch.no_grad():
         rows = torch.arange(len(y), device=device)
         data = operator.data_misfit(y, operator.A_rows(x_hat, rows), rows)

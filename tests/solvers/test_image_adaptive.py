@@ -282,3 +282,23 @@ def test_render_with_unchanged_copies_is_g_for_every_architecture():
         z = torch.randn(3, 4)
         with frozen(G), torch.no_grad():
             torch.testing.assert_close(render(G, _stacked(G, 3), z), G(z), atol=1e-6, rtol=0)
+
+
+def test_blend_keeps_the_known_pixels_of_an_inpainting_operator(toy_generator):
+    """blend=True: the completion is Poisson-blended, so the known pixels are the measured ones;
+    refused for another operator."""
+    import ganinverse as gi
+
+    G = toy_generator
+    x = G(torch.randn(2, G.latent_dim, generator=torch.Generator().manual_seed(4))).detach()
+    mask = torch.ones(1, 1, *G.image_shape[1:])
+    mask[..., 2:5, 2:5] = 0
+    op = gi.Inpainting(mask, G.image_shape)
+    y = op.measure(x)
+    res = gi.reconstruct_result(
+        "iagan", G, op, y, blend=True, adapt_steps=3, steps=3, restarts=1, progress=False
+    )
+    known = mask.expand_as(x).bool()
+    assert torch.allclose(res.x_hat[known], y[known], atol=1e-5)
+    with pytest.raises(ValueError, match="needs an Inpainting operator"):
+        gi.reconstruct("iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend=True)
