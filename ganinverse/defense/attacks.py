@@ -206,7 +206,8 @@ class Attack(AttackChecks):
                 if not loss.requires_grad:
                     raise TypeError(
                         "the model is not differentiable with respect to its input; wrap a "
-                        "projection defense in ganinverse.defense.BPDA to attack it"
+                        "projection defense in ganinverse.defense.BPDA (or build it with "
+                        "gradient='tangent', the default) to attack it"
                     )
                 total += torch.autograd.grad(loss, x)[0]
         return total / self.eot_samples

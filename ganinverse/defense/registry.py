@@ -19,6 +19,9 @@ The built-in records are at the end of this module, in the order of the CLI help
   ``eot_samples`` projections per gradient. Adaptive; without a defense both are ``pgd``.
 - ``latent``: :class:`~ganinverse.defense.LatentAttack` on f (an image near a misclassified
   G(z)).
+- ``bpda_tangent``: PGD through D with the tangent-space backward ∂D/∂x ≈ J (JᵀJ)⁻¹Jᵀ at ẑ
+  (``ProjectionDefense(gradient="tangent")``) instead of BPDA's identity. Adaptive; without a
+  defense it is ``pgd``.
 """
 
 from __future__ import annotations
@@ -229,6 +232,16 @@ def _latent(c: AttackContext) -> Attack:
     )
 
 
+def _bpda_tangent(c: AttackContext) -> Attack:
+    """PGD on ``Sequential(D, f)`` with D's tangent-space backward (the attacker's copy of the
+    defense, ``settings.bpda_projection`` as in :func:`_bpda`)."""
+    s, config = c.settings, c.defense.config
+    if s.bpda_projection is not None:
+        config = config.updated(steps=s.bpda_projection[0], restarts=s.bpda_projection[1])
+    d = ProjectionDefense(c.defense.G, config, gradient="tangent")
+    return PGD(nn.Sequential(d, c.classifier), c.eps, steps=s.bpda_steps, norm=c.norm)
+
+
 register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
 register_attack(AttackRecord("pgd", "PGD", _pgd))
 register_attack(
@@ -238,3 +251,6 @@ register_attack(
     AttackRecord("eot", "BPDA+EOT", lambda c: _bpda(c, eot=True), adaptive=True, undefended="pgd")
 )
 register_attack(AttackRecord("latent", "latent", _latent, needs_generator=True))
+register_attack(
+    AttackRecord("bpda_tangent", "BPDA (tangent)", _bpda_tangent, adaptive=True, undefended="pgd")
+)
