@@ -348,6 +348,16 @@ class LinearOperator(nn.Module):
         mask = self.measurement_mask()
         return self.noise(self.A(x), rng(seed), None if mask is None else mask.to(x.device))
 
+    def from_unit_measurements(self, y01: Tensor) -> Tensor:
+        """y of the library's [-1, 1] images from measurements y₀₁ of the same images on the
+        [0, 1] scale: x = 2x₀₁ − 1 gives A x = 2 A x₀₁ − A1, so y = 2y₀₁ − A1 (noise of std σ₀₁
+        becomes 2σ₀₁: build the operator with noise_std = 2σ₀₁). y₀₁ (B, *out_shape) -> y, the
+        same shape; entries a masked operator does not measure stay zero. Raises TypeError /
+        ValueError for a wrong shape, non-finite values or values no [0, 1] image reaches."""
+        y01 = _float32(check_tensor(y01, "y01", shape=(None, *self.out_shape)))
+        ones = torch.ones(len(y01), *self.in_shape, device=y01.device)
+        return self.check_measurements(2 * y01 - self.A(ones), "y (from y01)")
+
     def check_images(self, x: object, name: str = "x", *, range_check: bool = True) -> Tensor:
         """Validate a (B, C, H, W) float batch against ``in_shape`` and, with ``range_check``,
         the library's [-1, 1] value range. float64 / float16 / bfloat16 are converted to
@@ -407,14 +417,58 @@ def check_gaussian_size(
         )
 
 
-class GaussianCS(LinearOperator):
+class MatrixOperator(LinearOperator):
+    """y = A vec(x) + η with a given matrix A ∈ R^{m×n}, n = C·H·W: measurements made elsewhere
+    (a device's calibrated matrix, another package's operator) reconstructed here.
+
+    ``matrix`` (m, n) is copied to float32 and kept as a buffer (``.to(device)`` moves it); Aᵀ is
+    its transpose; ``noise_std`` is σ of the Gaussian noise η on the library's [-1, 1] image
+    scale (``from_unit_measurements`` converts measurements of [0, 1] images). Raises
+    TypeError/ValueError for a matrix that is not a 2-D finite tensor of width n.
+    """
+
+    stores_matrix = True
+
+    def __init__(
+        self,
+        matrix: Tensor,
+        image_shape: Sequence[int],
+        noise_std: float = 0.0,
+        *,
+        copy: bool = True,
+    ) -> None:
+        """``copy=False`` keeps ``matrix`` itself (a float32 tensor the caller will not change)."""
+        super().__init__(image_shape, noise_std)
+        matrix = check_tensor(matrix, "matrix", ndim=2)
+        if matrix.shape[1] != self.n:
+            raise ValueError(
+                f"matrix must be (m, n) with n = C*H*W = {self.n} for image_shape "
+                f"{self.in_shape}, got {tuple(matrix.shape)}; flatten images as x.flatten(1)"
+            )
+        self.out_shape = (int(matrix.shape[0]),)
+        matrix = matrix.detach().float()
+        self.register_buffer("matrix", matrix.clone() if copy else matrix)
+
+    def A(self, x: Tensor) -> Tensor:
+        return x.flatten(1) @ self.matrix.T
+
+    def A_adjoint(self, y: Tensor) -> Tensor:
+        return (y @ self.matrix).view(-1, *self.in_shape)
+
+    def dense(self) -> Tensor:
+        return self.matrix
+
+    def measurement_bound(self) -> Tensor:
+        return self.matrix.abs().sum(1)
+
+
+class GaussianCS(MatrixOperator):
     """Compressed sensing: A ∈ R^{m×n} with i.i.d. N(0, 1/m) entries, y = A vec(x) + η.
 
     The matrix is dense: m·n·4 bytes. It is drawn on the CPU from ``seed`` (the same A on any
     device). Above ``max_bytes`` construction fails up front instead of exhausting memory.
     """
 
-    stores_matrix = True
     name = "gaussian"
     axis = M_AXIS
 
@@ -438,23 +492,11 @@ class GaussianCS(LinearOperator):
         noise_std: float = 0.0,
         max_bytes: int = DEFAULT_MAX_MATRIX_BYTES,
     ) -> None:
-        super().__init__(image_shape, noise_std)
-        check_gaussian_size(self.in_shape, m, max_bytes)
-        self.out_shape = (m,)
-        gen = rng(seed)
-        self.register_buffer("matrix", torch.randn(m, self.n, generator=gen) / math.sqrt(m))
-
-    def A(self, x: Tensor) -> Tensor:
-        return x.flatten(1) @ self.matrix.T
-
-    def A_adjoint(self, y: Tensor) -> Tensor:
-        return (y @ self.matrix).view(-1, *self.in_shape)
-
-    def dense(self) -> Tensor:
-        return self.matrix
-
-    def measurement_bound(self) -> Tensor:
-        return self.matrix.abs().sum(1)
+        shape = _image_shape(image_shape)
+        check_positive(noise_std, "noise_std", strict=False)  # before the matrix is drawn
+        check_gaussian_size(shape, m, max_bytes)
+        matrix = torch.randn(m, math.prod(shape), generator=rng(seed)) / math.sqrt(m)
+        super().__init__(matrix, shape, noise_std, copy=False)
 
 
 class Subsample(LinearOperator):

@@ -14,6 +14,7 @@ from ganinverse.operators import (
     Identity,
     Inpainting,
     LinearOperator,
+    MatrixOperator,
     Subsample,
     SuperResolution,
 )
@@ -105,6 +106,11 @@ OPERATORS: dict[str, Callable[..., LinearOperator]] = {
     ),
     "superres": lambda noise_std=0.0: SuperResolution(OPERATOR_SHAPE, 2, noise_std=noise_std),
     "identity": lambda noise_std=0.0: Identity(OPERATOR_SHAPE, noise_std=noise_std),
+    "matrix": lambda noise_std=0.0: MatrixOperator(  # a user's own matrix (here ±1/√m)
+        torch.randn(30, 192, generator=torch.Generator().manual_seed(5)).sign() / 30**0.5,
+        OPERATOR_SHAPE,
+        noise_std,
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from ganinverse.operators import (
     GaussianCS,
     Identity,
     Inpainting,
+    MatrixOperator,
     Subsample,
     SuperResolution,
     make_operator,
@@ -64,7 +65,7 @@ def test_dense_is_the_matrix_of_the_operator(any_operator):
     assert M.shape == (op.n_matrices, math.prod(op.out_shape), op.n) and M.dtype == torch.float32
     want = (M @ x.flatten(1)[:, :, None])[:, :, 0] if op.n_matrices > 1 else x.flatten(1) @ M[0].T
     assert torch.allclose(want, op.A(x).flatten(1), atol=1e-5)
-    assert op.stores_matrix == isinstance(op, GaussianCS)
+    assert op.stores_matrix == isinstance(op, MatrixOperator)
 
 
 def test_norm_is_the_largest_singular_value(any_operator):
@@ -366,3 +367,35 @@ def test_an_operator_class_defined_again_replaces_its_registration():
             name = "twice-test"
 
     del REGISTRY["twice-test"]
+
+
+def test_a_matrix_operator_is_the_users_own_matrix():
+    """MatrixOperator(A) measures with A itself; GaussianCS is a MatrixOperator with a random A
+    (the same numbers as before the class existed: A drawn from rng(seed) / sqrt(m))."""
+    from ganinverse.operators import MatrixOperator
+    from ganinverse.seeds import rng
+
+    g = GaussianCS((1, 4, 4), 5, seed=3)
+    assert torch.equal(g.matrix, torch.randn(5, 16, generator=rng(3)) / 5**0.5)
+    A = g.matrix.clone()
+    op = MatrixOperator(A, (1, 4, 4))
+    x = torch.rand(2, 1, 4, 4) * 2 - 1
+    assert torch.equal(op.A(x), g.A(x)) and torch.equal(op.dense(), A)
+    A[0, 0] = 99.0  # the operator keeps its own copy
+    assert op.matrix[0, 0] != 99.0
+    with pytest.raises(ValueError, match=r"matrix must be \(m, n\) with n = C\*H\*W = 16"):
+        MatrixOperator(torch.zeros(5, 15), (1, 4, 4))
+    with pytest.raises(ValueError, match="matrix"):
+        MatrixOperator(torch.full((5, 16), float("nan")), (1, 4, 4))
+
+
+def test_measurements_of_unit_scale_images_convert_exactly(any_operator):
+    """y = 2 y01 − A1 is the measurement of x = 2 x01 − 1, for every operator."""
+    op = any_operator
+    b = op.measurement_mask().shape[0] if op.measurement_mask() is not None else 2
+    b = max(b, 1)
+    x01 = torch.rand(b, *op.in_shape, generator=torch.Generator().manual_seed(0))
+    y = op.from_unit_measurements(op.A(x01))
+    assert torch.allclose(y, op.A(2 * x01 - 1), atol=1e-5)
+    with pytest.raises(ValueError, match="y01"):
+        op.from_unit_measurements(torch.zeros(b, 3))
