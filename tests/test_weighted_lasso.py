@@ -261,7 +261,8 @@ RECORDED = {
 
 @pytest.mark.parametrize("name", list(RECORDED))
 def test_the_unweighted_lasso_is_unchanged(toy_rgb_generator, operators_by_name, name):
-    assert set(RECORDED) == set(operators_by_name)
+    # every operator that existed when these were recorded (MatrixOperator came later)
+    assert set(RECORDED) == set(operators_by_name) - {"matrix"}
     z = torch.randn(2, 3, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         x = toy_rgb_generator(z)
