@@ -112,7 +112,9 @@ def sweep_grids(out: str | os.PathLike, axis: Axis | None = None) -> list[Path]:
             by_x[match.group(2)][match.group(1)] = load_file(str(path))["images"]
     truth = load_file(str(original))["images"]
     written = []
-    order = sorted(by_x, key=lambda v: (0, int(v), "") if v.isdigit() else (1, 0, v))
+    from .sweep.rows import setting_order
+
+    order = sorted(by_x, key=setting_order)
     for x in order:
         recons = by_x[x]
         methods = sorted(recons)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._validation import check_int, check_positive
 from ..latent import LatentConfig
-from ..methods import LASSO_LAMBDAS, get_method
+from ..methods import LASSO_LAMBDAS, METHODS, get_method
 from ..operators import REGISTRY, LinearOperator
 
 #: Bumped whenever the meaning of a row changes for the same spec (seeding, data terms): a folder
@@ -339,7 +339,7 @@ _USED_BY = {
 
 def _relevant(spec: Mapping, methods) -> dict:
     """``spec`` (a sweep.json) with the named fields its methods do not read set to None."""
-    methods = [m for m in methods if m in _known()]
+    methods = [m for m in methods if m in METHODS]  # a saved method no longer registered
     out = dict(spec)
     resolved = dict(out.get("resolved") or {})
     for name, used in _USED_BY.items():
@@ -350,12 +350,6 @@ def _relevant(spec: Mapping, methods) -> dict:
                 resolved[name] = None
     out["resolved"] = resolved
     return out
-
-
-def _known() -> set[str]:
-    from ..methods import METHODS
-
-    return set(METHODS)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
