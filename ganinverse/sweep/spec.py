@@ -256,6 +256,7 @@ class SweepSpec:
             }
         )
         full = {k: saved.get(k, defaults.get(k)) for k in now}
+        full["resolved"] = _with_predated_options(full.get("resolved") or {})
         a, b = _relevant(now, now["methods"]), _relevant(full, full.get("methods") or [])
         diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]
         ra, rb = a.get("resolved") or {}, b.get("resolved") or {}
@@ -305,6 +306,20 @@ class SweepSpec:
             and old <= set(self.methods)
             and saved["n_images"] <= self.n_images
         )
+
+
+def _with_predated_options(resolved: Mapping) -> dict:
+    """Saved resolved settings with each method option they predate at its registered default:
+    an option is only ever added with a default that reproduces the earlier behaviour, so a
+    folder written before it existed was made with that default."""
+    methods = resolved.get("methods")
+    if not methods:
+        return dict(resolved)
+    filled = {}
+    for name, options in methods.items():
+        defaults = _json(METHODS[name].defaults) if name in METHODS else {}
+        filled[name] = {**{k: v for k, v in defaults.items() if k not in options}, **options}
+    return {**resolved, "methods": filled}
 
 
 def _chain(method: str) -> list:

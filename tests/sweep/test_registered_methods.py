@@ -147,3 +147,25 @@ def test_a_sweep_grows_by_a_registered_method_with_its_grid(toy_method, tiny_gen
     changed = make_spec(methods=("csgm", "toy-backprojection"), grids={"toy_scale": (3.0,)}, **base)
     with pytest.raises(ValueError, match="different sweep"):
         Sweep(changed, out)
+
+
+def test_a_folder_predating_a_method_option_resumes_at_its_default(toy_method, tmp_path):
+    out = tmp_path / "older"
+    base = dict(dataset="digits", x_values=(20,), n_images=2, batch_size=2, n_val=2)
+    spec = make_spec(methods=("toy-backprojection",), grids={"toy_scale": (2.0,)}, **base)
+    Sweep(spec, out).run(progress=False)
+    toy_method.defaults["offset"] = 0.0  # the method gains an option after the folder was made
+    try:
+        assert make_spec(methods=("toy-backprojection",), grids={"toy_scale": (2.0,)}, **base)
+        assert spec.matches(json.loads((out / "sweep.json").read_text()))
+        Sweep(spec, out)  # resumes: the folder was made with the new option's default
+        moved = make_spec(
+            methods=("toy-backprojection",),
+            grids={"toy_scale": (2.0,)},
+            options={"toy-backprojection": {"offset": 1.0}},
+            **base,
+        )
+        with pytest.raises(ValueError, match="resolved methods"):
+            Sweep(moved, out)
+    finally:
+        del toy_method.defaults["offset"]
