@@ -34,6 +34,7 @@ from . import baselines, metrics
 from .exceptions import ConvergenceWarning
 from .latent import LatentConfig
 from .operators import Inpainting, LinearOperator
+from .recommended import recommended_config
 from .solvers import adaptive as _adaptive
 from .solvers.csgm import CSGM_PRESETS, check_discriminator_prior, csgm, csgm_sparse
 from .solvers.ilo import ILO_LAYERS, ilo
@@ -116,6 +117,9 @@ class Method:
     #: (the sweep calls it when it validates; the solver checks again when it runs)
     check: Callable[..., Any] | None = None
     seeded: bool = False
+    #: the family of recommended settings in G's card (``ganinverse.recommended``) this latent
+    #: method's search takes when the caller passes no ``config``; None: always its defaults
+    recommended: str | None = None
 
     @property
     def latent(self) -> bool:
@@ -247,6 +251,19 @@ def check_method(method: str) -> str:
     return get_method(method).name
 
 
+def default_config(record: Method, G: nn.Module, operator: LinearOperator) -> tuple[Any, str]:
+    """The latent configuration ``record`` runs when the caller passes none, and where it comes
+    from: the settings G's card recommends for this operator's m and noise level
+    (:func:`ganinverse.recommended.recommended_config`, written by ``ganinverse tune``) when the
+    method reads a card family and the card has it, else the method's defaults."""
+    base = record.defaults["config"]
+    if record.recommended is not None:
+        found = recommended_config(G, operator, base, record.recommended)
+        if found is not None:
+            return found
+    return base, f"the defaults of method {record.name!r} (G's card recommends none)"
+
+
 def reconstruct_result(
     method: str,
     G: nn.Module | None,
@@ -269,6 +286,8 @@ def reconstruct_result(
     to ``operator``; TypeError for an unknown option.
     """
     record = get_method(method)
+    if "config" not in options and G is not None and record.recommended is not None:
+        options = {"config": default_config(record, G, operator)[0], **options}
     options = record.options(options)
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
@@ -467,6 +486,7 @@ register_method(
         uses_discriminator=True,
         flags=D_PRIOR_FLAGS,
         check=_check_d_prior,
+        recommended="csgm",
     )
 )
 register_method(
@@ -483,6 +503,7 @@ register_method(
         ),
         uses_discriminator=True,
         starts_from="csgm",
+        recommended="csgm",
         check=_check_d_prior,
         flags={
             "basis": SPARSE_BASIS,
@@ -579,6 +600,7 @@ register_method(
             grid=ILO_LAYERS,
         ),
         starts_from="csgm",
+        recommended="csgm",
         flags={
             "layer": Flag("--ilo-layer", int, "ilo's layer k: G is split after hidden block k"),
             "radius": Flag(
@@ -626,6 +648,7 @@ register_method(
             grid=_adaptive.STEPS_GRID,
         ),
         starts_from="csgm",
+        recommended="csgm",
         flags={
             "lr_theta": Flag("--iagan-lr-theta", float, "Adam's lr for iagan's weights θ"),
             "lr_z": Flag("--iagan-lr-z", float, "Adam's lr for iagan's latent z"),

@@ -9,7 +9,7 @@ from .._validation import check_int, check_positive
 from ..data import load_image_file, load_images, save_image_file
 from ..device import resolve_device
 from ..io import check_output_dir, staged_output
-from ..methods import METHODS, get_method, reconstruct
+from ..methods import METHODS, default_config, get_method, reconstruct
 from ..operators import REGISTRY, make_operator
 from ..plots import image_grid
 from ._common import add_engine_args, add_method_flags, engine_overrides, method_options
@@ -87,10 +87,6 @@ def run(args: argparse.Namespace) -> int:
     options = record.options(method_options(args, (args.method,)).get(args.method))
     if "lam" in options:
         check_positive(options["lam"], "--lam")
-    if record.latent:
-        options["config"] = options["config"].updated(
-            progress=not args.no_progress, **engine_overrides(args)
-        )
     G = load_generator(args.generator, device=device)
     D = None
     if args.discriminator:
@@ -116,9 +112,19 @@ def run(args: argparse.Namespace) -> int:
         ids=[0 if args.image else args.index],
     )
     record.check_operator(op)
+    source = None
+    if record.latent:  # G's card (ganinverse tune) unless --engine flags say otherwise
+        base, source = default_config(record, G, op)
+        options["config"] = base.updated(progress=not args.no_progress, **engine_overrides(args))
     y = op.measure(x, seed=args.seed + 1)
     shown = {k: (v if k != "config" else _engine(v)) for k, v in options.items() if v is not None}
     print(f"{args.method} with " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    if source is not None:
+        given = engine_overrides(args)
+        print(
+            f"engine settings: {source}"
+            + (f"; set on the command line: {', '.join(sorted(given))}" if given else "")
+        )
     x_hat = (
         reconstruct(
             args.method,

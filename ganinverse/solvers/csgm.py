@@ -42,6 +42,7 @@ from ..latent import (
     optimize_latent,
 )
 from ..operators import LinearOperator
+from ..recommended import recommended_config
 from .inpainting import PRIORS, prior_from_logits
 
 #: Paper settings. MNIST: lr 0.01, 1000 steps, 10 restarts; CelebA: lr 0.1, 500 steps, λ = 0.001.
@@ -171,7 +172,9 @@ def csgm(
     y is (B, *operator.out_shape), finite; x̂ (B, C, H, W) in G's range [-1, 1]. ``image_ids``
     (B distinct ints, e.g. dataset indices) seed each image's starts by its identity, so a
     result does not depend on the batch it ran in (``optimize_latent``). Options: every
-    ``LatentConfig`` field. Raises TypeError/ValueError for a wrong generator, operator, shape
+    ``LatentConfig`` field, on top of ``config``; without ``config``, on top of the settings
+    G's card recommends for this operator's m and noise (``ganinverse tune``;
+    :mod:`ganinverse.recommended`), else of ``CSGM_PRESETS["mnist"]``. Raises TypeError/ValueError for a wrong generator, operator, shape
     or option, γ > 0 without D, or D on another device than G (``check_discriminator_prior``);
     ValueError when D does not give one logit per image; warns ``ConvergenceWarning`` when no
     step improved an image's start.
@@ -179,7 +182,10 @@ def csgm(
     check_generator(G)
     d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
-    config = (config or CSGM_PRESETS["mnist"]).updated(**overrides)
+    if config is None:  # G's card (ganinverse tune), else the paper's MNIST settings
+        found = recommended_config(G, operator, CSGM_PRESETS["mnist"])
+        config = CSGM_PRESETS["mnist"] if found is None else found[0]
+    config = config.updated(**overrides)
     if d_weight > 0:
         objective = DiscriminatorPriorObjective(operator, y, D, d_weight, d_prior)
     else:  # exactly CSGM's objective

@@ -1,0 +1,100 @@
+"""``ganinverse tune``: a generator's recommended latent-search settings, chosen on validation
+images and written to its card (``ganinverse.tuning``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..latent import INITS
+from ..tuning import ENGINE, INIT_GRID, LAMBDA_Z_GRID, default_grid, tune, write_card
+from ._common import float_list, int_list, str_list
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "tune",
+        help="choose a generator's solver settings (λ_z per m, latent init) on validation images",
+        description="At each m, CSGM with every (λ_z, init) candidate on the first --n-val "
+        "train-split images (Gaussian A, noise --noise-std); the lowest validation MSE wins. "
+        "--out is a resumable sweep folder (weights.json holds every candidate's MSE) with "
+        "recommended.json, the card block; --write-card puts it into the generator's JSON, "
+        "so gi.csgm(G, A, y) and `ganinverse reconstruct` use it when given no settings.",
+    )
+    p.add_argument("--generator", required=True, help="bundled name or checkpoint path")
+    p.add_argument("--dataset", required=True, help="the generator's data (digits, mnist, ...)")
+    p.add_argument("--data-root", help="dataset folder (torchvision layout / npz folder)")
+    p.add_argument("--m", type=int_list, required=True, help="measurement counts, e.g. 25,100")
+    p.add_argument(
+        "--noise-std",
+        type=float,
+        default=0.1,
+        help="noise std per measurement on the [0, 1] image scale (as in sweep)",
+    )
+    p.add_argument("--n-val", type=int, default=20, help="validation images (train split)")
+    p.add_argument(
+        "--lambda-z-grid",
+        type=float_list,
+        default=LAMBDA_Z_GRID,
+        help=f"λ_z candidates (default: {','.join(map(str, LAMBDA_Z_GRID))})",
+    )
+    p.add_argument(
+        "--init-grid",
+        type=str_list,
+        default=INIT_GRID,
+        help=f"latent inits searched, from {', '.join(INITS)} (default: both)",
+    )
+    p.add_argument("--restarts", type=int, default=ENGINE["restarts"])
+    p.add_argument("--steps", type=int, default=ENGINE["steps"])
+    p.add_argument("--lr", type=float, default=ENGINE["lr"])
+    p.add_argument(
+        "--prune-at",
+        type=float_list,
+        default=ENGINE["prune_at"],
+        help="fractions of the steps at which each image keeps the better half of its restarts",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="search folder (resumes if it exists)")
+    p.add_argument(
+        "--write-card",
+        action="store_true",
+        help="write the settings into the generator checkpoint's JSON",
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.init_grid) - set(INITS))
+    if unknown:
+        raise ValueError(f"--init-grid takes {', '.join(INITS)}; got {', '.join(unknown)}")
+    engine = {
+        "restarts": args.restarts,
+        "steps": args.steps,
+        "lr": args.lr,
+        "prune_at": tuple(args.prune_at),
+    }
+    block = tune(
+        args.generator,
+        dataset=args.dataset,
+        data_root=args.data_root,
+        m_values=args.m,
+        out=args.out,
+        noise_std=args.noise_std,
+        n_val=args.n_val,
+        engine=engine,
+        grid=default_grid(args.lambda_z_grid, args.init_grid),
+        seed=args.seed,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    print(f"representation error ρ² = {block['representation_error']:.5f} per pixel ([-1, 1])")
+    for row in block["by_m"]:
+        best = min(mse for _, mse in row["validation_mse"] if mse is not None)
+        print(f"m = {row['m']}: {json.dumps(row['settings'])} (validation MSE {best:.5f})")
+    if args.write_card:
+        write_card(args.generator, block)
+        print(f"written to the card of {args.generator}")
+    print(f"-> {args.out}/recommended.json")
+    return 0

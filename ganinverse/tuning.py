@@ -1,0 +1,154 @@
+"""``tune``: choose a generator's recommended latent-search settings on validation images and
+write them to its card (:mod:`ganinverse.recommended` reads them).
+
+The search is a sweep's weight search (:class:`ganinverse.sweep.Sweep`, method ``csgm``, Gaussian
+A with N(0, 1/m) entries, the first ``n_val`` images of the train split, never test images): at
+each m every candidate of ``grid`` (engine overrides such as λ_z and the latent init) runs on
+the same measurements and the lowest validation MSE wins. The folder ``out`` is a sweep folder
+(``sweep.json``, ``weights.json`` with every candidate's validation MSE, resumable) plus
+``representation_error.json`` and ``recommended.json`` (the card block). The representation
+error ρ² = mean over the validation images of min_z ||G(z) − x||²/n ([-1, 1] scale) is the
+projection of each image onto range(G) with the base engine and λ_z = 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ._validation import check_int, check_positive
+from .io import atomic_write_text
+from .latent import INITS
+from .operators import Identity
+from .recommended import CARD_KEY, make_block
+from .seeds import derive_seed
+from .solvers.csgm import csgm
+from .sweep import Sweep
+from .sweep.search import value_of
+from .sweep.spec import make_spec
+
+#: λ_z candidates of the default grid (log-spaced over the range the recorded sweeps chose from).
+LAMBDA_Z_GRID = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+#: Latent inits of the default grid.
+INIT_GRID = INITS
+#: The base engine of the search (the settings of the recorded tuned sweeps).
+ENGINE = {"restarts": 10, "steps": 1000, "lr": 0.1, "prune_at": (0.1, 0.3)}
+
+
+def default_grid(
+    lambda_z: Sequence[float] = LAMBDA_Z_GRID, init: Sequence[str] = INIT_GRID
+) -> tuple[dict, ...]:
+    """Every (λ_z, init) pair as engine overrides, the sweep's ``engine_grid`` layout."""
+    return tuple(
+        {"lambda_z": float(lam), "init": i} for i, lam in itertools.product(init, lambda_z)
+    )
+
+
+def tune(
+    generator: str | os.PathLike,
+    *,
+    dataset: str,
+    m_values: Sequence[int],
+    out: str | os.PathLike,
+    data_root: str | os.PathLike | None = None,
+    noise_std: float = 0.1,
+    n_val: int = 20,
+    engine: Mapping[str, Any] | None = None,
+    grid: Sequence[Mapping[str, Any]] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
+    """Search the engine settings of ``generator`` at each m of ``m_values``; return the card
+    block (also written to ``out/recommended.json``).
+
+    ``noise_std``: σ per measurement on the [0, 1] image scale (the sweep's convention; the block
+    records it on G's [-1, 1] scale, 2σ). ``engine``: the fixed engine settings (default
+    :data:`ENGINE`); ``grid``: candidate overrides per m (default :func:`default_grid`).
+    Raises ValueError/TypeError for bad arguments (before any work) and whatever
+    :class:`~ganinverse.sweep.Sweep` raises for the data, generator or ``out``.
+    """
+    m_values = tuple(check_int(m, "m_values", low=1) for m in m_values)
+    if not m_values:
+        raise ValueError("m_values must hold at least one measurement count, e.g. (25, 100)")
+    check_positive(noise_std, "noise_std", strict=False)
+    check_int(n_val, "n_val", low=1)
+    engine = dict(ENGINE if engine is None else engine)
+    grid = default_grid() if grid is None else tuple(dict(g) for g in grid)
+    spec = make_spec(
+        dataset=dataset,
+        data_root=None if data_root is None else str(data_root),
+        generator=str(generator),
+        x_values=m_values,
+        methods=("csgm",),
+        n_images=1,
+        batch_size=1,
+        n_val=n_val,
+        noise_std=float(noise_std),
+        engine=engine,
+        seed=seed,
+        grids={"engine": grid},
+    )
+    sweep = Sweep(spec, out, device=device)  # checks everything before any work
+    folder = Path(out)
+    bar = tqdm(m_values, desc="tune", unit="m", disable=not progress)
+    for m in bar:
+        bar.set_postfix(m=m, candidates=len(grid))
+        sweep.unit_options("csgm", m)  # runs (or reads back) the search at m
+    table = json.loads((folder / "weights.json").read_text())
+    rho2 = representation_error(sweep, folder, seed)
+    by_m = []
+    for m in m_values:
+        entry = table[f"csgm@{m}"]
+        by_m.append(
+            {"m": m, "settings": dict(value_of(entry)), "validation_mse": entry["validation_mse"]}
+        )
+    block = make_block(
+        dataset=dataset,
+        n_val=n_val,
+        noise_std=2 * float(noise_std),
+        representation_error=rho2,
+        engine=engine,
+        by_m=by_m,
+        seed=seed,
+    )
+    atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
+    return block
+
+
+def representation_error(sweep: Sweep, folder: Path, seed: int) -> float:
+    """ρ² of the module docstring on the sweep's validation images (cached in the folder)."""
+    path = folder / "representation_error.json"
+    if path.is_file():
+        return float(json.loads(path.read_text())["representation_error"])
+    G = sweep.generator()
+    x = sweep.validation_images()
+    config = sweep.spec.method_options("csgm")["config"].updated(
+        lambda_z=0.0, seed=derive_seed(seed, "representation_error")
+    )
+    op = Identity(tuple(x.shape[1:]))
+    result = csgm(G, op, x, config, image_ids=list(range(len(x))))
+    rho2 = float(((result.x_hat.cpu() - x) ** 2).mean())
+    record = {"representation_error": rho2, "n_val": len(x), "scale": "[-1, 1]"}
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+    return rho2
+
+
+def write_card(generator: str | os.PathLike, block: Mapping, family: str = "csgm") -> dict:
+    """Put ``block`` into the generator checkpoint's JSON (one atomic write that keeps the pair
+    tied to its weights); other families already in the card are kept."""
+    from .models.checkpoint import read_config, update_config
+    from .models.registry import resolve
+
+    stem = resolve(generator, "generator")
+    current = dict(read_config(stem).get(CARD_KEY) or {})
+    return update_config(stem, {CARD_KEY: {**current, family: dict(block)}})
+
+
+__all__ = ["ENGINE", "INIT_GRID", "LAMBDA_Z_GRID", "default_grid", "tune", "write_card"]

@@ -1,0 +1,103 @@
+"""``tune``: the recommended settings chosen on validation images, written to the card, read back
+by the solvers; and ``ganinverse tune`` on the command line."""
+
+import json
+
+import pytest
+import torch
+
+import ganinverse as gi
+from ganinverse.cli import main
+from ganinverse.models import DCGANGenerator, load_generator, save_model
+from ganinverse.tuning import default_grid, tune, write_card
+
+ENGINE = {"restarts": 2, "steps": 30, "lr": 0.1}
+GRID = default_grid((0.3, 0.001), ("normal", "uniform"))
+
+
+@pytest.fixture
+def generator(tmp_path):
+    torch.manual_seed(0)
+    G = DCGANGenerator(latent_dim=8, image_shape=(1, 28, 28), ngf=4)
+    return str(save_model(G, tmp_path / "gen" / "generator", {"dataset": "digits"}))
+
+
+def run_tune(generator, out, **kw):
+    args = dict(dataset="digits", m_values=(20, 80), out=out, n_val=3, engine=ENGINE, grid=GRID)
+    return tune(generator, progress=False, **{**args, **kw})
+
+
+def test_tune_picks_the_lowest_validation_mse_at_each_m(generator, tmp_path):
+    block = run_tune(generator, tmp_path / "t")
+    assert [row["m"] for row in block["by_m"]] == [20, 80]
+    for row in block["by_m"]:
+        scores = {json.dumps(v, sort_keys=True): mse for v, mse in row["validation_mse"]}
+        assert len(scores) == len(GRID)
+        best = min(scores, key=scores.get)
+        assert json.dumps(row["settings"], sort_keys=True) == best
+    assert block["noise_std"] == pytest.approx(0.2)  # σ = 0.1 on [0, 1] is 0.2 on [-1, 1]
+    assert 0 < block["representation_error"] < 4
+    saved = json.loads((tmp_path / "t" / "recommended.json").read_text())
+    assert saved == json.loads(json.dumps(block))
+
+
+def test_tune_resumes_from_its_recorded_search(generator, tmp_path, monkeypatch):
+    first = run_tune(generator, tmp_path / "t")
+
+    def no_search(*a, **k):
+        raise AssertionError("a recorded search was run again")
+
+    monkeypatch.setattr("ganinverse.sweep.runner.choose_weight", no_search)
+    assert run_tune(generator, tmp_path / "t") == first
+
+
+def test_the_card_written_by_tune_is_what_csgm_runs(generator, tmp_path):
+    block = run_tune(generator, tmp_path / "t")
+    write_card(generator, block)
+    G = load_generator(generator, device="cpu")
+    A = gi.GaussianCS(G.image_shape, 80, seed=0, noise_std=0.2)
+    x, _ = gi.load_images("digits", split="test", n=2)
+    res = gi.csgm(G, A, A.measure(x, seed=1))
+    chosen = block["by_m"][1]["settings"]
+    assert res.config.lambda_z == pytest.approx(chosen["lambda_z"])
+    assert res.config.init == chosen["init"] and res.config.steps == ENGINE["steps"]
+    assert G.checkpoint_config["dataset"] == "digits"  # the rest of the card is kept
+
+
+def test_bad_arguments_are_refused_before_any_file(generator, tmp_path):
+    with pytest.raises(ValueError, match="m_values"):
+        run_tune(generator, tmp_path / "a", m_values=())
+    with pytest.raises(ValueError, match="n_val"):
+        run_tune(generator, tmp_path / "b", n_val=0)
+    with pytest.raises(ValueError, match="noise_std"):
+        run_tune(generator, tmp_path / "c", noise_std=-1.0)
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_tune_on_the_command_line(generator, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["tune", "--generator", generator, "--dataset", "digits", "--m", "20", "--n-val", "2"]
+    argv += ["--lambda-z-grid", "0.3,0.001", "--init-grid", "uniform", "--steps", "20"]
+    argv += ["--restarts", "2", "--no-progress", "--out", str(out), "--write-card"]
+    assert main(argv) == 0, capsys.readouterr().err
+    text = capsys.readouterr().out
+    assert "m = 20:" in text and "written to the card" in text
+    assert load_generator(generator, device="cpu").checkpoint_config["recommended"]["csgm"]
+
+
+def test_the_command_line_refuses_an_unknown_init(generator, tmp_path, capsys):
+    out = tmp_path / "bad"
+    argv = ["tune", "--generator", generator, "--dataset", "digits", "--m", "20"]
+    assert main([*argv, "--init-grid", "gaussian", "--out", str(out)]) == 2
+    assert "--init-grid takes normal, uniform" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_reconstruct_says_which_settings_it_used(generator, tmp_path, capsys):
+    write_card(generator, run_tune(generator, tmp_path / "t"))
+    argv = ["reconstruct", "--dataset", "digits", "--generator", generator, "--m", "80"]
+    argv += ["--noise-std", "0.1", "--no-progress", "--out", str(tmp_path / "r")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "engine settings: recommended by the generator's card" in capsys.readouterr().out
+    assert main([*argv[:-1], str(tmp_path / "r2"), "--steps", "5"]) == 0
+    assert "set on the command line: steps" in capsys.readouterr().out
