@@ -7,6 +7,8 @@ where it stopped. Then ``summary.csv`` / ``table.md`` (mean and 95% CI) and one 
     .venv/bin/python benchmarks/inpainting.py --generator mnist-dcgan --dataset mnist \\
         --data-root /tmp/data --n 50 --out benchmarks/results/inpainting
 
+A progress bar counts the (mask, method) units, with the GAN's steps below it (``--no-progress``
+hides both; it is no part of the protocol, so a run resumes with or without it).
 The completions themselves are cached (``--cache``, outside the repository: they contain test
 pixels) so the grids can be redrawn without solving again.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
 
 from ganinverse.data import load_images
 from ganinverse.inpaint_baselines import biharmonic_inpaint, nearest_neighbor_inpaint, tv_inpaint
@@ -63,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grid-n", type=int, default=8, help="images per grid")
     p.add_argument("--out", default="benchmarks/results/inpainting")
     p.add_argument("--cache", default="/tmp/ganinverse-inpainting-cache")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p.parse_args(argv)
 
 
@@ -112,17 +116,29 @@ def _rows(
     ]
 
 
-def _solve(args, spec, x, mask, G, D, train, ids) -> dict[str, tuple[torch.Tensor, float]]:
+def _solve(args, spec, x, mask, G, D, train, ids, bar) -> dict[str, tuple[torch.Tensor, float]]:
     """Every method's completions of x under ``mask`` -> {method: (x_hat, seconds)}; ``ids``
-    (dataset indices) seed the GAN's restarts, so an image's row does not depend on --n."""
+    (dataset indices) seed the GAN's restarts, so an image's row does not depend on --n. ``bar``
+    (tqdm over mask x method) advances as each method finishes."""
     y = torch.where(mask.bool(), x, 0.0)
     out: dict[str, tuple[torch.Tensor, float]] = {}
+
+    def step(method: str) -> None:
+        bar.set_postfix(mask=spec, method=method)
+
+    step("tv")
     t = time.perf_counter()
     out["tv"] = (tv_inpaint(y, mask, iters=args.tv_iters), time.perf_counter() - t)
+    bar.update()
+    step("biharmonic")
     t = time.perf_counter()
     out["biharmonic"] = (biharmonic_inpaint(y, mask), time.perf_counter() - t)
+    bar.update()
+    step("nearest")
     t = time.perf_counter()
     out["nearest"] = (nearest_neighbor_inpaint(y, mask, train), time.perf_counter() - t)
+    bar.update()
+    step("ours")
     t = time.perf_counter()
     res = inpaint(
         G,
@@ -136,10 +152,11 @@ def _solve(args, spec, x, mask, G, D, train, ids) -> dict[str, tuple[torch.Tenso
         box=args.box,
         seed=args.seed,
         image_ids=ids,
-        progress=False,
+        progress=not args.no_progress,  # the GAN's steps: most of the time
     )
     out["ours-raw"] = (res.x_raw, res.latent.seconds)
     out["ours-blended"] = (res.x_blended, time.perf_counter() - t)
+    bar.update(2)
     return out
 
 
@@ -201,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     train, _ = load_images(args.dataset, args.data_root, "train", n=args.train_n)
     rows_path = out / "rows.csv"
     protocol = {
-        **{k: v for k, v in vars(args).items() if k not in ("out", "cache")},
+        **{k: v for k, v in vars(args).items() if k not in ("out", "cache", "no_progress")},
         "generator_config": {
             k: G.checkpoint_config.get(k) for k in ("dataset", "loss", "steps", "latent_dim")
         },
@@ -234,21 +251,26 @@ def main(argv: list[str] | None = None) -> int:
             )
     atomic_write_json(saved, protocol)
     done = _done(rows_path)
+    bar = tqdm(
+        total=len(specs) * len(METHODS), desc="inpainting", unit="method", disable=args.no_progress
+    )
     for spec in specs:
         mask = parse_mask(spec, len(x), G.image_shape, seed=args.seed, ids=ids)
         store = cache / f"{_tag(spec)}.safetensors"
         if all((spec, m) in done for m in METHODS) and store.is_file():
-            print(f"{spec}: done")
+            bar.update(len(METHODS))
+            tqdm.write(f"{spec}: done")
             continue
         start = time.perf_counter()
-        results = _solve(args, spec, x, mask, G, D, train, ids)
+        results = _solve(args, spec, x, mask, G, D, train, ids, bar)
         for method, (x_hat, seconds) in results.items():
             if (spec, method) not in done:
                 _append(rows_path, _rows(spec, method, x_hat, x, mask, seconds, ids))
         tensors = {m: v[0].contiguous() for m, v in results.items()}
         atomic_write(store, lambda p, t=tensors: save_file(t, str(p)))
         summary = ", ".join(f"{m} {float(psnr(v[0], x).mean()):.2f} dB" for m, v in results.items())
-        print(f"{spec}: {summary} ({time.perf_counter() - start:.0f} s)", flush=True)
+        tqdm.write(f"{spec}: {summary} ({time.perf_counter() - start:.0f} s)")
+    bar.close()
 
     table = _summary(rows_path, specs)
     atomic_write_json(out / "summary.json", table)

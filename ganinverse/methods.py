@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from . import baselines, metrics
 from .exceptions import ConvergenceWarning
 from .latent import LatentConfig
-from .operators import Inpainting, LinearOperator
+from .operators import Inpainting, LinearOperator, check_operator
 from .recommended import recommended_config
 from .solvers import adaptive as _adaptive
 from .solvers.csgm import CSGM_PRESETS, check_discriminator_prior, csgm, csgm_sparse
@@ -286,6 +286,7 @@ def reconstruct_result(
     to ``operator``; TypeError for an unknown option.
     """
     record = get_method(method)
+    check_operator(operator)  # a ganinverse operator (a deepinv physics: the adapter named)
     if "config" not in options and G is not None and record.recommended is not None:
         options = {"config": default_config(record, G, operator)[0], **options}
     options = record.options(options)
@@ -711,10 +712,7 @@ def lasso_wavelet_detail(
             f"basis must be 'wavelet' or 'wavelet:<pywt name>' (the approximation band is a "
             f"wavelet's), got {basis!r}; for other bases use the lasso / lasso-dct methods"
         )
-    if not isinstance(operator, LinearOperator):
-        raise TypeError(
-            f"operator must be a ganinverse LinearOperator, got {type(operator).__name__}"
-        )
+    check_operator(operator)
     psi = make_basis(basis, operator.in_shape)
     weights = (~psi.approximation_mask()).float()[None]  # (1, H, W): every channel alike
     res = baselines.lasso(operator, y, psi, lam, init=init, weights=weights)

@@ -348,6 +348,26 @@ class LinearOperator(nn.Module):
         mask = self.measurement_mask()
         return self.noise(self.A(x), rng(seed), None if mask is None else mask.to(x.device))
 
+    def back_projection(self, y: Tensor) -> Tensor:
+        """The normalised back-projection x_bp = α_i Aᵀ y_i of each image, shown next to a
+        reconstruction: α_i = <y_i, A Aᵀ y_i> / ||A Aᵀ y_i||² is the scalar that best explains
+        y_i by A(α Aᵀ y_i) (least squares). For masked and subsampling operators AAᵀ is a
+        projection, so α = 1 and x_bp is the zero-filled y (0 where nothing is measured); for
+        average pooling α = f² and x_bp is y upsampled; for Gaussian A it rescales Aᵀy (whose
+        size grows like n/m) to the measurements. y (B, *out_shape) -> (B, *in_shape), on the
+        image scale but not clamped (clamp to [-1, 1] to show it); α = 0 where AAᵀy = 0. Raises
+        TypeError/ValueError as ``check_measurements``; per-image operators take B = K images.
+        Computed on the operator's device."""
+        y = self.check_measurements(y).to(self.device)
+        rows = torch.arange(len(y), device=y.device)
+        with torch.no_grad():
+            aty = self.A_adjoint_rows(y, rows)
+            aaty = self.A_rows(aty, rows).flatten(1)
+            num = (y.flatten(1) * aaty).sum(1)
+            den = aaty.pow(2).sum(1)
+            alpha = torch.where(den > 0, num / den.clamp_min(torch.finfo(den.dtype).tiny), 0.0)
+        return alpha.view(-1, *[1] * len(self.in_shape)) * aty
+
     def from_unit_measurements(self, y01: Tensor) -> Tensor:
         """y of the library's [-1, 1] images from measurements y₀₁ of the same images on the
         [0, 1] scale: x = 2x₀₁ − 1 gives A x = 2 A x₀₁ − A1, so y = 2y₀₁ − A1 (noise of std σ₀₁
@@ -679,6 +699,30 @@ class Identity(LinearOperator):
 
     def A_adjoint(self, y: Tensor) -> Tensor:
         return y
+
+
+def check_operator(operator: object, name: str = "operator") -> LinearOperator:
+    """``operator`` itself if it is a ganinverse ``LinearOperator``, else a TypeError naming the
+    fix. A deepinv physics (recognised by its class's module, without importing deepinv) is
+    refused with the adapter to use, ``ganinverse.interop.deepinv.from_deepinv``: deepinv's
+    physics measure [0, 1] images, the library's operators [-1, 1] ones, so y must be converted
+    explicitly (``DeepinvOperator.measurements_from_deepinv``) and x̂ comes back on [-1, 1]."""
+    if isinstance(operator, LinearOperator):
+        return operator
+    kind = type(operator)
+    module = kind.__module__ or ""
+    if module == "deepinv" or module.startswith("deepinv."):
+        raise TypeError(
+            f"{name} is a deepinv {kind.__name__}, not a ganinverse LinearOperator; adapt it: "
+            "op = ganinverse.interop.deepinv.from_deepinv(physics, image_shape) and pass "
+            "y = op.measurements_from_deepinv(y) (deepinv measures [0, 1] images, ganinverse "
+            "[-1, 1] ones; the result x_hat is on [-1, 1]: (x_hat + 1) / 2 for deepinv)"
+        )
+    raise TypeError(
+        f"{name} must be a ganinverse LinearOperator (ganinverse.operators: GaussianCS, "
+        f"Subsample, Inpainting, SuperResolution, Identity, or MatrixOperator(matrix, "
+        f"image_shape) for a matrix of your own), got {kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def make_operator(

@@ -97,6 +97,63 @@ def image_grid(
     return _save(fig, path)
 
 
+#: Inches per panel of ``reconstruction_panels`` (width, height): a figure of k panels per row
+#: and B rows is exactly (k · 2.2, B · 2.4) inches, at 120 dpi 264 k x 288 B pixels.
+PANEL_SIZE = (2.2, 2.4)
+
+
+def reconstruction_panels(
+    x_hat: torch.Tensor,
+    back_projection: torch.Tensor,
+    path: str | os.PathLike,
+    *,
+    truth: torch.Tensor | None = None,
+    method: str = "x̂",
+    title: str = "",
+) -> Path:
+    """Side by side for each image (one row per image): the truth x (when known), the
+    back-projection Aᵀy (``LinearOperator.back_projection``: the zero-filled y for masked
+    operators, the least-squares-scaled Aᵀy for Gaussian A) and the reconstruction x̂, with the
+    PSNR against x ([0, 1] scale, ``metrics.psnr``, of the panel as shown) in the titles when x
+    is known.
+
+    Tensors (B, C, H, W) on [-1, 1] (clamped for display; C = 1 or 3), all of one shape. The
+    figure is exactly ``PANEL_SIZE`` per panel (3 or, without the truth, 2 panels per row).
+    Raises ValueError for tensors of different shapes or not (B, C, H, W).
+    """
+    from .metrics import psnr
+
+    panels = ([("truth x", truth)] if truth is not None else []) + [
+        ("back-projection Aᵀy", back_projection),
+        (method, x_hat),
+    ]
+    shapes = {tuple(t.shape) for _, t in panels}
+    if len(shapes) != 1 or x_hat.ndim != 4 or x_hat.shape[1] not in (1, 3):
+        raise ValueError(
+            "x_hat, back_projection and truth must be (B, C, H, W) tensors (C = 1 or 3) of one "
+            f"shape, got {', '.join(f'{n}: {tuple(t.shape)}' for n, t in panels)}"
+        )
+    rows, cols = x_hat.shape[0], len(panels)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(PANEL_SIZE[0] * cols, PANEL_SIZE[1] * rows), squeeze=False
+    )
+    for i in range(rows):
+        for ax, (name, images) in zip(axes[i], panels, strict=True):
+            image = images[i].detach().cpu().float().clamp(-1, 1)
+            label = name
+            if truth is not None and images is not truth:
+                label += f"\n{float(psnr(image[None], truth[i : i + 1].cpu().float())[0]):.2f} dB"
+            shown = ((image + 1) / 2).permute(1, 2, 0).squeeze(-1).numpy()  # (H, W[, 3])
+            ax.imshow(shown, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(label, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def sweep_grids(out: str | os.PathLike, axis: Axis | None = None) -> list[Path]:
     """For each x of a sweep folder, a grid: the originals, then each method's reconstructions
     (``images/<method>_<axis><x>.safetensors`` -> ``grid_<axis><x>.png``)."""

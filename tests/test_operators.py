@@ -399,3 +399,32 @@ def test_measurements_of_unit_scale_images_convert_exactly(any_operator):
     assert torch.allclose(y, op.A(2 * x01 - 1), atol=1e-5)
     with pytest.raises(ValueError, match="y01"):
         op.from_unit_measurements(torch.zeros(b, 3))
+
+
+def test_back_projection_is_the_least_squares_scaling_of_the_adjoint(any_operator):
+    """x_bp = α Aᵀy with α = argmin ||y − α A Aᵀ y||²: the residual is orthogonal to A Aᵀ y."""
+    op = any_operator
+    b = _batch(op, shared=2)
+    x = torch.rand(b, *op.in_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    y = op.measure(x, seed=1)
+    bp = op.back_projection(y)
+    assert bp.shape == x.shape
+    rows = torch.arange(b)
+    aaty = op.A_rows(op.A_adjoint_rows(y, rows), rows).flatten(1)
+    residual = y.flatten(1) - op.A_rows(bp, rows).flatten(1)
+    assert torch.allclose((residual * aaty).sum(1), torch.zeros(b), atol=1e-4)
+    mask = op.measurement_mask()
+    if mask is not None:  # masks: α = 1, the zero-filled y
+        assert torch.allclose(bp, y, atol=1e-6)
+
+
+def test_back_projection_known_cases():
+    x = torch.rand(2, *SHAPE, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    sr = SuperResolution(SHAPE, 2)  # α = f²: y upsampled
+    up = sr.A(x).repeat_interleave(2, -2).repeat_interleave(2, -1)
+    assert torch.allclose(sr.back_projection(sr.A(x)), up, atol=1e-6)
+    sub = Subsample(SHAPE, 40, seed=0)  # α = 1: zero-filled
+    assert torch.allclose(sub.back_projection(sub.A(x)), sub.A_adjoint(sub.A(x)))
+    assert torch.equal(Identity(SHAPE).back_projection(x), x)
+    zero = GaussianCS(SHAPE, 20, seed=0).back_projection(torch.zeros(1, 20))  # α = 0, no NaN
+    assert torch.equal(zero, torch.zeros(1, *SHAPE))

@@ -1,7 +1,9 @@
 import matplotlib.axes
+import matplotlib.image
 import pytest
+import torch
 
-from ganinverse.plots import error_vs_m
+from ganinverse.plots import PANEL_SIZE, error_vs_m, reconstruction_panels
 
 
 def table(errors):
@@ -23,3 +25,32 @@ def test_error_vs_m_uses_a_log_y_axis_only_for_a_wide_span(tmp_path, monkeypatch
     path = error_vs_m(table(errors), tmp_path / "e.png", title="t")
     assert path.is_file() and path.stat().st_size > 1000
     assert (scales == ["log"]) is log_y
+
+
+@pytest.mark.parametrize("with_truth, channels", [(True, 1), (False, 3), (True, 3)])
+def test_reconstruction_panels_show_truth_back_projection_and_estimate(
+    tmp_path, monkeypatch, with_truth, channels
+):
+    x = torch.rand(2, channels, 8, 8) * 2 - 1
+    titles = []
+    real = matplotlib.axes.Axes.set_title
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "set_title",
+        lambda ax, label, **kw: titles.append(label) or real(ax, label, **kw),
+    )
+    path = reconstruction_panels(
+        x.clamp(-0.9, 0.9), torch.zeros_like(x), tmp_path / "c.png",
+        truth=x if with_truth else None, method="csgm",
+    )  # fmt: skip
+    panels = 3 if with_truth else 2
+    height, width = matplotlib.image.imread(path).shape[:2]  # 120 dpi, PANEL_SIZE per panel
+    assert (width, height) == (round(120 * PANEL_SIZE[0] * panels), round(120 * PANEL_SIZE[1] * 2))
+    assert len(titles) == 2 * panels
+    assert all(("dB" in t) == (with_truth and not t.startswith("truth")) for t in titles)
+
+
+def test_reconstruction_panels_refuse_tensors_of_different_shapes(tmp_path):
+    with pytest.raises(ValueError, match="one shape"):
+        reconstruction_panels(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 4, 4), tmp_path / "c.png")
+    assert not (tmp_path / "c.png").exists()

@@ -11,7 +11,7 @@ from ..device import resolve_device
 from ..io import check_output_dir, staged_output
 from ..methods import METHODS, default_config, get_method, reconstruct
 from ..operators import REGISTRY, make_operator
-from ..plots import image_grid
+from ..plots import reconstruction_panels
 from ._common import add_engine_args, add_method_flags, engine_overrides, method_options
 
 OWNER = "ganinverse reconstruct"  #: the writer named in --out's marker (io.staged_output)
@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reconstruct",
         help="recover an image from simulated measurements y = A x + noise",
         description="Simulates y = A x + noise for an image file or a dataset image, solves with "
-        "the chosen method and writes original.png, reconstruction.png and comparison.png.",
+        "the chosen method and writes original.png, reconstruction.png and comparison.png (the "
+        "truth, the back-projection A^T y and the reconstruction side by side, with PSNRs).",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", help="an image file (resized to the generator's size)")
@@ -117,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         base, source = default_config(record, G, op)
         options["config"] = base.updated(progress=not args.no_progress, **engine_overrides(args))
     y = op.measure(x, seed=args.seed + 1)
+    back_projection = op.back_projection(y).cpu()  # before the solver moves op to G's device
     shown = {k: (v if k != "config" else _engine(v)) for k, v in options.items() if v is not None}
     print(f"{args.method} with " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if source is not None:
@@ -142,7 +144,14 @@ def run(args: argparse.Namespace) -> int:
     with staged_output(out, OWNER) as stage:
         save_image_file(x, stage / "original.png")
         save_image_file(x_hat.clamp(-1, 1), stage / "reconstruction.png")
-        image_grid([x, x_hat], ["original", args.method], stage / "comparison.png")
+        reconstruction_panels(
+            x_hat,
+            back_projection,
+            stage / "comparison.png",
+            truth=x,
+            method=args.method,
+            title=f"{args.operator}, m = {int(op.measurement_counts()[0])}",
+        )
     err = float(metrics.mse(x_hat, x)[0])
     psnr = float(metrics.psnr(x_hat, x)[0])
     print(

@@ -45,7 +45,7 @@ from .._validation import check_int, check_positive
 from ..blending import poisson_blend
 from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
-from ..operators import Inpainting, LinearOperator
+from ..operators import Inpainting, LinearOperator, check_operator
 from .csgm import _prepare, csgm_start
 
 #: Adam's learning rates for the weights θ and the latent z, and the step cap. Chosen on the
@@ -243,10 +243,7 @@ def back_project(
     masked operator the unmeasured entries of x are kept (the measured ones become y's).
     Raises TypeError/ValueError for a wrong operator, shape, tol or max_iter.
     """
-    if not isinstance(operator, LinearOperator):
-        raise TypeError(
-            f"operator must be a ganinverse LinearOperator, got {type(operator).__name__}"
-        )
+    check_operator(operator)
     x = operator.check_images(x, range_check=False)
     y = operator.check_measurements(y)
     if len(x) != len(y):

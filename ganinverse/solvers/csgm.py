@@ -41,7 +41,7 @@ from ..latent import (
     generator_device,
     optimize_latent,
 )
-from ..operators import LinearOperator
+from ..operators import LinearOperator, check_operator
 from ..recommended import recommended_config
 from .inpainting import PRIORS, prior_from_logits
 
@@ -126,10 +126,7 @@ def check_discriminator_prior(
 
 def _prepare(G: nn.Module, operator: LinearOperator, y: Tensor) -> tuple[LinearOperator, Tensor]:
     check_generator(G)
-    if not isinstance(operator, LinearOperator):
-        raise TypeError(
-            f"operator must be a ganinverse LinearOperator, got {type(operator).__name__}"
-        )
+    check_operator(operator)
     mask = operator.measurement_mask()
     if mask is not None and mask.shape[0] not in (1, len(y) if isinstance(y, Tensor) else 1):
         raise ValueError(

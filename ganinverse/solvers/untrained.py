@@ -49,7 +49,7 @@ from ..device import resolve_device
 from ..exceptions import ConvergenceWarning
 from ..latent import check_image_ids
 from ..models.untrained import DeepDecoder, SkipNet, UntrainedNetwork
-from ..operators import LinearOperator
+from ..operators import LinearOperator, check_operator
 from ..seeds import rng
 
 #: Default candidates of the number of Adam steps T (the tuned weight of both methods).
@@ -90,10 +90,7 @@ def check_steps(steps: object) -> int:
 def _prepare(
     operator: LinearOperator, y: object, device: str | torch.device | None
 ) -> tuple[LinearOperator, Tensor]:
-    if not isinstance(operator, LinearOperator):
-        raise TypeError(
-            f"operator must be a ganinverse LinearOperator, got {type(operator).__name__}"
-        )
+    check_operator(operator)
     y = operator.check_measurements(y)
     k = operator.n_matrices
     if k > 1 and k != len(y):
@@ -197,10 +194,7 @@ def fit_untrained(
 
 
 def _check_shape(operator: object) -> tuple[int, int, int]:
-    if not isinstance(operator, LinearOperator):
-        raise TypeError(
-            f"operator must be a ganinverse LinearOperator, got {type(operator).__name__}"
-        )
+    check_operator(operator)
     return operator.in_shape
 
 

@@ -54,6 +54,47 @@ def test_reconstruct_end_to_end(tiny_generator, tmp_path, capsys):
     for name in ("original.png", "reconstruction.png", "comparison.png"):
         assert (out / name).stat().st_size > 100
     assert "PSNR" in capsys.readouterr().out
+    _assert_three_panels(out / "comparison.png")
+
+
+def _assert_three_panels(path):
+    """comparison.png: truth, back-projection, x̂ side by side (PANEL_SIZE each, 120 dpi)."""
+    import matplotlib.image
+
+    from ganinverse.plots import PANEL_SIZE
+
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert (width, height) == (round(120 * PANEL_SIZE[0] * 3), round(120 * PANEL_SIZE[1]))
+
+
+@pytest.mark.parametrize(
+    "flags", [["--operator", "inpainting", "--mask", "center"], ["--operator", "superres"]]
+)
+def test_reconstruct_comparison_shows_the_back_projection(
+    flags, tiny_generator, tmp_path, monkeypatch
+):
+    import ganinverse.cli.reconstruct as command
+
+    shown = {}
+    real = command.reconstruction_panels
+    monkeypatch.setattr(
+        command,
+        "reconstruction_panels",
+        lambda x_hat, bp, path, **kw: shown.update(bp=bp, **kw) or real(x_hat, bp, path, **kw),
+    )
+    out = tmp_path / "rec"
+    argv = ["reconstruct", "--generator", tiny_generator, "--dataset", "digits", *flags]
+    assert main([*argv, "--steps", "3", "--restarts", "1", "--out", str(out), "--no-progress"]) == 0
+    _assert_three_panels(out / "comparison.png")
+    x = shown["truth"]
+    if "inpainting" in flags:  # the zero-filled y: the truth where known, 0 elsewhere
+        known = shown["bp"] != 0
+        assert 0 < known.float().mean() < 1 and torch.allclose(shown["bp"][known], x[known])
+    else:  # y upsampled: the 2x2 block means of the truth
+        means = (
+            torch.nn.functional.avg_pool2d(x, 2).repeat_interleave(2, -2).repeat_interleave(2, -1)
+        )
+        assert torch.allclose(shown["bp"], means, atol=1e-5)
 
 
 def test_sweep_and_merge_end_to_end(tiny_generator, tmp_path, capsys):
