@@ -78,6 +78,7 @@ SHRINK = {
     ("--m", "100"): "100",  # reconstruct: one image, 100 of 784 measurements is already small
     ("--m", "10,25,50,100,200,300,400,500,750"): "10,25",
     ("--n-images", "300"): "1",
+    ("--m", "25,100,400"): "25,100",  # tune
     ("--n-images", "20"): "2",  # operator sweeps
     ("--factor", "2,4"): "2,4",  # superres: two factors of 28 are already small
     ("--mask", "random:0.5,random:0.8,center"): "random:0.5,center",
@@ -103,6 +104,7 @@ UNSET = {
     "ganinverse sweep": "--steps 2 --restarts 1 --batch-size 1 --n-val 1 --lasso-lambdas 0.1 "
     "--no-progress",
     "ganinverse sweep-merge": "",
+    "ganinverse tune": "--steps 2 --restarts 1 --n-val 1 --lambda-z-grid 0.1 --no-progress",
     # --device cpu: two torchrun ranks cannot share one GPU under NCCL
     "ganinverse-pretrain": "--latent-dim 8 --ngf 8 --ndf 8 --batch-size 8 --steps 2 "
     "--save-every 100 --sample-every 100 --log-every 1 --threads 1 --device cpu --no-progress",
@@ -138,6 +140,7 @@ OUTPUTS = {
     "ganinverse train-classifier": ("classifier.safetensors", "classifier.json"),
     "ganinverse defend eval": ("results.csv", "results.md", "cells.json"),
     "ganinverse reconstruct": ("original.png", "reconstruction.png", "comparison.png"),
+    "ganinverse tune": ("weights.json", "recommended.json", "representation_error.json"),
     "ganinverse sweep": (
         "weights.json",
         "rows.csv",
@@ -163,9 +166,8 @@ PYTHON_BLOCKS = [
     (
         "import torch",
         {
-            "gi.csgm(G, A, y, restarts=10, steps=1000, lr=0.01)": (
-                "gi.csgm(G, A, y, restarts=1, steps=3, lr=0.01)"
-            ),
+            # the card's settings (10 x 1000 steps) cut to 1 x 3; the card's λ_z and init stay
+            "res = gi.csgm(G, A, y)": "res = gi.csgm(G, A, y, restarts=1, steps=3)",
         },
         "",
     ),
@@ -192,11 +194,12 @@ PYTHON_BLOCKS = [
 #: What each block must have produced (evaluated in the blocks' namespace).
 PYTHON_CHECKS = [
     (
-        "tuple(x.shape) == (8, 1, 28, 28) and -1 <= x.min() and x.max() <= 1",
+        "tuple(x.shape) == (20, 1, 28, 28) and -1 <= x.min() and x.max() <= 1",
         "res.x_hat.shape == x.shape and sparse.x_hat.shape == x.shape",
-        "len(res.restart_losses) == 8",
+        "len(res.restart_losses) == 20",
+        "res.config.init == G.checkpoint_config['recommended']['csgm']['by_m'][3]['settings']['init']",
     ),
-    ("res.x_raw.shape == x.shape and res.x_blended.shape == x.shape", "mask.shape[0] == 8"),
+    ("res.x_raw.shape == x.shape and res.x_blended.shape == x.shape", "mask.shape[0] == 20"),
     (
         "model(images).shape == (2, 10)",
         "x_adv.shape == images.shape",
@@ -205,7 +208,7 @@ PYTHON_CHECKS = [
     ),
 ]
 
-N_TRAIN, N_TEST = 64, 16  # images of the tiny data folder (train-classifier trains on all)
+N_TRAIN, N_TEST = 64, 20  # images of the tiny data folder (train-classifier trains on all)
 
 
 # ------------------------------------------------------------------------------- the parsing
