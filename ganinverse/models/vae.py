@@ -3,7 +3,7 @@ Bora et al. 2017): fully connected, softplus, 784-500-500-20, Bernoulli likeliho
 
 Its decoder is a generator like the GANs' (z -> image in [-1, 1]), so every solver takes it. As a
 CSGM prior on MNIST it beats the bundled GANs at m <= 50 and loses to them from m = 100 on
-(benchmarks/README.md).
+(benchmarks/notes/mnist_cs.md).
 """
 
 from __future__ import annotations

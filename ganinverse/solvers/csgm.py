@@ -17,7 +17,7 @@ The sparse objective is minimised by blocks: ẑ by the latent engine with ν = 
 exactly, by FISTA, on the residual r = y − A G(ẑ): min_ν ½||r − AΨᵀν||² + (m_i μ/2)||ν||₁, a Lasso.
 (The first version fitted ν jointly with z by Adam's subgradient steps and did not reach this
 minimum: on CelebA at m = 5000-10000 it gained 0.6-1.3 dB over CSGM, the exact ν-step 5-12 dB;
-benchmarks/README.md.)
+benchmarks/notes/celeba_cs.md.)
 """
 
 from __future__ import annotations
