@@ -163,6 +163,9 @@ class LatentResult:
     seconds: float
     latent_steps: int  #: Σ over latents of steps run: the work done, in G forward/backwards
     config: LatentConfig = field(repr=False)
+    #: (B, R, latent_dim) the best iterate of every restart; ``z[b]`` is
+    #: ``restart_z[b, best_restart[b]]`` (what EOT over the restarts of one run averages over)
+    restart_z: Tensor | None = field(default=None, repr=False)
 
 
 @contextlib.contextmanager
@@ -458,6 +461,7 @@ def optimize_latent(
         seconds=time.perf_counter() - start,
         latent_steps=latent_steps,
         config=config,
+        restart_z=best["z"].view(B, R, -1),
     )
 
 

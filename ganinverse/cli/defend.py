@@ -147,6 +147,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a cheaper projection for BPDA's forward passes (scored with the full defense)",
     )
     a.add_argument("--eot-samples", type=int, default=4, help="projections per EOT gradient")
+    a.add_argument(
+        "--unroll-steps",
+        type=int,
+        default=10,
+        help="the last K projection steps the unrolled attack differentiates through",
+    )
     a.add_argument("--latent-steps", type=int, default=200)
     a.add_argument("--latent-restarts", type=int, default=4)
     e.add_argument("--batch-size", type=int, default=100, help="images per attack batch")
@@ -176,6 +182,7 @@ def run_eval(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise ValueError(f"--attacks {args.attacks}: {err}") from err
     ints = ("n", "steps", "restarts", "pgd_steps", "bpda_steps", "eot_samples", "latent_steps")
+    ints += ("unroll_steps",)
     check_flags(
         args,
         {**dict.fromkeys(ints, 1), "latent_restarts": 1, "batch_size": 1, "start": 0, "seed": 0},
@@ -185,6 +192,7 @@ def run_eval(args: argparse.Namespace) -> int:
         pgd_steps=args.pgd_steps,
         bpda_steps=args.bpda_steps,
         eot_samples=args.eot_samples,
+        unroll_steps=args.unroll_steps,
         latent_steps=args.latent_steps,
         latent_restarts=args.latent_restarts,
         bpda_projection=args.bpda_projection,

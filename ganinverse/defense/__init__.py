@@ -6,11 +6,13 @@ from .adaptive import (
     LatentAttack,
     OverpoweredAttack,
     OverpoweredResult,
+    RestartEOTPGD,
     bpda_pgd,
+    unrolled_pgd,
 )
 from .attacks import FGSM, PGD, Attack, AttackChecks, CarliniWagnerL2, margin_loss
 from .evaluate import AttackSpec, EvalSettings, Row, evaluate_defense, parse_attacks
-from .projection import DEFENSE_GAN, ProjectionDefense
+from .projection import DEFENSE_GAN, ProjectionDefense, UnrolledProjection, unrolled_projection
 from .registry import (
     AttackContext,
     AttackRecord,
@@ -39,7 +41,9 @@ __all__ = [
     "OverpoweredAttack",
     "OverpoweredResult",
     "ProjectionDefense",
+    "RestartEOTPGD",
     "Row",
+    "UnrolledProjection",
     "adversarial_training",
     "attack_record",
     "bpda_pgd",
@@ -50,4 +54,6 @@ __all__ = [
     "register_attack",
     "registered_attacks",
     "unregister_attack",
+    "unrolled_pgd",
+    "unrolled_projection",
 ]

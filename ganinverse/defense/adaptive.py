@@ -3,6 +3,11 @@
 BPDA:        forward x ↦ D(x) = G(ẑ(x)); backward ∂D/∂x ≈ I, so ∇_x ℓ(f(D(x))) ≈ ∇ℓ(f)|_{G(ẑ)}.
              PGD on ``nn.Sequential(BPDA(defense), f)`` is BPDA-PGD; with a resampling defense
              and ``eot_samples > 1`` it is BPDA + EOT.
+EOT over restarts (:class:`RestartEOTPGD`):
+             ∇_x (1/R) Σ_r ℓ(f(D_r(x)), y) ≈ (1/R) Σ_r P_r ∇ℓ(f)|_{D_r(x)} over the R restarts
+             ẑ_r of ONE projection, P_r the tangent projection at ẑ_r (or I).
+Unrolled (:func:`unrolled_pgd`):
+             ∂D/∂x by autograd through the projection's last K optimiser updates.
 Latent:      x'(z) = clip(x + Π_ε(G(z) − x)),
              min_z  μ ||x'(z) − G(z)||² + c [m(f(G(z)), y) + m(f(x'(z)), y)]
              with the CW margin m(Z, y) = max(Z_y − max_{j≠y} Z_j, −κ): x' is within ε of x,
@@ -19,12 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_int, check_positive
 from ..data import to_unit
 from ..latent import LatentConfig, LatentObjective, LatentResult, frozen, optimize_latent
+from ..models.classifier import check_labels, logits_classes
 from .attacks import PGD, Attack, AttackChecks, margin_loss, model_image_shape, project_ball
+from .projection import ProjectionDefense, UnrolledProjection
 
 #: Engine settings of the latent-space attacks (Adam; a few restarts).
 LATENT_ATTACK = LatentConfig(restarts=4, steps=200, lr=0.1, optimizer="adam", progress=False)
@@ -90,6 +98,93 @@ def bpda_pgd(
     """PGD on ``Sequential(BPDA(defense), classifier)``: BPDA (+ EOT when ``eot_samples > 1``)."""
     model = nn.Sequential(BPDA(defense), classifier)
     return PGD(model, eps, eot_samples=eot_samples, **pgd_kwargs)
+
+
+class RestartEOTPGD(PGD):
+    """PGD with Expectation over Transformation over the restarts of ONE projection (Athalye,
+    Engstrom, Ilyas, Kwok 2018, EOT; Athalye, Carlini, Wagner 2018, BPDA): the defense's
+    randomness is which of its R restarts ẑ_1..ẑ_R wins, so each step ascends
+
+        ∇_x (1/R) Σ_r ℓ(f(D_r(x)), y),   D_r(x) = clamp((G(ẑ_r(x)) + 1)/2, 0, 1)
+        ≈ (1/R) Σ_r P_r ∇ℓ(f)|_{D_r(x)},   P_r = J_r (J_rᵀJ_r)⁻¹J_rᵀ, J_r = ∂G/∂z at ẑ_r
+
+    (``defense.gradient="tangent"``, the default; ``"identity"`` drops P_r: straight-through
+    BPDA + EOT over the restarts). The R images come from one projection
+    (:meth:`ProjectionDefense.restart_outputs`), so a step costs one projection, R classifier
+    passes per image and (tangent) the Jacobians at the R latents — not R projections as
+    ``eot_samples`` would. ``eot_samples > 1`` still averages that many projections (each
+    resampled when the defense has ``resample=True``). The other arguments are :class:`PGD`'s;
+    the attacked model is ``Sequential(defense, classifier)``.
+    """
+
+    def __init__(
+        self,
+        defense: ProjectionDefense,
+        classifier: nn.Module,
+        eps: float = 0.3,
+        alpha: float | None = None,
+        steps: int = 40,
+        *,
+        norm: str = "inf",
+        random_start: bool = True,
+        seed: int = 0,
+        eot_samples: int = 1,
+    ) -> None:
+        if not isinstance(defense, ProjectionDefense):
+            raise TypeError(f"defense must be a ProjectionDefense, got {type(defense).__name__}")
+        if defense.gradient == "none":
+            raise ValueError(
+                "defense has gradient='none' (no input gradient): build it with "
+                "gradient='tangent' (default) or 'identity' to attack it with RestartEOTPGD"
+            )
+        check_generator(defense.G, classifier, "the defense's generator")
+        super().__init__(
+            nn.Sequential(defense, classifier),
+            eps,
+            alpha,
+            steps,
+            norm=norm,
+            random_start=random_start,
+            seed=seed,
+            eot_samples=eot_samples,
+        )
+
+    def gradient(self, x: Tensor, labels: Tensor) -> Tensor:
+        """(1/eot_samples) Σ_s ∇_x Σ_i (1/R) Σ_r ℓ(f(D_r(x_i)), y_i); shape of x."""
+        defense, classifier = self.model[0], self.model[1]
+        x = x.detach().requires_grad_(True)
+        total = torch.zeros_like(x)
+        with torch.enable_grad():
+            for _ in range(self.eot_samples):
+                outs = defense.restart_outputs(x)  # (B, R, C, H, W)
+                R = outs.shape[1]
+                logits = classifier(outs.flatten(0, 1))
+                repeated = labels.repeat_interleave(R)
+                if not self._classes_checked:
+                    check_labels(repeated, logits_classes(logits, len(repeated)))
+                    self._classes_checked = True
+                loss = F.cross_entropy(logits, repeated, reduction="sum") / R
+                total += torch.autograd.grad(loss, x)[0]
+        return total / self.eot_samples
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("PGD(", "RestartEOTPGD(", 1)
+
+
+def unrolled_pgd(
+    defense: ProjectionDefense,
+    classifier: nn.Module,
+    eps: float = 0.3,
+    *,
+    unroll_steps: int = 10,
+    **pgd_kwargs: object,
+) -> PGD:
+    """PGD on ``Sequential(UnrolledProjection(defense, unroll_steps), classifier)``: each step's
+    gradient is the exact autograd derivative of the defense's projection with its last
+    ``unroll_steps`` optimiser updates unrolled (:func:`~ganinverse.defense.projection
+    .unrolled_projection`; Athalye, Carlini, Wagner 2018, §4.3)."""
+    model = nn.Sequential(UnrolledProjection(defense, unroll_steps), classifier)
+    return PGD(model, eps, **pgd_kwargs)
 
 
 def _excess(d: Tensor, eps: float, norm: str) -> Tensor:

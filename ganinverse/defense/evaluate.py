@@ -3,8 +3,9 @@
 Rows: a classifier f alone, or the projection defense in front of it (f ∘ D). Columns:
 ``clean`` and one per attack ``name:eps`` (eps on the [0, 1] scale; a ``2`` suffix, e.g.
 ``pgd2:4.0``, means the L2 ball). The attacks are the records of
-:mod:`ganinverse.defense.registry` (fgsm, pgd, bpda, eot, latent, ...): a non-adaptive one is
-computed on f and its images pass through D on a defended row; an adaptive one (bpda, eot)
+:mod:`ganinverse.defense.registry` (fgsm, pgd, bpda, eot, latent, bpda_tangent, eot_restarts,
+unrolled, ...): a non-adaptive one is computed on f and its images pass through D on a
+defended row; an adaptive one (bpda, eot, ...)
 attacks f ∘ D and is its ``undefended`` attack (pgd) on a row without D.
 
 Each cell is the accuracy on the same n test images; a cell's seconds include making the
@@ -116,12 +117,14 @@ class EvalSettings:
     #: (steps, restarts) of the projection BPDA differentiates through; None = the defense's own.
     #: A cheaper one is the attacker's choice; the cell is still scored with the full defense.
     bpda_projection: tuple[int, int] | None = None
+    #: optimiser updates the ``unrolled`` attack differentiates through (the last K of L)
+    unroll_steps: int = 10
     batch_size: int = 100
     seed: int = 0
     progress: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("pgd_steps", "bpda_steps", "eot_samples", "latent_steps"):
+        for name in ("pgd_steps", "bpda_steps", "eot_samples", "latent_steps", "unroll_steps"):
             check_int(getattr(self, name), name, low=1)
         check_int(self.latent_restarts, "latent_restarts", low=1)
         check_int(self.batch_size, "batch_size", low=1)

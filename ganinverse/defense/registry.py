@@ -22,6 +22,17 @@ The built-in records are at the end of this module, in the order of the CLI help
 - ``bpda_tangent``: PGD through D with the tangent-space backward ∂D/∂x ≈ J (JᵀJ)⁻¹Jᵀ at ẑ
   (``ProjectionDefense(gradient="tangent")``) instead of BPDA's identity. Adaptive; without a
   defense it is ``pgd``.
+- ``eot_restarts``: PGD whose gradient is Expectation over Transformation over the R restarts
+  of ONE projection, (1/R) Σ_r P_r ∇ℓ(f)|_{D_r(x)}, P_r the tangent projection at restart r's
+  ẑ_r (:class:`~ganinverse.defense.adaptive.RestartEOTPGD`; Athalye, Engstrom, Ilyas, Kwok
+  2018). One projection per step, like ``bpda``. Adaptive; without a defense it is ``pgd``.
+- ``unrolled``: PGD through the projection with its last ``settings.unroll_steps`` optimiser
+  updates differentiated exactly by autograd (:func:`~ganinverse.defense.adaptive
+  .unrolled_pgd`; Athalye, Carlini, Wagner 2018, §4.3). Adaptive; without a defense it is
+  ``pgd``.
+
+Every adaptive attack runs on the attacker's copy of the defense (the same config, or the
+cheaper ``settings.bpda_projection``); its cell is scored with the full defense.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from .adaptive import LatentAttack, bpda_pgd
+from .adaptive import LatentAttack, RestartEOTPGD, bpda_pgd, unrolled_pgd
 from .attacks import FGSM, NORMS, PGD, Attack
 from .projection import ProjectionDefense
 
@@ -207,13 +218,20 @@ def _pgd(c: AttackContext) -> Attack:
     return PGD(c.classifier, c.eps, steps=c.settings.pgd_steps, norm=c.norm, seed=c.settings.seed)
 
 
-def _bpda(c: AttackContext, *, eot: bool) -> Attack:
-    """BPDA-PGD through the attacker's copy of the defense (``settings.bpda_projection``, if
-    set, is a cheaper projection); with ``eot`` a resampling one and ``eot_samples`` per step."""
+def _attacker_defense(c: AttackContext, **options: object) -> ProjectionDefense:
+    """The attacker's copy of the row's defense: its config, or with ``settings.bpda_projection``
+    a cheaper projection (steps, restarts); ``options`` are ProjectionDefense's (resample, ...)."""
     s, config = c.settings, c.defense.config
     if s.bpda_projection is not None:
         config = config.updated(steps=s.bpda_projection[0], restarts=s.bpda_projection[1])
-    d = ProjectionDefense(c.defense.G, config, resample=eot)
+    return ProjectionDefense(c.defense.G, config, **options)
+
+
+def _bpda(c: AttackContext, *, eot: bool) -> Attack:
+    """BPDA-PGD through the attacker's copy of the defense (``settings.bpda_projection``, if
+    set, is a cheaper projection); with ``eot`` a resampling one and ``eot_samples`` per step."""
+    s = c.settings
+    d = _attacker_defense(c, resample=eot)
     samples = s.eot_samples if eot else 1
     return bpda_pgd(d, c.classifier, c.eps, steps=s.bpda_steps, norm=c.norm, eot_samples=samples)
 
@@ -235,11 +253,25 @@ def _latent(c: AttackContext) -> Attack:
 def _bpda_tangent(c: AttackContext) -> Attack:
     """PGD on ``Sequential(D, f)`` with D's tangent-space backward (the attacker's copy of the
     defense, ``settings.bpda_projection`` as in :func:`_bpda`)."""
-    s, config = c.settings, c.defense.config
-    if s.bpda_projection is not None:
-        config = config.updated(steps=s.bpda_projection[0], restarts=s.bpda_projection[1])
-    d = ProjectionDefense(c.defense.G, config, gradient="tangent")
-    return PGD(nn.Sequential(d, c.classifier), c.eps, steps=s.bpda_steps, norm=c.norm)
+    d = _attacker_defense(c, gradient="tangent")
+    return PGD(nn.Sequential(d, c.classifier), c.eps, steps=c.settings.bpda_steps, norm=c.norm)
+
+
+def _eot_restarts(c: AttackContext) -> Attack:
+    """:class:`RestartEOTPGD`: the tangent backward averaged over the R restarts of one
+    projection of the attacker's copy (``settings.bpda_projection`` as in :func:`_bpda`)."""
+    d = _attacker_defense(c, gradient="tangent")
+    return RestartEOTPGD(d, c.classifier, c.eps, steps=c.settings.bpda_steps, norm=c.norm)
+
+
+def _unrolled(c: AttackContext) -> Attack:
+    """:func:`unrolled_pgd`: autograd through the last ``settings.unroll_steps`` updates of the
+    attacker's copy of the projection (``settings.bpda_projection`` as in :func:`_bpda`)."""
+    s = c.settings
+    d = _attacker_defense(c)
+    return unrolled_pgd(
+        d, c.classifier, c.eps, unroll_steps=s.unroll_steps, steps=s.bpda_steps, norm=c.norm
+    )
 
 
 register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
@@ -254,3 +286,7 @@ register_attack(AttackRecord("latent", "latent", _latent, needs_generator=True))
 register_attack(
     AttackRecord("bpda_tangent", "BPDA (tangent)", _bpda_tangent, adaptive=True, undefended="pgd")
 )
+register_attack(
+    AttackRecord("eot_restarts", "EOT (restarts)", _eot_restarts, adaptive=True, undefended="pgd")
+)
+register_attack(AttackRecord("unrolled", "unrolled", _unrolled, adaptive=True, undefended="pgd"))

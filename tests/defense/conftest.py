@@ -24,6 +24,30 @@ class ToyClassifier(nn.Module):
         return self.net(x)
 
 
+class LinearGenerator(nn.Module):
+    """G(z) = W z + b reshaped to (1, 4, 4); no tanh, so range(G) is an affine subspace."""
+
+    def __init__(self, latent_dim: int = 3, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.latent_dim, self.image_shape = latent_dim, (1, 4, 4)
+        self.W = nn.Parameter(0.2 * torch.randn(16, latent_dim, generator=gen))
+        self.b = nn.Parameter(0.05 * torch.randn(16, generator=gen))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (z @ self.W.T + self.b).view(-1, *self.image_shape)
+
+    def projector(self) -> torch.Tensor:
+        W = self.W.detach().double()
+        return (W @ torch.linalg.solve(W.T @ W, W.T)).float()
+
+
+def linear_images(n: int = 3, seed: int = 1) -> torch.Tensor:
+    """Images near 0.5 (inside (0, 1)) for the linear toy: its projection is never clamped."""
+    gen = torch.Generator().manual_seed(seed)
+    return (0.5 + 0.1 * torch.randn(n, 1, 4, 4, generator=gen)).clamp(0, 1)
+
+
 def intensity_data(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Class 0 is dark (mean 0.35), class 1 bright (mean 0.65), pixel noise 0.1."""
     gen = torch.Generator().manual_seed(seed)

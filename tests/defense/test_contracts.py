@@ -56,7 +56,8 @@ def float_params(cls) -> list[str]:
 def build(cls, classifier, G, **kwargs):
     """``cls`` with its required models filled in by name and cheap settings."""
     ps = params(cls)
-    models = {"model": classifier, "classifier": classifier, "G": G}
+    defense = ProjectionDefense(G, steps=2, restarts=1)  # for the attacks that take one
+    models = {"model": classifier, "classifier": classifier, "G": G, "defense": defense}
     args = {n: models[n] for n, p in ps.items() if p.default is p.empty and n in models}
     open_kwargs = any(p.kind is p.VAR_KEYWORD for p in ps.values())
     for name, value in {"steps": 2, "restarts": 1}.items():

@@ -14,32 +14,11 @@ from ganinverse.defense import Attack, ProjectionDefense, attack_record, evaluat
 from ganinverse.defense.evaluate import EvalSettings, Row, parse_attacks
 from ganinverse.defense.projection import generator_jacobian, tangent_project
 
+from .conftest import LinearGenerator, linear_images
+
 FAST = EvalSettings(pgd_steps=3, bpda_steps=2, eot_samples=2, latent_steps=5, latent_restarts=1)
 # the linear least squares converges in a few L-BFGS steps
 EXACT = dict(optimizer="lbfgs", lr=1.0, steps=50, restarts=1, schedule="constant")
-
-
-class LinearGenerator(nn.Module):
-    """G(z) = W z + b reshaped to (1, 4, 4); no tanh, so range(G) is an affine subspace."""
-
-    def __init__(self, latent_dim: int = 3, seed: int = 0) -> None:
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        self.latent_dim, self.image_shape = latent_dim, (1, 4, 4)
-        self.W = nn.Parameter(0.2 * torch.randn(16, latent_dim, generator=gen))
-        self.b = nn.Parameter(0.05 * torch.randn(16, generator=gen))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return (z @ self.W.T + self.b).view(-1, *self.image_shape)
-
-    def projector(self) -> torch.Tensor:
-        W = self.W.detach().double()
-        return (W @ torch.linalg.solve(W.T @ W, W.T)).float()
-
-
-def _images(n: int = 3, seed: int = 1) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return (0.5 + 0.1 * torch.randn(n, 1, 4, 4, generator=gen)).clamp(0, 1)
 
 
 def _input_grad(defense: nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor | None:
@@ -54,7 +33,7 @@ def _input_grad(defense: nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.T
 def test_linear_generator_backward_is_the_closed_form_projection():
     G = LinearGenerator()
     defense = ProjectionDefense(G, **EXACT)
-    x, g = _images(), torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(2))
+    x, g = linear_images(), torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(2))
     out = defense(x.clone().requires_grad_(True))
     assert bool(((out > 0) & (out < 1)).all())  # no clamping on this toy
     P = G.projector()
@@ -71,7 +50,7 @@ def test_linear_generator_finite_differences_match_the_backward():
     G = LinearGenerator()
     defense = ProjectionDefense(G, **EXACT)
     gen = torch.Generator().manual_seed(3)
-    x = _images(1)
+    x = linear_images(1)
     v, w = torch.randn(1, 1, 4, 4, generator=gen), torch.randn(1, 1, 4, 4, generator=gen)
     h = 1e-2
     with torch.no_grad():
@@ -115,7 +94,7 @@ def test_nonlinear_backward_matches_finite_differences_in_the_range(toy_generato
 
 def test_the_options_share_the_forward_and_differ_in_the_backward():
     G = LinearGenerator()
-    x, g = _images(), torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(2))
+    x, g = linear_images(), torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(2))
     outs = {}
     for gradient in ("tangent", "identity", "none"):
         defense = ProjectionDefense(G, steps=20, restarts=2, gradient=gradient)
