@@ -65,13 +65,21 @@ def main(argv: list[str] | None = None) -> None:
         A = gi.GaussianCS(G.image_shape, m=m, seed=0, noise_std=0.2)
         y = A.measure(x, seed=1)
         start = time.perf_counter()
-        res = gi.csgm(G, A, y) if config is None else gi.csgm(G, A, y, config.updated(progress=False))
+        res = (
+            gi.csgm(G, A, y) if config is None else gi.csgm(G, A, y, config.updated(progress=False))
+        )
         seconds = (time.perf_counter() - start) / len(x)
         steps = res.config.restarts * res.config.steps
         for i, err in enumerate(gi.metrics.mse(res.x_hat, x).tolist()):
             rows.append(
-                {"m": m, "setting": name, "image": i, "mse": err, "seconds": seconds,
-                 "latent_steps": steps}
+                {
+                    "m": m,
+                    "setting": name,
+                    "image": i,
+                    "mse": err,
+                    "seconds": seconds,
+                    "latent_steps": steps,
+                }
             )
         with path.open("w", newline="") as f:  # rewritten whole after each unit
             w = csv.DictWriter(f, FIELDS)
@@ -100,7 +108,11 @@ def report(rows: list[dict], m_values: list[int]) -> str:
                 f"| {m} | {name} | {len(errs)} | {mean:.4f} ± {ci:.4f} | "
                 f"{float(first['seconds']):.2f} | {first['latent_steps']} |"
             )
-    lines += ["", "| m | card − sweep's best (paired, ±95% CI) | ratio of means |", "|---:|---:|---:|"]
+    lines += [
+        "",
+        "| m | card − sweep's best (paired, ±95% CI) | ratio of means |",
+        "|---:|---:|---:|",
+    ]
     for m in m_values:
         a, b = by.get((m, "readme (card)")), by.get((m, "sweep's best"))
         if not a or not b:
