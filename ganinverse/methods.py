@@ -753,7 +753,14 @@ register_method(
         deep_decoder,
         "Deep Decoder: an untrained 1x1-conv decoder f_θ(z) fitted to y by T Adam steps on "
         "(1/m)||y − A f_θ(z)||², T chosen per m (Heckel & Hand 2019)",
-        defaults={"steps": 500, "lr": 0.01, "channels": 16, "depth": None, "device": None},
+        defaults={
+            "steps": 500,
+            "lr": 0.01,
+            "channels": 16,
+            "depth": None,
+            "device": None,
+            "progress": True,
+        },
         tuned=UNTRAINED,
         needs_generator=False,
         seeded=True,
@@ -780,6 +787,7 @@ register_method(
             "skip_channels": 4,
             "input_channels": 32,
             "device": None,
+            "progress": True,
         },
         tuned=UNTRAINED,
         needs_generator=False,

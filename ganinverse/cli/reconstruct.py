@@ -114,12 +114,18 @@ def run(args: argparse.Namespace) -> int:
     )
     record.check_operator(op)
     source = None
+    if "progress" in options:  # a solver's own bar (untrained priors)
+        options["progress"] = not args.no_progress
     if record.latent:  # G's card (ganinverse tune) unless --engine flags say otherwise
         base, source = default_config(record, G, op)
         options["config"] = base.updated(progress=not args.no_progress, **engine_overrides(args))
     y = op.measure(x, seed=args.seed + 1)
     back_projection = op.back_projection(y).cpu()  # before the solver moves op to G's device
-    shown = {k: (v if k != "config" else _engine(v)) for k, v in options.items() if v is not None}
+    shown = {
+        k: (v if k != "config" else _engine(v))
+        for k, v in options.items()
+        if v is not None and k != "progress"
+    }
     print(f"{args.method} with " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if source is not None:
         given = engine_overrides(args)

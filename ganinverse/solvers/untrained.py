@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
 
 from .._validation import check_int, check_positive
 from ..device import resolve_device
@@ -111,12 +112,14 @@ def fit_untrained(
     image_ids: Sequence[int] | None = None,
     device: str | torch.device | None = None,
     options: dict | None = None,
+    progress: bool = True,
 ) -> UntrainedResult:
     """Fit one network ``build()`` per image to its measurements y (B, *operator.out_shape)
     by ``steps`` Adam steps of learning rate ``lr`` on Σ_i (1/m_i)||M_i ⊙ (y_i − A_i f_θ_i(z_i))||²
     (see the module docstring); θ⁰_i and z_i from ``rng(seed, key, id_i)``.
 
-    Runs on ``device`` (default: y's; "auto": CUDA when present). Raises TypeError/ValueError, before any
+    Runs on ``device`` (default: y's; "auto": CUDA when present), with a progress bar over the
+    steps unless ``progress`` is False. Raises TypeError/ValueError, before any
     work, for a wrong operator, y, steps, lr, seed or image_ids; warns ``ConvergenceWarning``
     for images whose data term ended no lower than it started, or not finite.
     """
@@ -159,7 +162,7 @@ def fit_untrained(
 
     optimizer = torch.optim.Adam(list(params.values()), lr=lr)
     history = []
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc=key, unit="step", disable=not progress, leave=False):
         data = fit()[1]
         history.append(data.detach()[:B])
         optimizer.zero_grad(set_to_none=True)
@@ -210,6 +213,7 @@ def deep_decoder(
     seed: int = 0,
     image_ids: Sequence[int] | None = None,
     device: str | torch.device | None = None,
+    progress: bool = True,
 ) -> UntrainedResult:
     """The Deep Decoder (Heckel & Hand, ICLR 2019) as a prior: x̂_i = f_θ̂_i(z_i) with θ̂_i after
     ``steps`` Adam steps (learning rate ``lr``) on (1/m_i)||M_i ⊙ (y_i − A_i f_θ(z_i))||².
@@ -222,8 +226,8 @@ def deep_decoder(
     regularises). ``G`` is ignored (no generator: the shape is the operator's).
     y (B, *operator.out_shape) -> ``UntrainedResult`` with x̂ (B, C, H, W).
     θ⁰_i and z_i are drawn from ``seeds.rng(seed, "deep-decoder", image_ids[i])``; the fit
-    runs on ``device`` (default: y's; "auto": CUDA when present). Raises TypeError/ValueError before any
-    work for a wrong operator, y, option or image_ids (e.g. a depth that halves the image
+    runs on ``device`` (default: y's; "auto": CUDA when present); ``progress``: a bar over the steps. Raises
+    TypeError/ValueError before any work for a wrong operator, y, option or image_ids (e.g. a depth that halves the image
     below 2x2); warns ``ConvergenceWarning`` when an image's data term did not decrease.
     """
     shape = _check_shape(operator)
@@ -238,6 +242,7 @@ def deep_decoder(
         key="deep-decoder",
         image_ids=image_ids,
         device=device,
+        progress=progress,
         options={"channels": channels, "depth": depth, "lr": lr},
     )
 
@@ -256,6 +261,7 @@ def deep_image_prior(
     seed: int = 0,
     image_ids: Sequence[int] | None = None,
     device: str | torch.device | None = None,
+    progress: bool = True,
 ) -> UntrainedResult:
     """The Deep Image Prior (Ulyanov, Vedaldi, Lempitsky, CVPR 2018; compressed sensing: Van Veen
     et al. 2018): x̂_i = f_θ̂_i(z_i) with θ̂_i after ``steps`` Adam steps (learning rate ``lr``)
@@ -267,7 +273,8 @@ def deep_image_prior(
     x = 2σ(·) − 1 in (-1, 1); z_i is ``input_channels`` x H x W, uniform on [0, 0.1). About 15x
     the Deep Decoder's time per step. ``G`` is ignored. y (B, *operator.out_shape) ->
     ``UntrainedResult`` with x̂ (B, C, H, W). θ⁰_i and z_i from ``seeds.rng(seed, "dip",
-    image_ids[i])``; runs on ``device`` (default: y's; "auto": CUDA when present). Raises TypeError/ValueError
+    image_ids[i])``; runs on ``device`` (default: y's; "auto": CUDA when present); ``progress``: a bar
+    over the steps. Raises TypeError/ValueError
     before any work for a wrong operator, y, option or image_ids (e.g. levels that halve the
     image below 2x2); warns ``ConvergenceWarning`` when an image's data term did not decrease.
     """
@@ -284,6 +291,7 @@ def deep_image_prior(
         key="dip",
         image_ids=image_ids,
         device=device,
+        progress=progress,
         options={
             "channels": channels,
             "levels": levels,

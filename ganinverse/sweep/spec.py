@@ -200,6 +200,8 @@ class SweepSpec:
         options = record.options({**given, **self.options.get(method, {})})
         if record.latent:
             options["config"] = options["config"].updated(**{"progress": False, **self.engine})
+        if "progress" in options:  # a solver's own bar (the sweep shows one over its units)
+            options["progress"] = False
         return options
 
     def units(self) -> list[tuple[Any, str, int]]:
@@ -231,7 +233,11 @@ class SweepSpec:
             "lasso_fista": defaults(lasso_fista, max_iter="max_iter", tol="tol"),
             "csgm_sparse": defaults(csgm_sparse, max_iter="lasso_max_iter", tol="lasso_tol"),
         }
-        others = {m: self.method_options(m) for m in self.methods if m not in LEGACY_METHODS}
+        others = {  # progress bars are no setting (as LatentConfig's progress is not recorded)
+            m: {k: v for k, v in self.method_options(m).items() if k != "progress"}
+            for m in self.methods
+            if m not in LEGACY_METHODS
+        }
         if others:
             resolved["methods"] = others
         return _json(resolved)
@@ -318,6 +324,7 @@ def _with_predated_options(resolved: Mapping) -> dict:
     filled = {}
     for name, options in methods.items():
         defaults = _json(METHODS[name].defaults) if name in METHODS else {}
+        defaults.pop("progress", None)
         filled[name] = {**{k: v for k, v in defaults.items() if k not in options}, **options}
     return {**resolved, "methods": filled}
 

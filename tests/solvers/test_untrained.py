@@ -213,3 +213,27 @@ def test_a_sweep_searches_the_steps_without_a_generator(tmp_path):
     assert entry["weight"] == "untrained_steps"
     assert [v for v, _ in entry["validation_mse"]] == [3, 6]
     assert entry["value"] in (3, 6) and entry["n_val"] == 2
+
+
+@pytest.mark.parametrize("fit, options", [(deep_decoder, DD), (deep_image_prior, DIP)])
+def test_a_bar_shows_the_steps_unless_progress_is_off(fit, options, capsys):
+    op = GaussianCS(SHAPE, 64, seed=0)
+    y = op.A(smooth_images(1))
+    fit(None, op, y, steps=3, **options)
+    err = capsys.readouterr().err
+    assert "/3 [" in err and ("deep-decoder" in err or "dip" in err)
+    fit(None, op, y, steps=3, progress=False, **options)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_sweep_runs_untrained_priors_without_their_bars_and_records_no_progress(tmp_path):
+    spec = make_spec(
+        dataset="digits",
+        x_values=(100,),
+        methods=("deep-decoder",),
+        n_images=1,
+        n_val=1,
+        grids={"untrained_steps": (2,)},
+    )
+    assert spec.method_options("deep-decoder")["progress"] is False
+    assert "progress" not in spec.resolved()["methods"]["deep-decoder"]
