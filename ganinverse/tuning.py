@@ -4,7 +4,12 @@ write them to its card (:mod:`ganinverse.recommended` reads them).
 The search is a sweep's weight search (:class:`ganinverse.sweep.Sweep`, method ``csgm``, Gaussian
 A with N(0, 1/m) entries, the first ``n_val`` images of the train split, never test images): at
 each m every candidate of ``grid`` (engine overrides such as λ_z and the latent init) runs on
-the same measurements and the lowest validation MSE wins. The folder ``out`` is a sweep folder
+the same measurements. The recommended settings are chosen jointly over m with λ_z
+non-increasing in m (more measurements never call for a stronger prior; the MAP weight of
+CSGM falls as 1/m, Bora et al. 2017): among all such assignments, the one with the least
+Σ_m log(MSE_m / best MSE_m) (each m counted alike). Where the per-m argmins already fall with m
+they are the choice; where validation noise makes near-ties zig-zag (e.g. 0.3 then 1.0 then 0.03)
+the rule smooths them (:func:`monotone_choice`). The folder ``out`` is a sweep folder
 (``sweep.json``, ``weights.json`` with every candidate's validation MSE, resumable) plus
 ``representation_error.json`` and ``recommended.json`` (the card block). The representation
 error ρ² = mean over the validation images of min_z ||G(z) − x||²/n ([-1, 1] scale) is the
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -103,12 +109,17 @@ def tune(
         sweep.unit_options("csgm", m)  # runs (or reads back) the search at m
     table = json.loads((folder / "weights.json").read_text())
     rho2 = representation_error(sweep, folder, seed)
-    by_m = []
-    for m in m_values:
-        entry = table[f"csgm@{m}"]
-        by_m.append(
-            {"m": m, "settings": dict(value_of(entry)), "validation_mse": entry["validation_mse"]}
-        )
+    searches = {m: table[f"csgm@{m}"]["validation_mse"] for m in m_values}
+    chosen = monotone_choice(searches)
+    by_m = [
+        {
+            "m": m,
+            "settings": dict(chosen[m]),
+            "best_on_validation": dict(value_of(table[f"csgm@{m}"])),
+            "validation_mse": searches[m],
+        }
+        for m in sorted(m_values)
+    ]
     block = make_block(
         dataset=dataset,
         n_val=n_val,
@@ -120,6 +131,48 @@ def tune(
     )
     atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
     return block
+
+
+def monotone_choice(searches: Mapping[int, Sequence]) -> dict[int, dict]:
+    """m -> the chosen candidate: the assignment with λ_z non-increasing in m that minimises
+    Σ_m log(MSE_m(candidate) / min MSE_m) (module docstring). ``searches``: m -> [(candidate,
+    validation MSE or None)], candidates dicts with ``lambda_z``; a None (diverged) MSE is never
+    chosen. Dynamic programming over m in increasing order (exact; candidates x m² work)."""
+    ms = sorted(searches)
+    scored = {}
+    for m in ms:
+        finite = [(dict(c), float(v)) for c, v in searches[m] if v is not None and math.isfinite(v)]
+        if not finite:
+            raise ValueError(f"every candidate diverged at m = {m}: no setting to recommend")
+        best = min(v for _, v in finite)
+        scored[m] = [(c, math.log(v / best) if best > 0 else 0.0) for c, v in finite]
+    # cost[j]: least total over the m so far with the last m's candidate j
+    cost = [score for _, score in scored[ms[0]]]
+    back: list[list[int]] = []
+    for prev_m, m in zip(ms, ms[1:], strict=False):
+        prev = scored[prev_m]
+        row, links = [], []
+        for c, score in scored[m]:
+            allowed = [
+                (cost[i], i) for i, (p, _) in enumerate(prev) if c["lambda_z"] <= p["lambda_z"]
+            ]
+            if not allowed:  # no earlier λ at least this large: not a non-increasing path
+                row.append(math.inf)
+                links.append(-1)
+                continue
+            total, i = min(allowed)
+            row.append(total + score)
+            links.append(i)
+        cost, back = row, [*back, links]
+    j = min(range(len(cost)), key=cost.__getitem__)
+    if not math.isfinite(cost[j]):
+        raise ValueError("no non-increasing λ_z path through the candidates")
+    picks = [j]
+    for links in reversed(back):
+        j = links[j]
+        picks.append(j)
+    picks.reverse()
+    return {m: scored[m][j][0] for m, j in zip(ms, picks, strict=True)}
 
 
 def representation_error(sweep: Sweep, folder: Path, seed: int) -> float:

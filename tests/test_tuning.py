@@ -1,7 +1,9 @@
 """``tune``: the recommended settings chosen on validation images, written to the card, read back
 by the solvers; and ``ganinverse tune`` on the command line."""
 
+import itertools
 import json
+import math
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 import ganinverse as gi
 from ganinverse.cli import main
 from ganinverse.models import DCGANGenerator, load_generator, save_model
-from ganinverse.tuning import default_grid, tune, write_card
+from ganinverse.tuning import default_grid, monotone_choice, tune, write_card
 
 ENGINE = {"restarts": 2, "steps": 30, "lr": 0.1}
 GRID = default_grid((0.3, 0.001), ("normal", "uniform"))
@@ -101,3 +103,55 @@ def test_reconstruct_says_which_settings_it_used(generator, tmp_path, capsys):
     assert "engine settings: recommended by the generator's card" in capsys.readouterr().out
     assert main([*argv[:-1], str(tmp_path / "r2"), "--steps", "5"]) == 0
     assert "set on the command line: steps" in capsys.readouterr().out
+
+
+def _search(mses: dict[float, float]) -> list:
+    return [({"lambda_z": lam, "init": "normal"}, v) for lam, v in mses.items()]
+
+
+def test_monotone_choice_keeps_argmins_that_already_fall_with_m():
+    searches = {10: _search({1.0: 0.5, 0.1: 0.7}), 100: _search({1.0: 0.3, 0.1: 0.2})}
+    chosen = monotone_choice(searches)
+    assert [chosen[m]["lambda_z"] for m in (10, 100)] == [1.0, 0.1]
+
+
+def test_monotone_choice_smooths_a_zig_zag_of_near_ties():
+    searches = {
+        10: _search({1.0: 0.0696, 0.3: 0.0674, 0.1: 0.0721}),
+        25: _search({1.0: 0.0306, 0.3: 0.0310, 0.1: 0.0307}),
+        50: _search({1.0: 0.02, 0.3: 0.015, 0.1: 0.0115}),
+    }
+    lams = [monotone_choice(searches)[m]["lambda_z"] for m in (10, 25, 50)]
+    assert lams == sorted(lams, reverse=True) and lams[0] == 0.3
+
+
+def _cost(searches, path):
+    """Σ_m log(MSE_m / best MSE_m) of a path of λ_z values (m in increasing order)."""
+    total = 0.0
+    for (_, search), lam in zip(sorted(searches.items()), path, strict=True):
+        mses = {c["lambda_z"]: v for c, v in search}
+        total += math.log(mses[lam] / min(mses.values()))
+    return total
+
+
+def test_monotone_choice_is_the_exact_optimum():
+    gen = torch.Generator().manual_seed(0)
+    lams = (1.0, 0.3, 0.1, 0.03)
+    for _ in range(20):
+        searches = {
+            m: _search(dict(zip(lams, (torch.rand(4, generator=gen) + 0.1).tolist(), strict=True)))
+            for m in (10, 30, 90)
+        }
+        paths = [p for p in itertools.product(lams, repeat=3) if p[0] >= p[1] >= p[2]]
+        chosen = monotone_choice(searches)
+        got = tuple(chosen[m]["lambda_z"] for m in (10, 30, 90))
+        assert got[0] >= got[1] >= got[2]
+        assert _cost(searches, got) == pytest.approx(min(_cost(searches, p) for p in paths))
+
+
+def test_monotone_choice_never_picks_a_diverged_candidate():
+    searches = {10: _search({1.0: None, 0.1: 0.5}), 20: _search({1.0: 0.1, 0.1: None})}
+    with pytest.raises(ValueError, match="no non-increasing"):
+        monotone_choice(searches)
+    with pytest.raises(ValueError, match="every candidate diverged at m = 5"):
+        monotone_choice({5: _search({1.0: None})})

@@ -91,8 +91,13 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"representation error ρ² = {block['representation_error']:.5f} per pixel ([-1, 1])")
     for row in block["by_m"]:
-        best = min(mse for _, mse in row["validation_mse"] if mse is not None)
-        print(f"m = {row['m']}: {json.dumps(row['settings'])} (validation MSE {best:.5f})")
+        mse = dict((json.dumps(c, sort_keys=True), v) for c, v in row["validation_mse"])
+        key = json.dumps(row["settings"], sort_keys=True)
+        line = f"m = {row['m']}: {key} (validation MSE {mse[key]:.5f}"
+        if row["best_on_validation"] != row["settings"]:  # moved by the λ_z-falls-with-m rule
+            best = json.dumps(row["best_on_validation"], sort_keys=True)
+            line += f"; the per-m best {best}: {mse[best]:.5f}"
+        print(line + ")")
     if args.write_card:
         write_card(args.generator, block)
         print(f"written to the card of {args.generator}")
