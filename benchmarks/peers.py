@@ -73,8 +73,9 @@ METHOD = {
     ("dip", "ours"): "dip (batched)",
     ("dip", "deepinv"): "deepinv DeepImagePrior + ConvDecoder",
 }
-#: λ grid of both wavelet sides: the sweeps' Lasso grid, extended (deepinv chose its top, 3).
-LAMBDAS = (*LASSO_LAMBDAS, 10.0, 30.0)
+#: λ grid of both wavelet sides: the sweeps' Lasso grid, extended upwards (deepinv's FISTA +
+#: WaveletPrior chose the top of the sweeps' grid, 3, at m = 25 and 100; then 30 of 3..30 at m = 25).
+LAMBDAS = (*LASSO_LAMBDAS, 10.0, 30.0, 100.0, 300.0)
 FIELDS = ("m", "pair", "side", "method", "image", "mse", "seconds", "work")
 #: Protocol keys that may differ between runs into one folder (they select units, not results).
 FREE = ("m", "pairs", "no_progress", "out", "boot")
@@ -401,7 +402,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--lambdas",
         default=",".join(map(str, LAMBDAS)),
-        help="λ grid of both wavelet sides ([0, 1] scale; ours' Lasso grid and 10, 30)",
+        help="λ grid of both wavelet sides ([0, 1] scale; the sweeps' Lasso grid and 10-300)",
     )
     p.add_argument("--dinv-wavelet", default="db8", help="WaveletPrior wv (deepinv's default)")
     p.add_argument("--dinv-level", type=int, default=3, help="WaveletPrior level (default)")
