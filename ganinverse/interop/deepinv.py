@@ -131,6 +131,18 @@ class DeepinvOperator(LinearOperator):
         else:
             self.mask = None
 
+    def _apply(self, fn, *args, **kwargs):
+        """``nn.Module.to`` / ``.double()`` and the like, then the physics' ``dtype`` attribute
+        set to its buffers' dtype: deepinv's ``CompressedSensing.A_adjoint`` casts y to
+        ``physics.dtype``, which ``.to(torch.float64)`` leaves at float32 (the Lasso's float64
+        duality gap converts the operator so)."""
+        out = super()._apply(fn, *args, **kwargs)
+        if isinstance(getattr(self.physics, "dtype", None), torch.dtype):
+            real = [b.dtype for b in self.physics.buffers() if b.is_floating_point()]
+            if real:
+                self.physics.dtype = real[0]
+        return out
+
     def A(self, x: Tensor) -> Tensor:
         return self.physics.A(x)
 

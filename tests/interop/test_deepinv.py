@@ -4,6 +4,8 @@ without it (it is an optional extra); the refusals and the generator wrapper run
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -158,6 +160,25 @@ def test_a_deepinv_physics_given_directly_names_the_adapter(dinv, toy_rgb_genera
         gi.csgm(toy_rgb_generator, physics, y)
     with pytest.raises(TypeError, match="from_deepinv"):
         gi.reconstruct("lasso-dct", None, physics, y)
+
+
+def test_the_adapter_converts_to_float64_with_its_physics(dinv):
+    # deepinv's CompressedSensing casts y to physics.dtype, which .to(float64) leaves at float32;
+    # the Lasso's float64 duality gap converts the operator so
+    physics = _physics(dinv, "cs")
+    op = from_deepinv(physics, SHAPE)
+    op64 = copy.deepcopy(op).double()
+    y = torch.randn(2, 50, dtype=torch.float64)
+    assert op64.A_adjoint(y).dtype == torch.float64
+    assert torch.allclose(op64.A_adjoint(y), op.A_adjoint(y.float()).double(), atol=1e-5)
+    assert op.physics.dtype == torch.float32  # the original is untouched
+    x01 = gi.data.to_unit(torch.rand(2, *SHAPE) * 2 - 1)
+    y = op.measurements_from_deepinv(physics(x01))
+    x_hat = gi.reconstruct("lasso-wavelet-detail", None, op, y, lam=0.01)
+    ref = gi.reconstruct(
+        "lasso-wavelet-detail", None, MatrixOperator(physics._A, SHAPE), y, lam=0.01
+    )
+    assert torch.allclose(x_hat, ref, atol=1e-4)
 
 
 # -- without deepinv: the refusals and the generator wrapper ---------------------------------------
