@@ -14,7 +14,7 @@ from ganinverse.models import DCGANGenerator, load_generator, save_model
 from ganinverse.tuning import default_grid, monotone_choice, tune, write_card
 
 ENGINE = {"restarts": 2, "steps": 30, "lr": 0.1}
-GRID = default_grid((0.3, 0.001), ("normal", "uniform"))
+GRID = default_grid((0.3, 0.001), ("normal", "uniform"), None)  # the engine's 30 steps
 
 
 @pytest.fixture
@@ -87,12 +87,46 @@ def test_tune_on_the_command_line(generator, tmp_path, capsys):
     assert load_generator(generator, device="cpu").checkpoint_config["recommended"]["csgm"]
 
 
-def test_the_command_line_refuses_an_unknown_init(generator, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--init-grid", "gaussian"], "--init-grid: init_grid must be one of 'normal', 'uniform'"),
+        (["--lambda-z-grid", "-1"], "--lambda-z-grid: lambda_z_grid must be >= 0"),
+        (["--lambda-z-grid", "nan"], "--lambda-z-grid: lambda_z_grid must be a finite number"),
+        (["--steps-grid", "0"], "--steps-grid: steps_grid must be >= 1"),
+        (["--restarts", "0"], "--restarts: restarts must be >= 1"),
+    ],
+)
+def test_the_command_line_names_the_bad_flag(generator, tmp_path, capsys, flags, message):
     out = tmp_path / "bad"
     argv = ["tune", "--generator", generator, "--dataset", "digits", "--m", "20"]
-    assert main([*argv, "--init-grid", "gaussian", "--out", str(out)]) == 2
-    assert "--init-grid takes normal, uniform" in capsys.readouterr().err
+    assert main([*argv, *flags, "--no-progress", "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_default_grid_searches_steps_unless_steps_is_given(monkeypatch, generator, tmp_path):
+    grids = []
+    monkeypatch.setattr(
+        "ganinverse.cli.tune.tune",
+        lambda *a, grid, **k: grids.append(grid) or {"by_m": [], "representation_error": 0},
+    )
+    argv = ["tune", "--generator", generator, "--dataset", "digits", "--m", "20"]
+    argv += ["--lambda-z-grid", "0.1", "--init-grid", "normal", "--out", str(tmp_path / "o")]
+    main([*argv])
+    main([*argv, "--steps", "40"])
+    main([*argv, "--steps", "40", "--steps-grid", "50,60"])
+    assert [{c.get("steps") for c in g} for g in grids] == [{300, 1000}, {None}, {50, 60}]
+
+
+def test_default_grid_is_the_product_of_its_axes_and_checks_them():
+    grid = default_grid((1.0, 0.1), ("normal",), (300, 1000))
+    assert len(grid) == 4 and {c["steps"] for c in grid} == {300, 1000}
+    assert {c["lambda_z"] for c in grid} == {1.0, 0.1}
+    with pytest.raises(ValueError, match="lambda_z_grid must be a non-empty list"):
+        default_grid(())
+    with pytest.raises(TypeError, match="steps_grid must be an int"):
+        default_grid(steps=(2.5,))
 
 
 def test_reconstruct_says_which_settings_it_used(generator, tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 import warnings
 
@@ -64,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"ganinverse {args.command}: error: {err}", file=sys.stderr)
+        print(
+            f"ganinverse {args.command}: error: {_with_flag(parser, args.command, err)}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(
@@ -73,6 +77,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         warnings.formatwarning = format_before
+
+
+def _with_flag(parser: argparse.ArgumentParser, command: str, err: Exception) -> str:
+    """The error message, led by the command-line flag when it starts with the name of the
+    argument the flag sets (the API's checks name arguments: ``lambda_z must be >= 0`` becomes
+    ``--lambda-z: lambda_z must be >= 0``)."""
+    message = str(err)
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if match is None:
+        return message
+    for action in sub.choices[command]._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and action.dest == match.group(1):
+            return f"{longs[0]}: {message}"
+    return message
 
 
 if __name__ == "__main__":

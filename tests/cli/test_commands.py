@@ -168,6 +168,33 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tiny_generator, tmp_path, ca
     assert "needs a generator" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "command, flags, message",
+    [
+        ("reconstruct", ["--lambda-z", "-1"], "--lambda-z: lambda_z must be >= 0"),
+        ("reconstruct", ["--restarts", "0"], "--restarts: restarts must be >= 1"),
+        (
+            "sweep",
+            ["--methods", "csgm", "--n-images", "4", "--lambda-z", "-1"],
+            "--lambda-z: lambda_z must be >= 0",
+        ),
+        (
+            "sweep",
+            ["--methods", "csgm", "--n-images", "4", "--restarts", "0"],
+            "--restarts: restarts must be >= 1",
+        ),
+    ],
+)
+def test_an_error_from_a_checked_argument_names_its_flag(
+    tiny_generator, tmp_path, capsys, command, flags, message
+):
+    out = tmp_path / "o"
+    argv = [command, "--generator", tiny_generator, "--dataset", "digits", "--m", "10"]
+    assert main([*argv, *flags, "--out", str(out), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_torchrun_environment_selects_the_shard(tiny_generator, tmp_path, monkeypatch, capsys):
     out = tmp_path / "sweep"
     monkeypatch.setenv("RANK", "1")
