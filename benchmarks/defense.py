@@ -75,15 +75,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _train_or_load(path: Path, make, info: dict, name: str, x_test, y_test):
-    """Load ``path`` if it exists, else ``make()``, save it with its test accuracy."""
+def _train_or_load(
+    path: Path, make, info: dict, name: str, x_test, y_test, extra: dict | None = None
+):
+    """Load ``path`` if it exists, else ``make()``, save it with its test accuracy (and the
+    JSON-able ``extra``, e.g. its training settings, in the checkpoint's ``bench`` record)."""
     if (path / "classifier.json").is_file():
         model = load_classifier(path, device="cpu")
         info[name] = model.checkpoint_config.get("bench", {})
         return model
     start = time.perf_counter()
     model = make()
-    meta = {"seconds": round(time.perf_counter() - start, 1), "test_accuracy": None}
+    meta = {**(extra or {}), "seconds": round(time.perf_counter() - start, 1)}
     meta["test_accuracy"] = accuracy(model, x_test, y_test)
     save_model(model, path / "classifier", {"bench": meta})
     info[name] = meta
