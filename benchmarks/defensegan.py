@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib.util
 import io
 import json
 import math
@@ -55,8 +56,18 @@ from ganinverse.io import atomic_write, atomic_write_json, atomic_write_text, ch
 from ganinverse.models import build_classifier, load_generator, train_classifier
 from ganinverse.sweep import mean_ci95
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from defense import _train_or_load  # benchmarks/defense.py: train once, then load
+
+def _sibling(name: str):
+    """A script of benchmarks/ as a module, under a name no package can shadow (the tests'
+    ``defense`` package would, as ``import defense``)."""
+    path = Path(__file__).resolve().with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_ganinverse_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_train_or_load = _sibling("defense")._train_or_load  # train once, save, then load
 
 #: table.csv's columns; the first six are a row's key
 TABLE_FIELDS = (
@@ -489,7 +500,11 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 )
             mse[name] = projection_mse(defense, adv, labels, name, proj_path, tag, args.batch)
-        summary = {k: mse_summary(v) for k, v in mse.items()}
+        saved = read_projection(proj_path, tag)
+        summary = {}
+        for k, v in mse.items():
+            seconds = [float(saved[(k, i)]["seconds"]) for i in range(len(v))]
+            summary[k] = {**mse_summary(v), "seconds_per_image": sum(seconds) / len(seconds)}
         protocol["projection_mse"] = summary
         protocol["timings"]["total_seconds_this_run"] = round(time.perf_counter() - started, 1)
         atomic_write_json(out / "protocol.json", json.loads(json.dumps(protocol, default=str)))

@@ -1,0 +1,173 @@
+"""The Defense-GAN protocol benchmark (benchmarks/defensegan.py) at a tiny size: sklearn digits,
+the bundled ``digits`` generator, 4 test images, 3 projection steps. The table is merged by key,
+a rerun recomputes nothing, the projection MSE is ||D(x) − x||²/n of the defense itself, and
+bad flags are refused before any file is written."""
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+import ganinverse.defense.projection as projection
+from ganinverse.data import load_images, to_unit
+from ganinverse.defense import ProjectionDefense
+from ganinverse.defense.attacks import FGSM, PGD
+from ganinverse.models import load_generator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_defensegan", ROOT / "benchmarks/defensegan.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _args(tmp: Path, *extra: str) -> list[str]:
+    return [
+        "--dataset", "digits", "--data-root", "", "--generator", "digits", "--n", "4",
+        "--n-test-clean", "12", "--train-n", "40", "--epochs", "1", "--rec-n", "6",
+        "--rec-projection", "2,1", "--steps", "3", "--restarts", "2", "--pgd-steps", "2",
+        "--batch", "3", "--out", str(tmp / "out"), "--models", str(tmp / "models"), *extra,
+    ]  # fmt: skip
+
+
+def _csv(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def run(bench, tmp_path_factory):
+    """One tiny run (shared by the tests that read its files)."""
+    tmp = tmp_path_factory.mktemp("defensegan")
+    bench.main(_args(tmp))
+    return tmp
+
+
+def test_a_run_writes_one_row_per_cell(run):
+    rows = _csv(run / "out/table.csv")
+    label = "defense-gan-L3-R2"  # not the published setting, so not "defense-gan"
+    keys = {(r["model"], r["defense"], r["attack"]) for r in rows}
+    assert keys == {
+        (m, d, a)
+        for m in ("A", "B", "A-rec")
+        for d in ("none", label)
+        for a in ("none", "fgsm", "pgd")
+    }
+    assert len(rows) == len(keys)
+    clean = [r for r in rows if r["attack"] == "none"]
+    assert {(r["norm"], r["eps"], r["n"]) for r in clean} == {("none", "0", "4")}
+    for r in rows:
+        acc, ci = float(r["accuracy"]), float(r["ci95"])
+        assert 0 <= acc <= 1 and 0 < ci < 0.5 and float(r["seconds_per_image"]) >= 0
+    protocol = (run / "out/protocol.json").read_text()
+    assert '"test_accuracy"' in protocol and '"commit"' in protocol and "--rec-n" in protocol
+
+
+def test_the_table_is_merged_by_key(bench, tmp_path):
+    path = tmp_path / "table.csv"
+    row = dict(
+        model="A", defense="none", attack="none", norm="none", eps="0", n=4, accuracy="0.5000",
+        ci95="0.3", seconds_per_image="0.1",
+    )  # fmt: skip
+    other = {**row, "attack": "bpda", "norm": "inf", "eps": "0.3", "n": 100}  # a later item's
+    bench.merge_table(path, [row, other])
+    bench.merge_table(path, [{**row, "accuracy": "0.7500"}, {**row, "model": "B"}])
+    rows = _csv(path)
+    assert [(r["model"], r["attack"], r["accuracy"]) for r in rows] == [
+        ("A", "none", "0.7500"),  # replaced in place
+        ("A", "bpda", "0.5000"),  # kept
+        ("B", "none", "0.5000"),  # appended
+    ]
+    path.write_text("model,accuracy\nA,0.5\n")  # not a table of ours: never overwritten
+    with pytest.raises(ValueError, match="columns"):
+        bench.merge_table(path, [row])
+    assert path.read_text() == "model,accuracy\nA,0.5\n"
+
+
+def test_the_wilson_interval(bench):
+    # (1.96 √(0.25/100 + 1.96²/40000)) / (1 + 1.96²/100)
+    assert bench.wilson_ci95(0.5, 100) == pytest.approx(0.0962, abs=1e-4)
+    assert 0 < bench.wilson_ci95(1.0, 500) < 0.01  # defined at the ends
+
+
+def test_a_rerun_recomputes_nothing(bench, run, monkeypatch):
+    before = {p: p.read_bytes() for p in (run / "out").rglob("*.csv")}
+
+    def boom(*args, **kwargs):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr(FGSM, "__call__", boom)
+    monkeypatch.setattr(PGD, "__call__", boom)
+    monkeypatch.setattr(projection, "csgm", boom)  # every projection runs the engine
+    monkeypatch.setattr(bench, "train_classifier", boom)
+    bench.main(_args(run))
+    after = {p: p.read_bytes() for p in (run / "out").rglob("*.csv")}
+    assert after == before
+
+
+def test_the_projection_mse_is_that_of_the_defense(bench, run):
+    rows = {(r["images"], int(r["index"])): r for r in _csv(run / "out/projection.csv")}
+    assert {k[0] for k in rows} == {
+        f"{a}:0.3/{m}" for a in ("fgsm", "pgd") for m in ("A", "B", "A-rec")
+    } | {"clean"}
+    x, labels = load_images("digits", None, "test", n=4)
+    x = to_unit(x).clamp(0, 1)
+    G = load_generator("digits", device="cpu")
+    D = ProjectionDefense(G, steps=3, restarts=2, seed=0)
+    with torch.no_grad():
+        direct = (D(x) - x).pow(2).flatten(1).mean(1)
+    for i in range(4):
+        assert float(rows[("clean", i)]["mse"]) == pytest.approx(float(direct[i]), rel=1e-4)
+        assert int(rows[("clean", i)]["label"]) == int(labels[i])
+    one = D(x[2:3])  # an image's projection does not depend on its batch
+    assert float((one - x[2:3]).pow(2).mean()) == pytest.approx(float(direct[2]), rel=1e-4)
+
+
+def test_the_attack_images_are_projected_once(bench, tmp_path, monkeypatch):
+    """The MSE pass reuses the evaluation's projections: the engine runs once for the training
+    projections of A-rec and once per defended cell (clean, fgsm, pgd) of A and A-rec, for no
+    MSE (of the clean images, and of 2 attacks x 2 models)."""
+    calls = []
+    real = projection.csgm
+    monkeypatch.setattr(projection, "csgm", lambda *a, **k: calls.append(1) or real(*a, **k))
+    bench.main([*_args(tmp_path), "--classifiers", "A", "--batch", "4"])
+    assert len(calls) == 1 + 2 * 3  # one batch of 4 images per cell
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "match"),
+    [
+        ("--n", "0", "--n must be >= 1"),
+        ("--steps", "0", "--steps must be >= 1"),
+        ("--threads", "0", "--threads must be >= 1"),
+        ("--rec-projection", "100", "--rec-projection must be STEPS,RESTARTS"),
+        ("--rec-projection", "0,4", "--rec-projection steps must be >= 1"),
+        ("--classifiers", "A,C", "--classifiers"),
+        ("--attacks", "fgsm:30", "--attacks"),
+        ("--rec-n", "-1", "--rec-n must be >= 0"),
+    ],
+)
+def test_bad_flags_are_refused_before_any_file(bench, tmp_path, flag, value, match):
+    with pytest.raises(ValueError, match=match):
+        bench.main([*_args(tmp_path), flag, value])
+    assert not (tmp_path / "out").exists() and not (tmp_path / "models").exists()
+
+
+def test_a_rec_variant_needs_model_a(bench, tmp_path):
+    with pytest.raises(ValueError, match="--rec-n trains a variant of model A"):
+        bench.main([*_args(tmp_path), "--classifiers", "B"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_classifier_of_other_settings_is_refused(bench, tmp_path):
+    bench.main([*_args(tmp_path), "--classifiers", "B", "--rec-n", "0", "--n", "1"])
+    with pytest.raises(ValueError, match="was trained with"):
+        bench.main([*_args(tmp_path), "--classifiers", "B", "--rec-n", "0", "--epochs", "2"])
