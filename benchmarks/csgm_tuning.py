@@ -10,7 +10,6 @@ of the best MSE. Writes results.csv (one row per setting and m), time_to_quality
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
+from csv_rows import read_rows, write_rows  # benchmarks/csv_rows.py
 
 from ganinverse import metrics
 from ganinverse.data import load_images
@@ -63,10 +63,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.csv"
     done = {}
-    if path.is_file():  # resume
-        with path.open() as f:
-            for row in csv.DictReader(f):
-                done[tuple(row[k] for k in FIELDS[:5])] = row
+    for row in read_rows(path):  # resume
+        done[tuple(row[k] for k in FIELDS[:5])] = row
 
     G = load_generator(args.generator, device="cpu")
     x, _ = load_images(args.dataset, args.data_root, "train", n=args.n_images)
@@ -104,20 +102,10 @@ def main() -> None:
         )
         rows.append(row)
         print(row, flush=True)
-        _write(path, rows)
+        write_rows(path, FIELDS, rows)
     _plot(rows, out / "time_to_quality.png", args)
     atomic_write_json(out / "choice.json", _choose(rows))
     print(_choose(rows))
-
-
-def _write(path: Path, rows: list[dict]) -> None:
-    def write(p: Path) -> None:
-        with p.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=FIELDS)
-            w.writeheader()
-            w.writerows(rows)
-
-    atomic_write(path, write)
 
 
 def _choose(rows: list[dict], slack: float = 0.05) -> dict:

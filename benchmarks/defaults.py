@@ -14,12 +14,12 @@ Writes results.csv (one row per image, m and setting) and results.md; resumable 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
 
 import torch
+from csv_rows import append_rows, read_rows  # benchmarks/csv_rows.py
 from tqdm.auto import tqdm
 
 import ganinverse as gi
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     m_values = [int(v) for v in args.m.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.csv"
-    rows = list(csv.DictReader(path.open())) if path.is_file() else []
+    rows = read_rows(path)
     done = {(r["m"], r["setting"]) for r in rows}
     G = gi.load_generator("mnist-wgangp", device="cpu")
     x, _ = gi.load_images("mnist", root=args.data_root, split="test", n=args.n)
@@ -76,21 +76,19 @@ def main(argv: list[str] | None = None) -> None:
         )
         seconds = (time.perf_counter() - start) / len(x)
         steps = res.config.restarts * res.config.steps
-        for i, err in enumerate(gi.metrics.mse(res.x_hat, x).tolist()):
-            rows.append(
-                {
-                    "m": m,
-                    "setting": name,
-                    "image": i,
-                    "mse": err,
-                    "seconds": seconds,
-                    "latent_steps": steps,
-                }
-            )
-        with path.open("w", newline="") as f:  # rewritten whole after each unit
-            w = csv.DictWriter(f, FIELDS)
-            w.writeheader()
-            w.writerows(rows)
+        unit = [
+            {
+                "m": m,
+                "setting": name,
+                "image": i,
+                "mse": err,
+                "seconds": seconds,
+                "latent_steps": steps,
+            }
+            for i, err in enumerate(gi.metrics.mse(res.x_hat, x).tolist())
+        ]
+        append_rows(path, FIELDS, unit)
+        rows += unit
     atomic_write_text(args.out / "results.md", report(rows, m_values))
     print(report(rows, m_values))
 

@@ -10,11 +10,11 @@ Writes results.csv (one row per m, σ, lr, steps, rule) and prints the best sett
 from __future__ import annotations
 
 import argparse
-import csv
 import warnings
 from pathlib import Path
 
 import torch
+from csv_rows import append_rows, write_rows  # benchmarks/csv_rows.py
 
 from ganinverse import metrics
 from ganinverse.data import load_images
@@ -52,46 +52,44 @@ def main() -> None:
     lrs = [float(v) for v in args.lr.split(",")]
     step_values = [int(v) for v in args.steps.split(",")]
     rows = []
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        for m in (int(v) for v in args.m.split(",")):
-            for sigma in (float(v) for v in args.noise_std.split(",")):
-                op = GaussianCS(G.image_shape, m, seed=m, noise_std=2 * sigma)
-                y = op.measure(x, seed=1)
-                start = csgm(G, op, y, config, image_ids=ids)
-                base = float(metrics.mse(start.x_hat, x).mean())
-                runs = [(lr, s, 0.0) for lr in lrs for s in step_values]
-                if sigma > 0:
-                    runs += [(lr, max(step_values), 1.0) for lr in lrs]
-                for lr, steps, tau in runs:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", ConvergenceWarning)
-                        res = iagan(
-                            G,
-                            op,
-                            y,
-                            start=start,
-                            lr_theta=lr,
-                            lr_z=lr,
-                            adapt_steps=steps,
-                            discrepancy=tau,
-                        )
-                    row = {
-                        "m": m,
-                        "noise_std": sigma,
-                        "lr": lr,
-                        "steps": steps,
-                        "rule": "steps" if tau == 0 else "discrepancy",
-                        "mse": f"{float(metrics.mse(res.x_hat, x).mean()):.5g}",
-                        "csgm_mse": f"{base:.5g}",
-                        "steps_run": f"{float(res.steps_run.float().mean()):.1f}",
-                        "seconds": f"{(res.seconds - start.seconds) / len(x):.4g}",
-                    }
-                    writer.writerow(row)
-                    f.flush()
-                    rows.append(row)
-                    print(row, flush=True)
+    path = out / "results.csv"
+    write_rows(path, FIELDS, [])  # a new run starts a new file
+    for m in (int(v) for v in args.m.split(",")):
+        for sigma in (float(v) for v in args.noise_std.split(",")):
+            op = GaussianCS(G.image_shape, m, seed=m, noise_std=2 * sigma)
+            y = op.measure(x, seed=1)
+            start = csgm(G, op, y, config, image_ids=ids)
+            base = float(metrics.mse(start.x_hat, x).mean())
+            runs = [(lr, s, 0.0) for lr in lrs for s in step_values]
+            if sigma > 0:
+                runs += [(lr, max(step_values), 1.0) for lr in lrs]
+            for lr, steps, tau in runs:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    res = iagan(
+                        G,
+                        op,
+                        y,
+                        start=start,
+                        lr_theta=lr,
+                        lr_z=lr,
+                        adapt_steps=steps,
+                        discrepancy=tau,
+                    )
+                row = {
+                    "m": m,
+                    "noise_std": sigma,
+                    "lr": lr,
+                    "steps": steps,
+                    "rule": "steps" if tau == 0 else "discrepancy",
+                    "mse": f"{float(metrics.mse(res.x_hat, x).mean()):.5g}",
+                    "csgm_mse": f"{base:.5g}",
+                    "steps_run": f"{float(res.steps_run.float().mean()):.1f}",
+                    "seconds": f"{(res.seconds - start.seconds) / len(x):.4g}",
+                }
+                append_rows(path, FIELDS, [row])
+                rows.append(row)
+                print(row, flush=True)
     for key in sorted({(r["m"], r["noise_std"]) for r in rows}):
         group = [r for r in rows if (r["m"], r["noise_std"]) == key]
         best = min(group, key=lambda r: float(r["mse"]))

@@ -16,7 +16,6 @@ pixels) so the grids can be redrawn without solving again.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import inspect
 import json
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+from csv_rows import append_rows, read_rows  # benchmarks/csv_rows.py
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -77,23 +77,6 @@ def _defaults(fn, *names: str) -> dict:
 
 def _tag(spec: str) -> str:
     return spec.replace(":", "-")
-
-
-def _done(path: Path) -> set[tuple[str, str]]:
-    if not path.is_file():
-        return set()
-    with path.open() as f:
-        return {(r["mask"], r["method"]) for r in csv.DictReader(f)}
-
-
-def _append(path: Path, rows: list[dict]) -> None:
-    new = not path.is_file()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-        f.flush()
 
 
 def _rows(
@@ -161,8 +144,7 @@ def _solve(args, spec, x, mask, G, D, train, ids, bar) -> dict[str, tuple[torch.
 
 
 def _summary(rows_path: Path, specs: list[str]) -> list[dict]:
-    with rows_path.open() as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(rows_path)
     table = []
     for spec in specs:
         for method in METHODS:
@@ -250,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 "use another --out or the same settings"
             )
     atomic_write_json(saved, protocol)
-    done = _done(rows_path)
+    done = {(r["mask"], r["method"]) for r in read_rows(rows_path)}
     bar = tqdm(
         total=len(specs) * len(METHODS), desc="inpainting", unit="method", disable=args.no_progress
     )
@@ -265,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         results = _solve(args, spec, x, mask, G, D, train, ids, bar)
         for method, (x_hat, seconds) in results.items():
             if (spec, method) not in done:
-                _append(rows_path, _rows(spec, method, x_hat, x, mask, seconds, ids))
+                append_rows(rows_path, FIELDS, _rows(spec, method, x_hat, x, mask, seconds, ids))
         tensors = {m: v[0].contiguous() for m, v in results.items()}
         atomic_write(store, lambda p, t=tensors: save_file(t, str(p)))
         summary = ", ".join(f"{m} {float(psnr(v[0], x).mean()):.2f} dB" for m, v in results.items())

@@ -13,8 +13,6 @@ Results: benchmarks/results/lasso_speed/results.csv and README.md (written atomi
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import platform
 import sys
@@ -23,6 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import torch
+from csv_rows import write_rows  # benchmarks/csv_rows.py
 from threadpoolctl import threadpool_limits
 
 from ganinverse.baselines import SparseResult, choose_lambda, lasso_fista, lasso_sklearn
@@ -135,11 +134,7 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 
 def write(rows: list[dict], args: argparse.Namespace, out: Path) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out / "results.csv", buf.getvalue())
+    write_rows(out / "results.csv", list(rows[0]), rows)
     cols = [
         "basis",
         "m",

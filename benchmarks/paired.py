@@ -19,9 +19,10 @@ images and the same measurements are far tighter than the two methods' own CIs.
 from __future__ import annotations
 
 import argparse
-import csv
 from collections import defaultdict
 from pathlib import Path
+
+from csv_rows import read_rows  # benchmarks/csv_rows.py
 
 from ganinverse.sweep import mean_ci95
 
@@ -29,12 +30,11 @@ from ganinverse.sweep import mean_ci95
 def _values(out: Path, metric: str) -> dict[tuple[str, str], dict[int, float]]:
     """(method, m or mask) -> {image: metric} from a results folder's rows.csv (complete rows)."""
     values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
-    with (out / "rows.csv").open(newline="") as f:
-        for row in csv.DictReader(f):
-            if None in row.values() or not row.get(metric):
-                continue  # a torn last line
-            group = row["m"] if "m" in row else row["mask"]
-            values[(row["method"], group)][int(row["image"])] = float(row[metric])
+    for row in read_rows(out / "rows.csv"):
+        if not row.get(metric):
+            continue  # no such column (--metric mse of inpainting rows), or no value
+        group = row["m"] if "m" in row else row["mask"]
+        values[(row["method"], group)][int(row["image"])] = float(row[metric])
     return values
 
 

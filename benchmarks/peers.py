@@ -38,7 +38,6 @@ dependency.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import shlex
@@ -50,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from csv_rows import append_rows, read_rows  # benchmarks/csv_rows.py
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -442,23 +442,6 @@ def _commit() -> str:
     return head + ("-dirty" if dirty else "")
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as f:
-        return [r for r in csv.DictReader(f) if None not in r.values() and r.get("mse")]
-
-
-def append_rows(path: Path, rows: list[dict]) -> None:
-    new = not path.is_file()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-        f.flush()
-
-
 def unit_rows(m: int, pair: str, side: str, ids, mse, out: dict) -> list[dict]:
     return [
         {
@@ -687,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
                 )  # fmt: skip
         inner.close()
         mse = mse01(result["x01"], x01[: len(images)])
-        append_rows(rows_path, unit_rows(m, pair, side, images, mse, result))
+        append_rows(rows_path, FIELDS, unit_rows(m, pair, side, images, mse, result))
         units[key] = {
             "settings": settings,
             "selection": sel,

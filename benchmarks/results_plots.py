@@ -84,6 +84,25 @@ def _save(fig: plt.Figure, path: Path) -> None:
     print(f"wrote {path.relative_to(RESULTS.parent.parent)}")
 
 
+def _errorbars(ax: plt.Axes, ms: list[int], rows: list[dict], key: str, **style) -> None:
+    """One line: each summary row's ``key`` (mean) and ``key_ci95`` (95% CI) against m."""
+    ax.errorbar(ms, [r[key] for r in rows], [r[f"{key}_ci95"] for r in rows], **style)
+
+
+def _print_means(title: str, ms: list[int], rows: list[dict], key: str, digits: int) -> None:
+    """The numbers of a line, ``title: m: mean ± CI, ...``, so RESULTS.md can be checked."""
+    means = (
+        f"{m}: {r[key]:.{digits}f} ± {r[f'{key}_ci95']:.{digits}f}"
+        for m, r in zip(ms, rows, strict=True)
+    )
+    print(f"{title}: " + ", ".join(means))
+
+
+def _published(ax: plt.Axes, points: dict[int, float], fmt: str, **style) -> None:
+    """Published values {m: value} as points of their own (``fmt``: matplotlib's format string)."""
+    ax.plot(list(points), list(points.values()), fmt, **style)
+
+
 def mnist(out: Path = HEADLINE / "mnist_cs.png") -> None:
     fig, ax = plt.subplots(figsize=(7.2, 5.0))
     for base, label, style in (
@@ -101,10 +120,11 @@ def mnist(out: Path = HEADLINE / "mnist_cs.png") -> None:
         print(f"CSGM, generator chosen per m ({label}):")
         for m, r in zip(ms, chosen, strict=True):
             print(f"  m={m}: {pick[m]}: {r['mse']:.4f} ± {r['mse_ci95']:.4f} (n={r['n']:.0f})")
-        ax.errorbar(
+        _errorbars(
+            ax,
             ms,
-            [r["mse"] for r in chosen],
-            [r["mse_ci95"] for r in chosen],
+            chosen,
+            "mse",
             color="C0",
             label=f"CSGM, generator chosen per m ({label})",
             **style,
@@ -122,40 +142,31 @@ def mnist(out: Path = HEADLINE / "mnist_cs.png") -> None:
             min((rows["mnist-wgangp"][(k, m)] for k in LASSOS), key=lambda r: r["mse"]) for m in ms
         ]
         if base is RESULTS:
-            ax.errorbar(
+            _errorbars(
+                ax,
                 ms,
-                [r["mse"] for r in sparse],
-                [r["mse_ci95"] for r in sparse],
+                sparse,
+                "mse",
                 color="C1",
                 marker="s",
                 capsize=3,
                 label="csgm-sparse, mnist-vae-100ep, 30 restarts",
             )
-            ax.errorbar(
+            _errorbars(
+                ax,
                 ms,
-                [r["mse"] for r in lasso],
-                [r["mse_ci95"] for r in lasso],
+                lasso,
+                "mse",
                 color="C2",
                 marker="^",
                 capsize=3,
                 label="best Lasso per m (pixel, DCT, wavelet)",
             )
-        print(
-            f"csgm-sparse VAE-100ep r30 ({label}): "
-            + ", ".join(
-                f"{m}: {r['mse']:.4f} ± {r['mse_ci95']:.4f}"
-                for m, r in zip(ms, sparse, strict=True)
-            )
-        )
-        print(
-            f"best Lasso ({label}): "
-            + ", ".join(
-                f"{m}: {r['mse']:.4f} ± {r['mse_ci95']:.4f}" for m, r in zip(ms, lasso, strict=True)
-            )
-        )
-    ax.plot(
-        list(PAPER_MNIST),
-        list(PAPER_MNIST.values()),
+        _print_means(f"csgm-sparse VAE-100ep r30 ({label})", ms, sparse, "mse", 4)
+        _print_means(f"best Lasso ({label})", ms, lasso, "mse", 4)
+    _published(
+        ax,
+        PAPER_MNIST,
         "kx",
         ms=9,
         mew=2,
@@ -187,50 +198,35 @@ def faces(out: Path = HEADLINE / "faces_cs.png") -> None:
     for i, (method, label) in enumerate(labels.items()):
         ms = sorted(m for meth, m in rows if meth == method)
         ys = [rows[(method, m)] for m in ms]
-        ax.errorbar(
-            ms,
-            [r["psnr"] for r in ys],
-            [r["psnr_ci95"] for r in ys],
-            marker="o",
-            capsize=3,
-            color=f"C{i}",
-            label=f"{label} (64 faces)",
+        _errorbars(
+            ax, ms, ys, "psnr", marker="o", capsize=3, color=f"C{i}", label=f"{label} (64 faces)"
         )
-        print(
-            f"{label}: "
-            + ", ".join(
-                f"{m}: {r['psnr']:.1f} ± {r['psnr_ci95']:.1f}" for m, r in zip(ms, ys, strict=True)
-            )
-        )
+        _print_means(label, ms, ys, "psnr", 1)
     ms = sorted(m for _, m in dct)
-    ax.errorbar(
+    _errorbars(
+        ax,
         ms,
-        [dct[("csgm-sparse", m)]["psnr"] for m in ms],
-        [dct[("csgm-sparse", m)]["psnr_ci95"] for m in ms],
+        [dct[("csgm-sparse", m)] for m in ms],
+        "psnr",
         marker="D",
         ls="none",
         capsize=3,
         color="C4",
         label="csgm-sparse, DCT ν (first 8 faces)",
     )
-    ax.plot(
-        list(GLOWIP_DCGAN),
-        list(GLOWIP_DCGAN.values()),
-        "kx",
-        ms=8,
-        mew=2,
-        label="GlowIP's table: DCGAN (other faces)",
-    )
-    ax.plot(
-        list(GLOWIP_LASSO_DCT),
-        list(GLOWIP_LASSO_DCT.values()),
+    _published(ax, GLOWIP_DCGAN, "kx", ms=8, mew=2, label="GlowIP's table: DCGAN (other faces)")
+    _published(
+        ax,
+        GLOWIP_LASSO_DCT,
         "+",
         color="gray",
         ms=10,
         mew=2,
         label="GlowIP's table: Lasso-DCT (other faces)",
     )
-    ax.plot([500], [GLOW_M500], "k*", ms=11, label="Glow prior, Asim et al. 2020 (other faces)")
+    _published(
+        ax, {500: GLOW_M500}, "k*", ms=11, label="Glow prior, Asim et al. 2020 (other faces)"
+    )
     ax.set(
         xscale="log",
         xlabel="number of measurements m",
