@@ -128,6 +128,7 @@ def make_block(
     by_m: Sequence[Mapping[str, Any]],
     operator: str = "gaussian",
     seed: int = 0,
+    refine: Mapping[str, int] | None = None,
 ) -> dict:
     """A card block (what ``ganinverse tune`` writes), checked."""
     block = {
@@ -142,4 +143,6 @@ def make_block(
         "engine": dict(engine),
         "by_m": [dict(r) for r in by_m],
     }
+    if refine:
+        block["refine"] = dict(refine)
     return dict(check_block(block, "the new block"))

@@ -11,7 +11,7 @@ import torch
 import ganinverse as gi
 from ganinverse.cli import main
 from ganinverse.models import DCGANGenerator, load_generator, save_model
-from ganinverse.tuning import default_grid, monotone_choice, tune, write_card
+from ganinverse.tuning import default_grid, finalists, monotone_choice, tune, write_card
 
 ENGINE = {"restarts": 2, "steps": 30, "lr": 0.1}
 GRID = default_grid((0.3, 0.001), ("normal", "uniform"), None)  # the engine's 30 steps
@@ -26,6 +26,7 @@ def generator(tmp_path):
 
 def run_tune(generator, out, **kw):
     args = dict(dataset="digits", m_values=(20, 80), out=out, n_val=3, engine=ENGINE, grid=GRID)
+    args["refine_top"] = 0  # one stage unless a test asks for the second
     return tune(generator, progress=False, **{**args, **kw})
 
 
@@ -43,14 +44,45 @@ def test_tune_picks_the_lowest_validation_mse_at_each_m(generator, tmp_path):
     assert saved == json.loads(json.dumps(block))
 
 
+def test_the_second_stage_rescores_the_finalists_on_more_images(generator, tmp_path):
+    one = run_tune(generator, tmp_path / "one")
+    two = run_tune(generator, tmp_path / "two", refine_top=2, refine_n_val=6)
+    assert two["refine"] == {"top": 2, "n_val": 6} and "refine" not in one
+    key = lambda c: json.dumps(c, sort_keys=True)  # noqa: E731
+    for row_one, row in zip(one["by_m"], two["by_m"], strict=True):
+        assert row["validation_mse"] == row_one["validation_mse"]  # the first stage is shared
+        first = sorted(row["validation_mse"], key=lambda cv: cv[1])
+        finalists_ = {key(c) for c, _ in first[:2]} | {key(row_one["settings"])}
+        assert {key(c) for c, _ in row["refined_mse"]} == finalists_
+        # the same candidate scored on 6 images, not 3: another number
+        assert dict(map(lambda cv: (key(cv[0]), cv[1]), row["refined_mse"])) != {
+            key(c): v for c, v in row["validation_mse"] if key(c) in finalists_
+        }
+    refined = {row["m"]: row["refined_mse"] for row in two["by_m"]}
+    chosen = monotone_choice(refined)
+    assert [key(row["settings"]) for row in two["by_m"]] == [key(chosen[m]) for m in (20, 80)]
+    assert (tmp_path / "two" / "refine" / "m20" / "weights.json").is_file()
+
+
+def test_finalists_are_the_best_few_and_the_first_choice_in_search_order():
+    search = [({"lambda_z": 1.0}, 0.5), ({"lambda_z": 0.1}, 0.2), ({"lambda_z": 0.01}, None)]
+    search += [({"lambda_z": 0.001}, 0.3)]
+    assert finalists(search, 1, {"lambda_z": 1.0}) == [{"lambda_z": 1.0}, {"lambda_z": 0.1}]
+    assert finalists(search, 5, {"lambda_z": 0.1}) == [
+        {"lambda_z": 1.0},
+        {"lambda_z": 0.1},
+        {"lambda_z": 0.001},
+    ]
+
+
 def test_tune_resumes_from_its_recorded_search(generator, tmp_path, monkeypatch):
-    first = run_tune(generator, tmp_path / "t")
+    first = run_tune(generator, tmp_path / "t", refine_top=1, refine_n_val=5)
 
     def no_search(*a, **k):
         raise AssertionError("a recorded search was run again")
 
     monkeypatch.setattr("ganinverse.sweep.runner.choose_weight", no_search)
-    assert run_tune(generator, tmp_path / "t") == first
+    assert run_tune(generator, tmp_path / "t", refine_top=1, refine_n_val=5) == first
 
 
 def test_the_card_written_by_tune_is_what_csgm_runs(generator, tmp_path):
@@ -73,7 +105,13 @@ def test_bad_arguments_are_refused_before_any_file(generator, tmp_path):
         run_tune(generator, tmp_path / "b", n_val=0)
     with pytest.raises(ValueError, match="noise_std"):
         run_tune(generator, tmp_path / "c", noise_std=-1.0)
-    assert not any((tmp_path / d).exists() for d in "abc")
+    with pytest.raises(ValueError, match="refine_n_val must be >= 4"):
+        run_tune(generator, tmp_path / "d", refine_top=2, refine_n_val=3)
+    with pytest.raises(ValueError, match="refine_n_val .* validation images from the train"):
+        run_tune(generator, tmp_path / "e", refine_top=2, refine_n_val=10**6)
+    with pytest.raises(ValueError, match="refine_top must be >= 0"):
+        run_tune(generator, tmp_path / "f", refine_top=-1)
+    assert not any((tmp_path / d).exists() for d in "abcdef")
 
 
 def test_tune_on_the_command_line(generator, tmp_path, capsys):
@@ -84,6 +122,7 @@ def test_tune_on_the_command_line(generator, tmp_path, capsys):
     assert main(argv) == 0, capsys.readouterr().err
     text = capsys.readouterr().out
     assert "m = 20:" in text and "written to the card" in text
+    assert "validation MSE on 10 images" in text  # the second stage: 5 x --n-val
     assert load_generator(generator, device="cpu").checkpoint_config["recommended"]["csgm"]
 
 
@@ -95,6 +134,8 @@ def test_tune_on_the_command_line(generator, tmp_path, capsys):
         (["--lambda-z-grid", "nan"], "--lambda-z-grid: lambda_z_grid must be a finite number"),
         (["--steps-grid", "0"], "--steps-grid: steps_grid must be >= 1"),
         (["--restarts", "0"], "--restarts: restarts must be >= 1"),
+        (["--refine-n-val", "20"], "--refine-n-val: refine_n_val must be >= 21"),
+        (["--refine-top", "-2"], "--refine-top: refine_top must be >= 0"),
     ],
 )
 def test_the_command_line_names_the_bad_flag(generator, tmp_path, capsys, flags, message):

@@ -7,7 +7,17 @@ import argparse
 import json
 
 from ..latent import INITS
-from ..tuning import ENGINE, INIT_GRID, LAMBDA_Z_GRID, STEPS_GRID, default_grid, tune, write_card
+from ..tuning import (
+    ENGINE,
+    INIT_GRID,
+    LAMBDA_Z_GRID,
+    REFINE_FACTOR,
+    REFINE_TOP,
+    STEPS_GRID,
+    default_grid,
+    tune,
+    write_card,
+)
 from ._common import float_list, int_list, str_list
 
 
@@ -49,6 +59,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int_list,
         help="steps per restart searched (default: --steps when given, else "
         f"{','.join(map(str, STEPS_GRID))})",
+    )
+    p.add_argument(
+        "--refine-top",
+        type=int,
+        default=REFINE_TOP,
+        help="candidates per m re-scored on --refine-n-val images (0: no second stage)",
+    )
+    p.add_argument(
+        "--refine-n-val",
+        type=int,
+        help="validation images of the second stage (train split, includes the first --n-val; "
+        f"default {REFINE_FACTOR} x --n-val)",
     )
     p.add_argument("--restarts", type=int, default=ENGINE["restarts"])
     p.add_argument(
@@ -95,14 +117,18 @@ def run(args: argparse.Namespace) -> int:
         engine=engine,
         grid=default_grid(args.lambda_z_grid, args.init_grid, steps_grid),
         seed=args.seed,
+        refine_top=args.refine_top,
+        refine_n_val=args.refine_n_val,
         device=args.device,
         progress=not args.no_progress,
     )
     print(f"representation error ρ² = {block['representation_error']:.5f} per pixel ([-1, 1])")
     for row in block["by_m"]:
-        mse = dict((json.dumps(c, sort_keys=True), v) for c, v in row["validation_mse"])
+        scores = row.get("refined_mse") or row["validation_mse"]
+        mse = dict((json.dumps(c, sort_keys=True), v) for c, v in scores)
         key = json.dumps(row["settings"], sort_keys=True)
-        line = f"m = {row['m']}: {key} (validation MSE {mse[key]:.5f}"
+        n = block["refine"]["n_val"] if "refined_mse" in row else block["n_val"]
+        line = f"m = {row['m']}: {key} (validation MSE on {n} images {mse[key]:.5f}"
         if row["best_on_validation"] != row["settings"]:  # moved by the λ_z-falls-with-m rule
             best = json.dumps(row["best_on_validation"], sort_keys=True)
             line += f"; the per-m best {best}: {mse[best]:.5f}"
