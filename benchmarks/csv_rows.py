@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ganinverse.io import atomic_write
+from ganinverse.io import atomic_write, atomic_write_csv
 
 
 def _whole_lines(data: bytes) -> bytes:
@@ -53,12 +53,5 @@ def append_rows(path: Path, fields: Sequence[str], rows: Iterable[dict]) -> None
 
 
 def write_rows(path: Path, fields: Sequence[str], rows: Iterable[dict]) -> None:
-    """Replace ``path`` by the header and ``rows``, atomically (``ganinverse.io.atomic_write``)."""
-
-    def write(p: Path) -> None:
-        with p.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(path, write)
+    """Replace ``path`` by the header and ``rows``, atomically."""
+    atomic_write_csv(path, fields, rows)

@@ -4,11 +4,12 @@ and a multi-file result appears as one unit (``staged_output``)."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically."""
     return atomic_write(path, lambda p: p.write_text(text))
+
+
+def atomic_write_csv(
+    path: str | os.PathLike, fields: Sequence[str], rows: Iterable[Mapping[str, Any]]
+) -> Path:
+    """Write the header ``fields`` and ``rows`` (dicts keyed by them) as CSV, atomically."""
+
+    def write(p: Path) -> None:
+        with p.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(fields))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return atomic_write(path, write)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -1,9 +1,10 @@
+import csv
 import json
 import os
 
 import pytest
 
-from ganinverse.io import atomic_write, atomic_write_json, read_json
+from ganinverse.io import atomic_write, atomic_write_csv, atomic_write_json, read_json
 
 
 def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
@@ -126,3 +127,20 @@ def test_what_a_kill_left_behind_is_cleaned_or_restored(tmp_path):
         (stage / "a.png").write_text("2")
     assert (out / "a.png").read_text() == "2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_write_csv_round_trips_and_keeps_the_old_file_on_failure(tmp_path):
+    path = tmp_path / "rows.csv"
+    atomic_write_csv(path, ("a", "b"), [{"a": 1, "b": "x"}, {"a": 2, "b": "y,z"}])
+    with path.open(newline="") as f:
+        assert list(csv.DictReader(f)) == [{"a": "1", "b": "x"}, {"a": "2", "b": "y,z"}]
+    before = path.read_bytes()
+
+    def rows():
+        yield {"a": 3, "b": "w"}
+        raise RuntimeError("killed while writing")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_csv(path, ("a", "b"), rows())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.csv"]  # no temp file left

@@ -14,8 +14,6 @@ attack and classifying. Finished cells are kept in ``cells.json`` so a rerun res
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from collections.abc import Sequence
@@ -27,7 +25,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_int
-from ..io import atomic_write_json, atomic_write_text, check_output_dir, read_json
+from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import accuracy
 from ..models.classifier import check_labels, num_classes_of
 from .adaptive import check_generator
@@ -343,10 +341,6 @@ def format_markdown(table: list[dict]) -> str:
 def write_table(table: list[dict], out: str | Path) -> tuple[Path, Path]:
     """``out/results.csv`` and ``out/results.md``, written atomically."""
     out = Path(out)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(table[0]))
-    writer.writeheader()
-    writer.writerows(table)
-    csv_path = atomic_write_text(out / "results.csv", buf.getvalue())
+    csv_path = atomic_write_csv(out / "results.csv", list(table[0]), table)
     md_path = atomic_write_text(out / "results.md", format_markdown(table))
     return csv_path, md_path

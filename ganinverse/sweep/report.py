@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections import defaultdict
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from scipy import stats
 
-from ..io import atomic_write, atomic_write_text
+from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
 from .rows import merge, setting_order
 from .search import WeightSearches, value_of
@@ -133,14 +132,7 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     table = summarize(rows)
     axis = axis_of(rows)
     text = format_table(table) + format_weights(out, axis.name)
-
-    def write_csv(p: Path) -> None:
-        with p.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
-
-    atomic_write(out / "summary.csv", write_csv)
+    atomic_write_csv(out / "summary.csv", list(table[0]), table)
     atomic_write_text(out / "summary.md", (f"# {title}\n\n" if title else "") + text)
     plots.error_vs_m(table, out / "error_vs_m.png", title=title, axis=axis)
     plots.sweep_grids(out, axis=axis)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..io import atomic_write
+from ..io import atomic_write, atomic_write_csv
 
 #: Columns before the operator axis (still read; upgraded in place before rows are appended).
 LEGACY_FIELDS = ("image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds")
@@ -57,14 +57,7 @@ def read_rows(paths: Iterable[Path]) -> list[dict]:
 
 def write_rows(path: Path, rows: list[dict]) -> None:
     """Replace ``path`` by ``rows`` (today's columns), atomically."""
-
-    def write(p: Path) -> None:
-        with p.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(path, write)
+    atomic_write_csv(path, FIELDS, rows)
 
 
 def prepare_for_append(path: Path) -> None:
