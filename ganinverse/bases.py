@@ -31,6 +31,9 @@ from torch import Tensor, nn
 from ganinverse._validation import check_int, check_tensor
 
 MAX_WAVELET_PIXELS = 4096
+#: A WaveletFrame with H W K at most this many entries stores W as a matrix (28x28 db8 level 3:
+#: 784 x 3,319 = 2.6M, 21 MB in float64); larger ones (64x64: 35M) stay convolutions.
+MAX_FRAME_MATRIX = 1 << 22
 #: Dictionary.least_energy_gauge's cache: (class, extra_repr, free coefficients) -> T.
 _GAUGES: dict[tuple, Tensor] = {}
 
@@ -365,16 +368,26 @@ class WaveletFrame(Dictionary):
     detail on axis 0 (H) / on axis 1 (W) / on both. ``approximation_mask()`` marks a_L.
     Levels must shrink every band (``frame_band_sizes``: n_{l-1} > F - 1), which is looser than
     pywt's ``dwt_max_level`` (2^L (F - 1) <= H; it warns for db8 at level 3 on 28x28 images,
-    the setting of deepinv's ``WaveletPrior``). Any H x W (no divisibility needed). Raises
-    ValueError for a wavelet that is not an orthogonal PyWavelets name, a level < 1 or too high.
+    the setting of deepinv's ``WaveletPrior``). Any H x W (no divisibility needed). ``matrix``:
+    apply W as an explicit (K, H W) matrix (None: when H W K <= MAX_FRAME_MATRIX, e.g. 28x28;
+    64x64 images stay matrix-free). Raises ValueError for a wavelet that is not an orthogonal
+    PyWavelets name, a level < 1 or too high; TypeError for a ``matrix`` not None/True/False.
     """
 
     name = "wavelet-frame"
 
-    def __init__(self, shape: Sequence[int], wavelet: str = "db8", level: int = 3):
+    def __init__(
+        self,
+        shape: Sequence[int],
+        wavelet: str = "db8",
+        level: int = 3,
+        matrix: bool | None = None,
+    ):
         super().__init__(shape)
         w = _check_orthogonal_wavelet(wavelet)
         check_int(level, "level", low=1)
+        if matrix not in (None, True, False):
+            raise TypeError(f"matrix must be None (auto), True or False, got {matrix!r}")
         f = w.dec_len
         h, wd = self.shape
         try:
@@ -390,6 +403,13 @@ class WaveletFrame(Dictionary):
         self.register_buffer("kernels", torch.stack(kernels)[:, None], persistent=False)
         na, nb = self.sizes[-1]
         self.k = na * nb + sum(3 * a * b for a, b in self.sizes[1:])
+        # small images: W as an explicit (K, H W) matrix, built by the convolutions (matmuls are
+        # several times faster than conv2d with F x F kernels on the CPU, float64 above all)
+        self.dense = self.n * self.k <= MAX_FRAME_MATRIX if matrix is None else matrix
+        self.register_buffer("w", torch.empty(0, dtype=torch.float64), persistent=False)
+        if self.dense:
+            eye = torch.eye(self.n, dtype=torch.float64).reshape(self.n, 1, *self.shape)
+            self.w = self._analysis_conv(eye).reshape(self.n, self.k).T.contiguous()
 
     def coefficient_shape(self, channels: int) -> tuple[int, ...]:
         return (channels, self.k)
@@ -406,6 +426,11 @@ class WaveletFrame(Dictionary):
     def analysis(self, x: Tensor) -> Tensor:
         """c = W x (= wavedec2(mode="zero")): (B, C, H, W) -> (B, C, K); W = S^T."""
         x = self._check_images(x, "x")
+        if self.dense:
+            return x.flatten(-2) @ self.w.to(x).T
+        return self._analysis_conv(x)
+
+    def _analysis_conv(self, x: Tensor) -> Tensor:
         b, c = x.shape[:2]
         kern = self.kernels.to(x)
         pad = self.filter_length - 2, self.filter_length - 1
@@ -430,6 +455,8 @@ class WaveletFrame(Dictionary):
             raise ValueError(
                 f"c must have shape (B, C, {self.k}) for this wavelet frame, got {tuple(c.shape)}"
             )
+        if self.dense:
+            return (c @ self.w.to(c)).reshape(*c.shape[:2], *self.shape)
         b, ch = c.shape[:2]
         kern = self.kernels.to(c)
         f = self.filter_length
@@ -458,7 +485,7 @@ class WaveletFrame(Dictionary):
     def extra_repr(self) -> str:
         return (
             f"shape={self.shape}, wavelet={self.wavelet!r}, level={self.level}, "
-            f"coefficients={self.k} per channel"
+            f"coefficients={self.k} per channel, matrix={self.dense}"
         )
 
 

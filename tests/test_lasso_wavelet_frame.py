@@ -40,9 +40,10 @@ def _pywt_flat(coeffs) -> np.ndarray:
     return np.concatenate(parts, -1)
 
 
+@pytest.mark.parametrize("matrix", [False, True], ids=["conv", "matrix"])
 @pytest.mark.parametrize("wavelet,level,shape", FRAMES)
-def test_frame_is_pywt_zero_padded_dwt_its_adjoint_and_inverse(wavelet, level, shape):
-    frame = WaveletFrame(shape, wavelet, level).double()
+def test_frame_is_pywt_zero_padded_dwt_its_adjoint_and_inverse(wavelet, level, shape, matrix):
+    frame = WaveletFrame(shape, wavelet, level, matrix=matrix).double()
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, *shape, generator=g, dtype=torch.float64)
     c = torch.randn(2, 3, frame.k, generator=g, dtype=torch.float64)
@@ -73,7 +74,7 @@ def test_frame_is_pywt_zero_padded_dwt_its_adjoint_and_inverse(wavelet, level, s
     torch.testing.assert_close(frame.synthesis(frame.analysis(x)), x, atol=1e-10, rtol=0)
     torch.testing.assert_close(frame.analysis(x).norm(), x.norm(), atol=1e-10, rtol=1e-10)
     assert frame.k >= shape[0] * shape[1]
-    f32 = WaveletFrame(shape, wavelet, level)  # float32 too
+    f32 = WaveletFrame(shape, wavelet, level, matrix=matrix)  # float32 too
     lhs = (f32.synthesis(c.float()) * x.float()).sum()
     rhs = (c.float() * f32.adjoint(x.float())).sum()
     assert abs(float(lhs - rhs)) <= 1e-5 * float(lhs.abs() + 1)
