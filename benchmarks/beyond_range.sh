@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's benchmarks: the methods that leave the range of G (iagan, ilo), the untrained priors
 # (deep-decoder; dip on a subset), csgm-sparse with a DCT ν, CSGM's discriminator prior and the
-# usual wavelet Lassos (lasso-wavelet-detail; lasso-wavelet-frame, the zero-padded db8 frame),
+# usual wavelet Lassos (lasso-wavelet-detail; lasso-wavelet-frame, a zero-padded db4 frame),
 # beside the recorded CSGM rows. Each sweep uses the recorded folder's settings, so its csgm rows
 # are those of the recorded folder image by image
 # (rows depend only on image identity, m and the settings) and every comparison is paired.

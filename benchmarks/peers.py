@@ -6,7 +6,7 @@ On the same generator, sensing matrix A, measurements y and images, three pairs 
            deepinv's ``CSGMGenerator`` in a Python loop of restarts per image, best restart by
            measurement loss (deepinv has no restarts; its CSGM fits one latent per call for the
            whole batch, so one image at a time), the same restarts and steps
-  wavelet  our ``lasso-wavelet-frame`` (the zero-padded db8 frame at its defaults; FISTA, batched,
+  wavelet  our ``lasso-wavelet-frame`` (the zero-padded wavelet frame at its defaults; FISTA, batched,
            certified) vs deepinv's ``FISTA`` with ``WaveletPrior`` (batched); λ of each chosen on
            the same validation images (the folder benchmarks/results/peers holds the earlier run
            with ``lasso-wavelet-detail``; this pair's rows are in benchmarks/results/peers_wavelet)
