@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 16's benchmarks: the methods that leave the range of G (iagan, ilo), the untrained priors
 # (deep-decoder; dip on a subset), csgm-sparse with a DCT ν, CSGM's discriminator prior and the
-# strongest usual Lasso (lasso-wavelet-detail), beside the recorded CSGM rows. Each sweep uses the
-# recorded folder's settings, so its csgm rows are those of the recorded folder image by image
+# usual wavelet Lassos (lasso-wavelet-detail; lasso-wavelet-frame, a zero-padded db4 frame),
+# beside the recorded CSGM rows. Each sweep uses the recorded folder's settings, so its csgm rows
+# are those of the recorded folder image by image
 # (rows depend only on image identity, m and the settings) and every comparison is paired.
 # Resumable: rerun after a kill. Needs MNIST and celeba64 in /tmp/data (see reruns.sh), and the
 # reruns of reruns.sh finished first (they share the CPU).
@@ -14,7 +15,7 @@ step() { echo "== $(date +%H:%M:%S) $1"; }
 
 step mnist  # mnist-wgangp (it has a critic), first 100 test images, the settings of mnist_sweep_tuned
 ganinverse sweep --generator mnist-wgangp --discriminator mnist-wgangp --m 10,25,100,400,750 \
-  --methods csgm,csgm-sparse,iagan,ilo,deep-decoder,lasso-dct,lasso-wavelet,lasso-wavelet-detail \
+  --methods csgm,csgm-sparse,iagan,ilo,deep-decoder,lasso-dct,lasso-wavelet,lasso-wavelet-detail,lasso-wavelet-frame \
   --engine-grid "lambda_z=0.3,steps=300;lambda_z=0.1,steps=300;lambda_z=0.01,steps=1000;lambda_z=0.001,steps=1000" \
   --sparse-basis wavelet --sparse-l1-grid 1e-6,1e-5,1e-4,1e-3,1e-2,0.1 \
   --restarts 10 --dataset mnist --data-root /tmp/data --n-images 100 --n-val 20 --noise-std 0.1 \
@@ -23,7 +24,7 @@ ganinverse sweep --generator mnist-wgangp --discriminator mnist-wgangp --m 10,25
 step faces  # the 64 CSGM test faces, the settings of celeba_sweep_full, six m values
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
   --m 20,100,500,2500,5000,10000 \
-  --methods csgm,csgm-sparse,iagan,ilo,deep-decoder,lasso-dct,lasso-wavelet,lasso-wavelet-detail \
+  --methods csgm,csgm-sparse,iagan,ilo,deep-decoder,lasso-dct,lasso-wavelet,lasso-wavelet-detail,lasso-wavelet-frame \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
   --restarts 10 --prune-at 0.1,0.3 --sparse-basis wavelet \
   --sparse-l1-grid 1e-7,1e-6,1e-5,1e-4,1e-3,1e-2,0.1,1 --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 \
@@ -45,7 +46,7 @@ ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 500,5000 
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \
   --data-root /tmp/data/celeba64 --operator inpainting \
-  --mask center,random:0.8,half,pattern:0.25,grid:4 --methods yeh,csgm,iagan,lasso-wavelet-detail \
+  --mask center,random:0.8,half,pattern:0.25,grid:4 --methods yeh,csgm,iagan,lasso-wavelet-detail,lasso-wavelet-frame \
   --iagan-blend true \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0 --lr 0.1 --steps 500 --restarts 2 \
   --device cpu --no-progress --out $R/face_inpainting

@@ -9,7 +9,10 @@ n = C H W acting on images flattened row-major (``x.flatten(1) @ A.T``), or (FIS
 and the gap) a :class:`~ganinverse.operators.LinearOperator`, applied matrix-free: M c = A(Psi^T c),
 M^T r = Psi(A^T r), so subsampling, inpainting or super-resolution of 64x64x3 images never builds
 their 12288 x 12288 matrix. Psi is a per-channel orthonormal :class:`~ganinverse.bases.Basis`;
-coefficients keep the image layout (B, C, H, W). x_hat is not clipped.
+coefficients keep the image layout (B, C, H, W). x_hat is not clipped. Every solver also takes
+any :class:`~ganinverse.bases.Dictionary` in Psi^T's place, a synthesis S with its adjoint (a
+redundant :class:`~ganinverse.bases.WaveletFrame`: M = A S, M^T r = S^T A^T r, coefficients
+(B, C, K), K > H W); only the shapes change, the stopping rule and certificates are the same.
 
 Images of the library lie in [-1, 1]; :func:`lasso` (and :func:`lasso_path`, :func:`choose_lambda`,
 the sweep) solves on the [0, 1] image scale instead, y0 = (y + A 1) / 2, x_hat = 2 x0_hat - 1
@@ -46,7 +49,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -54,7 +57,7 @@ import torch
 from torch import Tensor
 
 from ganinverse._validation import check_int, check_number, check_tensor
-from ganinverse.bases import Basis, make_basis
+from ganinverse.bases import Basis, Dictionary, make_basis
 from ganinverse.device import cpu_threads, resolve_device
 from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.metrics import mse
@@ -125,13 +128,20 @@ def _check_tol(tol: object) -> float:
     )
 
 
-def _check_basis(basis: object) -> Basis:
-    if not isinstance(basis, Basis):
+def _check_basis(basis: object) -> Dictionary:
+    if not isinstance(basis, Dictionary):
         raise TypeError(
-            f"basis must be a ganinverse.bases.Basis, got {type(basis).__name__}; build one with "
+            f"basis must be a ganinverse.bases.Basis (or another bases.Dictionary, e.g. a "
+            f"WaveletFrame), got {type(basis).__name__}; build one with "
             "ganinverse.bases.make_basis('pixel' | 'dct' | 'wavelet', image_shape)"
         )
     return basis
+
+
+def _coefficient_shape(basis: Dictionary, image_shape: Sequence[int]) -> tuple[int, ...]:
+    """The coefficients' shape (after the batch) of images (C, H, W) in ``basis``: (C, H, W)
+    for an orthonormal Basis, (C, K) for a redundant frame."""
+    return tuple(basis.coefficient_shape(image_shape[0]))
 
 
 def _dense_only(A: object, function: str) -> None:
@@ -230,7 +240,8 @@ def _check_any(
 
 def effective_matrix(A: Tensor, basis: Basis, image_shape: Sequence[int]) -> Tensor:
     """A Psi^T, same leading shape as A (m, n) | (B, m, n): row i is Psi a_i (the basis analysis
-    of A's row i). Raises like the solvers when A, basis and image_shape do not fit together
+    of A's row i); for a redundant frame S (``bases.WaveletFrame``) A S, (m, N) | (B, m, N) with
+    N = C K, row i = S^T a_i. Raises like the solvers when A, basis and image_shape do not fit together
     (TypeError for a LinearOperator: this is the matrix itself; pass ``A.dense()``)."""
     _dense_only(A, "effective_matrix")
     _check_basis(basis)
@@ -294,11 +305,12 @@ class _MatrixFree:
         self.operator, self.basis, self.rows = operator, basis, rows
         self.per_image = rows is not None
         self.batch = len(rows) if rows is not None else 1
-        self.n, self.device, self.dtype = operator.n, device, dtype
+        self.coefficient_shape = _coefficient_shape(basis, operator.in_shape)
+        self.n, self.device, self.dtype = math.prod(self.coefficient_shape), device, dtype
 
     def matvec(self, c: Tensor) -> Tensor:
         op = self.operator
-        x = self.basis.synthesis(c.reshape(-1, *op.in_shape))
+        x = self.basis.synthesis(c.reshape(-1, *self.coefficient_shape))
         ax = op.A(x) if self.rows is None else op.A_rows(x, self.rows)
         return ax.reshape(len(c), -1)
 
@@ -306,7 +318,7 @@ class _MatrixFree:
         op = self.operator
         r = r.reshape(-1, *op.out_shape)
         aty = op.A_adjoint(r) if self.rows is None else op.A_adjoint_rows(r, self.rows)
-        return self.basis.analysis(aty).reshape(len(r), -1)
+        return self.basis.adjoint(aty).reshape(len(r), -1)
 
     def select(self, rows: Tensor) -> _MatrixFree:
         if self.rows is None:
@@ -412,7 +424,8 @@ _Problem = _Matrix | _MatrixFree | _Weighted
 
 
 def _check_weights(weights: object, image_shape: Sequence[int]) -> Tensor | None:
-    """``weights`` as a float64 (n,) CPU tensor: finite, >= 0, broadcast to (C, H, W)."""
+    """``weights`` as a float64 (n,) CPU tensor: finite, >= 0, broadcast to ``image_shape``, the
+    coefficients' shape ((C, H, W) for a Basis, (C, K) for a frame)."""
     if weights is None:
         return None
     w = check_tensor(weights, "weights")
@@ -420,8 +433,8 @@ def _check_weights(weights: object, image_shape: Sequence[int]) -> Tensor | None
         w = torch.broadcast_to(w, tuple(image_shape))
     except RuntimeError as err:
         raise ValueError(
-            f"weights must have the coefficients' shape (C, H, W) = {tuple(image_shape)} or "
-            f"broadcast to it (e.g. (1, H, W)), got {tuple(w.shape)}"
+            f"weights must have the coefficients' shape {tuple(image_shape)} or broadcast to it "
+            f"(e.g. (1, {', '.join(map(str, image_shape[1:]))})), got {tuple(w.shape)}"
         ) from err
     if bool((w < 0).any()):
         raise ValueError(
@@ -430,16 +443,29 @@ def _check_weights(weights: object, image_shape: Sequence[int]) -> Tensor | None
     return w.detach().reshape(-1).to("cpu", torch.float64)
 
 
-def _weighted_problems(P: _Problem, P64: _Problem, w: Tensor) -> tuple[_Weighted, _Weighted]:
-    """(the reduced problem in P's dtype, in float64) of weights w (n,) with some w_j > 0."""
+def _weighted_problems(
+    P: _Problem, P64: _Problem, w: Tensor, gauge: Callable[[Tensor], Tensor | None] | None = None
+) -> tuple[_Weighted, _Weighted]:
+    """(the reduced problem in P's dtype, in float64) of weights w (n,) with some w_j > 0.
+
+    ``gauge(free)`` (the dictionary's ``least_energy_gauge``): a (k, r) float64 map T with
+    c_U = T z, or None. Among the least-squares c_U (several where M_U is rank-deficient) the
+    elimination takes the one of least ||z||: with T, the least image energy ||S_U c_U|| (T
+    whitens S_U's columns), without it the least ||c_U|| (the same for an orthonormal basis)."""
     device = P64.device
     w64 = w.to(device)[None]
     free = (w64[0] == 0).nonzero()[:, 0]
     per = P64.per_image
     lead = (P64.batch,) if per else ()
+    T = None if gauge is None or not len(free) else gauge(free.cpu())
     if len(free):
         M_u = P64.columns(free)  # (m, k) or (b, m, k), float64
+        if T is not None:
+            T = T.to(device, torch.float64)
+            M_u = M_u @ T  # (m, r) or (b, m, r): the columns of M_U T
         U, S, vh = torch.linalg.svd(M_u, full_matrices=False)
+        if T is not None:
+            vh = vh @ T.T  # c_U = T z: assemble maps to c_U directly
         floor = S.amax(-1, keepdim=True) * max(M_u.shape[-2:]) * torch.finfo(torch.float64).eps
         on = S > floor  # the rank: directions below it are M_u's numerical null space
         Q, s_inv = U * on[..., None, :], torch.where(on, 1 / S.clamp_min(1e-300), 0)
@@ -457,6 +483,11 @@ def _weighted_problems(P: _Problem, P64: _Problem, w: Tensor) -> tuple[_Weighted
         return (W64 if P is P64 else _Weighted(P, w64, free, Q, s_inv, vh, keep)), W64
     cast = (a.to(P.dtype) for a in (Q, s_inv, vh, keep))
     return _Weighted(P, w64.to(P.dtype), free, *cast), W64
+
+
+def _gauge(basis: Dictionary, coef_shape: Sequence[int]) -> Callable[[Tensor], Tensor | None]:
+    """``basis.least_energy_gauge`` for coefficients of ``coef_shape`` (``_weighted_problems``)."""
+    return lambda free: basis.least_energy_gauge(free, tuple(coef_shape))
 
 
 def _moved(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -505,9 +536,9 @@ def _float64_problem(
     """Validated (M in float64 on A's device, y (B, m), c (B, n), lam, weights (n,) or None) of
     the functions that evaluate a Lasso problem at given coefficients."""
     image_shape, y = _check_any(A, y, basis, None)
-    check_tensor(c, "c", shape=(y.shape[0], *image_shape))
+    check_tensor(c, "c", shape=(y.shape[0], *_coefficient_shape(basis, image_shape)))
     lam = _check_lam(lam)
-    w = _check_weights(weights, image_shape)
+    w = _check_weights(weights, _coefficient_shape(basis, image_shape))
     P64 = _problems(A, basis, image_shape, len(y), A.device, torch.float64)[1]
     w = None if w is None else w.to(A.device)
     return P64, y.to(A.device), c.flatten(1).to(A.device), lam, w
@@ -559,9 +590,9 @@ def lasso_duality_gap(
     return _weighted_gap(W64, y.double(), c.double(), lam)[0]
 
 
-def _effective(A: Tensor, basis: Basis, image_shape: tuple[int, int, int]) -> Tensor:
-    """effective_matrix without the checks (A already validated)."""
-    return basis.analysis(A.reshape(-1, *image_shape)).reshape(A.shape)
+def _effective(A: Tensor, basis: Dictionary, image_shape: tuple[int, int, int]) -> Tensor:
+    """effective_matrix without the checks (A already validated): rows S^T a_i, (..., m, N)."""
+    return basis.adjoint(A.reshape(-1, *image_shape)).reshape(*A.shape[:-1], -1)
 
 
 def _warn_unconverged(
@@ -594,7 +625,8 @@ def _result(
     theta: Tensor | None = None,
     weighted: _Weighted | None = None,
 ) -> SparseResult:
-    coef = c.reshape(-1, *image_shape).to(dtype=torch.float32, device=y.device)
+    coef = c.reshape(-1, *_coefficient_shape(basis, image_shape))
+    coef = coef.to(dtype=torch.float32, device=y.device)
     # objective and gap at the float32 coefficients that are returned, in float64, with the
     # solver's best dual point theta (B, m) when it has one
     th = None if theta is None or lam == 0 else theta.to(y.device, torch.float64)
@@ -1081,14 +1113,15 @@ def lasso_fista(
     lam = _check_lam(lam)
     check_int(max_iter, "max_iter", low=1)
     tol = _check_tol(tol)
+    coef_shape = _coefficient_shape(basis, image_shape)
     if init is not None:
-        check_tensor(init, "init", shape=(y.shape[0], *image_shape))
-    w = _check_weights(weights, image_shape)
+        check_tensor(init, "init", shape=(y.shape[0], *coef_shape))
+    w = _check_weights(weights, coef_shape)
     if w is not None and (lam == 0 or not bool((w > 0).any())):
         lam, w = 0.0, None  # nothing penalised: least squares
     dev = resolve_device(device)
     dtype = torch.float32 if tol >= FLOAT32_MIN_TOL else torch.float64
-    small = dev.type == "cpu" and y.shape[1] * math.prod(image_shape) <= SMALL_PROBLEM
+    small = dev.type == "cpu" and y.shape[1] * math.prod(coef_shape) <= SMALL_PROBLEM
     with torch.no_grad(), cpu_threads(1 if small else None):
         # the problem in float64 (gaps and the reported objective) and rounded to dtype (iterations)
         P, P64 = _problems(A, basis, image_shape, len(y), dev, dtype)
@@ -1101,7 +1134,7 @@ def lasso_fista(
             )
             res = _result(P64, y64, c, lam, basis, image_shape, iters, converged, theta)
         else:  # FISTA on the reduced problem (``_Weighted``), certified on the weighted one
-            W, W64 = _weighted_problems(P, P64, w)
+            W, W64 = _weighted_problems(P, P64, w, _gauge(basis, coef_shape))
             y_red = W64.project(y64)
             c0 = None
             if init is not None:
@@ -1188,6 +1221,7 @@ def lasso(
     solver: str = "fista",
     init: Tensor | None = None,
     image_shape: Sequence[int] | None = None,
+    dense: bool | None = None,
     **solver_kwargs,
 ) -> SparseResult:
     """Lasso reconstruction of images in [-1, 1] from their measurements y, solved on the [0, 1]
@@ -1202,7 +1236,9 @@ def lasso(
     'fista' (:func:`lasso_fista`: the operator's stored matrix if it has one (GaussianCS), else
     matrix-free) or 'sklearn' (:func:`lasso_sklearn`: always ``A.dense()``). ``init``
     (B, C, H, W): FISTA's starting coefficients (of the [0, 1]-scale image, e.g. the previous
-    result's ``coefficients`` on a lam path). ``solver_kwargs`` go to the solver (tol,
+    result's ``coefficients`` on a lam path). ``dense`` (FISTA with a LinearOperator A): False
+    keeps a stored matrix matrix-free (e.g. for a redundant frame, whose A S would be larger than
+    A); None (default) as :func:`unit_scale_problem`. ``solver_kwargs`` go to the solver (tol,
     max_iter, device, weights for FISTA: with ``weights`` w the penalty is
     lam sum_j w_j |c_j|, see :func:`lasso_fista`).
 
@@ -1223,7 +1259,7 @@ def lasso(
         if image_shape is None:
             raise ValueError("a basis given by name needs image_shape (C, H, W) for a matrix A")
         basis = make_basis(basis, image_shape)
-    M, y0 = unit_scale_problem(A, y, dense=None if solver == "fista" else True)
+    M, y0 = unit_scale_problem(A, y, dense=dense if solver == "fista" else True)
     if isinstance(M, Tensor):  # a matrix takes y as rows of measurements (image-shaped y too)
         y0 = y0.flatten(1)
     extra = {} if init is None else {"init": init}
