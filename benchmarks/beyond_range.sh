@@ -24,11 +24,17 @@ ganinverse sweep --generator mnist-wgangp --discriminator mnist-wgangp --m 10,25
 step faces  # the 64 CSGM test faces, the settings of celeba_sweep_full, six m values
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
   --m 20,100,500,2500,5000,10000 \
-  --methods csgm,csgm-sparse,iagan,ilo,deep-decoder,lasso-dct,lasso-wavelet,lasso-wavelet-detail,lasso-wavelet-frame \
+  --methods csgm,csgm-sparse,iagan,ilo,deep-decoder,lasso-dct,lasso-wavelet,lasso-wavelet-detail \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
   --restarts 10 --prune-at 0.1,0.3 --sparse-basis wavelet \
   --sparse-l1-grid 1e-7,1e-6,1e-5,1e-4,1e-3,1e-2,0.1,1 --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 \
   --device cpu --no-progress --out $R/faces
+
+step faces-frame  # lasso-wavelet-frame on the first 16 of those faces (3-4x lasso-wavelet-detail's
+# cost per face; paired with the faces folder's rows by image: benchmarks/paired.py --b-from)
+ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 20,100,500,2500,5000,10000 \
+  --methods lasso-wavelet-frame --n-images 16 --batch-size 8 --n-val 4 --noise-std 0.01 \
+  --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 --device cpu --no-progress --out $R/faces_frame
 
 step faces-dct-nu  # csgm-sparse with a DCT deviation on the same faces
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
