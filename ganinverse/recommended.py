@@ -113,7 +113,8 @@ def recommended_config(
     source = (
         f"recommended by the generator's card (tuned on {block.get('dataset', '?')} "
         f"validation images at m = {', '.join(str(r['m']) for r in block['by_m'])}, "
-        f"σ = {block['noise_std']:g}; here m = {m:g}, σ = {sigma:g})"
+        f"σ = {block['noise_std']:g}; here m = {m:g}, σ = {sigma:g}; σ on G's [-1, 1] scale, "
+        "twice the [0, 1] scale's)"
     )
     return config, source
 

@@ -144,8 +144,9 @@ def tune(
         try:
             load_images(dataset, data_root, "train", n=refine_n_val)
         except ValueError as err:
+            _first_stage_images(dataset, data_root, n_val)  # its own error comes first
             raise ValueError(
-                f"refine_n_val (--refine-n-val) = {refine_n_val} validation images from the train "
+                f"refine_n_val = {refine_n_val} validation images from the train "
                 f"split: {err}; lower it, or pass refine_top=0 (--refine-top 0) for one stage"
             ) from err
     sweep = Sweep(spec, out, device=device)  # checks everything before any work
@@ -154,6 +155,7 @@ def tune(
     for m in bar:
         bar.set_postfix(m=m, candidates=len(grid))
         sweep.unit_options("csgm", m)  # runs (or reads back) the search at m
+    sweep.searches.cleanup()
     table = json.loads((folder / "weights.json").read_text())
     rho2 = representation_error(sweep, folder, seed)
     searches = {m: table[f"csgm@{m}"]["validation_mse"] for m in m_values}
@@ -167,6 +169,7 @@ def tune(
             spec_m = make_spec(**fields, x_values=(m,), n_val=refine_n_val, grids={"engine": top})
             sub = Sweep(spec_m, folder / REFINE / f"m{m}", device=device)
             sub.unit_options("csgm", m)
+            sub.searches.cleanup()
             sub_table = json.loads((folder / REFINE / f"m{m}" / "weights.json").read_text())
             refined[m] = sub_table[f"csgm@{m}"]["validation_mse"]
     chosen = monotone_choice(refined or searches)
@@ -192,6 +195,16 @@ def tune(
     )
     atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
     return block
+
+
+def _first_stage_images(dataset: str, data_root, n_val: int) -> None:
+    """Load the first stage's validation images: errors of the dataset itself as they are, too
+    few images as a ValueError naming ``n_val``."""
+    load_images(dataset, data_root, "train", n=1)
+    try:
+        load_images(dataset, data_root, "train", n=n_val)
+    except ValueError as err:
+        raise ValueError(f"n_val = {n_val} validation images from the train split: {err}") from err
 
 
 def finalists(search: Sequence, top: int, keep: Mapping) -> list[dict]:

@@ -62,6 +62,8 @@ def test_the_second_stage_rescores_the_finalists_on_more_images(generator, tmp_p
     chosen = monotone_choice(refined)
     assert [key(row["settings"]) for row in two["by_m"]] == [key(chosen[m]) for m in (20, 80)]
     assert (tmp_path / "two" / "refine" / "m20" / "weights.json").is_file()
+    # no search runs any more: the marks' folders are gone (first stage and second)
+    assert not list((tmp_path / "two").rglob("searching"))
 
 
 def test_finalists_are_the_best_few_and_the_first_choice_in_search_order():
@@ -136,6 +138,9 @@ def test_tune_on_the_command_line(generator, tmp_path, capsys):
         (["--restarts", "0"], "--restarts: restarts must be >= 1"),
         (["--refine-n-val", "20"], "--refine-n-val: refine_n_val must be >= 21"),
         (["--refine-top", "-2"], "--refine-top: refine_top must be >= 0"),
+        (["--m", "0"], "--m: m must be >= 1, got 0"),
+        (["--n-val", "5000"], "--n-val: n_val = 5000 validation images from the train split"),
+        (["--dataset", "digitz"], "--dataset: dataset name"),
     ],
 )
 def test_the_command_line_names_the_bad_flag(generator, tmp_path, capsys, flags, message):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from .._validation import check_int
 from ..latent import INITS
 from ..tuning import (
     ENGINE,
@@ -39,9 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--noise-std",
         type=float,
         default=0.1,
-        help="noise std per measurement on the [0, 1] image scale (as in sweep)",
+        help="noise std per measurement on the [0, 1] image scale, as in sweep (default 0.1)",
     )
-    p.add_argument("--n-val", type=int, default=20, help="validation images (train split)")
+    p.add_argument(
+        "--n-val", type=int, default=20, help="validation images (train split; default 20)"
+    )
     p.add_argument(
         "--lambda-z-grid",
         type=float_list,
@@ -64,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--refine-top",
         type=int,
         default=REFINE_TOP,
-        help="candidates per m re-scored on --refine-n-val images (0: no second stage)",
+        help=f"candidates per m re-scored on --refine-n-val images (0: no second stage; default {REFINE_TOP})",
     )
     p.add_argument(
         "--refine-n-val",
@@ -72,14 +75,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validation images of the second stage (train split, includes the first --n-val; "
         f"default {REFINE_FACTOR} x --n-val)",
     )
-    p.add_argument("--restarts", type=int, default=ENGINE["restarts"])
+    p.add_argument(
+        "--restarts",
+        type=int,
+        default=ENGINE["restarts"],
+        help=f"random restarts per image (default {ENGINE['restarts']})",
+    )
     p.add_argument(
         "--steps",
         type=int,
-        help=f"steps of the base engine (the representation-error projection; default "
-        f"{ENGINE['steps']}) and the only steps searched when --steps-grid is not given",
+        help="steps per restart: the only candidate when --steps-grid is not given; also the "
+        f"steps of the projection that measures G's representation error (default {ENGINE['steps']})",
     )
-    p.add_argument("--lr", type=float, default=ENGINE["lr"])
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=ENGINE["lr"],
+        help=f"Adam's learning rate (default {ENGINE['lr']})",
+    )
     p.add_argument(
         "--prune-at",
         type=float_list,
@@ -99,6 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for m in args.m:
+        check_int(m, "m", low=1)
     steps_grid = args.steps_grid or (None if args.steps is not None else STEPS_GRID)
     engine = {
         "restarts": args.restarts,
