@@ -166,6 +166,9 @@ class LatentResult:
     #: (B, R, latent_dim) the best iterate of every restart; ``z[b]`` is
     #: ``restart_z[b, best_restart[b]]`` (what EOT over the restarts of one run averages over)
     restart_z: Tensor | None = field(default=None, repr=False)
+    #: where ``config`` came from (set by the solvers that choose it: the generator's card, a
+    #: method's defaults, or the caller's), e.g. "recommended by the generator's card (...)"
+    settings: str = ""
 
 
 @contextlib.contextmanager

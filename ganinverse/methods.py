@@ -32,11 +32,17 @@ from torch import Tensor, nn
 
 from . import baselines, metrics
 from .exceptions import ConvergenceWarning
-from .latent import LatentConfig
+from .latent import LatentConfig, LatentResult
 from .operators import Inpainting, LinearOperator, check_operator
 from .recommended import recommended_config
 from .solvers import adaptive as _adaptive
-from .solvers.csgm import CSGM_PRESETS, check_discriminator_prior, csgm, csgm_sparse
+from .solvers.csgm import (
+    CSGM_PRESETS,
+    check_discriminator_prior,
+    csgm,
+    csgm_sparse,
+    settings_line,
+)
 from .solvers.ilo import ILO_LAYERS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
 from .solvers.untrained import UNTRAINED_STEPS, deep_decoder, deep_image_prior
@@ -287,8 +293,11 @@ def reconstruct_result(
     """
     record = get_method(method)
     check_operator(operator)  # a ganinverse operator (a deepinv physics: the adapter named)
+    source = "the config passed" if "config" in options else ""
     if "config" not in options and G is not None and record.recommended is not None:
-        options = {"config": default_config(record, G, operator)[0], **options}
+        config, source = default_config(record, G, operator)
+        options = {"config": config, **options}
+    given = {k: v for k, v in options.items() if k in LatentConfig.__dataclass_fields__}
     options = record.options(options)
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
@@ -313,7 +322,10 @@ def reconstruct_result(
         extra["start"] = start
     elif start is not None:
         raise ValueError(f"method {method!r} starts from nothing: start must be None")
-    return record.solve(G, operator, y, **options, **extra)
+    result = record.solve(G, operator, y, **options, **extra)
+    if source and isinstance(result, LatentResult):
+        result.settings = settings_line(source, given)
+    return result
 
 
 def reconstruct(

@@ -90,6 +90,10 @@ def test_csgm_without_settings_runs_the_cards(toy_generator):
     res = gi.csgm(G, A, A.measure(x, seed=1))
     assert res.config.lambda_z == pytest.approx(0.3)
     assert (res.config.init, res.config.steps, res.config.restarts) == ("uniform", 40, 2)
+    assert (
+        res.settings.startswith("recommended by the generator's card")
+        and "given" not in res.settings
+    )
 
 
 def test_an_explicit_option_wins_over_the_card(toy_generator):
@@ -98,8 +102,14 @@ def test_an_explicit_option_wins_over_the_card(toy_generator):
     y = A.measure(G(torch.randn(2, G.latent_dim)).detach(), seed=1)
     res = gi.csgm(G, A, y, lambda_z=0.05)  # one option: the rest still from the card
     assert res.config.lambda_z == 0.05 and res.config.init == "uniform"
+    assert "card" in res.settings and res.settings.endswith("with lambda_z=0.05 given")
     own = CSGM_PRESETS["mnist"].updated(steps=7)
-    assert gi.csgm(G, A, y, own).config == own.updated()  # a config: nothing from the card
+    res = gi.csgm(G, A, y, own)
+    assert res.config == own.updated() and res.settings == "the config passed"
+    res = reconstruct_result("csgm", G, A, y, steps=5)  # the registry's path says the same
+    assert "card" in res.settings and res.settings.endswith("with steps=5 given")
+    res = reconstruct_result("csgm", G, A, y, config=own)
+    assert res.settings == "the config passed"
 
 
 def test_a_generator_without_a_card_runs_the_method_defaults(toy_generator):
@@ -108,6 +118,10 @@ def test_a_generator_without_a_card_runs_the_method_defaults(toy_generator):
     config, source = default_config(get_method("csgm"), G, A)
     assert config == CSGM_PRESETS["mnist"] and "recommends none" in source
     assert recommended_config(G, A, CSGM_PRESETS["mnist"]) is None
+    y = A.measure(G(torch.randn(2, G.latent_dim)).detach(), seed=1)
+    res = gi.csgm(G, A, y, steps=3)  # the result says so too, and how to get a card
+    assert res.settings.startswith("CSGM_PRESETS['mnist'] (G's card recommends none")
+    assert "ganinverse tune" in res.settings
 
 
 @pytest.mark.parametrize("method", ["csgm", "csgm-sparse"])

@@ -23,7 +23,7 @@ benchmarks/notes/celeba_cs.md.)
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import torch
@@ -181,13 +181,28 @@ def csgm(
     operator, y = _prepare(G, operator, y)
     if config is None:  # G's card (ganinverse tune), else the paper's MNIST settings
         found = recommended_config(G, operator, CSGM_PRESETS["mnist"])
-        config = CSGM_PRESETS["mnist"] if found is None else found[0]
+        config, source = found or (
+            CSGM_PRESETS["mnist"],
+            "CSGM_PRESETS['mnist'] (G's card recommends none: `ganinverse tune` writes one)",
+        )
+    else:
+        source = "the config passed"
     config = config.updated(**overrides)
+    source = settings_line(source, overrides)
     if d_weight > 0:
         objective = DiscriminatorPriorObjective(operator, y, D, d_weight, d_prior)
     else:  # exactly CSGM's objective
         objective = MeasurementObjective(operator, y)
-    return optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="csgm")
+    result = optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="csgm")
+    result.settings = source
+    return result
+
+
+def settings_line(source: str, given: Mapping[str, object]) -> str:
+    """``source`` followed by the options the caller gave on top of it (they win)."""
+    if not given:
+        return source
+    return f"{source}, with {', '.join(f'{k}={v!r}' for k, v in sorted(given.items()))} given"
 
 
 def csgm_start(
