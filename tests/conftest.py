@@ -130,3 +130,35 @@ def any_operator(operator_factory) -> LinearOperator:
 def operators_by_name() -> dict[str, Callable[..., LinearOperator]]:
     """OPERATORS itself, for tests of one named operator."""
     return OPERATORS
+
+
+def _weighted_lasso_optimum(M, y, lam: float, w) -> float:
+    """min_c 1/2||y - M c||^2 + lam sum w|c| by L-BFGS-B on c = u - v, u, v >= 0 (float64
+    numpy): the independent reference the Lasso solvers are checked against."""
+    import numpy as np
+    import scipy.optimize
+
+    n = M.shape[1]
+
+    def f(u):
+        c = u[:n] - u[n:]
+        r = y - M @ c
+        g = -M.T @ r
+        value = 0.5 * r @ r + lam * (w * (u[:n] + u[n:])).sum()
+        return value, np.concatenate([g + lam * w, -g + lam * w])
+
+    out = scipy.optimize.minimize(
+        f,
+        np.zeros(2 * n),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0, None)] * (2 * n),
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 50_000, "maxfun": 50_000},
+    )
+    return float(out.fun)
+
+
+@pytest.fixture
+def weighted_lasso_optimum():
+    """The reference minimum of a weighted Lasso (see ``_weighted_lasso_optimum``)."""
+    return _weighted_lasso_optimum

@@ -9,9 +9,7 @@ import math
 import platform
 import warnings
 
-import numpy as np
 import pytest
-import scipy.optimize
 import torch
 
 from ganinverse.baselines import (
@@ -41,28 +39,6 @@ def _detail_weights(basis) -> torch.Tensor:
     return (~basis.approximation_mask()).float()[None]
 
 
-def _reference(M: np.ndarray, y: np.ndarray, lam: float, w: np.ndarray) -> float:
-    """min_c 1/2||y - M c||^2 + lam sum w|c| by L-BFGS-B on c = u - v, u, v >= 0 (float64)."""
-    n = M.shape[1]
-
-    def f(u):
-        c = u[:n] - u[n:]
-        r = y - M @ c
-        g = -M.T @ r
-        value = 0.5 * r @ r + lam * (w * (u[:n] + u[n:])).sum()
-        return value, np.concatenate([g + lam * w, -g + lam * w])
-
-    out = scipy.optimize.minimize(
-        f,
-        np.zeros(2 * n),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0, None)] * (2 * n),
-        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 50_000, "maxfun": 50_000},
-    )
-    return float(out.fun)
-
-
 def _gaussian_problem(b: int = 3, m: int = 30, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     A = (torch.randn(m, 64, generator=g) / math.sqrt(m)).float()
@@ -81,7 +57,7 @@ def _mixed_weights() -> torch.Tensor:
 
 
 @pytest.mark.parametrize("kind", ["band", "general"])
-def test_the_weighted_optimum_is_an_independent_solvers(kind):
+def test_the_weighted_optimum_is_an_independent_solvers(kind, weighted_lasso_optimum):
     A, y = _gaussian_problem()
     if kind == "band":
         basis = make_basis("wavelet", SHAPE, level=1)
@@ -94,7 +70,7 @@ def test_the_weighted_optimum_is_an_independent_solvers(kind):
     M = effective_matrix(A.double(), basis, SHAPE).numpy()
     w64 = w.expand(SHAPE).flatten().double().numpy()
     for i in range(len(y)):
-        best = _reference(M, y[i].double().numpy(), lam, w64)
+        best = weighted_lasso_optimum(M, y[i].double().numpy(), lam, w64)
         excess = float(res.objective[i]) - best
         # the certified gap bounds the excess; L-BFGS-B itself stops up to ~1e-12 above the minimum
         assert -1e-10 <= excess <= float(res.duality_gap[i]) + 1e-13
@@ -123,7 +99,7 @@ def test_the_weighted_solution_satisfies_the_kkt_conditions():
 
 
 @pytest.mark.parametrize("max_iter", [3, 100_000])
-def test_the_duality_gap_certifies_at_any_iterate(max_iter):
+def test_the_duality_gap_certifies_at_any_iterate(max_iter, weighted_lasso_optimum):
     """Converged or stopped early, gap >= P(c) - min P (the dual point is feasible)."""
     A, y = _gaussian_problem(seed=2)
     basis = make_basis("wavelet", SHAPE, level=1)
@@ -140,7 +116,7 @@ def test_the_duality_gap_certifies_at_any_iterate(max_iter):
     objective = lasso_objective(A, y, basis, res.coefficients, lam, weights=w)
     assert torch.allclose(objective, res.objective, rtol=1e-12)
     for i in range(len(y)):
-        excess = float(objective[i]) - _reference(M, y[i].double().numpy(), lam, w64)
+        excess = float(objective[i]) - weighted_lasso_optimum(M, y[i].double().numpy(), lam, w64)
         assert excess <= float(res.duality_gap[i]) + 1e-12
         assert excess <= float(gap[i]) + 1e-12
     if max_iter == 3:
@@ -193,7 +169,9 @@ def _dense_of(op):
     return torch.stack([alone.dense() for _, alone in op.per_image(op.n_matrices)])
 
 
-def test_every_operator_reaches_the_weighted_optimum_matrix_free(any_operator):
+def test_every_operator_reaches_the_weighted_optimum_matrix_free(
+    any_operator, weighted_lasso_optimum
+):
     """Matrix-free weighted FISTA (columns of the band from A applied to unit coefficients) has
     the optimum of the dense problem, checked against L-BFGS-B, on each operator of the list."""
     op = any_operator
@@ -213,7 +191,7 @@ def test_every_operator_reaches_the_weighted_optimum_matrix_free(any_operator):
     w64 = w.expand(op.in_shape).flatten().double().numpy()
     for i in range(b):
         Mi = M if M.ndim == 2 else M[i]
-        best = _reference(Mi, y[i].flatten().double().numpy(), lam, w64)
+        best = weighted_lasso_optimum(Mi, y[i].flatten().double().numpy(), lam, w64)
         excess = float(free.objective[i]) - best
         assert -1e-10 <= excess <= float(free.duality_gap[i]) + 1e-12
     gap = lasso_duality_gap(op, y, basis, free.coefficients, lam, weights=w)
