@@ -162,3 +162,13 @@ def _weighted_lasso_optimum(M, y, lam: float, w) -> float:
 def weighted_lasso_optimum():
     """The reference minimum of a weighted Lasso (see ``_weighted_lasso_optimum``)."""
     return _weighted_lasso_optimum
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: torch's thread pool only adds overhead on a shared 2-core machine. Use
+    with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

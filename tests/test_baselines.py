@@ -33,13 +33,7 @@ N = math.prod(SHAPE)
 M_ROWS = 32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: torch's thread pool only adds overhead on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _problem(per_image: bool, b: int = 4, seed: int = 0):

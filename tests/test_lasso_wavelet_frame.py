@@ -19,13 +19,7 @@ from ganinverse.bases import WaveletFrame, make_basis, max_frame_level
 from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.operators import GaussianCS, Identity
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FRAMES = [("haar", 3, (8, 8)), ("db2", 2, (8, 8)), ("db4", 2, (13, 17)), ("db8", 3, (28, 28))]

@@ -26,12 +26,7 @@ from ganinverse.operators import GaussianCS, Inpainting
 SHAPE = (1, 8, 8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _detail_weights(basis) -> torch.Tensor:
