@@ -95,7 +95,8 @@ class Axis:
     ``name``: the option (``m``, ``factor``, ``mask``), also the rows' x column's meaning;
     ``flag``: the command-line flag taking a comma-separated list of values; ``parse``: one
     value from its text; ``label``: the plots' x label; ``numeric``: a number axis (plotted on
-    a log scale), else categories (mask specs).
+    a log scale), else categories (mask specs); ``default``: the value an operator takes when
+    none is given (None: one must be given).
     """
 
     name: str
@@ -103,6 +104,7 @@ class Axis:
     parse: Callable[[str], Any]
     label: str
     numeric: bool = True
+    default: Any = None
 
 
 def _positive_int(text: str) -> int:
@@ -661,12 +663,15 @@ class SuperResolution(LinearOperator):
     """Average pooling by ``factor``: y = (1/f²) Σ over each f×f block; Aᵀ spreads y/f² back."""
 
     name = "superres"
-    axis = Axis("factor", "--factor", _positive_int, "downsampling factor f (m = n / f²)")
+    axis = Axis(
+        "factor", "--factor", _positive_int, "downsampling factor f (m = n / f²)", default=2
+    )
 
     @classmethod
     def from_setting(cls, image_shape, value=None, *, seed=0, ids=None, noise_std=0.0):
         """Average pooling by ``value`` (no randomness)."""
-        return cls(image_shape, 2 if value is None else value, noise_std=noise_std)
+        value = cls.axis.default if value is None else value
+        return cls(image_shape, value, noise_std=noise_std)
 
     def __init__(self, image_shape: Sequence[int], factor: int, noise_std: float = 0.0) -> None:
         super().__init__(image_shape, noise_std)

@@ -38,8 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         users = ", ".join(
             n for n, c in REGISTRY.items() if c.axis is not None and c.axis.flag == flag
         )
+        default = "" if axis.default is None else f"; default {axis.default}"
         p.add_argument(
-            flag, type=axis.parse, dest=f"axis_{axis.name}", help=f"{axis.label} ({users})"
+            flag,
+            type=axis.parse,
+            dest=f"axis_{axis.name}",
+            help=f"{axis.label} ({users}{default})",
         )
     p.add_argument(
         "--noise-std", type=float, default=0.0, help="per measurement, [0, 1] image scale"

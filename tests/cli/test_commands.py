@@ -271,3 +271,14 @@ def test_plugins_registered_by_entry_point_reach_the_command_line(monkeypatch, c
         assert "plugin-method" in capsys.readouterr().out
     finally:
         methods.METHODS.pop("plugin-method", None)
+
+
+def test_an_operator_setting_with_a_default_says_it_in_help():
+    from ganinverse.operators import SuperResolution
+
+    reconstruct = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ).choices["reconstruct"]
+    text = " ".join(reconstruct.format_help().split())
+    assert "downsampling factor f (m = n / f²) (superres; default 2)" in text
+    assert SuperResolution.from_setting((1, 8, 8)).factor == SuperResolution.axis.default == 2
