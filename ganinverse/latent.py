@@ -173,16 +173,25 @@ class LatentResult:
 
 @contextlib.contextmanager
 def frozen(*modules: nn.Module) -> Iterator[None]:
-    """Eval mode and ``requires_grad=False`` for the modules' parameters; restored afterwards."""
-    saved = [(m.training, [p.requires_grad for p in m.parameters()]) for m in modules]
+    """Eval mode and ``requires_grad=False`` for the modules' parameters; restored afterwards.
+
+    Every submodule's own training flag is restored (not the top module's, recursively): an
+    eval-mode classifier inside a fresh ``nn.Sequential`` (training mode by default) stays in
+    eval mode after an attack on the Sequential.
+    """
+    saved = [
+        ([(s, s.training) for s in m.modules()], [p.requires_grad for p in m.parameters()])
+        for m in modules
+    ]
     try:
         for m in modules:
             m.eval()
             m.requires_grad_(False)
         yield
     finally:
-        for m, (training, flags) in zip(modules, saved, strict=True):
-            m.train(training)
+        for m, (flags_by_module, flags) in zip(modules, saved, strict=True):
+            for sub, training in flags_by_module:
+                sub.training = training
             for p, flag in zip(m.parameters(), flags, strict=True):
                 p.requires_grad_(flag)
 

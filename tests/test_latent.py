@@ -170,6 +170,19 @@ def test_generator_is_frozen_during_and_restored_after(toy_generator):
         assert not toy_generator.training
 
 
+def test_frozen_restores_each_submodules_own_mode():
+    """An eval-mode module inside a fresh (training-mode) container stays in eval mode, and a
+    training-mode one in training mode: the container's flag is not pushed down on exit."""
+    inner_eval = torch.nn.Dropout(0.5).eval()
+    inner_train = torch.nn.Linear(2, 2)
+    outer = torch.nn.Sequential(inner_eval, inner_train)  # training mode by default
+    with frozen(outer):
+        assert not any(m.training for m in outer.modules())
+        assert not any(p.requires_grad for p in outer.parameters())
+    assert outer.training and not inner_eval.training and inner_train.training
+    assert all(p.requires_grad for p in outer.parameters())
+
+
 @pytest.mark.parametrize(
     "kw, match",
     [

@@ -5,6 +5,7 @@ bad flags are refused before any file is written."""
 
 import csv
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,95 @@ def test_a_classifier_of_other_settings_is_refused(bench, tmp_path):
     bench.main([*_args(tmp_path), "--classifiers", "B", "--rec-n", "0", "--n", "1"])
     with pytest.raises(ValueError, match="was trained with"):
         bench.main([*_args(tmp_path), "--classifiers", "B", "--rec-n", "0", "--epochs", "2"])
+
+
+@pytest.fixture(scope="module")
+def released():
+    spec = importlib.util.spec_from_file_location(
+        "bench_defensegan_released", ROOT / "benchmarks/defensegan_released.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_released_code_path_gives_a_zero_perturbation(released):
+    """The released white-box code differentiates f(D(x)) through a loop that reaches x only
+    through an argmin: its FGSM leaves every image unchanged."""
+    G = load_generator("digits", device="cpu")
+    x, labels = load_images("digits", None, "test", n=3)
+    x = to_unit(x).clamp(0, 1)
+    f = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(x[0].numel(), 10))
+    defense = ProjectionDefense(G, steps=2, restarts=2)
+    assert torch.equal(FGSM(released.ReleasedGraph(defense, f), eps=0.3)(x, labels), x)
+    # the same FGSM through the tangent backward does move the images
+    through = torch.nn.Sequential(ProjectionDefense(G, steps=2, restarts=2), f)
+    assert (FGSM(through, eps=0.3)(x, labels) - x).abs().max() > 0.1
+
+
+def test_released_rows_match_the_clean_defended_cell(released, run):
+    """Its images are the clean images, so its accuracy is the clean defended cell's."""
+    out = run / "out"
+    released.main(["--out", str(out), "--models", str(run / "models"), "--n", "4",
+                   "--classifiers", "A,B", "--batch", "3"])  # fmt: skip
+    rows = {(r["model"], r["defense"], r["attack"]): r for r in _csv(out / "table.csv")}
+    label = "defense-gan-L3-R2"
+    for model in ("A", "B"):
+        row = rows[(model, label, "fgsm_released")]
+        assert row["accuracy"] == rows[(model, label, "none")]["accuracy"]
+        assert (row["norm"], row["eps"], row["n"]) == ("inf", "0.3", "4")
+    info = json.loads((out / "released.json").read_text())
+    assert info["A"]["max_abs_delta"] == 0.0 and info["B"]["n"] == 4
+
+
+@pytest.fixture(scope="module")
+def attacks_bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_defensegan_attacks", ROOT / "benchmarks/defensegan_attacks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _attack_args(run: Path) -> list[str]:
+    return [
+        "--out", str(run / "out"), "--models", str(run / "models"), "--n", "4", "--chunk", "3",
+        "--attacks", "bpda2:1,latent2:1,fgsm:0.3,bpda:0.3", "--pgd-steps", "2",
+        "--bpda-steps", "1", "--latent-steps", "2", "--latent-restarts", "1",
+        "--unroll-steps", "1", "--adv-n", "20", "--adv-epochs", "1", "--train-pgd-steps", "1",
+        "--rm-n", "10", "--manifold-steps", "2", "--curve-n", "2", "--curve-attacks", "fgsm",
+        "--curve-eps", "0.1,0.3", "--strong-eps", "0.3",
+    ]  # fmt: skip
+
+
+def test_the_attack_table_merges_complete_cells_and_resumes(attacks_bench, run, monkeypatch):
+    """Item 3's driver: chunked cells combine to one row per (row, attack) over all n images;
+    the rm row gets only each norm's strongest attack; a rerun recomputes nothing."""
+    attacks_bench.main(_attack_args(run))
+    rows = [r for r in _csv(run / "out/table.csv") if r["n"] == "4" and r["model"] != "B"]
+    label = "defense-gan-L3-R2"
+    got = {(r["model"], r["defense"], r["attack"], r["norm"]) for r in rows}
+    for model, defense in (("A", "none"), ("A-adv", "none"), ("A", label)):
+        for attack, norm in (("none", "none"), ("bpda", "2"), ("latent", "2"), ("fgsm", "inf"),
+                             ("bpda", "inf")):  # fmt: skip
+            assert (model, defense, attack, norm) in got
+    rm = {(a, n) for m, d, a, n in got if m == "A-rm"}
+    assert rm >= {("none", "none")} and len(rm) == 3  # clean + one attack per norm
+    assert {n for _, n in rm} == {"none", "inf", "2"}
+    folder = run / "out/attacks"
+    assert (folder / "accuracy_vs_eps.png").is_file() and (folder / "curve.csv").is_file()
+    assert len(list((folder / "table").glob("images-*/cells.json"))) == 2  # 4 images, chunks of 3
+    # combined accuracy is the image-weighted mean of the chunks'
+    cells = attacks_bench.combine(sorted((folder / "table").glob("images-*")), [3, 1])[
+        "defense|FGSM ε=0.3"
+    ]
+    row = next(r for r in rows if (r["model"], r["defense"], r["attack"]) == ("A", label, "fgsm")
+               and r["n"] == "4")  # fmt: skip
+    assert float(row["accuracy"]) == pytest.approx(cells["accuracy"], abs=1e-4)
+    # a rerun runs no attack and classifies nothing
+    import ganinverse.defense.evaluate as ev
+
+    monkeypatch.setattr(ev, "_batched", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(ev, "accuracy", lambda *a, **k: pytest.fail("recomputed"))
+    attacks_bench.main(_attack_args(run))

@@ -105,3 +105,19 @@ def test_the_default_step_never_exceeds_the_budget(eps, steps):
         torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)), eps=eps, steps=steps
     )
     assert attack.alpha == min(2.5 * eps / steps, eps)
+
+
+@pytest.mark.parametrize("attack", [FGSM, PGD, CarliniWagnerL2])
+def test_an_attack_leaves_a_wrapped_classifier_in_its_own_mode(attack, toy_test_set):
+    """Attacking ``nn.Sequential(..., classifier)`` (a fresh Sequential is in training mode)
+    must not switch an eval-mode classifier with dropout into training mode: its accuracy
+    afterwards would be measured with dropout on."""
+    x, y = toy_test_set
+    clf = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(x[0].numel(), 10)).eval()
+    wrapped = nn.Sequential(nn.Identity(), clf)
+    kwargs = {"steps": 2} if attack is not FGSM else {}
+    if attack is CarliniWagnerL2:
+        attack(wrapped, steps=2)(x, y)
+    else:
+        attack(wrapped, eps=0.1, **kwargs)(x, y)
+    assert wrapped.training and not clf.training and not clf[1].training
