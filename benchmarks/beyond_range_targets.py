@@ -1,0 +1,110 @@
+"""Issue 16's targets, judged from sweep folders: per m, the best GAN-prior method and the best
+Lasso, each chosen on the VALIDATION images (the lowest validation MSE of its own weight search
+in ``weights.json``), then their paired difference on the test images.
+
+    python benchmarks/beyond_range_targets.py benchmarks/results/beyond_range/faces \
+        benchmarks/results/beyond_range/faces_frame benchmarks/results/reruns/celeba_sweep_full
+
+Rows of several folders are paired by image identity (the sweeps seed A, the noise and the
+images by seed, m and image, so folders with the same data settings share them); where two
+folders have a row of the same method, m and image, the first folder's is used. A method's
+validation score is the minimum of its ``validation_mse`` grid (the weight it uses on the test
+images); a method without a search in any folder (csgm at a fixed λ_z) cannot be chosen, but
+csgm-sparse's search includes weights under which it is csgm. Prints, per m: the chosen methods
+with their validation MSE, the paired PSNR difference GAN − Lasso (mean ± 95% t half-width,
+images where GAN is higher), and the targets it names: the CI above zero at every m; at
+m = 500, ≥ 27 dB and ≥ +5 dB over csgm; the image-adaptive method's seconds per image over
+csgm's (≤ 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from csv_rows import read_rows  # benchmarks/csv_rows.py
+
+from ganinverse.sweep import mean_ci95
+
+GAN_PRIOR = ("csgm", "csgm-sparse", "iagan", "ilo")
+LASSO = ("lasso", "lasso-dct", "lasso-wavelet", "lasso-wavelet-detail", "lasso-wavelet-frame")
+
+
+def load(folders: list[Path]) -> tuple[dict, dict, dict]:
+    """(method, m) -> {image: psnr}, (method, m) -> {image: seconds}, "method@m" -> val MSE."""
+    psnr: dict = defaultdict(dict)
+    seconds: dict = defaultdict(dict)
+    validation: dict[str, float] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a sweep folder")
+        for row in (r for path in sorted(folder.glob("rows*.csv")) for r in read_rows(path)):
+            key = (row["method"], int(row["m"]))
+            psnr[key].setdefault(int(row["image"]), float(row["psnr"]))
+            seconds[key].setdefault(int(row["image"]), float(row["seconds"]))
+        path = folder / "weights.json"
+        if path.is_file():
+            for name, entry in json.loads(path.read_text()).items():
+                scores = [s for _, s in entry.get("validation_mse", [])]
+                if scores:
+                    validation.setdefault(name, min(scores))
+    return psnr, seconds, validation
+
+
+def choose(methods, m: int, psnr: dict, validation: dict) -> tuple[str, float] | None:
+    """The method of ``methods`` with test rows at m and the lowest validation MSE."""
+    scored = [
+        (validation[f"{meth}@{m}"], meth)
+        for meth in methods
+        if f"{meth}@{m}" in validation and psnr.get((meth, m))
+    ]
+    return (min(scored)[1], min(scored)[0]) if scored else None
+
+
+def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int, int]:
+    shared = sorted(a.keys() & b.keys())
+    diff = [a[i] - b[i] for i in shared]
+    mean, ci = mean_ci95(diff) if len(diff) > 1 else (float("nan"), float("nan"))
+    return mean, ci, sum(d > 0 for d in diff), len(shared)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("folders", nargs="+", type=Path, help="sweep folders (rows paired by image)")
+    p.add_argument("--target-db", type=float, default=27.0, help="the m = 500 PSNR target")
+    args = p.parse_args(argv)
+    psnr, seconds, validation = load(args.folders)
+    ms = sorted({m for (_, m) in psnr})
+    print("| m | GAN-prior (val MSE) | Lasso (val MSE) | GAN − Lasso dB | GAN higher | met |")
+    print("|---:|---|---|---:|---:|---|")
+    for m in ms:
+        gan, lasso = choose(GAN_PRIOR, m, psnr, validation), choose(LASSO, m, psnr, validation)
+        if gan is None or lasso is None:
+            print(f"| {m} | {gan or 'pending'} | {lasso or 'pending'} | | | |")
+            continue
+        mean, ci, higher, n = paired(psnr[(gan[0], m)], psnr[(lasso[0], m)])
+        met = "yes" if mean - ci > 0 else "no"
+        print(
+            f"| {m} | {gan[0]} ({gan[1]:.4g}) | {lasso[0]} ({lasso[1]:.4g}) "
+            f"| {mean:+.2f} ± {ci:.2f} | {higher}/{n} | {met} |"
+        )
+    if 500 in ms and (gan := choose(GAN_PRIOR, 500, psnr, validation)):
+        values = list(psnr[(gan[0], 500)].values())
+        mean, ci = mean_ci95(values)
+        line = f"m = 500: {gan[0]} {mean:.2f} ± {ci:.2f} dB (target ≥ {args.target_db:g})"
+        if psnr.get(("csgm", 500)):
+            d, dci, higher, n = paired(psnr[(gan[0], 500)], psnr[("csgm", 500)])
+            line += f"; − csgm {d:+.2f} ± {dci:.2f} dB ({higher}/{n} higher; target ≥ +5)"
+        print(line)
+    for m in ms:
+        iagan, csgm = seconds.get(("iagan", m)), seconds.get(("csgm", m))
+        if iagan and csgm:
+            ratio = (sum(iagan.values()) / len(iagan)) / (sum(csgm.values()) / len(csgm))
+            print(f"m = {m}: iagan / csgm seconds per image {ratio:.2f} (target ≤ 5)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""benchmarks/beyond_range_targets.py: methods are chosen on validation MSE (never on test rows),
+rows of several folders pair by image, and the GAN − Lasso difference is the paired one."""
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIELDS = ["image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds", "operator",
+          "setting"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def targets():
+    spec = importlib.util.spec_from_file_location(
+        "bench_beyond_range_targets", ROOT / "benchmarks/beyond_range_targets.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _folder(path: Path, rows: list[tuple], weights: dict) -> Path:
+    path.mkdir()
+    with (path / "rows.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        for image, m, method, psnr, seconds in rows:
+            w.writerow({"image": image, "m": m, "method": method, "mse": 0.01, "psnr": psnr,
+                        "ssim": 0.5, "meas_error": 0.1, "seconds": seconds,
+                        "operator": "gaussian", "setting": m})  # fmt: skip
+    (path / "weights.json").write_text(json.dumps(weights))
+    return path
+
+
+def test_choice_on_validation_and_paired_difference(targets, tmp_path, capsys):
+    # iagan is better on the test rows but worse on validation: csgm-sparse must be chosen
+    a = _folder(
+        tmp_path / "a",
+        [(i, 100, "iagan", 30.0, 2.0) for i in range(3)]
+        + [(i, 100, "csgm-sparse", 20.0 + i, 1.0) for i in range(3)]
+        + [(i, 100, "csgm", 19.0, 1.0) for i in range(3)],
+        {"iagan@100": {"validation_mse": [[30, 0.02], [100, 0.03]]},
+         "csgm-sparse@100": {"validation_mse": [[0.1, 0.01]]}},
+    )  # fmt: skip
+    b = _folder(
+        tmp_path / "b",
+        [(i, 100, "lasso-dct", 18.0 + 2 * i, 0.5) for i in range(3)],
+        {"lasso-dct@100": {"validation_mse": [[1.0, 0.05]]}},
+    )
+    psnr, seconds, validation = targets.load([a, b])
+    assert targets.choose(targets.GAN_PRIOR, 100, psnr, validation) == ("csgm-sparse", 0.01)
+    assert targets.choose(targets.LASSO, 100, psnr, validation) == ("lasso-dct", 0.05)
+    mean, ci, higher, n = targets.paired(psnr[("csgm-sparse", 100)], psnr[("lasso-dct", 100)])
+    assert (mean, higher, n) == (pytest.approx(1.0), 2, 3)  # diffs 2, 1, 0
+    targets.main([str(a), str(b)])
+    out = capsys.readouterr().out
+    assert "| 100 | csgm-sparse (0.01) | lasso-dct (0.05) | +1.00 ±" in out
+    assert "iagan / csgm seconds per image 2.00" in out
+
+
+def test_a_missing_folder_is_a_clear_error(targets, tmp_path):
+    with pytest.raises(ValueError, match="is not a sweep folder"):
+        targets.main([str(tmp_path / "nope")])
