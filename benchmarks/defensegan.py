@@ -211,28 +211,30 @@ def merge_table(path: Path, rows: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def table_row(model: str, defense: str, spec, accuracy: float, n: int, seconds: float) -> dict:
+    """One table.csv row: ``spec`` an AttackSpec (None: the clean row), ``seconds`` the cell's
+    total."""
+    return {
+        "model": model,
+        "defense": defense,
+        "attack": "none" if spec is None else spec.name,
+        "norm": "none" if spec is None else spec.norm,
+        "eps": "0" if spec is None else f"{spec.eps:g}",
+        "n": n,
+        "accuracy": f"{accuracy:.4f}",
+        "ci95": f"{wilson_ci95(accuracy, n):.4f}",
+        "seconds_per_image": f"{seconds / n:.3f}",
+    }
+
+
 def table_rows(model: str, defense: str, cells: dict, specs, n: int) -> list[dict]:
     """The cells of one model's evaluation (``cells.json``) as table.csv rows."""
     rows = []
     for name in ("none", defense):
         for spec in [None, *specs]:
             cell = cells.get(f"{name}|{'clean' if spec is None else spec.column}")
-            if cell is None:
-                continue
-            acc = cell["accuracy"]
-            rows.append(
-                {
-                    "model": model,
-                    "defense": name,
-                    "attack": "none" if spec is None else spec.name,
-                    "norm": "none" if spec is None else spec.norm,
-                    "eps": "0" if spec is None else f"{spec.eps:g}",
-                    "n": n,
-                    "accuracy": f"{acc:.4f}",
-                    "ci95": f"{wilson_ci95(acc, n):.4f}",
-                    "seconds_per_image": f"{cell['seconds'] / n:.3f}",
-                }
-            )
+            if cell is not None:
+                rows.append(table_row(model, name, spec, cell["accuracy"], n, cell["seconds"]))
     return rows
 
 

@@ -142,21 +142,6 @@ def combine(folders: list[Path], sizes: list[int]) -> dict[str, dict]:
     return out
 
 
-def table_row(model: str, defense: str, spec, cell: dict) -> dict:
-    n, acc = cell["n"], cell["accuracy"]
-    return {
-        "model": model,
-        "defense": defense,
-        "attack": "none" if spec is None else spec.name,
-        "norm": "none" if spec is None else spec.norm,
-        "eps": "0" if spec is None else f"{spec.eps:g}",
-        "n": n,
-        "accuracy": f"{acc:.4f}",
-        "ci95": f"{dg.wilson_ci95(acc, n):.4f}",
-        "seconds_per_image": f"{cell['seconds'] / n:.3f}",
-    }
-
-
 def run_chunks(rows, specs, images, labels, folder, args, defense, G, settings, tag) -> dict:
     """evaluate_defense per chunk (each its own resumable folder); returns combined cells."""
     parts = chunks(len(images), args.chunk)
@@ -327,7 +312,9 @@ def write_views(out: Path, folder: Path, cells: dict, args, names: dict, info: d
             f"| {cell['seconds'] / cell['n']:.1f} |"
         )
         if cell["n"] == args.n and (spec is not None or column == "clean"):
-            rows.append(table_row(model, defense, spec, cell))
+            rows.append(
+                dg.table_row(model, defense, spec, cell["accuracy"], cell["n"], cell["seconds"])
+            )
     dg.merge_table(out / "table.csv", rows)
     text = (
         "# Issue 17 item 3: progress (accuracy over the images done so far)\n\n"

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from ganinverse.data import load_images, to_unit
 from ganinverse.defense import ProjectionDefense
 from ganinverse.defense.attacks import FGSM
+from ganinverse.defense.evaluate import AttackSpec
 from ganinverse.io import atomic_write_json
 from ganinverse.models import accuracy, load_classifier, load_generator
 
@@ -113,19 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             "s_per_image": seconds,
         }
         print(f"{name}: released-code FGSM {args.eps:g}: max |δ| = {largest:g}, accuracy {acc:.3f}")
-        rows.append(
-            {
-                "model": name,
-                "defense": protocol["defense"]["label"],
-                "attack": "fgsm_released",
-                "norm": "inf",
-                "eps": f"{args.eps:g}",
-                "n": args.n,
-                "accuracy": f"{acc:.4f}",
-                "ci95": f"{dg.wilson_ci95(acc, args.n):.4f}",
-                "seconds_per_image": f"{seconds:.2f}",
-            }
-        )
+        spec = AttackSpec("fgsm", args.eps)
+        row = dg.table_row(name, protocol["defense"]["label"], spec, acc, args.n, seconds * args.n)
+        rows.append({**row, "attack": "fgsm_released"})
     dg.merge_table(out / "table.csv", rows)
     atomic_write_json(out / "released.json", results)
     return 0

@@ -2,7 +2,6 @@
 rows of several folders pair by image, and the GAN − Lasso difference is the paired one."""
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,13 +13,8 @@ FIELDS = ["image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds"
 
 
 @pytest.fixture(scope="module")
-def targets():
-    spec = importlib.util.spec_from_file_location(
-        "bench_beyond_range_targets", ROOT / "benchmarks/beyond_range_targets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def targets(load_script):
+    return load_script("beyond_range_targets")
 
 
 def _folder(path: Path, rows: list[tuple], weights: dict) -> Path:

@@ -4,7 +4,6 @@ a rerun recomputes nothing, the projection MSE is ||D(x) − x||²/n of the defe
 bad flags are refused before any file is written."""
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -21,13 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_defensegan", ROOT / "benchmarks/defensegan.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("defensegan")
 
 
 def _args(tmp: Path, *extra: str) -> list[str]:
@@ -175,13 +169,8 @@ def test_a_classifier_of_other_settings_is_refused(bench, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def released():
-    spec = importlib.util.spec_from_file_location(
-        "bench_defensegan_released", ROOT / "benchmarks/defensegan_released.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def released(load_script):
+    return load_script("defensegan_released")
 
 
 def test_the_released_code_path_gives_a_zero_perturbation(released):
@@ -214,13 +203,8 @@ def test_released_rows_match_the_clean_defended_cell(released, run):
 
 
 @pytest.fixture(scope="module")
-def attacks_bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_defensegan_attacks", ROOT / "benchmarks/defensegan_attacks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def attacks_bench(load_script):
+    return load_script("defensegan_attacks")
 
 
 def _attack_args(run: Path) -> list[str]:

@@ -1,7 +1,6 @@
 """The inpainting benchmark runner: a row depends on its image, not on the batch it ran in."""
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def runner():
-    spec = importlib.util.spec_from_file_location(
-        "bench_inpainting", ROOT / "benchmarks/inpainting.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def runner(load_script):
+    return load_script("inpainting")
 
 
 def _rows(out: Path) -> dict[tuple[str, str, int], dict]:

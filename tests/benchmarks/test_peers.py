@@ -21,11 +21,8 @@ SHAPE = (1, 8, 8)
 
 
 @pytest.fixture(scope="module")
-def peers():
-    spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "benchmarks/peers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def peers(load_script):
+    return load_script("peers")
 
 
 def _x01(n, seed=0):
