@@ -3,6 +3,8 @@
 ``ConvergenceWarning`` subclasses scikit-learn's, so a filter set for either silences both.
 ``InterruptedWriteWarning`` says a checkpoint was found torn by a kill and its previous complete
 version was loaded.
+``ZeroGradientWarning`` says an attack's input gradient was exactly zero for every image: the
+attack could not move them (a defense that hides its gradient, or a saturated classifier).
 """
 
 from __future__ import annotations
@@ -20,4 +22,12 @@ class InterruptedWriteWarning(UserWarning):
     previous complete pair (``<stem>.prev.*``) was loaded instead."""
 
 
-__all__ = ["ConvergenceWarning", "InterruptedWriteWarning"]
+class ZeroGradientWarning(UserWarning):
+    """A gradient attack saw an input gradient of exactly zero for every image of a batch, so
+    its step left them where they were. Typical cause: the model hides its gradient (a
+    projection defense differentiated through a non-differentiable loop, as the released
+    Defense-GAN evaluation did); use BPDA or the tangent backward. A classifier whose softmax
+    saturates for every image (float32) does the same."""
+
+
+__all__ = ["ConvergenceWarning", "InterruptedWriteWarning", "ZeroGradientWarning"]

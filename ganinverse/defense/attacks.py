@@ -21,12 +21,14 @@ float32 and the adversarial images come back as float32); labels are class indic
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_choice, check_int, check_number, check_positive
+from ..exceptions import ZeroGradientWarning
 from ..latent import frozen, generator_device
 from ..models.classifier import (
     check_float32_model,
@@ -210,6 +212,15 @@ class Attack(AttackChecks):
                         "gradient='tangent', the default) to attack it"
                     )
                 total += torch.autograd.grad(loss, x)[0]
+        if self.eps > 0 and not total.any():
+            warnings.warn(
+                f"{type(self).__name__}: the input gradient is exactly zero for all {len(x)} "
+                "images, so this step leaves them unchanged; the model may hide its gradient "
+                "(attack a projection defense through BPDA or its tangent backward) or its "
+                "softmax saturates",
+                ZeroGradientWarning,
+                stacklevel=3,
+            )
         return total / self.eot_samples
 
     def __repr__(self) -> str:

@@ -121,3 +121,32 @@ def test_an_attack_leaves_a_wrapped_classifier_in_its_own_mode(attack, toy_test_
     else:
         attack(wrapped, eps=0.1, **kwargs)(x, y)
     assert wrapped.training and not clf.training and not clf[1].training
+
+
+def test_a_zero_gradient_everywhere_is_a_warning_not_silence(toy_classifier, toy_test_set):
+    """The released Defense-GAN evaluation's FGSM returned the clean images because the input
+    gradient was zero; our attacks say so (and stay silent on an ordinary model)."""
+    import warnings
+
+    from ganinverse.exceptions import ZeroGradientWarning
+
+    x, y = toy_test_set
+
+    class Hidden(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, images):
+            return images.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return torch.zeros_like(grad)
+
+    hidden = nn.Sequential(nn.Identity(), toy_classifier)
+    hidden.forward = lambda images: toy_classifier(Hidden.apply(images))
+    with pytest.warns(ZeroGradientWarning, match="exactly zero for all"):
+        adv = FGSM(hidden, eps=0.3)(x, y)
+    assert torch.equal(adv, x.clamp(0, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ZeroGradientWarning)
+        FGSM(toy_classifier, eps=0.3)(x, y)
+        PGD(toy_classifier, eps=0.3, steps=2)(x, y)
