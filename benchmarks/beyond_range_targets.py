@@ -7,7 +7,10 @@ in ``weights.json``), then their paired difference on the test images.
 
 Rows of several folders are paired by image identity (the sweeps seed A, the noise and the
 images by seed, m and image, so folders with the same data settings share them); where two
-folders have a row of the same method, m and image, the first folder's is used. A method's
+folders have a row of the same method, m and image, the first folder's is used. A folder
+written ``FOLDER:SUFFIX`` has its methods renamed ``<method>+SUFFIX`` (e.g.
+``faces_bp:bp``: iagan with back-projection becomes ``iagan+bp``, a candidate of its own). A
+method's
 validation score is the minimum of its ``validation_mse`` grid (the weight it uses on the test
 images); a method without a search in any folder (csgm at a fixed λ_z) cannot be chosen, but
 csgm-sparse's search includes weights under which it is csgm. Prints, per m: the chosen methods
@@ -32,33 +35,42 @@ GAN_PRIOR = ("csgm", "csgm-sparse", "iagan", "ilo")
 LASSO = ("lasso", "lasso-dct", "lasso-wavelet", "lasso-wavelet-detail", "lasso-wavelet-frame")
 
 
-def load(folders: list[Path]) -> tuple[dict, dict, dict]:
-    """(method, m) -> {image: psnr}, (method, m) -> {image: seconds}, "method@m" -> val MSE."""
+def load(folders: list[str | Path]) -> tuple[dict, dict, dict]:
+    """(method, m) -> {image: psnr}, (method, m) -> {image: seconds}, "method@m" -> val MSE;
+    each folder ``PATH`` or ``PATH:SUFFIX`` (its methods renamed ``<method>+SUFFIX``)."""
     psnr: dict = defaultdict(dict)
     seconds: dict = defaultdict(dict)
     validation: dict[str, float] = {}
-    for folder in folders:
+    for spec in folders:
+        folder, _, suffix = str(spec).partition(":")
+        folder = Path(folder)
+        tag = f"+{suffix}" if suffix else ""
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a sweep folder")
         for row in (r for path in sorted(folder.glob("rows*.csv")) for r in read_rows(path)):
-            key = (row["method"], int(row["m"]))
+            key = (row["method"] + tag, int(row["m"]))
             psnr[key].setdefault(int(row["image"]), float(row["psnr"]))
             seconds[key].setdefault(int(row["image"]), float(row["seconds"]))
         path = folder / "weights.json"
         if path.is_file():
             for name, entry in json.loads(path.read_text()).items():
+                method, _, m = name.rpartition("@")
                 scores = [s for _, s in entry.get("validation_mse", [])]
                 if scores:
-                    validation.setdefault(name, min(scores))
+                    validation.setdefault(f"{method}{tag}@{m}", min(scores))
     return psnr, seconds, validation
 
 
 def choose(methods, m: int, psnr: dict, validation: dict) -> tuple[str, float] | None:
-    """The method of ``methods`` with test rows at m and the lowest validation MSE."""
+    """The method (a variant ``<method>+SUFFIX`` counts as its base method) of ``methods`` with
+    test rows at m and the lowest validation MSE."""
     scored = [
-        (validation[f"{meth}@{m}"], meth)
-        for meth in methods
-        if f"{meth}@{m}" in validation and psnr.get((meth, m))
+        (score, meth)
+        for (meth, mm), rows in psnr.items()
+        if mm == m
+        and rows
+        and meth.split("+")[0] in methods
+        and (score := validation.get(f"{meth}@{m}")) is not None
     ]
     return (min(scored)[1], min(scored)[0]) if scored else None
 
@@ -72,7 +84,7 @@ def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("folders", nargs="+", type=Path, help="sweep folders (rows paired by image)")
+    p.add_argument("folders", nargs="+", help="sweep folders PATH[:SUFFIX] (rows paired by image)")
     p.add_argument("--target-db", type=float, default=27.0, help="the m = 500 PSNR target")
     args = p.parse_args(argv)
     psnr, seconds, validation = load(args.folders)

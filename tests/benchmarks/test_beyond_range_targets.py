@@ -59,3 +59,15 @@ def test_choice_on_validation_and_paired_difference(targets, tmp_path, capsys):
 def test_a_missing_folder_is_a_clear_error(targets, tmp_path):
     with pytest.raises(ValueError, match="is not a sweep folder"):
         targets.main([str(tmp_path / "nope")])
+
+
+def test_a_suffixed_folder_is_a_candidate_of_its_own(targets, tmp_path):
+    """``FOLDER:bp`` renames its methods (iagan -> iagan+bp) so two iagan variants compete on
+    validation instead of one hiding the other's rows."""
+    a = _folder(tmp_path / "a", [(i, 10, "iagan", 20.0, 1.0) for i in range(2)],
+                {"iagan@10": {"validation_mse": [[30, 0.02]]}})  # fmt: skip
+    b = _folder(tmp_path / "b", [(i, 10, "iagan", 25.0, 1.0) for i in range(2)],
+                {"iagan@10": {"validation_mse": [[30, 0.01]]}})  # fmt: skip
+    psnr, _, validation = targets.load([a, f"{b}:bp"])
+    assert psnr[("iagan", 10)] == {0: 20.0, 1: 20.0} and psnr[("iagan+bp", 10)][0] == 25.0
+    assert targets.choose(targets.GAN_PRIOR, 10, psnr, validation) == ("iagan+bp", 0.01)
