@@ -21,6 +21,14 @@ ganinverse sweep --generator mnist-wgangp --discriminator mnist-wgangp --m 10,25
   --restarts 10 --dataset mnist --data-root /tmp/data --n-images 100 --n-val 20 --noise-std 0.1 \
   --lr 0.1 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/mnist
 
+step faces-bp  # iagan with back-projection onto {x : Ax = y} (the paper's IA-BP, for low noise:
+# σ = 0.01 here) at the m where the Lasso leads, on the same faces; its methods enter the target
+# table as iagan+bp (benchmarks/beyond_range_targets.py ... benchmarks/results/beyond_range/faces_bp:bp)
+ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 2500,5000,10000 --methods iagan --iagan-back-projection true \
+  --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
+  --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_bp
+
 step faces  # the 64 CSGM test faces, the settings of celeba_sweep_full, six m values
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
   --m 20,100,500,2500,5000,10000 \
@@ -35,14 +43,6 @@ step faces-frame  # lasso-wavelet-frame on the first 16 of those faces (3-4x las
 ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 20,100,500,2500,5000,10000 \
   --methods lasso-wavelet-frame --n-images 16 --batch-size 8 --n-val 4 --noise-std 0.01 \
   --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 --device cpu --no-progress --out $R/faces_frame
-
-step faces-bp  # iagan with back-projection onto {x : Ax = y} (the paper's IA-BP, for low noise:
-# σ = 0.01 here) at the m where the Lasso leads, on the same faces; its methods enter the target
-# table as iagan+bp (benchmarks/beyond_range_targets.py ... benchmarks/results/beyond_range/faces_bp:bp)
-ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
-  --m 2500,5000,10000 --methods iagan --iagan-back-projection true \
-  --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
-  --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_bp
 
 step faces-dct-nu  # csgm-sparse with a DCT deviation on the same faces
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
