@@ -22,10 +22,10 @@ ganinverse sweep --generator mnist-wgangp --discriminator mnist-wgangp --m 10,25
   --lr 0.1 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/mnist
 
 step faces-bp  # iagan with back-projection onto {x : Ax = y} (the paper's IA-BP, for low noise:
-# σ = 0.01 here) at the m where the Lasso leads, on the same faces; its methods enter the target
+# σ = 0.01 here) on the same faces (the m where the Lasso leads first); its methods enter the target
 # table as iagan+bp (benchmarks/beyond_range_targets.py ... benchmarks/results/beyond_range/faces_bp:bp)
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
-  --m 2500,5000,10000 --methods iagan --iagan-back-projection true \
+  --m 5000,10000,2500,500,1000 --methods iagan --iagan-back-projection true \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
   --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_bp
 
