@@ -57,10 +57,11 @@ ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 500,5000 
   --untrained-steps-grid 50,100,250,500 --n-images 8 --batch-size 8 --n-val 4 --noise-std 0.01 \
   --device cpu --no-progress --out $R/faces_dip
 
-step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended
+step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
+# biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \
   --data-root /tmp/data/celeba64 --operator inpainting \
-  --mask center,random:0.8,half,pattern:0.25,grid:4 --methods yeh,csgm,iagan,lasso-wavelet-detail,lasso-wavelet-frame \
+  --mask center,random:0.8,half,pattern:0.25,grid:4 --methods yeh,csgm,iagan,biharmonic,tv,lasso-wavelet-detail,lasso-wavelet-frame \
   --iagan-blend true \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0 --lr 0.1 --steps 500 --restarts 2 \
   --device cpu --no-progress --out $R/face_inpainting

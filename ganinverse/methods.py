@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from . import baselines, metrics
+from . import inpaint_baselines as baselines_inpaint
 from .exceptions import ConvergenceWarning
 from .latent import LatentConfig, LatentResult
 from .operators import Inpainting, LinearOperator, check_operator
@@ -912,5 +913,58 @@ register_method(
                 "ℓ1 weight β of lasso-wavelet-frame's coarse band (0: unpenalised)",
             ),
         },
+    )
+)
+
+
+# -- inpainting baselines without a generative prior (inpaint_baselines.py) -------------------
+
+
+@dataclass
+class FillResult:
+    """An inpainting baseline's result: x̂ (B, C, H, W) on [-1, 1], y's known pixels kept."""
+
+    x_hat: Tensor
+
+
+def _fill_mask(operator: Inpainting, name: str) -> Tensor:
+    """The operator's mask as (B|1, 1, H, W): the baselines fill pixels, all channels at once."""
+    mask = operator.mask
+    if mask.shape[1] > 1 and not bool((mask == mask[:, :1]).all()):
+        raise ValueError(
+            f"{name} fills whole pixels: the mask must be the same in every channel, got a "
+            "mask that differs between channels; pass a (H, W) or (B, 1, H, W) mask"
+        )
+    return mask[:, :1]
+
+
+def _biharmonic(G, operator, y):
+    return FillResult(baselines_inpaint.biharmonic_inpaint(y, _fill_mask(operator, "biharmonic")))
+
+
+def _tv(G, operator, y, *, iters, tol):
+    mask = _fill_mask(operator, "tv")
+    return FillResult(baselines_inpaint.tv_inpaint(y, mask, iters, tol=tol))
+
+
+register_method(
+    Method(
+        "biharmonic",
+        _biharmonic,
+        "biharmonic inpainting, Δ²x = 0 on the missing pixels (scikit-image; no prior)",
+        needs_generator=False,
+        operators=(Inpainting,),
+    )
+)
+register_method(
+    Method(
+        "tv",
+        _tv,
+        "total-variation inpainting, min TV(x) s.t. x = y on the known pixels (Chambolle–Pock; "
+        "no prior)",
+        defaults={"iters": 1000, "tol": 1e-4},
+        needs_generator=False,
+        operators=(Inpainting,),
+        flags={"iters": Flag("--tv-iters", int, "TV inpainting's maximum iterations (tv)")},
     )
 )

@@ -183,3 +183,47 @@ def test_every_public_function_is_covered():
     import ganinverse.inpaint_baselines as mod
 
     assert set(mod.__all__) == set(_calls())
+
+
+# -- the same baselines as registered methods (reconstruct, sweep) ----------------------------
+
+
+@pytest.mark.parametrize("method", ["biharmonic", "tv"])
+def test_the_registered_baselines_are_the_functions(method):
+    from ganinverse.methods import reconstruct
+    from ganinverse.operators import Inpainting
+
+    x = torch.rand(2, 3, 12, 12) * 2 - 1
+    mask = random_mask(2, (12, 12), 0.5, seed=1)
+    op = Inpainting(mask, (3, 12, 12))
+    y = op.measure(x)
+    got = reconstruct(method, None, op, y)
+    want = biharmonic_inpaint(y, mask) if method == "biharmonic" else tv_inpaint(y, mask, 1000)
+    assert torch.allclose(got, want)
+    assert torch.equal(got * mask, y * mask)  # the known pixels are y's
+
+
+def test_the_registered_baselines_refuse_other_operators_and_channel_masks():
+    from ganinverse.methods import reconstruct
+    from ganinverse.operators import GaussianCS, Inpainting
+
+    y = torch.zeros(1, 10)
+    with pytest.raises(ValueError, match="applies to Inpainting operators only"):
+        reconstruct("biharmonic", None, GaussianCS((1, 4, 4), 10), y)
+    mask = torch.ones(1, 3, 6, 6)
+    mask[0, 0, 2, 2] = 0  # missing in one channel only
+    op = Inpainting(mask, (3, 6, 6))
+    with pytest.raises(ValueError, match="same in every channel"):
+        reconstruct("tv", None, op, op.measure(torch.zeros(1, 3, 6, 6)))
+
+
+def test_a_sweep_runs_the_baselines_beside_a_generator_method(tmp_path):
+    from ganinverse.cli import main
+
+    out = tmp_path / "sweep"
+    main(["sweep", "--generator", "digits", "--dataset", "digits", "--operator", "inpainting",
+          "--mask", "center", "--methods", "biharmonic,tv", "--n-images", "2", "--batch-size",
+          "2", "--n-val", "1", "--noise-std", "0", "--device", "cpu", "--no-progress",
+          "--out", str(out)])  # fmt: skip
+    rows = (out / "rows.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 2 and "biharmonic" in rows[1] + rows[2] + rows[3]
