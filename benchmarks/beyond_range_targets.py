@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     for m in ms:
         gan, lasso = choose(GAN_PRIOR, m, psnr, validation), choose(LASSO, m, psnr, validation)
         if gan is None or lasso is None:
-            print(f"| {m} | {gan or 'pending'} | {lasso or 'pending'} | | | |")
+            shown = [c[0] if c else "pending" for c in (gan, lasso)]
+            print(f"| {m} | {shown[0]} | {shown[1]} | | | |")
             continue
         mean, ci, higher, n = paired(psnr[(gan[0], m)], psnr[(lasso[0], m)])
         met = "yes" if mean - ci > 0 else "no"
