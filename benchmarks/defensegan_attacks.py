@@ -30,12 +30,12 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
-import importlib.util
 import io
 import json
 import time
 from pathlib import Path
 
+import defensegan as dg  # benchmarks/defensegan.py (its table format and helpers)
 import torch
 
 from ganinverse.data import load_images, to_unit
@@ -49,17 +49,6 @@ from ganinverse.defense.evaluate import (
 from ganinverse.defense.training import adversarial_training
 from ganinverse.io import atomic_write_json, atomic_write_text
 from ganinverse.models import load_generator
-
-
-def _sibling(name: str):
-    path = Path(__file__).resolve().with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_ganinverse_bench_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-dg = _sibling("defensegan")
 
 #: (row name, table model, table defense, defended)
 ROWS = (

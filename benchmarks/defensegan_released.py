@@ -22,13 +22,13 @@ defense-oblivious FGSM (the gradient of f alone) that ``defensegan.py`` measures
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shlex
 import sys
 import time
 from pathlib import Path
 
+import defensegan as dg  # benchmarks/defensegan.py (its table format and helpers)
 import torch
 from torch import Tensor, nn
 
@@ -89,11 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     root = protocol["args"]["data_root"] if args.data_root is None else args.data_root
     x, labels = load_images(protocol["args"]["dataset"], root or None, "test", n=args.n)
     x = to_unit(x).clamp(0, 1)
-    spec = importlib.util.spec_from_file_location(
-        "defensegan", Path(__file__).with_name("defensegan.py")
-    )
-    dg = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dg)
     results = {"command": shlex.join(["python", *sys.argv] if argv is None else argv)}
     rows = []
     for name in args.classifiers.split(","):
