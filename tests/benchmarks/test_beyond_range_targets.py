@@ -71,3 +71,37 @@ def test_a_suffixed_folder_is_a_candidate_of_its_own(targets, tmp_path):
     psnr, _, validation = targets.load([a, f"{b}:bp"])
     assert psnr[("iagan", 10)] == {0: 20.0, 1: 20.0} and psnr[("iagan+bp", 10)][0] == 25.0
     assert targets.choose(targets.GAN_PRIOR, 10, psnr, validation) == ("iagan+bp", 0.01)
+
+
+def _inpainting_folder(path: Path, rows: list[tuple], weights: dict) -> Path:
+    path.mkdir()
+    with (path / "rows.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        for image, mask, method, psnr in rows:
+            w.writerow({"image": image, "m": 3000 + image, "method": method, "mse": 0.01,
+                        "psnr": psnr, "ssim": 0.5, "meas_error": 0.0, "seconds": 1.0,
+                        "operator": "inpainting", "setting": mask})  # fmt: skip
+    (path / "weights.json").write_text(json.dumps(weights))
+    return path
+
+
+def test_inpainting_masks_are_judged_against_biharmonic(targets, tmp_path, capsys):
+    """Inpainting rows are keyed by their mask (m differs per image there); the baseline of a
+    mask is biharmonic, which has no weight to choose; yeh (no search) cannot be chosen."""
+    a = _inpainting_folder(
+        tmp_path / "a",
+        [(i, mask, "iagan", 30.0 + i, ) for i in range(3) for mask in ("center", "grid:4")]
+        + [(i, "center", "yeh", 40.0) for i in range(3)]
+        + [(i, mask, "biharmonic", 29.0) for i in range(3) for mask in ("center", "grid:4")],
+        {"iagan@center": {"validation_mse": [[30, 0.02]]},
+         "iagan@grid:4": {"validation_mse": [[30, 0.03]]}},
+    )  # fmt: skip
+    psnr, _, validation = targets.load([a])
+    assert set(psnr) >= {("iagan", "center"), ("biharmonic", "grid:4")}
+    assert targets.choose(targets.GAN_PRIOR, "center", psnr, validation) == ("iagan", 0.02)
+    assert targets.baseline("grid:4", psnr, validation)[0] == "biharmonic"
+    targets.main([str(a)])
+    out = capsys.readouterr().out
+    assert "| center | iagan (0.02) | biharmonic (nan) | +2.00 ± " in out
+    assert "| grid:4 | iagan (0.03) | biharmonic (nan) | +2.00 ± " in out
