@@ -32,6 +32,8 @@ from pathlib import Path
 
 from csv_rows import read_rows  # benchmarks/csv_rows.py
 
+from ganinverse.operators import M_AXIS, Axis
+from ganinverse.plots import error_vs_m
 from ganinverse.sweep import mean_ci95
 
 GAN_PRIOR = ("csgm", "csgm-sparse", "iagan", "ilo", "yeh")
@@ -105,12 +107,40 @@ def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, int,
     return mean, ci, sum(d > 0 for d in diff), len(shared)
 
 
+def plot(psnr: dict, path: str | Path) -> list[Path]:
+    """PSNR against the setting, every method of the folders, mean ± 95% CI over its test
+    images: one plot of the m settings (``path``) and one of the masks (``<stem>_masks``)."""
+    tables: dict[bool, list[dict]] = {True: [], False: []}
+    for (method, setting), rows in sorted(psnr.items(), key=lambda kv: _order(kv[0][1])):
+        if len(rows) > 1:
+            mean, ci = mean_ci95(list(rows.values()))
+            numeric = isinstance(setting, int)
+            tables[numeric].append(
+                {"method": method, ("m" if numeric else "mask"): setting,
+                 "psnr": mean, "psnr_ci95": ci}
+            )  # fmt: skip
+    path, written = Path(path), []
+    if tables[True]:
+        written.append(error_vs_m(tables[True], path, metric="psnr", axis=M_AXIS))
+    if tables[False]:
+        masks = Axis("mask", "--mask", str, "mask", numeric=False)
+        written.append(
+            error_vs_m(
+                tables[False], path.with_stem(path.stem + "_masks"), metric="psnr", axis=masks
+            )
+        )
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("folders", nargs="+", help="sweep folders PATH[:SUFFIX] (rows paired by image)")
     p.add_argument("--target-db", type=float, default=27.0, help="the m = 500 PSNR target")
+    p.add_argument("--plot", help="also write PSNR vs m (and vs mask) of every method to this PNG")
     args = p.parse_args(argv)
     psnr, seconds, validation = load(args.folders)
+    for path in plot(psnr, args.plot) if args.plot else ():
+        print(f"wrote {path}")
     ms = sorted({m for (_, m) in psnr}, key=_order)
     print(
         "| m / mask | GAN-prior (val MSE) | baseline (val MSE) | GAN − baseline dB | GAN higher | met |"

@@ -31,12 +31,24 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
 LOG_Y_SPAN = 20.0
 
 
+#: the metrics ``error_vs_m`` plots: the column of a summary row -> its axis label
+METRIC_LABELS = {"mse": "per-pixel MSE ([0, 1] scale)", "psnr": "PSNR (dB)", "ssim": "SSIM"}
+
+
 def error_vs_m(
-    table: Sequence[dict], path: str | os.PathLike, title: str = "", axis: Axis | None = None
+    table: Sequence[dict],
+    path: str | os.PathLike,
+    title: str = "",
+    axis: Axis | None = None,
+    metric: str = "mse",
 ) -> Path:
-    """Per-pixel MSE ([0, 1] scale) against the sweep axis (default: m), one line per method,
-    95% CI bars. A number axis is logarithmic (log y too when the errors span more than
-    ``LOG_Y_SPAN``x); a category axis (mask specs) places the values in their order."""
+    """A metric (default the per-pixel MSE, [0, 1] scale; ``"psnr"`` in dB; ``"ssim"``) of each
+    summary row (keys ``metric`` and ``metric_ci95``) against the sweep axis (default: m), one
+    line per method, 95% CI bars. A number axis is logarithmic (log y too for MSE when the
+    errors span more than ``LOG_Y_SPAN``x); a category axis (mask specs) places the values in
+    their order. Raises ValueError for a metric not in ``METRIC_LABELS``."""
+    if metric not in METRIC_LABELS:
+        raise ValueError(f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}")
     axis = axis or M_AXIS
     by_method: dict[str, list[dict]] = defaultdict(list)
     for row in table:
@@ -53,8 +65,11 @@ def error_vs_m(
         xs = [r[axis.name] if axis.numeric else categories.index(r[axis.name]) for r in rows]
         ax.errorbar(
             xs,
-            [r["mse"] for r in rows],
-            yerr=[0 if r["mse_ci95"] != r["mse_ci95"] else r["mse_ci95"] for r in rows],
+            [r[metric] for r in rows],
+            yerr=[
+                0 if r[f"{metric}_ci95"] != r[f"{metric}_ci95"] else r[f"{metric}_ci95"]
+                for r in rows
+            ],  # fmt: skip
             marker="o",
             capsize=3,
             label=method,
@@ -63,12 +78,13 @@ def error_vs_m(
         ax.set_xscale("log")
     else:
         ax.set_xticks(range(len(categories)), [str(c) for c in categories], rotation=20)
-    errors = [r["mse"] for r in table if r["mse"] > 0]
+    errors = [r["mse"] for r in table if metric == "mse" and r["mse"] > 0]
     if errors and max(errors) > LOG_Y_SPAN * min(errors):  # keep large-m differences visible
         ax.set_yscale("log")
     ax.set_xlabel(axis.label)
-    ax.set_ylabel("per-pixel MSE ([0, 1] scale)")
-    ax.set_title(title or f"reconstruction error vs {axis.name} (95% CI)", fontsize="medium")
+    ax.set_ylabel(METRIC_LABELS[metric])
+    name = "reconstruction error" if metric == "mse" else metric.upper()
+    ax.set_title(title or f"{name} vs {axis.name} (95% CI)", fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -27,6 +27,26 @@ def test_error_vs_m_uses_a_log_y_axis_only_for_a_wide_span(tmp_path, monkeypatch
     assert (scales == ["log"]) is log_y
 
 
+def test_error_vs_m_plots_psnr_on_a_linear_axis_and_rejects_an_unknown_metric(
+    tmp_path, monkeypatch
+):
+    rows = [
+        {**r, "psnr": 20 + i, "psnr_ci95": 0.5} for i, r in enumerate(table((0.3, 0.01, 0.001)))
+    ]
+    labels, scales = [], []
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_yscale", lambda ax, v, **kw: scales.append(v))
+    real = matplotlib.axes.Axes.set_ylabel
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "set_ylabel",
+        lambda ax, label, **kw: labels.append(label) or real(ax, label, **kw),
+    )
+    assert error_vs_m(rows, tmp_path / "p.png", metric="psnr").stat().st_size > 1000
+    assert labels == ["PSNR (dB)"] and scales == []  # the MSE span does not make PSNR log
+    with pytest.raises(ValueError, match="metric must be one of"):
+        error_vs_m(rows, tmp_path / "q.png", metric="lpips")
+
+
 @pytest.mark.parametrize("with_truth, channels", [(True, 1), (False, 3), (True, 3)])
 def test_reconstruction_panels_show_truth_back_projection_and_estimate(
     tmp_path, monkeypatch, with_truth, channels

@@ -105,3 +105,14 @@ def test_inpainting_masks_are_judged_against_biharmonic(targets, tmp_path, capsy
     out = capsys.readouterr().out
     assert "| center | iagan (0.02) | biharmonic (nan) | +2.00 ± " in out
     assert "| grid:4 | iagan (0.03) | biharmonic (nan) | +2.00 ± " in out
+
+
+def test_plot_writes_psnr_against_m_and_against_mask(targets, tmp_path, capsys):
+    a = _folder(tmp_path / "a", [(i, m, "csgm", 20.0 + i, 1.0) for i in range(2) for m in (10, 100)],
+                {})  # fmt: skip
+    b = _inpainting_folder(
+        tmp_path / "b", [(i, "center", "biharmonic", 25.0 + i) for i in range(2)], {}
+    )
+    targets.main([str(a), str(b), "--plot", str(tmp_path / "psnr.png")])
+    assert (tmp_path / "psnr.png").stat().st_size > 1000
+    assert (tmp_path / "psnr_masks.png").stat().st_size > 1000
