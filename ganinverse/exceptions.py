@@ -3,6 +3,7 @@
 ``ConvergenceWarning`` subclasses scikit-learn's, so a filter set for either silences both.
 ``InterruptedWriteWarning`` says a checkpoint was found torn by a kill and its previous complete
 version was loaded.
+``IncompleteSweepWarning`` says a sweep was summarised before all its rows existed.
 ``ZeroGradientWarning`` says an attack's input gradient was exactly zero for every image: the
 attack could not move them (a defense that hides its gradient, or a saturated classifier).
 """
@@ -22,6 +23,11 @@ class InterruptedWriteWarning(UserWarning):
     previous complete pair (``<stem>.prev.*``) was loaded instead."""
 
 
+class IncompleteSweepWarning(UserWarning):
+    """A sweep folder was summarised (``sweep-merge``, a report) before every row of its
+    ``sweep.json`` existed: a shard not run or not finished. The summary says so too."""
+
+
 class ZeroGradientWarning(UserWarning):
     """A gradient attack saw an input gradient of exactly zero for every image of a batch, so
     its step left them where they were. Typical cause: the model hides its gradient (a
@@ -30,4 +36,9 @@ class ZeroGradientWarning(UserWarning):
     saturates for every image (float32) does the same."""
 
 
-__all__ = ["ConvergenceWarning", "InterruptedWriteWarning", "ZeroGradientWarning"]
+__all__ = [
+    "ConvergenceWarning",
+    "IncompleteSweepWarning",
+    "InterruptedWriteWarning",
+    "ZeroGradientWarning",
+]

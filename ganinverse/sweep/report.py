@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 from scipy import stats
 
+from ..exceptions import IncompleteSweepWarning
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
 from .rows import merge, setting_order
 from .search import WeightSearches, value_of
+from .spec import upgrade
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
@@ -121,6 +126,35 @@ def format_weights(out: Path, axis: str = "m") -> str:
     return "\n".join(lines) + "\n"
 
 
+def missing_rows(out: str | os.PathLike, rows: Sequence[dict]) -> str:
+    """ "" when ``rows`` hold every (image, x, method) of the folder's ``sweep.json``; else what
+    is missing (how many rows, which shards have no rows file) as one sentence."""
+    out = Path(out)
+    try:
+        saved = upgrade(json.loads((out / "sweep.json").read_text()))
+        images = range(saved.get("start", 0), saved.get("start", 0) + saved["n_images"])
+        expected = {
+            (str(x), m, i) for x in saved["x_values"] for m in saved["methods"] for i in images
+        }
+    except (OSError, ValueError, KeyError, TypeError):  # no (or an unreadable) spec: not checked
+        return ""
+    have = {(r["setting"], r["method"], int(r["image"])) for r in rows}
+    lacking = expected - have
+    if not lacking:
+        return ""
+    shards = [re.fullmatch(r"rows\.shard-(\d+)-of-(\d+)\.csv", p.name) for p in out.iterdir()]
+    found = {(int(g[1]), int(g[2])) for g in shards if g}
+    absent = sorted(
+        f"{k}/{n}" for n in {n for _, n in found} for k in range(n) if (k, n) not in found
+    )
+    return (
+        f"{len(lacking)} of {len(expected)} rows of this sweep are missing"
+        + (f" (no rows file of shard {', '.join(absent)})" if absent else "")
+        + "; the summary covers the finished rows only: rerun the sweep (or its missing shards) "
+        "with the same command to finish it"
+    )
+
+
 def report(out: str | os.PathLike, title: str = "") -> str:
     """Merge, then write summary.csv, summary.md, error_vs_m.png and image grids; returns the table."""
     from .. import plots
@@ -131,7 +165,11 @@ def report(out: str | os.PathLike, title: str = "") -> str:
         raise ValueError(f"no result rows in {out}")
     table = summarize(rows)
     axis = axis_of(rows)
+    missing = missing_rows(out, rows)
     text = format_table(table) + format_weights(out, axis.name)
+    if missing:
+        warnings.warn(missing, IncompleteSweepWarning, stacklevel=2)
+        text = f"**Incomplete:** {missing}\n\n" + text
     atomic_write_csv(out / "summary.csv", list(table[0]), table)
     atomic_write_text(out / "summary.md", (f"# {title}\n\n" if title else "") + text)
     plots.error_vs_m(table, out / "error_vs_m.png", title=title, axis=axis)

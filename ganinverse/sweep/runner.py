@@ -38,7 +38,7 @@ from ..masks import FILE_SUFFIXES
 from ..methods import METHODS, choose_weight, get_method, reconstruct_result
 from ..operators import LinearOperator
 from ..seeds import derive_seed
-from .rows import FIELDS, prepare_for_append, read_rows, rows_path
+from .rows import FIELDS, prepare_for_append, read_rows, rows_path, write_rows
 from .search import WeightSearches, entry, search_key
 from .spec import SweepSpec
 
@@ -289,15 +289,16 @@ class Sweep:
             for i, u in enumerate(self.spec.units())
             if i % n == k and not seen[(str(u[0]), u[1])].issuperset(self.unit_images(u[2]))
         ]
-        new_file = not path.is_file()
+        if not path.is_file() or path.stat().st_size == 0:
+            # the header written atomically (never a buffered write that a kill can lose: a file
+            # without its header would take the next rows' first line as its columns)
+            write_rows(path, [])
         axis = self.cls.axis.name
         with (
             path.open("a", newline="") as f,
             tqdm(total=len(todo), desc="sweep", disable=not progress) as bar,
         ):
             writer = csv.DictWriter(f, fieldnames=FIELDS)
-            if new_file:
-                writer.writeheader()
             while todo:
                 x, method, b = todo.pop(self._next_unit(todo))
                 bar.set_postfix({axis: x, "method": method, "image": b})

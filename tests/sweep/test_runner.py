@@ -1,9 +1,11 @@
 import csv
 import json
+import warnings
 
 import pytest
 import torch
 
+from ganinverse.exceptions import IncompleteSweepWarning
 from ganinverse.models import DCGANGenerator
 from ganinverse.models.checkpoint import save_model
 from ganinverse.sweep import (
@@ -15,6 +17,7 @@ from ganinverse.sweep import (
     report,
     summarize,
 )
+from ganinverse.sweep.rows import FIELDS
 
 from .conftest import ENGINE, spec
 
@@ -67,12 +70,43 @@ def test_resume_skips_finished_units_and_repairs_a_torn_line(tiny_generator, tmp
     assert without_seconds(again) == without_seconds(before)
 
 
+@pytest.mark.parametrize(
+    "left", ["", "image,m,meth", "image,m,method,mse,psnr,ssim,meas_error,seconds,operator,setting"]
+)
+def test_a_kill_before_the_first_row_leaves_a_folder_that_resumes(tiny_generator, tmp_path, left):
+    """A kill right after the rows file was created (empty, or its header torn) loses nothing
+    but the unit in flight: the rerun writes the header and every row, same as a straight run."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",)), straight).run(progress=False)
+    sweep = Sweep(spec(tiny_generator, methods=("lasso-dct",)), killed)
+    sweep.run(progress=False)
+    (killed / "rows.csv").write_text(left)
+    Sweep(spec(tiny_generator, methods=("lasso-dct",)), killed).run(progress=False)
+    assert (killed / "rows.csv").read_text().startswith(",".join(FIELDS) + "\n")
+    assert_same_rows(merge(killed), merge(straight))
+
+
 def test_shards_merge_to_the_single_process_result(tiny_generator, tmp_path):
     single, sharded = tmp_path / "single", tmp_path / "sharded"
     Sweep(spec(tiny_generator), single).run(progress=False)
     for k in range(2):
         Sweep(spec(tiny_generator), sharded).run((k, 2), progress=False)
     assert without_seconds(merge(single)) == without_seconds(merge(sharded))
+
+
+def test_a_merge_before_every_shard_ran_warns_and_says_so(tiny_generator, tmp_path):
+    out = tmp_path / "sharded"
+    Sweep(spec(tiny_generator), out).run((0, 2), progress=False)
+    with pytest.warns(
+        IncompleteSweepWarning,
+        match=r"rows of this sweep are missing \(no rows file of shard 1/2\)",
+    ):
+        text = report(out)
+    assert text.startswith("**Incomplete:**") and "Incomplete" in (out / "summary.md").read_text()
+    Sweep(spec(tiny_generator), out).run((1, 2), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IncompleteSweepWarning)
+        assert "Incomplete" not in report(out)
 
 
 def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generator, tmp_path):
