@@ -8,7 +8,8 @@ Reads the committed summaries (no solver runs; a few seconds) and writes small P
 - ``results/headline/mnist_cs.png``: MNIST compressed sensing, CSGM with the generator chosen per
   m on validation images (``lambdas.json`` of four sweeps), csgm-sparse on the VAE, the best Lasso,
   and the CSGM paper's published numbers;
-- ``results/headline/faces_cs.png``: CelebA 64x64 PSNR against m, with GlowIP's published points;
+- ``results/headline/faces_cs.png``: CelebA 64x64 PSNR against m (the issue 14 rerun of
+  ``celeba_sweep_full``), with GlowIP's published points;
 - ``results/inpainting/psnr_by_mask.png``, ``results/defense/accuracy.png``,
   ``results/csgm_speed/speed.png``.
 
@@ -186,7 +187,7 @@ def mnist(out: Path = HEADLINE / "mnist_cs.png") -> None:
 
 
 def faces(out: Path = HEADLINE / "faces_cs.png") -> None:
-    rows = read_summary(RESULTS / "celeba_sweep_full")
+    rows = read_summary(RESULTS / "reruns" / "celeba_sweep_full")  # issue 14's code
     dct = read_summary(RESULTS / "celeba_sweep_sparse_dct")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     labels = {
