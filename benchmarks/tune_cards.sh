@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
 R=benchmarks/results/tune
 CARD=()
-[[ "${WRITE_CARD:-0}" == 1 ]] && CARD=(--write-card)
+[[ "${WRITE_CARD:-0}" == 1 ]] && CARD=(--write-card --bundled-card)
 t() { echo "== $(date +%H:%M:%S) $1"; ganinverse tune --generator "$1" "${@:2}" --device cpu \
   --no-progress --out "$R/$1" "${CARD[@]}"; }
 

@@ -81,7 +81,8 @@ def check_output_dir(
     out: str | os.PathLike, name: str = "out", *, owner: str | None = None
 ) -> Path:
     """``out`` as a Path if it is, or can be created as, a directory; else a ValueError naming
-    ``name``. Creates nothing: call it before any work starts.
+    ``name``. Leaves nothing behind (it probes that the disk takes new entries by creating and
+    removing an empty folder): call it before any work starts.
 
     With ``owner`` (the writer, e.g. ``"ganinverse inpaint"``) an existing folder must be empty or
     an earlier result of that writer (``staged_output`` replaces it as a whole): other files are
@@ -99,6 +100,9 @@ def check_output_dir(
         raise ValueError(f"{name} {str(path)!r} lies under {str(parent)!r}, which is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"{name} {str(path)!r} cannot be created: {str(parent)!r} is not writable")
+    _probe_writable(path if path.is_dir() else parent, path, name)
+    if path.parent.is_dir() and path.parent != parent:  # results are staged beside ``out``
+        _probe_writable(path.parent, path, name)
     if owner is not None and path.is_dir() and any(path.iterdir()):
         if not _is_result_of(path, owner):
             raise ValueError(
@@ -106,6 +110,19 @@ def check_output_dir(
                 f"written by an earlier `{owner}`, with nothing added to it, is replaced as a whole)"
             )
     return path
+
+
+def _probe_writable(folder: Path, out: Path, name: str) -> None:
+    """Create and remove an empty folder in ``folder``: permission bits do not tell whether a
+    file system takes new entries (root passes ``os.access`` on /sys and /proc; a read-only
+    mount), and a result must not be computed first and then fail to be written."""
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".ganinverse-probe-"))
+    except OSError as err:
+        raise ValueError(
+            f"{name} {str(out)!r} cannot be created: {str(folder)!r} takes no new files "
+            f"({err.strerror or err}); pass a folder on a writable disk"
+        ) from err
 
 
 def _files(folder: Path) -> set[str]:

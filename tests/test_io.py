@@ -1,10 +1,17 @@
 import csv
 import json
 import os
+from pathlib import Path
 
 import pytest
 
-from ganinverse.io import atomic_write, atomic_write_csv, atomic_write_json, read_json
+from ganinverse.io import (
+    atomic_write,
+    atomic_write_csv,
+    atomic_write_json,
+    check_output_dir,
+    read_json,
+)
 
 
 def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
@@ -144,3 +151,18 @@ def test_atomic_write_csv_round_trips_and_keeps_the_old_file_on_failure(tmp_path
         atomic_write_csv(path, ("a", "b"), rows())
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["rows.csv"]  # no temp file left
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("out", ["/proc/ganinverse-out", "/proc/ganinverse/deeper"])
+def test_an_out_on_a_file_system_that_takes_no_new_files_is_refused_up_front(out):
+    """Root passes os.access on /proc and /sys; the probe finds that nothing can be created."""
+    with pytest.raises(ValueError, match=r"--out .* cannot be created: .* takes no new files"):
+        check_output_dir(out, "--out")
+
+
+def test_the_probe_leaves_nothing_behind(tmp_path):
+    check_output_dir(tmp_path / "new" / "deeper", "--out")
+    (tmp_path / "run").mkdir()
+    check_output_dir(tmp_path / "run", "--out")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["run"]

@@ -235,3 +235,24 @@ def test_monotone_choice_never_picks_a_diverged_candidate():
         monotone_choice(searches)
     with pytest.raises(ValueError, match="every candidate diverged at m = 5"):
         monotone_choice({5: _search({1.0: None})})
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--write-card"], "--write-card: 'digits' is a bundled generator"),
+        (["--bundled-card"], "--bundled-card only applies with --write-card"),
+    ],
+)
+def test_a_bundled_card_is_never_overwritten_by_accident(tmp_path, capsys, flags, message):
+    """The shipped card sets every default of gi.csgm on that generator: replacing it needs
+    --bundled-card, and the refusal comes before any search or file."""
+    from ganinverse.models.registry import resolve
+
+    card = resolve("digits", "generator").with_suffix(".json")
+    before = card.read_bytes()
+    out = tmp_path / "t"
+    argv = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "20", "--n-val", "2"]
+    assert main([*argv, *flags, "--steps", "2", "--no-progress", "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert card.read_bytes() == before and not out.exists()

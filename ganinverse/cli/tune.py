@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from .._validation import check_int
 from ..latent import INITS
@@ -104,16 +105,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--write-card",
         action="store_true",
-        help="write the settings into the generator checkpoint's JSON",
+        help="write the settings into the generator checkpoint's JSON (a checkpoint path; "
+        "a bundled generator's card also needs --bundled-card)",
+    )
+    p.add_argument(
+        "--bundled-card",
+        action="store_true",
+        help="with --write-card and a bundled name: replace the card that ships with ganinverse "
+        "(every default of gi.csgm on that generator reads it; for maintainers re-tuning it)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
 
+def check_card_target(generator: str, write_card: bool, bundled_card: bool) -> None:
+    """Refuse, before any search, to overwrite a bundled generator's card by accident, or to
+    write a card that cannot be written."""
+    from ..models.registry import WEIGHTS_DIR, resolve
+
+    if bundled_card and not write_card:
+        raise ValueError("--bundled-card only applies with --write-card; add it or drop the flag")
+    if not write_card:
+        return
+    stem = resolve(generator, "generator")
+    if stem.resolve().is_relative_to(WEIGHTS_DIR.resolve()) and not bundled_card:
+        raise ValueError(
+            f"--write-card: {generator!r} is a bundled generator: its card ships with ganinverse "
+            "and sets the defaults of every gi.csgm call on it. Tune a copy (save it with "
+            "ganinverse.models.checkpoint.save_model and pass its path to --generator), drop "
+            "--write-card (the settings are in --out/recommended.json), or add --bundled-card "
+            "to replace the shipped card"
+        )
+    card = stem.with_name(stem.name + ".json")
+    if not os.access(card, os.W_OK):
+        raise ValueError(f"--write-card: the card {str(card)!r} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     for m in args.m:
         check_int(m, "m", low=1)
+    check_card_target(args.generator, args.write_card, args.bundled_card)
     steps_grid = args.steps_grid or (None if args.steps is not None else STEPS_GRID)
     engine = {
         "restarts": args.restarts,
