@@ -227,6 +227,15 @@ def _check_resume(out: Path, resume: bool) -> bool:
             f"resume=True (--resume) but {out} holds no training checkpoint "
             "(checkpoint.json): drop --resume to start a new run there"
         )
+    others = (
+        sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) if out.is_dir() else []
+    )
+    if not resume and others:  # another command's result: never mixed with a training run
+        raise ValueError(
+            f"out {str(out)!r} holds other files ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}) and no training checkpoint; pass a new or "
+            "empty folder"
+        )
     return resume
 
 

@@ -164,6 +164,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Check every argument, the models, the data and ``--out`` before the first attack."""
+    from ..data import SOURCES
     from ..defense.attacks import check_budget
     from ..defense.evaluate import (
         EvalSettings,
@@ -215,6 +216,13 @@ def run_eval(args: argparse.Namespace) -> int:
         if path
     }
     for flag, clf in classifiers.items():
+        trained_on = (getattr(clf, "checkpoint_config", None) or {}).get("dataset")
+        if trained_on in SOURCES and args.dataset in SOURCES and trained_on != args.dataset:
+            raise ValueError(
+                f"{flag} {flags[flag]} was trained on {trained_on}, but --dataset is "
+                f"{args.dataset}: its accuracy there means nothing; pass --dataset {trained_on} "
+                f"or a classifier trained on {args.dataset} (ganinverse train-classifier)"
+            )
         k = num_classes_of(clf, images, f"{flag} {flags[flag]}")
         check_labels(labels, k, f"the labels of --dataset {args.dataset}", f"{flag} {flags[flag]}")
     n = math.prod(images.shape[1:])

@@ -78,6 +78,10 @@ class AttackSpec:
         return f"{self.record.label}{norm} ε={self.eps:g}"
 
 
+#: the files an evaluation writes in its ``out`` folder (anything else there is refused)
+EVALUATION_FILES = ("cells.json", "results.csv", "results.md")
+
+
 def parse_attacks(spec: str) -> list[AttackSpec]:
     """``"fgsm:0.3,pgd:0.3,bpda2:4"`` -> AttackSpecs (a trailing ``2`` selects the L2 ball).
 
@@ -97,7 +101,12 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
             value = float(eps)
         except ValueError as err:
             raise ValueError(f"attack {item!r}: eps must be a number") from err
-        out.append(AttackSpec(name, value, norm))
+        attack = AttackSpec(name, value, norm)
+        if any(a.column == attack.column for a in out):
+            raise ValueError(
+                f"attack {item!r} is listed twice (column {attack.column}); list each attack once"
+            )
+        out.append(attack)
     if not out:
         raise ValueError("attacks must name at least one attack, e.g. fgsm:0.3,pgd:0.3")
     return out
@@ -211,6 +220,17 @@ def evaluate_defense(
     meta = json.loads(json.dumps(meta))
     cells: dict[str, dict] = {}
     cells_path = check_output_dir(out, "out") / "cells.json" if out is not None else None
+    if cells_path is not None and cells_path.parent.is_dir():
+        others = sorted(
+            p.name
+            for p in cells_path.parent.iterdir()
+            if p.name not in EVALUATION_FILES and not p.name.startswith(".")  # a write's temp
+        )
+        if others:  # another command's result: never mix two results in one folder
+            raise ValueError(
+                f"out {str(out)!r} holds files that are not an evaluation's ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); pass a new or empty folder"
+            )
     if cells_path is not None and cells_path.is_file():
         saved = read_json(cells_path, "cells file")
         if saved.get("meta") != meta or not isinstance(saved.get("cells"), dict):

@@ -69,6 +69,8 @@ DEFEND_BAD = [
         r"--generator .* shape \(1, 8, 8\), but the data are \(1, 28, 28\)",
     ),
     (["--device", "nonsense"], "device"),
+    (["--classifier", "fashion-mnist"], "was trained on fashion-mnist, but --dataset is digits"),
+    (["--attacks", "fgsm:0.1,pgd:0.1,fgsm:0.1"], "'fgsm:0.1' is listed twice"),
 ]
 TRAIN_BAD = [
     (["--lr", "nan"], "--lr must be a finite number"),
@@ -132,6 +134,18 @@ def test_an_out_that_is_a_file_is_refused_and_kept(command, tmp_path, capsys, mo
     argv = (defend_argv if command == "defend" else train_argv)(ckpts, out)
     assert main(argv) == 2
     assert "--out" in capsys.readouterr().err and out.read_text() == "keep"
+
+
+def test_an_out_holding_another_commands_result_is_refused_and_kept(
+    tmp_path, capsys, monkeypatch, ckpts
+):
+    _no_work(monkeypatch)
+    out = tmp_path / "sweep-run"
+    out.mkdir()
+    (out / "sweep.json").write_text("{}")
+    assert main(defend_argv(ckpts, out)) == 2
+    assert "holds files that are not an evaluation's (sweep.json)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.json"]
 
 
 def test_bpda_projection_is_parsed_by_argparse(tmp_path, capsys, ckpts):

@@ -183,3 +183,12 @@ def test_bad_training_data_is_refused_before_writing(tmp_path, data, match):
     with pytest.raises(ValueError, match=match):
         train(cfg, data)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_out_holding_another_commands_result_is_refused_and_kept(tmp_path, capsys):
+    out = tmp_path / "sweep-run"
+    out.mkdir()
+    (out / "rows.csv").write_text("keep")
+    assert main([*TINY, "--out", str(out)]) == 2
+    assert "holds other files (rows.csv) and no training checkpoint" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["rows.csv"]
