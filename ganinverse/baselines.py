@@ -220,6 +220,9 @@ def _check_operator_problem(
     mask = op.measurement_mask()
     if mask is not None:  # entries that are no measurements are no data (y is 0 there)
         y = y * mask.flatten(1).to(y)
+    # measurements of images on another scale ([0, 255]) are refused as in every solver (the
+    # check only: y keeps its dtype, e.g. float64 for a float64 solve)
+    op.check_measurements(y.reshape(len(y), *op.out_shape))
     return op.in_shape, y
 
 

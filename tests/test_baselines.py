@@ -755,3 +755,17 @@ def test_lipschitz_constant_of_an_operator_is_its_squared_norm(any_operator):
     L = lipschitz_constant(op)
     want = torch.linalg.matrix_norm(_dense_of(op).double(), ord=2) ** 2 * LIPSCHITZ_MARGIN
     assert L.shape == (op.n_matrices,) and torch.allclose(L.double(), want.flatten(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["lasso_fista", "lasso"])
+def test_measurements_of_images_on_the_0_255_scale_are_refused_by_the_lasso_solvers(solver):
+    """As in every solver that takes an operator: y that images in [-1, 1] cannot give
+    (a matrix A carries no noise level, so only an operator's measurements are bounded)."""
+    import ganinverse.baselines as bl
+    from ganinverse.bases import make_basis
+    from ganinverse.operators import GaussianCS
+
+    op = GaussianCS((1, 8, 8), 20, seed=0)
+    x255 = torch.rand(2, 1, 8, 8) * 255
+    with pytest.raises(ValueError, match=r"were the images in \[0, 255\]"):
+        getattr(bl, solver)(op, op.A(x255), make_basis("dct", (8, 8)), lam=0.1)
