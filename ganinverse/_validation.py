@@ -47,7 +47,12 @@ def check_tensor(
 def check_images(x: object, name: str, image_shape: Sequence[int] | None = None) -> Tensor:
     """Check a (B, C, H, W) float batch, optionally against an expected (C, H, W)."""
     shape = None if image_shape is None else (None, *image_shape)
-    return check_tensor(x, name, ndim=4, shape=shape)
+    x = check_tensor(x, name, ndim=4, shape=shape)
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"{name} must hold at least one image, got an empty batch {tuple(x.shape)}"
+        )
+    return x
 
 
 def check_image_range(x: Tensor, name: str = "x") -> Tensor:

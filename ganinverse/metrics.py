@@ -29,8 +29,9 @@ def _check_pair(x_hat: Tensor, x: Tensor) -> None:
 
 def mse(x_hat: Tensor, x: Tensor) -> Tensor:
     """Per-image per-pixel MSE on the [0, 1] scale: mean over (C, H, W) of ((x_hat - x) / 2)^2 -> (B,)."""
-    _check_pair(x_hat, x)
-    return ((x_hat - x) / 2).pow(2).flatten(1).mean(1)
+    _check_pair(x_hat, x)  # float16 / bfloat16 are scored in float32 (float64 stays float64)
+    dtype = torch.promote_types(torch.promote_types(x_hat.dtype, x.dtype), torch.float32)
+    return ((x_hat.to(dtype) - x.to(dtype)) / 2).pow(2).flatten(1).mean(1)
 
 
 def psnr(x_hat: Tensor, x: Tensor) -> Tensor:

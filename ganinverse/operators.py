@@ -335,7 +335,14 @@ class LinearOperator(nn.Module):
             return _power_iteration(matvec, rmatvec, v, n_iter).sqrt().float().cpu()
 
     def adjoint(self, y: Tensor) -> Tensor:
-        """Aᵀ y (alias of ``A_adjoint``)."""
+        """Aᵀ y for a (B, *out_shape) batch, validated (shape, finite values; float64 / float16
+        converted to float32) -> (B, *in_shape). ``A_adjoint`` is the unchecked fast path that
+        solvers call in their loops."""
+        y = _float32(check_tensor(y, "y", shape=(None, *self.out_shape)))
+        if len(y) == 0:
+            raise ValueError(
+                f"y must hold at least one measurement vector, got shape {tuple(y.shape)}"
+            )
         return self.A_adjoint(y)
 
     def measure(self, x: Tensor, seed: int | None = 0) -> Tensor:

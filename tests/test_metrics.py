@@ -76,3 +76,13 @@ def test_a_reconstruction_may_overshoot_but_must_be_finite(metric):
     assert torch.isfinite(metric(x * 1.2, x)).all()
     with pytest.raises(ValueError, match="x_hat contains NaN"):
         metric(torch.full_like(x, float("nan")), x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_images_are_scored_in_float32(dtype):
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    x_hat = (x * 0.9).to(dtype)
+    for metric in (mse, psnr):
+        got = metric(x_hat, x.to(dtype))
+        assert got.dtype == torch.float32
+        assert torch.allclose(got, metric(x_hat.float(), x.to(dtype).float()))

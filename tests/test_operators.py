@@ -428,3 +428,20 @@ def test_back_projection_known_cases():
     assert torch.equal(Identity(SHAPE).back_projection(x), x)
     zero = GaussianCS(SHAPE, 20, seed=0).back_projection(torch.zeros(1, 20))  # α = 0, no NaN
     assert torch.equal(zero, torch.zeros(1, *SHAPE))
+
+
+def test_an_empty_batch_and_a_wrong_adjoint_shape_are_clear_errors():
+    """The checked entry points (measure, op(x), adjoint) name the argument; A / A_adjoint stay
+    the unchecked fast path of the solvers."""
+    from ganinverse.operators import GaussianCS
+
+    op = GaussianCS((1, 8, 8), 20, seed=0)
+    x = torch.zeros(2, 1, 8, 8)
+    for call in (op.measure, op):
+        with pytest.raises(ValueError, match=r"x must hold at least one image, got an empty batch"):
+            call(x[:0])
+    with pytest.raises(ValueError, match=r"y must have shape \('\*', 20\), got \(2, 21\)"):
+        op.adjoint(torch.zeros(2, 21))
+    with pytest.raises(ValueError, match="at least one measurement vector"):
+        op.adjoint(torch.zeros(0, 20))
+    assert op.adjoint(torch.zeros(2, 20, dtype=torch.float64)).dtype == torch.float32
