@@ -25,13 +25,14 @@ step faces-bp  # iagan with back-projection onto {x : Ax = y} (the paper's IA-BP
 # σ = 0.01 here) on the same faces (the m where the Lasso leads first); its methods enter the target
 # table as iagan+bp (benchmarks/beyond_range_targets.py ... benchmarks/results/beyond_range/faces_bp:bp)
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
-  --m 5000,10000,2500,500,1000 --methods iagan --iagan-back-projection true \
+  --m 5000,500,10000,2500,1000 --methods iagan --iagan-back-projection true \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
   --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_bp
 
-step faces  # the 64 CSGM test faces, the settings of celeba_sweep_full, six m values
+step faces  # the 64 CSGM test faces, the settings of celeba_sweep_full, six m values (20 and
+# 100 were run first; the order only sets which m runs next: m = 500 is the target's)
 ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
-  --m 20,100,500,2500,5000,10000 \
+  --m 500,2500,5000,10000,20,100 \
   --methods csgm,csgm-sparse,iagan,ilo,deep-decoder,lasso-dct,lasso-wavelet,lasso-wavelet-detail \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
   --restarts 10 --prune-at 0.1,0.3 --sparse-basis wavelet \
