@@ -19,6 +19,7 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import time
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 
 from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
+from ._validation import check_choice, check_int, check_number, check_positive
 from .exceptions import ConvergenceWarning
 from .latent import LatentConfig, LatentResult
 from .operators import Inpainting, LinearOperator, check_operator
@@ -45,8 +47,8 @@ from .solvers.csgm import (
     settings_line,
 )
 from .solvers.ilo import ILO_LAYERS, ilo
-from .solvers.inpainting import INPAINT_CONFIG, PRIORS, inpaint_operator
-from .solvers.untrained import UNTRAINED_STEPS, deep_decoder, deep_image_prior
+from .solvers.inpainting import INPAINT_CONFIG, PRIORS, importance_weights, inpaint_operator
+from .solvers.untrained import UNTRAINED_STEPS, check_steps, deep_decoder, deep_image_prior
 
 #: LatentConfig fields: engine options a latent method takes as keywords.
 LATENT_FIELDS = frozenset(f.name for f in dataclasses.fields(LatentConfig))
@@ -107,7 +109,8 @@ class Method:
     weight is chosen first and its options are shared). ``check``: an early check of options
     against G and D. ``seeded``: a method that is not latent but draws random numbers (an
     untrained network's weights and input) is passed ``seed`` and ``image_ids``, as the latent
-    engine is, to seed each image by its identity.
+    engine is, to seed each image by its identity. ``check_options``: the solver's own checks of
+    its options, cheap and without solving, run by ``validate`` before any work.
     """
 
     name: str
@@ -127,6 +130,11 @@ class Method:
     #: the family of recommended settings in G's card (``ganinverse.recommended``) this latent
     #: method's search takes when the caller passes no ``config``; None: always its defaults
     recommended: str | None = None
+    #: check_options(options, shape): raise ValueError/TypeError for options the solver would
+    #: refuse, with the solver's own checks but cheaply (no solve, no memory: networks are built
+    #: on the meta device); ``shape`` is the images' (C, H, W), None when not known yet (the
+    #: checks that need it are skipped). ``validate`` runs it (and ``check`` with G)
+    check_options: Callable[..., Any] | None = None
 
     @property
     def latent(self) -> bool:
@@ -156,6 +164,74 @@ class Method:
                 f"options are {', '.join(sorted(self.defaults)) or 'none'}"
             )
         return {**self.defaults, **given}
+
+    def validate(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        shape: Sequence[int] | None = None,
+        G: nn.Module | None = None,
+        D: nn.Module | None = None,
+        grid: Sequence[Weight] = (),
+    ) -> dict:
+        """``options`` over the defaults (``options()``) once the checks the solver runs on them
+        passed, without solving (the CLI and the sweep call it before any work or file):
+        ``check_options(options, shape)`` (``shape``: the images' (C, H, W); None skips what
+        needs it) and, with G, ``check(G, D, options)``; then every candidate of ``grid`` (the
+        tuned weight's values, ``Tuned.apply``) checked the same way.
+
+        Raises the check's ValueError/TypeError (an unknown option: TypeError) with two
+        attributes that say what to fix: ``option``, the option of ``options`` to blame (the
+        one whose value the options, given in order, fail from on), ``"grid"`` for a candidate
+        of ``grid`` (``candidate``: its value), or None when the options fail without any given
+        one (e.g. a check that needs D); ``candidate`` is None unless ``option`` is "grid".
+        """
+        given = dict(options or {})
+        shape = None if shape is None else tuple(shape)
+
+        def own(full: dict) -> None:  # the options alone
+            if self.check_options is not None:
+                self.check_options(full, shape)
+
+        def with_models(full: dict) -> None:  # the options against G and D
+            if self.check is not None and G is not None:
+                self.check(G, D, full)
+
+        def attempt(check: Callable, names: Sequence[str]) -> Exception | None:
+            try:
+                check(self.options({k: given[k] for k in names}))
+            except (ValueError, TypeError) as err:
+                return err
+            return None
+
+        names = list(given)
+        for check in (own, with_models):  # an option's own fault before a missing D
+            error = attempt(check, names)
+            if error is None:
+                continue
+            blamed, k = None, len(names)
+            while k > 0:  # the option from which on every prefix of the given ones fails
+                before = attempt(check, names[: k - 1])
+                if before is None:
+                    blamed = names[k - 1]
+                    break
+                error, k = before, k - 1
+            if blamed is None:
+                error = attempt(check, names)
+            error.option, error.candidate = blamed, None
+            raise error
+        full = self.options(given)
+        if grid and self.tuned is None:
+            raise ValueError(f"method {self.name!r} tunes no weight, so it takes no grid")
+        for value in grid:
+            try:
+                candidate = self.tuned.apply(full, value)
+                own(candidate)
+                with_models(candidate)
+            except (ValueError, TypeError) as err:
+                err.option, err.candidate = "grid", value
+                raise
+        return full
 
     def check_operator(self, operator: LinearOperator) -> None:
         """Raise unless the method applies to ``operator``."""
@@ -194,8 +270,10 @@ def register_method(record: Method) -> Method:
         )
     if name in METHODS:
         raise ValueError(f"method {name!r} is already registered")
-    if not callable(record.solve) or (record.check is not None and not callable(record.check)):
-        raise TypeError(f"method {name!r}: solve (and check) must be callables")
+    if not callable(record.solve) or any(
+        f is not None and not callable(f) for f in (record.check, record.check_options)
+    ):
+        raise TypeError(f"method {name!r}: solve (and check, check_options) must be callables")
     if not isinstance(record.defaults, Mapping):
         raise TypeError(f"method {name!r}: defaults must be a mapping of option -> value")
     if record.starts_from is not None and record.starts_from not in METHODS:
@@ -407,6 +485,34 @@ def choose_weight(
     return scores[best][0], scores
 
 
+# -- the checks of the bundled methods' options (``Method.check_options``) ---------------------
+def _on_meta(build: Callable[[], Any]) -> Any:
+    """``build()`` on the meta device: a network's or a frame's own checks of its options
+    (channels, depth, levels against the image size) without allocating its weights."""
+    with torch.device("meta"):
+        return build()
+
+
+def _check_basis(basis: Any, shape: tuple | None) -> None:
+    """A basis name that ``bases.make_basis`` builds for images of ``shape`` (a Basis passes)."""
+    from .bases import Dictionary
+
+    if shape is None or isinstance(basis, Dictionary):
+        return
+    if not isinstance(basis, str):
+        raise TypeError(f"basis must be a basis name or a Basis, got {type(basis).__name__}")
+    _basis_builds(basis, shape)
+
+
+@functools.lru_cache(maxsize=32)
+def _basis_builds(name: str, shape: tuple) -> bool:
+    """make_basis(name, shape) succeeds (cached: grid candidates check one basis many times)."""
+    from .bases import make_basis
+
+    make_basis(name, shape)
+    return True
+
+
 # -- the bundled methods ---------------------------------------------------------------------
 @dataclass
 class LassoResult:
@@ -445,6 +551,13 @@ def lasso(
     return LassoResult(res.x_hat, res.coefficients, res, time.perf_counter() - start)
 
 
+def _check_lasso_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``baselines.lasso``'s checks of λ, the solver and the basis."""
+    baselines._check_lam(options["lam"])
+    baselines._check_solver(options["solver"])
+    _check_basis(options["basis"], shape)
+
+
 def _csgm(G, operator, y, *, config, d_weight, d_prior, D=None, image_ids=None):
     prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
     return csgm(G, operator, y, config, **prior, image_ids=image_ids)
@@ -461,6 +574,20 @@ def _csgm_sparse(
 
 def _check_d_prior(G, D, options):
     check_discriminator_prior(G, D, options["d_weight"], options["d_prior"])
+
+
+def _check_csgm_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``check_discriminator_prior``'s checks of γ and the prior's form (those that need G and
+    D run in ``check``)."""
+    check_positive(options["d_weight"], "d_weight", strict=False)
+    check_choice(options["d_prior"], "d_prior", PRIORS)
+
+
+def _check_sparse_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """csgm-sparse's: CSGM's, the ℓ1 weight μ ≥ 0 and the deviation's basis."""
+    _check_csgm_options(options, shape)
+    check_positive(options["l1"], "l1", strict=False)
+    _check_basis(options["basis"], shape)
 
 
 ENGINE = Tuned(
@@ -501,6 +628,7 @@ register_method(
         flags=D_PRIOR_FLAGS,
         check=_check_d_prior,
         recommended="csgm",
+        check_options=_check_csgm_options,
     )
 )
 register_method(
@@ -524,6 +652,7 @@ register_method(
             "l1": Flag("--sparse-l1", float, "ℓ1 weight μ of the sparse deviation"),
             **D_PRIOR_FLAGS,
         },
+        check_options=_check_sparse_options,
     )
 )
 LASSO = Tuned(
@@ -544,6 +673,7 @@ for _name, _basis in (("lasso", "pixel"), ("lasso-dct", "dct"), ("lasso-wavelet"
             tuned=LASSO,
             needs_generator=False,
             flags={"lam": Flag("--lam", float, "Lasso's λ ([0, 1] image scale)")},
+            check_options=_check_lasso_options,
         )
     )
 
@@ -556,6 +686,14 @@ def _check_yeh_prior(G, D, options):
             "pass D= (--discriminator, e.g. the generator's own), or prior_weight=0 "
             "(--prior-weight 0) for the context loss only"
         )
+
+
+def _check_yeh_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """Yeh et al.'s: the prior's weight and form, and the window of the importance weights
+    (``importance_weights``' own check, on a one-pixel mask)."""
+    check_positive(options["prior_weight"], "prior_weight", strict=False)
+    check_choice(options["prior"], "prior", PRIORS)
+    importance_weights(torch.ones(1, 1, 1, 1), options["window"])
 
 
 register_method(
@@ -574,6 +712,7 @@ register_method(
         uses_discriminator=True,
         operators=(Inpainting,),
         check=_check_yeh_prior,
+        check_options=_check_yeh_options,
         flags={
             "prior_weight": Flag("--prior-weight", float, "λ of the discriminator prior (yeh)"),
             "prior": Flag("--prior", str, "form of the prior term (yeh)", choices=PRIORS),
@@ -590,6 +729,21 @@ def _ilo(G, operator, y, *, config, layer, radius, steps, lr, start, image_ids=N
     return ilo(
         G, operator, y, layer, radius, config, start=start, steps=steps, lr=lr, image_ids=image_ids
     )
+
+
+def _check_ilo_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``ilo``'s checks of the radius, steps and learning rate (the layer, which needs G, is
+    checked by ``_check_ilo_layer``)."""
+    check_positive(options["radius"], "radius", strict=False)
+    check_int(options["steps"], "steps", low=0)
+    check_positive(options["lr"], "lr")
+
+
+def _check_ilo_layer(G, D, options):
+    """The layer is one of G's split points (``models.layers.check_layer``, as ``ilo``)."""
+    from .models.layers import check_layer
+
+    check_layer(G, options["layer"])
 
 
 register_method(
@@ -615,6 +769,8 @@ register_method(
         ),
         starts_from="csgm",
         recommended="csgm",
+        check=_check_ilo_layer,
+        check_options=_check_ilo_options,
         flags={
             "layer": Flag("--ilo-layer", int, "ilo's layer k: G is split after hidden block k"),
             "radius": Flag(
@@ -635,6 +791,22 @@ def _boolean(text: str) -> bool:
     if value is None and text.strip().lower() not in ("false", "no", "off", "0"):
         raise ValueError(f"expected true or false, got {text!r}")
     return bool(value)
+
+
+def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``iagan``'s checks of its options (``solvers.adaptive``)."""
+    _adaptive._check_options(
+        options["lr_theta"],
+        options["lr_z"],
+        options["adapt_steps"],
+        options["discrepancy"],
+        options["back_projection"],
+        options["chunk"],
+    )
+    if not isinstance(options["blend"], bool):
+        raise TypeError(
+            f"blend must be a bool (True or False), got {type(options['blend']).__name__}"
+        )
 
 
 register_method(
@@ -663,6 +835,7 @@ register_method(
         ),
         starts_from="csgm",
         recommended="csgm",
+        check_options=_check_iagan_options,
         flags={
             "lr_theta": Flag("--iagan-lr-theta", float, "Adam's lr for iagan's weights θ"),
             "lr_z": Flag("--iagan-lr-z", float, "Adam's lr for iagan's latent z"),
@@ -720,16 +893,27 @@ def lasso_wavelet_detail(
     from .bases import make_basis
 
     start = time.perf_counter()
-    if not isinstance(basis, str) or basis.partition(":")[0] != "wavelet":
-        raise ValueError(
-            f"basis must be 'wavelet' or 'wavelet:<pywt name>' (the approximation band is a "
-            f"wavelet's), got {basis!r}; for other bases use the lasso / lasso-dct methods"
-        )
+    _check_detail_basis(basis)
     check_operator(operator)
     psi = make_basis(basis, operator.in_shape)
     weights = (~psi.approximation_mask()).float()[None]  # (1, H, W): every channel alike
     res = baselines.lasso(operator, y, psi, lam, init=init, weights=weights)
     return LassoResult(res.x_hat, res.coefficients, res, time.perf_counter() - start)
+
+
+def _check_detail_basis(basis: object) -> None:
+    if not isinstance(basis, str) or basis.partition(":")[0] != "wavelet":
+        raise ValueError(
+            f"basis must be 'wavelet' or 'wavelet:<pywt name>' (the approximation band is a "
+            f"wavelet's), got {basis!r}; for other bases use the lasso / lasso-dct methods"
+        )
+
+
+def _check_detail_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``lasso_wavelet_detail``'s: a wavelet basis (built for ``shape``) and λ."""
+    _check_detail_basis(options["basis"])
+    _check_basis(options["basis"], shape)
+    baselines._check_lam(options["lam"])
 
 
 register_method(
@@ -742,6 +926,7 @@ register_method(
         tuned=LASSO,
         needs_generator=False,
         flags={"lam": Flag("--lam", float, "Lasso's λ ([0, 1] image scale)")},
+        check_options=_check_detail_options,
     )
 )
 
@@ -756,6 +941,33 @@ UNTRAINED = Tuned(
     f"stopping; each method picks its own; default: {','.join(map(str, UNTRAINED_STEPS))})",
     grid=UNTRAINED_STEPS,
 )
+
+
+def _check_untrained(options: Mapping[str, Any]) -> None:
+    """``fit_untrained``'s checks of the steps T and the learning rate."""
+    check_steps(options["steps"])
+    check_positive(options["lr"], "lr")
+
+
+def _check_deep_decoder_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``deep_decoder``'s: T, lr and the network (channels, depth for this image size)."""
+    _check_untrained(options)
+    if shape is not None:
+        from .models.untrained import DeepDecoder
+
+        _on_meta(lambda: DeepDecoder(shape, options["channels"], options["depth"]))
+
+
+def _check_dip_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``deep_image_prior``'s: T, lr and the network (channels, levels for this image size)."""
+    _check_untrained(options)
+    if shape is not None:
+        from .models.untrained import SkipNet
+
+        keys = ("channels", "levels", "skip_channels", "input_channels")
+        _on_meta(lambda: SkipNet(shape, *(options[k] for k in keys)))
+
+
 UNTRAINED_FLAGS = {
     "steps": Flag("--untrained-steps", int, "Adam steps T of deep-decoder / dip (early stopping)"),
     "lr": Flag("--untrained-lr", float, "Adam's learning rate of deep-decoder / dip"),
@@ -777,6 +989,7 @@ register_method(
         tuned=UNTRAINED,
         needs_generator=False,
         seeded=True,
+        check_options=_check_deep_decoder_options,
         flags={
             **UNTRAINED_FLAGS,
             "channels": Flag("--dd-channels", int, "channels k of every Deep Decoder layer"),
@@ -805,6 +1018,7 @@ register_method(
         tuned=UNTRAINED,
         needs_generator=False,
         seeded=True,
+        check_options=_check_dip_options,
         flags={
             **UNTRAINED_FLAGS,
             "channels": Flag("--dip-channels", int, "channels of every DIP level"),
@@ -867,15 +1081,11 @@ def lasso_wavelet_frame(
     ``lam`` or ``band_weight`` that is not a finite number ≥ 0; then the errors of
     ``baselines.lasso``.
     """
-    from ._validation import check_number
     from .bases import WaveletFrame
 
     start = time.perf_counter()
     check_operator(operator)
-    lam = check_number(lam, "lam", low=0.0, hint="λ weighs the details' ℓ1 norm, e.g. 0.03")
-    beta = check_number(
-        band_weight, "band_weight", low=0.0, hint="the coarse band's ℓ1 weight: 0 (free) .. 1"
-    )
+    lam, beta = _frame_weights(lam, band_weight)
     frame = WaveletFrame(operator.in_shape, wavelet, level)  # checks wavelet and level
     band = frame.approximation_mask()
     weights = torch.where(band, beta, 1.0)[None]  # (1, K): every channel alike
@@ -884,6 +1094,24 @@ def lasso_wavelet_frame(
     dense = None if small * 8 <= FRAME_DENSE_BYTES else False
     res = baselines.lasso(operator, y, frame, lam, init=init, weights=weights, dense=dense)
     return LassoResult(res.x_hat, res.coefficients, res, time.perf_counter() - start)
+
+
+def _frame_weights(lam: object, band_weight: object) -> tuple[float, float]:
+    """(λ, β) of ``lasso_wavelet_frame`` as finite numbers ≥ 0, else a named error."""
+    lam = check_number(lam, "lam", low=0.0, hint="λ weighs the details' ℓ1 norm, e.g. 0.03")
+    beta = check_number(
+        band_weight, "band_weight", low=0.0, hint="the coarse band's ℓ1 weight: 0 (free) .. 1"
+    )
+    return lam, beta
+
+
+def _check_frame_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``lasso_wavelet_frame``'s: λ, β and the frame (wavelet, level for this image size)."""
+    from .bases import WaveletFrame
+
+    _frame_weights(options["lam"], options["band_weight"])
+    if shape is not None:
+        _on_meta(lambda: WaveletFrame(shape, options["wavelet"], options["level"]))
 
 
 register_method(
@@ -901,6 +1129,7 @@ register_method(
         },
         tuned=LASSO,
         needs_generator=False,
+        check_options=_check_frame_options,
         flags={
             "lam": Flag("--lam", float, "Lasso's λ ([0, 1] image scale)"),
             "wavelet": Flag(
@@ -942,6 +1171,12 @@ def _biharmonic(G, operator, y):
     return FillResult(baselines_inpaint.biharmonic_inpaint(y, _fill_mask(operator, "biharmonic")))
 
 
+def _check_tv_options(options: Mapping[str, Any], shape: tuple | None) -> None:
+    """``inpaint_baselines.tv_inpaint``'s checks of its iterations and tolerance."""
+    check_int(options["iters"], "iters", low=1)
+    check_number(options["tol"], "tol", low=0.0, low_open=True)
+
+
 def _tv(G, operator, y, *, iters, tol):
     mask = _fill_mask(operator, "tv")
     return FillResult(baselines_inpaint.tv_inpaint(y, mask, iters, tol=tol))
@@ -965,6 +1200,7 @@ register_method(
         defaults={"iters": 1000, "tol": 1e-4},
         needs_generator=False,
         operators=(Inpainting,),
+        check_options=_check_tv_options,
         flags={"iters": Flag("--tv-iters", int, "TV inpainting's maximum iterations (tv)")},
     )
 )

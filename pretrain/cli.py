@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from pathlib import Path
 
 import torch
 
 from ganinverse._validation import check_int
+from ganinverse.cli._common import OneLineParser
 from ganinverse.io import check_output_dir
 
 from .losses import LOSSES, GANLoss, Loss
@@ -96,7 +98,7 @@ def loss_help() -> dict[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ganinverse-pretrain`` parser; the loss-dependent help is read from LOSSES now."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(  # a parse error is one line, as the checks' errors
         prog="ganinverse-pretrain",
         description="Train a DCGAN / MLP generator prior (a GAN, or a VAE).\n"
         f"Losses: {', '.join(LOSSES)} (see --loss).",
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, check every argument, the device and --out (nothing is written before), train.
 
     A bad argument is one line on stderr and exit code 2, as in the ``ganinverse`` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if args.threads is not None:
             check_int(args.threads, "threads", low=1)
@@ -167,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
         trainer = train(cfg, resume=args.resume)
     except (ValueError, TypeError, FileNotFoundError) as err:
-        message = " ".join(str(err).split())  # one line, whatever the message holds
-        print(f"ganinverse-pretrain: error: {message}", file=sys.stderr)
+        print(f"ganinverse-pretrain: error: {_with_flag(parser, args, err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         print(f"ganinverse-pretrain: {err or 'interrupted'}", file=sys.stderr)
@@ -178,3 +180,20 @@ def main(argv: list[str] | None = None) -> int:
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return 0
+
+
+def _with_flag(parser: argparse.ArgumentParser, args: argparse.Namespace, err: Exception) -> str:
+    """The error on one line, led by the flag the user set whose option it starts with
+    (``lr must be ...`` -> ``--lr: lr must be ...``, ``betas[1] ...`` -> ``--betas: ...``); left
+    as it is when a flag leads it already or its first word is no option the user set."""
+    message = " ".join(str(err).split())  # one line, whatever the message holds
+    match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
+    if match is None:  # (a message led by "--flag" has no first word: left as it is)
+        return message
+    given = vars(args)
+    for action in parser._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and action.dest == match[1] and action.dest in given:
+            if given[action.dest] not in (None, action.default):  # the user set it
+                return f"{longs[0]}: {message}"
+    return message

@@ -37,12 +37,16 @@ def load_plugins() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand module registered (plugins loaded first)."""
+    from ._common import OneLineParser
+
     load_plugins()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(  # a parse error is one line, its subcommands' too
         prog="ganinverse",
         description="Inverse problems in imaging with a pretrained GAN as the prior.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=OneLineParser
+    )
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(
-            f"ganinverse {args.command}: error: {_with_flag(parser, args.command, err)}",
+            f"ganinverse {args.command}: error: {_with_flag(parser, args.command, err, args)}",
             file=sys.stderr,
         )
         return 2
@@ -79,18 +83,31 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = format_before
 
 
-def _with_flag(parser: argparse.ArgumentParser, command: str, err: Exception) -> str:
-    """The error message, led by the command-line flag when it starts with the name of the
-    argument the flag sets (the API's checks name arguments: ``lambda_z must be >= 0`` becomes
-    ``--lambda-z: lambda_z must be >= 0``)."""
-    message = str(err)
+def _with_flag(
+    parser: argparse.ArgumentParser,
+    command: str,
+    err: Exception,
+    args: argparse.Namespace | None = None,
+) -> str:
+    """The error message (on one line), led by the command-line flag when it starts with the
+    name of the argument a flag the user set sets (the API's checks name arguments:
+    ``lambda_z must be >= 0`` becomes ``--lambda-z: lambda_z must be >= 0``).
+
+    Only a guess that cannot be another flag: a message already led by a flag (the commands'
+    own checks lead with the flag they concern, e.g. ``--ilo-lr: lr must ...``) is left as it
+    is, and so is one whose first word is the argument of a flag the user did not set (``lr
+    must ...`` from ``--untrained-lr`` is not ``--lr``'s)."""
+    message = " ".join(str(err).split())
     match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if match is None:
+    if match is None:  # (a message led by "--flag" has no first word: left as it is)
         return message
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for action in sub.choices[command]._actions:
         longs = [o for o in action.option_strings if o.startswith("--")]
-        if longs and action.dest == match.group(1):
+        if not longs or action.dest != match.group(1):
+            continue
+        value = getattr(args, action.dest, None) if args is not None else None
+        if value is not None and value != action.default:  # the user set it
             return f"{longs[0]}: {message}"
     return message
 

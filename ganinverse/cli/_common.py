@@ -3,6 +3,63 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose parse errors are one line, ``PROG: error: MESSAGE`` on stderr
+    with exit code 2 (not the usage dump); ``--help`` is unchanged. Subcommand parsers are of
+    this class too (``add_subparsers`` passes ``parser_class``), so an error names the
+    subcommand (``ganinverse sweep: error: ...``), unrecognised arguments included. A value
+    that starts with '-' and was taken for a flag (``--noise-std -inf``) gets the hint to write
+    it as ``--noise-std=-inf``."""
+
+    _deepest: OneLineParser | None = None  #: the last parser that parsed (the subcommand's)
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault("parser_class", OneLineParser)
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._argv = list(sys.argv[1:] if args is None else args)
+        OneLineParser._deepest = self
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args=None, namespace=None):
+        OneLineParser._deepest = None
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # reported by the subcommand that was parsing, not the top-level parser
+            (OneLineParser._deepest or self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def error(self, message: str):
+        message = " ".join(str(message).split())
+        message = re.sub(r"^argument (-[^:]*): ", r"\1: ", message)  # "--m: ..." like our checks
+        message = re.sub(  # a type function's name in words: "invalid positive int value"
+            r"invalid _*(\w+) value:", lambda m: f"invalid {m[1].replace('_', ' ')} value:", message
+        )
+        self.exit(2, f"{self.prog}: error: {message}{self._negative_hint(message)}\n")
+
+    def _negative_hint(self, message: str) -> str:
+        """'; pass negative numbers as --flag=-x' when the value after --flag starts with '-'."""
+        found = re.fullmatch(r"(\S+): expected one argument", message)
+        if found is None:
+            return ""
+        flags = found.group(1).split("/")
+        argv = getattr(self, "_argv", [])
+        for token, after in zip(argv, argv[1:], strict=False):
+            flag = next((f for f in flags if token == f or _abbreviates(token, f)), None)
+            if flag is not None and after.startswith("-"):
+                return f"; pass negative numbers as {flag}={after}"
+        return ""
+
+
+def _abbreviates(token: str, flag: str) -> bool:
+    """Whether ``token`` is argparse's abbreviation of the long flag ``flag``."""
+    return token.startswith("--") and len(token) > 2 and flag.startswith(token)
 
 
 def parsed_list(text: str, parse, what: str) -> tuple:
@@ -146,3 +203,137 @@ def method_options(args: argparse.Namespace, methods: tuple[str, ...]) -> dict[s
             if value is not None:
                 options.setdefault(name, {})[option] = value
     return options
+
+
+def latent_methods() -> list[str]:
+    """The registered methods that run the latent engine (they take the engine flags)."""
+    from ..methods import METHODS
+
+    return [name for name, record in METHODS.items() if record.latent]
+
+
+def set_method_flags(args: argparse.Namespace) -> dict[str, list[str]]:
+    """{flag: the methods that take it} for every method option flag (``Method.flags``) the
+    user set. (The engine flags, ``add_engine_args``, are shared settings of whichever latent
+    method runs, passed alike to every method by scripts and tests: not checked here.)"""
+    from ..methods import METHODS
+
+    owners: dict[str, list[str]] = {}
+    for record in METHODS.values():
+        for flag in record.flags.values():
+            if getattr(args, _dest(flag.flag), None) is not None:
+                owners.setdefault(flag.flag, []).append(record.name)
+    return owners
+
+
+def check_flags_used(
+    owners: Mapping[str, Sequence[str]],
+    methods: Sequence[str],
+    *,
+    how: str,
+    choices: Iterable[str] | None = None,
+) -> None:
+    """Raise a ValueError for the first flag of ``owners`` ({flag the user set: the methods
+    that take it}) that none of ``methods`` takes: a flag of a method that does not run would
+    be ignored silently. ``how``: the flag that selects the methods (``--methods`` or
+    ``--method``); ``choices``: the methods this command can run (default: every one)."""
+    selected = set(methods)
+    for flag, takers in owners.items():
+        if selected & set(takers):
+            continue
+        takers = [t for t in takers if choices is None or t in set(choices)]
+        if not takers:
+            raise ValueError(f"{flag} is an option of no method this command runs; drop the flag")
+        names = ", ".join(takers)
+        if how == "--methods":
+            which = (
+                f"{names}, which --methods does not include; add {names} to --methods"
+                if len(takers) == 1
+                else f"{names}, none of which --methods includes; add one of them to --methods"
+            )
+        else:
+            which = f"{names}, not of {how} {', '.join(methods)}; " + (
+                f"pass {how} {names}" if len(takers) == 1 else f"pick one of them with {how}"
+            )
+        raise ValueError(f"{flag} is an option of {which} or drop the flag")
+
+
+def method_chain(name: str) -> list[str]:
+    """``name`` and the methods it starts from (their searches run for it)."""
+    from ..methods import get_method
+
+    names = []
+    while name is not None and name not in names:
+        names.append(name)
+        name = get_method(name).starts_from
+    return names
+
+
+def validate_methods(
+    methods: Sequence[str],
+    given: Mapping[str, Mapping[str, Any]],
+    *,
+    grids: Mapping[str, Sequence] | None = None,
+    grid_flags: Mapping[str, str] | None = None,
+    engine: Mapping[str, Any] | None = None,
+    shape: Sequence[int] | None = None,
+    G: Any = None,
+    D: Any = None,
+    how: str = "--methods",
+) -> dict[str, dict]:
+    """{method: its options}: ``given`` ({method: {option: value}} the user set,
+    ``method_options``) over each method's defaults, checked as its solver checks them
+    (``Method.validate``) before any work or file. ``engine``: the latent-engine overrides (the
+    engine flags) on each latent method's default ``config``; ``shape``, ``G``, ``D``: the
+    images' (C, H, W) and the models, once loaded (the checks that need them run then). With
+    ``grids`` ({tuned key: candidates}; a key absent: the record's default grid) every
+    candidate of every grid the methods search is checked too, the grids of the methods they
+    start from included (csgm-sparse searches csgm's engine), and every grid the user set
+    (``grid_flags``), searched or not.
+
+    An error is a ValueError/TypeError led by the flag that set the bad value: the option's
+    flag (``Method.flags``) or, for a candidate, the grid's (``grid_flags[key]`` where the user
+    set it); else it names the method as ``how`` (the flag that chose it) does: ``--method yeh:
+    ...`` (and a default grid's flag)."""
+    from ..methods import METHODS, get_method
+
+    checked: dict[str, dict] = {}
+    names = [n for m in methods for n in method_chain(m)]
+    for key in grid_flags or {}:  # a grid the user set is checked even if no method searches it
+        if not any(get_method(n).tuned and get_method(n).tuned.key == key for n in names):
+            names += [n for n, r in METHODS.items() if r.tuned and r.tuned.key == key][:1]
+    for name in dict.fromkeys(names):
+        record = get_method(name)
+        options = dict(given.get(name, {})) if name in methods else {}
+        if engine and record.latent:  # a bad engine flag raises here, named by its argument
+            options = {"config": record.defaults["config"].updated(**engine), **options}
+        tuned = record.tuned
+        grid = () if grids is None or tuned is None else tuple(grids.get(tuned.key, tuned.grid))
+        try:
+            full = record.validate(options, shape=shape, G=G, D=D, grid=grid)
+        except (ValueError, TypeError) as err:
+            kind = TypeError if isinstance(err, TypeError) else ValueError
+            lead = f"{how} {name}" if name in methods else f"method {name!r}"
+            raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
+        if name in methods:
+            checked[name] = full
+    return checked
+
+
+def _flagged(
+    record, err: Exception, options: Mapping, grid: Sequence, grid_flags: Mapping, lead: str
+) -> str:
+    """The message of ``Method.validate``'s error led by the flag that set the bad value."""
+    option = getattr(err, "option", None)
+    if option == "grid":
+        flag = grid_flags.get(record.tuned.key)
+        if flag is not None:
+            return f"{flag}: {err}"
+        default = ",".join(map(str, grid))
+        return (
+            f"{lead}, its default {record.tuned.flag} {default}: {err}; pass "
+            f"{record.tuned.flag} with values that fit"
+        )
+    if option in options and option in record.flags:
+        return f"{record.flags[option].flag}: {err}"
+    return f"{lead}: {err}"

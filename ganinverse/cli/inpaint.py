@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from .. import metrics
-from .._validation import check_int, check_positive
+from .._validation import check_int
 from ..blending import poisson_blend
 from ..data import load_image_file, load_images, save_image_file
 from ..device import resolve_device
@@ -18,7 +18,16 @@ from ..masks import parse_mask
 from ..methods import METHODS, get_method, reconstruct_result
 from ..operators import Inpainting
 from ..plots import image_grid
-from ._common import add_engine_args, add_method_flags, engine_overrides, method_options
+from ._common import (
+    add_engine_args,
+    add_method_flags,
+    check_flags_used,
+    engine_overrides,
+    latent_methods,
+    method_options,
+    set_method_flags,
+    validate_methods,
+)
 
 OWNER = "ganinverse inpaint"  #: the writer named in --out's marker (io.staged_output)
 
@@ -77,6 +86,17 @@ def _methods() -> list[str]:
         for name, record in METHODS.items()
         if record.operators is None or issubclass(Inpainting, record.operators)
     ]
+
+
+def _check_flags_used(args: argparse.Namespace) -> None:
+    """A flag of a method other than --method would be ignored: refused (the method options,
+    --box of the latent methods, a --discriminator for a method that uses none)."""
+    owners = set_method_flags(args)
+    if args.box is not None:
+        owners["--box"] = latent_methods()
+    if args.discriminator not in (None, "none"):
+        owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
+    check_flags_used(owners, (args.method,), how="--method", choices=_methods())
 
 
 def _load_inputs(
@@ -144,20 +164,21 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     check_int(args.seed, "--seed", low=0)
     record = get_method(args.method)
-    options = record.options(method_options(args, (args.method,)).get(args.method))
-    if "prior_weight" in options:
-        check_positive(options["prior_weight"], "--prior-weight", strict=False)
+    _check_flags_used(args)
+    given = method_options(args, (args.method,))
+    engine = {**engine_overrides(args), **({} if args.box is None else {"box": args.box})}
+    checks = {"engine": engine, "how": "--method"}
+    options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
-        options["config"] = options["config"].updated(
-            progress=not args.no_progress,
-            **engine_overrides(args),
-            **({} if args.box is None else {"box": args.box}),
-        )
+        options["config"] = options["config"].updated(progress=not args.no_progress, **engine)
     G = load_generator(args.generator, device=device)
     device = generator_device(G)
     D = _load_discriminator(args, G, device) if record.uses_discriminator else None
     if D is None and options.get("prior_weight", 0) > 0:  # the note said: context loss only
         options["prior_weight"] = 0.0
+        given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}
+    shape = tuple(G.image_shape)  # the options against G, D and the image size
+    validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D)
     x, ids = _load_inputs(args, tuple(G.image_shape))
     mask = parse_mask(args.mask, len(x), G.image_shape, seed=args.seed, ids=ids)
     operator = Inpainting(mask, G.image_shape)

@@ -12,7 +12,15 @@ from ..io import check_output_dir, staged_output
 from ..methods import METHODS, default_config, get_method, reconstruct
 from ..operators import REGISTRY, make_operator
 from ..plots import reconstruction_panels
-from ._common import add_engine_args, add_method_flags, engine_overrides, method_options
+from ._common import (
+    add_engine_args,
+    add_method_flags,
+    check_flags_used,
+    engine_overrides,
+    method_options,
+    set_method_flags,
+    validate_methods,
+)
 
 OWNER = "ganinverse reconstruct"  #: the writer named in --out's marker (io.staged_output)
 
@@ -89,9 +97,13 @@ def run(args: argparse.Namespace) -> int:
     check_int(args.index, "--index", low=0)
     value = _setting(args)
     record = get_method(args.method)
-    options = record.options(method_options(args, (args.method,)).get(args.method))
-    if "lam" in options:
-        check_positive(options["lam"], "--lam")
+    owners = set_method_flags(args)  # a flag of another method would be ignored: refused
+    if args.discriminator:
+        owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
+    check_flags_used(owners, (args.method,), how="--method")
+    given = method_options(args, (args.method,))
+    checks = {"given": given, "engine": engine_overrides(args), "how": "--method"}
+    options = validate_methods((args.method,), **checks)[args.method]  # the options alone
     G = load_generator(args.generator, device=device)
     D = None
     if args.discriminator:
@@ -117,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         ids=[0 if args.image else args.index],
     )
     record.check_operator(op)
+    validate_methods((args.method,), **checks, shape=G.image_shape, G=G, D=D)  # against G, D
     source = None
     if "progress" in options:  # a solver's own bar (untrained priors)
         options["progress"] = not args.no_progress

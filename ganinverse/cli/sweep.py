@@ -16,12 +16,15 @@ from ..sweep.spec import make_spec, upgrade
 from ._common import (
     add_engine_args,
     add_method_flags,
+    check_flags_used,
     engine_list,
     engine_overrides,
     float_list,
     method_options,
     parsed_list,
+    set_method_flags,
     str_list,
+    validate_methods,
 )
 
 DEFAULT_METHODS = ("csgm", "lasso-dct", "lasso-wavelet")
@@ -129,6 +132,61 @@ def _grids(args: argparse.Namespace) -> dict:
     return grids
 
 
+def _grid_flags(args: argparse.Namespace) -> dict[str, str]:
+    """{tuned key: the grid flag the user set for it}."""
+    flags = {}
+    for record in METHODS.values():
+        tuned = record.tuned
+        if tuned is not None and getattr(args, f"grid_{tuned.key}", None) is not None:
+            flags[tuned.key] = tuned.flag
+    if getattr(args, "lambda_z_grid", None):
+        flags["engine"] = "--lambda-z-grid"
+    return flags
+
+
+def _check_flags_used(args: argparse.Namespace) -> None:
+    """Every method flag and --discriminator the user set is taken by a method of --methods,
+    else it would be ignored silently. (The grid flags are not checked here: a grid no method
+    of the sweep tunes is the spec's error, and the engine / λ / ℓ1 grids are shared search
+    settings, passed to every sweep alike, as the README's ``sweep ... --sparse-l1-grid`` line
+    and tests/test_readme.py's stand-in for its ``...`` do.)"""
+    owners = set_method_flags(args)
+    if args.discriminator:
+        owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
+    check_flags_used(owners, args.methods, how="--methods")
+
+
+def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
+    """Every selected method's options and every candidate of the grids it searches, checked
+    as the solvers check them, before any file: on their own, or (``loaded``) against the
+    generator, discriminator and image size, loaded here for that (the sweep loads them again:
+    its folder is created only once everything passed)."""
+    models: dict = {}
+    if loaded:
+        from ..data import load_images
+        from ..device import resolve_device
+
+        device = resolve_device(args.device)
+        if args.generator:
+            from ..models import load_generator
+
+            models["G"] = load_generator(args.generator, device=device)
+        if args.discriminator:
+            from ..models import load_discriminator
+
+            models["D"] = load_discriminator(args.discriminator, device=device)
+        x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.start)
+        models["shape"] = tuple(x.shape[1:])
+    validate_methods(
+        args.methods,
+        method_options(args, args.methods),
+        grids=_grids(args),
+        grid_flags=_grid_flags(args),
+        engine=engine_overrides(args),
+        **models,
+    )
+
+
 def _x_values(args: argparse.Namespace) -> tuple:
     """The values of the chosen operator's axis flag; another axis's flag is refused."""
     operator = args.operator
@@ -157,6 +215,13 @@ def _shard(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check the flags, every method's options and grids (on their own, then against G, D
+    and the images' size), the settings, then run the sweep; nothing is written before all
+    passed."""
+    if all(m in METHODS for m in args.methods):  # else the spec's error lists the methods
+        _check_flags_used(args)
+        _validate_methods(args)  # the options alone: at once
+        _validate_methods(args, loaded=True)  # against G, D and the image size
     spec = make_spec(
         dataset=args.dataset,
         x_values=_x_values(args),

@@ -7,6 +7,19 @@ import argparse
 import json
 import time
 
+#: Options of one kind of training only, by dest: (their default, whether the run uses them,
+#: the flags that make it use them). Their flags default to None so that one the user set for
+#: a training that does not run is refused, not ignored.
+TRAINING_OPTIONS = {
+    "eps": (0.3, lambda a: a.adversarial != "none", "--adversarial pgd or manifold"),
+    "pgd_steps": (7, lambda a: a.adversarial != "none", "--adversarial pgd or manifold"),
+    "manifold_fraction": (0.5, lambda a: a.adversarial == "manifold", "--adversarial manifold"),
+    "manifold_eps": (2.0, lambda a: a.adversarial == "manifold", "--adversarial manifold"),
+    "manifold_steps": (30, lambda a: a.adversarial == "manifold", "--adversarial manifold"),
+    "projection_steps": (200, lambda a: bool(a.on_reconstructions), "--on-reconstructions G"),
+    "projection_restarts": (10, lambda a: bool(a.on_reconstructions), "--on-reconstructions G"),
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -38,21 +51,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pgd: Madry PGD training; manifold: robust-manifold training (PGD + overpowered "
         "pairs of --generator)",
     )
-    p.add_argument("--eps", type=float, default=0.3, help="L∞ PGD radius, [0, 1] scale")
-    p.add_argument("--pgd-steps", type=int, default=7, help="PGD steps per training batch")
+    p.add_argument("--eps", type=float, help="L∞ PGD radius, [0, 1] scale")
+    p.add_argument("--pgd-steps", type=int, help="PGD steps per training batch")
     p.add_argument(
         "--generator", help="generator of the overpowered pairs (--adversarial manifold)"
     )
-    p.add_argument("--manifold-fraction", type=float, default=0.5)
-    p.add_argument("--manifold-eps", type=float, default=2.0, help="L2 budget of the pairs")
-    p.add_argument("--manifold-steps", type=int, default=30)
+    p.add_argument("--manifold-fraction", type=float)
+    p.add_argument("--manifold-eps", type=float, help="L2 budget of the pairs")
+    p.add_argument("--manifold-steps", type=int)
     p.add_argument(
         "--on-reconstructions",
         metavar="GENERATOR",
         help="train on the projections G(ẑ) of the images (Defense-GAN's variant)",
     )
-    p.add_argument("--projection-steps", type=int, default=200)
-    p.add_argument("--projection-restarts", type=int, default=10)
+    p.add_argument("--projection-steps", type=int)
+    p.add_argument("--projection-restarts", type=int)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
@@ -91,9 +104,21 @@ def run(args: argparse.Namespace) -> int:
         },
         positive=("lr",),
     )
-    check_budget(args.eps, "--eps", "inf")
-    check_number(args.manifold_fraction, "--manifold-fraction", low=0.0, high=1.0)
-    check_number(args.manifold_eps, "--manifold-eps", low=0.0, low_open=True)
+    if args.eps is not None:
+        check_budget(args.eps, "--eps", "inf")
+    if args.manifold_fraction is not None:
+        check_number(args.manifold_fraction, "--manifold-fraction", low=0.0, high=1.0)
+    if args.manifold_eps is not None:
+        check_number(args.manifold_eps, "--manifold-eps", low=0.0, low_open=True)
+    for dest, (default, used, needs) in TRAINING_OPTIONS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+        elif not used(args):  # a flag of a training that does not run would be ignored
+            flag = "--" + dest.replace("_", "-")
+            raise ValueError(
+                f"{flag} is used only with {needs}, which this run does not do: add {needs}, "
+                "or drop the flag"
+            )
     device = resolve_device(args.device)
     out = check_output_dir(args.out, "--out")
     start = time.perf_counter()
