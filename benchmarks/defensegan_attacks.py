@@ -267,11 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     # stage 3: accuracy vs eps on the first curve_n images
-    curve_specs = parse_attacks(
-        ",".join(f"{a}:{e:g}" for a in args.curve_attacks.split(",") for e in args.curve_eps)
-        + ","
-        + ",".join(f"{strong['inf'].name}:{e:g}" for e in args.strong_eps)
-    )
+    # the strongest attack may be a cheap one too (then its cells are the cheap ones: once each)
+    items = [f"{a}:{e:g}" for a in args.curve_attacks.split(",") for e in args.curve_eps]
+    items += [f"{strong['inf'].name}:{e:g}" for e in args.strong_eps]
+    curve_specs = parse_attacks(",".join(dict.fromkeys(items)))
     curve = run_chunks(
         [Row("none", A, False), Row("defense", A, True)],
         curve_specs,

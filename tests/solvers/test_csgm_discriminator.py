@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import platform
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -27,7 +25,6 @@ IDS = [3, 7]
 #: one thread: ToyGenerator(3, (3, 8, 8), seed=1), truth G(z) with z from seed 4, each operator of
 #: OPERATORS with noise_std=0.05 measured with seed 2, csgm(**ENGINE, image_ids=IDS):
 #: (result.loss per image, sum of x_hat), float64 hex.
-RECORDED_PLATFORM = ("x86_64", "2.14.1")
 RECORDED = {
     "gaussian": (["0x1.9220940000000p-6", "0x1.a2f3680000000p-7"], "0x1.669e506280000p+0"),
     "subsample": (["0x1.136e920000000p-7", "0x1.b6296a0000000p-8"], "0x1.31f28d3780000p+0"),
@@ -76,12 +73,8 @@ def _truth(G):
         return G(z)
 
 
-def _on_recording_platform() -> bool:
-    return (platform.machine(), torch.__version__.split("+")[0]) == RECORDED_PLATFORM
-
-
 @pytest.mark.parametrize("name", list(RECORDED))
-def test_zero_weight_is_csgm_as_before_bit_for_bit(G, operators_by_name, name):
+def test_zero_weight_is_plain_csgm_bit_for_bit_and_as_recorded(G, operators_by_name, name):
     op = operators_by_name[name](noise_std=0.05)
     y = op.measure(_truth(G), seed=2)
     plain = csgm(G, op, y, **ENGINE, image_ids=IDS)
@@ -94,10 +87,9 @@ def test_zero_weight_is_csgm_as_before_bit_for_bit(G, operators_by_name, name):
     losses, total = RECORDED[name]
     got = [float(v) for v in plain.loss.double()] + [plain.x_hat.double().sum().item()]
     want = [float.fromhex(v) for v in [*losses, total]]
-    if _on_recording_platform():
-        assert got == want
-    else:  # another BLAS may round differently
-        assert got == pytest.approx(want, rel=1e-4)
+    # to float rounding: the same torch on another CPU (e.g. AMD vs Intel kernels) rounds
+    # differently, by a relative 1e-7 here; a change of behaviour moves these far more
+    assert got == pytest.approx(want, rel=1e-5)
 
 
 @pytest.mark.parametrize(
