@@ -5,6 +5,13 @@ train split), never the test images. One CSGM start per (m, σ) is shared by eve
 Writes results.csv (one row per m, σ, lr, steps, rule) and prints the best setting per (m, σ).
 
     python benchmarks/iagan_tuning.py --generator digits --dataset digits
+
+Faces at m = 500 (the issue-16 target; 4 train-split faces):
+
+    python benchmarks/iagan_tuning.py --generator celeba64-dcgan --dataset celeba64 \
+        --data-root DIR --n-images 4 --m 500 --noise-std 0.01 --lr 1e-4,3e-4,1e-3 \
+        --steps 100,300,1000 --tau 1,0.5,0.25 --csgm-preset celeba \
+        --out benchmarks/results/iagan_tuning_faces500
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from ganinverse.operators import GaussianCS
 from ganinverse.solvers.adaptive import iagan
 from ganinverse.solvers.csgm import CSGM_PRESETS, csgm
 
-FIELDS = ("m", "noise_std", "lr", "steps", "rule", "mse", "csgm_mse", "steps_run", "seconds")
+FIELDS = ("m", "noise_std", "lr", "steps", "rule", "tau", "mse", "csgm_mse", "steps_run", "seconds")
 
 
 def main() -> None:
@@ -39,6 +46,17 @@ def main() -> None:
     p.add_argument("--noise-std", default="0,0.1", help="σ values on the [0, 1] scale")
     p.add_argument("--lr", default="1e-5,1e-4,1e-3")
     p.add_argument("--steps", default="30,100,300,1000")
+    p.add_argument(
+        "--tau",
+        default="1",
+        help="discrepancy-stop τ values, each run at the largest --steps (noisy σ only)",
+    )
+    p.add_argument(
+        "--csgm-preset",
+        default="mnist",
+        choices=sorted(CSGM_PRESETS),
+        help="CSGM start settings (celeba: the faces sweep's 10 x 500 steps, lr 0.1)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results/iagan_tuning")
     args = p.parse_args()
@@ -48,7 +66,8 @@ def main() -> None:
     G = load_generator(args.generator, device="cpu")
     x, _ = load_images(args.dataset, args.data_root, split="train", n=args.n_images)
     ids = list(range(len(x)))
-    config = CSGM_PRESETS["mnist"].updated(progress=False)
+    config = CSGM_PRESETS[args.csgm_preset].updated(progress=False)
+    taus = [float(v) for v in args.tau.split(",")]
     lrs = [float(v) for v in args.lr.split(",")]
     step_values = [int(v) for v in args.steps.split(",")]
     rows = []
@@ -62,7 +81,7 @@ def main() -> None:
             base = float(metrics.mse(start.x_hat, x).mean())
             runs = [(lr, s, 0.0) for lr in lrs for s in step_values]
             if sigma > 0:
-                runs += [(lr, max(step_values), 1.0) for lr in lrs]
+                runs += [(lr, max(step_values), tau) for lr in lrs for tau in taus]
             for lr, steps, tau in runs:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -82,6 +101,7 @@ def main() -> None:
                     "lr": lr,
                     "steps": steps,
                     "rule": "steps" if tau == 0 else "discrepancy",
+                    "tau": tau,
                     "mse": f"{float(metrics.mse(res.x_hat, x).mean()):.5g}",
                     "csgm_mse": f"{base:.5g}",
                     "steps_run": f"{float(res.steps_run.float().mean()):.1f}",
