@@ -44,15 +44,48 @@ def check_tensor(
     return value
 
 
+def check_not_empty(x: Tensor, name: str, what: str = "image") -> Tensor:
+    """Raise unless the batch ``x`` (its first dimension) holds at least one ``what`` (an image,
+    a measurement vector): an empty batch is refused here, named, before any work starts."""
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(
+            f"{name} must hold at least one {what}, got an empty batch {tuple(x.shape)}; "
+            f"pass a batch of B >= 1 (a single {what} as {name}[None], or {name}[i : i + 1])"
+        )
+    return x
+
+
 def check_images(x: object, name: str, image_shape: Sequence[int] | None = None) -> Tensor:
     """Check a (B, C, H, W) float batch, optionally against an expected (C, H, W)."""
     shape = None if image_shape is None else (None, *image_shape)
     x = check_tensor(x, name, ndim=4, shape=shape)
-    if x.shape[0] == 0:
+    return check_not_empty(x, name, "image")
+
+
+def check_measurement_scale(
+    y: Tensor, bound: Tensor, noise_std: float = 0.0, name: str = "y", *, fix: str = ""
+) -> Tensor:
+    """Raise unless every measurement fits images in [-1, 1]: y = A x + η with x in [-1, 1]
+    gives |y_j| <= max |(A x)_j| = ``bound_j`` (the ℓ1 norm of row j of A) plus the noise, and
+    a y beyond twice that plus 6σ (σ = ``noise_std``) was measured on another scale (images in
+    [0, 255]). ``y`` (B, m) or (B, *out_shape); ``bound`` broadcasts to y flattened to (B, m):
+    a scalar, (m,) shared or (B, m) per image. The one check of the measurement scale of the
+    library (operators' ``check_measurements``, the Lasso solvers' matrix form); ``fix``, when
+    given, replaces the advice on how to declare a larger noise. Returns y."""
+    flat = y.detach().flatten(1)
+    if flat.numel() == 0:
+        return y
+    bound = bound.detach().to(flat.device, flat.dtype)
+    rows = bound.flatten() if bound.ndim <= 1 else bound.flatten(1)  # shared, or (B, m)
+    excess = (flat.abs() - (2 * rows + 6 * noise_std)).max()
+    if float(excess) > 1e-4:
         raise ValueError(
-            f"{name} must hold at least one image, got an empty batch {tuple(x.shape)}"
+            f"{name} has entries up to {float(flat.abs().max()):.4g}, beyond what A x + noise "
+            f"reaches for images x in [-1, 1] (at most {float(bound.max()):.4g} per entry, "
+            f"noise σ = {noise_std:g}): were the images in [0, 255]? measure x / 127.5 "
+            "- 1 (or ganinverse.data.from_unit(x) for [0, 1] images)" + (f"; {fix}" if fix else "")
         )
-    return x
+    return y
 
 
 def check_image_range(x: Tensor, name: str = "x") -> Tensor:

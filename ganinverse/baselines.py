@@ -56,12 +56,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganinverse._validation import check_int, check_number, check_tensor
+from ganinverse._validation import (
+    check_int,
+    check_measurement_scale,
+    check_not_empty,
+    check_number,
+    check_tensor,
+)
 from ganinverse.bases import Basis, Dictionary, make_basis
 from ganinverse.device import cpu_threads, resolve_device
 from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.metrics import mse
-from ganinverse.operators import LinearOperator, _power_iteration
+from ganinverse.operators import LinearOperator, _power_iteration, matrix_row_bound
 from ganinverse.seeds import rng
 
 # Power iteration approaches ||A Psi^T||^2 from below; the margin keeps the step at or under 1/L
@@ -160,7 +166,7 @@ def _check_problem(
     """Validate A (m, n) | (B, m, n), y (B, m) against the basis; return (C, H, W)."""
     _check_basis(basis)
     check_tensor(A, "A", ndim=(2, 3))
-    check_tensor(y, "y", ndim=2)
+    check_not_empty(check_tensor(y, "y", ndim=2), "y", "measurement vector")
     if A.shape[-2] != y.shape[1]:
         raise ValueError(
             f"A has {A.shape[-2]} rows (measurements) but y has {y.shape[1]} columns; "
@@ -184,6 +190,37 @@ def _check_problem(
             f"A has {n} columns but image_shape {image_shape} has {math.prod(image_shape)} pixels"
         )
     return image_shape
+
+
+def _matrix_noise(A: object, noise_std: object) -> float:
+    """σ of the noise in y for a matrix A (``noise_std``, default 0), checked; a ValueError when
+    it is given with a LinearOperator, which carries its own."""
+    if noise_std is None:
+        return 0.0
+    if isinstance(A, LinearOperator):
+        raise ValueError(
+            f"noise_std is for a matrix A; the {type(A).__name__} operator carries its own σ "
+            "(build it with noise_std=σ) and its check_measurements uses it: drop noise_std"
+        )
+    return check_number(
+        noise_std,
+        "noise_std",
+        low=0.0,
+        hint="noise_std is σ of the noise in y = A x + noise (0: none)",
+    )
+
+
+def _check_matrix_scale(A: Tensor, y: Tensor, noise_std: object) -> None:
+    """Refuse measurements y (B, m) of a matrix A that no image in [-1, 1] gives: |y_j| above
+    twice ||A_j||_1 plus 6σ (σ = ``noise_std``), the bound an operator's ``check_measurements``
+    applies (``_validation.check_measurement_scale``, shared)."""
+    check_measurement_scale(
+        y,
+        matrix_row_bound(A),
+        _matrix_noise(A, noise_std),
+        "y",
+        fix="or, if y is that noisy, pass noise_std=σ (the noise's standard deviation)",
+    )
 
 
 def _check_operator_problem(
@@ -227,18 +264,29 @@ def _check_operator_problem(
 
 
 def _check_any(
-    A: object, y: object, basis: Basis, image_shape: Sequence[int] | None
+    A: object,
+    y: object,
+    basis: Basis,
+    image_shape: Sequence[int] | None,
+    *,
+    scale: bool = False,
+    noise_std: object = None,
 ) -> tuple[tuple[int, int, int], Tensor]:
     """Validate a Lasso problem given by a matrix or by a LinearOperator; return ((C, H, W), y
-    (B, m))."""
+    (B, m)). An operator's y is always checked against the image scale (its
+    ``check_measurements``); a matrix's with ``scale`` (the solvers), with σ = ``noise_std``."""
     if isinstance(A, LinearOperator):
+        _matrix_noise(A, noise_std)
         return _check_operator_problem(A, y, basis, image_shape)
     if not isinstance(A, Tensor):
         raise TypeError(
             "A must be a torch.Tensor (the matrix, (m, n) or (B, m, n)) or a "
             f"ganinverse.operators.LinearOperator, got {type(A).__name__}"
         )
-    return _check_problem(A, y, basis, image_shape), y
+    image_shape = _check_problem(A, y, basis, image_shape)
+    if scale:
+        _check_matrix_scale(A, y, noise_std)
+    return image_shape, y
 
 
 def effective_matrix(A: Tensor, basis: Basis, image_shape: Sequence[int]) -> Tensor:
@@ -662,6 +710,7 @@ def lasso_sklearn(
     *,
     tol: float = LASSO_TOL,
     max_iter: int = 100_000,
+    noise_std: float | None = None,
 ) -> SparseResult:
     """Reference Lasso with scikit-learn (coordinate descent, float64, CPU): min_c P(c) as in the
     module docstring. A (m, n) | (B, m, n), y (B, m) -> :class:`SparseResult` on y's device.
@@ -675,8 +724,13 @@ def lasso_sklearn(
     the coordinate-descent epochs of each image over all rounds; ``iterations`` is their sum.
     lam = 0: ``converged`` uses FISTA's gradient rule ||M^T r||_2 <= tol ||M^T y||_2.
 
-    Raises ValueError/TypeError on bad shapes, non-finite tensors, lam not finite >= 0, tol not
-    in (0, 1), max_iter < 1. Warns :class:`~ganinverse.exceptions.ConvergenceWarning` (instead of
+    y must be measurements of images in [-1, 1] (as every solver's): |y_j| at most twice
+    ||A_j||_1 plus 6 ``noise_std`` (σ of the noise in y, default 0), else a ValueError (images
+    in [0, 255]?).
+
+    Raises ValueError/TypeError on bad shapes, an empty batch, non-finite tensors, y beyond the
+    image scale, lam not finite >= 0, tol not in (0, 1), max_iter < 1, noise_std not finite >= 0.
+    Warns :class:`~ganinverse.exceptions.ConvergenceWarning` (instead of
     scikit-learn's, which is silenced here) when an image ends with gap > tol P(c);
     ``converged`` is False for it.
     """
@@ -685,6 +739,7 @@ def lasso_sklearn(
 
     _dense_only(A, "lasso_sklearn")
     image_shape = _check_problem(A, y, basis, image_shape)
+    _check_matrix_scale(A, y, noise_std)
     lam = _check_lam(lam)
     tol = _check_tol(tol)
     check_int(max_iter, "max_iter", low=1)
@@ -756,6 +811,8 @@ def omp(
     basis: Basis,
     image_shape: Sequence[int] | None = None,
     n_nonzero: int = 10,
+    *,
+    noise_std: float | None = None,
 ) -> SparseResult:
     """Orthogonal matching pursuit (scikit-learn): at most ``n_nonzero`` coefficients per image.
     A (m, n) | (B, m, n), y (B, m) -> :class:`SparseResult` on y's device.
@@ -763,12 +820,14 @@ def omp(
     The reported objective is 1/2 ||y - A Psi^T c||^2 (lam = 0). OMP solves no convex problem and
     always ends after n_nonzero steps: ``converged`` is True, ``iterations`` = n_nonzero and
     ``duality_gap`` is the trivial bound of least squares, P(c) - D(0) = P(c).
-    Raises ValueError/TypeError on bad shapes, non-finite tensors, n_nonzero not in [1, min(m, n)].
+    Raises ValueError/TypeError on bad shapes, an empty batch, non-finite tensors, n_nonzero not
+    in [1, min(m, n)], and y beyond the image scale as :func:`lasso_sklearn` (``noise_std``).
     """
     from sklearn.linear_model import OrthogonalMatchingPursuit
 
     _dense_only(A, "omp")
     image_shape = _check_problem(A, y, basis, image_shape)
+    _check_matrix_scale(A, y, noise_std)
     check_int(n_nonzero, "n_nonzero", low=1, high=min(A.shape[-2], A.shape[-1]))
     model = OrthogonalMatchingPursuit(n_nonzero_coefs=n_nonzero, fit_intercept=False)
     X, M = _numpy_problem(A, basis, image_shape)
@@ -1067,6 +1126,7 @@ def lasso_fista(
     device: str | torch.device = "auto",
     init: Tensor | None = None,
     weights: Tensor | None = None,
+    noise_std: float | None = None,
 ) -> SparseResult:
     """Batched Lasso by FISTA: min_c P(c) = 1/2 ||y - A Psi^T c||^2 + lam ||c||_1 per image.
 
@@ -1106,13 +1166,19 @@ def lasso_fista(
     tol / (1 - tol) above the minimum (default tol = 1e-4). lam = 0 (least squares): stop on the
     gradient, ||M^T r||_2 <= tol ||M^T y||_2 (``duality_gap`` is then the trivial bound P(c)). ``iterations`` records when each image stopped.
 
-    Raises ValueError/TypeError on bad shapes, non-finite A or y, lam not finite >= 0, tol not in
-    (0, 1), max_iter < 1, an unknown device, weights that are negative, not finite or do not
-    broadcast to (C, H, W). Warns
+    y must be measurements of images in [-1, 1]: an operator's ``check_measurements``; for a
+    matrix A the same bound, |y_j| at most twice ||A_j||_1 plus 6 ``noise_std`` (σ of the noise in
+    y, default 0; matrix form only: an operator carries its own σ), else a ValueError (images in
+    [0, 255]?).
+
+    Raises ValueError/TypeError on bad shapes, an empty batch, non-finite A or y, y beyond the
+    image scale, lam not finite >= 0, tol not in (0, 1), max_iter < 1, an unknown device, weights
+    that are negative, not finite or do not broadcast to (C, H, W), noise_std not finite >= 0 or
+    given with an operator. Warns
     :class:`~ganinverse.exceptions.ConvergenceWarning` when an image reaches max_iter with the
     rule unmet (``converged`` False; ``duality_gap`` says how far it is).
     """
-    image_shape, y = _check_any(A, y, basis, image_shape)
+    image_shape, y = _check_any(A, y, basis, image_shape, scale=True, noise_std=noise_std)
     lam = _check_lam(lam)
     check_int(max_iter, "max_iter", low=1)
     tol = _check_tol(tol)
@@ -1164,7 +1230,11 @@ def _check_solver(solver: object) -> str:
 
 
 def unit_scale_problem(
-    A: Tensor | LinearOperator, y: Tensor, *, dense: bool | None = None
+    A: Tensor | LinearOperator,
+    y: Tensor,
+    *,
+    dense: bool | None = None,
+    noise_std: float | None = None,
 ) -> tuple[Tensor | LinearOperator, Tensor]:
     """The Lasso problem of the [0, 1]-scale image: (A', y0) with y0 = (y + A 1) / 2.
 
@@ -1175,17 +1245,21 @@ def unit_scale_problem(
 
     A: a LinearOperator with y (B, *out_shape), checked by ``A.check_measurements`` (float64 /
     float16 converted to float32, values that images in [-1, 1] cannot give refused); or the
-    matrix (m, n) | (B, m, n) with y (B, m). ``dense``: return the operator's matrix
+    matrix (m, n) | (B, m, n) with y (B, m), refused in the same way beyond the image scale
+    (|y_j| above twice ||A_j||_1 plus 6 ``noise_std``, σ of the noise in y: matrix form only,
+    default 0). ``dense``: return the operator's matrix
     ``A.dense()`` as A' (A 1 = its row sums) or the operator itself (A 1 = ``A.A(ones)``,
     matrix-free); None (default): the matrix exactly when the operator stores one
     (``A.stores_matrix``: GaussianCS), so every other operator stays matrix-free. For a matrix
     A, A' is A. y0 has y's shape.
 
     Raises TypeError for an A that is neither, ValueError/TypeError for a y that does not fit A
-    (shape, non-finite values, the wrong image scale), and ``A.dense()``'s ValueError for
+    (shape, an empty batch, non-finite values, the wrong image scale), for noise_std not finite
+    >= 0 or given with an operator, and ``A.dense()``'s ValueError for
     ``dense=True`` on an operator with per-image masks (use ``dense=False``).
     """
     if isinstance(A, LinearOperator):
+        _matrix_noise(A, noise_std)
         y = A.check_measurements(y)
         if dense is None:
             dense = A.stores_matrix
@@ -1201,12 +1275,13 @@ def unit_scale_problem(
         A = A.dense()
     elif isinstance(A, Tensor):
         check_tensor(A, "A", ndim=(2, 3))
-        check_tensor(y, "y", ndim=2)
+        check_not_empty(check_tensor(y, "y", ndim=2), "y", "measurement vector")
         if A.shape[-2] != y.shape[1] or (A.ndim == 3 and A.shape[0] != y.shape[0]):
             raise ValueError(
                 f"y must be (B, m) for A of shape {tuple(A.shape)} ((m, n) or (B, m, n)), "
                 f"got {tuple(y.shape)}"
             )
+        _check_matrix_scale(A, y, noise_std)
     else:
         raise TypeError(
             "A must be a ganinverse.operators.LinearOperator or its matrix (a torch.Tensor "
@@ -1243,7 +1318,9 @@ def lasso(
     keeps a stored matrix matrix-free (e.g. for a redundant frame, whose A S would be larger than
     A); None (default) as :func:`unit_scale_problem`. ``solver_kwargs`` go to the solver (tol,
     max_iter, device, weights for FISTA: with ``weights`` w the penalty is
-    lam sum_j w_j |c_j|, see :func:`lasso_fista`).
+    lam sum_j w_j |c_j|, see :func:`lasso_fista`), except ``noise_std`` (a matrix A only: σ of
+    the noise in y, for the image-scale check of :func:`unit_scale_problem`; the solver is told
+    σ/2, the noise of y0).
 
     Returns the solver's :class:`SparseResult` with ``x_hat`` (B, C, H, W) float32 on y's device
     mapped back to [-1, 1]; ``coefficients``, ``objective`` and ``duality_gap`` are those of the
@@ -1262,10 +1339,16 @@ def lasso(
         if image_shape is None:
             raise ValueError("a basis given by name needs image_shape (C, H, W) for a matrix A")
         basis = make_basis(basis, image_shape)
-    M, y0 = unit_scale_problem(A, y, dense=dense if solver == "fista" else True)
+    noise_std = solver_kwargs.pop("noise_std", None)
+    M, y0 = unit_scale_problem(
+        A, y, dense=dense if solver == "fista" else True, noise_std=noise_std
+    )
+    extra = {} if init is None else {"init": init}
     if isinstance(M, Tensor):  # a matrix takes y as rows of measurements (image-shaped y too)
         y0 = y0.flatten(1)
-    extra = {} if init is None else {"init": init}
+        # y0 = (y + A 1) / 2 carries half the noise of y (an operator's own σ, else noise_std)
+        sigma = A.noise.std if isinstance(A, LinearOperator) else _matrix_noise(A, noise_std)
+        extra["noise_std"] = sigma / 2
     res = solve(M, y0, basis, image_shape, lam, **extra, **solver_kwargs)
     return replace(res, x_hat=2 * res.x_hat.float().to(y.device) - 1)
 
@@ -1332,7 +1415,7 @@ def choose_lambda(
     Raises ValueError/TypeError on an unknown solver, an empty ``lams`` or one that is not a
     finite number >= 0, bad tensors (as :func:`lasso`); the solver's ConvergenceWarning passes on.
     """
-    check_tensor(x_val, "x_val", ndim=4)
+    check_not_empty(check_tensor(x_val, "x_val", ndim=4), "x_val", "image")
     check_tensor(y_val, "y_val")
     if x_val.shape[0] != y_val.shape[0]:
         raise ValueError(f"x_val has {x_val.shape[0]} images but y_val {y_val.shape[0]} rows")

@@ -66,6 +66,9 @@ class Flag:
     type: Callable[[str], Any]
     help: str
     choices: tuple | None = None
+    #: (predicate on the method's full options, what it needs in words): the option acts only
+    #: where the predicate holds; a flag set where it does not would be ignored: refused
+    acts_when: tuple[Callable[[Mapping[str, Any]], bool], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -613,6 +616,7 @@ D_PRIOR_FLAGS = {
         str,
         f"form of CSGM's discriminator prior: {', '.join(PRIORS)} (nonsat = −log σ(l), "
         "wgan = −l for a WGAN critic)",
+        acts_when=(lambda options: options["d_weight"] > 0, "--d-weight > 0"),
     ),
 }
 

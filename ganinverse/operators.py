@@ -2,8 +2,11 @@
 
 Every operator is an ``nn.Module`` (so ``.to(device)`` moves its buffers) with
 ``A(x)`` (= A x, also ``forward``/``op(x)``), ``A_adjoint(y)`` (= Aᵀ y), ``in_shape`` (C, H, W),
-``out_shape`` and ``m`` (measurements per image). Noise is composed in: ``measure(x)``
-returns A x + η with η ~ N(0, σ² I) drawn from a seeded generator.
+``out_shape`` and ``m`` (measurements per image). ``A`` / ``A_adjoint`` (and their per-image
+``_rows`` forms) check the shape of what they are given (x (B, *in_shape), y (B, *out_shape): a
+ValueError naming the expected shape), nothing more, since solvers call them in their loops;
+``op(x)``, ``adjoint(y)``, ``measure(x)`` and ``check_measurements(y)`` validate fully. Noise is
+composed in: ``measure(x)`` returns A x + η with η ~ N(0, σ² I) drawn from a seeded generator.
 
 Masked operators (``Inpainting``) keep y in the image layout: entries that are not measured are
 exactly zero, y = M ⊙ (x + η), and they are no measurements: ``measurement_mask`` marks the
@@ -30,6 +33,8 @@ from ._validation import (
     check_image_range,
     check_images,
     check_int,
+    check_measurement_scale,
+    check_not_empty,
     check_positive,
     check_tensor,
 )
@@ -119,7 +124,8 @@ REGISTRY: dict[str, type[LinearOperator]] = {}
 
 
 class LinearOperator(nn.Module):
-    """Base class: subclasses implement ``A`` and ``A_adjoint`` and set ``out_shape``.
+    """Base class: subclasses implement ``A`` and ``A_adjoint`` and set ``out_shape``; each
+    checks its argument's shape first with ``self._shaped`` (cheap, no scan of the values).
 
     A subclass that sets ``name`` is registered (``REGISTRY``); with an ``axis`` and
     ``from_setting`` it can be swept (``ganinverse sweep --operator NAME``).
@@ -226,14 +232,48 @@ class LinearOperator(nn.Module):
     def A_adjoint(self, y: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def _shaped(self, t: object, name: str, method: str, *, image: bool) -> Tensor:
+        """``t`` itself if it is a tensor (B, *in_shape) (``image``) or (B, *out_shape), else a
+        named error with the likely fix. Shape only (no scan of the values: ``A``, ``A_adjoint``
+        and their ``_rows`` forms run inside the solvers' loops); called by each of them."""
+        want = self.in_shape if image else self.out_shape
+        if isinstance(t, Tensor) and t.shape[1:] == want:
+            return t
+        what = "images x" if image else "measurements y"
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}.{method}: {name} must be a torch.Tensor of {what} "
+                f"(B, {', '.join(map(str, want))}), got {type(t).__name__}"
+            )
+        other, other_method = (self.out_shape, "A_adjoint") if image else (self.in_shape, "A")
+        per_row = math.prod(t.shape[1:]) if t.ndim >= 1 else -1
+        if t.ndim >= 1 and t.shape[1:] == other:
+            fix = (
+                f"that is the shape of {'measurements' if image else 'images'}: "
+                f"{other_method}({'y' if image else 'x'}) applies "
+                f"{'Aᵀ to measurements' if image else 'A to images'}"
+            )
+        elif t.ndim >= 1 and per_row == math.prod(want):
+            attribute = "in_shape" if image else "out_shape"
+            fix = f"reshape it: {name}.reshape(len({name}), *operator.{attribute})"
+        else:
+            fix = (
+                f"pass a batch of this operator's {what.split()[0]} (one row per image, "
+                f"{'in_shape' if image else 'out_shape'} = {want})"
+            )
+        raise ValueError(
+            f"{type(self).__name__}.{method}: {name} must have shape (B, "
+            f"{', '.join(map(str, want))}) ({what} of this operator), got {tuple(t.shape)}; {fix}"
+        )
+
     def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:
         """A x for candidates of the images ``rows`` (differs from ``A`` for per-image operators)."""
-        return self.A(x)
+        return self.A(self._shaped(x, "x", "A_rows", image=True))
 
     def A_adjoint_rows(self, y: Tensor, rows: Tensor) -> Tensor:
         """Aᵀ y for measurements of the images ``rows`` (row i of y is acted on by the matrix of
         image ``rows[i]``; differs from ``A_adjoint`` for per-image operators)."""
-        return self.A_adjoint(y)
+        return self.A_adjoint(self._shaped(y, "y", "A_adjoint_rows", image=False))
 
     @property
     def n_matrices(self) -> int:
@@ -257,8 +297,8 @@ class LinearOperator(nn.Module):
         return [(list(range(n_images)), self)]
 
     def forward(self, x: Tensor) -> Tensor:
-        """A x for a (B, *in_shape) batch, validated (``A`` itself is the unchecked fast path
-        that solvers call in their loops)."""
+        """A x for a non-empty (B, *in_shape) batch, validated (dtype, finite values; ``A``
+        itself checks only the shape: the fast path that solvers call in their loops)."""
         return self.A(self.check_images(x, range_check=False))
 
     def dense(self) -> Tensor:
@@ -336,14 +376,10 @@ class LinearOperator(nn.Module):
 
     def adjoint(self, y: Tensor) -> Tensor:
         """Aᵀ y for a (B, *out_shape) batch, validated (shape, finite values; float64 / float16
-        converted to float32) -> (B, *in_shape). ``A_adjoint`` is the unchecked fast path that
-        solvers call in their loops."""
+        converted to float32; B >= 1) -> (B, *in_shape). ``A_adjoint`` itself checks only the
+        shape: the fast path that solvers call in their loops."""
         y = _float32(check_tensor(y, "y", shape=(None, *self.out_shape)))
-        if len(y) == 0:
-            raise ValueError(
-                f"y must hold at least one measurement vector, got shape {tuple(y.shape)}"
-            )
-        return self.A_adjoint(y)
+        return self.A_adjoint(check_not_empty(y, "y", "measurement vector"))
 
     def measure(self, x: Tensor, seed: int | None = 0) -> Tensor:
         """y = A x + η, η ~ N(0, σ² I) drawn from ``seeds.rng(seed)``; for masked operators
@@ -400,20 +436,19 @@ class LinearOperator(nn.Module):
         return torch.tensor(1.0)
 
     def check_measurements(self, y: object, name: str = "y") -> Tensor:
-        """Validate a (B, *out_shape) batch of finite measurements (float64 / float16 converted
-        to float32) whose size fits images in [-1, 1]: |y_j| at most twice the largest |(A x)_j|
-        plus 6σ of the noise, else a ValueError (y measured from images in [0, 255]?)."""
+        """Validate a non-empty (B, *out_shape) batch of finite measurements (float64 / float16
+        converted to float32) whose size fits images in [-1, 1]: |y_j| at most twice the largest
+        |(A x)_j| plus 6σ of the noise, else a ValueError (y measured from images in [0, 255]?;
+        ``_validation.check_measurement_scale``, the check the Lasso solvers' matrix form shares)."""
         y = _float32(check_tensor(y, name, shape=(None, *self.out_shape)))
-        bound = self.measurement_bound().to(y.device)
-        excess = (y.flatten(1).abs() - (2 * bound.flatten() + 6 * self.noise.std)).max()
-        if float(excess) > 1e-4:
-            raise ValueError(
-                f"{name} has entries up to {float(y.abs().max()):.4g}, beyond what A x + noise "
-                f"reaches for images x in [-1, 1] (at most {float(bound.max()):.4g} per entry, "
-                f"noise σ = {self.noise.std:g}): were the images in [0, 255]? measure x / 127.5 "
-                "- 1 (or ganinverse.data.from_unit(x) for [0, 1] images)"
-            )
-        return y
+        check_not_empty(y, name, "measurement vector")
+        return check_measurement_scale(
+            y,
+            self.measurement_bound(),
+            self.noise.std,
+            name,
+            fix="or, if y is that noisy, build the operator with its noise_std=σ",
+        )
 
     def extra_repr(self) -> str:
         counts = self.measurement_counts()
@@ -423,6 +458,13 @@ class LinearOperator(nn.Module):
             else f"{int(counts.min())}..{int(counts.max())}"
         )
         return f"in_shape={self.in_shape}, m={m}, noise_std={self.noise.std}"
+
+
+def matrix_row_bound(matrix: Tensor) -> Tensor:
+    """||A_j||_1 for every row j of A (m, n) -> (m,), or of each matrix of (B, m, n) -> (B, m):
+    max |(A x)_j| over images x in [-1, 1] (``check_measurement_scale``'s bound), without a
+    copy of the matrix."""
+    return torch.linalg.vector_norm(matrix.detach(), ord=1, dim=-1)
 
 
 def check_gaussian_size(
@@ -479,16 +521,18 @@ class MatrixOperator(LinearOperator):
         self.register_buffer("matrix", matrix.clone() if copy else matrix)
 
     def A(self, x: Tensor) -> Tensor:
-        return x.flatten(1) @ self.matrix.T
+        return self._shaped(x, "x", "A", image=True).flatten(1) @ self.matrix.T
 
     def A_adjoint(self, y: Tensor) -> Tensor:
-        return (y @ self.matrix).view(-1, *self.in_shape)
+        return (self._shaped(y, "y", "A_adjoint", image=False) @ self.matrix).view(
+            -1, *self.in_shape
+        )
 
     def dense(self) -> Tensor:
         return self.matrix
 
     def measurement_bound(self) -> Tensor:
-        return self.matrix.abs().sum(1)
+        return matrix_row_bound(self.matrix)
 
 
 class GaussianCS(MatrixOperator):
@@ -549,9 +593,10 @@ class Subsample(LinearOperator):
         self.register_buffer("indices", keep)
 
     def A(self, x: Tensor) -> Tensor:
-        return x.flatten(1)[:, self.indices]
+        return self._shaped(x, "x", "A", image=True).flatten(1)[:, self.indices]
 
     def A_adjoint(self, y: Tensor) -> Tensor:
+        y = self._shaped(y, "y", "A_adjoint", image=False)
         out = y.new_zeros(y.shape[0], self.n)
         out[:, self.indices] = y
         return out.view(-1, *self.in_shape)
@@ -635,19 +680,21 @@ class Inpainting(LinearOperator):
         return self.mask
 
     def A(self, x: Tensor) -> Tensor:
+        x = self._shaped(x, "x", "A", image=True)
         return self._mask_for(x) * x
 
     def _mask_rows(self, rows: Tensor) -> Tensor:
         return self.mask if self.mask.shape[0] == 1 else self.mask[rows]
 
     def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:
-        return self._mask_rows(rows) * x
+        return self._mask_rows(rows) * self._shaped(x, "x", "A_rows", image=True)
 
     def A_adjoint(self, y: Tensor) -> Tensor:
+        y = self._shaped(y, "y", "A_adjoint", image=False)
         return self._mask_for(y) * y
 
     def A_adjoint_rows(self, y: Tensor, rows: Tensor) -> Tensor:
-        return self._mask_rows(rows) * y
+        return self._mask_rows(rows) * self._shaped(y, "y", "A_adjoint_rows", image=False)
 
     def per_image(self, n_images: int) -> list[tuple[list[int], LinearOperator]]:
         if self.mask.shape[0] == 1:
@@ -690,10 +737,11 @@ class SuperResolution(LinearOperator):
         self.out_shape = (c, h // factor, w // factor)
 
     def A(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.factor)
+        return F.avg_pool2d(self._shaped(x, "x", "A", image=True), self.factor)
 
     def A_adjoint(self, y: Tensor) -> Tensor:
         f = self.factor
+        y = self._shaped(y, "y", "A_adjoint", image=False)
         return y.repeat_interleave(f, -2).repeat_interleave(f, -1) / (f * f)
 
 
@@ -707,10 +755,10 @@ class Identity(LinearOperator):
         return cls(image_shape, noise_std=noise_std)
 
     def A(self, x: Tensor) -> Tensor:
-        return x
+        return self._shaped(x, "x", "A", image=True)
 
     def A_adjoint(self, y: Tensor) -> Tensor:
-        return y
+        return self._shaped(y, "y", "A_adjoint", image=False)
 
 
 def check_operator(operator: object, name: str = "operator") -> LinearOperator:

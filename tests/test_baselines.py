@@ -196,7 +196,8 @@ def test_orthonormal_problem_gives_the_soft_threshold(solver, case):
         basis = make_basis("pixel", SHAPE)
     y = torch.randn(3, N, generator=g)
     lam = 0.5
-    res = SOLVER_FNS[solver](A, y, basis, SHAPE, lam, tol=1e-10)
+    # y is standard normal noise, beyond |(A x)_j| <= 1 for A = I and x in [-1, 1]: declared
+    res = SOLVER_FNS[solver](A, y, basis, SHAPE, lam, tol=1e-10, noise_std=1.0)
     M = effective_matrix(A.double(), basis, SHAPE)
     u = (
         (y.double()[:, None, :] @ M).squeeze(1)
@@ -380,6 +381,11 @@ def _calls():
 
 
 FLOAT_ARGS = [
+    ("lasso_fista", "noise_std", -1.0),
+    ("lasso_sklearn", "noise_std", -1.0),
+    ("omp", "noise_std", -1.0),
+    ("lasso", "noise_std", -1.0),
+    ("unit_scale_problem", "noise_std", -1.0),
     ("lasso_fista", "lam", -0.1),
     ("lasso_fista", "tol", 0.0),
     ("lasso_fista", "tol", 1.0),
@@ -754,8 +760,8 @@ def test_lipschitz_constant_of_an_operator_is_its_squared_norm(any_operator):
 
 @pytest.mark.parametrize("solver", ["lasso_fista", "lasso"])
 def test_measurements_of_images_on_the_0_255_scale_are_refused_by_the_lasso_solvers(solver):
-    """As in every solver that takes an operator: y that images in [-1, 1] cannot give
-    (a matrix A carries no noise level, so only an operator's measurements are bounded)."""
+    """As in every solver that takes an operator: y that images in [-1, 1] cannot give (the
+    matrix form: test_matrix_measurements_of_0_255_images_are_refused_as_the_operators_are)."""
     import ganinverse.baselines as bl
     from ganinverse.bases import make_basis
     from ganinverse.operators import GaussianCS
@@ -764,3 +770,132 @@ def test_measurements_of_images_on_the_0_255_scale_are_refused_by_the_lasso_solv
     x255 = torch.rand(2, 1, 8, 8) * 255
     with pytest.raises(ValueError, match=r"were the images in \[0, 255\]"):
         getattr(bl, solver)(op, op.A(x255), make_basis("dct", (8, 8)), lam=0.1)
+
+
+# --- the matrix form refuses what the operator form refuses -------------------------------------
+
+
+def _digits255(m: int = 100, b: int = 3):
+    """The user trial: digits 28x28 on [-1, 1], A = GaussianCS(m) and y of the same images on
+    the [0, 255] scale."""
+    x, _ = load_images("digits", split="test", n=b, image_size=28)
+    op = GaussianCS((1, 28, 28), m, seed=0)
+    return op, x, op.A((x + 1) / 2 * 255)
+
+
+MATRIX_SOLVERS = {
+    "lasso_fista": lambda A, y, basis, **k: lasso_fista(A, y, basis, lam=0.1, device="cpu", **k),
+    "lasso_sklearn": lambda A, y, basis, **k: lasso_sklearn(A, y, basis, lam=0.1, **k),
+    "omp": lambda A, y, basis, **k: omp(A, y, basis, n_nonzero=3, **k),
+    "lasso": lambda A, y, basis, **k: lasso(A, y, basis, 0.1, **k),
+    "lasso-sklearn": lambda A, y, basis, **k: lasso(A, y, basis, 0.1, solver="sklearn", **k),
+    "unit_scale_problem": lambda A, y, basis, **k: unit_scale_problem(A, y, **k),
+}
+
+
+@pytest.mark.parametrize("solver", list(MATRIX_SOLVERS))
+def test_matrix_measurements_of_0_255_images_are_refused_as_the_operators_are(solver):
+    """lasso_fista(A.matrix, y255, ...) returned x_hat up to 237 with only a convergence warning
+    while lasso_fista(A, y255, ...) was refused: the matrix form now applies the same bound,
+    |y_j| <= 2 ||A_j||_1 (+ 6 noise_std), before any work."""
+    op, _, y255 = _digits255()
+    basis = make_basis("dct", (1, 28, 28))
+    bound = float(op.matrix.abs().sum(1).max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before any solve: no ConvergenceWarning
+        for A in (op, op.matrix):
+            if solver in ("lasso_sklearn", "omp") and A is op:
+                continue  # dense-only solvers take the matrix
+            with pytest.raises(ValueError, match=r"were the images in \[0, 255\]") as info:
+                MATRIX_SOLVERS[solver](A, y255, basis)
+            assert info.value.args[0].startswith("y has entries up to")
+            assert f"at most {bound:.4g} per entry" in info.value.args[0]
+
+
+@pytest.mark.parametrize("solver", list(MATRIX_SOLVERS))
+def test_matrix_measurements_get_the_operators_noise_slack(solver):
+    """Good measurements pass, also with undeclared noise within the factor 2 (as an operator's
+    check_measurements allows); y just beyond 2 ||A_j||_1 is refused unless its noise_std covers
+    it; a per-image matrix (B, m, n) bounds each image by its own rows."""
+    g = torch.Generator().manual_seed(0)
+    x, _ = load_images("digits", split="test", n=2, image_size=8)
+    A = torch.linalg.qr(torch.randn(64, 64, generator=g, dtype=torch.float64))[0].float()[:20]
+    basis = make_basis("dct", SHAPE)
+    call = MATRIX_SOLVERS[solver]
+    bound = A.abs().sum(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        call(A, x.flatten(1) @ A.T + 0.2 * torch.randn(2, 20, generator=g), basis)
+        beyond = (2 * bound + 0.01).expand(2, 20).clone()
+        with pytest.raises(ValueError, match=r"y has entries up to.*noise_std=σ"):
+            call(A, beyond, basis)
+        call(A, beyond, basis, noise_std=0.01)  # 6σ covers it
+        # per image: image 1's matrix is twice image 0's, so its bound is twice as large
+        per_image = torch.stack([A, 2 * A])
+        y = torch.stack([1.5 * bound, 3 * bound])  # within 2 ||A_j||_1 of each image's own A
+        call(per_image, y, basis)
+        with pytest.raises(ValueError, match="y has entries up to"):
+            call(per_image, y.flip(0) * 1.5, basis)
+
+
+def test_noise_std_is_for_the_matrix_form_an_operator_carries_its_own():
+    op = GaussianCS(SHAPE, 20, seed=0, noise_std=0.1)
+    y = op.measure(torch.zeros(2, *SHAPE))
+    basis = make_basis("dct", SHAPE)
+    for call in (
+        lambda: lasso_fista(op, y, basis, lam=0.1, noise_std=0.1),
+        lambda: lasso(op, y, basis, 0.1, noise_std=0.1),
+        lambda: unit_scale_problem(op, y, noise_std=0.1),
+    ):
+        with pytest.raises(
+            ValueError, match=r"noise_std is for a matrix A.*build it with noise_std"
+        ):
+            call()
+
+
+def test_lasso_tells_the_dense_solver_the_noise_of_y0():
+    """lasso() on a noisy operator hands scikit-learn (or FISTA with a stored matrix) the matrix
+    and y0 = (y + A 1) / 2 of noise σ/2: y that the operator's check accepts is accepted."""
+    op = Subsample(SHAPE, 30, seed=0, noise_std=0.5)
+    y = torch.ones(2, 30)
+    y[0, 0] = 1 + 2.7 * 2 * 0.5  # y0 = 2.35 > 2 ||A_j||_1 = 2, within 2 + 6 σ/2 = 3.5
+    assert torch.equal(op.check_measurements(y), y)
+    for solver in ("sklearn", "fista"):
+        res = lasso(op, y, "dct", 0.1, solver=solver, dense=True)
+        assert bool(torch.isfinite(res.x_hat).all())
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        "lasso_fista",
+        "lasso_sklearn",
+        "omp",
+        "lasso_objective",
+        "lasso_duality_gap",
+        "lasso",
+        "lasso_path",
+        "unit_scale_problem",
+    ],
+)
+@pytest.mark.parametrize("form", ["matrix", "operator"])
+def test_an_empty_batch_of_measurements_is_refused(function, form):
+    """y[:0] is a named ValueError (before: a RuntimeError from a reduction inside torch)."""
+    op = Subsample(SHAPE, M_ROWS, seed=0)
+    if form == "operator" and function in ("lasso_sklearn", "omp"):
+        pytest.skip("dense-only solvers take the matrix")
+    A = op.dense() if form == "matrix" else op
+    y = op.measure(torch.zeros(2, *SHAPE))[:0]
+    overrides = {"A": A, "y": y}
+    if function in ("lasso_objective", "lasso_duality_gap"):
+        overrides["c"] = torch.zeros(0, *SHAPE)
+    if function in ("lasso", "lasso_path") and form == "matrix":
+        overrides["image_shape"] = SHAPE
+    with pytest.raises(ValueError, match=r"y must hold at least one measurement vector"):
+        _calls()[function](**overrides)
+
+
+def test_choose_lambda_refuses_an_empty_validation_set():
+    A, y, x = _problem(False, b=2)
+    with pytest.raises(ValueError, match="x_val must hold at least one image"):
+        choose_lambda(A, y[:0], x[:0], make_basis("dct", SHAPE), [0.1])

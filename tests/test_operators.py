@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -431,8 +432,8 @@ def test_back_projection_known_cases():
 
 
 def test_an_empty_batch_and_a_wrong_adjoint_shape_are_clear_errors():
-    """The checked entry points (measure, op(x), adjoint) name the argument; A / A_adjoint stay
-    the unchecked fast path of the solvers."""
+    """The checked entry points (measure, op(x), adjoint) name the argument; A / A_adjoint (the
+    solvers' fast path) check only shapes (test_a_and_a_adjoint_refuse_the_wrong_shape)."""
     from ganinverse.operators import GaussianCS
 
     op = GaussianCS((1, 8, 8), 20, seed=0)
@@ -445,3 +446,81 @@ def test_an_empty_batch_and_a_wrong_adjoint_shape_are_clear_errors():
     with pytest.raises(ValueError, match="at least one measurement vector"):
         op.adjoint(torch.zeros(0, 20))
     assert op.adjoint(torch.zeros(2, 20, dtype=torch.float64)).dtype == torch.float32
+
+
+def _wrong_shapes(op):
+    """(name, tensor) pairs that are not (B, *shape) for shape = in_shape or out_shape of op:
+    the other shape (images for Aᵀ, measurements for A, where they differ), too few entries,
+    flattened rows, no batch dimension, one pixel more."""
+    b = _batch(op)
+
+    def bad_for(shape, other):
+        out = {
+            "short": torch.zeros(b, 7),
+            "no-batch": torch.zeros(*shape),
+            "one-more": torch.zeros(b, *shape[:-1], shape[-1] + 1),
+        }
+        if len(shape) > 1:
+            out["flattened"] = torch.zeros(b, math.prod(shape))
+        if other != shape:
+            out["other-shape"] = torch.zeros(b, *other)
+        return out
+
+    return bad_for(op.in_shape, op.out_shape), bad_for(op.out_shape, op.in_shape)
+
+
+def test_a_and_a_adjoint_refuse_the_wrong_shape(any_operator):
+    """A, A_adjoint and their _rows forms are called inside the solvers' loops, so they check
+    only the shape, but every wrong shape is a ValueError naming the expected one and the fix
+    (before: SuperResolution.A_adjoint(zeros(2, 7)) gave (4, 14), Identity's returned its
+    input, others raised a RuntimeError from torch)."""
+    op = any_operator
+    rows = torch.arange(_batch(op))
+    bad_x, bad_y = _wrong_shapes(op)
+    cls = type(op).__name__
+    want_x = rf"x must have shape \(B, {', '.join(map(str, op.in_shape))}\)"
+    want_y = rf"y must have shape \(B, {', '.join(map(str, op.out_shape))}\)"
+    for kind, x in bad_x.items():
+        for method, call in (("A", op.A), ("A_rows", lambda t: op.A_rows(t, rows))):
+            with pytest.raises(ValueError, match=rf"{cls}\.{method}: {want_x}.*; \w") as info:
+                call(x)
+            assert str(tuple(x.shape)) in str(info.value), kind
+        with pytest.raises(ValueError, match=r"x must have"):
+            op(x)  # the checked entry point refuses it too
+    for kind, y in bad_y.items():
+        for method, call in (
+            ("A_adjoint", op.A_adjoint),
+            ("A_adjoint_rows", lambda t: op.A_adjoint_rows(t, rows)),
+        ):
+            with pytest.raises(ValueError, match=rf"{cls}\.{method}: {want_y}.*; \w") as info:
+                call(y)
+            assert str(tuple(y.shape)) in str(info.value), kind
+    # the fix named for the likely mistakes
+    if op.in_shape != op.out_shape:
+        with pytest.raises(ValueError, match=r"that is the shape of images: A\(x\)"):
+            op.A_adjoint(torch.zeros(_batch(op), *op.in_shape))
+        with pytest.raises(ValueError, match=r"that is the shape of measurements: A_adjoint\(y\)"):
+            op.A(torch.zeros(_batch(op), *op.out_shape))
+    if len(op.in_shape) > 1:
+        with pytest.raises(ValueError, match=r"x\.reshape\(len\(x\), \*operator\.in_shape\)"):
+            op.A(torch.zeros(_batch(op), op.n))
+    with pytest.raises(TypeError, match=r"y must be a torch.Tensor"):
+        op.A_adjoint([[0.0] * math.prod(op.out_shape)])
+    # the right shapes still pass, the empty batch too (A and Aᵀ of nothing is nothing)
+    x = torch.zeros(_batch(op), *op.in_shape)
+    assert op.A_adjoint(op.A(x)).shape == x.shape
+    assert op.A_rows(x, rows).shape == (len(x), *op.out_shape)
+
+
+def test_check_measurements_refuses_an_empty_batch(any_operator):
+    """As an empty image batch is refused by measure / op(x): every solver validates y here."""
+    op = any_operator
+    y = op.measure(torch.zeros(_batch(op), *op.in_shape))
+    shape = re.escape(str((0, *op.out_shape)))
+    for call in (op.check_measurements, op.back_projection, op.adjoint):
+        with pytest.raises(
+            ValueError,
+            match=rf"y must hold at least one measurement vector, got an empty batch {shape}",
+        ):
+            call(y[:0])
+    assert torch.equal(op.check_measurements(y), y)

@@ -63,8 +63,9 @@ NOT_RUN = {
 
 #: ``...`` in a command -> the minimal flags it needs (DIR is filled afterwards).
 ELLIPSIS = {
+    # the methods of the README's sweep line before (--sparse-l1-grid needs csgm-sparse)
     "ganinverse sweep": "--generator mnist-dcgan --dataset mnist --data-root DIR --m 10,25 "
-    "--n-images 1 --out runs/mnist-sweep",
+    "--methods csgm,csgm-sparse,lasso-dct --n-images 1 --out runs/mnist-sweep",
     # every pretrain flag has a default (digits, runs/pretrain); --resume reads the saved config
     "ganinverse-pretrain": "",
     "ganinverse-pretrain --resume": "",

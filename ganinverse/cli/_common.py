@@ -62,16 +62,38 @@ def _abbreviates(token: str, flag: str) -> bool:
     return token.startswith("--") and len(token) > 2 and flag.startswith(token)
 
 
+def _items(text: str, what: str) -> list[str]:
+    """The comma-separated items of ``text``, stripped; an empty item (``0.1,,0.2``, a
+    trailing comma: a value lost by a typo) is an argparse error naming ``what``."""
+    items = [v.strip() for v in text.split(",")]
+    if not any(items):
+        raise argparse.ArgumentTypeError(f"expected at least one of the {what}")
+    if not all(items):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated {what}, got {text!r} with an empty entry; "
+            "remove the extra comma"
+        )
+    return items
+
+
+def _once(values: tuple, text: str) -> tuple:
+    """``values`` if no value is listed twice, else an argparse error (a repeated candidate or
+    setting would run, and be reported, twice)."""
+    twice = [v for i, v in enumerate(values) if v in values[:i]]
+    if twice:
+        raise argparse.ArgumentTypeError(f"{twice[0]!r} is listed twice in {text!r}; list it once")
+    return values
+
+
 def parsed_list(text: str, parse, what: str) -> tuple:
-    """``"a,b"`` -> (parse("a"), parse("b")); an empty list or a bad item is an argparse error
-    naming ``what`` (e.g. "ints", "factor values")."""
+    """``"a,b"`` -> (parse("a"), parse("b")); an empty list, an empty entry, a bad item or an
+    item listed twice is an argparse error naming ``what`` (e.g. "ints", "factor values")."""
+    items = _items(text, what)
     try:
-        values = tuple(parse(v.strip()) for v in text.split(",") if v.strip())
+        values = tuple(parse(v) for v in items)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from err
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected at least one of the {what}")
-    return values
+    return _once(values, text)
 
 
 def _number_list(text: str, kind: type) -> tuple:
@@ -89,11 +111,8 @@ def float_list(text: str) -> tuple[float, ...]:
 
 
 def str_list(text: str) -> tuple[str, ...]:
-    """``"a,b"`` -> ("a", "b")."""
-    values = tuple(v.strip() for v in text.split(",") if v.strip())
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one name")
-    return values
+    """``"a,b"`` -> ("a", "b") (no empty entry, no name twice)."""
+    return _once(tuple(_items(text, "names")), text)
 
 
 def _number(text: str, name: str) -> int | float:
@@ -119,7 +138,7 @@ def engine_list(text: str) -> tuple[dict, ...]:
         candidates.append(candidate)
     if not candidates:
         raise argparse.ArgumentTypeError("expected at least one candidate")
-    return tuple(candidates)
+    return _once(tuple(candidates), text)
 
 
 def add_engine_args(parser: argparse.ArgumentParser) -> None:
@@ -144,10 +163,34 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+#: The engine options of ``add_engine_args``: {LatentConfig field: its flag}.
+ENGINE_FLAGS = {
+    "steps": "--steps",
+    "restarts": "--restarts",
+    "lr": "--lr",
+    "lambda_z": "--lambda-z",
+    "tol": "--tol",
+    "prune_at": "--prune-at",
+}
+
+
 def engine_overrides(args: argparse.Namespace) -> dict:
     """The engine options the user set on the command line."""
-    keys = ("steps", "restarts", "lr", "lambda_z", "tol", "prune_at")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    return {k: getattr(args, k) for k in ENGINE_FLAGS if getattr(args, k, None) is not None}
+
+
+def engine_flag_owners(args: argparse.Namespace) -> dict[str, list[str]]:
+    """{engine flag the user set: the methods that run the latent engine}: for
+    ``check_flags_used`` with the methods' chains (``method_chain``: csgm-sparse and iagan
+    run CSGM's engine first), so an engine flag of a sweep or a reconstruction that runs no
+    latent search (the Lasso, the untrained priors) is refused, not ignored."""
+    takers = latent_methods()
+    return {ENGINE_FLAGS[key]: takers for key in engine_overrides(args)}
+
+
+def chains(methods: Sequence[str]) -> list[str]:
+    """``methods`` and every method they start from (``method_chain``), in order, once."""
+    return list(dict.fromkeys(n for m in methods for n in method_chain(m)))
 
 
 def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False) -> None:
@@ -232,12 +275,15 @@ def check_flags_used(
     *,
     how: str,
     choices: Iterable[str] | None = None,
+    runs: Iterable[str] | None = None,
 ) -> None:
     """Raise a ValueError for the first flag of ``owners`` ({flag the user set: the methods
     that take it}) that none of ``methods`` takes: a flag of a method that does not run would
     be ignored silently. ``how``: the flag that selects the methods (``--methods`` or
-    ``--method``); ``choices``: the methods this command can run (default: every one)."""
-    selected = set(methods)
+    ``--method``); ``choices``: the methods this command can run (default: every one);
+    ``runs``: the methods that run (default: ``methods``; ``chains(methods)`` for the engine
+    and grid flags, which the methods a selected one starts from take too)."""
+    selected = set(methods) if runs is None else set(runs)
     for flag, takers in owners.items():
         if selected & set(takers):
             continue
@@ -316,8 +362,21 @@ def validate_methods(
             lead = f"{how} {name}" if name in methods else f"method {name!r}"
             raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
         if name in methods:
+            _check_active(record, given.get(name, {}), full)
             checked[name] = full
     return checked
+
+
+def _check_active(record, given: Mapping[str, Any], full: Mapping[str, Any]) -> None:
+    """A flag the user set whose option does not act under the method's other options
+    (``Flag.acts_when``, e.g. --d-prior with γ = 0) would be ignored: a ValueError."""
+    for option in given:
+        flag = record.flags.get(option)
+        if flag is not None and flag.acts_when is not None and not flag.acts_when[0](full):
+            raise ValueError(
+                f"{flag.flag} has no effect unless {flag.acts_when[1]} ({record.name}): "
+                f"set {flag.acts_when[1].split()[0]} too, or drop {flag.flag}"
+            )
 
 
 def _flagged(

@@ -54,6 +54,28 @@ def load_checked(kind: str, name_or_path: str, flag: str, device, image_shape=No
     return model
 
 
+def check_trained_on(model, flag: str, name: str, dataset: str, kind: str) -> None:
+    """Refuse a generator or classifier whose card records (``checkpoint_config["dataset"]``)
+    that it was trained on another known dataset than ``--dataset``: a classifier's accuracy
+    there, and a projection onto another dataset's range, mean nothing. A model without that
+    record (e.g. a user's own checkpoint) is judged by its image shape alone."""
+    from ..data import SOURCES
+
+    trained_on = (getattr(model, "checkpoint_config", None) or {}).get("dataset")
+    if trained_on in SOURCES and dataset in SOURCES and trained_on != dataset:
+        make = "ganinverse train-classifier" if kind == "classifier" else "ganinverse-pretrain"
+        raise ValueError(
+            f"{flag} {name} was trained on {trained_on}, but --dataset is {dataset}: "
+            + (
+                "its accuracy there means nothing"
+                if kind == "classifier"
+                else f"the projection defense would map {dataset} images onto the range of a "
+                f"{trained_on} generator"
+            )
+            + f"; pass --dataset {trained_on} or a {kind} trained on {dataset} ({make})"
+        )
+
+
 def labelled_images(
     dataset: str, root: str | None, split: str, n: int | None, start: int, flag: str
 ):
@@ -164,18 +186,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Check every argument, the models, the data and ``--out`` before the first attack."""
-    from ..data import SOURCES
     from ..defense.attacks import check_budget
     from ..defense.evaluate import (
+        STATE_FILE,
         EvalSettings,
         Row,
+        check_evaluation_dir,
         evaluate_defense,
         format_markdown,
         parse_attacks,
+        zero_gradient_note,
     )
     from ..defense.projection import ProjectionDefense
     from ..device import resolve_device
-    from ..io import check_output_dir
+    from ..io import read_json
     from ..models.classifier import check_labels, num_classes_of
 
     try:
@@ -202,12 +226,13 @@ def run_eval(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     device = resolve_device(args.device)
-    out = check_output_dir(args.out, "--out")
+    out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder
     images, labels = labelled_images(
         args.dataset, args.data_root, args.split, args.n, args.start, "--n"
     )
     shape = tuple(images.shape[1:])
     G = load_checked("generator", args.generator, "--generator", device, shape)
+    check_trained_on(G, "--generator", args.generator, args.dataset, "generator")
     flags = {"--classifier": args.classifier, "--classifier-adv": args.classifier_adv}
     flags["--classifier-rm"] = args.classifier_rm
     classifiers = {
@@ -216,13 +241,7 @@ def run_eval(args: argparse.Namespace) -> int:
         if path
     }
     for flag, clf in classifiers.items():
-        trained_on = (getattr(clf, "checkpoint_config", None) or {}).get("dataset")
-        if trained_on in SOURCES and args.dataset in SOURCES and trained_on != args.dataset:
-            raise ValueError(
-                f"{flag} {flags[flag]} was trained on {trained_on}, but --dataset is "
-                f"{args.dataset}: its accuracy there means nothing; pass --dataset {trained_on} "
-                f"or a classifier trained on {args.dataset} (ganinverse train-classifier)"
-            )
+        check_trained_on(clf, flag, flags[flag], args.dataset, "classifier")
         k = num_classes_of(clf, images, f"{flag} {flags[flag]}")
         check_labels(labels, k, f"the labels of --dataset {args.dataset}", f"{flag} {flags[flag]}")
     n = math.prod(images.shape[1:])
@@ -255,5 +274,8 @@ def run_eval(args: argparse.Namespace) -> int:
         },
     )
     print(format_markdown(table), end="")
+    note = zero_gradient_note(read_json(out / STATE_FILE, "cells file").get("cells", {}))
+    if note:
+        print(note, end="")
     print(f"-> {os.path.join(args.out, 'results.csv')}, results.md")
     return 0

@@ -21,7 +21,9 @@ from ..plots import image_grid
 from ._common import (
     add_engine_args,
     add_method_flags,
+    chains,
     check_flags_used,
+    engine_flag_owners,
     engine_overrides,
     latent_methods,
     method_options,
@@ -97,6 +99,13 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     if args.discriminator not in (None, "none"):
         owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
     check_flags_used(owners, (args.method,), how="--method", choices=_methods())
+    check_flags_used(  # an engine flag of a method with no latent search: refused
+        engine_flag_owners(args),
+        (args.method,),
+        how="--method",
+        choices=_methods(),
+        runs=chains((args.method,)),
+    )
 
 
 def _load_inputs(

@@ -15,7 +15,9 @@ from ..plots import reconstruction_panels
 from ._common import (
     add_engine_args,
     add_method_flags,
+    chains,
     check_flags_used,
+    engine_flag_owners,
     engine_overrides,
     method_options,
     set_method_flags,
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if args.discriminator:
         owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
     check_flags_used(owners, (args.method,), how="--method")
+    runs = chains((args.method,))  # an engine flag of a method with no latent search: refused
+    check_flags_used(engine_flag_owners(args), (args.method,), how="--method", runs=runs)
     given = method_options(args, (args.method,))
     checks = {"given": given, "engine": engine_overrides(args), "how": "--method"}
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
@@ -120,14 +124,20 @@ def run(args: argparse.Namespace) -> int:
             f"the image has shape {tuple(x.shape[1:])}, the generator makes {G.image_shape}: "
             "pick a generator trained on this data (--generator)"
         )
-    op = make_operator(
-        args.operator,
-        G.image_shape,
-        value,
-        seed=args.seed,
-        noise_std=2 * args.noise_std,
-        ids=[0 if args.image else args.index],
-    )
+    axis = REGISTRY[args.operator].axis
+    try:
+        op = make_operator(
+            args.operator,
+            G.image_shape,
+            value,
+            seed=args.seed,
+            noise_std=2 * args.noise_std,
+            ids=[0 if args.image else args.index],
+        )
+    except (ValueError, TypeError, FileNotFoundError) as err:  # led by the flag that set it
+        if axis is None or str(err).startswith("--"):
+            raise
+        raise type(err)(f"{axis.flag} {value}: {err}") from err
     record.check_operator(op)
     validate_methods((args.method,), **checks, shape=G.image_shape, G=G, D=D)  # against G, D
     source = None

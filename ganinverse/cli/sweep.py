@@ -16,7 +16,9 @@ from ..sweep.spec import make_spec, upgrade
 from ._common import (
     add_engine_args,
     add_method_flags,
+    chains,
     check_flags_used,
+    engine_flag_owners,
     engine_list,
     engine_overrides,
     float_list,
@@ -145,15 +147,18 @@ def _grid_flags(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _check_flags_used(args: argparse.Namespace) -> None:
-    """Every method flag and --discriminator the user set is taken by a method of --methods,
-    else it would be ignored silently. (The grid flags are not checked here: a grid no method
-    of the sweep tunes is the spec's error, and the engine / λ / ℓ1 grids are shared search
-    settings, passed to every sweep alike, as the README's ``sweep ... --sparse-l1-grid`` line
-    and tests/test_readme.py's stand-in for its ``...`` do.)"""
+    """Every flag the user set is taken by a method that runs, else it would be ignored
+    silently: the method flags and --discriminator by a method of --methods; the engine flags
+    (--steps, --lambda-z, ...) and the weight grids (--lambda-z-grid, --sparse-l1-grid, ...)
+    by a method of --methods or one it starts from (iagan and csgm-sparse run csgm's search)."""
     owners = set_method_flags(args)
     if args.discriminator:
         owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
     check_flags_used(owners, args.methods, how="--methods")
+    shared = engine_flag_owners(args)
+    for key, flag in _grid_flags(args).items():
+        shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
+    check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
 
 
 def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
@@ -218,10 +223,15 @@ def run(args: argparse.Namespace) -> int:
     """Check the flags, every method's options and grids (on their own, then against G, D
     and the images' size), the settings, then run the sweep; nothing is written before all
     passed."""
-    if all(m in METHODS for m in args.methods):  # else the spec's error lists the methods
-        _check_flags_used(args)
-        _validate_methods(args)  # the options alone: at once
-        _validate_methods(args, loaded=True)  # against G, D and the image size
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        raise ValueError(
+            f"--methods: {unknown[0]!r} is no registered method; the methods are "
+            f"{', '.join(METHODS)}"
+        )
+    _check_flags_used(args)
+    _validate_methods(args)  # the options alone: at once
+    _validate_methods(args, loaded=True)  # against G, D and the image size
     spec = make_spec(
         dataset=args.dataset,
         x_values=_x_values(args),

@@ -149,23 +149,19 @@ class RestartEOTPGD(PGD):
             eot_samples=eot_samples,
         )
 
-    def gradient(self, x: Tensor, labels: Tensor) -> Tensor:
-        """(1/eot_samples) Σ_s ∇_x Σ_i (1/R) Σ_r ℓ(f(D_r(x_i)), y_i); shape of x."""
+    def loss(self, x: Tensor, labels: Tensor) -> Tensor:
+        """Σ_i (1/R) Σ_r ℓ(f(D_r(x_i)), y_i) over the R restarts of one projection; its
+        gradient (:meth:`~ganinverse.defense.attacks.Attack.gradient`, averaged over
+        ``eot_samples`` projections) goes through the shared checks of every attack."""
         defense, classifier = self.model[0], self.model[1]
-        x = x.detach().requires_grad_(True)
-        total = torch.zeros_like(x)
-        with torch.enable_grad():
-            for _ in range(self.eot_samples):
-                outs = defense.restart_outputs(x)  # (B, R, C, H, W)
-                R = outs.shape[1]
-                logits = classifier(outs.flatten(0, 1))
-                repeated = labels.repeat_interleave(R)
-                if not self._classes_checked:
-                    check_labels(repeated, logits_classes(logits, len(repeated)))
-                    self._classes_checked = True
-                loss = F.cross_entropy(logits, repeated, reduction="sum") / R
-                total += torch.autograd.grad(loss, x)[0]
-        return total / self.eot_samples
+        outs = defense.restart_outputs(x)  # (B, R, C, H, W)
+        R = outs.shape[1]
+        logits = classifier(outs.flatten(0, 1))
+        repeated = labels.repeat_interleave(R)
+        if not self._classes_checked:
+            check_labels(repeated, logits_classes(logits, len(repeated)))
+            self._classes_checked = True
+        return F.cross_entropy(logits, repeated, reduction="sum") / R
 
     def __repr__(self) -> str:
         return super().__repr__().replace("PGD(", "RestartEOTPGD(", 1)
@@ -215,7 +211,8 @@ class LatentAttack(Attack):
     ``penalty`` (μ) weighs ||x' − G(z)||² (the part of G(z) − x the ε-ball cuts off), ``c`` the
     CW margins of G(z) and x' with confidence ``kappa``. Engine overrides (steps, restarts, lr,
     seed, ...) default to :data:`LATENT_ATTACK`; the last engine result is kept in
-    ``last_result``.
+    ``last_result``. A classifier without an input gradient is refused (TypeError) and one whose
+    gradient is exactly zero warns ``ZeroGradientWarning`` (:meth:`check_classifier_gradient`).
     """
 
     probe_classes = True  # the model is the classifier itself: one forward pass is cheap
@@ -246,11 +243,24 @@ class LatentAttack(Attack):
         self.last_result: LatentResult | None = None
 
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
+        self.check_classifier_gradient(images, labels)
         objective = _LatentAttackObjective(self, images, labels)
         result = optimize_latent(self.G, objective, len(images), self.config, desc="latent-attack")
         self.last_result = result
         delta = project_ball(to_unit(result.x_hat) - images, self.eps, self.norm)
         return (images + delta).clamp(0, 1)
+
+    def check_classifier_gradient(self, images: Tensor, labels: Tensor) -> None:
+        """The latent search descends the classifier's margins through G: probe the margin's
+        input gradient once at the images with the checks every attack shares (no gradient
+        path: TypeError; exactly zero for every image not yet fooled by κ:
+        ``ZeroGradientWarning``) instead of returning the projection of a search that could
+        only minimise the distance term. Costs one classifier pass."""
+        x = images.detach().requires_grad_(True)
+        with torch.enable_grad():
+            margin = margin_loss(self.logits(x, labels), labels, self.kappa)
+            grad = self.input_gradient(margin.sum(), x)
+        self.check_gradient(grad, active=margin.detach() > -self.kappa)
 
     def __repr__(self) -> str:
         return f"LatentAttack(eps={self.eps:g}, norm={self.norm}, steps={self.config.steps})"

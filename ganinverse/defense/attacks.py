@@ -16,6 +16,10 @@ an L2 one ≤ √n, the diameter of [0, 1]^n (checked once n is known: at constr
 has ``image_shape``, else at call time); images are in [0, 1] (float16/float64 are converted to
 float32 and the adversarial images come back as float32); labels are class indices in
 [0, classes) of the model (checked after the first forward when the model does not say).
+Every input gradient goes through one check (:meth:`Attack.input_gradient`,
+:meth:`Attack.check_gradient`): a model with no gradient path from its input is a TypeError, and
+an input gradient exactly zero for every image (also a model that detaches its input) warns
+:class:`~ganinverse.exceptions.ZeroGradientWarning`.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ from ..models.classifier import (
 from ..seeds import rng
 
 NORMS = ("inf", "2")
+
+#: Why a model without a gradient path from its input cannot be attacked, and the fix.
+NOT_DIFFERENTIABLE = (
+    "the model is not differentiable with respect to its input (its output has no autograd "
+    "graph); wrap a projection defense in ganinverse.defense.BPDA (or build it with "
+    "gradient='tangent', the default) to attack it"
+)
 
 
 def model_image_shape(model: nn.Module) -> tuple[int, int, int] | None:
@@ -171,17 +182,30 @@ class Attack(AttackChecks):
     attack. Subclasses implement ``perturb(images, labels)`` on validated inputs on the model's
     device; the result comes back detached, float32, on the input's device. ``norm`` is the ball
     ``eps`` is measured in ("inf" or "2").
+
+    Every input gradient goes through :meth:`input_gradient` (a model with no gradient path
+    from its input is a TypeError) and :meth:`check_gradient` (one exactly zero for every image
+    warns :class:`~ganinverse.exceptions.ZeroGradientWarning` and sets ``last_zero_gradient``),
+    so no attack returns the clean images as "adversarial" without saying so.
     """
+
+    #: the attack moves an image at most ``eps`` (so ``eps = 0`` moves nothing and a zero
+    #: gradient is no news); CW minimises the distance instead and says False
+    budgeted = True
 
     def __init__(
         self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
     ) -> None:
         super().__init__(model, eps, norm=norm)
         self.eot_samples = check_int(eot_samples, "eot_samples", low=1)
+        #: whether a gradient of the last call was exactly zero for every image it had to move
+        #: (a :class:`~ganinverse.exceptions.ZeroGradientWarning` was issued)
+        self.last_zero_gradient = False
 
     def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
         """Adversarial images for ``images`` (B, C, H, W) in [0, 1] with true ``labels`` (B,)."""
         x, y = self.prepare(images, labels)
+        self.last_zero_gradient = False
         with frozen(self.model):
             adv = self.perturb(x, y)
         return adv.detach().to(images.device)
@@ -198,30 +222,63 @@ class Attack(AttackChecks):
             self._classes_checked = True
         return out
 
+    def loss(self, x: Tensor, labels: Tensor) -> Tensor:
+        """The scalar :meth:`gradient` ascends: Σ_i ℓ(f(x_i), y_i) (a subclass may change it,
+        e.g. average it over a defense's restarts)."""
+        return F.cross_entropy(self.logits(x, labels), labels, reduction="sum")
+
     def gradient(self, x: Tensor, labels: Tensor) -> Tensor:
-        """∇_x Σ_i ℓ(f(x_i), y_i), averaged over ``eot_samples`` forward passes; shape of x."""
+        """∇_x :meth:`loss`, averaged over ``eot_samples`` forward passes; shape of x. A model
+        without a gradient path from its input is a TypeError and an input gradient that is
+        exactly zero for every image a :class:`~ganinverse.exceptions.ZeroGradientWarning`
+        (:meth:`input_gradient`, :meth:`check_gradient`)."""
         x = x.detach().requires_grad_(True)
         total = torch.zeros_like(x)
         with torch.enable_grad():
             for _ in range(self.eot_samples):
-                loss = F.cross_entropy(self.logits(x, labels), labels, reduction="sum")
-                if not loss.requires_grad:
-                    raise TypeError(
-                        "the model is not differentiable with respect to its input; wrap a "
-                        "projection defense in ganinverse.defense.BPDA (or build it with "
-                        "gradient='tangent', the default) to attack it"
-                    )
-                total += torch.autograd.grad(loss, x)[0]
-        if self.eps > 0 and not total.any():
-            warnings.warn(
-                f"{type(self).__name__}: the input gradient is exactly zero for all {len(x)} "
-                "images, so this step leaves them unchanged; the model may hide its gradient "
-                "(attack a projection defense through BPDA or its tangent backward) or its "
-                "softmax saturates",
-                ZeroGradientWarning,
-                stacklevel=3,
-            )
+                total += self.input_gradient(self.loss(x, labels), x)
+        self.check_gradient(total)
         return total / self.eot_samples
+
+    def input_gradient(self, loss: Tensor, x: Tensor) -> Tensor:
+        """∇_x ``loss`` for a scalar ``loss`` computed from the model's output at ``x``
+        (``x.requires_grad``): the one place where every gradient attack of the library
+        differentiates the attacked model.
+
+        A ``loss`` with no autograd graph (the model detaches its output, or runs without
+        gradients, e.g. ``ProjectionDefense(gradient="none")``) is a TypeError saying how to
+        attack such a model; a graph that does not reach ``x`` (the model detaches its input,
+        its own weights trainable) gives a zero gradient, which :meth:`check_gradient` reports.
+        """
+        if not loss.requires_grad:
+            raise TypeError(f"{type(self).__name__}: {NOT_DIFFERENTIABLE}")
+        (grad,) = torch.autograd.grad(loss, x, allow_unused=True)
+        return torch.zeros_like(x) if grad is None else grad
+
+    def check_gradient(self, grad: Tensor, active: Tensor | None = None) -> None:
+        """Warn :class:`~ganinverse.exceptions.ZeroGradientWarning` (and set
+        ``last_zero_gradient``) when ``grad`` (B, ...) is exactly zero for every image, or for
+        every image of the bool mask ``active`` (B,) (those the attack still has to move; none
+        active: no warning). A budgeted attack with ``eps = 0`` moves nothing: no warning."""
+        if self.budgeted and self.eps == 0:
+            return
+        moving = grad.flatten(1).ne(0).any(1)
+        n = len(grad)
+        if active is not None:
+            active = active.to(moving.device)
+            n = int(active.sum())
+            moving = moving[active]
+        if n == 0 or bool(moving.any()):
+            return
+        self.last_zero_gradient = True
+        which = "images" if active is None else "images it has yet to fool"
+        warnings.warn(
+            f"{type(self).__name__}: the input gradient is exactly zero for all {n} {which}, "
+            "so this step leaves them unchanged; the model may hide its gradient (attack a "
+            "projection defense through BPDA or its tangent backward) or its softmax saturates",
+            ZeroGradientWarning,
+            stacklevel=4,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(eps={self.eps:g})"
@@ -304,7 +361,12 @@ class CarliniWagnerL2(Attack):
 
     Images the attack does not fool are returned unchanged. ``eps`` is not used (CW minimises
     the distance); the achieved L2 distances are in ``self.last_distance`` (inf = not fooled).
+    Like every gradient attack it refuses a model without an input gradient (TypeError) and
+    warns ``ZeroGradientWarning`` when the margin's gradient is exactly zero for every image
+    still to fool.
     """
+
+    budgeted = False
 
     def __init__(
         self,
@@ -329,11 +391,17 @@ class CarliniWagnerL2(Attack):
         with torch.enable_grad():
             for _ in range(self.steps):
                 x = (torch.tanh(w) + 1) / 2
-                logits = self.logits(x, labels)
-                dist = (x - images).pow(2).flatten(1).sum(1)
-                loss = dist + self.c * margin_loss(logits, labels, self.kappa)
+                # the margin's gradient to x through the shared check (no gradient path: a
+                # TypeError; exactly zero for every image still to fool: a warning), then the
+                # chain rule through x = (tanh w + 1) / 2 with the distance term
+                x_in = x.detach().requires_grad_(True)
+                logits = self.logits(x_in, labels)
+                margin = margin_loss(logits, labels, self.kappa)
+                g = self.input_gradient(self.c * margin.sum(), x_in)
+                self.check_gradient(g, active=margin.detach() > -self.kappa)
+                dist = (x.detach() - images).pow(2).flatten(1).sum(1)
                 opt.zero_grad(set_to_none=True)
-                loss.sum().backward()
+                x.backward(g + 2 * (x.detach() - images))  # ∇_x (dist + c · margin)
                 opt.step()
                 with torch.no_grad():
                     better = (logits.argmax(1) != labels) & (dist.sqrt() < best_dist)

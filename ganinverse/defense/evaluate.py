@@ -80,6 +80,43 @@ class AttackSpec:
 
 #: the files an evaluation writes in its ``out`` folder (anything else there is refused)
 EVALUATION_FILES = ("cells.json", "results.csv", "results.md")
+#: the evaluation's state: a folder is an evaluation's own only if it holds this file
+STATE_FILE = EVALUATION_FILES[0]
+
+
+def _write_temp_of(name: str) -> bool:
+    """Whether ``name`` is what a killed atomic write of an evaluation file leaves behind
+    (``.<file>.<random>.tmp``, see :func:`ganinverse.io.atomic_write`)."""
+    return any(name.startswith(f".{f}.") and name.endswith(".tmp") for f in EVALUATION_FILES)
+
+
+def check_evaluation_dir(out: str | Path, name: str = "out") -> Path:
+    """``out`` as a Path if an evaluation may write there; else a ValueError naming ``name``
+    (the CLI passes ``"--out"``). Nothing is written (see :func:`ganinverse.io
+    .check_output_dir`).
+
+    A folder is new, empty, or an evaluation's own: it holds the state file ``cells.json`` and
+    nothing but :data:`EVALUATION_FILES` (and the temp files of a killed write). Any other file,
+    and also a ``results.csv`` or ``results.md`` without a ``cells.json`` (a user's own table of
+    that name), makes the folder another's: refused, never overwritten. Whether a
+    ``cells.json`` is one of *this* evaluation is checked by :func:`evaluate_defense`.
+    """
+    path = check_output_dir(out, name)
+    if not path.is_dir():
+        return path
+    present = sorted(p.name for p in path.iterdir() if not _write_temp_of(p.name))
+    others = [f for f in present if f not in EVALUATION_FILES]
+    if not others and present and STATE_FILE not in present:
+        others = present  # an evaluation's file names without its state: not ours
+    if others:  # another command's or the user's files: never overwrite or mix into them
+        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ValueError(
+            f"{name} {str(out)!r} holds files that are not an evaluation's ({listed}): an "
+            f"evaluation's own folder holds its {STATE_FILE}, with at most "
+            f"{' and '.join(EVALUATION_FILES[1:])} beside it; pass a new or empty folder as "
+            f"{name}, or move those files away"
+        )
+    return path
 
 
 def parse_attacks(spec: str) -> list[AttackSpec]:
@@ -171,13 +208,16 @@ def _cache_key(spec: AttackSpec, row: Row) -> tuple:
     return (id(row.classifier), record.name, spec.eps, spec.norm)
 
 
-def _batched(attack: Attack, images: Tensor, labels: Tensor, batch_size: int) -> Tensor:
-    return torch.cat(
-        [
-            attack(images[i : i + batch_size], labels[i : i + batch_size])
-            for i in range(0, len(images), batch_size)
-        ]
-    )
+def _batched(
+    attack: Attack, images: Tensor, labels: Tensor, batch_size: int
+) -> tuple[Tensor, bool]:
+    """The adversarial images, batch by batch, and whether any batch's input gradient was
+    exactly zero for every image (the attack warned ``ZeroGradientWarning``)."""
+    parts, zero = [], False
+    for i in range(0, len(images), batch_size):
+        parts.append(attack(images[i : i + batch_size], labels[i : i + batch_size]))
+        zero |= bool(getattr(attack, "last_zero_gradient", False))
+    return torch.cat(parts), zero
 
 
 def evaluate_defense(
@@ -198,7 +238,11 @@ def evaluate_defense(
     ``out/cells.json`` (reused on a rerun with the same settings) and the table to
     ``out/results.csv`` and ``out/results.md`` after every cell. ``tag`` (JSON-able, e.g. the
     generator and classifier names) is part of what a rerun must match to reuse cells; a
-    ``cells.json`` of another evaluation in ``out`` is refused rather than overwritten.
+    ``cells.json`` of another evaluation in ``out``, and a folder holding anything but an
+    evaluation's files (:func:`check_evaluation_dir`), are refused rather than overwritten. A
+    cell whose attack saw an input gradient of exactly zero for every image of a batch (it
+    warned ``ZeroGradientWarning``) is marked ``"zero_gradient": true`` in ``cells.json`` and
+    named below the table of ``results.md``.
 
     Everything is checked before the first cell: rows, attacks and their budgets against the
     image size, images in [0, 1] of the shape every model takes, labels in [0, classes) of every
@@ -219,18 +263,7 @@ def evaluate_defense(
     }
     meta = json.loads(json.dumps(meta))
     cells: dict[str, dict] = {}
-    cells_path = check_output_dir(out, "out") / "cells.json" if out is not None else None
-    if cells_path is not None and cells_path.parent.is_dir():
-        others = sorted(
-            p.name
-            for p in cells_path.parent.iterdir()
-            if p.name not in EVALUATION_FILES and not p.name.startswith(".")  # a write's temp
-        )
-        if others:  # another command's result: never mix two results in one folder
-            raise ValueError(
-                f"out {str(out)!r} holds files that are not an evaluation's ({', '.join(others[:3])}"
-                f"{', ...' if len(others) > 3 else ''}); pass a new or empty folder"
-            )
+    cells_path = check_evaluation_dir(out, "out") / STATE_FILE if out is not None else None
     if cells_path is not None and cells_path.is_file():
         saved = read_json(cells_path, "cells file")
         if saved.get("meta") != meta or not isinstance(saved.get("cells"), dict):
@@ -238,11 +271,11 @@ def evaluate_defense(
             differ = sorted(k for k in meta if old.get(k) != meta[k]) or ["format"]
             raise ValueError(
                 f"out {str(out)!r} holds the cells.json of a different evaluation (it differs "
-                f"in {', '.join(differ)}); pass another out folder, or delete {cells_path} to "
-                "start over"
+                f"in {', '.join(differ)}); pass another out folder, or delete its "
+                f"{', '.join(EVALUATION_FILES)} to start over"
             )
         cells = saved["cells"]
-    cache: dict[tuple, tuple[Tensor, float]] = {}
+    cache: dict[tuple, tuple[Tensor, float, bool]] = {}
     columns = ["clean", *(a.column for a in attacks)]
     todo = [(r, c) for r in rows for c in [None, *attacks]]
     # every attack still to run is built (and so validated: step sizes, budgets) before the
@@ -260,24 +293,40 @@ def evaluate_defense(
         bar.set_postfix_str(key)
         start = time.perf_counter()
         adv, reused = images, 0.0  # reused: seconds it took to make cached adversarial images
+        zero = False  # the attack's input gradient was exactly zero for a whole batch
         if spec is not None:
             ck = _cache_key(spec, row)
             if ck in cache:
-                adv, reused = cache[ck]
+                adv, reused, zero = cache[ck]
             else:
-                adv = _batched(built[ck], images, labels, s.batch_size)
-                cache[ck] = (adv, time.perf_counter() - start)
+                adv, zero = _batched(built[ck], images, labels, s.batch_size)
+                cache[ck] = (adv, time.perf_counter() - start, zero)
         model = nn.Sequential(defense, row.classifier) if row.defended else row.classifier
         acc = accuracy(model, adv, labels, batch_size=s.batch_size)
         seconds = time.perf_counter() - start + reused
         cells[key] = {"accuracy": acc, "seconds": seconds}
+        if zero:  # the warning said so; the result says so too
+            cells[key]["zero_gradient"] = True
         if out is not None:  # cells.json is the state; the tables are views of it
             atomic_write_json(cells_path, {"meta": meta, "cells": cells})
-            write_table(table_rows(rows, columns, cells, n), out)
+            write_table(table_rows(rows, columns, cells, n), out, zero_gradient_note(cells))
     table = table_rows(rows, columns, cells, n)
     if out is not None:  # also when every cell was already done (a kill before the tables)
-        write_table(table, out)
+        write_table(table, out, zero_gradient_note(cells))
     return table
+
+
+def zero_gradient_note(cells: dict) -> str:
+    """A line for ``results.md`` naming the cells whose attack saw an input gradient of exactly
+    zero for every image of a batch (``"zero_gradient"`` in ``cells.json``; the attack warned
+    ``ZeroGradientWarning``): their accuracy is not that of a working attack. "" if none."""
+    zero = [key for key, cell in cells.items() if cell.get("zero_gradient")]
+    if not zero:
+        return ""
+    return (
+        "Input gradient exactly zero for every image of a batch (ZeroGradientWarning; the "
+        f"attack could not move them, its accuracy overstates robustness): {'; '.join(zero)}\n"
+    )
 
 
 def _check_evaluation(
@@ -358,9 +407,12 @@ def format_markdown(table: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(table: list[dict], out: str | Path) -> tuple[Path, Path]:
-    """``out/results.csv`` and ``out/results.md``, written atomically."""
+def write_table(table: list[dict], out: str | Path, note: str = "") -> tuple[Path, Path]:
+    """``out/results.csv`` and ``out/results.md`` (the table, then ``note`` if any), written
+    atomically."""
     out = Path(out)
     csv_path = atomic_write_csv(out / "results.csv", list(table[0]), table)
-    md_path = atomic_write_text(out / "results.md", format_markdown(table))
+    md_path = atomic_write_text(
+        out / "results.md", format_markdown(table) + (f"\n{note}" if note else "")
+    )
     return csv_path, md_path

@@ -127,17 +127,19 @@ def check_discriminator_prior(
 def _prepare(G: nn.Module, operator: LinearOperator, y: Tensor) -> tuple[LinearOperator, Tensor]:
     check_generator(G)
     check_operator(operator)
-    mask = operator.measurement_mask()
-    if mask is not None and mask.shape[0] not in (1, len(y) if isinstance(y, Tensor) else 1):
-        raise ValueError(
-            f"the operator holds {mask.shape[0]} per-image masks but y has {len(y)} images"
-        )
     if tuple(G.image_shape) != operator.in_shape:
         raise ValueError(
             f"the generator makes images of shape {tuple(G.image_shape)} but the operator expects "
             f"{operator.in_shape}"
         )
+    # y first (type, shape, a non-empty batch, finite, on the image scale), then its images
     y = operator.check_measurements(y)
+    mask = operator.measurement_mask()
+    if mask is not None and mask.shape[0] not in (1, len(y)):
+        raise ValueError(
+            f"the operator holds {mask.shape[0]} per-image masks but y has {len(y)} images; "
+            f"pass the measurements of its {mask.shape[0]} images, in order"
+        )
     device = generator_device(G)
     return operator.to(device), y.to(device)
 
@@ -296,6 +298,8 @@ def csgm_sparse(
             max_iter=lasso_max_iter,
             tol=lasso_tol,
             device=y.device,
+            # the residual A(x − G(ẑ)) + η of the matrix form: its noise (an operator has its own)
+            **({"noise_std": op.noise.std} if op.stores_matrix else {}),
         ).coefficients
     x_hat = g + basis.synthesis(nu)
     data = MeasurementObjective(operator, y).data_loss(x_hat, torch.arange(len(y), device=y.device))

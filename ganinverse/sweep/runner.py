@@ -109,7 +109,7 @@ class Sweep:
             )
         if before is None or not spec.matches(before):
             if before is not None and not spec.grows(before):
-                differs = ", ".join(spec.differences(before)) or "?"
+                differs = "; ".join(spec.differences(before, explain=True)) or "?"
                 raise ValueError(
                     f"{self.out} holds results of a different sweep (it differs in: {differs}; "
                     f"see {saved}); use another --out, or the same settings to resume, or add "

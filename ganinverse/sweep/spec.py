@@ -150,7 +150,7 @@ class SweepSpec:
                 f"values like {axis.flag} {'100' if axis.numeric else 'center'}, got {value!r}"
             )
         if axis.numeric:
-            check_int(value, axis.name, low=1)
+            check_int(value, f"{axis.name} ({axis.flag})", low=1)
 
     def _check_generic(self) -> None:
         keys = {r.tuned.key for r in map(get_method, self.methods) if r.tuned is not None}
@@ -246,9 +246,10 @@ class SweepSpec:
         """The spec as saved in ``sweep.json``, with its ``resolved`` settings."""
         return {**_json(dataclasses.asdict(self)), "resolved": self.resolved()}
 
-    def differences(self, saved: Mapping) -> list[str]:
+    def differences(self, saved: Mapping, *, explain: bool = False) -> list[str]:
         """The settings in which a saved ``sweep.json`` differs from this spec (fields it
-        predates count as defaults; settings of methods the sweep does not run are ignored)."""
+        predates count as defaults; settings of methods the sweep does not run are ignored).
+        ``explain``: each as ``"field (the flags that set it): saved X, now Y"``."""
         saved = upgrade(saved)
         now = self.to_json()
         if not set(saved) <= set(now):
@@ -267,6 +268,8 @@ class SweepSpec:
         diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]
         ra, rb = a.get("resolved") or {}, b.get("resolved") or {}
         diff += [f"resolved {k}" for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
+        if explain:
+            diff = [_explained(k, b, a, ra, rb) for k in diff]
         return diff
 
     def matches(self, saved: Mapping) -> bool:
@@ -410,3 +413,51 @@ def make_spec(
         if rest:
             generic_options[method] = rest
     return SweepSpec(**fields, grids=generic_grids, options=generic_options)
+
+
+#: The command-line flags that set each field of a sweep's settings (for error messages).
+FIELD_FLAGS = {
+    "x_values": "--m / --factor / --mask ...",
+    "methods": "--methods",
+    "operator": "--operator",
+    "generator": "--generator",
+    "discriminator": "--discriminator",
+    "dataset": "--dataset",
+    "data_root": "--data-root",
+    "split": "--split",
+    "start": "--start",
+    "n_images": "--n-images",
+    "noise_std": "--noise-std",
+    "batch_size": "--batch-size",
+    "n_val": "--n-val",
+    "seed": "--seed",
+    "engine": "--steps, --restarts, --lr, --lambda-z, --tol, --prune-at",
+    "sparse_basis": "--sparse-basis",
+    "lasso_lambdas": "--lasso-lambdas",
+    "engine_grid": "--lambda-z-grid / --engine-grid",
+    "grids": "the weight grid flags",
+    "options": "the method option flags",
+}
+
+
+def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping) -> str:
+    """``key`` of ``differences`` as "key (its flags): saved X, now Y" (values shortened)."""
+
+    def short(value: Any) -> str:
+        text = json.dumps(value, sort_keys=True, default=str)
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    def changed(x: Any, y: Any) -> tuple[Any, Any]:  # two dicts: only the keys that differ
+        if isinstance(x, Mapping) and isinstance(y, Mapping):
+            keys = [k for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k)]
+            return {k: x.get(k) for k in keys}, {k: y.get(k) for k in keys}
+        return x, y
+
+    if key.startswith("resolved "):
+        name = key[len("resolved ") :]
+        old, new = changed(rb.get(name), ra.get(name))
+        return f"{key} (the defaults the flags left): saved {short(old)}, now {short(new)}"
+    flags = FIELD_FLAGS.get(key)
+    label = f"{key} ({flags})" if flags else key
+    old, new = changed(saved.get(key), now.get(key))
+    return f"{label}: saved {short(old)}, now {short(new)}"

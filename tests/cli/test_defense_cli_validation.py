@@ -26,6 +26,10 @@ def ckpts(tmp_path_factory):
     for name, shape in [("gen", (1, 28, 28)), ("gen8", (1, 8, 8))]:
         G = MLPGenerator(latent_dim=4, image_shape=shape, hidden=(16,)).eval()
         paths[name] = str(save_model(G, root / name / "generator"))
+    G = MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
+    paths["gen_fashion"] = str(
+        save_model(G, root / "gen_fashion" / "generator", {"dataset": "fashion-mnist"})
+    )
     for name, shape, k in [
         ("clf", (1, 28, 28), 10),
         ("clf2", (1, 28, 28), 2),
@@ -70,6 +74,13 @@ DEFEND_BAD = [
     ),
     (["--device", "nonsense"], "device"),
     (["--classifier", "fashion-mnist"], "was trained on fashion-mnist, but --dataset is digits"),
+    # a generator's card records its dataset too (same image shape, another data set)
+    (
+        ["--generator", "mnist-dcgan"],
+        "--generator mnist-dcgan was trained on mnist, but --dataset is digits: .*pass "
+        "--dataset mnist or a generator trained on digits",
+    ),
+    (["--generator", "{gen_fashion}"], "was trained on fashion-mnist, but --dataset is digits"),
     (["--attacks", "fgsm:0.1,pgd:0.1,fgsm:0.1"], "'fgsm:0.1' is listed twice"),
 ]
 TRAIN_BAD = [
@@ -146,6 +157,53 @@ def test_an_out_holding_another_commands_result_is_refused_and_kept(
     assert main(defend_argv(ckpts, out)) == 2
     assert "holds files that are not an evaluation's (sweep.json)" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["sweep.json"]
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"results.csv": "my own table"},  # the trial's case: a name defend writes, no cells.json
+        {"results.md": "notes"},
+        {"results.csv": "a", "results.md": "b"},
+        {"cells.json": "{}", "notes.txt": "mine"},
+        {".hidden": "mine"},
+    ],
+    ids=lambda f: "+".join(f),
+)
+def test_an_out_that_is_not_an_evaluations_own_is_refused_and_kept(
+    files, tmp_path, capsys, monkeypatch, ckpts
+):
+    """A folder is defend's own only if it holds its cells.json (and nothing but its files):
+    a user's results.csv is never overwritten."""
+    _no_work(monkeypatch)
+    out = tmp_path / "f2"
+    out.mkdir()
+    for name, text in files.items():
+        (out / name).write_text(text)
+    assert main(defend_argv(ckpts, out)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {str(out)!r} holds files that are not an eval" in err
+    assert "pass a new or empty folder as --out" in err
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+
+
+def test_an_evaluations_own_folder_is_accepted(tmp_path):
+    from ganinverse.defense.evaluate import check_evaluation_dir
+
+    assert check_evaluation_dir(tmp_path / "new", "--out") == tmp_path / "new"
+    assert not (tmp_path / "new").exists()
+    own = tmp_path / "own"
+    own.mkdir()
+    assert check_evaluation_dir(own) == own  # empty
+    (own / "cells.json").write_text("{}")
+    (own / ".results.csv.k2j3.tmp").write_text("")  # what a kill during a write leaves
+    assert check_evaluation_dir(own) == own
+    (own / "results.csv").write_text("")
+    (own / "results.md").write_text("")
+    assert check_evaluation_dir(own) == own
+    (own / "cells.json").unlink()
+    with pytest.raises(ValueError, match=r"not an evaluation's \(results.csv, results.md\)"):
+        check_evaluation_dir(own)
 
 
 def test_bpda_projection_is_parsed_by_argparse(tmp_path, capsys, ckpts):

@@ -209,8 +209,12 @@ def test_a_refused_sweep_leaves_no_folder_so_the_corrected_one_runs_there(tmp_pa
         ),
         ("sweep", ["--methods", "iagan", "--iagan-lr-theta", "nan"], "--iagan-lr-theta: "),
         ("reconstruct", ["--method", "csgm", "--lr", "nan"], "--lr: "),
-        # a grid the user set is checked even when no method of the sweep searches it
-        ("sweep", ["--methods", "lasso-dct", "--engine-grid", "lambda_z=nan"], "--engine-grid: "),
+        # a grid no method of the sweep searches is refused (before its values are read)
+        (
+            "sweep",
+            ["--methods", "lasso-dct", "--engine-grid", "lambda_z=nan"],
+            "--engine-grid is an option of csgm",
+        ),
         ("sweep", ["--methods", "csgm", "--lambda-z", "nan"], "--lambda-z: "),
     ],
 )
@@ -287,6 +291,129 @@ def test_a_grid_of_a_parent_method_serves_the_method_that_starts_from_it(tmp_pat
     args = argv("sweep", "csgm-sparse", out, "--engine-grid", "lambda_z=nan")
     code, err = run(args, capsys)
     assert_refused(code, err, "sweep", "--engine-grid: lambda_z", tmp_path)
+
+
+# ------------------------------------------------- engine flags, grids, options that do not act
+def _engine_cases() -> list:
+    """Every engine flag with a method that runs no latent search, on every command."""
+    from ganinverse.cli._common import ENGINE_FLAGS
+
+    values = {"--prune-at": "0.5", "--tol": "1e-4", "--lambda-z": "0.1", "--lr": "0.1"}
+    return [
+        pytest.param(command, flag, values.get(flag, "3"), id=f"{command} {flag}")
+        for command in COMMANDS
+        for flag in ENGINE_FLAGS.values()
+        if _has_flag(command, flag)
+    ]
+
+
+@pytest.mark.parametrize("command, flag, value", _engine_cases())
+def test_an_engine_flag_of_a_run_with_no_latent_search_is_refused(
+    command, flag, value, tmp_path, capsys
+):
+    method = "tv" if command == "inpaint" else "lasso-dct"
+    out = tmp_path / "new" / "out"
+    code, err = run(argv(command, method, out, flag, value), capsys)
+    assert_refused(code, err, command, f"{flag} is an option of csgm", tmp_path)
+
+
+def _grid_flag_cases() -> list:
+    """Every grid flag of the sweep with a method that searches another grid."""
+    cases, seen = [], set()
+    for record in METHODS.values():
+        tuned = record.tuned
+        if tuned is None or tuned.flag in seen:
+            continue
+        seen.add(tuned.flag)
+        method = next(m for m in ("lasso-dct", "csgm") if get_method(m).tuned.key != tuned.key)
+        method = method if not (method == "csgm" and tuned.key == "engine") else "lasso-dct"
+        value = "lambda_z=0.1" if tuned.key == "engine" else "0.1"
+        cases.append(pytest.param(method, tuned.flag, value, id=tuned.flag))
+    cases.append(pytest.param("lasso-dct", "--lambda-z-grid", "0.1", id="--lambda-z-grid"))
+    return cases
+
+
+@pytest.mark.parametrize("method, flag, value", _grid_flag_cases())
+def test_a_grid_no_running_method_searches_is_refused(method, flag, value, tmp_path, capsys):
+    out = tmp_path / "new" / "out"
+    code, err = run(argv("sweep", method, out, flag, value), capsys)
+    assert_refused(code, err, "sweep", f"{flag} is an option of ", tmp_path)
+    assert "--methods" in err
+
+
+def test_engine_flags_and_grids_serve_the_methods_that_start_from_csgm(tmp_path, capsys):
+    """iagan and csgm-sparse run csgm's search first: csgm's engine flags and grid are theirs."""
+    for method in ("iagan", "csgm-sparse"):
+        out = tmp_path / method
+        args = argv("sweep", method, out, "--lambda-z-grid", "0.1", "--lambda-z", "0.01")
+        code, err = run(args, capsys)
+        assert code == 0, err
+
+
+@pytest.mark.parametrize("command", ["sweep", "reconstruct"])
+def test_an_option_that_cannot_act_is_refused(command, tmp_path, capsys):
+    """--d-prior with γ = 0 (no --d-weight): the prior is off, the flag would be ignored."""
+    out = tmp_path / "new" / "out"
+    code, err = run(argv(command, "csgm", out, "--d-prior", "wgan"), capsys)
+    assert_refused(code, err, command, "--d-prior has no effect unless --d-weight > 0", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--lasso-lambdas", "0.1,,0.2", "with an empty entry; remove the extra comma"),
+        ("--lasso-lambdas", "0.1,0.2,", "with an empty entry"),
+        ("--lasso-lambdas", "0.1,0.1", "0.1 is listed twice"),
+        ("--engine-grid", "lambda_z=0.1;lambda_z=0.1", "is listed twice"),
+        ("--methods", "lasso-dct,lasso-dct", "'lasso-dct' is listed twice"),
+        ("--prune-at", "0.1,,0.3", "with an empty entry"),
+    ],
+)
+def test_a_list_with_an_empty_or_repeated_entry_is_refused(flag, value, message, tmp_path, capsys):
+    out = tmp_path / "new" / "out"
+    args = ["sweep", "--dataset", "digits", "--m", "25", "--methods", "csgm,lasso-dct"]
+    code, err = run([*args, f"{flag}={value}", "--out", str(out)], capsys)
+    assert_refused(code, err, "sweep", f"{flag}: ", tmp_path)
+    assert message in err, err
+
+
+@pytest.mark.parametrize(
+    "extra, lead",
+    [
+        (["--m=-5"], "m (--m) must be >= 1"),
+        (["--m", "0"], "m (--m) must be >= 1"),
+        (["--methods", "csgm,foo"], "--methods: 'foo' is no registered method"),
+    ],
+)
+def test_sweep_errors_name_the_flag(extra, lead, tmp_path, capsys):
+    out = tmp_path / "new" / "out"
+    args = ["sweep", "--dataset", "digits", "--generator", "digits"]
+    if "--methods" not in extra:
+        args += ["--methods", "csgm"]
+    if not any(a.startswith("--m") and not a.startswith("--methods") for a in extra):
+        args += ["--m", "25"]
+    code, err = run([*args, *extra, "--out", str(out)], capsys)
+    assert_refused(code, err, "sweep", lead, tmp_path)
+
+
+def test_a_rerun_with_other_settings_names_the_flags_and_both_values(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = argv("sweep", "csgm", out)
+    assert run(args, capsys)[0] == 0
+    code, err = run([*args, "--lr", "0.2"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    flags = "--steps, --restarts, --lr, --lambda-z, --tol, --prune-at"
+    assert f'engine ({flags}): saved {{"lr": null}}, now {{"lr": 0.2}}' in err, err
+
+
+def test_reconstruct_leads_a_bad_mask_file_with_its_flag(tmp_path, capsys):
+    fake = tmp_path / "fake.png"
+    fake.write_text("not an image")
+    out = tmp_path / "new" / "out"
+    args = ["reconstruct", "--method", "csgm", "--operator", "inpainting", "--mask", str(fake)]
+    args += ["--dataset", "digits", "--generator", "digits", "--device", "cpu"]
+    code, err = run([*args, "--out", str(out)], capsys)
+    assert_refused(code, err, "reconstruct", f"--mask {fake}: mask file", tmp_path)
 
 
 # ----------------------------------------------------------------------- one-line parse errors
@@ -369,6 +496,11 @@ def test_train_classifier_refuses_a_flag_of_a_training_that_does_not_run(
         (["--steps", "2.5"], "--steps: invalid int value"),
         (["--lr", "-inf"], "--lr: expected one argument; pass negative numbers as --lr=-inf"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--clip", "0.01"], "--clip is an option of --loss wgan, not of --loss gan"),
+        (["--gp-lambda", "10"], "--gp-lambda is an option of --loss wgan-gp, not of --loss gan"),
+        (["--loss", "wgan", "--gp-lambda", "10"], "--gp-lambda is an option of --loss wgan-gp"),
+        (["--loss", "vae", "--arch", "mlp", "--n-critic", "2"], "--n-critic is an option of"),
+        (["--loss", "vae", "--arch", "mlp", "--d-norm", "none"], "--d-norm is an option of"),
     ],
 )
 def test_pretrain_errors_are_one_line_naming_the_flag(extra, lead, tmp_path, capsys):
@@ -429,7 +561,8 @@ def test_a_method_registered_later_has_its_flags_checked(
 ):
     out = tmp_path / "new" / "out"
     args = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "25"]
-    args += ["--methods", methods, "--n-images", "2", "--steps", "2", "--no-progress"]
+    args += ["--methods", methods, "--n-images", "2", "--no-progress"]
+    args += ["--steps", "2"] if get_method(methods).latent else []
     code, err = run([*args, *extra, "--out", str(out)], capsys)
     assert_refused(code, err, "sweep", lead, tmp_path)
 

@@ -82,3 +82,15 @@ def test_markdown_marks_missing_cells():
         [{"model": "m", "n": 3, "clean": 1.0, "PGD ε=0.3": None, "s/image": 0.5}]
     )
     assert "| m | 3 | 1.000 | — | 0.50 |" in text
+
+
+def test_a_users_results_csv_is_not_an_evaluations_folder(tmp_path, toy_classifier, toy_test_set):
+    """Only a folder with the evaluation's cells.json is its own: a user's results.csv alone is
+    refused before any attack, never overwritten."""
+    x, y = toy_test_set
+    (tmp_path / "results.csv").write_text("my numbers")
+    rows = [Row("plain", toy_classifier, False)]
+    with pytest.raises(ValueError, match=r"out '.*' holds files that are not an evaluation's"):
+        evaluate_defense(rows, x[:4], y[:4], parse_attacks("fgsm:0.1"), out=tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+    assert (tmp_path / "results.csv").read_text() == "my numbers"

@@ -182,3 +182,55 @@ def test_float64_measurements_are_converted(toy_generator):
     a = csgm(toy_generator, op, y.double(), **{**FAST, "steps": 20})
     b = csgm(toy_generator, op, y, **{**FAST, "steps": 20})
     assert a.x_hat.dtype == torch.float32 and torch.equal(a.x_hat, b.x_hat)
+
+
+def _empty_batch_calls():
+    """(name, call(G, op, y)) of every solver entry point, each with cheap settings."""
+    import ganinverse as gi
+    from ganinverse.baselines import lasso, lasso_fista, lasso_sklearn, omp
+    from ganinverse.solvers.adaptive import iagan
+    from ganinverse.solvers.ilo import ilo
+
+    tiny = dict(restarts=1, steps=5, progress=False)
+    dct = make_basis("dct", (1, 8, 8))
+    return {
+        "csgm": lambda G, op, y: csgm(G, op, y, **tiny),
+        "csgm_sparse": lambda G, op, y: csgm_sparse(G, op, y, **tiny),
+        "iagan": lambda G, op, y: iagan(G, op, y, adapt_steps=2, **tiny),
+        "ilo": lambda G, op, y: ilo(G, op, y, steps=2),
+        "lasso_fista": lambda G, op, y: lasso_fista(op, y, dct, lam=0.1),
+        "lasso_fista-matrix": lambda G, op, y: lasso_fista(op.matrix, y, dct, lam=0.1),
+        "lasso_sklearn-matrix": lambda G, op, y: lasso_sklearn(op.matrix, y, dct, lam=0.1),
+        "omp-matrix": lambda G, op, y: omp(op.matrix, y, dct, n_nonzero=2),
+        "lasso": lambda G, op, y: lasso(op, y, dct, 0.1),
+        "lasso-matrix": lambda G, op, y: lasso(op.matrix, y, dct, 0.1, image_shape=(1, 8, 8)),
+        "reconstruct-lasso-dct": lambda G, op, y: gi.reconstruct("lasso-dct", None, op, y, lam=0.1),
+        "reconstruct-csgm": lambda G, op, y: gi.reconstruct("csgm", G, op, y, **tiny),
+        "back_projection": lambda G, op, y: op.back_projection(y),
+    }
+
+
+@pytest.mark.parametrize("entry", list(_empty_batch_calls()))
+def test_an_empty_batch_of_measurements_is_refused_by_every_solver(toy_generator, entry):
+    """y[:0] (no image) is a named ValueError before any work, as an empty image batch is, not
+    a RuntimeError from inside torch (a reduction over nothing)."""
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 12, seed=1)
+    y = op.measure(in_range(G, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"y must hold at least one measurement vector, got an empty batch \(0, 12\)",
+    ):
+        _empty_batch_calls()[entry](G, op, y[:0])
+
+
+@pytest.mark.parametrize("entry", ["csgm", "csgm_sparse", "iagan", "ilo"])
+def test_an_empty_batch_is_refused_with_per_image_masks_too(toy_generator, entry):
+    """A per-image operator (2 masks) with y[:0]: the empty batch is named, not a mask count."""
+    G = toy_generator
+    masks = torch.zeros(2, 1, 8, 8)
+    masks[0, :, :4], masks[1, :, :, :4] = 1, 1
+    op = Inpainting(masks, G.image_shape)
+    y = op.measure(in_range(G, 2))
+    with pytest.raises(ValueError, match=r"y must hold at least one measurement vector"):
+        _empty_batch_calls()[entry](G, op, y[:0])
