@@ -20,13 +20,13 @@ import torch
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
-from ._validation import check_images, check_int, check_number, check_tensor
+from ._validation import check_images, check_int, check_not_empty, check_number, check_tensor
 from .exceptions import ConvergenceWarning
 from .masks import check_mask
 
 
 def _prepare(y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-    y = check_tensor(y, "y", ndim=4, finite=False)
+    y = check_not_empty(check_tensor(y, "y", ndim=4, finite=False), "y")
     mask = check_mask(mask, len(y), y.shape[-2:]).to(y.device)
     y = torch.where(mask.bool(), y, 0.0)  # the missing pixels are never read (NaN allowed there)
     return check_tensor(y, "y (known pixels)"), mask

@@ -227,3 +227,14 @@ def test_a_sweep_runs_the_baselines_beside_a_generator_method(tmp_path):
           "--out", str(out)])  # fmt: skip
     rows = (out / "rows.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2 and "biharmonic" in rows[1] + rows[2] + rows[3]
+
+
+@pytest.mark.parametrize("method", ["tv", "biharmonic"])
+def test_an_empty_batch_is_refused_naming_y(method):
+    import ganinverse as gi
+
+    mask = torch.ones(1, 8, 8)
+    mask[:, 2:5, 2:5] = 0
+    op = gi.Inpainting(mask, (1, 8, 8))
+    with pytest.raises(ValueError, match="y must hold at least one image, got an empty batch"):
+        gi.reconstruct(method, None, op, torch.zeros(0, 1, 8, 8))

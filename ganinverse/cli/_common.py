@@ -128,12 +128,22 @@ def _number(text: str, name: str) -> int | float:
 def engine_list(text: str) -> tuple[dict, ...]:
     """``"lambda_z=0.3,steps=300;lambda_z=0.001"`` -> ({"lambda_z": 0.3, "steps": 300}, ...)."""
     candidates = []
-    for part in (p for p in text.split(";") if p.strip()):
+    parts = text.split(";")
+    if any(not p.strip() for p in parts) and any(p.strip() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected ';'-separated candidates, got {text!r} with an empty one; remove the "
+            "extra ';'"
+        )
+    for part in (p for p in parts if p.strip()):
         candidate = {}
         for item in part.split(","):
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
                 raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r} in {text!r}")
+            if key.strip() in candidate:
+                raise argparse.ArgumentTypeError(
+                    f"{key.strip()} is set twice in the candidate {part.strip()!r}; set it once"
+                )
             candidate[key.strip()] = _number(value.strip(), key.strip())
         candidates.append(candidate)
     if not candidates:

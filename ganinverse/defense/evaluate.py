@@ -128,7 +128,12 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
     if not isinstance(spec, str):
         raise TypeError(f"attacks must be a str such as 'fgsm:0.3,pgd:0.3', got {spec!r}")
     out = []
-    for item in (s.strip() for s in spec.split(",") if s.strip()):
+    items = [s.strip() for s in spec.split(",")]
+    if any(items) and not all(items):
+        raise ValueError(
+            f"attacks {spec!r} has an empty entry; remove the extra comma (e.g. 'fgsm:0.3,pgd:0.3')"
+        )
+    for item in (s for s in items if s):
         name, sep, eps = item.partition(":")
         if not sep:
             raise ValueError(f"attack {item!r} must be written name:eps, e.g. pgd:0.3")

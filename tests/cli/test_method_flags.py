@@ -601,3 +601,20 @@ def test_every_method_s_defaults_and_default_grid_pass_its_checks(name):
     grid = record.tuned.grid if record.tuned is not None else ()
     options = record.validate({}, shape=(1, 28, 28), G=G, D=D, grid=grid)
     assert set(options) == set(record.defaults)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("lambda_z=0.1;", "with an empty one; remove the extra ';'"),
+        ("lambda_z=0.1;;lambda_z=0.01", "with an empty one"),
+        ("lambda_z=0.1,lambda_z=0.2", "lambda_z is set twice in the candidate"),
+    ],
+)
+def test_an_engine_grid_with_an_empty_candidate_or_a_key_twice_is_refused(
+    value, message, tmp_path, capsys
+):
+    out = tmp_path / "new" / "out"
+    code, err = run(argv("sweep", "csgm", out, f"--engine-grid={value}"), capsys)
+    assert_refused(code, err, "sweep", "--engine-grid: ", tmp_path)
+    assert message in err, err

@@ -94,3 +94,11 @@ def test_a_users_results_csv_is_not_an_evaluations_folder(tmp_path, toy_classifi
         evaluate_defense(rows, x[:4], y[:4], parse_attacks("fgsm:0.1"), out=tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
     assert (tmp_path / "results.csv").read_text() == "my numbers"
+
+
+@pytest.mark.parametrize("spec", ["fgsm:0.1,,pgd:0.1", "fgsm:0.1,", ",fgsm:0.1"])
+def test_an_attack_list_with_an_empty_entry_is_refused(spec):
+    from ganinverse.defense.evaluate import parse_attacks
+
+    with pytest.raises(ValueError, match="has an empty entry; remove the extra comma"):
+        parse_attacks(spec)

@@ -226,7 +226,7 @@ def test_summary_statistics():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"x_values": (0,)}, "m must be >= 1"),
+        ({"x_values": (0,)}, r"m \(--m\) must be >= 1"),
         ({"methods": ("magic",)}, "method must be one of"),
         ({"generator": None}, "needs a generator"),
         ({"engine": {"stepz": 1}}, "unknown latent-engine option"),
