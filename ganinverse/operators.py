@@ -238,6 +238,11 @@ class LinearOperator(nn.Module):
         and their ``_rows`` forms run inside the solvers' loops); called by each of them."""
         want = self.in_shape if image else self.out_shape
         if isinstance(t, Tensor) and t.shape[1:] == want:
+            if not t.is_floating_point():
+                raise TypeError(
+                    f"{type(self).__name__}.{method}: {name} must be a floating-point tensor "
+                    f"(float32, or float64/float16), got {t.dtype}; pass {name}.float()"
+                )
             return t
         what = "images x" if image else "measurements y"
         if not isinstance(t, Tensor):
@@ -520,13 +525,17 @@ class MatrixOperator(LinearOperator):
         matrix = matrix.detach().float()
         self.register_buffer("matrix", matrix.clone() if copy else matrix)
 
+    def _matrix_as(self, t: Tensor) -> Tensor:
+        """A in ``t``'s float dtype (float64 in, float64 out, as the other operators)."""
+        return self.matrix if t.dtype == self.matrix.dtype else self.matrix.to(t.dtype)
+
     def A(self, x: Tensor) -> Tensor:
-        return self._shaped(x, "x", "A", image=True).flatten(1) @ self.matrix.T
+        x = self._shaped(x, "x", "A", image=True)
+        return x.flatten(1) @ self._matrix_as(x).T
 
     def A_adjoint(self, y: Tensor) -> Tensor:
-        return (self._shaped(y, "y", "A_adjoint", image=False) @ self.matrix).view(
-            -1, *self.in_shape
-        )
+        y = self._shaped(y, "y", "A_adjoint", image=False)
+        return (y @ self._matrix_as(y)).view(-1, *self.in_shape)
 
     def dense(self) -> Tensor:
         return self.matrix

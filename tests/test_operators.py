@@ -524,3 +524,17 @@ def test_check_measurements_refuses_an_empty_batch(any_operator):
         ):
             call(y[:0])
     assert torch.equal(op.check_measurements(y), y)
+
+
+def test_a_and_a_adjoint_take_float64_and_refuse_integers(any_operator):
+    """float64 in, float64 out on every operator (GaussianCS included: its float32 matrix is
+    cast per call); an integer tensor is a TypeError naming the argument, not torch's error."""
+    op = any_operator
+    x = torch.rand(2, *op.in_shape, dtype=torch.float64) * 2 - 1
+    y = op.A(x)
+    assert y.dtype == torch.float64 and op.A_adjoint(y).dtype == torch.float64
+    torch.testing.assert_close(y.float(), op.A(x.float()), rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match="y must be a floating-point tensor"):
+        op.A_adjoint(y.round().int())
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        op.A(x.round().long())
