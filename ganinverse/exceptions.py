@@ -36,8 +36,15 @@ class ZeroGradientWarning(UserWarning):
     saturates for every image (float32) does the same."""
 
 
+class IdleOptionWarning(UserWarning):
+    """An option was set that the chosen configuration does not use (a discriminator width for a
+    VAE, MLP widths for a DCGAN, Adam betas for RMSprop, ...): it has no effect. The command line
+    refuses such a flag; the API warns, as one config may serve several runs."""
+
+
 __all__ = [
     "ConvergenceWarning",
+    "IdleOptionWarning",
     "IncompleteSweepWarning",
     "InterruptedWriteWarning",
     "ZeroGradientWarning",

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
 from ._validation import check_choice, check_int, check_number, check_positive
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, IdleOptionWarning
 from .latent import LatentConfig, LatentResult
 from .operators import Inpainting, LinearOperator, check_operator
 from .recommended import recommended_config
@@ -122,7 +122,11 @@ class Method:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     tuned: Tuned | None = None
     needs_generator: bool = True
+    #: the solver takes a discriminator (``D=``); with ``discriminator_acts_when``, only where
+    #: that predicate on its full options holds (csgm's prior: ``d_weight > 0``), what it needs
+    #: in words beside it: elsewhere D would be unused, so it is neither passed nor loaded
     uses_discriminator: bool = False
+    discriminator_acts_when: tuple[Callable[[Mapping[str, Any]], bool], str] | None = None
     operators: tuple[type, ...] | None = None
     starts_from: str | None = None
     flags: Mapping[str, Flag] = field(default_factory=dict)
@@ -198,7 +202,7 @@ class Method:
 
         def with_models(full: dict) -> None:  # the options against G and D
             if self.check is not None and G is not None:
-                self.check(G, D, full)
+                self.check(G, D if self.takes_discriminator(full) else None, full)
 
         def attempt(check: Callable, names: Sequence[str]) -> Exception | None:
             try:
@@ -235,6 +239,14 @@ class Method:
                 err.option, err.candidate = "grid", value
                 raise
         return full
+
+    def takes_discriminator(self, options: Mapping[str, Any] | None = None) -> bool:
+        """Whether the solver uses D with ``options`` (over the defaults): ``uses_discriminator``
+        and, if set, ``discriminator_acts_when``'s predicate."""
+        if not self.uses_discriminator:
+            return False
+        acts = self.discriminator_acts_when
+        return acts is None or bool(acts[0](self.options(options)))
 
     def check_operator(self, operator: LinearOperator) -> None:
         """Raise unless the method applies to ``operator``."""
@@ -385,21 +397,35 @@ def reconstruct_result(
         raise ValueError(f"method {method!r} needs a generator (G)")
     record.check_operator(operator)
     if record.check is not None and G is not None:
-        record.check(G, D, options)
+        record.check(G, D if record.takes_discriminator(options) else None, options)
     extra: dict[str, Any] = {}
     if record.latent:
         options["config"] = options["config"].updated(seed=seed)
         extra["image_ids"] = image_ids
     elif record.seeded:
         extra.update(seed=seed, image_ids=image_ids)
-    if record.uses_discriminator:
+    if record.takes_discriminator(options):
         extra["D"] = D
+    elif D is not None and record.uses_discriminator:  # (e.g. csgm with d_weight = 0)
+        warnings.warn(
+            f"method {method!r} ignores D with these options: it uses a discriminator only with "
+            f"{record.discriminator_acts_when[1]}; pass that or drop D",
+            IdleOptionWarning,
+            stacklevel=2,
+        )
     if record.starts_from is not None:
         if start is None:
             parent = get_method(record.starts_from)
             shared = {k: v for k, v in options.items() if k in parent.defaults}
             start = reconstruct_result(
-                parent.name, G, operator, y, D=D, seed=seed, image_ids=image_ids, **shared
+                parent.name,
+                G,
+                operator,
+                y,
+                D=extra.get("D"),
+                seed=seed,
+                image_ids=image_ids,
+                **shared,
             )
         extra["start"] = start
     elif start is not None:
@@ -604,6 +630,8 @@ SPARSE_BASIS = Flag("--sparse-basis", str, "basis of the sparse deviation ν (dc
 #: CSGM's discriminator prior γ · prior(D(G(z))) (Bora et al. 2017): off (γ = 0) by default.
 #: γ is a fixed option, not searched: csgm's tuned weight is the engine (λ_z, steps, ...).
 D_PRIOR = {"d_weight": 0.0, "d_prior": "nonsat"}
+#: the prior (and so D) acts only with γ > 0
+D_PRIOR_ACTS = (lambda options: options["d_weight"] > 0, "--d-weight > 0")
 D_PRIOR_FLAGS = {
     "d_weight": Flag(
         "--d-weight",
@@ -616,7 +644,7 @@ D_PRIOR_FLAGS = {
         str,
         f"form of CSGM's discriminator prior: {', '.join(PRIORS)} (nonsat = −log σ(l), "
         "wgan = −l for a WGAN critic)",
-        acts_when=(lambda options: options["d_weight"] > 0, "--d-weight > 0"),
+        acts_when=D_PRIOR_ACTS,
     ),
 }
 
@@ -629,6 +657,7 @@ register_method(
         defaults={"config": CSGM_PRESETS["mnist"], **D_PRIOR},
         tuned=ENGINE,
         uses_discriminator=True,
+        discriminator_acts_when=D_PRIOR_ACTS,
         flags=D_PRIOR_FLAGS,
         check=_check_d_prior,
         recommended="csgm",
@@ -648,6 +677,7 @@ register_method(
             help="ℓ1 candidates μ for csgm-sparse's deviation (default: --sparse-l1)",
         ),
         uses_discriminator=True,
+        discriminator_acts_when=D_PRIOR_ACTS,
         starts_from="csgm",
         recommended="csgm",
         check=_check_d_prior,

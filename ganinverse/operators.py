@@ -692,18 +692,41 @@ class Inpainting(LinearOperator):
         x = self._shaped(x, "x", "A", image=True)
         return self._mask_for(x) * x
 
-    def _mask_rows(self, rows: Tensor) -> Tensor:
-        return self.mask if self.mask.shape[0] == 1 else self.mask[rows]
+    def _mask_rows(self, rows: Tensor, batch: Tensor, method: str) -> Tensor:
+        """The masks of images ``rows`` for ``batch`` (B, ...): row i of the batch is acted on
+        by image ``rows[i]``'s mask. ``rows`` must be B integer indices in [0, K) (K per-image
+        masks): else a ValueError / TypeError naming ``method``, not torch's IndexError."""
+        k = self.mask.shape[0]
+        if k == 1:
+            return self.mask
+        if not isinstance(rows, Tensor) or rows.is_floating_point() or rows.dtype == torch.bool:
+            raise TypeError(
+                f"{method}: rows must be an integer tensor of image indices, got "
+                f"{getattr(rows, 'dtype', type(rows).__name__)}; e.g. torch.arange(B)"
+            )
+        if rows.shape != (len(batch),):
+            raise ValueError(
+                f"{method}: rows must hold one image index per batch row, shape ({len(batch)},), "
+                f"got {tuple(rows.shape)}"
+            )
+        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= k):
+            raise ValueError(
+                f"{method}: rows must index the operator's {k} per-image masks (0 .. {k - 1}), "
+                f"got {int(rows.min())} .. {int(rows.max())}"
+            )
+        return self.mask[rows]
 
     def A_rows(self, x: Tensor, rows: Tensor) -> Tensor:
-        return self._mask_rows(rows) * self._shaped(x, "x", "A_rows", image=True)
+        x = self._shaped(x, "x", "A_rows", image=True)
+        return self._mask_rows(rows, x, "A_rows") * x
 
     def A_adjoint(self, y: Tensor) -> Tensor:
         y = self._shaped(y, "y", "A_adjoint", image=False)
         return self._mask_for(y) * y
 
     def A_adjoint_rows(self, y: Tensor, rows: Tensor) -> Tensor:
-        return self._mask_rows(rows) * self._shaped(y, "y", "A_adjoint_rows", image=False)
+        y = self._shaped(y, "y", "A_adjoint_rows", image=False)
+        return self._mask_rows(rows, y, "A_adjoint_rows") * y
 
     def per_image(self, n_images: int) -> list[tuple[list[int], LinearOperator]]:
         if self.mask.shape[0] == 1:

@@ -21,7 +21,7 @@ from ganinverse.io import check_output_dir
 
 from .losses import LOSSES, GANLoss, Loss
 from .state import read_state_info
-from .trainer import ARCHS, NORMS, OPTIMIZERS, TrainConfig, train
+from .trainer import ARCHS, NORMS, OPTIMIZERS, TrainConfig, idle_options, train
 
 #: Help of the options that do not depend on the loss; loss_help() writes the others.
 HELP = {
@@ -157,26 +157,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{**base, **explicit})
 
 
-def check_loss_flags(given: dict, loss: str) -> None:
-    """A loss option the user set (``--clip``, ``--gp-lambda``; the critic's ``--n-critic`` and
-    ``--d-norm``) that the chosen loss does not take would be ignored: a ValueError naming the
-    flag and the losses that take it. ``given``: the options set on the command line."""
-    critics = [n for n, c in LOSSES.items() if issubclass(c, GANLoss)]
-    takers = {
-        key: [n for n, c in LOSSES.items() if key in c.options]
-        for c in LOSSES.values()
-        for key in c.options
-    }
-    takers.update({"n_critic": critics, "d_norm": critics})
-    for key, names in takers.items():
-        if key in given and loss not in names:
-            flag = "--" + key.replace("_", "-")
-            raise ValueError(
-                f"{flag} is an option of --loss {' / '.join(names)}, not of --loss {loss}: "
-                f"pass --loss {names[0]} or drop the flag"
-            )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse, check every argument, the device and --out (nothing is written before), train.
 
@@ -188,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             check_int(args.threads, "threads", low=1)
             torch.set_num_threads(args.threads)
         cfg = config_from_args(args)
-        check_loss_flags(vars(args), cfg.loss)
+        cfg.resolved()  # the arguments' own checks first (a loss's arch rule before a flag's)
+        idle = idle_options(cfg, vars(args), cli=True)
+        if idle:
+            raise ValueError(idle[0])
         trainer = train(cfg, resume=args.resume)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"ganinverse-pretrain: error: {_with_flag(parser, args, err)}", file=sys.stderr)

@@ -17,6 +17,8 @@ import os
 import signal
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ from ganinverse._validation import (
     check_tensor,
 )
 from ganinverse.device import resolve_device
+from ganinverse.exceptions import IdleOptionWarning
 from ganinverse.io import check_output_dir
 from ganinverse.models import (
     DCGANDiscriminator,
@@ -630,6 +633,80 @@ class VAETrainer(Trainer):
         return recon.item(), kl.item()
 
 
+def option_scopes() -> dict[str, tuple[Callable[[TrainConfig], bool], str, tuple[str, ...]]]:
+    """When each conditional option acts: ``{option: (acts(cfg), setting, values)}`` — it acts
+    when ``setting`` (``loss``, ``arch``, ``optimizer``) takes one of ``values``; read from the
+    losses registered in LOSSES now. A loss's own options (``clip``, ``gp_lambda``) act with the
+    losses that declare them; the discriminator's (``n_critic``, ``d_norm``, ``ndf``, ``lr_d``)
+    with a loss that trains one (a GANLoss); ``ngf`` with the DCGAN generator, ``hidden`` with
+    the MLP one (and the VAE's encoder / decoder); ``betas`` with an Adam optimiser."""
+    critics = tuple(n for n, c in LOSSES.items() if issubclass(c, GANLoss))
+    scopes: dict = {}
+    for option in dict.fromkeys(k for c in LOSSES.values() for k in c.options):
+        takers = tuple(n for n, c in LOSSES.items() if option in c.options)
+        scopes[option] = (lambda cfg, t=takers: cfg.loss in t, "loss", takers)
+    for option in ("n_critic", "d_norm", "ndf", "lr_d"):  # the discriminator's options
+        scopes[option] = (lambda cfg: cfg.loss in critics, "loss", critics)
+    scopes["ngf"] = (lambda cfg: cfg.arch == "dcgan", "arch", ("dcgan",))
+    scopes["hidden"] = (lambda cfg: cfg.arch == "mlp", "arch", ("mlp",))
+    adams = tuple(o for o in OPTIMIZERS if "adam" in o)
+    scopes["betas"] = (lambda cfg: _optimizer(cfg) in adams, "optimizer", adams)
+    return scopes
+
+
+def _optimizer(cfg: TrainConfig) -> str:
+    """The optimiser a run uses: ``cfg.optimizer``, else its loss's default."""
+    return cfg.optimizer or LOSSES[cfg.loss].defaults.optimizer
+
+
+def idle_options(cfg: TrainConfig, given, *, cli: bool = False) -> list[str]:
+    """The options set in ``given`` that the run of ``cfg`` would ignore (``clip`` without a WGAN
+    loss, ``ndf`` with the VAE, ``ngf`` with ``arch='mlp'``, ``hidden`` with the DCGAN, ``betas``
+    with RMSprop, ...: :func:`option_scopes`), one sentence each naming the option, the settings
+    it acts with, the setting that makes it idle and the fix. ``cli``: name them as flags
+    (``--ndf``, ``--loss ...``) rather than as TrainConfig fields (``ndf``, ``loss=...``).
+    Raises ValueError for an unknown ``loss`` / ``arch``."""
+    check_choice(cfg.loss, "loss", tuple(LOSSES))
+    check_choice(cfg.arch, "arch", ARCHS)
+
+    def name(key: str) -> str:
+        return "--" + key.replace("_", "-") if cli else key
+
+    def setting(key: str, value: str) -> str:
+        return f"{name(key)} {value}" if cli else f"{key}={value!r}"
+
+    def takers(key: str, values: tuple[str, ...]) -> str:
+        if cli or len(values) == 1:
+            return setting(key, " / ".join(values) if cli else values[0])
+        return f"{key} in {values}"
+
+    idle = []
+    for key, (acts, on, values) in option_scopes().items():
+        if key in given and not acts(cfg):
+            now = setting(on, _optimizer(cfg) if on == "optimizer" else getattr(cfg, on))
+            if on == "optimizer" and cfg.optimizer is None:
+                now += f" (the default of {setting('loss', cfg.loss)})"
+            idle.append(
+                f"{name(key)} is an option of {takers(on, values)}, "
+                f"not of {now}: pass {setting(on, values[0])} or drop "
+                f"{'the flag' if cli else name(key)}"
+            )
+    return idle
+
+
+def warn_idle_options(cfg: TrainConfig) -> None:
+    """An IdleOptionWarning for each TrainConfig field set away from its default that ``cfg``'s
+    run ignores (:func:`idle_options`). A warning, not an error, in the API (as scikit-learn
+    keeps an estimator's idle parameters): one config dict may serve several losses and
+    architectures. The command line refuses such a flag (``pretrain.cli``)."""
+    defaults = TrainConfig()
+    changed = [
+        f.name for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != getattr(defaults, f.name)
+    ]
+    for message in idle_options(cfg, changed):
+        warnings.warn(message, IdleOptionWarning, stacklevel=3)
+
+
 def trainer_class(loss: type[Loss]) -> type[Trainer]:
     """The loop that trains ``loss``: VAETrainer for a VAELoss (encoder + decoder on the
     negative ELBO), Trainer for a GANLoss (n_critic D steps, then a G step)."""
@@ -665,6 +742,8 @@ def train(
     data are read or anything is written: a failed start leaves ``out`` as it was.
     """
     _check_resume(Path(cfg.checked()[0].out), resume)
+    if not resume:  # (a resumed run keeps its saved config as it was trained)
+        warn_idle_options(cfg)
     if data is None:
         data = load_training_data(cfg)
     trainer = trainer_class(LOSSES[cfg.loss])(cfg, data, resume=resume)

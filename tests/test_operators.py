@@ -538,3 +538,25 @@ def test_a_and_a_adjoint_take_float64_and_refuse_integers(any_operator):
         op.A_adjoint(y.round().int())
     with pytest.raises(TypeError, match="x must be a floating-point tensor"):
         op.A(x.round().long())
+
+
+def test_per_image_inpainting_rows_are_checked_by_name():
+    """A_rows / A_adjoint_rows of per-image masks: rows out of range, of the wrong length or
+    not integers are our ValueError / TypeError naming the method, never torch's IndexError."""
+    mask = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0)) > 0.5
+    op = Inpainting(mask, (1, 4, 4))
+    x = torch.rand(2, 1, 4, 4)
+    ok = op.A_rows(x, torch.tensor([2, 0]))
+    assert torch.equal(ok, mask[[2, 0]].float() * x)
+    assert torch.equal(op.A_adjoint_rows(x, torch.tensor([1, 1])), mask[[1, 1]].float() * x)
+    for method in (op.A_rows, op.A_adjoint_rows):
+        with pytest.raises(ValueError, match=r"rows must index the operator's 3 .* got 0 \.\. 3"):
+            method(x, torch.tensor([0, 3]))
+        with pytest.raises(ValueError, match="got -1 .. 1"):
+            method(x, torch.tensor([-1, 1]))
+        with pytest.raises(ValueError, match=r"one image index per batch row, shape \(2,\)"):
+            method(x, torch.tensor([0, 1, 2]))
+        with pytest.raises(TypeError, match="rows must be an integer tensor"):
+            method(x, torch.tensor([0.0, 1.0]))
+        with pytest.raises(TypeError, match="rows must be an integer tensor"):
+            method(x, [0, 1])

@@ -314,6 +314,33 @@ def check_flags_used(
         raise ValueError(f"{flag} is an option of {which} or drop the flag")
 
 
+def check_discriminator_used(
+    methods: Sequence[str],
+    given: Mapping[str, Mapping[str, Any]],
+    *,
+    how: str,
+    choices: Iterable[str] | None = None,
+) -> None:
+    """``--discriminator`` was set: raise a ValueError unless a method of ``methods`` uses D
+    with the options the user set (``given``, ``method_options``): csgm uses it only with
+    ``--d-weight > 0`` (``Method.discriminator_acts_when``), a Lasso never. Else the
+    discriminator would be loaded and ignored."""
+    from ..methods import METHODS, get_method
+
+    records = [get_method(name) for name in methods]
+    if any(r.takes_discriminator(given.get(r.name, {})) for r in records):
+        return
+    for r in records:
+        if r.uses_discriminator:  # it would, with other options
+            needs = r.discriminator_acts_when[1]
+            raise ValueError(
+                f"--discriminator is used by {r.name} only with {needs}: pass {needs.split()[0]} "
+                "(e.g. 0.01) or drop --discriminator"
+            )
+    takers = [n for n, r in METHODS.items() if r.uses_discriminator]
+    check_flags_used({"--discriminator": takers}, methods, how=how, choices=choices)
+
+
 def method_chain(name: str) -> list[str]:
     """``name`` and the methods it starts from (their searches run for it)."""
     from ..methods import get_method

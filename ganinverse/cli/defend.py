@@ -120,6 +120,51 @@ def attacks_help() -> tuple[str, str]:
     return f"comma-separated name:eps with name in {names} (+ '2' for L2)", threat
 
 
+def _budget_flag(group: argparse._ArgumentGroup):
+    """``add(flag, **kw)``: an attack-budget flag whose unset value is None (so a flag the user
+    set can be told from its default) and whose help shows the EvalSettings default."""
+    from ..defense.evaluate import EvalSettings
+
+    defaults = EvalSettings()
+
+    def add(flag: str, **kw) -> None:
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        shown = "" if default is None else f" (default: {default})"
+        group.add_argument(flag, default=None, **{**kw, "help": kw.get("help", "") + shown})
+
+    return add
+
+
+BUDGETS = (
+    "pgd_steps",
+    "bpda_steps",
+    "bpda_projection",
+    "eot_samples",
+    "unroll_steps",
+    "latent_steps",
+    "latent_restarts",
+)
+
+
+def check_budgets_used(args: argparse.Namespace, attacks) -> None:
+    """A budget flag the user set that no attack of ``--attacks`` reads (``--latent-steps``
+    without ``latent``, ``--eot-samples`` without ``eot``, ...: ``AttackRecord.settings``;
+    an adaptive attack also reads those of the attack it is on an undefended row) would be
+    ignored: a ValueError naming the flag and the attacks that read it."""
+    from ..defense.registry import registered_attacks
+
+    read = set().union(*(spec.record.budget_fields() for spec in attacks))
+    for dest in BUDGETS:
+        if getattr(args, dest) is None or dest in read:
+            continue
+        readers = [r.name for r in registered_attacks() if dest in r.budget_fields()]
+        raise ValueError(
+            f"{_flag(dest)} is a budget of the attack(s) {', '.join(readers)}, none of which "
+            f"--attacks {args.attacks} includes: add one (e.g. {readers[0]}:EPS) to --attacks "
+            "or drop the flag"
+        )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "defend",
@@ -159,24 +204,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--steps", type=int, default=200, help="projection steps per restart")
     g.add_argument("--restarts", type=int, default=10, help="projection restarts")
     g.add_argument("--lr", type=float, default=10.0, help="SGD learning rate (momentum 0.7)")
-    a = e.add_argument_group("attack budgets")
-    a.add_argument("--pgd-steps", type=int, default=40)
-    a.add_argument("--bpda-steps", type=int, default=40, help="each runs a full projection")
-    a.add_argument(
+    a = e.add_argument_group(
+        "attack budgets (each is refused unless an attack of --attacks reads it)"
+    )
+    budget = _budget_flag(a)
+    budget("--pgd-steps", type=int, help="PGD steps")
+    budget("--bpda-steps", type=int, help="steps of the adaptive attacks; each runs a projection")
+    budget(
         "--bpda-projection",
         type=_steps_restarts,
         metavar="STEPS,RESTARTS",
-        help="a cheaper projection for BPDA's forward passes (scored with the full defense)",
+        help="a cheaper projection for the adaptive attacks' forward passes (scored with the full "
+        "defense; default: the defense's own)",
     )
-    a.add_argument("--eot-samples", type=int, default=4, help="projections per EOT gradient")
-    a.add_argument(
+    budget("--eot-samples", type=int, help="projections per EOT gradient")
+    budget(
         "--unroll-steps",
         type=int,
-        default=10,
         help="the last K projection steps the unrolled attack differentiates through",
     )
-    a.add_argument("--latent-steps", type=int, default=200)
-    a.add_argument("--latent-restarts", type=int, default=4)
+    budget("--latent-steps", type=int, help="steps of the latent attack")
+    budget("--latent-restarts", type=int, help="restarts of the latent attack")
     e.add_argument("--batch-size", type=int, default=100, help="images per attack batch")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
@@ -213,17 +261,10 @@ def run_eval(args: argparse.Namespace) -> int:
         {**dict.fromkeys(ints, 1), "latent_restarts": 1, "batch_size": 1, "start": 0, "seed": 0},
         positive=("lr",),
     )
+    check_budgets_used(args, attacks)
+    budgets = {k: getattr(args, k) for k in BUDGETS if getattr(args, k) is not None}
     settings = EvalSettings(
-        pgd_steps=args.pgd_steps,
-        bpda_steps=args.bpda_steps,
-        eot_samples=args.eot_samples,
-        unroll_steps=args.unroll_steps,
-        latent_steps=args.latent_steps,
-        latent_restarts=args.latent_restarts,
-        bpda_projection=args.bpda_projection,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        progress=not args.no_progress,
+        **budgets, batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress
     )
     device = resolve_device(args.device)
     out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder

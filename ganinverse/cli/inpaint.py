@@ -22,6 +22,7 @@ from ._common import (
     add_engine_args,
     add_method_flags,
     chains,
+    check_discriminator_used,
     check_flags_used,
     engine_flag_owners,
     engine_overrides,
@@ -96,9 +97,10 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     owners = set_method_flags(args)
     if args.box is not None:
         owners["--box"] = latent_methods()
-    if args.discriminator not in (None, "none"):
-        owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
     check_flags_used(owners, (args.method,), how="--method", choices=_methods())
+    if args.discriminator not in (None, "none"):
+        given = method_options(args, (args.method,))
+        check_discriminator_used((args.method,), given, how="--method", choices=_methods())
     check_flags_used(  # an engine flag of a method with no latent search: refused
         engine_flag_owners(args),
         (args.method,),
@@ -182,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         options["config"] = options["config"].updated(progress=not args.no_progress, **engine)
     G = load_generator(args.generator, device=device)
     device = generator_device(G)
-    D = _load_discriminator(args, G, device) if record.uses_discriminator else None
+    D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None
     if D is None and options.get("prior_weight", 0) > 0:  # the note said: context loss only
         options["prior_weight"] = 0.0
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}

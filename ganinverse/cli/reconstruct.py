@@ -16,6 +16,7 @@ from ._common import (
     add_engine_args,
     add_method_flags,
     chains,
+    check_discriminator_used,
     check_flags_used,
     engine_flag_owners,
     engine_overrides,
@@ -100,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
     value = _setting(args)
     record = get_method(args.method)
     owners = set_method_flags(args)  # a flag of another method would be ignored: refused
-    if args.discriminator:
-        owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
     check_flags_used(owners, (args.method,), how="--method")
+    if args.discriminator:
+        given = method_options(args, (args.method,))
+        check_discriminator_used((args.method,), given, how="--method")
     runs = chains((args.method,))  # an engine flag of a method with no latent search: refused
     check_flags_used(engine_flag_owners(args), (args.method,), how="--method", runs=runs)
     given = method_options(args, (args.method,))

@@ -17,6 +17,7 @@ from ._common import (
     add_engine_args,
     add_method_flags,
     chains,
+    check_discriminator_used,
     check_flags_used,
     engine_flag_owners,
     engine_list,
@@ -152,9 +153,10 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     (--steps, --lambda-z, ...) and the weight grids (--lambda-z-grid, --sparse-l1-grid, ...)
     by a method of --methods or one it starts from (iagan and csgm-sparse run csgm's search)."""
     owners = set_method_flags(args)
-    if args.discriminator:
-        owners["--discriminator"] = [n for n, r in METHODS.items() if r.uses_discriminator]
     check_flags_used(owners, args.methods, how="--methods")
+    if args.discriminator:
+        given = method_options(args, args.methods)
+        check_discriminator_used(args.methods, given, how="--methods")
     shared = engine_flag_owners(args)
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]

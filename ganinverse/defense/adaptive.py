@@ -205,6 +205,21 @@ class _LatentAttackObjective(LatentObjective):
         return a.penalty * off_range + a.c * fooled
 
 
+def check_margin_gradient(attack: AttackChecks, images: Tensor, labels: Tensor) -> None:
+    """Probe the input gradient of the classifier's CW margin (confidence ``attack.kappa``) at
+    ``images`` with the checks every attack shares (``AttackChecks.input_gradient`` /
+    ``check_gradient``): no gradient path is a TypeError, one exactly zero for every image not
+    yet fooled by κ a ``ZeroGradientWarning`` (and ``attack.last_zero_gradient``). The latent
+    attacks (:class:`LatentAttack`, :class:`OverpoweredAttack`) descend those margins through G,
+    so with a zero gradient they could only minimise their distance terms. One classifier pass.
+    """
+    x = images.detach().requires_grad_(True)
+    with torch.enable_grad():
+        margin = margin_loss(attack.logits(x, labels), labels, attack.kappa)
+        grad = attack.input_gradient(margin.sum(), x)
+    attack.check_gradient(grad, active=margin.detach() > -attack.kappa)
+
+
 class LatentAttack(Attack):
     """Search the range of G for a misclassified G(z*) near x; return x' = x + Π_ε(G(z*) − x).
 
@@ -251,16 +266,10 @@ class LatentAttack(Attack):
         return (images + delta).clamp(0, 1)
 
     def check_classifier_gradient(self, images: Tensor, labels: Tensor) -> None:
-        """The latent search descends the classifier's margins through G: probe the margin's
-        input gradient once at the images with the checks every attack shares (no gradient
-        path: TypeError; exactly zero for every image not yet fooled by κ:
-        ``ZeroGradientWarning``) instead of returning the projection of a search that could
-        only minimise the distance term. Costs one classifier pass."""
-        x = images.detach().requires_grad_(True)
-        with torch.enable_grad():
-            margin = margin_loss(self.logits(x, labels), labels, self.kappa)
-            grad = self.input_gradient(margin.sum(), x)
-        self.check_gradient(grad, active=margin.detach() > -self.kappa)
+        """The latent search descends the classifier's margins through G: probe them once at
+        the images (:func:`check_margin_gradient`) instead of returning the projection of a
+        search that could only minimise the distance term. Costs one classifier pass."""
+        check_margin_gradient(self, images, labels)
 
     def __repr__(self) -> str:
         return f"LatentAttack(eps={self.eps:g}, norm={self.norm}, steps={self.config.steps})"
@@ -318,7 +327,10 @@ class OverpoweredAttack(AttackChecks):
     (pairs further apart are pulled in by ``bisection_steps`` of bisection along z2 → z1).
 
     Not an :class:`Attack` (it returns pairs, not adversarial images): its metric is the
-    :meth:`success_rate` of the pairs, not an accuracy. It shares the input checks of attacks.
+    :meth:`success_rate` of the pairs, not an accuracy. It shares the input checks of attacks
+    and their gradient checks: a classifier without an input gradient is refused (TypeError)
+    and one whose margin gradient is exactly zero warns ``ZeroGradientWarning``
+    (:func:`check_margin_gradient`).
     """
 
     #: what the attack reports (:meth:`success_rate`); higher means a weaker classifier
@@ -357,6 +369,9 @@ class OverpoweredAttack(AttackChecks):
         images, labels = self.prepare(images, labels)
         device = next(self.G.parameters()).device
         images, labels = images.to(device), labels.to(device)
+        self.last_zero_gradient = False
+        with frozen(self.model):  # a classifier with no input gradient: refused / warned
+            check_margin_gradient(self, images, labels)
         objective = _OverpoweredObjective(self, images, labels)
         result = optimize_latent(self.G, objective, len(images), self.config, desc="overpowered")
         self.last_result = result

@@ -131,8 +131,14 @@ class AttackChecks:
     images and labels of a call (see the module doc).
 
     Shared by :class:`Attack` (images in, adversarial images out) and attacks that return
-    something else, such as :class:`ganinverse.defense.OverpoweredAttack` (pairs).
+    something else, such as :class:`ganinverse.defense.OverpoweredAttack` (pairs), with the
+    one place where an attack differentiates the model (:meth:`input_gradient`) and its
+    zero-gradient check (:meth:`check_gradient`).
     """
+
+    #: the attack moves an image at most ``eps`` (so ``eps = 0`` moves nothing and a zero
+    #: gradient is no news); CW minimises the distance instead and says False
+    budgeted = True
 
     #: may :meth:`prepare` run the model once on one image to learn its class count? Yes for a
     #: plain classifier; no where the model may be a costly or randomised defense (the labels
@@ -144,6 +150,9 @@ class AttackChecks:
         self.norm = check_choice(str(norm), "norm", NORMS)
         self.eps = check_budget(eps, "eps", self.norm, self.image_size)
         self._classes_checked = False
+        #: whether a gradient of the last call was exactly zero for every image it had to move
+        #: (a :class:`~ganinverse.exceptions.ZeroGradientWarning` was issued)
+        self.last_zero_gradient = False
 
     @property
     def image_shape(self) -> tuple[int, int, int] | None:
@@ -174,46 +183,6 @@ class AttackChecks:
         device = generator_device(self.model)
         return images.to(device), labels.to(device)
 
-
-class Attack(AttackChecks):
-    """Base class: ``attack(images, labels)`` -> adversarial images (B, C, H, W) in [0, 1].
-
-    The model maps [0, 1] images to logits; it is put in eval mode with frozen weights during the
-    attack. Subclasses implement ``perturb(images, labels)`` on validated inputs on the model's
-    device; the result comes back detached, float32, on the input's device. ``norm`` is the ball
-    ``eps`` is measured in ("inf" or "2").
-
-    Every input gradient goes through :meth:`input_gradient` (a model with no gradient path
-    from its input is a TypeError) and :meth:`check_gradient` (one exactly zero for every image
-    warns :class:`~ganinverse.exceptions.ZeroGradientWarning` and sets ``last_zero_gradient``),
-    so no attack returns the clean images as "adversarial" without saying so.
-    """
-
-    #: the attack moves an image at most ``eps`` (so ``eps = 0`` moves nothing and a zero
-    #: gradient is no news); CW minimises the distance instead and says False
-    budgeted = True
-
-    def __init__(
-        self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
-    ) -> None:
-        super().__init__(model, eps, norm=norm)
-        self.eot_samples = check_int(eot_samples, "eot_samples", low=1)
-        #: whether a gradient of the last call was exactly zero for every image it had to move
-        #: (a :class:`~ganinverse.exceptions.ZeroGradientWarning` was issued)
-        self.last_zero_gradient = False
-
-    def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
-        """Adversarial images for ``images`` (B, C, H, W) in [0, 1] with true ``labels`` (B,)."""
-        x, y = self.prepare(images, labels)
-        self.last_zero_gradient = False
-        with frozen(self.model):
-            adv = self.perturb(x, y)
-        return adv.detach().to(images.device)
-
-    def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
-        """The attack itself, on validated inputs on the model's device (frozen model)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement perturb(images, labels)")
-
     def logits(self, x: Tensor, labels: Tensor) -> Tensor:
         """``model(x)``; the first call checks ``labels`` against the class count it returns."""
         out = self.model(x)
@@ -221,24 +190,6 @@ class Attack(AttackChecks):
             check_labels(labels, logits_classes(out, len(x)))
             self._classes_checked = True
         return out
-
-    def loss(self, x: Tensor, labels: Tensor) -> Tensor:
-        """The scalar :meth:`gradient` ascends: Σ_i ℓ(f(x_i), y_i) (a subclass may change it,
-        e.g. average it over a defense's restarts)."""
-        return F.cross_entropy(self.logits(x, labels), labels, reduction="sum")
-
-    def gradient(self, x: Tensor, labels: Tensor) -> Tensor:
-        """∇_x :meth:`loss`, averaged over ``eot_samples`` forward passes; shape of x. A model
-        without a gradient path from its input is a TypeError and an input gradient that is
-        exactly zero for every image a :class:`~ganinverse.exceptions.ZeroGradientWarning`
-        (:meth:`input_gradient`, :meth:`check_gradient`)."""
-        x = x.detach().requires_grad_(True)
-        total = torch.zeros_like(x)
-        with torch.enable_grad():
-            for _ in range(self.eot_samples):
-                total += self.input_gradient(self.loss(x, labels), x)
-        self.check_gradient(total)
-        return total / self.eot_samples
 
     def input_gradient(self, loss: Tensor, x: Tensor) -> Tensor:
         """∇_x ``loss`` for a scalar ``loss`` computed from the model's output at ``x``
@@ -279,6 +230,57 @@ class Attack(AttackChecks):
             ZeroGradientWarning,
             stacklevel=4,
         )
+
+
+class Attack(AttackChecks):
+    """Base class: ``attack(images, labels)`` -> adversarial images (B, C, H, W) in [0, 1].
+
+    The model maps [0, 1] images to logits; it is put in eval mode with frozen weights during the
+    attack. Subclasses implement ``perturb(images, labels)`` on validated inputs on the model's
+    device; the result comes back detached, float32, on the input's device. ``norm`` is the ball
+    ``eps`` is measured in ("inf" or "2").
+
+    Every input gradient goes through :meth:`input_gradient` (a model with no gradient path
+    from its input is a TypeError) and :meth:`check_gradient` (one exactly zero for every image
+    warns :class:`~ganinverse.exceptions.ZeroGradientWarning` and sets ``last_zero_gradient``),
+    so no attack returns the clean images as "adversarial" without saying so.
+    """
+
+    def __init__(
+        self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
+    ) -> None:
+        super().__init__(model, eps, norm=norm)
+        self.eot_samples = check_int(eot_samples, "eot_samples", low=1)
+
+    def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
+        """Adversarial images for ``images`` (B, C, H, W) in [0, 1] with true ``labels`` (B,)."""
+        x, y = self.prepare(images, labels)
+        self.last_zero_gradient = False
+        with frozen(self.model):
+            adv = self.perturb(x, y)
+        return adv.detach().to(images.device)
+
+    def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
+        """The attack itself, on validated inputs on the model's device (frozen model)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement perturb(images, labels)")
+
+    def loss(self, x: Tensor, labels: Tensor) -> Tensor:
+        """The scalar :meth:`gradient` ascends: Σ_i ℓ(f(x_i), y_i) (a subclass may change it,
+        e.g. average it over a defense's restarts)."""
+        return F.cross_entropy(self.logits(x, labels), labels, reduction="sum")
+
+    def gradient(self, x: Tensor, labels: Tensor) -> Tensor:
+        """∇_x :meth:`loss`, averaged over ``eot_samples`` forward passes; shape of x. A model
+        without a gradient path from its input is a TypeError and an input gradient that is
+        exactly zero for every image a :class:`~ganinverse.exceptions.ZeroGradientWarning`
+        (:meth:`input_gradient`, :meth:`check_gradient`)."""
+        x = x.detach().requires_grad_(True)
+        total = torch.zeros_like(x)
+        with torch.enable_grad():
+            for _ in range(self.eot_samples):
+                total += self.input_gradient(self.loss(x, labels), x)
+        self.check_gradient(total)
+        return total / self.eot_samples
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(eps={self.eps:g})"

@@ -86,6 +86,10 @@ class AttackRecord:
       row without a defense (BPDA through no defense is PGD); None for a non-adaptive record.
     - ``norms``: the balls it supports, among "inf" and "2".
     - ``needs_generator``: its factory uses ``context.G``.
+    - ``settings``: the budget fields of :class:`~ganinverse.defense.evaluate.EvalSettings` its
+      factory reads (``("pgd_steps",)``); ``defend eval`` refuses a budget flag that no attack
+      of ``--attacks`` reads (an adaptive record's ``undefended`` attack counts: it runs on the
+      undefended rows). ``seed``, ``progress`` and ``batch_size`` serve every attack.
     """
 
     name: str
@@ -95,6 +99,7 @@ class AttackRecord:
     undefended: str | None = None
     norms: tuple[str, ...] = NORMS
     needs_generator: bool = False
+    settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -134,6 +139,21 @@ class AttackRecord:
                 f"got {self.norms!r}"
             )
         object.__setattr__(self, "norms", norms)
+        settings = self.settings
+        if isinstance(settings, str) or not all(isinstance(k, str) for k in settings):
+            raise TypeError(
+                f"settings of attack {self.name!r} must be a tuple of EvalSettings field names "
+                f"(e.g. ('pgd_steps',)), got {settings!r}"
+            )
+        object.__setattr__(self, "settings", tuple(settings))
+
+    def budget_fields(self) -> set[str]:
+        """The EvalSettings fields this attack reads on some row: its ``settings`` and (for an
+        adaptive record) those of its ``undefended`` attack."""
+        fields = set(self.settings)
+        if self.adaptive:
+            fields |= set(attack_record(self.undefended).settings)
+        return fields
 
     def for_row(self, defended: bool) -> AttackRecord:
         """The record that runs on a row with or without the defense (the one place of the rule
@@ -275,18 +295,63 @@ def _unrolled(c: AttackContext) -> Attack:
 
 
 register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
-register_attack(AttackRecord("pgd", "PGD", _pgd))
+register_attack(AttackRecord("pgd", "PGD", _pgd, settings=("pgd_steps",)))
 register_attack(
-    AttackRecord("bpda", "BPDA", lambda c: _bpda(c, eot=False), adaptive=True, undefended="pgd")
+    AttackRecord(
+        "bpda",
+        "BPDA",
+        lambda c: _bpda(c, eot=False),
+        adaptive=True,
+        undefended="pgd",
+        settings=("bpda_steps", "bpda_projection"),
+    )
 )
 register_attack(
-    AttackRecord("eot", "BPDA+EOT", lambda c: _bpda(c, eot=True), adaptive=True, undefended="pgd")
+    AttackRecord(
+        "eot",
+        "BPDA+EOT",
+        lambda c: _bpda(c, eot=True),
+        adaptive=True,
+        undefended="pgd",
+        settings=("bpda_steps", "bpda_projection", "eot_samples"),
+    )
 )
-register_attack(AttackRecord("latent", "latent", _latent, needs_generator=True))
 register_attack(
-    AttackRecord("bpda_tangent", "BPDA (tangent)", _bpda_tangent, adaptive=True, undefended="pgd")
+    AttackRecord(
+        "latent",
+        "latent",
+        _latent,
+        needs_generator=True,
+        settings=("latent_steps", "latent_restarts"),
+    )
 )
 register_attack(
-    AttackRecord("eot_restarts", "EOT (restarts)", _eot_restarts, adaptive=True, undefended="pgd")
+    AttackRecord(
+        "bpda_tangent",
+        "BPDA (tangent)",
+        _bpda_tangent,
+        adaptive=True,
+        undefended="pgd",
+        settings=("bpda_steps", "bpda_projection"),
+    )
 )
-register_attack(AttackRecord("unrolled", "unrolled", _unrolled, adaptive=True, undefended="pgd"))
+register_attack(
+    AttackRecord(
+        "eot_restarts",
+        "EOT (restarts)",
+        _eot_restarts,
+        adaptive=True,
+        undefended="pgd",
+        settings=("bpda_steps", "bpda_projection"),
+    )
+)
+register_attack(
+    AttackRecord(
+        "unrolled",
+        "unrolled",
+        _unrolled,
+        adaptive=True,
+        undefended="pgd",
+        settings=("bpda_steps", "bpda_projection", "unroll_steps"),
+    )
+)

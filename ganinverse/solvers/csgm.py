@@ -23,6 +23,7 @@ benchmarks/notes/celeba_cs.md.)
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 from .._validation import check_choice, check_positive
 from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
+from ..exceptions import IdleOptionWarning
 from ..latent import (
     LatentConfig,
     LatentObjective,
@@ -104,7 +106,7 @@ def check_discriminator_prior(
 
     Raises ValueError for γ < 0 or not finite, an unknown ``d_prior``, γ > 0 without D, or a D
     whose parameters are on another device than G's; TypeError for a D that is not an nn.Module.
-    A D given with γ = 0 is checked and then unused.
+    A D given with γ = 0 is checked and then unused: an IdleOptionWarning says so.
     """
     d_weight = check_positive(d_weight, "d_weight", strict=False)
     check_choice(d_prior, "d_prior", PRIORS)
@@ -115,6 +117,13 @@ def check_discriminator_prior(
             f"d_weight={d_weight:g} weighs a discriminator prior but no discriminator D was given: "
             "pass D= (ganinverse.load_discriminator), on the command line --discriminator NAME, "
             "or set d_weight=0 (--d-weight 0)"
+        )
+    if d_weight == 0 and D is not None:
+        warnings.warn(
+            "D was given but d_weight=0: the discriminator prior is off and D unused; pass "
+            "d_weight > 0 (--d-weight) or drop D",
+            IdleOptionWarning,
+            stacklevel=3,
         )
     if D is not None and generator_device(D) != generator_device(G):
         raise ValueError(

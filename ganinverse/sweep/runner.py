@@ -133,7 +133,9 @@ class Sweep:
             record = get_method(method)
             if record.check is not None and G is not None:
                 try:
-                    record.check(G, D, self.spec.method_options(method))
+                    options = record.options(self.spec.method_options(method))
+                    takes = record.takes_discriminator(options)
+                    record.check(G, D if takes else None, options)
                 except (ValueError, TypeError) as err:
                     raise ValueError(f"method {method!r}: {err}") from err
         for value in self.spec.x_values:
@@ -251,7 +253,7 @@ class Sweep:
             parent_options,
             seed=val_seed,
             image_ids=ids,
-            D=self.discriminator() if record.uses_discriminator else None,
+            D=self.discriminator() if record.takes_discriminator(parent_options) else None,
         )
         return entry(record.tuned.key, best, scores, s.n_val, time.perf_counter() - start)
 
@@ -378,7 +380,7 @@ class Sweep:
             self._starts.clear()
         record = get_method(method)
         G = self.generator() if record.needs_generator else None
-        D = self.discriminator() if record.uses_discriminator else None
+        D = self.discriminator() if record.takes_discriminator(options) else None
         start = None
         if record.starts_from is not None:
             parent = get_method(record.starts_from)

@@ -82,6 +82,15 @@ DEFEND_BAD = [
     ),
     (["--generator", "{gen_fashion}"], "was trained on fashion-mnist, but --dataset is digits"),
     (["--attacks", "fgsm:0.1,pgd:0.1,fgsm:0.1"], "'fgsm:0.1' is listed twice"),
+    # a budget flag that no attack of --attacks reads would be ignored (AttackRecord.settings)
+    (["--latent-steps", "5"], "--latent-steps is a budget of the attack.s. latent, none of which"),
+    (["--latent-restarts", "2"], "--latent-restarts is a budget of the attack.s. latent"),
+    (["--eot-samples", "2"], r"--eot-samples is a budget of the attack\(s\) eot, none of"),
+    (["--unroll-steps", "2"], "--unroll-steps is a budget of the attack.s. unrolled,"),
+    (["--bpda-steps", "2"], "--bpda-steps is a budget of the attack.s. bpda, eot, "),
+    (["--bpda-projection", "5,1"], "--bpda-projection is a budget of the attack.s. bpda"),
+    (["--pgd-steps", "3"], "--pgd-steps is a budget of the attack.s. pgd, bpda, .*add one "),
+    (["--attacks", "pgd:0.1", "--eot-samples", "2"], "--attacks pgd:0.1 includes"),
 ]
 TRAIN_BAD = [
     (["--lr", "nan"], "--lr must be a finite number"),
@@ -221,6 +230,28 @@ def test_defend_eval_resumes_and_refuses_another_evaluation(tmp_path, capsys, mo
     cells = (out / "cells.json").read_text()
     _no_work(monkeypatch)
     assert main(defend_argv(ckpts, out)) == 0  # every cell is reused: no work
-    assert main(defend_argv(ckpts, out, "--pgd-steps", "3")) == 2
+    assert main(defend_argv(ckpts, out, "--steps", "3")) == 2
     assert "different evaluation" in capsys.readouterr().err
     assert (out / "cells.json").read_text() == cells
+
+
+@pytest.mark.parametrize(
+    "attacks, flags",
+    [
+        ("pgd:0.1", ["--pgd-steps", "3"]),
+        # an adaptive attack runs its undefended attack (pgd) on the rows without a defense
+        ("bpda:0.1", ["--pgd-steps", "3", "--bpda-steps", "2", "--bpda-projection", "5,1"]),
+        ("eot:0.1", ["--eot-samples", "2"]),
+        ("unrolled:0.1", ["--unroll-steps", "2", "--bpda-steps", "2"]),
+        ("fgsm:0.1,latent:0.1", ["--latent-steps", "5", "--latent-restarts", "2"]),
+    ],
+)
+def test_a_budget_flag_read_by_an_attack_of_attacks_is_taken(attacks, flags):
+    """The positive side of the refusals above: every budget an attack of --attacks reads."""
+    from ganinverse.cli import build_parser
+    from ganinverse.cli.defend import check_budgets_used
+    from ganinverse.defense.evaluate import parse_attacks
+
+    argv = ["defend", "eval", "--classifier", "c", "--generator", "g", "--out", "o"]
+    args = build_parser().parse_args([*argv, "--attacks", attacks, *flags])
+    check_budgets_used(args, parse_attacks(attacks))  # no error

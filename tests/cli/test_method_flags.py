@@ -501,6 +501,19 @@ def test_train_classifier_refuses_a_flag_of_a_training_that_does_not_run(
         (["--loss", "wgan", "--gp-lambda", "10"], "--gp-lambda is an option of --loss wgan-gp"),
         (["--loss", "vae", "--arch", "mlp", "--n-critic", "2"], "--n-critic is an option of"),
         (["--loss", "vae", "--arch", "mlp", "--d-norm", "none"], "--d-norm is an option of"),
+        (["--loss", "vae", "--arch", "mlp", "--ndf", "32"], "--ndf is an option of --loss gan"),
+        (["--loss", "vae", "--arch", "mlp", "--lr-d", "1e-3"], "--lr-d is an option of --loss"),
+        (["--arch", "mlp", "--ngf", "32"], "--ngf is an option of --arch dcgan, not of --arch mlp"),
+        (["--hidden", "64", "64"], "--hidden is an option of --arch mlp, not of --arch dcgan"),
+        (
+            ["--optimizer", "rmsprop", "--betas", "0.5", "0.9"],
+            "--betas is an option of --optimizer adam / oadam, not of --optimizer rmsprop",
+        ),
+        (
+            ["--loss", "wgan", "--betas", "0.5", "0.9"],
+            "--betas is an option of --optimizer adam / oadam, not of --optimizer rmsprop (the "
+            "default of --loss wgan)",
+        ),
     ],
 )
 def test_pretrain_errors_are_one_line_naming_the_flag(extra, lead, tmp_path, capsys):

@@ -205,3 +205,22 @@ def test_registry_lookups_and_removal_name_the_fix():
             ev._make_attack(AttackSpec("toy", 0.1), Row("p", None, False), None, None, FAST)
     finally:
         assert unregister_attack("toy") is record
+
+
+def test_every_record_reads_only_budget_fields_of_eval_settings():
+    """``settings`` names EvalSettings fields (``defend eval`` checks its flags against them)."""
+    import dataclasses
+
+    from ganinverse.defense.evaluate import EvalSettings
+    from ganinverse.defense.registry import registered_attacks
+
+    fields = {f.name for f in dataclasses.fields(EvalSettings)}
+    for record in registered_attacks():
+        assert set(record.settings) <= fields, record.name
+    assert "latent_steps" in attack_record("latent").settings
+    assert "pgd_steps" in attack_record("bpda").budget_fields()  # its undefended pgd's
+
+
+def test_settings_must_be_a_tuple_of_names():
+    with pytest.raises(TypeError, match="settings of attack 'x' must be a tuple"):
+        AttackRecord("x", "X", lambda c: None, settings="pgd_steps")

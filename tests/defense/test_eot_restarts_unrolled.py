@@ -295,7 +295,22 @@ def test_the_cli_lists_the_new_attacks_and_takes_unroll_steps():
     args = ["defend", "eval", "--classifier", "c", "--generator", "g", "--out", "o"]
     parsed = build_parser().parse_args([*args, "--unroll-steps", "7"])
     assert parsed.unroll_steps == 7
-    assert build_parser().parse_args(args).unroll_steps == EvalSettings().unroll_steps
+    assert build_parser().parse_args(args).unroll_steps is None  # unset: EvalSettings' default
+    assert f"(default: {EvalSettings().unroll_steps})" in " ".join(
+        a.help for a in _defend_eval_parser()._actions if "--unroll-steps" in a.option_strings
+    )
+
+
+def _defend_eval_parser():
+    import argparse
+
+    from ganinverse.cli import build_parser
+
+    def sub(parser, name):
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return action.choices[name]
+
+    return sub(sub(build_parser(), "defend"), "eval")
 
 
 def test_a_diverging_unrolled_projection_warns(toy_generator):

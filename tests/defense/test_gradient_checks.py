@@ -19,6 +19,7 @@ from ganinverse.defense import (
     AttackContext,
     CarliniWagnerL2,
     LatentAttack,
+    OverpoweredAttack,
     ProjectionDefense,
     margin_loss,
     registered_attacks,
@@ -204,6 +205,26 @@ def test_the_latent_attack_probes_the_classifier_once(toy_generator, clf_and_dat
     attack = LatentAttack(toy_generator, DetachesInput(clf), 0.1, steps=2, restarts=1)
     with pytest.warns(ZeroGradientWarning, match="LatentAttack: .* yet to fool"):
         attack(x, y)
+
+
+@pytest.mark.filterwarnings("ignore::ganinverse.exceptions.ConvergenceWarning")
+def test_the_overpowered_attack_checks_the_classifier_gradient(toy_generator, clf_and_data):
+    """The overpowered attack descends the same margins through G: a classifier that detaches
+    its input warns (and sets last_zero_gradient) before the search, one without a gradient
+    path is the shared TypeError, an ordinary classifier neither."""
+    clf, x, y = clf_and_data
+    attack = OverpoweredAttack(toy_generator, DetachesInput(clf), 2.0, steps=2, restarts=1)
+    with pytest.warns(ZeroGradientWarning, match="OverpoweredAttack: .* yet to fool"):
+        result = attack(x, y)
+    assert attack.last_zero_gradient and result.x1.shape == x.shape
+    attack = OverpoweredAttack(toy_generator, NoGraph(clf), 2.0, steps=2, restarts=1)
+    with pytest.raises(TypeError, match=f"OverpoweredAttack: the model is {NOT_DIFFERENTIABLE}"):
+        attack(x, y)
+    attack = OverpoweredAttack(toy_generator, clf, 2.0, steps=2, restarts=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ZeroGradientWarning)
+        attack(x, y)
+    assert not attack.last_zero_gradient
 
 
 def test_evaluate_defense_marks_a_zero_gradient_cell(tmp_path, clf_and_data):

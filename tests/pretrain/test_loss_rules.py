@@ -240,3 +240,28 @@ def test_help_lists_each_loss_defaults_from_its_class(monkeypatch, request, with
         "vae = " in shown["--loss"] and "needs --arch mlp and no --amp/--compile" in shown["--loss"]
     )
     assert ("toy-hinge-gp" in shown["--loss"]) == with_toy
+
+
+def test_the_api_warns_of_options_its_run_ignores():
+    """TrainConfig fields set away from their defaults that the run ignores warn (the command
+    line refuses them: tests/cli/test_method_flags.py); the fields it uses do not."""
+    import warnings
+
+    from ganinverse.exceptions import IdleOptionWarning
+    from pretrain.trainer import warn_idle_options
+
+    cases = {
+        "ndf is an option of loss in \\('gan'": dict(loss="vae", arch="mlp", ndf=8),
+        "ngf is an option of arch='dcgan', not of arch='mlp'": dict(arch="mlp", ngf=8),
+        "hidden is an option of arch='mlp'": dict(hidden=[8]),
+        "betas .* not of optimizer='rmsprop' \\(the default of loss='wgan'\\)": dict(
+            loss="wgan", betas=[0.5, 0.9]
+        ),
+        "clip is an option of loss='wgan'": dict(clip=0.05),
+    }
+    for match, fields in cases.items():
+        with pytest.warns(IdleOptionWarning, match=match):
+            warn_idle_options(TrainConfig(**fields))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        warn_idle_options(TrainConfig(arch="mlp", hidden=[8], loss="wgan", clip=0.05, ndf=8))

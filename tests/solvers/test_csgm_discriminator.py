@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganinverse.exceptions import IdleOptionWarning
 from ganinverse.latent import optimize_latent
 from ganinverse.methods import get_method, reconstruct, reconstruct_result
 from ganinverse.operators import GaussianCS
@@ -78,7 +79,8 @@ def test_zero_weight_is_plain_csgm_bit_for_bit_and_as_recorded(G, operators_by_n
     op = operators_by_name[name](noise_std=0.05)
     y = op.measure(_truth(G), seed=2)
     plain = csgm(G, op, y, **ENGINE, image_ids=IDS)
-    with_d = csgm(G, op, y, D=LinearCritic(), d_weight=0.0, **ENGINE, image_ids=IDS)
+    with pytest.warns(IdleOptionWarning):  # D unused at γ = 0, and said so
+        with_d = csgm(G, op, y, D=LinearCritic(), d_weight=0.0, **ENGINE, image_ids=IDS)
     # the engine on CSGM's own objective, as csgm ran it before the prior existed
     config = get_method("csgm").defaults["config"].updated(**ENGINE)
     engine = optimize_latent(G, MeasurementObjective(op, y), 2, config, image_ids=IDS)
@@ -131,6 +133,7 @@ def test_the_prior_term_gradient_passes_gradcheck():
     assert torch.allclose(grad, dl)
 
 
+@pytest.mark.filterwarnings("ignore::ganinverse.exceptions.IdleOptionWarning")  # γ = 0: D idle
 def test_a_discriminator_prior_pulls_the_result_toward_what_d_accepts(G):
     # D's logit rises with brightness: the larger γ, the brighter the reconstructions
     op = GaussianCS((3, 8, 8), 12, seed=0, noise_std=0.1)
@@ -235,8 +238,41 @@ def test_zero_weight_is_csgm_on_an_operator_added_later(G, operators_by_name):
     op = operators_by_name["matrix"](noise_std=0.05)
     y = op.measure(_truth(G), seed=2)
     plain = csgm(G, op, y, **ENGINE, image_ids=IDS)
-    with_d = csgm(G, op, y, D=LinearCritic(), d_weight=0.0, **ENGINE, image_ids=IDS)
+    with pytest.warns(IdleOptionWarning, match="D was given but d_weight=0"):
+        with_d = csgm(G, op, y, D=LinearCritic(), d_weight=0.0, **ENGINE, image_ids=IDS)
     assert torch.equal(with_d.x_hat, plain.x_hat) and torch.equal(with_d.loss, plain.loss)
+
+
+def test_a_discriminator_the_options_leave_idle_is_said(G, tmp_path, capsys):
+    """D with γ = 0 would be loaded and ignored: the API warns (IdleOptionWarning; the registry
+    then passes no D), every command refuses --discriminator for csgm without --d-weight, and a
+    method that uses D (yeh) beside csgm takes it with no warning for csgm."""
+    from ganinverse.cli import main
+    from ganinverse.models import DCGANDiscriminator, DCGANGenerator
+    from ganinverse.models.checkpoint import save_model
+
+    op = GaussianCS((3, 8, 8), 20, seed=0, noise_std=0.05)
+    y = op.measure(_truth(G), seed=2)
+    assert not get_method("csgm").takes_discriminator({})
+    assert get_method("csgm").takes_discriminator({"d_weight": 0.1})
+    assert get_method("yeh").takes_discriminator({})
+    with pytest.warns(IdleOptionWarning, match="method 'csgm-sparse' ignores D .*--d-weight > 0"):
+        reconstruct_result("csgm-sparse", G, op, y, D=LinearCritic(), **ENGINE, image_ids=IDS)
+    torch.manual_seed(0)
+    gen = save_model(DCGANGenerator(8, (1, 28, 28), 4), tmp_path / "g" / "generator")
+    disc = save_model(DCGANDiscriminator((1, 28, 28), 4), tmp_path / "g" / "discriminator")
+    common = ["--generator", str(gen), "--discriminator", str(disc), "--dataset", "digits"]
+    commands = {
+        "reconstruct": ["reconstruct", *common, "--m", "50", "--method", "csgm"],
+        "sweep": ["sweep", *common, "--m", "50", "--methods", "csgm,lasso-dct", "--n-images", "2"],
+        "inpaint": ["inpaint", *common, "--method", "csgm", "--n", "1"],
+    }
+    for name, argv in commands.items():
+        out = tmp_path / name
+        assert main([*argv, "--steps", "2", "--no-progress", "--out", str(out)]) == 2, name
+        err = capsys.readouterr().err
+        assert "--discriminator is used by csgm only with --d-weight > 0: pass --d-weight" in err
+        assert err.count("\n") == 1 and not out.exists(), (name, err)
 
 
 def test_the_command_line_passes_d_weight_and_d_prior(tmp_path, capsys):
