@@ -71,7 +71,11 @@ def check_measurement_scale(
     [0, 255]). ``y`` (B, m) or (B, *out_shape); ``bound`` broadcasts to y flattened to (B, m):
     a scalar, (m,) shared or (B, m) per image. The one check of the measurement scale of the
     library (operators' ``check_measurements``, the Lasso solvers' matrix form); ``fix``, when
-    given, replaces the advice on how to declare a larger noise. Returns y."""
+    given, replaces the advice on how to declare a larger noise. Returns y.
+
+    What no check on y can catch: y measured from images on the [0, 1] scale is the exact
+    measurement of a legal image (u in [0, 1] lies inside [-1, 1]: a washed-out one), so it
+    passes this bound and any other consistency test; only the caller's scaling prevents it."""
     flat = y.detach().flatten(1)
     if flat.numel() == 0:
         return y
