@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -166,9 +167,11 @@ def check_positive(value: float, name: str, *, strict: bool = True) -> float:
 
 
 def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:
-    """Raise unless ``value`` is an int within [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """Raise unless ``value`` is an int within [low, high] (a numpy integer counts: returned
+    as a Python int)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:

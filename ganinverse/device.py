@@ -26,6 +26,8 @@ def _mps_available() -> bool:
 def _check_available(dev: torch.device, asked: object) -> torch.device:
     """Raise a ValueError naming ``asked`` unless ``dev`` exists on this machine."""
     if dev.type == "cpu":
+        if dev.index not in (None, 0):  # torch has one CPU device (its index is ignored or fails)
+            raise ValueError(f"device {asked!r}: torch has one CPU device; pass 'cpu'")
         return dev
     if dev.type == "cuda":
         if not torch.cuda.is_available():

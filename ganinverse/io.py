@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import os
 import shutil
@@ -142,7 +143,11 @@ def _is_result_of(folder: Path, owner: str) -> bool:
 
 
 def _leftovers(out: Path, kind: str) -> list[Path]:
-    return sorted(out.parent.glob(f".{out.name}.{kind}-*"), key=lambda p: p.stat().st_mtime)
+    """What a kill left beside ``out`` (``.<name>.<kind>-<token>``), oldest first; the name is
+    matched literally (``*``, ``?`` and ``[`` in it are no wildcards)."""
+    prefix = f".{out.name}.{kind}-"
+    found = [p for p in out.parent.glob(f"{glob.escape(prefix)}*") if p.name.startswith(prefix)]
+    return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Per-image reconstruction metrics. Inputs are (B, C, H, W) in [-1, 1]; errors on the [0, 1] scale.
 
 The reference ``x`` must lie in [-1, 1] (a ValueError with the fix otherwise: images in [0, 255]
-gave PSNRs of -35 dB); the reconstruction ``x_hat`` may be any finite values.
+gave PSNRs of -35 dB); the reconstruction ``x_hat`` may be any finite values, and one with
+values beyond ±3 (no reconstruction on the [-1, 1] scale: one in [0, 255]) warns.
 
 The per-pixel MSE is ``mean(((x_hat - x) / 2)^2)``, i.e. measured after mapping both images to
 [0, 1]. CSGM's code reported it on [-1, 1], which is 4x larger. Values are not clipped: a
@@ -10,12 +11,17 @@ reconstruction outside [-1, 1] is charged for it.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 from torch import Tensor
 
 from ganinverse._validation import check_image_range, check_images, check_tensor
+
+#: |x_hat| beyond this is no reconstruction on the [-1, 1] scale (one in [0, 255] reaches 255)
+SCALE_WARN = 3.0
 
 
 def _check_pair(x_hat: Tensor, x: Tensor) -> None:
@@ -24,6 +30,14 @@ def _check_pair(x_hat: Tensor, x: Tensor) -> None:
     if x_hat.shape != x.shape:
         raise ValueError(
             f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}"
+        )
+    if x_hat.numel() and float(x_hat.detach().abs().max()) > SCALE_WARN:
+        warnings.warn(
+            f"x_hat has values up to {float(x_hat.detach().abs().max()):.4g}, far outside the "
+            "[-1, 1] scale of x: was it on [0, 255]? score x_hat / 127.5 - 1 (the metric is "
+            "computed as given, and charges the excess)",
+            UserWarning,
+            stacklevel=3,
         )
 
 

@@ -516,6 +516,11 @@ class MatrixOperator(LinearOperator):
         """``copy=False`` keeps ``matrix`` itself (a float32 tensor the caller will not change)."""
         super().__init__(image_shape, noise_std)
         matrix = check_tensor(matrix, "matrix", ndim=2)
+        if matrix.shape[0] == 0:
+            raise ValueError(
+                f"matrix has no row, got shape {tuple(matrix.shape)}: pass an (m, n) matrix with "
+                "m >= 1 measurements"
+            )
         if matrix.shape[1] != self.n:
             raise ValueError(
                 f"matrix must be (m, n) with n = C*H*W = {self.n} for image_shape "
@@ -659,6 +664,11 @@ class Inpainting(LinearOperator):
             raise ValueError(
                 f"mask must be (H, W), (1|C, H, W) or (B, 1|C, H, W) with H, W = {h}, {w} and C = {c};"
                 f" got {tuple(mask.shape)}"
+            )
+        if mask.shape[0] == 0:
+            raise ValueError(
+                f"mask holds no image, got shape {tuple(mask.shape)}: pass one mask (H, W) shared "
+                "by every image, or one per image (B, 1, H, W) with B >= 1"
             )
         if not bool(((mask == 0) | (mask == 1)).all()):
             raise ValueError("mask must be binary (0 = missing, 1 = known)")

@@ -242,11 +242,15 @@ def _check_resume(out: Path, resume: bool) -> bool:
     return resume
 
 
-def _check_data(data: Tensor | Dataset, arch: str) -> tuple[int, int, int]:
-    """The (C, H, W) of the training images, after checking what the run needs of them."""
+def _check_data(data: Tensor | Dataset, arch: str) -> tuple[Tensor | Dataset, tuple[int, int, int]]:
+    """The training images (a float64 / float16 tensor as float32, as everywhere in the
+    library) and their (C, H, W), after checking what the run needs of them."""
     if isinstance(data, Tensor):
         check_tensor(data, "data", ndim=4)
+        if len(data) == 0:
+            raise ValueError("data holds no images: pass a (N, C, H, W) tensor with N >= 1")
         check_range(data, "data", -1.0, 1.0)  # the generator's range: from_unit(x) maps [0, 1]
+        data = data.float()
     elif not isinstance(data, Dataset):
         raise TypeError(
             f"data must be a (N, C, H, W) tensor or a Dataset, got {type(data).__name__}"
@@ -261,7 +265,7 @@ def _check_data(data: Tensor | Dataset, arch: str) -> tuple[int, int, int]:
             f"arch='dcgan' needs square images of {' / '.join(map(str, RESOLUTIONS))} pixels, "
             f"the data has {shape[1]}x{shape[2]}: pass image_size (--image-size) or use arch='mlp'"
         )
-    return shape
+    return data, shape
 
 
 # ----------------------------------------------------------------------------- models
@@ -383,8 +387,7 @@ class Trainer:
             raise ValueError(
                 f"batch_size={self.cfg.batch_size} must be divisible by the {self.dist.world} ranks"
             )
-        self.data = data
-        self.image_shape = _check_data(data, self.cfg.arch)
+        self.data, self.image_shape = _check_data(data, self.cfg.arch)
         self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
         self._build()
         self.ema = copy.deepcopy(self.G).requires_grad_(False)

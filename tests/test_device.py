@@ -95,3 +95,11 @@ def test_cpu_threads_restores_the_setting():
     assert torch.get_num_threads() == before
     with cpu_threads(None):
         assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("entry", DEVICE_ENTRY_POINTS)
+@pytest.mark.parametrize("device", ["cpu:1", torch.device("cpu", 3)])
+def test_a_cpu_index_other_than_0_is_refused_at_once(entry, device):
+    """(user trial: --device cpu:1 passed and a generator's weights were blamed later)"""
+    with pytest.raises(ValueError, match="torch has one CPU device; pass 'cpu'"):
+        DEVICE_ENTRY_POINTS[entry](device)

@@ -136,6 +136,27 @@ def test_what_a_kill_left_behind_is_cleaned_or_restored(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+@pytest.mark.parametrize("name", ["res[1]", "r*", "r?"])
+def test_leftovers_are_matched_by_name_not_as_a_glob_pattern(tmp_path, name):
+    """An --out name with *, ? or [ restores its own moved-aside result and never takes (or
+    deletes) another output's (user trial: glob wildcards in _leftovers)."""
+    from ganinverse.io import staged_output
+
+    other = tmp_path / ".rX.old-zzz"  # another output's moved-aside result
+    other.mkdir()
+    (other / "keep.txt").write_text("theirs")
+    out = tmp_path / name
+    with staged_output(out, "tool") as stage:
+        (stage / "a.png").write_text("1")
+    out.rename(tmp_path / f".{name}.old-abc")  # killed between the two renames
+    with staged_output(out, "tool") as stage:
+        assert (out / "a.png").read_text() == "1"  # its own result is back
+        (stage / "a.png").write_text("2")
+    assert (out / "a.png").read_text() == "2"
+    assert (other / "keep.txt").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, ".rX.old-zzz"])
+
+
 def test_atomic_write_csv_round_trips_and_keeps_the_old_file_on_failure(tmp_path):
     path = tmp_path / "rows.csv"
     atomic_write_csv(path, ("a", "b"), [{"a": 1, "b": "x"}, {"a": 2, "b": "y,z"}])

@@ -86,3 +86,16 @@ def test_half_precision_images_are_scored_in_float32(dtype):
         got = metric(x_hat, x.to(dtype))
         assert got.dtype == torch.float32
         assert torch.allclose(got, metric(x_hat.float(), x.to(dtype).float()))
+
+
+def test_an_x_hat_on_another_scale_warns():
+    """x_hat in [0, 255] beside x in [-1, 1] (user trial: -35 dB in silence) warns with the fix;
+    a reconstruction slightly outside [-1, 1] does not."""
+    import warnings
+
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    with pytest.warns(UserWarning, match=r"far outside the \[-1, 1\] scale .* x_hat / 127.5 - 1"):
+        psnr((x + 1) * 127.5, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        psnr((x * 1.2).clamp(-1.5, 1.5), x)

@@ -560,3 +560,13 @@ def test_per_image_inpainting_rows_are_checked_by_name():
             method(x, torch.tensor([0.0, 1.0]))
         with pytest.raises(TypeError, match="rows must be an integer tensor"):
             method(x, [0, 1])
+
+
+def test_an_operator_without_measurements_or_masks_is_refused_by_name():
+    """Inpainting with zero masks (torch's IndexError before) and a matrix with zero rows."""
+    from ganinverse.operators import MatrixOperator
+
+    with pytest.raises(ValueError, match=r"mask holds no image, got shape \(0, 1, 4, 4\)"):
+        Inpainting(torch.ones(0, 1, 4, 4), (1, 4, 4))
+    with pytest.raises(ValueError, match=r"matrix has no row, got shape \(0, 16\)"):
+        MatrixOperator(torch.zeros(0, 16), (1, 4, 4))

@@ -193,9 +193,16 @@ def engine_flag_owners(args: argparse.Namespace) -> dict[str, list[str]]:
     """{engine flag the user set: the methods that run the latent engine}: for
     ``check_flags_used`` with the methods' chains (``method_chain``: csgm-sparse and iagan
     run CSGM's engine first), so an engine flag of a sweep or a reconstruction that runs no
-    latent search (the Lasso, the untrained priors) is refused, not ignored."""
+    latent search (the Lasso, the untrained priors) is refused, not ignored. An engine flag that
+    cannot act at all (``--prune-at`` with ``--restarts 1``) is a ValueError here."""
+    engine = engine_overrides(args)
+    if engine.get("prune_at") and engine.get("restarts") == 1:  # an engine flag that cannot act
+        raise ValueError(
+            "--prune-at drops the worst restarts, but --restarts 1 runs one: drop --prune-at or "
+            "pass --restarts > 1"
+        )
     takers = latent_methods()
-    return {ENGINE_FLAGS[key]: takers for key in engine_overrides(args)}
+    return {ENGINE_FLAGS[key]: takers for key in engine}
 
 
 def chains(methods: Sequence[str]) -> list[str]:
@@ -330,6 +337,7 @@ def check_discriminator_used(
     records = [get_method(name) for name in methods]
     if any(r.takes_discriminator(given.get(r.name, {})) for r in records):
         return
+    validate_methods(methods, given, how=how)  # a bad --d-weight is named as such first
     for r in records:
         if r.uses_discriminator:  # it would, with other options
             needs = r.discriminator_acts_when[1]

@@ -185,6 +185,12 @@ def run(args: argparse.Namespace) -> int:
     G = load_generator(args.generator, device=device)
     device = generator_device(G)
     D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None
+    if D is None and "prior_weight" in given.get(args.method, {}):
+        raise ValueError(
+            f"--prior-weight weighs {args.method}'s discriminator prior, but no discriminator "
+            "is used (--discriminator none, or none beside the generator): pass --discriminator "
+            "NAME, or drop --prior-weight"
+        )
     if D is None and options.get("prior_weight", 0) > 0:  # the note said: context loss only
         options["prior_weight"] = 0.0
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}

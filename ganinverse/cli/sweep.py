@@ -14,6 +14,7 @@ from ..operators import REGISTRY
 from ..sweep import Sweep, parse_shard, report
 from ..sweep.spec import make_spec, upgrade
 from ._common import (
+    ENGINE_FLAGS,
     add_engine_args,
     add_method_flags,
     chains,
@@ -161,6 +162,44 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
+    _check_grids_replace_nothing(args)
+
+
+def _check_grids_replace_nothing(args: argparse.Namespace) -> None:
+    """A fixed value that a weight search replaces would be ignored and recorded as if used: a
+    ValueError. The engine flags (``--lambda-z``, ``--steps``, ...) a candidate of
+    ``--lambda-z-grid`` / ``--engine-grid`` sets, and a method's option (``--sparse-l1``,
+    ``--iagan-steps``) that the grid flag given for it searches. (A method option set without
+    its grid flag is the search's one candidate: iagan's default grid yields to --iagan-steps.)"""
+    grids, grid_flags = _grids(args), _grid_flags(args)
+    engine = engine_overrides(args)
+    given = method_options(args, tuple(chains(args.methods)))
+    for name in chains(args.methods):
+        tuned = METHODS[name].tuned
+        if tuned is None:
+            continue
+        if tuned.key not in grid_flags:  # (a set option replaces a default grid: no conflict)
+            continue
+        grid, flag = tuple(grids[tuned.key]), grid_flags[tuned.key]
+        if tuned.option == "config":
+            sets = [set(c) if isinstance(c, dict) else {"lambda_z"} for c in grid]
+            replaced = set.intersection(*sets)  # (a candidate that leaves it takes the flag's)
+            for key in sorted(replaced & set(engine)):
+                raise ValueError(
+                    f"{ENGINE_FLAGS[key]} is replaced by the candidates of {flag}, which all set "
+                    f"{key}: drop {ENGINE_FLAGS[key]}, or the grid"
+                )
+        elif tuned.option in given.get(name, {}):
+            option = METHODS[name].flags[tuned.option].flag
+            raise ValueError(
+                f"{option} is replaced by the candidates of {flag} ({name} chooses its "
+                f"{tuned.option} among {','.join(map(_text, grid))} on validation images): pass "
+                f"{tuned.flag} {_text(given[name][tuned.option])} to fix it, or drop {option}"
+            )
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:

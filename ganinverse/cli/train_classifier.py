@@ -78,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
     from ..defense.projection import ProjectionDefense
     from ..defense.training import adversarial_training, project_images
     from ..device import resolve_device
-    from ..io import check_output_dir
     from ..models import accuracy, build_classifier, save_model, train_classifier
     from .defend import check_flags, labelled_images, load_checked
 
@@ -120,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 "or drop the flag"
             )
     device = resolve_device(args.device)
-    out = check_output_dir(args.out, "--out")
+    out = check_classifier_dir(args.out, "--out")
     start = time.perf_counter()
     x, y = labelled_images(args.dataset, args.data_root, "train", args.n, 0, "--n")
     x_test, y_test = labelled_images(
@@ -203,3 +202,42 @@ def run(args: argparse.Namespace) -> int:
     stem = save_model(model, out / "classifier", config)  # the pair is written atomically
     print(json.dumps({"checkpoint": str(stem), "test_accuracy": acc}))
     return 0
+
+
+#: what ``train-classifier`` writes into --out (the pair, and the kept previous pair of a save)
+CLASSIFIER_FILES = frozenset(
+    f"classifier{kind}.{ext}" for kind in ("", ".prev") for ext in ("safetensors", "json")
+)
+
+
+def check_classifier_dir(out, name: str = "--out"):
+    """``out`` as a Path if ``train-classifier`` may write there: new, empty, or an earlier
+    classifier of this command (only its ``classifier.*`` pair, which is replaced). A folder
+    holding anything else (a sweep, a pretraining run, an evaluation, the user's own files) or
+    a ``classifier.json`` that is not one of this command's checkpoints is refused, never
+    overwritten or mixed into: a ValueError naming ``name``. Nothing is written."""
+    from ..io import check_output_dir
+    from ..models import load_classifier
+
+    path = check_output_dir(out, name)
+    if not path.is_dir():
+        return path
+    present = sorted(p.name for p in path.iterdir())
+    others = [f for f in present if f not in CLASSIFIER_FILES]
+    if not others and "classifier.json" in present:
+        try:
+            config = load_classifier(path, device="cpu").checkpoint_config or {}
+        except (ValueError, TypeError, FileNotFoundError, OSError):
+            config = {}
+        if "adversarial" not in config:  # (every train-classifier checkpoint records it)
+            others = ["classifier.json (not a train-classifier checkpoint)"]
+    elif not others and present:
+        others = present  # a lone half of a pair: not ours
+    if others:
+        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ValueError(
+            f"{name} {str(out)!r} holds files that are not a classifier of train-classifier "
+            f"({listed}); pass a new or empty folder (an earlier train-classifier result there "
+            "is replaced), or move those files away"
+        )
+    return path

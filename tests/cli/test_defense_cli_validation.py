@@ -255,3 +255,29 @@ def test_a_budget_flag_read_by_an_attack_of_attacks_is_taken(attacks, flags):
     argv = ["defend", "eval", "--classifier", "c", "--generator", "g", "--out", "o"]
     args = build_parser().parse_args([*argv, "--attacks", attacks, *flags])
     check_budgets_used(args, parse_attacks(attacks))  # no error
+
+
+def test_train_classifier_writes_only_into_its_own_folder(tmp_path, capsys, ckpts):
+    """A folder holding another command's or the user's files (a sweep's rows, a pretraining
+    run, a classifier.json of one's own) is refused before training, untouched; an earlier
+    train-classifier result is replaced (user trial: classifier.* was mixed into any folder)."""
+    cases = {
+        "sweep": {"rows.csv": "image,m\n"},
+        "own json": {"classifier.json": '{"mine": 1}'},
+        "half pair": {"classifier.safetensors": "x"},
+    }
+    for name, files in cases.items():
+        out = tmp_path / name.replace(" ", "_")
+        out.mkdir()
+        for file, text in files.items():
+            (out / file).write_text(text)
+        assert main(train_argv(ckpts, out)) == 2, name
+        err = capsys.readouterr().err
+        assert "holds files that are not a classifier of train-classifier" in err, err
+        assert sorted(p.name for p in out.iterdir()) == sorted(files)
+        for file, text in files.items():
+            assert (out / file).read_text() == text
+    out = tmp_path / "mine"
+    assert main(train_argv(ckpts, out)) == 0
+    assert main(train_argv(ckpts, out, "--seed", "3")) == 0  # its own earlier result: replaced
+    assert sorted(p.name for p in out.iterdir()) == ["classifier.json", "classifier.safetensors"]

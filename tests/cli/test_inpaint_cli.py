@@ -205,3 +205,19 @@ def test_an_unknown_method_is_refused_before_writing(tmp_path, checkpoints, caps
         main([*argv, "--method", "magic", "--out", str(tmp_path / "o")])
     assert "invalid choice: 'magic'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_prior_weight_without_a_discriminator_is_refused(tmp_path, checkpoints, capsys):
+    """--prior-weight with --discriminator none was set to 0 in silence and recorded as 0.0
+    (user trial): refused, nothing written."""
+    from ganinverse.cli import main
+
+    gen, _ = checkpoints
+    digit_png(tmp_path / "in.png")
+    out = tmp_path / "out"
+    argv = ["inpaint", "--generator", str(gen), "--discriminator", "none", "--image"]
+    argv += [str(tmp_path / "in.png"), "--method", "yeh", "--prior-weight", "0.5"]
+    assert main([*argv, "--steps", "2", "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--prior-weight weighs yeh's discriminator prior, but no discriminator" in err, err
+    assert not out.exists()

@@ -631,3 +631,56 @@ def test_an_engine_grid_with_an_empty_candidate_or_a_key_twice_is_refused(
     code, err = run(argv("sweep", "csgm", out, f"--engine-grid={value}"), capsys)
     assert_refused(code, err, "sweep", "--engine-grid: ", tmp_path)
     assert message in err, err
+
+
+@pytest.mark.parametrize(
+    "extra, lead",
+    [
+        (
+            ["--methods", "csgm", "--lambda-z", "0.7", "--lambda-z-grid", "0.1,0.01"],
+            "--lambda-z is replaced by the candidates of --lambda-z-grid, which all set lambda_z",
+        ),
+        (
+            ["--methods", "csgm", "--steps", "5", "--engine-grid", "lambda_z=0.3,steps=3"],
+            "--steps is replaced by the candidates of --engine-grid, which all set steps",
+        ),
+        (
+            ["--methods", "iagan", "--lambda-z", "0.5", "--engine-grid", "lambda_z=0.3;lambda_z=1"],
+            "--lambda-z is replaced by the candidates of --engine-grid",
+        ),
+        (
+            ["--methods", "csgm-sparse", "--sparse-l1", "0.5", "--sparse-l1-grid", "0.1,0.01"],
+            "--sparse-l1 is replaced by the candidates of --sparse-l1-grid (csgm-sparse chooses "
+            "its l1 among 0.1,0.01 on validation images): pass --sparse-l1-grid 0.5",
+        ),
+    ],
+)
+def test_a_fixed_value_a_grid_replaces_is_refused(extra, lead, tmp_path, capsys):
+    """A value set beside a grid that searches it would be ignored and recorded in sweep.json
+    as if used (user trial): refused. An engine-grid that sets only steps leaves --lambda-z."""
+    args = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "10", "--n-images"]
+    args += ["2", "--restarts", "1", "--device", "cpu", "--out", str(tmp_path / "new" / "o")]
+    code, err = run([*args, *extra], capsys)
+    assert_refused(code, err, "sweep", lead, tmp_path)
+    from ganinverse.cli import build_parser
+    from ganinverse.cli.sweep import _check_grids_replace_nothing
+
+    for grid in ("steps=3;steps=5", "lambda_z=0.3,steps=3;steps=5"):  # one leaves lambda_z
+        ok = build_parser().parse_args(
+            [*args, "--methods", "csgm", "--lambda-z", "0.1", "--engine-grid", grid]
+        )
+        _check_grids_replace_nothing(ok)  # no error
+
+
+@pytest.mark.parametrize("command", ["sweep", "reconstruct", "inpaint"])
+def test_prune_at_with_one_restart_is_refused(command, tmp_path, capsys):
+    """--prune-at cannot act with --restarts 1 (user trial: accepted in silence)."""
+    args = [command, "--dataset", "digits", "--generator", "digits", "--device", "cpu"]
+    args += {"sweep": ["--m", "10", "--methods", "csgm"], "reconstruct": ["--m", "10"]}.get(
+        command, []
+    )
+    args += ["--restarts", "1", "--prune-at", "0.5", "--out", str(tmp_path / "new" / "o")]
+    code, err = run(args, capsys)
+    assert_refused(
+        code, err, command, "--prune-at drops the worst restarts, but --restarts 1", tmp_path
+    )

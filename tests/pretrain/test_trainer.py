@@ -305,3 +305,14 @@ def test_a_kill_during_a_save_resumes_bit_for_bit(tmp_path, straight_run, target
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # everything loads without falling back
         assert load_generator(out, device="cpu").checkpoint_config["steps"] == 6
+
+
+def test_training_data_of_another_float_dtype_or_empty(tmp_path):
+    """float64 images train as float32 (as everywhere in the library; torch's dtype error from
+    inside the generator before); an empty tensor is our ValueError, nothing written."""
+    data = _data().double()
+    trainer = train(_cfg(tmp_path / "a", steps=1), data)
+    assert trainer.step == 1 and trainer.data.dtype == torch.float32
+    with pytest.raises(ValueError, match="data holds no images"):
+        train(_cfg(tmp_path / "b", steps=1), torch.zeros(0, *data.shape[1:]))
+    assert not (tmp_path / "b").exists()
