@@ -90,7 +90,7 @@ def test_half_precision_images_are_scored_in_float32(dtype):
 
 def test_an_x_hat_on_another_scale_warns():
     """x_hat in [0, 255] beside x in [-1, 1] (user trial: -35 dB in silence) warns with the fix;
-    a reconstruction slightly outside [-1, 1] does not."""
+    a reconstruction that overshoots a few pixels (a poor Lasso) does not."""
     import warnings
 
     x = torch.rand(2, 1, 8, 8) * 2 - 1
@@ -98,4 +98,6 @@ def test_an_x_hat_on_another_scale_warns():
         psnr((x + 1) * 127.5, x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        psnr((x * 1.2).clamp(-1.5, 1.5), x)
+        wild = x.clone()
+        wild[:, :, :2] = 10.0  # 2 of 8 rows far off
+        psnr(wild, x)

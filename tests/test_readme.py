@@ -353,11 +353,26 @@ def fill(cmd: Command, data_root: Path) -> list[str]:
     while extra:
         flag = extra.pop(0)
         value = [extra.pop(0)] if extra and not extra[0].startswith("--") else []
-        if flag not in args:
+        if flag not in args and not _replaced(flag, args):
             args += [flag, *value]
     leftover = [a for a in args if "..." in a or a == "DIR"]
     assert not leftover, f"unfilled placeholders {leftover} in {cmd.text!r}"
     return args
+
+
+def _replaced(flag: str, args: list[str]) -> bool:
+    """Whether the command sets ``flag`` another way: an --engine-grid whose candidates all set
+    it (a fixed value beside it is refused), or an attack budget of an attack it does not run
+    (a budget flag no attack of --attacks reads is refused)."""
+    if "--engine-grid" in args:
+        grid = args[args.index("--engine-grid") + 1]
+        key = flag[2:].replace("-", "_")
+        if all(f"{key}=" in c for c in grid.split(";")):
+            return True
+    if "--attacks" in args and flag in ("--eot-samples", "--latent-steps", "--latent-restarts"):
+        names = {a.split(":")[0].rstrip("2") for a in args[args.index("--attacks") + 1].split(",")}
+        return {"--eot-samples": "eot"}.get(flag, "latent") not in names
+    return False
 
 
 def _out(key: str, args: list[str]) -> str:

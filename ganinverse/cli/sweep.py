@@ -162,7 +162,6 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
-    _check_grids_replace_nothing(args)
 
 
 def _check_grids_replace_nothing(args: argparse.Namespace) -> None:
@@ -272,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
         )
     _check_flags_used(args)
     _validate_methods(args)  # the options alone: at once
+    _check_grids_replace_nothing(args)  # (after the candidates' own checks)
     _validate_methods(args, loaded=True)  # against G, D and the image size
     spec = make_spec(
         dataset=args.dataset,
