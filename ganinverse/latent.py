@@ -29,15 +29,15 @@ import contextlib
 import math
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ._validation import check_choice, check_int, check_number, check_positive, check_tensor
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, IdleOptionWarning
 from .seeds import rng
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
@@ -135,12 +135,59 @@ class LatentConfig:
                 "optimizer='lbfgs' couples the latents: use it without prune_at and tol"
             )
 
+    def idle_options(self) -> dict[str, str]:
+        """{option set away from its default that cannot act here: what it needs to act}, by
+        ``ACTS_WHEN`` (e.g. ``momentum`` with Adam: it needs ``optimizer='sgd'``)."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return {
+            name: needs
+            for name, (acts, needs) in ACTS_WHEN.items()
+            if getattr(self, name) != defaults[name] and not acts(self)
+        }
+
+    def overridden(self, **overrides: object) -> LatentConfig:
+        """``updated(**overrides)`` for a config that is not the caller's own (a card's
+        recommended settings, a preset) with the caller's options on top: a setting of this
+        config that the overrides leave idle (a card's ``prune_at`` under ``restarts=1``) goes
+        back to its default, so ``optimize_latent`` does not warn about what the caller never set.
+        """
+        config = self.updated(**overrides)
+        idle = set(config.idle_options()) - set(overrides)
+        defaults = {f.name: f.default for f in fields(self)}
+        return config.updated(**{k: defaults[k] for k in idle}) if idle else config
+
     def updated(self, **overrides: object) -> LatentConfig:
         """A copy with some fields replaced (validated again)."""
         unknown = set(overrides) - set(self.__dataclass_fields__)
         if unknown:
             raise TypeError(f"unknown latent-engine option(s): {', '.join(sorted(unknown))}")
         return replace(self, **overrides)
+
+
+def configured(
+    config: LatentConfig | None, preset: LatentConfig, overrides: dict[str, object]
+) -> LatentConfig:
+    """The caller's ``config`` with ``overrides`` on top, or without one the solver's ``preset``
+    with them on top (``LatentConfig.overridden``: a preset's setting they make idle is reset)."""
+    if config is None:
+        return preset.overridden(**overrides)
+    return config.updated(**overrides)
+
+
+#: When an engine option acts: {option: (predicate on the LatentConfig, what it needs in words)}.
+#: Elsewhere the option changes nothing; ``optimize_latent`` warns ``IdleOptionWarning`` for one
+#: set away from its default, and the CLI refuses such a flag (``cli._common``).
+ACTS_WHEN: dict[str, tuple[Callable[[LatentConfig], bool], str]] = {
+    "momentum": (lambda c: c.optimizer == "sgd", "optimizer='sgd'"),
+    "step_at": (lambda c: c.schedule == "step", "schedule='step'"),
+    "step_gamma": (lambda c: c.schedule == "step", "schedule='step'"),
+    "box": (
+        lambda c: c.projection == "box" or c.init == "uniform",
+        "projection='box' or init='uniform'",
+    ),
+    "patience": (lambda c: c.tol is not None, "tol (early stopping)"),
+    "prune_at": (lambda c: c.restarts > 1, "restarts > 1 (it drops the worse restarts)"),
+}
 
 
 @dataclass
@@ -331,6 +378,13 @@ def optimize_latent(
     """
     config = (config or LatentConfig()).updated(**overrides)
     check_generator(G)
+    for name, needs in config.idle_options().items():
+        warnings.warn(
+            f"the engine option {name}={getattr(config, name)!r} changes nothing here: it acts "
+            f"only with {needs}; drop it or set that",
+            IdleOptionWarning,
+            stacklevel=3,
+        )
     check_int(n_images, "n_images", low=1)
     image_ids = check_image_ids(image_ids, n_images)
     device = generator_device(G)

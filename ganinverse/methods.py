@@ -35,7 +35,7 @@ from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
 from ._validation import check_choice, check_int, check_number, check_positive
 from .exceptions import ConvergenceWarning, IdleOptionWarning
-from .latent import LatentConfig, LatentResult
+from .latent import LatentConfig, LatentResult, configured
 from .operators import Inpainting, LinearOperator, check_operator
 from .recommended import recommended_config
 from .solvers import adaptive as _adaptive
@@ -162,8 +162,7 @@ class Method:
                 k: given.pop(k) for k in list(given) if k in LATENT_FIELDS - set(self.defaults)
             }
             if engine:
-                base = given.get("config", self.defaults["config"])
-                given["config"] = base.updated(**engine)
+                given["config"] = configured(given.get("config"), self.defaults["config"], engine)
         unknown = set(given) - set(self.defaults)
         if unknown:
             raise TypeError(
@@ -388,10 +387,11 @@ def reconstruct_result(
     record = get_method(method)
     check_operator(operator)  # a ganinverse operator (a deepinv physics: the adapter named)
     source = "the config passed" if "config" in options else ""
-    if "config" not in options and G is not None and record.recommended is not None:
-        config, source = default_config(record, G, operator)
-        options = {"config": config, **options}
     given = {k: v for k, v in options.items() if k in LatentConfig.__dataclass_fields__}
+    if "config" not in options and G is not None and record.recommended is not None:
+        config, source = default_config(record, G, operator)  # the caller's options on top
+        rest = {k: v for k, v in options.items() if k not in given}
+        options = {"config": config.overridden(**given), **rest}
     options = record.options(options)
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")

@@ -315,3 +315,47 @@ def test_bad_image_ids_are_refused(toy_generator, ids):
 def test_prune_at_as_a_list_is_kept_hashable():
     config = LatentConfig(prune_at=[0.1, 0.3])  # e.g. read back from JSON
     assert config.prune_at == (0.1, 0.3) and hash(config) == hash(LatentConfig(prune_at=(0.1, 0.3)))
+
+
+@pytest.mark.parametrize(
+    "kw, needs",
+    [
+        ({"momentum": 0.5}, "optimizer='sgd'"),
+        ({"step_gamma": 0.5}, "schedule='step'"),
+        ({"step_at": 0.5, "schedule": "cosine"}, "schedule='step'"),
+        ({"box": 2.0}, "projection='box' or init='uniform'"),
+        ({"patience": 5}, "tol"),
+        ({"prune_at": (0.5,), "restarts": 1}, "restarts > 1"),
+    ],
+)
+def test_an_engine_option_that_cannot_act_warns(toy_generator, kw, needs):
+    """An option set away from its default where it changes nothing (momentum with Adam, ...)
+    is named with what it needs (user trial: accepted in silence)."""
+    from ganinverse.exceptions import IdleOptionWarning
+
+    x = truth(toy_generator, n=1)
+    config = LatentConfig(steps=3, restarts=2, progress=False).updated(**kw)
+    assert needs in next(iter(config.idle_options().values()))
+    with pytest.warns(IdleOptionWarning, match=rf"{next(iter(config.idle_options()))}=.*{needs}"):
+        optimize_latent(toy_generator, Fit(x), 1, config)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"momentum": 0.5, "optimizer": "sgd"},
+        {"step_gamma": 0.5, "schedule": "step"},
+        {"box": 2.0, "init": "uniform"},
+        {"box": 2.0, "projection": "box"},
+        {"patience": 5, "tol": 1e-4},
+        {"prune_at": (0.5,), "restarts": 2},
+    ],
+)
+def test_an_engine_option_that_acts_does_not_warn(toy_generator, kw, recwarn):
+    from ganinverse.exceptions import IdleOptionWarning
+
+    x = truth(toy_generator, n=1)
+    config = LatentConfig(steps=3, restarts=2, lr=0.05, progress=False).updated(**kw)
+    assert config.idle_options() == {}
+    optimize_latent(toy_generator, Fit(x), 1, config)
+    assert not [w for w in recwarn if issubclass(w.category, IdleOptionWarning)]

@@ -179,3 +179,23 @@ def test_the_lasso_lambda_search_walks_the_path_with_warm_starts(monkeypatch):
         cold = metrics.mse(reconstruct("lasso-dct", None, op, op.A(x), lam=lam), x).mean()
         assert abs(score - float(cold)) <= 1e-3 * float(cold) + 1e-7
     assert best == min(scores, key=lambda s: s[1])[0]
+
+
+def test_a_cards_setting_the_callers_options_make_idle_is_reset_not_warned(recwarn):
+    """G's card recommends prune_at; the caller's restarts=1 makes it idle. The caller never set
+    prune_at, so it goes back to its default instead of warning (IdleOptionWarning is for
+    what the caller set)."""
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.models import load_generator
+
+    G = load_generator("digits", device="cpu")
+    op = GaussianCS(G.image_shape, 20, seed=0)
+    y = op.measure(torch.zeros(1, *G.image_shape), seed=1)
+    from ganinverse.methods import default_config, reconstruct_result
+
+    assert default_config(get_method("csgm"), G, op)[0].prune_at  # the card sets it
+    res = reconstruct_result("csgm", G, op, y, steps=2, restarts=1, progress=False)
+    assert res.steps_run.shape == (1, 1)
+    assert not [w for w in recwarn if issubclass(w.category, IdleOptionWarning)]
+    with pytest.warns(IdleOptionWarning, match="prune_at"):  # set by the caller: warned
+        reconstruct("csgm", G, op, y, steps=2, restarts=1, prune_at=(0.5,), progress=False)

@@ -181,6 +181,7 @@ ENGINE_FLAGS = {
     "lambda_z": "--lambda-z",
     "tol": "--tol",
     "prune_at": "--prune-at",
+    "box": "--box",  # inpaint's (the others have no such flag: getattr gives None)
 }
 
 
@@ -189,20 +190,46 @@ def engine_overrides(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k) for k in ENGINE_FLAGS if getattr(args, k, None) is not None}
 
 
-def engine_flag_owners(args: argparse.Namespace) -> dict[str, list[str]]:
+def engine_flag_owners(args: argparse.Namespace, methods: Sequence[str]) -> dict[str, list[str]]:
     """{engine flag the user set: the methods that run the latent engine}: for
     ``check_flags_used`` with the methods' chains (``method_chain``: csgm-sparse and iagan
     run CSGM's engine first), so an engine flag of a sweep or a reconstruction that runs no
     latent search (the Lasso, the untrained priors) is refused, not ignored. An engine flag that
-    cannot act at all (``--prune-at`` with ``--restarts 1``) is a ValueError here."""
+    cannot act with the others in any latent method of ``methods`` (``latent.ACTS_WHEN``:
+    ``--prune-at`` with ``--restarts 1``) is a ValueError here."""
+    from ..methods import get_method
+
     engine = engine_overrides(args)
-    if engine.get("prune_at") and engine.get("restarts") == 1:  # an engine flag that cannot act
-        raise ValueError(
-            "--prune-at drops the worst restarts, but --restarts 1 runs one: drop --prune-at or "
-            "pass --restarts > 1"
-        )
     takers = latent_methods()
+    idle: dict[str, str] = {}  # flag: what it needs, idle in every latent method that runs
+    for i, name in enumerate(n for n in chains(methods) if n in takers):
+        try:
+            config = get_method(name).defaults["config"].overridden(**engine)
+        except (TypeError, ValueError):  # a bad value: the engine checks name its flag later
+            return {ENGINE_FLAGS[key]: takers for key in engine}
+        here = {
+            k: f"{needs} ({name}: {_engine_line(config, k)})"
+            for k, needs in config.idle_options().items()
+            if k in engine
+        }
+        idle = here if i == 0 else {k: v for k, v in idle.items() if k in here}
+    for key, needs in idle.items():
+        raise ValueError(
+            f"{ENGINE_FLAGS[key]} changes nothing with these flags: it acts only with {needs}; "
+            f"drop {ENGINE_FLAGS[key]}" + (" or pass --restarts > 1" if key == "prune_at" else "")
+        )
     return {ENGINE_FLAGS[key]: takers for key in engine}
+
+
+def _engine_line(config: Any, key: str) -> str:
+    """The settings of ``config`` that decide whether option ``key`` acts, as k=v."""
+    from ..latent import ACTS_WHEN
+
+    words = ACTS_WHEN[key][1]
+    shown = [
+        f for f in ("optimizer", "schedule", "projection", "init", "tol", "restarts") if f in words
+    ]
+    return ", ".join(f"{f}={getattr(config, f)!r}" for f in shown)
 
 
 def chains(methods: Sequence[str]) -> list[str]:
@@ -397,7 +424,7 @@ def validate_methods(
         record = get_method(name)
         options = dict(given.get(name, {})) if name in methods else {}
         if engine and record.latent:  # a bad engine flag raises here, named by its argument
-            options = {"config": record.defaults["config"].updated(**engine), **options}
+            options = {"config": record.defaults["config"].overridden(**engine), **options}
         tuned = record.tuned
         grid = () if grids is None or tuned is None else tuple(grids.get(tuned.key, tuned.grid))
         try:

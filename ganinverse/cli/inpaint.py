@@ -26,7 +26,6 @@ from ._common import (
     check_flags_used,
     engine_flag_owners,
     engine_overrides,
-    latent_methods,
     method_options,
     set_method_flags,
     validate_methods,
@@ -95,14 +94,12 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     """A flag of a method other than --method would be ignored: refused (the method options,
     --box of the latent methods, a --discriminator for a method that uses none)."""
     owners = set_method_flags(args)
-    if args.box is not None:
-        owners["--box"] = latent_methods()
     check_flags_used(owners, (args.method,), how="--method", choices=_methods())
     if args.discriminator not in (None, "none"):
         given = method_options(args, (args.method,))
         check_discriminator_used((args.method,), given, how="--method", choices=_methods())
     check_flags_used(  # an engine flag of a method with no latent search: refused
-        engine_flag_owners(args),
+        engine_flag_owners(args, (args.method,)),
         (args.method,),
         how="--method",
         choices=_methods(),
@@ -177,11 +174,11 @@ def run(args: argparse.Namespace) -> int:
     record = get_method(args.method)
     _check_flags_used(args)
     given = method_options(args, (args.method,))
-    engine = {**engine_overrides(args), **({} if args.box is None else {"box": args.box})}
+    engine = engine_overrides(args)  # (with --box)
     checks = {"engine": engine, "how": "--method"}
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
-        options["config"] = options["config"].updated(progress=not args.no_progress, **engine)
+        options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
     G = load_generator(args.generator, device=device)
     device = generator_device(G)
     D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None

@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
         given = method_options(args, (args.method,))
         check_discriminator_used((args.method,), given, how="--method")
     runs = chains((args.method,))  # an engine flag of a method with no latent search: refused
-    check_flags_used(engine_flag_owners(args), (args.method,), how="--method", runs=runs)
+    check_flags_used(
+        engine_flag_owners(args, (args.method,)), (args.method,), how="--method", runs=runs
+    )
     given = method_options(args, (args.method,))
     checks = {"given": given, "engine": engine_overrides(args), "how": "--method"}
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
@@ -147,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         options["progress"] = not args.no_progress
     if record.latent:  # G's card (ganinverse tune) unless --engine flags say otherwise
         base, source = default_config(record, G, op)
-        options["config"] = base.updated(progress=not args.no_progress, **engine_overrides(args))
+        options["config"] = base.overridden(progress=not args.no_progress, **engine_overrides(args))
     y = op.measure(x, seed=args.seed + 1)
     back_projection = op.back_projection(y).cpu()  # before the solver moves op to G's device
     shown = {

@@ -158,7 +158,7 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     if args.discriminator:
         given = method_options(args, args.methods)
         check_discriminator_used(args.methods, given, how="--methods")
-    shared = engine_flag_owners(args)
+    shared = engine_flag_owners(args, args.methods)
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))

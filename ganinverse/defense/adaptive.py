@@ -29,7 +29,14 @@ from torch import Tensor, nn
 
 from .._validation import check_int, check_positive
 from ..data import to_unit
-from ..latent import LatentConfig, LatentObjective, LatentResult, frozen, optimize_latent
+from ..latent import (
+    LatentConfig,
+    LatentObjective,
+    LatentResult,
+    configured,
+    frozen,
+    optimize_latent,
+)
 from ..models.classifier import check_labels, logits_classes
 from .attacks import PGD, Attack, AttackChecks, margin_loss, model_image_shape, project_ball
 from .projection import ProjectionDefense, UnrolledProjection
@@ -254,7 +261,7 @@ class LatentAttack(Attack):
         self.penalty = check_positive(penalty, "penalty")
         self.c = check_positive(c, "c")
         self.kappa = check_positive(kappa, "kappa", strict=False)
-        self.config = (config or LATENT_ATTACK).updated(**overrides)
+        self.config = configured(config, LATENT_ATTACK, overrides)
         self.last_result: LatentResult | None = None
 
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
@@ -355,7 +362,7 @@ class OverpoweredAttack(AttackChecks):
         self.c = check_positive(c, "c")
         self.kappa = check_positive(kappa, "kappa", strict=False)
         self.bisection_steps = check_int(bisection_steps, "bisection_steps", low=0)
-        self.config = (config or LATENT_ATTACK).updated(**overrides)
+        self.config = configured(config, LATENT_ATTACK, overrides)
         self.last_result: LatentResult | None = None
 
     probe_classes = True  # the model is the classifier itself: one forward pass is cheap

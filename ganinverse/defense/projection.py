@@ -46,6 +46,7 @@ from ..latent import (
     LatentResult,
     _init_latents,
     _lr_factor,
+    configured,
     frozen,
     generator_device,
 )
@@ -175,7 +176,7 @@ class ProjectionDefense(nn.Module):
             raise TypeError(f"config must be a LatentConfig, got {type(config).__name__}")
         self.G = G
         self.image_shape = tuple(int(s) for s in G.image_shape)
-        self.config = (config or DEFENSE_GAN).updated(**overrides)
+        self.config = configured(config, DEFENSE_GAN, overrides)
         # 0 steps would return the random start as the "projection"
         check_int(self.config.steps, "steps", low=1)
         self.resample = bool(resample)

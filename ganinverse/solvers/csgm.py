@@ -196,9 +196,10 @@ def csgm(
             CSGM_PRESETS["mnist"],
             "CSGM_PRESETS['mnist'] (G's card recommends none: `ganinverse tune` writes one)",
         )
+        config = config.overridden(**overrides)  # the caller's options on top of the card's
     else:
         source = "the config passed"
-    config = config.updated(**overrides)
+        config = config.updated(**overrides)
     source = settings_line(source, overrides)
     if d_weight > 0:
         objective = DiscriminatorPriorObjective(operator, y, D, d_weight, d_prior)

@@ -39,6 +39,7 @@ from ..latent import (
     LatentObjective,
     LatentResult,
     check_generator,
+    configured,
     generator_device,
     optimize_latent,
 )
@@ -234,7 +235,7 @@ def _inpaint(
     check_tensor(y_masked, "y (known pixels)")
     weights = importance_weights(mask, window)
     objective = InpaintingObjective(y_masked, weights, D, prior_weight, prior)
-    config = (config or INPAINT_CONFIG).updated(**overrides)
+    config = configured(config, INPAINT_CONFIG, overrides)
     latent = optimize_latent(
         G, objective, len(y_masked), config, image_ids=image_ids, desc="inpaint"
     )

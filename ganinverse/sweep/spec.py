@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._validation import check_int, check_positive
-from ..latent import LatentConfig
+from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, get_method
 from ..operators import REGISTRY, LinearOperator
 
@@ -197,9 +197,12 @@ class SweepSpec:
         on its ``config`` (no progress bars) and the sweep's options for it."""
         record = get_method(method)
         given = {k: getattr(self, f) for k, f in LEGACY_OPTIONS.get(method, {}).items()}
-        options = record.options({**given, **self.options.get(method, {})})
-        if record.latent:
-            options["config"] = options["config"].updated(**{"progress": False, **self.engine})
+        own = {**given, **self.options.get(method, {})}
+        options = record.options(own)
+        if record.latent:  # the sweep's engine options over the caller's config or the default
+            engine = {"progress": False, **self.engine}
+            own_config = own.get("config")
+            options["config"] = configured(own_config, options["config"], engine)
         if "progress" in options:  # a solver's own bar (the sweep shows one over its units)
             options["progress"] = False
         return options

@@ -221,3 +221,18 @@ def test_prior_weight_without_a_discriminator_is_refused(tmp_path, checkpoints, 
     err = capsys.readouterr().err
     assert "--prior-weight weighs yeh's discriminator prior, but no discriminator" in err, err
     assert not out.exists()
+
+
+def test_box_for_a_method_that_does_not_clip_is_refused(tmp_path, checkpoints, capsys):
+    """--box acts only where z is clipped to the box or drawn from it (yeh's defaults); with
+    csgm (no projection, normal starts) it changed nothing in silence: refused by name."""
+    gen, _ = checkpoints
+    digit_png(tmp_path / "in.png")
+    out = tmp_path / "out"
+    argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png")]
+    argv += ["--method", "csgm", "--box", "2", "--steps", "2", "--no-progress"]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--box changes nothing with these flags: it acts only with projection='box'" in err
+    assert "csgm: projection='none', init='normal'" in err, err
+    assert not out.exists()

@@ -682,5 +682,9 @@ def test_prune_at_with_one_restart_is_refused(command, tmp_path, capsys):
     args += ["--restarts", "1", "--prune-at", "0.5", "--out", str(tmp_path / "new" / "o")]
     code, err = run(args, capsys)
     assert_refused(
-        code, err, command, "--prune-at drops the worst restarts, but --restarts 1", tmp_path
+        code,
+        err,
+        command,
+        "--prune-at changes nothing with these flags: it acts only with restarts > 1",
+        tmp_path,
     )

@@ -74,3 +74,17 @@ def test_bad_input(toy_generator):
         ProjectionDefense(nn.Linear(2, 2))
     with pytest.raises(TypeError, match="unknown latent-engine option"):
         ProjectionDefense(toy_generator, stepz=3)
+
+
+def test_a_preset_setting_the_callers_options_make_idle_does_not_warn(toy_generator, recwarn):
+    """DEFENSE_GAN sets SGD's momentum and a step schedule; optimizer='adam' and
+    schedule='constant' make them idle. The caller set neither, so no IdleOptionWarning; the
+    caller's own idle momentum is warned."""
+    from ganinverse.exceptions import IdleOptionWarning
+
+    x = torch.rand(1, *toy_generator.image_shape)
+    ProjectionDefense(toy_generator, steps=2, restarts=1, optimizer="adam", schedule="constant")(x)
+    assert not [w for w in recwarn if issubclass(w.category, IdleOptionWarning)]
+    defense = ProjectionDefense(toy_generator, steps=2, restarts=1, optimizer="adam", momentum=0.5)
+    with pytest.warns(IdleOptionWarning, match="momentum=0.5"):
+        defense(x)
