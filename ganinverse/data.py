@@ -554,6 +554,12 @@ def _open(
     if channels is not None and name != "folder":
         raise ValueError(f"channels only applies to name='folder', not {name!r}")
     if name == "digits":
+        if root is not None or download:
+            flag = "root (CLI --data-root)" if root is not None else "download"
+            raise ValueError(
+                f"{flag} does not apply to 'digits': scikit-learn's embedded digits read no "
+                "folder; drop it"
+            )
         return _digits(split, image_size)
     root = _check_root(name, root)
     if name in ("mnist", "fashion-mnist"):

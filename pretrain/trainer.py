@@ -736,6 +736,29 @@ def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
     return images
 
 
+#: TrainConfig's dataset for a run on the images passed to ``train(cfg, data)``
+GIVEN_DATA = "given"
+#: the TrainConfig fields that choose the images (idle when they are passed)
+DATA_FIELDS = ("dataset", "data_root", "n_train", "image_size")
+
+
+def _given_data_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` for a run on images passed to ``train``: the fields that choose the images back
+    to their defaults and ``dataset=GIVEN_DATA``; an IdleOptionWarning for each one set."""
+    defaults = TrainConfig()
+    for key in DATA_FIELDS:
+        value = getattr(cfg, key)
+        if value != getattr(defaults, key) and value != GIVEN_DATA:
+            warnings.warn(
+                f"{key}={value!r} selects nothing: the images passed as data are trained on "
+                f"(the run records dataset={GIVEN_DATA!r}); drop {key} or pass no data",
+                IdleOptionWarning,
+                stacklevel=3,
+            )
+    fresh = {k: getattr(defaults, k) for k in DATA_FIELDS}
+    return dataclasses.replace(cfg, **{**fresh, "dataset": GIVEN_DATA})
+
+
 def train(
     cfg: TrainConfig, data: Tensor | Dataset | None = None, *, resume: bool = False
 ) -> Trainer:
@@ -743,11 +766,24 @@ def train(
 
     Every argument, the device, ``out`` and (for ``resume``) the checkpoint are checked before the
     data are read or anything is written: a failed start leaves ``out`` as it was.
+
+    ``data``: (N, C, H, W) images in [-1, 1] (or a Dataset of them) to train on instead of
+    ``cfg.dataset``. The run then records ``dataset="given"`` (cfg.dataset did not choose its
+    images, and a card naming it would claim a provenance the run does not have); ``dataset``,
+    ``data_root``, ``n_train`` and ``image_size`` set away from their defaults warn an
+    IdleOptionWarning, as they select nothing.
     """
     _check_resume(Path(cfg.checked()[0].out), resume)
+    if data is not None:
+        cfg = _given_data_config(cfg)
     if not resume:  # (a resumed run keeps its saved config as it was trained)
         warn_idle_options(cfg)
     if data is None:
+        if cfg.dataset == GIVEN_DATA:
+            raise ValueError(
+                f"dataset={GIVEN_DATA!r} names images passed to train(cfg, data): pass data, or "
+                "name a dataset (ganinverse.data.SOURCES)"
+            )
         data = load_training_data(cfg)
     trainer = trainer_class(LOSSES[cfg.loss])(cfg, data, resume=resume)
     trainer.run()

@@ -503,3 +503,13 @@ def test_npz_that_is_an_npy_is_named(tmp_path):
         np.save(f, np.zeros((2, 8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="celeba64.npz is not a readable .npz.*not an archive"):
         data.load_images("celeba64", tmp_path)
+
+
+@pytest.mark.parametrize("kw", [{"root": "/tmp/somewhere"}, {"download": True}])
+def test_digits_with_a_folder_or_download_is_refused(kw):
+    """scikit-learn's embedded digits read no folder: a --data-root given for them was ignored
+    in silence (user trial)."""
+    from ganinverse.data import load_images
+
+    with pytest.raises(ValueError, match="does not apply to 'digits'.*drop it"):
+        load_images("digits", n=1, **kw)

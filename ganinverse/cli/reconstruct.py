@@ -37,12 +37,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "truth, the back-projection A^T y and the reconstruction side by side, with PSNRs).",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file (resized to the generator's size)")
+    src.add_argument(
+        "--image",
+        help="an image file (resized to the generator's size; kept as it is for a method "
+        "without a generator)",
+    )
     src.add_argument("--dataset", help="a dataset name (with --index, --split, --data-root)")
     p.add_argument("--data-root")
     p.add_argument("--split", default="test")
     p.add_argument("--index", type=int, default=0)
-    p.add_argument("--generator", default="digits", help="bundled name or checkpoint path")
+    p.add_argument(
+        "--generator",
+        help="bundled name or checkpoint path (default digits; only for a method that uses one)",
+    )
     p.add_argument("--discriminator", help="bundled name or checkpoint (methods that use D)")
     p.add_argument("--operator", default="gaussian", choices=list(REGISTRY))
     for flag, axis in _axes().items():
@@ -105,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
     if args.discriminator:
         given = method_options(args, (args.method,))
         check_discriminator_used((args.method,), given, how="--method")
+    if args.generator is not None and not record.needs_generator:
+        raise ValueError(
+            f"--generator: method {args.method!r} uses no generator, so it would change nothing "
+            "(the image keeps its own size); drop --generator"
+        )
     runs = chains((args.method,))  # an engine flag of a method with no latent search: refused
     check_flags_used(
         engine_flag_owners(args, (args.method,)), (args.method,), how="--method", runs=runs
@@ -112,18 +124,23 @@ def run(args: argparse.Namespace) -> int:
     given = method_options(args, (args.method,))
     checks = {"given": given, "engine": engine_overrides(args), "how": "--method"}
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
-    G = load_generator(args.generator, device=device)
+    G = (
+        load_generator(args.generator or "digits", device=device)
+        if record.needs_generator
+        else None
+    )
     D = None
     if args.discriminator:
         from ..models import load_discriminator
 
         D = load_discriminator(args.discriminator, device=device)
-    c, h, _ = G.image_shape
+    c, h, _ = (None, None, None) if G is None else G.image_shape
     if args.image:
         x = load_image_file(args.image, image_size=h, channels=c)
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)
-    if tuple(x.shape[1:]) != tuple(G.image_shape):
+    shape = tuple(x.shape[1:])
+    if G is not None and shape != tuple(G.image_shape):
         raise ValueError(
             f"the image has shape {tuple(x.shape[1:])}, the generator makes {G.image_shape}: "
             "pick a generator trained on this data (--generator)"
@@ -132,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         op = make_operator(
             args.operator,
-            G.image_shape,
+            shape,
             value,
             seed=args.seed,
             noise_std=2 * args.noise_std,
@@ -143,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         raise type(err)(f"{axis.flag} {value}: {err}") from err
     record.check_operator(op)
-    validate_methods((args.method,), **checks, shape=G.image_shape, G=G, D=D)  # against G, D
+    validate_methods((args.method,), **checks, shape=shape, G=G, D=D)  # against G, D
     source = None
     if "progress" in options:  # a solver's own bar (untrained priors)
         options["progress"] = not args.no_progress
@@ -167,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     x_hat = (
         reconstruct(
             args.method,
-            G if record.needs_generator else None,
+            G,
             op,
             y,
             D=D,

@@ -154,6 +154,8 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     (--steps, --lambda-z, ...) and the weight grids (--lambda-z-grid, --sparse-l1-grid, ...)
     by a method of --methods or one it starts from (iagan and csgm-sparse run csgm's search)."""
     owners = set_method_flags(args)
+    if args.generator:
+        owners["--generator"] = [n for n, r in METHODS.items() if r.needs_generator]
     check_flags_used(owners, args.methods, how="--methods")
     if args.discriminator:
         given = method_options(args, args.methods)

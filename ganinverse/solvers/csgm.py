@@ -106,7 +106,8 @@ def check_discriminator_prior(
 
     Raises ValueError for γ < 0 or not finite, an unknown ``d_prior``, γ > 0 without D, or a D
     whose parameters are on another device than G's; TypeError for a D that is not an nn.Module.
-    A D given with γ = 0 is checked and then unused: an IdleOptionWarning says so.
+    A D or a ``d_prior`` other than the default given with γ = 0 is checked and then unused:
+    an IdleOptionWarning says so.
     """
     d_weight = check_positive(d_weight, "d_weight", strict=False)
     check_choice(d_prior, "d_prior", PRIORS)
@@ -117,6 +118,13 @@ def check_discriminator_prior(
             f"d_weight={d_weight:g} weighs a discriminator prior but no discriminator D was given: "
             "pass D= (ganinverse.load_discriminator), on the command line --discriminator NAME, "
             "or set d_weight=0 (--d-weight 0)"
+        )
+    if d_weight == 0 and d_prior != "nonsat":
+        warnings.warn(
+            f"d_prior={d_prior!r} changes nothing with d_weight=0 (the discriminator prior is "
+            "off): pass d_weight > 0 (--d-weight) or drop d_prior",
+            IdleOptionWarning,
+            stacklevel=3,
         )
     if d_weight == 0 and D is not None:
         warnings.warn(

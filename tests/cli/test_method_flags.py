@@ -688,3 +688,36 @@ def test_prune_at_with_one_restart_is_refused(command, tmp_path, capsys):
         "--prune-at changes nothing with these flags: it acts only with restarts > 1",
         tmp_path,
     )
+
+
+@pytest.mark.parametrize(
+    "command, args",
+    [
+        ("sweep", ["--m", "10", "--methods", "csgm", "--generator", "digits"]),
+        ("reconstruct", ["--m", "10"]),
+        ("inpaint", ["--n", "1"]),
+        ("tune", ["--m", "10", "--generator", "digits"]),
+    ],
+)
+def test_a_data_root_for_the_embedded_digits_is_refused(command, args, tmp_path, capsys):
+    """--data-root with --dataset digits selected nothing (user trial): refused, nothing written."""
+    argv = [command, "--dataset", "digits", "--data-root", str(tmp_path), *args]
+    code, err = run([*argv, "--device", "cpu", "--out", str(tmp_path / "new" / "o")], capsys)
+    assert_refused(
+        code, err, command, "root (CLI --data-root) does not apply to 'digits'", tmp_path
+    )
+
+
+@pytest.mark.parametrize("command", ["sweep", "reconstruct"])
+def test_a_generator_for_methods_that_use_none_is_refused(command, tmp_path, capsys):
+    """--generator with only Lasso methods changed nothing and was recorded (user trial):
+    refused; reconstruct runs such a method without one, on the image's own size."""
+    methods = {"sweep": ["--methods", "lasso-dct", "--n-images", "1"], "reconstruct": []}
+    argv = [command, "--dataset", "digits", "--m", "10", *methods[command]]
+    argv += ["--method", "lasso-dct"] if command == "reconstruct" else []
+    code, err = run([*argv, "--generator", "digits", "--out", str(tmp_path / "new" / "o")], capsys)
+    lead = "--generator" + (" is an option of" if command == "sweep" else ": method 'lasso-dct'")
+    assert_refused(code, err, command, lead, tmp_path)
+    if command == "reconstruct":
+        assert main([*argv, "--out", str(tmp_path / "ok")]) == 0
+        assert (tmp_path / "ok" / "reconstruction.png").is_file()

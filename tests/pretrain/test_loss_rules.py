@@ -149,7 +149,7 @@ def toy_loss():
 
 def test_a_registered_loss_trains_with_its_own_defaults(tmp_path, toy_loss):
     data = torch.rand(48, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    kw = dict(loss=toy_loss.name, dataset="toy", latent_dim=4, ngf=4, ndf=4, batch_size=16,
+    kw = dict(loss=toy_loss.name, latent_dim=4, ngf=4, ndf=4, batch_size=16,
               seed=1, gp_lambda=2.5, save_every=100, sample_every=100, log_every=1,
               device="cpu", progress=False, out=str(tmp_path))  # fmt: skip
     trainer = train(TrainConfig(steps=2, **kw), data)

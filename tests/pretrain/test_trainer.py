@@ -21,7 +21,6 @@ def _data(n=48, seed=0):
 
 def _cfg(tmp_path, **kw):
     base = dict(
-        dataset="toy",
         latent_dim=4,
         ngf=4,
         ndf=4,
@@ -145,15 +144,15 @@ def test_interrupt_saves_a_step_boundary_checkpoint(tmp_path, monkeypatch):
 def test_resume_refuses_a_changed_experiment(tmp_path):
     train(_cfg(tmp_path, steps=1), _data())
     with pytest.raises(ValueError, match="resume"):
-        Trainer(_cfg(tmp_path, steps=2), _data())
+        train(_cfg(tmp_path, steps=2), _data())
     with pytest.raises(ValueError, match="loss"):
-        Trainer(_cfg(tmp_path, steps=2, loss="lsgan"), _data(), resume=True)
+        train(_cfg(tmp_path, steps=2, loss="lsgan"), _data(), resume=True)
     # a changed network size is named as such, not as a shape mismatch of the weights
     with pytest.raises(ValueError, match=r"cannot resume .* different latent_dim"):
-        Trainer(_cfg(tmp_path, steps=2, latent_dim=3), _data(), resume=True)
+        train(_cfg(tmp_path, steps=2, latent_dim=3), _data(), resume=True)
     train(_cfg(tmp_path, steps=3), _data(), resume=True)
     with pytest.raises(ValueError, match=r"steps \(--steps\) = 2 is below the checkpoint's step 3"):
-        Trainer(_cfg(tmp_path, steps=2), _data(), resume=True)
+        train(_cfg(tmp_path, steps=2), _data(), resume=True)
 
 
 def test_config_errors(tmp_path):
@@ -316,3 +315,22 @@ def test_training_data_of_another_float_dtype_or_empty(tmp_path):
     with pytest.raises(ValueError, match="data holds no images"):
         train(_cfg(tmp_path / "b", steps=1), torch.zeros(0, *data.shape[1:]))
     assert not (tmp_path / "b").exists()
+
+
+def test_given_data_is_recorded_as_given_not_as_the_default_dataset(tmp_path):
+    """train(cfg, data) recorded cfg.dataset ('digits', the default) in the card, a provenance
+    the run does not have (user trial): the card says 'given'; a dataset-choosing field set
+    beside data warns, as it selects nothing; dataset='given' without data is refused."""
+    from ganinverse.exceptions import IdleOptionWarning
+    from pretrain.trainer import GIVEN_DATA
+
+    train(_cfg(tmp_path / "a", steps=1), _data())
+    card = json.loads((tmp_path / "a" / "generator.json").read_text())
+    assert card["dataset"] == GIVEN_DATA and card["train"]["dataset"] == GIVEN_DATA
+    with pytest.warns(IdleOptionWarning, match="data_root='/data' selects nothing"):
+        train(_cfg(tmp_path / "b", steps=1, dataset="mnist", data_root="/data"), _data())
+    with pytest.raises(ValueError, match="names images passed to train"):
+        train(_cfg(tmp_path / "c", steps=1, dataset=GIVEN_DATA))
+    assert not (tmp_path / "c").exists()
+    # a resume with the same data continues (its saved config records 'given')
+    assert train(_cfg(tmp_path / "a", steps=2), _data(), resume=True).step == 2

@@ -293,3 +293,17 @@ def test_the_command_line_passes_d_weight_and_d_prior(tmp_path, capsys):
     assert "d_weight=0.1" in out and "d_prior=wgan" in out and "PSNR" in out
     assert main([*base, "--d-weight", "0.1", "--out", str(tmp_path / "b")]) == 2
     assert "--discriminator" in capsys.readouterr().err
+
+
+def test_a_prior_form_without_its_weight_warns(G, recwarn):
+    """d_prior='wgan' with d_weight=0 changed nothing in silence (user trial): IdleOptionWarning
+    through csgm and the registry; the default form at γ = 0 says nothing."""
+    op = GaussianCS((3, 8, 8), 20, seed=0, noise_std=0.05)
+    y = op.measure(_truth(G), seed=2)
+    with pytest.warns(IdleOptionWarning, match="d_prior='wgan' changes nothing with d_weight=0"):
+        csgm(G, op, y, d_prior="wgan", **ENGINE, image_ids=IDS)
+    with pytest.warns(IdleOptionWarning, match="d_prior='log1m'"):
+        reconstruct_result("csgm-sparse", G, op, y, d_prior="log1m", **ENGINE, image_ids=IDS)
+    recwarn.clear()
+    csgm(G, op, y, **ENGINE, image_ids=IDS)
+    assert not [w for w in recwarn if issubclass(w.category, IdleOptionWarning)]
