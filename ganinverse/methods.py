@@ -142,6 +142,9 @@ class Method:
     #: on the meta device); ``shape`` is the images' (C, H, W), None when not known yet (the
     #: checks that need it are skipped). ``validate`` runs it (and ``check`` with G)
     check_options: Callable[..., Any] | None = None
+    #: {option: the operator classes it applies to}: set away from its default with another
+    #: operator it is refused (iagan's ``blend`` blends into known pixels: Inpainting only)
+    option_operators: Mapping[str, tuple[type, ...]] = field(default_factory=dict)
 
     @property
     def latent(self) -> bool:
@@ -179,11 +182,13 @@ class Method:
         G: nn.Module | None = None,
         D: nn.Module | None = None,
         grid: Sequence[Weight] = (),
+        operator: LinearOperator | type | None = None,
     ) -> dict:
         """``options`` over the defaults (``options()``) once the checks the solver runs on them
         passed, without solving (the CLI and the sweep call it before any work or file):
         ``check_options(options, shape)`` (``shape``: the images' (C, H, W); None skips what
-        needs it) and, with G, ``check(G, D, options)``; then every candidate of ``grid`` (the
+        needs it), with ``operator`` (an operator or its class) ``check_operator(operator,
+        options)``, and, with G, ``check(G, D, options)``; then every candidate of ``grid`` (the
         tuned weight's values, ``Tuned.apply``) checked the same way.
 
         Raises the check's ValueError/TypeError (an unknown option: TypeError) with two
@@ -195,9 +200,11 @@ class Method:
         given = dict(options or {})
         shape = None if shape is None else tuple(shape)
 
-        def own(full: dict) -> None:  # the options alone
+        def own(full: dict) -> None:  # the options alone (and against the operator's kind)
             if self.check_options is not None:
                 self.check_options(full, shape)
+            if operator is not None:
+                self.check_operator(operator, full)
 
         def with_models(full: dict) -> None:  # the options against G and D
             if self.check is not None and G is not None:
@@ -247,14 +254,26 @@ class Method:
         acts = self.discriminator_acts_when
         return acts is None or bool(acts[0](self.options(options)))
 
-    def check_operator(self, operator: LinearOperator) -> None:
-        """Raise unless the method applies to ``operator``."""
-        if self.operators is not None and not isinstance(operator, self.operators):
+    def check_operator(
+        self, operator: LinearOperator | type, options: Mapping[str, Any] | None = None
+    ) -> None:
+        """Raise a ValueError unless the method, and each of ``options`` set away from its
+        default (``option_operators``), applies to ``operator`` (an operator or its class)."""
+        cls = operator if isinstance(operator, type) else type(operator)
+        if self.operators is not None and not issubclass(cls, self.operators):
             names = ", ".join(c.__name__ for c in self.operators)
             raise ValueError(
                 f"method {self.name!r} applies to {names} operators only, got "
-                f"{type(operator).__name__}; pick another method"
+                f"{cls.__name__}; pick another method"
             )
+        for option, classes in self.option_operators.items():
+            value = (options or {}).get(option, self.defaults.get(option))
+            if value != self.defaults.get(option) and not issubclass(cls, classes):
+                names = ", ".join(c.__name__ for c in classes)
+                raise ValueError(
+                    f"{option}={value!r} applies to {names} operators only, got {cls.__name__} "
+                    f"(method {self.name!r}); drop it"
+                )
 
 
 #: name -> record, in the order registered (the CLI lists them in this order).
@@ -395,7 +414,7 @@ def reconstruct_result(
     options = record.options(options)
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
-    record.check_operator(operator)
+    record.check_operator(operator, options)
     if record.check is not None and G is not None:
         record.check(G, D if record.takes_discriminator(options) else None, options)
     extra: dict[str, Any] = {}
@@ -870,6 +889,7 @@ register_method(
         starts_from="csgm",
         recommended="csgm",
         check_options=_check_iagan_options,
+        option_operators={"blend": (Inpainting,)},
         flags={
             "lr_theta": Flag("--iagan-lr-theta", float, "Adam's lr for iagan's weights θ"),
             "lr_z": Flag("--iagan-lr-z", float, "Adam's lr for iagan's latent z"),

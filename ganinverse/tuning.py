@@ -122,6 +122,12 @@ def tune(
     check_positive(noise_std, "noise_std", strict=False)
     check_int(n_val, "n_val", low=1)
     check_int(refine_top, "refine_top", low=0)
+    if refine_top == 0 and refine_n_val is not None:  # it would be ignored
+        raise ValueError(
+            f"refine_n_val (--refine-n-val) = {refine_n_val} sets the images of the second stage, "
+            "but refine_top=0 (--refine-top 0) runs none: drop refine_n_val, or pass refine_top "
+            f"> 0 (default {REFINE_TOP})"
+        )
     if refine_n_val is None:
         refine_n_val = REFINE_FACTOR * n_val
     if refine_top:

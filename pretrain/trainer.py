@@ -718,16 +718,20 @@ def trainer_class(loss: type[Loss]) -> type[Trainer]:
 
 def load_training_data(cfg: TrainConfig) -> Tensor | Dataset:
     """The training split of cfg.dataset in [-1, 1]: a tensor when it fits in memory."""
-    from ganinverse.data import image_dataset, load_images
+    from ganinverse.data import dataset_size, image_dataset, load_images
 
+    if cfg.n_train is not None:  # named as n_train (--n-train), not as load_images' n
+        split = None if cfg.dataset in ("celeba", "folder") else "train"  # (their default)
+        total = dataset_size(cfg.dataset, cfg.data_root, split)
+        if cfg.n_train > total:
+            where = "" if cfg.data_root is None else f" under {cfg.data_root}"
+            raise ValueError(
+                f"n_train (--n-train) = {cfg.n_train} exceeds the {total} training images of "
+                f"{cfg.dataset!r}{where}; pass at most {total} or omit it"
+            )
     if cfg.dataset in ("celeba", "folder"):
         ds = image_dataset(cfg.dataset, cfg.data_root, image_size=cfg.image_size)
         if cfg.n_train is not None:
-            if cfg.n_train > len(ds):
-                raise ValueError(
-                    f"n_train={cfg.n_train} exceeds the {len(ds)} images of {cfg.dataset!r} "
-                    f"under {cfg.data_root}; pass at most {len(ds)} or omit it"
-                )
             ds = torch.utils.data.Subset(ds, range(cfg.n_train))
         return ds
     images, _ = load_images(

@@ -398,12 +398,15 @@ def validate_methods(
     G: Any = None,
     D: Any = None,
     how: str = "--methods",
+    operator: type | None = None,
 ) -> dict[str, dict]:
     """{method: its options}: ``given`` ({method: {option: value}} the user set,
     ``method_options``) over each method's defaults, checked as its solver checks them
     (``Method.validate``) before any work or file. ``engine``: the latent-engine overrides (the
     engine flags) on each latent method's default ``config``; ``shape``, ``G``, ``D``: the
-    images' (C, H, W) and the models, once loaded (the checks that need them run then). With
+    images' (C, H, W) and the models, once loaded (the checks that need them run then);
+    ``operator``: the operator class the methods meet (an option that applies to other
+    operators only, ``Method.option_operators``, is refused). With
     ``grids`` ({tuned key: candidates}; a key absent: the record's default grid) every
     candidate of every grid the methods search is checked too, the grids of the methods they
     start from included (csgm-sparse searches csgm's engine), and every grid the user set
@@ -428,7 +431,7 @@ def validate_methods(
         tuned = record.tuned
         grid = () if grids is None or tuned is None else tuple(grids.get(tuned.key, tuned.grid))
         try:
-            full = record.validate(options, shape=shape, G=G, D=D, grid=grid)
+            full = record.validate(options, shape=shape, G=G, D=D, grid=grid, operator=operator)
         except (ValueError, TypeError) as err:
             kind = TypeError if isinstance(err, TypeError) else ValueError
             lead = f"{how} {name}" if name in methods else f"method {name!r}"

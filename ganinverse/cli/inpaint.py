@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     _check_flags_used(args)
     given = method_options(args, (args.method,))
     engine = engine_overrides(args)  # (with --box)
-    checks = {"engine": engine, "how": "--method"}
+    checks = {"engine": engine, "how": "--method", "operator": Inpainting}
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)

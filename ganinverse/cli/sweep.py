@@ -12,7 +12,7 @@ from ..io import read_json
 from ..methods import METHODS
 from ..operators import REGISTRY
 from ..sweep import Sweep, parse_shard, report
-from ..sweep.spec import make_spec, upgrade
+from ..sweep.spec import N_VAL, make_spec, upgrade
 from ._common import (
     ENGINE_FLAGS,
     add_engine_args,
@@ -91,7 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int, default=25, help="images per work unit")
     p.add_argument(
-        "--n-val", type=int, default=10, help="validation images (train split) for the weights"
+        "--n-val",
+        type=int,
+        help=f"validation images (train split) for the weight searches (default {N_VAL})",
     )
     p.add_argument("--seed", type=int, default=0)
     add_method_flags(p, searched=True)
@@ -161,6 +163,8 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         given = method_options(args, args.methods)
         check_discriminator_used(args.methods, given, how="--methods")
     shared = engine_flag_owners(args, args.methods)
+    if args.n_val is not None:  # the weight searches' images: idle without a search
+        shared["--n-val"] = [n for n, r in METHODS.items() if r.tuned is not None]
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
@@ -230,6 +234,7 @@ def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
         grids=_grids(args),
         grid_flags=_grid_flags(args),
         engine=engine_overrides(args),
+        operator=REGISTRY[args.operator],
         **models,
     )
 
@@ -288,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
         n_images=args.n_images,
         noise_std=args.noise_std,
         batch_size=args.batch_size,
-        n_val=args.n_val,
+        n_val=N_VAL if args.n_val is None else args.n_val,
         seed=args.seed,
         engine=engine_overrides(args),
         grids=_grids(args),

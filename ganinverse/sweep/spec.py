@@ -51,6 +51,10 @@ def upgrade(saved: Mapping) -> dict:
     return saved
 
 
+#: validation images of a weight search, by default
+N_VAL = 10
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     """What a sweep measures. Saved as ``sweep.json``; a resumed run must match it or grow it
@@ -79,7 +83,7 @@ class SweepSpec:
     n_images: int = 300
     noise_std: float = 0.1
     batch_size: int = 25
-    n_val: int = 10
+    n_val: int = N_VAL
     seed: int = 0
     grid_images: int = 8
     engine: dict = field(default_factory=dict)  #: LatentConfig overrides for latent methods
@@ -171,6 +175,7 @@ class SweepSpec:
             if clash:
                 raise ValueError(f"options[{method!r}]: set {sorted(clash)} by their own fields")
             get_method(method).options(given)
+            get_method(method).check_operator(self.operator_class(), given)  # iagan's blend
 
     # -- what the runner reads ----------------------------------------------------------------
     def operator_class(self) -> type[LinearOperator]:

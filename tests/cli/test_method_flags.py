@@ -721,3 +721,39 @@ def test_a_generator_for_methods_that_use_none_is_refused(command, tmp_path, cap
     if command == "reconstruct":
         assert main([*argv, "--out", str(tmp_path / "ok")]) == 0
         assert (tmp_path / "ok" / "reconstruction.png").is_file()
+
+
+def test_validation_images_without_a_search_are_refused(tmp_path, capsys):
+    """--n-val sets the images of the weight searches: with methods that search none (the
+    inpainting baselines) it changed nothing (user trial); tune's --refine-n-val with
+    --refine-top 0 (no second stage) likewise. Refused, nothing written."""
+    argv = ["sweep", "--dataset", "digits", "--operator", "inpainting", "--mask", "center"]
+    argv += ["--methods", "biharmonic", "--n-images", "1", "--n-val", "3"]
+    code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
+    assert_refused(code, err, "sweep", "--n-val is an option of", tmp_path)
+    argv = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "10"]
+    argv += ["--refine-top", "0", "--refine-n-val", "30", "--device", "cpu"]
+    code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
+    assert code == 2 and "--refine-n-val) = 30 sets the images of the second stage" in err, err
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", ["sweep", "reconstruct"])
+def test_an_option_for_another_operator_is_refused_before_writing(command, tmp_path, capsys):
+    """--iagan-blend true with a Gaussian operator failed inside the solver after the sweep had
+    written sweep.json and rows.csv, naming 'blend' (user trial): refused first, by its flag."""
+    methods = {"sweep": ["--methods", "iagan", "--n-images", "1"], "reconstruct": []}
+    argv = [command, "--dataset", "digits", "--generator", "digits", "--m", "10"]
+    argv += [*methods[command], *(["--method", "iagan"] if command == "reconstruct" else [])]
+    code, err = run([*argv, "--iagan-blend", "true", "--out", str(tmp_path / "new" / "o")], capsys)
+    lead = "--iagan-blend: blend=True applies to Inpainting operators only, got GaussianCS"
+    assert_refused(code, err, command, lead, tmp_path)
+
+
+def test_a_sweep_spec_with_an_option_for_another_operator_is_refused():
+    from ganinverse.sweep.spec import make_spec
+
+    kw = dict(dataset="digits", generator="digits", methods=("iagan",), x_values=(10,))
+    with pytest.raises(ValueError, match="blend=True applies to Inpainting operators only"):
+        make_spec(**kw, options={"iagan": {"blend": True}})
+    make_spec(**kw, options={"iagan": {"blend": False}})  # the default: fine

@@ -76,7 +76,11 @@ BAD = {
     "batch-size": (["--batch-size", "0"], "batch_size must be >= 1"),
     "seed": (["--seed", "-3"], "seed must be >= 0"),
     "n-train zero": (["--n-train", "0"], "n_train must be >= 1"),
-    "n-train beyond the split": (["--n-train", "100000"], "out of range"),
+    "n-train beyond the split": (
+        ["--n-train", "100000"],
+        r"n_train \(--n-train\) = 100000 exceeds the 1500 training images of .digits.",
+    ),
+    "data root for digits": (["--data-root", "/tmp"], "does not apply to .digits."),
     "batch beyond the data": (["--batch-size", "128", "--n-train", "64"], "exceeds the 64"),
     "dcgan image size": (["--image-size", "30"], "image_size must be one of"),
     "hidden": (["--arch", "mlp", "--hidden", "0"], "hidden must be >= 1"),
