@@ -155,6 +155,7 @@ def tune(
                 f"refine_n_val = {refine_n_val} validation images from the train "
                 f"split: {err}; lower it, or pass refine_top=0 (--refine-top 0) for one stage"
             ) from err
+    _check_tune_folder(spec, Path(out))
     sweep = Sweep(spec, out, device=device)  # checks everything before any work
     folder = Path(out)
     bar = tqdm(m_values, desc="tune", unit="m", disable=not progress)
@@ -201,6 +202,44 @@ def tune(
     )
     atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
     return block
+
+
+#: the tune flags that set each field of its sweep spec (for a folder's differences)
+TUNE_FLAGS = {
+    "x_values": "--m",
+    "n_val": "--n-val",
+    "noise_std": "--noise-std",
+    "engine": "--steps / --restarts / --lr / --prune-at",
+    "engine_grid": "--lambda-z-grid / --init-grid / --steps-grid",
+    "resolved engine": "--steps / --restarts / --lr / --prune-at",
+}
+
+
+def _check_tune_folder(spec: Any, out: Path) -> None:
+    """A ValueError, in tune's own words, for an ``out`` that holds another command's sweep or
+    a tune with other settings (a tune resumes, or grows by more m values, in its own folder)."""
+    saved_path = out / "sweep.json"
+    if not saved_path.is_file():
+        return
+    try:
+        saved = json.loads(saved_path.read_text())
+        own = saved["methods"] == ["csgm"] and saved["n_images"] == saved["batch_size"] == 1
+    except (ValueError, KeyError, TypeError):
+        own = False
+    if not own:
+        raise ValueError(
+            f"out {str(out)!r} holds a `ganinverse sweep` result (sweep.json), not a tune's: "
+            "pass a new folder for the tune"
+        )
+    if not spec.matches(saved) and not spec.grows(saved):
+        fields = [f.split(" (")[0] for f in spec.differences(saved)]
+        named = dict.fromkeys(f"{f} ({TUNE_FLAGS[f]})" if f in TUNE_FLAGS else f for f in fields)
+        named = {v.replace("resolved engine", "engine"): None for v in named}
+        raise ValueError(
+            f"out {str(out)!r} holds a tune with other settings (they differ in: "
+            f"{', '.join(named)}); pass its settings to resume it (more --m values grow it), "
+            "or another --out"
+        )
 
 
 def _first_stage_images(dataset: str, data_root, n_val: int) -> None:

@@ -97,8 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prune-at",
         type=float_list,
-        default=ENGINE["prune_at"],
-        help="fractions of the steps at which each image keeps the better half of its restarts",
+        help="fractions of the steps at which each image keeps the better half of its restarts "
+        f"(default {','.join(map(str, ENGINE['prune_at']))}; none with --restarts 1)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="search folder (resumes if it exists)")
@@ -142,6 +142,19 @@ def check_card_target(generator: str, write_card: bool, bundled_card: bool) -> N
         raise ValueError(f"--write-card: the card {str(card)!r} is not writable")
 
 
+def _prune_at(args: argparse.Namespace) -> tuple[float, ...]:
+    """--prune-at, else the default where it can act (more than one restart); a ValueError for
+    --prune-at with --restarts 1, which it could not act on."""
+    if args.prune_at is None:
+        return ENGINE["prune_at"] if args.restarts > 1 else ()
+    if args.restarts == 1:
+        raise ValueError(
+            "--prune-at changes nothing with these flags: it acts only with restarts > 1 (it "
+            "drops the worse restarts); drop --prune-at or pass --restarts > 1"
+        )
+    return tuple(args.prune_at)
+
+
 def run(args: argparse.Namespace) -> int:
     for m in args.m:
         check_int(m, "m", low=1)
@@ -151,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         "restarts": args.restarts,
         "steps": ENGINE["steps"] if args.steps is None else args.steps,
         "lr": args.lr,
-        "prune_at": tuple(args.prune_at),
+        "prune_at": _prune_at(args),
     }
     block = tune(
         args.generator,

@@ -757,3 +757,21 @@ def test_a_sweep_spec_with_an_option_for_another_operator_is_refused():
     with pytest.raises(ValueError, match="blend=True applies to Inpainting operators only"):
         make_spec(**kw, options={"iagan": {"blend": True}})
     make_spec(**kw, options={"iagan": {"blend": False}})  # the default: fine
+
+
+def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(tmp_path, capsys):
+    """tune into a sweep's folder listed sweep-only flags (--methods, --batch-size) as the
+    difference (user trial): it says the folder holds a sweep; a tune with other settings is
+    named by tune's flags; more --m values grow a tune."""
+    sweep = ["sweep", "--dataset", "digits", "--m", "10", "--methods", "lasso-dct"]
+    assert main([*sweep, "--n-images", "1", "--no-progress", "--out", str(tmp_path / "s")]) == 0
+    tune = ["tune", "--generator", "digits", "--dataset", "digits", "--n-val", "1", "--restarts"]
+    tune += ["1", "--refine-top", "0", "--no-progress", "--device", "cpu"]
+    code, err = run([*tune, "--m", "10", "--steps", "2", "--out", str(tmp_path / "s")], capsys)
+    assert code == 2 and "holds a `ganinverse sweep` result (sweep.json), not a tune's" in err
+    assert main([*tune, "--m", "10", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
+    capsys.readouterr()
+    code, err = run([*tune, "--m", "10", "--steps", "3", "--out", str(tmp_path / "t")], capsys)
+    assert code == 2 and "holds a tune with other settings" in err, err
+    assert "engine (--steps / --restarts / --lr / --prune-at))" in err and "--methods" not in err
+    assert main([*tune, "--m", "10,20", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
