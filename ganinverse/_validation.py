@@ -25,6 +25,11 @@ def check_tensor(
     """
     if not isinstance(value, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.is_meta:  # a shape without values (e.g. built under torch.device("meta"))
+        raise ValueError(
+            f"{name} is on the meta device: it has a shape but no values; pass a tensor on "
+            "the CPU or a GPU (e.g. the images themselves, or materialise it with .to_empty)"
+        )
     if floating and not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
     if ndim is not None:

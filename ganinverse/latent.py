@@ -309,6 +309,11 @@ def check_generator(G: object, name: str = "G") -> nn.Module:
             f"{name} has parameters of dtype {found}; the solvers run in float32: "
             f"pass {name}.float()"
         )
+    if any(p.is_meta for p in G.parameters()):
+        raise ValueError(
+            f"{name} is on the meta device: its layers have shapes but no weights; load them "
+            f"(ganinverse.load_generator, or {name}.to_empty(device=...) then load_state_dict)"
+        )
     return G
 
 

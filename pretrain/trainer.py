@@ -778,6 +778,11 @@ def train(
     IdleOptionWarning, as they select nothing.
     """
     _check_resume(Path(cfg.checked()[0].out), resume)
+    if cfg.steps == 0 and not resume:  # a card for an untrained network
+        raise ValueError(
+            "steps (--steps) = 0 trains nothing: a new run would save an untrained generator "
+            "as if trained; pass steps >= 1"
+        )
     if data is not None:
         cfg = _given_data_config(cfg)
     if not resume:  # (a resumed run keeps its saved config as it was trained)

@@ -39,6 +39,7 @@ from ..models.classifier import (
     check_label_tensor,
     check_labels,
     check_unit_images,
+    first_forward,
     logits_classes,
     model_num_classes,
     num_classes_of,
@@ -185,8 +186,10 @@ class AttackChecks:
 
     def logits(self, x: Tensor, labels: Tensor) -> Tensor:
         """``model(x)``; the first call checks ``labels`` against the class count it returns."""
-        out = self.model(x)
-        if not self._classes_checked:
+        if self._classes_checked:
+            out = self.model(x)
+        else:  # the first call: a model that does not fit these images is named, not torch's
+            out = first_forward(self.model, x, "the attacked model")
             check_labels(labels, logits_classes(out, len(x)))
             self._classes_checked = True
         return out

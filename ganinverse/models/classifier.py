@@ -102,6 +102,22 @@ def check_float32_model(model: nn.Module, name: str = "model") -> nn.Module:
     return model
 
 
+def first_forward(model: nn.Module, x: Tensor, name: str = "the model") -> Tensor:
+    """``model(x)`` for a model's first call on these images: a RuntimeError from inside it
+    (a layer that does not fit the image size, e.g. torch's "mat1 and mat2 shapes cannot be
+    multiplied") becomes a ValueError that names the images' (C, H, W) and the fix. Out of
+    memory is not a shape fault and passes through."""
+    try:
+        return model(x)
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as err:
+        raise ValueError(
+            f"{name} cannot run on images of shape (C, H, W) = {tuple(x.shape[1:])} "
+            f"({str(err).splitlines()[0]}); pass images of the size it was trained on"
+        ) from err
+
+
 def num_classes_of(model: nn.Module, images: Tensor, name: str = "the model") -> int:
     """The classes ``model`` outputs: its ``num_classes``, else one forward pass on one image
     (eval mode, no gradient; for classifiers, not for costly or randomised defenses)."""
@@ -114,7 +130,7 @@ def num_classes_of(model: nn.Module, images: Tensor, name: str = "the model") ->
         with torch.no_grad():
             param = next(model.parameters(), None)
             x = images[:1] if param is None else images[:1].to(param.device)
-            return logits_classes(model(x), 1, name)
+            return logits_classes(first_forward(model, x, name), 1, name)
     finally:
         model.train(training)
 

@@ -51,6 +51,16 @@ def upgrade(saved: Mapping) -> dict:
     return saved
 
 
+def _check_searches(config: LatentConfig, where: str) -> None:
+    """A ValueError for engine settings under which no latent searches (steps = 0): every row
+    would score the random start as a reconstruction."""
+    if config.steps == 0:
+        raise ValueError(
+            f"{where}: steps = 0 runs no search, so every latent method's row would score its "
+            "random start; pass steps >= 1"
+        )
+
+
 #: validation images of a weight search, by default
 N_VAL = 10
 
@@ -135,11 +145,12 @@ class SweepSpec:
                 check_positive(value, name, strict=name == "lasso_lambdas")
         if not self.lasso_lambdas:
             raise ValueError("lasso_lambdas must hold at least one λ")
-        LatentConfig().updated(**self.engine)  # validates the overrides early
+        _check_searches(LatentConfig().updated(**self.engine), "engine (--steps)")
         for candidate in self.engine_grid:
             if not isinstance(candidate, dict) or not candidate:
                 raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
-            LatentConfig().updated(**{**self.engine, **candidate})
+            config = LatentConfig().updated(**{**self.engine, **candidate})
+            _check_searches(config, f"engine_grid candidate {candidate}")
         self._check_generic()
 
     def _check_value(self, cls: type[LinearOperator], value: Any) -> None:

@@ -775,3 +775,14 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     assert code == 2 and "holds a tune with other settings" in err, err
     assert "engine (--steps / --restarts / --lr / --prune-at))" in err and "--methods" not in err
     assert main([*tune, "--m", "10,20", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
+
+
+def test_a_sweep_with_no_search_steps_is_refused(tmp_path, capsys):
+    """--steps 0 made every csgm row score its random start, unmarked (user trial): refused;
+    an --engine-grid candidate with steps=0 likewise."""
+    argv = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "10", "--n-images"]
+    argv += ["1", "--methods", "csgm", "--out", str(tmp_path / "new" / "o")]
+    code, err = run([*argv, "--steps", "0"], capsys)
+    assert_refused(code, err, "sweep", "engine (--steps): steps = 0 runs no search", tmp_path)
+    code, err = run([*argv, "--engine-grid", "steps=0;steps=5"], capsys)
+    assert code == 2 and "engine_grid candidate {'steps': 0}: steps = 0 runs no search" in err

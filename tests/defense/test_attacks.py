@@ -150,3 +150,40 @@ def test_a_zero_gradient_everywhere_is_a_warning_not_silence(toy_classifier, toy
         warnings.simplefilter("error", ZeroGradientWarning)
         FGSM(toy_classifier, eps=0.3)(x, y)
         PGD(toy_classifier, eps=0.3, steps=2)(x, y)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [lambda m: FGSM(m, eps=0.1), lambda m: PGD(m, eps=0.1, steps=2), CarliniWagnerL2],
+    ids=["fgsm", "pgd", "cw"],
+)
+def test_images_a_model_cannot_take_are_named_not_torchs_error(attack):
+    """A classifier that declares no image shape, given images of another size, failed with
+    torch's 'mat1 and mat2 shapes cannot be multiplied' (user trial): a ValueError naming the
+    images' (C, H, W) and the fix."""
+    clf = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    x, y = torch.rand(2, 1, 32, 32), torch.tensor([1, 2])
+    with pytest.raises(
+        ValueError, match=r"cannot run on images of shape \(C, H, W\) = \(1, 32, 32\)"
+    ):
+        attack(clf)(x, y)
+
+
+def test_meta_tensors_and_models_are_refused_by_name(toy_generator):
+    """Tensors and generators on the meta device (shapes, no values) failed inside torch."""
+    import ganinverse as gi
+    from ganinverse import metrics
+    from ganinverse.operators import GaussianCS
+
+    meta = torch.empty(1, 1, 28, 28, device="meta")
+    with pytest.raises(ValueError, match="x_hat is on the meta device"):
+        metrics.psnr(meta, torch.zeros(1, 1, 28, 28))
+    with pytest.raises(ValueError, match="x is on the meta device"):
+        GaussianCS((1, 28, 28), 10).measure(meta)
+    op = GaussianCS(tuple(toy_generator.image_shape), 5)
+    y = torch.zeros(1, 5)
+    import copy
+
+    G = copy.deepcopy(toy_generator).to("meta")
+    with pytest.raises(ValueError, match="G is on the meta device"):
+        gi.csgm(G, op, y, steps=1, restarts=1)

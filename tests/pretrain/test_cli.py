@@ -73,6 +73,7 @@ BAD = {
     "ema-decay nan": (["--ema-decay", "nan"], "ema_decay must be a finite"),
     "ema-decay one": (["--ema-decay", "1"], "ema_decay must be < 1"),
     "steps": (["--steps", "-1"], "steps must be >= 0"),
+    "steps zero, new run": (["--steps", "0"], r"steps \(--steps\) = 0 trains nothing"),
     "batch-size": (["--batch-size", "0"], "batch_size must be >= 1"),
     "seed": (["--seed", "-3"], "seed must be >= 0"),
     "n-train zero": (["--n-train", "0"], "n_train must be >= 1"),
