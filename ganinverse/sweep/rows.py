@@ -9,6 +9,7 @@ axis existed lack the last two columns; they are read as Gaussian rows with sett
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -80,17 +81,63 @@ def setting_order(setting: str) -> tuple:
     return (0, int(setting), "") if setting.isdigit() else (1, 0, setting)
 
 
+#: the scores of a row: what two rows of the same (setting, method, image) must agree on
+SCORES = ("mse", "psnr", "ssim", "meas_error")
+
+
+def _checked_scores(row: dict, path: Path) -> tuple[float, ...]:
+    """The row's scores as floats; a ValueError for one that is not a number a sweep writes
+    (NaN, or infinite other than the PSNR of an exact reconstruction)."""
+    values = []
+    for key in (*SCORES, "seconds"):
+        try:
+            value = float(row[key])
+        except (TypeError, ValueError):
+            value = math.nan
+        if math.isnan(value) or (math.isinf(value) and not (key == "psnr" and value > 0)):
+            raise ValueError(
+                f"{path}: the row of image {row['image']}, {row['method']} at "
+                f"{row['setting']} has {key} = {row[key]!r}, not a score a sweep writes (a "
+                "hand-edited or damaged file?); remove that row and run the sweep again to "
+                "redo its unit"
+            )
+        values.append(value)
+    return tuple(values[: len(SCORES)])
+
+
 def merge(out: str | os.PathLike) -> list[dict]:
     """Combine every rows file of a folder into ``rows.csv`` (deduplicated, sorted); returns rows.
 
-    A single-process sweep appends to ``rows.csv`` itself, so without shard files the file is
-    left in place: replacing it under a running sweep would send its next rows to a deleted file.
+    Two rows of the same (setting, method, image), from a unit run twice, are one row when
+    their scores agree; scores that differ mean the files come from different runs (other
+    settings or code) and raise a ValueError naming both files, as does a score that is not a
+    finite number (an exact reconstruction's PSNR = inf excepted). A single-process sweep
+    appends to ``rows.csv`` itself, so without shard files the file is left in place:
+    replacing it under a running sweep would send its next rows to a deleted file.
     """
     out = Path(out)
     files = sorted(out.glob("rows*.csv"))
-    unique = {}
-    for row in read_rows(files):
-        unique[(setting_order(row["setting"]), row["method"], int(row["image"]))] = row
+    unique: dict = {}
+    where: dict = {}
+    for path in files:
+        for row in read_rows([path]):
+            key = (setting_order(row["setting"]), row["method"], int(row["image"]))
+            scores = _checked_scores(row, path)
+            before = _checked_scores(unique[key], where[key]) if key in unique else scores
+            if not all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(before, scores)):
+                raise ValueError(
+                    f"the rows of image {row['image']}, {row['method']} at {row['setting']} "
+                    f"differ between {where[key]} and {path} ("
+                    + ", ".join(
+                        f"{k} {unique[key][k]} vs {row[k]}"
+                        for k in SCORES
+                        if unique[key][k] != row[k]
+                    )
+                    + "): the files come from different runs; keep the files of one run "
+                    "in the folder (move the other out) and merge again"
+                )
+            unique.setdefault(key, row)
+            where.setdefault(key, path)
     rows = [unique[k] for k in sorted(unique)]
     if any(p.name != ROWS for p in files):
         write_rows(out / ROWS, rows)

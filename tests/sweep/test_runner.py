@@ -429,3 +429,42 @@ def test_a_sweep_grows_by_a_bundled_method_with_its_own_settings(tiny_generator,
     Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1, sparse_l1_grid=(0.5,)), other)
     with pytest.raises(ValueError, match="differs in: noise_std"):
         Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1, noise_std=0.5), other)
+
+
+def _rows_file(path, rows):
+    from ganinverse.sweep.rows import FIELDS
+
+    base = dict(m="10", method="csgm", mse="0.01", psnr="20", ssim="0.5", meas_error="0.001")
+    base.update(seconds="1.0", operator="gaussian", setting="10")
+    lines = [",".join(FIELDS)] + [
+        ",".join(str({**base, **r}.get(k, "")) for k in FIELDS) for r in rows
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_merge_keeps_one_of_agreeing_duplicates_and_refuses_conflicting_ones(tmp_path):
+    """Two rows of one (setting, method, image) with other scores were merged in silence, the
+    last one kept (user trial): they come from different runs, so the merge refuses, naming
+    both files. Agreeing duplicates (a unit run twice; only seconds differ) merge to one."""
+    _rows_file(tmp_path / "rows.shard-0-of-2.csv", [{"image": 0}, {"image": 1}])
+    _rows_file(tmp_path / "rows.shard-1-of-2.csv", [{"image": 1, "seconds": "3"}])
+    assert [r["image"] for r in merge(tmp_path)] == ["0", "1"]
+    _rows_file(tmp_path / "rows.shard-1-of-2.csv", [{"image": 1, "mse": "0.02", "psnr": "17"}])
+    with pytest.raises(
+        ValueError, match=r"image 1, csgm at 10 differ between .*rows.csv and .*shard-1"
+    ):
+        merge(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "key, value", [("mse", "nan"), ("ssim", "inf"), ("psnr", "-inf"), ("seconds", "x")]
+)
+def test_merge_refuses_a_score_a_sweep_never_writes(tmp_path, key, value):
+    _rows_file(tmp_path / "rows.shard-0-of-1.csv", [{"image": 0, key: value}])
+    with pytest.raises(ValueError, match=f"has {key} = '{value}', not a score a sweep writes"):
+        merge(tmp_path)
+
+
+def test_merge_accepts_the_psnr_of_an_exact_reconstruction(tmp_path):
+    _rows_file(tmp_path / "rows.csv", [{"image": 0, "psnr": "inf", "mse": "0"}])
+    assert merge(tmp_path)[0]["psnr"] == "inf"
