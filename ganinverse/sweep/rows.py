@@ -124,7 +124,9 @@ def merge(out: str | os.PathLike) -> list[dict]:
             key = (setting_order(row["setting"]), row["method"], int(row["image"]))
             scores = _checked_scores(row, path)
             before = _checked_scores(unique[key], where[key]) if key in unique else scores
-            if not all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(before, scores)):
+            if not all(
+                math.isclose(a, b, rel_tol=1e-5) for a, b in zip(before, scores, strict=True)
+            ):
                 raise ValueError(
                     f"the rows of image {row['image']}, {row['method']} at {row['setting']} "
                     f"differ between {where[key]} and {path} ("
