@@ -82,7 +82,7 @@ REC = "A-rec"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dataset", default="mnist", help="mnist (digits: the tests' tiny set)")
-    p.add_argument("--data-root", default="/tmp/data")
+    p.add_argument("--data-root", default="/tmp/data", help='dataset folder ("" for digits)')
     p.add_argument("--generator", default="mnist-wgangp", help="the projection's generator")
     p.add_argument("--out", default="benchmarks/results/defense/defensegan")
     p.add_argument("--models", default="/tmp/ganinverse-defensegan/models")

@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--generator", default="mnist-dcgan")
     p.add_argument("--discriminator", help="default: the generator's own; 'none' for no prior")
     p.add_argument("--dataset", default="mnist")
-    p.add_argument("--data-root", default="/tmp/data")
+    p.add_argument("--data-root", default="/tmp/data", help='dataset folder ("" for digits)')
     p.add_argument("--split", default="test")
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--n", type=int, default=50, help="test images")
@@ -195,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         D = None
     else:
         D = load_discriminator(args.discriminator or args.generator, device="cpu")
-    x, _ = load_images(args.dataset, args.data_root, args.split, n=args.n, start=args.start)
+    x, _ = load_images(args.dataset, args.data_root or None, args.split, n=args.n, start=args.start)
     ids = list(range(args.start, args.start + len(x)))  # masks and restarts follow the image
-    train, _ = load_images(args.dataset, args.data_root, "train", n=args.train_n)
+    train, _ = load_images(args.dataset, args.data_root or None, "train", n=args.train_n)
     rows_path = out / "rows.csv"
     protocol = {
         **{k: v for k, v in vars(args).items() if k not in ("out", "cache", "no_progress")},
