@@ -221,9 +221,9 @@ def test_a_sweep_runs_the_baselines_beside_a_generator_method(tmp_path):
     from ganinverse.cli import main
 
     out = tmp_path / "sweep"
-    main(["sweep", "--generator", "digits", "--dataset", "digits", "--operator", "inpainting",
+    main(["sweep", "--dataset", "digits", "--operator", "inpainting",
           "--mask", "center", "--methods", "biharmonic,tv", "--n-images", "2", "--batch-size",
-          "2", "--n-val", "1", "--noise-std", "0", "--device", "cpu", "--no-progress",
+          "2", "--noise-std", "0", "--device", "cpu", "--no-progress",
           "--out", str(out)])  # fmt: skip
     rows = (out / "rows.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2 and "biharmonic" in rows[1] + rows[2] + rows[3]

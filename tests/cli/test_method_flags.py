@@ -20,6 +20,7 @@ import torch
 
 from ganinverse.cli import _with_flag, build_parser, main
 from ganinverse.cli.inpaint import _methods as inpaint_methods
+from ganinverse.cli._common import method_chain
 from ganinverse.methods import METHODS, Flag, Method, Tuned, get_method, register_method
 
 COMMANDS = ("sweep", "reconstruct", "inpaint")
@@ -44,12 +45,15 @@ def _operator(method: str) -> list[str]:
 
 def argv(command: str, method: str, out, *extra: str) -> list[str]:
     """A tiny run of ``method``: digits, 2 images, 2 steps, 1 restart."""
-    engine = ["--steps", "2", "--restarts", "1"] if get_method(method).latent else []
-    common = ["--dataset", "digits", "--generator", "digits", "--device", "cpu", *engine]
+    record = get_method(method)
+    engine = ["--steps", "2", "--restarts", "1"] if record.latent else []
+    generator = ["--generator", "digits"] if record.needs_generator else []
+    common = ["--dataset", "digits", *generator, "--device", "cpu", *engine]
     common += ["--no-progress", "--out", str(out)]
-    if command == "sweep":
+    if command == "sweep":  # --n-val only where a weight is searched (else it is refused)
         head = ["sweep", "--methods", method, *_operator(method), "--n-images", "2"]
-        return [*head, "--n-val", "1", *common, *extra]
+        searched = any(get_method(n).tuned for n in method_chain(method))
+        return [*head, *(["--n-val", "1"] if searched else []), *common, *extra]
     if command == "reconstruct":
         return ["reconstruct", "--method", method, *_operator(method), *common, *extra]
     return ["inpaint", "--method", method, "--n", "2", *common, *extra]
@@ -222,7 +226,8 @@ def test_the_error_names_the_flag_passed_not_one_whose_option_has_the_same_name(
     command, flags, lead, tmp_path, capsys
 ):
     out = tmp_path / "new" / "out"
-    args = [command, "--dataset", "digits", "--generator", "digits", "--m", "25"]
+    generator = ["--generator", "digits"] if get_method(flags[1]).needs_generator else []
+    args = [command, "--dataset", "digits", *generator, "--m", "25"]
     args += [*flags, "--n-images" if command == "sweep" else "--index", "2"]
     code, err = run([*args, "--no-progress", "--out", str(out)], capsys)
     assert_refused(code, err, command, lead, tmp_path)
@@ -573,8 +578,9 @@ def test_a_method_registered_later_has_its_flags_checked(
     toy_method, methods, extra, lead, tmp_path, capsys
 ):
     out = tmp_path / "new" / "out"
-    args = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "25"]
-    args += ["--methods", methods, "--n-images", "2", "--no-progress"]
+    needs = any(get_method(m).needs_generator for m in methods.split(","))
+    args = ["sweep", "--dataset", "digits", *(["--generator", "digits"] if needs else [])]
+    args += ["--m", "25", "--methods", methods, "--n-images", "2", "--no-progress"]
     args += ["--steps", "2"] if get_method(methods).latent else []
     code, err = run([*args, *extra, "--out", str(out)], capsys)
     assert_refused(code, err, "sweep", lead, tmp_path)

@@ -300,5 +300,5 @@ def test_blend_keeps_the_known_pixels_of_an_inpainting_operator(toy_generator):
     )
     known = mask.expand_as(x).bool()
     assert torch.allclose(res.x_hat[known], y[known], atol=1e-5)
-    with pytest.raises(ValueError, match="needs an Inpainting operator"):
+    with pytest.raises(ValueError, match="blend=True applies to Inpainting operators only"):
         gi.reconstruct("iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend=True)

@@ -130,7 +130,7 @@ def test_values_that_do_not_fit_the_images_are_refused_before_writing(
 
 
 def test_the_cli_takes_each_operators_axis_flag(tiny_generator, tmp_path, capsys):
-    base = ["sweep", "--dataset", "digits", "--generator", tiny_generator, "--n-images", "2"]
+    base = ["sweep", "--dataset", "digits", "--n-images", "2"]
     base += ["--methods", "lasso-dct", "--lasso-lambdas", "0.1", "--no-progress"]
     out = tmp_path / "sr"
     assert main([*base, "--operator", "superres", "--factor", "2,4", "--out", str(out)]) == 0

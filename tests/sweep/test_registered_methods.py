@@ -86,8 +86,6 @@ def test_a_toy_method_is_on_the_command_line(toy_method, tiny_generator, tmp_pat
             "sweep",
             "--dataset",
             "digits",
-            "--generator",
-            tiny_generator,
             "--m",
             "30",
             "--methods",
