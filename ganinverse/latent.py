@@ -29,7 +29,7 @@ import contextlib
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import torch
@@ -135,14 +135,17 @@ class LatentConfig:
                 "optimizer='lbfgs' couples the latents: use it without prune_at and tol"
             )
 
-    def idle_options(self) -> dict[str, str]:
-        """{option set away from its default that cannot act here: what it needs to act}, by
-        ``ACTS_WHEN`` (e.g. ``momentum`` with Adam: it needs ``optimizer='sgd'``)."""
+    def idle_options(self, given: Iterable[str] | None = None) -> dict[str, str]:
+        """{option that cannot act here: what it needs to act}, by ``ACTS_WHEN`` (e.g.
+        ``momentum`` with Adam: it needs ``optimizer='sgd'``), among the options set away from
+        their defaults and the names in ``given`` (options the caller set, whatever their value).
+        """
         defaults = {f.name: f.default for f in fields(self)}
+        given = set(given or ())
         return {
             name: needs
             for name, (acts, needs) in ACTS_WHEN.items()
-            if getattr(self, name) != defaults[name] and not acts(self)
+            if (name in given or getattr(self, name) != defaults[name]) and not acts(self)
         }
 
     def overridden(self, **overrides: object) -> LatentConfig:
@@ -162,6 +165,31 @@ class LatentConfig:
         if unknown:
             raise TypeError(f"unknown latent-engine option(s): {', '.join(sorted(unknown))}")
         return replace(self, **overrides)
+
+
+def warn_idle_options(
+    config: LatentConfig, given: Iterable[str] = (), *, defaults: bool = True, stacklevel: int = 3
+) -> None:
+    """An IdleOptionWarning for each engine option of ``config`` that cannot act
+    (``LatentConfig.idle_options``): those in ``given`` (set by the caller, even to their
+    default value) and those set away from their default; with ``defaults=False`` only those
+    in ``given`` at their default value (a solver's own keywords, before ``optimize_latent``
+    warns for the rest)."""
+    idle = config.idle_options(given=given)
+    if not defaults:
+        fresh = LatentConfig()
+        idle = {
+            k: v
+            for k, v in idle.items()
+            if k in set(given) and getattr(config, k) == getattr(fresh, k)
+        }
+    for name, needs in idle.items():
+        warnings.warn(
+            f"the engine option {name}={getattr(config, name)!r} changes nothing here: it acts "
+            f"only with {needs}; drop it or set that",
+            IdleOptionWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def configured(
@@ -383,13 +411,7 @@ def optimize_latent(
     """
     config = (config or LatentConfig()).updated(**overrides)
     check_generator(G)
-    for name, needs in config.idle_options().items():
-        warnings.warn(
-            f"the engine option {name}={getattr(config, name)!r} changes nothing here: it acts "
-            f"only with {needs}; drop it or set that",
-            IdleOptionWarning,
-            stacklevel=3,
-        )
+    warn_idle_options(config, overrides, stacklevel=4)
     check_int(n_images, "n_images", low=1)
     image_ids = check_image_ids(image_ids, n_images)
     device = generator_device(G)

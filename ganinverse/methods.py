@@ -35,7 +35,7 @@ from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
 from ._validation import check_choice, check_int, check_number, check_positive
 from .exceptions import ConvergenceWarning, IdleOptionWarning
-from .latent import LatentConfig, LatentResult, configured
+from .latent import LatentConfig, LatentResult, configured, warn_idle_options
 from .operators import Inpainting, LinearOperator, check_operator
 from .recommended import recommended_config
 from .solvers import adaptive as _adaptive
@@ -414,6 +414,14 @@ def reconstruct_result(
     options = record.options(options)
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
+    if not record.needs_generator and G is not None:
+        warnings.warn(
+            f"method {method!r} uses no generator: G changes nothing; pass G=None",
+            IdleOptionWarning,
+            stacklevel=3,
+        )
+    if record.latent:  # an engine keyword set to its default where it cannot act
+        warn_idle_options(options["config"], given, defaults=False, stacklevel=3)
     record.check_operator(operator, options)
     if record.check is not None and G is not None:
         record.check(G, D if record.takes_discriminator(options) else None, options)

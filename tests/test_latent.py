@@ -359,3 +359,25 @@ def test_an_engine_option_that_acts_does_not_warn(toy_generator, kw, recwarn):
     assert config.idle_options() == {}
     optimize_latent(toy_generator, Fit(x), 1, config)
     assert not [w for w in recwarn if issubclass(w.category, IdleOptionWarning)]
+
+
+def test_an_idle_engine_option_set_to_its_default_value_still_warns(toy_generator):
+    """momentum=0.9 (its default) passed with Adam changed nothing and was not said (user
+    trial): an option the caller set is judged whatever its value; csgm and reconstruct too."""
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.operators import GaussianCS
+
+    x = truth(toy_generator, n=1)
+    with pytest.warns(IdleOptionWarning, match="momentum=0.9"):
+        optimize_latent(toy_generator, Fit(x), 1, steps=2, restarts=1, momentum=0.9, progress=False)
+    op = GaussianCS(tuple(toy_generator.image_shape), 5)
+    y = op.measure(x)
+    with pytest.warns(IdleOptionWarning, match="momentum=0.9"):
+        gi.csgm(toy_generator, op, y, momentum=0.9, steps=2, restarts=1, progress=False)
+    with pytest.warns(IdleOptionWarning, match="patience=50 .* tol"):
+        gi.reconstruct(
+            "csgm", toy_generator, op, y, patience=50, steps=2, restarts=1, progress=False
+        )
+    with pytest.warns(IdleOptionWarning, match="method 'lasso-dct' uses no generator"):
+        gi.reconstruct("lasso-dct", toy_generator, op, y, lam=0.1)

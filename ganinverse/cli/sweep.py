@@ -163,11 +163,37 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         given = method_options(args, args.methods)
         check_discriminator_used(args.methods, given, how="--methods")
     shared = engine_flag_owners(args, args.methods)
-    if args.n_val is not None:  # the weight searches' images: idle without a search
-        shared["--n-val"] = [n for n, r in METHODS.items() if r.tuned is not None]
+    if args.n_val is not None:  # the weight searches' images: idle where none runs (csgm
+        searched = _grid_flags(args)  # searches only a grid given: else its card's settings)
+        shared["--n-val"] = [
+            n
+            for n, r in METHODS.items()
+            if r.tuned is not None and (r.tuned.grid or r.tuned.key in searched)
+        ]
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
+    _check_engine_grid_acts(args)
+
+
+def _check_engine_grid_acts(args: argparse.Namespace) -> None:
+    """An --engine-grid candidate that sets an engine option which cannot act with the rest of
+    its settings (``latent.ACTS_WHEN``: momentum without SGD, ...) would be searched and
+    reported as chosen while changing nothing: a ValueError."""
+    from ..latent import LatentConfig
+
+    engine = engine_overrides(args)
+    for candidate in getattr(args, "grid_engine", None) or ():
+        try:
+            config = LatentConfig().overridden(**{**engine, **candidate})
+        except (TypeError, ValueError):  # a bad value: named by the grid's own checks
+            continue
+        idle = config.idle_options(given=candidate)
+        for key, needs in idle.items():
+            raise ValueError(
+                f"--engine-grid: the candidate {candidate} sets {key}, which changes nothing "
+                f"there: it acts only with {needs}; set that in the candidate or drop {key}"
+            )
 
 
 def _check_grids_replace_nothing(args: argparse.Namespace) -> None:

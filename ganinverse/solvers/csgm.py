@@ -42,6 +42,7 @@ from ..latent import (
     frozen,
     generator_device,
     optimize_latent,
+    warn_idle_options,
 )
 from ..operators import LinearOperator, check_operator
 from ..recommended import recommended_config
@@ -213,6 +214,7 @@ def csgm(
         objective = DiscriminatorPriorObjective(operator, y, D, d_weight, d_prior)
     else:  # exactly CSGM's objective
         objective = MeasurementObjective(operator, y)
+    warn_idle_options(config, overrides, defaults=False)  # (optimize_latent: the others)
     result = optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="csgm")
     result.settings = source
     return result

@@ -792,3 +792,27 @@ def test_a_sweep_with_no_search_steps_is_refused(tmp_path, capsys):
     assert_refused(code, err, "sweep", "engine (--steps): steps = 0 runs no search", tmp_path)
     code, err = run([*argv, "--engine-grid", "steps=0;steps=5"], capsys)
     assert code == 2 and "engine_grid candidate {'steps': 0}: steps = 0 runs no search" in err
+
+
+def test_an_engine_grid_candidate_with_an_idle_option_is_refused(tmp_path, capsys):
+    """--engine-grid momentum=0.9 (with Adam) was searched and reported as the chosen weight
+    while changing nothing (user trial): refused before any file."""
+    argv = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "10", "--n-images"]
+    argv += ["1", "--methods", "csgm", "--steps", "2", "--restarts", "1"]
+    for grid in ("momentum=0.9", "lambda_z=0.1;momentum=0.5"):
+        code, err = run(
+            [*argv, "--engine-grid", grid, "--out", str(tmp_path / "new" / "o")], capsys
+        )
+        assert_refused(code, err, "sweep", "--engine-grid: the candidate {'momentum': 0.", tmp_path)
+        assert "acts only with optimizer='sgd'" in err
+    ok = [*argv, "--engine-grid", "lambda_z=0.1;lambda_z=0.3", "--n-val", "1"]
+    assert main([*ok, "--no-progress", "--out", str(tmp_path / "ok")]) == 0
+
+
+def test_n_val_without_a_search_that_runs_is_refused(tmp_path, capsys):
+    """csgm searches only a grid the user gives (else its card's settings): --n-val with
+    --methods csgm alone was recorded but used by nothing (user trial)."""
+    argv = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "10", "--n-images"]
+    argv += ["1", "--methods", "csgm", "--steps", "2", "--restarts", "1", "--n-val", "3"]
+    code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
+    assert_refused(code, err, "sweep", "--n-val is an option of", tmp_path)
