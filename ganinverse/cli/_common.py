@@ -471,3 +471,18 @@ def _flagged(
     if option in options and option in record.flags:
         return f"{record.flags[option].flag}: {err}"
     return f"{lead}: {err}"
+
+
+def dataset_selection(args: argparse.Namespace, defaults: Mapping[str, Any]) -> None:
+    """The flags that pick dataset images (``defaults``: {dest: default}, e.g. ``split``,
+    ``index``), filled in with their defaults for a --dataset run; with --image they would pick
+    nothing: a ValueError naming the flag."""
+    for dest, default in defaults.items():
+        value = getattr(args, dest)
+        if value is not None and not getattr(args, "dataset", None):
+            flag = "--" + dest.replace("_", "-")
+            raise ValueError(
+                f"{flag} picks dataset images, but --image gives the image(s): drop {flag} "
+                "(or pass --dataset instead of --image)"
+            )
+        setattr(args, dest, default if value is None else value)

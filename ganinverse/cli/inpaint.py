@@ -24,6 +24,7 @@ from ._common import (
     chains,
     check_discriminator_used,
     check_flags_used,
+    dataset_selection,
     engine_flag_owners,
     engine_overrides,
     method_options,
@@ -44,13 +45,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "summary.json (PSNR/SSIM against the unmasked input).",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", help="an image file or a folder of images (resized to G's size)")
+    src.add_argument(
+        "--image",
+        help="an image file or a folder of images (resized to G's size; kept as they are for a "
+        "method without a generator)",
+    )
     src.add_argument("--dataset", help="a dataset name (with --data-root, --split, --start, --n)")
-    p.add_argument("--data-root")
-    p.add_argument("--split", default="test")
-    p.add_argument("--start", type=int, default=0, help="first dataset image")
-    p.add_argument("--n", type=int, default=8, help="number of dataset images")
-    p.add_argument("--generator", default="digits", help="bundled name or checkpoint path")
+    p.add_argument("--data-root", help="dataset folder (with --dataset)")
+    p.add_argument("--split", help="dataset split (with --dataset; default test)")
+    p.add_argument("--start", type=int, help="first dataset image (with --dataset; default 0)")
+    p.add_argument("--n", type=int, help="number of dataset images (with --dataset; default 8)")
+    p.add_argument(
+        "--generator",
+        help="bundled name or checkpoint path (default digits; only for a method that uses one)",
+    )
     p.add_argument(
         "--discriminator",
         help="bundled name, checkpoint path or 'none' (default: the generator's own, if bundled)",
@@ -108,10 +116,11 @@ def _check_flags_used(args: argparse.Namespace) -> None:
 
 
 def _load_inputs(
-    args: argparse.Namespace, image_shape: tuple[int, int, int]
+    args: argparse.Namespace, image_shape: tuple[int, int, int] | None
 ) -> tuple[torch.Tensor, list[int] | None]:
-    """(images, their identities): dataset indices (they seed masks and restarts), or None."""
-    c, h, _ = image_shape
+    """(images, their identities): dataset indices (they seed masks and restarts), or None.
+    ``image_shape``: G's (C, H, W) the images are brought to; None keeps their own."""
+    c, h, _ = (None, None, None) if image_shape is None else image_shape
     ids = None
     if args.dataset:
         x, _ = load_images(
@@ -122,7 +131,7 @@ def _load_inputs(
         x, _ = load_images("folder", args.image, image_size=h, channels=c)
     else:
         x = load_image_file(args.image, image_size=h, channels=c)
-    if tuple(x.shape[1:]) != tuple(image_shape):
+    if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"the images have shape {tuple(x.shape[1:])}, the generator makes {image_shape}: "
             "pick a generator trained on this data (--generator)"
@@ -170,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
+    dataset_selection(args, {"data_root": None, "split": "test", "start": 0, "n": 8})
     check_int(args.seed, "--seed", low=0)
     record = get_method(args.method)
     _check_flags_used(args)
@@ -179,8 +189,14 @@ def run(args: argparse.Namespace) -> int:
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
-    G = load_generator(args.generator, device=device)
-    device = generator_device(G)
+    if args.generator is not None and not record.needs_generator:
+        raise ValueError(
+            f"--generator: method {args.method!r} uses no generator, so it would change nothing "
+            "(the images keep their own size); drop --generator"
+        )
+    args.generator = args.generator or "digits"
+    G = load_generator(args.generator, device=device) if record.needs_generator else None
+    device = device if G is None else generator_device(G)
     D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None
     if D is None and "prior_weight" in given.get(args.method, {}):
         raise ValueError(
@@ -191,11 +207,11 @@ def run(args: argparse.Namespace) -> int:
     if D is None and options.get("prior_weight", 0) > 0:  # the note said: context loss only
         options["prior_weight"] = 0.0
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}
-    shape = tuple(G.image_shape)  # the options against G, D and the image size
+    x, ids = _load_inputs(args, None if G is None else tuple(G.image_shape))
+    shape = tuple(x.shape[1:])  # the options against G, D and the image size
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D)
-    x, ids = _load_inputs(args, tuple(G.image_shape))
-    mask = parse_mask(args.mask, len(x), G.image_shape, seed=args.seed, ids=ids)
-    operator = Inpainting(mask, G.image_shape)
+    mask = parse_mask(args.mask, len(x), shape, seed=args.seed, ids=ids)
+    operator = Inpainting(mask, shape)
     y = operator.measure(x)
     complete = mask.flatten(1).all(1)
     if bool(complete.any()):
@@ -205,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         )
     res = reconstruct_result(
         args.method,
-        G if record.needs_generator else None,
+        G,
         operator,
         y,
         D=D,
@@ -239,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
             stage / "summary.json",
             {
                 "method": args.method,
-                "generator": args.generator,
+                "generator": args.generator if G is not None else None,
                 "discriminator": "none" if D is None else (args.discriminator or args.generator),
                 "mask": args.mask,
                 "image_ids": ids,

@@ -18,6 +18,7 @@ from ._common import (
     chains,
     check_discriminator_used,
     check_flags_used,
+    dataset_selection,
     engine_flag_owners,
     engine_overrides,
     method_options,
@@ -43,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "without a generator)",
     )
     src.add_argument("--dataset", help="a dataset name (with --index, --split, --data-root)")
-    p.add_argument("--data-root")
-    p.add_argument("--split", default="test")
-    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--data-root", help="dataset folder (with --dataset)")
+    p.add_argument("--split", help="dataset split (with --dataset; default test)")
+    p.add_argument("--index", type=int, help="dataset image index (with --dataset; default 0)")
     p.add_argument(
         "--generator",
         help="bundled name or checkpoint path (default digits; only for a method that uses one)",
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     check_positive(args.noise_std, "--noise-std", strict=False)
     check_int(args.seed, "--seed", low=0)
+    dataset_selection(args, {"data_root": None, "split": "test", "index": 0})
     check_int(args.index, "--index", low=0)
     value = _setting(args)
     record = get_method(args.method)

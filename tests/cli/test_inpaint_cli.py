@@ -186,7 +186,8 @@ def test_any_registered_method_inpaints_and_is_blended(method, tmp_path, checkpo
     gen, _ = checkpoints
     arr = digit_png(tmp_path / "in.png")
     out = tmp_path / method
-    argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png")]
+    argv = ["inpaint", "--image", str(tmp_path / "in.png")]
+    argv += ["--generator", str(gen)] if method == "csgm" else []  # (lasso-dct uses none)
     argv += ["--mask", "center", "--method", method, "--out", str(out), "--device", "cpu"]
     argv += ["--no-progress"] + (["--steps", "3", "--restarts", "1"] if method == "csgm" else [])
     assert main(argv) == 0
@@ -236,3 +237,33 @@ def test_box_for_a_method_that_does_not_clip_is_refused(tmp_path, checkpoints, c
     assert "--box changes nothing with these flags: it acts only with projection='box'" in err
     assert "csgm: projection='none', init='normal'" in err, err
     assert not out.exists()
+
+
+def test_dataset_flags_with_an_image_and_a_generator_for_a_baseline_are_refused(
+    tmp_path, checkpoints, capsys
+):
+    """--n / --start / --split with --image picked nothing, and --generator with tv changed
+    nothing but was recorded (user trial): refused, nothing written; tv runs on the images'
+    own size without a generator and records none."""
+    gen, _ = checkpoints
+    digit_png(tmp_path / "in.png")
+    out = tmp_path / "out"
+    for extra in (["--n", "3"], ["--start", "2"], ["--split", "train"]):
+        argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png"), *extra]
+        assert main([*argv, "--steps", "2", "--no-progress", "--out", str(out)]) == 2
+        assert f"{extra[0]} picks dataset images, but --image gives" in capsys.readouterr().err
+    argv = ["inpaint", "--image", str(tmp_path / "in.png"), "--method", "tv"]
+    assert main([*argv, "--generator", str(gen), "--out", str(out)]) == 2
+    assert "--generator: method 'tv' uses no generator" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["generator"] is None
+
+
+def test_reconstruct_refuses_dataset_flags_with_an_image(tmp_path, capsys):
+    digit_png(tmp_path / "in.png")
+    for extra in (["--index", "2"], ["--split", "train"], ["--data-root", str(tmp_path)]):
+        argv = ["reconstruct", "--image", str(tmp_path / "in.png"), "--m", "20", *extra]
+        assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+        assert f"{extra[0]} picks dataset images, but --image gives" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
