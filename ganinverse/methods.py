@@ -19,6 +19,7 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import math
 import re
@@ -168,9 +169,14 @@ class Method:
                 given["config"] = configured(given.get("config"), self.defaults["config"], engine)
         unknown = set(given) - set(self.defaults)
         if unknown:
+            known = sorted(set(self.defaults) | (LATENT_FIELDS if self.latent else set()))
+            close = [difflib.get_close_matches(k, known, n=1) for k in sorted(unknown)]
+            hint = "; did you mean " + ", ".join(c[0] for c in close if c) + "?"
             raise TypeError(
-                f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}; its "
-                f"options are {', '.join(sorted(self.defaults)) or 'none'}"
+                f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}"
+                + (hint if any(close) else "")
+                + f"; its options are {', '.join(sorted(self.defaults)) or 'none'}"
+                + (" and the latent-engine keywords (LatentConfig fields)" if self.latent else "")
             )
         return {**self.defaults, **given}
 

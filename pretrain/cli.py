@@ -20,7 +20,7 @@ from ganinverse.cli._common import OneLineParser
 from ganinverse.io import check_output_dir
 
 from .losses import LOSSES, GANLoss, Loss
-from .state import read_state_info
+from .state import has_state, read_state_info
 from .trainer import ARCHS, NORMS, OPTIMIZERS, TrainConfig, idle_options, train
 
 #: Help of the options that do not depend on the loss; loss_help() writes the others.
@@ -150,6 +150,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     base: dict = {}
     if args.resume:
         out = check_output_dir(explicit.get("out", TrainConfig.out), "out")
+        if not has_state(Path(out) / "checkpoint"):
+            raise ValueError(
+                f"--resume but {out} holds no training checkpoint (checkpoint.json): drop "
+                "--resume to start a new run there, or pass the --out of the run to continue"
+            )
         saved = read_state_info(Path(out) / "checkpoint")["config"]
         base = {
             k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}

@@ -180,8 +180,12 @@ class TrainConfig:
         for CUDA without a GPU) and ``out`` creatable. Touches no file: call before any work."""
         cfg = self.resolved()
         device = resolve_device(cfg.device)
-        if (cfg.amp or cfg.compile) and device.type != "cuda":
-            raise ValueError("amp and compile are CUDA-only options; drop them on CPU")
+        for name in ("amp", "compile"):
+            if getattr(cfg, name) and device.type != "cuda":
+                raise ValueError(
+                    f"{name} (--{name}) is a CUDA-only option, but the device is {device}: drop "
+                    f"--{name} on the CPU"
+                )
         return cfg, device
 
 

@@ -199,3 +199,18 @@ def test_a_cards_setting_the_callers_options_make_idle_is_reset_not_warned(recwa
     assert not [w for w in recwarn if issubclass(w.category, IdleOptionWarning)]
     with pytest.warns(IdleOptionWarning, match="prune_at"):  # set by the caller: warned
         reconstruct("csgm", G, op, y, steps=2, restarts=1, prune_at=(0.5,), progress=False)
+
+
+def test_an_unknown_option_suggests_the_close_one_and_names_the_engine_keywords():
+    """gi.reconstruct('csgm', ..., lamda_z=0.1) listed config, d_prior, d_weight as its options
+    although it takes every engine keyword (user trial): the typo gets its suggestion."""
+    with pytest.raises(TypeError, match="lamda_z; did you mean lambda_z\\?.*latent-engine"):
+        get_method("csgm").options({"lamda_z": 0.1})
+
+
+def test_python_m_ganinverse_runs_the_command():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "ganinverse", "--help"], capture_output=True)
+    assert out.returncode == 0 and b"usage: ganinverse" in out.stdout

@@ -90,7 +90,9 @@ def labelled_images(
     available = total - start
     if available < 1 or (n is not None and n > available):
         raise ValueError(
-            f"{flag}={n} images from --start {start} exceed the {total} images of {dataset!r} "
+            f"{flag}={n} images"
+            + (f" from --start {start}" if start else "")
+            + f" exceed the {total} images of {dataset!r} "
             f"split {split!r}; pass {flag} <= {max(available, 0)}"
         )
     x, labels = ds.batch(start, start + (available if n is None else n))

@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from ganinverse.cli import _with_flag, build_parser, main
-from ganinverse.cli.inpaint import _methods as inpaint_methods
 from ganinverse.cli._common import method_chain
+from ganinverse.cli.inpaint import _methods as inpaint_methods
 from ganinverse.methods import METHODS, Flag, Method, Tuned, get_method, register_method
 
 COMMANDS = ("sweep", "reconstruct", "inpaint")

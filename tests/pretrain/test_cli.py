@@ -93,7 +93,9 @@ BAD = {
         ["--dataset", "mnist"],
         r"root \(the data folder; CLI --data-root\) is required",
     ),
-    "amp on cpu": (["--amp"], "CUDA-only"),
+    "amp on cpu": (["--amp"], r"amp \(--amp\) is a CUDA-only option"),
+    "compile on cpu": (["--compile"], r"compile \(--compile\) is a CUDA-only option"),
+    "resume without a checkpoint": (["--resume"], "--resume but .* holds no training checkpoint"),
     "threads": (["--threads", "0"], "threads must be >= 1"),
     "bad device": (["--device", "tpu:x"], "device must be"),
 }
