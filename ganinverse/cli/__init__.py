@@ -61,23 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    # the command as argparse names it in its own errors ("ganinverse defend eval: error: ...")
+    name = " ".join(
+        str(v) for v in (args.command, getattr(args, "defend_command", None)) if v is not None
+    )
     # warnings (e.g. ConvergenceWarning) as one line each, without the source line of the call
     format_before = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *_, **__: (
-        f"ganinverse {args.command}: warning ({category.__name__}): {message}\n"
+        f"ganinverse {name}: warning ({category.__name__}): {message}\n"
     )
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(
-            f"ganinverse {args.command}: error: {_with_flag(parser, args.command, err, args)}",
+            f"ganinverse {name}: error: {_with_flag(parser, args.command, err, args)}",
             file=sys.stderr,
         )
         return 2
     except KeyboardInterrupt:
-        print(
-            f"ganinverse {args.command}: interrupted; finished results are saved", file=sys.stderr
-        )
+        print(f"ganinverse {name}: interrupted; finished results are saved", file=sys.stderr)
         return 130
     finally:
         warnings.formatwarning = format_before
