@@ -141,7 +141,8 @@ def test_a_failed_start_writes_nothing(command, extra, match, tmp_path, capsys, 
     argv = (defend_argv if command == "defend" else train_argv)(ckpts, out, *extra)
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"ganinverse {argv[0]}: error:")
+    name = " ".join(argv[:2]) if argv[0] == "defend" else argv[0]  # (defend eval)
+    assert err.count("\n") == 1 and err.startswith(f"ganinverse {name}: error:"), err
     assert re.search(match, err), err
     assert not (tmp_path / "new").exists()
 
