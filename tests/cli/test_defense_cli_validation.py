@@ -63,7 +63,7 @@ DEFEND_BAD = [
     (["--pgd-steps", "0"], "--pgd-steps must be >= 1"),
     (["--batch-size", "0"], "--batch-size must be >= 1"),
     (["--n", "0"], "--n must be >= 1"),
-    (["--n", "100000"], "--n=100000 images from --start 0 exceed"),
+    (["--n", "100000"], "--n=100000 images exceed"),
     (["--start", "-1"], "--start must be >= 0"),
     (["--classifier", "nowhere"], "--classifier nowhere"),
     (["--classifier-adv", "{clf32}"], r"shape \(1, 32, 32\)"),
