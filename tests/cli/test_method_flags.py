@@ -52,7 +52,9 @@ def argv(command: str, method: str, out, *extra: str) -> list[str]:
     common += ["--no-progress", "--out", str(out)]
     if command == "sweep":  # --n-val only where a weight is searched (else it is refused)
         head = ["sweep", "--methods", method, *_operator(method), "--n-images", "2"]
-        searched = any(get_method(n).tuned for n in method_chain(method))
+        searched = any(
+            get_method(n).tuned and get_method(n).tuned.grid for n in method_chain(method)
+        )
         return [*head, *(["--n-val", "1"] if searched else []), *common, *extra]
     if command == "reconstruct":
         return ["reconstruct", "--method", method, *_operator(method), *common, *extra]
