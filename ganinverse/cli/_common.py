@@ -486,3 +486,23 @@ def dataset_selection(args: argparse.Namespace, defaults: Mapping[str, Any]) -> 
                 "(or pass --dataset instead of --image)"
             )
         setattr(args, dest, default if value is None else value)
+
+
+def note_conversion(path: str, shape: Sequence[int] | None) -> None:
+    """Print a note when the image file ``path`` is brought to another channel count or size
+    than its own (``shape``: the generator's (C, H, W); None: kept as it is), so a lossy
+    conversion (RGB to grey) is never silent."""
+    from ..data import _default_mode, open_image
+
+    if shape is None:
+        return
+    img = open_image(path)
+    channels = 1 if _default_mode(img.mode) == "L" else 3
+    c, h, w = shape
+    done = []
+    if channels != c:
+        done.append(f"{'RGB' if channels == 3 else 'grey'} to {'grey' if c == 1 else 'RGB'}")
+    if (img.height, img.width) != (h, w):
+        done.append(f"{img.width}x{img.height} px to {w}x{h}")
+    if done:
+        print(f"note: {path} converted ({', '.join(done)}) for the generator's {c}x{h}x{w} images")

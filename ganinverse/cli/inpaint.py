@@ -28,6 +28,7 @@ from ._common import (
     engine_flag_owners,
     engine_overrides,
     method_options,
+    note_conversion,
     set_method_flags,
     validate_methods,
 )
@@ -82,7 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help="clip z to [-box, box] (default 1, the paper's; 2 did better for 'digits')",
     )
-    p.add_argument("--seed", type=int, default=0, help="seeds the masks and the latent inits")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="seeds the random masks and the latent inits (default 0; refused where neither is)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     add_method_flags(p)
     add_engine_args(p)
@@ -131,6 +136,7 @@ def _load_inputs(
         x, _ = load_images("folder", args.image, image_size=h, channels=c)
     else:
         x = load_image_file(args.image, image_size=h, channels=c)
+        note_conversion(args.image, image_shape)
     if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"the images have shape {tuple(x.shape[1:])}, the generator makes {image_shape}: "
@@ -180,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
     dataset_selection(args, {"data_root": None, "split": "test", "start": 0, "n": 8})
+    seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
     check_int(args.seed, "--seed", low=0)
     record = get_method(args.method)
     _check_flags_used(args)
@@ -211,6 +218,13 @@ def run(args: argparse.Namespace) -> int:
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D)
     mask = parse_mask(args.mask, len(x), shape, seed=args.seed, ids=ids)
+    if seed_given and not (record.latent or record.seeded):  # would --seed change anything?
+        other = parse_mask(args.mask, len(x), shape, seed=args.seed + 1, ids=ids)
+        if torch.equal(mask, other):
+            raise ValueError(
+                f"--seed: --mask {args.mask} is fixed and method {args.method!r} draws no "
+                "random numbers, so --seed changes nothing; drop --seed"
+            )
     operator = Inpainting(mask, shape)
     y = operator.measure(x)
     complete = mask.flatten(1).all(1)

@@ -22,6 +22,7 @@ from ._common import (
     engine_flag_owners,
     engine_overrides,
     method_options,
+    note_conversion,
     set_method_flags,
     validate_methods,
 )
@@ -140,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     c, h, _ = (None, None, None) if G is None else G.image_shape
     if args.image:
         x = load_image_file(args.image, image_size=h, channels=c)
+        note_conversion(args.image, None if G is None else G.image_shape)
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)
     shape = tuple(x.shape[1:])

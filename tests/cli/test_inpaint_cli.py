@@ -267,3 +267,24 @@ def test_reconstruct_refuses_dataset_flags_with_an_image(tmp_path, capsys):
         assert main([*argv, "--out", str(tmp_path / "o")]) == 2
         assert f"{extra[0]} picks dataset images, but --image gives" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_seed_that_changes_nothing_is_refused_and_a_conversion_is_said(
+    tmp_path, checkpoints, capsys
+):
+    """inpaint --seed with a fixed mask and a method that draws no random number changed
+    nothing (user trial): refused; with a random mask it acts. An RGB file brought to a grey
+    generator was converted in silence: a note says so."""
+    out = tmp_path / "out"
+    argv = ["inpaint", "--dataset", "digits", "--n", "1", "--method", "biharmonic", "--seed", "5"]
+    assert main([*argv, "--mask", "center", "--out", str(out)]) == 2
+    assert "--seed: --mask center is fixed and method 'biharmonic'" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--mask", "random:0.5", "--out", str(out)]) == 0
+    gen, _ = checkpoints
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "rgb.png")
+    argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "rgb.png"), "--steps"]
+    argv += ["2", "--restarts", "1", "--no-progress", "--out", str(tmp_path / "o2")]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "converted (RGB to grey, 50x40 px to 28x28)" in capsys.readouterr().out
