@@ -69,6 +69,7 @@ from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.metrics import mse
 from ganinverse.operators import LinearOperator, _power_iteration, matrix_row_bound
 from ganinverse.seeds import rng
+from ganinverse.status import image_status
 
 # Power iteration approaches ||A Psi^T||^2 from below; the margin keeps the step at or under 1/L
 # (and gradient steps stay stable up to 2/L; the adaptive restart guards the momentum).
@@ -114,6 +115,11 @@ class SparseResult:
     iterations: Tensor
     duality_gap: Tensor
     converged: Tensor
+
+    @property
+    def status(self) -> list[str]:
+        """Per image: "ok" or "not_converged" (``ganinverse.status``)."""
+        return image_status({"not_converged": self.converged})
 
 
 def _check_lam(lam: object) -> float:

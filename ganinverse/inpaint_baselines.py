@@ -52,7 +52,9 @@ def _div(p: Tensor) -> Tensor:
     return d
 
 
-def tv_inpaint(y: Tensor, mask: Tensor, iters: int = 500, *, tol: float = 1e-4) -> Tensor:
+def tv_inpaint(
+    y: Tensor, mask: Tensor, iters: int = 500, *, tol: float = 1e-4, return_converged: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     """min_x Σ_p ||∇x_p||₂ s.t. x = y on known pixels (Chambolle–Pock, τ = σ = 0.99/√8).
 
     Iterates p ← proj_{||·||₂≤1}(p + σ∇x̄), x⁺ ← P(x + τ div p), x̄ ← 2x⁺ - x, where P resets the
@@ -64,7 +66,8 @@ def tv_inpaint(y: Tensor, mask: Tensor, iters: int = 500, *, tol: float = 1e-4) 
     go on. ``iters`` is the maximum number of iterations. Raises ValueError/TypeError on a bad
     mask or y, iters < 1, tol not a finite number > 0. Warns
     :class:`~ganinverse.exceptions.ConvergenceWarning` when an image reaches ``iters`` with
-    the rule unmet.
+    the rule unmet; ``return_converged=True`` returns (x, converged), converged (B,) bool False
+    for those images.
     """
     check_int(iters, "iters", low=1)
     tol = check_number(
@@ -98,7 +101,7 @@ def tv_inpaint(y: Tensor, mask: Tensor, iters: int = 500, *, tol: float = 1e-4) 
             ConvergenceWarning,
             stacklevel=2,
         )
-    return x
+    return (x, ~active.cpu()) if return_converged else x
 
 
 def biharmonic_inpaint(y: Tensor, mask: Tensor) -> Tensor:

@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from ._validation import check_choice, check_int, check_number, check_positive, check_tensor
 from .exceptions import ConvergenceWarning, IdleOptionWarning
 from .seeds import rng
+from .status import image_status
 
 OPTIMIZERS = ("adam", "sgd", "lbfgs")
 SCHEDULES = ("constant", "cosine", "step")
@@ -143,9 +144,9 @@ class LatentConfig:
         defaults = {f.name: f.default for f in fields(self)}
         given = set(given or ())
         return {
-            name: needs
-            for name, (acts, needs) in ACTS_WHEN.items()
-            if (name in given or getattr(self, name) != defaults[name]) and not acts(self)
+            name: rule.needs
+            for name, rule in ACTS_WHEN.items()
+            if (name in given or getattr(self, name) != defaults[name]) and not rule.when(self)
         }
 
     def overridden(self, **overrides: object) -> LatentConfig:
@@ -202,19 +203,32 @@ def configured(
     return config.updated(**overrides)
 
 
-#: When an engine option acts: {option: (predicate on the LatentConfig, what it needs in words)}.
-#: Elsewhere the option changes nothing; ``optimize_latent`` warns ``IdleOptionWarning`` for one
-#: set away from its default, and the CLI refuses such a flag (``cli._common``).
-ACTS_WHEN: dict[str, tuple[Callable[[LatentConfig], bool], str]] = {
-    "momentum": (lambda c: c.optimizer == "sgd", "optimizer='sgd'"),
-    "step_at": (lambda c: c.schedule == "step", "schedule='step'"),
-    "step_gamma": (lambda c: c.schedule == "step", "schedule='step'"),
-    "box": (
+@dataclass(frozen=True)
+class Acts:
+    """When an engine option acts: ``when(config)`` is True; ``needs`` says it in words;
+    ``deciding`` names the fields ``when`` reads (what a user changes to make it act)."""
+
+    when: Callable[[LatentConfig], bool]
+    needs: str
+    deciding: tuple[str, ...]
+
+
+#: When an engine option acts: {option: Acts}. Elsewhere the option changes nothing;
+#: ``optimize_latent`` warns ``IdleOptionWarning`` for one set away from its default or by the
+#: caller, and the CLI refuses such a flag (``cli._common.engine_flag_owners``).
+ACTS_WHEN: dict[str, Acts] = {
+    "momentum": Acts(lambda c: c.optimizer == "sgd", "optimizer='sgd'", ("optimizer",)),
+    "step_at": Acts(lambda c: c.schedule == "step", "schedule='step'", ("schedule",)),
+    "step_gamma": Acts(lambda c: c.schedule == "step", "schedule='step'", ("schedule",)),
+    "box": Acts(
         lambda c: c.projection == "box" or c.init == "uniform",
         "projection='box' or init='uniform'",
+        ("projection", "init"),
     ),
-    "patience": (lambda c: c.tol is not None, "tol (early stopping)"),
-    "prune_at": (lambda c: c.restarts > 1, "restarts > 1 (it drops the worse restarts)"),
+    "patience": Acts(lambda c: c.tol is not None, "tol (early stopping)", ("tol",)),
+    "prune_at": Acts(
+        lambda c: c.restarts > 1, "restarts > 1 (it drops the worse restarts)", ("restarts",)
+    ),
 }
 
 
@@ -244,6 +258,14 @@ class LatentResult:
     #: where ``config`` came from (set by the solvers that choose it: the generator's card, a
     #: method's defaults, or the caller's), e.g. "recommended by the generator's card (...)"
     settings: str = ""
+    #: (B,) for a solver that adds an inner solve with a stopping rule (csgm-sparse's ν-step):
+    #: False where it stopped on max_iter; None where there is none
+    converged: Tensor | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> list[str]:
+        """Per image: "ok", "not_improved" and/or "not_converged" (``ganinverse.status``)."""
+        return image_status({"not_improved": self.improved, "not_converged": self.converged})
 
 
 @contextlib.contextmanager

@@ -50,6 +50,7 @@ from .solvers.csgm import (
 from .solvers.ilo import ILO_LAYERS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, importance_weights, inpaint_operator
 from .solvers.untrained import UNTRAINED_STEPS, check_steps, deep_decoder, deep_image_prior
+from .status import image_status
 
 #: LatentConfig fields: engine options a latent method takes as keywords.
 LATENT_FIELDS = frozenset(f.name for f in dataclasses.fields(LatentConfig))
@@ -586,6 +587,11 @@ class LassoResult:
     coefficients: Tensor
     solver: baselines.SparseResult
     seconds: float
+
+    @property
+    def status(self) -> list[str]:
+        """Per image: the solver's (``ganinverse.status``)."""
+        return self.solver.status
 
 
 def lasso(
@@ -1219,9 +1225,17 @@ register_method(
 
 @dataclass
 class FillResult:
-    """An inpainting baseline's result: x̂ (B, C, H, W) on [-1, 1], y's known pixels kept."""
+    """An inpainting baseline's result: x̂ (B, C, H, W) on [-1, 1], y's known pixels kept;
+    ``converged`` (B,) False where an iterative fill (TV) stopped on its iteration cap."""
 
     x_hat: Tensor
+    converged: Tensor | None = None
+
+    @property
+    def status(self) -> list[str]:
+        """Per image: "ok" or "not_converged" (``ganinverse.status``)."""
+        flags = {"not_converged": self.converged}
+        return image_status(flags) if self.converged is not None else ["ok"] * len(self.x_hat)
 
 
 def _fill_mask(operator: Inpainting, name: str) -> Tensor:
@@ -1247,7 +1261,7 @@ def _check_tv_options(options: Mapping[str, Any], shape: tuple | None) -> None:
 
 def _tv(G, operator, y, *, iters, tol):
     mask = _fill_mask(operator, "tv")
-    return FillResult(baselines_inpaint.tv_inpaint(y, mask, iters, tol=tol))
+    return FillResult(*baselines_inpaint.tv_inpaint(y, mask, iters, tol=tol, return_converged=True))
 
 
 register_method(

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ._validation import check_choice, check_int, check_positive
 from .data import load_images
-from .io import atomic_write_text
+from .io import atomic_write_text, read_json
 from .latent import INITS
 from .operators import Identity
 from .recommended import CARD_KEY, make_block
@@ -221,10 +221,10 @@ def _check_tune_folder(spec: Any, out: Path) -> None:
     saved_path = out / "sweep.json"
     if not saved_path.is_file():
         return
+    saved = read_json(saved_path, "sweep spec")  # a corrupt file: the error Sweep would give
     try:
-        saved = json.loads(saved_path.read_text())
         own = saved["methods"] == ["csgm"] and saved["n_images"] == saved["batch_size"] == 1
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         own = False
     if not own:
         raise ValueError(

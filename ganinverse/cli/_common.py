@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -213,23 +214,29 @@ def engine_flag_owners(args: argparse.Namespace, methods: Sequence[str]) -> dict
             if k in engine
         }
         idle = here if i == 0 else {k: v for k, v in idle.items() if k in here}
-    for key, needs in idle.items():
-        raise ValueError(
-            f"{ENGINE_FLAGS[key]} changes nothing with these flags: it acts only with {needs}; "
-            f"drop {ENGINE_FLAGS[key]}" + (" or pass --restarts > 1" if key == "prune_at" else "")
-        )
+    refuse_idle_flags(idle)
     return {ENGINE_FLAGS[key]: takers for key in engine}
+
+
+def refuse_idle_flags(idle: dict[str, str]) -> None:
+    """A ValueError for the first engine flag in ``idle`` ({option: what it needs to act},
+    ``LatentConfig.idle_options``), naming the flags that decide it (``latent.ACTS_WHEN``)."""
+    from ..latent import ACTS_WHEN
+
+    for key, needs in idle.items():
+        flag = ENGINE_FLAGS[key]
+        change = " or ".join(ENGINE_FLAGS.get(f, f) for f in ACTS_WHEN[key].deciding)
+        raise ValueError(
+            f"{flag} changes nothing with these flags: it acts only with {needs}; "
+            f"drop {flag} or change {change}"
+        )
 
 
 def _engine_line(config: Any, key: str) -> str:
     """The settings of ``config`` that decide whether option ``key`` acts, as k=v."""
     from ..latent import ACTS_WHEN
 
-    words = ACTS_WHEN[key][1]
-    shown = [
-        f for f in ("optimizer", "schedule", "projection", "init", "tol", "restarts") if f in words
-    ]
-    return ", ".join(f"{f}={getattr(config, f)!r}" for f in shown)
+    return ", ".join(f"{f}={getattr(config, f)!r}" for f in ACTS_WHEN[key].deciding)
 
 
 def chains(methods: Sequence[str]) -> list[str]:
@@ -491,18 +498,19 @@ def dataset_selection(args: argparse.Namespace, defaults: Mapping[str, Any]) -> 
 def note_conversion(path: str, shape: Sequence[int] | None) -> None:
     """Print a note when the image file ``path`` is brought to another channel count or size
     than its own (``shape``: the generator's (C, H, W); None: kept as it is), so a lossy
-    conversion (RGB to grey) is never silent."""
-    from ..data import _default_mode, open_image
+    conversion (RGB to grey) is never silent. Reads the file's header only (the image itself
+    was decoded by ``load_image_file``)."""
+    from ..data import _default_mode, _image_size_of
 
     if shape is None:
         return
-    img = open_image(path)
-    channels = 1 if _default_mode(img.mode) == "L" else 3
+    (width, height), mode = _image_size_of(Path(path))
+    channels = 1 if _default_mode(mode) == "L" else 3
     c, h, w = shape
     done = []
     if channels != c:
         done.append(f"{'RGB' if channels == 3 else 'grey'} to {'grey' if c == 1 else 'RGB'}")
-    if (img.height, img.width) != (h, w):
-        done.append(f"{img.width}x{img.height} px to {w}x{h}")
+    if (height, width) != (h, w):
+        done.append(f"{width}x{height} px to {w}x{h}")
     if done:
         print(f"note: {path} converted ({', '.join(done)}) for the generator's {c}x{h}x{w} images")

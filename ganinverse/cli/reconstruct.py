@@ -74,7 +74,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=list(METHODS),
         help="; ".join(f"{r.name}: {r.summary}" for r in METHODS.values()),
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="seeds the operator's random draws (Gaussian matrix, random mask or rows), the "
+        "noise and the latent inits (default 0; refused where none of them is drawn)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     add_method_flags(p)
     add_engine_args(p)
@@ -105,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
     check_positive(args.noise_std, "--noise-std", strict=False)
+    seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
     check_int(args.seed, "--seed", low=0)
     dataset_selection(args, {"data_root": None, "split": "test", "index": 0})
     check_int(args.index, "--index", low=0)
@@ -151,19 +157,25 @@ def run(args: argparse.Namespace) -> int:
             "pick a generator trained on this data (--generator)"
         )
     axis = REGISTRY[args.operator].axis
+    ids = [0 if args.image else args.index]
     try:
         op = make_operator(
-            args.operator,
-            shape,
-            value,
-            seed=args.seed,
-            noise_std=2 * args.noise_std,
-            ids=[0 if args.image else args.index],
+            args.operator, shape, value, seed=args.seed, noise_std=2 * args.noise_std, ids=ids
         )
     except (ValueError, TypeError, FileNotFoundError) as err:  # led by the flag that set it
         if axis is None or str(err).startswith("--"):
             raise
         raise type(err)(f"{axis.flag} {value}: {err}") from err
+    if seed_given and args.noise_std == 0 and not (record.latent or record.seeded):
+        other = make_operator(args.operator, shape, value, seed=args.seed + 1, ids=ids)
+        import torch
+
+        if torch.equal(op(x), other(x)):  # would --seed change anything?
+            raise ValueError(
+                f"--seed: operator {args.operator!r} draws nothing at random here, there is no "
+                f"noise (--noise-std 0) and method {args.method!r} draws no random numbers, so "
+                "--seed changes nothing; drop --seed"
+            )
     record.check_operator(op)
     validate_methods((args.method,), **checks, shape=shape, G=G, D=D)  # against G, D
     source = None

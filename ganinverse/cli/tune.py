@@ -8,7 +8,7 @@ import json
 import os
 
 from .._validation import check_int
-from ..latent import INITS
+from ..latent import INITS, LatentConfig
 from ..tuning import (
     ENGINE,
     INIT_GRID,
@@ -20,7 +20,7 @@ from ..tuning import (
     tune,
     write_card,
 )
-from ._common import float_list, int_list, str_list
+from ._common import float_list, int_list, refuse_idle_flags, str_list
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -147,11 +147,8 @@ def _prune_at(args: argparse.Namespace) -> tuple[float, ...]:
     --prune-at with --restarts 1, which it could not act on."""
     if args.prune_at is None:
         return ENGINE["prune_at"] if args.restarts > 1 else ()
-    if args.restarts == 1:
-        raise ValueError(
-            "--prune-at changes nothing with these flags: it acts only with restarts > 1 (it "
-            "drops the worse restarts); drop --prune-at or pass --restarts > 1"
-        )
+    check_int(args.restarts, "--restarts", low=1)
+    refuse_idle_flags(LatentConfig(restarts=args.restarts).idle_options(given=("prune_at",)))
     return tuple(args.prune_at)
 
 

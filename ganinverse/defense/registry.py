@@ -294,6 +294,10 @@ def _unrolled(c: AttackContext) -> Attack:
     )
 
 
+#: The settings of every attack that runs the defense's projection through BPDA.
+BPDA_SETTINGS = ("bpda_steps", "bpda_projection")
+
+
 register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
 register_attack(AttackRecord("pgd", "PGD", _pgd, settings=("pgd_steps",)))
 register_attack(
@@ -303,7 +307,7 @@ register_attack(
         lambda c: _bpda(c, eot=False),
         adaptive=True,
         undefended="pgd",
-        settings=("bpda_steps", "bpda_projection"),
+        settings=BPDA_SETTINGS,
     )
 )
 register_attack(
@@ -313,7 +317,7 @@ register_attack(
         lambda c: _bpda(c, eot=True),
         adaptive=True,
         undefended="pgd",
-        settings=("bpda_steps", "bpda_projection", "eot_samples"),
+        settings=(*BPDA_SETTINGS, "eot_samples"),
     )
 )
 register_attack(
@@ -332,7 +336,7 @@ register_attack(
         _bpda_tangent,
         adaptive=True,
         undefended="pgd",
-        settings=("bpda_steps", "bpda_projection"),
+        settings=BPDA_SETTINGS,
     )
 )
 register_attack(
@@ -342,7 +346,7 @@ register_attack(
         _eot_restarts,
         adaptive=True,
         undefended="pgd",
-        settings=("bpda_steps", "bpda_projection"),
+        settings=BPDA_SETTINGS,
     )
 )
 register_attack(
@@ -352,6 +356,6 @@ register_attack(
         _unrolled,
         adaptive=True,
         undefended="pgd",
-        settings=("bpda_steps", "bpda_projection", "unroll_steps"),
+        settings=(*BPDA_SETTINGS, "unroll_steps"),
     )
 )

@@ -46,6 +46,7 @@ from ..blending import poisson_blend
 from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
 from ..operators import Inpainting, LinearOperator, check_operator
+from ..status import image_status
 from .csgm import _prepare, csgm_start
 
 #: Adam's learning rates for the weights θ and the latent z, and the step cap. Chosen on the
@@ -105,6 +106,13 @@ class AdaptiveResult:
     def config(self) -> LatentConfig:
         """The engine setting of the CSGM start."""
         return self.start.config
+
+    @property
+    def status(self) -> list[str]:
+        """Per image: CSGM's start's, "not_adapted" and/or "bp_not_converged"
+        (``ganinverse.status``)."""
+        flags = {"not_adapted": self.adapted, "bp_not_converged": self.bp_converged}
+        return image_status(flags, self.start.status)
 
 
 def _check_steps(steps: object) -> int:

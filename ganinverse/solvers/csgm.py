@@ -307,9 +307,10 @@ def csgm_sparse(
     t0 = time.perf_counter()
     g = start.x_hat.to(y.device)
     nu = torch.zeros_like(g)
+    converged = torch.ones(len(y), dtype=torch.bool)
     for rows, op in operator.per_image(len(y)):
         residual = (y[rows] - op.A(g[rows])).flatten(1)
-        nu[rows] = lasso_fista(
+        solved = lasso_fista(
             op.dense() if op.stores_matrix else op,  # matrix-free unless A is stored anyway
             residual,
             basis,
@@ -320,7 +321,8 @@ def csgm_sparse(
             device=y.device,
             # the residual A(x − G(ẑ)) + η of the matrix form: its noise (an operator has its own)
             **({"noise_std": op.noise.std} if op.stores_matrix else {}),
-        ).coefficients
+        )
+        nu[rows], converged[rows] = solved.coefficients, solved.converged
     x_hat = g + basis.synthesis(nu)
     data = MeasurementObjective(operator, y).data_loss(x_hat, torch.arange(len(y), device=y.device))
     z_prior = start.config.lambda_z * start.z.pow(2).sum(1).to(y.device)
@@ -333,6 +335,7 @@ def csgm_sparse(
         start,
         x_hat=x_hat,
         variables={**start.variables, "nu": nu},
+        converged=converged,
         loss=data + prior,
         data_loss=data,
         seconds=start.seconds + time.perf_counter() - t0,

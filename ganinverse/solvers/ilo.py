@@ -43,6 +43,7 @@ from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
 from ..models.layers import check_layer, split_generator
 from ..operators import LinearOperator
+from ..status import image_status
 from .csgm import MeasurementObjective, _prepare, csgm_start
 
 #: The layers searched per m by default: the first two hidden blocks (every bundled generator
@@ -110,6 +111,11 @@ class IloResult:
     steps: int
     seconds: float
     start: LatentResult = field(repr=False)
+
+    @property
+    def status(self) -> list[str]:
+        """Per image: CSGM's start's, and "not_improved" (``ganinverse.status``)."""
+        return image_status({"not_improved": self.improved}, self.start.status)
 
 
 def ilo(

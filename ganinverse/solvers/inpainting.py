@@ -137,6 +137,11 @@ class InpaintingResult:
         """Wall time of the latent search."""
         return self.latent.seconds
 
+    @property
+    def status(self) -> list[str]:
+        """Per image: the latent search's (``ganinverse.status``)."""
+        return self.latent.status
+
 
 def inpaint(
     G: nn.Module,

@@ -52,6 +52,7 @@ from ..latent import check_image_ids
 from ..models.untrained import DeepDecoder, SkipNet, UntrainedNetwork
 from ..operators import LinearOperator, check_operator
 from ..seeds import rng
+from ..status import image_status
 
 #: Default candidates of the number of Adam steps T (the tuned weight of both methods).
 UNTRAINED_STEPS = (50, 100, 250, 500, 1000, 2000)
@@ -78,6 +79,11 @@ class UntrainedResult:
     seconds: float
     method: str
     options: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> list[str]:
+        """Per image: "ok" or "not_improved" (``ganinverse.status``)."""
+        return image_status({"not_improved": self.improved})
 
 
 def check_steps(steps: object) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scipy import stats
 
-from ..exceptions import IncompleteSweepWarning
+from ..exceptions import ConvergenceWarning, IncompleteSweepWarning
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
 from .rows import merge, setting_order
@@ -126,6 +126,24 @@ def format_weights(out: Path, axis: str = "m") -> str:
     return "\n".join(lines) + "\n"
 
 
+def flagged_rows(rows: Sequence[dict]) -> str:
+    """ "" when every row's solver stood by its x̂ (status "ok", or "" where not recorded); else
+    how many did not, per (method, x) and reason (``ganinverse.status``), as one sentence."""
+    counts: dict[tuple, int] = defaultdict(int)
+    for r in rows:
+        if r.get("status", "") not in ("", "ok"):
+            counts[(r["method"], setting_order(r["setting"]), r["setting"], r["status"])] += 1
+    if not counts:
+        return ""
+    parts = [f"{n} {method} at {x} ({why})" for (method, _, x, why), n in sorted(counts.items())]
+    return (
+        f"{sum(counts.values())} of {len(rows)} rows are images whose solver did not stand by its "
+        f"reconstruction: {', '.join(parts)} (status column of rows.csv; not_improved: x̂ is the "
+        "start; not_converged: stopped on max_iter); they are in the means: check the settings "
+        "(steps, lr, max_iter) and rerun those units"
+    )
+
+
 def missing_rows(out: str | os.PathLike, rows: Sequence[dict]) -> str:
     """ "" when ``rows`` hold every (image, x, method) of the folder's ``sweep.json``; else what
     is missing (how many rows, which shards have no rows file) as one sentence."""
@@ -170,6 +188,10 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     if missing:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=2)
         text = f"**Incomplete:** {missing}\n\n" + text
+    flagged = flagged_rows(rows)
+    if flagged:
+        warnings.warn(flagged, ConvergenceWarning, stacklevel=2)
+        text = f"**Flagged:** {flagged}\n\n" + text
     atomic_write_csv(out / "summary.csv", list(table[0]), table)
     atomic_write_text(out / "summary.md", (f"# {title}\n\n" if title else "") + text)
     plots.error_vs_m(table, out / "error_vs_m.png", title=title, axis=axis)

@@ -2,8 +2,12 @@
 
 Columns: ``image`` (dataset index), ``m`` (measurements of that image), ``method``, the scores,
 ``seconds`` (per image), ``operator`` and ``setting`` (the sweep axis value: m, the factor or
-the mask spec, so two masks with the same m never collide). Files written before the operator
-axis existed lack the last two columns; they are read as Gaussian rows with setting = m.
+the mask spec, so two masks with the same m never collide) and ``status`` (the solver's verdict
+on the image, ``ganinverse.status``: "ok", or why x̂ is not a reconstruction it stands by, e.g.
+"not_improved"). Files written before the operator axis existed lack the last three columns;
+they are read as Gaussian rows with setting = m. Files written before the status column read
+``status = ""`` (not recorded). Older files are brought to today's columns before rows are
+appended to them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from ..io import atomic_write, atomic_write_csv
 
 #: Columns before the operator axis (still read; upgraded in place before rows are appended).
 LEGACY_FIELDS = ("image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds")
-FIELDS = (*LEGACY_FIELDS, "operator", "setting")
+#: Columns before the status column (still read, as status "").
+OPERATOR_FIELDS = (*LEGACY_FIELDS, "operator", "setting")
+FIELDS = (*OPERATOR_FIELDS, "status")
+#: Every header a rows file may have, oldest first.
+HEADERS = (LEGACY_FIELDS, OPERATOR_FIELDS, FIELDS)
 ROWS = "rows.csv"
 
 
@@ -32,8 +40,8 @@ def _complete(row: dict, header: tuple) -> dict | None:
     if None in row.values() or len(row) != len(header):
         return None
     if header == LEGACY_FIELDS:
-        return {**row, "operator": "gaussian", "setting": row["m"]}
-    return row
+        row = {**row, "operator": "gaussian", "setting": row["m"]}
+    return row if "status" in row else {**row, "status": ""}
 
 
 def read_rows(paths: Iterable[Path]) -> list[dict]:
@@ -45,7 +53,7 @@ def read_rows(paths: Iterable[Path]) -> list[dict]:
         with path.open(newline="") as f:
             reader = csv.DictReader(f)
             header = tuple(reader.fieldnames or ())
-            if header not in (FIELDS, LEGACY_FIELDS):
+            if header not in HEADERS:
                 if ",".join(FIELDS).startswith(",".join(header)) and not f.read(1):
                     continue  # a file another shard has just opened (no complete header yet)
                 raise ValueError(
@@ -72,7 +80,7 @@ def prepare_for_append(path: Path) -> None:
         atomic_write(path, lambda p: p.write_bytes(data))
     with path.open(newline="") as f:
         header = tuple(next(csv.reader(f), ()))
-    if header == LEGACY_FIELDS:
+    if header != FIELDS:
         write_rows(path, read_rows([path]))
 
 

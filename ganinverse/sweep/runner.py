@@ -337,6 +337,7 @@ class Sweep:
         seconds = getattr(result, "seconds", None)
         seconds = (time.perf_counter() - start if seconds is None else seconds) / len(images)
         x_hat = result.x_hat.detach().cpu()
+        status = getattr(result, "status", None)  # (a plug-in's result may have none: "")
         if first == 0 and s.grid_images and ids == self.unit_images(0):
             name = grid_name(self.cls.axis.name, x)
             self._save_grid_images(f"{method}_{name}", x_hat[: s.grid_images])
@@ -358,6 +359,7 @@ class Sweep:
                 "seconds": f"{seconds:.4g}",
                 "operator": s.operator,
                 "setting": str(x),
+                "status": "" if status is None else status[i],
             }
             for i, image_id in enumerate(ids)
         ]

@@ -282,3 +282,26 @@ def test_an_operator_setting_with_a_default_says_it_in_help():
     text = " ".join(reconstruct.format_help().split())
     assert "downsampling factor f (m = n / f²) (superres; default 2)" in text
     assert SuperResolution.from_setting((1, 8, 8)).factor == SuperResolution.axis.default == 2
+
+
+@pytest.mark.parametrize(
+    "flags, refused",
+    [
+        (["--operator", "superres", "--factor", "2"], True),  # nothing random anywhere
+        (["--operator", "inpainting", "--mask", "center"], True),
+        (["--operator", "gaussian", "--m", "50"], False),  # the matrix is drawn from it
+        (["--operator", "inpainting", "--mask", "random:0.5"], False),  # the mask is
+        (["--operator", "superres", "--factor", "2", "--noise-std", "0.05"], False),  # noise
+    ],
+)
+def test_reconstruct_refuses_a_seed_that_changes_nothing(flags, refused, tmp_path, capsys):
+    """reconstruct --seed with a fixed operator, no noise and a method that draws no random
+    number changed nothing and was accepted (user trial); where anything is drawn it runs."""
+    out = tmp_path / "rec"
+    argv = ["reconstruct", "--dataset", "digits", "--method", "lasso-dct", "--seed", "3", *flags]
+    code = main([*argv, "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    if refused:
+        assert code == 2 and "--seed changes nothing; drop --seed" in err and not out.exists()
+    else:
+        assert code == 0 and (out / "reconstruction.png").is_file()

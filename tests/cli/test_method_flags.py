@@ -680,13 +680,16 @@ def test_a_fixed_value_a_grid_replaces_is_refused(extra, lead, tmp_path, capsys)
         _check_grids_replace_nothing(ok)  # no error
 
 
-@pytest.mark.parametrize("command", ["sweep", "reconstruct", "inpaint"])
+@pytest.mark.parametrize("command", ["sweep", "reconstruct", "inpaint", "tune"])
 def test_prune_at_with_one_restart_is_refused(command, tmp_path, capsys):
-    """--prune-at cannot act with --restarts 1 (user trial: accepted in silence)."""
+    """--prune-at cannot act with --restarts 1 (user trial: accepted in silence); every command
+    says it by one rule (``latent.ACTS_WHEN``), naming the flag that would make it act."""
     args = [command, "--dataset", "digits", "--generator", "digits", "--device", "cpu"]
-    args += {"sweep": ["--m", "10", "--methods", "csgm"], "reconstruct": ["--m", "10"]}.get(
-        command, []
-    )
+    args += {
+        "sweep": ["--m", "10", "--methods", "csgm"],
+        "reconstruct": ["--m", "10"],
+        "tune": ["--m", "10", "--n-val", "2"],
+    }.get(command, [])
     args += ["--restarts", "1", "--prune-at", "0.5", "--out", str(tmp_path / "new" / "o")]
     code, err = run(args, capsys)
     assert_refused(
@@ -696,6 +699,7 @@ def test_prune_at_with_one_restart_is_refused(command, tmp_path, capsys):
         "--prune-at changes nothing with these flags: it acts only with restarts > 1",
         tmp_path,
     )
+    assert "drop --prune-at or change --restarts" in err
 
 
 @pytest.mark.parametrize(

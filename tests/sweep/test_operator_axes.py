@@ -2,6 +2,7 @@
 
 import csv
 import json
+import warnings
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ import torch
 from ganinverse.cli import main
 from ganinverse.operators import REGISTRY, Inpainting
 from ganinverse.sweep import LEGACY_FIELDS, Sweep, read_rows, report, summarize
+from ganinverse.sweep.rows import FIELDS, OPERATOR_FIELDS
 
 from .conftest import spec
 
@@ -142,20 +144,48 @@ def test_the_cli_takes_each_operators_axis_flag(tiny_generator, tmp_path, capsys
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
-def test_a_rows_file_from_before_the_operator_axis_is_read_and_upgraded(tiny_generator, tmp_path):
+@pytest.mark.parametrize("header", [LEGACY_FIELDS, OPERATOR_FIELDS])
+def test_a_rows_file_of_older_columns_is_read_and_upgraded(tiny_generator, tmp_path, header):
+    """Rows from before the operator axis (read as Gaussian, setting = m) and from before the
+    status column (status "" = not recorded) are read, and the file is brought to today's
+    columns before the resumed sweep appends to it."""
     s = spec(tiny_generator, methods=("lasso-dct",), x_values=(20,), n_images=4)
     out = tmp_path / "old"
     Sweep(s, out).run(progress=False)
     rows = read_rows([out / "rows.csv"])
+    assert {r["status"] for r in rows} == {"ok"}
     with (out / "rows.csv").open("w", newline="") as f:  # as earlier code wrote it
-        writer = csv.DictWriter(f, fieldnames=LEGACY_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows[:2])
     old = read_rows([out / "rows.csv"])
-    assert [(r["operator"], r["setting"]) for r in old] == [("gaussian", "20")] * 2
+    assert [(r["operator"], r["setting"], r["status"]) for r in old] == [("gaussian", "20", "")] * 2
     Sweep(s, out).run(progress=False)  # resumes: upgrades the file, appends the rest
     again = read_rows([out / "rows.csv"])
     assert len(again) == 4 and [r["image"] for r in again[:2]] == [r["image"] for r in rows[:2]]
+    assert [r["status"] for r in again] == ["", "", "ok", "ok"]
+    assert (out / "rows.csv").read_text().startswith(",".join(FIELDS) + "\n")
+
+
+def test_rows_say_which_images_the_solver_does_not_stand_by(tiny_generator, tmp_path):
+    """A unit whose solver stopped short (TV at one iteration: not converged) is a row with its
+    status, and the report says so (a ConvergenceWarning and a "Flagged" line), not a silent
+    number inside the means (user trial)."""
+    from ganinverse.exceptions import ConvergenceWarning
+
+    kw = dict(operator="inpainting", x_values=("center",), methods=("tv",), n_images=2)
+    out = tmp_path / "tv"
+    with pytest.warns(ConvergenceWarning, match="tv_inpaint"):
+        Sweep(spec(tiny_generator, **kw, options={"tv": {"iters": 1}}), out).run(progress=False)
+    assert {r["status"] for r in read_rows([out / "rows.csv"])} == {"not_converged"}
+    with pytest.warns(ConvergenceWarning, match=r"2 of 2 rows .*2 tv at center \(not_converged\)"):
+        text = report(out)
+    assert text.startswith("**Flagged:**")
+    good = tmp_path / "good"
+    Sweep(spec(tiny_generator, **kw), good).run(progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert "Flagged" not in report(good)
 
 
 def test_yeh_without_a_discriminator_is_refused_unless_its_prior_is_off(tiny_generator, tmp_path):
