@@ -122,6 +122,12 @@ def check_range(x: Tensor, name: str, low: float, high: float, tol: float = 1e-4
     return x
 
 
+#: The largest finite float32 (torch.finfo(torch.float32).max): numbers beyond it become inf.
+FLOAT32_MAX = 3.4028234663852886e38
+#: The largest int64: counts beyond it overflow inside torch, numpy and scikit-learn.
+INT64_MAX = 2**63 - 1
+
+
 def check_number(
     value: object,
     name: str,
@@ -135,8 +141,10 @@ def check_number(
     """``value`` as a float if it is a finite real number within the bounds, else a named error.
 
     NaN and ±Inf are always refused (they would silently turn a result into its starting point
-    or into NaN). ``low_open``/``high_open`` exclude the bound itself. ``hint`` is appended to
-    the message (e.g. the likely fix).
+    or into NaN), and so is a magnitude beyond float32's largest number (``FLOAT32_MAX``, about
+    3.4e38: every such number becomes inf inside a float32 tensor or an optimiser).
+    ``low_open``/``high_open`` exclude the bound itself. ``hint`` is appended to the message
+    (e.g. the likely fix).
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex():
@@ -155,6 +163,11 @@ def check_number(
     suffix = f"; {hint}" if hint else ""
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}{suffix}")
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(
+            f"{name} must be a finite float32 number (|{name}| <= {FLOAT32_MAX:.4g}: the tensors "
+            f"are float32), got {value:g}{suffix}"
+        )
     if low is not None and (value <= low if low_open else value < low):
         raise ValueError(
             f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}{suffix}"
@@ -171,12 +184,26 @@ def check_positive(value: float, name: str, *, strict: bool = True) -> float:
     return check_number(value, name, low=0.0, low_open=strict)
 
 
+def check_unit_noise_std(value: object, name: str) -> float:
+    """A noise level σ >= 0 on the [0, 1] image scale, which becomes 2σ on the [-1, 1] scale of
+    the tensors: both must be finite float32 numbers (σ <= ``FLOAT32_MAX`` / 2)."""
+    value = check_positive(value, name, strict=False)
+    if 2 * value > FLOAT32_MAX:
+        raise ValueError(
+            f"{name} is on the [0, 1] image scale and doubles on the [-1, 1] scale of the "
+            f"tensors: it must be <= {FLOAT32_MAX / 2:.4g}, got {value:g}"
+        )
+    return value
+
+
 def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """Raise unless ``value`` is an int within [low, high] (a numpy integer counts: returned
     as a Python int)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     value = int(value)
+    if abs(value) > INT64_MAX:
+        raise ValueError(f"{name} must fit in 64 bits (|{name}| <= 2**63 - 1), got {value}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:

@@ -210,13 +210,14 @@ def grid_mask(n: int, image_shape: Sequence[int], step: int = 4) -> Tensor:
 def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int = 1) -> Tensor:
     """Read a mask image: white (grey value >= 128) = known, black = missing -> (n, 1, H, W).
 
-    Colour files are converted to grey first; grey values are thresholded at 128 (so a PNG saved
+    Colour files are converted to grey first (16-bit and float grey files scaled to 0..255:
+    ``v / 65535``, float files in [0, 1]); grey values are thresholded at 128 (so a PNG saved
     with anti-aliased edges works). A file with more than 10% of its pixels mid-grey (64..191) is
     refused: it is most likely an image, not a mask. The file must have the image's size (H, W);
     it is never resized, so a mask's boundary never moves silently. A file PIL cannot read raises
     a ValueError naming it.
     """
-    from .data import open_image
+    from .data import HIGH_DEPTH_MODES, _float_grey, open_image
 
     check_int(n, "n", low=1)
     h, w = _size(image_shape)
@@ -226,7 +227,11 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
     if not path.is_file():
         raise FileNotFoundError(f"mask file not found: {path}")
     img = open_image(path, "mask file")
-    grey = np.asarray(img.convert("L"))
+    if img.mode in (*HIGH_DEPTH_MODES, "F"):  # 16-bit / float: scaled to 0..255, not clipped
+        unit = np.asarray(_float_grey(img, f"mask file {path}"), dtype=np.float32)
+        grey = np.rint(unit * 255).astype(np.uint8)
+    else:
+        grey = np.asarray(img.convert("L"))
     if grey.shape != (h, w):
         raise ValueError(
             f"mask file {path} is {grey.shape[1]}x{grey.shape[0]} (WxH) but the images are "

@@ -90,7 +90,9 @@ def ssim(x_hat: Tensor, x: Tensor) -> Tensor:
 
 
 def measurement_error(ax_hat: Tensor, y: Tensor) -> Tensor:
-    """Per-image measurement error ||y - A x_hat||^2 / m; ``ax_hat`` = A x_hat and y are (B, m)."""
+    """Per-image measurement error ||y - A x_hat||^2 / m; ``ax_hat`` = A x_hat and y are (B, m)
+    -> (B,) float64 (the squares of large measurements, e.g. under heavy noise, stay finite).
+    An empty batch (B = 0) or m = 0 is a ValueError."""
     check_tensor(ax_hat, "ax_hat", ndim=2)
     check_tensor(y, "y", ndim=2)
     if ax_hat.shape != y.shape:
@@ -98,7 +100,12 @@ def measurement_error(ax_hat: Tensor, y: Tensor) -> Tensor:
             f"ax_hat and y must have the same shape (B, m), got {tuple(ax_hat.shape)} and "
             f"{tuple(y.shape)}"
         )
-    return (y - ax_hat).pow(2).mean(1)
+    if y.numel() == 0:
+        raise ValueError(
+            f"ax_hat and y must hold at least one image and one measurement, got shape "
+            f"{tuple(y.shape)}"
+        )
+    return (y.double() - ax_hat.double()).pow(2).mean(1)
 
 
 __all__ = ["measurement_error", "mse", "psnr", "ssim"]

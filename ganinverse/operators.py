@@ -444,9 +444,20 @@ class LinearOperator(nn.Module):
         """Validate a non-empty (B, *out_shape) batch of finite measurements (float64 / float16
         converted to float32) whose size fits images in [-1, 1]: |y_j| at most twice the largest
         |(A x)_j| plus 6σ of the noise, else a ValueError (y measured from images in [0, 255]?;
-        ``_validation.check_measurement_scale``, the check the Lasso solvers' matrix form shares)."""
+        ``_validation.check_measurement_scale``, the check the Lasso solvers' matrix form shares).
+        A masked operator's y is zero where nothing is measured (y = M ⊙ (x + η)): a non-zero
+        entry there is a ValueError (it would be ignored in silence)."""
         y = _float32(check_tensor(y, name, shape=(None, *self.out_shape)))
         check_not_empty(y, name, "measurement vector")
+        mask = self.measurement_mask()
+        if mask is not None and mask.shape[0] in (1, len(y)):
+            stray = int(((mask.to(y.device) == 0) & (y != 0)).sum())
+            if stray:
+                raise ValueError(
+                    f"{name} has {stray} non-zero entries where the operator measures nothing "
+                    "(mask 0): a masked operator's y is M ⊙ (x + η), zero there; pass "
+                    "operator.measure(x), or y * mask if y holds whole images"
+                )
         return check_measurement_scale(
             y,
             self.measurement_bound(),

@@ -34,7 +34,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_int, check_positive
+from ._validation import check_choice, check_int, check_positive, check_unit_noise_std
 from .data import load_images
 from .io import atomic_write_text, read_json
 from .latent import INITS
@@ -119,7 +119,7 @@ def tune(
     m_values = tuple(check_int(m, "m_values", low=1) for m in m_values)
     if not m_values:
         raise ValueError("m_values must hold at least one measurement count, e.g. (25, 100)")
-    check_positive(noise_std, "noise_std", strict=False)
+    check_unit_noise_std(noise_std, "noise_std")
     check_int(n_val, "n_val", low=1)
     check_int(refine_top, "refine_top", low=0)
     if refine_top == 0 and refine_n_val is not None:  # it would be ignored

@@ -267,3 +267,20 @@ def test_mask_file_threshold_and_non_binary_files(tmp_path):
         parse_mask(str(tmp_path / "black.png"), 1, SHAPE)
     with pytest.raises(TypeError, match="mask path must be a str or path"):
         mask_from_file(3, SHAPE)
+
+
+@pytest.mark.parametrize("dtype, white", [(np.uint16, 65535), (np.float32, 1.0)])
+def test_a_16_bit_or_float_mask_file_is_scaled_not_clipped(tmp_path, dtype, white):
+    """A 16-bit PNG's near-black (1000 / 65535) was clipped to 8-bit white and counted as known
+    (user trial): 16-bit and float grey files are scaled to 0..255 before the threshold."""
+    from PIL import Image
+
+    from ganinverse.masks import mask_from_file
+
+    a = np.zeros((28, 28), dtype)
+    a[:, :10] = white
+    a[:, 10:20] = 1000 if dtype == np.uint16 else 0.015
+    path = tmp_path / ("m16.png" if dtype == np.uint16 else "mf.tiff")
+    Image.fromarray(a).save(path)
+    row = mask_from_file(path, (1, 28, 28))[0, 0, 0]
+    assert row[:10].eq(1).all() and row[10:].eq(0).all()

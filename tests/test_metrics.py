@@ -44,9 +44,14 @@ def test_ssim_matches_skimage(shape, win):
 
 def test_measurement_error():
     y = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
-    assert torch.allclose(
-        measurement_error(y + torch.tensor([[1.0, -1.0, 0, 0]]), y), torch.tensor([0.5])
-    )
+    got = measurement_error(y + torch.tensor([[1.0, -1.0, 0, 0]]), y)
+    assert got.dtype == torch.float64 and torch.allclose(got, torch.tensor([0.5], dtype=got.dtype))
+    # measurements under heavy noise: their squares overflow float32, not float64 (user trial:
+    # a sweep wrote meas_error = inf, then refused its own rows)
+    big = torch.full((1, 4), 1e30)
+    assert measurement_error(big, -big).item() == pytest.approx(4e60)
+    with pytest.raises(ValueError, match="at least one image"):
+        measurement_error(torch.zeros(0, 10), torch.zeros(0, 10))
 
 
 def test_bad_input_raises():

@@ -330,7 +330,25 @@ def test_measurements_of_images_on_the_wrong_scale_are_refused(any_operator):
         op.check_measurements(op.A(x))
     good = torch.rand(2, *SHAPE) * 2 - 1
     noisy = op.A(good) + 0.2 * torch.randn(2, *op.out_shape)  # noise the operator did not declare
+    if op.measurement_mask() is not None:  # (on the measured entries: y = M ⊙ (x + η))
+        noisy = noisy * op.measurement_mask()
     assert torch.equal(op.check_measurements(noisy), noisy)
+
+
+def test_a_masked_operators_y_must_be_zero_where_nothing_is_measured(operators_by_name):
+    """y non-zero at an unmeasured entry was ignored in silence by every solver, and
+    from_unit_measurements of a whole [0, 1] image gave such a y (user trial)."""
+    op = operators_by_name["inpainting"]()
+    x = torch.rand(2, *SHAPE) * 2 - 1
+    assert torch.equal(op.check_measurements(op.measure(x)), op.measure(x))
+    for bad in (x, op.from_unit_measurements):
+        with pytest.raises(
+            ValueError, match="non-zero entries where the operator measures nothing"
+        ):
+            if callable(bad):
+                bad(torch.full((2, *SHAPE), 0.5))
+            else:
+                op.check_measurements(bad)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16])

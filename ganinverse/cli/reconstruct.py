@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import metrics
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_unit_noise_std
 from ..data import load_image_file, load_images, save_image_file
 from ..device import resolve_device
 from ..io import check_output_dir, staged_output
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
-    check_positive(args.noise_std, "--noise-std", strict=False)
+    check_unit_noise_std(args.noise_std, "--noise-std")
     seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
     check_int(args.seed, "--seed", low=0)
     dataset_selection(args, {"data_root": None, "split": "test", "index": 0})

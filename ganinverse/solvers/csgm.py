@@ -243,12 +243,16 @@ def csgm_start(
     d_prior), else ``start`` checked to be a csgm result for these measurements.
 
     With ``start`` the engine has run, so ``config`` and ``overrides`` must be absent or equal
-    to ``start.config`` (else a ValueError: they would be ignored).
+    to ``start.config`` (else a ValueError: they would be ignored). ``start`` must be G's
+    (x_hat = G(z)) and made for these measurements (its data term is that of ``operator`` and
+    ``y``), else a ValueError: the refinement would start from another problem's solution.
     """
     if start is None:
         return csgm(G, operator, y, config, image_ids=image_ids, **(prior or {}), **overrides)
-    if overrides or (config is not None and config != getattr(start, "config", None)):
-        given = sorted(overrides) + (["config"] if config is not None else [])
+    made = getattr(start, "config", None)
+    differ = sorted(k for k, v in overrides.items() if getattr(made, k, object()) != v)
+    if differ or (config is not None and config != made):
+        given = differ + (["config"] if config is not None and config != made else [])
         raise ValueError(
             f"{caller} got start= (a finished csgm result) and engine option(s) "
             f"{', '.join(given)} that differ from start.config: they would be ignored; drop "
@@ -259,7 +263,36 @@ def csgm_start(
             f"start must be the csgm result for these {len(y)} measurements "
             f"(x_hat of shape {(len(y), *operator.in_shape)})"
         )
+    _check_start_matches(G, operator, y, start)
     return start
+
+
+def _check_start_matches(G: nn.Module, operator: LinearOperator, y: Tensor, start) -> None:
+    """A ValueError unless ``start`` is G's result (x_hat = G(z)) for (operator, y): its
+    recorded data term must be the one this operator and y give its x_hat."""
+    latent_dim = getattr(G, "latent_dim", None)
+    if latent_dim is not None and start.z.shape[1:] != (latent_dim,):
+        raise ValueError(
+            f"start has latents of shape {tuple(start.z.shape[1:])} but G takes ({latent_dim},): "
+            "start is another generator's result; pass the csgm result of this G"
+        )
+    device = next(iter(G.parameters()), y).device
+    with torch.no_grad(), frozen(G):
+        made = G(start.z.to(device)).to(start.x_hat.device)
+    if float((made - start.x_hat).abs().max()) > 1e-4:
+        raise ValueError(
+            "start.x_hat is not G(start.z): start is another generator's result; pass the csgm "
+            "result of this G"
+        )
+    rows = torch.arange(len(y), device=y.device)
+    data = MeasurementObjective(operator, y).data_loss(start.x_hat.to(y.device), rows)
+    recorded = start.data_loss.to(data.device)
+    if recorded.shape != data.shape or not torch.allclose(data, recorded, rtol=1e-3, atol=1e-7):
+        raise ValueError(
+            "start's data term differs from the one of these measurements (operator and y): "
+            "start was made for another operator or other measurements; pass the csgm result "
+            "of this problem, or drop start"
+        )
 
 
 def csgm_sparse(

@@ -93,24 +93,31 @@ def setting_order(setting: str) -> tuple:
 SCORES = ("mse", "psnr", "ssim", "meas_error")
 
 
-def _checked_scores(row: dict, path: Path) -> tuple[float, ...]:
-    """The row's scores as floats; a ValueError for one that is not a number a sweep writes
-    (NaN, or infinite other than the PSNR of an exact reconstruction)."""
-    values = []
+def bad_score(row: dict) -> str | None:
+    """The first score of ``row`` (or its seconds) that is not a number a sweep writes (NaN,
+    text, or infinite other than the PSNR of an exact reconstruction); None if all are."""
     for key in (*SCORES, "seconds"):
         try:
             value = float(row[key])
         except (TypeError, ValueError):
             value = math.nan
         if math.isnan(value) or (math.isinf(value) and not (key == "psnr" and value > 0)):
-            raise ValueError(
-                f"{path}: the row of image {row['image']}, {row['method']} at "
-                f"{row['setting']} has {key} = {row[key]!r}, not a score a sweep writes (a "
-                "hand-edited or damaged file?); remove that row and run the sweep again to "
-                "redo its unit"
-            )
-        values.append(value)
-    return tuple(values[: len(SCORES)])
+            return key
+    return None
+
+
+def _checked_scores(row: dict, path: Path) -> tuple[float, ...]:
+    """The row's scores as floats; a ValueError for one that is not a number a sweep writes
+    (``bad_score``)."""
+    key = bad_score(row)
+    if key is not None:
+        raise ValueError(
+            f"{path}: the row of image {row['image']}, {row['method']} at "
+            f"{row['setting']} has {key} = {row[key]!r}, not a score a sweep writes (a "
+            "hand-edited or damaged file?); remove that row and run the sweep again to "
+            "redo its unit"
+        )
+    return tuple(float(row[k]) for k in SCORES)
 
 
 def merge(out: str | os.PathLike) -> list[dict]:

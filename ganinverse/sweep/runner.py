@@ -38,7 +38,7 @@ from ..masks import FILE_SUFFIXES
 from ..methods import METHODS, choose_weight, get_method, reconstruct_result
 from ..operators import LinearOperator
 from ..seeds import derive_seed
-from .rows import FIELDS, prepare_for_append, read_rows, rows_path, write_rows
+from .rows import FIELDS, bad_score, prepare_for_append, read_rows, rows_path, write_rows
 from .search import WeightSearches, entry, search_key
 from .spec import SweepSpec
 
@@ -350,7 +350,7 @@ class Sweep:
             "meas_error": metrics.measurement_error(op.A(x_hat).flatten(1), y.flatten(1)),
         }
         counts = op.measurement_counts()
-        return [
+        rows = [
             {
                 "image": image_id,
                 "m": int(counts[i if len(counts) > 1 else 0]),
@@ -363,6 +363,16 @@ class Sweep:
             }
             for i, image_id in enumerate(ids)
         ]
+        for row in rows:  # never a row that merge refuses: the unit stays to do
+            key = bad_score(row)
+            if key is not None:
+                raise ValueError(
+                    f"{method} at {x} gave image {row['image']} the score {key} = {row[key]}, "
+                    "which a sweep cannot record (the reconstruction holds NaN or Inf, e.g. "
+                    "from a diverging step size or noise far beyond the images' scale); the "
+                    "unit is not written: change the settings and run the sweep again"
+                )
+        return rows
 
     def _solve(
         self,

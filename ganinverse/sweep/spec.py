@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_positive, check_unit_noise_std
 from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, get_method
 from ..operators import REGISTRY, LinearOperator
@@ -135,7 +135,7 @@ class SweepSpec:
         check_int(self.n_images, "n_images", low=1)
         check_int(self.batch_size, "batch_size", low=1)
         check_int(self.n_val, "n_val", low=1)
-        check_positive(self.noise_std, "noise_std", strict=False)
+        check_unit_noise_std(self.noise_std, "noise_std")
         check_positive(self.sparse_l1, "sparse_l1", strict=False)
         check_int(self.start, "start", low=0)
         check_int(self.seed, "seed", low=0)

@@ -143,7 +143,12 @@ def test_sparse_deviations_with_per_image_masks_use_each_images_m(toy_generator)
     both = csgm_sparse(G, op, y, "dct", l1=1e-3, start=start, lasso_tol=1e-9, lasso_max_iter=20000)
     for i in range(2):
         alone_op = Inpainting(masks[i], G.image_shape, noise_std=0.01)
-        start_i = replace(start, x_hat=start.x_hat[i : i + 1], z=start.z[i : i + 1])
+        start_i = replace(
+            start,
+            x_hat=start.x_hat[i : i + 1],
+            z=start.z[i : i + 1],
+            data_loss=start.data_loss[i : i + 1],
+        )
         alone = csgm_sparse(
             G,
             alone_op,
@@ -234,3 +239,33 @@ def test_an_empty_batch_is_refused_with_per_image_masks_too(toy_generator, entry
     y = op.measure(in_range(G, 2))
     with pytest.raises(ValueError, match=r"y must hold at least one measurement vector"):
         _empty_batch_calls()[entry](G, op, y[:0])
+
+
+@pytest.mark.parametrize("refine", ["csgm_sparse", "iagan", "ilo"])
+def test_a_start_of_another_problem_or_generator_is_refused(refine, toy_generator):
+    """start= from another operator, other measurements or another generator of the same
+    latent size was accepted and refined (user trial); equal engine options are accepted."""
+    from ganinverse.solvers.adaptive import iagan
+    from ganinverse.solvers.ilo import ilo
+
+    G = toy_generator
+    call = {
+        "csgm_sparse": lambda G, op, y, **k: csgm_sparse(G, op, y, "dct", l1=1e-3, **k),
+        "iagan": lambda G, op, y, **k: iagan(G, op, y, adapt_steps=2, **k),
+        "ilo": lambda G, op, y, **k: ilo(G, op, y, steps=2, **k),
+    }[refine]
+    x = in_range(G, 2)
+    op = GaussianCS(G.image_shape, 20, seed=0)
+    y = op.measure(x)
+    quick = dict(restarts=1, steps=20, lr=0.05, progress=False)
+    start = csgm(G, op, y, **quick)
+    call(G, op, y, start=start)  # accepted
+    if refine != "ilo":  # an engine option equal to start.config's is no conflict
+        call(G, op, y, start=start, progress=False)
+    with pytest.raises(ValueError, match="made for another operator or other measurements"):
+        call(G, GaussianCS(G.image_shape, 20, seed=9), y, start=start)
+    with pytest.raises(ValueError, match="made for another operator or other measurements"):
+        call(G, op, y + 0.5, start=start)
+    other = type(G)(seed=5)  # same latent size, another network
+    with pytest.raises(ValueError, match="another generator's result"):
+        call(other, op, y, start=start)

@@ -243,7 +243,7 @@ def test_a_wrong_start_is_refused(toy_generator):
         iagan(G, op, y, start=start, lr=0.5)
     bad = copy.copy(start)
     bad.z = start.z[:, :2]
-    with pytest.raises(ValueError, match=r"start.z must be \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"start has latents of shape \(2,\) but G takes \(4,\)"):
         iagan(G, op, y, start=bad)
     with pytest.raises(ValueError, match="y must have shape"):
         iagan(G, op, y[:, :10], start=start)
