@@ -159,7 +159,7 @@ def check_number(
                 pass
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = float(value) + 0.0  # (-0.0 becomes 0.0: it would print as "-0")
     suffix = f"; {hint}" if hint else ""
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}{suffix}")
@@ -208,6 +208,16 @@ def check_int(value: object, name: str, *, low: int | None = None, high: int | N
         raise ValueError(f"{name} must be >= {low}, got {value}")
     if high is not None and value > high:
         raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """``value`` if it is a bool (a numpy bool counts), else a TypeError naming ``name``: a
+    string such as "no" would be truthy."""
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
     return value
 
 

@@ -526,6 +526,16 @@ def _check_root(name: str, root: object) -> Path:
         )
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"root must be a str or path, got {type(root).__name__}")
+    if str(root).strip() == "":
+        raise ValueError(
+            f"root (the data folder; CLI --data-root) is empty: pass the folder that holds "
+            f"{LAYOUTS[name]}"
+        )
+    if Path(root).is_file():
+        raise ValueError(
+            f"root (the data folder; CLI --data-root) {str(root)!r} is a file, expected a "
+            f"folder: pass the folder that holds {LAYOUTS[name]}"
+        )
     return Path(root)
 
 

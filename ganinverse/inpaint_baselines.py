@@ -20,7 +20,14 @@ import torch
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
-from ._validation import check_images, check_int, check_not_empty, check_number, check_tensor
+from ._validation import (
+    check_image_range,
+    check_images,
+    check_int,
+    check_not_empty,
+    check_number,
+    check_tensor,
+)
 from .exceptions import ConvergenceWarning
 from .masks import check_mask
 
@@ -28,8 +35,9 @@ from .masks import check_mask
 def _prepare(y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     y = check_not_empty(check_tensor(y, "y", ndim=4, finite=False), "y")
     mask = check_mask(mask, len(y), y.shape[-2:]).to(y.device)
-    y = torch.where(mask.bool(), y, 0.0)  # the missing pixels are never read (NaN allowed there)
-    return check_tensor(y, "y (known pixels)"), mask
+    y = torch.where(mask.bool(), y.float(), 0.0)  # missing pixels never read (NaN allowed there)
+    y = check_image_range(check_tensor(y, "y (known pixels)"), "y (known pixels)")
+    return y, mask.float()  # float32, like every result of the library
 
 
 def _grad(x: Tensor) -> Tensor:

@@ -89,6 +89,8 @@ def check_output_dir(
     an earlier result of that writer (``staged_output`` replaces it as a whole): other files are
     never overwritten or mixed with the new result.
     """
+    if isinstance(out, str) and out.strip() == "":
+        raise ValueError(f"{name} is empty: pass the path of a new (or empty) folder")
     path = Path(out)
     if path.is_symlink():  # publish into the folder it points to (a rename would replace the link)
         path = path.resolve()

@@ -74,6 +74,10 @@ class LatentObjective:
         return None
 
 
+#: Options L-BFGS cannot take (it couples the latents): a preset's are reset under it.
+LBFGS_EXCLUDES = ("prune_at", "tol")
+
+
 @dataclass(frozen=True)
 class LatentConfig:
     """Settings of the engine. Every solver takes these as keyword overrides."""
@@ -131,7 +135,14 @@ class LatentConfig:
             check_positive(self.tol, "tol", strict=False)
         if not all(0 < f < 1 for f in self.prune_at):
             raise ValueError(f"prune_at must hold fractions in (0, 1), got {self.prune_at}")
-        if self.optimizer == "lbfgs" and (self.prune_at or self.tol is not None):
+        if len(set(self.prune_at)) != len(self.prune_at):
+            raise ValueError(
+                f"prune_at has a repeated fraction ({self.prune_at}): each prunes once at its "
+                "step; drop the repeat"
+            )
+        if self.optimizer == "lbfgs" and any(
+            getattr(self, k) != getattr(LatentConfig, k) for k in LBFGS_EXCLUDES
+        ):
             raise ValueError(
                 "optimizer='lbfgs' couples the latents: use it without prune_at and tol"
             )
@@ -155,7 +166,10 @@ class LatentConfig:
         config that the overrides leave idle (a card's ``prune_at`` under ``restarts=1``) goes
         back to its default, so ``optimize_latent`` does not warn about what the caller never set.
         """
-        config = self.updated(**overrides)
+        base = self
+        if overrides.get("optimizer") == "lbfgs":  # L-BFGS takes no prune_at / tol: a preset's
+            base = replace(self, **{k: getattr(LatentConfig, k) for k in LBFGS_EXCLUDES})
+        config = base.updated(**overrides)
         idle = set(config.idle_options()) - set(overrides)
         defaults = {f.name: f.default for f in fields(self)}
         return config.updated(**{k: defaults[k] for k in idle}) if idle else config

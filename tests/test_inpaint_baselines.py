@@ -238,3 +238,14 @@ def test_an_empty_batch_is_refused_naming_y(method):
     op = gi.Inpainting(mask, (1, 8, 8))
     with pytest.raises(ValueError, match="y must hold at least one image, got an empty batch"):
         gi.reconstruct(method, None, op, torch.zeros(0, 1, 8, 8))
+
+
+@pytest.mark.parametrize("fill", [tv_inpaint, biharmonic_inpaint], ids=lambda f: f.__name__)
+def test_the_fills_keep_the_image_contract(fill):
+    """y in [0, 255] went through (x̂ up to ±200) and float64 came back float64 (user trial):
+    known pixels outside [-1, 1] are refused with the fix, other floats give float32."""
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    mask = center_mask(2, (1, 8, 8), fraction=0.5)
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        fill(x * 200, mask)
+    assert fill(x.double(), mask).dtype == torch.float32

@@ -106,7 +106,9 @@ def _with_flag(
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for action in sub.choices[command]._actions:
         longs = [o for o in action.option_strings if o.startswith("--")]
-        if not longs or action.dest != match.group(1):
+        word = match.group(1)  # the flag's dest, or its own name (a record's flag: lasso_lambdas)
+        named = "--" + word.replace("_", "-")  # (by name only where the message names no flag)
+        if not longs or not (action.dest == word or (named in longs and named not in message)):
             continue
         value = getattr(args, action.dest, None) if args is not None else None
         if value is not None and value != action.default:  # the user set it

@@ -8,8 +8,9 @@ import os
 from functools import partial
 from pathlib import Path
 
+from .._validation import check_int
 from ..io import read_json
-from ..methods import METHODS
+from ..methods import METHODS, get_method
 from ..operators import REGISTRY
 from ..sweep import Sweep, parse_shard, report
 from ..sweep.spec import N_VAL, make_spec, upgrade
@@ -95,7 +96,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help=f"validation images (train split) for the weight searches (default {N_VAL})",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="seeds the operator's random draws, the noise and the latent starts (default 0; "
+        "refused where none of them is drawn)",
+    )
     add_method_flags(p, searched=True)
     tune = p.add_argument_group(
         "weights chosen per x on the validation images (lowest MSE; recorded in weights.json)"
@@ -164,7 +170,7 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         check_discriminator_used(args.methods, given, how="--methods")
     shared = engine_flag_owners(args, args.methods)
     if args.n_val is not None:  # the weight searches' images: idle where none runs (csgm
-        searched = _grid_flags(args)  # searches only a grid given: else its card's settings)
+        searched = _grid_flags(args)  # searches only a grid given: else the engine's defaults)
         shared["--n-val"] = [
             n
             for n, r in METHODS.items()
@@ -292,6 +298,34 @@ def _shard(args: argparse.Namespace) -> tuple[int, int]:
     return (int(os.environ.get("RANK", "0")), world)
 
 
+def _check_seed_acts(args: argparse.Namespace) -> None:
+    """A ValueError for --seed where nothing it seeds is drawn: no noise, no method that draws
+    random numbers (a latent search's starts, an untrained network's weights), and an operator
+    that is the same under another seed at every x value (superres, a fixed mask)."""
+    check_int(args.seed, "--seed", low=0)
+    if args.noise_std > 0 or any(
+        get_method(n).latent or get_method(n).seeded for n in chains(args.methods)
+    ):
+        return
+    import torch
+
+    from ..data import load_images
+
+    x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.start)
+    shape = tuple(x.shape[1:])
+    cls = REGISTRY[args.operator]
+    for value in _x_values(args):
+        a = cls.from_setting(shape, value, seed=args.seed, ids=[args.start])
+        b = cls.from_setting(shape, value, seed=args.seed + 1, ids=[args.start])
+        if not torch.equal(a(x), b(x)):
+            return
+    raise ValueError(
+        f"--seed: operator {args.operator!r} draws nothing at random at these settings, there "
+        f"is no noise (--noise-std 0) and no method of {','.join(args.methods)} draws random "
+        "numbers, so --seed changes nothing; drop --seed"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the flags, every method's options and grids (on their own, then against G, D
     and the images' size), the settings, then run the sweep; nothing is written before all
@@ -306,6 +340,9 @@ def run(args: argparse.Namespace) -> int:
     _validate_methods(args)  # the options alone: at once
     _check_grids_replace_nothing(args)  # (after the candidates' own checks)
     _validate_methods(args, loaded=True)  # against G, D and the image size
+    seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
+    if seed_given:
+        _check_seed_acts(args)
     spec = make_spec(
         dataset=args.dataset,
         x_values=_x_values(args),

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_int, check_number, check_positive
-from ..exceptions import ZeroGradientWarning
+from .._validation import check_bool, check_choice, check_int, check_number, check_positive
+from ..exceptions import IdleOptionWarning, ZeroGradientWarning
 from ..latent import frozen, generator_device
 from ..models.classifier import (
     check_float32_model,
@@ -83,11 +83,11 @@ def check_budget(
         return value
     if value > high:
         fix = "images are on the [0, 1] scale"
-        if value / 255 <= high:
+        if value >= 2 and value / 255 <= high:  # (a budget in 0-255 units)
             fix += f"; did you mean {value:g}/255 = {value / 255:.3f}?"
         raise ValueError(
             f"{name} must be in [0, {high:.4g}] ({ball}: a larger one holds every image), "
-            f"got {value:g}; {fix}"
+            f"got {value:.10g}; {fix}"
         )
     return value
 
@@ -322,8 +322,15 @@ class PGD(Attack):
             self.alpha = min(2.5 * self.eps / steps, self.eps)
         else:
             self.alpha = check_budget(alpha, "alpha", self.norm, self.image_size, strict=True)
-        self.random_start = bool(random_start)
+        self.random_start = check_bool(random_start, "random_start")
         self.seed = None if seed is None else check_int(seed, "seed", low=0)
+        if not self.random_start and seed not in (None, 0):
+            warnings.warn(
+                f"seed={seed} changes nothing: it seeds only the random start "
+                "(random_start=True); drop seed or set random_start=True",
+                IdleOptionWarning,
+                stacklevel=2,
+            )
 
     def check_budgets(self, n: int) -> None:
         super().check_budgets(n)

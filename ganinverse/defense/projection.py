@@ -38,9 +38,9 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_positive
+from .._validation import check_bool, check_int, check_positive
 from ..data import from_unit, to_unit
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, IdleOptionWarning
 from ..latent import (
     LatentConfig,
     LatentResult,
@@ -179,13 +179,20 @@ class ProjectionDefense(nn.Module):
         self.config = configured(config, DEFENSE_GAN, overrides)
         # 0 steps would return the random start as the "projection"
         check_int(self.config.steps, "steps", low=1)
-        self.resample = bool(resample)
+        self.resample = check_bool(resample, "resample")
         if not isinstance(gradient, str) or gradient not in GRADIENTS:
             raise ValueError(
                 f"gradient must be one of {', '.join(map(repr, GRADIENTS))}, got {gradient!r}"
             )
         self.gradient = gradient
         self.tangent_eps = check_positive(tangent_eps, "tangent_eps", strict=False)
+        if gradient != "tangent" and self.tangent_eps != TANGENT_EPS:
+            warnings.warn(
+                f"tangent_eps={tangent_eps} changes nothing: it acts only with "
+                f"gradient='tangent' (got {gradient!r}); drop tangent_eps",
+                IdleOptionWarning,
+                stacklevel=2,
+            )
         self.calls = 0
         self.last_result: LatentResult | None = None
 

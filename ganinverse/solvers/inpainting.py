@@ -19,6 +19,7 @@ The completion G(ẑ) is finally Poisson-blended into the known pixels (``ganinv
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from .._validation import (
     check_tensor,
 )
 from ..blending import poisson_blend
+from ..exceptions import IdleOptionWarning
 from ..latent import (
     LatentConfig,
     LatentObjective,
@@ -47,6 +49,8 @@ from ..masks import check_mask
 from ..operators import Inpainting
 
 PRIORS = ("log1m", "nonsat", "wgan")
+#: Yeh et al.'s weight λ of the prior term (the default of ``inpaint``).
+PRIOR_WEIGHT = 0.003
 
 #: The paper's settings: Adam, 1500 steps, z clipped to [-1, 1]; restarts batched, best by total loss.
 #: The paper's generator drew z uniformly from [-1, 1]. The bundled generators were trained on
@@ -96,7 +100,7 @@ class InpaintingObjective(LatentObjective):
         y: Tensor,
         weights: Tensor,
         D: nn.Module | None = None,
-        prior_weight: float = 0.003,
+        prior_weight: float = PRIOR_WEIGHT,
         prior: str = "log1m",
     ) -> None:
         self.y = y
@@ -148,7 +152,7 @@ def inpaint(
     y: Tensor,
     mask: Tensor,
     D: nn.Module | None = None,
-    prior_weight: float = 0.003,
+    prior_weight: float = PRIOR_WEIGHT,
     prior: str = "log1m",
     window: int = 7,
     blend: bool = True,
@@ -186,7 +190,7 @@ def inpaint_operator(
     y: Tensor,
     *,
     D: nn.Module | None = None,
-    prior_weight: float = 0.003,
+    prior_weight: float = PRIOR_WEIGHT,
     prior: str = "log1m",
     window: int = 7,
     blend: bool = True,
@@ -219,6 +223,30 @@ def inpaint_operator(
     return _inpaint(G, y, mask, D, prior_weight, prior, window, blend, config, image_ids, overrides)
 
 
+def _warn_idle_prior(D: nn.Module | None, prior_weight: float, prior: str) -> None:
+    """IdleOptionWarning for a prior option that cannot act: D with prior_weight = 0, a
+    prior_weight other than the default without D (the prior term is dropped), a prior other
+    than the default where the prior term is off."""
+    idle = []
+    if D is not None and prior_weight == 0:
+        idle.append(
+            "D was given but prior_weight=0: the prior term is off and D unused; pass "
+            "prior_weight > 0 or drop D"
+        )
+    if D is None and prior_weight not in (0, PRIOR_WEIGHT):
+        idle.append(
+            f"prior_weight={prior_weight:g} changes nothing without D (the prior term "
+            "is dropped): pass D= (ganinverse.load_discriminator) or drop prior_weight"
+        )
+    if (D is None or prior_weight == 0) and prior != "log1m":
+        idle.append(
+            f"prior={prior!r} changes nothing: the prior term is off (no D, or "
+            "prior_weight=0); pass D and prior_weight > 0, or drop prior"
+        )
+    for message in idle:
+        warnings.warn(message, IdleOptionWarning, stacklevel=4)
+
+
 def _inpaint(
     G, y_masked, mask, D, prior_weight, prior, window, blend, config, image_ids, overrides
 ):
@@ -233,6 +261,7 @@ def _inpaint(
         raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
     check_choice(prior, "prior", PRIORS)
     check_positive(prior_weight, "prior_weight", strict=False)
+    _warn_idle_prior(D, prior_weight, prior)
     device = generator_device(G)
     if D is not None and generator_device(D) != device:
         raise ValueError(f"D is on {generator_device(D)} but G on {device}; move D with D.to(...)")

@@ -142,7 +142,12 @@ class SweepSpec:
         check_int(self.grid_images, "grid_images", low=0)
         for name in ("lasso_lambdas", "sparse_l1_grid"):
             for value in getattr(self, name):
-                check_positive(value, name, strict=name == "lasso_lambdas")
+                check_positive(value, name, strict=False)
+        if 0 in self.lasso_lambdas:
+            raise ValueError(
+                f"lasso_lambdas must hold weights λ > 0, got {list(self.lasso_lambdas)}: λ = 0 is "
+                "least squares, not a Lasso row; drop 0 from the grid"
+            )
         if not self.lasso_lambdas:
             raise ValueError("lasso_lambdas must hold at least one λ")
         _check_searches(LatentConfig().updated(**self.engine), "engine (--steps)")

@@ -822,3 +822,105 @@ def test_n_val_without_a_search_that_runs_is_refused(tmp_path, capsys):
     argv += ["1", "--methods", "csgm", "--steps", "2", "--restarts", "1", "--n-val", "3"]
     code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
     assert_refused(code, err, "sweep", "--n-val is an option of", tmp_path)
+
+
+SWEEP = ["sweep", "--dataset", "digits", "--n-images", "1", "--no-progress"]
+SWEEP_LASSO = [*SWEEP, "--n-val", "1"]
+
+
+@pytest.mark.parametrize(
+    "argv, lead",
+    [
+        (  # nothing random: superres, no noise, a deterministic method
+            [
+                *SWEEP_LASSO,
+                "--operator",
+                "superres",
+                "--factor",
+                "2",
+                "--noise-std",
+                "0",
+                "--methods",
+                "lasso-dct",
+                "--lasso-lambdas",
+                "0.1",
+                "--seed",
+                "5",
+            ],
+            "--seed: operator 'superres' draws nothing at random",
+        ),
+        (
+            [*SWEEP_LASSO, "--m", "25", "--methods", "lasso", "--lasso-lambdas", "0"],
+            "--lasso-lambdas: lasso_lambdas must hold weights λ > 0",
+        ),
+        (
+            [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "csgm", "--lr", "1e39"],
+            "--lr: lr must be a finite float32",
+        ),
+        (
+            [
+                *SWEEP,
+                "--generator",
+                "digits",
+                "--m",
+                "25",
+                "--methods",
+                "csgm",
+                "--noise-std",
+                "1e308",
+            ],
+            "--noise-std: noise_std must be a finite float32",
+        ),
+        (
+            [
+                *SWEEP,
+                "--generator",
+                "digits",
+                "--m",
+                "25",
+                "--methods",
+                "csgm",
+                "--noise-std",
+                "3e38",
+            ],
+            "--noise-std: noise_std is on the [0, 1] image scale",
+        ),
+        (
+            ["reconstruct", "--dataset", "digits", "--m", "50", "--noise-std", "3e38"],
+            "--noise-std is on the [0, 1] image scale",
+        ),
+        (
+            ["reconstruct", "--dataset", "digits", "--m", "50", "--lr", "1e39"],
+            "--lr: lr must be a finite float32",
+        ),
+        (
+            ["inpaint", "--dataset", "digits", "--n", "1", "--box", "1e39"],
+            "--box: box must be a finite float32",
+        ),
+    ],
+)
+def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
+    argv, lead, tmp_path, capsys
+):
+    """User trial: --lr 1e39 crashed inside torch's Adam after sweep.json was written, --noise-std
+    1e308 was refused only after it (a corrected rerun was then "a different sweep"), --seed
+    with nothing random ran, --lasso-lambdas 0 named no flag."""
+    code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
+    assert_refused(code, err, argv[0], lead, tmp_path)
+
+
+@pytest.mark.parametrize("command", ["sweep", "reconstruct", "inpaint"])
+def test_an_empty_out_or_a_data_root_that_is_a_file_is_named(command, tmp_path, capsys):
+    args = {
+        "sweep": [*SWEEP_LASSO, "--m", "25", "--methods", "lasso-dct"],
+        "reconstruct": ["reconstruct", "--dataset", "digits", "--method", "lasso-dct"],
+        "inpaint": ["inpaint", "--dataset", "digits", "--n", "1", "--method", "biharmonic"],
+    }[command]
+    code, err = run([*args, "--out", ""], capsys)
+    assert code == 2 and "out is empty: pass the path of a new" in err
+    data = tmp_path / "f.txt"
+    data.write_text("not a folder")
+    args = [a if a != "digits" else "mnist" for a in args]
+    code, err = run([*args, "--data-root", str(data), "--out", str(tmp_path / "new" / "o")], capsys)
+    assert code == 2 and f"'{data}' is a file, expected a folder" in err, err
+    assert not (tmp_path / "new").exists()

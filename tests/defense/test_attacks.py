@@ -187,3 +187,21 @@ def test_meta_tensors_and_models_are_refused_by_name(toy_generator):
     G = copy.deepcopy(toy_generator).to("meta")
     with pytest.raises(ValueError, match="G is on the meta device"):
         gi.csgm(G, op, y, steps=1, restarts=1)
+
+
+def test_a_flag_that_is_no_bool_and_a_seed_that_draws_nothing(toy_classifier, toy_generator):
+    """PGD(random_start="no") started at random (bool("no") is True) and PGD's seed without a
+    random start, like ProjectionDefense's tangent_eps with another gradient, changed nothing
+    in silence (user trial)."""
+    from ganinverse.defense.projection import TANGENT_EPS
+    from ganinverse.exceptions import IdleOptionWarning
+
+    with pytest.raises(TypeError, match="random_start must be a bool"):
+        PGD(toy_classifier, 0.1, steps=1, random_start="no")
+    with pytest.warns(IdleOptionWarning, match="seed=5 changes nothing"):
+        PGD(toy_classifier, 0.1, steps=1, random_start=False, seed=5)
+    with pytest.warns(IdleOptionWarning, match="tangent_eps=0.5 changes nothing"):
+        ProjectionDefense(toy_generator, gradient="identity", tangent_eps=0.5)
+    with pytest.raises(TypeError, match="resample must be a bool"):
+        ProjectionDefense(toy_generator, resample="yes")
+    ProjectionDefense(toy_generator, gradient="identity", tangent_eps=TANGENT_EPS)  # the default

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganinverse.exceptions import IdleOptionWarning
 from ganinverse.masks import center_mask, random_mask
 from ganinverse.solvers.inpainting import (
     InpaintingObjective,
@@ -13,6 +14,7 @@ from ganinverse.solvers.inpainting import (
 )
 
 FAST = dict(restarts=4, steps=300, lr=0.05, progress=False)
+QUICK = dict(restarts=1, steps=2, progress=False)
 
 
 class ToyDiscriminator(nn.Module):
@@ -125,7 +127,8 @@ def test_discriminator_prior_raises_the_score_and_stays_frozen(toy_generator):
     x = in_range(G, 2, seed=6)
     mask = center_mask(2, G.image_shape, fraction=0.75)
     before = [p.clone() for p in D.parameters()]
-    plain = inpaint(G, x, mask, D=D, prior_weight=0.0, blend=False, **FAST)
+    with pytest.warns(IdleOptionWarning, match="D was given but prior_weight=0"):
+        plain = inpaint(G, x, mask, D=D, prior_weight=0.0, blend=False, **FAST)
     strong = inpaint(G, x, mask, D=D, prior_weight=10.0, blend=False, **FAST)
     assert strong.x_blended is None
     with torch.no_grad():
@@ -195,3 +198,29 @@ def test_float64_images_are_converted(toy_generator):
     mask = center_mask(1, toy_generator.image_shape)
     res = inpaint(toy_generator, x.double(), mask, **FAST)
     assert res.x_raw.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "given, match",
+    [
+        (dict(prior_weight=0.1), "prior_weight=0.1 changes nothing without D"),
+        (dict(prior="wgan"), "prior='wgan' changes nothing"),
+        (dict(D="toy", prior_weight=0.0), "D was given but prior_weight=0"),
+        (dict(D="toy", prior_weight=0.0, prior="nonsat"), "prior='nonsat' changes nothing"),
+    ],
+)
+def test_a_prior_option_that_cannot_act_warns(toy_generator, given, match):
+    """inpaint(G, y, mask, prior_weight=0.1) without D, or D with prior_weight=0, ran in
+    silence (user trial): the CLI refuses these, the API warns."""
+    import warnings
+
+    G = toy_generator
+    x = in_range(G, 1)
+    mask = center_mask(1, G.image_shape, fraction=0.5)
+    given = {**given, **({"D": ToyDiscriminator()} if given.get("D") else {})}
+    with pytest.warns(IdleOptionWarning, match=match):
+        inpaint(G, x, mask, **given, **QUICK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        inpaint(G, x, mask, **QUICK)  # the defaults: no D, the prior term dropped
+        inpaint(G, x, mask, D=ToyDiscriminator(), prior_weight=0.1, **QUICK)

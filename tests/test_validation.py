@@ -1,0 +1,81 @@
+"""The shared checks (``ganinverse._validation``) and the values they refuse by name."""
+
+import warnings
+
+import pytest
+import torch
+
+import ganinverse as gi
+from ganinverse._validation import FLOAT32_MAX, check_int, check_number
+from ganinverse.latent import LatentConfig
+
+
+@pytest.mark.parametrize("value", [1e39, -1e39, 1e308, FLOAT32_MAX * 1.0000001])
+def test_a_number_no_float32_holds_is_refused_by_name(value):
+    """lr=1e39 passed the finiteness check, then crashed inside torch's Adam (user trial)."""
+    with pytest.raises(ValueError, match="lr must be a finite float32 number"):
+        check_number(value, "lr")
+    assert check_number(FLOAT32_MAX, "lr") == FLOAT32_MAX
+
+
+def test_an_int_beyond_64_bits_and_a_negative_zero():
+    with pytest.raises(ValueError, match="max_iter must fit in 64 bits"):
+        check_int(2**70, "max_iter", low=1)
+    assert str(check_number(-0.0, "eps")) == "0.0"  # ("-0" in a table's header otherwise)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda G, A, y: gi.csgm(G, A, y, lr=1e39, steps=2, restarts=1),
+            "lr must be a finite float32",
+        ),
+        (
+            lambda G, A, y: gi.csgm(G, A, y, box=1e308, init="uniform"),
+            "box must be a finite float32",
+        ),
+        (
+            lambda G, A, y: gi.GaussianCS((1, 28, 28), 10, noise_std=1e308),
+            "noise_std must be a finite float32",
+        ),
+        (
+            lambda G, A, y: gi.baselines.lasso(A, y, "dct", 0.1, max_iter=2**70),
+            "max_iter must fit in 64 bits",
+        ),
+        (
+            lambda G, A, y: gi.csgm(G, A, y, prune_at=(0.5, 0.5), restarts=4),
+            "prune_at has a repeated",
+        ),
+    ],
+)
+def test_the_api_refuses_them_before_any_work(call, match):
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 50, seed=0, noise_std=0.1)
+    with pytest.raises(ValueError, match=match):
+        call(G, A, A.measure(x, seed=1))
+
+
+def test_lbfgs_over_a_cards_settings_drops_their_prune_at_and_tol():
+    """gi.csgm(G, A, y, optimizer='lbfgs') on a generator whose card sets prune_at was refused
+    as "use it without prune_at and tol", which the user never set (user trial)."""
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 50, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (a two-step search: its improvement is not the point)
+        res = gi.csgm(G, A, A.measure(x), optimizer="lbfgs", steps=2, restarts=1, progress=False)
+    assert res.config.optimizer == "lbfgs" and res.config.prune_at == () and res.config.tol is None
+    with pytest.raises(ValueError, match="lbfgs"):
+        LatentConfig(optimizer="lbfgs", prune_at=(0.5,), restarts=2)  # the caller's own: refused
+
+
+def test_an_eps_just_above_one_gets_no_255_hint_and_its_value_unrounded():
+    from ganinverse.defense.attacks import check_budget
+
+    with pytest.raises(ValueError, match=r"got 1\.0000001; images are on the \[0, 1\] scale$"):
+        check_budget(1.0000001, "eps", "inf")
+    with pytest.raises(ValueError, match=r"did you mean 8/255 = 0\.031"):
+        check_budget(8, "eps", "inf")
+    assert torch.tensor(check_budget(-0.0, "eps", "inf")).item() == 0.0
