@@ -21,9 +21,9 @@ from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
 from ._validation import (
-    check_image_range,
     check_images,
     check_int,
+    check_measurement_scale,
     check_not_empty,
     check_number,
     check_tensor,
@@ -36,7 +36,10 @@ def _prepare(y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     y = check_not_empty(check_tensor(y, "y", ndim=4, finite=False), "y")
     mask = check_mask(mask, len(y), y.shape[-2:]).to(y.device)
     y = torch.where(mask.bool(), y.float(), 0.0)  # missing pixels never read (NaN allowed there)
-    y = check_image_range(check_tensor(y, "y (known pixels)"), "y (known pixels)")
+    y = check_tensor(y, "y (known pixels)")  # noisy pixels may leave [-1, 1]; [0, 255] may not
+    check_measurement_scale(
+        y, torch.tensor(1.0), 0.0, "y (known pixels)", fix="noise this large is not supported"
+    )
     return y, mask.float()  # float32, like every result of the library
 
 
