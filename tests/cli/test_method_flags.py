@@ -826,6 +826,7 @@ def test_n_val_without_a_search_that_runs_is_refused(tmp_path, capsys):
 
 SWEEP = ["sweep", "--dataset", "digits", "--n-images", "1", "--no-progress"]
 SWEEP_LASSO = [*SWEEP, "--n-val", "1"]
+SWEEP_CSGM = [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "csgm"]
 
 
 @pytest.mark.parametrize(
@@ -854,18 +855,12 @@ SWEEP_LASSO = [*SWEEP, "--n-val", "1"]
             "--lasso-lambdas: lasso_lambdas must hold weights λ > 0",
         ),
         (
-            [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "csgm", "--lr", "1e39"],
+            [*SWEEP_CSGM, "--lr", "1e39"],
             "--lr: lr must be a finite float32",
         ),
         (
             [
-                *SWEEP,
-                "--generator",
-                "digits",
-                "--m",
-                "25",
-                "--methods",
-                "csgm",
+                *SWEEP_CSGM,
                 "--noise-std",
                 "1e308",
             ],
@@ -873,13 +868,7 @@ SWEEP_LASSO = [*SWEEP, "--n-val", "1"]
         ),
         (
             [
-                *SWEEP,
-                "--generator",
-                "digits",
-                "--m",
-                "25",
-                "--methods",
-                "csgm",
+                *SWEEP_CSGM,
                 "--noise-std",
                 "3e38",
             ],
