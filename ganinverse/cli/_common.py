@@ -239,6 +239,38 @@ def _engine_line(config: Any, key: str) -> str:
     return ", ".join(f"{f}={getattr(config, f)!r}" for f in ACTS_WHEN[key].deciding)
 
 
+def refuse_idle_seed(
+    operator: str,
+    shape: Sequence[int],
+    values: Sequence[Any],
+    x: Any,
+    *,
+    seed: int,
+    ids: Sequence[int],
+    noise_std: float,
+    methods: Sequence[str],
+) -> None:
+    """A ValueError for a --seed that changes nothing: no noise is drawn, no method of
+    ``methods`` (or one it starts from) draws random numbers, and ``operator`` at every axis
+    value of ``values`` maps the image ``x`` (1, C, H, W) the same under the next seed."""
+    import torch
+
+    from ..methods import get_method
+    from ..operators import make_operator
+
+    if noise_std > 0 or any(get_method(n).latent or get_method(n).seeded for n in chains(methods)):
+        return
+    for value in values:
+        a, b = (make_operator(operator, shape, value, seed=s, ids=ids) for s in (seed, seed + 1))
+        if not torch.equal(a(x), b(x)):
+            return
+    raise ValueError(
+        f"--seed: operator {operator!r} draws nothing at random at these settings, there is no "
+        f"noise (--noise-std 0) and no method of {','.join(methods)} draws random numbers, so "
+        "--seed changes nothing; drop --seed"
+    )
+
+
 def chains(methods: Sequence[str]) -> list[str]:
     """``methods`` and every method they start from (``method_chain``), in order, once."""
     return list(dict.fromkeys(n for m in methods for n in method_chain(m)))

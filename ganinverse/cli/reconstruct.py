@@ -23,6 +23,7 @@ from ._common import (
     engine_overrides,
     method_options,
     note_conversion,
+    refuse_idle_seed,
     set_method_flags,
     validate_methods,
 )
@@ -166,16 +167,17 @@ def run(args: argparse.Namespace) -> int:
         if axis is None or str(err).startswith("--"):
             raise
         raise type(err)(f"{axis.flag} {value}: {err}") from err
-    if seed_given and args.noise_std == 0 and not (record.latent or record.seeded):
-        other = make_operator(args.operator, shape, value, seed=args.seed + 1, ids=ids)
-        import torch
-
-        if torch.equal(op(x), other(x)):  # would --seed change anything?
-            raise ValueError(
-                f"--seed: operator {args.operator!r} draws nothing at random here, there is no "
-                f"noise (--noise-std 0) and method {args.method!r} draws no random numbers, so "
-                "--seed changes nothing; drop --seed"
-            )
+    if seed_given:
+        refuse_idle_seed(
+            args.operator,
+            shape,
+            [value],
+            x,
+            seed=args.seed,
+            ids=ids,
+            noise_std=args.noise_std,
+            methods=(args.method,),
+        )
     record.check_operator(op)
     validate_methods((args.method,), **checks, shape=shape, G=G, D=D)  # against G, D
     source = None

@@ -9,8 +9,9 @@ from functools import partial
 from pathlib import Path
 
 from .._validation import check_int
+from ..data import load_images
 from ..io import read_json
-from ..methods import METHODS, get_method
+from ..methods import METHODS
 from ..operators import REGISTRY
 from ..sweep import Sweep, parse_shard, report
 from ..sweep.spec import N_VAL, make_spec, upgrade
@@ -27,6 +28,7 @@ from ._common import (
     float_list,
     method_options,
     parsed_list,
+    refuse_idle_seed,
     set_method_flags,
     str_list,
     validate_methods,
@@ -298,34 +300,6 @@ def _shard(args: argparse.Namespace) -> tuple[int, int]:
     return (int(os.environ.get("RANK", "0")), world)
 
 
-def _check_seed_acts(args: argparse.Namespace) -> None:
-    """A ValueError for --seed where nothing it seeds is drawn: no noise, no method that draws
-    random numbers (a latent search's starts, an untrained network's weights), and an operator
-    that is the same under another seed at every x value (superres, a fixed mask)."""
-    check_int(args.seed, "--seed", low=0)
-    if args.noise_std > 0 or any(
-        get_method(n).latent or get_method(n).seeded for n in chains(args.methods)
-    ):
-        return
-    import torch
-
-    from ..data import load_images
-
-    x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.start)
-    shape = tuple(x.shape[1:])
-    cls = REGISTRY[args.operator]
-    for value in _x_values(args):
-        a = cls.from_setting(shape, value, seed=args.seed, ids=[args.start])
-        b = cls.from_setting(shape, value, seed=args.seed + 1, ids=[args.start])
-        if not torch.equal(a(x), b(x)):
-            return
-    raise ValueError(
-        f"--seed: operator {args.operator!r} draws nothing at random at these settings, there "
-        f"is no noise (--noise-std 0) and no method of {','.join(args.methods)} draws random "
-        "numbers, so --seed changes nothing; drop --seed"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     """Check the flags, every method's options and grids (on their own, then against G, D
     and the images' size), the settings, then run the sweep; nothing is written before all
@@ -342,7 +316,18 @@ def run(args: argparse.Namespace) -> int:
     _validate_methods(args, loaded=True)  # against G, D and the image size
     seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
     if seed_given:
-        _check_seed_acts(args)
+        check_int(args.seed, "--seed", low=0)
+        x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.start)
+        refuse_idle_seed(
+            args.operator,
+            tuple(x.shape[1:]),
+            _x_values(args),
+            x,
+            seed=args.seed,
+            ids=[args.start],
+            noise_std=args.noise_std,
+            methods=args.methods,
+        )
     spec = make_spec(
         dataset=args.dataset,
         x_values=_x_values(args),
