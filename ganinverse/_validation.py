@@ -184,16 +184,51 @@ def check_positive(value: float, name: str, *, strict: bool = True) -> float:
     return check_number(value, name, low=0.0, low_open=strict)
 
 
+#: The largest step size (learning rate) accepted by any optimiser of the library. Latents are
+#: N(0, I), images lie in [-1, 1] and network weights are of order 1: useful step sizes lie far
+#: below it (1e-4 to 10), and one far above it overflows float32 inside the optimiser's update.
+LR_MAX = 1e6
+#: The largest Gaussian noise level σ accepted, on the [-1, 1] scale of the tensors: 1000 times
+#: the whole image range already drowns every measurement, and far beyond it the noise, y and the
+#: λ scaled from σ overflow float32.
+NOISE_STD_MAX = 2e3
+#: The largest latent box half-width (``LatentConfig.box``): latents are N(0, I), so a box of
+#: 1e3 already never binds; beyond it the uniform init's arithmetic overflows float32.
+BOX_MAX = 1e3
+
+
+def check_learning_rate(value: object, name: str) -> float:
+    """A step size in (0, ``LR_MAX``] (= 1e6), else a named ``ValueError``/``TypeError``."""
+    return check_number(
+        value,
+        name,
+        low=0.0,
+        low_open=True,
+        high=LR_MAX,
+        hint="a learning rate is a step size on latents, pixels or weights of order 1 "
+        "(typical: 1e-4 to 10); beyond 1e6 the optimiser's update overflows float32",
+    )
+
+
+def check_noise_std(value: object, name: str, *, unit_scale: bool = False) -> float:
+    """A Gaussian noise level σ >= 0: on the [-1, 1] scale of the tensors at most
+    ``NOISE_STD_MAX`` (2000); with ``unit_scale`` σ is on the [0, 1] image scale and doubles on the
+    tensors' scale, so at most ``NOISE_STD_MAX`` / 2 (1000). A named ``ValueError`` beyond it."""
+    high = NOISE_STD_MAX / 2 if unit_scale else NOISE_STD_MAX
+    scale = "[0, 1] image" if unit_scale else "[-1, 1] tensor"
+    return check_number(
+        value,
+        name,
+        low=0.0,
+        high=high,
+        hint=f"{name} is σ of the measurement noise on the {scale} scale (0: none); {high:g} "
+        "is already 1000 times the image range and drowns every measurement",
+    )
+
+
 def check_unit_noise_std(value: object, name: str) -> float:
-    """A noise level σ >= 0 on the [0, 1] image scale, which becomes 2σ on the [-1, 1] scale of
-    the tensors: both must be finite float32 numbers (σ <= ``FLOAT32_MAX`` / 2)."""
-    value = check_positive(value, name, strict=False)
-    if 2 * value > FLOAT32_MAX:
-        raise ValueError(
-            f"{name} is on the [0, 1] image scale and doubles on the [-1, 1] scale of the "
-            f"tensors: it must be <= {FLOAT32_MAX / 2:.4g}, got {value:g}"
-        )
-    return value
+    """A noise level σ >= 0 on the [0, 1] image scale (``check_noise_std(unit_scale=True)``)."""
+    return check_noise_std(value, name, unit_scale=True)
 
 
 def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:

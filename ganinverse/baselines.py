@@ -59,6 +59,7 @@ from torch import Tensor
 from ganinverse._validation import (
     check_int,
     check_measurement_scale,
+    check_noise_std,
     check_not_empty,
     check_number,
     check_tensor,
@@ -208,12 +209,7 @@ def _matrix_noise(A: object, noise_std: object) -> float:
             f"noise_std is for a matrix A; the {type(A).__name__} operator carries its own σ "
             "(build it with noise_std=σ) and its check_measurements uses it: drop noise_std"
         )
-    return check_number(
-        noise_std,
-        "noise_std",
-        low=0.0,
-        hint="noise_std is σ of the noise in y = A x + noise (0: none)",
-    )
+    return check_noise_std(noise_std, "noise_std")
 
 
 def _check_matrix_scale(A: Tensor, y: Tensor, noise_std: object) -> None:

@@ -36,7 +36,15 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_int, check_number, check_positive, check_tensor
+from ._validation import (
+    BOX_MAX,
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_number,
+    check_positive,
+    check_tensor,
+)
 from .exceptions import ConvergenceWarning, IdleOptionWarning
 from .seeds import rng
 from .status import image_status
@@ -109,7 +117,7 @@ class LatentConfig:
     def __post_init__(self) -> None:
         check_int(self.restarts, "restarts", low=1)
         check_int(self.steps, "steps", low=0)
-        check_positive(self.lr, "lr")
+        check_learning_rate(self.lr, "lr")
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.projection, "projection", PROJECTIONS)
@@ -119,7 +127,7 @@ class LatentConfig:
         check_number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
         check_number(self.step_at, "step_at", low=0.0, high=1.0, low_open=True)
         check_number(self.step_gamma, "step_gamma", low=0.0, high=1.0, low_open=True)
-        check_positive(self.box, "box")
+        check_number(self.box, "box", low=0.0, low_open=True, high=BOX_MAX)
         if not isinstance(self.progress, bool):
             raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
         check_int(self.seed, "seed", low=0)
@@ -140,6 +148,10 @@ class LatentConfig:
                 f"prune_at has a repeated fraction ({self.prune_at}): each prunes once at its "
                 "step; drop the repeat"
             )
+        if self.restarts > 1:
+            reason = _idle_prunes(self.prune_at, self.restarts, self.steps)
+            if reason:
+                raise ValueError(reason)
         if self.optimizer == "lbfgs" and any(
             getattr(self, k) != getattr(LatentConfig, k) for k in LBFGS_EXCLUDES
         ):
@@ -169,10 +181,14 @@ class LatentConfig:
         base = self
         if overrides.get("optimizer") == "lbfgs":  # L-BFGS takes no prune_at / tol: a preset's
             base = replace(self, **{k: getattr(LatentConfig, k) for k in LBFGS_EXCLUDES})
+        restarts, steps = (overrides.get(k, getattr(base, k)) for k in ("restarts", "steps"))
+        if "prune_at" not in overrides:  # a preset's fractions that the overrides idle: dropped
+            base = replace(base, prune_at=acting_prunes(base.prune_at, restarts, steps))
         config = base.updated(**overrides)
-        idle = set(config.idle_options()) - set(overrides)
         defaults = {f.name: f.default for f in fields(self)}
-        return config.updated(**{k: defaults[k] for k in idle}) if idle else config
+        while idle := set(config.idle_options()) - set(overrides):  # (resetting tol idles patience)
+            config = config.updated(**{k: defaults[k] for k in idle})
+        return config
 
     def updated(self, **overrides: object) -> LatentConfig:
         """A copy with some fields replaced (validated again)."""
@@ -180,6 +196,50 @@ class LatentConfig:
         if unknown:
             raise TypeError(f"unknown latent-engine option(s): {', '.join(sorted(unknown))}")
         return replace(self, **overrides)
+
+
+def _idle_prunes(prune_at: tuple, restarts: object, steps: object) -> str:
+    """Why some fractions of ``prune_at`` cannot act with ``restarts`` (> 1) latents per image
+    over ``steps`` steps ("" when each one prunes): each halving keeps the better ceil(k/2) of k,
+    so only ceil(log2(restarts)) halvings leave something to drop, and a fraction must prune on a
+    step of its own before the last (``max(1, round(f * steps))``). With steps = 0 nothing runs
+    (already warned as not improved): ""."""
+    if not (isinstance(restarts, int) and isinstance(steps, int)) or restarts < 2 or steps < 1:
+        return ""
+    halvings = math.ceil(math.log2(restarts))
+    if len(prune_at) > halvings:
+        return (
+            f"prune_at has {len(prune_at)} fractions but restarts={restarts} can be halved only "
+            f"{halvings} time(s) before one latent per image is left: the rest prune nothing; "
+            f"keep at most {halvings} fractions or raise restarts"
+        )
+    at: dict[int, float] = {}
+    for f in sorted(prune_at):
+        step = max(1, round(f * steps))
+        if step >= steps:
+            return (
+                f"prune_at fraction {f:g} prunes at step {step}, the last of steps={steps}: no "
+                "step runs after it, so it prunes nothing; use a smaller fraction or more steps"
+            )
+        if step in at:
+            return (
+                f"prune_at fractions {at[step]:g} and {f:g} both prune at step {step} of "
+                f"steps={steps}: the second prunes nothing; drop one or use more steps"
+            )
+        at[step] = f
+    return ""
+
+
+def acting_prunes(prune_at: Sequence[float], restarts: int, steps: int) -> tuple[float, ...]:
+    """The fractions of ``prune_at`` (in order) that can prune with ``restarts`` latents per
+    image over ``steps`` steps: the first each on a step of its own before the last, at most
+    ceil(log2(restarts)) of them (``_idle_prunes`` says why the others cannot act). For a
+    preset's or a default's fractions under the caller's restarts / steps."""
+    kept: tuple[float, ...] = ()
+    for f in prune_at:
+        if not _idle_prunes((*kept, f), restarts, steps):
+            kept = (*kept, f)
+    return kept
 
 
 def warn_idle_options(
@@ -240,6 +300,12 @@ ACTS_WHEN: dict[str, Acts] = {
         ("projection", "init"),
     ),
     "patience": Acts(lambda c: c.tol is not None, "tol (early stopping)", ("tol",)),
+    "tol": Acts(
+        lambda c: c.steps > 2 * c.patience,
+        "steps > 2 * patience (losses patience steps apart are first compared at step "
+        "2 * patience, and a stop at the last step saves nothing)",
+        ("steps", "patience"),
+    ),
     "prune_at": Acts(
         lambda c: c.restarts > 1, "restarts > 1 (it drops the worse restarts)", ("restarts",)
     ),
@@ -275,6 +341,10 @@ class LatentResult:
     #: (B,) for a solver that adds an inner solve with a stopping rule (csgm-sparse's ν-step):
     #: False where it stopped on max_iter; None where there is none
     converged: Tensor | None = field(default=None, repr=False)
+    #: the discriminator prior γ · prior(D(G(z))) the engine ran with, as ``{"D": D, "d_weight":
+    #: γ, "d_prior": name}`` (``csgm`` with γ > 0); None: none. A refinement given this result as
+    #: ``start=`` (csgm_sparse) reports its loss with it.
+    discriminator_prior: dict | None = field(default=None, repr=False)
 
     @property
     def status(self) -> list[str]:

@@ -34,7 +34,13 @@ from torch import Tensor, nn
 
 from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
-from ._validation import check_choice, check_int, check_number, check_positive
+from ._validation import (
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_number,
+    check_positive,
+)
 from .exceptions import ConvergenceWarning, IdleOptionWarning
 from .latent import LatentConfig, LatentResult, configured, warn_idle_options
 from .operators import Inpainting, LinearOperator, check_operator
@@ -461,6 +467,8 @@ def reconstruct_result(
                 image_ids=image_ids,
                 **shared,
             )
+            if "image_ids" in extra:  # (they seeded the restarts of the start just run)
+                extra["image_ids"] = None
         extra["start"] = start
     elif start is not None:
         raise ValueError(f"method {method!r} starts from nothing: start must be None")
@@ -515,6 +523,7 @@ def choose_weight(
         parent = get_method(record.starts_from)
         shared = {k: v for k, v in options.items() if k in parent.defaults}
         start = reconstruct_result(parent.name, G, operator, y_val, **common, **shared)
+    given = {"image_ids": None} if start is not None else {}  # (start holds their restarts)
     order: Sequence[int] = range(len(values))
     warm = record.tuned.warm_start
     if warm:  # largest first: each solution warm-starts the next
@@ -528,7 +537,9 @@ def choose_weight(
             tuned["init"] = previous.coefficients
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", ConvergenceWarning)
-            result = reconstruct_result(method, G, operator, y_val, start=start, **common, **tuned)
+            result = reconstruct_result(
+                method, G, operator, y_val, start=start, **{**common, **given}, **tuned
+            )
         previous = result
         for w in seen:  # other warnings pass through untouched
             if not issubclass(w.category, ConvergenceWarning):
@@ -809,7 +820,7 @@ def _check_ilo_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     checked by ``_check_ilo_layer``)."""
     check_positive(options["radius"], "radius", strict=False)
     check_int(options["steps"], "steps", low=0)
-    check_positive(options["lr"], "lr")
+    check_learning_rate(options["lr"], "lr")
 
 
 def _check_ilo_layer(G, D, options):
@@ -1020,7 +1031,7 @@ UNTRAINED = Tuned(
 def _check_untrained(options: Mapping[str, Any]) -> None:
     """``fit_untrained``'s checks of the steps T and the learning rate."""
     check_steps(options["steps"])
-    check_positive(options["lr"], "lr")
+    check_learning_rate(options["lr"], "lr")
 
 
 def _check_deep_decoder_options(options: Mapping[str, Any], shape: tuple | None) -> None:

@@ -34,6 +34,7 @@ from ._validation import (
     check_images,
     check_int,
     check_measurement_scale,
+    check_noise_std,
     check_not_empty,
     check_positive,
     check_tensor,
@@ -79,7 +80,7 @@ class GaussianNoise(nn.Module):
 
     def __init__(self, std: float = 0.0) -> None:
         super().__init__()
-        self.std = check_positive(std, "noise_std", strict=False)
+        self.std = check_noise_std(std, "noise_std")
 
     def forward(
         self, y: Tensor, generator: torch.Generator | None = None, mask: Tensor | None = None
@@ -591,7 +592,7 @@ class GaussianCS(MatrixOperator):
         max_bytes: int = DEFAULT_MAX_MATRIX_BYTES,
     ) -> None:
         shape = _image_shape(image_shape)
-        check_positive(noise_std, "noise_std", strict=False)  # before the matrix is drawn
+        check_noise_std(noise_std, "noise_std")  # before the matrix is drawn
         check_gaussian_size(shape, m, max_bytes)
         matrix = torch.randn(m, math.prod(shape), generator=rng(seed)) / math.sqrt(m)
         super().__init__(matrix, shape, noise_std, copy=False)

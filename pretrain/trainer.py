@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from ganinverse._validation import (
     check_choice,
     check_int,
+    check_learning_rate,
     check_number,
     check_positive,
     check_range,
@@ -159,8 +160,8 @@ class TrainConfig:
             raise ValueError("hidden must list at least one layer width, e.g. [500, 500]")
         for width in cfg.hidden:
             check_int(width, "hidden", low=1)
-        check_positive(cfg.lr, "lr")
-        check_positive(cfg.lr_d, "lr_d")
+        check_learning_rate(cfg.lr, "lr")
+        check_learning_rate(cfg.lr_d, "lr_d")
         if len(cfg.betas) != 2:
             raise ValueError(f"betas must be two numbers (beta1, beta2), got {cfg.betas}")
         for i, beta in enumerate(cfg.betas):

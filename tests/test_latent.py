@@ -347,7 +347,7 @@ def test_an_engine_option_that_cannot_act_warns(toy_generator, kw, needs):
         {"step_gamma": 0.5, "schedule": "step"},
         {"box": 2.0, "init": "uniform"},
         {"box": 2.0, "projection": "box"},
-        {"patience": 5, "tol": 1e-4},
+        {"patience": 1, "tol": 1e-4},
         {"prune_at": (0.5,), "restarts": 2},
     ],
 )
@@ -381,3 +381,57 @@ def test_an_idle_engine_option_set_to_its_default_value_still_warns(toy_generato
         )
     with pytest.warns(IdleOptionWarning, match="method 'lasso-dct' uses no generator"):
         gi.reconstruct("lasso-dct", toy_generator, op, y, lam=0.1)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"restarts": 4, "prune_at": (0.1, 0.3, 0.5)}, "restarts=4 can be halved only 2 time"),
+        ({"restarts": 2, "prune_at": (0.2, 0.4)}, "restarts=2 can be halved only 1 time"),
+        ({"steps": 10, "prune_at": (0.1, 0.12)}, "0.1 and 0.12 both prune at step 1 of steps=10"),
+        ({"steps": 3, "prune_at": (0.9,)}, "prunes at step 3, the last of steps=3"),
+    ],
+)
+def test_prune_fractions_that_cannot_act_are_refused(kw, match):
+    """User trial: more fractions than halvings of the restarts, two on one step, or one on the
+    last step were accepted and pruned nothing."""
+    with pytest.raises(ValueError, match=match):
+        LatentConfig(**{"restarts": 10, **kw})
+    # each halving keeps ceil(k/2) of k: 10 -> 5 -> 3 -> 2 -> 1, four that act
+    assert LatentConfig(restarts=10, steps=100, prune_at=(0.1, 0.2, 0.3, 0.4)).prune_at[3] == 0.4
+    with pytest.raises(ValueError, match="only 4 time"):
+        LatentConfig(restarts=10, steps=100, prune_at=(0.1, 0.2, 0.3, 0.4, 0.5))
+
+
+def test_a_presets_fractions_the_callers_restarts_or_steps_idle_are_dropped_not_refused():
+    from ganinverse.latent import acting_prunes
+
+    preset = LatentConfig(restarts=10, steps=1000, prune_at=(0.1, 0.3), tol=0.01, patience=40)
+    assert preset.overridden(restarts=2).prune_at == (0.1,)
+    assert preset.overridden(steps=5).prune_at == (0.1, 0.3)  # steps 1 and 2 of 5
+    assert preset.overridden(steps=3).prune_at == (0.1,)  # 0.3 would share step 1
+    # tol idles under steps <= 2 * patience: reset with it, then patience (which needs tol)
+    short = preset.overridden(steps=80)
+    assert short.tol is None and short.patience == LatentConfig().patience
+    assert acting_prunes((0.5, 0.5001, 0.9, 0.7), 4, 10) == (0.5, 0.9)
+
+
+@pytest.mark.parametrize(
+    "steps, patience, acts", [(0, 50, False), (100, 50, False), (101, 50, True)]
+)
+def test_tol_acts_only_with_more_than_two_patience_windows_of_steps(
+    toy_generator, steps, patience, acts
+):
+    """User trial: tol with fewer steps than the patience window (or steps=0) stopped nothing
+    and was not called idle. The first comparison is at step 2 * patience (the one at
+    step patience compares with no earlier loss); a stop at the last step saves nothing."""
+    config = LatentConfig(steps=steps, patience=patience, tol=0.5, restarts=1)
+    assert ("tol" in config.idle_options()) is not acts
+    if acts:  # a huge tol stops every latent at the first comparison
+        from ganinverse.operators import GaussianCS
+        from ganinverse.solvers.csgm import csgm
+
+        x = truth(toy_generator, n=1)
+        op = GaussianCS(toy_generator.image_shape, 12, seed=0)
+        res = csgm(toy_generator, op, op.measure(x), config.updated(progress=False, lr=1e-4))
+        assert res.steps_run.max().item() == 2 * patience < steps

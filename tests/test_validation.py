@@ -8,6 +8,9 @@ import torch
 import ganinverse as gi
 from ganinverse._validation import FLOAT32_MAX, check_int, check_number
 from ganinverse.latent import LatentConfig
+from ganinverse.solvers.adaptive import iagan
+from ganinverse.solvers.ilo import ilo
+from ganinverse.solvers.untrained import deep_decoder
 
 
 @pytest.mark.parametrize("value", [1e39, -1e39, 1e308, FLOAT32_MAX * 1.0000001])
@@ -16,6 +19,44 @@ def test_a_number_no_float32_holds_is_refused_by_name(value):
     with pytest.raises(ValueError, match="lr must be a finite float32 number"):
         check_number(value, "lr")
     assert check_number(FLOAT32_MAX, "lr") == FLOAT32_MAX
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda G, A, y: gi.csgm(G, A, y, lr=3e38, steps=2, restarts=1), "lr must be <= 1e"),
+        (lambda G, A, y: ilo(G, A, y, lr=3e38), "lr must be <= 1e"),
+        (lambda G, A, y: iagan(G, A, y, lr_z=3e38), "lr_z must be <= 1e"),
+        (lambda G, A, y: deep_decoder(None, A, y, lr=1e7), "lr must be <= 1e"),
+        (lambda G, A, y: gi.GaussianCS((1, 28, 28), 10, noise_std=1e19), "noise_std must be <="),
+        (lambda G, A, y: gi.csgm(G, A, y, box=3e38, init="uniform"), "box must be <= 1000"),
+        (
+            lambda G, A, y: gi.baselines.lasso(
+                A.matrix, y, "dct", 0.1, image_shape=(1, 28, 28), noise_std=3e38
+            ),
+            "noise_std must be <= 2000",
+        ),
+    ],
+)
+def test_a_step_size_noise_or_box_beyond_its_domain_is_refused_by_name(call, match):
+    """lr just under float32's largest number overflowed inside Adam; σ = 1e19 gave an inf y;
+    box = 3e38 a NaN x̂ (user trial)."""
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 50, seed=0)
+    with pytest.raises(ValueError, match=match):
+        call(G, A, A.measure(x, seed=1))
+
+
+def test_the_domain_bounds_themselves_are_accepted():
+    from ganinverse._validation import check_learning_rate, check_noise_std
+
+    assert check_learning_rate(1e6, "lr") == 1e6
+    assert check_noise_std(1000, "noise_std", unit_scale=True) == 1000
+    assert check_noise_std(2000, "noise_std") == 2000
+    with pytest.raises(ValueError, match=r"noise_std must be <= 1000, got 1001; noise_std is σ"):
+        check_noise_std(1001, "noise_std", unit_scale=True)
+    assert LatentConfig(box=1000.0).box == 1000.0
 
 
 def test_an_int_beyond_64_bits_and_a_negative_zero():

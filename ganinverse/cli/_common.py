@@ -225,7 +225,7 @@ def refuse_idle_flags(idle: dict[str, str]) -> None:
 
     for key, needs in idle.items():
         flag = ENGINE_FLAGS[key]
-        change = " or ".join(ENGINE_FLAGS.get(f, f) for f in ACTS_WHEN[key].deciding)
+        change = " or ".join(ENGINE_FLAGS[f] for f in ACTS_WHEN[key].deciding if f in ENGINE_FLAGS)
         raise ValueError(
             f"{flag} changes nothing with these flags: it acts only with {needs}; "
             f"drop {flag} or change {change}"

@@ -20,16 +20,16 @@ def _steps_restarts(text: str) -> tuple[int, int]:
     return values
 
 
-def check_flags(args: argparse.Namespace, ints: dict[str, int], positive: tuple[str, ...] = ()):
-    """Each int option ``dest`` >= its lower bound (None = unset), each float in ``positive``
-    finite and > 0; errors name the flag (``--pgd-steps``)."""
-    from .._validation import check_int, check_number
+def check_flags(args: argparse.Namespace, ints: dict[str, int], rates: tuple[str, ...] = ()):
+    """Each int option ``dest`` >= its lower bound (None = unset), each learning rate in
+    ``rates`` in (0, 1e6] (``check_learning_rate``); errors name the flag (``--pgd-steps``)."""
+    from .._validation import check_int, check_learning_rate
 
     for dest, low in ints.items():
         if getattr(args, dest) is not None:
             check_int(getattr(args, dest), _flag(dest), low=low)
-    for dest in positive:
-        check_number(getattr(args, dest), _flag(dest), low=0.0, low_open=True)
+    for dest in rates:
+        check_learning_rate(getattr(args, dest), _flag(dest))
 
 
 def _flag(dest: str) -> str:
@@ -261,7 +261,7 @@ def run_eval(args: argparse.Namespace) -> int:
     check_flags(
         args,
         {**dict.fromkeys(ints, 1), "latent_restarts": 1, "batch_size": 1, "start": 0, "seed": 0},
-        positive=("lr",),
+        rates=("lr",),
     )
     check_budgets_used(args, attacks)
     budgets = {k: getattr(args, k) for k in BUDGETS if getattr(args, k) is not None}

@@ -368,6 +368,8 @@ def _title(spec: dict) -> str:
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    if args.out.strip() == "":  # (Path("") is the current folder)
+        raise ValueError("sweep-merge: the sweep folder is empty: pass a sweep's --out folder")
     if not Path(args.out).is_dir():
         raise ValueError(f"sweep-merge: {args.out!r} is not a folder; pass a sweep's --out folder")
     saved = Path(args.out) / "sweep.json"

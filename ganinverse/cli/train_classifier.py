@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             "projection_steps": 1,
             "projection_restarts": 1,
         },
-        positive=("lr",),
+        rates=("lr",),
     )
     if args.eps is not None:
         check_budget(args.eps, "--eps", "inf")

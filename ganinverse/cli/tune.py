@@ -8,7 +8,7 @@ import json
 import os
 
 from .._validation import check_int
-from ..latent import INITS, LatentConfig
+from ..latent import INITS, LatentConfig, acting_prunes
 from ..tuning import (
     ENGINE,
     INIT_GRID,
@@ -145,8 +145,10 @@ def check_card_target(generator: str, write_card: bool, bundled_card: bool) -> N
 def _prune_at(args: argparse.Namespace) -> tuple[float, ...]:
     """--prune-at, else the default where it can act (more than one restart); a ValueError for
     --prune-at with --restarts 1, which it could not act on."""
-    if args.prune_at is None:
-        return ENGINE["prune_at"] if args.restarts > 1 else ()
+    if args.prune_at is None:  # (those of the default that can act with these restarts)
+        candidates = args.steps_grid or [args.steps if args.steps is not None else min(STEPS_GRID)]
+        steps = min(check_int(s, "--steps", low=0) for s in candidates)
+        return acting_prunes(ENGINE["prune_at"], args.restarts, steps) if args.restarts > 1 else ()
     check_int(args.restarts, "--restarts", low=1)
     refuse_idle_flags(LatentConfig(restarts=args.restarts).idle_options(given=("prune_at",)))
     return tuple(args.prune_at)

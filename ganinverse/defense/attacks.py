@@ -31,7 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_choice, check_int, check_number, check_positive
+from .._validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_number,
+    check_positive,
+)
 from ..exceptions import IdleOptionWarning, ZeroGradientWarning
 from ..latent import frozen, generator_device
 from ..models.classifier import (
@@ -392,7 +399,7 @@ class CarliniWagnerL2(Attack):
         self.c = check_positive(c, "c")
         self.kappa = check_positive(kappa, "kappa", strict=False)
         self.steps = check_int(steps, "steps", low=1)
-        self.lr = check_positive(lr, "lr")
+        self.lr = check_learning_rate(lr, "lr")
         self.last_distance: Tensor | None = None
 
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:

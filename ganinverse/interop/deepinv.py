@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_positive
+from .._validation import check_choice, check_noise_std
 from ..latent import check_generator
 from ..operators import LinearOperator, _image_shape
 
@@ -61,7 +61,7 @@ def _noise_std(physics: nn.Module, scale: str, noise_std: float | None) -> float
     """σ on ganinverse's scale: ``noise_std`` when given, else the physics' Gaussian σ (×2 for
     ``scale="unit"``); ValueError for another noise model or one σ per image."""
     if noise_std is not None:
-        return check_positive(noise_std, "noise_std", strict=False)
+        return check_noise_std(noise_std, "noise_std")
     dinv = _deepinv()
     model = getattr(physics, "noise_model", None)
     factor = 2.0 if scale == "unit" else 1.0
@@ -74,7 +74,7 @@ def _noise_std(physics: nn.Module, scale: str, noise_std: float | None) -> float
                 f"physics.noise_model has one σ per image ({sigma.tolist()}); ganinverse's "
                 "operators hold one σ: pass noise_std= (σ on the [-1, 1] scale) explicitly"
             )
-        return check_positive(factor * float(sigma[0]), "physics.noise_model.sigma", strict=False)
+        return check_noise_std(factor * float(sigma[0]), "physics.noise_model.sigma")
     raise ValueError(
         f"physics.noise_model is {type(model).__name__}, not Gaussian: ganinverse's data term "
         "(1/m)||y - A x||^2 assumes Gaussian noise of one σ; pass noise_std= (σ on the [-1, 1] "

@@ -17,7 +17,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_choice, check_images, check_int, check_number, check_range
+from .._validation import (
+    check_choice,
+    check_images,
+    check_int,
+    check_learning_rate,
+    check_range,
+)
 from ..device import resolve_device
 from ..seeds import rng
 
@@ -241,7 +247,7 @@ def train_classifier(
     labels = check_label_tensor(labels, images.shape[0])
     check_int(epochs, "epochs", low=1)
     check_int(batch_size, "batch_size", low=1)
-    lr = check_number(lr, "lr", low=0.0, low_open=True)
+    lr = check_learning_rate(lr, "lr")
     check_int(seed, "seed", low=0)
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be callable or None, got {type(augment).__name__}")

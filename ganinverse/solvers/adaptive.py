@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_learning_rate, check_positive
 from ..blending import poisson_blend
 from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
@@ -123,8 +123,8 @@ def _check_steps(steps: object) -> int:
 
 
 def _check_options(lr_theta, lr_z, steps, discrepancy, back_projection, chunk) -> tuple:
-    lr_theta = check_positive(lr_theta, "lr_theta")
-    lr_z = check_positive(lr_z, "lr_z")
+    lr_theta = check_learning_rate(lr_theta, "lr_theta")
+    lr_z = check_learning_rate(lr_z, "lr_z")
     steps = _check_steps(steps)
     discrepancy = check_positive(discrepancy, "discrepancy", strict=False)
     if not isinstance(back_projection, bool):

@@ -217,6 +217,8 @@ def csgm(
     warn_idle_options(config, overrides, defaults=False)  # (optimize_latent: the others)
     result = optimize_latent(G, objective, len(y), config, image_ids=image_ids, desc="csgm")
     result.settings = source
+    if d_weight > 0:
+        result.discriminator_prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
     return result
 
 
@@ -246,9 +248,19 @@ def csgm_start(
     to ``start.config`` (else a ValueError: they would be ignored). ``start`` must be G's
     (x_hat = G(z)) and made for these measurements (its data term is that of ``operator`` and
     ``y``), else a ValueError: the refinement would start from another problem's solution.
+    ``image_ids`` (which seed the engine's restarts) must then be None, and a discriminator prior
+    in ``prior`` (γ > 0) the one ``start`` ran with (``start.discriminator_prior``), else a
+    ValueError: neither would act.
     """
     if start is None:
         return csgm(G, operator, y, config, image_ids=image_ids, **(prior or {}), **overrides)
+    if image_ids is not None:
+        raise ValueError(
+            f"{caller} got start= (a finished csgm result) and image_ids, which seed the "
+            "restarts of the csgm run start already holds: they would be ignored; drop "
+            "image_ids, or drop start to run the engine with them"
+        )
+    _check_start_prior(prior, start, caller)
     made = getattr(start, "config", None)
     differ = sorted(k for k, v in overrides.items() if getattr(made, k, object()) != v)
     if differ or (config is not None and config != made):
@@ -265,6 +277,28 @@ def csgm_start(
         )
     _check_start_matches(G, operator, y, start)
     return start
+
+
+def _check_start_prior(prior: dict | None, start: object, caller: str) -> None:
+    """A ValueError unless a discriminator prior given with ``start`` (γ > 0) is the one
+    ``start`` ran with: the same D (object), γ and prior."""
+    if prior is None or not prior["d_weight"] > 0:
+        return
+    ran = getattr(start, "discriminator_prior", None)
+    same = ran is not None and ran["D"] is prior["D"]
+    if not (same and ran["d_weight"] == prior["d_weight"] and ran["d_prior"] == prior["d_prior"]):
+        was = (
+            "without a discriminator prior"
+            if ran is None
+            else f"with d_weight={ran['d_weight']:g}, d_prior={ran['d_prior']!r}"
+            + ("" if same else " and another D")
+        )
+        raise ValueError(
+            f"{caller} got start= and a discriminator prior (D, d_weight={prior['d_weight']:g}, "
+            f"d_prior={prior['d_prior']!r}) but start was run {was}: the prior acts in the "
+            "engine's run, which start holds; drop D / d_weight (start's own prior is kept), "
+            "or drop start to run the engine with them"
+        )
 
 
 def _check_start_matches(G: nn.Module, operator: LinearOperator, y: Tensor, start) -> None:
@@ -323,8 +357,9 @@ def csgm_sparse(
     ``csgm``; with ``start`` the engine has run, so they must be absent or equal to
     ``start.config`` (else a ValueError: they would be ignored). ``D``, ``d_weight``,
     ``d_prior``: CSGM's discriminator prior γ · prior(D(G(z))) (``csgm``), used by the engine
-    when it runs here; with ``start`` they must be those ``start`` was run with (they enter only
-    the reported loss: D scores G(ẑ), which the ν-step does not change).
+    when it runs here; with ``start`` they must be absent (start's own prior is used) or those
+    ``start`` was run with (they enter only the reported loss: D scores G(ẑ), which the ν-step
+    does not change), and ``image_ids`` absent, else a ValueError.
     ``loss`` and ``data_loss`` are those of x̂: (1/m)||y − A x̂||² (+ λ_z||ẑ||² + μ||ν̂||₁
     [+ γ · prior(D(G(ẑ)))]); ``seconds`` adds the ν-step to the engine's time.
     """
@@ -360,6 +395,8 @@ def csgm_sparse(
     data = MeasurementObjective(operator, y).data_loss(x_hat, torch.arange(len(y), device=y.device))
     z_prior = start.config.lambda_z * start.z.pow(2).sum(1).to(y.device)
     prior = z_prior + l1 * nu.abs().flatten(1).sum(1)
+    if d_weight == 0 and start.discriminator_prior is not None:  # start's own prior
+        D, d_weight, d_prior = (start.discriminator_prior[k] for k in ("D", "d_weight", "d_prior"))
     if d_weight > 0:  # D scores G(ẑ) = start.x_hat, which the ν-step leaves unchanged
         objective = DiscriminatorPriorObjective(operator, y, D, d_weight, d_prior)
         with torch.no_grad(), frozen(D):

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_positive, check_tensor
+from .._validation import check_int, check_learning_rate, check_positive, check_tensor
 from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
 from ..models.layers import check_layer, split_generator
@@ -151,7 +151,7 @@ def ilo(
     layer = check_layer(G, layer)
     radius = check_positive(radius, "radius", strict=False)
     steps = check_int(steps, "steps", low=0)
-    lr = check_positive(lr, "lr")
+    lr = check_learning_rate(lr, "lr")
     start = csgm_start(G, operator, y, config, start, image_ids, {}, "ilo")
     t0 = time.perf_counter()
     before, after = split_generator(G, layer)

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_learning_rate
 from ..device import resolve_device
 from ..exceptions import ConvergenceWarning
 from ..latent import check_image_ids
@@ -130,7 +130,7 @@ def fit_untrained(
     for images whose data term ended no lower than it started, or not finite.
     """
     steps = check_steps(steps)
-    lr = check_positive(lr, "lr")
+    lr = check_learning_rate(lr, "lr")
     check_int(seed, "seed", low=0)
     operator, y = _prepare(operator, y, device)
     B = len(y)

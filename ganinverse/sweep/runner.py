@@ -401,8 +401,16 @@ class Sweep:
             start = self._starts.get((x, tuple(ids), record.starts_from, _key(full)))
         if G is None:  # a method without G runs on the sweep's device (with G: on G's)
             op, y = op.to(self.device), y.to(self.device)
-        result = reconstruct_result(
-            method, G, op, y, D=D, seed=seed, image_ids=ids, start=start, **options
+        result = reconstruct_result(  # (a start holds the restarts its image ids seeded)
+            method,
+            G,
+            op,
+            y,
+            D=D,
+            seed=seed,
+            image_ids=None if start else ids,
+            start=start,
+            **options,
         )
         if any(r.starts_from == method for r in METHODS.values()):  # a start of another method
             self._starts[(x, tuple(ids), method, _key(options))] = result

@@ -305,3 +305,18 @@ def test_reconstruct_refuses_a_seed_that_changes_nothing(flags, refused, tmp_pat
         assert code == 2 and "--seed changes nothing; drop --seed" in err and not out.exists()
     else:
         assert code == 0 and (out / "reconstruction.png").is_file()
+
+
+@pytest.mark.parametrize("folder", ["", "   "])
+def test_sweep_merge_of_an_empty_path_is_refused_not_run_on_the_current_folder(
+    folder, tmp_path, capsys, monkeypatch
+):
+    """User trial: `ganinverse sweep-merge ""` merged (and wrote a report into) the cwd."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["sweep-merge", folder])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code == 2 and "the sweep folder is empty: pass a sweep's --out folder" in err, err
+    assert list(tmp_path.iterdir()) == []

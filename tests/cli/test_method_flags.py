@@ -872,11 +872,11 @@ SWEEP_CSGM = [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "csgm"]
                 "--noise-std",
                 "3e38",
             ],
-            "--noise-std: noise_std is on the [0, 1] image scale",
+            "--noise-std: noise_std must be <= 1000",
         ),
         (
             ["reconstruct", "--dataset", "digits", "--m", "50", "--noise-std", "3e38"],
-            "--noise-std is on the [0, 1] image scale",
+            "--noise-std must be <= 1000",
         ),
         (
             ["reconstruct", "--dataset", "digits", "--m", "50", "--lr", "1e39"],
@@ -896,6 +896,65 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
     with nothing random ran, --lasso-lambdas 0 named no flag."""
     code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
     assert_refused(code, err, argv[0], lead, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "command, method, extra, lead",
+    [
+        ("sweep", "csgm", ["--lr", "3e38"], "--lr: lr must be <= 1e+06"),
+        ("reconstruct", "csgm", ["--lr", "1e7"], "--lr: lr must be <= 1e+06"),
+        ("inpaint", "yeh", ["--lr", "3e38"], "--lr: lr must be <= 1e+06"),
+        ("reconstruct", "ilo", ["--ilo-lr", "3e38"], "--ilo-lr: lr must be <= 1e+06"),
+        ("sweep", "iagan", ["--iagan-lr-z", "3e38"], "--iagan-lr-z: lr_z must be <= 1e+06"),
+        ("reconstruct", "iagan", ["--iagan-lr-theta", "2e6"], "--iagan-lr-theta: lr_theta must"),
+        ("reconstruct", "deep-decoder", ["--untrained-lr", "3e38"], "--untrained-lr: lr must be"),
+        ("sweep", "csgm", ["--noise-std", "1e19"], "--noise-std: noise_std must be <= 1000"),
+        ("reconstruct", "lasso-dct", ["--noise-std", "1001"], "--noise-std must be <= 1000"),
+        ("inpaint", "yeh", ["--box", "3e38"], "--box: box must be <= 1000"),
+    ],
+)
+def test_a_step_size_noise_or_box_beyond_its_domain_is_refused_before_writing(
+    command, method, extra, lead, tmp_path, capsys
+):
+    """User trial: lr in (3.4e37, 3.4e38] passed the float32 bound and overflowed inside Adam
+    (sweep left its files); σ = 1e19 and box = 3e38 gave inf/NaN later, blamed on lambda_z."""
+    code, err = run(argv(command, method, tmp_path / "new" / "o", *extra), capsys)
+    assert_refused(code, err, command, lead, tmp_path)
+    assert "beyond 1e6 the optimiser's update overflows" in err or "--lr" not in lead
+
+
+@pytest.mark.parametrize(
+    "command, extra, lead",
+    [
+        ("reconstruct", ["--tol", "0.01"], "--tol changes nothing with these flags: it acts only"),
+        ("sweep", ["--tol", "0.01"], "--tol changes nothing with these flags"),
+        ("sweep", ["--restarts", "4", "--prune-at", "0.1,0.2,0.3"], "--prune-at: prune_at has 3"),
+        ("reconstruct", ["--prune-at", "0.9"], "--prune-at: prune_at fraction 0.9 prunes at step"),
+    ],
+)
+def test_a_tol_or_prune_fraction_that_cannot_act_is_refused_before_writing(
+    command, extra, lead, tmp_path, capsys
+):
+    """User trial: --tol with fewer steps than two patience windows, and prune fractions beyond
+    the halvings of the restarts or on the last step, ran and changed nothing."""
+    base = ["--steps", "3", "--restarts", "2"]
+    code, err = run(argv(command, "csgm", tmp_path / "new" / "o", *base, *extra), capsys)
+    assert_refused(code, err, command, lead, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        ["train-classifier", "--dataset", "digits", "--n", "32", "--epochs", "1"],
+        ["tune", "--generator", "digits", "--dataset", "digits", "--n-val", "1", "--m", "10"],
+    ],
+)
+@pytest.mark.parametrize("lr", ["3e38", "1e7"])
+def test_train_classifier_and_tune_refuse_a_step_size_beyond_its_domain(head, lr, tmp_path, capsys):
+    args = [*head, "--lr", lr, "--device", "cpu", "--out", str(tmp_path / "new" / "o")]
+    code, err = run(args, capsys)
+    assert_refused(code, err, head[0], "--lr", tmp_path)
+    assert "must be <= 1e+06" in err
 
 
 @pytest.mark.parametrize("command", ["sweep", "reconstruct", "inpaint"])

@@ -64,6 +64,8 @@ BAD = {
     "lr inf": (["--lr", "inf"], "lr must be a finite number"),
     "lr negative": (["--lr=-1e-4"], "lr must be > 0"),
     "lr-d nan": (["--lr-d", "nan"], "lr_d must be a finite"),
+    "lr beyond 1e6": (["--lr", "3e38"], r"lr must be <= 1e\+06, got 3e\+38; a learning rate"),
+    "lr-d beyond 1e6": (["--lr-d", "2e6"], r"lr_d must be <= 1e\+06"),
     "beta nan": (["--betas", "0.5", "nan"], r"betas\[1\] must be a finite"),
     "beta one": (["--betas", "1.0", "0.9"], r"betas\[0\] must be < 1"),
     "clip nan": (["--loss", "wgan", "--clip", "nan"], "clip must be a finite"),

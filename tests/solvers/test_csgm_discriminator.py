@@ -194,6 +194,33 @@ def test_the_registry_passes_d_to_csgm_and_to_csgm_sparse_start(G):
         reconstruct("csgm-sparse", G, op, y, config=config, d_weight=2.0)
 
 
+def test_a_start_keeps_its_own_prior_and_refuses_another_or_image_ids(G):
+    """User trial: csgm_sparse(start=) accepted a D prior start was not run with (its loss then
+    mixed two objectives), and image_ids, which seed only the engine's restarts."""
+    op = GaussianCS((3, 8, 8), 20, seed=0, noise_std=0.05)
+    y = op.measure(_truth(G), seed=2)
+    config = get_method("csgm").defaults["config"].updated(**ENGINE)
+    D = LinearCritic(a=8.0)
+    prior = {"D": D, "d_weight": 2.0, "d_prior": "nonsat"}
+    with_d = csgm(G, op, y, config, **prior, image_ids=IDS)
+    plain = csgm(G, op, y, config, image_ids=IDS)
+    assert with_d.discriminator_prior == prior and plain.discriminator_prior is None
+    # no prior given: start's own enters the reported loss, as if given
+    inherited = csgm_sparse(G, op, y, "dct", 0.01, start=with_d)
+    given = csgm_sparse(G, op, y, "dct", 0.01, start=with_d, **prior)
+    assert torch.allclose(inherited.loss, given.loss) and bool((inherited.loss > 0).all())
+    bad = [
+        ({"start": plain, **prior}, "start was run without a discriminator prior"),
+        ({"start": with_d, **prior, "d_weight": 3.0}, "start was run with d_weight=2"),
+        ({"start": with_d, **prior, "D": LinearCritic(a=8.0)}, "and another D"),
+        ({"start": with_d, **prior, "d_prior": "wgan"}, "d_prior=.nonsat."),
+        ({"start": plain, "image_ids": IDS}, "and image_ids, which seed the restarts"),
+    ]
+    for kwargs, match in bad:
+        with pytest.raises(ValueError, match=match):
+            csgm_sparse(G, op, y, "dct", 0.01, **kwargs)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
