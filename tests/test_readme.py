@@ -64,7 +64,7 @@ NOT_RUN = {
 #: ``...`` in a command -> the minimal flags it needs (DIR is filled afterwards).
 ELLIPSIS = {
     # the methods of the README's sweep line before (--sparse-l1-grid needs csgm-sparse)
-    "ganinverse sweep": "--generator mnist-dcgan --dataset mnist --data-root DIR --m 10,25 "
+    "ganinverse sweep": "--generator mnist-dcgan --dataset mnist --data-root DIR --m 25 "
     "--methods csgm,csgm-sparse,lasso-dct --n-images 1 --out runs/mnist-sweep",
     # every pretrain flag has a default (digits, runs/pretrain); --resume reads the saved config
     "ganinverse-pretrain": "",
@@ -102,7 +102,7 @@ UNSET = {
     "ganinverse defend eval": "--steps 2 --restarts 1 --pgd-steps 2 --bpda-steps 1 "
     "--eot-samples 1 --latent-steps 2 --latent-restarts 1 --no-progress",
     "ganinverse reconstruct": "--steps 2 --restarts 1 --no-progress",
-    "ganinverse sweep": "--steps 2 --restarts 1 --batch-size 1 --n-val 1 --lasso-lambdas 0.1 "
+    "ganinverse sweep": "--steps 2 --restarts 1 --batch-size 1 --n-val 1 --lasso-lambdas 1 "
     "--no-progress",
     "ganinverse sweep-merge": "",
     "ganinverse tune": "--steps 2 --restarts 1 --n-val 1 --lambda-z-grid 0.1 --no-progress",

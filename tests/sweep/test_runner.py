@@ -77,11 +77,12 @@ def test_a_kill_before_the_first_row_leaves_a_folder_that_resumes(tiny_generator
     """A kill right after the rows file was created (empty, or its header torn) loses nothing
     but the unit in flight: the rerun writes the header and every row, same as a straight run."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    Sweep(spec(tiny_generator, methods=("lasso-dct",)), straight).run(progress=False)
-    sweep = Sweep(spec(tiny_generator, methods=("lasso-dct",)), killed)
+    small = dict(methods=("lasso-dct",), x_values=(20,), n_images=3)  # two units of one m
+    Sweep(spec(tiny_generator, **small), straight).run(progress=False)
+    sweep = Sweep(spec(tiny_generator, **small), killed)
     sweep.run(progress=False)
     (killed / "rows.csv").write_text(left)
-    Sweep(spec(tiny_generator, methods=("lasso-dct",)), killed).run(progress=False)
+    Sweep(spec(tiny_generator, **small), killed).run(progress=False)
     assert (killed / "rows.csv").read_text().startswith(",".join(FIELDS) + "\n")
     assert_same_rows(merge(killed), merge(straight))
 
@@ -111,7 +112,7 @@ def test_a_merge_before_every_shard_ran_warns_and_says_so(tiny_generator, tmp_pa
 
 def test_weights_are_chosen_per_m_on_validation_images_and_recorded(tiny_generator, tmp_path):
     engines = ({"lambda_z": 0.0}, {"lambda_z": 100.0, "steps": 3})
-    grids = {"engine_grid": engines, "sparse_l1_grid": (1e-3, 1.0)}
+    grids = {"engine_grid": engines, "sparse_l1_grid": (1e-2, 1.0)}
     s = spec(tiny_generator, methods=("csgm", "csgm-sparse", "lasso-dct"), n_images=2, **grids)
     out = tmp_path / "run"
     Sweep(s, out).run(progress=False)
@@ -187,7 +188,7 @@ def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, 
 def test_csgm_sparse_reuses_the_csgm_unit_and_gives_the_same_rows(
     tiny_generator, tmp_path, csgm_calls
 ):
-    kw = dict(x_values=(20,), n_images=4, sparse_basis="dct", sparse_l1=1e-3)
+    kw = dict(x_values=(20,), n_images=4, sparse_basis="dct", sparse_l1=1e-2)
     both, alone = tmp_path / "both", tmp_path / "alone"
     Sweep(spec(tiny_generator, methods=("csgm", "csgm-sparse"), **kw), both).run(progress=False)
     assert len(csgm_calls) == 2  # one csgm run per batch of 2 images, shared by both methods
@@ -392,7 +393,11 @@ def test_a_refinement_reuses_csgms_result_of_the_same_images(
 ):
     """csgm's unit runs the engine once; the refinement's unit (same images, same engine
     options) starts from that result instead of running CSGM again."""
-    s = spec(tiny_generator, methods=("csgm", method), x_values=(20,), n_images=2)
+    small = {  # (few refinement steps: what is counted is the engine's runs)
+        "iagan": {"grids": {"iagan_steps": (2, 3)}},
+        "ilo": {"options": {"ilo": {"steps": 3}}},
+    }.get(method, {})
+    s = spec(tiny_generator, methods=("csgm", method), x_values=(20,), n_images=2, **small)
     sweep = Sweep(s, tmp_path / method)
     for name in ("csgm", method):  # the weight searches first: they run CSGM on validation images
         sweep.unit_options(name, 20)
