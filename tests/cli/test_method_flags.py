@@ -778,7 +778,7 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     sweep = ["sweep", "--dataset", "digits", "--m", "10", "--methods", "lasso-dct"]
     assert main([*sweep, "--n-images", "1", "--no-progress", "--out", str(tmp_path / "s")]) == 0
     tune = ["tune", "--generator", "digits", "--dataset", "digits", "--n-val", "1", "--restarts"]
-    tune += ["1", "--refine-top", "0", "--no-progress", "--device", "cpu"]
+    tune += ["1", "--refine-top", "0", "--lambda-z-grid", "0.1", "--no-progress", "--device", "cpu"]
     code, err = run([*tune, "--m", "10", "--steps", "2", "--out", str(tmp_path / "s")], capsys)
     assert code == 2 and "holds a `ganinverse sweep` result (sweep.json), not a tune's" in err
     assert main([*tune, "--m", "10", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
