@@ -497,7 +497,8 @@ def choose_weight(
     *,
     image_ids: Sequence[int] | None = None,
     D: nn.Module | None = None,
-) -> tuple[Weight, list[tuple[Weight, float]]]:
+    return_status: bool = False,
+) -> tuple[Weight, list[tuple[Weight, float]]] | tuple[Weight, list, list[dict[str, int]]]:
     """The weight with the lowest per-pixel MSE on validation images (never test images).
 
     The weight is the method's ``Tuned`` option (csgm's λ_z or engine overrides, the ℓ1 weight
@@ -510,6 +511,9 @@ def choose_weight(
     that starts from another (csgm-sparse) runs that one once for all candidates; Lasso walks
     the λ path from the largest λ down, each solve warm-started at the previous solution
     (several times faster; every solve is still certified by its duality gap).
+    With ``return_status`` a third item gives, per candidate (in ``values``' order), how many
+    validation images its solver did not stand by, by reason (``result.status``, e.g.
+    ``{"not_improved": 2}``; ``{}``: every image "ok").
     """
     record = get_method(method)
     if record.tuned is None:
@@ -529,6 +533,7 @@ def choose_weight(
     if warm:  # largest first: each solution warm-starts the next
         order = sorted(order, key=lambda i: -float(values[i]))
     scores: list = [None] * len(values)
+    flags: list[dict[str, int]] = [{} for _ in values]
     caught: list = [[] for _ in values]
     previous = None
     for i in order:
@@ -545,6 +550,10 @@ def choose_weight(
             if not issubclass(w.category, ConvergenceWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         caught[i] = [w for w in seen if issubclass(w.category, ConvergenceWarning)]
+        for reasons in getattr(result, "status", ()):
+            for reason in reasons.split("+"):
+                if reason != "ok":
+                    flags[i][reason] = flags[i].get(reason, 0) + 1
         x_hat = result.x_hat
         finite = bool(torch.isfinite(x_hat).all())  # a diverged candidate scores NaN
         scores[i] = (values[i], float(metrics.mse(x_hat, x_val).mean()) if finite else math.nan)
@@ -556,6 +565,8 @@ def choose_weight(
             ConvergenceWarning,
             stacklevel=2,
         )
+    if return_status:
+        return scores[best][0], scores, flags
     return scores[best][0], scores
 
 

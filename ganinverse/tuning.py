@@ -43,6 +43,7 @@ from .recommended import CARD_KEY, make_block
 from .seeds import derive_seed
 from .solvers.csgm import csgm
 from .sweep import Sweep
+from .sweep.search import flags_of
 from .sweep.spec import make_spec
 
 #: Subfolder of the second stage's searches (one sweep folder per m).
@@ -166,6 +167,7 @@ def tune(
     table = json.loads((folder / "weights.json").read_text())
     rho2 = representation_error(sweep, folder, seed)
     searches = {m: table[f"csgm@{m}"]["validation_mse"] for m in m_values}
+    entries = {m: table[f"csgm@{m}"] for m in m_values}  # (the refined ones replace them)
     refined = {}
     if refine_top:
         first = monotone_choice(searches)
@@ -179,6 +181,7 @@ def tune(
             sub.searches.cleanup()
             sub_table = json.loads((folder / REFINE / f"m{m}" / "weights.json").read_text())
             refined[m] = sub_table[f"csgm@{m}"]["validation_mse"]
+            entries[m] = sub_table[f"csgm@{m}"]
     chosen = monotone_choice(refined or searches)
     by_m = [
         {
@@ -187,6 +190,7 @@ def tune(
             "best_on_validation": dict(_argmin(refined.get(m) or searches[m])),
             "validation_mse": searches[m],
             **({"refined_mse": refined[m]} if m in refined else {}),
+            **_flagged(entries[m], chosen[m]),
         }
         for m in sorted(m_values)
     ]
@@ -202,6 +206,13 @@ def tune(
     )
     atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
     return block
+
+
+def _flagged(entry: dict, settings: Mapping) -> dict:
+    """``{"flagged": {reason: images}}`` when the search's runs of ``settings`` did not stand by
+    some validation images (``ganinverse.status``: e.g. no step improved their start), else {}."""
+    flags = flags_of(entry, json.loads(json.dumps(settings)))
+    return {"flagged": flags} if flags else {}
 
 
 #: the tune flags that set each field of its sweep spec (for a folder's differences)

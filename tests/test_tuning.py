@@ -256,3 +256,25 @@ def test_a_bundled_card_is_never_overwritten_by_accident(tmp_path, capsys, flags
     assert main([*argv, *flags, "--steps", "2", "--no-progress", "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert card.read_bytes() == before and not out.exists()
+
+
+def test_a_setting_whose_runs_no_step_improved_is_flagged_in_the_recommendation(tmp_path, capsys):
+    """User trial: tune's recommendation carried no status: a setting chosen although no step
+    improved the start of its validation images looked like any other."""
+    import warnings
+
+    from ganinverse.exceptions import ConvergenceWarning
+
+    out = tmp_path / "t"
+    argv = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "20", "--n-val", "2"]
+    argv += ["--steps", "1", "--restarts", "1", "--lr", "1e5", "--lambda-z-grid", "0.1"]
+    argv += ["--init-grid", "normal", "--refine-top", "0", "--no-progress", "--out", str(out)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert main(argv) == 0
+    assert any(issubclass(w.category, ConvergenceWarning) for w in seen)
+    assert "FLAGGED: not_improved on 2 of 2 validation images" in capsys.readouterr().out
+    block = json.loads((out / "recommended.json").read_text())
+    assert block["by_m"][0]["flagged"] == {"not_improved": 2}
+    entry = json.loads((out / "weights.json").read_text())["csgm@20"]
+    assert entry["flagged"] == [[{"init": "normal", "lambda_z": 0.1}, {"not_improved": 2}]]

@@ -241,11 +241,11 @@ def run_eval(args: argparse.Namespace) -> int:
         STATE_FILE,
         EvalSettings,
         Row,
+        cell_notes,
         check_evaluation_dir,
         evaluate_defense,
         format_markdown,
         parse_attacks,
-        zero_gradient_note,
     )
     from ..defense.projection import ProjectionDefense
     from ..device import resolve_device
@@ -317,7 +317,7 @@ def run_eval(args: argparse.Namespace) -> int:
         },
     )
     print(format_markdown(table), end="")
-    note = zero_gradient_note(read_json(out / STATE_FILE, "cells file").get("cells", {}))
+    note = cell_notes(read_json(out / STATE_FILE, "cells file").get("cells", {}))
     if note:
         print(note, end="")
     print(f"-> {os.path.join(args.out, 'results.csv')}, results.md")

@@ -191,6 +191,9 @@ def run(args: argparse.Namespace) -> int:
         if row["best_on_validation"] != row["settings"]:  # moved by the λ_z-falls-with-m rule
             best = json.dumps(row["best_on_validation"], sort_keys=True)
             line += f"; the per-m best {best}: {mse[best]:.5f}"
+        if row.get("flagged"):  # (the search warned ConvergenceWarning for them too)
+            why = ", ".join(f"{reason} on {k} of {n}" for reason, k in row["flagged"].items())
+            line += f"; FLAGGED: {why} validation images"
         print(line + ")")
     if args.write_card:
         write_card(args.generator, block)

@@ -247,7 +247,8 @@ def evaluate_defense(
     evaluation's files (:func:`check_evaluation_dir`), are refused rather than overwritten. A
     cell whose attack saw an input gradient of exactly zero for every image of a batch (it
     warned ``ZeroGradientWarning``) is marked ``"zero_gradient": true`` in ``cells.json`` and
-    named below the table of ``results.md``.
+    named below the table of ``results.md``; so is a defended cell where k images' projections
+    were not improved by any step (``"not_improved": k``, the projection's status).
 
     Everything is checked before the first cell: rows, attacks and their budgets against the
     image size, images in [0, 1] of the shape every model takes, labels in [0, classes) of every
@@ -307,18 +308,43 @@ def evaluate_defense(
                 adv, zero = _batched(built[ck], images, labels, s.batch_size)
                 cache[ck] = (adv, time.perf_counter() - start, zero)
         model = nn.Sequential(defense, row.classifier) if row.defended else row.classifier
+        if row.defended:  # count the projections of this cell's classification only
+            defense.not_improved = 0
         acc = accuracy(model, adv, labels, batch_size=s.batch_size)
         seconds = time.perf_counter() - start + reused
         cells[key] = {"accuracy": acc, "seconds": seconds}
         if zero:  # the warning said so; the result says so too
             cells[key]["zero_gradient"] = True
+        if row.defended and defense.not_improved:  # (the engine warned ConvergenceWarning)
+            cells[key]["not_improved"] = defense.not_improved
         if out is not None:  # cells.json is the state; the tables are views of it
             atomic_write_json(cells_path, {"meta": meta, "cells": cells})
-            write_table(table_rows(rows, columns, cells, n), out, zero_gradient_note(cells))
+            write_table(table_rows(rows, columns, cells, n), out, cell_notes(cells))
     table = table_rows(rows, columns, cells, n)
     if out is not None:  # also when every cell was already done (a kill before the tables)
-        write_table(table, out, zero_gradient_note(cells))
+        write_table(table, out, cell_notes(cells))
     return table
+
+
+def cell_notes(cells: dict) -> str:
+    """The lines below the table of ``results.md``: ``zero_gradient_note`` and
+    ``not_improved_note`` ("" when every cell is clean)."""
+    return zero_gradient_note(cells) + not_improved_note(cells)
+
+
+def not_improved_note(cells: dict) -> str:
+    """A line naming the cells where the defense's projection of some images was not improved by
+    any step (``"not_improved": k`` in ``cells.json``: k images were classified as G(z_start),
+    not as their projection; the engine warned ``ConvergenceWarning``). "" if none."""
+    flagged = [
+        f"{key} ({cell['not_improved']})" for key, cell in cells.items() if cell.get("not_improved")
+    ]
+    if not flagged:
+        return ""
+    return (
+        "Projections that no step improved (images classified as G(z_start); check the "
+        f"projection's steps and lr): {'; '.join(flagged)}\n"
+    )
 
 
 def zero_gradient_note(cells: dict) -> str:

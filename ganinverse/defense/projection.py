@@ -148,7 +148,10 @@ class ProjectionDefense(nn.Module):
     Keyword overrides go to the latent engine (``steps``, ``restarts``, ``lr``, ``optimizer``,
     ``seed``, ``progress``, ...; defaults :data:`DEFENSE_GAN`). ``resample=True`` draws new
     restarts on every call (seed, seed + 1, ...): the defense's randomness that EOT averages over.
-    The last call's :class:`~ganinverse.latent.LatentResult` is kept in ``last_result``.
+    The last call's :class:`~ganinverse.latent.LatentResult` is kept in ``last_result``;
+    ``not_improved`` counts the images projected so far whose projection no step improved (their
+    output is G(z_start), not a projection; the engine warned ``ConvergenceWarning``): set it to
+    0 to count over a stretch of calls (``evaluate_defense`` does, per cell).
 
     ``gradient`` is the backward pass (:data:`GRADIENTS`): ``"tangent"`` (default) maps the
     gradient g of the output to P g, P = J (JᵀJ)⁻¹ Jᵀ at ẑ (Gauss–Newton implicit
@@ -195,6 +198,7 @@ class ProjectionDefense(nn.Module):
             )
         self.calls = 0
         self.last_result: LatentResult | None = None
+        self.not_improved = 0
 
     def call_config(self) -> LatentConfig:
         """The engine settings of the next projection: ``config``, or with ``resample`` its seed
@@ -216,6 +220,7 @@ class ProjectionDefense(nn.Module):
         with torch.enable_grad():  # the engine needs gradients even under torch.no_grad()
             result = csgm(self.G, Identity(self.image_shape), y, config)
         self.last_result = result
+        self.not_improved += int((~result.improved).sum())
         return result
 
     def _outputs(self, result: LatentResult, restarts: bool) -> tuple[Tensor, Tensor]:

@@ -243,7 +243,7 @@ class Sweep:
         y_val = measure(op, x_val, val_seed, x, ids)
         parent_options = {k: v for k, v in options.items() if k in record.defaults}
         start = time.perf_counter()
-        best, scores = choose_weight(
+        best, scores, flags = choose_weight(
             method,
             self.generator() if record.needs_generator else None,
             op,
@@ -254,8 +254,10 @@ class Sweep:
             seed=val_seed,
             image_ids=ids,
             D=self.discriminator() if record.takes_discriminator(parent_options) else None,
+            return_status=True,
         )
-        return entry(record.tuned.key, best, scores, s.n_val, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return entry(record.tuned.key, best, scores, s.n_val, seconds, flags)
 
     # -- the work ---------------------------------------------------------------------------
     def _finished(self) -> dict[tuple[str, str], set[int]]:

@@ -95,13 +95,33 @@ def value_of(entry: dict) -> Any:
     return entry["value"] if "value" in entry else entry["lambda"]
 
 
-def entry(weight: str, best: Any, scores: list, n_val: int, seconds: float) -> dict:
+def entry(
+    weight: str,
+    best: Any,
+    scores: list,
+    n_val: int,
+    seconds: float,
+    flags: Sequence[dict] | None = None,
+) -> dict:
     """A table entry: the weight's key, the chosen value and every candidate's MSE
-    (a diverged candidate's NaN / Inf recorded as null: JSON has no NaN)."""
-    return {
+    (a diverged candidate's NaN / Inf recorded as null: JSON has no NaN); with ``flags``
+    (``choose_weight(return_status=True)``) ``"flagged"``: [value, {reason: images}] of each
+    candidate whose solver did not stand by some validation images (absent when none)."""
+    out = {
         "weight": weight,
         "value": best,
         "validation_mse": [(v, mse if math.isfinite(mse) else None) for v, mse in scores],
         "n_val": n_val,
         "seconds": round(seconds, 2),
     }
+    flags = [{}] * len(scores) if flags is None else flags
+    flagged = [(v, f) for (v, _), f in zip(scores, flags, strict=True) if f]
+    if flagged:
+        out["flagged"] = flagged
+    return out
+
+
+def flags_of(entry: dict, value: Any) -> dict:
+    """{reason: images} of candidate ``value`` in a table entry ({}: every image "ok", or not
+    recorded)."""
+    return next((f for v, f in entry.get("flagged", ()) if v == value), {})

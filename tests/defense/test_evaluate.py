@@ -102,3 +102,31 @@ def test_an_attack_list_with_an_empty_entry_is_refused(spec):
 
     with pytest.raises(ValueError, match="has an empty entry; remove the extra comma"):
         parse_attacks(spec)
+
+
+def test_a_cell_whose_projections_no_step_improved_says_so(tmp_path, toy_generator, toy_classifier):
+    """User trial: defend eval's cells carried no status of projections that no step improved
+    (the classifier then saw G(z_start)): counted per defended cell, named below the table."""
+    import json
+    import warnings
+
+    import torch
+
+    from ganinverse.exceptions import ConvergenceWarning
+
+    torch.manual_seed(0)
+    x = torch.rand(4, *toy_generator.image_shape)
+    y = torch.zeros(4, dtype=torch.long)
+    defense = ProjectionDefense(toy_generator, steps=1, restarts=1, lr=1e5)  # every step overshoots
+    rows = [Row("plain", toy_classifier, False), Row("defended", toy_classifier, True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        evaluate_defense(
+            rows, x, y, parse_attacks("fgsm:0.1"), defense=defense, settings=FAST, out=tmp_path
+        )
+    cells = json.loads((tmp_path / "cells.json").read_text())["cells"]
+    assert cells["defended|clean"]["not_improved"] == 4
+    assert 0 < cells["defended|FGSM ε=0.1"]["not_improved"] <= 4
+    assert "not_improved" not in cells["plain|clean"]
+    note = (tmp_path / "results.md").read_text()
+    assert "Projections that no step improved" in note and "defended|clean (4)" in note
