@@ -197,6 +197,24 @@ NOISE_STD_MAX = 2e3
 BOX_MAX = 1e3
 
 
+#: The largest weight of a penalty or prior term (λ_z, γ, μ, λ, an ℓ1 radius, ...): such a term
+#: then outweighs the data term by a million times; far beyond it the arithmetic overflows.
+WEIGHT_MAX = 1e6
+
+
+def check_weight(value: object, name: str, *, what: str = "") -> float:
+    """A weight in [0, ``WEIGHT_MAX``] (= 1e6), else a named ``ValueError``/``TypeError``;
+    ``what`` says what it weighs (default: a term against the data term)."""
+    what = what or f"{name} weighs a term against the data term: 0 turns it off"
+    return check_number(
+        value,
+        name,
+        low=0.0,
+        high=WEIGHT_MAX,
+        hint=f"{what}; useful values lie far below 1e6 (beyond it float32 overflows)",
+    )
+
+
 def check_learning_rate(value: object, name: str) -> float:
     """A step size in (0, ``LR_MAX``] (= 1e6), else a named ``ValueError``/``TypeError``."""
     return check_number(

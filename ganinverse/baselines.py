@@ -63,6 +63,7 @@ from ganinverse._validation import (
     check_not_empty,
     check_number,
     check_tensor,
+    check_weight,
 )
 from ganinverse.bases import Basis, Dictionary, make_basis
 from ganinverse.device import cpu_threads, resolve_device
@@ -124,9 +125,8 @@ class SparseResult:
 
 
 def _check_lam(lam: object) -> float:
-    return check_number(
-        lam, "lam", low=0.0, hint="lam weighs ||c||_1: a finite number >= 0 (0 = least squares)"
-    )
+    """λ weighs ||c||_1: a finite number in [0, 1e6] (0 = least squares; ``check_weight``)."""
+    return check_weight(lam, "lam")
 
 
 def _check_tol(tol: object) -> float:
@@ -1378,7 +1378,7 @@ def lasso_path(
     _check_solver(solver)
     if isinstance(lams, (str, bytes)) or not hasattr(lams, "__iter__"):
         raise TypeError(f"lams must be a sequence of numbers, got {type(lams).__name__}")
-    lams = [check_number(lam, f"lams[{i}]", low=0.0) for i, lam in enumerate(lams)]
+    lams = [check_weight(lam, f"lams[{i}]") for i, lam in enumerate(lams)]
     if not lams:
         raise ValueError("lams must hold at least one value of lam")
     warm = solver == "fista"

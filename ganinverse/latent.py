@@ -44,6 +44,7 @@ from ._validation import (
     check_number,
     check_positive,
     check_tensor,
+    check_weight,
 )
 from .exceptions import ConvergenceWarning, IdleOptionWarning
 from .seeds import rng
@@ -123,11 +124,20 @@ class LatentConfig:
         check_choice(self.projection, "projection", PROJECTIONS)
         check_choice(self.init, "init", INITS)
         check_choice(self.select, "select", SELECTIONS)
-        check_positive(self.lambda_z, "lambda_z", strict=False)
+        check_weight(self.lambda_z, "lambda_z")
         check_number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
         check_number(self.step_at, "step_at", low=0.0, high=1.0, low_open=True)
         check_number(self.step_gamma, "step_gamma", low=0.0, high=1.0, low_open=True)
-        check_number(self.box, "box", low=0.0, low_open=True, high=BOX_MAX)
+        check_number(
+            self.box,
+            "box",
+            low=0.0,
+            low_open=True,
+            high=BOX_MAX,
+            hint="box is the half-width of the latent box [-box, box]^d (projection='box', "
+            "init='uniform'); latents are N(0, I), so 1000 never binds: use projection='none' "
+            "for no box",
+        )
         if not isinstance(self.progress, bool):
             raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
         check_int(self.seed, "seed", low=0)

@@ -18,6 +18,7 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import difflib
 import functools
@@ -39,7 +40,7 @@ from ._validation import (
     check_int,
     check_learning_rate,
     check_number,
-    check_positive,
+    check_weight,
 )
 from .exceptions import ConvergenceWarning, IdleOptionWarning
 from .latent import LatentConfig, LatentResult, configured, warn_idle_options
@@ -53,7 +54,7 @@ from .solvers.csgm import (
     csgm_sparse,
     settings_line,
 )
-from .solvers.ilo import ILO_LAYERS, ilo
+from .solvers.ilo import ILO_LAYERS, RADIUS_IS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, importance_weights, inpaint_operator
 from .solvers.untrained import UNTRAINED_STEPS, check_steps, deep_decoder, deep_image_prior
 from .status import image_status
@@ -424,7 +425,10 @@ def reconstruct_result(
         config, source = default_config(record, G, operator)  # the caller's options on top
         rest = {k: v for k, v in options.items() if k not in given}
         options = {"config": config.overridden(**given), **rest}
+    caller = _set_options(record, options)
     options = record.options(options)
+    if not _SEARCHING.get():  # (a search checks its options over all its candidates)
+        _warn_idle_method_options(record, caller, [options])
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
     if not record.needs_generator and G is not None:
@@ -472,10 +476,45 @@ def reconstruct_result(
         extra["start"] = start
     elif start is not None:
         raise ValueError(f"method {method!r} starts from nothing: start must be None")
-    result = record.solve(G, operator, y, **options, **extra)
+    solve_with = G if record.needs_generator else None  # (warned above: it changes nothing)
+    result = record.solve(solve_with, operator, y, **options, **extra)
     if source and isinstance(result, LatentResult):
         result.settings = settings_line(source, given)
     return result
+
+
+#: True while ``choose_weight`` runs its candidates (their options are checked over all of them)
+_SEARCHING: contextvars.ContextVar[bool] = contextvars.ContextVar("searching", default=False)
+
+
+def _set_options(record: Method, options: Mapping[str, Any]) -> set[str]:
+    """The options of ``record``'s flags set away from their defaults (a search passes every
+    option, its defaults included)."""
+    return {k for k, v in options.items() if k in record.flags and v != record.defaults.get(k)}
+
+
+def _warn_idle_method_options(
+    record: Method, given: set, runs: Sequence[Mapping[str, Any]]
+) -> None:
+    """An IdleOptionWarning for each option in ``given`` whose flag's ``acts_when`` holds under
+    none of ``runs`` (the full options of each run: one, or a search's candidates); the CLI
+    refuses such a flag (``cli._common._check_active``)."""
+    by_flag = {f.flag: name for name, f in record.flags.items()}
+    for name in sorted(given):
+        flag = record.flags.get(name)
+        if flag is None or flag.acts_when in (None, D_PRIOR_ACTS):
+            continue  # (the discriminator prior's solvers warn themselves)
+        if any(flag.acts_when[0](options) for options in runs):
+            continue
+        options = runs[0]
+        needs = flag.acts_when[1]
+        option = by_flag.get(needs.split()[0], needs.split()[0])
+        warnings.warn(
+            f"method {record.name!r}: {name}={options[name]!r} changes nothing here: it acts only "
+            f"with {needs.replace(needs.split()[0], option, 1)}; drop it or set that",
+            IdleOptionWarning,
+            stacklevel=4,
+        )
 
 
 def reconstruct(
@@ -520,7 +559,35 @@ def choose_weight(
         raise ValueError(f"method {method!r} tunes no weight")
     if not values:
         raise ValueError("values must hold at least one candidate weight")
+    given_options = _set_options(record, options or {})
     options = record.options(options)
+    _warn_idle_method_options(
+        record, given_options, [record.tuned.apply(options, v) for v in values]
+    )
+    token = _SEARCHING.set(True)
+    try:
+        return _choose(
+            record,
+            method,
+            G,
+            operator,
+            x_val,
+            y_val,
+            values,
+            options,
+            seed,
+            image_ids,
+            D,
+            return_status,
+        )
+    finally:
+        _SEARCHING.reset(token)
+
+
+def _choose(
+    record, method, G, operator, x_val, y_val, values, options, seed, image_ids, D, return_status
+):
+    """``choose_weight``'s search, its options checked."""
     common = {"D": D, "seed": seed, "image_ids": image_ids}
     start = None
     if record.starts_from is not None:  # the weight changes only the refinement: one start
@@ -563,7 +630,7 @@ def choose_weight(
             f"choose_weight({method}): the chosen weight {scores[best][0]!r} on the validation "
             f"images: {w.message}",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if return_status:
         return scores[best][0], scores, flags
@@ -669,14 +736,14 @@ def _check_d_prior(G, D, options):
 def _check_csgm_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """``check_discriminator_prior``'s checks of γ and the prior's form (those that need G and
     D run in ``check``)."""
-    check_positive(options["d_weight"], "d_weight", strict=False)
+    check_weight(options["d_weight"], "d_weight")
     check_choice(options["d_prior"], "d_prior", PRIORS)
 
 
 def _check_sparse_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """csgm-sparse's: CSGM's, the ℓ1 weight μ ≥ 0 and the deviation's basis."""
     _check_csgm_options(options, shape)
-    check_positive(options["l1"], "l1", strict=False)
+    check_weight(options["l1"], "l1")
     _check_basis(options["basis"], shape)
 
 
@@ -685,7 +752,8 @@ ENGINE = Tuned(
     option="config",
     flag="--engine-grid",
     help="engine candidates for every latent method, ';'-separated, each KEY=VALUE,...: e.g. "
-    "'lambda_z=0.3,steps=300;lambda_z=0.001,steps=1000' (default: the fixed engine options)",
+    "'lambda_z=0.3,steps=300;lambda_z=0.001,steps=1000'; prune fractions '/'-separated: "
+    "'prune_at=0.1/0.3' (default: the fixed engine options)",
 )
 SPARSE_BASIS = Flag("--sparse-basis", str, "basis of the sparse deviation ν (dct, wavelet, pixel)")
 #: CSGM's discriminator prior γ · prior(D(G(z))) (Bora et al. 2017): off (γ = 0) by default.
@@ -693,6 +761,10 @@ SPARSE_BASIS = Flag("--sparse-basis", str, "basis of the sparse deviation ν (dc
 D_PRIOR = {"d_weight": 0.0, "d_prior": "nonsat"}
 #: the prior (and so D) acts only with γ > 0
 D_PRIOR_ACTS = (lambda options: options["d_weight"] > 0, "--d-weight > 0")
+#: ILO's radius and lr act only when it takes steps; iagan's lrs and stopping rule only when it
+#: fine-tunes (its step cap > 0)
+ILO_STEPS_ACT = (lambda options: options["steps"] > 0, "--ilo-steps > 0")
+IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
 D_PRIOR_FLAGS = {
     "d_weight": Flag(
         "--d-weight",
@@ -786,7 +858,7 @@ def _check_yeh_prior(G, D, options):
 def _check_yeh_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """Yeh et al.'s: the prior's weight and form, and the window of the importance weights
     (``importance_weights``' own check, on a one-pixel mask)."""
-    check_positive(options["prior_weight"], "prior_weight", strict=False)
+    check_weight(options["prior_weight"], "prior_weight")
     check_choice(options["prior"], "prior", PRIORS)
     importance_weights(torch.ones(1, 1, 1, 1), options["window"])
 
@@ -829,7 +901,7 @@ def _ilo(G, operator, y, *, config, layer, radius, steps, lr, start, image_ids=N
 def _check_ilo_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """``ilo``'s checks of the radius, steps and learning rate (the layer, which needs G, is
     checked by ``_check_ilo_layer``)."""
-    check_positive(options["radius"], "radius", strict=False)
+    check_weight(options["radius"], "radius", what=RADIUS_IS)
     check_int(options["steps"], "steps", low=0)
     check_learning_rate(options["lr"], "lr")
 
@@ -869,10 +941,13 @@ register_method(
         flags={
             "layer": Flag("--ilo-layer", int, "ilo's layer k: G is split after hidden block k"),
             "radius": Flag(
-                "--ilo-radius", float, "ilo's ℓ1 radius per feature: ||h − h₀||₁ ≤ r·(entries)"
+                "--ilo-radius",
+                float,
+                "ilo's ℓ1 radius per feature: ||h − h₀||₁ ≤ r·(entries)",
+                acts_when=ILO_STEPS_ACT,
             ),
             "steps": Flag("--ilo-steps", int, "ilo's projected Adam steps on h"),
-            "lr": Flag("--ilo-lr", float, "ilo's Adam learning rate on h"),
+            "lr": Flag("--ilo-lr", float, "ilo's Adam learning rate on h", acts_when=ILO_STEPS_ACT),
         },
     )
 )
@@ -933,14 +1008,19 @@ register_method(
         check_options=_check_iagan_options,
         option_operators={"blend": (Inpainting,)},
         flags={
-            "lr_theta": Flag("--iagan-lr-theta", float, "Adam's lr for iagan's weights θ"),
-            "lr_z": Flag("--iagan-lr-z", float, "Adam's lr for iagan's latent z"),
+            "lr_theta": Flag(
+                "--iagan-lr-theta", float, "Adam's lr for iagan's weights θ", acts_when=IAGAN_ADAPTS
+            ),
+            "lr_z": Flag(
+                "--iagan-lr-z", float, "Adam's lr for iagan's latent z", acts_when=IAGAN_ADAPTS
+            ),
             "adapt_steps": Flag("--iagan-steps", int, "iagan's fine-tuning steps (at most)"),
             "discrepancy": Flag(
                 "--iagan-discrepancy",
                 float,
                 "iagan stops an image once its data misfit <= this x noise variance "
                 "(0: the steps alone)",
+                acts_when=IAGAN_ADAPTS,
             ),
             "back_projection": Flag(
                 "--iagan-back-projection",
@@ -1194,10 +1274,8 @@ def lasso_wavelet_frame(
 
 def _frame_weights(lam: object, band_weight: object) -> tuple[float, float]:
     """(λ, β) of ``lasso_wavelet_frame`` as finite numbers ≥ 0, else a named error."""
-    lam = check_number(lam, "lam", low=0.0, hint="λ weighs the details' ℓ1 norm, e.g. 0.03")
-    beta = check_number(
-        band_weight, "band_weight", low=0.0, hint="the coarse band's ℓ1 weight: 0 (free) .. 1"
-    )
+    lam = check_weight(lam, "lam")
+    beta = check_weight(band_weight, "band_weight")  # (the coarse band's: 0 free .. 1)
     return lam, beta
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_int, check_positive, check_unit_noise_std
+from ._validation import check_choice, check_int, check_unit_noise_std, check_weight
 from .data import load_images
 from .io import atomic_write_text, read_json
 from .latent import INITS
@@ -78,7 +78,7 @@ def default_grid(
     for name, values in axes.items():
         if values is not None and (isinstance(values, str) or not len(values)):
             raise ValueError(f"{name} must be a non-empty list of candidates, got {values!r}")
-    lams = [check_positive(v, "lambda_z_grid", strict=False) for v in lambda_z]
+    lams = [check_weight(v, "lambda_z_grid") for v in lambda_z]
     inits = [check_choice(v, "init_grid", INITS) for v in init]
     if steps is None:
         return tuple({"lambda_z": lam, "init": i} for i, lam in itertools.product(inits, lams))

@@ -38,6 +38,7 @@ from ganinverse._validation import (
     check_positive,
     check_range,
     check_tensor,
+    check_weight,
 )
 from ganinverse.device import resolve_device
 from ganinverse.exceptions import IdleOptionWarning
@@ -167,7 +168,11 @@ class TrainConfig:
         for i, beta in enumerate(cfg.betas):
             check_number(beta, f"betas[{i}]", low=0.0, high=1.0, high_open=True)
         check_positive(cfg.clip, "clip")
-        check_number(cfg.gp_lambda, "gp_lambda", low=0.0)
+        check_weight(
+            cfg.gp_lambda,
+            "gp_lambda",
+            what="the gradient penalty's weight (10 in Gulrajani et al.)",
+        )
         check_number(
             cfg.ema_decay, "ema_decay", low=0.0, high=1.0, high_open=True, hint="e.g. 0.999"
         )

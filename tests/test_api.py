@@ -82,7 +82,9 @@ def test_csgm_sparse_refuses_engine_options_it_would_ignore(toy_generator):
     with pytest.raises(ValueError, match="would be ignored"):
         gi.csgm_sparse(G, op, y, start=start, config=start.config.updated(lr=0.5))
     # tol is the engine's tolerance, as in every solver; FISTA's is lasso_tol
-    res = gi.csgm_sparse(G, op, y, steps=3, restarts=1, tol=1e-3, progress=False, lasso_tol=1e-3)
+    res = gi.csgm_sparse(
+        G, op, y, steps=3, restarts=1, tol=1e-3, patience=1, progress=False, lasso_tol=1e-3
+    )
     assert res.config.tol == 1e-3
 
 

@@ -214,3 +214,26 @@ def test_python_m_ganinverse_runs_the_command():
 
     out = subprocess.run([sys.executable, "-m", "ganinverse", "--help"], capture_output=True)
     assert out.returncode == 0 and b"usage: ganinverse" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "method, options, match",
+    [
+        ("ilo", {"steps": 0, "lr": 0.05}, "lr=0.05 changes nothing here: it acts only with steps"),
+        ("ilo", {"steps": 0, "radius": 0.5}, "radius=0.5 changes nothing"),
+        ("iagan", {"adapt_steps": 0, "lr_theta": 1e-3}, "acts only with adapt_steps > 0"),
+        ("iagan", {"adapt_steps": 0, "discrepancy": 2.0}, "discrepancy=2.0 changes nothing"),
+    ],
+)
+def test_a_method_option_that_cannot_act_warns_in_the_api(method, options, match):
+    """User trial: iagan(adapt_steps=0, lr_theta=...) and ilo(steps=0, lr=...) ran without a
+    word (the CLI refuses those flags: Flag.acts_when)."""
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 50, seed=0)
+    config = gi.LatentConfig(steps=2, restarts=1, progress=False)
+    with pytest.warns(IdleOptionWarning, match=match):
+        gi.reconstruct(method, G, A, A.measure(x), config=config, **options)

@@ -48,6 +48,35 @@ def test_a_step_size_noise_or_box_beyond_its_domain_is_refused_by_name(call, mat
         call(G, A, A.measure(x, seed=1))
 
 
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda G, A, y: gi.csgm(G, A, y, lambda_z=3e38, steps=2), "lambda_z must be <= 1e"),
+        (lambda G, A, y: gi.csgm_sparse(G, A, y, l1=3e38, steps=2), "l1 must be <= 1e"),
+        (lambda G, A, y: ilo(G, A, y, radius=3e38), "radius must be <= 1e.*ℓ1 norm"),
+        (lambda G, A, y: iagan(G, A, y, discrepancy=2e6), "discrepancy must be <= 1e"),
+        (lambda G, A, y: gi.baselines.lasso(A, y, "dct", 2e6), "lam must be <= 1e"),
+        (
+            lambda G, A, y: gi.reconstruct("lasso-wavelet-frame", None, A, y, band_weight=3e38),
+            "band_weight must be <= 1e",
+        ),
+    ],
+)
+def test_a_weight_beyond_its_domain_is_refused_before_any_work(call, match, monkeypatch):
+    """User trial: λ_z, μ, an ILO radius of 3e38 ran (non-finite losses, exit 0), or failed
+    inside the solver after the engine had run (μ: "lam ... got 7.5e+39")."""
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the engine ran before the check")
+
+    monkeypatch.setattr("ganinverse.solvers.csgm.optimize_latent", no_work)
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 50, seed=0)
+    with pytest.raises(ValueError, match=match):
+        call(G, A, A.measure(x, seed=1))
+
+
 def test_the_domain_bounds_themselves_are_accepted():
     from ganinverse._validation import check_learning_rate, check_noise_std
 
@@ -57,6 +86,7 @@ def test_the_domain_bounds_themselves_are_accepted():
     with pytest.raises(ValueError, match=r"noise_std must be <= 1000, got 1001; noise_std is σ"):
         check_noise_std(1001, "noise_std", unit_scale=True)
     assert LatentConfig(box=1000.0).box == 1000.0
+    assert LatentConfig(lambda_z=1e6).lambda_z == 1e6
 
 
 def test_an_int_beyond_64_bits_and_a_negative_zero():

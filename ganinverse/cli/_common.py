@@ -127,7 +127,8 @@ def _number(text: str, name: str) -> int | float:
 
 
 def engine_list(text: str) -> tuple[dict, ...]:
-    """``"lambda_z=0.3,steps=300;lambda_z=0.001"`` -> ({"lambda_z": 0.3, "steps": 300}, ...)."""
+    """``"lambda_z=0.3,steps=300;lambda_z=0.001"`` -> ({"lambda_z": 0.3, "steps": 300}, ...);
+    ``prune_at=0.1/0.3`` -> ``{"prune_at": (0.1, 0.3)}`` (a tuple's fractions '/'-separated)."""
     candidates = []
     parts = text.split(";")
     if any(not p.strip() for p in parts) and any(p.strip() for p in parts):
@@ -145,7 +146,11 @@ def engine_list(text: str) -> tuple[dict, ...]:
                 raise argparse.ArgumentTypeError(
                     f"{key.strip()} is set twice in the candidate {part.strip()!r}; set it once"
                 )
-            candidate[key.strip()] = _number(value.strip(), key.strip())
+            if key.strip() == "prune_at":  # a tuple: its fractions '/'-separated
+                fractions = value.strip().split("/")
+                candidate["prune_at"] = tuple(_number(v.strip(), "prune_at") for v in fractions)
+            else:
+                candidate[key.strip()] = _number(value.strip(), key.strip())
         candidates.append(candidate)
     if not candidates:
         raise argparse.ArgumentTypeError("expected at least one candidate")
@@ -476,17 +481,23 @@ def validate_methods(
             lead = f"{how} {name}" if name in methods else f"method {name!r}"
             raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
         if name in methods:
-            _check_active(record, given.get(name, {}), full)
+            _check_active(record, given.get(name, {}), full, grid)
             checked[name] = full
     return checked
 
 
-def _check_active(record, given: Mapping[str, Any], full: Mapping[str, Any]) -> None:
+def _check_active(
+    record, given: Mapping[str, Any], full: Mapping[str, Any], grid: Sequence = ()
+) -> None:
     """A flag the user set whose option does not act under the method's other options
-    (``Flag.acts_when``, e.g. --d-prior with γ = 0) would be ignored: a ValueError."""
+    (``Flag.acts_when``, e.g. --d-prior with γ = 0) would be ignored: a ValueError. With a
+    ``grid`` of the method's tuned weight, it is so when it acts under no candidate."""
+    runs = [record.tuned.apply(full, v) for v in grid] if grid and record.tuned else [full]
     for option in given:
         flag = record.flags.get(option)
-        if flag is not None and flag.acts_when is not None and not flag.acts_when[0](full):
+        if flag is None or flag.acts_when is None:
+            continue
+        if not any(flag.acts_when[0](options) for options in runs):
             raise ValueError(
                 f"{flag.flag} has no effect unless {flag.acts_when[1]} ({record.name}): "
                 f"set {flag.acts_when[1].split()[0]} too, or drop {flag.flag}"

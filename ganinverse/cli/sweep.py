@@ -369,9 +369,9 @@ def _title(spec: dict) -> str:
 
 def run_merge(args: argparse.Namespace) -> int:
     if args.out.strip() == "":  # (Path("") is the current folder)
-        raise ValueError("sweep-merge: the sweep folder is empty: pass a sweep's --out folder")
+        raise ValueError("OUT (the sweep folder) is empty: pass the --out folder of a sweep")
     if not Path(args.out).is_dir():
-        raise ValueError(f"sweep-merge: {args.out!r} is not a folder; pass a sweep's --out folder")
+        raise ValueError(f"OUT {args.out!r} is not a folder: pass the --out folder of a sweep")
     saved = Path(args.out) / "sweep.json"
     title = _title(upgrade(read_json(saved, "sweep spec"))) if saved.is_file() else ""
     print(report(args.out, title=title))

@@ -41,9 +41,9 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from .._validation import check_int, check_learning_rate, check_positive
+from .._validation import check_int, check_learning_rate, check_positive, check_weight
 from ..blending import poisson_blend
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, IdleOptionWarning
 from ..latent import LatentConfig, LatentResult, frozen
 from ..operators import Inpainting, LinearOperator, check_operator
 from ..status import image_status
@@ -126,7 +126,7 @@ def _check_options(lr_theta, lr_z, steps, discrepancy, back_projection, chunk) -
     lr_theta = check_learning_rate(lr_theta, "lr_theta")
     lr_z = check_learning_rate(lr_z, "lr_z")
     steps = _check_steps(steps)
-    discrepancy = check_positive(discrepancy, "discrepancy", strict=False)
+    discrepancy = check_weight(discrepancy, "discrepancy")
     if not isinstance(back_projection, bool):
         raise TypeError(
             f"back_projection must be a bool (True or False), got {type(back_projection).__name__}"
@@ -334,6 +334,14 @@ def iagan(
             f"{type(operator).__name__}; drop blend"
         )
     operator, y = _prepare(G, operator, y)
+    if discrepancy not in (0.0, DISCREPANCY) and operator.noise.std == 0 and steps > 0:
+        warnings.warn(
+            f"discrepancy={discrepancy:g} changes nothing: the stopping rule compares the misfit "
+            "with discrepancy x σ², and this operator has no noise (σ = 0); drop discrepancy "
+            "or give the operator its noise_std",
+            IdleOptionWarning,
+            stacklevel=2,
+        )
     start = csgm_start(G, operator, y, config, start, image_ids, overrides, "iagan")
     if tuple(start.z.shape) != (len(y), G.latent_dim):
         raise ValueError(

@@ -30,7 +30,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_positive
+from .._validation import check_choice, check_positive, check_weight
 from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
 from ..exceptions import IdleOptionWarning
@@ -110,7 +110,7 @@ def check_discriminator_prior(
     A D or a ``d_prior`` other than the default given with γ = 0 is checked and then unused:
     an IdleOptionWarning says so.
     """
-    d_weight = check_positive(d_weight, "d_weight", strict=False)
+    d_weight = check_weight(d_weight, "d_weight")
     check_choice(d_prior, "d_prior", PRIORS)
     if D is not None and not isinstance(D, nn.Module):
         raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
@@ -366,7 +366,7 @@ def csgm_sparse(
     check_generator(G)
     d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
-    l1 = check_positive(l1, "l1", strict=False)
+    l1 = check_weight(l1, "l1")
     prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
     start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse", prior)
     if isinstance(basis, str):

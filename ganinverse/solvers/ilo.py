@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_learning_rate, check_positive, check_tensor
+from .._validation import check_int, check_learning_rate, check_tensor, check_weight
 from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
 from ..models.layers import check_layer, split_generator
@@ -49,6 +49,8 @@ from .csgm import MeasurementObjective, _prepare, csgm_start
 #: The layers searched per m by default: the first two hidden blocks (every bundled generator
 #: has them; ``models.layers.split_points(G)`` lists a generator's layers).
 ILO_LAYERS = (1, 2)
+#: What the radius is, for its error message.
+RADIUS_IS = "radius bounds the ℓ1 norm of the deviation of the intermediate layer (0: none)"
 
 
 def project_l1_ball(v: Tensor, radius: Tensor | float) -> Tensor:
@@ -73,7 +75,7 @@ def project_l1_ball(v: Tensor, radius: Tensor | float) -> Tensor:
         if bool((r < 0).any()):
             raise ValueError("radius must be >= 0")
     else:
-        r = torch.full((len(flat),), check_positive(radius, "radius", strict=False)).to(flat)
+        r = torch.full((len(flat),), check_weight(radius, "radius", what=RADIUS_IS)).to(flat)
     a = flat.abs()
     out = flat.clone()
     outside = a.sum(1) > r
@@ -149,7 +151,7 @@ def ilo(
     """
     operator, y = _prepare(G, operator, y)
     layer = check_layer(G, layer)
-    radius = check_positive(radius, "radius", strict=False)
+    radius = check_weight(radius, "radius", what=RADIUS_IS)
     steps = check_int(steps, "steps", low=0)
     lr = check_learning_rate(lr, "lr")
     start = csgm_start(G, operator, y, config, start, image_ids, {}, "ilo")

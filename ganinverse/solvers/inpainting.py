@@ -31,8 +31,8 @@ from .._validation import (
     check_choice,
     check_image_range,
     check_int,
-    check_positive,
     check_tensor,
+    check_weight,
 )
 from ..blending import poisson_blend
 from ..exceptions import IdleOptionWarning
@@ -106,7 +106,7 @@ class InpaintingObjective(LatentObjective):
         self.y = y
         self.weights = weights
         self.D = D
-        self.prior_weight = check_positive(prior_weight, "prior_weight", strict=False)
+        self.prior_weight = check_weight(prior_weight, "prior_weight")
         self.prior = check_choice(prior, "prior", PRIORS)
         self.modules = (D,) if D is not None else ()
 
@@ -260,7 +260,7 @@ def _inpaint(
     if D is not None and not isinstance(D, nn.Module):
         raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
     check_choice(prior, "prior", PRIORS)
-    check_positive(prior_weight, "prior_weight", strict=False)
+    check_weight(prior_weight, "prior_weight")
     _warn_idle_prior(D, prior_weight, prior)
     device = generator_device(G)
     if D is not None and generator_device(D) != device:

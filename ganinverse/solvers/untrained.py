@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_int, check_learning_rate
 from ..device import resolve_device
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, IdleOptionWarning
 from ..latent import check_image_ids
 from ..models.untrained import DeepDecoder, SkipNet, UntrainedNetwork
 from ..operators import LinearOperator, check_operator
@@ -202,8 +202,16 @@ def fit_untrained(
     )
 
 
-def _check_shape(operator: object) -> tuple[int, int, int]:
+def _check_shape(operator: object, G: object = None, name: str = "") -> tuple[int, int, int]:
+    """The operator's image shape (C, H, W); an IdleOptionWarning for a G given to a prior
+    that uses none (its signature takes one for the methods' registry)."""
     check_operator(operator)
+    if G is not None:
+        warnings.warn(
+            f"{name} uses no generator: G changes nothing; pass G=None",
+            IdleOptionWarning,
+            stacklevel=3,
+        )
     return operator.in_shape
 
 
@@ -236,7 +244,7 @@ def deep_decoder(
     TypeError/ValueError before any work for a wrong operator, y, option or image_ids (e.g. a depth that halves the image
     below 2x2); warns ``ConvergenceWarning`` when an image's data term did not decrease.
     """
-    shape = _check_shape(operator)
+    shape = _check_shape(operator, G, "deep_decoder")
     depth = DeepDecoder(shape, channels, depth).depth  # validates the options before any work
     return fit_untrained(
         lambda: DeepDecoder(shape, channels, depth),
@@ -284,7 +292,7 @@ def deep_image_prior(
     before any work for a wrong operator, y, option or image_ids (e.g. levels that halve the
     image below 2x2); warns ``ConvergenceWarning`` when an image's data term did not decrease.
     """
-    shape = _check_shape(operator)
+    shape = _check_shape(operator, G, "deep_image_prior")
     levels = SkipNet(shape, channels, levels, skip_channels, input_channels).levels  # validates
     config = (channels, levels, skip_channels, input_channels)
     return fit_untrained(

@@ -180,7 +180,10 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     out = Path(out)
     rows = merge(out)
     if not rows:
-        raise ValueError(f"no result rows in {out}")
+        raise ValueError(
+            f"no result rows in {str(out)!r}: pass the --out folder of a sweep that has run "
+            "(ganinverse sweep ... --out FOLDER), or run the sweep first"
+        )
     table = summarize(rows)
     axis = axis_of(rows)
     missing = missing_rows(out, rows)

@@ -143,6 +143,7 @@ class Sweep:
                 self.cls.check_setting(shape, value)
             except (ValueError, TypeError) as err:
                 raise ValueError(f"{self.cls.axis.flag} {value}: {err}") from err
+        self._check_distinct_settings(images[:2])
         if "csgm-sparse" in self.spec.methods:
             from ..bases import make_basis
 
@@ -152,6 +153,25 @@ class Sweep:
                 raise ValueError(f"sparse_basis (--sparse-basis): {err}") from err
         if any(self.search_chain(method) for method in self.spec.methods):
             self.validation_images()  # the weight searches need them
+
+    def _check_distinct_settings(self, probe: torch.Tensor) -> None:
+        """A ValueError for two settings of a non-numeric axis that build the same operator
+        (``--mask center,center:0.5``: the same mask twice would run, and be reported, twice):
+        compared by what each measures of the first images (their own per-image draws)."""
+        if self.cls.axis.numeric or len(self.spec.x_values) < 2:
+            return
+        seen: dict = {}
+        ids = list(range(len(probe)))
+        for value in self.spec.x_values:
+            op = self.operator(value, self._operator_ids(ids, TEST))
+            y = op.A(probe)
+            same = next((v for v, other in seen.items() if torch.equal(other, y)), None)
+            if same is not None:
+                raise ValueError(
+                    f"{self.cls.axis.flag}: {same!r} and {value!r} give the same "
+                    f"{self.cls.axis.name}: it would run, and be reported, twice; list it once"
+                )
+            seen[value] = y
 
     # -- data and models, loaded once -------------------------------------------------------
     def images(self) -> torch.Tensor:

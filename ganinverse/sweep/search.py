@@ -63,7 +63,11 @@ class WeightSearches:
         return any(k not in table and self._mark(k).exists() for k in keys)
 
     def cleanup(self) -> None:
-        """Remove the marks' folder once no search runs."""
+        """Remove the marks of finished searches (a killed process leaves its mark behind),
+        then the marks' folder once no search runs."""
+        if (self.out / SEARCHING).is_dir():
+            for key in self.table():
+                self._mark(key).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             (self.out / SEARCHING).rmdir()
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._validation import check_int, check_positive, check_unit_noise_std
+from .._validation import check_int, check_unit_noise_std, check_weight
 from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, get_method
 from ..operators import REGISTRY, LinearOperator
@@ -136,13 +136,13 @@ class SweepSpec:
         check_int(self.batch_size, "batch_size", low=1)
         check_int(self.n_val, "n_val", low=1)
         check_unit_noise_std(self.noise_std, "noise_std")
-        check_positive(self.sparse_l1, "sparse_l1", strict=False)
+        check_weight(self.sparse_l1, "sparse_l1")
         check_int(self.start, "start", low=0)
         check_int(self.seed, "seed", low=0)
         check_int(self.grid_images, "grid_images", low=0)
         for name in ("lasso_lambdas", "sparse_l1_grid"):
             for value in getattr(self, name):
-                check_positive(value, name, strict=False)
+                check_weight(value, name)
         if 0 in self.lasso_lambdas:
             raise ValueError(
                 f"lasso_lambdas must hold weights λ > 0, got {list(self.lasso_lambdas)}: λ = 0 is "
@@ -182,7 +182,7 @@ class SweepSpec:
                     f"grids: no method of this sweep tunes {key!r} (tuned: {sorted(keys)})"
                 )
             for value in values:
-                check_positive(value, f"grids[{key!r}]", strict=False)
+                check_weight(value, f"grids[{key!r}]")
         for method, given in self.options.items():
             if method not in self.methods:
                 raise ValueError(f"options: {method!r} is not one of the sweep's methods")

@@ -318,5 +318,24 @@ def test_sweep_merge_of_an_empty_path_is_refused_not_run_on_the_current_folder(
     except SystemExit as exit_info:
         code = exit_info.code
     err = capsys.readouterr().err
-    assert code == 2 and "the sweep folder is empty: pass a sweep's --out folder" in err, err
+    assert (
+        code == 2
+        and "error: OUT (the sweep folder) is empty: pass the --out folder of a sweep" in err
+    ), err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_engine_grid_candidate_sets_prune_fractions_with_slashes(tmp_path, capsys):
+    """User trial: --engine-grid "prune_at=0.9" said "prune_at must be a tuple", and the grid
+    syntax had no way to write one."""
+    assert engine_list("prune_at=0.1/0.3,steps=20;lambda_z=0.1") == (
+        {"prune_at": (0.1, 0.3), "steps": 20},
+        {"lambda_z": 0.1},
+    )
+    assert engine_list("prune_at=0.5") == ({"prune_at": (0.5,)},)
+
+
+def test_sweep_merge_of_a_folder_without_rows_says_what_to_pass(tmp_path, capsys):
+    code = main(["sweep-merge", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no result rows in" in err and "pass the --out folder of a sweep" in err

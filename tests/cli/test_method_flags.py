@@ -911,6 +911,14 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("sweep", "csgm", ["--noise-std", "1e19"], "--noise-std: noise_std must be <= 1000"),
         ("reconstruct", "lasso-dct", ["--noise-std", "1001"], "--noise-std must be <= 1000"),
         ("inpaint", "yeh", ["--box", "3e38"], "--box: box must be <= 1000"),
+        ("inpaint", "yeh", ["--prior-weight", "3e38"], "--prior-weight: prior_weight must be <="),
+        ("reconstruct", "ilo", ["--ilo-radius", "3e38"], "--ilo-radius: radius must be <= 1e+06"),
+        ("reconstruct", "csgm", ["--lambda-z", "3e38"], "--lambda-z: lambda_z must be <= 1e+06"),
+        ("sweep", "csgm-sparse", ["--sparse-l1-grid", "3e38,0.01"], "--sparse-l1-grid: l1 must"),
+        ("sweep", "csgm-sparse", ["--sparse-l1", "3e38"], "--sparse-l1: "),
+        ("reconstruct", "ilo", ["--ilo-steps", "0", "--ilo-lr", "0.01"], "--ilo-lr has no effect"),
+        ("reconstruct", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
+        ("sweep", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
     ],
 )
 def test_a_step_size_noise_or_box_beyond_its_domain_is_refused_before_writing(

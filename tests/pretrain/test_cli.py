@@ -72,6 +72,7 @@ BAD = {
     "clip zero": (["--loss", "wgan", "--clip", "0"], "clip must be > 0"),
     "gp-lambda inf": (["--loss", "wgan-gp", "--gp-lambda", "inf"], "gp_lambda must be a finite"),
     "gp-lambda negative": (["--loss", "wgan-gp", "--gp-lambda", "-1"], "gp_lambda must be >= 0"),
+    "gp-lambda beyond 1e6": (["--loss", "wgan-gp", "--gp-lambda", "3e38"], "gp_lambda must be <="),
     "ema-decay nan": (["--ema-decay", "nan"], "ema_decay must be a finite"),
     "ema-decay one": (["--ema-decay", "1"], "ema_decay must be < 1"),
     "steps": (["--steps", "-1"], "steps must be >= 0"),

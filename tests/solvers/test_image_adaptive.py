@@ -302,3 +302,18 @@ def test_blend_keeps_the_known_pixels_of_an_inpainting_operator(toy_generator):
     assert torch.allclose(res.x_hat[known], y[known], atol=1e-5)
     with pytest.raises(ValueError, match="blend=True applies to Inpainting operators only"):
         gi.reconstruct("iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend=True)
+
+
+def test_a_discrepancy_rule_without_noise_warns_idle():
+    """User trial: iagan(discrepancy=5.0) on a noiseless operator ran without a word (the rule
+    compares the misfit with discrepancy x σ², 0 here)."""
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.solvers.adaptive import iagan as run_iagan
+
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 30, seed=0)
+    start = gi.csgm(G, A, A.measure(x), steps=2, restarts=1, progress=False)
+    with pytest.warns(IdleOptionWarning, match="discrepancy=5 changes nothing"):
+        run_iagan(G, A, A.measure(x), start=start, discrepancy=5.0, adapt_steps=1)

@@ -237,3 +237,23 @@ def test_a_sweep_runs_untrained_priors_without_their_bars_and_records_no_progres
     )
     assert spec.method_options("deep-decoder")["progress"] is False
     assert "progress" not in spec.resolved()["methods"]["deep-decoder"]
+
+
+def test_a_generator_given_to_an_untrained_prior_warns_idle():
+    """User trial: deep_decoder(G, ...) called directly took G without a word (reconstruct
+    warned); once only through reconstruct."""
+    import warnings
+
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.solvers.untrained import deep_decoder
+
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 30, seed=0)
+    with pytest.warns(IdleOptionWarning, match="deep_decoder uses no generator"):
+        deep_decoder(G, A, A.measure(x), steps=1, progress=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        gi.reconstruct("deep-decoder", G, A, A.measure(x), steps=1)
+    assert sum(issubclass(w.category, IdleOptionWarning) for w in seen) == 1

@@ -72,11 +72,11 @@ def test_superres_rows_count_the_low_resolution_pixels(tiny_generator, tmp_path)
 
 
 def test_two_masks_with_the_same_m_do_not_collide(tiny_generator, tmp_path):
-    # center and center:0.5 are the same mask (same m): still two settings, two sets of rows
+    # the left and the right half: two masks of the same m, two settings, two sets of rows
     s = spec(
         tiny_generator,
         operator="inpainting",
-        x_values=("center", "center:0.5"),
+        x_values=("half:left", "half:right"),
         methods=("lasso-dct",),
         n_images=2,
     )
@@ -85,7 +85,7 @@ def test_two_masks_with_the_same_m_do_not_collide(tiny_generator, tmp_path):
     rows = read_rows([out / "rows.csv"])
     assert len(rows) == 4 and len({r["m"] for r in rows}) == 1
     table = summarize(rows)
-    assert sorted(r["mask"] for r in table) == ["center", "center:0.5"]
+    assert sorted(r["mask"] for r in table) == ["half:left", "half:right"]
     assert all(r["n"] == 2 for r in table)
 
 
@@ -213,3 +213,16 @@ def test_a_folder_with_other_files_is_not_a_sweep_folder(tiny_generator, tmp_pat
     with pytest.raises(ValueError, match="holds other files and no sweep.json"):
         Sweep(spec(tiny_generator, methods=("lasso-dct",)), out)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("masks", [("center", "center:0.5"), ("random:0.5", "random:0.50")])
+def test_two_mask_specs_of_one_mask_are_refused_before_writing(tmp_path, masks):
+    """User trial: --mask center,center:0.5 ran the same mask twice and reported it twice."""
+    from ganinverse.sweep import Sweep, SweepSpec
+
+    spec = SweepSpec(
+        dataset="digits", operator="inpainting", x_values=masks, methods=("tv",), n_images=2
+    )
+    with pytest.raises(ValueError, match=f"--mask: '{masks[0]}' and '{masks[1]}' give the same"):
+        Sweep(spec, tmp_path / "new")
+    assert not (tmp_path / "new").exists()

@@ -473,3 +473,20 @@ def test_merge_refuses_a_score_a_sweep_never_writes(tmp_path, key, value):
 def test_merge_accepts_the_psnr_of_an_exact_reconstruction(tmp_path):
     _rows_file(tmp_path / "rows.csv", [{"image": 0, "psnr": "inf", "mse": "0"}])
     assert merge(tmp_path)[0]["psnr"] == "inf"
+
+
+def test_a_mark_left_by_a_killed_search_is_removed_when_the_sweep_finishes(
+    tiny_generator, tmp_path
+):
+    """User trial: a sweep killed during a weight search left searching/<key>.lock behind
+    after the resumed run finished."""
+    from ganinverse.sweep.search import SEARCHING, WeightSearches
+
+    out = tmp_path / "run"
+    s = spec(tiny_generator, methods=("lasso-dct",), x_values=(20,), n_images=2)
+    sweep = Sweep(s, out)
+    stale = WeightSearches(out)._mark("lasso-dct@20")
+    stale.parent.mkdir()
+    stale.touch()  # what a kill during that search leaves
+    sweep.run(progress=False)
+    assert not (out / SEARCHING).exists()
