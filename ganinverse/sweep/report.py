@@ -17,8 +17,8 @@ from ..exceptions import ConvergenceWarning, IncompleteSweepWarning
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
 from .rows import merge, setting_order
-from .search import WeightSearches, value_of
-from .spec import upgrade
+from .search import WEIGHTS, WeightSearches, search_key, value_of
+from .spec import SweepSpec, upgrade
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
@@ -173,6 +173,27 @@ def missing_rows(out: str | os.PathLike, rows: Sequence[dict]) -> str:
     )
 
 
+def missing_searches(out: str | os.PathLike, rows: Sequence[dict]) -> str:
+    """ "" when the weight table holds every search the rows' (method, x) ran with (by the
+    folder's ``sweep.json``); else which are missing, as one sentence (the table of chosen
+    weights would otherwise lack them without a word: e.g. weights.json deleted)."""
+    out = Path(out)
+    try:
+        spec = SweepSpec.from_saved(json.loads((out / "sweep.json").read_text()))
+        wanted = {search_key(t, r["setting"]) for r in rows for t in spec.search_chain(r["method"])}
+    except (OSError, ValueError, KeyError, TypeError):  # no (or an unreadable) spec: not checked
+        return ""
+    table = WeightSearches(out).table()
+    lacking = sorted(k for k in wanted if k not in table)
+    if not lacking:
+        return ""
+    return (
+        f"the weight table ({WEIGHTS}) lacks {len(lacking)} search(es) the rows ran with "
+        f"({', '.join(lacking[:6])}{', ...' if len(lacking) > 6 else ''}): the chosen weights "
+        "are not shown; restore the file from a copy (the rows and their means are unaffected)"
+    )
+
+
 def report(out: str | os.PathLike, title: str = "") -> str:
     """Merge, then write summary.csv, summary.md, error_vs_m.png and image grids; returns the table."""
     from .. import plots
@@ -186,7 +207,7 @@ def report(out: str | os.PathLike, title: str = "") -> str:
         )
     table = summarize(rows)
     axis = axis_of(rows)
-    missing = missing_rows(out, rows)
+    missing = "; ".join(filter(None, (missing_rows(out, rows), missing_searches(out, rows))))
     text = format_table(table) + format_weights(out, axis.name)
     if missing:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=2)

@@ -231,11 +231,9 @@ class Sweep:
 
     # -- weights chosen per x on validation images --------------------------------------------
     def search_chain(self, method: str) -> list[str]:
-        """The methods whose weight searches a unit of ``method`` needs, in order: the method
-        it starts from first (csgm-sparse takes csgm's engine setting), then its own."""
-        record = get_method(method)
-        chain = self.search_chain(record.starts_from) if record.starts_from else []
-        return chain + ([method] if self.spec.grid(method) else [])
+        """``SweepSpec.search_chain``: the methods whose weight searches a unit of ``method``
+        needs, in order."""
+        return self.spec.search_chain(method)
 
     def searches_for(self, method: str, x: Any) -> list[str]:
         """Keys (``method@x``) of the searches a unit of (x, method) needs."""

@@ -10,7 +10,7 @@ import dataclasses
 import inspect
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._validation import check_int, check_unit_noise_std, check_weight
@@ -212,6 +212,19 @@ class SweepSpec:
         if tuned.key in LEGACY_GRIDS:
             return tuple(getattr(self, LEGACY_GRIDS[tuned.key]))
         return tuple(self.grids.get(tuned.key, tuned.grid))
+
+    def search_chain(self, method: str) -> list[str]:
+        """The methods whose weight searches a unit of ``method`` needs, in order: the method
+        it starts from first (csgm-sparse takes csgm's engine setting), then its own."""
+        record = get_method(method)
+        chain = self.search_chain(record.starts_from) if record.starts_from else []
+        return chain + ([method] if self.grid(method) else [])
+
+    @classmethod
+    def from_saved(cls, saved: Mapping) -> SweepSpec:
+        """The spec a ``sweep.json`` (``to_json()``, any protocol ``upgrade`` reads) records."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in upgrade(saved).items() if k in names})
 
     def method_options(self, method: str) -> dict:
         """The fixed options of ``method`` in this sweep: its defaults, the engine overrides

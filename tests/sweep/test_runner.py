@@ -490,3 +490,16 @@ def test_a_mark_left_by_a_killed_search_is_removed_when_the_sweep_finishes(
     stale.touch()  # what a kill during that search leaves
     sweep.run(progress=False)
     assert not (out / SEARCHING).exists()
+
+
+def test_a_report_without_the_weight_table_the_rows_ran_with_says_so(tiny_generator, tmp_path):
+    """User trial: sweep-merge after weights.json was deleted dropped the table of chosen
+    weights without a word."""
+    out = tmp_path / "run"
+    s = spec(tiny_generator, methods=("lasso-dct",), x_values=(20,), n_images=2)
+    Sweep(s, out).run(progress=False)
+    assert "Incomplete" not in report(out)  # (the run's own report: complete)
+    (out / "weights.json").unlink()
+    with pytest.warns(IncompleteSweepWarning, match=r"lacks 1 search\(es\).*lasso-dct@20"):
+        text = report(out)
+    assert text.startswith("**Incomplete:**") and "restore the file" in text
