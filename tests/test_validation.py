@@ -150,3 +150,19 @@ def test_an_eps_just_above_one_gets_no_255_hint_and_its_value_unrounded():
     with pytest.raises(ValueError, match=r"did you mean 8/255 = 0\.031"):
         check_budget(8, "eps", "inf")
     assert torch.tensor(check_budget(-0.0, "eps", "inf")).item() == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"c": 3e38}, r"c must be <= 1e\+06"),
+        ({"c": 0.0}, "c must be > 0"),
+        ({"kappa": 2e6}, r"kappa must be <= 1e\+06.*logit margin"),
+    ],
+)
+def test_carlini_wagner_constants_beyond_their_domain_are_refused(kwargs, match):
+    """User trial: CW's c = 3e38 was accepted (its loss overflowed)."""
+    from ganinverse.defense.attacks import CarliniWagnerL2
+
+    with pytest.raises(ValueError, match=match):
+        CarliniWagnerL2(gi.load_classifier("digits"), **kwargs)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_int, check_positive
+from .._validation import WEIGHT_MAX, check_int, check_number
 from ..data import to_unit
 from ..latent import (
     LatentConfig,
@@ -38,7 +38,15 @@ from ..latent import (
     optimize_latent,
 )
 from ..models.classifier import check_labels, logits_classes
-from .attacks import PGD, Attack, AttackChecks, margin_loss, model_image_shape, project_ball
+from .attacks import (
+    PGD,
+    Attack,
+    AttackChecks,
+    check_margin_loss,
+    margin_loss,
+    model_image_shape,
+    project_ball,
+)
 from .projection import ProjectionDefense, UnrolledProjection
 
 #: Engine settings of the latent-space attacks (Adam; a few restarts).
@@ -258,9 +266,8 @@ class LatentAttack(Attack):
     ) -> None:
         self.G = check_generator(G, classifier)
         super().__init__(classifier, eps, norm=norm)
-        self.penalty = check_positive(penalty, "penalty")
-        self.c = check_positive(c, "c")
-        self.kappa = check_positive(kappa, "kappa", strict=False)
+        self.penalty = check_number(penalty, "penalty", low=0.0, low_open=True, high=WEIGHT_MAX)
+        self.c, self.kappa = check_margin_loss(c, kappa)
         self.config = configured(config, LATENT_ATTACK, overrides)
         self.last_result: LatentResult | None = None
 
@@ -358,9 +365,8 @@ class OverpoweredAttack(AttackChecks):
     ) -> None:
         self.G = check_generator(G, classifier)
         super().__init__(classifier, eps, norm="2")
-        self.penalty = check_positive(penalty, "penalty")
-        self.c = check_positive(c, "c")
-        self.kappa = check_positive(kappa, "kappa", strict=False)
+        self.penalty = check_number(penalty, "penalty", low=0.0, low_open=True, high=WEIGHT_MAX)
+        self.c, self.kappa = check_margin_loss(c, kappa)
         self.bisection_steps = check_int(bisection_steps, "bisection_steps", low=0)
         self.config = configured(config, LATENT_ATTACK, overrides)
         self.last_result: LatentResult | None = None

@@ -37,7 +37,7 @@ from .._validation import (
     check_int,
     check_learning_rate,
     check_number,
-    check_positive,
+    check_weight,
 )
 from ..exceptions import IdleOptionWarning, ZeroGradientWarning
 from ..latent import frozen, generator_device
@@ -132,6 +132,17 @@ def project_ball(delta: Tensor, eps: float, norm: str) -> Tensor:
         return delta.clamp(-eps, eps)
     size = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
     return delta * (eps / size).clamp(max=1.0).view(-1, *[1] * (delta.ndim - 1))
+
+
+def check_margin_loss(c: object, kappa: object) -> tuple[float, float]:
+    """(c, κ) of a Carlini-Wagner margin loss c · max(Z_y − max_{j≠y} Z_j, −κ): c in (0, 1e6]
+    weighs it against the perturbation's size, κ in [0, 1e6] is the logit margin asked for
+    (``_validation.check_weight``'s domain); else a named ValueError/TypeError."""
+    c = check_weight(c, "c", what="c weighs the misclassification term against the distance")
+    if c == 0:
+        raise ValueError("c must be > 0 (c = 0 never asks for a misclassification), got 0")
+    kappa = check_weight(kappa, "kappa", what="kappa is the logit margin asked for (0: any)")
+    return c, kappa
 
 
 class AttackChecks:
@@ -396,8 +407,7 @@ class CarliniWagnerL2(Attack):
         lr: float = 0.01,
     ) -> None:
         super().__init__(model, 0.0)
-        self.c = check_positive(c, "c")
-        self.kappa = check_positive(kappa, "kappa", strict=False)
+        self.c, self.kappa = check_margin_loss(c, kappa)
         self.steps = check_int(steps, "steps", low=1)
         self.lr = check_learning_rate(lr, "lr")
         self.last_distance: Tensor | None = None
