@@ -118,9 +118,13 @@ def check_output_dir(
 def _probe_writable(folder: Path, out: Path, name: str) -> None:
     """Create and remove an empty folder in ``folder``: permission bits do not tell whether a
     file system takes new entries (root passes ``os.access`` on /sys and /proc; a read-only
-    mount), and a result must not be computed first and then fail to be written."""
+    mount), and a result must not be computed first and then fail to be written. The folder's
+    times are restored: a refused run leaves an existing folder as it was, mtime included."""
     try:
+        times = os.stat(folder)
         os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".ganinverse-probe-"))
+        with contextlib.suppress(OSError):  # (not the owner: the times stay as the probe left)
+            os.utime(folder, ns=(times.st_atime_ns, times.st_mtime_ns))
     except OSError as err:
         raise ValueError(
             f"{name} {str(out)!r} cannot be created: {str(folder)!r} takes no new files "

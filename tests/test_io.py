@@ -185,5 +185,7 @@ def test_an_out_on_a_file_system_that_takes_no_new_files_is_refused_up_front(out
 def test_the_probe_leaves_nothing_behind(tmp_path):
     check_output_dir(tmp_path / "new" / "deeper", "--out")
     (tmp_path / "run").mkdir()
+    os.utime(tmp_path / "run", ns=(10**18, 10**18))  # (a time the probe would not give)
     check_output_dir(tmp_path / "run", "--out")
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["run"]
+    assert os.stat(tmp_path / "run").st_mtime_ns == 10**18  # (user trial: the mtime changed)
