@@ -310,6 +310,7 @@ ACTS_WHEN: dict[str, Acts] = {
         ("projection", "init"),
     ),
     "patience": Acts(lambda c: c.tol is not None, "tol (early stopping)", ("tol",)),
+    "lr": Acts(lambda c: c.steps > 0, "steps > 0 (no step is taken)", ("steps",)),
     "tol": Acts(
         lambda c: c.steps > 2 * c.patience,
         "steps > 2 * patience (losses patience steps apart are first compared at step "

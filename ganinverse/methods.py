@@ -557,8 +557,19 @@ def choose_weight(
     record = get_method(method)
     if record.tuned is None:
         raise ValueError(f"method {method!r} tunes no weight")
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(
+            f"values must be a sequence of candidate weights (e.g. [0.1, 0.01]), got "
+            f"{type(values).__name__} {values!r}"
+        )
     if not values:
         raise ValueError("values must hold at least one candidate weight")
+    twice = [v for i, v in enumerate(values) if v in values[:i]]
+    if twice:
+        raise ValueError(
+            f"values lists the candidate {twice[0]!r} twice: it would be solved and scored "
+            "twice; list it once"
+        )
     given_options = _set_options(record, options or {})
     options = record.options(options)
     _warn_idle_method_options(

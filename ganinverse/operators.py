@@ -492,6 +492,7 @@ def check_gaussian_size(
     shape = _image_shape(image_shape)
     n = math.prod(shape)
     check_int(m, "m", low=1)
+    check_int(max_bytes, "max_bytes", low=1)
     if m > n:
         raise ValueError(
             f"m must be at most n = C*H*W = {n} for image_shape {shape}, got {m}; "

@@ -101,7 +101,7 @@ def tune(
     engine: Mapping[str, Any] | None = None,
     grid: Sequence[Mapping[str, Any]] | None = None,
     seed: int = 0,
-    refine_top: int = REFINE_TOP,
+    refine_top: int | None = None,
     refine_n_val: int | None = None,
     device: str = "auto",
     progress: bool = True,
@@ -113,7 +113,8 @@ def tune(
     records it on G's [-1, 1] scale, 2σ). ``engine``: the fixed engine settings (default
     :data:`ENGINE`); ``grid``: candidate overrides per m (default :func:`default_grid`).
     ``refine_top``, ``refine_n_val`` (default ``REFINE_FACTOR * n_val``; it must exceed
-    ``n_val``): the second stage (module docstring); ``refine_top=0`` skips it.
+    ``n_val``): the second stage (module docstring); ``refine_top=0`` skips it, None (default)
+    re-scores ``min(REFINE_TOP, candidates)``; more than the grid's candidates is a ValueError.
     Raises ValueError/TypeError for bad arguments (before any work) and whatever
     :class:`~ganinverse.sweep.Sweep` raises for the data, generator or ``out``.
     """
@@ -122,7 +123,15 @@ def tune(
         raise ValueError("m_values must hold at least one measurement count, e.g. (25, 100)")
     check_unit_noise_std(noise_std, "noise_std")
     check_int(n_val, "n_val", low=1)
+    grid = default_grid() if grid is None else tuple(dict(g) for g in grid)
+    if refine_top is None:  # the default: at most every candidate
+        refine_top = min(REFINE_TOP, len(grid))
     check_int(refine_top, "refine_top", low=0)
+    if refine_top > len(grid):
+        raise ValueError(
+            f"refine_top = {refine_top} (--refine-top) exceeds the {len(grid)} candidates of the "
+            f"grid: the second stage re-scores at most all of them; pass at most {len(grid)}"
+        )
     if refine_top == 0 and refine_n_val is not None:  # it would be ignored
         raise ValueError(
             f"refine_n_val (--refine-n-val) = {refine_n_val} sets the images of the second stage, "
@@ -134,7 +143,6 @@ def tune(
     if refine_top:
         check_int(refine_n_val, "refine_n_val", low=n_val + 1)
     engine = dict(ENGINE if engine is None else engine)
-    grid = default_grid() if grid is None else tuple(dict(g) for g in grid)
     fields = dict(
         dataset=dataset,
         data_root=None if data_root is None else str(data_root),

@@ -278,3 +278,14 @@ def test_a_setting_whose_runs_no_step_improved_is_flagged_in_the_recommendation(
     assert block["by_m"][0]["flagged"] == {"not_improved": 2}
     entry = json.loads((out / "weights.json").read_text())["csgm@20"]
     assert entry["flagged"] == [[{"init": "normal", "lambda_z": 0.1}, {"not_improved": 2}]]
+
+
+def test_refine_top_beyond_the_grid_is_refused_and_its_default_fits_a_small_grid(tmp_path, capsys):
+    """User trial: --refine-top 100 with 14 candidates was accepted."""
+    argv = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "20", "--n-val", "1"]
+    argv += ["--steps", "2", "--restarts", "1", "--lambda-z-grid", "0.1,0.01", "--init-grid"]
+    argv += ["normal", "--no-progress", "--out", str(tmp_path / "new" / "t")]
+    assert main([*argv, "--refine-top", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "refine_top = 3 (--refine-top) exceeds the 2 candidates" in err
+    assert not (tmp_path / "new").exists()

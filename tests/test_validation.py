@@ -166,3 +166,29 @@ def test_carlini_wagner_constants_beyond_their_domain_are_refused(kwargs, match)
 
     with pytest.raises(ValueError, match=match):
         CarliniWagnerL2(gi.load_classifier("digits"), **kwargs)
+
+
+def test_more_domain_and_idle_refusals_of_the_second_trial():
+    """User trial (helper-38): csgm_sparse's l1 within its bound failed as 'lam' after the
+    engine ran; choose_weight took a repeated candidate and a string; max_bytes=-1 printed
+    '-0.00 GiB'; tangent_eps was unbounded; lr with steps=0 was not called idle."""
+    from ganinverse.defense import ProjectionDefense
+    from ganinverse.exceptions import IdleOptionWarning
+
+    G = gi.load_generator("digits")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 50, seed=0)
+    y = A.measure(x)
+    with pytest.raises(ValueError, match=r"l1 = 100000 makes the ν-step's Lasso weight"):
+        gi.csgm_sparse(G, A, y, l1=1e5, steps=2, restarts=1)
+    with pytest.raises(ValueError, match="lists the candidate 0.1 twice"):
+        gi.choose_weight("lasso-dct", None, A, x, y, [0.1, 0.1])
+    with pytest.raises(TypeError, match="values must be a sequence"):
+        gi.choose_weight("lasso-dct", None, A, x, y, "0.1")
+    with pytest.raises(ValueError, match="max_bytes must be >= 1"):
+        gi.GaussianCS((1, 28, 28), 10, max_bytes=-1)
+    with pytest.raises(ValueError, match=r"tangent_eps must be <= 1e\+06"):
+        ProjectionDefense(G, tangent_eps=1e9)
+    assert "lr" in LatentConfig(steps=0, lr=0.5).idle_options()
+    with pytest.warns(IdleOptionWarning, match="lr=0.5 changes nothing here"):
+        gi.csgm(G, A, y, steps=0, lr=0.5, restarts=1, progress=False)

@@ -67,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--refine-top",
         type=int,
-        default=REFINE_TOP,
-        help=f"candidates per m re-scored on --refine-n-val images (0: no second stage; default {REFINE_TOP})",
+        help="candidates per m re-scored on --refine-n-val images (0: no second stage; default "
+        f"{REFINE_TOP}, or every candidate of a smaller grid)",
     )
     p.add_argument(
         "--refine-n-val",

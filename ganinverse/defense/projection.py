@@ -38,7 +38,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_int, check_positive
+from .._validation import check_bool, check_int, check_weight
 from ..data import from_unit, to_unit
 from ..exceptions import ConvergenceWarning, IdleOptionWarning
 from ..latent import (
@@ -188,7 +188,9 @@ class ProjectionDefense(nn.Module):
                 f"gradient must be one of {', '.join(map(repr, GRADIENTS))}, got {gradient!r}"
             )
         self.gradient = gradient
-        self.tangent_eps = check_positive(tangent_eps, "tangent_eps", strict=False)
+        self.tangent_eps = check_weight(
+            tangent_eps, "tangent_eps", what="tangent_eps is the relative Tikhonov term of J^T J"
+        )
         if gradient != "tangent" and self.tangent_eps != TANGENT_EPS:
             warnings.warn(
                 f"tangent_eps={tangent_eps} changes nothing: it acts only with "

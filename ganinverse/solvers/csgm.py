@@ -30,7 +30,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_choice, check_positive, check_weight
+from .._validation import WEIGHT_MAX, check_choice, check_positive, check_weight
 from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
 from ..exceptions import IdleOptionWarning
@@ -367,6 +367,12 @@ def csgm_sparse(
     d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
     l1 = check_weight(l1, "l1")
+    m_max = int(max(operator.measurement_counts()))
+    if l1 * m_max / 2 > WEIGHT_MAX:  # before the engine runs: the ν-step's Lasso weight
+        raise ValueError(
+            f"l1 = {l1:g} makes the ν-step's Lasso weight m·l1/2 = {l1 * m_max / 2:.3g} (m = "
+            f"{m_max}) exceed 1e6, where ν = 0 long before; use l1 <= {2 * WEIGHT_MAX / m_max:.3g}"
+        )
     prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
     start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse", prior)
     if isinstance(basis, str):
