@@ -202,6 +202,11 @@ def grid_mask(n: int, image_shape: Sequence[int], step: int = 4) -> Tensor:
     check_int(n, "n", low=1)
     h, w = _size(image_shape)
     check_int(step, "step", low=1)
+    if step > max(h, w):
+        raise ValueError(
+            f"grid step must be at most the image's side {max(h, w)} (a larger step keeps the "
+            f"same single pixel), got {step}"
+        )
     mask = torch.zeros(n, 1, h, w)
     mask[..., ::step, ::step] = 1
     return mask

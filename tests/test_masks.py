@@ -284,3 +284,12 @@ def test_a_16_bit_or_float_mask_file_is_scaled_not_clipped(tmp_path, dtype, whit
     Image.fromarray(a).save(path)
     row = mask_from_file(path, (1, 28, 28))[0, 0, 0]
     assert row[:10].eq(1).all() and row[10:].eq(0).all()
+
+
+def test_a_grid_step_beyond_the_image_is_refused():
+    """User trial: grid:1000 on 28x28 ran as grid:28 (one known pixel), listed as another mask."""
+    from ganinverse.masks import grid_mask, parse_mask
+
+    assert grid_mask(1, (1, 28, 28), 28).sum() == 1
+    with pytest.raises(ValueError, match="grid step must be at most the image's side 28"):
+        parse_mask("grid:1000", 1, (1, 28, 28))
