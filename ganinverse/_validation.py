@@ -279,3 +279,15 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+def check_distinct(values: Sequence, name: str, *, what: str = "value") -> Sequence:
+    """``values`` if none is listed twice, else a ValueError naming ``name``: a repeated
+    candidate or setting would run, and be reported, twice."""
+    twice = [v for i, v in enumerate(values) if v in values[:i]]
+    if twice:
+        raise ValueError(
+            f"{name}: the {what} {twice[0]!r} is listed twice (it would run and be reported "
+            "twice); list it once"
+        )
+    return values

@@ -18,7 +18,6 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import difflib
 import functools
@@ -26,7 +25,7 @@ import math
 import re
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +36,7 @@ from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
 from ._validation import (
     check_choice,
+    check_distinct,
     check_int,
     check_learning_rate,
     check_number,
@@ -406,6 +406,7 @@ def reconstruct_result(
     seed: int = 0,
     image_ids: Sequence[int] | None = None,
     start: Any = None,
+    _warn_idle: bool = True,
     **options: Any,
 ) -> Any:
     """The whole result of ``method`` (``x_hat`` on [-1, 1] and the solver's own fields).
@@ -427,8 +428,8 @@ def reconstruct_result(
         options = {"config": config.overridden(**given), **rest}
     caller = _set_options(record, options)
     options = record.options(options)
-    if not _SEARCHING.get():  # (a search checks its options over all its candidates)
-        _warn_idle_method_options(record, caller, [options])
+    if _warn_idle:  # (False: a search checked them over all its candidates)
+        _idle_warnings(record, caller, [options], "here")
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
     if not record.needs_generator and G is not None:
@@ -483,35 +484,40 @@ def reconstruct_result(
     return result
 
 
-#: True while ``choose_weight`` runs its candidates (their options are checked over all of them)
-_SEARCHING: contextvars.ContextVar[bool] = contextvars.ContextVar("searching", default=False)
-
-
 def _set_options(record: Method, options: Mapping[str, Any]) -> set[str]:
     """The options of ``record``'s flags set away from their defaults (a search passes every
     option, its defaults included)."""
     return {k for k, v in options.items() if k in record.flags and v != record.defaults.get(k)}
 
 
-def _warn_idle_method_options(
-    record: Method, given: set, runs: Sequence[Mapping[str, Any]]
-) -> None:
-    """An IdleOptionWarning for each option in ``given`` whose flag's ``acts_when`` holds under
-    none of ``runs`` (the full options of each run: one, or a search's candidates); the CLI
-    refuses such a flag (``cli._common._check_active``)."""
-    by_flag = {f.flag: name for name, f in record.flags.items()}
+def idle_method_options(
+    record: Method, given: Iterable[str], runs: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """{option: what it needs to act} for each option in ``given`` whose flag's ``acts_when``
+    (``Flag.acts_when``) holds under none of ``runs`` (the full options of each run: one, or a
+    search's candidates). The API warns about each (``reconstruct_result``, ``choose_weight``);
+    the CLI refuses the flag (``cli._common.checked_method_options``)."""
+    idle: dict[str, str] = {}
     for name in sorted(given):
         flag = record.flags.get(name)
-        if flag is None or flag.acts_when in (None, D_PRIOR_ACTS):
-            continue  # (the discriminator prior's solvers warn themselves)
-        if any(flag.acts_when[0](options) for options in runs):
+        if flag is None or flag.acts_when is None:
             continue
-        options = runs[0]
-        needs = flag.acts_when[1]
-        option = by_flag.get(needs.split()[0], needs.split()[0])
+        if not any(flag.acts_when[0](options) for options in runs):
+            idle[name] = flag.acts_when[1]
+    return idle
+
+
+def _idle_warnings(record: Method, given: Iterable[str], runs: Sequence[Mapping], where: str):
+    """``idle_method_options`` as IdleOptionWarnings, the needed flag named by its option."""
+    by_flag = {f.flag: name for name, f in record.flags.items()}
+    for name, needs in idle_method_options(record, given, runs).items():
+        if record.flags[name].acts_when is D_PRIOR_ACTS:
+            continue  # (the discriminator prior's solvers warn themselves)
+        first = needs.split()[0]
+        needs = needs.replace(first, by_flag.get(first, first), 1)
         warnings.warn(
-            f"method {record.name!r}: {name}={options[name]!r} changes nothing here: it acts only "
-            f"with {needs.replace(needs.split()[0], option, 1)}; drop it or set that",
+            f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
+            f"acts only with {needs}; drop it or set that",
             IdleOptionWarning,
             stacklevel=4,
         )
@@ -564,35 +570,25 @@ def choose_weight(
         )
     if not values:
         raise ValueError("values must hold at least one candidate weight")
-    twice = [v for i, v in enumerate(values) if v in values[:i]]
-    if twice:
-        raise ValueError(
-            f"values lists the candidate {twice[0]!r} twice: it would be solved and scored "
-            "twice; list it once"
-        )
+    check_distinct(values, "values", what="candidate weight")
     given_options = _set_options(record, options or {})
     options = record.options(options)
-    _warn_idle_method_options(
-        record, given_options, [record.tuned.apply(options, v) for v in values]
+    runs = [record.tuned.apply(options, v) for v in values]
+    _idle_warnings(record, given_options, runs, "under any candidate")
+    return _choose(
+        record,
+        method,
+        G,
+        operator,
+        x_val,
+        y_val,
+        values,
+        options,
+        seed,
+        image_ids,
+        D,
+        return_status,
     )
-    token = _SEARCHING.set(True)
-    try:
-        return _choose(
-            record,
-            method,
-            G,
-            operator,
-            x_val,
-            y_val,
-            values,
-            options,
-            seed,
-            image_ids,
-            D,
-            return_status,
-        )
-    finally:
-        _SEARCHING.reset(token)
 
 
 def _choose(
@@ -604,7 +600,9 @@ def _choose(
     if record.starts_from is not None:  # the weight changes only the refinement: one start
         parent = get_method(record.starts_from)
         shared = {k: v for k, v in options.items() if k in parent.defaults}
-        start = reconstruct_result(parent.name, G, operator, y_val, **common, **shared)
+        start = reconstruct_result(
+            parent.name, G, operator, y_val, _warn_idle=False, **common, **shared
+        )
     given = {"image_ids": None} if start is not None else {}  # (start holds their restarts)
     order: Sequence[int] = range(len(values))
     warm = record.tuned.warm_start
@@ -621,7 +619,14 @@ def _choose(
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", ConvergenceWarning)
             result = reconstruct_result(
-                method, G, operator, y_val, start=start, **{**common, **given}, **tuned
+                method,
+                G,
+                operator,
+                y_val,
+                start=start,
+                _warn_idle=False,
+                **{**common, **given},
+                **tuned,
             )
         previous = result
         for w in seen:  # other warnings pass through untouched

@@ -181,7 +181,7 @@ def test_more_domain_and_idle_refusals_of_the_second_trial():
     y = A.measure(x)
     with pytest.raises(ValueError, match=r"l1 = 100000 makes the ν-step's Lasso weight"):
         gi.csgm_sparse(G, A, y, l1=1e5, steps=2, restarts=1)
-    with pytest.raises(ValueError, match="lists the candidate 0.1 twice"):
+    with pytest.raises(ValueError, match="candidate weight 0.1 is listed twice"):
         gi.choose_weight("lasso-dct", None, A, x, y, [0.1, 0.1])
     with pytest.raises(TypeError, match="values must be a sequence"):
         gi.choose_weight("lasso-dct", None, A, x, y, "0.1")

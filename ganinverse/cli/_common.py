@@ -80,10 +80,12 @@ def _items(text: str, what: str) -> list[str]:
 def _once(values: tuple, text: str) -> tuple:
     """``values`` if no value is listed twice, else an argparse error (a repeated candidate or
     setting would run, and be reported, twice)."""
-    twice = [v for i, v in enumerate(values) if v in values[:i]]
-    if twice:
-        raise argparse.ArgumentTypeError(f"{twice[0]!r} is listed twice in {text!r}; list it once")
-    return values
+    from .._validation import check_distinct
+
+    try:
+        return tuple(check_distinct(values, repr(text)))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def parsed_list(text: str, parse, what: str) -> tuple:
@@ -460,7 +462,7 @@ def validate_methods(
     flag (``Method.flags``) or, for a candidate, the grid's (``grid_flags[key]`` where the user
     set it); else it names the method as ``how`` (the flag that chose it) does: ``--method yeh:
     ...`` (and a default grid's flag)."""
-    from ..methods import METHODS, get_method
+    from ..methods import METHODS, get_method, idle_method_options
 
     checked: dict[str, dict] = {}
     names = [n for m in methods for n in method_chain(m)]
@@ -481,27 +483,15 @@ def validate_methods(
             lead = f"{how} {name}" if name in methods else f"method {name!r}"
             raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
         if name in methods:
-            _check_active(record, given.get(name, {}), full, grid)
+            runs = [record.tuned.apply(full, v) for v in grid] if grid and record.tuned else [full]
+            for option, needs in idle_method_options(record, given.get(name, {}), runs).items():
+                flag = record.flags[option].flag
+                raise ValueError(
+                    f"{flag} has no effect unless {needs} ({record.name}): "
+                    f"set {needs.split()[0]} too, or drop {flag}"
+                )
             checked[name] = full
     return checked
-
-
-def _check_active(
-    record, given: Mapping[str, Any], full: Mapping[str, Any], grid: Sequence = ()
-) -> None:
-    """A flag the user set whose option does not act under the method's other options
-    (``Flag.acts_when``, e.g. --d-prior with γ = 0) would be ignored: a ValueError. With a
-    ``grid`` of the method's tuned weight, it is so when it acts under no candidate."""
-    runs = [record.tuned.apply(full, v) for v in grid] if grid and record.tuned else [full]
-    for option in given:
-        flag = record.flags.get(option)
-        if flag is None or flag.acts_when is None:
-            continue
-        if not any(flag.acts_when[0](options) for options in runs):
-            raise ValueError(
-                f"{flag.flag} has no effect unless {flag.acts_when[1]} ({record.name}): "
-                f"set {flag.acts_when[1].split()[0]} too, or drop {flag.flag}"
-            )
 
 
 def _flagged(

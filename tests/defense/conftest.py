@@ -100,7 +100,8 @@ def toy_test_set() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.fixture(scope="session")
 def toy_classifier(toy_data) -> ToyClassifier:
     x, y = toy_data
-    with one_thread():
+    with one_thread(), torch.random.fork_rng():  # (the same classifier whatever ran before)
+        torch.manual_seed(0)
         return train_classifier(
             ToyClassifier(), x, y, epochs=30, batch_size=50, lr=1e-2, device="cpu"
         )
