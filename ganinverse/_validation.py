@@ -264,6 +264,42 @@ def check_int(value: object, name: str, *, low: int | None = None, high: int | N
     return value
 
 
+#: The largest budget of each kind (an int): (bound, what it counts and what is published).
+#: Each is about 100 times the largest published setting; beyond it a run takes days or exhausts
+#: memory instead of giving a better number, so a typo (1e8 for 1e3) is refused up front.
+BUDGETS: dict[str, tuple[int, str]] = {
+    "steps": (
+        10**6,
+        "iterations of one optimisation (latent, pixel, network, attack or projection steps; "
+        "published settings: 100 to 10,000)",
+    ),
+    "draws": (
+        10**4,
+        "draws per image or per gradient (restarts, EOT samples; published settings: 1 to 100)",
+    ),
+    "epochs": (10**4, "passes over the training set (published settings: 10 to 100)"),
+    "train_steps": (
+        10**8,
+        "generator updates of a pretraining (published GANs: 10,000 to 1,000,000)",
+    ),
+    "critic": (100, "discriminator steps per generator step (WGAN: 5)"),
+}
+
+
+def check_count(value: object, name: str, kind: str, *, low: int = 1) -> int:
+    """An int in [low, ``BUDGETS[kind]``'s bound] (steps <= 1e6, draws <= 1e4, epochs <= 1e4,
+    train_steps <= 1e8, critic <= 100), else a TypeError/ValueError naming ``name`` and saying
+    what the number counts."""
+    high, what = BUDGETS[kind]
+    value = check_int(value, name, low=low)
+    if value > high:
+        raise ValueError(
+            f"{name} must be <= {high:,}, got {value:,}: it counts {what}; beyond {high:,} a run "
+            "takes days or exhausts memory: pass a smaller number"
+        )
+    return value
+
+
 def check_bool(value: object, name: str) -> bool:
     """``value`` if it is a bool (a numpy bool counts), else a TypeError naming ``name``: a
     string such as "no" would be truthy."""

@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from ._validation import (
     BOX_MAX,
     check_choice,
+    check_count,
     check_int,
     check_learning_rate,
     check_number,
@@ -116,8 +117,8 @@ class LatentConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        check_int(self.restarts, "restarts", low=1)
-        check_int(self.steps, "steps", low=0)
+        check_count(self.restarts, "restarts", "draws")
+        check_count(self.steps, "steps", "steps", low=0)
         check_learning_rate(self.lr, "lr")
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         check_choice(self.schedule, "schedule", SCHEDULES)

@@ -36,6 +36,7 @@ from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
 from ._validation import (
     check_choice,
+    check_count,
     check_distinct,
     check_int,
     check_learning_rate,
@@ -918,7 +919,7 @@ def _check_ilo_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """``ilo``'s checks of the radius, steps and learning rate (the layer, which needs G, is
     checked by ``_check_ilo_layer``)."""
     check_weight(options["radius"], "radius", what=RADIUS_IS)
-    check_int(options["steps"], "steps", low=0)
+    check_count(options["steps"], "steps", "steps", low=0)
     check_learning_rate(options["lr"], "lr")
 
 
@@ -1145,19 +1146,32 @@ def _check_deep_decoder_options(options: Mapping[str, Any], shape: tuple | None)
     """``deep_decoder``'s: T, lr and the network (channels, depth for this image size)."""
     _check_untrained(options)
     if shape is not None:
+        from .models.cost import check_training_memory
         from .models.untrained import DeepDecoder
 
-        _on_meta(lambda: DeepDecoder(shape, options["channels"], options["depth"]))
+        k, d = options["channels"], options["depth"]
+        check_training_memory(
+            lambda: DeepDecoder(shape, k, d),
+            f"the Deep Decoder of channels={k}, depth={d}",
+            "lower channels (--dd-channels; Heckel & Hand use 64 at most)",
+        )
 
 
 def _check_dip_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """``deep_image_prior``'s: T, lr and the network (channels, levels for this image size)."""
     _check_untrained(options)
     if shape is not None:
+        from .models.cost import check_training_memory
         from .models.untrained import SkipNet
 
         keys = ("channels", "levels", "skip_channels", "input_channels")
-        _on_meta(lambda: SkipNet(shape, *(options[k] for k in keys)))
+        sizes = ", ".join(f"{k}={options[k]}" for k in keys)
+        check_training_memory(
+            lambda: SkipNet(shape, *(options[k] for k in keys)),
+            f"the DIP network of {sizes}",
+            "lower its channels (--dip-channels, --dip-skip-channels, --dip-input-channels; "
+            "Ulyanov et al. use 128 at most)",
+        )
 
 
 UNTRAINED_FLAGS = {

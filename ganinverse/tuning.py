@@ -34,7 +34,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_int, check_unit_noise_std, check_weight
+from ._validation import check_choice, check_count, check_int, check_unit_noise_std, check_weight
 from .data import load_images
 from .io import atomic_write_text, read_json
 from .latent import INITS
@@ -82,7 +82,7 @@ def default_grid(
     inits = [check_choice(v, "init_grid", INITS) for v in init]
     if steps is None:
         return tuple({"lambda_z": lam, "init": i} for i, lam in itertools.product(inits, lams))
-    steps = [check_int(v, "steps_grid", low=1) for v in steps]
+    steps = [check_count(v, "steps_grid", "steps") for v in steps]
     return tuple(
         {"lambda_z": lam, "init": i, "steps": n}
         for i, n, lam in itertools.product(inits, steps, lams)

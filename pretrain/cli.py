@@ -38,10 +38,10 @@ HELP = {
     "batch_size": "global batch size (split across torchrun ranks)",
     "steps": "generator steps to train to (total, also when resuming)",
     "seed": "seed of weights, data order and noise",
-    "ema_decay": "decay of the EMA of generator weights",
+    "ema_decay": "decay of the EMA of generator weights (0: no averaging, the EMA is G)",
     "out": "output folder: checkpoint, generator.*, losses.csv/png, samples/",
-    "save_every": "checkpoint every N steps",
-    "sample_every": "sample grid every N steps",
+    "save_every": "checkpoint every N steps (beyond --steps: only at the end)",
+    "sample_every": "sample grid every N steps (beyond --steps: only samples/latest.png at the end)",
     "log_every": "loss row every N steps",
     "device": "auto, cpu, cuda, cuda:N",
 }

@@ -32,10 +32,10 @@ from tqdm.auto import tqdm
 
 from ganinverse._validation import (
     check_choice,
+    check_count,
     check_int,
     check_learning_rate,
     check_number,
-    check_positive,
     check_range,
     check_tensor,
     check_weight,
@@ -51,7 +51,7 @@ from ganinverse.models import (
     VAEEncoder,
     save_model,
 )
-from ganinverse.models.cost import generator_cost
+from ganinverse.models.cost import check_training_memory, generator_cost
 from ganinverse.models.dcgan import NORMS, RESOLUTIONS
 from ganinverse.seeds import rng
 
@@ -141,13 +141,13 @@ class TrainConfig:
             "ngf",
             "ndf",
             "batch_size",
-            "n_critic",
             "save_every",
             "sample_every",
             "log_every",
         ):
             check_int(getattr(cfg, name), name, low=1)
-        check_int(cfg.steps, "steps", low=0)
+        check_count(cfg.steps, "steps", "train_steps", low=0)
+        check_count(cfg.n_critic, "n_critic", "critic")
         check_int(cfg.seed, "seed", low=0)
         for name in ("n_train", "image_size"):
             if getattr(cfg, name) is not None:
@@ -167,7 +167,16 @@ class TrainConfig:
             raise ValueError(f"betas must be two numbers (beta1, beta2), got {cfg.betas}")
         for i, beta in enumerate(cfg.betas):
             check_number(beta, f"betas[{i}]", low=0.0, high=1.0, high_open=True)
-        check_positive(cfg.clip, "clip")
+        check_number(
+            cfg.clip,
+            "clip",
+            low=0.0,
+            low_open=True,
+            high=CLIP_MAX,
+            hint="WGAN clips every discriminator weight to [-clip, clip] (0.01 in Arjovsky et "
+            f"al.); weights of order 0.02-1 never reach a clip above {CLIP_MAX:g}: it would "
+            "clip nothing",
+        )
         check_weight(
             cfg.gp_lambda,
             "gp_lambda",
@@ -193,6 +202,10 @@ class TrainConfig:
                     f"--{name} on the CPU"
                 )
         return cfg, device
+
+
+#: The largest WGAN weight clip accepted (``TrainConfig.clip``): beyond it nothing is clipped.
+CLIP_MAX = 10.0
 
 
 # ----------------------------------------------------------------------------- randomness
@@ -399,6 +412,13 @@ class Trainer:
             )
         self.data, self.image_shape = _check_data(data, self.cfg.arch)
         self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
+        check_training_memory(  # (G, its EMA copy, D or E) before any weight is allocated
+            self._networks,
+            f"the {self.cfg.arch} generator and its {self.CRITIC} ({self._sizes()})",
+            "lower the sizes (--ngf, --ndf, --latent-dim, --hidden)",
+            copies=1,
+            device=self.device,
+        )
         self._build()
         self.ema = copy.deepcopy(self.G).requires_grad_(False)
         self.step = 0
@@ -416,10 +436,22 @@ class Trainer:
     #: the two numbers train_step returns, as logged
     LOSS_NAMES = ("d_loss", "g_loss")
 
+    def _networks(self) -> tuple[nn.Module, ...]:
+        """The networks trained (fresh, their weights seeded by cfg.seed): (G, D)."""
+        return build_models(self.cfg, self.image_shape)
+
+    #: the second network trained beside G, and the config fields that size it
+    CRITIC, CRITIC_SIZES = "discriminator", ("ndf",)
+
+    def _sizes(self) -> str:
+        """The config's sizes of the networks, as ``name=value`` (the widest first)."""
+        names = ["latent_dim", "hidden"] if self.cfg.arch == "mlp" else ["ngf", "latent_dim"]
+        return ", ".join(f"{n}={getattr(self.cfg, n)}" for n in [*names, *self.CRITIC_SIZES])
+
     def _build(self) -> None:
         """Loss, G, D and their optimizers."""
         self.loss: GANLoss = build_loss(self.cfg)
-        G, D = build_models(self.cfg, self.image_shape)
+        G, D = self._networks()
         self.G, self.D = G.to(self.device), D.to(self.device)
         if self.cfg.channels_last:  # NHWC convolutions: see benchmarks/pretrain/train_speed.py
             self.G.to(memory_format=torch.channels_last)
@@ -605,15 +637,22 @@ class VAETrainer(Trainer):
     (VAELoss)."""
 
     LOSS_NAMES = ("recon", "kl")
+    CRITIC, CRITIC_SIZES = "encoder", ()
 
     def _build(self) -> None:
         cfg = self.cfg
         self.loss: VAELoss = build_loss(cfg)
-        torch.manual_seed(cfg.seed)
-        self.G = VAEDecoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden)).to(self.device)
-        self.E = VAEEncoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden)).to(self.device)
+        G, E = self._networks()
+        self.G, self.E = G.to(self.device), E.to(self.device)
         params = [*self.G.parameters(), *self.E.parameters()]
         self.opt = build_optimizer(cfg, params, cfg.lr)
+
+    def _networks(self) -> tuple[nn.Module, ...]:
+        """(decoder G, encoder E), their weights seeded by cfg.seed."""
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        G = VAEDecoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden))
+        return G, VAEEncoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden))
 
     def _wrap(self) -> None:
         if self.dist.world > 1:

@@ -499,6 +499,9 @@ def _flagged(
 ) -> str:
     """The message of ``Method.validate``'s error led by the flag that set the bad value."""
     option = getattr(err, "option", None)
+    own = record.tuned.option if record.tuned else None
+    if option == "grid" and own in options and own in record.flags and len(grid) == 1:
+        return f"{record.flags[own].flag}: {err}"  # (the option set is the search's candidate)
     if option == "grid":
         flag = grid_flags.get(record.tuned.key)
         if flag is not None:

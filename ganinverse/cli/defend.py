@@ -20,14 +20,24 @@ def _steps_restarts(text: str) -> tuple[int, int]:
     return values
 
 
+#: The kind of budget (``_validation.BUDGETS``) of an int flag, by its name's last word.
+_COUNT_KINDS = {"steps": "steps", "restarts": "draws", "samples": "draws", "epochs": "epochs"}
+
+
 def check_flags(args: argparse.Namespace, ints: dict[str, int], rates: tuple[str, ...] = ()):
     """Each int option ``dest`` >= its lower bound (None = unset), each learning rate in
     ``rates`` in (0, 1e6] (``check_learning_rate``); errors name the flag (``--pgd-steps``)."""
-    from .._validation import check_int, check_learning_rate
+    from .._validation import check_count, check_int, check_learning_rate
 
     for dest, low in ints.items():
-        if getattr(args, dest) is not None:
-            check_int(getattr(args, dest), _flag(dest), low=low)
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        kind = _COUNT_KINDS.get(dest.rsplit("_", 1)[-1])
+        if kind is None:
+            check_int(value, _flag(dest), low=low)
+        else:  # a budget: bounded too (``_validation.BUDGETS``)
+            check_count(value, _flag(dest), kind, low=low)
     for dest in rates:
         check_learning_rate(getattr(args, dest), _flag(dest))
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import WEIGHT_MAX, check_int, check_number
+from .._validation import WEIGHT_MAX, check_count, check_number
 from ..data import to_unit
 from ..latent import (
     LatentConfig,
@@ -367,7 +367,7 @@ class OverpoweredAttack(AttackChecks):
         super().__init__(classifier, eps, norm="2")
         self.penalty = check_number(penalty, "penalty", low=0.0, low_open=True, high=WEIGHT_MAX)
         self.c, self.kappa = check_margin_loss(c, kappa)
-        self.bisection_steps = check_int(bisection_steps, "bisection_steps", low=0)
+        self.bisection_steps = check_count(bisection_steps, "bisection_steps", "steps", low=0)
         self.config = configured(config, LATENT_ATTACK, overrides)
         self.last_result: LatentResult | None = None
 

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from .._validation import (
     check_bool,
     check_choice,
+    check_count,
     check_int,
     check_learning_rate,
     check_number,
@@ -271,7 +272,7 @@ class Attack(AttackChecks):
         self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
     ) -> None:
         super().__init__(model, eps, norm=norm)
-        self.eot_samples = check_int(eot_samples, "eot_samples", low=1)
+        self.eot_samples = check_count(eot_samples, "eot_samples", "draws")
 
     def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
         """Adversarial images for ``images`` (B, C, H, W) in [0, 1] with true ``labels`` (B,)."""
@@ -335,7 +336,7 @@ class PGD(Attack):
         eot_samples: int = 1,
     ) -> None:
         super().__init__(model, eps, eot_samples=eot_samples, norm=norm)
-        self.steps = check_int(steps, "steps", low=1)
+        self.steps = check_count(steps, "steps", "steps")
         if alpha is None:
             self.alpha = min(2.5 * self.eps / steps, self.eps)
         else:
@@ -408,7 +409,7 @@ class CarliniWagnerL2(Attack):
     ) -> None:
         super().__init__(model, 0.0)
         self.c, self.kappa = check_margin_loss(c, kappa)
-        self.steps = check_int(steps, "steps", low=1)
+        self.steps = check_count(steps, "steps", "steps")
         self.lr = check_learning_rate(lr, "lr")
         self.last_distance: Tensor | None = None
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_choice, check_int
+from .._validation import check_choice, check_count, check_int
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import accuracy
 from ..models.classifier import check_labels, num_classes_of
@@ -173,14 +173,15 @@ class EvalSettings:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("pgd_steps", "bpda_steps", "eot_samples", "latent_steps", "unroll_steps"):
-            check_int(getattr(self, name), name, low=1)
-        check_int(self.latent_restarts, "latent_restarts", low=1)
+        for name in ("pgd_steps", "bpda_steps", "latent_steps", "unroll_steps"):
+            check_count(getattr(self, name), name, "steps")
+        for name in ("eot_samples", "latent_restarts"):
+            check_count(getattr(self, name), name, "draws")
         check_int(self.batch_size, "batch_size", low=1)
         if self.bpda_projection is not None:
             steps, restarts = self.bpda_projection
-            check_int(steps, "bpda_projection steps", low=1)
-            check_int(restarts, "bpda_projection restarts", low=1)
+            check_count(steps, "bpda_projection steps", "steps")
+            check_count(restarts, "bpda_projection restarts", "draws")
 
 
 @dataclass

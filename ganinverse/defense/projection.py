@@ -38,7 +38,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_int, check_weight
+from .._validation import check_bool, check_count, check_weight
 from ..data import from_unit, to_unit
 from ..exceptions import ConvergenceWarning, IdleOptionWarning
 from ..latent import (
@@ -181,7 +181,7 @@ class ProjectionDefense(nn.Module):
         self.image_shape = tuple(int(s) for s in G.image_shape)
         self.config = configured(config, DEFENSE_GAN, overrides)
         # 0 steps would return the random start as the "projection"
-        check_int(self.config.steps, "steps", low=1)
+        check_count(self.config.steps, "steps", "steps")
         self.resample = check_bool(resample, "resample")
         if not isinstance(gradient, str) or gradient not in GRADIENTS:
             raise ValueError(
@@ -349,7 +349,7 @@ def unrolled_projection(
     """
     if not isinstance(defense, ProjectionDefense):
         raise TypeError(f"defense must be a ProjectionDefense, got {type(defense).__name__}")
-    K = check_int(unroll_steps, "unroll_steps", low=1)
+    K = check_count(unroll_steps, "unroll_steps", "steps")
     check_unrollable(defense.config)
     images = check_unit_images(images, "images", defense.image_shape)
     config = defense.call_config()
@@ -408,7 +408,7 @@ class UnrolledProjection(nn.Module):
         super().__init__()
         if not isinstance(defense, ProjectionDefense):
             raise TypeError(f"defense must be a ProjectionDefense, got {type(defense).__name__}")
-        self.unroll_steps = check_int(unroll_steps, "unroll_steps", low=1)
+        self.unroll_steps = check_count(unroll_steps, "unroll_steps", "steps")
         check_unrollable(defense.config)
         self.defense = defense
         self.image_shape = defense.image_shape

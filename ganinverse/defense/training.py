@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_number
+from .._validation import check_count, check_int, check_number
 from ..models import train_classifier
 from ..models.classifier import check_float32_model, check_unit_images
 from .adaptive import OverpoweredAttack, check_generator
@@ -52,7 +52,7 @@ class AdversarialAugment:
     ) -> None:
         self.model = check_float32_model(model)
         self.eps = check_budget(eps, "eps", "inf")
-        self.steps = check_int(steps, "steps", low=1)
+        self.steps = check_count(steps, "steps", "steps")
         self.alpha = None if alpha is None else check_budget(alpha, "alpha", "inf", strict=True)
         self.manifold_fraction = check_number(manifold_fraction, "manifold_fraction", low=0, high=1)
         if self.manifold_fraction > 0 and G is None:
@@ -61,7 +61,7 @@ class AdversarialAugment:
         shape = model_image_shape(model) if G is None else tuple(self.G.image_shape)
         n = None if shape is None else math.prod(shape)
         self.manifold_eps = check_budget(manifold_eps, "manifold_eps", "2", n, strict=True)
-        self.manifold_steps = check_int(manifold_steps, "manifold_steps", low=1)
+        self.manifold_steps = check_count(manifold_steps, "manifold_steps", "steps")
 
     def __call__(self, x: Tensor, labels: Tensor, generator: torch.Generator) -> Tensor:
         n_manifold = int(self.manifold_fraction * len(x))

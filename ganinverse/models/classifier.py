@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .._validation import (
     check_choice,
+    check_count,
     check_images,
     check_int,
     check_learning_rate,
@@ -245,7 +246,7 @@ def train_classifier(
     check_float32_model(model)
     images = check_unit_images(images, "images", getattr(model, "image_shape", None))
     labels = check_label_tensor(labels, images.shape[0])
-    check_int(epochs, "epochs", low=1)
+    check_count(epochs, "epochs", "epochs")
     check_int(batch_size, "batch_size", low=1)
     lr = check_learning_rate(lr, "lr")
     check_int(seed, "seed", low=0)

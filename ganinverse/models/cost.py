@@ -1,4 +1,5 @@
-"""What a generator costs: MFLOPs per image and CPU milliseconds per latent per optimisation step.
+"""What a network costs: MFLOPs per image and CPU milliseconds per latent per optimisation step of
+a generator; the memory that training a network of given sizes needs, checked before it is built.
 
 The latent engine's inner loop is ``z -> G(z) -> loss -> d loss / d z`` with G frozen, so the
 relevant timing is one forward + backward to z for a batch of latents, divided by the batch size.
@@ -6,7 +7,9 @@ relevant timing is one forward + backward to z for a batch of latents, divided b
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -66,3 +69,56 @@ def generator_cost(generator: nn.Module, batch: int = 640, repeats: int = 3) -> 
         if dev.type == "cuda"
         else f"cpu ({torch.get_num_threads()} threads)",
     }
+
+
+#: Bytes per weight while a network trains with Adam in float32: the weight, its gradient and
+#: Adam's two moment estimates (4 x 4 bytes). Activations come on top: a lower bound.
+TRAINING_BYTES_PER_WEIGHT = 16
+
+
+def device_memory(device: str | torch.device) -> int:
+    """The memory of ``device`` in bytes: a CUDA device's total memory, else the machine's
+    physical memory (``os.sysconf``; 2**40 where the platform does not say)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # (no sysconf, e.g. Windows)
+        return 2**40
+
+
+def count_weights(build: Callable[[], nn.Module | tuple | list]) -> int:
+    """The number of weights of the network(s) ``build()`` returns, built on the meta device
+    (shapes only, nothing allocated; the networks' own option checks run)."""
+    with torch.device("meta"):
+        built = build()
+    nets = built if isinstance(built, (tuple, list)) else (built,)
+    return sum(p.numel() for net in nets for p in net.parameters())
+
+
+def check_training_memory(
+    build: Callable[[], nn.Module | tuple | list],
+    what: str,
+    fix: str,
+    *,
+    copies: int = 1,
+    device: str | torch.device = "cpu",
+) -> int:
+    """The weights of ``build()``'s network(s) (``count_weights``), unless training ``copies`` of
+    them with Adam needs more than ``device``'s memory (``device_memory``): at least
+    ``TRAINING_BYTES_PER_WEIGHT`` (16) bytes per weight. Then a ValueError naming ``what`` (e.g.
+    "--dd-channels 100000: the Deep Decoder") with the bytes needed and had, and ``fix``; raised
+    before any weight is allocated (building such a network ends in an allocation traceback
+    or the OOM killer)."""
+    n = count_weights(build)
+    need = n * TRAINING_BYTES_PER_WEIGHT * copies
+    have = device_memory(device)
+    if need > have:
+        many = f" x {copies} copies" if copies > 1 else ""
+        raise ValueError(
+            f"{what} has {n:,} weights{many}: training needs at least {need / 2**30:,.1f} GiB "
+            f"(weights, gradients and Adam's two moments, 16 bytes each) but {device} has "
+            f"{have / 2**30:,.1f} GiB; {fix}"
+        )
+    return n

@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from .._validation import check_int, check_learning_rate, check_positive, check_weight
+from .._validation import check_count, check_int, check_learning_rate, check_positive, check_weight
 from ..blending import poisson_blend
 from ..exceptions import ConvergenceWarning, IdleOptionWarning
 from ..latent import LatentConfig, LatentResult, frozen
@@ -119,7 +119,7 @@ def _check_steps(steps: object) -> int:
     """An int >= 0; an integral float (a grid read from the command line) is accepted."""
     if isinstance(steps, float) and steps.is_integer():
         steps = int(steps)
-    return check_int(steps, "adapt_steps", low=0)
+    return check_count(steps, "adapt_steps", "steps", low=0)
 
 
 def _check_options(lr_theta, lr_z, steps, discrepancy, back_projection, chunk) -> tuple:
@@ -262,7 +262,7 @@ def back_project(
     if len(x) != len(y):
         raise ValueError(f"x and y must hold the same images: got {len(x)} and {len(y)}")
     tol = check_positive(tol, "tol")
-    max_iter = check_int(max_iter, "max_iter", low=1)
+    max_iter = check_count(max_iter, "max_iter", "steps")
     rows = torch.arange(len(y), device=x.device)
     op = operator.to(x.device)
     with torch.no_grad():

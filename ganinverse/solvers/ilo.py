@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_learning_rate, check_tensor, check_weight
+from .._validation import check_count, check_learning_rate, check_tensor, check_weight
 from ..exceptions import ConvergenceWarning
 from ..latent import LatentConfig, LatentResult, frozen
 from ..models.layers import check_layer, split_generator
@@ -152,7 +152,7 @@ def ilo(
     operator, y = _prepare(G, operator, y)
     layer = check_layer(G, layer)
     radius = check_weight(radius, "radius", what=RADIUS_IS)
-    steps = check_int(steps, "steps", low=0)
+    steps = check_count(steps, "steps", "steps", low=0)
     lr = check_learning_rate(lr, "lr")
     start = csgm_start(G, operator, y, config, start, image_ids, {}, "ilo")
     t0 = time.perf_counter()

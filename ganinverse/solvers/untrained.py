@@ -45,10 +45,11 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_learning_rate
+from .._validation import check_count, check_int, check_learning_rate
 from ..device import resolve_device
 from ..exceptions import ConvergenceWarning, IdleOptionWarning
 from ..latent import check_image_ids
+from ..models.cost import check_training_memory
 from ..models.untrained import DeepDecoder, SkipNet, UntrainedNetwork
 from ..operators import LinearOperator, check_operator
 from ..seeds import rng
@@ -91,7 +92,7 @@ def check_steps(steps: object) -> int:
     line, e.g. 500.0) is accepted, anything else raises TypeError/ValueError."""
     if isinstance(steps, float) and steps.is_integer():
         steps = int(steps)
-    return check_int(steps, "steps", low=1)
+    return check_count(steps, "steps", "steps")
 
 
 def _prepare(
@@ -137,6 +138,13 @@ def fit_untrained(
     ids = check_image_ids(image_ids, B)
     start = time.perf_counter()
 
+    check_training_memory(  # (one network per image, trained side by side: at least two)
+        build,
+        f"{key}'s network ({', '.join(f'{k}={v}' for k, v in (options or {}).items())})",
+        "lower channels, or pass fewer images per call",
+        copies=max(B, 2),
+        device=y.device,
+    )
     nets, inputs = [], []
     for i in range(B):
         gen = rng(seed, key) if ids is None else rng(seed, key, ids[i])
@@ -245,7 +253,8 @@ def deep_decoder(
     below 2x2); warns ``ConvergenceWarning`` when an image's data term did not decrease.
     """
     shape = _check_shape(operator, G, "deep_decoder")
-    depth = DeepDecoder(shape, channels, depth).depth  # validates the options before any work
+    with torch.device("meta"):  # validates the options before any work, allocating nothing
+        depth = DeepDecoder(shape, channels, depth).depth
     return fit_untrained(
         lambda: DeepDecoder(shape, channels, depth),
         operator,
@@ -293,7 +302,8 @@ def deep_image_prior(
     image below 2x2); warns ``ConvergenceWarning`` when an image's data term did not decrease.
     """
     shape = _check_shape(operator, G, "deep_image_prior")
-    levels = SkipNet(shape, channels, levels, skip_channels, input_channels).levels  # validates
+    with torch.device("meta"):  # validates the options before any work, allocating nothing
+        levels = SkipNet(shape, channels, levels, skip_channels, input_channels).levels
     config = (channels, levels, skip_channels, input_channels)
     return fit_untrained(
         lambda: SkipNet(shape, *config),

@@ -919,6 +919,15 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("reconstruct", "ilo", ["--ilo-steps", "0", "--ilo-lr", "0.01"], "--ilo-lr has no effect"),
         ("reconstruct", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
         ("sweep", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
+        # budgets and network sizes beyond any machine (helper-38: days of work, or the OOM kill)
+        ("sweep", "csgm", ["--restarts", "100000"], "--restarts: restarts must be <= 10,000"),
+        ("reconstruct", "csgm", ["--steps", "100000000"], "--steps: steps must be <= 1,000,000"),
+        ("inpaint", "yeh", ["--steps", "100000000"], "--steps: steps must be <= 1,000,000"),
+        ("sweep", "ilo", ["--ilo-steps", "10000000"], "--ilo-steps: steps must be <= 1,000,000"),
+        ("reconstruct", "iagan", ["--iagan-steps", "10000000"], "--iagan-steps: "),
+        ("reconstruct", "deep-decoder", ["--untrained-steps", "10000000"], "--untrained-steps: "),
+        ("sweep", "deep-decoder", ["--dd-channels", "100000"], "--dd-channels: the Deep Decoder"),
+        ("reconstruct", "dip", ["--dip-channels", "1000000"], "--dip-channels: the DIP network"),
     ],
 )
 def test_a_step_size_noise_or_box_beyond_its_domain_is_refused_before_writing(
@@ -948,6 +957,39 @@ def test_a_tol_or_prune_fraction_that_cannot_act_is_refused_before_writing(
     base = ["--steps", "3", "--restarts", "2"]
     code, err = run(argv(command, "csgm", tmp_path / "new" / "o", *base, *extra), capsys)
     assert_refused(code, err, command, lead, tmp_path)
+
+
+DEFEND_EVAL = ["defend", "eval", "--dataset", "digits", "--generator", "digits"]
+DEFEND_EVAL += ["--classifier", "digits-a"]
+
+
+@pytest.mark.parametrize(
+    "args, lead",
+    [
+        (["train-classifier", "--dataset", "digits", "--epochs", "100000"], "--epochs must be <="),
+        (
+            [
+                "tune",
+                "--generator",
+                "digits",
+                "--dataset",
+                "digits",
+                "--m",
+                "10",
+                "--restarts",
+                "100000",
+            ],
+            "--re",
+        ),
+        ([*DEFEND_EVAL, "--eot-samples", "100000"], "--eot-samples must be <= 10,000"),
+        ([*DEFEND_EVAL, "--pgd-steps", "10000000"], "--pgd-steps must be <= 1,000,000"),
+    ],
+)
+def test_the_other_commands_refuse_a_budget_beyond_its_bound(args, lead, tmp_path, capsys):
+    code, err = run([*args, "--device", "cpu", "--out", str(tmp_path / "new" / "o")], capsys)
+    command = " ".join(args[:2]) if args[0] == "defend" else args[0]
+    assert_refused(code, err, command, lead, tmp_path)
+    assert "it counts" in err
 
 
 @pytest.mark.parametrize(

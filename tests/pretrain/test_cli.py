@@ -101,6 +101,16 @@ BAD = {
     "resume without a checkpoint": (["--resume"], "--resume but .* holds no training checkpoint"),
     "threads": (["--threads", "0"], "threads must be >= 1"),
     "bad device": (["--device", "tpu:x"], "device must be"),
+    # networks and budgets beyond any machine (helper-38: allocation tracebacks, the OOM killer)
+    "ngf beyond memory": (["--ngf", "100000"], r"\(ngf=100000, .*weights: training needs"),
+    "latent beyond memory": (["--latent-dim", "100000000"], r"latent_dim=100000000.*GiB"),
+    "steps beyond budget": (["--steps", "1000000000"], "steps must be <= 100,000,000"),
+    "n-critic beyond budget": (["--n-critic", "1000"], "n_critic must be <= 100, got 1,000"),
+    # helper-38: a clip beyond any weight clips nothing
+    "clip beyond weights": (
+        ["--loss", "wgan", "--clip", "1e9"],
+        r"--clip: clip must be <= 10, got 1e\+09; .*clip nothing",
+    ),
 }
 
 
@@ -202,3 +212,21 @@ def test_an_out_holding_another_commands_result_is_refused_and_kept(tmp_path, ca
     assert main([*TINY, "--out", str(out)]) == 2
     assert "holds other files (rows.csv) and no training checkpoint" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["rows.csv"]
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--hidden", "100000000"], r"hidden=\[100000000\].*GiB.*lower the sizes"),
+        (["--loss", "vae", "--hidden", "100000000"], r"mlp generator and its encoder"),
+    ],
+)
+def test_an_mlp_beyond_memory_is_refused_before_any_weight(tmp_path, capsys, extra, match):
+    """helper-38: --hidden 1e8 ended in an allocation traceback or the OOM killer."""
+    out = tmp_path / "run"
+    head = ["--dataset", "digits", "--n-train", "64", "--arch", "mlp", "--steps", "2"]
+    assert main([*head, "--device", "cpu", *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganinverse-pretrain: error: ") and err.count("\n") == 1, err
+    assert re.search(match, err), err
+    assert not out.exists()

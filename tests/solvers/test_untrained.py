@@ -257,3 +257,26 @@ def test_a_generator_given_to_an_untrained_prior_warns_idle():
         warnings.simplefilter("always")
         gi.reconstruct("deep-decoder", G, A, A.measure(x), steps=1)
     assert sum(issubclass(w.category, IdleOptionWarning) for w in seen) == 1
+
+
+@pytest.mark.parametrize(
+    "solver,options,match",
+    [
+        (deep_decoder, {"channels": 100_000}, r"deep-decoder's network \(channels=100000"),
+        (deep_image_prior, {"channels": 10**6}, r"dip's network \(channels=1000000"),
+    ],
+)
+def test_a_network_beyond_memory_is_refused_before_any_weight(solver, options, match):
+    """User trial (helper-38): --dd-channels 100000 / --dip-channels 1e6 ended in an allocation
+    traceback or the OOM killer; now a ValueError with the GiB needed, before allocating."""
+    A = GaussianCS((1, 8, 8), 20, seed=0)
+    y = A(torch.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match=match + r".*GiB.*lower channels"):
+        solver(None, A, y, steps=1, **options)
+
+
+def test_the_method_check_refuses_such_a_network_for_the_cli():
+    with pytest.raises(ValueError, match=r"Deep Decoder of channels=100000.*--dd-channels"):
+        get_method("deep-decoder").validate({"channels": 100_000}, shape=(1, 28, 28))
+    with pytest.raises(ValueError, match=r"DIP network of channels=1000000.*--dip-channels"):
+        get_method("dip").validate({"channels": 10**6}, shape=(1, 28, 28))
