@@ -255,6 +255,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind:8s} PSNR {float(psnr.mean()):6.2f} dB  SSIM {float(ssim.mean()):.3f}")
     latent = getattr(res, "latent", res)
     config = getattr(latent, "config", None)
+    status = getattr(res, "status", None)  # (a plug-in's result may have none)
+    flagged = [] if status is None else [i for i, s in enumerate(status) if s != "ok"]
+    if flagged:
+        print(
+            f"status: {len(flagged)} of {len(x)} image(s) not 'ok' (the solver does not stand "
+            f"by them, see summary.json 'status' and the warning above): {flagged}"
+        )
     with staged_output(out, OWNER) as stage:
         for i in range(len(x)):
             for kind, batch in images.items():
@@ -279,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
                 if config is None
                 else {k: getattr(config, k) for k in ("steps", "restarts", "lr", "box", "seed")},
                 "improved": None if not hasattr(latent, "improved") else latent.improved.tolist(),
+                "status": status,
                 "metrics_vs_input": rows,
             },
         )

@@ -8,8 +8,8 @@ from .. import metrics
 from .._validation import check_int, check_unit_noise_std
 from ..data import load_image_file, load_images, save_image_file
 from ..device import resolve_device
-from ..io import check_output_dir, staged_output
-from ..methods import METHODS, default_config, get_method, reconstruct
+from ..io import atomic_write_json, check_output_dir, staged_output
+from ..methods import METHODS, default_config, get_method, reconstruct_result
 from ..operators import REGISTRY, make_operator
 from ..plots import reconstruction_panels
 from ._common import (
@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="recover an image from simulated measurements y = A x + noise",
         description="Simulates y = A x + noise for an image file or a dataset image, solves with "
         "the chosen method and writes original.png, reconstruction.png and comparison.png (the "
-        "truth, the back-projection A^T y and the reconstruction side by side, with PSNRs).",
+        "truth, the back-projection A^T y and the reconstruction side by side, with PSNRs) and "
+        "summary.json (the settings, MSE, PSNR and the solver's status: 'ok', or why it does not "
+        "stand by x̂, e.g. not_improved).",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
@@ -200,20 +202,19 @@ def run(args: argparse.Namespace) -> int:
             f"engine settings: {source}"
             + (f"; set on the command line: {', '.join(sorted(given))}" if given else "")
         )
-    x_hat = (
-        reconstruct(
-            args.method,
-            G,
-            op,
-            y,
-            D=D,
-            seed=args.seed,
-            image_ids=None if args.image else [args.index],
-            **options,
-        )
-        .detach()
-        .cpu()
+    result = reconstruct_result(
+        args.method,
+        G,
+        op,
+        y,
+        D=D,
+        seed=args.seed,
+        image_ids=None if args.image else [args.index],
+        **options,
     )
+    x_hat = result.x_hat.detach().cpu()
+    status = getattr(result, "status", None)  # (a plug-in's result may have none)
+    status = "not recorded" if status is None else status[0]
     with staged_output(out, OWNER) as stage:
         save_image_file(x, stage / "original.png")
         save_image_file(x_hat.clamp(-1, 1), stage / "reconstruction.png")
@@ -225,12 +226,31 @@ def run(args: argparse.Namespace) -> int:
             method=args.method,
             title=f"{args.operator}, m = {int(op.measurement_counts()[0])}",
         )
-    err = float(metrics.mse(x_hat, x)[0])
-    psnr = float(metrics.psnr(x_hat, x)[0])
+        m = int(op.measurement_counts()[0])
+        err, psnr = float(metrics.mse(x_hat, x)[0]), float(metrics.psnr(x_hat, x)[0])
+        atomic_write_json(
+            stage / "summary.json",
+            {
+                "method": args.method,
+                "operator": args.operator,
+                "m": m,
+                "noise_std": args.noise_std,
+                "seed": args.seed,
+                "options": {k: str(v) for k, v in shown.items()},
+                "status": status,
+                "mse": err,
+                "psnr": psnr,
+            },
+        )
     print(
-        f"{args.method}, {args.operator} m={int(op.measurement_counts()[0])}: MSE/pixel ([0,1]) {err:.5f}, PSNR {psnr:.2f} dB -> {out}"
+        f"{args.method}, {args.operator} m={m}: MSE/pixel ([0,1]) {err:.5f}, PSNR {psnr:.2f} dB, "
+        f"status {status}{_STATUS_HINT if status not in ('ok', 'not recorded') else ''} -> {out}"
     )
     return 0
+
+
+#: What a status other than "ok" means for the one reconstruction (``ganinverse.status``).
+_STATUS_HINT = " (the solver does not stand by this x̂: see the warning above)"
 
 
 def _engine(config) -> str:

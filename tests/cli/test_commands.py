@@ -339,3 +339,24 @@ def test_sweep_merge_of_a_folder_without_rows_says_what_to_pass(tmp_path, capsys
     code = main(["sweep-merge", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "no result rows in" in err and "pass the --out folder of a sweep" in err
+
+
+@pytest.mark.parametrize("steps, status", [("3", "ok"), ("0", "not_improved")])
+def test_reconstruct_writes_and_prints_the_solvers_status(steps, status, tmp_path, capsys):
+    """User trial (helper-38 #14): reconstruct said nothing per image beyond a warning; its
+    summary.json and last line now carry the solver's status ("ok", or why not)."""
+    out = tmp_path / "rec"
+    argv = ["reconstruct", "--generator", "digits", "--dataset", "digits", "--m", "50"]
+    argv += ["--method", "csgm", "--steps", steps, "--restarts", "1"]
+    with pytest.warns() if status != "ok" else _no_warning():
+        assert main([*argv, "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == status and summary["method"] == "csgm" and summary["m"] == 50
+    assert summary["psnr"] > 0 and 0 <= summary["mse"] <= 1
+    assert f"status {status}" in capsys.readouterr().out
+
+
+def _no_warning():
+    import contextlib
+
+    return contextlib.nullcontext()
