@@ -42,6 +42,21 @@ class IdleOptionWarning(UserWarning):
     refuses such a flag; the API warns, as one config may serve several runs."""
 
 
+def warn_idle(solver: str, set_options: dict, needs: str, *, stacklevel: int = 3) -> None:
+    """An IdleOptionWarning for each of ``set_options`` ({name: (value, default)}) set away from
+    its default, which ``solver`` ignores unless ``needs`` (e.g. "steps > 0") holds."""
+    import warnings
+
+    for name, (value, default) in set_options.items():
+        if value != default:
+            warnings.warn(
+                f"{solver}: {name}={value!r} changes nothing here: it acts only with {needs}; "
+                "drop it or set that",
+                IdleOptionWarning,
+                stacklevel=stacklevel,
+            )
+
+
 __all__ = [
     "ConvergenceWarning",
     "IdleOptionWarning",

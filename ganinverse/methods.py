@@ -431,6 +431,7 @@ def reconstruct_result(
     options = record.options(options)
     if _warn_idle:  # (False: a search checked them over all its candidates)
         _idle_warnings(record, caller, [options], "here")
+        _warn_idle_seed(record, seed)
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
     if not record.needs_generator and G is not None:
@@ -508,12 +509,24 @@ def idle_method_options(
     return idle
 
 
+def _warn_idle_seed(record: Method, seed: object) -> None:
+    """An IdleOptionWarning for a seed other than 0 given to a method that draws nothing at
+    random (not latent, not ``seeded``: a Lasso, a fixed inpainting baseline)."""
+    if seed != 0 and not (record.latent or record.seeded):
+        warnings.warn(
+            f"method {record.name!r} draws nothing at random: seed={seed!r} changes nothing; "
+            "drop it",
+            IdleOptionWarning,
+            stacklevel=4,
+        )
+
+
 def _idle_warnings(record: Method, given: Iterable[str], runs: Sequence[Mapping], where: str):
     """``idle_method_options`` as IdleOptionWarnings, the needed flag named by its option."""
     by_flag = {f.flag: name for name, f in record.flags.items()}
     for name, needs in idle_method_options(record, given, runs).items():
-        if record.flags[name].acts_when is D_PRIOR_ACTS:
-            continue  # (the discriminator prior's solvers warn themselves)
+        if any(record.flags[name].acts_when is rule for rule in SOLVER_WARNS):
+            continue  # (those solvers warn themselves)
         first = needs.split()[0]
         needs = needs.replace(first, by_flag.get(first, first), 1)
         warnings.warn(
@@ -576,6 +589,7 @@ def choose_weight(
     options = record.options(options)
     runs = [record.tuned.apply(options, v) for v in values]
     _idle_warnings(record, given_options, runs, "under any candidate")
+    _warn_idle_seed(record, seed)
     return _choose(
         record,
         method,
@@ -782,6 +796,12 @@ D_PRIOR_ACTS = (lambda options: options["d_weight"] > 0, "--d-weight > 0")
 #: fine-tunes (its step cap > 0)
 ILO_STEPS_ACT = (lambda options: options["steps"] > 0, "--ilo-steps > 0")
 IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
+#: iagan's discrepancy stop compares the misfit with τσ²: it needs steps and the operator's noise
+#: (``noise_std`` in the options checked: the CLI's --noise-std; unknown: taken to act)
+IAGAN_STOPS = (
+    lambda options: options["adapt_steps"] > 0 and options.get("noise_std", 1.0) > 0,
+    "--iagan-steps > 0 and --noise-std > 0",
+)
 D_PRIOR_FLAGS = {
     "d_weight": Flag(
         "--d-weight",
@@ -862,6 +882,10 @@ for _name, _basis in (("lasso", "pixel"), ("lasso-dct", "dct"), ("lasso-wavelet"
     )
 
 
+#: Yeh et al.'s prior term (and so D and its form) acts only with a positive weight
+YEH_PRIOR_ACTS = (lambda options: options["prior_weight"] > 0, "--prior-weight > 0")
+
+
 def _check_yeh_prior(G, D, options):
     """Yeh et al.'s prior term needs D: without one it would be dropped silently."""
     if D is None and options["prior_weight"] > 0:
@@ -894,12 +918,19 @@ register_method(
             "blend": True,
         },
         uses_discriminator=True,
+        discriminator_acts_when=YEH_PRIOR_ACTS,
         operators=(Inpainting,),
         check=_check_yeh_prior,
         check_options=_check_yeh_options,
         flags={
             "prior_weight": Flag("--prior-weight", float, "λ of the discriminator prior (yeh)"),
-            "prior": Flag("--prior", str, "form of the prior term (yeh)", choices=PRIORS),
+            "prior": Flag(
+                "--prior",
+                str,
+                "form of the prior term (yeh)",
+                choices=PRIORS,
+                acts_when=YEH_PRIOR_ACTS,
+            ),
             "window": Flag("--window", int, "window of the importance weights (yeh)"),
         },
     )
@@ -1037,7 +1068,7 @@ register_method(
                 float,
                 "iagan stops an image once its data misfit <= this x noise variance "
                 "(0: the steps alone)",
-                acts_when=IAGAN_ADAPTS,
+                acts_when=IAGAN_STOPS,
             ),
             "back_projection": Flag(
                 "--iagan-back-projection",
@@ -1416,3 +1447,8 @@ register_method(
         flags={"iters": Flag("--tv-iters", int, "TV inpainting's maximum iterations (tv)")},
     )
 )
+
+
+#: The ``Flag.acts_when`` rules whose solvers warn themselves in the API (they see the operator
+#: and their own keywords): ``reconstruct_result`` leaves those to them; the CLI refuses all.
+SOLVER_WARNS = (D_PRIOR_ACTS, YEH_PRIOR_ACTS, ILO_STEPS_ACT, IAGAN_ADAPTS, IAGAN_STOPS)

@@ -237,3 +237,19 @@ def test_a_method_option_that_cannot_act_warns_in_the_api(method, options, match
     config = gi.LatentConfig(steps=2, restarts=1, progress=False)
     with pytest.warns(IdleOptionWarning, match=match):
         gi.reconstruct(method, G, A, A.measure(x), config=config, **options)
+
+
+def test_a_seed_given_to_a_method_that_draws_nothing_warns():
+    """helper-38 #13: gi.reconstruct('lasso-dct', ..., seed=3) said nothing (the CLI refuses)."""
+    import warnings
+
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 30, seed=0)
+    with pytest.warns(IdleOptionWarning, match="draws nothing at random: seed=3"):
+        gi.reconstruct("lasso-dct", None, A, A.measure(x), seed=3, lam=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        gi.reconstruct("lasso-dct", None, A, A.measure(x), seed=0, lam=0.3)

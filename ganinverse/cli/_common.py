@@ -445,6 +445,7 @@ def validate_methods(
     D: Any = None,
     how: str = "--methods",
     operator: type | None = None,
+    noise_std: float | None = None,
 ) -> dict[str, dict]:
     """{method: its options}: ``given`` ({method: {option: value}} the user set,
     ``method_options``) over each method's defaults, checked as its solver checks them
@@ -452,7 +453,8 @@ def validate_methods(
     engine flags) on each latent method's default ``config``; ``shape``, ``G``, ``D``: the
     images' (C, H, W) and the models, once loaded (the checks that need them run then);
     ``operator``: the operator class the methods meet (an option that applies to other
-    operators only, ``Method.option_operators``, is refused). With
+    operators only, ``Method.option_operators``, is refused); ``noise_std``: the operator's
+    noise (the ``Flag.acts_when`` rules that need it see it as the option ``noise_std``). With
     ``grids`` ({tuned key: candidates}; a key absent: the record's default grid) every
     candidate of every grid the methods search is checked too, the grids of the methods they
     start from included (csgm-sparse searches csgm's engine), and every grid the user set
@@ -484,11 +486,12 @@ def validate_methods(
             raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
         if name in methods:
             runs = [record.tuned.apply(full, v) for v in grid] if grid and record.tuned else [full]
+            if noise_std is not None:
+                runs = [{**run, "noise_std": noise_std} for run in runs]
             for option, needs in idle_method_options(record, given.get(name, {}), runs).items():
                 flag = record.flags[option].flag
                 raise ValueError(
-                    f"{flag} has no effect unless {needs} ({record.name}): "
-                    f"set {needs.split()[0]} too, or drop {flag}"
+                    f"{flag} has no effect unless {needs} ({record.name}): set that, or drop {flag}"
                 )
             checked[name] = full
     return checked

@@ -158,6 +158,29 @@ BUDGETS = (
 )
 
 
+def _check_budget_acts(args: argparse.Namespace, dest: str, readers) -> None:
+    """A budget flag read only by attacks of ε = 0 (they return the clean images), a
+    --bpda-projection equal to the defense's own projection, or --unroll-steps beyond the
+    projection's steps (K >= L differentiates the whole run) changes nothing: a ValueError."""
+    flag = _flag(dest)
+    if all(spec.eps == 0 for spec in readers):
+        raise ValueError(
+            f"{flag} changes nothing: every attack of --attacks that reads it has ε = 0 (it "
+            f"returns the clean images): give one a radius > 0 or drop {flag}"
+        )
+    if dest == "bpda_projection" and tuple(args.bpda_projection) == (args.steps, args.restarts):
+        raise ValueError(
+            f"--bpda-projection {args.steps},{args.restarts} is the defense's own projection "
+            "(--steps, --restarts), which the attacks use without it: pass a cheaper one or drop "
+            "--bpda-projection"
+        )
+    if dest == "unroll_steps" and args.unroll_steps > args.steps:
+        raise ValueError(
+            f"--unroll-steps {args.unroll_steps} is beyond the projection's --steps {args.steps}: "
+            f"K >= {args.steps} differentiates the whole run alike; pass at most {args.steps}"
+        )
+
+
 def check_budgets_used(args: argparse.Namespace, attacks) -> None:
     """A budget flag the user set that no attack of ``--attacks`` reads (``--latent-steps``
     without ``latent``, ``--eot-samples`` without ``eot``, ...: ``AttackRecord.settings``;
@@ -167,6 +190,8 @@ def check_budgets_used(args: argparse.Namespace, attacks) -> None:
 
     read = set().union(*(spec.record.budget_fields() for spec in attacks))
     for dest in BUDGETS:
+        if getattr(args, dest) is not None and dest in read:
+            _check_budget_acts(args, dest, [s for s in attacks if dest in s.record.budget_fields()])
         if getattr(args, dest) is None or dest in read:
             continue
         readers = [r.name for r in registered_attacks() if dest in r.budget_fields()]

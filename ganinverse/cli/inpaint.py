@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     _check_flags_used(args)
     given = method_options(args, (args.method,))
     engine = engine_overrides(args)  # (with --box)
-    checks = {"engine": engine, "how": "--method", "operator": Inpainting}
+    checks = {"engine": engine, "how": "--method", "operator": Inpainting, "noise_std": 0.0}
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     G = load_generator(args.generator, device=device) if record.needs_generator else None
     device = device if G is None else generator_device(G)
     D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None
-    if D is None and "prior_weight" in given.get(args.method, {}):
+    if D is None and given.get(args.method, {}).get("prior_weight", 0) > 0:
         raise ValueError(
             f"--prior-weight weighs {args.method}'s discriminator prior, but no discriminator "
             "is used (--discriminator none, or none beside the generator): pass --discriminator "

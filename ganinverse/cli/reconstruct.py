@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     given = method_options(args, (args.method,))
     checks = {"given": given, "engine": engine_overrides(args), "how": "--method"}
     checks["operator"] = REGISTRY[args.operator]
+    checks["noise_std"] = args.noise_std
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
     G = (
         load_generator(args.generator or "digits", device=device)

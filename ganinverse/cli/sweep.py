@@ -269,6 +269,7 @@ def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
         grid_flags=_grid_flags(args),
         engine=engine_overrides(args),
         operator=REGISTRY[args.operator],
+        noise_std=args.noise_std,
         **models,
     )
 

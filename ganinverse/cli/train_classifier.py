@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         check_number(args.manifold_fraction, "--manifold-fraction", low=0.0, high=1.0)
     if args.manifold_eps is not None:
         check_number(args.manifold_eps, "--manifold-eps", low=0.0, low_open=True)
+    set_flags = {dest for dest in TRAINING_OPTIONS if getattr(args, dest) is not None}
     for dest, (default, used, needs) in TRAINING_OPTIONS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)
@@ -118,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{flag} is used only with {needs}, which this run does not do: add {needs}, "
                 "or drop the flag"
             )
+    if args.adversarial != "none":
+        _check_adversarial_acts(args, set_flags)
     device = resolve_device(args.device)
     out = check_classifier_dir(args.out, "--out")
     start = time.perf_counter()
@@ -241,3 +244,33 @@ def check_classifier_dir(out, name: str = "--out"):
             "is replaced), or move those files away"
         )
     return path
+
+
+#: train-classifier's flags (dests) by ``adversarial_training``'s option names
+_ADVERSARIAL_FLAGS = {"eps": "eps", "steps": "pgd_steps", "manifold_eps": "manifold_eps"}
+_ADVERSARIAL_FLAGS.update(manifold_steps="manifold_steps", manifold_fraction="manifold_fraction")
+
+
+def _check_adversarial_acts(args: argparse.Namespace, set_flags: set[str]) -> None:
+    """A flag of the adversarial training that changes nothing with the others
+    (``defense.training.idle_adversarial_options``: --eps 0, --pgd-steps with
+    --manifold-fraction 1, ...) or a manifold fraction that rounds to no image of a batch
+    (``check_manifold_share``): a ValueError naming the flag."""
+    from ..defense.training import check_manifold_share, idle_adversarial_options
+
+    fraction = args.manifold_fraction if args.adversarial == "manifold" else 0.0
+    if args.adversarial == "manifold" and fraction == 0:
+        raise ValueError(
+            "--manifold-fraction 0 puts no image on the manifold: that is --adversarial pgd; "
+            "pass a fraction in (0, 1]"
+        )
+    check_manifold_share(fraction, args.batch_size, "--manifold-fraction")
+    options = {k: getattr(args, dest) for k, dest in _ADVERSARIAL_FLAGS.items()}
+    options.update(alpha=None, G=args.generator, manifold_fraction=fraction)
+    given = {k for k, dest in _ADVERSARIAL_FLAGS.items() if dest in set_flags}
+    for message in idle_adversarial_options(options, given, args.batch_size):
+        name = message.split()[0].split("=")[0]
+        flag = "--" + _ADVERSARIAL_FLAGS[name].replace("_", "-")
+        fix = "pass --eps > 0, or --adversarial none" if name == "eps" else f"drop {flag}"
+        message = message.replace("manifold_fraction=", "--manifold-fraction ")
+        raise ValueError(f"{flag}: {message}; {fix}")

@@ -273,6 +273,16 @@ class Attack(AttackChecks):
     ) -> None:
         super().__init__(model, eps, norm=norm)
         self.eot_samples = check_count(eot_samples, "eot_samples", "draws")
+        defenses = [m for m in model.modules() if isinstance(getattr(m, "resample", None), bool)]
+        if self.eot_samples > 1 and defenses and not any(m.resample for m in defenses):
+            warnings.warn(
+                f"eot_samples={self.eot_samples}: the projection defense in model does not "
+                "resample (resample=False), so unless another part of model is random every "
+                "EOT sample gives the same gradient: pass resample=True to the defense or "
+                "eot_samples=1",
+                IdleOptionWarning,
+                stacklevel=3,
+            )
 
     def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
         """Adversarial images for ``images`` (B, C, H, W) in [0, 1] with true ``labels`` (B,)."""

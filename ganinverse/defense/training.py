@@ -13,12 +13,14 @@ Training on reconstructions (Defense-GAN's variant) is ``train_classifier`` on
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import check_count, check_int, check_number
+from ..exceptions import IdleOptionWarning
 from ..models import train_classifier
 from ..models.classifier import check_float32_model, check_unit_images
 from .adaptive import OverpoweredAttack, check_generator
@@ -83,6 +85,43 @@ class AdversarialAugment:
         return torch.cat(parts)
 
 
+def idle_adversarial_options(
+    options: dict[str, object], given: set[str] | frozenset[str], batch_size: int
+) -> list[str]:
+    """Why options of ``adversarial_training`` in ``given`` (set by the caller) change nothing
+    with the others (``options``: eps, steps, alpha, manifold_fraction, manifold_eps,
+    manifold_steps, G, after their checks): the PGD part's at ε = 0 (PGD returns the clean
+    images) or with manifold_fraction = 1 (no PGD examples); the manifold part's with
+    manifold_fraction = 0. The API warns each (``IdleOptionWarning``), the CLI refuses."""
+    fraction = options["manifold_fraction"]
+    pgd, manifold = ("eps", "steps", "alpha"), ("manifold_eps", "manifold_steps", "G")
+    idle = []
+    if fraction == 1:
+        idle += [f"{k} (the PGD part) changes nothing with manifold_fraction=1" for k in pgd]
+    elif options["eps"] == 0:
+        idle.append("eps=0 makes the PGD examples the clean images: plain training on them")
+        idle += [
+            f"{k} changes nothing at eps=0: PGD returns the clean images (plain training)"
+            for k in ("steps", "alpha")
+        ]
+    if fraction == 0:
+        idle += [
+            f"{k} (the manifold part) changes nothing with manifold_fraction=0" for k in manifold
+        ]
+    return [m for m in idle if m.split()[0].split("=")[0] in given]
+
+
+def check_manifold_share(fraction: float, batch_size: int, name: str = "manifold_fraction") -> None:
+    """A ValueError for a manifold fraction ρ > 0 that rounds to no image of a batch of
+    ``batch_size`` (⌊ρ B⌋ = 0): the training would be Madry's, not the one asked for."""
+    if fraction > 0 and int(fraction * batch_size) == 0:
+        raise ValueError(
+            f"{name}={fraction:g} puts floor({fraction:g} x {batch_size}) = 0 images of each "
+            f"batch of {batch_size} on the manifold: the training would be plain PGD; raise it "
+            f"to at least {1 / batch_size:.3g} (or the batch size), or use 0 for Madry's"
+        )
+
+
 def adversarial_training(
     model: nn.Module,
     images: Tensor,
@@ -103,6 +142,10 @@ def adversarial_training(
     seed, device, progress). Returns the trained model in eval mode. Every argument, the
     images and the labels are checked before the first step (see ``train_classifier``).
     """
+    check_manifold_share(
+        check_number(manifold_fraction, "manifold_fraction", low=0, high=1),
+        check_int(train_kwargs.get("batch_size", 128), "batch_size", low=1),
+    )
     augment = AdversarialAugment(
         model,
         eps,
@@ -113,6 +156,12 @@ def adversarial_training(
         manifold_eps=manifold_eps,
         manifold_steps=manifold_steps,
     )
+    defaults = {"eps": 0.3, "steps": 7, "alpha": None, "manifold_eps": 2.0, "manifold_steps": 30}
+    values = {"eps": eps, "steps": steps, "alpha": alpha, "manifold_eps": manifold_eps}
+    values.update(manifold_steps=manifold_steps, G=G, manifold_fraction=manifold_fraction)
+    given = {k for k, v in values.items() if v is not defaults.get(k) and v != defaults.get(k)}
+    for message in idle_adversarial_options(values, given, train_kwargs.get("batch_size", 128)):
+        warnings.warn(message + "; drop it", IdleOptionWarning, stacklevel=2)
     return train_classifier(model, images, labels, augment=augment, **train_kwargs)
 
 

@@ -43,7 +43,7 @@ from torch.func import functional_call, vmap
 
 from .._validation import check_count, check_int, check_learning_rate, check_positive, check_weight
 from ..blending import poisson_blend
-from ..exceptions import ConvergenceWarning, IdleOptionWarning
+from ..exceptions import ConvergenceWarning, IdleOptionWarning, warn_idle
 from ..latent import LatentConfig, LatentResult, frozen
 from ..operators import Inpainting, LinearOperator, check_operator
 from ..status import image_status
@@ -334,7 +334,12 @@ def iagan(
             f"{type(operator).__name__}; drop blend"
         )
     operator, y = _prepare(G, operator, y)
-    if discrepancy not in (0.0, DISCREPANCY) and operator.noise.std == 0 and steps > 0:
+    if steps == 0:  # (the fine-tuning does not run: its options change nothing)
+        options = {"lr_theta": (lr_theta, LR_THETA), "lr_z": (lr_z, LR_Z)}
+        warn_idle(
+            "iagan", {**options, "discrepancy": (discrepancy, DISCREPANCY)}, "adapt_steps > 0"
+        )
+    elif discrepancy not in (0.0, DISCREPANCY) and operator.noise.std == 0:
         warnings.warn(
             f"discrepancy={discrepancy:g} changes nothing: the stopping rule compares the misfit "
             "with discrepancy x σ², and this operator has no noise (σ = 0); drop discrepancy "

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_count, check_learning_rate, check_tensor, check_weight
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, warn_idle
 from ..latent import LatentConfig, LatentResult, frozen
 from ..models.layers import check_layer, split_generator
 from ..operators import LinearOperator
@@ -120,17 +120,21 @@ class IloResult:
         return image_status({"not_improved": self.improved}, self.start.status)
 
 
+#: ILO's defaults: the ℓ1 radius per entry and Adam's learning rate on h.
+RADIUS, LR = 0.3, 0.03
+
+
 def ilo(
     G: nn.Module,
     operator: LinearOperator,
     y: Tensor,
     layer: int = 1,
-    radius: float = 0.3,
+    radius: float = RADIUS,
     config: LatentConfig | None = None,
     *,
     start: LatentResult | None = None,
     steps: int = 300,
-    lr: float = 0.03,
+    lr: float = LR,
     image_ids: Sequence[int] | None = None,
 ) -> IloResult:
     """Intermediate layer optimisation (Daras et al. 2021): x̂ = G_after(ĥ) with
@@ -154,6 +158,8 @@ def ilo(
     radius = check_weight(radius, "radius", what=RADIUS_IS)
     steps = check_count(steps, "steps", "steps", low=0)
     lr = check_learning_rate(lr, "lr")
+    if steps == 0:  # (the intermediate optimisation does not run)
+        warn_idle("ilo", {"lr": (lr, LR), "radius": (radius, RADIUS)}, "steps > 0")
     start = csgm_start(G, operator, y, config, start, image_ids, {}, "ilo")
     t0 = time.perf_counter()
     before, after = split_generator(G, layer)

@@ -92,6 +92,12 @@ DEFEND_BAD = [
     (["--pgd-steps", "3"], "--pgd-steps is a budget of the attack.s. pgd, bpda, .*add one "),
     (["--attacks", "pgd:0.1", "--eot-samples", "2"], "--attacks pgd:0.1 includes"),
 ]
+# helper-38 #10: budgets that change nothing (defend_argv projects with --steps 2 --restarts 1)
+DEFEND_BAD += [
+    (["--attacks", "pgd:0", "--pgd-steps", "5"], "--pgd-steps changes nothing: every attack"),
+    (["--attacks", "bpda:0.1", "--bpda-projection", "2,1"], "is the defense's own projection"),
+    (["--attacks", "unrolled:0.1", "--unroll-steps", "5"], "--unroll-steps 5 is beyond the pro"),
+]
 TRAIN_BAD = [
     (["--lr", "nan"], "--lr must be a finite number"),
     (["--lr", "inf"], "--lr must be a finite number"),
@@ -110,6 +116,21 @@ TRAIN_BAD = [
     (["--n", "100000"], "--n=100000 images"),
     (["--n-test", "100000"], "--n-test=100000 images"),
     (["--device", "nonsense"], "device"),
+    # helper-38 #7: adversarial options that change nothing with the others
+    (["--adversarial", "pgd", "--eps", "0"], "--eps: eps=0 makes the PGD examples the clean"),
+    (
+        ["--adversarial", "manifold", "--generator", "{gen}", "--manifold-fraction", "0.001"],
+        r"--manifold-fraction=0.001 puts floor\(0.001 x 128\) = 0 images",
+    ),
+    (
+        ["--adversarial", "manifold", "--generator", "{gen}", "--manifold-fraction", "1"]
+        + ["--pgd-steps", "3"],
+        "--pgd-steps: steps .the PGD part. changes nothing with --manifold-fraction 1",
+    ),
+    (
+        ["--adversarial", "manifold", "--generator", "{gen}", "--manifold-fraction", "0"],
+        "that is --adversarial pgd",
+    ),
 ]
 CASES = [("defend", a, m) for a, m in DEFEND_BAD] + [("train", a, m) for a, m in TRAIN_BAD]
 

@@ -1022,3 +1022,41 @@ def test_an_empty_out_or_a_data_root_that_is_a_file_is_named(command, tmp_path, 
     code, err = run([*args, "--data-root", str(data), "--out", str(tmp_path / "new" / "o")], capsys)
     assert code == 2 and f"'{data}' is a file, expected a folder" in err, err
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    "command, method, extra, lead",
+    [
+        ("reconstruct", "iagan", ["--iagan-discrepancy", "2"], "--iagan-discrepancy has no effect"),
+        ("sweep", "iagan", ["--iagan-discrepancy", "2", "--noise-std", "0"], "--iagan-discrep"),
+        ("inpaint", "yeh", ["--prior-weight", "0", "--prior", "wgan"], "--prior has no effect"),
+        (
+            "inpaint",
+            "yeh",
+            ["--prior-weight", "0", "--discriminator", "digits"],
+            "--discriminator is used by yeh only with --prior-weight > 0",
+        ),
+    ],
+)
+def test_an_option_idle_under_the_noise_or_a_zero_prior_weight_is_refused(
+    command, method, extra, lead, tmp_path, capsys
+):
+    """User trial (helper-38 #5, #6): --iagan-discrepancy without noise and yeh's --prior /
+    --discriminator with --prior-weight 0 ran (a warning at most) and changed nothing."""
+    code, err = run(argv(command, method, tmp_path / "new" / "o", *extra), capsys)
+    assert_refused(code, err, command, lead, tmp_path)
+
+
+def test_yeh_with_prior_weight_0_loads_no_discriminator_and_warns_nothing(tmp_path, capsys):
+    """helper-38 #6: --prior-weight 0 loaded the default D and warned 'D was given'."""
+    import json
+    import warnings
+
+    from ganinverse.exceptions import IdleOptionWarning
+
+    out = tmp_path / "o"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        code, err = run(argv("inpaint", "yeh", out, "--prior-weight", "0"), capsys)
+    assert code == 0, err
+    assert json.loads((out / "summary.json").read_text())["discriminator"] == "none"

@@ -205,3 +205,22 @@ def test_a_flag_that_is_no_bool_and_a_seed_that_draws_nothing(toy_classifier, to
     with pytest.raises(TypeError, match="resample must be a bool"):
         ProjectionDefense(toy_generator, resample="yes")
     ProjectionDefense(toy_generator, gradient="identity", tangent_eps=TANGENT_EPS)  # the default
+
+
+def test_eot_samples_on_a_defense_that_does_not_resample_warn(toy_generator, toy_classifier):
+    """helper-38 #11: EOT over a deterministic projection averages one gradient N times."""
+    from ganinverse.defense import BPDA
+    from ganinverse.exceptions import IdleOptionWarning
+
+    def model(resample):
+        defense = ProjectionDefense(toy_generator, steps=2, restarts=1, resample=resample)
+        return nn.Sequential(BPDA(defense), toy_classifier)
+
+    with pytest.warns(IdleOptionWarning, match="does not resample"):
+        PGD(model(False), 0.1, eot_samples=4)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        PGD(model(True), 0.1, eot_samples=4)
+        PGD(toy_classifier, 0.1, eot_samples=1)

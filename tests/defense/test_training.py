@@ -78,3 +78,19 @@ def test_project_images_batches(toy_generator):
     defense = ProjectionDefense(toy_generator, steps=5, restarts=1)
     expected = torch.cat([defense(x[0:2]), defense(x[2:4]), defense(x[4:])])
     assert torch.allclose(project_images(defense, x, batch_size=2), expected, atol=1e-6)
+
+
+def test_adversarial_options_that_change_nothing_warn_and_a_vanishing_share_is_refused(
+    toy_classifier_class, toy_data
+):
+    """helper-38 #7: eps=0, a manifold fraction that rounds to no image, PGD options with
+    fraction 1 were accepted silently."""
+    from ganinverse.exceptions import IdleOptionWarning
+
+    x, y = toy_data
+    with pytest.raises(ValueError, match=r"floor\(0.01 x 50\) = 0 images"):
+        adversarial_training(
+            toy_classifier_class(), x, y, manifold_fraction=0.01, batch_size=50, epochs=1
+        )
+    with pytest.warns(IdleOptionWarning, match="eps=0 makes the PGD examples the clean images"):
+        adversarial_training(toy_classifier_class(), x[:50], y[:50], eps=0.0, epochs=1)

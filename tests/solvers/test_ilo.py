@@ -288,3 +288,30 @@ def test_the_record_and_its_layer_search_run_csgm_once(csgm_calls):
 def test_the_projection_needs_rows():
     with pytest.raises(ValueError, match=r"v must be \(B, ...\) rows"):
         project_l1_ball(torch.ones(3), 1.0)
+
+
+def test_options_of_steps_that_do_not_run_warn_once_in_the_api():
+    """helper-38 #4: ilo(steps=0, lr=...) said nothing (only the CLI refused it)."""
+    import warnings
+
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.latent import LatentConfig
+    from ganinverse.solvers.ilo import ilo
+
+    G = gi.load_generator("digits", device="cpu")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 30, seed=0)
+    y = A.measure(x)
+    config = LatentConfig(steps=2, restarts=1, progress=False)
+    for call in (
+        lambda: ilo(G, A, y, config=config, steps=0, lr=0.1),
+        lambda: gi.reconstruct("ilo", G, A, y, config=config, steps=0, lr=0.1),
+    ):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            call()
+        idle = [str(w.message) for w in seen if w.category is IdleOptionWarning]
+        assert idle == [
+            "ilo: lr=0.1 changes nothing here: it acts only with steps > 0; drop it or set that"
+        ]

@@ -317,3 +317,23 @@ def test_a_discrepancy_rule_without_noise_warns_idle():
     start = gi.csgm(G, A, A.measure(x), steps=2, restarts=1, progress=False)
     with pytest.warns(IdleOptionWarning, match="discrepancy=5 changes nothing"):
         run_iagan(G, A, A.measure(x), start=start, discrepancy=5.0, adapt_steps=1)
+
+
+def test_fine_tuning_options_without_fine_tuning_warn_in_the_api():
+    """helper-38 #4: iagan(adapt_steps=0, lr_z=...) said nothing (only the CLI refused it)."""
+    import warnings
+
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.latent import LatentConfig
+    from ganinverse.solvers.adaptive import iagan
+
+    G = gi.load_generator("digits", device="cpu")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 30, seed=0)
+    config = LatentConfig(steps=2, restarts=1, progress=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        iagan(G, A, A.measure(x), config, adapt_steps=0, lr_z=0.5, discrepancy=2.0)
+    idle = sorted(str(w.message).split("=")[0] for w in seen if w.category is IdleOptionWarning)
+    assert idle == ["iagan: discrepancy", "iagan: lr_z"]
