@@ -294,6 +294,24 @@ def _x_values(args: argparse.Namespace) -> tuple:
     return values
 
 
+def _check_sparse_l1_fits(args: argparse.Namespace) -> None:
+    """csgm-sparse's ℓ1 candidates (its grid, else its --sparse-l1) against every m of --m
+    (``solvers.csgm.check_sparse_l1``), before sweep.json is written: the solver would refuse
+    them only when their unit runs. (Other axes' m is known once their operator is built.)"""
+    from ..solvers.csgm import check_sparse_l1
+
+    record = METHODS["csgm-sparse"]
+    if record.name not in chains(args.methods) or _sweepable()[args.operator].axis.name != "m":
+        return
+    tuned = record.tuned
+    given = method_options(args, (record.name,)).get(record.name, {})
+    grid = _grids(args).get(tuned.key) or (given.get("l1", record.defaults["l1"]),)
+    flag = _grid_flags(args).get(tuned.key) or record.flags["l1"].flag
+    for m in _x_values(args):
+        for l1 in grid:
+            check_sparse_l1(l1, m, name=f"{flag} {l1:g} at m = {m}: l1")
+
+
 def _shard(args: argparse.Namespace) -> tuple[int, int]:
     if args.shard:
         return parse_shard(args.shard)
@@ -315,6 +333,7 @@ def run(args: argparse.Namespace) -> int:
     _validate_methods(args)  # the options alone: at once
     _check_grids_replace_nothing(args)  # (after the candidates' own checks)
     _validate_methods(args, loaded=True)  # against G, D and the image size
+    _check_sparse_l1_fits(args)
     seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
     if seed_given:
         check_int(args.seed, "--seed", low=0)

@@ -329,6 +329,18 @@ def _check_start_matches(G: nn.Module, operator: LinearOperator, y: Tensor, star
         )
 
 
+def check_sparse_l1(l1: object, m: int, name: str = "l1") -> float:
+    """csgm-sparse's ℓ1 weight μ in [0, 1e6] whose ν-step Lasso weight m·μ/2 (m measurements)
+    is at most 1e6 (``WEIGHT_MAX``; ν = 0 long before), else a ValueError naming ``name``."""
+    l1 = check_weight(l1, name)
+    if l1 * m / 2 > WEIGHT_MAX:
+        raise ValueError(
+            f"{name} = {l1:g} makes the ν-step's Lasso weight m·l1/2 = {l1 * m / 2:.3g} (m = "
+            f"{m}) exceed 1e6, where ν = 0 long before; use l1 <= {2 * WEIGHT_MAX / m:.3g}"
+        )
+    return l1
+
+
 def csgm_sparse(
     G: nn.Module,
     operator: LinearOperator,
@@ -366,13 +378,7 @@ def csgm_sparse(
     check_generator(G)
     d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
-    l1 = check_weight(l1, "l1")
-    m_max = int(max(operator.measurement_counts()))
-    if l1 * m_max / 2 > WEIGHT_MAX:  # before the engine runs: the ν-step's Lasso weight
-        raise ValueError(
-            f"l1 = {l1:g} makes the ν-step's Lasso weight m·l1/2 = {l1 * m_max / 2:.3g} (m = "
-            f"{m_max}) exceed 1e6, where ν = 0 long before; use l1 <= {2 * WEIGHT_MAX / m_max:.3g}"
-        )
+    l1 = check_sparse_l1(l1, int(max(operator.measurement_counts())))
     prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
     start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse", prior)
     if isinstance(basis, str):

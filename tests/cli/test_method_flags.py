@@ -928,6 +928,8 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("reconstruct", "deep-decoder", ["--untrained-steps", "10000000"], "--untrained-steps: "),
         ("sweep", "deep-decoder", ["--dd-channels", "100000"], "--dd-channels: the Deep Decoder"),
         ("reconstruct", "dip", ["--dip-channels", "1000000"], "--dip-channels: the DIP network"),
+        # helper-38: the ν-step bound m·μ/2 <= 1e6 was checked only when the unit ran
+        ("sweep", "csgm-sparse", ["--sparse-l1-grid", "1,90000"], "--sparse-l1-grid 90000 at m"),
     ],
 )
 def test_a_step_size_noise_or_box_beyond_its_domain_is_refused_before_writing(
