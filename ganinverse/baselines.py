@@ -57,6 +57,7 @@ import torch
 from torch import Tensor
 
 from ganinverse._validation import (
+    check_count,
     check_int,
     check_measurement_scale,
     check_noise_std,
@@ -744,7 +745,7 @@ def lasso_sklearn(
     _check_matrix_scale(A, y, noise_std)
     lam = _check_lam(lam)
     tol = _check_tol(tol)
-    check_int(max_iter, "max_iter", low=1)
+    check_count(max_iter, "max_iter", "steps")
     m = A.shape[-2]
     X, M = _numpy_problem(A, basis, image_shape)
     P = _Matrix(M)
@@ -866,7 +867,7 @@ def lipschitz_constant(M: Tensor | LinearOperator, n_iter: int = 100, seed: int 
     if isinstance(M, LinearOperator):
         return M.norm(n_iter, seed).pow(2) * LIPSCHITZ_MARGIN
     check_tensor(M, "M", ndim=(2, 3))
-    check_int(n_iter, "n_iter", low=1)
+    check_count(n_iter, "n_iter", "steps")
     check_int(seed, "seed", low=0)
     return _lipschitz(_Matrix(M), n_iter, seed)
 
@@ -1182,7 +1183,7 @@ def lasso_fista(
     """
     image_shape, y = _check_any(A, y, basis, image_shape, scale=True, noise_std=noise_std)
     lam = _check_lam(lam)
-    check_int(max_iter, "max_iter", low=1)
+    check_count(max_iter, "max_iter", "steps")
     tol = _check_tol(tol)
     coef_shape = _coefficient_shape(basis, image_shape)
     if init is not None:

@@ -21,6 +21,7 @@ from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
 from ._validation import (
+    check_count,
     check_images,
     check_int,
     check_measurement_scale,
@@ -80,7 +81,7 @@ def tv_inpaint(
     the rule unmet; ``return_converged=True`` returns (x, converged), converged (B,) bool False
     for those images.
     """
-    check_int(iters, "iters", low=1)
+    check_count(iters, "iters", "steps")
     tol = check_number(
         tol, "tol", low=0.0, low_open=True, hint="the largest pixel change per iteration, e.g. 1e-4"
     )

@@ -38,7 +38,6 @@ from ._validation import (
     check_choice,
     check_count,
     check_distinct,
-    check_int,
     check_learning_rate,
     check_number,
     check_weight,
@@ -431,7 +430,6 @@ def reconstruct_result(
     options = record.options(options)
     if _warn_idle:  # (False: a search checked them over all its candidates)
         _idle_warnings(record, caller, [options], "here")
-        _warn_idle_seed(record, seed)
     if record.needs_generator and G is None:
         raise ValueError(f"method {method!r} needs a generator (G)")
     if not record.needs_generator and G is not None:
@@ -517,7 +515,7 @@ def _warn_idle_seed(record: Method, seed: object) -> None:
             f"method {record.name!r} draws nothing at random: seed={seed!r} changes nothing; "
             "drop it",
             IdleOptionWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
 
 
@@ -540,7 +538,10 @@ def _idle_warnings(record: Method, given: Iterable[str], runs: Sequence[Mapping]
 def reconstruct(
     method: str, G: nn.Module | None, operator: LinearOperator, y: Tensor, **kwargs: Any
 ) -> Tensor:
-    """x̂ (B, C, H, W) on the library's [-1, 1] scale: ``reconstruct_result(...).x_hat``."""
+    """x̂ (B, C, H, W) on the library's [-1, 1] scale: ``reconstruct_result(...).x_hat``. A seed
+    other than 0 for a method that draws nothing at random warns (``IdleOptionWarning``; the
+    operator, built before, holds its own draws)."""
+    _warn_idle_seed(get_method(method), kwargs.get("seed", 0))
     return reconstruct_result(method, G, operator, y, **kwargs).x_hat
 
 
@@ -589,7 +590,6 @@ def choose_weight(
     options = record.options(options)
     runs = [record.tuned.apply(options, v) for v in values]
     _idle_warnings(record, given_options, runs, "under any candidate")
-    _warn_idle_seed(record, seed)
     return _choose(
         record,
         method,
@@ -1185,6 +1185,8 @@ def _check_deep_decoder_options(options: Mapping[str, Any], shape: tuple | None)
             lambda: DeepDecoder(shape, k, d),
             f"the Deep Decoder of channels={k}, depth={d}",
             "lower channels (--dd-channels; Heckel & Hand use 64 at most)",
+            copies=2,  # (fit_untrained trains at least two side by side)
+            input_shape=_on_meta(lambda: DeepDecoder(shape, k, d)).input_shape,
         )
 
 
@@ -1200,8 +1202,9 @@ def _check_dip_options(options: Mapping[str, Any], shape: tuple | None) -> None:
         check_training_memory(
             lambda: SkipNet(shape, *(options[k] for k in keys)),
             f"the DIP network of {sizes}",
-            "lower its channels (--dip-channels, --dip-skip-channels, --dip-input-channels; "
-            "Ulyanov et al. use 128 at most)",
+            "lower --dip-channels (Ulyanov et al. use 128 at most)",
+            copies=2,  # (fit_untrained trains at least two side by side)
+            input_shape=_on_meta(lambda: SkipNet(shape, *(options[k] for k in keys))).input_shape,
         )
 
 
@@ -1416,7 +1419,7 @@ def _biharmonic(G, operator, y):
 
 def _check_tv_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """``inpaint_baselines.tv_inpaint``'s checks of its iterations and tolerance."""
-    check_int(options["iters"], "iters", low=1)
+    check_count(options["iters"], "iters", "steps")
     check_number(options["tol"], "tol", low=0.0, low_open=True)
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._validation import (
+    check_count,
     check_image_range,
     check_images,
     check_int,
@@ -365,7 +366,7 @@ class LinearOperator(nn.Module):
         (σ₂/σ₁)^(2 n_iter). Raises TypeError/ValueError for n_iter < 1 or a seed that is not an
         int >= 0.
         """
-        check_int(n_iter, "n_iter", low=1)
+        check_count(n_iter, "n_iter", "steps")
         check_int(seed, "seed", low=0)
         k = self.n_matrices
         rows = torch.arange(k, device=self.device)

@@ -192,3 +192,25 @@ def test_more_domain_and_idle_refusals_of_the_second_trial():
     assert "lr" in LatentConfig(steps=0, lr=0.5).idle_options()
     with pytest.warns(IdleOptionWarning, match="lr=0.5 changes nothing here"):
         gi.csgm(G, A, y, steps=0, lr=0.5, restarts=1, progress=False)
+
+
+def test_every_iteration_count_is_bounded(tmp_path):
+    """helper-39: TV's iters, the Lasso's max_iter, csgm-sparse's lasso_max_iter and the power
+    iteration's n_iter ran for hours at 1e12 instead of being refused."""
+    from ganinverse import baselines
+    from ganinverse.bases import make_basis
+    from ganinverse.inpaint_baselines import tv_inpaint
+
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 20, seed=0)
+    y = A.measure(x)
+    with pytest.raises(ValueError, match="max_iter must be <= 1,000,000"):
+        baselines.lasso_fista(A, y, make_basis("dct", (1, 28, 28)), lam=0.1, max_iter=10**12)
+    with pytest.raises(ValueError, match="n_iter must be <= 1,000,000"):
+        A.norm(n_iter=10**12)
+    mask = torch.ones(1, 1, 28, 28, dtype=torch.bool)
+    with pytest.raises(ValueError, match="iters must be <= 1,000,000"):
+        tv_inpaint(x, mask, iters=10**12)
+    G = gi.load_generator("digits")
+    with pytest.raises(ValueError, match="lasso_max_iter must be <= 1,000,000"):
+        gi.csgm_sparse(G, A, y, lasso_max_iter=10**12, steps=1, restarts=1)

@@ -174,10 +174,13 @@ def _check_budget_acts(args: argparse.Namespace, dest: str, readers) -> None:
             "(--steps, --restarts), which the attacks use without it: pass a cheaper one or drop "
             "--bpda-projection"
         )
-    if dest == "unroll_steps" and args.unroll_steps > args.steps:
+    projection = ("--bpda-projection", args.bpda_projection[0]) if args.bpda_projection else None
+    flag_steps, steps = projection or ("--steps", args.steps)  # (the attacker's projection)
+    if dest == "unroll_steps" and args.unroll_steps > steps:
         raise ValueError(
-            f"--unroll-steps {args.unroll_steps} is beyond the projection's --steps {args.steps}: "
-            f"K >= {args.steps} differentiates the whole run alike; pass at most {args.steps}"
+            f"--unroll-steps {args.unroll_steps} is beyond the attacked projection's steps "
+            f"({flag_steps} {steps}): K >= {steps} differentiates the whole run alike; pass at "
+            f"most {steps}"
         )
 
 

@@ -268,9 +268,11 @@ def _check_adversarial_acts(args: argparse.Namespace, set_flags: set[str]) -> No
     options = {k: getattr(args, dest) for k, dest in _ADVERSARIAL_FLAGS.items()}
     options.update(alpha=None, G=args.generator, manifold_fraction=fraction)
     given = {k for k, dest in _ADVERSARIAL_FLAGS.items() if dest in set_flags}
-    for message in idle_adversarial_options(options, given, args.batch_size):
-        name = message.split()[0].split("=")[0]
-        flag = "--" + _ADVERSARIAL_FLAGS[name].replace("_", "-")
-        fix = "pass --eps > 0, or --adversarial none" if name == "eps" else f"drop {flag}"
-        message = message.replace("manifold_fraction=", "--manifold-fraction ")
-        raise ValueError(f"{flag}: {message}; {fix}")
+    idle = idle_adversarial_options(options, given, args.batch_size)
+    if idle:
+        names = [m.split()[0].split("=")[0] for m in idle]
+        flags = ["--" + _ADVERSARIAL_FLAGS[n].replace("_", "-") for n in names]
+        zero = "eps" in names and options["eps"] == 0
+        fix = "pass --eps > 0, or --adversarial none" if zero else f"drop {', '.join(flags)}"
+        text = "; ".join(m.replace("manifold_fraction=", "--manifold-fraction ") for m in idle)
+        raise ValueError(f"{flags[0]}: {text}; {fix}")

@@ -147,7 +147,8 @@ def _prune_at(args: argparse.Namespace) -> tuple[float, ...]:
     --prune-at with --restarts 1, which it could not act on."""
     if args.prune_at is None:  # (those of the default that can act with these restarts)
         candidates = args.steps_grid or [args.steps if args.steps is not None else min(STEPS_GRID)]
-        steps = min(check_count(s, "--steps", "steps", low=0) for s in candidates)
+        flag = "--steps-grid" if args.steps_grid else "--steps"
+        steps = min(check_count(s, flag, "steps", low=0) for s in candidates)
         return acting_prunes(ENGINE["prune_at"], args.restarts, steps) if args.restarts > 1 else ()
     check_count(args.restarts, "--restarts", "draws")
     refuse_idle_flags(LatentConfig(restarts=args.restarts).idle_options(given=("prune_at",)))

@@ -353,6 +353,13 @@ class PGD(Attack):
             self.alpha = check_budget(alpha, "alpha", self.norm, self.image_size, strict=True)
         self.random_start = check_bool(random_start, "random_start")
         self.seed = None if seed is None else check_int(seed, "seed", low=0)
+        if self.eps == 0 and (steps != 40 or alpha is not None):
+            warnings.warn(
+                "steps/alpha change nothing at eps=0: the attack returns the clean images; "
+                "drop them or give a radius > 0",
+                IdleOptionWarning,
+                stacklevel=2,
+            )
         if not self.random_start and seed not in (None, 0):
             warnings.warn(
                 f"seed={seed} changes nothing: it seeds only the random start "

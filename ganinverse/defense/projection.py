@@ -409,6 +409,14 @@ class UnrolledProjection(nn.Module):
         if not isinstance(defense, ProjectionDefense):
             raise TypeError(f"defense must be a ProjectionDefense, got {type(defense).__name__}")
         self.unroll_steps = check_count(unroll_steps, "unroll_steps", "steps")
+        if self.unroll_steps > defense.config.steps:
+            warnings.warn(
+                f"unroll_steps={self.unroll_steps} is beyond the projection's "
+                f"steps={defense.config.steps}: K >= steps differentiates the whole run alike; "
+                f"pass at most {defense.config.steps}",
+                IdleOptionWarning,
+                stacklevel=2,
+            )
         check_unrollable(defense.config)
         self.defense = defense
         self.image_shape = defense.image_shape

@@ -290,7 +290,12 @@ def _unrolled(c: AttackContext) -> Attack:
     s = c.settings
     d = _attacker_defense(c)
     return unrolled_pgd(
-        d, c.classifier, c.eps, unroll_steps=s.unroll_steps, steps=s.bpda_steps, norm=c.norm
+        d,
+        c.classifier,
+        c.eps,
+        unroll_steps=min(s.unroll_steps, d.config.steps),  # (the default 10 may exceed a short
+        steps=s.bpda_steps,  # projection's steps: the whole run, as the CLI refuses beyond it)
+        norm=c.norm,
     )
 
 

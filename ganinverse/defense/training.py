@@ -118,7 +118,8 @@ def check_manifold_share(fraction: float, batch_size: int, name: str = "manifold
         raise ValueError(
             f"{name}={fraction:g} puts floor({fraction:g} x {batch_size}) = 0 images of each "
             f"batch of {batch_size} on the manifold: the training would be plain PGD; raise it "
-            f"to at least {1 / batch_size:.3g} (or the batch size), or use 0 for Madry's"
+            f"to at least {1 / batch_size:.3g} (or the batch size), or train Madry's PGD "
+            "(manifold_fraction=0, --adversarial pgd)"
         )
 
 
@@ -161,7 +162,8 @@ def adversarial_training(
     values.update(manifold_steps=manifold_steps, G=G, manifold_fraction=manifold_fraction)
     given = {k for k, v in values.items() if v is not defaults.get(k) and v != defaults.get(k)}
     for message in idle_adversarial_options(values, given, train_kwargs.get("batch_size", 128)):
-        warnings.warn(message + "; drop it", IdleOptionWarning, stacklevel=2)
+        fix = "train_classifier trains on clean images" if message.startswith("eps=0") else ""
+        warnings.warn(f"{message}; {fix or 'drop it'}", IdleOptionWarning, stacklevel=2)
     return train_classifier(model, images, labels, augment=augment, **train_kwargs)
 
 

@@ -12,6 +12,8 @@ class indices in [0, classes) of the model.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -258,6 +260,15 @@ def train_classifier(
     torch.manual_seed(seed)  # dropout masks
     gen = rng(seed)
     model = model.to(dev).train()
+    frozen = [p for p in model.parameters() if not p.requires_grad]
+    if frozen:  # (a loaded classifier is frozen: fine-tuning it trains every weight)
+        warnings.warn(
+            f"{len(frozen)} of the model's parameters did not require gradients (a loaded "
+            "classifier is frozen): train_classifier trains every parameter, so they now do",
+            UserWarning,
+            stacklevel=2,
+        )
+        model.requires_grad_(True)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = images.shape[0]
     steps = epochs * ((n + batch_size - 1) // batch_size)

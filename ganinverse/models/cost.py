@@ -97,6 +97,25 @@ def count_weights(build: Callable[[], nn.Module | tuple | list]) -> int:
     return sum(p.numel() for net in nets for p in net.parameters())
 
 
+def count_activations(net: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """The number of values every module of ``net`` outputs for one input of ``input_shape``
+    (a forward on the meta device: shapes only; training keeps about these for backward)."""
+    total = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(output, torch.Tensor):
+            total[0] += output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    try:
+        with torch.no_grad():
+            net(torch.empty((1, *input_shape), device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0]
+
+
 def check_training_memory(
     build: Callable[[], nn.Module | tuple | list],
     what: str,
@@ -104,21 +123,28 @@ def check_training_memory(
     *,
     copies: int = 1,
     device: str | torch.device = "cpu",
+    input_shape: tuple[int, ...] | None = None,
 ) -> int:
     """The weights of ``build()``'s network(s) (``count_weights``), unless training ``copies`` of
     them with Adam needs more than ``device``'s memory (``device_memory``): at least
-    ``TRAINING_BYTES_PER_WEIGHT`` (16) bytes per weight. Then a ValueError naming ``what`` (e.g.
+    ``TRAINING_BYTES_PER_WEIGHT`` (16) bytes per weight, and with ``input_shape`` (one input of
+    the first network, without the batch) 8 bytes per activation (``count_activations``). Then a ValueError naming ``what`` (e.g.
     "--dd-channels 100000: the Deep Decoder") with the bytes needed and had, and ``fix``; raised
     before any weight is allocated (building such a network ends in an allocation traceback
     or the OOM killer)."""
-    n = count_weights(build)
-    need = n * TRAINING_BYTES_PER_WEIGHT * copies
+    with torch.device("meta"):
+        built = build()
+    nets = built if isinstance(built, (tuple, list)) else (built,)
+    n = sum(p.numel() for net in nets for p in net.parameters())
+    acts = 0 if input_shape is None else count_activations(nets[0], input_shape)
+    need = (n * TRAINING_BYTES_PER_WEIGHT + acts * 2 * 4) * copies
     have = device_memory(device)
     if need > have:
         many = f" x {copies} copies" if copies > 1 else ""
+        kept = f" and {acts:,} activations (value + gradient, 4 bytes each)" if acts else ""
         raise ValueError(
             f"{what} has {n:,} weights{many}: training needs at least {need / 2**30:,.1f} GiB "
-            f"(weights, gradients and Adam's two moments, 16 bytes each) but {device} has "
-            f"{have / 2**30:,.1f} GiB; {fix}"
+            f"(weights, gradients and Adam's two moments, 16 bytes each{kept}) but {device} "
+            f"has {have / 2**30:,.1f} GiB; {fix}"
         )
     return n

@@ -30,7 +30,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from .._validation import WEIGHT_MAX, check_choice, check_positive, check_weight
+from .._validation import WEIGHT_MAX, check_choice, check_count, check_positive, check_weight
 from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
 from ..exceptions import IdleOptionWarning
@@ -379,6 +379,7 @@ def csgm_sparse(
     d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
     l1 = check_sparse_l1(l1, int(max(operator.measurement_counts())))
+    check_count(lasso_max_iter, "lasso_max_iter", "steps")
     prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
     start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse", prior)
     if isinstance(basis, str):

@@ -360,3 +360,17 @@ def _no_warning():
     import contextlib
 
     return contextlib.nullcontext()
+
+
+def test_a_seed_that_draws_the_operator_is_not_called_idle(tmp_path):
+    """helper-39: reconstruct --method lasso-dct --seed 3 (the seed draws A) warned that the
+    seed changes nothing; only gi.reconstruct, given a built operator, warns so."""
+    import warnings
+
+    from ganinverse.exceptions import IdleOptionWarning
+
+    argv = ["reconstruct", "--dataset", "digits", "--m", "20", "--method", "lasso-dct"]
+    argv += ["--seed", "3", "--device", "cpu", "--no-progress", "--out", str(tmp_path / "o")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        assert main(argv) == 0

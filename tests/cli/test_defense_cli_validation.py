@@ -96,7 +96,11 @@ DEFEND_BAD = [
 DEFEND_BAD += [
     (["--attacks", "pgd:0", "--pgd-steps", "5"], "--pgd-steps changes nothing: every attack"),
     (["--attacks", "bpda:0.1", "--bpda-projection", "2,1"], "is the defense's own projection"),
-    (["--attacks", "unrolled:0.1", "--unroll-steps", "5"], "--unroll-steps 5 is beyond the pro"),
+    (["--attacks", "unrolled:0.1", "--unroll-steps", "5"], "--unroll-steps 5 is beyond the att"),
+    (  # helper-39: the attacked projection is --bpda-projection's when given
+        ["--attacks", "unrolled:0.1", "--bpda-projection", "1,1", "--unroll-steps", "2"],
+        r"projection's steps \(--bpda-projection 1\)",
+    ),
 ]
 TRAIN_BAD = [
     (["--lr", "nan"], "--lr must be a finite number"),

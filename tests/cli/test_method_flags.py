@@ -984,6 +984,11 @@ DEFEND_EVAL += ["--classifier", "digits-a"]
             "--re",
         ),
         ([*DEFEND_EVAL, "--eot-samples", "100000"], "--eot-samples must be <= 10,000"),
+        (
+            ["tune", "--generator", "digits", "--dataset", "digits", "--m", "10"]
+            + ["--steps-grid", "2,10000000"],
+            "--steps-grid must be <= 1,000,000",  # (helper-39: it named --steps)
+        ),
         ([*DEFEND_EVAL, "--pgd-steps", "10000000"], "--pgd-steps must be <= 1,000,000"),
     ],
 )

@@ -224,3 +224,15 @@ def test_eot_samples_on_a_defense_that_does_not_resample_warn(toy_generator, toy
         warnings.simplefilter("error", IdleOptionWarning)
         PGD(model(True), 0.1, eot_samples=4)
         PGD(toy_classifier, 0.1, eot_samples=1)
+
+
+def test_pgd_budget_at_eps_0_and_an_unroll_beyond_the_steps_warn(toy_generator, toy_classifier):
+    """helper-39: the CLI refused them; the API said nothing."""
+    from ganinverse.defense import UnrolledProjection
+    from ganinverse.exceptions import IdleOptionWarning
+
+    with pytest.warns(IdleOptionWarning, match="change nothing at eps=0"):
+        PGD(toy_classifier, 0.0, steps=5)
+    defense = ProjectionDefense(toy_generator, steps=2, restarts=1, optimizer="sgd", prune_at=())
+    with pytest.warns(IdleOptionWarning, match="unroll_steps=5 is beyond the projection's steps=2"):
+        UnrolledProjection(defense, unroll_steps=5)

@@ -33,3 +33,15 @@ def test_train_classifier_learns_a_separable_problem():
 def test_train_classifier_rejects_signed_images():
     with pytest.raises(ValueError, match="images"):
         train_classifier(ClassifierA(), torch.rand(4, 1, 28, 28) * 2 - 1, torch.zeros(4).long())
+
+
+def test_a_frozen_classifier_is_trained_whole_and_told_so():
+    """helper-39: a classifier loaded frozen (gi.load_classifier) failed inside autograd."""
+    torch.manual_seed(0)
+    x = torch.rand(16, 1, 28, 28)
+    y = torch.arange(16) % 10
+    model = ClassifierA((1, 28, 28), 10).requires_grad_(False)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.warns(UserWarning, match="did not require gradients"):
+        trained = train_classifier(model, x, y, epochs=1, batch_size=8, device="cpu")
+    assert any(not torch.equal(a, b) for a, b in zip(before, trained.parameters(), strict=True))

@@ -38,3 +38,11 @@ def test_a_network_beyond_the_device_is_refused_with_what_it_needs():
     assert fits == 10010
     with pytest.raises(ValueError, match=r"x 3 copies"):  # copies count: 3 x (n/3 + 1) > have
         check_training_memory(lambda: nn.Linear(n // 3 + 1, 1, bias=False), "x", "", copies=3)
+
+
+def test_activations_are_counted_on_the_meta_device():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+    # the conv's output, the ReLU's, the Sequential's: 3 x 8 x 10 x 10
+    from ganinverse.models.cost import count_activations
+
+    assert count_activations(net, (3, 10, 10)) == 3 * 8 * 10 * 10
