@@ -116,8 +116,13 @@ class IloResult:
 
     @property
     def status(self) -> list[str]:
-        """Per image: CSGM's start's, and "not_improved" (``ganinverse.status``)."""
-        return image_status({"not_improved": self.improved}, self.start.status)
+        """Per image: CSGM's start's, and "not_improved" (``ganinverse.status``) where the
+        intermediate optimisation ran (steps > 0, radius > 0) and no step improved on CSGM (or
+        CSGM already fit y exactly); with no stage asked (steps = 0 or radius = 0) x̂ is CSGM's
+        by request, as iagan with adapt_steps = 0: CSGM's status alone."""
+        asked = self.steps > 0 and self.radius > 0
+        fine = self.improved | (self.start_data_loss.cpu() == 0)
+        return image_status({"not_improved": fine if asked else None}, self.start.status)
 
 
 #: ILO's defaults: the ℓ1 radius per entry and Adam's learning rate on h.

@@ -147,6 +147,8 @@ def test_radius_zero_or_no_steps_is_the_csgm_result():
             assert torch.equal(res.x_hat, start.x_hat), kw
             assert torch.equal(res.data_loss, res.start_data_loss) and not res.improved.any()
             assert float(res.deviation.abs().max()) == 0.0
+            # no stage asked: CSGM's status alone, as iagan with adapt_steps=0 (helper-39 #11)
+            assert res.status == start.status, kw
 
 
 def test_ilo_runs_csgm_itself_and_matches_a_given_start():
