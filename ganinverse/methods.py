@@ -496,7 +496,7 @@ def idle_method_options(
     """{option: what it needs to act} for each option in ``given`` whose flag's ``acts_when``
     (``Flag.acts_when``) holds under none of ``runs`` (the full options of each run: one, or a
     search's candidates). The API warns about each (``reconstruct_result``, ``choose_weight``);
-    the CLI refuses the flag (``cli._common.checked_method_options``)."""
+    the CLI refuses the flag (``cli._common.validate_methods``)."""
     idle: dict[str, str] = {}
     for name in sorted(given):
         flag = record.flags.get(name)
