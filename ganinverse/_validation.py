@@ -283,12 +283,17 @@ BUDGETS: dict[str, tuple[int, str]] = {
         "generator updates of a pretraining (published GANs: 10,000 to 1,000,000)",
     ),
     "critic": (100, "discriminator steps per generator step (WGAN: 5)"),
+    "width": (
+        1024,
+        "channels of one layer of an untrained network (published: Deep Decoder 64, Deep Image "
+        "Prior 128; a 1x1 or 3x3 convolution's cost grows with its square)",
+    ),
 }
 
 
 def check_count(value: object, name: str, kind: str, *, low: int = 1) -> int:
     """An int in [low, ``BUDGETS[kind]``'s bound] (steps <= 1e6, draws <= 1e4, epochs <= 1e4,
-    train_steps <= 1e8, critic <= 100), else a TypeError/ValueError naming ``name`` and saying
+    train_steps <= 1e8, critic <= 100, width <= 1024), else a TypeError/ValueError naming ``name`` and saying
     what the number counts."""
     high, what = BUDGETS[kind]
     value = check_int(value, name, low=low)

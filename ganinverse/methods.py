@@ -151,6 +151,11 @@ class Method:
     #: on the meta device); ``shape`` is the images' (C, H, W), None when not known yet (the
     #: checks that need it are skipped). ``validate`` runs it (and ``check`` with G)
     check_options: Callable[..., Any] | None = None
+    #: networks(options, shape) -> (build, what, fix): the network an untrained prior trains per
+    #: image for images of ``shape``; ``validate`` builds it on the meta device (its own checks
+    #: of channels and depth run) and checks that ``batch`` of them train within the memory
+    #: (``models.cost.check_training_memory``)
+    networks: Callable[..., tuple] | None = None
     #: {option: the operator classes it applies to}: set away from its default with another
     #: operator it is refused (iagan's ``blend`` blends into known pixels: Inpainting only)
     option_operators: Mapping[str, tuple[type, ...]] = field(default_factory=dict)
@@ -197,11 +202,13 @@ class Method:
         D: nn.Module | None = None,
         grid: Sequence[Weight] = (),
         operator: LinearOperator | type | None = None,
+        batch: int = 2,
     ) -> dict:
         """``options`` over the defaults (``options()``) once the checks the solver runs on them
         passed, without solving (the CLI and the sweep call it before any work or file):
         ``check_options(options, shape)`` (``shape``: the images' (C, H, W); None skips what
-        needs it), with ``operator`` (an operator or its class) ``check_operator(operator,
+        needs it), with ``shape`` the memory of the ``networks`` trained for ``batch`` images
+        side by side (at least two, as ``fit_untrained``), with ``operator`` (an operator or its class) ``check_operator(operator,
         options)``, and, with G, ``check(G, D, options)``; then every candidate of ``grid`` (the
         tuned weight's values, ``Tuned.apply``) checked the same way.
 
@@ -217,6 +224,10 @@ class Method:
         def own(full: dict) -> None:  # the options alone (and against the operator's kind)
             if self.check_options is not None:
                 self.check_options(full, shape)
+            if self.networks is not None and shape is not None:
+                from .models.cost import check_training_memory
+
+                check_training_memory(*self.networks(full, shape), copies=max(batch, 2))
             if operator is not None:
                 self.check_operator(operator, full)
 
@@ -1167,45 +1178,36 @@ UNTRAINED = Tuned(
 )
 
 
-def _check_untrained(options: Mapping[str, Any]) -> None:
-    """``fit_untrained``'s checks of the steps T and the learning rate."""
+def _check_untrained(options: Mapping[str, Any], shape: tuple | None = None) -> None:
+    """``fit_untrained``'s checks of the steps T and the learning rate (the network's are its
+    record's ``networks``)."""
     check_steps(options["steps"])
     check_learning_rate(options["lr"], "lr")
 
 
-def _check_deep_decoder_options(options: Mapping[str, Any], shape: tuple | None) -> None:
-    """``deep_decoder``'s: T, lr and the network (channels, depth for this image size)."""
-    _check_untrained(options)
-    if shape is not None:
-        from .models.cost import check_training_memory
-        from .models.untrained import DeepDecoder
+def _deep_decoder_network(options: Mapping[str, Any], shape: tuple) -> tuple:
+    """``deep_decoder``'s network for images of ``shape`` (``Method.networks``)."""
+    from .models.untrained import DeepDecoder
 
-        k, d = options["channels"], options["depth"]
-        check_training_memory(
-            lambda: DeepDecoder(shape, k, d),
-            f"the Deep Decoder of channels={k}, depth={d}",
-            "lower channels (--dd-channels; Heckel & Hand use 64 at most)",
-            copies=2,  # (fit_untrained trains at least two side by side)
-            input_shape=_on_meta(lambda: DeepDecoder(shape, k, d)).input_shape,
-        )
+    k, d = options["channels"], options["depth"]
+    return (
+        lambda: DeepDecoder(shape, k, d),
+        f"the Deep Decoder of channels={k}, depth={d}",
+        "lower channels (--dd-channels; Heckel & Hand use 64 at most)",
+    )
 
 
-def _check_dip_options(options: Mapping[str, Any], shape: tuple | None) -> None:
-    """``deep_image_prior``'s: T, lr and the network (channels, levels for this image size)."""
-    _check_untrained(options)
-    if shape is not None:
-        from .models.cost import check_training_memory
-        from .models.untrained import SkipNet
+def _dip_network(options: Mapping[str, Any], shape: tuple) -> tuple:
+    """``deep_image_prior``'s network for images of ``shape`` (``Method.networks``)."""
+    from .models.untrained import SkipNet
 
-        keys = ("channels", "levels", "skip_channels", "input_channels")
-        sizes = ", ".join(f"{k}={options[k]}" for k in keys)
-        check_training_memory(
-            lambda: SkipNet(shape, *(options[k] for k in keys)),
-            f"the DIP network of {sizes}",
-            "lower --dip-channels (Ulyanov et al. use 128 at most)",
-            copies=2,  # (fit_untrained trains at least two side by side)
-            input_shape=_on_meta(lambda: SkipNet(shape, *(options[k] for k in keys))).input_shape,
-        )
+    keys = ("channels", "levels", "skip_channels", "input_channels")
+    sizes = [options[k] for k in keys]
+    return (
+        lambda: SkipNet(shape, *sizes),
+        f"the DIP network of {', '.join(f'{k}={v}' for k, v in zip(keys, sizes, strict=True))}",
+        "lower --dip-channels (Ulyanov et al. use 128 at most)",
+    )
 
 
 UNTRAINED_FLAGS = {
@@ -1229,7 +1231,8 @@ register_method(
         tuned=UNTRAINED,
         needs_generator=False,
         seeded=True,
-        check_options=_check_deep_decoder_options,
+        check_options=_check_untrained,
+        networks=_deep_decoder_network,
         flags={
             **UNTRAINED_FLAGS,
             "channels": Flag("--dd-channels", int, "channels k of every Deep Decoder layer"),
@@ -1258,7 +1261,8 @@ register_method(
         tuned=UNTRAINED,
         needs_generator=False,
         seeded=True,
-        check_options=_check_dip_options,
+        check_options=_check_untrained,
+        networks=_dip_network,
         flags={
             **UNTRAINED_FLAGS,
             "channels": Flag("--dip-channels", int, "channels of every DIP level"),

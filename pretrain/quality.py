@@ -308,7 +308,9 @@ def score_generator(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    from ganinverse.cli._common import OneLineParser  # one-line errors, no abbreviations
+
+    parser = OneLineParser(
         prog="python -m pretrain.quality",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

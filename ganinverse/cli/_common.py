@@ -16,9 +16,15 @@ class OneLineParser(argparse.ArgumentParser):
     this class too (``add_subparsers`` passes ``parser_class``), so an error names the
     subcommand (``ganinverse sweep: error: ...``), unrecognised arguments included. A value
     that starts with '-' and was taken for a flag (``--noise-std -inf``) gets the hint to write
-    it as ``--noise-std=-inf``."""
+    it as ``--noise-std=-inf``. Flags are never abbreviated (``allow_abbrev=False``): a
+    prefix such as ``--untrained-steps`` is refused rather than taken for
+    ``--untrained-steps-grid``, whose meaning differs."""
 
     _deepest: OneLineParser | None = None  #: the last parser that parsed (the subcommand's)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", OneLineParser)
@@ -33,8 +39,23 @@ class OneLineParser(argparse.ArgumentParser):
         OneLineParser._deepest = None
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:  # reported by the subcommand that was parsing, not the top-level parser
-            (OneLineParser._deepest or self).error(f"unrecognized arguments: {' '.join(extras)}")
+            parser = OneLineParser._deepest or self
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{parser._longer(extras)}")
         return parsed
+
+    def _longer(self, extras: Sequence[str]) -> str:
+        """'; did you mean ...' naming this parser's flags that an unrecognised ``--prefix``
+        starts (flags are never abbreviated), or '' when none does."""
+        hints = []
+        for extra in extras:
+            given = extra.split("=", 1)[0]
+            if given.startswith("--"):
+                names = sorted(o for o in self._option_string_actions if o.startswith(given))
+                if names:
+                    hints.append(f"{' or '.join(names)} for {given}")
+        if not hints:
+            return ""
+        return f"; did you mean {', '.join(hints)}? (flags are not abbreviated)"
 
     def error(self, message: str):
         message = " ".join(str(message).split())
@@ -446,6 +467,7 @@ def validate_methods(
     how: str = "--methods",
     operator: type | None = None,
     noise_std: float | None = None,
+    batch: int = 2,
 ) -> dict[str, dict]:
     """{method: its options}: ``given`` ({method: {option: value}} the user set,
     ``method_options``) over each method's defaults, checked as its solver checks them
@@ -454,7 +476,9 @@ def validate_methods(
     images' (C, H, W) and the models, once loaded (the checks that need them run then);
     ``operator``: the operator class the methods meet (an option that applies to other
     operators only, ``Method.option_operators``, is refused); ``noise_std``: the operator's
-    noise (the ``Flag.acts_when`` rules that need it see it as the option ``noise_std``). With
+    noise (the ``Flag.acts_when`` rules that need it see it as the option ``noise_std``);
+    ``batch``: the images solved side by side (the networks an untrained prior trains per
+    image must fit in memory together, ``Method.networks``). With
     ``grids`` ({tuned key: candidates}; a key absent: the record's default grid) every
     candidate of every grid the methods search is checked too, the grids of the methods they
     start from included (csgm-sparse searches csgm's engine), and every grid the user set
@@ -479,7 +503,9 @@ def validate_methods(
         tuned = record.tuned
         grid = () if grids is None or tuned is None else tuple(grids.get(tuned.key, tuned.grid))
         try:
-            full = record.validate(options, shape=shape, G=G, D=D, grid=grid, operator=operator)
+            full = record.validate(
+                options, shape=shape, G=G, D=D, grid=grid, operator=operator, batch=batch
+            )
         except (ValueError, TypeError) as err:
             kind = TypeError if isinstance(err, TypeError) else ValueError
             lead = f"{how} {name}" if name in methods else f"method {name!r}"

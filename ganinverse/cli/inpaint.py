@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}
     x, ids = _load_inputs(args, None if G is None else tuple(G.image_shape))
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
-    validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D)
+    validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D, batch=len(x))
     mask = parse_mask(args.mask, len(x), shape, seed=args.seed, ids=ids)
     if seed_given and not (record.latent or record.seeded):  # would --seed change anything?
         other = parse_mask(args.mask, len(x), shape, seed=args.seed + 1, ids=ids)

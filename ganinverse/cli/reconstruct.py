@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
             methods=(args.method,),
         )
     record.check_operator(op)
-    validate_methods((args.method,), **checks, shape=shape, G=G, D=D)  # against G, D
+    validate_methods((args.method,), **checks, shape=shape, G=G, D=D, batch=len(x))  # G, D
     source = None
     if "progress" in options:  # a solver's own bar (untrained priors)
         options["progress"] = not args.no_progress

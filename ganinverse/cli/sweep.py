@@ -270,6 +270,7 @@ def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
         engine=engine_overrides(args),
         operator=REGISTRY[args.operator],
         noise_std=args.noise_std,
+        batch=max(1, min(args.batch_size, args.n_images)),  # (their own checks come later)
         **models,
     )
 

@@ -7,15 +7,26 @@ import argparse
 import json
 import time
 
+from ..defense.training import ADVERSARIAL_DEFAULTS
+
 #: Options of one kind of training only, by dest: (their default, whether the run uses them,
 #: the flags that make it use them). Their flags default to None so that one the user set for
 #: a training that does not run is refused, not ignored.
-TRAINING_OPTIONS = {
-    "eps": (0.3, lambda a: a.adversarial != "none", "--adversarial pgd or manifold"),
-    "pgd_steps": (7, lambda a: a.adversarial != "none", "--adversarial pgd or manifold"),
-    "manifold_fraction": (0.5, lambda a: a.adversarial == "manifold", "--adversarial manifold"),
-    "manifold_eps": (2.0, lambda a: a.adversarial == "manifold", "--adversarial manifold"),
-    "manifold_steps": (30, lambda a: a.adversarial == "manifold", "--adversarial manifold"),
+_ANY, _MANIFOLD = "--adversarial pgd or manifold", "--adversarial manifold"
+TRAINING_OPTIONS = {  # (the API's defaults; the manifold share of --adversarial manifold: half)
+    "eps": (ADVERSARIAL_DEFAULTS["eps"], lambda a: a.adversarial != "none", _ANY),
+    "pgd_steps": (ADVERSARIAL_DEFAULTS["steps"], lambda a: a.adversarial != "none", _ANY),
+    "manifold_fraction": (0.5, lambda a: a.adversarial == "manifold", _MANIFOLD),
+    "manifold_eps": (
+        ADVERSARIAL_DEFAULTS["manifold_eps"],
+        lambda a: a.adversarial == "manifold",
+        _MANIFOLD,
+    ),
+    "manifold_steps": (
+        ADVERSARIAL_DEFAULTS["manifold_steps"],
+        lambda a: a.adversarial == "manifold",
+        _MANIFOLD,
+    ),
     "projection_steps": (200, lambda a: bool(a.on_reconstructions), "--on-reconstructions G"),
     "projection_restarts": (10, lambda a: bool(a.on_reconstructions), "--on-reconstructions G"),
 }

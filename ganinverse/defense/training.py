@@ -32,6 +32,21 @@ def _seed(generator: torch.Generator) -> int:
     return int(torch.randint(2**31 - 1, (1,), generator=generator))
 
 
+#: The defaults of the adversarial training (``AdversarialAugment``, ``adversarial_training``,
+#: ``ganinverse train-classifier``): Madry et al.'s MNIST L∞ budget 0.3 with a short PGD (7
+#: steps, as in the Defense-GAN paper's adversarially trained baseline), and the robust-manifold
+#: part's L2 budget 2.0 on the latent attack of 30 steps (Jalal et al. 2019).
+ADVERSARIAL_DEFAULTS: dict[str, object] = {
+    "eps": 0.3,
+    "steps": 7,
+    "alpha": None,
+    "manifold_fraction": 0.0,
+    "manifold_eps": 2.0,
+    "manifold_steps": 30,
+}
+_D = ADVERSARIAL_DEFAULTS
+
+
 class AdversarialAugment:
     """``augment(x, labels, generator) -> x'`` for ``train_classifier``.
 
@@ -43,14 +58,14 @@ class AdversarialAugment:
     def __init__(
         self,
         model: nn.Module,
-        eps: float = 0.3,
-        steps: int = 7,
+        eps: float = _D["eps"],
+        steps: int = _D["steps"],
         alpha: float | None = None,
         *,
         G: nn.Module | None = None,
-        manifold_fraction: float = 0.0,
-        manifold_eps: float = 2.0,
-        manifold_steps: int = 30,
+        manifold_fraction: float = _D["manifold_fraction"],
+        manifold_eps: float = _D["manifold_eps"],
+        manifold_steps: int = _D["manifold_steps"],
     ) -> None:
         self.model = check_float32_model(model)
         self.eps = check_budget(eps, "eps", "inf")
@@ -128,13 +143,13 @@ def adversarial_training(
     images: Tensor,
     labels: Tensor,
     *,
-    eps: float = 0.3,
-    steps: int = 7,
+    eps: float = _D["eps"],
+    steps: int = _D["steps"],
     alpha: float | None = None,
     G: nn.Module | None = None,
-    manifold_fraction: float = 0.0,
-    manifold_eps: float = 2.0,
-    manifold_steps: int = 30,
+    manifold_fraction: float = _D["manifold_fraction"],
+    manifold_eps: float = _D["manifold_eps"],
+    manifold_steps: int = _D["manifold_steps"],
     **train_kwargs: object,
 ) -> nn.Module:
     """Madry PGD training (``manifold_fraction=0``) or robust-manifold training (> 0, needs G).
@@ -157,10 +172,9 @@ def adversarial_training(
         manifold_eps=manifold_eps,
         manifold_steps=manifold_steps,
     )
-    defaults = {"eps": 0.3, "steps": 7, "alpha": None, "manifold_eps": 2.0, "manifold_steps": 30}
     values = {"eps": eps, "steps": steps, "alpha": alpha, "manifold_eps": manifold_eps}
     values.update(manifold_steps=manifold_steps, G=G, manifold_fraction=manifold_fraction)
-    given = {k for k, v in values.items() if v is not defaults.get(k) and v != defaults.get(k)}
+    given = {k for k, v in values.items() if v is not _D.get(k) and v != _D.get(k)}
     for message in idle_adversarial_options(values, given, train_kwargs.get("batch_size", 128)):
         fix = "train_classifier trains on clean images" if message.startswith("eps=0") else ""
         warnings.warn(f"{message}; {fix or 'drop it'}", IdleOptionWarning, stacklevel=2)

@@ -88,13 +88,18 @@ def device_memory(device: str | torch.device) -> int:
         return 2**40
 
 
-def count_weights(build: Callable[[], nn.Module | tuple | list]) -> int:
-    """The number of weights of the network(s) ``build()`` returns, built on the meta device
-    (shapes only, nothing allocated; the networks' own option checks run)."""
+def built_on_meta(build: Callable[[], nn.Module | tuple | list]) -> tuple[nn.Module, ...]:
+    """The network(s) ``build()`` returns, built on the meta device: shapes only, nothing
+    allocated, the networks' own checks of their options (channels, depth against the image
+    size) run."""
     with torch.device("meta"):
         built = build()
-    nets = built if isinstance(built, (tuple, list)) else (built,)
-    return sum(p.numel() for net in nets for p in net.parameters())
+    return tuple(built) if isinstance(built, (tuple, list)) else (built,)
+
+
+def count_weights(build: Callable[[], nn.Module | tuple | list]) -> int:
+    """The number of weights of the network(s) ``build()`` returns (``built_on_meta``)."""
+    return sum(p.numel() for net in built_on_meta(build) for p in net.parameters())
 
 
 def count_activations(net: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -123,20 +128,19 @@ def check_training_memory(
     *,
     copies: int = 1,
     device: str | torch.device = "cpu",
-    input_shape: tuple[int, ...] | None = None,
 ) -> int:
-    """The weights of ``build()``'s network(s) (``count_weights``), unless training ``copies`` of
-    them with Adam needs more than ``device``'s memory (``device_memory``): at least
-    ``TRAINING_BYTES_PER_WEIGHT`` (16) bytes per weight, and with ``input_shape`` (one input of
-    the first network, without the batch) 8 bytes per activation (``count_activations``). Then a ValueError naming ``what`` (e.g.
-    "--dd-channels 100000: the Deep Decoder") with the bytes needed and had, and ``fix``; raised
-    before any weight is allocated (building such a network ends in an allocation traceback
-    or the OOM killer)."""
-    with torch.device("meta"):
-        built = build()
-    nets = built if isinstance(built, (tuple, list)) else (built,)
+    """The weights of ``build()``'s network(s) (built on the meta device, ``built_on_meta``),
+    unless training ``copies`` of them with Adam needs more than ``device``'s memory
+    (``device_memory``): at least ``TRAINING_BYTES_PER_WEIGHT`` (16) bytes per weight and,
+    where the first network says its input's shape (``input_shape``, without the batch: the
+    untrained networks), 8 bytes per activation (value + gradient, ``count_activations``).
+    Then a ValueError naming ``what`` (e.g. "the Deep Decoder of channels=1000") with the bytes
+    needed and had, and ``fix``; raised before any weight is allocated (building such a
+    network ends in an allocation traceback or the OOM killer)."""
+    nets = built_on_meta(build)
     n = sum(p.numel() for net in nets for p in net.parameters())
-    acts = 0 if input_shape is None else count_activations(nets[0], input_shape)
+    input_shape = getattr(nets[0], "input_shape", None)
+    acts = 0 if input_shape is None else count_activations(nets[0], tuple(input_shape))
     need = (n * TRAINING_BYTES_PER_WEIGHT + acts * 2 * 4) * copies
     have = device_memory(device)
     if need > have:

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validation import check_int
+from .._validation import check_count, check_int
 
 #: Inputs are uniform on [0, INPUT_SCALE) (both papers' code: ``uniform_() * 1/10``).
 INPUT_SCALE = 0.1
@@ -136,7 +136,8 @@ class DeepDecoder(UntrainedNetwork):
     Weights: depth·k² + 2·depth·k + k·C (k = channels): 1,200 for k = 16, d = 4 on 64x64x3
     images (n = 12,288 pixels), 1,168 on 28x28x1 (n = 784: there k <= 12 is under n); the
     paper's k = 64, d = 6 has 25,536 for 512x512x3. Raises TypeError/ValueError for a bad
-    shape, channels < 1, depth < 1, or a depth that halves the image below 2x2.
+    shape, channels outside [1, 1024] (``_validation.BUDGETS["width"]``), depth < 1, or a depth
+    that halves the image below 2x2.
     """
 
     def __init__(
@@ -144,7 +145,7 @@ class DeepDecoder(UntrainedNetwork):
     ):
         super().__init__()
         self.image_shape = _check_image_shape(image_shape)
-        self.channels = check_int(channels, "channels", low=1)
+        self.channels = check_count(channels, "channels", "width")
         c, h, w = self.image_shape
         self.depth = depth = _halvings((h, w), depth, DEFAULT_DEPTH, "depth", 1)
         self.sizes = grid_sizes((h, w), depth - 1)
@@ -178,7 +179,9 @@ class SkipNet(UntrainedNetwork):
     an input of ``input_channels`` x H x W; ``levels=None``: 3, or fewer for images too small to
     halve that often (8x8: 2). For 28x28x1 and the defaults (3 levels, 32 channels, 4 skip
     channels, 32 input channels): 91,293 weights against n = 784 pixels.
-    Raises TypeError/ValueError for a bad shape or size, or levels that halve the image below 2x2.
+    Raises TypeError/ValueError for a bad shape, a width outside [1, 1024] (channels,
+    skip_channels, input_channels; ``_validation.BUDGETS["width"]``), or levels that halve the
+    image below 2x2.
     """
 
     def __init__(
@@ -191,9 +194,9 @@ class SkipNet(UntrainedNetwork):
     ):
         super().__init__()
         self.image_shape = _check_image_shape(image_shape)
-        k = check_int(channels, "channels", low=1)
-        s = check_int(skip_channels, "skip_channels", low=1)
-        check_int(input_channels, "input_channels", low=1)
+        k = check_count(channels, "channels", "width")
+        s = check_count(skip_channels, "skip_channels", "width")
+        check_count(input_channels, "input_channels", "width")
         c, h, w = self.image_shape
         self.levels = levels = _halvings((h, w), levels, DEFAULT_LEVELS, "levels", 0)
         self.input_shape = (input_channels, h, w)

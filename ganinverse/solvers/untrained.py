@@ -138,8 +138,6 @@ def fit_untrained(
     ids = check_image_ids(image_ids, B)
     start = time.perf_counter()
 
-    with torch.device("meta"):
-        input_shape = build().input_shape
     sizes = ", ".join(f"{k}={v}" for k, v in (options or {}).items() if k != "lr")
     check_training_memory(  # (one network per image, trained side by side: at least two)
         build,
@@ -147,7 +145,6 @@ def fit_untrained(
         "lower channels" + (", or pass fewer images per call" if B > 2 else ""),
         copies=max(B, 2),
         device=y.device,
-        input_shape=input_shape,
     )
     nets, inputs = [], []
     for i in range(B):

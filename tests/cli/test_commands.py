@@ -374,3 +374,44 @@ def test_a_seed_that_draws_the_operator_is_not_called_idle(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", IdleOptionWarning)
         assert main(argv) == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sweep", "--dataset", "digits", "--out", "o", "--untrained-steps", "5"],
+        ["reconstruct", "--dataset", "digits", "--out", "o", "--ste", "5"],
+        [
+            "defend",
+            "eval",
+            "--generator",
+            "g",
+            "--classifier",
+            "c",
+            "--out",
+            "o",
+            "--atta",
+            "fgsm:0.1",
+        ],
+    ],
+)
+def test_a_flag_prefix_is_refused_not_expanded(argv, tmp_path, capsys, monkeypatch):
+    """A prefix (``--untrained-steps`` for ``--untrained-steps-grid``) is not taken for the
+    longer flag: argparse's abbreviation would run a grid the user never named."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" in err
+    if argv[0] == "sweep":
+        assert "did you mean --untrained-steps-grid for --untrained-steps?" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_pretrain_flags_are_not_abbreviated(capsys):
+    from pretrain.cli import build_parser as pretrain_parser
+
+    with pytest.raises(SystemExit):
+        pretrain_parser().parse_args(["--ste", "3"])
+    assert "unrecognized arguments: --ste" in capsys.readouterr().err

@@ -918,7 +918,7 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("sweep", "csgm-sparse", ["--sparse-l1", "3e38"], "--sparse-l1: "),
         ("reconstruct", "ilo", ["--ilo-steps", "0", "--ilo-lr", "0.01"], "--ilo-lr has no effect"),
         ("reconstruct", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
-        ("sweep", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
+        ("sweep", "iagan", ["--iagan-steps-grid", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
         # budgets and network sizes beyond any machine (helper-38: days of work, or the OOM kill)
         ("sweep", "csgm", ["--restarts", "100000"], "--restarts: restarts must be <= 10,000"),
         ("reconstruct", "csgm", ["--steps", "100000000"], "--steps: steps must be <= 1,000,000"),
@@ -926,8 +926,18 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("sweep", "ilo", ["--ilo-steps", "10000000"], "--ilo-steps: steps must be <= 1,000,000"),
         ("reconstruct", "iagan", ["--iagan-steps", "10000000"], "--iagan-steps: "),
         ("reconstruct", "deep-decoder", ["--untrained-steps", "10000000"], "--untrained-steps: "),
-        ("sweep", "deep-decoder", ["--dd-channels", "100000"], "--dd-channels: the Deep Decoder"),
-        ("reconstruct", "dip", ["--dip-channels", "1000000"], "--dip-channels: the DIP network"),
+        (
+            "sweep",
+            "deep-decoder",
+            ["--dd-channels", "100000"],
+            "--dd-channels: channels must be <= 1,024",
+        ),
+        (
+            "reconstruct",
+            "dip",
+            ["--dip-channels", "3000"],
+            "--dip-channels: channels must be <= 1,024",
+        ),
         # helper-38: the ν-step bound m·μ/2 <= 1e6 was checked only when the unit ran
         ("sweep", "csgm-sparse", ["--sparse-l1-grid", "1,90000"], "--sparse-l1-grid 90000 at m"),
     ],
@@ -1067,3 +1077,29 @@ def test_yeh_with_prior_weight_0_loads_no_discriminator_and_warns_nothing(tmp_pa
         code, err = run(argv("inpaint", "yeh", out, "--prior-weight", "0"), capsys)
     assert code == 0, err
     assert json.loads((out / "summary.json").read_text())["discriminator"] == "none"
+
+
+def test_a_sweep_checks_the_memory_of_its_batch_of_untrained_networks(
+    tmp_path, capsys, monkeypatch
+):
+    """Helper-39: the sweep's check counted two networks, so --batch-size 8 of a Deep Decoder
+    that fits twice but not eight times was refused only when its unit ran (after sweep.json)."""
+    from ganinverse.models import cost
+    from ganinverse.models.untrained import DeepDecoder
+
+    net = cost.built_on_meta(lambda: DeepDecoder((1, 28, 28), 16))[0]
+    weights = sum(p.numel() for p in net.parameters())
+    one = (
+        weights * cost.TRAINING_BYTES_PER_WEIGHT + cost.count_activations(net, net.input_shape) * 8
+    )
+    monkeypatch.setattr(cost, "device_memory", lambda device: 4 * one)  # two fit, eight do not
+    base = ["--n-images", "8", "--untrained-steps-grid", "1"]
+    code, err = run(
+        argv("sweep", "deep-decoder", tmp_path / "new" / "o", *base, "--batch-size", "8"), capsys
+    )
+    assert_refused(code, err, "sweep", "--methods deep-decoder: the Deep Decoder", tmp_path)
+    assert "x 8 copies" in err
+    code, err = run(
+        argv("sweep", "deep-decoder", tmp_path / "new" / "o", *base, "--batch-size", "2"), capsys
+    )
+    assert code == 0, err

@@ -259,14 +259,22 @@ def test_a_generator_given_to_an_untrained_prior_warns_idle():
     assert sum(issubclass(w.category, IdleOptionWarning) for w in seen) == 1
 
 
+@pytest.fixture
+def one_mebibyte(monkeypatch):
+    """A device of 1 MiB: a network of ~1,000 channels (within the width budget) exceeds it."""
+    from ganinverse.models import cost
+
+    monkeypatch.setattr(cost, "device_memory", lambda device: 2**20)
+
+
 @pytest.mark.parametrize(
     "solver,options,match",
     [
-        (deep_decoder, {"channels": 100_000}, r"deep-decoder's network \(channels=100000"),
-        (deep_image_prior, {"channels": 10**6}, r"dip's network \(channels=1000000"),
+        (deep_decoder, {"channels": 1000}, r"deep-decoder's network \(channels=1000"),
+        (deep_image_prior, {"channels": 1000}, r"dip's network \(channels=1000"),
     ],
 )
-def test_a_network_beyond_memory_is_refused_before_any_weight(solver, options, match):
+def test_a_network_beyond_memory_is_refused_before_any_weight(solver, options, match, one_mebibyte):
     """User trial (helper-38): --dd-channels 100000 / --dip-channels 1e6 ended in an allocation
     traceback or the OOM killer; now a ValueError with the GiB needed, before allocating."""
     A = GaussianCS((1, 8, 8), 20, seed=0)
@@ -275,8 +283,28 @@ def test_a_network_beyond_memory_is_refused_before_any_weight(solver, options, m
         solver(None, A, y, steps=1, **options)
 
 
-def test_the_method_check_refuses_such_a_network_for_the_cli():
-    with pytest.raises(ValueError, match=r"Deep Decoder of channels=100000.*--dd-channels"):
-        get_method("deep-decoder").validate({"channels": 100_000}, shape=(1, 28, 28))
-    with pytest.raises(ValueError, match=r"DIP network of channels=1000000.*--dip-channels"):
-        get_method("dip").validate({"channels": 10**6}, shape=(1, 28, 28))
+def test_the_method_check_refuses_such_a_network_for_the_cli(one_mebibyte):
+    with pytest.raises(ValueError, match=r"Deep Decoder of channels=1000.*--dd-channels"):
+        get_method("deep-decoder").validate({"channels": 1000}, shape=(1, 28, 28))
+    with pytest.raises(ValueError, match=r"DIP network of channels=1000.*--dip-channels"):
+        get_method("dip").validate({"channels": 1000}, shape=(1, 28, 28))
+
+
+@pytest.mark.parametrize(
+    "solver,option",
+    [
+        (deep_decoder, "channels"),
+        (deep_image_prior, "channels"),
+        (deep_image_prior, "skip_channels"),
+        (deep_image_prior, "input_channels"),
+    ],
+)
+def test_a_width_beyond_the_budget_is_refused_even_where_memory_suffices(solver, option):
+    """User trial: --dip-channels 3000 fit in memory and ran for hours (cost ~ width²): a
+    width beyond 1,024 channels (8-16x the published 64 / 128) is refused before any work."""
+    A = GaussianCS((1, 8, 8), 20, seed=0)
+    y = A(torch.zeros(2, 1, 8, 8))
+    with pytest.raises(
+        ValueError, match=rf"{option} must be <= 1,024, got 3,000: it counts channels"
+    ):
+        solver(None, A, y, steps=1, **{option: 3000})
