@@ -132,16 +132,53 @@ def plot(psnr: dict, path: str | Path) -> list[Path]:
     return written
 
 
+def table(psnr: dict, seconds: dict, settings: list) -> str:
+    """A markdown table: a row per method, a column per setting: PSNR mean ± 95% CI over its
+    test images, the number of images where fewer than the most of that setting, then the
+    mean seconds per image (as the runner timed it, on whatever else shared the CPU)."""
+    methods = sorted({name for name, _ in psnr})
+    most = {m: max(len(psnr.get((name, m), {})) for name in methods) for m in settings}
+    lines = [
+        "| PSNR dB (s/image) | " + " | ".join(f"m = {m}" for m in settings) + " |",
+        "|---|" + "---:|" * len(settings),
+    ]
+    for name in methods:
+        cells = []
+        for m in settings:
+            rows = psnr.get((name, m), {})
+            if len(rows) < 2:
+                cells.append("")
+                continue
+            mean, ci = mean_ci95(list(rows.values()))
+            secs = seconds.get((name, m), {})
+            cell = f"{mean:.2f} ± {ci:.2f}"
+            if len(rows) < most[m]:
+                cell += f" (n = {len(rows)})"
+            if secs:
+                cell += f" ({sum(secs.values()) / len(secs):.1f} s)"
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("folders", nargs="+", help="sweep folders PATH[:SUFFIX] (rows paired by image)")
     p.add_argument("--target-db", type=float, default=27.0, help="the m = 500 PSNR target")
     p.add_argument("--plot", help="also write PSNR vs m (and vs mask) of every method to this PNG")
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="also print every method's PSNR per setting (mean ± 95%% CI, images) and seconds "
+        "per image",
+    )
     args = p.parse_args(argv)
     psnr, seconds, validation = load(args.folders)
     for path in plot(psnr, args.plot) if args.plot else ():
         print(f"wrote {path}")
     ms = sorted({m for (_, m) in psnr}, key=_order)
+    if args.table:
+        print(table(psnr, seconds, ms))
     print(
         "| m / mask | GAN-prior (val MSE) | baseline (val MSE) | GAN − baseline dB | GAN higher | met |"
     )
