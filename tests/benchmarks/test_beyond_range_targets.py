@@ -116,3 +116,18 @@ def test_plot_writes_psnr_against_m_and_against_mask(targets, tmp_path, capsys):
     targets.main([str(a), str(b), "--plot", str(tmp_path / "psnr.png")])
     assert (tmp_path / "psnr.png").stat().st_size > 1000
     assert (tmp_path / "psnr_masks.png").stat().st_size > 1000
+
+
+def test_table_gives_every_method_per_setting_with_its_images(targets, tmp_path, capsys):
+    a = _folder(
+        tmp_path / "a",
+        [(i, 100, "csgm", 19.0 + i, 1.0) for i in range(3)]
+        + [(i, 100, "iagan", 30.0, 2.0) for i in range(2)]  # one image short
+        + [(i, 500, "csgm", 21.0, 4.0) for i in range(3)],
+        {},
+    )
+    targets.main([str(a), "--table"])
+    out = capsys.readouterr().out
+    assert "| PSNR dB (s/image) | m = 100 | m = 500 |" in out
+    assert "| csgm | 20.00 ± 2.48 (1.0 s) | 21.00 ± 0.00 (4.0 s) |" in out
+    assert "| iagan | 30.00 ± 0.00 (n = 2) (2.0 s) |  |" in out
