@@ -636,6 +636,25 @@ def _check_selection(n: int, start: int, total: int, name: str, split: str) -> N
         )
 
 
+def check_trained_on(model, flag: str, name: str, dataset: str, kind: str) -> None:
+    """Refuse a generator or classifier whose card records (``checkpoint_config["dataset"]``)
+    that it was trained on another known dataset than ``--dataset``: a classifier's accuracy
+    there, and a projection onto another dataset's range, mean nothing. A model without that
+    record (e.g. a user's own checkpoint) is judged by its image shape alone."""
+    trained_on = (getattr(model, "checkpoint_config", None) or {}).get("dataset")
+    if trained_on in SOURCES and dataset in SOURCES and trained_on != dataset:
+        make = "ganinverse train-classifier" if kind == "classifier" else "ganinverse-pretrain"
+        raise ValueError(
+            f"{flag} {name} was trained on {trained_on}, but --dataset is {dataset}: "
+            + (
+                "its accuracy there means nothing"
+                if kind == "classifier"
+                else f"{dataset} images would be mapped onto the range of a {trained_on} generator"
+            )
+            + f"; pass --dataset {trained_on} or a {kind} trained on {dataset} ({make})"
+        )
+
+
 def load_images(
     name: str,
     root: str | os.PathLike | None = None,

@@ -278,12 +278,25 @@ def warn_idle_options(
         )
 
 
+def check_config(config: object, name: str = "config") -> LatentConfig | None:
+    """``config`` if it is a ``LatentConfig`` or None, else a TypeError naming ``name`` (a dict
+    of engine options failed later as "'dict' object has no attribute 'updated'")."""
+    if config is not None and not isinstance(config, LatentConfig):
+        raise TypeError(
+            f"{name} must be a LatentConfig or None, got {type(config).__name__} {config!r}: "
+            "pass LatentConfig(steps=...) (or a preset's .updated(...)), or the engine options "
+            "as keywords (steps=..., restarts=...)"
+        )
+    return config
+
+
 def configured(
     config: LatentConfig | None, preset: LatentConfig, overrides: dict[str, object]
 ) -> LatentConfig:
     """The caller's ``config`` with ``overrides`` on top, or without one the solver's ``preset``
-    with them on top (``LatentConfig.overridden``: a preset's setting they make idle is reset)."""
-    if config is None:
+    with them on top (``LatentConfig.overridden``: a preset's setting they make idle is reset).
+    A ``config`` that is not a LatentConfig: TypeError (``check_config``)."""
+    if check_config(config) is None:
         return preset.overridden(**overrides)
     return config.updated(**overrides)
 
@@ -527,7 +540,7 @@ def optimize_latent(
     identity; without them every image gets the same starts. Warns ``ConvergenceWarning`` when
     no step improved the start of an image's chosen restart (``LatentResult.improved``).
     """
-    config = (config or LatentConfig()).updated(**overrides)
+    config = (check_config(config) or LatentConfig()).updated(**overrides)
     check_generator(G)
     warn_idle_options(config, overrides, stacklevel=4)
     check_int(n_images, "n_images", low=1)

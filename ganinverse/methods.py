@@ -208,9 +208,10 @@ class Method:
         passed, without solving (the CLI and the sweep call it before any work or file):
         ``check_options(options, shape)`` (``shape``: the images' (C, H, W); None skips what
         needs it), with ``shape`` the memory of the ``networks`` trained for ``batch`` images
-        side by side (at least two, as ``fit_untrained``), with ``operator`` (an operator or its class) ``check_operator(operator,
-        options)``, and, with G, ``check(G, D, options)``; then every candidate of ``grid`` (the
-        tuned weight's values, ``Tuned.apply``) checked the same way.
+        side by side (at least two, as ``fit_untrained``), with ``operator`` (an operator or
+        its class) ``check_operator(operator, options)``, and, with G, ``check(G, D,
+        options)``; then every candidate of ``grid`` (the tuned weight's values,
+        ``Tuned.apply``) checked the same way.
 
         Raises the check's ValueError/TypeError (an unknown option: TypeError) with two
         attributes that say what to fix: ``option``, the option of ``options`` to blame (the
@@ -432,7 +433,11 @@ def reconstruct_result(
     record = get_method(method)
     check_operator(operator)  # a ganinverse operator (a deepinv physics: the adapter named)
     source = "the config passed" if "config" in options else ""
-    given = {k: v for k, v in options.items() if k in LatentConfig.__dataclass_fields__}
+    given = {  # engine keywords; a name that is also the method's own option is its own
+        k: v
+        for k, v in options.items()
+        if k in LatentConfig.__dataclass_fields__ and k not in record.defaults
+    }
     if "config" not in options and G is not None and record.recommended is not None:
         config, source = default_config(record, G, operator)  # the caller's options on top
         rest = {k: v for k, v in options.items() if k not in given}
@@ -597,6 +602,14 @@ def choose_weight(
     if not values:
         raise ValueError("values must hold at least one candidate weight")
     check_distinct(values, "values", what="candidate weight")
+    check_operator(operator)
+    x_val = operator.check_images(x_val, "x_val")
+    y_val = operator.check_measurements(y_val, "y_val")
+    if len(x_val) != len(y_val):
+        raise ValueError(
+            f"x_val holds {len(x_val)} images but y_val {len(y_val)} measurement vectors: "
+            "y_val must be the measurements of x_val, one per image (operator.measure(x_val))"
+        )
     given_options = _set_options(record, options or {})
     options = record.options(options)
     runs = [record.tuned.apply(options, v) for v in values]
@@ -1205,7 +1218,8 @@ def _dip_network(options: Mapping[str, Any], shape: tuple) -> tuple:
     sizes = [options[k] for k in keys]
     return (
         lambda: SkipNet(shape, *sizes),
-        f"the DIP network of {', '.join(f'{k}={v}' for k, v in zip(keys, sizes, strict=True))}",
+        "the DIP network of "
+        + ", ".join(f"{k}={'auto' if v is None else v}" for k, v in zip(keys, sizes, strict=True)),
         "lower --dip-channels (Ulyanov et al. use 128 at most)",
     )
 

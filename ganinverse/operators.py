@@ -388,17 +388,33 @@ class LinearOperator(nn.Module):
         y = _float32(check_tensor(y, "y", shape=(None, *self.out_shape)))
         return self.A_adjoint(check_not_empty(y, "y", "measurement vector"))
 
-    def measure(self, x: Tensor, seed: int | None = 0) -> Tensor:
-        """y = A x + η, η ~ N(0, σ² I) drawn from ``seeds.rng(seed)``; for masked operators
-        y = M ⊙ (x + η) (zero where nothing is measured).
+    def measure(
+        self, x: Tensor, seed: int | None = 0, image_ids: Sequence[int] | None = None
+    ) -> Tensor:
+        """y = A x + η, η ~ N(0, σ² I) drawn from ``seeds.rng(seed)`` for the batch as a whole,
+        or with ``image_ids`` (B distinct ints, e.g. dataset indices) each image's η from
+        ``seeds.rng(seed, "noise", id)``: then an image measured alone gets the noise it gets
+        in any batch. For masked operators y = M ⊙ (x + η) (zero where nothing is measured).
 
         x is (B, *in_shape) in [-1, 1] (the generator's range); y is (B, *out_shape).
         Raises TypeError/ValueError for a wrong type, shape or dtype, non-finite values, or
-        values outside [-1, 1] (e.g. images in [0, 255]: pass x / 127.5 − 1).
+        values outside [-1, 1] (e.g. images in [0, 255]: pass x / 127.5 − 1), or image_ids
+        that are not B distinct non-negative ints.
         """
+        from .latent import check_image_ids
+
         x = self.check_images(x)
+        ids = check_image_ids(image_ids, len(x))
         mask = self.measurement_mask()
-        return self.noise(self.A(x), rng(seed), None if mask is None else mask.to(x.device))
+        mask = None if mask is None else mask.to(x.device)
+        ax = self.A(x)
+        if ids is None:
+            return self.noise(ax, rng(seed), mask)
+        rows = []
+        for i, image in enumerate(ids):
+            own = None if mask is None else mask[i : i + 1] if len(mask) > 1 else mask
+            rows.append(self.noise(ax[i : i + 1], rng(seed, "noise", image), own))
+        return torch.cat(rows)
 
     def back_projection(self, y: Tensor) -> Tensor:
         """The normalised back-projection x_bp = α_i Aᵀ y_i of each image, shown next to a

@@ -35,7 +35,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ._validation import check_choice, check_count, check_int, check_unit_noise_std, check_weight
-from .data import load_images
+from .data import check_trained_on, load_images
 from .io import atomic_write_text, read_json
 from .latent import INITS
 from .operators import Identity
@@ -164,6 +164,9 @@ def tune(
                 f"refine_n_val = {refine_n_val} validation images from the train "
                 f"split: {err}; lower it, or pass refine_top=0 (--refine-top 0) for one stage"
             ) from err
+    from .models import load_generator  # (G first: a folder of other settings names it)
+
+    check_trained_on(load_generator(generator), "generator", str(generator), dataset, "generator")
     _check_tune_folder(spec, Path(out))
     sweep = Sweep(spec, out, device=device)  # checks everything before any work
     folder = Path(out)

@@ -435,3 +435,26 @@ def test_tol_acts_only_with_more_than_two_patience_windows_of_steps(
         op = GaussianCS(toy_generator.image_shape, 12, seed=0)
         res = csgm(toy_generator, op, op.measure(x), config.updated(progress=False, lr=1e-4))
         assert res.steps_run.max().item() == 2 * patience < steps
+
+
+@pytest.mark.parametrize("solver", ["csgm", "csgm_sparse", "ilo", "iagan", "optimize_latent"])
+def test_a_config_that_is_not_a_latent_config_is_a_type_error_naming_it(toy_generator, solver):
+    """User trial (helper-40): gi.csgm(G, A, y, config={'steps': 2}) raised "AttributeError:
+    'dict' object has no attribute 'updated'" from inside the solver."""
+    from ganinverse.operators import GaussianCS
+    from ganinverse.solvers.adaptive import iagan
+    from ganinverse.solvers.csgm import csgm, csgm_sparse
+    from ganinverse.solvers.ilo import ilo
+
+    G = toy_generator
+    A = GaussianCS(tuple(G.image_shape), 5, seed=0)
+    y = A(truth(G, n=1))
+    call = {
+        "csgm": lambda c: csgm(G, A, y, c),
+        "csgm_sparse": lambda c: csgm_sparse(G, A, y, config=c),
+        "ilo": lambda c: ilo(G, A, y, config=c),
+        "iagan": lambda c: iagan(G, A, y, config=c),
+        "optimize_latent": lambda c: optimize_latent(G, LatentObjective(), 1, c),
+    }[solver]
+    with pytest.raises(TypeError, match=r"config must be a LatentConfig or None, got dict"):
+        call({"steps": 2})

@@ -256,3 +256,32 @@ def test_a_seed_given_to_a_method_that_draws_nothing_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", IdleOptionWarning)
         gi.reconstruct("lasso-dct", None, A, A.measure(x), seed=0, lam=0.3)
+
+
+def test_an_option_named_like_an_engine_keyword_goes_to_the_method_itself():
+    """User trial (helper-40): gi.reconstruct_result("ilo", ..., steps=1) set the steps of
+    ilo's CSGM start and left ilo at its 300 steps, silently; a method's own option wins, as
+    in ``Method.options`` (the start's engine: ``config=`` or another engine keyword)."""
+    from ganinverse.methods import reconstruct_result
+    from ganinverse.models import DCGANGenerator
+
+    torch.manual_seed(0)
+    G = DCGANGenerator(latent_dim=8, image_shape=(1, 28, 28), ngf=4).eval()
+    A = GaussianCS((1, 28, 28), 25, seed=0)
+    y = A.measure(torch.rand(1, 1, 28, 28) * 2 - 1)
+    config = get_method("csgm").defaults["config"].updated(steps=2, restarts=1)
+    r = reconstruct_result("ilo", G, A, y, steps=1, lr=0.01, config=config)
+    assert (r.steps, r.start.config.steps) == (1, 2)
+    r = reconstruct_result("ilo", G, A, y, steps=1, restarts=1)  # G's card for the start
+    assert r.steps == 1 and r.start.config.steps != 1 and r.start.config.restarts == 1
+
+
+def test_choose_weight_checks_its_validation_pair_before_any_solve():
+    """User trial (helper-40): 2 images and 3 measurement vectors failed after the searches,
+    in the metric ("x_hat and x must have the same shape"), naming neither argument."""
+    A = GaussianCS((1, 8, 8), 10, seed=0)
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    with pytest.raises(ValueError, match=r"x_val holds 2 images but y_val 3 measurement"):
+        choose_weight("lasso-dct", None, A, x[:2], A.measure(x), [0.1])
+    with pytest.raises(ValueError, match=r"x_val"):
+        choose_weight("lasso-dct", None, A, x * 255, A.measure(x), [0.1])

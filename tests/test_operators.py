@@ -588,3 +588,21 @@ def test_an_operator_without_measurements_or_masks_is_refused_by_name():
         Inpainting(torch.ones(0, 1, 4, 4), (1, 4, 4))
     with pytest.raises(ValueError, match=r"matrix has no row, got shape \(0, 16\)"):
         MatrixOperator(torch.zeros(0, 16), (1, 4, 4))
+
+
+def test_measure_with_image_ids_draws_each_images_noise_by_its_identity(operator_factory):
+    """User trial (helper-40): A.measure(x, seed=1) gave image 2 of a batch other noise than
+    image 2 measured alone; with image_ids each image's noise is its own."""
+    A = operator_factory(noise_std=0.1)
+    mask = A.measurement_mask()
+    B = len(mask) if mask is not None and len(mask) > 1 else 3
+    x = torch.rand(B, *A.in_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    ids = [5 + i for i in range(B)]
+    y = A.measure(x, seed=1, image_ids=ids)
+    noise = y - A(x)
+    assert not torch.allclose(noise[0], noise[1])  # not one draw repeated
+    assert torch.equal(y, A.measure(x, seed=1, image_ids=ids))
+    if B == 3:  # (a per-image operator measures its own batch only)
+        assert torch.allclose(A.measure(x[2:3], seed=1, image_ids=[7]), y[2:3], atol=1e-6)
+    with pytest.raises(ValueError, match="image_ids"):
+        A.measure(x, seed=1, image_ids=[1] * B)

@@ -289,3 +289,23 @@ def test_refine_top_beyond_the_grid_is_refused_and_its_default_fits_a_small_grid
     err = capsys.readouterr().err
     assert "refine_top = 3 (--refine-top) exceeds the 2 candidates" in err
     assert not (tmp_path / "new").exists()
+
+
+def test_a_generator_of_another_dataset_is_refused_and_named_before_the_folder(
+    generator, tmp_path, capsys
+):
+    """User trial (helper-40): tune --generator mnist-dcgan --dataset digits ran (its card
+    would record settings for the wrong data); a missing generator with --out an existing
+    tune folder of other settings was reported as "other settings" instead of missing."""
+    out = tmp_path / "bad"
+    argv = ["tune", "--dataset", "digits", "--m", "20", "--no-progress", "--out", str(out)]
+    assert main([*argv, "--generator", "mnist-dcgan"]) == 2
+    assert "generator mnist-dcgan was trained on mnist, but --dataset is digits" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+    run_tune(generator, tmp_path / "done", m_values=(20,))
+    missing = str(tmp_path / "nothing")
+    argv[-1] = str(tmp_path / "done")
+    assert main([*argv, "--generator", missing]) == 2
+    assert f"no generator named {missing!r}" in capsys.readouterr().err

@@ -64,28 +64,6 @@ def load_checked(kind: str, name_or_path: str, flag: str, device, image_shape=No
     return model
 
 
-def check_trained_on(model, flag: str, name: str, dataset: str, kind: str) -> None:
-    """Refuse a generator or classifier whose card records (``checkpoint_config["dataset"]``)
-    that it was trained on another known dataset than ``--dataset``: a classifier's accuracy
-    there, and a projection onto another dataset's range, mean nothing. A model without that
-    record (e.g. a user's own checkpoint) is judged by its image shape alone."""
-    from ..data import SOURCES
-
-    trained_on = (getattr(model, "checkpoint_config", None) or {}).get("dataset")
-    if trained_on in SOURCES and dataset in SOURCES and trained_on != dataset:
-        make = "ganinverse train-classifier" if kind == "classifier" else "ganinverse-pretrain"
-        raise ValueError(
-            f"{flag} {name} was trained on {trained_on}, but --dataset is {dataset}: "
-            + (
-                "its accuracy there means nothing"
-                if kind == "classifier"
-                else f"the projection defense would map {dataset} images onto the range of a "
-                f"{trained_on} generator"
-            )
-            + f"; pass --dataset {trained_on} or a {kind} trained on {dataset} ({make})"
-        )
-
-
 def labelled_images(
     dataset: str, root: str | None, split: str, n: int | None, start: int, flag: str
 ):
@@ -274,6 +252,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Check every argument, the models, the data and ``--out`` before the first attack."""
+    from ..data import check_trained_on
     from ..defense.attacks import check_budget
     from ..defense.evaluate import (
         STATE_FILE,

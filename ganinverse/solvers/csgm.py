@@ -38,6 +38,7 @@ from ..latent import (
     LatentConfig,
     LatentObjective,
     LatentResult,
+    check_config,
     check_generator,
     frozen,
     generator_device,
@@ -199,7 +200,7 @@ def csgm(
     check_generator(G)
     d_weight = check_discriminator_prior(G, D, d_weight, d_prior)
     operator, y = _prepare(G, operator, y)
-    if config is None:  # G's card (ganinverse tune), else the paper's MNIST settings
+    if check_config(config) is None:  # G's card (ganinverse tune), else the paper's MNIST settings
         found = recommended_config(G, operator, CSGM_PRESETS["mnist"])
         config, source = found or (
             CSGM_PRESETS["mnist"],
@@ -252,6 +253,7 @@ def csgm_start(
     in ``prior`` (γ > 0) the one ``start`` ran with (``start.discriminator_prior``), else a
     ValueError: neither would act.
     """
+    check_config(config)
     if start is None:
         return csgm(G, operator, y, config, image_ids=image_ids, **(prior or {}), **overrides)
     if image_ids is not None:

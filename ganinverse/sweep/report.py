@@ -16,9 +16,9 @@ from scipy import stats
 from ..exceptions import ConvergenceWarning, IncompleteSweepWarning
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
-from .rows import merge, setting_order
+from .rows import expected_rows, merge, setting_order
 from .search import WEIGHTS, WeightSearches, search_key, value_of
-from .spec import SweepSpec, upgrade
+from .spec import SweepSpec
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
@@ -148,13 +148,8 @@ def missing_rows(out: str | os.PathLike, rows: Sequence[dict]) -> str:
     """ "" when ``rows`` hold every (image, x, method) of the folder's ``sweep.json``; else what
     is missing (how many rows, which shards have no rows file) as one sentence."""
     out = Path(out)
-    try:
-        saved = upgrade(json.loads((out / "sweep.json").read_text()))
-        images = range(saved.get("start", 0), saved.get("start", 0) + saved["n_images"])
-        expected = {
-            (str(x), m, i) for x in saved["x_values"] for m in saved["methods"] for i in images
-        }
-    except (OSError, ValueError, KeyError, TypeError):  # no (or an unreadable) spec: not checked
+    expected = expected_rows(out)
+    if expected is None:  # no (or an unreadable) spec: not checked
         return ""
     have = {(r["setting"], r["method"], int(r["image"])) for r in rows}
     lacking = expected - have

@@ -13,6 +13,8 @@ appended to them.
 from __future__ import annotations
 
 import csv
+import io
+import json
 import math
 import os
 from collections.abc import Iterable
@@ -45,23 +47,50 @@ def _complete(row: dict, header: tuple) -> dict | None:
 
 
 def read_rows(paths: Iterable[Path]) -> list[dict]:
-    """Complete rows of the given CSV files (a torn last line from a kill is ignored)."""
+    """Complete rows of the given CSV files. A torn last line (no newline after it: a kill
+    while it was written) is ignored; a line of too few or too many columns anywhere else
+    is a ValueError naming the file and line (a hand-edited or damaged file)."""
     rows = []
     for path in paths:
         if not path.is_file():
             continue
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            header = tuple(reader.fieldnames or ())
-            if header not in HEADERS:
-                if ",".join(FIELDS).startswith(",".join(header)) and not f.read(1):
-                    continue  # a file another shard has just opened (no complete header yet)
+        text = path.read_text()
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = tuple(reader.fieldnames or ())
+        if header not in HEADERS:
+            if ",".join(FIELDS).startswith(",".join(header)) and "\n" not in text:
+                continue  # a file another shard has just opened (no complete header yet)
+            raise ValueError(
+                f"{path} has the columns {list(header)}, not a sweep's rows file; move it "
+                "out of the sweep folder"
+            )
+        read = list(reader)
+        for number, raw in enumerate(read):
+            row = _complete(raw, header)
+            if row is not None:
+                rows.append(row)
+            elif number < len(read) - 1 or text.endswith("\n"):
+                cells = [v for k, v in raw.items() if k is not None and v is not None]
+                line = ",".join(cells + list(raw.get(None) or ()))
                 raise ValueError(
-                    f"{path} has the columns {list(header)}, not a sweep's rows file; move it "
-                    "out of the sweep folder"
+                    f"{path}: row {number + 1} ({line!r}) "
+                    f"does not have the {len(header)} columns of the header (a hand-edited or "
+                    "damaged file?); remove that line and run the sweep again to redo its unit"
                 )
-            rows.extend(r for r in map(lambda r: _complete(r, header), reader) if r is not None)
     return rows
+
+
+def expected_rows(out: str | os.PathLike) -> set[tuple[str, str, int]] | None:
+    """(setting, method, image) of every row the folder's ``sweep.json`` asks for; None when
+    the folder has no readable ``sweep.json``."""
+    from .spec import upgrade
+
+    try:
+        saved = upgrade(json.loads((Path(out) / "sweep.json").read_text()))
+        images = range(saved.get("start", 0), saved.get("start", 0) + saved["n_images"])
+        return {(str(x), m, i) for x in saved["x_values"] for m in saved["methods"] for i in images}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -156,6 +185,19 @@ def merge(out: str | os.PathLike) -> list[dict]:
             unique.setdefault(key, row)
             where.setdefault(key, path)
     rows = [unique[k] for k in sorted(unique)]
+    expected = expected_rows(out)
+    stray = [
+        r
+        for r in rows
+        if expected is not None and (r["setting"], r["method"], int(r["image"])) not in expected
+    ]
+    if stray:
+        shown = ", ".join(f"image {r['image']} {r['method']} at {r['setting']}" for r in stray[:3])
+        raise ValueError(
+            f"{out}: {len(stray)} row(s) are not of this sweep's images, settings and methods "
+            f"(sweep.json): {shown}{', ...' if len(stray) > 3 else ''} (a hand-edited file, or "
+            "rows of another sweep?); remove them and merge again"
+        )
     if any(p.name != ROWS for p in files):
         write_rows(out / ROWS, rows)
     return rows

@@ -157,6 +157,15 @@ class SweepSpec:
             config = LatentConfig().updated(**{**self.engine, **candidate})
             _check_searches(config, f"engine_grid candidate {candidate}")
         self._check_generic()
+        searched = [m for m in self.methods if self.search_chain(m)]
+        if self.split == "train" and searched and self.start < self.n_val:
+            raise ValueError(
+                f"split='train' with start={self.start}: the test images "
+                f"{self.start}..{self.start + self.n_images - 1} include train images of "
+                f"0..{self.n_val - 1}, the n_val={self.n_val} validation images on which the "
+                f"weights of {', '.join(searched)} are chosen, so a weight would be scored on "
+                f"the images it was chosen on: pass --start {self.n_val} or more, or --split test"
+            )
 
     def _check_value(self, cls: type[LinearOperator], value: Any) -> None:
         axis = cls.axis

@@ -238,11 +238,20 @@ def test_summary_statistics():
         ({"lasso_lambdas": ()}, "lasso_lambdas"),
         ({"methods": ("csgm", "csgm")}, "methods must not repeat"),
         ({"x_values": (20, 20)}, r"x_values \(--m\) must not repeat"),
+        # helper-40: test images among the validation images the weights were chosen on
+        ({"split": "train"}, r"split='train' with start=0: the test images 0..4 include"),
+        ({"split": "train", "start": 2}, r"train images of 0..2, the n_val=3 validation"),
     ],
 )
 def test_bad_specs_raise(tiny_generator, kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         spec(tiny_generator, **kw)
+
+
+def test_test_images_of_the_train_split_after_the_validation_images_are_accepted(tiny_generator):
+    spec(tiny_generator, split="train", start=3)  # (validation: train images 0..2)
+    spec(tiny_generator, split="train", methods=("biharmonic",), operator="inpainting",
+         x_values=("center",), generator=None, n_val=3)  # fmt: skip
 
 
 def test_parse_shard():
@@ -503,3 +512,24 @@ def test_a_report_without_the_weight_table_the_rows_ran_with_says_so(tiny_genera
     with pytest.warns(IncompleteSweepWarning, match=r"lacks 1 search\(es\).*lasso-dct@20"):
         text = report(out)
     assert text.startswith("**Incomplete:**") and "restore the file" in text
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        # helper-40: a row of an image outside the sweep was counted in the summary
+        (lambda lines: [*lines, lines[-1].replace(lines[-1].split(",")[0], "99", 1)],
+         r"1 row\(s\) are not of this sweep's images.*image 99"),
+        (lambda lines: [lines[0], "garbage,line\n", *lines[1:]], r"row 1 \('garbage,line'\)"),
+        (lambda lines: [*lines, "1,20,lasso-dct,0.05\n"], r"does not have the 11 columns"),
+    ],
+)  # fmt: skip
+def test_merge_refuses_rows_a_sweep_did_not_write(tiny_generator, tmp_path, edit, match):
+    """A stray row (an image, setting or method outside sweep.json) and a malformed line in
+    the middle of a rows file were merged or skipped without a word."""
+    out = tmp_path / "run"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=2), out).run(progress=False)
+    path = out / "rows.csv"
+    path.write_text("".join(edit(path.read_text().splitlines(keepends=True))))
+    with pytest.raises(ValueError, match=match):
+        merge(out)
