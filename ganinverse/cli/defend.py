@@ -252,6 +252,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Check every argument, the models, the data and ``--out`` before the first attack."""
+    from .._validation import check_count
     from ..data import check_trained_on
     from ..defense.attacks import check_budget
     from ..defense.evaluate import (
@@ -280,6 +281,9 @@ def run_eval(args: argparse.Namespace) -> int:
         {**dict.fromkeys(ints, 1), "latent_restarts": 1, "batch_size": 1, "start": 0, "seed": 0},
         rates=("lr",),
     )
+    if args.bpda_projection is not None:  # (EvalSettings' budgets, named by the flag)
+        check_count(args.bpda_projection[0], "--bpda-projection STEPS", "steps")
+        check_count(args.bpda_projection[1], "--bpda-projection RESTARTS", "draws")
     check_budgets_used(args, attacks)
     budgets = {k: getattr(args, k) for k in BUDGETS if getattr(args, k) is not None}
     settings = EvalSettings(

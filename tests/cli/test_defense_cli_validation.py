@@ -101,6 +101,15 @@ DEFEND_BAD += [
         ["--attacks", "unrolled:0.1", "--bpda-projection", "1,1", "--unroll-steps", "2"],
         r"projection's steps \(--bpda-projection 1\)",
     ),
+    # helper-40: the budget of --bpda-projection's parts named by the flag
+    (
+        ["--attacks", "bpda:0.1", "--bpda-projection", "5,100000"],
+        "--bpda-projection RESTARTS must be <= 10,000",
+    ),
+    (
+        ["--attacks", "bpda:0.1", "--bpda-projection", "10000000,1"],
+        "--bpda-projection STEPS must be <= 1,000,000",
+    ),
 ]
 TRAIN_BAD = [
     (["--lr", "nan"], "--lr must be a finite number"),
