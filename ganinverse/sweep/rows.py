@@ -67,15 +67,16 @@ def read_rows(paths: Iterable[Path]) -> list[dict]:
         read = list(reader)
         for number, raw in enumerate(read):
             row = _complete(raw, header)
-            if row is not None:
+            if row is not None and row["image"].isdigit():
                 rows.append(row)
-            elif number < len(read) - 1 or text.endswith("\n"):
+            elif row is not None or number < len(read) - 1 or text.endswith("\n"):
                 cells = [v for k, v in raw.items() if k is not None and v is not None]
                 line = ",".join(cells + list(raw.get(None) or ()))
                 raise ValueError(
                     f"{path}: row {number + 1} ({line!r}) "
-                    f"does not have the {len(header)} columns of the header (a hand-edited or "
-                    "damaged file?); remove that line and run the sweep again to redo its unit"
+                    f"is not a row a sweep writes ({len(header)} columns, an image index in "
+                    "the first; a hand-edited or damaged file, or a header repeated by joining "
+                    "files?); remove that line and run the sweep again to redo its unit"
                 )
     return rows
 
@@ -131,6 +132,8 @@ def bad_score(row: dict) -> str | None:
         except (TypeError, ValueError):
             value = math.nan
         if math.isnan(value) or (math.isinf(value) and not (key == "psnr" and value > 0)):
+            return key
+        if value < 0 and key in ("mse", "meas_error", "seconds"):  # (squared errors, time)
             return key
     return None
 

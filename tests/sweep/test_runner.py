@@ -521,7 +521,12 @@ def test_a_report_without_the_weight_table_the_rows_ran_with_says_so(tiny_genera
         (lambda lines: [*lines, lines[-1].replace(lines[-1].split(",")[0], "99", 1)],
          r"1 row\(s\) are not of this sweep's images.*image 99"),
         (lambda lines: [lines[0], "garbage,line\n", *lines[1:]], r"row 1 \('garbage,line'\)"),
-        (lambda lines: [*lines, "1,20,lasso-dct,0.05\n"], r"does not have the 11 columns"),
+        (lambda lines: [*lines, "1,20,lasso-dct,0.05\n"], r"is not a row a sweep writes"),
+        # helper-41: a header repeated by joining files, an image index that is no int, an MSE < 0
+        (lambda lines: [*lines, lines[0]], r"row \d+ \('image,m,method.*header repeated"),
+        (lambda lines: [*lines, "1.0" + lines[-1][1:]], r"is not a row a sweep writes"),
+        (lambda lines: [lines[0], lines[1].replace(lines[1].split(",")[3], "-0.5", 1), *lines[2:]],
+         r"has mse = '-0.5', not a score a sweep writes"),
     ],
 )  # fmt: skip
 def test_merge_refuses_rows_a_sweep_did_not_write(tiny_generator, tmp_path, edit, match):
