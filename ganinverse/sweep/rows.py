@@ -48,8 +48,9 @@ def _complete(row: dict, header: tuple) -> dict | None:
 
 def read_rows(paths: Iterable[Path]) -> list[dict]:
     """Complete rows of the given CSV files. A torn last line (no newline after it: a kill
-    while it was written) is ignored; a line of too few or too many columns anywhere else
-    is a ValueError naming the file and line (a hand-edited or damaged file)."""
+    while it was written) is ignored; anywhere else a line of too few or too many columns,
+    or whose image index is not an int (e.g. a header repeated by joining files), is a
+    ValueError naming the file and row (a hand-edited or damaged file)."""
     rows = []
     for path in paths:
         if not path.is_file():
