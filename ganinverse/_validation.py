@@ -258,9 +258,9 @@ def check_int(value: object, name: str, *, low: int | None = None, high: int | N
     if abs(value) > INT64_MAX:
         raise ValueError(f"{name} must fit in 64 bits (|{name}| <= 2**63 - 1), got {value}")
     if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise ValueError(f"{name} must be >= {low}, got {value}: pass {low} or more")
     if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}")
+        raise ValueError(f"{name} must be <= {high}, got {value}: pass {high} or less")
     return value
 
 

@@ -21,6 +21,33 @@ from collections.abc import Mapping, Sequence
 from torch import Tensor
 
 OK = "ok"
+#: {reason: what it means}: why an image's x̂ is not a reconstruction its solver stands by
+#: (see above); a plug-in solver adds its own with ``register_reason``.
+REASONS = {
+    "not_improved": "no step improved on the start; x̂ is the start",
+    "not_adapted": "IAGAN's fine-tuning ended above CSGM's misfit; x̂ is CSGM's",
+    "not_converged": "stopped on max_iter before the tolerance",
+    "bp_not_converged": "the back-projection's conjugate gradients stopped before theirs",
+}
+
+
+def register_reason(name: str, meaning: str) -> None:
+    """Add a reason a plug-in solver writes in its ``status`` (a sweep refuses rows whose
+    status holds a reason not registered: a damaged or hand-edited file)."""
+    if not isinstance(name, str) or not name.isidentifier() or name == OK:
+        raise ValueError(f"name: expected an identifier other than {OK!r}, got {name!r}")
+    if name in REASONS and REASONS[name] != meaning:
+        raise ValueError(f"the reason {name!r} is registered already, meaning {REASONS[name]!r}")
+    REASONS[name] = str(meaning)
+
+
+def is_status(text: str) -> bool:
+    """Whether ``text`` is a status a solver writes: "ok", "" (not recorded), or registered
+    reasons (``REASONS``) joined by "+" (each once)."""
+    if text in (OK, ""):
+        return True
+    parts = text.split("+")
+    return len(set(parts)) == len(parts) and all(p in REASONS for p in parts)
 
 
 def image_status(flags: Mapping[str, Tensor | None], *starts: Sequence[str]) -> list[str]:

@@ -173,7 +173,7 @@ def tune(
     bar = tqdm(m_values, desc="tune", unit="m", disable=not progress)
     for m in bar:
         bar.set_postfix(m=m, candidates=len(grid))
-        sweep.unit_options("csgm", m)  # runs (or reads back) the search at m
+        sweep.unit_options("csgm", m, score_all=True)  # runs (or reads back) the search at m
     sweep.searches.cleanup()
     table = json.loads((folder / "weights.json").read_text())
     rho2 = representation_error(sweep, folder, seed)
@@ -188,7 +188,7 @@ def tune(
             bar.set_postfix(m=m, candidates=len(top))
             spec_m = make_spec(**fields, x_values=(m,), n_val=refine_n_val, grids={"engine": top})
             sub = Sweep(spec_m, folder / REFINE / f"m{m}", device=device)
-            sub.unit_options("csgm", m)
+            sub.unit_options("csgm", m, score_all=True)
             sub.searches.cleanup()
             sub_table = json.loads((folder / REFINE / f"m{m}" / "weights.json").read_text())
             refined[m] = sub_table[f"csgm@{m}"]["validation_mse"]

@@ -8,7 +8,7 @@ import torch
 from ganinverse import metrics
 from ganinverse.bases import make_basis
 from ganinverse.methods import METHODS, choose_weight, get_method, reconstruct
-from ganinverse.operators import GaussianCS
+from ganinverse.operators import GaussianCS, Inpainting
 
 LASSO_BASES = {"lasso": "pixel", "lasso-dct": "dct", "lasso-wavelet": "wavelet"}
 
@@ -285,3 +285,23 @@ def test_choose_weight_checks_its_validation_pair_before_any_solve():
         choose_weight("lasso-dct", None, A, x[:2], A.measure(x), [0.1])
     with pytest.raises(ValueError, match=r"x_val"):
         choose_weight("lasso-dct", None, A, x * 255, A.measure(x), [0.1])
+
+
+@pytest.mark.parametrize("noise_std", [0.0, 0.1])
+def test_choose_weight_refuses_y_val_that_is_not_the_measurements_of_x_val(noise_std):
+    """Helper-41: x_val on [0, 1] with y_val measured on [-1, 1], or y_val of the same images
+    in another order, were searched in silence (each candidate scored against other images).
+    y_val within the operator's noise of A x_val is accepted; the rest is a ValueError."""
+    A = GaussianCS((1, 8, 8), 20, seed=0, noise_std=noise_std)
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    y = A.measure(x, seed=3)
+    lam, _ = choose_weight("lasso-dct", None, A, x, y, [0.1, 1.0])  # its own measurements
+    with pytest.raises(ValueError, match=r"y_val is not the measurements of x_val.*2 x_val − 1"):
+        choose_weight("lasso-dct", None, A, (x + 1) / 2, y, [0.1, 1.0])
+    with pytest.raises(ValueError, match=r"for 4 of 4 images \(first: image 0\)"):
+        choose_weight("lasso-dct", None, A, x, y.flip(0), [0.1, 1.0])
+    masked = Inpainting(torch.rand(4, 1, 8, 8) > 0.5, (1, 8, 8), noise_std=noise_std)
+    y = masked.measure(x, seed=1)
+    choose_weight("lasso-dct", None, masked, x, y, [0.1])  # per-image masks, own measurements
+    with pytest.raises(ValueError, match="y_val is not the measurements"):
+        choose_weight("lasso-dct", None, masked, x.flip(0), y, [0.1])

@@ -43,22 +43,36 @@ class OneLineParser(argparse.ArgumentParser):
             parser.error(f"unrecognized arguments: {' '.join(extras)}{parser._longer(extras)}")
         return parsed
 
+    #: {flag another command has: what this parser takes instead, as a sentence} (the sweep
+    #: searches some options: ``--untrained-steps`` is given there as a one-value grid)
+    instead: dict[str, str] = {}
+
     def _longer(self, extras: Sequence[str]) -> str:
         """'; did you mean ...' naming this parser's flags that an unrecognised ``--prefix``
-        starts (flags are never abbreviated), or '' when none does."""
-        hints = []
+        starts (flags are never abbreviated), or what ``instead`` says for it; '' when none."""
+        hints, said = [], []
         for extra in extras:
             given = extra.split("=", 1)[0]
-            if given.startswith("--"):
+            if given in self.instead:
+                said.append(self.instead[given])
+            elif given.startswith("--"):
                 names = sorted(o for o in self._option_string_actions if o.startswith(given))
                 if names:
                     hints.append(f"{' or '.join(names)} for {given}")
-        if not hints:
-            return ""
-        return f"; did you mean {', '.join(hints)}? (flags are not abbreviated)"
+        text = "".join(f"; {s}" for s in said)
+        if hints:
+            text += f"; did you mean {', '.join(hints)}? (flags are not abbreviated)"
+        return text
 
     def error(self, message: str):
         message = " ".join(str(message).split())
+        if message.startswith("the following arguments are required"):  # (--ou=X for --out)
+            unknown = [
+                t
+                for t in getattr(self, "_argv", ())
+                if t.startswith("--") and t.split("=", 1)[0] not in self._option_string_actions
+            ]
+            message += self._longer(unknown)
         message = re.sub(r"^argument (-[^:]*): ", r"\1: ", message)  # "--m: ..." like our checks
         message = re.sub(  # a type function's name in words: "invalid positive int value"
             r"invalid _*(\w+) value:", lambda m: f"invalid {m[1].replace('_', ' ')} value:", message
@@ -468,6 +482,8 @@ def validate_methods(
     operator: type | None = None,
     noise_std: float | None = None,
     batch: int = 2,
+    batch_flag: str | None = None,
+    n_val: int | None = None,
 ) -> dict[str, dict]:
     """{method: its options}: ``given`` ({method: {option: value}} the user set,
     ``method_options``) over each method's defaults, checked as its solver checks them
@@ -478,7 +494,10 @@ def validate_methods(
     operators only, ``Method.option_operators``, is refused); ``noise_std``: the operator's
     noise (the ``Flag.acts_when`` rules that need it see it as the option ``noise_std``);
     ``batch``: the images solved side by side (the networks an untrained prior trains per
-    image must fit in memory together, ``Method.networks``). With
+    image must fit in memory together, ``Method.networks``), set by ``batch_flag`` where a flag
+    sets it (the message names it); ``n_val``: the validation images a method's weight search
+    fits side by side (checked for the methods that search: ``grids`` with two or more
+    candidates), set by --n-val. With
     ``grids`` ({tuned key: candidates}; a key absent: the record's default grid) every
     candidate of every grid the methods search is checked too, the grids of the methods they
     start from included (csgm-sparse searches csgm's engine), and every grid the user set
@@ -502,14 +521,25 @@ def validate_methods(
             options = {"config": record.defaults["config"].overridden(**engine), **options}
         tuned = record.tuned
         grid = () if grids is None or tuned is None else tuple(grids.get(tuned.key, tuned.grid))
-        try:
+        lead = f"{how} {name}" if name in methods else f"method {name!r}"
+        try:  # (the networks' memory for the images side by side: below, by the flags)
             full = record.validate(
-                options, shape=shape, G=G, D=D, grid=grid, operator=operator, batch=batch
+                options, shape=shape, G=G, D=D, grid=grid, operator=operator, batch=2
             )
         except (ValueError, TypeError) as err:
             kind = TypeError if isinstance(err, TypeError) else ValueError
-            lead = f"{how} {name}" if name in methods else f"method {name!r}"
             raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
+        if name in methods and shape is not None and record.networks is not None:
+            sides = [(batch, f"{batch_flag} {batch}" if batch_flag else "fewer images per call")]
+            if n_val is not None and len(grid) > 1:
+                sides.append(
+                    (
+                        n_val,
+                        f"--n-val {n_val} (the search of {record.tuned.flag} fits "
+                        "its validation images side by side)",
+                    )
+                )
+            _check_side_by_side(record, full, shape, sides, lead)
         if name in methods:
             runs = [record.tuned.apply(full, v) for v in grid] if grid and record.tuned else [full]
             if noise_std is not None:
@@ -521,6 +551,26 @@ def validate_methods(
                 )
             checked[name] = full
     return checked
+
+
+def _check_side_by_side(
+    record, options: Mapping, shape: Sequence[int], sides: Sequence[tuple[int, str]], lead: str
+) -> None:
+    """A ValueError led by ``lead`` unless the networks ``record`` trains per image
+    (``Method.networks``) fit in memory for each (images, what sets them) of ``sides``: the
+    message names the network's size flag and the flag that sets the count to lower."""
+    from ..models.cost import check_training_memory
+
+    build, what, fix = record.networks(options, tuple(shape))
+    for count, setter in sides:
+        if count <= 2:  # (two copies at least: checked by Method.validate)
+            continue
+        try:
+            check_training_memory(build, what, fix, copies=count)
+        except ValueError as err:
+            raise ValueError(
+                f"{lead}: {err}, or fewer images side by side: lower {setter}"
+            ) from err
 
 
 def _flagged(

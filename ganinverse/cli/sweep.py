@@ -26,6 +26,7 @@ from ._common import (
     engine_list,
     engine_overrides,
     float_list,
+    int_list,
     method_options,
     parsed_list,
     refuse_idle_seed,
@@ -105,6 +106,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "refused where none of them is drawn)",
     )
     add_method_flags(p, searched=True)
+    p.instead = {  # a searched option's own flag (reconstruct's): its one-value grid here
+        r.flags[r.tuned.option].flag: f"{r.flags[r.tuned.option].flag} is chosen per x on "
+        f"validation images by the sweep: pass {r.tuned.flag} VALUE to set it (a grid of one "
+        "value runs no search)"
+        for r in METHODS.values()
+        if r.tuned is not None and r.tuned.grid and r.tuned.option in r.flags
+    }
     tune = p.add_argument_group(
         "weights chosen per x on the validation images (lowest MSE; recorded in weights.json)"
     )
@@ -122,10 +130,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 help="λ_z candidates for the latent methods, e.g. 0.1,0.01 (default: --lambda-z)",
             )
             grid.add_argument(tuned.flag, type=engine_list, dest="grid_engine", help=tuned.help)
-        else:
-            tune.add_argument(
-                tuned.flag, type=float_list, dest=f"grid_{tuned.key}", help=tuned.help
-            )
+        else:  # the option's own type: integer grids (steps) stay integers in sweep.json
+            own = record.flags.get(tuned.option)
+            kind = int_list if own is not None and own.type is int else float_list
+            tune.add_argument(tuned.flag, type=kind, dest=f"grid_{tuned.key}", help=tuned.help)
     p.add_argument("--shard", help="K/N: run only every N-th work unit starting at K")
     p.add_argument("--out", required=True, help="output folder (resumes if it exists)")
     add_engine_args(p)
@@ -171,12 +179,12 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         given = method_options(args, args.methods)
         check_discriminator_used(args.methods, given, how="--methods")
     shared = engine_flag_owners(args, args.methods)
-    if args.n_val is not None:  # the weight searches' images: idle where none runs (csgm
-        searched = _grid_flags(args)  # searches only a grid given: else the engine's defaults)
+    if args.n_val is not None:  # the weight searches' images: idle where none runs (a grid
+        grids = _grids(args)  # of two or more candidates; csgm's engine: only a grid given)
         shared["--n-val"] = [
             n
             for n, r in METHODS.items()
-            if r.tuned is not None and (r.tuned.grid or r.tuned.key in searched)
+            if r.tuned is not None and len(grids.get(r.tuned.key, r.tuned.grid)) > 1
         ]
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
@@ -271,6 +279,8 @@ def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
         operator=REGISTRY[args.operator],
         noise_std=args.noise_std,
         batch=max(1, min(args.batch_size, args.n_images)),  # (their own checks come later)
+        batch_flag="--batch-size",
+        n_val=N_VAL if args.n_val is None else args.n_val,
         **models,
     )
 

@@ -175,13 +175,14 @@ def _block(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list[nn.Modul
 
 class SkipNet(UntrainedNetwork):
     """The Deep Image Prior's encoder-decoder with skip connections (Ulyanov et al. 2018; see the
-    module docstring), ``levels`` levels of ``channels`` channels, ``skip_channels`` per skip,
-    an input of ``input_channels`` x H x W; ``levels=None``: 3, or fewer for images too small to
-    halve that often (8x8: 2). For 28x28x1 and the defaults (3 levels, 32 channels, 4 skip
-    channels, 32 input channels): 91,293 weights against n = 784 pixels.
+    module docstring), ``levels`` levels of ``channels`` channels, ``skip_channels`` per skip
+    (0: no skip connections, the paper's hourglass), an input of ``input_channels`` x H x W;
+    ``levels=None``: 3, or fewer for images too small to halve that often (8x8: 2). For
+    28x28x1 and the defaults (3 levels, 32 channels, 4 skip channels, 32 input channels):
+    91,293 weights against n = 784 pixels.
     Raises TypeError/ValueError for a bad shape, a width outside [1, 1024] (channels,
-    skip_channels, input_channels; ``_validation.BUDGETS["width"]``), or levels that halve the
-    image below 2x2.
+    input_channels; skip_channels in [0, 1024]; ``_validation.BUDGETS["width"]``), or levels
+    that halve the image below 2x2.
     """
 
     def __init__(
@@ -195,7 +196,7 @@ class SkipNet(UntrainedNetwork):
         super().__init__()
         self.image_shape = _check_image_shape(image_shape)
         k = check_count(channels, "channels", "width")
-        s = check_count(skip_channels, "skip_channels", "width")
+        s = check_count(skip_channels, "skip_channels", "width", low=0)  # 0: the hourglass
         check_count(input_channels, "input_channels", "width")
         c, h, w = self.image_shape
         self.levels = levels = _halvings((h, w), levels, DEFAULT_LEVELS, "levels", 0)
@@ -204,7 +205,10 @@ class SkipNet(UntrainedNetwork):
         self.down = nn.ModuleList(
             nn.Sequential(*_block(c_in[i], k, 3, 2), *_block(k, k, 3)) for i in range(levels)
         )
-        self.skip = nn.ModuleList(nn.Sequential(*_block(c_in[i], s, 1)) for i in range(levels))
+        self.skip = nn.ModuleList(
+            nn.Sequential(*_block(c_in[i], s, 1)) if s else nn.Identity() for i in range(levels)
+        )
+        self.skip_channels = s
         self.up = nn.ModuleList(
             nn.Sequential(channel_norm(s + k), *_block(s + k, k, 3), *_block(k, k, 1))
             for _ in range(levels)
@@ -215,7 +219,7 @@ class SkipNet(UntrainedNetwork):
         skips = []
         x = z
         for down, skip in zip(self.down, self.skip, strict=True):
-            skips.append(skip(x))
+            skips.append(skip(x) if self.skip_channels else x[:, :0])  # (no skip: 0 channels)
             x = down(x)
         for up, s in zip(reversed(self.up), reversed(skips), strict=True):
             x = F.interpolate(x, size=s.shape[-2:], mode="bilinear", align_corners=False)

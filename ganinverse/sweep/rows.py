@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..io import atomic_write, atomic_write_csv
+from ..status import is_status
 
 #: Columns before the operator axis (still read; upgraded in place before rows are appended).
 LEGACY_FIELDS = ("image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds")
@@ -124,9 +125,17 @@ def setting_order(setting: str) -> tuple:
 SCORES = ("mse", "psnr", "ssim", "meas_error")
 
 
+#: How far a row's PSNR may lie from 10 log10(1 / its MSE), in dB (both written to 6 digits).
+PSNR_TOLERANCE_DB = 0.01
+
+
 def bad_score(row: dict) -> str | None:
-    """The first score of ``row`` (or its seconds) that is not a number a sweep writes (NaN,
-    text, or infinite other than the PSNR of an exact reconstruction); None if all are."""
+    """The first score of ``row`` (or its seconds, or its status) that is not a value a sweep
+    writes: NaN, text, infinite other than the PSNR of an exact reconstruction, a negative
+    squared error or time, an SSIM outside [−1, 1], a PSNR that is not 10 log10(1 / MSE)
+    (within ``PSNR_TOLERANCE_DB``), a status no solver writes (``status.is_status``); None if
+    all are."""
+    values = {}
     for key in (*SCORES, "seconds"):
         try:
             value = float(row[key])
@@ -136,7 +145,23 @@ def bad_score(row: dict) -> str | None:
             return key
         if value < 0 and key in ("mse", "meas_error", "seconds"):  # (squared errors, time)
             return key
+        values[key] = value
+    if not -1 <= values["ssim"] <= 1:
+        return "ssim"
+    mse, psnr = values["mse"], values["psnr"]
+    expected = math.inf if mse == 0 else -10 * math.log10(mse)
+    if not (psnr == expected or abs(psnr - expected) <= PSNR_TOLERANCE_DB):
+        return "psnr"
+    if not is_status(row.get("status", "")):
+        return "status"
     return None
+
+
+def _finite(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except (TypeError, ValueError):
+        return False
 
 
 def _checked_scores(row: dict, path: Path) -> tuple[float, ...]:
@@ -144,11 +169,15 @@ def _checked_scores(row: dict, path: Path) -> tuple[float, ...]:
     (``bad_score``)."""
     key = bad_score(row)
     if key is not None:
+        why = {
+            "psnr": f"not 10 log10(1 / mse) of its mse = {row['mse']}",
+            "ssim": "outside [-1, 1]",
+            "status": "no status a solver writes (ganinverse.status.REASONS)",
+        }.get(key if key == "status" or _finite(row[key]) else "", "not a score a sweep writes")
         raise ValueError(
             f"{path}: the row of image {row['image']}, {row['method']} at "
-            f"{row['setting']} has {key} = {row[key]!r}, not a score a sweep writes (a "
-            "hand-edited or damaged file?); remove that row and run the sweep again to "
-            "redo its unit"
+            f"{row['setting']} has {key} = {row[key]!r}, {why} (a hand-edited or damaged "
+            "file?); remove that row and run the sweep again to redo its unit"
         )
     return tuple(float(row[k]) for k in SCORES)
 
@@ -167,17 +196,31 @@ def merge(out: str | os.PathLike) -> list[dict]:
     files = sorted(out.glob("rows*.csv"))
     unique: dict = {}
     where: dict = {}
+    first: tuple[str, Path] | None = None  # (the operator of the first row, its file)
     for path in files:
         for row in read_rows([path]):
+            first = first or (row["operator"], path)
+            if row["operator"] != first[0]:
+                raise ValueError(
+                    f"{path} holds rows of the {row['operator']!r} operator (image "
+                    f"{row['image']}, {row['method']} at {row['setting']}) but {first[1]} of "
+                    f"{first[0]!r}: one sweep has one operator; move the other run's rows out "
+                    "of the folder and merge again"
+                )
             key = (setting_order(row["setting"]), row["method"], int(row["image"]))
             scores = _checked_scores(row, path)
             before = _checked_scores(unique[key], where[key]) if key in unique else scores
             if not all(
                 math.isclose(a, b, rel_tol=1e-5) for a, b in zip(before, scores, strict=True)
             ):
+                places = (
+                    f"differ between {where[key]} and {path}"
+                    if where[key] != path
+                    else f"appear twice in {path}, with other scores"
+                )
                 raise ValueError(
                     f"the rows of image {row['image']}, {row['method']} at {row['setting']} "
-                    f"differ between {where[key]} and {path} ("
+                    f"{places} ("
                     + ", ".join(
                         f"{k} {unique[key][k]} vs {row[k]}"
                         for k in SCORES

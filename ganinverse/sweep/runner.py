@@ -239,14 +239,20 @@ class Sweep:
         """Keys (``method@x``) of the searches a unit of (x, method) needs."""
         return [search_key(t, x) for t in self.search_chain(method)]
 
-    def unit_options(self, method: str, x: Any) -> dict:
+    def unit_options(self, method: str, x: Any, *, score_all: bool = False) -> dict:
         """The options of ``method`` at x: every searched weight chosen per x on validation
-        images (a method's parent first)."""
+        images, a one-candidate grid's value as set (a method's parent first); with
+        ``score_all`` a one-candidate grid is searched too (``tune`` records every candidate's
+        validation MSE)."""
         options = self.spec.method_options(method)
-        for tuned in self.search_chain(method):
-            best = self.searches.chosen(
-                search_key(tuned, x), lambda t=tuned, o=options: self._search(t, x, o)
-            )
+        for tuned in self.spec.weight_chain(method):
+            grid = self.spec.grid(tuned)
+            if len(grid) == 1 and not score_all:  # one candidate: that value, no search
+                best = grid[0]
+            else:
+                best = self.searches.chosen(
+                    search_key(tuned, x), lambda t=tuned, o=options: self._search(t, x, o)
+                )
             options = get_method(tuned).tuned.apply(options, best)
         return options
 
@@ -385,6 +391,12 @@ class Sweep:
         ]
         for row in rows:  # never a row that merge refuses: the unit stays to do
             key = bad_score(row)
+            if key == "status":
+                raise ValueError(
+                    f"{method} at {x} gave image {row['image']} the status {row['status']!r}, "
+                    "which holds a reason no solver registered: register it with "
+                    "ganinverse.status.register_reason (the unit is not written)"
+                )
             if key is not None:
                 raise ValueError(
                     f"{method} at {x} gave image {row['image']} the score {key} = {row[key]}, "

@@ -222,12 +222,18 @@ class SweepSpec:
             return tuple(getattr(self, LEGACY_GRIDS[tuned.key]))
         return tuple(self.grids.get(tuned.key, tuned.grid))
 
-    def search_chain(self, method: str) -> list[str]:
-        """The methods whose weight searches a unit of ``method`` needs, in order: the method
-        it starts from first (csgm-sparse takes csgm's engine setting), then its own."""
+    def weight_chain(self, method: str) -> list[str]:
+        """The methods whose tuned weight a unit of ``method`` takes from a grid, in order: the
+        method it starts from first (csgm-sparse takes csgm's engine setting), then its own."""
         record = get_method(method)
-        chain = self.search_chain(record.starts_from) if record.starts_from else []
+        chain = self.weight_chain(record.starts_from) if record.starts_from else []
         return chain + ([method] if self.grid(method) else [])
+
+    def search_chain(self, method: str) -> list[str]:
+        """The methods of ``weight_chain`` whose grid holds two or more candidates: the weight
+        searches (on validation images) a unit of ``method`` needs. A one-candidate grid is
+        that value, set without a search (no validation image is fitted for it)."""
+        return [m for m in self.weight_chain(method) if len(self.grid(m)) > 1]
 
     @classmethod
     def from_saved(cls, saved: Mapping) -> SweepSpec:

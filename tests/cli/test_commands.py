@@ -404,8 +404,28 @@ def test_a_flag_prefix_is_refused_not_expanded(argv, tmp_path, capsys, monkeypat
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments" in err
-    if argv[0] == "sweep":
-        assert "did you mean --untrained-steps-grid for --untrained-steps?" in err
+    if argv[0] == "sweep":  # (the option is searched there: its one-value grid sets it)
+        assert "pass --untrained-steps-grid VALUE to set it" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["sweep", "--dataset", "digits", "--m", "20", "--ou=o"], "--out for --ou?"),
+        (["sweep", "--datas", "digits", "--m", "20", "--out", "o"], "--dataset for --datas?"),
+        (["defend", "eval", "--gen", "g", "--classifier", "c", "--out", "o"], "--generator for"),
+    ],
+)
+def test_a_prefix_of_a_required_flag_gets_the_hint(argv, hint, tmp_path, capsys, monkeypatch):
+    """Helper-41: argparse reports a missing required flag before the unrecognised prefix
+    the user typed for it (``--ou=X``): the error now says which flag was meant."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "the following arguments are required" in err, err
+    assert f"did you mean {hint}" in err, err
     assert not (tmp_path / "o").exists()
 
 

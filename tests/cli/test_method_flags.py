@@ -14,6 +14,7 @@ created."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 import pytest
 import torch
@@ -52,13 +53,27 @@ def argv(command: str, method: str, out, *extra: str) -> list[str]:
     common += ["--no-progress", "--out", str(out)]
     if command == "sweep":  # --n-val only where a weight is searched (else it is refused)
         head = ["sweep", "--methods", method, *_operator(method), "--n-images", "2"]
-        searched = any(
-            get_method(n).tuned and get_method(n).tuned.grid for n in method_chain(method)
-        )
+        runs = extra[extra.index("--methods") + 1].split(",") if "--methods" in extra else [method]
+        searched = any(len(_grid(n, extra)) > 1 for m in runs for n in method_chain(m))
         return [*head, *(["--n-val", "1"] if searched else []), *common, *extra]
     if command == "reconstruct":
         return ["reconstruct", "--method", method, *_operator(method), *common, *extra]
     return ["inpaint", "--method", method, "--n", "2", *common, *extra]
+
+
+def _grid(method: str, extra: Sequence[str]) -> tuple:
+    """The candidates of ``method``'s tuned weight in a sweep given ``extra`` (its grid flag's
+    values there, else the default grid; a one-candidate grid is no search)."""
+    tuned = get_method(method).tuned
+    if tuned is None:
+        return ()
+    flags = [tuned.flag, *(["--lambda-z-grid"] if tuned.option == "config" else [])]
+    for i, token in enumerate(extra):
+        flag, _, value = token.partition("=")
+        if flag in flags:
+            value = value or (extra[i + 1] if i + 1 < len(extra) else "")
+            return tuple(value.replace(";", ",").split(","))
+    return tuple(tuned.grid)
 
 
 def run(args: list[str], capsys) -> tuple[int, str]:
@@ -192,8 +207,8 @@ def test_a_refused_sweep_leaves_no_folder_so_the_corrected_one_runs_there(tmp_pa
     """Issue: the bad value was recorded in sweep.json after the first methods' rows, so the
     corrected command into the same folder was "a different sweep"."""
     out = tmp_path / "new" / "out"
-    base = argv("sweep", "lasso-dct", out, "--methods", "lasso-dct,deep-decoder")
-    base += ["--lasso-lambdas", "0.1", "--untrained-steps-grid", "2"]
+    grids = ["--lasso-lambdas", "0.1", "--untrained-steps-grid", "2"]
+    base = argv("sweep", "lasso-dct", out, "--methods", "lasso-dct,deep-decoder", *grids)
     code, err = run([*base, "--dd-channels", "0"], capsys)
     assert_refused(code, err, "sweep", "--dd-channels: ", tmp_path)
     code, err = run([*base, "--dd-channels", "2"], capsys)
@@ -334,7 +349,9 @@ def _grid_flag_cases() -> list:
         seen.add(tuned.flag)
         method = next(m for m in ("lasso-dct", "csgm") if get_method(m).tuned.key != tuned.key)
         method = method if not (method == "csgm" and tuned.key == "engine") else "lasso-dct"
+        own = record.flags.get(tuned.option)
         value = "lambda_z=0.1" if tuned.key == "engine" else "0.1"
+        value = "1" if own is not None and own.type is int else value  # (an int grid)
         cases.append(pytest.param(method, tuned.flag, value, id=tuned.flag))
     cases.append(pytest.param("lasso-dct", "--lambda-z-grid", "0.1", id="--lambda-z-grid"))
     return cases
@@ -834,7 +851,7 @@ SWEEP_CSGM = [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "csgm"]
     [
         (  # nothing random: superres, no noise, a deterministic method
             [
-                *SWEEP_LASSO,
+                *SWEEP,
                 "--operator",
                 "superres",
                 "--factor",
@@ -851,7 +868,7 @@ SWEEP_CSGM = [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "csgm"]
             "--seed: operator 'superres' draws nothing at random",
         ),
         (
-            [*SWEEP_LASSO, "--m", "25", "--methods", "lasso", "--lasso-lambdas", "0"],
+            [*SWEEP, "--m", "25", "--methods", "lasso", "--lasso-lambdas", "0"],
             "--lasso-lambdas: lasso_lambdas must hold weights λ > 0",
         ),
         (
@@ -1103,3 +1120,61 @@ def test_a_sweep_checks_the_memory_of_its_batch_of_untrained_networks(
         argv("sweep", "deep-decoder", tmp_path / "new" / "o", *base, "--batch-size", "2"), capsys
     )
     assert code == 0, err
+
+
+def test_a_sweep_checks_the_memory_of_its_validation_search_before_any_file(
+    tmp_path, capsys, monkeypatch
+):
+    """Helper-41: the weight search of an untrained prior fits its --n-val validation images
+    side by side; that memory was checked only when the search ran (after sweep.json and
+    rows.csv were written). Refused first, naming --n-val; a test batch too large names
+    --batch-size."""
+    from ganinverse.models import cost
+    from ganinverse.models.untrained import DeepDecoder
+
+    net = cost.built_on_meta(lambda: DeepDecoder((1, 28, 28), 16))[0]
+    weights = sum(p.numel() for p in net.parameters())
+    one = (
+        weights * cost.TRAINING_BYTES_PER_WEIGHT + cost.count_activations(net, net.input_shape) * 8
+    )
+    monkeypatch.setattr(cost, "device_memory", lambda device: 5 * one)  # 5 fit, 6 do not
+    out = tmp_path / "new" / "o"
+    base = ["--untrained-steps-grid", "1,2", "--batch-size", "2"]
+    code, err = run([*argv("sweep", "deep-decoder", out, *base), "--n-val", "6"], capsys)
+    assert_refused(code, err, "sweep", "--methods deep-decoder: the Deep Decoder", tmp_path)
+    assert "x 6 copies" in err and "lower --n-val 6" in err, err
+    one_value = ["--untrained-steps-grid", "1", "--batch-size", "6", "--n-images", "6"]
+    code, err = run(argv("sweep", "deep-decoder", out, *one_value), capsys)
+    assert_refused(code, err, "sweep", "--methods deep-decoder: the Deep Decoder", tmp_path)
+    assert "lower --batch-size 6" in err and "--n-val" not in err, err
+    code, err = run([*argv("sweep", "deep-decoder", out, *base), "--n-val", "5"], capsys)
+    assert code == 0, err
+
+
+def test_a_one_candidate_grid_is_that_value_without_a_search(tmp_path, capsys):
+    """Helper-41: a grid of one value ran the whole validation search (fits of the validation
+    images, a weights.json entry) to choose the only candidate, and counted as a search for
+    the split='train' rule. Now it is the value, set: no weights.json, --n-val refused as
+    idle, --split train --start 0 accepted; the rows match the value run as its own option."""
+    import csv
+    import json
+
+    out = tmp_path / "o"
+    one = ["--untrained-steps-grid", "3", "--split", "train", "--start", "0"]
+    code, err = run(argv("sweep", "deep-decoder", out, *one), capsys)
+    assert code == 0, err
+    assert not (out / "weights.json").exists()
+    saved = json.loads((out / "sweep.json").read_text())
+    assert (
+        saved["grids"]["untrained_steps"] == [3]
+        and type(saved["grids"]["untrained_steps"][0]) is int
+    )
+    rows = list(csv.DictReader((out / "rows.csv").open()))
+    assert len(rows) == 2
+    code, err = run([*argv("sweep", "deep-decoder", tmp_path / "p", *one), "--n-val", "2"], capsys)
+    assert code == 2 and "--n-val is an option of" in err, err
+    other = ["--untrained-steps-grid", "1", *one[2:]]  # the value acts: another gives others
+    code, err = run(argv("sweep", "deep-decoder", tmp_path / "q", *other), capsys)
+    assert code == 0, err
+    rows_1 = list(csv.DictReader((tmp_path / "q" / "rows.csv").open()))
+    assert [r["mse"] for r in rows_1] != [r["mse"] for r in rows]

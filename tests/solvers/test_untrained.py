@@ -308,3 +308,20 @@ def test_a_width_beyond_the_budget_is_refused_even_where_memory_suffices(solver,
         ValueError, match=rf"{option} must be <= 1,024, got 3,000: it counts channels"
     ):
         solver(None, A, y, steps=1, **{option: 3000})
+
+
+def test_dip_without_skip_connections_is_the_hourglass():
+    """Helper-41: skip_channels=0 (Ulyanov et al.'s hourglass, no skips) was refused as a width
+    below 1. It builds a network without skip convolutions that fits y like the others."""
+    from ganinverse.models.untrained import SkipNet
+
+    with_skips = SkipNet((1, 8, 8), 8, skip_channels=2, input_channels=8)
+    hourglass = SkipNet((1, 8, 8), 8, skip_channels=0, input_channels=8)
+    assert hourglass.n_parameters() < with_skips.n_parameters()
+    assert not any(p.numel() for p in hourglass.skip.parameters())
+    A = GaussianCS((1, 8, 8), 40, seed=0)
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    result = deep_image_prior(None, A, A(x), steps=30, **{**DIP, "skip_channels": 0})
+    assert result.x_hat.shape == x.shape and torch.isfinite(result.x_hat).all()
+    with pytest.raises(ValueError, match="skip_channels must be >= 0"):
+        SkipNet((1, 8, 8), 8, skip_channels=-1)

@@ -40,11 +40,11 @@ def test_iagan_flags_on_the_command_line(tiny_generator, tmp_path, capsys):
     out = tmp_path / "cli"
     args = ["sweep", "--dataset", "digits", "--generator", tiny_generator, "--m", "30"]
     args += ["--methods", "iagan", "--iagan-steps-grid", "3", "--iagan-back-projection", "true"]
-    args += ["--iagan-discrepancy", "0", "--n-images", "1", "--n-val", "1", "--steps", "5"]
+    args += ["--iagan-discrepancy", "0", "--n-images", "1", "--steps", "5"]
     args += ["--restarts", "1", "--no-progress", "--out", str(out)]
     assert main(args) == 0, capsys.readouterr().err
-    table = json.loads((out / "weights.json").read_text())
-    assert [v for v, _ in table["iagan@30"]["validation_mse"]] == [3.0]
+    assert not (out / "weights.json").exists()  # a one-value grid: set, not searched
+    assert json.loads((out / "sweep.json").read_text())["grids"]["iagan_steps"] == [3]
     resolved = json.loads((out / "sweep.json").read_text())["resolved"]["methods"]["iagan"]
     assert resolved["back_projection"] is True and resolved["discrepancy"] == 0
     (row,) = read_rows([out / "rows.csv"])

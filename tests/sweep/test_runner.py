@@ -463,11 +463,34 @@ def test_merge_keeps_one_of_agreeing_duplicates_and_refuses_conflicting_ones(tmp
     _rows_file(tmp_path / "rows.shard-0-of-2.csv", [{"image": 0}, {"image": 1}])
     _rows_file(tmp_path / "rows.shard-1-of-2.csv", [{"image": 1, "seconds": "3"}])
     assert [r["image"] for r in merge(tmp_path)] == ["0", "1"]
-    _rows_file(tmp_path / "rows.shard-1-of-2.csv", [{"image": 1, "mse": "0.02", "psnr": "17"}])
+    _rows_file(tmp_path / "rows.shard-1-of-2.csv", [{"image": 1, "mse": "0.02", "psnr": "16.9897"}])
     with pytest.raises(
         ValueError, match=r"image 1, csgm at 10 differ between .*rows.csv and .*shard-1"
     ):
         merge(tmp_path)
+
+
+def test_rows_of_two_operators_are_refused_naming_both_files(tmp_path):
+    """Helper-41: rows of another operator in a folder failed in the report as "the rows mix
+    operators", naming no file."""
+    _rows_file(tmp_path / "rows.shard-0-of-2.csv", [{"image": 0}])
+    _rows_file(tmp_path / "rows.shard-1-of-2.csv", [{"image": 1, "operator": "subsample"}])
+    with pytest.raises(ValueError, match=r"shard-1-of-2.csv holds rows of the 'subsample'.*"
+                       r"shard-0-of-2.csv of 'gaussian'"):  # fmt: skip
+        merge(tmp_path)
+
+
+def test_a_conflict_within_one_rows_file_names_it_once(tmp_path):
+    _rows_file(tmp_path / "rows.shard-0-of-1.csv", [{"image": 0}, {"image": 0, "seconds": "2"}])
+    assert len(merge(tmp_path)) == 1
+    other = tmp_path / "other"
+    other.mkdir()
+    _rows_file(
+        other / "rows.shard-0-of-1.csv",
+        [{"image": 0}, {"image": 0, "mse": "0.02", "psnr": "16.9897"}],
+    )
+    with pytest.raises(ValueError, match=r"appear twice in .*shard-0-of-1.csv, with other scores"):
+        merge(other)
 
 
 @pytest.mark.parametrize(
@@ -477,6 +500,38 @@ def test_merge_refuses_a_score_a_sweep_never_writes(tmp_path, key, value):
     _rows_file(tmp_path / "rows.shard-0-of-1.csv", [{"image": 0, key: value}])
     with pytest.raises(ValueError, match=f"has {key} = '{value}', not a score a sweep writes"):
         merge(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "row, match",
+    [
+        ({"psnr": "30"}, r"has psnr = '30', not 10 log10\(1 / mse\) of its mse = 0.01"),
+        ({"mse": "0", "psnr": "40"}, r"has psnr = '40', not 10 log10"),
+        ({"ssim": "1.5"}, r"has ssim = '1.5', outside \[-1, 1\]"),
+        ({"status": "fine"}, r"has status = 'fine', no status a solver writes"),
+        ({"status": "not_improved+not_improved"}, r"has status = 'not_improved\+not_improved'"),
+    ],
+)
+def test_merge_refuses_scores_that_contradict_each_other_or_an_unknown_status(tmp_path, row, match):
+    """Helper-41: a PSNR that disagrees with the row's MSE (one of them edited) and a status
+    no solver writes were merged into the summary (the status only warned)."""
+    _rows_file(tmp_path / "rows.shard-0-of-1.csv", [{"image": 0, **row}])
+    with pytest.raises(ValueError, match=match):
+        merge(tmp_path)
+
+
+def test_a_registered_reason_is_a_status_a_row_may_hold(tmp_path, monkeypatch):
+    from ganinverse import status
+
+    monkeypatch.setattr(status, "REASONS", dict(status.REASONS))
+    _rows_file(tmp_path / "rows.shard-0-of-1.csv", [{"image": 0, "status": "ok+my_reason"[3:]}])
+    with pytest.raises(ValueError, match="no status a solver writes"):
+        merge(tmp_path)
+    status.register_reason("my_reason", "my solver's own")
+    assert merge(tmp_path)[0]["status"] == "my_reason"
+    assert status.is_status("not_converged+my_reason") and not status.is_status("ok+my_reason")
+    with pytest.raises(ValueError, match="registered already"):
+        status.register_reason("not_improved", "something else")
 
 
 def test_merge_accepts_the_psnr_of_an_exact_reconstruction(tmp_path):
