@@ -102,7 +102,7 @@ UNSET = {
     "ganinverse defend eval": "--steps 2 --restarts 1 --pgd-steps 2 --bpda-steps 1 "
     "--eot-samples 1 --latent-steps 2 --latent-restarts 1 --no-progress",
     "ganinverse reconstruct": "--steps 2 --restarts 1 --no-progress",
-    "ganinverse sweep": "--steps 2 --restarts 1 --batch-size 1 --n-val 1 --lasso-lambdas 1 "
+    "ganinverse sweep": "--steps 2 --restarts 1 --batch-size 1 --n-val 1 --lasso-lambdas 1,0.1 "
     "--no-progress",
     "ganinverse sweep-merge": "",
     "ganinverse tune": "--steps 2 --restarts 1 --n-val 1 --lambda-z-grid 0.1 --no-progress",
