@@ -56,7 +56,14 @@ from .solvers.csgm import (
 )
 from .solvers.ilo import ILO_LAYERS, RADIUS_IS, ilo
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, importance_weights, inpaint_operator
-from .solvers.untrained import UNTRAINED_STEPS, check_steps, deep_decoder, deep_image_prior
+from .solvers.untrained import (
+    UNTRAINED_STEPS,
+    check_steps,
+    deep_decoder,
+    deep_decoder_network,
+    deep_image_prior,
+    dip_network,
+)
 from .status import image_status
 
 #: LatentConfig fields: engine options a latent method takes as keywords.
@@ -1234,32 +1241,6 @@ def _check_untrained(options: Mapping[str, Any], shape: tuple | None = None) -> 
     check_learning_rate(options["lr"], "lr")
 
 
-def _deep_decoder_network(options: Mapping[str, Any], shape: tuple) -> tuple:
-    """``deep_decoder``'s network for images of ``shape`` (``Method.networks``)."""
-    from .models.untrained import DeepDecoder
-
-    k, d = options["channels"], options["depth"]
-    return (
-        lambda: DeepDecoder(shape, k, d),
-        f"the Deep Decoder of channels={k}, depth={d}",
-        "lower channels (--dd-channels; Heckel & Hand use 64 at most)",
-    )
-
-
-def _dip_network(options: Mapping[str, Any], shape: tuple) -> tuple:
-    """``deep_image_prior``'s network for images of ``shape`` (``Method.networks``)."""
-    from .models.untrained import SkipNet
-
-    keys = ("channels", "levels", "skip_channels", "input_channels")
-    sizes = [options[k] for k in keys]
-    return (
-        lambda: SkipNet(shape, *sizes),
-        "the DIP network of "
-        + ", ".join(f"{k}={'auto' if v is None else v}" for k, v in zip(keys, sizes, strict=True)),
-        "lower --dip-channels (Ulyanov et al. use 128 at most)",
-    )
-
-
 UNTRAINED_FLAGS = {
     "steps": Flag("--untrained-steps", int, "Adam steps T of deep-decoder / dip (early stopping)"),
     "lr": Flag("--untrained-lr", float, "Adam's learning rate of deep-decoder / dip"),
@@ -1282,7 +1263,7 @@ register_method(
         needs_generator=False,
         seeded=True,
         check_options=_check_untrained,
-        networks=_deep_decoder_network,
+        networks=deep_decoder_network,
         flags={
             **UNTRAINED_FLAGS,
             "channels": Flag("--dd-channels", int, "channels k of every Deep Decoder layer"),
@@ -1312,7 +1293,7 @@ register_method(
         needs_generator=False,
         seeded=True,
         check_options=_check_untrained,
-        networks=_dip_network,
+        networks=dip_network,
         flags={
             **UNTRAINED_FLAGS,
             "channels": Flag("--dip-channels", int, "channels of every DIP level"),

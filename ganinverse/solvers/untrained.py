@@ -37,8 +37,9 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -107,8 +108,43 @@ def _prepare(
     return operator.to(device), y.to(device)
 
 
+#: (build, what, fix) of an untrained prior's network: ``build()`` makes it, ``what`` names it
+#: with its sizes and ``fix`` says which flag lowers them (the memory check's message).
+Network = tuple[Callable[[], UntrainedNetwork], str, str]
+
+
+def deep_decoder_network(options: Mapping[str, Any], shape: Sequence[int]) -> Network:
+    """``deep_decoder``'s network for images of ``shape`` (C, H, W) with ``options``'
+    ``channels`` and ``depth`` (the method record's ``networks``, checked before any work)."""
+    k, d = options["channels"], options["depth"]
+    shape = tuple(shape)
+    return (
+        lambda: DeepDecoder(shape, k, d),
+        f"the Deep Decoder of channels={k}, depth={'auto' if d is None else d}",
+        "lower channels (--dd-channels; Heckel & Hand use 64 at most)",
+    )
+
+
+DIP_SIZES = ("channels", "levels", "skip_channels", "input_channels")
+
+
+def dip_network(options: Mapping[str, Any], shape: Sequence[int]) -> Network:
+    """``deep_image_prior``'s network for images of ``shape`` (C, H, W) with ``options``'
+    sizes (``DIP_SIZES``; the method record's ``networks``)."""
+    sizes = [options[k] for k in DIP_SIZES]
+    shape = tuple(shape)
+    return (
+        lambda: SkipNet(shape, *sizes),
+        "the DIP network of "
+        + ", ".join(
+            f"{k}={'auto' if v is None else v}" for k, v in zip(DIP_SIZES, sizes, strict=True)
+        ),
+        "lower channels (--dip-channels; Ulyanov et al. use 128 at most)",
+    )
+
+
 def fit_untrained(
-    build: Callable[[], UntrainedNetwork],
+    network: Network,
     operator: LinearOperator,
     y: Tensor,
     *,
@@ -121,7 +157,8 @@ def fit_untrained(
     options: dict | None = None,
     progress: bool = True,
 ) -> UntrainedResult:
-    """Fit one network ``build()`` per image to its measurements y (B, *operator.out_shape)
+    """Fit one network ``build()`` per image (``network`` = (build, what, fix), e.g.
+    ``deep_decoder_network(options, shape)``) to its measurements y (B, *operator.out_shape)
     by ``steps`` Adam steps of learning rate ``lr`` on Σ_i (1/m_i)||M_i ⊙ (y_i − A_i f_θ_i(z_i))||²
     (see the module docstring); θ⁰_i and z_i from ``rng(seed, key, id_i)``.
 
@@ -138,11 +175,11 @@ def fit_untrained(
     ids = check_image_ids(image_ids, B)
     start = time.perf_counter()
 
-    sizes = ", ".join(f"{k}={v}" for k, v in (options or {}).items() if k != "lr")
+    build, what, fix = network
     check_training_memory(  # (one network per image, trained side by side: at least two)
         build,
-        f"{key}'s network ({sizes})",
-        "lower channels" + (", or pass fewer images per call" if B > 2 else ""),
+        what,
+        fix + (", or pass fewer images per call" if B > 2 else ""),
         copies=max(B, 2),
         device=y.device,
     )
@@ -257,7 +294,7 @@ def deep_decoder(
     with torch.device("meta"):  # validates the options before any work, allocating nothing
         depth = DeepDecoder(shape, channels, depth).depth
     return fit_untrained(
-        lambda: DeepDecoder(shape, channels, depth),
+        deep_decoder_network({"channels": channels, "depth": depth}, shape),
         operator,
         y,
         steps=steps,
@@ -305,9 +342,9 @@ def deep_image_prior(
     shape = _check_shape(operator, G, "deep_image_prior")
     with torch.device("meta"):  # validates the options before any work, allocating nothing
         levels = SkipNet(shape, channels, levels, skip_channels, input_channels).levels
-    config = (channels, levels, skip_channels, input_channels)
+    sizes = dict(zip(DIP_SIZES, (channels, levels, skip_channels, input_channels), strict=True))
     return fit_untrained(
-        lambda: SkipNet(shape, *config),
+        dip_network(sizes, shape),
         operator,
         y,
         steps=steps,
@@ -317,18 +354,16 @@ def deep_image_prior(
         image_ids=image_ids,
         device=device,
         progress=progress,
-        options={
-            "channels": channels,
-            "levels": levels,
-            "skip_channels": skip_channels,
-            "input_channels": input_channels,
-            "lr": lr,
-        },
+        options={**sizes, "lr": lr},
     )
 
 
 __all__ = [
+    "DIP_SIZES",
     "UNTRAINED_STEPS",
+    "Network",
+    "deep_decoder_network",
+    "dip_network",
     "UntrainedResult",
     "check_steps",
     "deep_decoder",

@@ -270,8 +270,8 @@ def one_mebibyte(monkeypatch):
 @pytest.mark.parametrize(
     "solver,options,match",
     [
-        (deep_decoder, {"channels": 1000}, r"deep-decoder's network \(channels=1000"),
-        (deep_image_prior, {"channels": 1000}, r"dip's network \(channels=1000"),
+        (deep_decoder, {"channels": 1000}, r"the Deep Decoder of channels=1000"),
+        (deep_image_prior, {"channels": 1000}, r"the DIP network of channels=1000"),
     ],
 )
 def test_a_network_beyond_memory_is_refused_before_any_weight(solver, options, match, one_mebibyte):
