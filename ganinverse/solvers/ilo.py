@@ -141,6 +141,7 @@ def ilo(
     steps: int = 300,
     lr: float = LR,
     image_ids: Sequence[int] | None = None,
+    **unknown: object,
 ) -> IloResult:
     """Intermediate layer optimisation (Daras et al. 2021): x̂ = G_after(ĥ) with
     ĥ = argmin_h (1/m_i)||M ⊙ (y_i − A G_after(h))||² s.t. ||h − h₀||₁ ≤ r·n_k,
@@ -158,6 +159,20 @@ def ilo(
     any work. Warns ``ConvergenceWarning`` when no step improved an image's data term
     (``improved``; its x̂ is then CSGM's).
     """
+    if unknown:  # (steps and lr are ILO's own: the start's engine settings go in config)
+        import dataclasses
+
+        from ..latent import LatentConfig
+
+        names = ", ".join(sorted(unknown))
+        engine = sorted(set(unknown) & {f.name for f in dataclasses.fields(LatentConfig)})
+        hint = (
+            f"; {', '.join(engine)} set(s) the CSGM start's engine: pass "
+            f"config=LatentConfig({', '.join(f'{k}={unknown[k]!r}' for k in engine)})"
+            if engine
+            else "; its options are layer, radius, config, start, steps, lr, image_ids"
+        )
+        raise TypeError(f"ilo() has no option {names}{hint}")
     operator, y = _prepare(G, operator, y)
     layer = check_layer(G, layer)
     radius = check_weight(radius, "radius", what=RADIUS_IS)

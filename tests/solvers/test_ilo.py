@@ -317,3 +317,17 @@ def test_options_of_steps_that_do_not_run_warn_once_in_the_api():
         assert idle == [
             "ilo: lr=0.1 changes nothing here: it acts only with steps > 0; drop it or set that"
         ]
+
+
+def test_an_engine_keyword_given_to_ilo_names_where_it_goes(csgm_calls):
+    """Helper-41: ``ilo(G, A, y, restarts=1)`` was Python's bare "unexpected keyword
+    argument"; the CSGM start's engine settings go in ``config``."""
+    G = smooth_dcgan()
+    op = GaussianCS(G.image_shape, 20, seed=0)
+    y = torch.zeros(2, 20)
+    with pytest.raises(TypeError, match=r"ilo\(\) has no option restarts; restarts set\(s\) the "
+                       r"CSGM start's engine: pass config=LatentConfig\(restarts=1\)"):  # fmt: skip
+        ilo(G, op, y, restarts=1)
+    with pytest.raises(TypeError, match=r"ilo\(\) has no option radiu; its options are layer"):
+        ilo(G, op, y, radiu=1.0)
+    assert not csgm_calls
