@@ -70,7 +70,12 @@ from ganinverse.bases import Basis, Dictionary, make_basis
 from ganinverse.device import cpu_threads, resolve_device
 from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.metrics import mse
-from ganinverse.operators import LinearOperator, _power_iteration, matrix_row_bound
+from ganinverse.operators import (
+    LinearOperator,
+    _power_iteration,
+    check_measured_from,
+    matrix_row_bound,
+)
 from ganinverse.seeds import rng
 from ganinverse.status import image_status
 
@@ -1416,7 +1421,9 @@ def choose_lambda(
     y_val (B, m); x_val (B, C, H, W) in [-1, 1]; ``solver_kwargs`` go to the solver (e.g. tol,
     max_iter). Returns (best lam, [(lam, mean mse), ...] in the order of ``lams``).
     Raises ValueError/TypeError on an unknown solver, an empty ``lams`` or one that is not a
-    finite number >= 0, bad tensors (as :func:`lasso`); the solver's ConvergenceWarning passes on.
+    finite number >= 0, bad tensors (as :func:`lasso`), and, with a LinearOperator, y_val that
+    is not x_val's measurements within the operator's noise
+    (``operators.check_measured_from``); the solver's ConvergenceWarning passes on.
     """
     check_not_empty(check_tensor(x_val, "x_val", ndim=4), "x_val", "image")
     check_tensor(y_val, "y_val")
@@ -1427,6 +1434,8 @@ def choose_lambda(
             f"x_val must be (B, *in_shape) = (B, {', '.join(map(str, A.in_shape))}) for this "
             f"operator, got {tuple(x_val.shape)}"
         )
+    if isinstance(A, LinearOperator):  # (a bare matrix says nothing of its noise: unchecked)
+        check_measured_from(A, x_val, y_val, "x_val", "y_val")
     image_shape = None if isinstance(A, LinearOperator) else tuple(x_val.shape[1:])
     path = lasso_path(
         A, y_val, basis, lams, solver=solver, image_shape=image_shape, **solver_kwargs

@@ -70,6 +70,13 @@ DIGITS_TRAIN = 1500  # digits split: first 1500 of a seed-0 permutation train, l
 CELEBA_CROP = (35, 55, 143, 163)  # PIL box (left, top, right, bottom): CSGM's centre 108x108 crop
 
 
+def default_split(name: str | None) -> str:
+    """The split a command reads when --split is not given: "test" where the source has one
+    (the images a method is scored on), else its only split (a folder: "all")."""
+    splits = SOURCES.get(name or "", ("test",))
+    return "test" if "test" in splits else splits[0]
+
+
 # ----------------------------------------------------------------------------- conversions
 def to_unit(x: Tensor) -> Tensor:
     """Map [-1, 1] -> [0, 1]: ``(x + 1) / 2``."""
@@ -77,7 +84,16 @@ def to_unit(x: Tensor) -> Tensor:
 
 
 def from_unit(x: Tensor) -> Tensor:
-    """Map [0, 1] -> [-1, 1]: ``2 x - 1``."""
+    """Map images on [0, 1] to the library's [-1, 1]: ``2 x - 1`` (any shape). Raises a
+    TypeError for a non-tensor, a ValueError for values outside [0, 1] (beyond float rounding,
+    1e-6): images in [0, 255] would map to [-1, 509]; pass x / 255 first."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor of images on [0, 1], got {type(x).__name__}")
+    if x.numel():
+        lo, hi = float(x.min()), float(x.max())
+        if not (lo >= -1e-6 and hi <= 1 + 1e-6):  # (NaN fails too)
+            hint = "; images in [0, 255]? pass x / 255" if hi > 1.5 else ""
+            raise ValueError(f"x must lie in [0, 1], got values in [{lo:g}, {hi:g}]{hint}")
     return 2 * x - 1
 
 
@@ -619,7 +635,9 @@ def dataset_size(
     return len(_open(name, root, split, None, False, channels, verify=False))
 
 
-def _check_selection(n: int, start: int, total: int, name: str, split: str) -> None:
+def _check_selection(
+    n: int, start: int, total: int, name: str, split: str, n_flag: str = "--n / --n-images"
+) -> None:
     """``start .. start+n-1`` must lie inside a split of ``total`` images; say the fix if not."""
     what = f"{name!r} split {split!r}"
     if total == 0:
@@ -632,7 +650,7 @@ def _check_selection(n: int, start: int, total: int, name: str, split: str) -> N
     if start + n > total:
         raise ValueError(
             f"n out of range: n={n} images from start={start} need {start + n}, but {what} holds "
-            f"{total}; pass n <= {total - start} (CLI --n / --n-images)"
+            f"{total}; pass n <= {total - start} (CLI {n_flag})"
         )
 
 
@@ -665,12 +683,14 @@ def load_images(
     *,
     download: bool = False,
     channels: int | None = None,
+    n_flag: str = "--n / --n-images",
 ) -> tuple[Tensor, Tensor | None]:
     """Images ``start .. start+n-1`` of a split -> (x, labels).
 
     x: (n, C, H, W) float32 in [-1, 1]; labels: (n,) int64, or None for unlabelled sources.
     ``n=None`` takes everything from ``start`` on. ``n`` / ``start`` beyond the split raise a
-    ValueError with its size (for folders before any file is read; only the selected files are).
+    ValueError with its size (for folders before any file is read; only the selected files are);
+    ``n_flag``: the command-line flag that set n, named in that message.
     See the module docstring for sources and layouts.
     """
     check_int(start, "start", low=0)
@@ -681,7 +701,7 @@ def load_images(
     total = len(ds)
     if n is None:
         n = max(total - start, 1)
-    _check_selection(n, start, total, name, split)
+    _check_selection(n, start, total, name, split, n_flag)
     if isinstance(ds, _FolderImages):
         ds.verify(start, start + n)
     x, labels = ds.batch(start, start + n)

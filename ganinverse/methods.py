@@ -38,13 +38,20 @@ from ._validation import (
     check_choice,
     check_count,
     check_distinct,
+    check_int,
     check_learning_rate,
     check_number,
     check_weight,
 )
 from .exceptions import ConvergenceWarning, IdleOptionWarning
-from .latent import LatentConfig, LatentResult, configured, warn_idle_options
-from .operators import Inpainting, LinearOperator, check_operator
+from .latent import (
+    LatentConfig,
+    LatentResult,
+    check_image_ids,
+    configured,
+    warn_idle_options,
+)
+from .operators import Inpainting, LinearOperator, check_measured_from, check_operator
 from .recommended import recommended_config
 from .solvers import adaptive as _adaptive
 from .solvers.csgm import (
@@ -600,7 +607,7 @@ def choose_weight(
 
     x_val (B, C, H, W) on [-1, 1] and y_val (B, *operator.out_shape) must be image i and its
     measurements, in order: y_val farther from A x_val than the operator's noise allows
-    (``MISFIT_SIGMAS`` σ per measurement, RMS) is a ValueError before any solve (x_val on
+    (``operators.MISFIT_SIGMAS`` σ per measurement, RMS) is a ValueError before any solve (x_val on
     [0, 1], or y_val of other images or in another order, would score each candidate against
     the wrong images).
     """
@@ -614,7 +621,14 @@ def choose_weight(
         )
     if not values:
         raise ValueError("values must hold at least one candidate weight")
+    for value in values:  # (a bool is an int to Python: True would run as weight 1)
+        if isinstance(value, bool):
+            raise TypeError(
+                f"values holds {value!r}, a bool, not a candidate weight: pass numbers (or "
+                "engine settings for csgm), e.g. [0.1, 0.01]"
+            )
     check_distinct(values, "values", what="candidate weight")
+    check_int(seed, "seed", low=0)  # (checked whatever the method: not only where it draws)
     check_operator(operator)
     x_val = operator.check_images(x_val, "x_val")
     y_val = operator.check_measurements(y_val, "y_val")
@@ -623,7 +637,8 @@ def choose_weight(
             f"x_val holds {len(x_val)} images but y_val {len(y_val)} measurement vectors: "
             "y_val must be the measurements of x_val, one per image (operator.measure(x_val))"
         )
-    _check_measured_from(operator, x_val, y_val)
+    check_measured_from(operator, x_val, y_val, "x_val", "y_val")
+    check_image_ids(image_ids, len(x_val))
     given_options = _set_options(record, options or {})
     options = record.options(options)
     runs = [record.tuned.apply(options, v) for v in values]
@@ -642,35 +657,6 @@ def choose_weight(
         D,
         return_status,
     )
-
-
-#: How far y_val may lie from A x_val, per image: (1/m_i)||y − A x||² at most
-#: (MISFIT_SIGMAS σ)² + MISFIT_RELATIVE (1/m_i)||A x||² (float rounding), where σ is the
-#: operator's noise (a mean of m_i squared N(0, σ²) draws exceeds 36σ² with probability below
-#: 1e-9 even at m_i = 1).
-MISFIT_SIGMAS, MISFIT_RELATIVE = 6.0, 1e-6
-
-
-def _check_measured_from(operator: LinearOperator, x_val: Tensor, y_val: Tensor) -> None:
-    """A ValueError unless y_val could be ``operator.measure(x_val)``, image by image: a search
-    that scores each candidate's x̂ against x_val must reconstruct from x_val's own measurements
-    (not x_val on another scale, nor y_val of other images or in another order)."""
-    with torch.no_grad():
-        ax = operator.A(x_val.to(operator.device)).to(y_val.device)
-        misfit = operator.data_misfit(y_val, ax)
-        signal = operator.data_misfit(torch.zeros_like(ax), ax)
-    sigma = float(operator.noise.std)
-    allowed = (MISFIT_SIGMAS * sigma) ** 2 + MISFIT_RELATIVE * signal + 1e-12
-    far = torch.nonzero(misfit > allowed).flatten().tolist()
-    if far:
-        i = far[0]
-        raise ValueError(
-            f"y_val is not the measurements of x_val: for {len(far)} of {len(y_val)} images "
-            f"(first: image {i}) (1/m)||y_val − A x_val||² = {float(misfit[i]):.3g}, beyond "
-            f"the operator's noise (σ = {sigma:g}: at most {float(allowed[i]):.3g}); pass "
-            "y_val = operator.measure(x_val), the same images in the same order on the "
-            "[-1, 1] scale (x_val on [0, 1]? pass 2 x_val − 1)"
-        )
 
 
 def _choose(

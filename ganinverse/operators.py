@@ -886,3 +886,36 @@ def _need_m(m: int | None, name: str) -> int:
     if m is None:
         raise ValueError(f"operator {name!r} needs m, the number of measurements (--m)")
     return m
+
+
+#: How far measurements y may lie from A x of their images x, per image: (1/m_i)||y − A x||² at most
+#: (MISFIT_SIGMAS σ)² + MISFIT_RELATIVE (1/m_i)||A x||² (float rounding), where σ is the
+#: operator's noise (a mean of m_i squared N(0, σ²) draws exceeds 36σ² with probability below
+#: 1e-9 even at m_i = 1).
+MISFIT_SIGMAS, MISFIT_RELATIVE = 6.0, 1e-6
+
+
+def check_measured_from(
+    operator: LinearOperator, x: Tensor, y: Tensor, x_name: str = "x", y_name: str = "y"
+) -> None:
+    """A ValueError unless y (B, *out_shape) could be ``operator.measure(x)`` of the images x
+    (B, *in_shape), image by image (``MISFIT_SIGMAS``, ``MISFIT_RELATIVE``): a weight search
+    that scores each candidate's x̂ against x must reconstruct from x's own measurements (not x
+    on another scale, nor y of other images or in another order). ``x_name`` / ``y_name``: the
+    arguments' names in the message."""
+    with torch.no_grad():
+        ax = operator.A(x.to(operator.device)).to(y.device)
+        misfit = operator.data_misfit(y, ax)
+        signal = operator.data_misfit(torch.zeros_like(ax), ax)
+    sigma = float(operator.noise.std)
+    allowed = (MISFIT_SIGMAS * sigma) ** 2 + MISFIT_RELATIVE * signal + 1e-12
+    far = torch.nonzero(misfit > allowed).flatten().tolist()
+    if far:
+        i = far[0]
+        raise ValueError(
+            f"{y_name} is not the measurements of {x_name}: for {len(far)} of {len(y)} images "
+            f"(first: image {i}) (1/m)||{y_name} − A {x_name}||² = {float(misfit[i]):.3g}, "
+            f"beyond the operator's noise (σ = {sigma:g}: at most {float(allowed[i]):.3g}); "
+            f"pass {y_name} = operator.measure({x_name}), the same images in the same order on "
+            f"the [-1, 1] scale ({x_name} on [0, 1]? pass 2 {x_name} − 1)"
+        )

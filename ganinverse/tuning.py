@@ -157,7 +157,7 @@ def tune(
     spec = make_spec(**fields, x_values=m_values, n_val=n_val, grids={"engine": grid})
     if refine_top:  # the second stage's images must exist before the first stage starts
         try:
-            load_images(dataset, data_root, "train", n=refine_n_val)
+            load_images(dataset, data_root, "train", n=refine_n_val, n_flag="--refine-n-val")
         except ValueError as err:
             _first_stage_images(dataset, data_root, n_val)  # its own error comes first
             raise ValueError(
@@ -269,7 +269,7 @@ def _first_stage_images(dataset: str, data_root, n_val: int) -> None:
     few images as a ValueError naming ``n_val``."""
     load_images(dataset, data_root, "train", n=1)
     try:
-        load_images(dataset, data_root, "train", n=n_val)
+        load_images(dataset, data_root, "train", n=n_val, n_flag="--n-val")
     except ValueError as err:
         raise ValueError(f"n_val = {n_val} validation images from the train split: {err}") from err
 

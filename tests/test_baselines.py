@@ -899,3 +899,18 @@ def test_choose_lambda_refuses_an_empty_validation_set():
     A, y, x = _problem(False, b=2)
     with pytest.raises(ValueError, match="x_val must hold at least one image"):
         choose_lambda(A, y[:0], x[:0], make_basis("dct", SHAPE), [0.1])
+
+
+def test_choose_lambda_refuses_y_val_that_is_not_the_measurements_of_x_val():
+    """Helper-42: choose_lambda took y_val of the test images (or reordered, or x_val on
+    [0, 1]) and returned a λ chosen against the wrong images; choose_weight refuses them."""
+    from ganinverse.baselines import choose_lambda
+    from ganinverse.operators import GaussianCS
+
+    A = GaussianCS((1, 8, 8), 20, seed=0, noise_std=0.05)
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    y = A.measure(x, seed=1)
+    lam, _ = choose_lambda(A, y, x, "dct", [0.01, 0.1])
+    for x_bad, y_bad in [((x + 1) / 2, y), (x, y.flip(0)), (x, A.measure(torch.rand_like(x)))]:
+        with pytest.raises(ValueError, match="y_val is not the measurements of x_val"):
+            choose_lambda(A, y_bad, x_bad, "dct", [0.01, 0.1])

@@ -513,3 +513,20 @@ def test_digits_with_a_folder_or_download_is_refused(kw):
 
     with pytest.raises(ValueError, match="does not apply to 'digits'.*drop it"):
         load_images("digits", n=1, **kw)
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (torch.full((1, 1, 2, 2), 255.0), r"got values in \[255, 255\]; images in \[0, 255\]"),
+        (torch.tensor([0.5, float("nan")]), r"x must lie in \[0, 1\]"),
+        (torch.tensor([-0.5, 0.5]), r"x must lie in \[0, 1\], got values in \[-0.5, 0.5\]$"),
+        (torch.full((2,), 200, dtype=torch.uint8), r"images in \[0, 255\]"),
+    ],
+)
+def test_from_unit_refuses_images_off_the_unit_interval(x, match):
+    """Helper-42: from_unit of a [0, 255] image returned values up to 509 in silence."""
+    with pytest.raises(ValueError, match=match):
+        data.from_unit(x)
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        data.from_unit([0.5])

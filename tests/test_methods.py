@@ -305,3 +305,22 @@ def test_choose_weight_refuses_y_val_that_is_not_the_measurements_of_x_val(noise
     choose_weight("lasso-dct", None, masked, x, y, [0.1])  # per-image masks, own measurements
     with pytest.raises(ValueError, match="y_val is not the measurements"):
         choose_weight("lasso-dct", None, masked, x.flip(0), y, [0.1])
+
+
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        ({"values": [True, 0.1]}, TypeError, r"values holds True, a bool, not a candidate"),
+        ({"seed": 1.5}, TypeError, r"seed must be an int"),
+        ({"seed": -1}, ValueError, r"seed must be >= 0"),
+        ({"image_ids": [0]}, ValueError, r"image_ids must hold one id per image \(3\)"),
+    ],
+)
+def test_choose_weight_checks_every_argument_whatever_the_method(kw, error, match):
+    """Helper-42: a bool candidate ran as weight 1; seed=1.5 / -1 and image_ids for another
+    number of images passed unchecked where the method draws nothing (lasso-dct)."""
+    A = GaussianCS((1, 8, 8), 20, seed=0)
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    args = {"values": [0.1, 1.0], **kw}
+    with pytest.raises(error, match=match):
+        choose_weight("lasso-dct", None, A, x, A.measure(x), args.pop("values"), **args)

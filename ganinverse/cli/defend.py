@@ -209,7 +209,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--generator", required=True, help="bundled name or checkpoint path")
     e.add_argument("--dataset", default="mnist")
     e.add_argument("--data-root")
-    e.add_argument("--split", default="test")
+    e.add_argument("--split", help="the split evaluated (default: test; all for a folder)")
     e.add_argument("--n", type=int, default=100, help="number of test images")
     e.add_argument("--start", type=int, default=0, help="index of the first test image")
     e.add_argument(
@@ -253,7 +253,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """Check every argument, the models, the data and ``--out`` before the first attack."""
     from .._validation import check_count
-    from ..data import check_trained_on
+    from ..data import check_trained_on, default_split
     from ..defense.attacks import check_budget
     from ..defense.evaluate import (
         STATE_FILE,
@@ -291,6 +291,7 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     device = resolve_device(args.device)
     out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder
+    args.split = args.split or default_split(args.dataset)
     images, labels = labelled_images(
         args.dataset, args.data_root, args.split, args.n, args.start, "--n"
     )

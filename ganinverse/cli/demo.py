@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..sweep import Sweep, SweepSpec, report
+from ..sweep.runner import DifferentSweepError
 
 DEMO = dict(
     dataset="digits",
@@ -44,7 +45,14 @@ def run(args: argparse.Namespace) -> int:
         f"CSGM (bundled 'digits' generator) vs Lasso on {spec.n_images} held-out digits, "
         f"m = {', '.join(map(str, spec.x_values))} of n = 784, noise σ = {spec.noise_std} ([0,1] scale)"
     )
-    Sweep(spec, args.out, device=args.device).run(progress=not args.no_progress)
+    try:
+        sweep = Sweep(spec, args.out, device=args.device)
+    except DifferentSweepError as err:  # (its advice names sweep flags the demo does not have)
+        raise ValueError(
+            f"--out {args.out} holds the results of another sweep, not of this demo (with "
+            f"--n-images {args.n_images}): pass another --out, or the --n-images of that run"
+        ) from err
+    sweep.run(progress=not args.no_progress)
     print(report(args.out, title="demo: digits, CSGM vs Lasso"))
     print(f"plot: {args.out}/error_vs_m.png, grids: {args.out}/grid_m*.png")
     return 0

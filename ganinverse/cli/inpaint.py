@@ -11,7 +11,7 @@ import torch
 from .. import metrics
 from .._validation import check_int
 from ..blending import poisson_blend
-from ..data import load_image_file, load_images, save_image_file
+from ..data import default_split, load_image_file, load_images, save_image_file
 from ..device import resolve_device
 from ..io import atomic_write_json, check_output_dir, staged_output
 from ..masks import parse_mask
@@ -185,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
-    dataset_selection(args, {"data_root": None, "split": "test", "start": 0, "n": 8})
+    split = default_split(args.dataset)
+    dataset_selection(args, {"data_root": None, "split": split, "start": 0, "n": 8})
     seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
     check_int(args.seed, "--seed", low=0)
     record = get_method(args.method)

@@ -6,7 +6,7 @@ import argparse
 
 from .. import metrics
 from .._validation import check_int, check_unit_noise_std
-from ..data import load_image_file, load_images, save_image_file
+from ..data import default_split, load_image_file, load_images, save_image_file
 from ..device import resolve_device
 from ..io import atomic_write_json, check_output_dir, staged_output
 from ..methods import METHODS, default_config, get_method, reconstruct_result
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     check_unit_noise_std(args.noise_std, "--noise-std")
     seed_given, args.seed = args.seed is not None, 0 if args.seed is None else args.seed
     check_int(args.seed, "--seed", low=0)
-    dataset_selection(args, {"data_root": None, "split": "test", "index": 0})
+    dataset_selection(args, {"data_root": None, "split": default_split(args.dataset), "index": 0})
     check_int(args.index, "--index", low=0)
     value = _setting(args)
     record = get_method(args.method)

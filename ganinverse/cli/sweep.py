@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from .._validation import check_int
-from ..data import load_images
+from ..data import default_split, load_images
 from ..io import read_json
 from ..methods import METHODS
 from ..operators import REGISTRY
@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--discriminator", help="bundled name or checkpoint (methods that use D)")
     p.add_argument("--dataset", required=True, help="digits, mnist, fashion-mnist, celeba64, ...")
     p.add_argument("--data-root", help="dataset folder (torchvision layout / npz folder)")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", help="the split scored (default: test; all for a folder)")
     p.add_argument("--start", type=int, default=0, help="first image index of the split")
     p.add_argument(
         "--operator", default="gaussian", choices=list(operators), help="forward operator"
@@ -181,6 +181,7 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     shared = engine_flag_owners(args, args.methods)
     if args.n_val is not None:  # the weight searches' images: idle where none runs (a grid
         grids = _grids(args)  # of two or more candidates; csgm's engine: only a grid given)
+        _check_n_val_has_a_search(args, grids)
         shared["--n-val"] = [
             n
             for n, r in METHODS.items()
@@ -190,6 +191,28 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
     _check_engine_grid_acts(args)
+
+
+def _check_n_val_has_a_search(args: argparse.Namespace, grids: dict) -> None:
+    """--n-val where every grid of the methods that run holds one value (set without a
+    search): a ValueError that says so (the generic "an option of ..." would send the user
+    looking for another method)."""
+    flags, searched = _grid_flags(args), False
+    single = []
+    for name in chains(args.methods):
+        tuned = METHODS[name].tuned
+        if tuned is None:
+            continue
+        grid = grids.get(tuned.key, tuned.grid)
+        searched |= len(grid) > 1
+        if len(grid) == 1 and tuned.key in flags:
+            single.append(flags[tuned.key])
+    if single and not searched:
+        raise ValueError(
+            f"--n-val sets the validation images of the weight searches, but {', '.join(single)} "
+            "holds one value, which is set without a search, and no other grid is searched: "
+            "drop --n-val, or give the grid two or more candidates"
+        )
 
 
 def _check_engine_grid_acts(args: argparse.Namespace) -> None:
@@ -334,6 +357,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the flags, every method's options and grids (on their own, then against G, D
     and the images' size), the settings, then run the sweep; nothing is written before all
     passed."""
+    args.split = args.split or default_split(args.dataset)
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         raise ValueError(

@@ -84,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._validation import check_number
+    from ..data import check_trained_on
     from ..defense.adaptive import check_generator
     from ..defense.attacks import check_budget
     from ..defense.projection import ProjectionDefense
@@ -149,12 +150,16 @@ def run(args: argparse.Namespace) -> int:
     G = None
     if args.generator:
         G = load_checked("generator", args.generator, "--generator", device, shape)
+        check_trained_on(G, "--generator", args.generator, args.dataset, "generator")
         check_generator(G, model, "--generator")
         check_budget(args.manifold_eps, "--manifold-eps", "2", x[0].numel())
     G_rec = None
     if args.on_reconstructions:
         G_rec = load_checked(
             "generator", args.on_reconstructions, "--on-reconstructions", device, shape
+        )
+        check_trained_on(
+            G_rec, "--on-reconstructions", args.on_reconstructions, args.dataset, "generator"
         )
     progress = not args.no_progress
     if G_rec is not None:

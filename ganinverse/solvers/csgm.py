@@ -383,9 +383,9 @@ def csgm_sparse(
     l1 = check_sparse_l1(l1, int(max(operator.measurement_counts())))
     check_count(lasso_max_iter, "lasso_max_iter", "steps")
     prior = {"D": D, "d_weight": d_weight, "d_prior": d_prior}
-    start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse", prior)
-    if isinstance(basis, str):
+    if isinstance(basis, str):  # (before CSGM's start: a bad basis costs no work)
         basis = make_basis(basis, operator.in_shape)
+    start = csgm_start(G, operator, y, config, start, image_ids, overrides, "csgm_sparse", prior)
     basis = basis.to(y.device)
     t0 = time.perf_counter()
     g = start.x_hat.to(y.device)

@@ -8,7 +8,7 @@ import os
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from scipy import stats
@@ -88,9 +88,19 @@ def format_table(table: list[dict]) -> str:
         mean_m = f"{r['m']:.0f} | " if extra else ""
         lines.append(
             f"| {r['method']} | {r[axis]} | {mean_m}{r['n']} | {r['mse']:.4f} ± {r['mse_ci95']:.4f} | "
-            f"{r['psnr']:.2f} ± {r['psnr_ci95']:.2f} | {r['ssim']:.3f} | {r['seconds_per_image']:.3f} |"
+            f"{_psnr_cell(r)} | {r['ssim']:.3f} | {r['seconds_per_image']:.3f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _psnr_cell(r: Mapping) -> str:
+    """Mean PSNR ± its CI; infinite where an image was reconstructed exactly (MSE 0: PSNR
+    inf), said so rather than "inf ± nan" (the MSE column holds the finite mean)."""
+    if math.isinf(r["psnr"]):
+        return "inf (an exact x̂, MSE 0, among the images: see the MSE)"
+    if math.isnan(r["psnr_ci95"]):
+        return f"{r['psnr']:.2f} (one image: no CI)"
+    return f"{r['psnr']:.2f} ± {r['psnr_ci95']:.2f}"
 
 
 def _format_weight(value) -> str:
@@ -202,7 +212,15 @@ def report(out: str | os.PathLike, title: str = "") -> str:
         )
     table = summarize(rows)
     axis = axis_of(rows)
-    missing = "; ".join(filter(None, (missing_rows(out, rows), missing_searches(out, rows))))
+    unchecked = (
+        ""
+        if (out / "sweep.json").is_file()
+        else f"no sweep.json in {out}: the rows are not checked against the sweep's images, "
+        "settings, methods and operator, nor for missing rows; restore sweep.json from a copy "
+        "(or rerun the sweep's command, which writes it)"
+    )
+    parts = (unchecked, missing_rows(out, rows), missing_searches(out, rows))
+    missing = "; ".join(filter(None, parts))
     text = format_table(table) + format_weights(out, axis.name)
     if missing:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=2)

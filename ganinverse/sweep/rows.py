@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..io import atomic_write, atomic_write_csv
+from ..operators import REGISTRY
 from ..status import is_status
 
 #: Columns before the operator axis (still read; upgraded in place before rows are appended).
@@ -133,8 +134,8 @@ def bad_score(row: dict) -> str | None:
     """The first score of ``row`` (or its seconds, or its status) that is not a value a sweep
     writes: NaN, text, infinite other than the PSNR of an exact reconstruction, a negative
     squared error or time, an SSIM outside [−1, 1], a PSNR that is not 10 log10(1 / MSE)
-    (within ``PSNR_TOLERANCE_DB``), a status no solver writes (``status.is_status``); None if
-    all are."""
+    (within ``PSNR_TOLERANCE_DB``), a status no solver writes (``status.is_status``), an m
+    other than the setting where the operator's axis is m; None if all are."""
     values = {}
     for key in (*SCORES, "seconds"):
         try:
@@ -154,6 +155,10 @@ def bad_score(row: dict) -> str | None:
         return "psnr"
     if not is_status(row.get("status", "")):
         return "status"
+    cls = REGISTRY.get(row.get("operator", "gaussian"))
+    if cls is not None and cls.axis is not None and cls.axis.name == "m":  # setting = its m
+        if str(row.get("m")) != str(row.get("setting", row.get("m"))):
+            return "m"
     return None
 
 
@@ -173,7 +178,10 @@ def _checked_scores(row: dict, path: Path) -> tuple[float, ...]:
             "psnr": f"not 10 log10(1 / mse) of its mse = {row['mse']}",
             "ssim": "outside [-1, 1]",
             "status": "no status a solver writes (ganinverse.status.REASONS)",
-        }.get(key if key == "status" or _finite(row[key]) else "", "not a score a sweep writes")
+            "m": f"but its setting (the m measured) is {row.get('setting')}",
+        }.get(
+            key if key in ("status", "m") or _finite(row[key]) else "", "not a score a sweep writes"
+        )
         raise ValueError(
             f"{path}: the row of image {row['image']}, {row['method']} at "
             f"{row['setting']} has {key} = {row[key]!r}, {why} (a hand-edited or damaged "

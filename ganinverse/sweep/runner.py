@@ -67,6 +67,11 @@ def grid_name(axis: str, value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{axis}{text}")
 
 
+class DifferentSweepError(ValueError):
+    """The --out folder holds a sweep of other settings (a ValueError; commands whose settings
+    are not flags, such as ``demo``, reword it)."""
+
+
 class Sweep:
     """A sweep bound to an output folder; ``run`` does (its shard of) the work."""
 
@@ -110,7 +115,7 @@ class Sweep:
         if before is None or not spec.matches(before):
             if before is not None and not spec.grows(before):
                 differs = "; ".join(spec.differences(before, explain=True)) or "?"
-                raise ValueError(
+                raise DifferentSweepError(
                     f"{self.out} holds results of a different sweep (it differs in: {differs}; "
                     f"see {saved}); use another --out, or the same settings to resume, or add "
                     "x values, methods or images to grow it"
@@ -202,7 +207,9 @@ class Sweep:
         if self._val_images is None:
             s = self.spec
             try:
-                self._val_images, _ = load_images(s.dataset, s.data_root, "train", n=s.n_val)
+                self._val_images, _ = load_images(
+                    s.dataset, s.data_root, "train", n=s.n_val, n_flag="--n-val"
+                )
             except ValueError as err:
                 raise ValueError(
                     f"n_val (--n-val) = {s.n_val} validation images from the train split: {err}"
@@ -244,15 +251,15 @@ class Sweep:
         images, a one-candidate grid's value as set (a method's parent first); with
         ``score_all`` a one-candidate grid is searched too (``tune`` records every candidate's
         validation MSE)."""
-        options = self.spec.method_options(method)
-        for tuned in self.spec.weight_chain(method):
-            grid = self.spec.grid(tuned)
-            if len(grid) == 1 and not score_all:  # one candidate: that value, no search
-                best = grid[0]
-            else:
-                best = self.searches.chosen(
-                    search_key(tuned, x), lambda t=tuned, o=options: self._search(t, x, o)
-                )
+        spec = self.spec
+        if score_all:
+            options, chain = spec.method_options(method), spec.weight_chain(method)
+        else:  # (one-candidate grids set: SweepSpec.fixed_options)
+            options, chain = spec.fixed_options(method), spec.search_chain(method)
+        for tuned in chain:
+            best = self.searches.chosen(
+                search_key(tuned, x), lambda t=tuned, o=options: self._search(t, x, o)
+            )
             options = get_method(tuned).tuned.apply(options, best)
         return options
 

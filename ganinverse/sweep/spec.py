@@ -256,6 +256,17 @@ class SweepSpec:
             options["progress"] = False
         return options
 
+    def fixed_options(self, method: str) -> dict:
+        """``method_options`` with the value of every one-candidate grid of ``weight_chain``
+        set (a grid of one value is that value, without a search): the options a unit runs
+        with before its searched weights are chosen, and what ``resolved`` records."""
+        options = self.method_options(method)
+        for name in self.weight_chain(method):
+            grid = self.grid(name)
+            if len(grid) == 1:
+                options = get_method(name).tuned.apply(options, grid[0])
+        return options
+
     def units(self) -> list[tuple[Any, str, int]]:
         """All (x, method, first image) work units, in a fixed order."""
         return [
@@ -278,7 +289,7 @@ class SweepSpec:
 
         resolved = {
             "protocol": PROTOCOL,
-            "engine": self.method_options("csgm")["config"],
+            "engine": self.fixed_options("csgm")["config"],
             "sparse_basis": self.sparse_basis,
             "sparse_l1": self.sparse_l1,
             "lasso_solver": get_method("lasso").defaults["solver"],
@@ -286,7 +297,7 @@ class SweepSpec:
             "csgm_sparse": defaults(csgm_sparse, max_iter="lasso_max_iter", tol="lasso_tol"),
         }
         others = {  # progress bars are no setting (as LatentConfig's progress is not recorded)
-            m: {k: v for k, v in self.method_options(m).items() if k != "progress"}
+            m: {k: v for k, v in self.fixed_options(m).items() if k != "progress"}
             for m in self.methods
             if m not in LEGACY_METHODS
         }

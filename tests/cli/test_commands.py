@@ -435,3 +435,40 @@ def test_pretrain_flags_are_not_abbreviated(capsys):
     with pytest.raises(SystemExit):
         pretrain_parser().parse_args(["--ste", "3"])
     assert "unrecognized arguments: --ste" in capsys.readouterr().err
+
+
+def test_demo_into_another_sweeps_folder_says_pass_another_out(tmp_path, capsys):
+    """Helper-42: demo --out <a folder of another sweep> advised changing --m, --methods, ...,
+    flags the demo does not have."""
+    out = tmp_path / "o"
+    argv = ["sweep", "--dataset", "digits", "--m", "20", "--methods", "lasso-dct"]
+    argv += ["--lasso-lambdas", "0.1", "--n-images", "1", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    before = (out / "sweep.json").read_text()
+    capsys.readouterr()
+    code = main(["demo", "--n-images", "1", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds the results of another sweep, not of this demo" in err, err
+    assert "pass another --out" in err and "--methods" not in err
+    assert (out / "sweep.json").read_text() == before
+
+
+def test_a_folder_dataset_needs_no_split(tmp_path, capsys):
+    """Helper-42: reconstruct --dataset folder without --split failed with "split for 'folder'
+    must be one of 'all'; got 'test'", a default the user never set; the default split is the
+    source's own (test where there is one, else all)."""
+    import numpy as np
+    from PIL import Image
+
+    from ganinverse.data import default_split
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray((np.arange(784).reshape(28, 28) % 256).astype("uint8")).save(
+            folder / f"{i}.png"
+        )
+    argv = ["reconstruct", "--dataset", "folder", "--data-root", str(folder), "--m", "50"]
+    argv += ["--method", "lasso-dct", "--lam", "0.1", "--no-progress", "--out", str(tmp_path / "o")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert default_split("folder") == "all" and default_split("mnist") == "test"

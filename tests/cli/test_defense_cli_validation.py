@@ -316,3 +316,23 @@ def test_train_classifier_writes_only_into_its_own_folder(tmp_path, capsys, ckpt
     assert main(train_argv(ckpts, out)) == 0
     assert main(train_argv(ckpts, out, "--seed", "3")) == 0  # its own earlier result: replaced
     assert sorted(p.name for p in out.iterdir()) == ["classifier.json", "classifier.safetensors"]
+
+
+@pytest.mark.parametrize(
+    "extra, flag",
+    [
+        (["--on-reconstructions", "mnist-dcgan"], "--on-reconstructions"),
+        (["--adversarial", "manifold", "--generator", "mnist-dcgan"], "--generator"),
+    ],
+)
+def test_train_classifier_refuses_a_generator_of_another_dataset(extra, flag, tmp_path, capsys):
+    """Helper-42: train-classifier --dataset digits --on-reconstructions mnist-dcgan (or
+    --adversarial manifold with it) trained for minutes on another dataset's projections."""
+    from ganinverse.cli import main
+
+    out = tmp_path / "o"
+    argv = ["train-classifier", "--dataset", "digits", "--n", "20", "--n-test", "10"]
+    code = main([*argv, "--epochs", "1", *extra, "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{flag} mnist-dcgan was trained on mnist, but --dataset is digits" in err
+    assert not out.exists()

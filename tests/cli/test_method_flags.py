@@ -1169,12 +1169,41 @@ def test_a_one_candidate_grid_is_that_value_without_a_search(tmp_path, capsys):
         saved["grids"]["untrained_steps"] == [3]
         and type(saved["grids"]["untrained_steps"][0]) is int
     )
+    assert saved["resolved"]["methods"]["deep-decoder"]["steps"] == 3  # (helper-42: was 500)
     rows = list(csv.DictReader((out / "rows.csv").open()))
     assert len(rows) == 2
     code, err = run([*argv("sweep", "deep-decoder", tmp_path / "p", *one), "--n-val", "2"], capsys)
-    assert code == 2 and "--n-val is an option of" in err, err
+    assert code == 2 and "--untrained-steps-grid holds one value, which is set without" in err
     other = ["--untrained-steps-grid", "1", *one[2:]]  # the value acts: another gives others
     code, err = run(argv("sweep", "deep-decoder", tmp_path / "q", *other), capsys)
     assert code == 0, err
     rows_1 = list(csv.DictReader((tmp_path / "q" / "rows.csv").open()))
     assert [r["mse"] for r in rows_1] != [r["mse"] for r in rows]
+
+
+def test_resolved_records_the_value_of_every_one_candidate_grid(tmp_path, capsys):
+    """Helper-42: with one-value grids (no search, no weights.json entry) sweep.json's
+    resolved block recorded the defaults (λ_z 0.001, iagan's 300 steps) while the rows ran
+    with the grids' values: it is the one record of those settings."""
+    import json
+
+    out = tmp_path / "o"
+    grids = ["--lambda-z-grid", "0.1", "--iagan-steps-grid", "3", "--untrained-steps-grid", "4"]
+    code, err = run(argv("sweep", "iagan", out, "--methods", "iagan,dip", *grids), capsys)
+    assert code == 0, err
+    resolved = json.loads((out / "sweep.json").read_text())["resolved"]
+    assert resolved["engine"]["lambda_z"] == 0.1
+    assert resolved["methods"]["iagan"]["adapt_steps"] == 3
+    assert resolved["methods"]["iagan"]["config"]["lambda_z"] == 0.1
+    assert resolved["methods"]["dip"]["steps"] == 4
+    assert not (out / "weights.json").exists()
+
+
+def test_too_many_validation_images_names_n_val(tmp_path, capsys):
+    """Helper-42: --n-val beyond the train split ended with "pass n <= 1500 (CLI --n /
+    --n-images)", flags the user had not set."""
+    out = tmp_path / "new" / "o"
+    grids = ["--untrained-steps-grid", "3,5"]
+    code, err = run([*argv("sweep", "deep-decoder", out, *grids), "--n-val", "5000"], capsys)
+    assert_refused(code, err, "sweep", "--n-val: ", tmp_path)
+    assert "(CLI --n-val)" in err and "--n-images" not in err, err

@@ -269,3 +269,11 @@ def test_a_start_of_another_problem_or_generator_is_refused(refine, toy_generato
     other = type(G)(seed=5)  # same latent size, another network
     with pytest.raises(ValueError, match="another generator's result"):
         call(other, op, y, start=start)
+
+
+def test_csgm_sparse_checks_its_basis_before_csgm_runs(toy_generator, csgm_calls):
+    """Helper-42: basis="fourier" was refused only after the whole CSGM start had run."""
+    op = GaussianCS(toy_generator.image_shape, 20, seed=0)
+    with pytest.raises(ValueError, match="fourier"):
+        csgm_sparse(toy_generator, op, torch.zeros(1, 20), basis="fourier", steps=3, restarts=1)
+    assert not csgm_calls

@@ -509,6 +509,7 @@ def test_merge_refuses_a_score_a_sweep_never_writes(tmp_path, key, value):
         ({"mse": "0", "psnr": "40"}, r"has psnr = '40', not 10 log10"),
         ({"ssim": "1.5"}, r"has ssim = '1.5', outside \[-1, 1\]"),
         ({"status": "fine"}, r"has status = 'fine', no status a solver writes"),
+        ({"m": "100"}, r"has m = '100', but its setting \(the m measured\) is 10"),
         ({"status": "not_improved+not_improved"}, r"has status = 'not_improved\+not_improved'"),
     ],
 )
@@ -537,6 +538,19 @@ def test_a_registered_reason_is_a_status_a_row_may_hold(tmp_path, monkeypatch):
 def test_merge_accepts_the_psnr_of_an_exact_reconstruction(tmp_path):
     _rows_file(tmp_path / "rows.csv", [{"image": 0, "psnr": "inf", "mse": "0"}])
     assert merge(tmp_path)[0]["psnr"] == "inf"
+
+
+def test_the_summary_says_where_a_psnr_is_infinite_or_has_no_ci():
+    """Helper-42: an exact reconstruction (MSE 0) printed "inf ± nan" in summary.md."""
+    from ganinverse.sweep.report import format_table, summarize
+
+    base = dict(method="csgm", m="10", setting="10", ssim="1", seconds="1", operator="gaussian")
+    rows = [{**base, "image": "0", "mse": "0", "psnr": "inf"}]
+    rows += [{**base, "image": "1", "mse": "0.01", "psnr": "20"}]
+    text = format_table(summarize(rows))
+    assert "inf (an exact x̂, MSE 0" in text and "nan" not in text
+    text = format_table(summarize(rows[1:]))
+    assert "20.00 (one image: no CI)" in text
 
 
 def test_a_mark_left_by_a_killed_search_is_removed_when_the_sweep_finishes(
@@ -593,3 +607,14 @@ def test_merge_refuses_rows_a_sweep_did_not_write(tiny_generator, tmp_path, edit
     path.write_text("".join(edit(path.read_text().splitlines(keepends=True))))
     with pytest.raises(ValueError, match=match):
         merge(out)
+
+
+def test_a_report_without_sweep_json_says_its_rows_are_unchecked(tiny_generator, tmp_path):
+    """Helper-42: sweep-merge after sweep.json was deleted exited 0 without a word, its rows
+    checked against nothing."""
+    out = tmp_path / "run"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1), out).run(progress=False)
+    (out / "sweep.json").unlink()
+    with pytest.warns(IncompleteSweepWarning, match=r"no sweep.json in .*not checked"):
+        text = report(out)
+    assert text.startswith("**Incomplete:** no sweep.json")
