@@ -123,6 +123,14 @@ class Tuned:
         return {**options, self.option: value}
 
 
+def is_search(grid: Sequence) -> bool:
+    """Whether a weight grid is searched on validation images: two or more candidates. A grid
+    of one candidate is that value, set without a search (no validation image is fitted), and
+    an empty grid is the option's fixed value. The one rule the sweep, its flags (``--n-val``)
+    and its memory checks share."""
+    return len(grid) > 1
+
+
 @dataclass(frozen=True)
 class Method:
     """One reconstruction method.

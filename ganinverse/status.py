@@ -21,6 +21,10 @@ from collections.abc import Mapping, Sequence
 from torch import Tensor
 
 OK = "ok"
+#: The status a sweep records for a solver whose result reports none (a plug-in's result
+#: without a ``status``): the solver neither stood by x̂ nor flagged it. (``""``: rows written
+#: before the status column existed, not recorded.)
+UNREPORTED = "unreported"
 #: {reason: what it means}: why an image's x̂ is not a reconstruction its solver stands by
 #: (see above); a plug-in solver adds its own with ``register_reason``.
 REASONS = {
@@ -34,17 +38,19 @@ REASONS = {
 def register_reason(name: str, meaning: str) -> None:
     """Add a reason a plug-in solver writes in its ``status`` (a sweep refuses rows whose
     status holds a reason not registered: a damaged or hand-edited file)."""
-    if not isinstance(name, str) or not name.isidentifier() or name == OK:
-        raise ValueError(f"name: expected an identifier other than {OK!r}, got {name!r}")
+    if not isinstance(name, str) or not name.isidentifier() or name in (OK, UNREPORTED):
+        raise ValueError(
+            f"name: expected an identifier other than {OK!r} and {UNREPORTED!r}, got {name!r}"
+        )
     if name in REASONS and REASONS[name] != meaning:
         raise ValueError(f"the reason {name!r} is registered already, meaning {REASONS[name]!r}")
     REASONS[name] = str(meaning)
 
 
 def is_status(text: str) -> bool:
-    """Whether ``text`` is a status a solver writes: "ok", "" (not recorded), or registered
-    reasons (``REASONS``) joined by "+" (each once)."""
-    if text in (OK, ""):
+    """Whether ``text`` is a status a sweep writes: "ok", ``UNREPORTED``, "" (not recorded),
+    or registered reasons (``REASONS``) joined by "+" (each once)."""
+    if text in (OK, UNREPORTED, ""):
         return True
     parts = text.split("+")
     return len(set(parts)) == len(parts) and all(p in REASONS for p in parts)

@@ -324,3 +324,15 @@ def test_choose_weight_checks_every_argument_whatever_the_method(kw, error, matc
     args = {"values": [0.1, 1.0], **kw}
     with pytest.raises(error, match=match):
         choose_weight("lasso-dct", None, A, x, A.measure(x), args.pop("values"), **args)
+
+
+def test_is_search_is_the_one_rule_for_a_searched_grid():
+    """Helper-42 review: the rule "a grid of two or more candidates is searched" was written
+    out in four places (sweep spec, --n-val checks, memory checks, flag errors)."""
+    from ganinverse.methods import is_search
+    from ganinverse.sweep import SweepSpec
+
+    assert not is_search(()) and not is_search((0.1,)) and is_search((0.1, 1.0))
+    base = dict(dataset="digits", generator="g", x_values=(20,), methods=("lasso-dct",), n_images=1)
+    assert SweepSpec(**base, lasso_lambdas=(0.3,)).search_chain("lasso-dct") == []
+    assert SweepSpec(**base, lasso_lambdas=(0.3, 1.0)).search_chain("lasso-dct") == ["lasso-dct"]

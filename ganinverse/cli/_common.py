@@ -507,7 +507,7 @@ def validate_methods(
     flag (``Method.flags``) or, for a candidate, the grid's (``grid_flags[key]`` where the user
     set it); else it names the method as ``how`` (the flag that chose it) does: ``--method yeh:
     ...`` (and a default grid's flag)."""
-    from ..methods import METHODS, get_method, idle_method_options
+    from ..methods import METHODS, get_method, idle_method_options, is_search
 
     checked: dict[str, dict] = {}
     names = [n for m in methods for n in method_chain(m)]
@@ -531,7 +531,7 @@ def validate_methods(
             raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
         if name in methods and shape is not None and record.networks is not None:
             sides = [(batch, f"{batch_flag} {batch}" if batch_flag else "fewer images per call")]
-            if n_val is not None and len(grid) > 1:
+            if n_val is not None and is_search(grid):
                 sides.append(
                     (
                         n_val,
@@ -577,9 +577,12 @@ def _flagged(
     record, err: Exception, options: Mapping, grid: Sequence, grid_flags: Mapping, lead: str
 ) -> str:
     """The message of ``Method.validate``'s error led by the flag that set the bad value."""
+    from ..methods import is_search
+
     option = getattr(err, "option", None)
     own = record.tuned.option if record.tuned else None
-    if option == "grid" and own in options and own in record.flags and len(grid) == 1:
+    one = bool(grid) and not is_search(grid)  # the option set is the search's one candidate
+    if option == "grid" and own in options and own in record.flags and one:
         return f"{record.flags[own].flag}: {err}"  # (the option set is the search's candidate)
     if option == "grid":
         flag = grid_flags.get(record.tuned.key)

@@ -11,7 +11,7 @@ from pathlib import Path
 from .._validation import check_int
 from ..data import default_split, load_images
 from ..io import read_json
-from ..methods import METHODS
+from ..methods import METHODS, is_search
 from ..operators import REGISTRY
 from ..sweep import Sweep, parse_shard, report
 from ..sweep.spec import N_VAL, make_spec, upgrade
@@ -185,7 +185,7 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         shared["--n-val"] = [
             n
             for n, r in METHODS.items()
-            if r.tuned is not None and len(grids.get(r.tuned.key, r.tuned.grid)) > 1
+            if r.tuned is not None and is_search(grids.get(r.tuned.key, r.tuned.grid))
         ]
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
@@ -204,8 +204,8 @@ def _check_n_val_has_a_search(args: argparse.Namespace, grids: dict) -> None:
         if tuned is None:
             continue
         grid = grids.get(tuned.key, tuned.grid)
-        searched |= len(grid) > 1
-        if len(grid) == 1 and tuned.key in flags:
+        searched |= is_search(grid)
+        if grid and not is_search(grid) and tuned.key in flags:
             single.append(flags[tuned.key])
     if single and not searched:
         raise ValueError(

@@ -16,6 +16,7 @@ from scipy import stats
 from ..exceptions import ConvergenceWarning, IncompleteSweepWarning
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
+from ..status import OK, UNREPORTED
 from .rows import expected_rows, merge, setting_order
 from .search import WEIGHTS, WeightSearches, search_key, value_of
 from .spec import SweepSpec
@@ -87,10 +88,23 @@ def format_table(table: list[dict]) -> str:
     for r in table:
         mean_m = f"{r['m']:.0f} | " if extra else ""
         lines.append(
-            f"| {r['method']} | {r[axis]} | {mean_m}{r['n']} | {r['mse']:.4f} ± {r['mse_ci95']:.4f} | "
+            f"| {r['method']} | {r[axis]} | {mean_m}{r['n']} | {_mse_cell(r)} | "
             f"{_psnr_cell(r)} | {r['ssim']:.3f} | {r['seconds_per_image']:.3f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    """An MSE per pixel to 4 decimals, or to 3 significant digits below 0.001 (where 4
+    decimals would print a reconstruction's error, or its CI, as 0.0000)."""
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.2e}"
+
+
+def _mse_cell(r: Mapping) -> str:
+    """Mean MSE ± its CI; "(one image: no CI)" rather than "± nan"."""
+    if math.isnan(r["mse_ci95"]):
+        return f"{_number(r['mse'])} (one image: no CI)"
+    return f"{_number(r['mse'])} ± {_number(r['mse_ci95'])}"
 
 
 def _psnr_cell(r: Mapping) -> str:
@@ -137,11 +151,12 @@ def format_weights(out: Path, axis: str = "m") -> str:
 
 
 def flagged_rows(rows: Sequence[dict]) -> str:
-    """ "" when every row's solver stood by its x̂ (status "ok", or "" where not recorded); else
+    """ "" when no row's solver flagged its x̂ (status "ok"; "" where not recorded, "unreported"
+    where the solver reports no status); else
     how many did not, per (method, x) and reason (``ganinverse.status``), as one sentence."""
     counts: dict[tuple, int] = defaultdict(int)
     for r in rows:
-        if r.get("status", "") not in ("", "ok"):
+        if r.get("status", "") not in ("", OK, UNREPORTED):
             counts[(r["method"], setting_order(r["setting"]), r["setting"], r["status"])] += 1
     if not counts:
         return ""

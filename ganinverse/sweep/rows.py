@@ -32,6 +32,11 @@ FIELDS = (*OPERATOR_FIELDS, "status")
 #: Every header a rows file may have, oldest first.
 HEADERS = (LEGACY_FIELDS, OPERATOR_FIELDS, FIELDS)
 ROWS = "rows.csv"
+#: The mark in ``sweep.json`` of a folder made since the status column existed: every row of
+#: it carries its solver's status, so a row without one (an empty cell, or a file without the
+#: column) was not written by this sweep. Older folders, grown by today's code, keep rows of
+#: both kinds and no mark. Not a setting: two specs are compared without it.
+STATUS_MARK = "rows_carry_status"
 
 
 def rows_path(out: Path, shard: tuple[int, int]) -> Path:
@@ -95,6 +100,15 @@ def expected_rows(out: str | os.PathLike) -> set[tuple[str, str, int]] | None:
         return {(str(x), m, i) for x in saved["x_values"] for m in saved["methods"] for i in images}
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def status_required(out: str | os.PathLike) -> bool:
+    """Whether the folder's ``sweep.json`` holds ``STATUS_MARK`` (every row has a status)."""
+    try:
+        saved = json.loads((Path(out) / "sweep.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and saved.get(STATUS_MARK) is True
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -196,7 +210,8 @@ def merge(out: str | os.PathLike) -> list[dict]:
     Two rows of the same (setting, method, image), from a unit run twice, are one row when
     their scores agree; scores that differ mean the files come from different runs (other
     settings or code) and raise a ValueError naming both files, as does a score that is not a
-    finite number (an exact reconstruction's PSNR = inf excepted). A single-process sweep
+    finite number (an exact reconstruction's PSNR = inf excepted), and, in a folder whose
+    ``sweep.json`` holds ``STATUS_MARK``, a row without a status. A single-process sweep
     appends to ``rows.csv`` itself, so without shard files the file is left in place:
     replacing it under a running sweep would send its next rows to a deleted file.
     """
@@ -205,8 +220,17 @@ def merge(out: str | os.PathLike) -> list[dict]:
     unique: dict = {}
     where: dict = {}
     first: tuple[str, Path] | None = None  # (the operator of the first row, its file)
+    required = status_required(out)
     for path in files:
         for row in read_rows([path]):
+            if required and not row["status"]:
+                raise ValueError(
+                    f"{path}: the row of image {row['image']}, {row['method']} at "
+                    f"{row['setting']} has no status (an empty cell, or a file without the "
+                    f"status column), but every row of this sweep records its solver's status "
+                    f"({STATUS_MARK} in sweep.json): a row of older code or a hand-edited file; "
+                    "remove that row (or file) and run the sweep again to redo its unit"
+                )
             first = first or (row["operator"], path)
             if row["operator"] != first[0]:
                 raise ValueError(

@@ -38,7 +38,16 @@ from ..masks import FILE_SUFFIXES
 from ..methods import METHODS, choose_weight, get_method, reconstruct_result
 from ..operators import LinearOperator
 from ..seeds import derive_seed
-from .rows import FIELDS, bad_score, prepare_for_append, read_rows, rows_path, write_rows
+from ..status import UNREPORTED
+from .rows import (
+    FIELDS,
+    STATUS_MARK,
+    bad_score,
+    prepare_for_append,
+    read_rows,
+    rows_path,
+    write_rows,
+)
 from .search import WeightSearches, entry, search_key
 from .spec import SweepSpec
 
@@ -120,7 +129,9 @@ class Sweep:
                     f"see {saved}); use another --out, or the same settings to resume, or add "
                     "x values, methods or images to grow it"
                 )
-            atomic_write_json(saved, spec.to_json())
+            # a new folder's rows all carry a status; an older one grown keeps rows without
+            mark = before is None or before.get(STATUS_MARK) is True
+            atomic_write_json(saved, {**spec.to_json(), **({STATUS_MARK: True} if mark else {})})
 
     def _validate(self) -> None:
         """Load what the sweep needs and check it fits, before anything is written."""
@@ -370,7 +381,7 @@ class Sweep:
         seconds = getattr(result, "seconds", None)
         seconds = (time.perf_counter() - start if seconds is None else seconds) / len(images)
         x_hat = result.x_hat.detach().cpu()
-        status = getattr(result, "status", None)  # (a plug-in's result may have none: "")
+        status = getattr(result, "status", None)  # (a plug-in's result may have none)
         if first == 0 and s.grid_images and ids == self.unit_images(0):
             name = grid_name(self.cls.axis.name, x)
             self._save_grid_images(f"{method}_{name}", x_hat[: s.grid_images])
@@ -392,7 +403,7 @@ class Sweep:
                 "seconds": f"{seconds:.4g}",
                 "operator": s.operator,
                 "setting": str(x),
-                "status": "" if status is None else status[i],
+                "status": UNREPORTED if status is None else status[i],
             }
             for i, image_id in enumerate(ids)
         ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._validation import check_int, check_unit_noise_std, check_weight
 from ..latent import LatentConfig, configured
-from ..methods import LASSO_LAMBDAS, METHODS, get_method
+from ..methods import LASSO_LAMBDAS, METHODS, get_method, is_search
 from ..operators import REGISTRY, LinearOperator
 
 #: Bumped whenever the meaning of a row changes for the same spec (seeding, data terms): a folder
@@ -44,8 +44,11 @@ def _encode(value: Any) -> Any:
 
 
 def upgrade(saved: Mapping) -> dict:
-    """A ``sweep.json`` written by earlier code in today's layout (``m_values`` -> ``x_values``)."""
-    saved = dict(saved)
+    """A ``sweep.json`` written by earlier code in today's layout (``m_values`` -> ``x_values``),
+    without the marks that are not settings (``rows.STATUS_MARK``)."""
+    from .rows import STATUS_MARK
+
+    saved = {k: v for k, v in saved.items() if k != STATUS_MARK}  # a mark, not a setting
     if "m_values" in saved and "x_values" not in saved:
         saved["x_values"] = saved.pop("m_values")
     return saved
@@ -233,7 +236,7 @@ class SweepSpec:
         """The methods of ``weight_chain`` whose grid holds two or more candidates: the weight
         searches (on validation images) a unit of ``method`` needs. A one-candidate grid is
         that value, set without a search (no validation image is fitted for it)."""
-        return [m for m in self.weight_chain(method) if len(self.grid(m)) > 1]
+        return [m for m in self.weight_chain(method) if is_search(self.grid(m))]
 
     @classmethod
     def from_saved(cls, saved: Mapping) -> SweepSpec:
@@ -263,7 +266,7 @@ class SweepSpec:
         options = self.method_options(method)
         for name in self.weight_chain(method):
             grid = self.grid(name)
-            if len(grid) == 1:
+            if grid and not is_search(grid):  # one candidate: set, not searched
                 options = get_method(name).tuned.apply(options, grid[0])
         return options
 

@@ -17,7 +17,7 @@ from ganinverse.sweep import (
     report,
     summarize,
 )
-from ganinverse.sweep.rows import FIELDS
+from ganinverse.sweep.rows import FIELDS, OPERATOR_FIELDS, STATUS_MARK
 
 from .conftest import ENGINE, spec
 
@@ -180,7 +180,7 @@ def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, 
     assert len(sweep.done_units()) == 2  # lasso-dct at m=60, images 0-1 and 2-3
     sweep.run(progress=False)
     assert (grown / "rows.csv").read_text().startswith(kept)
-    assert json.loads((grown / "sweep.json").read_text()) == big.to_json()
+    assert json.loads((grown / "sweep.json").read_text()) == {**big.to_json(), STATUS_MARK: True}
     Sweep(big, straight).run(progress=False)
     assert without_seconds(merge(grown)) == without_seconds(merge(straight))
 
@@ -533,6 +533,55 @@ def test_a_registered_reason_is_a_status_a_row_may_hold(tmp_path, monkeypatch):
     assert status.is_status("not_converged+my_reason") and not status.is_status("ok+my_reason")
     with pytest.raises(ValueError, match="registered already"):
         status.register_reason("not_improved", "something else")
+
+
+def test_a_new_sweep_refuses_rows_without_a_status_and_an_older_one_keeps_them(
+    tiny_generator, tmp_path
+):
+    """Helper-42: a rows file without the status column (or a row with an empty status) was
+    merged into a sweep made by today's code as "not recorded". A folder made since the column
+    existed is marked in sweep.json (not a setting: resuming and growing compare without it);
+    its rows must each carry a status. A folder of older code, grown today, keeps its rows."""
+    small = spec(tiny_generator, x_values=(60,), methods=("lasso-dct",), n_images=2)
+    new = tmp_path / "new"
+    Sweep(small, new).run(progress=False)
+    assert json.loads((new / "sweep.json").read_text())[STATUS_MARK] is True
+    assert all(r["status"] for r in merge(new))
+    grown = spec(tiny_generator, x_values=(60,), methods=("lasso-dct",), n_images=4)
+    Sweep(grown, new).run(progress=False)  # grown: the mark stays
+    assert json.loads((new / "sweep.json").read_text())[STATUS_MARK] is True
+    text = (new / "rows.csv").read_text().splitlines()
+    (new / "rows.csv").write_text("\n".join([text[0], text[1].rsplit(",", 1)[0] + ","]) + "\n")
+    with pytest.raises(ValueError, match=rf"image 0, lasso-dct at 60 has no status.*{STATUS_MARK}"):
+        merge(new)
+    old_columns = [",".join(OPERATOR_FIELDS), text[1].rsplit(",", 1)[0]]  # no status column
+    (new / "rows.csv").write_text("\n".join(old_columns) + "\n")
+    with pytest.raises(ValueError, match="has no status"):
+        merge(new)
+
+    old = tmp_path / "old"  # a folder of older code: no mark, rows without a status
+    old.mkdir()
+    (old / "rows.csv").write_text("\n".join(old_columns) + "\n")
+    saved = small.to_json()
+    (old / "sweep.json").write_text(json.dumps(saved))
+    assert merge(old)[0]["status"] == ""
+    Sweep(grown, old).run(progress=False)  # grown by today's code: still no mark
+    assert STATUS_MARK not in json.loads((old / "sweep.json").read_text())
+    assert [r["status"] for r in merge(old)] == ["", "ok", "ok", "ok"]
+
+
+def test_the_mse_cell_has_no_nan_and_no_false_zero():
+    """Helper-42: one image printed "0.0123 ± nan"; an MSE below 5e-5 printed "0.0000"."""
+    from ganinverse.sweep.report import format_table, summarize
+
+    base = dict(method="csgm", m="10", setting="10", ssim="1", seconds="1", operator="gaussian")
+    text = format_table(summarize([{**base, "image": "0", "mse": "0.0123", "psnr": "19.1"}]))
+    assert "0.0123 (one image: no CI)" in text and "nan" not in text
+    rows = [
+        {**base, "image": str(i), "mse": v, "psnr": "0"} for i, v in enumerate(("2e-5", "4e-5"))
+    ]
+    text = format_table(summarize(rows))
+    assert "3.00e-05 ± 1.27e-04" in text and "0.0000" not in text
 
 
 def test_merge_accepts_the_psnr_of_an_exact_reconstruction(tmp_path):
