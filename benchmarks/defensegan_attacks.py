@@ -131,11 +131,17 @@ def combine(folders: list[Path], sizes: list[int]) -> dict[str, dict]:
     return out
 
 
-def run_chunks(rows, specs, images, labels, folder, args, defense, G, settings, tag) -> dict:
-    """evaluate_defense per chunk (each its own resumable folder); returns combined cells."""
+def run_chunks(
+    rows, specs, images, labels, folder, args, defense, G, settings, tag, after=None
+) -> dict:
+    """evaluate_defense per chunk (each its own resumable folder); returns combined cells.
+    ``after(cells)``, if given, gets the cells combined over the chunks done so far after each
+    chunk (the progress view, so a long run shows its partial accuracies as it goes)."""
     parts = chunks(len(images), args.chunk)
     folders = [folder / f"images-{r.start:03d}-{r.stop - 1:03d}" for r in parts]
-    for r, sub in zip(parts, folders, strict=True):
+    for i, (r, sub) in enumerate(zip(parts, folders, strict=True)):
+        if after is not None and i:
+            after(combine(folders[:i], [len(p) for p in parts[:i]]))
         evaluate_defense(
             rows,
             images[r.start : r.stop],
@@ -247,13 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     folder = out / "attacks"
     started = time.perf_counter()
     rows = [Row(name, classifiers[name], defended) for name, _, _, defended in ROWS]
-    cells = run_chunks(
-        rows, args.attack_specs, images, labels, folder / "table", args, defense, G, settings, tag
-    )
     names = {name: (model, dname or label) for name, model, dname, _ in (*ROWS, RM_ROW)}
-    strong = {
-        norm: strongest(cells, "defense", args.attack_specs, norm, args.n) for norm in ("inf", "2")
-    }
+
+    def strongest_of(cells: dict) -> dict:
+        return {n: strongest(cells, "defense", args.attack_specs, n, args.n) for n in ("inf", "2")}
+
+    def progress(cells: dict) -> None:
+        write_views(out, folder, cells, args, names, info, strongest_of(cells))
+
+    cells = run_chunks(
+        rows, args.attack_specs, images, labels, folder / "table", args, defense, G, settings, tag,
+        after=progress,
+    )  # fmt: skip
+    strong = strongest_of(cells)
     rm_specs = [s for s in strong.values() if s is not None]
     if len(rm_specs) == 2:
         cells.update(
@@ -315,6 +327,8 @@ def write_views(out: Path, folder: Path, cells: dict, args, names: dict, info: d
         + "\n"
     )
     atomic_write_text(folder / "progress.md", text)
+    done = max((c["n"] for c in cells.values()), default=0)
+    print(f"progress: {folder / 'progress.md'} ({done} of {args.n} images)", flush=True)
     atomic_write_json(folder / "classifiers.json", json.loads(json.dumps(info, default=str)))
 
 

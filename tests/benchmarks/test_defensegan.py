@@ -252,3 +252,16 @@ def test_the_attack_table_merges_complete_cells_and_resumes(attacks_bench, run, 
     monkeypatch.setattr(ev, "_batched", lambda *a, **k: pytest.fail("recomputed"))
     monkeypatch.setattr(ev, "accuracy", lambda *a, **k: pytest.fail("recomputed"))
     attacks_bench.main(_attack_args(run))
+    # the progress view is written after each chunk, with the images done so far
+    progress = folder / "progress.md"
+    progress.unlink()
+    seen = []
+    real = attacks_bench.evaluate_defense
+
+    def spy(rows, images, *a, **k):
+        seen.append(progress.read_text() if progress.is_file() else None)
+        return real(rows, images, *a, **k)
+
+    monkeypatch.setattr(attacks_bench, "evaluate_defense", spy)
+    attacks_bench.main(_attack_args(run))
+    assert seen[0] is None and "| 3 |" in seen[1] and "| 4 |" not in seen[1]
