@@ -90,7 +90,7 @@ def from_unit(x: Tensor) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor of images on [0, 1], got {type(x).__name__}")
     if x.numel():
-        lo, hi = float(x.min()), float(x.max())
+        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
         if not (lo >= -1e-6 and hi <= 1 + 1e-6):  # (NaN fails too)
             hint = "; images in [0, 255]? pass x / 255" if hi > 1.5 else ""
             raise ValueError(f"x must lie in [0, 1], got values in [{lo:g}, {hi:g}]{hint}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -530,3 +531,13 @@ def test_from_unit_refuses_images_off_the_unit_interval(x, match):
         data.from_unit(x)
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         data.from_unit([0.5])
+
+
+def test_from_unit_keeps_the_gradient_and_warns_nothing():
+    """Its range check read a tensor that requires grad as a float (torch's UserWarning on
+    every call inside an attack's loop)."""
+    x = torch.rand(2, 1, 4, 4, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data.from_unit(x).sum().backward()
+    assert torch.all(x.grad == 2)
