@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..device import resolve_device
-from .checkpoint import load_model, read_config, save_model
+from .checkpoint import fingerprint, load_model, read_config, save_model
 from .classifier import ClassifierA, ClassifierB, accuracy, build_classifier, train_classifier
 from .cost import generator_cost
 from .dcgan import DCGANDiscriminator, DCGANGenerator
@@ -24,6 +24,13 @@ def _load(name_or_path: str | os.PathLike, kind: str, device: str | torch.device
     for p in module.parameters():
         p.requires_grad_(False)
     return check_loaded(module.to(dev).eval(), dev, f"{kind} {stem}")
+
+
+def model_fingerprint(name_or_path: str | os.PathLike, kind: str = "generator") -> str:
+    """The identity of a checkpoint's weights (``checkpoint.fingerprint``: SHA-256 of the
+    weights file, 16 hex digits) for a bundled name or a path, as ``load_generator`` /
+    ``load_discriminator`` / ``load_classifier`` (``kind``) resolve it."""
+    return fingerprint(resolve(name_or_path, kind))
 
 
 def load_generator(
@@ -69,6 +76,7 @@ __all__ = [
     "load_classifier",
     "load_discriminator",
     "load_generator",
+    "model_fingerprint",
     "load_model",
     "read_config",
     "save_model",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -223,6 +224,32 @@ def read_pair(
         stacklevel=3,
     )
     return meta, found, prev
+
+
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def fingerprint(stem: str | os.PathLike) -> str:
+    """The identity of the weights that load from ``stem``: the SHA-256 (first 16 hex digits)
+    of the tensors (names, dtypes, shapes, bytes; not the pair's token) in the weights file of
+    the pair ``read_pair`` accepts (the kept ``.prev`` pair where the current one is torn).
+    Records that resume (a sweep's ``sweep.json``, a defense evaluation's cells) store it, so
+    a checkpoint retrained or replaced at the same path is refused instead of mixing rows of
+    two models, while the same weights saved again keep it. Raises as ``read_pair`` does."""
+    _, _, read = read_pair(stem, tensors=False)
+    weights = pair_paths(read)[0]
+    st = weights.stat()
+    key = (str(weights.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _FINGERPRINTS:
+        digest = hashlib.sha256()
+        with weights.open("rb") as f:  # safetensors: 8-byte length, JSON header, the bytes
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+            header.pop("__metadata__", None)  # (the pair token: a save, not the weights)
+            digest.update(json.dumps(header, sort_keys=True).encode())
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _FINGERPRINTS[key] = digest.hexdigest()[:16]
+    return _FINGERPRINTS[key]
 
 
 def checkpoint_stem(path: str | os.PathLike, default_name: str = "generator") -> Path:

@@ -287,3 +287,22 @@ def test_update_and_copy_keep_the_pair_whole(tmp_path):
         copy_pair(tmp_path / "g", tmp_path / "bundle" / "generator")
     weights, config, cfg, warned = _loaded_version(tmp_path / "bundle" / "generator")
     assert weights == config == 1 and cfg["quality"] == {"fd": 1.5} and not warned
+
+
+def test_a_fingerprint_follows_the_weights_not_the_path_or_the_save(tmp_path):
+    """Helper-43: a sweep grown after its generator was retrained at the same path mixed rows
+    of two generators; records that resume keep the weights' fingerprint."""
+    torch.manual_seed(0)
+    G = DCGANGenerator(8, (1, 28, 28), 4)
+    save_model(G, tmp_path / "run" / "generator", {"dataset": "test"})
+    first = gm.model_fingerprint(tmp_path / "run")
+    assert len(first) == 16 and int(first, 16) >= 0
+    save_model(G, tmp_path / "run" / "generator", {"dataset": "test"})  # same weights, new token
+    assert gm.model_fingerprint(tmp_path / "run" / "generator.json") == first
+    save_model(_trained_like(G), tmp_path / "run" / "generator", {"dataset": "test"})
+    assert gm.model_fingerprint(tmp_path / "run") != first
+    assert gm.model_fingerprint("mnist-wgangp") != gm.model_fingerprint(
+        "mnist-wgangp", "discriminator"
+    )
+    with pytest.raises(FileNotFoundError, match="no generator named"):
+        gm.model_fingerprint(tmp_path / "nowhere")
