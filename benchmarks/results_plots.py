@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -57,7 +58,9 @@ def read_summary(folder: Path) -> dict[tuple[str, int], dict[str, float]]:
     with (folder / "summary.csv").open(newline="") as f:
         return {
             (r["method"], int(r["m"])): {
-                k: float(v) for k, v in r.items() if k not in ("method", "m")
+                k: float(v) if v != "" else math.nan  # (an empty CI: one image)
+                for k, v in r.items()
+                if k not in ("method", "m")
             }
             for r in csv.DictReader(f)
         }

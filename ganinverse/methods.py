@@ -1481,6 +1481,10 @@ register_method(
 )
 
 
+#: The methods this package registers: each one's result reports a per-image ``status``, so a
+#: sweep row of one of them never holds ``status.UNREPORTED`` (a plug-in's may).
+BUNDLED_METHODS = frozenset(METHODS)
+
 #: The ``Flag.acts_when`` rules whose solvers warn themselves in the API (they see the operator
 #: and their own keywords): ``reconstruct_result`` leaves those to them; the CLI refuses all.
 SOLVER_WARNS = (D_PRIOR_ACTS, YEH_PRIOR_ACTS, ILO_STEPS_ACT, IAGAN_ADAPTS, IAGAN_STOPS)

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..io import atomic_write, atomic_write_csv
+from ..methods import BUNDLED_METHODS
 from ..operators import REGISTRY
-from ..status import is_status
+from ..status import UNREPORTED, is_status
 
 #: Columns before the operator axis (still read; upgraded in place before rows are appended).
 LEGACY_FIELDS = ("image", "m", "method", "mse", "psnr", "ssim", "meas_error", "seconds")
@@ -37,6 +38,12 @@ ROWS = "rows.csv"
 #: column) was not written by this sweep. Older folders, grown by today's code, keep rows of
 #: both kinds and no mark. Not a setting: two specs are compared without it.
 STATUS_MARK = "rows_carry_status"
+#: The identities of the files a sweep reads besides its settings, recorded in ``sweep.json``
+#: ({"generator": fingerprint, "discriminator": ..., "mask <file>": ...}): a checkpoint
+#: retrained or a mask file rewritten at the same path makes other rows. Not a setting either.
+INPUTS = "inputs"
+#: Fields of ``sweep.json`` that are not settings (two specs are compared without them).
+NOT_SETTINGS = (STATUS_MARK, INPUTS)
 
 
 def rows_path(out: Path, shard: tuple[int, int]) -> Path:
@@ -148,7 +155,8 @@ def bad_score(row: dict) -> str | None:
     """The first score of ``row`` (or its seconds, or its status) that is not a value a sweep
     writes: NaN, text, infinite other than the PSNR of an exact reconstruction, a negative
     squared error or time, an SSIM outside [−1, 1], a PSNR that is not 10 log10(1 / MSE)
-    (within ``PSNR_TOLERANCE_DB``), a status no solver writes (``status.is_status``), an m
+    (within ``PSNR_TOLERANCE_DB``), a status no solver writes (``status.is_status``;
+    ``UNREPORTED`` for a bundled method, which always reports one), an m
     other than the setting where the operator's axis is m; None if all are."""
     values = {}
     for key in (*SCORES, "seconds"):
@@ -167,7 +175,9 @@ def bad_score(row: dict) -> str | None:
     expected = math.inf if mse == 0 else -10 * math.log10(mse)
     if not (psnr == expected or abs(psnr - expected) <= PSNR_TOLERANCE_DB):
         return "psnr"
-    if not is_status(row.get("status", "")):
+    if not is_status(row.get("status", "")) or (
+        row.get("status") == UNREPORTED and row.get("method") in BUNDLED_METHODS
+    ):
         return "status"
     cls = REGISTRY.get(row.get("operator", "gaussian"))
     if cls is not None and cls.axis is not None and cls.axis.name == "m":  # setting = its m
@@ -191,7 +201,11 @@ def _checked_scores(row: dict, path: Path) -> tuple[float, ...]:
         why = {
             "psnr": f"not 10 log10(1 / mse) of its mse = {row['mse']}",
             "ssim": "outside [-1, 1]",
-            "status": "no status a solver writes (ganinverse.status.REASONS)",
+            "status": (
+                f"but {row['method']} always reports its status"
+                if row.get("status") == UNREPORTED
+                else "no status a solver writes (ganinverse.status.REASONS)"
+            ),
             "m": f"but its setting (the m measured) is {row.get('setting')}",
         }.get(
             key if key in ("status", "m") or _finite(row[key]) else "", "not a score a sweep writes"

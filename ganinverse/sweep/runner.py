@@ -18,6 +18,7 @@ adds noise of std 2σ there; per-pixel errors are reported on the [0, 1] scale.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import re
 import time
@@ -34,13 +35,14 @@ from .. import metrics
 from ..data import load_images
 from ..device import resolve_device
 from ..io import atomic_write, atomic_write_json, check_output_dir, read_json
-from ..masks import FILE_SUFFIXES
+from ..masks import FILE_SUFFIXES, mask_from_file
 from ..methods import METHODS, choose_weight, get_method, reconstruct_result
 from ..operators import LinearOperator
 from ..seeds import derive_seed
 from ..status import UNREPORTED
 from .rows import (
     FIELDS,
+    INPUTS,
     STATUS_MARK,
     bad_score,
     prepare_for_append,
@@ -121,8 +123,11 @@ class Sweep:
                 "resolved settings), whose rows were drawn under other seeds: report it with "
                 "`ganinverse sweep-merge`, but run new work into another --out"
             )
-        if before is None or not spec.matches(before):
-            if before is not None and not spec.grows(before):
+        now = self.inputs()
+        recorded = self._check_inputs(before, now, saved)
+        inputs = {**now, **recorded}  # (a folder of older code: recorded from now)
+        if before is None or not spec.matches(before) or inputs != recorded:
+            if before is not None and not spec.grows(before) and not spec.matches(before):
                 differs = "; ".join(spec.differences(before, explain=True)) or "?"
                 raise DifferentSweepError(
                     f"{self.out} holds results of a different sweep (it differs in: {differs}; "
@@ -130,8 +135,43 @@ class Sweep:
                     "x values, methods or images to grow it"
                 )
             # a new folder's rows all carry a status; an older one grown keeps rows without
-            mark = before is None or before.get(STATUS_MARK) is True
-            atomic_write_json(saved, {**spec.to_json(), **({STATUS_MARK: True} if mark else {})})
+            mark = {STATUS_MARK: True} if before is None or before.get(STATUS_MARK) else {}
+            atomic_write_json(saved, {**spec.to_json(), **mark, INPUTS: inputs})
+
+    def inputs(self) -> dict[str, str]:
+        """The identities of the files the rows depend on beyond the settings: the generator's
+        and discriminator's weights (``models.model_fingerprint``) and each mask file's mask
+        (SHA-256 of the mask at the images' shape), 16 hex digits each."""
+        from ..models import model_fingerprint
+
+        found = {}
+        if self.spec.generator and self.generator() is not None:
+            found["generator"] = model_fingerprint(self.spec.generator, "generator")
+        if self.spec.discriminator and self.discriminator() is not None:
+            found["discriminator"] = model_fingerprint(self.spec.discriminator, "discriminator")
+        shape = tuple(self.images().shape[1:])
+        for x in self.spec.x_values:
+            if isinstance(x, str) and Path(x).suffix.lower() in FILE_SUFFIXES:
+                mask = mask_from_file(x, shape).to(torch.uint8).contiguous()
+                found[f"mask {x}"] = hashlib.sha256(mask.numpy().tobytes()).hexdigest()[:16]
+        return found
+
+    def _check_inputs(self, before: dict | None, now: dict, saved: Path) -> dict[str, str]:
+        """The inputs ``before`` (a saved sweep.json) records; a ValueError when a file among
+        them now holds other contents (a checkpoint retrained, a mask file rewritten at the
+        same path): the rows made from it and those to come would mix two models or masks."""
+        recorded = dict((before or {}).get(INPUTS) or {})
+        for key in sorted(recorded.keys() & now.keys()):
+            if recorded[key] != now[key]:
+                kind, _, name = key.partition(" ")
+                path = name or getattr(self.spec, kind)
+                raise ValueError(
+                    f"{self.out} holds rows made with another {kind} than {path!r} holds now "
+                    f"(fingerprint {recorded[key]} in {saved.name}, now {now[key]}): it was "
+                    "retrained or replaced since, and its rows would mix with the new ones; "
+                    "run into another --out, or restore the file the rows were made with"
+                )
+        return recorded
 
     def _validate(self) -> None:
         """Load what the sweep needs and check it fits, before anything is written."""

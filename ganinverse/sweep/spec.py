@@ -45,10 +45,10 @@ def _encode(value: Any) -> Any:
 
 def upgrade(saved: Mapping) -> dict:
     """A ``sweep.json`` written by earlier code in today's layout (``m_values`` -> ``x_values``),
-    without the marks that are not settings (``rows.STATUS_MARK``)."""
-    from .rows import STATUS_MARK
+    without the fields that are not settings (``rows.NOT_SETTINGS``)."""
+    from .rows import NOT_SETTINGS
 
-    saved = {k: v for k, v in saved.items() if k != STATUS_MARK}  # a mark, not a setting
+    saved = {k: v for k, v in saved.items() if k not in NOT_SETTINGS}  # marks, not settings
     if "m_values" in saved and "x_values" not in saved:
         saved["x_values"] = saved.pop("m_values")
     return saved

@@ -70,7 +70,7 @@ def test_a_toy_method_is_swept_with_its_weight_searched(toy_method, tiny_generat
     assert {(r["method"], r["setting"]) for r in rows} == {
         (m, x) for m in ("toy-backprojection", "csgm") for x in ("20", "60")
     }
-    # a plug-in whose result reports no status: "unreported" (not flagged, not "" of old rows)
+    # a plug-in whose result reports no status: "unreported" (flagged; not "" of old rows)
     assert {r["status"] for r in rows if r["method"] == "toy-backprojection"} == {"unreported"}
     table = json.loads((out / "weights.json").read_text())
     entry = table["toy-backprojection@20"]

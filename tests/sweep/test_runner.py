@@ -17,7 +17,7 @@ from ganinverse.sweep import (
     report,
     summarize,
 )
-from ganinverse.sweep.rows import FIELDS, OPERATOR_FIELDS, STATUS_MARK
+from ganinverse.sweep.rows import FIELDS, INPUTS, OPERATOR_FIELDS, STATUS_MARK
 
 from .conftest import ENGINE, spec
 
@@ -180,7 +180,9 @@ def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, 
     assert len(sweep.done_units()) == 2  # lasso-dct at m=60, images 0-1 and 2-3
     sweep.run(progress=False)
     assert (grown / "rows.csv").read_text().startswith(kept)
-    assert json.loads((grown / "sweep.json").read_text()) == {**big.to_json(), STATUS_MARK: True}
+    saved = json.loads((grown / "sweep.json").read_text())
+    assert set(saved.pop(INPUTS)) == {"generator"}
+    assert saved == {**big.to_json(), STATUS_MARK: True}
     Sweep(big, straight).run(progress=False)
     assert without_seconds(merge(grown)) == without_seconds(merge(straight))
 
@@ -511,6 +513,7 @@ def test_merge_refuses_a_score_a_sweep_never_writes(tmp_path, key, value):
         ({"status": "fine"}, r"has status = 'fine', no status a solver writes"),
         ({"m": "100"}, r"has m = '100', but its setting \(the m measured\) is 10"),
         ({"status": "not_improved+not_improved"}, r"has status = 'not_improved\+not_improved'"),
+        ({"status": "unreported"}, r"has status = 'unreported', but csgm always reports"),
     ],
 )
 def test_merge_refuses_scores_that_contradict_each_other_or_an_unknown_status(tmp_path, row, match):
@@ -667,3 +670,83 @@ def test_a_report_without_sweep_json_says_its_rows_are_unchecked(tiny_generator,
     with pytest.warns(IncompleteSweepWarning, match=r"no sweep.json in .*not checked"):
         text = report(out)
     assert text.startswith("**Incomplete:** no sweep.json")
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_generator_retrained_at_the_same_path_is_refused_before_any_file(
+    tiny_generator, tmp_path
+):
+    """Helper-43: a sweep grown after its generator was retrained at the same path took rows
+    of both generators into one mean (sweep.json recorded only the path)."""
+    from ganinverse.models import load_generator, save_model
+
+    out = tmp_path / "run"
+    small = spec(tiny_generator, x_values=(20,), methods=("csgm",), n_images=2)
+    Sweep(small, out).run(progress=False)
+    G = load_generator(tiny_generator, device="cpu")
+    save_model(G, tiny_generator, {"dataset": "test"})  # the same weights saved again: fine
+    Sweep(small, out)
+    with torch.no_grad():
+        next(G.parameters()).add_(0.01)
+    save_model(G, tiny_generator, {"dataset": "test"})  # retrained in place
+    before = _snapshot(out)
+    grown = spec(tiny_generator, x_values=(20,), methods=("csgm",), n_images=4)
+    for s in (small, grown):  # resumed or grown
+        with pytest.raises(ValueError, match=r"another generator than .* retrained or replaced"):
+            Sweep(s, out)
+    assert _snapshot(out) == before
+
+
+def test_a_mask_file_rewritten_at_the_same_path_is_refused(tmp_path):
+    """Helper-43: a mask PNG rewritten with another hole gave rows of two masks under one
+    setting ("mean m 608" of m = 720 and 384)."""
+    from PIL import Image
+
+    from ganinverse.sweep import SweepSpec
+
+    hole = tmp_path / "hole.png"
+    img = Image.new("L", (28, 28), 255)
+    img.paste(0, (4, 4, 14, 14))
+    img.save(hole)
+    kw = dict(dataset="digits", operator="inpainting", x_values=(str(hole),), methods=("tv",))
+    out = tmp_path / "run"
+    Sweep(SweepSpec(**kw, n_images=1), out).run(progress=False)
+    saved = json.loads((out / "sweep.json").read_text())[INPUTS]
+    assert list(saved) == [f"mask {hole}"]
+    img.paste(0, (4, 4, 24, 24))
+    img.save(hole)
+    before = _snapshot(out)
+    with pytest.raises(ValueError, match=r"another mask than .*hole.png"):
+        Sweep(SweepSpec(**kw, n_images=2), out)
+    assert _snapshot(out) == before
+
+
+def test_a_folder_of_older_code_records_its_inputs_from_now_on(tiny_generator, tmp_path):
+    out = tmp_path / "old"
+    small = spec(tiny_generator, x_values=(60,), methods=("lasso-dct",), n_images=2)
+    Sweep(small, out).run(progress=False)
+    saved = json.loads((out / "sweep.json").read_text())
+    del saved[INPUTS]
+    (out / "sweep.json").write_text(json.dumps(saved))
+    Sweep(small, out)  # resumed: the inputs are recorded, nothing else changes
+    again = json.loads((out / "sweep.json").read_text())
+    assert set(again.pop(INPUTS)) == {"generator"} and again == saved
+
+
+def test_summary_csv_leaves_the_ci_of_one_image_empty(tmp_path):
+    """Helper-43: summary.csv wrote mse_ci95 = nan for a single image (summary.md said so)."""
+    _rows_file(tmp_path / "rows.csv", [{"image": 0}])
+    report(tmp_path)
+    with (tmp_path / "summary.csv").open(newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["mse_ci95"] == row["psnr_ci95"] == "" and float(row["mse"]) == 0.01
+
+
+def test_a_plug_in_rows_unreported_status_is_flagged(tmp_path):
+    from ganinverse.sweep.report import flagged_rows
+
+    rows = [dict(method="my-plug-in", setting="10", status="unreported")]
+    assert "1 my-plug-in at 10 (unreported)" in flagged_rows(rows + [dict(rows[0], status="ok")])
