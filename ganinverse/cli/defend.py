@@ -64,6 +64,25 @@ def load_checked(kind: str, name_or_path: str, flag: str, device, image_shape=No
     return model
 
 
+def load_identified(kind: str, name_or_path: str, flag: str, device, image_shape=None):
+    """:func:`load_checked` and the identity of the weights it loaded: ``(model, fingerprint)``
+    (:func:`ganinverse.models.model_fingerprint`). A checkpoint rewritten while it was loaded
+    (its fingerprint changed meanwhile) is a ValueError: which weights were loaded is unknown."""
+    from ..models import model_fingerprint
+
+    try:
+        before = model_fingerprint(name_or_path, kind)
+    except (FileNotFoundError, ValueError, TypeError, OSError):
+        before = None  # (load_checked names the flag in its error)
+    model = load_checked(kind, name_or_path, flag, device, image_shape)
+    after = model_fingerprint(name_or_path, kind)
+    if before is not None and before != after:
+        raise ValueError(
+            f"{flag} {name_or_path} was rewritten while it was loaded; rerun once it is written"
+        )
+    return model, after
+
+
 def labelled_images(
     dataset: str, root: str | None, split: str, n: int | None, start: int, flag: str
 ):
@@ -134,6 +153,24 @@ BUDGETS = (
     "latent_steps",
     "latent_restarts",
 )
+
+
+#: the flags of the entries of an evaluation's record (``meta_differences``): a rerun that
+#: differs in one is refused naming the flag and both values ("--pgd-steps: recorded 40, now 4")
+RECORD_FLAGS = {
+    "out": "--out",
+    "n": "--n",
+    **{f"settings.{dest}": _flag(dest) for dest in (*BUDGETS, "batch_size", "seed")},
+    **{f"defense.{k}": f"--{k}" for k in ("steps", "restarts", "lr")},
+    "tag.generator": "--generator",
+    "tag.classifiers[0]": "--classifier",
+    "tag.classifiers[1]": "--classifier-adv",
+    "tag.classifiers[2]": "--classifier-rm",
+    "tag.data[0]": "--dataset",
+    "tag.data[1]": "--split",
+    "tag.data[2]": "--start",
+    "rows": "the rows (--classifier-adv, --classifier-rm)",
+}
 
 
 def _check_budget_acts(args: argparse.Namespace, dest: str, readers) -> None:
@@ -217,7 +254,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="fgsm:0.3,pgd:0.3,bpda:0.3,latent:0.3",
         help=attacks,
     )
-    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument(
+        "--out",
+        required=True,
+        help="output folder; a rerun resumes it and may add attacks, and one with other settings, "
+        "or with a model retrained or replaced at its path, is refused (cells.json records the "
+        "settings and the fingerprint of every checkpoint loaded)",
+    )
     g = e.add_argument_group("projection defense (Defense-GAN defaults)")
     g.add_argument("--steps", type=int, default=200, help="projection steps per restart")
     g.add_argument("--restarts", type=int, default=10, help="projection restarts")
@@ -296,15 +339,19 @@ def run_eval(args: argparse.Namespace) -> int:
         args.dataset, args.data_root, args.split, args.n, args.start, "--n"
     )
     shape = tuple(images.shape[1:])
-    G = load_checked("generator", args.generator, "--generator", device, shape)
+    # each checkpoint's identity is recorded in cells.json: a rerun with one retrained or
+    # replaced at its path is refused rather than mixing two models' cells in one table
+    G, fp = load_identified("generator", args.generator, "--generator", device, shape)
+    fingerprints = {f"--generator {args.generator}": fp}
     check_trained_on(G, "--generator", args.generator, args.dataset, "generator")
     flags = {"--classifier": args.classifier, "--classifier-adv": args.classifier_adv}
     flags["--classifier-rm"] = args.classifier_rm
-    classifiers = {
-        flag: load_checked("classifier", path, flag, device, shape)
-        for flag, path in flags.items()
-        if path
-    }
+    classifiers = {}
+    for flag, path in flags.items():
+        if path:
+            classifiers[flag], fingerprints[f"{flag} {path}"] = load_identified(
+                "classifier", path, flag, device, shape
+            )
     for flag, clf in classifiers.items():
         check_trained_on(clf, flag, flags[flag], args.dataset, "classifier")
         k = num_classes_of(clf, images, f"{flag} {flags[flag]}")
@@ -337,6 +384,8 @@ def run_eval(args: argparse.Namespace) -> int:
             "classifiers": [args.classifier, args.classifier_adv, args.classifier_rm],
             "data": [args.dataset, args.split, args.start],
         },
+        fingerprints=fingerprints,
+        names=RECORD_FLAGS,
     )
     print(format_markdown(table), end="")
     note = cell_notes(read_json(out / STATE_FILE, "cells file").get("cells", {}))

@@ -9,14 +9,18 @@ defended row; an adaptive one (bpda, eot, ...)
 attacks f ∘ D and is its ``undefended`` attack (pgd) on a row without D.
 
 Each cell is the accuracy on the same n test images; a cell's seconds include making the
-attack and classifying. Finished cells are kept in ``cells.json`` so a rerun resumes.
+attack and classifying. Finished cells are kept in ``cells.json`` so a rerun resumes (and may
+add attacks): its ``meta`` records what the cells depend on, the settings and the identity
+(fingerprint) of every model, and a rerun that differs in any of them is refused, naming what
+differs (:func:`evaluate_defense`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -214,6 +218,21 @@ def _cache_key(spec: AttackSpec, row: Row) -> tuple:
     return (id(row.classifier), record.name, spec.eps, spec.norm)
 
 
+def _cell_key(row: Row, spec: AttackSpec | None) -> str:
+    """A cell's key in ``cells.json``: ``"row name|column"`` (``clean`` for ``spec`` None)."""
+    return f"{row.name}|{'clean' if spec is None else spec.column}"
+
+
+def _check_names(value: Mapping[str, str] | None, name: str) -> dict[str, str]:
+    """``value`` (None: {}) as a dict of str to str, else a TypeError naming ``name``."""
+    value = {} if value is None else value
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise TypeError(f"{name} must be a mapping of str to str, got {value!r}")
+    return dict(value)
+
+
 def _batched(
     attack: Attack, images: Tensor, labels: Tensor, batch_size: int
 ) -> tuple[Tensor, bool]:
@@ -224,6 +243,173 @@ def _batched(
         parts.append(attack(images[i : i + batch_size], labels[i : i + batch_size]))
         zero |= bool(getattr(attack, "last_zero_gradient", False))
     return torch.cat(parts), zero
+
+
+def module_fingerprint(module: nn.Module) -> str:
+    """The identity of a module's weights where no checkpoint path is known: the SHA-256 (first
+    16 hex digits) of its ``state_dict`` (each tensor's name, dtype, shape and bytes, in name
+    order). The same weights give the same fingerprint on any device and in any module instance
+    (a checkpoint loaded again, a deep copy); one changed value changes it. It hashes the tensors
+    in memory, so it is not the checkpoint file's :func:`ganinverse.models.model_fingerprint`."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module_fingerprint needs an nn.Module, got {type(module).__name__}")
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _module_fingerprints(
+    rows: Sequence[Row], G: nn.Module | None, defense: ProjectionDefense | None
+) -> dict[str, str]:
+    """:func:`module_fingerprint` of every model the cells depend on, by how a refusal names it:
+    each row's classifier, the generator (the attacks' and the defense's)."""
+    memo: dict[int, str] = {}
+
+    def fp(module: nn.Module) -> str:
+        if id(module) not in memo:
+            memo[id(module)] = module_fingerprint(module)
+        return memo[id(module)]
+
+    out = {f"the classifier of row {r.name!r}": fp(r.classifier) for r in rows}
+    if G is not None:
+        out["the generator"] = fp(G)
+    if defense is not None and defense.G is not G:
+        out["the defense's generator"] = fp(defense.G)
+    return out
+
+
+#: EvalSettings fields that change no cell: a rerun may differ in them (not compared)
+_NOT_COMPARED = ("progress",)
+_ABSENT = object()  # an entry one of two metas does not have
+
+
+def _defense_entries(text: object) -> object:
+    """A defense's ``extra_repr`` ("steps=200, restarts=10, lr=10, ...") as a dict of its
+    values (numbers as numbers), so a difference names the entry; else ``text`` as it is."""
+    if not isinstance(text, str):
+        return text
+    out: dict[str, object] = {}
+    for part in text.split(", "):
+        key, sep, value = part.partition("=")
+        if not sep or key in out:
+            return text
+        out[key] = value
+        for kind in (int, float):  # ("10" -> 10, "0.01" -> 0.01, "sgd" stays)
+            try:
+                out[key] = kind(value)
+                break
+            except ValueError:
+                continue
+    return out
+
+
+def _compared(meta: Mapping) -> dict[str, object]:
+    """The entries of a ``cells.json`` meta a rerun must match (not the fingerprints, compared
+    on their own): settings a record predates count as their defaults (they came with attacks
+    no recorded cell ran), ``progress`` is left out, the defense's string is split and each
+    row is its name (``" (defended)"`` added behind the projection)."""
+    out = {k: v for k, v in meta.items() if k != "fingerprints"}
+    if isinstance(out.get("settings"), dict):
+        defaults = json.loads(json.dumps(asdict(EvalSettings())))
+        out["settings"] = {
+            k: v for k, v in {**defaults, **out["settings"]}.items() if k not in _NOT_COMPARED
+        }
+    if "defense" in out:
+        out["defense"] = _defense_entries(out["defense"])
+    rows = out.get("rows")
+    if isinstance(rows, list) and all(isinstance(r, list) and len(r) == 2 for r in rows):
+        out["rows"] = [f"{name}{' (defended)' if defended else ''}" for name, defended in rows]
+    return out
+
+
+def _entries(path: str, value: object, out: dict[str, object]) -> dict[str, object]:
+    """``out[path] = value`` and the same for every entry nested in it (``tag.data[2]``)."""
+    out[path] = value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _entries(f"{path}.{k}", v, out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _entries(f"{path}[{i}]", v, out)
+    return out
+
+
+def _shown(value: object) -> str:
+    """A recorded value in a message: strings as they are, None as ``none``, else JSON."""
+    if value is _ABSENT:
+        return "nothing"
+    if value is None:
+        return "none"
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        text = f"[{', '.join(value)}]"
+    else:
+        text = value if isinstance(value, str) and value else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def meta_differences(
+    saved: Mapping, meta: Mapping, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """The entries in which a recorded ``cells.json`` meta (``saved``) differs from this run's
+    (``meta``), each as ``"name: recorded X, now Y"``; [] when a rerun may reuse the cells.
+
+    Compared: ``n``, each EvalSettings field but ``progress`` (one a record predates counts as
+    its default), each entry of the defense (``steps``, ``lr``, ...), ``rows`` and each entry
+    of ``tag``. An entry is named by its path (``settings.pgd_steps``, ``defense.steps``,
+    ``tag.generator``) or by what ``names`` maps that path, or a path nested in it
+    (``tag.data[2]``), to: the CLI passes its flags (``--pgd-steps``, ``--start``). The models'
+    fingerprints are not compared here (:func:`evaluate_defense` checks them).
+    """
+    names = names or {}
+    old, new = _compared(saved), _compared(meta)
+    units: list[tuple[str, object, object]] = []  # (path, recorded, now)
+    for key in dict.fromkeys([*new, *old]):
+        a, b = old.get(key, _ABSENT), new.get(key, _ABSENT)
+        if isinstance(a, dict) and isinstance(b, dict):
+            units += [(f"{key}.{k}", a.get(k, _ABSENT), b.get(k, _ABSENT)) for k in {**b, **a}]
+        else:
+            units.append((key, a, b))
+    out = []
+    for path, a, b in units:
+        if a == b:
+            continue
+        ea, eb = _entries(path, a, {}), _entries(path, b, {})
+        named = [
+            p
+            for p in names
+            if p.startswith((f"{path}.", f"{path}[")) and ea.get(p, _ABSENT) != eb.get(p, _ABSENT)
+        ]
+        for p in named or [path]:
+            out.append(
+                f"{names.get(p, p)}: recorded {_shown(ea.get(p, _ABSENT))}, "
+                f"now {_shown(eb.get(p, _ABSENT))}"
+            )
+    return out
+
+
+def _fingerprint_refusal(saved: Mapping, now: Mapping, where: str, out_name: str) -> str | None:
+    """Why the recorded models' fingerprints ``saved`` do not admit this run's ``now``, or None."""
+    if dict(saved) == dict(now):
+        return None
+    changed = [k for k in now if k in saved and saved[k] != now[k]]
+    if changed and set(saved) == set(now):
+        which = "; ".join(
+            f"{k} was retrained or replaced since the cells were computed (weights fingerprint "
+            f"recorded {saved[k]}, now {now[k]})"
+            for k in changed
+        )
+        return (
+            f"{which}: {where} holds cells of the recorded model{'s' if len(changed) > 1 else ''}"
+            f", which would be mixed with the new one's in one table; pass another {out_name} "
+            "for the new model, or restore the recorded one to resume"
+        )
+    return (
+        f"{where} holds cells of other models (recorded: {', '.join(saved) or 'none'}; now: "
+        f"{', '.join(now) or 'none'}): pass another {out_name}, or restore the recorded models"
+    )
 
 
 def evaluate_defense(
@@ -237,23 +423,45 @@ def evaluate_defense(
     settings: EvalSettings | None = None,
     out: str | Path | None = None,
     tag: dict | None = None,
+    fingerprints: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Accuracy of every row under every attack; returns one dict per row (see module doc).
 
     images (n, C, H, W) in [0, 1], labels (n,). With ``out``, finished cells go to
-    ``out/cells.json`` (reused on a rerun with the same settings) and the table to
-    ``out/results.csv`` and ``out/results.md`` after every cell. ``tag`` (JSON-able, e.g. the
-    generator and classifier names) is part of what a rerun must match to reuse cells; a
-    ``cells.json`` of another evaluation in ``out``, and a folder holding anything but an
-    evaluation's files (:func:`check_evaluation_dir`), are refused rather than overwritten. A
-    cell whose attack saw an input gradient of exactly zero for every image of a batch (it
+    ``out/cells.json`` (reused on a rerun of the same evaluation, which may add attacks) and the
+    table to ``out/results.csv`` and ``out/results.md`` after every cell.
+
+    What a rerun must match is recorded as the ``meta`` of ``cells.json``: n, the settings
+    (all but ``progress``), the defense's parameters, the rows' names, ``tag`` (JSON-able, e.g.
+    the generator and classifier names and the data) and ``"fingerprints"``, the identity of
+    every model the cells depend on. ``fingerprints`` maps how a refusal should name each model
+    to its identity (the CLI: ``{"--classifier PATH": model_fingerprint(PATH)}``, one per
+    checkpoint it loads; it must cover every row's classifier and the generator); None records
+    :func:`module_fingerprint` (a hash of the tensors of the ``state_dict``, taken when the call
+    starts) of each row's classifier (``"the classifier of row 'NAME'"``) and of the generator.
+
+    Refused with a ValueError before any cell is computed or any file written: a ``cells.json``
+    in ``out`` whose meta differs (every difference named as ``"settings.pgd_steps: recorded
+    40, now 4"``, see :func:`meta_differences`; ``names`` maps ``"out"`` and those paths to
+    the caller's names, e.g. the CLI's flags), one whose models' fingerprints differ (the model
+    was retrained or replaced at its path since the cells were computed: its cells and the new
+    model's would mix in one table; pass another ``out``, or restore the model), and a folder
+    holding anything but an evaluation's files (:func:`check_evaluation_dir`). A ``cells.json``
+    written before fingerprints were recorded resumes (what its cells were computed with is not
+    known): when this run adds a cell, the fingerprints are recorded from then on (a later
+    retrain is refused) and the cells already there are marked ``"models_unverified": true``
+    and named below the table of ``results.md``, so the record never claims they came from the
+    recorded models; a run that adds no cell leaves such a ``cells.json`` as it is.
+
+    A cell whose attack saw an input gradient of exactly zero for every image of a batch (it
     warned ``ZeroGradientWarning``) is marked ``"zero_gradient": true`` in ``cells.json`` and
     named below the table of ``results.md``; so is a defended cell where k images' projections
     were not improved by any step (``"not_improved": k``, the projection's status).
 
     Everything is checked before the first cell: rows, attacks and their budgets against the
     image size, images in [0, 1] of the shape every model takes, labels in [0, classes) of every
-    classifier, and that ``out`` can be created.
+    classifier, that ``out`` can be created, and that its cells are this evaluation's.
     """
     s = settings or EvalSettings()
     if not isinstance(s, EvalSettings):
@@ -261,26 +469,50 @@ def evaluate_defense(
     G = G if G is not None else (defense.G if defense is not None else None)
     images, labels = _check_evaluation(rows, images, labels, attacks, defense, G)
     n = len(images)
+    names = _check_names(names, "names")
+    if fingerprints is None:
+        fingerprints = _module_fingerprints(rows, G, defense)
+    fingerprints = _check_names(fingerprints, "fingerprints")
     meta = {  # what a rerun must match to reuse cells (JSON round trip: tuples become lists)
         "n": n,
         "settings": asdict(s),
         "defense": None if defense is None else defense.extra_repr(),
         "rows": [[r.name, r.defended] for r in rows],
         "tag": tag,
+        "fingerprints": fingerprints,
     }
     meta = json.loads(json.dumps(meta))
     cells: dict[str, dict] = {}
-    cells_path = check_evaluation_dir(out, "out") / STATE_FILE if out is not None else None
+    out_name = names.get("out", "out")
+    cells_path = check_evaluation_dir(out, out_name) / STATE_FILE if out is not None else None
+    unverified = False  # a cells.json from before fingerprints: its cells' models are unknown
     if cells_path is not None and cells_path.is_file():
         saved = read_json(cells_path, "cells file")
-        if saved.get("meta") != meta or not isinstance(saved.get("cells"), dict):
-            old = saved.get("meta") if isinstance(saved.get("meta"), dict) else {}
-            differ = sorted(k for k in meta if old.get(k) != meta[k]) or ["format"]
+        where = f"{out_name} {str(out)!r}"
+        old = saved.get("meta")
+        if (
+            not isinstance(old, dict)
+            or not isinstance(old.get("fingerprints", {}), (dict, type(None)))
+            or not isinstance(saved.get("cells"), dict)
+        ):
             raise ValueError(
-                f"out {str(out)!r} holds the cells.json of a different evaluation (it differs "
-                f"in {', '.join(differ)}); pass another out folder, or delete its "
-                f"{', '.join(EVALUATION_FILES)} to start over"
+                f"{where} holds a cells.json that is not an evaluation's (no meta and cells); "
+                f"pass another {out_name} folder, or delete its {', '.join(EVALUATION_FILES)} "
+                "to start over"
             )
+        differ = meta_differences(old, meta, names)
+        if differ:
+            raise ValueError(
+                f"{where} holds the cells.json of a different evaluation (its settings differ: "
+                f"{'; '.join(differ)}); pass another {out_name} folder, rerun with the recorded "
+                f"settings, or delete its {', '.join(EVALUATION_FILES)} to start over"
+            )
+        recorded = old.get("fingerprints")
+        unverified = recorded is None  # (written before fingerprints were: accepted)
+        if not unverified and (
+            refusal := _fingerprint_refusal(recorded, fingerprints, where, out_name)
+        ):
+            raise ValueError(refusal)
         cells = saved["cells"]
     cache: dict[tuple, tuple[Tensor, float, bool]] = {}
     columns = ["clean", *(a.column for a in attacks)]
@@ -290,11 +522,14 @@ def evaluate_defense(
     built = {
         _cache_key(c, r): _make_attack(c, r, defense, G, s)
         for r, c in todo
-        if c is not None and f"{r.name}|{c.column}" not in cells
+        if c is not None and _cell_key(r, c) not in cells
     }
+    if unverified and any(_cell_key(r, c) not in cells for r, c in todo):
+        for cell in cells.values():  # (this run's fingerprints are recorded with its cells)
+            cell["models_unverified"] = True
     bar = tqdm(todo, desc="defense eval", disable=not s.progress)
     for row, spec in bar:
-        key = f"{row.name}|{'clean' if spec is None else spec.column}"
+        key = _cell_key(row, spec)
         if key in cells:
             continue
         bar.set_postfix_str(key)
@@ -328,9 +563,22 @@ def evaluate_defense(
 
 
 def cell_notes(cells: dict) -> str:
-    """The lines below the table of ``results.md``: ``zero_gradient_note`` and
-    ``not_improved_note`` ("" when every cell is clean)."""
-    return zero_gradient_note(cells) + not_improved_note(cells)
+    """The lines below the table of ``results.md``: ``zero_gradient_note``,
+    ``not_improved_note`` and ``unverified_note`` ("" when every cell is clean)."""
+    return zero_gradient_note(cells) + not_improved_note(cells) + unverified_note(cells)
+
+
+def unverified_note(cells: dict) -> str:
+    """A line naming the cells computed before ``cells.json`` recorded the models' fingerprints
+    (``"models_unverified": true``): nothing shows they came from the recorded models (a model
+    retrained before the fingerprints were recorded went unnoticed). "" if none."""
+    flagged = [key for key, cell in cells.items() if cell.get("models_unverified")]
+    if not flagged:
+        return ""
+    return (
+        "Computed before cells.json recorded the models' fingerprints (not known to be of the "
+        f"recorded models; delete the folder and rerun to be sure): {'; '.join(flagged)}\n"
+    )
 
 
 def not_improved_note(cells: dict) -> str:

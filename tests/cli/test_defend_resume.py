@@ -1,0 +1,147 @@
+"""``defend eval`` reruns: a model retrained or replaced at its path since the cells were computed
+is refused (cells.json records every checkpoint's fingerprint), a settings mismatch names each
+flag with both values, and a cells.json from before fingerprints still resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ganinverse.cli import main
+from ganinverse.models import ClassifierA, MLPGenerator, model_fingerprint, save_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def _generator(seed: int) -> MLPGenerator:
+    torch.manual_seed(seed)
+    return MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
+
+
+def _classifier(seed: int) -> ClassifierA:
+    torch.manual_seed(seed)
+    return ClassifierA((1, 28, 28), 10).eval()
+
+
+@pytest.fixture
+def ckpts(tmp_path):
+    return {
+        "--generator": str(save_model(_generator(0), tmp_path / "gen" / "generator")),
+        "--classifier": str(save_model(_classifier(0), tmp_path / "clf" / "classifier")),
+        "--classifier-adv": str(save_model(_classifier(1), tmp_path / "adv" / "classifier")),
+    }
+
+
+def defend(c, out, attacks="fgsm:0.1", *extra, progress=False):
+    argv = ["defend", "eval", "--classifier", c["--classifier"], "--generator", c["--generator"]]
+    argv += ["--classifier-adv", c["--classifier-adv"], "--dataset", "digits", "--n", "4"]
+    argv += ["--attacks", attacks, "--steps", "2", "--restarts", "1", "--batch-size", "4"]
+    argv += ["--device", "cpu", "--out", str(out), *extra]
+    return main(argv + ([] if progress else ["--no-progress"]))
+
+
+def _no_work(monkeypatch):
+    import ganinverse.defense.evaluate as ev
+
+    def fail(*args, **kwargs):
+        raise AssertionError("work started before the rerun was refused")
+
+    monkeypatch.setattr(ev, "_make_attack", fail)
+    monkeypatch.setattr(ev, "accuracy", fail)
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+# a 2-step projection at lr 10 may not improve every start: expected at this tiny size
+pytestmark = pytest.mark.filterwarnings("ignore::ganinverse.exceptions.ConvergenceWarning")
+
+
+@pytest.mark.parametrize("flag", ["--classifier", "--classifier-adv", "--generator"])
+def test_a_model_retrained_at_its_path_is_refused(tmp_path, capsys, monkeypatch, ckpts, flag):
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    meta = json.loads((out / "cells.json").read_text())["meta"]
+    kinds = {"--generator": "generator"}
+    assert meta["fingerprints"] == {
+        f"{f} {path}": model_fingerprint(path, kinds.get(f, "classifier"))
+        for f, path in ckpts.items()
+    }
+    before = _files(out)
+    make = _generator if flag == "--generator" else _classifier
+    original, retrained = make(1 if flag == "--classifier-adv" else 0), make(7)
+    save_model(retrained, ckpts[flag])  # retrained at the same path
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        _no_work(m)
+        assert defend(ckpts, out, "fgsm:0.1,fgsm:0.2") == 2  # growing the table
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"{flag} {ckpts[flag]} was retrained or replaced since the cells were computed" in err
+    assert "pass another --out for the new model, or restore the recorded one" in err
+    assert _files(out) == before  # nothing written
+    save_model(original, ckpts[flag])  # the same weights saved again: restored
+    assert defend(ckpts, out, "fgsm:0.1,fgsm:0.2") == 0
+    assert "FGSM ε=0.2" in (out / "results.md").read_text()
+
+
+def test_a_classifier_retrained_by_train_classifier_is_refused(tmp_path, capsys, ckpts):
+    """The user's trial: train-classifier again at the same --out, then grow the table."""
+    clf = tmp_path / "trained"
+    train = ["train-classifier", "--dataset", "digits", "--epochs", "1", "--n-test", "16"]
+    train += ["--batch-size", "32", "--device", "cpu", "--no-progress", "--out", str(clf)]
+    assert main([*train, "--n", "64"]) == 0
+    c = {**ckpts, "--classifier": str(clf)}
+    out = tmp_path / "eval"
+    assert defend(c, out) == 0
+    assert main([*train, "--n", "48"]) == 0
+    capsys.readouterr()
+    assert defend(c, out, "fgsm:0.1,fgsm:0.2") == 2
+    err = capsys.readouterr().err
+    assert f"--classifier {clf} was retrained or replaced" in err
+
+
+def test_a_settings_mismatch_names_each_flag_and_both_values(tmp_path, capsys, monkeypatch, ckpts):
+    out = tmp_path / "eval"
+    assert defend(ckpts, out, "pgd:0.1", "--pgd-steps", "2") == 0
+    before = _files(out)
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    assert defend(ckpts, out, "pgd:0.1", "--pgd-steps", "3", "--start", "1", "--lr", "5") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"--out {str(out)!r} holds the cells.json of a different evaluation" in err
+    assert "--pgd-steps: recorded 2, now 3" in err
+    assert "--start: recorded 0, now 1" in err
+    assert "--lr: recorded 10, now 5" in err
+    assert "--steps" not in err and "--n:" not in err  # only what differs
+    assert _files(out) == before
+    # a progress bar changes no cell: a rerun with it resumes (no work)
+    assert defend(ckpts, out, "pgd:0.1", "--pgd-steps", "2", progress=True) == 0
+
+
+def test_a_cells_json_from_before_fingerprints_resumes(tmp_path, monkeypatch, ckpts):
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    path = out / "cells.json"
+    record = json.loads(path.read_text())
+    del record["meta"]["fingerprints"]  # as the previous version wrote it
+    path.write_text(json.dumps(record))
+    with monkeypatch.context() as m:
+        _no_work(m)
+        assert defend(ckpts, out) == 0
+    assert "fingerprints" not in json.loads(path.read_text())["meta"]  # nothing added: as it was
+    assert defend(ckpts, out, "fgsm:0.1,fgsm:0.2") == 0  # grows: fingerprints from now on
+    record = json.loads(path.read_text())
+    assert f"--classifier {ckpts['--classifier']}" in record["meta"]["fingerprints"]
+    assert record["cells"]["no defense|clean"]["models_unverified"] is True
+    assert "models_unverified" not in record["cells"]["no defense|FGSM ε=0.2"]
