@@ -16,9 +16,12 @@ class OneLineParser(argparse.ArgumentParser):
     this class too (``add_subparsers`` passes ``parser_class``), so an error names the
     subcommand (``ganinverse sweep: error: ...``), unrecognised arguments included. A value
     that starts with '-' and was taken for a flag (``--noise-std -inf``) gets the hint to write
-    it as ``--noise-std=-inf``. Flags are never abbreviated (``allow_abbrev=False``): a
-    prefix such as ``--untrained-steps`` is refused rather than taken for
-    ``--untrained-steps-grid``, whose meaning differs."""
+    it as ``--noise-std=-inf``; a flag whose value is missing (``--m --out X``) is told which
+    flag came next. Flags are never abbreviated (``allow_abbrev=False``): a prefix such as
+    ``--untrained-steps`` is refused rather than taken for ``--untrained-steps-grid``, whose
+    meaning differs. A single-valued flag given twice with different values (``--m 50 --m
+    100``, ``--out A --out=B``) is refused, not settled by the last one (the same value twice
+    is taken); flags that collect their values (``action="append"``, ``"count"``) are not."""
 
     _deepest: OneLineParser | None = None  #: the last parser that parsed (the subcommand's)
 
@@ -32,8 +35,27 @@ class OneLineParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         self._argv = list(sys.argv[1:] if args is None else args)
+        self._given: dict[argparse.Action, tuple[list[str], Any]] = {}  # this parse's flags
         OneLineParser._deepest = self
         return super().parse_known_args(args, namespace)
+
+    def _get_values(self, action, arg_strings):
+        """argparse's values of one occurrence of ``action``; a single-valued flag met again in
+        this parse with another value is an error (argparse would keep the last silently)."""
+        values = super()._get_values(action, arg_strings)
+        if not action.option_strings or not isinstance(action, _SINGLE_VALUED):
+            return values
+        given = getattr(self, "_given", None)
+        if given is None:  # (parsed without parse_known_args: nothing to compare with)
+            return values
+        text = [a for a in arg_strings if a != "--"]
+        if action in given:
+            before, first = given[action]
+            if not _same(first, values):
+                raise argparse.ArgumentError(action, _twice(action, before, text, first, values))
+        else:
+            given[action] = (text, values)
+        return values
 
     def parse_args(self, args=None, namespace=None):
         OneLineParser._deepest = None
@@ -77,20 +99,70 @@ class OneLineParser(argparse.ArgumentParser):
         message = re.sub(  # a type function's name in words: "invalid positive int value"
             r"invalid _*(\w+) value:", lambda m: f"invalid {m[1].replace('_', ' ')} value:", message
         )
-        self.exit(2, f"{self.prog}: error: {message}{self._negative_hint(message)}\n")
+        self.exit(2, f"{self.prog}: error: {message}{self._missing_value_hint(message)}\n")
 
-    def _negative_hint(self, message: str) -> str:
-        """'; pass negative numbers as --flag=-x' when the value after --flag starts with '-'."""
-        found = re.fullmatch(r"(\S+): expected one argument", message)
+    def _missing_value_hint(self, message: str) -> str:
+        """What followed a flag argparse found without its value: '; pass negative numbers as
+        --flag=-x' when it was a negative number, else the flag that came next (or that the
+        flag was the last argument); '' for any other message."""
+        found = re.fullmatch(r"(\S+): expected (?:one argument|at least one argument)", message)
         if found is None:
             return ""
         flags = found.group(1).split("/")
         argv = getattr(self, "_argv", [])
-        for token, after in zip(argv, argv[1:], strict=False):
+        for i, token in enumerate(argv):
             flag = next((f for f in flags if token == f or _abbreviates(token, f)), None)
-            if flag is not None and after.startswith("-"):
+            if flag is None:
+                continue
+            if i + 1 == len(argv):
+                return f"; {flag} is the last argument: put its value right after it"
+            after = argv[i + 1]
+            if not after.startswith("-") or after == "-":  # (this one had its value)
+                continue
+            if _is_number(after):
                 return f"; pass negative numbers as {flag}={after}"
+            name = after.split("=", 1)[0]
+            if after.startswith("--") or name in self._option_string_actions:
+                return f"; the flag {name} came next: put the value of {flag} right after it"
+            return f"; pass a value that starts with '-' as {flag}={after}"
         return ""
+
+
+#: argparse's actions that keep one value (a repeat replaces it): a repeat with another value
+#: is refused (``OneLineParser._get_values``); append / count actions collect their repeats.
+_SINGLE_VALUED = (argparse._StoreAction, argparse._StoreConstAction)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two parsed values of one flag are the same (NaN the same as NaN)."""
+    try:
+        if a == b:
+            return True
+    except Exception:  # (a value whose == does not give a bool, e.g. an array)
+        pass
+    return type(a) is type(b) and repr(a) == repr(b)
+
+
+def _twice(action: argparse.Action, before: list[str], after: list[str], a: Any, b: Any) -> str:
+    """The message for a single-valued flag given twice with different values."""
+    shown = [" ".join(v) or "set" for v in (before, after)]
+    text = f"given twice ({shown[0]}, then {shown[1]}): give it once"
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(before) == len(after) == 1:
+        sep = ";" if any(isinstance(v, dict) for v in (*a, *b)) else ","
+        flag = next((o for o in action.option_strings if o.startswith("--")), None)
+        flag = flag or action.option_strings[0]
+        items = dict.fromkeys(i.strip() for v in (before[0], after[0]) for i in v.split(sep))
+        text += f" (a list is one value: {flag} {sep.join(items)} for both)"
+    return text
+
+
+def _is_number(text: str) -> bool:
+    """Whether ``text`` (or its first comma-separated item) reads as a number (-inf, -1e-3)."""
+    try:
+        float(text.split(",", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _abbreviates(token: str, flag: str) -> bool:
@@ -279,6 +351,33 @@ def _engine_line(config: Any, key: str) -> str:
     from ..latent import ACTS_WHEN
 
     return ", ".join(f"{f}={getattr(config, f)!r}" for f in ACTS_WHEN[key].deciding)
+
+
+def unused_engine_options(config: Any, keys: Sequence[str]) -> dict[str, str]:
+    """{option of ``keys``: the settings that leave it unused, as k=v} for the engine options of
+    ``config`` that cannot act with its other settings (``latent.ACTS_WHEN``: lr at steps=0,
+    prune_at at restarts=1). A run's record names them unused instead of a value no step used:
+    ``LatentConfig.overridden`` resets such an option to the engine's default (lr=0.01), not
+    the card's or the method's, so its value is no setting of the run. An empty setting
+    (prune_at=(), tol=None) is left out: nothing of it goes unused."""
+    idle = config.idle_options(given=keys)
+    return {
+        k: _engine_line(config, k)
+        for k in keys
+        if k in idle and getattr(config, k) not in ((), None)
+    }
+
+
+def check_axis_value(operator: type, shape: Sequence[int], value: Any) -> None:
+    """The operator's own check of its axis value against the images' (C, H, W) shape
+    (``check_setting``, the one the sweep runs for each x value: e.g. a mask with no missing
+    pixel is nothing to inpaint), led as the sweep leads it: ``--mask SPEC: ...``."""
+    try:
+        operator.check_setting(tuple(shape), value)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        if str(err).startswith(operator.axis.flag):
+            raise
+        raise type(err)(f"{operator.axis.flag} {value}: {err}") from err
 
 
 def refuse_idle_seed(

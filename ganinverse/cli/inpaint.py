@@ -22,6 +22,7 @@ from ._common import (
     add_engine_args,
     add_method_flags,
     chains,
+    check_axis_value,
     check_discriminator_used,
     check_flags_used,
     dataset_selection,
@@ -30,6 +31,7 @@ from ._common import (
     method_options,
     note_conversion,
     set_method_flags,
+    unused_engine_options,
     validate_methods,
 )
 
@@ -218,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
     x, ids = _load_inputs(args, None if G is None else tuple(G.image_shape))
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D, batch=len(x))
+    check_axis_value(Inpainting, shape, args.mask)  # the sweep's check: e.g. nothing to fill
     mask = parse_mask(args.mask, len(x), shape, seed=args.seed, ids=ids)
     if seed_given and not (record.latent or record.seeded):  # would --seed change anything?
         other = parse_mask(args.mask, len(x), shape, seed=args.seed + 1, ids=ids)
@@ -228,12 +231,6 @@ def run(args: argparse.Namespace) -> int:
             )
     operator = Inpainting(mask, shape)
     y = operator.measure(x)
-    complete = mask.flatten(1).all(1)
-    if bool(complete.any()):
-        raise ValueError(
-            f"--mask {args.mask}: no missing pixel for image(s) "
-            f"{complete.nonzero().flatten().tolist()}: nothing to inpaint"
-        )
     res = reconstruct_result(
         args.method,
         G,
@@ -283,9 +280,7 @@ def run(args: argparse.Namespace) -> int:
                 "image_ids": ids,
                 "missing_fraction": float(1 - mask.float().mean()),
                 **{k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
-                "config": None
-                if config is None
-                else {k: getattr(config, k) for k in ("steps", "restarts", "lr", "box", "seed")},
+                "config": None if config is None else _config_record(config),
                 "improved": None if not hasattr(latent, "improved") else latent.improved.tolist(),
                 "status": status,
                 "metrics_vs_input": rows,
@@ -293,3 +288,14 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"{len(x)} image(s) -> {out}")
     return 0
+
+
+def _config_record(config) -> dict:
+    """The engine settings of the run for summary.json; one its other settings leave unused
+    (lr at steps=0) is null, with why under "unused", not the engine default it was reset to."""
+    keys = ("steps", "restarts", "lr", "box", "seed")
+    unused = unused_engine_options(config, keys)
+    record = {k: None if k in unused else getattr(config, k) for k in keys}
+    if unused:
+        record["unused"] = {k: f"at {line}" for k, line in unused.items()}
+    return record

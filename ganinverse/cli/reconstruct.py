@@ -16,6 +16,7 @@ from ._common import (
     add_engine_args,
     add_method_flags,
     chains,
+    check_axis_value,
     check_discriminator_used,
     check_flags_used,
     dataset_selection,
@@ -25,6 +26,7 @@ from ._common import (
     note_conversion,
     refuse_idle_seed,
     set_method_flags,
+    unused_engine_options,
     validate_methods,
 )
 
@@ -161,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
             "pick a generator trained on this data (--generator)"
         )
     axis = REGISTRY[args.operator].axis
+    if axis is not None and value is not None:  # the sweep's check (a mask with nothing to fill)
+        check_axis_value(REGISTRY[args.operator], shape, value)
     ids = [0 if args.image else args.index]
     try:
         op = make_operator(
@@ -255,6 +259,11 @@ _STATUS_HINT = " (the solver does not stand by this x̂: see the warning above)"
 
 
 def _engine(config) -> str:
-    """The engine settings a user tunes, in one line."""
+    """The engine settings a user tunes, in one line; one the others leave unused says so
+    (``lr=unused at steps=0``), not the engine default it was reset to."""
     keys = ("restarts", "steps", "lr", "lambda_z", "init", "prune_at")
-    return "(" + ", ".join(f"{k}={getattr(config, k)}" for k in keys) + ")"
+    unused = unused_engine_options(config, keys)
+    shown = (
+        f"{k}=unused at {unused[k]}" if k in unused else f"{k}={getattr(config, k)}" for k in keys
+    )
+    return "(" + ", ".join(shown) + ")"

@@ -180,13 +180,7 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         check_discriminator_used(args.methods, given, how="--methods")
     shared = engine_flag_owners(args, args.methods)
     if args.n_val is not None:  # the weight searches' images: idle where none runs (a grid
-        grids = _grids(args)  # of two or more candidates; csgm's engine: only a grid given)
-        _check_n_val_has_a_search(args, grids)
-        shared["--n-val"] = [
-            n
-            for n, r in METHODS.items()
-            if r.tuned is not None and is_search(grids.get(r.tuned.key, r.tuned.grid))
-        ]
+        _check_n_val_has_a_search(args, _grids(args))  # of two or more candidates)
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
@@ -194,25 +188,49 @@ def _check_flags_used(args: argparse.Namespace) -> None:
 
 
 def _check_n_val_has_a_search(args: argparse.Namespace, grids: dict) -> None:
-    """--n-val where every grid of the methods that run holds one value (set without a
-    search): a ValueError that says so (the generic "an option of ..." would send the user
-    looking for another method)."""
-    flags, searched = _grid_flags(args), False
-    single = []
-    for name in chains(args.methods):
-        tuned = METHODS[name].tuned
-        if tuned is None:
-            continue
-        grid = grids.get(tuned.key, tuned.grid)
-        searched |= is_search(grid)
-        if grid and not is_search(grid) and tuned.key in flags:
-            single.append(flags[tuned.key])
-    if single and not searched:
+    """--n-val where no method that runs (nor one it starts from) searches a weight
+    (``methods.is_search``: a grid of two or more candidates; csgm's engine has a search only
+    when a grid is given) would be ignored: a ValueError naming both fixes, a grid of two or
+    more values for a method that runs (``--lambda-z-grid`` / ``--engine-grid`` for csgm) and a
+    method that searches by default, besides dropping --n-val."""
+    runs = chains(args.methods)
+    tuned = {n: METHODS[n].tuned for n in runs if METHODS[n].tuned is not None}
+    if any(is_search(grids.get(t.key, t.grid)) for t in tuned.values()):
+        return
+    flags = _grid_flags(args)
+    single = list(dict.fromkeys(flags[t.key] for t in tuned.values() if t.key in flags))
+    if single:
         raise ValueError(
             f"--n-val sets the validation images of the weight searches, but {', '.join(single)} "
             "holds one value, which is set without a search, and no other grid is searched: "
             "drop --n-val, or give the grid two or more candidates"
         )
+    grid_flags: dict[str, list[str]] = {}  # {grid flag(s): the methods it would give a search}
+    for name, t in tuned.items():
+        flag = "--lambda-z-grid or --engine-grid" if t.key == "engine" else t.flag
+        grid_flags.setdefault(flag, []).append(name)
+    fixes = [
+        f"give {' and '.join(names)} a search with {flag} of two or more values"
+        for flag, names in grid_flags.items()
+    ]
+    operator = REGISTRY[args.operator]  # (the methods that search by default and apply to it)
+    searchers = [
+        n
+        for n, r in METHODS.items()
+        if r.tuned is not None
+        and is_search(r.tuned.grid)
+        and (r.operators is None or issubclass(operator, r.operators))
+    ]
+    if len(searchers) == 1:
+        fixes.append(f"add {searchers[0]} to --methods")
+    elif searchers:
+        fixes.append(f"add a method that searches by default to --methods ({', '.join(searchers)})")
+    raise ValueError(
+        "--n-val sets the validation images of the weight searches, but no method of --methods "
+        f"{','.join(args.methods)} searches a weight: "
+        + "".join(f"{fix}, or " for fix in fixes)
+        + "drop --n-val"
+    )
 
 
 def _check_engine_grid_acts(args: argparse.Namespace) -> None:

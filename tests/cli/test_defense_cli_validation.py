@@ -44,12 +44,29 @@ def ckpts(tmp_path_factory):
 def defend_argv(c, out, *extra):
     argv = ["defend", "eval", "--classifier", c["clf"], "--generator", c["gen"], "--dataset"]
     argv += ["digits", "--n", "4", "--attacks", "fgsm:0.1", "--steps", "2", "--restarts", "1"]
-    return [*argv, "--device", "cpu", "--no-progress", "--out", str(out), *extra]
+    return _with([*argv, "--device", "cpu", "--no-progress", "--out", str(out)], extra)
 
 
 def train_argv(c, out, *extra):
     argv = ["train-classifier", "--dataset", "digits", "--n", "32", "--n-test", "16"]
-    return [*argv, "--epochs", "1", "--device", "cpu", "--no-progress", "--out", str(out), *extra]
+    return _with(
+        [*argv, "--epochs", "1", "--device", "cpu", "--no-progress", "--out", str(out)], extra
+    )
+
+
+def _with(base: list[str], extra) -> list[str]:
+    """``base`` without the flags (and their values) ``extra`` sets, then ``extra``: a flag
+    given twice with two values is refused (the parser no longer keeps the last)."""
+    given = {token.partition("=")[0] for token in extra if token.startswith("--")}
+    kept, i = [], 0
+    while i < len(base):
+        has_value = (
+            base[i].startswith("--") and i + 1 < len(base) and not base[i + 1].startswith("--")
+        )
+        if base[i] not in given:
+            kept += base[i : i + 1 + has_value]
+        i += 1 + has_value
+    return [*kept, *extra]
 
 
 DEFEND_BAD = [

@@ -45,7 +45,8 @@ def _operator(method: str) -> list[str]:
 
 
 def argv(command: str, method: str, out, *extra: str) -> list[str]:
-    """A tiny run of ``method``: digits, 2 images, 2 steps, 1 restart."""
+    """A tiny run of ``method``: digits, 2 images, 2 steps, 1 restart (a flag of ``extra``
+    replaces the run's own: a flag given twice with two values is refused)."""
     record = get_method(method)
     engine = ["--steps", "2", "--restarts", "1"] if record.latent else []
     generator = ["--generator", "digits"] if record.needs_generator else []
@@ -55,10 +56,23 @@ def argv(command: str, method: str, out, *extra: str) -> list[str]:
         head = ["sweep", "--methods", method, *_operator(method), "--n-images", "2"]
         runs = extra[extra.index("--methods") + 1].split(",") if "--methods" in extra else [method]
         searched = any(len(_grid(n, extra)) > 1 for m in runs for n in method_chain(m))
-        return [*head, *(["--n-val", "1"] if searched else []), *common, *extra]
+        return _with(["sweep", *head[1:], *(["--n-val", "1"] if searched else []), *common], extra)
     if command == "reconstruct":
-        return ["reconstruct", "--method", method, *_operator(method), *common, *extra]
-    return ["inpaint", "--method", method, "--n", "2", *common, *extra]
+        return _with(["reconstruct", "--method", method, *_operator(method), *common], extra)
+    return _with(["inpaint", "--method", method, "--n", "2", *common], extra)
+
+
+def _with(base: list[str], extra: Sequence[str]) -> list[str]:
+    """``base`` (COMMAND then flag-value pairs and lone flags) without the flags ``extra`` sets,
+    then ``extra``."""
+    given = {token.partition("=")[0] for token in extra if token.startswith("--")}
+    kept, i = [base[0]], 1
+    while i < len(base):
+        has_value = i + 1 < len(base) and not base[i + 1].startswith("--")
+        if base[i] not in given:
+            kept += base[i : i + 1 + has_value]
+        i += 1 + has_value
+    return [*kept, *extra]
 
 
 def _grid(method: str, extra: Sequence[str]) -> tuple:
@@ -759,7 +773,8 @@ def test_validation_images_without_a_search_are_refused(tmp_path, capsys):
     argv = ["sweep", "--dataset", "digits", "--operator", "inpainting", "--mask", "center"]
     argv += ["--methods", "biharmonic", "--n-images", "1", "--n-val", "3"]
     code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
-    assert_refused(code, err, "sweep", "--n-val is an option of", tmp_path)
+    lead = "--n-val sets the validation images of the weight searches, but no method of --methods"
+    assert_refused(code, err, "sweep", f"{lead} biharmonic searches a weight", tmp_path)
     argv = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "10"]
     argv += ["--refine-top", "0", "--refine-n-val", "30", "--device", "cpu"]
     code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
@@ -838,7 +853,8 @@ def test_n_val_without_a_search_that_runs_is_refused(tmp_path, capsys):
     argv = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "10", "--n-images"]
     argv += ["1", "--methods", "csgm", "--steps", "2", "--restarts", "1", "--n-val", "3"]
     code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
-    assert_refused(code, err, "sweep", "--n-val is an option of", tmp_path)
+    lead = "--n-val sets the validation images of the weight searches, but no method of --methods"
+    assert_refused(code, err, "sweep", f"{lead} csgm searches a weight", tmp_path)
 
 
 SWEEP = ["sweep", "--dataset", "digits", "--n-images", "1", "--no-progress"]
@@ -983,7 +999,8 @@ def test_a_tol_or_prune_fraction_that_cannot_act_is_refused_before_writing(
 ):
     """User trial: --tol with fewer steps than two patience windows, and prune fractions beyond
     the halvings of the restarts or on the last step, ran and changed nothing."""
-    base = ["--steps", "3", "--restarts", "2"]
+    base = {"--steps": "3", "--restarts": "2"}  # (those extra sets: its own)
+    base = [t for flag, value in base.items() if flag not in extra for t in (flag, value)]
     code, err = run(argv(command, "csgm", tmp_path / "new" / "o", *base, *extra), capsys)
     assert_refused(code, err, command, lead, tmp_path)
 
@@ -1140,14 +1157,14 @@ def test_a_sweep_checks_the_memory_of_its_validation_search_before_any_file(
     monkeypatch.setattr(cost, "device_memory", lambda device: 5 * one)  # 5 fit, 6 do not
     out = tmp_path / "new" / "o"
     base = ["--untrained-steps-grid", "1,2", "--batch-size", "2"]
-    code, err = run([*argv("sweep", "deep-decoder", out, *base), "--n-val", "6"], capsys)
+    code, err = run(argv("sweep", "deep-decoder", out, *base, "--n-val", "6"), capsys)
     assert_refused(code, err, "sweep", "--methods deep-decoder: the Deep Decoder", tmp_path)
     assert "x 6 copies" in err and "lower --n-val 6" in err, err
     one_value = ["--untrained-steps-grid", "1", "--batch-size", "6", "--n-images", "6"]
     code, err = run(argv("sweep", "deep-decoder", out, *one_value), capsys)
     assert_refused(code, err, "sweep", "--methods deep-decoder: the Deep Decoder", tmp_path)
     assert "lower --batch-size 6" in err and "--n-val" not in err, err
-    code, err = run([*argv("sweep", "deep-decoder", out, *base), "--n-val", "5"], capsys)
+    code, err = run(argv("sweep", "deep-decoder", out, *base, "--n-val", "5"), capsys)
     assert code == 0, err
 
 
@@ -1172,7 +1189,7 @@ def test_a_one_candidate_grid_is_that_value_without_a_search(tmp_path, capsys):
     assert saved["resolved"]["methods"]["deep-decoder"]["steps"] == 3  # (helper-42: was 500)
     rows = list(csv.DictReader((out / "rows.csv").open()))
     assert len(rows) == 2
-    code, err = run([*argv("sweep", "deep-decoder", tmp_path / "p", *one), "--n-val", "2"], capsys)
+    code, err = run(argv("sweep", "deep-decoder", tmp_path / "p", *one, "--n-val", "2"), capsys)
     assert code == 2 and "--untrained-steps-grid holds one value, which is set without" in err
     other = ["--untrained-steps-grid", "1", *one[2:]]  # the value acts: another gives others
     code, err = run(argv("sweep", "deep-decoder", tmp_path / "q", *other), capsys)
@@ -1204,6 +1221,6 @@ def test_too_many_validation_images_names_n_val(tmp_path, capsys):
     --n-images)", flags the user had not set."""
     out = tmp_path / "new" / "o"
     grids = ["--untrained-steps-grid", "3,5"]
-    code, err = run([*argv("sweep", "deep-decoder", out, *grids), "--n-val", "5000"], capsys)
+    code, err = run(argv("sweep", "deep-decoder", out, *grids, "--n-val", "5000"), capsys)
     assert_refused(code, err, "sweep", "--n-val: ", tmp_path)
     assert "(CLI --n-val)" in err and "--n-images" not in err, err

@@ -116,10 +116,22 @@ BAD = {
 }
 
 
+def _tiny(*extra: str) -> list[str]:
+    """TINY without the flags ``extra`` sets, then ``extra`` (a flag given twice is refused)."""
+    given = {token.partition("=")[0] for token in extra if token.startswith("--")}
+    kept, i = [], 0
+    while i < len(TINY):
+        has_value = i + 1 < len(TINY) and not TINY[i + 1].startswith("--")
+        if TINY[i] not in given:
+            kept += TINY[i : i + 1 + has_value]
+        i += 1 + has_value
+    return [*kept, *extra]
+
+
 @pytest.mark.parametrize("extra,match", BAD.values(), ids=BAD.keys())
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra, match):
     out = tmp_path / "run"
-    assert main([*TINY, *extra, "--out", str(out)]) == 2
+    assert main([*_tiny(*extra), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ganinverse-pretrain: error: ") and err.count("\n") == 1, err
     assert re.search(match, err), err
@@ -147,7 +159,7 @@ def test_the_device_is_resolved_before_anything_is_written(tmp_path, capsys, mon
         raise ValueError(f"device {device!r} asks for CUDA but torch sees no GPU; use --device cpu")
 
     monkeypatch.setattr(pretrain.trainer, "resolve_device", no_gpu)
-    assert main([*TINY, "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
+    assert main([*_tiny("--device", "cuda"), "--out", str(tmp_path / "run")]) == 2
     assert "no GPU" in capsys.readouterr().err and not (tmp_path / "run").exists()
 
 
@@ -161,7 +173,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
         pass
     else:
         pytest.skip("ganinverse.device.resolve_device does not refuse CUDA without a GPU yet")
-    assert main([*TINY, "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
+    assert main([*_tiny("--device", "cuda"), "--out", str(tmp_path / "run")]) == 2
     assert "cuda" in capsys.readouterr().err.lower() and not (tmp_path / "run").exists()
 
 
