@@ -31,6 +31,7 @@ from ganinverse.models import (
     build_classifier,
     load_classifier,
     load_generator,
+    model_fingerprint,
     save_model,
     train_classifier,
 )
@@ -79,17 +80,22 @@ def _train_or_load(
     path: Path, make, info: dict, name: str, x_test, y_test, extra: dict | None = None
 ):
     """Load ``path`` if it exists, else ``make()``, save it with its test accuracy (and the
-    JSON-able ``extra``, e.g. its training settings, in the checkpoint's ``bench`` record)."""
+    JSON-able ``extra``, e.g. its training settings, in the checkpoint's ``bench`` record).
+    ``info[name]`` gets that record and the weights' ``fingerprint`` (``model_fingerprint``),
+    so a protocol file tells which trained model its numbers came from."""
     if (path / "classifier.json").is_file():
         model = load_classifier(path, device="cpu")
-        info[name] = model.checkpoint_config.get("bench", {})
+        info[name] = {
+            **model.checkpoint_config.get("bench", {}),
+            "fingerprint": model_fingerprint(path, "classifier"),
+        }
         return model
     start = time.perf_counter()
     model = make()
     meta = {**(extra or {}), "seconds": round(time.perf_counter() - start, 1)}
     meta["test_accuracy"] = accuracy(model, x_test, y_test)
     save_model(model, path / "classifier", {"bench": meta})
-    info[name] = meta
+    info[name] = {**meta, "fingerprint": model_fingerprint(path, "classifier")}
     print(f"{name}: {meta}", flush=True)
     return model
 

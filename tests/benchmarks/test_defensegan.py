@@ -65,6 +65,11 @@ def test_a_run_writes_one_row_per_cell(run):
         assert 0 <= acc <= 1 and 0 < ci < 0.5 and float(r["seconds_per_image"]) >= 0
     protocol = (run / "out/protocol.json").read_text()
     assert '"test_accuracy"' in protocol and '"commit"' in protocol and "--rec-n" in protocol
+    # which trained classifier the numbers came from (a model retrained at its path differs)
+    from ganinverse.models import model_fingerprint
+
+    info = json.loads(protocol)["classifiers"]
+    assert info["A"]["fingerprint"] == model_fingerprint(run / "models" / "A", "classifier")
 
 
 def test_the_table_is_merged_by_key(bench, tmp_path):
