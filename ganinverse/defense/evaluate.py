@@ -568,16 +568,26 @@ def cell_notes(cells: dict) -> str:
     return zero_gradient_note(cells) + not_improved_note(cells) + unverified_note(cells)
 
 
+def _note(cells: dict, field: str, lead: str) -> str:
+    """``lead``: the cells whose ``field`` is set in ``cells.json`` (with its count where it is
+    one), as one line for ``results.md``; "" if none."""
+    flagged = [
+        key if cell[field] is True else f"{key} ({cell[field]})"
+        for key, cell in cells.items()
+        if cell.get(field)
+    ]
+    return f"{lead}: {'; '.join(flagged)}\n" if flagged else ""
+
+
 def unverified_note(cells: dict) -> str:
     """A line naming the cells computed before ``cells.json`` recorded the models' fingerprints
     (``"models_unverified": true``): nothing shows they came from the recorded models (a model
     retrained before the fingerprints were recorded went unnoticed). "" if none."""
-    flagged = [key for key, cell in cells.items() if cell.get("models_unverified")]
-    if not flagged:
-        return ""
-    return (
+    return _note(
+        cells,
+        "models_unverified",
         "Computed before cells.json recorded the models' fingerprints (not known to be of the "
-        f"recorded models; delete the folder and rerun to be sure): {'; '.join(flagged)}\n"
+        "recorded models; delete the folder and rerun to be sure)",
     )
 
 
@@ -585,14 +595,11 @@ def not_improved_note(cells: dict) -> str:
     """A line naming the cells where the defense's projection of some images was not improved by
     any step (``"not_improved": k`` in ``cells.json``: k images were classified as G(z_start),
     not as their projection; the engine warned ``ConvergenceWarning``). "" if none."""
-    flagged = [
-        f"{key} ({cell['not_improved']})" for key, cell in cells.items() if cell.get("not_improved")
-    ]
-    if not flagged:
-        return ""
-    return (
+    return _note(
+        cells,
+        "not_improved",
         "Projections that no step improved (images classified as G(z_start); check the "
-        f"projection's steps and lr): {'; '.join(flagged)}\n"
+        "projection's steps and lr)",
     )
 
 
@@ -600,12 +607,11 @@ def zero_gradient_note(cells: dict) -> str:
     """A line for ``results.md`` naming the cells whose attack saw an input gradient of exactly
     zero for every image of a batch (``"zero_gradient"`` in ``cells.json``; the attack warned
     ``ZeroGradientWarning``): their accuracy is not that of a working attack. "" if none."""
-    zero = [key for key, cell in cells.items() if cell.get("zero_gradient")]
-    if not zero:
-        return ""
-    return (
+    return _note(
+        cells,
+        "zero_gradient",
         "Input gradient exactly zero for every image of a batch (ZeroGradientWarning; the "
-        f"attack could not move them, its accuracy overstates robustness): {'; '.join(zero)}\n"
+        "attack could not move them, its accuracy overstates robustness)",
     )
 
 

@@ -7,14 +7,6 @@ from ganinverse.cli import build_parser, main
 from ganinverse.models import MLPGenerator, list_generators, load_classifier, save_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: avoid OpenMP contention on a shared machine
-    yield
-    torch.set_num_threads(saved)
-
-
 @pytest.fixture
 def generator_ckpt(tmp_path):
     torch.manual_seed(0)

@@ -13,14 +13,6 @@ from ganinverse.cli import main
 from ganinverse.models import ClassifierA, MLPGenerator, model_fingerprint, save_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 def _generator(seed: int) -> MLPGenerator:
     torch.manual_seed(seed)
     return MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
