@@ -83,6 +83,13 @@ class DifferentSweepError(ValueError):
     are not flags, such as ``demo``, reword it)."""
 
 
+def _images_id(images: torch.Tensor, n: int) -> str:
+    """``"N:fingerprint"`` of the first ``n`` images (SHA-256 of their float32 values, 16 hex
+    digits): a grown sweep checks the images its rows were made of by their first N."""
+    part = images[:n].detach().to("cpu", torch.float32).contiguous()
+    return f"{n}:{hashlib.sha256(part.numpy().tobytes()).hexdigest()[:16]}"
+
+
 class Sweep:
     """A sweep bound to an output folder; ``run`` does (its shard of) the work."""
 
@@ -125,7 +132,7 @@ class Sweep:
             )
         now = self.inputs()
         recorded = self._check_inputs(before, now, saved)
-        inputs = {**now, **recorded}  # (a folder of older code: recorded from now)
+        inputs = {**recorded, **now}  # (a folder of older code: recorded from now; grown: N)
         if before is None or not spec.matches(before) or inputs != recorded:
             if before is not None and not spec.grows(before) and not spec.matches(before):
                 differs = "; ".join(spec.differences(before, explain=True)) or "?"
@@ -149,6 +156,9 @@ class Sweep:
             found["generator"] = model_fingerprint(self.spec.generator, "generator")
         if self.spec.discriminator and self.discriminator() is not None:
             found["discriminator"] = model_fingerprint(self.spec.discriminator, "discriminator")
+        found["images"] = _images_id(self.images(), len(self.images()))
+        if self._val_images is not None:  # (loaded by _validate where a search needs them)
+            found["validation images"] = _images_id(self._val_images, len(self._val_images))
         shape = tuple(self.images().shape[1:])
         for x in self.spec.x_values:
             if isinstance(x, str) and Path(x).suffix.lower() in FILE_SUFFIXES:
@@ -161,8 +171,27 @@ class Sweep:
         them now holds other contents (a checkpoint retrained, a mask file rewritten at the
         same path): the rows made from it and those to come would mix two models or masks."""
         recorded = dict((before or {}).get(INPUTS) or {})
+        now = dict(now)
+        for key, images in (("images", self._images), ("validation images", self._val_images)):
+            if key in recorded and key in now and images is not None:  # the first N recorded
+                count = str(recorded[key]).partition(":")[0]  # (a grown sweep has more)
+                n = int(count) if count.isdigit() else 0  # (0: not a record: compared as is)
+                if n == 0:
+                    continue
+                if n <= len(images):
+                    now[key] = _images_id(images, n)
+                else:  # fewer images than recorded: the settings differ (refused below)
+                    del now[key]
         for key in sorted(recorded.keys() & now.keys()):
             if recorded[key] != now[key]:
+                if key.endswith("images"):
+                    raise ValueError(
+                        f"{self.out} holds rows of other {key} than --dataset "
+                        f"{self.spec.dataset!r} (--data-root {self.spec.data_root!r}) gives now "
+                        f"(fingerprint {recorded[key]} in {saved.name}, now {now[key]}): the "
+                        "data files changed since, and the rows would mix two sets of images; "
+                        "run into another --out, or restore the data the rows were made with"
+                    )
                 kind, _, name = key.partition(" ")
                 path = name or getattr(self.spec, kind)
                 raise ValueError(

@@ -181,7 +181,9 @@ def test_a_grown_sweep_keeps_its_rows_and_equals_a_straight_run(tiny_generator, 
     sweep.run(progress=False)
     assert (grown / "rows.csv").read_text().startswith(kept)
     saved = json.loads((grown / "sweep.json").read_text())
-    assert set(saved.pop(INPUTS)) == {"generator"}
+    inputs = saved.pop(INPUTS)
+    assert set(inputs) == {"generator", "images", "validation images"}
+    assert inputs["images"].startswith("6:")  # grown: its 6 images (checked by their first 4)
     assert saved == {**big.to_json(), STATUS_MARK: True}
     Sweep(big, straight).run(progress=False)
     assert without_seconds(merge(grown)) == without_seconds(merge(straight))
@@ -715,7 +717,7 @@ def test_a_mask_file_rewritten_at_the_same_path_is_refused(tmp_path):
     out = tmp_path / "run"
     Sweep(SweepSpec(**kw, n_images=1), out).run(progress=False)
     saved = json.loads((out / "sweep.json").read_text())[INPUTS]
-    assert list(saved) == [f"mask {hole}"]
+    assert list(saved) == ["images", f"mask {hole}"]
     img.paste(0, (4, 4, 24, 24))
     img.save(hole)
     before = _snapshot(out)
@@ -733,7 +735,8 @@ def test_a_folder_of_older_code_records_its_inputs_from_now_on(tiny_generator, t
     (out / "sweep.json").write_text(json.dumps(saved))
     Sweep(small, out)  # resumed: the inputs are recorded, nothing else changes
     again = json.loads((out / "sweep.json").read_text())
-    assert set(again.pop(INPUTS)) == {"generator"} and again == saved
+    assert set(again.pop(INPUTS)) == {"generator", "images", "validation images"}
+    assert again == saved
 
 
 def test_summary_csv_leaves_the_ci_of_one_image_empty(tmp_path):
@@ -750,3 +753,27 @@ def test_a_plug_in_rows_unreported_status_is_flagged(tmp_path):
 
     rows = [dict(method="my-plug-in", setting="10", status="unreported")]
     assert "1 my-plug-in at 10 (unreported)" in flagged_rows(rows + [dict(rows[0], status="ok")])
+
+
+def test_data_files_changed_under_a_sweep_are_refused(tmp_path):
+    """Helper-43 (not tried there; the same kind): a --dataset folder whose images changed
+    between runs of one sweep would mix rows of two sets of images."""
+    from PIL import Image
+
+    from ganinverse.sweep import SweepSpec
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(4):
+        Image.new("L", (28, 28), 40 * i).save(data / f"img{i}.png")
+    kw = dict(dataset="folder", data_root=str(data), x_values=("center",), methods=("tv",))
+    kw.update(operator="inpainting", split="all")
+    out = tmp_path / "run"
+    Sweep(SweepSpec(**kw, n_images=2), out).run(progress=False)
+    assert json.loads((out / "sweep.json").read_text())[INPUTS]["images"].startswith("2:")
+    Sweep(SweepSpec(**kw, n_images=3), out)  # grown: its first 2 images are the same
+    Image.new("L", (28, 28), 255).save(data / "img1.png")  # a file of the rows changed
+    before = _snapshot(out)
+    with pytest.raises(ValueError, match=r"rows of other images than --dataset 'folder'"):
+        Sweep(SweepSpec(**kw, n_images=3), out)
+    assert _snapshot(out) == before
