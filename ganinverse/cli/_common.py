@@ -145,7 +145,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _twice(action: argparse.Action, before: list[str], after: list[str], a: Any, b: Any) -> str:
     """The message for a single-valued flag given twice with different values."""
-    shown = [" ".join(v) or "set" for v in (before, after)]
+    shown = [" ".join(v) if v else "set" for v in (before, after)]
+    shown = [text if text else "''" for text in shown]  # (an empty value: --generator "")
     text = f"given twice ({shown[0]}, then {shown[1]}): give it once"
     if isinstance(a, tuple) and isinstance(b, tuple) and len(before) == len(after) == 1:
         sep = ";" if any(isinstance(v, dict) for v in (*a, *b)) else ","

@@ -16,11 +16,23 @@ from .mlp import MLPGenerator
 from .registry import check_loaded, list_classifiers, list_generators, resolve
 from .vae import VAEDecoder, VAEEncoder
 
+#: The images each kind of network works on (``value_range`` of its checkpoint): classifiers
+#: take [0, 1] images (the attacks' scale), everything else the library's [-1, 1].
+VALUE_RANGES = {"classifier": [0.0, 1.0]}
+
 
 def _load(name_or_path: str | os.PathLike, kind: str, device: str | torch.device, ema: bool):
     dev = resolve_device(device)  # a device this machine lacks fails here, before any reading
     stem = resolve(name_or_path, kind)
     module = load_model(stem, ema=ema, kind=kind).float()
+    declared = (getattr(module, "checkpoint_config", None) or {}).get("value_range")
+    expected = VALUE_RANGES.get(kind, [-1.0, 1.0])
+    if declared is not None and [float(v) for v in declared] != expected:
+        raise ValueError(
+            f"{kind} {stem} declares value_range {list(declared)}, but the library's {kind}s "
+            f"work on images in {expected}: rescale its images to {expected} and train or save "
+            "it again (the library does not convert)"
+        )
     for p in module.parameters():
         p.requires_grad_(False)
     return check_loaded(module.to(dev).eval(), dev, f"{kind} {stem}")

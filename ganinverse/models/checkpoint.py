@@ -227,21 +227,26 @@ def read_pair(
 
 
 _FINGERPRINTS: dict[tuple, str] = {}
+#: The checkpoint JSON's fields that decide the module that loads (``fingerprint`` covers them).
+BUILD_FIELDS = ("architecture", "kwargs", "has_ema", "value_range")
 
 
 def fingerprint(stem: str | os.PathLike) -> str:
     """The identity of the weights that load from ``stem``: the SHA-256 (first 16 hex digits)
     of the tensors (names, dtypes, shapes, bytes; not the pair's token) in the weights file of
-    the pair ``read_pair`` accepts (the kept ``.prev`` pair where the current one is torn).
+    the pair ``read_pair`` accepts (the kept ``.prev`` pair where the current one is torn) and
+    of the JSON fields that decide which module loads (``BUILD_FIELDS``: the architecture, its
+    kwargs, whether the EMA weights are taken, the value range).
     Records that resume (a sweep's ``sweep.json``, a defense evaluation's cells) store it, so
     a checkpoint retrained or replaced at the same path is refused instead of mixing rows of
     two models, while the same weights saved again keep it. Raises as ``read_pair`` does."""
-    _, _, read = read_pair(stem, tensors=False)
+    meta, _, read = read_pair(stem, tensors=False)
     weights = pair_paths(read)[0]
     st = weights.stat()
-    key = (str(weights.resolve()), st.st_mtime_ns, st.st_size)
+    built = {k: meta.get(k) for k in BUILD_FIELDS}  # what decides the module that loads
+    key = (str(weights.resolve()), st.st_mtime_ns, st.st_size, json.dumps(built, sort_keys=True))
     if key not in _FINGERPRINTS:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(json.dumps(built, sort_keys=True).encode())
         with weights.open("rb") as f:  # safetensors: 8-byte length, JSON header, the bytes
             header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
             header.pop("__metadata__", None)  # (the pair token: a save, not the weights)

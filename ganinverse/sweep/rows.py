@@ -247,16 +247,18 @@ def merge(out: str | os.PathLike) -> list[dict]:
                 )
             first = first or (row["operator"], path)
             if row["operator"] != first[0]:
+                other = "other rows of it are" if first[1] == path else f"{first[1]} holds rows"
                 raise ValueError(
                     f"{path} holds rows of the {row['operator']!r} operator (image "
-                    f"{row['image']}, {row['method']} at {row['setting']}) but {first[1]} of "
+                    f"{row['image']}, {row['method']} at {row['setting']}) but {other} of "
                     f"{first[0]!r}: one sweep has one operator; move the other run's rows out "
                     "of the folder and merge again"
                 )
             key = (setting_order(row["setting"]), row["method"], int(row["image"]))
             scores = _checked_scores(row, path)
             before = _checked_scores(unique[key], where[key]) if key in unique else scores
-            if not all(
+            statuses = {row["status"], unique[key]["status"] if key in unique else row["status"]}
+            if len(statuses - {""}) > 1 or not all(  # ("": a row of older code, not recorded)
                 math.isclose(a, b, rel_tol=1e-5) for a, b in zip(before, scores, strict=True)
             ):
                 places = (
@@ -268,8 +270,8 @@ def merge(out: str | os.PathLike) -> list[dict]:
                     f"the rows of image {row['image']}, {row['method']} at {row['setting']} "
                     f"{places} ("
                     + ", ".join(
-                        f"{k} {unique[key][k]} vs {row[k]}"
-                        for k in SCORES
+                        f"{k} {unique[key][k] or '(none)'} vs {row[k] or '(none)'}"
+                        for k in (*SCORES, "status")
                         if unique[key][k] != row[k]
                     )
                     + "): the files come from different runs; keep the files of one run "

@@ -300,3 +300,16 @@ def test_tune_n_val_with_one_candidate_is_used(tmp_path, capsys):
     assert "validation MSE on 2 images" in out
     rho = json.loads((tmp_path / "t" / "representation_error.json").read_text())
     assert rho["n_val"] == 2
+
+
+def test_an_empty_value_given_twice_is_shown_as_empty(tmp_path, capsys):
+    """Helper-46: ``--generator digits --generator ""`` was shown as "(digits, then set)"."""
+    argv = ["reconstruct", "--dataset", "digits", "--m", "20", "--generator", "digits"]
+    code, _, err = run([*argv, "--generator", "", "--out", str(tmp_path / "new" / "o")], capsys)
+    refused(
+        code,
+        err,
+        "reconstruct",
+        "--generator: given twice (digits, then ''): give it once",
+        tmp_path,
+    )

@@ -306,3 +306,31 @@ def test_a_fingerprint_follows_the_weights_not_the_path_or_the_save(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="no generator named"):
         gm.model_fingerprint(tmp_path / "nowhere")
+
+
+def test_a_fingerprint_covers_the_json_fields_that_decide_the_module(tmp_path):
+    """Helper-46: editing "has_ema" in the JSON changed which weights load, not the
+    fingerprint (a grown sweep mixed the EMA and the raw weights)."""
+    G = DCGANGenerator(8, (1, 28, 28), 4)
+    save_model(G, tmp_path / "g" / "generator", {"dataset": "test"})
+    first = gm.model_fingerprint(tmp_path / "g")
+    path = tmp_path / "g" / "generator.json"
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, "has_ema": not meta.get("has_ema", False)}))
+    assert gm.model_fingerprint(tmp_path / "g") != first
+
+
+@pytest.mark.parametrize("kind", ["generator", "classifier"])
+def test_a_checkpoint_declaring_another_value_range_is_refused(tmp_path, kind):
+    """Helper-46: value_range was stored but never read: a classifier of [-1, 1] inputs was
+    fed [0, 1] images, a generator of [0, 1] outputs taken as [-1, 1]."""
+    if kind == "generator":
+        module, wrong, load = DCGANGenerator(8, (1, 28, 28), 4), [0.0, 1.0], gm.load_generator
+    else:
+        module, wrong = gm.ClassifierA(image_shape=(1, 28, 28), num_classes=10), [-1.0, 1.0]
+        load = gm.load_classifier
+    save_model(module, tmp_path / "m" / kind, {"value_range": wrong})
+    with pytest.raises(
+        ValueError, match=rf"declares value_range \[.*\], but the library's {kind}s"
+    ):
+        load(tmp_path / "m", device="cpu")

@@ -480,7 +480,7 @@ def test_rows_of_two_operators_are_refused_naming_both_files(tmp_path):
     _rows_file(tmp_path / "rows.shard-0-of-2.csv", [{"image": 0}])
     _rows_file(tmp_path / "rows.shard-1-of-2.csv", [{"image": 1, "operator": "subsample"}])
     with pytest.raises(ValueError, match=r"shard-1-of-2.csv holds rows of the 'subsample'.*"
-                       r"shard-0-of-2.csv of 'gaussian'"):  # fmt: skip
+                       r"shard-0-of-2.csv holds rows of 'gaussian'"):  # fmt: skip
         merge(tmp_path)
 
 
@@ -777,3 +777,21 @@ def test_data_files_changed_under_a_sweep_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"rows of other images than --dataset 'folder'"):
         Sweep(SweepSpec(**kw, n_images=3), out)
     assert _snapshot(out) == before
+
+
+def test_duplicate_rows_that_differ_in_status_are_refused(tmp_path):
+    """Helper-46: two rows of one unit with the same scores but another status merged, the
+    first one kept (a flagged row could hide behind an "ok" copy)."""
+    _rows_file(tmp_path / "rows.csv", [{"image": 0, "status": "ok"}, {"image": 0}])
+    assert len(merge(tmp_path)) == 1  # same status
+    _rows_file(tmp_path / "rows.csv", [{"image": 0, "status": "ok"},
+                                       {"image": 0, "status": "not_improved"}])  # fmt: skip
+    with pytest.raises(ValueError, match="status ok vs not_improved"):
+        merge(tmp_path)
+
+
+def test_rows_of_two_operators_in_one_file_name_it_once(tmp_path):
+    _rows_file(tmp_path / "rows.csv", [{"image": 0}, {"image": 1, "operator": "subsample"}])
+    with pytest.raises(ValueError, match=r"rows.csv holds rows of the 'subsample'.* but other "
+                       r"rows of it are of 'gaussian'"):  # fmt: skip
+        merge(tmp_path)
