@@ -91,11 +91,21 @@ def labelled_images(
     from .._validation import check_int
     from ..data import image_dataset, to_unit
 
-    ds = image_dataset(dataset, root, split)
+    try:
+        ds = image_dataset(dataset, root, split)
+    except ValueError as err:
+        if str(err).startswith("split for"):  # (the flag that set it, as the sweep names it)
+            raise ValueError(f"--split: {err}") from err
+        raise
     total = len(ds)
     check_int(start, "--start", low=0)
     available = total - start
-    if available < 1 or (n is not None and n > available):
+    if available < 1:  # (no --n can help: the first image lies beyond the split)
+        raise ValueError(
+            f"--start {start} is beyond the {total} images of {dataset!r} split {split!r} "
+            f"(valid: 0..{total - 1}); pass a smaller --start"
+        )
+    if n is not None and n > available:
         raise ValueError(
             f"{flag}={n} images"
             + (f" from --start {start}" if start else "")

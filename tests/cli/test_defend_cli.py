@@ -101,3 +101,23 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys, generator_ckpt):
     argv = ["train-classifier", "--dataset", "digits", "--out", str(tmp_path / "o")]
     assert main([*argv, "--adversarial", "manifold"]) == 2
     assert "--generator" in capsys.readouterr().err
+
+
+def test_a_start_beyond_the_split_names_start(tmp_path, capsys, plain):
+    """Helper-46: --start 100000 was answered "pass --n <= 0"."""
+    argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
+    argv += ["--dataset", "digits"]
+    argv += ["--n", "2", "--start", "100000", "--attacks", "fgsm:0.1", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--start 100000 is beyond the" in err and "pass a smaller --start" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_split_the_dataset_lacks_names_split(tmp_path, capsys, plain):
+    """Helper-46: defend eval --split val said "split for 'digits' must be ...", no flag."""
+    argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
+    argv += ["--dataset", "digits", "--split", "val", "--n", "2", "--attacks", "fgsm:0.1"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert "error: --split: split for 'digits' must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
