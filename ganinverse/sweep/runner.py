@@ -291,6 +291,14 @@ class Sweep:
                     s.dataset, s.data_root, "train", n=s.n_val, n_flag="--n-val"
                 )
             except ValueError as err:
+                if str(err).startswith("split for"):  # (a folder: one split, no train images)
+                    searched = [m for m in s.methods if self.search_chain(m)]
+                    raise ValueError(
+                        f"the weight search of {', '.join(searched)} needs validation images "
+                        f"from a train split, which {s.dataset!r} does not have ({err}): give each "
+                        "searched grid one value (e.g. --lasso-lambdas 0.1), which is set "
+                        "without a search, or use a dataset with a train split"
+                    ) from err
                 raise ValueError(
                     f"n_val (--n-val) = {s.n_val} validation images from the train split: {err}"
                 ) from err

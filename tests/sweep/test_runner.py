@@ -795,3 +795,22 @@ def test_rows_of_two_operators_in_one_file_name_it_once(tmp_path):
     with pytest.raises(ValueError, match=r"rows.csv holds rows of the 'subsample'.* but other "
                        r"rows of it are of 'gaussian'"):  # fmt: skip
         merge(tmp_path)
+
+
+def test_a_folder_without_a_train_split_says_how_to_sweep_it(tmp_path):
+    """Helper-46: a searched weight on --dataset folder said only "split for 'folder' must be
+    one of 'all'; got 'train'", a split the user never passed."""
+    from PIL import Image
+
+    from ganinverse.sweep import SweepSpec
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        Image.new("L", (28, 28), 40 * i).save(data / f"img{i}.png")
+    kw = dict(dataset="folder", data_root=str(data), split="all", x_values=(25,), n_images=2)
+    with pytest.raises(ValueError, match=r"weight search of lasso-dct needs validation images.*"
+                       r"give each searched grid one value"):  # fmt: skip
+        Sweep(SweepSpec(**kw, methods=("lasso-dct",), lasso_lambdas=(0.1, 1.0)), tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+    Sweep(SweepSpec(**kw, methods=("lasso-dct",), lasso_lambdas=(0.1,)), tmp_path / "o")
