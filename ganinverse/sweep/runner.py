@@ -83,11 +83,15 @@ class DifferentSweepError(ValueError):
     are not flags, such as ``demo``, reword it)."""
 
 
+def _sha16(t: torch.Tensor) -> str:
+    """SHA-256 (16 hex digits) of a tensor's values on the CPU."""
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
 def _images_id(images: torch.Tensor, n: int) -> str:
     """``"N:fingerprint"`` of the first ``n`` images (SHA-256 of their float32 values, 16 hex
     digits): a grown sweep checks the images its rows were made of by their first N."""
-    part = images[:n].detach().to("cpu", torch.float32).contiguous()
-    return f"{n}:{hashlib.sha256(part.numpy().tobytes()).hexdigest()[:16]}"
+    return f"{n}:{_sha16(images[:n].to(torch.float32))}"
 
 
 class Sweep:
@@ -162,8 +166,7 @@ class Sweep:
         shape = tuple(self.images().shape[1:])
         for x in self.spec.x_values:
             if isinstance(x, str) and Path(x).suffix.lower() in FILE_SUFFIXES:
-                mask = mask_from_file(x, shape).to(torch.uint8).contiguous()
-                found[f"mask {x}"] = hashlib.sha256(mask.numpy().tobytes()).hexdigest()[:16]
+                found[f"mask {x}"] = _sha16(mask_from_file(x, shape).to(torch.uint8))
         return found
 
     def _check_inputs(self, before: dict | None, now: dict, saved: Path) -> dict[str, str]:
