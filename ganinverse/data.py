@@ -38,6 +38,7 @@ Sources with labels: digits, mnist, fashion-mnist, cifar10. The others give ``la
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import struct
@@ -260,6 +261,59 @@ def save_image_file(x: Tensor, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda p: img.save(p, format="PNG"))
 
 
+# ----------------------------------------------------------------------------- identity
+def _hash_tensor(h, t: Tensor) -> None:
+    t = t.detach().cpu().contiguous()
+    h.update(f"{t.dtype} {tuple(t.shape)}".encode())
+    h.update(t.numpy().tobytes())
+
+
+def _hash_files(h, root: Path, paths: list[Path]) -> None:
+    """Each file's path relative to ``root`` and its bytes (a moved folder keeps its identity)."""
+    for p in paths:
+        data = p.read_bytes()
+        h.update(f"{p.relative_to(root).as_posix()} {len(data)}\n".encode())
+        h.update(data)
+
+
+def _hash_items(h, ds: Dataset) -> None:
+    h.update(f"{type(ds).__name__} {len(ds)}".encode())
+    for i in range(len(ds)):
+        item = ds[i]
+        _hash_tensor(h, item[0] if isinstance(item, (tuple, list)) else item)
+
+
+def fingerprint(data: Tensor | Dataset) -> str:
+    """The identity of a set of images: SHA-256 (16 hex digits) of what a run reads from it.
+
+    A tensor: its dtype, shape and values. Datasets of :func:`image_dataset`: in-memory sources
+    hash their stored values; folders and CelebA hash every file's relative path and bytes (so
+    moving the folder keeps the identity, replacing, adding, renaming or deleting an image
+    changes it), plus the preparation (``image_size``, colour mode). A ``Subset`` hashes its
+    dataset and indices. Any other Dataset is read once, item by item, and its images hashed.
+    ``pretrain`` records it in each checkpoint and refuses ``--resume`` on other images.
+    """
+    h = hashlib.sha256()
+    _fingerprint(h, data)
+    return h.hexdigest()[:16]
+
+
+def _fingerprint(h, data) -> None:
+    if isinstance(data, Tensor):
+        _hash_tensor(h, data)
+    elif isinstance(data, torch.utils.data.Subset):
+        _fingerprint(h, data.dataset)
+        h.update(np.asarray(list(data.indices), dtype=np.int64).tobytes())
+    elif hasattr(data, "fingerprint") and isinstance(data, (_TensorImages, _LazyImages)):
+        data.fingerprint(h)
+    elif isinstance(data, Dataset):
+        _hash_items(h, data)
+    else:
+        raise TypeError(
+            f"data must be a (N, C, H, W) tensor or a Dataset, got {type(data).__name__}"
+        )
+
+
 # ----------------------------------------------------------------------------- datasets
 class _TensorImages(Dataset):
     """Images held in memory (uint8 0..255 or float in [-1, 1]), converted per batch on access."""
@@ -278,6 +332,10 @@ class _TensorImages(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         x, y = self.batch(i, i + 1)
         return x[0], -1 if y is None else int(y[0])
+
+    def fingerprint(self, h) -> None:
+        _hash_tensor(h, self.images)
+        h.update(repr(self.image_size).encode())
 
 
 class _LazyImages(Dataset):
@@ -317,14 +375,19 @@ class _FolderImages(_LazyImages):
                 elif size != size0:
                     raise ValueError(
                         f"images under {self.root} differ in size ({first.name}: {size0}, "
-                        f"{p.name}: {size}, as (W, H)); pass image_size (CLI: the generator's "
-                        "size is passed for you) or resize the files"
+                        f"{p.name}: {size}, as (W, H)); pass image_size to resize every file "
+                        "to one size (ganinverse-pretrain --image-size; the commands that load a "
+                        "generator pass its size) or resize the files"
                     )
 
     def image(self, i: int) -> Tensor:
         path = self.paths[i]
         x = _prepare_pil(open_image(path), self.image_size, self.mode, f"image file {path}")
         return _as_signed_float32(x, f"image file {path}")
+
+    def fingerprint(self, h) -> None:
+        _hash_files(h, self.root, self.paths)
+        h.update(f"{self.image_size!r} {self.mode}".encode())
 
 
 class _CelebAImages(_LazyImages):
@@ -344,6 +407,14 @@ class _CelebAImages(_LazyImages):
                 f"({type(err).__name__}: {err}); expected an aligned 178x218 JPEG"
             ) from err
         return _as_signed_float32(celeba_crop(img, self.image_size), "celeba")
+
+    def fingerprint(self, h) -> None:
+        names = getattr(self.ds, "filename", None)
+        if names is None:  # (torchvision without .filename: hash the images as decoded)
+            _hash_items(h, self)
+            return
+        _hash_files(h, self.folder, [self.folder / str(n) for n in names])
+        h.update(repr(self.image_size).encode())
 
 
 # Where each source's files must be (``<root>`` is root= / --data-root). Nothing is downloaded.
@@ -712,6 +783,7 @@ __all__ = [
     "SOURCES",
     "celeba_crop",
     "dataset_size",
+    "fingerprint",
     "from_unit",
     "image_dataset",
     "load_image_file",

@@ -10,7 +10,12 @@ attack could not move them (a defense that hides its gradient, or a saturated cl
 
 from __future__ import annotations
 
+import torch
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+from torch import Tensor
+
+#: a loss within this relative change of its start after every step "barely moved"
+STALL_RTOL = 1e-3
 
 
 class ConvergenceWarning(_SklearnConvergenceWarning):
@@ -64,3 +69,27 @@ __all__ = [
     "InterruptedWriteWarning",
     "ZeroGradientWarning",
 ]
+
+
+def no_progress_advice(start: Tensor, last: Tensor) -> str:
+    """The likely fix for a search in which no step improved an image's start, judged from each
+    such image's loss at the start and at the last iterate (1-D tensors, one entry per image):
+
+    - the loss became non-finite or rose above its start by more than ``STALL_RTOL`` (relative):
+      the steps overshoot, "lower lr";
+    - it stayed within ``STALL_RTOL`` of its start: the steps are too small to move it (a tiny
+      lr, or too few steps), "raise lr or steps".
+
+    Both are named when the images differ; "check the inputs" always closes the advice.
+    """
+    start, last = start.detach().double().cpu(), last.detach().double().cpu()
+    rel = (last - start) / start.abs().clamp_min(1e-30)
+    bad = ~torch.isfinite(last)
+    rose = ~bad & (rel > STALL_RTOL)
+    parts = []
+    if bool((bad | rose).any()):
+        how = " or became non-finite" if bool(bad.any()) else ""
+        parts.append(f"lower lr (the loss rose above its start{how})")
+    if bool((~bad & ~rose).any()):
+        parts.append("raise lr or steps (the loss barely moved from its start)")
+    return "; ".join(parts) + "; or check the inputs"

@@ -47,7 +47,7 @@ from ._validation import (
     check_tensor,
     check_weight,
 )
-from .exceptions import ConvergenceWarning, IdleOptionWarning
+from .exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice
 from .seeds import rng
 from .status import image_status
 
@@ -561,6 +561,8 @@ def optimize_latent(
     best_total = torch.full((total,), math.inf, device=device)
     improved = torch.zeros(total, dtype=torch.bool, device=device)  # best iterate after the start
     best_select = torch.full((total,), math.inf, device=device)
+    start_total = torch.full((total,), math.nan, device=device)  # for the no-progress advice
+    last_total = torch.full((total,), math.nan, device=device)
     steps_run = torch.full((total,), T, dtype=torch.long, device=device)
     history: list[Tensor] = []
 
@@ -588,6 +590,9 @@ def optimize_latent(
         sel = data if config.select == "data" else tot
         ids = batch.ids
         better = tot.detach() < best_total[ids]
+        last_total[ids] = tot.detach()
+        if initial:
+            start_total[ids] = tot.detach()
         idx = ids[better]
         improved[idx] = not initial
         best_total[idx] = tot.detach()[better]
@@ -662,11 +667,12 @@ def optimize_latent(
 
     if not bool(improved_image.all()):
         bad = int((~improved_image).sum())
+        idle = ~improved_image.to(device)  # the images no step improved
         warnings.warn(
             f"{desc}: for {bad} of {B} image(s) no step improved on the starting latent (steps="
             f"{T}, lr={config.lr:g}{'' if bool(torch.isfinite(best_total).all()) else ', non-finite losses'}); "
             "their x_hat is G(z_start), not a reconstruction (result.improved is False): "
-            "run more steps, lower lr, or check the inputs",
+            + no_progress_advice(start_total[pick][idle], last_total[pick][idle]),
             ConvergenceWarning,
             stacklevel=2,
         )

@@ -576,9 +576,13 @@ def _idle_warnings(record: Method, given: Iterable[str], runs: Sequence[Mapping]
 def reconstruct(
     method: str, G: nn.Module | None, operator: LinearOperator, y: Tensor, **kwargs: Any
 ) -> Tensor:
-    """x̂ (B, C, H, W) on the library's [-1, 1] scale: ``reconstruct_result(...).x_hat``. A seed
-    other than 0 for a method that draws nothing at random warns (``IdleOptionWarning``; the
-    operator, built before, holds its own draws)."""
+    """x̂ (B, C, H, W) on the library's [-1, 1] scale: ``reconstruct_result(...).x_hat``.
+
+    Only the image: the per-image ``status`` ("ok", ``not_improved``, ``not_converged``, ...),
+    the loss and the solver's other fields are on :func:`reconstruct_result`'s result, which
+    takes the same arguments. A solve that did not stand by an image still warns here
+    (``ConvergenceWarning``). A seed other than 0 for a method that draws nothing at random
+    warns (``IdleOptionWarning``; the operator, built before, holds its own draws)."""
     _warn_idle_seed(get_method(method), kwargs.get("seed", 0))
     return reconstruct_result(method, G, operator, y, **kwargs).x_hat
 

@@ -40,6 +40,7 @@ from ganinverse._validation import (
     check_tensor,
     check_weight,
 )
+from ganinverse.data import fingerprint
 from ganinverse.device import resolve_device
 from ganinverse.exceptions import IdleOptionWarning
 from ganinverse.io import check_output_dir
@@ -411,6 +412,7 @@ class Trainer:
                 f"batch_size={self.cfg.batch_size} must be divisible by the {self.dist.world} ranks"
             )
         self.data, self.image_shape = _check_data(data, self.cfg.arch)
+        self.data_id = fingerprint(self.data)  # recorded in each checkpoint; checked on resume
         self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
         check_training_memory(  # (G, its EMA copy, D or E) before any weight is allocated
             self._networks,
@@ -497,6 +499,23 @@ class Trainer:
                 f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)}): "
                 "pass the run's own settings, or start a new run in another out folder"
             )
+        saved_id = read_state_info(self.out / "checkpoint").get("data")
+        if saved_id is None:
+            warnings.warn(
+                f"{self.out}'s checkpoint does not record its training images (saved before "
+                "data fingerprints were recorded): the resumed run cannot check that they are "
+                "the same; its next checkpoint records them",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif saved_id != self.data_id:
+            where = "" if self.cfg.data_root is None else f" under {self.cfg.data_root}"
+            raise ValueError(
+                f"cannot resume {self.out} on other training images: the checkpoint was trained "
+                f"on images with fingerprint {saved_id}, the {self.cfg.dataset!r} images{where} "
+                f"now have {self.data_id} (files replaced, added, renamed or deleted?). Restore "
+                "the images it was trained on, or start a new run in another out folder"
+            )
         step = int(read_state_info(self.out / "checkpoint")["step"])
         if self.cfg.steps < step:
             raise ValueError(
@@ -523,7 +542,11 @@ class Trainer:
         """
         if not self.dist.main:
             return
-        meta = {"config": dataclasses.asdict(self.cfg), "image_shape": list(self.image_shape)}
+        meta = {
+            "config": dataclasses.asdict(self.cfg),
+            "image_shape": list(self.image_shape),
+            "data": self.data_id,
+        }
         # losses first: a kill before the state is saved leaves rows past the saved step, which
         # a resume drops; the other order would lose the rows since the last save
         self.log.write()

@@ -541,3 +541,54 @@ def test_from_unit_keeps_the_gradient_and_warns_nothing():
         warnings.simplefilter("error")
         data.from_unit(x).sum().backward()
     assert torch.all(x.grad == 2)
+
+
+# ----------------------------------------------------------------------------- fingerprint
+def _png_folder(root, n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(root / f"{i}.png")
+    return root
+
+
+def test_fingerprint_of_a_folder_follows_its_files_not_its_place(tmp_path):
+    import shutil
+
+    root = _png_folder(tmp_path / "a")
+    first = data.fingerprint(data.image_dataset("folder", root))
+    assert data.fingerprint(data.image_dataset("folder", root)) == first  # deterministic
+    moved = shutil.copytree(root, tmp_path / "elsewhere" / "b")
+    assert data.fingerprint(data.image_dataset("folder", moved)) == first
+    # the same images prepared otherwise are other data
+    assert data.fingerprint(data.image_dataset("folder", root, image_size=16)) != first
+    # one pixel of one file replaced, a file renamed, a file deleted, a file added: all differ
+    arr = np.asarray(Image.open(root / "1.png")).copy()
+    arr[0, 0] ^= 1
+    Image.fromarray(arr).save(root / "1.png")
+    seen = {first, data.fingerprint(data.image_dataset("folder", root))}
+    (root / "2.png").rename(root / "9.png")
+    seen.add(data.fingerprint(data.image_dataset("folder", root)))
+    (root / "9.png").unlink()
+    seen.add(data.fingerprint(data.image_dataset("folder", root)))
+    shutil.copy(moved / "0.png", root / "3.png")
+    seen.add(data.fingerprint(data.image_dataset("folder", root)))
+    assert len(seen) == 5
+
+
+def test_fingerprint_of_tensors_subsets_and_other_datasets():
+    x = torch.rand(4, 1, 8, 8)
+    assert data.fingerprint(x) == data.fingerprint(x.clone())
+    y = x.clone()
+    y[3, 0, 7, 7] += 1e-6
+    assert data.fingerprint(y) != data.fingerprint(x)
+    assert data.fingerprint(x.double()) != data.fingerprint(x)  # dtype is part of the values
+    ds = data.image_dataset("digits")
+    sub = torch.utils.data.Subset(ds, range(10))
+    assert data.fingerprint(sub) != data.fingerprint(torch.utils.data.Subset(ds, range(1, 11)))
+    assert data.fingerprint(sub) != data.fingerprint(ds)
+    plain = torch.utils.data.TensorDataset(x)  # any other Dataset: its items are hashed
+    assert data.fingerprint(plain) == data.fingerprint(torch.utils.data.TensorDataset(x.clone()))
+    assert data.fingerprint(plain) != data.fingerprint(torch.utils.data.TensorDataset(y))
+    with pytest.raises(TypeError, match="data must be a"):
+        data.fingerprint([1, 2])

@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -260,21 +261,38 @@ class NaNFit(Fit):
 
 
 @pytest.mark.parametrize(
-    "objective, options",
+    "objective, options, advice",
     [
-        ("fit", {"steps": 0}),
-        ("nan", {"steps": 20}),
-        ("fit", {"steps": 20, "lr": 1e6, "optimizer": "sgd"}),  # diverges at once
+        ("fit", {"steps": 0}, "raise lr or steps"),
+        ("nan", {"steps": 20}, r"lower lr \(the loss rose above its start or became non-finite"),
+        ("fit", {"steps": 20, "lr": 1e6, "optimizer": "sgd"}, r"lower lr \("),  # diverges at once
+        ("fit", {"steps": 20, "lr": 1e-12}, r"raise lr or steps \(the loss barely moved"),
     ],
 )
 def test_a_search_that_never_improves_the_start_warns_and_says_so(
-    toy_generator, objective, options
+    toy_generator, objective, options, advice
 ):
+    """(issue 14, U9) the advice follows the cause: a step too small to move the loss (lr 1e-12,
+    steps 0) is not cured by lowering lr, an overshooting one is."""
     x = truth(toy_generator, n=2)
     obj = Fit(x) if objective == "fit" else NaNFit(x)
-    with pytest.warns(ConvergenceWarning, match="no step improved"):
+    with pytest.warns(ConvergenceWarning, match="no step improved") as seen:
         res = optimize_latent(toy_generator, obj, 2, restarts=2, progress=False, **options)
     assert res.improved.shape == (2,) and not res.improved.any()
+    message = " ".join(str(w.message) for w in seen if issubclass(w.category, ConvergenceWarning))
+    assert re.search(advice, message), message
+    opposite = "lower lr" if advice.startswith("raise") else "raise lr"
+    assert opposite not in message
+
+
+def test_no_progress_advice_names_each_cause_present():
+    from ganinverse.exceptions import no_progress_advice
+
+    start = torch.tensor([1.0, 1.0, 1.0])
+    assert no_progress_advice(start, torch.tensor([1.0, 1.0, 1.0 + 1e-6])).startswith("raise lr")
+    assert no_progress_advice(start, torch.tensor([2.0, 1.5, 1.01])).startswith("lower lr (the")
+    both = no_progress_advice(start, torch.tensor([1.0, math.inf, 1.0]))
+    assert "became non-finite" in both and "raise lr or steps" in both
 
 
 def test_an_improving_search_does_not_warn(toy_generator, recwarn):

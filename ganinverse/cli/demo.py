@@ -8,7 +8,9 @@ error-vs-m plot and image grids.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from ..io import read_json
 from ..sweep import Sweep, SweepSpec, report
 from ..sweep.runner import DifferentSweepError
 
@@ -39,6 +41,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _another_sweep(out: str, spec: SweepSpec) -> str:
+    """Why the demo cannot resume ``out``, and the fix: the --n-images of an earlier demo there
+    (the only setting the demo takes), else another --out (the folder is no demo's)."""
+    import dataclasses
+
+    saved = read_json(Path(out) / "sweep.json", "sweep spec")
+    n = saved.get("n_images")
+    if isinstance(n, int) and n >= 1 and dataclasses.replace(spec, n_images=n).matches(saved):
+        return (
+            f"--out {out} holds this demo run on {n} images, which --n-images {spec.n_images} "
+            f"does not grow: pass --n-images {n} (or more) to resume it, or another --out"
+        )
+    return (
+        f"--out {out} holds the results of another sweep, not of this demo (see its "
+        "sweep.json): pass another --out"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     spec = SweepSpec(**{**DEMO, "n_images": args.n_images})
     print(
@@ -48,10 +68,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         sweep = Sweep(spec, args.out, device=args.device)
     except DifferentSweepError as err:  # (its advice names sweep flags the demo does not have)
-        raise ValueError(
-            f"--out {args.out} holds the results of another sweep, not of this demo (with "
-            f"--n-images {args.n_images}): pass another --out, or the --n-images of that run"
-        ) from err
+        raise ValueError(_another_sweep(args.out, spec)) from err
     sweep.run(progress=not args.no_progress)
     print(report(args.out, title="demo: digits, CSGM vs Lasso"))
     print(f"plot: {args.out}/error_vs_m.png, grids: {args.out}/grid_m*.png")

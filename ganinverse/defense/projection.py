@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from .._validation import check_bool, check_count, check_weight
 from ..data import from_unit, to_unit
-from ..exceptions import ConvergenceWarning, IdleOptionWarning
+from ..exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice
 from ..latent import (
     LatentConfig,
     LatentResult,
@@ -391,8 +391,8 @@ def unrolled_projection(
     if bool(bad.any()):
         warnings.warn(
             f"unrolled projection: for {int(bad.sum())} of {B} image(s) the final iterate is no "
-            f"better than its start (steps={T}, lr={config.lr:g}): diverging or NaN losses; "
-            "its output is no projection: lower lr or check the inputs",
+            f"better than its start (steps={T}, lr={config.lr:g}); its output is no "
+            "projection: " + no_progress_advice(start[pick][bad], total[pick][bad]),
             ConvergenceWarning,
             stacklevel=2,
         )

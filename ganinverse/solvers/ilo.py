@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_count, check_learning_rate, check_tensor, check_weight
-from ..exceptions import ConvergenceWarning, warn_idle
+from ..exceptions import ConvergenceWarning, no_progress_advice, warn_idle
 from ..latent import LatentConfig, LatentResult, frozen
 from ..models.layers import check_layer, split_generator
 from ..operators import LinearOperator
@@ -193,6 +193,7 @@ def ilo(
             best_h = h0.clone()
             best = objective.data_loss(after(h0), rows)
         start_loss = best.clone()
+        last = start_loss  # the loss at the last iterate (for the no-progress advice)
         if radius > 0 and steps > 0:
             h = h0.clone().requires_grad_(True)
             optimizer = torch.optim.Adam([h], lr=lr)
@@ -203,6 +204,7 @@ def ilo(
                     best = torch.where(better, loss, best)
                     best_h[better] = h[better]
                 if step == steps:
+                    last = loss.detach()
                     break
                 optimizer.zero_grad(set_to_none=True)
                 loss.sum().backward()
@@ -218,7 +220,8 @@ def ilo(
         warnings.warn(
             f"ilo: for {int(stuck.sum())} of {len(y)} image(s) no step within the ℓ1 ball "
             f"(layer {layer}, radius {radius:g}, {steps} steps, lr={lr:g}) improved CSGM's data "
-            "term; their x_hat is CSGM's (result.improved is False): lower lr or raise steps",
+            "term; their x_hat is CSGM's (result.improved is False): "
+            + no_progress_advice(start_loss.cpu()[stuck], last.cpu()[stuck]),
             ConvergenceWarning,
             stacklevel=2,
         )

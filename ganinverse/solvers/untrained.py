@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_count, check_int, check_learning_rate
 from ..device import resolve_device
-from ..exceptions import ConvergenceWarning, IdleOptionWarning
+from ..exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice
 from ..latent import check_image_ids
 from ..models.cost import check_training_memory
 from ..models.untrained import DeepDecoder, SkipNet, UntrainedNetwork
@@ -230,8 +230,8 @@ def fit_untrained(
         warnings.warn(
             f"{key}: for {bad} of {B} image(s) the data term after {steps} steps is not below "
             f"its start{'' if bool(torch.isfinite(history_t).all()) else ' (non-finite losses)'}"
-            f" (lr={lr:g}); their x_hat is no fit (result.improved is False): lower lr, or "
-            "check the inputs",
+            f" (lr={lr:g}); their x_hat is no fit (result.improved is False): "
+            + no_progress_advice(history_t[0][~improved], history_t[-1][~improved]),
             ConvergenceWarning,
             stacklevel=3,
         )

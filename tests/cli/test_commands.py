@@ -472,3 +472,19 @@ def test_a_folder_dataset_needs_no_split(tmp_path, capsys):
     argv += ["--method", "lasso-dct", "--lam", "0.1", "--no-progress", "--out", str(tmp_path / "o")]
     assert main(argv) == 0, capsys.readouterr().err
     assert default_split("folder") == "all" and default_split("mnist") == "test"
+
+
+def test_demo_into_a_larger_demo_names_its_image_count(tmp_path, capsys):
+    """(issue 14, U6) a folder of this demo on more images: the fix is that run's --n-images,
+    and only there (a folder of another sweep gets "pass another --out", test above)."""
+    from ganinverse.cli.demo import DEMO
+    from ganinverse.sweep import Sweep, SweepSpec
+
+    out = tmp_path / "o"
+    Sweep(SweepSpec(**{**DEMO, "n_images": 3}), out, device="cpu")  # (records sweep.json only)
+    before = (out / "sweep.json").read_text()
+    capsys.readouterr()
+    code = main(["demo", "--n-images", "2", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds this demo run on 3 images" in err and "--n-images 3" in err, err
+    assert (out / "sweep.json").read_text() == before

@@ -244,3 +244,62 @@ def test_an_mlp_beyond_memory_is_refused_before_any_weight(tmp_path, capsys, ext
     assert err.startswith("ganinverse-pretrain: error: ") and err.count("\n") == 1, err
     assert re.search(match, err), err
     assert not out.exists()
+
+
+def test_resume_on_a_folder_whose_images_changed_is_refused(tmp_path, capsys):
+    """(issue 14, S3) --dataset folder: a replaced or deleted image stops --resume with one line,
+    exit 2, nothing written; the same images under a moved folder (--data-root) resume."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "faces"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / f"{i}.png")
+    out = tmp_path / "run"
+    tiny = ["--latent-dim", "4", "--ngf", "4", "--ndf", "4", "--batch-size", "8"]
+    common = ["--device", "cpu", "--no-progress", "--out", str(out)]
+    first = ["--dataset", "folder", "--data-root", str(root), "--steps", "1", *tiny, *common]
+    assert main(first) == 0
+    saved = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    moved = shutil.copytree(root, tmp_path / "moved")  # the trained images, elsewhere
+    Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / "3.png")
+    resume = ["--resume", "--steps", "2", *common]
+    capsys.readouterr()
+    assert main([*resume, "--data-root", str(root)]) == 2  # one image replaced
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "on other training images" in err and "Restore" in err
+    (root / "3.png").unlink()
+    assert main([*resume, "--data-root", str(root)]) == 2  # one image deleted
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == saved
+    assert main([*resume, "--data-root", str(moved)]) == 0  # moved, unchanged: resumes
+    assert json.loads((out / "checkpoint.json").read_text())["step"] == 2
+
+
+def test_a_folder_of_mixed_sizes_names_the_flag_that_resizes(tmp_path, capsys):
+    """(issue 14, U4) the message names --image-size, the flag pretrain has; with it, it trains."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i, s in enumerate([28, 28, 32, 28]):
+        Image.fromarray(rng.integers(0, 256, (s, s), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    out = tmp_path / "run"
+    args = [
+        "--dataset",
+        "folder",
+        "--data-root",
+        str(tmp_path),
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+    ]
+    args += ["--latent-dim", "4", "--ngf", "4", "--ndf", "4", "--device", "cpu", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "differ in size" in err and "--image-size" in err and not out.exists()
+    assert main([*args, "--out", str(out), "--image-size", "28"]) == 0

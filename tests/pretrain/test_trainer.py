@@ -334,3 +334,31 @@ def test_given_data_is_recorded_as_given_not_as_the_default_dataset(tmp_path):
     assert not (tmp_path / "c").exists()
     # a resume with the same data continues (its saved config records 'given')
     assert train(_cfg(tmp_path / "a", steps=2), _data(), resume=True).step == 2
+
+
+def test_resume_refuses_other_training_images(tmp_path):
+    """(issue 14, S3) the checkpoint records its images' fingerprint; resuming on other images is
+    refused before anything is written, the same images resume as before."""
+    train(_cfg(tmp_path, steps=1), _data())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    other = _data()
+    other[5, 0, 3, 3] = -other[5, 0, 3, 3]
+    with pytest.raises(ValueError, match=r"cannot resume .* on other training images.*fingerprint"):
+        train(_cfg(tmp_path, steps=2), other, resume=True)
+    with pytest.raises(ValueError, match="other training images"):
+        train(_cfg(tmp_path, steps=2), _data(n=40), resume=True)  # an image fewer
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    train(_cfg(tmp_path, steps=2), _data().double(), resume=True)  # the same values: accepted
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 2
+
+
+def test_a_checkpoint_without_a_data_record_resumes_with_a_warning(tmp_path):
+    from ganinverse.models.checkpoint import read_pair, write_pair
+
+    train(_cfg(tmp_path, steps=1), _data())
+    info, tensors, _ = read_pair(tmp_path / "checkpoint", "training checkpoint")
+    del info["data"]  # as saved before data fingerprints were recorded
+    write_pair(tmp_path / "checkpoint", tensors, info)
+    with pytest.warns(UserWarning, match="does not record its training images"):
+        train(_cfg(tmp_path, steps=2), _data(), resume=True)
+    assert "data" in json.loads((tmp_path / "checkpoint.json").read_text())

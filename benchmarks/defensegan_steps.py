@@ -1,0 +1,120 @@
+"""Does the strongest attack on Defense-GAN saturate at 40 steps? (issue 17, item 3 target)
+
+One attack (default: the tangent-space BPDA at L2 ||δ||₂ ≤ 1.98, the strongest L2 attack of
+``defensegan_attacks.py``) on model A behind the published projection (L = 200, R = 10, read
+from ``protocol.json``), test images 0..n-1, with ``--steps`` attack steps instead of the table's
+40. Each step runs the full projection, so the cost grows with the steps (about 0.9 s per image
+and step on one CPU core for the tangent BPDA).
+
+    OMP_NUM_THREADS=1 nohup .venv/bin/python benchmarks/defensegan_steps.py --steps 100 \\
+        > /tmp/dg-steps.log 2>&1 &
+
+Resumable: chunks of ``--chunk`` images, each an ``evaluate_defense`` folder under
+``OUT/attacks/steps<S>/`` (a kill loses at most one chunk's cell). ``OUT/attacks/steps<S>.csv``
+gets one row once every chunk is done (and a partial row before, marked by its ``n``), beside
+the 40-step cell of the same attack over the same images. It never writes ``table.csv``, whose
+key (model, defense, attack, norm, eps, n) has no steps: the 40-step cells stay the table's.
+Needs the models of ``defensegan.py`` / ``defensegan_attacks.py`` (model A) in ``--models``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import defensegan as dg  # benchmarks/defensegan.py (its helpers)
+import defensegan_attacks as da  # benchmarks/defensegan_attacks.py (chunks, combine)
+import torch
+
+from ganinverse.data import load_images, to_unit
+from ganinverse.defense import ProjectionDefense
+from ganinverse.defense.evaluate import EvalSettings, Row, parse_attacks
+from ganinverse.io import atomic_write_text
+from ganinverse.models import load_generator
+
+FIELDS = ("model", "defense", "attack", "norm", "eps", "steps", "n", "accuracy", "ci95",
+          "seconds_per_image")  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="benchmarks/results/defense/defensegan")
+    p.add_argument("--models", default="/tmp/ganinverse-defensegan/models")
+    p.add_argument("--data-root", help="default: the protocol's --data-root")
+    p.add_argument("--attack", default=f"bpda_tangent2:{da.L2_BUDGET}")
+    p.add_argument("--steps", type=int, default=100, help="attack steps (the table has 40)")
+    p.add_argument("--n", type=int, default=100, help="test images 0..n-1")
+    p.add_argument("--chunk", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    for name in ("steps", "n", "chunk"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    (args.spec,) = parse_attacks(args.attack)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    out, models = Path(args.out), Path(args.models)
+    protocol = json.loads((out / "protocol.json").read_text())
+    pargs, d = protocol["args"], protocol["defense"]
+    root = pargs["data_root"] if args.data_root is None else args.data_root
+    xt, yt = load_images(pargs["dataset"], root or None, "test", n=args.n)
+    images = to_unit(xt).clamp(0, 1)
+    args.spec.check_image_size(images[0].numel())
+    if not (models / "A" / "classifier.json").is_file():
+        raise ValueError(f"model A not found in {models}: run benchmarks/defensegan.py first")
+    info: dict = {}
+    A = dg._train_or_load(models / "A", None, info, "A", None, None)
+    G = load_generator(d["generator"], device="cpu")
+    defense = ProjectionDefense(G, steps=d["steps"], restarts=d["restarts"], seed=d["seed"])
+    settings = EvalSettings(
+        bpda_steps=args.steps,
+        pgd_steps=args.steps,
+        bpda_projection=None,  # the full projection
+        batch_size=args.chunk,
+        seed=args.seed,
+        progress=True,
+    )
+    tag = {"generator": d["generator"], "models": str(models), "steps": args.steps}
+    folder = out / "attacks" / f"steps{args.steps}"
+    started = time.perf_counter()
+
+    def write(cells: dict) -> None:
+        key = f"defense|{args.spec.column}"
+        rows = []
+        reference = da.combine(
+            [out / "attacks" / "table" / f"images-{r.start:03d}-{r.stop - 1:03d}"
+             for r in da.chunks(args.n, args.chunk)],
+            [len(r) for r in da.chunks(args.n, args.chunk)],
+        ).get(key)  # fmt: skip
+        for steps, cell in ((40, reference), (args.steps, cells.get(key))):
+            if cell is None:
+                continue
+            row = dg.table_row("A", d["label"], args.spec, cell["accuracy"], cell["n"],
+                               cell["seconds"])  # fmt: skip
+            rows.append({**row, "steps": steps})
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(out / "attacks" / f"steps{args.steps}.csv", buf.getvalue())
+        print(buf.getvalue(), flush=True)
+
+    cells = da.run_chunks(
+        [Row("defense", A, True)], [args.spec], images, yt, folder, args, defense, G, settings,
+        tag, after=write,
+    )  # fmt: skip
+    write(cells)
+    print(f"done in {time.perf_counter() - started:.0f} s this run; models: {info}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
