@@ -109,6 +109,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def eval_settings(args: argparse.Namespace, **changes) -> EvalSettings:
+    """The attacks' budgets from the flags (``changes`` override them): every adaptive attack
+    through the full projection, one batch per chunk."""
+    base = dict(
+        pgd_steps=args.pgd_steps,
+        bpda_steps=args.bpda_steps,
+        unroll_steps=args.unroll_steps,
+        latent_steps=args.latent_steps,
+        latent_restarts=args.latent_restarts,
+        bpda_projection=None,  # the full projection
+        batch_size=args.chunk,
+        seed=args.seed,
+        progress=True,
+    )
+    return EvalSettings(**{**base, **changes})
+
+
 def chunks(n: int, size: int) -> list[range]:
     return [range(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -237,17 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     # stage 2: the table (rows none, adv, defense-gan; then rm under the strongest attacks)
     d = protocol["defense"]
     defense = ProjectionDefense(G, steps=d["steps"], restarts=d["restarts"], seed=d["seed"])
-    settings = EvalSettings(
-        pgd_steps=args.pgd_steps,
-        bpda_steps=args.bpda_steps,
-        unroll_steps=args.unroll_steps,
-        latent_steps=args.latent_steps,
-        latent_restarts=args.latent_restarts,
-        bpda_projection=None,  # the full projection
-        batch_size=args.chunk,
-        seed=args.seed,
-        progress=True,
-    )
+    settings = eval_settings(args)
     classifiers = {"none": A, "adv": adv, "defense": A, "rm": rm}
     tag = {"generator": d["generator"], "models": str(models), "data": f"{pargs['dataset']} test"}
     folder = out / "attacks"

@@ -12,7 +12,8 @@ and step on one CPU core for the tangent BPDA).
 Resumable: chunks of ``--chunk`` images, each an ``evaluate_defense`` folder under
 ``OUT/attacks/steps<S>/`` (a kill loses at most one chunk's cell). ``OUT/attacks/steps<S>.csv``
 gets one row once every chunk is done (and a partial row before, marked by its ``n``), beside
-the 40-step cell of the same attack over the same images. It never writes ``table.csv``, whose
+the table's cell of the same attack over the same images (chunks of the same size; its steps as
+its chunks recorded them). It never writes ``table.csv``, whose
 key (model, defense, attack, norm, eps, n) has no steps: the 40-step cells stay the table's.
 Needs the models of ``defensegan.py`` / ``defensegan_attacks.py`` (model A) in ``--models``.
 """
@@ -32,7 +33,7 @@ import torch
 
 from ganinverse.data import load_images, to_unit
 from ganinverse.defense import ProjectionDefense
-from ganinverse.defense.evaluate import EvalSettings, Row, parse_attacks
+from ganinverse.defense.evaluate import Row, parse_attacks
 from ganinverse.io import atomic_write_text
 from ganinverse.models import load_generator
 
@@ -74,32 +75,31 @@ def main(argv: list[str] | None = None) -> int:
     A = dg._train_or_load(models / "A", None, info, "A", None, None)
     G = load_generator(d["generator"], device="cpu")
     defense = ProjectionDefense(G, steps=d["steps"], restarts=d["restarts"], seed=d["seed"])
-    settings = EvalSettings(
-        bpda_steps=args.steps,
-        pgd_steps=args.steps,
-        bpda_projection=None,  # the full projection
-        batch_size=args.chunk,
+    settings = da.eval_settings(  # the table's budgets, with this run's steps and chunks
+        da.parse_args([]), bpda_steps=args.steps, pgd_steps=args.steps, batch_size=args.chunk,
         seed=args.seed,
-        progress=True,
-    )
+    )  # fmt: skip
     tag = {"generator": d["generator"], "models": str(models), "steps": args.steps}
     folder = out / "attacks" / f"steps{args.steps}"
     started = time.perf_counter()
 
+    parts = da.chunks(args.n, args.chunk)
+    table = [out / "attacks" / "table" / f"images-{r.start:03d}-{r.stop - 1:03d}" for r in parts]
+    steps_of = "pgd_steps" if args.spec.name == "pgd" else "bpda_steps"
+
     def write(cells: dict) -> None:
         key = f"defense|{args.spec.column}"
         rows = []
-        reference = da.combine(
-            [out / "attacks" / "table" / f"images-{r.start:03d}-{r.stop - 1:03d}"
-             for r in da.chunks(args.n, args.chunk)],
-            [len(r) for r in da.chunks(args.n, args.chunk)],
-        ).get(key)  # fmt: skip
-        for steps, cell in ((40, reference), (args.steps, cells.get(key))):
+        reference = da.combine(table, [len(r) for r in parts]).get(key)
+        if reference is not None:  # the table's cell: its steps as its chunks recorded them
+            meta = json.loads((table[0] / "cells.json").read_text())["meta"]
+            reference["steps"] = meta["settings"][steps_of]
+        for cell in (reference, cells.get(key) and {**cells[key], "steps": args.steps}):
             if cell is None:
                 continue
             row = dg.table_row("A", d["label"], args.spec, cell["accuracy"], cell["n"],
                                cell["seconds"])  # fmt: skip
-            rows.append({**row, "steps": steps})
+            rows.append({**row, "steps": cell["steps"]})
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()

@@ -270,3 +270,25 @@ def test_the_attack_table_merges_complete_cells_and_resumes(attacks_bench, run, 
     monkeypatch.setattr(attacks_bench, "evaluate_defense", spy)
     attacks_bench.main(_attack_args(run))
     assert seen[0] is None and "| 3 |" in seen[1] and "| 4 |" not in seen[1]
+
+
+def test_one_attack_at_more_steps_sits_beside_the_tables_cell(attacks_bench, run, load_script):
+    """defensegan_steps.py: the same attack with other steps, in its own folder and CSV, beside
+    the table's cell (its recorded steps); table.csv is left as it was."""
+    attacks_bench.main(_attack_args(run))  # (the table's chunks: done once, then reused)
+    steps = load_script("defensegan_steps")
+    out = run / "out"
+    table = (out / "table.csv").read_text()
+    args = ["--out", str(out), "--models", str(run / "models"), "--n", "4", "--chunk", "3"]
+    steps.main([*args, "--attack", "bpda2:1", "--steps", "2"])
+    rows = _csv(out / "attacks/steps2.csv")
+    assert [(r["steps"], r["n"], r["attack"], r["norm"]) for r in rows] == [
+        ("1", "4", "bpda", "2"),  # the table's cell (--bpda-steps 1 there)
+        ("2", "4", "bpda", "2"),
+    ]
+    cell = attacks_bench.combine(sorted((out / "attacks/table").glob("images-*")), [3, 1])
+    assert float(rows[0]["accuracy"]) == pytest.approx(cell["defense|BPDA L2 ε=1"]["accuracy"])
+    assert len(list((out / "attacks/steps2").glob("images-*/cells.json"))) == 2
+    assert (out / "table.csv").read_text() == table
+    with pytest.raises(ValueError, match="--steps must be >= 1"):
+        steps.main([*args, "--steps", "0"])
