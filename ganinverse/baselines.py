@@ -665,8 +665,9 @@ def _warn_unconverged(
     warnings.warn(
         f"{solver}: {int(bad.sum())} of {len(converged)} images stopped on max_iter={max_iter} "
         f"before the duality gap fell to tol={tol:g} of the objective (largest gap / objective "
-        f"reached: {float(rel):.2e}); their objective may be that far above the minimum. Raise "
-        "max_iter, loosen tol (a larger value), or use a larger lam (small lam converges slowly)",
+        f"reached: {float(rel):.2e}); their objective may be that far above the minimum. Use a "
+        "larger lam (a small lam converges slowly; lam=, CLI --lam / --lasso-lambdas), or, "
+        f"calling {solver} directly, raise max_iter or loosen tol (a larger value)",
         ConvergenceWarning,
         stacklevel=3,
     )

@@ -109,7 +109,7 @@ def tv_inpaint(
         warnings.warn(
             f"tv_inpaint: {int(active.sum())} of {len(x)} images still changed by up to "
             f"{float(change[active].max()):.2e} per iteration after iters={iters} (tol={tol:g}); "
-            "raise iters or loosen tol (a larger value)",
+            "raise iters (CLI --tv-iters) or loosen tol (a larger value)",
             ConvergenceWarning,
             stacklevel=2,
         )

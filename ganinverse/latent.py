@@ -20,7 +20,9 @@ its line search acts on the summed loss of the batch, so its iterates are couple
 
 A latent whose best iterate is its start (``steps=0``, a diverging learning rate, NaN losses) is
 no reconstruction: ``LatentResult.improved`` says so per image, and a ``ConvergenceWarning`` is
-raised.
+raised. From a random start, a loss lowered by no more than ``exceptions.STALL_RTOL`` (0.1%) of
+its starting value counts as not improved too (a learning rate so small that the search stood
+still, e.g. lr=1e-8); from a warm start (``z_init``) any decrease counts.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from ._validation import (
     check_tensor,
     check_weight,
 )
-from .exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice
+from .exceptions import STALL_RTOL, ConvergenceWarning, IdleOptionWarning, no_progress_advice
 from .seeds import rng
 from .status import image_status
 
@@ -351,7 +353,8 @@ class LatentResult:
     steps_run: Tensor  #: (B, R) steps each latent ran before it finished, was pruned or stopped
     history: Tensor  #: (T, B, R) total loss every ``log_every`` steps; NaN once a latent left
     #: (B,) False where the chosen restart's best iterate is its start: no step improved it
-    #: (steps=0, divergence or NaN losses); x_hat is then G(z_start), not a reconstruction
+    #: (steps=0, divergence or NaN losses; from a random start, by more than STALL_RTOL of its
+    #: loss); x_hat is then G(z_start), not a reconstruction
     improved: Tensor
     selected_by: str  #: "data" or "total"
     seconds: float
@@ -551,6 +554,7 @@ def optimize_latent(
     rows_all = torch.arange(B, device=device).repeat_interleave(R)
 
     gen = rng(config.seed, "variables")
+    random_start = z_init is None  # (a warm start is a reconstruction already: any gain counts)
     if z_init is None:
         z_init = _init_latents(G.latent_dim, B, image_ids, config)
     else:
@@ -663,16 +667,25 @@ def optimize_latent(
             variables = {k: v[pick] for k, v in best.items() if k != "z"}
             x_hat = objective.compose(G(z), variables)
             data_loss = objective.data_loss(x_hat, torch.arange(B, device=device))
+            if random_start:  # a gain within float rounding of a random start is no search
+                improved &= (start_total - best_total) > STALL_RTOL * start_total.abs()
             improved_image = improved[pick].cpu()
 
     if not bool(improved_image.all()):
         bad = int((~improved_image).sum())
         idle = ~improved_image.to(device)  # the images no step improved
+        finite = "" if bool(torch.isfinite(best_total).all()) else ", non-finite losses"
+        ran = f"steps={T}, lr={config.lr:g}{finite}" if T else "steps=0"
+        by = f" by more than {STALL_RTOL:.1%} of its loss" if random_start else ""
+        advice = (
+            no_progress_advice(start_total[pick][idle], last_total[pick][idle])
+            if T
+            else "steps=0 takes no step: pass steps >= 1"
+        )
         warnings.warn(
-            f"{desc}: for {bad} of {B} image(s) no step improved on the starting latent (steps="
-            f"{T}, lr={config.lr:g}{'' if bool(torch.isfinite(best_total).all()) else ', non-finite losses'}); "
-            "their x_hat is G(z_start), not a reconstruction (result.improved is False): "
-            + no_progress_advice(start_total[pick][idle], last_total[pick][idle]),
+            f"{desc}: for {bad} of {B} image(s) no step improved on the starting latent{by} "
+            f"({ran}); their x_hat is G(z_start), not a reconstruction (result.improved is "
+            f"False): {advice}",
             ConvergenceWarning,
             stacklevel=2,
         )

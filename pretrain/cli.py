@@ -21,7 +21,15 @@ from ganinverse.io import check_output_dir
 
 from .losses import LOSSES, GANLoss, Loss
 from .state import has_state, read_state_info
-from .trainer import ARCHS, NORMS, OPTIMIZERS, TrainConfig, idle_options, train
+from .trainer import (
+    ARCHS,
+    NORMS,
+    OPTIMIZERS,
+    TrainConfig,
+    check_same_experiment,
+    idle_options,
+    train,
+)
 
 #: Help of the options that do not depend on the loss; loss_help() writes the others.
 HELP = {
@@ -155,6 +163,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                 f"--resume but {out} holds no training checkpoint (checkpoint.json): drop "
                 "--resume to start a new run there, or pass the --out of the run to continue"
             )
+        # a flag that changes the experiment is named as such before the merged config is
+        # checked (--dataset digits on a folder run would blame the saved --data-root)
+        check_same_experiment(Path(out), explicit)
         saved = read_state_info(Path(out) / "checkpoint")["config"]
         base = {
             k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}

@@ -396,6 +396,19 @@ def _deferred_interrupt():
             signal.signal(sig, old)
 
 
+def check_same_experiment(out: Path, values: dict) -> None:
+    """A ValueError naming every setting in ``values`` (TrainConfig fields) that differs from
+    the checkpoint's in ``out``, except those a resume may change (``MUTABLE_ON_RESUME``)."""
+    saved = read_state_info(Path(out) / "checkpoint")["config"]
+    changed = [k for k, v in values.items() if k not in MUTABLE_ON_RESUME and saved.get(k) != v]
+    if changed:
+        raise ValueError(
+            f"cannot resume {out} with a different {', '.join(changed)} "
+            f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)}): "
+            "pass the run's own settings, or start a new run in another out folder"
+        )
+
+
 # ----------------------------------------------------------------------------- trainer
 class Trainer:
     """Holds G, D, their EMA and optimizers; ``run()`` trains to ``cfg.steps``."""
@@ -487,18 +500,7 @@ class Trainer:
     def _resume(self) -> None:
         # the settings first: a changed network size must be named as such, not surface as a
         # shape mismatch of the weights
-        saved = read_state_info(self.out / "checkpoint")["config"]
-        changed = [
-            k
-            for k, v in dataclasses.asdict(self.cfg).items()
-            if k not in MUTABLE_ON_RESUME and saved.get(k) != v
-        ]
-        if changed:
-            raise ValueError(
-                f"cannot resume {self.out} with a different {', '.join(changed)} "
-                f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)}): "
-                "pass the run's own settings, or start a new run in another out folder"
-            )
+        check_same_experiment(self.out, dataclasses.asdict(self.cfg))
         saved_id = read_state_info(self.out / "checkpoint").get("data")
         if saved_id is None:
             warnings.warn(

@@ -280,7 +280,9 @@ def test_small_lam_fista_certifies_tol_within_max_iter():
 def test_max_iter_too_small_warns_and_says_not_converged(solver):
     A, y = _digits28(100, b=2)
     basis = make_basis("pixel", (28, 28))
-    with pytest.warns(ConvergenceWarning, match=r"2 of 2 images.*max_iter=5.*Raise max_iter"):
+    with pytest.warns(
+        ConvergenceWarning, match=r"2 of 2 images.*max_iter=5.*--lam.*raise max_iter"
+    ):
         res = SOLVER_FNS[solver](A, y, basis, None, 0.01, max_iter=5)
     assert not res.converged.any()
     assert (res.duality_gap > 1e-4 * res.objective).all()

@@ -263,7 +263,7 @@ class NaNFit(Fit):
 @pytest.mark.parametrize(
     "objective, options, advice",
     [
-        ("fit", {"steps": 0}, "raise lr or steps"),
+        ("fit", {"steps": 0}, r"steps=0 takes no step: pass steps >= 1"),
         ("nan", {"steps": 20}, r"lower lr \(the loss rose above its start or became non-finite"),
         ("fit", {"steps": 20, "lr": 1e6, "optimizer": "sgd"}, r"lower lr \("),  # diverges at once
         ("fit", {"steps": 20, "lr": 1e-12}, r"raise lr or steps \(the loss barely moved"),
@@ -283,6 +283,30 @@ def test_a_search_that_never_improves_the_start_warns_and_says_so(
     assert re.search(advice, message), message
     opposite = "lower lr" if advice.startswith("raise") else "raise lr"
     assert opposite not in message
+
+
+def test_a_warm_start_counts_any_decrease_a_random_start_more_than_rounding(toy_generator):
+    """helper-47: lr=1e-8 from a random start moved the loss in its 5th digit and was reported
+    "ok"; from a random start a gain must exceed STALL_RTOL of the loss, from a warm start
+    (z_init: a reconstruction already) any gain counts."""
+    import warnings
+
+    from ganinverse.exceptions import STALL_RTOL
+
+    x = truth(toy_generator, n=2) + 0.05
+    first = optimize_latent(
+        toy_generator, Fit(x), 2, restarts=1, steps=300, lr=0.05, progress=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm = optimize_latent(
+            toy_generator, Fit(x), 2, restarts=1, steps=20, lr=1e-5, progress=False, z_init=first.z
+        )
+    gain = (first.loss - warm.loss) / first.loss
+    assert (gain < STALL_RTOL).all() and (warm.improved == (gain > 0)).all()
+    with pytest.warns(ConvergenceWarning, match=r"by more than 0\.1% of its loss.*raise lr"):
+        cold = optimize_latent(toy_generator, Fit(x), 2, steps=20, lr=1e-7, progress=False)
+    assert not cold.improved.any()
 
 
 def test_no_progress_advice_names_each_cause_present():

@@ -61,14 +61,14 @@ def _another_sweep(out: str, spec: SweepSpec) -> str:
 
 def run(args: argparse.Namespace) -> int:
     spec = SweepSpec(**{**DEMO, "n_images": args.n_images})
+    try:  # (every check first: the banner follows a start that can run)
+        sweep = Sweep(spec, args.out, device=args.device)
+    except DifferentSweepError as err:  # (its advice names sweep flags the demo does not have)
+        raise ValueError(_another_sweep(args.out, spec)) from err
     print(
         f"CSGM (bundled 'digits' generator) vs Lasso on {spec.n_images} held-out digits, "
         f"m = {', '.join(map(str, spec.x_values))} of n = 784, noise σ = {spec.noise_std} ([0,1] scale)"
     )
-    try:
-        sweep = Sweep(spec, args.out, device=args.device)
-    except DifferentSweepError as err:  # (its advice names sweep flags the demo does not have)
-        raise ValueError(_another_sweep(args.out, spec)) from err
     sweep.run(progress=not args.no_progress)
     print(report(args.out, title="demo: digits, CSGM vs Lasso"))
     print(f"plot: {args.out}/error_vs_m.png, grids: {args.out}/grid_m*.png")

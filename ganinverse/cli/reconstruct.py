@@ -171,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
             args.operator, shape, value, seed=args.seed, noise_std=2 * args.noise_std, ids=ids
         )
     except (ValueError, TypeError, FileNotFoundError) as err:  # led by the flag that set it
-        if axis is None or str(err).startswith("--"):
-            raise
+        if axis is None or value is None or str(err).startswith("--"):
+            raise  # (no value given: the operator's message names the flag to pass)
         raise type(err)(f"{axis.flag} {value}: {err}") from err
     if seed_given:
         refuse_idle_seed(

@@ -32,6 +32,10 @@ TRAINING_OPTIONS = {  # (the API's defaults; the manifold share of --adversarial
 }
 
 
+#: images per training step unless --batch-size says otherwise (all of them when fewer)
+BATCH_SIZE = 128
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train-classifier",
@@ -51,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="test images for the reported accuracy (default: the whole test split)",
     )
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, help=f"images per step (default {BATCH_SIZE})")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
@@ -92,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     from ..device import resolve_device
     from ..models import accuracy, build_classifier, save_model, train_classifier
     from .defend import check_flags, labelled_images, load_checked
+
+    batch_given = args.batch_size is not None
+    if not batch_given:
+        args.batch_size = BATCH_SIZE
 
     if args.adversarial == "manifold" and not args.generator:
         raise ValueError("--adversarial manifold needs --generator (bundled name or checkpoint)")
@@ -140,6 +148,11 @@ def run(args: argparse.Namespace) -> int:
     x_test, y_test = labelled_images(
         args.dataset, args.data_root, "test", args.n_test, 0, "--n-test"
     )
+    if batch_given and args.batch_size > len(x):
+        raise ValueError(
+            f"--batch-size {args.batch_size} exceeds the {len(x)} training images (--n): every "
+            f"step would train on all of them; pass --batch-size <= {len(x)}"
+        )
     shape = tuple(x.shape[1:])
     if tuple(x_test.shape[1:]) != shape:
         raise ValueError(

@@ -49,10 +49,11 @@ from ..latent import (
     configured,
     frozen,
     generator_device,
+    optimize_latent,
 )
 from ..models.classifier import check_unit_images
 from ..operators import Identity
-from ..solvers.csgm import MeasurementObjective, csgm
+from ..solvers.csgm import MeasurementObjective
 
 #: Defense-GAN's MNIST setting: L = 200 steps, R = 10 restarts, SGD lr 10 with momentum 0.7,
 #: lr × 0.1 after 80% of the steps.
@@ -220,7 +221,8 @@ class ProjectionDefense(nn.Module):
         config = self.call_config()
         y = from_unit(images.to(generator_device(self.G)))
         with torch.enable_grad():  # the engine needs gradients even under torch.no_grad()
-            result = csgm(self.G, Identity(self.image_shape), y, config)
+            objective = MeasurementObjective(Identity(self.image_shape), y)  # CSGM's, A = I
+            result = optimize_latent(self.G, objective, len(y), config, desc="projection")
         self.last_result = result
         self.not_improved += int((~result.improved).sum())
         return result

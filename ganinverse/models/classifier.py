@@ -12,6 +12,7 @@ class indices in [0, classes) of the model.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -25,9 +26,9 @@ from .._validation import (
     check_images,
     check_int,
     check_learning_rate,
-    check_range,
 )
 from ..device import resolve_device
+from ..exceptions import ConvergenceWarning
 from ..seeds import rng
 
 
@@ -45,7 +46,19 @@ def check_unit_images(
             f"for uint8 images in 0..255 pass {name}.float() / 255"
         )
     check_images(images, name, image_shape)
-    check_range(images, name, 0.0, 1.0, tol=1e-6)
+    lo, hi = float(images.detach().min()), float(images.detach().max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        hint = (
+            f"images in [0, 255]? pass {name} / 255"
+            if hi > 2 and lo >= -1e-6
+            else f"images on the generator's [-1, 1] scale? pass ganinverse.data.to_unit({name})"
+            if lo >= -1 - 1e-6 and hi <= 1 + 1e-6
+            else "scale them to [0, 1]"
+        )
+        raise ValueError(
+            f"{name} must lie in [0, 1] (classifiers and attacks work on that scale), got values "
+            f"in [{lo:.3g}, {hi:.3g}]; {hint}"
+        )
     return images.float()
 
 
@@ -273,7 +286,9 @@ def train_classifier(
     n = images.shape[0]
     steps = epochs * ((n + batch_size - 1) // batch_size)
     bar = tqdm(total=steps, disable=not progress, desc="classifier")
+    first, epoch_losses = None, []
     for _ in range(epochs):
+        epoch_losses = []
         order = torch.randperm(n, generator=gen)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
@@ -286,9 +301,20 @@ def train_classifier(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            epoch_losses.append(loss.item())
+            first = epoch_losses[0] if first is None else first
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
+    last = sum(epoch_losses) / len(epoch_losses)
+    if not math.isfinite(last) or (steps > 1 and last > first):
+        warnings.warn(
+            f"train_classifier: training did not lower the loss (first batch {first:.4g}, mean "
+            f"of the last epoch {last:.4g}; lr={lr:g}): the weights diverged or never learned; "
+            "lower lr (typical for Adam: 1e-4 to 1e-2)",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return model.eval()
 
 

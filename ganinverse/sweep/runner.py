@@ -134,17 +134,18 @@ class Sweep:
                 "resolved settings), whose rows were drawn under other seeds: report it with "
                 "`ganinverse sweep-merge`, but run new work into another --out"
             )
+        # the settings first: other --start / --split give other images, named as settings
+        if before is not None and not spec.grows(before) and not spec.matches(before):
+            differs = "; ".join(spec.blocking_differences(before)) or "?"
+            raise DifferentSweepError(
+                f"{self.out} holds results of a different sweep (it differs in: {differs}; "
+                f"see {saved}); use another --out, or the same settings to resume, or add "
+                "x values, methods or images to grow it"
+            )
         now = self.inputs()
         recorded = self._check_inputs(before, now, saved)
         inputs = {**recorded, **now}  # (a folder of older code: recorded from now; grown: N)
         if before is None or not spec.matches(before) or inputs != recorded:
-            if before is not None and not spec.grows(before) and not spec.matches(before):
-                differs = "; ".join(spec.differences(before, explain=True)) or "?"
-                raise DifferentSweepError(
-                    f"{self.out} holds results of a different sweep (it differs in: {differs}; "
-                    f"see {saved}); use another --out, or the same settings to resume, or add "
-                    "x values, methods or images to grow it"
-                )
             # a new folder's rows all carry a status; an older one grown keeps rows without
             mark = {STATUS_MARK: True} if before is None or before.get(STATUS_MARK) else {}
             atomic_write_json(saved, {**spec.to_json(), **mark, INPUTS: inputs})

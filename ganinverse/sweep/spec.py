@@ -348,9 +348,43 @@ class SweepSpec:
         method and the unchanged fields (its seeds derive from the image's identity, so any
         number of images may be added). A method added brings its own settings."""
         saved = upgrade(saved)
-        now = self.to_json()
         if not all(k in saved for k in GROWN):
             return False
+        if not self.matches(self._grown(saved)):
+            return False
+        return not self._shrunk(saved)
+
+    def _shrunk(self, saved: Mapping) -> list[str]:
+        """The fields of GROWN in which this spec does not grow ``saved`` (fewer x values,
+        methods or images than it holds)."""
+        out = []
+        if not set(saved["x_values"]) <= set(self.x_values):
+            out.append("x_values")
+        if not set(saved["methods"]) <= set(self.methods):
+            out.append("methods")
+        if not saved["n_images"] <= self.n_images:
+            out.append("n_images")
+        return out
+
+    def blocking_differences(self, saved: Mapping) -> list[str]:
+        """Why this spec cannot resume or grow a saved ``sweep.json``, explained
+        (``differences(explain=True)``): the settings that differ once the allowed growth (more
+        x values, methods with their settings, images) is set aside, and a GROWN field only where
+        it shrinks."""
+        saved = upgrade(saved)
+        if not all(k in saved for k in GROWN):
+            return self.differences(saved, explain=True)
+        shrunk = self._shrunk(saved)
+        keys = self.differences(saved)
+        explained = dict(zip(keys, self.differences(saved, explain=True), strict=True))
+        return [explained[k] for k in keys if k in shrunk] + self.differences(
+            self._grown(saved), explain=True
+        )
+
+    def _grown(self, saved: Mapping) -> dict:
+        """``saved`` grown into this spec: its GROWN fields and the settings of the methods
+        this spec adds taken from this spec, everything else as saved."""
+        now = self.to_json()
         grown = {**saved, **{k: now[k] for k in GROWN}}
         old = set(saved["methods"])
         new = set(self.methods) - old
@@ -374,13 +408,7 @@ class SweepSpec:
                 if name in now["resolved"]:
                     res[name] = now["resolved"][name]
         grown["resolved"] = res
-        if not self.matches(grown):
-            return False
-        return (
-            set(saved["x_values"]) <= set(self.x_values)
-            and old <= set(self.methods)
-            and saved["n_images"] <= self.n_images
-        )
+        return grown
 
 
 def _with_predated_options(resolved: Mapping) -> dict:

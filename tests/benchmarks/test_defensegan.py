@@ -107,7 +107,7 @@ def test_a_rerun_recomputes_nothing(bench, run, monkeypatch):
 
     monkeypatch.setattr(FGSM, "__call__", boom)
     monkeypatch.setattr(PGD, "__call__", boom)
-    monkeypatch.setattr(projection, "csgm", boom)  # every projection runs the engine
+    monkeypatch.setattr(projection, "optimize_latent", boom)  # every projection runs it
     monkeypatch.setattr(bench, "train_classifier", boom)
     bench.main(_args(run))
     after = {p: p.read_bytes() for p in (run / "out").rglob("*.csv")}
@@ -137,8 +137,10 @@ def test_the_attack_images_are_projected_once(bench, tmp_path, monkeypatch):
     projections of A-rec and once per defended cell (clean, fgsm, pgd) of A and A-rec, for no
     MSE (of the clean images, and of 2 attacks x 2 models)."""
     calls = []
-    real = projection.csgm
-    monkeypatch.setattr(projection, "csgm", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = projection.optimize_latent
+    monkeypatch.setattr(
+        projection, "optimize_latent", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     bench.main([*_args(tmp_path), "--classifiers", "A", "--batch", "4"])
     assert len(calls) == 1 + 2 * 3  # one batch of 4 images per cell
 

@@ -488,3 +488,18 @@ def test_demo_into_a_larger_demo_names_its_image_count(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "holds this demo run on 3 images" in err and "--n-images 3" in err, err
     assert (out / "sweep.json").read_text() == before
+
+
+def test_a_refused_demo_prints_no_banner_and_a_missing_mask_is_named(tmp_path, capsys):
+    """helper-47: demo printed its "CSGM ... on N digits" banner before a one-line error, and
+    reconstruct --operator inpainting without --mask said "--mask None: ..."."""
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    assert main(["demo", "--no-progress", "--out", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "error" in captured.err
+    argv = ["reconstruct", "--generator", "digits", "--dataset", "digits", "--index", "3"]
+    assert main([*argv, "--operator", "inpainting", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "needs a mask spec (--mask" in err and "None" not in err, err
+    assert not (tmp_path / "r").exists()

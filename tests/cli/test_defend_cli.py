@@ -121,3 +121,15 @@ def test_a_split_the_dataset_lacks_names_split(tmp_path, capsys, plain):
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert "error: --split: split for 'digits' must be one of" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_batch_beyond_the_training_images_is_refused(tmp_path, capsys):
+    """helper-47: train-classifier --batch-size 100000 --n 200 trained full-batch silently
+    (pretrain refuses the same); the default batch stays valid on fewer images."""
+    argv = ["train-classifier", "--dataset", "digits", "--n", "20", "--n-test", "10"]
+    argv += ["--epochs", "1", "--no-progress", "--device", "cpu"]
+    assert main([*argv, "--batch-size", "100000", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size 100000 exceeds the 20 training images" in err, err
+    assert not (tmp_path / "o").exists()
+    assert main([*argv, "--out", str(tmp_path / "p")]) == 0  # (default 128 > 20: all of them)

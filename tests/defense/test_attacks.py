@@ -72,8 +72,10 @@ def test_bad_inputs_raise_named_errors(toy_classifier, toy_test_set):
     x, y = toy_test_set
     with pytest.raises(ValueError, match="eps"):
         FGSM(toy_classifier, eps=-0.1)
-    with pytest.raises(ValueError, match=r"images must lie in \[0.0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"images must lie in \[0, 1\].*to_unit\(images\)"):
         PGD(toy_classifier, 0.1)(x * 2 - 1, y)
+    with pytest.raises(ValueError, match=r"images in \[0, 255\]\? pass images / 255"):
+        FGSM(toy_classifier, 0.1)(x * 255, y)  # (helper-47: no hint before)
     with pytest.raises(ValueError, match="images must have 4 dimensions"):
         FGSM(toy_classifier, 0.1)(x[:, 0], y)
     with pytest.raises(ValueError, match=r"images must have shape \('\*', 1, 8, 8\)"):

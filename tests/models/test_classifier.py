@@ -1,6 +1,9 @@
+import warnings
+
 import pytest
 import torch
 
+from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.models import ClassifierA, ClassifierB, accuracy, build_classifier, train_classifier
 
 
@@ -26,8 +29,22 @@ def test_train_classifier_learns_a_separable_problem():
     images = torch.rand(256, 1, 28, 28, generator=gen) * 0.3
     images[labels == 1, :, :14] += 0.7  # class 1: bright top half
     model = build_classifier("A", (1, 28, 28), 2)
-    model = train_classifier(model, images, labels, epochs=3, batch_size=32, seed=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # a run that learns does not warn
+        model = train_classifier(
+            model, images, labels, epochs=3, batch_size=32, seed=0, device="cpu"
+        )
     assert accuracy(model, images, labels) > 0.95
+
+
+def test_a_training_that_diverges_warns():
+    """helper-47: train-classifier --lr 1e5 ended at chance, weights ~1e5, without a word."""
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (128,), generator=gen)
+    images = torch.rand(128, 1, 28, 28, generator=gen)
+    model = build_classifier("A", (1, 28, 28), 2)
+    with pytest.warns(ConvergenceWarning, match="did not lower the loss.*lower lr"):
+        train_classifier(model, images, labels, epochs=2, batch_size=32, lr=1e5, device="cpu")
 
 
 def test_train_classifier_rejects_signed_images():

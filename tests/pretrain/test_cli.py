@@ -303,3 +303,26 @@ def test_a_folder_of_mixed_sizes_names_the_flag_that_resizes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "differ in size" in err and "--image-size" in err and not out.exists()
     assert main([*args, "--out", str(out), "--image-size", "28"]) == 0
+
+
+def test_resume_with_another_dataset_names_the_dataset(tmp_path, capsys):
+    """helper-47: --resume --dataset digits on a folder run blamed the saved --data-root (which
+    the user never passed); the conflict is the dataset, named as for any other setting."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / f"{i}.png")
+    out = tmp_path / "run"
+    common = ["--device", "cpu", "--no-progress", "--out", str(out)]
+    tiny = ["--latent-dim", "4", "--ngf", "4", "--ndf", "4", "--batch-size", "4"]
+    assert (
+        main(["--dataset", "folder", "--data-root", str(root), "--steps", "1", *tiny, *common]) == 0
+    )
+    capsys.readouterr()
+    assert main(["--resume", "--dataset", "digits", "--steps", "2", *common]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "different dataset" in err and "data-root" not in err, err
