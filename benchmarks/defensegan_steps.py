@@ -9,6 +9,9 @@ and step on one CPU core for the tangent BPDA).
     OMP_NUM_THREADS=1 nohup .venv/bin/python benchmarks/defensegan_steps.py --steps 100 \\
         > /tmp/dg-steps.log 2>&1 &
 
+``--keep-best``: the attack returns per image its first iterate that the defended model
+misclassifies instead of the last (``PGD(keep_best=True)``; folder and CSV ``steps<S>-best``).
+
 Resumable: chunks of ``--chunk`` images, each an ``evaluate_defense`` folder under
 ``OUT/attacks/steps<S>/`` (a kill loses at most one chunk's cell). ``OUT/attacks/steps<S>.csv``
 gets one row once every chunk is done (and a partial row before, marked by its ``n``), beside
@@ -37,8 +40,8 @@ from ganinverse.defense.evaluate import Row, parse_attacks
 from ganinverse.io import atomic_write_text
 from ganinverse.models import load_generator
 
-FIELDS = ("model", "defense", "attack", "norm", "eps", "steps", "n", "accuracy", "ci95",
-          "seconds_per_image")  # fmt: skip
+FIELDS = ("model", "defense", "attack", "norm", "eps", "steps", "keep_best", "n", "accuracy",
+          "ci95", "seconds_per_image")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n", type=int, default=100, help="test images 0..n-1")
     p.add_argument("--chunk", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--keep-best",
+        action="store_true",
+        help="per image the first iterate the defended model misclassifies (PGD keep_best)",
+    )
     args = p.parse_args(argv)
     for name in ("steps", "n", "chunk"):
         if getattr(args, name) < 1:
@@ -77,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     defense = ProjectionDefense(G, steps=d["steps"], restarts=d["restarts"], seed=d["seed"])
     settings = da.eval_settings(  # the table's budgets, with this run's steps and chunks
         da.parse_args([]), bpda_steps=args.steps, pgd_steps=args.steps, batch_size=args.chunk,
-        seed=args.seed,
+        seed=args.seed, keep_best=args.keep_best,
     )  # fmt: skip
     tag = {"generator": d["generator"], "models": str(models), "steps": args.steps}
-    folder = out / "attacks" / f"steps{args.steps}"
+    name = f"steps{args.steps}" + ("-best" if args.keep_best else "")
+    folder = out / "attacks" / name
     started = time.perf_counter()
 
     parts = da.chunks(args.n, args.chunk)
@@ -94,17 +103,19 @@ def main(argv: list[str] | None = None) -> int:
         if reference is not None:  # the table's cell: its steps as its chunks recorded them
             meta = json.loads((table[0] / "cells.json").read_text())["meta"]
             reference["steps"] = meta["settings"][steps_of]
-        for cell in (reference, cells.get(key) and {**cells[key], "steps": args.steps}):
+            reference["keep_best"] = meta["settings"].get("keep_best", False)
+        this = cells.get(key) and {**cells[key], "steps": args.steps, "keep_best": args.keep_best}
+        for cell in (reference, this):
             if cell is None:
                 continue
             row = dg.table_row("A", d["label"], args.spec, cell["accuracy"], cell["n"],
                                cell["seconds"])  # fmt: skip
-            rows.append({**row, "steps": cell["steps"]})
+            rows.append({**row, "steps": cell["steps"], "keep_best": cell["keep_best"]})
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(out / "attacks" / f"steps{args.steps}.csv", buf.getvalue())
+        atomic_write_text(out / "attacks" / f"{name}.csv", buf.getvalue())
         print(buf.getvalue(), flush=True)
 
     cells = da.run_chunks(

@@ -170,7 +170,7 @@ BUDGETS = (
 RECORD_FLAGS = {
     "out": "--out",
     "n": "--n",
-    **{f"settings.{dest}": _flag(dest) for dest in (*BUDGETS, "batch_size", "seed")},
+    **{f"settings.{dest}": _flag(dest) for dest in (*BUDGETS, "batch_size", "seed", "keep_best")},
     **{f"defense.{k}": f"--{k}" for k in ("steps", "restarts", "lr")},
     "tag.generator": "--generator",
     "tag.classifiers[0]": "--classifier",
@@ -296,6 +296,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     budget("--latent-steps", type=int, help="steps of the latent attack")
     budget("--latent-restarts", type=int, help="restarts of the latent attack")
+    e.add_argument(
+        "--keep-best",
+        action="store_true",
+        help="PGD-family attacks return per image their first misclassified iterate, not the "
+        "last (as APGD keeps its best point)",
+    )
     e.add_argument("--batch-size", type=int, default=100, help="images per attack batch")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
@@ -338,9 +344,18 @@ def run_eval(args: argparse.Namespace) -> int:
         check_count(args.bpda_projection[0], "--bpda-projection STEPS", "steps")
         check_count(args.bpda_projection[1], "--bpda-projection RESTARTS", "draws")
     check_budgets_used(args, attacks)
+    if args.keep_best and not any("keep_best" in s.record.budget_fields() for s in attacks):
+        raise ValueError(
+            f"--keep-best acts on the PGD-family attacks, none of which --attacks {args.attacks} "
+            "includes: add one (e.g. pgd:EPS) or drop the flag"
+        )
     budgets = {k: getattr(args, k) for k in BUDGETS if getattr(args, k) is not None}
     settings = EvalSettings(
-        **budgets, batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress
+        **budgets,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        progress=not args.no_progress,
+        keep_best=args.keep_best,
     )
     device = resolve_device(args.device)
     out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder

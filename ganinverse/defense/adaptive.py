@@ -144,6 +144,7 @@ class RestartEOTPGD(PGD):
         random_start: bool = True,
         seed: int = 0,
         eot_samples: int = 1,
+        keep_best: bool = False,
     ) -> None:
         if not isinstance(defense, ProjectionDefense):
             raise TypeError(f"defense must be a ProjectionDefense, got {type(defense).__name__}")
@@ -162,6 +163,7 @@ class RestartEOTPGD(PGD):
             random_start=random_start,
             seed=seed,
             eot_samples=eot_samples,
+            keep_best=keep_best,
         )
 
     def loss(self, x: Tensor, labels: Tensor) -> Tensor:

@@ -170,6 +170,7 @@ class AttackChecks:
         self.norm = check_choice(str(norm), "norm", NORMS)
         self.eps = check_budget(eps, "eps", self.norm, self.image_size)
         self._classes_checked = False
+        self._seen_logits: Tensor | None = None  # the last forward's logits (see logits)
         #: whether a gradient of the last call was exactly zero for every image it had to move
         #: (a :class:`~ganinverse.exceptions.ZeroGradientWarning` was issued)
         self.last_zero_gradient = False
@@ -211,6 +212,7 @@ class AttackChecks:
             out = first_forward(self.model, x, "the attacked model")
             check_labels(labels, logits_classes(out, len(x)))
             self._classes_checked = True
+        self._seen_logits = out.detach()  # (PGD's keep_best reads the logits of its iterate)
         return out
 
     def input_gradient(self, loss: Tensor, x: Tensor) -> Tensor:
@@ -331,6 +333,12 @@ class PGD(Attack):
     ``alpha=None`` takes Madry et al.'s 2.5 ε / steps, capped at ε (a longer step only leaves the
     ball, so few steps with a large ε stay valid); ``random_start`` draws the start uniformly in
     the ball (seeded by ``seed``).
+
+    ``keep_best``: per image, return the first iterate the model misclassifies (judged by the
+    forward pass the step's gradient makes; a loss that does not evaluate ``model(x)`` gets one
+    forward pass more per step) instead of the last iterate, as APGD (Croce & Hein 2020) keeps
+    its best point. Every iterate lies in the ball, so the attack can only get stronger; with a
+    randomised model (``eot_samples`` > 1) the kept iterate was misclassified by one draw.
     """
 
     def __init__(
@@ -344,9 +352,11 @@ class PGD(Attack):
         random_start: bool = True,
         seed: int = 0,
         eot_samples: int = 1,
+        keep_best: bool = False,
     ) -> None:
         super().__init__(model, eps, eot_samples=eot_samples, norm=norm)
         self.steps = check_count(steps, "steps", "steps")
+        self.keep_best = check_bool(keep_best, "keep_best")
         if alpha is None:
             self.alpha = min(2.5 * self.eps / steps, self.eps)
         else:
@@ -387,20 +397,30 @@ class PGD(Attack):
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
         delta = self._start(images) if self.random_start else torch.zeros_like(images)
         x = (images + delta).clamp(0, 1)
+        kept = x.clone()  # (keep_best: the first misclassified iterate of each image)
+        fooled = torch.zeros(len(x), dtype=torch.bool, device=x.device)
         for _ in range(self.steps):
+            self._seen_logits = None
             g = self.gradient(x, labels)
+            if self.keep_best:
+                logits = self._seen_logits
+                if logits is None:  # (a loss that never ran model(x), e.g. RestartEOTPGD's)
+                    with torch.no_grad():
+                        logits = self.model(x)
+                new = (logits.argmax(1) != labels) & ~fooled
+                kept[new], fooled = x[new], fooled | new
             if self.norm == "inf":
                 step = g.sign()
             else:
                 step = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
             delta = project_ball(x + self.alpha * step - images, self.eps, self.norm)
             x = (images + delta).clamp(0, 1)
-        return x
+        return torch.where(fooled.view(-1, *[1] * (x.dim() - 1)), kept, x)
 
     def __repr__(self) -> str:
         return (
             f"PGD(eps={self.eps:g}, norm={self.norm}, steps={self.steps}, alpha={self.alpha:.3g}, "
-            f"eot_samples={self.eot_samples})"
+            f"eot_samples={self.eot_samples}{', keep_best=True' if self.keep_best else ''})"
         )
 
 

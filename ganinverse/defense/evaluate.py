@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_choice, check_count, check_int
+from .._validation import check_bool, check_choice, check_count, check_int
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import accuracy
 from ..models.classifier import check_labels, num_classes_of
@@ -175,8 +175,12 @@ class EvalSettings:
     batch_size: int = 100
     seed: int = 0
     progress: bool = False
+    #: the PGD-family attacks (pgd, bpda, bpda_tangent, eot, eot_restarts, unrolled) return per
+    #: image their first misclassified iterate instead of the last (``PGD(keep_best=True)``)
+    keep_best: bool = False
 
     def __post_init__(self) -> None:
+        check_bool(self.keep_best, "keep_best")
         for name in ("pgd_steps", "bpda_steps", "latent_steps", "unroll_steps"):
             check_count(getattr(self, name), name, "steps")
         for name in ("eot_samples", "latent_restarts"):

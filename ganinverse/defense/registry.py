@@ -235,7 +235,10 @@ def _fgsm(c: AttackContext) -> Attack:
 
 
 def _pgd(c: AttackContext) -> Attack:
-    return PGD(c.classifier, c.eps, steps=c.settings.pgd_steps, norm=c.norm, seed=c.settings.seed)
+    s = c.settings
+    return PGD(
+        c.classifier, c.eps, steps=s.pgd_steps, norm=c.norm, seed=s.seed, keep_best=s.keep_best
+    )
 
 
 def _attacker_defense(c: AttackContext, **options: object) -> ProjectionDefense:
@@ -253,7 +256,15 @@ def _bpda(c: AttackContext, *, eot: bool) -> Attack:
     s = c.settings
     d = _attacker_defense(c, resample=eot)
     samples = s.eot_samples if eot else 1
-    return bpda_pgd(d, c.classifier, c.eps, steps=s.bpda_steps, norm=c.norm, eot_samples=samples)
+    return bpda_pgd(
+        d,
+        c.classifier,
+        c.eps,
+        steps=s.bpda_steps,
+        norm=c.norm,
+        eot_samples=samples,
+        keep_best=s.keep_best,
+    )
 
 
 def _latent(c: AttackContext) -> Attack:
@@ -274,14 +285,19 @@ def _bpda_tangent(c: AttackContext) -> Attack:
     """PGD on ``Sequential(D, f)`` with D's tangent-space backward (the attacker's copy of the
     defense, ``settings.bpda_projection`` as in :func:`_bpda`)."""
     d = _attacker_defense(c, gradient="tangent")
-    return PGD(nn.Sequential(d, c.classifier), c.eps, steps=c.settings.bpda_steps, norm=c.norm)
+    s = c.settings
+    model = nn.Sequential(d, c.classifier)
+    return PGD(model, c.eps, steps=s.bpda_steps, norm=c.norm, keep_best=s.keep_best)
 
 
 def _eot_restarts(c: AttackContext) -> Attack:
     """:class:`RestartEOTPGD`: the tangent backward averaged over the R restarts of one
     projection of the attacker's copy (``settings.bpda_projection`` as in :func:`_bpda`)."""
     d = _attacker_defense(c, gradient="tangent")
-    return RestartEOTPGD(d, c.classifier, c.eps, steps=c.settings.bpda_steps, norm=c.norm)
+    s = c.settings
+    return RestartEOTPGD(
+        d, c.classifier, c.eps, steps=s.bpda_steps, norm=c.norm, keep_best=s.keep_best
+    )
 
 
 def _unrolled(c: AttackContext) -> Attack:
@@ -296,15 +312,16 @@ def _unrolled(c: AttackContext) -> Attack:
         unroll_steps=min(s.unroll_steps, d.config.steps),  # (the default 10 may exceed a short
         steps=s.bpda_steps,  # projection's steps: the whole run, as the CLI refuses beyond it)
         norm=c.norm,
+        keep_best=s.keep_best,
     )
 
 
 #: The settings of every attack that runs the defense's projection through BPDA.
-BPDA_SETTINGS = ("bpda_steps", "bpda_projection")
+BPDA_SETTINGS = ("bpda_steps", "bpda_projection", "keep_best")
 
 
 register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
-register_attack(AttackRecord("pgd", "PGD", _pgd, settings=("pgd_steps",)))
+register_attack(AttackRecord("pgd", "PGD", _pgd, settings=("pgd_steps", "keep_best")))
 register_attack(
     AttackRecord(
         "bpda",

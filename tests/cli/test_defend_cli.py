@@ -133,3 +133,12 @@ def test_a_batch_beyond_the_training_images_is_refused(tmp_path, capsys):
     assert "--batch-size 100000 exceeds the 20 training images" in err, err
     assert not (tmp_path / "o").exists()
     assert main([*argv, "--out", str(tmp_path / "p")]) == 0  # (default 128 > 20: all of them)
+
+
+def test_keep_best_needs_a_pgd_family_attack(tmp_path, capsys, plain):
+    argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
+    argv += ["--dataset", "digits", "--n", "2", "--keep-best", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--attacks", "fgsm:0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--keep-best acts on the PGD-family attacks" in err and "fgsm:0.1" in err, err
+    assert not (tmp_path / "o").exists()

@@ -238,3 +238,46 @@ def test_pgd_budget_at_eps_0_and_an_unroll_beyond_the_steps_warn(toy_generator, 
     defense = ProjectionDefense(toy_generator, steps=2, restarts=1, optimizer="sgd", prune_at=())
     with pytest.warns(IdleOptionWarning, match="unroll_steps=5 is beyond the projection's steps=2"):
         UnrolledProjection(defense, unroll_steps=5)
+
+
+class _FooledOnce(torch.nn.Module):
+    """A 2-class model that misclassifies (class 1 for label 0) only at the first iterate PGD
+    differentiates at; every later iterate, the last included, is classified correctly."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(1))
+        self.gradient_calls = 0
+
+    def forward(self, x):
+        if x.requires_grad:
+            self.gradient_calls += 1
+        bias = 1.0 if self.gradient_calls == 1 and x.requires_grad else -1.0
+        score = 1e-3 * x.flatten(1).sum(1, keepdim=True) * self.w + bias
+        return torch.cat([-score, score], 1)
+
+
+@pytest.mark.parametrize("norm, eps", [("inf", 0.1), ("2", 0.5)])
+def test_keep_best_returns_the_first_misclassified_iterate(norm, eps):
+    """PGD(keep_best=True) returns per image an iterate the model misclassified (here the
+    random start, the first iterate) where the last one is classified correctly; without
+    keep_best, the last iterate."""
+    x, y = torch.rand(3, 1, 4, 4), torch.zeros(3, dtype=torch.long)
+    last = PGD(_FooledOnce(), eps, steps=4, norm=norm, seed=1)(x, y)
+    attack = PGD(_FooledOnce(), eps, steps=4, norm=norm, seed=1, keep_best=True)
+    best = attack(x, y)
+    start = (x + attack._start(x)).clamp(0, 1)
+    assert torch.equal(best, start) and not torch.equal(last, start)
+
+
+def test_keep_best_can_only_fool_more_images(toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    last = PGD(toy_classifier, 0.1, steps=10, seed=0)(x, y)
+    best = PGD(toy_classifier, 0.1, steps=10, seed=0, keep_best=True)(x, y)
+    with torch.no_grad():
+        fooled_last = toy_classifier(last).argmax(1) != y
+        fooled_best = toy_classifier(best).argmax(1) != y
+    assert (fooled_best | ~fooled_last).all()  # every image fooled at the end is fooled here
+    assert (best - x).abs().max() <= 0.1 + 1e-6
+    with pytest.raises(TypeError, match="keep_best"):
+        PGD(toy_classifier, 0.1, keep_best="yes")
