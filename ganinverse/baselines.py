@@ -666,8 +666,9 @@ def _warn_unconverged(
         f"{solver}: {int(bad.sum())} of {len(converged)} images stopped on max_iter={max_iter} "
         f"before the duality gap fell to tol={tol:g} of the objective (largest gap / objective "
         f"reached: {float(rel):.2e}); their objective may be that far above the minimum. Use a "
-        "larger lam (a small lam converges slowly; lam=, CLI --lam / --lasso-lambdas), or, "
-        f"calling {solver} directly, raise max_iter or loosen tol (a larger value)",
+        "larger ℓ1 weight (a small one converges slowly: Lasso's lam, CLI --lam / "
+        "--lasso-lambdas; csgm-sparse's l1, --sparse-l1 / --sparse-l1-grid), or, calling "
+        f"{solver} directly, raise max_iter or loosen tol (a larger value)",
         ConvergenceWarning,
         stacklevel=3,
     )

@@ -199,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
+    if "progress" in options:  # a solver's own bar (untrained priors)
+        options["progress"] = not args.no_progress
     if args.generator is not None and not record.needs_generator:
         raise ValueError(
             f"--generator: method {args.method!r} uses no generator, so it would change nothing "

@@ -28,7 +28,7 @@ from .._validation import (
     check_learning_rate,
 )
 from ..device import resolve_device
-from ..exceptions import ConvergenceWarning
+from ..exceptions import STALL_RTOL, ConvergenceWarning
 from ..seeds import rng
 
 
@@ -285,10 +285,10 @@ def train_classifier(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = images.shape[0]
     steps = epochs * ((n + batch_size - 1) // batch_size)
+    probe = (images[:batch_size], labels[:batch_size])  # the loss on it before and after
+    before = _probe_loss(model, *probe, dev)
     bar = tqdm(total=steps, disable=not progress, desc="classifier")
-    first, epoch_losses = None, []
     for _ in range(epochs):
-        epoch_losses = []
         order = torch.randperm(n, generator=gen)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
@@ -301,21 +301,34 @@ def train_classifier(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            epoch_losses.append(loss.item())
-            first = epoch_losses[0] if first is None else first
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
-    last = sum(epoch_losses) / len(epoch_losses)
-    if not math.isfinite(last) or (steps > 1 and last > first):
+    after = _probe_loss(model, *probe, dev)
+    # (with augment the objective is another one: only a non-finite loss is judged)
+    stalled = augment is None and before - after <= STALL_RTOL * abs(before)
+    if not math.isfinite(after) or stalled:
+        moved = math.isfinite(after) and abs(before - after) > STALL_RTOL * abs(before)
         warnings.warn(
-            f"train_classifier: training did not lower the loss (first batch {first:.4g}, mean "
-            f"of the last epoch {last:.4g}; lr={lr:g}): the weights diverged or never learned; "
-            "lower lr (typical for Adam: 1e-4 to 1e-2)",
+            f"train_classifier: training did not lower the loss by more than {STALL_RTOL:.1%} "
+            f"(cross-entropy on the first {len(probe[0])} training images: {before:.4g} before, "
+            f"{after:.4g} after; lr={lr:g}): the weights "
+            f"{'diverged; lower lr' if moved or not math.isfinite(after) else 'never learned; raise lr or epochs'}"
+            " (typical for Adam: 1e-4 to 1e-2)",
             ConvergenceWarning,
             stacklevel=2,
         )
     return model.eval()
+
+
+@torch.no_grad()
+def _probe_loss(model: nn.Module, x: Tensor, labels: Tensor, dev) -> float:
+    """Mean cross-entropy of ``model`` (in eval mode) on one batch; the model's mode is kept."""
+    mode = model.training
+    model.eval()
+    loss = float(F.cross_entropy(model(x.to(dev)), labels.to(dev)))
+    model.train(mode)
+    return loss
 
 
 @torch.no_grad()

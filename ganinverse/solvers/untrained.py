@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_count, check_int, check_learning_rate
 from ..device import resolve_device
-from ..exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice
+from ..exceptions import STALL_RTOL, ConvergenceWarning, IdleOptionWarning, no_progress_advice
 from ..latent import check_image_ids
 from ..models.cost import check_training_memory
 from ..models.untrained import DeepDecoder, SkipNet, UntrainedNetwork
@@ -224,12 +224,14 @@ def fit_untrained(
         x_hat, data = (v[:B] for v in fit())
     history.append(data)
     history_t = torch.stack(history).cpu()
-    improved = torch.isfinite(history_t[-1]) & (history_t[-1] < history_t[0])
+    first, last = history_t[0], history_t[-1]  # (random weights are a random start: a fit
+    improved = torch.isfinite(last) & (first - last > STALL_RTOL * first.abs())  # must move)
     if not bool(improved.all()):
         bad = int((~improved).sum())
         warnings.warn(
             f"{key}: for {bad} of {B} image(s) the data term after {steps} steps is not below "
-            f"its start{'' if bool(torch.isfinite(history_t).all()) else ' (non-finite losses)'}"
+            f"its start by more than {STALL_RTOL:.1%}"
+            f"{'' if bool(torch.isfinite(history_t).all()) else ' (non-finite losses)'}"
             f" (lr={lr:g}); their x_hat is no fit (result.improved is False): "
             + no_progress_advice(history_t[0][~improved], history_t[-1][~improved]),
             ConvergenceWarning,

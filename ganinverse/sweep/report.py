@@ -174,8 +174,8 @@ def flagged_rows(rows: Sequence[dict]) -> str:
         f"{sum(counts.values())} of {len(rows)} rows are images whose solver did not stand by its "
         f"reconstruction: {', '.join(parts)} (status column of rows.csv; not_improved: x̂ is the "
         "start; not_converged: stopped on max_iter; unreported: a plug-in solver that reports "
-        "no status); they are in the means: check the settings (steps, lr, max_iter) and rerun "
-        "those units"
+        "no status); they are in the means: check the settings (steps and lr; a larger ℓ1 "
+        "weight for not_converged) and rerun those units"
     )
 
 

@@ -43,8 +43,12 @@ def test_a_training_that_diverges_warns():
     labels = torch.randint(0, 2, (128,), generator=gen)
     images = torch.rand(128, 1, 28, 28, generator=gen)
     model = build_classifier("A", (1, 28, 28), 2)
-    with pytest.warns(ConvergenceWarning, match="did not lower the loss.*lower lr"):
+    with pytest.warns(ConvergenceWarning, match="did not lower the loss.*diverged; lower lr"):
         train_classifier(model, images, labels, epochs=2, batch_size=32, lr=1e5, device="cpu")
+    # helper-48: lr 1e-9 never learned (chance accuracy) and passed as trained
+    model = build_classifier("A", (1, 28, 28), 2)
+    with pytest.warns(ConvergenceWarning, match=r"by more than 0\.1%.*raise lr or epochs"):
+        train_classifier(model, images, labels, epochs=2, batch_size=32, lr=1e-9, device="cpu")
 
 
 def test_train_classifier_rejects_signed_images():

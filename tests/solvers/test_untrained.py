@@ -160,6 +160,19 @@ def test_a_fit_that_cannot_improve_warns():
     assert not res.improved.any()
 
 
+@pytest.mark.parametrize("solver", ["deep-decoder", "dip"])
+def test_a_fit_that_barely_moves_is_not_improved(solver):
+    """helper-48: lr=1e-8 moved the data term by 0.002% and the fit was reported "ok": random
+    weights are a random start, so a fit must lower it by more than STALL_RTOL."""
+    x = smooth_images(2)
+    op = GaussianCS(SHAPE, 60, seed=0)
+    fit, options = (deep_decoder, DD) if solver == "deep-decoder" else (deep_image_prior, DIP)
+    options = {**options, "lr": 1e-8}
+    with pytest.warns(ConvergenceWarning, match=r"by more than 0\.1%.*raise lr or steps"):
+        res = fit(None, op, op.measure(x), steps=5, image_ids=[0, 1], **options)
+    assert not res.improved.any() and list(res.status) == ["not_improved"] * 2
+
+
 def test_bad_input_is_refused_with_the_fix():
     op = GaussianCS(SHAPE, 40, seed=0)
     y = op.measure(smooth_images())
