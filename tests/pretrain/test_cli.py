@@ -246,6 +246,19 @@ def test_an_mlp_beyond_memory_is_refused_before_any_weight(tmp_path, capsys, ext
     assert not out.exists()
 
 
+def _png_folder(root, sizes, seed=0):
+    """``root`` with one random grey PNG per entry of ``sizes`` (its side), named 0.png, ...;
+    returns the numpy generator, for images drawn later."""
+    import numpy as np
+    from PIL import Image
+
+    root.mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i, side in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8)).save(root / f"{i}.png")
+    return rng
+
+
 def test_resume_on_a_folder_whose_images_changed_is_refused(tmp_path, capsys):
     """(issue 14, S3) --dataset folder: a replaced or deleted image stops --resume with one line,
     exit 2, nothing written; the same images under a moved folder (--data-root) resume."""
@@ -255,10 +268,7 @@ def test_resume_on_a_folder_whose_images_changed_is_refused(tmp_path, capsys):
     from PIL import Image
 
     root = tmp_path / "faces"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / f"{i}.png")
+    rng = _png_folder(root, [28] * 20)
     out = tmp_path / "run"
     tiny = ["--latent-dim", "4", "--ngf", "4", "--ndf", "4", "--batch-size", "8"]
     common = ["--device", "cpu", "--no-progress", "--out", str(out)]
@@ -281,12 +291,7 @@ def test_resume_on_a_folder_whose_images_changed_is_refused(tmp_path, capsys):
 
 def test_a_folder_of_mixed_sizes_names_the_flag_that_resizes(tmp_path, capsys):
     """(issue 14, U4) the message names --image-size, the flag pretrain has; with it, it trains."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for i, s in enumerate([28, 28, 32, 28]):
-        Image.fromarray(rng.integers(0, 256, (s, s), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    _png_folder(tmp_path, [28, 28, 32, 28])
     out = tmp_path / "run"
     args = [
         "--dataset",
@@ -308,14 +313,8 @@ def test_a_folder_of_mixed_sizes_names_the_flag_that_resizes(tmp_path, capsys):
 def test_resume_with_another_dataset_names_the_dataset(tmp_path, capsys):
     """helper-47: --resume --dataset digits on a folder run blamed the saved --data-root (which
     the user never passed); the conflict is the dataset, named as for any other setting."""
-    import numpy as np
-    from PIL import Image
-
     root = tmp_path / "imgs"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / f"{i}.png")
+    _png_folder(root, [28] * 8)
     out = tmp_path / "run"
     common = ["--device", "cpu", "--no-progress", "--out", str(out)]
     tiny = ["--latent-dim", "4", "--ngf", "4", "--ndf", "4", "--batch-size", "4"]
