@@ -7,6 +7,8 @@ import argparse
 import json
 import time
 
+import torch
+
 from ..defense.training import ADVERSARIAL_DEFAULTS
 
 #: Options of one kind of training only, by dest: (their default, whether the run uses them,
@@ -159,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
             f"the train images are {shape} but the test images {tuple(x_test.shape[1:])}"
         )
     num_classes = int(max(y.max(), y_test.max())) + 1
-    model = build_classifier(args.model, shape, num_classes)
+    with torch.random.fork_rng():  # the initial weights are a function of --seed (helper-49)
+        torch.manual_seed(args.seed)
+        model = build_classifier(args.model, shape, num_classes)
     G = None
     if args.generator:
         G = load_checked("generator", args.generator, "--generator", device, shape)

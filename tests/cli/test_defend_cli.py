@@ -142,3 +142,19 @@ def test_keep_best_needs_a_pgd_family_attack(tmp_path, capsys, plain):
     err = capsys.readouterr().err
     assert "--keep-best acts on the PGD-family attacks" in err and "fgsm:0.1" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_train_classifier_is_a_function_of_its_seed(tmp_path):
+    """helper-49: the same command gave test accuracies 0.22 / 0.24 / 0.28: the initial weights
+    came from torch's global state, not from --seed."""
+    from safetensors.torch import load_file
+
+    torch.manual_seed(123)  # (any global state before: the result must not depend on it)
+    a = train(tmp_path, "a")
+    torch.manual_seed(456)
+    b = train(tmp_path, "b")
+    wa, wb = load_file(a / "classifier.safetensors"), load_file(b / "classifier.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    c = train(tmp_path, "c", "--seed", "1")
+    wc = load_file(c / "classifier.safetensors")
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
