@@ -163,10 +163,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                 f"--resume but {out} holds no training checkpoint (checkpoint.json): drop "
                 "--resume to start a new run there, or pass the --out of the run to continue"
             )
+        saved = read_state_info(Path(out) / "checkpoint")["config"]
         # a flag that changes the experiment is named as such before the merged config is
         # checked (--dataset digits on a folder run would blame the saved --data-root)
-        check_same_experiment(Path(out), explicit)
-        saved = read_state_info(Path(out) / "checkpoint")["config"]
+        check_same_experiment(Path(out), explicit, saved)
         base = {
             k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}
         }

@@ -396,10 +396,10 @@ def _deferred_interrupt():
             signal.signal(sig, old)
 
 
-def check_same_experiment(out: Path, values: dict) -> None:
+def check_same_experiment(out: Path, values: dict, saved: dict) -> None:
     """A ValueError naming every setting in ``values`` (TrainConfig fields) that differs from
-    the checkpoint's in ``out``, except those a resume may change (``MUTABLE_ON_RESUME``)."""
-    saved = read_state_info(Path(out) / "checkpoint")["config"]
+    ``saved`` (the config of the checkpoint in ``out``), except those a resume may change
+    (``MUTABLE_ON_RESUME``)."""
     changed = [k for k, v in values.items() if k not in MUTABLE_ON_RESUME and saved.get(k) != v]
     if changed:
         raise ValueError(
@@ -500,8 +500,9 @@ class Trainer:
     def _resume(self) -> None:
         # the settings first: a changed network size must be named as such, not surface as a
         # shape mismatch of the weights
-        check_same_experiment(self.out, dataclasses.asdict(self.cfg))
-        saved_id = read_state_info(self.out / "checkpoint").get("data")
+        info = read_state_info(self.out / "checkpoint")
+        check_same_experiment(self.out, dataclasses.asdict(self.cfg), info["config"])
+        saved_id = info.get("data")
         if saved_id is None:
             warnings.warn(
                 f"{self.out}'s checkpoint does not record its training images (saved before "
@@ -518,7 +519,7 @@ class Trainer:
                 f"now have {self.data_id} (files replaced, added, renamed or deleted?). Restore "
                 "the images it was trained on, or start a new run in another out folder"
             )
-        step = int(read_state_info(self.out / "checkpoint")["step"])
+        step = int(info["step"])
         if self.cfg.steps < step:
             raise ValueError(
                 f"steps (--steps) = {self.cfg.steps} is below the checkpoint's step {step}: pass "

@@ -305,16 +305,18 @@ def train_classifier(
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     after = _probe_loss(model, *probe, dev)
+    finite, tol = math.isfinite(after), STALL_RTOL * abs(before)
     # (with augment the objective is another one: only a non-finite loss is judged)
-    stalled = augment is None and before - after <= STALL_RTOL * abs(before)
-    if not math.isfinite(after) or stalled:
-        moved = math.isfinite(after) and abs(before - after) > STALL_RTOL * abs(before)
+    if not finite or (augment is None and before - after <= tol):
+        why = (
+            "never learned; raise lr or epochs"
+            if finite and abs(before - after) <= tol
+            else ("diverged; lower lr")
+        )
         warnings.warn(
             f"train_classifier: training did not lower the loss by more than {STALL_RTOL:.1%} "
             f"(cross-entropy on the first {len(probe[0])} training images: {before:.4g} before, "
-            f"{after:.4g} after; lr={lr:g}): the weights "
-            f"{'diverged; lower lr' if moved or not math.isfinite(after) else 'never learned; raise lr or epochs'}"
-            " (typical for Adam: 1e-4 to 1e-2)",
+            f"{after:.4g} after; lr={lr:g}): the weights {why} (typical for Adam: 1e-4 to 1e-2)",
             ConvergenceWarning,
             stacklevel=2,
         )

@@ -233,7 +233,7 @@ def fit_untrained(
             f"its start by more than {STALL_RTOL:.1%}"
             f"{'' if bool(torch.isfinite(history_t).all()) else ' (non-finite losses)'}"
             f" (lr={lr:g}); their x_hat is no fit (result.improved is False): "
-            + no_progress_advice(history_t[0][~improved], history_t[-1][~improved]),
+            + no_progress_advice(first[~improved], last[~improved]),
             ConvergenceWarning,
             stacklevel=3,
         )
