@@ -151,16 +151,45 @@ def open_image(path: str | os.PathLike, what: str = "image file") -> Image.Image
         ) from err
 
 
-def _image_size_of(path: Path, what: str = "image file") -> tuple[tuple[int, int], str]:
-    """(size (W, H), mode) from a file's header only; unreadable files raise a named ValueError."""
+def _image_size_of(
+    path: Path, what: str = "image file", alpha: bool = False
+) -> tuple[tuple[int, int], str | bool]:
+    """(size (W, H), mode) from a file's header only; unreadable files raise a named ValueError.
+    With ``alpha``: (size, whether the header allows transparent pixels) instead."""
     try:
         with Image.open(path) as img:
-            return img.size, img.mode
+            return img.size, _may_be_transparent(img) if alpha else img.mode
     except PIL_ERRORS as err:
         raise ValueError(
             f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
             "expected a PNG, JPEG or BMP file"
         ) from err
+
+
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def _may_be_transparent(img: Image.Image) -> bool:
+    """Whether the mode or header can carry transparency (alpha band or a tRNS colour)."""
+    return img.mode in ALPHA_MODES or "transparency" in img.info
+
+
+def check_opaque(img: Image.Image, where: str, fix: str = "") -> None:
+    """Refuse an image with a transparent pixel (alpha < 255): the loaders keep only the colour
+    bands, so a transparent pixel would silently become the colour stored under it (often
+    black). A fully opaque alpha band (a PNG saved as RGBA) is fine."""
+    if not _may_be_transparent(img) or img.mode in (*HIGH_DEPTH_MODES, "F"):
+        return
+    alpha = np.asarray(img.convert("LA" if img.mode in ("L", "LA", "La") else "RGBA"))[..., -1]
+    clear = float((alpha < 255).mean()) if alpha.size else 0.0
+    if clear:
+        raise ValueError(
+            f"{where} has transparent pixels ({clear:.1%} with alpha < 255); the alpha channel "
+            "is not read, so they would silently take the colour stored under them (often "
+            f"black). {fix or 'Flatten it onto a background first'} (e.g. with PIL: "
+            "Image.alpha_composite(Image.new('RGBA', im.size, 'white'), im.convert('RGBA'))"
+            ".convert('RGB')) or save it without transparency"
+        )
 
 
 def _float_grey(img: Image.Image, where: str) -> Image.Image:
@@ -189,7 +218,9 @@ def _prepare_pil(
 
     8-bit images: ``v / 127.5 - 1``. 16-bit grey (``I;16``, ``I``): ``2 v / 65535 - 1`` (PIL's
     own conversion to 8 bits would clip everything above 255 to white). Float (``F``): [0, 1].
+    Transparent pixels are refused (see :func:`check_opaque`).
     """
+    check_opaque(img, where)
     if img.mode in (*HIGH_DEPTH_MODES, "F"):
         grey = _float_grey(img, where)
         if image_size is not None and grey.size != (image_size, image_size):
@@ -228,6 +259,8 @@ def load_image_file(
 
     ``channels``: 1 (grey) or 3 (RGB); None keeps grey files grey and makes everything else RGB.
     ``image_size`` resizes bilinearly to a square ``image_size`` x ``image_size``.
+    Raises FileNotFoundError for a missing file, ValueError for a folder, a file PIL cannot
+    read or one with transparent pixels (alpha < 255: the colour bands alone are read).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path, got {type(path).__name__}")
@@ -368,7 +401,9 @@ class _FolderImages(_LazyImages):
         paths = self.paths[start:stop]
         size0 = None
         for p in paths:
-            size, _ = _image_size_of(p)
+            size, transparent = _image_size_of(p, alpha=True)
+            if transparent:  # only files that can carry transparency are decoded here
+                check_opaque(open_image(p), f"image file {p}")
             if self.image_size is None:
                 if size0 is None:
                     size0, first = size, p

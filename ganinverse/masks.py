@@ -219,10 +219,10 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
     ``v / 65535``, float files in [0, 1]); grey values are thresholded at 128 (so a PNG saved
     with anti-aliased edges works). A file with more than 10% of its pixels mid-grey (64..191) is
     refused: it is most likely an image, not a mask. The file must have the image's size (H, W);
-    it is never resized, so a mask's boundary never moves silently. A file PIL cannot read raises
-    a ValueError naming it.
+    it is never resized, so a mask's boundary never moves silently. A file PIL cannot read, or
+    one with transparent pixels (their meaning is ambiguous), raises a ValueError naming it.
     """
-    from .data import HIGH_DEPTH_MODES, _float_grey, open_image
+    from .data import HIGH_DEPTH_MODES, _float_grey, check_opaque, open_image
 
     check_int(n, "n", low=1)
     h, w = _size(image_shape)
@@ -232,6 +232,9 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
     if not path.is_file():
         raise FileNotFoundError(f"mask file not found: {path}")
     img = open_image(path, "mask file")
+    check_opaque(
+        img, f"mask file {path}", "A mask is opaque white (known) / black (missing): fill it"
+    )
     if img.mode in (*HIGH_DEPTH_MODES, "F"):  # 16-bit / float: scaled to 0..255, not clipped
         unit = np.asarray(_float_grey(img, f"mask file {path}"), dtype=np.float32)
         grey = np.rint(unit * 255).astype(np.uint8)

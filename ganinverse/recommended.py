@@ -116,6 +116,10 @@ def recommended_config(
         f"σ = {block['noise_std']:g}; here m = {m:g}, σ = {sigma:g}; σ on G's [-1, 1] scale, "
         "twice the [0, 1] scale's)"
     )
+    flags = block.get("representation_error_flagged")
+    if flags:  # ρ² sets λ_z: a reader must see that it came from flagged projections
+        why = ", ".join(f"{reason} on {k}" for reason, k in flags.items())
+        source += f"; its representation error ρ² is FLAGGED ({why} validation images)"
     return config, source
 
 
@@ -130,8 +134,11 @@ def make_block(
     operator: str = "gaussian",
     seed: int = 0,
     refine: Mapping[str, int] | None = None,
+    representation_error_flagged: Mapping[str, int] | None = None,
 ) -> dict:
-    """A card block (what ``ganinverse tune`` writes), checked."""
+    """A card block (what ``ganinverse tune`` writes), checked. ``representation_error_flagged``
+    ({reason: validation images}, ``ganinverse.status``) records that ρ² was measured on
+    projections the latent engine did not stand by; the card keeps it beside ρ²."""
     block = {
         "format": FORMAT,
         "dataset": dataset,
@@ -146,4 +153,6 @@ def make_block(
     }
     if refine:
         block["refine"] = dict(refine)
+    if representation_error_flagged:
+        block["representation_error_flagged"] = dict(representation_error_flagged)
     return dict(check_block(block, "the new block"))

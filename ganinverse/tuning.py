@@ -28,6 +28,7 @@ import itertools
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from .operators import Identity
 from .recommended import CARD_KEY, make_block
 from .seeds import derive_seed
 from .solvers.csgm import csgm
+from .status import OK
 from .sweep import Sweep
 from .sweep.search import flags_of
 from .sweep.spec import make_spec
@@ -176,7 +178,7 @@ def tune(
         sweep.unit_options("csgm", m, score_all=True)  # runs (or reads back) the search at m
     sweep.searches.cleanup()
     table = json.loads((folder / "weights.json").read_text())
-    rho2 = representation_error(sweep, folder, seed)
+    rho2, rho2_flags = representation_error(sweep, folder, seed)
     searches = {m: table[f"csgm@{m}"]["validation_mse"] for m in m_values}
     entries = {m: table[f"csgm@{m}"] for m in m_values}  # (the refined ones replace them)
     refined = {}
@@ -214,6 +216,7 @@ def tune(
         by_m=by_m,
         seed=seed,
         refine={"top": refine_top, "n_val": refine_n_val} if refined else None,
+        representation_error_flagged=rho2_flags,
     )
     atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
     return block
@@ -332,11 +335,15 @@ def monotone_choice(searches: Mapping[int, Sequence]) -> dict[int, dict]:
     return {m: scored[m][j][0] for m, j in zip(ms, picks, strict=True)}
 
 
-def representation_error(sweep: Sweep, folder: Path, seed: int) -> float:
-    """ρ² of the module docstring on the sweep's validation images (cached in the folder)."""
+def representation_error(sweep: Sweep, folder: Path, seed: int) -> tuple[float, dict]:
+    """(ρ² of the module docstring on the sweep's validation images, flags) (cached in the
+    folder). ``flags``: {reason: images} for the validation images whose projection the latent
+    engine did not stand by (``ganinverse.status``, e.g. ``not_improved``: no step lowered the
+    loss, so their error is G(z_start)'s, not the representation error); {} when all are ok."""
     path = folder / "representation_error.json"
     if path.is_file():
-        return float(json.loads(path.read_text())["representation_error"])
+        record = json.loads(path.read_text())
+        return float(record["representation_error"]), dict(record.get("flagged", {}))
     G = sweep.generator()
     x = sweep.validation_images()
     config = sweep.spec.method_options("csgm")["config"].updated(
@@ -345,9 +352,11 @@ def representation_error(sweep: Sweep, folder: Path, seed: int) -> float:
     op = Identity(tuple(x.shape[1:]))
     result = csgm(G, op, x, config, image_ids=list(range(len(x))))
     rho2 = float(((result.x_hat.cpu() - x) ** 2).mean())
+    flagged = dict(Counter(r for status in result.status for r in status.split("+") if r != OK))
     record = {"representation_error": rho2, "n_val": len(x), "scale": "[-1, 1]"}
+    record.update({"flagged": flagged} if flagged else {})
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
-    return rho2
+    return rho2, flagged
 
 
 def write_card(generator: str | os.PathLike, block: Mapping, family: str = "csgm") -> dict:

@@ -592,3 +592,33 @@ def test_fingerprint_of_tensors_subsets_and_other_datasets():
     assert data.fingerprint(plain) != data.fingerprint(torch.utils.data.TensorDataset(y))
     with pytest.raises(TypeError, match="data must be a"):
         data.fingerprint([1, 2])
+
+
+def test_transparent_pixels_are_refused_and_opaque_alpha_is_read(tmp_path):
+    """helper-49: an RGBA file whose stroke lived in the alpha band loaded as all black (the
+    alpha was dropped) and reconstructed with status ok."""
+    rgb = np.random.default_rng(0).integers(0, 256, size=(6, 6, 3), dtype=np.uint8)
+    opaque = np.concatenate([rgb, np.full((6, 6, 1), 255, np.uint8)], axis=2)
+    Image.fromarray(opaque, "RGBA").save(tmp_path / "opaque.png")
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    same = data.load_image_file(tmp_path / "opaque.png")
+    assert torch.equal(same, data.load_image_file(tmp_path / "rgb.png"))
+    clear = opaque.copy()
+    clear[0, 0, 3] = 0
+    Image.fromarray(clear, "RGBA").save(tmp_path / "rgba.png")
+    la = Image.fromarray(np.stack([rgb[..., 0], clear[..., 3]], axis=2), "LA")
+    la.save(tmp_path / "la.png")
+    pal = Image.fromarray(rgb).convert("P")
+    pal.info["transparency"] = pal.getpixel((0, 0))
+    pal.save(tmp_path / "trns.png", transparency=pal.getpixel((0, 0)))
+    for name in ("rgba.png", "la.png", "trns.png"):
+        with pytest.raises(ValueError, match=rf"{name} has transparent pixels.*Flatten it"):
+            data.load_image_file(tmp_path / name)
+    # a folder is checked when it is opened, before any image is used
+    (tmp_path / "rgb.png").unlink()
+    (tmp_path / "la.png").unlink()
+    (tmp_path / "trns.png").unlink()
+    with pytest.raises(ValueError, match=r"rgba.png has transparent pixels \(2.8%"):
+        data.image_dataset("folder", tmp_path, channels=3)
+    (tmp_path / "rgba.png").unlink()
+    assert len(data.image_dataset("folder", tmp_path, channels=3)) == 1

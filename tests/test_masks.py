@@ -293,3 +293,12 @@ def test_a_grid_step_beyond_the_image_is_refused():
     assert grid_mask(1, (1, 28, 28), 28).sum() == 1
     with pytest.raises(ValueError, match="grid step must be at most the image's side 28"):
         parse_mask("grid:1000", 1, (1, 28, 28))
+
+
+def test_a_mask_with_transparent_pixels_is_refused(tmp_path):
+    """A mask drawn in an editor with the hole erased to transparency: ambiguous, refused."""
+    arr = np.full((8, 8, 4), 255, np.uint8)
+    arr[2:5, 2:5, 3] = 0
+    Image.fromarray(arr, "RGBA").save(tmp_path / "m.png")
+    with pytest.raises(ValueError, match="mask file .*m.png has transparent pixels.*opaque white"):
+        mask_from_file(tmp_path / "m.png", (1, 8, 8))

@@ -274,9 +274,23 @@ def test_a_setting_whose_runs_no_step_improved_is_flagged_in_the_recommendation(
         warnings.simplefilter("always")
         assert main(argv) == 0
     assert any(issubclass(w.category, ConvergenceWarning) for w in seen)
-    assert "FLAGGED: not_improved on 2 of 2 validation images" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "FLAGGED: not_improved on 2 of 2 validation images" in text
     block = json.loads((out / "recommended.json").read_text())
     assert block["by_m"][0]["flagged"] == {"not_improved": 2}
+    # helper-49: ρ² (which sets λ_z on every later call) came from the same non-improved
+    # projection and was written without a flag
+    k = block["representation_error_flagged"]["not_improved"]  # (λ_z = 0 there: 1 of 2)
+    assert k >= 1 and f"ρ² = {block['representation_error']:.5f}" in text
+    assert f"per pixel ([-1, 1]) (FLAGGED: not_improved on {k} of 2 validation images" in text
+    rho = json.loads((out / "representation_error.json").read_text())
+    assert rho["flagged"] == {"not_improved": k}
+    G = gi.load_generator("digits")
+    G.checkpoint_config = {**G.checkpoint_config, "recommended": {"csgm": block}}
+    from ganinverse.recommended import recommended_config
+
+    _, source = recommended_config(G, gi.GaussianCS((1, 28, 28), 20), gi.LatentConfig())
+    assert f"ρ² is FLAGGED (not_improved on {k} validation images)" in source
     entry = json.loads((out / "weights.json").read_text())["csgm@20"]
     assert entry["flagged"] == [[{"init": "normal", "lambda_z": 0.1}, {"not_improved": 2}]]
 

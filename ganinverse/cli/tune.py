@@ -182,7 +182,12 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
     )
-    print(f"representation error ρ² = {block['representation_error']:.5f} per pixel ([-1, 1])")
+    line = f"representation error ρ² = {block['representation_error']:.5f} per pixel ([-1, 1])"
+    flags = block.get("representation_error_flagged")
+    if flags:  # (the projection warned ConvergenceWarning for them too)
+        why = ", ".join(f"{reason} on {k} of {block['n_val']}" for reason, k in flags.items())
+        line += f" (FLAGGED: {why} validation images; raise --steps or --lr)"
+    print(line)
     for row in block["by_m"]:
         scores = row.get("refined_mse") or row["validation_mse"]
         mse = dict((json.dumps(c, sort_keys=True), v) for c, v in scores)

@@ -304,33 +304,63 @@ def train_classifier(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
-    after = _probe_loss(model, *probe, dev)
-    finite, tol = math.isfinite(after), STALL_RTOL * abs(before)
-    # (with augment the objective is another one: only a non-finite loss is judged)
-    if not finite or (augment is None and before - after <= tol):
-        why = (
-            "never learned; raise lr or epochs"
-            if finite and abs(before - after) <= tol
-            else ("diverged; lower lr")
-        )
+    after, hits = _probe_loss(model, *probe, dev, accuracy=True)
+    guess = _constant_guess_accuracy(probe[1])
+    why = _training_verdict(before, after, hits, guess, augment is not None)
+    if why:
         warnings.warn(
-            f"train_classifier: training did not lower the loss by more than {STALL_RTOL:.1%} "
-            f"(cross-entropy on the first {len(probe[0])} training images: {before:.4g} before, "
-            f"{after:.4g} after; lr={lr:g}): the weights {why} (typical for Adam: 1e-4 to 1e-2)",
+            f"train_classifier: {why} (on the first {len(probe[0])} clean training images: "
+            f"cross-entropy {before:.4g} before, {after:.4g} after; accuracy {hits:.3g}, "
+            f"{guess:.3g} for a constant guess of the most frequent label; lr={lr:g}, typical "
+            "for Adam: 1e-4 to 1e-2)",
             ConvergenceWarning,
             stacklevel=2,
         )
     return model.eval()
 
 
+def _constant_guess_accuracy(labels: Tensor) -> float:
+    """The accuracy of the best input-blind classifier on ``labels``: the frequency of the
+    most frequent label (1/K for balanced classes)."""
+    return float(torch.bincount(labels.cpu()).max()) / labels.numel()
+
+
+def _training_verdict(
+    before: float, after: float, hits: float, guess: float, adversarial: bool
+) -> str:
+    """Why a training run left a classifier that learned nothing, or "" when it learned.
+
+    Its clean cross-entropy on the probe batch must fall by more than ``STALL_RTOL`` (from
+    ``before`` to ``after``) and its accuracy there (``hits``) must beat a constant guess of
+    the most frequent label (``guess``): a run whose loss fell to the constant guess's (e.g.
+    under adversarial examples that erase the classes) learned nothing either."""
+    if not math.isfinite(after) or after > before + STALL_RTOL * abs(before):
+        if adversarial and math.isfinite(after):
+            return "the clean loss rose: training diverged or the attack's eps erases the classes"
+        return "the loss rose: training diverged; lower lr"
+    if after >= before - STALL_RTOL * abs(before):
+        return f"training did not lower the loss by more than {STALL_RTOL:.1%}: raise lr or epochs"
+    if hits <= guess:
+        fix = "lower the attack's eps" if adversarial else "raise epochs or change lr"
+        return (
+            "the classifier is no more accurate than a constant guess of the most frequent "
+            f"label (it never learned the classes); {fix}"
+        )
+    return ""
+
+
 @torch.no_grad()
-def _probe_loss(model: nn.Module, x: Tensor, labels: Tensor, dev) -> float:
-    """Mean cross-entropy of ``model`` (in eval mode) on one batch; the model's mode is kept."""
+def _probe_loss(
+    model: nn.Module, x: Tensor, labels: Tensor, dev, accuracy: bool = False
+) -> float | tuple[float, float]:
+    """Mean cross-entropy of ``model`` (in eval mode) on one batch, and with ``accuracy`` its
+    accuracy there; the model's mode is kept."""
     mode = model.training
     model.eval()
-    loss = float(F.cross_entropy(model(x.to(dev)), labels.to(dev)))
+    logits, labels = model(x.to(dev)), labels.to(dev)
+    loss = float(F.cross_entropy(logits, labels))
     model.train(mode)
-    return loss
+    return (loss, float((logits.argmax(1) == labels).float().mean())) if accuracy else loss
 
 
 @torch.no_grad()

@@ -289,3 +289,27 @@ def test_a_seed_that_changes_nothing_is_refused_and_a_conversion_is_said(
     capsys.readouterr()
     assert main(argv) == 0
     assert "converted (RGB to grey, 50x40 px to 28x28)" in capsys.readouterr().out
+
+
+def test_transparent_image_or_mask_files_are_refused_before_any_work(tmp_path, checkpoints, capsys):
+    """helper-49: an alpha-only stroke was read as all black and reconstructed with status ok;
+    reconstruct and inpaint refuse a transparent image or mask and write nothing."""
+    gen, _ = checkpoints
+    arr = np.zeros((28, 28, 2), np.uint8)
+    arr[10:18, 12:16, 1] = 255  # the stroke lives in the alpha band only
+    Image.fromarray(arr, "LA").save(tmp_path / "stroke.png")
+    digit_png(tmp_path / "in.png")
+    mask = np.full((28, 28, 4), 255, np.uint8)
+    mask[:14, :, 3] = 0
+    Image.fromarray(mask, "RGBA").save(tmp_path / "mask.png")
+    tail = ["--steps", "2", "--restarts", "1", "--no-progress", "--out", str(tmp_path / "o")]
+    runs = [
+        ["reconstruct", "--generator", str(gen), "--image", str(tmp_path / "stroke.png")],
+        ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "stroke.png")],
+        ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png"), "--mask"],
+    ]
+    runs[2].append(str(tmp_path / "mask.png"))
+    for argv in runs:
+        assert main([*argv, *tail]) == 2, argv
+        err = capsys.readouterr().err
+        assert "has transparent pixels" in err and not (tmp_path / "o").exists(), err

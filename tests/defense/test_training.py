@@ -94,3 +94,26 @@ def test_adversarial_options_that_change_nothing_warn_and_a_vanishing_share_is_r
         )
     with pytest.warns(IdleOptionWarning, match="eps=0 makes the PGD examples the clean images"):
         adversarial_training(toy_classifier_class(), x[:50], y[:50], eps=0.0, epochs=1)
+
+
+def test_adversarial_training_that_erases_the_classes_warns(toy_data, toy_classifier_class):
+    """helper-49: --adversarial pgd with a huge eps left a chance-level classifier (its clean
+    loss fell from the random start to ln 2, chance accuracy) without a word."""
+    import warnings
+
+    from ganinverse.exceptions import ConvergenceWarning
+
+    x, y = toy_data
+    torch.manual_seed(0)
+    with pytest.warns(
+        ConvergenceWarning, match="no more accurate than a constant guess.*lower the attack"
+    ):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PGD: the input gradient")
+            model = adversarial_training(toy_classifier_class(), x, y, eps=0.5, steps=5, **TRAIN)
+    assert accuracy(model, x, y) <= 0.6  # it really learned nothing
+    with warnings.catch_warnings():  # the same training at a sane eps learns and is quiet
+        warnings.simplefilter("error", ConvergenceWarning)
+        torch.manual_seed(0)
+        model = adversarial_training(toy_classifier_class(), x, y, eps=0.15, steps=5, **TRAIN)
+    assert accuracy(model, x, y) >= 0.95

@@ -43,11 +43,13 @@ def test_a_training_that_diverges_warns():
     labels = torch.randint(0, 2, (128,), generator=gen)
     images = torch.rand(128, 1, 28, 28, generator=gen)
     model = build_classifier("A", (1, 28, 28), 2)
-    with pytest.warns(ConvergenceWarning, match="did not lower the loss.*diverged; lower lr"):
+    with pytest.warns(ConvergenceWarning, match="the loss rose: training diverged; lower lr"):
         train_classifier(model, images, labels, epochs=2, batch_size=32, lr=1e5, device="cpu")
     # helper-48: lr 1e-9 never learned (chance accuracy) and passed as trained
     model = build_classifier("A", (1, 28, 28), 2)
-    with pytest.warns(ConvergenceWarning, match=r"by more than 0\.1%.*raise lr or epochs"):
+    with pytest.warns(
+        ConvergenceWarning, match=r"did not lower the loss by more than 0\.1%: raise lr or epochs"
+    ):
         train_classifier(model, images, labels, epochs=2, batch_size=32, lr=1e-9, device="cpu")
 
 
@@ -66,3 +68,14 @@ def test_a_frozen_classifier_is_trained_whole_and_told_so():
     with pytest.warns(UserWarning, match="did not require gradients"):
         trained = train_classifier(model, x, y, epochs=1, batch_size=8, device="cpu")
     assert any(not torch.equal(a, b) for a, b in zip(before, trained.parameters(), strict=True))
+
+
+def test_a_classifier_no_more_accurate_than_a_constant_guess_is_flagged():
+    from ganinverse.models.classifier import _constant_guess_accuracy, _training_verdict
+
+    assert _constant_guess_accuracy(torch.tensor([0, 1, 0, 1])) == 0.5
+    assert _constant_guess_accuracy(torch.tensor([3, 3, 3, 1])) == 0.75
+    # its loss fell, yet it is no more accurate than always answering the majority label
+    assert "constant guess" in _training_verdict(2.5, 2.0, 0.1, 0.1, adversarial=False)
+    assert _training_verdict(2.5, 2.2, 0.24, 0.19, adversarial=False) == ""  # learning
+    assert "eps" in _training_verdict(0.7, 0.69, 0.5, 0.5, adversarial=True)

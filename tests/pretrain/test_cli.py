@@ -325,3 +325,21 @@ def test_resume_with_another_dataset_names_the_dataset(tmp_path, capsys):
     assert main(["--resume", "--dataset", "digits", "--steps", "2", *common]) == 2
     err = capsys.readouterr().err
     assert "cannot resume" in err and "different dataset" in err and "data-root" not in err, err
+
+
+def test_a_folder_with_a_transparent_image_is_refused_before_any_work(tmp_path, capsys):
+    """helper-49: alpha was dropped in silence; pretrain refuses the folder before --out."""
+    import numpy as np
+    from PIL import Image
+
+    rng = _png_folder(tmp_path, [28, 28, 28])
+    rgba = np.concatenate(
+        [rng.integers(0, 256, (28, 28, 1), dtype=np.uint8), np.zeros((28, 28, 1), np.uint8)], 2
+    )
+    Image.fromarray(rgba, "LA").save(tmp_path / "3.png")
+    out = tmp_path / "run"
+    args = ["--dataset", "folder", "--data-root", str(tmp_path), "--steps", "1"]
+    args += ["--batch-size", "2", "--latent-dim", "4", "--ngf", "4", "--ndf", "4"]
+    assert main([*args, "--device", "cpu", "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "3.png has transparent pixels (100.0%" in err and not out.exists(), err
