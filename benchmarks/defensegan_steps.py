@@ -11,6 +11,8 @@ and step on one CPU core for the tangent BPDA).
 
 ``--keep-best``: the attack returns per image its first iterate that the defended model
 misclassifies instead of the last (``PGD(keep_best=True)``; folder and CSV ``steps<S>-best``).
+``--loss margin``: it ascends the logit margin max_{j≠y} Z_j − Z_y instead of the
+cross-entropy (``EvalSettings.attack_loss``; suffix ``-margin``).
 
 Resumable: chunks of ``--chunk`` images, each an ``evaluate_defense`` folder under
 ``OUT/attacks/steps<S>/`` (a kill loses at most one chunk's cell). ``OUT/attacks/steps<S>.csv``
@@ -40,8 +42,8 @@ from ganinverse.defense.evaluate import Row, parse_attacks
 from ganinverse.io import atomic_write_text
 from ganinverse.models import load_generator
 
-FIELDS = ("model", "defense", "attack", "norm", "eps", "steps", "keep_best", "n", "accuracy",
-          "ci95", "seconds_per_image")  # fmt: skip
+FIELDS = ("model", "defense", "attack", "norm", "eps", "steps", "keep_best", "loss", "n",
+          "accuracy", "ci95", "seconds_per_image")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,6 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep-best",
         action="store_true",
         help="per image the first iterate the defended model misclassifies (PGD keep_best)",
+    )
+    p.add_argument(
+        "--loss",
+        default="ce",
+        choices=("ce", "margin"),
+        help="the loss the attack ascends (EvalSettings.attack_loss; folder and CSV suffix "
+        "-margin for the logit margin)",
     )
     args = p.parse_args(argv)
     for name in ("steps", "n", "chunk"):
@@ -85,10 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     defense = ProjectionDefense(G, steps=d["steps"], restarts=d["restarts"], seed=d["seed"])
     settings = da.eval_settings(  # the table's budgets, with this run's steps and chunks
         da.parse_args([]), bpda_steps=args.steps, pgd_steps=args.steps, batch_size=args.chunk,
-        seed=args.seed, keep_best=args.keep_best,
+        seed=args.seed, keep_best=args.keep_best, attack_loss=args.loss,
     )  # fmt: skip
     tag = {"generator": d["generator"], "models": str(models), "steps": args.steps}
     name = f"steps{args.steps}" + ("-best" if args.keep_best else "")
+    name += "" if args.loss == "ce" else f"-{args.loss}"
     folder = out / "attacks" / name
     started = time.perf_counter()
 
@@ -104,13 +114,19 @@ def main(argv: list[str] | None = None) -> int:
             meta = json.loads((table[0] / "cells.json").read_text())["meta"]
             reference["steps"] = meta["settings"][steps_of]
             reference["keep_best"] = meta["settings"].get("keep_best", False)
-        this = cells.get(key) and {**cells[key], "steps": args.steps, "keep_best": args.keep_best}
+            reference["loss"] = meta["settings"].get("attack_loss", "ce")
+        this = cells.get(key) and {
+            **cells[key],
+            "steps": args.steps,
+            "keep_best": args.keep_best,
+            "loss": args.loss,
+        }
         for cell in (reference, this):
             if cell is None:
                 continue
             row = dg.table_row("A", d["label"], args.spec, cell["accuracy"], cell["n"],
                                cell["seconds"])  # fmt: skip
-            rows.append({**row, "steps": cell["steps"], "keep_best": cell["keep_best"]})
+            rows.append({**row, **{k: cell[k] for k in ("steps", "keep_best", "loss")}})
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()

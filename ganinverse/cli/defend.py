@@ -170,7 +170,10 @@ BUDGETS = (
 RECORD_FLAGS = {
     "out": "--out",
     "n": "--n",
-    **{f"settings.{dest}": _flag(dest) for dest in (*BUDGETS, "batch_size", "seed", "keep_best")},
+    **{
+        f"settings.{dest}": _flag(dest)
+        for dest in (*BUDGETS, "batch_size", "seed", "keep_best", "attack_loss")
+    },
     **{f"defense.{k}": f"--{k}" for k in ("steps", "restarts", "lr")},
     "tag.generator": "--generator",
     "tag.classifiers[0]": "--classifier",
@@ -302,6 +305,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="PGD-family attacks return per image their first misclassified iterate, not the "
         "last (as APGD keeps its best point)",
     )
+    e.add_argument(
+        "--attack-loss",
+        default=None,
+        help="the loss the PGD-family attacks ascend: ce (cross-entropy, default) or margin "
+        "(the logit margin max_{j≠y} Z_j − Z_y of Carlini & Wagner, which does not saturate)",
+    )
     e.add_argument("--batch-size", type=int, default=100, help="images per attack batch")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
@@ -311,7 +320,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Check every argument, the models, the data and ``--out`` before the first attack."""
-    from .._validation import check_count
+    from .._validation import check_choice, check_count
     from ..data import check_trained_on, default_split
     from ..defense.attacks import check_budget
     from ..defense.evaluate import (
@@ -349,6 +358,15 @@ def run_eval(args: argparse.Namespace) -> int:
             f"--keep-best acts on the PGD-family attacks, none of which --attacks {args.attacks} "
             "includes: add one (e.g. pgd:EPS) or drop the flag"
         )
+    if args.attack_loss is not None:
+        from ..defense.attacks import ATTACK_LOSSES
+
+        check_choice(args.attack_loss, "--attack-loss", tuple(ATTACK_LOSSES))
+        if not any("attack_loss" in s.record.budget_fields() for s in attacks):
+            raise ValueError(
+                f"--attack-loss acts on the PGD-family attacks, none of which --attacks "
+                f"{args.attacks} includes: add one (e.g. pgd:EPS) or drop the flag"
+            )
     budgets = {k: getattr(args, k) for k in BUDGETS if getattr(args, k) is not None}
     settings = EvalSettings(
         **budgets,
@@ -356,6 +374,7 @@ def run_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
         keep_best=args.keep_best,
+        attack_loss=args.attack_loss or "ce",
     )
     device = resolve_device(args.device)
     out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder

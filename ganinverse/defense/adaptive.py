@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import WEIGHT_MAX, check_count, check_number
@@ -145,6 +144,7 @@ class RestartEOTPGD(PGD):
         seed: int = 0,
         eot_samples: int = 1,
         keep_best: bool = False,
+        loss: str = "ce",
     ) -> None:
         if not isinstance(defense, ProjectionDefense):
             raise TypeError(f"defense must be a ProjectionDefense, got {type(defense).__name__}")
@@ -164,10 +164,12 @@ class RestartEOTPGD(PGD):
             seed=seed,
             eot_samples=eot_samples,
             keep_best=keep_best,
+            loss=loss,
         )
 
     def loss(self, x: Tensor, labels: Tensor) -> Tensor:
-        """Σ_i (1/R) Σ_r ℓ(f(D_r(x_i)), y_i) over the R restarts of one projection; its
+        """Σ_i (1/R) Σ_r ℓ(f(D_r(x_i)), y_i) over the R restarts of one projection (ℓ the
+        attack's ``loss``); its
         gradient (:meth:`~ganinverse.defense.attacks.Attack.gradient`, averaged over
         ``eot_samples`` projections) goes through the shared checks of every attack."""
         defense, classifier = self.model[0], self.model[1]
@@ -178,7 +180,7 @@ class RestartEOTPGD(PGD):
         if not self._classes_checked:
             check_labels(repeated, logits_classes(logits, len(repeated)))
             self._classes_checked = True
-        return F.cross_entropy(logits, repeated, reduction="sum") / R
+        return self.objective(logits, repeated).sum() / R
 
     def __repr__(self) -> str:
         return super().__repr__().replace("PGD(", "RestartEOTPGD(", 1)

@@ -127,6 +127,21 @@ def margin_loss(
     return gap.clamp_min(-kappa)
 
 
+def _cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    return F.cross_entropy(logits, labels, reduction="none")
+
+
+def _logit_margin(logits: Tensor, labels: Tensor) -> Tensor:
+    return -margin_loss(logits, labels, math.inf)  # max_{j≠y} Z_j − Z_y, unclamped
+
+
+#: The losses a gradient attack ascends, per image (N,) from logits (N, K) and labels (N,):
+#: ``"ce"`` the cross-entropy (Madry et al. 2018); ``"margin"`` the unclamped logit margin
+#: max_{j≠y} Z_j − Z_y (Carlini & Wagner 2017's f6 with κ = ∞), whose gradient does not vanish
+#: as the softmax saturates on a confidently classified image (> 0 once misclassified).
+ATTACK_LOSSES = {"ce": _cross_entropy, "margin": _logit_margin}
+
+
 def project_ball(delta: Tensor, eps: float, norm: str) -> Tensor:
     """Π onto {||δ||_p ≤ ε} per image: clamp (p = ∞) or rescale (p = 2)."""
     if norm == "inf":
@@ -271,10 +286,18 @@ class Attack(AttackChecks):
     """
 
     def __init__(
-        self, model: nn.Module, eps: float, *, eot_samples: int = 1, norm: str = "inf"
+        self,
+        model: nn.Module,
+        eps: float,
+        *,
+        eot_samples: int = 1,
+        norm: str = "inf",
+        loss: str = "ce",
     ) -> None:
         super().__init__(model, eps, norm=norm)
         self.eot_samples = check_count(eot_samples, "eot_samples", "draws")
+        self.loss_name = check_choice(loss, "loss", tuple(ATTACK_LOSSES))
+        self.objective = ATTACK_LOSSES[self.loss_name]
         defenses = [m for m in model.modules() if isinstance(getattr(m, "resample", None), bool)]
         if self.eot_samples > 1 and defenses and not any(m.resample for m in defenses):
             warnings.warn(
@@ -299,9 +322,10 @@ class Attack(AttackChecks):
         raise NotImplementedError(f"{type(self).__name__} must implement perturb(images, labels)")
 
     def loss(self, x: Tensor, labels: Tensor) -> Tensor:
-        """The scalar :meth:`gradient` ascends: Σ_i ℓ(f(x_i), y_i) (a subclass may change it,
-        e.g. average it over a defense's restarts)."""
-        return F.cross_entropy(self.logits(x, labels), labels, reduction="sum")
+        """The scalar :meth:`gradient` ascends: Σ_i ℓ(f(x_i), y_i), ℓ the attack's ``loss``
+        (:data:`ATTACK_LOSSES`; a subclass may change it, e.g. average it over a defense's
+        restarts)."""
+        return self.objective(self.logits(x, labels), labels).sum()
 
     def gradient(self, x: Tensor, labels: Tensor) -> Tensor:
         """∇_x :meth:`loss`, averaged over ``eot_samples`` forward passes; shape of x. A model
@@ -328,7 +352,11 @@ class FGSM(Attack):
 
 
 class PGD(Attack):
-    """Projected gradient ascent on the cross-entropy in the L∞ or L2 ball of radius ε.
+    """Projected gradient ascent on a loss in the L∞ or L2 ball of radius ε (Madry et al. 2018).
+
+    ``loss``: ``"ce"`` the cross-entropy, ``"margin"`` the logit margin max_{j≠y} Z_j − Z_y
+    (:data:`ATTACK_LOSSES`; Carlini & Wagner 2017's loss, the PGD-CW of the robustness
+    literature).
 
     ``alpha=None`` takes Madry et al.'s 2.5 ε / steps, capped at ε (a longer step only leaves the
     ball, so few steps with a large ε stay valid); ``random_start`` draws the start uniformly in
@@ -353,8 +381,9 @@ class PGD(Attack):
         seed: int = 0,
         eot_samples: int = 1,
         keep_best: bool = False,
+        loss: str = "ce",
     ) -> None:
-        super().__init__(model, eps, eot_samples=eot_samples, norm=norm)
+        super().__init__(model, eps, eot_samples=eot_samples, norm=norm, loss=loss)
         self.steps = check_count(steps, "steps", "steps")
         self.keep_best = check_bool(keep_best, "keep_best")
         if alpha is None:
@@ -420,7 +449,8 @@ class PGD(Attack):
     def __repr__(self) -> str:
         return (
             f"PGD(eps={self.eps:g}, norm={self.norm}, steps={self.steps}, alpha={self.alpha:.3g}, "
-            f"eot_samples={self.eot_samples}{', keep_best=True' if self.keep_best else ''})"
+            f"eot_samples={self.eot_samples}{', keep_best=True' if self.keep_best else ''}"
+            f"{', loss=' + repr(self.loss_name) if self.loss_name != 'ce' else ''})"
         )
 
 

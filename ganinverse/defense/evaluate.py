@@ -33,7 +33,7 @@ from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_o
 from ..models import accuracy
 from ..models.classifier import check_labels, num_classes_of
 from .adaptive import check_generator
-from .attacks import NORMS, Attack, check_attack_inputs, check_budget
+from .attacks import ATTACK_LOSSES, NORMS, Attack, check_attack_inputs, check_budget
 from .projection import ProjectionDefense
 from .registry import AttackContext, AttackRecord, attack_record, registered_attacks
 
@@ -178,9 +178,12 @@ class EvalSettings:
     #: the PGD-family attacks (pgd, bpda, bpda_tangent, eot, eot_restarts, unrolled) return per
     #: image their first misclassified iterate instead of the last (``PGD(keep_best=True)``)
     keep_best: bool = False
+    #: the loss the PGD-family attacks ascend (``ATTACK_LOSSES``: "ce", "margin")
+    attack_loss: str = "ce"
 
     def __post_init__(self) -> None:
         check_bool(self.keep_best, "keep_best")
+        check_choice(self.attack_loss, "attack_loss", tuple(ATTACK_LOSSES))
         for name in ("pgd_steps", "bpda_steps", "latent_steps", "unroll_steps"):
             check_count(getattr(self, name), name, "steps")
         for name in ("eot_samples", "latent_restarts"):

@@ -237,7 +237,13 @@ def _fgsm(c: AttackContext) -> Attack:
 def _pgd(c: AttackContext) -> Attack:
     s = c.settings
     return PGD(
-        c.classifier, c.eps, steps=s.pgd_steps, norm=c.norm, seed=s.seed, keep_best=s.keep_best
+        c.classifier,
+        c.eps,
+        steps=s.pgd_steps,
+        norm=c.norm,
+        seed=s.seed,
+        keep_best=s.keep_best,
+        loss=s.attack_loss,
     )
 
 
@@ -264,6 +270,7 @@ def _bpda(c: AttackContext, *, eot: bool) -> Attack:
         norm=c.norm,
         eot_samples=samples,
         keep_best=s.keep_best,
+        loss=s.attack_loss,
     )
 
 
@@ -287,7 +294,9 @@ def _bpda_tangent(c: AttackContext) -> Attack:
     d = _attacker_defense(c, gradient="tangent")
     s = c.settings
     model = nn.Sequential(d, c.classifier)
-    return PGD(model, c.eps, steps=s.bpda_steps, norm=c.norm, keep_best=s.keep_best)
+    return PGD(
+        model, c.eps, steps=s.bpda_steps, norm=c.norm, keep_best=s.keep_best, loss=s.attack_loss
+    )
 
 
 def _eot_restarts(c: AttackContext) -> Attack:
@@ -296,7 +305,13 @@ def _eot_restarts(c: AttackContext) -> Attack:
     d = _attacker_defense(c, gradient="tangent")
     s = c.settings
     return RestartEOTPGD(
-        d, c.classifier, c.eps, steps=s.bpda_steps, norm=c.norm, keep_best=s.keep_best
+        d,
+        c.classifier,
+        c.eps,
+        steps=s.bpda_steps,
+        norm=c.norm,
+        keep_best=s.keep_best,
+        loss=s.attack_loss,
     )
 
 
@@ -313,15 +328,18 @@ def _unrolled(c: AttackContext) -> Attack:
         steps=s.bpda_steps,  # projection's steps: the whole run, as the CLI refuses beyond it)
         norm=c.norm,
         keep_best=s.keep_best,
+        loss=s.attack_loss,
     )
 
 
 #: The settings of every attack that runs the defense's projection through BPDA.
-BPDA_SETTINGS = ("bpda_steps", "bpda_projection", "keep_best")
+BPDA_SETTINGS = ("bpda_steps", "bpda_projection", "keep_best", "attack_loss")
 
 
 register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
-register_attack(AttackRecord("pgd", "PGD", _pgd, settings=("pgd_steps", "keep_best")))
+register_attack(
+    AttackRecord("pgd", "PGD", _pgd, settings=("pgd_steps", "keep_best", "attack_loss"))
+)
 register_attack(
     AttackRecord(
         "bpda",

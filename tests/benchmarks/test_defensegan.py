@@ -294,3 +294,11 @@ def test_one_attack_at_more_steps_sits_beside_the_tables_cell(attacks_bench, run
     assert (out / "table.csv").read_text() == table
     with pytest.raises(ValueError, match="--steps must be >= 1"):
         steps.main([*args, "--steps", "0"])
+    steps.main([*args, "--attack", "bpda2:1", "--steps", "2", "--keep-best", "--loss", "margin"])
+    rows = _csv(out / "attacks/steps2-best-margin.csv")
+    assert [(r["steps"], r["keep_best"], r["loss"]) for r in rows] == [
+        ("1", "False", "ce"),  # the table's cell
+        ("2", "True", "margin"),
+    ]
+    meta = json.loads((out / "attacks/steps2-best-margin/images-000-002/cells.json").read_text())
+    assert meta["meta"]["settings"]["attack_loss"] == "margin"

@@ -158,3 +158,25 @@ def test_train_classifier_is_a_function_of_its_seed(tmp_path):
     c = train(tmp_path, "c", "--seed", "1")
     wc = load_file(c / "classifier.safetensors")
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_attack_loss_is_checked_recorded_and_compared_on_a_rerun(tmp_path, capsys, plain):
+    """--attack-loss margin: refused when no PGD-family attack reads it or for an unknown loss,
+    recorded in cells.json, and a rerun with another loss is refused naming the flag."""
+    argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
+    argv += ["--dataset", "digits", "--n", "2", "--no-progress", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--attacks", "fgsm:0.1", "--attack-loss", "margin"]) == 2
+    err = capsys.readouterr().err
+    assert "--attack-loss acts on the PGD-family attacks" in err and "fgsm:0.1" in err, err
+    assert main([*argv, "--attacks", "pgd:0.1", "--attack-loss", "hinge"]) == 2
+    assert "--attack-loss must be one of 'ce', 'margin'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    argv += ["--attacks", "pgd:0.1", "--pgd-steps", "2", "--steps", "3", "--restarts", "1"]
+    argv += ["--device", "cpu"]
+    assert main([*argv, "--attack-loss", "margin"]) == 0
+    meta = json.loads((tmp_path / "o" / "cells.json").read_text())["meta"]
+    assert meta["settings"]["attack_loss"] == "margin"
+    capsys.readouterr()
+    assert main(argv) == 2  # the default loss, ce, is another evaluation
+    err = capsys.readouterr().err
+    assert "--attack-loss: recorded margin, now ce" in err, err

@@ -281,3 +281,47 @@ def test_keep_best_can_only_fool_more_images(toy_classifier, toy_test_set):
     assert (best - x).abs().max() <= 0.1 + 1e-6
     with pytest.raises(TypeError, match="keep_best"):
         PGD(toy_classifier, 0.1, keep_best="yes")
+
+
+def test_the_margin_loss_is_the_logit_gap_and_its_gradient_is_closed_form():
+    """loss="margin" ascends max_{j≠y} Z_j − Z_y; on a linear model Z = W x its input gradient
+    is W_{j*} − W_y (j* the runner-up), checked against that closed form."""
+    from ganinverse.defense.attacks import ATTACK_LOSSES
+
+    logits = torch.tensor([[2.0, 5.0, 1.0], [0.0, -1.0, 3.0]])
+    labels = torch.tensor([1, 0])
+    assert torch.equal(ATTACK_LOSSES["margin"](logits, labels), torch.tensor([-3.0, 3.0]))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3, bias=False))
+    x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    attack = PGD(model, 0.1, loss="margin")
+    g = attack.gradient(x, y)
+    W = model[1].weight.detach()
+    z = model(x).detach()
+    runner_up = z.masked_fill(torch.nn.functional.one_hot(y, 3).bool(), -1e9).argmax(1)
+    assert torch.allclose(g.flatten(1), W[runner_up] - W[y], atol=1e-6)
+    assert "loss='margin'" in repr(attack) and "loss" not in repr(PGD(model, 0.1))
+    with pytest.raises(ValueError, match="loss must be one of 'ce', 'margin'"):
+        PGD(model, 0.1, loss="hinge")
+
+
+def test_the_margin_loss_moves_images_where_the_cross_entropy_saturates():
+    """A confident model (logits × 1e4): the float32 softmax is exactly one-hot, so the
+    cross-entropy's input gradient is exactly zero (ZeroGradientWarning, nothing moves); the
+    margin's is not, and PGD with it fools the model."""
+    from ganinverse.exceptions import ZeroGradientWarning
+
+    torch.manual_seed(0)
+    x = torch.rand(8, 1, 4, 4) * 0.2
+    y = torch.zeros(8, dtype=torch.long)
+
+    class Confident(nn.Module):  # class 0 below a mean intensity of 0.5, class 1 above
+        def forward(self, x):
+            s = 1e4 * (x.flatten(1).mean(1, keepdim=True) - 0.5)
+            return torch.cat([-s, s], 1)
+
+    with pytest.warns(ZeroGradientWarning):
+        ce = PGD(Confident(), 0.5, steps=10, random_start=False)(x, y)
+    assert torch.equal(ce, x)
+    margin = PGD(Confident(), 0.5, steps=10, random_start=False, loss="margin")(x, y)
+    assert (Confident()(margin).argmax(1) == 1).all()
