@@ -234,17 +234,16 @@ def _fgsm(c: AttackContext) -> Attack:
     return FGSM(c.classifier, c.eps)
 
 
+def _pgd_options(c: AttackContext, steps: int) -> dict:
+    """The PGD options every PGD-family record passes: its steps, the row's norm and the
+    settings' ``keep_best`` and ``attack_loss`` (one place, so a new PGD option reaches all)."""
+    s = c.settings
+    return dict(steps=steps, norm=c.norm, keep_best=s.keep_best, loss=s.attack_loss)
+
+
 def _pgd(c: AttackContext) -> Attack:
     s = c.settings
-    return PGD(
-        c.classifier,
-        c.eps,
-        steps=s.pgd_steps,
-        norm=c.norm,
-        seed=s.seed,
-        keep_best=s.keep_best,
-        loss=s.attack_loss,
-    )
+    return PGD(c.classifier, c.eps, seed=s.seed, **_pgd_options(c, s.pgd_steps))
 
 
 def _attacker_defense(c: AttackContext, **options: object) -> ProjectionDefense:
@@ -262,16 +261,7 @@ def _bpda(c: AttackContext, *, eot: bool) -> Attack:
     s = c.settings
     d = _attacker_defense(c, resample=eot)
     samples = s.eot_samples if eot else 1
-    return bpda_pgd(
-        d,
-        c.classifier,
-        c.eps,
-        steps=s.bpda_steps,
-        norm=c.norm,
-        eot_samples=samples,
-        keep_best=s.keep_best,
-        loss=s.attack_loss,
-    )
+    return bpda_pgd(d, c.classifier, c.eps, eot_samples=samples, **_pgd_options(c, s.bpda_steps))
 
 
 def _latent(c: AttackContext) -> Attack:
@@ -292,27 +282,15 @@ def _bpda_tangent(c: AttackContext) -> Attack:
     """PGD on ``Sequential(D, f)`` with D's tangent-space backward (the attacker's copy of the
     defense, ``settings.bpda_projection`` as in :func:`_bpda`)."""
     d = _attacker_defense(c, gradient="tangent")
-    s = c.settings
     model = nn.Sequential(d, c.classifier)
-    return PGD(
-        model, c.eps, steps=s.bpda_steps, norm=c.norm, keep_best=s.keep_best, loss=s.attack_loss
-    )
+    return PGD(model, c.eps, **_pgd_options(c, c.settings.bpda_steps))
 
 
 def _eot_restarts(c: AttackContext) -> Attack:
     """:class:`RestartEOTPGD`: the tangent backward averaged over the R restarts of one
     projection of the attacker's copy (``settings.bpda_projection`` as in :func:`_bpda`)."""
     d = _attacker_defense(c, gradient="tangent")
-    s = c.settings
-    return RestartEOTPGD(
-        d,
-        c.classifier,
-        c.eps,
-        steps=s.bpda_steps,
-        norm=c.norm,
-        keep_best=s.keep_best,
-        loss=s.attack_loss,
-    )
+    return RestartEOTPGD(d, c.classifier, c.eps, **_pgd_options(c, c.settings.bpda_steps))
 
 
 def _unrolled(c: AttackContext) -> Attack:
@@ -325,11 +303,8 @@ def _unrolled(c: AttackContext) -> Attack:
         c.classifier,
         c.eps,
         unroll_steps=min(s.unroll_steps, d.config.steps),  # (the default 10 may exceed a short
-        steps=s.bpda_steps,  # projection's steps: the whole run, as the CLI refuses beyond it)
-        norm=c.norm,
-        keep_best=s.keep_best,
-        loss=s.attack_loss,
-    )
+        **_pgd_options(c, s.bpda_steps),  # projection's steps: the whole run, as the CLI
+    )  # refuses beyond it)
 
 
 #: The settings of every attack that runs the defense's projection through BPDA.
