@@ -12,7 +12,8 @@ and step on one CPU core for the tangent BPDA).
 ``--keep-best``: the attack returns per image its first iterate that the defended model
 misclassifies instead of the last (``PGD(keep_best=True)``; folder and CSV ``steps<S>-best``).
 ``--loss margin``: it ascends the logit margin max_{j≠y} Z_j − Z_y instead of the
-cross-entropy (``EvalSettings.attack_loss``; suffix ``-margin``).
+cross-entropy (``EvalSettings.attack_loss``; suffix ``-margin``). ``--suffix S`` appends S to
+the folder and CSV name (runs on a retrained model beside the recorded ones).
 
 Resumable: chunks of ``--chunk`` images, each an ``evaluate_defense`` folder under
 ``OUT/attacks/steps<S>/`` (a kill loses at most one chunk's cell). ``OUT/attacks/steps<S>.csv``
@@ -68,7 +69,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the loss the attack ascends (EvalSettings.attack_loss; folder and CSV suffix "
         "-margin for the logit margin)",
     )
+    p.add_argument(
+        "--suffix",
+        default="",
+        help="appended to the folder and CSV name (e.g. a retrained model's runs beside the "
+        "recorded ones: -A3)",
+    )
     args = p.parse_args(argv)
+    if args.suffix and not args.suffix.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"--suffix must be letters, digits, - or _, got {args.suffix!r}")
     for name in ("steps", "n", "chunk"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
@@ -98,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     tag = {"generator": d["generator"], "models": str(models), "steps": args.steps}
     name = f"steps{args.steps}" + ("-best" if args.keep_best else "")
-    name += "" if args.loss == "ce" else f"-{args.loss}"
+    name += ("" if args.loss == "ce" else f"-{args.loss}") + args.suffix
     folder = out / "attacks" / name
     started = time.perf_counter()
 

@@ -296,6 +296,8 @@ def test_one_attack_at_more_steps_sits_beside_the_tables_cell(attacks_bench, run
         steps.main([*args, "--steps", "0"])
     steps.main([*args, "--attack", "bpda2:1", "--steps", "2", "--keep-best", "--loss", "margin"])
     rows = _csv(out / "attacks/steps2-best-margin.csv")
+    with pytest.raises(ValueError, match="--suffix must be"):
+        steps.main([*args, "--suffix", "../x"])
     assert [(r["steps"], r["keep_best"], r["loss"]) for r in rows] == [
         ("1", "False", "ce"),  # the table's cell
         ("2", "True", "margin"),
