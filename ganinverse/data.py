@@ -42,6 +42,7 @@ import hashlib
 import math
 import os
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -49,12 +50,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import pil_to_tensor
 
 from ganinverse._validation import check_images, check_int
+from ganinverse.exceptions import ConversionWarning
 from ganinverse.io import atomic_write
 
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -66,7 +68,9 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "celeba64": ("train", "test"),
     "folder": ("all",),
 }
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
+#: EXIF orientations (tag 0x0112) that swap width and height: the 90° rotations and transposes
+SWAPPING_ORIENTATIONS = (5, 6, 7, 8)
 DIGITS_TRAIN = 1500  # digits split: first 1500 of a seed-0 permutation train, last 297 test
 CELEBA_CROP = (35, 55, 143, 163)  # PIL box (left, top, right, bottom): CSGM's centre 108x108 crop
 
@@ -132,38 +136,71 @@ HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def open_image(path: str | os.PathLike, what: str = "image file") -> Image.Image:
-    """Open and fully decode an image file; a file PIL cannot read raises a ValueError naming it.
+    """Open and fully decode an image file as a viewer shows it; a file PIL cannot read raises
+    a ValueError naming it.
 
     ``what`` names the file's role in the message (e.g. "mask file"). The image is loaded into
-    memory, so a truncated file fails here and not later inside PIL.
+    memory, so a truncated file fails here and not later inside PIL. An EXIF orientation tag is
+    applied (``PIL.ImageOps.exif_transpose``: a phone photo stored sideways comes out upright);
+    a file of several frames (an animated GIF, a multi-page TIFF) is refused.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     try:
         with Image.open(path) as img:
-            img.load()
-            return img.copy()
+            frames = getattr(img, "n_frames", 1)
+            if frames == 1:
+                img.load()
+                upright = ImageOps.exif_transpose(img)
     except PIL_ERRORS as err:
         raise ValueError(
             f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
-            "expected a PNG, JPEG or BMP file"
+            "expected a PNG, JPEG, BMP, TIFF, GIF or WebP file"
         ) from err
+    if frames != 1:
+        raise ValueError(
+            f"{what} {path} holds {frames} frames (an animation or a multi-page file); save "
+            "the frame you want as an image of its own"
+        )
+    return upright
 
 
-def _image_size_of(
-    path: Path, what: str = "image file", alpha: bool = False
-) -> tuple[tuple[int, int], str | bool]:
-    """(size (W, H), mode) from a file's header only; unreadable files raise a named ValueError.
-    With ``alpha``: (size, whether the header allows transparent pixels) instead."""
+def _header(path: Path, what: str = "image file") -> tuple[tuple[int, int], str, bool]:
+    """(size (W, H) as shown, after the EXIF orientation; mode; whether the header allows
+    transparent pixels) from a file's header only; unreadable files raise a named ValueError."""
     try:
         with Image.open(path) as img:
-            return img.size, _may_be_transparent(img) if alpha else img.mode
+            w, h = img.size
+            if _orientation(img) in SWAPPING_ORIENTATIONS:
+                w, h = h, w
+            return (w, h), _content_mode(img), _may_be_transparent(img)
     except PIL_ERRORS as err:
         raise ValueError(
             f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
-            "expected a PNG, JPEG or BMP file"
+            "expected a PNG, JPEG, BMP, TIFF, GIF or WebP file"
         ) from err
+
+
+def _content_mode(img: Image.Image) -> str:
+    """``img.mode``, but "L" for a palette image whose colours are all grey (r = g = b)."""
+    if img.mode in ("P", "PA"):
+        palette = img.getpalette() or []
+        if palette and all(palette[i] == palette[i + 1] == palette[i + 2]
+                           for i in range(0, len(palette) - 2, 3)):  # fmt: skip
+            return "L"
+    return img.mode
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1: as stored)."""
+    return int(img.getexif().get(0x0112, 1) or 1)
+
+
+def _image_size_of(path: Path, what: str = "image file") -> tuple[tuple[int, int], str]:
+    """(size (W, H) as shown, mode) from a file's header only (see :func:`_header`)."""
+    size, mode, _ = _header(path, what)
+    return size, mode
 
 
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -208,6 +245,14 @@ def _float_grey(img: Image.Image, where: str) -> Image.Image:
                 f"{where}: a {img.mode} image must hold 16-bit values 0..65535, got {lo:g}..{hi:g}"
             )
         scale = 65535.0
+        if 1 < hi <= 255:  # 8-bit data saved wide: v / 65535 puts it within 0.4% of black
+            warnings.warn(
+                f"{where}: a {img.mode} (16/32-bit) image whose values all lie in 0..{hi:g}, read "
+                f"on the 16-bit scale v / 65535: it comes out near black; if it holds 8-bit "
+                "values, save it as an 8-bit image",
+                ConversionWarning,
+                stacklevel=3,
+            )
     return Image.fromarray(arr / scale, mode="F")
 
 
@@ -227,7 +272,13 @@ def _prepare_pil(
             grey = grey.resize((image_size, image_size), Image.BILINEAR)
         x = torch.from_numpy(np.array(grey, dtype=np.float32))[None].clamp(0, 1) * 2 - 1
         return x.expand(3 if mode == "RGB" else 1, -1, -1).contiguous()
-    img = img.convert(mode)
+    try:
+        img = img.convert(mode)
+    except ValueError as err:  # (e.g. LAB, YCbCr TIFFs PIL cannot convert)
+        raise ValueError(
+            f"{where}: its {img.mode} pixels cannot be converted to {mode} ({err}); save it as "
+            "an 8-bit RGB or grey PNG or JPEG"
+        ) from err
     if image_size is not None and img.size != (image_size, image_size):
         img = img.resize((image_size, image_size), Image.BILINEAR)
     return _uint8_to_signed(pil_to_tensor(img))
@@ -274,7 +325,8 @@ def load_image_file(
         check_int(image_size, "image_size", low=1)
     mode = _pil_mode(channels)
     img = open_image(path)
-    x = _prepare_pil(img, image_size, mode or _default_mode(img.mode), f"image file {path}")
+    mode = mode or _default_mode(_content_mode(img))
+    x = _prepare_pil(img, image_size, mode, f"image file {path}")
     return _as_signed_float32(x[None], f"image file {path}")
 
 
@@ -389,21 +441,49 @@ class _LazyImages(Dataset):
 
 
 class _FolderImages(_LazyImages):
-    def __init__(self, root: Path, paths: list[Path], image_size: int | None, mode: str):
+    def __init__(
+        self,
+        root: Path,
+        paths: list[Path],
+        image_size: int | None,
+        mode: str,
+        channels_given: bool = True,
+    ):
         self.root, self.paths, self.image_size, self.mode = root, paths, image_size, mode
+        self.channels_given = channels_given
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def verify(self, start: int = 0, stop: int | None = None) -> None:
         """Read the headers of files ``start .. stop-1``: each must be an image PIL can read and,
-        without ``image_size``, all must share one size (else the batch could not be stacked)."""
+        without ``image_size``, all must share one size (else the batch could not be stacked);
+        without ``channels``, all must be grey or all colour. Files that can hold transparency
+        are decoded and refused when they do; lossy conversions (colour files made grey by
+        ``channels=1``, non-square files stretched by ``image_size``) warn
+        :class:`~ganinverse.exceptions.ConversionWarning` with their count."""
         paths = self.paths[start:stop]
-        size0 = None
+        size0 = kind0 = None
+        greyed, stretched = [], []
         for p in paths:
-            size, transparent = _image_size_of(p, alpha=True)
+            size, mode, transparent = _header(p)
             if transparent:  # only files that can carry transparency are decoded here
                 check_opaque(open_image(p), f"image file {p}")
+            kind = _default_mode(mode)
+            if kind0 is None:
+                kind0, first_kind = kind, p
+            elif kind != kind0 and not self.channels_given:
+                names = {"L": "grey", "RGB": "colour"}
+                raise ValueError(
+                    f"images under {self.root} mix grey and colour files ({first_kind.name}: "
+                    f"{names[kind0]}, {p.name}: {names[kind]}); the first would decide for all "
+                    "and the others be converted in silence: convert the files to one mode, or "
+                    "pass channels=1 or 3 (the commands that load a generator pass its)"
+                )
+            if kind == "RGB" and self.mode == "L":
+                greyed.append(p.name)
+            if self.image_size is not None and size[0] != size[1]:
+                stretched.append(p.name)
             if self.image_size is None:
                 if size0 is None:
                     size0, first = size, p
@@ -414,6 +494,17 @@ class _FolderImages(_LazyImages):
                         "to one size (ganinverse-pretrain --image-size; the commands that load a "
                         "generator pass its size) or resize the files"
                     )
+        for files, what in (
+            (greyed, "colour files converted to grey"),
+            (stretched, f"non-square files stretched to {self.image_size}x{self.image_size}"),
+        ):
+            if files:
+                warnings.warn(
+                    f"{len(files)} of {len(paths)} images under {self.root}: {what} "
+                    f"({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})",
+                    ConversionWarning,
+                    stacklevel=3,
+                )
 
     def image(self, i: int) -> Tensor:
         path = self.paths[i]
@@ -467,7 +558,7 @@ LAYOUTS: dict[str, str] = {
     "and list_landmarks_align_celeba.txt in <root>/celeba/",
     "celeba64": "<root>/celeba64.npz (split 'train') and <root>/celeba64_csgm_test.npz (split "
     "'test'), each with an 'images' uint8 array N x H x W x 3",
-    "folder": "image files (.png, .jpg, .jpeg, .bmp) anywhere under <root> (root is the folder)",
+    "folder": "image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .gif, .webp) anywhere under <root>",
 }
 
 
@@ -621,6 +712,13 @@ def _celeba64(root: Path, split: str, image_size: int | None) -> _TensorImages:
     )
 
 
+def folder_files(root: str | os.PathLike) -> list[str]:
+    """The image files ``load_images("folder", root)`` reads, in its order, as paths relative
+    to ``root`` (POSIX separators): what each output of a folder run came from."""
+    ds = _folder(Path(root), None, None)
+    return [p.relative_to(ds.root).as_posix() for p in ds.paths]
+
+
 def _folder(root: Path, image_size: int | None, channels: int | None) -> _FolderImages:
     if not root.is_dir():
         raise _missing("folder", root, root)
@@ -637,7 +735,7 @@ def _folder(root: Path, image_size: int | None, channels: int | None) -> _Folder
     mode = _pil_mode(channels)
     if mode is None:
         mode = _default_mode(_image_size_of(paths[0])[1])
-    return _FolderImages(root, paths, image_size, mode)
+    return _FolderImages(root, paths, image_size, mode, channels_given=channels is not None)
 
 
 def _check_root(name: str, root: object) -> Path:

@@ -41,6 +41,12 @@ class ZeroGradientWarning(UserWarning):
     saturates for every image (float32) does the same."""
 
 
+class ConversionWarning(UserWarning):
+    """Images were brought to the generator's or the folder's format with a loss the file does
+    not show: colour files made grey, non-square files stretched to a square, 16-bit files whose
+    values fit in 8 bits (likely 8-bit data saved wide, read near black)."""
+
+
 class IdleOptionWarning(UserWarning):
     """An option was set that the chosen configuration does not use (a discriminator width for a
     VAE, MLP widths for a DCGAN, Adam betas for RMSprop, ...): it has no effect. The command line

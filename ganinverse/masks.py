@@ -252,6 +252,14 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
             f"({GREY[0]}..{GREY[1]}); a mask is white (known) / black (missing), thresholded "
             f"at {THRESHOLD}, with at most {MAX_GREY:.0%} grey pixels (anti-aliased edges)"
         )
+    wide = img.mode in HIGH_DEPTH_MODES
+    raw = np.asarray(img.convert("I")) if wide else grey
+    if raw.max() == 1 and img.mode not in ("1", "F"):  # 0/1 values: white written as 1
+        raise ValueError(
+            f"mask file {path} holds only the values 0 and 1, read as black and near-black; a "
+            f"mask is white (known, {'65535' if wide else '255'}) / "
+            "black (missing): multiply it by 255 (or save a 1-bit mode '1' image)"
+        )
     mask = torch.from_numpy((grey >= THRESHOLD).astype(np.float32))
     return check_mask(mask, n, (h, w), name=f"mask file {path}")
 

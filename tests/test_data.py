@@ -211,7 +211,7 @@ def test_folder_sorted_channels_and_sizes(tmp_path):
     assert torch.allclose(x[:, 0], torch.from_numpy(np.stack(order)).float() / 127.5 - 1)
     rgb, _ = data.load_images("folder", tmp_path, channels=3, image_size=4, n=2, start=1)
     assert rgb.shape == (2, 3, 4, 4)
-    Image.fromarray(rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)).save(tmp_path / "d.jpg")
+    Image.fromarray(rng.integers(0, 256, size=(5, 7), dtype=np.uint8)).save(tmp_path / "d.jpg")
     with pytest.raises(ValueError, match="differ in size.*image_size"):
         data.load_images("folder", tmp_path)
     assert data.load_images("folder", tmp_path, image_size=5)[0].shape == (4, 1, 5, 5)
@@ -622,3 +622,63 @@ def test_transparent_pixels_are_refused_and_opaque_alpha_is_read(tmp_path):
         data.image_dataset("folder", tmp_path, channels=3)
     (tmp_path / "rgba.png").unlink()
     assert len(data.image_dataset("folder", tmp_path, channels=3)) == 1
+
+
+def test_exif_orientation_is_applied_and_multi_frame_files_are_refused(tmp_path):
+    """helper-50: a photo stored sideways with EXIF orientation 6 (shown upright by viewers)
+    was reconstructed sideways with status ok; an animated GIF silently gave its first frame."""
+    upright = np.random.default_rng(0).integers(0, 256, size=(4, 6), dtype=np.uint8)  # H x W
+    Image.fromarray(upright).save(tmp_path / "upright.png")
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # 6 x 4 on disk
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    stored.save(tmp_path / "sideways.png", exif=exif)
+    shown = data.load_image_file(tmp_path / "sideways.png")
+    assert shown.shape == (1, 1, 4, 6)
+    assert torch.equal(shown, data.load_image_file(tmp_path / "upright.png"))
+    assert data._image_size_of(tmp_path / "sideways.png")[0] == (6, 4)  # (W, H) as shown
+    frames = [Image.fromarray(np.full((4, 4), v, np.uint8)) for v in (0, 255)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(ValueError, match="anim.gif holds 2 frames"):
+        data.load_image_file(tmp_path / "anim.gif")
+
+
+def test_folders_read_every_suffix_refuse_mixed_modes_and_warn_lossy_conversions(tmp_path):
+    """helper-50: .tif/.gif/.webp files were skipped in silence, a grey first file made every
+    later colour file grey, channels=1 and image_size converted without a word."""
+    from ganinverse.exceptions import ConversionWarning
+
+    rng = np.random.default_rng(0)
+    for suffix in ("png", "tif", "gif"):
+        Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).save(tmp_path / f"g.{suffix}")
+    assert data.load_images("folder", tmp_path)[0].shape == (3, 1, 6, 6)
+    (tmp_path / "webp").mkdir()  # (WebP stores colour only)
+    Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(tmp_path / "webp/c.webp")
+    assert data.load_images("folder", tmp_path / "webp")[0].shape == (1, 3, 6, 6)
+    (tmp_path / "webp/c.webp").unlink()
+    (tmp_path / "webp").rmdir()
+    Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).save(tmp_path / "z.png")
+    with pytest.raises(ValueError, match=r"mix grey and colour files \(g.gif: grey, z.png"):
+        data.load_images("folder", tmp_path)
+    with pytest.warns(ConversionWarning, match="1 of 4 images .*colour files converted to grey"):
+        assert data.load_images("folder", tmp_path, channels=1)[0].shape == (4, 1, 6, 6)
+    (tmp_path / "z.png").unlink()
+    Image.fromarray(rng.integers(0, 256, (6, 9), dtype=np.uint8)).save(tmp_path / "wide.png")
+    with pytest.warns(ConversionWarning, match="non-square files stretched to 6x6 .*wide.png"):
+        data.load_images("folder", tmp_path, image_size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)  # nothing lossy: no warning
+        (tmp_path / "wide.png").unlink()
+        data.load_images("folder", tmp_path, channels=3)
+
+
+def test_unconvertible_and_too_wide_files_are_named(tmp_path):
+    from ganinverse.exceptions import ConversionWarning
+
+    Image.new("LAB", (4, 4)).save(tmp_path / "lab.tif")
+    with pytest.raises(ValueError, match=r"lab.tif: its LAB pixels cannot be converted to L"):
+        data.load_image_file(tmp_path / "lab.tif", channels=1)
+    eight_bit = Image.fromarray(np.arange(16, dtype=np.int32).reshape(4, 4) * 17)
+    eight_bit.save(tmp_path / "wide.tif")
+    with pytest.warns(ConversionWarning, match=r"values all lie in 0..255.*near black"):
+        data.load_image_file(tmp_path / "wide.tif")

@@ -302,3 +302,14 @@ def test_a_mask_with_transparent_pixels_is_refused(tmp_path):
     Image.fromarray(arr, "RGBA").save(tmp_path / "m.png")
     with pytest.raises(ValueError, match="mask file .*m.png has transparent pixels.*opaque white"):
         mask_from_file(tmp_path / "m.png", (1, 8, 8))
+
+
+@pytest.mark.parametrize("mode, dtype", [("L", np.uint8), ("I;16", np.uint16)])
+def test_a_mask_of_zeros_and_ones_names_the_white_value(tmp_path, mode, dtype):
+    """helper-50: a 0/1 mask file was refused as having "no known pixel", with no hint."""
+    arr = np.zeros((8, 8), dtype)
+    arr[:, 4:] = 1
+    Image.fromarray(arr).save(tmp_path / "m.png")
+    white = "65535" if mode != "L" else "255"
+    with pytest.raises(ValueError, match=rf"only the values 0 and 1.*white \(known, {white}\)"):
+        mask_from_file(tmp_path / "m.png", (1, 8, 8))

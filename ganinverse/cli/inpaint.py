@@ -11,7 +11,7 @@ import torch
 from .. import metrics
 from .._validation import check_int
 from ..blending import poisson_blend
-from ..data import default_split, load_image_file, load_images, save_image_file
+from ..data import default_split, folder_files, load_image_file, load_images, save_image_file
 from ..device import resolve_device
 from ..io import atomic_write_json, check_output_dir, staged_output
 from ..masks import parse_mask
@@ -124,11 +124,13 @@ def _check_flags_used(args: argparse.Namespace) -> None:
 
 def _load_inputs(
     args: argparse.Namespace, image_shape: tuple[int, int, int] | None
-) -> tuple[torch.Tensor, list[int] | None]:
-    """(images, their identities): dataset indices (they seed masks and restarts), or None.
-    ``image_shape``: G's (C, H, W) the images are brought to; None keeps their own."""
+) -> tuple[torch.Tensor, list[int] | None, list[str] | None]:
+    """(images, their identities, their files): dataset indices (they seed masks and restarts)
+    or None; the files read (relative to a folder --image) in the order of the outputs, or
+    None for a dataset. ``image_shape``: G's (C, H, W) the images are brought to; None keeps
+    their own."""
     c, h, _ = (None, None, None) if image_shape is None else image_shape
-    ids = None
+    ids = files = None
     if args.dataset:
         x, _ = load_images(
             args.dataset, args.data_root, args.split, n=args.n, start=args.start, image_size=h
@@ -136,15 +138,17 @@ def _load_inputs(
         ids = list(range(args.start, args.start + len(x)))
     elif Path(args.image).is_dir():
         x, _ = load_images("folder", args.image, image_size=h, channels=c)
+        files = folder_files(args.image)
     else:
         x = load_image_file(args.image, image_size=h, channels=c)
         note_conversion(args.image, image_shape)
+        files = [Path(args.image).name]
     if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"the images have shape {tuple(x.shape[1:])}, the generator makes {image_shape}: "
             "pick a generator trained on this data (--generator)"
         )
-    return x, ids
+    return x, ids, files
 
 
 def _load_discriminator(args: argparse.Namespace, G: torch.nn.Module, device: torch.device):
@@ -219,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if D is None and options.get("prior_weight", 0) > 0:  # the note said: context loss only
         options["prior_weight"] = 0.0
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}
-    x, ids = _load_inputs(args, None if G is None else tuple(G.image_shape))
+    x, ids, files = _load_inputs(args, None if G is None else tuple(G.image_shape))
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D, batch=len(x))
     check_axis_value(Inpainting, shape, args.mask)  # the sweep's check: e.g. nothing to fill
@@ -280,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
                 "discriminator": "none" if D is None else (args.discriminator or args.generator),
                 "mask": args.mask,
                 "image_ids": ids,
+                "input_files": files,
                 "missing_fraction": float(1 - mask.float().mean()),
                 **{k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
                 "config": None if config is None else _config_record(config),

@@ -112,6 +112,9 @@ def test_folder_and_dataset_inputs(tmp_path, checkpoints, capsys):
     )
     assert (tmp_path / "a" / "001_blended.png").is_file()
     assert "no discriminator found" in capsys.readouterr().out
+    # helper-50: summary.json said nothing of which file each output came from
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["input_files"] == ["0.png", "1.png"] and summary["image_ids"] is None
     # a checkpoint directory: its discriminator is used by default
     common[1] = str(gen.parent)
     assert (
