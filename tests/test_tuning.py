@@ -324,3 +324,23 @@ def test_a_generator_of_another_dataset_is_refused_and_named_before_the_folder(
     argv[-1] = str(tmp_path / "done")
     assert main([*argv, "--generator", missing]) == 2
     assert f"no generator named {missing!r}" in capsys.readouterr().err
+
+
+def test_a_representation_error_from_a_projection_still_descending_is_flagged(tmp_path, capsys):
+    """helper-50: tune --steps 1 printed ρ² = 0.36 (the card's, from 1000 steps: 0.0074) with
+    no flag, since one step improved the start; running the projection's steps once more from
+    ẑ now tells a projection still descending from a converged one."""
+    argv = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "20", "--n-val", "2"]
+    argv += ["--restarts", "1", "--lambda-z-grid", "0.01", "--init-grid", "normal"]
+    argv += ["--refine-top", "0", "--no-progress", "--device", "cpu"]
+    assert main([*argv, "--steps", "1", "--out", str(tmp_path / "short")]) == 0
+    text = capsys.readouterr().out
+    assert "(FLAGGED: not_converged on 2 of 2 validation images" in text, text
+    block = json.loads((tmp_path / "short" / "recommended.json").read_text())
+    assert block["representation_error_flagged"] == {"not_converged": 2}
+    assert main([*argv, "--steps", "1000", "--out", str(tmp_path / "long")]) == 0
+    text = capsys.readouterr().out
+    assert "ρ² = " in text and "FLAGGED" not in text.split("ρ² = ")[1].split("\n")[0], text
+    long = json.loads((tmp_path / "long" / "recommended.json").read_text())
+    assert "representation_error_flagged" not in long
+    assert long["representation_error"] < block["representation_error"] / 5
