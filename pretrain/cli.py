@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,10 +27,12 @@ from .trainer import (
     NORMS,
     OPTIMIZERS,
     TrainConfig,
+    TrainingDiverged,
     check_same_experiment,
     idle_options,
     train,
 )
+from .verdict import TRAINING_OK
 
 #: Help of the options that do not depend on the loss; loss_help() writes the others.
 HELP = {
@@ -176,9 +179,25 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     """Parse, check every argument, the device and --out (nothing is written before), train.
 
-    A bad argument is one line on stderr and exit code 2, as in the ``ganinverse`` command."""
+    A bad argument is one line on stderr and exit code 2, as in the ``ganinverse`` command; so is
+    a run whose losses became non-finite (the step and the fix: a lower --lr), which leaves
+    --out as it was when it saved nothing. A run that ends with a generator that learned
+    nothing (``pretrain.verdict``) warns a ConvergenceWarning (one line on stderr), says so in
+    its last line and records it as ``training_status`` in generator.json; exit code 0."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # warnings (e.g. the ConvergenceWarning of a run that learned nothing) as one line each
+    format_before = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *_, **__: (
+        f"ganinverse-pretrain: warning ({category.__name__}): {message}\n"
+    )
+    try:
+        return _run(parser, args)
+    finally:
+        warnings.formatwarning = format_before
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.threads is not None:
             check_int(args.threads, "threads", low=1)
@@ -189,14 +208,17 @@ def main(argv: list[str] | None = None) -> int:
         if idle:
             raise ValueError(idle[0])
         trainer = train(cfg, resume=args.resume)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, FileNotFoundError, TrainingDiverged) as err:
         print(f"ganinverse-pretrain: error: {_with_flag(parser, args, err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         print(f"ganinverse-pretrain: {err or 'interrupted'}", file=sys.stderr)
         return 130
     if trainer.dist.main:
-        print(f"trained to step {trainer.step}; generator: {trainer.out / 'generator'}.safetensors")
+        line = f"trained to step {trainer.step}; generator: {trainer.out / 'generator'}.safetensors"
+        if trainer.training_status not in (None, TRAINING_OK):  # (the warning says why)
+            line += "; but it learned nothing (see the warning; training_status in its JSON)"
+        print(line)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return 0

@@ -10,6 +10,7 @@ as training to N in one go. Under torchrun each rank takes a disjoint slice of e
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -42,7 +43,7 @@ from ganinverse._validation import (
 )
 from ganinverse.data import fingerprint
 from ganinverse.device import resolve_device
-from ganinverse.exceptions import IdleOptionWarning
+from ganinverse.exceptions import ConvergenceWarning, IdleOptionWarning
 from ganinverse.io import check_output_dir
 from ganinverse.models import (
     DCGANDiscriminator,
@@ -60,6 +61,7 @@ from .logs import LossLog, sample_grid
 from .losses import LOSSES, GANLoss, Loss, VAELoss, make_loss
 from .optim import OptimisticAdam
 from .state import has_state, load_state, read_state_info, save_state
+from .verdict import N_PROBE, TRAINING_OK, elbo_problem, generator_problems, sample_stats
 
 OPTIMIZERS = ("adam", "rmsprop", "oadam")
 ARCHS = ("dcgan", "mlp")
@@ -207,6 +209,27 @@ class TrainConfig:
 
 #: The largest WGAN weight clip accepted (``TrainConfig.clip``): beyond it nothing is clipped.
 CLIP_MAX = 10.0
+
+
+class TrainingDiverged(FloatingPointError):
+    """A training step's losses became NaN or Inf. The message names the step, the losses and
+    the fix (a new run with a lower lr); the run saved nothing past its last checkpoint, and a
+    run that saved nothing left ``out`` as it was before it started."""
+
+
+def _json_number(x: float) -> float | None:
+    """``x`` to 6 significant digits for a JSON record; None when not finite (strict JSON)."""
+    return float(f"{x:.6g}") if math.isfinite(x) else None
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
 
 
 # ----------------------------------------------------------------------------- randomness
@@ -445,6 +468,14 @@ class Trainer:
             resume_step=self.step if resume else None,
             names=self.LOSS_NAMES,
         )
+        #: the verdict of the last save that judged the generator (the end of the run, an
+        #: interrupt: :meth:`judge`): TRAINING_OK ("ok") or why it learned nothing; None before
+        self.training_status: str | None = None
+        #: the numbers behind it (recorded as ``training_check`` in generator.json)
+        self.training_check: dict | None = None
+        self._losses: tuple[float, ...] | None = None  # the last step's, as train_step returned
+        self._saved_step: int | None = self.step if resume else None  # of the state in out
+        self._probe_batch: tuple[Tensor, Tensor] | None = None
         self._wrap()
 
     # -- networks (overridden by VAETrainer) -------------------------------------------
@@ -528,11 +559,99 @@ class Trainer:
         info = load_state(self.out / "checkpoint", self._modules(), self._optimizers())
         self.step = int(info["step"])
 
+    # -- did it learn? ----------------------------------------------------------------------
+    def _probe(self) -> tuple[Tensor, Tensor]:
+        """(N_PROBE latents, up to N_PROBE training images) for :meth:`judge`, fixed by the seed."""
+        if self._probe_batch is None:
+            z = torch.randn(N_PROBE, self.cfg.latent_dim, generator=_rng(self.cfg.seed, 5, 0))
+            pick = torch.randperm(len(self.data), generator=_rng(self.cfg.seed, 5, 1))[:N_PROBE]
+            self._probe_batch = z, _take(self.data, pick).float()
+        return self._probe_batch
+
+    def _last_losses(self) -> dict[str, float] | None:
+        """The last step's losses by name: this run's, else the last row of losses.csv."""
+        if self._losses is not None:
+            return dict(zip(self.LOSS_NAMES, self._losses, strict=True))
+        if self.log.rows:
+            return {name: self.log.rows[-1][name] for name in self.LOSS_NAMES}
+        return None
+
+    @torch.no_grad()
+    def judge(self, G_out: nn.Module | None = None) -> tuple[str, dict]:
+        """``(status, numbers)``: whether the generator saved (``G_out``, by default
+        :meth:`export_generator`) learned, by the rules of :mod:`pretrain.verdict`; status is
+        TRAINING_OK ("ok") or why it learned nothing and the fix. A few forward passes: the
+        generator and the one at step 0 (the seeded initial weights) on N_PROBE latents."""
+        G_out = self.export_generator() if G_out is None else G_out
+        z, images = self._probe()
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # (_networks seeds torch's global generators)
+            fresh = [m.to(self.device) for m in self._networks()]
+        # the generator at step 0 on its batch statistics: what recalibrated BatchNorm converges to
+        end = sample_stats(G_out.eval()(z.to(self.device)))
+        start = sample_stats(fresh[0].train()(z.to(self.device)))
+        data = sample_stats(images)
+        record = {
+            "step": self.step,
+            "samples": end,
+            "samples_at_step_0": start,
+            "training_images": data,
+            "probe": N_PROBE,
+        }
+        losses = self._last_losses() if self.JUDGE_LOSSES else None
+        if losses is not None:
+            record["last_losses"] = {k: _json_number(v) for k, v in losses.items()}
+        problems = generator_problems(end, start, data, losses)
+        rose = bool(problems)
+        clause, objective_rose = self._objective_problem(fresh, images, record)
+        if clause:
+            problems.append(clause)
+            rose = rose or objective_rose
+        if not problems:
+            return TRAINING_OK, record
+        return f"{'; '.join(problems)}: {self._fix(rose)}", record
+
+    #: whether :meth:`judge` checks the size of the last step's losses (not the VAE's: its
+    #: reconstruction term grows with the image size; its ELBO is checked instead)
+    JUDGE_LOSSES = True
+
+    def _objective_problem(
+        self, fresh: list[nn.Module], images: Tensor, record: dict
+    ) -> tuple[str, bool]:
+        """A clause on the training objective (VAE: its negative ELBO), and whether it rose."""
+        return "", False
+
+    def _fix(self, rose: bool) -> str:
+        """What to do about a run that learned nothing: its steps overshoot (``rose``) or are
+        too small. The lr cannot change on resume: a new run takes the lower one."""
+        cfg, default = self.cfg, LOSSES[self.cfg.loss].defaults.lr
+        if not rose:
+            return (
+                f"training barely moved it; resume with more steps (--resume --steps, now "
+                f"{cfg.steps}) or start a new run with a higher lr (--lr, now {cfg.lr:.3g})"
+            )
+        fix = (
+            f"training diverged; start a new run with a lower lr (--lr, now {cfg.lr:.3g}; the "
+            f"{cfg.loss} default is {default:.3g})"
+        )
+        if self.JUDGE_LOSSES and cfg.lr_d != cfg.lr:  # (a GAN: its discriminator's lr too)
+            fix += f" or lr_d (--lr-d, now {cfg.lr_d:.3g})"
+        return fix
+
+    def _warn_verdict(self) -> None:
+        if self.training_status not in (None, TRAINING_OK):
+            warnings.warn(
+                f"the generator saved in {self.out} learned nothing by step {self.step}: "
+                f"{self.training_status}",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
     def export_generator(self) -> nn.Module:
         """The EMA generator with recalibrated BatchNorm statistics, in eval mode."""
         return recalibrate_batchnorm(self.ema, self.cfg.seed)
 
-    def save(self, final: bool = False) -> None:
+    def save(self, final: bool = False, judge: bool | None = None) -> None:
         """Training state + loadable generator/discriminator + losses + samples (rank 0 only).
 
         Written in this order, each file or weights + JSON pair as one unit: losses.csv, the
@@ -542,19 +661,33 @@ class Trainer:
         or the previous one, and the rows of losses.csv past the loaded step are dropped on
         resume. The exports may then be one save behind the state (their JSON's ``steps`` says
         which); a resume rewrites them at its next save, at once when no step is left to train.
+
+        ``judge`` (default: ``final``; an interrupt's save judges too): check whether the
+        generator learned (:meth:`judge`) and record the verdict as ``training_status`` (and its
+        numbers as ``training_check``) in generator.json and checkpoint.json; when it learned
+        nothing, a ConvergenceWarning says why, after every file is written.
         """
         if not self.dist.main:
             return
+        G_out = self.export_generator()
+        if final if judge is None else judge:
+            self.training_status, self.training_check = self.judge(G_out)
+        verdict = (
+            {}
+            if self.training_status is None or self.training_check["step"] != self.step
+            else {"training_status": self.training_status, "training_check": self.training_check}
+        )
         meta = {
             "config": dataclasses.asdict(self.cfg),
             "image_shape": list(self.image_shape),
             "data": self.data_id,
+            **verdict,
         }
         # losses first: a kill before the state is saved leaves rows past the saved step, which
         # a resume drops; the other order would lose the rows since the last save
         self.log.write()
         save_state(self.out / "checkpoint", self.step, self._modules(), self._optimizers(), meta)
-        G_out = self.export_generator()
+        self._saved_step = self.step
         raw = copy.deepcopy(self.G).eval()
         info = {
             "loss": self.cfg.loss,
@@ -563,6 +696,7 @@ class Trainer:
             "seed": self.cfg.seed,
             "batch_size": self.cfg.batch_size,
             "train": {k: v for k, v in meta["config"].items() if k not in ("out", "progress")},
+            **verdict,
         }
         if final:
             info["cost"] = generator_cost(G_out)
@@ -571,6 +705,8 @@ class Trainer:
             save_model(module, self.out / name, info)
         self.log.plot(self.out / "losses.png", f"{self.cfg.loss} on {self.cfg.dataset}")
         sample_grid(G_out, self.fixed_z.to(self.device), self.out / "samples" / "latest.png")
+        if verdict:  # (after every write: a warning turned into an error loses no file)
+            self._warn_verdict()
 
     # -- one step ----------------------------------------------------------------------
     def _local(self, t: Tensor) -> Tensor:
@@ -618,6 +754,10 @@ class Trainer:
     def run(self) -> int:
         """Train from the current step to cfg.steps; Ctrl-C saves a checkpoint. Returns the step."""
         cfg = self.cfg
+        # what this run adds to out, taken away again when it fails before saving anything
+        created = _missing_dirs(self.out / "samples")  # (deepest first: samples, out, ...)
+        written: list[Path] = []
+        saved_before = self._saved_step
         if self.dist.main:
             self.out.mkdir(parents=True, exist_ok=True)
         bar = tqdm(
@@ -628,33 +768,58 @@ class Trainer:
             dynamic_ncols=True,
         )
         start = time.perf_counter()
-        with _deferred_interrupt() as interrupted:
-            while self.step < cfg.steps:
-                losses = self.train_step(self.step)
-                self.step += 1
-                bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+        try:
+            with _deferred_interrupt() as interrupted:
+                while self.step < cfg.steps:
+                    losses = self.train_step(self.step)
+                    self.step += 1
+                    bar.update(1)
                     if not all(math.isfinite(v) for v in losses):
-                        raise FloatingPointError(f"losses diverged at step {self.step}")
-                    self.log.append(self.step, *losses, time.perf_counter() - start)
-                    bar.set_postfix(
-                        {n: f"{v:.3f}" for n, v in zip(self.LOSS_NAMES, losses, strict=True)}
-                    )
-                if self.dist.main and self.step % cfg.sample_every == 0:
-                    sample_grid(
-                        self.export_generator(),
-                        self.fixed_z.to(self.device),
-                        self.out / "samples" / f"step_{self.step:07d}.png",
-                    )
-                if interrupted.is_set():
-                    bar.close()
-                    self.save()
-                    raise KeyboardInterrupt(f"interrupted at step {self.step}; checkpoint saved")
-                if self.step % cfg.save_every == 0 and self.step < cfg.steps:
-                    self.save()
+                        raise TrainingDiverged(self._diverged(losses))
+                    self._losses = losses
+                    if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                        self.log.append(self.step, *losses, time.perf_counter() - start)
+                        bar.set_postfix(
+                            {n: f"{v:.3f}" for n, v in zip(self.LOSS_NAMES, losses, strict=True)}
+                        )
+                    if self.dist.main and self.step % cfg.sample_every == 0:
+                        path = self.out / "samples" / f"step_{self.step:07d}.png"
+                        if not path.exists():
+                            written.append(path)
+                        sample_grid(self.export_generator(), self.fixed_z.to(self.device), path)
+                    if interrupted.is_set():
+                        bar.close()
+                        self.save(judge=True)
+                        raise KeyboardInterrupt(
+                            f"interrupted at step {self.step}; checkpoint saved"
+                        )
+                    if self.step % cfg.save_every == 0 and self.step < cfg.steps:
+                        self.save()
+        except BaseException:
+            bar.close()
+            if self.dist.main and self._saved_step == saved_before:  # nothing saved: undo
+                for path in written:
+                    path.unlink(missing_ok=True)
+                for folder in created:  # (deepest first; one holding other files stays)
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+            raise
         bar.close()
         self.save(final=True)
         return self.step
+
+    def _diverged(self, losses: tuple[float, ...]) -> str:
+        """The message of TrainingDiverged: the step, the losses, the fix, what out keeps."""
+        values = ", ".join(f"{n} = {v:g}" for n, v in zip(self.LOSS_NAMES, losses, strict=True))
+        kept = (
+            f"{self.out} keeps its checkpoint of step {self._saved_step}"
+            if self._saved_step is not None
+            else f"nothing was saved ({self.out} left as it was)"
+        )
+        return (
+            f"the losses became non-finite at step {self.step} ({values}): {self._fix(True)}; "
+            f"{kept}"
+        )
 
 
 class VAETrainer(Trainer):
@@ -695,6 +860,25 @@ class VAETrainer(Trainer):
     def _companions(self) -> dict[str, nn.Module]:
         """Checkpoints written next to generator.*: the encoder q(z | x)."""
         return {"encoder": self.E}
+
+    JUDGE_LOSSES = False
+
+    def _objective_problem(
+        self, fresh: list[nn.Module], images: Tensor, record: dict
+    ) -> tuple[str, bool]:
+        """The negative ELBO (z = μ) of the probe images must fall from step 0 to now."""
+        images = images.to(self.device)
+        eps = torch.zeros(len(images), self.cfg.latent_dim)
+        G0, E0 = fresh
+        modes = self.G.training, self.E.training
+        start, end = (
+            float(sum(self.loss(E.eval(), G.eval(), images, eps)))
+            for E, G in ((E0, G0), (self.E, self.G))
+        )
+        self.G.train(modes[0])
+        self.E.train(modes[1])
+        record["neg_elbo"] = {"step_0": _json_number(start), "now": _json_number(end)}
+        return elbo_problem(start, end, len(images))
 
     def train_step(self, s: int) -> tuple[float, float]:
         """One optimiser step on the mean negative ELBO of batch s; ε drawn from (seed, s)."""

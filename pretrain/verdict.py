@@ -1,0 +1,126 @@
+"""Did a training run learn? A cheap check of the generator a run saves at its end (and when it is
+interrupted): one forward pass of N_PROBE latents, plus, for the VAE, the negative ELBO of a probe
+batch before and after.
+
+A run (GAN or VAE) has learned nothing when its generator is broken in a way no training can
+undo:
+
+- its samples are not finite;
+- (a GAN) its losses exploded: the last step's D / G loss is ``LOSS_LIMIT`` (1e6) or more in
+  size. These are per-image means of O(1) quantities: the bundled runs (3,000-15,000 steps)
+  stay within 20;
+- its tanh output saturated: at least ``SATURATED_FRACTION`` (98%) of the pixels of its samples
+  are at ±1 (``|x| > SATURATED_AT``), ``SATURATED_MARGIN`` (10 points) more than the training
+  images' own fraction (the digits: 32%, MNIST generators trained here: 70-80%). The gradient
+  through a saturated tanh is zero: the generator cannot learn from there, nor can a solver
+  move its output by changing z;
+- its samples are identical across z: their per-pixel spread (the standard deviation over the
+  samples, averaged over the pixels) is below ``COLLAPSE_RATIO`` (1%) of the training images'.
+
+None of these asks a run to have got far, so a short healthy run passes: an untrained generator
+(step 0) has finite samples, none of their pixels at ±1, and a spread of 6-64% of the digits'
+(0.024-0.24 against 0.37: this package's DCGAN, MLP and VAE decoder, small and default sizes);
+healthy runs on the digits (1-300 steps at the default lr; every loss, both architectures) kept
+their GAN losses within 4 in size, at most 12% of their pixels at ±1 and a spread of at least
+3.8% of the data's (a VAE decoder while it first learns the mean image). A generator that merely improved little is not flagged: the sample
+quality of a GAN does not improve monotonically, so "no better than at step 0" would flag short
+healthy runs (and a Fréchet distance in pixel-PCA space, ``pretrain.quality``, scores the
+saturated checkerboard of a diverged run better than the untrained generator: 48.9 vs 56.1).
+
+A VAE run is also judged on its own objective, which does fall step by step: the negative ELBO
+(with z = μ) of ``N_PROBE`` training images must fall by more than ``STALL_RTOL`` from the
+networks at step 0 (the seeded initial weights) to those at the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ganinverse.exceptions import STALL_RTOL
+
+#: the training status of a run whose generator passed the check (else: why it did not)
+TRAINING_OK = "ok"
+#: latents (and training images) the check looks at
+N_PROBE = 128
+#: a pixel with |x| above this is "at ±1" (tanh(2.65))
+SATURATED_AT = 0.99
+#: the fraction of a generator's pixels at ±1 that makes it saturated ...
+SATURATED_FRACTION = 0.98
+#: ... when it exceeds the training images' own fraction by at least this much
+SATURATED_MARGIN = 0.1
+#: samples whose per-pixel spread is below this fraction of the data's are identical across z
+COLLAPSE_RATIO = 0.01
+#: a loss of this size or more has exploded (healthy runs stay within ~20)
+LOSS_LIMIT = 1e6
+
+
+@torch.no_grad()
+def sample_stats(images: Tensor) -> dict:
+    """``{"finite", "saturated", "spread"}`` of images (N, C, H, W) in [-1, 1]: whether all are
+    finite, the fraction of pixels at ±1 (``|x| > SATURATED_AT``) and the per-pixel standard
+    deviation over the N images, averaged over the pixels (None when not finite)."""
+    x = images.detach().float().cpu()
+    if not bool(torch.isfinite(x).all()):
+        return {"finite": False, "saturated": None, "spread": None}
+    return {
+        "finite": True,
+        "saturated": round(float((x.abs() > SATURATED_AT).float().mean()), 4),
+        "spread": round(float(x.std(0, correction=0).mean()), 4),
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def generator_problems(
+    end: dict, start: dict | None, data: dict, losses: dict[str, float] | None
+) -> list[str]:
+    """Why a generator learned nothing, one clause each (empty: it passed). ``end``, ``start``:
+    :func:`sample_stats` of its samples at the end and at step 0, ``data``: of the training
+    images; ``losses``: the last step's losses by name (None: unknown)."""
+    problems = []
+    if not end["finite"]:
+        problems.append("its samples are not finite (NaN or Inf weights)")
+    big = {k: v for k, v in (losses or {}).items() if not math.isfinite(v) or abs(v) >= LOSS_LIMIT}
+    if big:
+        values = ", ".join(f"{k} = {v:.3g}" for k, v in big.items())
+        problems.append(
+            f"the losses exploded ({values} at the last step; healthy runs stay far below "
+            f"{LOSS_LIMIT:.0e})"
+        )
+    if not end["finite"] or not data["finite"]:  # (the data's numbers are the yardstick)
+        return problems
+    was = "" if start is None or not start["finite"] else f", {_pct(start['saturated'])} at step 0"
+    if (
+        end["saturated"] >= SATURATED_FRACTION
+        and end["saturated"] >= data["saturated"] + SATURATED_MARGIN
+    ):
+        problems.append(
+            f"its tanh output saturated ({_pct(end['saturated'])} of the pixels of its samples "
+            f"at ±1, where no gradient passes; the training images {_pct(data['saturated'])}"
+            f"{was})"
+        )
+    if data["spread"] > 0 and end["spread"] < COLLAPSE_RATIO * data["spread"]:
+        was = "" if start is None or not start["finite"] else f", {start['spread']:.4f} at step 0"
+        problems.append(
+            f"its samples are identical across z (per-pixel spread {end['spread']:.4f}, the "
+            f"training images {data['spread']:.4f}{was})"
+        )
+    return problems
+
+
+def elbo_problem(start: float, end: float, n: int = N_PROBE) -> tuple[str, bool]:
+    """``(clause, rose)`` for a VAE whose negative ELBO on ``n`` probe images went from ``start``
+    (step 0) to ``end``: ("", False) when it fell by more than ``STALL_RTOL``; ``rose`` when it
+    rose or became non-finite (the steps overshoot), else it barely moved."""
+    what = f"the negative ELBO (per image, z = μ) of {n} training images"
+    numbers = f"{start:.4g} nats at step 0, {end:.4g} now"
+    if not math.isfinite(end) or end > start + STALL_RTOL * abs(start):
+        return f"{what} rose ({numbers})", True
+    if end >= start - STALL_RTOL * abs(start):
+        return f"{what} did not fall by more than {STALL_RTOL:.1%} ({numbers})", False
+    return "", False
