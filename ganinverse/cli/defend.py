@@ -251,7 +251,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{threat} A '2' suffix (pgd2:4.0) means the L2 ball. Writes OUT/results.csv, "
         "OUT/results.md and OUT/cells.json (rerun with the same settings to resume). Every "
         "argument, the models, the data and --out are checked before the first attack; a failed "
-        "start writes nothing.",
+        "start writes nothing. A classifier that learned nothing (a training status other than "
+        "ok in its train-classifier JSON, or a clean accuracy on the images no better than a "
+        "constant guess of their most frequent label) is warned about (ConvergenceWarning) and "
+        "its rows are named under the table of results.md.",
     )
     e.add_argument("--classifier", required=True, help="checkpoint of the plain classifier")
     e.add_argument("--classifier-adv", help="checkpoint of the PGD-trained classifier")

@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Trains on the train split (first --n images), reports the accuracy on the "
         "test split and writes OUT/classifier.safetensors + OUT/classifier.json. Every argument, "
         "the data, the generators and --out are checked before training; a failed start writes "
-        "nothing.",
+        "nothing. The JSON records the training status: ok, or why the classifier learned "
+        "nothing (a ConvergenceWarning says so; defend eval flags such a classifier).",
     )
     p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, digits, ...")
     p.add_argument("--data-root", help="folder holding the dataset (see ganinverse.data)")
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from ..defense.training import adversarial_training, project_images
     from ..device import resolve_device
     from ..models import accuracy, build_classifier, save_model, train_classifier
+    from ..models.classifier import training_status
     from .defend import check_flags, labelled_images, load_checked
 
     batch_given = args.batch_size is not None
@@ -208,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
             **train,
         )
     acc = accuracy(model, x_test, y_test)
+    # "ok", or why the classifier learned nothing (train_classifier warned ConvergenceWarning):
+    # recorded so that defend eval flags its accuracies
+    status = training_status(model)
     config = {
         "dataset": args.dataset,
         "train_images": len(x),
@@ -217,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "adversarial": args.adversarial,
         "test_accuracy": acc,
+        "training_status": status,
         "test_images": len(x_test),
         "seconds": round(time.perf_counter() - start, 1),
     }
@@ -236,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
             projection_restarts=args.projection_restarts,
         )
     stem = save_model(model, out / "classifier", config)  # the pair is written atomically
-    print(json.dumps({"checkpoint": str(stem), "test_accuracy": acc}))
+    print(json.dumps({"checkpoint": str(stem), "test_accuracy": acc, "training_status": status}))
     return 0
 
 

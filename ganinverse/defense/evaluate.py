@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,9 +30,16 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import check_bool, check_choice, check_count, check_int
+from ..exceptions import ConvergenceWarning
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import accuracy
-from ..models.classifier import check_labels, num_classes_of
+from ..models.classifier import (
+    TRAINING_OK,
+    check_labels,
+    constant_guess_accuracy,
+    num_classes_of,
+    training_status,
+)
 from .adaptive import check_generator
 from .attacks import ATTACK_LOSSES, NORMS, Attack, check_attack_inputs, check_budget
 from .projection import ProjectionDefense
@@ -466,6 +474,14 @@ def evaluate_defense(
     named below the table of ``results.md``; so is a defended cell where k images' projections
     were not improved by any step (``"not_improved": k``, the projection's status).
 
+    A classifier that learned nothing (:func:`untrained_classifiers`: its training status, from
+    ``train_classifier`` or its checkpoint card, is not ok, or its clean accuracy on these
+    images, without the projection, is no better than a constant guess of their most frequent
+    label) makes every accuracy of its rows meaningless: a ConvergenceWarning says so, the
+    clean cell of each of its rows is marked ``"untrained_classifier": "<why>"`` in
+    ``cells.json`` (also a recorded cell, on a rerun) and the rows are named first below the
+    table of ``results.md``.
+
     Everything is checked before the first cell: rows, attacks and their budgets against the
     image size, images in [0, 1] of the shape every model takes, labels in [0, classes) of every
     classifier, that ``out`` can be created, and that its cells are this evaluation's.
@@ -493,6 +509,7 @@ def evaluate_defense(
     out_name = names.get("out", "out")
     cells_path = check_evaluation_dir(out, out_name) / STATE_FILE if out is not None else None
     unverified = False  # a cells.json from before fingerprints: its cells' models are unknown
+    saved = None  # the cells.json found in out
     if cells_path is not None and cells_path.is_file():
         saved = read_json(cells_path, "cells file")
         where = f"{out_name} {str(out)!r}"
@@ -534,6 +551,21 @@ def evaluate_defense(
     if unverified and any(_cell_key(r, c) not in cells for r, c in todo):
         for cell in cells.values():  # (this run's fingerprints are recorded with its cells)
             cell["models_unverified"] = True
+    untrained = untrained_classifiers(rows, images, labels, s.batch_size)
+    for why, flagged in _by_reason(untrained).items():
+        several = len(flagged) > 1
+        warnings.warn(
+            f"evaluate_defense: the classifier of row{'s' if several else ''} "
+            f"{', '.join(repr(r) for r in flagged)} learned nothing ({why}): no accuracy of "
+            f"{'those rows' if several else 'that row'} measures a defense"
+            + (" (named below the table of results.md)" if out is not None else "")
+            + "; retrain the classifier",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    # (after every check: a refused run writes nothing)
+    if _mark_untrained(rows, cells, untrained) and saved is not None:
+        atomic_write_json(cells_path, {**saved, "cells": cells})  # (recorded cells, same meta)
     bar = tqdm(todo, desc="defense eval", disable=not s.progress)
     for row, spec in bar:
         key = _cell_key(row, spec)
@@ -560,6 +592,8 @@ def evaluate_defense(
             cells[key]["zero_gradient"] = True
         if row.defended and defense.not_improved:  # (the engine warned ConvergenceWarning)
             cells[key]["not_improved"] = defense.not_improved
+        if spec is None and row.name in untrained:  # (warned above)
+            cells[key][UNTRAINED] = untrained[row.name]
         if out is not None:  # cells.json is the state; the tables are views of it
             atomic_write_json(cells_path, {"meta": meta, "cells": cells})
             write_table(table_rows(rows, columns, cells, n), out, cell_notes(cells))
@@ -570,9 +604,109 @@ def evaluate_defense(
 
 
 def cell_notes(cells: dict) -> str:
-    """The lines below the table of ``results.md``: ``zero_gradient_note``,
-    ``not_improved_note`` and ``unverified_note`` ("" when every cell is clean)."""
-    return zero_gradient_note(cells) + not_improved_note(cells) + unverified_note(cells)
+    """The lines below the table of ``results.md``: ``untrained_note``,
+    ``zero_gradient_note``, ``not_improved_note`` and ``unverified_note`` ("" when every cell
+    is clean)."""
+    notes = zero_gradient_note(cells) + not_improved_note(cells) + unverified_note(cells)
+    return untrained_note(cells) + notes
+
+
+#: the field of a row's clean cell in ``cells.json`` that says why the row's classifier learned
+#: nothing (:func:`untrained_classifiers`)
+UNTRAINED = "untrained_classifier"
+
+
+@torch.no_grad()
+def _clean_accuracy(f: nn.Module, images: Tensor, labels: Tensor, batch_size: int) -> float:
+    """The accuracy of ``f`` alone on ``images``, in eval mode, keeping its mode (unlike
+    ``models.accuracy``, which leaves it in eval mode; and not a cell: it computes none)."""
+    param = next(f.parameters(), None)
+    dev = images.device if param is None else param.device
+    mode, hits = f.training, 0
+    f.eval()
+    try:
+        for i in range(0, len(images), batch_size):
+            guess = f(images[i : i + batch_size].to(dev)).argmax(1).cpu()
+            hits += int((guess == labels[i : i + batch_size].cpu()).sum())
+    finally:
+        f.train(mode)
+    return hits / len(images)
+
+
+def untrained_classifiers(
+    rows: Sequence[Row], images: Tensor, labels: Tensor, batch_size: int = 100
+) -> dict[str, str]:
+    """Row name -> why the row's classifier learned nothing, for each row whose classifier
+    either carries a training status other than ``"ok"`` (:func:`ganinverse.models.classifier
+    .training_status`: set by ``train_classifier``, recorded in ``train-classifier``'s card)
+    or has a clean accuracy on ``images`` (the classifier alone, without the projection) no
+    better than a constant guess of the most frequent label of ``labels``. The accuracy test is
+    skipped when the images hold one class only (a constant guess is then always right).
+    A classifier of several rows is judged once; the reasons name the numbers."""
+    memo: dict[int, str] = {}
+    n = len(images)
+    guess = constant_guess_accuracy(labels)
+    out = {}
+    for row in rows:
+        f = row.classifier
+        if id(f) not in memo:
+            status = training_status(f)
+            acc = _clean_accuracy(f, images, labels, batch_size)
+            blind = guess < 1 and acc <= guess
+            parts = [] if status in (None, TRAINING_OK) else [f"training status {status!r}"]
+            if parts or blind:
+                numbers = f"{guess:.3g} for a constant guess of the most frequent label"
+                parts.append(
+                    f"clean accuracy {acc:.3g} on the {n} images, "
+                    + (f"no better than {numbers}" if blind else f"{numbers}")
+                )
+            memo[id(f)] = "; ".join(parts)
+        if memo[id(f)]:
+            out[row.name] = memo[id(f)]
+    return out
+
+
+def _by_reason(untrained: Mapping[str, str]) -> dict[str, list[str]]:
+    """Reason -> the rows (names) it was given for, in row order."""
+    out: dict[str, list[str]] = {}
+    for name, why in untrained.items():
+        out.setdefault(why, []).append(name)
+    return out
+
+
+def _mark_untrained(rows: Sequence[Row], cells: dict, untrained: Mapping[str, str]) -> bool:
+    """Set (or drop) the :data:`UNTRAINED` field of every recorded clean cell of ``rows`` to
+    this run's verdict; whether any cell changed."""
+    changed = False
+    for row in rows:
+        cell = cells.get(_cell_key(row, None))
+        if not isinstance(cell, dict) or cell.get(UNTRAINED) == untrained.get(row.name):
+            continue
+        if row.name in untrained:
+            cell[UNTRAINED] = untrained[row.name]
+        else:
+            cell.pop(UNTRAINED, None)
+        changed = True
+    return changed
+
+
+def untrained_note(cells: dict) -> str:
+    """A line for ``results.md`` naming the rows whose classifier learned nothing (the
+    ``"untrained_classifier"`` field of their clean cell in ``cells.json``, with why; the
+    evaluation warned ``ConvergenceWarning``): none of their accuracies measures a defense.
+    "" if none."""
+    reasons = {
+        key.rsplit("|", 1)[0]: str(cell[UNTRAINED])
+        for key, cell in cells.items()
+        if isinstance(cell, dict) and cell.get(UNTRAINED)
+    }
+    if not reasons:
+        return ""
+    listed = "; ".join(f"{', '.join(r)} ({why})" for why, r in _by_reason(reasons).items())
+    return (
+        "Classifiers that learned nothing (ConvergenceWarning; no accuracy of these rows "
+        f"measures a defense, retrain the classifier): {listed}\n"
+    )
 
 
 def _note(cells: dict, field: str, lead: str) -> str:

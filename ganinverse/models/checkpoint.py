@@ -282,7 +282,9 @@ def save_model(
     the stem. A kill -9 at any moment leaves this pair or the previous one loadable.
 
     ``config`` (loss, dataset, steps, seed, cost, quality, ...) is stored next to the fields
-    every checkpoint has: architecture, kwargs, kind, latent_dim, image_shape, value_range.
+    every checkpoint has: architecture, kwargs, kind, latent_dim, image_shape, value_range;
+    a classifier's ``training_status`` (set by ``train_classifier``) is recorded unless
+    ``config`` gives one.
     """
     name = type(module).__name__
     if name not in ARCHITECTURES or not hasattr(module, "config"):
@@ -294,6 +296,9 @@ def save_model(
             raise ValueError("ema must be a module of the same architecture as module")
         tensors.update({EMA_PREFIX + k: v for k, v in _contiguous(ema.state_dict()).items()})
     meta = dict(config or {})
+    status = getattr(module, "training_status", None)  # (train_classifier's verdict)
+    if isinstance(status, str):
+        meta.setdefault("training_status", status)
     meta.update(
         format=FORMAT,
         architecture=name,

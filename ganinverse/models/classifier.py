@@ -253,7 +253,10 @@ def train_classifier(
     """Minimise cross-entropy with Adam on images (N, C, H, W) in [0, 1] and labels (N,).
 
     ``augment(x, labels, generator) -> x`` is applied per batch when given (the defense's
-    adversarial training hooks in here). Returns the model in eval mode, on ``device``.
+    adversarial training hooks in here). Returns the model in eval mode, on ``device``, with its
+    verdict as ``model.training_status`` (:func:`training_status`): :data:`TRAINING_OK`, or why
+    it learned nothing (then a ConvergenceWarning said so too); ``train-classifier`` records it
+    in the checkpoint JSON and ``defend eval`` flags a classifier whose status is not ok.
     Everything is checked before the first step: images (float16/64 converted to float32),
     labels in [0, classes) of the model (one forward pass finds the class count when the model
     has no ``num_classes``), a finite lr > 0, the ints and the device.
@@ -305,7 +308,7 @@ def train_classifier(
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     after, hits = _probe_loss(model, *probe, dev, accuracy=True)
-    guess = _constant_guess_accuracy(probe[1])
+    guess = constant_guess_accuracy(probe[1])
     why = _training_verdict(before, after, hits, guess, augment is not None)
     if why:
         warnings.warn(
@@ -316,10 +319,30 @@ def train_classifier(
             ConvergenceWarning,
             stacklevel=2,
         )
+    model.training_status = why or TRAINING_OK  # (a plain attribute: not in the state_dict)
     return model.eval()
 
 
-def _constant_guess_accuracy(labels: Tensor) -> float:
+#: the training status of a classifier that learned (:func:`training_status`)
+TRAINING_OK = "ok"
+
+
+def training_status(model: nn.Module) -> str | None:
+    """The verdict of the training that made ``model``: :data:`TRAINING_OK` ("ok"), or why it
+    learned nothing (the text of :func:`train_classifier`'s ConvergenceWarning, e.g. "the loss
+    rose: training diverged; lower lr"); None when unknown (a model not trained by
+    :func:`train_classifier`, a checkpoint written before the status was recorded).
+
+    Read from ``model.training_status`` (set by :func:`train_classifier`), else from the
+    ``"training_status"`` of the checkpoint it was loaded from (``train-classifier`` writes it
+    next to ``test_accuracy``; ``save_model`` records the attribute)."""
+    status = getattr(model, "training_status", None)
+    if status is None:
+        status = (getattr(model, "checkpoint_config", None) or {}).get("training_status")
+    return None if status is None else str(status)
+
+
+def constant_guess_accuracy(labels: Tensor) -> float:
     """The accuracy of the best input-blind classifier on ``labels``: the frequency of the
     most frequent label (1/K for balanced classes)."""
     return float(torch.bincount(labels.cpu()).max()) / labels.numel()

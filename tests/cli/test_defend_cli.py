@@ -30,10 +30,19 @@ def test_help(capsys, argv, options):
         assert option in text
 
 
-def train(tmp_path, name, *extra):
+def train(tmp_path, name, *extra, epochs=1):
     out = tmp_path / name
     argv = ["train-classifier", "--dataset", "digits", "--n", "64", "--n-test", "50"]
-    argv += ["--epochs", "1", "--batch-size", "32", "--out", str(out), "--no-progress", *extra]
+    argv += [
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "32",
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
     saved = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -45,7 +54,8 @@ def train(tmp_path, name, *extra):
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory):
-    return train(tmp_path_factory.mktemp("clf"), "plain")
+    # 10 steps: a classifier that learned (test accuracy 0.66), which defend eval does not flag
+    return train(tmp_path_factory.mktemp("clf"), "plain", epochs=5)
 
 
 # a 3-step projection at lr 10 may not improve every start: expected at this tiny size
@@ -180,3 +190,82 @@ def test_attack_loss_is_checked_recorded_and_compared_on_a_rerun(tmp_path, capsy
     assert main(argv) == 2  # the default loss, ce, is another evaluation
     err = capsys.readouterr().err
     assert "--attack-loss: recorded margin, now ce" in err, err
+
+
+def _defend_eval(classifier, generator, out, *extra):
+    argv = ["defend", "eval", "--classifier", str(classifier), "--generator", generator]
+    argv += ["--dataset", "digits", "--n", "4", "--attacks", "fgsm:0.1", "--steps", "3"]
+    argv += ["--restarts", "1", "--device", "cpu", "--no-progress", "--out", str(out), *extra]
+    return main(argv)
+
+
+def _learned_nothing(record):
+    return [w for w in record if "learned nothing" in str(w.message)]
+
+
+@pytest.mark.parametrize(
+    "extra, why",
+    [
+        (["--lr", "1e-9"], "training did not lower the loss"),
+        (["--adversarial", "pgd", "--eps", "1.0", "--pgd-steps", "1"], "constant guess"),
+    ],
+)
+def test_train_classifier_records_its_training_status(tmp_path, capsys, extra, why):
+    """User trial: train-classifier --lr 1e6 (or 1e-9, or --adversarial pgd --eps 1.0) warned
+    ConvergenceWarning but its classifier.json held only test_accuracy: the status is recorded
+    next to it and printed."""
+    from ganinverse.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match=why):
+        clf = train(tmp_path, "c", *extra)
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    meta = json.loads((clf / "classifier.json").read_text())
+    assert why in meta["training_status"] and printed["training_status"] == meta["training_status"]
+    assert printed["test_accuracy"] == meta["test_accuracy"]
+
+
+def test_defend_eval_flags_a_classifier_that_learned_nothing(tmp_path, capsys, generator_ckpt):
+    """User trial: defend eval on a classifier trained at lr 1e-9 wrote accuracy numbers and
+    no word that the classifier never learned: it warns, and results.md and cells.json say so,
+    also on a rerun that resumes a folder recorded before the field existed."""
+    from ganinverse.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning):
+        clf = train(tmp_path, "c", "--lr", "1e-9")
+    status = json.loads((clf / "classifier.json").read_text())["training_status"]
+    out = tmp_path / "eval"
+    with pytest.warns(ConvergenceWarning) as record:
+        assert _defend_eval(clf, generator_ckpt, out) == 0
+    (warned,) = _learned_nothing(record)
+    assert "rows 'no defense', 'projection defense' learned nothing" in str(warned.message)
+    assert f"training status {status!r}" in str(warned.message)
+    lead = "Classifiers that learned nothing (ConvergenceWarning"
+    assert lead in capsys.readouterr().out
+    md = (out / "results.md").read_text()
+    assert lead in md and "no defense, projection defense (training status" in md
+    cells = json.loads((out / "cells.json").read_text())["cells"]
+    assert status in cells["no defense|clean"]["untrained_classifier"]
+    assert "untrained_classifier" not in cells["no defense|FGSM ε=0.1"]
+    # a folder recorded before the field: resumed (not refused), the field and line restored
+    record = json.loads((out / "cells.json").read_text())
+    for cell in record["cells"].values():
+        cell.pop("untrained_classifier", None)
+    (out / "cells.json").write_text(json.dumps(record))
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        assert _defend_eval(clf, generator_ckpt, out) == 0
+    cells = json.loads((out / "cells.json").read_text())["cells"]
+    assert status in cells["projection defense|clean"]["untrained_classifier"]
+    assert lead in (out / "results.md").read_text()
+
+
+def test_defend_eval_does_not_flag_a_classifier_that_learned(
+    tmp_path, capsys, generator_ckpt, plain, recwarn
+):
+    assert json.loads((plain / "classifier.json").read_text())["training_status"] == "ok"
+    out = tmp_path / "eval"
+    assert _defend_eval(plain, generator_ckpt, out) == 0
+    assert not _learned_nothing(recwarn)
+    assert "learned nothing" not in capsys.readouterr().out
+    assert "learned nothing" not in (out / "results.md").read_text()
+    cells = json.loads((out / "cells.json").read_text())["cells"]
+    assert not any("untrained_classifier" in cell for cell in cells.values())

@@ -130,3 +130,45 @@ def test_a_cell_whose_projections_no_step_improved_says_so(tmp_path, toy_generat
     assert "not_improved" not in cells["plain|clean"]
     note = (tmp_path / "results.md").read_text()
     assert "Projections that no step improved" in note and "defended|clean (4)" in note
+
+
+def test_a_classifier_that_learned_nothing_is_flagged(tmp_path, toy_classifier, toy_test_set):
+    """User trial: an evaluation of a classifier that never learned gave accuracy numbers and
+    no word: its training status (train_classifier's, or its card's) or a clean accuracy no
+    better than a constant guess of the most frequent label is warned and named below the
+    table; a classifier that learned is not."""
+    import json
+    import warnings
+
+    import torch
+
+    from ganinverse.exceptions import ConvergenceWarning
+
+    x, y = toy_test_set
+    x, y = x[:8], y[:8]  # (both classes: a constant guess scores 0.5)
+    blind = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    with torch.no_grad():  # always class 0
+        blind[1].weight.zero_()
+        blind[1].bias.copy_(torch.tensor([1.0, 0.0]))
+    assert ev.untrained_classifiers([Row("ok", toy_classifier, False)], x, y) == {}
+    rows = [Row("blind", blind, False), Row("ok", toy_classifier, False)]
+    found = ev.untrained_classifiers(rows, x, y)
+    assert list(found) == ["blind"] and "no better than 0.5 for a constant guess" in found["blind"]
+    assert ev.untrained_classifiers(rows, x[:1], y[:1]) == {}  # one class: cannot tell
+    status, toy_classifier.training_status = toy_classifier.training_status, "the loss rose"
+    try:  # a recorded status is flagged whatever its accuracy on these images
+        assert "training status 'the loss rose'" in ev.untrained_classifiers(rows, x, y)["ok"]
+    finally:
+        toy_classifier.training_status = status
+    with pytest.warns(ConvergenceWarning, match="row 'blind' learned nothing") as record:
+        warnings.filterwarnings("ignore", message="FGSM: the input gradient is exactly zero")
+        evaluate_defense(rows, x, y, parse_attacks("fgsm:0.1"), settings=FAST, out=tmp_path)
+    assert len([w for w in record if "learned nothing" in str(w.message)]) == 1
+    cells = json.loads((tmp_path / "cells.json").read_text())["cells"]
+    assert "constant guess" in cells["blind|clean"]["untrained_classifier"]
+    assert not any("untrained_classifier" in cells[k] for k in cells if k != "blind|clean")
+    notes = (tmp_path / "results.md").read_text().split("|\n\n")[-1].splitlines()
+    assert notes[0].startswith("Classifiers that learned nothing") and "blind (clean" in notes[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        evaluate_defense(rows[1:], x, y, parse_attacks("fgsm:0.1"), settings=FAST)

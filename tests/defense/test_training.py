@@ -112,8 +112,9 @@ def test_adversarial_training_that_erases_the_classes_warns(toy_data, toy_classi
             warnings.filterwarnings("ignore", message="PGD: the input gradient")
             model = adversarial_training(toy_classifier_class(), x, y, eps=0.5, steps=5, **TRAIN)
     assert accuracy(model, x, y) <= 0.6  # it really learned nothing
+    assert "lower the attack's eps" in model.training_status  # (recorded by train-classifier)
     with warnings.catch_warnings():  # the same training at a sane eps learns and is quiet
         warnings.simplefilter("error", ConvergenceWarning)
         torch.manual_seed(0)
         model = adversarial_training(toy_classifier_class(), x, y, eps=0.15, steps=5, **TRAIN)
-    assert accuracy(model, x, y) >= 0.95
+    assert accuracy(model, x, y) >= 0.95 and model.training_status == "ok"
