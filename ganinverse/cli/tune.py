@@ -194,6 +194,12 @@ def run(args: argparse.Namespace) -> int:
         key = json.dumps(row["settings"], sort_keys=True)
         n = block["refine"]["n_val"] if "refined_mse" in row else block["n_val"]
         line = f"m = {row['m']}: {key} (validation MSE on {n} images {mse[key]:.5f}"
+        tied = [k for k, v in mse.items() if k != key and v == mse[key]]
+        if tied:  # (e.g. one step of Adam, whose first update ignores λ_z's scale)
+            line += (
+                f"; TIED with {len(tied)} other candidate(s) ({', '.join(tied[:2])}"
+                f"{', ...' if len(tied) > 2 else ''}): the choice among them is the grid's order"
+            )
         if row["best_on_validation"] != row["settings"]:  # moved by the λ_z-falls-with-m rule
             best = json.dumps(row["best_on_validation"], sort_keys=True)
             line += f"; the per-m best {best}: {mse[best]:.5f}"
