@@ -68,7 +68,7 @@ from ganinverse._validation import (
 )
 from ganinverse.bases import Basis, Dictionary, make_basis
 from ganinverse.device import cpu_threads, resolve_device
-from ganinverse.exceptions import ConvergenceWarning
+from ganinverse.exceptions import ConvergenceWarning, warn_grid_edge
 from ganinverse.metrics import mse
 from ganinverse.operators import (
     LinearOperator,
@@ -1448,6 +1448,7 @@ def choose_lambda(
         if bool(torch.isfinite(x_hat).all()):
             table[i] = (table[i][0], float(mse(x_hat, x_val).mean()))
     best = min(range(len(table)), key=lambda i: (not math.isfinite(table[i][1]), table[i][1]))
+    warn_grid_edge("choose_lambda", table, best, stacklevel=3)
     return table[best][0], table
 
 

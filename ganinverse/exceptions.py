@@ -41,6 +41,11 @@ class ZeroGradientWarning(UserWarning):
     saturates for every image (float32) does the same."""
 
 
+class GridEdgeWarning(UserWarning):
+    """A weight search chose the largest or smallest of its candidates while the validation
+    error still fell toward it: the best weight may lie beyond the grid; extend it."""
+
+
 class ConversionWarning(UserWarning):
     """Images were brought to the generator's or the folder's format with a loss the file does
     not show: colour files made grey, non-square files stretched to a square, 16-bit files whose
@@ -99,3 +104,28 @@ def no_progress_advice(start: Tensor, last: Tensor) -> str:
     if bool((~bad & ~rose).any()):
         parts.append("raise lr or steps (the loss barely moved from its start)")
     return "; ".join(parts) + "; or check the inputs"
+
+
+def warn_grid_edge(who: str, scores: list, best: int, *, stacklevel: int = 4) -> None:
+    """:class:`GridEdgeWarning` when, among three or more numeric candidates ``scores``
+    ([(value, validation MSE)]), the chosen one (index ``best``) is the largest or the smallest
+    and the MSE fell from its neighbour in value to it (the best weight may lie beyond)."""
+    import warnings
+
+    if len(scores) < 3 or not all(isinstance(v, (int, float)) for v, _ in scores):
+        return
+    ranked = sorted(range(len(scores)), key=lambda i: float(scores[i][0]))
+    if best not in (ranked[0], ranked[-1]):
+        return
+    neighbour = ranked[1] if best == ranked[0] else ranked[-2]
+    if not scores[neighbour][1] > scores[best][1]:  # (a NaN neighbour: no trend to report)
+        return
+    side = "smallest" if best == ranked[0] else "largest"
+    warnings.warn(
+        f"{who}: the chosen weight {scores[best][0]!r} is the {side} of the {len(scores)} "
+        f"candidates and the validation MSE still fell toward it ({scores[neighbour][0]!r}: "
+        f"{scores[neighbour][1]:.4g} -> {scores[best][1]:.4g}); the best weight may lie beyond "
+        f"the grid: extend it past {scores[best][0]!r}",
+        GridEdgeWarning,
+        stacklevel=stacklevel,
+    )

@@ -43,7 +43,7 @@ from ._validation import (
     check_number,
     check_weight,
 )
-from .exceptions import ConvergenceWarning, IdleOptionWarning
+from .exceptions import ConvergenceWarning, IdleOptionWarning, warn_grid_edge
 from .latent import (
     LatentConfig,
     LatentResult,
@@ -721,6 +721,7 @@ def _choose(
         finite = bool(torch.isfinite(x_hat).all())  # a diverged candidate scores NaN
         scores[i] = (values[i], float(metrics.mse(x_hat, x_val).mean()) if finite else math.nan)
     best = min(range(len(scores)), key=lambda i: (not math.isfinite(scores[i][1]), scores[i][1]))
+    warn_grid_edge(f"choose_weight({method})", scores, best)
     for w in caught[best]:
         warnings.warn(
             f"choose_weight({method}): the chosen weight {scores[best][0]!r} on the validation "

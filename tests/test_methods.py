@@ -336,3 +336,23 @@ def test_is_search_is_the_one_rule_for_a_searched_grid():
     base = dict(dataset="digits", generator="g", x_values=(20,), methods=("lasso-dct",), n_images=1)
     assert SweepSpec(**base, lasso_lambdas=(0.3,)).search_chain("lasso-dct") == []
     assert SweepSpec(**base, lasso_lambdas=(0.3, 1.0)).search_chain("lasso-dct") == ["lasso-dct"]
+
+
+def test_a_weight_chosen_at_the_edge_of_its_grid_while_the_error_still_falls_warns():
+    """helper-50: a sweep chose lasso-dct λ = 3, the top of its grid, while the validation MSE
+    still fell toward it, without a note."""
+    import warnings
+
+    from ganinverse.exceptions import GridEdgeWarning, warn_grid_edge
+
+    falling = [(0.1, 0.5), (1.0, 0.4), (3.0, 0.3)]
+    with pytest.warns(GridEdgeWarning, match=r"3.0 is the largest of the 3 candidates.*1.0: 0.4"):
+        warn_grid_edge("choose_lambda", falling, 2)
+    with pytest.warns(GridEdgeWarning, match="0.1 is the smallest"):
+        warn_grid_edge("x", [(1.0, 0.5), (0.1, 0.2), (0.3, 0.4)], 1)  # (any order)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridEdgeWarning)
+        warn_grid_edge("x", falling, 1)  # an interior choice
+        warn_grid_edge("x", [(0.1, 0.3), (3.0, 0.3)], 0)  # two candidates: no trend
+        warn_grid_edge("x", [(0.1, 0.3), (1.0, float("nan")), (3.0, 0.5)], 0)  # NaN neighbour
+        warn_grid_edge("x", [({"lambda_z": 0.1}, 0.3)] * 3, 0)  # engine settings: not ordered
