@@ -54,7 +54,26 @@ def load_generator(
     ``<stem>`` / ``<stem>.safetensors`` / ``<stem>.json`` path. ``ema`` picks the EMA weights
     when the checkpoint has them. ``G.checkpoint_config`` holds the JSON (quality, cost, ...).
     """
-    return _load(name_or_path, "generator", device, ema)
+    G = _load(name_or_path, "generator", device, ema)
+    _warn_untrained(G, name_or_path, "generator")  # (pretrain's training_status)
+    return G
+
+
+def _warn_untrained(model: nn.Module, name: str | os.PathLike, kind: str) -> None:
+    """A ConvergenceWarning when the checkpoint's JSON says its training learned nothing
+    (``training_status`` other than "ok", as ganinverse-pretrain records it)."""
+    import warnings
+
+    from ..exceptions import ConvergenceWarning
+
+    status = (getattr(model, "checkpoint_config", None) or {}).get("training_status")
+    if status not in (None, "ok"):
+        warnings.warn(
+            f"the {kind} {str(name)!r} was recorded as having learned nothing by its training "
+            f"({status}); results with it measure no trained model: retrain it",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
 
 def load_discriminator(
@@ -68,7 +87,7 @@ def load_classifier(
     name_or_path: str | os.PathLike, device: str | torch.device = "auto"
 ) -> nn.Module:
     """A pretrained classifier (inputs in [0, 1], logits (B, classes)) in eval mode, frozen."""
-    return _load(name_or_path, "classifier", device, False)
+    return _load(name_or_path, "classifier", device, False)  # (evaluate_defense judges it)
 
 
 __all__ = [

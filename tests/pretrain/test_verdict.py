@@ -270,3 +270,21 @@ def test_nan_weights_are_judged_not_finite_and_recorded_as_strict_json(tmp_path,
     assert card["training_check"]["samples"] == {"finite": False, "saturated": None, "spread": None}
     if kw is VAE:
         assert card["training_check"]["neg_elbo"]["now"] is None
+
+
+def test_loading_a_generator_that_learned_nothing_warns(tmp_path):
+    """helper-51: load_generator said nothing of a checkpoint whose pretraining recorded
+    that it learned nothing; every command that loads it (reconstruct, sweep, ...) now warns."""
+    from ganinverse.models import MLPGenerator, load_generator, save_model
+
+    torch.manual_seed(0)
+    G = MLPGenerator(latent_dim=4, image_shape=(1, 8, 8), hidden=(8,))
+    stem = save_model(G, tmp_path / "g" / "generator", {"training_status": "ok"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        load_generator(stem, device="cpu")
+    card = json.loads(stem.with_suffix(".json").read_text())
+    card["training_status"] = "its samples are not finite"
+    stem.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.warns(ConvergenceWarning, match="learned nothing.*samples are not finite"):
+        load_generator(stem, device="cpu")
