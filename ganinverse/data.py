@@ -477,8 +477,9 @@ class _FolderImages(_LazyImages):
                 raise ValueError(
                     f"images under {self.root} mix grey and colour files ({first_kind.name}: "
                     f"{names[kind0]}, {p.name}: {names[kind]}); the first would decide for all "
-                    "and the others be converted in silence: convert the files to one mode, or "
-                    "pass channels=1 or 3 (the commands that load a generator pass its)"
+                    "and the others be converted in silence: convert the files to one mode "
+                    "(ganinverse-pretrain has no channel flag), or pass channels=1 or 3 in the "
+                    "Python API (the commands that load a generator pass its)"
                 )
             if kind == "RGB" and self.mode == "L":
                 greyed.append(p.name)

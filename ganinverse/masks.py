@@ -260,6 +260,12 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
             f"mask is white (known, {'65535' if wide else '255'}) / "
             "black (missing): multiply it by 255 (or save a 1-bit mode '1' image)"
         )
+    if wide and 1 < raw.max() <= 255:  # 8-bit values on a 16-bit scale: all read as black
+        raise ValueError(
+            f"mask file {path} is a {img.mode} (16/32-bit) image whose values all lie in "
+            f"0..{int(raw.max())}, so its white reads near black; a 16-bit mask's white is "
+            "65535: multiply it by 257 or save it as an 8-bit image"
+        )
     mask = torch.from_numpy((grey >= THRESHOLD).astype(np.float32))
     return check_mask(mask, n, (h, w), name=f"mask file {path}")
 

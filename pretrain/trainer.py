@@ -155,11 +155,19 @@ class TrainConfig:
         for name in ("n_train", "image_size"):
             if getattr(cfg, name) is not None:
                 check_int(getattr(cfg, name), name, low=1)
-        if cfg.arch == "dcgan" and cfg.image_size is not None and cfg.image_size not in RESOLUTIONS:
-            raise ValueError(
-                f"image_size must be one of {RESOLUTIONS} for arch='dcgan', got {cfg.image_size}; "
-                "pick one of those or use arch='mlp'"
-            )
+        critic = issubclass(LOSSES.get(cfg.loss, object), GANLoss)  # (a DCGAN discriminator)
+        if cfg.image_size is not None and cfg.image_size not in RESOLUTIONS:
+            if cfg.arch == "dcgan":
+                raise ValueError(
+                    f"image_size must be one of {RESOLUTIONS} for arch='dcgan', got "
+                    f"{cfg.image_size}; pick one of those or use arch='mlp'"
+                )
+            if critic:
+                raise ValueError(
+                    f"image_size must be one of {RESOLUTIONS} with loss={cfg.loss!r}: its "
+                    f"discriminator is a DCGAN discriminator, even with arch='mlp'; got "
+                    f"{cfg.image_size}: pick one of those or use loss='vae'"
+                )
         if not cfg.hidden:
             raise ValueError("hidden must list at least one layer width, e.g. [500, 500]")
         for width in cfg.hidden:
@@ -289,7 +297,9 @@ def _check_resume(out: Path, resume: bool) -> bool:
     return resume
 
 
-def _check_data(data: Tensor | Dataset, arch: str) -> tuple[Tensor | Dataset, tuple[int, int, int]]:
+def _check_data(
+    data: Tensor | Dataset, arch: str, loss: str = GANLoss.name
+) -> tuple[Tensor | Dataset, tuple[int, int, int]]:
     """The training images (a float64 / float16 tensor as float32, as everywhere in the
     library) and their (C, H, W), after checking what the run needs of them."""
     if isinstance(data, Tensor):
@@ -307,10 +317,13 @@ def _check_data(data: Tensor | Dataset, arch: str) -> tuple[Tensor | Dataset, tu
     shape = tuple(int(s) for s in _take(data, torch.tensor([0])).shape[1:])
     if len(shape) != 3:
         raise ValueError(f"data images must be (C, H, W), got shape {shape}")
-    if arch == "dcgan" and (shape[1] != shape[2] or shape[1] not in RESOLUTIONS):
+    critic = issubclass(LOSSES.get(loss, object), GANLoss)  # (a DCGAN discriminator)
+    if (arch == "dcgan" or critic) and (shape[1] != shape[2] or shape[1] not in RESOLUTIONS):
+        who = "arch='dcgan'" if arch == "dcgan" else f"loss={loss!r} (a DCGAN discriminator)"
+        other = "use arch='mlp'" if arch == "dcgan" else "use loss='vae'"
         raise ValueError(
-            f"arch='dcgan' needs square images of {' / '.join(map(str, RESOLUTIONS))} pixels, "
-            f"the data has {shape[1]}x{shape[2]}: pass image_size (--image-size) or use arch='mlp'"
+            f"{who} needs square images of {' / '.join(map(str, RESOLUTIONS))} pixels, "
+            f"the data has {shape[1]}x{shape[2]}: pass image_size (--image-size) or {other}"
         )
     return data, shape
 
@@ -447,7 +460,7 @@ class Trainer:
             raise ValueError(
                 f"batch_size={self.cfg.batch_size} must be divisible by the {self.dist.world} ranks"
             )
-        self.data, self.image_shape = _check_data(data, self.cfg.arch)
+        self.data, self.image_shape = _check_data(data, self.cfg.arch, self.cfg.loss)
         self.data_id = fingerprint(self.data)  # recorded in each checkpoint; checked on resume
         self.sampler = BatchSampler(len(data), self.cfg.batch_size, self.cfg.seed)
         check_training_memory(  # (G, its EMA copy, D or E) before any weight is allocated

@@ -313,3 +313,13 @@ def test_a_mask_of_zeros_and_ones_names_the_white_value(tmp_path, mode, dtype):
     white = "65535" if mode != "L" else "255"
     with pytest.raises(ValueError, match=rf"only the values 0 and 1.*white \(known, {white}\)"):
         mask_from_file(tmp_path / "m.png", (1, 8, 8))
+
+
+def test_a_16_bit_mask_holding_8_bit_values_names_the_cause(tmp_path):
+    """helper-53: a 16-bit 0/255 mask failed with "has no known pixel", the cause only in a
+    warning above it."""
+    arr = np.zeros((8, 8), np.uint16)
+    arr[:, 4:] = 255
+    Image.fromarray(arr).save(tmp_path / "m.png")
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="multiply it by 257"):
+        mask_from_file(tmp_path / "m.png", (1, 8, 8))

@@ -349,3 +349,13 @@ def test_a_representation_error_from_a_projection_still_descending_is_flagged(tm
     long = json.loads((tmp_path / "long" / "recommended.json").read_text())
     assert "representation_error_flagged" not in long
     assert long["representation_error"] < block["representation_error"] / 5
+
+
+def test_a_tie_in_the_first_stage_is_said_when_the_second_rescored_one(tmp_path, capsys):
+    """helper-53: with --refine-top 1 the tie check saw one refined candidate and missed that
+    the first stage had tied λ_z = 1e-12 and 2e-12."""
+    argv = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "25", "--n-val", "2"]
+    argv += ["--lambda-z-grid", "1e-12,2e-12", "--init-grid", "normal", "--steps", "3"]
+    argv += ["--restarts", "1", "--refine-top", "1", "--refine-n-val", "3", "--no-progress"]
+    assert main([*argv, "--device", "cpu", "--out", str(tmp_path / "t")]) == 0
+    assert "TIED with 1 other candidate(s)" in capsys.readouterr().out

@@ -713,11 +713,12 @@ def dataset_selection(args: argparse.Namespace, defaults: Mapping[str, Any]) -> 
         setattr(args, dest, default if value is None else value)
 
 
-def note_conversion(path: str, shape: Sequence[int] | None) -> None:
+def note_conversion(path: str, shape: Sequence[int] | None) -> str | None:
     """Print a note when the image file ``path`` is brought to another channel count or size
     than its own (``shape``: the generator's (C, H, W); None: kept as it is), so a lossy
     conversion (RGB to grey) is never silent. Reads the file's header only (the image itself
-    was decoded by ``load_image_file``)."""
+    was decoded by ``load_image_file``). Returns the conversions ("RGB to grey, 50x40 px to
+    28x28"), or None."""
     from ..data import _default_mode, _image_size_of
 
     if shape is None:
@@ -732,3 +733,4 @@ def note_conversion(path: str, shape: Sequence[int] | None) -> None:
         done.append(f"{width}x{height} px to {w}x{h}")
     if done:
         print(f"note: {path} converted ({', '.join(done)}) for the generator's {c}x{h}x{w} images")
+    return ", ".join(done) or None

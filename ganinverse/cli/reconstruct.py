@@ -153,9 +153,11 @@ def run(args: argparse.Namespace) -> int:
     c, h, _ = (None, None, None) if G is None else G.image_shape
     if args.image:
         x = load_image_file(args.image, image_size=h, channels=c)
-        note_conversion(args.image, None if G is None else G.image_shape)
+        converted = note_conversion(args.image, None if G is None else G.image_shape)
+        read = {"image": str(args.image), "converted": converted}
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)
+        read = {"dataset": args.dataset, "split": args.split, "index": args.index}
     shape = tuple(x.shape[1:])
     if G is not None and shape != tuple(G.image_shape):
         raise ValueError(
@@ -236,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json(
             stage / "summary.json",
             {
+                "input": read,
                 "method": args.method,
                 "operator": args.operator,
                 "m": m,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 
 import torch
 
@@ -97,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
     from ..defense.projection import ProjectionDefense
     from ..defense.training import adversarial_training, project_images
     from ..device import resolve_device
+    from ..exceptions import ConvergenceWarning
     from ..models import accuracy, build_classifier, save_model, train_classifier
-    from ..models.classifier import training_status
+    from ..models.classifier import TRAINING_OK, constant_guess_accuracy, training_status
     from .defend import check_flags, labelled_images, load_checked
 
     batch_given = args.batch_size is not None
@@ -213,6 +215,15 @@ def run(args: argparse.Namespace) -> int:
     # "ok", or why the classifier learned nothing (train_classifier warned ConvergenceWarning):
     # recorded so that defend eval flags its accuracies
     status = training_status(model)
+    guess = constant_guess_accuracy(y_test)
+    if status == TRAINING_OK and guess < 1 and acc <= guess:  # (the probe batch was seen)
+        status = (
+            f"the classifier is no more accurate on the {len(x_test)} test images ({acc:.3g}) "
+            f"than a constant guess of their most frequent label ({guess:.3g}): it never "
+            "learned the classes; raise --epochs or change --lr"
+            + (" or lower --eps" if args.adversarial != "none" else "")
+        )
+        warnings.warn(f"train-classifier: {status}", ConvergenceWarning, stacklevel=2)
     config = {
         "dataset": args.dataset,
         "train_images": len(x),

@@ -194,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
         key = json.dumps(row["settings"], sort_keys=True)
         n = block["refine"]["n_val"] if "refined_mse" in row else block["n_val"]
         line = f"m = {row['m']}: {key} (validation MSE on {n} images {mse[key]:.5f}"
+        first = dict((json.dumps(c, sort_keys=True), v) for c, v in row["validation_mse"])
         tied = [k for k, v in mse.items() if k != key and v == mse[key]]
+        tied += [k for k, v in first.items() if k not in (key, *tied) and v == first.get(key)]
         if tied:  # (e.g. one step of Adam, whose first update ignores λ_z's scale)
             line += (
                 f"; TIED with {len(tied)} other candidate(s) ({', '.join(tied[:2])}"

@@ -362,7 +362,10 @@ def _training_verdict(
             return "the clean loss rose: training diverged or the attack's eps erases the classes"
         return "the loss rose: training diverged; lower lr"
     if after >= before - STALL_RTOL * abs(before):
-        return f"training did not lower the loss by more than {STALL_RTOL:.1%}: raise lr or epochs"
+        fix = (
+            "lower the attack's eps, or raise lr or epochs" if adversarial else "raise lr or epochs"
+        )
+        return f"training did not lower the loss by more than {STALL_RTOL:.1%}: {fix}"
     if hits <= guess:
         fix = "lower the attack's eps" if adversarial else "raise epochs or change lr"
         return (

@@ -353,6 +353,8 @@ def test_reconstruct_writes_and_prints_the_solvers_status(steps, status, tmp_pat
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == status and summary["method"] == "csgm" and summary["m"] == 50
     assert summary["psnr"] > 0 and 0 <= summary["mse"] <= 1
+    # helper-53: summary.json did not say what was reconstructed
+    assert summary["input"] == {"dataset": "digits", "split": "test", "index": 0}
     assert f"status {status}" in capsys.readouterr().out
 
 
@@ -503,3 +505,19 @@ def test_a_refused_demo_prints_no_banner_and_a_missing_mask_is_named(tmp_path, c
     err = capsys.readouterr().err
     assert "needs a mask spec (--mask" in err and "None" not in err, err
     assert not (tmp_path / "r").exists()
+
+
+def test_reconstruct_records_its_input_file_and_the_conversion(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "rgb.png")
+    out = tmp_path / "rec"
+    argv = ["reconstruct", "--generator", "digits", "--image", str(tmp_path / "rgb.png")]
+    argv += ["--m", "50", "--steps", "2", "--restarts", "1", "--device", "cpu", "--no-progress"]
+    assert main([*argv, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input"] == {
+        "image": str(tmp_path / "rgb.png"),
+        "converted": "RGB to grey, 50x40 px to 28x28",
+    }

@@ -269,3 +269,18 @@ def test_defend_eval_does_not_flag_a_classifier_that_learned(
     assert "learned nothing" not in (out / "results.md").read_text()
     cells = json.loads((out / "cells.json").read_text())["cells"]
     assert not any("untrained_classifier" in cell for cell in cells.values())
+
+
+def test_a_classifier_at_chance_on_the_test_images_is_not_recorded_ok(tmp_path, capsys):
+    """helper-53: test accuracy 0.125 on 10 classes (below a constant guess, 0.156) was
+    recorded training_status "ok": the probe batch had been seen in training."""
+    from ganinverse.exceptions import ConvergenceWarning
+
+    out = tmp_path / "c"
+    argv = ["train-classifier", "--dataset", "digits", "--model", "A", "--epochs", "1"]
+    argv += ["--n", "256", "--n-test", "64", "--batch-size", "32", "--lr", "0.01"]
+    with pytest.warns(ConvergenceWarning, match="no more accurate on the 64 test images"):
+        assert main([*argv, "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
+    card = json.loads((out / "classifier.json").read_text())
+    assert card["test_accuracy"] <= 0.2
+    assert card["training_status"].startswith("the classifier is no more accurate on the 64")

@@ -343,3 +343,16 @@ def test_a_folder_with_a_transparent_image_is_refused_before_any_work(tmp_path, 
     assert main([*args, "--device", "cpu", "--no-progress", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "3.png has transparent pixels (100.0%" in err and not out.exists(), err
+
+
+def test_an_image_size_the_gan_discriminator_cannot_take_names_the_flag(tmp_path, capsys):
+    """helper-53: --arch mlp --image-size 16 with a GAN loss failed inside the DCGAN
+    discriminator ("image_shape must be (C, S, S) ..."), naming no flag."""
+    out = tmp_path / "run"
+    args = ["--dataset", "digits", "--arch", "mlp", "--hidden", "8", "--latent-dim", "4"]
+    args += ["--image-size", "16", "--steps", "1", "--device", "cpu", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--image-size" in err and "loss='gan'" in err and "DCGAN discriminator" in err, err
+    assert not out.exists()
+    assert main([*args, "--loss", "vae", "--out", str(out)]) == 0  # no discriminator: fine
