@@ -61,7 +61,15 @@ from .logs import LossLog, sample_grid
 from .losses import LOSSES, GANLoss, Loss, VAELoss, make_loss
 from .optim import OptimisticAdam
 from .state import has_state, load_state, read_state_info, save_state
-from .verdict import N_PROBE, TRAINING_OK, elbo_problem, generator_problems, sample_stats
+from .verdict import (
+    N_PROBE,
+    TRAINING_OK,
+    elbo_problem,
+    generator_problems,
+    sample_stats,
+    weights_moved,
+    weights_problem,
+)
 
 OPTIMIZERS = ("adam", "rmsprop", "oadam")
 ARCHS = ("dcgan", "mlp")
@@ -166,7 +174,7 @@ class TrainConfig:
                 raise ValueError(
                     f"image_size must be one of {RESOLUTIONS} with loss={cfg.loss!r}: its "
                     f"discriminator is a DCGAN discriminator, even with arch='mlp'; got "
-                    f"{cfg.image_size}: pick one of those or use loss='vae'"
+                    f"{cfg.image_size}: pick one of those or use loss={VAELoss.name!r}"
                 )
         if not cfg.hidden:
             raise ValueError("hidden must list at least one layer width, e.g. [500, 500]")
@@ -320,7 +328,7 @@ def _check_data(
     critic = issubclass(LOSSES.get(loss, object), GANLoss)  # (a DCGAN discriminator)
     if (arch == "dcgan" or critic) and (shape[1] != shape[2] or shape[1] not in RESOLUTIONS):
         who = "arch='dcgan'" if arch == "dcgan" else f"loss={loss!r} (a DCGAN discriminator)"
-        other = "use arch='mlp'" if arch == "dcgan" else "use loss='vae'"
+        other = "use arch='mlp'" if arch == "dcgan" else f"use loss={VAELoss.name!r}"
         raise ValueError(
             f"{who} needs square images of {' / '.join(map(str, RESOLUTIONS))} pixels, "
             f"the data has {shape[1]}x{shape[2]}: pass image_size (--image-size) or {other}"
@@ -616,6 +624,11 @@ class Trainer:
             record["last_losses"] = {k: _json_number(v) for k, v in losses.items()}
         problems = generator_problems(end, start, data, losses)
         rose = bool(problems)
+        if self.JUDGE_LOSSES:  # (a GAN; the VAE's ELBO rule catches a decoder left in place)
+            moved = weights_moved(G_out, fresh[0])
+            record["weights_moved"] = _json_number(moved)
+            clause = weights_problem(moved, self.step)
+            problems += [clause] if clause else []
         clause, objective_rose = self._objective_problem(fresh, images, record)
         if clause:
             problems.append(clause)

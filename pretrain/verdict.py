@@ -55,6 +55,10 @@ SATURATED_MARGIN = 0.1
 COLLAPSE_RATIO = 0.01
 #: a loss of this size or more has exploded (healthy runs stay within ~20)
 LOSS_LIMIT = 1e6
+#: a generator whose weights moved less than this (RMS change / RMS of the initial weights)
+#: from step 0 was not trained (Adam moves each weight by about lr per step: one step at the
+#: default lr 2e-4 moves the digits runs' weights by ~1e-2 of their size)
+WEIGHT_RTOL = 1e-4
 
 
 @torch.no_grad()
@@ -111,6 +115,25 @@ def generator_problems(
             f"training images {data['spread']:.4f}{was})"
         )
     return problems
+
+
+def weights_moved(end: torch.nn.Module, start: torch.nn.Module) -> float:
+    """||θ_end − θ_start|| / ||θ_start|| over the generators' parameters (same architecture)."""
+    num = den = 0.0
+    for a, b in zip(end.parameters(), start.parameters(), strict=True):
+        num += float((a.detach().double() - b.detach().double().to(a.device)).pow(2).sum())
+        den += float(b.detach().double().pow(2).sum())
+    return math.sqrt(num / den) if den > 0 else math.inf
+
+
+def weights_problem(moved: float, steps: int) -> str:
+    """A clause when the generator's weights moved less than ``WEIGHT_RTOL`` from step 0."""
+    if not moved < WEIGHT_RTOL:  # (NaN weights are the finiteness rule's)
+        return ""
+    return (
+        f"its weights barely moved from their initial values (relative change {moved:.2g} "
+        f"after {steps} steps, below {WEIGHT_RTOL:g})"
+    )
 
 
 def elbo_problem(start: float, end: float, n: int = N_PROBE) -> tuple[str, bool]:

@@ -288,3 +288,21 @@ def test_loading_a_generator_that_learned_nothing_warns(tmp_path):
     stem.with_suffix(".json").write_text(json.dumps(card))
     with pytest.warns(ConvergenceWarning, match="learned nothing.*samples are not finite"):
         load_generator(stem, device="cpu")
+
+
+def test_a_gan_whose_weights_barely_moved_learned_nothing(tmp_path, capsys):
+    """helper-53: --loss gan --lr 1e-9 recorded training_status "ok": the GAN rules caught
+    only broken generators, not one left at its initial weights."""
+    args = ["--dataset", "digits", "--arch", "mlp", "--latent-dim", "8", "--hidden", "32"]
+    args += ["--steps", "20", "--batch-size", "8", "--n-train", "64", "--device", "cpu"]
+    args += ["--no-progress"]
+    with pytest.warns(ConvergenceWarning, match="weights barely moved .*after 20 steps"):
+        assert main([*args, "--lr", "1e-9", "--out", str(tmp_path / "tiny")]) == 0
+    card = json.loads((tmp_path / "tiny" / "generator.json").read_text())
+    assert "barely moved" in card["training_status"]
+    assert card["training_check"]["weights_moved"] < 1e-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert main([*args, "--out", str(tmp_path / "ok")]) == 0  # the default lr moves them
+    card = json.loads((tmp_path / "ok" / "generator.json").read_text())
+    assert card["training_status"] == "ok" and card["training_check"]["weights_moved"] > 1e-3
