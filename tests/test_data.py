@@ -307,7 +307,7 @@ def test_a_folder_passed_as_an_image_file(tmp_path):
         ("cifar10", ["cifar-10-batches-py", "data_batch_1", "test_batch", "batches.meta"]),
         ("celeba", ["celeba/img_align_celeba", "list_eval_partition.txt"]),
         ("celeba64", ["celeba64.npz", "celeba64_csgm_test.npz", "'images' uint8"]),
-        ("folder", ["image files (.png, .jpg, .jpeg, .bmp)"]),
+        ("folder", ["image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .gif, .webp)"]),
     ],
 )
 def test_data_not_found_says_where_to_put_the_files_and_never_to_download(tmp_path, name, files):
