@@ -33,6 +33,7 @@ from .._validation import check_bool, check_choice, check_count, check_int
 from ..exceptions import ConvergenceWarning
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import accuracy
+from ..models import classifier as classifier_module
 from ..models.classifier import (
     TRAINING_OK,
     check_labels,
@@ -616,21 +617,15 @@ def cell_notes(cells: dict) -> str:
 UNTRAINED = "untrained_classifier"
 
 
-@torch.no_grad()
 def _clean_accuracy(f: nn.Module, images: Tensor, labels: Tensor, batch_size: int) -> float:
-    """The accuracy of ``f`` alone on ``images``, in eval mode, keeping its mode (unlike
-    ``models.accuracy``, which leaves it in eval mode; and not a cell: it computes none)."""
-    param = next(f.parameters(), None)
-    dev = images.device if param is None else param.device
-    mode, hits = f.training, 0
-    f.eval()
+    """``models.accuracy`` of ``f`` alone on ``images``, keeping its train/eval mode (accuracy
+    leaves it in eval mode). Not a cell: it is called from the classifier module, apart from
+    the ``accuracy`` the cells are computed with."""
+    mode = f.training
     try:
-        for i in range(0, len(images), batch_size):
-            guess = f(images[i : i + batch_size].to(dev)).argmax(1).cpu()
-            hits += int((guess == labels[i : i + batch_size].cpu()).sum())
+        return classifier_module.accuracy(f, images, labels, batch_size)
     finally:
         f.train(mode)
-    return hits / len(images)
 
 
 def untrained_classifiers(
