@@ -94,6 +94,38 @@ def test_the_rules_pass_generators_like_healthy_ones():
     )
 
 
+@pytest.mark.parametrize(
+    "end,data",
+    [
+        (0.9315, 0.3114),  # measured: digits, dcgan, --loss gan --lr 0.5, 10 steps
+        (0.965, 0.3114),  # helper-54: mlp, --loss gan --lr 0.5, 10 steps
+        (0.97, 0.85),  # MNIST-like data: a quarter of its 15% in-between pixels is 3.75%
+    ],
+)
+def test_a_generator_with_few_pixels_between_plus_and_minus_one_is_saturated(end, data):
+    problems = generator_problems(
+        {**FRESH, "saturated": end, "spread": 0.5}, FRESH, {**DATA, "saturated": data}, None
+    )
+    assert len(problems) == 1 and "tanh output saturated" in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    "end,data",
+    [
+        (0.7969, 0.8285),  # the bundled generators, 128 latents, against their training images
+        (0.6761, 0.8285),
+        (0.4667, 0.5357),
+        (0.0141, 0.0157),
+        (0.0091, 0.3114),
+        (0.82, 0.3114),  # digits: just above a quarter of the data's in-between pixels
+        (0.955, 0.85),
+    ],
+)
+def test_a_generator_with_in_between_pixels_like_its_data_is_not_saturated(end, data):
+    stats = {**FRESH, "saturated": end, "spread": 0.5}
+    assert generator_problems(stats, FRESH, {**DATA, "saturated": data}, None) == []
+
+
 def test_the_elbo_must_fall():
     assert elbo_problem(565.4, 561.5) == ("", False)  # a healthy first step
     clause, rose = elbo_problem(565.4, 8.5e30)
@@ -160,6 +192,17 @@ def test_a_diverged_gan_warns_and_records_why(tmp_path):
     with pytest.warns(ConvergenceWarning):
         assert train(_cfg(tmp_path, **GAN, steps=7, lr=1e5), resume=True).step == 7
     assert _json(tmp_path / "generator.json")["training_check"]["step"] == 7
+
+
+def test_a_gan_whose_large_lr_saturated_most_pixels_warns(tmp_path):
+    """helper-54: --loss gan --lr 0.5 for 10 steps ended "ok" with 96.5% of its pixels at ±1
+    (the old rule asked 98%), d_loss 0 and g_loss 795."""
+    big = dict(GAN, n_train=None, ngf=16, ndf=16, latent_dim=16, batch_size=32)
+    with pytest.warns(ConvergenceWarning, match=r"tanh output saturated"):
+        trainer = train(_cfg(tmp_path, **big, steps=10, lr=0.5))
+    check = _json(tmp_path / "generator.json")["training_check"]
+    assert trainer.training_status != TRAINING_OK
+    assert 1 - check["samples"]["saturated"] < 0.25 * (1 - check["training_images"]["saturated"])
 
 
 def test_a_gan_with_a_diverged_discriminator_lr_names_lr_d(tmp_path):
