@@ -233,6 +233,35 @@ def check_budgets_used(args: argparse.Namespace, attacks) -> None:
         )
 
 
+#: the training each classifier flag's rows claim (their labels), as train-classifier's
+#: ``--adversarial`` records it in the card, and the rows that flag fills
+ROW_TRAINING = {
+    "--classifier": ("none", "'no defense' and 'projection defense'"),
+    "--classifier-adv": ("pgd", "'adversarial training (PGD)'"),
+    "--classifier-rm": ("manifold", "'projection + robust-manifold training'"),
+}
+
+
+def check_row_training(model, flag: str, path: str) -> None:
+    """Refuse a classifier whose card (train-classifier's ``"adversarial"`` record) says it was
+    trained otherwise than the rows ``flag`` fills are labelled: a plain classifier passed as
+    --classifier-adv would be reported as "adversarial training (PGD)" (helper-54). A ValueError
+    naming the flag, the card's training and the flag that takes it. A checkpoint without that
+    record (the user's own, or a benchmark's) is taken as the flag says."""
+    trained = (getattr(model, "checkpoint_config", None) or {}).get("adversarial")
+    wanted, rows = ROW_TRAINING[flag]
+    if trained is None or trained == wanted:
+        return
+    takes = [f for f, (kind, _) in ROW_TRAINING.items() if kind == trained]
+    raise ValueError(
+        f"{flag} {path} was trained with --adversarial {trained} (its classifier.json), but "
+        f"{flag} fills the row(s) {rows}, which need a classifier trained with --adversarial "
+        f"{wanted}"
+        + (f"; pass it as {takes[0]}" if takes else "")
+        + f", or pass a classifier trained with --adversarial {wanted} as {flag}"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "defend",
@@ -401,6 +430,7 @@ def run_eval(args: argparse.Namespace) -> int:
             )
     for flag, clf in classifiers.items():
         check_trained_on(clf, flag, flags[flag], args.dataset, "classifier")
+        check_row_training(clf, flag, flags[flag])
         k = num_classes_of(clf, images, f"{flag} {flags[flag]}")
         check_labels(labels, k, f"the labels of --dataset {args.dataset}", f"{flag} {flags[flag]}")
     n = math.prod(images.shape[1:])

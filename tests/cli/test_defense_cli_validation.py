@@ -22,6 +22,10 @@ def ckpts(tmp_path_factory):
     paths["gen_fashion"] = str(
         save_model(G, root / "gen_fashion" / "generator", {"dataset": "fashion-mnist"})
     )
+    for name, adversarial in [("plain", "none"), ("pgd", "pgd"), ("rm", "manifold")]:
+        card = {"dataset": "digits", "adversarial": adversarial}
+        model = ClassifierA((1, 28, 28), 10)
+        paths[f"clf_{name}"] = str(save_model(model, root / f"clf_{name}" / "classifier", card))
     for name, shape, k in [
         ("clf", (1, 28, 28), 10),
         ("clf2", (1, 28, 28), 2),
@@ -91,6 +95,15 @@ DEFEND_BAD = [
     ),
     (["--generator", "{gen_fashion}"], "was trained on fashion-mnist, but --dataset is digits"),
     (["--attacks", "fgsm:0.1,pgd:0.1,fgsm:0.1"], "'fgsm:0.1' is listed twice"),
+    # helper-54: a row is labelled by its flag; a card saying otherwise is refused by name
+    (
+        ["--classifier-adv", "{clf_plain}"],
+        r"--classifier-adv .* was trained with --adversarial none .*'adversarial training "
+        r"\(PGD\)'.*pass it as --classifier,",
+    ),
+    (["--classifier-adv", "{clf_rm}"], "with --adversarial manifold .*pass it as --classifier-rm"),
+    (["--classifier-rm", "{clf_pgd}"], "with --adversarial pgd .*pass it as --classifier-adv"),
+    (["--classifier", "{clf_pgd}"], "'no defense' and 'projection defense'"),
     # a budget flag that no attack of --attacks reads would be ignored (AttackRecord.settings)
     (["--latent-steps", "5"], "--latent-steps is a budget of the attack.s. latent, none of which"),
     (["--latent-restarts", "2"], "--latent-restarts is a budget of the attack.s. latent"),
@@ -345,3 +358,11 @@ def test_train_classifier_refuses_a_generator_of_another_dataset(extra, flag, tm
     err = capsys.readouterr().err
     assert code == 2 and f"{flag} mnist-dcgan was trained on mnist, but --dataset is digits" in err
     assert not out.exists()
+
+
+def test_classifiers_whose_cards_match_their_rows_are_accepted(tmp_path, capsys, ckpts):
+    extra = ["--classifier", ckpts["clf_plain"], "--classifier-adv", ckpts["clf_pgd"]]
+    extra += ["--classifier-rm", ckpts["clf_rm"]]
+    assert main(defend_argv(ckpts, tmp_path / "out", *extra)) == 0
+    out = capsys.readouterr().out
+    assert "adversarial training (PGD)" in out and "robust-manifold" in out
