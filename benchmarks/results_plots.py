@@ -296,7 +296,7 @@ def inpainting(out: Path = RESULTS / "inpainting" / "psnr_by_mask.png") -> None:
 def defense(out: Path = RESULTS / "defense" / "accuracy.png") -> None:
     with (RESULTS / "defense" / "results.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    columns = [c for c in rows[0] if c not in ("model", "n", "s/image")]
+    columns = [c for c in rows[0] if c not in ("model", "n", "s/image", "flags")]
     fig, ax = plt.subplots(figsize=(8, 4.2))
     width = 0.2
     for i, row in enumerate(rows):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -711,6 +712,29 @@ def dataset_selection(args: argparse.Namespace, defaults: Mapping[str, Any]) -> 
                 "(or pass --dataset instead of --image)"
             )
         setattr(args, dest, default if value is None else value)
+
+
+@contextlib.contextmanager
+def recorded_conversions():
+    """Collect the messages of every :class:`~ganinverse.exceptions.ConversionWarning` raised
+    inside (a 16-bit file holding 8-bit values, colour files of a folder greyed, ...) into the
+    yielded list, for the run's summary; each is still shown (re-issued under the caller's
+    filters after the block), so recording never hides one."""
+    import warnings
+
+    from ..exceptions import ConversionWarning
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        try:
+            yield notes
+        finally:
+            seen = list(caught)
+    for w in seen:
+        if issubclass(w.category, ConversionWarning):
+            notes.append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def note_conversion(path: str, shape: Sequence[int] | None) -> str | None:

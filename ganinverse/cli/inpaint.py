@@ -30,6 +30,7 @@ from ._common import (
     engine_overrides,
     method_options,
     note_conversion,
+    recorded_conversions,
     set_method_flags,
     unused_engine_options,
     validate_methods,
@@ -124,31 +125,35 @@ def _check_flags_used(args: argparse.Namespace) -> None:
 
 def _load_inputs(
     args: argparse.Namespace, image_shape: tuple[int, int, int] | None
-) -> tuple[torch.Tensor, list[int] | None, list[str] | None]:
-    """(images, their identities, their files): dataset indices (they seed masks and restarts)
-    or None; the files read (relative to a folder --image) in the order of the outputs, or
-    None for a dataset. ``image_shape``: G's (C, H, W) the images are brought to; None keeps
-    their own."""
+) -> tuple[torch.Tensor, list[int] | None, list[str] | None, list[str]]:
+    """(images, their identities, their files, the conversions made): dataset indices (they
+    seed masks and restarts) or None; the files read (relative to a folder --image) in the
+    order of the outputs, or None for a dataset; the messages of the conversions (colour to
+    grey, stretched, 16-bit files holding 8-bit values; also printed). ``image_shape``: G's
+    (C, H, W) the images are brought to; None keeps their own."""
     c, h, _ = (None, None, None) if image_shape is None else image_shape
     ids = files = None
-    if args.dataset:
-        x, _ = load_images(
-            args.dataset, args.data_root, args.split, n=args.n, start=args.start, image_size=h
-        )
-        ids = list(range(args.start, args.start + len(x)))
-    elif Path(args.image).is_dir():
-        x, _ = load_images("folder", args.image, image_size=h, channels=c)
-        files = folder_files(args.image)
-    else:
-        x = load_image_file(args.image, image_size=h, channels=c)
-        note_conversion(args.image, image_shape)
-        files = [Path(args.image).name]
+    with recorded_conversions() as notes:
+        if args.dataset:
+            x, _ = load_images(
+                args.dataset, args.data_root, args.split, n=args.n, start=args.start, image_size=h
+            )
+            ids = list(range(args.start, args.start + len(x)))
+        elif Path(args.image).is_dir():
+            x, _ = load_images("folder", args.image, image_size=h, channels=c)
+            files = folder_files(args.image)
+        else:
+            x = load_image_file(args.image, image_size=h, channels=c)
+            files = [Path(args.image).name]
+    if files is not None and not Path(args.image).is_dir():
+        converted = note_conversion(args.image, image_shape)
+        notes[:0] = [f"{args.image}: {converted}"] if converted else []
     if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"the images have shape {tuple(x.shape[1:])}, the generator makes {image_shape}: "
             "pick a generator trained on this data (--generator)"
         )
-    return x, ids, files
+    return x, ids, files, notes
 
 
 def _load_discriminator(args: argparse.Namespace, G: torch.nn.Module, device: torch.device):
@@ -223,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     if D is None and options.get("prior_weight", 0) > 0:  # the note said: context loss only
         options["prior_weight"] = 0.0
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}
-    x, ids, files = _load_inputs(args, None if G is None else tuple(G.image_shape))
+    x, ids, files, conversions = _load_inputs(args, None if G is None else tuple(G.image_shape))
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D, batch=len(x))
     check_axis_value(Inpainting, shape, args.mask)  # the sweep's check: e.g. nothing to fill
@@ -285,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
                 "mask": args.mask,
                 "image_ids": ids,
                 "input_files": files,
+                "input_conversions": conversions,
                 "missing_fraction": float(1 - mask.float().mean()),
                 **{k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
                 "config": None if config is None else _config_record(config),

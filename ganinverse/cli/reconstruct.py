@@ -24,6 +24,7 @@ from ._common import (
     engine_overrides,
     method_options,
     note_conversion,
+    recorded_conversions,
     refuse_idle_seed,
     set_method_flags,
     unused_engine_options,
@@ -152,8 +153,10 @@ def run(args: argparse.Namespace) -> int:
         D = load_discriminator(args.discriminator, device=device)
     c, h, _ = (None, None, None) if G is None else G.image_shape
     if args.image:
-        x = load_image_file(args.image, image_size=h, channels=c)
+        with recorded_conversions() as notes:
+            x = load_image_file(args.image, image_size=h, channels=c)
         converted = note_conversion(args.image, None if G is None else G.image_shape)
+        converted = "; ".join(([converted] if converted else []) + notes) or None
         read = {"image": str(args.image), "converted": converted}
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)

@@ -792,17 +792,30 @@ def _check_evaluation(
     return images, labels
 
 
+#: the fields of a cell in ``cells.json`` that qualify its accuracy, as the ``flags`` column
+#: of the table names them (the notes below ``results.md`` say what each means)
+CELL_FLAGS = (UNTRAINED, "zero_gradient", "not_improved", "models_unverified")
+
+
 def table_rows(rows: Sequence[Row], columns: list[str], cells: dict, n: int) -> list[dict]:
-    """One dict per row: model, n, accuracy per column (None if not run), seconds per image."""
+    """One dict per row: model, n, accuracy per column (None if not run), seconds per image,
+    and ``flags``: the :data:`CELL_FLAGS` set on the row's cells, each with the columns it is
+    set on ("zero_gradient: PGD ε=0.3; untrained_classifier: clean"), "" when none (so a
+    results.csv read without results.md's notes still shows which numbers are qualified)."""
     table = []
     for row in rows:
         entry: dict = {"model": row.name, "n": n}
         seconds = 0.0
+        flagged: dict[str, list[str]] = {}
         for col in columns:
             cell = cells.get(f"{row.name}|{col}")
             entry[col] = None if cell is None else cell["accuracy"]
             seconds += 0.0 if cell is None else cell["seconds"]
+            for field in CELL_FLAGS if cell is not None else ():
+                if cell.get(field):
+                    flagged.setdefault(field, []).append(col)
         entry["s/image"] = seconds / n
+        entry["flags"] = "; ".join(f"{f}: {', '.join(c)}" for f, c in flagged.items())
         table.append(entry)
     return table
 

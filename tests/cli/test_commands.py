@@ -521,3 +521,21 @@ def test_reconstruct_records_its_input_file_and_the_conversion(tmp_path, capsys)
         "image": str(tmp_path / "rgb.png"),
         "converted": "RGB to grey, 50x40 px to 28x28",
     }
+
+
+def test_reconstruct_records_a_conversion_that_only_warned(tmp_path):
+    """helper-54: a 16-bit file holding 8-bit values warned, but summary.json said null."""
+    import numpy as np
+    from PIL import Image
+
+    from ganinverse.exceptions import ConversionWarning
+
+    wide = (np.random.default_rng(0).random((28, 28)) * 255).astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    out = tmp_path / "rec"
+    argv = ["reconstruct", "--generator", "digits", "--image", str(tmp_path / "wide.png")]
+    argv += ["--m", "50", "--steps", "2", "--restarts", "1", "--device", "cpu", "--no-progress"]
+    with pytest.warns(ConversionWarning, match="16-bit scale"):
+        assert main([*argv, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "16-bit scale" in summary["input"]["converted"]

@@ -316,3 +316,35 @@ def test_transparent_image_or_mask_files_are_refused_before_any_work(tmp_path, c
         assert main([*argv, *tail]) == 2, argv
         err = capsys.readouterr().err
         assert "has transparent pixels" in err and not (tmp_path / "o").exists(), err
+
+
+def test_summary_records_the_conversions_of_a_folders_files(tmp_path, checkpoints):
+    """helper-54: the warnings were printed, but summary.json kept no trace of them."""
+    from ganinverse.exceptions import ConversionWarning
+
+    gen, _ = checkpoints
+    (tmp_path / "imgs").mkdir()
+    digit_png(tmp_path / "imgs" / "0.png")
+    rgb = (np.random.default_rng(1).random((28, 28, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "imgs" / "1.png")
+    wide = (np.random.default_rng(2).random((28, 28)) * 255).astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "imgs" / "2.png")  # 16-bit holding 8-bit values
+    argv = ["inpaint", "--image", str(tmp_path / "imgs"), "--mask", "half:left"]
+    argv += ["--generator", str(gen), "--steps", "2", "--restarts", "1", "--device", "cpu"]
+    with pytest.warns(ConversionWarning) as caught:  # still shown to the user
+        assert main([*argv, "--no-progress", "--out", str(tmp_path / "a")]) == 0
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    notes = summary["input_conversions"]
+    assert any("colour files converted to grey (1.png)" in n for n in notes), notes
+    assert any("2.png" in n and "16-bit scale" in n for n in notes), notes
+    assert len(notes) == len([w for w in caught if w.category is ConversionWarning])
+
+
+def test_summary_of_a_file_needing_no_conversion_records_none(tmp_path, checkpoints):
+    gen, _ = checkpoints
+    digit_png(tmp_path / "0.png")
+    argv = ["inpaint", "--image", str(tmp_path / "0.png"), "--mask", "half:left"]
+    argv += ["--generator", str(gen), "--steps", "2", "--restarts", "1", "--device", "cpu"]
+    assert main([*argv, "--no-progress", "--out", str(tmp_path / "a")]) == 0
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["input_conversions"] == []

@@ -130,6 +130,16 @@ def test_a_cell_whose_projections_no_step_improved_says_so(tmp_path, toy_generat
     assert "not_improved" not in cells["plain|clean"]
     note = (tmp_path / "results.md").read_text()
     assert "Projections that no step improved" in note and "defended|clean (4)" in note
+    # helper-54: results.csv alone (read without results.md's notes) names them too
+    flags = {r["model"]: r["flags"] for r in _read_csv(tmp_path / "results.csv")}
+    assert flags == {"plain": "", "defended": "not_improved: clean, FGSM ε=0.1"}
+
+
+def _read_csv(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def test_a_classifier_that_learned_nothing_is_flagged(tmp_path, toy_classifier, toy_test_set):
@@ -169,6 +179,8 @@ def test_a_classifier_that_learned_nothing_is_flagged(tmp_path, toy_classifier, 
     assert not any("untrained_classifier" in cells[k] for k in cells if k != "blind|clean")
     notes = (tmp_path / "results.md").read_text().split("|\n\n")[-1].splitlines()
     assert notes[0].startswith("Classifiers that learned nothing") and "blind (clean" in notes[0]
+    flags = {r["model"]: r["flags"] for r in _read_csv(tmp_path / "results.csv")}
+    assert flags["ok"] == "" and flags["blind"].startswith("untrained_classifier: clean")
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         evaluate_defense(rows[1:], x, y, parse_attacks("fgsm:0.1"), settings=FAST)
