@@ -8,8 +8,11 @@ unrolled, ...): a non-adaptive one is computed on f and its images pass through 
 defended row; an adaptive one (bpda, eot, ...)
 attacks f ∘ D and is its ``undefended`` attack (pgd) on a row without D.
 
-Each cell is the accuracy on the same n test images; a cell's seconds include making the
-attack and classifying. Finished cells are kept in ``cells.json`` so a rerun resumes (and may
+Each cell is the accuracy on the same n test images, with a per-image record of which were
+classified right (``"correct"``: a string of 0/1 in image order); where two or more attacks
+share a ball (norm and ε), a ``worst case <ball>`` column gives the fraction classified right
+clean and under every one of them (:func:`worst_case_columns`). A cell's seconds include making
+the attack and classifying. Finished cells are kept in ``cells.json`` so a rerun resumes (and may
 add attacks): its ``meta`` records what the cells depend on, the settings and the identity
 (fingerprint) of every model, and a rerun that differs in any of them is refused, naming what
 differs (:func:`evaluate_defense`).
@@ -32,8 +35,8 @@ from tqdm.auto import tqdm
 from .._validation import check_bool, check_choice, check_count, check_int
 from ..exceptions import ConvergenceWarning
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
-from ..models import accuracy
 from ..models import classifier as classifier_module
+from ..models import correct_predictions
 from ..models.classifier import (
     TRAINING_OK,
     check_labels,
@@ -540,7 +543,7 @@ def evaluate_defense(
             raise ValueError(refusal)
         cells = saved["cells"]
     cache: dict[tuple, tuple[Tensor, float, bool]] = {}
-    columns = ["clean", *(a.column for a in attacks)]
+    columns = ["clean", *(a.column for a in attacks), *worst_case_columns(attacks)]
     todo = [(r, c) for r in rows for c in [None, *attacks]]
     # every attack still to run is built (and so validated: step sizes, budgets) before the
     # first cell is written
@@ -586,9 +589,9 @@ def evaluate_defense(
         model = nn.Sequential(defense, row.classifier) if row.defended else row.classifier
         if row.defended:  # count the projections of this cell's classification only
             defense.not_improved = 0
-        acc = accuracy(model, adv, labels, batch_size=s.batch_size)
+        ok = correct_predictions(model, adv, labels, batch_size=s.batch_size)
         seconds = time.perf_counter() - start + reused
-        cells[key] = {"accuracy": acc, "seconds": seconds}
+        cells[key] = {"accuracy": int(ok.sum()) / n, "seconds": seconds, CORRECT: _bits(ok)}
         if zero:  # the warning said so; the result says so too
             cells[key]["zero_gradient"] = True
         if row.defended and defense.not_improved:  # (the engine warned ConvergenceWarning)
@@ -597,8 +600,8 @@ def evaluate_defense(
             cells[key][UNTRAINED] = untrained[row.name]
         if out is not None:  # cells.json is the state; the tables are views of it
             atomic_write_json(cells_path, {"meta": meta, "cells": cells})
-            write_table(table_rows(rows, columns, cells, n), out, cell_notes(cells))
-    table = table_rows(rows, columns, cells, n)
+            write_table(table_rows(rows, columns, cells, n, attacks), out, cell_notes(cells))
+    table = table_rows(rows, columns, cells, n, attacks)
     if out is not None:  # also when every cell was already done (a kill before the tables)
         write_table(table, out, cell_notes(cells))
     return table
@@ -797,17 +800,67 @@ def _check_evaluation(
 CELL_FLAGS = (UNTRAINED, "zero_gradient", "not_improved", "models_unverified")
 
 
-def table_rows(rows: Sequence[Row], columns: list[str], cells: dict, n: int) -> list[dict]:
-    """One dict per row: model, n, accuracy per column (None if not run), seconds per image,
-    and ``flags``: the :data:`CELL_FLAGS` set on the row's cells, each with the columns it is
-    set on ("zero_gradient: PGD ε=0.3; untrained_classifier: clean"), "" when none (so a
-    results.csv read without results.md's notes still shows which numbers are qualified)."""
+#: the field of a cell in ``cells.json`` that records, per image in order, whether it was
+#: classified as its label ("1") or not ("0"), for the worst case over attacks
+CORRECT = "correct"
+
+
+def _bits(ok: Tensor) -> str:
+    return "".join("1" if v else "0" for v in ok.tolist())
+
+
+def _threat(spec: AttackSpec) -> str:
+    """The threat model of a column: its ball, e.g. ``ε=0.3`` or ``L2 ε=1.98``."""
+    return f"{'' if spec.norm == 'inf' else 'L2 '}ε={spec.eps:g}"
+
+
+def worst_case_columns(attacks: Sequence[AttackSpec]) -> dict[str, list[str]]:
+    """``worst case <ball>`` -> the columns it combines, for every ball (norm and ε) that two or
+    more of ``attacks`` share: ``clean`` (the unperturbed image lies in every ball) and those
+    attacks' columns. An image counts as robust there only if it is classified right clean and
+    under every one of them: the per-image worst case over attacks, the robust accuracy that
+    AutoAttack reports for its ensemble (Croce & Hein, ICML 2020), never above the lowest of
+    its columns."""
+    groups: dict[str, list[str]] = {}
+    for spec in attacks:
+        groups.setdefault(f"worst case {_threat(spec)}", []).append(spec.column)
+    return {name: ["clean", *cols] for name, cols in groups.items() if len(cols) > 1}
+
+
+def worst_case_accuracy(cells: Sequence[dict | None]) -> float | None:
+    """The fraction of images classified right in every one of ``cells`` (their
+    :data:`CORRECT` records); None when a cell is missing or has no per-image record (computed
+    before they were recorded) or the records differ in length."""
+    bits = [None if c is None else c.get(CORRECT) for c in cells]
+    if not bits or any(not isinstance(b, str) for b in bits) or len({len(b) for b in bits}) != 1:
+        return None
+    return sum(all(b[i] == "1" for b in bits) for i in range(len(bits[0]))) / len(bits[0])
+
+
+def table_rows(
+    rows: Sequence[Row],
+    columns: list[str],
+    cells: dict,
+    n: int,
+    attacks: Sequence[AttackSpec] = (),
+) -> list[dict]:
+    """One dict per row: model, n, accuracy per column (None if not run), the worst case over
+    the attacks of each shared ball (:func:`worst_case_columns` of ``attacks``; None until
+    every one of its cells has a per-image record), seconds per image, and ``flags``: the
+    :data:`CELL_FLAGS` set on the row's cells, each with the columns it is set on
+    ("zero_gradient: PGD ε=0.3; untrained_classifier: clean"), "" when none (so a results.csv
+    read without results.md's notes still shows which numbers are qualified)."""
     table = []
+    worst = worst_case_columns(attacks)
     for row in rows:
         entry: dict = {"model": row.name, "n": n}
         seconds = 0.0
         flagged: dict[str, list[str]] = {}
         for col in columns:
+            if col in worst:
+                parts = [cells.get(f"{row.name}|{c}") for c in worst[col]]
+                entry[col] = worst_case_accuracy(parts)
+                continue
             cell = cells.get(f"{row.name}|{col}")
             entry[col] = None if cell is None else cell["accuracy"]
             seconds += 0.0 if cell is None else cell["seconds"]

@@ -9,7 +9,14 @@ from torch import nn
 
 from ..device import resolve_device
 from .checkpoint import fingerprint, load_model, read_config, save_model
-from .classifier import ClassifierA, ClassifierB, accuracy, build_classifier, train_classifier
+from .classifier import (
+    ClassifierA,
+    ClassifierB,
+    accuracy,
+    build_classifier,
+    correct_predictions,
+    train_classifier,
+)
 from .cost import generator_cost
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPGenerator
@@ -100,6 +107,7 @@ __all__ = [
     "VAEEncoder",
     "accuracy",
     "build_classifier",
+    "correct_predictions",
     "check_loaded",
     "generator_cost",
     "list_classifiers",

@@ -390,18 +390,29 @@ def _probe_loss(
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 500) -> float:
-    """Fraction of images (N, C, H, W) in [0, 1] classified as ``labels``."""
+def correct_predictions(
+    model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 500
+) -> Tensor:
+    """(N,) bool on the CPU: whether each image (N, C, H, W) in [0, 1] is classified as its
+    label (argmax of the logits). The model is put in eval mode. Labels outside the model's
+    classes are a ValueError (they would silently count as errors)."""
     images = check_unit_images(images, "images")
     labels = check_label_tensor(labels, images.shape[0]).cpu()
     check_int(batch_size, "batch_size", low=1)
     model.eval()
     dev = next(model.parameters()).device
-    correct = 0
+    out = []
     for start in range(0, images.shape[0], batch_size):
         x = images[start : start + batch_size].to(dev)
         logits = model(x)
         if start == 0:  # a label the model cannot output would silently count as an error
             check_labels(labels, logits_classes(logits, len(x)))
-        correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size]).sum())
-    return correct / images.shape[0]
+        out.append(logits.argmax(1).cpu() == labels[start : start + batch_size])
+    return torch.cat(out)
+
+
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 500) -> float:
+    """Fraction of images (N, C, H, W) in [0, 1] classified as ``labels``
+    (:func:`correct_predictions`)."""
+    ok = correct_predictions(model, images, labels, batch_size)
+    return int(ok.sum()) / len(ok)

@@ -257,7 +257,7 @@ def test_the_attack_table_merges_complete_cells_and_resumes(attacks_bench, run, 
     import ganinverse.defense.evaluate as ev
 
     monkeypatch.setattr(ev, "_batched", lambda *a, **k: pytest.fail("recomputed"))
-    monkeypatch.setattr(ev, "accuracy", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(ev, "correct_predictions", lambda *a, **k: pytest.fail("recomputed"))
     attacks_bench.main(_attack_args(run))
     # the progress view is written after each chunk, with the images done so far
     progress = folder / "progress.md"

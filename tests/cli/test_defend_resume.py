@@ -47,7 +47,7 @@ def _no_work(monkeypatch):
         raise AssertionError("work started before the rerun was refused")
 
     monkeypatch.setattr(ev, "_make_attack", fail)
-    monkeypatch.setattr(ev, "accuracy", fail)
+    monkeypatch.setattr(ev, "correct_predictions", fail)
 
 
 def _files(folder):

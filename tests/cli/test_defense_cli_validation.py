@@ -179,7 +179,7 @@ def _no_work(monkeypatch):
         raise AssertionError("work started before the arguments were checked")
 
     monkeypatch.setattr(ev, "_make_attack", fail)
-    monkeypatch.setattr(ev, "accuracy", fail)
+    monkeypatch.setattr(ev, "correct_predictions", fail)
     monkeypatch.setattr(models, "train_classifier", fail)
     monkeypatch.setattr(tr, "adversarial_training", fail)
     monkeypatch.setattr(tr, "project_images", fail)

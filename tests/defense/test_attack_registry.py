@@ -76,7 +76,9 @@ def test_a_toy_attack_is_a_column_of_evaluate_defense(
     assert attacks[0] == AttackSpec("rfgsm", 0.15) and attacks[0].column == "R+FGSM ε=0.15"
     rows = [Row("no defense", clf, False)]
     (plain,) = evaluate_defense(rows, x, y, attacks, settings=FAST)
-    assert list(plain) == ["model", "n", "clean", "R+FGSM ε=0.15", "PGD ε=0.15", "s/image", "flags"]
+    cols = ["clean", "R+FGSM ε=0.15", "PGD ε=0.15", "worst case ε=0.15"]
+    assert list(plain) == ["model", "n", *cols, "s/image", "flags"]
+    assert plain["worst case ε=0.15"] <= min(plain[c] for c in cols[:3])
     assert plain["flags"] == ""  # no cell qualified
     assert 0 <= plain["R+FGSM ε=0.15"] < plain["clean"]
     with pytest.raises(ValueError, match=r"rfgsm is an L∞ attack, not L2; use one of pgd2"):

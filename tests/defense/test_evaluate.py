@@ -184,3 +184,47 @@ def test_a_classifier_that_learned_nothing_is_flagged(tmp_path, toy_classifier, 
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         evaluate_defense(rows[1:], x, y, parse_attacks("fgsm:0.1"), settings=FAST)
+
+
+def test_worst_case_accuracy_is_the_per_image_and_of_its_cells():
+    cells = [{"correct": "1101"}, {"correct": "1011"}, {"correct": "1111"}]
+    assert ev.worst_case_accuracy(cells) == 0.5  # images 0 and 3
+    assert ev.worst_case_accuracy([*cells, None]) is None  # a cell not run yet
+    assert ev.worst_case_accuracy([*cells, {"accuracy": 1.0}]) is None  # recorded before
+    assert ev.worst_case_accuracy([{"correct": "10"}, {"correct": "101"}]) is None
+    specs = parse_attacks("fgsm:0.1,pgd:0.1,pgd:0.2,pgd2:1,bpda2:1")
+    assert ev.worst_case_columns(specs) == {
+        "worst case ε=0.1": ["clean", "FGSM ε=0.1", "PGD ε=0.1"],
+        "worst case L2 ε=1": ["clean", "PGD L2 ε=1", "BPDA L2 ε=1"],
+    }  # (one attack at ε=0.2: no worst case)
+
+
+def test_cells_record_each_image_and_the_worst_case_column_combines_them(
+    tmp_path, toy_classifier, toy_test_set
+):
+    import json
+
+    x, y = toy_test_set
+    rows = [Row("plain", toy_classifier, False)]
+    (row,) = evaluate_defense(
+        rows, x, y, parse_attacks("fgsm:0.2,pgd:0.2"), settings=FAST, out=tmp_path
+    )
+    cells = json.loads((tmp_path / "cells.json").read_text())["cells"]
+    bits = {k.split("|")[1]: c["correct"] for k, c in cells.items()}
+    for col, b in bits.items():
+        assert len(b) == len(x) and set(b) <= {"0", "1"}
+        assert b.count("1") / len(x) == row[col]  # the record is the cell's accuracy
+    both = sum(all(b[i] == "1" for b in bits.values()) for i in range(len(x))) / len(x)
+    assert row["worst case ε=0.2"] == both <= min(row[c] for c in bits)
+    header = next(csv.reader(open(tmp_path / "results.csv", encoding="utf-8")))
+    assert "worst case ε=0.2" in header
+    # cells recorded before the per-image records: the worst case is not claimed ('—')
+    for c in cells.values():
+        del c["correct"]
+    state = json.loads((tmp_path / "cells.json").read_text())
+    (tmp_path / "cells.json").write_text(json.dumps({**state, "cells": cells}))
+    (row,) = evaluate_defense(
+        rows, x, y, parse_attacks("fgsm:0.2,pgd:0.2"), settings=FAST, out=tmp_path
+    )
+    assert row["worst case ε=0.2"] is None
+    assert "| — |" in (tmp_path / "results.md").read_text()

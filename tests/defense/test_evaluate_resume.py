@@ -36,7 +36,7 @@ def _no_work(monkeypatch):
         raise AssertionError("a cell was computed")
 
     monkeypatch.setattr(ev, "_make_attack", fail)
-    monkeypatch.setattr(ev, "accuracy", fail)
+    monkeypatch.setattr(ev, "correct_predictions", fail)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
