@@ -51,6 +51,7 @@ class Loss:
     - ``arch``: the generator architecture it needs (None: any).
     - ``amp_compile``: whether bfloat16 autocast / torch.compile may be used with it.
     - ``requirement``: why ``arch`` / ``amp_compile`` restrict it (said in the refusal).
+    - ``loss_limit``: the size of a D / G loss at which the run has diverged (``pretrain.verdict``).
 
     ``check_config`` turns the last four into ValueErrors naming the argument and the fix.
     """
@@ -63,6 +64,8 @@ class Loss:
     arch: ClassVar[str | None] = None
     amp_compile: ClassVar[bool] = True
     requirement: ClassVar[str] = ""
+    #: the size of a loss at which ``pretrain.verdict`` calls the run diverged
+    loss_limit: ClassVar[float] = 1e6
 
     @classmethod
     def check_config(cls, cfg: Any) -> None:
@@ -107,6 +110,11 @@ class GANLoss(Loss):
     name = "gan"
     summary = "non-saturating GAN (Goodfellow et al. 2014)"
     defaults = LossDefaults("adam", 2e-4, (0.5, 0.999), 1)
+    #: the size of a D / G loss at which the run has diverged (``pretrain.verdict``): these
+    #: losses are softplus / squares of D's outputs, whose healthy values stay within ~20 (the
+    #: bundled runs; 4 on the digits), so 1e3 means D's outputs ran away (lr_d 5: D loss 0,
+    #: G loss 1.4e4 after 10 steps)
+    loss_limit: ClassVar[float] = 1e3
     #: whether d_loss uses ``eps``; the trainer draws it every D step all the same, so the noise
     #: of step s is the same stream whatever the loss
     needs_eps: ClassVar[bool] = False
@@ -152,6 +160,9 @@ class WGANLoss(GANLoss):
     name = "wgan"
     summary = "Wasserstein GAN, weight clipping (Arjovsky et al. 2017)"
     defaults = LossDefaults("rmsprop", 5e-5, (0.0, 0.0), 5)
+    #: the critic's outputs have no scale of their own (L_G = −E D(G(z)) drifts with any offset
+    #: of D), so only an explosion counts as divergence (the base class's 1e6)
+    loss_limit: ClassVar[float] = Loss.loss_limit
     options = {"clip": "WGAN weight clipping c: critic weights are clamped to [-c, c] each step"}
 
     def __init__(self, clip: float = 0.01) -> None:

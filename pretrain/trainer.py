@@ -622,7 +622,8 @@ class Trainer:
         losses = self._last_losses() if self.JUDGE_LOSSES else None
         if losses is not None:
             record["last_losses"] = {k: _json_number(v) for k, v in losses.items()}
-        problems = generator_problems(end, start, data, losses)
+        limit = LOSSES[self.cfg.loss].loss_limit
+        problems = generator_problems(end, start, data, losses, limit)
         rose = bool(problems)
         if self.JUDGE_LOSSES:  # (a GAN; the VAE's ELBO rule catches a decoder left in place)
             moved = weights_moved(G_out, fresh[0])

@@ -6,9 +6,10 @@ A run (GAN or VAE) has learned nothing when its generator is broken in a way no 
 undo:
 
 - its samples are not finite;
-- (a GAN) its losses exploded: the last step's D / G loss is ``LOSS_LIMIT`` (1e6) or more in
-  size. These are per-image means of O(1) quantities: the bundled runs (3,000-15,000 steps)
-  stay within 20;
+- (a GAN) its losses diverged: the last step's D / G loss is the loss's ``loss_limit`` or more
+  in size (``pretrain.losses``: 1e3 for the GAN and LSGAN losses, per-image means of O(1)
+  quantities of which the bundled runs (3,000-15,000 steps) stay within 20; ``LOSS_LIMIT``,
+  1e6, for the Wasserstein critics, whose outputs have no scale of their own);
 - its tanh output saturated: its pixels strictly between ±1 (``|x| <= SATURATED_AT``) are fewer
   than ``UNSATURATED_RATIO`` (a quarter) of the training images' own fraction of such pixels,
   and its fraction at ±1 is ``SATURATED_MARGIN`` (10 points) above the images'. Measured with
@@ -58,7 +59,8 @@ UNSATURATED_RATIO = 0.25
 SATURATED_MARGIN = 0.1
 #: samples whose per-pixel spread is below this fraction of the data's are identical across z
 COLLAPSE_RATIO = 0.01
-#: a loss of this size or more has exploded (healthy runs stay within ~20)
+#: a loss of this size or more has diverged, for a loss class that sets no ``loss_limit`` of
+#: its own (the Wasserstein critics; healthy runs stay within ~20)
 LOSS_LIMIT = 1e6
 #: a generator whose weights moved less than this (RMS change / RMS of the initial weights)
 #: from step 0 was not trained (Adam moves each weight by about lr per step: one step at the
@@ -86,20 +88,25 @@ def _pct(x: float) -> str:
 
 
 def generator_problems(
-    end: dict, start: dict | None, data: dict, losses: dict[str, float] | None
+    end: dict,
+    start: dict | None,
+    data: dict,
+    losses: dict[str, float] | None,
+    limit: float = LOSS_LIMIT,
 ) -> list[str]:
     """Why a generator learned nothing, one clause each (empty: it passed). ``end``, ``start``:
     :func:`sample_stats` of its samples at the end and at step 0, ``data``: of the training
-    images; ``losses``: the last step's losses by name (None: unknown)."""
+    images; ``losses``: the last step's losses by name (None: unknown); ``limit``: the size
+    at which a loss has diverged (the loss class's ``loss_limit``)."""
     problems = []
     if not end["finite"]:
         problems.append("its samples are not finite (NaN or Inf weights)")
-    big = {k: v for k, v in (losses or {}).items() if not math.isfinite(v) or abs(v) >= LOSS_LIMIT}
+    big = {k: v for k, v in (losses or {}).items() if not math.isfinite(v) or abs(v) >= limit}
     if big:
         values = ", ".join(f"{k} = {v:.3g}" for k, v in big.items())
         problems.append(
-            f"the losses exploded ({values} at the last step; healthy runs stay far below "
-            f"{LOSS_LIMIT:.0e})"
+            f"the losses diverged ({values} at the last step; healthy runs stay far below "
+            f"{limit:.0e})"
         )
     if not end["finite"] or not data["finite"]:  # (the data's numbers are the yardstick)
         return problems

@@ -63,8 +63,8 @@ FRESH = {"finite": True, "saturated": 0.0, "spread": 0.05}
     "end,data,losses,match",
     [
         ({"finite": False, "saturated": None, "spread": None}, DATA, None, "not finite"),
-        (FRESH, DATA, {"d_loss": 0.0, "g_loss": 1.2e13}, r"losses exploded \(g_loss = 1.2e\+13"),
-        (FRESH, DATA, {"d_loss": float("nan"), "g_loss": 1.0}, "losses exploded"),
+        (FRESH, DATA, {"d_loss": 0.0, "g_loss": 1.2e13}, r"losses diverged \(g_loss = 1.2e\+13"),
+        (FRESH, DATA, {"d_loss": float("nan"), "g_loss": 1.0}, "losses diverged"),
         ({**FRESH, "saturated": 1.0}, DATA, None, r"saturated \(100.0% .* images 30.0%"),
         ({**FRESH, "spread": 0.0}, DATA, None, "identical across z"),
     ],
@@ -73,6 +73,22 @@ FRESH = {"finite": True, "saturated": 0.0, "spread": 0.05}
 def test_each_rule_fires_on_a_broken_generator(end, data, losses, match):
     problems = generator_problems(end, FRESH, data, losses)
     assert len(problems) == 1 and re.search(match, problems[0]), problems
+
+
+@pytest.mark.parametrize(
+    "loss, limit", [("gan", 1e3), ("lsgan", 1e3), ("wgan", 1e6), ("wgan-gp", 1e6)]
+)
+def test_a_loss_diverges_at_its_own_limit(loss, limit):
+    """helper-55: --lr-d 5 for 10 steps ended "ok" with d_loss 0.0 and g_loss 1.36e4 (the one
+    limit, 1e6, was the Wasserstein critics'); the GAN losses' healthy values stay within ~30
+    (digits, lr 0.05: g_loss 30.9), the critics' have no scale of their own."""
+    from pretrain.losses import LOSSES
+
+    assert LOSSES[loss].loss_limit == limit
+    losses = {"d_loss": 0.0, "g_loss": 1.36e4}
+    flagged = generator_problems(FRESH, FRESH, DATA, losses, LOSSES[loss].loss_limit)
+    assert bool(flagged) == (limit < 1.36e4)
+    assert generator_problems(FRESH, FRESH, DATA, {"d_loss": 0.36, "g_loss": 30.9}, limit) == []
 
 
 def test_the_rules_pass_generators_like_healthy_ones():
@@ -174,7 +190,7 @@ def test_an_intermediate_save_is_not_judged(tmp_path):
 # ----------------------------------------------------------------------------- A: learned nothing
 def test_a_diverged_gan_warns_and_records_why(tmp_path):
     """The trial's run (--lr 1e5) printed "trained to step 20" with d_loss 0, g_loss 1e13."""
-    with pytest.warns(ConvergenceWarning, match=r"learned nothing by step 6: the losses exploded"):
+    with pytest.warns(ConvergenceWarning, match=r"learned nothing by step 6: the losses diverged"):
         trainer = train(_cfg(tmp_path, **GAN, steps=6, lr=1e5))
     status = trainer.training_status
     assert "saturated (100.0% of the pixels" in status
@@ -192,6 +208,14 @@ def test_a_diverged_gan_warns_and_records_why(tmp_path):
     with pytest.warns(ConvergenceWarning):
         assert train(_cfg(tmp_path, **GAN, steps=7, lr=1e5), resume=True).step == 7
     assert _json(tmp_path / "generator.json")["training_check"]["step"] == 7
+
+
+def test_a_gan_whose_discriminator_ran_away_warns(tmp_path):
+    """helper-55: the discriminator's lr 5 (d_loss 0.0, g_loss 1.36e4 after 10 steps) was "ok";
+    the fix names --lr-d."""
+    with pytest.warns(ConvergenceWarning, match=r"the losses diverged \(g_loss = .*or lr_d"):
+        trainer = train(_cfg(tmp_path, **GAN, steps=10, lr_d=5.0))
+    assert abs(trainer.training_check["last_losses"]["g_loss"]) >= 1e3
 
 
 def test_a_gan_whose_large_lr_saturated_most_pixels_warns(tmp_path):
@@ -232,7 +256,7 @@ def test_an_interrupted_run_is_judged_too(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt), pytest.warns(ConvergenceWarning, match="by step 3"):
         train(_cfg(tmp_path, **GAN, steps=10, lr=1e5))
     card = _json(tmp_path / "generator.json")
-    assert card["steps"] == 3 and "exploded" in card["training_status"]
+    assert card["steps"] == 3 and "diverged" in card["training_status"]
 
 
 def test_the_cli_prints_the_verdict_of_a_run_that_learned_nothing(tmp_path, capsys, monkeypatch):
@@ -248,7 +272,7 @@ def test_the_cli_prints_the_verdict_of_a_run_that_learned_nothing(tmp_path, caps
     assert std.err.startswith("ganinverse-pretrain: warning (ConvergenceWarning): the generator ")
     assert std.err.count("\n") == 1 and "lower lr (--lr, now 1e+05" in std.err
     assert std.out.startswith("trained to step 6;") and "it learned nothing" in std.out
-    assert "exploded" in _json(out / "generator.json")["training_status"]
+    assert "diverged" in _json(out / "generator.json")["training_status"]
 
 
 # ----------------------------------------------------------------------------- B: diverged
