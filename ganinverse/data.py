@@ -229,6 +229,12 @@ def check_opaque(img: Image.Image, where: str, fix: str = "") -> None:
         )
 
 
+#: a 16/32-bit grey file whose values all lie below this (at most 12 of its 16 bits used: the
+#: 0/1, 8-, 10- and 12-bit data of cameras and scanners saved wide) comes out near black on the
+#: 16-bit scale, which is read as it is but warned
+NARROW_16BIT = 4096
+
+
 def _float_grey(img: Image.Image, where: str) -> Image.Image:
     """A 16/32-bit integer or float grey image -> PIL mode ``F`` with values in [0, 1]."""
     arr = np.asarray(img.convert("F"), dtype=np.float32)
@@ -245,11 +251,13 @@ def _float_grey(img: Image.Image, where: str) -> Image.Image:
                 f"{where}: a {img.mode} image must hold 16-bit values 0..65535, got {lo:g}..{hi:g}"
             )
         scale = 65535.0
-        if 1 < hi <= 255:  # 8-bit data saved wide: v / 65535 puts it within 0.4% of black
+        if 0 < hi < NARROW_16BIT:  # 0/1, 8-, 10- or 12-bit data saved wide: near black
+            bits = max(1, math.ceil(math.log2(hi + 1)))
             warnings.warn(
                 f"{where}: a {img.mode} (16/32-bit) image whose values all lie in 0..{hi:g}, read "
-                f"on the 16-bit scale v / 65535: it comes out near black; if it holds 8-bit "
-                "values, save it as an 8-bit image",
+                f"on the 16-bit scale v / 65535: it comes out near black (at most "
+                f"{hi / 65535:.2%} of white); if it holds {bits}-bit values (0..{2**bits - 1}), "
+                f"scale them to 0..65535 or save it as an 8-bit image",
                 ConversionWarning,
                 stacklevel=3,
             )
@@ -312,6 +320,9 @@ def load_image_file(
     ``image_size`` resizes bilinearly to a square ``image_size`` x ``image_size``.
     Raises FileNotFoundError for a missing file, ValueError for a folder, a file PIL cannot
     read or one with transparent pixels (alpha < 255: the colour bands alone are read).
+    Warns :class:`~ganinverse.exceptions.ConversionWarning` for a conversion that loses or
+    distorts content: a colour file made grey, a non-square file stretched to a square, a
+    16-bit file whose values use at most 12 of its bits (read near black).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path, got {type(path).__name__}")
@@ -326,8 +337,17 @@ def load_image_file(
     mode = _pil_mode(channels)
     img = open_image(path)
     mode = mode or _default_mode(_content_mode(img))
-    x = _prepare_pil(img, image_size, mode, f"image file {path}")
-    return _as_signed_float32(x[None], f"image file {path}")
+    where = f"image file {path}"
+    lossy = []
+    if mode == "L" and _default_mode(_content_mode(img)) == "RGB":
+        lossy.append("a colour file converted to grey")
+    w, h = img.size
+    if image_size is not None and w != h and (w, h) != (image_size, image_size):
+        lossy.append(f"non-square ({w}x{h} px) stretched to {image_size}x{image_size}")
+    if lossy:  # (as a folder's files are: the conversions that lose or distort content)
+        warnings.warn(f"{where}: {'; '.join(lossy)}", ConversionWarning, stacklevel=2)
+    x = _prepare_pil(img, image_size, mode, where)
+    return _as_signed_float32(x[None], where)
 
 
 def save_image_file(x: Tensor, path: str | os.PathLike) -> Path:

@@ -682,3 +682,44 @@ def test_unconvertible_and_too_wide_files_are_named(tmp_path):
     eight_bit.save(tmp_path / "wide.tif")
     with pytest.warns(ConversionWarning, match=r"values all lie in 0..255.*near black"):
         data.load_image_file(tmp_path / "wide.tif")
+
+
+@pytest.mark.parametrize(
+    "top, bits",
+    [(1, 1), (255, 8), (1023, 10), (4095, 12), (40000, None), (0, None)],
+    ids=["0/1", "8-bit", "10-bit", "12-bit", "16-bit", "all black"],
+)
+def test_a_16_bit_file_using_few_of_its_bits_warns(tmp_path, top, bits):
+    """helper-55: a 16-bit PNG holding 12-bit (0..4095) or 0/1 values came out near / all
+    black with no word (only 8-bit values warned)."""
+    from ganinverse.exceptions import ConversionWarning
+
+    arr = (np.linspace(0, 1, 16).reshape(4, 4) * top).round().astype(np.uint16)
+    Image.fromarray(arr).save(tmp_path / "wide.png")
+    if bits is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConversionWarning)
+            x = data.load_image_file(tmp_path / "wide.png")
+    else:
+        match = rf"values all lie in 0..{top}.*near black.*{bits}-bit values \(0..{2**bits - 1}\)"
+        with pytest.warns(ConversionWarning, match=match):
+            x = data.load_image_file(tmp_path / "wide.png")
+    assert float(x.max()) == pytest.approx(2 * top / 65535 - 1, abs=1e-5)  # read as it is
+
+
+def test_a_single_files_lossy_conversions_warn_as_a_folders_do(tmp_path):
+    """helper-55: through the API (and so -W error), a colour file made grey and a non-square
+    file stretched were converted without a warning; lossless ones still are."""
+    from ganinverse.exceptions import ConversionWarning
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (6, 9, 3), dtype=np.uint8)).save(tmp_path / "c.png")
+    Image.fromarray(rng.integers(0, 256, (6, 6), dtype=np.uint8)).save(tmp_path / "g.png")
+    with pytest.warns(ConversionWarning, match=r"c.png: a colour file converted to grey$"):
+        data.load_image_file(tmp_path / "c.png", channels=1)
+    with pytest.warns(ConversionWarning, match=r"non-square \(9x6 px\) stretched to 4x4"):
+        data.load_image_file(tmp_path / "c.png", image_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)  # grey to RGB, a square resized
+        assert data.load_image_file(tmp_path / "g.png", 3, channels=3).shape == (1, 3, 3, 3)
+        data.load_image_file(tmp_path / "c.png")  # kept as it is

@@ -738,10 +738,11 @@ def recorded_conversions():
 
 
 def note_conversion(path: str, shape: Sequence[int] | None) -> str | None:
-    """Print a note when the image file ``path`` is brought to another channel count or size
-    than its own (``shape``: the generator's (C, H, W); None: kept as it is), so a lossy
-    conversion (RGB to grey) is never silent. Reads the file's header only (the image itself
-    was decoded by ``load_image_file``). Returns the conversions ("RGB to grey, 50x40 px to
+    """Print a note when the image file ``path`` is brought to the generator's ``shape`` (C, H,
+    W; None: kept as it is) by a conversion that loses nothing: grey made RGB, a square file
+    resized. Those that lose or distort content (a colour file made grey, a non-square one
+    stretched) ``load_image_file`` warns as ConversionWarning, and they are not repeated here.
+    Reads the file's header only. Returns the note's conversions ("grey to RGB, 280x280 px to
     28x28"), or None."""
     from ..data import _default_mode, _image_size_of
 
@@ -751,9 +752,9 @@ def note_conversion(path: str, shape: Sequence[int] | None) -> str | None:
     channels = 1 if _default_mode(mode) == "L" else 3
     c, h, w = shape
     done = []
-    if channels != c:
-        done.append(f"{'RGB' if channels == 3 else 'grey'} to {'grey' if c == 1 else 'RGB'}")
-    if (height, width) != (h, w):
+    if channels == 1 and c == 3:
+        done.append("grey to RGB")
+    if width == height and (height, width) != (h, w):
         done.append(f"{width}x{height} px to {w}x{h}")
     if done:
         print(f"note: {path} converted ({', '.join(done)}) for the generator's {c}x{h}x{w} images")

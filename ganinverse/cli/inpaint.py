@@ -147,7 +147,7 @@ def _load_inputs(
             files = [Path(args.image).name]
     if files is not None and not Path(args.image).is_dir():
         converted = note_conversion(args.image, image_shape)
-        notes[:0] = [f"{args.image}: {converted}"] if converted else []
+        notes[:0] = [f"image file {args.image}: {converted}"] if converted else []
     if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"the images have shape {tuple(x.shape[1:])}, the generator makes {image_shape}: "

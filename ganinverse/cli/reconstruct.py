@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         with recorded_conversions() as notes:
             x = load_image_file(args.image, image_size=h, channels=c)
         converted = note_conversion(args.image, None if G is None else G.image_shape)
-        converted = "; ".join(([converted] if converted else []) + notes) or None
+        note = [f"image file {args.image}: {converted}"] if converted else []
+        converted = "; ".join(note + notes) or None  # (notes: the warned conversions)
         read = {"image": str(args.image), "converted": converted}
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)

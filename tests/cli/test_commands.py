@@ -511,15 +511,19 @@ def test_reconstruct_records_its_input_file_and_the_conversion(tmp_path, capsys)
     import numpy as np
     from PIL import Image
 
+    from ganinverse.exceptions import ConversionWarning
+
     Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "rgb.png")
     out = tmp_path / "rec"
     argv = ["reconstruct", "--generator", "digits", "--image", str(tmp_path / "rgb.png")]
     argv += ["--m", "50", "--steps", "2", "--restarts", "1", "--device", "cpu", "--no-progress"]
-    assert main([*argv, "--out", str(out)]) == 0
+    with pytest.warns(ConversionWarning, match="colour file converted to grey; non-square"):
+        assert main([*argv, "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["input"] == {
         "image": str(tmp_path / "rgb.png"),
-        "converted": "RGB to grey, 50x40 px to 28x28",
+        "converted": f"image file {tmp_path / 'rgb.png'}: a colour file converted to grey; "
+        "non-square (50x40 px) stretched to 28x28",
     }
 
 
