@@ -52,6 +52,14 @@ from .registry import AttackContext, AttackRecord, attack_record, registered_att
 _BALLS = {"inf": "L∞", "2": "L2"}
 
 
+def eps_text(eps: float) -> str:
+    """A budget as labels and tokens show it: Python's shortest text that reads back as the same
+    float (``0.3``, ``1.98``, ``0.0313725``), so two budgets never share a label and a label
+    never hides the budget that ran (``%g`` kept 6 digits: 0.1000001 read ``0.1``)."""
+    text = repr(float(eps))
+    return text[:-2] if text.endswith(".0") else text  # (4, not 4.0: as %g wrote whole numbers)
+
+
 @dataclass(frozen=True)
 class AttackSpec:
     """One column: a registered attack ``name`` (:func:`registered_attacks`), radius ``eps``,
@@ -81,7 +89,7 @@ class AttackSpec:
     @property
     def token(self) -> str:
         """How the spec is written on the command line, e.g. ``pgd2:4``."""
-        return f"{self.name}{'2' if self.norm == '2' else ''}:{self.eps:g}"
+        return f"{self.name}{'2' if self.norm == '2' else ''}:{eps_text(self.eps)}"
 
     def check_image_size(self, n: int) -> None:
         """An L2 budget is at most √n, the diameter of [0, 1]^n (an L∞ one was checked)."""
@@ -91,7 +99,7 @@ class AttackSpec:
     def column(self) -> str:
         """The column label, e.g. ``PGD L2 ε=4``."""
         norm = "" if self.norm == "inf" else " L2"
-        return f"{self.record.label}{norm} ε={self.eps:g}"
+        return f"{self.record.label}{norm} ε={eps_text(self.eps)}"
 
 
 #: the files an evaluation writes in its ``out`` folder (anything else there is refused)
@@ -811,7 +819,7 @@ def _bits(ok: Tensor) -> str:
 
 def _threat(spec: AttackSpec) -> str:
     """The threat model of a column: its ball, e.g. ``ε=0.3`` or ``L2 ε=1.98``."""
-    return f"{'' if spec.norm == 'inf' else 'L2 '}ε={spec.eps:g}"
+    return f"{'' if spec.norm == 'inf' else 'L2 '}ε={eps_text(spec.eps)}"
 
 
 def worst_case_columns(attacks: Sequence[AttackSpec]) -> dict[str, list[str]]:
@@ -867,6 +875,12 @@ def table_rows(
             for field in CELL_FLAGS if cell is not None else ():
                 if cell.get(field):
                     flagged.setdefault(field, []).append(col)
+        for col, parts in worst.items():  # (a worst case is as qualified as its parts)
+            for cols in flagged.values():
+                if any(p in cols for p in parts) and col not in cols:
+                    cols.append(col)
+        if UNTRAINED in flagged:  # (recorded on the clean cell; it voids the whole row)
+            flagged[UNTRAINED] = ["every column"]
         entry["s/image"] = seconds / n
         entry["flags"] = "; ".join(f"{f}: {', '.join(c)}" for f, c in flagged.items())
         table.append(entry)

@@ -180,7 +180,7 @@ def test_a_classifier_that_learned_nothing_is_flagged(tmp_path, toy_classifier, 
     notes = (tmp_path / "results.md").read_text().split("|\n\n")[-1].splitlines()
     assert notes[0].startswith("Classifiers that learned nothing") and "blind (clean" in notes[0]
     flags = {r["model"]: r["flags"] for r in _read_csv(tmp_path / "results.csv")}
-    assert flags["ok"] == "" and flags["blind"].startswith("untrained_classifier: clean")
+    assert flags["ok"] == "" and flags["blind"].startswith("untrained_classifier: every column")
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         evaluate_defense(rows[1:], x, y, parse_attacks("fgsm:0.1"), settings=FAST)
@@ -228,3 +228,28 @@ def test_cells_record_each_image_and_the_worst_case_column_combines_them(
     )
     assert row["worst case ε=0.2"] is None
     assert "| — |" in (tmp_path / "results.md").read_text()
+
+
+def test_labels_show_the_budget_that_runs():
+    """helper-55: ε labels kept 6 digits, so pgd:0.1 and pgd:0.1000001 were "listed twice" and
+    fgsm:0.1 with pgd:0.1000001 shared a worst case."""
+    specs = parse_attacks("fgsm:0.1,pgd:0.1000001,pgd:0.1")
+    assert [s.column for s in specs] == ["FGSM ε=0.1", "PGD ε=0.1000001", "PGD ε=0.1"]
+    assert ev.worst_case_columns(specs) == {
+        "worst case ε=0.1": ["clean", "FGSM ε=0.1", "PGD ε=0.1"]
+    }
+    assert [s.token for s in parse_attacks("pgd2:4,pgd:0.0313725")] == ["pgd2:4", "pgd:0.0313725"]
+
+
+def test_a_worst_case_carries_the_flags_of_its_parts():
+    rows = [Row("r", None, False)]  # (table_rows reads names only)
+    specs = parse_attacks("fgsm:0.1,pgd:0.1")
+    cells = {
+        "r|clean": {"accuracy": 1.0, "seconds": 1.0, "correct": "11"},
+        "r|FGSM ε=0.1": {"accuracy": 1.0, "seconds": 1.0, "correct": "11", "zero_gradient": True},
+        "r|PGD ε=0.1": {"accuracy": 0.5, "seconds": 1.0, "correct": "10"},
+    }
+    columns = ["clean", "FGSM ε=0.1", "PGD ε=0.1", "worst case ε=0.1"]
+    (row,) = ev.table_rows(rows, columns, cells, 2, specs)
+    assert row["worst case ε=0.1"] == 0.5
+    assert row["flags"] == "zero_gradient: FGSM ε=0.1, worst case ε=0.1"
