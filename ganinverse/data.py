@@ -135,6 +135,10 @@ PIL_ERRORS += (Image.DecompressionBombError,)
 HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
+#: the ``info`` key :func:`open_image` sets on a 16-bit-per-channel colour file (read as 8 bits)
+WIDE_COLOUR = "ganinverse.wide_colour"
+
+
 def open_image(path: str | os.PathLike, what: str = "image file") -> Image.Image:
     """Open and fully decode an image file as a viewer shows it; a file PIL cannot read raises
     a ValueError naming it.
@@ -151,8 +155,14 @@ def open_image(path: str | os.PathLike, what: str = "image file") -> Image.Image
         with Image.open(path) as img:
             frames = getattr(img, "n_frames", 1)
             if frames == 1:
+                # PIL decodes a 16-bit-per-channel colour file to 8-bit channels (each value's
+                # high byte); the raw mode says so before the load clears it
+                wide = img.mode in ("RGB", "RGBA") and any(
+                    ";16" in str(t[3] if len(t) > 3 else "") for t in (img.tile or [])
+                )
                 img.load()
                 upright = ImageOps.exif_transpose(img)
+                upright.info[WIDE_COLOUR] = wide
     except PIL_ERRORS as err:
         raise ValueError(
             f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
@@ -287,9 +297,33 @@ def _prepare_pil(
             f"{where}: its {img.mode} pixels cannot be converted to {mode} ({err}); save it as "
             "an 8-bit RGB or grey PNG or JPEG"
         ) from err
+    _warn_narrow_8bit(img, where)
     if image_size is not None and img.size != (image_size, image_size):
         img = img.resize((image_size, image_size), Image.BILINEAR)
     return _uint8_to_signed(pil_to_tensor(img))
+
+
+def _warn_narrow_8bit(img: Image.Image, where: str) -> None:
+    """ConversionWarning for an 8-bit image that comes out near black for want of its values'
+    range: a 16-bit colour file whose values use at most 12 of their bits (PIL keeps the high
+    byte: at most 15 of 255), and a binary image stored as 0/1 (the mask loader refuses such a
+    mask; an image is read as it is, black and near-black)."""
+    hi = int(np.asarray(img).max()) if img.width and img.height else 0
+    if img.info.get(WIDE_COLOUR) and hi < NARROW_16BIT >> 8:  # (0: 8-bit data, all black)
+        why = (
+            f"a 16-bit colour file whose values all lie below {(hi + 1) << 8} (at most 12 of "
+            "its 16 bits), read as 8 bits (each value's high byte, at most "
+            f"{hi} of 255): it comes out near black; scale its values to 0..65535 or save it "
+            "as an 8-bit image"
+        )
+    elif hi == 1 and not img.info.get(WIDE_COLOUR):
+        why = (
+            "an 8-bit image holding only the values 0 and 1, read as black and near-black; if "
+            "it is a binary image, save it with 0 and 255"
+        )
+    else:
+        return
+    warnings.warn(f"{where}: {why}", ConversionWarning, stacklevel=4)
 
 
 def _as_signed_float32(x: Tensor, where: str) -> Tensor:
@@ -497,9 +531,10 @@ class _FolderImages(_LazyImages):
                 raise ValueError(
                     f"images under {self.root} mix grey and colour files ({first_kind.name}: "
                     f"{names[kind0]}, {p.name}: {names[kind]}); the first would decide for all "
-                    "and the others be converted in silence: convert the files to one mode "
-                    "(ganinverse-pretrain has no channel flag), or pass channels=1 or 3 in the "
-                    "Python API (the commands that load a generator pass its)"
+                    "and the others be converted in silence: convert the files to one mode, "
+                    "or pass channels=1 or 3 in the Python API (the commands that load a "
+                    "generator pass its channels; ganinverse-pretrain and the commands without "
+                    "a generator have no channel flag)"
                 )
             if kind == "RGB" and self.mode == "L":
                 greyed.append(p.name)

@@ -19,6 +19,7 @@ position in the batch; pass dataset indices to make a mask independent of the ba
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ._validation import check_choice, check_int, check_positive, check_tensor
+from .exceptions import ConversionWarning
 from .seeds import Key, rng
 
 SIDES = ("left", "right", "top", "bottom")
@@ -236,7 +238,9 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
         img, f"mask file {path}", "A mask is opaque white (known) / black (missing): fill it"
     )
     if img.mode in (*HIGH_DEPTH_MODES, "F"):  # 16-bit / float: scaled to 0..255, not clipped
-        unit = np.asarray(_float_grey(img, f"mask file {path}"), dtype=np.float32)
+        with warnings.catch_warnings():  # (an image's narrow-data warning: masks judge below)
+            warnings.simplefilter("ignore", ConversionWarning)
+            unit = np.asarray(_float_grey(img, f"mask file {path}"), dtype=np.float32)
         grey = np.rint(unit * 255).astype(np.uint8)
     else:
         grey = np.asarray(img.convert("L"))
@@ -258,7 +262,8 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
         raise ValueError(
             f"mask file {path} holds only the values 0 and 1, read as black and near-black; a "
             f"mask is white (known, {'65535' if wide else '255'}) / "
-            "black (missing): multiply it by 255 (or save a 1-bit mode '1' image)"
+            f"black (missing): multiply it by {'65535' if wide else '255'} (or save a 1-bit "
+            "mode '1' image)"
         )
     if wide and 1 < raw.max() <= 255:  # 8-bit values on a 16-bit scale: all read as black
         raise ValueError(

@@ -723,3 +723,62 @@ def test_a_single_files_lossy_conversions_warn_as_a_folders_do(tmp_path):
         warnings.simplefilter("error", ConversionWarning)  # grey to RGB, a square resized
         assert data.load_image_file(tmp_path / "g.png", 3, channels=3).shape == (1, 3, 3, 3)
         data.load_image_file(tmp_path / "c.png")  # kept as it is
+
+
+def _png_rgb16(path, arr):
+    """A 16-bit-per-channel RGB PNG written by hand (PIL cannot write one)."""
+    import struct
+    import zlib
+
+    h, w, _ = arr.shape
+    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, body):
+        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("top, warns", [(255, True), (4095, True), (65535, False)])
+def test_a_16_bit_colour_file_using_few_of_its_bits_warns(tmp_path, top, warns):
+    """helper-56: PIL reads a 16-bit colour PNG as 8 bits (the high byte): 8- or 12-bit values
+    saved wide came out all or nearly black with no word."""
+    from ganinverse.exceptions import ConversionWarning
+
+    arr = (np.random.default_rng(0).random((6, 6, 3)) * top).astype(np.uint16)
+    _png_rgb16(tmp_path / "c16.png", arr)
+    if warns:
+        with pytest.warns(ConversionWarning, match=r"16-bit colour file .*near black"):
+            x = data.load_image_file(tmp_path / "c16.png")
+        assert float(x.max()) < -0.85
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConversionWarning)
+            x = data.load_image_file(tmp_path / "c16.png")
+        assert float(x.max()) > 0.9  # (the high bytes: full range)
+
+
+def test_an_8_bit_image_of_zeros_and_ones_warns(tmp_path):
+    """helper-56: a binary image saved as 0/1 came out black and near-black with no word (the
+    mask loader refuses such a mask)."""
+    from ganinverse.exceptions import ConversionWarning
+
+    bits = (np.random.default_rng(0).random((6, 6)) > 0.5).astype(np.uint8)
+    Image.fromarray(bits).save(tmp_path / "b.png")
+    with pytest.warns(ConversionWarning, match="only the values 0 and 1"):
+        data.load_image_file(tmp_path / "b.png")
+    (tmp_path / "d").mkdir()
+    Image.fromarray(bits).save(tmp_path / "d" / "b.png")
+    with pytest.warns(ConversionWarning, match="only the values 0 and 1"):
+        data.load_images("folder", tmp_path / "d")
+    Image.fromarray(bits * 255).save(tmp_path / "w.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)
+        data.load_image_file(tmp_path / "w.png")
