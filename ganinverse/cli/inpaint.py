@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     """Check every argument, the data, the mask and ``--out`` first; write the images and
     summary.json as one unit (summary.json last)."""
     from ..latent import generator_device
-    from ..models import load_generator
+    from ..models import load_generator, recorded_training_status
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
@@ -286,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "method": args.method,
                 "generator": args.generator if G is not None else None,
+                "generator_training_status": recorded_training_status(G),
                 "discriminator": "none" if D is None else (args.discriminator or args.generator),
                 "mask": args.mask,
                 "image_ids": ids,

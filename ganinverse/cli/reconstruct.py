@@ -111,7 +111,7 @@ def _setting(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Check every argument, the data and ``--out`` first; write the three images as one unit."""
-    from ..models import load_generator
+    from ..models import load_generator, recorded_training_status
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
@@ -250,6 +250,9 @@ def run(args: argparse.Namespace) -> int:
                 "seed": args.seed,
                 "options": {k: str(v) for k, v in shown.items()},
                 "status": status,
+                # the generator's own verdict (pretrain's card): a result of a generator that
+                # learned nothing is marked where its numbers are
+                "generator_training_status": recorded_training_status(G),
                 "mse": err,
                 "psnr": psnr,
             },

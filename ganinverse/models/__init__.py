@@ -66,6 +66,13 @@ def load_generator(
     return G
 
 
+def recorded_training_status(model: nn.Module | None) -> str | None:
+    """The ``training_status`` its checkpoint's JSON records (``"ok"`` or why its training
+    learned nothing, as ganinverse-pretrain / train-classifier write it); None when not
+    recorded or no model. Commands copy it into their summaries beside their numbers."""
+    return (getattr(model, "checkpoint_config", None) or {}).get("training_status")
+
+
 def _warn_untrained(model: nn.Module, name: str | os.PathLike, kind: str) -> None:
     """A ConvergenceWarning when the checkpoint's JSON says its training learned nothing
     (``training_status`` other than "ok", as ganinverse-pretrain records it)."""
@@ -73,7 +80,7 @@ def _warn_untrained(model: nn.Module, name: str | os.PathLike, kind: str) -> Non
 
     from ..exceptions import ConvergenceWarning
 
-    status = (getattr(model, "checkpoint_config", None) or {}).get("training_status")
+    status = recorded_training_status(model)
     if status not in (None, "ok"):
         warnings.warn(
             f"the {kind} {str(name)!r} was recorded as having learned nothing by its training "
@@ -116,6 +123,7 @@ __all__ = [
     "load_discriminator",
     "load_generator",
     "model_fingerprint",
+    "recorded_training_status",
     "load_model",
     "read_config",
     "save_model",

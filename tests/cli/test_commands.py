@@ -543,3 +543,36 @@ def test_reconstruct_records_a_conversion_that_only_warned(tmp_path):
         assert main([*argv, "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert "16-bit scale" in summary["input"]["converted"]
+
+
+def test_summaries_carry_the_generators_own_training_verdict(tmp_path):
+    """helper-56: a generator recorded as having learned nothing warned, but the summaries of
+    the results made with it said nothing."""
+    import torch
+
+    from ganinverse.exceptions import ConvergenceWarning
+    from ganinverse.models import MLPGenerator, save_model
+
+    G = MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
+    why = "the losses diverged (g_loss = 1e4 at the last step)"
+    card = {"dataset": "digits", "training_status": why}
+    path = str(save_model(G, tmp_path / "g" / "generator", card))
+    common = ["--generator", path, "--steps", "2", "--restarts", "1", "--device", "cpu"]
+    common += ["--no-progress", "--dataset", "digits"]
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        assert main(["reconstruct", *common, "--m", "20", "--out", str(tmp_path / "r")]) == 0
+        assert (
+            main(["inpaint", *common, "--n", "1", "--mask", "center", "--out", str(tmp_path / "i")])
+            == 0
+        )
+    for folder in ("r", "i"):
+        summary = json.loads((tmp_path / folder / "summary.json").read_text())
+        assert summary["generator_training_status"] == why
+    torch.manual_seed(0)
+    ok = save_model(G, tmp_path / "ok" / "generator", {**card, "training_status": "ok"})
+    common[1] = str(ok)
+    assert main(["reconstruct", *common, "--m", "20", "--out", str(tmp_path / "r2")]) == 0
+    assert (
+        json.loads((tmp_path / "r2" / "summary.json").read_text())["generator_training_status"]
+        == "ok"
+    )
