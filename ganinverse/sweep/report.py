@@ -224,6 +224,28 @@ def missing_searches(out: str | os.PathLike, rows: Sequence[dict]) -> str:
     )
 
 
+def generator_verdict(out: Path) -> str:
+    """ "" unless the generator named in ``out/sweep.json`` is recorded (its card's
+    ``training_status``, written by ganinverse-pretrain) as having learned nothing: then a
+    sentence saying so, for the top of summary.md. A generator that cannot be found or read
+    here (a folder merged on another machine) is not judged."""
+    from ..io import read_json
+    from ..models import read_config
+    from ..models.registry import resolve
+
+    try:
+        name = read_json(out / "sweep.json", "sweep spec").get("generator")
+        status = read_config(resolve(name, "generator")).get("training_status") if name else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ""
+    if status in (None, "ok"):
+        return ""
+    return (
+        f"the generator {name!r} was recorded by its training as having learned nothing "
+        f"({status}): no row of a method that uses it measures a trained prior"
+    )
+
+
 def report(out: str | os.PathLike, title: str = "") -> str:
     """Merge, then write summary.csv, summary.md, error_vs_m.png and image grids; returns the table."""
     from .. import plots
@@ -251,6 +273,8 @@ def report(out: str | os.PathLike, title: str = "") -> str:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=2)
         text = f"**Incomplete:** {missing}\n\n" + text
     flagged = flagged_rows(rows)
+    untrained = generator_verdict(out)
+    flagged = "; ".join(filter(None, (untrained, flagged)))
     if flagged:
         warnings.warn(flagged, ConvergenceWarning, stacklevel=2)
         text = f"**Flagged:** {flagged}\n\n" + text

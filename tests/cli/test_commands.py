@@ -576,3 +576,21 @@ def test_summaries_carry_the_generators_own_training_verdict(tmp_path):
         json.loads((tmp_path / "r2" / "summary.json").read_text())["generator_training_status"]
         == "ok"
     )
+
+
+def test_a_sweep_with_a_generator_that_learned_nothing_is_flagged_in_its_summary(tmp_path):
+    """helper-56: the sweep warned when it loaded such a generator, but summary.md said
+    nothing."""
+    from ganinverse.exceptions import ConvergenceWarning
+    from ganinverse.models import MLPGenerator, save_model
+
+    G = MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
+    why = "the losses diverged (g_loss = 1e4 at the last step)"
+    path = str(save_model(G, tmp_path / "g" / "generator", {"training_status": why}))
+    argv = ["sweep", "--generator", path, "--dataset", "digits", "--m", "20", "--methods"]
+    argv += ["csgm", "--n-images", "2", "--steps", "2", "--restarts", "1"]
+    argv += ["--device", "cpu", "--no-progress", "--out", str(tmp_path / "s")]
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        assert main(argv) == 0
+    summary = (tmp_path / "s" / "summary.md").read_text()
+    assert "**Flagged:** the generator" in summary and why in summary
