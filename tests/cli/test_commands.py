@@ -507,42 +507,38 @@ def test_a_refused_demo_prints_no_banner_and_a_missing_mask_is_named(tmp_path, c
     assert not (tmp_path / "r").exists()
 
 
-def test_reconstruct_records_its_input_file_and_the_conversion(tmp_path, capsys):
+def _rgb_50x40(path):
     import numpy as np
     from PIL import Image
 
-    from ganinverse.exceptions import ConversionWarning
-
-    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "rgb.png")
-    out = tmp_path / "rec"
-    argv = ["reconstruct", "--generator", "digits", "--image", str(tmp_path / "rgb.png")]
-    argv += ["--m", "50", "--steps", "2", "--restarts", "1", "--device", "cpu", "--no-progress"]
-    with pytest.warns(ConversionWarning, match="colour file converted to grey; non-square"):
-        assert main([*argv, "--out", str(out)]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["input"] == {
-        "image": str(tmp_path / "rgb.png"),
-        "converted": f"image file {tmp_path / 'rgb.png'}: a colour file converted to grey; "
-        "non-square (50x40 px) stretched to 28x28",
-    }
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(path)
+    return (
+        f"image file {path}: a colour file converted to grey; non-square (50x40 px) stretched "
+        "to 28x28"
+    )
 
 
-def test_reconstruct_records_a_conversion_that_only_warned(tmp_path):
-    """helper-54: a 16-bit file holding 8-bit values warned, but summary.json said null."""
+def _wide_8bit(path):
     import numpy as np
     from PIL import Image
 
+    Image.fromarray((np.random.default_rng(0).random((28, 28)) * 255).astype(np.uint16)).save(path)
+    return "16-bit scale"  # helper-54: it warned, but summary.json said null
+
+
+@pytest.mark.parametrize("make, name", [(_rgb_50x40, "rgb.png"), (_wide_8bit, "wide.png")])
+def test_reconstruct_records_its_input_file_and_the_conversion(tmp_path, make, name):
     from ganinverse.exceptions import ConversionWarning
 
-    wide = (np.random.default_rng(0).random((28, 28)) * 255).astype(np.uint16)
-    Image.fromarray(wide).save(tmp_path / "wide.png")
+    expected = make(tmp_path / name)
     out = tmp_path / "rec"
-    argv = ["reconstruct", "--generator", "digits", "--image", str(tmp_path / "wide.png")]
+    argv = ["reconstruct", "--generator", "digits", "--image", str(tmp_path / name)]
     argv += ["--m", "50", "--steps", "2", "--restarts", "1", "--device", "cpu", "--no-progress"]
-    with pytest.warns(ConversionWarning, match="16-bit scale"):
+    with pytest.warns(ConversionWarning):
         assert main([*argv, "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert "16-bit scale" in summary["input"]["converted"]
+    assert summary["input"]["image"] == str(tmp_path / name)
+    assert expected in summary["input"]["converted"]
 
 
 def test_summaries_carry_the_generators_own_training_verdict(tmp_path):
