@@ -370,13 +370,14 @@ def load_image_file(
         check_int(image_size, "image_size", low=1)
     mode = _pil_mode(channels)
     img = open_image(path)
-    mode = mode or _default_mode(_content_mode(img))
+    own = _default_mode(_content_mode(img))
+    mode = mode or own
     where = f"image file {path}"
     lossy = []
-    if mode == "L" and _default_mode(_content_mode(img)) == "RGB":
+    if mode == "L" and own == "RGB":
         lossy.append("a colour file converted to grey")
     w, h = img.size
-    if image_size is not None and w != h and (w, h) != (image_size, image_size):
+    if image_size is not None and w != h:
         lossy.append(f"non-square ({w}x{h} px) stretched to {image_size}x{image_size}")
     if lossy:  # (as a folder's files are: the conversions that lose or distort content)
         warnings.warn(f"{where}: {'; '.join(lossy)}", ConversionWarning, stacklevel=2)
