@@ -137,6 +137,21 @@ HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 #: the ``info`` key :func:`open_image` sets on a 16-bit-per-channel colour file (read as 8 bits)
 WIDE_COLOUR = "ganinverse.wide_colour"
+#: the ``info`` key :func:`open_image` sets on a 16-bit grey + alpha file, which PIL decodes to
+#: RGBA (r = g = b, each the value's high byte): its content is grey
+WIDE_GREY_ALPHA = "ganinverse.wide_grey_alpha"
+
+
+def _raw_modes(img: Image.Image) -> list[str]:
+    """The raw modes of a not-yet-loaded image's tiles (how the file stores its pixels)."""
+    return [str(t[3] if len(t) > 3 else "") for t in (getattr(img, "tile", None) or [])]
+
+
+def _wide_grey_alpha(img: Image.Image) -> bool:
+    """Whether ``img`` is a 16-bit grey + alpha file (PIL: mode RGBA, raw mode LA;16)."""
+    return img.mode == "RGBA" and (
+        bool(img.info.get(WIDE_GREY_ALPHA)) or any("LA;16" in r for r in _raw_modes(img))
+    )
 
 
 def open_image(path: str | os.PathLike, what: str = "image file") -> Image.Image:
@@ -157,12 +172,12 @@ def open_image(path: str | os.PathLike, what: str = "image file") -> Image.Image
             if frames == 1:
                 # PIL decodes a 16-bit-per-channel colour file to 8-bit channels (each value's
                 # high byte); the raw mode says so before the load clears it
-                wide = img.mode in ("RGB", "RGBA") and any(
-                    ";16" in str(t[3] if len(t) > 3 else "") for t in (img.tile or [])
-                )
+                wide = img.mode in ("RGB", "RGBA") and any(";16" in r for r in _raw_modes(img))
+                grey_alpha = _wide_grey_alpha(img)
                 img.load()
                 upright = ImageOps.exif_transpose(img)
                 upright.info[WIDE_COLOUR] = wide
+                upright.info[WIDE_GREY_ALPHA] = grey_alpha
     except PIL_ERRORS as err:
         raise ValueError(
             f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
@@ -182,9 +197,10 @@ def _header(path: Path, what: str = "image file") -> tuple[tuple[int, int], str,
     try:
         with Image.open(path) as img:
             w, h = img.size
+            mode = _content_mode(img)  # (before the EXIF read: for a PNG it decodes the pixels)
             if _orientation(img) in SWAPPING_ORIENTATIONS:
                 w, h = h, w
-            return (w, h), _content_mode(img), _may_be_transparent(img)
+            return (w, h), mode, _may_be_transparent(img)
     except PIL_ERRORS as err:
         raise ValueError(
             f"{what} {path} is not an image PIL can read ({type(err).__name__}: {err}); "
@@ -193,7 +209,10 @@ def _header(path: Path, what: str = "image file") -> tuple[tuple[int, int], str,
 
 
 def _content_mode(img: Image.Image) -> str:
-    """``img.mode``, but "L" for a palette image whose colours are all grey (r = g = b)."""
+    """``img.mode``, but "L" for a palette image whose colours are all grey (r = g = b) and
+    for a 16-bit grey + alpha file (which PIL decodes to RGBA)."""
+    if _wide_grey_alpha(img):
+        return "L"
     if img.mode in ("P", "PA"):
         palette = img.getpalette() or []
         if palette and all(palette[i] == palette[i + 1] == palette[i + 2]
@@ -310,8 +329,9 @@ def _warn_narrow_8bit(img: Image.Image, where: str) -> None:
     mask; an image is read as it is, black and near-black)."""
     hi = int(np.asarray(img).max()) if img.width and img.height else 0
     if img.info.get(WIDE_COLOUR) and hi < NARROW_16BIT >> 8:  # (0: 8-bit data, all black)
+        kind = "grey + alpha" if img.info.get(WIDE_GREY_ALPHA) else "colour"
         why = (
-            f"a 16-bit colour file whose values all lie below {(hi + 1) << 8} (at most 12 of "
+            f"a 16-bit {kind} file whose values all lie below {(hi + 1) << 8} (at most 12 of "
             "its 16 bits), read as 8 bits (each value's high byte, at most "
             f"{hi} of 255): it comes out near black; scale its values to 0..65535 or save it "
             "as an 8-bit image"

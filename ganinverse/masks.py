@@ -271,8 +271,36 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
             f"0..{int(raw.max())}, so its white reads near black; a 16-bit mask's white is "
             "65535: multiply it by 257 or save it as an 8-bit image"
         )
+    _warn_coloured_pixels(img, grey, f"mask file {path}")
     mask = torch.from_numpy((grey >= THRESHOLD).astype(np.float32))
     return check_mask(mask, n, (h, w), name=f"mask file {path}")
+
+
+#: a mask pixel whose colour channels differ by more than this (of 255) is coloured, not grey
+COLOURED = 32
+
+
+def _warn_coloured_pixels(img, grey: np.ndarray, where: str) -> None:
+    """ConversionWarning for a mask file with coloured pixels: made grey (ITU-R 601 luma,
+    L = 0.299 R + 0.587 G + 0.114 B) and thresholded, a colour's meaning depends on its
+    brightness alone (pure red reads missing, pure green known), which is rarely what marks
+    in colour mean."""
+    if img.mode not in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        return
+    rgb = np.asarray(img.convert("RGB")).astype(np.int16)
+    coloured = (rgb.max(-1) - rgb.min(-1)) > COLOURED
+    k = int(coloured.sum())
+    if not k:
+        return
+    known = int((grey[coloured] >= THRESHOLD).sum())
+    warnings.warn(
+        f"{where} has {k} coloured pixels ({k / coloured.size:.1%}); a mask is read as grey "
+        f"(L = 0.299 R + 0.587 G + 0.114 B) thresholded at {THRESHOLD}, so {known} of them "
+        f"read as known and {k - known} as missing by brightness alone (pure red: missing, "
+        "pure green: known); save the mask as black (missing) / white (known)",
+        ConversionWarning,
+        stacklevel=3,
+    )
 
 
 def check_mask(mask: object, n: int, image_shape: Sequence[int], name: str = "mask") -> Tensor:

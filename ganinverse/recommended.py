@@ -120,6 +120,9 @@ def recommended_config(
     if flags:  # ρ² sets λ_z: a reader must see that it came from flagged projections
         why = ", ".join(f"{reason} on {k}" for reason, k in flags.items())
         source += f"; its representation error ρ² is FLAGGED ({why} validation images)"
+    trained = block.get("generator_training_status")
+    if trained not in (None, "ok"):  # tuned on a generator that learned nothing
+        source += f"; FLAGGED: tuned on a generator recorded as having learned nothing ({trained})"
     return config, source
 
 
@@ -135,10 +138,14 @@ def make_block(
     seed: int = 0,
     refine: Mapping[str, int] | None = None,
     representation_error_flagged: Mapping[str, int] | None = None,
+    generator_training_status: str | None = None,
 ) -> dict:
     """A card block (what ``ganinverse tune`` writes), checked. ``representation_error_flagged``
     ({reason: validation images}, ``ganinverse.status``) records that ρ² was measured on
-    projections the latent engine did not stand by; the card keeps it beside ρ²."""
+    projections the latent engine did not stand by; the card keeps it beside ρ².
+    ``generator_training_status``: the tuned generator's own training verdict (its card's
+    ``training_status``, as pretrain wrote it; None when not recorded): settings tuned on a
+    generator that learned nothing are marked where they are read."""
     block = {
         "format": FORMAT,
         "dataset": dataset,
@@ -155,4 +162,6 @@ def make_block(
         block["refine"] = dict(refine)
     if representation_error_flagged:
         block["representation_error_flagged"] = dict(representation_error_flagged)
+    if generator_training_status is not None:
+        block["generator_training_status"] = str(generator_training_status)
     return dict(check_block(block, "the new block"))

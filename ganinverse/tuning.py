@@ -169,9 +169,11 @@ def tune(
                 f"refine_n_val = {refine_n_val} validation images from the train "
                 f"split: {err}; lower it, or pass refine_top=0 (--refine-top 0) for one stage"
             ) from err
-    from .models import load_generator  # (G first: a folder of other settings names it)
+    from .models import load_generator, recorded_training_status
 
-    check_trained_on(load_generator(generator), "generator", str(generator), dataset, "generator")
+    G = load_generator(generator)  # (G first: a folder of other settings names it)
+    check_trained_on(G, "generator", str(generator), dataset, "generator")
+    trained = recorded_training_status(G)  # pretrain's verdict, kept in the block
     _check_tune_folder(spec, Path(out))
     sweep = Sweep(spec, out, device=device)  # checks everything before any work
     folder = Path(out)
@@ -220,6 +222,7 @@ def tune(
         seed=seed,
         refine={"top": refine_top, "n_val": refine_n_val} if refined else None,
         representation_error_flagged=rho2_flags,
+        generator_training_status=trained,
     )
     atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
     return block

@@ -782,3 +782,52 @@ def test_an_8_bit_image_of_zeros_and_ones_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConversionWarning)
         data.load_image_file(tmp_path / "w.png")
+
+
+def _png_grey_alpha16(path, grey, alpha):
+    """A 16-bit grey + alpha PNG written by hand (PIL decodes it to RGBA)."""
+    import struct
+    import zlib
+
+    h, w = grey.shape
+    pixels = np.stack([grey, alpha], -1).astype(">u2")
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
+
+    def chunk(kind, body):
+        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+def test_a_16_bit_grey_alpha_file_is_grey(tmp_path):
+    """helper-56 (left in session 24): PIL decodes a 16-bit grey + alpha PNG to RGBA, which the
+    loaders took for a colour file: channels=1 warned "a colour file converted to grey", a
+    folder of them was read as RGB, and narrow values were called "a 16-bit colour file"."""
+    from ganinverse.exceptions import ConversionWarning
+
+    rng = np.random.default_rng(0)
+    grey = (rng.random((6, 6)) * 65535).astype(np.uint16)
+    _png_grey_alpha16(tmp_path / "g.png", grey, np.full((6, 6), 65535, np.uint16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConversionWarning)
+        x = data.load_image_file(tmp_path / "g.png")  # kept grey, as a grey file is
+        assert x.shape == (1, 1, 6, 6)
+        assert data.load_image_file(tmp_path / "g.png", channels=1).shape == (1, 1, 6, 6)
+    expected = torch.from_numpy((grey >> 8).astype(np.float32)) / 127.5 - 1  # the high bytes
+    assert torch.allclose(x[0, 0], expected, atol=1e-6)
+    (tmp_path / "d").mkdir()
+    _png_grey_alpha16(tmp_path / "d" / "a.png", grey, np.full((6, 6), 65535, np.uint16))
+    assert data.load_images("folder", tmp_path / "d")[0].shape == (1, 1, 6, 6)
+    _png_grey_alpha16(tmp_path / "n.png", grey >> 8, np.full((6, 6), 65535, np.uint16))
+    with pytest.warns(ConversionWarning, match=r"16-bit grey \+ alpha file .*near black"):
+        data.load_image_file(tmp_path / "n.png")
+    alpha = np.full((6, 6), 65535, np.uint16)
+    alpha[0, 0] = 0
+    _png_grey_alpha16(tmp_path / "t.png", grey, alpha)
+    with pytest.raises(ValueError, match="transparent pixels"):
+        data.load_image_file(tmp_path / "t.png")

@@ -328,3 +328,24 @@ def test_a_16_bit_mask_holding_8_bit_values_names_the_cause(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="multiply it by 257"):
             mask_from_file(tmp_path / "m.png", (1, 8, 8))
+
+
+def test_a_mask_file_with_coloured_marks_warns_how_they_were_read(tmp_path):
+    """helper-56 (left in session 24): a white mask with red and green marks was made grey in
+    silence; by brightness alone, red read as missing and green as known."""
+    import warnings
+
+    from ganinverse.exceptions import ConversionWarning
+
+    arr = np.full((8, 8, 3), 255, np.uint8)
+    arr[0, :2] = (255, 0, 0)  # red: luma 76, missing
+    arr[1, :2] = (0, 255, 0)  # green: luma 150, known
+    Image.fromarray(arr).save(tmp_path / "m.png")
+    with pytest.warns(ConversionWarning, match=r"4 coloured pixels .* 2 of them read as known"):
+        mask = mask_from_file(tmp_path / "m.png", (1, 8, 8))
+    assert mask[0, 0, 0, :2].sum() == 0 and mask[0, 0, 1, :2].sum() == 2
+    grey = np.where(arr.min(-1) < 255, 0, 255).astype(np.uint8)  # the same mask, black / white
+    Image.fromarray(np.repeat(grey[..., None], 3, -1)).save(tmp_path / "rgb.png")
+    with warnings.catch_warnings():  # a black / white mask saved as RGB is not coloured
+        warnings.simplefilter("error")
+        mask_from_file(tmp_path / "rgb.png", (1, 8, 8))

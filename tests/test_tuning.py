@@ -359,3 +359,40 @@ def test_a_tie_in_the_first_stage_is_said_when_the_second_rescored_one(tmp_path,
     argv += ["--restarts", "1", "--refine-top", "1", "--refine-n-val", "3", "--no-progress"]
     assert main([*argv, "--device", "cpu", "--out", str(tmp_path / "t")]) == 0
     assert "TIED with 1 other candidate(s)" in capsys.readouterr().out
+
+
+def test_settings_tuned_on_a_generator_that_learned_nothing_are_flagged(tmp_path, capsys):
+    """helper-56 (left in session 24): tune warned when it loaded such a generator, but its
+    recommended.json (and so the card block and csgm's line) kept no trace of it."""
+    from ganinverse.exceptions import ConvergenceWarning
+    from ganinverse.models import MLPGenerator
+    from ganinverse.recommended import recommended_config
+
+    torch.manual_seed(0)
+    G = MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
+    why = "the losses diverged (g_loss = 1e4 at the last step)"
+    bad = str(
+        save_model(G, tmp_path / "bad" / "generator", {"dataset": "digits", "training_status": why})
+    )
+    argv = ["tune", "--dataset", "digits", "--m", "20", "--n-val", "2", "--steps", "3"]
+    argv += ["--restarts", "1", "--lambda-z-grid", "0.01", "--init-grid", "normal"]
+    argv += ["--refine-top", "0", "--no-progress", "--device", "cpu"]
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        assert main([*argv, "--generator", bad, "--out", str(tmp_path / "t")]) == 0
+    assert f"FLAGGED: the generator was recorded as having learned nothing ({why})" in (
+        capsys.readouterr().out
+    )
+    block = json.loads((tmp_path / "t" / "recommended.json").read_text())
+    assert block["generator_training_status"] == why
+    config = recommended_config(G, gi.GaussianCS((1, 28, 28), 20), gi.LatentConfig())
+    assert config is None  # (G itself has no card block; one from the block:)
+    G.checkpoint_config = {"recommended": {"csgm": block}}
+    _, source = recommended_config(G, gi.GaussianCS((1, 28, 28), 20), gi.LatentConfig())
+    assert f"FLAGGED: tuned on a generator recorded as having learned nothing ({why})" in source
+    ok = str(
+        save_model(G, tmp_path / "ok" / "generator", {"dataset": "digits", "training_status": "ok"})
+    )
+    assert main([*argv, "--generator", ok, "--out", str(tmp_path / "t2")]) == 0
+    assert "learned nothing" not in capsys.readouterr().out
+    block = json.loads((tmp_path / "t2" / "recommended.json").read_text())
+    assert block["generator_training_status"] == "ok"

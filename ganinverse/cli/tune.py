@@ -188,6 +188,12 @@ def run(args: argparse.Namespace) -> int:
         why = ", ".join(f"{reason} on {k} of {block['n_val']}" for reason, k in flags.items())
         line += f" (FLAGGED: {why} validation images; raise --steps or --lr)"
     print(line)
+    trained = block.get("generator_training_status")
+    if trained not in (None, "ok"):  # (loading it warned ConvergenceWarning too)
+        print(
+            f"FLAGGED: the generator was recorded as having learned nothing ({trained}); "
+            "these settings tune no trained model: retrain it"
+        )
     for row in block["by_m"]:
         scores = row.get("refined_mse") or row["validation_mse"]
         mse = dict((json.dumps(c, sort_keys=True), v) for c, v in scores)
