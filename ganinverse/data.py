@@ -365,6 +365,20 @@ def _default_mode(img_mode: str) -> str:
     return "L" if img_mode in ("1", "L", "LA", "F", *HIGH_DEPTH_MODES) else "RGB"
 
 
+#: a file enlarged by more than this factor in a side to the target size warns: the image
+#: measured is then mostly the interpolation's (e.g. a 1x1 file made 28x28)
+ENLARGE_MAX = 4
+_ENLARGED = (
+    "enlarged from {w}x{h} px to {s}x{s} (more than {ENLARGE_MAX}x in a side): the image "
+    "measured is mostly bilinear interpolation; pass a file near the generator's size"
+).replace("{ENLARGE_MAX}", str(ENLARGE_MAX))
+
+
+def _enlarged(size: tuple[int, int], image_size: int) -> bool:
+    """Whether a (W, H) file is enlarged by more than :data:`ENLARGE_MAX` in a side."""
+    return min(size) * ENLARGE_MAX < image_size
+
+
 def load_image_file(
     path: str | os.PathLike, image_size: int | None = None, channels: int | None = None
 ) -> Tensor:
@@ -375,8 +389,9 @@ def load_image_file(
     Raises FileNotFoundError for a missing file, ValueError for a folder, a file PIL cannot
     read or one with transparent pixels (alpha < 255: the colour bands alone are read).
     Warns :class:`~ganinverse.exceptions.ConversionWarning` for a conversion that loses or
-    distorts content: a colour file made grey, a non-square file stretched to a square, a
-    16-bit file whose values use at most 12 of its bits (read near black).
+    distorts content: a colour file made grey, a non-square file stretched to a square, a file
+    enlarged more than ``ENLARGE_MAX`` (4) times in a side, a 16-bit file whose values use at
+    most 12 of its bits (read near black).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path, got {type(path).__name__}")
@@ -399,6 +414,8 @@ def load_image_file(
     w, h = img.size
     if image_size is not None and w != h:
         lossy.append(f"non-square ({w}x{h} px) stretched to {image_size}x{image_size}")
+    if image_size is not None and _enlarged(img.size, image_size):
+        lossy.append(_ENLARGED.format(w=w, h=h, s=image_size))
     if lossy:  # (as a folder's files are: the conversions that lose or distort content)
         warnings.warn(f"{where}: {'; '.join(lossy)}", ConversionWarning, stacklevel=2)
     x = _prepare_pil(img, image_size, mode, where)
@@ -539,7 +556,7 @@ class _FolderImages(_LazyImages):
         :class:`~ganinverse.exceptions.ConversionWarning` with their count."""
         paths = self.paths[start:stop]
         size0 = kind0 = None
-        greyed, stretched = [], []
+        greyed, stretched, enlarged = [], [], []
         for p in paths:
             size, mode, transparent = _header(p)
             if transparent:  # only files that can carry transparency are decoded here
@@ -561,6 +578,8 @@ class _FolderImages(_LazyImages):
                 greyed.append(p.name)
             if self.image_size is not None and size[0] != size[1]:
                 stretched.append(p.name)
+            if self.image_size is not None and _enlarged(size, self.image_size):
+                enlarged.append(p.name)
             if self.image_size is None:
                 if size0 is None:
                     size0, first = size, p
@@ -574,6 +593,11 @@ class _FolderImages(_LazyImages):
         for files, what in (
             (greyed, "colour files converted to grey"),
             (stretched, f"non-square files stretched to {self.image_size}x{self.image_size}"),
+            (
+                enlarged,
+                f"files enlarged more than {ENLARGE_MAX}x in a side to "
+                f"{self.image_size}x{self.image_size} (mostly bilinear interpolation)",
+            ),
         ):
             if files:
                 warnings.warn(
@@ -935,22 +959,46 @@ def _check_selection(
         )
 
 
+def trained_on(model) -> str | None:
+    """The dataset a model's card records it was trained on (``checkpoint_config["dataset"]``),
+    or None when not recorded."""
+    return (getattr(model, "checkpoint_config", None) or {}).get("dataset")
+
+
+def warn_trained_on(G, name: str, dataset: str | None) -> str | None:
+    """Warn :class:`~ganinverse.exceptions.DatasetMismatchWarning` when the generator ``G``'s
+    card records another known dataset than ``dataset`` (None: images from a file, not judged);
+    returns the card's dataset (None when not recorded or no G), for the run's summary."""
+    from .exceptions import DatasetMismatchWarning
+
+    card = trained_on(G)
+    if card in SOURCES and dataset in SOURCES and card != dataset:
+        warnings.warn(
+            f"the generator {name} was trained on {card}, the images come from {dataset}: its "
+            f"prior is {card}'s, so the results measure images outside its training data; "
+            f"pass a generator trained on {dataset} unless that is the experiment",
+            DatasetMismatchWarning,
+            stacklevel=3,
+        )
+    return card
+
+
 def check_trained_on(model, flag: str, name: str, dataset: str, kind: str) -> None:
     """Refuse a generator or classifier whose card records (``checkpoint_config["dataset"]``)
     that it was trained on another known dataset than ``--dataset``: a classifier's accuracy
     there, and a projection onto another dataset's range, mean nothing. A model without that
     record (e.g. a user's own checkpoint) is judged by its image shape alone."""
-    trained_on = (getattr(model, "checkpoint_config", None) or {}).get("dataset")
-    if trained_on in SOURCES and dataset in SOURCES and trained_on != dataset:
+    card = trained_on(model)
+    if card in SOURCES and dataset in SOURCES and card != dataset:
         make = "ganinverse train-classifier" if kind == "classifier" else "ganinverse-pretrain"
         raise ValueError(
-            f"{flag} {name} was trained on {trained_on}, but --dataset is {dataset}: "
+            f"{flag} {name} was trained on {card}, but --dataset is {dataset}: "
             + (
                 "its accuracy there means nothing"
                 if kind == "classifier"
-                else f"{dataset} images would be mapped onto the range of a {trained_on} generator"
+                else f"{dataset} images would be mapped onto the range of a {card} generator"
             )
-            + f"; pass --dataset {trained_on} or a {kind} trained on {dataset} ({make})"
+            + f"; pass --dataset {card} or a {kind} trained on {dataset} ({make})"
         )
 
 

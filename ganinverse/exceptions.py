@@ -52,6 +52,14 @@ class ConversionWarning(UserWarning):
     values fit in 8 bits (likely 8-bit data saved wide, read near black)."""
 
 
+class DatasetMismatchWarning(UserWarning):
+    """A generator whose card records that it was trained on another dataset than the images it
+    is run on (``--dataset``): its prior is the other dataset's, so the results measure images
+    from outside its training data. Commands that need the two to agree (``tune``, ``defend
+    eval``, ``train-classifier``) refuse it; the reconstructions warn and record it
+    (``generator_trained_on`` in summary.json, a Flagged line in a sweep's summary.md)."""
+
+
 class IdleOptionWarning(UserWarning):
     """An option was set that the chosen configuration does not use (a discriminator width for a
     VAE, MLP widths for a DCGAN, Adam betas for RMSprop, ...): it has no effect. The command line

@@ -272,6 +272,8 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
             "65535: multiply it by 257 or save it as an 8-bit image"
         )
     _warn_coloured_pixels(img, grey, f"mask file {path}")
+    if not _coloured(img).any():  # (coloured pixels: said above, grey or not)
+        _warn_grey_pixels(grey, f"mask file {path}")
     mask = torch.from_numpy((grey >= THRESHOLD).astype(np.float32))
     return check_mask(mask, n, (h, w), name=f"mask file {path}")
 
@@ -280,15 +282,39 @@ def mask_from_file(path: str | os.PathLike, image_shape: Sequence[int], n: int =
 COLOURED = 32
 
 
+def _coloured(img) -> np.ndarray:
+    """(H, W) bool: the pixels whose colour channels differ by more than :data:`COLOURED`."""
+    if img.mode not in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        return np.zeros((img.height, img.width), bool)
+    rgb = np.asarray(img.convert("RGB")).astype(np.int16)
+    return (rgb.max(-1) - rgb.min(-1)) > COLOURED
+
+
+def _warn_grey_pixels(grey: np.ndarray, where: str) -> None:
+    """ConversionWarning for a mask file with mid-grey pixels (:data:`GREY`, at most
+    :data:`MAX_GREY` of them, else it is refused): each is made known or missing by the
+    threshold, which the file does not say (anti-aliased edges: a boundary moved by a pixel)."""
+    mid = (grey >= GREY[0]) & (grey <= GREY[1])
+    k = int(mid.sum())
+    if not k:
+        return
+    known = int((grey[mid] >= THRESHOLD).sum())
+    warnings.warn(
+        f"{where} has {k} grey pixels ({k / mid.size:.1%} with values {GREY[0]}..{GREY[1]}, "
+        f"e.g. anti-aliased edges), thresholded at {THRESHOLD}: {known} read as known, "
+        f"{k - known} as missing; save the mask as pure black (missing) / white (known) to "
+        "say which",
+        ConversionWarning,
+        stacklevel=3,
+    )
+
+
 def _warn_coloured_pixels(img, grey: np.ndarray, where: str) -> None:
     """ConversionWarning for a mask file with coloured pixels: made grey (ITU-R 601 luma,
     L = 0.299 R + 0.587 G + 0.114 B) and thresholded, a colour's meaning depends on its
     brightness alone (pure red reads missing, pure green known), which is rarely what marks
     in colour mean."""
-    if img.mode not in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
-        return
-    rgb = np.asarray(img.convert("RGB")).astype(np.int16)
-    coloured = (rgb.max(-1) - rgb.min(-1)) > COLOURED
+    coloured = _coloured(img)
     k = int(coloured.sum())
     if not k:
         return

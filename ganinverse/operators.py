@@ -530,7 +530,8 @@ class MatrixOperator(LinearOperator):
     ``matrix`` (m, n) is copied to float32 and kept as a buffer (``.to(device)`` moves it); Aᵀ is
     its transpose; ``noise_std`` is σ of the Gaussian noise η on the library's [-1, 1] image
     scale (``from_unit_measurements`` converts measurements of [0, 1] images). Raises
-    TypeError/ValueError for a matrix that is not a 2-D finite tensor of width n.
+    TypeError/ValueError for a matrix that is not a 2-D finite tensor of width n, or that has an
+    all-zero row (a measurement of nothing).
     """
 
     stores_matrix = True
@@ -555,6 +556,20 @@ class MatrixOperator(LinearOperator):
             raise ValueError(
                 f"matrix must be (m, n) with n = C*H*W = {self.n} for image_shape "
                 f"{self.in_shape}, got {tuple(matrix.shape)}; flatten images as x.flatten(1)"
+            )
+        zero = (matrix.detach() == 0).all(1)
+        if bool(zero.any()):  # a row that measures nothing: m would count it, y carries nothing
+            k = int(zero.sum())
+            raise ValueError(
+                f"matrix has {k} all-zero row(s) of {matrix.shape[0]} (first: row "
+                f"{int(zero.nonzero()[0])}): a zero row measures nothing, yet the data term's "
+                "1/m would count it"
+                + (
+                    " (every row is zero: y carries no information about x)"
+                    if bool(zero.all())
+                    else ""
+                )
+                + "; drop those rows: matrix[matrix.abs().sum(1) > 0]"
             )
         self.out_shape = (int(matrix.shape[0]),)
         matrix = matrix.detach().float()

@@ -831,3 +831,22 @@ def test_a_16_bit_grey_alpha_file_is_grey(tmp_path):
     _png_grey_alpha16(tmp_path / "t.png", grey, alpha)
     with pytest.raises(ValueError, match="transparent pixels"):
         data.load_image_file(tmp_path / "t.png")
+
+
+def test_a_file_enlarged_many_times_warns(tmp_path):
+    """helper-57: a 1x1 file made 28x28 ran with a note only: the image measured is then the
+    interpolation's. More than ENLARGE_MAX (4) times in a side warns, in a folder too."""
+    from ganinverse.exceptions import ConversionWarning
+
+    Image.fromarray(np.full((1, 1), 200, np.uint8)).save(tmp_path / "one.png")
+    with pytest.warns(ConversionWarning, match=r"enlarged from 1x1 px to 28x28"):
+        data.load_image_file(tmp_path / "one.png", image_size=28)
+    Image.fromarray(np.full((7, 7), 200, np.uint8)).save(tmp_path / "seven.png")
+    with warnings.catch_warnings():  # 4x: as a 7x7 file for a 28x28 generator
+        warnings.simplefilter("error", ConversionWarning)
+        data.load_image_file(tmp_path / "seven.png", image_size=28)
+    (tmp_path / "d").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((3, 3), 200, np.uint8)).save(tmp_path / "d" / f"{i}.png")
+    with pytest.warns(ConversionWarning, match=r"2 of 2 images .* enlarged more than 4x"):
+        data.load_images("folder", tmp_path / "d", image_size=28)

@@ -349,3 +349,24 @@ def test_a_mask_file_with_coloured_marks_warns_how_they_were_read(tmp_path):
     with warnings.catch_warnings():  # a black / white mask saved as RGB is not coloured
         warnings.simplefilter("error")
         mask_from_file(tmp_path / "rgb.png", (1, 8, 8))
+
+
+def test_a_mask_file_with_grey_pixels_warns_how_the_threshold_read_them(tmp_path):
+    """helper-57: one pixel of 128 in a black / white mask was made known in silence (the
+    file does not say which it meant; anti-aliased edges move a boundary by a pixel)."""
+    import warnings
+
+    from ganinverse.exceptions import ConversionWarning
+
+    arr = np.full((8, 8), 255, np.uint8)
+    arr[4:, 4:] = 0
+    arr[0, 0], arr[0, 1] = 128, 100
+    Image.fromarray(arr).save(tmp_path / "m.png")
+    with pytest.warns(ConversionWarning, match=r"2 grey pixels .*: 1 read as known, 1 as missing"):
+        mask = mask_from_file(tmp_path / "m.png", (1, 8, 8))
+    assert mask[0, 0, 0, 0] == 1 and mask[0, 0, 0, 1] == 0
+    arr[0, :2] = 255
+    Image.fromarray(arr).save(tmp_path / "bw.png")
+    with warnings.catch_warnings():  # pure black / white: nothing to say
+        warnings.simplefilter("error")
+        mask_from_file(tmp_path / "bw.png", (1, 8, 8))

@@ -590,6 +590,20 @@ def test_an_operator_without_measurements_or_masks_is_refused_by_name():
         MatrixOperator(torch.zeros(0, 16), (1, 4, 4))
 
 
+def test_a_matrix_with_a_row_that_measures_nothing_is_refused():
+    """helper-57: an all-zero (5, 784) matrix was accepted; CSGM's data term was 0 from the
+    start and its result reported "ok", a draw of G with nothing measured."""
+    from ganinverse.operators import MatrixOperator
+
+    with pytest.raises(ValueError, match=r"5 all-zero row\(s\) of 5 .* carries no information"):
+        MatrixOperator(torch.zeros(5, 16), (1, 4, 4))
+    A = torch.randn(4, 16)
+    A[2] = 0
+    with pytest.raises(ValueError, match=r"1 all-zero row\(s\) of 4 \(first: row 2\).*drop"):
+        MatrixOperator(A, (1, 4, 4))
+    MatrixOperator(A[A.abs().sum(1) > 0], (1, 4, 4))  # the fix the message names
+
+
 def test_measure_with_image_ids_draws_each_images_noise_by_its_identity(operator_factory):
     """User trial (helper-40): A.measure(x, seed=1) gave image 2 of a batch other noise than
     image 2 measured alone; with image_ids each image's noise is its own."""

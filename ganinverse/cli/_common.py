@@ -373,9 +373,16 @@ def unused_engine_options(config: Any, keys: Sequence[str]) -> dict[str, str]:
 def check_axis_value(operator: type, shape: Sequence[int], value: Any) -> None:
     """The operator's own check of its axis value against the images' (C, H, W) shape
     (``check_setting``, the one the sweep runs for each x value: e.g. a mask with no missing
-    pixel is nothing to inpaint), led as the sweep leads it: ``--mask SPEC: ...``."""
+    pixel is nothing to inpaint), led as the sweep leads it: ``--mask SPEC: ...``. A check
+    only: the conversions of a mask file warn where the command reads it for its work."""
+    import warnings
+
+    from ..exceptions import ConversionWarning
+
     try:
-        operator.check_setting(tuple(shape), value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConversionWarning)
+            operator.check_setting(tuple(shape), value)
     except (ValueError, TypeError, FileNotFoundError) as err:
         if str(err).startswith(operator.axis.flag):
             raise

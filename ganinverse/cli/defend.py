@@ -233,12 +233,20 @@ def check_budgets_used(args: argparse.Namespace, attacks) -> None:
         )
 
 
-#: the training each classifier flag's rows claim (their labels), as train-classifier's
-#: ``--adversarial`` records it in the card, and the rows that flag fills
+#: the rows of ``defend eval``, in table order: (label, the classifier flag that fills it,
+#: the training its label claims as train-classifier's ``--adversarial`` records it in the
+#: card, whether the projection defense stands in front). A row whose flag is not given is left
+#: out (``--classifier`` is required).
+ROWS = (
+    ("no defense", "--classifier", "none", False),
+    ("adversarial training (PGD)", "--classifier-adv", "pgd", False),
+    ("projection defense", "--classifier", "none", True),
+    ("projection + robust-manifold training", "--classifier-rm", "manifold", True),
+)
+#: per classifier flag: (the training its rows claim, their labels quoted), from :data:`ROWS`
 ROW_TRAINING = {
-    "--classifier": ("none", "'no defense' and 'projection defense'"),
-    "--classifier-adv": ("pgd", "'adversarial training (PGD)'"),
-    "--classifier-rm": ("manifold", "'projection + robust-manifold training'"),
+    flag: (kind, " and ".join(f"'{label}'" for label, f, _, _ in ROWS if f == flag))
+    for _, flag, kind, _ in ROWS
 }
 
 
@@ -439,14 +447,9 @@ def run_eval(args: argparse.Namespace) -> int:
     defense = ProjectionDefense(
         G, steps=args.steps, restarts=args.restarts, lr=args.lr, seed=args.seed, progress=False
     )
-    plain = classifiers["--classifier"]
-    rows = [Row("no defense", plain, False)]
-    if args.classifier_adv:
-        rows.append(Row("adversarial training (PGD)", classifiers["--classifier-adv"], False))
-    rows.append(Row("projection defense", plain, True))
-    if args.classifier_rm:
-        rm = classifiers["--classifier-rm"]
-        rows.append(Row("projection + robust-manifold training", rm, True))
+    rows = [
+        Row(label, classifiers[f], defended) for label, f, _, defended in ROWS if f in classifiers
+    ]
     table = evaluate_defense(
         rows,
         images,

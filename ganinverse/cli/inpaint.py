@@ -4,6 +4,7 @@ Inpainting operator (default: Yeh et al. 2017's semantic inpainting), Poisson-bl
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 import torch
@@ -11,8 +12,16 @@ import torch
 from .. import metrics
 from .._validation import check_int
 from ..blending import poisson_blend
-from ..data import default_split, folder_files, load_image_file, load_images, save_image_file
+from ..data import (
+    default_split,
+    folder_files,
+    load_image_file,
+    load_images,
+    save_image_file,
+    warn_trained_on,
+)
 from ..device import resolve_device
+from ..exceptions import ConversionWarning
 from ..io import atomic_write_json, check_output_dir, staged_output
 from ..masks import parse_mask
 from ..methods import METHODS, get_method, reconstruct_result
@@ -229,12 +238,17 @@ def run(args: argparse.Namespace) -> int:
         options["prior_weight"] = 0.0
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}
     x, ids, files, conversions = _load_inputs(args, None if G is None else tuple(G.image_shape))
+    G_data = warn_trained_on(G, args.generator, args.dataset or None)
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D, batch=len(x))
     check_axis_value(Inpainting, shape, args.mask)  # the sweep's check: e.g. nothing to fill
-    mask = parse_mask(args.mask, len(x), shape, seed=args.seed, ids=ids)
+    with recorded_conversions() as mask_notes:  # (a mask file's grey or coloured pixels)
+        mask = parse_mask(args.mask, len(x), shape, seed=args.seed, ids=ids)
+    conversions = conversions + mask_notes
     if seed_given and not (record.latent or record.seeded):  # would --seed change anything?
-        other = parse_mask(args.mask, len(x), shape, seed=args.seed + 1, ids=ids)
+        with warnings.catch_warnings():  # (a check: the mask's conversions warned above)
+            warnings.simplefilter("ignore", ConversionWarning)
+            other = parse_mask(args.mask, len(x), shape, seed=args.seed + 1, ids=ids)
         if torch.equal(mask, other):
             raise ValueError(
                 f"--seed: --mask {args.mask} is fixed and method {args.method!r} draws no "
@@ -287,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
                 "method": args.method,
                 "generator": args.generator if G is not None else None,
                 "generator_training_status": recorded_training_status(G),
+                "generator_trained_on": G_data,  # (its card's dataset; warned if not the data's)
                 "discriminator": "none" if D is None else (args.discriminator or args.generator),
                 "mask": args.mask,
                 "image_ids": ids,

@@ -6,7 +6,7 @@ import argparse
 
 from .. import metrics
 from .._validation import check_int, check_unit_noise_std
-from ..data import default_split, load_image_file, load_images, save_image_file
+from ..data import default_split, load_image_file, load_images, save_image_file, warn_trained_on
 from ..device import resolve_device
 from ..io import atomic_write_json, check_output_dir, staged_output
 from ..methods import METHODS, default_config, get_method, reconstruct_result
@@ -162,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)
         read = {"dataset": args.dataset, "split": args.split, "index": args.index}
+    G_data = warn_trained_on(G, args.generator or "digits", None if args.image else args.dataset)
     shape = tuple(x.shape[1:])
     if G is not None and shape != tuple(G.image_shape):
         raise ValueError(
@@ -253,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
                 # the generator's own verdict (pretrain's card): a result of a generator that
                 # learned nothing is marked where its numbers are
                 "generator_training_status": recorded_training_status(G),
+                "generator_trained_on": G_data,  # (its card's dataset; warned if not the data's)
                 "mse": err,
                 "psnr": psnr,
             },

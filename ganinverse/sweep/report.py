@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scipy import stats
 
-from ..exceptions import ConvergenceWarning, IncompleteSweepWarning
+from ..exceptions import ConvergenceWarning, DatasetMismatchWarning, IncompleteSweepWarning
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
 from ..status import OK
@@ -224,26 +224,37 @@ def missing_searches(out: str | os.PathLike, rows: Sequence[dict]) -> str:
     )
 
 
-def generator_verdict(out: Path) -> str:
-    """ "" unless the generator named in ``out/sweep.json`` is recorded (its card's
-    ``training_status``, written by ganinverse-pretrain) as having learned nothing: then a
+def generator_verdict(out: Path) -> tuple[str, str]:
+    """(untrained, other data): each "" unless the generator named in ``out/sweep.json`` is
+    recorded (its card) as having learned nothing (``training_status``, written by
+    ganinverse-pretrain), resp. as trained on another dataset than the sweep's images; else a
     sentence saying so, for the top of summary.md. A generator that cannot be found or read
     here (a folder merged on another machine) is not judged."""
+    from ..data import SOURCES
     from ..io import read_json
     from ..models import read_config
     from ..models.registry import resolve
 
     try:
-        name = read_json(out / "sweep.json", "sweep spec").get("generator")
-        status = read_config(resolve(name, "generator")).get("training_status") if name else None
+        spec = read_json(out / "sweep.json", "sweep spec")
+        name, dataset = spec.get("generator"), spec.get("dataset")
+        card = read_config(resolve(name, "generator")) if name else {}
     except (OSError, ValueError, TypeError, AttributeError):
-        return ""
-    if status in (None, "ok"):
-        return ""
-    return (
-        f"the generator {name!r} was recorded by its training as having learned nothing "
-        f"({status}): no row of a method that uses it measures a trained prior"
-    )
+        return "", ""
+    untrained = other = ""
+    status = card.get("training_status")
+    if status not in (None, "ok"):
+        untrained = (
+            f"the generator {name!r} was recorded by its training as having learned nothing "
+            f"({status}): no row of a method that uses it measures a trained prior"
+        )
+    trained = card.get("dataset")
+    if trained in SOURCES and dataset in SOURCES and trained != dataset:
+        other = (
+            f"the generator {name!r} was trained on {trained}, the images come from {dataset}: "
+            "the rows of the methods that use it measure images outside its training data"
+        )
+    return untrained, other
 
 
 def report(out: str | os.PathLike, title: str = "") -> str:
@@ -273,10 +284,14 @@ def report(out: str | os.PathLike, title: str = "") -> str:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=2)
         text = f"**Incomplete:** {missing}\n\n" + text
     flagged = flagged_rows(rows)
-    untrained = generator_verdict(out)
-    flagged = "; ".join(filter(None, (untrained, flagged)))
+    untrained, other_data = generator_verdict(out)
+    converged = "; ".join(filter(None, (untrained, flagged)))
+    if converged:
+        warnings.warn(converged, ConvergenceWarning, stacklevel=2)
+    if other_data:
+        warnings.warn(other_data, DatasetMismatchWarning, stacklevel=2)
+    flagged = "; ".join(filter(None, (untrained, other_data, flagged)))
     if flagged:
-        warnings.warn(flagged, ConvergenceWarning, stacklevel=2)
         text = f"**Flagged:** {flagged}\n\n" + text
     no_nan = [  # a CI of one image is no number: an empty cell, not "nan"
         {k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}

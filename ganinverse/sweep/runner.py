@@ -32,7 +32,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .. import metrics
-from ..data import load_images
+from ..data import load_images, warn_trained_on
 from ..device import resolve_device
 from ..io import atomic_write, atomic_write_json, check_output_dir, read_json
 from ..masks import FILE_SUFFIXES, mask_from_file
@@ -277,6 +277,7 @@ class Sweep:
             from ..models import load_generator
 
             self._G = load_generator(self.spec.generator, device=self.device)
+            warn_trained_on(self._G, repr(self.spec.generator), self.spec.dataset)
         return self._G
 
     def discriminator(self):

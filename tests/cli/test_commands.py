@@ -590,3 +590,46 @@ def test_a_sweep_with_a_generator_that_learned_nothing_is_flagged_in_its_summary
         assert main(argv) == 0
     summary = (tmp_path / "s" / "summary.md").read_text()
     assert "**Flagged:** the generator" in summary and why in summary
+
+
+def test_a_generator_trained_on_other_data_is_warned_and_recorded_where_its_numbers_are(
+    tmp_path,
+):
+    """helper-57: reconstruct and sweep ran a generator whose card says mnist on --dataset
+    digits without a word; the results measure images outside its training data. They warn
+    (DatasetMismatchWarning), summary.json records the card's dataset, summary.md flags it."""
+    import warnings
+
+    from ganinverse.exceptions import DatasetMismatchWarning
+    from ganinverse.models import MLPGenerator, save_model
+
+    torch.manual_seed(0)
+    G = MLPGenerator(latent_dim=4, image_shape=(1, 28, 28), hidden=(16,)).eval()
+    other = str(save_model(G, tmp_path / "g" / "generator", {"dataset": "mnist"}))
+    common = ["--generator", other, "--steps", "2", "--restarts", "1", "--device", "cpu"]
+    common += ["--no-progress", "--dataset", "digits"]
+    with pytest.warns(
+        DatasetMismatchWarning, match="trained on mnist, the images come from digits"
+    ):
+        assert main(["reconstruct", *common, "--m", "20", "--out", str(tmp_path / "r")]) == 0
+    with pytest.warns(DatasetMismatchWarning, match="trained on mnist"):
+        argv = ["inpaint", *common, "--n", "1", "--mask", "center", "--out", str(tmp_path / "i")]
+        assert main(argv) == 0
+    for folder in ("r", "i"):
+        summary = json.loads((tmp_path / folder / "summary.json").read_text())
+        assert summary["generator_trained_on"] == "mnist"
+    argv = ["sweep", *common, "--m", "20", "--methods", "csgm", "--n-images", "2"]
+    with pytest.warns(DatasetMismatchWarning, match="trained on mnist"):
+        assert main([*argv, "--out", str(tmp_path / "s")]) == 0
+    summary = (tmp_path / "s" / "summary.md").read_text()
+    assert "**Flagged:** the generator" in summary and "trained on mnist" in summary
+    same = str(save_model(G, tmp_path / "d" / "generator", {"dataset": "digits"}))
+    common[1] = same
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DatasetMismatchWarning)
+        assert main(["reconstruct", *common, "--m", "20", "--out", str(tmp_path / "r2")]) == 0
+        assert main([*argv[:2], same, *argv[3:], "--out", str(tmp_path / "s2")]) == 0
+    assert json.loads((tmp_path / "r2" / "summary.json").read_text())["generator_trained_on"] == (
+        "digits"
+    )
+    assert "trained on" not in (tmp_path / "s2" / "summary.md").read_text()

@@ -349,3 +349,23 @@ def test_summary_of_a_file_needing_no_conversion_records_none(tmp_path, checkpoi
     assert main([*argv, "--no-progress", "--out", str(tmp_path / "a")]) == 0
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["input_conversions"] == []
+
+
+def test_summary_records_the_conversions_of_a_mask_file_once(tmp_path, checkpoints):
+    """helper-57: a mask file's coloured pixels warned, but summary.json's input_conversions
+    stayed empty; the mask's checks must not repeat the warning."""
+    from ganinverse.exceptions import ConversionWarning
+
+    gen, _ = checkpoints
+    digit_png(tmp_path / "0.png")
+    mask = np.full((28, 28, 3), 255, np.uint8)
+    mask[10:18, 10:18] = 0
+    mask[0, 0] = (255, 0, 0)
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    argv = ["inpaint", "--image", str(tmp_path / "0.png"), "--mask", str(tmp_path / "m.png")]
+    argv += ["--generator", str(gen), "--steps", "2", "--restarts", "1", "--device", "cpu"]
+    with pytest.warns(ConversionWarning) as caught:
+        assert main([*argv, "--no-progress", "--out", str(tmp_path / "a")]) == 0
+    notes = json.loads((tmp_path / "a" / "summary.json").read_text())["input_conversions"]
+    assert len(notes) == 1 and "1 coloured pixels" in notes[0], notes
+    assert len([w for w in caught if w.category is ConversionWarning]) == 1
