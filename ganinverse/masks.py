@@ -290,43 +290,40 @@ def _coloured(img) -> np.ndarray:
     return (rgb.max(-1) - rgb.min(-1)) > COLOURED
 
 
-def _warn_grey_pixels(grey: np.ndarray, where: str) -> None:
-    """ConversionWarning for a mask file with mid-grey pixels (:data:`GREY`, at most
-    :data:`MAX_GREY` of them, else it is refused): each is made known or missing by the
-    threshold, which the file does not say (anti-aliased edges: a boundary moved by a pixel)."""
-    mid = (grey >= GREY[0]) & (grey <= GREY[1])
-    k = int(mid.sum())
+def _warn_thresholded(pixels: np.ndarray, grey: np.ndarray, where: str, what: str) -> None:
+    """ConversionWarning for the ``pixels`` (H, W bool) of a mask file that only the threshold
+    at :data:`THRESHOLD` made known or missing: how many, and which way each went. ``what``
+    names them and says why the file leaves their meaning open."""
+    k = int(pixels.sum())
     if not k:
         return
-    known = int((grey[mid] >= THRESHOLD).sum())
+    known = int((grey[pixels] >= THRESHOLD).sum())
     warnings.warn(
-        f"{where} has {k} grey pixels ({k / mid.size:.1%} with values {GREY[0]}..{GREY[1]}, "
-        f"e.g. anti-aliased edges), thresholded at {THRESHOLD}: {known} read as known, "
-        f"{k - known} as missing; save the mask as pure black (missing) / white (known) to "
-        "say which",
+        f"{where} has {k} {what} ({k / pixels.size:.1%}), thresholded at {THRESHOLD}: {known} "
+        f"read as known, {k - known} as missing; save the mask as pure black (missing) / white "
+        "(known) to say which",
         ConversionWarning,
         stacklevel=3,
     )
+
+
+def _warn_grey_pixels(grey: np.ndarray, where: str) -> None:
+    """Mid-grey pixels (:data:`GREY`, at most :data:`MAX_GREY` of them, else the file is
+    refused; e.g. anti-aliased edges): the file does not say which side they are on."""
+    mid = (grey >= GREY[0]) & (grey <= GREY[1])
+    what = f"grey pixels (values {GREY[0]}..{GREY[1]}, e.g. anti-aliased edges)"
+    _warn_thresholded(mid, grey, where, what)
 
 
 def _warn_coloured_pixels(img, grey: np.ndarray, where: str) -> None:
-    """ConversionWarning for a mask file with coloured pixels: made grey (ITU-R 601 luma,
-    L = 0.299 R + 0.587 G + 0.114 B) and thresholded, a colour's meaning depends on its
-    brightness alone (pure red reads missing, pure green known), which is rarely what marks
-    in colour mean."""
-    coloured = _coloured(img)
-    k = int(coloured.sum())
-    if not k:
-        return
-    known = int((grey[coloured] >= THRESHOLD).sum())
-    warnings.warn(
-        f"{where} has {k} coloured pixels ({k / coloured.size:.1%}); a mask is read as grey "
-        f"(L = 0.299 R + 0.587 G + 0.114 B) thresholded at {THRESHOLD}, so {known} of them "
-        f"read as known and {k - known} as missing by brightness alone (pure red: missing, "
-        "pure green: known); save the mask as black (missing) / white (known)",
-        ConversionWarning,
-        stacklevel=3,
+    """Coloured pixels: made grey (ITU-R 601 luma, L = 0.299 R + 0.587 G + 0.114 B) and
+    thresholded, a colour's meaning is its brightness alone (pure red reads missing, pure green
+    known), which is rarely what marks in colour mean."""
+    what = (
+        "coloured pixels, read as grey (L = 0.299 R + 0.587 G + 0.114 B: by brightness alone, "
+        "pure red missing, pure green known)"
     )
+    _warn_thresholded(_coloured(img), grey, where, what)
 
 
 def check_mask(mask: object, n: int, image_shape: Sequence[int], name: str = "mask") -> Tensor:

@@ -341,7 +341,9 @@ def test_a_mask_file_with_coloured_marks_warns_how_they_were_read(tmp_path):
     arr[0, :2] = (255, 0, 0)  # red: luma 76, missing
     arr[1, :2] = (0, 255, 0)  # green: luma 150, known
     Image.fromarray(arr).save(tmp_path / "m.png")
-    with pytest.warns(ConversionWarning, match=r"4 coloured pixels .* 2 of them read as known"):
+    with pytest.warns(
+        ConversionWarning, match=r"4 coloured pixels.*: 2 read as known, 2 as missing"
+    ):
         mask = mask_from_file(tmp_path / "m.png", (1, 8, 8))
     assert mask[0, 0, 0, :2].sum() == 0 and mask[0, 0, 1, :2].sum() == 2
     grey = np.where(arr.min(-1) < 255, 0, 255).astype(np.uint8)  # the same mask, black / white
