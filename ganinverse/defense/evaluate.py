@@ -167,7 +167,15 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
             value = float(eps)
         except ValueError as err:
             raise ValueError(f"attack {item!r}: eps must be a number") from err
-        attack = AttackSpec(name, value, norm)
+        try:
+            attack = AttackSpec(name, value, norm)
+        except ValueError as err:  # (e.g. an unknown name: say how the entry was read)
+            read = (
+                f" (read as {name!r} in the L2 ball: a trailing 2 selects it)"
+                if norm == "2"
+                else ""
+            )
+            raise ValueError(f"attack {item!r}{read}: {err}") from err
         if any(a.column == attack.column for a in out):
             raise ValueError(
                 f"attack {item!r} is listed twice (column {attack.column}); list each attack once"

@@ -315,12 +315,44 @@ def save_model(
 
 
 def _check_model_config(meta: dict, stem: Path) -> dict:
+    """Refuse a JSON that is no model config of this format, or that contradicts itself: no
+    constructor ``kwargs`` (defaults would be built and the weights blamed), or a ``kind`` other
+    than its architecture's."""
     if meta.get("format") != FORMAT or meta.get("architecture") not in ARCHITECTURES:
         raise ValueError(
             f"{stem}.json is not a ganinverse model config (format={meta.get('format')!r}, "
             f"architecture={meta.get('architecture')!r}; known: {sorted(ARCHITECTURES)})"
         )
+    if not isinstance(meta.get("kwargs"), dict):
+        raise ValueError(
+            f"{stem}.json has no kwargs (the {meta['architecture']} constructor's arguments, "
+            f"got {meta.get('kwargs')!r}): the config is damaged or hand-edited; restore it "
+            "from a copy or save the model again (save_model)"
+        )
+    found = ARCHITECTURES[meta["architecture"]][1]
+    if meta.get("kind", found) != found:
+        raise ValueError(
+            f"{stem}.json says kind {meta['kind']!r}, but its architecture "
+            f"{meta['architecture']!r} is a {found}: the config is damaged or hand-edited; "
+            "restore it from a copy or save the model again (save_model)"
+        )
     return meta
+
+
+def _check_card_agrees(meta: dict, module: nn.Module, stem: Path) -> None:
+    """Refuse a config whose top-level ``image_shape`` / ``latent_dim`` (what readers of the
+    card see) differ from the module its kwargs and weights built."""
+    for field in ("image_shape", "latent_dim"):
+        if field not in meta or not hasattr(module, field):
+            continue
+        built = getattr(module, field)
+        said = list(meta[field]) if field == "image_shape" else meta[field]
+        if said != (list(built) if field == "image_shape" else built):
+            raise ValueError(
+                f"{stem}.json says {field} = {meta[field]!r}, but its kwargs and weights build "
+                f"{field} = {built!r}: the config contradicts itself (damaged or hand-edited); "
+                "restore it from a copy or save the model again (save_model)"
+            )
 
 
 def read_config(path_stem: str | os.PathLike) -> dict:
@@ -416,5 +448,6 @@ def load_model(
     else:
         state = {k: v for k, v in tensors.items() if not k.startswith(EMA_PREFIX)}
     load_state_strict(module, state, f"{stem}.safetensors")
+    _check_card_agrees(meta, module, stem)
     module.checkpoint_config = meta
     return module.to(resolve_device(device)).eval()

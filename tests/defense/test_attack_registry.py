@@ -227,3 +227,13 @@ def test_every_record_reads_only_budget_fields_of_eval_settings():
 def test_settings_must_be_a_tuple_of_names():
     with pytest.raises(TypeError, match="settings of attack 'x' must be a tuple"):
         AttackRecord("x", "X", lambda c: None, settings="pgd_steps")
+
+
+def test_an_unknown_l2_attack_says_how_its_name_was_read():
+    """helper-58: `cw2:0` was refused as "got 'cw'", not the name typed."""
+    from ganinverse.defense.evaluate import parse_attacks
+
+    with pytest.raises(ValueError, match=r"attack 'cw2:0' \(read as 'cw' in the L2 ball"):
+        parse_attacks("cw2:0")
+    with pytest.raises(ValueError, match=r"attack 'foo:0.1': attack must be one of"):
+        parse_attacks("foo:0.1")

@@ -334,3 +334,29 @@ def test_a_checkpoint_declaring_another_value_range_is_refused(tmp_path, kind):
         ValueError, match=rf"declares value_range \[.*\], but the library's {kind}s"
     ):
         load(tmp_path / "m", device="cpu")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({"image_shape": [3, 28, 28]}, r"says image_shape = \[3, 28, 28\], but .* build"),
+        ({"latent_dim": 32}, r"says latent_dim = 32, but its kwargs and weights build"),
+        ({"kwargs": None}, r"has no kwargs \(the DCGANGenerator constructor's arguments"),
+        ({"kind": "discriminator"}, r"says kind 'discriminator', but its architecture"),
+    ],
+)
+def test_a_card_that_contradicts_itself_is_refused(tmp_path, edit, message):
+    """helper-58: a hand-edited card loaded in silence (top-level image_shape / latent_dim
+    ignored, kind ignored), and one without kwargs blamed the weights for not fitting the
+    defaults."""
+    save_model(DCGANGenerator(8, (1, 28, 28), 4), tmp_path / "g" / "generator")
+    path = tmp_path / "g" / "generator.json"
+    card = json.loads(path.read_text())
+    for key, value in edit.items():
+        if value is None:
+            del card[key]
+        else:
+            card[key] = value
+    path.write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=message):
+        gm.load_generator(tmp_path / "g", device="cpu")
