@@ -614,6 +614,10 @@ def evaluate_defense(
             cells[key]["not_improved"] = defense.not_improved
         if spec is None and row.name in untrained:  # (warned above)
             cells[key][UNTRAINED] = untrained[row.name]
+        elif spec is None and row.defended:  # a projection that leaves nothing to classify
+            blind = projection_blind(row, images, labels, ok, s.batch_size)
+            if blind:
+                cells[key][PROJECTION_BLIND] = blind
         if out is not None:  # cells.json is the state; the tables are views of it
             atomic_write_json(cells_path, {"meta": meta, "cells": cells})
             write_table(table_rows(rows, columns, cells, n, attacks), out, cell_notes(cells))
@@ -624,11 +628,59 @@ def evaluate_defense(
 
 
 def cell_notes(cells: dict) -> str:
-    """The lines below the table of ``results.md``: ``untrained_note``,
+    """The lines below the table of ``results.md``: ``untrained_note``, ``blind_note``,
     ``zero_gradient_note``, ``not_improved_note`` and ``unverified_note`` ("" when every cell
     is clean)."""
     notes = zero_gradient_note(cells) + not_improved_note(cells) + unverified_note(cells)
-    return untrained_note(cells) + notes
+    return untrained_note(cells) + blind_note(cells) + notes
+
+
+#: the field of a defended row's clean cell in ``cells.json`` that says the classifier is no
+#: better than a constant guess behind the projection while it is better without it
+#: (:func:`projection_blind`): the projection does not reach the images' neighbourhood
+PROJECTION_BLIND = "projection_blind"
+
+
+def projection_blind(
+    row: Row, images: Tensor, labels: Tensor, ok: Tensor, batch_size: int = 100
+) -> str:
+    """Why the defended ``row``'s clean accuracy (``ok``: its per-image correctness behind the
+    projection) measures no defense, or "": it is no better than a constant guess of the most
+    frequent label of ``labels`` while the classifier alone is (too few projection steps or
+    restarts, or a generator of other images: helper-58, ``defend eval --steps 2`` gave 0.00
+    clean accuracy with no flag). Warns ConvergenceWarning when it finds one."""
+    guess = constant_guess_accuracy(labels)
+    behind = float(ok.float().mean())
+    if guess >= 1 or behind > guess:
+        return ""
+    alone = _clean_accuracy(row.classifier, images, labels, batch_size)
+    if alone <= guess:  # (the classifier itself: untrained_classifiers says so)
+        return ""
+    why = (
+        f"clean accuracy {behind:.3g} behind the projection, {alone:.3g} without it, "
+        f"{guess:.3g} for a constant guess of the most frequent label"
+    )
+    warnings.warn(
+        f"evaluate_defense: behind the projection the classifier of row {row.name!r} is no "
+        f"better than a constant guess ({why}): the projection does not bring the images near "
+        "themselves, so no accuracy of that row measures the defense; raise the projection's "
+        "steps or restarts (defend eval --steps / --restarts) or check the generator",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
+    return why
+
+
+def blind_note(cells: dict) -> str:
+    """A line for ``results.md`` naming the defended rows whose projection left the classifier
+    no better than a constant guess on clean images (:data:`PROJECTION_BLIND`). "" if none."""
+    return _note(
+        cells,
+        PROJECTION_BLIND,
+        "Projections that leave the classifier no better than a constant guess on clean images "
+        "(ConvergenceWarning; no accuracy of these rows measures the defense: raise the "
+        "projection's steps or restarts)",
+    )
 
 
 #: the field of a row's clean cell in ``cells.json`` that says why the row's classifier learned
@@ -813,7 +865,7 @@ def _check_evaluation(
 
 #: the fields of a cell in ``cells.json`` that qualify its accuracy, as the ``flags`` column
 #: of the table names them (the notes below ``results.md`` say what each means)
-CELL_FLAGS = (UNTRAINED, "zero_gradient", "not_improved", "models_unverified")
+CELL_FLAGS = (UNTRAINED, PROJECTION_BLIND, "zero_gradient", "not_improved", "models_unverified")
 
 
 #: the field of a cell in ``cells.json`` that records, per image in order, whether it was
@@ -887,8 +939,9 @@ def table_rows(
             for cols in flagged.values():
                 if any(p in cols for p in parts) and col not in cols:
                     cols.append(col)
-        if UNTRAINED in flagged:  # (recorded on the clean cell; it voids the whole row)
-            flagged[UNTRAINED] = ["every column"]
+        for field in (UNTRAINED, PROJECTION_BLIND):  # (on the clean cell: void the whole row)
+            if field in flagged:
+                flagged[field] = ["every column"]
         entry["s/image"] = seconds / n
         entry["flags"] = "; ".join(f"{f}: {', '.join(c)}" for f, c in flagged.items())
         table.append(entry)

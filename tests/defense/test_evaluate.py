@@ -253,3 +253,53 @@ def test_a_worst_case_carries_the_flags_of_its_parts():
     (row,) = ev.table_rows(rows, columns, cells, 2, specs)
     assert row["worst case ε=0.1"] == 0.5
     assert row["flags"] == "zero_gradient: FGSM ε=0.1, worst case ε=0.1"
+
+
+def test_a_projection_that_leaves_nothing_to_classify_is_flagged(
+    tmp_path, toy_classifier, toy_test_set
+):
+    """helper-58: `defend eval --steps 2` put the classifier behind a projection at a clean
+    accuracy of 0.00 with no flag (only "no step improved" was flagged). A defended row no
+    better than a constant guess on clean images, whose classifier alone is, is warned and
+    flagged on every column; a working projection is not."""
+    import json
+    import warnings
+
+    import torch
+
+    from ganinverse.exceptions import ConvergenceWarning
+
+    class Flat(torch.nn.Module):
+        """Every latent maps to one grey image: the projection forgets the input."""
+
+        latent_dim, image_shape = 2, (1, 8, 8)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, z):
+            return (self.w * z.sum(1)).view(-1, 1, 1, 1).expand(-1, 1, 8, 8)
+
+    x, y = toy_test_set
+    x, y = x[:8], y[:8]  # (both classes: a constant guess scores 0.5)
+    rows = [Row("plain", toy_classifier, False), Row("defended", toy_classifier, True)]
+    defense = ProjectionDefense(Flat(), steps=2, restarts=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate_defense(
+            rows, x, y, parse_attacks("fgsm:0.1"), defense=defense, settings=FAST, out=tmp_path
+        )
+    blind = [w for w in caught if "behind the projection the classifier" in str(w.message)]
+    assert len(blind) == 1 and issubclass(blind[0].category, ConvergenceWarning)
+    assert "row 'defended'" in str(blind[0].message)
+    cells = json.loads((tmp_path / "cells.json").read_text())["cells"]
+    assert "behind the projection" in cells["defended|clean"]["projection_blind"]
+    assert "projection_blind" not in cells["plain|clean"]
+    flags = {r["model"]: r["flags"] for r in _read_csv(tmp_path / "results.csv")}
+    assert flags["defended"].startswith("projection_blind: every column")
+    assert (
+        "Projections that leave the classifier no better" in (tmp_path / "results.md").read_text()
+    )
+    ok = Row("defended", toy_classifier, True)
+    assert ev.projection_blind(ok, x, y, torch.ones(8, dtype=torch.bool)) == ""
