@@ -368,10 +368,6 @@ def _default_mode(img_mode: str) -> str:
 #: a file enlarged by more than this factor in a side to the target size warns: the image
 #: measured is then mostly the interpolation's (e.g. a 1x1 file made 28x28)
 ENLARGE_MAX = 4
-_ENLARGED = (
-    "enlarged from {w}x{h} px to {s}x{s} (more than {ENLARGE_MAX}x in a side): the image "
-    "measured is mostly bilinear interpolation; pass a file near the generator's size"
-).replace("{ENLARGE_MAX}", str(ENLARGE_MAX))
 
 
 def _enlarged(size: tuple[int, int], image_size: int) -> bool:
@@ -415,7 +411,11 @@ def load_image_file(
     if image_size is not None and w != h:
         lossy.append(f"non-square ({w}x{h} px) stretched to {image_size}x{image_size}")
     if image_size is not None and _enlarged(img.size, image_size):
-        lossy.append(_ENLARGED.format(w=w, h=h, s=image_size))
+        lossy.append(
+            f"enlarged from {w}x{h} px to {image_size}x{image_size} (more than {ENLARGE_MAX}x "
+            "in a side): the image measured is mostly bilinear interpolation; pass a file near "
+            "the generator's size"
+        )
     if lossy:  # (as a folder's files are: the conversions that lose or distort content)
         warnings.warn(f"{where}: {'; '.join(lossy)}", ConversionWarning, stacklevel=2)
     x = _prepare_pil(img, image_size, mode, where)
