@@ -965,6 +965,12 @@ def trained_on(model) -> str | None:
     return (getattr(model, "checkpoint_config", None) or {}).get("dataset")
 
 
+def other_dataset(card: str | None, dataset: str | None) -> bool:
+    """Whether a card's training dataset and the images' ``dataset`` are two different known
+    datasets (either unknown or unrecorded: not judged)."""
+    return card in SOURCES and dataset in SOURCES and card != dataset
+
+
 def warn_trained_on(G, name: str, dataset: str | None) -> str | None:
     """Warn :class:`~ganinverse.exceptions.DatasetMismatchWarning` when the generator ``G``'s
     card records another known dataset than ``dataset`` (None: images from a file, not judged);
@@ -972,7 +978,7 @@ def warn_trained_on(G, name: str, dataset: str | None) -> str | None:
     from .exceptions import DatasetMismatchWarning
 
     card = trained_on(G)
-    if card in SOURCES and dataset in SOURCES and card != dataset:
+    if other_dataset(card, dataset):
         warnings.warn(
             f"the generator {name} was trained on {card}, the images come from {dataset}: its "
             f"prior is {card}'s, so the results measure images outside its training data; "
@@ -989,7 +995,7 @@ def check_trained_on(model, flag: str, name: str, dataset: str, kind: str) -> No
     there, and a projection onto another dataset's range, mean nothing. A model without that
     record (e.g. a user's own checkpoint) is judged by its image shape alone."""
     card = trained_on(model)
-    if card in SOURCES and dataset in SOURCES and card != dataset:
+    if other_dataset(card, dataset):
         make = "ganinverse train-classifier" if kind == "classifier" else "ganinverse-pretrain"
         raise ValueError(
             f"{flag} {name} was trained on {card}, but --dataset is {dataset}: "

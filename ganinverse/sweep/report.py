@@ -230,7 +230,7 @@ def generator_verdict(out: Path) -> tuple[str, str]:
     ganinverse-pretrain), resp. as trained on another dataset than the sweep's images; else a
     sentence saying so, for the top of summary.md. A generator that cannot be found or read
     here (a folder merged on another machine) is not judged."""
-    from ..data import SOURCES
+    from ..data import other_dataset
     from ..io import read_json
     from ..models import read_config
     from ..models.registry import resolve
@@ -249,7 +249,7 @@ def generator_verdict(out: Path) -> tuple[str, str]:
             f"({status}): no row of a method that uses it measures a trained prior"
         )
     trained = card.get("dataset")
-    if trained in SOURCES and dataset in SOURCES and trained != dataset:
+    if other_dataset(trained, dataset):
         other = (
             f"the generator {name!r} was trained on {trained}, the images come from {dataset}: "
             "the rows of the methods that use it measure images outside its training data"
