@@ -332,3 +332,27 @@ def check_distinct(values: Sequence, name: str, *, what: str = "value") -> Seque
             "twice); list it once"
         )
     return values
+
+
+class NumberTextError(ValueError):
+    """A number's text that ``int()`` / ``float()`` would read but no user means
+    (:func:`read_number`); its message says why and the fix."""
+
+
+def read_number(text: str, kind: type = float) -> int | float:
+    """``kind(text)`` (``int`` or ``float``) for a number the user typed (a flag, a list item,
+    a mask or attack spec), without what Python's ``int()`` / ``float()`` also accept and no
+    user means: a ``_`` digit separator (``float("0_1")`` is 1.0, not 0.1) and a space inside
+    (``int(" 5")`` is 5; surrounding blanks are stripped). Raises ValueError naming the text
+    and the fix; ``int`` refuses "1.5" and "1e3" as ``int()`` does."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected the text of a number, got {type(text).__name__}")
+    stripped = text.strip()
+    if "_" in stripped:
+        raise NumberTextError(
+            f"{text!r}: '_' is not part of a number here (Python would read it as a digit "
+            "separator, e.g. '0_1' as 1); write the number without it"
+        )
+    if any(c.isspace() for c in stripped):
+        raise NumberTextError(f"{text!r}: a number has no space inside; remove it")
+    return kind(stripped)

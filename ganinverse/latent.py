@@ -293,14 +293,27 @@ def check_config(config: object, name: str = "config") -> LatentConfig | None:
 
 
 def configured(
-    config: LatentConfig | None, preset: LatentConfig, overrides: dict[str, object]
+    config: LatentConfig | None,
+    preset: LatentConfig,
+    overrides: dict[str, object],
+    *,
+    min_steps: int = 0,
 ) -> LatentConfig:
     """The caller's ``config`` with ``overrides`` on top, or without one the solver's ``preset``
     with them on top (``LatentConfig.overridden``: a preset's setting they make idle is reset).
-    A ``config`` that is not a LatentConfig: TypeError (``check_config``)."""
-    if check_config(config) is None:
-        return preset.overridden(**overrides)
-    return config.updated(**overrides)
+    A ``config`` that is not a LatentConfig: TypeError (``check_config``). ``min_steps``: the
+    fewest steps the caller's search means anything with (1 for a projection or an attack, whose
+    0 steps would return the random start): a ValueError naming ``steps`` otherwise, checked
+    first so a negative count is told the same bound."""
+    if "steps" in overrides:
+        check_count(overrides["steps"], "steps", "steps", low=min_steps)
+    out = (
+        preset.overridden(**overrides)
+        if check_config(config) is None
+        else config.updated(**overrides)
+    )
+    check_count(out.steps, "steps", "steps", low=min_steps)
+    return out
 
 
 @dataclass(frozen=True)

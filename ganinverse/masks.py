@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validation import check_choice, check_int, check_positive, check_tensor
+from ._validation import check_choice, check_int, check_positive, check_tensor, read_number
 from .exceptions import ConversionWarning
 from .seeds import Key, rng
 
@@ -355,10 +355,11 @@ def check_mask(mask: object, n: int, image_shape: Sequence[int], name: str = "ma
 
 def _number(text: str, spec: str, kind: type) -> float:
     try:
-        return kind(text)
+        return read_number(text, kind)
     except ValueError as err:
         raise ValueError(
-            f"mask spec {spec!r}: {text!r} is not a valid {kind.__name__}. Allowed forms: {FORMS}"
+            f"mask spec {spec!r}: {text!r} is not a valid {kind.__name__} ({err}). "
+            f"Allowed forms: {FORMS}"
         ) from err
 
 

@@ -39,6 +39,7 @@ from ._validation import (
     check_not_empty,
     check_positive,
     check_tensor,
+    read_number,
 )
 from .seeds import Key, derive_seed, rng
 
@@ -115,7 +116,7 @@ class Axis:
 
 
 def _positive_int(text: str) -> int:
-    return int(text)
+    return read_number(text, int)
 
 
 M_AXIS = Axis("m", "--m", _positive_int, "number of measurements m")

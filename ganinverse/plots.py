@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +47,10 @@ def error_vs_m(
     summary row (keys ``metric`` and ``metric_ci95``) against the sweep axis (default: m), one
     line per method, 95% CI bars. A number axis is logarithmic (log y too for MSE when the
     errors span more than ``LOG_Y_SPAN``x); a category axis (mask specs) places the values in
-    their order. Raises ValueError for a metric not in ``METRIC_LABELS``."""
+    their order, as points without connecting lines (the categories have no order in between),
+    each method shifted a little so the CI bars do not hide one another. The legend stands
+    beside the axes, clear of the data. Raises ValueError for a metric not in
+    ``METRIC_LABELS``."""
     if metric not in METRIC_LABELS:
         raise ValueError(f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}")
     axis = axis or M_AXIS
@@ -57,12 +61,16 @@ def error_vs_m(
     for row in table:
         if row[axis.name] not in categories:
             categories.append(row[axis.name])
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for method, rows in sorted(by_method.items()):
-        rows = sorted(rows, key=lambda r: categories.index(r[axis.name]))
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    methods = sorted(by_method)
+    for i, method in enumerate(methods):
+        rows = sorted(by_method[method], key=lambda r: categories.index(r[axis.name]))
         if axis.numeric:
             rows = sorted(rows, key=lambda r: r[axis.name])
-        xs = [r[axis.name] if axis.numeric else categories.index(r[axis.name]) for r in rows]
+        shift = 0.5 * (i - (len(methods) - 1) / 2) / max(len(methods), 1)  # (categories only)
+        xs = [
+            r[axis.name] if axis.numeric else categories.index(r[axis.name]) + shift for r in rows
+        ]
         ax.errorbar(
             xs,
             [r[metric] for r in rows],
@@ -73,6 +81,7 @@ def error_vs_m(
             marker="o",
             capsize=3,
             label=method,
+            linestyle="-" if axis.numeric else "none",
         )
     if axis.numeric:
         ax.set_xscale("log")
@@ -84,9 +93,9 @@ def error_vs_m(
     ax.set_xlabel(axis.label)
     ax.set_ylabel(METRIC_LABELS[metric])
     name = "reconstruction error" if metric == "mse" else metric.upper()
-    ax.set_title(title or f"{name} vs {axis.name} (95% CI)", fontsize="medium")
+    ax.set_title(textwrap.fill(title or f"{name} vs {axis.name} (95% CI)", 80), fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return _save(fig, path)
 

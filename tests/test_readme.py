@@ -180,6 +180,7 @@ PYTHON_BLOCKS = [
     (
         "from ganinverse.defense import ProjectionDefense, OverpoweredAttack, bpda_pgd",
         {
+            '"DIR", "test", n=8)': '"data", "test", n=2)',
             "ProjectionDefense(G)": "ProjectionDefense(G, steps=3, restarts=1)",
             "bpda_pgd(defense, classifier, eps=0.3)": "bpda_pgd(defense, classifier, eps=0.3, steps=2)",
             "OverpoweredAttack(G, classifier, eps=2.0)": (
@@ -187,9 +188,7 @@ PYTHON_BLOCKS = [
             ),
         },
         # the names the block leaves to the reader; its comment suggests this classifier
-        'classifier = gi.models.load_classifier("mnist")\n'
-        'x2, labels = gi.load_images("mnist", root="data", split="test", n=2)\n'
-        "images = gi.to_unit(x2)\n",
+        'classifier = gi.models.load_classifier("mnist")\n',
     ),
 ]
 #: What each block must have produced (evaluated in the blocks' namespace).

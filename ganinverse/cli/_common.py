@@ -11,6 +11,19 @@ from pathlib import Path
 from typing import Any
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows each flag's default where its help does not already say it (a default
+    of None or False, "not given", is not shown)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        unset = action.default is None or action.default is False  # (0 is a default: shown)
+        shown = not unset and action.default != argparse.SUPPRESS and action.option_strings
+        if shown and "default" not in text and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose parse errors are one line, ``PROG: error: MESSAGE`` on stderr
     with exit code 2 (not the usage dump); ``--help`` is unchanged. Subcommand parsers are of
@@ -28,7 +41,11 @@ class OneLineParser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
+        # type=float / type=int read numbers strictly (no '0_1' read as 1: read_number)
+        self.register("type", float, strict_float)
+        self.register("type", int, strict_int)
 
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", OneLineParser)
@@ -201,15 +218,42 @@ def parsed_list(text: str, parse, what: str) -> tuple:
     """``"a,b"`` -> (parse("a"), parse("b")); an empty list, an empty entry, a bad item or an
     item listed twice is an argparse error naming ``what`` (e.g. "ints", "factor values")."""
     items = _items(text, what)
+    from .._validation import NumberTextError
+
     try:
         values = tuple(parse(v) for v in items)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from err
+        why = f" ({err})" if isinstance(err, NumberTextError) else ""
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated {what}, got {text!r}{why}"
+        ) from err
     return _once(values, text)
 
 
+def strict_float(text: str) -> float:
+    """argparse's ``type=float`` for every parser of the package (``OneLineParser`` registers
+    it): ``_validation.read_number``, so ``--lr 0_1`` is an error, not 1.0."""
+    return _strict(text, float)
+
+
+def strict_int(text: str) -> int:
+    """argparse's ``type=int`` (see :func:`strict_float`)."""
+    return _strict(text, int)
+
+
+def _strict(text: str, kind: type) -> int | float:
+    from .._validation import NumberTextError, read_number
+
+    try:
+        return read_number(text, kind)
+    except NumberTextError as err:  # (else argparse's own "invalid float value: 'x'")
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def _number_list(text: str, kind: type) -> tuple:
-    return parsed_list(text, kind, f"{kind.__name__}s")
+    from .._validation import read_number
+
+    return parsed_list(text, lambda v: read_number(v, kind), f"{kind.__name__}s")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -229,9 +273,11 @@ def str_list(text: str) -> tuple[str, ...]:
 
 def _number(text: str, name: str) -> int | float:
     """``"300"`` -> 300, ``"1e-3"`` -> 0.001."""
+    from .._validation import read_number
+
     for kind in (int, float):
         try:
-            return kind(text)
+            return read_number(text, kind)
         except ValueError:
             pass
     raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}")

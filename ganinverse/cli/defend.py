@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import warnings
 
 
 def _steps_restarts(text: str) -> tuple[int, int]:
     """``"50,2"`` -> (50, 2) for --bpda-projection."""
+    from .._validation import read_number
+
     parts = text.split(",")
     try:
-        values = tuple(int(v) for v in parts)
+        values = tuple(read_number(v, int) for v in parts)
     except ValueError:
         values = ()
     if len(values) != 2 or min(values) < 1:
@@ -202,6 +205,11 @@ def _check_budget_acts(args: argparse.Namespace, dest: str, readers) -> None:
             "(--steps, --restarts), which the attacks use without it: pass a cheaper one or drop "
             "--bpda-projection"
         )
+    if dest == "eot_samples" and args.eot_samples == 1:
+        raise ValueError(
+            "--eot-samples 1 makes BPDA+EOT the BPDA attack (one projection per gradient, "
+            "nothing averaged): pass 2 or more, or list bpda instead of eot"
+        )
     projection = ("--bpda-projection", args.bpda_projection[0]) if args.bpda_projection else None
     flag_steps, steps = projection or ("--steps", args.steps)  # (the attacker's projection)
     if dest == "unroll_steps" and args.unroll_steps > steps:
@@ -297,8 +305,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--classifier-adv", help="checkpoint of the PGD-trained classifier")
     e.add_argument("--classifier-rm", help="checkpoint of the robust-manifold-trained classifier")
     e.add_argument("--generator", required=True, help="bundled name or checkpoint path")
-    e.add_argument("--dataset", default="mnist")
-    e.add_argument("--data-root")
+    e.add_argument(
+        "--dataset", default="mnist", help="the images' dataset: a name (see --help of sweep)"
+    )
+    e.add_argument("--data-root", help="its folder (not needed for digits)")
     e.add_argument("--split", help="the split evaluated (default: test; all for a folder)")
     e.add_argument("--n", type=int, default=100, help="number of test images")
     e.add_argument("--start", type=int, default=0, help="index of the first test image")
@@ -328,8 +338,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--bpda-projection",
         type=_steps_restarts,
         metavar="STEPS,RESTARTS",
-        help="a cheaper projection for the adaptive attacks' forward passes (scored with the full "
-        "defense; default: the defense's own)",
+        help="the projection the adaptive attacks differentiate through, usually a cheaper one "
+        "than --steps,--restarts (each cell is scored with the full defense; default: the "
+        "defense's own)",
     )
     budget("--eot-samples", type=int, help="projections per EOT gradient")
     budget(
@@ -416,9 +427,20 @@ def run_eval(args: argparse.Namespace) -> int:
         keep_best=args.keep_best,
         attack_loss=args.attack_loss or "ce",
     )
+    for dest in ("generator", "classifier", "classifier_adv", "classifier_rm"):
+        if getattr(args, dest):  # (./clf/ and clf are one checkpoint: one record on a rerun)
+            setattr(args, dest, os.path.normpath(getattr(args, dest)))
     device = resolve_device(args.device)
     out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder
     args.split = args.split or default_split(args.dataset)
+    if args.split == "train":
+        warnings.warn(
+            f"defend eval --split train: the classifiers were trained on the {args.dataset} "
+            "training images, so clean and attacked accuracies on them overstate what held-out "
+            "images give; evaluate --split test unless this is meant",
+            UserWarning,
+            stacklevel=2,
+        )
     images, labels = labelled_images(
         args.dataset, args.data_root, args.split, args.n, args.start, "--n"
     )

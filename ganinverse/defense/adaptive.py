@@ -36,7 +36,7 @@ from ..latent import (
     frozen,
     optimize_latent,
 )
-from ..models.classifier import check_labels, logits_classes
+from ..models.classifier import check_labels, logits_classes, model_num_classes
 from .attacks import (
     PGD,
     Attack,
@@ -50,6 +50,14 @@ from .projection import ProjectionDefense, UnrolledProjection
 
 #: Engine settings of the latent-space attacks (Adam; a few restarts).
 LATENT_ATTACK = LatentConfig(restarts=4, steps=200, lr=0.1, optimizer="adam", progress=False)
+
+
+def check_not_generator(module: object, name: str, fix: str) -> None:
+    """A TypeError when ``module`` is a generator (it has ``latent_dim``) where a classifier or
+    a defense is expected (helper-59: arguments given in the wrong order failed later with a
+    shape message that named neither)."""
+    if isinstance(module, nn.Module) and hasattr(module, "latent_dim"):
+        raise TypeError(f"{name} is a generator (it has latent_dim), not {fix}")
 
 
 def check_generator(G: object, classifier: nn.Module, name: str = "G") -> nn.Module:
@@ -92,6 +100,7 @@ class BPDA(nn.Module):
         super().__init__()
         if not isinstance(defense, nn.Module):
             raise TypeError(f"defense must be an nn.Module, got {type(defense).__name__}")
+        check_not_generator(defense, "defense", "a defense: pass ProjectionDefense(G)")
         self.defense = defense
         self.image_shape = getattr(defense, "image_shape", None)
 
@@ -110,6 +119,14 @@ def bpda_pgd(
     **pgd_kwargs: object,
 ) -> PGD:
     """PGD on ``Sequential(BPDA(defense), classifier)``: BPDA (+ EOT when ``eot_samples > 1``)."""
+    check_not_generator(
+        classifier, "classifier", "a classifier: the order is (defense, classifier)"
+    )
+    if isinstance(defense, nn.Module) and model_num_classes(defense) is not None:
+        raise TypeError(
+            "defense is a classifier (it declares its classes): the order is (defense, "
+            "classifier), e.g. bpda_pgd(ProjectionDefense(G), classifier)"
+        )
     model = nn.Sequential(BPDA(defense), classifier)
     return PGD(model, eps, eot_samples=eot_samples, **pgd_kwargs)
 
@@ -272,7 +289,8 @@ class LatentAttack(Attack):
         super().__init__(classifier, eps, norm=norm)
         self.penalty = check_number(penalty, "penalty", low=0.0, low_open=True, high=WEIGHT_MAX)
         self.c, self.kappa = check_margin_loss(c, kappa)
-        self.config = configured(config, LATENT_ATTACK, overrides)
+        # (0 steps: the random starts' images, projected onto the ball, as the "attack")
+        self.config = configured(config, LATENT_ATTACK, overrides, min_steps=1)
         self.last_result: LatentResult | None = None
 
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
@@ -372,7 +390,7 @@ class OverpoweredAttack(AttackChecks):
         self.penalty = check_number(penalty, "penalty", low=0.0, low_open=True, high=WEIGHT_MAX)
         self.c, self.kappa = check_margin_loss(c, kappa)
         self.bisection_steps = check_count(bisection_steps, "bisection_steps", "steps", low=0)
-        self.config = configured(config, LATENT_ATTACK, overrides)
+        self.config = configured(config, LATENT_ATTACK, overrides, min_steps=1)
         self.last_result: LatentResult | None = None
 
     probe_classes = True  # the model is the classifier itself: one forward pass is cheap

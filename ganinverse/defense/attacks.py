@@ -73,13 +73,21 @@ def model_image_shape(model: nn.Module) -> tuple[int, int, int] | None:
 
 
 def check_budget(
-    value: object, name: str, norm: str, n: int | None = None, *, strict: bool = False
+    value: object,
+    name: str,
+    norm: str,
+    n: int | None = None,
+    *,
+    strict: bool = False,
+    step: bool = False,
 ) -> float:
-    """A radius or step size on the [0, 1] image scale: finite, ≥ 0 (> 0 if ``strict``), and
-    ≤ 1 for L∞ or ≤ √n (the diameter of [0, 1]^n) for L2 when the image size ``n`` is known.
+    """A radius (or, ``step=True``, a step size) on the [0, 1] image scale: finite, ≥ 0 (> 0
+    if ``strict``), and below 1 for L∞ or below √n (the diameter of [0, 1]^n) for L2 when the
+    image size ``n`` is known (a step size may equal the bound).
 
-    A larger budget holds every image, so the attack always "succeeds": the commonest cause is
-    a budget in 0-255 units, and the message says so.
+    A radius at the bound already holds every image (the L∞ ball of radius 1 around any image
+    contains all of [0, 1]^n), so the attack always "succeeds": the commonest cause is a budget
+    in 0-255 units, and the message says so.
     """
     value = check_number(value, name, low=0.0, low_open=strict)
     if norm == "inf":
@@ -89,12 +97,15 @@ def check_budget(
         ball = f"an L2 budget on the [0, 1] image scale, at most the diameter √n = {high:.4g} of [0, 1]^{n}"
     else:
         return value
-    if value > high:
+    if value > high or (value == high and not step):
         fix = "images are on the [0, 1] scale"
         if value >= 2 and value / 255 <= high:  # (a budget in 0-255 units)
             fix += f"; did you mean {value:g}/255 = {value / 255:.3f}?"
+        interval, holds = (
+            (f"[0, {high:.4g}]", "a larger one") if step else (f"[0, {high:.4g})", "one this large")
+        )
         raise ValueError(
-            f"{name} must be in [0, {high:.4g}] ({ball}: a larger one holds every image), "
+            f"{name} must be in {interval} ({ball}: {holds} holds every image), "
             f"got {value:.10g}; {fix}"
         )
     return value
@@ -140,6 +151,15 @@ def _logit_margin(logits: Tensor, labels: Tensor) -> Tensor:
 #: max_{j≠y} Z_j − Z_y (Carlini & Wagner 2017's f6 with κ = ∞), whose gradient does not vanish
 #: as the softmax saturates on a confidently classified image (> 0 once misclassified).
 ATTACK_LOSSES = {"ce": _cross_entropy, "margin": _logit_margin}
+
+
+def steepest_step(grad: Tensor, norm: str) -> Tensor:
+    """The unit step of steepest ascent in the ``norm`` ball, per image: sign(g) (p = ∞) or
+    g / ||g||₂ (p = 2; zero where g is zero)."""
+    if norm == "inf":
+        return grad.sign()
+    size = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return grad / size.view(-1, *[1] * (grad.ndim - 1))
 
 
 def project_ball(delta: Tensor, eps: float, norm: str) -> Tensor:
@@ -345,10 +365,15 @@ class Attack(AttackChecks):
 
 
 class FGSM(Attack):
-    """One signed-gradient step of size ε: x' = clip(x + ε sign ∇_x ℓ)."""
+    """One gradient step to the edge of the ball (Goodfellow et al. 2015; the fast gradient
+    method for p = 2): x' = clip_[0,1](x + ε s), s = sign(g) for ``norm="inf"`` (FGSM) or
+    g / ||g||₂ for ``norm="2"`` (FGM), g = ∇_x ℓ(f(x), y). An image whose gradient is exactly
+    zero is not moved (and :meth:`check_gradient` warns when that holds for every image)."""
 
     def perturb(self, images: Tensor, labels: Tensor) -> Tensor:
-        return (images + self.eps * self.gradient(images, labels).sign()).clamp(0, 1)
+        return (images + self.eps * steepest_step(self.gradient(images, labels), self.norm)).clamp(
+            0, 1
+        )
 
 
 class PGD(Attack):
@@ -389,7 +414,9 @@ class PGD(Attack):
         if alpha is None:
             self.alpha = min(2.5 * self.eps / steps, self.eps)
         else:
-            self.alpha = check_budget(alpha, "alpha", self.norm, self.image_size, strict=True)
+            self.alpha = check_budget(
+                alpha, "alpha", self.norm, self.image_size, strict=True, step=True
+            )
         self.random_start = check_bool(random_start, "random_start")
         self.seed = None if seed is None else check_int(seed, "seed", low=0)
         if self.eps == 0 and (steps != 40 or alpha is not None):
@@ -409,7 +436,7 @@ class PGD(Attack):
 
     def check_budgets(self, n: int) -> None:
         super().check_budgets(n)
-        check_budget(self.alpha, "alpha", self.norm, n)
+        check_budget(self.alpha, "alpha", self.norm, n, step=True)
 
     def _start(self, images: Tensor) -> Tensor:
         gen = rng(self.seed)
@@ -438,10 +465,7 @@ class PGD(Attack):
                         logits = self.model(x)
                 new = (logits.argmax(1) != labels) & ~fooled
                 kept[new], fooled = x[new], fooled | new
-            if self.norm == "inf":
-                step = g.sign()
-            else:
-                step = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+            step = steepest_step(g, self.norm)
             delta = project_ball(x + self.alpha * step - images, self.eps, self.norm)
             x = (images + delta).clamp(0, 1)
         return torch.where(fooled.view(-1, *[1] * (x.dim() - 1)), kept, x)

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_bool, check_choice, check_count, check_int
+from .._validation import check_bool, check_choice, check_count, check_int, read_number
 from ..exceptions import ConvergenceWarning
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import classifier as classifier_module
@@ -44,7 +44,7 @@ from ..models.classifier import (
     num_classes_of,
     training_status,
 )
-from .adaptive import check_generator
+from .adaptive import check_generator, check_not_generator
 from .attacks import ATTACK_LOSSES, NORMS, Attack, check_attack_inputs, check_budget
 from .projection import ProjectionDefense
 from .registry import AttackContext, AttackRecord, attack_record, registered_attacks
@@ -159,14 +159,15 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
         )
     for item in (s for s in items if s):
         name, sep, eps = item.partition(":")
+        name = name.strip()  # (blanks around ':' as around ',')
         if not sep:
             raise ValueError(f"attack {item!r} must be written name:eps, e.g. pgd:0.3")
         norm = "2" if name.endswith("2") else "inf"
         name = name[:-1] if norm == "2" else name
         try:
-            value = float(eps)
+            value = read_number(eps, float)
         except ValueError as err:
-            raise ValueError(f"attack {item!r}: eps must be a number") from err
+            raise ValueError(f"attack {item!r}: eps must be a number ({err})") from err
         try:
             attack = AttackSpec(name, value, norm)
         except ValueError as err:  # (e.g. an unknown name: say how the entry was read)
@@ -218,6 +219,14 @@ class EvalSettings:
             check_count(getattr(self, name), name, "draws")
         check_int(self.batch_size, "batch_size", low=1)
         if self.bpda_projection is not None:
+            if (
+                not isinstance(self.bpda_projection, (tuple, list))
+                or len(self.bpda_projection) != 2
+            ):
+                raise TypeError(
+                    "bpda_projection must be None or a (steps, restarts) pair of ints, e.g. "
+                    f"(50, 2), got {self.bpda_projection!r}"
+                )
             steps, restarts = self.bpda_projection
             check_count(steps, "bpda_projection steps", "steps")
             check_count(restarts, "bpda_projection restarts", "draws")
@@ -230,6 +239,22 @@ class Row:
     name: str
     classifier: nn.Module
     defended: bool
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"Row name must be a str, got {type(self.name).__name__}")
+        if not self.name.strip() or "|" in self.name:
+            raise ValueError(
+                "Row name must be a non-empty str without '|' (it names the row in the table and "
+                f"keys its cells), got {self.name!r}"
+            )
+        if not isinstance(self.classifier, nn.Module):
+            raise TypeError(
+                f"Row {self.name!r}: classifier must be an nn.Module, got "
+                f"{type(self.classifier).__name__}"
+            )
+        check_not_generator(self.classifier, f"Row {self.name!r}: classifier", "a classifier")
+        check_bool(self.defended, f"Row {self.name!r}: defended")
 
 
 def _make_attack(
@@ -425,6 +450,22 @@ def meta_differences(
     return out
 
 
+def inherit_unread_budgets(saved: Mapping, meta: dict, attacks: Sequence[AttackSpec]) -> None:
+    """Set in this run's ``meta`` each attack budget (an EvalSettings field some registered
+    attack reads: ``AttackRecord.budget_fields``) that no attack of this run reads to its
+    recorded value in ``saved``: the cells this run reuses were computed with it, and no cell
+    of this run depends on it. So a rerun of a subset of the attacks (``--attacks fgsm:0.1``
+    on a folder that also holds an ``eot`` column made with ``--eot-samples 3``) is not refused
+    for a budget it cannot set (helper-59: the flag is then refused as read by none of its
+    attacks), and the record keeps the budget its cells were made with."""
+    read = set().union(*(a.record.budget_fields() for a in attacks))
+    budgets = set().union(*(r.budget_fields() for r in registered_attacks()))
+    recorded = saved.get("settings") if isinstance(saved.get("settings"), dict) else {}
+    for field in sorted(budgets - read):
+        if field in recorded:
+            meta["settings"][field] = recorded[field]
+
+
 def _fingerprint_refusal(saved: Mapping, now: Mapping, where: str, out_name: str) -> str | None:
     """Why the recorded models' fingerprints ``saved`` do not admit this run's ``now``, or None."""
     if dict(saved) == dict(now):
@@ -531,7 +572,13 @@ def evaluate_defense(
     unverified = False  # a cells.json from before fingerprints: its cells' models are unknown
     saved = None  # the cells.json found in out
     if cells_path is not None and cells_path.is_file():
-        saved = read_json(cells_path, "cells file")
+        try:
+            saved = read_json(cells_path, "cells file")
+        except ValueError as err:  # (a corrupt state: say how to go on)
+            raise ValueError(
+                f"{err}; pass another {out_name} folder, or delete its "
+                f"{', '.join(EVALUATION_FILES)} to start over"
+            ) from err
         where = f"{out_name} {str(out)!r}"
         old = saved.get("meta")
         if (
@@ -544,6 +591,7 @@ def evaluate_defense(
                 f"pass another {out_name} folder, or delete its {', '.join(EVALUATION_FILES)} "
                 "to start over"
             )
+        inherit_unread_budgets(old, meta, attacks)
         differ = meta_differences(old, meta, names)
         if differ:
             raise ValueError(

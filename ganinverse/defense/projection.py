@@ -180,9 +180,8 @@ class ProjectionDefense(nn.Module):
             raise TypeError(f"config must be a LatentConfig, got {type(config).__name__}")
         self.G = G
         self.image_shape = tuple(int(s) for s in G.image_shape)
-        self.config = configured(config, DEFENSE_GAN, overrides)
         # 0 steps would return the random start as the "projection"
-        check_count(self.config.steps, "steps", "steps")
+        self.config = configured(config, DEFENSE_GAN, overrides, min_steps=1)
         self.resample = check_bool(resample, "resample")
         if not isinstance(gradient, str) or gradient not in GRADIENTS:
             raise ValueError(

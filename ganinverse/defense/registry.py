@@ -231,7 +231,7 @@ def registered_attacks() -> tuple[AttackRecord, ...]:
 
 # ------------------------------------------------------------------ the built-in attacks
 def _fgsm(c: AttackContext) -> Attack:
-    return FGSM(c.classifier, c.eps)
+    return FGSM(c.classifier, c.eps, norm=c.norm)
 
 
 def _pgd_options(c: AttackContext, steps: int) -> dict:
@@ -311,7 +311,7 @@ def _unrolled(c: AttackContext) -> Attack:
 BPDA_SETTINGS = ("bpda_steps", "bpda_projection", "keep_best", "attack_loss")
 
 
-register_attack(AttackRecord("fgsm", "FGSM", _fgsm, norms=("inf",)))
+register_attack(AttackRecord("fgsm", "FGSM", _fgsm))
 register_attack(
     AttackRecord("pgd", "PGD", _pgd, settings=("pgd_steps", "keep_best", "attack_loss"))
 )

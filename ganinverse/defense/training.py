@@ -70,7 +70,9 @@ class AdversarialAugment:
         self.model = check_float32_model(model)
         self.eps = check_budget(eps, "eps", "inf")
         self.steps = check_count(steps, "steps", "steps")
-        self.alpha = None if alpha is None else check_budget(alpha, "alpha", "inf", strict=True)
+        self.alpha = (
+            None if alpha is None else check_budget(alpha, "alpha", "inf", strict=True, step=True)
+        )
         self.manifold_fraction = check_number(manifold_fraction, "manifold_fraction", low=0, high=1)
         if self.manifold_fraction > 0 and G is None:
             raise ValueError("manifold_fraction > 0 needs the generator G")

@@ -49,7 +49,9 @@ def check_unit_images(
     lo, hi = float(images.detach().min()), float(images.detach().max())
     if lo < -1e-6 or hi > 1 + 1e-6:
         hint = (
-            f"images in [0, 255]? pass {name} / 255"
+            f"values just outside [0, 1] (rounding, e.g. after x − δ)? pass {name}.clamp(0, 1)"
+            if lo >= -1e-3 and hi <= 1 + 1e-3
+            else f"images in [0, 255]? pass {name} / 255"
             if hi > 2 and lo >= -1e-6
             else f"images on the generator's [-1, 1] scale? pass ganinverse.data.to_unit({name})"
             if lo >= -1 - 1e-6 and hi <= 1 + 1e-6
@@ -64,7 +66,12 @@ def check_unit_images(
 
 def check_label_tensor(labels: object, n: int, name: str = "labels") -> Tensor:
     """``labels`` as an int64 tensor (n,) of class indices, else a TypeError / ValueError."""
-    if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.is_complex():
+    if (
+        not isinstance(labels, Tensor)
+        or labels.is_floating_point()
+        or labels.is_complex()
+        or labels.dtype == torch.bool  # (True/False read as classes 1/0: no user means it)
+    ):
         kind = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
         raise TypeError(f"{name} must be an integer torch.Tensor of class indices, got {kind}")
     if labels.shape != (n,):

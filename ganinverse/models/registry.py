@@ -38,8 +38,14 @@ def resolve(name_or_path: str | os.PathLike, kind: str) -> Path:
     stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
     if path.is_dir():
         stem = path / kind
-    if stem.with_name(stem.name + ".json").is_file():
+    card, weights = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".safetensors")
+    if card.is_file():
         return stem
+    if weights.is_file():  # (half a checkpoint: say which half is missing)
+        raise FileNotFoundError(
+            f"{kind} {text!r}: {weights} exists but its card {card} does not (a checkpoint is "
+            "the pair weights + JSON card); copy the .json next to it"
+        )
     raise FileNotFoundError(
         f"no {kind} named {text!r}: not a bundled name ({', '.join(_names(kind)) or 'none'}) "
         f"and no checkpoint {stem}.json / .safetensors"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .._validation import check_int, check_unit_noise_std, check_weight
+from .._validation import check_int, check_unit_noise_std, check_weight, read_number
 from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, get_method, is_search
 from ..operators import REGISTRY, LinearOperator
@@ -474,7 +474,7 @@ def _relevant(spec: Mapping, methods) -> dict:
 def parse_shard(text: str) -> tuple[int, int]:
     """``"K/N"`` -> (K, N) with 0 <= K < N."""
     try:
-        k, n = (int(v) for v in text.split("/"))
+        k, n = (read_number(v, int) for v in text.split("/"))
     except ValueError as err:
         raise ValueError(f"shard must look like K/N (e.g. 0/2), got {text!r}") from err
     if not 0 <= k < n:

@@ -137,3 +137,41 @@ def test_a_cells_json_from_before_fingerprints_resumes(tmp_path, monkeypatch, ck
     assert f"--classifier {ckpts['--classifier']}" in record["meta"]["fingerprints"]
     assert record["cells"]["no defense|clean"]["models_unverified"] is True
     assert "models_unverified" not in record["cells"]["no defense|FGSM ε=0.2"]
+
+
+def test_a_rerun_of_a_subset_of_the_attacks_resumes(tmp_path, capsys, monkeypatch, ckpts):
+    """helper-59: a folder made with --attacks fgsm,pgd --pgd-steps 2 could not be rerun for
+    fgsm alone: "--pgd-steps: recorded 2, now 40", and --pgd-steps 2 was then refused as read
+    by no attack of --attacks. The rerun keeps the recorded budget and does no work."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out, "fgsm:0.1,pgd:0.1", "--pgd-steps", "2") == 0
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    assert defend(ckpts, out, "fgsm:0.1") == 0, capsys.readouterr().err
+    meta = json.loads((out / "cells.json").read_text())["meta"]
+    assert meta["settings"]["pgd_steps"] == 2
+
+
+def test_another_spelling_of_a_checkpoint_path_resumes(tmp_path, capsys, monkeypatch, ckpts):
+    """helper-59: --classifier ./clf/ after --classifier clf was refused as another model."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    other = {k: str(v).replace("/clf/", "/./clf/") + "/" for k, v in ckpts.items()}
+    other = {**ckpts, "--classifier": other["--classifier"]}
+    assert defend(other, out) == 0, capsys.readouterr().err
+
+
+def test_evaluating_the_training_split_warns(tmp_path, ckpts):
+    with pytest.warns(UserWarning, match="--split train: the classifiers were trained"):
+        assert defend(ckpts, tmp_path / "eval", "fgsm:0.1", "--split", "train") == 0
+
+
+def test_a_checkpoint_without_its_card_names_the_missing_half(tmp_path, capsys, ckpts):
+    weights = tmp_path / "lone" / "classifier.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes((tmp_path / "clf" / "classifier.safetensors").read_bytes())
+    assert defend({**ckpts, "--classifier": str(weights)}, tmp_path / "eval") == 2
+    err = capsys.readouterr().err
+    assert f"{weights} exists but its card" in err and not (tmp_path / "eval").exists()

@@ -132,6 +132,10 @@ DEFEND_BAD += [
         ["--attacks", "bpda:0.1", "--bpda-projection", "10000000,1"],
         "--bpda-projection STEPS must be <= 1,000,000",
     ),
+    # helper-59: EOT with one sample is the BPDA column again; ε = 1 holds every image
+    (["--attacks", "eot:0.1", "--eot-samples", "1"], "--eot-samples 1 makes BPDA\\+EOT the BPDA"),
+    (["--attacks", "fgsm:1"], "one this large holds every image"),
+    (["--attacks", "pgd:0_1"], "'_' is not part of a number"),
 ]
 TRAIN_BAD = [
     (["--lr", "nan"], "--lr must be a finite number"),

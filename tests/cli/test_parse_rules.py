@@ -313,3 +313,52 @@ def test_an_empty_value_given_twice_is_shown_as_empty(tmp_path, capsys):
         "--generator: given twice (digits, then ''): give it once",
         tmp_path,
     )
+
+
+# ------------------------------------------------------ 6. a number's text is read strictly
+#: (command head, flag, the text): Python's int()/float() read '0_1' as 1 and ' 5' as 5
+#: (helper-59: ``defend eval --attacks pgd:0_1`` ran at ε = 1 with accuracy 0.000)
+NUMBER_TEXTS = [
+    (["reconstruct", "--dataset", "digits", "--method", "lasso-dct"], "--m", "1_0"),
+    (["sweep", "--dataset", "digits", "--m", "20"], "--lr", "0_1"),
+    (["sweep", "--dataset", "digits"], "--m", "1_0,20"),
+    (["sweep", "--dataset", "digits", "--m", "20", "--methods", "csgm"], "--lambda-z-grid", "0_1"),
+    (["inpaint", "--dataset", "digits"], "--mask", "random:0_8"),
+    (TUNE, "--n-val", "2_0"),
+    (DEFEND, "--attacks", "pgd:0_1"),
+    (DEFEND, "--steps", "1 0"),
+    (["train-classifier", "--dataset", "digits"], "--epochs", "1_0"),
+    (["demo"], "--n-images", "1_0"),
+]
+
+
+@pytest.mark.parametrize(
+    "head, flag, text", NUMBER_TEXTS, ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_a_number_with_an_underscore_or_inner_space_is_refused(head, flag, text, tmp_path, capsys):
+    code, _, err = run([*head, flag, text, "--out", str(tmp_path / "new" / "o")], capsys)
+    assert code == 2, err
+    assert err.startswith(f"ganinverse {_name(head)}: error:") and err.count("\n") == 1, err
+    assert text in err, err  # (the refused text is named)
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_pretrain_command_reads_numbers_strictly(tmp_path, capsys):
+    from pretrain.cli import main as pretrain_main
+
+    argv = ["--dataset", "digits", "--steps", "1_0", "--out", str(tmp_path / "new" / "o")]
+    with pytest.raises(SystemExit) as exit_info:
+        pretrain_main(argv)
+    assert exit_info.value.code == 2
+    assert "'_' is not part of a number" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_help_shows_each_default(capsys):
+    """helper-59: defend eval --help showed no default for --dataset, --n, --steps, ..."""
+    with pytest.raises(SystemExit):
+        main(["defend", "eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("(default: mnist)", "(default: 100)", "(default: 0)", "(default: 200)"):
+        assert shown in text
+    assert "(default: None)" not in text and "(default: False)" not in text

@@ -9,6 +9,7 @@ falls under them; float arguments are found from the constructor's annotations.
 from __future__ import annotations
 
 import inspect
+import json
 import math
 
 import pytest
@@ -178,7 +179,7 @@ def test_an_eps_in_255_units_is_refused_with_the_fix(cls, toy_classifier, toy_ge
         build(cls, toy_classifier, toy_generator, eps=eps)
     if "norm" in params(cls):  # the same attack in L2: 1.98 is a legitimate budget, 9 is not
         build(cls, toy_classifier, toy_generator, eps=1.98, norm="2")
-        with pytest.raises(ValueError, match=r"eps must be in \[0, 8\].*√n = 8"):
+        with pytest.raises(ValueError, match=r"eps must be in \[0, 8\).*√n = 8"):
             build(cls, toy_classifier, toy_generator, eps=9, norm="2")
 
 
@@ -196,7 +197,7 @@ def test_l2_budget_is_checked_at_call_time_before_any_step(toy_classifier, toy_t
     x, y = toy_test_set
     model = Counting(NoShape(toy_classifier))
     attack = PGD(model, eps=9.0, steps=2, norm="2")  # n unknown: accepted here
-    with pytest.raises(ValueError, match=r"eps must be in \[0, 8\]"):
+    with pytest.raises(ValueError, match=r"eps must be in \[0, 8\)"):
         attack(x, y)
     assert model.calls == 0
     PGD(model, eps=1.98, steps=2, norm="2")(x, y)  # legitimate
@@ -217,7 +218,7 @@ def test_images_on_the_wrong_scale_are_refused(cls, toy_classifier, toy_generato
 def test_augment_budgets(toy_classifier, toy_generator):
     with pytest.raises(ValueError, match="8/255 = 0.031"):
         AdversarialAugment(toy_classifier, eps=8)
-    with pytest.raises(ValueError, match=r"manifold_eps must be in \[0, 8\]"):
+    with pytest.raises(ValueError, match=r"manifold_eps must be in \[0, 8\)"):
         AdversarialAugment(toy_classifier, G=toy_generator, manifold_fraction=0.5, manifold_eps=9)
 
 
@@ -237,7 +238,7 @@ def test_other_entry_points_check_the_image_scale(entry, toy_classifier_class, t
 
 
 def test_eval_specs_check_their_budget():
-    with pytest.raises(ValueError, match=r"eps of pgd:8 must be in \[0, 1\].*8/255 = 0.031"):
+    with pytest.raises(ValueError, match=r"eps of pgd:8 must be in \[0, 1\).*8/255 = 0.031"):
         parse_attacks("pgd:8")
     with pytest.raises(ValueError, match="eps of fgsm:nan must be a finite number"):
         parse_attacks("fgsm:nan")
@@ -351,7 +352,7 @@ def test_evaluation_checks_l2_budgets_against_the_image_size(
 ):
     x, y = toy_test_set
     out = tmp_path / "eval"
-    with pytest.raises(ValueError, match=r"eps of pgd2:9 must be in \[0, 8\]"):
+    with pytest.raises(ValueError, match=r"eps of pgd2:9 must be in \[0, 8\)"):
         evaluate_defense([Row("p", toy_classifier, False)], x, y, parse_attacks("pgd2:9"), out=out)
     assert not out.exists()
 
@@ -360,13 +361,29 @@ def test_evaluation_refuses_the_cells_of_another_evaluation(tmp_path, toy_classi
     x, y = toy_test_set
     rows = [Row("p", toy_classifier, False)]
     fast = EvalSettings(pgd_steps=2)
-    evaluate_defense(rows, x, y, parse_attacks("fgsm:0.1"), settings=fast, out=tmp_path)
+    attacks = parse_attacks("fgsm:0.1,pgd:0.1")
+    evaluate_defense(rows, x, y, attacks, settings=fast, out=tmp_path)
     before = (tmp_path / "cells.json").read_text()
-    with pytest.raises(ValueError, match="different evaluation .*settings"):
-        evaluate_defense(
-            rows, x, y, parse_attacks("fgsm:0.1"), settings=EvalSettings(), out=tmp_path
-        )
+    with pytest.raises(ValueError, match="different evaluation .*pgd_steps: recorded 2, now 40"):
+        evaluate_defense(rows, x, y, attacks, settings=EvalSettings(), out=tmp_path)
     assert (tmp_path / "cells.json").read_text() == before
+
+
+def test_a_rerun_of_some_attacks_keeps_the_budgets_only_the_others_read(
+    tmp_path, toy_classifier, toy_test_set
+):
+    """helper-59: a folder made with pgd at --pgd-steps 2 could not be rerun for fgsm alone:
+    its default pgd_steps differed ("recorded 2, now 40"), and passing --pgd-steps 2 was
+    refused as read by no attack of the rerun. A budget no attack of the rerun reads keeps the
+    recorded value (the cells it reuses were made with it)."""
+    x, y = toy_test_set
+    rows = [Row("p", toy_classifier, False)]
+    both = parse_attacks("fgsm:0.1,pgd:0.1")
+    table = evaluate_defense(rows, x, y, both, settings=EvalSettings(pgd_steps=2), out=tmp_path)
+    again = evaluate_defense(rows, x, y, parse_attacks("fgsm:0.1"), out=tmp_path)
+    assert again[0]["FGSM ε=0.1"] == table[0]["FGSM ε=0.1"]
+    meta = json.loads((tmp_path / "cells.json").read_text())["meta"]
+    assert meta["settings"]["pgd_steps"] == 2  # (the PGD cell's own budget, kept)
 
 
 def test_evaluation_rewrites_the_tables_when_every_cell_is_done(
@@ -389,3 +406,91 @@ def test_evaluation_refuses_an_out_that_is_a_file(tmp_path, toy_classifier, toy_
             [Row("p", toy_classifier, False)], x, y, parse_attacks("fgsm:0.1"), out=out
         )
     assert out.read_text() == "x"
+
+
+# ------------------------------------------------ helper-59's inputs (fresh-user trial)
+def test_fgsm_in_the_l2_ball_takes_a_normalised_step(toy_classifier, toy_test_set):
+    """helper-59: FGSM(norm="2") took the L∞ sign step (||δ||₂ = 17 for ε = 1)."""
+    from ganinverse.defense import FGSM
+
+    x, y = toy_test_set
+    x = x[:8].clamp(0.2, 0.8)  # (away from the box: no clipping)
+    adv = FGSM(toy_classifier, eps=0.5, norm="2")(x, y[:8])
+    norms = (adv - x).flatten(1).norm(dim=1)
+    assert torch.allclose(norms, torch.full_like(norms, 0.5), atol=1e-5)
+    assert (adv - x).abs().amax() < 0.5  # (not a sign step of 0.5 per pixel)
+    (col,) = parse_attacks("fgsm2:0.5")
+    assert col.column == "FGSM L2 ε=0.5"
+
+
+def test_bool_labels_are_refused(toy_classifier, toy_test_set):
+    from ganinverse.defense import PGD
+
+    x, _ = toy_test_set
+    with pytest.raises(TypeError, match="labels must be an integer torch.Tensor.*bool"):
+        PGD(toy_classifier, eps=0.1, steps=2)(x[:3], torch.tensor([True, False, True]))
+
+
+@pytest.mark.parametrize("name", ["LatentAttack", "OverpoweredAttack", "ProjectionDefense"])
+@pytest.mark.parametrize("steps", [0, -3])
+def test_a_latent_search_of_no_steps_is_refused(name, steps, toy_generator, toy_classifier):
+    """helper-59: the latent and overpowered attacks took steps=0 (their random starts as the
+    result); ProjectionDefense(steps=-3) was told "pass 0 or more", then 0 was refused."""
+    import ganinverse.defense as d
+
+    args = (toy_generator,) if name == "ProjectionDefense" else (toy_generator, toy_classifier)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        getattr(d, name)(*args, steps=steps, restarts=1)
+
+
+@pytest.mark.parametrize("norm, eps", [("inf", 1.0), ("2", 8.0)])  # (toy images: n = 64)
+def test_a_radius_that_holds_every_image_is_refused(norm, eps, toy_classifier):
+    """helper-59: ε = 1 (L∞) or √n (L2) was taken; that ball already holds all of [0, 1]^n."""
+    from ganinverse.defense import PGD
+
+    with pytest.raises(ValueError, match=r"one this large holds every image"):
+        PGD(toy_classifier, eps=eps, norm=norm)
+    PGD(toy_classifier, eps=0.5, alpha=1.0, norm="inf")  # (a step size may reach the bound)
+
+
+def test_rows_and_settings_are_checked(toy_classifier):
+    with pytest.raises(TypeError, match="Row name must be a str"):
+        Row(None, toy_classifier, False)
+    with pytest.raises(ValueError, match="without '\\|'"):
+        Row("a|b", toy_classifier, False)
+    with pytest.raises(TypeError, match="defended must be a bool"):
+        Row("x", toy_classifier, "yes")
+    with pytest.raises(TypeError, match="classifier must be an nn.Module"):
+        Row("x", "clf", False)
+    with pytest.raises(TypeError, match="bpda_projection must be None or a \\(steps, restarts\\)"):
+        EvalSettings(bpda_projection=5)
+
+
+def test_arguments_in_the_wrong_order_are_named(toy_generator, toy_classifier):
+    """helper-59: bpda_pgd(G, clf) / Row("g", G, ...) failed later on a latent's shape."""
+    from ganinverse.defense import bpda_pgd
+
+    with pytest.raises(TypeError, match="defense is a generator"):
+        bpda_pgd(toy_generator, toy_classifier, eps=0.1)
+    with pytest.raises(TypeError, match="classifier is a generator"):
+        bpda_pgd(ProjectionDefense(toy_generator, steps=2, restarts=1), toy_generator, eps=0.1)
+    with pytest.raises(TypeError, match="classifier is a generator"):
+        Row("g", toy_generator, False)
+
+
+def test_values_just_below_zero_get_the_clamp_hint(toy_classifier, toy_test_set):
+    from ganinverse.defense import PGD
+
+    x, y = toy_test_set
+    x = x[:2].clone()
+    x[0, 0, 0, 0] = -1e-5  # (as after x − δ in float32)
+    with pytest.raises(ValueError, match=r"rounding.*clamp\(0, 1\)"):
+        PGD(toy_classifier, eps=0.1, steps=1)(x, y[:2])
+
+
+def test_a_corrupt_cells_file_says_how_to_go_on(tmp_path, toy_classifier, toy_test_set):
+    x, y = toy_test_set
+    (tmp_path / "cells.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON.*delete its"):
+        evaluate_defense([Row("p", toy_classifier, False)], x, y, parse_attacks("fgsm:0.1"),
+                         out=tmp_path)  # fmt: skip

@@ -1,6 +1,7 @@
 import csv
 
 import pytest
+import torch
 
 from ganinverse.defense import ProjectionDefense
 from ganinverse.defense import evaluate as ev
@@ -37,7 +38,8 @@ def test_parse_attacks():
         ("foo:0.1", "attack must be one of"),
         ("pgd:-1", "eps"),
         ("pgd:x", "number"),
-        ("fgsm2:1", "L2"),
+        ("pgd:0_1", "digit separator"),
+        ("pgd:0 .1", "space inside"),
         ("", "at least one"),
     ]:
         with pytest.raises(ValueError, match=match):
@@ -242,7 +244,7 @@ def test_labels_show_the_budget_that_runs():
 
 
 def test_a_worst_case_carries_the_flags_of_its_parts():
-    rows = [Row("r", None, False)]  # (table_rows reads names only)
+    rows = [Row("r", torch.nn.Identity(), False)]  # (table_rows reads names only)
     specs = parse_attacks("fgsm:0.1,pgd:0.1")
     cells = {
         "r|clean": {"accuracy": 1.0, "seconds": 1.0, "correct": "11"},
