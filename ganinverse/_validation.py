@@ -355,4 +355,11 @@ def read_number(text: str, kind: type = float) -> int | float:
         )
     if any(c.isspace() for c in stripped):
         raise NumberTextError(f"{text!r}: a number has no space inside; remove it")
-    return kind(stripped)
+    value = kind(stripped)
+    mantissa = stripped.lower().split("e", 1)[0]
+    if value == 0 and any(c in "123456789" for c in mantissa):  # (1e-400 reads as 0.0)
+        raise NumberTextError(
+            f"{text!r} is below the smallest float ({kind.__name__} reads it as 0); write 0 if "
+            "0 is meant, else a larger number"
+        )
+    return value

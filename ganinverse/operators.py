@@ -119,6 +119,12 @@ def _positive_int(text: str) -> int:
     return read_number(text, int)
 
 
+def _mask_spec(text: str) -> str:
+    """A mask spec as written, without blanks around its ':' (``random: 0.5`` is
+    ``random:0.5``: one spelling, one sweep record; helper-60)."""
+    return ":".join(part.strip() for part in text.split(":"))
+
+
 M_AXIS = Axis("m", "--m", _positive_int, "number of measurements m")
 
 #: name -> operator class: every LinearOperator subclass that sets ``name`` (``make_operator``,
@@ -671,7 +677,7 @@ class Inpainting(LinearOperator):
     """
 
     name = "inpainting"
-    axis = Axis("mask", "--mask", str, "mask", numeric=False)
+    axis = Axis("mask", "--mask", _mask_spec, "mask", numeric=False)
     per_image_draws = True
 
     @classmethod

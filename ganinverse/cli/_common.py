@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +23,13 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         if shown and "default" not in text and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
+
+    def _expand_help(self, action):
+        """A list default reads as the flag takes it (``csgm,lasso-dct``), not as a tuple."""
+        if isinstance(action.default, (list, tuple)):
+            action = copy.copy(action)
+            action.default = ",".join(map(str, action.default))
+        return super()._expand_help(action)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -46,6 +54,14 @@ class OneLineParser(argparse.ArgumentParser):
         # type=float / type=int read numbers strictly (no '0_1' read as 1: read_number)
         self.register("type", float, strict_float)
         self.register("type", int, strict_int)
+
+    def add_argument(self, *args, **kwargs):
+        """A flag without help text still shows its default in ``--help``."""
+        default = kwargs.get("default")
+        if "help" not in kwargs and default is not None and default is not False:
+            if any(a.startswith("-") for a in args) and kwargs.get("action") != "version":
+                kwargs["help"] = "(default: %(default)s)"
+        return super().add_argument(*args, **kwargs)
 
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", OneLineParser)

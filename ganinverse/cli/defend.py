@@ -189,6 +189,53 @@ RECORD_FLAGS = {
 }
 
 
+#: the checkpoint flags of defend eval: (dest, kind, where the record keeps its spelling)
+CHECKPOINT_FLAGS = (
+    ("generator", "generator", ("generator",)),
+    ("classifier", "classifier", ("classifiers", 0)),
+    ("classifier_adv", "classifier", ("classifiers", 1)),
+    ("classifier_rm", "classifier", ("classifiers", 2)),
+)
+
+
+def _checkpoint_file(text: str, kind: str) -> str | None:
+    """The real path of the card a name or path loads (None if it loads nothing)."""
+    from ..models.registry import resolve
+
+    try:
+        stem = resolve(text, kind)
+    except (FileNotFoundError, TypeError):
+        return None
+    return os.path.realpath(stem.with_name(stem.name + ".json"))
+
+
+def adopt_recorded_spellings(args: argparse.Namespace) -> None:
+    """On a rerun into a folder with a ``cells.json``, a checkpoint flag spelt otherwise than the
+    record (``./clf/``, an absolute path, ``clf/classifier.json``, a symlink) but loading the
+    same card file takes the recorded spelling, so the rerun resumes (helper-59, helper-60).
+    The path itself is never rewritten otherwise: ``./digits`` stays a folder, not the bundled
+    ``digits``. A broken record is left to ``evaluate_defense``'s refusal."""
+    from ..defense.evaluate import STATE_FILE
+    from ..io import read_json
+
+    path = os.path.join(args.out, STATE_FILE)
+    try:
+        tag = read_json(path, "cells file")["meta"]["tag"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for dest, kind, where in CHECKPOINT_FLAGS:
+        now = getattr(args, dest)
+        try:
+            then = tag[where[0]] if len(where) == 1 else tag[where[0]][where[1]]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if not now or not isinstance(then, str) or not then or now == then:
+            continue
+        same = _checkpoint_file(now, kind)
+        if same is not None and same == _checkpoint_file(then, kind):
+            setattr(args, dest, then)
+
+
 def _check_budget_acts(args: argparse.Namespace, dest: str, readers) -> None:
     """A budget flag read only by attacks of ε = 0 (they return the clean images), a
     --bpda-projection equal to the defense's own projection, or --unroll-steps beyond the
@@ -320,7 +367,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--out",
         required=True,
-        help="output folder; a rerun resumes it and may add attacks, and one with other settings, "
+        help="output folder; a rerun resumes it and may add attacks (the tables show the "
+        "attacks of that run; the other cells stay in cells.json), and one with other settings, "
         "or with a model retrained or replaced at its path, is refused (cells.json records the "
         "settings and the fingerprint of every checkpoint loaded)",
     )
@@ -427,9 +475,7 @@ def run_eval(args: argparse.Namespace) -> int:
         keep_best=args.keep_best,
         attack_loss=args.attack_loss or "ce",
     )
-    for dest in ("generator", "classifier", "classifier_adv", "classifier_rm"):
-        if getattr(args, dest):  # (./clf/ and clf are one checkpoint: one record on a rerun)
-            setattr(args, dest, os.path.normpath(getattr(args, dest)))
+    adopt_recorded_spellings(args)
     device = resolve_device(args.device)
     out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder
     args.split = args.split or default_split(args.dataset)

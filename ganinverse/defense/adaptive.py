@@ -42,6 +42,7 @@ from .attacks import (
     Attack,
     AttackChecks,
     check_margin_loss,
+    check_not_generator,
     margin_loss,
     model_image_shape,
     project_ball,
@@ -50,14 +51,6 @@ from .projection import ProjectionDefense, UnrolledProjection
 
 #: Engine settings of the latent-space attacks (Adam; a few restarts).
 LATENT_ATTACK = LatentConfig(restarts=4, steps=200, lr=0.1, optimizer="adam", progress=False)
-
-
-def check_not_generator(module: object, name: str, fix: str) -> None:
-    """A TypeError when ``module`` is a generator (it has ``latent_dim``) where a classifier or
-    a defense is expected (helper-59: arguments given in the wrong order failed later with a
-    shape message that named neither)."""
-    if isinstance(module, nn.Module) and hasattr(module, "latent_dim"):
-        raise TypeError(f"{name} is a generator (it has latent_dim), not {fix}")
 
 
 def check_generator(G: object, classifier: nn.Module, name: str = "G") -> nn.Module:

@@ -72,6 +72,14 @@ def model_image_shape(model: nn.Module) -> tuple[int, int, int] | None:
     return None if shape is None else tuple(int(s) for s in shape)
 
 
+def check_not_generator(module: object, name: str, fix: str) -> None:
+    """A TypeError when ``module`` is a generator (it has ``latent_dim``) where a classifier or
+    a defense is expected (helper-59: arguments given in the wrong order failed later with a
+    shape message that named neither)."""
+    if isinstance(module, nn.Module) and hasattr(module, "latent_dim"):
+        raise TypeError(f"{name} is a generator (it has latent_dim), not {fix}")
+
+
 def check_budget(
     value: object,
     name: str,
@@ -99,7 +107,7 @@ def check_budget(
         return value
     if value > high or (value == high and not step):
         fix = "images are on the [0, 1] scale"
-        if value >= 2 and value / 255 <= high:  # (a budget in 0-255 units)
+        if value >= 2 and value > high and value / 255 <= high:  # (a budget in 0-255 units)
             fix += f"; did you mean {value:g}/255 = {value / 255:.3f}?"
         interval, holds = (
             (f"[0, {high:.4g}]", "a larger one") if step else (f"[0, {high:.4g})", "one this large")
@@ -201,6 +209,7 @@ class AttackChecks:
     probe_classes = False
 
     def __init__(self, model: nn.Module, eps: float, *, norm: str = "inf") -> None:
+        check_not_generator(model, "model", "a classifier of [0, 1] images")
         self.model = check_float32_model(model)
         self.norm = check_choice(str(norm), "norm", NORMS)
         self.eps = check_budget(eps, "eps", self.norm, self.image_size)

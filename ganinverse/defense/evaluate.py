@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -44,8 +45,15 @@ from ..models.classifier import (
     num_classes_of,
     training_status,
 )
-from .adaptive import check_generator, check_not_generator
-from .attacks import ATTACK_LOSSES, NORMS, Attack, check_attack_inputs, check_budget
+from .adaptive import check_generator
+from .attacks import (
+    ATTACK_LOSSES,
+    NORMS,
+    Attack,
+    check_attack_inputs,
+    check_budget,
+    check_not_generator,
+)
 from .projection import ProjectionDefense
 from .registry import AttackContext, AttackRecord, attack_record, registered_attacks
 
@@ -218,6 +226,8 @@ class EvalSettings:
         for name in ("eot_samples", "latent_restarts"):
             check_count(getattr(self, name), name, "draws")
         check_int(self.batch_size, "batch_size", low=1)
+        check_int(self.seed, "seed", low=0)
+        check_bool(self.progress, "progress")
         if self.bpda_projection is not None:
             if (
                 not isinstance(self.bpda_projection, (tuple, list))
@@ -450,20 +460,57 @@ def meta_differences(
     return out
 
 
-def inherit_unread_budgets(saved: Mapping, meta: dict, attacks: Sequence[AttackSpec]) -> None:
-    """Set in this run's ``meta`` each attack budget (an EvalSettings field some registered
-    attack reads: ``AttackRecord.budget_fields``) that no attack of this run reads to its
-    recorded value in ``saved``: the cells this run reuses were computed with it, and no cell
-    of this run depends on it. So a rerun of a subset of the attacks (``--attacks fgsm:0.1``
-    on a folder that also holds an ``eot`` column made with ``--eot-samples 3``) is not refused
-    for a budget it cannot set (helper-59: the flag is then refused as read by none of its
-    attacks), and the record keeps the budget its cells were made with."""
+def _is_cell(cell: object, n: int) -> bool:
+    """Whether a recorded cell is one :func:`evaluate_defense` writes for ``n`` images."""
+    if not isinstance(cell, dict):
+        return False
+    acc, seconds = cell.get("accuracy"), cell.get("seconds")
+    numbers = all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (acc, seconds)
+    )
+    return numbers and 0 <= acc <= 1 and seconds >= 0 and abs(acc * n - round(acc * n)) < 1e-6
+
+
+def _column_budget_fields(column: str) -> set[str] | None:
+    """The budgets the attack of a recorded column read (None: not an attack's column; every
+    budget for a column no registered attack makes, to be safe)."""
+    if column == "clean" or column.startswith("worst case"):
+        return None
+    label = column.rsplit(" ε=", 1)[0].removesuffix(" L2")
+    for record in registered_attacks():
+        if record.label == label:
+            return record.budget_fields()
+    return set().union(*(r.budget_fields() for r in registered_attacks()))
+
+
+def inherit_unread_budgets(
+    saved: Mapping, meta: dict, attacks: Sequence[AttackSpec], cells: Mapping | None = None
+) -> dict:
+    """The recorded meta ``saved`` as this run compares it with its own ``meta``, for the
+    attack budgets (EvalSettings fields some registered attack reads: ``AttackRecord
+    .budget_fields``):
+
+    - one no attack of this run reads keeps its recorded value, in ``meta`` too (the cells this
+      run reuses were made with it; no cell of this run depends on it): a rerun of a subset of
+      the attacks is not refused for a budget it cannot set (helper-59);
+    - one no recorded cell's attack read (``cells``' columns) takes this run's value (nothing
+      recorded depends on it): adding ``pgd`` with ``--pgd-steps 3`` to a folder of ``fgsm``
+      cells is not refused as "recorded 40, now 3" (helper-60).
+    Only a budget that both a recorded cell and this run read is compared."""
     read = set().union(*(a.record.budget_fields() for a in attacks))
     budgets = set().union(*(r.budget_fields() for r in registered_attacks()))
-    recorded = saved.get("settings") if isinstance(saved.get("settings"), dict) else {}
-    for field in sorted(budgets - read):
-        if field in recorded:
+    recorded = dict(saved.get("settings") or {}) if isinstance(saved.get("settings"), dict) else {}
+    used: set[str] = set()
+    for key in cells or {}:
+        fields = _column_budget_fields(str(key).split("|", 1)[-1])
+        used |= fields or set()
+    for field in sorted(budgets):
+        if field not in read and field in recorded:
             meta["settings"][field] = recorded[field]
+        elif field in read and field not in used and field in meta["settings"]:
+            recorded[field] = meta["settings"][field]
+    return {**saved, "settings": recorded} if isinstance(saved.get("settings"), dict) else saved
 
 
 def _fingerprint_refusal(saved: Mapping, now: Mapping, where: str, out_name: str) -> str | None:
@@ -587,12 +634,19 @@ def evaluate_defense(
             or not isinstance(saved.get("cells"), dict)
         ):
             raise ValueError(
-                f"{where} holds a cells.json that is not an evaluation's (no meta and cells); "
-                f"pass another {out_name} folder, or delete its {', '.join(EVALUATION_FILES)} "
-                "to start over"
+                f"{where} holds a cells.json that is not an evaluation's (its meta and cells "
+                f"must be JSON objects); pass another {out_name} folder, or delete its "
+                f"{', '.join(EVALUATION_FILES)} to start over"
             )
-        inherit_unread_budgets(old, meta, attacks)
-        differ = meta_differences(old, meta, names)
+        broken = [k for k, cell in saved["cells"].items() if not _is_cell(cell, n)]
+        if broken:  # (a hand-edited or damaged file: its numbers would enter the tables)
+            raise ValueError(
+                f"{where} holds a cells.json whose cell {broken[0]!r} is not one this evaluation "
+                f"writes (an accuracy k/{n} in [0, 1] and seconds >= 0); pass another "
+                f"{out_name} folder, or delete its {', '.join(EVALUATION_FILES)} to start over"
+            )
+        compared = inherit_unread_budgets(old, meta, attacks, saved["cells"])
+        differ = meta_differences(compared, meta, names)
         if differ:
             raise ValueError(
                 f"{where} holds the cells.json of a different evaluation (its settings differ: "

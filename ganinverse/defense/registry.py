@@ -259,6 +259,11 @@ def _bpda(c: AttackContext, *, eot: bool) -> Attack:
     """BPDA-PGD through the attacker's copy of the defense (``settings.bpda_projection``, if
     set, is a cheaper projection); with ``eot`` a resampling one and ``eot_samples`` per step."""
     s = c.settings
+    if eot and s.eot_samples == 1:  # (helper-60: the column would say EOT over plain BPDA)
+        raise ValueError(
+            "eot_samples=1 makes BPDA+EOT the BPDA attack (one projection per gradient, "
+            "nothing averaged): pass eot_samples >= 2, or list bpda instead of eot"
+        )
     d = _attacker_defense(c, resample=eot)
     samples = s.eot_samples if eot else 1
     return bpda_pgd(d, c.classifier, c.eps, eot_samples=samples, **_pgd_options(c, s.bpda_steps))

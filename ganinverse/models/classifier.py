@@ -59,7 +59,7 @@ def check_unit_images(
         )
         raise ValueError(
             f"{name} must lie in [0, 1] (classifiers and attacks work on that scale), got values "
-            f"in [{lo:.3g}, {hi:.3g}]; {hint}"
+            f"in [{lo:.7g}, {hi:.7g}]; {hint}"
         )
     return images.float()
 

@@ -175,3 +175,56 @@ def test_a_checkpoint_without_its_card_names_the_missing_half(tmp_path, capsys, 
     assert defend({**ckpts, "--classifier": str(weights)}, tmp_path / "eval") == 2
     err = capsys.readouterr().err
     assert f"{weights} exists but its card" in err and not (tmp_path / "eval").exists()
+
+
+def test_adding_an_attack_with_its_own_budget_resumes(tmp_path, capsys, monkeypatch, ckpts):
+    """helper-60: a folder of fgsm cells recorded pgd_steps 40 (read by no cell), so adding
+    pgd with --pgd-steps 3 was refused as "recorded 40, now 3"."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out, "fgsm:0.1") == 0
+    assert defend(ckpts, out, "fgsm:0.1,pgd:0.1", "--pgd-steps", "3") == 0, capsys.readouterr().err
+    meta = json.loads((out / "cells.json").read_text())["meta"]
+    assert meta["settings"]["pgd_steps"] == 3
+    capsys.readouterr()
+    assert defend(ckpts, out, "fgsm:0.1,pgd:0.1", "--pgd-steps", "5") == 2  # (now it is read)
+    assert "--pgd-steps: recorded 3, now 5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", ["abs", "card", "symlink"])
+def test_every_spelling_of_a_checkpoint_resumes(tmp_path, capsys, monkeypatch, ckpts, spelling):
+    """helper-60: $PWD/clf, clf/classifier.json and a symlink were refused as other models."""
+    monkeypatch.chdir(tmp_path)
+    rel = {**ckpts, "--classifier": "clf"}
+    out = tmp_path / "eval"
+    assert defend(rel, out) == 0
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    if spelling == "symlink":
+        (tmp_path / "link").symlink_to(tmp_path / "clf")
+    other = {"abs": str(tmp_path / "clf"), "card": "clf/classifier.json", "symlink": "link"}
+    assert defend({**ckpts, "--classifier": other[spelling]}, out) == 0, capsys.readouterr().err
+
+
+def test_a_folder_named_like_a_bundled_model_is_the_folder(tmp_path, capsys, monkeypatch, ckpts):
+    """helper-60: ./digits (a user's folder) was normalised to digits, the bundled classifier."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    for ext in ("json", "safetensors"):
+        src = tmp_path / "clf" / f"classifier.{ext}"
+        (tmp_path / "digits" / f"classifier.{ext}").write_bytes(src.read_bytes())
+    out = tmp_path / "eval"
+    assert defend({**ckpts, "--classifier": "./digits"}, out) == 0, capsys.readouterr().err
+    prints = json.loads((out / "cells.json").read_text())["meta"]["fingerprints"]
+    assert prints["--classifier ./digits"] == model_fingerprint(ckpts["--classifier"], "classifier")
+
+
+def test_a_damaged_cell_is_refused(tmp_path, capsys, ckpts):
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    state = json.loads((out / "cells.json").read_text())
+    key = next(iter(state["cells"]))
+    for bad in ("x", {"accuracy": "abc", "seconds": 1.0}, {"accuracy": 0.99, "seconds": 1.0}):
+        (out / "cells.json").write_text(json.dumps({**state, "cells": {key: bad}}))
+        capsys.readouterr()
+        assert defend(ckpts, out) == 2
+        assert f"whose cell {key!r} is not one this evaluation writes" in capsys.readouterr().err

@@ -362,3 +362,21 @@ def test_help_shows_each_default(capsys):
     for shown in ("(default: mnist)", "(default: 100)", "(default: 0)", "(default: 200)"):
         assert shown in text
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_help_shows_defaults_of_flags_without_help_and_lists_as_typed(capsys):
+    """helper-60: --seed (no help text) showed no default; --methods showed a Python tuple."""
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: csgm,lasso-dct,lasso-" in text and "('csgm'" not in text
+    with pytest.raises(SystemExit):
+        main(["defend", "eval", "--help"])
+    assert "--seed SEED (default: 0)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_mask_spec_has_one_spelling():
+    from ganinverse.operators import Inpainting
+
+    assert Inpainting.axis.parse("random: 0.5") == "random:0.5"
+    assert Inpainting.axis.parse("half : left") == "half:left"

@@ -494,3 +494,23 @@ def test_a_corrupt_cells_file_says_how_to_go_on(tmp_path, toy_classifier, toy_te
     with pytest.raises(ValueError, match="not valid JSON.*delete its"):
         evaluate_defense([Row("p", toy_classifier, False)], x, y, parse_attacks("fgsm:0.1"),
                          out=tmp_path)  # fmt: skip
+
+
+def test_eot_with_one_sample_is_refused_in_the_api(toy_generator, toy_classifier, toy_test_set):
+    """helper-60: the CLI refused --eot-samples 1 with eot; the API labelled BPDA as EOT."""
+    x, y = toy_test_set
+    defense = ProjectionDefense(toy_generator, steps=2, restarts=1)
+    with pytest.raises(ValueError, match="eot_samples=1 makes BPDA\\+EOT the BPDA attack"):
+        evaluate_defense([Row("d", toy_classifier, True)], x[:4], y[:4], parse_attacks("eot:0.1"),
+                         defense=defense, settings=EvalSettings(eot_samples=1))  # fmt: skip
+
+
+def test_a_generator_as_the_attacked_model_is_named(toy_generator):
+    from ganinverse.defense import FGSM
+
+    with pytest.raises(TypeError, match="model is a generator"):
+        FGSM(toy_generator, eps=0.1)
+    with pytest.raises(TypeError, match="progress must be a bool"):
+        EvalSettings(progress="no")
+    with pytest.raises(ValueError, match="seed"):
+        EvalSettings(seed=-1)
