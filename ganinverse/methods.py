@@ -43,6 +43,7 @@ from ._validation import (
     check_number,
     check_weight,
 )
+from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec
 from .exceptions import ConvergenceWarning, IdleOptionWarning, warn_grid_edge
 from .latent import (
     LatentConfig,
@@ -967,6 +968,7 @@ def _check_yeh_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     (``importance_weights``' own check, on a one-pixel mask)."""
     check_weight(options["prior_weight"], "prior_weight")
     check_choice(options["prior"], "prior", PRIORS)
+    blend_spec(options["blend"])
     importance_weights(torch.ones(1, 1, 1, 1), options["window"])
 
 
@@ -998,6 +1000,12 @@ register_method(
                 acts_when=YEH_PRIOR_ACTS,
             ),
             "window": Flag("--window", int, "window of the importance weights (yeh)"),
+            "blend": Flag(
+                "--yeh-blend",
+                blend_option,
+                "yeh's completion blended into the known pixels: true (= poisson, the paper's), "
+                "biharmonic[:α] or false (as --iagan-blend)",
+            ),
         },
     )
 )
@@ -1087,10 +1095,7 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
         options["back_projection"],
         options["chunk"],
     )
-    if not isinstance(options["blend"], bool):
-        raise TypeError(
-            f"blend must be a bool (True or False), got {type(options['blend']).__name__}"
-        )
+    blend_spec(options["blend"])
 
 
 register_method(
@@ -1143,8 +1148,10 @@ register_method(
             ),
             "blend": Flag(
                 "--iagan-blend",
-                _boolean,
-                "true: iagan's x̂ Poisson-blended into the known pixels (inpainting)",
+                blend_option,
+                "inpainting: iagan's x̂ blended into the known pixels: true (= poisson, "
+                "Pérez et al.'s), biharmonic[:α] (x = αx̂ + B(y − αx̂), B biharmonic "
+                f"interpolation, α default {BIHARMONIC_WEIGHT:g}: better on scattered masks), false",
             ),
         },
     )

@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from ganinverse.blending import poisson_blend
+from ganinverse.blending import (
+    BIHARMONIC_WEIGHT,
+    Blend,
+    biharmonic_blend,
+    blend_option,
+    blend_spec,
+    poisson_blend,
+)
+from ganinverse.inpaint_baselines import biharmonic_inpaint
 from ganinverse.masks import center_mask, random_mask
 
 
@@ -73,3 +81,73 @@ def test_blend_does_not_need_the_truth_and_validates_inputs():
     with pytest.raises(ValueError, match="no known pixel"):
         poisson_blend(x, x, torch.zeros(12, 12))
     assert torch.equal(poisson_blend(x, x, torch.ones(12, 12)), x)
+
+
+def _plane(n, c=3, h=12, w=12):
+    """a + b·i + c·j per image and channel: harmonic and biharmonic interpolants reproduce it."""
+    gen = torch.Generator().manual_seed(7)
+    a, b, d = (torch.rand(3, n, c, 1, 1, generator=gen) * 0.04 - 0.02).unbind(0)
+    i = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1)
+    j = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w)
+    return a + b * i + d * j
+
+
+@pytest.mark.parametrize("interpolant", ["poisson", "biharmonic"])
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 0.2])
+def test_blends_are_alpha_guide_plus_an_interpolated_residual(interpolant, alpha):
+    """x = αg + I(y − αg): with y − αg a plane on the known pixels (which both interpolants
+    reproduce exactly), the missing pixels are αg + that plane, whatever g is."""
+    g = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(3)) * 1.2 - 0.6
+    truth = alpha * g + _plane(2)
+    mask = center_mask(2, (12, 12), fraction=0.5)
+    y = torch.where(mask.bool(), truth, torch.full_like(truth, float("nan"))).nan_to_num(9.0)
+    out = Blend(interpolant, alpha)(g, y, mask)
+    assert torch.allclose(out, truth, atol=1e-4), float((out - truth).abs().max())
+
+
+def test_biharmonic_blend_of_a_zero_guide_is_biharmonic_inpainting_and_keeps_known_pixels():
+    y = smooth_images(3, c=3, seed=5)
+    mask = random_mask(3, (12, 12), missing=0.7, seed=1)
+    out = biharmonic_blend(torch.zeros_like(y), y, mask, weight=0.3)
+    assert torch.allclose(out, biharmonic_inpaint(y, mask), atol=1e-6)
+    guide = torch.rand(3, 3, 12, 12) * 2 - 1
+    out = biharmonic_blend(guide, y, mask)
+    known = mask.bool().expand_as(y)
+    assert torch.equal(out[known], y[known]) and out.dtype == y.dtype
+    assert float(out.abs().max()) <= 1.0  # clamped to the image range
+
+
+def test_the_weight_moves_the_result_from_the_interpolant_towards_the_guide():
+    """The true image as the guide: α = 1 returns it; smaller α lands between it and the
+    biharmonic interpolation of the known pixels."""
+    x = smooth_images(2, c=3, seed=6) + 0.1 * torch.rand(2, 3, 12, 12)
+    mask = random_mask(2, (12, 12), missing=0.8, seed=3)
+    err = [float((biharmonic_blend(x, x, mask, weight=a) - x).abs().max()) for a in (1, 0.6, 0.2)]
+    assert err[0] < 1e-6 < err[1] < err[2]
+
+
+def test_blend_spec_reads_every_spelling_and_refuses_the_rest():
+    assert blend_spec(False) is None and blend_spec(None) is None
+    assert blend_spec(True) == Blend("poisson", 1.0) == blend_spec("poisson")
+    assert blend_spec("biharmonic") == Blend("biharmonic", BIHARMONIC_WEIGHT)
+    assert blend_spec("biharmonic:0.8") == Blend("biharmonic", 0.8)
+    assert blend_spec("poisson:1").option is True  # recorded sweeps hold True
+    assert blend_option("Biharmonic") == "biharmonic:0.5" and blend_option("OFF") is False
+    assert blend_option("poisson:0.25") == "poisson:0.25"
+    with pytest.raises(TypeError, match="blend must be a bool or a text"):
+        blend_spec(1)
+    for bad, match in [
+        ("bilinear", "poisson.* or biharmonic"),
+        ("biharmonic:", "poisson.* or biharmonic"),
+        ("biharmonic:0", r"its α must lie in \(0, 1\]"),
+        ("biharmonic:1.5", r"its α must lie in \(0, 1\]"),
+        ("biharmonic:nan", r"its α must lie in \(0, 1\]"),
+        ("poisson:0_5", "'_' is not part of a number"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            blend_option(bad)
+    x = smooth_images(1)
+    with pytest.raises(ValueError, match=r"weight must lie in \(0, 1\]"):
+        poisson_blend(x, x, torch.ones(12, 12), weight=0.0)
+    with pytest.raises(TypeError, match="weight must be a number"):
+        biharmonic_blend(x, x, torch.ones(12, 12), weight="0.5")

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import functools
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+
+def _shows_default(default: object) -> bool:
+    """Whether ``--help`` shows a flag's default: not for None / False (an unset flag) nor a
+    suppressed one; 0 is a default and is shown."""
+    return default is not None and default is not False and default != argparse.SUPPRESS
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -18,8 +25,7 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        unset = action.default is None or action.default is False  # (0 is a default: shown)
-        shown = not unset and action.default != argparse.SUPPRESS and action.option_strings
+        shown = _shows_default(action.default) and action.option_strings
         if shown and "default" not in text and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
@@ -57,11 +63,24 @@ class OneLineParser(argparse.ArgumentParser):
 
     def add_argument(self, *args, **kwargs):
         """A flag without help text still shows its default in ``--help``."""
-        default = kwargs.get("default")
-        if "help" not in kwargs and default is not None and default is not False:
+        if "help" not in kwargs and _shows_default(kwargs.get("default")):
             if any(a.startswith("-") for a in args) and kwargs.get("action") != "version":
                 kwargs["help"] = "(default: %(default)s)"
         return super().add_argument(*args, **kwargs)
+
+    def _get_value(self, action, arg_string):
+        """A type function refused the text: where it said why the text is no number
+        (``NumberTextError``: '0_1', '1 0', '1e-400'), that reason, not argparse's bare
+        "invalid <type> value"."""
+        from .._validation import NumberTextError
+
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as err:
+            cause = err.__context__
+            if isinstance(cause, NumberTextError):
+                raise argparse.ArgumentError(action, str(cause)) from cause
+            raise
 
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", OneLineParser)
@@ -289,14 +308,20 @@ def str_list(text: str) -> tuple[str, ...]:
 
 def _number(text: str, name: str) -> int | float:
     """``"300"`` -> 300, ``"1e-3"`` -> 0.001."""
-    from .._validation import read_number
+    from .._validation import NumberTextError, read_number
 
-    for kind in (int, float):
-        try:
-            return read_number(text, kind)
-        except ValueError:
-            pass
-    raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}")
+    try:
+        return read_number(text, int)
+    except NumberTextError as err:  # (a reason beyond "not an int": '_', a space, ...)
+        raise argparse.ArgumentTypeError(f"{name}: {err}") from err
+    except ValueError:
+        pass
+    try:
+        return read_number(text, float)
+    except NumberTextError as err:
+        raise argparse.ArgumentTypeError(f"{name}: {err}") from err
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}") from None
 
 
 def engine_list(text: str) -> tuple[dict, ...]:
@@ -506,11 +531,28 @@ def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False)
                     group,
                     record.name,
                     flag.flag,
-                    type=flag.type,
+                    type=_keeping_reason(flag.type),
                     choices=flag.choices,
                     dest=_dest(flag.flag),
                     help=flag.help,
                 )
+
+
+def _keeping_reason(parse):
+    """A record's own parser of a flag's text (not int / float / str, which the parser's type
+    registry reads) with its ValueError's reason shown: argparse would print only
+    "invalid <name> value"."""
+    if parse in (int, float, str) or not callable(parse):
+        return parse
+
+    @functools.wraps(parse)
+    def read(text: str):
+        try:
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from err
+
+    return read
 
 
 def add_record_flag(group, owner: str, flag: str, **kwargs) -> None:

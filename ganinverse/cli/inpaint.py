@@ -1,5 +1,5 @@
 """``ganinverse inpaint``: fill missing pixels with any registered method that applies to the
-Inpainting operator (default: Yeh et al. 2017's semantic inpainting), Poisson-blended."""
+Inpainting operator (default: Yeh et al. 2017's semantic inpainting), blended into the known pixels."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 
 from .. import metrics
 from .._validation import check_int
-from ..blending import poisson_blend
+from ..blending import blend_spec
 from ..data import (
     default_split,
     folder_files,
@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "inpaint",
         help="fill the missing pixels of images with a pretrained GAN (Yeh et al. 2017)",
         description="Masks the images, searches the generator's latent space for the closest "
-        "completion (weighted context loss + discriminator prior), Poisson-blends it in and "
+        "completion (weighted context loss + discriminator prior), blends it into the known "
+        "pixels (Poisson blending; biharmonic with --yeh-blend / --iagan-blend biharmonic) and "
         "writes NNN_masked.png, NNN_raw.png (G(z)), NNN_blended.png, comparison.png and "
         "summary.json (PSNR/SSIM against the unmasked input).",
     )
@@ -217,6 +218,11 @@ def run(args: argparse.Namespace) -> int:
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
+    # the blend: the method's own option as given (default: Poisson blending), applied below to
+    # the raw completion, so raw.png and blended.png show both
+    how = blend_spec(given.get(args.method, {}).get("blend", True))
+    if "blend" in options:
+        options["blend"] = False
     if "progress" in options:  # a solver's own bar (untrained priors)
         options["progress"] = not args.no_progress
     if args.generator is not None and not record.needs_generator:
@@ -267,9 +273,7 @@ def run(args: argparse.Namespace) -> int:
         **options,
     )
     x_raw = getattr(res, "x_raw", res.x_hat).detach().cpu()
-    blended = getattr(res, "x_blended", None)
-    if blended is None:  # every method's completion is blended into the known pixels
-        blended = poisson_blend(x_raw, y, mask)
+    blended = x_raw if how is None else how(x_raw, y, mask)
     images = {"masked": y.cpu(), "raw": x_raw, "blended": blended.detach().cpu()}
     rows = []
     for kind in ("raw", "blended"):
@@ -309,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
                 "input_conversions": conversions,
                 "missing_fraction": float(1 - mask.float().mean()),
                 **{k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
+                "blend": False if how is None else how.option,  # (applied here, not by the solver)
                 "config": None if config is None else _config_record(config),
                 "improved": None if not hasattr(latent, "improved") else latent.improved.tolist(),
                 "status": status,

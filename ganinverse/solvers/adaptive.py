@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from .._validation import check_count, check_int, check_learning_rate, check_positive, check_weight
-from ..blending import poisson_blend
+from ..blending import blend_spec
 from ..exceptions import ConvergenceWarning, IdleOptionWarning, warn_idle
 from ..latent import LatentConfig, LatentResult, frozen
 from ..operators import Inpainting, LinearOperator, check_operator
@@ -296,7 +296,7 @@ def iagan(
     adapt_steps: int = STEPS,
     discrepancy: float = DISCREPANCY,
     back_projection: bool = False,
-    blend: bool = False,
+    blend: bool | str = False,
     chunk: int = CHUNK,
     image_ids: Sequence[int] | None = None,
     **overrides: object,
@@ -313,8 +313,9 @@ def iagan(
     ``operator.noise.std`` (0, or σ = 0: the step count alone). G runs in eval
     mode (BatchNorm on its running statistics, which are never updated) and is not modified.
     ``back_projection``: x̂ ← x̂ + A†(y − A x̂) afterwards (``back_project``). ``blend`` (an
-    ``Inpainting`` operator only): x̂ Poisson-blended into the known pixels of y
-    (``blending.poisson_blend``, as Yeh et al.'s completion; Pérez et al. 2003). ``chunk``: images
+    ``Inpainting`` operator only): x̂ blended into the known pixels of y (``blending.blend_spec``:
+    True / ``"poisson"`` Poisson blending as Yeh et al.'s completion, Pérez et al. 2003;
+    ``"biharmonic[:α]"`` x = αx̂ + B(y − αx̂), better on scattered masks). ``chunk``: images
     fine-tuned at once (memory: about 4·|θ|·chunk floats); results do not depend on it.
 
     Raises TypeError/ValueError, before any work, for a wrong generator, operator, shape, start,
@@ -326,11 +327,10 @@ def iagan(
     lr_theta, lr_z, steps, discrepancy, chunk = _check_options(
         lr_theta, lr_z, adapt_steps, discrepancy, back_projection, chunk
     )
-    if not isinstance(blend, bool):
-        raise TypeError(f"blend must be a bool (True or False), got {type(blend).__name__}")
-    if blend and not isinstance(operator, Inpainting):
+    how = blend_spec(blend)
+    if how is not None and not isinstance(operator, Inpainting):
         raise ValueError(
-            f"blend=True blends into known pixels: it needs an Inpainting operator, got "
+            f"blend={blend!r} blends into known pixels: it needs an Inpainting operator, got "
             f"{type(operator).__name__}; drop blend"
         )
     operator, y = _prepare(G, operator, y)
@@ -384,9 +384,9 @@ def iagan(
     bp_converged = torch.ones(len(y), dtype=torch.bool)
     if back_projection:
         x_hat, bp_converged = back_project(operator, x_hat, y)
-    if blend:
+    if how is not None:
         mask = operator.measurement_mask()[:, :1].to(device)
-        x_hat = poisson_blend(x_hat.detach(), y, mask.expand(len(y), -1, -1, -1))
+        x_hat = how(x_hat.detach(), y, mask.expand(len(y), -1, -1, -1))
     with torch.no_grad():
         rows = torch.arange(len(y), device=device)
         data = operator.data_misfit(y, operator.A_rows(x_hat, rows), rows)

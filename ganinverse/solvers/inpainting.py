@@ -14,7 +14,8 @@ and the prior term, from the discriminator's logit l = D(G(z)), is one of
     "nonsat": -log σ(l)     =  softplus(-l)  (non-saturating)
     "wgan":   -l                             (a WGAN critic's score).
 
-The completion G(ẑ) is finally Poisson-blended into the known pixels (``ganinverse.blending``).
+The completion G(ẑ) is finally blended into the known pixels (``ganinverse.blending``; ``blend``:
+True / "poisson" the paper's Poisson blending, "biharmonic[:α]" the biharmonic blend, False none).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .._validation import (
     check_tensor,
     check_weight,
 )
-from ..blending import poisson_blend
+from ..blending import blend_spec
 from ..exceptions import IdleOptionWarning
 from ..latent import (
     LatentConfig,
@@ -155,7 +156,7 @@ def inpaint(
     prior_weight: float = PRIOR_WEIGHT,
     prior: str = "log1m",
     window: int = 7,
-    blend: bool = True,
+    blend: bool | str = True,
     config: LatentConfig | None = None,
     *,
     image_ids: Sequence[int] | None = None,
@@ -193,7 +194,7 @@ def inpaint_operator(
     prior_weight: float = PRIOR_WEIGHT,
     prior: str = "log1m",
     window: int = 7,
-    blend: bool = True,
+    blend: bool | str = True,
     config: LatentConfig | None = None,
     image_ids: Sequence[int] | None = None,
     **overrides: object,
@@ -261,6 +262,7 @@ def _inpaint(
         raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
     check_choice(prior, "prior", PRIORS)
     check_weight(prior_weight, "prior_weight")
+    how = blend_spec(blend)
     _warn_idle_prior(D, prior_weight, prior)
     device = generator_device(G)
     if D is not None and generator_device(D) != device:
@@ -274,7 +276,7 @@ def _inpaint(
         G, objective, len(y_masked), config, image_ids=image_ids, desc="inpaint"
     )
     x_raw = latent.x_hat.detach()
-    x_blended = poisson_blend(x_raw, y_masked, mask) if blend else None
+    x_blended = None if how is None else how(x_raw, y_masked, mask)
     return InpaintingResult(x_blended, x_raw, y_masked, mask, weights, latent)
 
 

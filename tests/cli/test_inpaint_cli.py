@@ -369,3 +369,38 @@ def test_summary_records_the_conversions_of_a_mask_file_once(tmp_path, checkpoin
     notes = json.loads((tmp_path / "a" / "summary.json").read_text())["input_conversions"]
     assert len(notes) == 1 and "1 coloured pixels" in notes[0], notes
     assert len([w for w in caught if w.category is ConversionWarning]) == 1
+
+
+@pytest.mark.parametrize("blend", ["biharmonic:0.6", "false"])
+def test_the_methods_blend_flag_picks_the_blend_of_blended_png(blend, tmp_path, checkpoints):
+    """--yeh-blend biharmonic:0.6: blended.png is the biharmonic blend of raw.png's completion
+    (known pixels kept; summary.json records it); false: no blend, blended.png is raw.png."""
+    gen, disc = checkpoints
+    arr = digit_png(tmp_path / "in.png")
+    out = tmp_path / "out"
+    argv = ["inpaint", "--generator", str(gen), "--discriminator", str(disc)]
+    argv += ["--image", str(tmp_path / "in.png"), "--mask", "random:0.5", "--out", str(out)]
+    argv += ["--steps", "3", "--restarts", "1", "--device", "cpu", "--no-progress"]
+    assert main([*argv, "--yeh-blend", blend]) == 0
+    blended = np.asarray(Image.open(out / "000_blended.png"))
+    raw = np.asarray(Image.open(out / "000_raw.png"))
+    known = np.asarray(Image.open(out / "000_masked.png")) != 128
+    summary = json.loads((out / "summary.json").read_text())
+    if blend == "false":
+        assert np.array_equal(blended, raw) and summary["blend"] is False
+    else:
+        assert np.array_equal(blended[known], arr[known]) and not np.array_equal(blended, raw)
+        assert summary["blend"] == "biharmonic:0.6"
+
+
+def test_a_bad_blend_is_refused_by_its_flag(tmp_path, capsys, checkpoints):
+    gen, _ = checkpoints
+    digit_png(tmp_path / "in.png")
+    argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png")]
+    argv += ["--method", "iagan", "--iagan-blend", "biharmonic:2", "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--iagan-blend" in err and "its α must lie in (0, 1]" in err, err
+    assert not (tmp_path / "o").exists()

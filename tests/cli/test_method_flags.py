@@ -1224,3 +1224,36 @@ def test_too_many_validation_images_names_n_val(tmp_path, capsys):
     code, err = run(argv("sweep", "deep-decoder", out, *grids, "--n-val", "5000"), capsys)
     assert_refused(code, err, "sweep", "--n-val: ", tmp_path)
     assert "(CLI --n-val)" in err and "--n-images" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("flag", "text", "reason"),
+    [
+        ("--iagan-back-projection", "maybe", "expected true or false, got 'maybe'"),
+        ("--iagan-blend", "bilinear", "blend must be true, false, poisson[:α] or biharmonic[:α]"),
+        ("--iagan-blend", "biharmonic:0_5", "'_' is not part of a number"),
+        ("--yeh-blend", "poisson:0", "its α must lie in (0, 1]"),
+    ],
+)
+def test_a_record_flags_own_parser_says_why_it_refused(flag, text, reason, tmp_path, capsys):
+    """A method flag read by the record's own parser printed only "invalid <name> value"
+    (argparse drops a ValueError's message): the reason is kept, on the one error line."""
+    method = _owner(flag, "sweep")
+    code, err = run(argv("sweep", method, tmp_path / "new" / "o", flag, text), capsys)
+    assert_refused(code, err, "sweep", f"{flag}: ", tmp_path)
+    assert reason in err, err
+
+
+def test_a_sweep_records_the_biharmonic_blend(tmp_path, capsys):
+    """--iagan-blend biharmonic on inpainting runs and is recorded in its canonical form."""
+    import json
+
+    out = tmp_path / "o"
+    args = ["sweep", "--dataset", "digits", "--generator", "digits", "--methods", "iagan"]
+    args += ["--operator", "inpainting", "--mask", "random:0.8", "--n-images", "1"]
+    args += ["--steps", "2", "--restarts", "1", "--iagan-steps-grid", "2", "--device", "cpu"]
+    args += ["--no-progress", "--iagan-blend", "Biharmonic", "--out", str(out)]
+    code, err = run(args, capsys)
+    assert code == 0, err
+    spec = json.loads((out / "sweep.json").read_text())
+    assert spec["options"]["iagan"]["blend"] == "biharmonic:0.5"

@@ -304,6 +304,33 @@ def test_blend_keeps_the_known_pixels_of_an_inpainting_operator(toy_generator):
         gi.reconstruct("iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend=True)
 
 
+def test_a_biharmonic_blend_is_the_blend_of_the_raw_completion(toy_generator):
+    """blend="biharmonic:0.7": the known pixels are the measured ones and the result is
+    ``biharmonic_blend`` of the unblended x̂ (same seeds) with α = 0.7; refused for another
+    operator with the value named."""
+    import ganinverse as gi
+    from ganinverse.blending import biharmonic_blend
+
+    G = toy_generator
+    x = G(torch.randn(2, G.latent_dim, generator=torch.Generator().manual_seed(4))).detach()
+    mask = torch.ones(1, 1, *G.image_shape[1:])
+    mask[..., 1:6, 2:5] = 0
+    op = gi.Inpainting(mask, G.image_shape)
+    y = op.measure(x)
+    kw = dict(adapt_steps=3, steps=3, restarts=1, progress=False)
+    raw = gi.reconstruct("iagan", G, op, y, blend=False, **kw)
+    out = gi.reconstruct("iagan", G, op, y, blend="biharmonic:0.7", **kw)
+    torch.testing.assert_close(out, biharmonic_blend(raw, y, mask.expand(2, -1, -1, -1), 0.7))
+    known = mask.expand_as(x).bool()
+    assert torch.equal(out[known], y[known])
+    with pytest.raises(ValueError, match="blend='biharmonic' applies to Inpainting operators"):
+        gi.reconstruct(
+            "iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend="biharmonic"
+        )
+    with pytest.raises(ValueError, match="blend must be true, false, poisson"):
+        gi.reconstruct("iagan", G, op, y, blend="bilinear", **kw)
+
+
 def test_a_discrepancy_rule_without_noise_warns_idle():
     """User trial: iagan(discrepancy=5.0) on a noiseless operator ran without a word (the rule
     compares the misfit with discrepancy x σ², 0 here)."""

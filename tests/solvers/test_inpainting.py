@@ -224,3 +224,18 @@ def test_a_prior_option_that_cannot_act_warns(toy_generator, given, match):
         warnings.simplefilter("error", IdleOptionWarning)
         inpaint(G, x, mask, **QUICK)  # the defaults: no D, the prior term dropped
         inpaint(G, x, mask, D=ToyDiscriminator(), prior_weight=0.1, **QUICK)
+
+
+def test_yeh_takes_the_biharmonic_blend(toy_generator):
+    """blend="biharmonic": x_blended is ``biharmonic_blend`` of the raw completion (α = 0.5);
+    a bad blend is refused before the search."""
+    from ganinverse.blending import biharmonic_blend
+
+    G = toy_generator
+    x = in_range(G, 2, seed=3)
+    mask = random_mask(2, G.image_shape, missing=0.6, seed=1)
+    res = inpaint(G, x, mask, prior_weight=0.0, blend="biharmonic", **FAST)
+    want = biharmonic_blend(res.x_raw, res.y_masked, res.mask, 0.5)
+    torch.testing.assert_close(res.x_blended, want)
+    with pytest.raises(ValueError, match="blend must be true, false, poisson"):
+        inpaint(G, x, mask, prior_weight=0.0, blend="nearest", **FAST)
