@@ -67,3 +67,15 @@ ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dat
   --iagan-blend true \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0 --lr 0.1 --steps 500 --restarts 2 \
   --device cpu --no-progress --out $R/face_inpainting
+
+step face-blend-choice  # iagan's blend per mask chosen on 8 *training* faces (100-107), not the test faces
+python benchmarks/blend_choice.py --data-root /tmp/data/celeba64 \
+  --masks random:0.8,grid:4,pattern:0.25,center,half --n 8 --start 100 | tee $R/face_blend_choice.txt
+
+step face-inpainting-bh  # iagan with the chosen biharmonic blend (α = 0.5) on the masks where it won the
+# choice; paired with face_inpainting's biharmonic rows (same faces, same masks: seeded by image and mask)
+ganinverse sweep --generator celeba64-dcgan --dataset celeba64 \
+  --data-root /tmp/data/celeba64 --operator inpainting \
+  --mask random:0.8,pattern:0.25,grid:4 --methods iagan --iagan-blend biharmonic:0.5 \
+  --n-images 64 --batch-size 8 --n-val 4 --noise-std 0 --lr 0.1 --steps 500 --restarts 2 \
+  --device cpu --no-progress --out $R/face_inpainting_bh

@@ -334,6 +334,10 @@ def check_distinct(values: Sequence, name: str, *, what: str = "value") -> Seque
     return values
 
 
+#: The smallest normal float32 (the tensors' type): a typed number below it is 0 or imprecise there.
+FLOAT32_TINY = 1.1754943508222875e-38
+
+
 class NumberTextError(ValueError):
     """A number's text that ``int()`` / ``float()`` would read but no user means
     (:func:`read_number`); its message says why and the fix."""
@@ -343,8 +347,10 @@ def read_number(text: str, kind: type = float) -> int | float:
     """``kind(text)`` (``int`` or ``float``) for a number the user typed (a flag, a list item,
     a mask or attack spec), without what Python's ``int()`` / ``float()`` also accept and no
     user means: a ``_`` digit separator (``float("0_1")`` is 1.0, not 0.1) and a space inside
-    (``int(" 5")`` is 5; surrounding blanks are stripped). Raises ValueError naming the text
-    and the fix; ``int`` refuses "1.5" and "1e3" as ``int()`` does."""
+    (``int(" 5")`` is 5; surrounding blanks are stripped), digits other than ASCII 0-9
+    (``float("１e-400")``), and a nonzero number below float32's smallest normal (it reads as 0
+    in the tensors). Raises ValueError naming the text and the fix; ``int`` refuses "1.5" and
+    "1e3" as ``int()`` does."""
     if not isinstance(text, str):
         raise TypeError(f"expected the text of a number, got {type(text).__name__}")
     stripped = text.strip()
@@ -355,11 +361,18 @@ def read_number(text: str, kind: type = float) -> int | float:
         )
     if any(c.isspace() for c in stripped):
         raise NumberTextError(f"{text!r}: a number has no space inside; remove it")
+    if not stripped.isascii():  # (float("１e-400") is 0.0 and "٠.١" is 0.1: Unicode digits)
+        raise NumberTextError(
+            f"{text!r}: a number is written with the ASCII digits 0-9 (this text has "
+            "full-width or other non-ASCII characters); retype it"
+        )
     value = kind(stripped)
     mantissa = stripped.lower().split("e", 1)[0]
-    if value == 0 and any(c in "123456789" for c in mantissa):  # (1e-400 reads as 0.0)
-        raise NumberTextError(
-            f"{text!r} is below the smallest float ({kind.__name__} reads it as 0); write 0 if "
-            "0 is meant, else a larger number"
+    nonzero = any(c in "123456789" for c in mantissa)
+    if nonzero and (value == 0 or (kind is float and abs(value) < FLOAT32_TINY)):
+        raise NumberTextError(  # (1e-400 reads as 0.0; 1e-320 is 0 in the float32 tensors)
+            f"{text!r} is below the smallest normal float32 ({FLOAT32_TINY:.3g}), the tensors' "
+            "type, where it reads as 0 or loses its digits; write 0 if 0 is meant, else a "
+            "larger number"
         )
     return value

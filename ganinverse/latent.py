@@ -28,6 +28,7 @@ still, e.g. lr=1e-8); from a warm start (``z_init``) any decrease counts.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 import warnings
@@ -121,17 +122,21 @@ class LatentConfig:
     def __post_init__(self) -> None:
         check_count(self.restarts, "restarts", "draws")
         check_count(self.steps, "steps", "steps", low=0)
-        check_learning_rate(self.lr, "lr")
+        keep = functools.partial(object.__setattr__, self)  # (a 0-d tensor or numpy scalar
+        keep("lr", check_learning_rate(self.lr, "lr"))  # is kept as the float it was checked as)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.projection, "projection", PROJECTIONS)
         check_choice(self.init, "init", INITS)
         check_choice(self.select, "select", SELECTIONS)
-        check_weight(self.lambda_z, "lambda_z")
-        check_number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
-        check_number(self.step_at, "step_at", low=0.0, high=1.0, low_open=True)
-        check_number(self.step_gamma, "step_gamma", low=0.0, high=1.0, low_open=True)
-        check_number(
+        keep("lambda_z", check_weight(self.lambda_z, "lambda_z"))
+        keep("momentum", check_number(self.momentum, "momentum", low=0.0, high=1.0, high_open=True))
+        keep("step_at", check_number(self.step_at, "step_at", low=0.0, high=1.0, low_open=True))
+        keep(
+            "step_gamma",
+            check_number(self.step_gamma, "step_gamma", low=0.0, high=1.0, low_open=True),
+        )
+        box = check_number(
             self.box,
             "box",
             low=0.0,
@@ -141,6 +146,7 @@ class LatentConfig:
             "init='uniform'); latents are N(0, I), so 1000 never binds: use projection='none' "
             "for no box",
         )
+        keep("box", box)
         if not isinstance(self.progress, bool):
             raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
         check_int(self.seed, "seed", low=0)
@@ -153,7 +159,7 @@ class LatentConfig:
         check_int(self.patience, "patience", low=1)
         check_int(self.log_every, "log_every", low=1)
         if self.tol is not None:
-            check_positive(self.tol, "tol", strict=False)
+            keep("tol", check_positive(self.tol, "tol", strict=False))
         if not all(0 < f < 1 for f in self.prune_at):
             raise ValueError(f"prune_at must hold fractions in (0, 1), got {self.prune_at}")
         if len(set(self.prune_at)) != len(self.prune_at):

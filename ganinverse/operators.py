@@ -120,9 +120,22 @@ def _positive_int(text: str) -> int:
 
 
 def _mask_spec(text: str) -> str:
-    """A mask spec as written, without blanks around its ':' (``random: 0.5`` is
-    ``random:0.5``: one spelling, one sweep record; helper-60)."""
-    return ":".join(part.strip() for part in text.split(":"))
+    """A mask spec in one spelling, so one mask is one sweep record: no blanks around its ':'
+    (``random: 0.5``, helper-60) and each number as Python writes it (``random:.5`` and
+    ``random:0.50`` are ``random:0.5``, helper-61). Text that is no number is kept as written
+    (``half:left``, a file name; a bad number is refused by ``parse_mask`` later)."""
+    from ._validation import read_number
+
+    def one(part: str) -> str:
+        for kind in (int, float):
+            try:
+                return repr(read_number(part, kind))
+            except (TypeError, ValueError):
+                pass
+        return part
+
+    head, *values = [part.strip() for part in text.split(":")]
+    return ":".join([head, *map(one, values)])
 
 
 M_AXIS = Axis("m", "--m", _positive_int, "number of measurements m")

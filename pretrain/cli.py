@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
             extra = {"nargs": 2, "type": float}
         else:  # annotations are strings here: "int | None", "float", "str", ...
             extra = {"type": int if "int" in f.type else float if "float" in f.type else str}
-        shown = "" if default is None else f" (default: {default})"
+        typed = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        shown = "" if default is None else f" (default: {typed})"  # (a list as typed: 500 500)
         parser.add_argument(flag, dest=f.name, help=helps.get(f.name, "") + shown, **extra)
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--compile", action="store_true", help="torch.compile G and D (CUDA only)")
@@ -239,3 +240,7 @@ def _with_flag(parser: argparse.ArgumentParser, args: argparse.Namespace, err: E
             if given[action.dest] not in (None, action.default):  # the user set it
                 return f"{longs[0]}: {message}"
     return message
+
+
+if __name__ == "__main__":  # python -m pretrain.cli (as python -m pretrain)
+    sys.exit(main())

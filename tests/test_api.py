@@ -101,3 +101,14 @@ def test_engine_options_are_keywords_of_every_latent_method(toy_generator):
         mask[..., :2, :] = 0
         inp = gi.Inpainting(mask, G.image_shape)
         gi.reconstruct("yeh", G, inp, inp.measure(x), steps=2)
+
+
+def test_a_bundled_name_that_is_also_a_path_here_warns(tmp_path, monkeypatch):
+    """``load_generator("digits")`` with the user's own ./digits.json here loads the bundled
+    one (names come first): it says so and how to load the file (helper-61)."""
+    import ganinverse as gi
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits.json").write_text("{}")
+    with pytest.warns(UserWarning, match=r"the bundled generator is loaded, but a path \./digits"):
+        gi.load_generator("digits")

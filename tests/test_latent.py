@@ -500,3 +500,18 @@ def test_a_config_that_is_not_a_latent_config_is_a_type_error_naming_it(toy_gene
     }[solver]
     with pytest.raises(TypeError, match=r"config must be a LatentConfig or None, got dict"):
         call({"steps": 2})
+
+
+def test_a_0d_tensor_or_numpy_setting_is_kept_as_the_float_it_was_checked_as():
+    """gi.csgm(..., lambda_z=torch.tensor(0.1)) kept the tensor in the config (user trial):
+    settings printed 'tensor(0...' and the config was no longer JSON-serialisable."""
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    config = LatentConfig(
+        lr=torch.tensor(0.1, requires_grad=True), lambda_z=np.float64(0.01), box=torch.tensor(2)
+    )
+    assert type(config.lr) is float and type(config.lambda_z) is float and config.box == 2.0
+    json.dumps(dataclasses.asdict(config))

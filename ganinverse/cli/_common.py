@@ -255,14 +255,16 @@ def parsed_list(text: str, parse, what: str) -> tuple:
     items = _items(text, what)
     from .._validation import NumberTextError
 
-    try:
-        values = tuple(parse(v) for v in items)
-    except ValueError as err:
-        why = f" ({err})" if isinstance(err, NumberTextError) else ""
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated {what}, got {text!r}{why}"
-        ) from err
-    return _once(values, text)
+    values = []
+    for item in items:
+        try:
+            values.append(parse(item))
+        except ValueError as err:  # (name the entry, and why where the reader said)
+            why = str(err) if isinstance(err, NumberTextError) else f"the entry {item!r} is not one"
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {what}, got {text!r}: {why}"
+            ) from err
+    return _once(tuple(values), text)
 
 
 def strict_float(text: str) -> float:
@@ -534,8 +536,32 @@ def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False)
                     type=_keeping_reason(flag.type),
                     choices=flag.choices,
                     dest=_dest(flag.flag),
-                    help=flag.help,
+                    help=_with_record_defaults(flag.help, flag.flag, METHODS.values()),
                 )
+
+
+def _with_record_defaults(text: str, flag: str, records) -> str:
+    """A method flag's help with the default of its option in each record that has it (the
+    flag's own default is None: it tells a given flag from an unset one)."""
+    shown = {}
+    for record in records:
+        for option, f in record.flags.items():
+            value = record.defaults.get(option)
+            if f.flag == flag and isinstance(value, (bool, int, float, str)):
+                word = (
+                    str(value).lower()
+                    if isinstance(value, bool)
+                    else f"{value:g}"
+                    if isinstance(value, float)
+                    else str(value)
+                )
+                shown.setdefault(word, []).append(record.name)
+    if not shown or "default" in text:
+        return text
+    if len(shown) == 1:
+        return f"{text} (default: {next(iter(shown))})".replace("%", "%%")
+    each = ", ".join(f"{v} for {'/'.join(names)}" for v, names in shown.items())
+    return f"{text} (default: {each})".replace("%", "%%")
 
 
 def _keeping_reason(parse):

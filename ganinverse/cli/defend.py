@@ -11,11 +11,13 @@ import warnings
 
 def _steps_restarts(text: str) -> tuple[int, int]:
     """``"50,2"`` -> (50, 2) for --bpda-projection."""
-    from .._validation import read_number
+    from .._validation import NumberTextError, read_number
 
     parts = text.split(",")
     try:
         values = tuple(read_number(v, int) for v in parts)
+    except NumberTextError as err:  # (why the text is no number: '_', a space, ...)
+        raise argparse.ArgumentTypeError(f"expected STEPS,RESTARTS, got {text!r}: {err}") from err
     except ValueError:
         values = ()
     if len(values) != 2 or min(values) < 1:
@@ -50,7 +52,8 @@ def _flag(dest: str) -> str:
 
 
 def load_checked(kind: str, name_or_path: str, flag: str, device, image_shape=None):
-    """A generator or classifier, its loading errors and a wrong image shape naming ``flag``."""
+    """A generator or classifier, its loading errors and a wrong image shape naming ``flag``
+    (a bundled name that is also a path here warns: ``models.registry.resolve``)."""
     from ..models import load_classifier, load_generator
 
     load = load_generator if kind == "generator" else load_classifier

@@ -75,18 +75,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--generator", help="generator of the overpowered pairs (--adversarial manifold)"
     )
-    p.add_argument("--manifold-fraction", type=float)
+    p.add_argument(
+        "--manifold-fraction", type=float, help="share ρ of each batch made of overpowered pairs"
+    )
     p.add_argument("--manifold-eps", type=float, help="L2 budget of the pairs")
-    p.add_argument("--manifold-steps", type=int)
+    p.add_argument("--manifold-steps", type=int, help="steps of the attack finding each pair")
     p.add_argument(
         "--on-reconstructions",
         metavar="GENERATOR",
         help="train on the projections G(ẑ) of the images (Defense-GAN's variant)",
     )
-    p.add_argument("--projection-steps", type=int)
-    p.add_argument("--projection-restarts", type=int)
+    p.add_argument("--projection-steps", type=int, help="latent steps of each projection")
+    p.add_argument("--projection-restarts", type=int, help="restarts of each projection")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    for action in p._actions:  # (their flags default to None: the default used, in the help)
+        if action.dest in TRAINING_OPTIONS:
+            default, _, needs = TRAINING_OPTIONS[action.dest]
+            lead = f"{action.help}; " if action.help else ""
+            action.help = f"{lead}default {default:g}, with {needs}"
     p.set_defaults(func=run)
 
 

@@ -163,6 +163,9 @@ class RestartEOTPGD(PGD):
                 "defense has gradient='none' (no input gradient): build it with "
                 "gradient='tangent' (default) or 'identity' to attack it with RestartEOTPGD"
             )
+        check_not_generator(
+            classifier, "classifier", "a classifier: the order is (defense, classifier)"
+        )
         check_generator(defense.G, classifier, "the defense's generator")
         super().__init__(
             nn.Sequential(defense, classifier),
@@ -208,6 +211,9 @@ def unrolled_pgd(
     gradient is the exact autograd derivative of the defense's projection with its last
     ``unroll_steps`` optimiser updates unrolled (:func:`~ganinverse.defense.projection
     .unrolled_projection`; Athalye, Carlini, Wagner 2018, §4.3)."""
+    check_not_generator(
+        classifier, "classifier", "a classifier: the order is (defense, classifier)"
+    )
     model = nn.Sequential(UnrolledProjection(defense, unroll_steps), classifier)
     return PGD(model, eps, **pgd_kwargs)
 
@@ -380,6 +386,12 @@ class OverpoweredAttack(AttackChecks):
     ) -> None:
         self.G = check_generator(G, classifier)
         super().__init__(classifier, eps, norm="2")
+        if self.eps == 0:  # (an Attack at ε = 0 returns the clean images; a pair is no image)
+            raise ValueError(
+                "eps must be > 0 for OverpoweredAttack (the L2 distance its pairs may be apart): "
+                "at eps=0 G(z1) = G(z2), so no pair is ever labelled differently and the "
+                "success rate is 0 by construction; pass a radius such as 2.0 (the default)"
+            )
         self.penalty = check_number(penalty, "penalty", low=0.0, low_open=True, high=WEIGHT_MAX)
         self.c, self.kappa = check_margin_loss(c, kappa)
         self.bisection_steps = check_count(bisection_steps, "bisection_steps", "steps", low=0)

@@ -26,7 +26,7 @@ import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -238,8 +238,11 @@ class EvalSettings:
                     f"(50, 2), got {self.bpda_projection!r}"
                 )
             steps, restarts = self.bpda_projection
-            check_count(steps, "bpda_projection steps", "steps")
-            check_count(restarts, "bpda_projection restarts", "draws")
+            steps = check_count(steps, "bpda_projection steps", "steps")
+            restarts = check_count(restarts, "bpda_projection restarts", "draws")
+            # (a list kept as given would leave the settings unhashable and compare unequal to
+            # the same pair as a tuple; cells.json records either as a JSON list)
+            object.__setattr__(self, "bpda_projection", (steps, restarts))
 
 
 @dataclass
@@ -420,6 +423,13 @@ def _shown(value: object) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _typed(value: object) -> str:
+    """A recorded value in a message with its JSON type, for two that :func:`_shown` writes
+    alike (the text ``"4"`` and the number 4)."""
+    kind = {str: "text", bool: "true/false", int: "number", float: "number"}.get(type(value))
+    return _shown(value) if value is _ABSENT else f"{json.dumps(value)} ({kind or 'JSON'})"
+
+
 def meta_differences(
     saved: Mapping, meta: Mapping, names: Mapping[str, str] | None = None
 ) -> list[str]:
@@ -453,15 +463,18 @@ def meta_differences(
             if p.startswith((f"{path}.", f"{path}[")) and ea.get(p, _ABSENT) != eb.get(p, _ABSENT)
         ]
         for p in named or [path]:
-            out.append(
-                f"{names.get(p, p)}: recorded {_shown(ea.get(p, _ABSENT))}, "
-                f"now {_shown(eb.get(p, _ABSENT))}"
-            )
+            then, now = _shown(ea.get(p, _ABSENT)), _shown(eb.get(p, _ABSENT))
+            if then == now:  # (values of other types that read alike: "4" and 4)
+                then, now = (_typed(e.get(p, _ABSENT)) for e in (ea, eb))
+            out.append(f"{names.get(p, p)}: recorded {then}, now {now}")
     return out
 
 
 def _is_cell(cell: object, n: int) -> bool:
-    """Whether a recorded cell is one :func:`evaluate_defense` writes for ``n`` images."""
+    """Whether a recorded cell is one :func:`evaluate_defense` writes for ``n`` images: an
+    accuracy k/n in [0, 1], seconds >= 0 and, where recorded (cells from before it was are
+    kept without), a :data:`CORRECT` string of n '0'/'1' with k '1's (a damaged one would
+    enter the worst-case columns: "1111" showed a worst case above both its attacks)."""
     if not isinstance(cell, dict):
         return False
     acc, seconds = cell.get("accuracy"), cell.get("seconds")
@@ -469,7 +482,36 @@ def _is_cell(cell: object, n: int) -> bool:
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         for v in (acc, seconds)
     )
-    return numbers and 0 <= acc <= 1 and seconds >= 0 and abs(acc * n - round(acc * n)) < 1e-6
+    if not (numbers and 0 <= acc <= 1 and seconds >= 0 and abs(acc * n - round(acc * n)) < 1e-6):
+        return False
+    if CORRECT not in cell:
+        return True
+    bits = cell[CORRECT]
+    return (
+        isinstance(bits, str)
+        and len(bits) == n
+        and set(bits) <= {"0", "1"}
+        and bits.count("1") == round(acc * n)
+    )
+
+
+def _damaged_meta(meta: Mapping) -> str | None:
+    """Why a recorded ``cells.json`` meta is not one :func:`evaluate_defense` writes, or None:
+    its ``n`` an int >= 1 and its ``settings`` the fields of an :class:`EvalSettings` (a field
+    it does not know is left to :func:`meta_differences`). A value of another type (the text
+    "4" for n) is a damaged file, not a setting to compare ("--n: recorded 4, now 4")."""
+    try:
+        if "n" in meta:
+            check_int(meta["n"], "n", low=1)
+        if "settings" in meta:
+            settings = meta["settings"]
+            if not isinstance(settings, dict):
+                raise TypeError(f"settings must be a JSON object, got {settings!r}")
+            known = {f.name for f in fields(EvalSettings)}
+            EvalSettings(**{k: v for k, v in settings.items() if k in known})
+    except (TypeError, ValueError) as err:
+        return str(err)
+    return None
 
 
 def _column_budget_fields(column: str) -> set[str] | None:
@@ -570,7 +612,10 @@ def evaluate_defense(
     the caller's names, e.g. the CLI's flags), one whose models' fingerprints differ (the model
     was retrained or replaced at its path since the cells were computed: its cells and the new
     model's would mix in one table; pass another ``out``, or restore the model), and a folder
-    holding anything but an evaluation's files (:func:`check_evaluation_dir`). A ``cells.json``
+    holding anything but an evaluation's files (:func:`check_evaluation_dir`), and a damaged
+    ``cells.json``: a meta ``n`` or setting of another type than this evaluation writes, or a
+    cell that is not an accuracy k/n with its ``"correct"`` record of n '0'/'1' holding k
+    '1's (judged by the recorded n; a rerun with another n is named as a setting). A ``cells.json``
     written before fingerprints were recorded resumes (what its cells were computed with is not
     known): when this run adds a cell, the fingerprints are recorded from then on (a later
     retrain is refused) and the cells already there are marked ``"models_unverified": true``
@@ -638,12 +683,22 @@ def evaluate_defense(
                 f"must be JSON objects); pass another {out_name} folder, or delete its "
                 f"{', '.join(EVALUATION_FILES)} to start over"
             )
-        broken = [k for k, cell in saved["cells"].items() if not _is_cell(cell, n)]
+        damaged = _damaged_meta(old)
+        if damaged:  # (a value of another type would be compared as text, or judge the cells)
+            raise ValueError(
+                f"{where} holds a cells.json whose meta is not one this evaluation writes "
+                f"({damaged}); pass another {out_name} folder, or delete its "
+                f"{', '.join(EVALUATION_FILES)} to start over"
+            )
+        # cells are judged by the n they were made for (another n is named below, as --n)
+        m = old.get("n", n)
+        broken = [k for k, cell in saved["cells"].items() if not _is_cell(cell, m)]
         if broken:  # (a hand-edited or damaged file: its numbers would enter the tables)
             raise ValueError(
                 f"{where} holds a cells.json whose cell {broken[0]!r} is not one this evaluation "
-                f"writes (an accuracy k/{n} in [0, 1] and seconds >= 0); pass another "
-                f"{out_name} folder, or delete its {', '.join(EVALUATION_FILES)} to start over"
+                f"writes (an accuracy k/{m} in [0, 1], seconds >= 0 and a {CORRECT!r} string of "
+                f"{m} 0s and 1s, k of them 1); pass another {out_name} folder, or delete its "
+                f"{', '.join(EVALUATION_FILES)} to start over"
             )
         compared = inherit_unread_budgets(old, meta, attacks, saved["cells"])
         differ = meta_differences(compared, meta, names)

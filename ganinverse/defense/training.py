@@ -24,7 +24,7 @@ from ..exceptions import IdleOptionWarning
 from ..models import train_classifier
 from ..models.classifier import check_float32_model, check_unit_images
 from .adaptive import OverpoweredAttack, check_generator
-from .attacks import PGD, check_budget, model_image_shape
+from .attacks import PGD, check_budget, check_not_generator, model_image_shape
 from .projection import ProjectionDefense
 
 
@@ -67,6 +67,7 @@ class AdversarialAugment:
         manifold_eps: float = _D["manifold_eps"],
         manifold_steps: int = _D["manifold_steps"],
     ) -> None:
+        check_not_generator(model, "model", "a classifier of [0, 1] images (G goes in G=)")
         self.model = check_float32_model(model)
         self.eps = check_budget(eps, "eps", "inf")
         self.steps = check_count(steps, "steps", "steps")
@@ -160,6 +161,7 @@ def adversarial_training(
     seed, device, progress). Returns the trained model in eval mode. Every argument, the
     images and the labels are checked before the first step (see ``train_classifier``).
     """
+    check_not_generator(model, "model", "a classifier of [0, 1] images (G goes in G=)")
     check_manifold_share(
         check_number(manifold_fraction, "manifold_fraction", low=0, high=1),
         check_int(train_kwargs.get("batch_size", 128), "batch_size", low=1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -33,6 +34,15 @@ def resolve(name_or_path: str | os.PathLike, kind: str) -> Path:
         raise TypeError(f"name_or_path must be a str or path, got {type(name_or_path).__name__}")
     text = os.fspath(name_or_path)
     if os.sep not in text and "/" not in text and text in _names(kind):
+        here = [p for p in (text, f"{text}.json", f"{text}.safetensors") if os.path.lexists(p)]
+        if here:  # (the user's own checkpoint ./digits is not the one loaded: say so)
+            warnings.warn(
+                f"{kind} {text!r}: the bundled {kind} is loaded, but a path "
+                f"{os.path.join('.', here[0])} also exists here; to load that one instead, "
+                f"pass ./{text}",
+                UserWarning,
+                stacklevel=3,
+            )
         return WEIGHTS_DIR / text / kind
     path = Path(text)
     stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path

@@ -32,9 +32,9 @@ def ckpts(tmp_path):
     }
 
 
-def defend(c, out, attacks="fgsm:0.1", *extra, progress=False):
+def defend(c, out, attacks="fgsm:0.1", *extra, progress=False, n="4"):
     argv = ["defend", "eval", "--classifier", c["--classifier"], "--generator", c["--generator"]]
-    argv += ["--classifier-adv", c["--classifier-adv"], "--dataset", "digits", "--n", "4"]
+    argv += ["--classifier-adv", c["--classifier-adv"], "--dataset", "digits", "--n", n]
     argv += ["--attacks", attacks, "--steps", "2", "--restarts", "1", "--batch-size", "4"]
     argv += ["--device", "cpu", "--out", str(out), *extra]
     return main(argv + ([] if progress else ["--no-progress"]))
@@ -228,3 +228,91 @@ def test_a_damaged_cell_is_refused(tmp_path, capsys, ckpts):
         capsys.readouterr()
         assert defend(ckpts, out) == 2
         assert f"whose cell {key!r} is not one this evaluation writes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["1111", "10x", [1, 0, 1, 0], "000", "0001"])
+def test_a_damaged_correct_record_is_refused(tmp_path, capsys, monkeypatch, ckpts, bad):
+    """A user trial: "1111" in two attack cells of 0.5 and 0.25 showed a worst case of 1.000
+    above both; "10x" or [1, 0, 1, 0] showed it as — without a word. A cell's per-image record
+    must be n '0'/'1' with as many '1's as its accuracy counts."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out, "fgsm:0.1,fgsm:0.2") == 0
+    state = json.loads((out / "cells.json").read_text())
+    key = "no defense|FGSM ε=0.2"
+    state["cells"][key].update(accuracy=0.0, correct=bad)  # ("0001": 1 of 4, accuracy 0)
+    (out / "cells.json").write_text(json.dumps(state))
+    before = _files(out)
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    assert defend(ckpts, out, "fgsm:0.1,fgsm:0.2") == 2
+    err = capsys.readouterr().err
+    assert f"whose cell {key!r} is not one this evaluation writes" in err
+    assert "a 'correct' string of 4 0s and 1s" in err and "delete its cells.json" in err
+    assert _files(out) == before
+
+
+def test_another_n_is_named_as_the_flag(tmp_path, capsys, monkeypatch, ckpts):
+    """A user trial: --n 6 into a folder of --n 4 blamed the file's cells ("not one this
+    evaluation writes (an accuracy k/6 ...)"); it is a setting that differs."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    assert defend(ckpts, out, n="6") == 2
+    err = capsys.readouterr().err
+    assert "--n: recorded 4, now 6" in err and "not one this evaluation writes" not in err
+
+
+@pytest.mark.parametrize(
+    "path, value, named",
+    [(("n",), "4", "n must be an int"), (("settings", "keep_best"), 0, "keep_best must be a bool")],
+)
+def test_a_recorded_setting_of_another_type_is_a_damaged_file(
+    tmp_path, capsys, monkeypatch, ckpts, path, value, named
+):
+    """A user trial: meta n "4" was compared as text ("--n: recorded 4, now 4"); keep_best 0
+    would equal False. Both are refused as a damaged cells.json."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    state = json.loads((out / "cells.json").read_text())
+    entry = state["meta"]
+    for key in path[:-1]:
+        entry = entry[key]
+    entry[path[-1]] = value
+    (out / "cells.json").write_text(json.dumps(state))
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    assert defend(ckpts, out) == 2
+    err = capsys.readouterr().err
+    assert "holds a cells.json whose meta is not one this evaluation writes" in err
+    assert named in err and ": recorded " not in err
+
+
+def test_a_difference_that_reads_alike_shows_the_types(tmp_path, capsys, monkeypatch, ckpts):
+    """A tag entry of another type ("0" for --start 0) is named with both types, never as
+    "recorded 0, now 0"."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    state = json.loads((out / "cells.json").read_text())
+    state["meta"]["tag"]["data"][2] = "0"
+    (out / "cells.json").write_text(json.dumps(state))
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    assert defend(ckpts, out) == 2
+    assert '--start: recorded "0" (text), now 0 (number)' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--classifier", "--generator"])
+def test_a_bundled_name_that_is_also_a_folder_here_warns(tmp_path, monkeypatch, ckpts, flag):
+    """A user trial: with their own checkpoint in ./digits, --classifier digits loaded the
+    bundled classifier without a word."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    kind = flag.lstrip("-")
+    kind = "classifier" if "classifier" in kind else kind
+    match = (
+        rf"{kind} 'digits': the bundled {kind} is loaded, but a path \./digits also exists "
+        r"here; to load that one instead, pass \./digits"
+    )
+    with pytest.warns(UserWarning, match=match):
+        assert defend({**ckpts, flag: "digits"}, tmp_path / "eval") == 0

@@ -357,6 +357,29 @@ def test_the_pretrain_command_reads_numbers_strictly(tmp_path, capsys):
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("module", ["pretrain", "pretrain.cli"])
+def test_pretrain_runs_as_either_module(module, tmp_path):
+    """``python -m pretrain.cli ...`` exited 0 doing nothing (user trial): both module
+    spellings run the command (here: its refusal of a bad number, exit 2)."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", module, "--dataset", "digits", "--steps", "1_0"]
+    done = subprocess.run([*argv, "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert done.returncode == 2 and "'_' is not part of a number" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("text", ["１０", "٣", "1e-320"])
+def test_a_number_in_other_digits_or_below_float32_is_refused(text, tmp_path, capsys):
+    """float("１e-400") is 0.0 and "٠.١" 0.1: full-width / Arabic-Indic digits passed the
+    underflow check (user trial: --lambda-z １e-400 ran at 0); 1e-320 is 0 in float32."""
+    head = ["sweep", "--dataset", "digits", "--m", "20", "--out", str(tmp_path / "new" / "o")]
+    code, _, err = run([*head, "--noise-std", text], capsys)
+    assert code == 2 and err.startswith("ganinverse sweep: error: --noise-std: "), err
+    assert "ASCII digits" in err or "below the smallest normal float32" in err, err
+    assert not (tmp_path / "new").exists()
+
+
 def test_help_shows_each_default(capsys):
     """helper-59: defend eval --help showed no default for --dataset, --n, --steps, ..."""
     with pytest.raises(SystemExit):
@@ -383,3 +406,25 @@ def test_a_mask_spec_has_one_spelling():
 
     assert Inpainting.axis.parse("random: 0.5") == "random:0.5"
     assert Inpainting.axis.parse("half : left") == "half:left"
+    assert Inpainting.axis.parse("random:.5") == Inpainting.axis.parse("random:0.50")
+    assert Inpainting.axis.parse("random:1e-1") == "random:0.1"
+    assert Inpainting.axis.parse("grid:4") == "grid:4"  # (an int stays an int)
+
+
+def test_a_sweep_resumes_under_another_spelling_of_its_masks(tmp_path, capsys):
+    """A sweep written with --mask random:0.5 refused a rerun with random:.5 (helper-61)."""
+    out = str(tmp_path / "o")
+    head = ["sweep", "--dataset", "digits", "--operator", "inpainting", "--methods", "tv"]
+    head += ["--n-images", "1", "--no-progress", "--out", out]
+    assert run([*head, "--mask", "random:0.5"], capsys)[0] == 0
+    code, _, err = run([*head, "--mask", "random:.5,center"], capsys)
+    assert code == 0, err
+    spec = json.loads((tmp_path / "o" / "sweep.json").read_text())
+    assert spec["x_values"] == ["random:0.5", "center"]
+
+
+def test_a_bad_list_entry_is_named(tmp_path, capsys):
+    """--m 10,10.0 said only "expected comma-separated m values" (helper-61): the entry."""
+    head = ["sweep", "--dataset", "digits", "--out", str(tmp_path / "new" / "o")]
+    code, _, err = run([*head, "--m", "10,10.0"], capsys)
+    assert code == 2 and "the entry '10.0' is not one" in err, err

@@ -478,6 +478,47 @@ def test_arguments_in_the_wrong_order_are_named(toy_generator, toy_classifier):
         Row("g", toy_generator, False)
 
 
+def test_a_generator_as_the_classifier_is_named_by_every_entry(
+    toy_generator, toy_classifier, toy_data
+):
+    """A user trial: RestartEOTPGD(defense, G, ...), unrolled_pgd(defense, G, ...) and
+    adversarial_training(G, images, labels) failed later with "z must have shape ('*', 20)"."""
+    from ganinverse.defense import RestartEOTPGD, unrolled_pgd
+
+    x, y = toy_data
+    defense = ProjectionDefense(toy_generator, steps=2, restarts=1)
+    with pytest.raises(TypeError, match=r"classifier is a generator.*\(defense, classifier\)"):
+        RestartEOTPGD(defense, toy_generator, 0.1, steps=1)
+    with pytest.raises(TypeError, match=r"classifier is a generator.*\(defense, classifier\)"):
+        unrolled_pgd(defense, toy_generator, 0.1, steps=1)
+    with pytest.raises(TypeError, match=r"model is a generator.*G goes in G="):
+        AdversarialAugment(toy_generator)
+    with pytest.raises(TypeError, match=r"model is a generator.*G goes in G="):
+        adversarial_training(toy_generator, x, y, device="cpu")
+    RestartEOTPGD(defense, toy_classifier, 0.1, steps=1)  # (the right order is taken)
+    unrolled_pgd(defense, toy_classifier, 0.1, steps=1, unroll_steps=1)
+
+
+def test_an_overpowered_attack_of_no_budget_is_refused(toy_generator, toy_classifier):
+    """A user trial: OverpoweredAttack(G, clf, 0.0) was taken (G(z1) = G(z2): no pair can be
+    labelled differently); a zero manifold_eps of the adversarial training is refused alike."""
+    from ganinverse.defense import OverpoweredAttack
+
+    with pytest.raises(ValueError, match="eps must be > 0 for OverpoweredAttack.*pass a radius"):
+        OverpoweredAttack(toy_generator, toy_classifier, 0.0)
+    OverpoweredAttack(toy_generator, toy_classifier, 0.5)
+
+
+def test_bpda_projection_is_kept_as_a_pair():
+    """A user trial: EvalSettings(bpda_projection=[5, 2]) kept the list (unhashable, unequal to
+    the same pair given as a tuple); cells.json records either as [5, 2]."""
+    listed = EvalSettings(bpda_projection=[5, 2])
+    assert listed.bpda_projection == (5, 2) and isinstance(listed.bpda_projection, tuple)
+    assert listed == EvalSettings(bpda_projection=(5, 2)) and hash(listed)
+    with pytest.raises(TypeError, match="bpda_projection steps must be an int"):
+        EvalSettings(bpda_projection=["5", 2])
+
+
 def test_values_just_below_zero_get_the_clamp_hint(toy_classifier, toy_test_set):
     from ganinverse.defense import PGD
 
