@@ -190,7 +190,7 @@ class Blend:
         before the weight existed), else ``"<interpolant>:<α>"``."""
         if self.interpolant == "poisson" and self.weight == 1.0:
             return True
-        return f"{self.interpolant}:{self.weight:g}"
+        return f"{self.interpolant}:{self.weight!r}"  # (exact: 0.1234567 stays itself)
 
     def __call__(self, guide: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         if self.interpolant == "poisson":
@@ -203,20 +203,22 @@ def blend_spec(value: object, name: str = "blend") -> Blend | None:
     blending (α = 1); ``"biharmonic"`` -> ``biharmonic_blend`` with α = ``BIHARMONIC_WEIGHT``;
     ``"poisson:α"`` / ``"biharmonic:α"`` with α ∈ (0, 1]. Raises TypeError for another type,
     ValueError naming ``name`` for another text or α."""
+    if isinstance(value, np.bool_):
+        value = bool(value)
     if value is None or value is False:
         return None
     if value is True:
         return Blend("poisson", 1.0)
     if not isinstance(value, str):
         raise TypeError(
-            f"{name} must be a bool or a text such as 'poisson' or 'biharmonic:0.5', got "
+            f"{name} must be True, False or a text such as 'poisson' or 'biharmonic:0.5', got "
             f"{type(value).__name__}"
         )
     interpolant, _, weight = value.partition(":")
     if interpolant not in INTERPOLANTS or (_ and not weight):
         raise ValueError(
-            f"{name} must be true, false, poisson[:α] or biharmonic[:α] with α in (0, 1] "
-            f"(e.g. biharmonic:0.5), got {value!r}"
+            f"{name} must be True, False, 'poisson[:α]' or 'biharmonic[:α]' with α in (0, 1] "
+            f"(e.g. 'biharmonic:0.5'), got {value!r}"
         )
     default = 1.0 if interpolant == "poisson" else BIHARMONIC_WEIGHT
     try:
@@ -235,6 +237,12 @@ def blend_option(text: str) -> bool | str:
         return True
     if word in ("false", "no", "off", "0"):
         return False
+    interpolant = word.partition(":")[0]
+    if interpolant not in INTERPOLANTS:
+        raise ValueError(
+            f"expected true, false, poisson[:α] or biharmonic[:α] with α in (0, 1] (e.g. "
+            f"biharmonic:0.5), got {text!r}"
+        )
     return blend_spec(word, "blend").option
 
 

@@ -120,10 +120,10 @@ class LatentConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        check_count(self.restarts, "restarts", "draws")
-        check_count(self.steps, "steps", "steps", low=0)
         keep = functools.partial(object.__setattr__, self)  # (a 0-d tensor or numpy scalar
-        keep("lr", check_learning_rate(self.lr, "lr"))  # is kept as the float it was checked as)
+        keep("restarts", check_count(self.restarts, "restarts", "draws"))  # is kept as the
+        keep("steps", check_count(self.steps, "steps", "steps", low=0))  # number it was checked as)
+        keep("lr", check_learning_rate(self.lr, "lr"))
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.projection, "projection", PROJECTIONS)
@@ -149,15 +149,15 @@ class LatentConfig:
         keep("box", box)
         if not isinstance(self.progress, bool):
             raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
-        check_int(self.seed, "seed", low=0)
+        keep("seed", check_int(self.seed, "seed", low=0))
         if isinstance(self.prune_at, list):  # e.g. read back from JSON; kept hashable
             object.__setattr__(self, "prune_at", tuple(self.prune_at))
         if not isinstance(self.prune_at, tuple):
             raise TypeError(f"prune_at must be a tuple of fractions, got {self.prune_at!r}")
         for f in self.prune_at:
             check_number(f, "prune_at", low=0.0, high=1.0, low_open=True, high_open=True)
-        check_int(self.patience, "patience", low=1)
-        check_int(self.log_every, "log_every", low=1)
+        keep("patience", check_int(self.patience, "patience", low=1))
+        keep("log_every", check_int(self.log_every, "log_every", low=1))
         if self.tol is not None:
             keep("tol", check_positive(self.tol, "tol", strict=False))
         if not all(0 < f < 1 for f in self.prune_at):

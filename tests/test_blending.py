@@ -134,11 +134,16 @@ def test_blend_spec_reads_every_spelling_and_refuses_the_rest():
     assert blend_spec("poisson:1").option is True  # recorded sweeps hold True
     assert blend_option("Biharmonic") == "biharmonic:0.5" and blend_option("OFF") is False
     assert blend_option("poisson:0.25") == "poisson:0.25"
-    with pytest.raises(TypeError, match="blend must be a bool or a text"):
+    assert blend_option("biharmonic:0.1234567") == "biharmonic:0.1234567"  # (exact, helper-63)
+    assert blend_option("poisson:0.99999999") == "poisson:0.99999999"
+    import numpy as np
+
+    assert blend_spec(np.bool_(True)) == Blend("poisson", 1.0)
+    with pytest.raises(TypeError, match="blend must be True, False or a text"):
         blend_spec(1)
     for bad, match in [
-        ("bilinear", "poisson.* or biharmonic"),
-        ("biharmonic:", "poisson.* or biharmonic"),
+        ("bilinear", "expected true, false, poisson.* or biharmonic"),
+        ("biharmonic:", "poisson.* or .biharmonic"),
         ("biharmonic:0", r"its α must lie in \(0, 1\]"),
         ("biharmonic:1.5", r"its α must lie in \(0, 1\]"),
         ("biharmonic:nan", r"its α must lie in \(0, 1\]"),

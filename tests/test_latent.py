@@ -515,3 +515,15 @@ def test_a_0d_tensor_or_numpy_setting_is_kept_as_the_float_it_was_checked_as():
     )
     assert type(config.lr) is float and type(config.lambda_z) is float and config.box == 2.0
     json.dumps(dataclasses.asdict(config))
+
+
+def test_numpy_integer_settings_are_kept_as_ints():
+    """steps=np.int64(2) stayed numpy in the config, which JSON then refused (helper-63)."""
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    config = LatentConfig(steps=np.int64(2), restarts=np.int32(1), seed=np.int64(3))
+    assert type(config.steps) is int and type(config.restarts) is int and type(config.seed) is int
+    json.dumps(dataclasses.asdict(config))

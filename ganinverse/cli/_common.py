@@ -249,6 +249,16 @@ def _once(values: tuple, text: str) -> tuple:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
+def _why(err: ValueError) -> str:
+    """Python's int() / float() refusal in words; any other reason as it was given."""
+    text = str(err)
+    if text.startswith("invalid literal for int()"):
+        return "is not a whole number"
+    if text.startswith("could not convert string to float"):
+        return "is not a number"
+    return f"is refused: {text}"
+
+
 def parsed_list(text: str, parse, what: str) -> tuple:
     """``"a,b"`` -> (parse("a"), parse("b")); an empty list, an empty entry, a bad item or an
     item listed twice is an argparse error naming ``what`` (e.g. "ints", "factor values")."""
@@ -260,7 +270,9 @@ def parsed_list(text: str, parse, what: str) -> tuple:
         try:
             values.append(parse(item))
         except ValueError as err:  # (name the entry, and why where the reader said)
-            why = str(err) if isinstance(err, NumberTextError) else f"the entry {item!r} is not one"
+            why = (
+                str(err) if isinstance(err, NumberTextError) else f"the entry {item!r} {_why(err)}"
+            )
             raise argparse.ArgumentTypeError(
                 f"expected comma-separated {what}, got {text!r}: {why}"
             ) from err
@@ -556,7 +568,7 @@ def _with_record_defaults(text: str, flag: str, records) -> str:
                     else str(value)
                 )
                 shown.setdefault(word, []).append(record.name)
-    if not shown or "default" in text:
+    if not shown or "default:" in text or "(default" in text:
         return text
     if len(shown) == 1:
         return f"{text} (default: {next(iter(shown))})".replace("%", "%%")

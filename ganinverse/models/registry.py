@@ -28,6 +28,10 @@ def list_classifiers() -> list[str]:
     return _names("classifier")
 
 
+#: (kind, name, folder) already warned by ``resolve`` (a command resolves a name several times).
+_WARNED_SHADOWED: set[tuple[str, str, str]] = set()
+
+
 def resolve(name_or_path: str | os.PathLike, kind: str) -> Path:
     """A bundled name -> its checkpoint stem; an existing path -> itself; else FileNotFoundError."""
     if not isinstance(name_or_path, (str, os.PathLike)):
@@ -35,7 +39,8 @@ def resolve(name_or_path: str | os.PathLike, kind: str) -> Path:
     text = os.fspath(name_or_path)
     if os.sep not in text and "/" not in text and text in _names(kind):
         here = [p for p in (text, f"{text}.json", f"{text}.safetensors") if os.path.lexists(p)]
-        if here:  # (the user's own checkpoint ./digits is not the one loaded: say so)
+        if here and (kind, text, os.getcwd()) not in _WARNED_SHADOWED:  # (once a run)
+            _WARNED_SHADOWED.add((kind, text, os.getcwd()))  # (./digits is not the one loaded)
             warnings.warn(
                 f"{kind} {text!r}: the bundled {kind} is loaded, but a path "
                 f"{os.path.join('.', here[0])} also exists here; to load that one instead, "

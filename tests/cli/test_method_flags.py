@@ -1230,7 +1230,7 @@ def test_too_many_validation_images_names_n_val(tmp_path, capsys):
     ("flag", "text", "reason"),
     [
         ("--iagan-back-projection", "maybe", "expected true or false, got 'maybe'"),
-        ("--iagan-blend", "bilinear", "blend must be true, false, poisson[:α] or biharmonic[:α]"),
+        ("--iagan-blend", "bilinear", "expected true, false, poisson[:α] or biharmonic[:α]"),
         ("--iagan-blend", "biharmonic:0_5", "'_' is not part of a number"),
         ("--yeh-blend", "poisson:0", "its α must lie in (0, 1]"),
     ],

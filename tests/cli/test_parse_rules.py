@@ -427,4 +427,4 @@ def test_a_bad_list_entry_is_named(tmp_path, capsys):
     """--m 10,10.0 said only "expected comma-separated m values" (helper-61): the entry."""
     head = ["sweep", "--dataset", "digits", "--out", str(tmp_path / "new" / "o")]
     code, _, err = run([*head, "--m", "10,10.0"], capsys)
-    assert code == 2 and "the entry '10.0' is not one" in err, err
+    assert code == 2 and "the entry '10.0' is not a whole number" in err, err

@@ -327,7 +327,7 @@ def test_a_biharmonic_blend_is_the_blend_of_the_raw_completion(toy_generator):
         gi.reconstruct(
             "iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend="biharmonic"
         )
-    with pytest.raises(ValueError, match="blend must be true, false, poisson"):
+    with pytest.raises(ValueError, match="blend must be True, False, .poisson"):
         gi.reconstruct("iagan", G, op, y, blend="bilinear", **kw)
 
 

@@ -237,5 +237,5 @@ def test_yeh_takes_the_biharmonic_blend(toy_generator):
     res = inpaint(G, x, mask, prior_weight=0.0, blend="biharmonic", **FAST)
     want = biharmonic_blend(res.x_raw, res.y_masked, res.mask, 0.5)
     torch.testing.assert_close(res.x_blended, want)
-    with pytest.raises(ValueError, match="blend must be true, false, poisson"):
+    with pytest.raises(ValueError, match="blend must be True, False, .poisson"):
         inpaint(G, x, mask, prior_weight=0.0, blend="nearest", **FAST)
