@@ -79,3 +79,11 @@ ganinverse sweep --generator celeba64-dcgan --dataset celeba64 \
   --mask random:0.8,pattern:0.25,grid:4 --methods iagan --iagan-blend biharmonic:0.5 \
   --n-images 64 --batch-size 8 --n-val 4 --noise-std 0 --lr 0.1 --steps 500 --restarts 2 \
   --device cpu --no-progress --out $R/face_inpainting_bh
+for spec in center:poisson:0.75:center_p075 half:biharmonic:0.75:half_b075; do  # the blends chosen there
+  IFS=: read -r mask interp alpha name <<< "$spec"
+  ganinverse sweep --generator celeba64-dcgan --dataset celeba64 \
+    --data-root /tmp/data/celeba64 --operator inpainting \
+    --mask $mask --methods iagan --iagan-blend $interp:$alpha \
+    --n-images 64 --batch-size 8 --n-val 4 --noise-std 0 --lr 0.1 --steps 500 --restarts 2 \
+    --device cpu --no-progress --out $R/face_inpainting_$name
+done
