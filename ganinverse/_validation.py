@@ -142,7 +142,8 @@ def check_number(
 
     NaN and ±Inf are always refused (they would silently turn a result into its starting point
     or into NaN), and so is a magnitude beyond float32's largest number (``FLOAT32_MAX``, about
-    3.4e38: every such number becomes inf inside a float32 tensor or an optimiser).
+    3.4e38: every such number becomes inf inside a float32 tensor or an optimiser) or a nonzero
+    one below its smallest normal (``FLOAT32_TINY``, about 1.2e-38: 0 or imprecise there).
     ``low_open``/``high_open`` exclude the bound itself. ``hint`` is appended to the message
     (e.g. the likely fix).
     """
@@ -167,6 +168,11 @@ def check_number(
         raise ValueError(
             f"{name} must be a finite float32 number (|{name}| <= {FLOAT32_MAX:.4g}: the tensors "
             f"are float32), got {value:g}{suffix}"
+        )
+    if value != 0 and abs(value) < FLOAT32_TINY:  # (0 or imprecise in the float32 tensors)
+        raise ValueError(
+            f"{name} must be 0 or at least float32's smallest normal number ({FLOAT32_TINY:.3g}: "
+            f"the tensors are float32), got {value:g}; pass 0 if 0 is meant{suffix}"
         )
     if low is not None and (value <= low if low_open else value < low):
         raise ValueError(

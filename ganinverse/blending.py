@@ -38,7 +38,7 @@ from scipy.sparse.linalg import spsolve
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
-from ._validation import check_images, read_number
+from ._validation import check_images, check_tensor, read_number
 from .masks import check_mask
 
 #: The interpolants of a blend (``blend_spec``).
@@ -107,12 +107,14 @@ def _check_weight(weight: object, name: str = "weight") -> float:
 
 def _inputs(guide: Tensor, target: Tensor, mask: Tensor) -> tuple[np.ndarray, ...]:
     check_images(guide, "guide")
-    check_images(target, "target", tuple(guide.shape[1:]))
+    check_tensor(target, "target", ndim=4, shape=(None, *guide.shape[1:]), finite=False)
     if len(target) != len(guide):
         raise ValueError(f"target has {len(target)} images but guide has {len(guide)}")
     mask = check_mask(mask, len(guide), guide.shape[-2:])
+    known = mask.to(target.device).bool().expand_as(target)
+    check_images(torch.where(known, target, 0.0), "target (known pixels)")  # (never read elsewhere)
     g = guide.detach().cpu().double().numpy()
-    y = target.detach().cpu().double().numpy()
+    y = torch.where(known, target, 0.0).detach().cpu().double().numpy()
     return g, y, mask
 
 

@@ -156,3 +156,17 @@ def test_blend_spec_reads_every_spelling_and_refuses_the_rest():
         poisson_blend(x, x, torch.ones(12, 12), weight=0.0)
     with pytest.raises(TypeError, match="weight must be a number"):
         biharmonic_blend(x, x, torch.ones(12, 12), weight="0.5")
+
+
+@pytest.mark.parametrize("interpolant", ["poisson", "biharmonic"])
+def test_the_missing_pixels_of_the_target_are_never_read(interpolant):
+    """A NaN behind the mask was refused though never read (helper-63): the result is the
+    same whatever the missing pixels hold."""
+    y = smooth_images(2, c=3, seed=8)
+    mask = random_mask(2, (12, 12), missing=0.6, seed=4)
+    guide = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    hidden = torch.where(mask.bool().expand_as(y), y, torch.full_like(y, float("nan")))
+    blend = Blend(interpolant, 0.6)
+    assert torch.equal(blend(guide, hidden, mask), blend(guide, y, mask))
+    with pytest.raises(ValueError, match="target \\(known pixels\\)"):
+        blend(guide, torch.where(mask.bool().expand_as(y), float("nan"), y), mask)

@@ -214,3 +214,15 @@ def test_every_iteration_count_is_bounded(tmp_path):
     G = gi.load_generator("digits")
     with pytest.raises(ValueError, match="lasso_max_iter must be <= 1,000,000"):
         gi.csgm_sparse(G, A, y, lasso_max_iter=10**12, steps=1, restarts=1)
+
+
+def test_a_number_below_float32s_normal_range_is_refused_through_the_api():
+    """lambda_z=1e-39 was accepted by the API while every flag refused it (helper-63)."""
+    import ganinverse as gi
+    from ganinverse._validation import check_number
+
+    assert check_number(0.0, "x") == 0.0 and check_number(2e-38, "x") == 2e-38
+    with pytest.raises(ValueError, match="x must be 0 or at least float32's smallest normal"):
+        check_number(1e-39, "x")
+    with pytest.raises(ValueError, match="lambda_z must be 0 or at least"):
+        gi.LatentConfig(lambda_z=1e-39)
