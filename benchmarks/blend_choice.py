@@ -34,6 +34,28 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(4 / (x_hat - x).pow(2).flatten(1).mean(1))
 
 
+def iagan_completion(G, x, ids, spec: str, adapt_steps: int):
+    """The face-inpainting sweep's masks (seed 0, by image id) and iagan's completion of x with
+    its settings (500 CSGM steps, 2 restarts, lr 0.1), not blended -> (mask, y, g, s/face)."""
+    mask = parse_mask(spec, len(x), G.image_shape, seed=0, ids=ids)
+    op = Inpainting(mask, G.image_shape)
+    y = op.measure(x)
+    t0 = time.perf_counter()
+    g = reconstruct_result(
+        "iagan",
+        G,
+        op,
+        y,
+        adapt_steps=adapt_steps,
+        steps=500,
+        restarts=2,
+        lr=0.1,
+        progress=False,
+        image_ids=ids,
+    ).x_hat.detach()
+    return mask, y, g, (time.perf_counter() - t0) / len(x)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", required=True)
@@ -48,23 +70,7 @@ def main() -> None:
     x, _ = load_images("celeba64", args.data_root, "train", n=args.n, start=args.start)
     ids = list(range(args.start, args.start + args.n))
     for spec in args.masks.split(","):
-        mask = parse_mask(spec, args.n, G.image_shape, seed=0, ids=ids)
-        op = Inpainting(mask, G.image_shape)
-        y = op.measure(x)
-        t0 = time.perf_counter()
-        g = reconstruct_result(
-            "iagan",
-            G,
-            op,
-            y,
-            adapt_steps=300,
-            steps=500,
-            restarts=2,
-            lr=0.1,
-            progress=False,
-            image_ids=ids,
-        ).x_hat.detach()
-        seconds = (time.perf_counter() - t0) / args.n
+        mask, y, g, seconds = iagan_completion(G, x, ids, spec, adapt_steps=300)
         base = psnr(biharmonic_inpaint(y, mask), x)
         print(
             f"{spec}: {args.n} training faces from {args.start}, iagan {seconds:.1f} s/face, "
