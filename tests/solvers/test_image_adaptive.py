@@ -284,17 +284,24 @@ def test_render_with_unchanged_copies_is_g_for_every_architecture():
             torch.testing.assert_close(render(G, _stacked(G, 3), z), G(z), atol=1e-6, rtol=0)
 
 
+def _inpainting_case(G, rows: slice):
+    """Two images of G's range, a hole of ``rows`` x columns 2-4, its operator and y."""
+    import ganinverse as gi
+
+    x = G(torch.randn(2, G.latent_dim, generator=torch.Generator().manual_seed(4))).detach()
+    mask = torch.ones(1, 1, *G.image_shape[1:])
+    mask[..., rows, 2:5] = 0
+    op = gi.Inpainting(mask, G.image_shape)
+    return x, mask, op, op.measure(x)
+
+
 def test_blend_keeps_the_known_pixels_of_an_inpainting_operator(toy_generator):
     """blend=True: the completion is Poisson-blended, so the known pixels are the measured ones;
     refused for another operator."""
     import ganinverse as gi
 
     G = toy_generator
-    x = G(torch.randn(2, G.latent_dim, generator=torch.Generator().manual_seed(4))).detach()
-    mask = torch.ones(1, 1, *G.image_shape[1:])
-    mask[..., 2:5, 2:5] = 0
-    op = gi.Inpainting(mask, G.image_shape)
-    y = op.measure(x)
+    x, mask, op, y = _inpainting_case(G, slice(2, 5))
     res = gi.reconstruct_result(
         "iagan", G, op, y, blend=True, adapt_steps=3, steps=3, restarts=1, progress=False
     )
@@ -312,11 +319,7 @@ def test_a_biharmonic_blend_is_the_blend_of_the_raw_completion(toy_generator):
     from ganinverse.blending import biharmonic_blend
 
     G = toy_generator
-    x = G(torch.randn(2, G.latent_dim, generator=torch.Generator().manual_seed(4))).detach()
-    mask = torch.ones(1, 1, *G.image_shape[1:])
-    mask[..., 1:6, 2:5] = 0
-    op = gi.Inpainting(mask, G.image_shape)
-    y = op.measure(x)
+    x, mask, op, y = _inpainting_case(G, slice(1, 6))
     kw = dict(adapt_steps=3, steps=3, restarts=1, progress=False)
     raw = gi.reconstruct("iagan", G, op, y, blend=False, **kw)
     out = gi.reconstruct("iagan", G, op, y, blend="biharmonic:0.7", **kw)
