@@ -115,6 +115,8 @@ class SweepSpec:
         cls = self.operator_class()
         if not self.x_values:
             raise ValueError(f"x_values ({cls.axis.flag}) must hold at least one value")
+        if not cls.axis.numeric:  # one spelling per setting (random:.5 is random:0.5), as the CLI
+            object.__setattr__(self, "x_values", tuple(map(self._spelled, self.x_values)))
         for value in self.x_values:
             self._check_value(cls, value)
         if not self.methods:
@@ -169,6 +171,14 @@ class SweepSpec:
                 f"weights of {', '.join(searched)} are chosen, so a weight would be scored on "
                 f"the images it was chosen on: pass --start {self.n_val} or more, or --split test"
             )
+
+    def _spelled(self, value: Any) -> Any:
+        """A text setting in its axis's one spelling; anything else as given (refused by
+        ``_check_value`` with its message)."""
+        try:
+            return self.operator_class().axis.parse(value) if isinstance(value, str) else value
+        except (TypeError, ValueError):
+            return value
 
     def _check_value(self, cls: type[LinearOperator], value: Any) -> None:
         axis = cls.axis
