@@ -38,7 +38,7 @@ from scipy.sparse.linalg import spsolve
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
-from ._validation import check_images, check_tensor, read_number
+from ._validation import check_images, check_number, check_tensor, read_number
 from .masks import check_mask
 
 #: The interpolants of a blend (``blend_spec``).
@@ -95,14 +95,15 @@ def _blend_one(guide: np.ndarray, target: np.ndarray, known: np.ndarray) -> np.n
 
 
 def _check_weight(weight: object, name: str = "weight") -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        raise TypeError(f"{name} must be a number in (0, 1], got {type(weight).__name__}")
-    if not 0 < weight <= 1:
-        raise ValueError(
-            f"{name} must lie in (0, 1] (α, the share of the guide kept; 1: the whole guide), "
-            f"got {weight!r}"
-        )
-    return float(weight)
+    """α as a float in (0, 1] (``check_number``: 0-d tensors and numpy scalars accepted)."""
+    return check_number(
+        weight,
+        name,
+        low=0.0,
+        low_open=True,
+        high=1.0,
+        hint="α is the share of the guide kept, in (0, 1]; 1: the whole guide",
+    )
 
 
 def _inputs(guide: Tensor, target: Tensor, mask: Tensor) -> tuple[np.ndarray, ...]:

@@ -153,9 +153,17 @@ class LatentConfig:
         if isinstance(self.prune_at, list):  # e.g. read back from JSON; kept hashable
             object.__setattr__(self, "prune_at", tuple(self.prune_at))
         if not isinstance(self.prune_at, tuple):
-            raise TypeError(f"prune_at must be a tuple of fractions, got {self.prune_at!r}")
-        for f in self.prune_at:
-            check_number(f, "prune_at", low=0.0, high=1.0, low_open=True, high_open=True)
+            raise TypeError(
+                f"prune_at must be a tuple of fractions in (0, 1) (e.g. prune_at=(0.1, 0.3); () "
+                f"prunes nothing), got {type(self.prune_at).__name__}"
+            )
+        keep(
+            "prune_at",
+            tuple(
+                check_number(f, f"prune_at[{i}]", low=0.0, high=1.0, low_open=True, high_open=True)
+                for i, f in enumerate(self.prune_at)
+            ),
+        )
         keep("patience", check_int(self.patience, "patience", low=1))
         keep("log_every", check_int(self.log_every, "log_every", low=1))
         if self.tol is not None:

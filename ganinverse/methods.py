@@ -179,9 +179,11 @@ class Method:
     #: of channels and depth run) and checks that ``batch`` of them train within the memory
     #: (``models.cost.check_training_memory``)
     networks: Callable[..., tuple] | None = None
-    #: {option: the operator classes it applies to}: set away from its default with another
-    #: operator it is refused (iagan's ``blend`` blends into known pixels: Inpainting only)
-    option_operators: Mapping[str, tuple[type, ...]] = field(default_factory=dict)
+    #: {option: the operator classes it applies to, or (those classes, acts)}: set away from
+    #: its default with another operator it is refused (iagan's ``blend`` blends into known
+    #: pixels: Inpainting only); ``acts(value)``, where given, says whether a value does
+    #: something (``blend=None`` is no blend as ``False`` is)
+    option_operators: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def latent(self) -> bool:
@@ -315,9 +317,11 @@ class Method:
                 f"method {self.name!r} applies to {names} operators only, got "
                 f"{cls.__name__}; pick another method"
             )
-        for option, classes in self.option_operators.items():
+        for option, scope in self.option_operators.items():
+            classes, acts = scope if isinstance(scope[0], tuple) else (scope, None)
             value = (options or {}).get(option, self.defaults.get(option))
-            if value != self.defaults.get(option) and not issubclass(cls, classes):
+            used = acts(value) if acts is not None else value != self.defaults.get(option)
+            if used and not issubclass(cls, classes):
                 names = ", ".join(c.__name__ for c in classes)
                 raise ValueError(
                     f"{option}={value!r} applies to {names} operators only, got {cls.__name__} "
@@ -1125,7 +1129,7 @@ register_method(
         starts_from="csgm",
         recommended="csgm",
         check_options=_check_iagan_options,
-        option_operators={"blend": (Inpainting,)},
+        option_operators={"blend": ((Inpainting,), lambda v: blend_spec(v) is not None)},
         flags={
             "lr_theta": Flag(
                 "--iagan-lr-theta", float, "Adam's lr for iagan's weights θ", acts_when=IAGAN_ADAPTS

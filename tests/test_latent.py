@@ -527,3 +527,23 @@ def test_numpy_integer_settings_are_kept_as_ints():
     config = LatentConfig(steps=np.int64(2), restarts=np.int32(1), seed=np.int64(3))
     assert type(config.steps) is int and type(config.restarts) is int and type(config.seed) is int
     json.dumps(dataclasses.asdict(config))
+
+
+def test_prune_at_entries_are_checked_numbers_named_by_their_index():
+    """prune_at=(tensor(0.1),) kept the tensor (not JSON-serialisable); an array was refused
+    with a bare repr and a bad entry without its index (session 27's open items)."""
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    config = LatentConfig(prune_at=(torch.tensor(0.25), np.float64(0.5)))
+    assert config.prune_at == (0.25, 0.5) and all(type(f) is float for f in config.prune_at)
+    json.dumps(dataclasses.asdict(config))
+    for value in (torch.tensor([0.1, 0.3]), np.array([0.1])):
+        with pytest.raises(TypeError, match=r"prune_at must be a tuple .*e\.g\. prune_at=\(0\.1"):
+            LatentConfig(prune_at=value)
+    with pytest.raises(TypeError, match=r"prune_at\[1\] must be a real number, got str"):
+        LatentConfig(prune_at=(0.1, "a"))
+    with pytest.raises(ValueError, match=r"prune_at\[1\] must be < 1"):
+        LatentConfig(prune_at=(0.1, 1.0))

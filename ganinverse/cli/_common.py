@@ -371,7 +371,18 @@ def engine_list(text: str) -> tuple[dict, ...]:
 
 def add_engine_args(parser: argparse.ArgumentParser) -> None:
     """Latent-engine knobs shared by the GAN-based commands (None = the method's default)."""
-    group = parser.add_argument_group("latent optimisation")
+    from ..solvers.csgm import CSGM_PRESETS
+
+    preset = CSGM_PRESETS["mnist"]
+    group = parser.add_argument_group(
+        "latent optimisation",
+        "An unset flag takes each method's own setting: the one the generator's card recommends "
+        "for this operator's m and noise (`ganinverse tune` writes it), else the method's preset "
+        f"(csgm: --steps {preset.steps}, --restarts {preset.restarts}, --lr {preset.lr:g}, "
+        f"--lambda-z {preset.lambda_z:g}, --prune-at "
+        f"{','.join(f'{f:g}' for f in preset.prune_at) or 'none'}). The run's summary records "
+        "the settings used.",
+    )
     group.add_argument("--steps", type=int, help="optimisation steps per restart")
     group.add_argument("--restarts", type=int, help="random restarts per image")
     group.add_argument("--lr", type=float, help="learning rate")

@@ -402,5 +402,5 @@ def test_a_bad_blend_is_refused_by_its_flag(tmp_path, capsys, checkpoints):
         main(argv)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "--iagan-blend" in err and "its α must lie in (0, 1]" in err, err
+    assert "--iagan-blend" in err and "its α must be <= 1, got 2; α is the share" in err, err
     assert not (tmp_path / "o").exists()

@@ -1232,7 +1232,7 @@ def test_too_many_validation_images_names_n_val(tmp_path, capsys):
         ("--iagan-back-projection", "maybe", "expected true or false, got 'maybe'"),
         ("--iagan-blend", "bilinear", "expected true, false, poisson[:α] or biharmonic[:α]"),
         ("--iagan-blend", "biharmonic:0_5", "'_' is not part of a number"),
-        ("--yeh-blend", "poisson:0", "its α must lie in (0, 1]"),
+        ("--yeh-blend", "poisson:0", "its α must be > 0, got 0; α is the share of the guide kept"),
     ],
 )
 def test_a_record_flags_own_parser_says_why_it_refused(flag, text, reason, tmp_path, capsys):

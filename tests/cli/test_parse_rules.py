@@ -400,6 +400,22 @@ def test_help_shows_defaults_of_flags_without_help_and_lists_as_typed(capsys):
     assert "--seed SEED (default: 0)" in " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.parametrize("command", ["sweep", "reconstruct", "inpaint"])
+def test_help_says_where_unset_engine_flags_take_their_setting(command, capsys):
+    """--steps, --lr, ... showed no default (session 27's open item): theirs come from the
+    generator's card or the method's preset, which the group's text now names with csgm's."""
+    from ganinverse.solvers.csgm import CSGM_PRESETS
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    preset = CSGM_PRESETS["mnist"]
+    assert "An unset flag takes each method's own setting" in text
+    assert (
+        f"(csgm: --steps {preset.steps}, --restarts {preset.restarts}, --lr {preset.lr:g}" in text
+    )
+
+
 def test_a_mask_spec_has_one_spelling():
     from ganinverse.operators import Inpainting
 

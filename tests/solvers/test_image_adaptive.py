@@ -311,6 +311,20 @@ def test_blend_keeps_the_known_pixels_of_an_inpainting_operator(toy_generator):
         gi.reconstruct("iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend=True)
 
 
+@pytest.mark.parametrize("off", [False, None])
+def test_no_blend_is_accepted_with_any_operator(toy_generator, off):
+    """blend=None means no blend, as False does (it was refused as "set away from the default"
+    with a GaussianCS): both run and give the same x̂."""
+    import ganinverse as gi
+
+    G = toy_generator
+    op = gi.GaussianCS(G.image_shape, 10, seed=0)
+    y = op.measure(G(torch.randn(2, G.latent_dim)).detach().clamp(-1, 1), seed=1)
+    kw = dict(adapt_steps=2, steps=2, restarts=1, progress=False, image_ids=[0, 1])
+    out = gi.reconstruct("iagan", G, op, y, blend=off, **kw)
+    torch.testing.assert_close(out, gi.reconstruct("iagan", G, op, y, **kw))
+
+
 def test_a_biharmonic_blend_is_the_blend_of_the_raw_completion(toy_generator):
     """blend="biharmonic:0.7": the known pixels are the measured ones and the result is
     ``biharmonic_blend`` of the unblended x̂ (same seeds) with α = 0.7; refused for another
