@@ -1098,6 +1098,7 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
         options["discrepancy"],
         options["back_projection"],
         options["chunk"],
+        options["tv_weight"],
     )
     blend_spec(options["blend"])
 
@@ -1114,6 +1115,7 @@ register_method(
             "lr_z": _adaptive.LR_Z,
             "adapt_steps": _adaptive.STEPS,
             "discrepancy": _adaptive.DISCREPANCY,
+            "tv_weight": _adaptive.TV_WEIGHT,
             "back_projection": False,
             "blend": False,
             "chunk": _adaptive.CHUNK,
@@ -1144,6 +1146,14 @@ register_method(
                 "iagan stops an image once its data misfit <= this x noise variance "
                 "(0: the steps alone)",
                 acts_when=IAGAN_STOPS,
+            ),
+            "tv_weight": Flag(
+                "--iagan-tv",
+                float,
+                "weight λ of a total-variation term λ·TV(x) in iagan's fine-tuning (0: none, "
+                "the paper's; choose it on validation images: too large and the misfit never "
+                "reaches the noise level)",
+                acts_when=IAGAN_ADAPTS,
             ),
             "back_projection": Flag(
                 "--iagan-back-projection",

@@ -952,6 +952,10 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("reconstruct", "ilo", ["--ilo-steps", "0", "--ilo-lr", "0.01"], "--ilo-lr has no effect"),
         ("reconstruct", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
         ("sweep", "iagan", ["--iagan-steps-grid", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
+        ("reconstruct", "iagan", ["--iagan-tv", "-0.1"], "--iagan-tv: tv_weight must be >= 0"),
+        ("sweep", "iagan", ["--iagan-tv", "nan"], "--iagan-tv"),
+        ("inpaint", "iagan", ["--iagan-tv", "3e38"], "--iagan-tv: tv_weight must be <="),
+        ("sweep", "iagan", ["--iagan-steps-grid", "0", "--iagan-tv", "0.1"], "--iagan-tv has"),
         # budgets and network sizes beyond any machine (helper-38: days of work, or the OOM kill)
         ("sweep", "csgm", ["--restarts", "100000"], "--restarts: restarts must be <= 10,000"),
         ("reconstruct", "csgm", ["--steps", "100000000"], "--steps: steps must be <= 1,000,000"),
