@@ -158,6 +158,10 @@ def check_number(
                     value = value.item()
             except ImportError:  # pragma: no cover
                 pass
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, int, float)):
+        exact, value = value, float(value)  # (fractions.Fraction and other real number types)
+        if value == 0 and exact != 0:
+            value = math.copysign(FLOAT32_TINY / 2, exact)  # (refused below as below float32's)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value) + 0.0  # (-0.0 becomes 0.0: it would print as "-0")
@@ -170,9 +174,13 @@ def check_number(
             f"are float32), got {value:g}{suffix}"
         )
     if value != 0 and abs(value) < FLOAT32_TINY:  # (0 or imprecise in the float32 tensors)
+        zero = low is None or low < 0 or (low == 0 and not low_open)
+        if high is not None and (high < 0 or (high == 0 and high_open)):
+            zero = False
         raise ValueError(
-            f"{name} must be 0 or at least float32's smallest normal number ({FLOAT32_TINY:.3g}: "
-            f"the tensors are float32), got {value:g}; pass 0 if 0 is meant{suffix}"
+            f"{name} must be {'0 or ' if zero else ''}at least float32's smallest normal number "
+            f"({FLOAT32_TINY:.3g}: the tensors are float32), got {value:g}; "
+            f"{'pass 0 if 0 is meant' if zero else 'pass a larger number'}{suffix}"
         )
     if low is not None and (value <= low if low_open else value < low):
         raise ValueError(
@@ -258,6 +266,9 @@ def check_unit_noise_std(value: object, name: str) -> float:
 def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """Raise unless ``value`` is an int within [low, high] (a numpy integer counts: returned
     as a Python int)."""
+    if isinstance(value, Tensor) and value.numel() == 1 and value.ndim == 0:
+        if not (value.dtype.is_floating_point or value.is_complex() or value.dtype == torch.bool):
+            value = value.item()  # (a 0-d integer tensor, as check_number takes a 0-d float one)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     value = int(value)
@@ -378,7 +389,7 @@ def read_number(text: str, kind: type = float) -> int | float:
     if nonzero and (value == 0 or (kind is float and abs(value) < FLOAT32_TINY)):
         raise NumberTextError(  # (1e-400 reads as 0.0; 1e-320 is 0 in the float32 tensors)
             f"{text!r} is below the smallest normal float32 ({FLOAT32_TINY:.3g}), the tensors' "
-            "type, where it reads as 0 or loses its digits; write 0 if 0 is meant, else a "
-            "larger number"
+            "type, where it reads as 0 or loses its digits; write a larger number (or 0 where "
+            "0 is allowed)"
         )
     return value

@@ -38,7 +38,7 @@ from scipy.sparse.linalg import spsolve
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
-from ._validation import check_images, check_number, check_tensor, read_number
+from ._validation import NumberTextError, check_images, check_number, check_tensor, read_number
 from .masks import check_mask
 
 #: The interpolants of a blend (``blend_spec``).
@@ -217,7 +217,8 @@ def blend_spec(value: object, name: str = "blend") -> Blend | None:
             f"{name} must be True, False or a text such as 'poisson' or 'biharmonic:0.5', got "
             f"{type(value).__name__}"
         )
-    interpolant, _, weight = value.partition(":")
+    interpolant, _, weight = value.strip().lower().partition(":")  # (as the CLI reads it)
+    interpolant, weight = interpolant.strip(), weight.strip()
     if interpolant not in INTERPOLANTS or (_ and not weight):
         raise ValueError(
             f"{name} must be True, False, 'poisson[:α]' or 'biharmonic[:α]' with α in (0, 1] "
@@ -226,9 +227,26 @@ def blend_spec(value: object, name: str = "blend") -> Blend | None:
     default = 1.0 if interpolant == "poisson" else BIHARMONIC_WEIGHT
     try:
         alpha = read_number(weight) if weight else default
+    except NumberTextError as error:  # (its own reason: '_', non-ASCII digits, below float32)
+        raise ValueError(f"{name} {value!r}: {error}") from None
+    except ValueError:
+        raise ValueError(
+            f"{name} {value!r}: its α must be one decimal number in (0, 1] (e.g. "
+            f"'{interpolant}:0.5'), got {weight!r}"
+        ) from None
+    try:
         return Blend(interpolant, _check_weight(alpha, "its α"))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name} {value!r}: {error}") from None
+
+
+def blend_value(value: object, name: str = "blend") -> bool | str:
+    """A blend option's one spelling (``blend_spec``'s, checked): False for no blend (None
+    too), True for Poisson blending with α = 1, else ``"<interpolant>:<α>"`` (``"biharmonic"``
+    is ``"biharmonic:0.5"``): what a sweep stores, so two spellings of one blend are one
+    setting. Raises as ``blend_spec``."""
+    how = blend_spec(value, name)
+    return False if how is None else how.option
 
 
 def blend_option(text: str) -> bool | str:

@@ -177,8 +177,10 @@ class LatentConfig:
             )
         if self.restarts > 1:
             reason = _idle_prunes(self.prune_at, self.restarts, self.steps)
-            if reason:
-                raise ValueError(reason)
+            if reason:  # (prune_at may come from a preset or G's card, not from the caller)
+                raise ValueError(
+                    f"{reason}; prune_at={self.prune_at} (pass prune_at=() for no pruning)"
+                )
         if self.optimizer == "lbfgs" and any(
             getattr(self, k) != getattr(LatentConfig, k) for k in LBFGS_EXCLUDES
         ):

@@ -43,7 +43,7 @@ from ._validation import (
     check_number,
     check_weight,
 )
-from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec
+from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec, blend_value
 from .exceptions import ConvergenceWarning, IdleOptionWarning, warn_grid_edge
 from .latent import (
     LatentConfig,
@@ -184,6 +184,14 @@ class Method:
     #: pixels: Inpainting only); ``acts(value)``, where given, says whether a value does
     #: something (``blend=None`` is no blend as ``False`` is)
     option_operators: Mapping[str, Any] = field(default_factory=dict)
+    #: {option: its one spelling}: ``spell(value)`` -> the canonical value (checked), which the
+    #: sweep stores so that two spellings of one setting resume one folder (iagan's and yeh's
+    #: ``blend``: ``"biharmonic"`` is ``"biharmonic:0.5"``, None is False)
+    spellings: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    def spelled(self, options: Mapping[str, Any]) -> dict:
+        """``options`` with each option of ``spellings`` in its one spelling."""
+        return {k: self.spellings[k](v) if k in self.spellings else v for k, v in options.items()}
 
     @property
     def latent(self) -> bool:
@@ -994,6 +1002,7 @@ register_method(
         operators=(Inpainting,),
         check=_check_yeh_prior,
         check_options=_check_yeh_options,
+        spellings={"blend": blend_value},
         flags={
             "prior_weight": Flag("--prior-weight", float, "λ of the discriminator prior (yeh)"),
             "prior": Flag(
@@ -1132,6 +1141,7 @@ register_method(
         recommended="csgm",
         check_options=_check_iagan_options,
         option_operators={"blend": ((Inpainting,), lambda v: blend_spec(v) is not None)},
+        spellings={"blend": blend_value},
         flags={
             "lr_theta": Flag(
                 "--iagan-lr-theta", float, "Adam's lr for iagan's weights θ", acts_when=IAGAN_ADAPTS

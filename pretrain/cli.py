@@ -38,8 +38,9 @@ from .verdict import TRAINING_OK
 HELP = {
     "dataset": "ganinverse.data source: digits, mnist, fashion-mnist, cifar10, celeba, celeba64, folder",
     "data_root": "folder holding the dataset (not needed for digits)",
-    "image_size": "resize images to this square size (28, 32 or 64 for the DCGAN)",
-    "n_train": "use only the first N training images",
+    "image_size": "resize images to this square size (28, 32 or 64 for the DCGAN; default: "
+    "the dataset's own size)",
+    "n_train": "use only the first N training images (default: all of them)",
     "arch": f"generator architecture: {', '.join(ARCHS)}",
     "latent_dim": "size of z",
     "ngf": "DCGAN generator width",
@@ -145,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads (use 1 on a shared machine: oversubscribed cores are slow)",
+        help="torch CPU threads (use 1 on a shared machine: oversubscribed cores are slow; "
+        "default: torch's own, one per core)",
     )
     parser.add_argument(
         "--resume",

@@ -170,3 +170,13 @@ def test_the_missing_pixels_of_the_target_are_never_read(interpolant):
     assert torch.equal(blend(guide, hidden, mask), blend(guide, y, mask))
     with pytest.raises(ValueError, match="target \\(known pixels\\)"):
         blend(guide, torch.where(mask.bool().expand_as(y), float("nan"), y), mask)
+
+
+def test_blend_spec_reads_the_clis_spellings_and_says_what_alpha_must_be():
+    """helper-64: the API refused 'POISSON' and ' poisson ' that the CLI takes, and
+    'poisson:0.5:1' said "could not convert string to float"."""
+    assert blend_spec("POISSON") == blend_spec(" poisson ") == blend_spec("poisson")
+    assert blend_spec("Biharmonic: 0.25") == blend_spec("biharmonic:0.25")
+    for bad in ("poisson:0.5:1", "poisson:0x1", "biharmonic:abc"):
+        with pytest.raises(ValueError, match=r"its α must be one decimal number in \(0, 1\]"):
+            blend_spec(bad)

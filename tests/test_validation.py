@@ -226,3 +226,10 @@ def test_a_number_below_float32s_normal_range_is_refused_through_the_api():
         check_number(1e-39, "x")
     with pytest.raises(ValueError, match="lambda_z must be 0 or at least"):
         gi.LatentConfig(lambda_z=1e-39)
+    # helper-64: where 0 itself is refused (lr > 0), no "pass 0 if 0 is meant"
+    with pytest.raises(
+        ValueError, match=r"lr must be at least float32.s .*; pass a larger number;"
+    ):
+        gi.LatentConfig(lr=1e-320)
+    with pytest.raises(ValueError, match="x must be at least .*pass a larger number"):
+        check_number(-1e-39, "x", high=0, high_open=True)

@@ -538,9 +538,17 @@ def chains(methods: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(n for m in methods for n in method_chain(m)))
 
 
-def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False) -> None:
+def add_method_flags(
+    parser: argparse.ArgumentParser,
+    *,
+    searched: bool = False,
+    defaults_here: Mapping[str, str] | None = None,
+) -> None:
     """The option flags of every registered method (``Method.flags``), once per flag; with
-    ``searched`` an option whose weight is always searched (e.g. Lasso's λ) is left out."""
+    ``searched`` an option whose weight is always searched (e.g. Lasso's λ) is left out.
+    ``defaults_here`` ({flag: text}): the default a command gives a flag instead of the
+    records' (inpaint blends every completion into blended.png: ``--iagan-blend`` there is
+    Poisson blending when unset)."""
     from ..methods import METHODS
 
     group = parser.add_argument_group("method options (see each method's record)")
@@ -559,7 +567,11 @@ def add_method_flags(parser: argparse.ArgumentParser, *, searched: bool = False)
                     type=_keeping_reason(flag.type),
                     choices=flag.choices,
                     dest=_dest(flag.flag),
-                    help=_with_record_defaults(flag.help, flag.flag, METHODS.values()),
+                    help=(
+                        f"{flag.help} (default here: {defaults_here[flag.flag]})".replace("%", "%%")
+                        if flag.flag in (defaults_here or {})
+                        else _with_record_defaults(flag.help, flag.flag, METHODS.values())
+                    ),
                 )
 
 

@@ -52,11 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "inpaint",
         help="fill the missing pixels of images with a pretrained GAN (Yeh et al. 2017)",
-        description="Masks the images, searches the generator's latent space for the closest "
-        "completion (weighted context loss + discriminator prior), blends it into the known "
-        "pixels (Poisson blending; biharmonic with --yeh-blend / --iagan-blend biharmonic) and "
-        "writes NNN_masked.png, NNN_raw.png (G(z)), NNN_blended.png, comparison.png and "
-        "summary.json (PSNR/SSIM against the unmasked input).",
+        description="Masks the images, completes them with --method (default: Yeh et al.'s "
+        "search of the generator's latent space: weighted context loss + discriminator prior), "
+        "blends the completion into the known pixels (Poisson blending for every method unless "
+        "--yeh-blend / --iagan-blend says otherwise: biharmonic[:α], or false for none) and "
+        "writes NNN_masked.png, NNN_raw.png (the unblended completion), NNN_blended.png, "
+        "comparison.png and summary.json (PSNR/SSIM of raw and blended against the unmasked "
+        "input; 'blend': the blend used).",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
@@ -102,7 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seeds the random masks and the latent inits (default 0; refused where neither is)",
     )
     p.add_argument("--out", required=True, help="output folder")
-    add_method_flags(p)
+    here = "true: NNN_blended.png is Poisson-blended, NNN_raw.png unblended"
+    add_method_flags(p, defaults_here={"--iagan-blend": here, "--yeh-blend": here})
     add_engine_args(p)
     p.set_defaults(func=run)
 
@@ -218,8 +221,9 @@ def run(args: argparse.Namespace) -> int:
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
-    # the blend: the method's own option as given (default: Poisson blending), applied below to
-    # the raw completion, so raw.png and blended.png show both
+    # the blend: the method's own option as given (default here, for every method: Poisson
+    # blending; the flags' help says so), applied below to the raw completion, so raw.png and
+    # blended.png show both
     how = blend_spec(given.get(args.method, {}).get("blend", True))
     if "blend" in options:
         options["blend"] = False

@@ -249,7 +249,11 @@ def run(args: argparse.Namespace) -> int:
                 "m": m,
                 "noise_std": args.noise_std,
                 "seed": args.seed,
-                "options": {k: str(v) for k, v in shown.items()},
+                # JSON's own values ("blend": false, not "False"); the engine as its k=v line
+                "options": {
+                    k: v if isinstance(v, (bool, int, float, str)) else str(v)
+                    for k, v in shown.items()
+                },
                 "status": status,
                 # the generator's own verdict (pretrain's card): a result of a generator that
                 # learned nothing is marked where its numbers are

@@ -503,6 +503,16 @@ def _damaged_meta(meta: Mapping) -> str | None:
     try:
         if "n" in meta:
             check_int(meta["n"], "n", low=1)
+        rows = meta.get("rows", [])
+        if not isinstance(rows, list) or not all(
+            isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) for r in rows
+        ):
+            raise TypeError(f"rows must be a list of [name, defended] pairs, got {rows!r}")
+        if not isinstance(meta.get("fingerprints") or {}, dict):
+            raise TypeError(
+                "fingerprints must be a JSON object of the models' fingerprints, got "
+                f"{type(meta['fingerprints']).__name__}"
+            )
         if "settings" in meta:
             settings = meta["settings"]
             if not isinstance(settings, dict):
@@ -673,11 +683,7 @@ def evaluate_defense(
             ) from err
         where = f"{out_name} {str(out)!r}"
         old = saved.get("meta")
-        if (
-            not isinstance(old, dict)
-            or not isinstance(old.get("fingerprints", {}), (dict, type(None)))
-            or not isinstance(saved.get("cells"), dict)
-        ):
+        if not isinstance(old, dict) or not isinstance(saved.get("cells"), dict):
             raise ValueError(
                 f"{where} holds a cells.json that is not an evaluation's (its meta and cells "
                 f"must be JSON objects); pass another {out_name} folder, or delete its "
@@ -694,11 +700,16 @@ def evaluate_defense(
         m = old.get("n", n)
         broken = [k for k, cell in saved["cells"].items() if not _is_cell(cell, m)]
         if broken:  # (a hand-edited or damaged file: its numbers would enter the tables)
+            also = (
+                f" (its images differ too: {names.get('n', 'n')} recorded {m}, now {n})"
+                if m != n
+                else ""
+            )
             raise ValueError(
                 f"{where} holds a cells.json whose cell {broken[0]!r} is not one this evaluation "
                 f"writes (an accuracy k/{m} in [0, 1], seconds >= 0 and a {CORRECT!r} string of "
-                f"{m} 0s and 1s, k of them 1); pass another {out_name} folder, or delete its "
-                f"{', '.join(EVALUATION_FILES)} to start over"
+                f"{m} 0s and 1s, k of them 1){also}; pass another {out_name} folder, or delete "
+                f"its {', '.join(EVALUATION_FILES)} to start over"
             )
         compared = inherit_unread_budgets(old, meta, attacks, saved["cells"])
         differ = meta_differences(compared, meta, names)

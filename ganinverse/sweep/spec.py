@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .._validation import check_int, check_unit_noise_std, check_weight, read_number
+from .._validation import (
+    check_distinct,
+    check_int,
+    check_unit_noise_std,
+    check_weight,
+    read_number,
+)
 from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, get_method, is_search
 from ..operators import REGISTRY, LinearOperator
@@ -26,6 +32,14 @@ PROTOCOL = 2
 #: used since before the registry); every other method's live in ``grids`` / ``options``.
 LEGACY_GRIDS = {"engine": "engine_grid", "sparse_l1": "sparse_l1_grid", "lam": "lasso_lambdas"}
 LEGACY_OPTIONS = {"csgm-sparse": {"basis": "sparse_basis", "l1": "sparse_l1"}}
+#: The fields that hold several values, each with an example of its form.
+SEQUENCES = {
+    "x_values": "(100, 500)",
+    "methods": "('csgm', 'lasso-dct')",
+    "lasso_lambdas": "(0.01, 0.1)",
+    "engine_grid": "({'lambda_z': 0.1}, {'lambda_z': 0.01})",
+    "sparse_l1_grid": "(1e-4, 1e-3)",
+}
 #: Methods whose resolved settings are the top-level entries of ``resolved`` (others: "methods").
 LEGACY_METHODS = ("csgm", "csgm-sparse", "lasso", "lasso-dct", "lasso-wavelet")
 #: The fields a sweep may grow by (every finished row stays valid).
@@ -112,6 +126,14 @@ class SweepSpec:
     options: dict = field(default_factory=dict)  #: other fixed options, by method name
 
     def __post_init__(self) -> None:
+        for name, example in SEQUENCES.items():  # (a text would be read letter by letter)
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+                raise TypeError(
+                    f"{name} must be a tuple (e.g. {name}={example}), got "
+                    f"{type(value).__name__} {value!r}"
+                )
+            object.__setattr__(self, name, tuple(value))
         cls = self.operator_class()
         if not self.x_values:
             raise ValueError(f"x_values ({cls.axis.flag}) must hold at least one value")
@@ -148,6 +170,8 @@ class SweepSpec:
         for name in ("lasso_lambdas", "sparse_l1_grid"):
             for value in getattr(self, name):
                 check_weight(value, name)
+        for name in ("lasso_lambdas", "sparse_l1_grid", "engine_grid"):
+            check_distinct(getattr(self, name), name, what="candidate")
         if 0 in self.lasso_lambdas:
             raise ValueError(
                 f"lasso_lambdas must hold weights λ > 0, got {list(self.lasso_lambdas)}: λ = 0 is "
@@ -205,6 +229,7 @@ class SweepSpec:
                 )
             for value in values:
                 check_weight(value, f"grids[{key!r}]")
+        spelled = {}  # each option in its one spelling (Method.spellings), as stored
         for method, given in self.options.items():
             if method not in self.methods:
                 raise ValueError(f"options: {method!r} is not one of the sweep's methods")
@@ -212,8 +237,14 @@ class SweepSpec:
             clash = set(given) & set(legacy)
             if clash:
                 raise ValueError(f"options[{method!r}]: set {sorted(clash)} by their own fields")
-            get_method(method).options(given)
-            get_method(method).check_operator(self.operator_class(), given)  # iagan's blend
+            record = get_method(method)
+            record.options(given)
+            try:  # the solver's own checks (iagan's blend: its text, its operator), no work
+                record.validate(given, operator=self.operator_class())
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"options[{method!r}]: {err}") from None
+            spelled[method] = record.spelled(given)
+        object.__setattr__(self, "options", spelled)
 
     # -- what the runner reads ----------------------------------------------------------------
     def operator_class(self) -> type[LinearOperator]:

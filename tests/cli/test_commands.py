@@ -57,6 +57,18 @@ def test_reconstruct_end_to_end(tiny_generator, tmp_path, capsys):
     _assert_three_panels(out / "comparison.png")
 
 
+def test_reconstruct_records_options_as_json_values(tmp_path, capsys):
+    """helper-64: summary.json held every option as text ("blend": "False", truthy in JSON)."""
+    out = tmp_path / "rec"
+    argv = ["reconstruct", "--dataset", "digits", "--m", "50", "--method", "iagan"]
+    argv += ["--iagan-steps", "2", "--steps", "2", "--restarts", "1", "--no-progress"]
+    assert main([*argv, "--out", str(out)]) == 0
+    options = json.loads((out / "summary.json").read_text())["options"]
+    assert options["blend"] is False and options["back_projection"] is False
+    assert options["adapt_steps"] == 2 and options["lr_theta"] == 1e-4
+    assert isinstance(options["config"], str) and "steps=2" in options["config"]
+
+
 def _assert_three_panels(path):
     """comparison.png: truth, back-projection, x̂ side by side (PANEL_SIZE each, 120 dpi)."""
     import matplotlib.image

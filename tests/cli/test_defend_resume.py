@@ -251,6 +251,24 @@ def test_a_damaged_correct_record_is_refused(tmp_path, capsys, monkeypatch, ckpt
     assert _files(out) == before
 
 
+def test_a_damaged_cell_and_another_n_name_both(tmp_path, capsys, monkeypatch, ckpts):
+    """helper-64: a damaged cell with --n 6 (recorded 4) named the cell only."""
+    out = tmp_path / "eval"
+    assert defend(ckpts, out) == 0
+    state = json.loads((out / "cells.json").read_text())
+    key = next(iter(state["cells"]))
+    state["cells"][key]["accuracy"] = "x"
+    (out / "cells.json").write_text(json.dumps(state))
+    capsys.readouterr()
+    _no_work(monkeypatch)
+    assert defend(ckpts, out, n="6") == 2
+    err = capsys.readouterr().err
+    assert (
+        f"whose cell {key!r} is not one" in err
+        and "(its images differ too: --n recorded 4, now 6)" in err
+    )
+
+
 def test_another_n_is_named_as_the_flag(tmp_path, capsys, monkeypatch, ckpts):
     """A user trial: --n 6 into a folder of --n 4 blamed the file's cells ("not one this
     evaluation writes (an accuracy k/6 ...)"); it is a setting that differs."""
@@ -265,7 +283,14 @@ def test_another_n_is_named_as_the_flag(tmp_path, capsys, monkeypatch, ckpts):
 
 @pytest.mark.parametrize(
     "path, value, named",
-    [(("n",), "4", "n must be an int"), (("settings", "keep_best"), 0, "keep_best must be a bool")],
+    [
+        (("n",), "4", "n must be an int"),
+        (("settings", "keep_best"), 0, "keep_best must be a bool"),
+        # helper-64: "its meta and cells must be JSON objects" (they were); "rerun with the
+        # recorded settings" for rows 5, which no run records
+        (("fingerprints",), [1], "fingerprints must be a JSON object of the models'"),
+        (("rows",), 5, "rows must be a list of [name, defended] pairs, got 5"),
+    ],
 )
 def test_a_recorded_setting_of_another_type_is_a_damaged_file(
     tmp_path, capsys, monkeypatch, ckpts, path, value, named

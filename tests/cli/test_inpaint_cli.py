@@ -36,6 +36,20 @@ def test_help_lists_the_options(capsys):
         assert option in text
 
 
+def test_help_gives_the_blend_default_of_this_command(capsys):
+    """helper-64: inpaint blends every completion into blended.png (Poisson when no blend flag
+    is given) while its help showed iagan's own default, false."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["inpaint", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # (wherever the lines wrap)
+    here = "(defaulthere:true:NNN_blended.pngisPoisson-blended,NNN_raw.pngunblended)"
+    assert text.count(here) == 2, text  # --iagan-blend and --yeh-blend
+    assert "Poissonblendingforeverymethodunless--yeh-blend/--iagan-blend" in text
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reconstruct", "--help"])
+    assert "(default here" not in capsys.readouterr().out
+
+
 def test_end_to_end_on_an_image_file(tmp_path, checkpoints):
     gen, disc = checkpoints
     arr = digit_png(tmp_path / "in.png")

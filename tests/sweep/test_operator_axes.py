@@ -234,3 +234,42 @@ def test_two_mask_specs_of_one_mask_are_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match="x_values .--mask. must not repeat a value"):
         SweepSpec(x_values=("random:0.5", "random:0.50"), **kw)
     assert SweepSpec(x_values=("random:.5",), **kw).x_values == ("random:0.5",)
+
+
+def test_a_bad_blend_is_refused_before_any_file_and_spellings_are_one_setting(tmp_path):
+    """helper-64: SweepSpec took options={"yeh": {"blend": "bilinear"}}, Sweep wrote its files,
+    the run failed and the folder refused the corrected blend; "biharmonic" and
+    "biharmonic:0.5" (the CLI's record of it) were two settings."""
+    from ganinverse.sweep import Sweep, SweepSpec
+
+    kw = dict(dataset="digits", operator="inpainting", x_values=("center",), n_images=1)
+    with pytest.raises(ValueError, match=r"options\['yeh'\]: blend must be True, False"):
+        SweepSpec(
+            methods=("yeh",), generator="digits", options={"yeh": {"blend": "bilinear"}}, **kw
+        )
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match=r"options\['iagan'\]: blend='poisson' applies to Inpai"):
+        SweepSpec(
+            dataset="digits", x_values=(20,), methods=("iagan",), generator="digits",
+            options={"iagan": {"blend": "poisson"}},
+        )  # fmt: skip
+    for given, stored in [("biharmonic", "biharmonic:0.5"), ("biharmonic:.5", "biharmonic:0.5"),
+                          ("poisson", True), (None, False), ("poisson:0.75", "poisson:0.75")]:  # fmt: skip
+        spec = SweepSpec(
+            methods=("iagan",), generator="digits", options={"iagan": {"blend": given}}, **kw
+        )
+        assert spec.options == {"iagan": {"blend": stored}}
+    first = SweepSpec(
+        methods=("tv", "yeh"),
+        generator="digits",
+        options={"yeh": {"blend": "biharmonic", "prior_weight": 0.0}},
+        **kw,
+    )
+    Sweep(first, tmp_path / "o")  # (writes sweep.json)
+    again = SweepSpec(
+        methods=("tv", "yeh"),
+        generator="digits",
+        options={"yeh": {"blend": "biharmonic:0.5", "prior_weight": 0.0}},
+        **kw,
+    )
+    Sweep(again, tmp_path / "o")  # the same setting: no DifferentSweepError

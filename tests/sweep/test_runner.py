@@ -266,6 +266,13 @@ def test_summary_statistics():
         ({"lasso_lambdas": ()}, "lasso_lambdas"),
         ({"methods": ("csgm", "csgm")}, "methods must not repeat"),
         ({"x_values": (20, 20)}, r"x_values \(--m\) must not repeat"),
+        # helper-64: a text read letter by letter, a number as a list, repeated candidates
+        ({"methods": "csgm"}, r"methods must be a tuple \(e\.g\. methods=\('csgm'"),
+        ({"x_values": 10}, r"x_values must be a tuple \(e\.g\. x_values=\(100, 500\)\), got int"),
+        ({"x_values": "10"}, r"x_values must be a tuple .*got str '10'"),
+        ({"lasso_lambdas": (0.1, 0.1)}, "lasso_lambdas: the candidate 0.1 is listed twice"),
+        ({"sparse_l1_grid": (0.1, 0.1)}, "sparse_l1_grid: the candidate 0.1 is listed twice"),
+        ({"engine_grid": ({"steps": 3}, {"steps": 3})}, "engine_grid: the candidate"),
         # helper-40: test images among the validation images the weights were chosen on
         ({"split": "train"}, r"split='train' with start=0: the test images 0..4 include"),
         ({"split": "train", "start": 2}, r"train images of 0..2, the n_val=3 validation"),
