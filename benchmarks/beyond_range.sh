@@ -39,6 +39,13 @@ ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/
   --sparse-l1-grid 1e-7,1e-6,1e-5,1e-4,1e-3,1e-2,0.1,1 --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 \
   --device cpu --no-progress --out $R/faces
 
+step faces-tv  # iagan with the total-variation term (λ_TV = 0.3, chosen on 8 train faces by
+# benchmarks/iagan_null_space.py) at m = 500 on the same faces
+ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500 --methods csgm,iagan --iagan-tv 0.3 --n-images 64 --batch-size 8 --n-val 4 \
+  --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 --restarts 10 --prune-at 0.1,0.3 \
+  --device cpu --no-progress --out $R/faces_tv
+
 step faces-frame  # lasso-wavelet-frame on the first 16 of those faces (3-4x lasso-wavelet-detail's
 # cost per face; paired with the faces folder's rows by image: benchmarks/paired.py --b-from)
 ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 20,100,500,2500,5000,10000 \

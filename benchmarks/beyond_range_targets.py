@@ -11,7 +11,9 @@ and biharmonic inpainting (a fixed method, no weight) for a mask.
 Rows of several folders are paired by image identity (the sweeps seed A, the noise and the
 images by seed, m and image, so folders with the same data settings share them); where two
 folders have a row of the same method, m and image, the first folder's is used. A folder
-written ``FOLDER:SUFFIX`` has its methods renamed ``<method>+SUFFIX`` (e.g.
+written ``FOLDER:SUFFIX`` has its methods renamed ``<method>+SUFFIX`` (only those whose
+options its sweep.json sets, where it sets any: the folder's other methods are the same methods
+as elsewhere, their rows used where no earlier folder has one) (e.g.
 ``faces_bp:bp``: iagan with back-projection becomes ``iagan+bp``, a candidate of its own). A
 method's
 validation score is the minimum of its ``validation_mse`` grid (the weight it uses on the test
@@ -61,11 +63,11 @@ def load(folders: list[str | Path]) -> tuple[dict, dict, dict]:
     for spec in folders:
         folder, _, suffix = str(spec).partition(":")
         folder = Path(folder)
-        tag = f"+{suffix}" if suffix else ""
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a sweep folder")
+        tagged = _renamer(suffix, _varied_methods(folder))
         for row in (r for path in sorted(folder.glob("rows*.csv")) for r in read_rows(path)):
-            key = (row["method"] + tag, setting_key(row.get("setting") or row["m"]))
+            key = (tagged(row["method"]), setting_key(row.get("setting") or row["m"]))
             psnr[key].setdefault(int(row["image"]), float(row["psnr"]))
             seconds[key].setdefault(int(row["image"]), float(row["seconds"]))
         path = folder / "weights.json"
@@ -74,8 +76,26 @@ def load(folders: list[str | Path]) -> tuple[dict, dict, dict]:
                 method, _, m = name.rpartition("@")
                 scores = [s for _, s in entry.get("validation_mse", [])]
                 if scores:
-                    validation.setdefault(f"{method}{tag}@{setting_key(m)}", min(scores))
+                    validation.setdefault(f"{tagged(method)}@{setting_key(m)}", min(scores))
     return psnr, seconds, validation
+
+
+def _renamer(suffix: str, varied: set[str] | None):
+    """method -> ``<method>+suffix`` for the methods of ``varied`` (None: every method)."""
+
+    def tagged(method: str) -> str:
+        renamed = suffix and (varied is None or method in varied)
+        return f"{method}+{suffix}" if renamed else method
+
+    return tagged
+
+
+def _varied_methods(folder: Path) -> set[str] | None:
+    """The methods whose options a sweep set (its sweep.json ``options``: faces_tv's iagan
+    with tv_weight), which a ``:SUFFIX`` renames; None (rename all) where it records none."""
+    path = folder / "sweep.json"
+    options = json.loads(path.read_text()).get("options") if path.is_file() else None
+    return set(options) if options else None
 
 
 def choose(methods, m: int | str, psnr: dict, validation: dict) -> tuple[str, float] | None:

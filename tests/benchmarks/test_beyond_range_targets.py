@@ -73,6 +73,22 @@ def test_a_suffixed_folder_is_a_candidate_of_its_own(targets, tmp_path):
     assert targets.choose(targets.GAN_PRIOR, 10, psnr, validation) == ("iagan+bp", 0.01)
 
 
+def test_a_suffix_renames_only_the_methods_whose_options_the_sweep_set(targets, tmp_path):
+    """faces_tv:tv ran csgm (iagan's start, default options) beside iagan with tv_weight set:
+    only iagan becomes iagan+tv; its csgm rows are csgm's (the first folder's kept)."""
+    a = _folder(tmp_path / "a", [(i, 10, "csgm", 20.0, 1.0) for i in range(2)], {})
+    b = _folder(
+        tmp_path / "b",
+        [(i, 10, "csgm", 20.1, 1.0) for i in range(3)]
+        + [(i, 10, "iagan", 25.0, 1.0) for i in range(3)],
+        {"iagan@10": {"validation_mse": [[30, 0.01]]}},
+    )
+    (b / "sweep.json").write_text(json.dumps({"options": {"iagan": {"tv_weight": 0.3}}}))
+    psnr, _, validation = targets.load([a, f"{b}:tv"])
+    assert ("csgm+tv", 10) not in psnr and psnr[("csgm", 10)] == {0: 20.0, 1: 20.0, 2: 20.1}
+    assert psnr[("iagan+tv", 10)][0] == 25.0 and validation == {"iagan+tv@10": 0.01}
+
+
 def _inpainting_folder(path: Path, rows: list[tuple], weights: dict) -> Path:
     path.mkdir()
     with (path / "rows.csv").open("w", newline="") as f:
