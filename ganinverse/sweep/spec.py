@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -20,6 +21,7 @@ from .._validation import (
     check_weight,
     read_number,
 )
+from ..exceptions import IdleOptionWarning
 from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, get_method, is_search
 from ..operators import REGISTRY, LinearOperator
@@ -186,6 +188,7 @@ class SweepSpec:
             config = LatentConfig().updated(**{**self.engine, **candidate})
             _check_searches(config, f"engine_grid candidate {candidate}")
         self._check_generic()
+        self._warn_idle_engine()
         searched = [m for m in self.methods if self.search_chain(m)]
         if self.split == "train" and searched and self.start < self.n_val:
             raise ValueError(
@@ -194,6 +197,30 @@ class SweepSpec:
                 f"0..{self.n_val - 1}, the n_val={self.n_val} validation images on which the "
                 f"weights of {', '.join(searched)} are chosen, so a weight would be scored on "
                 f"the images it was chosen on: pass --start {self.n_val} or more, or --split test"
+            )
+
+    def _warn_idle_engine(self) -> None:
+        """An ``IdleOptionWarning`` for ``engine`` / ``engine_grid`` / ``sparse_l1_grid`` set
+        while no method of the sweep runs what they set (the CLI refuses such flags; the API
+        warns, as for every option it ignores)."""
+        runs = set()  # the methods run, those they start from included (iagan runs csgm)
+        for name in self.methods:
+            while name is not None and name not in runs:
+                runs.add(name)
+                name = get_method(name).starts_from
+        latent = any(get_method(name).latent for name in runs)
+        idle = {"engine": bool(self.engine), "engine_grid": bool(self.engine_grid)}
+        idle = {k: v for k, v in idle.items() if v and not latent}
+        if self.sparse_l1_grid and "csgm-sparse" not in self.methods:
+            idle["sparse_l1_grid"] = True
+        for name in idle:
+            warnings.warn(
+                f"SweepSpec: {name}={getattr(self, name)!r} changes nothing here: no method of "
+                f"{list(self.methods)} runs "
+                + ("csgm-sparse" if name == "sparse_l1_grid" else "the latent engine")
+                + f"; drop {name}",
+                IdleOptionWarning,
+                stacklevel=4,
             )
 
     def _spelled(self, value: Any) -> Any:

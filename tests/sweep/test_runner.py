@@ -845,3 +845,17 @@ def test_a_folder_without_a_train_split_says_how_to_sweep_it(tmp_path):
         Sweep(SweepSpec(**kw, methods=("lasso-dct",), lasso_lambdas=(0.1, 1.0)), tmp_path / "o")
     assert not (tmp_path / "o").exists()
     Sweep(SweepSpec(**kw, methods=("lasso-dct",), lasso_lambdas=(0.1,)), tmp_path / "o")
+
+
+def test_engine_settings_no_method_runs_warn_idle(tiny_generator):
+    """helper-64: SweepSpec(engine={"steps": 3}) with Lasso only ran without a word (the CLI
+    refuses the flags); iagan runs csgm's engine, so there it acts."""
+    from ganinverse.exceptions import IdleOptionWarning
+
+    with pytest.warns(IdleOptionWarning, match=r"engine=\{'steps': 3\} changes nothing here"):
+        spec(tiny_generator, methods=("lasso-dct",), engine={"steps": 3})
+    with pytest.warns(IdleOptionWarning, match="sparse_l1_grid=.* no method of .* runs csgm-sp"):
+        spec(tiny_generator, methods=("csgm",), sparse_l1_grid=(0.1,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        spec(tiny_generator, methods=("iagan",), engine={"steps": 3})
