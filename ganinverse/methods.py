@@ -477,8 +477,11 @@ def reconstruct_result(
         config, source = default_config(record, G, operator)  # the caller's options on top
         rest = {k: v for k, v in options.items() if k not in given}
         options = {"config": config.overridden(**given), **rest}
-    caller = _set_options(record, options)
+    options_given = options
     options = record.options(options)
+    if record.check_options is not None:  # the solver's own checks, before the start it needs
+        record.check_options(options, tuple(operator.in_shape))
+    caller = _set_options(record, options_given)
     if _warn_idle:  # (False: a search checked them over all its candidates)
         _idle_warnings(record, caller, [options], "here")
     if record.needs_generator and G is None:
@@ -538,7 +541,16 @@ def reconstruct_result(
 def _set_options(record: Method, options: Mapping[str, Any]) -> set[str]:
     """The options of ``record``'s flags set away from their defaults (a search passes every
     option, its defaults included)."""
-    return {k for k, v in options.items() if k in record.flags and v != record.defaults.get(k)}
+
+    def differs(value: Any, default: Any) -> bool:
+        try:
+            return bool(value != default)
+        except (TypeError, RuntimeError):  # (e.g. a tensor of several values: checked later)
+            return True
+
+    return {
+        k for k, v in options.items() if k in record.flags and differs(v, record.defaults.get(k))
+    }
 
 
 def idle_method_options(

@@ -48,6 +48,30 @@ LEGACY_METHODS = ("csgm", "csgm-sparse", "lasso", "lasso-dct", "lasso-wavelet")
 GROWN = ("x_values", "methods", "n_images")
 
 
+def _without_defaults(options: Mapping) -> dict:
+    """{method: its options} without the options equal to the method's defaults (in their one
+    spelling, ``Method.spellings``), and without methods left with none: ``--iagan-tv 0`` and
+    no flag are one setting. Entries of unknown methods or of another form are kept as given."""
+    out = {}
+    for method, given in options.items():
+        record = METHODS.get(method)
+        if record is None or not isinstance(given, Mapping):
+            out[method] = given
+            continue
+        kept = {}
+        for k, v in given.items():
+            try:
+                default = record.spelled({k: record.defaults[k]})[k]
+                same = isinstance(v, bool) == isinstance(default, bool) and bool(v == default)
+            except (KeyError, TypeError, ValueError):
+                same = False
+            if not same:
+                kept[k] = v
+        if kept:
+            out[method] = kept
+    return out
+
+
 def _json(value: Any) -> Any:
     """A JSON round trip (tuples -> lists, configs -> dicts), as read back from a file."""
     return json.loads(json.dumps(value, allow_nan=False, default=_encode))
@@ -258,6 +282,11 @@ class SweepSpec:
                 check_weight(value, f"grids[{key!r}]")
         spelled = {}  # each option in its one spelling (Method.spellings), as stored
         for method, given in self.options.items():
+            if not isinstance(given, Mapping):
+                raise TypeError(
+                    f"options[{method!r}] must be a dict of {method}'s options (e.g. "
+                    f"options={{{method!r}: {{...}}}}), got {type(given).__name__}"
+                )
             if method not in self.methods:
                 raise ValueError(f"options: {method!r} is not one of the sweep's methods")
             legacy = LEGACY_OPTIONS.get(method, {})
@@ -271,7 +300,7 @@ class SweepSpec:
             except (TypeError, ValueError) as err:
                 raise type(err)(f"options[{method!r}]: {err}") from None
             spelled[method] = record.spelled(given)
-        object.__setattr__(self, "options", spelled)
+        object.__setattr__(self, "options", _without_defaults(spelled))
 
     # -- what the runner reads ----------------------------------------------------------------
     def operator_class(self) -> type[LinearOperator]:
@@ -397,6 +426,8 @@ class SweepSpec:
             }
         )
         full = {k: saved.get(k, defaults.get(k)) for k in now}
+        if isinstance(full.get("options"), dict):  # (an option at its default is no setting)
+            full["options"] = _json(_without_defaults(full["options"]))
         full["resolved"] = _with_predated_options(full.get("resolved") or {})
         a, b = _relevant(now, now["methods"]), _relevant(full, full.get("methods") or [])
         diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]

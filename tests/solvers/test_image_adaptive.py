@@ -419,3 +419,16 @@ def test_a_tv_weight_smooths_the_null_space_and_zero_is_the_paper(toy_generator)
     smooth = iagan(G, op, y, tv_weight=0.05, **kw)
     assert bool((total_variation(smooth.x_hat) < total_variation(plain.x_hat)).all())
     assert bool(smooth.adapted.all())
+
+
+@pytest.mark.parametrize("bad", [{"tv_weight": -1.0}, {"chunk": 0}, {"lr_theta": -1e-4}])
+def test_reconstruct_checks_the_options_before_the_csgm_start(toy_generator, csgm_calls, bad):
+    """helper-65: gi.reconstruct("iagan", ..., tv_weight=-1) ran the whole CSGM start (1000
+    steps x 10 restarts with the card's settings) before refusing the option."""
+    import ganinverse as gi
+
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    with pytest.raises(ValueError):
+        gi.reconstruct("iagan", toy_generator, op, y, steps=5, restarts=1, progress=False, **bad)
+    assert csgm_calls == []

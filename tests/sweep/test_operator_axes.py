@@ -258,7 +258,7 @@ def test_a_bad_blend_is_refused_before_any_file_and_spellings_are_one_setting(tm
         spec = SweepSpec(
             methods=("iagan",), generator="digits", options={"iagan": {"blend": given}}, **kw
         )
-        assert spec.options == {"iagan": {"blend": stored}}
+        assert spec.options == ({"iagan": {"blend": stored}} if stored is not False else {})
     first = SweepSpec(
         methods=("tv", "yeh"),
         generator="digits",
@@ -273,3 +273,19 @@ def test_a_bad_blend_is_refused_before_any_file_and_spellings_are_one_setting(tm
         **kw,
     )
     Sweep(again, tmp_path / "o")  # the same setting: no DifferentSweepError
+
+
+def test_an_option_at_its_default_is_no_setting_and_entries_must_be_dicts(tmp_path):
+    """helper-65: --iagan-tv 0 and no flag (options {"iagan": {"tv_weight": 0.0}} and {}) were
+    two sweeps, and options={"iagan": 0.1} raised "'float' object is not iterable"."""
+    from ganinverse.sweep import Sweep, SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("iagan",), n_images=1)
+    assert SweepSpec(**kw, options={"iagan": {"tv_weight": 0, "blend": None}}).options == {}
+    assert SweepSpec(**kw, options={"iagan": {"tv_weight": 0.3}}).options == {
+        "iagan": {"tv_weight": 0.3}
+    }
+    Sweep(SweepSpec(**kw, options={"iagan": {"tv_weight": 0.0}}), tmp_path / "o")
+    Sweep(SweepSpec(**kw), tmp_path / "o")  # the same sweep: no DifferentSweepError
+    with pytest.raises(TypeError, match=r"options\['iagan'\] must be a dict of iagan's options"):
+        SweepSpec(**kw, options={"iagan": 0.1})
