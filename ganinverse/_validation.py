@@ -148,8 +148,13 @@ def check_number(
     (e.g. the likely fix).
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex():
-            value = value.item()
+        if isinstance(value, Tensor) and value.ndim == 0 and not value.is_complex():
+            value = value.item()  # (a 0-d tensor only: shape (1,) is a sequence, not a number)
+        elif isinstance(value, Tensor):
+            raise TypeError(
+                f"{name} must be a real number, got a {value.dtype} tensor of shape "
+                f"{tuple(value.shape)}; pass a float (or a 0-d real tensor, e.g. t.item())"
+            )
         else:
             try:
                 import numpy as np

@@ -582,11 +582,22 @@ def _warn_idle_seed(record: Method, seed: object) -> None:
         )
 
 
-def _idle_warnings(record: Method, given: Iterable[str], runs: Sequence[Mapping], where: str):
-    """``idle_method_options`` as IdleOptionWarnings, the needed flag named by its option."""
+def _idle_warnings(
+    record: Method,
+    given: Iterable[str],
+    runs: Sequence[Mapping],
+    where: str,
+    *,
+    solver_warns: bool = True,
+    stacklevel: int = 4,
+):
+    """``idle_method_options`` as IdleOptionWarnings, the needed flag named by its option.
+    ``solver_warns``: the options whose solver warns itself (``SOLVER_WARNS``) are left to it;
+    False warns of them too (a sweep spec, before any file: the solver runs later)."""
     by_flag = {f.flag: name for name, f in record.flags.items()}
     for name, needs in idle_method_options(record, given, runs).items():
-        if any(record.flags[name].acts_when is rule for rule in SOLVER_WARNS):
+        rule = record.flags[name].acts_when
+        if solver_warns and any(rule is solver_rule for solver_rule in SOLVER_WARNS):
             continue  # (those solvers warn themselves)
         first = needs.split()[0]
         needs = needs.replace(first, by_flag.get(first, first), 1)
@@ -594,7 +605,7 @@ def _idle_warnings(record: Method, given: Iterable[str], runs: Sequence[Mapping]
             f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
             f"acts only with {needs}; drop it or set that",
             IdleOptionWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
 

@@ -233,3 +233,15 @@ def test_a_number_below_float32s_normal_range_is_refused_through_the_api():
         gi.LatentConfig(lr=1e-320)
     with pytest.raises(ValueError, match="x must be at least .*pass a larger number"):
         check_number(-1e-39, "x", high=0, high_open=True)
+
+
+def test_a_number_may_be_a_0d_tensor_but_not_a_shape_1_one():
+    import numpy as np
+
+    assert check_number(torch.tensor(0.25), "lr", low=0) == 0.25
+    assert check_number(np.float32(0.5), "lr", low=0) == 0.5
+    for value in (torch.tensor([0.1]), torch.tensor([[0.1]]), torch.zeros(0)):
+        with pytest.raises(TypeError, match=r"prune_at\[0\] must be a real number.*shape"):
+            check_number(value, "prune_at[0]")
+    with pytest.raises(TypeError, match=r"prune_at\[0\].*shape \(1,\)"):
+        LatentConfig(prune_at=(torch.tensor([0.1]),))

@@ -482,6 +482,23 @@ def unused_engine_options(config: Any, keys: Sequence[str]) -> dict[str, str]:
     }
 
 
+def engine_record(config: Any, keys: Sequence[str]) -> dict:
+    """The engine settings ``keys`` of a run for its summary.json, as JSON values (a tuple as a
+    list); one its other settings leave unused (lr at steps=0) is null, with why under
+    "unused" (``unused_engine_options``), not the engine default it was reset to."""
+    unused = unused_engine_options(config, keys)
+
+    def native(value: Any) -> Any:
+        if isinstance(value, (tuple, list)):
+            return [native(v) for v in value]
+        return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+    record = {k: None if k in unused else native(getattr(config, k)) for k in keys}
+    if unused:
+        record["unused"] = {k: f"at {line}" for k, line in unused.items()}
+    return record
+
+
 def check_axis_value(operator: type, shape: Sequence[int], value: Any) -> None:
     """The operator's own check of its axis value against the images' (C, H, W) shape
     (``check_setting``, the one the sweep runs for each x value: e.g. a mask with no missing
@@ -819,6 +836,10 @@ def validate_methods(
                 runs = [{**run, "noise_std": noise_std} for run in runs]
             for option, needs in idle_method_options(record, given.get(name, {}), runs).items():
                 flag = record.flags[option].flag
+                if grid and tuned.option in record.flags:  # (a sweep: its grid flag names it)
+                    needs = needs.replace(
+                        record.flags[tuned.option].flag, f"a {tuned.flag} candidate", 1
+                    )
                 raise ValueError(
                     f"{flag} has no effect unless {needs} ({record.name}): set that, or drop {flag}"
                 )
@@ -867,7 +888,13 @@ def _flagged(
             f"{record.tuned.flag} with values that fit"
         )
     if option in options and option in record.flags:
-        return f"{record.flags[option].flag}: {err}"
+        text, flag = str(err), record.flags[option].flag
+        said = f"{option}={options[option]!r} "
+        if text.startswith(said) and record.flags[option].type not in (int, float, str):
+            # (a value the flag's reader converted, not what the user typed: --iagan-blend
+            # poisson is blend=True): the flag alone says which
+            return f"{flag} {text[len(said) :]}"
+        return f"{flag}: {text}"
     return f"{lead}: {err}"
 
 

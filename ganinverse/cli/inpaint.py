@@ -37,11 +37,11 @@ from ._common import (
     dataset_selection,
     engine_flag_owners,
     engine_overrides,
+    engine_record,
     method_options,
     note_conversion,
     recorded_conversions,
     set_method_flags,
-    unused_engine_options,
     validate_methods,
 )
 
@@ -329,11 +329,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _config_record(config) -> dict:
-    """The engine settings of the run for summary.json; one its other settings leave unused
-    (lr at steps=0) is null, with why under "unused", not the engine default it was reset to."""
-    keys = ("steps", "restarts", "lr", "box", "seed")
-    unused = unused_engine_options(config, keys)
-    record = {k: None if k in unused else getattr(config, k) for k in keys}
-    if unused:
-        record["unused"] = {k: f"at {line}" for k, line in unused.items()}
-    return record
+    """The engine settings of the run for summary.json (``engine_record``)."""
+    return engine_record(config, ("steps", "restarts", "lr", "box", "seed"))

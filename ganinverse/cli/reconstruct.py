@@ -22,6 +22,7 @@ from ._common import (
     dataset_selection,
     engine_flag_owners,
     engine_overrides,
+    engine_record,
     method_options,
     note_conversion,
     recorded_conversions,
@@ -249,9 +250,14 @@ def run(args: argparse.Namespace) -> int:
                 "m": m,
                 "noise_std": args.noise_std,
                 "seed": args.seed,
-                # JSON's own values ("blend": false, not "False"); the engine as its k=v line
+                # JSON's own values ("blend": false, not "False"); the engine as a dict, as
+                # inpaint's and the sweep's summaries give it
                 "options": {
-                    k: v if isinstance(v, (bool, int, float, str)) else str(v)
+                    k: engine_record(options[k], ENGINE_KEYS)
+                    if k == "config"
+                    else v
+                    if isinstance(v, (bool, int, float, str))
+                    else str(v)
                     for k, v in shown.items()
                 },
                 "status": status,
@@ -274,12 +280,16 @@ def run(args: argparse.Namespace) -> int:
 _STATUS_HINT = " (the solver does not stand by this x̂: see the warning above)"
 
 
+#: The engine settings a user tunes, as the run prints them and summary.json records them.
+ENGINE_KEYS = ("restarts", "steps", "lr", "lambda_z", "init", "prune_at")
+
+
 def _engine(config) -> str:
     """The engine settings a user tunes, in one line; one the others leave unused says so
     (``lr=unused at steps=0``), not the engine default it was reset to."""
-    keys = ("restarts", "steps", "lr", "lambda_z", "init", "prune_at")
-    unused = unused_engine_options(config, keys)
+    unused = unused_engine_options(config, ENGINE_KEYS)
     shown = (
-        f"{k}=unused at {unused[k]}" if k in unused else f"{k}={getattr(config, k)}" for k in keys
+        f"{k}=unused at {unused[k]}" if k in unused else f"{k}={getattr(config, k)}"
+        for k in ENGINE_KEYS
     )
     return "(" + ", ".join(shown) + ")"

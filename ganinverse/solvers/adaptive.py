@@ -134,7 +134,12 @@ def _check_options(lr_theta, lr_z, steps, discrepancy, back_projection, chunk, t
     lr_theta = check_learning_rate(lr_theta, "lr_theta")
     lr_z = check_learning_rate(lr_z, "lr_z")
     steps = _check_steps(steps)
-    discrepancy = check_weight(discrepancy, "discrepancy")
+    discrepancy = check_weight(
+        discrepancy,
+        "discrepancy",
+        what="discrepancy τ stops an image once its data misfit <= τ·σ² (the discrepancy "
+        "principle): 1 is the noise level, 0 runs every step",
+    )
     tv_weight = check_weight(tv_weight, "tv_weight")
     if not isinstance(back_projection, bool):
         raise TypeError(

@@ -23,7 +23,7 @@ from .._validation import (
 )
 from ..exceptions import IdleOptionWarning
 from ..latent import LatentConfig, configured
-from ..methods import LASSO_LAMBDAS, METHODS, get_method, is_search
+from ..methods import LASSO_LAMBDAS, METHODS, _idle_warnings, _set_options, get_method, is_search
 from ..operators import REGISTRY, LinearOperator
 
 #: Bumped whenever the meaning of a row changes for the same spec (seeding, data terms): a folder
@@ -300,6 +300,12 @@ class SweepSpec:
             except (TypeError, ValueError) as err:
                 raise type(err)(f"options[{method!r}]: {err}") from None
             spelled[method] = record.spelled(given)
+            full, grid = record.options(given), self.grid(method)
+            runs = [record.tuned.apply(full, v) for v in grid] if grid else [full]
+            where = "under any candidate of its grid" if grid else "here"
+            _idle_warnings(
+                record, _set_options(record, given), runs, where, solver_warns=False, stacklevel=5
+            )
         object.__setattr__(self, "options", _without_defaults(spelled))
 
     # -- what the runner reads ----------------------------------------------------------------
@@ -638,12 +644,18 @@ def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping)
 
     def short(value: Any) -> str:
         text = json.dumps(value, sort_keys=True, default=str)
-        return text if len(text) <= 80 else text[:77] + "..."
+        return text if len(text) <= 160 else text[:157] + "..."
 
-    def changed(x: Any, y: Any) -> tuple[Any, Any]:  # two dicts: only the keys that differ
+    def changed(x: Any, y: Any) -> tuple[Any, Any]:
+        """Two dicts as only the keys that differ, at every depth (options → method → option:
+        the option that changed is named, not cut off inside its method's settings)."""
         if isinstance(x, Mapping) and isinstance(y, Mapping):
-            keys = [k for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k)]
-            return {k: x.get(k) for k in keys}, {k: y.get(k) for k in keys}
+            pairs = {
+                k: changed(x.get(k), y.get(k))
+                for k in sorted(set(x) | set(y), key=str)
+                if x.get(k) != y.get(k)
+            }
+            return {k: a for k, (a, _) in pairs.items()}, {k: b for k, (_, b) in pairs.items()}
         return x, y
 
     if key.startswith("resolved "):

@@ -66,7 +66,15 @@ def test_reconstruct_records_options_as_json_values(tmp_path, capsys):
     options = json.loads((out / "summary.json").read_text())["options"]
     assert options["blend"] is False and options["back_projection"] is False
     assert options["adapt_steps"] == 2 and options["lr_theta"] == 1e-4
-    assert isinstance(options["config"], str) and "steps=2" in options["config"]
+    # helper-65: the engine was a repr line here but a dict in inpaint's and the sweep's
+    # summaries (the card's lambda_z and prune_at as JSON values)
+    config = options["config"]
+    assert config["steps"] == 2 and config["restarts"] == 1 and config["init"] == "uniform"
+    assert isinstance(config["lambda_z"], float) and config["prune_at"] == []
+    idle = ["reconstruct", "--dataset", "digits", "--m", "50", "--method", "csgm", "--steps", "0"]
+    assert main([*idle, "--restarts", "1", "--no-progress", "--out", str(tmp_path / "idle")]) == 0
+    config = json.loads((tmp_path / "idle" / "summary.json").read_text())["options"]["config"]
+    assert config["lr"] is None and "steps=0" in config["unused"]["lr"]  # (not the default)
 
 
 def _assert_three_panels(path):

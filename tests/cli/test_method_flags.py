@@ -790,8 +790,12 @@ def test_an_option_for_another_operator_is_refused_before_writing(command, tmp_p
     argv = [command, "--dataset", "digits", "--generator", "digits", "--m", "10"]
     argv += [*methods[command], *(["--method", "iagan"] if command == "reconstruct" else [])]
     code, err = run([*argv, "--iagan-blend", "true", "--out", str(tmp_path / "new" / "o")], capsys)
-    lead = "--iagan-blend: blend=True applies to Inpainting operators only, got GaussianCS"
+    lead = "--iagan-blend applies to Inpainting operators only, got GaussianCS"
     assert_refused(code, err, command, lead, tmp_path)
+    # helper-65: "--iagan-blend poisson" was named "blend=True", a spelling the user never typed
+    code, err = run([*argv, "--iagan-blend", "Poisson", "--out", str(tmp_path / "p" / "o")], capsys)
+    assert_refused(code, err, command, lead, tmp_path)
+    assert "blend=True" not in err
 
 
 def test_a_sweep_spec_with_an_option_for_another_operator_is_refused():
@@ -955,7 +959,12 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("reconstruct", "iagan", ["--iagan-tv", "-0.1"], "--iagan-tv: tv_weight must be >= 0"),
         ("sweep", "iagan", ["--iagan-tv", "nan"], "--iagan-tv"),
         ("inpaint", "iagan", ["--iagan-tv", "3e38"], "--iagan-tv: tv_weight must be <="),
-        ("sweep", "iagan", ["--iagan-steps-grid", "0", "--iagan-tv", "0.1"], "--iagan-tv has"),
+        (
+            "sweep",
+            "iagan",
+            ["--iagan-steps-grid", "0", "--iagan-tv", "0.1"],
+            "--iagan-tv has no effect unless a --iagan-steps-grid candidate > 0",  # (no --iagan-steps)
+        ),
         # budgets and network sizes beyond any machine (helper-38: days of work, or the OOM kill)
         ("sweep", "csgm", ["--restarts", "100000"], "--restarts: restarts must be <= 10,000"),
         ("reconstruct", "csgm", ["--steps", "100000000"], "--steps: steps must be <= 1,000,000"),

@@ -225,7 +225,11 @@ def test_a_diverging_learning_rate_warns_and_keeps_the_start(toy_generator):
         ({"lr_z": 0.0}, ValueError, "lr_z must be > 0"),
         ({"adapt_steps": -1}, ValueError, "adapt_steps must be >= 0"),
         ({"adapt_steps": 2.5}, TypeError, "adapt_steps must be an int"),
-        ({"discrepancy": -1.0}, ValueError, "discrepancy must be >= 0"),
+        (
+            {"discrepancy": -1.0},
+            ValueError,
+            "discrepancy must be >= 0.*stops an image once its data misfit",
+        ),
         ({"tv_weight": -0.1}, ValueError, "tv_weight must be >= 0"),
         ({"tv_weight": float("nan")}, ValueError, "tv_weight must be a finite number"),
         ({"tv_weight": "0.3"}, TypeError, "tv_weight must be a real number"),

@@ -289,3 +289,18 @@ def test_an_option_at_its_default_is_no_setting_and_entries_must_be_dicts(tmp_pa
     Sweep(SweepSpec(**kw), tmp_path / "o")  # the same sweep: no DifferentSweepError
     with pytest.raises(TypeError, match=r"options\['iagan'\] must be a dict of iagan's options"):
         SweepSpec(**kw, options={"iagan": 0.1})
+
+
+def test_an_option_idle_under_every_candidate_of_its_grid_warns_before_any_file(tmp_path):
+    """helper-65: SweepSpec(grids={"iagan_steps": (0,)}, options={"iagan": {"tv_weight": 0.3}})
+    said nothing until the unit ran (the solver's own warning, after the folder was written)."""
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("iagan",), n_images=1)
+    with pytest.warns(IdleOptionWarning, match=r"tv_weight=0.3 changes nothing under any cand"):
+        SweepSpec(**kw, grids={"iagan_steps": (0,)}, options={"iagan": {"tv_weight": 0.3}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a candidate > 0: it acts there
+        SweepSpec(**kw, grids={"iagan_steps": (0, 30)}, options={"iagan": {"tv_weight": 0.3}})
+        SweepSpec(**kw, options={"iagan": {"tv_weight": 0.3}})  # (iagan's own grid)

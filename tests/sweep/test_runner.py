@@ -859,3 +859,19 @@ def test_engine_settings_no_method_runs_warn_idle(tiny_generator):
     with warnings.catch_warnings():
         warnings.simplefilter("error", IdleOptionWarning)
         spec(tiny_generator, methods=("iagan",), engine={"steps": 3})
+
+
+def test_a_refused_resume_names_the_option_that_changed_inside_a_methods_settings():
+    """helper-65: options differing in one of several iagan settings were shown as the whole
+    {"iagan": {...}} cut at 80 characters, the changed option past the cut."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("iagan",))
+    many = {"lr_theta": 3e-5, "lr_z": 3e-4, "discrepancy": 0.5, "chunk": 4, "back_projection": True}
+    saved = SweepSpec(**kw, options={"iagan": {**many, "tv_weight": 0.3}}).to_json()
+    now = SweepSpec(**kw, options={"iagan": {**many, "tv_weight": 0.2}})
+    lines = now.differences(saved, explain=True)  # (options, and the resolved methods)
+    assert lines and all(
+        'saved {"iagan": {"tv_weight": 0.3}}, now {"iagan": {"tv_weight": 0.2}}' in line
+        for line in lines
+    ), lines
