@@ -46,10 +46,11 @@ ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/
   --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 --restarts 10 --prune-at 0.1,0.3 \
   --device cpu --no-progress --out $R/faces_tv
 
-step faces-frame  # lasso-wavelet-frame on the first 16 of those faces (3-4x lasso-wavelet-detail's
-# cost per face; paired with the faces folder's rows by image: benchmarks/paired.py --b-from)
+step faces-frame  # lasso-wavelet-frame on the same 64 faces (first run on 16, then grown: it is
+# the strongest Lasso at m = 500 and 2500 there; 3-4x lasso-wavelet-detail's cost per face, its
+# λ search at m = 10000 about 3.5 hours; paired with the faces folder's rows by image)
 ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 20,100,500,2500,5000,10000 \
-  --methods lasso-wavelet-frame --n-images 16 --batch-size 8 --n-val 4 --noise-std 0.01 \
+  --methods lasso-wavelet-frame --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 \
   --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 --device cpu --no-progress --out $R/faces_frame
 
 step faces-dct-nu  # csgm-sparse with a DCT deviation on the same faces (m = 10000 grew the folder
