@@ -7,9 +7,11 @@ a recorded sweep folder (its ``sweep.json`` and the fine-tuning steps its valida
 chose, ``weights.json``), and for each m times, in one process and back to back on the same
 images: CSGM with the sweep's engine, then iagan from that CSGM result with the chosen
 ``adapt_steps`` (the discrepancy rule as the sweep ran it). iagan's seconds include its CSGM
-start, as the sweep's do. Per m it prints seconds per image of each, their ratio and the PSNR
-of each on these images, and appends a row to ``--out`` (a CSV; an m already there is skipped,
-so a killed run resumes).
+start, as the sweep's do. iagan runs with the options the sweep set for it (``sweep.json``'s ``options``,
+e.g. ``tv_weight`` of a ``--iagan-tv`` sweep; recorded in the row's ``iagan_options``). Per m
+it prints seconds per image of each, their ratio and the PSNR of each on these images, and
+appends a row to ``--out`` (a CSV; an m already there with the same options is skipped, so a
+killed run resumes).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/iagan_cost.py \
         benchmarks/results/beyond_range/faces --m 500,2500,5000,10000 --n 4 \
@@ -38,7 +40,7 @@ from ganinverse.models import load_generator
 from ganinverse.operators import GaussianCS
 
 FIELDS = ["m", "n", "adapt_steps", "csgm_s_per_image", "iagan_s_per_image", "ratio"]
-FIELDS += ["finetune_steps_mean", "csgm_psnr", "iagan_psnr", "threads", "when"]
+FIELDS += ["finetune_steps_mean", "csgm_psnr", "iagan_psnr", "threads", "when", "iagan_options"]
 
 
 def chosen_steps(weights: dict, m: int) -> int:
@@ -49,8 +51,15 @@ def chosen_steps(weights: dict, m: int) -> int:
     return int(entry["value"])
 
 
+def iagan_options(spec: dict) -> dict:
+    """The options the sweep set for iagan (none: its defaults), as its sweep.json holds them."""
+    return dict((spec.get("options") or {}).get("iagan", {}))
+
+
 def measure_one(G, spec: dict, x: torch.Tensor, m: int, steps: int) -> dict:
-    """CSGM then iagan (from that CSGM) on the images ``x``, timed back to back."""
+    """CSGM then iagan (from that CSGM, with the sweep's iagan options) on the images ``x``,
+    timed back to back."""
+    options = iagan_options(spec)
     op = GaussianCS(G.image_shape, m, seed=0, noise_std=2 * float(spec["noise_std"]))
     y = op.measure(x, seed=1, image_ids=list(range(len(x))))
     ids = list(range(len(x)))
@@ -59,7 +68,7 @@ def measure_one(G, spec: dict, x: torch.Tensor, m: int, steps: int) -> dict:
     csgm_s = time.perf_counter() - t
     t = time.perf_counter()
     engine = {"progress": False, **spec["engine"]}  # (iagan's start must be run with its own)
-    res = reconstruct_result("iagan", G, op, y, start=start, adapt_steps=steps, **engine)
+    res = reconstruct_result("iagan", G, op, y, start=start, adapt_steps=steps, **options, **engine)
     iagan_s = csgm_s + time.perf_counter() - t  # (as the sweep times it: with its start)
     return {
         "m": m,
@@ -73,6 +82,7 @@ def measure_one(G, spec: dict, x: torch.Tensor, m: int, steps: int) -> dict:
         "iagan_psnr": round(float(psnr(res.x_hat, x).mean()), 2),
         "threads": torch.get_num_threads(),
         "when": time.strftime("%Y-%m-%d %H:%M"),
+        "iagan_options": json.dumps(options, sort_keys=True),
     }
 
 
@@ -92,15 +102,23 @@ def main() -> None:
     steps = {m: chosen_steps(weights, m) for m in ms}  # (every m checked before any work)
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
+    options = json.dumps(iagan_options(spec), sort_keys=True)
     done = set()
     if args.out.exists():
-        done = {int(r["m"]) for r in csv.DictReader(args.out.open())}
+        with args.out.open() as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != FIELDS:
+                raise ValueError(
+                    f"--out {args.out} has the columns {reader.fieldnames}, not this script's "
+                    f"{FIELDS}: pass another --out"
+                )
+            done = {int(r["m"]) for r in reader if r["iagan_options"] == options}
     G = load_generator(spec["generator"], device="cpu")
     root = args.data_root or spec["data_root"]
     x, _ = load_images(spec["dataset"], root, "test", n=args.n)
     for m in ms:
         if m in done:
-            print(f"m = {m}: in {args.out} already")
+            print(f"m = {m} with iagan options {options}: in {args.out} already")
             continue
         row = measure_one(G, spec, x, m, steps[m])
         new = not args.out.exists()
