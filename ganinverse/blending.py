@@ -264,7 +264,7 @@ def blend_option(text: str) -> bool | str:
             f"expected true, false, poisson[:α] or biharmonic[:α] with α in (0, 1] (e.g. "
             f"biharmonic:0.5), got {text!r}"
         )
-    return blend_spec(word, "blend").option
+    return blend_spec(text.strip(), "blend").option  # (its errors quote the text as typed)
 
 
 __all__ = [

@@ -363,7 +363,9 @@ ACTS_WHEN: dict[str, Acts] = {
         ("steps", "patience"),
     ),
     "prune_at": Acts(
-        lambda c: c.restarts > 1, "restarts > 1 (it drops the worse restarts)", ("restarts",)
+        lambda c: c.restarts > 1 and c.steps > 0,
+        "restarts > 1 and steps > 0 (it drops the worse restarts at fractions of the steps)",
+        ("restarts", "steps"),
     ),
 }
 

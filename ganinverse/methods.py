@@ -599,8 +599,8 @@ def _idle_warnings(
         rule = record.flags[name].acts_when
         if solver_warns and any(rule is solver_rule for solver_rule in SOLVER_WARNS):
             continue  # (those solvers warn themselves)
-        first = needs.split()[0]
-        needs = needs.replace(first, by_flag.get(first, first), 1)
+        for flag, option in {**by_flag, "--noise-std": "noise_std"}.items():  # (API names)
+            needs = re.sub(rf"{re.escape(flag)}(?![\w-])", option, needs)
         warnings.warn(
             f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
             f"acts only with {needs}; drop it or set that",

@@ -454,9 +454,13 @@ def refuse_idle_flags(idle: dict[str, str]) -> None:
     for key, needs in idle.items():
         flag = ENGINE_FLAGS[key]
         change = " or ".join(ENGINE_FLAGS[f] for f in ACTS_WHEN[key].deciding if f in ENGINE_FLAGS)
-        raise ValueError(
-            f"{flag} changes nothing with these flags: it acts only with {needs}; "
+        fix = (
             f"drop {flag} or change {change}"
+            if change
+            else f"drop {flag} (no flag of this command changes those settings)"
+        )
+        raise ValueError(
+            f"{flag} changes nothing with these flags: it acts only with {needs}; {fix}"
         )
 
 
@@ -482,7 +486,11 @@ def unused_engine_options(config: Any, keys: Sequence[str]) -> dict[str, str]:
     }
 
 
-def engine_record(config: Any, keys: Sequence[str]) -> dict:
+#: The latent-engine settings a run's summary.json records (reconstruct's and inpaint's alike).
+ENGINE_RECORD = ("steps", "restarts", "lr", "lambda_z", "init", "prune_at", "box", "tol", "seed")
+
+
+def engine_record(config: Any, keys: Sequence[str] = ENGINE_RECORD) -> dict:
     """The engine settings ``keys`` of a run for its summary.json, as JSON values (a tuple as a
     list); one its other settings leave unused (lr at steps=0) is null, with why under
     "unused" (``unused_engine_options``), not the engine default it was reset to."""
@@ -774,6 +782,7 @@ def validate_methods(
     batch: int = 2,
     batch_flag: str | None = None,
     n_val: int | None = None,
+    noise_fixed: str | None = None,
 ) -> dict[str, dict]:
     """{method: its options}: ``given`` ({method: {option: value}} the user set,
     ``method_options``) over each method's defaults, checked as its solver checks them
@@ -782,7 +791,8 @@ def validate_methods(
     images' (C, H, W) and the models, once loaded (the checks that need them run then);
     ``operator``: the operator class the methods meet (an option that applies to other
     operators only, ``Method.option_operators``, is refused); ``noise_std``: the operator's
-    noise (the ``Flag.acts_when`` rules that need it see it as the option ``noise_std``);
+    noise (the ``Flag.acts_when`` rules that need it see it as the option ``noise_std``;
+    ``noise_fixed``: why a command without --noise-std has that noise, e.g. inpaint's none);
     ``batch``: the images solved side by side (the networks an untrained prior trains per
     image must fit in memory together, ``Method.networks``), set by ``batch_flag`` where a flag
     sets it (the message names it); ``n_val``: the validation images a method's weight search
@@ -839,6 +849,11 @@ def validate_methods(
                 if grid and tuned.option in record.flags:  # (a sweep: its grid flag names it)
                     needs = needs.replace(
                         record.flags[tuned.option].flag, f"a {tuned.flag} candidate", 1
+                    )
+                if noise_fixed and "--noise-std" in needs:  # (a command without the flag)
+                    raise ValueError(
+                        f"{flag} has no effect here: it acts only with {needs} ({record.name}), "
+                        f"and {noise_fixed}; drop {flag}"
                     )
                 raise ValueError(
                     f"{flag} has no effect unless {needs} ({record.name}): set that, or drop {flag}"

@@ -218,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     given = method_options(args, (args.method,))
     engine = engine_overrides(args)  # (with --box)
     checks = {"engine": engine, "how": "--method", "operator": Inpainting, "noise_std": 0.0}
+    checks["noise_fixed"] = "inpaint measures without noise (it has no --noise-std)"
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
@@ -319,7 +320,9 @@ def run(args: argparse.Namespace) -> int:
                 **{k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
                 "blend": False if how is None else how.option,  # (applied here, not by the solver)
                 "config": None if config is None else _config_record(config),
-                "improved": None if not hasattr(latent, "improved") else latent.improved.tolist(),
+                # the latent engine's per-image verdict where the result has one (csgm, yeh);
+                # every method's status below says the same in its own words (iagan: status)
+                **({"improved": latent.improved.tolist()} if hasattr(latent, "improved") else {}),
                 "status": status,
                 "metrics_vs_input": rows,
             },
@@ -330,4 +333,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _config_record(config) -> dict:
     """The engine settings of the run for summary.json (``engine_record``)."""
-    return engine_record(config, ("steps", "restarts", "lr", "box", "seed"))
+    return engine_record(config)

@@ -247,13 +247,16 @@ def run(args: argparse.Namespace) -> int:
                 "input": read,
                 "method": args.method,
                 "operator": args.operator,
+                # the operator's own setting as its flag names it (--mask center, --factor 4;
+                # --m's is "m" below), or null where the operator takes none / its default
+                **({axis.name: value} if axis is not None and axis.name != "m" else {}),
                 "m": m,
                 "noise_std": args.noise_std,
                 "seed": args.seed,
                 # JSON's own values ("blend": false, not "False"); the engine as a dict, as
                 # inpaint's and the sweep's summaries give it
                 "options": {
-                    k: engine_record(options[k], ENGINE_KEYS)
+                    k: engine_record(options[k])
                     if k == "config"
                     else v
                     if isinstance(v, (bool, int, float, str))
@@ -281,7 +284,7 @@ _STATUS_HINT = " (the solver does not stand by this x̂: see the warning above)"
 
 
 #: The engine settings a user tunes, as the run prints them and summary.json records them.
-ENGINE_KEYS = ("restarts", "steps", "lr", "lambda_z", "init", "prune_at")
+ENGINE_KEYS = ("restarts", "steps", "lr", "lambda_z", "init", "prune_at", "tol")
 
 
 def _engine(config) -> str:

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+import torch
+
 from .._validation import (
     check_distinct,
     check_int,
@@ -152,6 +155,8 @@ class SweepSpec:
     options: dict = field(default_factory=dict)  #: other fixed options, by method name
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # (a 0-d tensor or numpy number: its Python value)
+            object.__setattr__(self, f.name, _plain(getattr(self, f.name)))
         for name, example in SEQUENCES.items():  # (a text would be read letter by letter)
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
@@ -301,7 +306,15 @@ class SweepSpec:
                 raise type(err)(f"options[{method!r}]: {err}") from None
             spelled[method] = record.spelled(given)
             full, grid = record.options(given), self.grid(method)
+            if grid and record.tuned.option in given:  # (the search would set it per m)
+                raise ValueError(
+                    f"options[{method!r}][{record.tuned.option!r}] is the weight the sweep "
+                    f"searches on validation images (grids[{record.tuned.key!r}], now "
+                    f"{list(grid)}): pass grids={{{record.tuned.key!r}: "
+                    f"({given[record.tuned.option]!r},)}} for that one value, or drop it"
+                )
             runs = [record.tuned.apply(full, v) for v in grid] if grid else [full]
+            runs = [{**run, "noise_std": self.noise_std} for run in runs]  # (as the CLI checks)
             where = "under any candidate of its grid" if grid else "here"
             _idle_warnings(
                 record, _set_options(record, given), runs, where, solver_warns=False, stacklevel=5
@@ -639,6 +652,21 @@ FIELD_FLAGS = {
 }
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with every 0-d tensor and numpy scalar in it (in tuples, lists and dicts) as
+    its Python number, as ``LatentConfig`` takes them: sweep.json records numbers (a tensor of
+    another shape is left to the field's own check, which names it)."""
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.ndim == 0 and not value.is_complex() else value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping) -> str:
     """``key`` of ``differences`` as "key (its flags): saved X, now Y" (values shortened)."""
 
@@ -654,6 +682,12 @@ def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping)
                 k: changed(x.get(k), y.get(k))
                 for k in sorted(set(x) | set(y), key=str)
                 if x.get(k) != y.get(k)
+            }
+            return {k: a for k, (a, _) in pairs.items()}, {k: b for k, (_, b) in pairs.items()}
+        if isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and len(x) > 1:
+            # (a long grid: only its entries that differ, by index, e.g. {"[25]": 0.008})
+            pairs = {
+                f"[{i}]": changed(a, b) for i, (a, b) in enumerate(zip(x, y, strict=True)) if a != b
             }
             return {k: a for k, (a, _) in pairs.items()}, {k: b for k, (_, b) in pairs.items()}
         return x, y

@@ -77,6 +77,25 @@ def test_reconstruct_records_options_as_json_values(tmp_path, capsys):
     assert config["lr"] is None and "steps=0" in config["unused"]["lr"]  # (not the default)
 
 
+def test_reconstruct_and_inpaint_record_the_same_engine_settings_and_the_operators(tmp_path):
+    """helper-66: reconstruct's summary.json left out --tol and the mask; inpaint's left out
+    --lambda-z and --prune-at; the two recorded different engine keys."""
+    from ganinverse.cli._common import ENGINE_RECORD
+
+    rec = ["reconstruct", "--dataset", "digits", "--operator", "inpainting", "--mask", "center"]
+    rec += ["--method", "csgm", "--steps", "120", "--restarts", "1", "--tol", "0.001"]
+    assert main([*rec, "--no-progress", "--out", str(tmp_path / "r")]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["mask"] == "center" and summary["options"]["config"]["tol"] == 0.001
+    inp = ["inpaint", "--dataset", "digits", "--n", "1", "--method", "csgm", "--steps", "2"]
+    inp += ["--restarts", "2", "--lambda-z", "0.05", "--prune-at", "0.5", "--no-progress"]
+    assert main([*inp, "--out", str(tmp_path / "i")]) == 0
+    config = json.loads((tmp_path / "i" / "summary.json").read_text())["config"]
+    assert config["lambda_z"] == 0.05 and config["prune_at"] == [0.5]
+    assert set(ENGINE_RECORD) <= set(config)
+    assert set(ENGINE_RECORD) <= set(summary["options"]["config"])
+
+
 def _assert_three_panels(path):
     """comparison.png: truth, back-projection, x̂ side by side (PANEL_SIZE each, 120 dpi)."""
     import matplotlib.image

@@ -418,3 +418,19 @@ def test_a_bad_blend_is_refused_by_its_flag(tmp_path, capsys, checkpoints):
     err = capsys.readouterr().err
     assert "--iagan-blend" in err and "its α must be <= 1, got 2; α is the share" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_summary_gives_improved_only_where_the_result_has_it(tmp_path):
+    """helper-66: iagan's summary.json held "improved": null beside "status": ["not_improved"]
+    (iagan's result has no such field; its status says it)."""
+    import json
+
+    from ganinverse.cli import main
+
+    head = ["inpaint", "--dataset", "digits", "--n", "1", "--steps", "2", "--restarts", "1"]
+    for method in ("iagan", "csgm"):
+        out = tmp_path / method
+        assert main([*head, "--method", method, "--no-progress", "--out", str(out)]) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert len(summary["status"]) == 1
+        assert ("improved" in summary) == (method == "csgm"), summary

@@ -796,6 +796,9 @@ def test_an_option_for_another_operator_is_refused_before_writing(command, tmp_p
     code, err = run([*argv, "--iagan-blend", "Poisson", "--out", str(tmp_path / "p" / "o")], capsys)
     assert_refused(code, err, command, lead, tmp_path)
     assert "blend=True" not in err
+    # helper-66: a bad α was quoted lower-cased ('biharmonic:2' for BIHARMONIC:2)
+    code, err = run([*argv, "--iagan-blend", "BIHARMONIC:2", "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "'BIHARMONIC:2': its α must be <= 1" in err, err
 
 
 def test_a_sweep_spec_with_an_option_for_another_operator_is_refused():
@@ -1270,3 +1273,28 @@ def test_a_sweep_records_the_biharmonic_blend(tmp_path, capsys):
     assert code == 0, err
     spec = json.loads((out / "sweep.json").read_text())
     assert spec["options"]["iagan"]["blend"] == "biharmonic:0.5"
+
+
+@pytest.mark.parametrize(
+    "method, extra, lead, tail",
+    [
+        # helper-66: told to set --noise-std, a flag inpaint does not have
+        (
+            "iagan",
+            ["--iagan-discrepancy", "0.5"],
+            "--iagan-discrepancy has no effect here",
+            "inpaint measures without noise (it has no --noise-std); drop --iagan-discrepancy",
+        ),
+        # helper-66: "drop --box or change" ended there (projection and init have no flag)
+        (
+            "csgm",
+            ["--box", "2"],
+            "--box changes nothing with these flags",
+            "drop --box (no flag of this command changes those settings)",
+        ),
+    ],
+)
+def test_inpaint_names_no_fix_it_cannot_take(method, extra, lead, tail, tmp_path, capsys):
+    code, err = run(argv("inpaint", method, tmp_path / "new" / "o", *extra), capsys)
+    assert_refused(code, err, "inpaint", lead, tmp_path)
+    assert err.rstrip().endswith(tail), err

@@ -875,3 +875,62 @@ def test_a_refused_resume_names_the_option_that_changed_inside_a_methods_setting
         'saved {"iagan": {"tv_weight": 0.3}}, now {"iagan": {"tv_weight": 0.2}}' in line
         for line in lines
     ), lines
+
+
+def test_a_refused_resume_names_the_entry_that_changed_in_a_long_grid():
+    """helper-66: a 26-value --lambda-z-grid with its last value changed printed "saved" and
+    "now" alike, both cut at 160 characters before the entry that changed."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    grid = tuple({"lambda_z": round(0.001 * (i + 1), 4)} for i in range(26))
+    saved = SweepSpec(**kw, engine_grid=grid).to_json()
+    now = SweepSpec(**kw, engine_grid=(*grid[:-1], {"lambda_z": 0.0265}))
+    (line,) = now.differences(saved, explain=True)
+    assert 'saved {"[25]": {"lambda_z": 0.026}}, now {"[25]": {"lambda_z": 0.0265}}' in line, line
+
+
+def test_a_spec_takes_0d_tensors_and_numpy_numbers_as_their_python_values():
+    """helper-66: 0-d tensors passed SweepSpec, then sweep.json could not record them
+    ("cannot record Tensor", no argument named)."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from ganinverse.sweep import SweepSpec
+
+    spec = SweepSpec(
+        dataset="digits",
+        generator="digits",
+        x_values=(torch.tensor(20),),
+        methods=("iagan",),
+        options={"iagan": {"tv_weight": torch.tensor(0.25)}},
+        engine={"lr": np.float64(0.1), "steps": torch.tensor(2)},
+        grids={"iagan_steps": (torch.tensor(0), 5)},
+        lasso_lambdas=(np.float32(0.5), 0.2),
+    )
+    saved = json.loads(json.dumps(spec.to_json()))
+    assert saved["options"] == {"iagan": {"tv_weight": 0.25}} and saved["x_values"] == [20]
+    assert saved["engine"] == {"lr": 0.1, "steps": 2} and saved["grids"]["iagan_steps"] == [0, 5]
+    with pytest.raises(TypeError, match=r"tv_weight must be a real number.*shape \(1,\)"):
+        SweepSpec(
+            dataset="digits",
+            generator="digits",
+            x_values=(20,),
+            methods=("iagan",),
+            options={"iagan": {"tv_weight": torch.tensor([0.25])}},
+        )
+
+
+def test_a_spec_refuses_a_searched_weight_set_as_an_option_and_warns_an_idle_one_at_sigma_0():
+    """helper-66: options={"iagan": {"adapt_steps": 0}} was overridden by iagan's own grid in
+    silence (and recorded as 0); discrepancy at noise_std=0 warned only when the unit ran."""
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("iagan",))
+    with pytest.raises(ValueError, match=r"\['adapt_steps'\] is the weight the sweep searches"):
+        SweepSpec(**kw, options={"iagan": {"adapt_steps": 0, "tv_weight": 0.3}})
+    with pytest.warns(IdleOptionWarning, match="discrepancy=0.5 changes nothing.*noise_std > 0"):
+        SweepSpec(**kw, noise_std=0.0, options={"iagan": {"discrepancy": 0.5}})
