@@ -449,8 +449,11 @@ class SweepSpec:
             full["options"] = _json(_without_defaults(full["options"]))
         full["resolved"] = _with_predated_options(full.get("resolved") or {})
         a, b = _relevant(now, now["methods"]), _relevant(full, full.get("methods") or [])
-        diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]
         ra, rb = a.get("resolved") or {}, b.get("resolved") or {}
+        a["engine"], b["engine"] = _without_resolved_engine(
+            a.get("engine"), b.get("engine"), ra, rb
+        )
+        diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]
         diff += [f"resolved {k}" for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
         if explain:
             diff = [_explained(k, b, a, ra, rb) for k in diff]
@@ -572,6 +575,26 @@ _USED_BY = {
     "lasso_solver": _uses_key("lam"),
     "lasso_fista": _uses_key("lam"),
 }
+
+
+def _without_resolved_engine(now: Any, saved: Any, ra: Mapping, rb: Mapping) -> tuple[Any, Any]:
+    """The two ``engine`` fields without the settings given on one side only at the value
+    every latent configuration of both resolved records holds (``--lr 0.01`` where the saved
+    sweep ran lr = 0.01 unset): the same engine, as an option at its default is no setting."""
+    if not isinstance(now, Mapping) or not isinstance(saved, Mapping):
+        return now, saved
+    configs = [r.get("engine") for r in (ra, rb)]
+    for r in (ra, rb):
+        methods = r.get("methods") or {}
+        configs += [m.get("config") for m in methods.values() if isinstance(m, Mapping)]
+    configs = [c for c in configs if isinstance(c, Mapping)]
+    now, saved = dict(now), dict(saved)
+    for key in set(now) ^ set(saved):
+        value = now.get(key, saved.get(key))
+        if configs and all(key in c and c[key] == value for c in configs):
+            now.pop(key, None)
+            saved.pop(key, None)
+    return now, saved
 
 
 def _relevant(spec: Mapping, methods) -> dict:

@@ -934,3 +934,18 @@ def test_a_spec_refuses_a_searched_weight_set_as_an_option_and_warns_an_idle_one
         SweepSpec(**kw, options={"iagan": {"adapt_steps": 0, "tv_weight": 0.3}})
     with pytest.warns(IdleOptionWarning, match="discrepancy=0.5 changes nothing.*noise_std > 0"):
         SweepSpec(**kw, noise_std=0.0, options={"iagan": {"discrepancy": 0.5}})
+
+
+def test_an_engine_setting_given_at_the_value_the_saved_sweep_resolved_resumes(tmp_path):
+    """helper-66: --lr 0.01 on a folder that ran with lr unset (resolved 0.01) was refused as
+    "saved {"lr": null}, now {"lr": 0.01}", while a method option at its default resumed."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("iagan",))
+    kw |= dict(n_images=1, grids={"iagan_steps": (2,)})
+    saved = SweepSpec(**kw, engine={"steps": 2, "restarts": 1}).to_json()
+    lr = saved["resolved"]["engine"]["lr"]
+    assert SweepSpec(**kw, engine={"steps": 2, "restarts": 1, "lr": lr}).matches(saved)
+    other = SweepSpec(**kw, engine={"steps": 2, "restarts": 1, "lr": 2 * lr})
+    assert any(line.startswith("engine") for line in other.differences(saved))
+    assert any(line.startswith("resolved engine") for line in other.differences(saved))
