@@ -248,15 +248,19 @@ def run(args: argparse.Namespace) -> int:
                 "method": args.method,
                 "operator": args.operator,
                 # the operator's own setting as its flag names it (--mask center, --factor 4;
-                # --m's is "m" below), or null where the operator takes none / its default
-                **({axis.name: value} if axis is not None and axis.name != "m" else {}),
+                # --m's is "m" below; the default where the flag was not given)
+                **(
+                    {axis.name: axis.default if value is None else value}
+                    if axis is not None and axis.name != "m"
+                    else {}
+                ),
                 "m": m,
                 "noise_std": args.noise_std,
                 "seed": args.seed,
                 # JSON's own values ("blend": false, not "False"); the engine as a dict, as
                 # inpaint's and the sweep's summaries give it
                 "options": {
-                    k: engine_record(options[k])
+                    k: engine_record(options[k].updated(seed=args.seed))  # (the seed it ran)
                     if k == "config"
                     else v
                     if isinstance(v, (bool, int, float, str))

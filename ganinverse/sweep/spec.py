@@ -283,6 +283,11 @@ class SweepSpec:
                 raise ValueError(
                     f"grids: no method of this sweep tunes {key!r} (tuned: {sorted(keys)})"
                 )
+            if isinstance(values, (str, bytes)) or not isinstance(values, (tuple, list)):
+                raise TypeError(
+                    f"grids[{key!r}] must be a tuple of candidates (e.g. grids={{{key!r}: "
+                    f"(30, 100)}}), got {type(values).__name__} {values!r}"
+                )
             for value in values:
                 check_weight(value, f"grids[{key!r}]")
         spelled = {}  # each option in its one spelling (Method.spellings), as stored
@@ -680,14 +685,27 @@ def _plain(value: Any) -> Any:
     its Python number, as ``LatentConfig`` takes them: sweep.json records numbers (a tensor of
     another shape is left to the field's own check, which names it)."""
     if isinstance(value, torch.Tensor):
-        return value.item() if value.ndim == 0 and not value.is_complex() else value
-    if isinstance(value, np.generic):
+        if value.ndim != 0 or value.is_complex():
+            return value
+        if value.is_floating_point() and value.dtype != torch.float64:  # (0.02, not 0.0199…)
+            return _shortest(value.item(), np.float32 if value.element_size() == 4 else np.float16)
+        return value.item()
+    if isinstance(value, (np.floating, np.ndarray)) and value.ndim == 0 and value.dtype.kind == "f":
+        kind = value.dtype.type
+        return value.item() if kind == np.float64 else _shortest(float(value), kind)
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
         return value.item()
     if isinstance(value, (tuple, list)):
         return type(value)(_plain(v) for v in value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _shortest(value: float, kind: type) -> float:
+    """A float32 / float16 number as the shortest decimal that reads back as it (the 0.02 the
+    user typed, not float64's 0.019999999552965164), so a sweep.json of it resumes as 0.02."""
+    return float(str(kind(value)))
 
 
 def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping) -> str:
@@ -713,6 +731,15 @@ def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping)
                 f"[{i}]": changed(a, b) for i, (a, b) in enumerate(zip(x, y, strict=True)) if a != b
             }
             return {k: a for k, (a, _) in pairs.items()}, {k: b for k, (_, b) in pairs.items()}
+        if isinstance(x, list) and isinstance(y, list) and len(x) != len(y):
+            # (a grid grown or cut: from the first entry that differs on)
+            i = next(
+                i
+                for i in range(min(len(x), len(y)) + 1)
+                if i >= min(len(x), len(y)) or x[i] != y[i]
+            )
+            if i:
+                return {f"[{i}:]": x[i:]}, {f"[{i}:]": y[i:]}
         return x, y
 
     if key.startswith("resolved "):

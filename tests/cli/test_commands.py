@@ -94,6 +94,12 @@ def test_reconstruct_and_inpaint_record_the_same_engine_settings_and_the_operato
     assert config["lambda_z"] == 0.05 and config["prune_at"] == [0.5]
     assert set(ENGINE_RECORD) <= set(config)
     assert set(ENGINE_RECORD) <= set(summary["options"]["config"])
+    # helper-67: the engine's seed was recorded 0 where --seed 3 ran; a default factor as null
+    sr = ["reconstruct", "--dataset", "digits", "--operator", "superres", "--method", "csgm"]
+    sr += ["--steps", "2", "--restarts", "1", "--seed", "3", "--no-progress"]
+    assert main([*sr, "--out", str(tmp_path / "s")]) == 0
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["factor"] == 2 and summary["options"]["config"]["seed"] == 3 == summary["seed"]
 
 
 def _assert_three_panels(path):

@@ -949,3 +949,26 @@ def test_an_engine_setting_given_at_the_value_the_saved_sweep_resolved_resumes(t
     other = SweepSpec(**kw, engine={"steps": 2, "restarts": 1, "lr": 2 * lr})
     assert any(line.startswith("engine") for line in other.differences(saved))
     assert any(line.startswith("resolved engine") for line in other.differences(saved))
+
+
+def test_float32_numbers_are_recorded_as_typed_and_a_grid_must_be_a_tuple():
+    """helper-67: torch.tensor(0.02) was recorded as 0.019999999552965164 (a folder run with
+    0.02 then refused it); grids={"iagan_steps": tensor([2, 3])} failed in sweep.json's writer;
+    a grid grown by one entry was shown cut off before the entry."""
+    import numpy as np
+    import torch
+
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    spec = SweepSpec(**kw, engine={"lr": torch.tensor(0.02)}, noise_std=np.float32(0.05))
+    assert spec.engine == {"lr": 0.02} and spec.noise_std == 0.05
+    assert SweepSpec(**kw, engine={"lr": 0.02}, noise_std=0.05).matches(spec.to_json())
+    with pytest.raises(TypeError, match=r"grids\['iagan_steps'\] must be a tuple"):
+        SweepSpec(**{**kw, "methods": ("iagan",)}, grids={"iagan_steps": torch.tensor([2, 3])})
+    grid = tuple({"lambda_z": round(0.001 * (i + 1), 4)} for i in range(12))
+    saved = SweepSpec(**kw, engine_grid=grid).to_json()
+    (line,) = SweepSpec(**kw, engine_grid=(*grid, {"lambda_z": 0.02})).differences(
+        saved, explain=True
+    )
+    assert 'saved {"[12:]": []}, now {"[12:]": [{"lambda_z": 0.02}]}' in line, line
