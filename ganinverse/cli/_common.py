@@ -369,15 +369,24 @@ def engine_list(text: str) -> tuple[dict, ...]:
     return _once(tuple(candidates), text)
 
 
-def add_engine_args(parser: argparse.ArgumentParser) -> None:
-    """Latent-engine knobs shared by the GAN-based commands (None = the method's default)."""
+def add_engine_args(parser: argparse.ArgumentParser, *, card: bool = False) -> None:
+    """Latent-engine knobs shared by the GAN-based commands (None = the method's default);
+    ``card``: the command takes an unset flag's setting from the generator's card first
+    (``methods.default_config``: reconstruct), else from the method's preset (sweep, inpaint:
+    what their records hold)."""
     from ..solvers.csgm import CSGM_PRESETS
 
     preset = CSGM_PRESETS["mnist"]
+    source = (
+        "the one the generator's card recommends for this operator's m and noise (`ganinverse "
+        "tune` writes it), else the method's preset"
+        if card
+        else "the method's preset (this command does not read the generator's card: "
+        "`ganinverse reconstruct` does)"
+    )
     group = parser.add_argument_group(
         "latent optimisation",
-        "An unset flag takes each method's own setting: the one the generator's card recommends "
-        "for this operator's m and noise (`ganinverse tune` writes it), else the method's preset "
+        f"An unset flag takes each method's own setting: {source} "
         f"(csgm: --steps {preset.steps}, --restarts {preset.restarts}, --lr {preset.lr:g}, "
         f"--lambda-z {preset.lambda_z:g}, --prune-at "
         f"{','.join(f'{f:g}' for f in preset.prune_at) or 'none'}). The run's summary records "

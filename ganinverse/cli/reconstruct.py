@@ -89,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="output folder")
     add_method_flags(p)
-    add_engine_args(p)
+    add_engine_args(p, card=True)
     p.set_defaults(func=run)
 
 

@@ -678,3 +678,19 @@ def test_a_generator_trained_on_other_data_is_warned_and_recorded_where_its_numb
         "digits"
     )
     assert "trained on" not in (tmp_path / "s2" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "command, says",
+    [
+        ("reconstruct", "the one the generator's card recommends"),
+        ("inpaint", "this command does not read the generator's card"),
+        ("sweep", "this command does not read the generator's card"),
+    ],
+)
+def test_the_engine_help_says_where_an_unset_flag_comes_from(command, says, capsys):
+    """helper-67: inpaint's (and sweep's) help said an unset engine flag takes the card's
+    setting; only reconstruct reads the card (methods.default_config)."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert says in " ".join(capsys.readouterr().out.split())
