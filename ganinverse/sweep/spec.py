@@ -214,6 +214,12 @@ class SweepSpec:
         for candidate in self.engine_grid:
             if not isinstance(candidate, dict) or not candidate:
                 raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
+        for key in sorted(_set_by_every(self.engine_grid) & set(self.engine)):
+            raise ValueError(
+                f"engine[{key!r}] is replaced by the candidates of engine_grid, which all set "
+                f"{key}: drop it from engine, or the grid (as the CLI's --lambda-z-grid)"
+            )
+        for candidate in self.engine_grid:
             config = LatentConfig().updated(**{**self.engine, **candidate})
             _check_searches(config, f"engine_grid candidate {candidate}")
         self._check_generic()
@@ -311,6 +317,17 @@ class SweepSpec:
                 raise type(err)(f"options[{method!r}]: {err}") from None
             spelled[method] = record.spelled(given)
             full, grid = record.options(given), self.grid(method)
+            if record.latent:  # engine keywords among its options: the engine / grid replace them
+                own = (set(given) & ENGINE_OPTIONS) - set(record.defaults)  # (ilo's own steps)
+                replaced = own & set(self.engine)
+                if grid and record.tuned.option == "config":
+                    replaced |= own & _set_by_every(grid)
+                if replaced:
+                    raise ValueError(
+                        f"options[{method!r}] sets {sorted(replaced)}, which the sweep's engine "
+                        f"(or every candidate of its engine grid) sets for every latent method "
+                        f"and so replaces: set each once, in engine / engine_grid"
+                    )
             if grid and record.tuned.option in given:  # (the search would set it per m)
                 raise ValueError(
                     f"options[{method!r}][{record.tuned.option!r}] is the weight the sweep "
@@ -700,6 +717,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+#: The latent engine's settings (``LatentConfig``'s fields): a latent method's options may
+#: hold them as keywords (``gi.csgm(G, A, y, lambda_z=0.01)``).
+ENGINE_OPTIONS = {f.name for f in fields(LatentConfig)}
+
+
+def _set_by_every(candidates) -> set:
+    """The engine settings every candidate of an engine grid sets (a number sets lambda_z)."""
+    sets = [set(c) if isinstance(c, Mapping) else {"lambda_z"} for c in candidates]
+    return set.intersection(*sets) if sets else set()
 
 
 def _shortest(value: float, kind: type) -> float:

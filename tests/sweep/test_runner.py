@@ -972,3 +972,22 @@ def test_float32_numbers_are_recorded_as_typed_and_a_grid_must_be_a_tuple():
         saved, explain=True
     )
     assert 'saved {"[12:]": []}, now {"[12:]": [{"lambda_z": 0.02}]}' in line, line
+
+
+def test_an_engine_setting_replaced_by_the_engine_or_its_grid_is_refused():
+    """helper-67: options={"csgm": {"steps": 7}} beside engine={"steps": 3} ran 3 and kept both
+    in sweep.json; options={"csgm": {"lambda_z": 0.1}} or engine={"lambda_z": 0.1} under an
+    engine grid that sets lambda_z in every candidate were replaced in silence (the CLI refuses
+    --lambda-z with --lambda-z-grid)."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    grid = ({"lambda_z": 0.2}, {"lambda_z": 0.3})
+    with pytest.raises(ValueError, match=r"options\['csgm'\] sets \['steps'\]"):
+        SweepSpec(**kw, options={"csgm": {"steps": 7}}, engine={"steps": 3})
+    with pytest.raises(ValueError, match=r"options\['csgm'\] sets \['lambda_z'\]"):
+        SweepSpec(**kw, options={"csgm": {"lambda_z": 0.1}}, engine_grid=grid)
+    with pytest.raises(ValueError, match=r"engine\['lambda_z'\] is replaced by the candidates"):
+        SweepSpec(**kw, engine={"lambda_z": 0.1}, engine_grid=grid)
+    SweepSpec(**kw, options={"csgm": {"steps": 7}}, engine_grid=grid)  # (not replaced: fine)
+    SweepSpec(**kw, engine={"steps": 3}, engine_grid=grid)
