@@ -214,12 +214,7 @@ class SweepSpec:
         for candidate in self.engine_grid:
             if not isinstance(candidate, dict) or not candidate:
                 raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
-        for key in sorted(_set_by_every(self.engine_grid) & set(self.engine)):
-            raise ValueError(
-                f"engine[{key!r}] is replaced by the candidates of engine_grid, which all set "
-                f"{key}: drop it from engine, or the grid (as the CLI's --lambda-z-grid)"
-            )
-        for candidate in self.engine_grid:
+        for candidate in self.engine_grid:  # (engine under a grid: its base, as tune's steps)
             config = LatentConfig().updated(**{**self.engine, **candidate})
             _check_searches(config, f"engine_grid candidate {candidate}")
         self._check_generic()
