@@ -53,22 +53,21 @@ ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 20,100,50
   --methods lasso-wavelet-frame --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 \
   --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 --device cpu --no-progress --out $R/faces_frame
 
+dct_nu() {  # csgm + csgm-sparse with a DCT deviation at the m values $1, into the folder $2
+  ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+    --m "$1" --methods csgm,csgm-sparse \
+    --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
+    --restarts 10 --prune-at 0.1,0.3 --sparse-basis dct \
+    --sparse-l1-grid 1e-7,1e-6,1e-5,1e-4,1e-3,1e-2,0.1,1 \
+    --device cpu --no-progress --out "$2"
+}
+
 step faces-dct-nu  # csgm-sparse with a DCT deviation on the same faces (m = 10000 grew the folder
-# last: csgm + csgm-sparse there cost about 250 s per face, 4.4 hours on one core)
-ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
-  --m 2500,5000,10000 --methods csgm,csgm-sparse \
-  --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
-  --restarts 10 --prune-at 0.1,0.3 --sparse-basis dct \
-  --sparse-l1-grid 1e-7,1e-6,1e-5,1e-4,1e-3,1e-2,0.1,1 \
-  --device cpu --no-progress --out $R/faces_dct_nu
+# last: csgm + csgm-sparse there cost about 170-250 s per face, 3-4.4 hours on one core)
+dct_nu 2500,5000,10000 $R/faces_dct_nu
 
 step faces-dct-nu-small  # the same at m = 500, 100, 20 (own folder: the one above ran beside it)
-ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 \
-  --m 500,100,20 --methods csgm,csgm-sparse \
-  --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
-  --restarts 10 --prune-at 0.1,0.3 --sparse-basis dct \
-  --sparse-l1-grid 1e-7,1e-6,1e-5,1e-4,1e-3,1e-2,0.1,1 \
-  --device cpu --no-progress --out $R/faces_dct_nu_small
+dct_nu 500,100,20 $R/faces_dct_nu_small
 
 step faces-dip  # Deep Image Prior on the first 8 faces at m = 500 and 5000 (10-20x the cost)
 ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 500,5000 --methods dip \

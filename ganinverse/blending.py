@@ -258,8 +258,8 @@ def blend_option(text: str) -> bool | str:
         return True
     if word in ("false", "no", "off", "0"):
         return False
-    interpolant = word.partition(":")[0]
-    if interpolant not in INTERPOLANTS:
+    interpolant, colon, weight = word.partition(":")
+    if interpolant.strip() not in INTERPOLANTS or (colon and not weight.strip()):
         raise ValueError(
             f"expected true, false, poisson[:α] or biharmonic[:α] with α in (0, 1] (e.g. "
             f"biharmonic:0.5), got {text!r}"

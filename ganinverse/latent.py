@@ -340,6 +340,15 @@ class Acts:
     when: Callable[[LatentConfig], bool]
     needs: str
     deciding: tuple[str, ...]
+    #: for a condition of several parts that must all hold: {field: its part}, so that
+    #: ``blocking`` names only the fields whose part fails (not restarts when only steps is 0)
+    parts: dict[str, Callable[[LatentConfig], bool]] | None = None
+
+    def blocking(self, config: LatentConfig) -> tuple[str, ...]:
+        """The fields of ``deciding`` to change so that the option acts under ``config``."""
+        if self.parts is None:
+            return self.deciding
+        return tuple(f for f, holds in self.parts.items() if not holds(config)) or self.deciding
 
 
 #: When an engine option acts: {option: Acts}. Elsewhere the option changes nothing;
@@ -356,6 +365,12 @@ ACTS_WHEN: dict[str, Acts] = {
     ),
     "patience": Acts(lambda c: c.tol is not None, "tol (early stopping)", ("tol",)),
     "lr": Acts(lambda c: c.steps > 0, "steps > 0 (no step is taken)", ("steps",)),
+    "lambda_z": Acts(
+        lambda c: c.steps > 0 or c.select == "total",
+        "steps > 0 or select='total' (no step is taken, and restarts are chosen by the data "
+        "term alone)",
+        ("steps", "select"),
+    ),
     "tol": Acts(
         lambda c: c.steps > 2 * c.patience,
         "steps > 2 * patience (losses patience steps apart are first compared at step "
@@ -366,6 +381,7 @@ ACTS_WHEN: dict[str, Acts] = {
         lambda c: c.restarts > 1 and c.steps > 0,
         "restarts > 1 and steps > 0 (it drops the worse restarts at fractions of the steps)",
         ("restarts", "steps"),
+        {"restarts": lambda c: c.restarts > 1, "steps": lambda c: c.steps > 0},
     ),
 }
 

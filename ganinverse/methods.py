@@ -91,8 +91,11 @@ class Flag:
     help: str
     choices: tuple | None = None
     #: (predicate on the method's full options, what it needs in words): the option acts only
-    #: where the predicate holds; a flag set where it does not would be ignored: refused
-    acts_when: tuple[Callable[[Mapping[str, Any]], bool], str] | None = None
+    #: where the predicate holds; a flag set where it does not would be ignored: refused. The
+    #: words may be a function of the runs' options (a condition of several parts: the failing)
+    acts_when: (
+        tuple[Callable[[Mapping[str, Any]], bool], str | Callable[[Sequence[Mapping]], str]] | None
+    ) = None
 
 
 @dataclass(frozen=True)
@@ -320,21 +323,26 @@ class Method:
         default (``option_operators``), applies to ``operator`` (an operator or its class)."""
         cls = operator if isinstance(operator, type) else type(operator)
         if self.operators is not None and not issubclass(cls, self.operators):
-            names = ", ".join(c.__name__ for c in self.operators)
             raise ValueError(
-                f"method {self.name!r} applies to {names} operators only, got "
-                f"{cls.__name__}; pick another method"
+                f"method {self.name!r} applies to {_operators(self.operators)} only, got "
+                f"{_operators((cls,), noun='')}; pick another method"
             )
         for option, scope in self.option_operators.items():
             classes, acts = scope if isinstance(scope[0], tuple) else (scope, None)
             value = (options or {}).get(option, self.defaults.get(option))
             used = acts(value) if acts is not None else value != self.defaults.get(option)
             if used and not issubclass(cls, classes):
-                names = ", ".join(c.__name__ for c in classes)
                 raise ValueError(
-                    f"{option}={value!r} applies to {names} operators only, got {cls.__name__} "
-                    f"(method {self.name!r}); drop it"
+                    f"{option}={value!r} applies to {_operators(classes)} only, got "
+                    f"{_operators((cls,), noun='')}, method {self.name!r}; drop it"
                 )
+
+
+def _operators(classes, noun: str = " operators") -> str:
+    """Operator classes by class and CLI name: "Inpainting operators (--operator inpainting)"."""
+    names = [c.name for c in classes if getattr(c, "name", None)]
+    spelled = ", ".join(c.__name__ for c in classes) + noun
+    return f"{spelled} (--operator {', '.join(names)})" if names else spelled
 
 
 #: name -> record, in the order registered (the CLI lists them in this order).
@@ -565,8 +573,9 @@ def idle_method_options(
         flag = record.flags.get(name)
         if flag is None or flag.acts_when is None:
             continue
-        if not any(flag.acts_when[0](options) for options in runs):
-            idle[name] = flag.acts_when[1]
+        acts, needs = flag.acts_when
+        if not any(acts(options) for options in runs):
+            idle[name] = needs(runs) if callable(needs) else needs
     return idle
 
 
@@ -900,9 +909,16 @@ ILO_STEPS_ACT = (lambda options: options["steps"] > 0, "--ilo-steps > 0")
 IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
 #: iagan's discrepancy stop compares the misfit with τσ²: it needs steps and the operator's noise
 #: (``noise_std`` in the options checked: the CLI's --noise-std; unknown: taken to act)
+_STOP_PARTS = {
+    "--iagan-steps > 0": lambda options: options["adapt_steps"] > 0,
+    "--noise-std > 0": lambda options: options.get("noise_std", 1.0) > 0,
+}
 IAGAN_STOPS = (
-    lambda options: options["adapt_steps"] > 0 and options.get("noise_std", 1.0) > 0,
-    "--iagan-steps > 0 and --noise-std > 0",
+    lambda options: all(part(options) for part in _STOP_PARTS.values()),
+    lambda runs: " and ".join(  # (the parts no run meets: not --noise-std when it is set)
+        [text for text, part in _STOP_PARTS.items() if not any(part(o) for o in runs)]
+        or _STOP_PARTS
+    ),
 )
 D_PRIOR_FLAGS = {
     "d_weight": Flag(

@@ -143,7 +143,8 @@ def test_blend_spec_reads_every_spelling_and_refuses_the_rest():
         blend_spec(1)
     for bad, match in [
         ("bilinear", "expected true, false, poisson.* or biharmonic"),
-        ("biharmonic:", "poisson.* or .biharmonic"),
+        ("biharmonic:", r"^expected true, false, poisson.* got 'biharmonic:'$"),  # (CLI words)
+        ("poisson :", r"^expected true, false, poisson"),
         ("biharmonic:0", r"its α must be > 0, got 0; α is the share of the guide kept, in"),
         ("biharmonic:1.5", r"its α must be <= 1, got 1.5; α is the share"),
         ("biharmonic:nan", r"its α must be a finite number, got nan"),

@@ -208,7 +208,10 @@ def test_the_registered_baselines_refuse_other_operators_and_channel_masks():
     from ganinverse.operators import GaussianCS, Inpainting
 
     y = torch.zeros(1, 10)
-    with pytest.raises(ValueError, match="applies to Inpainting operators only"):
+    with pytest.raises(
+        ValueError,
+        match=r"applies to Inpainting operators \(--operator inpainting\) only, got GaussianCS",
+    ):
         reconstruct("biharmonic", None, GaussianCS((1, 4, 4), 10), y)
     mask = torch.ones(1, 3, 6, 6)
     mask[0, 0, 2, 2] = 0  # missing in one channel only

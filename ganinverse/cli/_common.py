@@ -440,6 +440,7 @@ def engine_flag_owners(args: argparse.Namespace, methods: Sequence[str]) -> dict
     engine = engine_overrides(args)
     takers = latent_methods()
     idle: dict[str, str] = {}  # flag: what it needs, idle in every latent method that runs
+    first = None  # (the first latent method's engine: the message's example)
     for i, name in enumerate(n for n in chains(methods) if n in takers):
         try:
             config = get_method(name).defaults["config"].overridden(**engine)
@@ -451,18 +452,25 @@ def engine_flag_owners(args: argparse.Namespace, methods: Sequence[str]) -> dict
             if k in engine
         }
         idle = here if i == 0 else {k: v for k, v in idle.items() if k in here}
-    refuse_idle_flags(idle)
+        first = config if first is None else first
+    refuse_idle_flags(idle, first)
     return {ENGINE_FLAGS[key]: takers for key in engine}
 
 
-def refuse_idle_flags(idle: dict[str, str]) -> None:
+def refuse_idle_flags(idle: dict[str, str], config: Any = None) -> None:
     """A ValueError for the first engine flag in ``idle`` ({option: what it needs to act},
-    ``LatentConfig.idle_options``), naming the flags that decide it (``latent.ACTS_WHEN``)."""
+    ``LatentConfig.idle_options``), naming the flags that decide it (``latent.ACTS_WHEN``):
+    under ``config`` (the engine the flags gave), only those whose part of the condition fails."""
     from ..latent import ACTS_WHEN
 
     for key, needs in idle.items():
         flag = ENGINE_FLAGS[key]
-        change = " or ".join(ENGINE_FLAGS[f] for f in ACTS_WHEN[key].deciding if f in ENGINE_FLAGS)
+        acts = ACTS_WHEN[key]
+        deciding = acts.deciding if config is None else acts.blocking(config)
+        joint = acts.parts is not None and config is not None  # (each failing part must change)
+        change = (" and " if joint else " or ").join(
+            ENGINE_FLAGS[f] for f in deciding if f in ENGINE_FLAGS
+        )
         fix = (
             f"drop {flag} or change {change}"
             if change

@@ -14,7 +14,7 @@ from ..io import read_json
 from ..methods import METHODS, is_search
 from ..operators import REGISTRY
 from ..sweep import Sweep, parse_shard, report
-from ..sweep.spec import N_VAL, make_spec, upgrade
+from ..sweep.spec import N_VAL, make_spec, set_by_every, upgrade
 from ._common import (
     ENGINE_FLAGS,
     add_engine_args,
@@ -270,9 +270,8 @@ def _check_grids_replace_nothing(args: argparse.Namespace) -> None:
             continue
         grid, flag = tuple(grids[tuned.key]), grid_flags[tuned.key]
         if tuned.option == "config":
-            sets = [set(c) if isinstance(c, dict) else {"lambda_z"} for c in grid]
-            replaced = set.intersection(*sets)  # (a candidate that leaves it takes the flag's)
-            for key in sorted(replaced & set(engine)):
+            # (a candidate that leaves a setting takes the flag's)
+            for key in sorted(set_by_every(grid) & set(engine)):
                 raise ValueError(
                     f"{ENGINE_FLAGS[key]} is replaced by the candidates of {flag}, which all set "
                     f"{key}: drop {ENGINE_FLAGS[key]}, or the grid"

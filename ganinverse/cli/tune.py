@@ -151,7 +151,8 @@ def _prune_at(args: argparse.Namespace) -> tuple[float, ...]:
         steps = min(check_count(s, flag, "steps", low=0) for s in candidates)
         return acting_prunes(ENGINE["prune_at"], args.restarts, steps) if args.restarts > 1 else ()
     check_count(args.restarts, "--restarts", "draws")
-    refuse_idle_flags(LatentConfig(restarts=args.restarts).idle_options(given=("prune_at",)))
+    config = LatentConfig(restarts=args.restarts)
+    refuse_idle_flags(config.idle_options(given=("prune_at",)), config)
     return tuple(args.prune_at)
 
 

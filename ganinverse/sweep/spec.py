@@ -199,8 +199,8 @@ class SweepSpec:
         check_int(self.seed, "seed", low=0)
         check_int(self.grid_images, "grid_images", low=0)
         for name in ("lasso_lambdas", "sparse_l1_grid"):
-            for value in getattr(self, name):
-                check_weight(value, name)
+            for i, value in enumerate(getattr(self, name)):
+                check_weight(value, f"{name}[{i}]")
         for name in ("lasso_lambdas", "sparse_l1_grid", "engine_grid"):
             check_distinct(getattr(self, name), name, what="candidate")
         if 0 in self.lasso_lambdas:
@@ -214,7 +214,7 @@ class SweepSpec:
         for candidate in self.engine_grid:
             if not isinstance(candidate, dict) or not candidate:
                 raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
-        for candidate in self.engine_grid:  # (engine under a grid: its base, as tune's steps)
+        for candidate in self.engine_grid:  # (each candidate over the engine, as the sweep runs it)
             config = LatentConfig().updated(**{**self.engine, **candidate})
             _check_searches(config, f"engine_grid candidate {candidate}")
         self._check_generic()
@@ -316,7 +316,7 @@ class SweepSpec:
                 own = (set(given) & ENGINE_OPTIONS) - set(record.defaults)  # (ilo's own steps)
                 replaced = own & set(self.engine)
                 if grid and record.tuned.option == "config":
-                    replaced |= own & _set_by_every(grid)
+                    replaced |= own & set_by_every(grid)
                 if replaced:
                     raise ValueError(
                         f"options[{method!r}] sets {sorted(replaced)}, which the sweep's engine "
@@ -719,7 +719,7 @@ def _plain(value: Any) -> Any:
 ENGINE_OPTIONS = {f.name for f in fields(LatentConfig)}
 
 
-def _set_by_every(candidates) -> set:
+def set_by_every(candidates) -> set:
     """The engine settings every candidate of an engine grid sets (a number sets lambda_z)."""
     sets = [set(c) if isinstance(c, Mapping) else {"lambda_z"} for c in candidates]
     return set.intersection(*sets) if sets else set()

@@ -730,7 +730,23 @@ def test_prune_at_with_one_restart_is_refused(command, tmp_path, capsys):
         "--prune-at changes nothing with these flags: it acts only with restarts > 1",
         tmp_path,
     )
-    assert "drop --prune-at or change --restarts" in err
+    assert err.rstrip().endswith("drop --prune-at or change --restarts"), err  # (steps is fine)
+
+
+@pytest.mark.parametrize(
+    "given, fix",
+    [
+        (["--restarts", "3", "--steps", "0"], "change --steps"),
+        (["--restarts", "1", "--steps", "0"], "change --restarts and --steps"),
+    ],
+)
+def test_an_idle_prune_at_names_only_the_flags_that_fail(given, fix, tmp_path, capsys):
+    """prune_at acts with restarts > 1 AND steps > 0: the fix named both flags when only one
+    failed (a user who had --restarts 3 was told to change it)."""
+    args = ["reconstruct", "--dataset", "digits", "--generator", "digits", "--m", "10", *given]
+    code, err = run([*args, "--prune-at", "0.5", "--out", str(tmp_path / "new" / "o")], capsys)
+    assert_refused(code, err, "reconstruct", "--prune-at changes nothing", tmp_path)
+    assert err.rstrip().endswith(f"drop --prune-at or {fix}"), err
 
 
 @pytest.mark.parametrize(
@@ -790,7 +806,10 @@ def test_an_option_for_another_operator_is_refused_before_writing(command, tmp_p
     argv = [command, "--dataset", "digits", "--generator", "digits", "--m", "10"]
     argv += [*methods[command], *(["--method", "iagan"] if command == "reconstruct" else [])]
     code, err = run([*argv, "--iagan-blend", "true", "--out", str(tmp_path / "new" / "o")], capsys)
-    lead = "--iagan-blend applies to Inpainting operators only, got GaussianCS"
+    lead = (
+        "--iagan-blend applies to Inpainting operators (--operator inpainting) only, got "
+        "GaussianCS (--operator gaussian)"
+    )
     assert_refused(code, err, command, lead, tmp_path)
     # helper-65: "--iagan-blend poisson" was named "blend=True", a spelling the user never typed
     code, err = run([*argv, "--iagan-blend", "Poisson", "--out", str(tmp_path / "p" / "o")], capsys)
@@ -805,7 +824,10 @@ def test_a_sweep_spec_with_an_option_for_another_operator_is_refused():
     from ganinverse.sweep.spec import make_spec
 
     kw = dict(dataset="digits", generator="digits", methods=("iagan",), x_values=(10,))
-    with pytest.raises(ValueError, match="blend=True applies to Inpainting operators only"):
+    with pytest.raises(
+        ValueError,
+        match=r"blend=True applies to Inpainting operators \(--operator inpainting\) only",
+    ):
         make_spec(**kw, options={"iagan": {"blend": True}})
     make_spec(**kw, options={"iagan": {"blend": False}})  # the default: fine
 
@@ -1094,7 +1116,19 @@ def test_an_empty_out_or_a_data_root_that_is_a_file_is_named(command, tmp_path, 
 @pytest.mark.parametrize(
     "command, method, extra, lead",
     [
-        ("reconstruct", "iagan", ["--iagan-discrepancy", "2"], "--iagan-discrepancy has no effect"),
+        # (only the part of the condition that fails: not --iagan-steps, which is > 0)
+        (
+            "reconstruct",
+            "iagan",
+            ["--iagan-discrepancy", "2"],
+            "--iagan-discrepancy has no effect unless --noise-std > 0 (iagan)",
+        ),
+        (
+            "sweep",
+            "iagan",
+            ["--iagan-discrepancy", "2", "--noise-std", "0.1", "--iagan-steps-grid", "0"],
+            "--iagan-discrepancy has no effect unless a --iagan-steps-grid candidate > 0 (iagan)",
+        ),
         ("sweep", "iagan", ["--iagan-discrepancy", "2", "--noise-std", "0"], "--iagan-discrep"),
         ("inpaint", "yeh", ["--prior-weight", "0", "--prior", "wgan"], "--prior has no effect"),
         (

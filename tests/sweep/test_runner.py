@@ -2,6 +2,7 @@ import csv
 import json
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -377,6 +378,9 @@ def test_sweep_json_records_the_resolved_settings_and_old_folders_are_not_resume
         ({"noise_std": float("inf")}, "noise_std"),
         ({"sparse_l1": float("nan"), "methods": ("csgm-sparse",)}, "sparse_l1"),
         ({"lasso_lambdas": (float("nan"),)}, "lasso_lambdas"),
+        # the bad entry by its index (a numpy array among numbers named no entry)
+        ({"lasso_lambdas": (0.1, np.ones(2))}, r"lasso_lambdas\[1\] must be a real number"),
+        ({"sparse_l1_grid": (0.1, -1.0), "methods": ("csgm-sparse",)}, r"sparse_l1_grid\[1\]"),
         ({"engine": {"lr": float("nan")}}, "lr"),
         ({"methods": ("csgm-sparse",), "sparse_basis": "fourier"}, "sparse_basis"),
         ({"methods": ("csgm-sparse",), "sparse_basis": "wavelet:bogus"}, "sparse_basis"),
@@ -895,7 +899,6 @@ def test_a_spec_takes_0d_tensors_and_numpy_numbers_as_their_python_values():
     ("cannot record Tensor", no argument named)."""
     import json
 
-    import numpy as np
     import torch
 
     from ganinverse.sweep import SweepSpec
@@ -955,7 +958,6 @@ def test_float32_numbers_are_recorded_as_typed_and_a_grid_must_be_a_tuple():
     """helper-67: torch.tensor(0.02) was recorded as 0.019999999552965164 (a folder run with
     0.02 then refused it); grids={"iagan_steps": tensor([2, 3])} failed in sweep.json's writer;
     a grid grown by one entry was shown cut off before the entry."""
-    import numpy as np
     import torch
 
     from ganinverse.sweep import SweepSpec
