@@ -79,6 +79,8 @@ from ganinverse.operators import (
 from ganinverse.seeds import rng
 from ganinverse.status import image_status
 
+from .exceptions import user_stacklevel
+
 # Power iteration approaches ||A Psi^T||^2 from below; the margin keeps the step at or under 1/L
 # (and gradient steps stay stable up to 2/L; the adaptive restart guards the momentum).
 LIPSCHITZ_MARGIN = 1.02
@@ -670,7 +672,7 @@ def _warn_unconverged(
         "--lasso-lambdas; csgm-sparse's l1, --sparse-l1 / --sparse-l1-grid), or, calling "
         f"{solver} directly, raise max_iter or loosen tol (a larger value)",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -1448,7 +1450,7 @@ def choose_lambda(
         if bool(torch.isfinite(x_hat).all()):
             table[i] = (table[i][0], float(mse(x_hat, x_val).mean()))
     best = min(range(len(table)), key=lambda i: (not math.isfinite(table[i][1]), table[i][1]))
-    warn_grid_edge("choose_lambda", table, best, stacklevel=3)
+    warn_grid_edge("choose_lambda", table, best)
     return table[best][0], table
 
 

@@ -59,6 +59,8 @@ from ganinverse._validation import check_images, check_int
 from ganinverse.exceptions import ConversionWarning
 from ganinverse.io import atomic_write
 
+from .exceptions import user_stacklevel
+
 SOURCES: dict[str, tuple[str, ...]] = {
     "digits": ("train", "test"),
     "mnist": ("train", "test"),
@@ -288,7 +290,7 @@ def _float_grey(img: Image.Image, where: str) -> Image.Image:
                 f"{hi / 65535:.2%} of white); if it holds {bits}-bit values (0..{2**bits - 1}), "
                 f"scale them to 0..65535 or save it as an 8-bit image",
                 ConversionWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
     return Image.fromarray(arr / scale, mode="F")
 
@@ -343,7 +345,7 @@ def _warn_narrow_8bit(img: Image.Image, where: str) -> None:
         )
     else:
         return
-    warnings.warn(f"{where}: {why}", ConversionWarning, stacklevel=4)
+    warnings.warn(f"{where}: {why}", ConversionWarning, stacklevel=user_stacklevel())
 
 
 def _as_signed_float32(x: Tensor, where: str) -> Tensor:
@@ -417,7 +419,9 @@ def load_image_file(
             "the generator's size"
         )
     if lossy:  # (as a folder's files are: the conversions that lose or distort content)
-        warnings.warn(f"{where}: {'; '.join(lossy)}", ConversionWarning, stacklevel=2)
+        warnings.warn(
+            f"{where}: {'; '.join(lossy)}", ConversionWarning, stacklevel=user_stacklevel()
+        )
     x = _prepare_pil(img, image_size, mode, where)
     return _as_signed_float32(x[None], where)
 
@@ -604,7 +608,7 @@ class _FolderImages(_LazyImages):
                     f"{len(files)} of {len(paths)} images under {self.root}: {what} "
                     f"({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})",
                     ConversionWarning,
-                    stacklevel=3,
+                    stacklevel=user_stacklevel(),
                 )
 
     def image(self, i: int) -> Tensor:
@@ -984,7 +988,7 @@ def warn_trained_on(G, name: str, dataset: str | None) -> str | None:
             f"prior is {card}'s, so the results measure images outside its training data; "
             f"pass a generator trained on {dataset} unless that is the experiment",
             DatasetMismatchWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return card
 

@@ -10,6 +10,9 @@ attack could not move them (a defense that hides its gradient, or a saturated cl
 
 from __future__ import annotations
 
+import os
+import sys
+
 import torch
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 from torch import Tensor
@@ -60,13 +63,27 @@ class DatasetMismatchWarning(UserWarning):
     (``generator_trained_on`` in summary.json, a Flagged line in a sweep's summary.md)."""
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of ``warnings.warn`` that names the first frame outside ganinverse:
+    the user's line that called the library (as pandas' ``find_stack_level``), however deep the
+    warning is raised (``gi.reconstruct("iagan", ...)`` -> the solver's warning names the
+    user's call, not methods.py). Call it in the ``warnings.warn`` call itself."""
+    frame, level = sys._getframe(1), 1  # (level 1: the function calling warnings.warn)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class IdleOptionWarning(UserWarning):
     """An option was set that the chosen configuration does not use (a discriminator width for a
     VAE, MLP widths for a DCGAN, Adam betas for RMSprop, ...): it has no effect. The command line
     refuses such a flag; the API warns, as one config may serve several runs."""
 
 
-def warn_idle(solver: str, set_options: dict, needs: str, *, stacklevel: int = 3) -> None:
+def warn_idle(solver: str, set_options: dict, needs: str) -> None:
     """An IdleOptionWarning for each of ``set_options`` ({name: (value, default)}) set away from
     its default, which ``solver`` ignores unless ``needs`` (e.g. "steps > 0") holds."""
     import warnings
@@ -77,7 +94,7 @@ def warn_idle(solver: str, set_options: dict, needs: str, *, stacklevel: int = 3
                 f"{solver}: {name}={value!r} changes nothing here: it acts only with {needs}; "
                 "drop it or set that",
                 IdleOptionWarning,
-                stacklevel=stacklevel,
+                stacklevel=user_stacklevel(),
             )
 
 
@@ -114,7 +131,7 @@ def no_progress_advice(start: Tensor, last: Tensor) -> str:
     return "; ".join(parts) + "; or check the inputs"
 
 
-def warn_grid_edge(who: str, scores: list, best: int, *, stacklevel: int = 4) -> None:
+def warn_grid_edge(who: str, scores: list, best: int) -> None:
     """:class:`GridEdgeWarning` when, among three or more numeric candidates ``scores``
     ([(value, validation MSE)]), the chosen one (index ``best``) is the largest or the smallest
     and the MSE fell from its neighbour in value to it (the best weight may lie beyond)."""
@@ -135,5 +152,5 @@ def warn_grid_edge(who: str, scores: list, best: int, *, stacklevel: int = 4) ->
         f"{scores[neighbour][1]:.4g} -> {scores[best][1]:.4g}); the best weight may lie beyond "
         f"the grid: extend it past {scores[best][0]!r}",
         GridEdgeWarning,
-        stacklevel=stacklevel,
+        stacklevel=user_stacklevel(),
     )

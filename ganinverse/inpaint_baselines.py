@@ -29,7 +29,7 @@ from ._validation import (
     check_number,
     check_tensor,
 )
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, user_stacklevel
 from .masks import check_mask
 
 
@@ -111,7 +111,7 @@ def tv_inpaint(
             f"{float(change[active].max()):.2e} per iteration after iters={iters} (tol={tol:g}); "
             "raise iters (CLI --tv-iters) or loosen tol (a larger value)",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return (x, ~active.cpu()) if return_converged else x
 

@@ -50,7 +50,13 @@ from ._validation import (
     check_tensor,
     check_weight,
 )
-from .exceptions import STALL_RTOL, ConvergenceWarning, IdleOptionWarning, no_progress_advice
+from .exceptions import (
+    STALL_RTOL,
+    ConvergenceWarning,
+    IdleOptionWarning,
+    no_progress_advice,
+    user_stacklevel,
+)
 from .seeds import rng
 from .status import image_status
 
@@ -272,7 +278,7 @@ def acting_prunes(prune_at: Sequence[float], restarts: int, steps: int) -> tuple
 
 
 def warn_idle_options(
-    config: LatentConfig, given: Iterable[str] = (), *, defaults: bool = True, stacklevel: int = 3
+    config: LatentConfig, given: Iterable[str] = (), *, defaults: bool = True
 ) -> None:
     """An IdleOptionWarning for each engine option of ``config`` that cannot act
     (``LatentConfig.idle_options``): those in ``given`` (set by the caller, even to their
@@ -292,7 +298,7 @@ def warn_idle_options(
             f"the engine option {name}={getattr(config, name)!r} changes nothing here: it acts "
             f"only with {needs}; drop it or set that",
             IdleOptionWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -592,7 +598,7 @@ def optimize_latent(
     """
     config = (check_config(config) or LatentConfig()).updated(**overrides)
     check_generator(G)
-    warn_idle_options(config, overrides, stacklevel=4)
+    warn_idle_options(config, overrides)
     check_int(n_images, "n_images", low=1)
     image_ids = check_image_ids(image_ids, n_images)
     device = generator_device(G)
@@ -734,7 +740,7 @@ def optimize_latent(
             f"({ran}); their x_hat is G(z_start), not a reconstruction (result.improved is "
             f"False): {advice}",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return LatentResult(
         x_hat=x_hat,

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ._validation import check_choice, check_int, check_positive, check_tensor, read_number
-from .exceptions import ConversionWarning
+from .exceptions import ConversionWarning, user_stacklevel
 from .seeds import Key, rng
 
 SIDES = ("left", "right", "top", "bottom")
@@ -303,7 +303,7 @@ def _warn_thresholded(pixels: np.ndarray, grey: np.ndarray, where: str, what: st
         f"read as known, {k - known} as missing; save the mask as pure black (missing) / white "
         "(known) to say which",
         ConversionWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 

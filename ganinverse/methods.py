@@ -44,7 +44,7 @@ from ._validation import (
     check_weight,
 )
 from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec, blend_value
-from .exceptions import ConvergenceWarning, IdleOptionWarning, warn_grid_edge
+from .exceptions import ConvergenceWarning, IdleOptionWarning, user_stacklevel, warn_grid_edge
 from .latent import (
     LatentConfig,
     LatentResult,
@@ -498,10 +498,10 @@ def reconstruct_result(
         warnings.warn(
             f"method {method!r} uses no generator: G changes nothing; pass G=None",
             IdleOptionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if record.latent:  # an engine keyword set to its default where it cannot act
-        warn_idle_options(options["config"], given, defaults=False, stacklevel=3)
+        warn_idle_options(options["config"], given, defaults=False)
     record.check_operator(operator, options)
     if record.check is not None and G is not None:
         record.check(G, D if record.takes_discriminator(options) else None, options)
@@ -518,7 +518,7 @@ def reconstruct_result(
             f"method {method!r} ignores D with these options: it uses a discriminator only with "
             f"{record.discriminator_acts_when[1]}; pass that or drop D",
             IdleOptionWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     if record.starts_from is not None:
         if start is None:
@@ -587,7 +587,7 @@ def _warn_idle_seed(record: Method, seed: object) -> None:
             f"method {record.name!r} draws nothing at random: seed={seed!r} changes nothing; "
             "drop it",
             IdleOptionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -598,7 +598,6 @@ def _idle_warnings(
     where: str,
     *,
     solver_warns: bool = True,
-    stacklevel: int = 4,
 ):
     """``idle_method_options`` as IdleOptionWarnings, the needed flag named by its option.
     ``solver_warns``: the options whose solver warns itself (``SOLVER_WARNS``) are left to it;
@@ -614,7 +613,7 @@ def _idle_warnings(
             f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
             f"acts only with {needs}; drop it or set that",
             IdleOptionWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -772,7 +771,7 @@ def _choose(
             f"choose_weight({method}): the chosen weight {scores[best][0]!r} on the validation "
             f"images: {w.message}",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if return_status:
         return scores[best][0], scores, flags

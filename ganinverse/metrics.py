@@ -21,6 +21,8 @@ from torch import Tensor
 
 from ganinverse._validation import check_image_range, check_images, check_tensor
 
+from .exceptions import user_stacklevel
+
 #: a mean |x_hat| of an image beyond this is no reconstruction on the [-1, 1] scale (one on
 #: [0, 255] averages tens to ~100; a poor Lasso overshoots a few pixels, not the mean)
 SCALE_WARN = 5.0
@@ -40,7 +42,7 @@ def _check_pair(x_hat: Tensor, x: Tensor) -> None:
             "[-1, 1] scale of x: was it on [0, 255]? score x_hat / 127.5 - 1 (the metric is "
             "computed as given, and charges the excess)",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -8,6 +8,8 @@ import math
 import os
 import warnings
 
+from ..exceptions import user_stacklevel
+
 
 def _steps_restarts(text: str) -> tuple[int, int]:
     """``"50,2"`` -> (50, 2) for --bpda-projection."""
@@ -488,7 +490,7 @@ def run_eval(args: argparse.Namespace) -> int:
             "training images, so clean and attacked accuracies on them overstate what held-out "
             "images give; evaluate --split test unless this is meant",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     images, labels = labelled_images(
         args.dataset, args.data_root, args.split, args.n, args.start, "--n"

@@ -11,6 +11,7 @@ import warnings
 import torch
 
 from ..defense.training import ADVERSARIAL_DEFAULTS
+from ..exceptions import user_stacklevel
 
 #: Options of one kind of training only, by dest: (their default, whether the run uses them,
 #: the flags that make it use them). Their flags default to None so that one the user set for
@@ -230,7 +231,9 @@ def run(args: argparse.Namespace) -> int:
             "learned the classes; raise --epochs or change --lr"
             + (" or lower --eps" if args.adversarial != "none" else "")
         )
-        warnings.warn(f"train-classifier: {status}", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"train-classifier: {status}", ConvergenceWarning, stacklevel=user_stacklevel()
+        )
     config = {
         "dataset": args.dataset,
         "train_images": len(x),

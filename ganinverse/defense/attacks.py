@@ -40,7 +40,7 @@ from .._validation import (
     check_number,
     check_weight,
 )
-from ..exceptions import IdleOptionWarning, ZeroGradientWarning
+from ..exceptions import IdleOptionWarning, ZeroGradientWarning, user_stacklevel
 from ..latent import frozen, generator_device
 from ..models.classifier import (
     check_float32_model,
@@ -296,7 +296,7 @@ class AttackChecks:
             "so this step leaves them unchanged; the model may hide its gradient (attack a "
             "projection defense through BPDA or its tangent backward) or its softmax saturates",
             ZeroGradientWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -335,7 +335,7 @@ class Attack(AttackChecks):
                 "EOT sample gives the same gradient: pass resample=True to the defense or "
                 "eot_samples=1",
                 IdleOptionWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
 
     def __call__(self, images: Tensor, labels: Tensor) -> Tensor:
@@ -433,14 +433,14 @@ class PGD(Attack):
                 "steps/alpha change nothing at eps=0: the attack returns the clean images; "
                 "drop them or give a radius > 0",
                 IdleOptionWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         if not self.random_start and seed not in (None, 0):
             warnings.warn(
                 f"seed={seed} changes nothing: it seeds only the random start "
                 "(random_start=True); drop seed or set random_start=True",
                 IdleOptionWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
 
     def check_budgets(self, n: int) -> None:

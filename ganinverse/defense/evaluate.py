@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import check_bool, check_choice, check_count, check_int, read_number
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, user_stacklevel
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import classifier as classifier_module
 from ..models import correct_predictions
@@ -749,7 +749,7 @@ def evaluate_defense(
             + (" (named below the table of results.md)" if out is not None else "")
             + "; retrain the classifier",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     # (after every check: a refused run writes nothing)
     if _mark_untrained(rows, cells, untrained) and saved is not None:
@@ -834,7 +834,7 @@ def projection_blind(
         "themselves, so no accuracy of that row measures the defense; raise the projection's "
         "steps or restarts (defend eval --steps / --restarts) or check the generator",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
     return why
 

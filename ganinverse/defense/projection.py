@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from .._validation import check_bool, check_count, check_weight
 from ..data import from_unit, to_unit
-from ..exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice
+from ..exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice, user_stacklevel
 from ..latent import (
     LatentConfig,
     LatentResult,
@@ -196,7 +196,7 @@ class ProjectionDefense(nn.Module):
                 f"tangent_eps={tangent_eps} changes nothing: it acts only with "
                 f"gradient='tangent' (got {gradient!r}); drop tangent_eps",
                 IdleOptionWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         self.calls = 0
         self.last_result: LatentResult | None = None
@@ -395,7 +395,7 @@ def unrolled_projection(
             f"better than its start (steps={T}, lr={config.lr:g}); its output is no "
             "projection: " + no_progress_advice(start[pick][bad], total[pick][bad]),
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return out.clamp(0, 1).to(images.device)
 
@@ -416,7 +416,7 @@ class UnrolledProjection(nn.Module):
                 f"steps={defense.config.steps}: K >= steps differentiates the whole run alike; "
                 f"pass at most {defense.config.steps}",
                 IdleOptionWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         check_unrollable(defense.config)
         self.defense = defense

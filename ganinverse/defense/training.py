@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import check_count, check_int, check_number
-from ..exceptions import IdleOptionWarning
+from ..exceptions import IdleOptionWarning, user_stacklevel
 from ..models import train_classifier
 from ..models.classifier import check_float32_model, check_unit_images
 from .adaptive import OverpoweredAttack, check_generator
@@ -181,7 +181,9 @@ def adversarial_training(
     given = {k for k, v in values.items() if v is not _D.get(k) and v != _D.get(k)}
     for message in idle_adversarial_options(values, given, train_kwargs.get("batch_size", 128)):
         fix = "train_classifier trains on clean images" if message.startswith("eps=0") else ""
-        warnings.warn(f"{message}; {fix or 'drop it'}", IdleOptionWarning, stacklevel=2)
+        warnings.warn(
+            f"{message}; {fix or 'drop it'}", IdleOptionWarning, stacklevel=user_stacklevel()
+        )
     return train_classifier(model, images, labels, augment=augment, **train_kwargs)
 
 

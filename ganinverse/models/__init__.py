@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..device import resolve_device
+from ..exceptions import user_stacklevel
 from .checkpoint import fingerprint, load_model, read_config, save_model
 from .classifier import (
     ClassifierA,
@@ -86,7 +87,7 @@ def _warn_untrained(model: nn.Module, name: str | os.PathLike, kind: str) -> Non
             f"the {kind} {str(name)!r} was recorded as having learned nothing by its training "
             f"({status}); results with it measure no trained model: retrain it",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -32,7 +32,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from ..device import resolve_device
-from ..exceptions import InterruptedWriteWarning
+from ..exceptions import InterruptedWriteWarning, user_stacklevel
 from ..io import atomic_write, read_json
 from .classifier import ClassifierA, ClassifierB
 from .dcgan import DCGANDiscriminator, DCGANGenerator
@@ -221,7 +221,7 @@ def read_pair(
         f"{stem}.safetensors / .json are not one complete pair ({error}); loaded the previous "
         f"complete pair {prev}.safetensors / .json instead",
         InterruptedWriteWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
     return meta, found, prev
 

@@ -28,7 +28,7 @@ from .._validation import (
     check_learning_rate,
 )
 from ..device import resolve_device
-from ..exceptions import STALL_RTOL, ConvergenceWarning
+from ..exceptions import STALL_RTOL, ConvergenceWarning, user_stacklevel
 from ..seeds import rng
 
 
@@ -289,7 +289,7 @@ def train_classifier(
             f"{len(frozen)} of the model's parameters did not require gradients (a loaded "
             "classifier is frozen): train_classifier trains every parameter, so they now do",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
         model.requires_grad_(True)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -324,7 +324,7 @@ def train_classifier(
             f"{guess:.3g} for a constant guess of the most frequent label; lr={lr:g}, typical "
             "for Adam: 1e-4 to 1e-2)",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     model.training_status = why or TRAINING_OK  # (a plain attribute: not in the state_dict)
     return model.eval()

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..exceptions import user_stacklevel
+
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -46,7 +48,7 @@ def resolve(name_or_path: str | os.PathLike, kind: str) -> Path:
                 f"{os.path.join('.', here[0])} also exists here; to load that one instead, "
                 f"pass ./{text}",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         return WEIGHTS_DIR / text / kind
     path = Path(text)

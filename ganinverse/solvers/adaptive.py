@@ -46,7 +46,7 @@ from torch.func import functional_call, vmap
 
 from .._validation import check_count, check_int, check_learning_rate, check_positive, check_weight
 from ..blending import blend_spec
-from ..exceptions import ConvergenceWarning, IdleOptionWarning, warn_idle
+from ..exceptions import ConvergenceWarning, IdleOptionWarning, user_stacklevel, warn_idle
 from ..latent import LatentConfig, LatentResult, frozen
 from ..operators import Inpainting, LinearOperator, check_operator
 from ..status import image_status
@@ -303,7 +303,7 @@ def back_project(
             "(AA^T ill-conditioned, e.g. a square Gaussian A): A x_bp = y holds only "
             "approximately; raise max_iter or tol",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return x_bp, converged.cpu()
 
@@ -376,7 +376,7 @@ def iagan(
             "with discrepancy x σ², and this operator has no noise (σ = 0); drop discrepancy "
             "or give the operator its noise_std",
             IdleOptionWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     start = csgm_start(G, operator, y, config, start, image_ids, overrides, "iagan")
     if tuple(start.z.shape) != (len(y), G.latent_dim):
@@ -421,7 +421,7 @@ def iagan(
             f"{lr_theta:g}, lr_z={lr_z:g}, adapt_steps={steps}); their x_hat is CSGM's (result.adapted "
             "is False): lower the learning rates",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     bp_converged = torch.ones(len(y), dtype=torch.bool)
     if back_projection:

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from .._validation import WEIGHT_MAX, check_choice, check_count, check_positive, check_weight
 from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
-from ..exceptions import IdleOptionWarning
+from ..exceptions import IdleOptionWarning, user_stacklevel
 from ..latent import (
     LatentConfig,
     LatentObjective,
@@ -126,14 +126,14 @@ def check_discriminator_prior(
             f"d_prior={d_prior!r} changes nothing with d_weight=0 (the discriminator prior is "
             "off): pass d_weight > 0 (--d-weight) or drop d_prior",
             IdleOptionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if d_weight == 0 and D is not None:
         warnings.warn(
             "D was given but d_weight=0: the discriminator prior is off and D unused; pass "
             "d_weight > 0 (--d-weight) or drop D",
             IdleOptionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if D is not None and generator_device(D) != generator_device(G):
         raise ValueError(

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_count, check_learning_rate, check_tensor, check_weight
-from ..exceptions import ConvergenceWarning, no_progress_advice, warn_idle
+from ..exceptions import ConvergenceWarning, no_progress_advice, user_stacklevel, warn_idle
 from ..latent import LatentConfig, LatentResult, frozen
 from ..models.layers import check_layer, split_generator
 from ..operators import LinearOperator
@@ -223,7 +223,7 @@ def ilo(
             "term; their x_hat is CSGM's (result.improved is False): "
             + no_progress_advice(start_loss.cpu()[stuck], last.cpu()[stuck]),
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return IloResult(
         x_hat=x_hat,

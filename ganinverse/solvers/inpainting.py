@@ -36,7 +36,7 @@ from .._validation import (
     check_weight,
 )
 from ..blending import blend_spec
-from ..exceptions import IdleOptionWarning
+from ..exceptions import IdleOptionWarning, user_stacklevel
 from ..latent import (
     LatentConfig,
     LatentObjective,
@@ -245,7 +245,7 @@ def _warn_idle_prior(D: nn.Module | None, prior_weight: float, prior: str) -> No
             "prior_weight=0); pass D and prior_weight > 0, or drop prior"
         )
     for message in idle:
-        warnings.warn(message, IdleOptionWarning, stacklevel=4)
+        warnings.warn(message, IdleOptionWarning, stacklevel=user_stacklevel())
 
 
 def _inpaint(

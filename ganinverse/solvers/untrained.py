@@ -48,7 +48,13 @@ from tqdm.auto import tqdm
 
 from .._validation import check_count, check_int, check_learning_rate
 from ..device import resolve_device
-from ..exceptions import STALL_RTOL, ConvergenceWarning, IdleOptionWarning, no_progress_advice
+from ..exceptions import (
+    STALL_RTOL,
+    ConvergenceWarning,
+    IdleOptionWarning,
+    no_progress_advice,
+    user_stacklevel,
+)
 from ..latent import check_image_ids
 from ..models.cost import check_training_memory
 from ..models.untrained import DeepDecoder, SkipNet, UntrainedNetwork
@@ -235,7 +241,7 @@ def fit_untrained(
             f" (lr={lr:g}); their x_hat is no fit (result.improved is False): "
             + no_progress_advice(first[~improved], last[~improved]),
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return UntrainedResult(
         x_hat=x_hat.detach(),
@@ -258,7 +264,7 @@ def _check_shape(operator: object, G: object = None, name: str = "") -> tuple[in
         warnings.warn(
             f"{name} uses no generator: G changes nothing; pass G=None",
             IdleOptionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return operator.in_shape
 

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from scipy import stats
 
-from ..exceptions import ConvergenceWarning, DatasetMismatchWarning, IncompleteSweepWarning
+from ..exceptions import (
+    ConvergenceWarning,
+    DatasetMismatchWarning,
+    IncompleteSweepWarning,
+    user_stacklevel,
+)
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
 from ..status import OK
@@ -281,15 +286,15 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     missing = "; ".join(filter(None, parts))
     text = format_table(table) + format_weights(out, axis.name)
     if missing:
-        warnings.warn(missing, IncompleteSweepWarning, stacklevel=2)
+        warnings.warn(missing, IncompleteSweepWarning, stacklevel=user_stacklevel())
         text = f"**Incomplete:** {missing}\n\n" + text
     flagged = flagged_rows(rows)
     untrained, other_data = generator_verdict(out)
     converged = "; ".join(filter(None, (untrained, flagged)))
     if converged:
-        warnings.warn(converged, ConvergenceWarning, stacklevel=2)
+        warnings.warn(converged, ConvergenceWarning, stacklevel=user_stacklevel())
     if other_data:
-        warnings.warn(other_data, DatasetMismatchWarning, stacklevel=2)
+        warnings.warn(other_data, DatasetMismatchWarning, stacklevel=user_stacklevel())
     flagged = "; ".join(filter(None, (untrained, other_data, flagged)))
     if flagged:
         text = f"**Flagged:** {flagged}\n\n" + text

@@ -24,7 +24,7 @@ from .._validation import (
     check_weight,
     read_number,
 )
-from ..exceptions import IdleOptionWarning
+from ..exceptions import IdleOptionWarning, user_stacklevel
 from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, _idle_warnings, _set_options, get_method, is_search
 from ..operators import REGISTRY, LinearOperator
@@ -250,7 +250,7 @@ class SweepSpec:
                 + ("csgm-sparse" if name == "sparse_l1_grid" else "the latent engine")
                 + f"; drop {name}",
                 IdleOptionWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
 
     def _spelled(self, value: Any) -> Any:
@@ -333,9 +333,7 @@ class SweepSpec:
             runs = [record.tuned.apply(full, v) for v in grid] if grid else [full]
             runs = [{**run, "noise_std": self.noise_std} for run in runs]  # (as the CLI checks)
             where = "under any candidate of its grid" if grid else "here"
-            _idle_warnings(
-                record, _set_options(record, given), runs, where, solver_warns=False, stacklevel=5
-            )
+            _idle_warnings(record, _set_options(record, given), runs, where, solver_warns=False)
         object.__setattr__(self, "options", _without_defaults(spelled))
 
     # -- what the runner reads ----------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Warnings name the user's line: ``exceptions.user_stacklevel``."""
+
+import warnings
+
+import pytest
+import torch
+
+import ganinverse as gi
+from ganinverse.exceptions import IdleOptionWarning, user_stacklevel
+from ganinverse.solvers.adaptive import iagan
+
+
+def _caught(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return [w for w in caught if issubclass(w.category, IdleOptionWarning)]
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        # a solver's own warning two calls below the user (gi.reconstruct -> methods -> iagan)
+        lambda G, A, y: gi.reconstruct(
+            "iagan", G, A, y, adapt_steps=0, lr_theta=0.5, steps=2, restarts=1, progress=False
+        ),
+        # the same solver called directly
+        lambda G, A, y: iagan(
+            G, A, y, adapt_steps=0, lr_theta=0.5, steps=2, restarts=1, progress=False
+        ),
+        # the latent engine's, under csgm
+        lambda G, A, y: gi.csgm(G, A, y, steps=2, restarts=1, momentum=0.5, progress=False),
+    ],
+)
+def test_a_warning_names_the_users_line_however_deep_it_is_raised(toy_generator, how):
+    """A solver's IdleOptionWarning under gi.reconstruct named methods.py (a fixed stacklevel
+    counted from the solver): it names this file, where the user's call is."""
+    G = toy_generator
+    A = gi.GaussianCS(G.image_shape, 10)
+    with torch.no_grad():
+        y = A(G(torch.randn(1, G.latent_dim)))
+    caught = _caught(lambda: how(G, A, y))
+    assert caught, "the idle option was not warned"
+    assert {w.filename for w in caught} == {__file__}
+
+
+def test_user_stacklevel_counts_to_the_first_frame_outside_the_package():
+    assert user_stacklevel() == 1  # (called from here: this frame is the user's)
