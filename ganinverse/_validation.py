@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -128,6 +129,41 @@ FLOAT32_MAX = 3.4028234663852886e38
 INT64_MAX = 2**63 - 1
 
 
+def plain_number(value: Any) -> Any:
+    """``value`` as its Python number if it is a 0-d real tensor, a numpy scalar or a 0-d numpy
+    array; else ``value`` itself. A float32 / float16 / bfloat16 number becomes the shortest
+    decimal that reads back as it in its own type (0.02, not float64's 0.019999999552965164),
+    so a setting recorded from it (sweep.json) reads as typed and resumes as the same run."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0 or value.is_complex():
+            return value
+        number = value.item()
+        if value.is_floating_point() and value.dtype != torch.float64:
+            dtype = value.dtype
+            return _shortest(number, lambda x: torch.tensor(x, dtype=dtype).item())
+        return number
+    import numpy as np
+
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        number = value.item()
+        kind = value.dtype.type
+        if value.dtype.kind == "f" and kind != np.float64:
+            return _shortest(number, lambda x: float(kind(x)))
+        return number
+    return value
+
+
+def _shortest(number: float, cast: Callable[[float], float]) -> float:
+    """The shortest decimal ``d`` (as a float) with ``cast(d) == number``: ``number`` as typed."""
+    if not math.isfinite(number):
+        return number
+    for digits in range(1, 18):
+        text = float(f"{number:.{digits}g}")
+        if cast(text) == number:
+            return text
+    return number
+
+
 def check_number(
     value: object,
     name: str,
@@ -147,22 +183,12 @@ def check_number(
     ``low_open``/``high_open`` exclude the bound itself. ``hint`` is appended to the message
     (e.g. the likely fix).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, Tensor) and value.ndim == 0 and not value.is_complex():
-            value = value.item()  # (a 0-d tensor only: shape (1,) is a sequence, not a number)
-        elif isinstance(value, Tensor):
-            raise TypeError(
-                f"{name} must be a real number, got a {value.dtype} tensor of shape "
-                f"{tuple(value.shape)}; pass a float (or a 0-d real tensor, e.g. t.item())"
-            )
-        else:
-            try:
-                import numpy as np
-
-                if isinstance(value, (np.integer, np.floating)):
-                    value = value.item()
-            except ImportError:  # pragma: no cover
-                pass
+    if isinstance(value, Tensor) and (value.ndim != 0 or value.is_complex()):
+        raise TypeError(  # (a 0-d tensor only: shape (1,) is a sequence, not a number)
+            f"{name} must be a real number, got a {value.dtype} tensor of shape "
+            f"{tuple(value.shape)}; pass a float (or a 0-d real tensor, e.g. t.item())"
+        )
+    value = plain_number(value)
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, int, float)):
         exact, value = value, float(value)  # (fractions.Fraction and other real number types)
         if value == 0 and exact != 0:

@@ -245,3 +245,22 @@ def test_a_number_may_be_a_0d_tensor_but_not_a_shape_1_one():
             check_number(value, "prune_at[0]")
     with pytest.raises(TypeError, match=r"prune_at\[0\].*shape \(1,\)"):
         LatentConfig(prune_at=(torch.tensor([0.1]),))
+
+
+def test_plain_number_reads_a_low_precision_number_as_typed():
+    """One unwrapping for check_number and a sweep's settings: a 0-d tensor or numpy number as
+    its Python value, a float32 / float16 / bfloat16 one as the shortest decimal of its own type
+    (a bfloat16 70000 went through float16, where it is inf, and was refused as non-finite)."""
+    import numpy as np
+
+    from ganinverse._validation import plain_number
+
+    assert plain_number(torch.tensor(0.02)) == 0.02
+    assert plain_number(torch.tensor(70000.0, dtype=torch.bfloat16)) == 70000.0
+    assert plain_number(torch.tensor(1e-5, dtype=torch.float16)) == 1e-5
+    assert plain_number(np.float32(0.1)) == 0.1 and plain_number(np.array(0.3, np.float32)) == 0.3
+    assert plain_number(torch.tensor(0.1, dtype=torch.float64)) == 0.1
+    assert plain_number(np.int64(3)) == 3 and type(plain_number(torch.tensor(3))) is int
+    ones = torch.ones(2)
+    assert plain_number(ones) is ones  # (not a number: left to the caller's check)
+    assert check_number(torch.tensor(70000.0, dtype=torch.bfloat16), "w") == 70000.0

@@ -14,14 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import numpy as np
-import torch
-
 from .._validation import (
     check_distinct,
     check_int,
     check_unit_noise_std,
     check_weight,
+    plain_number,
     read_number,
 )
 from ..exceptions import IdleOptionWarning, user_stacklevel
@@ -692,24 +690,13 @@ FIELD_FLAGS = {
 
 def _plain(value: Any) -> Any:
     """``value`` with every 0-d tensor and numpy scalar in it (in tuples, lists and dicts) as
-    its Python number, as ``LatentConfig`` takes them: sweep.json records numbers (a tensor of
-    another shape is left to the field's own check, which names it)."""
-    if isinstance(value, torch.Tensor):
-        if value.ndim != 0 or value.is_complex():
-            return value
-        if value.is_floating_point() and value.dtype != torch.float64:  # (0.02, not 0.0199…)
-            return _shortest(value.item(), np.float32 if value.element_size() == 4 else np.float16)
-        return value.item()
-    if isinstance(value, (np.floating, np.ndarray)) and value.ndim == 0 and value.dtype.kind == "f":
-        kind = value.dtype.type
-        return value.item() if kind == np.float64 else _shortest(float(value), kind)
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return value.item()
+    its Python number (``plain_number``), as ``LatentConfig`` takes them: sweep.json records
+    numbers (a tensor of another shape is left to the field's own check, which names it)."""
     if isinstance(value, (tuple, list)):
         return type(value)(_plain(v) for v in value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    return value
+    return plain_number(value)
 
 
 #: The latent engine's settings (``LatentConfig``'s fields): a latent method's options may
@@ -721,12 +708,6 @@ def set_by_every(candidates) -> set:
     """The engine settings every candidate of an engine grid sets (a number sets lambda_z)."""
     sets = [set(c) if isinstance(c, Mapping) else {"lambda_z"} for c in candidates]
     return set.intersection(*sets) if sets else set()
-
-
-def _shortest(value: float, kind: type) -> float:
-    """A float32 / float16 number as the shortest decimal that reads back as it (the 0.02 the
-    user typed, not float64's 0.019999999552965164), so a sweep.json of it resumes as 0.02."""
-    return float(str(kind(value)))
 
 
 def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping) -> str:
