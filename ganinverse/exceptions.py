@@ -63,16 +63,27 @@ class DatasetMismatchWarning(UserWarning):
     (``generator_trained_on`` in summary.json, a Flagged line in a sweep's summary.md)."""
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: frames that are never the user's line: ganinverse's own, torch's (a defense's ``forward``
+#: runs under ``nn.Module.__call__``); and generated code ("<string>": a dataclass's __init__;
+#: skipped unless it is the outermost frame, ``python -c``'s)
+_NOT_USER = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
+)
+
+
+def _not_user(filename: str) -> bool:
+    return filename.startswith(_NOT_USER) or filename == "<string>"
 
 
 def user_stacklevel() -> int:
-    """The ``stacklevel`` of ``warnings.warn`` that names the first frame outside ganinverse:
-    the user's line that called the library (as pandas' ``find_stack_level``), however deep the
-    warning is raised (``gi.reconstruct("iagan", ...)`` -> the solver's warning names the
-    user's call, not methods.py). Call it in the ``warnings.warn`` call itself."""
+    """The ``stacklevel`` of ``warnings.warn`` that names the user's line that called the
+    library (as pandas' ``find_stack_level``): the first frame outside ganinverse, torch and
+    generated code, however deep the warning is raised (``gi.reconstruct("iagan", ...)``: the
+    solver's warning names the user's call, not methods.py; a defense called as ``d(x)``: the
+    user's line, not torch's module.py). Call it in the ``warnings.warn`` call itself."""
     frame, level = sys._getframe(1), 1  # (level 1: the function calling warnings.warn)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame.f_back is not None and _not_user(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     return level
 

@@ -49,6 +49,7 @@ from ._validation import (
     check_positive,
     check_tensor,
     check_weight,
+    plain_number,
 )
 from .exceptions import (
     STALL_RTOL,
@@ -213,6 +214,7 @@ class LatentConfig:
         config that the overrides leave idle (a card's ``prune_at`` under ``restarts=1``) goes
         back to its default, so ``optimize_latent`` does not warn about what the caller never set.
         """
+        overrides = {k: plain_number(v) for k, v in overrides.items()}  # (np.int64(2) is 2)
         base = self
         if overrides.get("optimizer") == "lbfgs":  # L-BFGS takes no prune_at / tol: a preset's
             base = replace(self, **{k: getattr(LatentConfig, k) for k in LBFGS_EXCLUDES})
@@ -239,6 +241,7 @@ def _idle_prunes(prune_at: tuple, restarts: object, steps: object) -> str:
     so only ceil(log2(restarts)) halvings leave something to drop, and a fraction must prune on a
     step of its own before the last (``max(1, round(f * steps))``). With steps = 0 nothing runs
     (already warned as not improved): ""."""
+    restarts, steps = plain_number(restarts), plain_number(steps)  # (a numpy / 0-d tensor int)
     if not (isinstance(restarts, int) and isinstance(steps, int)) or restarts < 2 or steps < 1:
         return ""
     halvings = math.ceil(math.log2(restarts))

@@ -44,5 +44,23 @@ def test_a_warning_names_the_users_line_however_deep_it_is_raised(toy_generator,
     assert {w.filename for w in caught} == {__file__}
 
 
+def test_a_warning_under_a_modules_call_or_a_dataclass_init_names_the_users_line(
+    toy_generator,
+):
+    """helper-68: a defense's warning (raised in forward, under nn.Module.__call__) named
+    torch's module.py, and a SweepSpec's named "<string>" (the dataclass's __init__)."""
+    from ganinverse.defense import ProjectionDefense
+    from ganinverse.sweep.spec import SweepSpec
+
+    defense = ProjectionDefense(toy_generator, steps=2, restarts=1, prune_at=(0.5,))
+    x = torch.zeros(1, *toy_generator.image_shape)
+    caught = _caught(lambda: defense(x))
+    assert caught and {w.filename for w in caught} == {__file__}
+    options = {"iagan": {"discrepancy": 2.0}}
+    kw = dict(dataset="digits", generator="digits", methods=("iagan",), x_values=(10,))
+    caught = _caught(lambda: SweepSpec(**kw, noise_std=0.0, options=options))
+    assert caught and {w.filename for w in caught} == {__file__}
+
+
 def test_user_stacklevel_counts_to_the_first_frame_outside_the_package():
     assert user_stacklevel() == 1  # (called from here: this frame is the user's)

@@ -1,6 +1,7 @@
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -547,3 +548,13 @@ def test_prune_at_entries_are_checked_numbers_named_by_their_index():
         LatentConfig(prune_at=(0.1, "a"))
     with pytest.raises(ValueError, match=r"prune_at\[1\] must be < 1"):
         LatentConfig(prune_at=(0.1, 1.0))
+
+
+@pytest.mark.parametrize("restarts", [np.int64(2), np.int32(3), torch.tensor(2)])
+def test_a_numpy_or_tensor_restart_count_trims_a_presets_prunes_as_an_int_does(restarts):
+    """helper-68: restarts=np.int64(2) kept a card's two prune fractions (the trimming read only
+    a Python int), then refused them as unable to act: the numpy / 0-d tensor int is the int."""
+    preset = LatentConfig(restarts=10, steps=500, prune_at=(0.1, 0.3))
+    got = preset.overridden(restarts=restarts, steps=4)
+    want = preset.overridden(restarts=int(restarts), steps=4)
+    assert got == want and type(got.restarts) is int
