@@ -131,6 +131,8 @@ class InpaintingResult:
     mask: Tensor  #: (B, 1, H, W), 1 = known
     weights: Tensor  #: (B, 1, H, W) importance weights W of the context loss
     latent: LatentResult  #: the engine's result (ẑ, losses, restarts, history)
+    #: λ of the prior term the search used: 0 without D (the context loss alone)
+    prior_weight: float = 0.0
 
     @property
     def x_hat(self) -> Tensor:
@@ -153,7 +155,7 @@ def inpaint(
     y: Tensor,
     mask: Tensor,
     D: nn.Module | None = None,
-    prior_weight: float = PRIOR_WEIGHT,
+    prior_weight: float | None = None,
     prior: str = "log1m",
     window: int = 7,
     blend: bool | str = True,
@@ -166,7 +168,9 @@ def inpaint(
 
     The mask form of ``inpaint_operator``: ``mask`` is (H, W), (1, 1, H, W) or (B, 1, H, W),
     1 = known; y's missing pixels are ignored (they may be anything, NaN included). ``D``
-    returns one logit per image; without it the prior term is dropped (context loss only).
+    returns one logit per image; ``prior_weight`` is λ of its prior term, by default (None)
+    Yeh et al.'s ``PRIOR_WEIGHT`` with D and 0 without D: the context loss alone, which
+    ``result.prior_weight`` records (a λ > 0 given without D warns: it cannot act).
     ``config`` defaults to ``INPAINT_CONFIG``; ``overrides`` replace its fields (steps,
     restarts, lr, seed, progress, ...). ``image_ids`` (B distinct ints, e.g. dataset indices)
     seed each image's restarts by its identity (see ``optimize_latent``), so an image gives the
@@ -191,7 +195,7 @@ def inpaint_operator(
     y: Tensor,
     *,
     D: nn.Module | None = None,
-    prior_weight: float = PRIOR_WEIGHT,
+    prior_weight: float | None = None,
     prior: str = "log1m",
     window: int = 7,
     blend: bool | str = True,
@@ -226,15 +230,15 @@ def inpaint_operator(
 
 def _warn_idle_prior(D: nn.Module | None, prior_weight: float, prior: str) -> None:
     """IdleOptionWarning for a prior option that cannot act: D with prior_weight = 0, a
-    prior_weight other than the default without D (the prior term is dropped), a prior other
-    than the default where the prior term is off."""
+    prior_weight > 0 given without D (the prior term is dropped), a prior other than the
+    default where the prior term is off."""
     idle = []
     if D is not None and prior_weight == 0:
         idle.append(
             "D was given but prior_weight=0: the prior term is off and D unused; pass "
             "prior_weight > 0 or drop D"
         )
-    if D is None and prior_weight not in (0, PRIOR_WEIGHT):
+    if D is None and prior_weight != 0:
         idle.append(
             f"prior_weight={prior_weight:g} changes nothing without D (the prior term "
             "is dropped): pass D= (ganinverse.load_discriminator) or drop prior_weight"
@@ -261,7 +265,9 @@ def _inpaint(
     if D is not None and not isinstance(D, nn.Module):
         raise TypeError(f"D must be a discriminator nn.Module or None, got {type(D).__name__}")
     check_choice(prior, "prior", PRIORS)
-    check_weight(prior_weight, "prior_weight")
+    if prior_weight is None:  # (Yeh et al.'s λ where there is a D to weigh)
+        prior_weight = 0.0 if D is None else PRIOR_WEIGHT
+    prior_weight = check_weight(prior_weight, "prior_weight")
     how = blend_spec(blend)
     _warn_idle_prior(D, prior_weight, prior)
     device = generator_device(G)
@@ -277,7 +283,8 @@ def _inpaint(
     )
     x_raw = latent.x_hat.detach()
     x_blended = None if how is None else how(x_raw, y_masked, mask)
-    return InpaintingResult(x_blended, x_raw, y_masked, mask, weights, latent)
+    used = prior_weight if D is not None else 0.0
+    return InpaintingResult(x_blended, x_raw, y_masked, mask, weights, latent, used)
 
 
 __all__ = [

@@ -204,6 +204,8 @@ def test_float64_images_are_converted(toy_generator):
     "given, match",
     [
         (dict(prior_weight=0.1), "prior_weight=0.1 changes nothing without D"),
+        # helper-68: Yeh's own λ given without D was dropped in silence (it was the default)
+        (dict(prior_weight=0.003), "prior_weight=0.003 changes nothing without D"),
         (dict(prior="wgan"), "prior='wgan' changes nothing"),
         (dict(D="toy", prior_weight=0.0), "D was given but prior_weight=0"),
         (dict(D="toy", prior_weight=0.0, prior="nonsat"), "prior='nonsat' changes nothing"),
@@ -239,3 +241,16 @@ def test_yeh_takes_the_biharmonic_blend(toy_generator):
     torch.testing.assert_close(res.x_blended, want)
     with pytest.raises(ValueError, match="blend must be True, False, .poisson"):
         inpaint(G, x, mask, prior_weight=0.0, blend="nearest", **FAST)
+
+
+def test_the_default_prior_weight_is_yehs_with_d_and_zero_without_it(toy_generator):
+    """prior_weight=None (the default): Yeh et al.'s λ where a D weighs the prior, the context
+    loss alone without D; the result records which (it was dropped in silence, helper-68)."""
+    from ganinverse.solvers.inpainting import PRIOR_WEIGHT
+
+    G = toy_generator
+    x = in_range(G, 1)
+    mask = center_mask(1, G.image_shape, fraction=0.5)
+    assert inpaint(G, x, mask, **QUICK).prior_weight == 0.0
+    assert inpaint(G, x, mask, D=ToyDiscriminator(), **QUICK).prior_weight == PRIOR_WEIGHT
+    assert inpaint(G, x, mask, D=ToyDiscriminator(), prior_weight=0.5, **QUICK).prior_weight == 0.5
