@@ -315,6 +315,12 @@ def float_list(text: str) -> tuple[float, ...]:
     return _number_list(text, float)
 
 
+def prune_fractions(text: str) -> tuple[float, ...]:
+    """``--prune-at``: ``"0.1,0.3"`` -> (0.1, 0.3); ``"none"`` -> () (no pruning: every restart
+    runs all its steps, whatever a card or preset would prune)."""
+    return () if text.strip().lower() == "none" else float_list(text)
+
+
 def str_list(text: str) -> tuple[str, ...]:
     """``"a,b"`` -> ("a", "b") (no empty entry, no name twice)."""
     return _once(tuple(_items(text, "names")), text)
@@ -340,7 +346,8 @@ def _number(text: str, name: str) -> int | float:
 
 def engine_list(text: str) -> tuple[dict, ...]:
     """``"lambda_z=0.3,steps=300;lambda_z=0.001"`` -> ({"lambda_z": 0.3, "steps": 300}, ...);
-    ``prune_at=0.1/0.3`` -> ``{"prune_at": (0.1, 0.3)}`` (a tuple's fractions '/'-separated)."""
+    ``prune_at=0.1/0.3`` -> ``{"prune_at": (0.1, 0.3)}`` (a tuple's fractions '/'-separated;
+    ``prune_at=none``: no pruning)."""
     candidates = []
     parts = text.split(";")
     if any(not p.strip() for p in parts) and any(p.strip() for p in parts):
@@ -358,7 +365,9 @@ def engine_list(text: str) -> tuple[dict, ...]:
                 raise argparse.ArgumentTypeError(
                     f"{key.strip()} is set twice in the candidate {part.strip()!r}; set it once"
                 )
-            if key.strip() == "prune_at":  # a tuple: its fractions '/'-separated
+            if key.strip() == "prune_at" and value.strip().lower() == "none":
+                candidate["prune_at"] = ()
+            elif key.strip() == "prune_at":  # a tuple: its fractions '/'-separated
                 fractions = value.strip().split("/")
                 candidate["prune_at"] = tuple(_number(v.strip(), "prune_at") for v in fractions)
             else:
@@ -403,9 +412,10 @@ def add_engine_args(parser: argparse.ArgumentParser, *, card: bool = False) -> N
     )
     group.add_argument(
         "--prune-at",
-        type=float_list,
+        type=prune_fractions,
         dest="prune_at",
-        help="fractions of the steps at which each image keeps the better half of its restarts",
+        help="fractions of the steps at which each image keeps the better half of its restarts "
+        "(none: no pruning)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -20,7 +20,7 @@ from ..tuning import (
     tune,
     write_card,
 )
-from ._common import float_list, int_list, refuse_idle_flags, str_list
+from ._common import float_list, int_list, prune_fractions, refuse_idle_flags, str_list
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -96,9 +96,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--prune-at",
-        type=float_list,
+        type=prune_fractions,
         help="fractions of the steps at which each image keeps the better half of its restarts "
-        f"(default {','.join(map(str, ENGINE['prune_at']))}; none with --restarts 1)",
+        f"(default {','.join(map(str, ENGINE['prune_at']))}; none with --restarts 1; "
+        "'none': no pruning)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="search folder (resumes if it exists)")

@@ -1332,3 +1332,25 @@ def test_inpaint_names_no_fix_it_cannot_take(method, extra, lead, tail, tmp_path
     code, err = run(argv("inpaint", method, tmp_path / "new" / "o", *extra), capsys)
     assert_refused(code, err, "inpaint", lead, tmp_path)
     assert err.rstrip().endswith(tail), err
+
+
+def test_prune_at_none_turns_pruning_off(tmp_path, capsys):
+    """helper-68: tune's help named 'none' but no flag took it: a card's pruning could not be
+    turned off from the command line. --prune-at none (any case) is no pruning, and so is
+    prune_at=none in an --engine-grid candidate."""
+    import json
+
+    from ganinverse.cli._common import engine_list, prune_fractions
+
+    assert prune_fractions(" None ") == () and prune_fractions("0.1,0.3") == (0.1, 0.3)
+    assert engine_list("prune_at=none,lambda_z=0.1;prune_at=0.1/0.3") == (
+        {"prune_at": (), "lambda_z": 0.1},
+        {"prune_at": (0.1, 0.3)},
+    )
+    out = tmp_path / "o"
+    args = ["reconstruct", "--dataset", "digits", "--generator", "digits", "--m", "10"]
+    code, err = run(
+        [*args, "--restarts", "4", "--steps", "3", "--prune-at", "none", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    assert json.loads((out / "summary.json").read_text())["options"]["config"]["prune_at"] == []
