@@ -44,8 +44,18 @@ def check_tensor(
         if value.ndim != len(shape) or any(
             s is not None and s != v for s, v in zip(shape, value.shape, strict=True)
         ):
-            want = tuple("*" if s is None else s for s in shape)
-            raise ValueError(f"{name} must have shape {want}, got {tuple(value.shape)}")
+            dims = [
+                "B" if s is None and i == 0 else "*" if s is None else str(s)
+                for i, s in enumerate(shape)
+            ]
+            want = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+            one = (
+                shape[0] is None
+                and tuple(value.shape) == tuple(shape[1:])
+                and None not in shape[1:]
+            )
+            fix = f"; for one item pass {name}.unsqueeze(0) (B = 1)" if one else ""
+            raise ValueError(f"{name} must have shape {want}, got {tuple(value.shape)}{fix}")
     if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} contains NaN or Inf values")
     return value

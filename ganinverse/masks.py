@@ -27,7 +27,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validation import check_choice, check_int, check_positive, check_tensor, read_number
+from ._validation import (
+    NumberTextError,
+    check_choice,
+    check_int,
+    check_positive,
+    check_tensor,
+    read_number,
+)
 from .exceptions import ConversionWarning, user_stacklevel
 from .seeds import Key, rng
 
@@ -356,10 +363,11 @@ def check_mask(mask: object, n: int, image_shape: Sequence[int], name: str = "ma
 def _number(text: str, spec: str, kind: type) -> float:
     try:
         return read_number(text, kind)
-    except ValueError as err:
+    except ValueError as err:  # (the reader's own reason where it has one: '_', a space, ...)
+        why = f" ({err})" if isinstance(err, NumberTextError) else ""
         raise ValueError(
-            f"mask spec {spec!r}: {text!r} is not a valid {kind.__name__} ({err}). "
-            f"Allowed forms: {FORMS}"
+            f"mask spec {spec!r}: {text!r} is not {'an' if kind is int else 'a'} "
+            f"{kind.__name__}{why}. Allowed forms: {FORMS}"
         ) from err
 
 

@@ -253,7 +253,8 @@ class Method:
         attributes that say what to fix: ``option``, the option of ``options`` to blame (the
         one whose value the options, given in order, fail from on), ``"grid"`` for a candidate
         of ``grid`` (``candidate``: its value), or None when the options fail without any given
-        one (e.g. a check that needs D); ``candidate`` is None unless ``option`` is "grid".
+        one (e.g. a check that needs D); ``candidate`` is None unless ``option`` is "grid"
+        (then ``index``: its place in ``grid``).
         """
         given = dict(options or {})
         shape = None if shape is None else tuple(shape)
@@ -298,13 +299,13 @@ class Method:
         full = self.options(given)
         if grid and self.tuned is None:
             raise ValueError(f"method {self.name!r} tunes no weight, so it takes no grid")
-        for value in grid:
+        for i, value in enumerate(grid):
             try:
                 candidate = self.tuned.apply(full, value)
                 own(candidate)
                 with_models(candidate)
             except (ValueError, TypeError) as err:
-                err.option, err.candidate = "grid", value
+                err.option, err.candidate, err.index = "grid", value, i
                 raise
         return full
 
@@ -696,6 +697,12 @@ def choose_weight(
     check_measured_from(operator, x_val, y_val, "x_val", "y_val")
     check_image_ids(image_ids, len(x_val))
     given_options = _set_options(record, options or {})
+    try:  # each candidate by the solver's own checks, before any work (named by its place)
+        record.validate(options, grid=tuple(values), operator=operator)
+    except (ValueError, TypeError) as err:
+        if getattr(err, "option", None) != "grid":
+            raise
+        raise type(err)(f"values[{err.index}] ({err.candidate!r}): {err}") from None
     options = record.options(options)
     runs = [record.tuned.apply(options, v) for v in values]
     _idle_warnings(record, given_options, runs, "under any candidate")

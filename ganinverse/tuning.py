@@ -83,11 +83,11 @@ def default_grid(
     for name, values in axes.items():
         if values is not None and (isinstance(values, str) or not len(values)):
             raise ValueError(f"{name} must be a non-empty list of candidates, got {values!r}")
-    lams = [check_weight(v, "lambda_z_grid") for v in lambda_z]
+    lams = [check_weight(v, f"lambda_z_grid[{i}]") for i, v in enumerate(lambda_z)]
     inits = [check_choice(v, "init_grid", INITS) for v in init]
     if steps is None:
         return tuple({"lambda_z": lam, "init": i} for i, lam in itertools.product(inits, lams))
-    steps = [check_count(v, "steps_grid", "steps") for v in steps]
+    steps = [check_count(v, f"steps_grid[{i}]", "steps") for i, v in enumerate(steps)]
     return tuple(
         {"lambda_z": lam, "init": i, "steps": n}
         for i, n, lam in itertools.product(inits, steps, lams)

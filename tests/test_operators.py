@@ -459,7 +459,7 @@ def test_an_empty_batch_and_a_wrong_adjoint_shape_are_clear_errors():
     for call in (op.measure, op):
         with pytest.raises(ValueError, match=r"x must hold at least one image, got an empty batch"):
             call(x[:0])
-    with pytest.raises(ValueError, match=r"y must have shape \('\*', 20\), got \(2, 21\)"):
+    with pytest.raises(ValueError, match=r"y must have shape \(B, 20\), got \(2, 21\)"):
         op.adjoint(torch.zeros(2, 21))
     with pytest.raises(ValueError, match="at least one measurement vector"):
         op.adjoint(torch.zeros(0, 20))

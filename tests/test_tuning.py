@@ -132,9 +132,9 @@ def test_tune_on_the_command_line(generator, tmp_path, capsys):
     "flags, message",
     [
         (["--init-grid", "gaussian"], "--init-grid: init_grid must be one of 'normal', 'uniform'"),
-        (["--lambda-z-grid", "-1"], "--lambda-z-grid: lambda_z_grid must be >= 0"),
-        (["--lambda-z-grid", "nan"], "--lambda-z-grid: lambda_z_grid must be a finite number"),
-        (["--steps-grid", "0"], "--steps-grid: steps_grid must be >= 1"),
+        (["--lambda-z-grid", "-1"], "--lambda-z-grid: lambda_z_grid[0] must be >= 0"),
+        (["--lambda-z-grid", "0.1,nan"], "--lambda-z-grid: lambda_z_grid[1] must be a finite"),
+        (["--steps-grid", "0"], "--steps-grid: steps_grid[0] must be >= 1"),
         (["--restarts", "0"], "--restarts: restarts must be >= 1"),
         (["--refine-n-val", "20"], "--refine-n-val: refine_n_val must be >= 21"),
         (["--refine-top", "-2"], "--refine-top: refine_top must be >= 0"),
@@ -172,7 +172,7 @@ def test_default_grid_is_the_product_of_its_axes_and_checks_them():
     assert {c["lambda_z"] for c in grid} == {1.0, 0.1}
     with pytest.raises(ValueError, match="lambda_z_grid must be a non-empty list"):
         default_grid(())
-    with pytest.raises(TypeError, match="steps_grid must be an int"):
+    with pytest.raises(TypeError, match="steps_grid\\[0\\] must be an int"):
         default_grid(steps=(2.5,))
 
 

@@ -264,3 +264,16 @@ def test_plain_number_reads_a_low_precision_number_as_typed():
     ones = torch.ones(2)
     assert plain_number(ones) is ones  # (not a number: left to the caller's check)
     assert check_number(torch.tensor(70000.0, dtype=torch.bfloat16), "w") == 70000.0
+
+
+def test_a_shape_error_names_the_batch_and_the_fix_for_one_item():
+    """helper-68: y of shape (50,) was told "must have shape ('*', 50)"."""
+    from ganinverse._validation import check_tensor
+
+    with pytest.raises(
+        ValueError,
+        match=r"^y must have shape \(B, 50\), got \(50,\); for one item pass y.unsqueeze\(0\)",
+    ):
+        check_tensor(torch.zeros(50), "y", shape=(None, 50))
+    with pytest.raises(ValueError, match=r"^y must have shape \(B, 50\), got \(2, 49\)$"):
+        check_tensor(torch.zeros(2, 49), "y", shape=(None, 50))

@@ -326,7 +326,9 @@ def test_a_grid_of_a_parent_method_serves_the_method_that_starts_from_it(tmp_pat
     out = tmp_path / "new" / "out"
     args = argv("sweep", "csgm-sparse", out, "--engine-grid", "lambda_z=nan")
     code, err = run(args, capsys)
-    assert_refused(code, err, "sweep", "--engine-grid: lambda_z", tmp_path)
+    assert_refused(
+        code, err, "sweep", "--engine-grid: entry 1 of 1 (lambda_z=nan): lambda_z", tmp_path
+    )
 
 
 # ------------------------------------------------- engine flags, grids, options that do not act
@@ -603,7 +605,11 @@ def toy_method():
     "methods, extra, lead",
     [
         ("toy-flags", ["--toy-width", "0"], "--toy-width: width must be >= 1"),
-        ("toy-flags", ["--toy-scale-grid", "1,-2"], "--toy-scale-grid: scale must be > 0"),
+        (
+            "toy-flags",
+            ["--toy-scale-grid", "1,-2"],
+            "--toy-scale-grid: entry 2 of 2 (-2): scale must be > 0",
+        ),
         ("csgm", ["--toy-width", "3"], "--toy-width is an option of toy-flags, which --methods"),
     ],
 )
@@ -976,7 +982,12 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("inpaint", "yeh", ["--prior-weight", "3e38"], "--prior-weight: prior_weight must be <="),
         ("reconstruct", "ilo", ["--ilo-radius", "3e38"], "--ilo-radius: radius must be <= 1e+06"),
         ("reconstruct", "csgm", ["--lambda-z", "3e38"], "--lambda-z: lambda_z must be <= 1e+06"),
-        ("sweep", "csgm-sparse", ["--sparse-l1-grid", "3e38,0.01"], "--sparse-l1-grid: l1 must"),
+        (
+            "sweep",
+            "csgm-sparse",
+            ["--sparse-l1-grid", "3e38,0.01"],
+            "--sparse-l1-grid: entry 1 of 2 (3e+38): l1 must",
+        ),
         ("sweep", "csgm-sparse", ["--sparse-l1", "3e38"], "--sparse-l1: "),
         ("reconstruct", "ilo", ["--ilo-steps", "0", "--ilo-lr", "0.01"], "--ilo-lr has no effect"),
         ("reconstruct", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
@@ -1354,3 +1365,42 @@ def test_prune_at_none_turns_pruning_off(tmp_path, capsys):
     )
     assert code == 0, err
     assert json.loads((out / "summary.json").read_text())["options"]["config"]["prune_at"] == []
+
+
+@pytest.mark.parametrize(
+    "method, grid, lead",
+    [
+        (
+            "lasso-dct",
+            ["--lasso-lambdas", "0.1,nan"],
+            "--lasso-lambdas: entry 2 of 2 (nan): lam must",
+        ),
+        (
+            "csgm",
+            ["--engine-grid", "steps=3;steps=2.5"],
+            "--engine-grid: entry 2 of 2 (steps=2.5): steps",
+        ),
+        (
+            "iagan",
+            ["--iagan-steps-grid", "3,-1"],
+            "--iagan-steps-grid: entry 2 of 2 (-1): adapt_steps",
+        ),
+    ],
+)
+def test_a_bad_grid_entry_is_named_by_its_place_and_value(method, grid, lead, tmp_path, capsys):
+    """helper-68: "--engine-grid: steps must be an int, got float" named neither the candidate
+    nor its value; a grid's refusal now says which entry failed."""
+    code, err = run(argv("sweep", method, tmp_path / "new" / "o", *grid), capsys)
+    assert_refused(code, err, "sweep", lead, tmp_path)
+
+
+def test_choose_weight_names_a_bad_candidate_by_its_index():
+    import torch
+
+    import ganinverse as gi
+    from ganinverse.methods import choose_weight
+
+    A = gi.GaussianCS((1, 8, 8), 20)
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    with pytest.raises(ValueError, match=r"^values\[1\] \(nan\): lam must be a finite number"):
+        choose_weight("lasso-dct", None, A, x, A.measure(x), [1e-3, float("nan")])

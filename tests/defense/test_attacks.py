@@ -78,7 +78,7 @@ def test_bad_inputs_raise_named_errors(toy_classifier, toy_test_set):
         FGSM(toy_classifier, 0.1)(x * 255, y)  # (helper-47: no hint before)
     with pytest.raises(ValueError, match="images must have 4 dimensions"):
         FGSM(toy_classifier, 0.1)(x[:, 0], y)
-    with pytest.raises(ValueError, match=r"images must have shape \('\*', 1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"images must have shape \(B, 1, 8, 8\)"):
         FGSM(toy_classifier, 0.1)(torch.rand(3, 1, 6, 6), y[:3])
     with pytest.raises(ValueError, match="labels must have shape"):
         FGSM(toy_classifier, 0.1)(x, y[:5])
