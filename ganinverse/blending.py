@@ -251,12 +251,12 @@ def blend_value(value: object, name: str = "blend") -> bool | str:
 
 def blend_option(text: str) -> bool | str:
     """A blend option typed on the command line -> its canonical value (``Blend.option``):
-    true/yes/on/1 -> True, false/no/off/0 -> False, else a ``blend_spec`` text
+    true/yes/on/1 -> True, false/no/off/0/none -> False, else a ``blend_spec`` text
     (``biharmonic`` -> ``"biharmonic:0.5"``). Raises ValueError for anything else."""
     word = text.strip().lower()
     if word in ("true", "yes", "on", "1"):
         return True
-    if word in ("false", "no", "off", "0"):
+    if word in ("false", "no", "off", "0", "none"):
         return False
     interpolant, colon, weight = word.partition(":")
     if interpolant.strip() not in INTERPOLANTS or (colon and not weight.strip()):

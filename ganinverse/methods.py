@@ -1062,7 +1062,7 @@ register_method(
                 "--yeh-blend",
                 blend_option,
                 "yeh's completion blended into the known pixels: true (= poisson, the paper's), "
-                "biharmonic[:α] or false (as --iagan-blend)",
+                "poisson[:α], biharmonic[:α] or false / none (as --iagan-blend)",
             ),
         },
     )
@@ -1219,8 +1219,9 @@ register_method(
                 "--iagan-blend",
                 blend_option,
                 "inpainting: iagan's x̂ blended into the known pixels: true (= poisson, "
-                "Pérez et al.'s), biharmonic[:α] (x = αx̂ + B(y − αx̂), B biharmonic "
-                f"interpolation, α default {BIHARMONIC_WEIGHT:g}: better on scattered masks), false",
+                "Pérez et al.'s; poisson[:α] keeps the share α of x̂'s gradients), biharmonic[:α] "
+                "(x = αx̂ + B(y − αx̂), B biharmonic interpolation, α default "
+                f"{BIHARMONIC_WEIGHT:g}: better on scattered masks), false / none",
             ),
         },
     )

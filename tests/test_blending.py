@@ -133,6 +133,7 @@ def test_blend_spec_reads_every_spelling_and_refuses_the_rest():
     assert blend_spec("biharmonic:0.8") == Blend("biharmonic", 0.8)
     assert blend_spec("poisson:1").option is True  # recorded sweeps hold True
     assert blend_option("Biharmonic") == "biharmonic:0.5" and blend_option("OFF") is False
+    assert blend_option("None") is False  # (as blend=None in the API; helper-68)
     assert blend_option("poisson:0.25") == "poisson:0.25"
     assert blend_option("biharmonic:0.1234567") == "biharmonic:0.1234567"  # (exact, helper-63)
     assert blend_option("poisson:0.99999999") == "poisson:0.99999999"
