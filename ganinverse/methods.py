@@ -340,10 +340,11 @@ class Method:
 
 
 def _operators(classes, noun: str = " operators") -> str:
-    """Operator classes by class and CLI name: "Inpainting operators (--operator inpainting)"."""
-    names = [c.name for c in classes if getattr(c, "name", None)]
+    """Operator classes by class and registered name (the API's class, the CLI's --operator
+    and ``make_operator``'s name): "Inpainting operators ('inpainting')"."""
+    names = [repr(c.name) for c in classes if getattr(c, "name", None)]
     spelled = ", ".join(c.__name__ for c in classes) + noun
-    return f"{spelled} (--operator {', '.join(names)})" if names else spelled
+    return f"{spelled} ({', '.join(names)})" if names else spelled
 
 
 #: name -> record, in the order registered (the CLI lists them in this order).

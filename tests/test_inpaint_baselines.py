@@ -210,7 +210,7 @@ def test_the_registered_baselines_refuse_other_operators_and_channel_masks():
     y = torch.zeros(1, 10)
     with pytest.raises(
         ValueError,
-        match=r"applies to Inpainting operators \(--operator inpainting\) only, got GaussianCS",
+        match=r"applies to Inpainting operators \('inpainting'\) only, got GaussianCS",
     ):
         reconstruct("biharmonic", None, GaussianCS((1, 4, 4), 10), y)
     mask = torch.ones(1, 3, 6, 6)

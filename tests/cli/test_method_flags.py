@@ -813,8 +813,8 @@ def test_an_option_for_another_operator_is_refused_before_writing(command, tmp_p
     argv += [*methods[command], *(["--method", "iagan"] if command == "reconstruct" else [])]
     code, err = run([*argv, "--iagan-blend", "true", "--out", str(tmp_path / "new" / "o")], capsys)
     lead = (
-        "--iagan-blend applies to Inpainting operators (--operator inpainting) only, got "
-        "GaussianCS (--operator gaussian)"
+        "--iagan-blend applies to Inpainting operators ('inpainting') only, got "
+        "GaussianCS ('gaussian')"
     )
     assert_refused(code, err, command, lead, tmp_path)
     # helper-65: "--iagan-blend poisson" was named "blend=True", a spelling the user never typed
@@ -832,7 +832,7 @@ def test_a_sweep_spec_with_an_option_for_another_operator_is_refused():
     kw = dict(dataset="digits", generator="digits", methods=("iagan",), x_values=(10,))
     with pytest.raises(
         ValueError,
-        match=r"blend=True applies to Inpainting operators \(--operator inpainting\) only",
+        match=r"blend=True applies to Inpainting operators \('inpainting'\) only",
     ):
         make_spec(**kw, options={"iagan": {"blend": True}})
     make_spec(**kw, options={"iagan": {"blend": False}})  # the default: fine

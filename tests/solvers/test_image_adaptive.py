@@ -323,7 +323,7 @@ def test_blend_keeps_the_known_pixels_of_an_inpainting_operator(toy_generator):
     assert torch.allclose(res.x_hat[known], y[known], atol=1e-5)
     with pytest.raises(
         ValueError,
-        match=r"blend=True applies to Inpainting operators \(--operator inpainting\) only",
+        match=r"blend=True applies to Inpainting operators \('inpainting'\) only",
     ):
         gi.reconstruct("iagan", G, gi.GaussianCS(G.image_shape, 10), torch.zeros(2, 10), blend=True)
 
