@@ -212,6 +212,13 @@ class SweepSpec:
         for candidate in self.engine_grid:
             if not isinstance(candidate, dict) or not candidate:
                 raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
+            chance = sorted(set(candidate) & {"seed", "progress"})
+            if chance:  # (the luckiest seed on validation images is chance reported as a setting)
+                raise ValueError(
+                    f"engine_grid candidate {candidate} sets {', '.join(chance)}, which is no "
+                    "setting to choose on validation images (the best of several seeds is luck, "
+                    "not a better method); set the seed once for the whole sweep (--seed)"
+                )
         for candidate in self.engine_grid:  # (each candidate over the engine, as the sweep runs it)
             config = LatentConfig().updated(**{**self.engine, **candidate})
             _check_searches(config, f"engine_grid candidate {candidate}")

@@ -1404,3 +1404,12 @@ def test_choose_weight_names_a_bad_candidate_by_its_index():
     x = torch.rand(2, 1, 8, 8) * 2 - 1
     with pytest.raises(ValueError, match=r"^values\[1\] \(nan\): lam must be a finite number"):
         choose_weight("lasso-dct", None, A, x, A.measure(x), [1e-3, float("nan")])
+
+
+def test_an_engine_grid_over_seeds_is_refused(tmp_path, capsys):
+    """helper-68: --engine-grid "seed=1;seed=2" chose the luckiest seed on the validation images
+    and recorded it as a tuned setting."""
+    out = tmp_path / "new" / "o"
+    code, err = run(argv("sweep", "csgm", out, "--engine-grid", "seed=1;seed=2"), capsys)
+    assert_refused(code, err, "sweep", "--engine-grid: ", tmp_path)
+    assert "sets seed, which is no setting to choose on validation images" in err
