@@ -186,7 +186,7 @@ class LatentConfig:
             reason = _idle_prunes(self.prune_at, self.restarts, self.steps)
             if reason:  # (prune_at may come from a preset or G's card, not from the caller)
                 raise ValueError(
-                    f"{reason}; prune_at={self.prune_at} (pass prune_at=() for no pruning)"
+                    f"{reason}; prune_at={self.prune_at} (pass prune_at=(), on the command line --prune-at none, for no pruning)"
                 )
         if self.optimizer == "lbfgs" and any(
             getattr(self, k) != getattr(LatentConfig, k) for k in LBFGS_EXCLUDES
@@ -249,7 +249,7 @@ def _idle_prunes(prune_at: tuple, restarts: object, steps: object) -> str:
         return (
             f"prune_at has {len(prune_at)} fractions but restarts={restarts} can be halved only "
             f"{halvings} time(s) before one latent per image is left: the rest prune nothing; "
-            f"keep at most {halvings} fractions or raise restarts"
+            f"keep at most {halvings} fraction{'s' if halvings > 1 else ''} or raise restarts"
         )
     at: dict[int, float] = {}
     for f in sorted(prune_at):

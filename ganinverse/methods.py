@@ -743,6 +743,7 @@ def _choose(
     scores: list = [None] * len(values)
     flags: list[dict[str, int]] = [{} for _ in values]
     caught: list = [[] for _ in values]
+    idle: list[dict] = []  # per candidate run: {text: warning} of the solver's IdleOptionWarnings
     previous = None
     for i in order:
         tuned = record.tuned.apply(options, values[i])
@@ -761,8 +762,9 @@ def _choose(
                 **tuned,
             )
         previous = result
+        idle.append({str(w.message): w for w in seen if issubclass(w.category, IdleOptionWarning)})
         for w in seen:  # other warnings pass through untouched
-            if not issubclass(w.category, ConvergenceWarning):
+            if not issubclass(w.category, (ConvergenceWarning, IdleOptionWarning)):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         caught[i] = [w for w in seen if issubclass(w.category, ConvergenceWarning)]
         for reasons in getattr(result, "status", ()):
@@ -772,6 +774,11 @@ def _choose(
         x_hat = result.x_hat
         finite = bool(torch.isfinite(x_hat).all())  # a diverged candidate scores NaN
         scores[i] = (values[i], float(metrics.mse(x_hat, x_val).mean()) if finite else math.nan)
+    # a solver's idle option, once, where it is idle under every candidate (lr_theta is not
+    # idle in a search of adapt_steps over 0 and 5: the candidate 5 uses it)
+    for text, w in (idle[0] if idle else {}).items():
+        if all(text in d for d in idle):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     best = min(range(len(scores)), key=lambda i: (not math.isfinite(scores[i][1]), scores[i][1]))
     warn_grid_edge(f"choose_weight({method})", scores, best)
     for w in caught[best]:

@@ -356,3 +356,31 @@ def test_a_weight_chosen_at_the_edge_of_its_grid_while_the_error_still_falls_war
         warn_grid_edge("x", [(0.1, 0.3), (3.0, 0.3)], 0)  # two candidates: no trend
         warn_grid_edge("x", [(0.1, 0.3), (1.0, float("nan")), (3.0, 0.5)], 0)  # NaN neighbour
         warn_grid_edge("x", [({"lambda_z": 0.1}, 0.3)] * 3, 0)  # engine settings: not ordered
+
+
+def test_a_search_warns_a_solvers_idle_option_only_where_every_candidate_leaves_it_idle(
+    toy_generator,
+):
+    """helper-68: a search of iagan's steps over 0 and 3 warned "lr_theta changes nothing" from
+    the candidate 0, though the candidate 3 uses it; an option idle under every candidate (the
+    discrepancy stop without noise) is warned once, not once per candidate."""
+    import warnings
+
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.methods import choose_weight
+
+    G = toy_generator
+    A = gi.GaussianCS(G.image_shape, 20)
+    with torch.no_grad():
+        x = G(torch.randn(2, G.latent_dim))
+    kw = dict(steps=2, restarts=1, progress=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        choose_weight("iagan", G, A, x, A.measure(x), [0, 3], {"lr_theta": 1e-3, **kw})
+    assert not [w for w in seen if issubclass(w.category, IdleOptionWarning)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        choose_weight("iagan", G, A, x, A.measure(x), [2, 3], {"discrepancy": 2.0, **kw})
+    idle = [str(w.message) for w in seen if issubclass(w.category, IdleOptionWarning)]
+    assert len(idle) == 1 and "discrepancy=2 changes nothing" in idle[0], idle
