@@ -225,9 +225,19 @@ class Method:
                 f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}"
                 + (hint if any(close) else "")
                 + f"; its options are {', '.join(sorted(self.defaults)) or 'none'}"
-                + (" and the latent-engine keywords (LatentConfig fields)" if self.latent else "")
+                + (self._engine_keywords() if self.latent else "")
             )
         return {**self.defaults, **given}
+
+    def _engine_keywords(self) -> str:
+        """How a latent method takes the engine's settings as keywords, in its option list."""
+        own = sorted((LATENT_FIELDS & set(self.defaults)) - {"config"})
+        if not own:
+            return " and the latent-engine keywords (LatentConfig fields)"
+        return (
+            f" and the latent-engine keywords (LatentConfig fields) but {', '.join(own)}, which "
+            f"are its own (the engine's go in config=LatentConfig({own[0]}=...))"
+        )
 
     def validate(
         self,
@@ -545,6 +555,9 @@ def reconstruct_result(
     result = record.solve(solve_with, operator, y, **options, **extra)
     if source and isinstance(result, LatentResult):
         result.settings = settings_line(source, given)
+    inner = getattr(result, "start", None)  # a start the solver ran on the config given it
+    if source and isinstance(inner, LatentResult) and inner.settings.startswith("the config"):
+        inner.settings = settings_line(source, given)  # (ilo: the card's, not "passed")
     return result
 
 

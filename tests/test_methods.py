@@ -384,3 +384,20 @@ def test_a_search_warns_a_solvers_idle_option_only_where_every_candidate_leaves_
         choose_weight("iagan", G, A, x, A.measure(x), [2, 3], {"discrepancy": 2.0, **kw})
     idle = [str(w.message) for w in seen if issubclass(w.category, IdleOptionWarning)]
     assert len(idle) == 1 and "discrepancy=2 changes nothing" in idle[0], idle
+
+
+def test_ilo_names_its_own_steps_and_lr_and_its_start_the_cards_settings(toy_generator):
+    """helper-68: ilo's steps= / lr= are its own, not the CSGM start's; its option list said
+    "steps ... and the latent-engine keywords" as if both were the engine's, and the start it ran
+    on the card's settings said "the config passed"."""
+    import ganinverse as gi
+    from ganinverse.methods import get_method
+
+    with pytest.raises(TypeError, match=r"but lr, steps, which are its own \(the engine's go in"):
+        get_method("ilo").options({"ilo_steps": 3})
+    G = toy_generator
+    A = gi.GaussianCS(G.image_shape, 20)
+    with torch.no_grad():
+        y = A(G(torch.randn(1, G.latent_dim)))
+    r = gi.reconstruct_result("ilo", G, A, y, steps=2, restarts=1, progress=False)
+    assert not r.start.settings.startswith("the config passed"), r.start.settings
