@@ -528,7 +528,7 @@ def reconstruct_result(
     elif D is not None and record.uses_discriminator:  # (e.g. csgm with d_weight = 0)
         warnings.warn(
             f"method {method!r} ignores D with these options: it uses a discriminator only with "
-            f"{record.discriminator_acts_when[1]}; pass that or drop D",
+            f"{api_words(record, record.discriminator_acts_when[1])}; pass that or drop D",
             IdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
@@ -606,6 +606,15 @@ def _warn_idle_seed(record: Method, seed: object) -> None:
         )
 
 
+def api_words(record: Method, text: str) -> str:
+    """``text`` with the record's flags (and --noise-std) as the API's option names
+    ("--d-weight > 0" -> "d_weight > 0"): a rule's words said to an API caller."""
+    by_flag = {f.flag: name for name, f in record.flags.items()}
+    for flag, option in {**by_flag, "--noise-std": "noise_std"}.items():
+        text = re.sub(rf"{re.escape(flag)}(?![\w-])", option, text)
+    return text
+
+
 def _idle_warnings(
     record: Method,
     given: Iterable[str],
@@ -617,13 +626,11 @@ def _idle_warnings(
     """``idle_method_options`` as IdleOptionWarnings, the needed flag named by its option.
     ``solver_warns``: the options whose solver warns itself (``SOLVER_WARNS``) are left to it;
     False warns of them too (a sweep spec, before any file: the solver runs later)."""
-    by_flag = {f.flag: name for name, f in record.flags.items()}
     for name, needs in idle_method_options(record, given, runs).items():
         rule = record.flags[name].acts_when
         if solver_warns and any(rule is solver_rule for solver_rule in SOLVER_WARNS):
             continue  # (those solvers warn themselves)
-        for flag, option in {**by_flag, "--noise-std": "noise_std"}.items():  # (API names)
-            needs = re.sub(rf"{re.escape(flag)}(?![\w-])", option, needs)
+        needs = api_words(record, needs)
         warnings.warn(
             f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
             f"acts only with {needs}; drop it or set that",

@@ -283,7 +283,10 @@ def test_a_discriminator_the_options_leave_idle_is_said(G, tmp_path, capsys):
     assert not get_method("csgm").takes_discriminator({})
     assert get_method("csgm").takes_discriminator({"d_weight": 0.1})
     assert get_method("yeh").takes_discriminator({})
-    with pytest.warns(IdleOptionWarning, match="method 'csgm-sparse' ignores D .*--d-weight > 0"):
+    with pytest.warns(
+        IdleOptionWarning,
+        match="method 'csgm-sparse' ignores D .*uses a discriminator only with d_weight > 0; pass that",
+    ):
         reconstruct_result("csgm-sparse", G, op, y, D=LinearCritic(), **ENGINE, image_ids=IDS)
     torch.manual_seed(0)
     gen = save_model(DCGANGenerator(8, (1, 28, 28), 4), tmp_path / "g" / "generator")
