@@ -307,11 +307,15 @@ def check_unit_noise_std(value: object, name: str) -> float:
 def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """Raise unless ``value`` is an int within [low, high] (a numpy integer counts: returned
     as a Python int)."""
-    if isinstance(value, Tensor) and value.numel() == 1 and value.ndim == 0:
-        if not (value.dtype.is_floating_point or value.is_complex() or value.dtype == torch.bool):
-            value = value.item()  # (a 0-d integer tensor, as check_number takes a 0-d float one)
+    number = plain_number(value)  # (a 0-d integer tensor or numpy array: its int)
+    if isinstance(number, numbers.Integral) and not isinstance(number, bool):
+        value = number
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        kind = f"a {value.dtype} " if isinstance(value, Tensor) else ""
+        what = f"{kind}{type(value).__name__}"
+        if isinstance(number, float):  # (2.0 from a float tensor: an int was meant?)
+            what += f" {number:g}; pass an int"
+        raise TypeError(f"{name} must be an int, got {what}")
     value = int(value)
     if abs(value) > INT64_MAX:
         raise ValueError(f"{name} must fit in 64 bits (|{name}| <= 2**63 - 1), got {value}")

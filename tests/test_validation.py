@@ -277,3 +277,14 @@ def test_a_shape_error_names_the_batch_and_the_fix_for_one_item():
         check_tensor(torch.zeros(50), "y", shape=(None, 50))
     with pytest.raises(ValueError, match=r"^y must have shape \(B, 50\), got \(2, 49\)$"):
         check_tensor(torch.zeros(2, 49), "y", shape=(None, 50))
+
+
+def test_check_int_takes_a_0d_integer_array_and_names_a_float_value():
+    """helper-68: steps=np.array(2) was refused as "got ndarray" (a 0-d tensor was taken)."""
+    import numpy as np
+
+    assert check_int(np.array(2), "steps") == 2 and type(check_int(torch.tensor(3), "s")) is int
+    with pytest.raises(TypeError, match=r"^steps must be an int, got float 2\.5; pass an int$"):
+        check_int(2.5, "steps")
+    with pytest.raises(TypeError, match=r"^steps must be an int, got bool$"):
+        check_int(np.bool_(True), "steps")
