@@ -214,7 +214,6 @@ class LatentConfig:
         config that the overrides leave idle (a card's ``prune_at`` under ``restarts=1``) goes
         back to its default, so ``optimize_latent`` does not warn about what the caller never set.
         """
-        overrides = {k: plain_number(v) for k, v in overrides.items()}  # (np.int64(2) is 2)
         base = self
         if overrides.get("optimizer") == "lbfgs":  # L-BFGS takes no prune_at / tol: a preset's
             base = replace(self, **{k: getattr(LatentConfig, k) for k in LBFGS_EXCLUDES})
@@ -353,6 +352,11 @@ class Acts:
     #: ``blocking`` names only the fields whose part fails (not restarts when only steps is 0)
     parts: dict[str, Callable[[LatentConfig], bool]] | None = None
 
+    @classmethod
+    def all_of(cls, needs: str, **parts: Callable[[LatentConfig], bool]) -> Acts:
+        """An option that acts where every part holds ({deciding field: its part})."""
+        return cls(lambda c: all(p(c) for p in parts.values()), needs, tuple(parts), parts)
+
     def blocking(self, config: LatentConfig) -> tuple[str, ...]:
         """The fields of ``deciding`` to change so that the option acts under ``config``."""
         if self.parts is None:
@@ -386,11 +390,10 @@ ACTS_WHEN: dict[str, Acts] = {
         "2 * patience, and a stop at the last step saves nothing)",
         ("steps", "patience"),
     ),
-    "prune_at": Acts(
-        lambda c: c.restarts > 1 and c.steps > 0,
+    "prune_at": Acts.all_of(
         "restarts > 1 and steps > 0 (it drops the worse restarts at fractions of the steps)",
-        ("restarts", "steps"),
-        {"restarts": lambda c: c.restarts > 1, "steps": lambda c: c.steps > 0},
+        restarts=lambda c: c.restarts > 1,
+        steps=lambda c: c.steps > 0,
     ),
 }
 

@@ -909,12 +909,12 @@ def _check_side_by_side(
             ) from err
 
 
-def _shown(candidate: Any) -> str:
+def shown(candidate: Any) -> str:
     """A grid candidate as typed: 0.1, or an engine candidate's k=v pairs."""
     if isinstance(candidate, Mapping):
-        return ",".join(f"{k}={_shown(v)}" for k, v in candidate.items())
+        return ",".join(f"{k}={shown(v)}" for k, v in candidate.items())
     if isinstance(candidate, tuple):
-        return "/".join(map(_shown, candidate))
+        return "/".join(map(shown, candidate))
     return f"{candidate:g}" if isinstance(candidate, float) else str(candidate)
 
 
@@ -932,7 +932,7 @@ def _flagged(
     if option == "grid":
         flag = grid_flags.get(record.tuned.key)
         if flag is not None:  # (which entry: "--lasso-lambdas 0.1,nan" failed on lam=nan)
-            return f"{flag}: entry {err.index + 1} of {len(grid)} ({_shown(err.candidate)}): {err}"
+            return f"{flag}: entry {err.index + 1} of {len(grid)} ({shown(err.candidate)}): {err}"
         default = ",".join(map(str, grid))
         return (
             f"{lead}, its default {record.tuned.flag} {default}: {err}; pass "

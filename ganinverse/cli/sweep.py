@@ -31,6 +31,7 @@ from ._common import (
     parsed_list,
     refuse_idle_seed,
     set_method_flags,
+    shown,
     str_list,
     validate_methods,
 )
@@ -280,13 +281,9 @@ def _check_grids_replace_nothing(args: argparse.Namespace) -> None:
             option = METHODS[name].flags[tuned.option].flag
             raise ValueError(
                 f"{option} is replaced by the candidates of {flag} ({name} chooses its "
-                f"{tuned.option} among {','.join(map(_text, grid))} on validation images): pass "
-                f"{tuned.flag} {_text(given[name][tuned.option])} to fix it, or drop {option}"
+                f"{tuned.option} among {','.join(map(shown, grid))} on validation images): pass "
+                f"{tuned.flag} {shown(given[name][tuned.option])} to fix it, or drop {option}"
             )
-
-
-def _text(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
