@@ -48,7 +48,7 @@ ganinverse sweep --generator celeba64-dcgan --dataset celeba64 --data-root /tmp/
 
 step faces-frame  # lasso-wavelet-frame on the same 64 faces (first run on 16, then grown: it is
 # the strongest Lasso at m = 500 and 2500 there; 3-4x lasso-wavelet-detail's cost per face, its
-# λ search at m = 10000 about 3.5 hours; paired with the faces folder's rows by image)
+# λ search at m = 10000 took 2,479 s (weights.json), then 67 s per face; paired with the faces folder's rows by image)
 ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 20,100,500,2500,5000,10000 \
   --methods lasso-wavelet-frame --n-images 64 --batch-size 8 --n-val 4 --noise-std 0.01 \
   --lasso-lambdas 0.001,0.01,0.1,0.3,1,3,10 --device cpu --no-progress --out $R/faces_frame
@@ -63,7 +63,7 @@ dct_nu() {  # csgm + csgm-sparse with a DCT deviation at the m values $1, into t
 }
 
 step faces-dct-nu  # csgm-sparse with a DCT deviation on the same faces (m = 10000 grew the folder
-# last: csgm + csgm-sparse there cost about 170-250 s per face, 3-4.4 hours on one core)
+# last: csgm + csgm-sparse there cost 141 s per face by the rows' seconds (53 + 88.5, beside another job), 2.5 hours on one core)
 dct_nu 2500,5000,10000 $R/faces_dct_nu
 
 step faces-dct-nu-small  # the same at m = 500, 100, 20 (own folder: the one above ran beside it)
