@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -377,10 +378,27 @@ def check_bool(value: object, name: str) -> bool:
     return value
 
 
+def closest(value: object, choices: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for a name that is not one of ``choices`` but close to one
+    (the same letters in another case or with spaces: names are exact, as the CLI's choices;
+    else ``difflib``'s closest), or ``""``."""
+    if not isinstance(value, str):
+        return ""
+    folded = {c.lower(): c for c in choices}
+    match = folded.get(value.strip().lower())
+    if match is not None:
+        return f"; did you mean {match!r}? (names are exact: case and spaces count)"
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
-    """Raise unless ``value`` is one of ``choices``."""
+    """Raise unless ``value`` is one of ``choices`` (the ValueError names the closest one)."""
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+            + closest(value, choices)
+        )
     return value
 
 

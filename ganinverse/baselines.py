@@ -65,6 +65,7 @@ from ganinverse._validation import (
     check_number,
     check_tensor,
     check_weight,
+    closest,
 )
 from ganinverse.bases import Basis, Dictionary, make_basis
 from ganinverse.device import cpu_threads, resolve_device
@@ -1237,7 +1238,9 @@ SOLVERS = {"fista": lasso_fista, "sklearn": lasso_sklearn}
 
 def _check_solver(solver: object) -> str:
     if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {sorted(SOLVERS)}; got {solver!r}")
+        raise ValueError(
+            f"solver must be one of {sorted(SOLVERS)}; got {solver!r}" + closest(solver, SOLVERS)
+        )
     return solver
 
 

@@ -28,7 +28,7 @@ import scipy.fft
 import torch
 from torch import Tensor, nn
 
-from ganinverse._validation import check_int, check_tensor
+from ganinverse._validation import check_int, check_tensor, closest
 
 MAX_WAVELET_PIXELS = 4096
 #: A WaveletFrame with H W K at most this many entries stores W as a matrix (28x28 db8 level 3:
@@ -502,7 +502,10 @@ def make_basis(name: str, shape: Sequence[int], level: int | None = None) -> Bas
         return PixelBasis(shape)
     if kind == "dct" and not wavelet:
         return DCTBasis(shape)
-    raise ValueError(f"basis must be 'pixel', 'dct', 'wavelet' or 'wavelet:<name>'; got {name!r}")
+    raise ValueError(
+        f"basis must be 'pixel', 'dct', 'wavelet' or 'wavelet:<name>'; got {name!r}"
+        + closest(kind, ("pixel", "dct", "wavelet"))
+    )
 
 
 __all__ = [

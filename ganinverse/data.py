@@ -55,7 +55,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import pil_to_tensor
 
-from ganinverse._validation import check_images, check_int
+from ganinverse._validation import check_images, check_int, closest
 from ganinverse.exceptions import ConversionWarning
 from ganinverse.io import atomic_write
 
@@ -876,7 +876,7 @@ def _open(
     if not isinstance(name, str) or name not in SOURCES:
         raise ValueError(
             f"dataset name (CLI --dataset) must be one of {', '.join(map(repr, SOURCES))}; "
-            f"got {name!r}"
+            f"got {name!r}" + closest(name, SOURCES)
         )
     split = SOURCES[name][0] if split is None else split
     if split not in SOURCES[name]:

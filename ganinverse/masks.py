@@ -33,6 +33,7 @@ from ._validation import (
     check_int,
     check_positive,
     check_tensor,
+    closest,
     read_number,
 )
 from .exceptions import ConversionWarning, user_stacklevel
@@ -396,11 +397,18 @@ def parse_mask(
     check_int(n, "n", low=1)
     _size(image_shape)
     seed, ids = _seed(seed), _ids(ids, n)
-    kind, _, arg = spec.partition(":")
+    kind, colon, arg = spec.partition(":")
     if kind not in KINDS:
         if Path(spec).suffix.lower() in FILE_SUFFIXES:
             return mask_from_file(spec, image_shape, n)
-        raise ValueError(f"mask spec {spec!r} is not one of the allowed forms: {FORMS}")
+        raise ValueError(
+            f"mask spec {spec!r} is not one of the allowed forms: {FORMS}" + closest(kind, KINDS)
+        )
+    if colon and not arg.strip():
+        raise ValueError(
+            f"mask spec {spec!r} has a ':' and no argument after it: write {kind!r} for the "
+            f"default, or {kind}:<argument>. Allowed forms: {FORMS}"
+        )
     try:
         if kind == "center":
             return center_mask(n, image_shape, _number(arg, spec, float) if arg else 0.5)

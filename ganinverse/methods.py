@@ -42,6 +42,7 @@ from ._validation import (
     check_learning_rate,
     check_number,
     check_weight,
+    closest,
 )
 from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec, blend_value
 from .exceptions import ConvergenceWarning, IdleOptionWarning, user_stacklevel, warn_grid_edge
@@ -225,19 +226,9 @@ class Method:
                 f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}"
                 + (hint if any(close) else "")
                 + f"; its options are {', '.join(sorted(self.defaults)) or 'none'}"
-                + (self._engine_keywords() if self.latent else "")
+                + (" and the latent-engine keywords (LatentConfig fields)" if self.latent else "")
             )
         return {**self.defaults, **given}
-
-    def _engine_keywords(self) -> str:
-        """How a latent method takes the engine's settings as keywords, in its option list."""
-        own = sorted((LATENT_FIELDS & set(self.defaults)) - {"config"})
-        if not own:
-            return " and the latent-engine keywords (LatentConfig fields)"
-        return (
-            f" and the latent-engine keywords (LatentConfig fields) but {', '.join(own)}, which "
-            f"are its own (the engine's go in config=LatentConfig({own[0]}=...))"
-        )
 
     def validate(
         self,
@@ -371,7 +362,9 @@ def register_method(record: Method) -> Method:
     Raises TypeError/ValueError, registering nothing, for a record that the CLI, the sweep or
     ``reconstruct`` could not use: a name that is not lower-case letters, digits and '-'; a
     ``solve`` or ``check`` that is not callable; ``defaults`` that is not a mapping; a ``tuned``
-    that is not a ``Tuned`` or whose option is not in ``defaults``; ``operators`` that are not
+    that is not a ``Tuned`` or whose option is not in ``defaults``; a latent method's option
+    named as a latent-engine keyword (``steps``, ``lr``: those mean the engine's for every
+    latent method, e.g. ILO's own are ``ilo_steps``, ``ilo_lr``); ``operators`` that are not
     LinearOperator classes; a flag that is not ``--lower-case``, whose option is not in
     ``defaults``, or that another method uses for another option (or another weight's grid).
     """
@@ -390,6 +383,14 @@ def register_method(record: Method) -> Method:
         raise TypeError(f"method {name!r}: solve (and check, check_options) must be callables")
     if not isinstance(record.defaults, Mapping):
         raise TypeError(f"method {name!r}: defaults must be a mapping of option -> value")
+    shadowed = sorted((set(record.defaults) - {"config"}) & LATENT_FIELDS)
+    if "config" in record.defaults and shadowed:  # (steps= must mean one thing everywhere)
+        raise ValueError(
+            f"method {name!r}: its option(s) {', '.join(shadowed)} take the name of the "
+            "latent engine's keyword(s), which a latent method's callers pass for its search "
+            f"(csgm's steps=...): name them for the method (e.g. {name.replace('-', '_')}_"
+            f"{shadowed[0]})"
+        )
     if record.starts_from is not None and record.starts_from not in METHODS:
         raise ValueError(
             f"method {name!r} starts from {record.starts_from!r}, which is not registered"
@@ -441,7 +442,9 @@ def _check_flag(name: str, flag: str, meaning: str, flags: dict) -> None:
 def get_method(name: str) -> Method:
     """The record of ``name``, else a ValueError listing the registered methods."""
     if not isinstance(name, str) or name not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {name!r}")
+        raise ValueError(
+            f"method must be one of {', '.join(METHODS)}; got {name!r}" + closest(name, METHODS)
+        )
     return METHODS[name]
 
 
@@ -939,7 +942,7 @@ D_PRIOR = {"d_weight": 0.0, "d_prior": "nonsat"}
 D_PRIOR_ACTS = (lambda options: options["d_weight"] > 0, "--d-weight > 0")
 #: ILO's radius and lr act only when it takes steps; iagan's lrs and stopping rule only when it
 #: fine-tunes (its step cap > 0)
-ILO_STEPS_ACT = (lambda options: options["steps"] > 0, "--ilo-steps > 0")
+ILO_STEPS_ACT = (lambda options: options["ilo_steps"] > 0, "--ilo-steps > 0")
 IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
 #: iagan's discrepancy stop compares the misfit with τσ²: it needs steps and the operator's noise
 #: (``noise_std`` in the options checked: the CLI's --noise-std; unknown: taken to act)
@@ -1100,18 +1103,29 @@ register_method(
 # -- ilo: intermediate layer optimisation (Daras et al. 2021) --------------------------------
 
 
-def _ilo(G, operator, y, *, config, layer, radius, steps, lr, start, image_ids=None):
-    return ilo(
-        G, operator, y, layer, radius, config, start=start, steps=steps, lr=lr, image_ids=image_ids
-    )
+def _ilo(G, operator, y, *, config, layer, radius, ilo_steps, ilo_lr, start, image_ids=None):
+    with warnings.catch_warnings():  # its idle radius / lr: warned in the method's words
+        warnings.filterwarnings("ignore", r"ilo: (lr|radius)=", IdleOptionWarning)
+        return ilo(
+            G,
+            operator,
+            y,
+            layer,
+            radius,
+            config,
+            start=start,
+            steps=ilo_steps,
+            lr=ilo_lr,
+            image_ids=image_ids,
+        )
 
 
 def _check_ilo_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """``ilo``'s checks of the radius, steps and learning rate (the layer, which needs G, is
     checked by ``_check_ilo_layer``)."""
     check_weight(options["radius"], "radius", what=RADIUS_IS)
-    check_count(options["steps"], "steps", "steps", low=0)
-    check_learning_rate(options["lr"], "lr")
+    check_count(options["ilo_steps"], "ilo_steps", "steps", low=0)
+    check_learning_rate(options["ilo_lr"], "ilo_lr")
 
 
 def _check_ilo_layer(G, D, options):
@@ -1131,8 +1145,8 @@ register_method(
             "config": CSGM_PRESETS["mnist"],
             "layer": 1,
             "radius": 0.3,
-            "steps": 300,
-            "lr": 0.03,
+            "ilo_steps": 300,
+            "ilo_lr": 0.03,
         },
         tuned=Tuned(
             key="ilo_layer",
@@ -1154,8 +1168,10 @@ register_method(
                 "ilo's ℓ1 radius per feature: ||h − h₀||₁ ≤ r·(entries)",
                 acts_when=ILO_STEPS_ACT,
             ),
-            "steps": Flag("--ilo-steps", int, "ilo's projected Adam steps on h"),
-            "lr": Flag("--ilo-lr", float, "ilo's Adam learning rate on h", acts_when=ILO_STEPS_ACT),
+            "ilo_steps": Flag("--ilo-steps", int, "ilo's projected Adam steps on h"),
+            "ilo_lr": Flag(
+                "--ilo-lr", float, "ilo's Adam learning rate on h", acts_when=ILO_STEPS_ACT
+            ),
         },
     )
 )
@@ -1597,4 +1613,6 @@ BUNDLED_METHODS = frozenset(METHODS)
 
 #: The ``Flag.acts_when`` rules whose solvers warn themselves in the API (they see the operator
 #: and their own keywords): ``reconstruct_result`` leaves those to them; the CLI refuses all.
-SOLVER_WARNS = (D_PRIOR_ACTS, YEH_PRIOR_ACTS, ILO_STEPS_ACT, IAGAN_ADAPTS, IAGAN_STOPS)
+#: (ILO's are warned here: its solver's ``steps`` / ``lr`` are the method's ``ilo_steps`` /
+#: ``ilo_lr``, so ``_ilo`` silences the solver's words.)
+SOLVER_WARNS = (D_PRIOR_ACTS, YEH_PRIOR_ACTS, IAGAN_ADAPTS, IAGAN_STOPS)

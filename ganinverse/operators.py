@@ -39,6 +39,7 @@ from ._validation import (
     check_not_empty,
     check_positive,
     check_tensor,
+    closest,
     read_number,
 )
 from .seeds import Key, derive_seed, rng
@@ -906,7 +907,9 @@ def make_operator(
     ``inpainting`` a mask spec (one mask per id of ``ids``, drawn as ``masks.parse_mask``),
     ``identity`` nothing (a value is refused)."""
     if name not in REGISTRY:
-        raise ValueError(f"operator must be one of {', '.join(REGISTRY)}; got {name!r}")
+        raise ValueError(
+            f"operator must be one of {', '.join(REGISTRY)}; got {name!r}" + closest(name, REGISTRY)
+        )
     cls = REGISTRY[name]
     if cls.axis is None:
         if value is not None:

@@ -262,6 +262,7 @@ def _check_tune_folder(spec: Any, out: Path) -> None:
             f"out {str(out)!r} holds a `ganinverse sweep` result (sweep.json), not a tune's: "
             "pass a new folder for the tune"
         )
+    spec = spec.in_saved_order(saved)  # (a grid re-ordered: the same search; Sweep agrees)
     if not spec.matches(saved) and not spec.grows(saved):
         fields = [f.split(" (")[0] for f in spec.differences(saved)]
         named = dict.fromkeys(f"{f} ({TUNE_FLAGS[f]})" if f in TUNE_FLAGS else f for f in fields)

@@ -144,13 +144,17 @@ def test_parse_pattern_spec():
         ("grid:2.5", r"'2\.5' is not an int\. Allowed forms"),
         ("grid:nan", "not an int"),
         ("half:diagonal", "side must be one of"),
-        ("half:", None),
+        # helper-68: an empty argument was read as the default (a number left out, in silence)
+        ("half:", "has a ':' and no argument after it: write 'half' for the default"),
+        ("center: ", "has a ':' and no argument"),
+        ("grid:", "has a ':' and no argument"),
+        # a name in another case: exact names, the one meant named
+        ("Center", r"allowed forms: .*; did you mean 'center'\? \(names are exact"),
+        ("half:Left", r"side must be one of .*; did you mean 'left'\?"),
+        ("randm:0.5", r"did you mean 'random'\?"),
     ],
 )
 def test_bad_specs_name_the_spec_and_the_allowed_forms(spec, match):
-    if match is None:  # an empty argument means the default
-        assert is_binary_batch(parse_mask(spec, 1, SHAPE), 1)
-        return
     with pytest.raises(ValueError, match=match) as err:
         parse_mask(spec, 1, SHAPE)
     assert f"mask spec {spec!r}" in str(err.value)

@@ -222,8 +222,12 @@ def test_python_m_ganinverse_runs_the_command(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "method, options, match",
     [
-        ("ilo", {"steps": 0, "lr": 0.05}, "lr=0.05 changes nothing here: it acts only with steps"),
-        ("ilo", {"steps": 0, "radius": 0.5}, "radius=0.5 changes nothing"),
+        (
+            "ilo",
+            {"ilo_steps": 0, "ilo_lr": 0.05},
+            "ilo_lr=0.05 changes nothing here: it acts only with ilo_steps > 0",
+        ),
+        ("ilo", {"ilo_steps": 0, "radius": 0.5}, "radius=0.5 changes nothing"),
         ("iagan", {"adapt_steps": 0, "lr_theta": 1e-3}, "acts only with adapt_steps > 0"),
         ("iagan", {"adapt_steps": 0, "discrepancy": 2.0}, "discrepancy=2.0 changes nothing"),
     ],
@@ -258,11 +262,12 @@ def test_a_seed_given_to_a_method_that_draws_nothing_warns():
         gi.reconstruct("lasso-dct", None, A, A.measure(x), seed=0, lam=0.3)
 
 
-def test_an_option_named_like_an_engine_keyword_goes_to_the_method_itself():
-    """User trial (helper-40): gi.reconstruct_result("ilo", ..., steps=1) set the steps of
-    ilo's CSGM start and left ilo at its 300 steps, silently; a method's own option wins, as
-    in ``Method.options`` (the start's engine: ``config=`` or another engine keyword)."""
-    from ganinverse.methods import reconstruct_result
+def test_an_engine_keyword_means_the_engine_for_every_latent_method():
+    """helper-40 / helper-68: ilo's own options were named steps / lr, so steps= meant ILO's
+    steps for ilo and the engine's for csgm and iagan (each helper expected the other). They
+    are ilo_steps / ilo_lr now: steps= is the engine's (the CSGM start's) for every latent
+    method, and a method cannot be registered with an option named as an engine keyword."""
+    from ganinverse.methods import Method, reconstruct_result, register_method
     from ganinverse.models import DCGANGenerator
 
     torch.manual_seed(0)
@@ -270,10 +275,14 @@ def test_an_option_named_like_an_engine_keyword_goes_to_the_method_itself():
     A = GaussianCS((1, 28, 28), 25, seed=0)
     y = A.measure(torch.rand(1, 1, 28, 28) * 2 - 1)
     config = get_method("csgm").defaults["config"].updated(steps=2, restarts=1)
-    r = reconstruct_result("ilo", G, A, y, steps=1, lr=0.01, config=config)
+    r = reconstruct_result("ilo", G, A, y, ilo_steps=1, ilo_lr=0.01, config=config)
     assert (r.steps, r.start.config.steps) == (1, 2)
-    r = reconstruct_result("ilo", G, A, y, steps=1, restarts=1)  # G's card for the start
-    assert r.steps == 1 and r.start.config.steps != 1 and r.start.config.restarts == 1
+    r = reconstruct_result("ilo", G, A, y, steps=3, restarts=1, ilo_steps=2)  # card + keywords
+    assert r.steps == 2 and (r.start.config.steps, r.start.config.restarts) == (3, 1)
+    with pytest.raises(ValueError, match=r"its option\(s\) lr, steps take the name of the la"):
+        register_method(Method("shadows", lambda **k: None, "x", defaults={
+            "config": config, "steps": 3, "lr": 0.1}))  # fmt: skip
+    assert "shadows" not in METHODS
 
 
 def test_choose_weight_checks_its_validation_pair_before_any_solve():
@@ -387,14 +396,14 @@ def test_a_search_warns_a_solvers_idle_option_only_where_every_candidate_leaves_
 
 
 def test_ilo_names_its_own_steps_and_lr_and_its_start_the_cards_settings(toy_generator):
-    """helper-68: ilo's steps= / lr= are its own, not the CSGM start's; its option list said
-    "steps ... and the latent-engine keywords" as if both were the engine's, and the start it ran
-    on the card's settings said "the config passed"."""
+    """helper-68: ilo's options named steps / lr shadowed the engine's keywords (now ilo_steps /
+    ilo_lr, in its option list), and the start it ran on the card's settings said "the config
+    passed"."""
     import ganinverse as gi
     from ganinverse.methods import get_method
 
-    with pytest.raises(TypeError, match=r"but lr, steps, which are its own \(the engine's go in"):
-        get_method("ilo").options({"ilo_steps": 3})
+    with pytest.raises(TypeError, match=r"did you mean ilo_steps\?; its options are .*ilo_lr"):
+        get_method("ilo").options({"ilo_stps": 3})
     G = toy_generator
     A = gi.GaussianCS(G.image_shape, 20)
     with torch.no_grad():

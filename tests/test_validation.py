@@ -288,3 +288,30 @@ def test_check_int_takes_a_0d_integer_array_and_names_a_float_value():
         check_int(2.5, "steps")
     with pytest.raises(TypeError, match=r"^steps must be an int, got bool$"):
         check_int(np.bool_(True), "steps")
+
+
+@pytest.mark.parametrize(
+    "call, meant",
+    [
+        (lambda: gi.make_operator("Gaussian", (1, 8, 8), 3), "gaussian"),
+        (lambda: gi.methods.get_method("CSGM"), "csgm"),
+        (lambda: gi.methods.get_method("lasso_dct"), "lasso-dct"),
+        (lambda: gi.bases.make_basis("DCT", (1, 8, 8)), "dct"),
+        (lambda: gi.load_images("Digits", n=1), "digits"),
+        (lambda: gi.defense.attack_record("PGD"), "pgd"),
+        (lambda: gi.masks.parse_mask(" center", 1, (8, 8)), "center"),
+    ],
+)
+def test_a_name_in_another_case_or_misspelt_is_refused_naming_the_one_meant(call, meant):
+    """helper-68: names are exact (as the CLI's choices), so 'Center', 'DCT', 'Gaussian' were
+    refused with the whole list and no word of which was meant."""
+    with pytest.raises(ValueError, match=rf"did you mean '{meant}'\?"):
+        call()
+
+
+def test_closest_names_nothing_for_a_name_far_from_every_choice():
+    from ganinverse._validation import closest
+
+    assert closest("zzz", ("gaussian", "subsample")) == ""
+    assert closest(3, ("gaussian",)) == ""
+    assert "exact" in closest("GAUSSIAN", ("gaussian",))

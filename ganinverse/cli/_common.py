@@ -82,6 +82,19 @@ class OneLineParser(argparse.ArgumentParser):
                 raise argparse.ArgumentError(action, str(cause)) from cause
             raise
 
+    def _check_value(self, action, value):
+        """argparse's "invalid choice" with the closest choice named (``--operator Gaussian``:
+        did you mean 'gaussian'?), as the API's lookups (``_validation.closest``)."""
+        from .._validation import closest
+
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as err:
+            hint = closest(value, [str(c) for c in action.choices or ()])
+            if not hint:
+                raise
+            raise argparse.ArgumentError(action, f"{err.message}{hint}") from None
+
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", OneLineParser)
         return super().add_subparsers(**kwargs)

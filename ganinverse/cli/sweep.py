@@ -8,7 +8,7 @@ import os
 from functools import partial
 from pathlib import Path
 
-from .._validation import check_int
+from .._validation import check_int, closest
 from ..data import default_split, load_images
 from ..io import read_json
 from ..methods import METHODS, is_search
@@ -376,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(
             f"--methods: {unknown[0]!r} is no registered method; the methods are "
-            f"{', '.join(METHODS)}"
+            f"{', '.join(METHODS)}" + closest(unknown[0], METHODS)
         )
     _check_flags_used(args)
     _validate_methods(args)  # the options alone: at once

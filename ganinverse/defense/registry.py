@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from .._validation import closest
 from .adaptive import LatentAttack, RestartEOTPGD, bpda_pgd, unrolled_pgd
 from .attacks import FGSM, NORMS, PGD, Attack
 from .projection import ProjectionDefense
@@ -218,8 +219,9 @@ def attack_record(name: object) -> AttackRecord:
     """The record of a registered attack; an unknown name lists the registered ones."""
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(
-            f"attack must be one of {', '.join(map(repr, _REGISTRY))}; got {name!r} (a new one "
-            "is added with ganinverse.defense.register_attack)"
+            f"attack must be one of {', '.join(map(repr, _REGISTRY))}; got {name!r}"
+            + closest(name, _REGISTRY)
+            + " (a new one is added with ganinverse.defense.register_attack)"
         )
     return _REGISTRY[name]
 

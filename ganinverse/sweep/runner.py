@@ -134,6 +134,8 @@ class Sweep:
                 "resolved settings), whose rows were drawn under other seeds: report it with "
                 "`ganinverse sweep-merge`, but run new work into another --out"
             )
+        if before is not None:  # (a grid re-ordered: the same search, in the saved order)
+            spec = self.spec = spec.in_saved_order(before)
         # the settings first: other --start / --split give other images, named as settings
         if before is not None and not spec.grows(before) and not spec.matches(before):
             differs = "; ".join(spec.blocking_differences(before)) or "?"

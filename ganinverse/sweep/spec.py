@@ -19,6 +19,7 @@ from .._validation import (
     check_int,
     check_unit_noise_std,
     check_weight,
+    closest,
     plain_number,
     read_number,
 )
@@ -35,6 +36,9 @@ PROTOCOL = 2
 #: used since before the registry); every other method's live in ``grids`` / ``options``.
 LEGACY_GRIDS = {"engine": "engine_grid", "sparse_l1": "sparse_l1_grid", "lam": "lasso_lambdas"}
 LEGACY_OPTIONS = {"csgm-sparse": {"basis": "sparse_basis", "l1": "sparse_l1"}}
+#: Method options renamed since folders were recorded: {method: {old: new}}, read by
+#: ``upgrade`` (ILO's own steps and lr, once named as the engine's keywords they shadowed).
+RENAMED_OPTIONS = {"ilo": {"steps": "ilo_steps", "lr": "ilo_lr"}}
 #: The fields that hold several values, each with an example of its form.
 SEQUENCES = {
     "x_values": "(100, 500)",
@@ -85,13 +89,29 @@ def _encode(value: Any) -> Any:
 
 
 def upgrade(saved: Mapping) -> dict:
-    """A ``sweep.json`` written by earlier code in today's layout (``m_values`` -> ``x_values``),
-    without the fields that are not settings (``rows.NOT_SETTINGS``)."""
+    """A ``sweep.json`` written by earlier code in today's layout (``m_values`` -> ``x_values``;
+    options renamed since, ``RENAMED_OPTIONS``: a folder whose resolved settings hold the old
+    name was written before the rename), without the fields that are not settings
+    (``rows.NOT_SETTINGS``)."""
     from .rows import NOT_SETTINGS
 
     saved = {k: v for k, v in saved.items() if k not in NOT_SETTINGS}  # marks, not settings
     if "m_values" in saved and "x_values" not in saved:
         saved["x_values"] = saved.pop("m_values")
+    resolved = saved.get("resolved")
+    methods = resolved.get("methods") if isinstance(resolved, Mapping) else None
+    if not isinstance(methods, Mapping):
+        return saved
+    for method, names in RENAMED_OPTIONS.items():
+        full = methods.get(method)  # (resolved: every option, so an old name marks old code)
+        if not isinstance(full, Mapping) or not set(full) & set(names):
+            continue
+        methods = {**methods, method: {names.get(k, k): v for k, v in full.items()}}
+        given = (saved.get("options") or {}).get(method)
+        if isinstance(given, Mapping):
+            renamed = {names.get(k, k): v for k, v in given.items()}
+            saved["options"] = {**saved["options"], method: renamed}
+    saved["resolved"] = {**resolved, "methods": methods}
     return saved
 
 
@@ -349,6 +369,7 @@ class SweepSpec:
         if cls is None or cls.axis is None:
             raise ValueError(
                 f"operator must be one of {', '.join(sweepable)}; got {self.operator!r}"
+                + closest(self.operator, sweepable)
             )
         return cls
 
@@ -515,12 +536,51 @@ class SweepSpec:
         saved = upgrade(saved)
         if not all(k in saved for k in GROWN):
             return self.differences(saved, explain=True)
-        shrunk = self._shrunk(saved)
-        keys = self.differences(saved)
-        explained = dict(zip(keys, self.differences(saved, explain=True), strict=True))
-        return [explained[k] for k in keys if k in shrunk] + self.differences(
-            self._grown(saved), explain=True
+        return [self._explain_shrunk(k, saved) for k in self._shrunk(saved)] + (
+            self.differences(self._grown(saved), explain=True)
         )
+
+    def _explain_shrunk(self, key: str, saved: Mapping) -> str:
+        """A GROWN field this spec shrinks, as what the folder holds that this run drops and
+        how to keep it (a resumed sweep keeps every row it holds and may only add)."""
+        flag = FIELD_FLAGS.get(key, key)
+        if key == "n_images":
+            return (
+                f"n_images ({flag}): the folder holds {saved['n_images']} images, this run asks "
+                f"{self.n_images}; a resumed sweep may add images, not drop them: pass "
+                f"--n-images {saved['n_images']} or more"
+            )
+        now = set(_json(list(getattr(self, key))))
+        dropped = [v for v in saved[key] if v not in now]
+        keep = ",".join(str(v) for v in list(_json(list(getattr(self, key)))) + dropped)
+        return (
+            f"{key} ({flag}): the folder holds {', '.join(map(str, dropped))} too, which this "
+            f"run drops; a resumed sweep may add {key.replace('_', ' ')}, not drop them: pass "
+            f"all of them (e.g. {keep})"
+        )
+
+    def in_saved_order(self, saved: Mapping) -> SweepSpec:
+        """This spec with each grid that holds a saved grid's candidates in another order
+        taken in the saved order: the candidates are the same search (the order only breaks
+        exact ties, first listed first), so a resumed sweep keeps the order its weight
+        searches ran in rather than being refused as another sweep."""
+        saved = upgrade(saved)
+
+        def ordered(now: tuple, before: Any) -> tuple:
+            if not isinstance(before, list) or len(before) != len(now):
+                return now
+            keys = [json.dumps(v, sort_keys=True) for v in _json(list(now))]
+            want = [json.dumps(v, sort_keys=True) for v in before]
+            if sorted(keys) != sorted(want) or keys == want:
+                return now
+            return tuple(now[keys.index(k)] for k in want)
+
+        changes = {
+            name: ordered(getattr(self, name), saved.get(name)) for name in LEGACY_GRIDS.values()
+        }
+        grids = saved.get("grids") if isinstance(saved.get("grids"), Mapping) else {}
+        changes["grids"] = {k: ordered(v, grids.get(k)) for k, v in self.grids.items()}
+        return dataclasses.replace(self, **changes)
 
     def _grown(self, saved: Mapping) -> dict:
         """``saved`` grown into this spec: its GROWN fields and the settings of the methods

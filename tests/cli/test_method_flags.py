@@ -476,6 +476,39 @@ def test_every_command_reports_an_unknown_flag_in_one_line(head, capsys):
 
 
 @pytest.mark.parametrize(
+    "args, lead, hint",
+    [
+        (["reconstruct", "--method", "Lasso-DCT"], "--method: invalid choice", "'lasso-dct'?"),
+        (["sweep", "--operator", "Gaussian"], "--operator: invalid choice", "'gaussian'?"),
+        (["sweep", "--methods", "CSGM"], "--methods: 'CSGM' is no registered", "'csgm'?"),
+        (
+            [
+                "sweep",
+                "--operator",
+                "inpainting",
+                "--methods",
+                "biharmonic",
+                "--mask",
+                "Center",
+                "--n-images",
+                "2",
+            ],
+            "--mask Center",
+            "'center'?",
+        ),
+        (["inpaint", "--mask", "randm"], "--mask", "'random'?"),
+    ],
+)
+def test_a_name_in_another_case_is_refused_naming_the_one_meant(args, lead, hint, tmp_path, capsys):
+    """helper-68: names are exact on every command, as in the API; the refusal names the
+    choice meant ('Gaussian' -> gaussian, 'CSGM' -> csgm)."""
+    out = tmp_path / "new" / "out"
+    code, err = run([args[0], "--dataset", "digits", *args[1:], "--out", str(out)], capsys)
+    assert_refused(code, err, args[0], lead, tmp_path)
+    assert f"did you mean {hint}" in err, err
+
+
+@pytest.mark.parametrize(
     "args, lead",
     [
         (["sweep", "--m", "2.5"], "--m: "),

@@ -273,11 +273,11 @@ def test_the_record_and_its_layer_search_run_csgm_once(csgm_calls):
     record = get_method("ilo")
     assert record.starts_from == "csgm" and record.tuned.key == "ilo_layer"
     assert record.tuned.flag == "--ilo-layer-grid" and record.tuned.grid == (1, 2)
-    assert set(record.flags) == {"layer", "radius", "steps", "lr"}
+    assert set(record.flags) == {"layer", "radius", "ilo_steps", "ilo_lr"}
     assert record.tuned.apply(record.options(), 2.0)["layer"] == 2.0
     G, x = smooth_dcgan(), blobs()
     op = GaussianCS(G.image_shape, 150, seed=3)
-    options = {"config": QUICK, "steps": 30}
+    options = {"config": QUICK, "ilo_steps": 30}
     best, scores = choose_weight(
         "ilo", G, op, x, op.measure(x), (1.0, 2.0), options, image_ids=[0, 1]
     )
@@ -306,17 +306,21 @@ def test_options_of_steps_that_do_not_run_warn_once_in_the_api():
     A = gi.GaussianCS((1, 28, 28), 30, seed=0)
     y = A.measure(x)
     config = LatentConfig(steps=2, restarts=1, progress=False)
-    for call in (
-        lambda: ilo(G, A, y, config=config, steps=0, lr=0.1),
-        lambda: gi.reconstruct("ilo", G, A, y, config=config, steps=0, lr=0.1),
+    for call, words in (
+        (lambda: ilo(G, A, y, config=config, steps=0, lr=0.1), "ilo: lr=0.1"),
+        (  # (the method's options: its words, once)
+            lambda: gi.reconstruct("ilo", G, A, y, config=config, ilo_steps=0, ilo_lr=0.1),
+            "method 'ilo': ilo_lr=0.1",
+        ),
     ):
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             call()
         idle = [str(w.message) for w in seen if w.category is IdleOptionWarning]
+        needs = "ilo_steps" if "method" in words else "steps"
         assert idle == [
-            "ilo: lr=0.1 changes nothing here: it acts only with steps > 0; drop it or set that"
-        ]
+            f"{words} changes nothing here: it acts only with {needs} > 0; drop it or set that"
+        ], idle
 
 
 def test_an_engine_keyword_given_to_ilo_names_where_it_goes(csgm_calls):

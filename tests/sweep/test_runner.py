@@ -230,7 +230,9 @@ def test_a_sweep_grows_only_with_nothing_else_changed(tiny_generator, tmp_path, 
         # growth is allowed: only what blocks it is named, not the images added
         ({"n_images": 8, "batch_size": 3}, "batch_size (--batch-size)", "n_images"),
         ({"x_values": (20, 60, 100), "noise_std": 0.2}, "noise_std", "x_values"),
-        ({"n_images": 4}, "n_images (--n-images): saved 5, now 4", "batch_size"),  # a shrink
+        ({"n_images": 4}, "the folder holds 5 images, this run asks 4", "batch_size"),  # shrunk
+        # helper-68: a dropped m read 'saved {"[1:]": [60]}, now {"[1:]": []}'
+        ({"x_values": (20,)}, "the folder holds 60 too, which this run drops", "[1:]"),
     ],
 )
 def test_a_refused_resume_names_only_the_settings_that_block_it(
@@ -240,6 +242,27 @@ def test_a_refused_resume_names_only_the_settings_that_block_it(
     with pytest.raises(ValueError, match="different sweep") as err:
         Sweep(spec(tiny_generator, **kw), tmp_path / "run")
     assert named in str(err.value) and not_named not in str(err.value), str(err.value)
+
+
+def test_a_resumed_sweep_takes_a_reordered_grid_as_the_same_search_in_the_saved_order(
+    tiny_generator, tmp_path
+):
+    """helper-68: --lasso-lambdas 0.1,0.01 on a folder of 0.01,0.1 was refused as a different
+    sweep; the candidates are the same search (their order breaks only exact ties), so it
+    resumes in the saved order (so ties still break as they did)."""
+    kw = dict(methods=("lasso-dct", "csgm-sparse"), lasso_lambdas=(0.01, 0.1, 1.0))
+    Sweep(spec(tiny_generator, **kw, sparse_l1_grid=(1e-3, 1e-2)), tmp_path / "run")
+    again = Sweep(
+        spec(
+            tiny_generator, **{**kw, "lasso_lambdas": (1.0, 0.01, 0.1)}, sparse_l1_grid=(1e-2, 1e-3)
+        ),
+        tmp_path / "run",
+    )
+    assert again.spec.lasso_lambdas == (0.01, 0.1, 1.0)
+    assert again.spec.sparse_l1_grid == (1e-3, 1e-2)
+    with pytest.raises(ValueError, match=r"lasso_lambdas \(--lasso-lambdas\)"):  # not a reorder
+        Sweep(spec(tiny_generator, **{**kw, "lasso_lambdas": (0.01, 0.1, 3.0)},
+                   sparse_l1_grid=(1e-3, 1e-2)), tmp_path / "run")  # fmt: skip
 
 
 def test_summary_statistics():
@@ -443,7 +466,7 @@ def test_a_refinement_reuses_csgms_result_of_the_same_images(
     options) starts from that result instead of running CSGM again."""
     small = {  # (few refinement steps: what is counted is the engine's runs)
         "iagan": {"grids": {"iagan_steps": (2, 3)}},
-        "ilo": {"options": {"ilo": {"steps": 3}}},
+        "ilo": {"options": {"ilo": {"ilo_steps": 3}}},
     }.get(method, {})
     s = spec(tiny_generator, methods=("csgm", method), x_values=(20,), n_images=2, **small)
     sweep = Sweep(s, tmp_path / method)
