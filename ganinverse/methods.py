@@ -943,6 +943,19 @@ D_PRIOR_ACTS = (lambda options: options["d_weight"] > 0, "--d-weight > 0")
 #: ILO's radius and lr act only when it takes steps; iagan's lrs and stopping rule only when it
 #: fine-tunes (its step cap > 0)
 ILO_STEPS_ACT = (lambda options: options["ilo_steps"] > 0, "--ilo-steps > 0")
+#: ILO's steps move h only within a radius > 0 (radius 0: h stays h₀, x̂ is CSGM's); its lr
+#: needs both (the parts no run meets are named)
+_ILO_MOVES = {
+    "--ilo-steps > 0": ILO_STEPS_ACT[0],
+    "--ilo-radius > 0": lambda options: options["radius"] > 0,
+}
+ILO_RADIUS_ACT = (_ILO_MOVES["--ilo-radius > 0"], "--ilo-radius > 0")
+ILO_LR_ACT = (
+    lambda options: all(part(options) for part in _ILO_MOVES.values()),
+    lambda runs: " and ".join(
+        [text for text, part in _ILO_MOVES.items() if not any(part(o) for o in runs)] or _ILO_MOVES
+    ),
+)
 IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
 #: iagan's discrepancy stop compares the misfit with τσ²: it needs steps and the operator's noise
 #: (``noise_std`` in the options checked: the CLI's --noise-std; unknown: taken to act)
@@ -1105,7 +1118,7 @@ register_method(
 
 def _ilo(G, operator, y, *, config, layer, radius, ilo_steps, ilo_lr, start, image_ids=None):
     with warnings.catch_warnings():  # its idle radius / lr: warned in the method's words
-        warnings.filterwarnings("ignore", r"ilo: (lr|radius)=", IdleOptionWarning)
+        warnings.filterwarnings("ignore", r"ilo: (lr|radius|steps)=", IdleOptionWarning)
         return ilo(
             G,
             operator,
@@ -1168,9 +1181,11 @@ register_method(
                 "ilo's ℓ1 radius per feature: ||h − h₀||₁ ≤ r·(entries)",
                 acts_when=ILO_STEPS_ACT,
             ),
-            "ilo_steps": Flag("--ilo-steps", int, "ilo's projected Adam steps on h"),
+            "ilo_steps": Flag(
+                "--ilo-steps", int, "ilo's projected Adam steps on h", acts_when=ILO_RADIUS_ACT
+            ),
             "ilo_lr": Flag(
-                "--ilo-lr", float, "ilo's Adam learning rate on h", acts_when=ILO_STEPS_ACT
+                "--ilo-lr", float, "ilo's Adam learning rate on h", acts_when=ILO_LR_ACT
             ),
         },
     )

@@ -50,6 +50,7 @@ from ..latent import (
     frozen,
     generator_device,
     optimize_latent,
+    warn_idle_options,
 )
 from ..models.classifier import check_unit_images
 from ..operators import Identity
@@ -182,6 +183,7 @@ class ProjectionDefense(nn.Module):
         self.image_shape = tuple(int(s) for s in G.image_shape)
         # 0 steps would return the random start as the "projection"
         self.config = configured(config, DEFENSE_GAN, overrides, min_steps=1)
+        warn_idle_options(self.config, overrides)  # (once here, not at every projection)
         self.resample = check_bool(resample, "resample")
         if not isinstance(gradient, str) or gradient not in GRADIENTS:
             raise ValueError(
@@ -221,7 +223,9 @@ class ProjectionDefense(nn.Module):
         y = from_unit(images.to(generator_device(self.G)))
         with torch.enable_grad():  # the engine needs gradients even under torch.no_grad()
             objective = MeasurementObjective(Identity(self.image_shape), y)  # CSGM's, A = I
-            result = optimize_latent(self.G, objective, len(y), config, desc="projection")
+            with warnings.catch_warnings():  # (its idle engine options: warned when built)
+                warnings.filterwarnings("ignore", "the engine option", IdleOptionWarning)
+                result = optimize_latent(self.G, objective, len(y), config, desc="projection")
         self.last_result = result
         self.not_improved += int((~result.improved).sum())
         return result

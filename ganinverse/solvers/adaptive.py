@@ -46,7 +46,13 @@ from torch.func import functional_call, vmap
 
 from .._validation import check_count, check_int, check_learning_rate, check_positive, check_weight
 from ..blending import blend_spec
-from ..exceptions import ConvergenceWarning, IdleOptionWarning, user_stacklevel, warn_idle
+from ..exceptions import (
+    STALL_RTOL,
+    ConvergenceWarning,
+    IdleOptionWarning,
+    user_stacklevel,
+    warn_idle,
+)
 from ..latent import LatentConfig, LatentResult, frozen
 from ..operators import Inpainting, LinearOperator, check_operator
 from ..status import image_status
@@ -93,7 +99,10 @@ class AdaptiveResult:
     steps each image ran; ``stopped`` (B,) True where the discrepancy principle stopped it before
     the cap. ``adapted`` (B,) False where the fine-tuning ended non-finite or above the start's
     misfit (beyond a relative ``ROUNDING_SLACK`` = 1e-4; a too-large learning rate): x̂ is then
-    CSGM's start (a ``ConvergenceWarning`` says so).
+    CSGM's start (a ``ConvergenceWarning`` says so). ``improved`` (B,) False where the
+    fine-tuning ran (steps_run > 0) from a start that did not fit y exactly and lowered the
+    misfit by less than ``STALL_RTOL`` = 1e-3 relative (a tiny learning rate: x̂ is in effect
+    CSGM's; a ``ConvergenceWarning`` says so) or did not lower it (``adapted`` False).
     ``bp_converged`` (B,): the back-projection's CG met its tolerance (True without one).
     ``seconds``: CSGM's time plus the fine-tuning's. ``start``: CSGM's result.
     """
@@ -106,6 +115,7 @@ class AdaptiveResult:
     steps_run: Tensor
     stopped: Tensor
     adapted: Tensor
+    improved: Tensor
     bp_converged: Tensor
     seconds: float
     start: LatentResult = field(repr=False)
@@ -117,9 +127,13 @@ class AdaptiveResult:
 
     @property
     def status(self) -> list[str]:
-        """Per image: CSGM's start's, "not_adapted" and/or "bp_not_converged"
-        (``ganinverse.status``)."""
-        flags = {"not_adapted": self.adapted, "bp_not_converged": self.bp_converged}
+        """Per image: CSGM's start's, "not_adapted" (the fine-tuning raised the misfit),
+        "not_improved" (it barely moved it) and/or "bp_not_converged" (``ganinverse.status``)."""
+        flags = {
+            "not_adapted": self.adapted,
+            "not_improved": self.improved | ~self.adapted,  # (not both for one image)
+            "bp_not_converged": self.bp_converged,
+        }
         return image_status(flags, self.start.status)
 
 
@@ -423,6 +437,20 @@ def iagan(
             ConvergenceWarning,
             stacklevel=user_stacklevel(),
         )
+    ran = (steps_run > 0) & (data_start > 0)  # (a start that fits y has nothing to improve)
+    improved = adapted & ~(ran & (data_adapted > data_start * (1 - STALL_RTOL)))
+    stalled = adapted & ~improved
+    if bool(stalled.any()):
+        few = stalled.nonzero().flatten().tolist()
+        warnings.warn(
+            f"iagan: for {len(few)} of {len(y)} image(s) (indices {few[:10]}) the fine-tuning "
+            f"lowered the data misfit by less than {STALL_RTOL:g} (relative) from CSGM's start "
+            f"in {int(steps_run[stalled].max())} step(s) (lr_theta={lr_theta:g}, lr_z={lr_z:g}); "
+            "their x_hat is in effect CSGM's (result.improved is False): raise the learning "
+            "rates or adapt_steps",
+            ConvergenceWarning,
+            stacklevel=user_stacklevel(),
+        )
     bp_converged = torch.ones(len(y), dtype=torch.bool)
     if back_projection:
         x_hat, bp_converged = back_project(operator, x_hat, y)
@@ -441,6 +469,7 @@ def iagan(
         steps_run=steps_run.cpu(),
         stopped=stopped.cpu(),
         adapted=adapted.cpu(),
+        improved=improved.cpu(),
         bp_converged=bp_converged,
         seconds=start.seconds + time.perf_counter() - t0,
         start=start,

@@ -125,8 +125,8 @@ class IloResult:
         return image_status({"not_improved": fine if asked else None}, self.start.status)
 
 
-#: ILO's defaults: the ℓ1 radius per entry and Adam's learning rate on h.
-RADIUS, LR = 0.3, 0.03
+#: ILO's defaults: the ℓ1 radius per entry, Adam's steps and learning rate on h.
+RADIUS, STEPS, LR = 0.3, 300, 0.03
 
 
 def ilo(
@@ -138,7 +138,7 @@ def ilo(
     config: LatentConfig | None = None,
     *,
     start: LatentResult | None = None,
-    steps: int = 300,
+    steps: int = STEPS,
     lr: float = LR,
     image_ids: Sequence[int] | None = None,
     **unknown: object,
@@ -180,6 +180,8 @@ def ilo(
     lr = check_learning_rate(lr, "lr")
     if steps == 0:  # (the intermediate optimisation does not run)
         warn_idle("ilo", {"lr": (lr, LR), "radius": (radius, RADIUS)}, "steps > 0")
+    elif radius == 0:  # (h cannot leave h₀: the steps would each return it)
+        warn_idle("ilo", {"steps": (steps, STEPS), "lr": (lr, LR)}, "radius > 0")
     start = csgm_start(G, operator, y, config, start, image_ids, {}, "ilo")
     t0 = time.perf_counter()
     before, after = split_generator(G, layer)

@@ -1005,7 +1005,7 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("sweep", "csgm", ["--lr", "3e38"], "--lr: lr must be <= 1e+06"),
         ("reconstruct", "csgm", ["--lr", "1e7"], "--lr: lr must be <= 1e+06"),
         ("inpaint", "yeh", ["--lr", "3e38"], "--lr: lr must be <= 1e+06"),
-        ("reconstruct", "ilo", ["--ilo-lr", "3e38"], "--ilo-lr: lr must be <= 1e+06"),
+        ("reconstruct", "ilo", ["--ilo-lr", "3e38"], "--ilo-lr: ilo_lr must be <= 1e+06"),
         ("sweep", "iagan", ["--iagan-lr-z", "3e38"], "--iagan-lr-z: lr_z must be <= 1e+06"),
         ("reconstruct", "iagan", ["--iagan-lr-theta", "2e6"], "--iagan-lr-theta: lr_theta must"),
         ("reconstruct", "deep-decoder", ["--untrained-lr", "3e38"], "--untrained-lr: lr must be"),
@@ -1023,6 +1023,19 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ),
         ("sweep", "csgm-sparse", ["--sparse-l1", "3e38"], "--sparse-l1: "),
         ("reconstruct", "ilo", ["--ilo-steps", "0", "--ilo-lr", "0.01"], "--ilo-lr has no effect"),
+        # helper-68: radius 0 keeps h at h₀, so ILO's steps and lr change nothing
+        (
+            "reconstruct",
+            "ilo",
+            ["--ilo-radius", "0", "--ilo-steps", "50"],
+            "--ilo-steps has no effect unless --ilo-radius > 0",
+        ),
+        (
+            "sweep",
+            "ilo",
+            ["--ilo-radius", "0", "--ilo-lr", "0.1"],
+            "--ilo-lr has no effect unless --ilo-radius > 0 (ilo)",
+        ),
         ("reconstruct", "iagan", ["--iagan-steps", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
         ("sweep", "iagan", ["--iagan-steps-grid", "0", "--iagan-lr-z", "0.1"], "--iagan-lr-z has"),
         ("reconstruct", "iagan", ["--iagan-tv", "-0.1"], "--iagan-tv: tv_weight must be >= 0"),
@@ -1038,7 +1051,12 @@ def test_values_no_float32_holds_and_idle_seeds_are_refused_before_writing(
         ("sweep", "csgm", ["--restarts", "100000"], "--restarts: restarts must be <= 10,000"),
         ("reconstruct", "csgm", ["--steps", "100000000"], "--steps: steps must be <= 1,000,000"),
         ("inpaint", "yeh", ["--steps", "100000000"], "--steps: steps must be <= 1,000,000"),
-        ("sweep", "ilo", ["--ilo-steps", "10000000"], "--ilo-steps: steps must be <= 1,000,000"),
+        (
+            "sweep",
+            "ilo",
+            ["--ilo-steps", "10000000"],
+            "--ilo-steps: ilo_steps must be <= 1,000,000",
+        ),
         ("reconstruct", "iagan", ["--iagan-steps", "10000000"], "--iagan-steps: "),
         ("reconstruct", "deep-decoder", ["--untrained-steps", "10000000"], "--untrained-steps: "),
         (

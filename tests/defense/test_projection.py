@@ -85,6 +85,15 @@ def test_a_preset_setting_the_callers_options_make_idle_does_not_warn(toy_genera
     x = torch.rand(1, *toy_generator.image_shape)
     ProjectionDefense(toy_generator, steps=2, restarts=1, optimizer="adam", schedule="constant")(x)
     assert not [w for w in recwarn if issubclass(w.category, IdleOptionWarning)]
-    defense = ProjectionDefense(toy_generator, steps=2, restarts=1, optimizer="adam", momentum=0.5)
     with pytest.warns(IdleOptionWarning, match="momentum=0.5"):
+        defense = ProjectionDefense(
+            toy_generator, steps=2, restarts=1, optimizer="adam", momentum=0.5
+        )
+    import warnings
+
+    with warnings.catch_warnings():  # helper-68: warned when built, not again at every call
+        warnings.simplefilter("error", IdleOptionWarning)
         defense(x)
+        defense(x)
+    with pytest.warns(IdleOptionWarning, match=r"prune_at=\(0.5,\) changes nothing"):
+        ProjectionDefense(toy_generator, steps=2, restarts=1, prune_at=(0.5,))

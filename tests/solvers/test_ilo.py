@@ -323,6 +323,29 @@ def test_options_of_steps_that_do_not_run_warn_once_in_the_api():
         ], idle
 
 
+def test_steps_with_radius_0_warn_that_h_cannot_move():
+    """helper-68: ilo(radius=0, steps=50) ran 50 steps that each returned h₀, without a word."""
+    import warnings
+
+    import ganinverse as gi
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.solvers.ilo import ilo
+
+    G = gi.load_generator("digits", device="cpu")
+    x, _ = gi.load_images("digits", split="test", n=1)
+    A = gi.GaussianCS((1, 28, 28), 30, seed=0)
+    config = gi.LatentConfig(steps=2, restarts=1, progress=False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ilo(G, A, A.measure(x), radius=0, steps=50, lr=0.1, config=config)
+        ilo(G, A, A.measure(x), radius=0, config=config)  # (radius 0 alone: CSGM's x̂ asked)
+    idle = [str(w.message) for w in seen if w.category is IdleOptionWarning]
+    assert idle == [
+        f"ilo: {o} changes nothing here: it acts only with radius > 0; drop it or set that"
+        for o in ("steps=50", "lr=0.1")
+    ], idle
+
+
 def test_an_engine_keyword_given_to_ilo_names_where_it_goes(csgm_calls):
     """Helper-41: ``ilo(G, A, y, restarts=1)`` was Python's bare "unexpected keyword
     argument"; the CSGM start's engine settings go in ``config``."""

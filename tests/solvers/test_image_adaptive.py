@@ -218,6 +218,25 @@ def test_a_diverging_learning_rate_warns_and_keeps_the_start(toy_generator):
     assert torch.equal(res.x_hat, start.x_hat) and torch.equal(res.z, start.z)
 
 
+def test_a_tiny_learning_rate_warns_that_the_misfit_barely_moved(toy_generator):
+    """helper-68: lr_theta = lr_z = 1e-12 reported adapted=True with the misfit unchanged and
+    no word (CSGM and ILO say when no step improved their start)."""
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    start = csgm(G, op, y, **FAST)
+    with pytest.warns(ConvergenceWarning, match=r"by less than 0.001 .*raise the learning rates"):
+        res = iagan(G, op, y, start=start, adapt_steps=5, lr_theta=1e-12, lr_z=1e-12)
+    assert bool(res.adapted.all()) and not bool(res.improved.any())
+    assert res.status == ["not_improved", "not_improved"]
+    with warnings.catch_warnings():  # the learning rates that adapt: improved, no word
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = iagan(G, op, y, start=start, adapt_steps=50, **TOY)
+    assert bool(res.improved.all()) and res.status == ["ok", "ok"]
+    none = iagan(G, op, y, start=start, adapt_steps=0)  # (asked for none: nothing flagged)
+    assert bool(none.improved.all())
+
+
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
