@@ -932,7 +932,8 @@ ENGINE = Tuned(
     flag="--engine-grid",
     help="engine candidates for every latent method, ';'-separated, each KEY=VALUE,...: e.g. "
     "'lambda_z=0.3,steps=300;lambda_z=0.001,steps=1000'; prune fractions '/'-separated: "
-    "'prune_at=0.1/0.3' (default: the fixed engine options)",
+    "'prune_at=0.1/0.3' ('prune_at=none': no pruning); words as typed: 'init=uniform;"
+    "init=normal' (default: the fixed engine options)",
 )
 SPARSE_BASIS = Flag("--sparse-basis", str, "basis of the sparse deviation ν (dct, wavelet, pixel)")
 #: CSGM's discriminator prior γ · prior(D(G(z))) (Bora et al. 2017): off (γ = 0) by default.

@@ -72,8 +72,8 @@ class Loss:
         """Refuse a config (a TrainConfig with its defaults filled in) this loss cannot train."""
         broken_arch = cls.arch is not None and cfg.arch != cls.arch
         if broken_arch or (not cls.amp_compile and (cfg.amp or cfg.compile)):
-            needs = [f"arch={cls.arch!r}"] if cls.arch is not None else []
-            needs += [] if cls.amp_compile else ["no amp/compile"]
+            needs = [f"arch={cls.arch!r} (--arch {cls.arch})"] if cls.arch is not None else []
+            needs += [] if cls.amp_compile else ["no amp/compile (--amp, --compile)"]
             why = f" {cls.requirement}" if cls.requirement else ""
             raise ValueError(f"loss={cls.name!r}{why}: it needs {' and '.join(needs)}")
         if cfg.d_norm in cls.refused_d_norms:

@@ -168,13 +168,14 @@ class TrainConfig:
             if cfg.arch == "dcgan":
                 raise ValueError(
                     f"image_size must be one of {RESOLUTIONS} for arch='dcgan', got "
-                    f"{cfg.image_size}; pick one of those or use arch='mlp'"
+                    f"{cfg.image_size}; pick one of those or use arch='mlp' (--arch mlp)"
                 )
             if critic:
                 raise ValueError(
                     f"image_size must be one of {RESOLUTIONS} with loss={cfg.loss!r}: its "
                     f"discriminator is a DCGAN discriminator, even with arch='mlp'; got "
-                    f"{cfg.image_size}: pick one of those or use loss={VAELoss.name!r}"
+                    f"{cfg.image_size}: pick one of those or use loss={VAELoss.name!r} (--loss "
+                    f"{VAELoss.name})"
                 )
         if not cfg.hidden:
             raise ValueError("hidden must list at least one layer width, e.g. [500, 500]")
@@ -328,7 +329,11 @@ def _check_data(
     critic = issubclass(LOSSES.get(loss, object), GANLoss)  # (a DCGAN discriminator)
     if (arch == "dcgan" or critic) and (shape[1] != shape[2] or shape[1] not in RESOLUTIONS):
         who = "arch='dcgan'" if arch == "dcgan" else f"loss={loss!r} (a DCGAN discriminator)"
-        other = "use arch='mlp'" if arch == "dcgan" else f"use loss={VAELoss.name!r}"
+        other = (
+            "use arch='mlp' (--arch mlp)"
+            if arch == "dcgan"
+            else f"use loss={VAELoss.name!r} (--loss {VAELoss.name})"
+        )
         raise ValueError(
             f"{who} needs square images of {' / '.join(map(str, RESOLUTIONS))} pixels, "
             f"the data has {shape[1]}x{shape[2]}: pass image_size (--image-size) or {other}"

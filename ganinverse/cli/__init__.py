@@ -95,11 +95,16 @@ def _with_flag(
     name of the argument a flag the user set sets (the API's checks name arguments:
     ``lambda_z must be >= 0`` becomes ``--lambda-z: lambda_z must be >= 0``).
 
+    An API message that names an entry with its flag (``x_values[1] (--mask blob): ...``)
+    is led by the flag and value alone, as the other commands say it (``--mask blob: ...``).
     Only a guess that cannot be another flag: a message already led by a flag (the commands'
     own checks lead with the flag they concern, e.g. ``--ilo-lr: lr must ...``) is left as it
     is, and so is one whose first word is the argument of a flag the user did not set (``lr
     must ...`` from ``--untrained-lr`` is not ``--lr``'s)."""
     message = " ".join(str(err).split())
+    indexed = re.match(r"[A-Za-z_]\w*\[\d+\] \((--[a-z][\w-]*(?: [^()]*)?)\): ", message)
+    if indexed is not None:  # "x_values[1] (--mask blob): ..." -> "--mask blob: ..."
+        return f"{indexed.group(1)}: {message[indexed.end() :]}"
     match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
     if match is None:  # (a message led by "--flag" has no first word: left as it is)
         return message

@@ -357,10 +357,20 @@ def _number(text: str, name: str) -> int | float:
         raise argparse.ArgumentTypeError(f"{name}: expected a number, got {text!r}") from None
 
 
+def _engine_words() -> set[str]:
+    """The engine options whose values are words (init, optimizer, schedule, projection,
+    select): an ``--engine-grid`` candidate takes them as typed (the engine checks them)."""
+    import dataclasses
+
+    from ..latent import LatentConfig
+
+    return {f.name for f in dataclasses.fields(LatentConfig) if isinstance(f.default, str)}
+
+
 def engine_list(text: str) -> tuple[dict, ...]:
     """``"lambda_z=0.3,steps=300;lambda_z=0.001"`` -> ({"lambda_z": 0.3, "steps": 300}, ...);
     ``prune_at=0.1/0.3`` -> ``{"prune_at": (0.1, 0.3)}`` (a tuple's fractions '/'-separated;
-    ``prune_at=none``: no pruning)."""
+    ``prune_at=none``: no pruning); a word option as its word (``init=uniform``)."""
     candidates = []
     parts = text.split(";")
     if any(not p.strip() for p in parts) and any(p.strip() for p in parts):
@@ -383,6 +393,8 @@ def engine_list(text: str) -> tuple[dict, ...]:
             elif key.strip() == "prune_at":  # a tuple: its fractions '/'-separated
                 fractions = value.strip().split("/")
                 candidate["prune_at"] = tuple(_number(v.strip(), "prune_at") for v in fractions)
+            elif key.strip() in _engine_words():  # (init=uniform, optimizer=sgd, ...)
+                candidate[key.strip()] = value.strip()
             else:
                 candidate[key.strip()] = _number(value.strip(), key.strip())
         candidates.append(candidate)

@@ -88,6 +88,11 @@ class AttackSpec:
                 f"{_BALLS[self.norm]}; use one of {', '.join(others)}"
             )
         object.__setattr__(self, "eps", check_budget(self.eps, f"eps of {self.token}", self.norm))
+        if self.eps == 0:  # (an empty ball: the column would repeat the clean one)
+            raise ValueError(
+                f"eps of {self.token} must be > 0: a radius of 0 leaves every image as it is, "
+                "so its column would repeat the clean one (always measured); drop it"
+            )
 
     @property
     def record(self) -> AttackRecord:

@@ -30,7 +30,14 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from .._validation import WEIGHT_MAX, check_choice, check_count, check_positive, check_weight
+from .._validation import (
+    WEIGHT_MAX,
+    check_choice,
+    check_count,
+    check_positive,
+    check_weight,
+    plain_number,
+)
 from ..baselines import LASSO_TOL, lasso_fista
 from ..bases import Basis, make_basis
 from ..exceptions import IdleOptionWarning, user_stacklevel
@@ -224,10 +231,12 @@ def csgm(
 
 
 def settings_line(source: str, given: Mapping[str, object]) -> str:
-    """``source`` followed by the options the caller gave on top of it (they win)."""
+    """``source`` followed by the options the caller gave on top of it (they win), each as its
+    plain value (a 0-d tensor or numpy number as the number it holds: ``_validation.plain_number``)."""
     if not given:
         return source
-    return f"{source}, with {', '.join(f'{k}={v!r}' for k, v in sorted(given.items()))} given"
+    shown = ", ".join(f"{k}={plain_number(v)!r}" for k, v in sorted(given.items()))
+    return f"{source}, with {shown} given"
 
 
 def csgm_start(

@@ -229,11 +229,11 @@ class Sweep:
                     record.check(G, D if takes else None, options)
                 except (ValueError, TypeError) as err:
                     raise ValueError(f"method {method!r}: {err}") from err
-        for value in self.spec.x_values:
+        for i, value in enumerate(self.spec.x_values):  # (the API's name, the CLI's flag)
             try:
                 self.cls.check_setting(shape, value)
             except (ValueError, TypeError) as err:
-                raise ValueError(f"{self.cls.axis.flag} {value}: {err}") from err
+                raise ValueError(f"x_values[{i}] ({self.cls.axis.flag} {value}): {err}") from err
         self._check_distinct_settings(images[:2])
         if "csgm-sparse" in self.spec.methods:
             from ..bases import make_basis
@@ -259,7 +259,7 @@ class Sweep:
             same = next((v for v, other in seen.items() if torch.equal(other, y)), None)
             if same is not None:
                 raise ValueError(
-                    f"{self.cls.axis.flag}: {same!r} and {value!r} give the same "
+                    f"x_values ({self.cls.axis.flag}): {same!r} and {value!r} give the same "
                     f"{self.cls.axis.name}: it would run, and be reported, twice; list it once"
                 )
             seen[value] = y

@@ -190,6 +190,26 @@ def test_engine_list_reads_numbers_and_rejects_garbage():
     for bad in ("lambda_z", "steps=many", ";", "=3"):
         with pytest.raises(argparse.ArgumentTypeError):
             engine_list(bad)
+    # helper-68: the word options were refused ("init: expected a number"), though tune
+    # searches init; they are taken as typed and checked by the engine
+    assert engine_list("init=uniform,lambda_z=0.1; optimizer=sgd,select=total") == (
+        {"init": "uniform", "lambda_z": 0.1},
+        {"optimizer": "sgd", "select": "total"},
+    )
+
+
+def test_an_engine_grid_of_words_is_searched_and_a_bad_word_named(tmp_path, capsys):
+    argv = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "20", "--methods"]
+    argv += ["csgm", "--n-images", "1", "--n-val", "2", "--steps", "3", "--restarts", "1"]
+    argv += ["--no-progress"]
+    bad = main([*argv, "--engine-grid", "init=Uniform;init=normal", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert bad == 2 and "entry 1 of 2 (init=Uniform)" in err and "'uniform'?" in err, err
+    assert not (tmp_path / "b").exists()
+    out = tmp_path / "s"
+    assert main([*argv, "--engine-grid", "init=uniform;init=normal", "--out", str(out)]) == 0
+    searched = json.loads((out / "weights.json").read_text())["csgm@20"]["validation_mse"]
+    assert [v for v, _ in searched] == [{"init": "uniform"}, {"init": "normal"}]
 
 
 def test_bad_input_is_a_clear_error_not_a_traceback(tiny_generator, tmp_path, capsys):

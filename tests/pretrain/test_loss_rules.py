@@ -40,19 +40,22 @@ KNOWN = {
                 n_critic=1, d_norm="batch", clip=0.01, gp_lambda=10.0),
 }  # fmt: skip
 
-# The refusals, word for word as before.
+# The refusals, word for word (the flags named beside the options since helper-68).
 REFUSED = {
     "vae with dcgan": (
         dict(loss="vae"),
-        "loss='vae' trains the fully connected VAE: it needs arch='mlp' and no amp/compile",
+        "loss='vae' trains the fully connected VAE: it needs arch='mlp' (--arch mlp) and no "
+        "amp/compile (--amp, --compile)",
     ),
     "vae with amp": (
         dict(loss="vae", arch="mlp", amp=True),
-        "loss='vae' trains the fully connected VAE: it needs arch='mlp' and no amp/compile",
+        "loss='vae' trains the fully connected VAE: it needs arch='mlp' (--arch mlp) and no "
+        "amp/compile (--amp, --compile)",
     ),
     "vae with compile": (
         dict(loss="vae", arch="mlp", compile=True),
-        "loss='vae' trains the fully connected VAE: it needs arch='mlp' and no amp/compile",
+        "loss='vae' trains the fully connected VAE: it needs arch='mlp' (--arch mlp) and no "
+        "amp/compile (--amp, --compile)",
     ),
     "wgan-gp with batch norm": (
         dict(loss="wgan-gp", d_norm="batch"),

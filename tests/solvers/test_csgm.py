@@ -277,3 +277,16 @@ def test_csgm_sparse_checks_its_basis_before_csgm_runs(toy_generator, csgm_calls
     with pytest.raises(ValueError, match="fourier"):
         csgm_sparse(toy_generator, op, torch.zeros(1, 20), basis="fourier", steps=3, restarts=1)
     assert not csgm_calls
+
+
+def test_settings_show_a_tensor_or_numpy_option_as_the_number_it_holds():
+    """helper-68: res.settings read "lambda_z=tensor(0.0100, dtype=torch.bfloat16)"."""
+    import numpy as np
+
+    from ganinverse.solvers.csgm import settings_line
+
+    line = settings_line("defaults", {"lambda_z": torch.tensor(0.01, dtype=torch.bfloat16)})
+    assert line == "defaults, with lambda_z=0.01 given"
+    assert settings_line("d", {"steps": np.int64(3), "lr": np.float32(0.1)}) == (
+        "d, with lr=0.1, steps=3 given"
+    )

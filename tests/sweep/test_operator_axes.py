@@ -9,7 +9,7 @@ import torch
 
 from ganinverse.cli import main
 from ganinverse.operators import REGISTRY, Inpainting
-from ganinverse.sweep import LEGACY_FIELDS, Sweep, read_rows, report, summarize
+from ganinverse.sweep import LEGACY_FIELDS, Sweep, SweepSpec, read_rows, report, summarize
 from ganinverse.sweep.rows import FIELDS, OPERATOR_FIELDS
 
 from .conftest import spec
@@ -227,7 +227,9 @@ def test_two_mask_specs_of_one_mask_are_refused_before_writing(tmp_path):
         methods=("tv",),
         n_images=2,
     )
-    with pytest.raises(ValueError, match="--mask: 'center' and 'center:0.5' give the same"):
+    with pytest.raises(
+        ValueError, match=r"x_values \(--mask\): 'center' and 'center:0.5' give the same"
+    ):
         Sweep(spec, tmp_path / "new")
     assert not (tmp_path / "new").exists()
     kw = dict(dataset="digits", operator="inpainting", methods=("tv",), n_images=2)
@@ -304,3 +306,18 @@ def test_an_option_idle_under_every_candidate_of_its_grid_warns_before_any_file(
         warnings.simplefilter("error")  # a candidate > 0: it acts there
         SweepSpec(**kw, grids={"iagan_steps": (0, 30)}, options={"iagan": {"tv_weight": 0.3}})
         SweepSpec(**kw, options={"iagan": {"tv_weight": 0.3}})  # (iagan's own grid)
+
+
+def test_a_bad_axis_value_is_named_by_its_place_and_its_flag(tmp_path):
+    """helper-68: the API's Sweep said "--mask blob: ..." (a flag the API has not); both
+    entry points now read "x_values[i] (--mask blob): ..."."""
+    spec = SweepSpec(
+        dataset="digits",
+        operator="inpainting",
+        x_values=("center", "blob"),
+        methods=("tv",),
+        n_images=2,
+    )
+    with pytest.raises(ValueError, match=r"^x_values\[1\] \(--mask blob\): mask spec 'blob'"):
+        Sweep(spec, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
