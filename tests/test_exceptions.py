@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ganinverse as gi
-from ganinverse.exceptions import IdleOptionWarning, user_stacklevel
+from ganinverse.exceptions import ConvergenceWarning, IdleOptionWarning, user_stacklevel
 from ganinverse.solvers.adaptive import iagan
 
 
@@ -52,9 +52,14 @@ def test_a_warning_under_a_modules_call_or_a_dataclass_init_names_the_users_line
     from ganinverse.defense import ProjectionDefense
     from ganinverse.sweep.spec import SweepSpec
 
-    defense = ProjectionDefense(toy_generator, steps=2, restarts=1, prune_at=(0.5,))
+    built = _caught(lambda: ProjectionDefense(toy_generator, steps=2, restarts=1, prune_at=(0.5,)))
+    assert built and {w.filename for w in built} == {__file__}  # (idle: warned when built)
+    defense = ProjectionDefense(toy_generator, steps=2, restarts=1, lr=1e-12)
     x = torch.zeros(1, *toy_generator.image_shape)
-    caught = _caught(lambda: defense(x))
+    with warnings.catch_warnings(record=True) as seen:  # (no step improved: warned in forward)
+        warnings.simplefilter("always")
+        defense(x)
+    caught = [w for w in seen if issubclass(w.category, ConvergenceWarning)]
     assert caught and {w.filename for w in caught} == {__file__}
     options = {"iagan": {"discrepancy": 2.0}}
     kw = dict(dataset="digits", generator="digits", methods=("iagan",), x_values=(10,))
