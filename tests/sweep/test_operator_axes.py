@@ -215,18 +215,17 @@ def test_a_folder_with_other_files_is_not_a_sweep_folder(tiny_generator, tmp_pat
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
+def _masks_spec(*masks: str) -> SweepSpec:
+    """A tiny inpainting sweep of the digits over ``masks`` (tv: no generator)."""
+    return SweepSpec(
+        dataset="digits", operator="inpainting", x_values=masks, methods=("tv",), n_images=2
+    )
+
+
 def test_two_mask_specs_of_one_mask_are_refused_before_writing(tmp_path):
     """User trial: --mask center,center:0.5 ran the same mask twice and reported it twice;
     two spellings of one spec (random:0.5, random:0.50) are one spec, refused as a repeat."""
-    from ganinverse.sweep import Sweep, SweepSpec
-
-    spec = SweepSpec(
-        dataset="digits",
-        operator="inpainting",
-        x_values=("center", "center:0.5"),
-        methods=("tv",),
-        n_images=2,
-    )
+    spec = _masks_spec("center", "center:0.5")
     with pytest.raises(
         ValueError, match=r"x_values \(--mask\): 'center' and 'center:0.5' give the same"
     ):
@@ -311,13 +310,7 @@ def test_an_option_idle_under_every_candidate_of_its_grid_warns_before_any_file(
 def test_a_bad_axis_value_is_named_by_its_place_and_its_flag(tmp_path):
     """helper-68: the API's Sweep said "--mask blob: ..." (a flag the API has not); both
     entry points now read "x_values[i] (--mask blob): ..."."""
-    spec = SweepSpec(
-        dataset="digits",
-        operator="inpainting",
-        x_values=("center", "blob"),
-        methods=("tv",),
-        n_images=2,
-    )
+    spec = _masks_spec("center", "blob")
     with pytest.raises(ValueError, match=r"^x_values\[1\] \(--mask blob\): mask spec 'blob'"):
         Sweep(spec, tmp_path / "new")
     assert not (tmp_path / "new").exists()
