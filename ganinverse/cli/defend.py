@@ -241,16 +241,10 @@ def adopt_recorded_spellings(args: argparse.Namespace) -> None:
             setattr(args, dest, then)
 
 
-def _check_budget_acts(args: argparse.Namespace, dest: str, readers) -> None:
-    """A budget flag read only by attacks of ε = 0 (they return the clean images), a
-    --bpda-projection equal to the defense's own projection, or --unroll-steps beyond the
-    projection's steps (K >= L differentiates the whole run) changes nothing: a ValueError."""
-    flag = _flag(dest)
-    if all(spec.eps == 0 for spec in readers):
-        raise ValueError(
-            f"{flag} changes nothing: every attack of --attacks that reads it has ε = 0 (it "
-            f"returns the clean images): give one a radius > 0 or drop {flag}"
-        )
+def _check_budget_acts(args: argparse.Namespace, dest: str) -> None:
+    """A --bpda-projection equal to the defense's own projection, or --unroll-steps beyond the
+    projection's steps (K >= L differentiates the whole run) changes nothing: a ValueError.
+    (An attack of ε = 0, which would leave its budgets idle, is refused by ``AttackSpec``.)"""
     if dest == "bpda_projection" and tuple(args.bpda_projection) == (args.steps, args.restarts):
         raise ValueError(
             f"--bpda-projection {args.steps},{args.restarts} is the defense's own projection "
@@ -282,7 +276,7 @@ def check_budgets_used(args: argparse.Namespace, attacks) -> None:
     read = set().union(*(spec.record.budget_fields() for spec in attacks))
     for dest in BUDGETS:
         if getattr(args, dest) is not None and dest in read:
-            _check_budget_acts(args, dest, [s for s in attacks if dest in s.record.budget_fields()])
+            _check_budget_acts(args, dest)
         if getattr(args, dest) is None or dest in read:
             continue
         readers = [r.name for r in registered_attacks() if dest in r.budget_fields()]
