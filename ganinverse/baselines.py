@@ -1408,6 +1408,10 @@ def lasso_path(
     return walk()
 
 
+#: Why a search of λ (``choose_lambda``, the methods' ``Tuned.positive``, the sweep) takes no 0.
+LASSO_POSITIVE = "λ = 0 is least squares, not a Lasso (run it alone: lam=0 / --lam 0)"
+
+
 def choose_lambda(
     A: Tensor | LinearOperator,
     y_val: Tensor,
@@ -1428,12 +1432,16 @@ def choose_lambda(
     y_val (B, m); x_val (B, C, H, W) in [-1, 1]; ``solver_kwargs`` go to the solver (e.g. tol,
     max_iter). Returns (best lam, [(lam, mean mse), ...] in the order of ``lams``).
     Raises ValueError/TypeError on an unknown solver, an empty ``lams`` or one that is not a
-    finite number >= 0, bad tensors (as :func:`lasso`), and, with a LinearOperator, y_val that
+    finite number > 0 (λ = 0 is least squares: ``LASSO_POSITIVE``), bad tensors (as
+    :func:`lasso`), and, with a LinearOperator, y_val that
     is not x_val's measurements within the operator's noise
     (``operators.check_measured_from``); the solver's ConvergenceWarning passes on.
     """
     check_not_empty(check_tensor(x_val, "x_val", ndim=4), "x_val", "image")
     check_tensor(y_val, "y_val")
+    for i, lam in enumerate(lams if isinstance(lams, (list, tuple)) else ()):
+        if not isinstance(lam, bool) and isinstance(lam, (int, float)) and lam == 0:
+            raise ValueError(f"lams[{i}] (0): a λ candidate must be > 0: {LASSO_POSITIVE}; drop 0")
     if x_val.shape[0] != y_val.shape[0]:
         raise ValueError(f"x_val has {x_val.shape[0]} images but y_val {y_val.shape[0]} rows")
     if isinstance(A, LinearOperator) and tuple(x_val.shape[1:]) != A.in_shape:
@@ -1459,6 +1467,7 @@ def choose_lambda(
 
 __all__ = [
     "LIPSCHITZ_MARGIN",
+    "LASSO_POSITIVE",
     "SparseResult",
     "choose_lambda",
     "effective_matrix",

@@ -108,7 +108,9 @@ class Tuned:
     latent-engine overrides, or a number meaning λ_z); ``flag`` is the sweep's grid flag;
     ``grid`` the default candidates (empty: the option's fixed value, no search). ``warm_start``:
     solve the candidates from the largest down, each started at the previous result's
-    ``coefficients`` (passed as ``init=``; Lasso's λ path).
+    ``coefficients`` (passed as ``init=``; Lasso's λ path). ``positive``: why a candidate must
+    be > 0 (Lasso: λ = 0 is least squares), or "" where 0 is a candidate: one rule for every
+    search (``choose_weight`` through ``Method.validate``, the sweep's grids).
     """
 
     key: str
@@ -117,6 +119,12 @@ class Tuned:
     help: str
     grid: tuple = ()
     warm_start: bool = False
+    positive: str = ""
+
+    def check_candidate(self, value: Weight) -> None:
+        """A ValueError for a candidate this search cannot take (0 where ``positive``)."""
+        if self.positive and not isinstance(value, Mapping) and value == 0:
+            raise ValueError(f"a {self.key} candidate must be > 0: {self.positive}; drop 0")
 
     def apply(self, options: dict, value: Weight) -> dict:
         """``options`` with this weight set to ``value``."""
@@ -302,6 +310,7 @@ class Method:
             raise ValueError(f"method {self.name!r} tunes no weight, so it takes no grid")
         for i, value in enumerate(grid):
             try:
+                self.tuned.check_candidate(value)
                 candidate = self.tuned.apply(full, value)
                 own(candidate)
                 with_models(candidate)
@@ -1035,6 +1044,7 @@ LASSO = Tuned(
     help=f"λ candidates for Lasso ([0, 1] image scale; default: {','.join(map(str, LASSO_LAMBDAS))})",
     grid=LASSO_LAMBDAS,
     warm_start=True,
+    positive=baselines.LASSO_POSITIVE,
 )
 for _name, _basis in (("lasso", "pixel"), ("lasso-dct", "dct"), ("lasso-wavelet", "wavelet")):
     register_method(

@@ -916,3 +916,25 @@ def test_choose_lambda_refuses_y_val_that_is_not_the_measurements_of_x_val():
     for x_bad, y_bad in [((x + 1) / 2, y), (x, y.flip(0)), (x, A.measure(torch.rand_like(x)))]:
         with pytest.raises(ValueError, match="y_val is not the measurements of x_val"):
             choose_lambda(A, y_bad, x_bad, "dct", [0.01, 0.1])
+
+
+def test_every_search_of_lasso_lambda_refuses_0_and_a_single_run_takes_it():
+    """helper-68: the sweep refused λ = 0 (least squares, not a Lasso row) but choose_weight and
+    choose_lambda searched it; one rule now (Tuned.positive, LASSO_POSITIVE), and a single
+    reconstruction at λ = 0 (least squares, asked for by name) still runs."""
+    import ganinverse as gi
+    from ganinverse.baselines import choose_lambda
+    from ganinverse.operators import GaussianCS
+
+    A = GaussianCS((1, 8, 8), 20, seed=0)
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    y = A.measure(x)
+    with pytest.raises(ValueError, match=r"^lams\[1\] \(0\): a λ candidate must be > 0: λ = 0 is"):
+        choose_lambda(A, y, x, "dct", [0.1, 0])
+    with pytest.raises(ValueError, match=r"^values\[0\] \(0\.0\): a lam candidate must be > 0"):
+        gi.choose_weight("lasso-dct", None, A, x, y, [0.0, 0.1])
+    with pytest.raises(ValueError, match=r"lasso_lambdas\[1\] \(0\.0\): a lam candidate"):
+        gi.sweep.SweepSpec(
+            dataset="digits", x_values=(20,), methods=("lasso",), lasso_lambdas=(0.1, 0.0)
+        )
+    assert torch.isfinite(gi.reconstruct("lasso-dct", None, A, y, lam=0)).all()

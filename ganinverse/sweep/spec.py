@@ -221,11 +221,15 @@ class SweepSpec:
                 check_weight(value, f"{name}[{i}]")
         for name in ("lasso_lambdas", "sparse_l1_grid", "engine_grid"):
             check_distinct(getattr(self, name), name, what="candidate")
-        if 0 in self.lasso_lambdas:
-            raise ValueError(
-                f"lasso_lambdas must hold weights λ > 0, got {list(self.lasso_lambdas)}: λ = 0 is "
-                "least squares, not a Lasso row; drop 0 from the grid"
-            )
+        tuned = {r.tuned.key: r.tuned for r in METHODS.values() if r.tuned is not None}
+        named = {**{f: (k, getattr(self, f)) for k, f in LEGACY_GRIDS.items()}}
+        named.update({f"grids[{k!r}]": (k, v) for k, v in self.grids.items() if k in tuned})
+        for name, (key, values) in named.items():  # (Tuned.positive: Lasso's λ = 0)
+            for i, value in enumerate(values if isinstance(values, (tuple, list)) else ()):
+                try:
+                    tuned[key].check_candidate(value)
+                except ValueError as err:
+                    raise ValueError(f"{name}[{i}] ({value!r}): {err}") from None
         if not self.lasso_lambdas:
             raise ValueError("lasso_lambdas must hold at least one λ")
         _check_searches(LatentConfig().updated(**self.engine), "engine (--steps)")
