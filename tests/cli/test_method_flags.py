@@ -953,7 +953,7 @@ SWEEP_CSGM = [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "csgm"]
         ),
         (
             [*SWEEP, "--m", "25", "--methods", "lasso", "--lasso-lambdas", "0"],
-            "--lasso-lambdas: lasso_lambdas[0] (0.0): a lam candidate must be > 0: λ = 0 is least",
+            "--lasso-lambdas: entry 1 of 1 (0): a lam candidate must be > 0: λ = 0 is least",
         ),
         (
             [*SWEEP_CSGM, "--lr", "1e39"],
