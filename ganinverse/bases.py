@@ -247,13 +247,7 @@ class WaveletBasis(Basis):
     def __init__(self, shape: Sequence[int], wavelet: str = "haar", level: int | None = None):
         super().__init__(shape)
         h, w = self.shape
-        if wavelet not in pywt.wavelist(kind="discrete"):
-            raise ValueError(
-                f"wavelet must be a discrete PyWavelets name such as 'haar', 'db4', 'sym8'; "
-                f"got {wavelet!r}"
-            )
-        if not pywt.Wavelet(wavelet).orthogonal:
-            raise ValueError(f"wavelet {wavelet!r} is not orthogonal; use haar, dbN, symN or coifN")
+        _check_orthogonal_wavelet(wavelet)
         if self.n > MAX_WAVELET_PIXELS:
             raise ValueError(
                 f"WaveletBasis builds an n x n matrix and supports H*W <= {MAX_WAVELET_PIXELS}; "
@@ -311,10 +305,11 @@ class WaveletBasis(Basis):
 
 def _check_orthogonal_wavelet(wavelet: object) -> pywt.Wavelet:
     """The pywt.Wavelet of an orthogonal discrete wavelet's name, else a named error."""
-    if not isinstance(wavelet, str) or wavelet not in pywt.wavelist(kind="discrete"):
+    names = pywt.wavelist(kind="discrete")
+    if not isinstance(wavelet, str) or wavelet not in names:
         raise ValueError(
             f"wavelet must be a discrete PyWavelets name such as 'haar', 'db4', 'db8', 'sym8'; "
-            f"got {wavelet!r}"
+            f"got {wavelet!r}" + closest(wavelet, names)
         )
     w = pywt.Wavelet(wavelet)
     if not w.orthogonal:

@@ -297,6 +297,8 @@ def test_check_int_takes_a_0d_integer_array_and_names_a_float_value():
         (lambda: gi.methods.get_method("CSGM"), "csgm"),
         (lambda: gi.methods.get_method("lasso_dct"), "lasso-dct"),
         (lambda: gi.bases.make_basis("DCT", (1, 8, 8)), "dct"),
+        (lambda: gi.bases.make_basis("wavelet:Haar", (1, 8, 8)), "haar"),
+        (lambda: gi.bases.WaveletFrame((8, 8), "DB4", 1), "db4"),
         (lambda: gi.load_images("Digits", n=1), "digits"),
         (lambda: gi.defense.attack_record("PGD"), "pgd"),
         (lambda: gi.masks.parse_mask(" center", 1, (8, 8)), "center"),
