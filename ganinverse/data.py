@@ -882,7 +882,7 @@ def _open(
     if split not in SOURCES[name]:
         raise ValueError(
             f"split for {name!r} must be one of "
-            f"{', '.join(map(repr, SOURCES[name]))}; got {split!r}"
+            f"{', '.join(map(repr, SOURCES[name]))}; got {split!r}" + closest(split, SOURCES[name])
         )
     if image_size is not None:
         check_int(image_size, "image_size", low=1)

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 from torchvision.utils import make_grid
 
+from ._validation import closest
 from .io import atomic_write
 from .operators import M_AXIS, Axis
 
@@ -52,7 +53,10 @@ def error_vs_m(
     beside the axes, clear of the data. Raises ValueError for a metric not in
     ``METRIC_LABELS``."""
     if metric not in METRIC_LABELS:
-        raise ValueError(f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}")
+        raise ValueError(
+            f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}"
+            + closest(metric, sorted(METRIC_LABELS))
+        )
     axis = axis or M_AXIS
     by_method: dict[str, list[dict]] = defaultdict(list)
     for row in table:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganinverse._validation import closest
 from ganinverse.models.dcgan import NORMS
 
 
@@ -265,7 +266,10 @@ def make_loss(name: str, **options: float) -> Loss:
     TypeError.
     """
     if name not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {name!r}")
+        raise ValueError(
+            f"loss must be one of {', '.join(map(repr, LOSSES))}; got {name!r}"
+            + closest(name, LOSSES)
+        )
     known = {key for cls in LOSSES.values() for key in cls.options}
     unknown = sorted(set(options) - known)
     if unknown:

@@ -300,6 +300,7 @@ def test_check_int_takes_a_0d_integer_array_and_names_a_float_value():
         (lambda: gi.bases.make_basis("wavelet:Haar", (1, 8, 8)), "haar"),
         (lambda: gi.bases.WaveletFrame((8, 8), "DB4", 1), "db4"),
         (lambda: gi.load_images("Digits", n=1), "digits"),
+        (lambda: gi.load_images("digits", split="Test", n=1), "test"),
         (lambda: gi.defense.attack_record("PGD"), "pgd"),
         (lambda: gi.masks.parse_mask(" center", 1, (8, 8)), "center"),
     ],
@@ -309,6 +310,11 @@ def test_a_name_in_another_case_or_misspelt_is_refused_naming_the_one_meant(call
     refused with the whole list and no word of which was meant."""
     with pytest.raises(ValueError, match=rf"did you mean '{meant}'\?"):
         call()
+
+
+def test_a_generator_name_in_another_case_names_the_bundled_one():
+    with pytest.raises(FileNotFoundError, match=r"did you mean 'mnist-wgangp'\?"):
+        gi.load_generator("mnist-WGANGP")
 
 
 def test_closest_names_nothing_for_a_name_far_from_every_choice():

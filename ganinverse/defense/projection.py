@@ -38,7 +38,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_count, check_weight
+from .._validation import check_bool, check_count, check_weight, closest
 from ..data import from_unit, to_unit
 from ..exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice, user_stacklevel
 from ..latent import (
@@ -188,6 +188,7 @@ class ProjectionDefense(nn.Module):
         if not isinstance(gradient, str) or gradient not in GRADIENTS:
             raise ValueError(
                 f"gradient must be one of {', '.join(map(repr, GRADIENTS))}, got {gradient!r}"
+                + closest(gradient, GRADIENTS)
             )
         self.gradient = gradient
         self.tangent_eps = check_weight(

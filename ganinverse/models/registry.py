@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .._validation import closest
 from ..exceptions import user_stacklevel
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -65,7 +66,7 @@ def resolve(name_or_path: str | os.PathLike, kind: str) -> Path:
         )
     raise FileNotFoundError(
         f"no {kind} named {text!r}: not a bundled name ({', '.join(_names(kind)) or 'none'}) "
-        f"and no checkpoint {stem}.json / .safetensors"
+        f"and no checkpoint {stem}.json / .safetensors" + closest(text, _names(kind))
     )
 
 
