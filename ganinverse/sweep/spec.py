@@ -222,7 +222,7 @@ class SweepSpec:
         for name in ("lasso_lambdas", "sparse_l1_grid", "engine_grid"):
             check_distinct(getattr(self, name), name, what="candidate")
         tuned = {r.tuned.key: r.tuned for r in METHODS.values() if r.tuned is not None}
-        named = {**{f: (k, getattr(self, f)) for k, f in LEGACY_GRIDS.items()}}
+        named = {f: (k, getattr(self, f)) for k, f in LEGACY_GRIDS.items()}
         named.update({f"grids[{k!r}]": (k, v) for k, v in self.grids.items() if k in tuned})
         for name, (key, values) in named.items():  # (Tuned.positive: Lasso's λ = 0)
             for i, value in enumerate(values if isinstance(values, (tuple, list)) else ()):
@@ -551,8 +551,8 @@ class SweepSpec:
         if key == "n_images":
             return (
                 f"n_images ({flag}): the folder holds {saved['n_images']} images, this run asks "
-                f"{self.n_images}; a resumed sweep may add images, not drop them: pass "
-                f"--n-images {saved['n_images']} or more"
+                f"{self.n_images}; a resumed sweep may add images, not drop them: pass at least "
+                f"n_images={saved['n_images']} ({flag} {saved['n_images']})"
             )
         now = set(_json(list(getattr(self, key))))
         dropped = [v for v in saved[key] if v not in now]
