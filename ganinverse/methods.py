@@ -950,35 +950,34 @@ SPARSE_BASIS = Flag("--sparse-basis", str, "basis of the sparse deviation ν (dc
 D_PRIOR = {"d_weight": 0.0, "d_prior": "nonsat"}
 #: the prior (and so D) acts only with γ > 0
 D_PRIOR_ACTS = (lambda options: options["d_weight"] > 0, "--d-weight > 0")
+
+
+def _acts_all_of(parts: Mapping[str, Callable[[Mapping[str, Any]], bool]]) -> tuple:
+    """A ``Flag.acts_when`` of several parts ({words: predicate}) that must all hold; its
+    words name only the parts no run meets (not --noise-std when it is set)."""
+    return (
+        lambda options: all(part(options) for part in parts.values()),
+        lambda runs: " and ".join(
+            [text for text, part in parts.items() if not any(part(o) for o in runs)] or parts
+        ),
+    )
+
+
 #: ILO's radius and lr act only when it takes steps; iagan's lrs and stopping rule only when it
 #: fine-tunes (its step cap > 0)
 ILO_STEPS_ACT = (lambda options: options["ilo_steps"] > 0, "--ilo-steps > 0")
 #: ILO's steps move h only within a radius > 0 (radius 0: h stays h₀, x̂ is CSGM's); its lr
-#: needs both (the parts no run meets are named)
-_ILO_MOVES = {
-    "--ilo-steps > 0": ILO_STEPS_ACT[0],
-    "--ilo-radius > 0": lambda options: options["radius"] > 0,
-}
-ILO_RADIUS_ACT = (_ILO_MOVES["--ilo-radius > 0"], "--ilo-radius > 0")
-ILO_LR_ACT = (
-    lambda options: all(part(options) for part in _ILO_MOVES.values()),
-    lambda runs: " and ".join(
-        [text for text, part in _ILO_MOVES.items() if not any(part(o) for o in runs)] or _ILO_MOVES
-    ),
-)
+#: needs both
+ILO_RADIUS_ACT = (lambda options: options["radius"] > 0, "--ilo-radius > 0")
+ILO_LR_ACT = _acts_all_of({words: when for when, words in (ILO_STEPS_ACT, ILO_RADIUS_ACT)})
 IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
 #: iagan's discrepancy stop compares the misfit with τσ²: it needs steps and the operator's noise
 #: (``noise_std`` in the options checked: the CLI's --noise-std; unknown: taken to act)
-_STOP_PARTS = {
-    "--iagan-steps > 0": lambda options: options["adapt_steps"] > 0,
-    "--noise-std > 0": lambda options: options.get("noise_std", 1.0) > 0,
-}
-IAGAN_STOPS = (
-    lambda options: all(part(options) for part in _STOP_PARTS.values()),
-    lambda runs: " and ".join(  # (the parts no run meets: not --noise-std when it is set)
-        [text for text, part in _STOP_PARTS.items() if not any(part(o) for o in runs)]
-        or _STOP_PARTS
-    ),
+IAGAN_STOPS = _acts_all_of(
+    {
+        "--iagan-steps > 0": IAGAN_ADAPTS[0],
+        "--noise-std > 0": lambda options: options.get("noise_std", 1.0) > 0,
+    }
 )
 D_PRIOR_FLAGS = {
     "d_weight": Flag(
