@@ -100,7 +100,8 @@ class AdaptiveResult:
     the cap. ``adapted`` (B,) False where the fine-tuning ended non-finite or above the start's
     misfit (beyond a relative ``ROUNDING_SLACK`` = 1e-4; a too-large learning rate): x̂ is then
     CSGM's start (a ``ConvergenceWarning`` says so). ``improved`` (B,) False where the
-    fine-tuning ran (steps_run > 0) from a start that did not fit y exactly and lowered the
+    fine-tuning ran (steps_run > 0) from a start that did not fit y exactly, ended above the
+    discrepancy principle's noise level τσ² (reaching it is success) and lowered the
     misfit by less than ``STALL_RTOL`` = 1e-3 relative (a tiny learning rate: x̂ is in effect
     CSGM's; a ``ConvergenceWarning`` says so) or did not lower it (``adapted`` False).
     ``bp_converged`` (B,): the back-projection's CG met its tolerance (True without one).
@@ -437,7 +438,10 @@ def iagan(
             ConvergenceWarning,
             stacklevel=user_stacklevel(),
         )
-    ran = (steps_run > 0) & (data_start > 0)  # (a start that fits y has nothing to improve)
+    # (a start that fits y has nothing to improve; one at the noise level τσ² succeeded)
+    ran = (steps_run > 0) & (data_start > 0)
+    if threshold is not None:
+        ran &= data_adapted > threshold
     improved = adapted & ~(ran & (data_adapted > data_start * (1 - STALL_RTOL)))
     stalled = adapted & ~improved
     if bool(stalled.any()):

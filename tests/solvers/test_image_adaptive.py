@@ -237,6 +237,31 @@ def test_a_tiny_learning_rate_warns_that_the_misfit_barely_moved(toy_generator):
     assert bool(none.improved.all())
 
 
+def test_reaching_the_noise_level_in_a_small_step_is_no_stall():
+    """The stall rule (improved False below a 1e-3 relative drop) must not flag an image that
+    the discrepancy principle stopped at τσ²: reaching the noise level is success, however
+    little the misfit had to fall."""
+    import ganinverse as gi
+    from ganinverse.exceptions import STALL_RTOL
+
+    G = gi.load_generator("digits", device="cpu")
+    x, _ = gi.load_images("digits", split="test", n=2)
+    sigma, slow = 0.05, dict(lr_theta=1e-7, lr_z=1e-6)
+    op = GaussianCS(G.image_shape, 100, seed=0, noise_std=sigma)
+    y = op.measure(x, seed=1)
+    start = csgm(G, op, y, steps=50, restarts=1, progress=False)
+    one = iagan(G, op, y, start=start, adapt_steps=1, discrepancy=0.0, **slow)
+    drop = 1 - one.data_loss_adapted / one.data_loss_start
+    assert bool((drop > 0).all() and (drop < STALL_RTOL).all()), drop  # (one step: a small drop)
+    tau = float(one.data_loss_start.min() * (1 - float(drop.min()) / 2)) / sigma**2
+    with pytest.warns(ConvergenceWarning, match="for 1 of 2 image") as seen:
+        res = iagan(G, op, y, start=start, adapt_steps=1, discrepancy=tau, **slow)
+    low = int(one.data_loss_start.argmin())  # (its first step crosses τσ²; the other's stalls)
+    assert float(res.data_loss_adapted[low]) <= tau * sigma**2
+    assert bool(res.improved[low]) and res.status[low] == "ok"
+    assert not bool(res.improved[1 - low]) and f"indices [{1 - low}]" in str(seen[0].message)
+
+
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
