@@ -488,7 +488,12 @@ def make_basis(name: str, shape: Sequence[int], level: int | None = None) -> Bas
     """Build a basis from its name: 'pixel', 'dct', 'wavelet' (haar) or 'wavelet:<pywt name>'."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
-    kind, _, wavelet = name.partition(":")
+    kind, colon, wavelet = name.partition(":")
+    if colon and not wavelet:  # (read as haar in silence before)
+        raise ValueError(
+            f"basis {name!r} has a ':' and no wavelet after it: write 'wavelet' for haar or "
+            "'wavelet:<pywt name>' (e.g. 'wavelet:db4')"
+        )
     if kind == "wavelet":
         return WaveletBasis(shape, wavelet or "haar", level)
     if level is not None:

@@ -49,6 +49,7 @@ from ._validation import (
     check_positive,
     check_tensor,
     check_weight,
+    closest,
     plain_number,
 )
 from .exceptions import (
@@ -230,7 +231,9 @@ class LatentConfig:
         """A copy with some fields replaced (validated again)."""
         unknown = set(overrides) - set(self.__dataclass_fields__)
         if unknown:
-            raise TypeError(f"unknown latent-engine option(s): {', '.join(sorted(unknown))}")
+            names = sorted(self.__dataclass_fields__)
+            hints = "".join(closest(k, names) for k in sorted(unknown))
+            raise TypeError(f"unknown latent-engine option(s): {', '.join(sorted(unknown))}{hints}")
         return replace(self, **overrides)
 
 

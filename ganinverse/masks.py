@@ -397,7 +397,9 @@ def parse_mask(
     check_int(n, "n", low=1)
     _size(image_shape)
     seed, ids = _seed(seed), _ids(ids, n)
-    kind, colon, arg = spec.partition(":")
+    # blanks around the spec and its ':' are no part of it (as the CLI and the sweep read it:
+    # operators._mask_spec); inside a name they are ('cen ter')
+    kind, colon, arg = (part.strip() for part in spec.strip().partition(":"))
     if kind not in KINDS:
         if Path(spec).suffix.lower() in FILE_SUFFIXES:
             return mask_from_file(spec, image_shape, n)

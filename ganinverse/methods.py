@@ -228,7 +228,13 @@ class Method:
         unknown = set(given) - set(self.defaults)
         if unknown:
             known = sorted(set(self.defaults) | (LATENT_FIELDS if self.latent else set()))
-            close = [difflib.get_close_matches(k, known, n=1) for k in sorted(unknown)]
+            folded = {k.lower(): k for k in known}  # (another case first: ILO_steps is ilo_steps)
+            close = [
+                [folded[k.lower()]]
+                if k.lower() in folded
+                else difflib.get_close_matches(k, known, n=1)
+                for k in sorted(unknown)
+            ]
             hint = "; did you mean " + ", ".join(c[0] for c in close if c) + "?"
             raise TypeError(
                 f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}"

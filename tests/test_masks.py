@@ -106,6 +106,9 @@ def test_mask_file_round_trip(tmp_path):
         ("half:left", 0.5),
         ("grid:4", 1 - 49 / 784),
         ("grid:1", 0.0),
+        # helper-69: blanks around the spec and its ':' (the CLI and the sweep dropped them)
+        (" center ", 0.25),
+        ("half : left", 0.5),
     ],
 )
 def test_parse_mask_specs(spec, missing):
@@ -147,6 +150,7 @@ def test_parse_pattern_spec():
         # helper-68: an empty argument was read as the default (a number left out, in silence)
         ("half:", "has a ':' and no argument after it: write 'half' for the default"),
         ("center: ", "has a ':' and no argument"),
+        ("center : ", "has a ':' and no argument"),
         ("grid:", "has a ':' and no argument"),
         # a name in another case: exact names, the one meant named
         ("Center", r"allowed forms: .*; did you mean 'center'\? \(names are exact"),

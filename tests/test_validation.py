@@ -302,7 +302,8 @@ def test_check_int_takes_a_0d_integer_array_and_names_a_float_value():
         (lambda: gi.load_images("Digits", n=1), "digits"),
         (lambda: gi.load_images("digits", split="Test", n=1), "test"),
         (lambda: gi.defense.attack_record("PGD"), "pgd"),
-        (lambda: gi.masks.parse_mask(" center", 1, (8, 8)), "center"),
+        (lambda: gi.masks.parse_mask("cen ter", 1, (8, 8)), "center"),
+        (lambda: gi.bases.make_basis("wavelet:Haar", (1, 8, 8)), "haar"),
     ],
 )
 def test_a_name_in_another_case_or_misspelt_is_refused_naming_the_one_meant(call, meant):
@@ -310,6 +311,17 @@ def test_a_name_in_another_case_or_misspelt_is_refused_naming_the_one_meant(call
     refused with the whole list and no word of which was meant."""
     with pytest.raises(ValueError, match=rf"did you mean '{meant}'\?"):
         call()
+
+
+def test_a_misspelt_engine_keyword_or_method_option_names_the_one_meant():
+    """helper-69: gi.csgm(stesp=2) named no option (gi.reconstruct did), ILO_steps suggested
+    steps, and 'wavelet:' was read as haar in silence."""
+    with pytest.raises(TypeError, match=r"unknown latent-engine option\(s\): stesp; did you mean"):
+        LatentConfig().updated(stesp=2)
+    with pytest.raises(TypeError, match=r"has no option\(s\) ILO_steps; did you mean ilo_steps\?"):
+        gi.methods.get_method("ilo").options({"ILO_steps": 2})
+    with pytest.raises(ValueError, match=r"basis 'wavelet:' has a ':' and no wavelet after it"):
+        gi.bases.make_basis("wavelet:", (1, 8, 8))
 
 
 def test_a_generator_name_in_another_case_names_the_bundled_one():
