@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import torch
 
+from ._validation import closest
+
 FORMS = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
 FIX = (
     "use device='auto' (CUDA when present, else CPU) or 'cpu' (CLI: --device auto or --device cpu)"
@@ -52,6 +54,10 @@ def _check_available(dev: torch.device, asked: object) -> torch.device:
     raise ValueError(f"device must be {FORMS}; got {asked!r} (device type {dev.type!r})")
 
 
+#: the device names (besides cuda:N), for the hint of one typed in another case ('CPU')
+NAMES = ("auto", "cpu", "cuda", "mps")
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """The ``torch.device`` for ``device``; a device this machine lacks raises a ValueError at once.
 
@@ -70,7 +76,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError) as err:
-        raise ValueError(f"device must be {FORMS}; got {device!r}") from err
+        raise ValueError(
+            f"device must be {FORMS}; got {device!r}"
+            + (closest(device, NAMES) if device.strip().lower() in NAMES else "")  # ('gpu': none)
+        ) from err
     return _check_available(dev, device)
 
 

@@ -103,3 +103,14 @@ def test_a_cpu_index_other_than_0_is_refused_at_once(entry, device):
     """(user trial: --device cpu:1 passed and a generator's weights were blamed later)"""
     with pytest.raises(ValueError, match="torch has one CPU device; pass 'cpu'"):
         DEVICE_ENTRY_POINTS[entry](device)
+
+
+def test_a_device_name_in_another_case_names_the_one_meant_and_no_guess_otherwise():
+    """helper-69: --device CPU listed the forms but not the one meant; 'gpu' gets no guess
+    ('cpu' is a different device)."""
+    from ganinverse.device import resolve_device
+
+    with pytest.raises(ValueError, match=r"got 'CPU'; did you mean 'cpu'\?"):
+        resolve_device("CPU")
+    with pytest.raises(ValueError, match=r"got 'gpu'$"):
+        resolve_device("gpu")

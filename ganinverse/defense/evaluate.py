@@ -173,7 +173,7 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
     for item in (s for s in items if s):
         name, sep, eps = item.partition(":")
         name = name.strip()  # (blanks around ':' as around ',')
-        if not sep:
+        if not sep or not eps.strip():
             raise ValueError(f"attack {item!r} must be written name:eps, e.g. pgd:0.3")
         norm = "2" if name.endswith("2") else "inf"
         name = name[:-1] if norm == "2" else name

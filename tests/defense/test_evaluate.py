@@ -45,6 +45,7 @@ def test_parse_attacks():
         # helper-68: an empty ball repeated the clean column under an attack's name
         ("fgsm:0", r"eps of fgsm:0 must be > 0: a radius of 0 leaves every image as it is"),
         ("pgd2:0.0", r"eps of pgd2:0 must be > 0"),
+        ("fgsm:", r"attack 'fgsm:' must be written name:eps"),  # (helper-69: Python's words)
     ]:
         with pytest.raises(ValueError, match=match):
             parse_attacks(bad)
