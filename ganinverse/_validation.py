@@ -378,18 +378,30 @@ def check_bool(value: object, name: str) -> bool:
     return value
 
 
-def closest(value: object, choices: Sequence[str]) -> str:
-    """``"; did you mean 'x'?"`` for a name that is not one of ``choices`` but close to one
-    (the same letters in another case or with spaces: names are exact, as the CLI's choices;
-    else ``difflib``'s closest), or ``""``."""
+def closest_name(value: object, choices: Sequence[str]) -> tuple[str | None, bool]:
+    """(the choice meant by a name that is not one of ``choices``, whether it is the same
+    letters in another case or with blanks): that one first, else ``difflib``'s closest, else
+    (None, False)."""
     if not isinstance(value, str):
-        return ""
+        return None, False
     folded = {c.lower(): c for c in choices}
     match = folded.get(value.strip().lower())
     if match is not None:
-        return f"; did you mean {match!r}? (names are exact: case and spaces count)"
+        return match, True
     close = difflib.get_close_matches(value, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return (close[0] if close else None), False
+
+
+def closest(value: object, choices: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for a name that is not one of ``choices`` but close to one
+    (``closest_name``; names are exact, as the CLI's choices, and the hint says so where only
+    case or blanks differ), or ``""``."""
+    match, case = closest_name(value, choices)
+    if match is None:
+        return ""
+    return f"; did you mean {match!r}?" + (
+        " (names are exact: case and spaces count)" if case else ""
+    )
 
 
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:

@@ -19,7 +19,6 @@ y = A x + η give exactly y₀ = (y + A1)/2 = A x₀ + η/2; x̂ = 2x̂₀ − 1
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import re
@@ -43,6 +42,7 @@ from ._validation import (
     check_number,
     check_weight,
     closest,
+    closest_name,
 )
 from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec, blend_value
 from .exceptions import ConvergenceWarning, IdleOptionWarning, user_stacklevel, warn_grid_edge
@@ -64,6 +64,9 @@ from .solvers.csgm import (
     settings_line,
 )
 from .solvers.ilo import ILO_LAYERS, RADIUS_IS, ilo
+from .solvers.ilo import LR as ILO_LR
+from .solvers.ilo import RADIUS as ILO_RADIUS
+from .solvers.ilo import STEPS as ILO_STEPS
 from .solvers.inpainting import INPAINT_CONFIG, PRIORS, importance_weights, inpaint_operator
 from .solvers.untrained import (
     UNTRAINED_STEPS,
@@ -228,14 +231,8 @@ class Method:
         unknown = set(given) - set(self.defaults)
         if unknown:
             known = sorted(set(self.defaults) | (LATENT_FIELDS if self.latent else set()))
-            folded = {k.lower(): k for k in known}  # (another case first: ILO_steps is ilo_steps)
-            close = [
-                [folded[k.lower()]]
-                if k.lower() in folded
-                else difflib.get_close_matches(k, known, n=1)
-                for k in sorted(unknown)
-            ]
-            hint = "; did you mean " + ", ".join(c[0] for c in close if c) + "?"
+            close = [closest_name(k, known)[0] for k in sorted(unknown)]  # (ILO_steps: ilo_steps)
+            hint = "; did you mean " + ", ".join(c for c in close if c) + "?"
             raise TypeError(
                 f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}"
                 + (hint if any(close) else "")
@@ -1173,9 +1170,9 @@ register_method(
         defaults={
             "config": CSGM_PRESETS["mnist"],
             "layer": 1,
-            "radius": 0.3,
-            "ilo_steps": 300,
-            "ilo_lr": 0.03,
+            "radius": ILO_RADIUS,  # (the solver's own defaults, named for the method)
+            "ilo_steps": ILO_STEPS,
+            "ilo_lr": ILO_LR,
         },
         tuned=Tuned(
             key="ilo_layer",
