@@ -38,7 +38,14 @@ from scipy.sparse.linalg import spsolve
 from skimage.restoration import inpaint_biharmonic
 from torch import Tensor
 
-from ._validation import NumberTextError, check_images, check_number, check_tensor, read_number
+from ._validation import (
+    NumberTextError,
+    check_images,
+    check_number,
+    check_tensor,
+    closest,
+    read_number,
+)
 from .masks import check_mask
 
 #: The interpolants of a blend (``blend_spec``).
@@ -223,6 +230,7 @@ def blend_spec(value: object, name: str = "blend") -> Blend | None:
         raise ValueError(
             f"{name} must be True, False, 'poisson[:α]' or 'biharmonic[:α]' with α in (0, 1] "
             f"(e.g. 'biharmonic:0.5'), got {value!r}"
+            + (closest(interpolant, INTERPOLANTS) if interpolant not in INTERPOLANTS else "")
         )
     default = 1.0 if interpolant == "poisson" else BIHARMONIC_WEIGHT
     try:
@@ -263,6 +271,11 @@ def blend_option(text: str) -> bool | str:
         raise ValueError(
             f"expected true, false, poisson[:α] or biharmonic[:α] with α in (0, 1] (e.g. "
             f"biharmonic:0.5), got {text!r}"
+            + (
+                closest(interpolant, INTERPOLANTS)
+                if interpolant.strip() not in INTERPOLANTS
+                else ""
+            )
         )
     return blend_spec(text.strip(), "blend").option  # (its errors quote the text as typed)
 

@@ -901,16 +901,24 @@ def make_operator(
     seed: int = 0,
     noise_std: float = 0.0,
     ids: Sequence[Key] | None = None,
+    **setting: Any,
 ) -> LinearOperator:
     """Build a registered operator by name (``REGISTRY``) at its axis value: ``gaussian`` and
     ``subsample`` take m (A or Ω drawn from ``seed`` itself), ``superres`` a factor (default 2),
     ``inpainting`` a mask spec (one mask per id of ``ids``, drawn as ``masks.parse_mask``),
-    ``identity`` nothing (a value is refused)."""
+    ``identity`` nothing (a value is refused). The value is passed third or by its axis's name:
+    ``make_operator("gaussian", (3, 64, 64), m=500)``, ``factor=4``, ``mask="center"``.
+
+    Raises:
+        TypeError: a keyword that is not this operator's axis (``m=`` for ``superres``), or
+            the value passed both ways."""
     if name not in REGISTRY:
         raise ValueError(
             f"operator must be one of {', '.join(REGISTRY)}; got {name!r}" + closest(name, REGISTRY)
         )
     cls = REGISTRY[name]
+    if setting:
+        value = _value_by_name(name, cls.axis, value, setting)
     if cls.axis is None:
         if value is not None:
             raise ValueError(f"operator {name!r} takes no setting, got {value!r}")
@@ -918,6 +926,25 @@ def make_operator(
     if cls.axis is M_AXIS:  # make_operator's seed is the matrix's own seed
         return cls(image_shape, _need_m(value, name), seed=seed, noise_std=noise_std)
     return cls.from_setting(image_shape, value, seed=seed, ids=ids, noise_std=noise_std)
+
+
+def _value_by_name(name: str, axis: Axis | None, value: Any, setting: dict[str, Any]) -> Any:
+    """The value of ``make_operator(name, shape, <axis name>=value)``, or a TypeError naming
+    the keyword this operator takes (none for ``identity``)."""
+    takes = (
+        f"operator {name!r} takes its {axis.label} as {axis.name}= (or as the third argument)"
+        if axis is not None
+        else f"operator {name!r} takes no setting"
+    )
+    wrong = [k for k in setting if axis is None or k != axis.name]
+    if wrong:
+        raise TypeError(f"make_operator() got an unexpected keyword {wrong[0]!r}: {takes}")
+    if value is not None:
+        raise TypeError(
+            f"make_operator() got {axis.name} twice ({value!r} as the third argument and "
+            f"{axis.name}={setting[axis.name]!r}): pass it once"
+        )
+    return setting[axis.name]
 
 
 def _need_m(m: int | None, name: str) -> int:

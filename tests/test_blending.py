@@ -182,3 +182,13 @@ def test_blend_spec_reads_the_clis_spellings_and_says_what_alpha_must_be():
     for bad in ("poisson:0.5:1", "poisson:0x1", "biharmonic:abc"):
         with pytest.raises(ValueError, match=r"its α must be one decimal number in \(0, 1\]"):
             blend_spec(bad)
+
+
+@pytest.mark.parametrize("text", ["poison", "biharmonc:0.5"])
+def test_a_misspelt_interpolant_names_the_one_meant(text):
+    """As every other name in the package (``_validation.closest``)."""
+    meant = "poisson" if text.startswith("poi") else "biharmonic"
+    with pytest.raises(ValueError, match=f"did you mean '{meant}'"):
+        blend_spec(text)
+    with pytest.raises(ValueError, match=f"did you mean '{meant}'"):
+        blend_option(text)

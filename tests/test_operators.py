@@ -620,3 +620,29 @@ def test_measure_with_image_ids_draws_each_images_noise_by_its_identity(operator
         assert torch.allclose(A.measure(x[2:3], seed=1, image_ids=[7]), y[2:3], atol=1e-6)
     with pytest.raises(ValueError, match="image_ids"):
         A.measure(x, seed=1, image_ids=[1] * B)
+
+
+def test_make_operator_takes_the_value_by_its_axis_name():
+    """``m=``, ``factor=``, ``mask=`` build the same operator as the value passed third."""
+    a = make_operator("gaussian", (1, 8, 8), m=5, seed=3)
+    b = make_operator("gaussian", (1, 8, 8), 5, seed=3)
+    x = torch.rand(2, 1, 8, 8)
+    assert torch.equal(a.A(x), b.A(x))
+    assert make_operator("superres", (1, 8, 8), factor=4).factor == 4
+    by_name = make_operator("inpainting", (1, 8, 8), mask="center", ids=[0])
+    third = make_operator("inpainting", (1, 8, 8), "center", ids=[0])
+    assert torch.equal(by_name.mask, third.mask)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (("superres", (1, 8, 8)), {"m": 3}, "unexpected keyword 'm'.*superres.*factor="),
+        (("gaussian", (1, 8, 8)), {"factor": 2}, "unexpected keyword 'factor'.*as m="),
+        (("identity", (1, 8, 8)), {"m": 3}, "'identity' takes no setting"),
+        (("gaussian", (1, 8, 8), 5), {"m": 3}, "got m twice.*pass it once"),
+    ],
+)
+def test_make_operator_refuses_a_keyword_that_is_not_its_axis(args, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        make_operator(*args, **kwargs)

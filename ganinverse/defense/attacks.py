@@ -109,8 +109,11 @@ def check_budget(
         fix = "images are on the [0, 1] scale"
         if value >= 2 and value > high and value / 255 <= high:  # (a budget in 0-255 units)
             fix += f"; did you mean {value:g}/255 = {value / 255:.3f}?"
+        low = "(0" if strict else "[0"
         interval, holds = (
-            (f"[0, {high:.4g}]", "a larger one") if step else (f"[0, {high:.4g})", "one this large")
+            (f"{low}, {high:.4g}]", "a larger one")
+            if step
+            else (f"{low}, {high:.4g})", "one this large")
         )
         raise ValueError(
             f"{name} must be in {interval} ({ball}: {holds} holds every image), "

@@ -33,7 +33,14 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_bool, check_choice, check_count, check_int, read_number
+from .._validation import (
+    check_bool,
+    check_choice,
+    check_count,
+    check_int,
+    check_number,
+    read_number,
+)
 from ..exceptions import ConvergenceWarning, user_stacklevel
 from ..io import atomic_write_csv, atomic_write_json, atomic_write_text, check_output_dir, read_json
 from ..models import classifier as classifier_module
@@ -87,12 +94,18 @@ class AttackSpec:
                 f"{self.name} is an {'/'.join(_BALLS[n] for n in record.norms)} attack, not "
                 f"{_BALLS[self.norm]}; use one of {', '.join(others)}"
             )
-        object.__setattr__(self, "eps", check_budget(self.eps, f"eps of {self.token}", self.norm))
-        if self.eps == 0:  # (an empty ball: the column would repeat the clean one)
+        try:  # (eps no number, True included: name the attack alone)
+            token = self.token if not isinstance(self.eps, bool) else None
+        except (TypeError, ValueError):
+            token = None
+        token = token or f"{self.name}{'2' if self.norm == '2' else ''}"
+        if check_number(self.eps, f"eps of {token}") == 0:  # (an empty ball: a clean column)
             raise ValueError(
-                f"eps of {self.token} must be > 0: a radius of 0 leaves every image as it is, "
+                f"eps of {token} must be > 0: a radius of 0 leaves every image as it is, "
                 "so its column would repeat the clean one (always measured); drop it"
             )
+        eps = check_budget(self.eps, f"eps of {self.token}", self.norm, strict=True)
+        object.__setattr__(self, "eps", eps)
 
     @property
     def record(self) -> AttackRecord:
@@ -106,7 +119,7 @@ class AttackSpec:
 
     def check_image_size(self, n: int) -> None:
         """An L2 budget is at most √n, the diameter of [0, 1]^n (an L∞ one was checked)."""
-        check_budget(self.eps, f"eps of {self.token}", self.norm, n)
+        check_budget(self.eps, f"eps of {self.token}", self.norm, n, strict=True)
 
     @property
     def column(self) -> str:

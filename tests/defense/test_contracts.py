@@ -218,7 +218,7 @@ def test_images_on_the_wrong_scale_are_refused(cls, toy_classifier, toy_generato
 def test_augment_budgets(toy_classifier, toy_generator):
     with pytest.raises(ValueError, match="8/255 = 0.031"):
         AdversarialAugment(toy_classifier, eps=8)
-    with pytest.raises(ValueError, match=r"manifold_eps must be in \[0, 8\)"):
+    with pytest.raises(ValueError, match=r"manifold_eps must be in \(0, 8\)"):
         AdversarialAugment(toy_classifier, G=toy_generator, manifold_fraction=0.5, manifold_eps=9)
 
 
@@ -238,7 +238,7 @@ def test_other_entry_points_check_the_image_scale(entry, toy_classifier_class, t
 
 
 def test_eval_specs_check_their_budget():
-    with pytest.raises(ValueError, match=r"eps of pgd:8 must be in \[0, 1\).*8/255 = 0.031"):
+    with pytest.raises(ValueError, match=r"eps of pgd:8 must be in \(0, 1\).*8/255 = 0.031"):
         parse_attacks("pgd:8")
     with pytest.raises(ValueError, match="eps of fgsm:nan must be a finite number"):
         parse_attacks("fgsm:nan")
@@ -352,7 +352,7 @@ def test_evaluation_checks_l2_budgets_against_the_image_size(
 ):
     x, y = toy_test_set
     out = tmp_path / "eval"
-    with pytest.raises(ValueError, match=r"eps of pgd2:9 must be in \[0, 8\)"):
+    with pytest.raises(ValueError, match=r"eps of pgd2:9 must be in \(0, 8\)"):
         evaluate_defense([Row("p", toy_classifier, False)], x, y, parse_attacks("pgd2:9"), out=out)
     assert not out.exists()
 

@@ -46,9 +46,26 @@ def test_parse_attacks():
         ("fgsm:0", r"eps of fgsm:0 must be > 0: a radius of 0 leaves every image as it is"),
         ("pgd2:0.0", r"eps of pgd2:0 must be > 0"),
         ("fgsm:", r"attack 'fgsm:' must be written name:eps"),  # (helper-69: Python's words)
+        # a negative radius is told the rule that holds (> 0), not ">= 0"; so is the interval
+        ("fgsm:-0.1", r"eps of fgsm:-0.1 must be > 0, got -0.1"),
+        ("fgsm:2", r"must be in \(0, 1\).*did you mean 2/255"),
     ]:
         with pytest.raises(ValueError, match=match):
             parse_attacks(bad)
+
+
+@pytest.mark.parametrize(
+    ("eps", "error", "match"),
+    [
+        ("x", TypeError, "eps of fgsm must be a real number, got str"),  # (was float()'s words)
+        (True, TypeError, "eps of fgsm must be a real number, got bool"),
+        (0.0, ValueError, "eps of fgsm:0 must be > 0"),
+        (-1, ValueError, "eps of fgsm:-1 must be > 0"),
+    ],
+)
+def test_attack_spec_names_a_bad_eps(eps, error, match):
+    with pytest.raises(error, match=match):
+        AttackSpec("fgsm", eps)
 
 
 def test_table_and_resume(tmp_path, monkeypatch, toy_generator, range_classifier, range_test_set):
