@@ -264,14 +264,22 @@ def _check_tune_folder(spec: Any, out: Path) -> None:
         )
     spec = spec.in_saved_order(saved)  # (a grid re-ordered: the same search; Sweep agrees)
     if not spec.matches(saved) and not spec.grows(saved):
-        fields = [f.split(" (")[0] for f in spec.differences(saved)]
-        named = dict.fromkeys(f"{f} ({TUNE_FLAGS[f]})" if f in TUNE_FLAGS else f for f in fields)
-        named = {v.replace("resolved engine", "engine"): None for v in named}
         raise ValueError(
-            f"out {str(out)!r} holds a tune with other settings (they differ in: "
-            f"{', '.join(named)}); pass its settings to resume it (more --m values grow it), "
-            "or another --out"
+            f"out {str(out)!r} holds a tune with other settings ("
+            f"{'; '.join(dict.fromkeys(map(_in_tune_words, spec.blocking_differences(saved))))}"
+            "); pass "
+            "its settings to resume it (more --m values grow it), or another --out"
         )
+
+
+def _in_tune_words(difference: str) -> str:
+    """One of ``SweepSpec.blocking_differences`` ("field (sweep's flags): saved X, now Y") with
+    tune's flags for the field (``TUNE_FLAGS``): what the folder holds and what was asked."""
+    label, sep, values = difference.partition(": ")
+    field = label.split(" (")[0]
+    if field not in TUNE_FLAGS:
+        return difference
+    return f"{field.replace('resolved ', '')} ({TUNE_FLAGS[field]}){sep}{values}"
 
 
 def _first_stage_images(dataset: str, data_root, n_val: int) -> None:

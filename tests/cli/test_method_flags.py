@@ -885,7 +885,11 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     capsys.readouterr()
     code, err = run([*tune, "--m", "10", "--steps", "3", "--out", str(tmp_path / "t")], capsys)
     assert code == 2 and "holds a tune with other settings" in err, err
-    assert "engine (--steps / --restarts / --lr / --prune-at))" in err and "--methods" not in err
+    assert 'engine (--steps / --restarts / --lr / --prune-at): saved {"steps": 2}, now' in err
+    assert err.count("engine (") == 1 and "--methods" not in err  # (engine and resolved: one)
+    more_val = [*tune[:6], "2", *tune[7:], "--m", "10", "--steps", "2"]
+    code, err = run([*more_val, "--out", str(tmp_path / "t")], capsys)
+    assert code == 2 and "(n_val (--n-val): saved 1, now 2)" in err  # (the values, not the field)
     assert main([*tune, "--m", "10,20", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
 
 
