@@ -239,6 +239,7 @@ def _check_engine_grid_acts(args: argparse.Namespace) -> None:
     its settings (``latent.ACTS_WHEN``: momentum without SGD, ...) would be searched and
     reported as chosen while changing nothing: a ValueError."""
     from ..latent import LatentConfig
+    from ..sweep.spec import typed_candidate
 
     engine = engine_overrides(args)
     for candidate in getattr(args, "grid_engine", None) or ():
@@ -249,7 +250,7 @@ def _check_engine_grid_acts(args: argparse.Namespace) -> None:
         idle = config.idle_options(given=candidate)
         for key, needs in idle.items():
             raise ValueError(
-                f"--engine-grid: the candidate {candidate} sets {key}, which changes nothing "
+                f"--engine-grid {typed_candidate(candidate)}: sets {key}, which changes nothing "
                 f"there: it acts only with {needs}; set that in the candidate or drop {key}"
             )
 

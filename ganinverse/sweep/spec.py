@@ -115,6 +115,17 @@ def upgrade(saved: Mapping) -> dict:
     return saved
 
 
+def typed_candidate(candidate: Mapping) -> str:
+    """An ``engine_grid`` candidate as ``--engine-grid`` takes it: ``lambda_z=0.1,steps=300``."""
+    return ",".join(f"{k}={plain_number(v)}" for k, v in candidate.items())
+
+
+def engine_grid_entry(i: int, candidate: Mapping) -> str:
+    """An ``engine_grid`` entry as the API and the command line write it, for messages:
+    ``engine_grid[1] (--engine-grid steps=0)`` (the CLI leads its error with the flag part)."""
+    return f"engine_grid[{i}] (--engine-grid {typed_candidate(candidate)})"
+
+
 def _check_searches(config: LatentConfig, where: str) -> None:
     """A ValueError for engine settings under which no latent searches (steps = 0): every row
     would score the random start as a reconstruction."""
@@ -236,16 +247,17 @@ class SweepSpec:
         for candidate in self.engine_grid:
             if not isinstance(candidate, dict) or not candidate:
                 raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
+        for i, candidate in enumerate(self.engine_grid):
             chance = sorted(set(candidate) & {"seed", "progress"})
             if chance:  # (the luckiest seed on validation images is chance reported as a setting)
                 raise ValueError(
-                    f"engine_grid candidate {candidate} sets {', '.join(chance)}, which is no "
+                    f"{engine_grid_entry(i, candidate)}: sets {', '.join(chance)}, which is no "
                     "setting to choose on validation images (the best of several seeds is luck, "
                     "not a better method); set the seed once for the whole sweep (--seed)"
                 )
-        for candidate in self.engine_grid:  # (each candidate over the engine, as the sweep runs it)
+        for i, candidate in enumerate(self.engine_grid):  # (over the engine, as the sweep runs)
             config = LatentConfig().updated(**{**self.engine, **candidate})
-            _check_searches(config, f"engine_grid candidate {candidate}")
+            _check_searches(config, engine_grid_entry(i, candidate))
         self._check_generic()
         self._warn_idle_engine()
         searched = [m for m in self.methods if self.search_chain(m)]

@@ -297,6 +297,17 @@ def test_summary_statistics():
         ({"lasso_lambdas": (0.1, 0.1)}, "lasso_lambdas: the candidate 0.1 is listed twice"),
         ({"sparse_l1_grid": (0.1, 0.1)}, "sparse_l1_grid: the candidate 0.1 is listed twice"),
         ({"engine_grid": ({"steps": 3}, {"steps": 3})}, "engine_grid: the candidate"),
+        # an entry named by its index and as --engine-grid takes it (was a Python dict)
+        (
+            {"engine_grid": ({"steps": 3}, {"steps": 0})},
+            r"^engine_grid\[1\] \(--engine-grid "
+            r"steps=0\): steps = 0 runs no search",
+        ),
+        (
+            {"engine_grid": ({"seed": 1, "lr": 0.1},)},
+            r"^engine_grid\[0\] \(--engine-grid "
+            r"seed=1,lr=0.1\): sets seed",
+        ),
         # helper-40: test images among the validation images the weights were chosen on
         ({"split": "train"}, r"split='train' with start=0: the test images 0..4 include"),
         ({"split": "train", "start": 2}, r"train images of 0..2, the n_val=3 validation"),
