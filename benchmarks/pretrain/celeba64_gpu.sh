@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# celeba64-lsgan: three 64x64 face generators trained side by side on one GPU (an NVIDIA H200
+# here: GAN, LSGAN and WGAN-GP, all DCGAN ngf = ndf = 32, z = 100, batch 64), each stopped by
+# SIGTERM after $SECONDS_EACH seconds (the trainer saves its checkpoint and generator.* at that
+# step boundary; --resume continues it), on the first 5,900 faces of celeba64.npz: faces
+# 5900-5999 are held out to choose among them (the second half of this script, on the CPU).
+#   DATA=/tmp/data/celeba64 SECONDS_EACH=470 bash benchmarks/pretrain/celeba64_gpu.sh train
+#   DATA=/tmp/data/celeba64 bash benchmarks/pretrain/celeba64_gpu.sh choose
+# Recorded run (2026-12-04): 470 s each on one H200 gave gan 16,146, lsgan 16,172 and wgan-gp
+# 2,594 generator steps (12,970 critic steps); the choice is benchmarks/results/pretrain/
+# celeba64_gpu_choice (iagan+TV at m = 500 on the 8 held-out faces, PSNR dB: lsgan 25.76,
+# gan 25.58, wgan-gp 24.62; celeba64-dcgan, which trained on those faces, 25.33), and lsgan was
+# bundled with benchmarks/pretrain/bundle.py --run runs/celeba64-gpu/lsgan --name celeba64-lsgan.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=${DATA:?the folder holding celeba64.npz}
+RUNS=${RUNS:-runs/celeba64-gpu}
+case "${1:-}" in
+train)
+  common=(--dataset celeba64 --data-root "$DATA" --n-train 5900 --latent-dim 100 --ngf 32 --ndf 32
+    --batch-size 64 --steps 200000 --save-every 5000 --sample-every 5000 --log-every 100
+    --device cuda --no-progress --seed 0)
+  for loss in gan wgan-gp lsgan; do
+    timeout -s TERM "${SECONDS_EACH:-470}" python -m pretrain "${common[@]}" --loss "$loss" \
+      --out "$RUNS/$loss" > "$RUNS.$loss.log" 2>&1 &
+  done
+  wait ;;
+choose)  # csgm and iagan (TV 0.3) at m = 500 on held-out faces 5900-5907, as the faces_tv sweep
+  export OMP_NUM_THREADS=1
+  for g in "$RUNS/gan" "$RUNS/wgan-gp" "$RUNS/lsgan" celeba64-dcgan; do
+    ganinverse sweep --generator "$g" --dataset celeba64 --data-root "$DATA" --split train \
+      --start 5900 --m 500 --methods csgm,iagan --iagan-tv 0.3 --n-images 8 --batch-size 8 \
+      --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 --restarts 10 \
+      --prune-at 0.1,0.3 --device cpu --no-progress \
+      --out "benchmarks/results/pretrain/celeba64_gpu_choice/$(basename "$g")"
+  done ;;
+*) echo "usage: DATA=... $0 train|choose" >&2; exit 2 ;;
+esac
