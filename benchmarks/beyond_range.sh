@@ -74,6 +74,16 @@ ganinverse sweep --dataset celeba64 --data-root /tmp/data/celeba64 --m 500,5000 
   --untrained-steps-grid 50,100,250,500 --n-images 8 --batch-size 8 --n-val 4 --noise-std 0.01 \
   --device cpu --no-progress --out $R/faces_dip
 
+step faces-lsgan  # the GPU-trained celeba64-lsgan (benchmarks/pretrain/celeba64_gpu.sh) at m = 500 on
+# the same faces and settings: csgm and iagan, with and without the TV term (2 x 64 faces, about
+# 20 min each on one core; run side by side). Enter the target table as :lsgan and :lsgan-tv.
+for tv in 0 0.3; do
+  ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+    --m 500 --methods csgm,iagan $([ $tv = 0 ] || echo --iagan-tv $tv) --n-images 64 \
+    --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
+    --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
+    --out $R/faces_lsgan$([ $tv = 0 ] || echo _tv)
+done
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
 # biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \

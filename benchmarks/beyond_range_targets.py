@@ -13,7 +13,8 @@ images by seed, m and image, so folders with the same data settings share them);
 folders have a row of the same method, m and image, the first folder's is used. A folder
 written ``FOLDER:SUFFIX`` has its methods renamed ``<method>+SUFFIX`` (only those whose
 options its sweep.json sets, where it sets any: the folder's other methods are the same methods
-as elsewhere, their rows used where no earlier folder has one) (e.g.
+as elsewhere, their rows used where no earlier folder has one; every method of a folder whose
+generator is not the first folder's) (e.g.
 ``faces_bp:bp``: iagan with back-projection becomes ``iagan+bp``, a candidate of its own). A
 method's
 validation score is the minimum of its ``validation_mse`` grid (the weight it uses on the test
@@ -60,12 +61,16 @@ def load(folders: list[str | Path]) -> tuple[dict, dict, dict]:
     psnr: dict = defaultdict(dict)
     seconds: dict = defaultdict(dict)
     validation: dict[str, float] = {}
+    generators: list[str | None] = []
     for spec in folders:
         folder, _, suffix = str(spec).partition(":")
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a sweep folder")
-        tagged = _renamer(suffix, _varied_methods(folder))
+        generators.append(_generator(folder))
+        # another generator than the first folder's makes every method a variant of its own
+        other = generators[-1] not in (None, generators[0])
+        tagged = _renamer(suffix, None if other else _varied_methods(folder))
         for row in (r for path in sorted(folder.glob("rows*.csv")) for r in read_rows(path)):
             key = (tagged(row["method"]), setting_key(row.get("setting") or row["m"]))
             psnr[key].setdefault(int(row["image"]), float(row["psnr"]))
@@ -88,6 +93,12 @@ def _renamer(suffix: str, varied: set[str] | None):
         return f"{method}+{suffix}" if renamed else method
 
     return tagged
+
+
+def _generator(folder: Path) -> str | None:
+    """The generator a sweep folder's GAN-prior methods ran with (its sweep.json), if any."""
+    path = folder / "sweep.json"
+    return json.loads(path.read_text()).get("generator") if path.is_file() else None
 
 
 def _varied_methods(folder: Path) -> set[str] | None:

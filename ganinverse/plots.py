@@ -37,6 +37,24 @@ LOG_Y_SPAN = 20.0
 METRIC_LABELS = {"mse": "per-pixel MSE ([0, 1] scale)", "psnr": "PSNR (dB)", "ssim": "SSIM"}
 
 
+#: markers and line styles of the methods past the colour cycle's first round (tab10: 10 colours)
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _style(i: int, numeric: bool) -> dict:
+    """The i-th method's colour, marker and line: the colour cycles through tab10, and each
+    round of it takes the next marker (and, on a number axis, line style), so no two of up to
+    60 methods look alike (a sweep of 17 methods reused colours)."""
+    colors = plt.get_cmap("tab10").colors
+    turn = i // len(colors)
+    return {
+        "color": colors[i % len(colors)],
+        "marker": MARKERS[turn % len(MARKERS)],
+        "linestyle": LINESTYLES[turn % len(LINESTYLES)] if numeric else "none",
+    }
+
+
 def error_vs_m(
     table: Sequence[dict],
     path: str | os.PathLike,
@@ -82,10 +100,9 @@ def error_vs_m(
                 0 if r[f"{metric}_ci95"] != r[f"{metric}_ci95"] else r[f"{metric}_ci95"]
                 for r in rows
             ],  # fmt: skip
-            marker="o",
             capsize=3,
             label=method,
-            linestyle="-" if axis.numeric else "none",
+            **_style(i, axis.numeric),
         )
     if axis.numeric:
         ax.set_xscale("log")

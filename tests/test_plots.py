@@ -47,6 +47,23 @@ def test_error_vs_m_plots_psnr_on_a_linear_axis_and_rejects_an_unknown_metric(
         error_vs_m(rows, tmp_path / "q.png", metric="lpips")
 
 
+def test_error_vs_m_draws_no_two_methods_alike(tmp_path, monkeypatch):
+    """A sweep of 17 methods drew several in one colour and marker (tab10 has 10 colours)."""
+    styles = []
+    real = matplotlib.axes.Axes.errorbar
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "errorbar",
+        lambda ax, *a, **kw: (
+            styles.append((kw["color"], kw["marker"], kw["linestyle"])) or real(ax, *a, **kw)
+        ),
+    )
+    rows = [{**r, "method": f"method{k:02d}"} for k in range(17) for r in table((0.3, 0.1, 0.05))]
+    assert error_vs_m(rows, tmp_path / "many.png").is_file()
+    assert len(styles) == 17 and len(set(styles)) == 17
+    assert len({color for color, _, _ in styles}) == 10  # every colour used before a repeat
+
+
 @pytest.mark.parametrize("with_truth, channels", [(True, 1), (False, 3), (True, 3)])
 def test_reconstruction_panels_show_truth_back_projection_and_estimate(
     tmp_path, monkeypatch, with_truth, channels

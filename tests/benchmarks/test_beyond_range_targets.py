@@ -89,6 +89,28 @@ def test_a_suffix_renames_only_the_methods_whose_options_the_sweep_set(targets, 
     assert psnr[("iagan+tv", 10)][0] == 25.0 and validation == {"iagan+tv@10": 0.01}
 
 
+def test_a_folder_of_another_generator_renames_every_method(targets, tmp_path):
+    """faces_lsgan_tv:lsgan-tv ran csgm and iagan (tv_weight set) with another generator than
+    the first folder's: its csgm is another csgm too (csgm+lsgan-tv), not the first folder's."""
+    a = _folder(tmp_path / "a", [(i, 10, "csgm", 20.0, 1.0) for i in range(2)], {})
+    (a / "sweep.json").write_text(json.dumps({"generator": "g1"}))
+    b = _folder(
+        tmp_path / "b",
+        [(i, 10, "csgm", 21.0, 1.0) for i in range(2)]
+        + [(i, 10, "iagan", 25.0, 1.0) for i in range(2)],
+        {"iagan@10": {"validation_mse": [[30, 0.01]]}},
+    )
+    spec = {"generator": "g2", "options": {"iagan": {"tv_weight": 0.3}}}
+    (b / "sweep.json").write_text(json.dumps(spec))
+    psnr, _, validation = targets.load([a, f"{b}:x"])
+    assert psnr[("csgm", 10)] == {0: 20.0, 1: 20.0} and psnr[("csgm+x", 10)][0] == 21.0
+    assert psnr[("iagan+x", 10)][0] == 25.0 and validation == {"iagan+x@10": 0.01}
+    spec["generator"] = "g1"  # the same generator: only the method whose options it set
+    (b / "sweep.json").write_text(json.dumps(spec))
+    psnr, _, _ = targets.load([a, f"{b}:x"])
+    assert ("csgm+x", 10) not in psnr and ("iagan+x", 10) in psnr
+
+
 def _inpainting_folder(path: Path, rows: list[tuple], weights: dict) -> Path:
     path.mkdir()
     with (path / "rows.csv").open("w", newline="") as f:
