@@ -945,7 +945,13 @@ def dataset_size(
 
 
 def _check_selection(
-    n: int, start: int, total: int, name: str, split: str, n_flag: str = "--n / --n-images"
+    n: int,
+    start: int,
+    total: int,
+    name: str,
+    split: str,
+    n_flag: str = "--n / --n-images",
+    start_flag: str = "--start / --index",
 ) -> None:
     """``start .. start+n-1`` must lie inside a split of ``total`` images; say the fix if not."""
     what = f"{name!r} split {split!r}"
@@ -954,7 +960,7 @@ def _check_selection(
     if start >= total:
         raise ValueError(
             f"start={start} is beyond the {total} images of {what} (valid: 0..{total - 1}); "
-            "pass a smaller start (CLI --start / --index)"
+            f"pass a smaller start (CLI {start_flag})"
         )
     if start + n > total:
         raise ValueError(
@@ -1023,13 +1029,15 @@ def load_images(
     download: bool = False,
     channels: int | None = None,
     n_flag: str = "--n / --n-images",
+    start_flag: str = "--start / --index",
 ) -> tuple[Tensor, Tensor | None]:
     """Images ``start .. start+n-1`` of a split -> (x, labels).
 
     x: (n, C, H, W) float32 in [-1, 1]; labels: (n,) int64, or None for unlabelled sources.
     ``n=None`` takes everything from ``start`` on. ``n`` / ``start`` beyond the split raise a
     ValueError with its size (for folders before any file is read; only the selected files are);
-    ``n_flag``: the command-line flag that set n, named in that message.
+    ``n_flag`` / ``start_flag``: the command-line flags that set n and start, named in that
+    message.
     See the module docstring for sources and layouts.
     """
     check_int(start, "start", low=0)
@@ -1040,7 +1048,7 @@ def load_images(
     total = len(ds)
     if n is None:
         n = max(total - start, 1)
-    _check_selection(n, start, total, name, split, n_flag)
+    _check_selection(n, start, total, name, split, n_flag, start_flag)
     if isinstance(ds, _FolderImages):
         ds.verify(start, start + n)
     x, labels = ds.batch(start, start + n)

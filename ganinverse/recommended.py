@@ -139,8 +139,10 @@ def make_block(
     refine: Mapping[str, int] | None = None,
     representation_error_flagged: Mapping[str, int] | None = None,
     generator_training_status: str | None = None,
+    val_start: int = 0,
 ) -> dict:
-    """A card block (what ``ganinverse tune`` writes), checked. ``representation_error_flagged``
+    """A card block (what ``ganinverse tune`` writes), checked. ``val_start``: the first
+    train-split index of the validation images (recorded where it is not 0). ``representation_error_flagged``
     ({reason: validation images}, ``ganinverse.status``) records that ρ² was measured on
     projections the latent engine did not stand by; the card keeps it beside ρ².
     ``generator_training_status``: the tuned generator's own training verdict (its card's
@@ -158,6 +160,8 @@ def make_block(
         "engine": dict(engine),
         "by_m": [dict(r) for r in by_m],
     }
+    if val_start:
+        block["val_start"] = int(val_start)
     if refine:
         block["refine"] = dict(refine)
     if representation_error_flagged:

@@ -103,6 +103,7 @@ def tune(
     data_root: str | os.PathLike | None = None,
     noise_std: float = 0.1,
     n_val: int = 20,
+    val_start: int = 0,
     engine: Mapping[str, Any] | None = None,
     grid: Sequence[Mapping[str, Any]] | None = None,
     seed: int = 0,
@@ -117,6 +118,8 @@ def tune(
     ``noise_std``: σ per measurement on the [0, 1] image scale (the sweep's convention; the block
     records it on G's [-1, 1] scale, 2σ). ``engine``: the fixed engine settings (default
     :data:`ENGINE`); ``grid``: candidate overrides per m (default :func:`default_grid`).
+    ``val_start``: the first train-split index of the validation images (default 0; e.g.
+    images held out of the generator's training); both stages start there.
     ``refine_top``, ``refine_n_val`` (default ``REFINE_FACTOR * n_val``; it must exceed
     ``n_val``): the second stage (module docstring); ``refine_top=0`` skips it, None (default)
     re-scores ``min(REFINE_TOP, candidates)``; more than the grid's candidates is a ValueError.
@@ -128,6 +131,7 @@ def tune(
         raise ValueError("m_values must hold at least one measurement count, e.g. (25, 100)")
     check_unit_noise_std(noise_std, "noise_std")
     check_int(n_val, "n_val", low=1)
+    check_int(val_start, "val_start", low=0)
     grid = default_grid() if grid is None else tuple(dict(g) for g in grid)
     if refine_top is None:  # the default: at most every candidate
         refine_top = min(REFINE_TOP, len(grid))
@@ -159,12 +163,16 @@ def tune(
         engine=engine,
         seed=seed,
     )
+    fields["val_start"] = val_start
     spec = make_spec(**fields, x_values=m_values, n_val=n_val, grids={"engine": grid})
     if refine_top:  # the second stage's images must exist before the first stage starts
         try:
-            load_images(dataset, data_root, "train", n=refine_n_val, n_flag="--refine-n-val")
+            load_images(
+                dataset, data_root, "train", n=refine_n_val, start=val_start,
+                n_flag="--refine-n-val", start_flag="--val-start",
+            )  # fmt: skip
         except ValueError as err:
-            _first_stage_images(dataset, data_root, n_val)  # its own error comes first
+            _first_stage_images(dataset, data_root, n_val, val_start)  # its own error first
             raise ValueError(
                 f"refine_n_val = {refine_n_val} validation images from the train "
                 f"split: {err}; lower it, or pass refine_top=0 (--refine-top 0) for one stage"
@@ -223,6 +231,7 @@ def tune(
         refine={"top": refine_top, "n_val": refine_n_val} if refined else None,
         representation_error_flagged=rho2_flags,
         generator_training_status=trained,
+        val_start=val_start,
     )
     atomic_write_text(folder / "recommended.json", json.dumps(block, indent=2) + "\n")
     return block
@@ -239,6 +248,7 @@ def _flagged(entry: dict, settings: Mapping) -> dict:
 TUNE_FLAGS = {
     "x_values": "--m",
     "n_val": "--n-val",
+    "val_start": "--val-start",
     "noise_std": "--noise-std",
     "engine": "--steps / --restarts / --lr / --prune-at",
     "engine_grid": "--lambda-z-grid / --init-grid / --steps-grid",
@@ -282,14 +292,22 @@ def _in_tune_words(difference: str) -> str:
     return f"{field.replace('resolved ', '')} ({TUNE_FLAGS[field]}){sep}{values}"
 
 
-def _first_stage_images(dataset: str, data_root, n_val: int) -> None:
+def _first_stage_images(dataset: str, data_root, n_val: int, val_start: int = 0) -> None:
     """Load the first stage's validation images: errors of the dataset itself as they are, too
-    few images as a ValueError naming ``n_val``."""
+    few images as a ValueError naming ``n_val`` (and ``val_start``)."""
     load_images(dataset, data_root, "train", n=1)
     try:
-        load_images(dataset, data_root, "train", n=n_val, n_flag="--n-val")
+        load_images(
+            dataset, data_root, "train", n=n_val, start=val_start, n_flag="--n-val",
+            start_flag="--val-start",
+        )  # fmt: skip
     except ValueError as err:
-        raise ValueError(f"n_val = {n_val} validation images from the train split: {err}") from err
+        what = (  # (as the sweep's runner says it)
+            f"the validation images (--n-val {n_val} from --val-start {val_start})"
+            if val_start
+            else f"n_val = {n_val} validation images"
+        )
+        raise ValueError(f"{what} from the train split: {err}") from err
 
 
 def finalists(search: Sequence, top: int, keep: Mapping) -> list[dict]:

@@ -101,6 +101,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"validation images (train split) for the weight searches (default {N_VAL})",
     )
     p.add_argument(
+        "--val-start",
+        type=int,
+        help="first train-split index of the validation images (default 0; e.g. the faces "
+        "held out of the generator's training, 5900 for celeba64-lsgan)",
+    )
+    p.add_argument(
         "--seed",
         type=int,
         help="seeds the operator's random draws, the noise and the latent starts (default 0; "
@@ -180,16 +186,17 @@ def _check_flags_used(args: argparse.Namespace) -> None:
         given = method_options(args, args.methods)
         check_discriminator_used(args.methods, given, how="--methods")
     shared = engine_flag_owners(args, args.methods)
-    if args.n_val is not None:  # the weight searches' images: idle where none runs (a grid
-        _check_n_val_has_a_search(args, _grids(args))  # of two or more candidates)
+    for flag in ("--n-val", "--val-start"):  # the weight searches' images: idle where none
+        if getattr(args, flag[2:].replace("-", "_")) is not None:  # runs (a grid of 2 or more)
+            _check_n_val_has_a_search(args, _grids(args), flag)
     for key, flag in _grid_flags(args).items():
         shared[flag] = [n for n, r in METHODS.items() if r.tuned is not None and r.tuned.key == key]
     check_flags_used(shared, args.methods, how="--methods", runs=chains(args.methods))
     _check_engine_grid_acts(args)
 
 
-def _check_n_val_has_a_search(args: argparse.Namespace, grids: dict) -> None:
-    """--n-val where no method that runs (nor one it starts from) searches a weight
+def _check_n_val_has_a_search(args: argparse.Namespace, grids: dict, flag: str) -> None:
+    """--n-val (or --val-start, ``flag``) where no method that runs (nor one it starts from) searches a weight
     (``methods.is_search``: a grid of two or more candidates; csgm's engine has a search only
     when a grid is given) would be ignored: a ValueError naming both fixes, a grid of two or
     more values for a method that runs (``--lambda-z-grid`` / ``--engine-grid`` for csgm) and a
@@ -202,17 +209,17 @@ def _check_n_val_has_a_search(args: argparse.Namespace, grids: dict) -> None:
     single = list(dict.fromkeys(flags[t.key] for t in tuned.values() if t.key in flags))
     if single:
         raise ValueError(
-            f"--n-val sets the validation images of the weight searches, but {', '.join(single)} "
+            f"{flag} sets the validation images of the weight searches, but {', '.join(single)} "
             "holds one value, which is set without a search, and no other grid is searched: "
-            "drop --n-val, or give the grid two or more candidates"
+            f"drop {flag}, or give the grid two or more candidates"
         )
     grid_flags: dict[str, list[str]] = {}  # {grid flag(s): the methods it would give a search}
     for name, t in tuned.items():
-        flag = "--lambda-z-grid or --engine-grid" if t.key == "engine" else t.flag
-        grid_flags.setdefault(flag, []).append(name)
+        grid = "--lambda-z-grid or --engine-grid" if t.key == "engine" else t.flag
+        grid_flags.setdefault(grid, []).append(name)
     fixes = [
-        f"give {' and '.join(names)} a search with {flag} of two or more values"
-        for flag, names in grid_flags.items()
+        f"give {' and '.join(names)} a search with {grid} of two or more values"
+        for grid, names in grid_flags.items()
     ]
     operator = REGISTRY[args.operator]  # (the methods that search by default and apply to it)
     searchers = [
@@ -227,10 +234,10 @@ def _check_n_val_has_a_search(args: argparse.Namespace, grids: dict) -> None:
     elif searchers:
         fixes.append(f"add a method that searches by default to --methods ({', '.join(searchers)})")
     raise ValueError(
-        "--n-val sets the validation images of the weight searches, but no method of --methods "
+        f"{flag} sets the validation images of the weight searches, but no method of --methods "
         f"{','.join(args.methods)} searches a weight: "
         + "".join(f"{fix}, or " for fix in fixes)
-        + "drop --n-val"
+        + f"drop {flag}"
     )
 
 
@@ -412,6 +419,7 @@ def run(args: argparse.Namespace) -> int:
         noise_std=args.noise_std,
         batch_size=args.batch_size,
         n_val=N_VAL if args.n_val is None else args.n_val,
+        val_start=args.val_start or 0,
         seed=args.seed,
         engine=engine_overrides(args),
         grids=_grids(args),

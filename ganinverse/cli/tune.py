@@ -47,6 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--n-val", type=int, default=20, help="validation images (train split; default 20)"
     )
     p.add_argument(
+        "--val-start",
+        type=int,
+        default=0,
+        help="first train-split index of the validation images (default 0; e.g. the faces "
+        "held out of the generator's training, 5900 for celeba64-lsgan)",
+    )
+    p.add_argument(
         "--lambda-z-grid",
         type=float_list,
         default=LAMBDA_Z_GRID,
@@ -176,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         noise_std=args.noise_std,
         n_val=args.n_val,
+        val_start=args.val_start,
         engine=engine,
         grid=default_grid(args.lambda_z_grid, args.init_grid, steps_grid),
         seed=args.seed,

@@ -290,13 +290,15 @@ class Sweep:
         return self._D
 
     def validation_images(self) -> torch.Tensor:
-        """The first ``n_val`` images of the train split (for the weight searches), loaded once."""
+        """The ``n_val`` images of the train split from ``val_start`` (for the weight
+        searches), loaded once."""
         if self._val_images is None:
             s = self.spec
             try:
                 self._val_images, _ = load_images(
-                    s.dataset, s.data_root, "train", n=s.n_val, n_flag="--n-val"
-                )
+                    s.dataset, s.data_root, "train", n=s.n_val, start=s.val_start,
+                    n_flag="--n-val", start_flag="--val-start",
+                )  # fmt: skip
             except ValueError as err:
                 if str(err).startswith("split for"):  # (a folder: one split, no train images)
                     searched = [m for m in s.methods if self.search_chain(m)]
@@ -306,9 +308,12 @@ class Sweep:
                         "searched grid one value (e.g. --lasso-lambdas 0.1), which is set "
                         "without a search, or use a dataset with a train split"
                     ) from err
-                raise ValueError(
-                    f"n_val (--n-val) = {s.n_val} validation images from the train split: {err}"
-                ) from err
+                what = (
+                    f"the validation images (--n-val {s.n_val} from --val-start {s.val_start})"
+                    if s.val_start
+                    else f"n_val (--n-val) = {s.n_val} validation images"
+                )
+                raise ValueError(f"{what} from the train split: {err}") from err
         return self._val_images
 
     def operator(self, x: Any, ids: Sequence[Any] | None = None) -> LinearOperator:
@@ -363,7 +368,7 @@ class Sweep:
         s = self.spec
         record = get_method(method)
         x_val = self.validation_images()
-        ids = list(range(len(x_val)))  # indices in the train split
+        ids = list(range(s.val_start, s.val_start + len(x_val)))  # indices in the train split
         op = self.operator(x, self._operator_ids(ids, VALIDATION))
         val_seed = derive_seed(s.seed, VALIDATION)
         y_val = measure(op, x_val, val_seed, x, ids)

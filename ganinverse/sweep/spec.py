@@ -169,6 +169,8 @@ class SweepSpec:
     noise_std: float = 0.1
     batch_size: int = 25
     n_val: int = N_VAL
+    #: first train-split index of the validation images (e.g. faces held out of G's training)
+    val_start: int = 0
     seed: int = 0
     grid_images: int = 8
     engine: dict = field(default_factory=dict)  #: LatentConfig overrides for latent methods
@@ -222,6 +224,7 @@ class SweepSpec:
         check_int(self.n_images, "n_images", low=1)
         check_int(self.batch_size, "batch_size", low=1)
         check_int(self.n_val, "n_val", low=1)
+        check_int(self.val_start, "val_start", low=0)
         check_unit_noise_std(self.noise_std, "noise_std")
         check_weight(self.sparse_l1, "sparse_l1")
         check_int(self.start, "start", low=0)
@@ -261,13 +264,22 @@ class SweepSpec:
         self._check_generic()
         self._warn_idle_engine()
         searched = [m for m in self.methods if self.search_chain(m)]
-        if self.split == "train" and searched and self.start < self.n_val:
+        val_end = self.val_start + self.n_val  # (validation: train images val_start..val_end-1)
+        if (
+            self.split == "train"
+            and searched
+            and self.start < val_end
+            and self.val_start < self.start + self.n_images
+        ):
+            fix = f"--start {val_end} or more" + (
+                f", --val-start {self.start + self.n_images} or more" if self.val_start else ""
+            )
             raise ValueError(
                 f"split='train' with start={self.start}: the test images "
                 f"{self.start}..{self.start + self.n_images - 1} include train images of "
-                f"0..{self.n_val - 1}, the n_val={self.n_val} validation images on which the "
-                f"weights of {', '.join(searched)} are chosen, so a weight would be scored on "
-                f"the images it was chosen on: pass --start {self.n_val} or more, or --split test"
+                f"{self.val_start}..{val_end - 1}, the n_val={self.n_val} validation images on "
+                f"which the weights of {', '.join(searched)} are chosen, so a weight would be "
+                f"scored on the images it was chosen on: pass {fix}, or --split test"
             )
 
     def _warn_idle_engine(self) -> None:
@@ -761,6 +773,7 @@ FIELD_FLAGS = {
     "noise_std": "--noise-std",
     "batch_size": "--batch-size",
     "n_val": "--n-val",
+    "val_start": "--val-start",
     "seed": "--seed",
     "engine": "--steps, --restarts, --lr, --lambda-z, --tol, --prune-at",
     "sparse_basis": "--sparse-basis",

@@ -14,6 +14,7 @@ created."""
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 
 import pytest
@@ -927,6 +928,33 @@ def test_n_val_without_a_search_that_runs_is_refused(tmp_path, capsys):
     code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
     lead = "--n-val sets the validation images of the weight searches, but no method of --methods"
     assert_refused(code, err, "sweep", f"{lead} csgm searches a weight", tmp_path)
+
+
+def test_val_start_without_a_search_that_runs_is_refused_and_with_one_is_recorded(tmp_path, capsys):
+    """--val-start moves the weight searches' images (e.g. to faces held out of G's training):
+    idle without a search, as --n-val; with one, sweep.json and tune's card record it."""
+    argv = ["sweep", "--dataset", "digits", "--generator", "digits", "--m", "10", "--n-images"]
+    argv += ["1", "--methods", "csgm", "--steps", "2", "--restarts", "1", "--val-start", "100"]
+    code, err = run([*argv, "--out", str(tmp_path / "new" / "o")], capsys)
+    lead = "--val-start sets the validation images of the weight searches, but no method of"
+    assert_refused(code, err, "sweep", f"{lead} --methods csgm searches a weight", tmp_path)
+    out = tmp_path / "s"
+    lasso = ["sweep", "--dataset", "digits", "--m", "10", "--methods", "lasso-dct", "--n-images"]
+    lasso += ["1", "--n-val", "2", "--val-start", "100", "--no-progress", "--out", str(out)]
+    assert main(lasso) == 0
+    assert json.loads((out / "sweep.json").read_text())["val_start"] == 100
+    tune = ["tune", "--generator", "digits", "--dataset", "digits", "--m", "10", "--n-val", "1"]
+    tune += ["--restarts", "1", "--refine-top", "0", "--lambda-z-grid", "0.1,0.01", "--steps"]
+    tune += ["2", "--no-progress", "--device", "cpu", "--val-start", "100"]
+    assert main([*tune, "--out", str(tmp_path / "t")]) == 0
+    assert json.loads((tmp_path / "t" / "recommended.json").read_text())["val_start"] == 100
+    capsys.readouterr()
+    late = [*tune[:8], "2", *tune[9:-1], "1499", "--out", str(tmp_path / "u")]  # 2 from 1499
+    code, err = run(late, capsys)
+    assert code == 2 and "(--n-val 2 from --val-start 1499)" in err and "(CLI --n-val)" in err
+    refine = [*late[:12], "1", *late[13:]]  # (--refine-top 1: its images are checked first)
+    code, err = run(refine, capsys)
+    assert code == 2 and "(--n-val 2 from --val-start 1499)" in err
 
 
 SWEEP = ["sweep", "--dataset", "digits", "--n-images", "1", "--no-progress"]

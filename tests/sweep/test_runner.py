@@ -1025,3 +1025,34 @@ def test_an_engine_setting_replaced_by_the_engine_or_its_grid_is_refused():
         SweepSpec(**kw, options={"csgm": {"lambda_z": 0.1}}, engine_grid=grid)
     SweepSpec(**kw, options={"csgm": {"steps": 7}}, engine_grid=grid)  # (not replaced: fine)
     SweepSpec(**kw, engine={"steps": 3}, engine_grid=grid)
+
+
+def test_validation_images_start_at_val_start_and_never_meet_the_test_images(
+    tiny_generator, tmp_path
+):
+    """``val_start``: the weight searches' images are train images val_start.. (e.g. faces held
+    out of the generator's training); an overlap with train-split test images is refused with
+    both fixes; a sweep.json from before the field resumes (it was 0)."""
+    from ganinverse.data import load_images
+
+    sweep = Sweep(spec(tiny_generator, methods=("lasso-dct",), val_start=40), tmp_path / "a")
+    expected, _ = load_images("digits", None, "train", n=3, start=40)
+    assert torch.equal(sweep.validation_images(), expected)
+    with pytest.raises(ValueError, match=r"train images of 40\.\.42.*--start 43 or more, "
+                       r"--val-start 45 or more, or --split test"):  # fmt: skip
+        spec(tiny_generator, split="train", start=40, val_start=40)
+    spec(tiny_generator, split="train", start=0, val_start=5)  # 0..4 and 5..7: apart
+    with pytest.raises(ValueError, match="val_start must be >= 0"):
+        spec(tiny_generator, val_start=-1)
+    with pytest.raises(ValueError, match=r"--val-start 1499\) from the train split.*n=3 images "
+                       r"from start=1499.*pass n <= 1 \(CLI --n-val\)"):  # fmt: skip
+        Sweep(spec(tiny_generator, methods=("lasso-dct",), val_start=1499), tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+    out = tmp_path / "c"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",)), out)
+    saved = json.loads((out / "sweep.json").read_text())
+    del saved["val_start"]  # (written by code before the field)
+    (out / "sweep.json").write_text(json.dumps(saved))
+    Sweep(spec(tiny_generator, methods=("lasso-dct",)), out)  # resumes: its value was 0
+    with pytest.raises(ValueError, match=r"val_start \(--val-start\): saved 0, now 3"):
+        Sweep(spec(tiny_generator, methods=("lasso-dct",), val_start=3), out)
