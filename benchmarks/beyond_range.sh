@@ -84,6 +84,11 @@ for tv in 0 0.3; do
     --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
     --out $R/faces_lsgan$([ $tv = 0 ] || echo _tv)
 done
+# the same with validation faces held out of celeba64-lsgan's training (train faces 5900-5903)
+ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500 --methods csgm,iagan --iagan-tv 0.3 --n-images 64 --batch-size 8 --n-val 4 \
+  --val-start 5900 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 --restarts 10 \
+  --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_lsgan_tv_heldout
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
 # biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \
