@@ -20,11 +20,21 @@ train)
   common=(--dataset celeba64 --data-root "$DATA" --n-train 5900 --latent-dim 100 --ngf 32 --ndf 32
     --batch-size 64 --steps 200000 --save-every 5000 --sample-every 5000 --log-every 100
     --device cuda --no-progress --seed 0)
+  mkdir -p "$RUNS"
+  pids=()
   for loss in gan wgan-gp lsgan; do
     timeout -s TERM "${SECONDS_EACH:-470}" python -m pretrain "${common[@]}" --loss "$loss" \
-      --out "$RUNS/$loss" > "$RUNS.$loss.log" 2>&1 &
+      --out "$RUNS/$loss" > "$RUNS/$loss.log" 2>&1 &
+    pids+=($!)
   done
-  wait ;;
+  failed=0
+  for i in 0 1 2; do  # (124: stopped by the timeout's SIGTERM, checkpoint saved: the plan)
+    rc=0; wait "${pids[$i]}" || rc=$?
+    if [ "$rc" != 0 ] && [ "$rc" != 124 ]; then
+      echo "run $i failed (exit $rc): see $RUNS/*.log" >&2; failed=1
+    fi
+  done
+  exit $failed ;;
 choose)  # csgm and iagan (TV 0.3) at m = 500 on held-out faces 5900-5907, as the faces_tv sweep
   export OMP_NUM_THREADS=1
   for g in "$RUNS/gan" "$RUNS/wgan-gp" "$RUNS/lsgan" celeba64-dcgan; do

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import copy
 import functools
+import json
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -372,6 +373,7 @@ def engine_list(text: str) -> tuple[dict, ...]:
     ``prune_at=0.1/0.3`` -> ``{"prune_at": (0.1, 0.3)}`` (a tuple's fractions '/'-separated;
     ``prune_at=none``: no pruning); a word option as its word (``init=uniform``)."""
     candidates = []
+    typed: dict[str, str] = {}  # a candidate's settings -> how it was first typed
     parts = text.split(";")
     if any(not p.strip() for p in parts) and any(p.strip() for p in parts):
         raise argparse.ArgumentTypeError(
@@ -397,10 +399,17 @@ def engine_list(text: str) -> tuple[dict, ...]:
                 candidate[key.strip()] = value.strip()
             else:
                 candidate[key.strip()] = _number(value.strip(), key.strip())
+        settings = json.dumps(candidate, sort_keys=True)
+        if settings in typed:  # (as typed: steps=10 and steps=1e1 are one candidate)
+            raise argparse.ArgumentTypeError(
+                f"the candidate {part.strip()!r} repeats {typed[settings]!r} (the same "
+                "settings): it would run, and be reported, twice; list it once"
+            )
+        typed[settings] = part.strip()
         candidates.append(candidate)
     if not candidates:
         raise argparse.ArgumentTypeError("expected at least one candidate")
-    return _once(tuple(candidates), text)
+    return tuple(candidates)
 
 
 def add_engine_args(parser: argparse.ArgumentParser, *, card: bool = False) -> None:

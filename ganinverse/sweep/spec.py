@@ -115,6 +115,10 @@ def upgrade(saved: Mapping) -> dict:
     return saved
 
 
+#: engine options that change what a run prints, not its reconstruction (refused in a grid)
+DISPLAY_ONLY = ("log_every", "progress")
+
+
 def typed_candidate(candidate: Mapping) -> str:
     """An ``engine_grid`` candidate as ``--engine-grid`` takes it: ``lambda_z=0.1,steps=300``."""
     return ",".join(f"{k}={plain_number(v)}" for k, v in candidate.items())
@@ -233,7 +237,7 @@ class SweepSpec:
         for name in ("lasso_lambdas", "sparse_l1_grid"):
             for i, value in enumerate(getattr(self, name)):
                 check_weight(value, f"{name}[{i}]")
-        for name in ("lasso_lambdas", "sparse_l1_grid", "engine_grid"):
+        for name in ("lasso_lambdas", "sparse_l1_grid"):  # (engine_grid: below, as run)
             check_distinct(getattr(self, name), name, what="candidate")
         tuned = {r.tuned.key: r.tuned for r in METHODS.values() if r.tuned is not None}
         named = {f: (k, getattr(self, f)) for k, f in LEGACY_GRIDS.items()}
@@ -251,16 +255,38 @@ class SweepSpec:
             if not isinstance(candidate, dict) or not candidate:
                 raise TypeError(f"engine_grid entries must be non-empty dicts, got {candidate!r}")
         for i, candidate in enumerate(self.engine_grid):
-            chance = sorted(set(candidate) & {"seed", "progress"})
+            chance = sorted(set(candidate) & {"seed"})
             if chance:  # (the luckiest seed on validation images is chance reported as a setting)
                 raise ValueError(
                     f"{engine_grid_entry(i, candidate)}: sets {', '.join(chance)}, which is no "
                     "setting to choose on validation images (the best of several seeds is luck, "
                     "not a better method); set the seed once for the whole sweep (--seed)"
                 )
+            shown = sorted(set(candidate) & set(DISPLAY_ONLY))
+            if shown:  # (what the run prints: every candidate gives the same reconstruction)
+                raise ValueError(
+                    f"{engine_grid_entry(i, candidate)}: sets {', '.join(shown)}, which changes "
+                    "what the run prints, not its result, so there is nothing to choose on "
+                    "validation images; drop it from the candidate"
+                )
+        runs: dict[str, int] = {}  # each candidate's engine as it runs -> its first index
         for i, candidate in enumerate(self.engine_grid):  # (over the engine, as the sweep runs)
             config = LatentConfig().updated(**{**self.engine, **candidate})
             _check_searches(config, engine_grid_entry(i, candidate))
+            run = json.dumps(
+                {k: v for k, v in dataclasses.asdict(config).items() if k not in DISPLAY_ONLY},
+                sort_keys=True,
+                default=str,
+            )
+            if run in runs:  # (steps=10 and steps=10,lambda_z=0 where λ_z is 0 anyway)
+                j = runs[run]
+                raise ValueError(
+                    f"{engine_grid_entry(i, candidate)}: runs the same engine as the candidate "
+                    f"{typed_candidate(self.engine_grid[j])!r} (entry {j}; what one sets beyond "
+                    "the other is already so), so it would run, and be reported, twice; list it "
+                    "once"
+                )
+            runs[run] = i
         self._check_generic()
         self._warn_idle_engine()
         searched = [m for m in self.methods if self.search_chain(m)]

@@ -296,7 +296,14 @@ def test_summary_statistics():
         ({"x_values": "10"}, r"x_values must be a tuple .*got str '10'"),
         ({"lasso_lambdas": (0.1, 0.1)}, "lasso_lambdas: the candidate 0.1 is listed twice"),
         ({"sparse_l1_grid": (0.1, 0.1)}, "sparse_l1_grid: the candidate 0.1 is listed twice"),
-        ({"engine_grid": ({"steps": 3}, {"steps": 3})}, "engine_grid: the candidate"),
+        ({"engine_grid": ({"steps": 3}, {"steps": 3})}, r"^engine_grid\[1\] .*runs the same"),
+        # helper-70: a candidate that sets what is already so runs the same engine twice
+        (
+            {"engine_grid": ({"steps": 3}, {"steps": 3, "optimizer": "adam"})},
+            r"engine_grid\[1\] \(--engine-grid steps=3,optimizer=adam\): runs the same engine "
+            r"as the candidate 'steps=3' \(entry 0",
+        ),
+        ({"engine_grid": ({"log_every": 5},)}, "sets log_every, which changes what the run prints"),
         # an entry named by its index and as --engine-grid takes it (was a Python dict)
         (
             {"engine_grid": ({"steps": 3}, {"steps": 0})},
