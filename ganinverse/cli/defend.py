@@ -510,7 +510,7 @@ def run_eval(args: argparse.Namespace) -> int:
         check_labels(labels, k, f"the labels of --dataset {args.dataset}", f"{flag} {flags[flag]}")
     n = math.prod(images.shape[1:])
     for spec in attacks:
-        check_budget(spec.eps, f"--attacks {spec.token}: eps", spec.norm, n)
+        check_budget(spec.eps, f"--attacks {spec.token}: eps", spec.norm, n, strict=True)
     defense = ProjectionDefense(
         G, steps=args.steps, restarts=args.restarts, lr=args.lr, seed=args.seed, progress=False
     )

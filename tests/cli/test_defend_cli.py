@@ -114,6 +114,30 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys, generator_ckpt):
     assert "--generator" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "extra, message",
+    [  # helper-70: a radius of 0 is refused with its own reason, so no rule says ">= 0"
+        (["--eps=-0.1"], "--eps must be > 0, got -0.1"),
+        (["--eps", "1"], r"--eps must be in \(0, 1\)"),
+        (["--eps", "0"], "eps=0 makes the PGD examples the clean images"),
+    ],
+)
+def test_train_classifier_tells_the_rule_of_its_radius(tmp_path, capsys, extra, message):
+    argv = ["train-classifier", "--dataset", "digits", "--adversarial", "pgd", "--n", "64"]
+    assert main([*argv, *extra, "--out", str(tmp_path / "o")]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_l2_budget_beyond_the_image_diameter_names_the_attack(tmp_path, capsys, plain):
+    argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
+    argv += ["--dataset", "digits", "--n", "2", "--attacks", "pgd2:29"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--attacks pgd2:29: eps must be in (0, 28)" in err and "√n = 28" in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_start_beyond_the_split_names_start(tmp_path, capsys, plain):
     """Helper-46: --start 100000 was answered "pass --n <= 0"."""
     argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
