@@ -183,6 +183,8 @@ def tune(
     check_trained_on(G, "generator", str(generator), dataset, "generator")
     trained = recorded_training_status(G)  # pretrain's verdict, kept in the block
     _check_tune_folder(spec, Path(out))
+    if refine_top:  # (before the first stage writes: a second stage of other settings)
+        _check_refine_folders(fields, refine_n_val, Path(out))
     sweep = Sweep(spec, out, device=device)  # checks everything before any work
     folder = Path(out)
     bar = tqdm(m_values, desc="tune", unit="m", disable=not progress)
@@ -280,6 +282,31 @@ def _check_tune_folder(spec: Any, out: Path) -> None:
             "); pass "
             "its settings to resume it (more --m values grow it), or another --out"
         )
+
+
+def _check_refine_folders(fields: Mapping, refine_n_val: int, out: Path) -> None:
+    """A ValueError, in tune's words, for a second-stage folder (``refine/m<m>``) that this
+    tune would find of other settings once its first stage had run: each is compared with its
+    own saved candidates (they follow from the first stage), so nothing is written first."""
+    for path in sorted((out / REFINE).glob("m*/sweep.json")):
+        saved = read_json(path, "sweep spec")
+        try:
+            m = int(path.parent.name[1:])
+            top = [dict(c) for c in saved.get("engine_grid") or []]
+            spec = make_spec(**fields, x_values=(m,), n_val=refine_n_val, grids={"engine": top})
+        except (TypeError, ValueError):
+            continue  # (not a second stage this code wrote: Sweep names what is wrong there)
+        differences = spec.blocking_differences(saved) if not spec.matches(saved) else []
+        if differences:
+            words = [
+                d.replace("n_val (--n-val)", "refine_n_val (--refine-n-val)", 1)
+                for d in dict.fromkeys(map(_in_tune_words, differences))
+            ]
+            raise ValueError(
+                f"out {str(out)!r} holds a second stage at m = {m} ({path.parent}) with other "
+                f"settings ({'; '.join(words)}); pass its settings to resume it, or another "
+                "--out"
+            )
 
 
 def _in_tune_words(difference: str) -> str:

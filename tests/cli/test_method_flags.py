@@ -895,6 +895,23 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     assert main([*tune, "--m", "10,20", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
 
 
+def test_tune_with_another_second_stage_is_refused_before_its_first_stage_writes(tmp_path, capsys):
+    """helper-70: --refine-n-val changed on a tuned folder ran the first stage into it (its
+    sweep.json and weights.json grew) and then failed in sweep's words naming --n-val."""
+    tune = ["tune", "--generator", "digits", "--dataset", "digits", "--n-val", "1", "--restarts"]
+    tune += ["1", "--lambda-z-grid", "0.1,0.01", "--steps", "2", "--no-progress", "--device"]
+    tune += ["cpu", "--out", str(tmp_path / "t")]
+    assert main([*tune, "--m", "10", "--refine-n-val", "2"]) == 0
+    before = {p: p.read_bytes() for p in (tmp_path / "t").rglob("*") if p.is_file()}
+    capsys.readouterr()
+    code, err = run([*tune, "--m", "10,20", "--refine-n-val", "3"], capsys)
+    assert code == 2 and "holds a second stage at m = 10" in err, err
+    assert "refine_n_val (--refine-n-val): saved 2, now 3" in err and "--n-val)" not in err
+    after = {p: p.read_bytes() for p in (tmp_path / "t").rglob("*") if p.is_file()}
+    assert after == before  # nothing written
+    assert main([*tune, "--m", "10,20", "--refine-n-val", "2"]) == 0  # its settings: grows
+
+
 def test_a_sweep_with_no_search_steps_is_refused(tmp_path, capsys):
     """--steps 0 made every csgm row score its random start, unmarked (user trial): refused;
     an --engine-grid candidate with steps=0 likewise."""
