@@ -226,6 +226,11 @@ def blend_spec(value: object, name: str = "blend") -> Blend | None:
         )
     interpolant, _, weight = value.strip().lower().partition(":")  # (as the CLI reads it)
     interpolant, weight = interpolant.strip(), weight.strip()
+    if interpolant in INTERPOLANTS and _ and not weight:
+        raise ValueError(
+            f"{name} {value!r} has nothing after its ':': write '{interpolant}:α' with α in "
+            f"(0, 1] (e.g. '{interpolant}:0.5'), or '{interpolant}' alone for its default"
+        )
     if interpolant not in INTERPOLANTS or (_ and not weight):
         raise ValueError(
             f"{name} must be True, False, 'poisson[:α]' or 'biharmonic[:α]' with α in (0, 1] "
@@ -261,12 +266,22 @@ def blend_option(text: str) -> bool | str:
     """A blend option typed on the command line -> its canonical value (``Blend.option``):
     true/yes/on/1 -> True, false/no/off/0/none -> False, else a ``blend_spec`` text
     (``biharmonic`` -> ``"biharmonic:0.5"``). Raises ValueError for anything else."""
+    if not isinstance(text, str):  # (the API's blend= takes True / False: blend_spec)
+        raise TypeError(
+            f"blend_option reads the command line's text, got {type(text).__name__} {text!r}; "
+            "pass a text such as 'biharmonic:0.5' (blend_spec takes True / False / None)"
+        )
     word = text.strip().lower()
     if word in ("true", "yes", "on", "1"):
         return True
     if word in ("false", "no", "off", "0", "none"):
         return False
     interpolant, colon, weight = word.partition(":")
+    if interpolant.strip() in INTERPOLANTS and colon and not weight.strip():
+        raise ValueError(
+            f"{text!r} has nothing after its ':': write {interpolant.strip()}:α with α in (0, 1] "
+            f"(e.g. {interpolant.strip()}:0.5), or {interpolant.strip()} alone for its default"
+        )
     if interpolant.strip() not in INTERPOLANTS or (colon and not weight.strip()):
         raise ValueError(
             f"expected true, false, poisson[:α] or biharmonic[:α] with α in (0, 1] (e.g. "

@@ -316,6 +316,7 @@ def _in_tune_words(difference: str) -> str:
     field = label.split(" (")[0]
     if field not in TUNE_FLAGS:
         return difference
+    values = values.replace("a resumed sweep may add x values", "a resumed tune may add m values")
     return f"{field.replace('resolved ', '')} ({TUNE_FLAGS[field]}){sep}{values}"
 
 

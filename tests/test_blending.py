@@ -144,8 +144,9 @@ def test_blend_spec_reads_every_spelling_and_refuses_the_rest():
         blend_spec(1)
     for bad, match in [
         ("bilinear", "expected true, false, poisson.* or biharmonic"),
-        ("biharmonic:", r"^expected true, false, poisson.* got 'biharmonic:'$"),  # (CLI words)
-        ("poisson :", r"^expected true, false, poisson"),
+        # an empty α is told so (helper-70: it got the generic message)
+        ("biharmonic:", r"^'biharmonic:' has nothing after its ':': write biharmonic:α"),
+        ("poisson :", r"^'poisson :' has nothing after its ':'"),
         ("biharmonic:0", r"its α must be > 0, got 0; α is the share of the guide kept, in"),
         ("biharmonic:1.5", r"its α must be <= 1, got 1.5; α is the share"),
         ("biharmonic:nan", r"its α must be a finite number, got nan"),
@@ -182,6 +183,14 @@ def test_blend_spec_reads_the_clis_spellings_and_says_what_alpha_must_be():
     for bad in ("poisson:0.5:1", "poisson:0x1", "biharmonic:abc"):
         with pytest.raises(ValueError, match=r"its α must be one decimal number in \(0, 1\]"):
             blend_spec(bad)
+
+
+def test_blend_option_takes_text_only():
+    """blend_option(True) raised AttributeError (helper-70): the API's booleans go to blend_spec."""
+    with pytest.raises(TypeError, match="blend_option reads the command line's text, got bool"):
+        blend_option(True)
+    with pytest.raises(ValueError, match="blend 'biharmonic:' has nothing after its ':'"):
+        blend_spec("biharmonic:")
 
 
 @pytest.mark.parametrize("text", ["poison", "biharmonc:0.5"])

@@ -551,7 +551,13 @@ class SweepSpec:
         diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]
         diff += [f"resolved {k}" for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
         if explain:
-            diff = [_explained(k, b, a, ra, rb) for k in diff]
+            texts = {k: _explained(k, b, a, ra, rb) for k in diff}
+            values = {k: t.split(": ", 1)[-1] for k, t in texts.items()}
+            diff = [  # (a resolved setting that says what its own field says: said once)
+                texts[k]
+                for k in diff
+                if not (k.startswith("resolved ") and values.get(k[9:]) == values[k])
+            ]
         return diff
 
     def matches(self, saved: Mapping) -> bool:

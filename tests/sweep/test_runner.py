@@ -244,6 +244,17 @@ def test_a_refused_resume_names_only_the_settings_that_block_it(
     assert named in str(err.value) and not_named not in str(err.value), str(err.value)
 
 
+def test_a_refused_resume_says_an_engine_change_once(tiny_generator, tmp_path):
+    """helper-70: --restarts 2 on a folder of 2 was listed twice, as engine and as its resolved
+    copy with the same values."""
+    Sweep(spec(tiny_generator), tmp_path / "run")
+    with pytest.raises(ValueError, match="different sweep") as err:
+        Sweep(spec(tiny_generator, engine={**ENGINE, "restarts": 3}), tmp_path / "run")
+    text = str(err.value)
+    assert 'saved {"restarts": 2}, now {"restarts": 3}' in text
+    assert text.count('{"restarts": 3}') == 1 and "resolved engine" not in text, text
+
+
 def test_a_resumed_sweep_takes_a_reordered_grid_as_the_same_search_in_the_saved_order(
     tiny_generator, tmp_path
 ):
