@@ -204,7 +204,7 @@ class LinearOperator(nn.Module):
         cls.from_setting(image_shape, value, ids=[0])
         return value
 
-    def __init__(self, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
+    def __init__(self, image_shape: Sequence[int], *, noise_std: float = 0.0) -> None:
         super().__init__()
         self.in_shape = _image_shape(image_shape)
         self.out_shape: tuple[int, ...] = self.in_shape
@@ -566,7 +566,7 @@ class MatrixOperator(LinearOperator):
         copy: bool = True,
     ) -> None:
         """``copy=False`` keeps ``matrix`` itself (a float32 tensor the caller will not change)."""
-        super().__init__(image_shape, noise_std)
+        super().__init__(image_shape, noise_std=noise_std)
         matrix = check_tensor(matrix, "matrix", ndim=2)
         if matrix.shape[0] == 0:
             raise ValueError(
@@ -666,7 +666,7 @@ class Subsample(LinearOperator):
         return cls(image_shape, m, seed=derive_seed(seed, "operator", m), noise_std=noise_std)
 
     def __init__(self, image_shape: Sequence[int], m: int, seed: int = 0, noise_std: float = 0.0):
-        super().__init__(image_shape, noise_std)
+        super().__init__(image_shape, noise_std=noise_std)
         check_int(m, "m", low=1, high=self.n)
         self.out_shape = (m,)
         keep = torch.randperm(self.n, generator=rng(seed))[:m].sort().values
@@ -718,7 +718,7 @@ class Inpainting(LinearOperator):
         return value
 
     def __init__(self, mask: Tensor, image_shape: Sequence[int], noise_std: float = 0.0) -> None:
-        super().__init__(image_shape, noise_std)
+        super().__init__(image_shape, noise_std=noise_std)
         check_tensor(mask, "mask", ndim=(2, 3, 4), floating=False)
         c, h, w = self.in_shape
         mask = mask.float()
@@ -836,7 +836,7 @@ class SuperResolution(LinearOperator):
         return cls(image_shape, value, noise_std=noise_std)
 
     def __init__(self, image_shape: Sequence[int], factor: int, noise_std: float = 0.0) -> None:
-        super().__init__(image_shape, noise_std)
+        super().__init__(image_shape, noise_std=noise_std)
         c, h, w = self.in_shape
         check_int(factor, "factor", low=1)
         if h % factor or w % factor:
@@ -854,9 +854,18 @@ class SuperResolution(LinearOperator):
 
 
 class Identity(LinearOperator):
-    """A = I: denoising, y = x + η."""
+    """A = I: denoising, y = x + η. Raises TypeError for a setting passed after the shape
+    (A = I takes none; σ is ``noise_std=`` by keyword)."""
 
     name = "identity"
+
+    def __init__(self, image_shape: Sequence[int], *setting: Any, noise_std: float = 0.0):
+        if setting:  # (Identity(shape, 0.1) set σ silently before noise_std was keyword-only)
+            raise TypeError(
+                f"Identity takes the image shape alone (A = I has no setting), got "
+                f"{', '.join(map(repr, setting))} after it; pass noise_std= by keyword"
+            )
+        super().__init__(image_shape, noise_std=noise_std)
 
     @classmethod
     def from_setting(cls, image_shape, value=None, *, seed=0, ids=None, noise_std=0.0):

@@ -646,3 +646,10 @@ def test_make_operator_takes_the_value_by_its_axis_name():
 def test_make_operator_refuses_a_keyword_that_is_not_its_axis(args, kwargs, match):
     with pytest.raises(TypeError, match=match):
         make_operator(*args, **kwargs)
+
+
+def test_identity_takes_its_noise_by_keyword_only():
+    """helper-70: Identity((1, 28, 28), 5) set σ = 5 silently (the value make_operator refuses)."""
+    with pytest.raises(TypeError, match=r"Identity takes the image shape alone .*got 5 after it"):
+        Identity((1, 28, 28), 5)
+    assert Identity((1, 28, 28), noise_std=0.1).noise.std == 0.1

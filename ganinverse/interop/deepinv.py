@@ -106,7 +106,7 @@ class DeepinvOperator(LinearOperator):
         noise_std: float = 0.0,
         mask: Tensor | None = None,
     ) -> None:
-        super().__init__(image_shape, noise_std)
+        super().__init__(image_shape, noise_std=noise_std)
         self.scale = check_choice(scale, "scale", SCALES)
         self.physics = physics
         self._bound: Tensor | None = None
