@@ -172,8 +172,8 @@ def check_evaluation_dir(out: str | Path, name: str = "out") -> Path:
 def parse_attacks(spec: str) -> list[AttackSpec]:
     """``"fgsm:0.3,pgd:0.3,bpda2:4"`` -> AttackSpecs (a trailing ``2`` selects the L2 ball).
 
-    Each eps is checked finite and in range (L∞: ≤ 1 on the [0, 1] scale; the L2 bound √n
-    needs the image size: :meth:`AttackSpec.check_image_size`).
+    Each eps is checked finite and in range: L∞ in (0, 1) on the [0, 1] scale; L2 in (0, √n),
+    which needs the image size (:meth:`AttackSpec.check_image_size`).
     """
     if not isinstance(spec, str):
         raise TypeError(f"attacks must be a str such as 'fgsm:0.3,pgd:0.3', got {spec!r}")
