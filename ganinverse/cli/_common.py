@@ -944,12 +944,13 @@ def _check_side_by_side(
 
 
 def shown(candidate: Any) -> str:
-    """A grid candidate as typed: 0.1, or an engine candidate's k=v pairs."""
+    """A grid candidate as typed: 0.1, or an engine candidate's k=v pairs (the sweep spec's
+    spelling, ``typed_candidate``, so its messages and the CLI's agree)."""
+    from ..sweep.spec import typed_candidate, typed_value
+
     if isinstance(candidate, Mapping):
-        return ",".join(f"{k}={shown(v)}" for k, v in candidate.items())
-    if isinstance(candidate, tuple):
-        return "/".join(map(shown, candidate))
-    return f"{candidate:g}" if isinstance(candidate, float) else str(candidate)
+        return typed_candidate(candidate)
+    return typed_value(candidate)
 
 
 def _flagged(
@@ -965,6 +966,8 @@ def _flagged(
         return f"{record.flags[own].flag}: {err}"  # (the option set is the search's candidate)
     if option == "grid":
         flag = grid_flags.get(record.tuned.key)
+        if flag is not None and isinstance(err.candidate, Mapping):  # (as the spec says it)
+            return f"{flag} {shown(err.candidate)}: {err}"
         if flag is not None:  # (which entry: "--lasso-lambdas 0.1,nan" failed on lam=nan)
             return f"{flag}: entry {err.index + 1} of {len(grid)} ({shown(err.candidate)}): {err}"
         default = ",".join(map(str, grid))

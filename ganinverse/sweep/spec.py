@@ -119,9 +119,18 @@ def upgrade(saved: Mapping) -> dict:
 DISPLAY_ONLY = ("log_every", "progress")
 
 
+def typed_value(value: Any) -> str:
+    """A grid value as the command line takes it: 0.1, 300, uniform, a tuple as 0.1/0.3."""
+    value = plain_number(value)
+    if isinstance(value, (tuple, list)):
+        return "/".join(map(typed_value, value)) if value else "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def typed_candidate(candidate: Mapping) -> str:
-    """An ``engine_grid`` candidate as ``--engine-grid`` takes it: ``lambda_z=0.1,steps=300``."""
-    return ",".join(f"{k}={plain_number(v)}" for k, v in candidate.items())
+    """An ``engine_grid`` candidate as ``--engine-grid`` takes it: ``lambda_z=0.1,steps=300``,
+    ``prune_at=0.1/0.3``."""
+    return ",".join(f"{k}={typed_value(v)}" for k, v in candidate.items())
 
 
 def engine_grid_entry(i: int, candidate: Mapping) -> str:

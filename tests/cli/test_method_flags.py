@@ -327,9 +327,7 @@ def test_a_grid_of_a_parent_method_serves_the_method_that_starts_from_it(tmp_pat
     out = tmp_path / "new" / "out"
     args = argv("sweep", "csgm-sparse", out, "--engine-grid", "lambda_z=nan")
     code, err = run(args, capsys)
-    assert_refused(
-        code, err, "sweep", "--engine-grid: entry 1 of 1 (lambda_z=nan): lambda_z", tmp_path
-    )
+    assert_refused(code, err, "sweep", "--engine-grid lambda_z=nan: lambda_z", tmp_path)
 
 
 # ------------------------------------------------- engine flags, grids, options that do not act
@@ -1479,7 +1477,7 @@ def test_prune_at_none_turns_pruning_off(tmp_path, capsys):
         (
             "csgm",
             ["--engine-grid", "steps=3;steps=2.5"],
-            "--engine-grid: entry 2 of 2 (steps=2.5): steps",
+            "--engine-grid steps=2.5: steps",
         ),
         (
             "iagan",

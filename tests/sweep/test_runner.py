@@ -315,6 +315,10 @@ def test_summary_statistics():
             r"as the candidate 'steps=3' \(entry 0",
         ),
         ({"engine_grid": ({"log_every": 5},)}, "sets log_every, which changes what the run prints"),
+        (  # (a tuple as --engine-grid takes it)
+            {"engine_grid": ({"prune_at": (0.1, 0.3), "steps": 0},)},
+            r"\(--engine-grid prune_at=0\.1/0\.3,steps=0\): steps = 0",
+        ),
         # an entry named by its index and as --engine-grid takes it (was a Python dict)
         (
             {"engine_grid": ({"steps": 3}, {"steps": 0})},
