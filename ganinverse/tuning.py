@@ -276,12 +276,35 @@ def _check_tune_folder(spec: Any, out: Path) -> None:
         )
     spec = spec.in_saved_order(saved)  # (a grid re-ordered: the same search; Sweep agrees)
     if not spec.matches(saved) and not spec.grows(saved):
+        said = dict.fromkeys(map(_in_tune_words, spec.blocking_differences(saved)))
+        grids = (saved.get("engine_grid") or [], spec.engine_grid)
+        said = [  # (the grid as tune's three flags, not as a JSON diff of its candidates)
+            f"the grid ({TUNE_FLAGS['engine_grid']}): saved {_grid_words(grids[0])}, now "
+            f"{_grid_words(grids[1])}"
+            if d.startswith("engine_grid (")
+            else d
+            for d in said
+        ]
         raise ValueError(
             f"out {str(out)!r} holds a tune with other settings ("
-            f"{'; '.join(dict.fromkeys(map(_in_tune_words, spec.blocking_differences(saved))))}"
+            f"{'; '.join(said)}"
             "); pass "
             "its settings to resume it (more --m values grow it), or another --out"
         )
+
+
+def _grid_words(grid: Sequence[Mapping]) -> str:
+    """A tune grid as its flags: ``--lambda-z-grid 0.1,0.01 --init-grid normal --steps-grid 20``
+    (each option's values in the grid's order)."""
+    from .sweep.spec import typed_value
+
+    flags = {"lambda_z": "--lambda-z-grid", "init": "--init-grid", "steps": "--steps-grid"}
+    words = []
+    for key, flag in flags.items():
+        values = dict.fromkeys(typed_value(c[key]) for c in grid if key in c)
+        if values:
+            words.append(f"{flag} {','.join(values)}")
+    return " ".join(words) or "none"
 
 
 def _check_refine_folders(fields: Mapping, refine_n_val: int, out: Path) -> None:

@@ -887,6 +887,10 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     assert code == 2 and "holds a tune with other settings" in err, err
     assert 'engine (--steps / --restarts / --lr / --prune-at): saved {"steps": 2}, now' in err
     assert err.count("engine (") == 1 and "--methods" not in err  # (engine and resolved: one)
+    grid = [*tune[:12], "0.1,0.001", *tune[13:], "--m", "10", "--steps", "2"]
+    code, err = run([*grid, "--out", str(tmp_path / "t")], capsys)
+    assert code == 2 and "saved --lambda-z-grid 0.1 --init-grid normal,uniform" in err, err
+    assert "now --lambda-z-grid 0.1,0.001 --init-grid normal,uniform" in err and "[1]" not in err
     more_val = [*tune[:6], "2", *tune[7:], "--m", "10", "--steps", "2"]
     code, err = run([*more_val, "--out", str(tmp_path / "t")], capsys)
     assert code == 2 and "(n_val (--n-val): saved 1, now 2)" in err  # (the values, not the field)
