@@ -450,11 +450,15 @@ def check_same_experiment(out: Path, values: dict, saved: dict) -> None:
     ``saved`` (the config of the checkpoint in ``out``), except those a resume may change
     (``MUTABLE_ON_RESUME``)."""
     changed = [k for k, v in values.items() if k not in MUTABLE_ON_RESUME and saved.get(k) != v]
-    if changed:
+    if changed:  # (each as its flag: --n-train 64 in the checkpoint, 32 asked)
+        said = "; ".join(
+            f"--{k.replace('_', '-')}: the checkpoint has {saved.get(k)!r}, this run asks "
+            f"{values[k]!r}"
+            for k in changed
+        )
         raise ValueError(
-            f"cannot resume {out} with a different {', '.join(changed)} "
-            f"(checkpoint has {', '.join(f'{k}={saved.get(k)!r}' for k in changed)}): "
-            "pass the run's own settings, or start a new run in another out folder"
+            f"cannot resume {out} with a different {', '.join(changed)} ({said}): pass the "
+            "run's own settings, or start a new run in another out folder"
         )
 
 

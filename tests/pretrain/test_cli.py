@@ -325,6 +325,8 @@ def test_resume_with_another_dataset_names_the_dataset(tmp_path, capsys):
     assert main(["--resume", "--dataset", "digits", "--steps", "2", *common]) == 2
     err = capsys.readouterr().err
     assert "cannot resume" in err and "different dataset" in err and "data-root" not in err, err
+    # (helper-70: the flag and both values, not the field and the saved one alone)
+    assert "--dataset: the checkpoint has 'folder', this run asks 'digits'" in err, err
 
 
 def test_a_folder_with_a_transparent_image_is_refused_before_any_work(tmp_path, capsys):
