@@ -204,7 +204,9 @@ def test_an_engine_grid_of_words_is_searched_and_a_bad_word_named(tmp_path, caps
     argv += ["--no-progress"]
     bad = main([*argv, "--engine-grid", "init=Uniform;init=normal", "--out", str(tmp_path / "b")])
     err = capsys.readouterr().err
-    assert bad == 2 and "entry 1 of 2 (init=Uniform)" in err and "'uniform'?" in err, err
+    assert bad == 2 and "--engine-grid init=Uniform: init must be" in err and "'uniform'?" in err, (
+        err
+    )
     assert not (tmp_path / "b").exists()
     out = tmp_path / "s"
     assert main([*argv, "--engine-grid", "init=uniform;init=normal", "--out", str(out)]) == 0
