@@ -966,7 +966,7 @@ def _flagged(
         return f"{record.flags[own].flag}: {err}"  # (the option set is the search's candidate)
     if option == "grid":
         flag = grid_flags.get(record.tuned.key)
-        if flag is not None and isinstance(err.candidate, Mapping):  # (as the spec says it)
+        if flag == "--engine-grid" and isinstance(err.candidate, Mapping):  # (as the spec)
             return f"{flag} {shown(err.candidate)}: {err}"
         if flag is not None:  # (which entry: "--lasso-lambdas 0.1,nan" failed on lam=nan)
             return f"{flag}: entry {err.index + 1} of {len(grid)} ({shown(err.candidate)}): {err}"

@@ -215,7 +215,8 @@ def test_every_candidate_of_a_searched_grid_is_checked_before_any_file(
     the error led by the grid's flag (not --lambda-z / --steps, the engine's own flags)."""
     out = tmp_path / "new" / "out"
     code, err = run(argv("sweep", method, out, f"{flag}={value}"), capsys)
-    assert_refused(code, err, "sweep", f"{flag}: ", tmp_path)
+    lead = f"{flag} {value}: " if flag == "--engine-grid" else f"{flag}: "  # (the entry as typed)
+    assert_refused(code, err, "sweep", lead, tmp_path)
 
 
 def test_a_refused_sweep_leaves_no_folder_so_the_corrected_one_runs_there(tmp_path, capsys):
@@ -241,7 +242,7 @@ def test_a_refused_sweep_leaves_no_folder_so_the_corrected_one_runs_there(tmp_pa
         (
             "sweep",
             ["--methods", "csgm", "--steps", "2", "--engine-grid", "lambda_z=nan"],
-            "--engine-grid: ",
+            "--engine-grid lambda_z=nan: ",
         ),
         ("sweep", ["--methods", "iagan", "--iagan-lr-theta", "nan"], "--iagan-lr-theta: "),
         ("reconstruct", ["--method", "csgm", "--lr", "nan"], "--lr: "),
