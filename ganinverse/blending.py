@@ -227,10 +227,7 @@ def blend_spec(value: object, name: str = "blend") -> Blend | None:
     interpolant, _, weight = value.strip().lower().partition(":")  # (as the CLI reads it)
     interpolant, weight = interpolant.strip(), weight.strip()
     if interpolant in INTERPOLANTS and _ and not weight:
-        raise ValueError(
-            f"{name} {value!r} has nothing after its ':': write '{interpolant}:α' with α in "
-            f"(0, 1] (e.g. '{interpolant}:0.5'), or '{interpolant}' alone for its default"
-        )
+        raise ValueError(_no_alpha(f"{name} {value!r}", interpolant, "'"))
     if interpolant not in INTERPOLANTS or (_ and not weight):
         raise ValueError(
             f"{name} must be True, False, 'poisson[:α]' or 'biharmonic[:α]' with α in (0, 1] "
@@ -251,6 +248,16 @@ def blend_spec(value: object, name: str = "blend") -> Blend | None:
         return Blend(interpolant, _check_weight(alpha, "its α"))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name} {value!r}: {error}") from None
+
+
+def _no_alpha(said: str, interpolant: str, quote: str) -> str:
+    """The message of a blend text with nothing after its ':' (``said`` quotes it; ``quote``
+    around the examples: "'" in the API's words, none in the command line's)."""
+    q = quote
+    return (
+        f"{said} has nothing after its ':': write {q}{interpolant}:α{q} with α in (0, 1] (e.g. "
+        f"{q}{interpolant}:0.5{q}), or {q}{interpolant}{q} alone for its default"
+    )
 
 
 def blend_value(value: object, name: str = "blend") -> bool | str:
@@ -276,21 +283,13 @@ def blend_option(text: str) -> bool | str:
         return True
     if word in ("false", "no", "off", "0", "none"):
         return False
-    interpolant, colon, weight = word.partition(":")
-    if interpolant.strip() in INTERPOLANTS and colon and not weight.strip():
-        raise ValueError(
-            f"{text!r} has nothing after its ':': write {interpolant.strip()}:α with α in (0, 1] "
-            f"(e.g. {interpolant.strip()}:0.5), or {interpolant.strip()} alone for its default"
-        )
-    if interpolant.strip() not in INTERPOLANTS or (colon and not weight.strip()):
+    interpolant, colon, weight = (part.strip() for part in word.partition(":"))
+    if interpolant in INTERPOLANTS and colon and not weight:
+        raise ValueError(_no_alpha(repr(text), interpolant, ""))
+    if interpolant not in INTERPOLANTS:
         raise ValueError(
             f"expected true, false, poisson[:α] or biharmonic[:α] with α in (0, 1] (e.g. "
-            f"biharmonic:0.5), got {text!r}"
-            + (
-                closest(interpolant, INTERPOLANTS)
-                if interpolant.strip() not in INTERPOLANTS
-                else ""
-            )
+            f"biharmonic:0.5), got {text!r}" + closest(interpolant, INTERPOLANTS)
         )
     return blend_spec(text.strip(), "blend").option  # (its errors quote the text as typed)
 

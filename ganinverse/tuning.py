@@ -162,8 +162,8 @@ def tune(
         noise_std=float(noise_std),
         engine=engine,
         seed=seed,
+        val_start=val_start,
     )
-    fields["val_start"] = val_start
     spec = make_spec(**fields, x_values=m_values, n_val=n_val, grids={"engine": grid})
     if refine_top:  # the second stage's images must exist before the first stage starts
         try:
@@ -276,21 +276,23 @@ def _check_tune_folder(spec: Any, out: Path) -> None:
         )
     spec = spec.in_saved_order(saved)  # (a grid re-ordered: the same search; Sweep agrees)
     if not spec.matches(saved) and not spec.grows(saved):
-        said = dict.fromkeys(map(_in_tune_words, spec.blocking_differences(saved)))
-        grids = (saved.get("engine_grid") or [], spec.engine_grid)
-        said = [  # (the grid as tune's three flags, not as a JSON diff of its candidates)
-            f"the grid ({TUNE_FLAGS['engine_grid']}): saved {_grid_words(grids[0])}, now "
-            f"{_grid_words(grids[1])}"
-            if d.startswith("engine_grid (")
-            else d
-            for d in said
-        ]
         raise ValueError(
-            f"out {str(out)!r} holds a tune with other settings ("
-            f"{'; '.join(said)}"
-            "); pass "
-            "its settings to resume it (more --m values grow it), or another --out"
+            f"out {str(out)!r} holds a tune with other settings "
+            f"({'; '.join(_tune_differences(spec, saved))}); pass its settings to resume it "
+            "(more --m values grow it), or another --out"
         )
+
+
+def _tune_differences(spec: Any, saved: Mapping) -> list[str]:
+    """What keeps ``spec`` from resuming the folder of ``saved``, once each, in tune's words:
+    each field by tune's flags (``_in_tune_words``), a changed grid as its three flags
+    (``_grid_words``), not as a JSON diff of its candidates."""
+    said = dict.fromkeys(map(_in_tune_words, spec.blocking_differences(saved)))
+    grid = (
+        f"the grid ({TUNE_FLAGS['engine_grid']}): saved "
+        f"{_grid_words(saved.get('engine_grid') or [])}, now {_grid_words(spec.engine_grid)}"
+    )
+    return [grid if d.startswith("engine_grid (") else d for d in said]
 
 
 def _grid_words(grid: Sequence[Mapping]) -> str:
@@ -319,11 +321,10 @@ def _check_refine_folders(fields: Mapping, refine_n_val: int, out: Path) -> None
             spec = make_spec(**fields, x_values=(m,), n_val=refine_n_val, grids={"engine": top})
         except (TypeError, ValueError):
             continue  # (not a second stage this code wrote: Sweep names what is wrong there)
-        differences = spec.blocking_differences(saved) if not spec.matches(saved) else []
-        if differences:
-            words = [
+        if not spec.matches(saved):
+            words = [  # (a second stage's n_val is tune's refine_n_val)
                 d.replace("n_val (--n-val)", "refine_n_val (--refine-n-val)", 1)
-                for d in dict.fromkeys(map(_in_tune_words, differences))
+                for d in _tune_differences(spec, saved)
             ]
             raise ValueError(
                 f"out {str(out)!r} holds a second stage at m = {m} ({path.parent}) with other "
