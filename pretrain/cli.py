@@ -48,6 +48,8 @@ HELP = {
     "hidden": "MLP generator hidden widths",
     "lr_d": "discriminator learning rate (default: --lr)",
     "batch_size": "global batch size (split across torchrun ranks)",
+    "augment": "training-image augmentation: none, or hflip (each image mirrored left-right "
+    "with probability 1/2; for faces and other mirror-symmetric images, not digits)",
     "steps": "generator steps to train to (total, also when resuming)",
     "seed": "seed of weights, data order and noise",
     "ema_decay": "decay of the EMA of generator weights (0: no averaging, the EMA is G)",

@@ -113,6 +113,7 @@ class TrainConfig:
     clip: float = 0.01
     gp_lambda: float = 10.0
     batch_size: int = 64
+    augment: str = "none"
     steps: int = 1000
     seed: int = 0
     ema_decay: float = 0.999
@@ -146,6 +147,7 @@ class TrainConfig:
         cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
         check_choice(cfg.optimizer, "optimizer", OPTIMIZERS)
         check_choice(cfg.d_norm, "d_norm", NORMS)
+        check_choice(cfg.augment, "augment", AUGMENTS)
         rules.check_config(cfg)
         for name in (
             "latent_dim",
@@ -280,6 +282,22 @@ def _take(data: Tensor | Dataset, idx: Tensor) -> Tensor:
     if isinstance(data, Tensor):
         return data[idx]
     return torch.stack([data[int(i)][0] for i in idx])
+
+
+#: ``TrainConfig.augment``: what is done to each training batch before D (or the VAE) sees it.
+#: ``hflip``: each image mirrored left-right with probability 1/2 (the "mirror" augmentation of
+#: face GANs: DCGAN/StyleGAN on CelebA/FFHQ), drawn from (seed, batch index), so a resumed run
+#: sees the same batches. For mirror-symmetric data (faces), not digits or text.
+AUGMENTS = ("none", "hflip")
+
+
+def augment_batch(real: Tensor, augment: str, seed: int, b: int) -> Tensor:
+    """``real`` (B, C, H, W) as ``augment`` (:data:`AUGMENTS`) makes it for global batch ``b``;
+    ``"none"`` returns it unchanged. The flips are a pure function of (seed, b)."""
+    if augment == "none":
+        return real
+    flip = torch.rand(len(real), generator=_rng(seed, 6, b)) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1).to(real.device), real.flip(-1), real)
 
 
 def _check_resume(out: Path, resume: bool) -> bool:
@@ -449,6 +467,9 @@ def check_same_experiment(out: Path, values: dict, saved: dict) -> None:
     """A ValueError naming every setting in ``values`` (TrainConfig fields) that differs from
     ``saved`` (the config of the checkpoint in ``out``), except those a resume may change
     (``MUTABLE_ON_RESUME``)."""
+    # (a setting added after the checkpoint was saved reads as its default: augment="none")
+    defaults = dataclasses.asdict(TrainConfig())
+    saved = {**{k: defaults[k] for k in values if k in defaults and k not in saved}, **saved}
     changed = [k for k, v in values.items() if k not in MUTABLE_ON_RESUME and saved.get(k) != v]
     if changed:  # (each as its flag: --n-train 64 in the checkpoint, 32 asked)
         said = "; ".join(
@@ -764,7 +785,9 @@ class Trainer:
         self.D.train()
         self.D.requires_grad_(True)
         for k in range(cfg.n_critic):
-            real = self._local(_take(self.data, self.sampler.indices(s * cfg.n_critic + k)))
+            b = s * cfg.n_critic + k
+            real = _take(self.data, self.sampler.indices(b))
+            real = self._local(augment_batch(real, cfg.augment, cfg.seed, b))
             z = self._local(torch.randn(B, cfg.latent_dim, generator=gen))
             eps = self._local(torch.rand(B, generator=gen))
             with self._autocast():
@@ -921,7 +944,8 @@ class VAETrainer(Trainer):
         cfg = self.cfg
         self.G.train()
         self.E.train()
-        real = _take(self.data, self.sampler.indices(s)).to(self.device)
+        real = _take(self.data, self.sampler.indices(s))
+        real = augment_batch(real, cfg.augment, cfg.seed, s).to(self.device)
         eps = torch.randn(cfg.batch_size, cfg.latent_dim, generator=_rng(cfg.seed, 2, s))
         recon, kl = self.loss(self.E, self.G, real, eps)
         self.opt.zero_grad(set_to_none=True)

@@ -93,6 +93,10 @@ BAD = {
     "vae with dcgan": (["--loss", "vae"], "arch='mlp'"),
     "wgan-gp with batch norm": (["--loss", "wgan-gp", "--d-norm", "batch"], "d_norm"),
     "unknown loss": (["--loss", "hinge"], "loss must be one of"),
+    "unknown augment": (
+        ["--augment", "flip"],
+        r"augment must be one of 'none', 'hflip'; got 'flip'",
+    ),
     "unknown dataset": (["--dataset", "nosuch"], r"dataset name \(CLI --dataset\) must be one of"),
     "missing data root": (
         ["--dataset", "mnist"],

@@ -11,7 +11,15 @@ import torch
 
 from ganinverse.models import load_generator, load_model
 from pretrain.logs import LossLog
-from pretrain.trainer import BatchSampler, TrainConfig, Trainer, VAETrainer, _rng, train
+from pretrain.trainer import (
+    BatchSampler,
+    TrainConfig,
+    Trainer,
+    VAETrainer,
+    _rng,
+    augment_batch,
+    train,
+)
 
 
 def _data(n=48, seed=0):
@@ -362,3 +370,51 @@ def test_a_checkpoint_without_a_data_record_resumes_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="does not record its training images"):
         train(_cfg(tmp_path, steps=2), _data(), resume=True)
     assert "data" in json.loads((tmp_path / "checkpoint.json").read_text())
+
+
+def test_hflip_mirrors_about_half_of_each_batch_as_a_function_of_seed_and_batch():
+    real = torch.rand(256, 3, 8, 8)
+    assert augment_batch(real, "none", 0, 5) is real
+    out = augment_batch(real, "hflip", 0, 5)
+    same = (out == real).flatten(1).all(1)
+    mirrored = (out == real.flip(-1)).flatten(1).all(1)
+    assert bool((same ^ mirrored).all())  # each image kept or mirrored whole, nothing else
+    assert 90 < int(mirrored.sum()) < 166  # p = 1/2 (binomial 256: ±4.6 sd)
+    assert torch.equal(out, augment_batch(real, "hflip", 0, 5))  # a pure function of (seed, b)
+    assert not torch.equal(out, augment_batch(real, "hflip", 0, 6))
+    assert not torch.equal(out, augment_batch(real, "hflip", 1, 5))
+
+
+@pytest.mark.parametrize("loss", ["gan", "vae"])
+def test_hflip_changes_training_and_resumes_bit_for_bit(tmp_path, loss):
+    kw = dict(loss=loss, **({"arch": "mlp", "hidden": [8]} if loss == "vae" else {}))
+    data = _data()
+    plain = train(_cfg(tmp_path / "plain", steps=3, **kw), data)
+    straight = train(_cfg(tmp_path / "a", steps=3, augment="hflip", **kw), data)
+    train(_cfg(tmp_path / "b", steps=2, augment="hflip", **kw), data)
+    resumed = train(_cfg(tmp_path / "b", steps=3, augment="hflip", **kw), data, resume=True)
+    a, b, p = _states(straight), _states(resumed), _states(plain)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], p[k]) for k in a)  # the flips reached the networks
+    recorded = json.loads((tmp_path / "a" / "checkpoint.json").read_text())["config"]
+    assert recorded["augment"] == "hflip"
+    with pytest.raises(ValueError, match=r"--augment: the checkpoint has 'hflip', this run asks"):
+        train(_cfg(tmp_path / "a", steps=4, **kw), data, resume=True)
+
+
+def test_an_unknown_augment_is_refused_before_any_file(tmp_path):
+    with pytest.raises(ValueError, match="augment"):
+        Trainer(_cfg(tmp_path / "x", augment="flip"), _data())
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_checkpoint_saved_before_augment_existed_resumes_as_none(tmp_path):
+    from ganinverse.models.checkpoint import read_pair, write_pair
+
+    train(_cfg(tmp_path, steps=1), _data())
+    info, tensors, _ = read_pair(tmp_path / "checkpoint", "training checkpoint")
+    del info["config"]["augment"]  # as saved before the option existed
+    write_pair(tmp_path / "checkpoint", tensors, info)
+    assert train(_cfg(tmp_path, steps=2), _data(), resume=True).step == 2
+    with pytest.raises(ValueError, match=r"--augment: the checkpoint has 'none'"):
+        train(_cfg(tmp_path, steps=3, augment="hflip"), _data(), resume=True)
