@@ -560,12 +560,12 @@ class SweepSpec:
         diff = [k for k in now if k != "resolved" and a.get(k) != b.get(k)]
         diff += [f"resolved {k}" for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
         if explain:
-            texts = {k: _explained(k, b, a, ra, rb) for k in diff}
-            values = {k: t.split(": ", 1)[-1] for k, t in texts.items()}
-            diff = [  # (a resolved setting that says what its own field says: said once)
-                texts[k]
-                for k in diff
-                if not (k.startswith("resolved ") and values.get(k[9:]) == values[k])
+            parts = {k: _explained(k, b, a, ra, rb) for k in diff}  # (label, saved, now)
+            told = [p[1:] for k, p in parts.items() if not k.startswith("resolved ")]
+            diff = [  # (a resolved default that changed as a field above did: said once)
+                f"{label}: saved {_short(old)}, now {_short(new)}"
+                for k, (label, old, new) in parts.items()
+                if not (k.startswith("resolved ") and (old, new) in told)
             ]
         return diff
 
@@ -847,12 +847,31 @@ def set_by_every(candidates) -> set:
     return set.intersection(*sets) if sets else set()
 
 
-def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping) -> str:
-    """``key`` of ``differences`` as "key (its flags): saved X, now Y" (values shortened)."""
+def _short(value: Any) -> str:
+    """``value`` as JSON, cut to 160 characters."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 160 else text[:157] + "..."
 
-    def short(value: Any) -> str:
-        text = json.dumps(value, sort_keys=True, default=str)
-        return text if len(text) <= 160 else text[:157] + "..."
+
+def _option_flags(changed: Any) -> str | None:
+    """The flags of the method options in ``changed`` (method -> {option: value}), e.g.
+    ``--iagan-tv``; None where one has none (the field's own label is used then)."""
+    flags = []
+    for method, options in (changed if isinstance(changed, Mapping) else {}).items():
+        record = METHODS.get(method)
+        for option in options if isinstance(options, Mapping) else ():
+            flag = record.flags.get(option) if record is not None else None
+            if flag is None:
+                return None
+            flags.append(flag.flag)
+    return ", ".join(dict.fromkeys(flags)) or None
+
+
+def _explained(
+    key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping
+) -> tuple[str, Any, Any]:
+    """``key`` of ``differences`` as (label "key (its flags)", saved, now): the values as only
+    what differs in them (a short grid whole; a long one as the entries that changed)."""
 
     def changed(x: Any, y: Any) -> tuple[Any, Any]:
         """Two dicts as only the keys that differ, at every depth (options → method → option:
@@ -864,6 +883,8 @@ def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping)
                 if x.get(k) != y.get(k)
             }
             return {k: a for k, (a, _) in pairs.items()}, {k: b for k, (_, b) in pairs.items()}
+        if isinstance(x, list) and isinstance(y, list) and len(_short(x)) + len(_short(y)) <= 160:
+            return x, y  # (a short grid whole: "saved [0.1, 0.01], now [0.1, 0.001]")
         if isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and len(x) > 1:
             # (a long grid: only its entries that differ, by index, e.g. {"[25]": 0.008})
             pairs = {
@@ -882,10 +903,12 @@ def _explained(key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping)
         return x, y
 
     if key.startswith("resolved "):
-        name = key[len("resolved ") :]
-        old, new = changed(rb.get(name), ra.get(name))
-        return f"{key} (the defaults the flags left): saved {short(old)}, now {short(new)}"
-    flags = FIELD_FLAGS.get(key)
-    label = f"{key} ({flags})" if flags else key
+        old, new = changed(rb.get(key[len("resolved ") :]), ra.get(key[len("resolved ") :]))
+        return f"{key} (the defaults the flags left)", old, new
     old, new = changed(saved.get(key), now.get(key))
-    return f"{label}: saved {short(old)}, now {short(new)}"
+    both = {
+        **(old if isinstance(old, Mapping) else {}),
+        **(new if isinstance(new, Mapping) else {}),
+    }
+    flags = (_option_flags(both) if key == "options" else None) or FIELD_FLAGS.get(key)
+    return (f"{key} ({flags})" if flags else key), old, new

@@ -1078,3 +1078,32 @@ def test_validation_images_start_at_val_start_and_never_meet_the_test_images(
     Sweep(spec(tiny_generator, methods=("lasso-dct",)), out)  # resumes: its value was 0
     with pytest.raises(ValueError, match=r"val_start \(--val-start\): saved 0, now 3"):
         Sweep(spec(tiny_generator, methods=("lasso-dct",), val_start=3), out)
+
+
+def test_a_refused_resume_shows_a_short_grid_whole():
+    """helper-70: a 2-entry grid with one entry changed read 'saved {"[1]": ...}, now {"[1]":
+    ...}' (JSON indices); a grid that fits the line is shown as it was and as it is."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    saved = SweepSpec(**kw, engine_grid=({"lambda_z": 0.1}, {"lambda_z": 0.01})).to_json()
+    now = SweepSpec(**kw, engine_grid=({"lambda_z": 0.1}, {"lambda_z": 0.001}))
+    (line,) = now.differences(saved, explain=True)
+    assert (
+        'saved [{"lambda_z": 0.1}, {"lambda_z": 0.01}], now [{"lambda_z": 0.1}, {"lambda_z": 0.001}]'
+        in line
+    ), line
+    assert '"[1]"' not in line
+
+
+def test_a_refused_resume_names_a_changed_option_by_its_flag_once():
+    """helper-70: a changed --iagan-tv read 'options (the method option flags): ...' and then
+    the same values again as 'resolved methods (the defaults the flags left): ...'."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("iagan",))
+    saved = SweepSpec(**kw, options={"iagan": {"tv_weight": 0.3, "lr_z": 3e-4}}).to_json()
+    now = SweepSpec(**kw, options={"iagan": {"tv_weight": 0.2, "lr_z": 1e-3}})
+    (line,) = now.differences(saved, explain=True)
+    assert line.startswith("options (--iagan-lr-z, --iagan-tv): saved {"), line
+    assert '"tv_weight": 0.3' in line and '"tv_weight": 0.2' in line
