@@ -73,21 +73,41 @@ def default_grid(
     lambda_z: Sequence[float] = LAMBDA_Z_GRID,
     init: Sequence[str] = INIT_GRID,
     steps: Sequence[int] | None = STEPS_GRID,
+    *,
+    flags: Mapping[str, str] | None = None,
 ) -> tuple[dict, ...]:
     """Every (λ_z, init, steps) triple as engine overrides, the sweep's ``engine_grid`` layout;
     ``steps=None`` searches none (every candidate runs the engine's steps).
 
     Raises ValueError for an empty axis, a negative or non-finite λ_z, an unknown init or
-    steps < 1, naming the axis (``lambda_z_grid``, ``init_grid``, ``steps_grid``)."""
+    steps < 1, naming the axis and entry (``lambda_z_grid[1]``, ``init_grid[0]``,
+    ``steps_grid[2]``); ``flags`` ({axis: flag}, the command line's): named as the flag's
+    entry instead (``--steps-grid: entry 3 of 3 (0): steps must be >= 1``)."""
     axes = {"lambda_z_grid": lambda_z, "init_grid": init, "steps_grid": steps}
     for name, values in axes.items():
         if values is not None and (isinstance(values, str) or not len(values)):
             raise ValueError(f"{name} must be a non-empty list of candidates, got {values!r}")
-    lams = [check_weight(v, f"lambda_z_grid[{i}]") for i, v in enumerate(lambda_z)]
-    inits = [check_choice(v, "init_grid", INITS) for v in init]
+
+    def checked(axis: str, setting: str, check) -> list:
+        values, out = axes[axis], []
+        for i, value in enumerate(values):
+            if flags is None:
+                out.append(check(value, f"{axis}[{i}]"))
+                continue
+            try:
+                out.append(check(value, setting))
+            except (TypeError, ValueError) as err:
+                from .sweep.spec import typed_value
+
+                where = f"{flags[axis]}: entry {i + 1} of {len(values)} ({typed_value(value)})"
+                raise type(err)(f"{where}: {err}") from err
+        return out
+
+    lams = checked("lambda_z_grid", "lambda_z", check_weight)
+    inits = checked("init_grid", "init", lambda v, name: check_choice(v, name, INITS))
     if steps is None:
         return tuple({"lambda_z": lam, "init": i} for i, lam in itertools.product(inits, lams))
-    steps = [check_count(v, f"steps_grid[{i}]", "steps") for i, v in enumerate(steps)]
+    steps = checked("steps_grid", "steps", lambda v, name: check_count(v, name, "steps"))
     return tuple(
         {"lambda_z": lam, "init": i, "steps": n}
         for i, n, lam in itertools.product(inits, steps, lams)

@@ -131,10 +131,17 @@ def test_tune_on_the_command_line(generator, tmp_path, capsys):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--init-grid", "gaussian"], "--init-grid: init_grid must be one of 'normal', 'uniform'"),
-        (["--lambda-z-grid", "-1"], "--lambda-z-grid: lambda_z_grid[0] must be >= 0"),
-        (["--lambda-z-grid", "0.1,nan"], "--lambda-z-grid: lambda_z_grid[1] must be a finite"),
-        (["--steps-grid", "0"], "--steps-grid: steps_grid[0] must be >= 1"),
+        # (each entry by its flag, as sweep's; helper-70: 'steps_grid[0]', the API's name)
+        (
+            ["--init-grid", "gaussian"],
+            "--init-grid: entry 1 of 1 (gaussian): init must be one of 'normal', 'uniform'",
+        ),
+        (["--lambda-z-grid", "-1"], "--lambda-z-grid: entry 1 of 1 (-1): lambda_z must be >= 0"),
+        (
+            ["--lambda-z-grid", "0.1,nan"],
+            "--lambda-z-grid: entry 2 of 2 (nan): lambda_z must be a finite",
+        ),
+        (["--steps-grid", "10,0"], "--steps-grid: entry 2 of 2 (0): steps must be >= 1"),
         (["--restarts", "0"], "--restarts: restarts must be >= 1"),
         (["--refine-n-val", "20"], "--refine-n-val: refine_n_val must be >= 21"),
         (["--refine-top", "-2"], "--refine-top: refine_top must be >= 0"),
@@ -174,6 +181,11 @@ def test_default_grid_is_the_product_of_its_axes_and_checks_them():
         default_grid(())
     with pytest.raises(TypeError, match="steps_grid\\[0\\] must be an int"):
         default_grid(steps=(2.5,))
+    with pytest.raises(ValueError, match=r"^init_grid\[1\] must be one of"):
+        default_grid(init=("normal", "gauss"))
+    flags = {"lambda_z_grid": "-L", "init_grid": "-I", "steps_grid": "-S"}
+    with pytest.raises(TypeError, match=r"^-S: entry 1 of 2 \(2\.5\): steps must be an int"):
+        default_grid(steps=(2.5, 3), flags=flags)
 
 
 def test_reconstruct_says_which_settings_it_used(generator, tmp_path, capsys):

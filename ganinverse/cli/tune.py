@@ -164,6 +164,14 @@ def _prune_at(args: argparse.Namespace) -> tuple[float, ...]:
     return tuple(args.prune_at)
 
 
+#: default_grid's axes as their flags (its errors name the flag's entry, as sweep's do)
+GRID_FLAGS = {
+    "lambda_z_grid": "--lambda-z-grid",
+    "init_grid": "--init-grid",
+    "steps_grid": "--steps-grid",
+}
+
+
 def run(args: argparse.Namespace) -> int:
     for m in args.m:
         check_int(m, "m", low=1)
@@ -185,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         n_val=args.n_val,
         val_start=args.val_start,
         engine=engine,
-        grid=default_grid(args.lambda_z_grid, args.init_grid, steps_grid),
+        grid=default_grid(args.lambda_z_grid, args.init_grid, steps_grid, flags=GRID_FLAGS),
         seed=args.seed,
         refine_top=args.refine_top,
         refine_n_val=args.refine_n_val,
