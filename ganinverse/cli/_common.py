@@ -653,6 +653,8 @@ def add_method_flags(
                     type=_keeping_reason(flag.type),
                     choices=flag.choices,
                     dest=_dest(flag.flag),
+                    # (the usage line shows the flag's own name, not the dest's METHOD_ prefix)
+                    metavar=None if flag.choices else _dest(flag.flag)[len("method_") :].upper(),
                     help=(
                         f"{flag.help} (default here: {defaults_here[flag.flag]})".replace("%", "%%")
                         if flag.flag in (defaults_here or {})

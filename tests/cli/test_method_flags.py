@@ -539,6 +539,8 @@ def test_help_is_still_the_full_usage(capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert text.startswith("usage: ganinverse sweep") and "--dd-channels" in text
+    # a method flag's value is named after the flag (helper-70: [--iagan-blend METHOD_IAGAN_BLEND])
+    assert "[--iagan-blend IAGAN_BLEND]" in text and "METHOD_" not in text
 
 
 # --------------------------------------------------------------------------- train-classifier
