@@ -129,12 +129,18 @@ def test_train_classifier_tells_the_rule_of_its_radius(tmp_path, capsys, extra, 
     assert not (tmp_path / "o").exists()
 
 
-def test_an_l2_budget_beyond_the_image_diameter_names_the_attack(tmp_path, capsys, plain):
+@pytest.mark.parametrize(
+    "attacks, typed", [("pgd2:29", "pgd2:29"), ("fgsm:0.1, pgd2:1e9", "pgd2:1e9")]
+)
+def test_an_l2_budget_beyond_the_image_diameter_names_the_attack(
+    tmp_path, capsys, plain, attacks, typed
+):
+    """(helper-70: pgd2:1e9 was named as pgd2:1000000000: the entry as typed now)"""
     argv = ["defend", "eval", "--classifier", str(plain), "--generator", "digits"]
-    argv += ["--dataset", "digits", "--n", "2", "--attacks", "pgd2:29"]
+    argv += ["--dataset", "digits", "--n", "2", "--attacks", attacks]
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "--attacks pgd2:29: eps must be in (0, 28)" in err and "√n = 28" in err, err
+    assert f"--attacks {typed}: eps must be in (0, 28)" in err and "√n = 28" in err, err
     assert not (tmp_path / "o").exists()
 
 
