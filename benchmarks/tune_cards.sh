@@ -30,3 +30,8 @@ t fashion-mnist-wgangp --dataset fashion-mnist --data-root /tmp/data --m 10,25,1
 # faces: the CelebA engine (lr 0.1, 500 steps), 3 λ_z x 2 inits at three m, 4 validation faces
 t celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 --m 100,500,2500 \
   --lambda-z-grid 0.01,0.001,0.0001 --steps 500 --n-val 4 --noise-std 0.01 --refine-top 0
+# the GPU-trained faces generator (session 33): the same search on the 4 faces held out of its
+# training (5900-5903; it trained on faces 0-5899)
+t celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 --m 100,500,2500 \
+  --lambda-z-grid 0.01,0.001,0.0001 --steps 500 --n-val 4 --val-start 5900 --noise-std 0.01 \
+  --refine-top 0

@@ -138,8 +138,7 @@ def run(args: argparse.Namespace) -> int:
         rates=("lr",),
     )
     if args.eps is not None:
-        # (0 passes here: refused below with its own reason, plain training)
-        check_budget(args.eps, "--eps", "inf", strict=args.eps != 0)
+        check_budget(args.eps, "--eps", "inf", strict=True, zero_checked_later=True)
     if args.manifold_fraction is not None:
         check_number(args.manifold_fraction, "--manifold-fraction", low=0.0, high=1.0)
     if args.manifold_eps is not None:

@@ -88,6 +88,7 @@ def check_budget(
     *,
     strict: bool = False,
     step: bool = False,
+    zero_checked_later: bool = False,
 ) -> float:
     """A radius (or, ``step=True``, a step size) on the [0, 1] image scale: finite, ≥ 0 (> 0
     if ``strict``), and below 1 for L∞ or below √n (the diameter of [0, 1]^n) for L2 when the
@@ -96,7 +97,13 @@ def check_budget(
     A radius at the bound already holds every image (the L∞ ball of radius 1 around any image
     contains all of [0, 1]^n), so the attack always "succeeds": the commonest cause is a budget
     in 0-255 units, and the message says so.
+
+    ``zero_checked_later``: exactly 0 passes although ``strict`` tells the range as (0, b):
+    the caller refuses 0 later with its own reason (train-classifier: "plain training").
     """
+    if zero_checked_later and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value == 0:
+            return float(value)
     value = check_number(value, name, low=0.0, low_open=strict)
     if norm == "inf":
         high, ball = 1.0, "an L∞ budget on the [0, 1] image scale"

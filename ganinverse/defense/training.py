@@ -69,8 +69,7 @@ class AdversarialAugment:
     ) -> None:
         check_not_generator(model, "model", "a classifier of [0, 1] images (G goes in G=)")
         self.model = check_float32_model(model)
-        zero = isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps == 0
-        self.eps = check_budget(eps, "eps", "inf", strict=not zero)  # (0: refused below)
+        self.eps = check_budget(eps, "eps", "inf", strict=True, zero_checked_later=True)
         self.steps = check_count(steps, "steps", "steps")
         self.alpha = (
             None if alpha is None else check_budget(alpha, "alpha", "inf", strict=True, step=True)

@@ -325,3 +325,20 @@ def test_the_margin_loss_moves_images_where_the_cross_entropy_saturates():
     assert torch.equal(ce, x)
     margin = PGD(Confident(), 0.5, steps=10, random_start=False, loss="margin")(x, y)
     assert (Confident()(margin).argmax(1) == 1).all()
+
+
+def test_a_budget_whose_zero_is_checked_later_passes_zero_and_tells_the_open_range():
+    """One rule for train-classifier --eps and AdversarialTraining(eps=): 0 passes (refused
+    later as plain training), any other radius outside (0, 1) is told that range."""
+    from ganinverse.defense.attacks import check_budget
+
+    assert check_budget(0, "eps", "inf", strict=True, zero_checked_later=True) == 0.0
+    assert check_budget(0.3, "eps", "inf", strict=True, zero_checked_later=True) == 0.3
+    with pytest.raises(ValueError, match=r"eps must be >= 0|eps must be > 0"):
+        check_budget(-0.1, "eps", "inf", strict=True, zero_checked_later=True)
+    with pytest.raises(ValueError, match=r"eps must be in \(0, 1\)"):
+        check_budget(1.5, "eps", "inf", strict=True, zero_checked_later=True)
+    with pytest.raises(TypeError, match="eps"):
+        check_budget(False, "eps", "inf", strict=True, zero_checked_later=True)
+    with pytest.raises(ValueError, match=r"eps must be > 0"):  # (no later check: refused)
+        check_budget(0, "eps", "inf", strict=True)
