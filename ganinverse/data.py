@@ -1055,6 +1055,29 @@ def load_images(
     return _as_signed_float32(x, f"{name!r} split {split!r}"), labels
 
 
+def load_validation_images(
+    name: str, root: str | os.PathLike | None, n_val: int, val_start: int = 0
+) -> Tensor:
+    """The ``n_val`` train-split images from ``val_start`` that a weight search scores its
+    candidates on (``sweep``'s and ``tune``'s), (n_val, C, H, W) in [-1, 1]. Errors of the
+    dataset itself (no such dataset, files missing, no train split) come as they are; too few
+    images as a ValueError naming ``--n-val`` and ``--val-start`` with the split's size."""
+    load_images(name, root, "train", n=1)
+    try:
+        images, _ = load_images(
+            name, root, "train", n=n_val, start=val_start, n_flag="--n-val",
+            start_flag="--val-start",
+        )  # fmt: skip
+    except ValueError as err:
+        what = (
+            f"the validation images (--n-val {n_val} from --val-start {val_start})"
+            if val_start
+            else f"n_val = {n_val} validation images"
+        )
+        raise ValueError(f"{what} from the train split: {err}") from err
+    return images
+
+
 __all__ = [
     "SOURCES",
     "celeba_crop",
@@ -1064,6 +1087,7 @@ __all__ = [
     "image_dataset",
     "load_image_file",
     "load_images",
+    "load_validation_images",
     "open_image",
     "save_image_file",
     "to_unit",

@@ -38,7 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validation import check_choice, check_count, check_int, check_unit_noise_std, check_weight
-from .data import check_trained_on, load_images
+from .data import check_trained_on, load_images, load_validation_images
 from .exceptions import ConvergenceWarning
 from .io import atomic_write_text, read_json
 from .latent import INITS, optimize_latent
@@ -365,21 +365,9 @@ def _in_tune_words(difference: str) -> str:
 
 
 def _first_stage_images(dataset: str, data_root, n_val: int, val_start: int = 0) -> None:
-    """Load the first stage's validation images: errors of the dataset itself as they are, too
-    few images as a ValueError naming ``n_val`` (and ``val_start``)."""
-    load_images(dataset, data_root, "train", n=1)
-    try:
-        load_images(
-            dataset, data_root, "train", n=n_val, start=val_start, n_flag="--n-val",
-            start_flag="--val-start",
-        )  # fmt: skip
-    except ValueError as err:
-        what = (  # (as the sweep's runner says it)
-            f"the validation images (--n-val {n_val} from --val-start {val_start})"
-            if val_start
-            else f"n_val = {n_val} validation images"
-        )
-        raise ValueError(f"{what} from the train split: {err}") from err
+    """Load the first stage's validation images (``load_validation_images``): its errors name
+    ``--n-val`` and ``--val-start`` as the sweep's do."""
+    load_validation_images(dataset, data_root, n_val, val_start)
 
 
 def finalists(search: Sequence, top: int, keep: Mapping) -> list[dict]:

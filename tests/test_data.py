@@ -850,3 +850,19 @@ def test_a_file_enlarged_many_times_warns(tmp_path):
         Image.fromarray(np.full((3, 3), 200, np.uint8)).save(tmp_path / "d" / f"{i}.png")
     with pytest.warns(ConversionWarning, match=r"2 of 2 images .* enlarged more than 4x"):
         data.load_images("folder", tmp_path / "d", image_size=28)
+
+
+def test_validation_images_name_the_flags_that_chose_them():
+    """sweep's and tune's validation images: one loader, one wording (they were two copies)."""
+    from ganinverse.data import load_validation_images
+
+    x = load_validation_images("digits", None, 3, 10)
+    assert x.shape == (3, 1, 28, 28) and float(x.min()) >= -1 and float(x.max()) <= 1
+    with pytest.raises(ValueError, match=r"^n_val = 5000 validation images from the train split"):
+        load_validation_images("digits", None, 5000)
+    with pytest.raises(
+        ValueError, match=r"^the validation images \(--n-val 10 from --val-start 1495\)"
+    ):
+        load_validation_images("digits", None, 10, 1495)
+    with pytest.raises(ValueError, match=r"^split for 'folder' must be one of 'all'"):
+        load_validation_images("folder", ".", 2)  # (the dataset's own error, as it is)

@@ -32,7 +32,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .. import metrics
-from ..data import load_images, warn_trained_on
+from ..data import SOURCES, load_images, load_validation_images, warn_trained_on
 from ..device import resolve_device
 from ..io import atomic_write, atomic_write_json, check_output_dir, read_json
 from ..masks import FILE_SUFFIXES, mask_from_file
@@ -294,26 +294,16 @@ class Sweep:
         searches), loaded once."""
         if self._val_images is None:
             s = self.spec
-            try:
-                self._val_images, _ = load_images(
-                    s.dataset, s.data_root, "train", n=s.n_val, start=s.val_start,
-                    n_flag="--n-val", start_flag="--val-start",
-                )  # fmt: skip
-            except ValueError as err:
-                if str(err).startswith("split for"):  # (a folder: one split, no train images)
-                    searched = [m for m in s.methods if self.search_chain(m)]
-                    raise ValueError(
-                        f"the weight search of {', '.join(searched)} needs validation images "
-                        f"from a train split, which {s.dataset!r} does not have ({err}): give each "
-                        "searched grid one value (e.g. --lasso-lambdas 0.1), which is set "
-                        "without a search, or use a dataset with a train split"
-                    ) from err
-                what = (
-                    f"the validation images (--n-val {s.n_val} from --val-start {s.val_start})"
-                    if s.val_start
-                    else f"n_val (--n-val) = {s.n_val} validation images"
+            if s.dataset in SOURCES and "train" not in SOURCES[s.dataset]:  # (a folder)
+                searched = [m for m in s.methods if self.search_chain(m)]
+                raise ValueError(
+                    f"the weight search of {', '.join(searched)} needs validation images "
+                    f"from a train split, which {s.dataset!r} does not have (its split: "
+                    f"{', '.join(SOURCES[s.dataset])}): give each searched grid one value (e.g. "
+                    "--lasso-lambdas 0.1), which is set without a search, or use a dataset "
+                    "with a train split"
                 )
-                raise ValueError(f"{what} from the train split: {err}") from err
+            self._val_images = load_validation_images(s.dataset, s.data_root, s.n_val, s.val_start)
         return self._val_images
 
     def operator(self, x: Any, ids: Sequence[Any] | None = None) -> LinearOperator:
