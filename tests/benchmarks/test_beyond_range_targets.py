@@ -50,10 +50,18 @@ def test_choice_on_validation_and_paired_difference(targets, tmp_path, capsys):
     assert targets.choose(targets.LASSO, 100, psnr, validation) == ("lasso-dct", 0.05)
     mean, ci, higher, n = targets.paired(psnr[("csgm-sparse", 100)], psnr[("lasso-dct", 100)])
     assert (mean, higher, n) == (pytest.approx(1.0), 2, 3)  # diffs 2, 1, 0
-    targets.main([str(a), str(b)])
+    cost = tmp_path / "cost.csv"  # (benchmarks/iagan_cost.py's rows: the side-by-side timing)
+    cost.write_text(
+        "m,n,adapt_steps,csgm_s_per_image,iagan_s_per_image,ratio,finetune_steps_mean,"
+        "csgm_psnr,iagan_psnr,threads,when,iagan_options\n"
+        '100,4,30,10.0,13.0,1.3,20.0,19.0,21.0,1,2026-12-04 18:00,"{""tv_weight"": 0.3}"\n'
+    )
+    targets.main([str(a), str(b), "--cost", str(cost)])
     out = capsys.readouterr().out
     assert "| 100 | csgm-sparse (0.01) | lasso-dct (0.05) | +1.00 ±" in out
-    assert "iagan / csgm seconds per image 2.00" in out
+    # the cost target is read from the side-by-side timing; the sweep's seconds are told apart
+    assert "m = 100: iagan {'tv_weight': 0.3} / csgm seconds per image 1.30, side by side" in out
+    assert "iagan / csgm sweep timing 2.00 (the sweeps' seconds" in out
 
 
 def test_a_missing_folder_is_a_clear_error(targets, tmp_path):
