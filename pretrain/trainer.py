@@ -137,11 +137,11 @@ class TrainConfig:
         d = rules.defaults
         cfg = dataclasses.replace(
             self,
-            optimizer=self.optimizer or d.optimizer,
+            optimizer=self.optimizer if self.optimizer is not None else d.optimizer,
             lr=self.lr if self.lr is not None else d.lr,
             betas=list(self.betas) if self.betas is not None else list(d.betas),
             n_critic=self.n_critic if self.n_critic is not None else d.n_critic,
-            d_norm=self.d_norm or d.d_norm,
+            d_norm=self.d_norm if self.d_norm is not None else d.d_norm,
             hidden=list(self.hidden),
         )
         cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
@@ -978,7 +978,7 @@ def option_scopes() -> dict[str, tuple[Callable[[TrainConfig], bool], str, tuple
 
 def _optimizer(cfg: TrainConfig) -> str:
     """The optimiser a run uses: ``cfg.optimizer``, else its loss's default."""
-    return cfg.optimizer or LOSSES[cfg.loss].defaults.optimizer
+    return cfg.optimizer if cfg.optimizer is not None else LOSSES[cfg.loss].defaults.optimizer
 
 
 def idle_options(cfg: TrainConfig, given, *, cli: bool = False) -> list[str]:

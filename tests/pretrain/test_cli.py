@@ -97,6 +97,9 @@ BAD = {
         ["--augment", "flip"],
         r"augment must be one of 'none', 'hflip'; got 'flip'",
     ),
+    # helper-71: an empty name ran the loss's default
+    "empty optimizer": (["--optimizer", ""], r"--optimizer: optimizer must be one of .*got ''"),
+    "empty d-norm": (["--d-norm", ""], r"--d-norm: d_norm must be one of .*got ''"),
     "unknown dataset": (["--dataset", "nosuch"], r"dataset name \(CLI --dataset\) must be one of"),
     "missing data root": (
         ["--dataset", "mnist"],
@@ -362,3 +365,25 @@ def test_an_image_size_the_gan_discriminator_cannot_take_names_the_flag(tmp_path
     assert "--image-size" in err and "loss='gan'" in err and "DCGAN discriminator" in err, err
     assert not out.exists()
     assert main([*args, "--loss", "vae", "--out", str(out)]) == 0  # no discriminator: fine
+
+
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--augment", "flip"], r"--augment: augment must be one of 'none', 'hflip'; got 'flip'"),
+        (["--loss", "GAN"], r"--loss: loss must be one of .*got 'GAN'; did you mean 'gan'"),
+    ],
+)
+def test_a_resume_with_a_value_no_run_takes_names_the_value_not_a_change(
+    tmp_path, capsys, flags, match
+):
+    """helper-71: '--resume --augment flip' was told 'cannot resume ... with a different
+    augment' rather than that no run takes 'flip'."""
+    out = tmp_path / "run"
+    assert main([*_tiny(), "--out", str(out)]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main([*_tiny("--steps", "3", *flags), "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "cannot resume" not in err, err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

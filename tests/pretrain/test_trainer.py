@@ -170,6 +170,9 @@ def test_config_errors(tmp_path):
         Trainer(_cfg(tmp_path, batch_size=100), _data())
     with pytest.raises(ValueError, match="CUDA"):
         Trainer(_cfg(tmp_path, amp=True), _data())
+    for key in ("optimizer", "d_norm"):  # helper-71: '' ran the loss's default (None is it)
+        with pytest.raises(ValueError, match=rf"{key} must be one of .*got ''"):
+            Trainer(_cfg(tmp_path, **{key: ""}), _data())
 
 
 def test_batch_order_is_a_function_of_seed_and_batch_index():
