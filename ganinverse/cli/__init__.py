@@ -54,6 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A ValueError for a flag given an empty (or blank) text: no flag of any command takes
+    one, and read as a name or path it would mean "not given" (``--discriminator ''`` ran with
+    none) or the working folder (``--image ''``) in silence."""
+    parsers = [parser]
+    for command in (args.command, getattr(args, "defend_command", None)):
+        sub = next(
+            (a for a in parsers[-1]._actions if isinstance(a, argparse._SubParsersAction)), None
+        )
+        if command is None or sub is None or command not in sub.choices:
+            break
+        parsers.append(sub.choices[command])
+    for action in parsers[-1]._actions:
+        value = getattr(args, action.dest, None)
+        if action.option_strings and isinstance(value, str) and not value.strip():
+            flag = next((o for o in action.option_strings if o.startswith("--")), None)
+            raise ValueError(
+                f"{flag or action.option_strings[0]} is empty ({value!r}): pass a value, or "
+                "drop the flag for its default"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ganinverse`` console script."""
     parser = build_parser()
@@ -71,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ganinverse {name}: warning ({category.__name__}): {message}\n"
     )
     try:
+        _refuse_empty_values(parser, args)
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(

@@ -472,12 +472,12 @@ def run_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
         keep_best=args.keep_best,
-        attack_loss=args.attack_loss or "ce",
+        attack_loss="ce" if args.attack_loss is None else args.attack_loss,
     )
     adopt_recorded_spellings(args)
     device = resolve_device(args.device)
     out = check_evaluation_dir(args.out, "--out")  # new, empty or this command's own folder
-    args.split = args.split or default_split(args.dataset)
+    args.split = args.split if args.split is not None else default_split(args.dataset)
     if args.split == "train":
         warnings.warn(
             f"defend eval --split train: the classifiers were trained on the {args.dataset} "

@@ -147,11 +147,16 @@ def _load_inputs(
     c, h, _ = (None, None, None) if image_shape is None else image_shape
     ids = files = None
     with recorded_conversions() as notes:
-        if args.dataset:
+        if args.dataset is not None:  # ('' is no dataset: refused by its check, not "no --dataset")
             x, _ = load_images(
                 args.dataset, args.data_root, args.split, n=args.n, start=args.start, image_size=h
             )
             ids = list(range(args.start, args.start + len(x)))
+        elif not str(args.image).strip():  # (Path('') is '.': the working folder, unasked)
+            raise ValueError(
+                f"--image: got an empty path {args.image!r}; pass an image file or a folder of "
+                "images"
+            )
         elif Path(args.image).is_dir():
             x, _ = load_images("folder", args.image, image_size=h, channels=c)
             files = folder_files(args.image)
@@ -235,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             f"--generator: method {args.method!r} uses no generator, so it would change nothing "
             "(the images keep their own size); drop --generator"
         )
-    args.generator = args.generator or "digits"
+    args.generator = "digits" if args.generator is None else args.generator
     G = load_generator(args.generator, device=device) if record.needs_generator else None
     device = device if G is None else generator_device(G)
     D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None
@@ -249,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         options["prior_weight"] = 0.0
         given = {args.method: {**given.get(args.method, {}), "prior_weight": 0.0}}
     x, ids, files, conversions = _load_inputs(args, None if G is None else tuple(G.image_shape))
-    G_data = warn_trained_on(G, args.generator, args.dataset or None)
+    G_data = warn_trained_on(G, args.generator, args.dataset)
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D, batch=len(x))
     check_axis_value(Inpainting, shape, args.mask)  # the sweep's check: e.g. nothing to fill

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     checks["noise_std"] = args.noise_std
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
     G = (
-        load_generator(args.generator or "digits", device=device)
+        load_generator("digits" if args.generator is None else args.generator, device=device)
         if record.needs_generator
         else None
     )
@@ -163,7 +163,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)
         read = {"dataset": args.dataset, "split": args.split, "index": args.index}
-    G_data = warn_trained_on(G, args.generator or "digits", None if args.image else args.dataset)
+    G_data = warn_trained_on(
+        G,
+        "digits" if args.generator is None else args.generator,
+        None if args.image else args.dataset,
+    )
     shape = tuple(x.shape[1:])
     if G is not None and shape != tuple(G.image_shape):
         raise ValueError(

@@ -369,7 +369,7 @@ def _check_sparse_l1_fits(args: argparse.Namespace) -> None:
 
 
 def _shard(args: argparse.Namespace) -> tuple[int, int]:
-    if args.shard:
+    if args.shard is not None:  # ('' is no K/N: refused by parse_shard, not read as unset)
         return parse_shard(args.shard)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return (int(os.environ.get("RANK", "0")), world)
@@ -379,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the flags, every method's options and grids (on their own, then against G, D
     and the images' size), the settings, then run the sweep; nothing is written before all
     passed."""
-    args.split = args.split or default_split(args.dataset)
+    args.split = args.split if args.split is not None else default_split(args.dataset)
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         raise ValueError(

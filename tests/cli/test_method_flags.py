@@ -1221,7 +1221,7 @@ def test_an_empty_out_or_a_data_root_that_is_a_file_is_named(command, tmp_path, 
         "inpaint": ["inpaint", "--dataset", "digits", "--n", "1", "--method", "biharmonic"],
     }[command]
     code, err = run([*args, "--out", ""], capsys)
-    assert code == 2 and "out is empty: pass the path of a new" in err
+    assert code == 2 and "--out is empty (''): pass a value" in err, err
     data = tmp_path / "f.txt"
     data.write_text("not a folder")
     args = [a if a != "digits" else "mnist" for a in args]

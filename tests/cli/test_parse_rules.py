@@ -445,3 +445,54 @@ def test_a_bad_list_entry_is_named(tmp_path, capsys):
     head = ["sweep", "--dataset", "digits", "--out", str(tmp_path / "new" / "o")]
     code, _, err = run([*head, "--m", "10,10.0"], capsys)
     assert code == 2 and "the entry '10.0' is not a whole number" in err, err
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["reconstruct", "--image", "", "--m", "20"], "--image"),  # (was: the working folder)
+        (
+            ["reconstruct", "--dataset", "digits", "--m", "20", "--discriminator", ""],
+            "--discriminator",
+        ),
+        (["sweep", "--dataset", "digits", "--m", "20", "--discriminator", " "], "--discriminator"),
+        (["sweep", "--dataset", "digits", "--m", "20", "--split", ""], "--split"),  # (ran test)
+        (["sweep", "--dataset", "digits", "--m", "20", "--shard", ""], "--shard"),  # (unsharded)
+        (["inpaint", "--image", ""], "--image"),
+        (["inpaint", "--dataset", "digits", "--generator", ""], "--generator"),
+        (
+            [
+                "defend",
+                "eval",
+                "--classifier",
+                "digits",
+                "--generator",
+                "digits",
+                "--attack-loss",
+                "",
+            ],
+            "--attack-loss",
+        ),  # (ran 'ce')
+        (
+            [
+                "tune",
+                "--generator",
+                "digits",
+                "--dataset",
+                "digits",
+                "--m",
+                "20",
+                "--data-root",
+                "",
+            ],
+            "--data-root",
+        ),
+    ],
+)
+def test_an_empty_value_is_refused_by_its_flag_before_any_work(tmp_path, capsys, argv, flag):
+    """helper-71: empty texts were read as "not given" ('--discriminator ""' ran without one,
+    '--split ""' the test split, '--shard ""' unsharded) or as the working folder."""
+    out = tmp_path / "o"
+    code, _, err = run([*argv, "--out", str(out)], capsys)
+    assert code == 2 and f"error: {flag} is empty (" in err and "drop the flag" in err, err
+    assert not out.exists()
