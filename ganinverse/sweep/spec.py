@@ -561,6 +561,21 @@ class SweepSpec:
         diff += [f"resolved {k}" for k in sorted(set(ra) | set(rb)) if ra.get(k) != rb.get(k)]
         if explain:
             parts = {k: _explained(k, b, a, ra, rb) for k in diff}  # (label, saved, now)
+            for key, resolved in (("options", "resolved methods"), ("engine", "resolved engine")):
+                if key in parts and resolved in parts:  # a flag left out: the default it ran
+                    _, old, new = parts[key]
+                    _, rold, rnew = parts[resolved]
+                    old, new = _filled(old, rold), _filled(new, rnew)
+                    parts[key] = (_label(key, old, new), old, new)
+                    if _covers(old, rold) and _covers(new, rnew):
+                        del parts[resolved]  # (it would say the same again)
+            if "engine" in parts and "resolved methods" in parts:  # (the engine again, as each
+                label, rold, rnew = parts["resolved methods"]  # latent method's config)
+                rold = _without_config(rold, parts["engine"][1])
+                rnew = _without_config(rnew, parts["engine"][2])
+                parts["resolved methods"] = (label, rold, rnew)
+                if not rold and not rnew:
+                    del parts["resolved methods"]
             told = [p[1:] for k, p in parts.items() if not k.startswith("resolved ")]
             diff = [  # (a resolved default that changed as a field above did: said once)
                 f"{label}: saved {_short(old)}, now {_short(new)}"
@@ -867,6 +882,71 @@ def _option_flags(changed: Any) -> str | None:
     return ", ".join(dict.fromkeys(flags)) or None
 
 
+def _filled(value: Any, resolved: Any) -> Any:
+    """``value`` (a difference of a field as given) with each setting left out (None) replaced
+    by the one it resolved to: the default the run used."""
+    if value is None:
+        return resolved
+    if isinstance(value, Mapping):
+        other = resolved if isinstance(resolved, Mapping) else {}
+        return {k: _filled(v, other.get(k)) for k, v in value.items()}
+    return value
+
+
+def _covers(value: Any, resolved: Any) -> bool:
+    """Whether every setting of ``resolved`` appears in ``value`` with the same value."""
+    if isinstance(resolved, Mapping):
+        return isinstance(value, Mapping) and all(
+            k in value and _covers(value[k], v) for k, v in resolved.items()
+        )
+    return value == resolved
+
+
+def _without_config(methods: Any, engine: Any) -> Any:
+    """A difference of the resolved methods without each method's ``config`` that the engine's
+    difference already says (a latent method runs the engine)."""
+    if not isinstance(methods, Mapping):
+        return methods
+    out = {}
+    for name, value in methods.items():
+        if isinstance(value, Mapping) and "config" in value and _covers(engine, value["config"]):
+            value = {k: v for k, v in value.items() if k != "config"}
+        if value:
+            out[name] = value
+    return out
+
+
+#: The engine settings' flags (a changed engine names those of the settings that changed).
+ENGINE_FLAGS = {
+    "steps": "--steps",
+    "restarts": "--restarts",
+    "lr": "--lr",
+    "lambda_z": "--lambda-z",
+    "tol": "--tol",
+    "prune_at": "--prune-at",
+}
+
+
+def _label(key: str, old: Any, new: Any) -> str:
+    """``key`` as "key (the flags that set what changed in it)": a method option's, a weight
+    grid's or an engine setting's own flag where each changed one has one, else the field's."""
+    both = {
+        **(old if isinstance(old, Mapping) else {}),
+        **(new if isinstance(new, Mapping) else {}),
+    }
+    flags = None
+    if key == "options":
+        flags = _option_flags(both)
+    elif key == "grids" and both:
+        grid_flags = {r.tuned.key: r.tuned.flag for r in METHODS.values() if r.tuned}
+        if all(k in grid_flags for k in both):
+            flags = ", ".join(dict.fromkeys(grid_flags[k] for k in both))
+    elif key == "engine" and both and all(k in ENGINE_FLAGS for k in both):
+        flags = ", ".join(ENGINE_FLAGS[k] for k in both)
+    flags = flags or FIELD_FLAGS.get(key)
+    return f"{key} ({flags})" if flags else key
+
+
 def _explained(
     key: str, saved: Mapping, now: Mapping, ra: Mapping, rb: Mapping
 ) -> tuple[str, Any, Any]:
@@ -906,9 +986,4 @@ def _explained(
         old, new = changed(rb.get(key[len("resolved ") :]), ra.get(key[len("resolved ") :]))
         return f"{key} (the defaults the flags left)", old, new
     old, new = changed(saved.get(key), now.get(key))
-    both = {
-        **(old if isinstance(old, Mapping) else {}),
-        **(new if isinstance(new, Mapping) else {}),
-    }
-    flags = (_option_flags(both) if key == "options" else None) or FIELD_FLAGS.get(key)
-    return (f"{key} ({flags})" if flags else key), old, new
+    return _label(key, old, new), old, new

@@ -165,7 +165,7 @@ def test_a_folder_predating_a_method_option_resumes_at_its_default(toy_method, t
             options={"toy-backprojection": {"offset": 1.0}},
             **base,
         )
-        with pytest.raises(ValueError, match="resolved methods"):
-            Sweep(moved, out)
+        with pytest.raises(ValueError, match=r'saved \{"toy-backprojection": \{"offset": 0\.0'):
+            Sweep(moved, out)  # (the saved run's offset: the default it ran at)
     finally:
         del toy_method.defaults["offset"]

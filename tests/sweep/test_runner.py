@@ -1107,3 +1107,30 @@ def test_a_refused_resume_names_a_changed_option_by_its_flag_once():
     (line,) = now.differences(saved, explain=True)
     assert line.startswith("options (--iagan-lr-z, --iagan-tv): saved {"), line
     assert '"tv_weight": 0.3' in line and '"tv_weight": 0.2' in line
+
+
+def test_a_refused_resume_tells_a_left_out_flag_by_the_default_it_ran_once():
+    """helper-71: a flag added or dropped read 'saved {"lr_z": null}' and then the same change
+    again as 'resolved methods (the defaults the flags left): ...'; a dropped --iagan-tv and a
+    changed weight grid named no flag ('the method option flags', 'the weight grid flags'), a
+    changed engine setting all six engine flags."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("iagan",))
+
+    def lines(saved: dict, now: dict) -> list[str]:
+        return SweepSpec(**kw, **now).differences(SweepSpec(**kw, **saved).to_json(), explain=True)
+
+    tv = {"options": {"iagan": {"tv_weight": 0.3}}}
+    assert lines(tv, {"options": {"iagan": {"tv_weight": 0.3, "lr_z": 1e-3}}}) == [
+        'options (--iagan-lr-z): saved {"iagan": {"lr_z": 0.0001}}, now {"iagan": {"lr_z": 0.001}}'
+    ]
+    assert lines(tv, {}) == [
+        'options (--iagan-tv): saved {"iagan": {"tv_weight": 0.3}}, now {"iagan": {"tv_weight": 0.0}}'
+    ]
+    assert lines({"engine": {"steps": 5}}, {"engine": {"steps": 7}}) == [
+        'engine (--steps): saved {"steps": 5}, now {"steps": 7}'
+    ]
+    assert lines({"grids": {"iagan_steps": (2, 3)}}, {"grids": {"iagan_steps": (2, 4)}}) == [
+        'grids (--iagan-steps-grid): saved {"iagan_steps": [2, 3]}, now {"iagan_steps": [2, 4]}'
+    ]
