@@ -628,15 +628,20 @@ class SweepSpec:
         """A GROWN field this spec shrinks, as what the folder holds that this run drops and
         how to keep it (a resumed sweep keeps every row it holds and may only add)."""
         flag = FIELD_FLAGS.get(key, key)
+        axis = getattr(REGISTRY.get(self.operator), "axis", None)
+        if key == "x_values" and axis is not None:  # (this operator's own flag: --m)
+            flag = axis.flag
         if key == "n_images":
             return (
                 f"n_images ({flag}): the folder holds {saved['n_images']} images, this run asks "
                 f"{self.n_images}; a resumed sweep may add images, not drop them: pass at least "
                 f"n_images={saved['n_images']} ({flag} {saved['n_images']})"
             )
-        now = set(_json(list(getattr(self, key))))
-        dropped = [v for v in saved[key] if v not in now]
-        keep = ",".join(str(v) for v in list(_json(list(getattr(self, key)))) + dropped)
+        asked = list(_json(list(getattr(self, key))))
+        dropped = [v for v in saved[key] if v not in asked]
+        keep = ",".join(  # (the folder's values in its order, then those this run adds)
+            str(v) for v in list(saved[key]) + [v for v in asked if v not in saved[key]]
+        )
         return (
             f"{key} ({flag}): the folder holds {', '.join(map(str, dropped))} too, which this "
             f"run drops; a resumed sweep may add {key.replace('_', ' ')}, not drop them: pass "

@@ -1134,3 +1134,15 @@ def test_a_refused_resume_tells_a_left_out_flag_by_the_default_it_ran_once():
     assert lines({"grids": {"iagan_steps": (2, 3)}}, {"grids": {"iagan_steps": (2, 4)}}) == [
         'grids (--iagan-steps-grid): saved {"iagan_steps": [2, 3]}, now {"iagan_steps": [2, 4]}'
     ]
+
+
+def test_a_dropped_x_value_names_the_operators_flag_and_keeps_the_folders_order():
+    """helper-71: '--m / --factor / --mask ...' for a Gaussian sweep, and the fix 'e.g. 30,20'
+    for a folder of 20,30."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", methods=("csgm",))
+    saved = SweepSpec(**kw, x_values=(20, 30)).to_json()
+    (line,) = SweepSpec(**kw, x_values=(30, 40)).blocking_differences(saved)
+    assert line.startswith("x_values (--m): the folder holds 20 too"), line
+    assert line.endswith("pass all of them (e.g. 20,30,40)"), line
