@@ -654,7 +654,7 @@ def add_method_flags(
                     choices=flag.choices,
                     dest=_dest(flag.flag),
                     # (the usage line shows the flag's own name, not the dest's METHOD_ prefix)
-                    metavar=None if flag.choices else _dest(flag.flag)[len("method_") :].upper(),
+                    metavar=None if flag.choices else flag_metavar(flag.flag),
                     help=(
                         f"{flag.help} (default here: {defaults_here[flag.flag]})".replace("%", "%%")
                         if flag.flag in (defaults_here or {})
@@ -718,6 +718,12 @@ def add_record_flag(group, owner: str, flag: str, **kwargs) -> None:
 
 def _dest(flag: str) -> str:
     return "method_" + flag.lstrip("-").replace("-", "_")
+
+
+def flag_metavar(flag: str) -> str:
+    """The usage line's name of a flag's value: the flag's own (``--iagan-blend IAGAN_BLEND``),
+    not that of the dest it is stored under (``METHOD_IAGAN_BLEND``, ``AXIS_M``, ``GRID_LAM``)."""
+    return flag.lstrip("-").replace("-", "_").upper()
 
 
 def method_options(args: argparse.Namespace, methods: tuple[str, ...]) -> dict[str, dict]:

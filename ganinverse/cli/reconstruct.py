@@ -23,6 +23,7 @@ from ._common import (
     engine_flag_owners,
     engine_overrides,
     engine_record,
+    flag_metavar,
     method_options,
     note_conversion,
     recorded_conversions,
@@ -70,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             flag,
             type=axis.parse,
             dest=f"axis_{axis.name}",
+            metavar=flag_metavar(flag),
             help=f"{axis.label} ({users}{default})",
         )
     p.add_argument(

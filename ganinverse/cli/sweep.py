@@ -25,6 +25,7 @@ from ._common import (
     engine_flag_owners,
     engine_list,
     engine_overrides,
+    flag_metavar,
     float_list,
     int_list,
     method_options,
@@ -79,6 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             flag,
             type=partial(_value_list, axis=axis),
             dest=f"axis_{axis.name}",
+            metavar=flag_metavar(flag),
             help=f"{axis.label}, comma-separated (operator {users})",
         )
     p.add_argument(
@@ -87,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_METHODS,
         help=f"comma-separated, from: {', '.join(METHODS)}",
     )
-    p.add_argument("--n-images", type=int, default=300)
+    p.add_argument("--n-images", type=int, default=300, help="test images scored, from --start")
     p.add_argument(
         "--noise-std",
         type=float,
@@ -136,11 +138,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 type=float_list,
                 help="λ_z candidates for the latent methods, e.g. 0.1,0.01 (default: --lambda-z)",
             )
-            grid.add_argument(tuned.flag, type=engine_list, dest="grid_engine", help=tuned.help)
+            grid.add_argument(
+                tuned.flag,
+                type=engine_list,
+                dest="grid_engine",
+                metavar=flag_metavar(tuned.flag),
+                help=tuned.help,
+            )
         else:  # the option's own type: integer grids (steps) stay integers in sweep.json
             own = record.flags.get(tuned.option)
             kind = int_list if own is not None and own.type is int else float_list
-            tune.add_argument(tuned.flag, type=kind, dest=f"grid_{tuned.key}", help=tuned.help)
+            tune.add_argument(
+                tuned.flag,
+                type=kind,
+                dest=f"grid_{tuned.key}",
+                metavar=flag_metavar(tuned.flag),
+                help=tuned.help,
+            )
     p.add_argument("--shard", help="K/N: run only every N-th work unit starting at K")
     p.add_argument("--out", required=True, help="output folder (resumes if it exists)")
     add_engine_args(p)

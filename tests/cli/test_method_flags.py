@@ -542,6 +542,10 @@ def test_help_is_still_the_full_usage(capsys):
     assert text.startswith("usage: ganinverse sweep") and "--dd-channels" in text
     # a method flag's value is named after the flag (helper-70: [--iagan-blend METHOD_IAGAN_BLEND])
     assert "[--iagan-blend IAGAN_BLEND]" in text and "METHOD_" not in text
+    # (helper-71: the axis and grid flags too: [--m AXIS_M], [--lasso-lambdas GRID_LAM])
+    assert "[--m M]" in text and "[--lasso-lambdas LASSO_LAMBDAS]" in text
+    assert "AXIS_" not in text and "GRID_" not in text
+    assert "--n-images N_IMAGES   test images scored" in text
 
 
 # --------------------------------------------------------------------------- train-classifier
