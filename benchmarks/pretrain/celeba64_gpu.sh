@@ -18,6 +18,7 @@
 # 25.71 (csgm 22.61), lsgan64f 24.13, lsgan64fb128 22.30, lsgan32f 21.77: none above lsgan's 25.76;
 # gan64f, a third of the steps, level with it. Next: gan ngf 64 + hflip alone on the GPU.
 #   RUNS=runs/celeba64-gpu2 DATA=/tmp/data/celeba64 SECONDS_EACH=500 bash $0 train-hflip
+#   (next: RUN_ONLY=gan64f RUNS=runs/celeba64-gpu3 ... SECONDS_EACH=520 bash $0 train-hflip)
 #   RUNS=runs/celeba64-gpu2 DATA=/tmp/data/celeba64 bash $0 choose-hflip
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,9 +54,14 @@ train-hflip)  # the second round (see the top): four runs, each by its flags
     [lsgan64fb128]="--loss lsgan --ngf 64 --ndf 64 --batch-size 128"
     [gan64f]="--loss gan --ngf 64 --ndf 64 --batch-size 64"
   )
+  # RUN_ONLY=gan64f: that run alone (the next round: one process has the GPU to itself)
+  if [ -n "${RUN_ONLY:-}" ]; then names=("$RUN_ONLY"); else names=("${!RUN[@]}"); fi
+  for r in "${names[@]}"; do
+    [ -n "${RUN[$r]:-}" ] || { echo "RUN_ONLY: no run named $r (${!RUN[*]})" >&2; exit 2; }
+  done
   mkdir -p "$RUNS"
   pids=()
-  for r in "${!RUN[@]}"; do
+  for r in "${names[@]}"; do
     # shellcheck disable=SC2086  # (the flags of a run split into words on purpose)
     timeout -s TERM "${SECONDS_EACH:-500}" python -m pretrain "${common[@]}" ${RUN[$r]} \
       --out "$RUNS/$r" > "$RUNS/$r.log" 2>&1 &
