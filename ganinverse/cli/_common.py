@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..sweep.spec import ENGINE_FLAGS as SWEEP_ENGINE_FLAGS
+
 
 def _shows_default(default: object) -> bool:
     """Whether ``--help`` shows a flag's default: not for None / False (an unset flag) nor a
@@ -455,16 +457,9 @@ def add_engine_args(parser: argparse.ArgumentParser, *, card: bool = False) -> N
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-#: The engine options of ``add_engine_args``: {LatentConfig field: its flag}.
-ENGINE_FLAGS = {
-    "steps": "--steps",
-    "restarts": "--restarts",
-    "lr": "--lr",
-    "lambda_z": "--lambda-z",
-    "tol": "--tol",
-    "prune_at": "--prune-at",
-    "box": "--box",  # inpaint's (the others have no such flag: getattr gives None)
-}
+#: The engine options of ``add_engine_args``: {LatentConfig field: its flag} (the sweep's, and
+#: inpaint's --box: the others have no such flag, getattr gives None).
+ENGINE_FLAGS = {**SWEEP_ENGINE_FLAGS, "box": "--box"}
 
 
 def engine_overrides(args: argparse.Namespace) -> dict:

@@ -461,30 +461,11 @@ def test_a_bad_list_entry_is_named(tmp_path, capsys):
         (["inpaint", "--image", ""], "--image"),
         (["inpaint", "--dataset", "digits", "--generator", ""], "--generator"),
         (
-            [
-                "defend",
-                "eval",
-                "--classifier",
-                "digits",
-                "--generator",
-                "digits",
-                "--attack-loss",
-                "",
-            ],
+            "defend eval --classifier digits --generator digits --attack-loss".split() + [""],
             "--attack-loss",
         ),  # (ran 'ce')
         (
-            [
-                "tune",
-                "--generator",
-                "digits",
-                "--dataset",
-                "digits",
-                "--m",
-                "20",
-                "--data-root",
-                "",
-            ],
+            "tune --generator digits --dataset digits --m 20 --data-root".split() + [""],
             "--data-root",
         ),
     ],
