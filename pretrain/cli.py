@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 import warnings
@@ -220,6 +221,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.threads is not None:
             check_int(args.threads, "threads", low=1)
+            cores = os.cpu_count() or 1
+            if args.threads > cores:
+                warnings.warn(
+                    f"--threads {args.threads} is more than this machine's {cores} CPU cores: "
+                    "oversubscribed cores run slower than one thread each; pass --threads "
+                    f"{cores} or fewer",
+                    UserWarning,
+                    stacklevel=2,
+                )
             torch.set_num_threads(args.threads)
         cfg = config_from_args(args)
         cfg.resolved()  # the arguments' own checks first (a loss's arch rule before a flag's)

@@ -113,7 +113,7 @@ class TrainConfig:
     clip: float = 0.01
     gp_lambda: float = 10.0
     batch_size: int = 64
-    augment: str = "none"
+    augment: str | None = "none"
     steps: int = 1000
     seed: int = 0
     ema_decay: float = 0.999
@@ -143,6 +143,7 @@ class TrainConfig:
             n_critic=self.n_critic if self.n_critic is not None else d.n_critic,
             d_norm=self.d_norm if self.d_norm is not None else d.d_norm,
             hidden=list(self.hidden),
+            augment=self.augment if self.augment is not None else AUGMENTS[0],
         )
         cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
         check_choice(cfg.optimizer, "optimizer", OPTIMIZERS)
@@ -289,6 +290,8 @@ def _take(data: Tensor | Dataset, idx: Tensor) -> Tensor:
 #: face GANs: DCGAN/StyleGAN on CelebA/FFHQ), drawn from (seed, batch index), so a resumed run
 #: sees the same batches. For mirror-symmetric data (faces), not digits or text.
 AUGMENTS = ("none", "hflip")
+#: Datasets whose mirror images are not images of the set (``hflip`` on them warns).
+NOT_MIRRORED = ("digits", "mnist")
 
 
 def augment_batch(real: Tensor, augment: str, seed: int, b: int) -> Tensor:
@@ -1106,6 +1109,14 @@ def train(
         cfg = _given_data_config(cfg)
     if not resume:  # (a resumed run keeps its saved config as it was trained)
         warn_idle_options(cfg)
+        if cfg.augment == "hflip" and cfg.dataset in NOT_MIRRORED:
+            warnings.warn(
+                f"augment='hflip' mirrors the {cfg.dataset!r} images, which are not mirror-"
+                "symmetric (a mirrored digit is no digit): the generator learns mirrored ones "
+                "too; pass augment='none' (--augment none) for them",
+                UserWarning,
+                stacklevel=2,
+            )
     if data is None:
         if cfg.dataset == GIVEN_DATA:
             raise ValueError(

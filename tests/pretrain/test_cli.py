@@ -387,3 +387,15 @@ def test_a_resume_with_a_value_no_run_takes_names_the_value_not_a_change(
     err = capsys.readouterr().err
     assert re.search(match, err) and "cannot resume" not in err, err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_threads_beyond_the_cores_warns(tmp_path, capsys, monkeypatch):
+    """helper-71: --threads 1000 on 2 cores was taken silently (and ran slowly)."""
+    import pretrain.cli
+
+    monkeypatch.setattr(pretrain.cli.os, "cpu_count", lambda: 2)
+    # (not set for real: the threads would outlive the test and change later runs' floats)
+    monkeypatch.setattr(pretrain.cli.torch, "set_num_threads", lambda n: None)
+    assert main([*_tiny("--threads", "3"), "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "warning (UserWarning): --threads 3 is more than this machine's 2 CPU cores" in err

@@ -421,3 +421,11 @@ def test_a_checkpoint_saved_before_augment_existed_resumes_as_none(tmp_path):
     assert train(_cfg(tmp_path, steps=2), _data(), resume=True).step == 2
     with pytest.raises(ValueError, match=r"--augment: the checkpoint has 'none'"):
         train(_cfg(tmp_path, steps=3, augment="hflip"), _data(), resume=True)
+
+
+def test_hflip_on_digits_warns_and_none_is_the_default(tmp_path):
+    """helper-71: the help says hflip is not for digits, but a run on them said nothing;
+    augment=None (as the other None-defaulted settings) is the default, not an unknown name."""
+    with pytest.warns(UserWarning, match=r"augment='hflip' mirrors the 'digits' images"):
+        train(_cfg(tmp_path / "d", steps=1, dataset="digits", n_train=32, augment="hflip"))
+    assert _cfg(tmp_path / "n", augment=None).resolved().augment == "none"
