@@ -396,6 +396,5 @@ def test_threads_beyond_the_cores_warns(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(pretrain.cli.os, "cpu_count", lambda: 2)
     # (not set for real: the threads would outlive the test and change later runs' floats)
     monkeypatch.setattr(pretrain.cli.torch, "set_num_threads", lambda n: None)
-    assert main([*_tiny("--threads", "3"), "--out", str(tmp_path / "run")]) == 0
-    err = capsys.readouterr().err
-    assert "warning (UserWarning): --threads 3 is more than this machine's 2 CPU cores" in err
+    with pytest.warns(UserWarning, match=r"--threads 3 is more than this machine's 2 CPU cores"):
+        assert main([*_tiny("--threads", "3"), "--out", str(tmp_path / "run")]) == 0
