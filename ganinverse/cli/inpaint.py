@@ -152,11 +152,6 @@ def _load_inputs(
                 args.dataset, args.data_root, args.split, n=args.n, start=args.start, image_size=h
             )
             ids = list(range(args.start, args.start + len(x)))
-        elif not str(args.image).strip():  # (Path('') is '.': the working folder, unasked)
-            raise ValueError(
-                f"--image: got an empty path {args.image!r}; pass an image file or a folder of "
-                "images"
-            )
         elif Path(args.image).is_dir():
             x, _ = load_images("folder", args.image, image_size=h, channels=c)
             files = folder_files(args.image)
