@@ -70,10 +70,21 @@ def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespa
         value = getattr(args, action.dest, None)
         if action.option_strings and isinstance(value, str) and not value.strip():
             flag = next((o for o in action.option_strings if o.startswith("--")), None)
-            raise ValueError(
-                f"{flag or action.option_strings[0]} is empty ({value!r}): pass a value, or "
-                "drop the flag for its default"
+            group = next(
+                (g for g in parsers[-1]._mutually_exclusive_groups if action in g._group_actions),
+                None,
             )
+            if action.required:
+                fix = "pass a value (the flag is required)"
+            elif group is not None and group.required:
+                fix = (
+                    "pass a value (one of "
+                    + " / ".join(a.option_strings[-1] for a in group._group_actions)
+                    + " is required)"
+                )
+            else:
+                fix = "pass a value, or drop the flag for its default"
+            raise ValueError(f"{flag or action.option_strings[0]} is empty ({value!r}): {fix}")
 
 
 def main(argv: list[str] | None = None) -> int:

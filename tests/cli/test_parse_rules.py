@@ -475,5 +475,32 @@ def test_an_empty_value_is_refused_by_its_flag_before_any_work(tmp_path, capsys,
     '--split ""' the test split, '--shard ""' unsharded) or as the working folder."""
     out = tmp_path / "o"
     code, _, err = run([*argv, "--out", str(out)], capsys)
-    assert code == 2 and f"error: {flag} is empty (" in err and "drop the flag" in err, err
+    assert code == 2 and f"error: {flag} is empty (" in err, err
+    # "drop the flag for its default" only where dropping it gives one
+    required = {"--image": "(one of --image / --dataset is required)"}.get(flag, "drop the flag")
+    assert required in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv, fix",
+    [
+        (["sweep", "--dataset", "digits", "--m", "20", "--out", ""], "(the flag is required)"),
+        (["sweep", "--dataset", " ", "--m", "20", "--out", "o"], "(the flag is required)"),
+        (
+            ["tune", "--generator", "", "--dataset", "digits", "--m", "20", "--out", "o"],
+            "(the flag is required)",
+        ),
+        (
+            ["reconstruct", "--dataset", "", "--m", "20", "--out", "o"],
+            "(one of --image / --dataset is required)",
+        ),
+    ],
+)
+def test_an_empty_required_flag_is_not_told_to_drop_it(tmp_path, monkeypatch, capsys, argv, fix):
+    """The empty-value refusal said "or drop the flag for its default" for '--out ""' too: a
+    required flag has no default to fall back to."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "is empty (" in err and fix in err and "drop the flag" not in err, err
+    assert list(tmp_path.iterdir()) == []
