@@ -405,7 +405,15 @@ def closest(value: object, choices: Sequence[str]) -> str:
 
 
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
-    """Raise unless ``value`` is one of ``choices`` (the ValueError names the closest one)."""
+    """Raise unless ``value`` is one of ``choices`` (the ValueError names the closest one; a
+    TypeError for a value of another type than the choices, e.g. ``augment=1`` for a name)."""
+    types = {type(c) for c in choices}
+    if len(types) == 1 and not isinstance(value, next(iter(types))):
+        kind = next(iter(types)).__name__
+        raise TypeError(
+            f"{name} must be a {kind}, one of {', '.join(map(repr, choices))}; got "
+            f"{type(value).__name__} {value!r}"
+        )
     if value not in choices:
         raise ValueError(
             f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"

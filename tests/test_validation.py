@@ -335,3 +335,33 @@ def test_closest_names_nothing_for_a_name_far_from_every_choice():
     assert closest("zzz", ("gaussian", "subsample")) == ""
     assert closest(3, ("gaussian",)) == ""
     assert "exact" in closest("GAUSSIAN", ("gaussian",))
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: LatentConfig(optimizer=1), "optimizer"),
+        (lambda: LatentConfig(init=None), "init"),
+        (
+            lambda: __import__("pretrain.trainer").trainer.TrainConfig(augment=1).resolved(),
+            "augment",
+        ),
+        (
+            lambda: __import__("pretrain.trainer").trainer.TrainConfig(loss=b"gan").resolved(),
+            "loss",
+        ),
+    ],
+)
+def test_a_name_of_another_type_is_a_type_error_naming_the_setting(call, name):
+    """helper-71: ``augment=1`` got a ValueError ("must be one of ...; got 1"): a value of the
+    wrong type is a TypeError, as every other setting's (check_choice, package-wide)."""
+    with pytest.raises(TypeError, match=rf"{name} must be a str, one of .*; got \w+ "):
+        call()
+
+
+def test_check_choice_still_names_the_closest_name_of_the_right_type():
+    from ganinverse._validation import check_choice
+
+    with pytest.raises(ValueError, match="did you mean 'adam'"):
+        check_choice("Adam", "optimizer", ("adam", "lbfgs"))
+    assert check_choice("adam", "optimizer", ("adam", "lbfgs")) == "adam"
