@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -565,7 +566,7 @@ class SweepSpec:
                 if key in parts and resolved in parts:  # a flag left out: the default it ran
                     _, old, new = parts[key]
                     _, rold, rnew = parts[resolved]
-                    old, new = _filled(old, rold), _filled(new, rnew)
+                    old, new = _filled(old, rold, new), _filled(new, rnew, old)
                     parts[key] = (_label(key, old, new), old, new)
                     if _covers(old, rold) and _covers(new, rnew):
                         del parts[resolved]  # (it would say the same again)
@@ -578,9 +579,11 @@ class SweepSpec:
                     del parts["resolved methods"]
             told = [p[1:] for k, p in parts.items() if not k.startswith("resolved ")]
             diff = [  # (a resolved default that changed as a field above did: said once)
-                f"{label}: saved {_short(old)}, now {_short(new)}"
+                line
                 for k, (label, old, new) in parts.items()
                 if not (k.startswith("resolved ") and (old, new) in told)
+                for line in _per_flag(k, old, new, b, a)
+                or [f"{label}: saved {_short(old)}, now {_short(new)}"]
             ]
         return diff
 
@@ -869,7 +872,10 @@ def set_by_every(candidates) -> set:
 
 def _short(value: Any) -> str:
     """``value`` as JSON, cut to 160 characters."""
-    text = json.dumps(value, sort_keys=True, default=str)
+    return _cut(json.dumps(value, sort_keys=True, default=str))
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -887,14 +893,18 @@ def _option_flags(changed: Any) -> str | None:
     return ", ".join(dict.fromkeys(flags)) or None
 
 
-def _filled(value: Any, resolved: Any) -> Any:
+def _filled(value: Any, resolved: Any, like: Any = None) -> Any:
     """``value`` (a difference of a field as given) with each setting left out (None) replaced
-    by the one it resolved to: the default the run used."""
+    by the one it resolved to: the default the run used. ``like``: the other side; a method left
+    out takes the settings it names (the rest of what it resolved to: the resolved line's)."""
+    if value is None and isinstance(like, Mapping) and isinstance(resolved, Mapping):
+        return {k: _filled(None, resolved.get(k), v) for k, v in like.items()}
     if value is None:
         return resolved
     if isinstance(value, Mapping):
         other = resolved if isinstance(resolved, Mapping) else {}
-        return {k: _filled(v, other.get(k)) for k, v in value.items()}
+        like = like if isinstance(like, Mapping) else {}
+        return {k: _filled(v, other.get(k), like.get(k)) for k, v in value.items()}
     return value
 
 
@@ -950,6 +960,117 @@ def _label(key: str, old: Any, new: Any) -> str:
         flags = ", ".join(ENGINE_FLAGS[k] for k in both)
     flags = flags or FIELD_FLAGS.get(key)
     return f"{key} ({flags})" if flags else key
+
+
+def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> list[str] | None:
+    """A difference of a method option, engine setting or weight grid as the command line says
+    it, one "flag: saved X, now Y" per flag (``--iagan-tv: saved 0.3, now 0.2``; a long grid's
+    entries as ``--lambda-z-grid entry 26``); None where a setting in it has no flag of its own or
+    no typed form (then the field's JSON is shown). ``saved`` / ``now``: the two specs."""
+    if key == "engine_grid":  # (as --lambda-z-grid only: the field's line is what tune rewrites
+        # in its own flags, tuning._tune_differences, and tune has no --engine-grid)
+        grids = [*(saved.get(key) or []), *(now.get(key) or [])]
+        if not all(isinstance(c, Mapping) and set(c) == {"lambda_z"} for c in grids):
+            return None
+        old, new = _lambda_z(old), _lambda_z(new)
+    methods = [*(saved.get("methods") or []), *(now.get("methods") or [])]
+    said: dict[str, str] = {}
+    for path, a, b in _leaves(old, new):
+        flag = _flag(key, path)
+        words = [_typed(v) for v in (a, b)]
+        if flag is None or None in words:
+            return None
+        for i, v in enumerate((a, b)):
+            if _is_default(key, path, v, methods):
+                words[i] += " (the default)"
+        line = f"{flag}: saved {words[0]}, now {words[1]}"
+        if said.setdefault(flag, line) != line:  # (one flag, two values: two methods' options)
+            return None
+    return list(said.values()) or None
+
+
+def _leaves(old: Any, new: Any, path: tuple = ()) -> list[tuple[tuple, Any, Any]]:
+    """Two sides of a difference as (path, saved, now) of each setting in them, through every
+    dict (a dict against None: its settings against None, not given)."""
+    if old is new is None or not all(v is None or isinstance(v, Mapping) for v in (old, new)):
+        return [(path, old, new)]
+    old, new = old or {}, new or {}
+    return [leaf for k in {**old, **new} for leaf in _leaves(old.get(k), new.get(k), (*path, k))]
+
+
+def _flag(key: str, path: tuple) -> str | None:
+    """The flag that sets the setting at ``path`` of field ``key``'s difference (a method
+    option's, an engine setting's, a weight grid's with the entry: ``--iagan-steps-grid entry
+    3``), or None."""
+    if key == "options":
+        record = METHODS.get(path[0]) if len(path) == 2 else None
+        flag = record.flags.get(path[1]) if record is not None else None
+        return flag.flag if flag is not None else None
+    if key == "engine":
+        return ENGINE_FLAGS.get(path[0]) if len(path) == 1 else None
+    if key == "grids" and path:  # ({tuned key: grid}; the named fields: the grid itself)
+        key, path = path[0], path[1:]
+    else:
+        key = {name: k for k, name in LEGACY_GRIDS.items()}.get(key)
+    flags = {r.tuned.key: r.tuned.flag for r in METHODS.values() if r.tuned is not None}
+    flags["engine"] = "--lambda-z-grid"  # (an engine grid of λ_z alone: _per_flag)
+    entry = re.fullmatch(r"\[(\d+)(:?)\]", path[0]) if len(path) == 1 else None
+    if key not in flags or len(path) > 1 or (path and entry is None):
+        return None
+    if entry is None:
+        return flags[key]
+    first = int(entry[1]) + 1  # (1-based, as the CLI's "entry 2 of 2"; "[12:]": 13 on)
+    return f"{flags[key]} entries {first} on" if entry[2] else f"{flags[key]} entry {first}"
+
+
+def _lambda_z(value: Any) -> Any:
+    """An engine grid's difference with each candidate {"lambda_z": v} as v (``--lambda-z-grid``
+    takes the values alone)."""
+    if isinstance(value, list):
+        return [_lambda_z(v) for v in value]
+    if isinstance(value, Mapping):
+        if set(value) == {"lambda_z"}:
+            return value["lambda_z"]
+        return {k: _lambda_z(v) for k, v in value.items()}
+    return value
+
+
+def _typed(value: Any) -> str | None:
+    """A setting as its flag takes it: 0.3, 1e-05, 500, true, text, a list as 1,2 (empty: none);
+    None (left out) as "not given"; None where it has no such form (a dict, a nested list)."""
+    if value is None:
+        return "not given"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list) and all(isinstance(v, (int, float, str)) for v in value):
+        return _cut(",".join(map(_typed, value)) or "none")
+    return None
+
+
+def _is_default(key: str, path: tuple, value: Any, methods) -> bool:
+    """Whether ``value`` is today's default of the method option or engine setting at ``path``
+    (an engine setting's: in every latent method of ``methods``; a left-out setting is shown as
+    the value it ran, ``_filled``, which is then "the default" only where this says so)."""
+    try:
+        if key == "options":
+            record = METHODS[path[0]]
+            defaults = [_json(record.spelled({path[1]: record.defaults[path[1]]}))[path[1]]]
+        elif key == "engine":
+            records = [METHODS[m] for m in dict.fromkeys(methods) if m in METHODS]
+            defaults = [_json(r.defaults["config"])[path[0]] for r in records if r.latent]
+        else:
+            return False
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (
+        value is not None
+        and bool(defaults)
+        and all(isinstance(d, bool) == isinstance(value, bool) and d == value for d in defaults)
+    )
 
 
 def _explained(

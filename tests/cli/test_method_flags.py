@@ -444,7 +444,7 @@ def test_a_rerun_with_other_settings_names_the_flags_and_both_values(tmp_path, c
     code, err = run([*args, "--lr", "0.2"], capsys)
     assert code == 2 and err.count("\n") == 1, err
     # (helper-71: the flag that changed, and the default the saved run used, not "null")
-    assert 'engine (--lr): saved {"lr": 0.01}, now {"lr": 0.2}' in err, err
+    assert "--lr: saved 0.01 (the default), now 0.2" in err, err
     assert "resolved engine" not in err  # (said once)
 
 
@@ -893,8 +893,8 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     capsys.readouterr()
     code, err = run([*tune, "--m", "10", "--steps", "3", "--out", str(tmp_path / "t")], capsys)
     assert code == 2 and "holds a tune with other settings" in err, err
-    assert 'engine (--steps / --restarts / --lr / --prune-at): saved {"steps": 2}, now' in err
-    assert err.count("engine (") == 1 and "--methods" not in err  # (engine and resolved: one)
+    assert "(--steps: saved 2, now 3)" in err, err  # (the sweep's words: the flag, as tune's)
+    assert err.count("--steps") == 1 and "--methods" not in err  # (engine and resolved: one)
     grid = [*tune[:12], "0.1,0.001", *tune[13:], "--m", "10", "--steps", "2"]
     code, err = run([*grid, "--out", str(tmp_path / "t")], capsys)
     assert code == 2 and "saved --lambda-z-grid 0.1 --init-grid normal,uniform" in err, err
