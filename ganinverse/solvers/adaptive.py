@@ -120,6 +120,9 @@ class AdaptiveResult:
     bp_converged: Tensor
     seconds: float
     start: LatentResult = field(repr=False)
+    #: with ``mirror=True`` (``methods.reconstruct_result``): the result with G's mirror image,
+    #: whose x̂ is averaged into ``x_hat`` (its seconds added to ``seconds``)
+    mirrored: AdaptiveResult | None = field(default=None, repr=False)
 
     @property
     def config(self) -> LatentConfig:
@@ -135,7 +138,8 @@ class AdaptiveResult:
             "not_improved": self.improved | ~self.adapted,  # (not both for one image)
             "bp_not_converged": self.bp_converged,
         }
-        return image_status(flags, self.start.status)
+        starts = [self.start.status] + ([self.mirrored.status] if self.mirrored else [])
+        return image_status(flags, *starts)
 
 
 def _check_steps(steps: object) -> int:

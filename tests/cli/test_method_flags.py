@@ -1524,3 +1524,61 @@ def test_an_engine_grid_over_seeds_is_refused(tmp_path, capsys):
     code, err = run(argv("sweep", "csgm", out, "--engine-grid", "seed=1;seed=2"), capsys)
     assert_refused(code, err, "sweep", "--engine-grid seed=1: ", tmp_path)
     assert "sets seed, which is no setting to choose on validation images" in err
+
+
+@pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("reconstruct", ["--dataset", "digits", "--m", "25", "--method", "iagan"]),
+        ("sweep", ["--dataset", "digits", "--m", "25", "--methods", "iagan", "--n-images", "1"]),
+        ("inpaint", ["--dataset", "digits", "--n", "1", "--method", "iagan"]),
+    ],
+)
+@pytest.mark.parametrize("value", ["2", "maybe", ""])
+def test_iagan_mirror_takes_a_bool_in_every_command(command, extra, value, tmp_path, capsys):
+    code, err = run(
+        [
+            command,
+            *extra,
+            "--generator",
+            "digits",
+            "--iagan-mirror",
+            value,
+            "--out",
+            str(tmp_path / "new"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "--iagan-mirror" in err, err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_mirrored_iagan_sweep_records_it_and_resumes_only_with_it(tmp_path, capsys):
+    """--iagan-mirror true: the sweep's rows are iagan averaged with its run on G's mirror
+    image; sweep.json records it, and a rerun without it is refused naming the flag."""
+    out = tmp_path / "o"
+    head = [
+        *SWEEP,
+        "--generator",
+        "digits",
+        "--m",
+        "25",
+        "--methods",
+        "iagan",
+        "--steps",
+        "3",
+        "--restarts",
+        "1",
+        "--iagan-steps-grid",
+        "2",
+        "--out",
+        str(out),
+    ]
+    code, err = run([*head, "--iagan-mirror", "true"], capsys)
+    assert code == 0, err
+    spec = json.loads((out / "sweep.json").read_text())
+    assert spec["options"]["iagan"]["mirror"] is True
+    code, err = run([*head, "--iagan-mirror", "true"], capsys)  # (resumes: nothing to do)
+    assert code == 0, err
+    code, err = run(head, capsys)
+    assert code == 2 and "--iagan-mirror: saved true, now false (the default)" in err, err

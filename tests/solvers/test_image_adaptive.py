@@ -483,3 +483,52 @@ def test_reconstruct_checks_the_options_before_the_csgm_start(toy_generator, csg
     with pytest.raises(ValueError):
         gi.reconstruct("iagan", toy_generator, op, y, steps=5, restarts=1, progress=False, **bad)
     assert csgm_calls == []
+
+
+def test_mirror_averages_the_reconstructions_with_g_and_its_mirror_image(toy_generator):
+    """mirror=True (``methods.reconstruct_result``): x̂ = (x̂ with G + x̂ with F∘G)/2, each from
+    its own CSGM start seeded by the same image ids; the misfit is the average's, the seconds
+    both runs', the mirror image's result kept (its status in the status)."""
+    from ganinverse.models.mirrored import Mirrored
+
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0, noise_std=0.02)
+    y = op.measure(digits(3), seed=1)
+    kw = dict(adapt_steps=20, image_ids=[4, 5, 6], **FAST, **TOY)
+    plain = reconstruct_result("iagan", G, op, y, **kw)
+    flipped = reconstruct_result("iagan", Mirrored(G), op, y, **kw)
+    both = reconstruct_result("iagan", G, op, y, mirror=True, **kw)
+    assert not torch.allclose(plain.x_hat, flipped.x_hat, atol=1e-2)  # two estimates
+    torch.testing.assert_close(both.x_hat, (plain.x_hat + flipped.x_hat) / 2)
+    torch.testing.assert_close(both.mirrored.x_hat, flipped.x_hat)
+    rows = torch.arange(3)
+    torch.testing.assert_close(both.data_loss, op.data_misfit(y, op.A_rows(both.x_hat, rows), rows))
+    assert both.seconds > both.mirrored.seconds > 0  # (the two runs' together)
+    torch.testing.assert_close(both.start.x_hat, plain.start.x_hat)  # G's own start
+    assert both.status == ["ok"] * 3 and plain.mirrored is None
+
+
+def test_mirror_with_back_projection_meets_the_measurements_and_with_a_blend_the_pixels():
+    import ganinverse as gi
+    from tests.conftest import ToyGenerator
+
+    G = ToyGenerator()
+    op = GaussianCS(G.image_shape, 20, seed=2, noise_std=0.01)
+    y = op.measure(digits(2), seed=3)
+    kw = dict(adapt_steps=5, steps=5, restarts=1, progress=False, mirror=True)
+    x_bp = gi.reconstruct("iagan", G, op, y, back_projection=True, **kw)
+    rel = (op.A(x_bp) - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)
+    assert float(rel.max()) < 1e-4
+    x, mask, op, y = _inpainting_case(G, slice(2, 5))
+    out = gi.reconstruct("iagan", G, op, y, blend=True, **kw)
+    known = mask.expand_as(x).bool()
+    assert torch.allclose(out[known], y[known], atol=1e-5)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_a_mirror_that_is_no_bool_is_refused_before_any_work(toy_generator, csgm_calls, value):
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    with pytest.raises(TypeError, match="mirror must be a bool"):
+        reconstruct_result("iagan", toy_generator, op, y, mirror=value, **FAST)
+    assert csgm_calls == []
