@@ -509,9 +509,10 @@ def run_eval(args: argparse.Namespace) -> int:
         k = num_classes_of(clf, images, f"{flag} {flags[flag]}")
         check_labels(labels, k, f"the labels of --dataset {args.dataset}", f"{flag} {flags[flag]}")
     n = math.prod(images.shape[1:])
-    typed = [t.strip() for t in args.attacks.split(",") if t.strip()]  # (parse_attacks' entries)
-    for spec, text in zip(attacks, typed, strict=True):  # (each named as typed: pgd2:1e9)
-        check_budget(spec.eps, f"--attacks {text}: eps", spec.norm, n, strict=True)
+    for spec in attacks:  # (each named as typed: pgd2:1e9)
+        check_budget(
+            spec.eps, f"--attacks {spec.typed or spec.token}: eps", spec.norm, n, strict=True
+        )
     defense = ProjectionDefense(
         G, steps=args.steps, restarts=args.restarts, lr=args.lr, seed=args.seed, progress=False
     )

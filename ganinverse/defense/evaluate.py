@@ -20,6 +20,7 @@ differs (:func:`evaluate_defense`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -83,6 +84,9 @@ class AttackSpec:
     name: str
     eps: float
     norm: str = "inf"
+    #: the entry as the user typed it (``parse_attacks``: "pgd2:1e9"), for messages; no part of
+    #: the column's identity
+    typed: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         record = self.record
@@ -195,7 +199,7 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
         except ValueError as err:
             raise ValueError(f"attack {item!r}: eps must be a number ({err})") from err
         try:
-            attack = AttackSpec(name, value, norm)
+            attack = AttackSpec(name, value, norm, typed=item)
         except ValueError as err:  # (e.g. an unknown name: say how the entry was read)
             read = (
                 f" (read as {name!r} in the L2 ball: a trailing 2 selects it)"

@@ -249,3 +249,15 @@ def test_an_unknown_l2_attack_says_how_its_name_was_read():
         parse_attacks("cw2:0")
     with pytest.raises(ValueError, match=r"attack 'foo:0.1': attack must be one of"):
         parse_attacks("foo:0.1")
+
+
+def test_a_parsed_attack_keeps_its_entry_as_typed_outside_its_identity():
+    """defend eval names an entry as typed (pgd2:1e9); it re-split --attacks to get that text
+    (a twin of parse_attacks' tokenising): the spec holds it now, and it is no part of the
+    column (equality, hash, the column's key)."""
+    from ganinverse.defense.evaluate import AttackSpec, parse_attacks
+
+    specs = parse_attacks(" fgsm:0.30 , pgd2 : 4e0")
+    assert [s.typed for s in specs] == ["fgsm:0.30", "pgd2 : 4e0"]
+    assert specs == [AttackSpec("fgsm", 0.3), AttackSpec("pgd", 4.0, "2")]
+    assert hash(specs[0]) == hash(AttackSpec("fgsm", 0.3)) and "typed" not in repr(specs[0])
