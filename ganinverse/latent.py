@@ -435,6 +435,10 @@ class LatentResult:
     #: γ, "d_prior": name}`` (``csgm`` with γ > 0); None: none. A refinement given this result as
     #: ``start=`` (csgm_sparse) reports its loss with it.
     discriminator_prior: dict | None = field(default=None, repr=False)
+    #: the ids that seeded each image's restarts (``image_ids``); None: every image got the
+    #: same starts. A method run again on these measurements from its own start (``mirror``)
+    #: seeds by them, as this run did.
+    image_ids: list[int] | None = field(default=None, repr=False)
 
     @property
     def status(self) -> list[str]:
@@ -767,6 +771,7 @@ def optimize_latent(
         latent_steps=latent_steps,
         config=config,
         restart_z=best["z"].view(B, R, -1),
+        image_ids=image_ids if random_start else None,
     )
 
 

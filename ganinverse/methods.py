@@ -571,6 +571,8 @@ def reconstruct_result(
     mirror = bool(options.pop(MIRROR, False))
     result = record.solve(solve_with, operator, y, **options, **extra)
     if mirror:  # the same problem with G's mirror image, its own start, the two x̂ averaged
+        if image_ids is None and start is not None:  # (the ids that seeded the start given)
+            image_ids = getattr(getattr(start, "start", start), "image_ids", None)
         mirrored = reconstruct_result(
             method,
             Mirrored(G),

@@ -532,3 +532,20 @@ def test_a_mirror_that_is_no_bool_is_refused_before_any_work(toy_generator, csgm
     with pytest.raises(TypeError, match="mirror must be a bool"):
         reconstruct_result("iagan", toy_generator, op, y, mirror=value, **FAST)
     assert csgm_calls == []
+
+
+def test_mirror_from_a_start_given_seeds_as_without_one(toy_generator):
+    """The sweep passes iagan the csgm start it ran (image ids then None): the mirror image's
+    own start is seeded by the ids that seeded the start given (``LatentResult.image_ids``), so
+    a row is the API's result for the same image ids."""
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0, noise_std=0.02)
+    y = op.measure(digits(2), seed=1)
+    kw = dict(adapt_steps=10, **TOY)
+    start = reconstruct_result("csgm", G, op, y, image_ids=[7, 9], **FAST)
+    assert start.image_ids == [7, 9]
+    given = reconstruct_result("iagan", G, op, y, start=start, mirror=True, **FAST, **kw)
+    direct = reconstruct_result("iagan", G, op, y, image_ids=[7, 9], mirror=True, **FAST, **kw)
+    torch.testing.assert_close(given.x_hat, direct.x_hat)
+    other = reconstruct_result("iagan", G, op, y, image_ids=[1, 2], mirror=True, **FAST, **kw)
+    assert not torch.allclose(other.mirrored.start.z, direct.mirrored.start.z)
