@@ -89,6 +89,14 @@ ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/
   --m 500 --methods csgm,iagan --iagan-tv 0.3 --n-images 64 --batch-size 8 --n-val 4 \
   --val-start 5900 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 --restarts 10 \
   --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_lsgan_tv_heldout
+step faces-lsgan-mirror  # iagan+TV averaged with its run on G's mirror image (--iagan-mirror true:
+# F∘G, F the left-right flip, its own CSGM start; 2x the time), celeba64-lsgan at m = 500, the
+# settings of faces_lsgan_tv (paired by face with it: about 10 min on one core)
+ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500 --methods csgm,iagan --iagan-tv 0.3 --iagan-mirror true --iagan-steps-grid 5,10,20,30,50 \
+  --n-images 64 \
+  --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
+  --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_lsgan_tv_mirror
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
 # biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \
