@@ -19,6 +19,10 @@ on [0, 1], mean over the faces, and the 95% CI half-width of the per-face PSNR) 
         --generators celeba64-lsgan --max-subset 2 --transforms id,mirror,roll:0:1,roll:0:-1,\
     roll:1:0,roll:-1:0,mirror+roll:0:1,mirror+roll:0:-1 --out benchmarks/results/iagan_ensemble/transforms
 
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/iagan_ensemble.py --data-root /tmp/data/celeba64 \
+        --generators celeba64-lsgan,celeba64-lsgan@raw --transforms id,mirror \
+        --out benchmarks/results/iagan_ensemble/raw_weights
+
 (faces 5900-5907 of the train split: held out of celeba64-lsgan's training, faces 0-5899.)
 """
 
