@@ -189,7 +189,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         saved = read_state_info(Path(out) / "checkpoint")["config"]
         # a flag that changes the experiment is named as such before the merged config is
         # checked (--dataset digits on a folder run would blame the saved --data-root)
-        check_same_experiment(Path(out), explicit, saved)
+        check_same_experiment(Path(out), explicit, saved, flags=True)
         base = {
             k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}
         }

@@ -466,17 +466,19 @@ def _deferred_interrupt():
             signal.signal(sig, old)
 
 
-def check_same_experiment(out: Path, values: dict, saved: dict) -> None:
+def check_same_experiment(out: Path, values: dict, saved: dict, *, flags: bool = False) -> None:
     """A ValueError naming every setting in ``values`` (TrainConfig fields) that differs from
     ``saved`` (the config of the checkpoint in ``out``), except those a resume may change
-    (``MUTABLE_ON_RESUME``)."""
+    (``MUTABLE_ON_RESUME``); each by its command-line flag with ``flags`` (the CLI's words:
+    ``--n-train``), else by its TrainConfig field (the API's: ``n_train``)."""
     # (a setting added after the checkpoint was saved reads as its default: augment="none")
     defaults = dataclasses.asdict(TrainConfig())
     saved = {**{k: defaults[k] for k in values if k in defaults and k not in saved}, **saved}
     changed = [k for k, v in values.items() if k not in MUTABLE_ON_RESUME and saved.get(k) != v]
     if changed:  # (each as its flag: --n-train 64 in the checkpoint, 32 asked)
         said = "; ".join(
-            f"--{k.replace('_', '-')}: the checkpoint has {saved.get(k)!r}, this run asks "
+            f"{'--' + k.replace('_', '-') if flags else k}: the checkpoint has "
+            f"{saved.get(k)!r}, this run asks "
             f"{values[k]!r}"
             for k in changed
         )

@@ -401,7 +401,8 @@ def test_hflip_changes_training_and_resumes_bit_for_bit(tmp_path, loss):
     assert any(not torch.equal(a[k], p[k]) for k in a)  # the flips reached the networks
     recorded = json.loads((tmp_path / "a" / "checkpoint.json").read_text())["config"]
     assert recorded["augment"] == "hflip"
-    with pytest.raises(ValueError, match=r"--augment: the checkpoint has 'hflip', this run asks"):
+    # (the API names the setting as TrainConfig does; the CLI its flag: --augment)
+    with pytest.raises(ValueError, match=r"\(augment: the checkpoint has 'hflip', this run asks"):
         train(_cfg(tmp_path / "a", steps=4, **kw), data, resume=True)
 
 
@@ -419,7 +420,7 @@ def test_a_checkpoint_saved_before_augment_existed_resumes_as_none(tmp_path):
     del info["config"]["augment"]  # as saved before the option existed
     write_pair(tmp_path / "checkpoint", tensors, info)
     assert train(_cfg(tmp_path, steps=2), _data(), resume=True).step == 2
-    with pytest.raises(ValueError, match=r"--augment: the checkpoint has 'none'"):
+    with pytest.raises(ValueError, match=r"\(augment: the checkpoint has 'none'"):
         train(_cfg(tmp_path, steps=3, augment="hflip"), _data(), resume=True)
 
 
