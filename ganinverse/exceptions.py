@@ -94,6 +94,17 @@ class IdleOptionWarning(UserWarning):
     refuses such a flag; the API warns, as one config may serve several runs."""
 
 
+class EngineIdleOptionWarning(IdleOptionWarning):
+    """An IdleOptionWarning about an option of the latent engine (``LatentConfig``:
+    ``latent.warn_idle_options``); a caller that warns about its engine options itself filters
+    this category (``ProjectionDefense``)."""
+
+
+class SolverIdleOptionWarning(IdleOptionWarning):
+    """An IdleOptionWarning about a solver's own option (:func:`warn_idle`); a caller that warns
+    about those options in its own words filters this category (the ``ilo`` method record)."""
+
+
 def warn_idle(solver: str, set_options: dict, needs: str) -> None:
     """An IdleOptionWarning for each of ``set_options`` ({name: (value, default)}) set away from
     its default, which ``solver`` ignores unless ``needs`` (e.g. "steps > 0") holds."""
@@ -104,14 +115,16 @@ def warn_idle(solver: str, set_options: dict, needs: str) -> None:
             warnings.warn(
                 f"{solver}: {name}={value!r} changes nothing here: it acts only with {needs}; "
                 "drop it or set that",
-                IdleOptionWarning,
+                SolverIdleOptionWarning,
                 stacklevel=user_stacklevel(),
             )
 
 
 __all__ = [
     "ConvergenceWarning",
+    "EngineIdleOptionWarning",
     "IdleOptionWarning",
+    "SolverIdleOptionWarning",
     "IncompleteSweepWarning",
     "InterruptedWriteWarning",
     "ZeroGradientWarning",

@@ -55,7 +55,7 @@ from ._validation import (
 from .exceptions import (
     STALL_RTOL,
     ConvergenceWarning,
-    IdleOptionWarning,
+    EngineIdleOptionWarning,
     no_progress_advice,
     user_stacklevel,
 )
@@ -302,7 +302,7 @@ def warn_idle_options(
         warnings.warn(
             f"the engine option {name}={getattr(config, name)!r} changes nothing here: it acts "
             f"only with {needs}; drop it or set that",
-            IdleOptionWarning,
+            EngineIdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
 

@@ -45,7 +45,13 @@ from ._validation import (
     closest_name,
 )
 from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec, blend_value
-from .exceptions import ConvergenceWarning, IdleOptionWarning, user_stacklevel, warn_grid_edge
+from .exceptions import (
+    ConvergenceWarning,
+    IdleOptionWarning,
+    SolverIdleOptionWarning,
+    user_stacklevel,
+    warn_grid_edge,
+)
 from .latent import (
     LatentConfig,
     LatentResult,
@@ -1184,7 +1190,7 @@ register_method(
 
 def _ilo(G, operator, y, *, config, layer, radius, ilo_steps, ilo_lr, start, image_ids=None):
     with warnings.catch_warnings():  # its idle radius / lr: warned in the method's words
-        warnings.filterwarnings("ignore", r"ilo: (lr|radius|steps)=", IdleOptionWarning)
+        warnings.simplefilter("ignore", SolverIdleOptionWarning)
         return ilo(
             G,
             operator,

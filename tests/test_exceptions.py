@@ -69,3 +69,28 @@ def test_a_warning_under_a_modules_call_or_a_dataclass_init_names_the_users_line
 
 def test_user_stacklevel_counts_to_the_first_frame_outside_the_package():
     assert user_stacklevel() == 1  # (called from here: this frame is the user's)
+
+
+def test_idle_option_warnings_have_a_category_per_source():
+    """The engine's and a solver's own idle-option warnings are categories of their own (both
+    IdleOptionWarning): a caller that says them in its own words filters the category, not the
+    message text (the ilo record and ProjectionDefense matched "ilo: lr=" / "the engine option")."""
+    import warnings
+
+    from ganinverse.exceptions import (
+        EngineIdleOptionWarning,
+        IdleOptionWarning,
+        SolverIdleOptionWarning,
+        warn_idle,
+    )
+    from ganinverse.latent import LatentConfig, warn_idle_options
+
+    assert issubclass(EngineIdleOptionWarning, IdleOptionWarning)
+    assert issubclass(SolverIdleOptionWarning, IdleOptionWarning)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warn_idle("ilo", {"lr": (0.5, 0.1)}, "steps > 0")
+        warn_idle_options(LatentConfig(restarts=1, prune_at=(0.5,)), {"prune_at": (0.5,)})
+    assert [w.category for w in seen] == [SolverIdleOptionWarning, EngineIdleOptionWarning], [
+        str(w.message) for w in seen
+    ]

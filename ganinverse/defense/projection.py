@@ -40,7 +40,13 @@ from torch import Tensor, nn
 
 from .._validation import check_bool, check_count, check_weight, closest
 from ..data import from_unit, to_unit
-from ..exceptions import ConvergenceWarning, IdleOptionWarning, no_progress_advice, user_stacklevel
+from ..exceptions import (
+    ConvergenceWarning,
+    EngineIdleOptionWarning,
+    IdleOptionWarning,
+    no_progress_advice,
+    user_stacklevel,
+)
 from ..latent import (
     LatentConfig,
     LatentResult,
@@ -225,7 +231,7 @@ class ProjectionDefense(nn.Module):
         with torch.enable_grad():  # the engine needs gradients even under torch.no_grad()
             objective = MeasurementObjective(Identity(self.image_shape), y)  # CSGM's, A = I
             with warnings.catch_warnings():  # (its idle engine options: warned when built)
-                warnings.filterwarnings("ignore", "the engine option", IdleOptionWarning)
+                warnings.simplefilter("ignore", EngineIdleOptionWarning)
                 result = optimize_latent(self.G, objective, len(y), config, desc="projection")
         self.last_result = result
         self.not_improved += int((~result.improved).sum())

@@ -440,7 +440,9 @@ def test_fine_tuning_options_without_fine_tuning_warn_in_the_api():
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         iagan(G, A, A.measure(x), config, adapt_steps=0, lr_z=0.5, discrepancy=2.0)
-    idle = sorted(str(w.message).split("=")[0] for w in seen if w.category is IdleOptionWarning)
+    idle = sorted(
+        str(w.message).split("=")[0] for w in seen if issubclass(w.category, IdleOptionWarning)
+    )
     assert idle == ["iagan: discrepancy", "iagan: lr_z"]
 
 
