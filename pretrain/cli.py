@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         if f.name == "hidden":
             extra = {"nargs": "+", "type": int}
         elif f.name == "betas":
-            extra = {"nargs": 2, "type": float}
+            extra = {"nargs": 2, "type": float, "metavar": ("BETA1", "BETA2")}
         else:  # annotations are strings here: "int | None", "float", "str", ...
             extra = {"type": int if "int" in f.type else float if "float" in f.type else str}
         typed = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default

@@ -264,7 +264,10 @@ class BatchSampler:
 
     def __init__(self, n: int, batch_size: int, seed: int) -> None:
         if n < batch_size:
-            raise ValueError(f"batch_size={batch_size} exceeds the {n} training images")
+            raise ValueError(
+                f"batch_size={batch_size} exceeds the {n} training images: pass a batch_size of "
+                f"at most {n}, or train on {batch_size} images or more (n_train)"
+            )
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.per_epoch = n // batch_size
         self._epoch, self._perm = -1, None

@@ -174,6 +174,13 @@ class OneLineParser(argparse.ArgumentParser):
         """What followed a flag argparse found without its value: '; pass negative numbers as
         --flag=-x' when it was a negative number, else the flag that came next (or that the
         flag was the last argument); '' for any other message."""
+        counted = re.fullmatch(r"(\S+): expected (\d+) arguments", message)
+        if counted is not None:  # (nargs=N: the flag's usage, e.g. --betas BETA1 BETA2)
+            flag = counted.group(1).split("/")[-1]
+            action = self._option_string_actions.get(flag)
+            if action is not None and isinstance(action.metavar, tuple):
+                return f": pass {flag} {' '.join(action.metavar)} (values separated by spaces)"
+            return f": pass {counted.group(2)} values after {flag}, separated by spaces"
         found = re.fullmatch(r"(\S+): expected (?:one argument|at least one argument)", message)
         if found is None:
             return ""

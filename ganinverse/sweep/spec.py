@@ -311,7 +311,7 @@ class SweepSpec:
                 f", --val-start {self.start + self.n_images} or more" if self.val_start else ""
             )
             raise ValueError(
-                f"split='train' with start={self.start}: the test images "
+                f"split='train' with start={self.start}: the reconstructed images "
                 f"{self.start}..{self.start + self.n_images - 1} include train images of "
                 f"{self.val_start}..{val_end - 1}, the n_val={self.n_val} validation images on "
                 f"which the weights of {', '.join(searched)} are chosen, so a weight would be "

@@ -398,3 +398,22 @@ def test_threads_beyond_the_cores_warns(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(pretrain.cli.torch, "set_num_threads", lambda n: None)
     with pytest.warns(UserWarning, match=r"--threads 3 is more than this machine's 2 CPU cores"):
         assert main([*_tiny("--threads", "3"), "--out", str(tmp_path / "run")]) == 0
+
+
+def test_a_flag_of_two_values_given_one_shows_its_usage(tmp_path, capsys):
+    """helper-71: '--betas 0.5' said argparse's 'expected 2 arguments' and no fix."""
+    with pytest.raises(SystemExit) as exit_info:  # (argparse's own error exits)
+        main(["--dataset", "digits", "--betas", "0.5", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert "--betas: expected 2 arguments: pass --betas BETA1 BETA2" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_batch_above_the_training_images_names_both_fixes(tmp_path, capsys):
+    common = ["--dataset", "digits", "--steps", "1", "--device", "cpu", "--no-progress"]
+    out = tmp_path / "o"
+    assert main([*common, "--n-train", "5", "--batch-size", "16", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "batch_size=16 exceeds the 5 training images: pass a batch_size of at most 5" in err
+    assert "or train on 16 images or more" in err and not out.exists(), err

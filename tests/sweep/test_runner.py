@@ -333,7 +333,7 @@ def test_summary_statistics():
             r"seed=1,lr=0.1\): sets seed",
         ),
         # helper-40: test images among the validation images the weights were chosen on
-        ({"split": "train"}, r"split='train' with start=0: the test images 0..4 include"),
+        ({"split": "train"}, r"split='train' with start=0: the reconstructed images 0..4 include"),
         ({"split": "train", "start": 2}, r"train images of 0..2, the n_val=3 validation"),
     ],
 )
