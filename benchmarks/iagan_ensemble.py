@@ -23,6 +23,10 @@ on [0, 1], mean over the faces, and the 95% CI half-width of the per-face PSNR) 
         --generators celeba64-lsgan,celeba64-lsgan@raw --transforms id,mirror \
         --out benchmarks/results/iagan_ensemble/raw_weights
 
+    for tv in 0.2 0.45; do OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/iagan_ensemble.py \
+        --data-root /tmp/data/celeba64 --generators celeba64-lsgan --transforms id,mirror --tv $tv \
+        --out benchmarks/results/iagan_ensemble/tv_$tv; done
+
 (faces 5900-5907 of the train split: held out of celeba64-lsgan's training, faces 0-5899.)
 """
 
