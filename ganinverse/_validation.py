@@ -371,8 +371,8 @@ def check_count(value: object, name: str, kind: str, *, low: int = 1) -> int:
 def check_bool(value: object, name: str) -> bool:
     """``value`` if it is a bool (a numpy bool counts), else a TypeError naming ``name``: a
     string such as "no" would be truthy."""
-    if type(value).__name__ == "bool_":  # numpy.bool_
-        value = bool(value)
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"):
+        value = bool(value)  # (numpy.bool_, named numpy.bool from numpy 2)
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
     return value

@@ -554,6 +554,13 @@ def reconstruct_result(
             IdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
+    elif D is not None:  # (iagan, ilo, a Lasso, ...: D would be ignored in silence)
+        warnings.warn(
+            f"method {method!r} uses no discriminator: D changes nothing; pass D=None (the "
+            "discriminator prior is csgm's d_weight)",
+            IdleOptionWarning,
+            stacklevel=user_stacklevel(),
+        )
     if record.starts_from is not None:
         if start is None:
             parent = get_method(record.starts_from)
@@ -579,17 +586,25 @@ def reconstruct_result(
     if mirror:  # the same problem with G's mirror image, its own start, the two x̂ averaged
         if image_ids is None and start is not None:  # (the ids that seeded the start given)
             image_ids = getattr(getattr(start, "start", start), "image_ids", None)
-        mirrored = reconstruct_result(
-            method,
-            Mirrored(G),
-            operator,
-            y,
-            D=D,
-            seed=seed,
-            image_ids=image_ids,
-            _warn_idle=False,
-            **options,
-        )
+        with warnings.catch_warnings(record=True) as said:  # (said again as the mirror's)
+            warnings.simplefilter("always")
+            mirrored = reconstruct_result(
+                method,
+                Mirrored(G),
+                operator,
+                y,
+                D=extra.get("D"),
+                seed=seed,
+                image_ids=image_ids,
+                _warn_idle=False,
+                **options,
+            )
+        for w in said:
+            warnings.warn(
+                f"(the run with G's mirror image, result.mirrored) {w.message}",
+                w.category,
+                stacklevel=user_stacklevel(),
+            )
         result = mirror_averaged(result, mirrored, operator, y)
     if source and isinstance(result, LatentResult):
         result.settings = settings_line(source, given)
@@ -606,7 +621,9 @@ MIRROR = "mirror"
 
 
 def check_mirror(value: object) -> bool:
-    """The ``mirror`` option: a bool, else a TypeError naming it."""
+    """The ``mirror`` option: a bool (a numpy bool counts), else a TypeError naming it."""
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"):
+        value = bool(value)  # (numpy.bool_, named numpy.bool from numpy 2)
     if not isinstance(value, bool):
         raise TypeError(
             f"mirror must be a bool (True: average x̂ with that of G's mirror image), got "

@@ -44,7 +44,14 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from .._validation import check_count, check_int, check_learning_rate, check_positive, check_weight
+from .._validation import (
+    check_bool,
+    check_count,
+    check_int,
+    check_learning_rate,
+    check_positive,
+    check_weight,
+)
 from ..blending import blend_spec
 from ..exceptions import (
     STALL_RTOL,
@@ -121,7 +128,9 @@ class AdaptiveResult:
     seconds: float
     start: LatentResult = field(repr=False)
     #: with ``mirror=True`` (``methods.reconstruct_result``): the result with G's mirror image,
-    #: whose x̂ is averaged into ``x_hat`` (its seconds added to ``seconds``)
+    #: whose x̂ is averaged into ``x_hat`` (its seconds added to ``seconds``, its statuses to
+    #: ``status``); ``data_loss`` is the average's; every other field (z, the misfits, steps,
+    #: flags, start) is the run with G's, so x̂ is then no longer G_θ̂(ẑ)
     mirrored: AdaptiveResult | None = field(default=None, repr=False)
 
     @property
@@ -160,10 +169,7 @@ def _check_options(lr_theta, lr_z, steps, discrepancy, back_projection, chunk, t
         "principle): 1 is the noise level, 0 runs every step",
     )
     tv_weight = check_weight(tv_weight, "tv_weight")
-    if not isinstance(back_projection, bool):
-        raise TypeError(
-            f"back_projection must be a bool (True or False), got {type(back_projection).__name__}"
-        )
+    check_bool(back_projection, "back_projection")  # (a numpy bool counts)
     chunk = check_int(chunk, "chunk", low=1)
     return lr_theta, lr_z, steps, discrepancy, chunk, tv_weight
 

@@ -551,3 +551,38 @@ def test_mirror_from_a_start_given_seeds_as_without_one(toy_generator):
     torch.testing.assert_close(given.x_hat, direct.x_hat)
     other = reconstruct_result("iagan", G, op, y, image_ids=[1, 2], mirror=True, **FAST, **kw)
     assert not torch.allclose(other.mirrored.start.z, direct.mirrored.start.z)
+
+
+def test_the_mirror_runs_warnings_say_whose_they_are_and_a_numpy_bool_is_a_bool(toy_generator):
+    """helper-73: with a diverging lr both runs warned the same words (the second is the mirror
+    image's, whose flags are on result.mirrored); mirror=np.bool_(True) was refused."""
+    import numpy as np
+
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0, noise_std=0.02)
+    y = op.measure(digits(2), seed=1)
+    with pytest.warns(ConvergenceWarning) as seen:
+        res = reconstruct_result(
+            "iagan", G, op, y, mirror=np.bool_(True), adapt_steps=5, lr_theta=1.0, lr_z=1.0, **FAST
+        )
+    texts = [str(w.message) for w in seen if "iagan:" in str(w.message)]
+    mirrored = [
+        t for t in texts if t.startswith("(the run with G's mirror image, result.mirrored)")
+    ]
+    assert mirrored and len(mirrored) < len(texts), texts
+    assert res.mirrored is not None
+
+
+def test_a_discriminator_given_to_a_method_without_one_warns(toy_generator):
+    """helper-73: D passed to iagan (or ilo, a Lasso) was dropped in silence; csgm with
+    d_weight = 0 warned."""
+    from ganinverse.exceptions import IdleOptionWarning
+
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0)
+    y = op.measure(digits(2), seed=1)
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1))
+    with pytest.warns(IdleOptionWarning, match="method 'iagan' uses no discriminator"):
+        reconstruct_result("iagan", G, op, y, D=D, adapt_steps=2, **FAST)
+    with pytest.warns(IdleOptionWarning, match="method 'lasso-dct' uses no discriminator"):
+        reconstruct_result("lasso-dct", None, op, y, D=D)
