@@ -83,7 +83,7 @@ def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespa
                     + " is required)"
                 )
             else:
-                fix = "pass a value, or drop the flag for its default"
+                fix = "pass a value, or leave the flag out where the run does not need it"
             raise ValueError(f"{flag or action.option_strings[0]} is empty ({value!r}): {fix}")
 
 
