@@ -404,6 +404,18 @@ def closest(value: object, choices: Sequence[str]) -> str:
     )
 
 
+def check_name(value: object, name: str, choices: Sequence[str]) -> str:
+    """``value`` if it is a str, else a TypeError naming ``name`` and the ``choices`` (a name of
+    another type, ``method=1``, is a wrong type, not an unknown name); whether it is one of the
+    choices is the caller's check."""
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be a str, one of {', '.join(map(repr, choices))}; got "
+            f"{type(value).__name__} {value!r}"
+        )
+    return value
+
+
 def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     """Raise unless ``value`` is one of ``choices`` (the ValueError names the closest one; a
     TypeError for a value of another type than the choices, e.g. ``augment=1`` for a name)."""

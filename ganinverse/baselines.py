@@ -60,6 +60,7 @@ from ganinverse._validation import (
     check_count,
     check_int,
     check_measurement_scale,
+    check_name,
     check_noise_std,
     check_not_empty,
     check_number,
@@ -1237,6 +1238,7 @@ SOLVERS = {"fista": lasso_fista, "sklearn": lasso_sklearn}
 
 
 def _check_solver(solver: object) -> str:
+    check_name(solver, "solver", sorted(SOLVERS))
     if solver not in SOLVERS:
         raise ValueError(
             f"solver must be one of {sorted(SOLVERS)}; got {solver!r}" + closest(solver, SOLVERS)

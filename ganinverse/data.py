@@ -55,7 +55,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import pil_to_tensor
 
-from ganinverse._validation import check_images, check_int, closest
+from ganinverse._validation import check_images, check_int, check_name, closest
 from ganinverse.exceptions import ConversionWarning
 from ganinverse.io import atomic_write
 
@@ -873,12 +873,14 @@ def _open(
     channels: int | None,
     verify: bool = True,
 ):
-    if not isinstance(name, str) or name not in SOURCES:
+    check_name(name, "dataset name (CLI --dataset)", list(SOURCES))
+    if name not in SOURCES:
         raise ValueError(
             f"dataset name (CLI --dataset) must be one of {', '.join(map(repr, SOURCES))}; "
             f"got {name!r}" + closest(name, SOURCES)
         )
     split = SOURCES[name][0] if split is None else split
+    check_name(split, f"split for {name!r}", SOURCES[name])
     if split not in SOURCES[name]:
         raise ValueError(
             f"split for {name!r} must be one of "

@@ -39,6 +39,7 @@ from ._validation import (
     check_distinct,
     check_int,
     check_learning_rate,
+    check_name,
     check_number,
     check_weight,
     closest,
@@ -459,8 +460,10 @@ def _check_flag(name: str, flag: str, meaning: str, flags: dict) -> None:
 
 
 def get_method(name: str) -> Method:
-    """The record of ``name``, else a ValueError listing the registered methods."""
-    if not isinstance(name, str) or name not in METHODS:
+    """The record of ``name``, else a ValueError listing the registered methods (a TypeError
+    for a name that is no str)."""
+    check_name(name, "method", list(METHODS))
+    if name not in METHODS:
         raise ValueError(
             f"method must be one of {', '.join(METHODS)}; got {name!r}" + closest(name, METHODS)
         )

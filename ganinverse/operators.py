@@ -35,6 +35,7 @@ from ._validation import (
     check_images,
     check_int,
     check_measurement_scale,
+    check_name,
     check_noise_std,
     check_not_empty,
     check_positive,
@@ -921,6 +922,7 @@ def make_operator(
     Raises:
         TypeError: a keyword that is not this operator's axis (``m=`` for ``superres``), or
             the value passed both ways."""
+    check_name(name, "operator", list(REGISTRY))
     if name not in REGISTRY:
         raise ValueError(
             f"operator must be one of {', '.join(REGISTRY)}; got {name!r}" + closest(name, REGISTRY)

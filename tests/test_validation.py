@@ -365,3 +365,35 @@ def test_check_choice_still_names_the_closest_name_of_the_right_type():
     with pytest.raises(ValueError, match="did you mean 'adam'"):
         check_choice("Adam", "optimizer", ("adam", "lbfgs"))
     assert check_choice("adam", "optimizer", ("adam", "lbfgs")) == "adam"
+
+
+def _lasso_with_solver(solver):
+    op = gi.GaussianCS((1, 8, 8), 10, seed=0)
+    return gi.reconstruct("lasso-dct", None, op, torch.zeros(1, 10), solver=solver)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: gi.reconstruct(1, None, None, None), "method"),
+        (lambda: gi.make_operator(1, (1, 8, 8)), "operator"),
+        (lambda: gi.load_images(1), r"dataset name \(CLI --dataset\)"),
+        (lambda: gi.load_images("digits", split=1), "split for 'digits'"),
+        (lambda: _lasso_with_solver(1), "solver"),
+        (
+            lambda: __import__("ganinverse.defense.registry").defense.registry.attack_record(2),
+            "attack",
+        ),
+        (
+            lambda: __import__("ganinverse.sweep.spec").sweep.spec.SweepSpec(
+                dataset="digits", x_values=(20,), methods=("lasso-dct",), operator=1
+            ),
+            "operator",
+        ),
+    ],
+)
+def test_a_name_that_is_no_str_is_a_type_error_at_every_lookup(call, name):
+    """helper-73: reconstruct(1, ...), make_operator(1), load_images(1) / split=1, solver=1,
+    SweepSpec(operator=1) got ValueErrors ("must be one of ...; got 1"): a wrong type."""
+    with pytest.raises(TypeError, match=rf"^{name} must be a str, one of .*; got int "):
+        call()

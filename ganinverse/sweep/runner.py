@@ -241,7 +241,7 @@ class Sweep:
             try:
                 make_basis(self.spec.sparse_basis, shape)
             except (ValueError, TypeError) as err:
-                raise ValueError(f"sparse_basis (--sparse-basis): {err}") from err
+                raise type(err)(f"sparse_basis (--sparse-basis): {err}") from err
         if any(self.search_chain(method) for method in self.spec.methods):
             self.validation_images()  # the weight searches need them
 

@@ -18,6 +18,7 @@ from typing import Any
 from .._validation import (
     check_distinct,
     check_int,
+    check_name,
     check_unit_noise_std,
     check_weight,
     closest,
@@ -428,8 +429,9 @@ class SweepSpec:
     # -- what the runner reads ----------------------------------------------------------------
     def operator_class(self) -> type[LinearOperator]:
         """The operator class named ``operator`` (it must have a sweep axis)."""
-        cls = REGISTRY.get(self.operator)
         sweepable = [n for n, c in REGISTRY.items() if c.axis is not None]
+        check_name(self.operator, "operator", sweepable)
+        cls = REGISTRY.get(self.operator)
         if cls is None or cls.axis is None:
             raise ValueError(
                 f"operator must be one of {', '.join(sweepable)}; got {self.operator!r}"
