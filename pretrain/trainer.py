@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ganinverse._validation import (
+    check_bool,
     check_choice,
     check_count,
     check_int,
@@ -133,6 +134,7 @@ class TrainConfig:
         ``check_config``): ValueErrors naming the argument and the fix."""
         check_choice(self.loss, "loss", tuple(LOSSES))
         check_choice(self.arch, "arch", ARCHS)
+        self._check_types()
         rules = LOSSES[self.loss]
         d = rules.defaults
         cfg = dataclasses.replace(
@@ -212,6 +214,34 @@ class TrainConfig:
             raise TypeError(f"out must be a folder path, got {cfg.out!r}")
         check_output_dir(cfg.out, "out")
         return cfg
+
+    def _check_types(self) -> None:
+        """TypeErrors (ValueErrors for empty texts) naming the settings of another type than
+        their field's: a list given as a number or a text (read letter by letter), a flag as a
+        text ("false" is truthy), a name or a device as no text (helper-73)."""
+        for name, example in (("hidden", "[500, 500]"), ("betas", "[0.5, 0.999]")):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (list, tuple)):
+                raise TypeError(
+                    f"{name} must be a list of numbers, e.g. {example}; got "
+                    f"{type(value).__name__} {value!r}"
+                )
+        for name in ("amp", "compile", "channels_last", "progress"):
+            check_bool(getattr(self, name), name)
+        for name, what in (("dataset", "a dataset name, e.g. 'digits'"), ("device", "'auto'")):
+            value = getattr(self, name)
+            if name == "device" and isinstance(value, torch.device):
+                continue
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"{name} must be a str ({what}); got {type(value).__name__} {value!r}"
+                )
+            if not value.strip():
+                raise ValueError(f"{name} is empty ({value!r}): pass {what}")
+        if self.data_root is not None and not isinstance(self.data_root, (str, os.PathLike)):
+            raise TypeError(
+                f"data_root must be a folder path or None, got {type(self.data_root).__name__}"
+            )
 
     def checked(self) -> tuple[TrainConfig, torch.device]:
         """``(resolved(), device)``: every argument checked, the device resolved (a ValueError

@@ -430,3 +430,31 @@ def test_hflip_on_digits_warns_and_none_is_the_default(tmp_path):
     with pytest.warns(UserWarning, match=r"augment='hflip' mirrors the 'digits' images"):
         train(_cfg(tmp_path / "d", steps=1, dataset="digits", n_train=32, augment="hflip"))
     assert _cfg(tmp_path / "n", augment=None).resolved().augment == "none"
+
+
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        ({"amp": "false"}, TypeError, "amp must be a bool"),
+        ({"progress": 1}, TypeError, "progress must be a bool"),
+        ({"channels_last": None}, TypeError, "channels_last must be a bool"),
+        (
+            {"hidden": 500},
+            TypeError,
+            r"hidden must be a list of numbers, e.g. \[500, 500\]; got int",
+        ),
+        ({"betas": "0.5,0.999"}, TypeError, "betas must be a list of numbers.*got str"),
+        ({"dataset": 1}, TypeError, "dataset must be a str"),
+        ({"dataset": ""}, ValueError, "dataset is empty"),
+        ({"device": ["cpu"]}, TypeError, "device must be a str"),
+        ({"device": " "}, ValueError, "device is empty"),
+        ({"data_root": 3}, TypeError, "data_root must be a folder path or None"),
+    ],
+)
+def test_settings_of_another_type_are_refused_by_name(tmp_path, kw, error, match):
+    """helper-73: resolved() said "every argument checked" but took amp='false' (truthy: autocast
+    on), hidden=500 ("'int' object is not iterable"), betas='0.5,0.999' (read letter by letter),
+    dataset=1, device=''."""
+    with pytest.raises(error, match=match):
+        TrainConfig(out=str(tmp_path / "x"), **kw).resolved()
+    assert not (tmp_path / "x").exists()
