@@ -579,6 +579,19 @@ class SweepSpec:
                 parts["resolved methods"] = (label, rold, rnew)
                 if not rold and not rnew:
                     del parts["resolved methods"]
+            if "grids" in parts and "resolved methods" in parts:  # (a grid sets its option:
+                _, gold, gnew = parts["grids"]  # the option's resolved default never runs)
+                keys = {*(gold or {}), *(gnew or {})} if isinstance(gold or {}, Mapping) else set()
+                tuned = {
+                    r.name: r.tuned.option
+                    for r in METHODS.values()
+                    if r.tuned and r.tuned.key in keys
+                }
+                label, rold, rnew = parts["resolved methods"]
+                rold, rnew = (_without_tuned(v, tuned) for v in (rold, rnew))
+                parts["resolved methods"] = (label, rold, rnew)
+                if not rold and not rnew:
+                    del parts["resolved methods"]
             told = [p[1:] for k, p in parts.items() if not k.startswith("resolved ")]
             diff = [  # (a resolved default that changed as a field above did: said once)
                 line
@@ -895,6 +908,20 @@ def _option_flags(changed: Any) -> str | None:
     return ", ".join(dict.fromkeys(flags)) or None
 
 
+def _without_tuned(methods: Any, tuned: Mapping[str, str]) -> Any:
+    """A difference of the resolved methods without each method's option in ``tuned`` ({method:
+    the option its weight grid sets}): under a grid that option's default is not what runs."""
+    if not isinstance(methods, Mapping):
+        return methods
+    out = {}
+    for name, value in methods.items():
+        if isinstance(value, Mapping) and name in tuned:
+            value = {k: v for k, v in value.items() if k != tuned[name]}
+        if value:
+            out[name] = value
+    return out
+
+
 def _filled(value: Any, resolved: Any, like: Any = None) -> Any:
     """``value`` (a difference of a field as given) with each setting left out (None) replaced
     by the one it resolved to: the default the run used. ``like``: the other side; a method left
@@ -985,6 +1012,13 @@ def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> lis
         for i, v in enumerate((a, b)):
             if _is_default(key, path, v, methods):
                 words[i] += " (the default)"
+            elif v is None and key == "grids" and len(path) == 1:  # (its default grid searched)
+                grid = next(
+                    (r.tuned.grid for r in METHODS.values() if r.tuned and r.tuned.key == path[0]),
+                    None,
+                )
+                if grid:
+                    words[i] = f"not given (the default grid {_typed(list(grid))})"
         line = f"{flag}: saved {words[0]}, now {words[1]}"
         if said.setdefault(flag, line) != line:  # (one flag, two values: two methods' options)
             return None

@@ -1582,3 +1582,15 @@ def test_a_mirrored_iagan_sweep_records_it_and_resumes_only_with_it(tmp_path, ca
     assert code == 0, err
     code, err = run(head, capsys)
     assert code == 2 and "--iagan-mirror: saved true, now false (the default)" in err, err
+
+
+def test_a_dropped_grid_says_the_default_grid_it_would_search(tmp_path, capsys):
+    """helper-73: dropping --iagan-steps-grid 3 read 'now not given' and then 'resolved methods
+    ... adapt_steps 3, now 300', a default that never runs under the default grid."""
+    head = [*SWEEP, "--generator", "digits", "--m", "25", "--methods", "iagan", "--steps", "3"]
+    head += ["--restarts", "1", "--out", str(tmp_path / "o")]
+    assert run([*head, "--iagan-steps-grid", "3"], capsys)[0] == 0
+    code, err = run(head, capsys)
+    assert code == 2, err
+    assert "--iagan-steps-grid: saved 3, now not given (the default grid 30,100,300,1000)" in err
+    assert "adapt_steps" not in err and "resolved methods" not in err, err

@@ -1121,7 +1121,7 @@ def test_a_refused_resume_says_each_changed_setting_by_its_flag_as_typed():
     )
     assert now.differences(saved.to_json(), explain=True) == [
         "--lr: saved 0.02, now 0.05",
-        "--iagan-steps-grid: saved not given, now 1,2",
+        "--iagan-steps-grid: saved not given (the default grid 30,100,300,1000), now 1,2",
         "--iagan-tv: saved 0.3, now 0.2",
     ]
     steps = tuple(range(30))
