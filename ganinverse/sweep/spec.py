@@ -320,7 +320,8 @@ class SweepSpec:
             )
 
     def _warn_idle_engine(self) -> None:
-        """An ``IdleOptionWarning`` for ``engine`` / ``engine_grid`` / ``sparse_l1_grid`` set
+        """An ``IdleOptionWarning`` for ``engine`` / ``engine_grid`` / ``sparse_l1_grid`` /
+        ``sparse_basis`` set
         while no method of the sweep runs what they set (the CLI refuses such flags; the API
         warns, as for every option it ignores)."""
         runs = set()  # the methods run, those they start from included (iagan runs csgm)
@@ -333,11 +334,14 @@ class SweepSpec:
         idle = {k: v for k, v in idle.items() if v and not latent}
         if self.sparse_l1_grid and "csgm-sparse" not in self.methods:
             idle["sparse_l1_grid"] = True
+        default_basis = next(f.default for f in fields(self) if f.name == "sparse_basis")
+        if self.sparse_basis != default_basis and "csgm-sparse" not in self.methods:
+            idle["sparse_basis"] = True  # (helper-73: 'nope' was written to sweep.json)
         for name in idle:
             warnings.warn(
                 f"SweepSpec: {name}={getattr(self, name)!r} changes nothing here: no method of "
                 f"{list(self.methods)} runs "
-                + ("csgm-sparse" if name == "sparse_l1_grid" else "the latent engine")
+                + ("csgm-sparse" if name.startswith("sparse_") else "the latent engine")
                 + f"; drop {name}",
                 IdleOptionWarning,
                 stacklevel=user_stacklevel(),

@@ -1173,3 +1173,15 @@ def test_a_dropped_x_value_names_the_operators_flag_and_keeps_the_folders_order(
     (line,) = SweepSpec(**kw, x_values=(30, 40)).blocking_differences(saved)
     assert line.startswith("x_values (--m): the folder holds 20 too"), line
     assert line.endswith("pass all of them (e.g. 20,30,40)"), line
+
+
+def test_a_sparse_basis_without_csgm_sparse_warns_in_the_api():
+    """helper-73: SweepSpec(sparse_basis='nope') without csgm-sparse was taken in silence (the
+    CLI refuses --sparse-basis there)."""
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.sweep.spec import SweepSpec
+
+    with pytest.warns(
+        IdleOptionWarning, match="sparse_basis='nope' changes nothing here.*csgm-sparse"
+    ):
+        SweepSpec(dataset="digits", x_values=(20,), methods=("lasso-dct",), sparse_basis="nope")
