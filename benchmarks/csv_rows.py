@@ -55,3 +55,13 @@ def append_rows(path: Path, fields: Sequence[str], rows: Iterable[dict]) -> None
 def write_rows(path: Path, fields: Sequence[str], rows: Iterable[dict]) -> None:
     """Replace ``path`` by the header and ``rows``, atomically."""
     atomic_write_csv(path, fields, rows)
+
+
+def new_results(out: str | Path, fields: Sequence[str]) -> Path:
+    """``out``/results.csv started anew (the folder made, the header alone written): a probe
+    that reruns from scratch. Returns the file's path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.csv"
+    write_rows(path, fields, [])
+    return path

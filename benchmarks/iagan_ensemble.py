@@ -37,10 +37,9 @@ import itertools
 import math
 import time
 import warnings
-from pathlib import Path
 
 import torch
-from csv_rows import append_rows, write_rows  # benchmarks/csv_rows.py
+from csv_rows import append_rows, new_results  # benchmarks/csv_rows.py
 
 from ganinverse import metrics
 from ganinverse.data import load_images
@@ -129,10 +128,7 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/iagan_ensemble/transforms")
     args = p.parse_args()
     torch.set_num_threads(1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.csv"
-    write_rows(path, FIELDS, [])
+    path = new_results(args.out, FIELDS)
     x, _ = load_images(
         args.dataset, args.data_root, split=args.split, n=args.n_images, start=args.start
     )

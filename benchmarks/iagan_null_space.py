@@ -18,10 +18,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import warnings
-from pathlib import Path
 
 import torch
-from csv_rows import append_rows, write_rows  # benchmarks/csv_rows.py
+from csv_rows import append_rows, new_results  # benchmarks/csv_rows.py
 
 from ganinverse import metrics
 from ganinverse.data import load_images
@@ -74,10 +73,7 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/iagan_null_space")
     args = p.parse_args()
     torch.set_num_threads(1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.csv"
-    write_rows(path, FIELDS, [])  # a new run starts a new file
+    path = new_results(args.out, FIELDS)  # a new run starts a new file
     G = load_generator(args.generator, device="cpu")
     x, _ = load_images(args.dataset, args.data_root, split="train", n=args.n_images)
     op = GaussianCS(G.image_shape, args.m, seed=args.m, noise_std=2 * args.noise_std)
