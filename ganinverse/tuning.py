@@ -343,7 +343,7 @@ def _check_refine_folders(fields: Mapping, refine_n_val: int, out: Path) -> None
             continue  # (not a second stage this code wrote: Sweep names what is wrong there)
         if not spec.matches(saved):
             words = [  # (a second stage's n_val is tune's refine_n_val)
-                d.replace("n_val (--n-val)", "refine_n_val (--refine-n-val)", 1)
+                "--refine-n-val:" + d[len("--n-val:") :] if d.startswith("--n-val:") else d
                 for d in _tune_differences(spec, saved)
             ]
             raise ValueError(

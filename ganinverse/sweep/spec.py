@@ -1000,6 +1000,10 @@ def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> lis
     it, one "flag: saved X, now Y" per flag (``--iagan-tv: saved 0.3, now 0.2``; a long grid's
     entries as ``--lambda-z-grid entry 26``); None where a setting in it has no flag of its own or
     no typed form (then the field's JSON is shown). ``saved`` / ``now``: the two specs."""
+    flag = FIELD_FLAGS.get(key, "")
+    if key not in LEGACY_GRIDS.values() and re.fullmatch(r"--[a-z0-9-]+", flag):
+        words = [_typed(v) for v in (old, new)]  # (a field of its own flag: --noise-std)
+        return None if None in words else [f"{flag}: saved {words[0]}, now {words[1]}"]
     if key == "engine_grid":  # (as --lambda-z-grid only: the field's line is what tune rewrites
         # in its own flags, tuning._tune_differences, and tune has no --engine-grid)
         grids = [*(saved.get(key) or []), *(now.get(key) or [])]

@@ -901,7 +901,7 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     assert "now --lambda-z-grid 0.1,0.001 --init-grid normal,uniform" in err and "[1]" not in err
     more_val = [*tune[:6], "2", *tune[7:], "--m", "10", "--steps", "2"]
     code, err = run([*more_val, "--out", str(tmp_path / "t")], capsys)
-    assert code == 2 and "(n_val (--n-val): saved 1, now 2)" in err  # (the values, not the field)
+    assert code == 2 and "(--n-val: saved 1, now 2)" in err  # (the values, not the field)
     assert main([*tune, "--m", "10,20", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
 
 
@@ -916,7 +916,7 @@ def test_tune_with_another_second_stage_is_refused_before_its_first_stage_writes
     capsys.readouterr()
     code, err = run([*tune, "--m", "10,20", "--refine-n-val", "3"], capsys)
     assert code == 2 and "holds a second stage at m = 10" in err, err
-    assert "refine_n_val (--refine-n-val): saved 2, now 3" in err and "--n-val)" not in err
+    assert "--refine-n-val: saved 2, now 3" in err and "--n-val:" not in err, err
     after = {p: p.read_bytes() for p in (tmp_path / "t").rglob("*") if p.is_file()}
     assert after == before  # nothing written
     assert main([*tune, "--m", "10,20", "--refine-n-val", "2"]) == 0  # its settings: grows

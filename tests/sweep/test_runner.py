@@ -225,11 +225,11 @@ def test_a_sweep_grows_only_with_nothing_else_changed(tiny_generator, tmp_path, 
     "kw, named, not_named",
     [
         # helper-47: other images by --start / --split blamed "the data files changed"
-        ({"start": 1}, "start (--start): saved 0, now 1", "data files"),
-        ({"split": "train", "start": 3}, "split (--split)", "data files"),
+        ({"start": 1}, "--start: saved 0, now 1", "data files"),
+        ({"split": "train", "start": 3}, "--split: saved test, now train", "data files"),
         # growth is allowed: only what blocks it is named, not the images added
-        ({"n_images": 8, "batch_size": 3}, "batch_size (--batch-size)", "n_images"),
-        ({"x_values": (20, 60, 100), "noise_std": 0.2}, "noise_std", "x_values"),
+        ({"n_images": 8, "batch_size": 3}, "--batch-size: saved", "n_images"),
+        ({"x_values": (20, 60, 100), "noise_std": 0.2}, "--noise-std: saved", "x_values"),
         ({"n_images": 4}, "the folder holds 5 images, this run asks 4", "batch_size"),  # shrunk
         # helper-68: a dropped m read 'saved {"[1:]": [60]}, now {"[1:]": []}'
         ({"x_values": (20,)}, "the folder holds 60 too, which this run drops", "[1:]"),
@@ -538,7 +538,7 @@ def test_a_sweep_grows_by_a_bundled_method_with_its_own_settings(tiny_generator,
     other = tmp_path / "o"
     Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1), other).run(progress=False)
     Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1, sparse_l1_grid=(0.5,)), other)
-    with pytest.raises(ValueError, match="differs in: noise_std"):
+    with pytest.raises(ValueError, match="differs in: --noise-std: saved"):
         Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1, noise_std=0.5), other)
 
 
@@ -1075,7 +1075,7 @@ def test_validation_images_start_at_val_start_and_never_meet_the_test_images(
     del saved["val_start"]  # (written by code before the field)
     (out / "sweep.json").write_text(json.dumps(saved))
     Sweep(spec(tiny_generator, methods=("lasso-dct",)), out)  # resumes: its value was 0
-    with pytest.raises(ValueError, match=r"val_start \(--val-start\): saved 0, now 3"):
+    with pytest.raises(ValueError, match=r"--val-start: saved 0, now 3"):
         Sweep(spec(tiny_generator, methods=("lasso-dct",), val_start=3), out)
 
 
