@@ -404,13 +404,13 @@ def closest(value: object, choices: Sequence[str]) -> str:
     )
 
 
-def check_name(value: object, name: str, choices: Sequence[str]) -> str:
-    """``value`` if it is a str, else a TypeError naming ``name`` and the ``choices`` (a name of
-    another type, ``method=1``, is a wrong type, not an unknown name); whether it is one of the
-    choices is the caller's check."""
-    if not isinstance(value, str):
+def check_name(value: object, name: str, choices: Sequence, kind: type = str) -> Any:
+    """``value`` if it is a ``kind`` (a str: a name), else a TypeError naming ``name`` and the
+    ``choices`` (a name of another type, ``method=1``, is a wrong type, not an unknown name);
+    whether it is one of the choices is the caller's check."""
+    if not isinstance(value, kind):
         raise TypeError(
-            f"{name} must be a str, one of {', '.join(map(repr, choices))}; got "
+            f"{name} must be a {kind.__name__}, one of {', '.join(map(repr, choices))}; got "
             f"{type(value).__name__} {value!r}"
         )
     return value
@@ -420,12 +420,8 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     """Raise unless ``value`` is one of ``choices`` (the ValueError names the closest one; a
     TypeError for a value of another type than the choices, e.g. ``augment=1`` for a name)."""
     types = {type(c) for c in choices}
-    if len(types) == 1 and not isinstance(value, next(iter(types))):
-        kind = next(iter(types)).__name__
-        raise TypeError(
-            f"{name} must be a {kind}, one of {', '.join(map(repr, choices))}; got "
-            f"{type(value).__name__} {value!r}"
-        )
+    if len(types) == 1:  # (choices of one type: a value of another is a TypeError)
+        check_name(value, name, choices, kind=next(iter(types)))
     if value not in choices:
         raise ValueError(
             f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"

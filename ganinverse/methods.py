@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from . import baselines, metrics
 from . import inpaint_baselines as baselines_inpaint
 from ._validation import (
+    check_bool,
     check_choice,
     check_count,
     check_distinct,
@@ -621,18 +622,6 @@ def reconstruct_result(
 #: (``models.Mirrored``): a record opts in by listing it in its defaults (iagan's ``mirror``);
 #: ``reconstruct_result`` runs the method twice, the solver never sees the option.
 MIRROR = "mirror"
-
-
-def check_mirror(value: object) -> bool:
-    """The ``mirror`` option: a bool (a numpy bool counts), else a TypeError naming it."""
-    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool"):
-        value = bool(value)  # (numpy.bool_, named numpy.bool from numpy 2)
-    if not isinstance(value, bool):
-        raise TypeError(
-            f"mirror must be a bool (True: average x̂ with that of G's mirror image), got "
-            f"{type(value).__name__} {value!r}"
-        )
-    return value
 
 
 def mirror_averaged(result: Any, mirrored: Any, operator: LinearOperator, y: Tensor) -> Any:
@@ -1306,7 +1295,7 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
         options["tv_weight"],
     )
     blend_spec(options["blend"])
-    check_mirror(options[MIRROR])
+    check_bool(options[MIRROR], MIRROR)
 
 
 register_method(
