@@ -11,7 +11,7 @@ import inspect
 import json
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -576,26 +576,23 @@ class SweepSpec:
                     parts[key] = (_label(key, old, new), old, new)
                     if _covers(old, rold) and _covers(new, rnew):
                         del parts[resolved]  # (it would say the same again)
-            if "engine" in parts and "resolved methods" in parts:  # (the engine again, as each
-                label, rold, rnew = parts["resolved methods"]  # latent method's config)
-                rold = _without_config(rold, parts["engine"][1])
-                rnew = _without_config(rnew, parts["engine"][2])
-                parts["resolved methods"] = (label, rold, rnew)
-                if not rold and not rnew:
-                    del parts["resolved methods"]
-            if "grids" in parts and "resolved methods" in parts:  # (a grid sets its option:
-                _, gold, gnew = parts["grids"]  # the option's resolved default never runs)
-                keys = {*(gold or {}), *(gnew or {})} if isinstance(gold or {}, Mapping) else set()
-                tuned = {
-                    r.name: r.tuned.option
-                    for r in METHODS.values()
-                    if r.tuned and r.tuned.key in keys
+            if "engine" in parts:  # (the engine again, as each latent method's config)
+                _, eold, enew = parts["engine"]
+                _prune_resolved_methods(
+                    parts,
+                    lambda method, key, v: key == "config" and _covers(eold, v),
+                    lambda method, key, v: key == "config" and _covers(enew, v),
+                )
+            if "grids" in parts:  # (a grid sets its option: that option's default never runs)
+                changed = {
+                    k for side in parts["grids"][1:] if isinstance(side, Mapping) for k in side
                 }
-                label, rold, rnew = parts["resolved methods"]
-                rold, rnew = (_without_tuned(v, tuned) for v in (rold, rnew))
-                parts["resolved methods"] = (label, rold, rnew)
-                if not rold and not rnew:
-                    del parts["resolved methods"]
+                tuned = {r.name: r.tuned.option for r in _grid_records(changed)}
+
+                def gridded(method: str, key: str, value: Any) -> bool:
+                    return tuned.get(method) == key
+
+                _prune_resolved_methods(parts, gridded, gridded)
             told = [p[1:] for k, p in parts.items() if not k.startswith("resolved ")]
             diff = [  # (a resolved default that changed as a field above did: said once)
                 line
@@ -912,18 +909,24 @@ def _option_flags(changed: Any) -> str | None:
     return ", ".join(dict.fromkeys(flags)) or None
 
 
-def _without_tuned(methods: Any, tuned: Mapping[str, str]) -> Any:
-    """A difference of the resolved methods without each method's option in ``tuned`` ({method:
-    the option its weight grid sets}): under a grid that option's default is not what runs."""
-    if not isinstance(methods, Mapping):
-        return methods
-    out = {}
-    for name, value in methods.items():
-        if isinstance(value, Mapping) and name in tuned:
-            value = {k: v for k, v in value.items() if k != tuned[name]}
-        if value:
-            out[name] = value
-    return out
+def _grid_records(keys: Any = None) -> list:
+    """The method records with a weight grid (``Tuned``), those whose grid key is in ``keys``
+    when given: each grid's flag, default grid and option from one place."""
+    return [r for r in METHODS.values() if r.tuned and (keys is None or r.tuned.key in keys)]
+
+
+def _prune_resolved_methods(parts: dict, drop_saved: Callable, drop_now: Callable) -> None:
+    """``parts["resolved methods"]`` (label, saved, now) without each method's setting that
+    ``drop_saved`` / ``drop_now``(method, key, value) says another part already tells; the part
+    removed once nothing is left."""
+    if "resolved methods" not in parts:
+        return
+    label, old, new = parts["resolved methods"]
+    old, new = _without(old, drop_saved), _without(new, drop_now)
+    if old or new:
+        parts["resolved methods"] = (label, old, new)
+    else:
+        del parts["resolved methods"]
 
 
 def _filled(value: Any, resolved: Any, like: Any = None) -> Any:
@@ -950,15 +953,15 @@ def _covers(value: Any, resolved: Any) -> bool:
     return value == resolved
 
 
-def _without_config(methods: Any, engine: Any) -> Any:
-    """A difference of the resolved methods without each method's ``config`` that the engine's
-    difference already says (a latent method runs the engine)."""
+def _without(methods: Any, drop: Callable) -> Any:
+    """A difference of the resolved methods ({method: {setting: value}}) without each setting
+    for which ``drop(method, setting, value)`` holds, and without methods left empty."""
     if not isinstance(methods, Mapping):
         return methods
     out = {}
     for name, value in methods.items():
-        if isinstance(value, Mapping) and "config" in value and _covers(engine, value["config"]):
-            value = {k: v for k, v in value.items() if k != "config"}
+        if isinstance(value, Mapping):
+            value = {k: v for k, v in value.items() if not drop(name, k, v)}
         if value:
             out[name] = value
     return out
@@ -986,7 +989,7 @@ def _label(key: str, old: Any, new: Any) -> str:
     if key == "options":
         flags = _option_flags(both)
     elif key == "grids" and both:
-        grid_flags = {r.tuned.key: r.tuned.flag for r in METHODS.values() if r.tuned}
+        grid_flags = {r.tuned.key: r.tuned.flag for r in _grid_records()}
         if all(k in grid_flags for k in both):
             flags = ", ".join(dict.fromkeys(grid_flags[k] for k in both))
     elif key == "engine" and both and all(k in ENGINE_FLAGS for k in both):
@@ -1021,12 +1024,9 @@ def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> lis
             if _is_default(key, path, v, methods):
                 words[i] += " (the default)"
             elif v is None and key == "grids" and len(path) == 1:  # (its default grid searched)
-                grid = next(
-                    (r.tuned.grid for r in METHODS.values() if r.tuned and r.tuned.key == path[0]),
-                    None,
-                )
-                if grid:
-                    words[i] = f"not given (the default grid {_typed(list(grid))})"
+                for r in _grid_records({path[0]}):
+                    if r.tuned.grid:
+                        words[i] = f"not given (the default grid {_typed(list(r.tuned.grid))})"
         line = f"{flag}: saved {words[0]}, now {words[1]}"
         if said.setdefault(flag, line) != line:  # (one flag, two values: two methods' options)
             return None
@@ -1056,7 +1056,7 @@ def _flag(key: str, path: tuple) -> str | None:
         key, path = path[0], path[1:]
     else:
         key = {name: k for k, name in LEGACY_GRIDS.items()}.get(key)
-    flags = {r.tuned.key: r.tuned.flag for r in METHODS.values() if r.tuned is not None}
+    flags = {r.tuned.key: r.tuned.flag for r in _grid_records()}
     flags["engine"] = "--lambda-z-grid"  # (an engine grid of λ_z alone: _per_flag)
     entry = re.fullmatch(r"\[(\d+)(:?)\]", path[0]) if len(path) == 1 else None
     if key not in flags or len(path) > 1 or (path and entry is None):
