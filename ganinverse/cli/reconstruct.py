@@ -144,11 +144,8 @@ def run(args: argparse.Namespace) -> int:
     checks["operator"] = REGISTRY[args.operator]
     checks["noise_std"] = args.noise_std
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
-    G = (
-        load_generator("digits" if args.generator is None else args.generator, device=device)
-        if record.needs_generator
-        else None
-    )
+    generator = "digits" if args.generator is None else args.generator  # (the default G)
+    G = load_generator(generator, device=device) if record.needs_generator else None
     D = None
     if args.discriminator:
         from ..models import load_discriminator
@@ -167,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         read = {"dataset": args.dataset, "split": args.split, "index": args.index}
     G_data = warn_trained_on(
         G,
-        "digits" if args.generator is None else args.generator,
+        generator,
         None if args.image else args.dataset,
     )
     shape = tuple(x.shape[1:])
