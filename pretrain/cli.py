@@ -25,12 +25,12 @@ from .losses import LOSSES, GANLoss, Loss
 from .state import has_state, read_state_info
 from .trainer import (
     ARCHS,
-    AUGMENTS,
     NORMS,
     OPTIMIZERS,
     TrainConfig,
     TrainingDiverged,
     check_same_experiment,
+    choices,
     idle_options,
     train,
 )
@@ -162,16 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: The settings whose values are names from a list (checked alone on --resume, first).
-CHOICES = {
-    "loss": tuple(LOSSES),
-    "arch": ARCHS,
-    "optimizer": OPTIMIZERS,
-    "d_norm": NORMS,
-    "augment": AUGMENTS,
-}
-
-
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Explicit options over (on --resume) the saved config over the defaults."""
     explicit = {k: v for k, v in vars(args).items() if k not in ("resume", "threads")}
@@ -183,9 +173,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                 f"--resume but {out} holds no training checkpoint (checkpoint.json): drop "
                 "--resume to start a new run there, or pass the --out of the run to continue"
             )
-        for key, choices in CHOICES.items():  # (a value no run takes: named as such, before
+        for key, names in choices().items():  # (a value no run takes: named as such, before
             if explicit.get(key) is not None:  # it is compared with the checkpoint's)
-                check_choice(explicit[key], key, choices)
+                check_choice(explicit[key], key, names)
         saved = read_state_info(Path(out) / "checkpoint")["config"]
         # a flag that changes the experiment is named as such before the merged config is
         # checked (--dataset digits on a folder run would blame the saved --data-root)

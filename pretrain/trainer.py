@@ -132,8 +132,9 @@ class TrainConfig:
         """A copy with the loss's defaults filled in (optimizer, lr, betas, n_critic, d_norm: its
         ``defaults``), every argument checked, and the settings the loss refuses refused (its
         ``check_config``): ValueErrors naming the argument and the fix."""
-        check_choice(self.loss, "loss", tuple(LOSSES))
-        check_choice(self.arch, "arch", ARCHS)
+        names = choices()
+        check_choice(self.loss, "loss", names["loss"])
+        check_choice(self.arch, "arch", names["arch"])
         self._check_types()
         rules = LOSSES[self.loss]
         d = rules.defaults
@@ -148,9 +149,8 @@ class TrainConfig:
             augment=self.augment if self.augment is not None else AUGMENTS[0],
         )
         cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
-        check_choice(cfg.optimizer, "optimizer", OPTIMIZERS)
-        check_choice(cfg.d_norm, "d_norm", NORMS)
-        check_choice(cfg.augment, "augment", AUGMENTS)
+        for name in ("optimizer", "d_norm", "augment"):  # (loss and arch: checked above)
+            check_choice(getattr(cfg, name), name, names[name])
         rules.check_config(cfg)
         for name in (
             "latent_dim",
@@ -325,6 +325,19 @@ def _take(data: Tensor | Dataset, idx: Tensor) -> Tensor:
 AUGMENTS = ("none", "hflip")
 #: Datasets whose mirror images are not images of the set (``hflip`` on them warns).
 NOT_MIRRORED = ("digits", "mnist")
+
+
+def choices() -> dict[str, tuple[str, ...]]:
+    """The settings whose values are names from a list, with those names now (a loss
+    registered later is one: ``LOSSES`` is read at the call); ``resolved`` checks them, the
+    CLI's ``--resume`` first, alone."""
+    return {
+        "loss": tuple(LOSSES),
+        "arch": ARCHS,
+        "optimizer": OPTIMIZERS,
+        "d_norm": NORMS,
+        "augment": AUGMENTS,
+    }
 
 
 def augment_batch(real: Tensor, augment: str, seed: int, b: int) -> Tensor:
