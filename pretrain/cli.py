@@ -52,6 +52,10 @@ HELP = {
     "batch_size": "global batch size (split across torchrun ranks)",
     "augment": "training-image augmentation: none, or hflip (each image mirrored left-right "
     "with probability 1/2; for faces and other mirror-symmetric images, not digits)",
+    "init": "start from this generator and its discriminator (a VAE: encoder) instead of "
+    "random weights: a bundled name (e.g. celeba64-lsgan) or a pretrain --out folder; its "
+    "sizes (--ngf, --ndf, --latent-dim, ...) must be this run's; fresh optimisers, steps "
+    "counted from 0 (default: none, train from scratch)",
     "steps": "generator steps to train to (total, also when resuming)",
     "seed": "seed of weights, data order and noise",
     "ema_decay": "decay of the EMA of generator weights (0: no averaging, the EMA is G)",

@@ -71,6 +71,7 @@ from .verdict import (
     weights_moved,
     weights_problem,
 )
+from .warmstart import check_init, init_stems, load_init
 
 OPTIMIZERS = ("adam", "rmsprop", "oadam")
 ARCHS = ("dcgan", "mlp")
@@ -115,6 +116,7 @@ class TrainConfig:
     gp_lambda: float = 10.0
     batch_size: int = 64
     augment: str | None = "none"
+    init: str | None = None
     steps: int = 1000
     seed: int = 0
     ema_decay: float = 0.999
@@ -238,6 +240,7 @@ class TrainConfig:
                 )
             if not value.strip():
                 raise ValueError(f"{name} is empty ({value!r}): pass {what}")
+        check_init(self.init)
         if self.data_root is not None and not isinstance(self.data_root, (str, os.PathLike)):
             raise TypeError(
                 f"data_root must be a folder path or None, got {type(self.data_root).__name__}"
@@ -283,6 +286,11 @@ def _missing_dirs(path: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- randomness
+def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
+    """A copy of ``module``'s state dict on the CPU."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
 def _rng(seed: int, stream: int, index: int) -> torch.Generator:
     """A CPU generator that is a pure function of (seed, stream, index): ``seeds.rng``, the one
     seed function of the package (SeedSequence-hashed into the 32 bits torch keeps)."""
@@ -563,8 +571,16 @@ class Trainer:
         self.ema = copy.deepcopy(self.G).requires_grad_(False)
         self.step = 0
         self.fixed_z = torch.randn(64, self.cfg.latent_dim, generator=_rng(self.cfg.seed, 4, 0))
+        #: where the weights started (``warmstart.init_record``), None when from scratch
+        self.init: dict | None = None
+        #: the weights the run started from when not random (``cfg.init``): the state dicts of
+        #: :meth:`_networks`' networks, which :meth:`judge` compares the end with
+        self._start: list[dict[str, Tensor]] | None = None
         if _check_resume(self.out, resume):
             self._resume()
+        elif self.cfg.init is not None:  # (before any file is written)
+            self.init = load_init(self.cfg.init, self._init_modules(), self.ema)
+            self._start = [_cpu_state(m) for m in self._init_modules().values()]
         self.log = LossLog(
             self.out / "losses.csv",
             resume_step=self.step if resume else None,
@@ -628,12 +644,43 @@ class Trainer:
         """Checkpoints written next to generator.*: the discriminator."""
         return {"discriminator": self.D}
 
+    def _init_modules(self) -> dict[str, nn.Module]:
+        """The networks ``cfg.init`` starts, by the names their checkpoints are saved under (in
+        :meth:`_networks`' order)."""
+        return {"generator": self.G, **self._companions()}
+
+    def _read_start(self) -> None:
+        """On resume of a run with ``init``: read its start again for :meth:`judge`; where it
+        is gone or its weights changed, warn and judge against random weights (recorded)."""
+        with torch.random.fork_rng():  # (_networks seeds torch's global generators)
+            nets = self._networks()
+        names = ["generator", *self._companions()]
+        try:
+            record = load_init(
+                self.cfg.init, dict(zip(names, nets, strict=True)), copy.deepcopy(nets[0])
+            )
+        except (FileNotFoundError, ValueError) as err:
+            why = f"it cannot be read ({err})"
+        else:
+            if record["fingerprint"] == (self.init or {}).get("fingerprint"):
+                self._start = [_cpu_state(m) for m in nets]
+                return
+            why = "its weights are not those the run started from (another fingerprint)"
+        warnings.warn(
+            f"{self.out} started from init {self.cfg.init!r}, but {why}: the end-of-run check "
+            "compares the generator with random weights and skips its 'weights moved' rule "
+            "(recorded as start='random' in training_check); restore the init to check against it",
+            UserWarning,
+            stacklevel=4,
+        )
+
     # -- state -------------------------------------------------------------------------
 
     def _resume(self) -> None:
         # the settings first: a changed network size must be named as such, not surface as a
         # shape mismatch of the weights
         info = read_state_info(self.out / "checkpoint")
+        self.init = info.get("init")
         check_same_experiment(self.out, dataclasses.asdict(self.cfg), info["config"])
         saved_id = info.get("data")
         if saved_id is None:
@@ -660,6 +707,8 @@ class Trainer:
             )
         info = load_state(self.out / "checkpoint", self._modules(), self._optimizers())
         self.step = int(info["step"])
+        if self.cfg.init is not None:
+            self._read_start()
 
     # -- did it learn? ----------------------------------------------------------------------
     def _probe(self) -> tuple[Tensor, Tensor]:
@@ -689,6 +738,9 @@ class Trainer:
         cuda = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):  # (_networks seeds torch's global generators)
             fresh = [m.to(self.device) for m in self._networks()]
+        if self._start is not None:  # (a fine-tuning: step 0 is the init's weights)
+            for module, state in zip(fresh, self._start, strict=True):
+                module.load_state_dict(state)
         # the generator at step 0 on its batch statistics: what recalibrated BatchNorm converges to
         end = sample_stats(G_out.eval()(z.to(self.device)))
         start = sample_stats(fresh[0].train()(z.to(self.device)))
@@ -699,6 +751,7 @@ class Trainer:
             "samples_at_step_0": start,
             "training_images": data,
             "probe": N_PROBE,
+            "start": "random" if self._start is None else "init",
         }
         losses = self._last_losses() if self.JUDGE_LOSSES else None
         if losses is not None:
@@ -706,7 +759,9 @@ class Trainer:
         limit = LOSSES[self.cfg.loss].loss_limit
         problems = generator_problems(end, start, data, losses, limit)
         rose = bool(problems)
-        if self.JUDGE_LOSSES:  # (a GAN; the VAE's ELBO rule catches a decoder left in place)
+        if self.JUDGE_LOSSES and (self._start is not None or self.cfg.init is None):
+            # (a GAN; the VAE's ELBO rule catches a decoder left in place. Not against random
+            # weights when the run started from an init it could not read again)
             moved = weights_moved(G_out, fresh[0])
             record["weights_moved"] = _json_number(moved)
             clause = weights_problem(moved, self.step)
@@ -789,6 +844,7 @@ class Trainer:
             "config": dataclasses.asdict(self.cfg),
             "image_shape": list(self.image_shape),
             "data": self.data_id,
+            **({} if self.init is None else {"init": self.init}),
             **verdict,
         }
         # losses first: a kill before the state is saved leaves rows past the saved step, which
@@ -804,6 +860,7 @@ class Trainer:
             "seed": self.cfg.seed,
             "batch_size": self.cfg.batch_size,
             "train": {k: v for k, v in meta["config"].items() if k not in ("out", "progress")},
+            **({} if self.init is None else {"init": self.init}),
             **verdict,
         }
         if final:
@@ -1155,6 +1212,8 @@ def train(
         )
     if data is not None:
         cfg = _given_data_config(cfg)
+    if cfg.init is not None and not resume:  # (the files exist: before the images are read)
+        init_stems(cfg.init, (trainer_class(LOSSES[cfg.loss]).CRITIC,))
     if not resume:  # (a resumed run keeps its saved config as it was trained)
         warn_idle_options(cfg)
         if cfg.augment == "hflip" and cfg.dataset in NOT_MIRRORED:

@@ -125,6 +125,7 @@ DEMO_TINY = {
 CONTINUES = (
     "ganinverse defend eval --classifier clf/",  # the classifier train-classifier wrote
     "ganinverse-pretrain ... --out runs/mnist --resume",  # the run the line before started
+    "ganinverse-pretrain --init runs/mnist",  # fine-tunes that run
 )
 
 #: Files each command writes under its output folder, as README.md or the command's --help names
