@@ -416,9 +416,12 @@ def check_name(value: object, name: str, choices: Sequence, kind: type = str) ->
     return value
 
 
-def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
-    """Raise unless ``value`` is one of ``choices`` (the ValueError names the closest one; a
-    TypeError for a value of another type than the choices, e.g. ``augment=1`` for a name)."""
+def check_choice(value: str, name: str, choices: Sequence[str], *, hint: str = "") -> str:
+    """Raise unless ``value`` is one of ``choices``: a ValueError "<name> must be one of 'a',
+    'b'; got 'x'", the closest choice where one is near, then ``hint`` (e.g. how to add a
+    choice); a TypeError for a value of another type than the choices (``augment=1`` for a
+    name). Every lookup of a name in a registry reads it, so unknown names read alike."""
+    choices = list(choices)
     types = {type(c) for c in choices}
     if len(types) == 1:  # (choices of one type: a value of another is a TypeError)
         check_name(value, name, choices, kind=next(iter(types)))
@@ -426,6 +429,7 @@ def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
         raise ValueError(
             f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
             + closest(value, choices)
+            + (f" {hint}" if hint else "")
         )
     return value
 

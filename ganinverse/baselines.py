@@ -57,16 +57,15 @@ import torch
 from torch import Tensor
 
 from ganinverse._validation import (
+    check_choice,
     check_count,
     check_int,
     check_measurement_scale,
-    check_name,
     check_noise_std,
     check_not_empty,
     check_number,
     check_tensor,
     check_weight,
-    closest,
 )
 from ganinverse.bases import Basis, Dictionary, make_basis
 from ganinverse.device import cpu_threads, resolve_device
@@ -1238,12 +1237,7 @@ SOLVERS = {"fista": lasso_fista, "sklearn": lasso_sklearn}
 
 
 def _check_solver(solver: object) -> str:
-    check_name(solver, "solver", sorted(SOLVERS))
-    if solver not in SOLVERS:
-        raise ValueError(
-            f"solver must be one of {sorted(SOLVERS)}; got {solver!r}" + closest(solver, SOLVERS)
-        )
-    return solver
+    return check_choice(solver, "solver", sorted(SOLVERS))
 
 
 def unit_scale_problem(

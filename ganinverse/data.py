@@ -55,7 +55,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import pil_to_tensor
 
-from ganinverse._validation import check_images, check_int, check_name, closest
+from ganinverse._validation import check_choice, check_images, check_int
 from ganinverse.exceptions import ConversionWarning
 from ganinverse.io import atomic_write
 
@@ -873,19 +873,9 @@ def _open(
     channels: int | None,
     verify: bool = True,
 ):
-    check_name(name, "dataset name (CLI --dataset)", list(SOURCES))
-    if name not in SOURCES:
-        raise ValueError(
-            f"dataset name (CLI --dataset) must be one of {', '.join(map(repr, SOURCES))}; "
-            f"got {name!r}" + closest(name, SOURCES)
-        )
+    check_choice(name, "dataset name (CLI --dataset)", SOURCES)
     split = SOURCES[name][0] if split is None else split
-    check_name(split, f"split for {name!r}", SOURCES[name])
-    if split not in SOURCES[name]:
-        raise ValueError(
-            f"split for {name!r} must be one of "
-            f"{', '.join(map(repr, SOURCES[name]))}; got {split!r}" + closest(split, SOURCES[name])
-        )
+    check_choice(split, f"split for {name!r}", SOURCES[name])
     if image_size is not None:
         check_int(image_size, "image_size", low=1)
     if channels is not None and name != "folder":

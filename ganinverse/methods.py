@@ -40,10 +40,8 @@ from ._validation import (
     check_distinct,
     check_int,
     check_learning_rate,
-    check_name,
     check_number,
     check_weight,
-    closest,
     closest_name,
 )
 from .blending import BIHARMONIC_WEIGHT, blend_option, blend_spec, blend_value
@@ -463,12 +461,7 @@ def _check_flag(name: str, flag: str, meaning: str, flags: dict) -> None:
 def get_method(name: str) -> Method:
     """The record of ``name``, else a ValueError listing the registered methods (a TypeError
     for a name that is no str)."""
-    check_name(name, "method", list(METHODS))
-    if name not in METHODS:
-        raise ValueError(
-            f"method must be one of {', '.join(METHODS)}; got {name!r}" + closest(name, METHODS)
-        )
-    return METHODS[name]
+    return METHODS[check_choice(name, "method", METHODS)]
 
 
 def check_method(method: str) -> str:

@@ -30,17 +30,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._validation import (
+    check_choice,
     check_count,
     check_image_range,
     check_images,
     check_int,
     check_measurement_scale,
-    check_name,
     check_noise_std,
     check_not_empty,
     check_positive,
     check_tensor,
-    closest,
     read_number,
 )
 from .seeds import Key, derive_seed, rng
@@ -922,12 +921,7 @@ def make_operator(
     Raises:
         TypeError: a keyword that is not this operator's axis (``m=`` for ``superres``), or
             the value passed both ways."""
-    check_name(name, "operator", list(REGISTRY))
-    if name not in REGISTRY:
-        raise ValueError(
-            f"operator must be one of {', '.join(REGISTRY)}; got {name!r}" + closest(name, REGISTRY)
-        )
-    cls = REGISTRY[name]
+    cls = REGISTRY[check_choice(name, "operator", REGISTRY)]
     if setting:
         value = _value_by_name(name, cls.axis, value, setting)
     if cls.axis is None:

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 from torchvision.utils import make_grid
 
-from ._validation import closest
+from ._validation import check_choice
 from .io import atomic_write
 from .operators import M_AXIS, Axis
 
@@ -70,11 +70,7 @@ def error_vs_m(
     each method shifted a little so the CI bars do not hide one another. The legend stands
     beside the axes, clear of the data. Raises ValueError for a metric not in
     ``METRIC_LABELS``."""
-    if metric not in METRIC_LABELS:
-        raise ValueError(
-            f"metric must be one of {sorted(METRIC_LABELS)}, got {metric!r}"
-            + closest(metric, sorted(METRIC_LABELS))
-        )
+    check_choice(metric, "metric", sorted(METRIC_LABELS))
     axis = axis or M_AXIS
     by_method: dict[str, list[dict]] = defaultdict(list)
     for row in table:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganinverse._validation import closest
+from ganinverse._validation import check_choice
 from ganinverse.models.dcgan import NORMS
 
 
@@ -265,11 +265,7 @@ def make_loss(name: str, **options: float) -> Loss:
     and the constructor's default stands for one not given. An option no loss takes is a
     TypeError.
     """
-    if name not in LOSSES:
-        raise ValueError(
-            f"loss must be one of {', '.join(map(repr, LOSSES))}; got {name!r}"
-            + closest(name, LOSSES)
-        )
+    check_choice(name, "loss", LOSSES)
     known = {key for cls in LOSSES.values() for key in cls.options}
     unknown = sorted(set(options) - known)
     if unknown:

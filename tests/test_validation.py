@@ -1,5 +1,6 @@
 """The shared checks (``ganinverse._validation``) and the values they refuse by name."""
 
+import re
 import warnings
 
 import pytest
@@ -397,3 +398,47 @@ def test_a_name_that_is_no_str_is_a_type_error_at_every_lookup(call, name):
     SweepSpec(operator=1) got ValueErrors ("must be one of ...; got 1"): a wrong type."""
     with pytest.raises(TypeError, match=rf"^{name} must be a str, one of .*; got int "):
         call()
+
+
+def _lookups():
+    """Every lookup of a name in a registry, as a function of the name."""
+    from ganinverse.baselines import _check_solver
+    from ganinverse.data import load_images
+    from ganinverse.defense.registry import attack_record
+    from ganinverse.methods import get_method
+    from ganinverse.operators import make_operator
+    from ganinverse.plots import error_vs_m
+    from ganinverse.sweep.spec import SweepSpec
+    from pretrain.losses import make_loss
+
+    return {
+        "method": (get_method, "csgm"),
+        "operator": (lambda n: make_operator(n, (1, 8, 8), m=4), "gaussian"),
+        "dataset name (CLI --dataset)": (lambda n: load_images(n, n=1), "digits"),
+        "split for 'digits'": (lambda n: load_images("digits", split=n, n=1), "test"),
+        "solver": (_check_solver, "fista"),
+        "attack": (attack_record, "pgd"),
+        "loss": (make_loss, "lsgan"),
+        "metric": (lambda n: error_vs_m([], "/nonexistent/x.png", metric=n), "psnr"),
+        "sweep operator": (
+            lambda n: SweepSpec("digits", (4,), ("csgm",), operator=n).operator_class(),
+            "gaussian",
+        ),
+    }
+
+
+@pytest.mark.parametrize("what", list(_lookups()))
+def test_every_name_lookup_refuses_alike(what):
+    """One wording at every registry: the choices quoted, the near one named, a TypeError for a
+    name that is no str."""
+    lookup, known = _lookups()[what]
+    name = "operator" if what == "sweep operator" else what
+    with pytest.raises(
+        ValueError,
+        match=rf"^{re.escape(name)} must be one of '.*'; got 'zzqq'( \(a new one .*\))?$",
+    ):
+        lookup("zzqq")
+    with pytest.raises(ValueError, match=rf"did you mean '{re.escape(known)}'"):
+        lookup(known.upper())
+    with pytest.raises(TypeError, match=rf"^{re.escape(name)} must be a str, one of '"):
+        lookup(1)

@@ -251,8 +251,11 @@ def _items(text: str, what: str) -> list[str]:
     """The comma-separated items of ``text``, stripped; an empty item (``0.1,,0.2``, a
     trailing comma: a value lost by a typo) is an argparse error naming ``what``."""
     items = [v.strip() for v in text.split(",")]
-    if not any(items):
-        raise argparse.ArgumentTypeError(f"expected at least one of the {what}")
+    if not any(items):  # (the wording of every other empty value: "--flag is empty")
+        raise argparse.ArgumentTypeError(
+            f"is empty ({text!r}): pass one or more {what}, comma-separated, or leave the flag "
+            "out where the run does not need it"
+        )
     if not all(items):
         raise argparse.ArgumentTypeError(
             f"expected comma-separated {what}, got {text!r} with an empty entry; "

@@ -38,7 +38,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_bool, check_count, check_weight, closest
+from .._validation import check_bool, check_choice, check_count, check_weight
 from ..data import from_unit, to_unit
 from ..exceptions import (
     ConvergenceWarning,
@@ -191,12 +191,7 @@ class ProjectionDefense(nn.Module):
         self.config = configured(config, DEFENSE_GAN, overrides, min_steps=1)
         warn_idle_options(self.config, overrides)  # (once here, not at every projection)
         self.resample = check_bool(resample, "resample")
-        if not isinstance(gradient, str) or gradient not in GRADIENTS:
-            raise ValueError(
-                f"gradient must be one of {', '.join(map(repr, GRADIENTS))}, got {gradient!r}"
-                + closest(gradient, GRADIENTS)
-            )
-        self.gradient = gradient
+        self.gradient = check_choice(gradient, "gradient", GRADIENTS)
         self.tangent_eps = check_weight(
             tangent_eps, "tangent_eps", what="tangent_eps is the relative Tikhonov term of J^T J"
         )

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from .._validation import check_name, closest
+from .._validation import check_choice
 from .adaptive import LatentAttack, RestartEOTPGD, bpda_pgd, unrolled_pgd
 from .attacks import FGSM, NORMS, PGD, Attack
 from .projection import ProjectionDefense
@@ -218,13 +218,12 @@ def unregister_attack(name: str) -> AttackRecord:
 def attack_record(name: object) -> AttackRecord:
     """The record of a registered attack; an unknown name lists the registered ones (a
     TypeError for a name that is no str)."""
-    check_name(name, "attack", list(_REGISTRY))
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"attack must be one of {', '.join(map(repr, _REGISTRY))}; got {name!r}"
-            + closest(name, _REGISTRY)
-            + " (a new one is added with ganinverse.defense.register_attack)"
-        )
+    check_choice(
+        name,
+        "attack",
+        _REGISTRY,
+        hint="(a new one is added with ganinverse.defense.register_attack)",
+    )
     return _REGISTRY[name]
 
 

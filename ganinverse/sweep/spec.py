@@ -16,12 +16,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._validation import (
+    check_choice,
     check_distinct,
     check_int,
-    check_name,
     check_unit_noise_std,
     check_weight,
-    closest,
     plain_number,
     read_number,
 )
@@ -434,14 +433,7 @@ class SweepSpec:
     def operator_class(self) -> type[LinearOperator]:
         """The operator class named ``operator`` (it must have a sweep axis)."""
         sweepable = [n for n, c in REGISTRY.items() if c.axis is not None]
-        check_name(self.operator, "operator", sweepable)
-        cls = REGISTRY.get(self.operator)
-        if cls is None or cls.axis is None:
-            raise ValueError(
-                f"operator must be one of {', '.join(sweepable)}; got {self.operator!r}"
-                + closest(self.operator, sweepable)
-            )
-        return cls
+        return REGISTRY[check_choice(self.operator, "operator", sweepable)]
 
     def grid(self, method: str) -> tuple:
         """The candidates searched for ``method``'s tuned weight (empty: no search)."""

@@ -408,6 +408,9 @@ def test_an_option_that_cannot_act_is_refused(command, tmp_path, capsys):
         ("--engine-grid", "lambda_z=0.1;lambda_z=1e-1", "'lambda_z=1e-1' repeats 'lambda_z=0.1'"),
         ("--methods", "lasso-dct,lasso-dct", "'lasso-dct' is listed twice"),
         ("--prune-at", "0.1,,0.3", "with an empty entry"),
+        ("--prune-at", " ", "is empty (' '): pass one or more floats, comma-separated, or leave"),
+        ("--lasso-lambdas", ",", "is empty (','): pass one or more floats"),
+        ("--m", " ", "is empty (' '): pass one or more m values for --m"),
     ],
 )
 def test_a_list_with_an_empty_or_repeated_entry_is_refused(flag, value, message, tmp_path, capsys):

@@ -114,9 +114,18 @@ def test_the_options_share_the_forward_and_differ_in_the_backward():
     )
 
 
-@pytest.mark.parametrize("bad", ["foo", None, 1])
-def test_an_unknown_gradient_is_refused_with_the_choices(bad):
-    with pytest.raises(ValueError, match="gradient must be one of 'tangent', 'identity', 'none'"):
+@pytest.mark.parametrize(
+    "bad,error,match",
+    [
+        ("foo", ValueError, "gradient must be one of 'tangent', 'identity', 'none'; got 'foo'"),
+        ("Tangent", ValueError, "did you mean 'tangent'"),
+        (None, TypeError, "gradient must be a str, one of 'tangent', 'identity', 'none'; got"),
+        (1, TypeError, "gradient must be a str, one of 'tangent', 'identity', 'none'; got int 1"),
+    ],
+)
+def test_an_unknown_gradient_is_refused_with_the_choices(bad, error, match):
+    # (a name of another type is a TypeError, as at every other lookup of a name)
+    with pytest.raises(error, match=match):
         ProjectionDefense(LinearGenerator(), gradient=bad)
 
 
