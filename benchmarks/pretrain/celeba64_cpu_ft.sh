@@ -26,20 +26,9 @@ case "${1:-}" in
 train) ganinverse-pretrain "${train[@]}" ;;
 resume) ganinverse-pretrain "${train[@]}" --resume ;;
 choose)
-  step=${2:?the step of the run's last save, e.g. 5000}
+  step=${2:?the step of the last save of the run, e.g. 5000}
   snap="$RUN-snapshots/step$step"
-  python - "$RUN" "$snap" "$step" <<'EOF'
-import sys
-from ganinverse.models.checkpoint import copy_pair, read_config
-run, snap, step = sys.argv[1], sys.argv[2], int(sys.argv[3])
-saved = read_config(f"{run}/generator")["steps"]
-if saved != step:
-    sys.exit(f"{run}'s last save is at step {saved}, not {step}: pass {saved}")
-import os
-os.makedirs(snap, exist_ok=True)
-for name in ("generator", "discriminator"):
-    copy_pair(f"{run}/{name}", f"{snap}/{name}")
-EOF
+  python benchmarks/pretrain/snapshot.py "$RUN" "$snap" "$step"
   ganinverse sweep --generator "$snap" --dataset celeba64 --data-root "$DATA" --split train \
     --start 5900 --m 500 --methods csgm,iagan --iagan-tv 0.3 --n-images 8 --batch-size 8 \
     --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 --restarts 10 \
