@@ -1019,6 +1019,8 @@ def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> lis
                 for r in _grid_records({path[0]}):
                     if r.tuned.grid:
                         words[i] = f"not given (the default grid {_typed(list(r.tuned.grid))})"
+            elif v is None:
+                words[i] = _not_given(key, path, methods)
         line = f"{flag}: saved {words[0]}, now {words[1]}"
         if said.setdefault(flag, line) != line:  # (one flag, two values: two methods' options)
             return None
@@ -1087,26 +1089,40 @@ def _typed(value: Any) -> str | None:
     return None
 
 
+def _defaults(key: str, path: tuple, methods) -> list:
+    """Today's defaults of the method option or engine setting at ``path`` (an engine
+    setting's: one per latent method of ``methods``); [] where it has none."""
+    try:
+        if key == "options":
+            record = METHODS[path[0]]
+            return [_json(record.spelled({path[1]: record.defaults[path[1]]}))[path[1]]]
+        if key == "engine":
+            records = [METHODS[m] for m in dict.fromkeys(methods) if m in METHODS]
+            return [_json(r.defaults["config"])[path[0]] for r in records if r.latent]
+    except (KeyError, TypeError, ValueError):
+        pass
+    return []
+
+
 def _is_default(key: str, path: tuple, value: Any, methods) -> bool:
     """Whether ``value`` is today's default of the method option or engine setting at ``path``
     (an engine setting's: in every latent method of ``methods``; a left-out setting is shown as
     the value it ran, ``_filled``, which is then "the default" only where this says so)."""
-    try:
-        if key == "options":
-            record = METHODS[path[0]]
-            defaults = [_json(record.spelled({path[1]: record.defaults[path[1]]}))[path[1]]]
-        elif key == "engine":
-            records = [METHODS[m] for m in dict.fromkeys(methods) if m in METHODS]
-            defaults = [_json(r.defaults["config"])[path[0]] for r in records if r.latent]
-        else:
-            return False
-    except (KeyError, TypeError, ValueError):
-        return False
+    defaults = _defaults(key, path, methods)
     return (
         value is not None
         and bool(defaults)
         and all(isinstance(d, bool) == isinstance(value, bool) and d == value for d in defaults)
     )
+
+
+def _not_given(key: str, path: tuple, methods) -> str:
+    """A setting left out, as "not given" with the default it ran with where it has one
+    (``--d-weight: saved not given (the default 0.0), now 0.1``)."""
+    defaults = [_typed(d) for d in _defaults(key, path, methods)]
+    if defaults and None not in defaults and len(set(defaults)) == 1:
+        return f"not given (the default {defaults[0]})"
+    return "not given"
 
 
 def _explained(

@@ -1185,3 +1185,20 @@ def test_a_sparse_basis_without_csgm_sparse_warns_in_the_api():
         IdleOptionWarning, match="sparse_basis='nope' changes nothing here.*csgm-sparse"
     ):
         SweepSpec(dataset="digits", x_values=(20,), methods=("lasso-dct",), sparse_basis="nope")
+
+
+def test_a_refused_resume_names_the_default_a_left_out_option_ran_with():
+    """helper-73: '--d-weight: saved not given, now 0.1' did not say that not given was γ = 0;
+    a setting with no default (the discriminator) stays 'not given'."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    saved = SweepSpec(**kw).to_json()
+    now = SweepSpec(**kw, discriminator="digits", options={"csgm": {"d_weight": 0.1}})
+    assert now.differences(saved, explain=True) == [
+        "--discriminator: saved not given, now digits",
+        "--d-weight: saved not given (the default 0.0), now 0.1",
+    ]
+    assert SweepSpec(**kw).differences(now.to_json(), explain=True)[1] == (
+        "--d-weight: saved 0.1, now not given (the default 0.0)"
+    )
