@@ -35,6 +35,7 @@ from .trainer import (
     train,
 )
 from .verdict import TRAINING_OK
+from .warmstart import check_init, init_text
 
 #: Help of the options that do not depend on the loss; loss_help() writes the others.
 HELP = {
@@ -183,6 +184,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         saved = read_state_info(Path(out) / "checkpoint")["config"]
         # a flag that changes the experiment is named as such before the merged config is
         # checked (--dataset digits on a folder run would blame the saved --data-root)
+        if explicit.get("init") is not None:  # (a path as the run recorded it: absolute)
+            check_init(explicit["init"])
+            explicit["init"] = init_text(explicit["init"])
         check_same_experiment(Path(out), explicit, saved, flags=True)
         base = {
             k: v for k, v in saved.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}

@@ -71,7 +71,7 @@ from .verdict import (
     weights_moved,
     weights_problem,
 )
-from .warmstart import check_init, init_stems, load_init
+from .warmstart import check_init, init_text, load_init, preflight
 
 OPTIMIZERS = ("adam", "rmsprop", "oadam")
 ARCHS = ("dcgan", "mlp")
@@ -149,6 +149,7 @@ class TrainConfig:
             d_norm=self.d_norm if self.d_norm is not None else d.d_norm,
             hidden=list(self.hidden),
             augment=self.augment if self.augment is not None else AUGMENTS[0],
+            init=None if self.init is None else init_text(self.init),
         )
         cfg.lr_d = cfg.lr_d if cfg.lr_d is not None else cfg.lr
         for name in ("optimizer", "d_norm", "augment"):  # (loss and arch: checked above)
@@ -530,10 +531,13 @@ def check_same_experiment(out: Path, values: dict, saved: dict, *, flags: bool =
     saved = {**{k: defaults[k] for k in values if k in defaults and k not in saved}, **saved}
     changed = [k for k, v in values.items() if k not in MUTABLE_ON_RESUME and saved.get(k) != v]
     if changed:  # (each as its flag: --n-train 64 in the checkpoint, 32 asked)
+
+        def shown(v: object) -> str:
+            return "none" if v is None else repr(v)
+
         said = "; ".join(
             f"{'--' + k.replace('_', '-') if flags else k}: the checkpoint has "
-            f"{saved.get(k)!r}, this run asks "
-            f"{values[k]!r}"
+            f"{shown(saved.get(k))}, this run asks {shown(values[k])}"
             for k in changed
         )
         raise ValueError(
@@ -602,7 +606,13 @@ class Trainer:
 
     def _networks(self) -> tuple[nn.Module, ...]:
         """The networks trained (fresh, their weights seeded by cfg.seed): (G, D)."""
-        return build_models(self.cfg, self.image_shape)
+        return self.networks(self.cfg, self.image_shape)
+
+    @staticmethod
+    def networks(cfg: TrainConfig, image_shape: tuple[int, ...]) -> tuple[nn.Module, ...]:
+        """Fresh networks of a resolved config for images of ``image_shape`` (G, then the
+        :attr:`CRITIC`), their weights seeded by cfg.seed (torch's global generators too)."""
+        return build_models(cfg, image_shape)
 
     #: the second network trained beside G, and the config fields that size it
     CRITIC, CRITIC_SIZES = "discriminator", ("ndf",)
@@ -1005,12 +1015,12 @@ class VAETrainer(Trainer):
         params = [*self.G.parameters(), *self.E.parameters()]
         self.opt = build_optimizer(cfg, params, cfg.lr)
 
-    def _networks(self) -> tuple[nn.Module, ...]:
+    @staticmethod
+    def networks(cfg: TrainConfig, image_shape: tuple[int, ...]) -> tuple[nn.Module, ...]:
         """(decoder G, encoder E), their weights seeded by cfg.seed."""
-        cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        G = VAEDecoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden))
-        return G, VAEEncoder(cfg.latent_dim, self.image_shape, tuple(cfg.hidden))
+        G = VAEDecoder(cfg.latent_dim, image_shape, tuple(cfg.hidden))
+        return G, VAEEncoder(cfg.latent_dim, image_shape, tuple(cfg.hidden))
 
     def _wrap(self) -> None:
         if self.dist.world > 1:
@@ -1190,6 +1200,40 @@ def _given_data_config(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, **{**fresh, "dataset": GIVEN_DATA})
 
 
+def _d_norm_refusal(cfg: TrainConfig):
+    """For ``warmstart.preflight``: the sentence for a saved discriminator normalisation that
+    ``cfg.loss`` refuses (passing it would be a dead end), naming the losses that take it."""
+    rules = LOSSES[cfg.loss]
+
+    def refusal(key: str, value: object) -> str | None:
+        if key != "norm" or value not in rules.refused_d_norms:
+            return None
+        takers = [
+            n
+            for n, c in LOSSES.items()
+            if issubclass(c, GANLoss) and value not in c.refused_d_norms
+        ]
+        return (
+            f"which loss={cfg.loss!r} refuses ({rules.refused_d_norms[value]}): fine-tune it "
+            f"with a loss that takes it: {', '.join(takers)} (--loss)"
+        )
+
+    return refusal
+
+
+def _preflight_init(cfg: TrainConfig) -> None:
+    """``warmstart.preflight`` of a resolved config's ``init``: its files and the sizes of the
+    networks the run would build, before the training images are read."""
+    cls = trainer_class(LOSSES[cfg.loss])
+
+    def build(image_shape: tuple[int, ...]) -> dict[str, nn.Module]:
+        with torch.random.fork_rng():  # (networks() seeds torch's global generators)
+            G, other = cls.networks(cfg, image_shape)
+        return {"generator": G, cls.CRITIC: other}
+
+    preflight(cfg.init, build, (cls.CRITIC,), loss=cfg.loss, refusal=_d_norm_refusal(cfg))
+
+
 def train(
     cfg: TrainConfig, data: Tensor | Dataset | None = None, *, resume: bool = False
 ) -> Trainer:
@@ -1212,8 +1256,8 @@ def train(
         )
     if data is not None:
         cfg = _given_data_config(cfg)
-    if cfg.init is not None and not resume:  # (the files exist: before the images are read)
-        init_stems(cfg.init, (trainer_class(LOSSES[cfg.loss]).CRITIC,))
+    if cfg.init is not None and not resume:  # (files and sizes: before the images are read)
+        _preflight_init(cfg.checked()[0])
     if not resume:  # (a resumed run keeps its saved config as it was trained)
         warn_idle_options(cfg)
         if cfg.augment == "hflip" and cfg.dataset in NOT_MIRRORED:

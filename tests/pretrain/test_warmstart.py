@@ -2,7 +2,10 @@
 resuming it, and the refusals (checked before any file is written)."""
 
 import json
+import re
 import shutil
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -182,3 +185,104 @@ def test_a_resume_whose_init_is_gone_warns_and_records_a_random_start(tmp_path, 
     assert "weights_moved" not in run.training_check
     card = json.loads((tmp_path / "run" / "generator.json").read_text())
     assert card["init"]["from"] == str(src)  # (the record of the start is kept)
+
+
+# -- helper-74's trial ------------------------------------------------------------------------
+
+
+def test_a_path_init_is_recorded_as_an_absolute_text_and_resumes_from_another_folder(
+    tmp_path, saved, monkeypatch
+):
+    monkeypatch.chdir(saved)
+    trainer = train(_cfg(tmp_path / "run", init=Path("gan"), steps=2), _data(seed=1))
+    assert trainer.cfg.init == str(saved / "gan")  # (a Path crashed the first save's JSON)
+    card = json.loads((tmp_path / "run" / "generator.json").read_text())
+    assert card["init"]["from"] == str(saved / "gan") == card["train"]["init"]
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no "cannot be read": the record finds the files)
+        run = train(_cfg(tmp_path / "run", init=str(saved / "gan")), _data(seed=1), resume=True)
+    assert run.training_check["start"] == "init"
+    monkeypatch.chdir(saved)  # (the init as first typed, relative: the same start)
+    run = train(_cfg(tmp_path / "run", init="gan", steps=5), _data(seed=1), resume=True)
+    assert run.step == 5
+
+
+def test_sizes_are_checked_before_the_training_images_are_read(tmp_path, saved, monkeypatch):
+    def no_reading(cfg):
+        raise AssertionError("the images were read")
+
+    monkeypatch.setattr("pretrain.trainer.load_training_data", no_reading)
+    with pytest.raises(ValueError, match=r"pass ngf=4 \(--ngf 4\)"):
+        train(_cfg(tmp_path / "out", init=str(saved / "gan"), ngf=8, dataset="digits"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_saved_norm_the_loss_refuses_names_the_losses_that_take_it(tmp_path, saved):
+    # (passing --d-norm batch, as a plain size mismatch would advise, wgan-gp refuses)
+    cfg = _cfg(tmp_path / "out", init=str(saved / "gan"), loss="wgan-gp")
+    with pytest.raises(
+        ValueError,
+        match=r"norm='batch', which loss='wgan-gp' refuses .*: "
+        r"fine-tune it with a loss that takes it: gan, lsgan, wgan \(--loss\)",
+    ):
+        train(cfg, _data(seed=1))
+
+
+@pytest.mark.parametrize(
+    "init,match",
+    [
+        ("{src}/discriminator.json", r"holds a discriminator, not a generator; pass a bundled"),
+        ("{src}/checkpoint.json", r"is not a ganinverse model config.*; pass a bundled"),
+        ("{src}/missing", r"no generator named .*; pass a bundled generator's name or"),
+        ("digit", r"no generator named 'digit'.*did you mean|no generator named 'digit'"),
+    ],
+)
+def test_the_cli_leads_every_init_refusal_with_the_flag(tmp_path, saved, capsys, init, match):
+    init = init.format(src=saved / "gan")
+    args = ["--dataset", "digits", "--init", init, "--steps", "1", "--device", "cpu"]
+    assert main([*args, "--no-progress", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"ganinverse-pretrain: error: --init: init '{Path(init).absolute()}'"
+    ) or (err.startswith(f"ganinverse-pretrain: error: --init: init '{init}'")), err
+    assert re.search(match, err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_generator_of_another_loss_kind_names_the_loss_not_a_missing_file(tmp_path, saved):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"has no discriminator .*\(it was trained with "
+        r"loss='vae': fine-tune it with --loss vae, not gan\)",
+    ):
+        train(_cfg(tmp_path / "out", init=str(saved / "vae"), arch="mlp", hidden=[8]), _data())
+
+
+def test_a_generator_and_discriminator_of_different_saves_are_refused(tmp_path, saved):
+    mixed = tmp_path / "mixed"
+    shutil.copytree(saved / "gan", mixed)
+    train(_cfg(tmp_path / "longer", steps=6), _data())
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(tmp_path / "longer" / f"discriminator{suffix}", mixed)
+    with pytest.raises(
+        ValueError,
+        match=r"its generator and discriminator come from different "
+        r"saves \(steps 4 vs 6\)",
+    ):
+        train(_cfg(tmp_path / "out", init=str(mixed)), _data(seed=1))
+
+
+def test_fine_tuning_with_another_loss_warns(tmp_path, saved):
+    with pytest.warns(
+        UserWarning,
+        match=r"was trained with loss='gan'; this run fine-tunes it "
+        r"with loss='lsgan'.*Pass --loss gan",
+    ):
+        train(_cfg(tmp_path / "out", init=str(saved / "gan"), loss="lsgan"), _data(seed=1))
+
+
+def test_a_resume_that_adds_an_init_says_the_checkpoint_has_none(tmp_path, saved, capsys):
+    train(_cfg(tmp_path / "run", steps=2), _data())
+    with pytest.raises(ValueError, match=r"init: the checkpoint has none, this run asks '"):
+        train(_cfg(tmp_path / "run", init=str(saved / "gan")), _data(), resume=True)
