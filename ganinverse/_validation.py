@@ -426,8 +426,11 @@ def check_choice(value: str, name: str, choices: Sequence[str], *, hint: str = "
     if len(types) == 1:  # (choices of one type: a value of another is a TypeError)
         check_name(value, name, choices, kind=next(iter(types)))
     if value not in choices:
+        listed = ", ".join(map(repr, choices))
+        if isinstance(value, str) and not value.strip():  # (as every other empty value)
+            raise ValueError(f"{name} is empty ({value!r}): pass one of {listed}")
         raise ValueError(
-            f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+            f"{name} must be one of {listed}; got {value!r}"
             + closest(value, choices)
             + (f" {hint}" if hint else "")
         )

@@ -873,7 +873,7 @@ def _open(
     channels: int | None,
     verify: bool = True,
 ):
-    check_choice(name, "dataset name (CLI --dataset)", SOURCES)
+    check_choice(name, "dataset", SOURCES)
     split = SOURCES[name][0] if split is None else split
     check_choice(split, f"split for {name!r}", SOURCES[name])
     if image_size is not None:

@@ -349,10 +349,12 @@ def test_missing_root_names_data_root_and_the_flag(name, entry):
 @pytest.mark.parametrize("entry", [data.load_images, data.image_dataset, data.dataset_size])
 @pytest.mark.parametrize("name", ["imagenet", "MNIST", "", None, 3])
 def test_unknown_dataset_names_list_the_known_ones(entry, name):
-    # (a name that is no str is a TypeError, with the same list: helper-73)
+    # (a name that is no str is a TypeError, with the same list: helper-73; an empty one says
+    # so: helper-74)
     with pytest.raises(
         ValueError if isinstance(name, str) else TypeError,
-        match=r"dataset name \(CLI --dataset\) must be (a str, )?one of 'digits', 'mnist'.*'folder'",
+        match=r"^dataset (must be (a str, )?one of|is empty \(''\): pass one of) 'digits', "
+        r"'mnist'.*'folder'",
     ):
         entry(name)
 

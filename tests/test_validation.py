@@ -378,7 +378,7 @@ def _lasso_with_solver(solver):
     [
         (lambda: gi.reconstruct(1, None, None, None), "method"),
         (lambda: gi.make_operator(1, (1, 8, 8)), "operator"),
-        (lambda: gi.load_images(1), r"dataset name \(CLI --dataset\)"),
+        (lambda: gi.load_images(1), r"dataset"),
         (lambda: gi.load_images("digits", split=1), "split for 'digits'"),
         (lambda: _lasso_with_solver(1), "solver"),
         (
@@ -414,7 +414,7 @@ def _lookups():
     return {
         "method": (get_method, "csgm"),
         "operator": (lambda n: make_operator(n, (1, 8, 8), m=4), "gaussian"),
-        "dataset name (CLI --dataset)": (lambda n: load_images(n, n=1), "digits"),
+        "dataset": (lambda n: load_images(n, n=1), "digits"),
         "split for 'digits'": (lambda n: load_images("digits", split=n, n=1), "test"),
         "solver": (_check_solver, "fista"),
         "attack": (attack_record, "pgd"),
@@ -442,3 +442,20 @@ def test_every_name_lookup_refuses_alike(what):
         lookup(known.upper())
     with pytest.raises(TypeError, match=rf"^{re.escape(name)} must be a str, one of '"):
         lookup(1)
+
+
+@pytest.mark.parametrize("what", list(_lookups()))
+def test_an_empty_name_is_refused_as_empty_at_every_lookup(what):
+    lookup, known = _lookups()[what]
+    name = "operator" if what == "sweep operator" else what
+    with pytest.raises(ValueError, match=rf"^{re.escape(name)} is empty \(' '\): pass one of '"):
+        lookup(" ")
+
+
+def test_the_sweep_says_an_operator_without_an_axis_is_one():
+    from ganinverse.sweep.spec import SweepSpec
+
+    with pytest.raises(
+        ValueError, match=r"got 'identity' \('identity' is an operator with no axis"
+    ):
+        SweepSpec("digits", (4,), ("csgm",), operator="identity").operator_class()

@@ -119,6 +119,21 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = format_before
 
 
+def _command_actions(
+    parser: argparse.ArgumentParser, command: str, args: argparse.Namespace | None
+) -> list[argparse.Action]:
+    """The actions of the parser that read the command's flags: ``command``'s, or its action's
+    (``defend eval``: the parser of ``eval``, chosen by the sub-command's dest in ``args``)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    chosen = sub.choices[command]
+    while True:
+        nested = [a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, nested[0].dest, None) if nested and args is not None else None
+        if name not in (nested[0].choices if nested else {}):
+            return chosen._actions
+        chosen = nested[0].choices[name]
+
+
 def _with_flag(
     parser: argparse.ArgumentParser,
     command: str,
@@ -142,8 +157,7 @@ def _with_flag(
     match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", message)
     if match is None:  # (a message led by "--flag" has no first word: left as it is)
         return message
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for action in sub.choices[command]._actions:
+    for action in _command_actions(parser, command, args):
         longs = [o for o in action.option_strings if o.startswith("--")]
         word = match.group(1)  # the flag's dest, or its own name (a record's flag: lasso_lambdas)
         named = "--" + word.replace("_", "-")  # (by name only where the message names no flag)

@@ -86,17 +86,18 @@ class OneLineParser(argparse.ArgumentParser):
             raise
 
     def _check_value(self, action, value):
-        """argparse's "invalid choice" with the closest choice named (``--operator Gaussian``:
-        did you mean 'gaussian'?), as the API's lookups (``_validation.closest``)."""
-        from .._validation import closest
+        """A value not among a flag's choices, in the words of every lookup of a name
+        (``_validation.check_choice``: ``--method: method must be one of 'csgm', ...; got
+        'Lasso-DCT'; did you mean 'lasso-dct'?``); a command name as argparse says it."""
+        from .._validation import check_choice
 
+        choices = [str(c) for c in action.choices or ()]
+        if not action.option_strings or not choices or value in choices:
+            return super()._check_value(action, value)
         try:
-            super()._check_value(action, value)
-        except argparse.ArgumentError as err:
-            hint = closest(value, [str(c) for c in action.choices or ()])
-            if not hint:
-                raise
-            raise argparse.ArgumentError(action, f"{err.message}{hint}") from None
+            check_choice(value, action.dest, choices)
+        except ValueError as err:
+            raise argparse.ArgumentError(action, str(err)) from None
 
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", OneLineParser)

@@ -439,7 +439,7 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         attacks = parse_attacks(args.attacks)
     except ValueError as err:
-        raise ValueError(f"--attacks {args.attacks}: {err}") from err
+        raise ValueError(f"--attacks: {err}") from err
     ints = ("n", "steps", "restarts", "pgd_steps", "bpda_steps", "eot_samples", "latent_steps")
     ints += ("unroll_steps",)
     check_flags(

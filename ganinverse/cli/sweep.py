@@ -8,7 +8,7 @@ import os
 from functools import partial
 from pathlib import Path
 
-from .._validation import check_int, closest
+from .._validation import check_choice, check_int
 from ..data import default_split, load_images
 from ..io import read_json
 from ..methods import METHODS, is_search
@@ -394,12 +394,11 @@ def run(args: argparse.Namespace) -> int:
     and the images' size), the settings, then run the sweep; nothing is written before all
     passed."""
     args.split = args.split if args.split is not None else default_split(args.dataset)
-    unknown = [m for m in args.methods if m not in METHODS]
-    if unknown:
-        raise ValueError(
-            f"--methods: {unknown[0]!r} is no registered method; the methods are "
-            f"{', '.join(METHODS)}" + closest(unknown[0], METHODS)
-        )
+    for name in args.methods:  # (each entry, in the words of every lookup of a method)
+        try:
+            check_choice(name, "method", METHODS)
+        except ValueError as err:
+            raise ValueError(f"--methods: {err}") from None
     _check_flags_used(args)
     _validate_methods(args)  # the options alone: at once
     _check_grids_replace_nothing(args)  # (after the candidates' own checks)

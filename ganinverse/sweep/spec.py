@@ -433,7 +433,9 @@ class SweepSpec:
     def operator_class(self) -> type[LinearOperator]:
         """The operator class named ``operator`` (it must have a sweep axis)."""
         sweepable = [n for n, c in REGISTRY.items() if c.axis is not None]
-        return REGISTRY[check_choice(self.operator, "operator", sweepable)]
+        known = isinstance(self.operator, str) and self.operator in REGISTRY
+        hint = f"({self.operator!r} is an operator with no axis a sweep can vary)" if known else ""
+        return REGISTRY[check_choice(self.operator, "operator", sweepable, hint=hint)]
 
     def grid(self, method: str) -> tuple:
         """The candidates searched for ``method``'s tuned weight (empty: no search)."""

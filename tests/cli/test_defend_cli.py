@@ -327,3 +327,19 @@ def test_a_classifier_at_chance_on_the_test_images_is_not_recorded_ok(
     card = json.loads((out / "classifier.json").read_text())
     assert card["test_accuracy"] <= 0.2
     assert card["training_status"].startswith("the classifier is no more accurate on the 64")
+
+
+def test_an_eval_error_is_led_by_the_flag_of_the_action_and_an_attack_entry_once(capsys):
+    """helper-74: defend eval's errors were not led by their flag (the flags are the eval
+    action's, one parser below defend's), and an unknown attack named its entry twice."""
+    from ganinverse.cli import main
+
+    base = ["defend", "eval", "--classifier", "digits", "--generator", "digits", "--out", "/x/y"]
+    assert main([*base, "--dataset", "digitz"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganinverse defend eval: error: --dataset: dataset must be one of"), err
+    assert main([*base, "--attacks", "fgsn:0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "ganinverse defend eval: error: --attacks: attack 'fgsn:0.1': attack must be one of 'fgsm'"
+    ), err

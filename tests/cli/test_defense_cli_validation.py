@@ -117,7 +117,7 @@ DEFEND_BAD = [
 # helper-38 #10: budgets that change nothing (defend_argv projects with --steps 2 --restarts 1)
 DEFEND_BAD += [
     # helper-68: ε = 0 is refused itself (its budgets were refused as idle before)
-    (["--attacks", "pgd:0", "--pgd-steps", "5"], "--attacks pgd:0: .*eps of pgd:0 must be > 0"),
+    (["--attacks", "pgd:0", "--pgd-steps", "5"], "--attacks: .*eps of pgd:0 must be > 0"),
     (["--attacks", "bpda:0.1", "--bpda-projection", "2,1"], "is the defense's own projection"),
     (["--attacks", "unrolled:0.1", "--unroll-steps", "5"], "--unroll-steps 5 is beyond the att"),
     (  # helper-39: the attacked projection is --bpda-projection's when given

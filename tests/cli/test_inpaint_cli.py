@@ -222,7 +222,7 @@ def test_an_unknown_method_is_refused_before_writing(tmp_path, checkpoints, caps
     argv = ["inpaint", "--generator", str(gen), "--image", str(tmp_path / "in.png")]
     with pytest.raises(SystemExit):
         main([*argv, "--method", "magic", "--out", str(tmp_path / "o")])
-    assert "invalid choice: 'magic'" in capsys.readouterr().err
+    assert "--method: method must be one of 'csgm'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
