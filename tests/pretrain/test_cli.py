@@ -98,9 +98,12 @@ BAD = {
         r"augment must be one of 'none', 'hflip'; got 'flip'",
     ),
     # helper-71: an empty name ran the loss's default
-    "empty optimizer": (["--optimizer", ""], r"--optimizer: optimizer must be one of .*got ''"),
-    "empty d-norm": (["--d-norm", ""], r"--d-norm: d_norm must be one of .*got ''"),
-    "unknown dataset": (["--dataset", "nosuch"], r"dataset name \(CLI --dataset\) must be one of"),
+    "empty optimizer": (
+        ["--optimizer", ""],
+        r"--optimizer: optimizer is empty \(''\): pass one of 'adam'",
+    ),
+    "empty d-norm": (["--d-norm", ""], r"--d-norm: d_norm is empty \(''\): pass one of 'batch'"),
+    "unknown dataset": (["--dataset", "nosuch"], r"--dataset: dataset must be one of"),
     "missing data root": (
         ["--dataset", "mnist"],
         r"root \(the data folder; CLI --data-root\) is required",

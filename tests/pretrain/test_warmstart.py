@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import tiny_config, tiny_data  # (tests/pretrain/tiny_runs.py)
 
 from ganinverse.exceptions import ConvergenceWarning
 from ganinverse.models import load_model, model_fingerprint
@@ -16,31 +17,13 @@ from pretrain.cli import main
 from pretrain.trainer import TrainConfig, Trainer, VAETrainer, train
 
 
-def _data(n=48, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 28, 28, generator=gen) * 2 - 1
-
-
 def _cfg(out, **kw):
-    base = dict(
-        latent_dim=4,
-        ngf=4,
-        ndf=4,
-        batch_size=16,
-        steps=4,
-        seed=3,
-        save_every=100,
-        sample_every=100,
-        log_every=1,
-        device="cpu",
-        progress=False,
-        out=str(out),
-    )
     if kw.get("loss") == "vae":
-        base.pop("ndf")
-        base.pop("ngf")
         kw = {"arch": "mlp", "hidden": [8], **kw}
-    return TrainConfig(**{**base, **kw})
+    return tiny_config(out, **kw)
+
+
+_data = tiny_data
 
 
 @pytest.fixture(scope="module")
