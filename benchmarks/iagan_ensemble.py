@@ -27,6 +27,12 @@ on [0, 1], mean over the faces, and the 95% CI half-width of the per-face PSNR) 
         --data-root /tmp/data/celeba64 --generators celeba64-lsgan --transforms id,mirror --tv $tv \
         --out benchmarks/results/iagan_ensemble/tv_$tv; done
 
+    # a snapshot of celeba64-lsgan fine-tuned on the CPU with mirrored faces (session 35;
+    # benchmarks/pretrain/celeba64_cpu_ft.sh choose 5237 writes runs/celeba64-cpu-ft-snapshots)
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/iagan_ensemble.py --data-root /tmp/data/celeba64 \
+        --generators celeba64-lsgan,runs/celeba64-cpu-ft-snapshots/step5237 --transforms id,mirror \
+        --out benchmarks/results/iagan_ensemble/finetuned_snapshot
+
 (faces 5900-5907 of the train split: held out of celeba64-lsgan's training, faces 0-5899.)
 """
 
@@ -113,7 +119,7 @@ def main() -> None:
     p.add_argument(
         "--generators",
         default="celeba64-lsgan,celeba64-dcgan",
-        help="bundled names; name@raw: its raw weights instead of the EMA",
+        help="bundled names or checkpoint folders; name@raw: its raw weights instead of the EMA",
     )
     p.add_argument("--dataset", default="celeba64")
     p.add_argument("--data-root")
