@@ -147,7 +147,7 @@ def test_tune_on_the_command_line(generator, tmp_path, capsys):
         (["--refine-top", "-2"], "--refine-top: refine_top must be >= 0"),
         (["--m", "0"], "--m: m must be >= 1, got 0"),
         (["--n-val", "5000"], "--n-val: n_val = 5000 validation images from the train split"),
-        (["--dataset", "digitz"], "--dataset: dataset name"),
+        (["--dataset", "digitz"], "--dataset: dataset must be one of"),
     ],
 )
 def test_the_command_line_names_the_bad_flag(generator, tmp_path, capsys, flags, message):
