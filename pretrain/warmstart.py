@@ -40,11 +40,14 @@ SETTINGS = {
     "ndf": lambda v: f"ndf={v} (--ndf {v})",
     "norm": lambda v: f"d_norm={v!r} (--d-norm {v})",
     "hidden": lambda v: f"hidden={list(v)} (--hidden {' '.join(map(str, v))})",
-    "image_shape": lambda v: f"images of shape {tuple(v)} (--dataset, --image-size {v[-1]})",
+    "image_shape": lambda v: (
+        f"images of shape {tuple(v)} ({v[0]}-channel images from --dataset, --image-size {v[-1]})"
+    ),
 }
 
-#: The fields a generator's JSON and its companion's share when one save wrote both.
-SAME_SAVE = ("steps", "seed", "loss", "dataset")
+#: The fields a generator's JSON and its companion's share when one save wrote both (``train``:
+#: every setting of the run, so two runs that differ in one, e.g. the lr, are told apart).
+SAME_SAVE = ("steps", "seed", "loss", "dataset", "train")
 
 #: How to say the fix of a setting a loss refuses: ``refusal(key, saved value)`` -> a sentence,
 #: or None where the run's loss takes the saved value.
@@ -80,6 +83,8 @@ def init_text(init: str | os.PathLike) -> str:
     stem = text[: -len(".json")] if text.endswith(".json") else text
     stem = stem[: -len(".safetensors")] if stem.endswith(".safetensors") else stem
     if any(os.path.lexists(p) for p in (text, f"{stem}.json", f"{stem}.safetensors")):
+        if Path(stem).name == "generator" and not Path(stem).is_dir():  # (its files: the run)
+            return os.path.abspath(Path(stem).parent)
         return os.path.abspath(text)
     return text  # (no such file: the refusal names it as typed, with the near bundled names)
 
@@ -125,7 +130,7 @@ def init_stems(
             raise type(err)(f"init {init!r}: {err}; {_fix()}") from err
         apart = [k for k in SAME_SAVE if k in card and k in other_card and card[k] != other_card[k]]
         if apart:
-            said = ", ".join(f"{k} {card[k]!r} vs {other_card[k]!r}" for k in apart)
+            said = ", ".join(_apart(k, card[k], other_card[k]) for k in apart)
             raise ValueError(
                 f"init {init!r}: its generator and {name} come from different saves ({said}): "
                 f"fine-tuning needs the {name} trained with that generator; pass the folder "
@@ -133,6 +138,14 @@ def init_stems(
             )
         stems[name] = other
     return stems
+
+
+def _apart(key: str, a: object, b: object) -> str:
+    """A field two JSONs disagree on, shortly: ``steps 4 vs 6``; of ``train`` the settings."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        keys = [k for k in {**a, **b} if a.get(k) != b.get(k)]
+        return ", ".join(f"{key}.{k} {a.get(k)!r} vs {b.get(k)!r}" for k in keys)
+    return f"{key} {a!r} vs {b!r}"
 
 
 def _mismatch(
@@ -177,10 +190,13 @@ def preflight(
     stems = init_stems(init, companions, loss=loss)
     card = read_config(stems["generator"])
     modules = build(tuple(card["image_shape"]))
-    for name, own in modules.items():
-        why = _mismatch(init, name, load_model(stems[name], kind=name), own, refusal)
-        if why is not None:
-            raise ValueError(why)
+    whys = [
+        _mismatch(init, name, load_model(stems[name], kind=name), own, refusal)
+        for name, own in modules.items()
+    ]
+    whys = [w for w in whys if w is not None]
+    if whys:  # (every network's at once: one rerun fixes them all)
+        raise ValueError("; ".join([whys[0], *(w.split(": ", 1)[1] for w in whys[1:])]))
     saved_loss = card.get("loss")
     if saved_loss is not None and saved_loss != loss:
         warnings.warn(

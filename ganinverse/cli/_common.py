@@ -94,8 +94,10 @@ class OneLineParser(argparse.ArgumentParser):
         choices = [str(c) for c in action.choices or ()]
         if not action.option_strings or not choices or value in choices:
             return super()._check_value(action, value)
+        longs = [o for o in action.option_strings if o.startswith("--")] or action.option_strings
+        name = longs[0].lstrip("-").replace("-", "_")  # (the flag's word: --prior, not its dest)
         try:
-            check_choice(value, action.dest, choices)
+            check_choice(value, name, choices)
         except ValueError as err:
             raise argparse.ArgumentError(action, str(err)) from None
 

@@ -19,6 +19,7 @@ from .._validation import (
     check_choice,
     check_distinct,
     check_int,
+    check_name,
     check_unit_noise_std,
     check_weight,
     plain_number,
@@ -219,6 +220,8 @@ class SweepSpec:
             self._check_value(cls, value)
         if not self.methods:
             raise ValueError("methods must hold at least one method")
+        for method in self.methods:  # (a name that is no str: a TypeError, before it is hashed)
+            check_name(method, "method", list(METHODS))
         for name, values in (
             (f"x_values ({cls.axis.flag})", self.x_values),
             ("methods", self.methods),
@@ -1119,11 +1122,12 @@ def _is_default(key: str, path: tuple, value: Any, methods) -> bool:
 
 
 def _not_given(key: str, path: tuple, methods) -> str:
-    """A setting left out, as "not given" with the default it ran with where it has one
-    (``--d-weight: saved not given (the default 0.0), now 0.1``)."""
+    """A setting the spec holds as None: its default where it has one, as a default given is
+    written too (``--d-weight: saved 0.0 (the default), now 0.1``: a spec stores a default,
+    given or not, as nothing), else "not given"."""
     defaults = [_typed(d) for d in _defaults(key, path, methods)]
     if defaults and None not in defaults and len(set(defaults)) == 1:
-        return f"not given (the default {defaults[0]})"
+        return f"{defaults[0]} (the default)"
     return "not given"
 
 

@@ -251,7 +251,7 @@ def test_a_generator_and_discriminator_of_different_saves_are_refused(tmp_path, 
     with pytest.raises(
         ValueError,
         match=r"its generator and discriminator come from different "
-        r"saves \(steps 4 vs 6\)",
+        r"saves \(steps 4 vs 6, ",
     ):
         train(_cfg(tmp_path / "out", init=str(mixed)), _data(seed=1))
 
@@ -269,3 +269,34 @@ def test_a_resume_that_adds_an_init_says_the_checkpoint_has_none(tmp_path, saved
     train(_cfg(tmp_path / "run", steps=2), _data())
     with pytest.raises(ValueError, match=r"init: the checkpoint has none, this run asks '"):
         train(_cfg(tmp_path / "run", init=str(saved / "gan")), _data(), resume=True)
+
+
+# -- helper-75's trial ------------------------------------------------------------------------
+
+
+def test_a_generator_and_discriminator_of_runs_that_differ_in_one_setting_are_refused(
+    tmp_path, saved
+):
+    mixed = tmp_path / "mixed"
+    shutil.copytree(saved / "gan", mixed)
+    train(_cfg(tmp_path / "other", lr=1e-3), _data())  # (same steps, seed, loss, data)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(tmp_path / "other" / f"discriminator{suffix}", mixed)
+    with pytest.raises(ValueError, match=r"different saves \(train.lr 0.0002 vs 0.001, "):
+        train(_cfg(tmp_path / "out", init=str(mixed)), _data(seed=1))
+
+
+def test_every_network_size_mismatch_is_named_at_once(tmp_path, saved):
+    with pytest.raises(ValueError) as err:
+        train(_cfg(tmp_path / "out", init=str(saved / "gan"), ngf=8, ndf=8), _data(seed=1))
+    assert "pass ngf=4 (--ngf 4)" in str(err.value) and "pass ndf=4 (--ndf 4)" in str(err.value)
+    assert str(err.value).count("init '") == 1
+
+
+def test_the_generator_files_of_a_run_are_the_run(tmp_path, saved):
+    src = saved / "gan"
+    train(_cfg(tmp_path / "run", init=str(src), steps=2), _data(seed=1))
+    for typed in (src / "generator.json", src / "generator.safetensors", src / "generator"):
+        assert _cfg(tmp_path / "x", init=typed).resolved().init == str(src)
+    run = train(_cfg(tmp_path / "run", init=src / "generator.json"), _data(seed=1), resume=True)
+    assert run.step == 4

@@ -1189,16 +1189,24 @@ def test_a_sparse_basis_without_csgm_sparse_warns_in_the_api():
 
 def test_a_refused_resume_names_the_default_a_left_out_option_ran_with():
     """helper-73: '--d-weight: saved not given, now 0.1' did not say that not given was γ = 0;
-    a setting with no default (the discriminator) stays 'not given'."""
+    helper-75: a default given (--d-prior nonsat) read 'not given' (a spec stores a default as
+    nothing): both read as the default's value; a setting with no default stays 'not given'."""
     from ganinverse.sweep import SweepSpec
 
     kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
-    saved = SweepSpec(**kw).to_json()
+    saved = SweepSpec(**kw, options={"csgm": {"d_prior": "nonsat"}}).to_json()
     now = SweepSpec(**kw, discriminator="digits", options={"csgm": {"d_weight": 0.1}})
     assert now.differences(saved, explain=True) == [
         "--discriminator: saved not given, now digits",
-        "--d-weight: saved not given (the default 0.0), now 0.1",
+        "--d-weight: saved 0.0 (the default), now 0.1",
     ]
     assert SweepSpec(**kw).differences(now.to_json(), explain=True)[1] == (
-        "--d-weight: saved 0.1, now not given (the default 0.0)"
+        "--d-weight: saved 0.1, now 0.0 (the default)"
     )
+
+
+def test_a_method_name_that_is_no_str_is_a_type_error():
+    from ganinverse.sweep import SweepSpec
+
+    with pytest.raises(TypeError, match=r"method must be a str, one of 'csgm'"):
+        SweepSpec("digits", (4,), (["csgm"],))
