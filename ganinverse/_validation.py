@@ -469,6 +469,8 @@ def read_number(text: str, kind: type = float) -> int | float:
     if not isinstance(text, str):
         raise TypeError(f"expected the text of a number, got {type(text).__name__}")
     stripped = text.strip()
+    if not stripped:  # (the wording of every other empty value)
+        raise NumberTextError(f"is empty ({text!r}): write a number")
     if "_" in stripped:
         raise NumberTextError(
             f"{text!r}: '_' is not part of a number here (Python would read it as a digit "

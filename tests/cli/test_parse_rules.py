@@ -507,3 +507,22 @@ def test_an_empty_required_flag_is_not_told_to_drop_it(tmp_path, monkeypatch, ca
     code, _, err = run(argv, capsys)
     assert code == 2 and "is empty (" in err and fix in err and "leave the flag out" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv, lead",
+    [
+        (["reconstruct", "--m", " ", "--dataset", "digits"], "--m: is empty (' '): write a number"),
+        (["sweep", "--m", "10", "--noise-std", "", "--methods", "csgm"], "--noise-std: is empty"),
+    ],
+)
+def test_an_empty_number_says_is_empty(argv, lead, capsys, tmp_path):
+    """helper-75: a blank number read "invalid positive int value: ' '" (argparse's words)."""
+    from ganinverse.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert lead in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
