@@ -89,11 +89,19 @@ class OneLineParser(argparse.ArgumentParser):
         """A value not among a flag's choices, in the words of every lookup of a name
         (``_validation.check_choice``: ``--method: method must be one of 'csgm', ...; got
         'Lasso-DCT'; did you mean 'lasso-dct'?``); a command name as argparse says it."""
-        from .._validation import check_choice
+        from .._validation import check_choice, closest
 
         choices = [str(c) for c in action.choices or ()]
-        if not action.option_strings or not choices or value in choices:
+        if not choices or value in choices:
             return super()._check_value(action, value)
+        if not action.option_strings:  # (a command: argparse's words, and the one meant)
+            try:
+                super()._check_value(action, value)
+            except argparse.ArgumentError as err:
+                raise argparse.ArgumentError(
+                    action, f"{err.message}{closest(value, choices)}"
+                ) from None
+            return None
         longs = [o for o in action.option_strings if o.startswith("--")] or action.option_strings
         name = longs[0].lstrip("-").replace("-", "_")  # (the flag's word: --prior, not its dest)
         try:

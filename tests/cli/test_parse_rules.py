@@ -526,3 +526,16 @@ def test_an_empty_number_says_is_empty(argv, lead, capsys, tmp_path):
     err = capsys.readouterr().err
     assert lead in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, meant", [(["reconstrct"], "'reconstruct'"), (["defend", "evl"], "'eval'")]
+)
+def test_a_mistyped_command_names_the_one_meant(argv, meant, capsys):
+    from ganinverse.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"invalid choice: '{argv[-1]}'" in err and f"did you mean {meant}?" in err, err
