@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import (
+    NumberTextError,
     check_bool,
     check_choice,
     check_count,
@@ -197,7 +198,10 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
         try:
             value = read_number(eps, float)
         except ValueError as err:
-            raise ValueError(f"attack {item!r}: eps must be a number ({err})") from err
+            why = str(err) if isinstance(err, NumberTextError) else f"got {eps.strip()!r}"
+            raise ValueError(
+                f"attack {item!r}: eps must be a number, e.g. {item.partition(':')[0].strip()}:0.3 ({why})"
+            ) from err
         try:
             attack = AttackSpec(name, value, norm, typed=item)
         except ValueError as err:  # (e.g. an unknown name: say how the entry was read)

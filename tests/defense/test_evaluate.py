@@ -38,6 +38,9 @@ def test_parse_attacks():
         ("foo:0.1", "attack must be one of"),
         ("pgd:-1", "eps"),
         ("pgd:x", "number"),
+        # helper-75: Python's "could not convert string to float" read as our words
+        ("fgsm:abc", r"^attack 'fgsm:abc': eps must be a number, e.g. fgsm:0.3 \(got 'abc'\)$"),
+        ("pgd2:x", r"e.g. pgd2:0.3 \(got 'x'\)$"),
         ("pgd:0_1", "digit separator"),
         ("pgd:0 .1", "space inside"),
         ("pgd:1e-400", "below the smallest (normal )?float"),
