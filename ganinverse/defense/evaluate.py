@@ -217,7 +217,9 @@ def parse_attacks(spec: str) -> list[AttackSpec]:
             )
         out.append(attack)
     if not out:
-        raise ValueError("attacks must name at least one attack, e.g. fgsm:0.3,pgd:0.3")
+        raise ValueError(  # (the wording of every other empty value)
+            f"attacks is empty ({spec!r}): name at least one attack, e.g. fgsm:0.3,pgd:0.3"
+        )
     return out
 
 

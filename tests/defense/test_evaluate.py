@@ -44,7 +44,8 @@ def test_parse_attacks():
         ("pgd:0_1", "digit separator"),
         ("pgd:0 .1", "space inside"),
         ("pgd:1e-400", "below the smallest (normal )?float"),
-        ("", "at least one"),
+        ("", r"^attacks is empty \(''\): name at least one attack"),
+        (" , ", r"^attacks is empty \(' , '\)"),  # (helper-75: "must name at least one")
         # helper-68: an empty ball repeated the clean column under an attack's name
         ("fgsm:0", r"eps of fgsm:0 must be > 0: a radius of 0 leaves every image as it is"),
         ("pgd2:0.0", r"eps of pgd2:0 must be > 0"),
