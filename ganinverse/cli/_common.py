@@ -104,8 +104,9 @@ class OneLineParser(argparse.ArgumentParser):
             return None
         longs = [o for o in action.option_strings if o.startswith("--")] or action.option_strings
         name = longs[0].lstrip("-").replace("-", "_")  # (the flag's word: --prior, not its dest)
+        hint = getattr(action, "choice_hint", None)  # (a flag's own words, e.g. the sweep's)
         try:
-            check_choice(value, name, choices)
+            check_choice(value, name, choices, hint=hint(value) if hint is not None else "")
         except ValueError as err:
             raise argparse.ArgumentError(action, str(err)) from None
 

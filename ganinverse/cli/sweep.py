@@ -71,8 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", help="dataset folder (torchvision layout / npz folder)")
     p.add_argument("--split", help="the split scored (default: test; all for a folder)")
     p.add_argument("--start", type=int, default=0, help="first image index of the split")
-    p.add_argument(
+    operator = p.add_argument(
         "--operator", default="gaussian", choices=list(operators), help="forward operator"
+    )
+    operator.choice_hint = lambda value: (  # (read by OneLineParser._check_value)
+        f"({value!r} is an operator with no axis a sweep can vary)" if value in REGISTRY else ""
     )
     for flag, axis in _axes().items():
         users = ", ".join(n for n, c in operators.items() if c.axis.flag == flag)

@@ -539,3 +539,13 @@ def test_a_mistyped_command_names_the_one_meant(argv, meant, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"invalid choice: '{argv[-1]}'" in err and f"did you mean {meant}?" in err, err
+
+
+def test_the_sweep_says_identity_is_an_operator_without_an_axis(capsys, tmp_path):
+    """helper-75: only the API said so; the command line said 'got 'identity'' alone."""
+    from ganinverse.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["sweep", "--operator", "identity", "--dataset", "digits", "--m", "10"])
+    err = capsys.readouterr().err
+    assert "got 'identity' ('identity' is an operator with no axis a sweep can vary)" in err, err
