@@ -995,6 +995,11 @@ def _label(key: str, old: Any, new: Any) -> str:
     return f"{key} ({flags})" if flags else key
 
 
+#: Fields whose default is not the spec's everywhere, so a value equal to the spec's is not
+#: marked "(the default)" in a refusal: the split (a folder's is "all"), n_val (tune's is 20).
+UNMARKED_DEFAULTS = ("split", "n_val")
+
+
 def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> list[str] | None:
     """A difference of a method option, engine setting or weight grid as the command line says
     it, one "flag: saved X, now Y" per flag (``--iagan-tv: saved 0.3, now 0.2``; a long grid's
@@ -1003,7 +1008,15 @@ def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> lis
     flag = FIELD_FLAGS.get(key, "")
     if key not in LEGACY_GRIDS.values() and re.fullmatch(r"--[a-z0-9-]+", flag):
         words = [_typed(v) for v in (old, new)]  # (a field of its own flag: --noise-std)
-        return None if None in words else [f"{flag}: saved {words[0]}, now {words[1]}"]
+        if None in words:
+            return None
+        spec_field = {f.name: f for f in dataclasses.fields(SweepSpec)}.get(key)
+        if key not in UNMARKED_DEFAULTS and spec_field is not None:
+            words = [  # (marked as the options' defaults are: --noise-std: saved 0.1 (the default))
+                w + " (the default)" if v is not None and v == spec_field.default else w
+                for w, v in zip(words, (old, new), strict=True)
+            ]
+        return [f"{flag}: saved {words[0]}, now {words[1]}"]
     if key == "engine_grid":  # (as --lambda-z-grid only: the field's line is what tune rewrites
         # in its own flags, tuning._tune_differences, and tune has no --engine-grid)
         grids = [*(saved.get(key) or []), *(now.get(key) or [])]

@@ -225,7 +225,7 @@ def test_a_sweep_grows_only_with_nothing_else_changed(tiny_generator, tmp_path, 
     "kw, named, not_named",
     [
         # helper-47: other images by --start / --split blamed "the data files changed"
-        ({"start": 1}, "--start: saved 0, now 1", "data files"),
+        ({"start": 1}, "--start: saved 0 (the default), now 1", "data files"),
         ({"split": "train", "start": 3}, "--split: saved test, now train", "data files"),
         # growth is allowed: only what blocks it is named, not the images added
         ({"n_images": 8, "batch_size": 3}, "--batch-size: saved", "n_images"),
@@ -1075,7 +1075,7 @@ def test_validation_images_start_at_val_start_and_never_meet_the_test_images(
     del saved["val_start"]  # (written by code before the field)
     (out / "sweep.json").write_text(json.dumps(saved))
     Sweep(spec(tiny_generator, methods=("lasso-dct",)), out)  # resumes: its value was 0
-    with pytest.raises(ValueError, match=r"--val-start: saved 0, now 3"):
+    with pytest.raises(ValueError, match=r"--val-start: saved 0 \(the default\), now 3"):
         Sweep(spec(tiny_generator, methods=("lasso-dct",), val_start=3), out)
 
 
@@ -1210,3 +1210,15 @@ def test_a_method_name_that_is_no_str_is_a_type_error():
 
     with pytest.raises(TypeError, match=r"method must be a str, one of 'csgm'"):
         SweepSpec("digits", (4,), (["csgm"],))
+
+
+def test_a_refused_resume_marks_a_field_default_as_the_options_are():
+    """helper-75: '--lambda-z: saved 0.001 (the default)' beside '--noise-std: saved 0.1' (its
+    default, unmarked); the split is not marked (a folder's default is 'all')."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    saved = SweepSpec(**kw).to_json()
+    lines = SweepSpec(**kw, noise_std=0.05, split="train").differences(saved, explain=True)
+    assert "--noise-std: saved 0.1 (the default), now 0.05" in lines
+    assert "--split: saved test, now train" in lines
