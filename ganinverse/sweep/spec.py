@@ -713,6 +713,16 @@ class SweepSpec:
                     grown[name] = now[name]
                 if name in now["resolved"]:
                     res[name] = now["resolved"][name]
+        # a method this spec drops (refused: _shrunk) brings no settings to compare: the refusal
+        # names it once, not again as each of its options, grids and resolved defaults
+        runs = set(self.methods)
+        grown["options"] = {m: v for m, v in grown["options"].items() if m in runs}
+        if isinstance(res.get("methods"), Mapping):
+            res["methods"] = {m: v for m, v in res["methods"].items() if m in runs}
+            if not res["methods"]:  # (as a spec of methods with no resolved defaults says it)
+                res["methods"] = now["resolved"].get("methods")
+        dropped = _tuned_keys(old - runs) - _tuned_keys(runs)
+        grown["grids"] = {k: v for k, v in grown["grids"].items() if k not in dropped}
         grown["resolved"] = res
         return grown
 

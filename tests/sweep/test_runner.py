@@ -1222,3 +1222,21 @@ def test_a_refused_resume_marks_a_field_default_as_the_options_are():
     lines = SweepSpec(**kw, noise_std=0.05, split="train").differences(saved, explain=True)
     assert "--noise-std: saved 0.1 (the default), now 0.05" in lines
     assert "--split: saved test, now train" in lines
+
+
+def test_a_dropped_method_is_named_once_not_again_as_its_settings():
+    """helper-73: after 'the folder holds iagan too, which this run drops' came iagan's grid,
+    its options and its resolved defaults, each as a difference of their own."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,))
+    saved = SweepSpec(
+        **kw,
+        methods=("csgm", "iagan"),
+        options={"iagan": {"tv_weight": 0.3}},
+        grids={"iagan_steps": (1,)},
+    ).to_json()
+    lines = SweepSpec(**kw, methods=("csgm",)).blocking_differences(saved)
+    assert len(lines) == 1 and "the folder holds iagan too, which this run drops" in lines[0]
+    lines = SweepSpec(**kw, methods=("csgm",), engine={"lr": 0.05}).blocking_differences(saved)
+    assert lines[1:] == ["--lr: saved 0.01 (the default), now 0.05"], lines
