@@ -28,7 +28,7 @@ on [0, 1], mean over the faces, and the 95% CI half-width of the per-face PSNR) 
         --out benchmarks/results/iagan_ensemble/tv_$tv; done
 
     # a snapshot of celeba64-lsgan fine-tuned on the CPU with mirrored faces (session 35;
-    # benchmarks/pretrain/celeba64_cpu_ft.sh choose 5237 writes runs/celeba64-cpu-ft-snapshots)
+    # benchmarks/pretrain/celeba64_cpu.sh celeba64-cpu-ft choose 5237 writes the snapshot)
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/iagan_ensemble.py --data-root /tmp/data/celeba64 \
         --generators celeba64-lsgan,runs/celeba64-cpu-ft-snapshots/step5237 --transforms id,mirror \
         --out benchmarks/results/iagan_ensemble/finetuned_snapshot
