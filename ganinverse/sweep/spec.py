@@ -1049,6 +1049,8 @@ def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> lis
                         words[i] = f"not given (the default grid {_typed(list(r.tuned.grid))})"
             elif v is None:
                 words[i] = _not_given(key, path, methods)
+            elif key == "engine_grid" and not path and v == []:  # (no search: the default)
+                words[i] += " (the default)"
         line = f"{flag}: saved {words[0]}, now {words[1]}"
         if said.setdefault(flag, line) != line:  # (one flag, two values: two methods' options)
             return None

@@ -1240,3 +1240,14 @@ def test_a_dropped_method_is_named_once_not_again_as_its_settings():
     assert len(lines) == 1 and "the folder holds iagan too, which this run drops" in lines[0]
     lines = SweepSpec(**kw, methods=("csgm",), engine={"lr": 0.05}).blocking_differences(saved)
     assert lines[1:] == ["--lr: saved 0.01 (the default), now 0.05"], lines
+
+
+def test_a_refused_resume_marks_no_lambda_z_search_as_the_default():
+    """helper-75: '--lambda-z-grid: saved none' was the one default left unmarked."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    grid = SweepSpec(**kw, engine_grid=({"lambda_z": 0.1}, {"lambda_z": 0.01})).to_json()
+    assert SweepSpec(**kw).differences(grid, explain=True) == [
+        "--lambda-z-grid: saved 0.1,0.01, now none (the default)"
+    ]
