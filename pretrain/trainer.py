@@ -664,10 +664,11 @@ class Trainer:
         is gone or its weights changed, warn and judge against random weights (recorded)."""
         with torch.random.fork_rng():  # (_networks seeds torch's global generators)
             nets = self._networks()
-        names = ["generator", *self._companions()]
         try:
             record = load_init(
-                self.cfg.init, dict(zip(names, nets, strict=True)), copy.deepcopy(nets[0])
+                self.cfg.init,
+                dict(zip(self._init_modules(), nets, strict=True)),
+                copy.deepcopy(nets[0]),
             )
         except (FileNotFoundError, ValueError) as err:
             why = f"it cannot be read ({err})"

@@ -149,30 +149,40 @@ def _apart(key: str, a: object, b: object) -> str:
 
 
 def _mismatch(
-    init: str, name: str, saved: nn.Module, own: nn.Module, refusal: Refusal | None = None
+    name: str, saved: tuple[str, Mapping], own: nn.Module, refusal: Refusal | None = None
 ) -> str | None:
-    """Why ``saved`` cannot start ``own`` (None when it can); ``refusal`` names a saved size
-    the run's loss would refuse, so the fix is no dead end."""
-    if type(saved) is not type(own):
+    """Why the saved ``name`` network, ``(architecture, constructor kwargs)`` as its JSON
+    records them, cannot start ``own`` (None when it can), as a clause for "init X: ...";
+    ``refusal`` names a saved size the run's loss would refuse, so the fix is no dead end."""
+    architecture, a = saved
+    if architecture != type(own).__name__:
         return (
-            f"init {init!r}: its {name} is a {type(saved).__name__}, this run builds a "
-            f"{type(own).__name__}: pass the arch and loss (--arch, --loss) it was trained with"
+            f"its {name} is a {architecture}, this run builds a {type(own).__name__}: pass the "
+            "arch and loss (--arch, --loss) it was trained with"
         )
-    a, b = saved.config(), own.config()
+    b = own.config()
     keys = [k for k in a if a.get(k) != b.get(k)]
     if not keys:
         return None
     for k in keys:
         why = refusal(k, a[k]) if refusal is not None else None
         if why is not None:
-            return f"init {init!r}: its {name} was built with {k}={a[k]!r}, {why}"
+            return f"its {name} was built with {k}={a[k]!r}, {why}"
     was = ", ".join(f"{k}={a[k]}" for k in keys)
     now = ", ".join(f"{k}={b.get(k)}" for k in keys)
     settings = ", ".join(SETTINGS[k](a[k]) if k in SETTINGS else f"{k}={a[k]!r}" for k in keys)
     return (
-        f"init {init!r}: its {name} was built with {was}, this run builds {now}: pass {settings} "
-        "to match the saved network (fine-tuning keeps its sizes)"
+        f"its {name} was built with {was}, this run builds {now}: pass {settings} to match the "
+        "saved network (fine-tuning keeps its sizes)"
     )
+
+
+def _refuse_mismatches(init: str, whys: list[str | None]) -> None:
+    """One ValueError "init X: why; why" for every network that cannot start (at once: one
+    rerun fixes them all); nothing when none."""
+    whys = [w for w in whys if w is not None]
+    if whys:
+        raise ValueError(f"init {init!r}: " + "; ".join(whys))
 
 
 def preflight(
@@ -190,13 +200,14 @@ def preflight(
     stems = init_stems(init, companions, loss=loss)
     card = read_config(stems["generator"])
     modules = build(tuple(card["image_shape"]))
-    whys = [
-        _mismatch(init, name, load_model(stems[name], kind=name), own, refusal)
-        for name, own in modules.items()
-    ]
-    whys = [w for w in whys if w is not None]
-    if whys:  # (every network's at once: one rerun fixes them all)
-        raise ValueError("; ".join([whys[0], *(w.split(": ", 1)[1] for w in whys[1:])]))
+    cards = {name: card if name == "generator" else read_config(stems[name]) for name in modules}
+    _refuse_mismatches(  # (from the JSONs: no weights are read before the images)
+        init,
+        [
+            _mismatch(name, (cards[name]["architecture"], cards[name]["kwargs"]), own, refusal)
+            for name, own in modules.items()
+        ],
+    )
     saved_loss = card.get("loss")
     if saved_loss is not None and saved_loss != loss:
         warnings.warn(
@@ -217,13 +228,12 @@ def load_init(init: str, modules: dict[str, nn.Module], ema: nn.Module) -> dict[
     network is read and checked first; a mismatch (architecture, sizes, image shape) is a
     ValueError naming the settings and nothing is loaded into any network."""
     stems = init_stems(init, tuple(k for k in modules if k != "generator"))
-    states: dict[str, dict[str, Tensor]] = {}
-    for name, own in modules.items():
-        saved = load_model(stems[name], kind=name)
-        why = _mismatch(init, name, saved, own)
-        if why is not None:
-            raise ValueError(why)
-        states[name] = saved.state_dict()
+    saved = {name: load_model(stems[name], kind=name) for name in modules}
+    _refuse_mismatches(
+        init,
+        [_mismatch(n, (type(m).__name__, m.config()), modules[n]) for n, m in saved.items()],
+    )
+    states: dict[str, dict[str, Tensor]] = {n: m.state_dict() for n, m in saved.items()}
     states["ema"] = load_model(stems["generator"], ema=True, kind="generator").state_dict()
     for name, own in modules.items():
         own.load_state_dict(states[name])
