@@ -312,7 +312,37 @@ def _tune_differences(spec: Any, saved: Mapping) -> list[str]:
         f"the grid ({TUNE_FLAGS['engine_grid']}): saved "
         f"{_grid_words(saved.get('engine_grid') or [])}, now {_grid_words(spec.engine_grid)}"
     )
-    return [grid if d.startswith("engine_grid (") else d for d in said]
+    now = {"engine": spec.engine, "engine_grid": spec.engine_grid}
+    prune = f"{PRUNE_FLAG}: saved {_prune_words(saved)}, now {_prune_words(now)}"
+    return [
+        grid
+        if d.startswith(("engine_grid (", "--engine-grid:"))
+        else prune
+        if d.startswith(f"{PRUNE_FLAG}:")
+        else d
+        for d in said
+    ]
+
+
+PRUNE_FLAG = "--prune-at"
+
+
+def _prune_words(fields: Mapping) -> str:
+    """A tune's prune fractions as --prune-at writes them, marked where they are the default
+    that follows --restarts and the fewest steps searched (``cli.tune``: those of
+    ``ENGINE['prune_at']`` that can act; none at one restart): ``0.1 (the default at
+    --restarts 2)``, so a refusal of a changed --restarts does not read as a --prune-at given."""
+    from .latent import acting_prunes
+    from .sweep.spec import typed_value
+
+    engine = fields.get("engine") or {}
+    prunes = tuple(engine.get("prune_at") or ())
+    words = ",".join(map(typed_value, prunes)) or "none"
+    restarts = engine.get("restarts", ENGINE["restarts"])
+    steps = [c["steps"] for c in fields.get("engine_grid") or () if "steps" in c]
+    fewest = min(steps or [engine.get("steps", ENGINE["steps"])])
+    default = acting_prunes(ENGINE["prune_at"], restarts, fewest) if restarts > 1 else ()
+    return f"{words} (the default at --restarts {restarts})" if prunes == default else words
 
 
 def _grid_words(grid: Sequence[Mapping]) -> str:

@@ -1030,8 +1030,14 @@ def _per_flag(key: str, old: Any, new: Any, saved: Mapping, now: Mapping) -> lis
     if key == "engine_grid":  # (as --lambda-z-grid only: the field's line is what tune rewrites
         # in its own flags, tuning._tune_differences, and tune has no --engine-grid)
         grids = [*(saved.get(key) or []), *(now.get(key) or [])]
-        if not all(isinstance(c, Mapping) and set(c) == {"lambda_z"} for c in grids):
+        if not all(isinstance(c, Mapping) for c in grids):
             return None
+        if not all(set(c) == {"lambda_z"} for c in grids):  # (as --engine-grid takes them)
+            words = [
+                ";".join(map(typed_candidate, side.get(key) or [])) or "none (the default)"
+                for side in (saved, now)
+            ]
+            return [f"--engine-grid: saved {words[0]}, now {words[1]}"]
         old, new = _lambda_z(old), _lambda_z(new)
     methods = [*(saved.get("methods") or []), *(now.get("methods") or [])]
     said: dict[str, str] = {}

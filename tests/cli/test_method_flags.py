@@ -912,6 +912,26 @@ def test_tune_into_another_commands_or_settings_folder_says_so_in_its_own_words(
     assert main([*tune, "--m", "10,20", "--steps", "2", "--out", str(tmp_path / "t")]) == 0
 
 
+def test_tune_refusal_marks_the_prune_at_that_follows_restarts_as_the_default(tmp_path, capsys):
+    """helper-73: a tune rerun with another --restarts listed a --prune-at never given
+    ("saved 0.1, now 0.1,0.3"): the default follows --restarts, and is marked so."""
+    tune = ["tune", "--generator", "digits", "--dataset", "digits", "--n-val", "1", "--m", "10"]
+    tune += ["--refine-top", "0", "--lambda-z-grid", "0.1", "--init-grid", "normal"]
+    tune += ["--steps-grid", "20", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
+    assert main([*tune, "--restarts", "2"]) == 0
+    capsys.readouterr()
+    code, err = run([*tune, "--restarts", "3"], capsys)
+    assert code == 2 and "--restarts: saved 2, now 3" in err, err
+    assert (
+        "--prune-at: saved 0.1 (the default at --restarts 2), now 0.1,0.3 (the default at "
+        "--restarts 3)" in err
+    ), err
+    code, err = run([*tune, "--restarts", "2", "--prune-at", "0.3"], capsys)
+    assert code == 2 and "--prune-at: saved 0.1 (the default at --restarts 2), now 0.3)" in err
+    code, err = run([*tune, "--restarts", "1"], capsys)
+    assert code == 2 and "now none (the default at --restarts 1)" in err, err
+
+
 def test_tune_with_another_second_stage_is_refused_before_its_first_stage_writes(tmp_path, capsys):
     """helper-70: --refine-n-val changed on a tuned folder ran the first stage into it (its
     sweep.json and weights.json grew) and then failed in sweep's words naming --n-val."""

@@ -1251,3 +1251,23 @@ def test_a_refused_resume_marks_no_lambda_z_search_as_the_default():
     assert SweepSpec(**kw).differences(grid, explain=True) == [
         "--lambda-z-grid: saved 0.1,0.01, now none (the default)"
     ]
+
+
+def test_a_refused_resume_shows_an_engine_grid_as_engine_grid_takes_it():
+    """helper-73: an engine grid with more than λ_z read as JSON ('saved [{"lambda_z": 0.1,
+    "steps": 3}, ...]'); it reads as the flag's candidates, either side."""
+    from ganinverse.sweep import SweepSpec
+
+    kw = dict(dataset="digits", generator="digits", x_values=(20,), methods=("csgm",))
+    saved = SweepSpec(
+        **kw, engine_grid=({"lambda_z": 0.1, "steps": 3}, {"lambda_z": 0.01, "prune_at": ()})
+    ).to_json()
+    (line,) = SweepSpec(**kw, engine_grid=({"lambda_z": 0.1}, {"lambda_z": 0.2})).differences(
+        saved, explain=True
+    )
+    assert line == (
+        "--engine-grid: saved lambda_z=0.1,steps=3;lambda_z=0.01,prune_at=none, "
+        "now lambda_z=0.1;lambda_z=0.2"
+    ), line
+    (line,) = SweepSpec(**kw).differences(saved, explain=True)
+    assert line.endswith("now none (the default)") and "{" not in line, line
