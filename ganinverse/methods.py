@@ -70,6 +70,8 @@ from .solvers.csgm import (
     csgm_sparse,
     settings_line,
 )
+from .solvers.gaussian import N_SAMPLES as GAUSSIAN_SAMPLES
+from .solvers.gaussian import check_gaussian_options, gaussian
 from .solvers.ilo import ILO_LAYERS, RADIUS_IS, ilo
 from .solvers.ilo import LR as ILO_LR
 from .solvers.ilo import RADIUS as ILO_RADIUS
@@ -1702,6 +1704,42 @@ register_method(
         operators=(Inpainting,),
         check_options=_check_tv_options,
         flags={"iters": Flag("--tv-iters", int, "TV inpainting's maximum iterations (tv)")},
+    )
+)
+
+
+# -- the Gaussian prior of G's (or the training images') moments (solvers/gaussian.py) --------
+
+
+def _gaussian(G, operator, y, *, n_samples, samples, seed=0, image_ids=None):
+    """``solvers.gaussian.gaussian`` (``image_ids`` unused: every image shares the moments)."""
+    return gaussian(G, operator, y, n_samples=n_samples, samples=samples, seed=seed)
+
+
+def _check_gaussian(options: Mapping[str, Any], shape: tuple | None = None) -> None:
+    check_gaussian_options(options["n_samples"], options["samples"], shape)
+
+
+register_method(
+    Method(
+        "gaussian",
+        _gaussian,
+        "the Gaussian prior's posterior mean (LMMSE), x̂ = μ + ΣAᵀ(AΣAᵀ + σ²I)⁻¹(y − Aμ), μ and Σ "
+        "the moments of G's samples (or of --gaussian-images); no search (Yu & Sapiro 2011)",
+        defaults={"n_samples": GAUSSIAN_SAMPLES, "samples": None},
+        seeded=True,
+        check_options=_check_gaussian,
+        flags={
+            "n_samples": Flag(
+                "--gaussian-n-samples", int, "samples of G behind gaussian's mean and covariance"
+            ),
+            "samples": Flag(
+                "--gaussian-images",
+                str,
+                "a safetensors file of images (N, C, H, W) on [-1, 1] under 'images' (e.g. the "
+                "generator's training images) whose moments gaussian uses instead of G's",
+            ),
+        },
     )
 )
 

@@ -1,0 +1,170 @@
+"""The Gaussian prior's posterior mean (solvers/gaussian.py): the closed form, a truth in the
+samples' span recovered exactly, G's moments, every operator, the samples file and bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import ganinverse as gi
+from ganinverse.operators import GaussianCS, MatrixOperator
+from ganinverse.solvers import gaussian as gaussian_module
+from ganinverse.solvers.gaussian import gaussian, generator_samples, save_samples
+
+
+def _dense_lmmse(images, A, y, s2):
+    """μ + ΣAᵀ(AΣAᵀ + σ²I)⁻¹(y − Aμ) with Σ formed (float64): the known answer."""
+    P = images.reshape(len(images), -1).double()
+    mu = P.mean(0)
+    Sigma = (P - mu).T @ (P - mu) / len(P)
+    A = A.double()
+    K = A @ Sigma @ A.T + s2 * torch.eye(len(A), dtype=torch.double)
+    return mu + (Sigma @ A.T @ torch.linalg.solve(K, (y.double() - A @ mu).T)).T
+
+
+class Linear(nn.Module):
+    """G(z) = W z + b: its images are exactly Gaussian, N(b, W Wᵀ)."""
+
+    def __init__(self, latent_dim=3, shape=(1, 4, 4)):
+        super().__init__()
+        self.latent_dim, self.shape = latent_dim, shape
+        g = torch.Generator().manual_seed(0)
+        n = shape[0] * shape[1] * shape[2]
+        self.W = nn.Parameter(0.2 * torch.randn(n, latent_dim, generator=g))
+        self.b = nn.Parameter(0.1 * torch.randn(n, generator=g))
+
+    def forward(self, z):
+        return (z @ self.W.T + self.b).view(-1, *self.shape)
+
+
+@pytest.mark.parametrize("m", [5, 40], ids=["solve of size m", "solve of size N (Woodbury)"])
+def test_the_posterior_mean_matches_the_dense_formula(tmp_path, m):
+    g = torch.Generator().manual_seed(1)
+    images = (0.5 * torch.randn(20, 1, 8, 8, generator=g)).clamp(-1, 1)
+    path = save_samples(images, tmp_path / "s.safetensors")
+    op = GaussianCS((1, 8, 8), m, seed=2, noise_std=0.1)
+    x = (images[:3] + 0.05 * torch.randn(3, 1, 8, 8, generator=g)).clamp(-1, 1)
+    y = op.measure(x, seed=3)
+    res = gaussian(None, op, y, samples=path)
+    want = _dense_lmmse(images, op.matrix, y, 0.01).view_as(x).clamp(-1, 1).float()
+    assert res.n_samples == 20 and res.status == ["ok"] * 3
+    torch.testing.assert_close(res.x_hat, want, atol=1e-4, rtol=0)
+    assert res.data_loss.shape == (3,) and res.seconds > 0
+
+
+def test_a_truth_in_the_samples_span_is_recovered_without_noise(tmp_path):
+    """Noiseless, m ≥ the samples' rank: the Gaussian's support is their affine span and A is
+    one-to-one on it, so x̂ = x."""
+    g = torch.Generator().manual_seed(4)
+    images = 0.3 * torch.randn(6, 1, 5, 5, generator=g)
+    x = images.mean(0, keepdim=True) + 0.4 * (images[1:2] - images[4:5])
+    op = GaussianCS((1, 5, 5), 8, seed=5)
+    res = gaussian(None, op, op.measure(x), samples=save_samples(images, tmp_path / "s"))
+    assert float((res.x_hat - x).abs().max()) < 1e-3
+
+
+def test_gs_moments_approach_the_exact_gaussian_of_a_linear_generator():
+    """G(z) = Wz + b is N(b, WWᵀ): with many samples the estimate nears the exact posterior
+    mean under those moments (closer with more samples)."""
+    G = Linear()
+    op = GaussianCS((1, 4, 4), 6, seed=0, noise_std=0.05)
+    x = G(torch.randn(2, 3, generator=torch.Generator().manual_seed(9))).detach()
+    y = op.measure(x, seed=1)
+    W, b = G.W.detach().double(), G.b.detach().double()
+    K = op.matrix.double() @ W @ W.T @ op.matrix.double().T + 0.0025 * torch.eye(6).double()
+    r = (y.double() - (op.matrix.double() @ b)).T
+    exact = (b[:, None] + W @ W.T @ op.matrix.double().T @ torch.linalg.solve(K, r)).T
+    errors = [
+        float((gaussian(G, op, y, n_samples=n).x_hat.reshape(2, -1) - exact).abs().max())
+        for n in (200, 50_000)
+    ]
+    assert errors[1] < 0.01 and errors[1] < errors[0], errors
+
+
+def test_gs_samples_are_drawn_once_and_again_when_its_weights_change():
+    G = Linear()
+    first = generator_samples(G, 50, 0, "cpu")
+    assert generator_samples(G, 50, 0, "cpu") is first  # (a sweep's batches share them)
+    assert not torch.equal(generator_samples(G, 50, 1, "cpu"), first)  # another seed
+    with torch.no_grad():
+        G.b.add_(1.0)
+    again = generator_samples(G, 50, 0, "cpu")
+    torch.testing.assert_close(again, first + 1.0)
+
+
+def test_every_operator_gives_images_of_the_right_shape_and_range(
+    toy_rgb_generator, operator_factory
+):
+    op = operator_factory(noise_std=0.05)
+    x = toy_rgb_generator(torch.randn(2, 3, generator=torch.Generator().manual_seed(0))).detach()
+    y = op.measure(x, seed=0)
+    res = gi.reconstruct_result("gaussian", toy_rgb_generator, op, y, n_samples=300)
+    assert res.x_hat.shape == (2, 3, 8, 8) and float(res.x_hat.abs().max()) <= 1
+    assert bool(torch.isfinite(res.x_hat).all()) and len(res.status) == 2
+    # G's own images: the prior fits them better than its mean does
+    assert float(((res.x_hat - x) ** 2).mean()) < float(((x.mean(0) - x) ** 2).mean()) + 1e-6
+
+
+def test_a_matrix_operator_without_noise_still_solves(tmp_path):
+    """σ = 0 and more measurements than samples: the ridge (JITTER) keeps the solve defined."""
+    images = torch.rand(4, 1, 4, 4, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    A = torch.randn(12, 16, generator=torch.Generator().manual_seed(3))
+    op = MatrixOperator(A, (1, 4, 4))
+    res = gaussian(None, op, op.measure(images[:1]), samples=save_samples(images, tmp_path / "s"))
+    assert float((res.x_hat - images[:1]).abs().max()) < 1e-2
+
+
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"n_samples": 1}, ValueError, "n_samples must be >= 2"),
+        ({"n_samples": 2.5}, TypeError, "n_samples"),
+        ({"n_samples": 10**7}, ValueError, "n_samples must be <= 200,000"),
+        ({"samples": 3}, TypeError, "samples must be None"),
+        ({"samples": "nowhere.safetensors"}, ValueError, "samples: no file 'nowhere"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(toy_generator, options, error, match):
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    with pytest.raises(error, match=match):
+        gi.reconstruct("gaussian", toy_generator, op, y, **options)
+    with pytest.raises(error, match=match):
+        gi.get_method("gaussian").validate(options)
+
+
+def test_a_bad_samples_file_is_refused_with_what_it_holds(tmp_path, toy_generator):
+    from safetensors.torch import save_file
+
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    junk = tmp_path / "junk"
+    junk.write_text("not a tensor file")
+    other = tmp_path / "other.safetensors"
+    save_file({"weights": torch.zeros(2)}, str(other))
+    small = save_samples(torch.zeros(3, 1, 4, 4), tmp_path / "small.safetensors")
+    loud = tmp_path / "loud.safetensors"
+    save_file({"images": torch.full((3, 1, 8, 8), 255.0)}, str(loud))
+    one = tmp_path / "one.safetensors"
+    save_file({"images": torch.zeros(1, 1, 8, 8)}, str(one))
+    for path, match in [
+        (junk, "is not a safetensors file"),
+        (other, r"holds no 'images' tensor \(it holds weights\)"),
+        (small, r"holds images of shape \(1, 4, 4\), but the images measured are \(1, 8, 8\)"),
+        (loud, r"finite images on \[-1, 1\].*got values in \[255, 255\]"),
+        (one, r"N >= 2"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            gaussian(toy_generator, op, y, samples=path)
+    with pytest.raises(ValueError, match="N >= 2"):
+        save_samples(torch.zeros(1, 1, 8, 8), tmp_path / "x")
+    with pytest.raises(TypeError, match="samples must be images"):
+        save_samples([[0.0]], tmp_path / "x")
+
+
+def test_the_samples_cache_holds_one_set_per_generator():
+    G = Linear()
+    generator_samples(G, 30, 0, "cpu")
+    generator_samples(G, 40, 0, "cpu")
+    assert len(gaussian_module._SAMPLES[G]) == 1
