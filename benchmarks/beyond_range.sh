@@ -97,6 +97,30 @@ ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/
   --n-images 64 \
   --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
   --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/faces_lsgan_tv_mirror
+step faces-gaussian  # the Gaussian prior's posterior mean (method gaussian, no search) on the 64 faces
+# at every m, with the moments of the 5,900 training faces of celeba64-lsgan (a learned Gaussian:
+# the baseline a reader asks for beside a GAN prior) and with those of 10,000 samples of
+# celeba64-lsgan (a method of G alone); a few minutes each (paired with faces and the rest by face)
+python benchmarks/gaussian_images.py --data-root /tmp/data/celeba64 --out runs/celeba64_train5900.safetensors
+ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500,2500,100,10000,20,5000 --methods gaussian --gaussian-images runs/celeba64_train5900.safetensors \
+  --n-images 64 --batch-size 64 --noise-std 0.01 --device cpu --no-progress --out $R/faces_gaussian_data
+ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500,2500,100,10000,20,5000 --methods gaussian \
+  --n-images 64 --batch-size 64 --noise-std 0.01 --device cpu --no-progress --out $R/faces_gaussian_g
+step faces-lsgan-mirror-gaussian  # iagan+TV+mirror averaged with the Gaussian's x̂ (--iagan-gaussian-weight w,
+# w chosen on the held-out faces 5900-5907, never test faces: 0.4 with the training faces' moments,
+# 0.3 with G's; session 36 notes), the faces-lsgan-mirror settings with validation faces held out
+# of the generator's and the Gaussian's training (--val-start 5900); about 20 min each on one core
+for spec in data:0.4:--iagan-gaussian-images=runs/celeba64_train5900.safetensors g:0.3:; do
+  IFS=: read -r name w images <<< "$spec"
+  ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+    --m 500 --methods csgm,iagan --iagan-tv 0.3 --iagan-mirror true --iagan-steps-grid 5,10,20,30,50 \
+    --iagan-gaussian-weight "$w" ${images:+"$images"} --n-images 64 --val-start 5900 \
+    --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
+    --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
+    --out $R/faces_lsgan_tv_mirror_gaussian_$name
+done
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
 # biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \

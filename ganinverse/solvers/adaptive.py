@@ -64,6 +64,7 @@ from ..latent import LatentConfig, LatentResult, frozen
 from ..operators import Inpainting, LinearOperator, check_operator
 from ..status import image_status
 from .csgm import _prepare, csgm_start
+from .gaussian import GaussianResult
 
 #: Adam's learning rates for the weights θ and the latent z, and the step cap. Chosen on the
 #: bundled digits DCGAN (8 train-split images, GaussianCS m = 50 and 200 of 784, σ = 0 and 0.1 on
@@ -132,6 +133,10 @@ class AdaptiveResult:
     #: ``status``); ``data_loss`` is the average's; every other field (z, the misfits, steps,
     #: flags, start) is the run with G's, so x̂ is then no longer G_θ̂(ẑ)
     mirrored: AdaptiveResult | None = field(default=None, repr=False)
+    #: with ``gaussian_weight`` w > 0 (``methods.reconstruct_result``): the Gaussian prior's
+    #: result (``solvers.gaussian``), x̂ = (1 − w)·x̂ + w·its x̂, seconds added; as above,
+    #: the other fields are the fine-tuning's
+    gaussian: GaussianResult | None = field(default=None, repr=False)
 
     @property
     def config(self) -> LatentConfig:

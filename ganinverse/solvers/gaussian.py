@@ -124,11 +124,13 @@ def _check_images(images: object) -> None:
         )
 
 
-def check_gaussian_options(n_samples: object, samples: object, shape=None) -> None:
+def check_gaussian_options(
+    n_samples: object, samples: object, shape=None, *, name: str = "samples"
+) -> None:
     """The options' own checks, cheap (a samples file's header only, no images read):
     ``n_samples`` an int in [2, MAX_SAMPLES], ``samples`` None or an existing safetensors
     file with an ``images`` tensor (N, C, H, W), N ≥ 2, of image shape ``shape`` (the
-    images', when known)."""
+    images', when known). ``name``: the option that holds the file, for the errors."""
     check_int(n_samples, "n_samples", low=2)
     if n_samples > MAX_SAMPLES:
         raise ValueError(
@@ -139,30 +141,30 @@ def check_gaussian_options(n_samples: object, samples: object, shape=None) -> No
         return
     if not isinstance(samples, (str, Path)):
         raise TypeError(
-            "samples must be None (samples of G) or the path of a safetensors file of images, "
+            f"{name} must be None (samples of G) or the path of a safetensors file of images, "
             f"got {type(samples).__name__}"
         )
-    stored = _stored_shape(samples)
+    stored = _stored_shape(samples, name)
     if len(stored) != 4 or stored[0] < 2:
         raise ValueError(
-            f"samples: {str(samples)!r} holds 'images' of shape {stored}; they must be "
+            f"{name}: {str(samples)!r} holds 'images' of shape {stored}; they must be "
             "images (N, C, H, W) with N >= 2"
         )
     if shape is not None and stored[1:] != tuple(shape):
         raise ValueError(
-            f"samples: {str(samples)!r} holds images of shape {stored[1:]}, but the images "
+            f"{name}: {str(samples)!r} holds images of shape {stored[1:]}, but the images "
             f"measured are {tuple(shape)}; pass images of the measured size"
         )
 
 
-def _stored_shape(path: str | Path) -> tuple:
+def _stored_shape(path: str | Path, name: str) -> tuple:
     """The shape of the ``images`` tensor of a safetensors file, read from its header."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if not path.is_file():
         raise ValueError(
-            f"samples: no file {str(path)!r}; pass a safetensors file of images (N, C, H, W) "
+            f"{name}: no file {str(path)!r}; pass a safetensors file of images (N, C, H, W) "
             "on [-1, 1] under the key 'images' (ganinverse.solvers.gaussian.save_samples), or "
             "None for samples of G"
         )
@@ -170,12 +172,12 @@ def _stored_shape(path: str | Path) -> tuple:
         with safe_open(str(path), framework="pt") as f:
             if "images" not in f.keys():
                 raise ValueError(
-                    f"samples: {str(path)!r} holds no 'images' tensor (it holds "
+                    f"{name}: {str(path)!r} holds no 'images' tensor (it holds "
                     f"{', '.join(f.keys()) or 'nothing'}); see save_samples"
                 )
             return tuple(f.get_slice("images").get_shape())
     except (SafetensorError, OSError) as err:
-        raise ValueError(f"samples: {str(path)!r} is not a safetensors file ({err})") from None
+        raise ValueError(f"{name}: {str(path)!r} is not a safetensors file ({err})") from None
 
 
 def gaussian(

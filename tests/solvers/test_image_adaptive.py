@@ -586,3 +586,66 @@ def test_a_discriminator_given_to_a_method_without_one_warns(toy_generator):
         reconstruct_result("iagan", G, op, y, D=D, adapt_steps=2, **FAST)
     with pytest.warns(IdleOptionWarning, match="method 'lasso-dct' uses no discriminator"):
         reconstruct_result("lasso-dct", None, op, y, D=D)
+
+
+def test_gaussian_weight_averages_with_the_gaussian_priors_posterior_mean(toy_generator, tmp_path):
+    """gaussian_weight=w: x̂ = (1 − w)·x̂_iagan + w·x̂_gaussian (``solvers.gaussian``, G's
+    moments or a file's), after the mirror's average; its result kept, seconds added, the
+    misfit the average's; w = 0 is iagan."""
+    from ganinverse.solvers.gaussian import gaussian, save_samples
+
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0, noise_std=0.02)
+    y = op.measure(digits(3), seed=1)
+    kw = dict(adapt_steps=20, image_ids=[4, 5, 6], **FAST, **TOY)
+    plain = reconstruct_result("iagan", G, op, y, **kw)
+    prior = gaussian(G, op, y)
+    mixed = reconstruct_result("iagan", G, op, y, gaussian_weight=0.3, **kw)
+    torch.testing.assert_close(mixed.x_hat, 0.7 * plain.x_hat + 0.3 * prior.x_hat)
+    torch.testing.assert_close(mixed.gaussian.x_hat, prior.x_hat)
+    rows = torch.arange(3)
+    torch.testing.assert_close(
+        mixed.data_loss, op.data_misfit(y, op.A_rows(mixed.x_hat, rows), rows)
+    )
+    assert mixed.seconds > plain.start.seconds and plain.gaussian is None
+    zero = reconstruct_result("iagan", G, op, y, gaussian_weight=0.0, **kw)
+    torch.testing.assert_close(zero.x_hat, plain.x_hat)
+    both = reconstruct_result("iagan", G, op, y, mirror=True, gaussian_weight=0.5, **kw)
+    mirror = reconstruct_result("iagan", G, op, y, mirror=True, **kw)
+    torch.testing.assert_close(both.x_hat, 0.5 * mirror.x_hat + 0.5 * prior.x_hat)
+    images = save_samples(digits(8) * 0.9, tmp_path / "faces.safetensors")
+    given = reconstruct_result(
+        "iagan", G, op, y, gaussian_weight=1.0, gaussian_images=str(images), **kw
+    )
+    torch.testing.assert_close(given.x_hat, gaussian(G, op, y, samples=images).x_hat)
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        ({"gaussian_weight": 1.5}, ValueError, "gaussian_weight must be <= 1"),
+        ({"gaussian_weight": "half"}, TypeError, "gaussian_weight"),
+        (
+            {"gaussian_weight": 0.2, "gaussian_images": "no.safetensors"},
+            ValueError,
+            "gaussian_images: no file 'no.safetensors'",
+        ),
+    ],
+)
+def test_a_bad_gaussian_average_is_refused_before_any_work(
+    toy_generator, csgm_calls, bad, error, match
+):
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    with pytest.raises(error, match=match):
+        reconstruct_result("iagan", toy_generator, op, y, **bad, **FAST)
+    assert csgm_calls == []
+
+
+def test_gaussian_images_without_a_weight_warn_that_they_change_nothing(toy_generator):
+    from ganinverse.exceptions import IdleOptionWarning
+
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0)
+    y = op.measure(digits(2))
+    with pytest.warns(IdleOptionWarning, match="gaussian_images.*gaussian_weight"):
+        reconstruct_result("iagan", toy_generator, op, y, gaussian_images="x", **FAST, **TOY)
