@@ -35,8 +35,9 @@ from ..seeds import rng
 #: keeps the samples in ~0.5 GB for 64x64 RGB images.
 N_SAMPLES = 10_000
 MAX_SAMPLES = 200_000
-#: Relative ridge on the solve's diagonal (times its mean), so that a noiseless problem, or
-#: measurements the samples never vary (unmeasured pixels), still solves.
+#: Relative ridge on the solve's diagonal (times its mean; 1 where the samples are all one
+#: image), so that a noiseless problem, or measurements the samples never vary (unmeasured
+#: pixels), still solves.
 JITTER = 1e-6
 
 
@@ -221,12 +222,12 @@ def gaussian(
         d = B.shape[1]
         if d <= N:  # Σ Aᵀ (B Bᵀ/N + σ²I)⁻¹ r with Bᵀ here (N, d): K = BᵀB/N + σ²I (d x d)
             K = B.T @ B / N
-            K.diagonal().add_(s2 + JITTER * float(K.diagonal().mean()))
+            K.diagonal().add_(s2 + JITTER * (float(K.diagonal().mean()) or 1.0))
             w = torch.cholesky_solve(r.T, torch.linalg.cholesky(K))  # (d, b)
             coef = B @ w / N  # (N, b)
         else:  # the same by Woodbury: P (Nσ²I + B Bᵀ)⁻¹ B r, an N x N solve
             M = B @ B.T
-            M.diagonal().add_(N * s2 + JITTER * float(M.diagonal().mean()))
+            M.diagonal().add_(N * s2 + JITTER * (float(M.diagonal().mean()) or 1.0))
             coef = torch.cholesky_solve(B @ r.T, torch.linalg.cholesky(M))  # (N, b)
         x = mu + (coef.T.float() @ P.reshape(N, -1)).reshape(len(rows), *operator.in_shape)
         x_hat[rows] = x.clamp(-1, 1)

@@ -168,3 +168,13 @@ def test_the_samples_cache_holds_one_set_per_generator():
     generator_samples(G, 30, 0, "cpu")
     generator_samples(G, 40, 0, "cpu")
     assert len(gaussian_module._SAMPLES[G]) == 1
+
+
+def test_identical_samples_without_noise_give_their_image(tmp_path):
+    """Σ = 0 and σ = 0: the solve is all ridge, x̂ = μ (no failed factorisation)."""
+    images = torch.full((3, 1, 4, 4), 0.25)
+    op = GaussianCS((1, 4, 4), 5, seed=0)
+    res = gaussian(
+        None, op, op.measure(torch.zeros(1, 1, 4, 4)), samples=save_samples(images, tmp_path / "s")
+    )
+    torch.testing.assert_close(res.x_hat, images[:1])
