@@ -104,6 +104,19 @@ def _generator(folder: Path) -> str | None:
     return json.loads(path.read_text()).get("generator") if path.is_file() else None
 
 
+def validation_images(folders: list[str | Path]) -> dict[str, str]:
+    """folder -> the fingerprint of its validation images (sweep.json ``inputs``), for the
+    folders that searched a weight: validation MSEs compare across folders only where these
+    are the same images."""
+    found = {}
+    for spec in folders:
+        path = Path(str(spec).partition(":")[0]) / "sweep.json"
+        inputs = json.loads(path.read_text()).get("inputs", {}) if path.is_file() else {}
+        if inputs.get("validation images") and (path.parent / "weights.json").is_file():
+            found[str(path.parent)] = inputs["validation images"]
+    return found
+
+
 def _varied_methods(folder: Path) -> set[str] | None:
     """The methods whose options a sweep set (its sweep.json ``options``: faces_tv's iagan
     with tv_weight), which a ``:SUFFIX`` renames; None (rename all) where it records none."""
@@ -212,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     psnr, seconds, validation = load(args.folders)
+    seen = validation_images(args.folders)
+    if len(set(seen.values())) > 1:  # (a choice across them compares MSEs of other images)
+        print(
+            "note: the folders' validation images differ, so a choice between methods of "
+            "different folders compares validation MSEs of different images: "
+            + ", ".join(f"{Path(k).name} {v}" for k, v in seen.items())
+        )
     for path in plot(psnr, args.plot) if args.plot else ():
         print(f"wrote {path}")
     ms = sorted({m for (_, m) in psnr}, key=_order)

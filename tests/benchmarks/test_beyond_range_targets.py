@@ -177,3 +177,18 @@ def test_table_gives_every_method_per_setting_with_its_images(targets, tmp_path,
     assert "| PSNR dB (s/image) | m = 100 | m = 500 |" in out
     assert "| csgm | 20.00 ± 2.48 (1.0 s) | 21.00 ± 0.00 (4.0 s) |" in out
     assert "| iagan | 30.00 ± 0.00 (n = 2) (2.0 s) |  |" in out
+
+
+def test_folders_validated_on_other_images_are_named(targets, tmp_path, capsys):
+    """A choice between folders whose validation images differ compares MSEs of different
+    images (session 36: --val-start 5900 beside faces validated on train faces 0-3): said."""
+    rows = [(i, 100, "iagan", 30.0, 2.0) for i in range(3)]
+    a = _folder(tmp_path / "a", rows, {"iagan@100": {"validation_mse": [[30, 0.02]]}})
+    b = _folder(tmp_path / "b", rows, {"iagan@100": {"validation_mse": [[30, 0.01]]}})
+    for folder, images in ((a, "4:aaaa"), (b, "4:bbbb")):
+        (folder / "sweep.json").write_text(json.dumps({"inputs": {"validation images": images}}))
+    targets.main([str(a), f"{b}:x"])
+    assert "note: the folders' validation images differ" in capsys.readouterr().out
+    (b / "sweep.json").write_text(json.dumps({"inputs": {"validation images": "4:aaaa"}}))
+    targets.main([str(a), f"{b}:x"])
+    assert "validation images differ" not in capsys.readouterr().out
