@@ -21,6 +21,17 @@ ganinverse sweep --generator mnist-wgangp --discriminator mnist-wgangp --m 10,25
   --restarts 10 --dataset mnist --data-root /tmp/data --n-images 100 --n-val 20 --noise-std 0.1 \
   --lr 0.1 --prune-at 0.1,0.3 --device cpu --no-progress --out $R/mnist
 
+step mnist-gaussian  # the gaussian method on the same 100 digits: the 60,000 training digits' moments
+# (a learned Gaussian) and those of 10,000 samples of mnist-wgangp; seconds
+python benchmarks/gaussian_images.py --dataset mnist --data-root /tmp/data --n 60000 \
+  --out runs/mnist_train60000.safetensors
+ganinverse sweep --generator mnist-wgangp --dataset mnist --data-root /tmp/data --m 10,25,100,400,750 \
+  --methods gaussian --gaussian-images runs/mnist_train60000.safetensors --n-images 100 \
+  --batch-size 100 --noise-std 0.1 --device cpu --no-progress --out $R/mnist_gaussian_data
+ganinverse sweep --generator mnist-wgangp --dataset mnist --data-root /tmp/data --m 10,25,100,400,750 \
+  --methods gaussian --n-images 100 --batch-size 100 --noise-std 0.1 --device cpu --no-progress \
+  --out $R/mnist_gaussian_g
+
 step faces-bp  # iagan with back-projection onto {x : Ax = y} (the paper's IA-BP, for low noise:
 # σ = 0.01 here) on the same faces (the m where the Lasso leads first); its methods enter the target
 # table as iagan+bp (benchmarks/beyond_range_targets.py ... benchmarks/results/beyond_range/faces_bp:bp)
