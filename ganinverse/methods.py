@@ -212,6 +212,9 @@ class Method:
     #: sweep stores so that two spellings of one setting resume one folder (iagan's and yeh's
     #: ``blend``: ``"biharmonic"`` is ``"biharmonic:0.5"``, None is False)
     spellings: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    #: options that name a file whose contents the results depend on (gaussian's ``samples``):
+    #: a sweep records each one's fingerprint and refuses a resume with the file rewritten
+    file_options: tuple[str, ...] = ()
 
     def spelled(self, options: Mapping[str, Any]) -> dict:
         """``options`` with each option of ``spellings`` in its one spelling."""
@@ -608,7 +611,7 @@ def reconstruct_result(
             )
         result = averaged(result, mirrored, operator, y, weight=0.5, name="mirrored")
     if prior_weight > 0:  # (after the mirror: the Gaussian's x̂ is the same for both)
-        prior = gaussian(G, operator, y, samples=prior_images)
+        prior = gaussian(G, operator, y, samples=prior_images, seed=seed)
         result = averaged(result, prior, operator, y, weight=prior_weight, name="gaussian")
     if source and isinstance(result, LatentResult):
         result.settings = settings_line(source, given)
@@ -1292,6 +1295,15 @@ def _boolean(text: str) -> bool:
     return bool(value)
 
 
+def _absolute_path(value: Any) -> Any:
+    """A file option's one spelling: its absolute path (a resume from another folder, or the
+    same file named otherwise, is the same setting); None and non-paths as they are (checked
+    by the record's ``check_options``)."""
+    from pathlib import Path
+
+    return str(Path(value).resolve()) if isinstance(value, str) and value.strip() else value
+
+
 def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> None:
     """``iagan``'s checks of its options (``solvers.adaptive``)."""
     _adaptive._check_options(
@@ -1344,7 +1356,8 @@ register_method(
         recommended="csgm",
         check_options=_check_iagan_options,
         option_operators={"blend": ((Inpainting,), lambda v: blend_spec(v) is not None)},
-        spellings={"blend": blend_value},
+        spellings={"blend": blend_value, GAUSSIAN_IMAGES: _absolute_path},
+        file_options=(GAUSSIAN_IMAGES,),
         flags={
             "lr_theta": Flag(
                 "--iagan-lr-theta", float, "Adam's lr for iagan's weights θ", acts_when=IAGAN_ADAPTS
@@ -1392,8 +1405,10 @@ register_method(
             GAUSSIAN_IMAGES: Flag(
                 "--iagan-gaussian-images",
                 str,
-                "a safetensors file of images whose moments the averaged Gaussian takes instead "
-                "of G's samples (as --gaussian-images)",
+                "a safetensors file of images (N, C, H, W) on [-1, 1] under the key 'images' "
+                "(ganinverse.solvers.gaussian.save_samples; benchmarks/gaussian_images.py "
+                "writes a dataset's) whose moments the averaged Gaussian takes instead of G's "
+                "samples",
                 acts_when=IAGAN_GAUSSIAN,
             ),
             "blend": Flag(
@@ -1752,6 +1767,12 @@ def _gaussian(G, operator, y, *, n_samples, samples, seed=0, image_ids=None):
     return gaussian(G, operator, y, n_samples=n_samples, samples=samples, seed=seed)
 
 
+GAUSSIAN_SAMPLED = (
+    lambda options: options["samples"] is None,
+    "the moments come from G's samples (no --gaussian-images)",
+)
+
+
 def _check_gaussian(options: Mapping[str, Any], shape: tuple | None = None) -> None:
     check_gaussian_options(options["n_samples"], options["samples"], shape)
 
@@ -1765,9 +1786,15 @@ register_method(
         defaults={"n_samples": GAUSSIAN_SAMPLES, "samples": None},
         seeded=True,
         check_options=_check_gaussian,
+        spellings={"samples": _absolute_path},
+        file_options=("samples",),
         flags={
             "n_samples": Flag(
-                "--gaussian-n-samples", int, "samples of G behind gaussian's mean and covariance"
+                "--gaussian-n-samples",
+                int,
+                "samples of G behind gaussian's mean and covariance (its own; iagan's "
+                f"--iagan-gaussian-weight average draws {GAUSSIAN_SAMPLES:,})",
+                acts_when=GAUSSIAN_SAMPLED,
             ),
             "samples": Flag(
                 "--gaussian-images",

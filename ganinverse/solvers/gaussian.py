@@ -18,6 +18,8 @@ prior of Turk & Pentland 1991.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import time
 import weakref
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_int
-from ..operators import LinearOperator
+from ..latent import check_generator
+from ..operators import LinearOperator, check_operator
 from ..seeds import rng
 
 #: Samples of G that set the moments by default: at m = 500 on held-out faces (celeba64-lsgan,
@@ -88,16 +91,27 @@ def generator_samples(G: nn.Module, n_samples: int, seed: int, device) -> Tensor
     return cached[key]
 
 
-def load_samples(path: str | Path) -> Tensor:
+def load_samples(path: str | Path, name: str = "samples") -> Tensor:
     """Images (N, C, H, W) on [-1, 1] from a safetensors file's ``images`` tensor (e.g. the
-    training images, ``save_samples``). Raises ValueError naming ``samples`` for a missing file,
-    no ``images`` key, a shape that is not (N, C, H, W) with N ≥ 2, or values outside [-1, 1]."""
+    training images, ``save_samples``). Raises ValueError naming ``name`` (the option that
+    holds the file) for a missing file, no ``images`` key, a shape that is not (N, C, H, W)
+    with N ≥ 2, or values that are not finite or outside [-1, 1]."""
     from safetensors.torch import load_file
 
-    check_gaussian_options(2, path)
+    check_gaussian_options(2, path, name=name, values=False)
     images = load_file(str(path))["images"]
-    _check_images(images)
+    _check_images(images, name)
     return images.float()
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """SHA-256 (16 hex digits) of a file's bytes: a sweep records it for a samples file, so a
+    resume with the file rewritten is refused (``sweep.Sweep.inputs``)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def save_samples(images: Tensor, path: str | Path) -> Path:
@@ -111,27 +125,43 @@ def save_samples(images: Tensor, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
-def _check_images(images: object) -> None:
+def _check_images(images: object, name: str = "samples") -> None:
     if not isinstance(images, Tensor):
-        raise TypeError(f"samples must be images (N, C, H, W), got {type(images).__name__}")
+        raise TypeError(f"{name} must be images (N, C, H, W), got {type(images).__name__}")
     if images.dim() != 4 or len(images) < 2:
         raise ValueError(
-            f"samples must be images (N, C, H, W) with N >= 2, got shape {tuple(images.shape)}"
+            f"{name} must be images (N, C, H, W) with N >= 2, got shape {tuple(images.shape)}"
         )
-    if not bool(torch.isfinite(images).all()) or float(images.abs().max()) > 1 + 1e-4:
+    if not images.is_floating_point():
         raise ValueError(
-            "samples must be finite images on [-1, 1] (the library's scale: x = 2·x₀₁ − 1), "
-            f"got values in [{float(images.min()):g}, {float(images.max()):g}]"
+            f"{name} must be float images on [-1, 1], got dtype {images.dtype}: map uint8 "
+            "images with x / 127.5 - 1"
         )
+    bad = int((~torch.isfinite(images)).sum())
+    if bad:
+        raise ValueError(f"{name} holds {bad} non-finite values (NaN or Inf); pass finite images")
+    if float(images.abs().max()) > 1 + 1e-4:
+        raise ValueError(
+            f"{name} must be images on [-1, 1] (the library's scale: x = 2·x₀₁ − 1), got "
+            f"values in [{float(images.min()):g}, {float(images.max()):g}]: images in "
+            "[0, 255] map with x / 127.5 - 1"
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _checked_file(path: str, mtime_ns: int, size: int, name: str) -> None:
+    """The images of a samples file checked once per version of the file (path, mtime, size)."""
+    load_samples(path, name)
 
 
 def check_gaussian_options(
-    n_samples: object, samples: object, shape=None, *, name: str = "samples"
+    n_samples: object, samples: object, shape=None, *, name: str = "samples", values: bool = True
 ) -> None:
-    """The options' own checks, cheap (a samples file's header only, no images read):
+    """The options' own checks, before any work:
     ``n_samples`` an int in [2, MAX_SAMPLES], ``samples`` None or an existing safetensors
     file with an ``images`` tensor (N, C, H, W), N ≥ 2, of image shape ``shape`` (the
-    images', when known). ``name``: the option that holds the file, for the errors."""
+    images', when known), whose values are finite and on [-1, 1] (with ``values``: the file
+    read once per version). ``name``: the option that holds the file, for the errors."""
     check_int(n_samples, "n_samples", low=2)
     if n_samples > MAX_SAMPLES:
         raise ValueError(
@@ -156,6 +186,9 @@ def check_gaussian_options(
             f"{name}: {str(samples)!r} holds images of shape {stored[1:]}, but the images "
             f"measured are {tuple(shape)}; pass images of the measured size"
         )
+    if values:  # (their values: read once per version of the file)
+        stat = Path(samples).stat()
+        _checked_file(str(Path(samples).resolve()), stat.st_mtime_ns, stat.st_size, name)
 
 
 def _stored_shape(path: str | Path, name: str) -> tuple:
@@ -193,17 +226,29 @@ def gaussian(
     """x̂ = μ + Σ Aᵀ(AΣAᵀ + σ²I)⁻¹(y − Aμ): the posterior mean under x ~ N(μ, Σ) (module
     docstring), μ and Σ the moments of ``n_samples`` images G(z), z ~ N(0, I) (seeded by
     ``seed``, drawn once per G), or of the images in the file ``samples`` (``save_samples``;
-    then G only sets the device). σ is the operator's noise std (on the [-1, 1] scale).
+    G is then not sampled, ``n_samples`` not used). σ is the operator's noise std (on the
+    [-1, 1] scale).
 
     Shapes: y (B, *operator.out_shape) -> x̂ (B, C, H, W) on [-1, 1]. Works for every linear
     operator (it applies A to the centred samples, a batch of N images; one solve per
     operator of ``operator.per_image``). Cost: A on N images plus a min(d, N)-sized Cholesky
     solve per operator, d the measurement size; memory ~ N·(n + d) floats.
 
-    Raises ValueError/TypeError for n_samples < 2, a samples file that is missing or not
-    images on [-1, 1], or samples whose image shape differs from the operator's.
+    Raises ValueError/TypeError, before any work, for n_samples < 2, a samples file that is
+    missing or not finite images on [-1, 1], samples or a G whose image shape differs from the
+    operator's, and y as every solver refuses it (shape, dtype, non-finite values, a scale
+    far beyond A x + noise: images in [0, 255]).
     """
+    check_operator(operator)
     check_gaussian_options(n_samples, samples, operator.in_shape)
+    if samples is None:
+        check_generator(G)
+        if tuple(G.image_shape) != operator.in_shape:
+            raise ValueError(
+                f"the generator makes images of shape {tuple(G.image_shape)} but the operator "
+                f"expects {operator.in_shape}"
+            )
+    y = operator.check_measurements(y)
     start = time.perf_counter()
     device = y.device
     if samples is None:

@@ -154,8 +154,9 @@ class Sweep:
 
     def inputs(self) -> dict[str, str]:
         """The identities of the files the rows depend on beyond the settings: the generator's
-        and discriminator's weights (``models.model_fingerprint``) and each mask file's mask
-        (SHA-256 of the mask at the images' shape), 16 hex digits each."""
+        and discriminator's weights (``models.model_fingerprint``), each mask file's mask
+        (SHA-256 of the mask at the images' shape) and each file a method's options name
+        (``Method.file_options``: SHA-256 of its bytes), 16 hex digits each."""
         from ..models import model_fingerprint
 
         found = {}
@@ -166,6 +167,13 @@ class Sweep:
         found["images"] = _images_id(self.images(), len(self.images()))
         if self._val_images is not None:  # (loaded by _validate where a search needs them)
             found["validation images"] = _images_id(self._val_images, len(self._val_images))
+        for method in self.spec.methods:  # files a method's options name (gaussian's samples)
+            from ..solvers.gaussian import file_fingerprint
+
+            for option in get_method(method).file_options:
+                path = (self.spec.options.get(method) or {}).get(option)
+                if isinstance(path, str) and Path(path).is_file():
+                    found[f"file {method} {option}"] = file_fingerprint(path)
         shape = tuple(self.images().shape[1:])
         for x in self.spec.x_values:
             if isinstance(x, str) and Path(x).suffix.lower() in FILE_SUFFIXES:
@@ -190,6 +198,15 @@ class Sweep:
                     del now[key]
         for key in sorted(recorded.keys() & now.keys()):
             if recorded[key] != now[key]:
+                if key.startswith("file "):  # (a method's option's file: gaussian's samples)
+                    _, method, option = key.split(" ")
+                    path = (self.spec.options.get(method) or {}).get(option)
+                    raise ValueError(
+                        f"{self.out} holds rows of {method} made with other contents of its "
+                        f"{option} file {path!r} (fingerprint {recorded[key]} in {saved.name}, "
+                        f"now {now[key]}): it was rewritten since, and its rows would mix with "
+                        "the new ones; run into another --out, or restore the file"
+                    )
                 if key.endswith("images"):
                     raise ValueError(
                         f"{self.out} holds rows of other {key} than --dataset "

@@ -554,8 +554,10 @@ class SweepSpec:
         )
         full = {k: saved.get(k, defaults.get(k)) for k in now}
         if isinstance(full.get("options"), dict):  # (an option at its default is no setting)
-            full["options"] = _json(_without_defaults(full["options"]))
+            full["options"] = _json(_without_defaults(_respelled(full["options"])))
         full["resolved"] = _with_predated_options(full.get("resolved") or {})
+        if isinstance(full["resolved"].get("methods"), dict):
+            full["resolved"]["methods"] = _json(_respelled(full["resolved"]["methods"]))
         a, b = _relevant(now, now["methods"]), _relevant(full, full.get("methods") or [])
         ra, rb = a.get("resolved") or {}, b.get("resolved") or {}
         a["engine"], b["engine"] = _without_resolved_engine(
@@ -983,6 +985,26 @@ ENGINE_FLAGS = {
     "tol": "--tol",
     "prune_at": "--prune-at",
 }
+
+
+def _respelled(options: Mapping) -> dict:
+    """Saved {method: options} with each option in its one spelling of today
+    (``Method.spellings``): a folder written before a spelling existed (a samples file saved
+    as the relative path it was given, now its absolute path) resumes with the same setting."""
+    out = {}
+    for method, given in options.items():
+        record = METHODS.get(method)
+        if record is None or not isinstance(given, Mapping):
+            out[method] = given
+            continue
+        try:
+            out[method] = {
+                **given,
+                **record.spelled({k: given[k] for k in record.spellings if k in given}),
+            }
+        except (TypeError, ValueError):  # (a saved value the spelling refuses: compared as is)
+            out[method] = given
+    return out
 
 
 def _label(key: str, old: Any, new: Any) -> str:

@@ -28,14 +28,14 @@ class Linear(nn.Module):
 
     def __init__(self, latent_dim=3, shape=(1, 4, 4)):
         super().__init__()
-        self.latent_dim, self.shape = latent_dim, shape
+        self.latent_dim, self.image_shape = latent_dim, shape
         g = torch.Generator().manual_seed(0)
         n = shape[0] * shape[1] * shape[2]
         self.W = nn.Parameter(0.2 * torch.randn(n, latent_dim, generator=g))
         self.b = nn.Parameter(0.1 * torch.randn(n, generator=g))
 
     def forward(self, z):
-        return (z @ self.W.T + self.b).view(-1, *self.shape)
+        return (z @ self.W.T + self.b).view(-1, *self.image_shape)
 
 
 @pytest.mark.parametrize("m", [5, 40], ids=["solve of size m", "solve of size N (Woodbury)"])
@@ -152,7 +152,7 @@ def test_a_bad_samples_file_is_refused_with_what_it_holds(tmp_path, toy_generato
         (junk, "is not a safetensors file"),
         (other, r"holds no 'images' tensor \(it holds weights\)"),
         (small, r"holds images of shape \(1, 4, 4\), but the images measured are \(1, 8, 8\)"),
-        (loud, r"finite images on \[-1, 1\].*got values in \[255, 255\]"),
+        (loud, r"images on \[-1, 1\].*got values in \[255, 255\]"),
         (one, r"N >= 2"),
     ]:
         with pytest.raises(ValueError, match=match):
@@ -178,3 +178,81 @@ def test_identical_samples_without_noise_give_their_image(tmp_path):
         None, op, op.measure(torch.zeros(1, 1, 4, 4)), samples=save_samples(images, tmp_path / "s")
     )
     torch.testing.assert_close(res.x_hat, images[:1])
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda y: torch.full_like(y, float("nan")), "y"),
+        (lambda y: y[:, :5], "y"),
+        (lambda y: y[0], "y"),
+        (lambda y: y * 127.5, r"\[0, 255\]"),
+    ],
+)
+def test_y_is_checked_as_every_solver_checks_it_before_any_sampling(toy_generator, bad, match):
+    """helper-76: a NaN y gave an all-NaN x̂ with status ok, a y of another length a
+    RuntimeError of cholesky_solve, a [0, 255]-scale y ran silently."""
+    op = GaussianCS((1, 8, 8), 10, seed=0, noise_std=0.01)
+    y = op.measure(toy_generator(torch.randn(2, 4)).detach())
+    with pytest.raises(ValueError, match=match):
+        gaussian(toy_generator, op, bad(y), n_samples=10**5)  # (refused before drawing them)
+    with pytest.raises(TypeError):
+        gaussian(toy_generator, op, y.long())
+
+
+def test_a_generator_of_another_image_shape_is_refused_before_sampling(toy_generator):
+    op = GaussianCS((1, 4, 4), 5, seed=0)
+    with pytest.raises(ValueError, match=r"makes images of shape \(1, 8, 8\) but the operator"):
+        gaussian(toy_generator, op, torch.zeros(1, 5), n_samples=10**5)
+
+
+def test_a_samples_files_values_are_checked_before_any_work(tmp_path):
+    """helper-76: a [0, 255] or NaN file was read only when the solve ran (a sweep had written
+    its folder); each is refused by validate, the sweep's check before any file."""
+    from safetensors.torch import save_file
+
+    loud, nan = tmp_path / "loud.safetensors", tmp_path / "nan.safetensors"
+    save_file({"images": torch.full((3, 1, 8, 8), 200.0)}, str(loud))
+    images = torch.zeros(3, 1, 8, 8)
+    images[0, 0, 0, 0] = float("nan")
+    save_file({"images": images}, str(nan))
+    record = gi.get_method("gaussian")
+    with pytest.raises(ValueError, match=r"samples must be images on \[-1, 1\].*x / 127.5 - 1"):
+        record.validate({"samples": str(loud)}, shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="samples holds 1 non-finite values"):
+        record.validate({"samples": str(nan)}, shape=(1, 8, 8))
+    iagan = gi.get_method("iagan")
+    with pytest.raises(ValueError, match="gaussian_images must be images on"):
+        iagan.validate({"gaussian_weight": 0.5, "gaussian_images": str(loud)}, shape=(1, 8, 8))
+
+
+def test_n_samples_with_a_samples_file_warns_that_it_changes_nothing(toy_generator, tmp_path):
+    from ganinverse.exceptions import IdleOptionWarning
+
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    path = save_samples(torch.rand(5, 1, 8, 8) - 0.5, tmp_path / "s.safetensors")
+    with pytest.warns(IdleOptionWarning, match="n_samples"):
+        gi.reconstruct_result("gaussian", toy_generator, op, y, samples=str(path), n_samples=50)
+
+
+def test_a_sweep_records_the_samples_file_and_refuses_it_rewritten(tmp_path, monkeypatch):
+    """helper-76: a rewritten samples file resumed in silence (rows of two priors in one
+    folder), and the same file named relative / absolute was 'a different sweep'."""
+    from ganinverse.data import load_images
+    from ganinverse.sweep import Sweep, SweepSpec
+
+    monkeypatch.chdir(tmp_path)
+    x, _ = load_images("digits", None, split="train", n=20)
+    save_samples(x, "s.safetensors")
+    kw = dict(dataset="digits", generator="digits", methods=("gaussian",), n_images=2)
+    out = tmp_path / "out"
+    Sweep(
+        SweepSpec(**kw, x_values=(10,), options={"gaussian": {"samples": "s.safetensors"}}), out
+    ).run()
+    absolute = str(tmp_path / "s.safetensors")
+    grown = SweepSpec(**kw, x_values=(10, 20), options={"gaussian": {"samples": absolute}})
+    Sweep(grown, out)  # the same file by another name: the same sweep
+    save_samples(x.flip(-1), "s.safetensors")
+    with pytest.raises(ValueError, match="made with other contents of its samples file"):
+        Sweep(grown, out)

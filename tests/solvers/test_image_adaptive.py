@@ -607,7 +607,7 @@ def test_gaussian_weight_averages_with_the_gaussian_priors_posterior_mean(toy_ge
     torch.testing.assert_close(
         mixed.data_loss, op.data_misfit(y, op.A_rows(mixed.x_hat, rows), rows)
     )
-    assert mixed.seconds > plain.start.seconds and plain.gaussian is None
+    assert mixed.seconds > mixed.gaussian.seconds > 0 and plain.gaussian is None
     zero = reconstruct_result("iagan", G, op, y, gaussian_weight=0.0, **kw)
     torch.testing.assert_close(zero.x_hat, plain.x_hat)
     both = reconstruct_result("iagan", G, op, y, mirror=True, gaussian_weight=0.5, **kw)
@@ -649,3 +649,16 @@ def test_gaussian_images_without_a_weight_warn_that_they_change_nothing(toy_gene
     y = op.measure(digits(2))
     with pytest.warns(IdleOptionWarning, match="gaussian_images.*gaussian_weight"):
         reconstruct_result("iagan", toy_generator, op, y, gaussian_images="x", **FAST, **TOY)
+
+
+def test_the_averaged_gaussian_draws_gs_samples_with_the_calls_seed(toy_generator):
+    """helper-76: iagan's averaged Gaussian always drew with seed 0."""
+    from ganinverse.solvers.gaussian import gaussian
+
+    op = GaussianCS(toy_generator.image_shape, 30, seed=0, noise_std=0.02)
+    y = op.measure(digits(2), seed=1)
+    res = reconstruct_result(
+        "iagan", toy_generator, op, y, gaussian_weight=0.5, seed=4, adapt_steps=5, **FAST, **TOY
+    )
+    torch.testing.assert_close(res.gaussian.x_hat, gaussian(toy_generator, op, y, seed=4).x_hat)
+    assert not torch.allclose(res.gaussian.x_hat, gaussian(toy_generator, op, y, seed=0).x_hat)
