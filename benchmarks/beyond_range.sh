@@ -126,12 +126,12 @@ step faces-lsgan-mirror-gaussian  # iagan+TV+mirror averaged with the Gaussian's
 for spec in data:0.4:--iagan-gaussian-images=runs/celeba64_train5900.safetensors g:0.3:; do
   IFS=: read -r name w images <<< "$spec"
   ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
-    --m 500 --methods csgm,iagan --iagan-tv 0.3 --iagan-mirror true --iagan-steps-grid 5,10,20,30,50 \
+    --m 500 --methods csgm,iagan --iagan-tv 0.3 --iagan-mirror true --iagan-steps-grid 30,50,80,120 \
     --iagan-gaussian-weight "$w" ${images:+"$images"} --n-images 64 --val-start 5900 \
     --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
     --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
-    --out $R/faces_lsgan_tv_mirror_gaussian_$name
-done
+    --out $R/faces_lsgan_tv_mirror_gaussian_${name}_steps
+done  # (first run with the grid 5,10,20,30,50 into ..._$name: 50, its edge, chosen in both)
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
 # biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \

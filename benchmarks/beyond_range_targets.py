@@ -158,7 +158,10 @@ def plot(psnr: dict, path: str | Path) -> list[Path]:
     """PSNR against the setting, every method of the folders, mean ± 95% CI over its test
     images: one plot of the m settings (``path``) and one of the masks (``<stem>_masks``)."""
     tables: dict[bool, list[dict]] = {True: [], False: []}
+    seen: dict = {}  # (a method's rows again under a folder's suffix, e.g. its csgm: drawn once)
     for (method, setting), rows in sorted(psnr.items(), key=lambda kv: _order(kv[0][1])):
+        if seen.setdefault((setting, tuple(sorted(rows.items()))), method) != method:
+            continue
         if len(rows) > 1:
             mean, ci = mean_ci95(list(rows.values()))
             numeric = isinstance(setting, int)

@@ -79,8 +79,9 @@ def error_vs_m(
     for row in table:
         if row[axis.name] not in categories:
             categories.append(row[axis.name])
-    fig, ax = plt.subplots(figsize=(7.5, 4))
     methods = sorted(by_method)
+    # (the legend stands beside the axes, one line per method: the figure grows to hold it)
+    fig, ax = plt.subplots(figsize=(7.5, max(4.0, 0.75 + 0.2 * len(methods))))
     for i, method in enumerate(methods):
         rows = sorted(by_method[method], key=lambda r: categories.index(r[axis.name]))
         if axis.numeric:

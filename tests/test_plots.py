@@ -91,3 +91,23 @@ def test_reconstruction_panels_refuse_tensors_of_different_shapes(tmp_path):
     with pytest.raises(ValueError, match="one shape"):
         reconstruction_panels(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 4, 4), tmp_path / "c.png")
     assert not (tmp_path / "c.png").exists()
+
+
+def test_error_vs_m_keeps_a_long_legend_inside_the_figure(tmp_path, monkeypatch):
+    """Session 36: the faces plot's 24 methods ran the legend off the top of a 4-inch figure."""
+    import matplotlib.figure
+
+    boxes = []
+    real = matplotlib.figure.Figure.savefig
+
+    def saved(fig, *a, **kw):
+        fig.canvas.draw()
+        legend = fig.axes[0].get_legend().get_window_extent()
+        boxes.append((legend, fig.bbox))
+        return real(fig, *a, **kw)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", saved)
+    rows = [{**r, "method": f"method{k:02d}"} for k in range(24) for r in table((0.3, 0.1, 0.05))]
+    error_vs_m(rows, tmp_path / "long.png")
+    legend, figure = boxes[0]
+    assert legend.y0 >= figure.y0 - 1 and legend.y1 <= figure.y1 + 1, (legend, figure)
