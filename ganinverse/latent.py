@@ -519,6 +519,18 @@ def check_image_ids(image_ids: object, n_images: int) -> list[int] | None:
     return ids
 
 
+def check_generator_fits(G: object, operator: object) -> nn.Module:
+    """``check_generator(G)``, and a ValueError unless its images have the shape the operator
+    measures (``operator.in_shape``)."""
+    check_generator(G)
+    if tuple(G.image_shape) != tuple(operator.in_shape):
+        raise ValueError(
+            f"the generator makes images of shape {tuple(G.image_shape)} but the operator expects "
+            f"{tuple(operator.in_shape)}"
+        )
+    return G
+
+
 def check_generator(G: object, name: str = "G") -> nn.Module:
     """A generator: an nn.Module with an int ``latent_dim``, an ``image_shape`` (C, H, W) and
     float32 parameters (the engine runs in float32), else a named error with the fix."""

@@ -47,6 +47,7 @@ from ..latent import (
     LatentResult,
     check_config,
     check_generator,
+    check_generator_fits,
     frozen,
     generator_device,
     optimize_latent,
@@ -151,13 +152,8 @@ def check_discriminator_prior(
 
 
 def _prepare(G: nn.Module, operator: LinearOperator, y: Tensor) -> tuple[LinearOperator, Tensor]:
-    check_generator(G)
     check_operator(operator)
-    if tuple(G.image_shape) != operator.in_shape:
-        raise ValueError(
-            f"the generator makes images of shape {tuple(G.image_shape)} but the operator expects "
-            f"{operator.in_shape}"
-        )
+    check_generator_fits(G, operator)
     # y first (type, shape, a non-empty batch, finite, on the image scale), then its images
     y = operator.check_measurements(y)
     mask = operator.measurement_mask()

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_int
-from ..latent import check_generator
+from ..latent import check_generator_fits
 from ..operators import LinearOperator, check_operator
 from ..seeds import rng
 
@@ -242,12 +242,7 @@ def gaussian(
     check_operator(operator)
     check_gaussian_options(n_samples, samples, operator.in_shape)
     if samples is None:
-        check_generator(G)
-        if tuple(G.image_shape) != operator.in_shape:
-            raise ValueError(
-                f"the generator makes images of shape {tuple(G.image_shape)} but the operator "
-                f"expects {operator.in_shape}"
-            )
+        check_generator_fits(G, operator)
     y = operator.check_measurements(y)
     start = time.perf_counter()
     device = y.device

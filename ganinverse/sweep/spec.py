@@ -55,17 +55,24 @@ LEGACY_METHODS = ("csgm", "csgm-sparse", "lasso", "lasso-dct", "lasso-wavelet")
 GROWN = ("x_values", "methods", "n_images")
 
 
+def _each_method(options: Mapping, change: Callable[[Any, Mapping], Any]) -> dict:
+    """{method: change(its record, its options)} for the registered methods' option mappings;
+    entries of unknown methods or of another form as given."""
+    return {
+        method: change(METHODS[method], given)
+        if method in METHODS and isinstance(given, Mapping)
+        else given
+        for method, given in options.items()
+    }
+
+
 def _without_defaults(options: Mapping) -> dict:
     """{method: its options} without the options equal to the method's defaults (in their one
     spelling, ``Method.spellings``), and without methods left with none: ``--iagan-tv 0`` and
     no flag are one setting. Entries of unknown methods or of another form are kept as given."""
-    out = {}
-    for method, given in options.items():
-        record = METHODS.get(method)
-        if record is None or not isinstance(given, Mapping):
-            out[method] = given
-            continue
-        kept = {}
+
+    def kept(record: Any, given: Mapping) -> dict:
+        out = {}
         for k, v in given.items():
             try:
                 default = record.spelled({k: record.defaults[k]})[k]
@@ -73,10 +80,13 @@ def _without_defaults(options: Mapping) -> dict:
             except (KeyError, TypeError, ValueError):
                 same = False
             if not same:
-                kept[k] = v
-        if kept:
-            out[method] = kept
-    return out
+                out[k] = v
+        return out
+
+    cut = _each_method(options, kept)
+    return {
+        m: v for m, v in cut.items() if v or not (m in METHODS and isinstance(options[m], Mapping))
+    }
 
 
 def _json(value: Any) -> Any:
@@ -991,20 +1001,17 @@ def _respelled(options: Mapping) -> dict:
     """Saved {method: options} with each option in its one spelling of today
     (``Method.spellings``): a folder written before a spelling existed (a samples file saved
     as the relative path it was given, now its absolute path) resumes with the same setting."""
-    out = {}
-    for method, given in options.items():
-        record = METHODS.get(method)
-        if record is None or not isinstance(given, Mapping):
-            out[method] = given
-            continue
+
+    def spelled(record: Any, given: Mapping) -> dict:
         try:
-            out[method] = {
+            return {
                 **given,
                 **record.spelled({k: given[k] for k in record.spellings if k in given}),
             }
         except (TypeError, ValueError):  # (a saved value the spelling refuses: compared as is)
-            out[method] = given
-    return out
+            return dict(given)
+
+    return _each_method(options, spelled)
 
 
 def _label(key: str, old: Any, new: Any) -> str:
