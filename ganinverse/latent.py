@@ -526,7 +526,8 @@ def check_generator_fits(G: object, operator: object) -> nn.Module:
     if tuple(G.image_shape) != tuple(operator.in_shape):
         raise ValueError(
             f"the generator makes images of shape {tuple(G.image_shape)} but the operator expects "
-            f"{tuple(operator.in_shape)}"
+            f"{tuple(operator.in_shape)}; build the operator for G.image_shape (or use a "
+            "generator of the images' size)"
         )
     return G
 

@@ -1318,6 +1318,12 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
     blend_spec(options["blend"])
     check_bool(options[MIRROR], MIRROR)
     weight = check_number(options[GAUSSIAN_WEIGHT], GAUSSIAN_WEIGHT, low=0.0, high=1.0)
+    if weight > 0 and blend_spec(options["blend"]) is not None:
+        raise ValueError(
+            f"{GAUSSIAN_WEIGHT}={weight:g} with blend={options['blend']!r}: the Gaussian's x̂ "
+            "would be averaged in after the blend, and the average would no longer keep the "
+            "known pixels; drop one of them"
+        )
     if weight > 0:  # (images without a weight: refused as idle, IAGAN_GAUSSIAN)
         check_gaussian_options(
             GAUSSIAN_SAMPLES, options[GAUSSIAN_IMAGES], shape, name=GAUSSIAN_IMAGES

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
+import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from .._validation import check_int
+from ..exceptions import user_stacklevel
 from ..latent import check_generator_fits
 from ..operators import LinearOperator, check_operator
 from ..seeds import rng
@@ -140,6 +142,20 @@ def _check_images(images: object, name: str = "samples") -> None:
     bad = int((~torch.isfinite(images)).sum())
     if bad:
         raise ValueError(f"{name} holds {bad} non-finite values (NaN or Inf); pass finite images")
+    if float(images.abs().max()) > 1 + 1e-4 and float(images.min()) >= 0:
+        raise ValueError(
+            f"{name} must be images on [-1, 1] (the library's scale), got values in "
+            f"[{float(images.min()):g}, {float(images.max()):g}]: images in [0, 255] map with "
+            "x / 127.5 - 1"
+        )
+    if float(images.min()) >= 0:
+        warnings.warn(
+            f"{name} holds no negative value (values in [{float(images.min()):g}, "
+            f"{float(images.max()):g}]): were these [0, 1] images? The library's scale is "
+            "[-1, 1]: map them with 2x - 1",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
     if float(images.abs().max()) > 1 + 1e-4:
         raise ValueError(
             f"{name} must be images on [-1, 1] (the library's scale: x = 2·x₀₁ − 1), got "
@@ -170,6 +186,11 @@ def check_gaussian_options(
         )
     if samples is None:
         return
+    if isinstance(samples, str) and not samples.strip():
+        raise ValueError(
+            f"{name} is empty (''); pass the path of a safetensors file of images, or None for "
+            "samples of G"
+        )
     if not isinstance(samples, (str, Path)):
         raise TypeError(
             f"{name} must be None (samples of G) or the path of a safetensors file of images, "

@@ -201,9 +201,11 @@ class Sweep:
                 if key.startswith("file "):  # (a method's option's file: gaussian's samples)
                     _, method, option = key.split(" ")
                     path = (self.spec.options.get(method) or {}).get(option)
+                    flag = get_method(method).flags.get(option)
                     raise ValueError(
                         f"{self.out} holds rows of {method} made with other contents of its "
-                        f"{option} file {path!r} (fingerprint {recorded[key]} in {saved.name}, "
+                        f"{flag.flag if flag else option} file {path!r} (fingerprint "
+                        f"{recorded[key]} in {saved.name}, "
                         f"now {now[key]}): it was rewritten since, and its rows would mix with "
                         "the new ones; run into another --out, or restore the file"
                     )

@@ -143,7 +143,7 @@ def test_a_bad_samples_file_is_refused_with_what_it_holds(tmp_path, toy_generato
     junk.write_text("not a tensor file")
     other = tmp_path / "other.safetensors"
     save_file({"weights": torch.zeros(2)}, str(other))
-    small = save_samples(torch.zeros(3, 1, 4, 4), tmp_path / "small.safetensors")
+    small = save_samples(torch.full((3, 1, 4, 4), -0.5), tmp_path / "small.safetensors")
     loud = tmp_path / "loud.safetensors"
     save_file({"images": torch.full((3, 1, 8, 8), 255.0)}, str(loud))
     one = tmp_path / "one.safetensors"
@@ -172,7 +172,7 @@ def test_the_samples_cache_holds_one_set_per_generator():
 
 def test_identical_samples_without_noise_give_their_image(tmp_path):
     """Σ = 0 and σ = 0: the solve is all ridge, x̂ = μ (no failed factorisation)."""
-    images = torch.full((3, 1, 4, 4), 0.25)
+    images = torch.full((3, 1, 4, 4), -0.25)
     op = GaussianCS((1, 4, 4), 5, seed=0)
     res = gaussian(
         None, op, op.measure(torch.zeros(1, 1, 4, 4)), samples=save_samples(images, tmp_path / "s")
@@ -254,5 +254,24 @@ def test_a_sweep_records_the_samples_file_and_refuses_it_rewritten(tmp_path, mon
     grown = SweepSpec(**kw, x_values=(10, 20), options={"gaussian": {"samples": absolute}})
     Sweep(grown, out)  # the same file by another name: the same sweep
     save_samples(x.flip(-1), "s.safetensors")
-    with pytest.raises(ValueError, match="made with other contents of its samples file"):
+    with pytest.raises(ValueError, match="made with other contents of its --gaussian-images file"):
         Sweep(grown, out)
+
+
+def test_a_samples_file_of_unit_scale_images_warns(tmp_path, toy_generator):
+    """helper-77: a file of [0, 1] images (the library's scale is [-1, 1]) ran in silence at
+    a third of the PSNR."""
+    with pytest.warns(UserWarning, match="were these"):  # (saving them warns too)
+        path = save_samples(torch.rand(4, 1, 8, 8), tmp_path / "unit.safetensors")
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    with pytest.warns(UserWarning, match=r"were these \[0, 1\] images\?.*2x - 1"):
+        gaussian(toy_generator, op, y, samples=path)
+    with pytest.raises(ValueError, match="samples is empty"):
+        gaussian(toy_generator, op, y, samples=" ")
+
+
+def test_iagan_refuses_a_gaussian_average_with_a_blend():
+    """helper-77: the Gaussian's x̂ averaged in after the blend broke the known pixels."""
+    with pytest.raises(ValueError, match="averaged in after the blend.*drop one of them"):
+        gi.get_method("iagan").validate({"gaussian_weight": 0.5, "blend": True})
