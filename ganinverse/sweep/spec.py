@@ -550,6 +550,7 @@ class SweepSpec:
         """The settings in which a saved ``sweep.json`` differs from this spec (fields it
         predates count as defaults; settings of methods the sweep does not run are ignored).
         ``explain``: each as ``"field (the flags that set it): saved X, now Y"``."""
+        moved = _moved_files(saved, self.to_json())  # (before upgrade drops the inputs)
         saved = upgrade(saved)
         now = self.to_json()
         if not set(saved) <= set(now):
@@ -568,6 +569,11 @@ class SweepSpec:
         full["resolved"] = _with_predated_options(full.get("resolved") or {})
         if isinstance(full["resolved"].get("methods"), dict):
             full["resolved"]["methods"] = _json(_respelled(full["resolved"]["methods"]))
+        for part in (full.get("options"), full["resolved"].get("methods")):
+            for (method, option), path in moved.items():
+                if isinstance(part, dict) and isinstance(part.get(method), dict):
+                    if part[method].get(option) in moved_from(saved, method, option):
+                        part[method][option] = path
         a, b = _relevant(now, now["methods"]), _relevant(full, full.get("methods") or [])
         ra, rb = a.get("resolved") or {}, b.get("resolved") or {}
         a["engine"], b["engine"] = _without_resolved_engine(
@@ -621,10 +627,11 @@ class SweepSpec:
         else changed), so every finished row stays valid: a row depends only on its image, x,
         method and the unchanged fields (its seeds derive from the image's identity, so any
         number of images may be added). A method added brings its own settings."""
+        inputs = _inputs_of(saved)
         saved = upgrade(saved)
         if not all(k in saved for k in GROWN):
             return False
-        if not self.matches(self._grown(saved)):
+        if not self.matches({**self._grown(saved), **inputs}):
             return False
         return not self._shrunk(saved)
 
@@ -645,11 +652,12 @@ class SweepSpec:
         (``differences(explain=True)``): the settings that differ once the allowed growth (more
         x values, methods with their settings, images) is set aside, and a GROWN field only where
         it shrinks."""
+        inputs = _inputs_of(saved)
         saved = upgrade(saved)
         if not all(k in saved for k in GROWN):
             return self.differences(saved, explain=True)
         return [self._explain_shrunk(k, saved) for k in self._shrunk(saved)] + (
-            self.differences(self._grown(saved), explain=True)
+            self.differences({**self._grown(saved), **inputs}, explain=True)
         )
 
     def _explain_shrunk(self, key: str, saved: Mapping) -> str:
@@ -1012,6 +1020,53 @@ def _respelled(options: Mapping) -> dict:
             return dict(given)
 
     return _each_method(options, spelled)
+
+
+def _inputs_of(saved: Mapping) -> dict:
+    """A saved sweep.json's record of its input files (``rows.INPUTS``), which ``upgrade``
+    drops with the other marks: a grown spec's comparison still needs it (``_moved_files``)."""
+    from .rows import INPUTS
+
+    return {INPUTS: saved[INPUTS]} if INPUTS in saved else {}
+
+
+def moved_from(saved: Mapping, method: str, option: str) -> set:
+    """The paths a saved spec gives ``method``'s file option (its options and resolved ones)."""
+    found = set()
+    for part in (saved.get("options"), (saved.get("resolved") or {}).get("methods")):
+        if isinstance(part, Mapping) and isinstance(part.get(method), Mapping):
+            value = part[method].get(option)
+            if isinstance(value, str):
+                found.add(value)
+                found.add(_respelled({method: {option: value}})[method][option])
+    return found
+
+
+def _moved_files(saved: Mapping, now: Mapping) -> dict:
+    """{(method, option): the path now} for each file option (``Method.file_options``) whose
+    file now lies at another path but holds the bytes the saved sweep recorded (its
+    ``inputs`` fingerprint): a project moved or a file renamed resumes; a folder without a
+    fingerprint compares the paths."""
+    from ..solvers.gaussian import file_fingerprint
+
+    recorded = saved.get("inputs") or {}
+    moved = {}
+    for method, given in (now.get("options") or {}).items():
+        record = METHODS.get(method)
+        for option in record.file_options if record and isinstance(given, Mapping) else ():
+            path, key = given.get(option), f"file {method} {option}"
+            if (
+                not isinstance(path, str)
+                or key not in recorded
+                or path in moved_from(saved, method, option)
+            ):
+                continue
+            try:
+                if file_fingerprint(path) == recorded[key]:
+                    moved[(method, option)] = path
+            except OSError:
+                continue
+    return moved
 
 
 def _label(key: str, old: Any, new: Any) -> str:

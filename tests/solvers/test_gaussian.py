@@ -275,3 +275,32 @@ def test_iagan_refuses_a_gaussian_average_with_a_blend():
     """helper-77: the Gaussian's x̂ averaged in after the blend broke the known pixels."""
     with pytest.raises(ValueError, match="averaged in after the blend.*drop one of them"):
         gi.get_method("iagan").validate({"gaussian_weight": 0.5, "blend": True})
+
+
+def test_a_sweep_resumes_with_its_samples_file_moved_or_renamed(tmp_path, monkeypatch):
+    """helper-77: a byte-identical copy at another path (a project moved) was 'a different
+    sweep': the recorded fingerprint decides; other bytes at the new path are refused."""
+    import shutil
+
+    from ganinverse.data import load_images
+    from ganinverse.sweep import Sweep, SweepSpec
+
+    x, _ = load_images("digits", None, split="train", n=20)
+    first = save_samples(x, tmp_path / "a.safetensors")
+    kw = dict(dataset="digits", generator="digits", methods=("gaussian",), n_images=2)
+
+    def spec(path, xs=(10,)):
+        return SweepSpec(**kw, x_values=xs, options={"gaussian": {"samples": str(path)}})
+
+    out = tmp_path / "out"
+    Sweep(spec(first), out).run()
+    moved = tmp_path / "moved" / "b.safetensors"
+    moved.parent.mkdir()
+    shutil.copy(first, moved)
+    first.unlink()
+    Sweep(spec(moved, (10, 20)), out).run()  # resumed and grown from the moved file
+    save_samples(x.flip(-1), moved)
+    other = tmp_path / "c.safetensors"
+    shutil.copy(moved, other)
+    with pytest.raises(ValueError, match="--gaussian-images"):
+        Sweep(spec(other, (10, 20)), out)
