@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -13,6 +15,23 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+
+def file_fingerprint(path: str | os.PathLike) -> str:
+    """SHA-256 (16 hex digits) of a file's bytes, hashed once per version of the file (path,
+    mtime, size): a sweep records it for a file a method's options name and compares it on
+    every resume (``sweep.Sweep.inputs``, ``sweep.spec``)."""
+    stat = Path(path).stat()
+    return _file_sha16(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha16(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:

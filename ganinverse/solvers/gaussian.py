@@ -19,7 +19,6 @@ prior of Turk & Pentland 1991.
 from __future__ import annotations
 
 import functools
-import hashlib
 import time
 import warnings
 import weakref
@@ -93,27 +92,15 @@ def generator_samples(G: nn.Module, n_samples: int, seed: int, device) -> Tensor
     return cached[key]
 
 
-def load_samples(path: str | Path, name: str = "samples") -> Tensor:
+def load_samples(path: str | Path, name: str = "samples", shape=None) -> Tensor:
     """Images (N, C, H, W) on [-1, 1] from a safetensors file's ``images`` tensor (e.g. the
-    training images, ``save_samples``). Raises ValueError naming ``name`` (the option that
-    holds the file) for a missing file, no ``images`` key, a shape that is not (N, C, H, W)
-    with N ≥ 2, or values that are not finite or outside [-1, 1]."""
-    from safetensors.torch import load_file
-
-    check_gaussian_options(2, path, name=name, values=False)
-    images = load_file(str(path))["images"]
-    _check_images(images, name)
-    return images.float()
-
-
-def file_fingerprint(path: str | Path) -> str:
-    """SHA-256 (16 hex digits) of a file's bytes: a sweep records it for a samples file, so a
-    resume with the file rewritten is refused (``sweep.Sweep.inputs``)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    training images, ``save_samples``), read once per version of the file. Raises ValueError
+    naming ``name`` (the option that holds the file) for a missing file, no ``images`` key, a
+    shape that is not (N, C, H, W) with N ≥ 2 (or not of image shape ``shape``, when given),
+    or values that are not finite or outside [-1, 1]."""
+    _check_file(path, name, shape)
+    stat = Path(path).stat()
+    return _file_images(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, name)
 
 
 def save_samples(images: Tensor, path: str | Path) -> Path:
@@ -142,50 +129,54 @@ def _check_images(images: object, name: str = "samples") -> None:
     bad = int((~torch.isfinite(images)).sum())
     if bad:
         raise ValueError(f"{name} holds {bad} non-finite values (NaN or Inf); pass finite images")
-    if float(images.abs().max()) > 1 + 1e-4 and float(images.min()) >= 0:
+    lo, hi = float(images.min()), float(images.max())
+    if max(-lo, hi) > 1 + 1e-4:
         raise ValueError(
-            f"{name} must be images on [-1, 1] (the library's scale), got values in "
-            f"[{float(images.min()):g}, {float(images.max()):g}]: images in [0, 255] map with "
-            "x / 127.5 - 1"
+            f"{name} must be images on [-1, 1] (the library's scale: x = 2·x₀₁ − 1), got "
+            f"values in [{lo:g}, {hi:g}]: images in [0, 255] map with x / 127.5 - 1"
         )
-    if float(images.min()) >= 0:
+    if lo >= 0:
         warnings.warn(
-            f"{name} holds no negative value (values in [{float(images.min()):g}, "
-            f"{float(images.max()):g}]): were these [0, 1] images? The library's scale is "
-            "[-1, 1]: map them with 2x - 1",
+            f"{name} holds no negative value (values in [{lo:g}, {hi:g}]): were these [0, 1] "
+            "images? The library's scale is [-1, 1]: map them with 2x - 1",
             UserWarning,
             stacklevel=user_stacklevel(),
         )
-    if float(images.abs().max()) > 1 + 1e-4:
-        raise ValueError(
-            f"{name} must be images on [-1, 1] (the library's scale: x = 2·x₀₁ − 1), got "
-            f"values in [{float(images.min()):g}, {float(images.max()):g}]: images in "
-            "[0, 255] map with x / 127.5 - 1"
-        )
 
 
-@functools.lru_cache(maxsize=8)
-def _checked_file(path: str, mtime_ns: int, size: int, name: str) -> None:
-    """The images of a samples file checked once per version of the file (path, mtime, size)."""
-    load_samples(path, name)
+@functools.lru_cache(maxsize=1)
+def _file_images(path: str, mtime_ns: int, size: int, name: str) -> Tensor:
+    """The checked images of a samples file, read once per version of the file (path, mtime,
+    size): the check before any work and every batch's solve share one read. Not to be changed
+    in place (the cache holds it)."""
+    from safetensors.torch import load_file
+
+    images = load_file(path)["images"]
+    _check_images(images, name)
+    return images.float()
 
 
 def check_gaussian_options(
-    n_samples: object, samples: object, shape=None, *, name: str = "samples", values: bool = True
+    n_samples: object, samples: object, shape=None, *, name: str = "samples"
 ) -> None:
-    """The options' own checks, before any work:
-    ``n_samples`` an int in [2, MAX_SAMPLES], ``samples`` None or an existing safetensors
-    file with an ``images`` tensor (N, C, H, W), N ≥ 2, of image shape ``shape`` (the
-    images', when known), whose values are finite and on [-1, 1] (with ``values``: the file
-    read once per version). ``name``: the option that holds the file, for the errors."""
+    """The options' own checks, before any work: ``n_samples`` an int in [2, MAX_SAMPLES],
+    ``samples`` None or an existing safetensors file with an ``images`` tensor (N, C, H, W),
+    N ≥ 2, of image shape ``shape`` (the images', when known), whose values are finite and
+    on [-1, 1] (``load_samples``: the file read once per version, for the solve too).
+    ``name``: the option that holds the file, for the errors."""
     check_int(n_samples, "n_samples", low=2)
     if n_samples > MAX_SAMPLES:
         raise ValueError(
             f"n_samples must be <= {MAX_SAMPLES:,}, got {n_samples:,}: the samples are held in "
             "memory (N·C·H·W floats); pass fewer"
         )
-    if samples is None:
-        return
+    if samples is not None:
+        load_samples(samples, name, shape)
+
+
+def _check_file(samples: object, name: str, shape=None) -> None:
+    """A samples option that names a safetensors file whose header holds ``images`` (N, C, H,
+    W), N ≥ 2, of image shape ``shape`` when given; its values are ``_check_images``'."""
     if isinstance(samples, str) and not samples.strip():
         raise ValueError(
             f"{name} is empty (''); pass the path of a safetensors file of images, or None for "
@@ -207,9 +198,6 @@ def check_gaussian_options(
             f"{name}: {str(samples)!r} holds images of shape {stored[1:]}, but the images "
             f"measured are {tuple(shape)}; pass images of the measured size"
         )
-    if values:  # (their values: read once per version of the file)
-        stat = Path(samples).stat()
-        _checked_file(str(Path(samples).resolve()), stat.st_mtime_ns, stat.st_size, name)
 
 
 def _stored_shape(path: str | Path, name: str) -> tuple:

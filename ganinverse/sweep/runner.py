@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from .. import metrics
 from ..data import SOURCES, load_images, load_validation_images, warn_trained_on
 from ..device import resolve_device
-from ..io import atomic_write, atomic_write_json, check_output_dir, read_json
+from ..io import atomic_write, atomic_write_json, check_output_dir, file_fingerprint, read_json
 from ..masks import FILE_SUFFIXES, mask_from_file
 from ..methods import METHODS, choose_weight, get_method, reconstruct_result
 from ..operators import LinearOperator
@@ -168,8 +168,6 @@ class Sweep:
         if self._val_images is not None:  # (loaded by _validate where a search needs them)
             found["validation images"] = _images_id(self._val_images, len(self._val_images))
         for method in self.spec.methods:  # files a method's options name (gaussian's samples)
-            from ..solvers.gaussian import file_fingerprint
-
             for option in get_method(method).file_options:
                 path = (self.spec.options.get(method) or {}).get(option)
                 if isinstance(path, str) and Path(path).is_file():

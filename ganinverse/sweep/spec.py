@@ -26,6 +26,7 @@ from .._validation import (
     read_number,
 )
 from ..exceptions import IdleOptionWarning, user_stacklevel
+from ..io import file_fingerprint
 from ..latent import LatentConfig, configured
 from ..methods import LASSO_LAMBDAS, METHODS, _idle_warnings, _set_options, get_method, is_search
 from ..operators import REGISTRY, LinearOperator
@@ -572,7 +573,7 @@ class SweepSpec:
         for part in (full.get("options"), full["resolved"].get("methods")):
             for (method, option), path in moved.items():
                 if isinstance(part, dict) and isinstance(part.get(method), dict):
-                    if part[method].get(option) in moved_from(saved, method, option):
+                    if part[method].get(option) in _moved_from(saved, method, option):
                         part[method][option] = path
         a, b = _relevant(now, now["methods"]), _relevant(full, full.get("methods") or [])
         ra, rb = a.get("resolved") or {}, b.get("resolved") or {}
@@ -1030,7 +1031,7 @@ def _inputs_of(saved: Mapping) -> dict:
     return {INPUTS: saved[INPUTS]} if INPUTS in saved else {}
 
 
-def moved_from(saved: Mapping, method: str, option: str) -> set:
+def _moved_from(saved: Mapping, method: str, option: str) -> set:
     """The paths a saved spec gives ``method``'s file option (its options and resolved ones)."""
     found = set()
     for part in (saved.get("options"), (saved.get("resolved") or {}).get("methods")):
@@ -1047,8 +1048,6 @@ def _moved_files(saved: Mapping, now: Mapping) -> dict:
     file now lies at another path but holds the bytes the saved sweep recorded (its
     ``inputs`` fingerprint): a project moved or a file renamed resumes; a folder without a
     fingerprint compares the paths."""
-    from ..solvers.gaussian import file_fingerprint
-
     recorded = saved.get("inputs") or {}
     moved = {}
     for method, given in (now.get("options") or {}).items():
@@ -1058,7 +1057,7 @@ def _moved_files(saved: Mapping, now: Mapping) -> dict:
             if (
                 not isinstance(path, str)
                 or key not in recorded
-                or path in moved_from(saved, method, option)
+                or path in _moved_from(saved, method, option)
             ):
                 continue
             try:

@@ -304,3 +304,20 @@ def test_a_sweep_resumes_with_its_samples_file_moved_or_renamed(tmp_path, monkey
     shutil.copy(moved, other)
     with pytest.raises(ValueError, match="--gaussian-images"):
         Sweep(spec(other, (10, 20)), out)
+
+
+def test_the_samples_file_is_read_once_for_the_check_and_the_solves(tmp_path, monkeypatch):
+    """The check before any work and each batch's solve share one read of the file (a sweep
+    read 290 MB of faces once per batch)."""
+    import safetensors.torch
+
+    reads = []
+    real = safetensors.torch.load_file
+    monkeypatch.setattr(safetensors.torch, "load_file", lambda p: reads.append(p) or real(p))
+    path = save_samples(torch.rand(6, 1, 8, 8) - 0.5, tmp_path / "s.safetensors")
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(torch.zeros(2, 1, 8, 8))
+    gi.get_method("gaussian").validate({"samples": str(path)}, shape=(1, 8, 8))
+    for _ in range(3):
+        gaussian(None, op, y, samples=path)
+    assert len(reads) == 1
