@@ -35,7 +35,7 @@ from ..operators import LinearOperator, check_operator
 from ..seeds import rng
 
 #: Samples of G that set the moments by default: at m = 500 on held-out faces (celeba64-lsgan,
-#: σ = 0.01) 5,900 samples gave 24.86 dB, 20,000 25.11 (2026-12-05, session 36 notes); 10,000
+#: σ = 0.01) 10,000 samples gave 24.94 dB, 20,000 25.06 (benchmarks/gaussian_probe.py); 10,000
 #: keeps the samples in ~0.5 GB for 64x64 RGB images.
 N_SAMPLES = 10_000
 MAX_SAMPLES = 200_000
