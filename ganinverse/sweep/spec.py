@@ -782,11 +782,18 @@ def _runs(*names: str):
     return lambda methods: any(m in names for m in methods)
 
 
+def _runs_latent(methods) -> bool:
+    """Whether any of ``methods`` (or a method it starts from) runs the latent engine."""
+    return any(r.latent for m in methods if m in METHODS for r in _chain(m))
+
+
 #: The named fields (and ``resolved`` entries) that only some methods read, and which: a
 #: setting of a method the sweep does not run is no difference, and comes with the method.
 _USED_BY = {
     **{field: _uses_key(key) for key, field in LEGACY_GRIDS.items() if key != "engine"},
     **{f: _runs(m) for m, fields in LEGACY_OPTIONS.items() for f in fields.values()},
+    "engine": _runs_latent,  # (a folder of gaussian / lasso alone grows with csgm's engine)
+    "engine_grid": _runs_latent,
     "csgm_sparse": _runs("csgm-sparse"),
     "lasso_solver": _uses_key("lam"),
     "lasso_fista": _uses_key("lam"),

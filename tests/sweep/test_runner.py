@@ -1271,3 +1271,37 @@ def test_a_refused_resume_shows_an_engine_grid_as_engine_grid_takes_it():
     ), line
     (line,) = SweepSpec(**kw).differences(saved, explain=True)
     assert line.endswith("now none (the default)") and "{" not in line, line
+
+
+def test_a_sweep_of_methods_without_the_engine_grows_by_a_latent_method_with_its_engine(
+    tiny_generator, tmp_path
+):
+    """A folder of lasso-dct alone recorded the engine's defaults that none of its methods
+    ran, and refused to grow by csgm with the engine this run passes (helper-77, with
+    gaussian): the engine comes with the first latent method, as a grid comes with its
+    method; once a latent method ran, the engine is a setting of the folder."""
+    out = tmp_path / "g"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1, engine={}), out).run(
+        progress=False
+    )
+    Sweep(spec(tiny_generator, methods=("lasso-dct", "csgm"), n_images=1), out).run(progress=False)
+    assert json.loads((out / "sweep.json").read_text())["engine"] == ENGINE
+    other = {**ENGINE, "steps": 6}
+    with pytest.raises(ValueError, match="--steps: saved 5, now 6"):
+        Sweep(spec(tiny_generator, methods=("lasso-dct", "csgm"), n_images=1, engine=other), out)
+
+
+def test_a_report_says_the_method_options_the_sweep_set_by_their_flags(tiny_generator, tmp_path):
+    """helper-76: summary.md labelled rows of iagan averaged with the Gaussian plain `iagan`
+    (sweep.json alone held the weight): the options set away from their defaults are listed
+    under the table, by their flags."""
+    out = tmp_path / "o"
+    options = {"gaussian": {"n_samples": 20}}
+    s = spec(tiny_generator, methods=("gaussian", "lasso-dct"), n_images=1, options=options)
+    Sweep(s, out).run(progress=False)
+    text = report(out)
+    assert "Method options set" in text and "- gaussian: --gaussian-n-samples 20\n" in text
+    assert "lasso-dct:" not in text and text == (out / "summary.md").read_text()
+    plain = tmp_path / "p"
+    Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1), plain).run(progress=False)
+    assert "Method options set" not in report(plain)
