@@ -109,6 +109,9 @@ class Flag:
     acts_when: (
         tuple[Callable[[Mapping[str, Any]], bool], str | Callable[[Sequence[Mapping]], str]] | None
     ) = None
+    #: how to make the option act where ``acts_when`` does not hold, in words ("set that": set
+    #: the condition; gaussian's --gaussian-n-samples: "drop --gaussian-images")
+    fix: str = "set that"
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,9 @@ class Method:
     #: check(G, D, options): raise for options that cannot run with this G / D, before any work
     #: (the sweep calls it when it validates; the solver checks again when it runs)
     check: Callable[..., Any] | None = None
-    seeded: bool = False
+    #: True, or a predicate on the full options where it draws only under some (gaussian:
+    #: G's samples, none with a samples file): see ``draws_at_random``
+    seeded: bool | Callable[[Mapping[str, Any]], bool] = False
     #: the family of recommended settings in G's card (``ganinverse.recommended``) this latent
     #: method's search takes when the caller passes no ``config``; None: always its defaults
     recommended: str | None = None
@@ -224,6 +229,33 @@ class Method:
     def latent(self) -> bool:
         """Whether the method runs the latent engine (it has a ``config`` option)."""
         return "config" in self.defaults
+
+    def recorded(self, options: Mapping[str, Any]) -> tuple[dict, dict]:
+        """What a run's summary records of its full ``options``: (the options without
+        ``progress`` and those idle under them, by their flags' ``acts_when``: gaussian's ``n_samples`` with a samples
+        file; each file option's path in its one spelling), and {option: the SHA-256 of the
+        file's bytes (16 hex digits, ``io.file_fingerprint``)} for each file option set."""
+        from .io import file_fingerprint
+
+        full = {**self.defaults, **options}
+
+        def acts(k: str) -> bool:
+            rule = self.flags[k].acts_when if k in self.flags else None
+            return rule is None or bool(rule[0](full))
+
+        kept = {  # (progress: a display setting, as the sweep does not record it)
+            k: v for k, v in self.spelled(options).items() if k != "progress" and acts(k)
+        }
+        files = {k: file_fingerprint(kept[k]) for k in self.file_options if kept.get(k)}
+        return kept, files
+
+    def draws_at_random(self, options: Mapping[str, Any] | None = None) -> bool:
+        """Whether a seed changes what the method computes with ``options`` (given ones on its
+        defaults; None: under some options): a latent search, or ``seeded`` (its predicate
+        where it is one)."""
+        if self.latent or not callable(self.seeded):
+            return self.latent or bool(self.seeded)
+        return options is None or bool(self.seeded({**self.defaults, **options}))
 
     def options(self, given: Mapping[str, Any] | None = None) -> dict:
         """The defaults with ``given`` on top; unknown options raise a TypeError."""
@@ -688,13 +720,15 @@ def idle_method_options(
     return idle
 
 
-def _warn_idle_seed(record: Method, seed: object) -> None:
+def _warn_idle_seed(record: Method, seed: object, options: Mapping[str, Any]) -> None:
     """An IdleOptionWarning for a seed other than 0 given to a method that draws nothing at
-    random (not latent, not ``seeded``: a Lasso, a fixed inpainting baseline)."""
-    if seed != 0 and not (record.latent or record.seeded):
+    random with ``options`` (``Method.draws_at_random``: a Lasso, a fixed inpainting
+    baseline, gaussian with a samples file)."""
+    if seed != 0 and not record.draws_at_random(options):
         warnings.warn(
-            f"method {record.name!r} draws nothing at random: seed={seed!r} changes nothing; "
-            "drop it",
+            f"method {record.name!r} draws nothing at random"
+            + (" with these options" if callable(record.seeded) else "")
+            + f": seed={seed!r} changes nothing; drop it",
             IdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
@@ -727,7 +761,7 @@ def _idle_warnings(
         needs = api_words(record, needs)
         warnings.warn(
             f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
-            f"acts only with {needs}; drop it or set that",
+            f"acts only with {needs}; drop it or {api_words(record, record.flags[name].fix)}",
             IdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
@@ -743,7 +777,8 @@ def reconstruct(
     takes the same arguments. A solve that did not stand by an image still warns here
     (``ConvergenceWarning``). A seed other than 0 for a method that draws nothing at random
     warns (``IdleOptionWarning``; the operator, built before, holds its own draws)."""
-    _warn_idle_seed(get_method(method), kwargs.get("seed", 0))
+    options = {k: v for k, v in kwargs.items() if k not in ("seed", "D", "image_ids", "start")}
+    _warn_idle_seed(get_method(method), kwargs.get("seed", 0), options)
     return reconstruct_result(method, G, operator, y, **kwargs).x_hat
 
 
@@ -1768,14 +1803,16 @@ register_method(
 # -- the Gaussian prior of G's (or the training images') moments (solvers/gaussian.py) --------
 
 
-def _gaussian(G, operator, y, *, n_samples, samples, seed=0, image_ids=None):
+def _gaussian(G, operator, y, *, n_samples, samples, progress, seed=0, image_ids=None):
     """``solvers.gaussian.gaussian`` (``image_ids`` unused: every image shares the moments)."""
-    return gaussian(G, operator, y, n_samples=n_samples, samples=samples, seed=seed)
+    return gaussian(
+        G, operator, y, n_samples=n_samples, samples=samples, seed=seed, progress=progress
+    )
 
 
 GAUSSIAN_SAMPLED = (
     lambda options: options["samples"] is None,
-    "the moments come from G's samples (no --gaussian-images)",
+    "--gaussian-images = none (the moments of G's samples)",
 )
 
 
@@ -1789,8 +1826,8 @@ register_method(
         _gaussian,
         "the Gaussian prior's posterior mean (LMMSE), x̂ = μ + ΣAᵀ(AΣAᵀ + σ²I)⁻¹(y − Aμ), μ and Σ "
         "the moments of G's samples (or of --gaussian-images); no search (Yu & Sapiro 2011)",
-        defaults={"n_samples": GAUSSIAN_SAMPLES, "samples": None},
-        seeded=True,
+        defaults={"n_samples": GAUSSIAN_SAMPLES, "samples": None, "progress": True},
+        seeded=GAUSSIAN_SAMPLED[0],
         check_options=_check_gaussian,
         spellings={"samples": _absolute_path},
         file_options=("samples",),
@@ -1801,6 +1838,7 @@ register_method(
                 "samples of G behind gaussian's mean and covariance (its own; iagan's "
                 f"--iagan-gaussian-weight average draws {GAUSSIAN_SAMPLES:,})",
                 acts_when=GAUSSIAN_SAMPLED,
+                fix="drop --gaussian-images",
             ),
             "samples": Flag(
                 "--gaussian-images",

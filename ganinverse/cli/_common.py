@@ -614,25 +614,32 @@ def refuse_idle_seed(
     ids: Sequence[int],
     noise_std: float,
     methods: Sequence[str],
+    given: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """A ValueError for a --seed that changes nothing: no noise is drawn, no method of
-    ``methods`` (or one it starts from) draws random numbers, and ``operator`` at every axis
+    ``methods`` (or one it starts from) draws random numbers with its options ``given``
+    ({method: options set}; ``Method.draws_at_random``), and ``operator`` at every axis
     value of ``values`` maps the image ``x`` (1, C, H, W) the same under the next seed."""
     import torch
 
     from ..methods import get_method
     from ..operators import make_operator
 
-    if noise_std > 0 or any(get_method(n).latent or get_method(n).seeded for n in chains(methods)):
+    given = given or {}
+    if noise_std > 0 or any(
+        get_method(n).draws_at_random(given.get(n, {})) for n in chains(methods)
+    ):
         return
     for value in values:
         a, b = (make_operator(operator, shape, value, seed=s, ids=ids) for s in (seed, seed + 1))
         if not torch.equal(a(x), b(x)):
             return
+    optional = any(callable(get_method(n).seeded) for n in methods)  # (gaussian: file or G)
     raise ValueError(
         f"--seed: operator {operator!r} draws nothing at random at these settings, there is no "
-        f"noise (--noise-std 0) and no method of {','.join(methods)} draws random numbers, so "
-        "--seed changes nothing; drop --seed"
+        f"noise (--noise-std 0) and no method of {','.join(methods)} draws random numbers"
+        + (" with the options given" if optional else "")
+        + ", so --seed changes nothing; drop --seed"
     )
 
 
@@ -941,8 +948,9 @@ def validate_methods(
                         f"{flag} has no effect here: it acts only with {needs} ({record.name}), "
                         f"and {noise_fixed}; drop {flag}"
                     )
+                fix = record.flags[option].fix
                 raise ValueError(
-                    f"{flag} has no effect unless {needs} ({record.name}): set that, or drop {flag}"
+                    f"{flag} has no effect unless {needs} ({record.name}): {fix}, or drop {flag}"
                 )
             checked[name] = full
     return checked

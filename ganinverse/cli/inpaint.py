@@ -256,16 +256,19 @@ def run(args: argparse.Namespace) -> int:
     with recorded_conversions() as mask_notes:  # (a mask file's grey or coloured pixels)
         mask = parse_mask(args.mask, len(x), shape, seed=args.seed, ids=ids)
     conversions = conversions + mask_notes
-    if seed_given and not (record.latent or record.seeded):  # would --seed change anything?
+    if seed_given and not record.draws_at_random(given.get(args.method, {})):  # changes any?
         with warnings.catch_warnings():  # (a check: the mask's conversions warned above)
             warnings.simplefilter("ignore", ConversionWarning)
             other = parse_mask(args.mask, len(x), shape, seed=args.seed + 1, ids=ids)
         if torch.equal(mask, other):
             raise ValueError(
                 f"--seed: --mask {args.mask} is fixed and method {args.method!r} draws no "
-                "random numbers, so --seed changes nothing; drop --seed"
+                "random numbers"
+                + (" with the options given" if callable(record.seeded) else "")
+                + ", so --seed changes nothing; drop --seed"
             )
     operator = Inpainting(mask, shape)
+    kept, fingerprints = record.recorded(options)  # (idle options dropped; files' fingerprints)
     y = operator.measure(x)
     res = reconstruct_result(
         args.method,
@@ -317,7 +320,10 @@ def run(args: argparse.Namespace) -> int:
                 "input_files": files,
                 "input_conversions": conversions,
                 "missing_fraction": float(1 - mask.float().mean()),
-                **{k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
+                **{k: v for k, v in kept.items() if isinstance(v, (str, int, float, bool))},
+                **(
+                    {"input_fingerprints": fingerprints} if fingerprints else {}
+                ),  # (the files' bytes)
                 "blend": False if how is None else how.option,  # (applied here, not by the solver)
                 "config": None if config is None else _config_record(config),
                 # the latent engine's per-image verdict where the result has one (csgm, yeh);

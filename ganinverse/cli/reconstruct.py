@@ -195,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             ids=ids,
             noise_std=args.noise_std,
             methods=(args.method,),
+            given=given,
         )
     record.check_operator(op)
     validate_methods((args.method,), **checks, shape=shape, G=G, D=D, batch=len(x))  # G, D
@@ -206,9 +207,10 @@ def run(args: argparse.Namespace) -> int:
         options["config"] = base.overridden(progress=not args.no_progress, **engine_overrides(args))
     y = op.measure(x, seed=args.seed + 1)
     back_projection = op.back_projection(y).cpu()  # before the solver moves op to G's device
+    kept, fingerprints = record.recorded(options)  # (idle options dropped; files' fingerprints)
     shown = {
         k: (v if k != "config" else _engine(v))
-        for k, v in options.items()
+        for k, v in kept.items()
         if v is not None and k != "progress"
     }
     print(f"{args.method} with " + ", ".join(f"{k}={v}" for k, v in shown.items()))
@@ -270,6 +272,9 @@ def run(args: argparse.Namespace) -> int:
                     else str(v)
                     for k, v in shown.items()
                 },
+                **(
+                    {"input_fingerprints": fingerprints} if fingerprints else {}
+                ),  # (the files' bytes)
                 "status": status,
                 # the generator's own verdict (pretrain's card): a result of a generator that
                 # learned nothing is marked where its numbers are

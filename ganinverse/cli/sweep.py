@@ -420,6 +420,7 @@ def run(args: argparse.Namespace) -> int:
             ids=[args.start],
             noise_std=args.noise_std,
             methods=args.methods,
+            given=method_options(args, args.methods),
         )
     spec = make_spec(
         dataset=args.dataset,

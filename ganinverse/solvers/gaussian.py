@@ -19,6 +19,7 @@ prior of Turk & Pentland 1991.
 from __future__ import annotations
 
 import functools
+import math
 import time
 import warnings
 import weakref
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from .._validation import check_int
 from ..exceptions import user_stacklevel
@@ -71,10 +73,12 @@ def _version(G: nn.Module) -> tuple:
     return tuple((p.data_ptr(), p._version) for p in G.parameters())
 
 
-def generator_samples(G: nn.Module, n_samples: int, seed: int, device) -> Tensor:
+def generator_samples(
+    G: nn.Module, n_samples: int, seed: int, device, *, progress: bool = False
+) -> Tensor:
     """N images G(z_i), z_i ~ N(0, I) drawn from ``seeds.rng(seed, "gaussian-prior")``, (N, C,
     H, W) on ``device``, in eval mode and without gradients; cached per G while its weights
-    are unchanged."""
+    are unchanged. ``progress``: a bar over the samples drawn."""
     key = (n_samples, seed, str(device), _version(G))
     cached = _SAMPLES.setdefault(G, {})
     if key not in cached:
@@ -83,13 +87,36 @@ def generator_samples(G: nn.Module, n_samples: int, seed: int, device) -> Tensor
         was_training = G.training
         G.eval()
         chunks = []
-        with torch.no_grad():
+        bar = tqdm(total=n_samples, desc="gaussian: samples of G", unit="sample",
+                   disable=not progress, leave=False)  # fmt: skip
+        with torch.no_grad(), bar:
             for start in range(0, n_samples, 500):
                 z = torch.randn(min(500, n_samples - start), G.latent_dim, generator=generator)
                 chunks.append(G(z.to(device)).float())
+                bar.update(len(z))
         G.train(was_training)
         cached[key] = torch.cat(chunks)
     return cached[key]
+
+
+def check_memory(n_samples: int, image_size: int, d: int, device, name: str) -> None:
+    """A ValueError, before any sample is drawn or read, where the solve would need more than
+    ``device``'s memory (``models.cost.device_memory``): the N samples and their centred copy
+    (2·N·n float32), A applied to them (N·d float64) and the min(d, N)² system (float64), n
+    the image size and d the measurement size (0: the samples alone, d not known yet).
+    ``name``: the option that sets N, for the fix."""
+    from ..models.cost import device_memory
+
+    need = 8 * n_samples * image_size + 8 * n_samples * d + 8 * min(d, n_samples) ** 2
+    have = device_memory(device)
+    if need > have:
+        raise ValueError(
+            f"{name}: the Gaussian's {n_samples:,} samples of {image_size:,} values"
+            + (f" measured by {d:,} measurements" if d else "")
+            + f" need about {need / 2**30:,.1f} GiB, but {device} has {have / 2**30:,.1f} GiB; "
+            f"pass fewer samples (the default {N_SAMPLES:,} gives all but ~0.1 dB of 20,000 on "
+            "64x64 faces)"
+        )
 
 
 def load_samples(path: str | Path, name: str = "samples", shape=None) -> Tensor:
@@ -170,7 +197,12 @@ def check_gaussian_options(
             f"n_samples must be <= {MAX_SAMPLES:,}, got {n_samples:,}: the samples are held in "
             "memory (N·C·H·W floats); pass fewer"
         )
+    if samples is None and shape is not None:  # (the samples alone: d is not known here)
+        check_memory(n_samples, math.prod(shape), 0, "cpu", "n_samples")
     if samples is not None:
+        _check_file(samples, name, shape)  # (before the memory check reads its shape)
+        stored = _stored_shape(samples, name)
+        check_memory(stored[0], math.prod(stored[1:]), 0, "cpu", name)
         load_samples(samples, name, shape)
 
 
@@ -231,12 +263,13 @@ def gaussian(
     n_samples: int = N_SAMPLES,
     samples: str | Path | None = None,
     seed: int = 0,
+    progress: bool = False,
 ) -> GaussianResult:
     """x̂ = μ + Σ Aᵀ(AΣAᵀ + σ²I)⁻¹(y − Aμ): the posterior mean under x ~ N(μ, Σ) (module
     docstring), μ and Σ the moments of ``n_samples`` images G(z), z ~ N(0, I) (seeded by
     ``seed``, drawn once per G), or of the images in the file ``samples`` (``save_samples``;
     G is then not sampled, ``n_samples`` not used). σ is the operator's noise std (on the
-    [-1, 1] scale).
+    [-1, 1] scale). ``progress``: a bar while G's samples are drawn.
 
     Shapes: y (B, *operator.out_shape) -> x̂ (B, C, H, W) on [-1, 1]. Works for every linear
     operator (it applies A to the centred samples, a batch of N images; one solve per
@@ -245,18 +278,24 @@ def gaussian(
 
     Raises ValueError/TypeError, before any work, for n_samples < 2, a samples file that is
     missing or not finite images on [-1, 1], samples or a G whose image shape differs from the
-    operator's, and y as every solver refuses it (shape, dtype, non-finite values, a scale
-    far beyond A x + noise: images in [0, 255]).
+    operator's, y as every solver refuses it (shape, dtype, non-finite values, a scale far
+    beyond A x + noise: images in [0, 255]), and a solve that would not fit in the device's
+    memory (``check_memory``).
     """
     check_operator(operator)
     check_gaussian_options(n_samples, samples, operator.in_shape)
     if samples is None:
         check_generator_fits(G, operator)
     y = operator.check_measurements(y)
+    d = math.prod(operator.out_shape)  # (A's output per image: masked pixels included)
+    N = n_samples if samples is None else _stored_shape(samples, "samples")[0]
+    check_memory(
+        N, math.prod(operator.in_shape), d, y.device, "samples" if samples else "n_samples"
+    )
     start = time.perf_counter()
     device = y.device
     if samples is None:
-        images = generator_samples(G, n_samples, seed, device)
+        images = generator_samples(G, n_samples, seed, device, progress=progress)
     else:
         images = load_samples(samples).to(device)
     N = len(images)

@@ -262,6 +262,43 @@ def generator_verdict(out: Path) -> tuple[str, str]:
     return untrained, other
 
 
+def _cli_value(value: object) -> str:
+    """A saved option's value as its flag takes it (true, 0.3, a path)."""
+    if isinstance(value, bool):
+        return json.dumps(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_options(out: Path) -> str:
+    """The method options a sweep set away from their defaults (sweep.json's ``options``), by
+    their flags, one line per method: a row labelled ``iagan`` says which iagan it is (with
+    --iagan-tv 0.3 --iagan-mirror --iagan-gaussian-weight 0.3). "" where none is set or there
+    is no sweep.json."""
+    from ..methods import METHODS
+
+    try:
+        options = json.loads((Path(out) / "sweep.json").read_text()).get("options") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    lines = []
+    for method, given in sorted(options.items()):
+        if not isinstance(given, Mapping) or not given:
+            continue
+        flags = getattr(METHODS.get(method), "flags", {})
+        words = [
+            f"{flags[k].flag if k in flags else k} {_cli_value(v)}"
+            for k, v in sorted(given.items())
+        ]
+        lines.append(f"- {method}: {', '.join(words)}")
+    if not lines:
+        return ""
+    return (
+        "\nMethod options set (the others at their defaults; sweep.json):\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
 def report(out: str | os.PathLike, title: str = "") -> str:
     """Merge, then write summary.csv, summary.md, error_vs_m.png and image grids; returns the table."""
     from .. import plots
@@ -284,7 +321,7 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     )
     parts = (unchecked, missing_rows(out, rows), missing_searches(out, rows))
     missing = "; ".join(filter(None, parts))
-    text = format_table(table) + format_weights(out, axis.name)
+    text = format_table(table) + format_options(out) + format_weights(out, axis.name)
     if missing:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=user_stacklevel())
         text = f"**Incomplete:** {missing}\n\n" + text

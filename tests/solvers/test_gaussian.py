@@ -3,6 +3,8 @@ samples' span recovered exactly, G's moments, every operator, the samples file a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -321,3 +323,118 @@ def test_the_samples_file_is_read_once_for_the_check_and_the_solves(tmp_path, mo
     for _ in range(3):
         gaussian(None, op, y, samples=path)
     assert len(reads) == 1
+
+
+def test_a_seed_with_a_samples_file_is_called_idle_and_with_gs_samples_is_not(
+    tmp_path, toy_generator
+):
+    """helper-77: with a samples file gaussian draws nothing, yet a seed passed in silence."""
+    import warnings
+
+    from ganinverse.exceptions import IdleOptionWarning
+
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    path = str(save_samples(torch.rand(5, 1, 8, 8) - 0.5, tmp_path / "s.safetensors"))
+    with pytest.warns(IdleOptionWarning, match="draws nothing at random with these options"):
+        gi.reconstruct("gaussian", toy_generator, op, y, samples=path, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdleOptionWarning)
+        gi.reconstruct("gaussian", toy_generator, op, y, n_samples=20, seed=3)
+    record = gi.get_method("gaussian")
+    assert record.draws_at_random({}) and not record.draws_at_random({"samples": path})
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "inpaint"])
+def test_the_cli_refuses_a_seed_that_a_samples_file_leaves_idle(command, tmp_path, capsys):
+    from ganinverse.cli import main
+    from ganinverse.data import load_images
+
+    x, _ = load_images("digits", None, split="train", n=20)
+    path = str(save_samples(x, tmp_path / "s.safetensors"))
+    argv = [command, "--dataset", "digits", "--method", "gaussian", "--mask", "center"]
+    argv += ["--operator", "inpainting"] if command == "reconstruct" else []
+    out = tmp_path / "out"
+    argv += ["--seed", "3", "--no-progress", "--out", str(out)]
+    assert main([*argv, "--gaussian-images", path]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"draws (no )?random numbers with the options given.*drop --seed", err)
+    assert not out.exists()
+    assert main(argv) == 0  # (G's samples are drawn from the seed)
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "inpaint"])
+def test_a_summary_records_the_samples_files_fingerprint_and_no_idle_n_samples(command, tmp_path):
+    """helper-77: reconstruct / inpaint recorded n_samples = 10000 (idle with a file) and
+    nothing of the file's contents (a rewritten file gave other numbers under one name)."""
+    import json
+
+    from ganinverse.cli import main
+    from ganinverse.data import load_images
+    from ganinverse.io import file_fingerprint
+
+    x, _ = load_images("digits", None, split="train", n=20)
+    path = save_samples(x, tmp_path / "s.safetensors")
+    out = tmp_path / "out"
+    argv = [command, "--dataset", "digits", "--method", "gaussian", "--no-progress"]
+    argv += ["--gaussian-images", str(path), "--out", str(out)]
+    argv += ["--m", "20"] if command == "reconstruct" else ["--mask", "center"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    options = summary["options"] if command == "reconstruct" else summary
+    assert "n_samples" not in options and options["samples"] == str(path.resolve())
+    assert summary["input_fingerprints"] == {"samples": file_fingerprint(path)}
+
+
+def test_an_idle_n_samples_flag_is_refused_with_the_fix_that_makes_it_act(tmp_path, capsys):
+    """helper-77: the refusal read "...(no --gaussian-images) (gaussian): set that, or drop",
+    'set that' of a condition that is an absence."""
+    from ganinverse.cli import main
+    from ganinverse.data import load_images
+
+    x, _ = load_images("digits", None, split="train", n=20)
+    path = str(save_samples(x, tmp_path / "s.safetensors"))
+    out = tmp_path / "out"
+    argv = ["reconstruct", "--dataset", "digits", "--method", "gaussian", "--m", "20"]
+    argv += ["--gaussian-images", path, "--gaussian-n-samples", "50", "--out", str(out)]
+    assert main(argv) == 2 and not out.exists()
+    assert (
+        "--gaussian-n-samples has no effect unless --gaussian-images = none (the moments of G's "
+        "samples) (gaussian): drop --gaussian-images, or drop --gaussian-n-samples"
+    ) in capsys.readouterr().err
+
+
+def test_samples_beyond_the_devices_memory_are_refused_before_any_is_drawn(
+    toy_generator, tmp_path, monkeypatch
+):
+    """helper-77: n_samples up to 200,000 ran with no memory check (2.2 GB for 100,000 digit
+    samples; 64x64 faces need ~10 GB): a solve beyond the device's memory is refused, naming
+    the option, before G is sampled or the file read."""
+    from ganinverse.models import cost
+
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    path = save_samples(torch.rand(50, 1, 8, 8) - 0.5, tmp_path / "s.safetensors")
+
+    def never(*args, **kwargs):
+        raise AssertionError("sampled or read before the memory check")
+
+    monkeypatch.setattr(cost, "device_memory", lambda device: 30_000)  # bytes
+    monkeypatch.setattr(gaussian_module, "generator_samples", never)
+    monkeypatch.setattr(gaussian_module, "_file_images", never)
+    with pytest.raises(ValueError, match=r"n_samples: the Gaussian's 50 samples of 64 values"):
+        gaussian(toy_generator, op, y, n_samples=50)
+    monkeypatch.setattr(cost, "device_memory", lambda device: 20_000)  # (the file alone)
+    with pytest.raises(ValueError, match=r"samples: the Gaussian's 50 samples .* pass fewer"):
+        gaussian(toy_generator, op, y, samples=path)
+    with pytest.raises(ValueError, match="n_samples: the Gaussian's 500 samples"):
+        gi.get_method("gaussian").validate({"n_samples": 500}, shape=(1, 8, 8))
+
+
+def test_drawing_gs_samples_shows_a_progress_bar_when_asked(toy_generator, capsys):
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    gaussian(toy_generator, op, y, n_samples=30, progress=False)
+    assert "samples of G" not in capsys.readouterr().err
+    gaussian(toy_generator, op, y, n_samples=31, progress=True)
+    assert "gaussian: samples of G" in capsys.readouterr().err
