@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .._validation import check_int
+from .._validation import check_bool, check_int
 from ..exceptions import user_stacklevel
 from ..latent import check_generator_fits
 from ..operators import LinearOperator, check_operator
@@ -184,13 +184,23 @@ def _file_images(path: str, mtime_ns: int, size: int, name: str) -> Tensor:
 
 
 def check_gaussian_options(
-    n_samples: object, samples: object, shape=None, *, name: str = "samples"
+    n_samples: object,
+    samples: object,
+    shape=None,
+    *,
+    name: str = "samples",
+    mirror: object = False,
+    mirror_name: str = "mirror",
 ) -> None:
     """The options' own checks, before any work: ``n_samples`` an int in [2, MAX_SAMPLES],
     ``samples`` None or an existing safetensors file with an ``images`` tensor (N, C, H, W),
     N ≥ 2, of image shape ``shape`` (the images', when known), whose values are finite and
-    on [-1, 1] (``load_samples``: the file read once per version, for the solve too).
-    ``name``: the option that holds the file, for the errors."""
+    on [-1, 1] (``load_samples``: the file read once per version, for the solve too);
+    ``mirror`` a bool; the samples (twice as many with ``mirror``) within the memory
+    (``check_memory``). ``name`` / ``mirror_name``: the options that hold the file and the
+    mirror, for the errors."""
+    check_bool(mirror, mirror_name)
+    copies = 2 if mirror else 1
     check_int(n_samples, "n_samples", low=2)
     if n_samples > MAX_SAMPLES:
         raise ValueError(
@@ -198,11 +208,11 @@ def check_gaussian_options(
             "memory (N·C·H·W floats); pass fewer"
         )
     if samples is None and shape is not None:  # (the samples alone: d is not known here)
-        check_memory(n_samples, math.prod(shape), 0, "cpu", "n_samples")
+        check_memory(copies * n_samples, math.prod(shape), 0, "cpu", "n_samples")
     if samples is not None:
         _check_file(samples, name, shape)  # (before the memory check reads its shape)
         stored = _stored_shape(samples, name)
-        check_memory(stored[0], math.prod(stored[1:]), 0, "cpu", name)
+        check_memory(copies * stored[0], math.prod(stored[1:]), 0, "cpu", name)
         load_samples(samples, name, shape)
 
 
@@ -262,6 +272,7 @@ def gaussian(
     *,
     n_samples: int = N_SAMPLES,
     samples: str | Path | None = None,
+    mirror: bool = False,
     seed: int = 0,
     progress: bool = False,
 ) -> GaussianResult:
@@ -269,7 +280,11 @@ def gaussian(
     docstring), μ and Σ the moments of ``n_samples`` images G(z), z ~ N(0, I) (seeded by
     ``seed``, drawn once per G), or of the images in the file ``samples`` (``save_samples``;
     G is then not sampled, ``n_samples`` not used). σ is the operator's noise std (on the
-    [-1, 1] scale). ``progress``: a bar while G's samples are drawn.
+    [-1, 1] scale). ``mirror``: the moments of the samples and their left-right mirror
+    images (2N samples; μ and Σ then mirror-symmetric), for data as likely mirrored as not
+    (faces: +0.39 dB with G's samples, +0.17 with the training faces' on 8 held-out faces at
+    m = 500, σ = 0.01; benchmarks/gaussian_probe.py), not digits. ``progress``: a bar while
+    G's samples are drawn.
 
     Shapes: y (B, *operator.out_shape) -> x̂ (B, C, H, W) on [-1, 1]. Works for every linear
     operator (it applies A to the centred samples, a batch of N images; one solve per
@@ -283,12 +298,13 @@ def gaussian(
     memory (``check_memory``).
     """
     check_operator(operator)
-    check_gaussian_options(n_samples, samples, operator.in_shape)
+    check_gaussian_options(n_samples, samples, operator.in_shape, mirror=mirror)
     if samples is None:
         check_generator_fits(G, operator)
     y = operator.check_measurements(y)
     d = math.prod(operator.out_shape)  # (A's output per image: masked pixels included)
     N = n_samples if samples is None else _stored_shape(samples, "samples")[0]
+    N *= 2 if mirror else 1
     check_memory(
         N, math.prod(operator.in_shape), d, y.device, "samples" if samples else "n_samples"
     )
@@ -298,6 +314,8 @@ def gaussian(
         images = generator_samples(G, n_samples, seed, device, progress=progress)
     else:
         images = load_samples(samples).to(device)
+    if mirror:  # (a new tensor: the cached samples stay as drawn / read)
+        images = torch.cat([images, images.flip(-1)])
     N = len(images)
     mu = images.mean(0, keepdim=True)
     P = images - mu  # (N, C, H, W): the centred samples

@@ -438,3 +438,39 @@ def test_drawing_gs_samples_shows_a_progress_bar_when_asked(toy_generator, capsy
     assert "samples of G" not in capsys.readouterr().err
     gaussian(toy_generator, op, y, n_samples=31, progress=True)
     assert "gaussian: samples of G" in capsys.readouterr().err
+
+
+def test_mirror_takes_the_moments_of_the_samples_and_their_mirror_images(tmp_path):
+    """mirror=True is the Gaussian of the samples and their left-right flips (2N samples):
+    the same x̂ as a file holding both, for G's samples and a file's."""
+    g = torch.Generator().manual_seed(7)
+    images = (0.5 * torch.randn(12, 1, 8, 8, generator=g)).clamp(-1, 1)
+    path = save_samples(images, tmp_path / "s.safetensors")
+    both = save_samples(torch.cat([images, images.flip(-1)]), tmp_path / "both.safetensors")
+    op = GaussianCS((1, 8, 8), 20, seed=2, noise_std=0.1)
+    y = op.measure(images[:2].flip(-2), seed=3)
+    res = gaussian(None, op, y, samples=path, mirror=True)
+    torch.testing.assert_close(res.x_hat, gaussian(None, op, y, samples=both).x_hat)
+    assert res.n_samples == 24
+    assert not torch.allclose(res.x_hat, gaussian(None, op, y, samples=path).x_hat)
+
+
+@pytest.mark.parametrize("value", ["true", 1, None])
+def test_a_mirror_that_is_not_a_bool_is_refused_naming_it(toy_generator, value):
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    with pytest.raises(TypeError, match="mirror"):
+        gaussian(toy_generator, op, y, n_samples=20, mirror=value)
+    with pytest.raises(TypeError, match="mirror"):
+        gi.get_method("gaussian").validate({"mirror_samples": value})
+
+
+def test_the_cli_refuses_an_iagan_gaussian_mirror_without_a_gaussian_weight(tmp_path, capsys):
+    from ganinverse.cli import main
+
+    out = tmp_path / "out"
+    argv = ["reconstruct", "--dataset", "digits", "--method", "iagan", "--m", "20"]
+    argv += ["--iagan-gaussian-mirror", "true", "--out", str(out)]
+    assert main(argv) == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert "--iagan-gaussian-mirror has no effect unless --iagan-gaussian-weight > 0" in err

@@ -618,6 +618,18 @@ def test_gaussian_weight_averages_with_the_gaussian_priors_posterior_mean(toy_ge
         "iagan", G, op, y, gaussian_weight=1.0, gaussian_images=str(images), **kw
     )
     torch.testing.assert_close(given.x_hat, gaussian(G, op, y, samples=images).x_hat)
+    flipped = reconstruct_result(
+        "iagan",
+        G,
+        op,
+        y,
+        gaussian_weight=1.0,
+        gaussian_mirror=True,
+        gaussian_images=str(images),
+        **kw,
+    )  # (gaussian_mirror: the averaged Gaussian's samples with their mirror images)
+    torch.testing.assert_close(flipped.x_hat, gaussian(G, op, y, samples=images, mirror=True).x_hat)
+    assert flipped.gaussian.n_samples == 16
 
 
 @pytest.mark.parametrize(
@@ -625,6 +637,7 @@ def test_gaussian_weight_averages_with_the_gaussian_priors_posterior_mean(toy_ge
     [
         ({"gaussian_weight": 1.5}, ValueError, "gaussian_weight must be <= 1"),
         ({"gaussian_weight": "half"}, TypeError, "gaussian_weight"),
+        ({"gaussian_weight": 0.2, "gaussian_mirror": "yes"}, TypeError, "gaussian_mirror"),
         (
             {"gaussian_weight": 0.2, "gaussian_images": "no.safetensors"},
             ValueError,
