@@ -132,6 +132,26 @@ for spec in data:0.4:--iagan-gaussian-images=runs/celeba64_train5900.safetensors
     --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
     --out $R/faces_lsgan_tv_mirror_gaussian_${name}_steps
 done  # (first run with the grid 5,10,20,30,50 into ..._$name: 50, its edge, chosen in both)
+step faces-gaussian-mirror  # faces-gaussian with the samples' mirror images too (--gaussian-mirror
+# true, session 37: chosen on the held-out faces 5900-5907 by benchmarks/gaussian_probe.py --mirror,
+# never test faces); a few minutes each
+python benchmarks/gaussian_images.py --data-root /tmp/data/celeba64 --out runs/celeba64_train5900.safetensors
+ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500,2500,100,10000,20,5000 --methods gaussian --gaussian-mirror true \
+  --n-images 64 --batch-size 64 --noise-std 0.01 --device cpu --no-progress --out $R/faces_gaussian_g_mirror
+ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500,2500,100,10000,20,5000 --methods gaussian --gaussian-mirror true \
+  --gaussian-images runs/celeba64_train5900.safetensors \
+  --n-images 64 --batch-size 64 --noise-std 0.01 --device cpu --no-progress --out $R/faces_gaussian_data_mirror
+step faces-lsgan-mirror-gaussian-mirror  # faces-lsgan-mirror-gaussian with G alone, its Gaussian's
+# samples with their mirror images (--iagan-gaussian-mirror true), w = 0.35 chosen on the held-out
+# faces 5900-5907 (benchmarks/gaussian_probe.py --mirror --weights 0.25,...,0.5); ~25 min on one core
+ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 \
+  --m 500 --methods csgm,iagan --iagan-tv 0.3 --iagan-mirror true --iagan-steps-grid 30,50,80,120 \
+  --iagan-gaussian-weight 0.35 --iagan-gaussian-mirror true --n-images 64 --val-start 5900 \
+  --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 --lr 0.1 --steps 500 \
+  --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
+  --out $R/faces_lsgan_tv_mirror_gaussian_gmirror_steps
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
 # biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \
