@@ -619,6 +619,7 @@ def reconstruct_result(
     prior_weight = float(options.pop(GAUSSIAN_WEIGHT, 0.0))
     prior_images = options.pop(GAUSSIAN_IMAGES, None)
     prior_mirror = bool(options.pop(GAUSSIAN_MIRROR, False))
+    prior_n = options.pop(GAUSSIAN_N_SAMPLES, GAUSSIAN_SAMPLES)
     result = record.solve(solve_with, operator, y, **options, **extra)
     if mirror:  # the same problem with G's mirror image, its own start, the two x̂ averaged
         if image_ids is None and start is not None:  # (the ids that seeded the start given)
@@ -644,7 +645,15 @@ def reconstruct_result(
             )
         result = averaged(result, mirrored, operator, y, weight=0.5, name="mirrored")
     if prior_weight > 0:  # (after the mirror: the Gaussian's x̂ is the same for both)
-        prior = gaussian(G, operator, y, samples=prior_images, mirror=prior_mirror, seed=seed)
+        prior = gaussian(
+            G,
+            operator,
+            y,
+            n_samples=prior_n,
+            samples=prior_images,
+            mirror=prior_mirror,
+            seed=seed,
+        )
         result = averaged(result, prior, operator, y, weight=prior_weight, name="gaussian")
     if source and isinstance(result, LatentResult):
         result.settings = settings_line(source, given)
@@ -664,8 +673,10 @@ MIRROR = "mirror"
 #: opts in by listing both in its defaults (iagan's), ``reconstruct_result`` runs it.
 GAUSSIAN_WEIGHT = "gaussian_weight"
 GAUSSIAN_IMAGES = "gaussian_images"
-#: ... and its samples with their mirror images (``solvers.gaussian``'s ``mirror``)
+#: ... and its samples with their mirror images (``solvers.gaussian``'s ``mirror``), and the
+#: number of G's samples (``n_samples``)
 GAUSSIAN_MIRROR = "gaussian_mirror"
+GAUSSIAN_N_SAMPLES = "gaussian_n_samples"
 
 
 def averaged(
@@ -1094,6 +1105,15 @@ IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
 #: iagan's discrepancy stop compares the misfit with τσ²: it needs steps and the operator's noise
 #: (``noise_std`` in the options checked: the CLI's --noise-std; unknown: taken to act)
 IAGAN_GAUSSIAN = (lambda options: options["gaussian_weight"] > 0, "--iagan-gaussian-weight > 0")
+#: ... and draws G's samples (no file of images)
+IAGAN_GAUSSIAN_SAMPLED = _acts_all_of(
+    {
+        IAGAN_GAUSSIAN[1]: IAGAN_GAUSSIAN[0],
+        "--iagan-gaussian-images = none (the moments of G's samples)": lambda options: (
+            options["gaussian_images"] is None
+        ),
+    }
+)
 IAGAN_STOPS = _acts_all_of(
     {
         "--iagan-steps > 0": IAGAN_ADAPTS[0],
@@ -1365,12 +1385,13 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
         )
     if weight > 0:  # (images without a weight: refused as idle, IAGAN_GAUSSIAN)
         check_gaussian_options(
-            GAUSSIAN_SAMPLES,
+            options[GAUSSIAN_N_SAMPLES],
             options[GAUSSIAN_IMAGES],
             shape,
             name=GAUSSIAN_IMAGES,
             mirror=options[GAUSSIAN_MIRROR],
             mirror_name=GAUSSIAN_MIRROR,
+            n_name=GAUSSIAN_N_SAMPLES,
         )
 
 
@@ -1394,6 +1415,7 @@ register_method(
             GAUSSIAN_WEIGHT: 0.0,
             GAUSSIAN_IMAGES: None,
             GAUSSIAN_MIRROR: False,
+            GAUSSIAN_N_SAMPLES: GAUSSIAN_SAMPLES,
         },
         tuned=Tuned(
             key="iagan_steps",
@@ -1469,6 +1491,14 @@ register_method(
                 "images (gaussian's --gaussian-mirror), for data as likely mirrored as not "
                 "(faces), not digits",
                 acts_when=IAGAN_GAUSSIAN,
+            ),
+            GAUSSIAN_N_SAMPLES: Flag(
+                "--iagan-gaussian-n-samples",
+                int,
+                f"samples of G behind the averaged Gaussian's moments (default "
+                f"{GAUSSIAN_SAMPLES:,}; gaussian's --gaussian-n-samples)",
+                acts_when=IAGAN_GAUSSIAN_SAMPLED,
+                fix="set --iagan-gaussian-weight > 0 and drop --iagan-gaussian-images",
             ),
             "blend": Flag(
                 "--iagan-blend",
@@ -1874,8 +1904,8 @@ register_method(
             "n_samples": Flag(
                 "--gaussian-n-samples",
                 int,
-                "samples of G behind gaussian's mean and covariance (its own; iagan's "
-                f"--iagan-gaussian-weight average draws {GAUSSIAN_SAMPLES:,})",
+                "samples of G behind gaussian's mean and covariance (iagan's averaged "
+                "Gaussian: --iagan-gaussian-n-samples)",
                 acts_when=GAUSSIAN_SAMPLED,
                 fix="drop --gaussian-images",
             ),

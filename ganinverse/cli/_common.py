@@ -634,12 +634,15 @@ def refuse_idle_seed(
         a, b = (make_operator(operator, shape, value, seed=s, ids=ids) for s in (seed, seed + 1))
         if not torch.equal(a(x), b(x)):
             return
-    optional = any(callable(get_method(n).seeded) for n in methods)  # (gaussian: file or G)
+    names = ",".join(methods)
+    who = (  # (gaussian draws G's samples, or nothing with a samples file)
+        f"the options given to {names} draw no"
+        if any(callable(get_method(n).seeded) for n in methods)
+        else f"no method of {names} draws"
+    )
     raise ValueError(
         f"--seed: operator {operator!r} draws nothing at random at these settings, there is no "
-        f"noise (--noise-std 0) and no method of {','.join(methods)} draws random numbers"
-        + (" with the options given" if optional else "")
-        + ", so --seed changes nothing; drop --seed"
+        f"noise (--noise-std 0) and {who} random numbers, so --seed changes nothing; drop --seed"
     )
 
 

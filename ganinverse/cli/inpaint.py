@@ -316,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
                 "generator_trained_on": G_data,  # (its card's dataset; warned if not the data's)
                 "discriminator": "none" if D is None else (args.discriminator or args.generator),
                 "mask": args.mask,
+                "seed": args.seed,  # (it draws a random mask, G's samples, restarts)
                 "image_ids": ids,
                 "input_files": files,
                 "input_conversions": conversions,

@@ -251,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "input": read,
                 "method": args.method,
+                "generator": generator if G is not None else None,  # (helper-78: not said)
                 "operator": args.operator,
                 # the operator's own setting as its flag names it (--mask center, --factor 4;
                 # --m's is "m" below; the default where the flag was not given)

@@ -88,6 +88,23 @@ def device_memory(device: str | torch.device) -> int:
         return 2**40
 
 
+def available_memory(device: str | torch.device) -> int:
+    """The memory of ``device`` free now, in bytes: a CUDA device's free memory
+    (``torch.cuda.mem_get_info``), else the machine's available memory (Linux
+    ``/proc/meminfo`` MemAvailable), else ``device_memory`` where the platform does not say."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return device_memory(device)
+
+
 def built_on_meta(build: Callable[[], nn.Module | tuple | list]) -> tuple[nn.Module, ...]:
     """The network(s) ``build()`` returns, built on the meta device: shapes only, nothing
     allocated, the networks' own checks of their options (channels, depth against the image

@@ -99,23 +99,31 @@ def generator_samples(
     return cached[key]
 
 
-def check_memory(n_samples: int, image_size: int, d: int, device, name: str) -> None:
+def check_memory(
+    n_samples: int, image_size: int, d: int, device, name: str, *, mirror: bool = False
+) -> None:
     """A ValueError, before any sample is drawn or read, where the solve would need more than
-    ``device``'s memory (``models.cost.device_memory``): the N samples and their centred copy
-    (2·N·n float32), A applied to them (N·d float64) and the min(d, N)² system (float64), n
-    the image size and d the measurement size (0: the samples alone, d not known yet).
-    ``name``: the option that sets N, for the fix."""
-    from ..models.cost import device_memory
+    ``device``'s available memory (``models.cost.available_memory``) for N = ``n_samples``
+    samples (2N with ``mirror``) of n = ``image_size`` values and d measurements (0: the
+    samples alone, d not known yet), float32 unless said: the N samples as drawn or read
+    (kept in the cache), their mirrored copy (2N), the centred samples, A applied to them
+    (float32 and float64) and the min(d, N)² system (float64). ``name``: the option that
+    sets N, for the fix."""
+    from ..models.cost import available_memory
 
-    need = 8 * n_samples * image_size + 8 * n_samples * d + 8 * min(d, n_samples) ** 2
-    have = device_memory(device)
+    total = 2 * n_samples if mirror else n_samples
+    need = 4 * image_size * (n_samples + total + (total if mirror else 0))
+    need += 12 * total * d + 8 * min(d, total) ** 2
+    have = available_memory(device)
     if need > have:
         raise ValueError(
-            f"{name}: the Gaussian's {n_samples:,} samples of {image_size:,} values"
+            f"{name}: the Gaussian's {n_samples:,} samples"
+            + (f" and their {n_samples:,} mirror images" if mirror else "")
+            + f" of {image_size:,} values"
             + (f" measured by {d:,} measurements" if d else "")
-            + f" need about {need / 2**30:,.1f} GiB, but {device} has {have / 2**30:,.1f} GiB; "
-            f"pass fewer samples (the default {N_SAMPLES:,} gives all but ~0.1 dB of 20,000 on "
-            "64x64 faces)"
+            + f" need about {need / 2**30:,.1f} GiB, but {device} has "
+            f"{have / 2**30:,.1f} GiB available; pass fewer samples (the default "
+            f"{N_SAMPLES:,} gives all but ~0.1 dB of 20,000 on 64x64 faces)"
         )
 
 
@@ -191,28 +199,28 @@ def check_gaussian_options(
     name: str = "samples",
     mirror: object = False,
     mirror_name: str = "mirror",
+    n_name: str = "n_samples",
 ) -> None:
     """The options' own checks, before any work: ``n_samples`` an int in [2, MAX_SAMPLES],
     ``samples`` None or an existing safetensors file with an ``images`` tensor (N, C, H, W),
     N ≥ 2, of image shape ``shape`` (the images', when known), whose values are finite and
     on [-1, 1] (``load_samples``: the file read once per version, for the solve too);
     ``mirror`` a bool; the samples (twice as many with ``mirror``) within the memory
-    (``check_memory``). ``name`` / ``mirror_name``: the options that hold the file and the
-    mirror, for the errors."""
+    (``check_memory``). ``name`` / ``mirror_name`` / ``n_name``: the options that hold the
+    file, the mirror and the count, for the errors."""
     check_bool(mirror, mirror_name)
-    copies = 2 if mirror else 1
-    check_int(n_samples, "n_samples", low=2)
+    check_int(n_samples, n_name, low=2)
     if n_samples > MAX_SAMPLES:
         raise ValueError(
-            f"n_samples must be <= {MAX_SAMPLES:,}, got {n_samples:,}: the samples are held in "
+            f"{n_name} must be <= {MAX_SAMPLES:,}, got {n_samples:,}: the samples are held in "
             "memory (N·C·H·W floats); pass fewer"
         )
     if samples is None and shape is not None:  # (the samples alone: d is not known here)
-        check_memory(copies * n_samples, math.prod(shape), 0, "cpu", "n_samples")
+        check_memory(n_samples, math.prod(shape), 0, "cpu", n_name, mirror=bool(mirror))
     if samples is not None:
         _check_file(samples, name, shape)  # (before the memory check reads its shape)
         stored = _stored_shape(samples, name)
-        check_memory(copies * stored[0], math.prod(stored[1:]), 0, "cpu", name)
+        check_memory(stored[0], math.prod(stored[1:]), 0, "cpu", name, mirror=bool(mirror))
         load_samples(samples, name, shape)
 
 
@@ -304,10 +312,8 @@ def gaussian(
     y = operator.check_measurements(y)
     d = math.prod(operator.out_shape)  # (A's output per image: masked pixels included)
     N = n_samples if samples is None else _stored_shape(samples, "samples")[0]
-    N *= 2 if mirror else 1
-    check_memory(
-        N, math.prod(operator.in_shape), d, y.device, "samples" if samples else "n_samples"
-    )
+    name = "samples" if samples else "n_samples"
+    check_memory(N, math.prod(operator.in_shape), d, y.device, name, mirror=mirror)
     start = time.perf_counter()
     device = y.device
     if samples is None:

@@ -270,33 +270,35 @@ def _cli_value(value: object) -> str:
 
 
 def format_options(out: Path) -> str:
-    """The method options a sweep set away from their defaults (sweep.json's ``options``), by
-    their flags, one line per method: a row labelled ``iagan`` says which iagan it is (with
-    --iagan-tv 0.3 --iagan-mirror --iagan-gaussian-weight 0.3). "" where none is set or there
-    is no sweep.json."""
+    """The settings a sweep set away from their defaults, one line each: the latent engine's
+    (sweep.json's ``engine``, as its keys) and each method's options (``options``, by their
+    flags): a row labelled ``iagan`` says which iagan it is (with --iagan-tv 0.3
+    --iagan-mirror true ...). "" where none is set or there is no sweep.json."""
     from ..methods import METHODS
 
     try:
-        options = json.loads((Path(out) / "sweep.json").read_text()).get("options") or {}
+        saved = json.loads((Path(out) / "sweep.json").read_text())
+        options = saved.get("options") or {}
+        engine = saved.get("engine") or {}
     except (OSError, ValueError, AttributeError):
         return ""
     lines = []
+    if isinstance(engine, Mapping) and engine:
+        words = ", ".join(f"{k}={_cli_value(v)}" for k, v in sorted(engine.items()))
+        lines.append(f"- the latent engine (every method that searches z): {words}")
     for method, given in sorted(options.items()):
         if not isinstance(given, Mapping) or not given:
             continue
         flags = getattr(METHODS.get(method), "flags", {})
-        words = [
+        words = ", ".join(
             f"{flags[k].flag if k in flags else k} {_cli_value(v)}"
             for k, v in sorted(given.items())
-        ]
-        lines.append(f"- {method}: {', '.join(words)}")
+        )
+        lines.append(f"- {method}: {words}")
     if not lines:
         return ""
-    return (
-        "\nMethod options set (the others at their defaults; sweep.json):\n\n"
-        + "\n".join(lines)
-        + "\n"
-    )
+    head = "\nSettings set away from their defaults (sweep.json holds every setting):\n\n"
+    return head + "\n".join(lines) + "\n"
 
 
 def report(out: str | os.PathLike, title: str = "") -> str:

@@ -782,6 +782,11 @@ def _runs(*names: str):
     return lambda methods: any(m in names for m in methods)
 
 
+def _needs_generator(methods) -> bool:
+    """Whether any of ``methods`` (or a method it starts from) uses G."""
+    return any(r.needs_generator for m in methods if m in METHODS for r in _chain(m))
+
+
 def _runs_latent(methods) -> bool:
     """Whether any of ``methods`` (or a method it starts from) runs the latent engine."""
     return any(r.latent for m in methods if m in METHODS for r in _chain(m))
@@ -792,6 +797,7 @@ def _runs_latent(methods) -> bool:
 _USED_BY = {
     **{field: _uses_key(key) for key, field in LEGACY_GRIDS.items() if key != "engine"},
     **{f: _runs(m) for m, fields in LEGACY_OPTIONS.items() for f in fields.values()},
+    "generator": _needs_generator,  # (a folder of Lasso alone grows by csgm with its G)
     "engine": _runs_latent,  # (a folder of gaussian / lasso alone grows with csgm's engine)
     "engine_grid": _runs_latent,
     "csgm_sparse": _runs("csgm-sparse"),

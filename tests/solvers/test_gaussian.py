@@ -358,7 +358,11 @@ def test_the_cli_refuses_a_seed_that_a_samples_file_leaves_idle(command, tmp_pat
     argv += ["--seed", "3", "--no-progress", "--out", str(out)]
     assert main([*argv, "--gaussian-images", path]) == 2
     err = capsys.readouterr().err
-    assert re.search(r"draws (no )?random numbers with the options given.*drop --seed", err)
+    assert re.search(
+        r"(the options given to gaussian draw|method 'gaussian' draws) no random numbers"
+        r"( with the options given)?, so --seed changes nothing; drop --seed",
+        err,
+    ), err
     assert not out.exists()
     assert main(argv) == 0  # (G's samples are drawn from the seed)
 
@@ -419,16 +423,20 @@ def test_samples_beyond_the_devices_memory_are_refused_before_any_is_drawn(
     def never(*args, **kwargs):
         raise AssertionError("sampled or read before the memory check")
 
-    monkeypatch.setattr(cost, "device_memory", lambda device: 30_000)  # bytes
+    monkeypatch.setattr(cost, "available_memory", lambda device: 30_000)  # bytes
     monkeypatch.setattr(gaussian_module, "generator_samples", never)
     monkeypatch.setattr(gaussian_module, "_file_images", never)
     with pytest.raises(ValueError, match=r"n_samples: the Gaussian's 50 samples of 64 values"):
         gaussian(toy_generator, op, y, n_samples=50)
-    monkeypatch.setattr(cost, "device_memory", lambda device: 20_000)  # (the file alone)
+    monkeypatch.setattr(cost, "available_memory", lambda device: 20_000)  # (the file alone)
     with pytest.raises(ValueError, match=r"samples: the Gaussian's 50 samples .* pass fewer"):
         gaussian(toy_generator, op, y, samples=path)
     with pytest.raises(ValueError, match="n_samples: the Gaussian's 500 samples"):
         gi.get_method("gaussian").validate({"n_samples": 500}, shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="500 samples and their 500 mirror images .* available"):
+        gi.get_method("gaussian").validate(
+            {"n_samples": 500, "mirror_samples": True}, shape=(1, 8, 8)
+        )
 
 
 def test_drawing_gs_samples_shows_a_progress_bar_when_asked(toy_generator, capsys):

@@ -675,3 +675,27 @@ def test_the_averaged_gaussian_draws_gs_samples_with_the_calls_seed(toy_generato
     )
     torch.testing.assert_close(res.gaussian.x_hat, gaussian(toy_generator, op, y, seed=4).x_hat)
     assert not torch.allclose(res.gaussian.x_hat, gaussian(toy_generator, op, y, seed=0).x_hat)
+
+
+def test_gaussian_n_samples_sets_the_averaged_gaussians_draws(toy_generator, capsys, tmp_path):
+    """helper-77: iagan's averaged Gaussian always drew 10,000 samples of G."""
+    from ganinverse.cli import main
+    from ganinverse.solvers.gaussian import gaussian
+
+    G = toy_generator
+    op = GaussianCS(G.image_shape, 30, seed=0, noise_std=0.02)
+    y = op.measure(digits(2), seed=1)
+    kw = dict(adapt_steps=2, image_ids=[0, 1], **FAST, **TOY)
+    res = reconstruct_result("iagan", G, op, y, gaussian_weight=1.0, gaussian_n_samples=40, **kw)
+    assert res.gaussian.n_samples == 40
+    torch.testing.assert_close(res.x_hat, gaussian(G, op, y, n_samples=40).x_hat)
+    with pytest.raises(ValueError, match="gaussian_n_samples must be >= 2"):
+        reconstruct_result("iagan", G, op, y, gaussian_weight=0.5, gaussian_n_samples=1, **kw)
+    argv = ["reconstruct", "--dataset", "digits", "--method", "iagan", "--m", "20"]
+    out = tmp_path / "out"
+    assert main([*argv, "--iagan-gaussian-n-samples", "50", "--out", str(out)]) == 2
+    assert not out.exists()
+    assert (
+        "--iagan-gaussian-n-samples has no effect unless --iagan-gaussian-weight > 0 (iagan): "
+        "set --iagan-gaussian-weight > 0 and drop --iagan-gaussian-images"
+    ) in capsys.readouterr().err

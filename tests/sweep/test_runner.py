@@ -1300,8 +1300,27 @@ def test_a_report_says_the_method_options_the_sweep_set_by_their_flags(tiny_gene
     s = spec(tiny_generator, methods=("gaussian", "lasso-dct"), n_images=1, options=options)
     Sweep(s, out).run(progress=False)
     text = report(out)
-    assert "Method options set" in text and "- gaussian: --gaussian-n-samples 20\n" in text
+    assert "Settings set away from their defaults" in text
+    assert "- gaussian: --gaussian-n-samples 20\n" in text
     assert "lasso-dct:" not in text and text == (out / "summary.md").read_text()
+    assert "- the latent engine (every method that searches z): lr=0.05, restarts=2, steps=5" in (
+        text
+    )  # (helper-78: csgm's --steps 20 --restarts 1 were nowhere in summary.md)
     plain = tmp_path / "p"
-    Sweep(spec(tiny_generator, methods=("lasso-dct",), n_images=1), plain).run(progress=False)
-    assert "Method options set" not in report(plain)
+    s = spec(tiny_generator, methods=("lasso-dct",), n_images=1, engine={})
+    Sweep(s, plain).run(progress=False)
+    assert "Settings set away" not in report(plain)
+
+
+def test_a_sweep_of_methods_without_g_grows_by_a_method_with_its_generator(
+    tiny_generator, tmp_path
+):
+    """helper-78: a folder of lasso-dct alone saved generator = None (the CLI refuses
+    --generator there) and then refused csgm with its generator as 'a different sweep'."""
+    out = tmp_path / "g"
+    alone = spec(tiny_generator, methods=("lasso-dct",), n_images=1, generator=None, engine={})
+    Sweep(alone, out).run(progress=False)
+    Sweep(spec(tiny_generator, methods=("lasso-dct", "csgm"), n_images=1), out).run(progress=False)
+    assert json.loads((out / "sweep.json").read_text())["generator"] == tiny_generator
+    with pytest.raises(ValueError, match="--generator: saved"):
+        Sweep(spec("digits", methods=("lasso-dct", "csgm"), n_images=1), out)
