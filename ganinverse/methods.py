@@ -1377,6 +1377,11 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
     check_bool(options[MIRROR], MIRROR)
     check_bool(options[GAUSSIAN_MIRROR], GAUSSIAN_MIRROR)
     weight = check_number(options[GAUSSIAN_WEIGHT], GAUSSIAN_WEIGHT, low=0.0, high=1.0)
+    if weight == 1:  # (helper-78: accepted, the whole search thrown away)
+        raise ValueError(
+            f"{GAUSSIAN_WEIGHT}=1 keeps none of iagan's x̂: the result would be the gaussian "
+            "method's alone; run method gaussian, or pass a weight below 1"
+        )
     if weight > 0 and blend_spec(options["blend"]) is not None:
         raise ValueError(
             f"{GAUSSIAN_WEIGHT}={weight:g} with blend={options['blend']!r}: the Gaussian's x̂ "

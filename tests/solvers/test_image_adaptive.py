@@ -615,20 +615,22 @@ def test_gaussian_weight_averages_with_the_gaussian_priors_posterior_mean(toy_ge
     torch.testing.assert_close(both.x_hat, 0.5 * mirror.x_hat + 0.5 * prior.x_hat)
     images = save_samples(digits(8) * 0.9, tmp_path / "faces.safetensors")
     given = reconstruct_result(
-        "iagan", G, op, y, gaussian_weight=1.0, gaussian_images=str(images), **kw
+        "iagan", G, op, y, gaussian_weight=0.5, gaussian_images=str(images), **kw
     )
-    torch.testing.assert_close(given.x_hat, gaussian(G, op, y, samples=images).x_hat)
+    want = 0.5 * plain.x_hat + 0.5 * gaussian(G, op, y, samples=images).x_hat
+    torch.testing.assert_close(given.x_hat, want)
     flipped = reconstruct_result(
         "iagan",
         G,
         op,
         y,
-        gaussian_weight=1.0,
+        gaussian_weight=0.5,
         gaussian_mirror=True,
         gaussian_images=str(images),
         **kw,
     )  # (gaussian_mirror: the averaged Gaussian's samples with their mirror images)
-    torch.testing.assert_close(flipped.x_hat, gaussian(G, op, y, samples=images, mirror=True).x_hat)
+    mirrored = gaussian(G, op, y, samples=images, mirror=True).x_hat
+    torch.testing.assert_close(flipped.x_hat, 0.5 * plain.x_hat + 0.5 * mirrored)
     assert flipped.gaussian.n_samples == 16
 
 
@@ -636,6 +638,7 @@ def test_gaussian_weight_averages_with_the_gaussian_priors_posterior_mean(toy_ge
     "bad, error, match",
     [
         ({"gaussian_weight": 1.5}, ValueError, "gaussian_weight must be <= 1"),
+        ({"gaussian_weight": 1.0}, ValueError, "keeps none of iagan's x̂.*run method gaussian"),
         ({"gaussian_weight": "half"}, TypeError, "gaussian_weight"),
         ({"gaussian_weight": 0.2, "gaussian_mirror": "yes"}, TypeError, "gaussian_mirror"),
         (
@@ -686,9 +689,9 @@ def test_gaussian_n_samples_sets_the_averaged_gaussians_draws(toy_generator, cap
     op = GaussianCS(G.image_shape, 30, seed=0, noise_std=0.02)
     y = op.measure(digits(2), seed=1)
     kw = dict(adapt_steps=2, image_ids=[0, 1], **FAST, **TOY)
-    res = reconstruct_result("iagan", G, op, y, gaussian_weight=1.0, gaussian_n_samples=40, **kw)
+    res = reconstruct_result("iagan", G, op, y, gaussian_weight=0.5, gaussian_n_samples=40, **kw)
     assert res.gaussian.n_samples == 40
-    torch.testing.assert_close(res.x_hat, gaussian(G, op, y, n_samples=40).x_hat)
+    torch.testing.assert_close(res.gaussian.x_hat, gaussian(G, op, y, n_samples=40).x_hat)
     with pytest.raises(ValueError, match="gaussian_n_samples must be >= 2"):
         reconstruct_result("iagan", G, op, y, gaussian_weight=0.5, gaussian_n_samples=1, **kw)
     argv = ["reconstruct", "--dataset", "digits", "--method", "iagan", "--m", "20"]
