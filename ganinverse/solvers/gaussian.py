@@ -200,14 +200,17 @@ def check_gaussian_options(
     mirror: object = False,
     mirror_name: str = "mirror",
     n_name: str = "n_samples",
+    d: int = 0,
+    device="cpu",
 ) -> None:
     """The options' own checks, before any work: ``n_samples`` an int in [2, MAX_SAMPLES],
     ``samples`` None or an existing safetensors file with an ``images`` tensor (N, C, H, W),
     N ≥ 2, of image shape ``shape`` (the images', when known), whose values are finite and
     on [-1, 1] (``load_samples``: the file read once per version, for the solve too);
-    ``mirror`` a bool; the samples (twice as many with ``mirror``) within the memory
-    (``check_memory``). ``name`` / ``mirror_name`` / ``n_name``: the options that hold the
-    file, the mirror and the count, for the errors."""
+    ``mirror`` a bool; the samples (twice as many with ``mirror``) and, with d measurements
+    per image (0: not known yet), the solve within ``device``'s memory (``check_memory``),
+    before the file is read. ``name`` / ``mirror_name`` / ``n_name``: the options that hold
+    the file, the mirror and the count, for the errors."""
     check_bool(mirror, mirror_name)
     check_int(n_samples, n_name, low=2)
     if n_samples > MAX_SAMPLES:
@@ -215,18 +218,18 @@ def check_gaussian_options(
             f"{n_name} must be <= {MAX_SAMPLES:,}, got {n_samples:,}: the samples are held in "
             "memory (N·C·H·W floats); pass fewer"
         )
-    if samples is None and shape is not None:  # (the samples alone: d is not known here)
-        check_memory(n_samples, math.prod(shape), 0, "cpu", n_name, mirror=bool(mirror))
+    if samples is None and shape is not None:
+        check_memory(n_samples, math.prod(shape), d, device, n_name, mirror=bool(mirror))
     if samples is not None:
-        _check_file(samples, name, shape)  # (before the memory check reads its shape)
-        stored = _stored_shape(samples, name)
-        check_memory(stored[0], math.prod(stored[1:]), 0, "cpu", name, mirror=bool(mirror))
+        stored = _check_file(samples, name, shape)  # (the header: N before the file is read)
+        check_memory(stored[0], math.prod(stored[1:]), d, device, name, mirror=bool(mirror))
         load_samples(samples, name, shape)
 
 
-def _check_file(samples: object, name: str, shape=None) -> None:
+def _check_file(samples: object, name: str, shape=None) -> tuple:
     """A samples option that names a safetensors file whose header holds ``images`` (N, C, H,
-    W), N ≥ 2, of image shape ``shape`` when given; its values are ``_check_images``'."""
+    W), N ≥ 2, of image shape ``shape`` when given (its values are ``_check_images``'); returns
+    that shape."""
     if isinstance(samples, str) and not samples.strip():
         raise ValueError(
             f"{name} is empty (''); pass the path of a safetensors file of images, or None for "
@@ -248,6 +251,7 @@ def _check_file(samples: object, name: str, shape=None) -> None:
             f"{name}: {str(samples)!r} holds images of shape {stored[1:]}, but the images "
             f"measured are {tuple(shape)}; pass images of the measured size"
         )
+    return stored
 
 
 def _stored_shape(path: str | Path, name: str) -> tuple:
@@ -306,14 +310,13 @@ def gaussian(
     memory (``check_memory``).
     """
     check_operator(operator)
-    check_gaussian_options(n_samples, samples, operator.in_shape, mirror=mirror)
-    if samples is None:
-        check_generator_fits(G, operator)
     y = operator.check_measurements(y)
     d = math.prod(operator.out_shape)  # (A's output per image: masked pixels included)
-    N = n_samples if samples is None else _stored_shape(samples, "samples")[0]
-    name = "samples" if samples else "n_samples"
-    check_memory(N, math.prod(operator.in_shape), d, y.device, name, mirror=mirror)
+    check_gaussian_options(
+        n_samples, samples, operator.in_shape, mirror=mirror, d=d, device=y.device
+    )
+    if samples is None:
+        check_generator_fits(G, operator)
     start = time.perf_counter()
     device = y.device
     if samples is None:
