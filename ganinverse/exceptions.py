@@ -6,6 +6,7 @@ version was loaded.
 ``IncompleteSweepWarning`` says a sweep was summarised before all its rows existed.
 ``ZeroGradientWarning`` says an attack's input gradient was exactly zero for every image: the
 attack could not move them (a defense that hides its gradient, or a saturated classifier).
+``DegeneratePriorWarning`` says a prior's samples (the Gaussian's) barely vary: y barely moves x̂.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ class DatasetMismatchWarning(UserWarning):
     from outside its training data. Commands that need the two to agree (``tune``, ``defend
     eval``, ``train-classifier``) refuse it; the reconstructions warn and record it
     (``generator_trained_on`` in summary.json, a Flagged line in a sweep's summary.md)."""
+
+
+class DegeneratePriorWarning(UserWarning):
+    """A prior estimated from samples has (almost) no spread, so the measurements barely move
+    the reconstruction: the Gaussian prior's samples (a samples file of one image repeated, a
+    generator that makes one image whatever z) whose covariance is zero (x̂ is their mean
+    whatever y) or of rank one (x̂ moves along one image only)."""
 
 
 #: frames that are never the user's line: ganinverse's own, torch's (a defense's ``forward``
@@ -155,21 +163,34 @@ def no_progress_advice(start: Tensor, last: Tensor) -> str:
     return "; ".join(parts) + "; or check the inputs"
 
 
-def warn_grid_edge(who: str, scores: list, best: int) -> None:
-    """:class:`GridEdgeWarning` when, among three or more numeric candidates ``scores``
-    ([(value, validation MSE)]), the chosen one (index ``best``) is the largest or the smallest
-    and the MSE fell from its neighbour in value to it (the best weight may lie beyond)."""
-    import warnings
-
+def grid_edge(scores: list, best: int) -> str | None:
+    """``"largest"`` or ``"smallest"`` when, among three or more numeric candidates ``scores``
+    ([(value, validation MSE)]; an MSE None or NaN: a diverged candidate), the chosen one
+    (index ``best``) is the largest or the smallest and the MSE fell from its neighbour in
+    value to it (the best weight may lie beyond that edge of the grid); else None."""
     if len(scores) < 3 or not all(isinstance(v, (int, float)) for v, _ in scores):
-        return
+        return None
     ranked = sorted(range(len(scores)), key=lambda i: float(scores[i][0]))
     if best not in (ranked[0], ranked[-1]):
-        return
+        return None
     neighbour = ranked[1] if best == ranked[0] else ranked[-2]
-    if not scores[neighbour][1] > scores[best][1]:  # (a NaN neighbour: no trend to report)
+    there, here = scores[neighbour][1], scores[best][1]
+    if there is None or here is None or not there > here:  # (a NaN neighbour: no trend)
+        return None
+    return "smallest" if best == ranked[0] else "largest"
+
+
+def warn_grid_edge(who: str, scores: list, best: int) -> None:
+    """:class:`GridEdgeWarning` where ``grid_edge(scores, best)`` finds the chosen weight at
+    an edge of its grid with the validation MSE still falling toward it."""
+    import warnings
+
+    side = grid_edge(scores, best)
+    if side is None:
         return
-    side = "smallest" if best == ranked[0] else "largest"
+    neighbour = sorted(range(len(scores)), key=lambda i: float(scores[i][0]))[
+        1 if side == "smallest" else -2
+    ]
     warnings.warn(
         f"{who}: the chosen weight {scores[best][0]!r} is the {side} of the {len(scores)} "
         f"candidates and the validation MSE still fell toward it ({scores[neighbour][0]!r}: "

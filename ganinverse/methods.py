@@ -110,8 +110,14 @@ class Flag:
         tuple[Callable[[Mapping[str, Any]], bool], str | Callable[[Sequence[Mapping]], str]] | None
     ) = None
     #: how to make the option act where ``acts_when`` does not hold, in words ("set that": set
-    #: the condition; gaussian's --gaussian-n-samples: "drop --gaussian-images")
-    fix: str = "set that"
+    #: the condition; gaussian's --gaussian-n-samples: "drop --gaussian-images"), or a function
+    #: of the runs' options (a condition of several parts: the fixes of the failing ones only,
+    #: ``_fix_all_of``); ``fix_for`` says it
+    fix: str | Callable[[Sequence[Mapping]], str] = "set that"
+
+    def fix_for(self, runs: Sequence[Mapping[str, Any]]) -> str:
+        """``fix`` in words for ``runs`` (the full options of each run checked)."""
+        return self.fix(runs) if callable(self.fix) else self.fix
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,10 @@ class Method:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     tuned: Tuned | None = None
     needs_generator: bool = True
+    #: with ``needs_generator``: a predicate on the full options where the solver uses G only
+    #: under some (gaussian: G's samples, not a samples file), what it needs in words beside
+    #: it; elsewhere G would be unused, so it is neither passed nor loaded (``uses_generator``)
+    generator_acts_when: tuple[Callable[[Mapping[str, Any]], bool], str] | None = None
     #: the solver takes a discriminator (``D=``); with ``discriminator_acts_when``, only where
     #: that predicate on its full options holds (csgm's prior: ``d_weight > 0``), what it needs
     #: in words beside it: elsewhere D would be unused, so it is neither passed nor loaded
@@ -199,9 +209,13 @@ class Method:
     #: method's search takes when the caller passes no ``config``; None: always its defaults
     recommended: str | None = None
     #: check_options(options, shape): raise ValueError/TypeError for options the solver would
-    #: refuse, with the solver's own checks but cheaply (no solve, no memory: networks are built
-    #: on the meta device); ``shape`` is the images' (C, H, W), None when not known yet (the
-    #: checks that need it are skipped). ``validate`` runs it (and ``check`` with G)
+    #: refuse, with the solver's own checks but cheaply (no solve: networks are built on the
+    #: meta device); ``shape`` is the images' (C, H, W), None when not known yet (the checks
+    #: that need it are skipped). ``validate`` runs it (and ``check`` with G). A check that
+    #: takes them is also passed the keywords ``d`` (the measurements per image, where known:
+    #: gaussian's memory grows with them), ``device`` (where the solve runs) and ``names``
+    #: ({option: its name in the messages}: the CLI's flags), each only where known
+    #: (``check_options_with``)
     check_options: Callable[..., Any] | None = None
     #: networks(options, shape) -> (build, what, fix): the network an untrained prior trains per
     #: image for images of ``shape``; ``validate`` builds it on the meta device (its own checks
@@ -220,6 +234,10 @@ class Method:
     #: options that name a file whose contents the results depend on (gaussian's ``samples``):
     #: a sweep records each one's fingerprint and refuses a resume with the file rewritten
     file_options: tuple[str, ...] = ()
+    #: {another method's option name: this method's option that sets the same}: an unknown
+    #: option of that name is pointed to its own here (iagan's averaged Gaussian: gaussian's
+    #: ``mirror_samples`` is iagan's ``gaussian_mirror``, not its ``mirror``)
+    known_as: Mapping[str, str] = field(default_factory=dict)
 
     def spelled(self, options: Mapping[str, Any]) -> dict:
         """``options`` with each option of ``spellings`` in its one spelling."""
@@ -230,21 +248,56 @@ class Method:
         """Whether the method runs the latent engine (it has a ``config`` option)."""
         return "config" in self.defaults
 
-    def recorded(self, options: Mapping[str, Any]) -> tuple[dict, dict]:
+    def idle_options(
+        self,
+        options: Mapping[str, Any],
+        *,
+        noise_std: float | None = None,
+        operator: LinearOperator | type | None = None,
+        grid: Sequence[Weight] = (),
+    ) -> set[str]:
+        """The options (of ``options`` over the defaults) that change nothing in a run with
+        them: those whose flag's ``acts_when`` holds under none of the runs (the options, or
+        with ``grid`` each candidate of the tuned weight searched; an engine grid sets no
+        option a flag's rule reads), the rules that need the operator's noise seeing
+        ``noise_std`` (None: unknown, taken to act: iagan's ``discrepancy`` at σ = 0), and
+        with ``operator`` (an operator or its class) those that apply to other operators
+        only (``option_operators``: iagan's ``blend`` without Inpainting)."""
+        full = {**self.defaults, **options}
+        tuned = self.tuned
+        if grid and tuned is not None and tuned.option != "config":
+            runs = [{**full, tuned.option: value} for value in grid]
+        else:
+            runs = [full]
+        if noise_std is not None:
+            runs = [{**run, "noise_std": noise_std} for run in runs]
+        idle = set(idle_method_options(self, [k for k in full if k in self.flags], runs))
+        if operator is not None:
+            cls = operator if isinstance(operator, type) else type(operator)
+            for option, scope in self.option_operators.items():
+                classes = scope[0] if isinstance(scope[0], tuple) else scope
+                if option in full and not issubclass(cls, classes):
+                    idle.add(option)
+        return idle
+
+    def recorded(
+        self,
+        options: Mapping[str, Any],
+        *,
+        noise_std: float | None = None,
+        operator: LinearOperator | type | None = None,
+    ) -> tuple[dict, dict]:
         """What a run's summary records of its full ``options``: (the options without
-        ``progress`` and those idle under them, by their flags' ``acts_when``: gaussian's ``n_samples`` with a samples
-        file; each file option's path in its one spelling), and {option: the SHA-256 of the
-        file's bytes (16 hex digits, ``io.file_fingerprint``)} for each file option set."""
+        ``progress`` and those idle in the run, ``idle_options`` with the operator's
+        ``noise_std`` and ``operator``: gaussian's ``n_samples`` with a samples file, iagan's
+        ``discrepancy`` without noise, its ``blend`` without Inpainting; each file option's
+        path in its one spelling), and {option: the SHA-256 of the file's bytes (16 hex
+        digits, ``io.file_fingerprint``)} for each file option set."""
         from .io import file_fingerprint
 
-        full = {**self.defaults, **options}
-
-        def acts(k: str) -> bool:
-            rule = self.flags[k].acts_when if k in self.flags else None
-            return rule is None or bool(rule[0](full))
-
+        idle = self.idle_options(options, noise_std=noise_std, operator=operator)
         kept = {  # (progress: a display setting, as the sweep does not record it)
-            k: v for k, v in self.spelled(options).items() if k != "progress" and acts(k)
+            k: v for k, v in self.spelled(options).items() if k != "progress" and k not in idle
         }
         files = {k: file_fingerprint(kept[k]) for k in self.file_options if kept.get(k)}
         return kept, files
@@ -275,7 +328,9 @@ class Method:
         unknown = set(given) - set(self.defaults)
         if unknown:
             known = sorted(set(self.defaults) | (LATENT_FIELDS if self.latent else set()))
-            close = [closest_name(k, known)[0] for k in sorted(unknown)]  # (ILO_steps: ilo_steps)
+            close = [  # (ILO_steps: ilo_steps; gaussian's mirror_samples: iagan's own)
+                self.known_as.get(k) or closest_name(k, known)[0] for k in sorted(unknown)
+            ]
             hint = "; did you mean " + ", ".join(c for c in close if c) + "?"
             raise TypeError(
                 f"method {self.name!r} has no option(s) {', '.join(sorted(unknown))}"
@@ -295,11 +350,17 @@ class Method:
         grid: Sequence[Weight] = (),
         operator: LinearOperator | type | None = None,
         batch: int = 2,
+        d: int | None = None,
+        device: str | torch.device | None = None,
+        flags: bool = False,
     ) -> dict:
         """``options`` over the defaults (``options()``) once the checks the solver runs on them
         passed, without solving (the CLI and the sweep call it before any work or file):
         ``check_options(options, shape)`` (``shape``: the images' (C, H, W); None skips what
-        needs it), with ``shape`` the memory of the ``networks`` trained for ``batch`` images
+        needs it; with ``d``, the measurements per image, by default an operator instance's,
+        and ``device``, the checks that need them: gaussian's memory; ``flags``: the messages
+        name the options by their flags, the CLI's words: ``check_options_with``), with
+        ``shape`` the memory of the ``networks`` trained for ``batch`` images
         side by side (at least two, as ``fit_untrained``), with ``operator`` (an operator or
         its class) ``check_operator(operator, options)``, and, with G, ``check(G, D,
         options)``; then every candidate of ``grid`` (the tuned weight's values,
@@ -310,14 +371,18 @@ class Method:
         one whose value the options, given in order, fail from on), ``"grid"`` for a candidate
         of ``grid`` (``candidate``: its value), or None when the options fail without any given
         one (e.g. a check that needs D); ``candidate`` is None unless ``option`` is "grid"
-        (then ``index``: its place in ``grid``).
+        (then ``index``: its place in ``grid``). The message is that of the options up to the
+        one blamed (the others at their defaults), or, for an error marked ``joint`` (a bound
+        of the options together: gaussian's memory), that of all the options given.
         """
         given = dict(options or {})
         shape = None if shape is None else tuple(shape)
+        if d is None and isinstance(operator, LinearOperator):
+            d = math.prod(operator.out_shape)  # (A's output per image, as the solvers hold it)
+        words = {k: f.flag for k, f in self.flags.items()} if flags else None
 
         def own(full: dict) -> None:  # the options alone (and against the operator's kind)
-            if self.check_options is not None:
-                self.check_options(full, shape)
+            self.check_options_with(full, shape, d=d, device=device, names=words)
             if self.networks is not None and shape is not None:
                 from .models.cost import check_training_memory
 
@@ -341,6 +406,7 @@ class Method:
             error = attempt(check, names)
             if error is None:
                 continue
+            joint = error if getattr(error, "joint", False) else None
             blamed, k = None, len(names)
             while k > 0:  # the option from which on every prefix of the given ones fails
                 before = attempt(check, names[: k - 1])
@@ -350,6 +416,8 @@ class Method:
                 error, k = before, k - 1
             if blamed is None:
                 error = attempt(check, names)
+            if joint is not None:  # (a bound of the options together: said of those given)
+                error = joint
             error.option, error.candidate = blamed, None
             raise error
         full = self.options(given)
@@ -365,6 +433,37 @@ class Method:
                 err.option, err.candidate, err.index = "grid", value, i
                 raise
         return full
+
+    def uses_generator(self, options: Mapping[str, Any] | None = None) -> bool:
+        """Whether the solver uses G with ``options`` (given ones over its defaults):
+        ``needs_generator`` and, if set, ``generator_acts_when``'s predicate."""
+        if not self.needs_generator:
+            return False
+        acts = self.generator_acts_when
+        return acts is None or bool(acts[0](self.options(options)))
+
+    def check_options_with(
+        self,
+        options: Mapping[str, Any],
+        shape: tuple | None,
+        *,
+        d: int | None = None,
+        device: str | torch.device | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """``check_options(options, shape)`` (none: nothing), passed each of ``d``,
+        ``device`` and ``names`` that is known (not None) and that it takes (a keyword of its
+        signature, or ``**kwargs``): a plug-in's check of (options, shape) alone runs as
+        before."""
+        if self.check_options is None:
+            return
+        takes = _keywords(self.check_options)
+        context = {"d": d, "device": device, "names": names}
+        self.check_options(
+            options,
+            shape,
+            **{k: v for k, v in context.items() if v is not None and (k in takes or "**" in takes)},
+        )
 
     def takes_discriminator(self, options: Mapping[str, Any] | None = None) -> bool:
         """Whether the solver uses D with ``options`` (over the defaults): ``uses_discriminator``
@@ -394,6 +493,17 @@ class Method:
                     f"{option}={value!r} applies to {_operators(classes)} only, got "
                     f"{_operators((cls,), noun='')}, method {self.name!r}; drop it"
                 )
+
+
+def _keywords(check: Callable) -> frozenset:
+    """The keywords ``check`` takes ("**" where it takes any), from its signature."""
+    import inspect
+
+    try:
+        params = inspect.signature(check).parameters.values()
+    except (TypeError, ValueError):  # (a builtin without a signature: the two arguments)
+        return frozenset()
+    return frozenset("**" if p.kind is p.VAR_KEYWORD else p.name for p in params)
 
 
 def _operators(classes, noun: str = " operators") -> str:
@@ -556,18 +666,32 @@ def reconstruct_result(
     options_given = options
     options = record.options(options)
     if record.check_options is not None:  # the solver's own checks, before the start it needs
-        record.check_options(options, tuple(operator.in_shape))
+        record.check_options_with(  # (with d: gaussian's memory, iagan's averaged Gaussian's)
+            options,
+            tuple(operator.in_shape),
+            d=math.prod(operator.out_shape),  # (A's output per image: masked pixels included)
+            device=getattr(y, "device", None),
+        )
     caller = _set_options(record, options_given)
     if _warn_idle:  # (False: a search checked them over all its candidates)
         _idle_warnings(record, caller, [options], "here")
-    if record.needs_generator and G is None:
-        raise ValueError(f"method {method!r} needs a generator (G)")
-    if not record.needs_generator and G is not None:
+    uses_G = record.uses_generator(options)
+    only_with = record.generator_acts_when  # (gaussian: G's samples, not a samples file)
+    if uses_G and G is None:
+        raise ValueError(
+            f"method {method!r} needs a generator (G)"
+            + (f" with {api_words(record, only_with[1])}" if only_with else "")
+        )
+    if not uses_G and G is not None:
+        why = f" (only with {api_words(record, only_with[1])})" if only_with else ""
         warnings.warn(
-            f"method {method!r} uses no generator: G changes nothing; pass G=None",
+            f"method {method!r} uses no generator"
+            + (f" with these options{why}" if why else "")
+            + ": G changes nothing; pass G=None",
             IdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
+        G = None  # (neither checked against the operator nor passed)
     if record.latent:  # an engine keyword set to its default where it cannot act
         warn_idle_options(options["config"], given, defaults=False)
     record.check_operator(operator, options)
@@ -614,7 +738,7 @@ def reconstruct_result(
         extra["start"] = start
     elif start is not None:
         raise ValueError(f"method {method!r} starts from nothing: start must be None")
-    solve_with = G if record.needs_generator else None  # (warned above: it changes nothing)
+    solve_with = G  # (None where it changes nothing: warned above)
     mirror = bool(options.pop(MIRROR, False))
     prior_weight = float(options.pop(GAUSSIAN_WEIGHT, 0.0))
     prior_images = options.pop(GAUSSIAN_IMAGES, None)
@@ -653,6 +777,7 @@ def reconstruct_result(
             samples=prior_images,
             mirror=prior_mirror,
             seed=seed,
+            progress=bool(getattr(options.get("config"), "progress", False)),  # (the engine's)
         )
         result = averaged(result, prior, operator, y, weight=prior_weight, name="gaussian")
     if source and isinstance(result, LatentResult):
@@ -772,10 +897,10 @@ def _idle_warnings(
         rule = record.flags[name].acts_when
         if solver_warns and any(rule is solver_rule for solver_rule in SOLVER_WARNS):
             continue  # (those solvers warn themselves)
-        needs = api_words(record, needs)
+        needs, fix = api_words(record, needs), api_words(record, record.flags[name].fix_for(runs))
         warnings.warn(
             f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
-            f"acts only with {needs}; drop it or {api_words(record, record.flags[name].fix)}",
+            f"acts only with {needs}; drop it or {fix}",
             IdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
@@ -1094,6 +1219,16 @@ def _acts_all_of(parts: Mapping[str, Callable[[Mapping[str, Any]], bool]]) -> tu
     )
 
 
+def _fix_all_of(parts: Mapping[str, tuple[Callable[[Mapping[str, Any]], bool], str]]) -> Callable:
+    """The ``Flag.fix`` of an ``_acts_all_of`` rule of the same parts ({words: (predicate,
+    fix)}): the fixes of the parts no run meets, joined by "and" (every fix where each part is
+    met by some run, but not all by one)."""
+    return lambda runs: " and ".join(
+        [fix for part, fix in parts.values() if not any(part(o) for o in runs)]
+        or [fix for _, fix in parts.values()]
+    )
+
+
 #: ILO's radius and lr act only when it takes steps; iagan's lrs and stopping rule only when it
 #: fine-tunes (its step cap > 0)
 ILO_STEPS_ACT = (lambda options: options["ilo_steps"] > 0, "--ilo-steps > 0")
@@ -1105,14 +1240,16 @@ IAGAN_ADAPTS = (lambda options: options["adapt_steps"] > 0, "--iagan-steps > 0")
 #: iagan's discrepancy stop compares the misfit with τσ²: it needs steps and the operator's noise
 #: (``noise_std`` in the options checked: the CLI's --noise-std; unknown: taken to act)
 IAGAN_GAUSSIAN = (lambda options: options["gaussian_weight"] > 0, "--iagan-gaussian-weight > 0")
-#: ... and draws G's samples (no file of images)
+#: ... and draws G's samples (no file of images): {words: (predicate, the fix)}
+IAGAN_GAUSSIAN_SAMPLED_PARTS = {
+    IAGAN_GAUSSIAN[1]: (IAGAN_GAUSSIAN[0], "set --iagan-gaussian-weight > 0"),
+    "--iagan-gaussian-images = none (the moments of G's samples)": (
+        lambda options: options["gaussian_images"] is None,
+        "drop --iagan-gaussian-images",
+    ),
+}
 IAGAN_GAUSSIAN_SAMPLED = _acts_all_of(
-    {
-        IAGAN_GAUSSIAN[1]: IAGAN_GAUSSIAN[0],
-        "--iagan-gaussian-images = none (the moments of G's samples)": lambda options: (
-            options["gaussian_images"] is None
-        ),
-    }
+    {words: when for words, (when, _) in IAGAN_GAUSSIAN_SAMPLED_PARTS.items()}
 )
 IAGAN_STOPS = _acts_all_of(
     {
@@ -1362,8 +1499,19 @@ def _absolute_path(value: Any) -> Any:
     return str(Path(value).resolve()) if isinstance(value, str) and value.strip() else value
 
 
-def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> None:
-    """``iagan``'s checks of its options (``solvers.adaptive``)."""
+def _check_iagan_options(
+    options: Mapping[str, Any],
+    shape: tuple | None,
+    *,
+    d: int = 0,
+    device: str | torch.device = "cpu",
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """``iagan``'s checks of its options (``solvers.adaptive``); with a Gaussian to average,
+    its options' (``check_gaussian_options``: with ``d`` measurements per image, the solve
+    within ``device``'s memory). ``names``: {option: its name in the messages} (the CLI's
+    flags; the API's option names where absent)."""
+    name = (names or {}).get
     _adaptive._check_options(
         options["lr_theta"],
         options["lr_z"],
@@ -1376,11 +1524,12 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
     blend_spec(options["blend"])
     check_bool(options[MIRROR], MIRROR)
     check_bool(options[GAUSSIAN_MIRROR], GAUSSIAN_MIRROR)
-    weight = check_number(options[GAUSSIAN_WEIGHT], GAUSSIAN_WEIGHT, low=0.0, high=1.0)
-    if weight == 1:  # (helper-78: accepted, the whole search thrown away)
+    weight = check_number(options[GAUSSIAN_WEIGHT], GAUSSIAN_WEIGHT, low=0.0)
+    if weight >= 1:  # (helper-78: 1 was accepted, the whole search thrown away)
         raise ValueError(
-            f"{GAUSSIAN_WEIGHT}=1 keeps none of iagan's x̂: the result would be the gaussian "
-            "method's alone; run method gaussian, or pass a weight below 1"
+            f"{GAUSSIAN_WEIGHT} must be < 1, got {weight:g}: it is the Gaussian's share of the "
+            "average, and 1 keeps none of iagan's x̂ (the result would be the gaussian "
+            "method's alone: run method gaussian); pass a weight in [0, 1)"
         )
     if weight > 0 and blend_spec(options["blend"]) is not None:
         raise ValueError(
@@ -1393,10 +1542,12 @@ def _check_iagan_options(options: Mapping[str, Any], shape: tuple | None) -> Non
             options[GAUSSIAN_N_SAMPLES],
             options[GAUSSIAN_IMAGES],
             shape,
-            name=GAUSSIAN_IMAGES,
+            name=name(GAUSSIAN_IMAGES, GAUSSIAN_IMAGES),
             mirror=options[GAUSSIAN_MIRROR],
-            mirror_name=GAUSSIAN_MIRROR,
-            n_name=GAUSSIAN_N_SAMPLES,
+            mirror_name=name(GAUSSIAN_MIRROR, GAUSSIAN_MIRROR),
+            n_name=name(GAUSSIAN_N_SAMPLES, GAUSSIAN_N_SAMPLES),
+            d=d,
+            device=device,
         )
 
 
@@ -1436,6 +1587,11 @@ register_method(
         option_operators={"blend": ((Inpainting,), lambda v: blend_spec(v) is not None)},
         spellings={"blend": blend_value, GAUSSIAN_IMAGES: _absolute_path},
         file_options=(GAUSSIAN_IMAGES,),
+        known_as={  # (gaussian's options, as iagan's averaged Gaussian names them)
+            "samples": GAUSSIAN_IMAGES,
+            "mirror_samples": GAUSSIAN_MIRROR,
+            "n_samples": GAUSSIAN_N_SAMPLES,
+        },
         flags={
             "lr_theta": Flag(
                 "--iagan-lr-theta", float, "Adam's lr for iagan's weights θ", acts_when=IAGAN_ADAPTS
@@ -1475,7 +1631,7 @@ register_method(
             GAUSSIAN_WEIGHT: Flag(
                 "--iagan-gaussian-weight",
                 float,
-                "w in [0, 1]: iagan's x̂ averaged with the gaussian method's, (1 − w)·x̂ + "
+                "w in [0, 1): iagan's x̂ averaged with the gaussian method's, (1 − w)·x̂ + "
                 "w·x̂_gaussian (the Gaussian prior's posterior mean; 0: none). Faces, m = 500, "
                 "8 held-out faces: +0.26 dB at w = 0.3 with G's moments, +0.53 at w = 0.4 with "
                 "the training images' (--iagan-gaussian-images)",
@@ -1503,7 +1659,7 @@ register_method(
                 f"samples of G behind the averaged Gaussian's moments (default "
                 f"{GAUSSIAN_SAMPLES:,}; gaussian's --gaussian-n-samples)",
                 acts_when=IAGAN_GAUSSIAN_SAMPLED,
-                fix="set --iagan-gaussian-weight > 0 and drop --iagan-gaussian-images",
+                fix=_fix_all_of(IAGAN_GAUSSIAN_SAMPLED_PARTS),
             ),
             "blend": Flag(
                 "--iagan-blend",
@@ -1879,13 +2035,28 @@ GAUSSIAN_SAMPLED = (
 )
 
 
-def _check_gaussian(options: Mapping[str, Any], shape: tuple | None = None) -> None:
+def _check_gaussian(
+    options: Mapping[str, Any],
+    shape: tuple | None = None,
+    *,
+    d: int = 0,
+    device: str | torch.device = "cpu",
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """``check_gaussian_options`` of gaussian's options: with ``d`` measurements per image
+    (0: not known) the solve within ``device``'s memory; ``names``: {option: its name in the
+    messages} (the CLI's flags; the API's option names where absent)."""
+    name = (names or {}).get
     check_gaussian_options(
         options["n_samples"],
         options["samples"],
         shape,
+        name=name("samples", "samples"),
         mirror=options["mirror_samples"],
-        mirror_name="mirror_samples",
+        mirror_name=name("mirror_samples", "mirror_samples"),
+        n_name=name("n_samples", "n_samples"),
+        d=d,
+        device=device,
     )
 
 
@@ -1902,6 +2073,7 @@ register_method(
             "progress": True,
         },
         seeded=GAUSSIAN_SAMPLED[0],
+        generator_acts_when=GAUSSIAN_SAMPLED,
         check_options=_check_gaussian,
         spellings={"samples": _absolute_path},
         file_options=("samples",),

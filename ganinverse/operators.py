@@ -878,6 +878,17 @@ class Identity(LinearOperator):
         return self._shaped(y, "y", "A_adjoint", image=False)
 
 
+def measurements_at(cls: type[LinearOperator], image_shape: Sequence[int], value: Any) -> int:
+    """prod(out_shape), the size of A's output per image of ``cls.from_setting(image_shape,
+    value)`` (a sweep's x value; the solvers hold y at that size: inpainting's masked pixels
+    included): the value itself where the axis is m (GaussianCS, Subsample: its dense m x n
+    matrix is not drawn to count its rows), else the operator's, built once for one image
+    (superres: n / f², inpainting: every pixel)."""
+    if cls.axis is M_AXIS:
+        return int(value)
+    return math.prod(cls.from_setting(image_shape, value, ids=[0]).out_shape)
+
+
 def check_operator(operator: object, name: str = "operator") -> LinearOperator:
     """``operator`` itself if it is a ganinverse ``LinearOperator``, else a TypeError naming the
     fix. A deepinv physics (recognised by its class's module, without importing deepinv) is

@@ -94,3 +94,17 @@ def test_idle_option_warnings_have_a_category_per_source():
     assert [w.category for w in seen] == [SolverIdleOptionWarning, EngineIdleOptionWarning], [
         str(w.message) for w in seen
     ]
+
+
+def test_grid_edge_names_the_edge_the_warning_is_about():
+    """User trial: a grid-edge choice was warned on the searching run only; ``grid_edge``
+    says which edge, for the sweep's weights.json and summary.md (a diverged neighbour,
+    recorded null in weights.json, is no trend)."""
+    from ganinverse.exceptions import grid_edge
+
+    assert grid_edge([(0.1, 0.5), (1.0, 0.4), (3.0, 0.3)], 2) == "largest"
+    assert grid_edge([(1.0, 0.5), (0.1, 0.2), (0.3, 0.4)], 1) == "smallest"
+    assert grid_edge([(0.1, 0.5), (1.0, 0.4), (3.0, 0.3)], 1) is None  # interior
+    assert grid_edge([(0.1, 0.3), (1.0, None), (3.0, 0.5)], 0) is None
+    assert grid_edge([(0.1, 0.3), (3.0, 0.3)], 0) is None  # two candidates: no trend
+    assert grid_edge([({"lambda_z": 0.1}, 0.3)] * 3, 0) is None  # engine settings: unordered

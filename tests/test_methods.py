@@ -411,3 +411,37 @@ def test_ilo_names_its_own_steps_and_lr_and_its_start_the_cards_settings(toy_gen
         y = A(G(torch.randn(1, G.latent_dim)))
     r = gi.reconstruct_result("ilo", G, A, y, steps=2, restarts=1, progress=False)
     assert not r.start.settings.startswith("the config passed"), r.start.settings
+
+
+@pytest.mark.parametrize(
+    "option, own",
+    [("mirror_samples", "gaussian_mirror"), ("samples", "gaussian_images"),
+     ("n_samples", "gaussian_n_samples")],
+)  # fmt: skip
+def test_gaussians_option_names_given_to_iagan_point_to_iagans_own(option, own):
+    """helper-78: iagan's did-you-mean for gaussian's mirror_samples named iagan's other
+    mirror (``mirror``: G's mirror image), not the averaged Gaussian's."""
+    with pytest.raises(TypeError, match=rf"no option\(s\) {option}; did you mean {own}\?"):
+        get_method("iagan").options({option: 1})
+
+
+def test_recorded_options_leave_out_those_idle_under_the_noise_and_the_operator():
+    """User trial: reconstruct / inpaint summaries recorded iagan's discrepancy without noise
+    (it compares the misfit with τσ²) and its blend with a Gaussian operator (it blends into
+    known pixels): ``recorded`` judged the flags' rules without the noise or the operator."""
+    record = get_method("iagan")
+    options = record.options()
+    silent, _ = record.recorded(options, noise_std=0.0, operator=GaussianCS)
+    assert "discrepancy" not in silent and "blend" not in silent
+    assert "lr_theta" in silent and "back_projection" in silent  # (these act)
+    noisy, _ = record.recorded(options, noise_std=0.1, operator=Inpainting)
+    assert noisy["discrepancy"] == options["discrepancy"] and noisy["blend"] is False
+    unknown, _ = record.recorded(options)  # (noise and operator unknown: taken to act)
+    assert "discrepancy" in unknown and "blend" in unknown
+    mask = Inpainting(torch.ones(1, 1, 4, 4), (1, 4, 4))  # (an operator, not its class)
+    idle = record.idle_options(options, noise_std=0.0, operator=mask)
+    assert "discrepancy" in idle and "blend" not in idle and "gaussian_images" in idle
+    # a search: an option idle at the default steps acts under a candidate of the grid
+    steady = {**options, "adapt_steps": 0}
+    assert {"lr_theta", "discrepancy"} <= record.idle_options(steady, noise_std=0.1)
+    assert "lr_theta" not in record.idle_options(steady, noise_std=0.1, grid=(0, 5))

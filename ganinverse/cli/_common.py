@@ -851,6 +851,44 @@ def check_discriminator_used(
     check_flags_used({"--discriminator": takers}, methods, how=how, choices=choices)
 
 
+def check_generator_used(
+    generator: str | None,
+    methods: Sequence[str],
+    given: Mapping[str, Mapping[str, Any]],
+    *,
+    how: str,
+    kept: str = "",
+) -> None:
+    """``--generator`` was set (not None): raise a ValueError unless a method of ``methods`` (or
+    one it starts from) uses G with its options (``given``: {method: the options set}):
+    gaussian only with G's samples (``Method.generator_acts_when``), a Lasso never. Else G
+    would be loaded, checked against the images and recorded, and change nothing. ``kept``:
+    what happens without it (the images keep their own size)."""
+    from ..methods import METHODS, get_method
+
+    if generator is None:
+        return
+    names = [n for m in methods for n in method_chain(m)]
+    if any(get_method(n).uses_generator(given.get(n) if n in methods else None) for n in names):
+        return
+    tail = f" ({kept})" if kept else ""
+    for name in methods:
+        record = get_method(name)
+        if record.needs_generator:  # it would, with other options
+            needs = record.generator_acts_when[1]
+            raise ValueError(
+                f"--generator is used by {name} only with {needs}, so here it would change "
+                f"nothing{tail}; drop --generator"
+            )
+    if how == "--method":
+        raise ValueError(
+            f"--generator: method {methods[0]!r} uses no generator, so it would change nothing"
+            f"{tail}; drop --generator"
+        )
+    takers = [n for n, r in METHODS.items() if r.needs_generator]
+    check_flags_used({"--generator": takers}, methods, how=how)
+
+
 def method_chain(name: str) -> list[str]:
     """``name`` and the methods it starts from (their searches run for it)."""
     from ..methods import get_method
@@ -879,6 +917,8 @@ def validate_methods(
     batch_flag: str | None = None,
     n_val: int | None = None,
     noise_fixed: str | None = None,
+    measurements: Mapping[str, int] | None = None,
+    device: Any = None,
 ) -> dict[str, dict]:
     """{method: its options}: ``given`` ({method: {option: value}} the user set,
     ``method_options``) over each method's defaults, checked as its solver checks them
@@ -893,7 +933,11 @@ def validate_methods(
     image must fit in memory together, ``Method.networks``), set by ``batch_flag`` where a flag
     sets it (the message names it); ``n_val``: the validation images a method's weight search
     fits side by side (checked for the methods that search: ``grids`` with two or more
-    candidates), set by --n-val. With
+    candidates), set by --n-val; ``measurements``: {what sets it (e.g. "--m 5000"; "": no
+    words): the measurements per image} of the operators the methods meet, once the images'
+    shape is known, and ``device`` where they run: the checks that need them (gaussian's
+    memory, iagan's averaged Gaussian's) run with the largest, an error naming what set it.
+    With
     ``grids`` ({tuned key: candidates}; a key absent: the record's default grid) every
     candidate of every grid the methods search is checked too, the grids of the methods they
     start from included (csgm-sparse searches csgm's engine), and every grid the user set
@@ -906,6 +950,7 @@ def validate_methods(
     from ..methods import METHODS, get_method, idle_method_options, is_search
 
     checked: dict[str, dict] = {}
+    where, d = max((measurements or {}).items(), key=lambda item: item[1], default=("", None))
     names = [n for m in methods for n in method_chain(m)]
     for key in grid_flags or {}:  # a grid the user set is checked even if no method searches it
         if not any(get_method(n).tuned and get_method(n).tuned.key == key for n in names):
@@ -918,13 +963,16 @@ def validate_methods(
         tuned = record.tuned
         grid = () if grids is None or tuned is None else tuple(grids.get(tuned.key, tuned.grid))
         lead = f"{how} {name}" if name in methods else f"method {name!r}"
+        checks = {"shape": shape, "G": G, "D": D, "grid": grid, "operator": operator}
+        checks.update(batch=2, device=device, flags=True)  # (the messages in flags)
         try:  # (the networks' memory for the images side by side: below, by the flags)
-            full = record.validate(
-                options, shape=shape, G=G, D=D, grid=grid, operator=operator, batch=2
-            )
+            full = record.validate(options, **checks, d=d)
         except (ValueError, TypeError) as err:
             kind = TypeError if isinstance(err, TypeError) else ValueError
-            raise kind(_flagged(record, err, options, grid, grid_flags or {}, lead)) from err
+            text = _flagged(record, err, options, grid, grid_flags or {}, lead)
+            if where and d is not None and _passes(record, options, checks):  # (d's fault)
+                text += f" (at {where})"
+            raise kind(text) from err
         if name in methods and shape is not None and record.networks is not None:
             sides = [(batch, f"{batch_flag} {batch}" if batch_flag else "fewer images per call")]
             if n_val is not None and is_search(grid):
@@ -951,12 +999,22 @@ def validate_methods(
                         f"{flag} has no effect here: it acts only with {needs} ({record.name}), "
                         f"and {noise_fixed}; drop {flag}"
                     )
-                fix = record.flags[option].fix
+                fix = record.flags[option].fix_for(runs)
                 raise ValueError(
                     f"{flag} has no effect unless {needs} ({record.name}): {fix}, or drop {flag}"
                 )
             checked[name] = full
     return checked
+
+
+def _passes(record, options: Mapping, checks: Mapping) -> bool:
+    """Whether ``record.validate(options, **checks)`` passes (without the measurement count:
+    an error it raised with one was the count's)."""
+    try:
+        record.validate(options, **checks)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _check_side_by_side(
@@ -1011,8 +1069,14 @@ def _flagged(
             f"{lead}, its default {record.tuned.flag} {default}: {err}; pass "
             f"{record.tuned.flag} with values that fit"
         )
+    text = str(err)
+    for f in record.flags.values():  # (a check given the flags: led by the option's own)
+        if text.startswith(f"{f.flag}: "):
+            return text
+        if text.startswith(f"{f.flag} "):  # ("--gaussian-images is empty": the flag leads)
+            return f"{f.flag}: {text[len(f.flag) + 1 :]}"
     if option in options and option in record.flags:
-        text, flag = str(err), record.flags[option].flag
+        flag = record.flags[option].flag
         said = f"{option}={options[option]!r} "
         if text.startswith(said) and record.flags[option].type not in (int, float, str):
             # (a value the flag's reader converted, not what the user typed: --iagan-blend

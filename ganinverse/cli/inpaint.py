@@ -34,6 +34,7 @@ from ._common import (
     check_axis_value,
     check_discriminator_used,
     check_flags_used,
+    check_generator_used,
     dataset_selection,
     engine_flag_owners,
     engine_overrides,
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--yeh-blend / --iagan-blend says otherwise: biharmonic[:α], or false for none) and "
         "writes NNN_masked.png, NNN_raw.png (the unblended completion), NNN_blended.png, "
         "comparison.png and summary.json (PSNR/SSIM of raw and blended against the unmasked "
-        "input; 'blend': the blend used).",
+        "input; 'options': the method's options, as reconstruct's; 'blend': the blend used).",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
@@ -230,13 +231,15 @@ def run(args: argparse.Namespace) -> int:
         options["blend"] = False
     if "progress" in options:  # a solver's own bar (untrained priors)
         options["progress"] = not args.no_progress
-    if args.generator is not None and not record.needs_generator:
-        raise ValueError(
-            f"--generator: method {args.method!r} uses no generator, so it would change nothing "
-            "(the images keep their own size); drop --generator"
-        )
+    check_generator_used(
+        args.generator,
+        (args.method,),
+        {args.method: options},
+        how="--method",
+        kept="the images keep their own size",
+    )
     args.generator = "digits" if args.generator is None else args.generator
-    G = load_generator(args.generator, device=device) if record.needs_generator else None
+    G = load_generator(args.generator, device=device) if record.uses_generator(options) else None
     device = device if G is None else generator_device(G)
     D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None
     if D is None and given.get(args.method, {}).get("prior_weight", 0) > 0:
@@ -251,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
     x, ids, files, conversions = _load_inputs(args, None if G is None else tuple(G.image_shape))
     G_data = warn_trained_on(G, args.generator, args.dataset)
     shape = tuple(x.shape[1:])  # the options against G, D and the image size
+    checks.update(measurements={"": x[0].numel()}, device=device)  # (A = M: every pixel)
     validate_methods((args.method,), given, **checks, shape=shape, G=G, D=D, batch=len(x))
     check_axis_value(Inpainting, shape, args.mask)  # the sweep's check: e.g. nothing to fill
     with recorded_conversions() as mask_notes:  # (a mask file's grey or coloured pixels)
@@ -268,7 +272,9 @@ def run(args: argparse.Namespace) -> int:
                 + ", so --seed changes nothing; drop --seed"
             )
     operator = Inpainting(mask, shape)
-    kept, fingerprints = record.recorded(options)  # (idle options dropped; files' fingerprints)
+    kept, fingerprints = record.recorded(  # (idle options dropped; files' fingerprints)
+        options, noise_std=0.0, operator=operator
+    )
     y = operator.measure(x)
     res = reconstruct_result(
         args.method,
@@ -321,12 +327,13 @@ def run(args: argparse.Namespace) -> int:
                 "input_files": files,
                 "input_conversions": conversions,
                 "missing_fraction": float(1 - mask.float().mean()),
-                **{k: v for k, v in kept.items() if isinstance(v, (str, int, float, bool))},
+                # the method's options as reconstruct's summary gives them (JSON values, the
+                # engine as a dict); its blend is the "blend" below, which inpaint applies
+                "options": _recorded_options(kept, config, args.seed),
                 **(
                     {"input_fingerprints": fingerprints} if fingerprints else {}
                 ),  # (the files' bytes)
                 "blend": False if how is None else how.option,  # (applied here, not by the solver)
-                "config": None if config is None else _config_record(config),
                 # the latent engine's per-image verdict where the result has one (csgm, yeh);
                 # every method's status below says the same in its own words (iagan: status)
                 **({"improved": latent.improved.tolist()} if hasattr(latent, "improved") else {}),
@@ -341,3 +348,21 @@ def run(args: argparse.Namespace) -> int:
 def _config_record(config) -> dict:
     """The engine settings of the run for summary.json (``engine_record``)."""
     return engine_record(config)
+
+
+def _recorded_options(kept: dict, config, seed: int) -> dict:
+    """summary.json's ``options``: the method's recorded options (``Method.recorded``) as
+    reconstruct's summary gives them: JSON values (others as text, None left out), the latent
+    engine as a dict under ``config`` (``config``: the one the result ran, else the options'
+    with ``seed``); without ``blend`` (the solver's is off here: inpaint blends, the summary's
+    top-level ``blend``)."""
+    out = {}
+    for k, v in kept.items():
+        if k in ("blend", "config") or v is None:
+            continue
+        out[k] = v if isinstance(v, (bool, int, float, str)) else str(v)
+    if config is None and kept.get("config") is not None:
+        config = kept["config"].updated(seed=seed)  # (the seed it ran, as reconstruct's)
+    if config is not None:
+        out["config"] = _config_record(config)
+    return out

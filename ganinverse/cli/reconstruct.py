@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from .. import metrics
 from .._validation import check_int, check_unit_noise_std
@@ -19,6 +20,7 @@ from ._common import (
     check_axis_value,
     check_discriminator_used,
     check_flags_used,
+    check_generator_used,
     dataset_selection,
     engine_flag_owners,
     engine_overrides,
@@ -130,11 +132,6 @@ def run(args: argparse.Namespace) -> int:
     if args.discriminator:
         given = method_options(args, (args.method,))
         check_discriminator_used((args.method,), given, how="--method")
-    if args.generator is not None and not record.needs_generator:
-        raise ValueError(
-            f"--generator: method {args.method!r} uses no generator, so it would change nothing "
-            "(the image keeps its own size); drop --generator"
-        )
     runs = chains((args.method,))  # an engine flag of a method with no latent search: refused
     check_flags_used(
         engine_flag_owners(args, (args.method,)), (args.method,), how="--method", runs=runs
@@ -144,8 +141,15 @@ def run(args: argparse.Namespace) -> int:
     checks["operator"] = REGISTRY[args.operator]
     checks["noise_std"] = args.noise_std
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
+    check_generator_used(
+        args.generator,
+        (args.method,),
+        {args.method: options},
+        how="--method",
+        kept="the image keeps its own size",
+    )
     generator = "digits" if args.generator is None else args.generator  # (the default G)
-    G = load_generator(generator, device=device) if record.needs_generator else None
+    G = load_generator(generator, device=device) if record.uses_generator(options) else None
     D = None
     if args.discriminator:
         from ..models import load_discriminator
@@ -198,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
             given=given,
         )
     record.check_operator(op)
+    setting = f"{axis.flag} {value}" if axis is not None and value is not None else ""
+    d = math.prod(op.out_shape)  # (A's output per image: gaussian's memory grows with it)
+    checks.update(measurements={setting: d}, device=device)
     validate_methods((args.method,), **checks, shape=shape, G=G, D=D, batch=len(x))  # G, D
     source = None
     if "progress" in options:  # a solver's own bar (untrained priors)
@@ -207,7 +214,9 @@ def run(args: argparse.Namespace) -> int:
         options["config"] = base.overridden(progress=not args.no_progress, **engine_overrides(args))
     y = op.measure(x, seed=args.seed + 1)
     back_projection = op.back_projection(y).cpu()  # before the solver moves op to G's device
-    kept, fingerprints = record.recorded(options)  # (idle options dropped; files' fingerprints)
+    kept, fingerprints = record.recorded(  # (idle options dropped; files' fingerprints)
+        options, noise_std=args.noise_std, operator=op
+    )
     shown = {
         k: (v if k != "config" else _engine(v))
         for k, v in kept.items()

@@ -22,6 +22,7 @@ from ._common import (
     chains,
     check_discriminator_used,
     check_flags_used,
+    check_generator_used,
     engine_flag_owners,
     engine_list,
     engine_overrides,
@@ -196,9 +197,10 @@ def _check_flags_used(args: argparse.Namespace) -> None:
     (--steps, --lambda-z, ...) and the weight grids (--lambda-z-grid, --sparse-l1-grid, ...)
     by a method of --methods or one it starts from (iagan and csgm-sparse run csgm's search)."""
     owners = set_method_flags(args)
-    if args.generator:
-        owners["--generator"] = [n for n, r in METHODS.items() if r.needs_generator]
     check_flags_used(owners, args.methods, how="--methods")
+    if args.generator:
+        given = method_options(args, args.methods)
+        check_generator_used(args.generator, args.methods, given, how="--methods")
     if args.discriminator:
         given = method_options(args, args.methods)
         check_discriminator_used(args.methods, given, how="--methods")
@@ -332,6 +334,8 @@ def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
             models["D"] = load_discriminator(args.discriminator, device=device)
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.start)
         models["shape"] = tuple(x.shape[1:])
+        models["measurements"] = _measurements(args, models["shape"])
+        models["device"] = device
     validate_methods(
         args.methods,
         method_options(args, args.methods),
@@ -345,6 +349,29 @@ def _validate_methods(args: argparse.Namespace, loaded: bool = False) -> None:
         n_val=N_VAL if args.n_val is None else args.n_val,
         **models,
     )
+
+
+def _measurements(args: argparse.Namespace, shape: tuple) -> dict[str, int]:
+    """{"--m 5000" (an x value; with several, said to be the sweep's most): the measurements
+    per image of its operator} for the x values of the axis flag that fit the images (the
+    others are refused later, by their own check), for the checks that need them (gaussian's
+    memory)."""
+    from ..operators import measurements_at
+
+    cls = REGISTRY[args.operator]
+    try:
+        values = _x_values(args)
+    except ValueError:  # (refused later, by the same check)
+        return {}
+    counts = {}
+    for value in values:
+        try:
+            cls.check_setting(shape, value)
+            counts[value] = measurements_at(cls, shape, value)
+        except (ValueError, TypeError):
+            continue
+    most = ", the sweep's most measurements per image" if len(counts) > 1 else ""
+    return {f"{cls.axis.flag} {value}{most}": d for value, d in counts.items()}
 
 
 def _x_values(args: argparse.Namespace) -> tuple:

@@ -31,8 +31,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .._validation import check_bool, check_int
-from ..exceptions import user_stacklevel
-from ..latent import check_generator_fits
+from ..exceptions import DegeneratePriorWarning, user_stacklevel
+from ..latent import check_generator_fits, generator_device
 from ..operators import LinearOperator, check_operator
 from ..seeds import rng
 
@@ -45,6 +45,10 @@ MAX_SAMPLES = 200_000
 #: image), so that a noiseless problem, or measurements the samples never vary (unmeasured
 #: pixels), still solves.
 JITTER = 1e-6
+#: Samples within this RMS per value (on [-1, 1]: far below 8-bit data's step, 2/255) of their
+#: mean, or of one line through it, have no spread in that sense (``spread_rank``): a zero or
+#: rank-one covariance, which ``gaussian`` warns of (``DegeneratePriorWarning``).
+SPREAD_TOL = 1e-4
 
 
 @dataclass
@@ -99,32 +103,107 @@ def generator_samples(
     return cached[key]
 
 
+def _is_flag(name: str) -> bool:
+    """Whether an option's name is a command-line flag ("--gaussian-images"): the fixes then
+    say to drop the flag where the API's say to pass None or False."""
+    return name.startswith("--")
+
+
+def _passed(name: str, value: object) -> str:
+    """``name`` set to ``value`` in its caller's words: "--flag 4000" or "name=4000"."""
+    return f"{name} {value}" if _is_flag(name) else f"{name}={value}"
+
+
+def _unset(name: str, off: object) -> str:
+    """How to turn the option ``name`` off: "drop --flag", or "pass name=False" (``off``)."""
+    return f"drop {name}" if _is_flag(name) else f"pass {name}={off}"
+
+
+def _for_g(name: str) -> str:
+    """How to take G's samples instead of the samples file option ``name``."""
+    return f"drop {name} for samples of G" if _is_flag(name) else "None for samples of G"
+
+
+def _size(n_bytes: float) -> str:
+    """Bytes in a unit that shows them: "1.5 GiB", "300.0 MiB", "29.3 KiB", "512 bytes"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{int(n_bytes):,} bytes"
+
+
+def memory_needed(n_samples: int, image_size: int, d: int, *, mirror: bool = False) -> int:
+    """Bytes the solve needs (``check_memory``) for N = ``n_samples`` samples (2N with
+    ``mirror``) of n = ``image_size`` values and d measurements (0: the samples alone)."""
+    total = 2 * n_samples if mirror else n_samples
+    need = 4 * image_size * (n_samples + total + (total if mirror else 0))
+    return need + 12 * total * d + 8 * min(d, total) ** 2
+
+
 def check_memory(
-    n_samples: int, image_size: int, d: int, device, name: str, *, mirror: bool = False
+    n_samples: int,
+    image_size: int,
+    d: int,
+    device,
+    name: str,
+    *,
+    mirror: bool = False,
+    mirror_name: str = "mirror",
+    path: str | Path | None = None,
 ) -> None:
     """A ValueError, before any sample is drawn or read, where the solve would need more than
     ``device``'s available memory (``models.cost.available_memory``) for N = ``n_samples``
     samples (2N with ``mirror``) of n = ``image_size`` values and d measurements (0: the
     samples alone, d not known yet), float32 unless said: the N samples as drawn or read
     (kept in the cache), their mirrored copy (2N), the centred samples, A applied to them
-    (float32 and float64) and the min(d, N)² system (float64). ``name``: the option that
-    sets N, for the fix."""
+    (float32 and float64) and the min(d, N)² system (float64) (``memory_needed``). ``name``:
+    the option that sets N (G's sample count, or the samples file ``path``), ``mirror_name``
+    the mirror's, for the fix: the largest N that fits, a file of fewer images, the mirror
+    dropped. Names that are flags ("--...") are the command line's: the fix says "drop" the
+    flag where the API's says to pass False. The error is marked ``joint`` (of the options
+    together: ``Method.validate`` gives its message for all of them, not the first that
+    fails)."""
     from ..models.cost import available_memory
 
-    total = 2 * n_samples if mirror else n_samples
-    need = 4 * image_size * (n_samples + total + (total if mirror else 0))
-    need += 12 * total * d + 8 * min(d, total) ** 2
+    need = memory_needed(n_samples, image_size, d, mirror=mirror)
     have = available_memory(device)
-    if need > have:
-        raise ValueError(
-            f"{name}: the Gaussian's {n_samples:,} samples"
-            + (f" and their {n_samples:,} mirror images" if mirror else "")
-            + f" of {image_size:,} values"
-            + (f" measured by {d:,} measurements" if d else "")
-            + f" need about {need / 2**30:,.1f} GiB, but {device} has "
-            f"{have / 2**30:,.1f} GiB available; pass fewer samples (the default "
-            f"{N_SAMPLES:,} gives all but ~0.1 dB of 20,000 on 64x64 faces)"
+    if need <= have:
+        return
+    lo, hi = 1, n_samples  # the largest N that fits (need grows with N)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (
+            (mid, hi) if memory_needed(mid, image_size, d, mirror=mirror) <= have else (lo, mid - 1)
         )
+    fits = lo if memory_needed(lo, image_size, d, mirror=mirror) <= have else 0
+    if fits < 2:
+        fix = (
+            "not even 2 samples fit"
+            + (f" with {d:,} measurements per image: measure fewer values" if d else "")
+            + ", or free memory or use a device with more"
+        )
+    elif path is not None:
+        fix = f"pass a file of {fits:,} images or fewer"
+    else:
+        fix = (
+            f"pass {_passed(name, fits)} or fewer (the default {N_SAMPLES:,} gives all but "
+            "~0.1 dB of 20,000 on 64x64 faces)"
+        )
+    if mirror:
+        alone = memory_needed(n_samples, image_size, d) <= have
+        fix += f", or {_unset(mirror_name, False)} (the mirror doubles the samples" + (
+            ": without it they fit)" if alone else ")"
+        )
+    error = ValueError(
+        f"{name}: the Gaussian's {n_samples:,} samples"
+        + (f" and their {n_samples:,} mirror images" if mirror else "")
+        + f" of {image_size:,} values"
+        + (f" (the images of {str(path)!r})" if path is not None else "")
+        + (f" measured by {d:,} measurements" if d else "")
+        + f" need about {_size(need)}, but {device} has {_size(have)} available; {fix}"
+    )
+    error.joint = True  # (a bound of the options together: ``Method.validate`` says so of all)
+    raise error
 
 
 def load_samples(path: str | Path, name: str = "samples", shape=None) -> Tensor:
@@ -210,7 +289,8 @@ def check_gaussian_options(
     ``mirror`` a bool; the samples (twice as many with ``mirror``) and, with d measurements
     per image (0: not known yet), the solve within ``device``'s memory (``check_memory``),
     before the file is read. ``name`` / ``mirror_name`` / ``n_name``: the options that hold
-    the file, the mirror and the count, for the errors."""
+    the file, the mirror and the count, for the errors (flags, "--...", in the command line's
+    words: its fixes then say to drop a flag where the API's say to pass None or False)."""
     check_bool(mirror, mirror_name)
     check_int(n_samples, n_name, low=2)
     if n_samples > MAX_SAMPLES:
@@ -218,11 +298,13 @@ def check_gaussian_options(
             f"{n_name} must be <= {MAX_SAMPLES:,}, got {n_samples:,}: the samples are held in "
             "memory (N·C·H·W floats); pass fewer"
         )
+    mirrored = {"mirror": bool(mirror), "mirror_name": mirror_name}
     if samples is None and shape is not None:
-        check_memory(n_samples, math.prod(shape), d, device, n_name, mirror=bool(mirror))
+        check_memory(n_samples, math.prod(shape), d, device, n_name, **mirrored)
     if samples is not None:
         stored = _check_file(samples, name, shape)  # (the header: N before the file is read)
-        check_memory(stored[0], math.prod(stored[1:]), d, device, name, mirror=bool(mirror))
+        size = math.prod(stored[1:])
+        check_memory(stored[0], size, d, device, name, path=samples, **mirrored)
         load_samples(samples, name, shape)
 
 
@@ -232,8 +314,8 @@ def _check_file(samples: object, name: str, shape=None) -> tuple:
     that shape."""
     if isinstance(samples, str) and not samples.strip():
         raise ValueError(
-            f"{name} is empty (''); pass the path of a safetensors file of images, or None for "
-            "samples of G"
+            f"{name} is empty (''); pass the path of a safetensors file of images, or "
+            f"{_for_g(name)}"
         )
     if not isinstance(samples, (str, Path)):
         raise TypeError(
@@ -263,7 +345,7 @@ def _stored_shape(path: str | Path, name: str) -> tuple:
         raise ValueError(
             f"{name}: no file {str(path)!r}; pass a safetensors file of images (N, C, H, W) "
             "on [-1, 1] under the key 'images' (ganinverse.solvers.gaussian.save_samples), or "
-            "None for samples of G"
+            f"{_for_g(name)}"
         )
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -307,16 +389,18 @@ def gaussian(
     missing or not finite images on [-1, 1], samples or a G whose image shape differs from the
     operator's, y as every solver refuses it (shape, dtype, non-finite values, a scale far
     beyond A x + noise: images in [0, 255]), and a solve that would not fit in the device's
-    memory (``check_memory``).
+    memory (``check_memory``). Warns ``DegeneratePriorWarning`` where the samples' covariance
+    is zero or of rank one (``spread_rank``): y then moves x̂ little or not at all.
     """
     check_operator(operator)
     y = operator.check_measurements(y)
+    if samples is None:  # G's samples are drawn, and the solve runs, on G's device
+        check_generator_fits(G, operator)
+        operator, y = operator.to(generator_device(G)), y.to(generator_device(G))
     d = math.prod(operator.out_shape)  # (A's output per image: masked pixels included)
     check_gaussian_options(
         n_samples, samples, operator.in_shape, mirror=mirror, d=d, device=y.device
     )
-    if samples is None:
-        check_generator_fits(G, operator)
     start = time.perf_counter()
     device = y.device
     if samples is None:
@@ -328,6 +412,7 @@ def gaussian(
     N = len(images)
     mu = images.mean(0, keepdim=True)
     P = images - mu  # (N, C, H, W): the centred samples
+    _warn_degenerate(P, samples, mirror)
     x_hat = torch.empty(len(y), *operator.in_shape, device=device)
     s2 = float(operator.noise.std) ** 2
     for rows, op in operator.per_image(len(y)):
@@ -350,3 +435,57 @@ def gaussian(
         idx = torch.arange(len(y), device=device)
         data = operator.data_misfit(y, operator.A_rows(x_hat, idx), idx)
     return GaussianResult(x_hat, N, data, time.perf_counter() - start)
+
+
+@torch.no_grad()
+def spread_rank(centred: Tensor) -> int:
+    """0, 1 or 2 (2: two or more) for centred samples (N, C, H, W), the rank of their
+    covariance up to ``SPREAD_TOL``: 0 where every sample lies within that RMS per value of
+    their mean (all one image), 1 where every one lies within it of one line through the mean
+    (the mean plus multiples of one image). Reads the samples in chunks (no N·n copy)."""
+    flat = centred.reshape(len(centred), -1)
+    tol = SPREAD_TOL * math.sqrt(flat.shape[1])
+    norms = torch.linalg.vector_norm(flat, dim=1)
+    k = int(norms.argmax())
+    if float(norms[k]) <= tol:
+        return 0
+    v = flat[k] / norms[k]
+    for chunk in flat.split(4096):
+        off = chunk - (chunk @ v)[:, None] * v  # (each sample's part off the line along v)
+        if float(torch.linalg.vector_norm(off, dim=1).max()) > tol:
+            return 2
+    return 1
+
+
+def _warn_degenerate(centred: Tensor, samples: str | Path | None, mirror: bool) -> None:
+    """A ``DegeneratePriorWarning`` where the samples' covariance is zero or of rank one
+    (``spread_rank``): x̂ is then their mean whatever y, or their mean plus a multiple of one
+    image; the message names the samples file (or G's samples) and the fix."""
+    rank = spread_rank(centred)
+    if rank > 1:
+        return
+    N = len(centred)
+    drawn = f"G's {N // 2 if mirror else N:,} samples"
+    what = f"the images of the samples file {str(samples)!r}" if samples is not None else drawn
+    what += " and their mirror images" if mirror else ""
+    if rank == 0:
+        said = (
+            f"gaussian: {what} are all one image (none differs from their mean by more than "
+            f"{SPREAD_TOL:g} RMS): their covariance is zero, so x̂ is their mean whatever y"
+        )
+    else:
+        said = (
+            f"gaussian: {what} vary along one image only (their covariance has rank 1, to "
+            f"{SPREAD_TOL:g} RMS), so x̂ is their mean plus a multiple of that image, whatever "
+            "else y holds"
+        )
+    if N == 2:
+        fix = "two samples always do: pass more"
+    elif samples is not None:
+        fix = "pass a file of images that differ (e.g. the training images)"
+    else:
+        fix = (
+            "G makes (almost) one image whatever z (a collapsed generator?): check G, or pass "
+            "a samples file"
+        )
+    warnings.warn(f"{said}; {fix}", DegeneratePriorWarning, stacklevel=user_stacklevel())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -23,7 +24,7 @@ from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
 from ..status import OK
 from .rows import expected_rows, merge, setting_order
-from .search import WEIGHTS, WeightSearches, search_key, value_of
+from .search import WEIGHTS, WeightSearches, edge_of, search_key, value_of
 from .spec import SweepSpec
 
 
@@ -145,9 +146,13 @@ def format_weights(out: Path, axis: str = "m") -> str:
     if not table:
         return ""
     chosen: dict = defaultdict(dict)
+    edges = []  # (method, x, value, edge) of each weight chosen at an edge of its grid
     for key, entry in table.items():
         method, x = key.rsplit("@", 1)
         chosen[(method, entry.get("weight", "lam"))][x] = value_of(entry)
+        if edge_of(entry):
+            edges.append((method, x, value_of(entry), edge_of(entry)))
+    marked = {(method, x) for method, x, _, _ in edges}
     xs = sorted({x for by_x in chosen.values() for x in by_x}, key=setting_order)
     name = axis
     lines = [
@@ -159,9 +164,42 @@ def format_weights(out: Path, axis: str = "m") -> str:
         "|---|---|" + "---:|" * len(xs),
     ]
     for (method, weight), by_x in sorted(chosen.items()):
-        cells = " | ".join(_format_weight(by_x[x]) if x in by_x else "" for x in xs)
+        cells = " | ".join(
+            _format_weight(by_x[x]) + (EDGE_MARK if (method, x) in marked else "")
+            if x in by_x
+            else ""
+            for x in xs
+        )
         lines.append(f"| {method} | {weight} | {cells} |")
+    if edges:
+        lines += ["", _edge_note(edges, axis)]
     return "\n".join(lines) + "\n"
+
+
+#: The mark beside a weight chosen at an edge of its grid (weights.json ``grid_edge``).
+EDGE_MARK = " †"
+
+
+def _edge_note(edges: Sequence[tuple], axis: str) -> str:
+    """The footnote of the weights chosen at an edge of their grid (``EDGE_MARK``): which, at
+    which edge, and the grid flag to widen."""
+    from ..methods import METHODS
+
+    parts = []
+    for method, x, value, edge in sorted(edges, key=lambda e: (e[0], setting_order(e[1]))):
+        tuned = getattr(METHODS.get(method), "tuned", None)
+        flag = tuned.flag if tuned is not None else "its grid"
+        beyond = "above" if edge == "largest" else "below"
+        parts.append(
+            f"{method} at {axis}={x}: {_format_weight(value)} is the {edge} candidate "
+            f"(widen {flag} {beyond} {_format_weight(value)})"
+        )
+    return (
+        f"{EDGE_MARK.strip()} chosen at an edge of its grid while the validation MSE still fell "
+        "toward it (weights.json `grid_edge`): the best weight may lie beyond the grid, and the "
+        "row's error may be higher than the method's with a wider one; rerun with the grid "
+        f"widened in a new --out folder: {'; '.join(parts)}."
+    )
 
 
 def flagged_rows(rows: Sequence[dict]) -> str:
@@ -269,12 +307,24 @@ def _cli_value(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+#: The sweep-wide settings (SweepSpec fields) that change what its rows measure, listed by
+#: ``format_options`` where set away from their defaults: the test images (split, start), the
+#: noise, the validation images of the weight searches (n_val, val_start) and the seed of
+#: every random draw. (The dataset, generator and operator name the sweep: the title; the
+#: x values, methods and image count are the table's columns; batch_size and grid_images
+#: change how it runs and what it plots, not its numbers.)
+SWEEP_SETTINGS = ("split", "start", "noise_std", "n_val", "val_start", "seed")
+
+
 def format_options(out: Path) -> str:
-    """The settings a sweep set away from their defaults, one line each: the latent engine's
+    """The settings a sweep set away from their defaults, one line each: the sweep-wide ones
+    of ``SWEEP_SETTINGS`` (by their flags: --seed 3, --noise-std 0.05), the latent engine's
     (sweep.json's ``engine``, as its keys) and each method's options (``options``, by their
     flags): a row labelled ``iagan`` says which iagan it is (with --iagan-tv 0.3
     --iagan-mirror true ...). "" where none is set or there is no sweep.json."""
+    from ..data import default_split
     from ..methods import METHODS
+    from .spec import FIELD_FLAGS
 
     try:
         saved = json.loads((Path(out) / "sweep.json").read_text())
@@ -283,6 +333,15 @@ def format_options(out: Path) -> str:
     except (OSError, ValueError, AttributeError):
         return ""
     lines = []
+    defaults = {f.name: f.default for f in dataclasses.fields(SweepSpec)}
+    defaults["split"] = default_split(saved.get("dataset"))  # (a folder's: "all")
+    away = [  # (a field the file predates is at its default)
+        f"{FIELD_FLAGS.get(k, k)} {_cli_value(saved[k])}"
+        for k in SWEEP_SETTINGS
+        if k in saved and saved[k] != defaults[k]
+    ]
+    if away:
+        lines.append(f"- the sweep: {', '.join(away)}")
     if isinstance(engine, Mapping) and engine:
         words = ", ".join(f"{k}={_cli_value(v)}" for k, v in sorted(engine.items()))
         lines.append(f"- the latent engine (every method that searches z): {words}")

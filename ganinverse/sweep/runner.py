@@ -37,7 +37,7 @@ from ..device import resolve_device
 from ..io import atomic_write, atomic_write_json, check_output_dir, file_fingerprint, read_json
 from ..masks import FILE_SUFFIXES, mask_from_file
 from ..methods import METHODS, choose_weight, get_method, reconstruct_result
-from ..operators import LinearOperator
+from ..operators import LinearOperator, measurements_at
 from ..seeds import derive_seed
 from ..status import UNREPORTED
 from .rows import (
@@ -261,6 +261,23 @@ class Sweep:
                 raise type(err)(f"sparse_basis (--sparse-basis): {err}") from err
         if any(self.search_chain(method) for method in self.spec.methods):
             self.validation_images()  # the weight searches need them
+        self._check_measured(shape)
+
+    def _check_measured(self, shape: tuple) -> None:
+        """Each method's options checked as its solver checks them for images of ``shape`` on
+        the sweep's device (``Method.validate``: a samples file of other images), then with
+        the most measurements per image among the x values (``d``: gaussian's memory, iagan's
+        averaged Gaussian's), before any file; the error names the method and that x value."""
+        counts = [measurements_at(self.cls, shape, x) for x in self.spec.x_values]
+        i = max(range(len(counts)), key=counts.__getitem__)
+        where = f"x_values[{i}] ({self.cls.axis.flag} {self.spec.x_values[i]})"
+        for method in self.spec.methods:
+            record, options = get_method(method), self.spec.fixed_options(method)
+            for d, at in ((None, ""), (counts[i], f" at {where}")):
+                try:
+                    record.validate(options, shape=shape, d=d, device=self.device)
+                except (ValueError, TypeError) as err:
+                    raise type(err)(f"method {method!r}{at}: {err}") from err
 
     def _check_distinct_settings(self, probe: torch.Tensor) -> None:
         """A ValueError for two settings of a non-numeric axis that build the same operator
@@ -383,7 +400,7 @@ class Sweep:
         start = time.perf_counter()
         best, scores, flags = choose_weight(
             method,
-            self.generator() if record.needs_generator else None,
+            self.generator() if record.uses_generator(parent_options) else None,
             op,
             x_val,
             y_val,
@@ -537,7 +554,7 @@ class Sweep:
         if any(key[0] != x for key in self._starts):  # units run grouped by x
             self._starts.clear()
         record = get_method(method)
-        G = self.generator() if record.needs_generator else None
+        G = self.generator() if record.uses_generator(options) else None
         D = self.discriminator() if record.takes_discriminator(options) else None
         start = None
         if record.starts_from is not None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import grid_edge
 from ..io import atomic_write_json, read_json
 
 WEIGHTS = "weights.json"
@@ -108,13 +109,17 @@ def entry(
     flags: Sequence[dict] | None = None,
 ) -> dict:
     """A table entry: the weight's key, the chosen value and every candidate's MSE
-    (a diverged candidate's NaN / Inf recorded as null: JSON has no NaN); with ``flags``
+    (a diverged candidate's NaN / Inf recorded as null: JSON has no NaN), ``"grid_edge"``:
+    "largest" / "smallest" where the chosen value is that edge of its grid with the
+    validation MSE still falling toward it (``exceptions.grid_edge``: the best weight may lie
+    beyond; the search warned GridEdgeWarning), else null; with ``flags``
     (``choose_weight(return_status=True)``) ``"flagged"``: [value, {reason: images}] of each
     candidate whose solver did not stand by some validation images (absent when none)."""
     out = {
         "weight": weight,
         "value": best,
         "validation_mse": [(v, mse if math.isfinite(mse) else None) for v, mse in scores],
+        "grid_edge": grid_edge(scores, _chosen_index(scores, best)),
         "n_val": n_val,
         "seconds": round(seconds, 2),
     }
@@ -123,6 +128,21 @@ def entry(
     if flagged:
         out["flagged"] = flagged
     return out
+
+
+def _chosen_index(scores: Sequence, value: Any) -> int:
+    """The place of the chosen ``value`` among the candidates of ``scores`` ([(value, MSE)])."""
+    return next((i for i, (v, _) in enumerate(scores) if v == value), -1)
+
+
+def edge_of(entry: dict) -> str | None:
+    """An entry's ``grid_edge`` ("largest", "smallest" or None); for an entry written before
+    the field, found from its ``validation_mse`` as the search found it."""
+    if "grid_edge" in entry:
+        return entry["grid_edge"]
+    scores = [tuple(pair) for pair in entry.get("validation_mse") or ()]
+    best = _chosen_index(scores, value_of(entry))
+    return grid_edge(scores, best) if best >= 0 else None
 
 
 def flags_of(entry: dict, value: Any) -> dict:

@@ -241,8 +241,6 @@ class SweepSpec:
                 raise ValueError(f"{name} must not repeat a value, got {list(values)}")
         for method in self.methods:
             record = get_method(method)
-            if record.needs_generator and not self.generator:
-                raise ValueError(f"method {method!r} needs a generator (--generator)")
             if record.operators is not None and not issubclass(cls, record.operators):
                 names = ", ".join(c.name or c.__name__ for c in record.operators)
                 raise ValueError(
@@ -442,6 +440,15 @@ class SweepSpec:
             where = "under any candidate of its grid" if grid else "here"
             _idle_warnings(record, _set_options(record, given), runs, where, solver_warns=False)
         object.__setattr__(self, "options", _without_defaults(spelled))
+        for method in self.methods:  # (with its options: gaussian's file needs no G)
+            for record in _chain(method):
+                given = self.options.get(method, {}) if record.name == method else {}
+                if record.uses_generator(given) and not self.generator:
+                    only = record.generator_acts_when
+                    raise ValueError(
+                        f"method {record.name!r} needs a generator (--generator)"
+                        + (f" with {only[1]}" if only else "")
+                    )
 
     # -- what the runner reads ----------------------------------------------------------------
     def operator_class(self) -> type[LinearOperator]:
@@ -505,6 +512,18 @@ class SweepSpec:
                 options = get_method(name).tuned.apply(options, grid[0])
         return options
 
+    def idle_options(self, method: str) -> set[str]:
+        """The options of ``method`` that change nothing in this sweep (``Method.idle_options``
+        of its ``fixed_options`` under every candidate of its grid, with the sweep's noise and
+        operator: iagan's ``discrepancy`` at noise_std 0, its ``blend`` without Inpainting):
+        ``resolved`` leaves them out, and ``differences`` a saved sweep's too."""
+        return get_method(method).idle_options(
+            self.fixed_options(method),
+            noise_std=self.noise_std,
+            operator=self.operator_class(),
+            grid=self.grid(method),
+        )
+
     def units(self) -> list[tuple[Any, str, int]]:
         """All (x, method, first image) work units, in a fixed order."""
         return [
@@ -534,8 +553,13 @@ class SweepSpec:
             "lasso_fista": defaults(lasso_fista, max_iter="max_iter", tol="tol"),
             "csgm_sparse": defaults(csgm_sparse, max_iter="lasso_max_iter", tol="lasso_tol"),
         }
-        others = {  # progress bars are no setting (as LatentConfig's progress is not recorded)
-            m: {k: v for k, v in self.fixed_options(m).items() if k != "progress"}
+        others = {  # progress bars are no setting (as LatentConfig's progress is not recorded),
+            # nor is an option idle in this sweep (recorded as if it acted)
+            m: {
+                k: v
+                for k, v in self.fixed_options(m).items()
+                if k != "progress" and k not in self.idle_options(m)
+            }
             for m in self.methods
             if m not in LEGACY_METHODS
         }
@@ -570,6 +594,15 @@ class SweepSpec:
         full["resolved"] = _with_predated_options(full.get("resolved") or {})
         if isinstance(full["resolved"].get("methods"), dict):
             full["resolved"]["methods"] = _json(_respelled(full["resolved"]["methods"]))
+            # an option idle in this sweep is no setting (``resolved`` leaves it out): a folder
+            # that recorded it (written before, or at another noise: that field differs) is
+            # compared without it
+            for method, given in full["resolved"]["methods"].items():
+                if method in self.methods and isinstance(given, dict):
+                    idle = self.idle_options(method)
+                    full["resolved"]["methods"][method] = {
+                        k: v for k, v in given.items() if k not in idle
+                    }
         for part in (full.get("options"), full["resolved"].get("methods")):
             for (method, option), path in moved.items():
                 if isinstance(part, dict) and isinstance(part.get(method), dict):
@@ -729,7 +762,7 @@ class SweepSpec:
             **{k: v for k, v in now["grids"].items() if k not in kept},
         }
         for name, used in _USED_BY.items():  # named fields only the added methods use
-            if used(self.methods) and not used(old):
+            if used(self.methods, now.get("options")) and not used(old, saved.get("options")):
                 if name in now:
                     grown[name] = now[name]
                 if name in now["resolved"]:
@@ -775,19 +808,33 @@ def _tuned_keys(methods) -> set[str]:
 
 
 def _uses_key(key: str):
-    return lambda methods: key in _tuned_keys(methods)
+    return lambda methods, options=None: key in _tuned_keys(methods)
 
 
 def _runs(*names: str):
-    return lambda methods: any(m in names for m in methods)
+    return lambda methods, options=None: any(m in names for m in methods)
 
 
-def _needs_generator(methods) -> bool:
-    """Whether any of ``methods`` (or a method it starts from) uses G."""
-    return any(r.needs_generator for m in methods if m in METHODS for r in _chain(m))
+def _needs_generator(methods, options: Mapping | None = None) -> bool:
+    """Whether any of ``methods`` (or a method it starts from) uses G with ``options``
+    ({method: its options}; gaussian with a samples file uses none)."""
+    options = options if isinstance(options, Mapping) else {}
+
+    def uses(record, given) -> bool:
+        try:
+            return record.uses_generator(given if isinstance(given, Mapping) else None)
+        except (TypeError, ValueError):  # (a saved option no longer known: it may use G)
+            return True
+
+    return any(
+        uses(r, options.get(m) if r.name == m else None)
+        for m in methods
+        if m in METHODS
+        for r in _chain(m)
+    )
 
 
-def _runs_latent(methods) -> bool:
+def _runs_latent(methods, options=None) -> bool:
     """Whether any of ``methods`` (or a method it starts from) runs the latent engine."""
     return any(r.latent for m in methods if m in METHODS for r in _chain(m))
 
@@ -832,7 +879,7 @@ def _relevant(spec: Mapping, methods) -> dict:
     out = dict(spec)
     resolved = dict(out.get("resolved") or {})
     for name, used in _USED_BY.items():
-        if not used(methods):
+        if not used(methods, spec.get("options")):
             if name in out:
                 out[name] = None
             if name in resolved:

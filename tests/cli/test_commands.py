@@ -64,7 +64,8 @@ def test_reconstruct_records_options_as_json_values(tmp_path, capsys):
     argv += ["--iagan-steps", "2", "--steps", "2", "--restarts", "1", "--no-progress"]
     assert main([*argv, "--out", str(out)]) == 0
     options = json.loads((out / "summary.json").read_text())["options"]
-    assert options["blend"] is False and options["back_projection"] is False
+    assert options["back_projection"] is False  # (JSON's false; blend: idle without a mask)
+    assert "blend" not in options and "discrepancy" not in options  # (idle: no mask, σ = 0)
     assert options["adapt_steps"] == 2 and options["lr_theta"] == 1e-4
     # helper-65: the engine was a repr line here but a dict in inpaint's and the sweep's
     # summaries (the card's lambda_z and prune_at as JSON values)
@@ -90,7 +91,7 @@ def test_reconstruct_and_inpaint_record_the_same_engine_settings_and_the_operato
     inp = ["inpaint", "--dataset", "digits", "--n", "1", "--method", "csgm", "--steps", "2"]
     inp += ["--restarts", "2", "--lambda-z", "0.05", "--prune-at", "0.5", "--no-progress"]
     assert main([*inp, "--out", str(tmp_path / "i")]) == 0
-    config = json.loads((tmp_path / "i" / "summary.json").read_text())["config"]
+    config = json.loads((tmp_path / "i" / "summary.json").read_text())["options"]["config"]
     assert config["lambda_z"] == 0.05 and config["prune_at"] == [0.5]
     assert set(ENGINE_RECORD) <= set(config)
     assert set(ENGINE_RECORD) <= set(summary["options"]["config"])

@@ -86,11 +86,8 @@ def test_end_to_end_on_an_image_file(tmp_path, checkpoints):
     assert np.array_equal(blended[known], arr[known])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["missing_fraction"] == pytest.approx(0.5, abs=0.01)
-    assert (
-        summary["config"]["steps"] == 5
-        and summary["config"]["box"] == 2
-        and summary["discriminator"] == str(disc)
-    )
+    config = summary["options"]["config"]  # (nested, as reconstruct's)
+    assert config["steps"] == 5 and config["box"] == 2 and summary["discriminator"] == str(disc)
 
 
 def test_folder_and_dataset_inputs(tmp_path, checkpoints, capsys):
@@ -434,3 +431,28 @@ def test_the_summary_gives_improved_only_where_the_result_has_it(tmp_path):
         summary = json.loads((out / "summary.json").read_text())
         assert len(summary["status"]) == 1
         assert isinstance(summary["improved"], list) and len(summary["improved"]) == 1, summary
+
+
+def test_the_summary_nests_the_options_as_reconstructs_without_those_idle_here(
+    tmp_path, checkpoints
+):
+    """User trial: inpaint's summary.json kept the method's options at its top level (under
+    ``options`` in reconstruct's) and recorded iagan's discrepancy, idle without noise (it
+    compares the misfit with τσ²); reconstruct recorded its blend with a Gaussian operator."""
+    gen, _ = checkpoints
+    fast = ["--steps", "2", "--restarts", "1", "--iagan-steps", "2", "--no-progress"]
+    out = tmp_path / "i"
+    argv = ["inpaint", "--dataset", "digits", "--n", "1", "--method", "iagan"]
+    assert main([*argv, "--generator", str(gen), *fast, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    options = summary["options"]
+    assert options["adapt_steps"] == 2 and options["config"]["steps"] == 2
+    assert "discrepancy" not in options and "blend" not in options  # (blend: the top level's)
+    assert summary["blend"] is True and "config" not in summary  # (true: Poisson, the default)
+    assert not {"adapt_steps", "lr_theta", "back_projection"} & set(summary)
+    # reconstruct with a mask and noise: both act, both recorded
+    rec = ["reconstruct", "--dataset", "digits", "--method", "iagan", "--operator", "inpainting"]
+    rec += ["--mask", "center", "--noise-std", "0.1", "--generator", str(gen), *fast]
+    assert main([*rec, "--out", str(tmp_path / "r")]) == 0
+    options = json.loads((tmp_path / "r" / "summary.json").read_text())["options"]
+    assert options["discrepancy"] == 1.0 and options["blend"] is False

@@ -259,9 +259,9 @@ def test_an_engine_option_that_steps_0_leaves_unused_is_recorded_so(command, tmp
         config = runs["1"][1]["options"]["config"]
         assert config["lr"] == _card_lr() and "lr" not in config.get("unused", {})
     else:
-        config = runs["0"][1]["config"]
+        config = runs["0"][1]["options"]["config"]  # (nested, as reconstruct's)
         assert config["lr"] is None and config["unused"] == {"lr": "at steps=0"}
-        config = runs["1"][1]["config"]
+        config = runs["1"][1]["options"]["config"]
         assert config["lr"] == get_method("yeh").defaults["config"].lr and "unused" not in config
 
 

@@ -174,11 +174,17 @@ def test_the_samples_cache_holds_one_set_per_generator():
 
 def test_identical_samples_without_noise_give_their_image(tmp_path):
     """Σ = 0 and σ = 0: the solve is all ridge, x̂ = μ (no failed factorisation)."""
+    from ganinverse.exceptions import DegeneratePriorWarning
+
     images = torch.full((3, 1, 4, 4), -0.25)
     op = GaussianCS((1, 4, 4), 5, seed=0)
-    res = gaussian(
-        None, op, op.measure(torch.zeros(1, 1, 4, 4)), samples=save_samples(images, tmp_path / "s")
-    )
+    with pytest.warns(DegeneratePriorWarning, match="covariance is zero"):  # (x̂ = μ, whatever y)
+        res = gaussian(
+            None,
+            op,
+            op.measure(torch.zeros(1, 1, 4, 4)),
+            samples=save_samples(images, tmp_path / "s"),
+        )
     torch.testing.assert_close(res.x_hat, images[:1])
 
 
@@ -385,7 +391,7 @@ def test_a_summary_records_the_samples_files_fingerprint_and_no_idle_n_samples(c
     argv += ["--m", "20"] if command == "reconstruct" else ["--mask", "center"]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
-    options = summary["options"] if command == "reconstruct" else summary
+    options = summary["options"]  # (inpaint's nested as reconstruct's)
     assert "n_samples" not in options and options["samples"] == str(path.resolve())
     assert summary["input_fingerprints"] == {"samples": file_fingerprint(path)}
 
@@ -429,7 +435,7 @@ def test_samples_beyond_the_devices_memory_are_refused_before_any_is_drawn(
     with pytest.raises(ValueError, match=r"n_samples: the Gaussian's 50 samples of 64 values"):
         gaussian(toy_generator, op, y, n_samples=50)
     monkeypatch.setattr(cost, "available_memory", lambda device: 20_000)  # (the file alone)
-    with pytest.raises(ValueError, match=r"samples: the Gaussian's 50 samples .* pass fewer"):
+    with pytest.raises(ValueError, match=r"samples: the Gaussian's 50 samples .* pass a file of"):
         gaussian(toy_generator, op, y, samples=path)
     with pytest.raises(ValueError, match="n_samples: the Gaussian's 500 samples"):
         gi.get_method("gaussian").validate({"n_samples": 500}, shape=(1, 8, 8))
@@ -482,3 +488,92 @@ def test_the_cli_refuses_an_iagan_gaussian_mirror_without_a_gaussian_weight(tmp_
     assert main(argv) == 2 and not out.exists()
     err = capsys.readouterr().err
     assert "--iagan-gaussian-mirror has no effect unless --iagan-gaussian-weight > 0" in err
+
+
+def test_with_a_samples_file_no_generator_is_needed_and_one_given_is_called_idle(
+    tmp_path, toy_generator
+):
+    """helper-79: gaussian with a samples file still needed, loaded, checked and recorded a G
+    it never used (``Method.generator_acts_when``)."""
+    from ganinverse.exceptions import IdleOptionWarning
+
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(torch.rand(2, 1, 8, 8) - 0.5, seed=1)
+    path = str(save_samples(torch.rand(5, 1, 8, 8) - 0.5, tmp_path / "s.safetensors"))
+    alone = gi.reconstruct_result("gaussian", None, op, y, samples=path)
+    with pytest.warns(IdleOptionWarning, match="uses no generator with these options"):
+        with_G = gi.reconstruct_result("gaussian", toy_generator, op, y, samples=path)
+    torch.testing.assert_close(alone.x_hat, with_G.x_hat)
+    with pytest.raises(ValueError, match=r"needs a generator \(G\) with samples = none"):
+        gi.reconstruct_result("gaussian", None, op, y)
+    assert gi.get_method("gaussian").uses_generator({"samples": path}) is False
+    assert gi.get_method("gaussian").uses_generator() is True
+
+
+def test_the_cli_runs_a_samples_file_without_a_generator_and_refuses_one(tmp_path, capsys):
+    """A 32x32 grey image (no bundled G makes that size) is solved with a file of its size;
+    --generator beside the file is refused before any file is written."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from ganinverse.cli import main
+
+    path = str(save_samples(torch.rand(40, 1, 32, 32) * 2 - 1, tmp_path / "s.safetensors"))
+    image = tmp_path / "img.png"
+    Image.fromarray((np.random.default_rng(0).random((32, 32)) * 255).astype("uint8")).save(image)
+    argv = ["reconstruct", "--method", "gaussian", "--gaussian-images", path, "--image"]
+    argv += [str(image), "--m", "50", "--no-progress"]
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["generator"] is None and summary["options"]["samples"] == path
+    refused = tmp_path / "refused"
+    assert main([*argv, "--out", str(refused), "--generator", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert "--generator is used by gaussian only with --gaussian-images = none" in err, err
+    assert "drop --generator" in err and not refused.exists()
+
+
+def test_a_sweep_of_a_samples_file_runs_without_a_generator_and_grows_by_csgm(
+    tmp_path, monkeypatch, capsys
+):
+    from ganinverse import models
+    from ganinverse.cli import main
+    from ganinverse.data import load_images
+
+    x, _ = load_images("digits", None, split="train", n=20)
+    path = str(save_samples(x, tmp_path / "s.safetensors"))
+    out = tmp_path / "out"
+    argv = ["sweep", "--dataset", "digits", "--operator", "gaussian", "--n-images", "2"]
+    argv += ["--no-progress", "--gaussian-images", path, "--out", str(out)]
+    with monkeypatch.context() as patch:  # G is not loaded
+        patch.setattr(models, "load_generator", lambda *a, **k: pytest.fail("G loaded"))
+        assert main([*argv, "--methods", "gaussian", "--m", "10"]) == 0
+    spec = __import__("json").loads((out / "sweep.json").read_text())
+    assert spec["generator"] is None
+    assert main([*argv, "--methods", "gaussian", "--m", "10", "--generator", "digits"]) == 2
+    assert "--generator is used by gaussian only with" in capsys.readouterr().err
+    grown = [*argv, "--methods", "gaussian,csgm", "--m", "10", "--generator", "digits"]
+    assert main([*grown, "--steps", "5", "--restarts", "1"]) == 0  # (the folder grows by csgm)
+    with pytest.raises(ValueError, match="method 'gaussian' needs a generator"):
+        from ganinverse.sweep import SweepSpec
+
+        SweepSpec(dataset="digits", methods=("gaussian",), x_values=(10,))
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_iagans_averaged_gaussian_draws_with_the_engines_progress_bar(
+    toy_generator, capsys, progress
+):
+    """helper-78: iagan's averaged Gaussian drew G's samples with no bar, even with the
+    engine's bars on."""
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(toy_generator(torch.randn(1, 4)).detach())
+    config = gi.get_method("iagan").defaults["config"].updated(steps=3, restarts=1)
+    gi.reconstruct_result(
+        "iagan", toy_generator, op, y, config=config.updated(progress=progress),
+        adapt_steps=2, gaussian_weight=0.3, gaussian_n_samples=37,
+    )  # fmt: skip
+    assert ("gaussian: samples of G" in capsys.readouterr().err) is progress

@@ -637,7 +637,7 @@ def test_gaussian_weight_averages_with_the_gaussian_priors_posterior_mean(toy_ge
 @pytest.mark.parametrize(
     "bad, error, match",
     [
-        ({"gaussian_weight": 1.5}, ValueError, "gaussian_weight must be <= 1"),
+        ({"gaussian_weight": 1.5}, ValueError, "gaussian_weight must be < 1, got 1.5"),
         ({"gaussian_weight": 1.0}, ValueError, "keeps none of iagan's x̂.*run method gaussian"),
         ({"gaussian_weight": "half"}, TypeError, "gaussian_weight"),
         ({"gaussian_weight": 0.2, "gaussian_mirror": "yes"}, TypeError, "gaussian_mirror"),
@@ -700,5 +700,5 @@ def test_gaussian_n_samples_sets_the_averaged_gaussians_draws(toy_generator, cap
     assert not out.exists()
     assert (
         "--iagan-gaussian-n-samples has no effect unless --iagan-gaussian-weight > 0 (iagan): "
-        "set --iagan-gaussian-weight > 0 and drop --iagan-gaussian-images"
+        "set --iagan-gaussian-weight > 0, or drop --iagan-gaussian-n-samples"  # (the unmet part)
     ) in capsys.readouterr().err

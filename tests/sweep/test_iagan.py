@@ -49,3 +49,25 @@ def test_iagan_flags_on_the_command_line(tiny_generator, tmp_path, capsys):
     assert resolved["back_projection"] is True and resolved["discrepancy"] == 0
     (row,) = read_rows([out / "rows.csv"])
     assert float(row["meas_error"]) < 1e-3  # back-projected: A x̂ = y
+
+
+def test_resolved_leaves_out_the_options_idle_in_the_sweep_and_a_folder_that_held_them_resumes():
+    """User trial: sweep.json's resolved iagan options held blend (a Gaussian operator: no
+    pixels to blend into) and discrepancy (noise_std 0: no noise level to stop at) as if they
+    acted. They are left out; a folder that recorded them (written before) still resumes, and
+    one of another noise is refused for the noise alone."""
+    from ganinverse.sweep import SweepSpec
+
+    base = dict(dataset="digits", generator="g", x_values=(20,), methods=("iagan",), n_images=1)
+    spec = SweepSpec(**base, noise_std=0.0)
+    resolved = spec.to_json()["resolved"]["methods"]["iagan"]
+    assert "blend" not in resolved and "discrepancy" not in resolved
+    assert "lr_theta" in resolved and "back_projection" in resolved
+    noisy = SweepSpec(**base, noise_std=0.1).to_json()["resolved"]["methods"]["iagan"]
+    assert noisy["discrepancy"] == 1.0 and "blend" not in noisy
+    saved = json.loads(json.dumps(spec.to_json()))
+    saved["resolved"]["methods"]["iagan"].update(blend=False, discrepancy=1.0)  # (as before)
+    assert spec.differences(saved) == [] and spec.grows(saved)
+    saved["noise_std"] = 0.1
+    assert spec.differences(saved) == ["noise_std"]
+    assert SweepSpec(**base, noise_std=0.1).differences(saved) == []

@@ -19,6 +19,7 @@ from ganinverse.sweep import (
     summarize,
 )
 from ganinverse.sweep.rows import FIELDS, INPUTS, OPERATOR_FIELDS, STATUS_MARK
+from ganinverse.sweep.spec import N_VAL
 
 from .conftest import ENGINE, spec
 
@@ -1306,8 +1307,9 @@ def test_a_report_says_the_method_options_the_sweep_set_by_their_flags(tiny_gene
     assert "- the latent engine (every method that searches z): lr=0.05, restarts=2, steps=5" in (
         text
     )  # (helper-78: csgm's --steps 20 --restarts 1 were nowhere in summary.md)
+    assert "- the sweep: --n-val 3\n" in text  # (spec's; N_VAL is 10)
     plain = tmp_path / "p"
-    s = spec(tiny_generator, methods=("lasso-dct",), n_images=1, engine={})
+    s = spec(tiny_generator, methods=("lasso-dct",), n_images=1, engine={}, n_val=N_VAL)
     Sweep(s, plain).run(progress=False)
     assert "Settings set away" not in report(plain)
 

@@ -1,0 +1,132 @@
+"""The command line's refusals of gaussian's and iagan's averaged-Gaussian flags: the memory
+with the measurement count before any file, each named by its flag with the CLI's fix."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganinverse.cli import main
+from ganinverse.cli._common import validate_methods
+from ganinverse.models import cost
+from ganinverse.solvers.gaussian import memory_needed, save_samples
+
+DIGITS = 28 * 28
+
+
+def _refused(methods, given, **checks) -> str:
+    with pytest.raises(ValueError) as caught:
+        validate_methods(methods, given, how="--method", **checks)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "command, argv, d",
+    [
+        ("reconstruct", ["--m", "200"], 200),
+        ("reconstruct", ["--operator", "superres", "--factor", "1"], DIGITS),
+        ("inpaint", ["--mask", "center", "--n", "1"], DIGITS),
+    ],
+)
+def test_gaussians_memory_with_the_measurements_is_refused_by_its_flag_before_any_file(
+    command, argv, d, tmp_path, monkeypatch, capsys
+):
+    """helper-80: the command checked the memory with d = 0 and the solver refused it, naming
+    the API's n_samples."""
+    monkeypatch.setattr(cost, "available_memory", lambda device: memory_needed(100, DIGITS, 8))
+    out = tmp_path / "out"
+    args = [command, "--dataset", "digits", "--method", "gaussian", *argv, "--no-progress"]
+    assert main([*args, "--gaussian-n-samples", "100", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"--gaussian-n-samples: the Gaussian's 100 samples of 784 values measured by {d:,}" in err
+    )
+    assert "pass --gaussian-n-samples " in err and "n_samples:" not in err, err
+    assert not out.exists()
+    if command == "reconstruct" and d == 200:
+        assert "(at --m 200)" in err
+
+
+def test_iagans_averaged_gaussian_is_refused_by_its_own_flags(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cost, "available_memory", lambda device: memory_needed(100, DIGITS, 8))
+    out = tmp_path / "out"
+    argv = ["reconstruct", "--dataset", "digits", "--method", "iagan", "--m", "300"]
+    argv += ["--iagan-gaussian-weight", "0.3", "--iagan-gaussian-n-samples", "100"]
+    argv += ["--iagan-gaussian-mirror", "true", "--no-progress", "--out", str(out)]
+    assert main(argv) == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert "--iagan-gaussian-n-samples: the Gaussian's 100 samples and their 100 mirror" in err
+    assert "pass --iagan-gaussian-n-samples " in err
+    assert "or drop --iagan-gaussian-mirror (the mirror doubles the samples" in err
+    assert "gaussian_n_samples" not in err, err
+
+
+def test_a_samples_file_flag_is_named_once_with_the_clis_fix(tmp_path):
+    """helper-80: "--gaussian-images: samples: no file 'adir'" and the API's "or None for
+    samples of G"."""
+    text = _refused(("gaussian",), {"gaussian": {"samples": "adir"}})
+    assert text.startswith("--gaussian-images: no file 'adir'; pass a safetensors file")
+    assert text.endswith("or drop --gaussian-images for samples of G"), text
+    assert "samples:" not in text and "None" not in text
+    text = _refused(("gaussian",), {"gaussian": {"samples": " "}})
+    assert text.startswith("--gaussian-images: is empty") and "None" not in text
+    iagan = {"gaussian_weight": 0.3, "gaussian_images": "adir"}
+    text = _refused(("iagan",), {"iagan": iagan})
+    assert text.startswith("--iagan-gaussian-images: no file 'adir'")
+    assert text.endswith("or drop --iagan-gaussian-images for samples of G"), text
+
+
+def test_a_samples_file_of_too_many_images_is_refused_with_a_file_of_fewer(tmp_path, monkeypatch):
+    path = str(save_samples(torch.rand(50, 1, 28, 28) - 0.5, tmp_path / "s"))
+    have = 350_000  # (the file alone fits: the 100 measurements do not)
+    assert memory_needed(50, DIGITS, 0) <= have < memory_needed(50, DIGITS, 100)
+    fits = max(n for n in range(2, 50) if memory_needed(n, DIGITS, 100) <= have)
+    monkeypatch.setattr(cost, "available_memory", lambda device: have)
+    given = {"gaussian": {"samples": path}}
+    text = _refused(("gaussian",), given, shape=(1, 28, 28), measurements={"--m 100": 100})
+    assert text.startswith("--gaussian-images: the Gaussian's 50 samples of 784 values")
+    assert f"pass a file of {fits} images or fewer" in text and text.endswith("(at --m 100)")
+    assert "default" not in text
+
+
+@pytest.mark.parametrize(
+    "iagan, fix",
+    [
+        ({"gaussian_weight": 0.3, "gaussian_images": "f"}, "drop --iagan-gaussian-images, or"),
+        ({}, "set --iagan-gaussian-weight > 0, or"),
+    ],
+)
+def test_iagans_idle_n_samples_names_only_the_unmet_fix(tmp_path, iagan, fix):
+    """helper-80: the fix read "set --iagan-gaussian-weight > 0 and drop
+    --iagan-gaussian-images" where only one of them was unmet."""
+    if "gaussian_images" in iagan:
+        path = tmp_path / "s.safetensors"
+        iagan["gaussian_images"] = str(save_samples(torch.rand(5, 1, 8, 8) - 0.5, path))
+    text = _refused(("iagan",), {"iagan": {**iagan, "gaussian_n_samples": 50}})
+    assert text.startswith("--iagan-gaussian-n-samples has no effect unless")
+    assert f"(iagan): {fix} drop --iagan-gaussian-n-samples" in text, text
+
+
+def test_iagans_idle_n_samples_warns_the_api_with_the_unmet_fix_only():
+    from ganinverse.exceptions import IdleOptionWarning
+    from ganinverse.sweep import SweepSpec
+
+    with pytest.warns(IdleOptionWarning, match=r"drop it or set gaussian_weight > 0$"):
+        SweepSpec(
+            dataset="digits",
+            generator="digits",
+            methods=("iagan",),
+            x_values=(10,),
+            options={"iagan": {"gaussian_n_samples": 50}},
+        )
+
+
+@pytest.mark.parametrize("weight", [1.0, 1.5])
+def test_an_iagan_gaussian_weight_of_1_or_more_is_refused_as_not_below_1(weight):
+    """helper-80: 1.5 was refused as "must be <= 1", though 1 is refused too."""
+    from ganinverse.methods import get_method
+
+    text = _refused(("iagan",), {"iagan": {"gaussian_weight": weight}})
+    assert text.startswith(f"--iagan-gaussian-weight: gaussian_weight must be < 1, got {weight:g}")
+    with pytest.raises(ValueError, match=f"^gaussian_weight must be < 1, got {weight:g}"):
+        get_method("iagan").validate({"gaussian_weight": weight})
