@@ -153,14 +153,22 @@ ganinverse sweep --generator celeba64-lsgan --dataset celeba64 --data-root /tmp/
   --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
   --out $R/faces_lsgan_tv_mirror_gaussian_gmirror_steps
 step faces-gan64f-mirror-gaussian-mirror  # the same with G alone = the ngf-64 GAN trained on the CPU
-# (celeba64_cpu.sh celeba64-cpu-gan64f, snapshot at 11,500 steps in runs/, not yet bundled), w = 0.3
-# chosen on the held-out faces with this G (gaussian_probe.py --generator ... --mirror); ~30 min
-ganinverse sweep --generator runs/celeba64-cpu-gan64f-snapshots/step11500 --dataset celeba64 \
+# (celeba64_cpu.sh celeba64-cpu-gan64f, snapshot at 11,500 steps, bundled as celeba64-gan64f), w =
+# 0.3 chosen on the held-out faces with this G (gaussian_probe.py --generator ... --mirror); ~30 min
+ganinverse sweep --generator celeba64-gan64f --dataset celeba64 \
   --data-root /tmp/data/celeba64 --m 500 --methods csgm,iagan --iagan-tv 0.3 --iagan-mirror true \
   --iagan-steps-grid 30,50,80,120 --iagan-gaussian-weight 0.3 --iagan-gaussian-mirror true \
   --n-images 64 --val-start 5900 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 \
   --lr 0.1 --steps 500 --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
   --out $R/faces_gan64f_tv_mirror_gaussian_gmirror_steps
+step faces-gan64f-mirror-gaussian-mirror-fewer-steps  # the search above chose its smallest
+# candidate (30 fine-tuning steps, marked † in its summary.md): the grid widened below it
+ganinverse sweep --generator celeba64-gan64f --dataset celeba64 \
+  --data-root /tmp/data/celeba64 --m 500 --methods csgm,iagan --iagan-tv 0.3 --iagan-mirror true \
+  --iagan-steps-grid 5,10,20,30 --iagan-gaussian-weight 0.3 --iagan-gaussian-mirror true \
+  --n-images 64 --val-start 5900 --batch-size 8 --n-val 4 --noise-std 0.01 --lambda-z 0.001 \
+  --lr 0.1 --steps 500 --restarts 10 --prune-at 0.1,0.3 --device cpu --no-progress \
+  --out $R/faces_gan64f_tv_mirror_gaussian_gmirror_fewer_steps
 step face-inpainting  # all five masks on the 64 faces: yeh and iagan, both Poisson-blended, beside
 # biharmonic and TV on the same masks (paired per face: the target is GAN − biharmonic > 0)
 ganinverse sweep --generator celeba64-dcgan --discriminator celeba64-dcgan --dataset celeba64 \
