@@ -35,3 +35,7 @@ t celeba64-dcgan --dataset celeba64 --data-root /tmp/data/celeba64 --m 100,500,2
 t celeba64-lsgan --dataset celeba64 --data-root /tmp/data/celeba64 --m 100,500,2500 \
   --lambda-z-grid 0.01,0.001,0.0001 --steps 500 --n-val 4 --val-start 5900 --noise-std 0.01 \
   --refine-top 0
+# the ngf-64 GAN trained on the CPU (session 38): the same search on the same held-out faces
+t celeba64-gan64f --dataset celeba64 --data-root /tmp/data/celeba64 --m 100,500,2500 \
+  --lambda-z-grid 0.01,0.001,0.0001 --steps 500 --n-val 4 --val-start 5900 --noise-std 0.01 \
+  --refine-top 0

@@ -164,11 +164,12 @@ def no_progress_advice(start: Tensor, last: Tensor) -> str:
 
 
 def grid_edge(scores: list, best: int) -> str | None:
-    """``"largest"`` or ``"smallest"`` when, among three or more numeric candidates ``scores``
+    """``"largest"`` or ``"smallest"`` when, among two or more numeric candidates ``scores``
     ([(value, validation MSE)]; an MSE None or NaN: a diverged candidate), the chosen one
     (index ``best``) is the largest or the smallest and the MSE fell from its neighbour in
-    value to it (the best weight may lie beyond that edge of the grid); else None."""
-    if len(scores) < 3 or not all(isinstance(v, (int, float)) for v, _ in scores):
+    value to it (the best weight may lie beyond that edge of the grid; of two candidates the
+    choice is always at an edge, marked where the other's MSE was higher); else None."""
+    if len(scores) < 2 or not all(isinstance(v, (int, float)) for v, _ in scores):
         return None
     ranked = sorted(range(len(scores)), key=lambda i: float(scores[i][0]))
     if best not in (ranked[0], ranked[-1]):

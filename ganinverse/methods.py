@@ -680,10 +680,10 @@ def reconstruct_result(
     if uses_G and G is None:
         raise ValueError(
             f"method {method!r} needs a generator (G)"
-            + (f" with {api_words(record, only_with[1])}" if only_with else "")
+            + (f" when {api_words(record, only_with[1])}" if only_with else "")
         )
     if not uses_G and G is not None:
-        why = f" (only with {api_words(record, only_with[1])})" if only_with else ""
+        why = f" (only when {api_words(record, only_with[1])})" if only_with else ""
         warnings.warn(
             f"method {method!r} uses no generator"
             + (f" with these options{why}" if why else "")
@@ -1243,7 +1243,7 @@ IAGAN_GAUSSIAN = (lambda options: options["gaussian_weight"] > 0, "--iagan-gauss
 #: ... and draws G's samples (no file of images): {words: (predicate, the fix)}
 IAGAN_GAUSSIAN_SAMPLED_PARTS = {
     IAGAN_GAUSSIAN[1]: (IAGAN_GAUSSIAN[0], "set --iagan-gaussian-weight > 0"),
-    "--iagan-gaussian-images = none (the moments of G's samples)": (
+    "G's samples are drawn (no --iagan-gaussian-images)": (
         lambda options: options["gaussian_images"] is None,
         "drop --iagan-gaussian-images",
     ),
@@ -1532,10 +1532,18 @@ def _check_iagan_options(
             "method's alone: run method gaussian); pass a weight in [0, 1)"
         )
     if weight > 0 and blend_spec(options["blend"]) is not None:
+        blend = options["blend"]
+        if names and GAUSSIAN_WEIGHT in names and "blend" in names:  # the CLI's flags
+            typed = "true" if blend_value(blend) is True else blend_value(blend)
+            said = (
+                f"an averaged Gaussian ({names[GAUSSIAN_WEIGHT]} {weight:g}) with a blend "
+                f"({names['blend']} {typed})"
+            )
+        else:
+            said = f"{GAUSSIAN_WEIGHT}={weight:g} with blend={blend!r}"
         raise ValueError(
-            f"{GAUSSIAN_WEIGHT}={weight:g} with blend={options['blend']!r}: the Gaussian's x̂ "
-            "would be averaged in after the blend, and the average would no longer keep the "
-            "known pixels; drop one of them"
+            f"{said}: the Gaussian's x̂ would be averaged in after the blend, and the average "
+            "would no longer keep the known pixels; drop one of them"
         )
     if weight > 0:  # (images without a weight: refused as idle, IAGAN_GAUSSIAN)
         check_gaussian_options(
@@ -2031,7 +2039,7 @@ def _gaussian(
 
 GAUSSIAN_SAMPLED = (
     lambda options: options["samples"] is None,
-    "--gaussian-images = none (the moments of G's samples)",
+    "G's samples are drawn (no --gaussian-images)",
 )
 
 
@@ -2074,6 +2082,11 @@ register_method(
         },
         seeded=GAUSSIAN_SAMPLED[0],
         generator_acts_when=GAUSSIAN_SAMPLED,
+        known_as={  # (iagan's averaged Gaussian's names for them)
+            GAUSSIAN_IMAGES: "samples",
+            GAUSSIAN_MIRROR: "mirror_samples",
+            GAUSSIAN_N_SAMPLES: "n_samples",
+        },
         check_options=_check_gaussian,
         spellings={"samples": _absolute_path},
         file_options=("samples",),

@@ -8,8 +8,11 @@ Each image is ``"ok"``, or the reasons it is not, joined by ``"+"``:
 - ``not_converged``: an iterative solver with a stopping rule (the Lasso's duality gap,
   csgm-sparse's ν-step) stopped on ``max_iter`` before its tolerance.
 - ``bp_not_converged``: the back-projection's conjugate gradients stopped before theirs.
+- ``degenerate_prior``: the Gaussian prior's samples (``gaussian``, iagan's averaged Gaussian)
+  have zero or rank-one spread, so y moves x̂ little or not at all.
 
-Each case also raised a ``ConvergenceWarning`` when it happened. Results expose the list as
+Each case also raised a ``ConvergenceWarning`` (``degenerate_prior``: a
+``DegeneratePriorWarning``) when it happened. Results expose the list as
 their ``status`` property; a sweep records it per row (``rows.csv`` column ``status``; ``""``
 in rows written before the column existed: not recorded).
 """
@@ -32,6 +35,10 @@ REASONS = {
     "not_adapted": "IAGAN's fine-tuning ended above CSGM's misfit; x̂ is CSGM's",
     "not_converged": "stopped on max_iter before the tolerance",
     "bp_not_converged": "the back-projection's conjugate gradients stopped before theirs",
+    "degenerate_prior": (
+        "the Gaussian prior's samples have zero or rank-one spread: x̂ is their mean (plus a "
+        "multiple of one image) whatever y"
+    ),
 }
 
 

@@ -106,5 +106,27 @@ def test_grid_edge_names_the_edge_the_warning_is_about():
     assert grid_edge([(1.0, 0.5), (0.1, 0.2), (0.3, 0.4)], 1) == "smallest"
     assert grid_edge([(0.1, 0.5), (1.0, 0.4), (3.0, 0.3)], 1) is None  # interior
     assert grid_edge([(0.1, 0.3), (1.0, None), (3.0, 0.5)], 0) is None
-    assert grid_edge([(0.1, 0.3), (3.0, 0.3)], 0) is None  # two candidates: no trend
+    assert grid_edge([(0.1, 0.3), (3.0, 0.3)], 0) is None  # two tied candidates: no trend
     assert grid_edge([({"lambda_z": 0.1}, 0.3)] * 3, 0) is None  # engine settings: unordered
+
+
+def test_a_grid_of_two_candidates_is_chosen_at_an_edge_and_warned():
+    """User trial: ``--lasso-lambdas 1e-6,1e-5`` chose 1e-6, the smaller, with the other's
+    validation MSE higher, yet weights.json said "grid_edge": null and summary.md had no †:
+    only grids of three or more were judged. Of two candidates the choice is always at an
+    edge (tied MSEs or a diverged other: no trend)."""
+    import warnings
+
+    from ganinverse.exceptions import GridEdgeWarning, grid_edge, warn_grid_edge
+
+    two = [(1e-6, 0.0959), (1e-5, 0.1008)]
+    assert grid_edge(two, 0) == "smallest"
+    assert grid_edge([(1e-6, 0.2), (1e-5, 0.1)], 1) == "largest"
+    assert grid_edge([(1e-5, 0.1008), (1e-6, 0.0959)], 1) == "smallest"  # (any order)
+    assert grid_edge([(1e-6, 0.1), (1e-5, None)], 0) is None  # (a diverged other)
+    assert grid_edge([(1e-6, 0.1)], 0) is None  # (one candidate: no search)
+    with pytest.warns(GridEdgeWarning, match=r"1e-06 is the smallest of the 2 candidates"):
+        warn_grid_edge("choose_weight(lasso-dct)", two, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridEdgeWarning)
+        warn_grid_edge("x", [(1e-6, 0.1), (1e-5, 0.1)], 0)  # (tied)

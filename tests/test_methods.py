@@ -363,7 +363,7 @@ def test_a_weight_chosen_at_the_edge_of_its_grid_while_the_error_still_falls_war
     with warnings.catch_warnings():
         warnings.simplefilter("error", GridEdgeWarning)
         warn_grid_edge("x", falling, 1)  # an interior choice
-        warn_grid_edge("x", [(0.1, 0.3), (3.0, 0.3)], 0)  # two candidates: no trend
+        warn_grid_edge("x", [(0.1, 0.3), (3.0, 0.3)], 0)  # two tied candidates: no trend
         warn_grid_edge("x", [(0.1, 0.3), (1.0, float("nan")), (3.0, 0.5)], 0)  # NaN neighbour
         warn_grid_edge("x", [({"lambda_z": 0.1}, 0.3)] * 3, 0)  # engine settings: not ordered
 
@@ -445,3 +445,13 @@ def test_recorded_options_leave_out_those_idle_under_the_noise_and_the_operator(
     steady = {**options, "adapt_steps": 0}
     assert {"lr_theta", "discrepancy"} <= record.idle_options(steady, noise_std=0.1)
     assert "lr_theta" not in record.idle_options(steady, noise_std=0.1, grid=(0, 5))
+
+
+@pytest.mark.parametrize(
+    "option, own",
+    [("gaussian_mirror", "mirror_samples"), ("gaussian_images", "samples"),
+     ("gaussian_n_samples", "n_samples")],
+)  # fmt: skip
+def test_iagans_gaussian_option_names_given_to_gaussian_point_to_its_own(option, own):
+    with pytest.raises(TypeError, match=rf"no option\(s\) {option}; did you mean {own}\?"):
+        get_method("gaussian").options({option: 1})

@@ -877,7 +877,7 @@ def check_generator_used(
         if record.needs_generator:  # it would, with other options
             needs = record.generator_acts_when[1]
             raise ValueError(
-                f"--generator is used by {name} only with {needs}, so here it would change "
+                f"--generator is used by {name} only when {needs}, so here it would change "
                 f"nothing{tail}; drop --generator"
             )
     if how == "--method":
@@ -1146,3 +1146,36 @@ def note_conversion(path: str, shape: Sequence[int] | None) -> str | None:
     if done:
         print(f"note: {path} converted ({', '.join(done)}) for the generator's {c}x{h}x{w} images")
     return ", ".join(done) or None
+
+
+def run_fingerprints(
+    files: Mapping[str, str],
+    *,
+    image: str | None = None,
+    mask: Any = None,
+    generator: str | None = None,
+    discriminator: str | None = None,
+) -> dict:
+    """summary.json's ``input_fingerprints`` of a reconstruct / inpaint run: ``files`` (the
+    method's file options', ``Method.recorded``), then the SHA-256 (16 hex digits,
+    ``io.file_fingerprint``) of the ``image`` file read (``--image``; a folder's: ``images``,
+    {file relative to it: fingerprint}), of a ``mask`` file (``--mask``; a mask spec such as
+    center: none), and the weights' identities (``models.model_fingerprint``) of the
+    ``generator`` and ``discriminator`` used (None: none used), as a sweep records its inputs."""
+    from ..data import folder_files
+    from ..io import file_fingerprint
+    from ..masks import FILE_SUFFIXES
+    from ..models import model_fingerprint
+
+    found = dict(files)
+    if image is not None and Path(image).is_dir():
+        found["images"] = {f: file_fingerprint(Path(image) / f) for f in folder_files(image)}
+    elif image is not None:
+        found["image"] = file_fingerprint(image)
+    if isinstance(mask, str) and Path(mask).suffix.lower() in FILE_SUFFIXES:
+        found["mask"] = file_fingerprint(mask)
+    if generator is not None:
+        found["generator"] = model_fingerprint(generator, "generator")
+    if discriminator is not None:
+        found["discriminator"] = model_fingerprint(discriminator, "discriminator")
+    return found

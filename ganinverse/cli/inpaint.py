@@ -42,6 +42,7 @@ from ._common import (
     method_options,
     note_conversion,
     recorded_conversions,
+    run_fingerprints,
     set_method_flags,
     validate_methods,
 )
@@ -217,16 +218,19 @@ def run(args: argparse.Namespace) -> int:
     record = get_method(args.method)
     _check_flags_used(args)
     given = method_options(args, (args.method,))
+    # the blend: the method's own option as given (default here, for every method: Poisson
+    # blending; the flags' help says so), applied below to the raw completion, so raw.png and
+    # blended.png show both; the solver runs without its own blend, and is checked so (iagan's
+    # averaged Gaussian is in the raw completion, before this blend: no conflict here)
+    how = blend_spec(given.get(args.method, {}).get("blend", True))
+    if "blend" in given.get(args.method, {}):
+        given = {**given, args.method: {**given[args.method], "blend": False}}
     engine = engine_overrides(args)  # (with --box)
     checks = {"engine": engine, "how": "--method", "operator": Inpainting, "noise_std": 0.0}
     checks["noise_fixed"] = "inpaint measures without noise (it has no --noise-std)"
     options = validate_methods((args.method,), given, **checks)[args.method]
     if record.latent:  # every engine flag checked before any work
         options["config"] = options["config"].overridden(progress=not args.no_progress, **engine)
-    # the blend: the method's own option as given (default here, for every method: Poisson
-    # blending; the flags' help says so), applied below to the raw completion, so raw.png and
-    # blended.png show both
-    how = blend_spec(given.get(args.method, {}).get("blend", True))
     if "blend" in options:
         options["blend"] = False
     if "progress" in options:  # a solver's own bar (untrained priors)
@@ -275,6 +279,14 @@ def run(args: argparse.Namespace) -> int:
     kept, fingerprints = record.recorded(  # (idle options dropped; files' fingerprints)
         options, noise_std=0.0, operator=operator
     )
+    discriminator = None if D is None else (args.discriminator or args.generator)
+    fingerprints = run_fingerprints(  # (and the images, a mask file and the models read)
+        fingerprints,
+        image=args.image,
+        mask=args.mask,
+        generator=args.generator if G is not None else None,
+        discriminator=discriminator,
+    )
     y = operator.measure(x)
     res = reconstruct_result(
         args.method,
@@ -320,10 +332,11 @@ def run(args: argparse.Namespace) -> int:
                 "generator": args.generator if G is not None else None,
                 "generator_training_status": recorded_training_status(G),
                 "generator_trained_on": G_data,  # (its card's dataset; warned if not the data's)
-                "discriminator": "none" if D is None else (args.discriminator or args.generator),
+                "discriminator": discriminator,  # (null for none, as the generator's)
                 "mask": args.mask,
                 "seed": args.seed,  # (it draws a random mask, G's samples, restarts)
                 "image_ids": ids,
+                "image": None if args.image is None else str(Path(args.image).resolve()),
                 "input_files": files,
                 "input_conversions": conversions,
                 "missing_fraction": float(1 - mask.float().mean()),

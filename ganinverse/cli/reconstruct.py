@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from .. import metrics
 from .._validation import check_int, check_unit_noise_std
@@ -30,6 +31,7 @@ from ._common import (
     note_conversion,
     recorded_conversions,
     refuse_idle_seed,
+    run_fingerprints,
     set_method_flags,
     unused_engine_options,
     validate_methods,
@@ -162,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         converted = note_conversion(args.image, None if G is None else G.image_shape)
         note = [f"image file {args.image}: {converted}"] if converted else []
         converted = "; ".join(note + notes) or None  # (notes: the warned conversions)
-        read = {"image": str(args.image), "converted": converted}
+        read = {"image": str(Path(args.image).resolve()), "converted": converted}
     else:
         x, _ = load_images(args.dataset, args.data_root, args.split, n=1, start=args.index)
         read = {"dataset": args.dataset, "split": args.split, "index": args.index}
@@ -217,6 +219,13 @@ def run(args: argparse.Namespace) -> int:
     kept, fingerprints = record.recorded(  # (idle options dropped; files' fingerprints)
         options, noise_std=args.noise_std, operator=op
     )
+    fingerprints = run_fingerprints(  # (and the image, a mask file and the models read)
+        fingerprints,
+        image=args.image or None,
+        mask=value if axis is not None and axis.name == "mask" else None,
+        generator=generator if G is not None else None,
+        discriminator=args.discriminator if D is not None else None,
+    )
     shown = {
         k: (v if k != "config" else _engine(v))
         for k, v in kept.items()
@@ -261,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
                 "input": read,
                 "method": args.method,
                 "generator": generator if G is not None else None,  # (helper-78: not said)
+                "discriminator": args.discriminator if D is not None else None,
                 "operator": args.operator,
                 # the operator's own setting as its flag names it (--mask center, --factor 4;
                 # --m's is "m" below; the default where the flag was not given)

@@ -483,10 +483,8 @@ def _title(spec: dict) -> str:
     """The report's title from a sweep's settings (``SweepSpec.to_json()`` or its sweep.json)."""
     operator = spec.get("operator", "gaussian")
     op = "" if operator == "gaussian" else f"{operator} operator, "
-    return (
-        f"{spec['dataset']}, {op}generator {spec['generator']}, noise σ = {spec['noise_std']} "
-        "([0,1] scale)"
-    )
+    generator = f"generator {spec['generator']}" if spec.get("generator") else "no generator"
+    return f"{spec['dataset']}, {op}{generator}, noise σ = {spec['noise_std']} ([0,1] scale)"
 
 
 def run_merge(args: argparse.Namespace) -> int:

@@ -153,6 +153,7 @@ class AdaptiveResult:
             "bp_not_converged": self.bp_converged,
         }
         starts = [self.start.status] + ([self.mirrored.status] if self.mirrored else [])
+        starts += [self.gaussian.status] if self.gaussian is not None else []
         return image_status(flags, *starts)
 
 

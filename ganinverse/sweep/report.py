@@ -176,6 +176,27 @@ def format_weights(out: Path, axis: str = "m") -> str:
     return "\n".join(lines) + "\n"
 
 
+def seconds_note(rows: Sequence[dict]) -> str:
+    """The note under the table on its s/image where a row's method solves with a Gaussian
+    prior of G's samples (gaussian; iagan with --iagan-gaussian-weight): the sweep draws those
+    samples once, before its units (``Sweep._draw_samples``), so s/image leaves the draw out;
+    "" for other methods."""
+    from ..methods import GAUSSIAN_WEIGHT, METHODS
+
+    def draws(name: str) -> bool:
+        record = METHODS.get(name)
+        return name == "gaussian" or GAUSSIAN_WEIGHT in getattr(record, "defaults", {})
+
+    if not any(draws(name) for name in {r["method"] for r in rows}):
+        return ""
+    return (
+        "\ns/image: each image's share of its solve's seconds, without the weight searches "
+        "(weights.json) and without the one-off draw of G's samples behind the Gaussian "
+        "prior's moments (gaussian; iagan with --iagan-gaussian-weight), which the sweep makes "
+        "once, before its units.\n"
+    )
+
+
 #: The mark beside a weight chosen at an edge of its grid (weights.json ``grid_edge``).
 EDGE_MARK = " †"
 
@@ -382,7 +403,8 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     )
     parts = (unchecked, missing_rows(out, rows), missing_searches(out, rows))
     missing = "; ".join(filter(None, parts))
-    text = format_table(table) + format_options(out) + format_weights(out, axis.name)
+    text = format_table(table) + seconds_note(rows)
+    text += format_options(out) + format_weights(out, axis.name)
     if missing:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=user_stacklevel())
         text = f"**Incomplete:** {missing}\n\n" + text

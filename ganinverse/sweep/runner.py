@@ -36,7 +36,15 @@ from ..data import SOURCES, load_images, load_validation_images, warn_trained_on
 from ..device import resolve_device
 from ..io import atomic_write, atomic_write_json, check_output_dir, file_fingerprint, read_json
 from ..masks import FILE_SUFFIXES, mask_from_file
-from ..methods import METHODS, choose_weight, get_method, reconstruct_result
+from ..methods import (
+    GAUSSIAN_IMAGES,
+    GAUSSIAN_N_SAMPLES,
+    GAUSSIAN_WEIGHT,
+    METHODS,
+    choose_weight,
+    get_method,
+    reconstruct_result,
+)
 from ..operators import LinearOperator, measurements_at
 from ..seeds import derive_seed
 from ..status import UNREPORTED
@@ -125,6 +133,7 @@ class Sweep:
         self._val_images: torch.Tensor | None = None
         self._operator: tuple | None = None  # units run grouped by x: keep the last operator
         self._starts: dict[tuple, Any] = {}  # see _solve
+        self._progress = False  # (run's: the bar of a one-off draw of G's samples)
         self._validate()
         saved = self.out / "sweep.json"
         before = read_json(saved, "sweep spec") if saved.is_file() else None
@@ -448,6 +457,9 @@ class Sweep:
             for i, u in enumerate(self.spec.units())
             if i % n == k and not seen[(str(u[0]), u[1])].issuperset(self.unit_images(u[2]))
         ]
+        self._progress = progress
+        for method in dict.fromkeys(u[1] for u in todo):  # G's samples, before any unit's clock
+            self._draw_samples(method, self.spec.fixed_options(method))
         if not path.is_file() or path.stat().st_size == 0:
             # the header written atomically (never a buffered write that a kill can lose: a file
             # without its header would take the next rows' first line as its columns)
@@ -489,6 +501,7 @@ class Sweep:
         seed = derive_seed(s.seed, TEST)
         y = measure(op, images, seed, x, ids)
         options = self.unit_options(method, x)
+        self._draw_samples(method, options)  # (again where a search drew others since)
         start = time.perf_counter()
         result = self._solve(method, x, ids, op, y, options, seed)
         seconds = getattr(result, "seconds", None)
@@ -537,6 +550,22 @@ class Sweep:
                 )
         return rows
 
+    def _draw_samples(self, method: str, options: dict) -> None:
+        """Draw the samples of G behind the Gaussian prior that a unit of ``method`` solves with
+        (``generator_draw``), as its solve draws them (the test images' seed, G's device), so
+        that the solve finds them in ``solvers.gaussian.generator_samples``' cache: the one-off
+        draw is not charged to the first unit's seconds (the rows' s/image), and a bar shows it
+        (unless run without progress). A no-op where they are drawn already."""
+        n_samples = generator_draw(method, options)
+        G = self.generator() if n_samples is not None else None
+        if G is None:
+            return
+        from ..latent import generator_device
+        from ..solvers.gaussian import generator_samples
+
+        seed = derive_seed(self.spec.seed, TEST)  # (_run_unit's: the seed the solve passes)
+        generator_samples(G, n_samples, seed, generator_device(G), progress=self._progress)
+
     def _solve(
         self,
         method: str,
@@ -583,6 +612,19 @@ class Sweep:
         """Keep the first unit's images for the figure grids."""
         path = self.out / "images" / f"{name}.safetensors"
         atomic_write(path, lambda p: save_file({"images": images.contiguous()}, str(p)))
+
+
+def generator_draw(method: str, options: dict) -> int | None:
+    """How many samples of G a solve of ``method`` with ``options`` (over its defaults) draws
+    for a Gaussian prior's moments: gaussian's ``n_samples`` without a samples file, iagan's
+    ``gaussian_n_samples`` with ``gaussian_weight > 0`` and no ``gaussian_images``; else None."""
+    full = get_method(method).options(options)
+    if GAUSSIAN_WEIGHT in full:  # (a method averaged with the Gaussian: iagan)
+        drawn = full[GAUSSIAN_WEIGHT] > 0 and full.get(GAUSSIAN_IMAGES) is None
+        return int(full[GAUSSIAN_N_SAMPLES]) if drawn else None
+    if method == "gaussian" and full.get("samples") is None:
+        return int(full["n_samples"])
+    return None
 
 
 def _key(options: dict) -> tuple:

@@ -447,7 +447,7 @@ class SweepSpec:
                     only = record.generator_acts_when
                     raise ValueError(
                         f"method {record.name!r} needs a generator (--generator)"
-                        + (f" with {only[1]}" if only else "")
+                        + (f" when {only[1]}" if only else "")
                     )
 
     # -- what the runner reads ----------------------------------------------------------------

@@ -717,3 +717,61 @@ def test_the_engine_help_says_where_an_unset_flag_comes_from(command, says, caps
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert says in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "inpaint"])
+def test_a_summary_fingerprints_the_image_the_mask_file_and_the_models_it_read(
+    command, tmp_path, monkeypatch
+):
+    """User trial: reconstruct's and inpaint's summary.json fingerprinted a samples file only
+    (a sweep records its generator's, images' and mask files'): a rewritten --image, --mask
+    file or checkpoint gave other numbers under the same names. They now record the image
+    file's bytes (its path absolute), the mask file's, and the weights of G and D used."""
+    import numpy as np
+    from PIL import Image
+
+    from ganinverse.io import file_fingerprint
+    from ganinverse.models import DCGANDiscriminator, model_fingerprint
+
+    torch.manual_seed(0)
+    G = DCGANGenerator(latent_dim=8, image_shape=(1, 28, 28), ngf=4)
+    gen = str(save_model(G, tmp_path / "g" / "generator"))
+    disc = DCGANDiscriminator(image_shape=(1, 28, 28), ndf=4)
+    disc = str(save_model(disc, tmp_path / "g" / "discriminator"))
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((28, 28)) * 255).astype(np.uint8)).save(tmp_path / "in.png")
+    hole = np.full((28, 28), 255, np.uint8)
+    hole[8:20, 8:20] = 0
+    Image.fromarray(hole).save(tmp_path / "hole.png")
+    monkeypatch.chdir(tmp_path)  # (the files named relative to it)
+    argv = [command, "--generator", gen, "--discriminator", disc, "--image", "in.png"]
+    argv += ["--mask", "hole.png", "--steps", "2", "--restarts", "1", "--device", "cpu"]
+    argv += ["--no-progress", "--out", "o"]
+    if command == "reconstruct":  # (csgm with its discriminator prior: D used)
+        argv += ["--operator", "inpainting", "--d-weight", "0.1"]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["input_fingerprints"] == {
+        "image": file_fingerprint(tmp_path / "in.png"),
+        "mask": file_fingerprint(tmp_path / "hole.png"),
+        "generator": model_fingerprint(gen, "generator"),
+        "discriminator": model_fingerprint(disc, "discriminator"),
+    }
+    image = summary["input"]["image"] if command == "reconstruct" else summary["image"]
+    assert image == str((tmp_path / "in.png").resolve())
+    assert summary["discriminator"] == disc
+
+
+def test_summaries_record_no_discriminator_and_no_generator_as_null(tmp_path):
+    """User trial: inpaint's summary.json held "discriminator": "none" beside "generator":
+    null; and a sweep without a generator was titled "generator None" in summary.md."""
+    argv = ["inpaint", "--dataset", "digits", "--n", "1", "--method", "tv", "--tv-iters", "50"]
+    assert main([*argv, "--no-progress", "--out", str(tmp_path / "i")]) == 0
+    summary = json.loads((tmp_path / "i" / "summary.json").read_text())
+    assert summary["generator"] is None and summary["discriminator"] is None
+    assert "input_fingerprints" not in summary  # (no file, no model read)
+    argv = ["sweep", "--dataset", "digits", "--methods", "lasso-dct", "--lasso-lambdas", "0.3"]
+    argv += ["--m", "20", "--n-images", "1", "--no-progress", "--out", str(tmp_path / "s")]
+    assert main(argv) == 0
+    title = (tmp_path / "s" / "summary.md").read_text().splitlines()[0]
+    assert title == "# digits, no generator, noise σ = 0.1 ([0,1] scale)", title

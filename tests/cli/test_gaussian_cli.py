@@ -78,7 +78,7 @@ def test_a_samples_file_flag_is_named_once_with_the_clis_fix(tmp_path):
 
 def test_a_samples_file_of_too_many_images_is_refused_with_a_file_of_fewer(tmp_path, monkeypatch):
     path = str(save_samples(torch.rand(50, 1, 28, 28) - 0.5, tmp_path / "s"))
-    have = 350_000  # (the file alone fits: the 100 measurements do not)
+    have = 480_000  # (the file alone fits: the 100 measurements do not)
     assert memory_needed(50, DIGITS, 0) <= have < memory_needed(50, DIGITS, 100)
     fits = max(n for n in range(2, 50) if memory_needed(n, DIGITS, 100) <= have)
     monkeypatch.setattr(cost, "available_memory", lambda device: have)
@@ -130,3 +130,75 @@ def test_an_iagan_gaussian_weight_of_1_or_more_is_refused_as_not_below_1(weight)
     assert text.startswith(f"--iagan-gaussian-weight: gaussian_weight must be < 1, got {weight:g}")
     with pytest.raises(ValueError, match=f"^gaussian_weight must be < 1, got {weight:g}"):
         get_method("iagan").validate({"gaussian_weight": weight})
+
+
+def _sparse_samples(path, n: int, shape=(1, 28, 28)):
+    """A safetensors file whose header holds ``images`` (n, *shape) float32, its data a hole
+    (a sparse file: nothing of it is on disk or in memory unless it is read)."""
+    import json
+    import struct
+
+    size = 4 * n * int(torch.tensor(shape).prod())
+    header = json.dumps(
+        {"images": {"dtype": "F32", "shape": [n, *shape], "data_offsets": [0, size]}}
+    ).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header)
+        f.truncate(8 + len(header) + size)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "command, argv",
+    [
+        ("reconstruct", ["--method", "gaussian", "--gaussian-images", "{f}", "--m", "300"]),
+        ("reconstruct", ["--method", "gaussian", "--gaussian-images", "{f}", "--m", "300",
+                         "--gaussian-mirror", "true"]),
+        ("inpaint", ["--method", "gaussian", "--gaussian-images", "{f}", "--mask", "center"]),
+        ("sweep", ["--methods", "gaussian", "--gaussian-images", "{f}", "--m", "10,300",
+                   "--n-images", "2"]),
+        ("reconstruct", ["--method", "iagan", "--iagan-gaussian-weight", "0.3",
+                         "--iagan-gaussian-images", "{f}", "--m", "300"]),
+    ],
+)  # fmt: skip
+def test_a_samples_file_beyond_the_memory_is_refused_from_its_header_alone(
+    command, argv, tmp_path, monkeypatch, capsys
+):
+    """helper-82: every command read the whole file (memory past 5 GB for a 9.8 GB file) before
+    its memory refusal: the first check, with the measurements not known yet, found the
+    samples alone fitting and read them. The file is now read only once the memory with the
+    measurements is checked; the refusal's fix counts the measurements, mirror included."""
+    path = _sparse_samples(tmp_path / "big.safetensors", 20_000)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the samples file was read before the memory refusal")
+
+    monkeypatch.setattr("safetensors.torch.load_file", never)
+    monkeypatch.setattr(cost, "available_memory", lambda device: 100 * 2**20)
+    out = tmp_path / "out"
+    args = [command, "--dataset", "digits", *[a.format(f=path) for a in argv]]
+    assert main([*args, "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "the Gaussian's 20,000 samples" in err
+        and "measured by 300 measurements" in err
+        or (command == "inpaint" and "measured by 784 measurements" in err)
+    ), err
+    assert "images or fewer" in err and not out.exists(), err
+    fits = int(err.split("pass a file of ")[1].split(" images")[0].replace(",", ""))
+    d = 784 if command == "inpaint" else 300
+    mirror = "--gaussian-mirror" in argv
+    assert memory_needed(fits, DIGITS, d, mirror=mirror) <= 100 * 2**20
+    assert memory_needed(fits + 1, DIGITS, d, mirror=mirror) > 100 * 2**20
+
+
+def test_a_folder_or_a_truncated_file_as_samples_is_named_so(tmp_path, capsys):
+    from ganinverse.solvers.gaussian import check_gaussian_options
+
+    with pytest.raises(ValueError, match=r"--gaussian-images: '.*' is a folder; .* drop"):
+        check_gaussian_options(100, str(tmp_path), name="--gaussian-images")
+    path = tmp_path / "cut.safetensors"
+    save_samples(torch.rand(4, 1, 8, 8) - 0.5, path)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match=r"samples: '.*' is truncated"):
+        check_gaussian_options(100, str(path))

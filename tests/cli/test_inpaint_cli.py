@@ -456,3 +456,43 @@ def test_the_summary_nests_the_options_as_reconstructs_without_those_idle_here(
     assert main([*rec, "--out", str(tmp_path / "r")]) == 0
     options = json.loads((tmp_path / "r" / "summary.json").read_text())["options"]
     assert options["discrepancy"] == 1.0 and options["blend"] is False
+
+
+@pytest.mark.parametrize("blend", ["true", "biharmonic", "poisson:0.5", None])
+def test_iagans_blend_and_averaged_gaussian_run_together_in_inpaint(blend, tmp_path, checkpoints):
+    """User trial: `inpaint --method iagan --iagan-gaussian-weight 0.3 --iagan-blend true` was
+    refused ("the Gaussian's x̂ would be averaged in after the blend"), though inpaint blends
+    the raw completion itself, after the solver (without the flag it already did: Poisson).
+    Every blend spelling runs: the average in raw.png, the blend into the known pixels after."""
+    gen, _ = checkpoints
+    out = tmp_path / "out"
+    argv = ["inpaint", "--dataset", "digits", "--n", "1", "--method", "iagan"]
+    argv += ["--generator", str(gen), "--mask", "random:0.8", "--out", str(out)]
+    argv += ["--iagan-gaussian-weight", "0.3", "--iagan-gaussian-n-samples", "50"]
+    argv += ["--steps", "2", "--restarts", "1", "--iagan-steps", "2", "--no-progress"]
+    assert main([*argv, *(["--iagan-blend", blend] if blend else [])]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["options"]["gaussian_weight"] == 0.3
+    spelled = {"true": True, "biharmonic": "biharmonic:0.5", "poisson:0.5": "poisson:0.5"}
+    assert summary["blend"] == spelled.get(blend, True)
+    blended = np.asarray(Image.open(out / "000_blended.png"))
+    original = np.asarray(Image.open(out / "000_masked.png"))
+    known = original != 128
+    assert np.array_equal(blended[known], original[known])  # (the blend after the average)
+    assert not np.array_equal(blended, np.asarray(Image.open(out / "000_raw.png")))
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "sweep"])
+def test_where_the_solver_blends_the_pair_is_refused_by_its_flags(command, tmp_path, capsys):
+    """reconstruct (--operator inpainting) and sweep blend inside iagan, before the average: the
+    pair stays refused, its message in the flags' words, not "gaussian_weight=0.3 with
+    blend=True"."""
+    argv = [command, "--dataset", "digits", "--operator", "inpainting", "--mask", "center"]
+    argv += ["--iagan-gaussian-weight", "0.3", "--iagan-blend", "poisson:0.5"]
+    argv += ["--method" if command == "reconstruct" else "--methods", "iagan"]
+    assert main([*argv, "--no-progress", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    said = "an averaged Gaussian (--iagan-gaussian-weight 0.3) with a blend (--iagan-blend "
+    assert said + "poisson:0.5): the Gaussian's x̂ would be averaged in after the blend" in err
+    assert "gaussian_weight=" not in err and "blend=" not in err, err
+    assert not (tmp_path / "o").exists()

@@ -226,12 +226,16 @@ def test_a_samples_files_values_are_checked_before_any_work(tmp_path):
     save_file({"images": images}, str(nan))
     record = gi.get_method("gaussian")
     with pytest.raises(ValueError, match=r"samples must be images on \[-1, 1\].*x / 127.5 - 1"):
-        record.validate({"samples": str(loud)}, shape=(1, 8, 8))
+        record.validate({"samples": str(loud)}, shape=(1, 8, 8), d=10)
     with pytest.raises(ValueError, match="samples holds 1 non-finite values"):
-        record.validate({"samples": str(nan)}, shape=(1, 8, 8))
+        record.validate({"samples": str(nan)}, shape=(1, 8, 8), d=10)
     iagan = gi.get_method("iagan")
     with pytest.raises(ValueError, match="gaussian_images must be images on"):
-        iagan.validate({"gaussian_weight": 0.5, "gaussian_images": str(loud)}, shape=(1, 8, 8))
+        iagan.validate(
+            {"gaussian_weight": 0.5, "gaussian_images": str(loud)}, shape=(1, 8, 8), d=10
+        )
+    # (the measurements not known yet: the header alone, the file read once its memory is known)
+    record.validate({"samples": str(loud)}, shape=(1, 8, 8))
 
 
 def test_n_samples_with_a_samples_file_warns_that_it_changes_nothing(toy_generator, tmp_path):
@@ -409,8 +413,8 @@ def test_an_idle_n_samples_flag_is_refused_with_the_fix_that_makes_it_act(tmp_pa
     argv += ["--gaussian-images", path, "--gaussian-n-samples", "50", "--out", str(out)]
     assert main(argv) == 2 and not out.exists()
     assert (
-        "--gaussian-n-samples has no effect unless --gaussian-images = none (the moments of G's "
-        "samples) (gaussian): drop --gaussian-images, or drop --gaussian-n-samples"
+        "--gaussian-n-samples has no effect unless G's samples are drawn (no --gaussian-images) "
+        "(gaussian): drop --gaussian-images, or drop --gaussian-n-samples"
     ) in capsys.readouterr().err
 
 
@@ -431,17 +435,17 @@ def test_samples_beyond_the_devices_memory_are_refused_before_any_is_drawn(
 
     monkeypatch.setattr(cost, "available_memory", lambda device: 30_000)  # bytes
     monkeypatch.setattr(gaussian_module, "generator_samples", never)
-    monkeypatch.setattr(gaussian_module, "_file_images", never)
+    monkeypatch.setattr("safetensors.torch.load_file", never)
     with pytest.raises(ValueError, match=r"n_samples: the Gaussian's 50 samples of 64 values"):
         gaussian(toy_generator, op, y, n_samples=50)
     monkeypatch.setattr(cost, "available_memory", lambda device: 20_000)  # (the file alone)
     with pytest.raises(ValueError, match=r"samples: the Gaussian's 50 samples .* pass a file of"):
         gaussian(toy_generator, op, y, samples=path)
     with pytest.raises(ValueError, match="n_samples: the Gaussian's 500 samples"):
-        gi.get_method("gaussian").validate({"n_samples": 500}, shape=(1, 8, 8))
+        gi.get_method("gaussian").validate({"n_samples": 500}, shape=(1, 8, 8), d=10)
     with pytest.raises(ValueError, match="500 samples and their 500 mirror images .* available"):
         gi.get_method("gaussian").validate(
-            {"n_samples": 500, "mirror_samples": True}, shape=(1, 8, 8)
+            {"n_samples": 500, "mirror_samples": True}, shape=(1, 8, 8), d=10
         )
 
 
@@ -504,7 +508,7 @@ def test_with_a_samples_file_no_generator_is_needed_and_one_given_is_called_idle
     with pytest.warns(IdleOptionWarning, match="uses no generator with these options"):
         with_G = gi.reconstruct_result("gaussian", toy_generator, op, y, samples=path)
     torch.testing.assert_close(alone.x_hat, with_G.x_hat)
-    with pytest.raises(ValueError, match=r"needs a generator \(G\) with samples = none"):
+    with pytest.raises(ValueError, match=r"needs a generator \(G\) when G's samples are drawn"):
         gi.reconstruct_result("gaussian", None, op, y)
     assert gi.get_method("gaussian").uses_generator({"samples": path}) is False
     assert gi.get_method("gaussian").uses_generator() is True
@@ -532,7 +536,10 @@ def test_the_cli_runs_a_samples_file_without_a_generator_and_refuses_one(tmp_pat
     refused = tmp_path / "refused"
     assert main([*argv, "--out", str(refused), "--generator", "digits"]) == 2
     err = capsys.readouterr().err
-    assert "--generator is used by gaussian only with --gaussian-images = none" in err, err
+    assert (
+        "--generator is used by gaussian only when G's samples are drawn (no --gaussian-images)"
+        in err
+    ), err
     assert "drop --generator" in err and not refused.exists()
 
 
@@ -554,7 +561,7 @@ def test_a_sweep_of_a_samples_file_runs_without_a_generator_and_grows_by_csgm(
     spec = __import__("json").loads((out / "sweep.json").read_text())
     assert spec["generator"] is None
     assert main([*argv, "--methods", "gaussian", "--m", "10", "--generator", "digits"]) == 2
-    assert "--generator is used by gaussian only with" in capsys.readouterr().err
+    assert "--generator is used by gaussian only when" in capsys.readouterr().err
     grown = [*argv, "--methods", "gaussian,csgm", "--m", "10", "--generator", "digits"]
     assert main([*grown, "--steps", "5", "--restarts", "1"]) == 0  # (the folder grows by csgm)
     with pytest.raises(ValueError, match="method 'gaussian' needs a generator"):
@@ -577,3 +584,25 @@ def test_iagans_averaged_gaussian_draws_with_the_engines_progress_bar(
         adapt_steps=2, gaussian_weight=0.3, gaussian_n_samples=37,
     )  # fmt: skip
     assert ("gaussian: samples of G" in capsys.readouterr().err) is progress
+
+
+def test_a_degenerate_prior_is_flagged_in_each_images_status(tmp_path, toy_generator):
+    """helper-82: samples of zero spread gave rows marked ok (the warning on stderr only)."""
+    from ganinverse.exceptions import DegeneratePriorWarning
+    from ganinverse.status import is_status
+
+    op = GaussianCS((1, 8, 8), 10, seed=0)
+    y = op.measure(torch.rand(3, 1, 8, 8) - 0.5, seed=1)
+    same = str(save_samples(torch.full((6, 1, 8, 8), 0.25), tmp_path / "same.safetensors"))
+    varied = str(save_samples(torch.rand(6, 1, 8, 8) - 0.5, tmp_path / "varied.safetensors"))
+    with pytest.warns(DegeneratePriorWarning):
+        flagged = gaussian(None, op, y, samples=same)
+    assert flagged.status == ["degenerate_prior"] * 3 and is_status(flagged.status[0])
+    assert gaussian(None, op, y, samples=varied).status == ["ok"] * 3
+    config = gi.get_method("iagan").defaults["config"].updated(steps=3, restarts=1)
+    with pytest.warns(DegeneratePriorWarning):
+        hybrid = gi.reconstruct_result(
+            "iagan", toy_generator, op, y, config=config, adapt_steps=2,
+            gaussian_weight=0.3, gaussian_images=same,
+        )  # fmt: skip
+    assert all("degenerate_prior" in s.split("+") for s in hybrid.status)

@@ -74,3 +74,86 @@ def test_a_sweep_refuses_gaussians_memory_at_its_largest_x_before_any_file(tmp_p
     assert not out.exists() or not any(out.iterdir())
     Sweep(spec(10), out)  # (10 measurements fit)
     assert (out / "sweep.json").is_file()
+
+
+def test_the_one_off_draw_of_gs_samples_is_outside_every_units_seconds(
+    tiny_generator, tmp_path, monkeypatch
+):
+    """User trial: gaussian's s/image depended on which x ran first (1.283 s at m = 20, 0.057
+    at m = 100): the draw of G's samples, cached per G (one set), was charged to the first
+    unit, with no bar moving. Here a draw (a key other than G's last) sleeps 0.3 s: none runs
+    inside a unit's solve, for gaussian (G's samples) nor for iagan averaged with a Gaussian of
+    G's samples, whose step search draws at the validation seed in between (the sweep draws
+    the test seed's again before the solve); the sweep's draws show a bar, no row's seconds
+    hold the sleep, and summary.md says s/image leaves the draw out."""
+    import csv
+    import time
+
+    from ganinverse.solvers import gaussian as module
+    from ganinverse.sweep import report
+
+    from .conftest import spec
+
+    real, last, draws, solving = module.generator_samples, {}, [], [False]
+
+    def slow(G, n_samples, seed, device, *, progress=False):
+        if last.get(id(G)) != (n_samples, seed):  # (a draw: the cache holds one set per G)
+            last[id(G)] = (n_samples, seed)
+            draws.append((solving[0], progress))
+            time.sleep(0.3)
+        return real(G, n_samples, seed, device, progress=progress)
+
+    solve = Sweep._solve
+
+    def timed(self, *args, **kwargs):  # (the region whose seconds the rows record)
+        solving[0] = True
+        try:
+            return solve(self, *args, **kwargs)
+        finally:
+            solving[0] = False
+
+    monkeypatch.setattr(module, "generator_samples", slow)
+    monkeypatch.setattr(Sweep, "_solve", timed)
+    options = {"gaussian": {"n_samples": 40}}
+    options["iagan"] = {"gaussian_weight": 0.3, "gaussian_n_samples": 40}
+    s = spec(
+        tiny_generator,
+        methods=("gaussian", "iagan"),
+        options=options,
+        n_images=2,
+        grids={"iagan_steps": (1, 2)},
+        grid_images=0,
+    )
+    out = tmp_path / "out"
+    Sweep(s, out, device="cpu").run(progress=True)
+    with (out / "rows.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["method"], r["setting"]) for r in rows} == {
+        (m, x) for m in ("gaussian", "iagan") for x in ("20", "60")
+    }
+    assert draws and not any(inside for inside, _ in draws), draws  # (none in a solve)
+    assert any(bar for _, bar in draws)  # (the sweep's own draws: a bar)
+    slowest = max(float(r["seconds"]) for r in rows if r["method"] == "gaussian")
+    assert slowest < 0.15, rows  # (2 images a unit: a draw in it would be >= 0.15 s each)
+    text = report(out)
+    assert "without the one-off draw of G's samples" in text
+    assert text in (out / "summary.md").read_text()
+
+
+def test_the_sweeps_draw_shows_no_bar_without_progress(tiny_generator, tmp_path, monkeypatch):
+    """--no-progress (progress=False): the sweep's draw of G's samples shows no bar."""
+    from ganinverse.solvers import gaussian as module
+
+    from .conftest import spec
+
+    real, bars = module.generator_samples, []
+
+    def watched(G, n_samples, seed, device, *, progress=False):
+        bars.append(progress)
+        return real(G, n_samples, seed, device, progress=progress)
+
+    monkeypatch.setattr(module, "generator_samples", watched)
+    options = {"gaussian": {"n_samples": 30}}
+    s = spec(tiny_generator, methods=("gaussian",), options=options, n_images=1, x_values=(20,))
+    Sweep(s, tmp_path / "out", device="cpu").run(progress=False)
+    assert bars and not any(bars)
