@@ -889,6 +889,23 @@ def check_generator_used(
     check_flags_used({"--generator": takers}, methods, how=how)
 
 
+def load_method_generator(
+    generator: str | None, record: Any, options: Mapping[str, Any], device: Any, *, kept: str
+) -> tuple[str, Any]:
+    """One method's ``--generator`` (reconstruct, inpaint): refused where the method uses no G
+    with its full ``options`` (``check_generator_used``; ``kept``: what happens without it),
+    else (its name, default ``digits``; G loaded on ``device``, or None where the method uses
+    none)."""
+    from ..models import load_generator
+
+    check_generator_used(
+        generator, (record.name,), {record.name: options}, how="--method", kept=kept
+    )
+    name = "digits" if generator is None else generator  # (the default G)
+    uses = record.uses_generator(options)
+    return name, (load_generator(name, device=device) if uses else None)
+
+
 def method_chain(name: str) -> list[str]:
     """``name`` and the methods it starts from (their searches run for it)."""
     from ..methods import get_method

@@ -34,11 +34,11 @@ from ._common import (
     check_axis_value,
     check_discriminator_used,
     check_flags_used,
-    check_generator_used,
     dataset_selection,
     engine_flag_owners,
     engine_overrides,
     engine_record,
+    load_method_generator,
     method_options,
     note_conversion,
     recorded_conversions,
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     """Check every argument, the data, the mask and ``--out`` first; write the images and
     summary.json as one unit (summary.json last)."""
     from ..latent import generator_device
-    from ..models import load_generator, recorded_training_status
+    from ..models import recorded_training_status
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
@@ -235,15 +235,9 @@ def run(args: argparse.Namespace) -> int:
         options["blend"] = False
     if "progress" in options:  # a solver's own bar (untrained priors)
         options["progress"] = not args.no_progress
-    check_generator_used(
-        args.generator,
-        (args.method,),
-        {args.method: options},
-        how="--method",
-        kept="the images keep their own size",
+    args.generator, G = load_method_generator(
+        args.generator, record, options, device, kept="the images keep their own size"
     )
-    args.generator = "digits" if args.generator is None else args.generator
-    G = load_generator(args.generator, device=device) if record.uses_generator(options) else None
     device = device if G is None else generator_device(G)
     D = _load_discriminator(args, G, device) if record.takes_discriminator(options) else None
     if D is None and given.get(args.method, {}).get("prior_weight", 0) > 0:

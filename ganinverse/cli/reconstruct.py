@@ -21,12 +21,12 @@ from ._common import (
     check_axis_value,
     check_discriminator_used,
     check_flags_used,
-    check_generator_used,
     dataset_selection,
     engine_flag_owners,
     engine_overrides,
     engine_record,
     flag_metavar,
+    load_method_generator,
     method_options,
     note_conversion,
     recorded_conversions,
@@ -118,7 +118,7 @@ def _setting(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Check every argument, the data and ``--out`` first; write the three images as one unit."""
-    from ..models import load_generator, recorded_training_status
+    from ..models import recorded_training_status
 
     out = check_output_dir(args.out, "--out", owner=OWNER)
     device = resolve_device(args.device)
@@ -143,15 +143,9 @@ def run(args: argparse.Namespace) -> int:
     checks["operator"] = REGISTRY[args.operator]
     checks["noise_std"] = args.noise_std
     options = validate_methods((args.method,), **checks)[args.method]  # the options alone
-    check_generator_used(
-        args.generator,
-        (args.method,),
-        {args.method: options},
-        how="--method",
-        kept="the image keeps its own size",
+    generator, G = load_method_generator(
+        args.generator, record, options, device, kept="the image keeps its own size"
     )
-    generator = "digits" if args.generator is None else args.generator  # (the default G)
-    G = load_generator(generator, device=device) if record.uses_generator(options) else None
     D = None
     if args.discriminator:
         from ..models import load_discriminator
