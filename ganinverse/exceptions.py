@@ -121,7 +121,7 @@ def warn_idle(solver: str, set_options: dict, needs: str) -> None:
     for name, (value, default) in set_options.items():
         if value != default:
             warnings.warn(
-                f"{solver}: {name}={value!r} changes nothing here: it acts only with {needs}; "
+                f"{solver}: {name}={value!r} changes nothing here: it acts only when {needs}; "
                 "drop it or set that",
                 SolverIdleOptionWarning,
                 stacklevel=user_stacklevel(),

@@ -373,7 +373,9 @@ class Method:
         one (e.g. a check that needs D); ``candidate`` is None unless ``option`` is "grid"
         (then ``index``: its place in ``grid``). The message is that of the options up to the
         one blamed (the others at their defaults), or, for an error marked ``joint`` (a bound
-        of the options together: gaussian's memory), that of all the options given.
+        of the options together: gaussian's memory), that of all the options given, with
+        ``option`` None (its message names the options; fewer are not re-checked, which could
+        read the file the bound refuses).
         """
         given = dict(options or {})
         shape = None if shape is None else tuple(shape)
@@ -406,7 +408,10 @@ class Method:
             error = attempt(check, names)
             if error is None:
                 continue
-            joint = error if getattr(error, "joint", False) else None
+            if getattr(error, "joint", False):  # (a bound of the options together, said of
+                # all those given; no re-check of fewer: it could read the file refused)
+                error.option, error.candidate = None, None
+                raise error
             blamed, k = None, len(names)
             while k > 0:  # the option from which on every prefix of the given ones fails
                 before = attempt(check, names[: k - 1])
@@ -416,8 +421,6 @@ class Method:
                 error, k = before, k - 1
             if blamed is None:
                 error = attempt(check, names)
-            if joint is not None:  # (a bound of the options together: said of those given)
-                error = joint
             error.option, error.candidate = blamed, None
             raise error
         full = self.options(given)
@@ -900,7 +903,7 @@ def _idle_warnings(
         needs, fix = api_words(record, needs), api_words(record, record.flags[name].fix_for(runs))
         warnings.warn(
             f"method {record.name!r}: {name}={runs[0][name]!r} changes nothing {where}: it "
-            f"acts only with {needs}; drop it or {fix}",
+            f"acts only when {needs}; drop it or {fix}",
             IdleOptionWarning,
             stacklevel=user_stacklevel(),
         )
@@ -1543,7 +1546,8 @@ def _check_iagan_options(
             said = f"{GAUSSIAN_WEIGHT}={weight:g} with blend={blend!r}"
         raise ValueError(
             f"{said}: the Gaussian's x̂ would be averaged in after the blend, and the average "
-            "would no longer keep the known pixels; drop one of them"
+            "would no longer keep the known pixels; drop one of them (ganinverse inpaint runs "
+            "the pair: it blends the averaged completion after the solver)"
         )
     if weight > 0:  # (images without a weight: refused as idle, IAGAN_GAUSSIAN)
         check_gaussian_options(

@@ -225,11 +225,11 @@ def test_python_m_ganinverse_runs_the_command(monkeypatch, capsys):
         (
             "ilo",
             {"ilo_steps": 0, "ilo_lr": 0.05},
-            "ilo_lr=0.05 changes nothing here: it acts only with ilo_steps > 0",
+            "ilo_lr=0.05 changes nothing here: it acts only when ilo_steps > 0",
         ),
         ("ilo", {"ilo_steps": 0, "radius": 0.5}, "radius=0.5 changes nothing"),
         ("ilo", {"radius": 0, "ilo_steps": 20}, "ilo_steps=20 changes nothing.* radius > 0"),
-        ("iagan", {"adapt_steps": 0, "lr_theta": 1e-3}, "acts only with adapt_steps > 0"),
+        ("iagan", {"adapt_steps": 0, "lr_theta": 1e-3}, "acts only when adapt_steps > 0"),
         ("iagan", {"adapt_steps": 0, "discrepancy": 2.0}, "discrepancy=2.0 changes nothing"),
     ],
 )

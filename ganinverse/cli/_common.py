@@ -906,6 +906,14 @@ def load_method_generator(
     return name, (load_generator(name, device=device) if uses else None)
 
 
+def spelled_file(value: Any) -> Any:
+    """A setting as a summary records it: a path to an existing file (a ``--mask`` file)
+    absolute, as the image's and a samples file's, else the value as given (``center``)."""
+    if isinstance(value, str) and value.strip() and Path(value).is_file():
+        return str(Path(value).resolve())
+    return value
+
+
 def method_chain(name: str) -> list[str]:
     """``name`` and the methods it starts from (their searches run for it)."""
     from ..methods import get_method

@@ -44,6 +44,7 @@ from ._common import (
     recorded_conversions,
     run_fingerprints,
     set_method_flags,
+    spelled_file,
     validate_methods,
 )
 
@@ -327,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
                 "generator_training_status": recorded_training_status(G),
                 "generator_trained_on": G_data,  # (its card's dataset; warned if not the data's)
                 "discriminator": discriminator,  # (null for none, as the generator's)
-                "mask": args.mask,
+                "mask": spelled_file(args.mask),  # (a mask file: its absolute path)
                 "seed": args.seed,  # (it draws a random mask, G's samples, restarts)
                 "image_ids": ids,
                 "image": None if args.image is None else str(Path(args.image).resolve()),

@@ -33,6 +33,7 @@ from ._common import (
     refuse_idle_seed,
     run_fingerprints,
     set_method_flags,
+    spelled_file,
     unused_engine_options,
     validate_methods,
 )
@@ -269,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
                 # the operator's own setting as its flag names it (--mask center, --factor 4;
                 # --m's is "m" below; the default where the flag was not given)
                 **(
-                    {axis.name: axis.default if value is None else value}
+                    {axis.name: spelled_file(axis.default if value is None else value)}
                     if axis is not None and axis.name != "m"
                     else {}
                 ),

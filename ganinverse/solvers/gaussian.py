@@ -388,6 +388,11 @@ def _stored_shape(path: str | Path, name: str) -> tuple:
     try:
         ends = [int(v["data_offsets"][1]) for v in (tensors or {}).values()]
         shapes = {k: tuple(int(s) for s in v["shape"]) for k, v in (tensors or {}).items()}
+        spans = {
+            k: int(v["data_offsets"][1]) - int(v["data_offsets"][0])
+            for k, v in (tensors or {}).items()
+        }
+        dtypes = {k: str(v["dtype"]) for k, v in (tensors or {}).items()}
     except (TypeError, KeyError, IndexError, ValueError):
         tensors = None
     if tensors is None:
@@ -405,7 +410,23 @@ def _stored_shape(path: str | Path, name: str) -> tuple:
             f"{name}: {str(path)!r} holds no 'images' tensor (it holds "
             f"{', '.join(shapes) or 'nothing'}); see save_samples"
         )
+    width = _FLOAT_BYTES.get(dtypes["images"])
+    if width is None:
+        raise ValueError(
+            f"{name}: {str(path)!r} holds 'images' of dtype {dtypes['images']}; they must be "
+            "float images on [-1, 1] (F16, BF16, F32 or F64): map uint8 images with x / 127.5 - 1"
+        )
+    if width * math.prod(shapes["images"]) != spans["images"]:
+        raise ValueError(
+            f"{name}: {str(path)!r} is not a valid safetensors file: its header gives 'images' "
+            f"the shape {shapes['images']} of {dtypes['images']} ({width * math.prod(shapes['images']):,} "
+            f"bytes) but {spans['images']:,} bytes of data; write it again (save_samples)"
+        )
     return shapes["images"]
+
+
+#: the float dtypes of a samples file (safetensors' names) and their bytes per value
+_FLOAT_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
 
 
 def gaussian(

@@ -22,7 +22,7 @@ from ..exceptions import (
 )
 from ..io import atomic_write_csv, atomic_write_text
 from ..operators import M_AXIS, REGISTRY, Axis
-from ..status import OK
+from ..status import OK, REASONS
 from .rows import expected_rows, merge, setting_order
 from .search import WEIGHTS, WeightSearches, edge_of, search_key, value_of
 from .spec import SweepSpec
@@ -176,16 +176,30 @@ def format_weights(out: Path, axis: str = "m") -> str:
     return "\n".join(lines) + "\n"
 
 
-def seconds_note(rows: Sequence[dict]) -> str:
+def seconds_note(rows: Sequence[dict], out: str | os.PathLike | None = None) -> str:
     """The note under the table on its s/image where a row's method solves with a Gaussian
-    prior of G's samples (gaussian; iagan with --iagan-gaussian-weight): the sweep draws those
-    samples once, before its units (``Sweep._draw_samples``), so s/image leaves the draw out;
-    "" for other methods."""
+    prior of G's samples (gaussian without --gaussian-images; iagan with
+    --iagan-gaussian-weight and no --iagan-gaussian-images, by the options in ``out``'s
+    sweep.json, ``runner.generator_draw``): the sweep draws those samples once, before its
+    units (``Sweep._draw_samples``), so s/image leaves the draw out; "" for other runs."""
     from ..methods import GAUSSIAN_WEIGHT, METHODS
+    from .runner import generator_draw
+
+    try:
+        saved = json.loads((Path(out) / "sweep.json").read_text()) if out is not None else None
+    except (OSError, ValueError):
+        saved = None
+    options = saved.get("options") if isinstance(saved, Mapping) else None
 
     def draws(name: str) -> bool:
-        record = METHODS.get(name)
-        return name == "gaussian" or GAUSSIAN_WEIGHT in getattr(record, "defaults", {})
+        if name not in METHODS:
+            return False
+        if isinstance(options, Mapping):  # (the options the sweep ran: a samples file draws none)
+            try:
+                return generator_draw(name, dict(options.get(name) or {})) is not None
+            except (TypeError, ValueError):
+                pass
+        return name == "gaussian" or GAUSSIAN_WEIGHT in METHODS[name].defaults
 
     if not any(draws(name) for name in {r["method"] for r in rows}):
         return ""
@@ -234,13 +248,30 @@ def flagged_rows(rows: Sequence[dict]) -> str:
     if not counts:
         return ""
     parts = [f"{n} {method} at {x} ({why})" for (method, _, x, why), n in sorted(counts.items())]
+    reasons = dict.fromkeys(r for key in sorted(counts) for r in key[3].split("+"))
+    meanings = [
+        f"{r}: {REASONS.get(r, 'a plug-in solver that reports no status')}" for r in reasons
+    ]
+    fixes = [FIXES[r] for r in reasons if r in FIXES]
     return (
         f"{sum(counts.values())} of {len(rows)} rows are images whose solver did not stand by its "
-        f"reconstruction: {', '.join(parts)} (status column of rows.csv; not_improved: x̂ is the "
-        "start; not_converged: stopped on max_iter; unreported: a plug-in solver that reports "
-        "no status); they are in the means: check the settings (steps and lr; a larger ℓ1 "
-        "weight for not_converged) and rerun those units"
+        f"reconstruction: {', '.join(parts)} (status column of rows.csv; {'; '.join(meanings)}); "
+        f"they are in the means: {'; '.join(dict.fromkeys(fixes)) or 'check the settings'}, and "
+        "rerun those units in a new --out folder"
     )
+
+
+#: {status reason: what to change}, for the Flagged line of summary.md (``flagged_rows``)
+FIXES = {
+    "not_improved": "check the latent search's settings (steps and lr)",
+    "not_adapted": "check iagan's fine-tuning (its lrs and steps)",
+    "not_converged": "a larger ℓ1 weight or more iterations for not_converged",
+    "bp_not_converged": "more conjugate-gradient iterations for bp_not_converged",
+    "degenerate_prior": (
+        "for degenerate_prior, a Gaussian of samples that differ (another --gaussian-images, "
+        "or G's samples)"
+    ),
+}
 
 
 def missing_rows(out: str | os.PathLike, rows: Sequence[dict]) -> str:
@@ -403,7 +434,7 @@ def report(out: str | os.PathLike, title: str = "") -> str:
     )
     parts = (unchecked, missing_rows(out, rows), missing_searches(out, rows))
     missing = "; ".join(filter(None, parts))
-    text = format_table(table) + seconds_note(rows)
+    text = format_table(table) + seconds_note(rows, out)
     text += format_options(out) + format_weights(out, axis.name)
     if missing:
         warnings.warn(missing, IncompleteSweepWarning, stacklevel=user_stacklevel())

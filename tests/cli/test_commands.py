@@ -759,6 +759,7 @@ def test_a_summary_fingerprints_the_image_the_mask_file_and_the_models_it_read(
     }
     image = summary["input"]["image"] if command == "reconstruct" else summary["image"]
     assert image == str((tmp_path / "in.png").resolve())
+    assert summary["mask"] == str((tmp_path / "hole.png").resolve())  # (helper-84: relative)
     assert summary["discriminator"] == disc
 
 

@@ -202,3 +202,66 @@ def test_a_folder_or_a_truncated_file_as_samples_is_named_so(tmp_path, capsys):
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ValueError, match=r"samples: '.*' is truncated"):
         check_gaussian_options(100, str(path))
+
+
+def test_a_file_that_fits_only_without_the_mirror_is_refused_without_being_read(
+    tmp_path, monkeypatch, capsys
+):
+    """helper-84: the blame of the mirror's refusal re-checked the options without it, which
+    fit, and so read the whole file (14 GB of memory for a 4.7 GB file) to refuse it."""
+    path = _sparse_samples(tmp_path / "big.safetensors", 20_000)
+    have = (memory_needed(20_000, DIGITS, 10) + memory_needed(20_000, DIGITS, 10, mirror=True)) // 2
+    monkeypatch.setattr(cost, "available_memory", lambda device: have)
+    monkeypatch.setattr("safetensors.torch.load_file", lambda *a, **k: pytest.fail("read"))
+    for command, extra in (
+        ("reconstruct", ["--method"]),
+        ("sweep", ["--n-images", "2", "--methods"]),
+    ):
+        out = tmp_path / command
+        argv = [command, "--dataset", "digits", *extra, "gaussian", "--gaussian-images", path]
+        argv += ["--gaussian-mirror", "true", "--m", "10", "--no-progress", "--out", str(out)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert (
+            "or drop --gaussian-mirror (the mirror doubles the samples: without it they fit)" in err
+        )
+        assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "header, match",
+    [
+        ({"dtype": "F32", "shape": [4_000_000, 1, 28, 28], "data_offsets": [0, 6272]},
+         r"not a valid safetensors file: its header gives 'images' the shape"),
+        ({"dtype": "I64", "shape": [2, 1, 28, 28], "data_offsets": [0, 12544]},
+         r"dtype I64; they must be float images"),
+    ],
+)  # fmt: skip
+def test_a_header_that_lies_or_holds_no_floats_is_refused_as_such(tmp_path, header, match):
+    """helper-84: a header claiming 4,000,000 images over 2 images' bytes was refused for
+    memory ("pass a file of 2,437,873 images or fewer"); an I64 file only after its read."""
+    import json
+    import struct
+
+    from ganinverse.solvers.gaussian import check_gaussian_options
+
+    text = json.dumps({"images": header}).encode()
+    path = tmp_path / "lie.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(header["data_offsets"][1]))
+    with pytest.raises(ValueError, match=match):
+        check_gaussian_options(100, str(path), d=10)
+
+
+def test_the_flagged_line_of_a_degenerate_prior_gives_its_own_fix_and_no_draw_note(
+    tmp_path, capsys
+):
+    """helper-84: summary.md's Flagged line advised steps and lr for a degenerate prior, and
+    its s/image note spoke of G's draw in a sweep of a samples file (no G)."""
+    path = str(save_samples(torch.full((4, 1, 28, 28), 0.5), tmp_path / "same.safetensors"))
+    out = tmp_path / "out"
+    argv = ["sweep", "--dataset", "digits", "--methods", "gaussian", "--gaussian-images", path]
+    assert main([*argv, "--m", "10,20", "--n-images", "2", "--no-progress", "--out", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "**Flagged:** 4 of 4 rows" in summary and "degenerate_prior: the Gaussian" in summary
+    assert "a Gaussian of samples that differ" in summary and "steps and lr" not in summary
+    assert "one-off draw of G's samples" not in summary

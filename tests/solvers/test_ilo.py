@@ -319,7 +319,7 @@ def test_options_of_steps_that_do_not_run_warn_once_in_the_api():
         idle = [str(w.message) for w in seen if issubclass(w.category, IdleOptionWarning)]
         needs = "ilo_steps" if "method" in words else "steps"
         assert idle == [
-            f"{words} changes nothing here: it acts only with {needs} > 0; drop it or set that"
+            f"{words} changes nothing here: it acts only when {needs} > 0; drop it or set that"
         ], idle
 
 
@@ -341,7 +341,7 @@ def test_steps_with_radius_0_warn_that_h_cannot_move():
         ilo(G, A, A.measure(x), radius=0, config=config)  # (radius 0 alone: CSGM's x̂ asked)
     idle = [str(w.message) for w in seen if issubclass(w.category, IdleOptionWarning)]
     assert idle == [
-        f"ilo: {o} changes nothing here: it acts only with radius > 0; drop it or set that"
+        f"ilo: {o} changes nothing here: it acts only when radius > 0; drop it or set that"
         for o in ("steps=50", "lr=0.1")
     ], idle
 
