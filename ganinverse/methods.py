@@ -238,6 +238,10 @@ class Method:
     #: option of that name is pointed to its own here (iagan's averaged Gaussian: gaussian's
     #: ``mirror_samples`` is iagan's ``gaussian_mirror``, not its ``mirror``)
     known_as: Mapping[str, str] = field(default_factory=dict)
+    #: samples_drawn(full options) -> how many samples of G the solver draws for a Gaussian
+    #: prior's moments (gaussian with G's samples; iagan's averaged Gaussian), None for none:
+    #: a sweep draws them once before its units (``Method.draws_samples``)
+    samples_drawn: Callable[[Mapping[str, Any]], int | None] | None = None
 
     def spelled(self, options: Mapping[str, Any]) -> dict:
         """``options`` with each option of ``spellings`` in its one spelling."""
@@ -467,6 +471,13 @@ class Method:
             shape,
             **{k: v for k, v in context.items() if v is not None and (k in takes or "**" in takes)},
         )
+
+    def draws_samples(self, options: Mapping[str, Any] | None = None) -> int | None:
+        """How many samples of G a solve with ``options`` (given ones over its defaults)
+        draws for a Gaussian prior (``samples_drawn``), None where it draws none."""
+        if self.samples_drawn is None:
+            return None
+        return self.samples_drawn(self.options(options))
 
     def takes_discriminator(self, options: Mapping[str, Any] | None = None) -> bool:
         """Whether the solver uses D with ``options`` (over the defaults): ``uses_discriminator``
@@ -1599,6 +1610,9 @@ register_method(
         option_operators={"blend": ((Inpainting,), lambda v: blend_spec(v) is not None)},
         spellings={"blend": blend_value, GAUSSIAN_IMAGES: _absolute_path},
         file_options=(GAUSSIAN_IMAGES,),
+        samples_drawn=lambda o: (  # (its averaged Gaussian of G's samples)
+            int(o[GAUSSIAN_N_SAMPLES]) if IAGAN_GAUSSIAN_SAMPLED[0](o) else None
+        ),
         known_as={  # (gaussian's options, as iagan's averaged Gaussian names them)
             "samples": GAUSSIAN_IMAGES,
             "mirror_samples": GAUSSIAN_MIRROR,
@@ -2086,6 +2100,7 @@ register_method(
         },
         seeded=GAUSSIAN_SAMPLED[0],
         generator_acts_when=GAUSSIAN_SAMPLED,
+        samples_drawn=lambda o: int(o["n_samples"]) if o["samples"] is None else None,
         known_as={  # (iagan's averaged Gaussian's names for them)
             GAUSSIAN_IMAGES: "samples",
             GAUSSIAN_MIRROR: "mirror_samples",

@@ -455,3 +455,15 @@ def test_recorded_options_leave_out_those_idle_under_the_noise_and_the_operator(
 def test_iagans_gaussian_option_names_given_to_gaussian_point_to_its_own(option, own):
     with pytest.raises(TypeError, match=rf"no option\(s\) {option}; did you mean {own}\?"):
         get_method("gaussian").options({option: 1})
+
+
+def test_the_samples_of_g_a_method_draws_are_its_records_to_say(tmp_path):
+    """The sweep draws G's samples once before its units where a record says its solver
+    draws them (``Method.draws_samples``), not by the method's name."""
+    gaussian, iagan = get_method("gaussian"), get_method("iagan")
+    assert gaussian.draws_samples() == gaussian.defaults["n_samples"]
+    assert gaussian.draws_samples({"samples": "f.safetensors"}) is None
+    assert iagan.draws_samples() is None  # (no averaged Gaussian: weight 0)
+    assert iagan.draws_samples({"gaussian_weight": 0.3, "gaussian_n_samples": 77}) == 77
+    assert iagan.draws_samples({"gaussian_weight": 0.3, "gaussian_images": "f"}) is None
+    assert get_method("csgm").draws_samples() is None

@@ -180,10 +180,9 @@ def seconds_note(rows: Sequence[dict], out: str | os.PathLike | None = None) -> 
     """The note under the table on its s/image where a row's method solves with a Gaussian
     prior of G's samples (gaussian without --gaussian-images; iagan with
     --iagan-gaussian-weight and no --iagan-gaussian-images, by the options in ``out``'s
-    sweep.json, ``runner.generator_draw``): the sweep draws those samples once, before its
+    sweep.json, ``Method.draws_samples``): the sweep draws those samples once, before its
     units (``Sweep._draw_samples``), so s/image leaves the draw out; "" for other runs."""
-    from ..methods import GAUSSIAN_WEIGHT, METHODS
-    from .runner import generator_draw
+    from ..methods import METHODS
 
     try:
         saved = json.loads((Path(out) / "sweep.json").read_text()) if out is not None else None
@@ -196,10 +195,10 @@ def seconds_note(rows: Sequence[dict], out: str | os.PathLike | None = None) -> 
             return False
         if isinstance(options, Mapping):  # (the options the sweep ran: a samples file draws none)
             try:
-                return generator_draw(name, dict(options.get(name) or {})) is not None
+                return METHODS[name].draws_samples(dict(options.get(name) or {})) is not None
             except (TypeError, ValueError):
                 pass
-        return name == "gaussian" or GAUSSIAN_WEIGHT in METHODS[name].defaults
+        return METHODS[name].samples_drawn is not None  # (no sweep.json: it may draw)
 
     if not any(draws(name) for name in {r["method"] for r in rows}):
         return ""

@@ -36,15 +36,7 @@ from ..data import SOURCES, load_images, load_validation_images, warn_trained_on
 from ..device import resolve_device
 from ..io import atomic_write, atomic_write_json, check_output_dir, file_fingerprint, read_json
 from ..masks import FILE_SUFFIXES, mask_from_file
-from ..methods import (
-    GAUSSIAN_IMAGES,
-    GAUSSIAN_N_SAMPLES,
-    GAUSSIAN_WEIGHT,
-    METHODS,
-    choose_weight,
-    get_method,
-    reconstruct_result,
-)
+from ..methods import METHODS, choose_weight, get_method, reconstruct_result
 from ..operators import LinearOperator, measurements_at
 from ..seeds import derive_seed
 from ..status import UNREPORTED
@@ -552,11 +544,11 @@ class Sweep:
 
     def _draw_samples(self, method: str, options: dict) -> None:
         """Draw the samples of G behind the Gaussian prior that a unit of ``method`` solves with
-        (``generator_draw``), as its solve draws them (the test images' seed, G's device), so
+        (``Method.draws_samples``), as its solve draws them (the test images' seed, G's device), so
         that the solve finds them in ``solvers.gaussian.generator_samples``' cache: the one-off
         draw is not charged to the first unit's seconds (the rows' s/image), and a bar shows it
         (unless run without progress). A no-op where they are drawn already."""
-        n_samples = generator_draw(method, options)
+        n_samples = get_method(method).draws_samples(options)
         G = self.generator() if n_samples is not None else None
         if G is None:
             return
@@ -612,19 +604,6 @@ class Sweep:
         """Keep the first unit's images for the figure grids."""
         path = self.out / "images" / f"{name}.safetensors"
         atomic_write(path, lambda p: save_file({"images": images.contiguous()}, str(p)))
-
-
-def generator_draw(method: str, options: dict) -> int | None:
-    """How many samples of G a solve of ``method`` with ``options`` (over its defaults) draws
-    for a Gaussian prior's moments: gaussian's ``n_samples`` without a samples file, iagan's
-    ``gaussian_n_samples`` with ``gaussian_weight > 0`` and no ``gaussian_images``; else None."""
-    full = get_method(method).options(options)
-    if GAUSSIAN_WEIGHT in full:  # (a method averaged with the Gaussian: iagan)
-        drawn = full[GAUSSIAN_WEIGHT] > 0 and full.get(GAUSSIAN_IMAGES) is None
-        return int(full[GAUSSIAN_N_SAMPLES]) if drawn else None
-    if method == "gaussian" and full.get("samples") is None:
-        return int(full["n_samples"])
-    return None
 
 
 def _key(options: dict) -> tuple:
