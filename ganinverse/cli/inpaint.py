@@ -331,6 +331,9 @@ def run(args: argparse.Namespace) -> int:
                 "mask": spelled_file(args.mask),  # (a mask file: its absolute path)
                 "seed": args.seed,  # (it draws a random mask, G's samples, restarts)
                 "image_ids": ids,
+                # the images' source: a --dataset's name and split (ids index it), or a file
+                "dataset": args.dataset,
+                "split": args.split if args.dataset is not None else None,
                 "image": None if args.image is None else str(Path(args.image).resolve()),
                 "input_files": files,
                 "input_conversions": conversions,

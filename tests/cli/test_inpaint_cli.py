@@ -450,6 +450,9 @@ def test_the_summary_nests_the_options_as_reconstructs_without_those_idle_here(
     assert "discrepancy" not in options and "blend" not in options  # (blend: the top level's)
     assert summary["blend"] is True and "config" not in summary  # (true: Poisson, the default)
     assert not {"adapt_steps", "lr_theta", "back_projection"} & set(summary)
+    from ganinverse.data import default_split  # (helper-83: the images' source unrecorded)
+
+    assert (summary["dataset"], summary["split"]) == ("digits", default_split("digits"))
     # reconstruct with a mask and noise: both act, both recorded
     rec = ["reconstruct", "--dataset", "digits", "--method", "iagan", "--operator", "inpainting"]
     rec += ["--mask", "center", "--noise-std", "0.1", "--generator", str(gen), *fast]
