@@ -268,21 +268,24 @@ class Method:
         with ``operator`` (an operator or its class) those that apply to other operators
         only (``option_operators``: iagan's ``blend`` without Inpainting)."""
         full = {**self.defaults, **options}
-        tuned = self.tuned
-        if grid and tuned is not None and tuned.option != "config":
-            runs = [{**full, tuned.option: value} for value in grid]
-        else:
-            runs = [full]
-        if noise_std is not None:
-            runs = [{**run, "noise_std": noise_std} for run in runs]
+        runs = self.runs(full, grid, noise_std)
         idle = set(idle_method_options(self, [k for k in full if k in self.flags], runs))
         if operator is not None:
             cls = operator if isinstance(operator, type) else type(operator)
             for option, scope in self.option_operators.items():
-                classes = scope[0] if isinstance(scope[0], tuple) else scope
+                classes, _ = _option_scope(scope)
                 if option in full and not issubclass(cls, classes):
                     idle.add(option)
         return idle
+
+    def runs(
+        self, full: Mapping[str, Any], grid: Sequence[Weight] = (), noise_std: float | None = None
+    ) -> list[dict]:
+        """The full options of each run of a search of ``grid`` (each candidate of the tuned
+        weight set in ``full``; no grid: ``full`` alone), with the operator's ``noise_std``
+        where known (the ``Flag.acts_when`` rules that need it read it as an option)."""
+        runs = [self.tuned.apply(full, v) for v in grid] if grid and self.tuned else [dict(full)]
+        return runs if noise_std is None else [{**run, "noise_std": noise_std} for run in runs]
 
     def recorded(
         self,
@@ -499,7 +502,7 @@ class Method:
                 f"{_operators((cls,), noun='')}; pick another method"
             )
         for option, scope in self.option_operators.items():
-            classes, acts = scope if isinstance(scope[0], tuple) else (scope, None)
+            classes, acts = _option_scope(scope)
             value = (options or {}).get(option, self.defaults.get(option))
             used = acts(value) if acts is not None else value != self.defaults.get(option)
             if used and not issubclass(cls, classes):
@@ -507,6 +510,11 @@ class Method:
                     f"{option}={value!r} applies to {_operators(classes)} only, got "
                     f"{_operators((cls,), noun='')}, method {self.name!r}; drop it"
                 )
+
+
+def _option_scope(scope: Any) -> tuple[tuple, Callable | None]:
+    """An ``option_operators`` entry as (its operator classes, its ``acts`` or None)."""
+    return scope if isinstance(scope[0], tuple) else (scope, None)
 
 
 def _keywords(check: Callable) -> frozenset:
@@ -816,6 +824,12 @@ GAUSSIAN_IMAGES = "gaussian_images"
 #: number of G's samples (``n_samples``)
 GAUSSIAN_MIRROR = "gaussian_mirror"
 GAUSSIAN_N_SAMPLES = "gaussian_n_samples"
+#: gaussian's options -> iagan's averaged Gaussian's names for them
+GAUSSIAN_AS_IAGAN = {
+    "n_samples": GAUSSIAN_N_SAMPLES,
+    "samples": GAUSSIAN_IMAGES,
+    "mirror_samples": GAUSSIAN_MIRROR,
+}
 
 
 def averaged(
@@ -1525,7 +1539,6 @@ def _check_iagan_options(
     its options' (``check_gaussian_options``: with ``d`` measurements per image, the solve
     within ``device``'s memory). ``names``: {option: its name in the messages} (the CLI's
     flags; the API's option names where absent)."""
-    name = (names or {}).get
     _adaptive._check_options(
         options["lr_theta"],
         options["lr_z"],
@@ -1561,17 +1574,35 @@ def _check_iagan_options(
             "the pair: it blends the averaged completion after the solver)"
         )
     if weight > 0:  # (images without a weight: refused as idle, IAGAN_GAUSSIAN)
-        check_gaussian_options(
-            options[GAUSSIAN_N_SAMPLES],
-            options[GAUSSIAN_IMAGES],
-            shape,
-            name=name(GAUSSIAN_IMAGES, GAUSSIAN_IMAGES),
-            mirror=options[GAUSSIAN_MIRROR],
-            mirror_name=name(GAUSSIAN_MIRROR, GAUSSIAN_MIRROR),
-            n_name=name(GAUSSIAN_N_SAMPLES, GAUSSIAN_N_SAMPLES),
-            d=d,
-            device=device,
-        )
+        _check_prior(options, GAUSSIAN_AS_IAGAN, shape, d=d, device=device, names=names)
+
+
+def _check_prior(
+    options: Mapping[str, Any],
+    keys: Mapping[str, str],
+    shape: tuple | None,
+    *,
+    d: int,
+    device: str | torch.device,
+    names: Mapping[str, str] | None,
+) -> None:
+    """``check_gaussian_options`` of a Gaussian prior's options, held in ``options`` under
+    ``keys`` ({gaussian's option: its key here}: gaussian's own, or iagan's
+    ``GAUSSIAN_AS_IAGAN``); ``names``: {key: its name in the messages} (the CLI's flags; the
+    keys where absent)."""
+    key = {k: keys.get(k, k) for k in ("n_samples", "samples", "mirror_samples")}
+    name = {k: (names or {}).get(v, v) for k, v in key.items()}
+    check_gaussian_options(
+        options[key["n_samples"]],
+        options[key["samples"]],
+        shape,
+        name=name["samples"],
+        mirror=options[key["mirror_samples"]],
+        mirror_name=name["mirror_samples"],
+        n_name=name["n_samples"],
+        d=d,
+        device=device,
+    )
 
 
 register_method(
@@ -1613,11 +1644,7 @@ register_method(
         samples_drawn=lambda o: (  # (its averaged Gaussian of G's samples)
             int(o[GAUSSIAN_N_SAMPLES]) if IAGAN_GAUSSIAN_SAMPLED[0](o) else None
         ),
-        known_as={  # (gaussian's options, as iagan's averaged Gaussian names them)
-            "samples": GAUSSIAN_IMAGES,
-            "mirror_samples": GAUSSIAN_MIRROR,
-            "n_samples": GAUSSIAN_N_SAMPLES,
-        },
+        known_as=GAUSSIAN_AS_IAGAN,  # (gaussian's options, as iagan's averaged Gaussian names them)
         flags={
             "lr_theta": Flag(
                 "--iagan-lr-theta", float, "Adam's lr for iagan's weights θ", acts_when=IAGAN_ADAPTS
@@ -2072,18 +2099,7 @@ def _check_gaussian(
     """``check_gaussian_options`` of gaussian's options: with ``d`` measurements per image
     (0: not known) the solve within ``device``'s memory; ``names``: {option: its name in the
     messages} (the CLI's flags; the API's option names where absent)."""
-    name = (names or {}).get
-    check_gaussian_options(
-        options["n_samples"],
-        options["samples"],
-        shape,
-        name=name("samples", "samples"),
-        mirror=options["mirror_samples"],
-        mirror_name=name("mirror_samples", "mirror_samples"),
-        n_name=name("n_samples", "n_samples"),
-        d=d,
-        device=device,
-    )
+    _check_prior(options, {}, shape, d=d, device=device, names=names)
 
 
 register_method(
@@ -2100,12 +2116,8 @@ register_method(
         },
         seeded=GAUSSIAN_SAMPLED[0],
         generator_acts_when=GAUSSIAN_SAMPLED,
-        samples_drawn=lambda o: int(o["n_samples"]) if o["samples"] is None else None,
-        known_as={  # (iagan's averaged Gaussian's names for them)
-            GAUSSIAN_IMAGES: "samples",
-            GAUSSIAN_MIRROR: "mirror_samples",
-            GAUSSIAN_N_SAMPLES: "n_samples",
-        },
+        samples_drawn=lambda o: int(o["n_samples"]) if GAUSSIAN_SAMPLED[0](o) else None,
+        known_as={v: k for k, v in GAUSSIAN_AS_IAGAN.items()},  # (iagan's names for them)
         check_options=_check_gaussian,
         spellings={"samples": _absolute_path},
         file_options=("samples",),

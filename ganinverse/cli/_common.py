@@ -1010,9 +1010,7 @@ def validate_methods(
                 )
             _check_side_by_side(record, full, shape, sides, lead)
         if name in methods:
-            runs = [record.tuned.apply(full, v) for v in grid] if grid and record.tuned else [full]
-            if noise_std is not None:
-                runs = [{**run, "noise_std": noise_std} for run in runs]
+            runs = record.runs(full, grid, noise_std)
             for option, needs in idle_method_options(record, given.get(name, {}), runs).items():
                 flag = record.flags[option].flag
                 if grid and tuned.option in record.flags:  # (a sweep: its grid flag names it)

@@ -385,15 +385,13 @@ def _stored_shape(path: str | Path, name: str) -> tuple:
         if isinstance(header, dict)
         else None
     )
-    try:
-        ends = [int(v["data_offsets"][1]) for v in (tensors or {}).values()]
-        shapes = {k: tuple(int(s) for s in v["shape"]) for k, v in (tensors or {}).items()}
-        spans = {
-            k: int(v["data_offsets"][1]) - int(v["data_offsets"][0])
-            for k, v in (tensors or {}).items()
-        }
-        dtypes = {k: str(v["dtype"]) for k, v in (tensors or {}).items()}
-    except (TypeError, KeyError, IndexError, ValueError):
+    try:  # (every tensor's end, to find a truncated file; the images' shape, dtype and bytes)
+        ends = [int(v["data_offsets"][1]) for v in tensors.values()]
+        entry = tensors.get("images")
+        if entry is not None:
+            shape = tuple(int(s) for s in entry["shape"])
+            dtype, (first, last) = str(entry["dtype"]), map(int, entry["data_offsets"])
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
         tensors = None
     if tensors is None:
         raise ValueError(
@@ -405,24 +403,24 @@ def _stored_shape(path: str | Path, name: str) -> tuple:
             f"{name}: {str(path)!r} is truncated ({size:,} bytes; its header describes "
             f"{8 + n + max(ends):,}); write it again"
         )
-    if "images" not in shapes:
+    if entry is None:
         raise ValueError(
             f"{name}: {str(path)!r} holds no 'images' tensor (it holds "
-            f"{', '.join(shapes) or 'nothing'}); see save_samples"
+            f"{', '.join(tensors) or 'nothing'}); see save_samples"
         )
-    width = _FLOAT_BYTES.get(dtypes["images"])
+    width = _FLOAT_BYTES.get(dtype)
     if width is None:
         raise ValueError(
-            f"{name}: {str(path)!r} holds 'images' of dtype {dtypes['images']}; they must be "
-            "float images on [-1, 1] (F16, BF16, F32 or F64): map uint8 images with x / 127.5 - 1"
+            f"{name}: {str(path)!r} holds 'images' of dtype {dtype}; they must be float "
+            "images on [-1, 1] (F16, BF16, F32 or F64): map uint8 images with x / 127.5 - 1"
         )
-    if width * math.prod(shapes["images"]) != spans["images"]:
+    if width * math.prod(shape) != last - first:
         raise ValueError(
             f"{name}: {str(path)!r} is not a valid safetensors file: its header gives 'images' "
-            f"the shape {shapes['images']} of {dtypes['images']} ({width * math.prod(shapes['images']):,} "
-            f"bytes) but {spans['images']:,} bytes of data; write it again (save_samples)"
+            f"the shape {shape} of {dtype} ({width * math.prod(shape):,} bytes) but "
+            f"{last - first:,} bytes of data; write it again (save_samples)"
         )
-    return shapes["images"]
+    return shape
 
 
 #: the float dtypes of a samples file (safetensors' names) and their bytes per value

@@ -435,20 +435,17 @@ class SweepSpec:
                     f"{list(grid)}): pass grids={{{record.tuned.key!r}: "
                     f"({given[record.tuned.option]!r},)}} for that one value, or drop it"
                 )
-            runs = [record.tuned.apply(full, v) for v in grid] if grid else [full]
-            runs = [{**run, "noise_std": self.noise_std} for run in runs]  # (as the CLI checks)
+            runs = record.runs(full, grid, self.noise_std)  # (as the CLI checks)
             where = "under any candidate of its grid" if grid else "here"
             _idle_warnings(record, _set_options(record, given), runs, where, solver_warns=False)
         object.__setattr__(self, "options", _without_defaults(spelled))
-        for method in self.methods:  # (with its options: gaussian's file needs no G)
-            for record in _chain(method):
-                given = self.options.get(method, {}) if record.name == method else {}
-                if record.uses_generator(given) and not self.generator:
-                    only = record.generator_acts_when
-                    raise ValueError(
-                        f"method {record.name!r} needs a generator (--generator)"
-                        + (f" when {only[1]}" if only else "")
-                    )
+        users = _generator_users(self.methods, self.options)  # (gaussian's file needs no G)
+        if users and not self.generator:
+            only = users[0].generator_acts_when
+            raise ValueError(
+                f"method {users[0].name!r} needs a generator (--generator)"
+                + (f" when {only[1]}" if only else "")
+            )
 
     # -- what the runner reads ----------------------------------------------------------------
     def operator_class(self) -> type[LinearOperator]:
@@ -553,15 +550,14 @@ class SweepSpec:
             "lasso_fista": defaults(lasso_fista, max_iter="max_iter", tol="tol"),
             "csgm_sparse": defaults(csgm_sparse, max_iter="lasso_max_iter", tol="lasso_tol"),
         }
-        others = {  # progress bars are no setting (as LatentConfig's progress is not recorded),
-            # nor is an option idle in this sweep (recorded as if it acted)
-            m: {
-                k: v
-                for k, v in self.fixed_options(m).items()
-                if k != "progress" and k not in self.idle_options(m)
-            }
-            for m in self.methods
-            if m not in LEGACY_METHODS
+        # progress bars are no setting (as LatentConfig's progress is not recorded), nor is an
+        # option idle in this sweep (recorded as if it acted)
+        dropped = {
+            m: {"progress", *self.idle_options(m)} for m in self.methods if m not in LEGACY_METHODS
+        }
+        others = {
+            m: {k: v for k, v in self.fixed_options(m).items() if k not in drop}
+            for m, drop in dropped.items()
         }
         if others:
             resolved["methods"] = others
@@ -815,9 +811,9 @@ def _runs(*names: str):
     return lambda methods, options=None: any(m in names for m in methods)
 
 
-def _needs_generator(methods, options: Mapping | None = None) -> bool:
-    """Whether any of ``methods`` (or a method it starts from) uses G with ``options``
-    ({method: its options}; gaussian with a samples file uses none)."""
+def _generator_users(methods, options: Mapping | None = None) -> list:
+    """The records of ``methods`` (and of the methods they start from) that use G with
+    ``options`` ({method: its options}; gaussian with a samples file uses none), in order."""
     options = options if isinstance(options, Mapping) else {}
 
     def uses(record, given) -> bool:
@@ -826,12 +822,18 @@ def _needs_generator(methods, options: Mapping | None = None) -> bool:
         except (TypeError, ValueError):  # (a saved option no longer known: it may use G)
             return True
 
-    return any(
-        uses(r, options.get(m) if r.name == m else None)
+    return [
+        r
         for m in methods
         if m in METHODS
         for r in _chain(m)
-    )
+        if uses(r, options.get(m) if r.name == m else None)
+    ]
+
+
+def _needs_generator(methods, options: Mapping | None = None) -> bool:
+    """Whether any of ``methods`` (or a method it starts from) uses G with ``options``."""
+    return bool(_generator_users(methods, options))
 
 
 def _runs_latent(methods, options=None) -> bool:
