@@ -140,7 +140,7 @@ def memory_needed(n_samples: int, image_size: int, d: int, *, mirror: bool = Fal
     ``mirror``) of n = ``image_size`` values and d measurements (0: the samples alone): an
     upper bound of the peak growth of the process's memory measured on the CPU (1,012 MiB
     against 974 for 100,000 digit samples at d = 100; 1,702 against 1,401 at d = 700; 1,852
-    against 1,551 for 50,000 mirrored at d = 700: /proc maxrss around one ``gaussian`` call)."""
+    against 1,551 for 50,000 mirrored at d = 700: benchmarks/gaussian_memory.py)."""
     total = 2 * n_samples if mirror else n_samples
     need = 4 * image_size * (n_samples + 2 * total + (total if mirror else 0))
     return need + 12 * total * d + 8 * min(d, total) ** 2
